@@ -1,0 +1,2555 @@
+/* decar.h - v0.1 - decentralized autoregressive generation in one C header.
+   Public domain / MIT (your choice), see the end of the file.
+
+   Train small expert language models apart, each on one cluster of the data, with no gradients or messages between
+   them, then generate with them as one model through a light router. One header holds a float32 tensor core with
+   reverse-mode autograd, a GPT-2 style transformer (causal for autoregressive (AR) training, non-causal for masked
+   discrete flow matching (DFM)), AdamW, safetensors checkpoints, a byte-level data loader, a text featurizer,
+   spherical balanced k-means, routers and the routed ensemble.
+
+   USAGE
+     Do this in *one* C or C++ file before the include to create the implementation:
+         #define DECAR_IMPLEMENTATION
+         #include "decar.h"
+     Other files include "decar.h" without the define.
+
+   TEN-LINE EXAMPLE (train a tiny GPT on a byte string, then sample from it)
+         decar_gpt_config c = decar_gpt_default_config();      // vocab 258, 4 layers, d_model 256, seq 256
+         decar_gpt g; decar_error e;
+         if (decar_gpt_init(&g, &c, 1337, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+         decar_ctx *ctx = decar_ctx_new(0);                    // 0 = growable arena for activations
+         decar_opt opt = decar_opt_default();                  // AdamW, warmup + cosine, clip 1.0
+         for (int s = 0; s < 100; s++) {                       // ids/targets: B*T int32 tokens
+             float loss = decar_gpt_train_step(&g, ctx, &opt, ids, targets, NULL, B, T);
+             printf("step %d loss %.4f\n", s, loss); }
+         decar_gpt_save(&g, "model.safetensors", NULL, &e);    // atomic: tmp file, fsync, rename
+         decar_ctx_free(ctx); decar_gpt_free(&g);
+
+   COMPILE-TIME OPTIONS (define before the include that has DECAR_IMPLEMENTATION)
+     DECAR_STATIC          make every function static (a private copy per translation unit).
+     DECAR_MALLOC(sz) DECAR_REALLOC(p,sz) DECAR_FREE(p)   override allocation: define all three or none.
+     DECAR_ASSERT(x)       override assert(); it guards true invariants only, never user input.
+     DECAR_NO_STDIO        drop everything that touches files or stdout (file checkpoints, directory loading,
+                           printing). In-memory checkpoints, data from buffers and all math remain.
+     DECAR_NO_SIMD         scalar kernels only (the reference path the tests compare the SIMD paths against).
+                           Otherwise the SIMD path is chosen at compile time from __AVX512F__, __AVX2__+__FMA__
+                           or __ARM_NEON (compile with -march=native or -mavx2 -mfma to get it).
+     DECAR_NO_THREADS      ignore OpenMP even when the compiler has it (-fopenmp turns threads on).
+     DECAR_USE_CBLAS       route large float32 matmuls through cblas_sgemm (link -lopenblas or any cblas).
+   Nothing depends on -ffast-math; do not use it (GELU and softmax need IEEE semantics).
+
+   THREADS AND DETERMINISM
+     Kernels are parallel with OpenMP when compiled with -fopenmp. Every output element is computed by exactly one
+     thread in a fixed order, so results are bit-identical run to run and (on the built-in path) independent of the
+     thread count. decar_set_threads() sets the OpenMP thread count: that is process-global state.
+     A decar_ctx, decar_gpt or decar_ensemble must not be used from two threads at once; distinct objects may.
+     Errors are reported through return codes plus a readable reason (decar_error, or decar_ctx_error()); the
+     library never aborts on bad input and keeps no hidden global state besides the OpenMP thread count.
+
+   LIMITS
+     float32 only. Element counts and offsets are int64/size_t. Tensors have at most 4 dimensions.
+     Tokens are int32. The byte tokenizer has 256 byte symbols plus DECAR_TOK_EOT (end of document) and
+     DECAR_TOK_MASK (the DFM mask token): vocab 258.
+
+   DOCUMENT BOUNDARIES
+     Training windows are cut from the stream "EOT doc1 EOT doc2 ...": one end-of-document token between
+     documents (GPT-2's choice). Attention may cross the token, but the model learns that EOT resets the context,
+     and it costs nothing extra; evaluation scores each document on its own, starting after an EOT.
+
+   SECTIONS (in the order data flows)
+     1 errors, rng     2 tensors + arena     3 autograd ops     4 kernels (SIMD, matmul, attention)
+     5 GPT model       6 losses (AR, masked DFM)   7 AdamW + schedule   8 checkpoints (safetensors)
+     9 data (bytes, documents, batches)   10 features (tf-idf hashing, .npy)   11 clustering (balanced k-means)
+     12 routing (R1-R4')   13 ensemble + samplers (AR, DFM Euler / first-hitting / left-to-right)
+
+   VERSION HISTORY
+     0.1  first release: tensors, autograd, GPT, AdamW, safetensors, data, features, k-means, routers, ensemble,
+          masked DFM.
+*/
+#ifndef DECAR_H
+#define DECAR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DECAR_VERSION "0.1"
+#define DECAR_VERSION_NUM 100
+
+#ifdef DECAR_STATIC
+#define DECARDEF static
+#else
+#ifdef __cplusplus
+#define DECARDEF extern "C"
+#else
+#define DECARDEF extern
+#endif
+#endif
+
+/* ---------------------------------------------------------------------------------------------------------------
+   1. errors, rng
+   --------------------------------------------------------------------------------------------------------------- */
+enum {
+    DECAR_OK = 0,
+    DECAR_ERR_NOMEM,     /* allocation failed or the fixed-size arena is full */
+    DECAR_ERR_ARG,       /* bad argument: shapes, sizes, K larger than the data, ... */
+    DECAR_ERR_IO,        /* a file could not be read or written */
+    DECAR_ERR_FORMAT,    /* malformed input: truncated or corrupted checkpoint, bad .npy, ... */
+    DECAR_ERR_NUMERIC    /* NaN or Inf where a finite number is required */
+};
+
+typedef struct decar_error { int code; char msg[256]; } decar_error;
+
+DECARDEF const char *decar_status_name(int code);
+
+typedef struct decar_rng { uint64_t s; } decar_rng;
+DECARDEF void     decar_rng_seed(decar_rng *r, uint64_t seed);
+DECARDEF uint32_t decar_rng_u32(decar_rng *r);
+DECARDEF double   decar_rng_double(decar_rng *r);        /* uniform in [0,1), 53 bits */
+DECARDEF float    decar_rng_normal(decar_rng *r);        /* standard normal (Box-Muller in double) */
+DECARDEF uint64_t decar_hash64(const void *p, size_t n, uint64_t seed);   /* FNV-1a then splitmix finaliser */
+
+DECARDEF void decar_set_threads(int n);                  /* OpenMP threads (global); no-op without OpenMP */
+DECARDEF int  decar_get_threads(void);
+
+/* ---------------------------------------------------------------------------------------------------------------
+   2. tensors and the arena
+   A context owns an arena. Tensors, their data and their gradients are bump-allocated and freed all at once by
+   decar_ctx_reset(). decar_ctx_new(0) makes a growable arena (chained blocks; reset keeps the largest); a fixed
+   size never grows: when it is full the op returns NULL and decar_ctx_error() says how much was needed.
+   Every op accepts NULL inputs and returns NULL, so a chain of ops can be checked once at the end.
+   --------------------------------------------------------------------------------------------------------------- */
+#define DECAR_MAX_DIMS 4
+
+typedef struct decar_ctx decar_ctx;
+
+typedef struct decar_tensor {
+    int      op;                     /* DECAR_OP_*; DECAR_OP_LEAF for inputs and parameters */
+    int      ndim;
+    int64_t  shape[DECAR_MAX_DIMS];  /* row-major, shape[ndim-1] is contiguous */
+    int64_t  n;                      /* number of elements */
+    float   *data;
+    float   *grad;                   /* NULL unless requires_grad; allocated by decar_backward for non-leaves */
+    int      requires_grad;
+    struct decar_tensor *src[3];
+    int      ip[4];                  /* integer op parameters */
+    float    fp[2];                  /* float op parameters */
+    void    *aux;                    /* op-private saved data (indices, statistics, probabilities) */
+    void    *aux2;
+    struct decar_tensor *next;       /* tape order (creation order) */
+    int64_t  id;                     /* position on the tape */
+    int      need;                   /* set by decar_backward: on a path to the loss */
+} decar_tensor;
+
+enum {
+    DECAR_OP_LEAF = 0, DECAR_OP_VIEW, DECAR_OP_MATMUL, DECAR_OP_ADD, DECAR_OP_MUL, DECAR_OP_SCALE, DECAR_OP_GELU,
+    DECAR_OP_LAYERNORM, DECAR_OP_SOFTMAX, DECAR_OP_ATTENTION, DECAR_OP_EMBEDDING, DECAR_OP_CROSS_ENTROPY,
+    DECAR_OP_SUM, DECAR_OP_MEAN, DECAR_OP_PATCH, DECAR_OP_COUNT
+};
+
+DECARDEF decar_ctx  *decar_ctx_new(size_t bytes);        /* 0: growable. NULL only if malloc fails */
+DECARDEF void        decar_ctx_free(decar_ctx *ctx);
+DECARDEF void        decar_ctx_reset(decar_ctx *ctx);    /* drop every tensor; clears the error */
+DECARDEF size_t      decar_ctx_used(const decar_ctx *ctx);
+DECARDEF size_t      decar_ctx_peak(const decar_ctx *ctx); /* the most bytes ever asked for: size a fixed arena */
+DECARDEF int         decar_ctx_status(const decar_ctx *ctx);
+DECARDEF const char *decar_ctx_error(const decar_ctx *ctx);
+DECARDEF void       *decar_ctx_alloc(decar_ctx *ctx, size_t bytes);  /* 64-byte aligned scratch from the arena */
+
+DECARDEF decar_tensor *decar_new(decar_ctx *ctx, int ndim, const int64_t *shape);      /* zero-filled */
+DECARDEF decar_tensor *decar_new1(decar_ctx *ctx, int64_t a);
+DECARDEF decar_tensor *decar_new2(decar_ctx *ctx, int64_t a, int64_t b);
+DECARDEF decar_tensor *decar_new3(decar_ctx *ctx, int64_t a, int64_t b, int64_t c);
+DECARDEF decar_tensor *decar_param(decar_ctx *ctx, int ndim, const int64_t *shape);    /* requires grad */
+/* wrap caller-owned memory (a parameter block): grad may be NULL (no gradient) */
+DECARDEF decar_tensor *decar_wrap(decar_ctx *ctx, float *data, float *grad, int ndim, const int64_t *shape);
+/* a view of src's elements [offset, offset+n) with a new shape; data and grad alias src's */
+DECARDEF decar_tensor *decar_view(decar_ctx *ctx, decar_tensor *src, int ndim, const int64_t *shape, int64_t offset);
+
+/* ---------------------------------------------------------------------------------------------------------------
+   3. autograd ops (eager: the forward is computed when the op is called; decar_backward walks the tape backwards)
+   --------------------------------------------------------------------------------------------------------------- */
+/* x (..., K) times w (N, K) transposed, plus b (N) or NULL: (..., N). w has torch.nn.Linear's layout. */
+DECARDEF decar_tensor *decar_matmul(decar_ctx *ctx, decar_tensor *x, decar_tensor *w, decar_tensor *b);
+/* elementwise with numpy broadcasting (shapes aligned on the right, size-1 dims stretch) */
+DECARDEF decar_tensor *decar_add(decar_ctx *ctx, decar_tensor *a, decar_tensor *b);
+DECARDEF decar_tensor *decar_mul(decar_ctx *ctx, decar_tensor *a, decar_tensor *b);
+DECARDEF decar_tensor *decar_scale(decar_ctx *ctx, decar_tensor *a, float s);
+DECARDEF decar_tensor *decar_gelu(decar_ctx *ctx, decar_tensor *a);                 /* tanh form, as GPT-2 */
+DECARDEF decar_tensor *decar_layernorm(decar_ctx *ctx, decar_tensor *x, decar_tensor *w, decar_tensor *b); /* eps 1e-5 */
+DECARDEF decar_tensor *decar_softmax(decar_ctx *ctx, decar_tensor *a);              /* over the last dim */
+/* qkv (B, T, 3C) packed as [q | k | v], n_head heads: (B, T, C). causal != 0 masks the future. */
+DECARDEF decar_tensor *decar_attention(decar_ctx *ctx, decar_tensor *qkv, int n_head, int causal);
+/* rows of table (V, C) picked by ids[n] (n = prod(shape)): (shape..., C). ids are copied. */
+DECARDEF decar_tensor *decar_embedding(decar_ctx *ctx, decar_tensor *table, const int32_t *ids, int ndim,
+                                       const int64_t *shape);
+/* logits (..., V): loss = sum_i w_i * CE_i / norm over positions with targets[i] >= 0 (negative = ignore).
+   weights NULL means 1. norm <= 0 means the number of non-ignored positions. Only the first n_class logits are
+   classes (n_class <= 0: all V); the rest are treated as -inf (the DFM mask token is never predicted).
+   If nll_out is non-NULL it receives each position's -log p(target) (0 where ignored). */
+DECARDEF decar_tensor *decar_cross_entropy(decar_ctx *ctx, decar_tensor *logits, const int32_t *targets,
+                                           const float *weights, float norm, int n_class, float *nll_out);
+DECARDEF decar_tensor *decar_sum(decar_ctx *ctx, decar_tensor *a);
+DECARDEF decar_tensor *decar_mean(decar_ctx *ctx, decar_tensor *a);
+/* accumulates d(loss)/d(t) into every tensor that requires grad. loss must be a 1-element tensor. */
+DECARDEF int decar_backward(decar_ctx *ctx, decar_tensor *loss);
+
+/* ---------------------------------------------------------------------------------------------------------------
+   4. kernels (exposed for benchmarks and for users building their own models)
+   --------------------------------------------------------------------------------------------------------------- */
+/* C (M,N) (+)= A (M,K) * B (K,N).  A is read as A[i*sai + k*sak], B as B[k*sbk + n*sbn] (any strides; B is packed
+   into panels first), C is row-major with leading dimension ldc. accumulate = 0 overwrites C. bias (N) or NULL is added once. */
+DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B,
+                         int64_t sbk, int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate);
+/* out (M,N) = inp (M,K) * w(N,K)^T + bias: the Linear forward; picks matrix-vector kernels for small M */
+DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias,
+                                   int64_t M, int64_t K, int64_t N);
+DECARDEF const char *decar_simd_name(void);              /* "avx512", "avx2+fma", "neon" or "scalar" */
+
+/* ---------------------------------------------------------------------------------------------------------------
+   5. GPT model
+   Parameter names follow nanoGPT (torch.nn.Linear layout), e.g. "transformer.h.0.attn.c_attn.weight" (3C, C).
+   The output projection is tied to transformer.wte.weight (as GPT-2) and is not stored separately.
+   --------------------------------------------------------------------------------------------------------------- */
+#define DECAR_TOK_EOT   256
+#define DECAR_TOK_MASK  257
+#define DECAR_BYTE_VOCAB 258
+#define DECAR_MAX_LAYERS 64
+
+typedef struct decar_gpt_config {
+    int vocab_size;   /* 258 for the byte tokenizer */
+    int n_layer, n_head, d_model;
+    int seq_len;      /* maximum context (the size of the position table) */
+    int causal;       /* 1: autoregressive model; 0: bidirectional (masked DFM) */
+} decar_gpt_config;
+
+typedef struct decar_param_info { char name[64]; int ndim; int64_t shape[2]; size_t offset; int decay; } decar_param_info;
+
+typedef struct decar_gpt {
+    decar_gpt_config cfg;
+    int     n_tensors;
+    decar_param_info *info;        /* n_tensors entries, in storage order */
+    size_t  n_params;
+    float  *params, *grads, *m, *v; /* one block each, carved by info[].offset */
+    int64_t step;                   /* optimizer steps taken */
+    uint64_t rng_state;             /* the data sampler's state, stored in checkpoints for --resume */
+    decar_ctx *pctx;                /* parameter tensors (wrapping the blocks) */
+    decar_tensor **p;               /* p[i] is the tensor of info[i] */
+} decar_gpt;
+
+DECARDEF decar_gpt_config decar_gpt_default_config(void);
+DECARDEF int  decar_gpt_check_config(const decar_gpt_config *c, decar_error *e);
+DECARDEF int  decar_gpt_init(decar_gpt *g, const decar_gpt_config *c, uint64_t seed, decar_error *e);  /* GPT-2 init */
+DECARDEF void decar_gpt_free(decar_gpt *g);
+DECARDEF int  decar_gpt_find(const decar_gpt *g, const char *name);   /* index into info, or -1 */
+/* ids (B*T) -> logits (B, T, vocab). T <= seq_len. */
+DECARDEF decar_tensor *decar_gpt_forward(decar_ctx *ctx, decar_gpt *g, const int32_t *ids, int B, int T);
+DECARDEF double decar_gpt_flops_per_token(const decar_gpt_config *c, int T);   /* training: 6N + attention */
+
+/* ---------------------------------------------------------------------------------------------------------------
+   6. losses. AR: next-token cross-entropy. Masked DFM (kappa_t = t^n): mask each position with prob 1-kappa_t,
+   weight the CE on masked positions by kappa'(t)/(1-kappa_t), never predict the mask token.
+   --------------------------------------------------------------------------------------------------------------- */
+typedef struct decar_dfm { int kappa_pow; float t_max; } decar_dfm;   /* kappa_t = t^kappa_pow; t ~ U(0, t_max) */
+/* Build a masked-DFM training example in place: x_in gets masked copies of x1 (B*T), targets -1 where revealed,
+   weights kappa'/(1-kappa) / T on masked positions (so the loss is the per-token DFM bound). Returns t's used. */
+DECARDEF void decar_dfm_corrupt(const decar_dfm *d, decar_rng *r, const int32_t *x1, int32_t *x_in, int32_t *targets,
+                                float *weights, int B, int T, float *t_out);
+
+/* ---------------------------------------------------------------------------------------------------------------
+   7. AdamW with warmup + cosine learning rate and global-norm clipping
+   --------------------------------------------------------------------------------------------------------------- */
+typedef struct decar_opt {
+    float lr, min_lr, beta1, beta2, eps, weight_decay, grad_clip;
+    int   warmup_steps, total_steps;
+} decar_opt;
+DECARDEF decar_opt decar_opt_default(void);
+DECARDEF float decar_opt_lr(const decar_opt *o, int64_t step);       /* learning rate at step (0-based) */
+DECARDEF void  decar_gpt_zero_grad(decar_gpt *g);
+DECARDEF float decar_gpt_clip_grad(decar_gpt *g, float max_norm);    /* returns the norm before clipping */
+DECARDEF void  decar_gpt_adamw(decar_gpt *g, const decar_opt *o);   /* one step at o's lr for g->step; step++ */
+/* forward + loss + backward + clip + AdamW. targets < 0 are ignored; weights may be NULL; returns the loss (NaN
+   on error: see decar_ctx_error). The arena is reset first. */
+DECARDEF float decar_gpt_train_step(decar_gpt *g, decar_ctx *ctx, const decar_opt *o, const int32_t *ids,
+                                    const int32_t *targets, const float *weights, int B, int T);
+/* forward only: per-position -log p(target) in nats into nll (B*T), ignoring targets < 0 (0 there). */
+DECARDEF int decar_gpt_score(decar_gpt *g, decar_ctx *ctx, const int32_t *ids, const int32_t *targets, int B, int T,
+                             float *nll);
+
+/* ---------------------------------------------------------------------------------------------------------------
+   8. checkpoints: safetensors (8-byte little-endian header length, JSON header, raw little-endian data).
+   Tensors are F32 with the nanoGPT names above; optimizer moments (with_opt) are "optim.m.<name>", "optim.v.<name>".
+   __metadata__ holds the config, step, rng state, and "decar_crc32" of the data section (detects bit flips).
+   --------------------------------------------------------------------------------------------------------------- */
+/* extra_meta: NULL or a JSON-escaped list of additional  "key":"value" pairs without braces. */
+DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *extra_meta, void **buf, size_t *len,
+                                decar_error *e);
+DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e);  /* g uninitialised */
+DECARDEF int decar_meta_get(const void *buf, size_t len, const char *key, char *val, size_t val_cap);
+#ifndef DECAR_NO_STDIO
+DECARDEF int decar_gpt_save(const decar_gpt *g, const char *path, const char *extra_meta, decar_error *e); /* with opt */
+DECARDEF int decar_gpt_load(decar_gpt *g, const char *path, decar_error *e);
+DECARDEF int decar_read_file(const char *path, void **buf, size_t *len, decar_error *e);
+DECARDEF int decar_write_file_atomic(const char *path, const void *buf, size_t len, decar_error *e);
+#endif
+
+/* ---------------------------------------------------------------------------------------------------------------
+   9. data: documents of bytes, a deterministic train/validation split by document, seeded batches
+   --------------------------------------------------------------------------------------------------------------- */
+typedef struct decar_doc { char *name; uint8_t *bytes; int64_t len; int split; int label; } decar_doc;  /* split: 0 train 1 val */
+typedef struct decar_data {
+    decar_doc *docs; int n_docs, cap_docs;
+    char **label_names; int n_labels;              /* top-level folders (domains) of a directory load */
+    int32_t  *stream[2]; int64_t stream_len[2];   /* EOT doc EOT doc ... per split, built by decar_data_finish */
+} decar_data;
+DECARDEF void decar_data_init(decar_data *d);
+DECARDEF void decar_data_free(decar_data *d);
+/* add a document (copied). split is decided by decar_hash64(name) so it does not depend on load order. */
+DECARDEF int  decar_data_add(decar_data *d, const char *name, const void *bytes, int64_t len, int val_permille,
+                             decar_error *e);
+DECARDEF int  decar_data_finish(decar_data *d, decar_error *e);  /* sorts by name, builds the streams */
+/* B windows of T+1 tokens from the split's stream: x = w[0..T), y = w[1..T+1) */
+DECARDEF int  decar_data_batch(const decar_data *d, int split, decar_rng *r, int B, int T, int32_t *x, int32_t *y);
+#ifndef DECAR_NO_STDIO
+/* a directory tree of text files (hidden files skipped), or one file (cut at line ends into ~4 KiB documents).
+   label = index of the top-level sub-directory (the domain) or -1. list: NULL, or a file of paths (one per line,
+   relative to path) to load instead of walking the tree. ext: NULL or a suffix (".txt") files must end with.
+   Files with NUL bytes in their first 4 KiB are skipped as binary. Any document over 64 KiB is cut at line ends
+   into ~4 KiB documents named "path#N" (so one big file still gets a train/validation split). */
+DECARDEF int  decar_data_load(decar_data *d, const char *path, const char *list, const char *ext, int val_permille,
+                              decar_error *e);
+#endif
+
+/* ---------------------------------------------------------------------------------------------------------------
+   10. features: hashed word 1-2-gram + byte 3-gram tf-idf, seeded random projection to dim, L2-normalised
+   --------------------------------------------------------------------------------------------------------------- */
+#define DECAR_FEAT_BUCKETS 65536
+typedef struct decar_featurizer { int dim; uint64_t seed; float *idf; /* DECAR_FEAT_BUCKETS */ } decar_featurizer;
+DECARDEF int  decar_feat_fit(decar_featurizer *f, int dim, uint64_t seed, const decar_doc *docs, int n, decar_error *e);
+DECARDEF void decar_feat_free(decar_featurizer *f);
+DECARDEF void decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out); /* out[dim] */
+/* .npy: 2-D float32/float64 little-endian C order. Loads into float32 (rows, cols). */
+DECARDEF int  decar_npy_parse(const void *buf, size_t len, float **out, int64_t *rows, int64_t *cols, decar_error *e);
+DECARDEF int  decar_npy_build(const float *x, int64_t rows, int64_t cols, void **buf, size_t *len);
+
+/* ---------------------------------------------------------------------------------------------------------------
+   11. clustering: spherical k-means, balanced (hard capacity ceil(N/K), greedy assignment) or plain
+   --------------------------------------------------------------------------------------------------------------- */
+typedef struct decar_kmeans_opts { int k; int iters; int balanced; uint64_t seed; int n_fine; } decar_kmeans_opts;
+/* X (N, d) L2-normalised rows. centroids out (k, d); labels out (N). n_fine > 0: two-stage (n_fine plain
+   spherical clusters, then balanced k-means of the fine centroids; fine_centroids (n_fine, d) and fine_map
+   (n_fine) are written when non-NULL). Returns the number of iterations of the (last) stage, < 0 on error. */
+DECARDEF int decar_kmeans(const float *X, int64_t N, int d, const decar_kmeans_opts *o, float *centroids,
+                          int32_t *labels, float *fine_centroids, int32_t *fine_map, decar_error *e);
+DECARDEF int decar_nearest(const float *x, const float *centroids, int k, int d);  /* argmax cosine */
+DECARDEF void decar_l2_normalize(float *x, int d);
+
+/* ---------------------------------------------------------------------------------------------------------------
+   12. routing. R1 top-1 cosine; R2 softmax(cos/T) over the top-k; R3 c-BTM softmax(-||h-c||^2^2 / T);
+   R4' exact Bayes posterior pi_k * prod_j p_k(x_j | x_<j), updated token by token.
+   --------------------------------------------------------------------------------------------------------------- */
+enum { DECAR_ROUTE_TOP1 = 1, DECAR_ROUTE_COSINE = 2, DECAR_ROUTE_CBTM = 3, DECAR_ROUTE_BAYES = 4, DECAR_ROUTE_UNIFORM = 5 };
+typedef struct decar_router {
+    int kind, k, d, top_k; float temp;
+    float *centroids;            /* (k, d) */
+    float *prior;                /* (k) pi_k */
+    int   n_fine; float *fine; int32_t *fine_map;   /* two-stage: nearest fine centroid -> cluster */
+} decar_router;
+DECARDEF int  decar_route_name(const char *s);   /* "top1", "cosine", "cbtm", "bayes", "uniform" -> kind, or 0 */
+/* the assignment function shared by partitioning (training) and R1 (test): nearest centroid (via fine if any) */
+DECARDEF int  decar_router_assign(const decar_router *r, const float *feat);
+/* weights w (k) from a feature vector (R1-R3, uniform) or from log prior + accumulated log-likelihoods (R4',
+   loglik may be NULL = prior). Keeps the top_k largest, renormalises to sum 1. */
+DECARDEF void decar_router_weights(const decar_router *r, const float *feat, const double *loglik, double *w);
+
+/* ---------------------------------------------------------------------------------------------------------------
+   13. ensemble and samplers. The next-token distribution is sum_k w_k p_k; only experts with w_k > 0 run.
+   --------------------------------------------------------------------------------------------------------------- */
+/* sample from probs (n) in double precision with temperature applied beforehand; top_k <= 0 and top_p >= 1 off */
+DECARDEF int  decar_sample_probs(const double *p, int n, int top_k, double top_p, decar_rng *r);
+DECARDEF void decar_softmax_double(const float *logits, int n, double temp, double *p);
+/* KV-cache incremental forward of a causal model at batch 1: logits (vocab) of the token after `tok` at `pos`.
+   kv: n_layer * 2 * seq_len * d_model floats (decar_gpt_kv_size). */
+DECARDEF size_t decar_gpt_kv_size(const decar_gpt_config *c);
+DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float *logits, float *scratch);
+DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c);
+
+typedef struct decar_ensemble {
+    int k; decar_gpt **experts;     /* NULL entries are missing experts (skipped, router renormalised) */
+    decar_router router;
+    int route_every;                /* re-route from the prefix features every this many tokens (R1-R3) */
+    decar_featurizer *feat;
+} decar_ensemble;
+/* generate n_new tokens after prompt (AR experts). out receives prompt + generated tokens (cap >= len+n_new).
+   active_out (optional, n_new) gets the top-weighted expert of each step. Returns tokens written or < 0. */
+DECARDEF int decar_ensemble_generate(decar_ensemble *en, const int32_t *prompt, int n_prompt, int n_new, double temp,
+                                     int top_k, double top_p, uint64_t seed, int32_t *out, int *active_out,
+                                     decar_error *e);
+/* masked-DFM sampling with an ensemble of non-causal experts. x (T) holds tokens and DECAR_TOK_MASK holes; they are
+   filled in place. sampler: 0 Euler (n_steps), 1 first-hitting, 2 left-to-right. With a Bayes router the weights
+   are updated each time a token is revealed. An ensemble of one is plain DFM sampling. */
+enum { DECAR_DFM_EULER = 0, DECAR_DFM_FIRST_HIT = 1, DECAR_DFM_L2R = 2 };
+DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
+                                 int kappa_pow, double temp, uint64_t seed, decar_error *e);
+
+#endif /* DECAR_H */
+
+/* =============================================================================================================== */
+/*                                              IMPLEMENTATION                                                     */
+/* =============================================================================================================== */
+#ifdef DECAR_IMPLEMENTATION
+#ifndef DECAR_IMPLEMENTATION_DONE
+#define DECAR_IMPLEMENTATION_DONE
+
+#include <math.h>
+#include <string.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#ifndef DECAR_NO_STDIO
+#include <stdio.h>
+#endif
+
+#if defined(DECAR_MALLOC) && defined(DECAR_FREE) && defined(DECAR_REALLOC)
+#elif !defined(DECAR_MALLOC) && !defined(DECAR_FREE) && !defined(DECAR_REALLOC)
+#define DECAR_MALLOC(sz) malloc(sz)
+#define DECAR_REALLOC(p, sz) realloc(p, sz)
+#define DECAR_FREE(p) free(p)
+#else
+#error "Define all or none of DECAR_MALLOC, DECAR_FREE and DECAR_REALLOC."
+#endif
+#ifndef DECAR_ASSERT
+#include <assert.h>
+#define DECAR_ASSERT(x) assert(x)
+#endif
+
+#if defined(_OPENMP) && !defined(DECAR_NO_THREADS)
+#include <omp.h>
+#define DECAR__OMP 1
+#define DECAR__PRAGMA(x) _Pragma(#x)
+#else
+#define DECAR__OMP 0
+#define DECAR__PRAGMA(x)
+#endif
+#define DECAR__PAR_FOR DECAR__PRAGMA(omp parallel for schedule(static))
+
+/* ---- SIMD layer: one vector type and five operations per architecture; scalar #else --------------------------- */
+#if !defined(DECAR_NO_SIMD) && defined(__AVX512F__)
+#include <immintrin.h>
+#define DECAR__VW 16
+typedef __m512 decar__v;
+#define decar__vzero() _mm512_setzero_ps()
+#define decar__vset1(x) _mm512_set1_ps(x)
+#define decar__vload(p) _mm512_loadu_ps(p)
+#define decar__vstore(p, v) _mm512_storeu_ps(p, v)
+#define decar__vfma(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define decar__vadd(a, b) _mm512_add_ps(a, b)
+#define DECAR__SIMD_NAME "avx512"
+#elif !defined(DECAR_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define DECAR__VW 8
+typedef __m256 decar__v;
+#define decar__vzero() _mm256_setzero_ps()
+#define decar__vset1(x) _mm256_set1_ps(x)
+#define decar__vload(p) _mm256_loadu_ps(p)
+#define decar__vstore(p, v) _mm256_storeu_ps(p, v)
+#define decar__vfma(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define decar__vadd(a, b) _mm256_add_ps(a, b)
+#define DECAR__SIMD_NAME "avx2+fma"
+#elif !defined(DECAR_NO_SIMD) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#define DECAR__VW 4
+typedef float32x4_t decar__v;
+#define decar__vzero() vdupq_n_f32(0.0f)
+#define decar__vset1(x) vdupq_n_f32(x)
+#define decar__vload(p) vld1q_f32(p)
+#define decar__vstore(p, v) vst1q_f32(p, v)
+#define decar__vfma(a, b, c) vfmaq_f32(c, a, b)
+#define decar__vadd(a, b) vaddq_f32(a, b)
+#define DECAR__SIMD_NAME "neon"
+#else
+#define DECAR__VW 1
+typedef float decar__v;
+#define decar__vzero() 0.0f
+#define decar__vset1(x) (x)
+#define decar__vload(p) (*(p))
+#define decar__vstore(p, v) (*(p) = (v))
+#define decar__vfma(a, b, c) ((a) * (b) + (c))
+#define decar__vadd(a, b) ((a) + (b))
+#define DECAR__SIMD_NAME "scalar"
+#endif
+
+DECARDEF const char *decar_simd_name(void) { return DECAR__SIMD_NAME; }
+
+static float decar__vsum(decar__v v) {     /* fixed-order horizontal sum */
+    float t[DECAR__VW]; float s = 0.0f; int i;
+    decar__vstore(t, v);
+    for (i = 0; i < DECAR__VW; i++) s += t[i];
+    return s;
+}
+
+/* dot product with four vector accumulators, fixed order */
+static float decar__dot(const float *a, const float *b, int64_t n) {
+    decar__v s0 = decar__vzero(), s1 = decar__vzero(), s2 = decar__vzero(), s3 = decar__vzero();
+    int64_t i = 0; float s;
+    for (; i + 4 * DECAR__VW <= n; i += 4 * DECAR__VW) {
+        s0 = decar__vfma(decar__vload(a + i), decar__vload(b + i), s0);
+        s1 = decar__vfma(decar__vload(a + i + DECAR__VW), decar__vload(b + i + DECAR__VW), s1);
+        s2 = decar__vfma(decar__vload(a + i + 2 * DECAR__VW), decar__vload(b + i + 2 * DECAR__VW), s2);
+        s3 = decar__vfma(decar__vload(a + i + 3 * DECAR__VW), decar__vload(b + i + 3 * DECAR__VW), s3);
+    }
+    for (; i + DECAR__VW <= n; i += DECAR__VW) s0 = decar__vfma(decar__vload(a + i), decar__vload(b + i), s0);
+    s = decar__vsum(decar__vadd(decar__vadd(s0, s1), decar__vadd(s2, s3)));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* y += a * x */
+static void decar__axpy(float *y, float a, const float *x, int64_t n) {
+    decar__v va = decar__vset1(a); int64_t i = 0;
+    for (; i + DECAR__VW <= n; i += DECAR__VW) decar__vstore(y + i, decar__vfma(va, decar__vload(x + i), decar__vload(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+/* ---- 1. errors, rng -------------------------------------------------------------------------------------------- */
+static void decar__free(void *p) { if (p) DECAR_FREE(p); }   /* user allocators need not accept NULL */
+static void decar__seterr(decar_error *e, int code, const char *fmt, ...) {
+    if (!e) return;
+    e->code = code;
+    {
+        va_list ap; va_start(ap, fmt);
+#ifndef DECAR_NO_STDIO
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+#else
+        { size_t n = strlen(fmt); if (n >= sizeof e->msg) n = sizeof e->msg - 1; memcpy(e->msg, fmt, n); e->msg[n] = 0; }
+#endif
+        va_end(ap);
+    }
+}
+#define DECAR__FAIL(e, code, ...) do { decar__seterr(e, code, __VA_ARGS__); return code; } while (0)
+
+DECARDEF const char *decar_status_name(int code) {
+    switch (code) {
+    case DECAR_OK: return "ok"; case DECAR_ERR_NOMEM: return "out of memory"; case DECAR_ERR_ARG: return "bad argument";
+    case DECAR_ERR_IO: return "i/o error"; case DECAR_ERR_FORMAT: return "bad format"; case DECAR_ERR_NUMERIC: return "not finite";
+    default: return "unknown error";
+    }
+}
+
+static uint64_t decar__mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL; z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL; return z ^ (z >> 31);
+}
+DECARDEF void decar_rng_seed(decar_rng *r, uint64_t seed) { r->s = decar__mix64(seed + 0x9e3779b97f4a7c15ULL); }
+static uint64_t decar__rng_u64(decar_rng *r) { r->s += 0x9e3779b97f4a7c15ULL; return decar__mix64(r->s); }  /* splitmix64 */
+DECARDEF uint32_t decar_rng_u32(decar_rng *r) { return (uint32_t)(decar__rng_u64(r) >> 32); }
+DECARDEF double decar_rng_double(decar_rng *r) { return (double)(decar__rng_u64(r) >> 11) * (1.0 / 9007199254740992.0); }
+DECARDEF float decar_rng_normal(decar_rng *r) {
+    double u1 = decar_rng_double(r), u2 = decar_rng_double(r);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+static uint64_t decar__rng_below(decar_rng *r, uint64_t n) { return n ? decar__rng_u64(r) % n : 0; }
+DECARDEF uint64_t decar_hash64(const void *p, size_t n, uint64_t seed) {
+    const uint8_t *b = (const uint8_t *)p; uint64_t h = 0xcbf29ce484222325ULL ^ seed; size_t i;
+    for (i = 0; i < n; i++) { h ^= b[i]; h *= 0x100000001b3ULL; }
+    return decar__mix64(h);
+}
+
+DECARDEF void decar_set_threads(int n) {
+#if DECAR__OMP
+    if (n > 0) omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+DECARDEF int decar_get_threads(void) {
+#if DECAR__OMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* ---- 2. arena and tensors -------------------------------------------------------------------------------------- */
+typedef struct decar__block { struct decar__block *prev; size_t size, used; char *mem; } decar__block;
+struct decar_ctx {
+    decar__block *blk; int growable; size_t used, peak;
+    int status; char err[256];
+    decar_tensor *head, *tail; int64_t n_tape;
+};
+
+static decar__block *decar__block_new(size_t size) {
+    decar__block *b = (decar__block *)DECAR_MALLOC(sizeof(decar__block) + size + 64);
+    if (!b) return NULL;
+    b->prev = NULL; b->size = size; b->used = 0;
+    b->mem = (char *)(((uintptr_t)(b + 1) + 63) & ~(uintptr_t)63);
+    return b;
+}
+DECARDEF decar_ctx *decar_ctx_new(size_t bytes) {
+    decar_ctx *c = (decar_ctx *)DECAR_MALLOC(sizeof(decar_ctx));
+    if (!c) return NULL;
+    memset(c, 0, sizeof *c);
+    c->growable = bytes == 0;
+    c->blk = decar__block_new(bytes ? bytes : ((size_t)1 << 20));
+    if (!c->blk) { DECAR_FREE(c); return NULL; }
+    return c;
+}
+DECARDEF void decar_ctx_free(decar_ctx *c) {
+    if (!c) return;
+    while (c->blk) { decar__block *p = c->blk->prev; DECAR_FREE(c->blk); c->blk = p; }
+    DECAR_FREE(c);
+}
+DECARDEF void decar_ctx_reset(decar_ctx *c) {
+    if (c->blk->prev) {   /* growable and grew: keep one block big enough for the peak */
+        size_t want = c->peak + (c->peak >> 3) + 4096;
+        decar__block *nb;
+        while (c->blk) { decar__block *p = c->blk->prev; DECAR_FREE(c->blk); c->blk = p; }
+        nb = decar__block_new(want);
+        if (!nb) nb = decar__block_new((size_t)1 << 20);
+        c->blk = nb;   /* NULL only when even 1 MiB fails: decar_ctx_alloc then reports it */
+    }
+    if (c->blk) c->blk->used = 0;
+    c->used = 0; c->status = DECAR_OK; c->err[0] = 0; c->head = c->tail = NULL; c->n_tape = 0;
+}
+DECARDEF size_t decar_ctx_used(const decar_ctx *c) { return c->used; }
+DECARDEF size_t decar_ctx_peak(const decar_ctx *c) { return c->peak; }
+DECARDEF int decar_ctx_status(const decar_ctx *c) { return c->status; }
+DECARDEF const char *decar_ctx_error(const decar_ctx *c) { return c->err[0] ? c->err : "ok"; }
+
+static void decar__ctx_fail(decar_ctx *c, int code, const char *fmt, ...) {
+    if (c->status) return;   /* keep the first reason */
+    c->status = code;
+    {
+        va_list ap; va_start(ap, fmt);
+#ifndef DECAR_NO_STDIO
+        vsnprintf(c->err, sizeof c->err, fmt, ap);
+#else
+        { size_t n = strlen(fmt); if (n >= sizeof c->err) n = sizeof c->err - 1; memcpy(c->err, fmt, n); c->err[n] = 0; }
+#endif
+        va_end(ap);
+    }
+}
+
+DECARDEF void *decar_ctx_alloc(decar_ctx *c, size_t bytes) {
+    size_t need = (bytes + 63) & ~(size_t)63;
+    char *p;
+    if (c->status) return NULL;
+    c->used += need;
+    if (c->used > c->peak) c->peak = c->used;
+    if (!c->blk || c->blk->used + need > c->blk->size) {
+        decar__block *nb;
+        if (!c->growable || !c->blk) {
+            decar__ctx_fail(c, DECAR_ERR_NOMEM, "not enough space in the context's arena: need %lu more bytes, have "
+                            "%lu of %lu free; size the arena with decar_ctx_peak() or use decar_ctx_new(0)",
+                            (unsigned long)need, (unsigned long)(c->blk ? c->blk->size - c->blk->used : 0),
+                            (unsigned long)(c->blk ? c->blk->size : 0));
+            return NULL;
+        }
+        nb = decar__block_new(need > 2 * c->blk->size ? need : 2 * c->blk->size);
+        if (!nb) { decar__ctx_fail(c, DECAR_ERR_NOMEM, "malloc of %lu bytes for the arena failed", (unsigned long)need); return NULL; }
+        nb->prev = c->blk; c->blk = nb;
+    }
+    p = c->blk->mem + c->blk->used;
+    c->blk->used += need;
+    return p;
+}
+
+static decar_tensor *decar__tensor(decar_ctx *c, int ndim, const int64_t *shape, int alloc_data, int zero) {
+    decar_tensor *t; int i; int64_t n = 1;
+    if (c->status) return NULL;
+    if (ndim < 1 || ndim > DECAR_MAX_DIMS) { decar__ctx_fail(c, DECAR_ERR_ARG, "tensor with %d dims (1..4)", ndim); return NULL; }
+    for (i = 0; i < ndim; i++) {
+        if (shape[i] < 1 || shape[i] > ((int64_t)1 << 40) / n) {
+            decar__ctx_fail(c, DECAR_ERR_ARG, "bad tensor dimension %lld", (long long)shape[i]); return NULL; }
+        n *= shape[i];
+    }
+    t = (decar_tensor *)decar_ctx_alloc(c, sizeof(decar_tensor));
+    if (!t) return NULL;
+    memset(t, 0, sizeof *t);
+    t->ndim = ndim; t->n = n; t->id = c->n_tape;
+    for (i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    if (alloc_data) {
+        t->data = (float *)decar_ctx_alloc(c, (size_t)n * sizeof(float));
+        if (!t->data) return NULL;
+        if (zero) memset(t->data, 0, (size_t)n * sizeof(float));
+    }
+    if (c->tail) c->tail->next = t; else c->head = t;
+    c->tail = t; c->n_tape++;
+    return t;
+}
+DECARDEF decar_tensor *decar_new(decar_ctx *c, int ndim, const int64_t *shape) { return decar__tensor(c, ndim, shape, 1, 1); }
+DECARDEF decar_tensor *decar_new1(decar_ctx *c, int64_t a) { return decar_new(c, 1, &a); }
+DECARDEF decar_tensor *decar_new2(decar_ctx *c, int64_t a, int64_t b) { int64_t s[2]; s[0] = a; s[1] = b; return decar_new(c, 2, s); }
+DECARDEF decar_tensor *decar_new3(decar_ctx *c, int64_t a, int64_t b, int64_t d) {
+    int64_t s[3]; s[0] = a; s[1] = b; s[2] = d; return decar_new(c, 3, s); }
+DECARDEF decar_tensor *decar_param(decar_ctx *c, int ndim, const int64_t *shape) {
+    decar_tensor *t = decar_new(c, ndim, shape);
+    if (!t) return NULL;
+    t->grad = (float *)decar_ctx_alloc(c, (size_t)t->n * sizeof(float));
+    if (!t->grad) return NULL;
+    memset(t->grad, 0, (size_t)t->n * sizeof(float));
+    t->requires_grad = 1;
+    return t;
+}
+DECARDEF decar_tensor *decar_wrap(decar_ctx *c, float *data, float *grad, int ndim, const int64_t *shape) {
+    decar_tensor *t = decar__tensor(c, ndim, shape, 0, 0);
+    if (!t) return NULL;
+    t->data = data; t->grad = grad; t->requires_grad = grad != NULL;
+    return t;
+}
+DECARDEF decar_tensor *decar_view(decar_ctx *c, decar_tensor *src, int ndim, const int64_t *shape, int64_t offset) {
+    decar_tensor *t;
+    if (!src) return NULL;
+    t = decar__tensor(c, ndim, shape, 0, 0);
+    if (!t) return NULL;
+    if (offset < 0 || offset + t->n > src->n) {
+        decar__ctx_fail(c, DECAR_ERR_ARG, "view [%lld, %lld) outside a tensor of %lld elements", (long long)offset,
+                        (long long)(offset + t->n), (long long)src->n);
+        return NULL;
+    }
+    t->op = DECAR_OP_VIEW; t->src[0] = src; t->ip[0] = 0; t->aux = NULL;
+    t->data = src->data + offset; t->requires_grad = src->requires_grad;
+    t->fp[0] = 0; t->ip[1] = (int)(offset & 0x7fffffff); t->ip[2] = (int)(offset >> 31);
+    return t;
+}
+static int64_t decar__view_offset(const decar_tensor *t) { return (int64_t)t->ip[1] | ((int64_t)t->ip[2] << 31); }
+
+/* output tensor of an op: data not zeroed (every element is written) */
+static decar_tensor *decar__out(decar_ctx *c, int op, int ndim, const int64_t *shape, decar_tensor *a, decar_tensor *b,
+                                decar_tensor *d) {
+    decar_tensor *t = decar__tensor(c, ndim, shape, 1, 0);
+    if (!t) return NULL;
+    t->op = op; t->src[0] = a; t->src[1] = b; t->src[2] = d;
+    t->requires_grad = (a && a->requires_grad) || (b && b->requires_grad) || (d && d->requires_grad);
+    return t;
+}
+
+/* ---- 4. kernels (defined before the ops that call them) ---------------------------------------------------------
+   GEMM: B is packed into column panels of NR = 2 vectors (zero padded), then a MR x NR register tile accumulates
+   over the whole K for each (row block, panel). Tasks are (chunk of 16 row blocks) x (panel), split statically over
+   threads; each C element is summed by one thread in k order, so results do not depend on the thread count. */
+#define DECAR__MR 6
+#define DECAR__NR (2 * DECAR__VW)
+#define DECAR__MB 16
+
+#ifdef DECAR_USE_CBLAS
+#include <cblas.h>
+#endif
+
+static void decar__pack_b(float *Bp, const float *B, int64_t sbk, int64_t sbn, int64_t K, int64_t N) {
+    int64_t np = (N + DECAR__NR - 1) / DECAR__NR, p;
+    DECAR__PAR_FOR
+    for (p = 0; p < np; p++) {
+        float *dst = Bp + p * K * DECAR__NR; int64_t j0 = p * DECAR__NR, k; int c;
+        if (sbk == 1) {
+            for (c = 0; c < DECAR__NR; c++) {
+                if (j0 + c < N) { const float *src = B + (j0 + c) * sbn; for (k = 0; k < K; k++) dst[k * DECAR__NR + c] = src[k]; }
+                else for (k = 0; k < K; k++) dst[k * DECAR__NR + c] = 0.0f;
+            }
+        } else {
+            for (k = 0; k < K; k++)
+                for (c = 0; c < DECAR__NR; c++) dst[k * DECAR__NR + c] = j0 + c < N ? B[k * sbk + (j0 + c) * sbn] : 0.0f;
+        }
+    }
+}
+
+static void decar__tile(int64_t K, const float *const *a, int64_t sak, const float *bp, float *C, int64_t ldc, int mr,
+                        int nr, const float *bias, int accumulate) {
+    decar__v c00 = decar__vzero(), c01 = decar__vzero(), c10 = decar__vzero(), c11 = decar__vzero();
+    decar__v c20 = decar__vzero(), c21 = decar__vzero(), c30 = decar__vzero(), c31 = decar__vzero();
+    decar__v c40 = decar__vzero(), c41 = decar__vzero(), c50 = decar__vzero(), c51 = decar__vzero();
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+    float tmp[DECAR__MR][DECAR__NR]; int64_t k, ko; int r, j;
+    for (k = 0, ko = 0; k < K; k++, ko += sak) {
+        decar__v b0 = decar__vload(bp + k * DECAR__NR), b1 = decar__vload(bp + k * DECAR__NR + DECAR__VW), av;
+        av = decar__vset1(a0[ko]); c00 = decar__vfma(av, b0, c00); c01 = decar__vfma(av, b1, c01);
+        av = decar__vset1(a1[ko]); c10 = decar__vfma(av, b0, c10); c11 = decar__vfma(av, b1, c11);
+        av = decar__vset1(a2[ko]); c20 = decar__vfma(av, b0, c20); c21 = decar__vfma(av, b1, c21);
+        av = decar__vset1(a3[ko]); c30 = decar__vfma(av, b0, c30); c31 = decar__vfma(av, b1, c31);
+        av = decar__vset1(a4[ko]); c40 = decar__vfma(av, b0, c40); c41 = decar__vfma(av, b1, c41);
+        av = decar__vset1(a5[ko]); c50 = decar__vfma(av, b0, c50); c51 = decar__vfma(av, b1, c51);
+    }
+    decar__vstore(tmp[0], c00); decar__vstore(tmp[0] + DECAR__VW, c01);
+    decar__vstore(tmp[1], c10); decar__vstore(tmp[1] + DECAR__VW, c11);
+    decar__vstore(tmp[2], c20); decar__vstore(tmp[2] + DECAR__VW, c21);
+    decar__vstore(tmp[3], c30); decar__vstore(tmp[3] + DECAR__VW, c31);
+    decar__vstore(tmp[4], c40); decar__vstore(tmp[4] + DECAR__VW, c41);
+    decar__vstore(tmp[5], c50); decar__vstore(tmp[5] + DECAR__VW, c51);
+    for (r = 0; r < mr; r++) {
+        float *cr = C + r * ldc;
+        for (j = 0; j < nr; j++) {
+            float v = tmp[r][j];
+            if (accumulate) v += cr[j];
+            if (bias) v += bias[j];
+            cr[j] = v;
+        }
+    }
+}
+
+#ifdef DECAR_USE_CBLAS
+static int decar__try_cblas(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
+                            int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate) {
+    enum CBLAS_TRANSPOSE ta, tb; int64_t lda, ldb, i;
+    if (M < 32 || N < 32 || K < 32) return 0;              /* small products: the built-in kernel wins */
+    if (sak == 1) { ta = CblasNoTrans; lda = sai; } else if (sai == 1) { ta = CblasTrans; lda = sak; } else return 0;
+    if (sbn == 1) { tb = CblasNoTrans; ldb = sbk; } else if (sbk == 1) { tb = CblasTrans; ldb = sbn; } else return 0;
+    if (bias && !accumulate) { for (i = 0; i < M; i++) memcpy(C + i * ldc, bias, (size_t)N * sizeof(float)); accumulate = 1; bias = NULL; }
+    cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, accumulate ? 1.0f : 0.0f, C, (int)ldc);
+    if (bias) for (i = 0; i < M; i++) { int64_t j; for (j = 0; j < N; j++) C[i * ldc + j] += bias[j]; }
+    return 1;
+}
+#endif
+
+DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
+                         int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate) {
+    int64_t np, nmb, nch, ntask, t;
+    float *Bp;
+    if (M <= 0 || N <= 0) return;
+#ifdef DECAR_USE_CBLAS
+    if (decar__try_cblas(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate)) return;
+#endif
+    np = (N + DECAR__NR - 1) / DECAR__NR;
+    Bp = (float *)DECAR_MALLOC((size_t)(np * (K > 0 ? K : 1) * DECAR__NR) * sizeof(float));
+    if (!Bp) {   /* no memory for packing: plain loops, same results up to summation order */
+        int64_t i, j, k;
+        for (i = 0; i < M; i++) for (j = 0; j < N; j++) {
+            float s = 0.0f;
+            for (k = 0; k < K; k++) s += A[i * sai + k * sak] * B[k * sbk + j * sbn];
+            C[i * ldc + j] = (accumulate ? C[i * ldc + j] : 0.0f) + s + (bias ? bias[j] : 0.0f);
+        }
+        return;
+    }
+    decar__pack_b(Bp, B, sbk, sbn, K, N);
+    nmb = (M + DECAR__MR - 1) / DECAR__MR;
+    nch = (nmb + DECAR__MB - 1) / DECAR__MB;
+    ntask = nch * np;
+    DECAR__PAR_FOR
+    for (t = 0; t < ntask; t++) {
+        int64_t ch = t / np, p = t % np, b, j0 = p * DECAR__NR;
+        int nr = (int)(N - j0 < DECAR__NR ? N - j0 : DECAR__NR);
+        for (b = ch * DECAR__MB; b < (ch + 1) * DECAR__MB && b < nmb; b++) {
+            const float *a[DECAR__MR]; int r, mr; int64_t i0 = b * DECAR__MR;
+            mr = (int)(M - i0 < DECAR__MR ? M - i0 : DECAR__MR);
+            for (r = 0; r < DECAR__MR; r++) a[r] = A + (i0 + (r < mr ? r : mr - 1)) * sai;
+            decar__tile(K, a, sak, Bp + p * K * DECAR__NR, C + i0 * ldc + j0, ldc, mr, nr, bias ? bias + j0 : NULL, accumulate);
+        }
+    }
+    DECAR_FREE(Bp);
+}
+
+DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M, int64_t K,
+                                   int64_t N) {
+    if (M < 4) {   /* matrix-vector: stream each weight row once per output */
+        int64_t n;
+        DECAR__PAR_FOR
+        for (n = 0; n < N; n++) {
+            int64_t m;
+            for (m = 0; m < M; m++) out[m * N + n] = decar__dot(inp + m * K, w + n * K, K) + (bias ? bias[n] : 0.0f);
+        }
+        return;
+    }
+    decar_gemm(out, N, inp, K, 1, w, 1, K, bias, M, N, K, 0);
+}
+
+/* ---- 3. autograd ops ------------------------------------------------------------------------------------------- */
+static int decar__ok(decar_ctx *c, const decar_tensor *a) {
+    if (c->status) return 0;
+    if (!a) { decar__ctx_fail(c, DECAR_ERR_ARG, "an op was given a NULL tensor"); return 0; }
+    return 1;
+}
+
+DECARDEF decar_tensor *decar_matmul(decar_ctx *c, decar_tensor *x, decar_tensor *w, decar_tensor *b) {
+    int64_t K, N, shape[DECAR_MAX_DIMS]; int i; decar_tensor *o;
+    if (!decar__ok(c, x) || !decar__ok(c, w)) return NULL;
+    K = x->shape[x->ndim - 1];
+    if (w->ndim != 2 || w->shape[1] != K || (b && (b->n != w->shape[0]))) {
+        decar__ctx_fail(c, DECAR_ERR_ARG, "matmul: x (..., %lld) needs w (N, %lld) and bias (N)", (long long)K, (long long)K);
+        return NULL;
+    }
+    N = w->shape[0];
+    for (i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
+    shape[x->ndim - 1] = N;
+    o = decar__out(c, DECAR_OP_MATMUL, x->ndim, shape, x, w, b);
+    if (!o) return NULL;
+    decar_linear_forward(o->data, x->data, w->data, b ? b->data : NULL, x->n / K, K, N);
+    return o;
+}
+
+/* broadcasting: shapes padded to 4 dims on the left; stride 0 where a dim is stretched */
+static int decar__bcast(decar_ctx *c, const decar_tensor *a, const decar_tensor *b, int *ndim, int64_t *shp, int64_t *sa,
+                        int64_t *sb) {
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim, d; int64_t ea = 1, eb = 1;
+    for (d = 3; d >= 0; d--) {
+        int ia = d - (4 - a->ndim), ib = d - (4 - b->ndim);
+        int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
+        if (da != db && da != 1 && db != 1) {
+            decar__ctx_fail(c, DECAR_ERR_ARG, "cannot broadcast dims %lld and %lld", (long long)da, (long long)db); return 0; }
+        shp[d] = da > db ? da : db;
+        sa[d] = da == 1 ? 0 : ea; sb[d] = db == 1 ? 0 : eb;
+        ea *= da; eb *= db;
+    }
+    *ndim = nd;
+    return 1;
+}
+/* mode 0: o = x + y; 1: o = x * y; 2: o += x; 3: o += x * y.  o is written with strides so (0 = reduce). */
+static void decar__ew(float *o, const int64_t *so, const float *x, const int64_t *sx, const float *y, const int64_t *sy,
+                      const int64_t *shp, int mode) {
+    int64_t outer = shp[0] * shp[1] * shp[2], q;
+    int par = (so[0] || shp[0] == 1) && (so[1] || shp[1] == 1) && (so[2] || shp[2] == 1);
+#define DECAR__EW_BODY \
+    { int64_t i0 = q / (shp[1] * shp[2]), i1 = (q / shp[2]) % shp[1], i2 = q % shp[2], i3; \
+      float *op = o + i0 * so[0] + i1 * so[1] + i2 * so[2]; \
+      const float *xp = x + i0 * sx[0] + i1 * sx[1] + i2 * sx[2]; \
+      const float *yp = y ? y + i0 * sy[0] + i1 * sy[1] + i2 * sy[2] : NULL; \
+      for (i3 = 0; i3 < shp[3]; i3++) { \
+          float xv = xp[i3 * sx[3]]; \
+          switch (mode) { \
+          case 0: op[i3 * so[3]] = xv + yp[i3 * sy[3]]; break; case 1: op[i3 * so[3]] = xv * yp[i3 * sy[3]]; break; \
+          case 2: op[i3 * so[3]] += xv; break; default: op[i3 * so[3]] += xv * yp[i3 * sy[3]]; break; } } }
+    if (par && (so[3] || shp[3] == 1)) {
+        DECAR__PAR_FOR
+        for (q = 0; q < outer; q++) DECAR__EW_BODY
+    } else {
+        for (q = 0; q < outer; q++) DECAR__EW_BODY
+    }
+#undef DECAR__EW_BODY
+}
+static void decar__contig_strides(const int64_t *shp, int64_t *s) { s[3] = 1; s[2] = shp[3]; s[1] = shp[3] * shp[2]; s[0] = s[1] * shp[1]; }
+
+static decar_tensor *decar__binary(decar_ctx *c, int op, decar_tensor *a, decar_tensor *b) {
+    int64_t shp[4], sa[4], sb[4], so[4]; int nd; decar_tensor *o;
+    if (!decar__ok(c, a) || !decar__ok(c, b) || !decar__bcast(c, a, b, &nd, shp, sa, sb)) return NULL;
+    o = decar__out(c, op, nd, shp + 4 - nd, a, b, NULL);
+    if (!o) return NULL;
+    decar__contig_strides(shp, so);
+    decar__ew(o->data, so, a->data, sa, b->data, sb, shp, op == DECAR_OP_ADD ? 0 : 1);
+    return o;
+}
+DECARDEF decar_tensor *decar_add(decar_ctx *c, decar_tensor *a, decar_tensor *b) { return decar__binary(c, DECAR_OP_ADD, a, b); }
+DECARDEF decar_tensor *decar_mul(decar_ctx *c, decar_tensor *a, decar_tensor *b) { return decar__binary(c, DECAR_OP_MUL, a, b); }
+
+DECARDEF decar_tensor *decar_scale(decar_ctx *c, decar_tensor *a, float s) {
+    decar_tensor *o; int64_t i;
+    if (!decar__ok(c, a)) return NULL;
+    o = decar__out(c, DECAR_OP_SCALE, a->ndim, a->shape, a, NULL, NULL);
+    if (!o) return NULL;
+    o->fp[0] = s;
+    for (i = 0; i < a->n; i++) o->data[i] = s * a->data[i];
+    return o;
+}
+
+#define DECAR__GELU_S 0.7978845608028654f   /* sqrt(2/pi) */
+DECARDEF decar_tensor *decar_gelu(decar_ctx *c, decar_tensor *a) {
+    decar_tensor *o; int64_t i;
+    if (!decar__ok(c, a)) return NULL;
+    o = decar__out(c, DECAR_OP_GELU, a->ndim, a->shape, a, NULL, NULL);
+    if (!o) return NULL;
+    DECAR__PAR_FOR
+    for (i = 0; i < a->n; i++) {
+        float x = a->data[i];
+        o->data[i] = 0.5f * x * (1.0f + tanhf(DECAR__GELU_S * (x + 0.044715f * x * x * x)));
+    }
+    return o;
+}
+
+DECARDEF decar_tensor *decar_layernorm(decar_ctx *c, decar_tensor *x, decar_tensor *w, decar_tensor *b) {
+    decar_tensor *o; int64_t C, rows, r; float *st;
+    if (!decar__ok(c, x) || !decar__ok(c, w) || !decar__ok(c, b)) return NULL;
+    C = x->shape[x->ndim - 1];
+    if (w->n != C || b->n != C) { decar__ctx_fail(c, DECAR_ERR_ARG, "layernorm: weight and bias need %lld elements", (long long)C); return NULL; }
+    o = decar__out(c, DECAR_OP_LAYERNORM, x->ndim, x->shape, x, w, b);
+    rows = x->n / C;
+    st = (float *)decar_ctx_alloc(c, (size_t)rows * 2 * sizeof(float));   /* mean, rstd per row */
+    if (!o || !st) return NULL;
+    o->aux = st;
+    DECAR__PAR_FOR
+    for (r = 0; r < rows; r++) {
+        const float *xr = x->data + r * C; float *orow = o->data + r * C; float m = 0.0f, v = 0.0f, rs; int64_t i;
+        for (i = 0; i < C; i++) m += xr[i];
+        m /= (float)C;
+        for (i = 0; i < C; i++) { float d = xr[i] - m; v += d * d; }
+        v /= (float)C;
+        rs = 1.0f / sqrtf(v + 1e-5f);
+        for (i = 0; i < C; i++) orow[i] = (xr[i] - m) * rs * w->data[i] + b->data[i];
+        st[2 * r] = m; st[2 * r + 1] = rs;
+    }
+    return o;
+}
+
+static void decar__softmax_row(float *o, const float *x, int64_t n) {
+    float mx = x[0], s = 0.0f; int64_t i;
+    for (i = 1; i < n; i++) if (x[i] > mx) mx = x[i];
+    for (i = 0; i < n; i++) { o[i] = expf(x[i] - mx); s += o[i]; }
+    for (i = 0; i < n; i++) o[i] /= s;
+}
+DECARDEF decar_tensor *decar_softmax(decar_ctx *c, decar_tensor *a) {
+    decar_tensor *o; int64_t C, r, rows;
+    if (!decar__ok(c, a)) return NULL;
+    o = decar__out(c, DECAR_OP_SOFTMAX, a->ndim, a->shape, a, NULL, NULL);
+    if (!o) return NULL;
+    C = a->shape[a->ndim - 1]; rows = a->n / C;
+    DECAR__PAR_FOR
+    for (r = 0; r < rows; r++) decar__softmax_row(o->data + r * C, a->data + r * C, C);
+    return o;
+}
+
+/* attention: for each (b, h, t) the row of probabilities att (B, H, T, T) is kept for the backward pass */
+DECARDEF decar_tensor *decar_attention(decar_ctx *c, decar_tensor *qkv, int n_head, int causal) {
+    decar_tensor *o; int64_t B, T, C3, C, hs, shape[3], bht; float *att, scale;
+    if (!decar__ok(c, qkv)) return NULL;
+    if (qkv->ndim != 3 || qkv->shape[2] % 3 || n_head < 1 || (qkv->shape[2] / 3) % n_head) {
+        decar__ctx_fail(c, DECAR_ERR_ARG, "attention: qkv must be (B, T, 3C) with C divisible by n_head"); return NULL; }
+    B = qkv->shape[0]; T = qkv->shape[1]; C3 = qkv->shape[2]; C = C3 / 3; hs = C / n_head;
+    shape[0] = B; shape[1] = T; shape[2] = C;
+    o = decar__out(c, DECAR_OP_ATTENTION, 3, shape, qkv, NULL, NULL);
+    att = (float *)decar_ctx_alloc(c, (size_t)(B * n_head * T * T) * sizeof(float));
+    if (!o || !att) return NULL;
+    o->aux = att; o->ip[0] = n_head; o->ip[1] = causal;
+    scale = 1.0f / sqrtf((float)hs);
+    DECAR__PAR_FOR
+    for (bht = 0; bht < B * n_head * T; bht++) {
+        int64_t b = bht / (n_head * T), h = (bht / T) % n_head, t = bht % T, t2, end = causal ? t + 1 : T;
+        const float *q = qkv->data + (b * T + t) * C3 + h * hs;
+        float *p = att + bht * T, *out = o->data + (b * T + t) * C + h * hs, mx = -INFINITY, s = 0.0f;
+        for (t2 = 0; t2 < end; t2++) {
+            float v = decar__dot(q, qkv->data + (b * T + t2) * C3 + C + h * hs, hs) * scale;
+            p[t2] = v; if (v > mx) mx = v;
+        }
+        for (t2 = 0; t2 < end; t2++) { p[t2] = expf(p[t2] - mx); s += p[t2]; }
+        for (t2 = 0; t2 < end; t2++) p[t2] /= s;
+        for (t2 = end; t2 < T; t2++) p[t2] = 0.0f;
+        memset(out, 0, (size_t)hs * sizeof(float));
+        for (t2 = 0; t2 < end; t2++) decar__axpy(out, p[t2], qkv->data + (b * T + t2) * C3 + 2 * C + h * hs, hs);
+    }
+    return o;
+}
+
+DECARDEF decar_tensor *decar_embedding(decar_ctx *c, decar_tensor *table, const int32_t *ids, int ndim, const int64_t *shape) {
+    decar_tensor *o; int64_t sh[DECAR_MAX_DIMS], n = 1, i, V, C; int32_t *cp; int d;
+    if (!decar__ok(c, table)) return NULL;
+    if (table->ndim != 2 || ndim < 1 || ndim >= DECAR_MAX_DIMS || !ids) {
+        decar__ctx_fail(c, DECAR_ERR_ARG, "embedding: table must be (V, C) and ids at most 3-D"); return NULL; }
+    V = table->shape[0]; C = table->shape[1];
+    for (d = 0; d < ndim; d++) { sh[d] = shape[d]; n *= shape[d]; }
+    sh[ndim] = C;
+    for (i = 0; i < n; i++) if (ids[i] < 0 || ids[i] >= V) {
+        decar__ctx_fail(c, DECAR_ERR_ARG, "embedding: token id %d outside [0, %lld)", (int)ids[i], (long long)V); return NULL; }
+    o = decar__out(c, DECAR_OP_EMBEDDING, ndim + 1, sh, table, NULL, NULL);
+    cp = (int32_t *)decar_ctx_alloc(c, (size_t)n * sizeof(int32_t));
+    if (!o || !cp) return NULL;
+    memcpy(cp, ids, (size_t)n * sizeof(int32_t));
+    o->aux = cp;
+    DECAR__PAR_FOR
+    for (i = 0; i < n; i++) memcpy(o->data + i * C, table->data + (int64_t)cp[i] * C, (size_t)C * sizeof(float));
+    return o;
+}
+
+typedef struct decar__ce { int32_t *tg; float *w; float *lse; float norm; int nc; } decar__ce;
+DECARDEF decar_tensor *decar_cross_entropy(decar_ctx *c, decar_tensor *logits, const int32_t *targets, const float *weights,
+                                           float norm, int n_class, float *nll_out) {
+    decar_tensor *o; int64_t V, rows, r, one = 1; decar__ce *ce; double tot = 0.0; int64_t cnt = 0; float *nll;
+    if (!decar__ok(c, logits)) return NULL;
+    V = logits->shape[logits->ndim - 1]; rows = logits->n / V;
+    if (n_class <= 0 || n_class > V) n_class = (int)V;
+    for (r = 0; r < rows; r++) {
+        if (targets[r] >= n_class) { decar__ctx_fail(c, DECAR_ERR_ARG, "cross_entropy: target %d outside [0, %d)", (int)targets[r], n_class); return NULL; }
+        if (targets[r] >= 0) cnt++;
+        if (weights && !(weights[r] == weights[r] && fabsf(weights[r]) < INFINITY)) {
+            decar__ctx_fail(c, DECAR_ERR_NUMERIC, "cross_entropy: weight %lld is not finite", (long long)r); return NULL; }
+    }
+    o = decar__out(c, DECAR_OP_CROSS_ENTROPY, 1, &one, logits, NULL, NULL);
+    ce = (decar__ce *)decar_ctx_alloc(c, sizeof(decar__ce));
+    if (!o || !ce) return NULL;
+    ce->tg = (int32_t *)decar_ctx_alloc(c, (size_t)rows * sizeof(int32_t));
+    ce->lse = (float *)decar_ctx_alloc(c, (size_t)rows * sizeof(float));
+    nll = (float *)decar_ctx_alloc(c, (size_t)rows * sizeof(float));
+    ce->w = weights ? (float *)decar_ctx_alloc(c, (size_t)rows * sizeof(float)) : NULL;
+    if (!ce->tg || !ce->lse || !nll || (weights && !ce->w)) return NULL;
+    memcpy(ce->tg, targets, (size_t)rows * sizeof(int32_t));
+    if (weights) memcpy(ce->w, weights, (size_t)rows * sizeof(float));
+    ce->nc = n_class;
+    ce->norm = norm > 0.0f ? norm : (float)(cnt > 0 ? cnt : 1);
+    o->aux = ce;
+    DECAR__PAR_FOR
+    for (r = 0; r < rows; r++) {
+        const float *l = logits->data + r * V; float mx = l[0]; double s = 0.0; int j;
+        for (j = 1; j < n_class; j++) if (l[j] > mx) mx = l[j];
+        for (j = 0; j < n_class; j++) s += exp((double)(l[j] - mx));
+        ce->lse[r] = mx + (float)log(s);
+        nll[r] = ce->tg[r] >= 0 ? ce->lse[r] - l[ce->tg[r]] : 0.0f;
+    }
+    for (r = 0; r < rows; r++) if (ce->tg[r] >= 0) tot += (double)nll[r] * (ce->w ? ce->w[r] : 1.0f);
+    o->data[0] = (float)(tot / ce->norm);
+    if (nll_out) memcpy(nll_out, nll, (size_t)rows * sizeof(float));
+    return o;
+}
+
+static decar_tensor *decar__reduce(decar_ctx *c, decar_tensor *a, int op) {
+    decar_tensor *o; int64_t one = 1, i; double s = 0.0;
+    if (!decar__ok(c, a)) return NULL;
+    o = decar__out(c, op, 1, &one, a, NULL, NULL);
+    if (!o) return NULL;
+    for (i = 0; i < a->n; i++) s += a->data[i];
+    o->data[0] = (float)(op == DECAR_OP_MEAN ? s / (double)a->n : s);
+    return o;
+}
+DECARDEF decar_tensor *decar_sum(decar_ctx *c, decar_tensor *a) { return decar__reduce(c, a, DECAR_OP_SUM); }
+DECARDEF decar_tensor *decar_mean(decar_ctx *c, decar_tensor *a) { return decar__reduce(c, a, DECAR_OP_MEAN); }
+
+/* ---- backward ------------------------------------------------------------------------------------------------- */
+static float *decar__grad(decar_ctx *c, decar_tensor *t) {
+    if (!t || !t->requires_grad) return NULL;
+    if (t->grad) return t->grad;
+    if (t->op == DECAR_OP_VIEW) {
+        float *g = decar__grad(c, t->src[0]);
+        t->grad = g ? g + decar__view_offset(t) : NULL;
+        return t->grad;
+    }
+    t->grad = (float *)decar_ctx_alloc(c, (size_t)t->n * sizeof(float));
+    if (t->grad) memset(t->grad, 0, (size_t)t->n * sizeof(float));
+    return t->grad;
+}
+
+static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
+    decar_tensor *a = t->src[0], *b = t->src[1], *d = t->src[2];
+    float *dout = t->grad, *da = decar__grad(c, a), *db = decar__grad(c, b), *dd = decar__grad(c, d);
+    int64_t i, r;
+    if (c->status) return;
+    switch (t->op) {
+    case DECAR_OP_LEAF: case DECAR_OP_VIEW: break;   /* a view's grad aliases its source's */
+    case DECAR_OP_MATMUL: {   /* x (M,K), w (N,K), b (N), dout (M,N) */
+        int64_t K = b->shape[1], N = b->shape[0], M = a->n / K;
+        if (da) decar_gemm(da, K, dout, N, 1, b->data, K, 1, NULL, M, K, N, 1);         /* dx += dout w */
+        if (db) decar_gemm(db, K, dout, 1, N, a->data, K, 1, NULL, N, K, M, 1);         /* dw += dout^T x */
+        if (dd) {
+            int64_t j0;
+            DECAR__PAR_FOR
+            for (j0 = 0; j0 < N; j0 += 64) {
+                int64_t j, m, j1 = j0 + 64 < N ? j0 + 64 : N;
+                for (m = 0; m < M; m++) for (j = j0; j < j1; j++) dd[j] += dout[m * N + j];
+            }
+        }
+        break; }
+    case DECAR_OP_ADD: case DECAR_OP_MUL: {
+        int64_t shp[4], sa[4], sb[4], so[4]; int nd;
+        decar__bcast(c, a, b, &nd, shp, sa, sb);
+        decar__contig_strides(shp, so);
+        if (t->op == DECAR_OP_ADD) {
+            if (da) decar__ew(da, sa, dout, so, NULL, NULL, shp, 2);
+            if (db) decar__ew(db, sb, dout, so, NULL, NULL, shp, 2);
+        } else {
+            if (da) decar__ew(da, sa, dout, so, b->data, sb, shp, 3);
+            if (db) decar__ew(db, sb, dout, so, a->data, sa, shp, 3);
+        }
+        break; }
+    case DECAR_OP_SCALE: if (da) for (i = 0; i < t->n; i++) da[i] += t->fp[0] * dout[i]; break;
+    case DECAR_OP_GELU:
+        if (da) {
+            DECAR__PAR_FOR
+            for (i = 0; i < t->n; i++) {
+                float x = a->data[i], u = DECAR__GELU_S * (x + 0.044715f * x * x * x), th = tanhf(u);
+                float du = DECAR__GELU_S * (1.0f + 3.0f * 0.044715f * x * x);
+                da[i] += dout[i] * (0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * du);
+            }
+        }
+        break;
+    case DECAR_OP_LAYERNORM: {
+        int64_t C = a->shape[a->ndim - 1], rows = a->n / C; const float *st = (const float *)t->aux, *w = b->data;
+        if (da) {
+            DECAR__PAR_FOR
+            for (r = 0; r < rows; r++) {
+                const float *xr = a->data + r * C, *dy = dout + r * C; float m = st[2 * r], rs = st[2 * r + 1];
+                float s1 = 0.0f, s2 = 0.0f; int64_t j;
+                for (j = 0; j < C; j++) { float dn = dy[j] * w[j]; s1 += dn; s2 += dn * (xr[j] - m) * rs; }
+                s1 /= (float)C; s2 /= (float)C;
+                for (j = 0; j < C; j++) da[r * C + j] += rs * (dy[j] * w[j] - s1 - (xr[j] - m) * rs * s2);
+            }
+        }
+        if (db || dd) {
+            int64_t j0;
+            DECAR__PAR_FOR
+            for (j0 = 0; j0 < C; j0 += 64) {
+                int64_t j, rr, j1 = j0 + 64 < C ? j0 + 64 : C;
+                for (rr = 0; rr < rows; rr++) for (j = j0; j < j1; j++) {
+                    float dy = dout[rr * C + j];
+                    if (db) db[j] += dy * (a->data[rr * C + j] - st[2 * rr]) * st[2 * rr + 1];
+                    if (dd) dd[j] += dy;
+                }
+            }
+        }
+        break; }
+    case DECAR_OP_SOFTMAX: {
+        int64_t C = a->shape[a->ndim - 1], rows = a->n / C;
+        if (!da) break;
+        DECAR__PAR_FOR
+        for (r = 0; r < rows; r++) {
+            const float *y = t->data + r * C, *dy = dout + r * C; float s = 0.0f; int64_t j;
+            for (j = 0; j < C; j++) s += y[j] * dy[j];
+            for (j = 0; j < C; j++) da[r * C + j] += y[j] * (dy[j] - s);
+        }
+        break; }
+    case DECAR_OP_ATTENTION: {
+        int64_t B = a->shape[0], T = a->shape[1], C3 = a->shape[2], C = C3 / 3, nh = t->ip[0], hs = C / nh, bh;
+        const float *att = (const float *)t->aux; float scale = 1.0f / sqrtf((float)hs);
+        int causal = t->ip[1];
+        float *dp = (float *)decar_ctx_alloc(c, (size_t)(B * nh * T) * sizeof(float));
+        if (!da || !dp) break;
+        DECAR__PAR_FOR
+        for (bh = 0; bh < B * nh; bh++) {
+            int64_t bb = bh / nh, h = bh % nh, tt, t2; float *dpr = dp + bh * T;
+            for (tt = 0; tt < T; tt++) {
+                const float *p = att + (bh * T + tt) * T, *dy = dout + (bb * T + tt) * C + h * hs;
+                const float *q = a->data + (bb * T + tt) * C3 + h * hs;
+                float *dq = da + (bb * T + tt) * C3 + h * hs, s = 0.0f;
+                int64_t end = causal ? tt + 1 : T;
+                for (t2 = 0; t2 < end; t2++) {
+                    const float *v = a->data + (bb * T + t2) * C3 + 2 * C + h * hs;
+                    dpr[t2] = decar__dot(dy, v, hs);
+                    s += p[t2] * dpr[t2];
+                    decar__axpy(da + (bb * T + t2) * C3 + 2 * C + h * hs, p[t2], dy, hs);         /* dv */
+                }
+                for (t2 = 0; t2 < end; t2++) {
+                    float g = p[t2] * (dpr[t2] - s) * scale;
+                    const float *k = a->data + (bb * T + t2) * C3 + C + h * hs;
+                    decar__axpy(dq, g, k, hs);
+                    decar__axpy(da + (bb * T + t2) * C3 + C + h * hs, g, q, hs);                  /* dk */
+                }
+            }
+        }
+        break; }
+    case DECAR_OP_EMBEDDING: {
+        int64_t C = a->shape[1], n = t->n / C, j0; const int32_t *ids = (const int32_t *)t->aux;
+        if (!da) break;
+        DECAR__PAR_FOR
+        for (j0 = 0; j0 < C; j0 += 64) {
+            int64_t j, k, j1 = j0 + 64 < C ? j0 + 64 : C;
+            for (k = 0; k < n; k++) for (j = j0; j < j1; j++) da[(int64_t)ids[k] * C + j] += dout[k * C + j];
+        }
+        break; }
+    case DECAR_OP_CROSS_ENTROPY: {
+        const decar__ce *ce = (const decar__ce *)t->aux; int64_t V = a->shape[a->ndim - 1], rows = a->n / V;
+        if (!da) break;
+        DECAR__PAR_FOR
+        for (r = 0; r < rows; r++) {
+            const float *l = a->data + r * V; float *dl = da + r * V; int j; float coef;
+            if (ce->tg[r] < 0) continue;
+            coef = dout[0] * (ce->w ? ce->w[r] : 1.0f) / ce->norm;
+            for (j = 0; j < ce->nc; j++) dl[j] += coef * (expf(l[j] - ce->lse[r]) - (j == ce->tg[r] ? 1.0f : 0.0f));
+        }
+        break; }
+    case DECAR_OP_SUM: case DECAR_OP_MEAN: {
+        float g = t->op == DECAR_OP_MEAN ? dout[0] / (float)a->n : dout[0];
+        if (da) for (i = 0; i < a->n; i++) da[i] += g;
+        break; }
+    default: decar__ctx_fail(c, DECAR_ERR_ARG, "backward: unknown op %d", t->op);
+    }
+}
+
+DECARDEF int decar_backward(decar_ctx *c, decar_tensor *loss) {
+    decar_tensor **tape, *t; int64_t i;
+    if (!decar__ok(c, loss)) return c->status ? c->status : DECAR_ERR_ARG;
+    if (loss->n != 1) { decar__ctx_fail(c, DECAR_ERR_ARG, "backward: the loss must have one element, not %lld", (long long)loss->n); return c->status; }
+    if (!loss->requires_grad) {
+        decar__ctx_fail(c, DECAR_ERR_ARG, "backward: the loss depends on no tensor that requires grad (did you make "
+                        "the parameters with decar_param, or pass a grad buffer to decar_wrap?)");
+        return c->status;
+    }
+    tape = (decar_tensor **)decar_ctx_alloc(c, (size_t)c->n_tape * sizeof(decar_tensor *));
+    if (!tape) return c->status;
+    for (t = c->head, i = 0; t; t = t->next) { t->need = 0; tape[i++] = t; }
+    if (!decar__grad(c, loss)) return c->status;
+    loss->grad[0] += 1.0f;
+    loss->need = 1;
+    for (i = loss->id; i >= 0 && !c->status; i--) {
+        int s;
+        t = tape[i];
+        if (!t->need || !t->requires_grad) continue;
+        decar__backward_op(c, t);
+        for (s = 0; s < 3; s++) if (t->src[s]) t->src[s]->need = 1;
+    }
+    return c->status;
+}
+
+/* ---- 5. GPT model ---------------------------------------------------------------------------------------------- */
+DECARDEF decar_gpt_config decar_gpt_default_config(void) {
+    decar_gpt_config c;
+    c.vocab_size = DECAR_BYTE_VOCAB; c.n_layer = 4; c.n_head = 4; c.d_model = 256; c.seq_len = 256; c.causal = 1;
+    return c;
+}
+DECARDEF int decar_gpt_check_config(const decar_gpt_config *c, decar_error *e) {
+    if (c->vocab_size < 2 || c->vocab_size > (1 << 24)) DECAR__FAIL(e, DECAR_ERR_ARG, "vocab_size %d outside [2, 2^24]", c->vocab_size);
+    if (c->n_layer < 1 || c->n_layer > DECAR_MAX_LAYERS) DECAR__FAIL(e, DECAR_ERR_ARG, "n_layer %d outside [1, %d]", c->n_layer, DECAR_MAX_LAYERS);
+    if (c->n_head < 1 || c->d_model < 1 || c->d_model > 65536 || c->d_model % c->n_head)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "d_model %d must be a positive multiple of n_head %d", c->d_model, c->n_head);
+    if (c->seq_len < 1 || c->seq_len > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_ARG, "seq_len %d outside [1, 2^20]", c->seq_len);
+    if (c->causal != 0 && c->causal != 1) DECAR__FAIL(e, DECAR_ERR_ARG, "causal must be 0 or 1");
+    return DECAR_OK;
+}
+
+/* the one table of parameters: names, shapes, offsets; used by init, forward, optimizer and checkpoints */
+static int decar__gpt_layout(const decar_gpt_config *c, decar_param_info *info, size_t *total) {
+    int n = 0, l; size_t off = 0; int64_t V = c->vocab_size, C = c->d_model, T = c->seq_len;
+#define DECAR__P(nm, r, cols) do { if (info) { decar_param_info *pi = &info[n]; \
+        size_t nl_ = strlen(nm); if (nl_ > sizeof pi->name - 1) nl_ = sizeof pi->name - 1; \
+        memcpy(pi->name, nm, nl_); pi->name[nl_] = 0; \
+        pi->ndim = (cols) > 0 ? 2 : 1; pi->shape[0] = r; pi->shape[1] = (cols) > 0 ? (cols) : 1; pi->offset = off; \
+        pi->decay = (cols) > 0; } \
+        off += (size_t)(r) * (size_t)((cols) > 0 ? (cols) : 1); n++; } while (0)
+    char nm[64];
+    DECAR__P("transformer.wte.weight", V, C);
+    DECAR__P("transformer.wpe.weight", T, C);
+    for (l = 0; l < c->n_layer; l++) {
+#ifndef DECAR_NO_STDIO
+#define DECAR__NM(s) snprintf(nm, sizeof nm, "transformer.h.%d.%s", l, s)
+#else
+#define DECAR__NM(s) do { char num[8]; int q = l, k = 0, m; while (q || !k) { num[k++] = (char)('0' + q % 10); q /= 10; } \
+        strcpy(nm, "transformer.h."); m = (int)strlen(nm); while (k) nm[m++] = num[--k]; nm[m++] = '.'; nm[m] = 0; strcat(nm, s); } while (0)
+#endif
+        DECAR__NM("ln_1.weight"); DECAR__P(nm, C, 0);
+        DECAR__NM("ln_1.bias"); DECAR__P(nm, C, 0);
+        DECAR__NM("attn.c_attn.weight"); DECAR__P(nm, 3 * C, C);
+        DECAR__NM("attn.c_attn.bias"); DECAR__P(nm, 3 * C, 0);
+        DECAR__NM("attn.c_proj.weight"); DECAR__P(nm, C, C);
+        DECAR__NM("attn.c_proj.bias"); DECAR__P(nm, C, 0);
+        DECAR__NM("ln_2.weight"); DECAR__P(nm, C, 0);
+        DECAR__NM("ln_2.bias"); DECAR__P(nm, C, 0);
+        DECAR__NM("mlp.c_fc.weight"); DECAR__P(nm, 4 * C, C);
+        DECAR__NM("mlp.c_fc.bias"); DECAR__P(nm, 4 * C, 0);
+        DECAR__NM("mlp.c_proj.weight"); DECAR__P(nm, C, 4 * C);
+        DECAR__NM("mlp.c_proj.bias"); DECAR__P(nm, C, 0);
+#undef DECAR__NM
+    }
+    DECAR__P("transformer.ln_f.weight", C, 0);
+    DECAR__P("transformer.ln_f.bias", C, 0);
+#undef DECAR__P
+    if (total) *total = off;
+    return n;
+}
+#define DECAR__PER_LAYER 12
+
+/* allocate blocks and tensors for config c (values uninitialised) */
+static int decar__gpt_alloc(decar_gpt *g, const decar_gpt_config *c, decar_error *e) {
+    int i, rc;
+    memset(g, 0, sizeof *g);
+    if ((rc = decar_gpt_check_config(c, e))) return rc;
+    g->cfg = *c;
+    g->n_tensors = decar__gpt_layout(c, NULL, &g->n_params);
+    g->info = (decar_param_info *)DECAR_MALLOC((size_t)g->n_tensors * sizeof(decar_param_info));
+    g->p = (decar_tensor **)DECAR_MALLOC((size_t)g->n_tensors * sizeof(decar_tensor *));
+    g->params = (float *)DECAR_MALLOC(g->n_params * sizeof(float));
+    g->grads = (float *)DECAR_MALLOC(g->n_params * sizeof(float));
+    g->m = (float *)DECAR_MALLOC(g->n_params * sizeof(float));
+    g->v = (float *)DECAR_MALLOC(g->n_params * sizeof(float));
+    g->pctx = decar_ctx_new((size_t)g->n_tensors * 256 + 4096);
+    if (!g->info || !g->p || !g->params || !g->grads || !g->m || !g->v || !g->pctx) {
+        decar_gpt_free(g);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "cannot allocate a model of %lu parameters", (unsigned long)decar__gpt_layout(c, NULL, NULL));
+    }
+    decar__gpt_layout(c, g->info, NULL);
+    memset(g->grads, 0, g->n_params * sizeof(float));
+    memset(g->m, 0, g->n_params * sizeof(float));
+    memset(g->v, 0, g->n_params * sizeof(float));
+    for (i = 0; i < g->n_tensors; i++)
+        g->p[i] = decar_wrap(g->pctx, g->params + g->info[i].offset, g->grads + g->info[i].offset, g->info[i].ndim, g->info[i].shape);
+    return DECAR_OK;
+}
+
+DECARDEF int decar_gpt_init(decar_gpt *g, const decar_gpt_config *c, uint64_t seed, decar_error *e) {
+    int i, rc; decar_rng r;
+    if ((rc = decar__gpt_alloc(g, c, e))) return rc;
+    decar_rng_seed(&r, seed);
+    for (i = 0; i < g->n_tensors; i++) {   /* GPT-2: N(0, 0.02); residual projections / sqrt(2 n_layer); LN 1, 0 */
+        const decar_param_info *pi = &g->info[i]; float *p = g->params + pi->offset;
+        size_t n = (size_t)(pi->shape[0] * pi->shape[1]), j; size_t len = strlen(pi->name);
+        if (pi->ndim == 2) {
+            float sd = strstr(pi->name, "c_proj.weight") ? 0.02f / sqrtf(2.0f * (float)c->n_layer) : 0.02f;
+            for (j = 0; j < n; j++) p[j] = sd * decar_rng_normal(&r);
+        } else {
+            float v = (len > 7 && strcmp(pi->name + len - 7, ".weight") == 0) ? 1.0f : 0.0f;
+            for (j = 0; j < n; j++) p[j] = v;
+        }
+    }
+    g->rng_state = seed;
+    return DECAR_OK;
+}
+
+DECARDEF void decar_gpt_free(decar_gpt *g) {
+    if (!g) return;
+    decar__free(g->info);
+    decar__free(g->p);
+    decar__free(g->params);
+    decar__free(g->grads);
+    decar__free(g->m);
+    decar__free(g->v);
+    if (g->pctx) decar_ctx_free(g->pctx);
+    memset(g, 0, sizeof *g);
+}
+DECARDEF int decar_gpt_find(const decar_gpt *g, const char *name) {
+    int i; for (i = 0; i < g->n_tensors; i++) if (strcmp(g->info[i].name, name) == 0) return i; return -1;
+}
+
+DECARDEF decar_tensor *decar_gpt_forward(decar_ctx *ctx, decar_gpt *g, const int32_t *ids, int B, int T) {
+    const decar_gpt_config *c = &g->cfg; int64_t sh[2], psh[2]; int l; decar_tensor *x, *h, **p = g->p;
+    if (ctx->status) return NULL;
+    if (B < 1 || T < 1 || T > c->seq_len) { decar__ctx_fail(ctx, DECAR_ERR_ARG, "forward: T = %d outside [1, seq_len %d]", T, c->seq_len); return NULL; }
+    sh[0] = B; sh[1] = T; psh[0] = T; psh[1] = c->d_model;
+    x = decar_embedding(ctx, p[0], ids, 2, sh);
+    x = decar_add(ctx, x, decar_view(ctx, p[1], 2, psh, 0));
+    for (l = 0; l < c->n_layer; l++) {
+        decar_tensor **L = p + 2 + l * DECAR__PER_LAYER;
+        h = decar_layernorm(ctx, x, L[0], L[1]);
+        h = decar_matmul(ctx, h, L[2], L[3]);
+        h = decar_attention(ctx, h, c->n_head, c->causal);
+        h = decar_matmul(ctx, h, L[4], L[5]);
+        x = decar_add(ctx, x, h);
+        h = decar_layernorm(ctx, x, L[6], L[7]);
+        h = decar_matmul(ctx, h, L[8], L[9]);
+        h = decar_gelu(ctx, h);
+        h = decar_matmul(ctx, h, L[10], L[11]);
+        x = decar_add(ctx, x, h);
+    }
+    x = decar_layernorm(ctx, x, p[g->n_tensors - 2], p[g->n_tensors - 1]);
+    return decar_matmul(ctx, x, p[0], NULL);   /* tied output embedding */
+}
+
+DECARDEF double decar_gpt_flops_per_token(const decar_gpt_config *c, int T) {
+    double C = c->d_model, L = c->n_layer, V = c->vocab_size;
+    double n_mm = L * 12.0 * C * C + V * C;          /* weights in matmuls: 2 flops each forward, 4 backward */
+    double attn = L * 4.0 * C * T * (c->causal ? 0.5 : 1.0);   /* q.k and p.v per token, forward */
+    return 6.0 * n_mm + 3.0 * attn;
+}
+
+/* ---- 6. losses: masked DFM corruption -------------------------------------------------------------------------- */
+DECARDEF void decar_dfm_corrupt(const decar_dfm *d, decar_rng *r, const int32_t *x1, int32_t *x_in, int32_t *targets,
+                                float *weights, int B, int T, float *t_out) {
+    int b, i, n = d->kappa_pow > 0 ? d->kappa_pow : 1;
+    double tmax = d->t_max > 0.0f && d->t_max < 1.0f ? d->t_max : 1.0 - 1e-3;
+    for (b = 0; b < B; b++) {
+        double t = ((double)b + decar_rng_double(r)) / (double)B * tmax;    /* stratified over the batch */
+        double kappa = pow(t, (double)n), kdot = (double)n * pow(t, (double)(n - 1)), w = kdot / (1.0 - kappa);
+        if (t_out) t_out[b] = (float)t;
+        for (i = 0; i < T; i++) {
+            int64_t k = (int64_t)b * T + i;
+            if (decar_rng_double(r) < kappa) { x_in[k] = x1[k]; targets[k] = -1; weights[k] = 0.0f; }
+            else { x_in[k] = DECAR_TOK_MASK; targets[k] = x1[k]; weights[k] = (float)w; }
+        }
+    }
+}
+
+/* ---- 7. AdamW ------------------------------------------------------------------------------------------------- */
+DECARDEF decar_opt decar_opt_default(void) {
+    decar_opt o;
+    o.lr = 1e-3f; o.min_lr = 1e-4f; o.beta1 = 0.9f; o.beta2 = 0.95f; o.eps = 1e-8f; o.weight_decay = 0.1f;
+    o.grad_clip = 1.0f; o.warmup_steps = 100; o.total_steps = 1000;
+    return o;
+}
+DECARDEF float decar_opt_lr(const decar_opt *o, int64_t step) {
+    double ratio;
+    if (step < o->warmup_steps) return o->lr * (float)(step + 1) / (float)o->warmup_steps;
+    if (step >= o->total_steps) return o->min_lr;
+    ratio = (double)(step - o->warmup_steps) / (double)(o->total_steps - o->warmup_steps > 0 ? o->total_steps - o->warmup_steps : 1);
+    return o->min_lr + (float)(0.5 * (1.0 + cos(3.141592653589793 * ratio))) * (o->lr - o->min_lr);
+}
+DECARDEF void decar_gpt_zero_grad(decar_gpt *g) { memset(g->grads, 0, g->n_params * sizeof(float)); }
+DECARDEF float decar_gpt_clip_grad(decar_gpt *g, float max_norm) {
+    double s = 0.0; size_t i; float norm;
+    for (i = 0; i < g->n_params; i++) s += (double)g->grads[i] * g->grads[i];
+    norm = (float)sqrt(s);
+    if (max_norm > 0.0f && norm > 0.0f) {
+        float coef = max_norm / (norm + 1e-6f);
+        if (coef < 1.0f) for (i = 0; i < g->n_params; i++) g->grads[i] *= coef;
+    }
+    return norm;
+}
+DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o) {   /* torch.optim.AdamW's update, in float32 */
+    float lr = decar_opt_lr(o, g->step); int t;
+    float bc1 = 1.0f - powf(o->beta1, (float)(g->step + 1)), bc2 = 1.0f - powf(o->beta2, (float)(g->step + 1));
+    for (t = 0; t < g->n_tensors; t++) {
+        const decar_param_info *pi = &g->info[t]; int64_t n = pi->shape[0] * pi->shape[1], i;
+        float *p = g->params + pi->offset, *gr = g->grads + pi->offset, *m = g->m + pi->offset, *v = g->v + pi->offset;
+        float decay = pi->decay ? 1.0f - lr * o->weight_decay : 1.0f, step_size = lr / bc1, sbc2 = sqrtf(bc2);
+        DECAR__PAR_FOR
+        for (i = 0; i < n; i++) {
+            float gi = gr[i];
+            m[i] = o->beta1 * m[i] + (1.0f - o->beta1) * gi;
+            v[i] = o->beta2 * v[i] + (1.0f - o->beta2) * gi * gi;
+            p[i] = p[i] * decay - step_size * m[i] / (sqrtf(v[i]) / sbc2 + o->eps);
+        }
+    }
+    g->step++;
+}
+
+DECARDEF float decar_gpt_train_step(decar_gpt *g, decar_ctx *ctx, const decar_opt *o, const int32_t *ids,
+                                    const int32_t *targets, const float *weights, int B, int T) {
+    decar_tensor *logits, *loss; float lv; int nc = g->cfg.vocab_size > DECAR_TOK_MASK ? DECAR_TOK_MASK : g->cfg.vocab_size;
+    decar_ctx_reset(ctx);
+    decar_gpt_zero_grad(g);
+    logits = decar_gpt_forward(ctx, g, ids, B, T);
+    loss = decar_cross_entropy(ctx, logits, targets, weights, weights ? (float)B * (float)T : 0.0f, nc, NULL);
+    if (!loss || decar_backward(ctx, loss)) return NAN;
+    lv = loss->data[0];
+    if (!(lv == lv) || fabsf(lv) == INFINITY) { decar__ctx_fail(ctx, DECAR_ERR_NUMERIC, "the loss is %f: lower the learning rate", (double)lv); return NAN; }
+    decar_gpt_clip_grad(g, o->grad_clip);
+    decar_gpt_adamw(g, o);
+    return lv;
+}
+
+DECARDEF int decar_gpt_score(decar_gpt *g, decar_ctx *ctx, const int32_t *ids, const int32_t *targets, int B, int T, float *nll) {
+    decar_tensor *logits; int nc = g->cfg.vocab_size > DECAR_TOK_MASK ? DECAR_TOK_MASK : g->cfg.vocab_size;
+    decar_ctx_reset(ctx);
+    logits = decar_gpt_forward(ctx, g, ids, B, T);
+    if (!decar_cross_entropy(ctx, logits, targets, NULL, 0.0f, nc, nll)) return ctx->status;
+    return DECAR_OK;
+}
+
+/* KV-cache step at batch 1 (inference only; matrix-vector kernels). kv layout: [layer][k|v][seq_len][C]. */
+DECARDEF size_t decar_gpt_kv_size(const decar_gpt_config *c) { return (size_t)c->n_layer * 2 * (size_t)c->seq_len * (size_t)c->d_model; }
+DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c) { return (size_t)c->d_model * 10 + (size_t)c->seq_len + 64; }
+DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float *logits, float *scratch) {
+    const decar_gpt_config *c = &g->cfg; int64_t C = c->d_model, T = c->seq_len, nh = c->n_head, hs = C / nh, l, h, t2;
+    float *x = scratch, *xn = x + C, *qkv = xn + C, *att = qkv + 3 * C, *hid = att + C, *sc = hid + 4 * C;
+    float *P = g->params; const decar_param_info *I = g->info; float scale = 1.0f / sqrtf((float)hs);
+    if (tok < 0 || tok >= c->vocab_size || pos < 0 || pos >= T || !c->causal) return DECAR_ERR_ARG;
+    for (l = 0; l < C; l++) x[l] = P[I[0].offset + (int64_t)tok * C + l] + P[I[1].offset + (int64_t)pos * C + l];
+    for (l = 0; l < c->n_layer; l++) {
+        const decar_param_info *L = I + 2 + l * DECAR__PER_LAYER; float *kc = kv + ((size_t)l * 2) * T * C, *vc = kc + T * C;
+        int64_t i; float m, v, rs;
+#define DECAR__LN(dst, src, wi, bi) do { m = 0; v = 0; for (i = 0; i < C; i++) m += src[i]; m /= (float)C; \
+        for (i = 0; i < C; i++) { float d_ = src[i] - m; v += d_ * d_; } v /= (float)C; rs = 1.0f / sqrtf(v + 1e-5f); \
+        for (i = 0; i < C; i++) dst[i] = (src[i] - m) * rs * P[(wi).offset + i] + P[(bi).offset + i]; } while (0)
+        DECAR__LN(xn, x, L[0], L[1]);
+        decar_linear_forward(qkv, xn, P + L[2].offset, P + L[3].offset, 1, C, 3 * C);
+        memcpy(kc + pos * C, qkv + C, (size_t)C * sizeof(float));
+        memcpy(vc + pos * C, qkv + 2 * C, (size_t)C * sizeof(float));
+        for (h = 0; h < nh; h++) {
+            float mx = -INFINITY, s = 0.0f, *o = att + h * hs;
+            for (t2 = 0; t2 <= pos; t2++) { sc[t2] = decar__dot(qkv + h * hs, kc + t2 * C + h * hs, hs) * scale; if (sc[t2] > mx) mx = sc[t2]; }
+            for (t2 = 0; t2 <= pos; t2++) { sc[t2] = expf(sc[t2] - mx); s += sc[t2]; }
+            memset(o, 0, (size_t)hs * sizeof(float));
+            for (t2 = 0; t2 <= pos; t2++) decar__axpy(o, sc[t2] / s, vc + t2 * C + h * hs, hs);
+        }
+        decar_linear_forward(xn, att, P + L[4].offset, P + L[5].offset, 1, C, C);
+        for (i = 0; i < C; i++) x[i] += xn[i];
+        DECAR__LN(xn, x, L[6], L[7]);
+        decar_linear_forward(hid, xn, P + L[8].offset, P + L[9].offset, 1, C, 4 * C);
+        for (i = 0; i < 4 * C; i++) { float u = hid[i]; hid[i] = 0.5f * u * (1.0f + tanhf(DECAR__GELU_S * (u + 0.044715f * u * u * u))); }
+        decar_linear_forward(xn, hid, P + L[10].offset, P + L[11].offset, 1, 4 * C, C);
+        for (i = 0; i < C; i++) x[i] += xn[i];
+    }
+    {
+        int64_t i; float m, v, rs; const decar_param_info *F = I + g->n_tensors - 2;
+        DECAR__LN(xn, x, F[0], F[1]);
+#undef DECAR__LN
+    }
+    decar_linear_forward(logits, xn, P + I[0].offset, NULL, 1, C, c->vocab_size);
+    return DECAR_OK;
+}
+
+/* ---- 8. checkpoints ------------------------------------------------------------------------------------------- */
+typedef struct decar__sb { char *p; size_t n, cap; int oom; } decar__sb;   /* string builder (no stdio needed) */
+static void decar__sb_put(decar__sb *s, const char *x, size_t n) {
+    if (s->oom) return;
+    if (s->n + n + 1 > s->cap) {
+        size_t nc = (s->cap ? s->cap * 2 : 4096); char *np;
+        while (nc < s->n + n + 1) nc *= 2;
+        np = (char *)DECAR_REALLOC(s->p, nc);
+        if (!np) { s->oom = 1; return; }
+        s->p = np; s->cap = nc;
+    }
+    memcpy(s->p + s->n, x, n); s->n += n; s->p[s->n] = 0;
+}
+static void decar__sb_str(decar__sb *s, const char *x) { decar__sb_put(s, x, strlen(x)); }
+static void decar__sb_u64(decar__sb *s, uint64_t v) {
+    char b[24]; int k = 0, i; char o[24];
+    do { b[k++] = (char)('0' + v % 10); v /= 10; } while (v);
+    for (i = 0; i < k; i++) o[i] = b[k - 1 - i];
+    decar__sb_put(s, o, (size_t)k);
+}
+static void decar__sb_kv(decar__sb *s, const char *k, uint64_t v) {   /* "k":"v", */
+    decar__sb_str(s, "\""); decar__sb_str(s, k); decar__sb_str(s, "\":\""); decar__sb_u64(s, v); decar__sb_str(s, "\",");
+}
+
+static uint32_t decar__crc32(const uint8_t *p, size_t n) {
+    uint32_t tab[256], c = 0xffffffffu; uint32_t i; int k; size_t j;
+    for (i = 0; i < 256; i++) { uint32_t x = i; for (k = 0; k < 8; k++) x = (x & 1) ? 0xedb88320u ^ (x >> 1) : x >> 1; tab[i] = x; }
+    for (j = 0; j < n; j++) c = tab[(c ^ p[j]) & 0xff] ^ (c >> 8);
+    return c ^ 0xffffffffu;
+}
+static int decar__little_endian(void) { uint16_t x = 1; uint8_t b; memcpy(&b, &x, 1); return b == 1; }
+static void decar__f32_le(uint8_t *dst, const float *src, size_t n) {   /* host floats -> little-endian bytes */
+    size_t i; memcpy(dst, src, n * 4);
+    if (!decar__little_endian()) for (i = 0; i < n; i++) { uint8_t t = dst[4*i]; dst[4*i] = dst[4*i+3]; dst[4*i+3] = t; t = dst[4*i+1]; dst[4*i+1] = dst[4*i+2]; dst[4*i+2] = t; }
+}
+
+DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *extra_meta, void **buf, size_t *len, decar_error *e) {
+    decar__sb h; size_t off = 0, hlen, data_len; int pass, t; uint8_t *out; uint32_t crc;
+    const char *pre[3]; const float *blk[3];
+    pre[0] = ""; pre[1] = "optim.m."; pre[2] = "optim.v."; blk[0] = g->params; blk[1] = g->m; blk[2] = g->v;
+    data_len = g->n_params * 4 * (with_opt ? 3 : 1);
+    out = (uint8_t *)DECAR_MALLOC(data_len + 1);
+    if (!out) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lu-byte checkpoint", (unsigned long)data_len);
+    for (pass = 0; pass < (with_opt ? 3 : 1); pass++) decar__f32_le(out + (size_t)pass * g->n_params * 4, blk[pass], g->n_params);
+    crc = decar__crc32(out, data_len);
+    memset(&h, 0, sizeof h);
+    decar__sb_str(&h, "{\"__metadata__\":{\"format\":\"pt\",\"decar_version\":\"" DECAR_VERSION "\",");
+    decar__sb_kv(&h, "vocab_size", (uint64_t)g->cfg.vocab_size); decar__sb_kv(&h, "n_layer", (uint64_t)g->cfg.n_layer);
+    decar__sb_kv(&h, "n_head", (uint64_t)g->cfg.n_head); decar__sb_kv(&h, "d_model", (uint64_t)g->cfg.d_model);
+    decar__sb_kv(&h, "seq_len", (uint64_t)g->cfg.seq_len); decar__sb_kv(&h, "causal", (uint64_t)g->cfg.causal);
+    decar__sb_kv(&h, "step", (uint64_t)g->step); decar__sb_kv(&h, "rng_state", g->rng_state);
+    if (extra_meta && *extra_meta) { decar__sb_str(&h, extra_meta); decar__sb_str(&h, ","); }
+    decar__sb_kv(&h, "decar_crc32", crc);
+    h.n--;   /* drop the trailing comma */
+    decar__sb_str(&h, "}");
+    for (pass = 0; pass < (with_opt ? 3 : 1); pass++)
+        for (t = 0; t < g->n_tensors; t++) {
+            const decar_param_info *pi = &g->info[t]; size_t nb = (size_t)(pi->shape[0] * pi->shape[1]) * 4;
+            decar__sb_str(&h, ",\""); decar__sb_str(&h, pre[pass]); decar__sb_str(&h, pi->name);
+            decar__sb_str(&h, "\":{\"dtype\":\"F32\",\"shape\":["); decar__sb_u64(&h, (uint64_t)pi->shape[0]);
+            if (pi->ndim == 2) { decar__sb_str(&h, ","); decar__sb_u64(&h, (uint64_t)pi->shape[1]); }
+            decar__sb_str(&h, "],\"data_offsets\":["); decar__sb_u64(&h, off); decar__sb_str(&h, ",");
+            decar__sb_u64(&h, off + nb); decar__sb_str(&h, "]}");
+            off += nb;
+        }
+    decar__sb_str(&h, "}");
+    while (h.n % 8) decar__sb_str(&h, " ");   /* the format allows trailing spaces; keeps the data 8-aligned */
+    if (h.oom) { DECAR_FREE(out); decar__free(h.p); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the header"); }
+    hlen = h.n;
+    *len = 8 + hlen + data_len;
+    *buf = DECAR_MALLOC(*len);
+    if (!*buf) { DECAR_FREE(out); DECAR_FREE(h.p); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a checkpoint"); }
+    { uint8_t *b = (uint8_t *)*buf; int i; for (i = 0; i < 8; i++) b[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+      memcpy(b + 8, h.p, hlen); memcpy(b + 8 + hlen, out, data_len); }
+    DECAR_FREE(out); DECAR_FREE(h.p);
+    return DECAR_OK;
+}
+
+/* a strict reader for the JSON subset safetensors uses: objects, strings, integer arrays, integers */
+typedef struct decar__js { const char *p, *end; } decar__js;
+static void decar__js_ws(decar__js *j) { while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++; }
+static int decar__js_ch(decar__js *j, char c) { decar__js_ws(j); if (j->p < j->end && *j->p == c) { j->p++; return 1; } return 0; }
+static int decar__js_str(decar__js *j, char *out, size_t cap) {   /* 0 on success; \u escapes outside ASCII become '?' */
+    size_t n = 0;
+    if (!decar__js_ch(j, '"')) return -1;
+    while (j->p < j->end && *j->p != '"') {
+        char ch = *j->p++;
+        if ((unsigned char)ch < 0x20) return -1;
+        if (ch == '\\') {
+            if (j->p >= j->end) return -1;
+            ch = *j->p++;
+            switch (ch) {
+            case 'n': ch = '\n'; break; case 't': ch = '\t'; break; case 'r': ch = '\r'; break; case 'b': ch = '\b'; break;
+            case 'f': ch = '\f'; break; case '"': case '\\': case '/': break;
+            case 'u': { int k; unsigned v = 0; if (j->end - j->p < 4) return -1;
+                for (k = 0; k < 4; k++) { char x = *j->p++; v <<= 4;
+                    if (x >= '0' && x <= '9') v |= (unsigned)(x - '0'); else if (x >= 'a' && x <= 'f') v |= (unsigned)(x - 'a' + 10);
+                    else if (x >= 'A' && x <= 'F') v |= (unsigned)(x - 'A' + 10); else return -1; }
+                ch = v < 0x80 ? (char)v : '?'; break; }
+            default: return -1;
+            }
+        }
+        if (n + 1 >= cap) return -1;
+        out[n++] = ch;
+    }
+    if (j->p >= j->end) return -1;
+    j->p++; out[n] = 0;
+    return 0;
+}
+static int decar__js_int(decar__js *j, int64_t *v) {
+    int64_t x = 0; int digits = 0;
+    decar__js_ws(j);
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+        if (x > (((int64_t)1 << 62) - 9) / 10) return -1;
+        x = x * 10 + (*j->p++ - '0'); digits++;
+    }
+    *v = x;
+    return digits ? 0 : -1;
+}
+
+typedef struct decar__st_entry { char name[128]; int f32; int ndim; int64_t shape[8]; int64_t begin, end; } decar__st_entry;
+typedef struct decar__st { decar__st_entry *t; int n; char mk[64][64]; char mv[64][128]; int nm; size_t data_off, data_len; } decar__st;
+
+#define DECAR__MAX_HEADER ((uint64_t)100 << 20)
+static int decar__st_parse(const uint8_t *b, size_t len, decar__st *st, decar_error *e) {
+    uint64_t hl = 0; int i, cap = 0; decar__js j;
+    memset(st, 0, sizeof *st);
+    if (len < 8) DECAR__FAIL(e, DECAR_ERR_FORMAT, "checkpoint is %lu bytes: too short for a safetensors header (truncated?)", (unsigned long)len);
+    for (i = 0; i < 8; i++) hl |= (uint64_t)b[i] << (8 * i);
+    if (hl > DECAR__MAX_HEADER) DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header claims %llu bytes (limit %llu): corrupt file", (unsigned long long)hl, (unsigned long long)DECAR__MAX_HEADER);
+    if (hl < 2 || hl > len - 8) DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header length %llu does not fit a %lu-byte file (truncated?)", (unsigned long long)hl, (unsigned long)len);
+    st->data_off = 8 + (size_t)hl; st->data_len = len - st->data_off;
+    j.p = (const char *)b + 8; j.end = j.p + hl;
+    if (!decar__js_ch(&j, '{')) DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header is not a JSON object");
+    if (decar__js_ch(&j, '}')) goto done;
+    for (;;) {
+        char key[128];
+        if (decar__js_str(&j, key, sizeof key) || !decar__js_ch(&j, ':')) goto bad;
+        if (strcmp(key, "__metadata__") == 0) {
+            if (!decar__js_ch(&j, '{')) goto bad;
+            if (!decar__js_ch(&j, '}')) for (;;) {
+                char k[64], v[128];
+                if (decar__js_str(&j, k, sizeof k) || !decar__js_ch(&j, ':') || decar__js_str(&j, v, sizeof v)) goto bad;
+                if (st->nm < 64) { strcpy(st->mk[st->nm], k); strcpy(st->mv[st->nm], v); st->nm++; }
+                if (decar__js_ch(&j, '}')) break;
+                if (!decar__js_ch(&j, ',')) goto bad;
+            }
+        } else {
+            decar__st_entry *t; int got = 0;
+            if (st->n == cap) {
+                decar__st_entry *nt; cap = cap ? cap * 2 : 64;
+                if (cap > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_FORMAT, "too many tensors in the checkpoint");
+                nt = (decar__st_entry *)DECAR_REALLOC(st->t, (size_t)cap * sizeof *nt);
+                if (!nt) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the tensor table");
+                st->t = nt;
+            }
+            t = &st->t[st->n++]; memset(t, 0, sizeof *t); strcpy(t->name, key);
+            if (!decar__js_ch(&j, '{')) goto bad;
+            for (;;) {
+                char f[32];
+                if (decar__js_str(&j, f, sizeof f) || !decar__js_ch(&j, ':')) goto bad;
+                if (strcmp(f, "dtype") == 0) { char dt[16]; if (decar__js_str(&j, dt, sizeof dt)) goto bad; t->f32 = strcmp(dt, "F32") == 0; got |= 1; }
+                else if (strcmp(f, "shape") == 0) {
+                    if (!decar__js_ch(&j, '[')) goto bad;
+                    if (!decar__js_ch(&j, ']')) for (;;) {
+                        if (t->ndim >= 8 || decar__js_int(&j, &t->shape[t->ndim])) goto bad;
+                        t->ndim++;
+                        if (decar__js_ch(&j, ']')) break;
+                        if (!decar__js_ch(&j, ',')) goto bad;
+                    }
+                    got |= 2;
+                } else if (strcmp(f, "data_offsets") == 0) {
+                    if (!decar__js_ch(&j, '[') || decar__js_int(&j, &t->begin) || !decar__js_ch(&j, ',') ||
+                        decar__js_int(&j, &t->end) || !decar__js_ch(&j, ']')) goto bad;
+                    got |= 4;
+                } else goto bad;
+                if (decar__js_ch(&j, '}')) break;
+                if (!decar__js_ch(&j, ',')) goto bad;
+            }
+            if (got != 7) DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' lacks dtype, shape or data_offsets", t->name);
+        }
+        if (decar__js_ch(&j, '}')) break;
+        if (!decar__js_ch(&j, ',')) goto bad;
+    }
+done:
+    decar__js_ws(&j);
+    if (j.p != j.end) goto bad;
+    /* offsets: inside the data, sizes match shapes, no two tensors overlap */
+    for (i = 0; i < st->n; i++) {
+        decar__st_entry *t = &st->t[i]; int64_t n = 1; int d; int k;
+        for (d = 0; d < t->ndim; d++) { if (t->shape[d] > ((int64_t)1 << 40) / (n ? n : 1)) n = -1; if (n >= 0) n *= t->shape[d]; }
+        if (t->begin > t->end || (uint64_t)t->end > st->data_len)
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s': data_offsets [%lld, %lld) outside the %lu data bytes (truncated?)", t->name, (long long)t->begin, (long long)t->end, (unsigned long)st->data_len);
+        if (t->f32 && (n < 0 || t->end - t->begin != n * 4))
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s': %lld bytes for its shape", t->name, (long long)(t->end - t->begin));
+        for (k = 0; k < i; k++) {
+            const decar__st_entry *u = &st->t[k];
+            if (t->begin < u->end && u->begin < t->end)
+                DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensors '%s' and '%s' overlap in the data section", u->name, t->name);
+        }
+    }
+    return DECAR_OK;
+bad:
+    DECAR__FAIL(e, DECAR_ERR_FORMAT, "malformed safetensors header JSON near byte %ld", (long)(j.p - (const char *)b));
+}
+static const char *decar__st_meta(const decar__st *st, const char *k) {
+    int i; for (i = 0; i < st->nm; i++) if (strcmp(st->mk[i], k) == 0) return st->mv[i]; return NULL;
+}
+static int decar__parse_u64(const char *s, uint64_t *v) {
+    uint64_t x = 0; if (!s || !*s) return -1;
+    for (; *s; s++) { if (*s < '0' || *s > '9' || x > (UINT64_MAX - 9) / 10) return -1; x = x * 10 + (uint64_t)(*s - '0'); }
+    *v = x; return 0;
+}
+static int decar__meta_int(const decar__st *st, const char *k, int *out, decar_error *e) {
+    uint64_t v;
+    if (decar__parse_u64(decar__st_meta(st, k), &v) || v > 0x7fffffff)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "checkpoint metadata lacks a valid '%s'", k);
+    *out = (int)v; return DECAR_OK;
+}
+
+DECARDEF int decar_meta_get(const void *buf, size_t len, const char *key, char *val, size_t cap) {
+    decar__st st; const char *v; int rc = -1;
+    if (decar__st_parse((const uint8_t *)buf, len, &st, NULL) == DECAR_OK && (v = decar__st_meta(&st, key)) && strlen(v) < cap) {
+        strcpy(val, v); rc = 0; }
+    decar__free(st.t);
+    return rc;
+}
+
+DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e) {
+    decar__st st; decar_gpt_config c; int rc, t, pass, have_opt = 1; const uint8_t *b = (const uint8_t *)buf;
+    const char *crc_s; uint64_t v;
+    memset(g, 0, sizeof *g);
+    if ((rc = decar__st_parse(b, len, &st, e))) { decar__free(st.t); return rc; }
+    if ((crc_s = decar__st_meta(&st, "decar_crc32"))) {
+        if (decar__parse_u64(crc_s, &v) || v != decar__crc32(b + st.data_off, st.data_len)) {
+            DECAR_FREE(st.t); DECAR__FAIL(e, DECAR_ERR_FORMAT, "checkpoint data fails its CRC32 check: the file is corrupted or truncated"); }
+    }
+    if ((rc = decar__meta_int(&st, "vocab_size", &c.vocab_size, e)) || (rc = decar__meta_int(&st, "n_layer", &c.n_layer, e)) ||
+        (rc = decar__meta_int(&st, "n_head", &c.n_head, e)) || (rc = decar__meta_int(&st, "d_model", &c.d_model, e)) ||
+        (rc = decar__meta_int(&st, "seq_len", &c.seq_len, e))) { DECAR_FREE(st.t); return rc; }
+    c.causal = 1;
+    if (decar__st_meta(&st, "causal") && (rc = decar__meta_int(&st, "causal", &c.causal, e))) { DECAR_FREE(st.t); return rc; }
+    if ((rc = decar__gpt_alloc(g, &c, e))) { DECAR_FREE(st.t); return rc; }
+    for (pass = 0; pass < 3; pass++) {
+        float *blk = pass == 0 ? g->params : pass == 1 ? g->m : g->v;
+        for (t = 0; t < g->n_tensors; t++) {
+            const decar_param_info *pi = &g->info[t]; char nm[160]; int k, found = -1;
+            strcpy(nm, pass == 0 ? "" : pass == 1 ? "optim.m." : "optim.v."); strcat(nm, pi->name);
+            for (k = 0; k < st.n; k++) if (strcmp(st.t[k].name, nm) == 0) { found = k; break; }
+            if (found < 0) {
+                if (pass == 0) { DECAR_FREE(st.t); decar_gpt_free(g); DECAR__FAIL(e, DECAR_ERR_FORMAT, "checkpoint lacks tensor '%s'", nm); }
+                have_opt = 0; break;
+            }
+            {
+                const decar__st_entry *en = &st.t[found]; int64_t n = pi->shape[0] * pi->shape[1], i;
+                if (!en->f32 || en->ndim != pi->ndim || en->shape[0] != pi->shape[0] || (pi->ndim == 2 && en->shape[1] != pi->shape[1])) {
+                    DECAR_FREE(st.t); decar_gpt_free(g);
+                    DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' is not F32 of shape [%lld%s%lld] as the config says", nm,
+                                (long long)pi->shape[0], pi->ndim == 2 ? ", " : "", pi->ndim == 2 ? (long long)pi->shape[1] : 0LL);
+                }
+                memcpy(blk + pi->offset, b + st.data_off + en->begin, (size_t)n * 4);
+                if (!decar__little_endian()) decar__f32_le((uint8_t *)(blk + pi->offset), blk + pi->offset, (size_t)n);
+                for (i = 0; i < n; i++) if (!(fabsf(blk[pi->offset + i]) < INFINITY)) {
+                    DECAR_FREE(st.t); decar_gpt_free(g);
+                    DECAR__FAIL(e, DECAR_ERR_NUMERIC, "tensor '%s' holds NaN or Inf at element %lld", nm, (long long)i);
+                }
+            }
+        }
+        if (!have_opt) break;
+    }
+    if (!have_opt) { memset(g->m, 0, g->n_params * 4); memset(g->v, 0, g->n_params * 4); }
+    g->step = (decar__parse_u64(decar__st_meta(&st, "step"), &v) == 0 && have_opt) ? (int64_t)v : 0;
+    g->rng_state = decar__parse_u64(decar__st_meta(&st, "rng_state"), &v) == 0 ? v : 0;
+    DECAR_FREE(st.t);
+    return DECAR_OK;
+}
+
+#ifndef DECAR_NO_STDIO
+#if defined(__unix__) || defined(__APPLE__)
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#define DECAR__POSIX 1
+#else
+#define DECAR__POSIX 0
+#endif
+DECARDEF int decar_read_file(const char *path, void **buf, size_t *len, decar_error *e) {
+    FILE *f = fopen(path, "rb"); long n; size_t got;
+    *buf = NULL; *len = 0;
+    if (!f) DECAR__FAIL(e, DECAR_ERR_IO, "cannot open '%s'", path);
+    if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) { fclose(f); DECAR__FAIL(e, DECAR_ERR_IO, "cannot read '%s' (not a regular file?)", path); }
+    *buf = DECAR_MALLOC((size_t)n + 1);
+    if (!*buf) { fclose(f); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for '%s' (%ld bytes)", path, n); }
+    got = fread(*buf, 1, (size_t)n, f);
+    fclose(f);
+    if (got != (size_t)n) { DECAR_FREE(*buf); *buf = NULL; DECAR__FAIL(e, DECAR_ERR_IO, "short read on '%s'", path); }
+    ((char *)*buf)[n] = 0;
+    *len = (size_t)n;
+    return DECAR_OK;
+}
+DECARDEF int decar_write_file_atomic(const char *path, const void *buf, size_t len, decar_error *e) {
+    char tmp[4096]; size_t pl = strlen(path);
+    if (pl + 5 >= sizeof tmp) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long: '%s'", path);
+    memcpy(tmp, path, pl); memcpy(tmp + pl, ".tmp", 5);
+#if DECAR__POSIX
+    {
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644); const char *p = (const char *)buf; size_t left = len;
+        if (fd < 0) DECAR__FAIL(e, DECAR_ERR_IO, "cannot create '%s'", tmp);
+        while (left) {
+            ssize_t w = write(fd, p, left);
+            if (w <= 0) { close(fd); unlink(tmp); DECAR__FAIL(e, DECAR_ERR_IO, "write to '%s' failed (disk full?)", tmp); }
+            p += w; left -= (size_t)w;
+        }
+        if (fsync(fd) || close(fd)) { unlink(tmp); DECAR__FAIL(e, DECAR_ERR_IO, "fsync of '%s' failed", tmp); }
+    }
+#else
+    {
+        FILE *f = fopen(tmp, "wb");
+        if (!f) DECAR__FAIL(e, DECAR_ERR_IO, "cannot create '%s'", tmp);
+        if (fwrite(buf, 1, len, f) != len || fclose(f)) { remove(tmp); DECAR__FAIL(e, DECAR_ERR_IO, "write to '%s' failed", tmp); }
+        remove(path);
+    }
+#endif
+    if (rename(tmp, path)) { remove(tmp); DECAR__FAIL(e, DECAR_ERR_IO, "cannot rename '%s' to '%s'", tmp, path); }
+    return DECAR_OK;
+}
+DECARDEF int decar_gpt_save(const decar_gpt *g, const char *path, const char *extra_meta, decar_error *e) {
+    void *buf; size_t len; int rc;
+    if ((rc = decar_gpt_save_mem(g, 1, extra_meta, &buf, &len, e))) return rc;
+    rc = decar_write_file_atomic(path, buf, len, e);
+    DECAR_FREE(buf);
+    return rc;
+}
+DECARDEF int decar_gpt_load(decar_gpt *g, const char *path, decar_error *e) {
+    void *buf; size_t len; int rc;
+    memset(g, 0, sizeof *g);
+    if ((rc = decar_read_file(path, &buf, &len, e))) return rc;
+    rc = decar_gpt_load_mem(g, buf, len, e);
+    DECAR_FREE(buf);
+    if (rc && e) {   /* prefix the path */
+        char m[256]; size_t pl = strlen(path) > 100 ? 100 : strlen(path), ml = strlen(e->msg);
+        if (ml > sizeof m - pl - 3) ml = sizeof m - pl - 3;
+        memcpy(m, path, pl); m[pl] = ':'; m[pl + 1] = ' '; memcpy(m + pl + 2, e->msg, ml); m[pl + 2 + ml] = 0;
+        memcpy(e->msg, m, sizeof m);
+    }
+    return rc;
+}
+#endif /* DECAR_NO_STDIO */
+
+/* ---- 9. data --------------------------------------------------------------------------------------------------- */
+DECARDEF void decar_data_init(decar_data *d) { memset(d, 0, sizeof *d); }
+DECARDEF void decar_data_free(decar_data *d) {
+    int i;
+    for (i = 0; i < d->n_docs; i++) { DECAR_FREE(d->docs[i].name); DECAR_FREE(d->docs[i].bytes); }
+    for (i = 0; i < d->n_labels; i++) DECAR_FREE(d->label_names[i]);
+    decar__free(d->label_names);
+    decar__free(d->docs);
+    decar__free(d->stream[0]);
+    decar__free(d->stream[1]);
+    memset(d, 0, sizeof *d);
+}
+static char *decar__strdup(const char *s) { size_t n = strlen(s) + 1; char *p = (char *)DECAR_MALLOC(n); if (p) memcpy(p, s, n); return p; }
+static int decar__add_one(decar_data *d, const char *name, const void *bytes, int64_t len, int val_permille, int label, decar_error *e) {
+    decar_doc *doc;
+    if (d->n_docs == d->cap_docs) {
+        int nc = d->cap_docs ? d->cap_docs * 2 : 256;
+        decar_doc *nd = (decar_doc *)DECAR_REALLOC(d->docs, (size_t)nc * sizeof *nd);
+        if (!nd) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for %d documents", nc);
+        d->docs = nd; d->cap_docs = nc;
+    }
+    doc = &d->docs[d->n_docs];
+    doc->name = decar__strdup(name);
+    doc->bytes = (uint8_t *)DECAR_MALLOC((size_t)len + 1);
+    if (!doc->name || !doc->bytes) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for document '%s'", name);
+    memcpy(doc->bytes, bytes, (size_t)len); doc->bytes[len] = 0;
+    doc->len = len; doc->label = label;
+    doc->split = (int)(decar_hash64(name, strlen(name), 0x5eed) % 1000) < val_permille ? 1 : 0;
+    d->n_docs++;
+    return DECAR_OK;
+}
+static int decar__add_doc(decar_data *d, const char *name, const void *bytes, int64_t len, int val_permille, int label, decar_error *e) {
+    const uint8_t *b = (const uint8_t *)bytes; int64_t start = 0; int part = 0, rc;
+    if (len <= 65536) return len > 0 ? decar__add_one(d, name, bytes, len, val_permille, label, e) : DECAR_OK;
+    while (start < len) {   /* cut at the first line end past 4 KiB */
+        int64_t end = start + 4096 < len ? start + 4096 : len; char nm[1024]; size_t nl = strlen(name); int k; char num[16];
+        while (end < len && b[end - 1] != '\n') end++;
+        if (nl > 1000) nl = 1000;
+        memcpy(nm, name, nl); nm[nl++] = '#';
+        k = 0; { int q = part; do { num[k++] = (char)('0' + q % 10); q /= 10; } while (q); }
+        while (k) nm[nl++] = num[--k];
+        nm[nl] = 0;
+        if ((rc = decar__add_one(d, nm, b + start, end - start, val_permille, label, e))) return rc;
+        start = end; part++;
+    }
+    return DECAR_OK;
+}
+DECARDEF int decar_data_add(decar_data *d, const char *name, const void *bytes, int64_t len, int val_permille, decar_error *e) {
+    return decar__add_doc(d, name, bytes, len, val_permille, -1, e);
+}
+static int decar__doc_cmp(const void *a, const void *b) { return strcmp(((const decar_doc *)a)->name, ((const decar_doc *)b)->name); }
+DECARDEF int decar_data_finish(decar_data *d, decar_error *e) {
+    int s, i;
+    if (d->n_docs == 0) DECAR__FAIL(e, DECAR_ERR_ARG, "no documents: the input is empty (or every file was skipped)");
+    qsort(d->docs, (size_t)d->n_docs, sizeof *d->docs, decar__doc_cmp);
+    for (s = 0; s < 2; s++) {
+        int64_t n = 0, k = 0;
+        for (i = 0; i < d->n_docs; i++) if (d->docs[i].split == s) n += 1 + d->docs[i].len;
+        decar__free(d->stream[s]);
+        d->stream[s] = (int32_t *)DECAR_MALLOC((size_t)(n + 1) * sizeof(int32_t));
+        if (!d->stream[s]) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lld-token stream", (long long)n);
+        for (i = 0; i < d->n_docs; i++) if (d->docs[i].split == s) {
+            int64_t j; d->stream[s][k++] = DECAR_TOK_EOT;
+            for (j = 0; j < d->docs[i].len; j++) d->stream[s][k++] = d->docs[i].bytes[j];
+        }
+        d->stream_len[s] = n;
+    }
+    return DECAR_OK;
+}
+DECARDEF int decar_data_batch(const decar_data *d, int split, decar_rng *r, int B, int T, int32_t *x, int32_t *y) {
+    int64_t n = d->stream_len[split]; int b, t;
+    if (n < (int64_t)T + 2) return DECAR_ERR_ARG;
+    for (b = 0; b < B; b++) {
+        int64_t s = (int64_t)decar__rng_below(r, (uint64_t)(n - T - 1));
+        for (t = 0; t < T; t++) { x[b * T + t] = d->stream[split][s + t]; y[b * T + t] = d->stream[split][s + t + 1]; }
+    }
+    return DECAR_OK;
+}
+
+#ifndef DECAR_NO_STDIO
+typedef struct decar__paths { char **p; int n, cap; } decar__paths;
+static int decar__paths_push(decar__paths *ps, const char *s) {
+    if (ps->n == ps->cap) {
+        int nc = ps->cap ? ps->cap * 2 : 256; char **np = (char **)DECAR_REALLOC(ps->p, (size_t)nc * sizeof(char *));
+        if (!np) return -1;
+        ps->p = np; ps->cap = nc;
+    }
+    if (!(ps->p[ps->n] = decar__strdup(s))) return -1;
+    ps->n++; return 0;
+}
+static int decar__str_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+#if DECAR__POSIX
+static int decar__walk(const char *root, const char *rel, decar__paths *ps, int depth) {
+    char full[4096]; DIR *dir; struct dirent *de;
+    if (depth > 32) return 0;
+    if (strlen(root) + strlen(rel) + 2 >= sizeof full) return 0;
+    strcpy(full, root); if (*rel) { strcat(full, "/"); strcat(full, rel); }
+    if (!(dir = opendir(full))) return -1;
+    while ((de = readdir(dir))) {
+        char r2[4096], f2[4096]; struct stat sb;
+        if (de->d_name[0] == '.') continue;   /* hidden files, . and .. */
+        if (strlen(rel) + strlen(de->d_name) + 2 >= sizeof r2 || strlen(full) + strlen(de->d_name) + 2 >= sizeof f2) continue;
+        strcpy(r2, rel); if (*rel) strcat(r2, "/"); strcat(r2, de->d_name);
+        strcpy(f2, full); strcat(f2, "/"); strcat(f2, de->d_name);
+        if (stat(f2, &sb)) continue;
+        if (S_ISDIR(sb.st_mode)) decar__walk(root, r2, ps, depth + 1);
+        else if (S_ISREG(sb.st_mode)) { if (decar__paths_push(ps, r2)) { closedir(dir); return -2; } }
+    }
+    closedir(dir);
+    return 0;
+}
+#endif
+DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, const char *ext, int val_permille, decar_error *e) {
+    decar__paths ps; int i, rc = DECAR_OK, is_dir = 0, skipped = 0;
+    memset(&ps, 0, sizeof ps);
+#if DECAR__POSIX
+    { struct stat sb; if (stat(path, &sb)) DECAR__FAIL(e, DECAR_ERR_IO, "cannot open '%s': no such file or directory", path); is_dir = S_ISDIR(sb.st_mode); }
+#endif
+    if (list) {
+        void *buf; size_t len; char *s, *line;
+        if ((rc = decar_read_file(list, &buf, &len, e))) return rc;
+        for (s = (char *)buf; s && *s; s = line) {
+            line = strchr(s, '\n');
+            if (line) *line++ = 0;
+            if (*s && decar__paths_push(&ps, s)) { DECAR_FREE(buf); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
+        }
+        DECAR_FREE(buf);
+    } else if (is_dir) {
+#if DECAR__POSIX
+        if (decar__walk(path, "", &ps, 0)) DECAR__FAIL(e, DECAR_ERR_IO, "cannot list directory '%s'", path);
+#endif
+    }
+    if (!list && !is_dir) {   /* one file */
+        void *buf; size_t len; const char *base = strrchr(path, '/');
+        if ((rc = decar_read_file(path, &buf, &len, e))) return rc;
+        rc = decar__add_doc(d, base ? base + 1 : path, buf, (int64_t)len, val_permille, -1, e);
+        DECAR_FREE(buf);
+        return rc ? rc : decar_data_finish(d, e);
+    }
+    qsort(ps.p, (size_t)ps.n, sizeof(char *), decar__str_cmp);
+    for (i = 0; i < ps.n && !rc; i++) {
+        char full[4096]; void *buf; size_t len, k, el = ext ? strlen(ext) : 0, pl = strlen(ps.p[i]); int label = -1;
+        const char *slash = strchr(ps.p[i], '/');
+        if (el && (pl < el || strcmp(ps.p[i] + pl - el, ext) != 0)) continue;
+        if (strlen(path) + pl + 2 >= sizeof full) continue;
+        strcpy(full, path); strcat(full, "/"); strcat(full, ps.p[i]);
+        if (decar_read_file(full, &buf, &len, e)) { rc = e ? e->code : DECAR_ERR_IO; break; }
+        for (k = 0; k < len && k < 4096; k++) if (((char *)buf)[k] == 0) break;
+        if (k < len && k < 4096) { skipped++; DECAR_FREE(buf); continue; }   /* binary */
+        if (slash) {   /* label = top-level folder */
+            int j; size_t ln = (size_t)(slash - ps.p[i]);
+            for (j = 0; j < d->n_labels; j++) if (strlen(d->label_names[j]) == ln && strncmp(d->label_names[j], ps.p[i], ln) == 0) break;
+            if (j == d->n_labels) {
+                char **nl = (char **)DECAR_REALLOC(d->label_names, (size_t)(d->n_labels + 1) * sizeof(char *));
+                if (!nl) { DECAR_FREE(buf); rc = DECAR_ERR_NOMEM; break; }
+                d->label_names = nl;
+                nl[j] = (char *)DECAR_MALLOC(ln + 1);
+                if (!nl[j]) { DECAR_FREE(buf); rc = DECAR_ERR_NOMEM; break; }
+                memcpy(nl[j], ps.p[i], ln); nl[j][ln] = 0; d->n_labels++;
+            }
+            label = j;
+        }
+        rc = decar__add_doc(d, ps.p[i], buf, (int64_t)len, val_permille, label, e);
+        DECAR_FREE(buf);
+    }
+    for (i = 0; i < ps.n; i++) DECAR_FREE(ps.p[i]);
+    decar__free(ps.p);
+    (void)skipped;
+    if (rc) return rc;
+    if (d->n_docs == 0) DECAR__FAIL(e, DECAR_ERR_ARG, "'%s' holds no text documents%s%s", path, ext ? " ending in " : "", ext ? ext : "");
+    return decar_data_finish(d, e);
+}
+#endif
+
+/* ---- 10. features ----------------------------------------------------------------------------------------------
+   c-BTM clusters tf-idf vectors reduced by SVD. decar hashes word 1-grams, word 2-grams and byte 3-grams into
+   DECAR_FEAT_BUCKETS buckets, weights them by sublinear tf times smoothed idf, and projects with a seeded random
+   +-1/sqrt(dim) matrix (Johnson-Lindenstrauss: inner products, hence cosines, are kept in expectation) that is
+   never stored: each bucket's 64 signs come from one hash. No SVD to fit, so a router applies it to one prefix. */
+static int decar__isword(uint8_t c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80; }
+/* calls visit(bucket) for every n-gram of text */
+static void decar__grams(const uint8_t *s, int64_t n, void (*visit)(void *, uint32_t), void *u) {
+    int64_t i = 0; uint64_t prev = 0; int have_prev = 0;
+    for (i = 0; i + 2 < n; i++) {   /* byte 3-grams */
+        uint64_t h = ((uint64_t)s[i] << 16) | ((uint64_t)s[i + 1] << 8) | s[i + 2];
+        visit(u, (uint32_t)(decar__mix64(h ^ 0x3333) % DECAR_FEAT_BUCKETS));
+    }
+    i = 0;
+    while (i < n) {   /* words, lower-cased ASCII */
+        uint64_t h = 0xcbf29ce484222325ULL;
+        while (i < n && !decar__isword(s[i])) i++;
+        if (i >= n) break;
+        while (i < n && decar__isword(s[i])) { uint8_t c = s[i++]; if (c >= 'A' && c <= 'Z') c = (uint8_t)(c + 32); h = (h ^ c) * 0x100000001b3ULL; }
+        visit(u, (uint32_t)(decar__mix64(h ^ 0x1111) % DECAR_FEAT_BUCKETS));
+        if (have_prev) visit(u, (uint32_t)(decar__mix64(prev * 31 + h + 0x2222) % DECAR_FEAT_BUCKETS));
+        prev = h; have_prev = 1;
+    }
+}
+typedef struct decar__tf { float *cnt; uint32_t *touched; int64_t nt; } decar__tf;
+static void decar__tf_visit(void *u, uint32_t b) { decar__tf *t = (decar__tf *)u; if (t->cnt[b] == 0.0f) t->touched[t->nt++] = b; t->cnt[b] += 1.0f; }
+
+DECARDEF int decar_feat_fit(decar_featurizer *f, int dim, uint64_t seed, const decar_doc *docs, int n, decar_error *e) {
+    decar__tf tf; int i; int64_t j; float *df;
+    memset(f, 0, sizeof *f);
+    if (dim < 1 || dim > 4096) DECAR__FAIL(e, DECAR_ERR_ARG, "feature dim %d outside [1, 4096]", dim);
+    f->dim = dim; f->seed = seed;
+    f->idf = (float *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(float));
+    df = (float *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(float));
+    tf.cnt = (float *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(float));
+    tf.touched = (uint32_t *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(uint32_t));
+    if (!f->idf || !df || !tf.cnt || !tf.touched) {
+        decar__free(df); decar__free(tf.cnt); decar__free(tf.touched); decar_feat_free(f);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the featurizer");
+    }
+    memset(df, 0, DECAR_FEAT_BUCKETS * sizeof(float)); memset(tf.cnt, 0, DECAR_FEAT_BUCKETS * sizeof(float));
+    for (i = 0; i < n; i++) {
+        tf.nt = 0;
+        decar__grams(docs[i].bytes, docs[i].len, decar__tf_visit, &tf);
+        for (j = 0; j < tf.nt; j++) { df[tf.touched[j]] += 1.0f; tf.cnt[tf.touched[j]] = 0.0f; }
+    }
+    for (j = 0; j < DECAR_FEAT_BUCKETS; j++) f->idf[j] = (float)(log((1.0 + n) / (1.0 + df[j])) + 1.0);   /* sklearn's smooth idf */
+    DECAR_FREE(df); DECAR_FREE(tf.cnt); DECAR_FREE(tf.touched);
+    return DECAR_OK;
+}
+DECARDEF void decar_feat_free(decar_featurizer *f) { decar__free(f->idf); memset(f, 0, sizeof *f); }
+DECARDEF void decar_l2_normalize(float *x, int d) {
+    double s = 0.0; int i; for (i = 0; i < d; i++) s += (double)x[i] * x[i];
+    if (s > 0.0) { float r = (float)(1.0 / sqrt(s)); for (i = 0; i < d; i++) x[i] *= r; }
+}
+typedef struct decar__sp { uint32_t b; float c; } decar__sp;
+typedef struct decar__sparse { decar__sp *e; int64_t n, cap; } decar__sparse;
+static void decar__sparse_visit(void *u, uint32_t b) {   /* unsorted bag of buckets; merged after a sort */
+    decar__sparse *s = (decar__sparse *)u;
+    if (s->n < s->cap) { s->e[s->n].b = b; s->e[s->n].c = 1.0f; s->n++; }
+}
+static int decar__sp_cmp(const void *a, const void *b) { uint32_t x = ((const decar__sp *)a)->b, y = ((const decar__sp *)b)->b; return x < y ? -1 : x > y; }
+DECARDEF void decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out) {
+    decar__sparse s; int64_t i, k; int j;
+    memset(out, 0, (size_t)f->dim * sizeof(float));
+    s.cap = 3 * len + 8; s.n = 0;
+    s.e = (decar__sp *)DECAR_MALLOC((size_t)s.cap * sizeof(decar__sp));
+    if (!s.e) return;   /* zero vector: routers fall back to the prior */
+    decar__grams(text, len, decar__sparse_visit, &s);
+    qsort(s.e, (size_t)s.n, sizeof *s.e, decar__sp_cmp);
+    for (i = 0; i < s.n; i = k) {
+        float w; uint32_t b = s.e[i].b;
+        for (k = i; k < s.n && s.e[k].b == b; k++) {}
+        w = (1.0f + logf((float)(k - i))) * f->idf[b];
+        for (j = 0; j < f->dim; j += 64) {
+            uint64_t bits = decar__mix64(((uint64_t)b << 20) ^ ((uint64_t)j << 4) ^ f->seed); int q;
+            for (q = 0; q < 64 && j + q < f->dim; q++) out[j + q] += ((bits >> q) & 1) ? w : -w;
+        }
+    }
+    DECAR_FREE(s.e);
+    decar_l2_normalize(out, f->dim);
+}
+
+/* .npy v1-3: '<f4' or '<f8', fortran_order False, 2-D shape */
+DECARDEF int decar_npy_parse(const void *buf, size_t len, float **out, int64_t *rows, int64_t *cols, decar_error *e) {
+    const uint8_t *b = (const uint8_t *)buf; size_t hl, off; char h[4096]; const char *p; int f8; int64_t r, c, i;
+    *out = NULL;
+    if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0) DECAR__FAIL(e, DECAR_ERR_FORMAT, "not a .npy file (bad magic)");
+    if (b[6] == 1) { hl = (size_t)b[8] | ((size_t)b[9] << 8); off = 10; }
+    else if (b[6] == 2 || b[6] == 3) { if (len < 12) DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy truncated"); hl = (size_t)b[8] | ((size_t)b[9] << 8) | ((size_t)b[10] << 16) | ((size_t)b[11] << 24); off = 12; }
+    else DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy version %d not supported", b[6]);
+    if (hl >= sizeof h || off + hl > len) DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy header length %lu is bad or truncated", (unsigned long)hl);
+    memcpy(h, b + off, hl); h[hl] = 0; off += hl;
+    if (strstr(h, "'descr': '<f4'")) f8 = 0; else if (strstr(h, "'descr': '<f8'")) f8 = 1;
+    else DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy dtype must be little-endian float32 or float64 ('<f4' or '<f8')");
+    if (!strstr(h, "'fortran_order': False")) DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy must be C order (fortran_order False)");
+    p = strstr(h, "'shape': (");
+    if (!p) DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy header has no shape");
+    p += 10; r = 0; c = -1;
+    while (*p >= '0' && *p <= '9') { r = r * 10 + (*p++ - '0'); if (r > ((int64_t)1 << 40)) break; }
+    if (*p == ',') { p++; while (*p == ' ') p++; if (*p >= '0' && *p <= '9') { c = 0; while (*p >= '0' && *p <= '9') { c = c * 10 + (*p++ - '0'); if (c > (1 << 20)) break; } } }
+    while (*p == ' ') p++;
+    if (*p != ')' || r < 1 || c < 1 || r > ((int64_t)1 << 40) || c > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy must be 2-D with positive dims (got '%.40s')", h);
+    if ((uint64_t)r * (uint64_t)c * (f8 ? 8u : 4u) != len - off)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy data is %lu bytes, shape (%lld, %lld) needs %llu (truncated?)", (unsigned long)(len - off), (long long)r, (long long)c, (unsigned long long)((uint64_t)r * (uint64_t)c * (f8 ? 8u : 4u)));
+    *out = (float *)DECAR_MALLOC((size_t)(r * c) * sizeof(float));
+    if (!*out) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a (%lld, %lld) array", (long long)r, (long long)c);
+    for (i = 0; i < r * c; i++) {
+        double v; uint8_t t[8]; int k, w = f8 ? 8 : 4;
+        for (k = 0; k < w; k++) t[k] = b[off + (size_t)i * w + (decar__little_endian() ? k : w - 1 - k)];
+        if (f8) memcpy(&v, t, 8); else { float x; memcpy(&x, t, 4); v = x; }
+        if (!(fabs(v) < INFINITY) || fabs(v) > 3.4e38) { DECAR_FREE(*out); *out = NULL; DECAR__FAIL(e, DECAR_ERR_NUMERIC, ".npy element %lld (row %lld) is NaN, Inf or out of float range", (long long)i, (long long)(i / c)); }
+        (*out)[i] = (float)v;
+    }
+    *rows = r; *cols = c;
+    return DECAR_OK;
+}
+DECARDEF int decar_npy_build(const float *x, int64_t rows, int64_t cols, void **buf, size_t *len) {
+    decar__sb h; size_t hl, total; uint8_t *b;
+    memset(&h, 0, sizeof h);
+    decar__sb_str(&h, "{'descr': '<f4', 'fortran_order': False, 'shape': ("); decar__sb_u64(&h, (uint64_t)rows);
+    decar__sb_str(&h, ", "); decar__sb_u64(&h, (uint64_t)cols); decar__sb_str(&h, "), }");
+    while ((10 + h.n + 1) % 64) decar__sb_str(&h, " ");
+    decar__sb_str(&h, "\n");
+    if (h.oom) return DECAR_ERR_NOMEM;
+    hl = h.n; total = 10 + hl + (size_t)(rows * cols) * 4;
+    b = (uint8_t *)DECAR_MALLOC(total);
+    if (!b) { DECAR_FREE(h.p); return DECAR_ERR_NOMEM; }
+    memcpy(b, "\x93NUMPY\x01\x00", 8); b[8] = (uint8_t)(hl & 0xff); b[9] = (uint8_t)(hl >> 8);
+    memcpy(b + 10, h.p, hl);
+    decar__f32_le(b + 10 + hl, x, (size_t)(rows * cols));
+    DECAR_FREE(h.p);
+    *buf = b; *len = total;
+    return DECAR_OK;
+}
+
+/* ---- 11. clustering -------------------------------------------------------------------------------------------
+   Spherical k-means: cosine similarity, centroids renormalised. Seeding: k-means++ on the cosine distance 1 - cos.
+   Balanced assignment: greedy with a hard capacity ceil(N/K): all (point, cluster) pairs sorted by similarity
+   (ties by index), each taken if the point is free and the cluster not full. Why greedy: it is exact about the
+   capacity (the auction of kernelmachine/balanced-kmeans is only approximately balanced, Sinkhorn needs a rounding
+   repair), it has no step size or temperature to tune, and it is deterministic. O(NK log NK) per iteration. */
+typedef struct decar__pair { float s; int32_t i, k; } decar__pair;
+static int decar__pair_cmp(const void *a, const void *b) {
+    const decar__pair *x = (const decar__pair *)a, *y = (const decar__pair *)b;
+    if (x->s != y->s) return x->s > y->s ? -1 : 1;
+    if (x->i != y->i) return x->i < y->i ? -1 : 1;
+    return x->k < y->k ? -1 : x->k > y->k;
+}
+DECARDEF int decar_nearest(const float *x, const float *cen, int k, int d) {
+    int j, best = 0; float bs = -INFINITY;
+    for (j = 0; j < k; j++) { float s = decar__dot(x, cen + (int64_t)j * d, d); if (s > bs) { bs = s; best = j; } }
+    return best;
+}
+static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, int balanced, uint64_t seed, float *C,
+                          int32_t *lab, decar_error *e) {
+    float *S = (float *)DECAR_MALLOC((size_t)(N * K) * sizeof(float)), *dist = (float *)DECAR_MALLOC((size_t)N * sizeof(float));
+    decar__pair *pairs = balanced ? (decar__pair *)DECAR_MALLOC((size_t)(N * K) * sizeof(decar__pair)) : NULL;
+    int32_t *cnt = (int32_t *)DECAR_MALLOC((size_t)K * sizeof(int32_t)); int64_t i, cap = (N + K - 1) / K; int it, j; decar_rng r;
+    if (!S || !dist || !cnt || (balanced && !pairs)) {
+        decar__free(S); decar__free(dist); decar__free(pairs); decar__free(cnt);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for k-means on %lld x %d", (long long)N, K);
+    }
+    decar_rng_seed(&r, seed);
+    /* k-means++ with D(x) = 1 - max cos */
+    memcpy(C, X + (int64_t)decar__rng_below(&r, (uint64_t)N) * d, (size_t)d * sizeof(float));
+    for (i = 0; i < N; i++) dist[i] = 2.0f;
+    for (j = 1; j < K; j++) {
+        double tot = 0.0, u; int64_t pick = N - 1;
+        for (i = 0; i < N; i++) { float dd = 1.0f - decar__dot(X + i * d, C + (int64_t)(j - 1) * d, d); if (dd < 0) dd = 0; if (dd < dist[i]) dist[i] = dd; tot += (double)dist[i] * dist[i]; }
+        u = decar_rng_double(&r) * tot;
+        if (tot > 0.0) { for (i = 0; i < N; i++) { u -= (double)dist[i] * dist[i]; if (u < 0.0) { pick = i; break; } } }
+        else pick = (int64_t)decar__rng_below(&r, (uint64_t)N);
+        memcpy(C + (int64_t)j * d, X + pick * d, (size_t)d * sizeof(float));
+    }
+    for (i = 0; i < N; i++) lab[i] = -1;
+    for (it = 0; it < iters; it++) {
+        int64_t changed = 0;
+        decar_gemm(S, K, X, d, 1, C, 1, d, NULL, N, K, d, 0);   /* S = X C^T */
+        if (balanced) {
+            int64_t np = 0, q; int32_t *nl = (int32_t *)dist;   /* reuse as new labels */
+            for (i = 0; i < N; i++) for (j = 0; j < K; j++) { pairs[np].s = S[i * K + j]; pairs[np].i = (int32_t)i; pairs[np].k = j; np++; }
+            qsort(pairs, (size_t)np, sizeof *pairs, decar__pair_cmp);
+            memset(cnt, 0, (size_t)K * sizeof(int32_t));
+            for (i = 0; i < N; i++) nl[i] = -1;
+            for (q = 0; q < np; q++) if (nl[pairs[q].i] < 0 && cnt[pairs[q].k] < cap) { nl[pairs[q].i] = pairs[q].k; cnt[pairs[q].k]++; }
+            for (i = 0; i < N; i++) { if (nl[i] != lab[i]) changed++; lab[i] = nl[i]; }
+        } else {
+            for (i = 0; i < N; i++) {
+                int best = 0; float bs = S[i * K];
+                for (j = 1; j < K; j++) if (S[i * K + j] > bs) { bs = S[i * K + j]; best = j; }
+                if (best != lab[i]) changed++;
+                lab[i] = best;
+            }
+            memset(cnt, 0, (size_t)K * sizeof(int32_t));
+            for (i = 0; i < N; i++) cnt[lab[i]]++;
+        }
+        for (j = 0; j < K; j++) if (cnt[j] == 0) {   /* reseed: the point farthest from its centroid, from a cluster of >= 2 */
+            int64_t far = -1; float fs = INFINITY;
+            for (i = 0; i < N; i++) if (cnt[lab[i]] > 1 && S[i * K + lab[i]] < fs) { fs = S[i * K + lab[i]]; far = i; }
+            if (far >= 0) { cnt[lab[far]]--; lab[far] = j; cnt[j] = 1; changed++; }
+        }
+        memset(C, 0, (size_t)K * d * sizeof(float));
+        for (i = 0; i < N; i++) { int64_t q; float *c = C + (int64_t)lab[i] * d; const float *x = X + i * d; for (q = 0; q < d; q++) c[q] += x[q]; }
+        for (j = 0; j < K; j++) decar_l2_normalize(C + (int64_t)j * d, d);
+        if (!changed) { it++; break; }
+    }
+    DECAR_FREE(S); DECAR_FREE(dist); DECAR_FREE(cnt); decar__free(pairs);
+    return it;
+}
+DECARDEF int decar_kmeans(const float *X, int64_t N, int d, const decar_kmeans_opts *o, float *C, int32_t *lab,
+                          float *fine_c, int32_t *fine_map, decar_error *e) {
+    int64_t i; int it;
+    if (o->k < 1 || d < 1) { decar__seterr(e, DECAR_ERR_ARG, "k-means needs K >= 1 and d >= 1"); return -DECAR_ERR_ARG; }
+    if (N < o->k) { decar__seterr(e, DECAR_ERR_ARG, "K = %d is larger than the data (%lld points)", o->k, (long long)N); return -DECAR_ERR_ARG; }
+    for (i = 0; i < N * d; i++) if (!(fabsf(X[i]) < INFINITY)) { decar__seterr(e, DECAR_ERR_NUMERIC, "feature %lld of point %lld is NaN or Inf", (long long)(i % d), (long long)(i / d)); return -DECAR_ERR_NUMERIC; }
+    if (o->n_fine > 0) {   /* two-stage: plain spherical k-means into F fine clusters, balanced k-means over them */
+        int F = o->n_fine < N ? o->n_fine : (int)N; float *fc = (float *)DECAR_MALLOC((size_t)F * d * sizeof(float));
+        int32_t *fl = (int32_t *)DECAR_MALLOC((size_t)N * sizeof(int32_t)), *fm = (int32_t *)DECAR_MALLOC((size_t)F * sizeof(int32_t));
+        if (F < o->k) { decar__free(fc); decar__free(fl); decar__free(fm); decar__seterr(e, DECAR_ERR_ARG, "two-stage: %d fine clusters < K = %d", F, o->k); return -DECAR_ERR_ARG; }
+        if (!fc || !fl || !fm) { decar__free(fc); decar__free(fl); decar__free(fm); decar__seterr(e, DECAR_ERR_NOMEM, "no memory"); return -DECAR_ERR_NOMEM; }
+        if ((it = decar__kmeans1(X, N, d, F, o->iters, 0, o->seed, fc, fl, e)) >= 0)
+            it = decar__kmeans1(fc, F, d, o->k, o->iters, 1, o->seed + 1, C, fm, e);
+        if (it >= 0) for (i = 0; i < N; i++) lab[i] = fm[fl[i]];
+        if (it >= 0 && fine_c) memcpy(fine_c, fc, (size_t)F * d * sizeof(float));
+        if (it >= 0 && fine_map) memcpy(fine_map, fm, (size_t)F * sizeof(int32_t));
+        DECAR_FREE(fc); DECAR_FREE(fl); DECAR_FREE(fm);
+        return it;
+    }
+    return decar__kmeans1(X, N, d, o->k, o->iters, o->balanced, o->seed, C, lab, e);
+}
+
+/* ---- 12. routing ------------------------------------------------------------------------------------------------ */
+DECARDEF int decar_route_name(const char *s) {
+    static const char *names[] = { "top1", "cosine", "cbtm", "bayes", "uniform" };
+    int i;
+    for (i = 0; i < 5; i++) if (!strcmp(s, names[i])) return i + 1;   /* DECAR_ROUTE_* in this order */
+    return 0;
+}
+DECARDEF int decar_router_assign(const decar_router *r, const float *feat) {
+    if (r->n_fine > 0) return r->fine_map[decar_nearest(feat, r->fine, r->n_fine, r->d)];
+    return decar_nearest(feat, r->centroids, r->k, r->d);
+}
+DECARDEF void decar_router_weights(const decar_router *r, const float *feat, const double *loglik, double *w) {
+    int k = r->k, j, top = r->top_k > 0 && r->top_k < k ? r->top_k : k; double mx = -INFINITY, s = 0.0; float fn = 0.0f;
+    double T = r->temp > 0.0f ? r->temp : 0.1;
+    if (feat) { int q; for (q = 0; q < r->d; q++) fn += feat[q] * feat[q]; }
+    for (j = 0; j < k; j++) w[j] = log(r->prior ? (r->prior[j] > 0 ? r->prior[j] : 1e-30) : 1.0 / k);   /* log prior */
+    if ((r->kind == DECAR_ROUTE_TOP1 || r->kind == DECAR_ROUTE_COSINE || r->kind == DECAR_ROUTE_CBTM) && feat && fn > 0.0f) {
+        if (r->kind == DECAR_ROUTE_TOP1) {
+            int a = decar_router_assign(r, feat);
+            for (j = 0; j < k; j++) w[j] = j == a ? 0.0 : -INFINITY;
+        } else for (j = 0; j < k; j++) {
+            double cs = decar__dot(feat, r->centroids + (int64_t)j * r->d, r->d);
+            if (r->kind == DECAR_ROUTE_COSINE) w[j] = cs / T;
+            else { double d2 = 2.0 - 2.0 * cs; if (d2 < 0) d2 = 0; w[j] = -(d2 * d2) / T; }   /* c-BTM: squared distance, squared again */
+        }
+    } else if (r->kind == DECAR_ROUTE_BAYES && loglik) {
+        for (j = 0; j < k; j++) w[j] += loglik[j];
+    } else if (r->kind == DECAR_ROUTE_UNIFORM) {
+        for (j = 0; j < k; j++) w[j] = 0.0;
+    }
+    /* keep the top `top` log-weights (ties: lower index), softmax over them */
+    {
+        int kept = 0; char keep[1024]; int jj;
+        memset(keep, 0, sizeof keep);
+        for (kept = 0; kept < top && kept < k; kept++) {
+            int b = -1;
+            for (jj = 0; jj < k && jj < 1024; jj++) if (!keep[jj] && (b < 0 || w[jj] > w[b])) b = jj;
+            if (b < 0) break;
+            keep[b] = 1;
+        }
+        for (j = 0; j < k; j++) if (keep[j] && w[j] > mx) mx = w[j];
+        for (j = 0; j < k; j++) { w[j] = keep[j] && w[j] > -INFINITY ? exp(w[j] - mx) : 0.0; s += w[j]; }
+        if (!(s > 0.0)) { for (j = 0; j < k; j++) w[j] = 1.0 / k; return; }
+        for (j = 0; j < k; j++) w[j] /= s;
+    }
+}
+
+/* ---- 13. ensemble and samplers ------------------------------------------------------------------------------- */
+DECARDEF void decar_softmax_double(const float *logits, int n, double temp, double *p) {
+    double mx = -INFINITY, s = 0.0; int i; double t = temp > 0.0 ? temp : 1.0;
+    for (i = 0; i < n; i++) if (logits[i] > mx) mx = logits[i];
+    for (i = 0; i < n; i++) { p[i] = exp(((double)logits[i] - mx) / t); s += p[i]; }
+    for (i = 0; i < n; i++) p[i] /= s;
+}
+/* one uniform draw per call, whatever top_k/top_p are: samplers that draw the same tokens stay in step */
+DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p, decar_rng *r) {
+    double u = decar_rng_double(r), tot = 0.0, cum = 0.0; int i;
+    if ((top_k > 0 && top_k < n) || (top_p > 0.0 && top_p < 1.0)) {
+        int kk = top_k > 0 && top_k < n ? top_k : n, m = 0, *idx = (int *)DECAR_MALLOC((size_t)n * sizeof(int)), res;
+        if (!idx) return 0;
+        for (i = 0; i < n; i++) idx[i] = i;
+        for (m = 0; m < kk; m++) {   /* partial selection sort: highest first, ties by index */
+            int b = m, q; for (q = m + 1; q < n; q++) if (p[idx[q]] > p[idx[b]]) b = q;
+            { int t = idx[m]; idx[m] = idx[b]; idx[b] = t; }
+            tot += p[idx[m]];
+            if (top_p > 0.0 && top_p < 1.0 && tot >= top_p) { m++; break; }
+        }
+        u *= tot; res = idx[m - 1];
+        for (i = 0; i < m; i++) { cum += p[idx[i]]; if (u < cum) { res = idx[i]; break; } }
+        DECAR_FREE(idx);
+        return res;
+    }
+    for (i = 0; i < n; i++) tot += p[i];
+    u *= tot;
+    for (i = 0; i < n; i++) { cum += p[i]; if (u < cum) return i; }
+    for (i = n - 1; i > 0 && p[i] <= 0.0; i--) {}
+    return i;
+}
+
+typedef struct decar__estate { float *kv, *logits, *scratch; int base, pos; double *p; } decar__estate;
+DECARDEF int decar_ensemble_generate(decar_ensemble *en, const int32_t *prompt, int n_prompt, int n_new, double temp,
+                                     int top_k, double top_p, uint64_t seed, int32_t *out, int *active_out, decar_error *e) {
+    int K = en->k, j, i, len = n_prompt, V = 0, T = 0, rc = DECAR_OK, nc, since = 0;
+    decar__estate *st; double *w, *ll, *mix; float *feat = NULL; uint8_t *txt = NULL; decar_rng r;
+    for (j = 0; j < K; j++) if (en->experts[j]) {
+        if (!en->experts[j]->cfg.causal) DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d is not causal: use decar_ensemble_fill for DFM experts", j);
+        if (V && (en->experts[j]->cfg.vocab_size != V)) DECAR__FAIL(e, DECAR_ERR_ARG, "experts disagree on the vocabulary");
+        V = en->experts[j]->cfg.vocab_size; if (!T || en->experts[j]->cfg.seq_len < T) T = en->experts[j]->cfg.seq_len;
+    }
+    if (!V) DECAR__FAIL(e, DECAR_ERR_ARG, "the ensemble has no loaded expert");
+    if (n_prompt < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "the prompt needs at least one token (start with DECAR_TOK_EOT)");
+    nc = V > DECAR_TOK_MASK ? DECAR_TOK_MASK : V;
+    st = (decar__estate *)DECAR_MALLOC((size_t)K * sizeof *st);
+    w = (double *)DECAR_MALLOC((size_t)K * 3 * sizeof(double)); ll = w + K; mix = (double *)DECAR_MALLOC((size_t)V * sizeof(double));
+    txt = (uint8_t *)DECAR_MALLOC((size_t)(n_prompt + n_new) + 1);
+    if (en->feat) feat = (float *)DECAR_MALLOC((size_t)en->feat->dim * sizeof(float));
+    if (!st || !w || !mix || !txt || (en->feat && !feat)) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory for generation"); goto end; }
+    memset(st, 0, (size_t)K * sizeof *st);
+    for (j = 0; j < K; j++) { ll[j] = 0.0; }
+    memcpy(out, prompt, (size_t)n_prompt * sizeof(int32_t));
+    decar_rng_seed(&r, seed);
+    for (i = 0; ; i++) {
+        int nt = 0, a, best = -1, feat_ok = 0;
+        /* route: R1-R3 from the features of the text so far (re-routed every route_every tokens); R4' from ll */
+        if (i == 0 || (en->route_every > 0 && since >= en->route_every)) {
+            since = 0;
+            for (a = 0; a < len; a++) if (out[a] < 256) txt[nt++] = (uint8_t)out[a];
+            if (en->feat && nt > 0) { decar_feat_apply(en->feat, txt, nt, feat); feat_ok = 1; }
+            decar_router_weights(&en->router, feat_ok ? feat : NULL, ll, w);
+        } else if (en->router.kind == DECAR_ROUTE_BAYES) decar_router_weights(&en->router, NULL, ll, w);
+        for (j = 0; j < K; j++) if (!en->experts[j]) w[j] = 0.0;
+        { double s = 0; for (j = 0; j < K; j++) s += w[j]; if (!(s > 0)) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "the router picked only missing experts"); goto end; }
+          for (j = 0; j < K; j++) w[j] /= s; }
+        /* bring every expert that must run up to date: active ones, and all of them for the Bayes posterior */
+        for (j = 0; j < K; j++) {
+            decar_gpt *g = en->experts[j];
+            if (!g || (w[j] <= 0.0 && en->router.kind != DECAR_ROUTE_BAYES)) continue;
+            if (!st[j].kv) {
+                st[j].kv = (float *)DECAR_MALLOC(decar_gpt_kv_size(&g->cfg) * sizeof(float));
+                st[j].logits = (float *)DECAR_MALLOC((size_t)V * sizeof(float));
+                st[j].scratch = (float *)DECAR_MALLOC(decar_gpt_step_scratch(&g->cfg) * sizeof(float));
+                st[j].p = (double *)DECAR_MALLOC((size_t)V * sizeof(double));
+                if (!st[j].kv || !st[j].logits || !st[j].scratch || !st[j].p) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory for a KV cache"); goto end; }
+            }
+            if (len - st[j].base > T) { st[j].base = len - T / 2; st[j].pos = 0; }   /* window full: restart on the last T/2 */
+            {
+                int q;
+                for (q = st[j].base + st[j].pos; q < len; q++) {
+                    if (decar_gpt_step(g, st[j].kv, out[q], q - st[j].base, st[j].logits, st[j].scratch)) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "token %d out of range", (int)out[q]); goto end; }
+                    st[j].pos++;
+                }
+            }
+            decar_softmax_double(st[j].logits, nc, 1.0, st[j].p);
+        }
+        if (i == n_new) break;
+        /* mix the active experts' distributions (temperature applied to the mixture), sample */
+        for (a = 0; a < nc; a++) mix[a] = 0.0;
+        for (j = 0; j < K; j++) if (w[j] > 0.0) { for (a = 0; a < nc; a++) mix[a] += w[j] * st[j].p[a]; if (best < 0 || w[j] > w[best]) best = j; }
+        if (temp > 0.0 && temp != 1.0) { double s = 0; for (a = 0; a < nc; a++) { mix[a] = pow(mix[a], 1.0 / temp); s += mix[a]; } for (a = 0; a < nc; a++) mix[a] /= s; }
+        a = decar_sample_probs(mix, nc, top_k, top_p, &r);
+        if (active_out) active_out[i] = best;
+        for (j = 0; j < K; j++) if (st[j].p && (w[j] > 0.0 || en->router.kind == DECAR_ROUTE_BAYES)) ll[j] += log(st[j].p[a] > 1e-300 ? st[j].p[a] : 1e-300);
+        out[len++] = a; since++;
+    }
+end:
+    if (st) for (j = 0; j < K; j++) { decar__free(st[j].kv); decar__free(st[j].logits); decar__free(st[j].scratch); decar__free(st[j].p); }
+    decar__free(st); decar__free(w); decar__free(mix); decar__free(txt); decar__free(feat);
+    return rc ? -rc : len;
+}
+
+/* DFM sampling. Input to every expert is [EOT, x_0 .. x_{T-1}]: a causal expert's row i predicts x_i (the AR
+   shift), a non-causal expert's row i+1 does (the same position). So a causal model with the left-to-right order,
+   one token per step, is exactly AR sampling: the degenerate case of the theory. */
+DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
+                                 int kappa_pow, double temp, uint64_t seed, decar_error *e) {
+    int K = en->k, j, i, V = 0, nc, n_masked = 0, step = 0, rc = DECAR_OK, npow = kappa_pow > 0 ? kappa_pow : 1;
+    int32_t *inp = NULL; double *w = NULL, *ll = NULL, *mix = NULL, *pk = NULL; float *feat = NULL; uint8_t *txt = NULL;
+    char *reveal = NULL; decar_rng r;
+    for (j = 0; j < K; j++) if (en->experts[j]) {
+        if (V && en->experts[j]->cfg.vocab_size != V) DECAR__FAIL(e, DECAR_ERR_ARG, "experts disagree on the vocabulary");
+        V = en->experts[j]->cfg.vocab_size;
+        if (T + 1 > en->experts[j]->cfg.seq_len) DECAR__FAIL(e, DECAR_ERR_ARG, "fill: %d tokens + EOT exceed expert %d's seq_len %d", T, j, en->experts[j]->cfg.seq_len);
+    }
+    if (!V) DECAR__FAIL(e, DECAR_ERR_ARG, "the ensemble has no loaded expert");
+    if (V <= DECAR_TOK_MASK) DECAR__FAIL(e, DECAR_ERR_ARG, "fill needs a vocabulary with the mask token (%d)", DECAR_TOK_MASK);
+    nc = DECAR_TOK_MASK;
+    inp = (int32_t *)DECAR_MALLOC((size_t)(T + 1) * sizeof(int32_t));
+    w = (double *)DECAR_MALLOC((size_t)K * 2 * sizeof(double)); mix = (double *)DECAR_MALLOC((size_t)T * nc * sizeof(double));
+    pk = (double *)DECAR_MALLOC((size_t)K * T * nc * sizeof(double)); reveal = (char *)DECAR_MALLOC((size_t)T);
+    txt = (uint8_t *)DECAR_MALLOC((size_t)T + 1);
+    if (en->feat) feat = (float *)DECAR_MALLOC((size_t)en->feat->dim * sizeof(float));
+    if (!inp || !w || !mix || !pk || !reveal || !txt || (en->feat && !feat)) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory for DFM sampling"); goto end; }
+    ll = w + K;
+    for (j = 0; j < K; j++) ll[j] = 0.0;
+    for (i = 0; i < T; i++) { if (x[i] == DECAR_TOK_MASK) n_masked++; else if (x[i] < 0 || x[i] >= V) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "token %d out of range", (int)x[i]); goto end; } }
+    decar_rng_seed(&r, seed);
+    {   /* initial routing: features of the visible text (R1-R3), or the prior (R4', uniform) */
+        int nt = 0;
+        for (i = 0; i < T; i++) if (x[i] < 256) txt[nt++] = (uint8_t)x[i];
+        if (en->feat && nt > 0) decar_feat_apply(en->feat, txt, nt, feat);
+        decar_router_weights(&en->router, en->feat && nt > 0 ? feat : NULL, ll, w);
+    }
+    while (n_masked > 0) {
+        double t = (double)step / (double)(n_steps > 0 ? n_steps : 1), h = 1.0 / (double)(n_steps > 0 ? n_steps : 1);
+        int n_rev = 0, a;
+        if (en->router.kind == DECAR_ROUTE_BAYES) decar_router_weights(&en->router, NULL, ll, w);
+        for (j = 0; j < K; j++) if (!en->experts[j]) w[j] = 0.0;
+        { double s = 0; for (j = 0; j < K; j++) s += w[j]; if (!(s > 0)) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "the router picked only missing experts"); goto end; }
+          for (j = 0; j < K; j++) w[j] /= s; }
+        /* which positions to reveal this step */
+        memset(reveal, 0, (size_t)T);
+        if (sampler == DECAR_DFM_L2R) { for (i = 0; i < T; i++) if (x[i] == DECAR_TOK_MASK) { reveal[i] = 1; break; } }
+        else if (sampler == DECAR_DFM_FIRST_HIT) {
+            int pick = (int)decar__rng_below(&r, (uint64_t)n_masked), q = 0;
+            for (i = 0; i < T; i++) if (x[i] == DECAR_TOK_MASK && q++ == pick) { reveal[i] = 1; break; }
+        } else {
+            double k0 = pow(t, (double)npow), k1 = pow(t + h > 1.0 ? 1.0 : t + h, (double)npow), pr = (k1 - k0) / (1.0 - k0);
+            if (step + 1 >= n_steps || !(pr < 1.0)) pr = 1.0;
+            for (i = 0; i < T; i++) if (x[i] == DECAR_TOK_MASK && decar_rng_double(&r) < pr) reveal[i] = 1;
+        }
+        for (i = 0; i < T; i++) n_rev += reveal[i];
+        if (n_rev == 0) { step++; continue; }
+        /* p_{1|t} of every expert that runs (the active ones; all of them for the Bayes posterior) */
+        inp[0] = DECAR_TOK_EOT; memcpy(inp + 1, x, (size_t)T * sizeof(int32_t));
+        for (j = 0; j < K; j++) {
+            decar_gpt *g = en->experts[j]; decar_tensor *lg;
+            if (!g || (w[j] <= 0.0 && en->router.kind != DECAR_ROUTE_BAYES)) continue;
+            decar_ctx_reset(ctx);
+            lg = decar_gpt_forward(ctx, g, inp, 1, T + 1);
+            if (!lg) { rc = ctx->status; decar__seterr(e, rc, "%s", decar_ctx_error(ctx)); goto end; }
+            for (i = 0; i < T; i++) if (reveal[i]) decar_softmax_double(lg->data + (int64_t)(g->cfg.causal ? i : i + 1) * V, nc, temp, pk + ((int64_t)j * T + i) * nc);
+        }
+        for (i = 0; i < T; i++) if (reveal[i]) {
+            double *m = mix + (int64_t)i * nc;
+            for (a = 0; a < nc; a++) m[a] = 0.0;
+            for (j = 0; j < K; j++) if (w[j] > 0.0) { const double *p = pk + ((int64_t)j * T + i) * nc; for (a = 0; a < nc; a++) m[a] += w[j] * p[a]; }
+            a = decar_sample_probs(m, nc, 0, 1.0, &r);
+            for (j = 0; j < K; j++) if (en->experts[j] && (w[j] > 0.0 || en->router.kind == DECAR_ROUTE_BAYES)) {
+                double pv = pk[((int64_t)j * T + i) * nc + a]; ll[j] += log(pv > 1e-300 ? pv : 1e-300); }
+            x[i] = a; n_masked--;
+        }
+        step++;
+    }
+end:
+    decar__free(inp); decar__free(w); decar__free(mix); decar__free(pk);
+    decar__free(reveal); decar__free(txt); decar__free(feat);
+    return rc;
+}
+
+#endif /* DECAR_IMPLEMENTATION_DONE */
+#endif /* DECAR_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+This software is available under 2 licenses -- choose whichever you prefer.
+------------------------------------------------------------------------------
+ALTERNATIVE A - MIT License
+Copyright (c) 2026 the decar authors
+Permission is hereby granted, free of charge, to any person obtaining a copy of this software and associated
+documentation files (the "Software"), to deal in the Software without restriction, including without limitation the
+rights to use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies of the Software, and to permit
+persons to whom the Software is furnished to do so, subject to the following conditions: The above copyright notice and
+this permission notice shall be included in all copies or substantial portions of the Software.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE
+WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR
+COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR
+OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+------------------------------------------------------------------------------
+ALTERNATIVE B - Public Domain (www.unlicense.org)
+This is free and unencumbered software released into the public domain. Anyone is free to copy, modify, publish, use,
+compile, sell, or distribute this software, either in source code form or as a compiled binary, for any purpose,
+commercial or non-commercial, and by any means.
+------------------------------------------------------------------------------
+*/
