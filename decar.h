@@ -285,6 +285,11 @@ DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *ex
                                 decar_error *e);
 DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e);  /* g uninitialised */
 DECARDEF int decar_meta_get(const void *buf, size_t len, const char *key, char *val, size_t val_cap);
+/* the same machinery for any named float arrays (router files use it): ndim 1 or 2 */
+typedef struct decar_st_tensor { const char *name; int ndim; int64_t shape[2]; const float *data; } decar_st_tensor;
+DECARDEF int decar_st_save_mem(const decar_st_tensor *t, int n, const char *meta, void **buf, size_t *len, decar_error *e);
+/* copy tensor `name` into out if it is F32 with exactly n elements; checks the whole file first (and its CRC) */
+DECARDEF int decar_st_get(const void *buf, size_t len, const char *name, float *out, int64_t n, decar_error *e);
 #ifndef DECAR_NO_STDIO
 DECARDEF int decar_gpt_save(const decar_gpt *g, const char *path, const char *extra_meta, decar_error *e); /* with opt */
 DECARDEF int decar_gpt_load(decar_gpt *g, const char *path, decar_error *e);
@@ -360,6 +365,12 @@ DECARDEF int  decar_router_assign(const decar_router *r, const float *feat);
 /* weights w (k) from a feature vector (R1-R3, uniform) or from log prior + accumulated log-likelihoods (R4',
    loglik may be NULL = prior). Keeps the top_k largest, renormalises to sum 1. */
 DECARDEF void decar_router_weights(const decar_router *r, const float *feat, const double *loglik, double *w);
+DECARDEF void decar_router_free(decar_router *r);
+#ifndef DECAR_NO_STDIO
+/* a router file is a safetensors file: centroids (k, d), prior (k), idf, optional fine (F, d) and fine_map (F) */
+DECARDEF int decar_router_save(const decar_router *r, const decar_featurizer *f, const char *path, decar_error *e);
+DECARDEF int decar_router_load(decar_router *r, decar_featurizer *f, const char *path, decar_error *e);
+#endif
 
 /* ---------------------------------------------------------------------------------------------------------------
    13. ensemble and samplers. The next-token distribution is sum_k w_k p_k; only experts with w_k > 0 run.
@@ -1579,46 +1590,67 @@ static void decar__f32_le(uint8_t *dst, const float *src, size_t n) {   /* host 
     if (!decar__little_endian()) for (i = 0; i < n; i++) { uint8_t t = dst[4*i]; dst[4*i] = dst[4*i+3]; dst[4*i+3] = t; t = dst[4*i+1]; dst[4*i+1] = dst[4*i+2]; dst[4*i+2] = t; }
 }
 
-DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *extra_meta, void **buf, size_t *len, decar_error *e) {
-    decar__sb h; size_t off = 0, hlen, data_len; int pass, t; uint8_t *out; uint32_t crc;
-    const char *pre[3]; const float *blk[3];
-    pre[0] = ""; pre[1] = "optim.m."; pre[2] = "optim.v."; blk[0] = g->params; blk[1] = g->m; blk[2] = g->v;
-    data_len = g->n_params * 4 * (with_opt ? 3 : 1);
-    out = (uint8_t *)DECAR_MALLOC(data_len + 1);
-    if (!out) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lu-byte checkpoint", (unsigned long)data_len);
-    for (pass = 0; pass < (with_opt ? 3 : 1); pass++) decar__f32_le(out + (size_t)pass * g->n_params * 4, blk[pass], g->n_params);
-    crc = decar__crc32(out, data_len);
+DECARDEF int decar_st_save_mem(const decar_st_tensor *t, int n, const char *meta, void **buf, size_t *len, decar_error *e) {
+    decar__sb h; size_t off = 0, data_len = 0, hlen; int i; uint8_t *b;
+    for (i = 0; i < n; i++) data_len += (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1)) * 4;
+    b = (uint8_t *)DECAR_MALLOC(data_len + 1);
+    if (!b) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lu-byte file", (unsigned long)data_len);
+    memset(b, 0, data_len + 1);
+    for (i = 0; i < n; i++) {
+        size_t ne = (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1));
+        decar__f32_le(b + off, t[i].data, ne); off += ne * 4;
+    }
     memset(&h, 0, sizeof h);
     decar__sb_str(&h, "{\"__metadata__\":{\"format\":\"pt\",\"decar_version\":\"" DECAR_VERSION "\",");
-    decar__sb_kv(&h, "vocab_size", (uint64_t)g->cfg.vocab_size); decar__sb_kv(&h, "n_layer", (uint64_t)g->cfg.n_layer);
-    decar__sb_kv(&h, "n_head", (uint64_t)g->cfg.n_head); decar__sb_kv(&h, "d_model", (uint64_t)g->cfg.d_model);
-    decar__sb_kv(&h, "seq_len", (uint64_t)g->cfg.seq_len); decar__sb_kv(&h, "causal", (uint64_t)g->cfg.causal);
-    decar__sb_kv(&h, "step", (uint64_t)g->step); decar__sb_kv(&h, "rng_state", g->rng_state);
-    if (extra_meta && *extra_meta) { decar__sb_str(&h, extra_meta); decar__sb_str(&h, ","); }
-    decar__sb_kv(&h, "decar_crc32", crc);
+    if (meta && *meta) { decar__sb_str(&h, meta); decar__sb_str(&h, ","); }
+    decar__sb_kv(&h, "decar_crc32", decar__crc32(b, data_len));
     h.n--;   /* drop the trailing comma */
     decar__sb_str(&h, "}");
-    for (pass = 0; pass < (with_opt ? 3 : 1); pass++)
-        for (t = 0; t < g->n_tensors; t++) {
-            const decar_param_info *pi = &g->info[t]; size_t nb = (size_t)(pi->shape[0] * pi->shape[1]) * 4;
-            decar__sb_str(&h, ",\""); decar__sb_str(&h, pre[pass]); decar__sb_str(&h, pi->name);
-            decar__sb_str(&h, "\":{\"dtype\":\"F32\",\"shape\":["); decar__sb_u64(&h, (uint64_t)pi->shape[0]);
-            if (pi->ndim == 2) { decar__sb_str(&h, ","); decar__sb_u64(&h, (uint64_t)pi->shape[1]); }
-            decar__sb_str(&h, "],\"data_offsets\":["); decar__sb_u64(&h, off); decar__sb_str(&h, ",");
-            decar__sb_u64(&h, off + nb); decar__sb_str(&h, "]}");
-            off += nb;
-        }
+    for (i = 0, off = 0; i < n; i++) {
+        size_t nb = (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1)) * 4;
+        decar__sb_str(&h, ",\""); decar__sb_str(&h, t[i].name);
+        decar__sb_str(&h, "\":{\"dtype\":\"F32\",\"shape\":["); decar__sb_u64(&h, (uint64_t)t[i].shape[0]);
+        if (t[i].ndim == 2) { decar__sb_str(&h, ","); decar__sb_u64(&h, (uint64_t)t[i].shape[1]); }
+        decar__sb_str(&h, "],\"data_offsets\":["); decar__sb_u64(&h, off); decar__sb_str(&h, ",");
+        decar__sb_u64(&h, off + nb); decar__sb_str(&h, "]}");
+        off += nb;
+    }
     decar__sb_str(&h, "}");
     while (h.n % 8) decar__sb_str(&h, " ");   /* the format allows trailing spaces; keeps the data 8-aligned */
-    if (h.oom) { DECAR_FREE(out); decar__free(h.p); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the header"); }
-    hlen = h.n;
-    *len = 8 + hlen + data_len;
+    if (h.oom) { DECAR_FREE(b); decar__free(h.p); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the header"); }
+    hlen = h.n; *len = 8 + hlen + data_len;
     *buf = DECAR_MALLOC(*len);
-    if (!*buf) { DECAR_FREE(out); DECAR_FREE(h.p); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a checkpoint"); }
-    { uint8_t *b = (uint8_t *)*buf; int i; for (i = 0; i < 8; i++) b[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
-      memcpy(b + 8, h.p, hlen); memcpy(b + 8 + hlen, out, data_len); }
-    DECAR_FREE(out); DECAR_FREE(h.p);
+    if (!*buf) { DECAR_FREE(b); DECAR_FREE(h.p); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the file"); }
+    { uint8_t *o = (uint8_t *)*buf; for (i = 0; i < 8; i++) o[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+      memcpy(o + 8, h.p, hlen); memcpy(o + 8 + hlen, b, data_len); }
+    DECAR_FREE(b); DECAR_FREE(h.p);
     return DECAR_OK;
+}
+
+DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *extra_meta, void **buf, size_t *len, decar_error *e) {
+    decar__sb m; int pass, t, n = 0, rc; decar_st_tensor *ts; char *names;
+    const char *pre[3]; const float *blk[3];
+    pre[0] = ""; pre[1] = "optim.m."; pre[2] = "optim.v."; blk[0] = g->params; blk[1] = g->m; blk[2] = g->v;
+    ts = (decar_st_tensor *)DECAR_MALLOC((size_t)g->n_tensors * 3 * sizeof *ts);
+    names = (char *)DECAR_MALLOC((size_t)g->n_tensors * 3 * 80);
+    if (!ts || !names) { decar__free(ts); decar__free(names); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
+    for (pass = 0; pass < (with_opt ? 3 : 1); pass++)
+        for (t = 0; t < g->n_tensors; t++, n++) {
+            const decar_param_info *pi = &g->info[t]; char *nm = names + (size_t)n * 80;
+            strcpy(nm, pre[pass]); strcat(nm, pi->name);
+            ts[n].name = nm; ts[n].ndim = pi->ndim; ts[n].shape[0] = pi->shape[0]; ts[n].shape[1] = pi->shape[1];
+            ts[n].data = blk[pass] + pi->offset;
+        }
+    memset(&m, 0, sizeof m);
+    decar__sb_kv(&m, "vocab_size", (uint64_t)g->cfg.vocab_size); decar__sb_kv(&m, "n_layer", (uint64_t)g->cfg.n_layer);
+    decar__sb_kv(&m, "n_head", (uint64_t)g->cfg.n_head); decar__sb_kv(&m, "d_model", (uint64_t)g->cfg.d_model);
+    decar__sb_kv(&m, "seq_len", (uint64_t)g->cfg.seq_len); decar__sb_kv(&m, "causal", (uint64_t)g->cfg.causal);
+    decar__sb_kv(&m, "step", (uint64_t)g->step); decar__sb_kv(&m, "rng_state", g->rng_state);
+    if (extra_meta && *extra_meta) decar__sb_str(&m, extra_meta); else if (m.n) { m.n--; m.p[m.n] = 0; }
+    if (m.oom) { DECAR_FREE(ts); DECAR_FREE(names); decar__free(m.p); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
+    rc = decar_st_save_mem(ts, n, m.p, buf, len, e);
+    DECAR_FREE(ts); DECAR_FREE(names); DECAR_FREE(m.p);
+    return rc;
 }
 
 /* a strict reader for the JSON subset safetensors uses: objects, strings, integer arrays, integers */
@@ -1769,6 +1801,21 @@ DECARDEF int decar_meta_get(const void *buf, size_t len, const char *key, char *
         strcpy(val, v); rc = 0; }
     decar__free(st.t);
     return rc;
+}
+
+DECARDEF int decar_st_get(const void *buf, size_t len, const char *name, float *out, int64_t n, decar_error *e) {
+    decar__st st; int rc, k; const char *crc_s; uint64_t v; const uint8_t *b = (const uint8_t *)buf;
+    if ((rc = decar__st_parse(b, len, &st, e))) { decar__free(st.t); return rc; }
+    if ((crc_s = decar__st_meta(&st, "decar_crc32")) && (decar__parse_u64(crc_s, &v) || v != decar__crc32(b + st.data_off, st.data_len))) {
+        decar__free(st.t); DECAR__FAIL(e, DECAR_ERR_FORMAT, "data fails its CRC32 check: the file is corrupted or truncated"); }
+    for (k = 0; k < st.n; k++) if (strcmp(st.t[k].name, name) == 0) break;
+    if (k == st.n) { decar__free(st.t); DECAR__FAIL(e, DECAR_ERR_FORMAT, "no tensor '%s'", name); }
+    if (!st.t[k].f32 || st.t[k].end - st.t[k].begin != n * 4) { decar__free(st.t); DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' is not F32 with %lld elements", name, (long long)n); }
+    memcpy(out, b + st.data_off + st.t[k].begin, (size_t)n * 4);
+    if (!decar__little_endian()) decar__f32_le((uint8_t *)out, out, (size_t)n);
+    decar__free(st.t);
+    for (k = 0; k < n; k++) if (!(fabsf(out[k]) < INFINITY)) DECAR__FAIL(e, DECAR_ERR_NUMERIC, "tensor '%s' holds NaN or Inf", name);
+    return DECAR_OK;
 }
 
 DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e) {
@@ -2345,6 +2392,66 @@ DECARDEF void decar_router_weights(const decar_router *r, const float *feat, con
         for (j = 0; j < k; j++) w[j] /= s;
     }
 }
+
+DECARDEF void decar_router_free(decar_router *r) {
+    decar__free(r->centroids); decar__free(r->prior); decar__free(r->fine); decar__free(r->fine_map);
+    memset(r, 0, sizeof *r);
+}
+#ifndef DECAR_NO_STDIO
+DECARDEF int decar_router_save(const decar_router *r, const decar_featurizer *f, const char *path, decar_error *e) {
+    decar_st_tensor t[5]; int n = 3, rc, i; void *buf; size_t len; decar__sb m; float *fm = NULL;
+    t[0].name = "centroids"; t[0].ndim = 2; t[0].shape[0] = r->k; t[0].shape[1] = r->d; t[0].data = r->centroids;
+    t[1].name = "prior"; t[1].ndim = 1; t[1].shape[0] = r->k; t[1].shape[1] = 1; t[1].data = r->prior;
+    t[2].name = "idf"; t[2].ndim = 1; t[2].shape[0] = DECAR_FEAT_BUCKETS; t[2].shape[1] = 1; t[2].data = f->idf;
+    if (r->n_fine > 0) {
+        fm = (float *)DECAR_MALLOC((size_t)r->n_fine * sizeof(float));
+        if (!fm) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+        for (i = 0; i < r->n_fine; i++) fm[i] = (float)r->fine_map[i];
+        t[3].name = "fine"; t[3].ndim = 2; t[3].shape[0] = r->n_fine; t[3].shape[1] = r->d; t[3].data = r->fine;
+        t[4].name = "fine_map"; t[4].ndim = 1; t[4].shape[0] = r->n_fine; t[4].shape[1] = 1; t[4].data = fm;
+        n = 5;
+    }
+    memset(&m, 0, sizeof m);
+    decar__sb_kv(&m, "k", (uint64_t)r->k); decar__sb_kv(&m, "dim", (uint64_t)r->d); decar__sb_kv(&m, "feat_seed", f->seed);
+    decar__sb_kv(&m, "n_fine", (uint64_t)(r->n_fine > 0 ? r->n_fine : 0));
+    if (!m.oom) { m.n--; m.p[m.n] = 0; }
+    rc = m.oom ? DECAR_ERR_NOMEM : decar_st_save_mem(t, n, m.p, &buf, &len, e);
+    decar__free(m.p); decar__free(fm);
+    if (rc) return rc;
+    rc = decar_write_file_atomic(path, buf, len, e);
+    DECAR_FREE(buf);
+    return rc;
+}
+DECARDEF int decar_router_load(decar_router *r, decar_featurizer *f, const char *path, decar_error *e) {
+    void *buf; size_t len; int rc, i; char v[64]; uint64_t k, d, seed, nf; float *fm = NULL;
+    memset(r, 0, sizeof *r); memset(f, 0, sizeof *f);
+    if ((rc = decar_read_file(path, &buf, &len, e))) return rc;
+    if (decar_meta_get(buf, len, "k", v, sizeof v) || decar__parse_u64(v, &k) || k < 1 || k > 1024 ||
+        decar_meta_get(buf, len, "dim", v, sizeof v) || decar__parse_u64(v, &d) || d < 1 || d > 4096 ||
+        decar_meta_get(buf, len, "feat_seed", v, sizeof v) || decar__parse_u64(v, &seed) ||
+        decar_meta_get(buf, len, "n_fine", v, sizeof v) || decar__parse_u64(v, &nf) || nf > (1u << 20)) {
+        DECAR_FREE(buf); DECAR__FAIL(e, DECAR_ERR_FORMAT, "'%s' is not a decar router file (metadata k, dim, feat_seed, n_fine)", path); }
+    r->k = (int)k; r->d = (int)d; r->n_fine = (int)nf; r->kind = DECAR_ROUTE_TOP1; r->top_k = 1; r->temp = 0.1f;
+    f->dim = (int)d; f->seed = seed;
+    r->centroids = (float *)DECAR_MALLOC((size_t)(k * d) * sizeof(float)); r->prior = (float *)DECAR_MALLOC((size_t)k * sizeof(float));
+    f->idf = (float *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(float));
+    if (nf) { r->fine = (float *)DECAR_MALLOC((size_t)(nf * d) * sizeof(float)); r->fine_map = (int32_t *)DECAR_MALLOC((size_t)nf * sizeof(int32_t)); fm = (float *)DECAR_MALLOC((size_t)nf * sizeof(float)); }
+    rc = DECAR_OK;
+    if (!r->centroids || !r->prior || !f->idf || (nf && (!r->fine || !r->fine_map || !fm))) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); }
+    if (!rc) rc = decar_st_get(buf, len, "centroids", r->centroids, (int64_t)(k * d), e);
+    if (!rc) rc = decar_st_get(buf, len, "prior", r->prior, (int64_t)k, e);
+    if (!rc) rc = decar_st_get(buf, len, "idf", f->idf, DECAR_FEAT_BUCKETS, e);
+    if (!rc && nf) rc = decar_st_get(buf, len, "fine", r->fine, (int64_t)(nf * d), e);
+    if (!rc && nf) rc = decar_st_get(buf, len, "fine_map", fm, (int64_t)nf, e);
+    if (!rc && nf) for (i = 0; i < (int)nf; i++) {
+        if (fm[i] < 0 || fm[i] >= (float)k) { rc = DECAR_ERR_FORMAT; decar__seterr(e, rc, "fine_map entry %d out of range", i); break; }
+        r->fine_map[i] = (int32_t)fm[i];
+    }
+    decar__free(fm); DECAR_FREE(buf);
+    if (rc) { decar_router_free(r); decar_feat_free(f); }
+    return rc;
+}
+#endif
 
 /* ---- 13. ensemble and samplers ------------------------------------------------------------------------------- */
 DECARDEF void decar_softmax_double(const float *logits, int n, double temp, double *p) {
