@@ -185,6 +185,12 @@ int main(void) {
         CHECK(decar_add(c, decar_new2(c, 2, 3), decar_new2(c, 3, 2)) == NULL && decar_ctx_status(c) == DECAR_ERR_ARG, "bad broadcast is an error");
         decar_ctx_free(c);
     }
+    {   /* the tanh used by GELU against libm's, over [-12, 12] */
+        double worst = 0; int k;
+        for (k = -120000; k <= 120000; k++) { float u = (float)k * 1e-4f; double d = fabs((double)decar__tanh(u) - tanh((double)u)); if (d > worst) worst = d; }
+        CHECK(worst < 3e-7, "decar__tanh max error %g", worst);
+        printf("  tanh max abs error %.2e\n", worst);
+    }
     {   /* backward without parameters says what was forgotten */
         decar_ctx *c = decar_ctx_new(0); decar_tensor *a = decar_new1(c, 3);
         CHECK(decar_backward(c, decar_sum(c, a)) != 0 && strstr(decar_ctx_error(c), "decar_param"), "missing-param message");

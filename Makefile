@@ -1,0 +1,34 @@
+# decar: `make` builds build/decar, `make test` runs every test, `make demo` runs the main job end to end.
+CC      ?= gcc
+ARCH    ?= -march=native
+OPT     ?= -O2
+OMP     ?= -fopenmp
+CFLAGS  ?= $(OPT) $(ARCH) $(OMP) -Wall -Wextra -Wpedantic
+LDLIBS  = -lm
+BUILD   = build
+TESTS   = test_ops test_gpt_ref test_io test_cluster test_dfm
+
+all: $(BUILD)/decar
+
+$(BUILD):
+	mkdir -p $(BUILD)
+
+$(BUILD)/decar: examples/decar.c decar.h | $(BUILD)
+	$(CC) -std=c11 $(CFLAGS) -o $@ examples/decar.c $(LDLIBS)
+
+$(BUILD)/%: tests/%.c decar.h tests/test_util.h | $(BUILD)
+	$(CC) -std=c99 $(CFLAGS) -o $@ $< $(LDLIBS)
+
+test: $(BUILD)/decar $(addprefix $(BUILD)/,$(TESTS))
+	bash tests/run_tests.sh
+
+demo: $(BUILD)/decar
+	bash scripts/demo.sh
+
+bench: $(BUILD)/decar
+	bash bench/run_bench.sh
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all test demo bench clean

@@ -1,0 +1,698 @@
+/* decar - the command-line program around decar.h.
+     decar train     train one model (AR or masked DFM) on a directory of text, a file, or a shard list
+     decar sample    sample from one model
+     decar eval      held-out bits per byte of one model (AR: exact; DFM: Monte Carlo bound with its std. error)
+     decar cluster   featurize, spherical balanced k-means, write shards + router file (+ random-split shards)
+     decar ens-eval  score held-out documents under routers x top-k for a set of experts; table + CSV
+     decar generate  sample from a routed ensemble of AR experts
+     decar infill    fill the holes ("_") of a text with an ensemble of DFM experts
+     decar average   BTM parameter averaging of experts branched from one seed checkpoint
+     decar plot      SVG of training curves from the CSV logs that `decar train --log` writes
+   Every subcommand has --help. Exit status: 0 ok, 1 runtime error, 2 bad arguments. */
+#define _POSIX_C_SOURCE 200809L   /* strtok_r; the header itself needs only C99 */
+#define DECAR_IMPLEMENTATION
+#include "../decar.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- small helpers ------------------------------------------------------------------------------------------- */
+static double now_s(void) { struct timespec ts; timespec_get(&ts, TIME_UTC); return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec; }
+static void die(const char *what, const decar_error *e) { fprintf(stderr, "decar: %s: %s\n", what, e->msg); exit(1); }
+static void fmt_eta(double s, char *out) {
+    if (s < 0 || s > 1e7) { strcpy(out, "?"); return; }
+    if (s >= 3600) sprintf(out, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else sprintf(out, "%dm%02ds", (int)(s / 60), (int)s % 60);
+}
+
+typedef struct { const char *name, *def, *help; const char *val; } opt;
+static int parse_opts(int argc, char **argv, opt *o, int n, const char *cmd, const char *usage) {
+    int i, j;
+    for (j = 0; j < n; j++) o[j].val = o[j].def;
+    for (i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: decar %s %s\n\noptions:\n", cmd, usage);
+            for (j = 0; j < n; j++) printf("  --%-14s %s%s%s%s\n", o[j].name, o[j].help, o[j].def ? " (default " : "", o[j].def ? o[j].def : "", o[j].def ? ")" : "");
+            exit(0);
+        }
+        if (strncmp(argv[i], "--", 2)) { fprintf(stderr, "decar %s: unexpected argument '%s' (see --help)\n", cmd, argv[i]); exit(2); }
+        for (j = 0; j < n; j++) if (!strcmp(argv[i] + 2, o[j].name)) break;
+        if (j == n) { fprintf(stderr, "decar %s: unknown option '%s' (see --help)\n", cmd, argv[i]); exit(2); }
+        if (i + 1 >= argc) { fprintf(stderr, "decar %s: option --%s needs a value\n", cmd, o[j].name); exit(2); }
+        o[j].val = argv[++i];
+    }
+    return 0;
+}
+static const char *S(opt *o, int n, const char *name) { int j; for (j = 0; j < n; j++) if (!strcmp(o[j].name, name)) return o[j].val; return NULL; }
+static long I(opt *o, int n, const char *name, long lo, long hi) {
+    const char *v = S(o, n, name); char *end; long x;
+    if (!v) { fprintf(stderr, "decar: --%s is required\n", name); exit(2); }
+    x = strtol(v, &end, 10);
+    if (*end || end == v || x < lo || x > hi) { fprintf(stderr, "decar: --%s must be an integer in [%ld, %ld], not '%s'\n", name, lo, hi, v); exit(2); }
+    return x;
+}
+static double F(opt *o, int n, const char *name, double lo, double hi) {
+    const char *v = S(o, n, name); char *end; double x;
+    if (!v) { fprintf(stderr, "decar: --%s is required\n", name); exit(2); }
+    x = strtod(v, &end);
+    if (*end || end == v || !(x >= lo && x <= hi)) { fprintf(stderr, "decar: --%s must be a number in [%g, %g], not '%s'\n", name, lo, hi, v); exit(2); }
+    return x;
+}
+static const char *REQ(opt *o, int n, const char *name) {
+    const char *v = S(o, n, name);
+    if (!v || !*v) { fprintf(stderr, "decar: --%s is required (see --help)\n", name); exit(2); }
+    return v;
+}
+#define NOPT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static void load_data(decar_data *d, const char *path, const char *list, const char *ext, int val_permille) {
+    decar_error e;
+    decar_data_init(d);
+    if (decar_data_load(d, path, list, ext && *ext ? ext : NULL, val_permille, &e)) die("loading data", &e);
+}
+static void load_model(decar_gpt *g, const char *path) {
+    decar_error e;
+    if (decar_gpt_load(g, path, &e)) die("loading model", &e);
+}
+
+/* ---- train --------------------------------------------------------------------------------------------------- */
+static double val_loss(decar_gpt *g, decar_ctx *ctx, const decar_data *d, int B, int T, int objective, int batches) {
+    decar_rng r; int32_t *x = (int32_t *)malloc((size_t)B * T * 4), *y = (int32_t *)malloc((size_t)B * T * 4), *xi = (int32_t *)malloc((size_t)B * T * 4);
+    float *w = (float *)malloc((size_t)B * T * 4), *nll = (float *)malloc((size_t)B * T * 4); double tot = 0; int b, i, nb = 0;
+    decar_dfm dfm; dfm.kappa_pow = 1; dfm.t_max = 0;
+    decar_rng_seed(&r, 777);   /* the same validation windows every time */
+    for (b = 0; b < batches; b++) {
+        double s = 0;
+        if (decar_data_batch(d, 1, &r, B, T, x, y)) break;
+        if (objective == 0) { decar_gpt_score(g, ctx, x, y, B, T, nll); for (i = 0; i < B * T; i++) s += nll[i]; s /= B * T; }
+        else {
+            decar_dfm_corrupt(&dfm, &r, x, xi, y, w, B, T, NULL);
+            decar_gpt_score(g, ctx, xi, y, B, T, nll);
+            for (i = 0; i < B * T; i++) s += (double)nll[i] * w[i];
+            s /= B * T;
+        }
+        tot += s; nb++;
+    }
+    free(x); free(y); free(xi); free(w); free(nll);
+    return nb ? tot / nb : NAN;
+}
+
+static int cmd_train(int argc, char **argv) {
+    opt o[] = {
+        {"data", NULL, "directory tree of text files, or one file", 0}, {"docs", NULL, "file listing the documents to use (paths relative to --data)", 0},
+        {"ext", ".txt", "only files ending in this ('' = all files)", 0}, {"out", "model.safetensors", "checkpoint to write", 0},
+        {"resume", "0", "1: continue from --out (weights, optimizer, step, data rng)", 0}, {"init", NULL, "start from this checkpoint's weights (BTM branching)", 0},
+        {"objective", "ar", "ar (next-token) or dfm (masked discrete flow matching)", 0},
+        {"steps", "1000", "optimizer steps", 0}, {"batch", "8", "sequences per step", 0}, {"seq", "256", "tokens per sequence", 0},
+        {"layers", "4", "transformer blocks", 0}, {"heads", "4", "attention heads", 0}, {"dim", "256", "model width", 0},
+        {"lr", "1e-3", "peak learning rate", 0}, {"min-lr", "1e-4", "final learning rate (cosine)", 0}, {"warmup", "-1", "warmup steps (-1: steps/20)", 0},
+        {"wd", "0.1", "AdamW weight decay (2-D weights only)", 0}, {"clip", "1.0", "gradient-norm clip", 0},
+        {"seed", "1337", "seed for init and data order", 0}, {"threads", "0", "threads (0: OpenMP default)", 0},
+        {"val-permille", "50", "documents per 1000 held out (by name hash)", 0}, {"val-every", "200", "validation loss every N steps (0: off)", 0},
+        {"val-batches", "8", "batches per validation", 0}, {"ckpt-every", "0", "checkpoint every N steps (0: only at the end)", 0},
+        {"log", NULL, "CSV log: step,tokens,train_loss,val_loss,seconds", 0}, {"quiet", "0", "1: no progress line", 0},
+    };
+    int n = NOPT(o), B, T, steps, objective, s, val_every, ckpt_every, quiet;
+    decar_data d; decar_gpt g; decar_ctx *ctx; decar_opt op = decar_opt_default(); decar_error e; decar_rng r; decar_dfm dfm;
+    int32_t *x, *y, *xi; float *w; double t0, last_print = 0, ema = -1; FILE *logf = NULL; const char *out; char meta[256];
+    parse_opts(argc, argv, o, n, "train", "--data DIR|FILE [options]");
+    objective = !strcmp(S(o, n, "objective"), "dfm") ? 1 : !strcmp(S(o, n, "objective"), "ar") ? 0 : -1;
+    if (objective < 0) { fprintf(stderr, "decar train: --objective must be ar or dfm\n"); return 2; }
+    B = (int)I(o, n, "batch", 1, 4096); T = (int)I(o, n, "seq", 2, 1 << 16); steps = (int)I(o, n, "steps", 0, 100000000);
+    val_every = (int)I(o, n, "val-every", 0, 1 << 30); ckpt_every = (int)I(o, n, "ckpt-every", 0, 1 << 30); quiet = (int)I(o, n, "quiet", 0, 1);
+    op.lr = (float)F(o, n, "lr", 0, 10); op.min_lr = (float)F(o, n, "min-lr", 0, 10); op.weight_decay = (float)F(o, n, "wd", 0, 10);
+    op.grad_clip = (float)F(o, n, "clip", 0, 1e9); op.total_steps = steps;
+    op.warmup_steps = (int)I(o, n, "warmup", -1, 100000000); if (op.warmup_steps < 0) op.warmup_steps = steps / 20 > 0 ? steps / 20 : 1;
+    decar_set_threads((int)I(o, n, "threads", 0, 1024));
+    out = REQ(o, n, "out");
+    load_data(&d, REQ(o, n, "data"), S(o, n, "docs"), S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
+    if (d.stream_len[0] < (int64_t)T + 2) { fprintf(stderr, "decar train: only %lld training tokens, need more than seq %d\n", (long long)d.stream_len[0], T); return 1; }
+    if (!strcmp(S(o, n, "resume"), "1")) {
+        load_model(&g, out);
+        if (g.cfg.causal != (objective == 0)) { fprintf(stderr, "decar train: %s was trained with the other objective\n", out); return 2; }
+        if (g.cfg.seq_len < T) { fprintf(stderr, "decar train: %s has seq_len %d < --seq %d\n", out, g.cfg.seq_len, T); return 2; }
+        r.s = g.rng_state;
+        fprintf(stderr, "resuming %s at step %lld\n", out, (long long)g.step);
+    } else if (S(o, n, "init")) {
+        load_model(&g, S(o, n, "init"));
+        g.step = 0; memset(g.m, 0, g.n_params * 4); memset(g.v, 0, g.n_params * 4);
+        decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62));
+    } else {
+        decar_gpt_config c;
+        c.vocab_size = DECAR_BYTE_VOCAB; c.n_layer = (int)I(o, n, "layers", 1, DECAR_MAX_LAYERS); c.n_head = (int)I(o, n, "heads", 1, 1024);
+        c.d_model = (int)I(o, n, "dim", 1, 65536); c.seq_len = T; c.causal = objective == 0;
+        if (decar_gpt_init(&g, &c, (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("init", &e);
+        decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62) ^ 0xda7a);
+    }
+    ctx = decar_ctx_new(0);
+    x = (int32_t *)malloc((size_t)B * T * 4); y = (int32_t *)malloc((size_t)B * T * 4); xi = (int32_t *)malloc((size_t)B * T * 4); w = (float *)malloc((size_t)B * T * 4);
+    dfm.kappa_pow = 1; dfm.t_max = 0;
+    if (S(o, n, "log")) {
+        int append = g.step > 0;
+        logf = fopen(S(o, n, "log"), append ? "a" : "w");
+        if (!logf) { fprintf(stderr, "decar train: cannot write %s\n", S(o, n, "log")); return 1; }
+        if (!append) fprintf(logf, "step,tokens,train_loss,val_loss,seconds\n");
+    }
+    if (!quiet) fprintf(stderr, "train %s: %lu params, %d docs (%lld train / %lld val tokens), B=%d T=%d, %d steps, simd %s, %d threads\n",
+                        objective ? "dfm" : "ar", (unsigned long)g.n_params, d.n_docs, (long long)d.stream_len[0], (long long)d.stream_len[1], B, T, steps, decar_simd_name(), decar_get_threads());
+    sprintf(meta, "\"objective\":\"%s\",", objective ? "dfm" : "ar");
+    meta[strlen(meta) - 1] = 0;
+    t0 = now_s();
+    {
+        int64_t start = g.step;
+        for (s = (int)g.step; s < steps; s++) {
+            float loss; double el;
+            decar_data_batch(&d, 0, &r, B, T, x, y);
+            if (objective == 1) { memcpy(xi, x, (size_t)B * T * 4); decar_dfm_corrupt(&dfm, &r, x, xi, y, w, B, T, NULL); }
+            loss = decar_gpt_train_step(&g, ctx, &op, objective ? xi : x, y, objective ? w : NULL, B, T);
+            if (loss != loss) { fprintf(stderr, "\ndecar train: step %d: %s\n", s, decar_ctx_error(ctx)); return 1; }
+            g.rng_state = r.s;
+            ema = ema < 0 ? loss : 0.95 * ema + 0.05 * loss;
+            el = now_s() - t0;
+            if (!quiet && (el - last_print > 1.0 || s + 1 == steps)) {
+                char eta[32]; double done = (double)(s + 1 - start), tps = done * B * T / (el > 1e-9 ? el : 1e-9);
+                fmt_eta(el / done * (steps - s - 1), eta);
+                fprintf(stderr, "\rstep %6d/%d | loss %.4f | lr %.2e | %7.0f tok/s | %s left   ", s + 1, steps, ema, decar_opt_lr(&op, s), tps, eta);
+                last_print = el;
+            }
+            if ((val_every && (s + 1) % val_every == 0) || s + 1 == steps) {
+                double vl = d.stream_len[1] > T + 2 ? val_loss(&g, ctx, &d, B, T, objective, (int)I(o, n, "val-batches", 1, 100000)) : NAN;
+                if (!quiet) fprintf(stderr, "\nstep %d: train %.4f val %.4f (%.4f bits/token)\n", s + 1, ema, vl, vl / log(2.0));
+                if (logf) { fprintf(logf, "%d,%lld,%.5f,%.5f,%.2f\n", s + 1, (long long)(s + 1) * B * T, ema, vl, now_s() - t0); fflush(logf); }
+            }
+            if (ckpt_every && (s + 1) % ckpt_every == 0 && s + 1 < steps && decar_gpt_save(&g, out, meta, &e)) die("checkpoint", &e);
+        }
+    }
+    if (decar_gpt_save(&g, out, meta, &e)) die("checkpoint", &e);
+    if (!quiet) fprintf(stderr, "saved %s (%.1f s)\n", out, now_s() - t0);
+    if (logf) fclose(logf);
+    free(x); free(y); free(xi); free(w); decar_ctx_free(ctx); decar_gpt_free(&g); decar_data_free(&d);
+    return 0;
+}
+
+/* ---- the ensemble: one mechanism for one model (sample) and many (generate) ---------------------------------- */
+typedef struct { decar_ensemble en; decar_gpt *models; decar_featurizer feat; int have_router; } ens_t;
+static void ens_open(ens_t *E, const char *experts, const char *router, const char *route, int top_k, double temp, int route_every, int skip_missing) {
+    char *list = (char *)malloc(strlen(experts) + 1), *tok, *save = NULL; int k = 0, j; decar_error e;
+    memset(E, 0, sizeof *E);
+    strcpy(list, experts);
+    for (tok = list; *tok; tok++) if (*tok == ',') k++;
+    k++;
+    E->models = (decar_gpt *)calloc((size_t)k, sizeof(decar_gpt));
+    E->en.experts = (decar_gpt **)calloc((size_t)k, sizeof(decar_gpt *));
+    E->en.k = k;
+    for (j = 0, tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save), j++) {
+        if (!strcmp(tok, "-")) continue;
+        if (decar_gpt_load(&E->models[j], tok, &e)) {
+            if (!skip_missing) { fprintf(stderr, "decar: expert %d: %s (use --skip-missing 1 to continue without it)\n", j, e.msg); exit(1); }
+            fprintf(stderr, "decar: warning: expert %d skipped: %s\n", j, e.msg);
+            continue;
+        }
+        E->en.experts[j] = &E->models[j];
+    }
+    free(list);
+    if (router) {
+        if (decar_router_load(&E->en.router, &E->feat, router, &e)) die("loading router", &e);
+        if (E->en.router.k != k) { fprintf(stderr, "decar: the router has %d clusters but %d experts were given\n", E->en.router.k, k); exit(2); }
+        E->en.feat = &E->feat; E->have_router = 1;
+    } else {
+        E->en.router.k = k; E->en.router.prior = NULL;
+    }
+    E->en.router.kind = decar_route_name(route);
+    if (!E->en.router.kind) { fprintf(stderr, "decar: unknown router '%s' (top1, cosine, cbtm, bayes, uniform)\n", route); exit(2); }
+    if (!router && E->en.router.kind != DECAR_ROUTE_BAYES && E->en.router.kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar: router '%s' needs --router FILE\n", route); exit(2); }
+    E->en.router.top_k = top_k; E->en.router.temp = (float)temp; E->en.route_every = route_every;
+}
+static void ens_close(ens_t *E) {
+    int j;
+    for (j = 0; j < E->en.k; j++) if (E->en.experts[j]) decar_gpt_free(&E->models[j]);
+    free(E->models); free(E->en.experts);
+    if (E->have_router) { decar_router_free(&E->en.router); decar_feat_free(&E->feat); }
+}
+static void print_tokens(const int32_t *t, int n) {
+    int i;
+    for (i = 0; i < n; i++) { if (t[i] < 256) putchar(t[i]); else if (t[i] == DECAR_TOK_EOT) fputs("\n<|eot|>\n", stdout); }
+}
+static int generate_common(ens_t *E, const char *prompt, int n_new, double temp, int top_k, double top_p, uint64_t seed, int show_experts) {
+    int np = (int)strlen(prompt) + 1, i, len; int32_t *toks = (int32_t *)malloc((size_t)(np + n_new) * 4); int *act = (int *)malloc((size_t)(n_new + 1) * sizeof(int));
+    decar_error e; double t0;
+    toks[0] = DECAR_TOK_EOT;
+    for (i = 1; i < np; i++) toks[i] = (uint8_t)prompt[i - 1];
+    t0 = now_s();
+    len = decar_ensemble_generate(&E->en, toks, np, n_new, temp, top_k, top_p, seed, toks, act, &e);
+    if (len < 0) die("generate", &e);
+    print_tokens(toks + 1, len - 1);
+    printf("\n");
+    fprintf(stderr, "[%d tokens in %.2f s, %.0f tok/s]\n", n_new, now_s() - t0, n_new / (now_s() - t0));
+    if (show_experts) {
+        int cnt[1024] = {0}; for (i = 0; i < n_new; i++) if (act[i] >= 0 && act[i] < 1024) cnt[act[i]]++;
+        fprintf(stderr, "[top-weighted expert per token:");
+        for (i = 0; i < E->en.k && i < 1024; i++) if (cnt[i]) fprintf(stderr, " e%d x%d", i, cnt[i]);
+        fprintf(stderr, "]\n");
+    }
+    free(toks); free(act);
+    return 0;
+}
+
+static int cmd_sample(int argc, char **argv) {
+    opt o[] = { {"model", NULL, "checkpoint", 0}, {"prompt", "", "text to continue", 0}, {"n", "256", "tokens to generate", 0},
+                {"temp", "0.8", "temperature", 0}, {"top-k", "0", "keep the k most likely tokens (0: off)", 0}, {"top-p", "0.95", "nucleus mass (1: off)", 0},
+                {"seed", "1", "sampling seed", 0}, {"threads", "0", "threads", 0} };
+    int n = NOPT(o); ens_t E; decar_error e;
+    parse_opts(argc, argv, o, n, "sample", "--model CKPT [--prompt TEXT] [options]");
+    decar_set_threads((int)I(o, n, "threads", 0, 1024));
+    ens_open(&E, REQ(o, n, "model"), NULL, "uniform", 1, 0.1, 0, 0);
+    if (!E.models[0].cfg.causal) {   /* DFM model: fill n masks after the prompt, first-hitting order */
+        int np = (int)strlen(S(o, n, "prompt")), N = (int)I(o, n, "n", 1, 1 << 20), T = np + N, i; int32_t *x; decar_ctx *ctx = decar_ctx_new(0);
+        if (T + 1 > E.models[0].cfg.seq_len) { N = E.models[0].cfg.seq_len - 1 - np; T = np + N; if (N < 1) { fprintf(stderr, "decar sample: prompt too long\n"); return 2; } }
+        x = (int32_t *)malloc((size_t)T * 4);
+        for (i = 0; i < T; i++) x[i] = i < np ? (uint8_t)S(o, n, "prompt")[i] : DECAR_TOK_MASK;
+        if (decar_ensemble_fill(&E.en, ctx, x, T, DECAR_DFM_FIRST_HIT, 0, 1, F(o, n, "temp", 0.01, 100), (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("sample", &e);
+        print_tokens(x, T); printf("\n");
+        free(x); decar_ctx_free(ctx);
+    } else {
+        generate_common(&E, S(o, n, "prompt"), (int)I(o, n, "n", 1, 1 << 20), F(o, n, "temp", 0.01, 100), (int)I(o, n, "top-k", 0, 1 << 20),
+                        F(o, n, "top-p", 0.0, 1.0), (uint64_t)I(o, n, "seed", 0, 1L << 62), 0);
+    }
+    ens_close(&E);
+    return 0;
+}
+
+/* ---- scoring held-out documents ------------------------------------------------------------------------------
+   Each document is scored on its own as [EOT, bytes...] in non-overlapping windows of T: targets are its bytes only.
+   score_docs fills nll[doc][i] = -ln p(byte i | prefix in its window), for one model. */
+typedef struct { int n; int *doc; int64_t *off; int64_t total; } docset;
+static void docset_build(docset *ds, const decar_data *d) {
+    int i; ds->n = 0; ds->doc = (int *)malloc((size_t)d->n_docs * sizeof(int)); ds->off = (int64_t *)malloc((size_t)(d->n_docs + 1) * 8); ds->total = 0;
+    for (i = 0; i < d->n_docs; i++) if (d->docs[i].split == 1) { ds->doc[ds->n] = i; ds->off[ds->n] = ds->total; ds->total += d->docs[i].len; ds->n++; }
+    ds->off[ds->n] = ds->total;
+}
+static void score_docs(decar_gpt *g, decar_ctx *ctx, const decar_data *d, const docset *ds, int B, float *nll) {
+    int T = g->cfg.seq_len, q, nb = 0; int32_t *x = (int32_t *)malloc((size_t)B * T * 4), *y = (int32_t *)malloc((size_t)B * T * 4);
+    float *out = (float *)malloc((size_t)B * T * 4); int64_t *dst = (int64_t *)malloc((size_t)B * T * 8);
+    for (q = 0; q < ds->n; q++) {
+        const decar_doc *doc = &d->docs[ds->doc[q]]; int64_t s;
+        for (s = 0; s < doc->len; s += T) {   /* window covers target bytes s .. s+T-1, input tokens s-1 .. s+T-2 */
+            int t;
+            for (t = 0; t < T; t++) {
+                int64_t pi = s + t - 1, ti = s + t;
+                x[nb * T + t] = pi < 0 ? DECAR_TOK_EOT : pi < doc->len ? doc->bytes[pi] : DECAR_TOK_EOT;
+                y[nb * T + t] = ti < doc->len ? doc->bytes[ti] : -1;
+                dst[nb * T + t] = ti < doc->len ? ds->off[q] + ti : -1;
+            }
+            if (++nb == B || (q == ds->n - 1 && s + T >= doc->len)) {
+                int k;
+                if (decar_gpt_score(g, ctx, x, y, nb, T, out)) { fprintf(stderr, "decar: scoring: %s\n", decar_ctx_error(ctx)); exit(1); }
+                for (k = 0; k < nb * T; k++) if (dst[k] >= 0) nll[dst[k]] = out[k];
+                nb = 0;
+            }
+        }
+    }
+    free(x); free(y); free(out); free(dst);
+}
+
+/* DFM bound in bits per byte over the held-out windows, n_mc samples of t per window; returns mean, *se the std. error */
+static double dfm_bound(ens_t *E, decar_ctx *ctx, const decar_data *d, const docset *ds, int n_mc, uint64_t seed, double *se) {
+    int q, K = E->en.k, j, T = 0; double sum = 0, sum2 = 0; int64_t nsamp = 0, bytes = 0; decar_rng r; double *w = (double *)malloc((size_t)K * 8);
+    for (j = 0; j < K; j++) if (E->en.experts[j]) T = E->en.experts[j]->cfg.seq_len - 1;
+    decar_rng_seed(&r, seed);
+    for (q = 0; q < ds->n; q++) {
+        const decar_doc *doc = &d->docs[ds->doc[q]]; int64_t s;
+        for (s = 0; s < doc->len; s += T) {
+            int L = (int)(doc->len - s < T ? doc->len - s : T), mc, i, a;
+            int32_t *x1 = (int32_t *)malloc((size_t)(L + 1) * 4), *xt = (int32_t *)malloc((size_t)(L + 1) * 4);
+            float *feat = E->en.feat ? (float *)malloc((size_t)E->feat.dim * 4) : NULL;
+            for (i = 0; i < L; i++) x1[i + 1] = doc->bytes[s + i];
+            x1[0] = DECAR_TOK_EOT;
+            bytes += L;
+            for (mc = 0; mc < n_mc; mc++) {
+                double t = decar_rng_double(&r) * (1.0 - 1e-3), wt = 1.0 / (1.0 - t), lossw = 0; uint8_t *vis = (uint8_t *)malloc((size_t)L + 1); int nv = 0;
+                double *pm = (double *)calloc((size_t)L, 8);
+                xt[0] = DECAR_TOK_EOT;
+                for (i = 0; i < L; i++) { if (decar_rng_double(&r) < t) { xt[i + 1] = x1[i + 1]; vis[nv++] = (uint8_t)x1[i + 1]; } else xt[i + 1] = DECAR_TOK_MASK; }
+                if (E->en.feat && nv) decar_feat_apply(&E->feat, vis, nv, feat);
+                decar_router_weights(&E->en.router, E->en.feat && nv ? feat : NULL, NULL, w);
+                { double sw = 0; for (j = 0; j < K; j++) { if (!E->en.experts[j]) w[j] = 0; sw += w[j]; } for (j = 0; j < K; j++) w[j] /= sw; }
+                for (j = 0; j < K; j++) {
+                    decar_tensor *lg; decar_gpt *g = E->en.experts[j]; int V;
+                    if (!g || w[j] <= 0) continue;
+                    decar_ctx_reset(ctx);
+                    lg = decar_gpt_forward(ctx, g, xt, 1, L + 1);
+                    if (!lg) { fprintf(stderr, "decar: %s\n", decar_ctx_error(ctx)); exit(1); }
+                    V = g->cfg.vocab_size;
+                    for (i = 0; i < L; i++) if (xt[i + 1] == DECAR_TOK_MASK) {
+                        const float *l = lg->data + (int64_t)(i + 1) * V; double mx = -1e30, z = 0;
+                        for (a = 0; a < DECAR_TOK_MASK; a++) if (l[a] > mx) mx = l[a];
+                        for (a = 0; a < DECAR_TOK_MASK; a++) z += exp(l[a] - mx);
+                        pm[i] += w[j] * exp(l[x1[i + 1]] - mx) / z;
+                    }
+                }
+                for (i = 0; i < L; i++) if (xt[i + 1] == DECAR_TOK_MASK) lossw += -log(pm[i] > 1e-300 ? pm[i] : 1e-300) * wt;
+                lossw /= L * log(2.0);   /* bits per byte of this window, this t */
+                sum += lossw * L; sum2 += lossw * lossw * L; nsamp += L;
+                free(vis); free(pm);
+            }
+            free(x1); free(xt); free(feat);
+        }
+    }
+    (void)bytes;
+    free(w);
+    {
+        double mean = sum / (double)nsamp, var = sum2 / (double)nsamp - mean * mean;
+        /* effective sample count: windows x MC draws */
+        *se = sqrt(var > 0 ? var : 0) / sqrt((double)nsamp / (T > 0 ? T : 1) + 1e-9);
+        return mean;
+    }
+}
+
+static int cmd_eval(int argc, char **argv) {
+    opt o[] = { {"model", NULL, "checkpoint", 0}, {"data", NULL, "directory or file (the held-out split is scored)", 0}, {"docs", NULL, "document list", 0},
+                {"ext", ".txt", "file suffix filter", 0}, {"val-permille", "50", "as in train", 0}, {"batch", "8", "windows per forward", 0},
+                {"mc", "4", "DFM: Monte Carlo samples of t per window", 0}, {"seed", "1", "DFM: seed", 0}, {"threads", "0", "threads", 0} };
+    int n = NOPT(o); decar_data d; docset ds; decar_gpt g; decar_ctx *ctx = decar_ctx_new(0);
+    parse_opts(argc, argv, o, n, "eval", "--model CKPT --data DIR [options]");
+    decar_set_threads((int)I(o, n, "threads", 0, 1024));
+    load_model(&g, REQ(o, n, "model"));
+    load_data(&d, REQ(o, n, "data"), S(o, n, "docs"), S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
+    docset_build(&ds, &d);
+    if (ds.n == 0) { fprintf(stderr, "decar eval: no held-out documents (raise --val-permille)\n"); return 1; }
+    if (g.cfg.causal) {
+        float *nll = (float *)malloc((size_t)ds.total * 4); double s = 0; int64_t i;
+        score_docs(&g, ctx, &d, &ds, (int)I(o, n, "batch", 1, 4096), nll);
+        for (i = 0; i < ds.total; i++) s += nll[i];
+        printf("held-out: %d documents, %lld bytes, %.4f bits per byte\n", ds.n, (long long)ds.total, s / ds.total / log(2.0));
+        free(nll);
+    } else {
+        ens_t E; double se, m;
+        ens_open(&E, REQ(o, n, "model"), NULL, "uniform", 1, 0.1, 0, 0);
+        m = dfm_bound(&E, ctx, &d, &ds, (int)I(o, n, "mc", 1, 1000), (uint64_t)I(o, n, "seed", 0, 1L << 62), &se);
+        printf("held-out: %d documents, %lld bytes, DFM bound %.4f +- %.4f bits per byte\n", ds.n, (long long)ds.total, m, se);
+        ens_close(&E);
+    }
+    decar_gpt_free(&g); decar_data_free(&d); decar_ctx_free(ctx);
+    return 0;
+}
+
+/* ---- cluster: features -> balanced k-means -> shards ---------------------------------------------------------- */
+static double nmi(const int *a, const int *b, int n, int ka, int kb, double *purity) {
+    double *joint = (double *)calloc((size_t)(ka > 0 ? ka : 1) * (size_t)(kb > 0 ? kb : 1), 8), *pa = (double *)calloc((size_t)ka, 8), *pb = (double *)calloc((size_t)kb, 8), mi = 0, ha = 0, hb = 0, pur = 0; int i, j;
+    for (i = 0; i < n; i++) { joint[a[i] * kb + b[i]] += 1.0 / n; pa[a[i]] += 1.0 / n; pb[b[i]] += 1.0 / n; }
+    for (i = 0; i < ka; i++) { double mx = 0; if (pa[i] > 0) ha -= pa[i] * log(pa[i]);
+        for (j = 0; j < kb; j++) { double p = joint[i * kb + j]; if (p > 0) mi += p * log(p / (pa[i] * pb[j])); if (p > mx) mx = p; } pur += mx; }
+    for (j = 0; j < kb; j++) if (pb[j] > 0) hb -= pb[j] * log(pb[j]);
+    free(joint); free(pa); free(pb);
+    *purity = pur;
+    return ha + hb > 0 ? 2 * mi / (ha + hb) : 1.0;
+}
+static void write_list(const char *path, const decar_data *d, const int *lab, int k, int only_split) {
+    FILE *f; int i; char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen(tmp, "w");
+    if (!f) { fprintf(stderr, "decar: cannot write %s\n", tmp); exit(1); }
+    for (i = 0; i < d->n_docs; i++) if (lab[i] == k && (only_split < 0 || d->docs[i].split == only_split)) {
+        const char *nm = d->docs[i].name, *hash = strchr(nm, '#');
+        if (hash && i > 0 && !strncmp(d->docs[i - 1].name, nm, (size_t)(hash - nm)) && lab[i - 1] == k && d->docs[i - 1].name[hash - nm] == '#') continue;
+        fprintf(f, "%.*s\n", hash ? (int)(hash - nm) : (int)strlen(nm), nm);
+    }
+    if (fclose(f) || rename(tmp, path)) { fprintf(stderr, "decar: cannot write %s\n", path); exit(1); }
+}
+static int cmd_cluster(int argc, char **argv) {
+    opt o[] = { {"data", NULL, "directory tree of text files", 0}, {"out", NULL, "output directory (must exist)", 0}, {"k", "4", "clusters = experts", 0},
+                {"ext", ".txt", "file suffix filter", 0}, {"val-permille", "50", "as in train", 0}, {"dim", "128", "feature dimension", 0},
+                {"features", NULL, "external features (.npy, one row per document in name order) instead of the text featurizer", 0},
+                {"balanced", "1", "1: hard capacity ceil(N/K); 0: plain spherical k-means", 0}, {"two-stage", "0", "F > 0: F fine clusters, then balanced k-means of them", 0},
+                {"iters", "30", "k-means iterations", 0}, {"seed", "1", "seed", 0}, {"threads", "0", "threads", 0} };
+    int n = NOPT(o), K, i, j, dim, *lab, *dom, nt = 0, nf; decar_data d; decar_featurizer fz; decar_error e; float *X = NULL, *C, *fine = NULL;
+    int32_t *lt, *fmap = NULL; decar_kmeans_opts ko; char path[4096]; const char *out; int64_t rows, cols; decar_router rt; int *tl; double t0 = now_s();
+    parse_opts(argc, argv, o, n, "cluster", "--data DIR --out DIR [--k K] [options]");
+    decar_set_threads((int)I(o, n, "threads", 0, 1024));
+    K = (int)I(o, n, "k", 1, 1024); dim = (int)I(o, n, "dim", 1, 4096); out = REQ(o, n, "out"); nf = (int)I(o, n, "two-stage", 0, 1 << 20);
+    load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
+    /* featurize every document (train and held-out); fit idf and k-means on the training documents only */
+    {
+        decar_doc *train = (decar_doc *)malloc((size_t)d.n_docs * sizeof(decar_doc));
+        for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 0) train[nt++] = d.docs[i];
+        if (decar_feat_fit(&fz, dim, (uint64_t)I(o, n, "seed", 0, 1L << 62), train, nt, &e)) die("featurizer", &e);
+        free(train);
+    }
+    if (S(o, n, "features")) {
+        void *buf; size_t len;
+        if (decar_read_file(S(o, n, "features"), &buf, &len, &e) || decar_npy_parse(buf, len, &X, &rows, &cols, &e)) die("features", &e);
+        free(buf);
+        if (rows != d.n_docs) { fprintf(stderr, "decar cluster: %s has %lld rows for %d documents\n", S(o, n, "features"), (long long)rows, d.n_docs); return 1; }
+        dim = (int)cols;
+        for (i = 0; i < d.n_docs; i++) decar_l2_normalize(X + (int64_t)i * dim, dim);
+    } else {
+        X = (float *)malloc((size_t)d.n_docs * dim * 4);
+        for (i = 0; i < d.n_docs; i++) decar_feat_apply(&fz, d.docs[i].bytes, d.docs[i].len, X + (int64_t)i * dim);
+    }
+    {   /* features.npy (all documents, name order) */
+        void *buf; size_t len;
+        snprintf(path, sizeof path, "%s/features.npy", out);
+        if (decar_npy_build(X, d.n_docs, dim, &buf, &len) || decar_write_file_atomic(path, buf, len, &e)) { fprintf(stderr, "decar cluster: cannot write %s\n", path); return 1; }
+        free(buf);
+    }
+    {
+        float *Xt = (float *)malloc((size_t)nt * dim * 4); int q = 0;
+        tl = (int *)malloc((size_t)nt * sizeof(int));
+        for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 0) memcpy(Xt + (int64_t)q++ * dim, X + (int64_t)i * dim, (size_t)dim * 4);
+        C = (float *)malloc((size_t)K * dim * 4); lt = (int32_t *)malloc((size_t)nt * 4);
+        if (nf) { fine = (float *)malloc((size_t)nf * dim * 4); fmap = (int32_t *)malloc((size_t)nf * 4); }
+        ko.k = K; ko.iters = (int)I(o, n, "iters", 1, 100000); ko.balanced = (int)I(o, n, "balanced", 0, 1); ko.seed = (uint64_t)I(o, n, "seed", 0, 1L << 62); ko.n_fine = nf;
+        if (decar_kmeans(Xt, nt, dim, &ko, C, lt, fine, fmap, &e) < 0) die("k-means", &e);
+        {   /* capacity report on the k-means labels */
+            int *cnt = (int *)calloc((size_t)K, sizeof(int)), mx = 0; for (i = 0; i < nt; i++) cnt[lt[i]]++; for (j = 0; j < K; j++) if (cnt[j] > mx) mx = cnt[j];
+            fprintf(stderr, "k-means: %d training documents, K=%d, largest cluster %d (capacity %d)\n", nt, K, mx, (nt + K - 1) / K); free(cnt);
+        }
+        free(Xt);
+    }
+    /* partition: every document (train and held-out) through the router's assignment function */
+    memset(&rt, 0, sizeof rt);
+    rt.k = K; rt.d = dim; rt.centroids = C; rt.n_fine = nf > nt ? nt : nf; rt.fine = fine; rt.fine_map = fmap;
+    rt.prior = (float *)calloc((size_t)K, 4);
+    lab = (int *)malloc((size_t)d.n_docs * sizeof(int)); dom = (int *)malloc((size_t)d.n_docs * sizeof(int));
+    for (i = 0; i < d.n_docs; i++) { lab[i] = decar_router_assign(&rt, X + (int64_t)i * dim); dom[i] = d.docs[i].label < 0 ? 0 : d.docs[i].label; }
+    for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 0) rt.prior[lab[i]] += 1.0f / nt;
+    snprintf(path, sizeof path, "%s/router.safetensors", out);
+    if (decar_router_save(&rt, &fz, path, &e)) die("router", &e);
+    for (j = 0; j < K; j++) { snprintf(path, sizeof path, "%s/shard_%d.txt", out, j); write_list(path, &d, lab, j, -1); }
+    {   /* random split with the same shard sizes (by training documents), for the baseline */
+        int *rl = (int *)malloc((size_t)d.n_docs * sizeof(int)), *perm = (int *)malloc((size_t)d.n_docs * sizeof(int)), *sz = (int *)calloc((size_t)K, sizeof(int)), q = 0; decar_rng r;
+        decar_rng_seed(&r, 99);
+        for (i = 0; i < d.n_docs; i++) { perm[i] = i; if (d.docs[i].split == 0) sz[lab[i]]++; }
+        for (i = d.n_docs - 1; i > 0; i--) { int t = (int)(decar_rng_u32(&r) % (uint32_t)(i + 1)), x = perm[i]; perm[i] = perm[t]; perm[t] = x; }
+        for (j = 0; j < K; j++) { int c = 0; while (c < sz[j] && q < d.n_docs) { if (d.docs[perm[q]].split == 0) { rl[perm[q]] = j; c++; } q++; } }
+        for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 1) rl[i] = lab[i];
+        for (; q < d.n_docs; q++) if (d.docs[perm[q]].split == 0) rl[perm[q]] = 0;
+        for (j = 0; j < K; j++) { snprintf(path, sizeof path, "%s/random_%d.txt", out, j); write_list(path, &d, rl, j, -1); }
+        free(rl); free(perm); free(sz);
+    }
+    {   /* cluster stats vs the domain folders */
+        double pur, v = nmi(lab, dom, d.n_docs, K, d.n_labels > 0 ? d.n_labels : 1, &pur); FILE *f; int *cnt = (int *)calloc((size_t)K * (d.n_labels + 1), sizeof(int));
+        snprintf(path, sizeof path, "%s/clusters.txt", out);
+        f = fopen(path, "w");
+        for (i = 0; i < d.n_docs; i++) cnt[lab[i] * (d.n_labels + 1) + (d.docs[i].label < 0 ? d.n_labels : d.docs[i].label)]++;
+        fprintf(f, "purity %.4f nmi %.4f\ncluster", pur, v);
+        for (j = 0; j < d.n_labels; j++) fprintf(f, " %s", d.label_names[j]);
+        fprintf(f, "\n");
+        for (i = 0; i < K; i++) { fprintf(f, "%d", i); for (j = 0; j < d.n_labels; j++) fprintf(f, " %d", cnt[i * (d.n_labels + 1) + j]); fprintf(f, "\n"); }
+        fclose(f);
+        printf("clusters: K=%d purity %.4f NMI %.4f against %d domain folders (%.1f s); wrote %s/{router.safetensors,shard_*.txt,random_*.txt,features.npy,clusters.txt}\n",
+               K, pur, v, d.n_labels, now_s() - t0, out);
+        free(cnt);
+    }
+    free(rt.prior); free(lab); free(dom); free(tl); free(lt); free(C); free(X); free(fine); free(fmap); decar_feat_free(&fz); decar_data_free(&d);
+    return 0;
+}
+
+/* ---- ens-eval: every router x top-k from one table of per-expert log-probs ------------------------------------- */
+static int cmd_ens_eval(int argc, char **argv) {
+    opt o[] = { {"experts", NULL, "comma-separated checkpoints, one per cluster ('-' = missing)", 0}, {"router", NULL, "router file from decar cluster", 0},
+                {"data", NULL, "directory (the held-out split is scored)", 0}, {"ext", ".txt", "file suffix filter", 0}, {"val-permille", "50", "as in train", 0},
+                {"routers", "top1,cosine,cbtm,bayes,uniform", "routers to evaluate", 0}, {"topk", "1,2,0", "top-k values (0 = all K)", 0},
+                {"temp", "0.1", "temperature of the cosine and cbtm routers", 0}, {"route-every", "128", "re-route from the prefix every N bytes", 0},
+                {"label", "ensemble", "row label for the CSV", 0}, {"csv", NULL, "append rows to this CSV", 0}, {"domains", "1", "1: per-domain breakdown", 0},
+                {"skip-missing", "0", "1: continue without experts that fail to load", 0}, {"batch", "8", "windows per forward", 0}, {"threads", "0", "threads", 0} };
+    int n = NOPT(o), K, j, q, ri, ti, every; ens_t E; decar_data d; docset ds; float **nll; decar_ctx *ctx = decar_ctx_new(0);
+    char rlist[256], klist[256], *rs, *save1 = NULL; FILE *csv = NULL; double t0 = now_s();
+    parse_opts(argc, argv, o, n, "ens-eval", "--experts A,B,.. --router FILE --data DIR [options]");
+    decar_set_threads((int)I(o, n, "threads", 0, 1024));
+    every = (int)I(o, n, "route-every", 1, 1 << 30);
+    ens_open(&E, REQ(o, n, "experts"), REQ(o, n, "router"), "top1", 1, F(o, n, "temp", 1e-6, 1e6), every, (int)I(o, n, "skip-missing", 0, 1));
+    K = E.en.k;
+    load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
+    docset_build(&ds, &d);
+    if (ds.n == 0) { fprintf(stderr, "decar ens-eval: no held-out documents\n"); return 1; }
+    nll = (float **)calloc((size_t)K, sizeof(float *));
+    for (j = 0; j < K; j++) if (E.en.experts[j]) {
+        if (!E.en.experts[j]->cfg.causal) { fprintf(stderr, "decar ens-eval: expert %d is a DFM model; use --dfm in decar eval\n", j); return 2; }
+        nll[j] = (float *)malloc((size_t)ds.total * 4);
+        score_docs(E.en.experts[j], ctx, &d, &ds, (int)I(o, n, "batch", 1, 4096), nll[j]);
+        fprintf(stderr, "scored expert %d (%.0f s)\n", j, now_s() - t0);
+    }
+    if (S(o, n, "csv")) {
+        FILE *t = fopen(S(o, n, "csv"), "r"); int exists = t != NULL; if (t) fclose(t);
+        csv = fopen(S(o, n, "csv"), "a");
+        if (!csv) { fprintf(stderr, "decar: cannot write %s\n", S(o, n, "csv")); return 1; }
+        if (!exists) fprintf(csv, "model,router,topk,domain,bits_per_byte,bytes\n");
+    }
+    printf("%-10s %-8s %5s  %s\n", "model", "router", "top-k", "bits/byte (held-out, per domain below)");
+    strncpy(rlist, S(o, n, "routers"), sizeof rlist - 1); rlist[sizeof rlist - 1] = 0;
+    for (rs = strtok_r(rlist, ",", &save1), ri = 0; rs; rs = strtok_r(NULL, ",", &save1), ri++) {
+        char *ks, *save2 = NULL; int kind = decar_route_name(rs);
+        if (!kind) { fprintf(stderr, "decar ens-eval: unknown router '%s'\n", rs); return 2; }
+        strncpy(klist, S(o, n, "topk"), sizeof klist - 1); klist[sizeof klist - 1] = 0;
+        for (ks = strtok_r(klist, ",", &save2), ti = 0; ks; ks = strtok_r(NULL, ",", &save2), ti++) {
+            int tk = atoi(ks), nd = d.n_labels > 0 ? d.n_labels : 1; double *dom_s = (double *)calloc((size_t)nd, 8), tot = 0; int64_t *dom_n = (int64_t *)calloc((size_t)nd, 8);
+            double *w = (double *)malloc((size_t)K * 8), *ll = (double *)malloc((size_t)K * 8); float *feat = (float *)malloc((size_t)E.feat.dim * 4);
+            if (tk <= 0 || tk > K) tk = K;
+            if ((kind == DECAR_ROUTE_TOP1 && tk > 1)) continue;   /* top-1 is one expert by definition */
+            E.en.router.kind = kind; E.en.router.top_k = tk;
+            for (q = 0; q < ds.n; q++) {
+                const decar_doc *doc = &d.docs[ds.doc[q]]; int64_t i; int dl = doc->label < 0 ? 0 : doc->label;
+                for (j = 0; j < K; j++) ll[j] = 0;
+                for (i = 0; i < doc->len; i++) {
+                    double pm = 0;
+                    if (i % every == 0 || kind == DECAR_ROUTE_BAYES) {
+                        int fo = 0;
+                        if (kind != DECAR_ROUTE_BAYES && i > 0) { decar_feat_apply(&E.feat, doc->bytes, i, feat); fo = 1; }
+                        decar_router_weights(&E.en.router, fo ? feat : NULL, ll, w);
+                        { double sw = 0; for (j = 0; j < K; j++) { if (!nll[j]) w[j] = 0; sw += w[j]; } for (j = 0; j < K; j++) w[j] = sw > 0 ? w[j] / sw : 1.0 / K; }
+                    }
+                    for (j = 0; j < K; j++) if (nll[j]) {
+                        double lp = -(double)nll[j][ds.off[q] + i];
+                        if (w[j] > 0) pm += w[j] * exp(lp);
+                        ll[j] += lp;
+                    }
+                    pm = -log(pm > 1e-300 ? pm : 1e-300) / log(2.0);
+                    tot += pm; dom_s[dl] += pm; dom_n[dl]++;
+                }
+            }
+            printf("%-10s %-8s %5d  %.4f\n", S(o, n, "label"), rs, tk, tot / ds.total);
+            if (csv) fprintf(csv, "%s,%s,%d,all,%.5f,%lld\n", S(o, n, "label"), rs, tk, tot / ds.total, (long long)ds.total);
+            for (j = 0; j < nd; j++) if (dom_n[j]) {
+                if (!strcmp(S(o, n, "domains"), "1")) printf("%-10s %-8s %5s    %-12s %.4f\n", "", "", "", d.n_labels ? d.label_names[j] : "all", dom_s[j] / dom_n[j]);
+                if (csv && d.n_labels) fprintf(csv, "%s,%s,%d,%s,%.5f,%lld\n", S(o, n, "label"), rs, tk, d.label_names[j], dom_s[j] / dom_n[j], (long long)dom_n[j]);
+            }
+            free(dom_s); free(dom_n); free(w); free(ll); free(feat);
+        }
+    }
+    if (csv) fclose(csv);
+    for (j = 0; j < K; j++) free(nll[j]);
+    free(nll); ens_close(&E); decar_data_free(&d); decar_ctx_free(ctx);
+    return 0;
+}
+
+static int cmd_generate(int argc, char **argv) {
+    opt o[] = { {"experts", NULL, "comma-separated AR checkpoints", 0}, {"router", NULL, "router file (needed by top1, cosine, cbtm)", 0},
+                {"route", "cosine", "top1, cosine, cbtm, bayes or uniform", 0}, {"topk", "2", "experts mixed per step", 0}, {"temp-router", "0.1", "router temperature", 0},
+                {"route-every", "64", "re-route from the text every N tokens", 0}, {"prompt", "", "prompt", 0}, {"n", "256", "tokens", 0},
+                {"temp", "0.8", "sampling temperature", 0}, {"top-p", "0.95", "nucleus", 0}, {"seed", "1", "seed", 0},
+                {"skip-missing", "0", "1: continue without experts that fail to load", 0}, {"threads", "0", "threads", 0} };
+    int n = NOPT(o); ens_t E;
+    parse_opts(argc, argv, o, n, "generate", "--experts A,B,.. [--router FILE] [options]");
+    decar_set_threads((int)I(o, n, "threads", 0, 1024));
+    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), (int)I(o, n, "topk", 1, 1024), F(o, n, "temp-router", 1e-6, 1e6),
+             (int)I(o, n, "route-every", 0, 1 << 30), (int)I(o, n, "skip-missing", 0, 1));
+    generate_common(&E, S(o, n, "prompt"), (int)I(o, n, "n", 1, 1 << 20), F(o, n, "temp", 0.01, 100), 0, F(o, n, "top-p", 0, 1), (uint64_t)I(o, n, "seed", 0, 1L << 62), 1);
+    ens_close(&E);
+    return 0;
+}
+
+static int cmd_infill(int argc, char **argv) {
+    opt o[] = { {"experts", NULL, "comma-separated DFM checkpoints", 0}, {"router", NULL, "router file (cosine routers)", 0},
+                {"route", "bayes", "bayes (posterior updated per revealed token), cosine, top1, cbtm, uniform", 0}, {"topk", "0", "experts mixed (0: all)", 0},
+                {"text", NULL, "text with holes marked by '_'", 0}, {"sampler", "first-hit", "euler, first-hit or l2r", 0}, {"steps", "64", "Euler steps", 0},
+                {"temp", "1.0", "temperature", 0}, {"seed", "1", "seed", 0}, {"threads", "0", "threads", 0} };
+    int n = NOPT(o), T, i, sm; ens_t E; const char *txt; int32_t *x; decar_ctx *ctx = decar_ctx_new(0); decar_error e; int tk;
+    parse_opts(argc, argv, o, n, "infill", "--experts A,B,.. --text 'The _____ of the ____' [options]");
+    decar_set_threads((int)I(o, n, "threads", 0, 1024));
+    sm = !strcmp(S(o, n, "sampler"), "euler") ? DECAR_DFM_EULER : !strcmp(S(o, n, "sampler"), "first-hit") ? DECAR_DFM_FIRST_HIT : !strcmp(S(o, n, "sampler"), "l2r") ? DECAR_DFM_L2R : -1;
+    if (sm < 0) { fprintf(stderr, "decar infill: --sampler must be euler, first-hit or l2r\n"); return 2; }
+    tk = (int)I(o, n, "topk", 0, 1024);
+    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), tk ? tk : 1024, 0.1, 0, 0);
+    txt = REQ(o, n, "text"); T = (int)strlen(txt);
+    x = (int32_t *)malloc((size_t)T * 4);
+    for (i = 0; i < T; i++) x[i] = txt[i] == '_' ? DECAR_TOK_MASK : (uint8_t)txt[i];
+    if (decar_ensemble_fill(&E.en, ctx, x, T, sm, (int)I(o, n, "steps", 1, 1 << 20), 1, F(o, n, "temp", 0.01, 100), (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("infill", &e);
+    print_tokens(x, T); printf("\n");
+    free(x); ens_close(&E); decar_ctx_free(ctx);
+    return 0;
+}
+
+static int cmd_average(int argc, char **argv) {
+    opt o[] = { {"experts", NULL, "comma-separated checkpoints branched from one seed model", 0}, {"weights", NULL, "comma-separated weights (default uniform)", 0},
+                {"out", NULL, "averaged checkpoint", 0} };
+    int n = NOPT(o), K, j; size_t i; ens_t E; decar_gpt avg; decar_error e; double w[1024];
+    parse_opts(argc, argv, o, n, "average", "--experts A,B,.. --out CKPT [--weights w1,w2,..]");
+    ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0);
+    K = E.en.k;
+    for (j = 0; j < K; j++) w[j] = 1.0 / K;
+    if (S(o, n, "weights")) { const char *p = S(o, n, "weights"); double s = 0; for (j = 0; j < K; j++) { w[j] = strtod(p, (char **)&p); s += w[j]; if (*p == ',') p++; } for (j = 0; j < K; j++) w[j] /= s; }
+    for (j = 1; j < K; j++) if (memcmp(&E.models[j].cfg, &E.models[0].cfg, sizeof(decar_gpt_config))) { fprintf(stderr, "decar average: expert %d has another config\n", j); return 2; }
+    if (decar_gpt_init(&avg, &E.models[0].cfg, 0, &e)) die("average", &e);
+    for (i = 0; i < avg.n_params; i++) { double s = 0; for (j = 0; j < K; j++) s += w[j] * E.models[j].params[i]; avg.params[i] = (float)s; }
+    if (decar_gpt_save(&avg, REQ(o, n, "out"), NULL, &e)) die("average", &e);
+    decar_gpt_free(&avg); ens_close(&E);
+    return 0;
+}
+
+/* ---- plot: SVG of val loss vs tokens for several CSV logs ----------------------------------------------------- */
+static int cmd_plot(int argc, char **argv) {
+    const char *out = NULL; int i, k, nf = 0; double xmax = 0, ymin = 1e9, ymax = -1e9;
+    static double X[64][4096], Y[64][4096]; static int N[64]; static char name[64][256]; FILE *f;
+    const char *colors[] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf" };
+    for (i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--help")) { printf("usage: decar plot --out FILE.svg LOG.csv [LOG.csv ...]\nPlots validation loss (bits/token) against training tokens; one line per log.\n"); return 0; }
+        if (!strcmp(argv[i], "--out") && i + 1 < argc) { out = argv[++i]; continue; }
+        if (nf == 64) break;
+        f = fopen(argv[i], "r");
+        if (!f) { fprintf(stderr, "decar plot: cannot read %s\n", argv[i]); return 1; }
+        { char line[512]; N[nf] = 0; snprintf(name[nf], sizeof name[nf], "%s", argv[i]);
+          if (!fgets(line, sizeof line, f)) { fclose(f); continue; }
+          while (fgets(line, sizeof line, f) && N[nf] < 4096) { int st; long long tok; double tr, vl, sec;
+              if (sscanf(line, "%d,%lld,%lf,%lf,%lf", &st, &tok, &tr, &vl, &sec) == 5 && vl == vl) { X[nf][N[nf]] = (double)tok; Y[nf][N[nf]] = vl / log(2.0); N[nf]++; } } }
+        fclose(f);
+        for (k = 0; k < N[nf]; k++) { if (X[nf][k] > xmax) xmax = X[nf][k]; if (Y[nf][k] < ymin) ymin = Y[nf][k]; if (Y[nf][k] > ymax) ymax = Y[nf][k]; }
+        nf++;
+    }
+    if (!out || !nf) { fprintf(stderr, "decar plot: need --out FILE.svg and at least one CSV log\n"); return 2; }
+    if (ymax <= ymin) ymax = ymin + 1;
+    f = fopen(out, "w");
+    if (!f) { fprintf(stderr, "decar plot: cannot write %s\n", out); return 1; }
+    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='760' height='460' font-family='sans-serif' font-size='12'>\n<rect width='760' height='460' fill='white'/>\n");
+    fprintf(f, "<text x='380' y='20' text-anchor='middle' font-size='14'>validation loss (bits/token) vs training tokens per model</text>\n");
+    fprintf(f, "<line x1='60' y1='400' x2='560' y2='400' stroke='black'/><line x1='60' y1='40' x2='60' y2='400' stroke='black'/>\n");
+    for (k = 0; k <= 4; k++) { double yv = ymin + (ymax - ymin) * k / 4, xv = xmax * k / 4;
+        fprintf(f, "<text x='55' y='%.1f' text-anchor='end'>%.2f</text>\n", 400 - 360.0 * k / 4 + 4, yv);
+        fprintf(f, "<text x='%.1f' y='416' text-anchor='middle'>%.3gM</text>\n", 60 + 500.0 * k / 4, xv / 1e6); }
+    for (i = 0; i < nf; i++) {
+        const char *base = strrchr(name[i], '/');
+        fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='1.5' points='", colors[i % 10]);
+        for (k = 0; k < N[i]; k++) fprintf(f, "%.1f,%.1f ", 60 + 500 * X[i][k] / (xmax > 0 ? xmax : 1), 400 - 360 * (Y[i][k] - ymin) / (ymax - ymin));
+        fprintf(f, "'/>\n<text x='570' y='%d' fill='%s'>%s</text>\n", 50 + 16 * i, colors[i % 10], base ? base + 1 : name[i]);
+    }
+    fprintf(f, "</svg>\n");
+    fclose(f);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *usage = "usage: decar <command> [options]   (decar <command> --help for its options)\n"
+        "commands:\n  train     train one model (--objective ar|dfm)\n  sample    sample from one model\n  eval      held-out bits per byte\n"
+        "  cluster   featurize + spherical balanced k-means + shards + router\n  ens-eval  evaluate an expert ensemble under routers x top-k\n"
+        "  generate  sample from a routed ensemble\n  infill    fill holes with DFM experts\n  average   BTM parameter averaging\n  plot      SVG of training curves\n";
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { fputs(usage, argc < 2 ? stderr : stdout); return argc < 2 ? 2 : 0; }
+    if (!strcmp(argv[1], "train")) return cmd_train(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "sample")) return cmd_sample(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "eval")) return cmd_eval(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "cluster")) return cmd_cluster(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "ens-eval")) return cmd_ens_eval(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "generate")) return cmd_generate(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "infill")) return cmd_infill(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "average")) return cmd_average(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "plot")) return cmd_plot(argc - 2, argv + 2);
+    fprintf(stderr, "decar: unknown command '%s'\n%s", argv[1], usage);
+    return 2;
+}
