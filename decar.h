@@ -395,9 +395,22 @@ typedef struct decar_ensemble {
 DECARDEF int decar_ensemble_generate(decar_ensemble *en, const int32_t *prompt, int n_prompt, int n_new, double temp,
                                      int top_k, double top_p, uint64_t seed, int32_t *out, int *active_out,
                                      decar_error *e);
-/* masked-DFM sampling with an ensemble of non-causal experts. x (T) holds tokens and DECAR_TOK_MASK holes; they are
-   filled in place. sampler: 0 Euler (n_steps), 1 first-hitting, 2 left-to-right. With a Bayes router the weights
-   are updated each time a token is revealed. An ensemble of one is plain DFM sampling. */
+/* The DFM sampler, separate from any model: post(user, k, x, T, need, out) writes expert k's posterior
+   p_{1|t}^{i,(k)}(. | x) over n_class classes into out + i*n_class for every i with need[i]; non-zero = failure.
+   The mixture posterior sum_k w_k p^(k) is sampled in double precision; w comes from the router (features of the
+   visible tokens, or the prior), and with DECAR_ROUTE_BAYES is multiplied by p^(k)(revealed token) at each
+   reveal (exact for one token per step; a factorised approximation for Euler steps that reveal several).
+   avail (k flags) or NULL: experts that exist. Tokens >= n_class other than mask_token are rejected. */
+typedef int (*decar_posterior_fn)(void *user, int k, const int32_t *x, int T, const char *need, double *out);
+typedef struct decar_dfm_sampler {
+    int k, n_class, mask_token; decar_posterior_fn post; void *user;
+    const decar_router *router; const decar_featurizer *feat; const char *avail;
+} decar_dfm_sampler;
+DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int sampler, int n_steps, int kappa_pow,
+                              uint64_t seed, decar_error *e);
+/* masked-DFM sampling with an ensemble of experts (decar_dfm_sample with the experts as the posterior).
+   x (T) holds tokens and DECAR_TOK_MASK holes; they are filled in place. sampler: DECAR_DFM_EULER (n_steps),
+   DECAR_DFM_FIRST_HIT or DECAR_DFM_L2R. An ensemble of one is plain DFM sampling. */
 enum { DECAR_DFM_EULER = 0, DECAR_DFM_FIRST_HIT = 1, DECAR_DFM_L2R = 2 };
 DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
                                  int kappa_pow, double temp, uint64_t seed, decar_error *e);
@@ -2565,82 +2578,100 @@ end:
     return rc ? -rc : len;
 }
 
-/* DFM sampling. Input to every expert is [EOT, x_0 .. x_{T-1}]: a causal expert's row i predicts x_i (the AR
-   shift), a non-causal expert's row i+1 does (the same position). So a causal model with the left-to-right order,
-   one token per step, is exactly AR sampling: the degenerate case of the theory. */
-DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
-                                 int kappa_pow, double temp, uint64_t seed, decar_error *e) {
-    int K = en->k, j, i, V = 0, nc, n_masked = 0, step = 0, rc = DECAR_OK, npow = kappa_pow > 0 ? kappa_pow : 1;
-    int32_t *inp = NULL; double *w = NULL, *ll = NULL, *mix = NULL, *pk = NULL; float *feat = NULL; uint8_t *txt = NULL;
-    char *reveal = NULL; decar_rng r;
-    for (j = 0; j < K; j++) if (en->experts[j]) {
-        if (V && en->experts[j]->cfg.vocab_size != V) DECAR__FAIL(e, DECAR_ERR_ARG, "experts disagree on the vocabulary");
-        V = en->experts[j]->cfg.vocab_size;
-        if (T + 1 > en->experts[j]->cfg.seq_len) DECAR__FAIL(e, DECAR_ERR_ARG, "fill: %d tokens + EOT exceed expert %d's seq_len %d", T, j, en->experts[j]->cfg.seq_len);
-    }
-    if (!V) DECAR__FAIL(e, DECAR_ERR_ARG, "the ensemble has no loaded expert");
-    if (V <= DECAR_TOK_MASK) DECAR__FAIL(e, DECAR_ERR_ARG, "fill needs a vocabulary with the mask token (%d)", DECAR_TOK_MASK);
-    nc = DECAR_TOK_MASK;
-    inp = (int32_t *)DECAR_MALLOC((size_t)(T + 1) * sizeof(int32_t));
-    w = (double *)DECAR_MALLOC((size_t)K * 2 * sizeof(double)); mix = (double *)DECAR_MALLOC((size_t)T * nc * sizeof(double));
-    pk = (double *)DECAR_MALLOC((size_t)K * T * nc * sizeof(double)); reveal = (char *)DECAR_MALLOC((size_t)T);
-    txt = (uint8_t *)DECAR_MALLOC((size_t)T + 1);
-    if (en->feat) feat = (float *)DECAR_MALLOC((size_t)en->feat->dim * sizeof(float));
-    if (!inp || !w || !mix || !pk || !reveal || !txt || (en->feat && !feat)) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory for DFM sampling"); goto end; }
+DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int sampler, int n_steps, int kappa_pow,
+                              uint64_t seed, decar_error *e) {
+    int K = s->k, nc = s->n_class, j, i, a, n_masked = 0, step = 0, rc = DECAR_OK, npow = kappa_pow > 0 ? kappa_pow : 1;
+    int steps = n_steps > 0 ? n_steps : 1, bayes = s->router->kind == DECAR_ROUTE_BAYES;
+    double *w = (double *)DECAR_MALLOC((size_t)K * 2 * sizeof(double)), *ll, *mix = (double *)DECAR_MALLOC((size_t)nc * sizeof(double));
+    double *pk = (double *)DECAR_MALLOC((size_t)K * T * nc * sizeof(double)); char *need = (char *)DECAR_MALLOC((size_t)T + 1);
+    float *feat = s->feat ? (float *)DECAR_MALLOC((size_t)s->feat->dim * sizeof(float)) : NULL; uint8_t *txt = (uint8_t *)DECAR_MALLOC((size_t)T + 1);
+    decar_rng r;
+    if (!w || !mix || !pk || !need || !txt || (s->feat && !feat)) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory for DFM sampling"); goto end; }
     ll = w + K;
     for (j = 0; j < K; j++) ll[j] = 0.0;
-    for (i = 0; i < T; i++) { if (x[i] == DECAR_TOK_MASK) n_masked++; else if (x[i] < 0 || x[i] >= V) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "token %d out of range", (int)x[i]); goto end; } }
+    for (i = 0; i < T; i++) {
+        if (x[i] == s->mask_token) n_masked++;
+        else if (x[i] < 0 || x[i] >= nc) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "token %d at %d out of range", (int)x[i], i); goto end; }
+    }
     decar_rng_seed(&r, seed);
-    {   /* initial routing: features of the visible text (R1-R3), or the prior (R4', uniform) */
+    {   /* initial routing: features of the visible bytes (R1-R3), or the prior (R4', uniform) */
         int nt = 0;
-        for (i = 0; i < T; i++) if (x[i] < 256) txt[nt++] = (uint8_t)x[i];
-        if (en->feat && nt > 0) decar_feat_apply(en->feat, txt, nt, feat);
-        decar_router_weights(&en->router, en->feat && nt > 0 ? feat : NULL, ll, w);
+        for (i = 0; i < T; i++) if (x[i] < 256 && x[i] != s->mask_token) txt[nt++] = (uint8_t)x[i];
+        if (s->feat && nt > 0) decar_feat_apply(s->feat, txt, nt, feat);
+        decar_router_weights(s->router, s->feat && nt > 0 ? feat : NULL, ll, w);
     }
     while (n_masked > 0) {
-        double t = (double)step / (double)(n_steps > 0 ? n_steps : 1), h = 1.0 / (double)(n_steps > 0 ? n_steps : 1);
-        int n_rev = 0, a;
-        if (en->router.kind == DECAR_ROUTE_BAYES) decar_router_weights(&en->router, NULL, ll, w);
-        for (j = 0; j < K; j++) if (!en->experts[j]) w[j] = 0.0;
-        { double s = 0; for (j = 0; j < K; j++) s += w[j]; if (!(s > 0)) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "the router picked only missing experts"); goto end; }
-          for (j = 0; j < K; j++) w[j] /= s; }
+        double t = (double)step / steps, h = 1.0 / steps, sw = 0.0;
+        int n_rev = 0;
+        if (bayes) decar_router_weights(s->router, NULL, ll, w);
+        for (j = 0; j < K; j++) { if (s->avail && !s->avail[j]) w[j] = 0.0; sw += w[j]; }
+        if (!(sw > 0.0)) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "the router picked only missing experts"); goto end; }
+        for (j = 0; j < K; j++) w[j] /= sw;
         /* which positions to reveal this step */
-        memset(reveal, 0, (size_t)T);
-        if (sampler == DECAR_DFM_L2R) { for (i = 0; i < T; i++) if (x[i] == DECAR_TOK_MASK) { reveal[i] = 1; break; } }
+        memset(need, 0, (size_t)T);
+        if (sampler == DECAR_DFM_L2R) { for (i = 0; i < T; i++) if (x[i] == s->mask_token) { need[i] = 1; break; } }
         else if (sampler == DECAR_DFM_FIRST_HIT) {
             int pick = (int)decar__rng_below(&r, (uint64_t)n_masked), q = 0;
-            for (i = 0; i < T; i++) if (x[i] == DECAR_TOK_MASK && q++ == pick) { reveal[i] = 1; break; }
-        } else {
+            for (i = 0; i < T; i++) if (x[i] == s->mask_token && q++ == pick) { need[i] = 1; break; }
+        } else {   /* Euler: each masked position jumps with probability (kappa(t+h) - kappa(t)) / (1 - kappa(t)) */
             double k0 = pow(t, (double)npow), k1 = pow(t + h > 1.0 ? 1.0 : t + h, (double)npow), pr = (k1 - k0) / (1.0 - k0);
-            if (step + 1 >= n_steps || !(pr < 1.0)) pr = 1.0;
-            for (i = 0; i < T; i++) if (x[i] == DECAR_TOK_MASK && decar_rng_double(&r) < pr) reveal[i] = 1;
+            if (step + 1 >= steps || !(pr < 1.0)) pr = 1.0;
+            for (i = 0; i < T; i++) if (x[i] == s->mask_token && decar_rng_double(&r) < pr) need[i] = 1;
         }
-        for (i = 0; i < T; i++) n_rev += reveal[i];
-        if (n_rev == 0) { step++; continue; }
-        /* p_{1|t} of every expert that runs (the active ones; all of them for the Bayes posterior) */
-        inp[0] = DECAR_TOK_EOT; memcpy(inp + 1, x, (size_t)T * sizeof(int32_t));
-        for (j = 0; j < K; j++) {
-            decar_gpt *g = en->experts[j]; decar_tensor *lg;
-            if (!g || (w[j] <= 0.0 && en->router.kind != DECAR_ROUTE_BAYES)) continue;
-            decar_ctx_reset(ctx);
-            lg = decar_gpt_forward(ctx, g, inp, 1, T + 1);
-            if (!lg) { rc = ctx->status; decar__seterr(e, rc, "%s", decar_ctx_error(ctx)); goto end; }
-            for (i = 0; i < T; i++) if (reveal[i]) decar_softmax_double(lg->data + (int64_t)(g->cfg.causal ? i : i + 1) * V, nc, temp, pk + ((int64_t)j * T + i) * nc);
-        }
-        for (i = 0; i < T; i++) if (reveal[i]) {
-            double *m = mix + (int64_t)i * nc;
-            for (a = 0; a < nc; a++) m[a] = 0.0;
-            for (j = 0; j < K; j++) if (w[j] > 0.0) { const double *p = pk + ((int64_t)j * T + i) * nc; for (a = 0; a < nc; a++) m[a] += w[j] * p[a]; }
-            a = decar_sample_probs(m, nc, 0, 1.0, &r);
-            for (j = 0; j < K; j++) if (en->experts[j] && (w[j] > 0.0 || en->router.kind == DECAR_ROUTE_BAYES)) {
-                double pv = pk[((int64_t)j * T + i) * nc + a]; ll[j] += log(pv > 1e-300 ? pv : 1e-300); }
-            x[i] = a; n_masked--;
-        }
+        for (i = 0; i < T; i++) n_rev += need[i];
         step++;
+        if (n_rev == 0) continue;
+        for (j = 0; j < K; j++) {   /* the experts that run: the active ones, and all of them for the Bayes posterior */
+            if ((s->avail && !s->avail[j]) || (w[j] <= 0.0 && !bayes)) continue;
+            if (s->post(s->user, j, x, T, need, pk + (int64_t)j * T * nc)) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "expert %d failed to compute its posterior", j); goto end; }
+        }
+        for (i = 0; i < T; i++) if (need[i]) {   /* all reveals of a step use the posteriors of the same state x_t */
+            for (a = 0; a < nc; a++) mix[a] = 0.0;
+            for (j = 0; j < K; j++) if (w[j] > 0.0) { const double *p = pk + ((int64_t)j * T + i) * nc; for (a = 0; a < nc; a++) mix[a] += w[j] * p[a]; }
+            a = decar_sample_probs(mix, nc, 0, 1.0, &r);
+            for (j = 0; j < K; j++) if (bayes && (!s->avail || s->avail[j])) { double pv = pk[((int64_t)j * T + i) * nc + a]; ll[j] += log(pv > 1e-300 ? pv : 1e-300); }
+            x[i] = -1 - a;   /* hold the token until the step ends */
+        }
+        for (i = 0; i < T; i++) if (x[i] < 0) { x[i] = -1 - x[i]; n_masked--; }
     }
 end:
-    decar__free(inp); decar__free(w); decar__free(mix); decar__free(pk);
-    decar__free(reveal); decar__free(txt); decar__free(feat);
+    decar__free(w); decar__free(mix); decar__free(pk); decar__free(need); decar__free(feat); decar__free(txt);
+    return rc;
+}
+
+/* the experts as posteriors. Input to every expert is [EOT, x_0 .. x_{T-1}]: a causal expert's row i predicts x_i
+   (the AR shift), a non-causal expert's row i+1 does (the same position). So a causal model with the left-to-right
+   order, one token per step, is exactly AR sampling: the degenerate case of the theory. */
+typedef struct decar__fillctx { decar_ensemble *en; decar_ctx *ctx; int32_t *inp; double temp; } decar__fillctx;
+static int decar__gpt_posterior(void *user, int k, const int32_t *x, int T, const char *need, double *out) {
+    decar__fillctx *f = (decar__fillctx *)user; decar_gpt *g = f->en->experts[k]; decar_tensor *lg; int i;
+    f->inp[0] = DECAR_TOK_EOT;
+    memcpy(f->inp + 1, x, (size_t)T * sizeof(int32_t));
+    decar_ctx_reset(f->ctx);
+    lg = decar_gpt_forward(f->ctx, g, f->inp, 1, T + 1);
+    if (!lg) return -1;
+    for (i = 0; i < T; i++) if (need[i])
+        decar_softmax_double(lg->data + (int64_t)(g->cfg.causal ? i : i + 1) * g->cfg.vocab_size, DECAR_TOK_MASK, f->temp, out + (int64_t)i * DECAR_TOK_MASK);
+    return 0;
+}
+DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
+                                 int kappa_pow, double temp, uint64_t seed, decar_error *e) {
+    decar_dfm_sampler s; decar__fillctx f; char avail[1024]; int j, rc, any = 0;
+    if (en->k < 1 || en->k > 1024) DECAR__FAIL(e, DECAR_ERR_ARG, "ensemble of %d experts (1..1024)", en->k);
+    for (j = 0; j < en->k; j++) {
+        decar_gpt *g = en->experts[j];
+        avail[j] = g != NULL; any |= avail[j];
+        if (g && g->cfg.vocab_size <= DECAR_TOK_MASK) DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d's vocabulary has no mask token", j);
+        if (g && T + 1 > g->cfg.seq_len) DECAR__FAIL(e, DECAR_ERR_ARG, "fill: %d tokens + EOT exceed expert %d's seq_len %d", T, j, g->cfg.seq_len);
+    }
+    if (!any) DECAR__FAIL(e, DECAR_ERR_ARG, "the ensemble has no loaded expert");
+    f.en = en; f.ctx = ctx; f.temp = temp;
+    f.inp = (int32_t *)DECAR_MALLOC((size_t)(T + 1) * sizeof(int32_t));
+    if (!f.inp) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    s.k = en->k; s.n_class = DECAR_TOK_MASK; s.mask_token = DECAR_TOK_MASK; s.post = decar__gpt_posterior; s.user = &f;
+    s.router = &en->router; s.feat = en->feat; s.avail = avail;
+    rc = decar_dfm_sample(&s, x, T, sampler, n_steps, kappa_pow, seed, e);
+    DECAR_FREE(f.inp);
     return rc;
 }
 
