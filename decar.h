@@ -76,7 +76,11 @@
 #define DECAR_VERSION_NUM 100
 
 #ifdef DECAR_STATIC
+#if defined(__GNUC__) || defined(__clang__)
+#define DECARDEF static __attribute__((unused))   /* a private copy: what the file does not call is not a warning */
+#else
 #define DECARDEF static
+#endif
 #else
 #ifdef __cplusplus
 #define DECARDEF extern "C"
@@ -1868,9 +1872,10 @@ DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar
             {
                 const decar__st_entry *en = &st.t[found]; int64_t n = pi->shape[0] * pi->shape[1], i;
                 if (!en->f32 || en->ndim != pi->ndim || en->shape[0] != pi->shape[0] || (pi->ndim == 2 && en->shape[1] != pi->shape[1])) {
-                    DECAR_FREE(st.t); decar_gpt_free(g);
-                    DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' is not F32 of shape [%lld%s%lld] as the config says", nm,
-                                (long long)pi->shape[0], pi->ndim == 2 ? ", " : "", pi->ndim == 2 ? (long long)pi->shape[1] : 0LL);
+                    decar__seterr(e, DECAR_ERR_FORMAT, "tensor '%s' is not F32 of shape [%lld%s%lld] as the config says", nm,
+                                  (long long)pi->shape[0], pi->ndim == 2 ? ", " : "", pi->ndim == 2 ? (long long)pi->shape[1] : 0LL);
+                    DECAR_FREE(st.t); decar_gpt_free(g);   /* pi points into g: free only after the message */
+                    return DECAR_ERR_FORMAT;
                 }
                 memcpy(blk + pi->offset, b + st.data_off + en->begin, (size_t)n * 4);
                 if (!decar__little_endian()) decar__f32_le((uint8_t *)(blk + pi->offset), blk + pi->offset, (size_t)n);
@@ -2101,7 +2106,7 @@ DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, 
         DECAR_FREE(buf);
         return rc ? rc : decar_data_finish(d, e);
     }
-    qsort(ps.p, (size_t)ps.n, sizeof(char *), decar__str_cmp);
+    if (ps.n > 1) qsort(ps.p, (size_t)ps.n, sizeof(char *), decar__str_cmp);   /* qsort(NULL, 0) is undefined */
     for (i = 0; i < ps.n && !rc; i++) {
         char full[4096]; void *buf; size_t len, k, el = ext ? strlen(ext) : 0, pl = strlen(ps.p[i]); int label = -1;
         const char *slash = strchr(ps.p[i], '/');

@@ -507,26 +507,57 @@ static int cmd_cluster(int argc, char **argv) {
 }
 
 /* ---- ens-eval: every router x top-k from one table of per-expert log-probs ------------------------------------- */
+/* DFM experts: the DFM bound of the routed mixture posterior, for each router x top-k */
+static int ens_eval_dfm(ens_t *E, decar_data *d, docset *ds, decar_ctx *ctx, opt *o, int n) {
+    char rlist[256], klist[256], *rs, *ks, *s1 = NULL, *s2; FILE *csv = NULL;
+    if (S(o, n, "csv")) {
+        FILE *t = fopen(S(o, n, "csv"), "r"); int exists = t != NULL; if (t) fclose(t);
+        csv = fopen(S(o, n, "csv"), "a");
+        if (!csv) { fprintf(stderr, "decar: cannot write %s\n", S(o, n, "csv")); return 1; }
+        if (!exists) fprintf(csv, "model,router,topk,domain,bits_per_byte,bytes\n");
+    }
+    strncpy(rlist, S(o, n, "routers"), sizeof rlist - 1); rlist[sizeof rlist - 1] = 0;
+    for (rs = strtok_r(rlist, ",", &s1); rs; rs = strtok_r(NULL, ",", &s1)) {
+        int kind = decar_route_name(rs);
+        if (!kind || kind == DECAR_ROUTE_BAYES) { fprintf(stderr, "decar ens-eval: router '%s' is not available for the DFM bound (top1, cosine, cbtm, uniform)\n", rs); return 2; }
+        if (!E->have_router && kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar ens-eval: router '%s' needs --router FILE\n", rs); return 2; }
+        strncpy(klist, S(o, n, "topk"), sizeof klist - 1); klist[sizeof klist - 1] = 0; s2 = NULL;
+        for (ks = strtok_r(klist, ",", &s2); ks; ks = strtok_r(NULL, ",", &s2)) {
+            int tk = atoi(ks); double se, m;
+            if (tk <= 0 || tk > E->en.k) tk = E->en.k;
+            if ((kind == DECAR_ROUTE_TOP1 && tk > 1) || (kind == DECAR_ROUTE_UNIFORM && tk < E->en.k)) continue;
+            E->en.router.kind = kind; E->en.router.top_k = tk;
+            m = dfm_bound(E, ctx, d, ds, (int)I(o, n, "mc", 1, 1000), 1, &se);
+            printf("%-10s %-8s %5d  %.4f +- %.4f (DFM bound)\n", S(o, n, "label"), rs, tk, m, se);
+            if (csv) fprintf(csv, "%s,%s,%d,all,%.5f,%lld\n", S(o, n, "label"), rs, tk, m, (long long)ds->total);
+        }
+    }
+    if (csv) fclose(csv);
+    return 0;
+}
+
 static int cmd_ens_eval(int argc, char **argv) {
     opt o[] = { {"experts", NULL, "comma-separated checkpoints, one per cluster ('-' = missing)", 0}, {"router", NULL, "router file from decar cluster", 0},
                 {"data", NULL, "directory (the held-out split is scored)", 0}, {"ext", ".txt", "file suffix filter", 0}, {"val-permille", "50", "as in train", 0},
                 {"routers", "top1,cosine,cbtm,bayes,uniform", "routers to evaluate", 0}, {"topk", "1,2,0", "top-k values (0 = all K)", 0},
                 {"temp", "0.1", "temperature of the cosine and cbtm routers", 0}, {"route-every", "128", "re-route from the prefix every N bytes", 0},
                 {"label", "ensemble", "row label for the CSV", 0}, {"csv", NULL, "append rows to this CSV", 0}, {"domains", "1", "1: per-domain breakdown", 0},
-                {"skip-missing", "0", "1: continue without experts that fail to load", 0}, {"batch", "8", "windows per forward", 0}, {"threads", "0", "threads", 0} };
+                {"skip-missing", "0", "1: continue without experts that fail to load", 0}, {"batch", "8", "windows per forward", 0},
+                {"mc", "2", "DFM experts: Monte Carlo samples of t per window", 0}, {"threads", "0", "threads", 0} };
     int n = NOPT(o), K, j, q, ri, ti, every; ens_t E; decar_data d; docset ds; float **nll; decar_ctx *ctx = decar_ctx_new(0);
     char rlist[256], klist[256], *rs, *save1 = NULL; FILE *csv = NULL; double t0 = now_s();
     parse_opts(argc, argv, o, n, "ens-eval", "--experts A,B,.. --router FILE --data DIR [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     every = (int)I(o, n, "route-every", 1, 1 << 30);
-    ens_open(&E, REQ(o, n, "experts"), REQ(o, n, "router"), "top1", 1, F(o, n, "temp", 1e-6, 1e6), every, (int)I(o, n, "skip-missing", 0, 1));
+    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), "uniform", 1, F(o, n, "temp", 1e-6, 1e6), every, (int)I(o, n, "skip-missing", 0, 1));
     K = E.en.k;
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     docset_build(&ds, &d);
     if (ds.n == 0) { fprintf(stderr, "decar ens-eval: no held-out documents\n"); return 1; }
     nll = (float **)calloc((size_t)K, sizeof(float *));
+    for (j = 0; j < K; j++) if (E.en.experts[j] && !E.en.experts[j]->cfg.causal) break;
+    if (j < K) return ens_eval_dfm(&E, &d, &ds, ctx, o, n);
     for (j = 0; j < K; j++) if (E.en.experts[j]) {
-        if (!E.en.experts[j]->cfg.causal) { fprintf(stderr, "decar ens-eval: expert %d is a DFM model; use --dfm in decar eval\n", j); return 2; }
         nll[j] = (float *)malloc((size_t)ds.total * 4);
         score_docs(E.en.experts[j], ctx, &d, &ds, (int)I(o, n, "batch", 1, 4096), nll[j]);
         fprintf(stderr, "scored expert %d (%.0f s)\n", j, now_s() - t0);
@@ -540,14 +571,17 @@ static int cmd_ens_eval(int argc, char **argv) {
     printf("%-10s %-8s %5s  %s\n", "model", "router", "top-k", "bits/byte (held-out, per domain below)");
     strncpy(rlist, S(o, n, "routers"), sizeof rlist - 1); rlist[sizeof rlist - 1] = 0;
     for (rs = strtok_r(rlist, ",", &save1), ri = 0; rs; rs = strtok_r(NULL, ",", &save1), ri++) {
-        char *ks, *save2 = NULL; int kind = decar_route_name(rs);
+        char *ks, *save2 = NULL; int kind = decar_route_name(rs); uint64_t done_k = 0;
         if (!kind) { fprintf(stderr, "decar ens-eval: unknown router '%s'\n", rs); return 2; }
+        if (!E.have_router && kind != DECAR_ROUTE_BAYES && kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar ens-eval: router '%s' needs --router FILE\n", rs); return 2; }
         strncpy(klist, S(o, n, "topk"), sizeof klist - 1); klist[sizeof klist - 1] = 0;
         for (ks = strtok_r(klist, ",", &save2), ti = 0; ks; ks = strtok_r(NULL, ",", &save2), ti++) {
             int tk = atoi(ks), nd = d.n_labels > 0 ? d.n_labels : 1; double *dom_s = (double *)calloc((size_t)nd, 8), tot = 0; int64_t *dom_n = (int64_t *)calloc((size_t)nd, 8);
-            double *w = (double *)malloc((size_t)K * 8), *ll = (double *)malloc((size_t)K * 8); float *feat = (float *)malloc((size_t)E.feat.dim * 4);
+            double *w = (double *)malloc((size_t)K * 8), *ll = (double *)malloc((size_t)K * 8); float *feat = (float *)malloc((size_t)(E.feat.dim > 0 ? E.feat.dim : 1) * 4);
             if (tk <= 0 || tk > K) tk = K;
-            if ((kind == DECAR_ROUTE_TOP1 && tk > 1)) continue;   /* top-1 is one expert by definition */
+            /* top1 is one expert by definition; uniform weights have no ranking to truncate; each top-k once */
+            if ((kind == DECAR_ROUTE_TOP1 && tk > 1) || (kind == DECAR_ROUTE_UNIFORM && tk < K) || (done_k >> tk & 1)) { free(dom_s); free(dom_n); free(w); free(ll); free(feat); continue; }
+            done_k |= 1ULL << tk;
             E.en.router.kind = kind; E.en.router.top_k = tk;
             for (q = 0; q < ds.n; q++) {
                 const decar_doc *doc = &d.docs[ds.doc[q]]; int64_t i; int dl = doc->label < 0 ? 0 : doc->label;
@@ -556,7 +590,7 @@ static int cmd_ens_eval(int argc, char **argv) {
                     double pm = 0;
                     if (i % every == 0 || kind == DECAR_ROUTE_BAYES) {
                         int fo = 0;
-                        if (kind != DECAR_ROUTE_BAYES && i > 0) { decar_feat_apply(&E.feat, doc->bytes, i, feat); fo = 1; }
+                        if (E.have_router && kind != DECAR_ROUTE_BAYES && i > 0) { decar_feat_apply(&E.feat, doc->bytes, i, feat); fo = 1; }
                         decar_router_weights(&E.en.router, fo ? feat : NULL, ll, w);
                         { double sw = 0; for (j = 0; j < K; j++) { if (!nll[j]) w[j] = 0; sw += w[j]; } for (j = 0; j < K; j++) w[j] = sw > 0 ? w[j] / sw : 1.0 / K; }
                     }

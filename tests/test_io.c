@@ -82,6 +82,7 @@ static void test_checkpoints(void) {
         CHECK(decar_gpt_save(&a, path, NULL, &e) == 0, "save file: %s", e.msg);
         CHECK(stat("build/test_io_ckpt.safetensors.tmp", &sb) != 0, "no temporary file remains");
         CHECK(decar_gpt_save(&a, "build/no/such/dir/x.safetensors", NULL, &e) != 0 && e.code == DECAR_ERR_IO, "unwritable path is an i/o error");
+        decar_gpt_free(&a);
         CHECK(decar_gpt_load(&a, "build/does-not-exist.safetensors", &e) != 0 && strstr(e.msg, "cannot open"), "missing file message: %s", e.msg);
         remove(path);
     }

@@ -1,0 +1,15 @@
+#!/bin/bash
+# make demo: the main job end to end on the default corpus (built from Debian packages if missing).
+#   make demo                 full run (~30 min on 2 cores): K = 4 and 8, AR and DFM rows
+#   make demo SMALL=1         ~2 minutes once the corpus exists
+#   make demo DATA=dir        any directory of text files (sub-folders = domains for the per-domain table)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-data/corpus}
+if [ ! -f "$DATA/manifest.tsv" ] && [ "$DATA" = data/corpus ]; then
+  echo "building the default corpus in data/corpus (Debian packages; needs root and apt; about 2 minutes)"
+  bash scripts/make_corpus.sh data/corpus
+fi
+OUT=${OUT:-runs/demo$([ -n "${SMALL:-}" ] && echo -small)}
+DATA=$DATA OUT=$OUT bash scripts/pipeline.sh
+cat $OUT/results.md

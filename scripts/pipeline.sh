@@ -1,0 +1,86 @@
+#!/bin/bash
+# pipeline.sh: the decentralized experiment end to end, on any directory of text files.
+#   1. decar cluster: features -> spherical balanced k-means -> shard lists + router (+ random-split shard lists)
+#   2. one expert per shard, each its own process that reads only its shard list and a seed (run JOBS at a time here;
+#      scripts/slurm_experts.sh runs the same command as a SLURM job array)
+#   3. baselines from the same trainer: a dense model with the same total training tokens, and a random split
+#   4. decar ens-eval: held-out bits per byte under every router and top-k; results.md, results.csv, curves.svg
+# Environment (defaults are the full demo; SMALL=1 is a 2-minute version; TINY=1 is the test suite's):
+#   DATA OUT KS STEPS LAYERS DIM HEADS SEQ BATCH LR VAL JOBS SEED DFM
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=build/decar
+[ -x $D ] || make -s build/decar
+DATA=${DATA:-data/corpus}; OUT=${OUT:-runs/demo}
+if [ -n "${TINY:-}" ]; then DEF="2|12|1|32|2|32|4|3e-3|300|1"
+elif [ -n "${SMALL:-}" ]; then DEF="4|160|2|64|2|64|16|3e-3|8|1"
+else DEF="4 8|1000|3|128|4|128|16|2e-3|8|1"; fi
+IFS='|' read -r dKS dSTEPS dL dC dH dT dB dLR dVAL dDFM <<< "$DEF"
+KS=${KS:-$dKS}; STEPS=${STEPS:-$dSTEPS}; LAYERS=${LAYERS:-$dL}; DIM=${DIM:-$dC}; HEADS=${HEADS:-$dH}; SEQ=${SEQ:-$dT}
+BATCH=${BATCH:-$dB}; LR=${LR:-$dLR}; VAL=${VAL:-$dVAL}; JOBS=${JOBS:-2}; SEED=${SEED:-1}; DFM=${DFM:-$dDFM}
+mkdir -p $OUT/models $OUT/logs
+rm -f $OUT/results.csv
+T0=$SECONDS
+say() { echo "[pipeline $((SECONDS - T0))s] $*" >&2; }
+MODEL="--layers $LAYERS --dim $DIM --heads $HEADS --seq $SEQ --batch $BATCH --lr $LR --val-permille $VAL --val-every $(( STEPS / 8 > 0 ? STEPS / 8 : 1 ))"
+say "data $DATA; K in {$KS}; dense $STEPS steps x $BATCH x $SEQ tokens; model ${LAYERS}L d$DIM; $JOBS jobs"
+
+# train NAME STEPS SEED THREADS [extra args...]: one model, one process
+train() {
+  local name=$1 steps=$2 seed=$3 th=$4; shift 4
+  OMP_NUM_THREADS=$th $D train --data $DATA $MODEL --steps $steps --seed $seed --threads $th \
+    --out $OUT/models/$name.safetensors --log $OUT/logs/$name.csv --quiet 1 "$@"
+}
+export -f train; export D DATA MODEL OUT
+
+say "dense baseline (AR)"
+train dense $STEPS $SEED $JOBS
+for K in $KS; do
+  say "K=$K: clustering"
+  mkdir -p $OUT/k$K
+  $D cluster --data $DATA --out $OUT/k$K --k $K --val-permille $VAL --seed $SEED --threads $JOBS
+  ES=$(( STEPS / K > 0 ? STEPS / K : 1 ))   # compute-matched: K experts x STEPS/K = the dense model's tokens
+  say "K=$K: $K clustered + $K random-split experts, $ES steps each, $JOBS at a time"
+  for k in $(seq 0 $((K - 1))); do
+    echo "c${K}_$k $ES $((SEED + 100 + k)) 1 --docs $OUT/k$K/shard_$k.txt"
+    echo "r${K}_$k $ES $((SEED + 100 + k)) 1 --docs $OUT/k$K/random_$k.txt"
+  done | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
+done
+
+say "evaluation"
+$D ens-eval --experts $OUT/models/dense.safetensors --routers uniform --topk 1 --label dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_dense.txt
+for K in $KS; do
+  C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/c${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
+  R=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/r${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
+  $D ens-eval --experts $C --router $OUT/k$K/router.safetensors --routers top1,cosine,cbtm,bayes,uniform --topk 1,2,0 \
+     --label clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_c$K.txt
+  $D ens-eval --experts $R --routers uniform,bayes --topk 1,2,0 --label random-$K --data $DATA --val-permille $VAL \
+     --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_r$K.txt
+done
+
+if [ "$DFM" = 1 ]; then   # masked DFM rows: the same pipeline with --objective dfm, at the first K
+  K=$(echo $KS | cut -d' ' -f1); ES=$(( STEPS / K > 0 ? STEPS / K : 1 ))
+  say "DFM: dense + $K clustered + $K random-split masked-DFM models"
+  { echo "dfm_dense $STEPS $SEED 1 --objective dfm"
+    for k in $(seq 0 $((K - 1))); do
+      echo "dfmc${K}_$k $ES $((SEED + 100 + k)) 1 --objective dfm --docs $OUT/k$K/shard_$k.txt"
+      echo "dfmr${K}_$k $ES $((SEED + 100 + k)) 1 --objective dfm --docs $OUT/k$K/random_$k.txt"
+    done; } | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
+  C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/dfmc${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
+  R=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/dfmr${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
+  $D ens-eval --experts $OUT/models/dfm_dense.safetensors --routers uniform --topk 1 --label dfm-dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc 2 > $OUT/eval_dfm_dense.txt
+  $D ens-eval --experts $C --router $OUT/k$K/router.safetensors --routers top1,uniform --topk 1,0 --label dfm-clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc 2 > $OUT/eval_dfm_c.txt
+  $D ens-eval --experts $R --routers uniform --topk 0 --label dfm-random-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc 2 > $OUT/eval_dfm_r.txt
+fi
+
+say "results"
+$D plot --out $OUT/curves.svg $OUT/logs/dense.csv $(for K in $KS; do echo $OUT/logs/c${K}_0.csv $OUT/logs/r${K}_0.csv; done)
+bash scripts/results.sh $OUT "$KS" > $OUT/results.md
+K=$(echo $KS | tr ' ' '\n' | tail -1)
+C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/c${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
+{ echo; echo "## Samples from the clustered ensemble (K=$K, cosine router, top-2, temperature 0.8)"; echo
+  for p in "int main(" "And the LORD said" "def __init__(self"; do
+    echo '```'; $D generate --experts $C --router $OUT/k$K/router.safetensors --route cosine --topk 2 --prompt "$p" --n 160 --seed 7 --threads $JOBS 2>>$OUT/samples.log; echo '```'
+  done; } >> $OUT/results.md
+cat $OUT/samples.log | grep "expert" >&2 || true
+say "done: $OUT/results.md, $OUT/results.csv, $OUT/curves.svg"

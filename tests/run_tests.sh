@@ -1,0 +1,104 @@
+#!/bin/bash
+# The whole test suite (`make test`). Each step prints what it checks; any failure makes the script exit non-zero.
+set -u
+cd "$(dirname "$0")/.."
+B=build; mkdir -p $B
+fails=0; t0=$SECONDS
+step() { echo; echo "== $*"; }
+run() { if "$@"; then :; else echo "FAILED: $*"; fails=$((fails + 1)); fi; }
+
+step "unit tests (native SIMD: -march=native, OpenMP, 2 threads)"
+for t in test_ops test_gpt_ref test_io test_cluster test_dfm; do run env OMP_NUM_THREADS=2 $B/$t; done
+
+step "single-header contract: C99 and C++ with gcc and clang, -Wall -Wextra -Wpedantic -Werror"
+printf '#define DECAR_IMPLEMENTATION\n#include "../decar.h"\nint main(void){ return decar_simd_name() == 0; }\n' > $B/impl.c
+cp $B/impl.c $B/impl.cpp
+printf '#include "../decar.h"\nint other(void){ return DECAR_VERSION_NUM; }\n' > $B/other.c
+W="-Wall -Wextra -Wpedantic -Werror"
+run gcc -std=c99 $W -O2 -o $B/impl_gcc $B/impl.c $B/other.c -lm
+run clang -std=c99 $W -O2 -o $B/impl_clang $B/impl.c $B/other.c -lm
+run g++ -std=c++11 $W -O2 -c -o $B/impl_gxx.o $B/impl.cpp
+run clang++ -std=c++11 $W -O2 -c -o $B/impl_clangxx.o $B/impl.cpp
+run gcc -std=c99 $W -O2 -DDECAR_NO_STDIO -c -o $B/impl_nostdio.o $B/impl.c
+run gcc -std=c99 $W -O2 -DDECAR_STATIC -c -o $B/impl_static.o $B/impl.c
+run gcc -std=c99 $W -O2 -fopenmp -march=native -c -o $B/impl_omp.o $B/impl.c
+run gcc -std=c99 $W -O2 -DDECAR_NO_SIMD -DDECAR_NO_THREADS -c -o $B/impl_scalar.o $B/impl.c
+printf '#include <stdlib.h>\n#define DECAR_MALLOC(s) malloc(s)\n#define DECAR_REALLOC(p,s) realloc(p,s)\n#define DECAR_FREE(p) free(p)\n#define DECAR_ASSERT(x) ((void)0)\n#define DECAR_IMPLEMENTATION\n#include "../decar.h"\nint main(void){return 0;}\n' > $B/impl_alloc.c
+run gcc -std=c99 $W -O2 -c -o $B/impl_alloc.o $B/impl_alloc.c
+printf '#define DECAR_MALLOC(s) malloc(s)\n#define DECAR_IMPLEMENTATION\n#include "../decar.h"\n' > $B/impl_bad.c
+if gcc -std=c99 -c -o $B/impl_bad.o $B/impl_bad.c 2>/dev/null; then echo "FAILED: defining only DECAR_MALLOC must be an error"; fails=$((fails + 1)); else echo "defining only DECAR_MALLOC is refused (#error), as documented"; fi
+if command -v aarch64-linux-gnu-gcc >/dev/null; then
+  run aarch64-linux-gnu-gcc -std=c99 $W -O2 -c -o $B/impl_neon.o $B/impl.c && echo "NEON path compiles (aarch64 cross compiler)"
+else echo "SKIP: NEON cross compile (aarch64-linux-gnu-gcc not installed)"; fi
+if command -v nvcc >/dev/null; then echo "note: nvcc present; the CUDA backend is not part of this release (issue 8 is blocked: no GPU)"; fi
+
+step "every SIMD path this machine runs, against the scalar reference (same tests, same tolerances)"
+flags=("-DDECAR_NO_SIMD" "-mavx2 -mfma")
+grep -qw avx512f /proc/cpuinfo && flags+=("-mavx512f -mavx2 -mfma") || echo "SKIP: AVX-512 (this CPU has no avx512f)"
+for f in "${flags[@]}"; do
+  name=$(echo "$f" | tr -dc 'a-z0-9')
+  for t in test_ops test_gpt_ref; do
+    run gcc -std=c99 -O2 $f -fopenmp -o $B/${t}_$name tests/$t.c -lm
+    echo -n "[$f] "; run env OMP_NUM_THREADS=2 $B/${t}_$name > $B/${t}_$name.log; tail -1 $B/${t}_$name.log
+  done
+done
+
+step "determinism: same seed and threads give the same bits; 1 and 2 threads agree"
+mkdir -p $B/tinycorpus/c $B/tinycorpus/python $B/tinycorpus/english
+split -b 3000 -d -a 3 --additional-suffix=.txt decar.h $B/tinycorpus/c/h
+split -b 3000 -d -a 3 --additional-suffix=.txt examples/decar.c $B/tinycorpus/c/e
+for f in scripts/*.py; do split -b 1500 -d -a 3 --additional-suffix=.txt $f $B/tinycorpus/python/$(basename $f .py); done
+split -b 2000 -d -a 3 --additional-suffix=.txt ../shared/docs/ALGORITHMS.md $B/tinycorpus/english/alg 2>/dev/null || split -b 1500 -d -a 3 --additional-suffix=.txt README.md $B/tinycorpus/english/readme
+split -b 1500 -d -a 3 --additional-suffix=.txt LICENSE $B/tinycorpus/english/lic
+TR="--data $B/tinycorpus --steps 6 --layers 2 --dim 32 --heads 2 --seq 32 --batch 4 --val-every 3 --quiet 1"
+run env OMP_NUM_THREADS=2 $B/decar train $TR --out $B/det_a.safetensors
+run env OMP_NUM_THREADS=2 $B/decar train $TR --out $B/det_b.safetensors
+run env OMP_NUM_THREADS=1 $B/decar train $TR --out $B/det_c.safetensors
+run cmp $B/det_a.safetensors $B/det_b.safetensors && echo "two runs, 2 threads: identical checkpoints"
+run cmp $B/det_a.safetensors $B/det_c.safetensors && echo "1 thread vs 2 threads: identical checkpoints"
+run env OMP_NUM_THREADS=2 $B/decar train $TR --objective dfm --out $B/det_dfm.safetensors
+
+step "command line: --help everywhere, bad input gives a message and an error status, never a crash"
+expect() {   # expect CODE WHAT cmd...
+  local want=$1 what=$2; shift 2; local out rc
+  out=$("$@" 2>&1); rc=$?
+  if [ $rc -ne $want ]; then echo "FAILED ($what): exit $rc, wanted $want: $out" | head -3; fails=$((fails + 1)); else echo "ok  $what -> exit $rc: $(echo "$out" | tail -1 | cut -c1-110)"; fi
+}
+for c in train sample eval cluster ens-eval generate infill average plot; do expect 0 "$c --help" $B/decar $c --help; done
+expect 2 "no command" $B/decar
+expect 2 "unknown command" $B/decar frobnicate
+expect 2 "unknown option" $B/decar train --data x --frob 1
+expect 2 "bad number" $B/decar train --data $B/tinycorpus --steps ten
+expect 2 "missing value" $B/decar train --data
+expect 1 "missing data dir" $B/decar train --data $B/nope --steps 1
+mkdir -p $B/empty; expect 1 "empty directory" $B/decar train --data $B/empty --steps 1
+head -c 1000 $B/det_a.safetensors > $B/trunc.safetensors
+expect 1 "truncated checkpoint" $B/decar sample --model $B/trunc.safetensors
+expect 1 "not a checkpoint" $B/decar sample --model LICENSE
+expect 1 "K larger than the data" $B/decar cluster --data $B/tinycorpus/english --out $B --k 1000
+expect 2 "bad objective" $B/decar train --data $B/tinycorpus --objective xyz
+expect 1 "missing expert" $B/decar generate --experts $B/det_a.safetensors,$B/nope.safetensors --route uniform --n 4
+expect 0 "missing expert skipped" $B/decar generate --experts $B/det_a.safetensors,$B/nope.safetensors --route uniform --n 4 --skip-missing 1
+printf 'garbage' > $B/bad.npy; expect 1 "malformed feature file" $B/decar cluster --data $B/tinycorpus --out $B --k 2 --features $B/bad.npy
+ls $B/*.tmp 2>/dev/null && { echo "FAILED: temporary files left behind"; fails=$((fails + 1)); }
+run $B/decar sample --model $B/det_a.safetensors --prompt "int " --n 16 > /dev/null
+run $B/decar sample --model $B/det_dfm.safetensors --prompt "int " --n 16 > /dev/null
+
+step "PyTorch interop: a decar checkpoint loads in PyTorch and gives the same logits"
+run $B/test_interop $B
+if /usr/bin/python3 -c "import torch, numpy" 2>/dev/null; then run /usr/bin/python3 scripts/check_interop.py $B
+else echo "SKIP: /usr/bin/python3 has no torch (apt-get install python3-torch to run this check)"; fi
+
+step "the whole pipeline on a tiny corpus (cluster, experts, baselines, evaluation, results)"
+run env SMALL=1 TINY=1 DATA=$B/tinycorpus OUT=$B/pipe bash scripts/pipeline.sh > $B/pipe.log 2>&1 || tail -20 $B/pipe.log
+for f in results.md results.csv curves.svg; do [ -s $B/pipe/$f ] || { echo "FAILED: pipeline did not write $f"; fails=$((fails + 1)); }; done
+grep -q "clustered" $B/pipe/results.csv 2>/dev/null && echo "pipeline results: $(grep -c . $B/pipe/results.csv) rows"
+
+step "sanitizers: the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+for t in test_ops test_gpt_ref test_io test_cluster test_dfm; do
+  run gcc -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -mavx2 -mfma -o $B/${t}_asan tests/$t.c -lm
+  run env ASAN_OPTIONS=detect_leaks=1 $B/${t}_asan > $B/${t}_asan.log 2>&1; echo "[asan+ubsan] $(tail -1 $B/${t}_asan.log)"
+done
+
+echo; echo "== $( [ $fails -eq 0 ] && echo PASS || echo "FAIL ($fails)" ) in $((SECONDS - t0)) s"
+exit $((fails > 0))
