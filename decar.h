@@ -147,7 +147,7 @@ typedef struct decar_tensor {
 enum {
     DECAR_OP_LEAF = 0, DECAR_OP_VIEW, DECAR_OP_MATMUL, DECAR_OP_ADD, DECAR_OP_MUL, DECAR_OP_SCALE, DECAR_OP_GELU,
     DECAR_OP_LAYERNORM, DECAR_OP_SOFTMAX, DECAR_OP_ATTENTION, DECAR_OP_EMBEDDING, DECAR_OP_CROSS_ENTROPY,
-    DECAR_OP_SUM, DECAR_OP_MEAN, DECAR_OP_PATCH, DECAR_OP_COUNT
+    DECAR_OP_SUM, DECAR_OP_MEAN, DECAR_OP_CONCAT, DECAR_OP_COUNT
 };
 
 DECARDEF decar_ctx  *decar_ctx_new(size_t bytes);        /* 0: growable. NULL only if malloc fails */
@@ -192,6 +192,8 @@ DECARDEF decar_tensor *decar_embedding(decar_ctx *ctx, decar_tensor *table, cons
    If nll_out is non-NULL it receives each position's -log p(target) (0 where ignored). */
 DECARDEF decar_tensor *decar_cross_entropy(decar_ctx *ctx, decar_tensor *logits, const int32_t *targets,
                                            const float *weights, float norm, int n_class, float *nll_out);
+/* a (B, Ta, C) and b (B, Tb, C) joined along time: (B, Ta+Tb, C). Image prefixes use it. */
+DECARDEF decar_tensor *decar_concat(decar_ctx *ctx, decar_tensor *a, decar_tensor *b);
 DECARDEF decar_tensor *decar_sum(decar_ctx *ctx, decar_tensor *a);
 DECARDEF decar_tensor *decar_mean(decar_ctx *ctx, decar_tensor *a);
 /* accumulates d(loss)/d(t) into every tensor that requires grad. loss must be a 1-element tensor. */
@@ -224,6 +226,10 @@ typedef struct decar_gpt_config {
     int n_layer, n_head, d_model;
     int seq_len;      /* maximum context (the size of the position table) */
     int causal;       /* 1: autoregressive model; 0: bidirectional (masked DFM) */
+    /* image prefix (LLaVA-style): n_prefix vectors of d_prefix features (patches, or an encoder's features) are
+       projected to d_model (linear, or an MLP with d_proj_hidden GELU units) and placed before the text tokens.
+       0 = a text-only model. seq_len counts prefix + text positions. */
+    int n_prefix, d_prefix, d_proj_hidden;
 } decar_gpt_config;
 
 typedef struct decar_param_info { char name[64]; int ndim; int64_t shape[2]; size_t offset; int decay; } decar_param_info;
@@ -247,6 +253,9 @@ DECARDEF void decar_gpt_free(decar_gpt *g);
 DECARDEF int  decar_gpt_find(const decar_gpt *g, const char *name);   /* index into info, or -1 */
 /* ids (B*T) -> logits (B, T, vocab). T <= seq_len. */
 DECARDEF decar_tensor *decar_gpt_forward(decar_ctx *ctx, decar_gpt *g, const int32_t *ids, int B, int T);
+/* with an image prefix (B, n_prefix, d_prefix) floats (NULL for text models): logits (B, n_prefix + T, vocab) */
+DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, const float *prefix, const int32_t *ids,
+                                                int B, int T);
 DECARDEF double decar_gpt_flops_per_token(const decar_gpt_config *c, int T);   /* training: 6N + attention */
 
 /* ---------------------------------------------------------------------------------------------------------------
@@ -278,6 +287,11 @@ DECARDEF float decar_gpt_train_step(decar_gpt *g, decar_ctx *ctx, const decar_op
 /* forward only: per-position -log p(target) in nats into nll (B*T), ignoring targets < 0 (0 there). */
 DECARDEF int decar_gpt_score(decar_gpt *g, decar_ctx *ctx, const int32_t *ids, const int32_t *targets, int B, int T,
                              float *nll);
+/* the same with an image prefix (NULL for none): targets and nll cover the text positions only (B*T) */
+DECARDEF float decar_gpt_train_step_prefix(decar_gpt *g, decar_ctx *ctx, const decar_opt *o, const float *prefix,
+                                           const int32_t *ids, const int32_t *targets, const float *weights, int B, int T);
+DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *prefix, const int32_t *ids,
+                                    const int32_t *targets, int B, int T, float *nll);
 
 /* ---------------------------------------------------------------------------------------------------------------
    8. checkpoints: safetensors (8-byte little-endian header length, JSON header, raw little-endian data).
@@ -327,6 +341,16 @@ DECARDEF int  decar_data_batch(const decar_data *d, int split, decar_rng *r, int
 DECARDEF int  decar_data_load(decar_data *d, const char *path, const char *list, const char *ext, int val_permille,
                               decar_error *e);
 #endif
+
+/* images: N square 8-bit grayscale images (N * side * side bytes, row-major) with one caption per line.
+   Sizes are checked: the image file must hold exactly as many images as there are captions. */
+typedef struct decar_images { int n, side; uint8_t *pixels; char **captions; } decar_images;
+#ifndef DECAR_NO_STDIO
+DECARDEF int  decar_images_load(decar_images *im, const char *image_file, const char *caption_file, int side, decar_error *e);
+#endif
+DECARDEF void decar_images_free(decar_images *im);
+/* cut image i into (side/patch)^2 row-major patches of patch*patch pixels scaled to [-0.5, 0.5]: the prefix */
+DECARDEF void decar_image_patches(const uint8_t *img, int side, int patch, float *out);
 
 /* ---------------------------------------------------------------------------------------------------------------
    10. features: hashed word 1-2-gram + byte 3-gram tf-idf, seeded random projection to dim, L2-normalised
@@ -386,6 +410,10 @@ DECARDEF void decar_softmax_double(const float *logits, int n, double temp, doub
    kv: n_layer * 2 * seq_len * d_model floats (decar_gpt_kv_size). */
 DECARDEF size_t decar_gpt_kv_size(const decar_gpt_config *c);
 DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float *logits, float *scratch);
+/* the same step for an input vector emb (d_model) instead of a token (a projected image prefix position) */
+DECARDEF int decar_gpt_step_embed(decar_gpt *g, float *kv, const float *emb, int pos, float *logits, float *scratch);
+/* project one image's prefix (n_prefix, d_prefix) to (n_prefix, d_model) embeddings for decar_gpt_step_embed */
+DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *out);
 DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c);
 
 typedef struct decar_ensemble {
@@ -1119,6 +1147,22 @@ DECARDEF decar_tensor *decar_cross_entropy(decar_ctx *c, decar_tensor *logits, c
     return o;
 }
 
+DECARDEF decar_tensor *decar_concat(decar_ctx *c, decar_tensor *a, decar_tensor *b) {
+    decar_tensor *o; int64_t sh[3], bb;
+    if (!decar__ok(c, a) || !decar__ok(c, b)) return NULL;
+    if (a->ndim != 3 || b->ndim != 3 || a->shape[0] != b->shape[0] || a->shape[2] != b->shape[2]) {
+        decar__ctx_fail(c, DECAR_ERR_ARG, "concat: needs (B, Ta, C) and (B, Tb, C)"); return NULL; }
+    sh[0] = a->shape[0]; sh[1] = a->shape[1] + b->shape[1]; sh[2] = a->shape[2];
+    o = decar__out(c, DECAR_OP_CONCAT, 3, sh, a, b, NULL);
+    if (!o) return NULL;
+    for (bb = 0; bb < sh[0]; bb++) {
+        int64_t na = a->shape[1] * sh[2], nb = b->shape[1] * sh[2];
+        memcpy(o->data + bb * (na + nb), a->data + bb * na, (size_t)na * sizeof(float));
+        memcpy(o->data + bb * (na + nb) + na, b->data + bb * nb, (size_t)nb * sizeof(float));
+    }
+    return o;
+}
+
 static decar_tensor *decar__reduce(decar_ctx *c, decar_tensor *a, int op) {
     decar_tensor *o; int64_t one = 1, i; double s = 0.0;
     if (!decar__ok(c, a)) return NULL;
@@ -1272,6 +1316,14 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
             for (j = 0; j < ce->nc; j++) dl[j] += coef * (expf(l[j] - ce->lse[r]) - (j == ce->tg[r] ? 1.0f : 0.0f));
         }
         break; }
+    case DECAR_OP_CONCAT: {
+        int64_t C = t->shape[2], na = a->shape[1] * C, nb = b->shape[1] * C, bb, k;
+        for (bb = 0; bb < t->shape[0]; bb++) {
+            const float *g = dout + bb * (na + nb);
+            if (da) for (k = 0; k < na; k++) da[bb * na + k] += g[k];
+            if (db) for (k = 0; k < nb; k++) db[bb * nb + k] += g[na + k];
+        }
+        break; }
     case DECAR_OP_SUM: case DECAR_OP_MEAN: {
         float g = t->op == DECAR_OP_MEAN ? dout[0] / (float)a->n : dout[0];
         if (da) for (i = 0; i < a->n; i++) da[i] += g;
@@ -1309,6 +1361,7 @@ DECARDEF int decar_backward(decar_ctx *c, decar_tensor *loss) {
 DECARDEF decar_gpt_config decar_gpt_default_config(void) {
     decar_gpt_config c;
     c.vocab_size = DECAR_BYTE_VOCAB; c.n_layer = 4; c.n_head = 4; c.d_model = 256; c.seq_len = 256; c.causal = 1;
+    c.n_prefix = 0; c.d_prefix = 0; c.d_proj_hidden = 0;
     return c;
 }
 DECARDEF int decar_gpt_check_config(const decar_gpt_config *c, decar_error *e) {
@@ -1318,6 +1371,9 @@ DECARDEF int decar_gpt_check_config(const decar_gpt_config *c, decar_error *e) {
         DECAR__FAIL(e, DECAR_ERR_ARG, "d_model %d must be a positive multiple of n_head %d", c->d_model, c->n_head);
     if (c->seq_len < 1 || c->seq_len > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_ARG, "seq_len %d outside [1, 2^20]", c->seq_len);
     if (c->causal != 0 && c->causal != 1) DECAR__FAIL(e, DECAR_ERR_ARG, "causal must be 0 or 1");
+    if (c->n_prefix < 0 || c->d_prefix < 0 || c->d_proj_hidden < 0 || (c->n_prefix > 0) != (c->d_prefix > 0) || c->d_prefix > (1 << 20))
+        DECAR__FAIL(e, DECAR_ERR_ARG, "image prefix: n_prefix %d and d_prefix %d must both be 0 or both positive", c->n_prefix, c->d_prefix);
+    if (c->n_prefix >= c->seq_len) DECAR__FAIL(e, DECAR_ERR_ARG, "seq_len %d leaves no room after %d prefix positions", c->seq_len, c->n_prefix);
     return DECAR_OK;
 }
 
@@ -1356,6 +1412,12 @@ static int decar__gpt_layout(const decar_gpt_config *c, decar_param_info *info, 
     }
     DECAR__P("transformer.ln_f.weight", C, 0);
     DECAR__P("transformer.ln_f.bias", C, 0);
+    if (c->d_prefix > 0) {   /* after the text model, so a text model's layout never changes */
+        int64_t H = c->d_proj_hidden > 0 ? c->d_proj_hidden : C;
+        DECAR__P("vision.proj.weight", H, c->d_prefix);
+        DECAR__P("vision.proj.bias", H, 0);
+        if (c->d_proj_hidden > 0) { DECAR__P("vision.proj2.weight", C, H); DECAR__P("vision.proj2.bias", C, 0); }
+    }
 #undef DECAR__P
     if (total) *total = off;
     return n;
@@ -1423,12 +1485,26 @@ DECARDEF int decar_gpt_find(const decar_gpt *g, const char *name) {
     int i; for (i = 0; i < g->n_tensors; i++) if (strcmp(g->info[i].name, name) == 0) return i; return -1;
 }
 
+#define DECAR__LNF(c) (2 + (c)->n_layer * DECAR__PER_LAYER)      /* index of transformer.ln_f.weight */
+#define DECAR__VIS(c) (DECAR__LNF(c) + 2)                         /* index of vision.proj.weight */
 DECARDEF decar_tensor *decar_gpt_forward(decar_ctx *ctx, decar_gpt *g, const int32_t *ids, int B, int T) {
-    const decar_gpt_config *c = &g->cfg; int64_t sh[2], psh[2]; int l; decar_tensor *x, *h, **p = g->p;
+    return decar_gpt_forward_prefix(ctx, g, NULL, ids, B, T);
+}
+DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, const float *prefix, const int32_t *ids, int B, int T) {
+    const decar_gpt_config *c = &g->cfg; int64_t sh[2], psh[2]; int l, P = prefix ? c->n_prefix : 0; decar_tensor *x, *h, **p = g->p;
     if (ctx->status) return NULL;
-    if (B < 1 || T < 1 || T > c->seq_len) { decar__ctx_fail(ctx, DECAR_ERR_ARG, "forward: T = %d outside [1, seq_len %d]", T, c->seq_len); return NULL; }
-    sh[0] = B; sh[1] = T; psh[0] = T; psh[1] = c->d_model;
+    if (prefix && c->n_prefix == 0) { decar__ctx_fail(ctx, DECAR_ERR_ARG, "forward: an image prefix given to a text-only model"); return NULL; }
+    if (B < 1 || T < 1 || P + T > c->seq_len) { decar__ctx_fail(ctx, DECAR_ERR_ARG, "forward: %d prefix + %d tokens outside [1, seq_len %d]", P, T, c->seq_len); return NULL; }
+    sh[0] = B; sh[1] = T; psh[0] = P + T; psh[1] = c->d_model;
     x = decar_embedding(ctx, p[0], ids, 2, sh);
+    if (P) {   /* image prefix: project, then place before the text */
+        int64_t ish[3]; decar_tensor *im;
+        ish[0] = B; ish[1] = P; ish[2] = c->d_prefix;
+        im = decar_wrap(ctx, (float *)prefix, NULL, 3, ish);
+        h = decar_matmul(ctx, im, p[DECAR__VIS(c)], p[DECAR__VIS(c) + 1]);
+        if (c->d_proj_hidden > 0) h = decar_matmul(ctx, decar_gelu(ctx, h), p[DECAR__VIS(c) + 2], p[DECAR__VIS(c) + 3]);
+        x = decar_concat(ctx, h, x);
+    }
     x = decar_add(ctx, x, decar_view(ctx, p[1], 2, psh, 0));
     for (l = 0; l < c->n_layer; l++) {
         decar_tensor **L = p + 2 + l * DECAR__PER_LAYER;
@@ -1443,7 +1519,7 @@ DECARDEF decar_tensor *decar_gpt_forward(decar_ctx *ctx, decar_gpt *g, const int
         h = decar_matmul(ctx, h, L[10], L[11]);
         x = decar_add(ctx, x, h);
     }
-    x = decar_layernorm(ctx, x, p[g->n_tensors - 2], p[g->n_tensors - 1]);
+    x = decar_layernorm(ctx, x, p[DECAR__LNF(c)], p[DECAR__LNF(c) + 1]);
     return decar_matmul(ctx, x, p[0], NULL);   /* tied output embedding */
 }
 
@@ -1514,13 +1590,35 @@ DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o) {   /* torch.opt
     g->step++;
 }
 
+/* targets (and weights) for the text positions, widened to prefix + text with -1 (0) on the prefix */
+static int decar__widen(decar_ctx *ctx, int P, const int32_t *tg, const float *w, int B, int T, int32_t **tg_out, float **w_out) {
+    int b;
+    *tg_out = (int32_t *)tg; *w_out = (float *)w;
+    if (!P) return 1;
+    *tg_out = (int32_t *)decar_ctx_alloc(ctx, (size_t)B * (P + T) * sizeof(int32_t));
+    if (w) *w_out = (float *)decar_ctx_alloc(ctx, (size_t)B * (P + T) * sizeof(float));
+    if (!*tg_out || (w && !*w_out)) return 0;
+    for (b = 0; b < B; b++) {
+        int t;
+        for (t = 0; t < P; t++) { (*tg_out)[b * (P + T) + t] = -1; if (w) (*w_out)[b * (P + T) + t] = 0.0f; }
+        memcpy(*tg_out + b * (P + T) + P, tg + (int64_t)b * T, (size_t)T * sizeof(int32_t));
+        if (w) memcpy(*w_out + b * (P + T) + P, w + (int64_t)b * T, (size_t)T * sizeof(float));
+    }
+    return 1;
+}
 DECARDEF float decar_gpt_train_step(decar_gpt *g, decar_ctx *ctx, const decar_opt *o, const int32_t *ids,
                                     const int32_t *targets, const float *weights, int B, int T) {
-    decar_tensor *logits, *loss; float lv; int nc = g->cfg.vocab_size > DECAR_TOK_MASK ? DECAR_TOK_MASK : g->cfg.vocab_size;
+    return decar_gpt_train_step_prefix(g, ctx, o, NULL, ids, targets, weights, B, T);
+}
+DECARDEF float decar_gpt_train_step_prefix(decar_gpt *g, decar_ctx *ctx, const decar_opt *o, const float *prefix,
+                                           const int32_t *ids, const int32_t *targets, const float *weights, int B, int T) {
+    decar_tensor *logits, *loss; float lv, *w2; int32_t *tg2; int nc = g->cfg.vocab_size > DECAR_TOK_MASK ? DECAR_TOK_MASK : g->cfg.vocab_size;
+    int P = prefix ? g->cfg.n_prefix : 0;
     decar_ctx_reset(ctx);
     decar_gpt_zero_grad(g);
-    logits = decar_gpt_forward(ctx, g, ids, B, T);
-    loss = decar_cross_entropy(ctx, logits, targets, weights, weights ? (float)B * (float)T : 0.0f, nc, NULL);
+    if (!decar__widen(ctx, P, targets, weights, B, T, &tg2, &w2)) return NAN;
+    logits = decar_gpt_forward_prefix(ctx, g, prefix, ids, B, T);
+    loss = decar_cross_entropy(ctx, logits, tg2, w2, weights ? (float)B * (float)T : 0.0f, nc, NULL);
     if (!loss || decar_backward(ctx, loss)) return NAN;
     lv = loss->data[0];
     if (!(lv == lv) || fabsf(lv) == INFINITY) { decar__ctx_fail(ctx, DECAR_ERR_NUMERIC, "the loss is %f: lower the learning rate", (double)lv); return NAN; }
@@ -1530,10 +1628,18 @@ DECARDEF float decar_gpt_train_step(decar_gpt *g, decar_ctx *ctx, const decar_op
 }
 
 DECARDEF int decar_gpt_score(decar_gpt *g, decar_ctx *ctx, const int32_t *ids, const int32_t *targets, int B, int T, float *nll) {
-    decar_tensor *logits; int nc = g->cfg.vocab_size > DECAR_TOK_MASK ? DECAR_TOK_MASK : g->cfg.vocab_size;
+    return decar_gpt_score_prefix(g, ctx, NULL, ids, targets, B, T, nll);
+}
+DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *prefix, const int32_t *ids,
+                                    const int32_t *targets, int B, int T, float *nll) {
+    decar_tensor *logits; int nc = g->cfg.vocab_size > DECAR_TOK_MASK ? DECAR_TOK_MASK : g->cfg.vocab_size, b;
+    int P = prefix ? g->cfg.n_prefix : 0; int32_t *tg2; float *w2, *nll2;
     decar_ctx_reset(ctx);
-    logits = decar_gpt_forward(ctx, g, ids, B, T);
-    if (!decar_cross_entropy(ctx, logits, targets, NULL, 0.0f, nc, nll)) return ctx->status;
+    if (!decar__widen(ctx, P, targets, NULL, B, T, &tg2, &w2)) return ctx->status;
+    nll2 = P ? (float *)decar_ctx_alloc(ctx, (size_t)B * (P + T) * sizeof(float)) : nll;
+    logits = decar_gpt_forward_prefix(ctx, g, prefix, ids, B, T);
+    if (!nll2 || !decar_cross_entropy(ctx, logits, tg2, NULL, 0.0f, nc, nll2)) return ctx->status;
+    if (P) for (b = 0; b < B; b++) memcpy(nll + (int64_t)b * T, nll2 + (int64_t)b * (P + T) + P, (size_t)T * sizeof(float));
     return DECAR_OK;
 }
 
@@ -1541,11 +1647,29 @@ DECARDEF int decar_gpt_score(decar_gpt *g, decar_ctx *ctx, const int32_t *ids, c
 DECARDEF size_t decar_gpt_kv_size(const decar_gpt_config *c) { return (size_t)c->n_layer * 2 * (size_t)c->seq_len * (size_t)c->d_model; }
 DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c) { return (size_t)c->d_model * 10 + (size_t)c->seq_len + 64; }
 DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float *logits, float *scratch) {
+    if (tok < 0 || tok >= g->cfg.vocab_size) return DECAR_ERR_ARG;
+    return decar_gpt_step_embed(g, kv, g->params + g->info[0].offset + (int64_t)tok * g->cfg.d_model, pos, logits, scratch);
+}
+DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *out) {
+    const decar_gpt_config *c = &g->cfg; int64_t H = c->d_proj_hidden > 0 ? c->d_proj_hidden : c->d_model, i;
+    const decar_param_info *V = g->info + DECAR__VIS(c); float *hid;
+    if (c->n_prefix <= 0) return DECAR_ERR_ARG;
+    hid = (float *)DECAR_MALLOC((size_t)(c->n_prefix * H) * sizeof(float));
+    if (!hid) return DECAR_ERR_NOMEM;
+    decar_linear_forward(c->d_proj_hidden > 0 ? hid : out, prefix, g->params + V[0].offset, g->params + V[1].offset, c->n_prefix, c->d_prefix, H);
+    if (c->d_proj_hidden > 0) {
+        for (i = 0; i < c->n_prefix * H; i++) { float u = hid[i]; hid[i] = 0.5f * u * (1.0f + decar__tanh(DECAR__GELU_S * (u + 0.044715f * u * u * u))); }
+        decar_linear_forward(out, hid, g->params + V[2].offset, g->params + V[3].offset, c->n_prefix, H, c->d_model);
+    }
+    DECAR_FREE(hid);
+    return DECAR_OK;
+}
+DECARDEF int decar_gpt_step_embed(decar_gpt *g, float *kv, const float *emb, int pos, float *logits, float *scratch) {
     const decar_gpt_config *c = &g->cfg; int64_t C = c->d_model, T = c->seq_len, nh = c->n_head, hs = C / nh, l, h, t2;
     float *x = scratch, *xn = x + C, *qkv = xn + C, *att = qkv + 3 * C, *hid = att + C, *sc = hid + 4 * C;
     float *P = g->params; const decar_param_info *I = g->info; float scale = 1.0f / sqrtf((float)hs);
-    if (tok < 0 || tok >= c->vocab_size || pos < 0 || pos >= T || !c->causal) return DECAR_ERR_ARG;
-    for (l = 0; l < C; l++) x[l] = P[I[0].offset + (int64_t)tok * C + l] + P[I[1].offset + (int64_t)pos * C + l];
+    if (pos < 0 || pos >= T || !c->causal) return DECAR_ERR_ARG;
+    for (l = 0; l < C; l++) x[l] = emb[l] + P[I[1].offset + (int64_t)pos * C + l];
     for (l = 0; l < c->n_layer; l++) {
         const decar_param_info *L = I + 2 + l * DECAR__PER_LAYER; float *kc = kv + ((size_t)l * 2) * T * C, *vc = kc + T * C;
         int64_t i; float m, v, rs;
@@ -1572,7 +1696,7 @@ DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float
         for (i = 0; i < C; i++) x[i] += xn[i];
     }
     {
-        int64_t i; float m, v, rs; const decar_param_info *F = I + g->n_tensors - 2;
+        int64_t i; float m, v, rs; const decar_param_info *F = I + DECAR__LNF(c);
         DECAR__LN(xn, x, F[0], F[1]);
 #undef DECAR__LN
     }
@@ -1671,6 +1795,10 @@ DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *ex
     decar__sb_kv(&m, "vocab_size", (uint64_t)g->cfg.vocab_size); decar__sb_kv(&m, "n_layer", (uint64_t)g->cfg.n_layer);
     decar__sb_kv(&m, "n_head", (uint64_t)g->cfg.n_head); decar__sb_kv(&m, "d_model", (uint64_t)g->cfg.d_model);
     decar__sb_kv(&m, "seq_len", (uint64_t)g->cfg.seq_len); decar__sb_kv(&m, "causal", (uint64_t)g->cfg.causal);
+    if (g->cfg.n_prefix > 0) {
+        decar__sb_kv(&m, "n_prefix", (uint64_t)g->cfg.n_prefix); decar__sb_kv(&m, "d_prefix", (uint64_t)g->cfg.d_prefix);
+        decar__sb_kv(&m, "d_proj_hidden", (uint64_t)g->cfg.d_proj_hidden);
+    }
     decar__sb_kv(&m, "step", (uint64_t)g->step); decar__sb_kv(&m, "rng_state", g->rng_state);
     if (extra_meta && *extra_meta) decar__sb_str(&m, extra_meta); else if (m.n) { m.n--; m.p[m.n] = 0; }
     if (m.oom) { DECAR_FREE(ts); DECAR_FREE(names); decar__free(m.p); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
@@ -1856,8 +1984,11 @@ DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar
     if ((rc = decar__meta_int(&st, "vocab_size", &c.vocab_size, e)) || (rc = decar__meta_int(&st, "n_layer", &c.n_layer, e)) ||
         (rc = decar__meta_int(&st, "n_head", &c.n_head, e)) || (rc = decar__meta_int(&st, "d_model", &c.d_model, e)) ||
         (rc = decar__meta_int(&st, "seq_len", &c.seq_len, e))) { DECAR_FREE(st.t); return rc; }
-    c.causal = 1;
-    if (decar__st_meta(&st, "causal") && (rc = decar__meta_int(&st, "causal", &c.causal, e))) { DECAR_FREE(st.t); return rc; }
+    c.causal = 1; c.n_prefix = c.d_prefix = c.d_proj_hidden = 0;
+    if ((decar__st_meta(&st, "causal") && (rc = decar__meta_int(&st, "causal", &c.causal, e))) ||
+        (decar__st_meta(&st, "n_prefix") && ((rc = decar__meta_int(&st, "n_prefix", &c.n_prefix, e)) ||
+         (rc = decar__meta_int(&st, "d_prefix", &c.d_prefix, e)) || (rc = decar__meta_int(&st, "d_proj_hidden", &c.d_proj_hidden, e))))) {
+        DECAR_FREE(st.t); return rc; }
     if ((rc = decar__gpt_alloc(g, &c, e))) { DECAR_FREE(st.t); return rc; }
     for (pass = 0; pass < 3; pass++) {
         float *blk = pass == 0 ? g->params : pass == 1 ? g->m : g->v;
@@ -2140,6 +2271,46 @@ DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, 
     return decar_data_finish(d, e);
 }
 #endif
+
+/* ---- images ---------------------------------------------------------------------------------------------------- */
+DECARDEF void decar_images_free(decar_images *im) {
+    int i;
+    if (im->captions) { for (i = 0; i < im->n; i++) decar__free(im->captions[i]); DECAR_FREE(im->captions); }
+    decar__free(im->pixels);
+    memset(im, 0, sizeof *im);
+}
+#ifndef DECAR_NO_STDIO
+DECARDEF int decar_images_load(decar_images *im, const char *image_file, const char *caption_file, int side, decar_error *e) {
+    void *px, *cap; size_t npx, ncap, i; int n = 0, rc, k; char *s;
+    memset(im, 0, sizeof *im);
+    if (side < 1 || side > 4096) DECAR__FAIL(e, DECAR_ERR_ARG, "image side %d outside [1, 4096]", side);
+    if ((rc = decar_read_file(image_file, &px, &npx, e))) return rc;
+    if ((rc = decar_read_file(caption_file, &cap, &ncap, e))) { DECAR_FREE(px); return rc; }
+    for (i = 0; i < ncap; i++) if (((char *)cap)[i] == '\n') n++;
+    if (ncap && ((char *)cap)[ncap - 1] != '\n') n++;
+    if (npx % ((size_t)side * side)) { DECAR_FREE(px); DECAR_FREE(cap);
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "'%s' is %lu bytes: not a whole number of %dx%d images (truncated?)", image_file, (unsigned long)npx, side, side); }
+    if (npx / ((size_t)side * side) != (size_t)n || n == 0) { DECAR_FREE(px); DECAR_FREE(cap);
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "'%s' holds %lu images but '%s' has %d captions", image_file, (unsigned long)(npx / ((size_t)side * side)), caption_file, n); }
+    im->captions = (char **)DECAR_MALLOC((size_t)n * sizeof(char *));
+    if (!im->captions) { DECAR_FREE(px); DECAR_FREE(cap); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
+    im->n = n; im->side = side; im->pixels = (uint8_t *)px;
+    for (k = 0, s = (char *)cap; k < n; k++) {
+        char *nl = strchr(s, '\n');
+        if (nl) *nl = 0;
+        im->captions[k] = decar__strdup(s);
+        if (!im->captions[k]) { im->n = k; DECAR_FREE(cap); decar_images_free(im); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
+        s = nl ? nl + 1 : s + strlen(s);
+    }
+    DECAR_FREE(cap);
+    return DECAR_OK;
+}
+#endif
+DECARDEF void decar_image_patches(const uint8_t *img, int side, int patch, float *out) {
+    int n = side / patch, py, px, y, x; float *o = out;
+    for (py = 0; py < n; py++) for (px = 0; px < n; px++)
+        for (y = 0; y < patch; y++) for (x = 0; x < patch; x++) *o++ = (float)img[(py * patch + y) * side + px * patch + x] / 255.0f - 0.5f;
+}
 
 /* ---- 10. features ----------------------------------------------------------------------------------------------
    c-BTM clusters tf-idf vectors reduced by SVD. decar hashes word 1-grams, word 2-grams and byte 3-grams into

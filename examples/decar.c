@@ -139,7 +139,7 @@ static int cmd_train(int argc, char **argv) {
         g.step = 0; memset(g.m, 0, g.n_params * 4); memset(g.v, 0, g.n_params * 4);
         decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62));
     } else {
-        decar_gpt_config c;
+        decar_gpt_config c = decar_gpt_default_config();
         c.vocab_size = DECAR_BYTE_VOCAB; c.n_layer = (int)I(o, n, "layers", 1, DECAR_MAX_LAYERS); c.n_head = (int)I(o, n, "heads", 1, 1024);
         c.d_model = (int)I(o, n, "dim", 1, 65536); c.seq_len = T; c.causal = objective == 0;
         if (decar_gpt_init(&g, &c, (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("init", &e);
@@ -381,7 +381,10 @@ static int cmd_eval(int argc, char **argv) {
         float *nll = (float *)malloc((size_t)ds.total * 4); double s = 0; int64_t i;
         score_docs(&g, ctx, &d, &ds, (int)I(o, n, "batch", 1, 4096), nll);
         for (i = 0; i < ds.total; i++) s += nll[i];
-        printf("held-out: %d documents, %lld bytes, %.4f bits per byte\n", ds.n, (long long)ds.total, s / ds.total / log(2.0));
+        double cnt[256] = {0}, tot = 0, h = 0; int q; int64_t k;   /* reference: the unigram (byte frequency) model */
+        for (q = 0; q < d.n_docs; q++) if (d.docs[q].split == 0) for (k = 0; k < d.docs[q].len; k++) { cnt[d.docs[q].bytes[k]] += 1; tot += 1; }
+        for (q = 0; q < ds.n; q++) for (k = 0; k < d.docs[ds.doc[q]].len; k++) h -= log2((cnt[d.docs[ds.doc[q]].bytes[k]] + 0.5) / (tot + 128));
+        printf("held-out: %d documents, %lld bytes, %.4f bits per byte (unigram byte model: %.4f)\n", ds.n, (long long)ds.total, s / ds.total / log(2.0), h / ds.total);
         free(nll);
     } else {
         ens_t E; double se, m;

@@ -10,6 +10,6 @@ if [ ! -f "$DATA/manifest.tsv" ] && [ "$DATA" = data/corpus ]; then
   echo "building the default corpus in data/corpus (Debian packages; needs root and apt; about 2 minutes)"
   bash scripts/make_corpus.sh data/corpus
 fi
-OUT=${OUT:-runs/demo$([ -n "${SMALL:-}" ] && echo -small)}
+if [ -n "${SMALL:-}" ]; then OUT=${OUT:-runs/demo-small}; else OUT=${OUT:-runs/demo}; fi
 DATA=$DATA OUT=$OUT bash scripts/pipeline.sh
 cat $OUT/results.md

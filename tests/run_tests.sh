@@ -8,7 +8,7 @@ step() { echo; echo "== $*"; }
 run() { if "$@"; then :; else echo "FAILED: $*"; fails=$((fails + 1)); fi; }
 
 step "unit tests (native SIMD: -march=native, OpenMP, 2 threads)"
-for t in test_ops test_gpt_ref test_io test_cluster test_dfm; do run env OMP_NUM_THREADS=2 $B/$t; done
+for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision; do run env OMP_NUM_THREADS=2 $B/$t; done
 
 step "single-header contract: C99 and C++ with gcc and clang, -Wall -Wextra -Wpedantic -Werror"
 printf '#define DECAR_IMPLEMENTATION\n#include "../decar.h"\nint main(void){ return decar_simd_name() == 0; }\n' > $B/impl.c
@@ -95,7 +95,7 @@ for f in results.md results.csv curves.svg; do [ -s $B/pipe/$f ] || { echo "FAIL
 grep -q "clustered" $B/pipe/results.csv 2>/dev/null && echo "pipeline results: $(grep -c . $B/pipe/results.csv) rows"
 
 step "sanitizers: the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-for t in test_ops test_gpt_ref test_io test_cluster test_dfm; do
+for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision; do
   run gcc -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -mavx2 -mfma -o $B/${t}_asan tests/$t.c -lm
   run env ASAN_OPTIONS=detect_leaks=1 $B/${t}_asan > $B/${t}_asan.log 2>&1; echo "[asan+ubsan] $(tail -1 $B/${t}_asan.log)"
 done

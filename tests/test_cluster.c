@@ -106,7 +106,7 @@ static void test_routers(void) {
 
 /* R4' over a real sequence: sequential mixture = brute-force Bayes mixture */
 static void test_bayes_sequence(void) {
-    decar_gpt g[3]; decar_gpt_config c; decar_error e; decar_ctx *ctx = decar_ctx_new(0); int32_t ids[24], tg[24]; float nll[3][24]; int k, t, T = 24;
+    decar_gpt g[3]; decar_gpt_config c = decar_gpt_default_config(); decar_error e; decar_ctx *ctx = decar_ctx_new(0); int32_t ids[24], tg[24]; float nll[3][24]; int k, t, T = 24;
     float prior[3] = { 0.5f, 0.3f, 0.2f }; decar_router r; double ll[3] = {0, 0, 0}, w[3], seq = 0, brute[3], mx = -1e300, z = 0;
     c.vocab_size = DECAR_BYTE_VOCAB; c.n_layer = 1; c.n_head = 2; c.d_model = 8; c.seq_len = 32; c.causal = 1;
     for (t = 0; t < T; t++) { ids[t] = t == 0 ? DECAR_TOK_EOT : 'a' + (t * 5) % 11; tg[t] = 'a' + ((t + 1) * 5) % 11; }

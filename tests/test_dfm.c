@@ -85,7 +85,7 @@ int main(void) {
         printf("  DFM loss weights and mask rate match the hand computation (%d masked positions checked)\n", masked);
     }
     {   /* 2. AR as the degenerate case */
-        decar_gpt g; decar_gpt_config c; decar_error e; decar_ctx *ctx = decar_ctx_new(0); decar_ensemble en; decar_gpt *ex[1];
+        decar_gpt g; decar_gpt_config c = decar_gpt_default_config(); decar_error e; decar_ctx *ctx = decar_ctx_new(0); decar_ensemble en; decar_gpt *ex[1];
         int32_t ar[17], fill[16], inp[17], tg[17]; float nll[17]; double *p = (double *)malloc(DECAR_TOK_MASK * sizeof(double)); decar_rng rs; int T = 16;
         c.vocab_size = DECAR_BYTE_VOCAB; c.n_layer = 2; c.n_head = 2; c.d_model = 16; c.seq_len = 20; c.causal = 1;
         decar_gpt_init(&g, &c, 3, &e);

@@ -40,7 +40,7 @@ static double maxdiff(const float *a, const float *b, int64_t n, double rel) {
 }
 
 int main(int argc, char **argv) {
-    decar_gpt g; decar_gpt_config c; decar_error e; decar_ctx *ctx = decar_ctx_new(0); decar_opt o; rec *cf, *op, *ids_r, *tg_r;
+    decar_gpt g; decar_gpt_config c = decar_gpt_default_config(); decar_error e; decar_ctx *ctx = decar_ctx_new(0); decar_opt o; rec *cf, *op, *ids_r, *tg_r;
     int32_t ids[64], tg[64]; int i, B, T; decar_tensor *logits, *loss;
     if (load(argc > 1 ? argv[1] : "tests/ref_gpt.bin")) { printf("test_gpt_ref: cannot read the reference file\n"); return 1; }
     cf = get("config"); op = get("opt");

@@ -5,7 +5,7 @@
 #include "test_util.h"
 #include <string.h>
 int main(int argc, char **argv) {
-    decar_gpt g; decar_gpt_config c; decar_error e; decar_ctx *ctx = decar_ctx_new(0); int32_t ids[2 * 13]; int i; char p[512]; void *buf; size_t len;
+    decar_gpt g; decar_gpt_config c = decar_gpt_default_config(); decar_error e; decar_ctx *ctx = decar_ctx_new(0); int32_t ids[2 * 13]; int i; char p[512]; void *buf; size_t len;
     decar_tensor *lg;
     const char *dir = argc > 1 ? argv[1] : "build";
     c.vocab_size = DECAR_BYTE_VOCAB; c.n_layer = 2; c.n_head = 3; c.d_model = 24; c.seq_len = 16; c.causal = 1;

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static decar_gpt_config small(void) { decar_gpt_config c; c.vocab_size = 258; c.n_layer = 2; c.n_head = 2; c.d_model = 12; c.seq_len = 9; c.causal = 1; return c; }
+static decar_gpt_config small(void) { decar_gpt_config c = decar_gpt_default_config(); c.vocab_size = 258; c.n_layer = 2; c.n_head = 2; c.d_model = 12; c.seq_len = 9; c.causal = 1; return c; }
 
 static int expect_reject(const void *buf, size_t len, const char *what, const char *needle) {
     decar_gpt g; decar_error e; int rc;

@@ -75,6 +75,7 @@ static decar_tensor *b_gelu(decar_ctx *c, decar_tensor **x, void *u) { (void)u; 
 static decar_tensor *b_ln(decar_ctx *c, decar_tensor **x, void *u) { (void)u; return decar_layernorm(c, x[0], x[1], x[2]); }
 static decar_tensor *b_softmax(decar_ctx *c, decar_tensor **x, void *u) { (void)u; return decar_softmax(c, decar_scale(c, x[0], 2.0f)); }
 static decar_tensor *b_attn(decar_ctx *c, decar_tensor **x, void *u) { int *p = (int *)u; return decar_attention(c, x[0], p[0], p[1]); }
+static decar_tensor *b_concat(decar_ctx *c, decar_tensor **x, void *u) { (void)u; return decar_concat(c, x[0], x[1]); }
 static decar_tensor *b_sum(decar_ctx *c, decar_tensor **x, void *u) { (void)u; return decar_sum(c, decar_mul(c, x[0], x[0])); }
 static decar_tensor *b_mean(decar_ctx *c, decar_tensor **x, void *u) { (void)u; return decar_mean(c, decar_mul(c, x[0], x[0])); }
 static decar_tensor *b_view(decar_ctx *c, decar_tensor **x, void *u) {
@@ -140,6 +141,8 @@ int main(void) {
         sprintf(nm, "gelu n=%d", n); gradcheck(nm, &s, b_gelu, NULL);
         memset(&s, 0, sizeof s); set(&s, 0, 3, 2, 3, n, 0); set(&s, 1, 1, n, 0, 0, 0); set(&s, 2, 1, n, 0, 0, 0);
         if (n > 1) { sprintf(nm, "layernorm C=%d", n); gradcheck(nm, &s, b_ln, NULL); }
+        memset(&s, 0, sizeof s); set(&s, 0, 3, 2, 3, n, 0); set(&s, 1, 3, 2, 2, n, 0);
+        sprintf(nm, "concat C=%d", n); gradcheck(nm, &s, b_concat, NULL);
         memset(&s, 0, sizeof s); set(&s, 0, 2, 3, n, 0, 0);
         sprintf(nm, "softmax n=%d", n); gradcheck(nm, &s, b_softmax, NULL);
         memset(&s, 0, sizeof s); set(&s, 0, 1, n * 2, 0, 0, 0);
