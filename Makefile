@@ -25,10 +25,13 @@ test: $(BUILD)/decar $(addprefix $(BUILD)/,$(TESTS))
 demo: $(BUILD)/decar
 	bash scripts/demo.sh
 
+demo-vision: $(BUILD)/decar
+	bash scripts/pipeline_vision.sh
+
 bench: $(BUILD)/decar
 	bash bench/run_bench.sh
 
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all test demo bench clean
+.PHONY: all test demo demo-vision bench clean

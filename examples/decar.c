@@ -8,6 +8,7 @@
      decar infill    fill the holes ("_") of a text with an ensemble of DFM experts
      decar average   BTM parameter averaging of experts branched from one seed checkpoint
      decar plot      SVG of training curves from the CSV logs that `decar train --log` writes
+     decar vcluster / vtrain / caption   image-conditioned experts on an image-caption set (glyphs)
    Every subcommand has --help. Exit status: 0 ok, 1 runtime error, 2 bad arguments. */
 #define _POSIX_C_SOURCE 200809L   /* strtok_r; the header itself needs only C99 */
 #define DECAR_IMPLEMENTATION
@@ -715,11 +716,337 @@ static int cmd_plot(int argc, char **argv) {
     return 0;
 }
 
+/* ---- vision: image-conditioned experts (LLaVA-style prefix) ----------------------------------------------------
+   Data: a directory with images_32x32_u8.bin, captions.txt, labels.txt (the script of each image) and meta.tsv
+   (index, codepoint, char, label, font, caption). Held-out rule: for every caption rendered in >= 2 fonts, its
+   rendering with the smallest hash(font, caption) is a test image (an unseen rendering of a seen character); a
+   script left with fewer than 20 test images (Han has one font) gets hash-chosen images (unseen characters) up to
+   20, so every script is in the test set. Features for clustering and routing: the image's pixels, centered by the
+   training mean, through a seeded random Gaussian projection to dim, L2-normalised (raw-pixel features: no encoder
+   to train first, and the router is one matrix-vector product; a random projection keeps cosines like PCA would
+   without an eigen-solver). */
+#define VSIDE 32
+#define VPATCH 8
+typedef struct { decar_images im; int *label, *test, n_labels; char names[32][32]; } vdata;
+static void vdata_load(vdata *v, const char *dir) {
+    char p1[4096], p2[4096]; decar_error e; FILE *f; int i, n; char line[1024]; char **font;
+    snprintf(p1, sizeof p1, "%s/images_32x32_u8.bin", dir); snprintf(p2, sizeof p2, "%s/captions.txt", dir);
+    if (decar_images_load(&v->im, p1, p2, VSIDE, &e)) die("images", &e);
+    n = v->im.n; v->label = (int *)calloc((size_t)n, sizeof(int)); v->test = (int *)calloc((size_t)n, sizeof(int)); v->n_labels = 0;
+    font = (char **)calloc((size_t)n, sizeof(char *));
+    snprintf(p1, sizeof p1, "%s/labels.txt", dir);
+    if ((f = fopen(p1, "r"))) {
+        for (i = 0; i < n && fgets(line, sizeof line, f); i++) {
+            int j; line[strcspn(line, "\n")] = 0;
+            for (j = 0; j < v->n_labels; j++) if (!strcmp(v->names[j], line)) break;
+            if (j == v->n_labels && j < 32) { snprintf(v->names[j], 32, "%.31s", line); v->n_labels++; }
+            v->label[i] = j < 32 ? j : 31;
+        }
+        fclose(f);
+        if (i != n) { fprintf(stderr, "decar: %s has %d lines for %d images\n", p1, i, n); exit(1); }
+    } else { v->n_labels = 1; strcpy(v->names[0], "all"); }
+    snprintf(p1, sizeof p1, "%s/meta.tsv", dir);
+    if ((f = fopen(p1, "r"))) {   /* font column */
+        if (!fgets(line, sizeof line, f)) line[0] = 0;
+        while (fgets(line, sizeof line, f)) {
+            int idx = atoi(line), c = 0; char *s = line, *t;
+            while (c < 4 && (s = strchr(s, '\t'))) { s++; c++; }
+            if (!s || idx < 0 || idx >= n) continue;
+            t = strchr(s, '\t'); if (t) *t = 0;
+            font[idx] = strdup(s);
+        }
+        fclose(f);
+    }
+    {
+        uint64_t *h = (uint64_t *)malloc((size_t)n * 8); int *cnt = (int *)calloc(32, sizeof(int));
+        for (i = 0; i < n; i++) { char key[1200]; snprintf(key, sizeof key, "%s|%s", font[i] ? font[i] : "", v->im.captions[i]); h[i] = decar_hash64(key, strlen(key), 7); }
+        for (i = 0; i < n; i++) {   /* smallest-hash rendering of a caption that has >= 2 renderings */
+            int j, others = 0, smallest = 1;
+            for (j = 0; j < n; j++) if (j != i && !strcmp(v->im.captions[j], v->im.captions[i])) { others++; if (h[j] < h[i]) smallest = 0; }
+            if (others && smallest) { v->test[i] = 1; cnt[v->label[i]]++; }
+        }
+        for (;;) {   /* top up scripts with < 20 test images, lowest hash first, never a caption's last rendering */
+            int best = -1;
+            for (i = 0; i < n; i++) if (!v->test[i] && cnt[v->label[i]] < 20 && (best < 0 || h[i] < h[best])) best = i;
+            if (best < 0) break;
+            v->test[best] = 2; cnt[v->label[best]]++;
+        }
+        free(h); free(cnt);
+    }
+    for (i = 0; i < n; i++) free(font[i]);
+    free(font);
+}
+static void vfeature(const uint8_t *img, const float *mean, int dim, uint64_t seed, float *out) {
+    int j, p; decar_rng r;
+    decar_rng_seed(&r, seed);   /* the same projection for every image: regenerated, never stored */
+    for (j = 0; j < dim; j++) out[j] = 0;
+    for (p = 0; p < VSIDE * VSIDE; p++) { float x = img[p] / 255.0f - mean[p]; for (j = 0; j < dim; j++) out[j] += x * decar_rng_normal(&r); }
+    decar_l2_normalize(out, dim);
+}
+static int read_indices(const char *path, int n, int **out) {
+    FILE *f = fopen(path, "r"); int cap = 1024, m = 0, x; *out = (int *)malloc((size_t)cap * sizeof(int));
+    if (!f) { fprintf(stderr, "decar: cannot read %s\n", path); exit(1); }
+    while (fscanf(f, "%d", &x) == 1) { if (x < 0 || x >= n) { fprintf(stderr, "decar: %s: index %d out of range\n", path, x); exit(1); } if (m == cap) *out = (int *)realloc(*out, (size_t)(cap *= 2) * sizeof(int)); (*out)[m++] = x; }
+    fclose(f);
+    return m;
+}
+/* a batch of captions: ids [EOT cap...] targets [cap... EOT], padded with -1 to the longest in the batch */
+static int vbatch(const vdata *v, const int *idx, int B, int32_t *ids, int32_t *tg, float *pre, int Tmax) {
+    int b, t, T = 2;
+    for (b = 0; b < B; b++) { int L = (int)strlen(v->im.captions[idx[b]]) + 1; if (L > T) T = L; }
+    if (T > Tmax) T = Tmax;
+    for (b = 0; b < B; b++) {
+        const char *c = v->im.captions[idx[b]]; int L = (int)strlen(c);
+        for (t = 0; t < T; t++) {
+            ids[b * T + t] = t == 0 ? DECAR_TOK_EOT : t - 1 < L ? (uint8_t)c[t - 1] : DECAR_TOK_EOT;
+            tg[b * T + t] = t < L ? (uint8_t)c[t] : t == L ? DECAR_TOK_EOT : -1;
+        }
+        decar_image_patches(v->im.pixels + (size_t)idx[b] * VSIDE * VSIDE, VSIDE, VPATCH, pre + (size_t)b * 16 * 64);
+    }
+    return T;
+}
+
+static int cmd_vcluster(int argc, char **argv) {
+    opt o[] = { {"images", NULL, "image-caption directory", 0}, {"out", NULL, "output directory (must exist)", 0}, {"k", "4", "clusters", 0},
+                {"dim", "64", "feature dimension", 0}, {"seed", "1", "seed", 0}, {"iters", "30", "k-means iterations", 0} };
+    int n = NOPT(o), K, dim, i, j, nt = 0, *lab, *dom; vdata v; float *mean, *X, *C, *Xt; int32_t *lt; decar_kmeans_opts ko; decar_error e; char path[4096];
+    uint64_t seed; const char *out;
+    parse_opts(argc, argv, o, n, "vcluster", "--images DIR --out DIR [--k K]");
+    K = (int)I(o, n, "k", 1, 1024); dim = (int)I(o, n, "dim", 1, 4096); seed = (uint64_t)I(o, n, "seed", 0, 1L << 62); out = REQ(o, n, "out");
+    memset(&v, 0, sizeof v); vdata_load(&v, REQ(o, n, "images"));
+    mean = (float *)calloc(VSIDE * VSIDE, 4);
+    for (i = 0; i < v.im.n; i++) if (!v.test[i]) { int p; nt++; for (p = 0; p < VSIDE * VSIDE; p++) mean[p] += v.im.pixels[(size_t)i * VSIDE * VSIDE + p] / 255.0f; }
+    for (i = 0; i < VSIDE * VSIDE; i++) mean[i] /= nt > 0 ? nt : 1;
+    X = (float *)malloc((size_t)v.im.n * dim * 4); Xt = (float *)malloc((size_t)nt * dim * 4); lt = (int32_t *)malloc((size_t)nt * 4); C = (float *)malloc((size_t)K * dim * 4);
+    for (i = 0, j = 0; i < v.im.n; i++) { vfeature(v.im.pixels + (size_t)i * VSIDE * VSIDE, mean, dim, seed, X + (size_t)i * dim); if (!v.test[i]) memcpy(Xt + (size_t)j++ * dim, X + (size_t)i * dim, (size_t)dim * 4); }
+    ko.k = K; ko.iters = (int)I(o, n, "iters", 1, 10000); ko.balanced = 1; ko.seed = seed; ko.n_fine = 0;
+    if (decar_kmeans(Xt, nt, dim, &ko, C, lt, NULL, NULL, &e) < 0) die("k-means", &e);
+    lab = (int *)malloc((size_t)v.im.n * sizeof(int)); dom = (int *)malloc((size_t)v.im.n * sizeof(int));
+    for (i = 0; i < v.im.n; i++) { lab[i] = decar_nearest(X + (size_t)i * dim, C, K, dim); dom[i] = v.label[i]; }
+    {   /* router file: centroids, prior, the pixel mean; shards of training image indices; a random split of equal sizes */
+        decar_st_tensor t[3]; void *buf; size_t len; char meta[128]; float *prior = (float *)calloc((size_t)K, 4); int *sz = (int *)calloc((size_t)K, sizeof(int)), *perm; decar_rng r; FILE *f[2];
+        for (i = 0; i < v.im.n; i++) if (!v.test[i]) { prior[lab[i]] += 1.0f / nt; sz[lab[i]]++; }
+        t[0].name = "centroids"; t[0].ndim = 2; t[0].shape[0] = K; t[0].shape[1] = dim; t[0].data = C;
+        t[1].name = "prior"; t[1].ndim = 1; t[1].shape[0] = K; t[1].shape[1] = 1; t[1].data = prior;
+        t[2].name = "pixel_mean"; t[2].ndim = 1; t[2].shape[0] = VSIDE * VSIDE; t[2].shape[1] = 1; t[2].data = mean;
+        snprintf(meta, sizeof meta, "\"k\":\"%d\",\"dim\":\"%d\",\"feat_seed\":\"%llu\"", K, dim, (unsigned long long)seed);
+        snprintf(path, sizeof path, "%s/vrouter.safetensors", out);
+        if (decar_st_save_mem(t, 3, meta, &buf, &len, &e) || decar_write_file_atomic(path, buf, len, &e)) die("router", &e);
+        free(buf);
+        perm = (int *)malloc((size_t)v.im.n * sizeof(int)); decar_rng_seed(&r, 99);
+        for (i = 0; i < v.im.n; i++) perm[i] = i;
+        for (i = v.im.n - 1; i > 0; i--) { int q = (int)(decar_rng_u32(&r) % (uint32_t)(i + 1)), x = perm[i]; perm[i] = perm[q]; perm[q] = x; }
+        for (j = 0; j < K; j++) {
+            int q, c = 0; static int pos = 0; if (j == 0) pos = 0;
+            snprintf(path, sizeof path, "%s/shard_%d.txt", out, j); f[0] = fopen(path, "w");
+            snprintf(path, sizeof path, "%s/random_%d.txt", out, j); f[1] = fopen(path, "w");
+            if (!f[0] || !f[1]) { fprintf(stderr, "decar: cannot write shards in %s\n", out); return 1; }
+            for (i = 0; i < v.im.n; i++) if (!v.test[i] && lab[i] == j) fprintf(f[0], "%d\n", i);
+            for (q = pos; q < v.im.n && c < sz[j]; q++) if (!v.test[perm[q]]) { fprintf(f[1], "%d\n", perm[q]); c++; }
+            pos = q;
+            fclose(f[0]); fclose(f[1]);
+        }
+        free(prior); free(sz); free(perm);
+    }
+    {
+        double pur, v2 = nmi(lab, dom, v.im.n, K, v.n_labels, &pur); int tests[3] = {0, 0, 0};
+        for (i = 0; i < v.im.n; i++) tests[v.test[i]]++;
+        printf("vision clusters: K=%d purity %.4f NMI %.4f against %d scripts; %d train, %d test (%d unseen renderings, %d unseen characters)\n",
+               K, pur, v2, v.n_labels, tests[0], tests[1] + tests[2], tests[1], tests[2]);
+        snprintf(path, sizeof path, "%s/vclusters.txt", out);
+        { FILE *f = fopen(path, "w"); int *cnt = (int *)calloc((size_t)K * v.n_labels, sizeof(int));
+          fprintf(f, "purity %.4f nmi %.4f\ncluster", pur, v2); for (j = 0; j < v.n_labels; j++) fprintf(f, " %s", v.names[j]); fprintf(f, "\n");
+          for (i = 0; i < v.im.n; i++) cnt[lab[i] * v.n_labels + v.label[i]]++;
+          for (i = 0; i < K; i++) { fprintf(f, "%d", i); for (j = 0; j < v.n_labels; j++) fprintf(f, " %d", cnt[i * v.n_labels + j]); fprintf(f, "\n"); }
+          fclose(f); free(cnt); }
+    }
+    free(mean); free(X); free(Xt); free(lt); free(C); free(lab); free(dom);
+    return 0;
+}
+
+static int cmd_vtrain(int argc, char **argv) {
+    opt o[] = { {"images", NULL, "image-caption directory", 0}, {"subset", NULL, "file of training image indices (default: every training image)", 0},
+                {"out", "captioner.safetensors", "checkpoint", 0}, {"steps", "1000", "steps", 0}, {"batch", "32", "images per step", 0},
+                {"layers", "3", "blocks", 0}, {"heads", "4", "heads", 0}, {"dim", "128", "width", 0}, {"proj", "mlp", "projector: mlp (LLaVA-1.5) or linear", 0},
+                {"lr", "2e-3", "peak learning rate", 0}, {"seed", "1", "seed", 0}, {"threads", "0", "threads", 0}, {"log", NULL, "CSV log", 0}, {"quiet", "0", "1: no progress", 0} };
+    int n = NOPT(o), *idx, m, i, B, steps, s, Tmax = 100; vdata v; decar_gpt g; decar_gpt_config c = decar_gpt_default_config(); decar_error e; decar_opt op = decar_opt_default();
+    decar_ctx *ctx = decar_ctx_new(0); decar_rng r; int32_t *ids, *tg; float *pre, *pick_pre; int *pick; double t0 = now_s(), last = 0, ema = -1; FILE *logf = NULL;
+    parse_opts(argc, argv, o, n, "vtrain", "--images DIR [--subset FILE] [options]");
+    decar_set_threads((int)I(o, n, "threads", 0, 1024));
+    memset(&v, 0, sizeof v); vdata_load(&v, REQ(o, n, "images"));
+    if (S(o, n, "subset")) m = read_indices(S(o, n, "subset"), v.im.n, &idx);
+    else { idx = (int *)malloc((size_t)v.im.n * sizeof(int)); for (i = 0, m = 0; i < v.im.n; i++) if (!v.test[i]) idx[m++] = i; }
+    if (m == 0) { fprintf(stderr, "decar vtrain: no training images\n"); return 1; }
+    B = (int)I(o, n, "batch", 1, 4096); steps = (int)I(o, n, "steps", 0, 100000000);
+    c.n_layer = (int)I(o, n, "layers", 1, 64); c.n_head = (int)I(o, n, "heads", 1, 1024); c.d_model = (int)I(o, n, "dim", 1, 65536);
+    c.n_prefix = (VSIDE / VPATCH) * (VSIDE / VPATCH); c.d_prefix = VPATCH * VPATCH; c.seq_len = c.n_prefix + Tmax;
+    c.d_proj_hidden = !strcmp(S(o, n, "proj"), "mlp") ? c.d_model : 0;
+    if (decar_gpt_init(&g, &c, (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("init", &e);
+    op.lr = (float)F(o, n, "lr", 0, 10); op.total_steps = steps; op.warmup_steps = steps / 20 > 0 ? steps / 20 : 1; op.min_lr = op.lr / 10;
+    ids = (int32_t *)malloc((size_t)B * Tmax * 4); tg = (int32_t *)malloc((size_t)B * Tmax * 4); pre = (float *)malloc((size_t)B * 16 * 64 * 4);
+    pick = (int *)malloc((size_t)B * sizeof(int)); pick_pre = pre;
+    decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62) ^ 0x1a6e);
+    if (S(o, n, "log")) { logf = fopen(S(o, n, "log"), "w"); if (logf) fprintf(logf, "step,tokens,train_loss,val_loss,seconds\n"); }
+    for (s = 0; s < steps; s++) {
+        int T; float loss; int b;
+        for (b = 0; b < B; b++) pick[b] = idx[decar_rng_u32(&r) % (uint32_t)m];
+        T = vbatch(&v, pick, B, ids, tg, pick_pre, Tmax);
+        loss = decar_gpt_train_step_prefix(&g, ctx, &op, pre, ids, tg, NULL, B, T);
+        if (loss != loss) { fprintf(stderr, "decar vtrain: %s\n", decar_ctx_error(ctx)); return 1; }
+        ema = ema < 0 ? loss : 0.95 * ema + 0.05 * loss;
+        if (!strcmp(S(o, n, "quiet"), "0") && (now_s() - t0 - last > 1 || s + 1 == steps)) {
+            char eta[32]; fmt_eta((now_s() - t0) / (s + 1) * (steps - s - 1), eta); last = now_s() - t0;
+            fprintf(stderr, "\rstep %5d/%d | loss %.4f | %5.1f img/s | %s left  ", s + 1, steps, ema, (s + 1) * B / (now_s() - t0), eta);
+        }
+        if (logf && ((s + 1) % (steps / 10 > 0 ? steps / 10 : 1) == 0)) fprintf(logf, "%d,%d,%.5f,%.5f,%.2f\n", s + 1, (s + 1) * B, ema, ema, now_s() - t0);
+    }
+    if (logf) fclose(logf);
+    if (decar_gpt_save(&g, REQ(o, n, "out"), "\"task\":\"caption\"", &e)) die("save", &e);
+    if (!strcmp(S(o, n, "quiet"), "0")) fprintf(stderr, "\nsaved %s\n", S(o, n, "out"));
+    free(ids); free(tg); free(pre); free(pick); free(idx); decar_gpt_free(&g); decar_ctx_free(ctx); decar_images_free(&v.im);
+    return 0;
+}
+
+/* PNG (grayscale, stored deflate blocks) in base64, for the SVG contact sheet */
+static void b64(FILE *f, const uint8_t *p, size_t n) {
+    static const char *t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"; size_t i;
+    for (i = 0; i + 2 < n; i += 3) fprintf(f, "%c%c%c%c", t[p[i] >> 2], t[((p[i] & 3) << 4) | (p[i + 1] >> 4)], t[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)], t[p[i + 2] & 63]);
+    if (n - i == 1) fprintf(f, "%c%c==", t[p[i] >> 2], t[(p[i] & 3) << 4]);
+    else if (n - i == 2) fprintf(f, "%c%c%c=", t[p[i] >> 2], t[((p[i] & 3) << 4) | (p[i + 1] >> 4)], t[(p[i + 1] & 15) << 2]);
+}
+static void put32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v; }
+static size_t png_gray(const uint8_t *img, int w, int h, uint8_t *out) {   /* out: at least 64 + h*(w+1) + 16 bytes */
+    size_t raw = (size_t)h * (w + 1), o = 0, k; uint32_t a = 1, b = 0; int y;
+    static const uint8_t sig[8] = { 137, 80, 78, 71, 13, 10, 26, 10 }; uint8_t *chunk;
+    memcpy(out, sig, 8); o = 8;
+    put32(out + o, 13); memcpy(out + o + 4, "IHDR", 4); put32(out + o + 8, (uint32_t)w); put32(out + o + 12, (uint32_t)h);
+    out[o + 16] = 8; out[o + 17] = 0; out[o + 18] = 0; out[o + 19] = 0; out[o + 20] = 0;
+    put32(out + o + 21, decar__crc32(out + o + 4, 17)); o += 25;
+    chunk = out + o; put32(chunk, (uint32_t)(raw + 2 + 5 + 4)); memcpy(chunk + 4, "IDAT", 4);
+    k = 8; chunk[k++] = 0x78; chunk[k++] = 0x01; chunk[k++] = 1;   /* zlib header; one final stored block */
+    chunk[k++] = (uint8_t)(raw & 255); chunk[k++] = (uint8_t)(raw >> 8); chunk[k++] = (uint8_t)(~raw & 255); chunk[k++] = (uint8_t)((~raw >> 8) & 255);
+    for (y = 0; y < h; y++) { int x; chunk[k++] = 0; for (x = 0; x < w; x++) chunk[k++] = img[y * w + x]; }
+    for (y = 0; y < h; y++) { int x; a = (a + 0) % 65521; b = (b + a) % 65521; for (x = 0; x < w; x++) { a = (a + img[y * w + x]) % 65521; b = (b + a) % 65521; } }
+    put32(chunk + k, (b << 16) | a); k += 4;
+    put32(chunk + k, decar__crc32(chunk + 4, k - 4)); k += 4;
+    o += k;
+    put32(out + o, 0); memcpy(out + o + 4, "IEND", 4); put32(out + o + 8, decar__crc32(out + o + 4, 4)); o += 12;
+    return o;
+}
+static void xml_text(FILE *f, const char *s, int max) {
+    int i;
+    for (i = 0; s[i] && i < max; i++) { char c = s[i]; if (c == '<') fputs("&lt;", f); else if (c == '>') fputs("&gt;", f); else if (c == '&') fputs("&amp;", f); else fputc(c, f); }
+    if (s[i]) fputs("...", f);
+}
+
+static int cmd_caption(int argc, char **argv) {
+    opt o[] = { {"experts", NULL, "comma-separated captioner checkpoints (one per cluster)", 0}, {"router", NULL, "vrouter file from decar vcluster (needed for top1/cosine)", 0},
+                {"route", "top1", "top1 (R1), cosine (R2, softmax(cos/T) over the top-k) or uniform", 0}, {"topk", "1", "experts mixed", 0}, {"temp", "0.05", "R2 temperature", 0},
+                {"images", NULL, "image-caption directory (its held-out images are captioned)", 0}, {"label", "model", "row label", 0}, {"csv", NULL, "append rows here", 0},
+                {"sheet", NULL, "write an SVG contact sheet of test images here", 0}, {"max", "0", "caption at most this many test images (0: all)", 0}, {"threads", "0", "threads", 0} };
+    int n = NOPT(o), K, j, i, q, nt = 0, *tests, tk, kind, nl; vdata v; ens_t E; float *C = NULL, *mean = NULL, *prior = NULL, *feat; int dim = 0; uint64_t seed = 0;
+    decar_ctx *ctx = decar_ctx_new(0); double *dom_bits, *dom_exact, *dom_bytes, *dom_n, tot_bits = 0, tot_bytes = 0, tot_exact = 0; FILE *sheet = NULL, *csv = NULL;
+    parse_opts(argc, argv, o, n, "caption", "--experts A,B,.. --images DIR [--router R --route top1|cosine --topk k] [--sheet out.svg]");
+    decar_set_threads((int)I(o, n, "threads", 0, 1024));
+    memset(&v, 0, sizeof v); vdata_load(&v, REQ(o, n, "images"));
+    ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0);
+    K = E.en.k; tk = (int)I(o, n, "topk", 1, 1024); kind = decar_route_name(S(o, n, "route"));
+    if (kind != DECAR_ROUTE_TOP1 && kind != DECAR_ROUTE_COSINE && kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar caption: --route must be top1, cosine or uniform\n"); return 2; }
+    for (j = 0; j < K; j++) if (!E.en.experts[j] || E.en.experts[j]->cfg.n_prefix != 16 || E.en.experts[j]->cfg.d_prefix != 64) { fprintf(stderr, "decar caption: expert %d is not a 32x32 captioner (decar vtrain)\n", j); return 2; }
+    if (S(o, n, "router")) {
+        void *buf; size_t len; decar_error e; char vv[64];
+        if (decar_read_file(S(o, n, "router"), &buf, &len, &e)) die("router", &e);
+        if (decar_meta_get(buf, len, "dim", vv, sizeof vv) || (dim = atoi(vv)) < 1 || decar_meta_get(buf, len, "feat_seed", vv, sizeof vv)) { fprintf(stderr, "decar caption: not a vision router file\n"); return 1; }
+        seed = strtoull(vv, NULL, 10);
+        C = (float *)malloc((size_t)K * dim * 4); mean = (float *)malloc(VSIDE * VSIDE * 4); prior = (float *)malloc((size_t)K * 4);
+        if (decar_st_get(buf, len, "centroids", C, (int64_t)K * dim, &e) || decar_st_get(buf, len, "pixel_mean", mean, VSIDE * VSIDE, &e) ||
+            decar_st_get(buf, len, "prior", prior, K, &e)) die("router (does its K match the experts?)", &e);
+        free(buf);
+        E.en.router.centroids = C; E.en.router.d = dim; E.en.router.prior = prior;
+    } else if (kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar caption: --route %s needs --router\n", S(o, n, "route")); return 2; }
+    E.en.router.k = K; E.en.router.kind = kind; E.en.router.top_k = tk; E.en.router.temp = (float)F(o, n, "temp", 1e-6, 1e6);
+    feat = (float *)malloc((size_t)(dim > 0 ? dim : 1) * 4);
+    tests = (int *)malloc((size_t)v.im.n * sizeof(int));
+    for (i = 0; i < v.im.n; i++) if (v.test[i]) tests[nt++] = i;
+    if (I(o, n, "max", 0, 1 << 30) > 0 && nt > I(o, n, "max", 0, 1 << 30)) nt = (int)I(o, n, "max", 0, 1 << 30);
+    nl = v.n_labels;
+    dom_bits = (double *)calloc((size_t)nl, 8); dom_exact = (double *)calloc((size_t)nl, 8); dom_bytes = (double *)calloc((size_t)nl, 8); dom_n = (double *)calloc((size_t)nl, 8);
+    if (S(o, n, "sheet")) {
+        sheet = fopen(S(o, n, "sheet"), "w");
+        if (!sheet) { fprintf(stderr, "decar caption: cannot write %s\n", S(o, n, "sheet")); return 1; }
+        fprintf(sheet, "<svg xmlns='http://www.w3.org/2000/svg' width='1200' height='%d' font-family='monospace' font-size='10'>\n<rect width='100%%' height='100%%' fill='white'/>\n", 30 + 8 * 110);
+        fprintf(sheet, "<text x='10' y='18' font-size='13' font-family='sans-serif'>%s: held-out glyphs, the routed ensemble's greedy caption (green = exact) and the expert that answered (grey: the true caption)</text>\n", S(o, n, "label"));
+    }
+    for (q = 0; q < nt; q++) {
+        int im = tests[q], L = (int)strlen(v.im.captions[im]), T = L + 1, t, a, best = -1, outlen = 0; double w[1024], bits = 0; char gen[128];
+        float pre[16 * 64]; int32_t *ids = (int32_t *)malloc((size_t)T * 4), *tg = (int32_t *)malloc((size_t)T * 4); float *nll = (float *)malloc((size_t)T * 4); double *pm = (double *)calloc((size_t)T, 8);
+        const uint8_t *px = v.im.pixels + (size_t)im * VSIDE * VSIDE;
+        if (dim > 0) vfeature(px, mean, dim, seed, feat);
+        decar_router_weights(&E.en.router, dim > 0 ? feat : NULL, NULL, w);
+        decar_image_patches(px, VSIDE, VPATCH, pre);
+        for (t = 0; t < T; t++) { ids[t] = t == 0 ? DECAR_TOK_EOT : (uint8_t)v.im.captions[im][t - 1]; tg[t] = t < L ? (uint8_t)v.im.captions[im][t] : DECAR_TOK_EOT; }
+        for (j = 0; j < K; j++) if (w[j] > 0) {   /* caption bits: teacher forcing under each active expert, mixed */
+            if (T + 16 > E.en.experts[j]->cfg.seq_len) break;
+            decar_gpt_score_prefix(E.en.experts[j], ctx, pre, ids, tg, 1, T, nll);
+            for (t = 0; t < T; t++) pm[t] += w[j] * exp(-nll[t]);
+            if (best < 0 || w[j] > w[best]) best = j;
+        }
+        for (t = 0; t < L && t < T; t++) bits += -log2(pm[t] > 1e-300 ? pm[t] : 1e-300);
+        {   /* greedy decoding from the mixture; each active expert runs its own KV cache */
+            float *kv[1024], *sc[1024], *lg[1024], emb[16 * 1024]; int32_t tok = DECAR_TOK_EOT;
+            for (j = 0; j < K; j++) if (w[j] > 0) {
+                decar_gpt *g = E.en.experts[j]; kv[j] = (float *)malloc(decar_gpt_kv_size(&g->cfg) * 4); sc[j] = (float *)malloc(decar_gpt_step_scratch(&g->cfg) * 4); lg[j] = (float *)malloc((size_t)g->cfg.vocab_size * 4);
+                decar_gpt_project_prefix(g, pre, emb);
+                for (t = 0; t < 16; t++) decar_gpt_step_embed(g, kv[j], emb + t * g->cfg.d_model, t, lg[j], sc[j]);
+            }
+            for (t = 0; t < 100 && 16 + t < E.en.experts[best]->cfg.seq_len; t++) {
+                double mix[DECAR_TOK_MASK], p[DECAR_TOK_MASK]; int arg = 0;
+                for (a = 0; a < DECAR_TOK_MASK; a++) mix[a] = 0;
+                for (j = 0; j < K; j++) if (w[j] > 0) { decar_gpt_step(E.en.experts[j], kv[j], tok, 16 + t, lg[j], sc[j]); decar_softmax_double(lg[j], DECAR_TOK_MASK, 1.0, p); for (a = 0; a < DECAR_TOK_MASK; a++) mix[a] += w[j] * p[a]; }
+                for (a = 1; a < DECAR_TOK_MASK; a++) if (mix[a] > mix[arg]) arg = a;
+                if (arg >= 256 || outlen >= 120) break;
+                gen[outlen++] = (char)arg; tok = arg;
+            }
+            gen[outlen] = 0;
+            for (j = 0; j < K; j++) if (w[j] > 0) { free(kv[j]); free(sc[j]); free(lg[j]); }
+        }
+        {
+            int ex = !strcmp(gen, v.im.captions[im]), lb = v.label[im];
+            tot_bits += bits; tot_bytes += L; tot_exact += ex; dom_bits[lb] += bits; dom_bytes[lb] += L; dom_exact[lb] += ex; dom_n[lb] += 1;
+            if (sheet && q < 48) {
+                uint8_t png[64 + 32 * 33 + 64]; size_t pl = png_gray(px, VSIDE, VSIDE, png); int x0 = 10 + (q % 6) * 198, y0 = 30 + (q / 6) * 110;
+                fprintf(sheet, "<image x='%d' y='%d' width='64' height='64' style='image-rendering:pixelated' href='data:image/png;base64,", x0, y0); b64(sheet, png, pl); fprintf(sheet, "'/>\n");
+                fprintf(sheet, "<text x='%d' y='%d' fill='%s'>", x0, y0 + 76, ex ? "#080" : "#c00"); xml_text(sheet, gen, 30); fprintf(sheet, "</text>\n");
+                fprintf(sheet, "<text x='%d' y='%d' fill='#888'>", x0, y0 + 88); xml_text(sheet, v.im.captions[im], 30); fprintf(sheet, "</text>\n");
+                fprintf(sheet, "<text x='%d' y='%d' fill='#339'>expert %d (w %.2f)</text>\n", x0 + 70, y0 + 12, best, w[best]);
+            }
+        }
+        free(ids); free(tg); free(nll); free(pm);
+    }
+    if (sheet) { fprintf(sheet, "</svg>\n"); fclose(sheet); }
+    printf("%-14s %-7s top-%d: caption %.4f bits/byte, exact match %.1f%% (%d held-out images)\n", S(o, n, "label"), S(o, n, "route"), tk, tot_bits / tot_bytes, 100 * tot_exact / nt, nt);
+    if (S(o, n, "csv")) {
+        FILE *t = fopen(S(o, n, "csv"), "r"); int exists = t != NULL; if (t) fclose(t);
+        csv = fopen(S(o, n, "csv"), "a");
+        if (csv) {
+            if (!exists) fprintf(csv, "model,router,topk,script,bits_per_byte,exact_match,images\n");
+            fprintf(csv, "%s,%s,%d,all,%.5f,%.4f,%d\n", S(o, n, "label"), S(o, n, "route"), tk, tot_bits / tot_bytes, tot_exact / nt, nt);
+            for (j = 0; j < nl; j++) if (dom_n[j] > 0) fprintf(csv, "%s,%s,%d,%s,%.5f,%.4f,%d\n", S(o, n, "label"), S(o, n, "route"), tk, v.names[j], dom_bits[j] / dom_bytes[j], dom_exact[j] / dom_n[j], (int)dom_n[j]);
+            fclose(csv);
+        }
+    }
+    E.en.router.centroids = NULL; E.en.router.prior = NULL;
+    free(C); free(mean); free(prior); free(feat); free(tests); free(dom_bits); free(dom_exact); free(dom_bytes); free(dom_n);
+    ens_close(&E); decar_ctx_free(ctx); decar_images_free(&v.im); free(v.label); free(v.test);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *usage = "usage: decar <command> [options]   (decar <command> --help for its options)\n"
         "commands:\n  train     train one model (--objective ar|dfm)\n  sample    sample from one model\n  eval      held-out bits per byte\n"
         "  cluster   featurize + spherical balanced k-means + shards + router\n  ens-eval  evaluate an expert ensemble under routers x top-k\n"
-        "  generate  sample from a routed ensemble\n  infill    fill holes with DFM experts\n  average   BTM parameter averaging\n  plot      SVG of training curves\n";
+        "  generate  sample from a routed ensemble\n  infill    fill holes with DFM experts\n  average   BTM parameter averaging\n  plot      SVG of training curves\n"
+        "  vcluster  cluster images by pixel features: shards + router\n  vtrain    train an image captioner (LLaVA-style prefix)\n  caption   caption held-out images with a routed ensemble\n";
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { fputs(usage, argc < 2 ? stderr : stdout); return argc < 2 ? 2 : 0; }
     if (!strcmp(argv[1], "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(argv[1], "sample")) return cmd_sample(argc - 2, argv + 2);
@@ -730,6 +1057,9 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "infill")) return cmd_infill(argc - 2, argv + 2);
     if (!strcmp(argv[1], "average")) return cmd_average(argc - 2, argv + 2);
     if (!strcmp(argv[1], "plot")) return cmd_plot(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "vcluster")) return cmd_vcluster(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "vtrain")) return cmd_vtrain(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "caption")) return cmd_caption(argc - 2, argv + 2);
     fprintf(stderr, "decar: unknown command '%s'\n%s", argv[1], usage);
     return 2;
 }

@@ -8,6 +8,7 @@ step() { echo; echo "== $*"; }
 run() { if "$@"; then :; else echo "FAILED: $*"; fails=$((fails + 1)); fi; }
 
 step "unit tests (native SIMD: -march=native, OpenMP, 2 threads)"
+mkdir -p $B/tinyglyphs
 for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision; do run env OMP_NUM_THREADS=2 $B/$t; done
 
 step "single-header contract: C99 and C++ with gcc and clang, -Wall -Wextra -Wpedantic -Werror"
@@ -93,6 +94,15 @@ step "the whole pipeline on a tiny corpus (cluster, experts, baselines, evaluati
 run env SMALL=1 TINY=1 DATA=$B/tinycorpus OUT=$B/pipe bash scripts/pipeline.sh > $B/pipe.log 2>&1 || tail -20 $B/pipe.log
 for f in results.md results.csv curves.svg; do [ -s $B/pipe/$f ] || { echo "FAILED: pipeline did not write $f"; fails=$((fails + 1)); }; done
 grep -q "clustered" $B/pipe/results.csv 2>/dev/null && echo "pipeline results: $(grep -c . $B/pipe/results.csv) rows"
+
+step "image-conditioned experts on a tiny synthetic image set (vcluster, vtrain, caption)"
+mkdir -p $B/vis
+run $B/decar vcluster --images $B/tinyglyphs --out $B/vis --k 2
+for k in 0 1; do run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --subset $B/vis/shard_$k.txt --steps 8 --layers 1 --dim 32 --heads 2 --batch 8 --out $B/vis/c$k.safetensors --quiet 1; done
+run $B/decar caption --experts $B/vis/c0.safetensors,$B/vis/c1.safetensors --router $B/vis/vrouter.safetensors --route top1 --images $B/tinyglyphs --csv $B/vis/r.csv --sheet $B/vis/sheet.svg
+grep -q "<image" $B/vis/sheet.svg 2>/dev/null && echo "contact sheet written" || { echo "FAILED: no contact sheet"; fails=$((fails + 1)); }
+printf 'A\nB\n' > $B/vis/captions.txt; head -c 1500 $B/tinyglyphs/images_32x32_u8.bin > $B/vis/images_32x32_u8.bin
+expect 1 "image file of a bad size" $B/decar vtrain --images $B/vis --steps 1
 
 step "sanitizers: the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision; do

@@ -109,6 +109,31 @@ int main(void) {
         printf("  rejected: %s\n", e.msg);
         CHECK(decar_images_load(&im, "build/none.bin", "build/cap2.txt", 4, &e) != 0 && strstr(e.msg, "cannot open"), "missing file: %s", e.msg);
     }
+    {   /* a tiny synthetic image-caption set for the command-line test in run_tests.sh: bars and boxes */
+        FILE *fi = fopen("build/tinyglyphs/images_32x32_u8.bin", "wb"), *fc = fopen("build/tinyglyphs/captions.txt", "w");
+        FILE *fl = fopen("build/tinyglyphs/labels.txt", "w"), *fm = fopen("build/tinyglyphs/meta.tsv", "w"); int k;
+        if (fi && fc && fl && fm) {
+            fprintf(fm, "index\tcodepoint\tchar\tlabel\tfont\tcaption\n");
+            for (k = 0; k < 120; k++) {
+                uint8_t img[1024]; int kind = k % 4, pos = (k / 4) % 10, font = (k / 40), x, y;
+                const char *names[4] = { "VERTICAL BAR", "HORIZONTAL BAR", "BOX", "DOT" };
+                for (y = 0; y < 32; y++) for (x = 0; x < 32; x++) {
+                    int on = kind == 0 ? (x >= 4 + 2 * pos && x < 7 + 2 * pos + font) : kind == 1 ? (y >= 4 + 2 * pos && y < 7 + 2 * pos + font)
+                           : kind == 2 ? (x > 4 && x < 27 && y > 4 && y < 27 && (x < 7 + font || x > 24 - font || y < 7 + font || y > 24 - font)) : ((x - 16) * (x - 16) + (y - 16) * (y - 16) < 9 + 4 * font);
+                    img[y * 32 + x] = on ? 255 : 0;
+                }
+                fwrite(img, 1, 1024, fi);
+                fprintf(fc, "%s %d\n", names[kind], pos);
+                fprintf(fl, "%s\n", kind < 2 ? "bars" : "shapes");
+                fprintf(fm, "%d\tU+%04X\t?\t%s\tfont%d\t%s %d\n", k, 0x41 + k, kind < 2 ? "bars" : "shapes", font, names[kind], pos);
+            }
+        }
+        if (fi) fclose(fi);
+        if (fc) fclose(fc);
+        if (fl) fclose(fl);
+        if (fm) fclose(fm);
+        CHECK(fi && fc && fl && fm, "wrote build/tinyglyphs");
+    }
     decar_ctx_free(ctx);
     TEST_END("test_vision");
 }
