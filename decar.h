@@ -567,18 +567,22 @@ static void decar__axpy(float *y, float a, const float *x, int64_t n) {
 
 /* ---- 1. errors, rng -------------------------------------------------------------------------------------------- */
 static void decar__free(void *p) { if (p) DECAR_FREE(p); }   /* user allocators need not accept NULL */
+/* the one place error text is formatted (without stdio the format string itself is kept) */
+static void decar__vformat(char *dst, size_t cap, const char *fmt, va_list ap) {
+#ifndef DECAR_NO_STDIO
+    vsnprintf(dst, cap, fmt, ap);
+#else
+    size_t n = strlen(fmt);
+    (void)ap;
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, fmt, n); dst[n] = 0;
+#endif
+}
 static void decar__seterr(decar_error *e, int code, const char *fmt, ...) {
+    va_list ap;
     if (!e) return;
     e->code = code;
-    {
-        va_list ap; va_start(ap, fmt);
-#ifndef DECAR_NO_STDIO
-        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-#else
-        { size_t n = strlen(fmt); if (n >= sizeof e->msg) n = sizeof e->msg - 1; memcpy(e->msg, fmt, n); e->msg[n] = 0; }
-#endif
-        va_end(ap);
-    }
+    va_start(ap, fmt); decar__vformat(e->msg, sizeof e->msg, fmt, ap); va_end(ap);
 }
 #define DECAR__FAIL(e, code, ...) do { decar__seterr(e, code, __VA_ARGS__); return code; } while (0)
 
@@ -671,17 +675,10 @@ DECARDEF int decar_ctx_status(const decar_ctx *c) { return c->status; }
 DECARDEF const char *decar_ctx_error(const decar_ctx *c) { return c->err[0] ? c->err : "ok"; }
 
 static void decar__ctx_fail(decar_ctx *c, int code, const char *fmt, ...) {
+    va_list ap;
     if (c->status) return;   /* keep the first reason */
     c->status = code;
-    {
-        va_list ap; va_start(ap, fmt);
-#ifndef DECAR_NO_STDIO
-        vsnprintf(c->err, sizeof c->err, fmt, ap);
-#else
-        { size_t n = strlen(fmt); if (n >= sizeof c->err) n = sizeof c->err - 1; memcpy(c->err, fmt, n); c->err[n] = 0; }
-#endif
-        va_end(ap);
-    }
+    va_start(ap, fmt); decar__vformat(c->err, sizeof c->err, fmt, ap); va_end(ap);
 }
 
 DECARDEF void *decar_ctx_alloc(decar_ctx *c, size_t bytes) {
