@@ -194,10 +194,23 @@ static int cmd_train(int argc, char **argv) {
 
 /* ---- the ensemble: one mechanism for one model (sample) and many (generate) ---------------------------------- */
 typedef struct { decar_ensemble en; decar_gpt *models; decar_featurizer feat; int have_router; } ens_t;
+/* an expert set: "a.safetensors,b.safetensors,-" (aligned with the router's clusters; '-' = missing), or "@FILE"
+   with one checkpoint per line (an expert-set manifest: add or remove an expert by editing one line) */
 static void ens_open(ens_t *E, const char *experts, const char *router, const char *route, int top_k, double temp, int route_every, int skip_missing) {
-    char *list = (char *)malloc(strlen(experts) + 1), *tok, *save = NULL; int k = 0, j; decar_error e;
+    char *list, *tok, *save = NULL; int k = 0, j; decar_error e;
     memset(E, 0, sizeof *E);
-    strcpy(list, experts);
+    if (experts[0] == '@') {
+        void *buf; size_t len, i; char *t;
+        if (decar_read_file(experts + 1, &buf, &len, &e)) die("expert list", &e);
+        t = (char *)buf;
+        while (len > 0 && (t[len - 1] == '\n' || t[len - 1] == ' ')) t[--len] = 0;
+        for (i = 0; i < len; i++) if (t[i] == '\n') t[i] = ',';
+        list = t;
+        if (!len) { fprintf(stderr, "decar: %s lists no experts\n", experts + 1); exit(2); }
+    } else {
+        list = (char *)malloc(strlen(experts) + 1);
+        strcpy(list, experts);
+    }
     for (tok = list; *tok; tok++) if (*tok == ',') k++;
     k++;
     E->models = (decar_gpt *)calloc((size_t)k, sizeof(decar_gpt));
@@ -481,6 +494,17 @@ static int cmd_cluster(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/router.safetensors", out);
     if (decar_router_save(&rt, &fz, path, &e)) die("router", &e);
     for (j = 0; j < K; j++) { snprintf(path, sizeof path, "%s/shard_%d.txt", out, j); write_list(path, &d, lab, j, -1); }
+    {   /* manifest: what each expert will train on, and its prior */
+        FILE *f; char tmp[4200]; int *nd = (int *)calloc((size_t)K * 2, sizeof(int));
+        for (i = 0; i < d.n_docs; i++) nd[lab[i] * 2 + d.docs[i].split]++;
+        snprintf(path, sizeof path, "%s/manifest.tsv", out); snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        f = fopen(tmp, "w");
+        if (!f) { fprintf(stderr, "decar cluster: cannot write %s\n", tmp); return 1; }
+        fprintf(f, "cluster\tshard\ttrain_docs\theldout_docs\tprior\trouter\n");
+        for (j = 0; j < K; j++) fprintf(f, "%d\tshard_%d.txt\t%d\t%d\t%.6f\trouter.safetensors\n", j, j, nd[j * 2], nd[j * 2 + 1], rt.prior[j]);
+        if (fclose(f) || rename(tmp, path)) { fprintf(stderr, "decar cluster: cannot write %s\n", path); return 1; }
+        free(nd);
+    }
     {   /* random split with the same shard sizes (by training documents), for the baseline */
         int *rl = (int *)malloc((size_t)d.n_docs * sizeof(int)), *perm = (int *)malloc((size_t)d.n_docs * sizeof(int)), *sz = (int *)calloc((size_t)K, sizeof(int)), q = 0; decar_rng r;
         decar_rng_seed(&r, 99);
@@ -502,7 +526,7 @@ static int cmd_cluster(int argc, char **argv) {
         fprintf(f, "\n");
         for (i = 0; i < K; i++) { fprintf(f, "%d", i); for (j = 0; j < d.n_labels; j++) fprintf(f, " %d", cnt[i * (d.n_labels + 1) + j]); fprintf(f, "\n"); }
         fclose(f);
-        printf("clusters: K=%d purity %.4f NMI %.4f against %d domain folders (%.1f s); wrote %s/{router.safetensors,shard_*.txt,random_*.txt,features.npy,clusters.txt}\n",
+        printf("clusters: K=%d purity %.4f NMI %.4f against %d domain folders (%.1f s); wrote %s/{router.safetensors,manifest.tsv,shard_*.txt,random_*.txt,features.npy,clusters.txt}\n",
                K, pur, v, d.n_labels, now_s() - t0, out);
         free(cnt);
     }
@@ -541,7 +565,7 @@ static int ens_eval_dfm(ens_t *E, decar_data *d, docset *ds, decar_ctx *ctx, opt
 }
 
 static int cmd_ens_eval(int argc, char **argv) {
-    opt o[] = { {"experts", NULL, "comma-separated checkpoints, one per cluster ('-' = missing)", 0}, {"router", NULL, "router file from decar cluster", 0},
+    opt o[] = { {"experts", NULL, "comma-separated checkpoints, one per cluster ('-' = missing), or @FILE with one per line", 0}, {"router", NULL, "router file from decar cluster", 0},
                 {"data", NULL, "directory (the held-out split is scored)", 0}, {"ext", ".txt", "file suffix filter", 0}, {"val-permille", "50", "as in train", 0},
                 {"routers", "top1,cosine,cbtm,bayes,uniform", "routers to evaluate", 0}, {"topk", "1,2,0", "top-k values (0 = all K)", 0},
                 {"temp", "0.1", "temperature of the cosine and cbtm routers", 0}, {"route-every", "128", "re-route from the prefix every N bytes", 0},
