@@ -58,13 +58,21 @@
 
    SECTIONS (in the order data flows)
      1 errors, rng     2 tensors + arena     3 autograd ops     4 kernels (SIMD, matmul, attention)
-     5 GPT model       6 losses (AR, masked DFM)   7 AdamW + schedule   8 checkpoints (safetensors)
-     9 data (bytes, documents, batches)   10 features (tf-idf hashing, .npy)   11 clustering (balanced k-means)
-     12 routing (R1-R4')   13 ensemble + samplers (AR, DFM Euler / first-hitting / left-to-right)
+     5 GPT model (optional image prefix, LLaVA-style)   6 losses (AR, masked DFM)   7 AdamW + schedule
+     8 checkpoints (safetensors)   9 data (bytes, documents, batches; images)   10 features (tf-idf hashing, .npy)
+     11 clustering (balanced k-means)   12 routing (R1-R4')
+     13 ensemble + samplers (AR with KV caches; DFM Euler / first-hitting / left-to-right)
+
+   THE PIPELINE IN FIVE CALLS
+     decar_feat_fit + decar_feat_apply   featurize documents (or read any encoder's features with decar_npy_parse)
+     decar_kmeans                        spherical balanced k-means (hard capacity), optionally two-stage
+     decar_router_assign                 the shard of each document = the expert R1 routes it to at test time
+     decar_gpt_train_step                one expert per shard, in separate processes, nothing shared
+     decar_ensemble_generate / _fill     sample from sum_k w_k p_k with any router; only active experts run
 
    VERSION HISTORY
-     0.1  first release: tensors, autograd, GPT, AdamW, safetensors, data, features, k-means, routers, ensemble,
-          masked DFM.
+     0.1  first release: tensors, autograd, GPT (+ image prefix), AdamW, safetensors, data, features, k-means,
+          routers, ensemble, masked DFM. No CUDA backend yet (DECAR_USE_CUDA is reserved).
 */
 #ifndef DECAR_H
 #define DECAR_H

@@ -67,10 +67,17 @@ static const char *REQ(opt *o, int n, const char *name) {
 }
 #define NOPT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* --ext defaults to .txt; a directory with no .txt file at all is read whole (every non-binary, non-hidden file),
+   so any directory of text works without options */
 static void load_data(decar_data *d, const char *path, const char *list, const char *ext, int val_permille) {
     decar_error e;
     decar_data_init(d);
-    if (decar_data_load(d, path, list, ext && *ext ? ext : NULL, val_permille, &e)) die("loading data", &e);
+    if (decar_data_load(d, path, list, ext && *ext ? ext : NULL, val_permille, &e) == 0) return;
+    if (ext && !strcmp(ext, ".txt") && strstr(e.msg, "no text documents ending in")) {
+        decar_data_free(d); decar_data_init(d);
+        if (decar_data_load(d, path, list, NULL, val_permille, &e) == 0) { fprintf(stderr, "decar: no .txt files in %s: reading every text file\n", path); return; }
+    }
+    die("loading data", &e);
 }
 static void load_model(decar_gpt *g, const char *path) {
     decar_error e;

@@ -73,6 +73,8 @@ expect 2 "bad number" $B/decar train --data $B/tinycorpus --steps ten
 expect 2 "missing value" $B/decar train --data
 expect 1 "missing data dir" $B/decar train --data $B/nope --steps 1
 mkdir -p $B/empty; expect 1 "empty directory" $B/decar train --data $B/empty --steps 1
+mkdir -p $B/mdonly/x; cp README.md $B/mdonly/x/a.md; cp README.md $B/mdonly/x/b.md
+expect 0 "a directory without .txt files is read whole" $B/decar train --data $B/mdonly --steps 1 --layers 1 --dim 16 --heads 2 --seq 16 --batch 2 --out $B/md.safetensors --quiet 1
 head -c 1000 $B/det_a.safetensors > $B/trunc.safetensors
 expect 1 "truncated checkpoint" $B/decar sample --model $B/trunc.safetensors
 expect 1 "not a checkpoint" $B/decar sample --model LICENSE
