@@ -7,6 +7,9 @@
 #   4. decar ens-eval: held-out bits per byte under every router and top-k; results.md, results.csv, curves.svg
 # Environment (defaults are the full demo; SMALL=1 is a 2-minute version; TINY=1 is the test suite's):
 #   DATA OUT KS STEPS LAYERS DIM HEADS SEQ BATCH LR VAL JOBS SEED DFM
+#   BRANCH=f (0 < f < 1): Branch-Train-Merge. A seed model trains f*STEPS steps on all the data, then every expert
+#   (clustered and random split alike) starts from it and trains (1-f)*STEPS/K steps on its shard alone: the same
+#   total compute as the dense model, which trains STEPS steps from scratch. BRANCH=0 (default): from scratch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=build/decar
@@ -18,6 +21,7 @@ else DEF="4 8|1000|3|128|4|128|16|2e-3|8|1"; fi
 IFS='|' read -r dKS dSTEPS dL dC dH dT dB dLR dVAL dDFM <<< "$DEF"
 KS=${KS:-$dKS}; STEPS=${STEPS:-$dSTEPS}; LAYERS=${LAYERS:-$dL}; DIM=${DIM:-$dC}; HEADS=${HEADS:-$dH}; SEQ=${SEQ:-$dT}
 BATCH=${BATCH:-$dB}; LR=${LR:-$dLR}; VAL=${VAL:-$dVAL}; JOBS=${JOBS:-2}; SEED=${SEED:-1}; DFM=${DFM:-$dDFM}
+BRANCH=${BRANCH:-0}
 mkdir -p $OUT/models $OUT/logs
 rm -f $OUT/results.csv
 T0=$SECONDS
@@ -35,23 +39,32 @@ export -f train; export D DATA MODEL OUT
 
 say "dense baseline (AR)"
 train dense $STEPS $SEED $JOBS
+INIT=""; EXPERT_BUDGET=$STEPS
+if awk -v f=$BRANCH 'BEGIN { exit !(f > 0 && f < 1) }'; then
+  SEEDSTEPS=$(awk -v f=$BRANCH -v s=$STEPS 'BEGIN { printf "%d", f * s }')
+  EXPERT_BUDGET=$((STEPS - SEEDSTEPS))
+  say "branch-train-merge: seed model $SEEDSTEPS steps on all the data; experts share $EXPERT_BUDGET steps"
+  train seed $SEEDSTEPS $SEED $JOBS
+  INIT="--init $OUT/models/seed.safetensors"
+fi
 for K in $KS; do
   say "K=$K: clustering"
   mkdir -p $OUT/k$K
   $D cluster --data $DATA --out $OUT/k$K --k $K --val-permille $VAL --seed $SEED --threads $JOBS
-  ES=$(( STEPS / K > 0 ? STEPS / K : 1 ))   # compute-matched: K experts x STEPS/K = the dense model's tokens
+  ES=$(( EXPERT_BUDGET / K > 0 ? EXPERT_BUDGET / K : 1 ))   # compute-matched: seed + K experts x ES = the dense model's steps
   say "K=$K: $K clustered + $K random-split experts, $ES steps each, $JOBS at a time"
   for k in $(seq 0 $((K - 1))); do
-    echo "c${K}_$k $ES $((SEED + 100 + k)) 1 --docs $OUT/k$K/shard_$k.txt"
-    echo "r${K}_$k $ES $((SEED + 100 + k)) 1 --docs $OUT/k$K/random_$k.txt"
+    echo "c${K}_$k $ES $((SEED + 100 + k)) 1 --docs $OUT/k$K/shard_$k.txt $INIT"
+    echo "r${K}_$k $ES $((SEED + 100 + k)) 1 --docs $OUT/k$K/random_$k.txt $INIT"
   done | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
 done
 
 say "evaluation"
 $D ens-eval --experts $OUT/models/dense.safetensors --routers uniform --topk 1 --label dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_dense.txt
-for K in $KS; do
-  C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/c${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
-  R=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/r${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
+for K in $KS; do   # expert sets as manifests: one checkpoint per line, aligned with the router's clusters
+  for k in $(seq 0 $((K - 1))); do echo $OUT/models/c${K}_$k.safetensors; done > $OUT/k$K/experts_clustered.txt
+  for k in $(seq 0 $((K - 1))); do echo $OUT/models/r${K}_$k.safetensors; done > $OUT/k$K/experts_random.txt
+  C=@$OUT/k$K/experts_clustered.txt; R=@$OUT/k$K/experts_random.txt
   $D ens-eval --experts $C --router $OUT/k$K/router.safetensors --routers top1,cosine,cbtm,bayes,uniform --topk 1,2,0 \
      --label clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_c$K.txt
   $D ens-eval --experts $R --routers uniform,bayes --topk 1,2,0 --label random-$K --data $DATA --val-permille $VAL \
