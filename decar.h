@@ -1061,9 +1061,11 @@ DECARDEF decar_tensor *decar_softmax(decar_ctx *c, decar_tensor *a) {
     return o;
 }
 
-/* attention: for each (b, h, t) the row of probabilities att (B, H, T, T) is kept for the backward pass */
+/* attention, per (batch, head) as small GEMMs: S = Q K^T / sqrt(hs), P = softmax(S) (causal: row t sees <= t),
+   O = P V. P (B, H, T, T) is kept for the backward pass. The (b, h) tasks are split over threads; the GEMMs inside
+   run on the calling thread (nested regions are off), so results do not depend on the thread count. */
 DECARDEF decar_tensor *decar_attention(decar_ctx *c, decar_tensor *qkv, int n_head, int causal) {
-    decar_tensor *o; int64_t B, T, C3, C, hs, shape[3], bht; float *att, scale;
+    decar_tensor *o; int64_t B, T, C3, C, hs, shape[3], bh; float *att, scale;
     if (!decar__ok(c, qkv)) return NULL;
     if (qkv->ndim != 3 || qkv->shape[2] % 3 || n_head < 1 || (qkv->shape[2] / 3) % n_head) {
         decar__ctx_fail(c, DECAR_ERR_ARG, "attention: qkv must be (B, T, 3C) with C divisible by n_head"); return NULL; }
@@ -1075,19 +1077,19 @@ DECARDEF decar_tensor *decar_attention(decar_ctx *c, decar_tensor *qkv, int n_he
     o->aux = att; o->ip[0] = n_head; o->ip[1] = causal;
     scale = 1.0f / sqrtf((float)hs);
     DECAR__PAR_FOR
-    for (bht = 0; bht < B * n_head * T; bht++) {
-        int64_t b = bht / (n_head * T), h = (bht / T) % n_head, t = bht % T, t2, end = causal ? t + 1 : T;
-        const float *q = qkv->data + (b * T + t) * C3 + h * hs;
-        float *p = att + bht * T, *out = o->data + (b * T + t) * C + h * hs, mx = -INFINITY, s = 0.0f;
-        for (t2 = 0; t2 < end; t2++) {
-            float v = decar__dot(q, qkv->data + (b * T + t2) * C3 + C + h * hs, hs) * scale;
-            p[t2] = v; if (v > mx) mx = v;
+    for (bh = 0; bh < B * n_head; bh++) {
+        int64_t b = bh / n_head, h = bh % n_head, t, t2;
+        const float *q = qkv->data + b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
+        float *P = att + bh * T * T;
+        decar_gemm(P, T, q, C3, 1, k, 1, C3, NULL, T, T, hs, 0);                  /* S = Q K^T */
+        for (t = 0; t < T; t++) {
+            float *p = P + t * T, mx = -INFINITY, s = 0.0f; int64_t end = causal ? t + 1 : T;
+            for (t2 = 0; t2 < end; t2++) { p[t2] *= scale; if (p[t2] > mx) mx = p[t2]; }
+            for (t2 = 0; t2 < end; t2++) { p[t2] = expf(p[t2] - mx); s += p[t2]; }
+            for (t2 = 0; t2 < end; t2++) p[t2] /= s;
+            for (t2 = end; t2 < T; t2++) p[t2] = 0.0f;
         }
-        for (t2 = 0; t2 < end; t2++) { p[t2] = expf(p[t2] - mx); s += p[t2]; }
-        for (t2 = 0; t2 < end; t2++) p[t2] /= s;
-        for (t2 = end; t2 < T; t2++) p[t2] = 0.0f;
-        memset(out, 0, (size_t)hs * sizeof(float));
-        for (t2 = 0; t2 < end; t2++) decar__axpy(out, p[t2], qkv->data + (b * T + t2) * C3 + 2 * C + h * hs, hs);
+        decar_gemm(o->data + b * T * C + h * hs, C, P, T, 1, v, C3, 1, NULL, T, hs, T, 0);   /* O = P V */
     }
     return o;
 }
@@ -1275,30 +1277,23 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
     case DECAR_OP_ATTENTION: {
         int64_t B = a->shape[0], T = a->shape[1], C3 = a->shape[2], C = C3 / 3, nh = t->ip[0], hs = C / nh, bh;
         const float *att = (const float *)t->aux; float scale = 1.0f / sqrtf((float)hs);
-        int causal = t->ip[1];
-        float *dp = (float *)decar_ctx_alloc(c, (size_t)(B * nh * T) * sizeof(float));
-        if (!da || !dp) break;
+        float *dS = (float *)decar_ctx_alloc(c, (size_t)(B * nh * T * T) * sizeof(float));
+        if (!da || !dS) break;
         DECAR__PAR_FOR
         for (bh = 0; bh < B * nh; bh++) {
-            int64_t bb = bh / nh, h = bh % nh, tt, t2; float *dpr = dp + bh * T;
-            for (tt = 0; tt < T; tt++) {
-                const float *p = att + (bh * T + tt) * T, *dy = dout + (bb * T + tt) * C + h * hs;
-                const float *q = a->data + (bb * T + tt) * C3 + h * hs;
-                float *dq = da + (bb * T + tt) * C3 + h * hs, s = 0.0f;
-                int64_t end = causal ? tt + 1 : T;
-                for (t2 = 0; t2 < end; t2++) {
-                    const float *v = a->data + (bb * T + t2) * C3 + 2 * C + h * hs;
-                    dpr[t2] = decar__dot(dy, v, hs);
-                    s += p[t2] * dpr[t2];
-                    decar__axpy(da + (bb * T + t2) * C3 + 2 * C + h * hs, p[t2], dy, hs);         /* dv */
-                }
-                for (t2 = 0; t2 < end; t2++) {
-                    float g = p[t2] * (dpr[t2] - s) * scale;
-                    const float *k = a->data + (bb * T + t2) * C3 + C + h * hs;
-                    decar__axpy(dq, g, k, hs);
-                    decar__axpy(da + (bb * T + t2) * C3 + C + h * hs, g, q, hs);                  /* dk */
-                }
+            int64_t bb = bh / nh, h = bh % nh, tt, t2;
+            const float *P = att + bh * T * T, *q = a->data + bb * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
+            const float *dO = dout + bb * T * C + h * hs;
+            float *dq = da + bb * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C, *G = dS + bh * T * T;
+            decar_gemm(G, T, dO, C, 1, v, 1, C3, NULL, T, T, hs, 0);              /* dP = dO V^T */
+            decar_gemm(dv, C3, P, 1, T, dO, C, 1, NULL, T, hs, T, 1);             /* dV += P^T dO */
+            for (tt = 0; tt < T; tt++) {                                           /* dS = P (dP - rowsum(P dP)) */
+                const float *p = P + tt * T; float *g = G + tt * T, s = 0.0f;
+                for (t2 = 0; t2 < T; t2++) s += p[t2] * g[t2];
+                for (t2 = 0; t2 < T; t2++) g[t2] = p[t2] * (g[t2] - s) * scale;
             }
+            decar_gemm(dq, C3, G, T, 1, k, C3, 1, NULL, T, hs, T, 1);             /* dQ += dS K */
+            decar_gemm(dk, C3, G, 1, T, q, C3, 1, NULL, T, hs, T, 1);             /* dK += dS^T Q */
         }
         break; }
     case DECAR_OP_EMBEDDING: {
