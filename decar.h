@@ -420,6 +420,10 @@ DECARDEF size_t decar_gpt_kv_size(const decar_gpt_config *c);
 DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float *logits, float *scratch);
 /* the same step for an input vector emb (d_model) instead of a token (a projected image prefix position) */
 DECARDEF int decar_gpt_step_embed(decar_gpt *g, float *kv, const float *emb, int pos, float *logits, float *scratch);
+/* n sequences in one step, sharing every weight load: kv[j] is sequence j's cache, emb (n, d_model) its input
+   vectors (token embeddings: rows of transformer.wte.weight), pos[j] its position; logits (n, vocab). */
+DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n, float *logits, float *scratch);
+DECARDEF size_t decar_gpt_step_batch_scratch(const decar_gpt_config *c, int n);
 /* project one image's prefix (n_prefix, d_prefix) to (n_prefix, d_model) embeddings for decar_gpt_step_embed */
 DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *out);
 DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c);
@@ -1645,7 +1649,8 @@ DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *p
 
 /* KV-cache step at batch 1 (inference only; matrix-vector kernels). kv layout: [layer][k|v][seq_len][C]. */
 DECARDEF size_t decar_gpt_kv_size(const decar_gpt_config *c) { return (size_t)c->n_layer * 2 * (size_t)c->seq_len * (size_t)c->d_model; }
-DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c) { return (size_t)c->d_model * 10 + (size_t)c->seq_len + 64; }
+DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c) { return decar_gpt_step_batch_scratch(c, 1); }
+DECARDEF size_t decar_gpt_step_batch_scratch(const decar_gpt_config *c, int n) { return (size_t)n * c->d_model * 10 + (size_t)c->seq_len + 64; }
 DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float *logits, float *scratch) {
     if (tok < 0 || tok >= g->cfg.vocab_size) return DECAR_ERR_ARG;
     return decar_gpt_step_embed(g, kv, g->params + g->info[0].offset + (int64_t)tok * g->cfg.d_model, pos, logits, scratch);
@@ -1665,42 +1670,58 @@ DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *
     return DECAR_OK;
 }
 DECARDEF int decar_gpt_step_embed(decar_gpt *g, float *kv, const float *emb, int pos, float *logits, float *scratch) {
-    const decar_gpt_config *c = &g->cfg; int64_t C = c->d_model, T = c->seq_len, nh = c->n_head, hs = C / nh, l, h, t2;
-    float *x = scratch, *xn = x + C, *qkv = xn + C, *att = qkv + 3 * C, *hid = att + C, *sc = hid + 4 * C;
+    return decar_gpt_step_batch(g, &kv, emb, &pos, 1, logits, scratch);
+}
+static void decar__ln_rows(float *dst, const float *src, const float *w, const float *b, int64_t n, int64_t C) {   /* inference LayerNorm */
+    int64_t r, i;
+    for (r = 0; r < n; r++) {
+        const float *s = src + r * C; float *d = dst + r * C, m = 0.0f, v = 0.0f, rs;
+        for (i = 0; i < C; i++) m += s[i];
+        m /= (float)C;
+        for (i = 0; i < C; i++) { float e = s[i] - m; v += e * e; }
+        v /= (float)C;
+        rs = 1.0f / sqrtf(v + 1e-5f);
+        for (i = 0; i < C; i++) d[i] = (s[i] - m) * rs * w[i] + b[i];
+    }
+}
+/* n sequences at once: every weight matrix is read once for all n (a GEMM when n >= 4), each sequence attends to
+   its own KV cache kv[j] at its own position pos[j]. emb (n, C) input vectors; logits (n, vocab). */
+DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n, float *logits, float *scratch) {
+    const decar_gpt_config *c = &g->cfg; int64_t C = c->d_model, T = c->seq_len, nh = c->n_head, hs = C / nh, l, j;
+    float *x = scratch, *xn = x + n * C, *qkv = xn + n * C, *att = qkv + 3 * n * C, *hid = att + n * C, *sc = hid + 4 * n * C;
     float *P = g->params; const decar_param_info *I = g->info; float scale = 1.0f / sqrtf((float)hs);
-    if (pos < 0 || pos >= T || !c->causal) return DECAR_ERR_ARG;
-    for (l = 0; l < C; l++) x[l] = emb[l] + P[I[1].offset + (int64_t)pos * C + l];
+    if (!c->causal || n < 1) return DECAR_ERR_ARG;
+    for (j = 0; j < n; j++) {
+        int64_t i;
+        if (pos[j] < 0 || pos[j] >= T) return DECAR_ERR_ARG;
+        for (i = 0; i < C; i++) x[j * C + i] = emb[j * C + i] + P[I[1].offset + (int64_t)pos[j] * C + i];
+    }
     for (l = 0; l < c->n_layer; l++) {
-        const decar_param_info *L = I + 2 + l * DECAR__PER_LAYER; float *kc = kv + ((size_t)l * 2) * T * C, *vc = kc + T * C;
-        int64_t i; float m, v, rs;
-#define DECAR__LN(dst, src, wi, bi) do { m = 0; v = 0; for (i = 0; i < C; i++) m += src[i]; m /= (float)C; \
-        for (i = 0; i < C; i++) { float d_ = src[i] - m; v += d_ * d_; } v /= (float)C; rs = 1.0f / sqrtf(v + 1e-5f); \
-        for (i = 0; i < C; i++) dst[i] = (src[i] - m) * rs * P[(wi).offset + i] + P[(bi).offset + i]; } while (0)
-        DECAR__LN(xn, x, L[0], L[1]);
-        decar_linear_forward(qkv, xn, P + L[2].offset, P + L[3].offset, 1, C, 3 * C);
-        memcpy(kc + pos * C, qkv + C, (size_t)C * sizeof(float));
-        memcpy(vc + pos * C, qkv + 2 * C, (size_t)C * sizeof(float));
-        for (h = 0; h < nh; h++) {
-            float mx = -INFINITY, s = 0.0f, *o = att + h * hs;
-            for (t2 = 0; t2 <= pos; t2++) { sc[t2] = decar__dot(qkv + h * hs, kc + t2 * C + h * hs, hs) * scale; if (sc[t2] > mx) mx = sc[t2]; }
-            for (t2 = 0; t2 <= pos; t2++) { sc[t2] = expf(sc[t2] - mx); s += sc[t2]; }
-            memset(o, 0, (size_t)hs * sizeof(float));
-            for (t2 = 0; t2 <= pos; t2++) decar__axpy(o, sc[t2] / s, vc + t2 * C + h * hs, hs);
+        const decar_param_info *L = I + 2 + l * DECAR__PER_LAYER; int64_t i;
+        decar__ln_rows(xn, x, P + L[0].offset, P + L[1].offset, n, C);
+        decar_linear_forward(qkv, xn, P + L[2].offset, P + L[3].offset, n, C, 3 * C);
+        for (j = 0; j < n; j++) {   /* each sequence: append to its cache, attend over it */
+            float *kc = kv[j] + ((size_t)l * 2) * T * C, *vc = kc + T * C, *q = qkv + j * 3 * C; int64_t h, t2, p = pos[j];
+            memcpy(kc + p * C, q + C, (size_t)C * sizeof(float));
+            memcpy(vc + p * C, q + 2 * C, (size_t)C * sizeof(float));
+            for (h = 0; h < nh; h++) {
+                float mx = -INFINITY, s = 0.0f, *o = att + j * C + h * hs;
+                for (t2 = 0; t2 <= p; t2++) { sc[t2] = decar__dot(q + h * hs, kc + t2 * C + h * hs, hs) * scale; if (sc[t2] > mx) mx = sc[t2]; }
+                for (t2 = 0; t2 <= p; t2++) { sc[t2] = expf(sc[t2] - mx); s += sc[t2]; }
+                memset(o, 0, (size_t)hs * sizeof(float));
+                for (t2 = 0; t2 <= p; t2++) decar__axpy(o, sc[t2] / s, vc + t2 * C + h * hs, hs);
+            }
         }
-        decar_linear_forward(xn, att, P + L[4].offset, P + L[5].offset, 1, C, C);
-        for (i = 0; i < C; i++) x[i] += xn[i];
-        DECAR__LN(xn, x, L[6], L[7]);
-        decar_linear_forward(hid, xn, P + L[8].offset, P + L[9].offset, 1, C, 4 * C);
-        for (i = 0; i < 4 * C; i++) { float u = hid[i]; hid[i] = 0.5f * u * (1.0f + decar__tanh(DECAR__GELU_S * (u + 0.044715f * u * u * u))); }
-        decar_linear_forward(xn, hid, P + L[10].offset, P + L[11].offset, 1, 4 * C, C);
-        for (i = 0; i < C; i++) x[i] += xn[i];
+        decar_linear_forward(xn, att, P + L[4].offset, P + L[5].offset, n, C, C);
+        for (i = 0; i < n * C; i++) x[i] += xn[i];
+        decar__ln_rows(xn, x, P + L[6].offset, P + L[7].offset, n, C);
+        decar_linear_forward(hid, xn, P + L[8].offset, P + L[9].offset, n, C, 4 * C);
+        for (i = 0; i < n * 4 * C; i++) { float u = hid[i]; hid[i] = 0.5f * u * (1.0f + decar__tanh(DECAR__GELU_S * (u + 0.044715f * u * u * u))); }
+        decar_linear_forward(xn, hid, P + L[10].offset, P + L[11].offset, n, 4 * C, C);
+        for (i = 0; i < n * C; i++) x[i] += xn[i];
     }
-    {
-        int64_t i; float m, v, rs; const decar_param_info *F = I + DECAR__LNF(c);
-        DECAR__LN(xn, x, F[0], F[1]);
-#undef DECAR__LN
-    }
-    decar_linear_forward(logits, xn, P + I[0].offset, NULL, 1, C, c->vocab_size);
+    decar__ln_rows(xn, x, P + I[DECAR__LNF(c)].offset, P + I[DECAR__LNF(c) + 1].offset, n, C);
+    decar_linear_forward(logits, xn, P + I[0].offset, NULL, n, C, c->vocab_size);
     return DECAR_OK;
 }
 

@@ -104,6 +104,23 @@ static void bench_model(const char *name, int L, int H, int C) {
         t0 = now(); decar_ensemble_generate(&en, prompt, 1, n - 1, 1.0, 0, 1.0, 1, out, NULL, &e); te = now() - t0;
         printf("generate %s: batch 1 KV cache %.0f tok/s; top-2 ensemble %.0f tok/s (%.2fx the cost of one expert)\n", name, n / tg, n / te, te / tg);
         printf("RESULT gen_%s %.1f\nRESULT ens2_%s %.3f\n", name, n / tg, name, te / tg);
+        {   /* several sequences per step: each weight load serves all of them */
+            int nb[2] = { 4, 16 }, bi, j;
+            for (bi = 0; bi < 2; bi++) {
+                int nn = nb[bi]; float *kvs[16], *emb = (float *)malloc((size_t)nn * C * 4), *lgs = (float *)malloc((size_t)nn * 256 * 4), *scb = (float *)malloc(decar_gpt_step_batch_scratch(&c, nn) * 4); int ps[16]; double tb;
+                for (j = 0; j < nn; j++) kvs[j] = (float *)malloc(decar_gpt_kv_size(&c) * 4);
+                t0 = now();
+                for (p = 0; p < n; p++) {
+                    for (j = 0; j < nn; j++) { ps[j] = p; memcpy(emb + (size_t)j * C, g.params + g.info[0].offset + (size_t)((p + j) % 256) * C, (size_t)C * 4); }
+                    decar_gpt_step_batch(&g, kvs, emb, ps, nn, lgs, scb);
+                }
+                tb = now() - t0;
+                printf("generate %s: %d sequences per step: %.0f tok/s in all\n", name, nn, (double)n * nn / tb);
+                printf("RESULT genb%d_%s %.1f\n", nn, name, (double)n * nn / tb);
+                for (j = 0; j < nn; j++) free(kvs[j]);
+                free(emb); free(lgs); free(scb);
+            }
+        }
         free(kv); free(lg); free(sc); free(out); decar_gpt_free(&g2);
     }
     free(x); free(y); free(nll); decar_gpt_free(&g); decar_ctx_free(ctx);
