@@ -731,7 +731,7 @@ static int cmd_plot(int argc, char **argv) {
     f = fopen(out, "w");
     if (!f) { fprintf(stderr, "decar plot: cannot write %s\n", out); return 1; }
     fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='760' height='460' font-family='sans-serif' font-size='12'>\n<rect width='760' height='460' fill='white'/>\n");
-    fprintf(f, "<text x='380' y='20' text-anchor='middle' font-size='14'>validation loss (bits/token) vs training tokens per model</text>\n");
+    fprintf(f, "<text x='380' y='20' text-anchor='middle' font-size='14'>validation loss (bits/token, each model's own held-out documents) vs its training tokens</text>\n");
     fprintf(f, "<line x1='60' y1='400' x2='560' y2='400' stroke='black'/><line x1='60' y1='40' x2='60' y2='400' stroke='black'/>\n");
     for (k = 0; k <= 4; k++) { double yv = ymin + (ymax - ymin) * k / 4, xv = xmax * k / 4;
         fprintf(f, "<text x='55' y='%.1f' text-anchor='end'>%.2f</text>\n", 400 - 360.0 * k / 4 + 4, yv);
@@ -740,7 +740,9 @@ static int cmd_plot(int argc, char **argv) {
         const char *base = strrchr(name[i], '/');
         fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='1.5' points='", colors[i % 10]);
         for (k = 0; k < N[i]; k++) fprintf(f, "%.1f,%.1f ", 60 + 500 * X[i][k] / (xmax > 0 ? xmax : 1), 400 - 360 * (Y[i][k] - ymin) / (ymax - ymin));
-        fprintf(f, "'/>\n<text x='570' y='%d' fill='%s'>%s</text>\n", 50 + 16 * i, colors[i % 10], base ? base + 1 : name[i]);
+        fprintf(f, "'/>\n");
+        for (k = 0; k < N[i]; k++) fprintf(f, "<circle cx='%.1f' cy='%.1f' r='2.5' fill='%s'/>\n", 60 + 500 * X[i][k] / (xmax > 0 ? xmax : 1), 400 - 360 * (Y[i][k] - ymin) / (ymax - ymin), colors[i % 10]);
+        fprintf(f, "<text x='570' y='%d' fill='%s'>%s</text>\n", 50 + 16 * i, colors[i % 10], base ? base + 1 : name[i]);
     }
     fprintf(f, "</svg>\n");
     fclose(f);

@@ -26,13 +26,13 @@ mkdir -p $OUT/models $OUT/logs
 rm -f $OUT/results.csv
 T0=$SECONDS
 say() { echo "[pipeline $((SECONDS - T0))s] $*" >&2; }
-MODEL="--layers $LAYERS --dim $DIM --heads $HEADS --seq $SEQ --batch $BATCH --lr $LR --val-permille $VAL --val-every $(( STEPS / 8 > 0 ? STEPS / 8 : 1 ))"
+MODEL="--layers $LAYERS --dim $DIM --heads $HEADS --seq $SEQ --batch $BATCH --lr $LR --val-permille $VAL"
 say "data $DATA; K in {$KS}; dense $STEPS steps x $BATCH x $SEQ tokens; model ${LAYERS}L d$DIM; $JOBS jobs"
 
 # train NAME STEPS SEED THREADS [extra args...]: one model, one process
 train() {
   local name=$1 steps=$2 seed=$3 th=$4; shift 4
-  OMP_NUM_THREADS=$th $D train --data $DATA $MODEL --steps $steps --seed $seed --threads $th \
+  OMP_NUM_THREADS=$th $D train --data $DATA $MODEL --steps $steps --seed $seed --threads $th --val-every $(( steps / 6 > 0 ? steps / 6 : 1 )) \
     --out $OUT/models/$name.safetensors --log $OUT/logs/$name.csv --quiet 1 "$@"
 }
 export -f train; export D DATA MODEL OUT
