@@ -498,6 +498,7 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
 #define DECAR__PRAGMA(x)
 #endif
 #define DECAR__PAR_FOR DECAR__PRAGMA(omp parallel for schedule(static))
+#define DECAR__PAR_FOR_IF(c) DECAR__PRAGMA(omp parallel for schedule(static) if(c))   /* small work: stay serial */
 
 /* ---- SIMD layer: one vector type and five operations per architecture; scalar #else --------------------------- */
 #if !defined(DECAR_NO_SIMD) && defined(__AVX512F__)
@@ -816,21 +817,20 @@ static void decar__pack_b(float *Bp, const float *B, int64_t sbk, int64_t sbn, i
     }
 }
 
-static void decar__tile(int64_t K, const float *const *a, int64_t sak, const float *bp, float *C, int64_t ldc, int mr,
-                        int nr, const float *bias, int accumulate) {
+static void decar__tile(int64_t K, const float *ap, const float *bp, float *C, int64_t ldc, int mr,
+                        int nr, const float *bias, int accumulate) {   /* ap: A packed [k][MR], bp: B packed [k][NR] */
     decar__v c00 = decar__vzero(), c01 = decar__vzero(), c10 = decar__vzero(), c11 = decar__vzero();
     decar__v c20 = decar__vzero(), c21 = decar__vzero(), c30 = decar__vzero(), c31 = decar__vzero();
     decar__v c40 = decar__vzero(), c41 = decar__vzero(), c50 = decar__vzero(), c51 = decar__vzero();
-    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
-    float tmp[DECAR__MR][DECAR__NR]; int64_t k, ko; int r, j;
-    for (k = 0, ko = 0; k < K; k++, ko += sak) {
-        decar__v b0 = decar__vload(bp + k * DECAR__NR), b1 = decar__vload(bp + k * DECAR__NR + DECAR__VW), av;
-        av = decar__vset1(a0[ko]); c00 = decar__vfma(av, b0, c00); c01 = decar__vfma(av, b1, c01);
-        av = decar__vset1(a1[ko]); c10 = decar__vfma(av, b0, c10); c11 = decar__vfma(av, b1, c11);
-        av = decar__vset1(a2[ko]); c20 = decar__vfma(av, b0, c20); c21 = decar__vfma(av, b1, c21);
-        av = decar__vset1(a3[ko]); c30 = decar__vfma(av, b0, c30); c31 = decar__vfma(av, b1, c31);
-        av = decar__vset1(a4[ko]); c40 = decar__vfma(av, b0, c40); c41 = decar__vfma(av, b1, c41);
-        av = decar__vset1(a5[ko]); c50 = decar__vfma(av, b0, c50); c51 = decar__vfma(av, b1, c51);
+    float tmp[DECAR__MR][DECAR__NR]; int64_t k; int r, j;
+    for (k = 0; k < K; k++, ap += DECAR__MR, bp += DECAR__NR) {
+        decar__v b0 = decar__vload(bp), b1 = decar__vload(bp + DECAR__VW), av;
+        av = decar__vset1(ap[0]); c00 = decar__vfma(av, b0, c00); c01 = decar__vfma(av, b1, c01);
+        av = decar__vset1(ap[1]); c10 = decar__vfma(av, b0, c10); c11 = decar__vfma(av, b1, c11);
+        av = decar__vset1(ap[2]); c20 = decar__vfma(av, b0, c20); c21 = decar__vfma(av, b1, c21);
+        av = decar__vset1(ap[3]); c30 = decar__vfma(av, b0, c30); c31 = decar__vfma(av, b1, c31);
+        av = decar__vset1(ap[4]); c40 = decar__vfma(av, b0, c40); c41 = decar__vfma(av, b1, c41);
+        av = decar__vset1(ap[5]); c50 = decar__vfma(av, b0, c50); c51 = decar__vfma(av, b1, c51);
     }
     decar__vstore(tmp[0], c00); decar__vstore(tmp[0] + DECAR__VW, c01);
     decar__vstore(tmp[1], c10); decar__vstore(tmp[1] + DECAR__VW, c11);
@@ -863,27 +863,41 @@ static int decar__try_cblas(float *C, int64_t ldc, const float *A, int64_t sai, 
 }
 #endif
 
+/* no memory for packing: plain loops, same results up to summation order */
+static void decar__gemm_plain(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
+                              int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate) {
+    int64_t i, j, k;
+    for (i = 0; i < M; i++) for (j = 0; j < N; j++) {
+        float s = 0.0f;
+        for (k = 0; k < K; k++) s += A[i * sai + k * sak] * B[k * sbk + j * sbn];
+        C[i * ldc + j] = (accumulate ? C[i * ldc + j] : 0.0f) + s + (bias ? bias[j] : 0.0f);
+    }
+}
 DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
                          int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate) {
     int64_t np, nmb, nch, ntask, t;
-    float *Bp;
+    float *Bp, *Ap;
     if (M <= 0 || N <= 0) return;
 #ifdef DECAR_USE_CBLAS
     if (decar__try_cblas(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate)) return;
 #endif
     np = (N + DECAR__NR - 1) / DECAR__NR;
     Bp = (float *)DECAR_MALLOC((size_t)(np * (K > 0 ? K : 1) * DECAR__NR) * sizeof(float));
-    if (!Bp) {   /* no memory for packing: plain loops, same results up to summation order */
-        int64_t i, j, k;
-        for (i = 0; i < M; i++) for (j = 0; j < N; j++) {
-            float s = 0.0f;
-            for (k = 0; k < K; k++) s += A[i * sai + k * sak] * B[k * sbk + j * sbn];
-            C[i * ldc + j] = (accumulate ? C[i * ldc + j] : 0.0f) + s + (bias ? bias[j] : 0.0f);
-        }
-        return;
-    }
+    if (!Bp) { decar__gemm_plain(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate); return; }
     decar__pack_b(Bp, B, sbk, sbn, K, N);
     nmb = (M + DECAR__MR - 1) / DECAR__MR;
+    /* A packed into slivers of MR rows, k-major: every stride mode then streams A contiguously (the transposed
+       operand of the weight gradient read one cache line per k for 6 useful floats without it) */
+    Ap = (float *)DECAR_MALLOC((size_t)(nmb * (K > 0 ? K : 1) * DECAR__MR) * sizeof(float));
+    if (!Ap) { DECAR_FREE(Bp); decar__gemm_plain(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate); return; }
+    DECAR__PAR_FOR
+    for (t = 0; t < nmb; t++) {
+        float *dst = Ap + t * K * DECAR__MR; int64_t k; int r;
+        const float *rows[DECAR__MR];
+        for (r = 0; r < DECAR__MR; r++) { int64_t i = t * DECAR__MR + r; rows[r] = A + (i < M ? i : M - 1) * sai; }
+        if (sak == 1) { for (r = 0; r < DECAR__MR; r++) for (k = 0; k < K; k++) dst[k * DECAR__MR + r] = rows[r][k]; }
+        else for (k = 0; k < K; k++) for (r = 0; r < DECAR__MR; r++) dst[k * DECAR__MR + r] = rows[r][k * sak];
+    }
     nch = (nmb + DECAR__MB - 1) / DECAR__MB;
     ntask = nch * np;
     DECAR__PAR_FOR
@@ -891,20 +905,20 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
         int64_t ch = t / np, p = t % np, b, j0 = p * DECAR__NR;
         int nr = (int)(N - j0 < DECAR__NR ? N - j0 : DECAR__NR);
         for (b = ch * DECAR__MB; b < (ch + 1) * DECAR__MB && b < nmb; b++) {
-            const float *a[DECAR__MR]; int r, mr; int64_t i0 = b * DECAR__MR;
-            mr = (int)(M - i0 < DECAR__MR ? M - i0 : DECAR__MR);
-            for (r = 0; r < DECAR__MR; r++) a[r] = A + (i0 + (r < mr ? r : mr - 1)) * sai;
-            decar__tile(K, a, sak, Bp + p * K * DECAR__NR, C + i0 * ldc + j0, ldc, mr, nr, bias ? bias + j0 : NULL, accumulate);
+            int64_t i0 = b * DECAR__MR; int mr = (int)(M - i0 < DECAR__MR ? M - i0 : DECAR__MR);
+            decar__tile(K, Ap + b * K * DECAR__MR, Bp + p * K * DECAR__NR, C + i0 * ldc + j0, ldc, mr, nr, bias ? bias + j0 : NULL, accumulate);
         }
     }
+    DECAR_FREE(Ap);
     DECAR_FREE(Bp);
 }
 
 DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M, int64_t K,
                                    int64_t N) {
-    if (M < 4) {   /* matrix-vector: stream each weight row once per output */
+    if (M < 4) {   /* matrix-vector: stream each weight row once per output; threads only when it pays (fork/join
+                      costs as much as a 256 x 768 product) */
         int64_t n;
-        DECAR__PAR_FOR
+        DECAR__PAR_FOR_IF(M * N * K >= ((int64_t)1 << 20))
         for (n = 0; n < N; n++) {
             int64_t m;
             for (m = 0; m < M; m++) out[m * N + n] = decar__dot(inp + m * K, w + n * K, K) + (bias ? bias[n] : 0.0f);
@@ -2738,26 +2752,34 @@ DECARDEF int decar_ensemble_generate(decar_ensemble *en, const int32_t *prompt, 
         for (j = 0; j < K; j++) if (!en->experts[j]) w[j] = 0.0;
         { double s = 0; for (j = 0; j < K; j++) s += w[j]; if (!(s > 0)) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "the router picked only missing experts"); goto end; }
           for (j = 0; j < K; j++) w[j] /= s; }
-        /* bring every expert that must run up to date: active ones, and all of them for the Bayes posterior */
-        for (j = 0; j < K; j++) {
-            decar_gpt *g = en->experts[j];
-            if (!g || (w[j] <= 0.0 && en->router.kind != DECAR_ROUTE_BAYES)) continue;
-            if (!st[j].kv) {
-                st[j].kv = (float *)DECAR_MALLOC(decar_gpt_kv_size(&g->cfg) * sizeof(float));
-                st[j].logits = (float *)DECAR_MALLOC((size_t)V * sizeof(float));
-                st[j].scratch = (float *)DECAR_MALLOC(decar_gpt_step_scratch(&g->cfg) * sizeof(float));
-                st[j].p = (double *)DECAR_MALLOC((size_t)V * sizeof(double));
-                if (!st[j].kv || !st[j].logits || !st[j].scratch || !st[j].p) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory for a KV cache"); goto end; }
-            }
-            if (len - st[j].base > T) { st[j].base = len - T / 2; st[j].pos = 0; }   /* window full: restart on the last T/2 */
-            {
-                int q;
-                for (q = st[j].base + st[j].pos; q < len; q++) {
-                    if (decar_gpt_step(g, st[j].kv, out[q], q - st[j].base, st[j].logits, st[j].scratch)) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "token %d out of range", (int)out[q]); goto end; }
-                    st[j].pos++;
+        /* bring every expert that must run up to date: active ones, and all of them for the Bayes posterior.
+           The experts step in parallel, one per thread (their own kernels then run serially: nested regions are off). */
+        {
+            int run[1024], fail[1024], nrun = 0, r;
+            for (j = 0; j < K && nrun < 1024; j++) {
+                decar_gpt *g = en->experts[j];
+                if (!g || (w[j] <= 0.0 && en->router.kind != DECAR_ROUTE_BAYES)) continue;
+                if (!st[j].kv) {
+                    st[j].kv = (float *)DECAR_MALLOC(decar_gpt_kv_size(&g->cfg) * sizeof(float));
+                    st[j].logits = (float *)DECAR_MALLOC((size_t)V * sizeof(float));
+                    st[j].scratch = (float *)DECAR_MALLOC(decar_gpt_step_scratch(&g->cfg) * sizeof(float));
+                    st[j].p = (double *)DECAR_MALLOC((size_t)V * sizeof(double));
+                    if (!st[j].kv || !st[j].logits || !st[j].scratch || !st[j].p) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory for a KV cache"); goto end; }
                 }
+                if (len - st[j].base > T) { st[j].base = len - T / 2; st[j].pos = 0; }   /* window full: restart on the last T/2 */
+                run[nrun++] = j;
             }
-            decar_softmax_double(st[j].logits, nc, 1.0, st[j].p);
+            DECAR__PAR_FOR_IF(nrun > 1)
+            for (r = 0; r < nrun; r++) {
+                int jj = run[r], q;
+                fail[r] = 0;
+                for (q = st[jj].base + st[jj].pos; q < len; q++) {
+                    if (decar_gpt_step(en->experts[jj], st[jj].kv, out[q], q - st[jj].base, st[jj].logits, st[jj].scratch)) { fail[r] = 1; break; }
+                    st[jj].pos++;
+                }
+                decar_softmax_double(st[jj].logits, nc, 1.0, st[jj].p);
+            }
+            for (r = 0; r < nrun; r++) if (fail[r]) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "a token is out of expert %d's vocabulary", run[r]); goto end; }
         }
         if (i == n_new) break;
         /* mix the active experts' distributions (temperature applied to the mixture), sample */
