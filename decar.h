@@ -915,10 +915,10 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
 
 DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M, int64_t K,
                                    int64_t N) {
-    if (M < 4) {   /* matrix-vector: stream each weight row once per output; threads only when it pays (fork/join
-                      costs as much as a 256 x 768 product) */
+    if (M < 4) {   /* matrix-vector: stream each weight row once per output; threads only above 64K multiply-adds,
+                      where they pay for OpenMP's fork/join (inside the ensemble's per-expert threads: serial) */
         int64_t n;
-        DECAR__PAR_FOR_IF(M * N * K >= ((int64_t)1 << 20))
+        DECAR__PAR_FOR_IF(M * N * K >= ((int64_t)1 << 16))
         for (n = 0; n < N; n++) {
             int64_t m;
             for (m = 0; m < M; m++) out[m * N + n] = decar__dot(inp + m * K, w + n * K, K) + (bias ? bias[n] : 0.0f);
