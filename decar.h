@@ -2719,6 +2719,16 @@ DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p,
 }
 
 typedef struct decar__estate { float *kv, *logits, *scratch; int base, pos; double *p; } decar__estate;
+/* feed expert g the tokens it has not seen yet (from its window base), leave its next-token distribution in st->p */
+static int decar__expert_catch_up(decar_gpt *g, decar__estate *st, const int32_t *out, int len, int nc) {
+    int q;
+    for (q = st->base + st->pos; q < len; q++) {
+        if (decar_gpt_step(g, st->kv, out[q], q - st->base, st->logits, st->scratch)) return 1;
+        st->pos++;
+    }
+    decar_softmax_double(st->logits, nc, 1.0, st->p);
+    return 0;
+}
 DECARDEF int decar_ensemble_generate(decar_ensemble *en, const int32_t *prompt, int n_prompt, int n_new, double temp,
                                      int top_k, double top_p, uint64_t seed, int32_t *out, int *active_out, decar_error *e) {
     int K = en->k, j, i, len = n_prompt, V = 0, T = 0, rc = DECAR_OK, nc, since = 0;
@@ -2769,16 +2779,11 @@ DECARDEF int decar_ensemble_generate(decar_ensemble *en, const int32_t *prompt, 
                 if (len - st[j].base > T) { st[j].base = len - T / 2; st[j].pos = 0; }   /* window full: restart on the last T/2 */
                 run[nrun++] = j;
             }
-            DECAR__PAR_FOR_IF(nrun > 1)
-            for (r = 0; r < nrun; r++) {
-                int jj = run[r], q;
-                fail[r] = 0;
-                for (q = st[jj].base + st[jj].pos; q < len; q++) {
-                    if (decar_gpt_step(en->experts[jj], st[jj].kv, out[q], q - st[jj].base, st[jj].logits, st[jj].scratch)) { fail[r] = 1; break; }
-                    st[jj].pos++;
-                }
-                decar_softmax_double(st[jj].logits, nc, 1.0, st[jj].p);
-            }
+            if (nrun > 1) {   /* no region at all for one expert: a serialized region makes libgomp build a new
+                                 nested team for every kernel inside it */
+                DECAR__PAR_FOR
+                for (r = 0; r < nrun; r++) fail[r] = decar__expert_catch_up(en->experts[run[r]], &st[run[r]], out, len, nc);
+            } else if (nrun == 1) fail[0] = decar__expert_catch_up(en->experts[run[0]], &st[run[0]], out, len, nc);
             for (r = 0; r < nrun; r++) if (fail[r]) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "a token is out of expert %d's vocabulary", run[r]); goto end; }
         }
         if (i == n_new) break;
