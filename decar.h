@@ -915,8 +915,10 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
 
 DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M, int64_t K,
                                    int64_t N) {
-    if (M < 4) {   /* matrix-vector: stream each weight row once per output; threads only above 64K multiply-adds,
-                      where they pay for OpenMP's fork/join (inside the ensemble's per-expert threads: serial) */
+    if (M < 16) {  /* a few rows (generation, batched or not): stream each weight row once and use it for all M
+                      rows from L1; the GEMM would re-pack the whole matrix per call. Threads only above 64K
+                      multiply-adds, where they pay for OpenMP's fork/join (inside the ensemble's per-expert threads:
+                      serial) */
         int64_t n;
         DECAR__PAR_FOR_IF(M * N * K >= ((int64_t)1 << 16))
         for (n = 0; n < N; n++) {
