@@ -21,7 +21,7 @@ else DEF="4 8|1000|3|128|4|128|16|2e-3|8|1"; fi
 IFS='|' read -r dKS dSTEPS dL dC dH dT dB dLR dVAL dDFM <<< "$DEF"
 KS=${KS:-$dKS}; STEPS=${STEPS:-$dSTEPS}; LAYERS=${LAYERS:-$dL}; DIM=${DIM:-$dC}; HEADS=${HEADS:-$dH}; SEQ=${SEQ:-$dT}
 BATCH=${BATCH:-$dB}; LR=${LR:-$dLR}; VAL=${VAL:-$dVAL}; JOBS=${JOBS:-2}; SEED=${SEED:-1}; DFM=${DFM:-$dDFM}
-BRANCH=${BRANCH:-0}
+BRANCH=${BRANCH:-0}; MC=${MC:-$([ -n "${SMALL:-}${TINY:-}" ] && echo 1 || echo 2)}   # DFM bound: Monte Carlo draws of t per window
 mkdir -p $OUT/models $OUT/logs
 rm -f $OUT/results.csv
 T0=$SECONDS
@@ -54,8 +54,9 @@ for K in $KS; do
   ES=$(( EXPERT_BUDGET / K > 0 ? EXPERT_BUDGET / K : 1 ))   # compute-matched: seed + K experts x ES = the dense model's steps
   say "K=$K: $K clustered + $K random-split experts, $ES steps each, $JOBS at a time"
   for k in $(seq 0 $((K - 1))); do
-    echo "c${K}_$k $ES $((SEED + 100 + k)) 1 --docs $OUT/k$K/shard_$k.txt $INIT"
-    echo "r${K}_$k $ES $((SEED + 100 + k)) 1 --docs $OUT/k$K/random_$k.txt $INIT"
+    # no trailing blank: xargs -L 1 would join the next line to this one
+    echo "c${K}_$k $ES $((SEED + 100 + k)) 1 --docs $OUT/k$K/shard_$k.txt${INIT:+ $INIT}"
+    echo "r${K}_$k $ES $((SEED + 100 + k)) 1 --docs $OUT/k$K/random_$k.txt${INIT:+ $INIT}"
   done | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
 done
 
@@ -81,9 +82,9 @@ if [ "$DFM" = 1 ]; then   # masked DFM rows: the same pipeline with --objective 
     done; } | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
   C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/dfmc${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
   R=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/dfmr${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
-  $D ens-eval --experts $OUT/models/dfm_dense.safetensors --routers uniform --topk 1 --label dfm-dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc 2 > $OUT/eval_dfm_dense.txt
-  $D ens-eval --experts $C --router $OUT/k$K/router.safetensors --routers top1,uniform --topk 1,0 --label dfm-clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc 2 > $OUT/eval_dfm_c.txt
-  $D ens-eval --experts $R --routers uniform --topk 0 --label dfm-random-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc 2 > $OUT/eval_dfm_r.txt
+  $D ens-eval --experts $OUT/models/dfm_dense.safetensors --routers uniform --topk 1 --label dfm-dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_dense.txt
+  $D ens-eval --experts $C --router $OUT/k$K/router.safetensors --routers top1,uniform --topk 1,0 --label dfm-clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_c.txt
+  $D ens-eval --experts $R --routers uniform --topk 0 --label dfm-random-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_r.txt
 fi
 
 say "results"
