@@ -760,7 +760,22 @@ static int cmd_plot(int argc, char **argv) {
    without an eigen-solver). */
 #define VSIDE 32
 #define VPATCH 8
-typedef struct { decar_images im; int *label, *test, n_labels; char names[32][32]; } vdata;
+typedef struct { decar_images im; int *label, *test, n_labels; char names[32][32]; float *feat; int P, Dp; } vdata;
+/* the prefix of image i: its 16 patches of 8x8 pixels, or (--features) P vectors of Dp floats from an encoder */
+static void vprefix(const vdata *v, int i, float *out) {
+    if (v->feat) memcpy(out, v->feat + (size_t)i * v->P * v->Dp, (size_t)v->P * v->Dp * sizeof(float));
+    else decar_image_patches(v->im.pixels + (size_t)i * VSIDE * VSIDE, VSIDE, VPATCH, out);
+}
+/* --features F.npy --prefix-len P: one row per image, P * Dp columns (e.g. CLIP features, P = 1) */
+static void vdata_features(vdata *v, const char *path, int P) {
+    void *buf; size_t len; decar_error e; int64_t rows, cols;
+    v->P = (VSIDE / VPATCH) * (VSIDE / VPATCH); v->Dp = VPATCH * VPATCH;
+    if (!path) return;
+    if (decar_read_file(path, &buf, &len, &e) || decar_npy_parse(buf, len, &v->feat, &rows, &cols, &e)) die("image features", &e);
+    free(buf);
+    if (rows != v->im.n || P < 1 || cols % P) { fprintf(stderr, "decar: %s is (%lld, %lld): need one row per image (%d) and columns divisible by --prefix-len %d\n", path, (long long)rows, (long long)cols, v->im.n, P); exit(1); }
+    v->P = P; v->Dp = (int)(cols / P);
+}
 static void vdata_load(vdata *v, const char *dir) {
     char p1[4096], p2[4096]; decar_error e; FILE *f; int i, n; char line[1024]; char **font;
     snprintf(p1, sizeof p1, "%s/images_32x32_u8.bin", dir); snprintf(p2, sizeof p2, "%s/captions.txt", dir);
@@ -834,7 +849,7 @@ static int vbatch(const vdata *v, const int *idx, int B, int32_t *ids, int32_t *
             ids[b * T + t] = t == 0 ? DECAR_TOK_EOT : t - 1 < L ? (uint8_t)c[t - 1] : DECAR_TOK_EOT;
             tg[b * T + t] = t < L ? (uint8_t)c[t] : t == L ? DECAR_TOK_EOT : -1;
         }
-        decar_image_patches(v->im.pixels + (size_t)idx[b] * VSIDE * VSIDE, VSIDE, VPATCH, pre + (size_t)b * 16 * 64);
+        vprefix(v, idx[b], pre + (size_t)b * v->P * v->Dp);
     }
     return T;
 }
@@ -901,22 +916,24 @@ static int cmd_vtrain(int argc, char **argv) {
     opt o[] = { {"images", NULL, "image-caption directory", 0}, {"subset", NULL, "file of training image indices (default: every training image)", 0},
                 {"out", "captioner.safetensors", "checkpoint", 0}, {"steps", "1000", "steps", 0}, {"batch", "32", "images per step", 0},
                 {"layers", "3", "blocks", 0}, {"heads", "4", "heads", 0}, {"dim", "128", "width", 0}, {"proj", "mlp", "projector: mlp (LLaVA-1.5) or linear", 0},
-                {"lr", "2e-3", "peak learning rate", 0}, {"seed", "1", "seed", 0}, {"threads", "0", "threads", 0}, {"log", NULL, "CSV log", 0}, {"quiet", "0", "1: no progress", 0} };
+                {"lr", "2e-3", "peak learning rate", 0}, {"seed", "1", "seed", 0}, {"threads", "0", "threads", 0}, {"log", NULL, "CSV log", 0}, {"quiet", "0", "1: no progress", 0},
+                {"features", NULL, "image features .npy (one row per image) instead of pixel patches", 0}, {"prefix-len", "1", "with --features: prefix vectors per row", 0} };
     int n = NOPT(o), *idx, m, i, B, steps, s, Tmax = 100; vdata v; decar_gpt g; decar_gpt_config c = decar_gpt_default_config(); decar_error e; decar_opt op = decar_opt_default();
     decar_ctx *ctx = decar_ctx_new(0); decar_rng r; int32_t *ids, *tg; float *pre, *pick_pre; int *pick; double t0 = now_s(), last = 0, ema = -1; FILE *logf = NULL;
     parse_opts(argc, argv, o, n, "vtrain", "--images DIR [--subset FILE] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     memset(&v, 0, sizeof v); vdata_load(&v, REQ(o, n, "images"));
+    vdata_features(&v, S(o, n, "features"), (int)I(o, n, "prefix-len", 1, 4096));
     if (S(o, n, "subset")) m = read_indices(S(o, n, "subset"), v.im.n, &idx);
     else { idx = (int *)malloc((size_t)v.im.n * sizeof(int)); for (i = 0, m = 0; i < v.im.n; i++) if (!v.test[i]) idx[m++] = i; }
     if (m == 0) { fprintf(stderr, "decar vtrain: no training images\n"); return 1; }
     B = (int)I(o, n, "batch", 1, 4096); steps = (int)I(o, n, "steps", 0, 100000000);
     c.n_layer = (int)I(o, n, "layers", 1, 64); c.n_head = (int)I(o, n, "heads", 1, 1024); c.d_model = (int)I(o, n, "dim", 1, 65536);
-    c.n_prefix = (VSIDE / VPATCH) * (VSIDE / VPATCH); c.d_prefix = VPATCH * VPATCH; c.seq_len = c.n_prefix + Tmax;
+    c.n_prefix = v.P; c.d_prefix = v.Dp; c.seq_len = c.n_prefix + Tmax;
     c.d_proj_hidden = !strcmp(S(o, n, "proj"), "mlp") ? c.d_model : 0;
     if (decar_gpt_init(&g, &c, (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("init", &e);
     op.lr = (float)F(o, n, "lr", 0, 10); op.total_steps = steps; op.warmup_steps = steps / 20 > 0 ? steps / 20 : 1; op.min_lr = op.lr / 10;
-    ids = (int32_t *)malloc((size_t)B * Tmax * 4); tg = (int32_t *)malloc((size_t)B * Tmax * 4); pre = (float *)malloc((size_t)B * 16 * 64 * 4);
+    ids = (int32_t *)malloc((size_t)B * Tmax * 4); tg = (int32_t *)malloc((size_t)B * Tmax * 4); pre = (float *)malloc((size_t)B * v.P * v.Dp * 4);
     pick = (int *)malloc((size_t)B * sizeof(int)); pick_pre = pre;
     decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62) ^ 0x1a6e);
     if (S(o, n, "log")) { logf = fopen(S(o, n, "log"), "w"); if (logf) fprintf(logf, "step,tokens,train_loss,val_loss,seconds\n"); }
@@ -976,16 +993,18 @@ static int cmd_caption(int argc, char **argv) {
     opt o[] = { {"experts", NULL, "comma-separated captioner checkpoints (one per cluster)", 0}, {"router", NULL, "vrouter file from decar vcluster (needed for top1/cosine)", 0},
                 {"route", "top1", "top1 (R1), cosine (R2, softmax(cos/T) over the top-k) or uniform", 0}, {"topk", "1", "experts mixed", 0}, {"temp", "0.05", "R2 temperature", 0},
                 {"images", NULL, "image-caption directory (its held-out images are captioned)", 0}, {"label", "model", "row label", 0}, {"csv", NULL, "append rows here", 0},
-                {"sheet", NULL, "write an SVG contact sheet of test images here", 0}, {"max", "0", "caption at most this many test images (0: all)", 0}, {"threads", "0", "threads", 0} };
+                {"sheet", NULL, "write an SVG contact sheet of test images here", 0}, {"max", "0", "caption at most this many test images (0: all)", 0}, {"threads", "0", "threads", 0},
+                {"features", NULL, "image features .npy, as given to vtrain", 0}, {"prefix-len", "1", "with --features: prefix vectors per row", 0} };
     int n = NOPT(o), K, j, i, q, nt = 0, *tests, tk, kind, nl; vdata v; ens_t E; float *C = NULL, *mean = NULL, *prior = NULL, *feat; int dim = 0; uint64_t seed = 0;
     decar_ctx *ctx = decar_ctx_new(0); double *dom_bits, *dom_exact, *dom_bytes, *dom_n, tot_bits = 0, tot_bytes = 0, tot_exact = 0; FILE *sheet = NULL, *csv = NULL;
     parse_opts(argc, argv, o, n, "caption", "--experts A,B,.. --images DIR [--router R --route top1|cosine --topk k] [--sheet out.svg]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     memset(&v, 0, sizeof v); vdata_load(&v, REQ(o, n, "images"));
+    vdata_features(&v, S(o, n, "features"), (int)I(o, n, "prefix-len", 1, 4096));
     ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0);
     K = E.en.k; tk = (int)I(o, n, "topk", 1, 1024); kind = decar_route_name(S(o, n, "route"));
     if (kind != DECAR_ROUTE_TOP1 && kind != DECAR_ROUTE_COSINE && kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar caption: --route must be top1, cosine or uniform\n"); return 2; }
-    for (j = 0; j < K; j++) if (!E.en.experts[j] || E.en.experts[j]->cfg.n_prefix != 16 || E.en.experts[j]->cfg.d_prefix != 64) { fprintf(stderr, "decar caption: expert %d is not a 32x32 captioner (decar vtrain)\n", j); return 2; }
+    for (j = 0; j < K; j++) if (!E.en.experts[j] || E.en.experts[j]->cfg.n_prefix != v.P || E.en.experts[j]->cfg.d_prefix != v.Dp) { fprintf(stderr, "decar caption: expert %d does not take a prefix of %d x %d (train it with decar vtrain and the same --features)\n", j, v.P, v.Dp); return 2; }
     if (S(o, n, "router")) {
         void *buf; size_t len; decar_error e; char vv[64];
         if (decar_read_file(S(o, n, "router"), &buf, &len, &e)) die("router", &e);
@@ -1012,36 +1031,37 @@ static int cmd_caption(int argc, char **argv) {
     }
     for (q = 0; q < nt; q++) {
         int im = tests[q], L = (int)strlen(v.im.captions[im]), T = L + 1, t, a, best = -1, outlen = 0; double w[1024], bits = 0; char gen[128];
-        float pre[16 * 64]; int32_t *ids = (int32_t *)malloc((size_t)T * 4), *tg = (int32_t *)malloc((size_t)T * 4); float *nll = (float *)malloc((size_t)T * 4); double *pm = (double *)calloc((size_t)T, 8);
+        float *pre = (float *)malloc((size_t)v.P * v.Dp * 4); int32_t *ids = (int32_t *)malloc((size_t)T * 4), *tg = (int32_t *)malloc((size_t)T * 4); float *nll = (float *)malloc((size_t)T * 4); double *pm = (double *)calloc((size_t)T, 8);
         const uint8_t *px = v.im.pixels + (size_t)im * VSIDE * VSIDE;
         if (dim > 0) vfeature(px, mean, dim, seed, feat);
         decar_router_weights(&E.en.router, dim > 0 ? feat : NULL, NULL, w);
-        decar_image_patches(px, VSIDE, VPATCH, pre);
+        vprefix(&v, im, pre);
         for (t = 0; t < T; t++) { ids[t] = t == 0 ? DECAR_TOK_EOT : (uint8_t)v.im.captions[im][t - 1]; tg[t] = t < L ? (uint8_t)v.im.captions[im][t] : DECAR_TOK_EOT; }
         for (j = 0; j < K; j++) if (w[j] > 0) {   /* caption bits: teacher forcing under each active expert, mixed */
-            if (T + 16 > E.en.experts[j]->cfg.seq_len) break;
+            if (T + v.P > E.en.experts[j]->cfg.seq_len) break;
             decar_gpt_score_prefix(E.en.experts[j], ctx, pre, ids, tg, 1, T, nll);
             for (t = 0; t < T; t++) pm[t] += w[j] * exp(-nll[t]);
             if (best < 0 || w[j] > w[best]) best = j;
         }
         for (t = 0; t < L && t < T; t++) bits += -log2(pm[t] > 1e-300 ? pm[t] : 1e-300);
         {   /* greedy decoding from the mixture; each active expert runs its own KV cache */
-            float *kv[1024], *sc[1024], *lg[1024], emb[16 * 1024]; int32_t tok = DECAR_TOK_EOT;
+            float *kv[1024], *sc[1024], *lg[1024], *emb = (float *)malloc((size_t)v.P * 65536 * 4); int32_t tok = DECAR_TOK_EOT;
             for (j = 0; j < K; j++) if (w[j] > 0) {
                 decar_gpt *g = E.en.experts[j]; kv[j] = (float *)malloc(decar_gpt_kv_size(&g->cfg) * 4); sc[j] = (float *)malloc(decar_gpt_step_scratch(&g->cfg) * 4); lg[j] = (float *)malloc((size_t)g->cfg.vocab_size * 4);
                 decar_gpt_project_prefix(g, pre, emb);
-                for (t = 0; t < 16; t++) decar_gpt_step_embed(g, kv[j], emb + t * g->cfg.d_model, t, lg[j], sc[j]);
+                for (t = 0; t < v.P; t++) decar_gpt_step_embed(g, kv[j], emb + (size_t)t * g->cfg.d_model, t, lg[j], sc[j]);
             }
-            for (t = 0; t < 100 && 16 + t < E.en.experts[best]->cfg.seq_len; t++) {
+            for (t = 0; t < 100 && v.P + t < E.en.experts[best]->cfg.seq_len; t++) {
                 double mix[DECAR_TOK_MASK], p[DECAR_TOK_MASK]; int arg = 0;
                 for (a = 0; a < DECAR_TOK_MASK; a++) mix[a] = 0;
-                for (j = 0; j < K; j++) if (w[j] > 0) { decar_gpt_step(E.en.experts[j], kv[j], tok, 16 + t, lg[j], sc[j]); decar_softmax_double(lg[j], DECAR_TOK_MASK, 1.0, p); for (a = 0; a < DECAR_TOK_MASK; a++) mix[a] += w[j] * p[a]; }
+                for (j = 0; j < K; j++) if (w[j] > 0) { decar_gpt_step(E.en.experts[j], kv[j], tok, v.P + t, lg[j], sc[j]); decar_softmax_double(lg[j], DECAR_TOK_MASK, 1.0, p); for (a = 0; a < DECAR_TOK_MASK; a++) mix[a] += w[j] * p[a]; }
                 for (a = 1; a < DECAR_TOK_MASK; a++) if (mix[a] > mix[arg]) arg = a;
                 if (arg >= 256 || outlen >= 120) break;
                 gen[outlen++] = (char)arg; tok = arg;
             }
             gen[outlen] = 0;
             for (j = 0; j < K; j++) if (w[j] > 0) { free(kv[j]); free(sc[j]); free(lg[j]); }
+            free(emb);
         }
         {
             int ex = !strcmp(gen, v.im.captions[im]), lb = v.label[im];
@@ -1054,7 +1074,7 @@ static int cmd_caption(int argc, char **argv) {
                 fprintf(sheet, "<text x='%d' y='%d' fill='#339'>expert %d (w %.2f)</text>\n", x0 + 70, y0 + 12, best, w[best]);
             }
         }
-        free(ids); free(tg); free(nll); free(pm);
+        free(ids); free(tg); free(nll); free(pm); free(pre);
     }
     if (sheet) { fprintf(sheet, "</svg>\n"); fclose(sheet); }
     printf("%-14s %-7s top-%d: caption %.4f bits/byte, exact match %.1f%% (%d held-out images)\n", S(o, n, "label"), S(o, n, "route"), tk, tot_bits / tot_bytes, 100 * tot_exact / nt, nt);

@@ -103,6 +103,9 @@ run $B/decar vcluster --images $B/tinyglyphs --out $B/vis --k 2
 for k in 0 1; do run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --subset $B/vis/shard_$k.txt --steps 8 --layers 1 --dim 32 --heads 2 --batch 8 --out $B/vis/c$k.safetensors --quiet 1; done
 run $B/decar caption --experts $B/vis/c0.safetensors,$B/vis/c1.safetensors --router $B/vis/vrouter.safetensors --route top1 --images $B/tinyglyphs --csv $B/vis/r.csv --sheet $B/vis/sheet.svg
 grep -q "<image" $B/vis/sheet.svg 2>/dev/null && echo "contact sheet written" || { echo "FAILED: no contact sheet"; fails=$((fails + 1)); }
+run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --features $B/tinyglyphs/features.npy --prefix-len 2 --steps 8 --layers 1 --dim 32 --heads 2 --batch 8 --out $B/vis/f.safetensors --quiet 1
+run $B/decar caption --experts $B/vis/f.safetensors --route uniform --images $B/tinyglyphs --features $B/tinyglyphs/features.npy --prefix-len 2 --max 8
+expect 2 "captioner fed another prefix shape" $B/decar caption --experts $B/vis/f.safetensors --route uniform --images $B/tinyglyphs --max 2
 printf 'A\nB\n' > $B/vis/captions.txt; head -c 1500 $B/tinyglyphs/images_32x32_u8.bin > $B/vis/images_32x32_u8.bin
 expect 1 "image file of a bad size" $B/decar vtrain --images $B/vis --steps 1
 

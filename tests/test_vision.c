@@ -133,6 +133,13 @@ int main(void) {
         if (fl) fclose(fl);
         if (fm) fclose(fm);
         CHECK(fi && fc && fl && fm, "wrote build/tinyglyphs");
+        {   /* and stand-in encoder features for it: 120 rows of 2 prefix vectors x 6 floats, as a .npy */
+            float feat[120 * 12]; void *buf; size_t len; decar_error e2; decar_rng rr; int q;
+            decar_rng_seed(&rr, 4);
+            for (q = 0; q < 120 * 12; q++) feat[q] = (float)((q / 12) % 4) + 0.1f * decar_rng_normal(&rr);   /* the kind, plus noise */
+            CHECK(decar_npy_build(feat, 120, 12, &buf, &len) == 0 && decar_write_file_atomic("build/tinyglyphs/features.npy", buf, len, &e2) == 0, "features.npy");
+            free(buf);
+        }
     }
     decar_ctx_free(ctx);
     TEST_END("test_vision");
