@@ -448,7 +448,7 @@ static int cmd_cluster(int argc, char **argv) {
                 {"balanced", "1", "1: hard capacity ceil(N/K); 0: plain spherical k-means", 0}, {"two-stage", "0", "F > 0: F fine clusters, then balanced k-means of them", 0},
                 {"iters", "30", "k-means iterations", 0}, {"seed", "1", "seed", 0}, {"threads", "0", "threads", 0} };
     int n = NOPT(o), K, i, j, dim, *lab, *dom, nt = 0, nf; decar_data d; decar_featurizer fz; decar_error e; float *X = NULL, *C, *fine = NULL;
-    int32_t *lt, *fmap = NULL; decar_kmeans_opts ko; char path[4096]; const char *out; int64_t rows, cols; decar_router rt; int *tl; double t0 = now_s();
+    int32_t *lt, *fmap = NULL; decar_kmeans_opts ko; char path[4096]; const char *out; int64_t rows, cols; decar_router rt; double t0 = now_s();
     parse_opts(argc, argv, o, n, "cluster", "--data DIR --out DIR [--k K] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     K = (int)I(o, n, "k", 1, 1024); dim = (int)I(o, n, "dim", 1, 4096); out = REQ(o, n, "out"); nf = (int)I(o, n, "two-stage", 0, 1 << 20);
@@ -479,7 +479,6 @@ static int cmd_cluster(int argc, char **argv) {
     }
     {
         float *Xt = (float *)malloc((size_t)nt * dim * 4); int q = 0;
-        tl = (int *)malloc((size_t)nt * sizeof(int));
         for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 0) memcpy(Xt + (int64_t)q++ * dim, X + (int64_t)i * dim, (size_t)dim * 4);
         C = (float *)malloc((size_t)K * dim * 4); lt = (int32_t *)malloc((size_t)nt * 4);
         if (nf) { fine = (float *)malloc((size_t)nf * dim * 4); fmap = (int32_t *)malloc((size_t)nf * 4); }
@@ -537,7 +536,7 @@ static int cmd_cluster(int argc, char **argv) {
                K, pur, v, d.n_labels, now_s() - t0, out);
         free(cnt);
     }
-    free(rt.prior); free(lab); free(dom); free(tl); free(lt); free(C); free(X); free(fine); free(fmap); decar_feat_free(&fz); decar_data_free(&d);
+    free(rt.prior); free(lab); free(dom); free(lt); free(C); free(X); free(fine); free(fmap); decar_feat_free(&fz); decar_data_free(&d);
     return 0;
 }
 
