@@ -1994,11 +1994,16 @@ DECARDEF int decar_meta_get(const void *buf, size_t len, const char *key, char *
     return rc;
 }
 
+/* the data section against the "decar_crc32" metadata, when the file has one (files from other tools may not) */
+static int decar__st_check_crc(const decar__st *st, const uint8_t *b, decar_error *e) {
+    const char *crc_s = decar__st_meta(st, "decar_crc32"); uint64_t v;
+    if (crc_s && (decar__parse_u64(crc_s, &v) || v != decar__crc32(b + st->data_off, st->data_len)))
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "data fails its CRC32 check: the file is corrupted or truncated");
+    return DECAR_OK;
+}
 DECARDEF int decar_st_get(const void *buf, size_t len, const char *name, float *out, int64_t n, decar_error *e) {
-    decar__st st; int rc, k; const char *crc_s; uint64_t v; const uint8_t *b = (const uint8_t *)buf;
-    if ((rc = decar__st_parse(b, len, &st, e))) { decar__free(st.t); return rc; }
-    if ((crc_s = decar__st_meta(&st, "decar_crc32")) && (decar__parse_u64(crc_s, &v) || v != decar__crc32(b + st.data_off, st.data_len))) {
-        decar__free(st.t); DECAR__FAIL(e, DECAR_ERR_FORMAT, "data fails its CRC32 check: the file is corrupted or truncated"); }
+    decar__st st; int rc, k; const uint8_t *b = (const uint8_t *)buf;
+    if ((rc = decar__st_parse(b, len, &st, e)) || (rc = decar__st_check_crc(&st, b, e))) { decar__free(st.t); return rc; }
     for (k = 0; k < st.n; k++) if (strcmp(st.t[k].name, name) == 0) break;
     if (k == st.n) { decar__free(st.t); DECAR__FAIL(e, DECAR_ERR_FORMAT, "no tensor '%s'", name); }
     if (!st.t[k].f32 || st.t[k].end - st.t[k].begin != n * 4) { decar__free(st.t); DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' is not F32 with %lld elements", name, (long long)n); }
@@ -2011,13 +2016,9 @@ DECARDEF int decar_st_get(const void *buf, size_t len, const char *name, float *
 
 DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e) {
     decar__st st; decar_gpt_config c; int rc, t, pass, have_opt = 1; const uint8_t *b = (const uint8_t *)buf;
-    const char *crc_s; uint64_t v;
+    uint64_t v;
     memset(g, 0, sizeof *g);
-    if ((rc = decar__st_parse(b, len, &st, e))) { decar__free(st.t); return rc; }
-    if ((crc_s = decar__st_meta(&st, "decar_crc32"))) {
-        if (decar__parse_u64(crc_s, &v) || v != decar__crc32(b + st.data_off, st.data_len)) {
-            DECAR_FREE(st.t); DECAR__FAIL(e, DECAR_ERR_FORMAT, "checkpoint data fails its CRC32 check: the file is corrupted or truncated"); }
-    }
+    if ((rc = decar__st_parse(b, len, &st, e)) || (rc = decar__st_check_crc(&st, b, e))) { decar__free(st.t); return rc; }
     if ((rc = decar__meta_int(&st, "vocab_size", &c.vocab_size, e)) || (rc = decar__meta_int(&st, "n_layer", &c.n_layer, e)) ||
         (rc = decar__meta_int(&st, "n_head", &c.n_head, e)) || (rc = decar__meta_int(&st, "d_model", &c.d_model, e)) ||
         (rc = decar__meta_int(&st, "seq_len", &c.seq_len, e))) { DECAR_FREE(st.t); return rc; }
@@ -2248,7 +2249,7 @@ static int decar__walk(const char *root, const char *rel, decar__paths *ps, int 
 }
 #endif
 DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, const char *ext, int val_permille, decar_error *e) {
-    decar__paths ps; int i, rc = DECAR_OK, is_dir = 0, skipped = 0;
+    decar__paths ps; int i, rc = DECAR_OK, is_dir = 0;
     memset(&ps, 0, sizeof ps);
 #if DECAR__POSIX
     { struct stat sb; if (stat(path, &sb)) DECAR__FAIL(e, DECAR_ERR_IO, "cannot open '%s': no such file or directory", path); is_dir = S_ISDIR(sb.st_mode); }
@@ -2283,7 +2284,7 @@ DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, 
         strcpy(full, path); strcat(full, "/"); strcat(full, ps.p[i]);
         if (decar_read_file(full, &buf, &len, e)) { rc = e ? e->code : DECAR_ERR_IO; break; }
         for (k = 0; k < len && k < 4096; k++) if (((char *)buf)[k] == 0) break;
-        if (k < len && k < 4096) { skipped++; DECAR_FREE(buf); continue; }   /* binary */
+        if (k < len && k < 4096) { DECAR_FREE(buf); continue; }   /* binary */
         if (slash) {   /* label = top-level folder */
             int j; size_t ln = (size_t)(slash - ps.p[i]);
             for (j = 0; j < d->n_labels; j++) if (strlen(d->label_names[j]) == ln && strncmp(d->label_names[j], ps.p[i], ln) == 0) break;
@@ -2302,7 +2303,6 @@ DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, 
     }
     for (i = 0; i < ps.n; i++) DECAR_FREE(ps.p[i]);
     decar__free(ps.p);
-    (void)skipped;
     if (rc) return rc;
     if (d->n_docs == 0) DECAR__FAIL(e, DECAR_ERR_ARG, "'%s' holds no text documents%s%s", path, ext ? " ending in " : "", ext ? ext : "");
     return decar_data_finish(d, e);

@@ -84,6 +84,15 @@ static void load_model(decar_gpt *g, const char *path) {
     if (decar_gpt_load(g, path, &e)) die("loading model", &e);
 }
 
+/* append to a CSV, writing its header first when the file is new; exits on failure */
+static FILE *csv_append(const char *path, const char *header) {
+    FILE *t = fopen(path, "r"), *f; int exists = t != NULL;
+    if (t) fclose(t);
+    if (!(f = fopen(path, "a"))) { fprintf(stderr, "decar: cannot write %s\n", path); exit(1); }
+    if (!exists) fprintf(f, "%s\n", header);
+    return f;
+}
+
 /* ---- train --------------------------------------------------------------------------------------------------- */
 static double val_loss(decar_gpt *g, decar_ctx *ctx, const decar_data *d, int B, int T, int objective, int batches) {
     decar_rng r; int32_t *x = (int32_t *)malloc((size_t)B * T * 4), *y = (int32_t *)malloc((size_t)B * T * 4), *xi = (int32_t *)malloc((size_t)B * T * 4);
@@ -335,7 +344,7 @@ static void score_docs(decar_gpt *g, decar_ctx *ctx, const decar_data *d, const 
 
 /* DFM bound in bits per byte over the held-out windows, n_mc samples of t per window; returns mean, *se the std. error */
 static double dfm_bound(ens_t *E, decar_ctx *ctx, const decar_data *d, const docset *ds, int n_mc, uint64_t seed, double *se) {
-    int q, K = E->en.k, j, T = 0; double sum = 0, sum2 = 0; int64_t nsamp = 0, bytes = 0; decar_rng r; double *w = (double *)malloc((size_t)K * 8);
+    int q, K = E->en.k, j, T = 0; double sum = 0, sum2 = 0; int64_t nsamp = 0; decar_rng r; double *w = (double *)malloc((size_t)K * 8);
     for (j = 0; j < K; j++) if (E->en.experts[j]) T = E->en.experts[j]->cfg.seq_len - 1;
     decar_rng_seed(&r, seed);
     for (q = 0; q < ds->n; q++) {
@@ -346,7 +355,6 @@ static double dfm_bound(ens_t *E, decar_ctx *ctx, const decar_data *d, const doc
             float *feat = E->en.feat ? (float *)malloc((size_t)E->feat.dim * 4) : NULL;
             for (i = 0; i < L; i++) x1[i + 1] = doc->bytes[s + i];
             x1[0] = DECAR_TOK_EOT;
-            bytes += L;
             for (mc = 0; mc < n_mc; mc++) {
                 double t = decar_rng_double(&r) * (1.0 - 1e-3), wt = 1.0 / (1.0 - t), lossw = 0; uint8_t *vis = (uint8_t *)malloc((size_t)L + 1); int nv = 0;
                 double *pm = (double *)calloc((size_t)L, 8);
@@ -377,7 +385,6 @@ static double dfm_bound(ens_t *E, decar_ctx *ctx, const decar_data *d, const doc
             free(x1); free(xt); free(feat);
         }
     }
-    (void)bytes;
     free(w);
     {
         double mean = sum / (double)nsamp, var = sum2 / (double)nsamp - mean * mean;
@@ -544,12 +551,7 @@ static int cmd_cluster(int argc, char **argv) {
 /* DFM experts: the DFM bound of the routed mixture posterior, for each router x top-k */
 static int ens_eval_dfm(ens_t *E, decar_data *d, docset *ds, decar_ctx *ctx, opt *o, int n) {
     char rlist[256], klist[256], *rs, *ks, *s1 = NULL, *s2; FILE *csv = NULL;
-    if (S(o, n, "csv")) {
-        FILE *t = fopen(S(o, n, "csv"), "r"); int exists = t != NULL; if (t) fclose(t);
-        csv = fopen(S(o, n, "csv"), "a");
-        if (!csv) { fprintf(stderr, "decar: cannot write %s\n", S(o, n, "csv")); return 1; }
-        if (!exists) fprintf(csv, "model,router,topk,domain,bits_per_byte,bytes\n");
-    }
+    if (S(o, n, "csv")) csv = csv_append(S(o, n, "csv"), "model,router,topk,domain,bits_per_byte,bytes");
     strncpy(rlist, S(o, n, "routers"), sizeof rlist - 1); rlist[sizeof rlist - 1] = 0;
     for (rs = strtok_r(rlist, ",", &s1); rs; rs = strtok_r(NULL, ",", &s1)) {
         int kind = decar_route_name(rs);
@@ -596,12 +598,7 @@ static int cmd_ens_eval(int argc, char **argv) {
         score_docs(E.en.experts[j], ctx, &d, &ds, (int)I(o, n, "batch", 1, 4096), nll[j]);
         fprintf(stderr, "scored expert %d (%.0f s)\n", j, now_s() - t0);
     }
-    if (S(o, n, "csv")) {
-        FILE *t = fopen(S(o, n, "csv"), "r"); int exists = t != NULL; if (t) fclose(t);
-        csv = fopen(S(o, n, "csv"), "a");
-        if (!csv) { fprintf(stderr, "decar: cannot write %s\n", S(o, n, "csv")); return 1; }
-        if (!exists) fprintf(csv, "model,router,topk,domain,bits_per_byte,bytes\n");
-    }
+    if (S(o, n, "csv")) csv = csv_append(S(o, n, "csv"), "model,router,topk,domain,bits_per_byte,bytes");
     printf("%-10s %-8s %5s  %s\n", "model", "router", "top-k", "bits/byte (held-out, per domain below)");
     strncpy(rlist, S(o, n, "routers"), sizeof rlist - 1); rlist[sizeof rlist - 1] = 0;
     for (rs = strtok_r(rlist, ",", &save1), ri = 0; rs; rs = strtok_r(NULL, ",", &save1), ri++) {
@@ -1078,10 +1075,8 @@ static int cmd_caption(int argc, char **argv) {
     if (sheet) { fprintf(sheet, "</svg>\n"); fclose(sheet); }
     printf("%-14s %-7s top-%d: caption %.4f bits/byte, exact match %.1f%% (%d held-out images)\n", S(o, n, "label"), S(o, n, "route"), tk, tot_bits / tot_bytes, 100 * tot_exact / nt, nt);
     if (S(o, n, "csv")) {
-        FILE *t = fopen(S(o, n, "csv"), "r"); int exists = t != NULL; if (t) fclose(t);
-        csv = fopen(S(o, n, "csv"), "a");
-        if (csv) {
-            if (!exists) fprintf(csv, "model,router,topk,script,bits_per_byte,exact_match,images\n");
+        csv = csv_append(S(o, n, "csv"), "model,router,topk,script,bits_per_byte,exact_match,images");
+        {
             fprintf(csv, "%s,%s,%d,all,%.5f,%.4f,%d\n", S(o, n, "label"), S(o, n, "route"), tk, tot_bits / tot_bytes, tot_exact / nt, nt);
             for (j = 0; j < nl; j++) if (dom_n[j] > 0) fprintf(csv, "%s,%s,%d,%s,%.5f,%.4f,%d\n", S(o, n, "label"), S(o, n, "route"), tk, v.names[j], dom_bits[j] / dom_bytes[j], dom_exact[j] / dom_n[j], (int)dom_n[j]);
             fclose(csv);
@@ -1094,24 +1089,18 @@ static int cmd_caption(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
+        {"train", cmd_train}, {"sample", cmd_sample}, {"eval", cmd_eval}, {"cluster", cmd_cluster}, {"ens-eval", cmd_ens_eval},
+        {"generate", cmd_generate}, {"infill", cmd_infill}, {"average", cmd_average}, {"plot", cmd_plot},
+        {"vcluster", cmd_vcluster}, {"vtrain", cmd_vtrain}, {"caption", cmd_caption} };
+    int i;
     const char *usage = "usage: decar <command> [options]   (decar <command> --help for its options)\n"
         "commands:\n  train     train one model (--objective ar|dfm)\n  sample    sample from one model\n  eval      held-out bits per byte\n"
         "  cluster   featurize + spherical balanced k-means + shards + router\n  ens-eval  evaluate an expert ensemble under routers x top-k\n"
         "  generate  sample from a routed ensemble\n  infill    fill holes with DFM experts\n  average   BTM parameter averaging\n  plot      SVG of training curves\n"
         "  vcluster  cluster images by pixel features: shards + router\n  vtrain    train an image captioner (LLaVA-style prefix)\n  caption   caption held-out images with a routed ensemble\n";
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { fputs(usage, argc < 2 ? stderr : stdout); return argc < 2 ? 2 : 0; }
-    if (!strcmp(argv[1], "train")) return cmd_train(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "sample")) return cmd_sample(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "eval")) return cmd_eval(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "cluster")) return cmd_cluster(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "ens-eval")) return cmd_ens_eval(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "generate")) return cmd_generate(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "infill")) return cmd_infill(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "average")) return cmd_average(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "plot")) return cmd_plot(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "vcluster")) return cmd_vcluster(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "vtrain")) return cmd_vtrain(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "caption")) return cmd_caption(argc - 2, argv + 2);
+    for (i = 0; i < (int)(sizeof cmds / sizeof cmds[0]); i++) if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 2, argv + 2);
     fprintf(stderr, "decar: unknown command '%s'\n%s", argv[1], usage);
     return 2;
 }
