@@ -789,12 +789,17 @@ static decar_tensor *decar__out(decar_ctx *c, int op, int ndim, const int64_t *s
 }
 
 /* ---- 4. kernels (defined before the ops that call them) ---------------------------------------------------------
-   GEMM: B is packed into column panels of NR = 2 vectors (zero padded), then a MR x NR register tile accumulates
-   over the whole K for each (row block, panel). Tasks are (chunk of 16 row blocks) x (panel), split statically over
-   threads; each C element is summed by one thread in k order, so results do not depend on the thread count. */
+   GEMM, the Goto/BLIS way in a page of C. B is packed once per call into column panels of NR = 2 vectors (zero
+   padded, k-major). The rows of C are cut into chunks of MB slivers of MR rows; a task is (row chunk, group of
+   panels). A task walks K in blocks of KC: its chunk's MB x KC block of A stays in L2 (rows of A are read in place;
+   A read transposed, as in weight gradients, is first packed into k-major slivers so that it streams contiguously),
+   and for each panel of its group it runs the MR x NR register tile over the KC slice of the panel (16 KB: stays in
+   L1 across the chunk's slivers), adding into C after the first block. Each C element is summed by one task, in the same k order whatever the thread count or the task split, so
+   results do not depend on the number of threads. */
 #define DECAR__MR 6
 #define DECAR__NR (2 * DECAR__VW)
 #define DECAR__MB 16
+#define DECAR__KC (4096 / DECAR__NR)     /* KC x NR floats of B = 16 KB */
 
 #ifdef DECAR_USE_CBLAS
 #include <cblas.h>
@@ -802,7 +807,7 @@ static decar_tensor *decar__out(decar_ctx *c, int op, int ndim, const int64_t *s
 
 static void decar__pack_b(float *Bp, const float *B, int64_t sbk, int64_t sbn, int64_t K, int64_t N) {
     int64_t np = (N + DECAR__NR - 1) / DECAR__NR, p;
-    DECAR__PAR_FOR
+    DECAR__PAR_FOR_IF(K * N >= ((int64_t)1 << 15))
     for (p = 0; p < np; p++) {
         float *dst = Bp + p * K * DECAR__NR; int64_t j0 = p * DECAR__NR, k; int c;
         if (sbk == 1) {
@@ -810,6 +815,8 @@ static void decar__pack_b(float *Bp, const float *B, int64_t sbk, int64_t sbn, i
                 if (j0 + c < N) { const float *src = B + (j0 + c) * sbn; for (k = 0; k < K; k++) dst[k * DECAR__NR + c] = src[k]; }
                 else for (k = 0; k < K; k++) dst[k * DECAR__NR + c] = 0.0f;
             }
+        } else if (sbn == 1 && j0 + DECAR__NR <= N) {
+            for (k = 0; k < K; k++) memcpy(dst + k * DECAR__NR, B + k * sbk + j0, DECAR__NR * sizeof(float));
         } else {
             for (k = 0; k < K; k++)
                 for (c = 0; c < DECAR__NR; c++) dst[k * DECAR__NR + c] = j0 + c < N ? B[k * sbk + (j0 + c) * sbn] : 0.0f;
@@ -817,34 +824,67 @@ static void decar__pack_b(float *Bp, const float *B, int64_t sbk, int64_t sbn, i
     }
 }
 
-static void decar__tile(int64_t K, const float *ap, const float *bp, float *C, int64_t ldc, int mr,
-                        int nr, const float *bias, int accumulate) {   /* ap: A packed [k][MR], bp: B packed [k][NR] */
+/* pack rows [i0, i0 + nb*MR) x columns [k0, k0 + kc) of A into nb slivers of [kc][MR] (rows past M repeat row M-1;
+   their results are never stored) */
+static void decar__pack_a(float *dst, const float *A, int64_t sai, int64_t sak, int64_t M, int64_t i0, int64_t nb,
+                          int64_t k0, int64_t kc) {
+    int64_t b, k; int r;
+    if (sai == 1 && i0 + nb * DECAR__MR <= M) {   /* A read transposed (weight gradients): k outer, rows contiguous */
+        for (k = 0; k < kc; k++) {
+            const float *src = A + i0 + (k0 + k) * sak;
+            for (b = 0; b < nb; b++) for (r = 0; r < DECAR__MR; r++) dst[b * kc * DECAR__MR + k * DECAR__MR + r] = src[b * DECAR__MR + r];
+        }
+        return;
+    }
+    for (b = 0; b < nb; b++, dst += kc * DECAR__MR) {
+        const float *rows[DECAR__MR];
+        for (r = 0; r < DECAR__MR; r++) { int64_t i = i0 + b * DECAR__MR + r; rows[r] = A + (i < M ? i : M - 1) * sai + k0 * sak; }
+        for (k = 0; k < kc; k++) for (r = 0; r < DECAR__MR; r++) dst[k * DECAR__MR + r] = rows[r][k * sak];
+    }
+}
+
+/* C[mr x nr] = (accumulate ? C : 0) + A * bp (+ bias); row r of A at ap + r * ars, its k-th element ars + k * aks
+   apart: packed slivers (ars 1, aks MR) or rows of A read in place (ars = row stride, aks 1); bp: B packed [k][NR] */
+static void decar__tile(int64_t K, const float *ap, int64_t ars, int64_t aks, const float *bp, float *C, int64_t ldc,
+                        int mr, int nr, const float *bias, int accumulate) {
     decar__v c00 = decar__vzero(), c01 = decar__vzero(), c10 = decar__vzero(), c11 = decar__vzero();
     decar__v c20 = decar__vzero(), c21 = decar__vzero(), c30 = decar__vzero(), c31 = decar__vzero();
     decar__v c40 = decar__vzero(), c41 = decar__vzero(), c50 = decar__vzero(), c51 = decar__vzero();
-    float tmp[DECAR__MR][DECAR__NR]; int64_t k; int r, j;
-    for (k = 0; k < K; k++, ap += DECAR__MR, bp += DECAR__NR) {
-        decar__v b0 = decar__vload(bp), b1 = decar__vload(bp + DECAR__VW), av;
-        av = decar__vset1(ap[0]); c00 = decar__vfma(av, b0, c00); c01 = decar__vfma(av, b1, c01);
-        av = decar__vset1(ap[1]); c10 = decar__vfma(av, b0, c10); c11 = decar__vfma(av, b1, c11);
-        av = decar__vset1(ap[2]); c20 = decar__vfma(av, b0, c20); c21 = decar__vfma(av, b1, c21);
-        av = decar__vset1(ap[3]); c30 = decar__vfma(av, b0, c30); c31 = decar__vfma(av, b1, c31);
-        av = decar__vset1(ap[4]); c40 = decar__vfma(av, b0, c40); c41 = decar__vfma(av, b1, c41);
-        av = decar__vset1(ap[5]); c50 = decar__vfma(av, b0, c50); c51 = decar__vfma(av, b1, c51);
+    decar__v acc[DECAR__MR][2]; int64_t k; int r, j;
+    const float *a0 = ap, *a1 = ap + (mr > 1 ? ars : 0), *a2 = ap + (mr > 2 ? 2 * ars : 0);   /* rows past mr: */
+    const float *a3 = ap + (mr > 3 ? 3 * ars : 0), *a4 = ap + (mr > 4 ? 4 * ars : 0), *a5 = ap + (mr > 5 ? 5 * ars : 0);
+    for (k = 0; k < K; k++, a0 += aks, a1 += aks, a2 += aks, a3 += aks, a4 += aks, a5 += aks, bp += DECAR__NR) {
+        decar__v b0 = decar__vload(bp), b1 = decar__vload(bp + DECAR__VW), av;     /* row 0 again, never stored */
+        av = decar__vset1(*a0); c00 = decar__vfma(av, b0, c00); c01 = decar__vfma(av, b1, c01);
+        av = decar__vset1(*a1); c10 = decar__vfma(av, b0, c10); c11 = decar__vfma(av, b1, c11);
+        av = decar__vset1(*a2); c20 = decar__vfma(av, b0, c20); c21 = decar__vfma(av, b1, c21);
+        av = decar__vset1(*a3); c30 = decar__vfma(av, b0, c30); c31 = decar__vfma(av, b1, c31);
+        av = decar__vset1(*a4); c40 = decar__vfma(av, b0, c40); c41 = decar__vfma(av, b1, c41);
+        av = decar__vset1(*a5); c50 = decar__vfma(av, b0, c50); c51 = decar__vfma(av, b1, c51);
     }
-    decar__vstore(tmp[0], c00); decar__vstore(tmp[0] + DECAR__VW, c01);
-    decar__vstore(tmp[1], c10); decar__vstore(tmp[1] + DECAR__VW, c11);
-    decar__vstore(tmp[2], c20); decar__vstore(tmp[2] + DECAR__VW, c21);
-    decar__vstore(tmp[3], c30); decar__vstore(tmp[3] + DECAR__VW, c31);
-    decar__vstore(tmp[4], c40); decar__vstore(tmp[4] + DECAR__VW, c41);
-    decar__vstore(tmp[5], c50); decar__vstore(tmp[5] + DECAR__VW, c51);
-    for (r = 0; r < mr; r++) {
-        float *cr = C + r * ldc;
-        for (j = 0; j < nr; j++) {
-            float v = tmp[r][j];
-            if (accumulate) v += cr[j];
-            if (bias) v += bias[j];
-            cr[j] = v;
+    acc[0][0] = c00; acc[0][1] = c01; acc[1][0] = c10; acc[1][1] = c11; acc[2][0] = c20; acc[2][1] = c21;
+    acc[3][0] = c30; acc[3][1] = c31; acc[4][0] = c40; acc[4][1] = c41; acc[5][0] = c50; acc[5][1] = c51;
+    if (nr == DECAR__NR) {    /* full width: the epilogue in vectors, in the scalar path's order (C + sum + bias) */
+        for (r = 0; r < mr; r++) {
+            float *cr = C + r * ldc;
+            for (j = 0; j < 2; j++) {
+                decar__v v = acc[r][j];
+                if (accumulate) v = decar__vadd(decar__vload(cr + j * DECAR__VW), v);
+                if (bias) v = decar__vadd(v, decar__vload(bias + j * DECAR__VW));
+                decar__vstore(cr + j * DECAR__VW, v);
+            }
+        }
+    } else {
+        float tmp[DECAR__MR][DECAR__NR];
+        for (r = 0; r < DECAR__MR; r++) { decar__vstore(tmp[r], acc[r][0]); decar__vstore(tmp[r] + DECAR__VW, acc[r][1]); }
+        for (r = 0; r < mr; r++) {
+            float *cr = C + r * ldc;
+            for (j = 0; j < nr; j++) {
+                float v = tmp[r][j];
+                if (accumulate) v = cr[j] + v;
+                if (bias) v += bias[j];
+                cr[j] = v;
+            }
         }
     }
 }
@@ -875,8 +915,8 @@ static void decar__gemm_plain(float *C, int64_t ldc, const float *A, int64_t sai
 }
 DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
                          int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate) {
-    int64_t np, nmb, nch, ntask, t;
-    float *Bp, *Ap;
+    int64_t np, nmb, nch, ngr, npg, ntask, t, nthr = decar_get_threads();
+    float *Bp; int ok = 1;
     if (M <= 0 || N <= 0) return;
 #ifdef DECAR_USE_CBLAS
     if (decar__try_cblas(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate)) return;
@@ -886,31 +926,45 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
     if (!Bp) { decar__gemm_plain(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate); return; }
     decar__pack_b(Bp, B, sbk, sbn, K, N);
     nmb = (M + DECAR__MR - 1) / DECAR__MR;
-    /* A packed into slivers of MR rows, k-major: every stride mode then streams A contiguously (the transposed
-       operand of the weight gradient read one cache line per k for 6 useful floats without it) */
-    Ap = (float *)DECAR_MALLOC((size_t)(nmb * (K > 0 ? K : 1) * DECAR__MR) * sizeof(float));
-    if (!Ap) { DECAR_FREE(Bp); decar__gemm_plain(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate); return; }
-    DECAR__PAR_FOR
-    for (t = 0; t < nmb; t++) {
-        float *dst = Ap + t * K * DECAR__MR; int64_t k; int r;
-        const float *rows[DECAR__MR];
-        for (r = 0; r < DECAR__MR; r++) { int64_t i = t * DECAR__MR + r; rows[r] = A + (i < M ? i : M - 1) * sai; }
-        if (sak == 1) { for (r = 0; r < DECAR__MR; r++) for (k = 0; k < K; k++) dst[k * DECAR__MR + r] = rows[r][k]; }
-        else for (k = 0; k < K; k++) for (r = 0; r < DECAR__MR; r++) dst[k * DECAR__MR + r] = rows[r][k * sak];
-    }
     nch = (nmb + DECAR__MB - 1) / DECAR__MB;
-    ntask = nch * np;
-    DECAR__PAR_FOR
-    for (t = 0; t < ntask; t++) {
-        int64_t ch = t / np, p = t % np, b, j0 = p * DECAR__NR;
-        int nr = (int)(N - j0 < DECAR__NR ? N - j0 : DECAR__NR);
-        for (b = ch * DECAR__MB; b < (ch + 1) * DECAR__MB && b < nmb; b++) {
-            int64_t i0 = b * DECAR__MR; int mr = (int)(M - i0 < DECAR__MR ? M - i0 : DECAR__MR);
-            decar__tile(K, Ap + b * K * DECAR__MR, Bp + p * K * DECAR__NR, C + i0 * ldc + j0, ldc, mr, nr, bias ? bias + j0 : NULL, accumulate);
+    /* enough tasks to balance the threads: split the panels into groups when there are few row chunks (the split
+       changes who computes an element, never the order it is summed in) */
+#if DECAR__OMP
+    if (omp_in_parallel()) nthr = 1;   /* called from a parallel loop (attention heads, experts): runs serially */
+#endif
+    ngr = nthr == 1 || nch >= 8 * nthr ? 1 : (8 * nthr + nch - 1) / nch;
+    if (ngr > np) ngr = np;
+    npg = (np + ngr - 1) / ngr;
+    ngr = (np + npg - 1) / npg;
+    ntask = nch * ngr;
+    DECAR__PRAGMA(omp parallel if(ntask > 1 && M * N * K >= ((int64_t)1 << 18)))
+    {
+        float *Ap = sak == 1 ? NULL : (float *)DECAR_MALLOC((size_t)(DECAR__MB * DECAR__MR * DECAR__KC) * sizeof(float));
+        if (sak != 1 && !Ap) ok = 0;   /* benign race: every failing thread writes 0 */
+        DECAR__PRAGMA(omp for schedule(static))
+        for (t = 0; t < ntask; t++) {
+            int64_t ch = t / ngr, g = t % ngr, b0 = ch * DECAR__MB, nb = nmb - b0 < DECAR__MB ? nmb - b0 : DECAR__MB;
+            int64_t p0 = g * npg, p1 = p0 + npg < np ? p0 + npg : np, k0 = 0, p, b;
+            if (sak != 1 && !Ap) continue;
+            do {   /* at least once, so that K = 0 still writes C = (C) + bias */
+                int64_t kc = K - k0 < DECAR__KC ? K - k0 : DECAR__KC;
+                if (sak != 1) decar__pack_a(Ap, A, sai, sak, M, b0 * DECAR__MR, nb, k0, kc);   /* rows: read in place */
+                for (p = p0; p < p1; p++) {
+                    int64_t j0 = p * DECAR__NR; int nr = (int)(N - j0 < DECAR__NR ? N - j0 : DECAR__NR);
+                    for (b = 0; b < nb; b++) {
+                        int64_t i0 = (b0 + b) * DECAR__MR; int mr = (int)(M - i0 < DECAR__MR ? M - i0 : DECAR__MR);
+                        const float *ap = sak == 1 ? A + i0 * sai + k0 : Ap + b * kc * DECAR__MR;
+                        decar__tile(kc, ap, sak == 1 ? sai : 1, sak == 1 ? 1 : DECAR__MR, Bp + p * K * DECAR__NR + k0 * DECAR__NR,
+                                    C + i0 * ldc + j0, ldc, mr, nr, k0 == 0 && bias ? bias + j0 : NULL, k0 > 0 || accumulate);
+                    }
+                }
+                k0 += kc;
+            } while (k0 < K);
         }
+        DECAR_FREE(Ap);
     }
-    DECAR_FREE(Ap);
     DECAR_FREE(Bp);
+    if (!ok) decar__gemm_plain(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
 }
 
 DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M, int64_t K,
