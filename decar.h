@@ -140,7 +140,7 @@ typedef struct decar_tensor {
     int64_t  shape[DECAR_MAX_DIMS];  /* row-major, shape[ndim-1] is contiguous */
     int64_t  n;                      /* number of elements */
     float   *data;
-    float   *grad;                   /* NULL unless requires_grad; allocated by decar_backward for non-leaves */
+    float   *grad;                   /* NULL unless requires_grad; for non-leaves, live only during decar_backward */
     int      requires_grad;
     struct decar_tensor *src[3];
     int      ip[4];                  /* integer op parameters */
@@ -204,7 +204,9 @@ DECARDEF decar_tensor *decar_cross_entropy(decar_ctx *ctx, decar_tensor *logits,
 DECARDEF decar_tensor *decar_concat(decar_ctx *ctx, decar_tensor *a, decar_tensor *b);
 DECARDEF decar_tensor *decar_sum(decar_ctx *ctx, decar_tensor *a);
 DECARDEF decar_tensor *decar_mean(decar_ctx *ctx, decar_tensor *a);
-/* accumulates d(loss)/d(t) into every tensor that requires grad. loss must be a 1-element tensor. */
+/* accumulates d(loss)/d(t) into the grad of every leaf that requires grad (decar_param, decar_wrap with a grad
+   buffer). loss must be a 1-element tensor. The gradients of intermediate results are recycled as soon as the pass
+   has used them (their grad is NULL afterwards): memory holds about one layer of them, not the whole graph's. */
 DECARDEF int decar_backward(decar_ctx *ctx, decar_tensor *loss);
 
 /* ---------------------------------------------------------------------------------------------------------------
@@ -647,6 +649,7 @@ struct decar_ctx {
     decar__block *blk; int growable; size_t used, peak;
     int status; char err[256];
     decar_tensor *head, *tail; int64_t n_tape;
+    void *free_grads;   /* gradient buffers that backward has finished with, for reuse (a list threaded through them) */
 };
 
 static decar__block *decar__block_new(size_t size) {
@@ -680,7 +683,7 @@ DECARDEF void decar_ctx_reset(decar_ctx *c) {
         c->blk = nb;   /* NULL only when even 1 MiB fails: decar_ctx_alloc then reports it */
     }
     if (c->blk) c->blk->used = 0;
-    c->used = 0; c->status = DECAR_OK; c->err[0] = 0; c->head = c->tail = NULL; c->n_tape = 0;
+    c->used = 0; c->status = DECAR_OK; c->err[0] = 0; c->head = c->tail = NULL; c->n_tape = 0; c->free_grads = NULL;
 }
 DECARDEF size_t decar_ctx_used(const decar_ctx *c) { return c->used; }
 DECARDEF size_t decar_ctx_peak(const decar_ctx *c) { return c->peak; }
@@ -1257,6 +1260,7 @@ DECARDEF decar_tensor *decar_sum(decar_ctx *c, decar_tensor *a) { return decar__
 DECARDEF decar_tensor *decar_mean(decar_ctx *c, decar_tensor *a) { return decar__reduce(c, a, DECAR_OP_MEAN); }
 
 /* ---- backward ------------------------------------------------------------------------------------------------- */
+typedef struct decar__free_grad { struct decar__free_grad *next; size_t bytes; } decar__free_grad;
 static float *decar__grad(decar_ctx *c, decar_tensor *t) {
     if (!t || !t->requires_grad) return NULL;
     if (t->grad) return t->grad;
@@ -1265,7 +1269,13 @@ static float *decar__grad(decar_ctx *c, decar_tensor *t) {
         t->grad = g ? g + decar__view_offset(t) : NULL;
         return t->grad;
     }
-    t->grad = (float *)decar_ctx_alloc(c, (size_t)t->n * sizeof(float));
+    {   /* a buffer of the same size that backward is done with (transformer layers repeat their shapes), else new */
+        size_t bytes = ((size_t)t->n * sizeof(float) + 63) & ~(size_t)63;
+        decar__free_grad **pp = (decar__free_grad **)&c->free_grads;
+        while (*pp && (*pp)->bytes != bytes) pp = &(*pp)->next;
+        if (*pp) { t->grad = (float *)*pp; *pp = (*pp)->next; }
+        else t->grad = (float *)decar_ctx_alloc(c, bytes);
+    }
     if (t->grad) memset(t->grad, 0, (size_t)t->n * sizeof(float));
     return t->grad;
 }
@@ -1427,6 +1437,14 @@ DECARDEF int decar_backward(decar_ctx *c, decar_tensor *loss) {
         if (!t->need || !t->requires_grad) continue;
         decar__backward_op(c, t);
         for (s = 0; s < 3; s++) if (t->src[s]) t->src[s]->need = 1;
+        if (t->op != DECAR_OP_LEAF && t->op != DECAR_OP_VIEW && t->grad) {
+            /* nothing reads this gradient again (views of t came later on the tape, so they are done): recycle it.
+               Training then holds about one layer of activation gradients, not all of them */
+            decar__free_grad *f = (decar__free_grad *)(void *)t->grad;
+            f->bytes = ((size_t)t->n * sizeof(float) + 63) & ~(size_t)63;
+            f->next = (decar__free_grad *)c->free_grads; c->free_grads = f;
+            t->grad = NULL;
+        }
     }
     return c->status;
 }

@@ -98,9 +98,14 @@ static void bench_model(const char *name, int L, int H, int C) {
     decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T);   /* warm up the arena */
     for (i = 0; i < steps; i++) { t0 = now(); decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T); t0 = now() - t0; if (t0 < best) best = t0; }
     for (i = 0; i < steps; i++) { t0 = now(); decar_gpt_score(&g, ctx, x, y, B, T, nll); t0 = now() - t0; if (t0 < bests) bests = t0; }
-    printf("train %s: %.1f ms/step, %.0f tok/s, %.1f GFLOP/s | score: %.0f tok/s | arena peak %.1f MB, params+grads+adam %.1f MB\n", name, best * 1e3, B * T / best,
-           decar_gpt_flops_per_token(&c, T) * B * T / best / 1e9, B * T / bests, decar_ctx_peak(ctx) / 1e6, g.n_params * 16 / 1e6);
-    printf("RESULT train_%s %.1f\nRESULT score_%s %.1f\n", name, B * T / best, name, B * T / bests);
+    {   /* memory: the arena after a scoring forward holds exactly the activations a training step keeps */
+        double state = g.n_params * 16 / 1e6, act = decar_ctx_used(ctx) / 1e6, peak = decar_ctx_peak(ctx) / 1e6;
+        printf("train %s: %.1f ms/step, %.0f tok/s, %.1f GFLOP/s | score: %.0f tok/s\n", name, best * 1e3, B * T / best,
+               decar_gpt_flops_per_token(&c, T) * B * T / best / 1e9, B * T / bests);
+        printf("memory %s: params+grads+adam %.1f MB, activations %.1f MB, training arena peak %.1f MB: %.2fx the minimum\n",
+               name, state, act, peak, (state + peak) / (state + act));
+        printf("RESULT train_%s %.1f\nRESULT score_%s %.1f\nRESULT mem_%s %.3f\n", name, B * T / best, name, B * T / bests, name, (state + peak) / (state + act));
+    }
     {   /* generation at batch 1 with the KV cache; a top-2 ensemble of two such experts */
         float *kv = (float *)malloc(decar_gpt_kv_size(&c) * 4), *lg = (float *)malloc(256 * 4), *sc = (float *)malloc(decar_gpt_step_scratch(&c) * 4);
         int n = 200, p; double tg, te; decar_ensemble en; decar_gpt *ex[2]; decar_gpt g2; int32_t prompt[1] = { 10 }, *out = (int32_t *)malloc((size_t)(n + 2) * 4);
