@@ -499,6 +499,12 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
 #define DECAR__OMP 0
 #define DECAR__PRAGMA(x)
 #endif
+#if defined(DECAR__PREFETCH)
+#elif defined(__GNUC__) || defined(__clang__)
+#define DECAR__PREFETCH(p) __builtin_prefetch(p)
+#else
+#define DECAR__PREFETCH(p) ((void)(p))
+#endif
 #define DECAR__PAR_FOR DECAR__PRAGMA(omp parallel for schedule(static))
 #define DECAR__PAR_FOR_IF(c) DECAR__PRAGMA(omp parallel for schedule(static) if(c))   /* small work: stay serial */
 
@@ -550,12 +556,27 @@ typedef float decar__v;
 
 DECARDEF const char *decar_simd_name(void) { return DECAR__SIMD_NAME; }
 
-static float decar__vsum(decar__v v) {     /* fixed-order horizontal sum */
+/* horizontal sums in a fixed order; vsum8 gives out[r] = vsum(v[r]) bit for bit, eight at a time */
+#if DECAR__VW == 8
+static float decar__vsum(decar__v v) {     /* ((v0+v1)+(v2+v3)) + ((v4+v5)+(v6+v7)) */
+    __m256 t = _mm256_hadd_ps(v, v);
+    t = _mm256_hadd_ps(t, t);
+    return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+}
+static void decar__vsum8(const decar__v *v, float *out) {   /* the same tree for eight vectors, as a transpose */
+    __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+    __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+    _mm256_storeu_ps(out, _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31)));
+}
+#else
+static float decar__vsum(decar__v v) {
     float t[DECAR__VW]; float s = 0.0f; int i;
     decar__vstore(t, v);
     for (i = 0; i < DECAR__VW; i++) s += t[i];
     return s;
 }
+static void decar__vsum8(const decar__v *v, float *out) { int r; for (r = 0; r < 8; r++) out[r] = decar__vsum(v[r]); }
+#endif
 
 /* dot product with four vector accumulators, fixed order */
 static float decar__dot(const float *a, const float *b, int64_t n) {
@@ -582,6 +603,20 @@ static void decar__axpy(float *y, float a, const float *x, int64_t n) {
 
 /* ---- 1. errors, rng -------------------------------------------------------------------------------------------- */
 static void decar__free(void *p) { if (p) DECAR_FREE(p); }   /* user allocators need not accept NULL */
+/* 64-byte aligned blocks (a cache line: a vector load never straddles two lines): parameters, packed GEMM operands */
+static void *decar__alloc64(size_t bytes) {
+    char *p = (char *)DECAR_MALLOC(bytes + 72), *a;
+    if (!p) return NULL;
+    a = (char *)(((uintptr_t)p + 8 + 63) & ~(uintptr_t)63);
+    memcpy(a - sizeof(char *), &p, sizeof(char *));
+    return a;
+}
+static void decar__free64(void *a) {
+    char *p;
+    if (!a) return;
+    memcpy(&p, (char *)a - sizeof(char *), sizeof(char *));
+    DECAR_FREE(p);
+}
 /* the one place error text is formatted (without stdio the format string itself is kept) */
 static void decar__vformat(char *dst, size_t cap, const char *fmt, va_list ap) {
 #ifndef DECAR_NO_STDIO
@@ -925,7 +960,7 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
     if (decar__try_cblas(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate)) return;
 #endif
     np = (N + DECAR__NR - 1) / DECAR__NR;
-    Bp = (float *)DECAR_MALLOC((size_t)(np * (K > 0 ? K : 1) * DECAR__NR) * sizeof(float));
+    Bp = (float *)decar__alloc64((size_t)(np * (K > 0 ? K : 1) * DECAR__NR) * sizeof(float));
     if (!Bp) { decar__gemm_plain(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate); return; }
     decar__pack_b(Bp, B, sbk, sbn, K, N);
     nmb = (M + DECAR__MR - 1) / DECAR__MR;
@@ -942,7 +977,7 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
     ntask = nch * ngr;
     DECAR__PRAGMA(omp parallel if(ntask > 1 && M * N * K >= ((int64_t)1 << 18)))
     {
-        float *Ap = sak == 1 ? NULL : (float *)DECAR_MALLOC((size_t)(DECAR__MB * DECAR__MR * DECAR__KC) * sizeof(float));
+        float *Ap = sak == 1 ? NULL : (float *)decar__alloc64((size_t)(DECAR__MB * DECAR__MR * DECAR__KC) * sizeof(float));
         if (sak != 1 && !Ap) ok = 0;   /* benign race: every failing thread writes 0 */
         DECAR__PRAGMA(omp for schedule(static))
         for (t = 0; t < ntask; t++) {
@@ -964,23 +999,58 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
                 k0 += kc;
             } while (k0 < K);
         }
-        DECAR_FREE(Ap);
+        decar__free64(Ap);
     }
-    DECAR_FREE(Bp);
+    decar__free64(Bp);
     if (!ok) decar__gemm_plain(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
 }
 
+/* one weight row against one input row: a single vector accumulator, then its lanes in order, then the tail. The
+   8-row kernel below computes each row exactly this way, so a result never depends on which path produced it */
+static float decar__row_dot(const float *x, const float *w, int64_t K) {
+    decar__v a = decar__vzero(); int64_t k = 0; float s;
+    for (; k + DECAR__VW <= K; k += DECAR__VW) a = decar__vfma(decar__vload(x + k), decar__vload(w + k), a);
+    s = decar__vsum(a);
+    for (; k < K; k++) s += x[k] * w[k];
+    return s;
+}
 DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M, int64_t K,
                                    int64_t N) {
-    if (M < 16) {  /* a few rows (generation, batched or not): stream each weight row once and use it for all M
-                      rows from L1; the GEMM would re-pack the whole matrix per call. Threads only above 64K
-                      multiply-adds, where they pay for OpenMP's fork/join (inside the ensemble's per-expert threads:
-                      serial) */
-        int64_t n;
+    if (M < 16) {  /* a few rows (generation, batched or not): the GEMM would re-pack the whole matrix per call.
+                      Blocks of 8 weight rows are read once and kept in L1 for all M inputs; their 8 independent
+                      accumulators keep the FMA pipes busy (one dot product at a time waits on FMA latency). Threads
+                      only above 64K multiply-adds, where they pay for OpenMP's fork/join */
+        int64_t nblk = (N + 7) / 8, bk;
         DECAR__PAR_FOR_IF(M * N * K >= ((int64_t)1 << 16))
-        for (n = 0; n < N; n++) {
-            int64_t m;
-            for (m = 0; m < M; m++) out[m * N + n] = decar__dot(inp + m * K, w + n * K, K) + (bias ? bias[n] : 0.0f);
+        for (bk = 0; bk < nblk; bk++) {
+            int64_t n0 = bk * 8, m, k, n; int r; float sums[8];
+            for (m = 0; m < M; m++) {
+                const float *x = inp + m * K; float *o = out + m * N;
+                if (n0 + 8 <= N) {
+                    const float *w0 = w + n0 * K;
+                    decar__v a0 = decar__vzero(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, acc[8];
+                    for (k = 0; k + DECAR__VW <= K; k += DECAR__VW) {
+                        decar__v xv = decar__vload(x + k);
+                        if (m == 0 && n0 + 16 <= N) {   /* the next block (8K contiguous floats) as we go: eight
+                                                           interleaved 1-row streams defeat the hardware prefetcher */
+                            int pf; for (pf = 0; pf < 8 * DECAR__VW; pf += 16) DECAR__PREFETCH(w0 + 8 * K + 8 * k + pf);
+                        }
+                        a0 = decar__vfma(xv, decar__vload(w0 + k), a0);         a1 = decar__vfma(xv, decar__vload(w0 + K + k), a1);
+                        a2 = decar__vfma(xv, decar__vload(w0 + 2 * K + k), a2); a3 = decar__vfma(xv, decar__vload(w0 + 3 * K + k), a3);
+                        a4 = decar__vfma(xv, decar__vload(w0 + 4 * K + k), a4); a5 = decar__vfma(xv, decar__vload(w0 + 5 * K + k), a5);
+                        a6 = decar__vfma(xv, decar__vload(w0 + 6 * K + k), a6); a7 = decar__vfma(xv, decar__vload(w0 + 7 * K + k), a7);
+                    }
+                    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3; acc[4] = a4; acc[5] = a5; acc[6] = a6; acc[7] = a7;
+                    decar__vsum8(acc, sums);
+                    for (r = 0; r < 8; r++) {
+                        const float *wr = w0 + r * K; float s = sums[r]; int64_t kk;
+                        for (kk = k; kk < K; kk++) s += x[kk] * wr[kk];
+                        o[n0 + r] = s + (bias ? bias[n0 + r] : 0.0f);
+                    }
+                } else {
+                    for (n = n0; n < N; n++) o[n] = decar__row_dot(x, w + n * K, K) + (bias ? bias[n] : 0.0f);
+                }
+            }
         }
         return;
     }
@@ -1525,10 +1595,10 @@ static int decar__gpt_alloc(decar_gpt *g, const decar_gpt_config *c, decar_error
     g->n_tensors = decar__gpt_layout(c, NULL, &g->n_params);
     g->info = (decar_param_info *)DECAR_MALLOC((size_t)g->n_tensors * sizeof(decar_param_info));
     g->p = (decar_tensor **)DECAR_MALLOC((size_t)g->n_tensors * sizeof(decar_tensor *));
-    g->params = (float *)DECAR_MALLOC(g->n_params * sizeof(float));
-    g->grads = (float *)DECAR_MALLOC(g->n_params * sizeof(float));
-    g->m = (float *)DECAR_MALLOC(g->n_params * sizeof(float));
-    g->v = (float *)DECAR_MALLOC(g->n_params * sizeof(float));
+    g->params = (float *)decar__alloc64(g->n_params * sizeof(float));
+    g->grads = (float *)decar__alloc64(g->n_params * sizeof(float));
+    g->m = (float *)decar__alloc64(g->n_params * sizeof(float));
+    g->v = (float *)decar__alloc64(g->n_params * sizeof(float));
     g->pctx = decar_ctx_new((size_t)g->n_tensors * 256 + 4096);
     if (!g->info || !g->p || !g->params || !g->grads || !g->m || !g->v || !g->pctx) {
         decar_gpt_free(g);
@@ -1566,10 +1636,10 @@ DECARDEF void decar_gpt_free(decar_gpt *g) {
     if (!g) return;
     decar__free(g->info);
     decar__free(g->p);
-    decar__free(g->params);
-    decar__free(g->grads);
-    decar__free(g->m);
-    decar__free(g->v);
+    decar__free64(g->params);
+    decar__free64(g->grads);
+    decar__free64(g->m);
+    decar__free64(g->v);
     if (g->pctx) decar_ctx_free(g->pctx);
     memset(g, 0, sizeof *g);
 }
