@@ -188,10 +188,10 @@ int main(void) {
         CHECK(decar_add(c, decar_new2(c, 2, 3), decar_new2(c, 3, 2)) == NULL && decar_ctx_status(c) == DECAR_ERR_ARG, "bad broadcast is an error");
         decar_ctx_free(c);
     }
-    {   /* the tanh used by GELU against libm's, over [-12, 12] */
+    {   /* the tanh used by GELU (vector code, one value per vector here) against libm's, over [-12, 12] */
         double worst = 0; int k;
-        for (k = -120000; k <= 120000; k++) { float u = (float)k * 1e-4f; double d = fabs((double)decar__tanh(u) - tanh((double)u)); if (d > worst) worst = d; }
-        CHECK(worst < 3e-7, "decar__tanh max error %g", worst);
+        for (k = -120000; k <= 120000; k++) { float u = (float)k * 1e-4f; float b[DECAR__VW] = { 0 }; double d; b[0] = u; decar__vstore(b, decar__vtanh(decar__vload(b))); d = fabs((double)b[0] - tanh((double)u)); if (d > worst) worst = d; }
+        CHECK(worst < 4e-7, "decar__tanh max error %g", worst);   /* a rational approximation: 3.7e-7 near |u| = 5.8 */
         printf("  tanh max abs error %.2e\n", worst);
     }
     {   /* backward without parameters says what was forgotten */
