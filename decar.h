@@ -507,6 +507,9 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
 #endif
 #define DECAR__PAR_FOR DECAR__PRAGMA(omp parallel for schedule(static))
 #define DECAR__PAR_FOR_IF(c) DECAR__PRAGMA(omp parallel for schedule(static) if(c))   /* small work: stay serial */
+/* coarse tasks (GEMM blocks, attention heads) are handed out as threads free up: on a shared machine one core is
+   often slower. Each task is computed whole by one thread, so the results do not depend on who took it */
+#define DECAR__PAR_FOR_DYN DECAR__PRAGMA(omp parallel for schedule(dynamic))
 
 /* ---- SIMD layer: one vector type and nine operations per architecture; scalar #else --------------------------- */
 #if !defined(DECAR_NO_SIMD) && defined(__AVX512F__)
@@ -1001,7 +1004,7 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
     {
         float *Ap = sak == 1 ? NULL : (float *)decar__alloc64((size_t)(DECAR__MB * DECAR__MR * DECAR__KC) * sizeof(float));
         if (sak != 1 && !Ap) ok = 0;   /* benign race: every failing thread writes 0 */
-        DECAR__PRAGMA(omp for schedule(static))
+        DECAR__PRAGMA(omp for schedule(dynamic))
         for (t = 0; t < ntask; t++) {
             int64_t ch = t / ngr, g = t % ngr, b0 = ch * mb, nb = nmb - b0 < mb ? nmb - b0 : mb;
             int64_t p0 = g * npg, p1 = p0 + npg < np ? p0 + npg : np, k0 = 0, p, b;
@@ -1270,6 +1273,7 @@ DECARDEF decar_tensor *decar_softmax(decar_ctx *c, decar_tensor *a) {
 /* attention, per (batch, head) as small GEMMs: S = Q K^T / sqrt(hs), P = softmax(S) (causal: row t sees <= t),
    O = P V. P (B, H, T, T) is kept for the backward pass. The (b, h) tasks are split over threads; the GEMMs inside
    run on the calling thread (nested regions are off), so results do not depend on the thread count. */
+#define DECAR__ATT_RB 48   /* causal attention: rows per block (8 GEMM slivers); blocks skip the masked keys */
 DECARDEF decar_tensor *decar_attention(decar_ctx *c, decar_tensor *qkv, int n_head, int causal) {
     decar_tensor *o; int64_t B, T, C3, C, hs, shape[3], bh; float *att, scale;
     if (!decar__ok(c, qkv)) return NULL;
@@ -1282,20 +1286,24 @@ DECARDEF decar_tensor *decar_attention(decar_ctx *c, decar_tensor *qkv, int n_he
     if (!o || !att) return NULL;
     o->aux = att; o->ip[0] = n_head; o->ip[1] = causal;
     scale = 1.0f / sqrtf((float)hs);
-    DECAR__PAR_FOR
+    DECAR__PAR_FOR_DYN
     for (bh = 0; bh < B * n_head; bh++) {
         int64_t b = bh / n_head, h = bh % n_head, t, t2;
         const float *q = qkv->data + b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-        float *P = att + bh * T * T;
-        decar_gemm(P, T, q, C3, 1, k, 1, C3, NULL, T, T, hs, 0);                  /* S = Q K^T */
-        for (t = 0; t < T; t++) {
-            float *p = P + t * T, mx = -INFINITY, s = 0.0f; int64_t end = causal ? t + 1 : T;
-            for (t2 = 0; t2 < end; t2++) { p[t2] *= scale; if (p[t2] > mx) mx = p[t2]; }
-            for (t2 = 0; t2 < end; t2++) { p[t2] = expf(p[t2] - mx); s += p[t2]; }
-            for (t2 = 0; t2 < end; t2++) p[t2] /= s;
-            for (t2 = end; t2 < T; t2++) p[t2] = 0.0f;
+        float *P = att + bh * T * T; int64_t r0, r1;
+        for (r0 = 0; r0 < T; r0 = r1) {   /* causal: query rows in blocks, each against the keys up to its end */
+            r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
+            decar_gemm(P + r0 * T, T, q + r0 * C3, C3, 1, k, 1, C3, NULL, r1 - r0, causal ? r1 : T, hs, 0);   /* S = Q K^T */
+            for (t = r0; t < r1; t++) {
+                float *p = P + t * T, mx = -INFINITY, s = 0.0f; int64_t end = causal ? t + 1 : T;
+                for (t2 = 0; t2 < end; t2++) { p[t2] *= scale; if (p[t2] > mx) mx = p[t2]; }
+                for (t2 = 0; t2 < end; t2++) { p[t2] = expf(p[t2] - mx); s += p[t2]; }
+                for (t2 = 0; t2 < end; t2++) p[t2] /= s;
+                for (t2 = end; t2 < T; t2++) p[t2] = 0.0f;
+            }
+            decar_gemm(o->data + b * T * C + r0 * C + h * hs, C, P + r0 * T, T, 1, v, C3, 1, NULL, r1 - r0, hs,
+                       causal ? r1 : T, 0);                                                         /* O = P V */
         }
-        decar_gemm(o->data + b * T * C + h * hs, C, P, T, 1, v, C3, 1, NULL, T, hs, T, 0);   /* O = P V */
     }
     return o;
 }
@@ -1482,24 +1490,32 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
         break; }
     case DECAR_OP_ATTENTION: {
         int64_t B = a->shape[0], T = a->shape[1], C3 = a->shape[2], C = C3 / 3, nh = t->ip[0], hs = C / nh, bh;
-        const float *att = (const float *)t->aux; float scale = 1.0f / sqrtf((float)hs);
+        const float *att = (const float *)t->aux; float scale = 1.0f / sqrtf((float)hs); int causal = t->ip[1];
         float *dS = (float *)decar_ctx_alloc(c, (size_t)(B * nh * T * T) * sizeof(float));
         if (!da || !dS) break;
-        DECAR__PAR_FOR
+        DECAR__PAR_FOR_DYN
         for (bh = 0; bh < B * nh; bh++) {
             int64_t bb = bh / nh, h = bh % nh, tt, t2;
             const float *P = att + bh * T * T, *q = a->data + bb * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
             const float *dO = dout + bb * T * C + h * hs;
             float *dq = da + bb * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C, *G = dS + bh * T * T;
-            decar_gemm(G, T, dO, C, 1, v, 1, C3, NULL, T, T, hs, 0);              /* dP = dO V^T */
-            decar_gemm(dv, C3, P, 1, T, dO, C, 1, NULL, T, hs, T, 1);             /* dV += P^T dO */
-            for (tt = 0; tt < T; tt++) {                                           /* dS = P (dP - rowsum(P dP)) */
-                const float *p = P + tt * T; float *g = G + tt * T, s = 0.0f;
-                for (t2 = 0; t2 < T; t2++) s += p[t2] * g[t2];
-                for (t2 = 0; t2 < T; t2++) g[t2] = p[t2] * (g[t2] - s) * scale;
+            int64_t r0, r1;   /* causal: blocks of rows as in the forward; entries past a block's end are never read */
+            for (r0 = 0; r0 < T; r0 = r1) {
+                int64_t nk = causal ? (r1 = r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T) : (r1 = T);
+                decar_gemm(G + r0 * T, T, dO + r0 * C, C, 1, v, 1, C3, NULL, r1 - r0, nk, hs, 0);      /* dP = dO V^T */
+                for (tt = r0; tt < r1; tt++) {                                   /* dS = P (dP - rowsum(P dP)) */
+                    const float *p = P + tt * T; float *g = G + tt * T, s = 0.0f;
+                    for (t2 = 0; t2 < nk; t2++) s += p[t2] * g[t2];
+                    for (t2 = 0; t2 < nk; t2++) g[t2] = p[t2] * (g[t2] - s) * scale;
+                }
+                decar_gemm(dq + r0 * C3, C3, G + r0 * T, T, 1, k, C3, 1, NULL, r1 - r0, hs, nk, 1);    /* dQ += dS K */
             }
-            decar_gemm(dq, C3, G, T, 1, k, C3, 1, NULL, T, hs, T, 1);             /* dQ += dS K */
-            decar_gemm(dk, C3, G, 1, T, q, C3, 1, NULL, T, hs, T, 1);             /* dK += dS^T Q */
+            for (r0 = 0; r0 < T; r0 = r1) {   /* key blocks: only the queries at or after a key see it */
+                int64_t q0 = causal ? r0 : 0;
+                r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
+                decar_gemm(dv + r0 * C3, C3, P + q0 * T + r0, 1, T, dO + q0 * C, C, 1, NULL, r1 - r0, hs, T - q0, 1);  /* dV += P^T dO */
+                decar_gemm(dk + r0 * C3, C3, G + q0 * T + r0, 1, T, q + q0 * C3, C3, 1, NULL, r1 - r0, hs, T - q0, 1); /* dK += dS^T Q */
+            }
         }
         break; }
     case DECAR_OP_EMBEDDING: {

@@ -118,11 +118,58 @@ static void test_gemm(void) {
     printf("  gemm vs double reference (7 shapes x 3 stride modes) done\n");
 }
 
+/* causal attention over several row blocks (T = 101 > the kernel's block of 48 rows, a partial last block) and the
+   bidirectional case, every output and every gradient element against a double-precision reference */
+static void test_attention_blocks(void) {
+    int causal;
+    for (causal = 0; causal <= 1; causal++) {
+        int B = 2, T = 101, H = 2, hs = 8, C = H * hs, C3 = 3 * C, b, h, t, t2, d; int64_t n = (int64_t)B * T * C3, i;
+        int64_t shape[3]; decar_ctx *c = decar_ctx_new(0); decar_tensor *x, *o, *w, *l;
+        double *P = (double *)malloc(sizeof(double) * T * T), *G = (double *)malloc(sizeof(double) * T * T), worst_o = 0, worst_g = 0;
+        double *ref_g = (double *)calloc((size_t)n, sizeof(double)), sc = 1.0 / sqrt((double)hs);
+        shape[0] = B; shape[1] = T; shape[2] = C3;
+        x = decar_param(c, 3, shape);
+        for (i = 0; i < n; i++) x->data[i] = frand();
+        o = decar_attention(c, x, H, causal);
+        shape[2] = C; w = decar_param(c, 3, shape);
+        for (i = 0; i < w->n; i++) w->data[i] = frand();
+        l = decar_sum(c, decar_mul(c, o, w));
+        CHECK(l && decar_backward(c, l) == 0, "attention blocks: backward: %s", decar_ctx_error(c));
+        for (b = 0; b < B; b++) for (h = 0; h < H; h++) {
+            const float *q = x->data + (int64_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C, *W = w->data + (int64_t)b * T * C + h * hs;
+            double *gq = ref_g + (int64_t)b * T * C3 + h * hs, *gk = gq + C, *gv = gq + 2 * C;
+            for (t = 0; t < T; t++) {
+                double mx = -1e300, s = 0, rs = 0; int end = causal ? t + 1 : T;
+                for (t2 = 0; t2 < T; t2++) { double a = 0; for (d = 0; d < hs; d++) a += (double)q[t * C3 + d] * k[t2 * C3 + d]; P[t * T + t2] = a * sc; }
+                for (t2 = 0; t2 < end; t2++) if (P[t * T + t2] > mx) mx = P[t * T + t2];
+                for (t2 = 0; t2 < T; t2++) { P[t * T + t2] = t2 < end ? exp(P[t * T + t2] - mx) : 0; s += P[t * T + t2]; }
+                for (t2 = 0; t2 < T; t2++) P[t * T + t2] /= s;
+                for (d = 0; d < hs; d++) {   /* output */
+                    double a = 0; for (t2 = 0; t2 < T; t2++) a += P[t * T + t2] * v[t2 * C3 + d];
+                    if (fabs(a - o->data[((int64_t)b * T + t) * C + h * hs + d]) > worst_o) worst_o = fabs(a - o->data[((int64_t)b * T + t) * C + h * hs + d]);
+                }
+                for (t2 = 0; t2 < T; t2++) { double a = 0; for (d = 0; d < hs; d++) a += (double)W[t * C + d] * v[t2 * C3 + d]; G[t * T + t2] = a; rs += P[t * T + t2] * a; }
+                for (t2 = 0; t2 < T; t2++) G[t * T + t2] = P[t * T + t2] * (G[t * T + t2] - rs) * sc;
+            }
+            for (t = 0; t < T; t++) for (t2 = 0; t2 < T; t2++) for (d = 0; d < hs; d++) {
+                gq[t * C3 + d] += G[t * T + t2] * k[t2 * C3 + d];
+                gk[t2 * C3 + d] += G[t * T + t2] * q[t * C3 + d];
+                gv[t2 * C3 + d] += P[t * T + t2] * W[t * C + d];
+            }
+        }
+        for (i = 0; i < n; i++) if (fabs(ref_g[i] - x->grad[i]) > worst_g) worst_g = fabs(ref_g[i] - x->grad[i]);
+        CHECK(worst_o < 1e-5 && worst_g < 1e-4, "attention T=%d causal=%d vs double reference: output %g, grad %g", T, causal, worst_o, worst_g);
+        printf("  attention T=%d causal=%d vs double: output max err %.2e, grad max err %.2e\n", T, causal, worst_o, worst_g);
+        free(P); free(G); free(ref_g); decar_ctx_free(c);
+    }
+}
+
 int main(void) {
     spec s; int p[2]; emb_u eu; ce_u cu; int sizes[] = { 1, 3, 17, 33 }, si, i;
     decar_rng_seed(&R, 42);
     printf("test_ops (simd: %s, threads: %d)\n", decar_simd_name(), decar_get_threads());
     test_gemm();
+    test_attention_blocks();
     for (si = 0; si < 4; si++) {
         int n = sizes[si]; char nm[64];
         memset(&s, 0, sizeof s); set(&s, 0, 2, 3, n, 0, 0); set(&s, 1, 2, 5, n, 0, 0); set(&s, 2, 1, 5, 0, 0, 0);
