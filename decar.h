@@ -1397,6 +1397,11 @@ DECARDEF decar_tensor *decar_sum(decar_ctx *c, decar_tensor *a) { return decar__
 DECARDEF decar_tensor *decar_mean(decar_ctx *c, decar_tensor *a) { return decar__reduce(c, a, DECAR_OP_MEAN); }
 
 /* ---- backward ------------------------------------------------------------------------------------------------- */
+static void decar__zero(float *p, int64_t n) {   /* memset over the threads, in spans of 64K floats */
+    int64_t ns = (n + 65535) / 65536, k;
+    DECAR__PAR_FOR_IF(ns > 1)
+    for (k = 0; k < ns; k++) memset(p + k * 65536, 0, (size_t)(n - k * 65536 < 65536 ? n - k * 65536 : 65536) * sizeof(float));
+}
 typedef struct decar__free_grad { struct decar__free_grad *next; size_t bytes; } decar__free_grad;
 static float *decar__grad(decar_ctx *c, decar_tensor *t) {
     if (!t || !t->requires_grad) return NULL;
@@ -1413,7 +1418,7 @@ static float *decar__grad(decar_ctx *c, decar_tensor *t) {
         if (*pp) { t->grad = (float *)*pp; *pp = (*pp)->next; }
         else t->grad = (float *)decar_ctx_alloc(c, bytes);
     }
-    if (t->grad) memset(t->grad, 0, (size_t)t->n * sizeof(float));
+    if (t->grad) decar__zero(t->grad, t->n);
     return t->grad;
 }
 
@@ -1791,10 +1796,17 @@ DECARDEF float decar_opt_lr(const decar_opt *o, int64_t step) {
     ratio = (double)(step - o->warmup_steps) / (double)(o->total_steps - o->warmup_steps > 0 ? o->total_steps - o->warmup_steps : 1);
     return o->min_lr + (float)(0.5 * (1.0 + cos(3.141592653589793 * ratio))) * (o->lr - o->min_lr);
 }
-DECARDEF void decar_gpt_zero_grad(decar_gpt *g) { memset(g->grads, 0, g->n_params * sizeof(float)); }
+DECARDEF void decar_gpt_zero_grad(decar_gpt *g) { decar__zero(g->grads, (int64_t)g->n_params); }
 DECARDEF float decar_gpt_clip_grad(decar_gpt *g, float max_norm) {
-    double s = 0.0; size_t i; float norm;
-    for (i = 0; i < g->n_params; i++) s += (double)g->grads[i] * g->grads[i];
+    double s = 0.0; int64_t n = (int64_t)g->n_params, nch = (n + 65535) / 65536, k; size_t i; float norm;
+    /* the squared norm in chunks of 64K, added in chunk order: the same bits for any number of threads */
+    DECAR__PRAGMA(omp parallel for ordered schedule(static, 1) if(nch > 1))
+    for (k = 0; k < nch; k++) {
+        double part = 0.0; int64_t j, j1 = (k + 1) * 65536 < n ? (k + 1) * 65536 : n;
+        for (j = k * 65536; j < j1; j++) part += (double)g->grads[j] * g->grads[j];
+        DECAR__PRAGMA(omp ordered)
+        { s += part; }
+    }
     norm = (float)sqrt(s);
     if (max_norm > 0.0f && norm > 0.0f) {
         float coef = max_norm / (norm + 1e-6f);
