@@ -27,13 +27,14 @@
 
    COMPILE-TIME OPTIONS (define before the include that has DECAR_IMPLEMENTATION)
      DECAR_STATIC          make every function static (a private copy per translation unit).
-     DECAR_MALLOC(sz) DECAR_REALLOC(p,sz) DECAR_FREE(p)   override allocation: define all three or none.
+     DECAR_MALLOC(sz) DECAR_REALLOC(p,sz) DECAR_FREE(p)   override allocation: define all three or none. With
+                           OpenMP they are called from several threads at once (GEMM scratch): make them thread-safe.
      DECAR_ASSERT(x)       override assert(); it guards true invariants only, never user input.
      DECAR_NO_STDIO        drop everything that touches files or stdout (file checkpoints, directory loading,
                            printing). In-memory checkpoints, data from buffers and all math remain.
      DECAR_NO_SIMD         scalar kernels only (the reference path the tests compare the SIMD paths against).
                            Otherwise the SIMD path is chosen at compile time from __AVX512F__, __AVX2__+__FMA__
-                           or __ARM_NEON (compile with -march=native or -mavx2 -mfma to get it).
+                           or __ARM_NEON on AArch64 (compile with -march=native or -mavx2 -mfma to get it).
      DECAR_NO_THREADS      ignore OpenMP even when the compiler has it (-fopenmp turns threads on).
      DECAR_USE_CBLAS       route large float32 matmuls through cblas_sgemm (link -lopenblas or any cblas).
    Nothing depends on -ffast-math; do not use it (GELU and softmax need IEEE semantics).
