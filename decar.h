@@ -1405,6 +1405,20 @@ static void decar__zero(float *p, int64_t n) {   /* memset over the threads, in 
     for (k = 0; k < ns; k++) memset(p + k * 65536, 0, (size_t)(n - k * 65536 < 65536 ? n - k * 65536 : 65536) * sizeof(float));
 }
 typedef struct decar__free_grad { struct decar__free_grad *next; size_t bytes; } decar__free_grad;
+/* backward's buffers (gradients of intermediate results, scratch): a buffer of the same size that the pass is done
+   with (transformer layers repeat their shapes), else a new one from the arena. Not zeroed. */
+static float *decar__take(decar_ctx *c, int64_t n) {
+    size_t bytes = ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
+    decar__free_grad **pp = (decar__free_grad **)&c->free_grads;
+    while (*pp && (*pp)->bytes != bytes) pp = &(*pp)->next;
+    if (*pp) { float *p = (float *)(void *)*pp; *pp = (*pp)->next; return p; }
+    return (float *)decar_ctx_alloc(c, bytes);
+}
+static void decar__give(decar_ctx *c, float *p, int64_t n) {
+    decar__free_grad *f = (decar__free_grad *)(void *)p;
+    f->bytes = ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
+    f->next = (decar__free_grad *)c->free_grads; c->free_grads = f;
+}
 static float *decar__grad(decar_ctx *c, decar_tensor *t) {
     if (!t || !t->requires_grad) return NULL;
     if (t->grad) return t->grad;
@@ -1413,13 +1427,7 @@ static float *decar__grad(decar_ctx *c, decar_tensor *t) {
         t->grad = g ? g + decar__view_offset(t) : NULL;
         return t->grad;
     }
-    {   /* a buffer of the same size that backward is done with (transformer layers repeat their shapes), else new */
-        size_t bytes = ((size_t)t->n * sizeof(float) + 63) & ~(size_t)63;
-        decar__free_grad **pp = (decar__free_grad **)&c->free_grads;
-        while (*pp && (*pp)->bytes != bytes) pp = &(*pp)->next;
-        if (*pp) { t->grad = (float *)*pp; *pp = (*pp)->next; }
-        else t->grad = (float *)decar_ctx_alloc(c, bytes);
-    }
+    t->grad = decar__take(c, t->n);
     if (t->grad) decar__zero(t->grad, t->n);
     return t->grad;
 }
@@ -1498,8 +1506,8 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
     case DECAR_OP_ATTENTION: {
         int64_t B = a->shape[0], T = a->shape[1], C3 = a->shape[2], C = C3 / 3, nh = t->ip[0], hs = C / nh, bh;
         const float *att = (const float *)t->aux; float scale = 1.0f / sqrtf((float)hs); int causal = t->ip[1];
-        float *dS = (float *)decar_ctx_alloc(c, (size_t)(B * nh * T * T) * sizeof(float));
-        if (!da || !dS) break;
+        float *dS = da ? decar__take(c, B * nh * T * T) : NULL;   /* scratch, handed back below: one layer's worth */
+        if (!dS) break;
         DECAR__PAR_FOR_DYN
         for (bh = 0; bh < B * nh; bh++) {
             int64_t bb = bh / nh, h = bh % nh, tt, t2;
@@ -1524,6 +1532,7 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
                 decar_gemm(dk + r0 * C3, C3, G + q0 * T + r0, 1, T, q + q0 * C3, C3, 1, NULL, r1 - r0, hs, T - q0, 1); /* dK += dS^T Q */
             }
         }
+        decar__give(c, dS, B * nh * T * T);
         break; }
     case DECAR_OP_EMBEDDING: {
         int64_t C = a->shape[1], n = t->n / C, j0; const int32_t *ids = (const int32_t *)t->aux;
@@ -1585,9 +1594,7 @@ DECARDEF int decar_backward(decar_ctx *c, decar_tensor *loss) {
         if (t->op != DECAR_OP_LEAF && t->op != DECAR_OP_VIEW && t->grad) {
             /* nothing reads this gradient again (views of t came later on the tape, so they are done): recycle it.
                Training then holds about one layer of activation gradients, not all of them */
-            decar__free_grad *f = (decar__free_grad *)(void *)t->grad;
-            f->bytes = ((size_t)t->n * sizeof(float) + 63) & ~(size_t)63;
-            f->next = (decar__free_grad *)c->free_grads; c->free_grads = f;
+            decar__give(c, t->grad, t->n);
             t->grad = NULL;
         }
     }
