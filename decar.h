@@ -1897,7 +1897,7 @@ DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *p
 /* KV-cache step at batch 1 (inference only; matrix-vector kernels). kv layout: [layer][k|v][seq_len][C]. */
 DECARDEF size_t decar_gpt_kv_size(const decar_gpt_config *c) { return (size_t)c->n_layer * 2 * (size_t)c->seq_len * (size_t)c->d_model; }
 DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c) { return decar_gpt_step_batch_scratch(c, 1); }
-DECARDEF size_t decar_gpt_step_batch_scratch(const decar_gpt_config *c, int n) { return (size_t)n * c->d_model * 10 + (size_t)c->seq_len + 64; }
+DECARDEF size_t decar_gpt_step_batch_scratch(const decar_gpt_config *c, int n) { return (size_t)n * ((size_t)c->d_model * 10 + (size_t)c->seq_len) + 64; }
 DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float *logits, float *scratch) {
     if (tok < 0 || tok >= g->cfg.vocab_size) return DECAR_ERR_ARG;
     return decar_gpt_step_embed(g, kv, g->params + g->info[0].offset + (int64_t)tok * g->cfg.d_model, pos, logits, scratch);
@@ -1935,7 +1935,7 @@ static void decar__ln_rows(float *dst, const float *src, const float *w, const f
    its own KV cache kv[j] at its own position pos[j]. emb (n, C) input vectors; logits (n, vocab). */
 DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n, float *logits, float *scratch) {
     const decar_gpt_config *c = &g->cfg; int64_t C = c->d_model, T = c->seq_len, nh = c->n_head, hs = C / nh, l, j;
-    float *x = scratch, *xn = x + n * C, *qkv = xn + n * C, *att = qkv + 3 * n * C, *hid = att + n * C, *sc = hid + 4 * n * C;
+    float *x = scratch, *xn = x + n * C, *qkv = xn + n * C, *att = qkv + 3 * n * C, *hid = att + n * C, *scores = hid + 4 * n * C;
     float *P = g->params; const decar_param_info *I = g->info; float scale = 1.0f / sqrtf((float)hs);
     if (!c->causal || n < 1) return DECAR_ERR_ARG;
     for (j = 0; j < n; j++) {
@@ -1947,8 +1947,10 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
         const decar_param_info *L = I + 2 + l * DECAR__PER_LAYER; int64_t i;
         decar__ln_rows(xn, x, P + L[0].offset, P + L[1].offset, n, C);
         decar_linear_forward(qkv, xn, P + L[2].offset, P + L[3].offset, n, C, 3 * C);
-        for (j = 0; j < n; j++) {   /* each sequence: append to its cache, attend over it */
-            float *kc = kv[j] + ((size_t)l * 2) * T * C, *vc = kc + T * C, *q = qkv + j * 3 * C; int64_t h, t2, p = pos[j];
+        DECAR__PAR_FOR_IF(n > 1)
+        for (j = 0; j < n; j++) {   /* each sequence: append to its cache, attend over it (its own score row) */
+            float *kc = kv[j] + ((size_t)l * 2) * T * C, *vc = kc + T * C, *q = qkv + j * 3 * C, *sc = scores + j * T;
+            int64_t h, t2, p = pos[j];
             memcpy(kc + p * C, q + C, (size_t)C * sizeof(float));
             memcpy(vc + p * C, q + 2 * C, (size_t)C * sizeof(float));
             for (h = 0; h < nh; h++) {
