@@ -1936,15 +1936,15 @@ static void decar__ln_rows(float *dst, const float *src, const float *w, const f
 DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n, float *logits, float *scratch) {
     const decar_gpt_config *c = &g->cfg; int64_t C = c->d_model, T = c->seq_len, nh = c->n_head, hs = C / nh, l, j;
     float *x = scratch, *xn = x + n * C, *qkv = xn + n * C, *att = qkv + 3 * n * C, *hid = att + n * C, *scores = hid + 4 * n * C;
-    float *P = g->params; const decar_param_info *I = g->info; float scale = 1.0f / sqrtf((float)hs);
+    float *P = g->params; const decar_param_info *PI = g->info; float scale = 1.0f / sqrtf((float)hs);
     if (!c->causal || n < 1) return DECAR_ERR_ARG;
     for (j = 0; j < n; j++) {
         int64_t i;
         if (pos[j] < 0 || pos[j] >= T) return DECAR_ERR_ARG;
-        for (i = 0; i < C; i++) x[j * C + i] = emb[j * C + i] + P[I[1].offset + (int64_t)pos[j] * C + i];
+        for (i = 0; i < C; i++) x[j * C + i] = emb[j * C + i] + P[PI[1].offset + (int64_t)pos[j] * C + i];
     }
     for (l = 0; l < c->n_layer; l++) {
-        const decar_param_info *L = I + 2 + l * DECAR__PER_LAYER; int64_t i;
+        const decar_param_info *L = PI + 2 + l * DECAR__PER_LAYER; int64_t i;
         decar__ln_rows(xn, x, P + L[0].offset, P + L[1].offset, n, C);
         decar_linear_forward(qkv, xn, P + L[2].offset, P + L[3].offset, n, C, 3 * C);
         DECAR__PAR_FOR_IF(n > 1)
@@ -1969,8 +1969,8 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
         decar_linear_forward(xn, hid, P + L[10].offset, P + L[11].offset, n, 4 * C, C);
         for (i = 0; i < n * C; i++) x[i] += xn[i];
     }
-    decar__ln_rows(xn, x, P + I[DECAR__LNF(c)].offset, P + I[DECAR__LNF(c) + 1].offset, n, C);
-    decar_linear_forward(logits, xn, P + I[0].offset, NULL, n, C, c->vocab_size);
+    decar__ln_rows(xn, x, P + PI[DECAR__LNF(c)].offset, P + PI[DECAR__LNF(c) + 1].offset, n, C);
+    decar_linear_forward(logits, xn, P + PI[0].offset, NULL, n, C, c->vocab_size);
     return DECAR_OK;
 }
 

@@ -41,8 +41,14 @@ static double fma_peak(void) {   /* GFLOP/s of independent FMA chains on every t
 }
 
 typedef struct { const char *name; int M, N, K, mode; } shape;   /* mode 0: x w^T, 1: dout w, 2: dout^T x */
+void bench_decar_gemm_cblas(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
+                            int64_t sbn, int64_t M, int64_t N, int64_t K);   /* bench_cblas.c */
 static void gemm_call(int use_blas, const shape *s, const float *A, const float *B, float *C) {
-    if (!use_blas) {
+    if (use_blas == 2) {   /* decar_gemm built with DECAR_USE_CBLAS */
+        if (s->mode == 0) bench_decar_gemm_cblas(C, s->N, A, s->K, 1, B, 1, s->K, s->M, s->N, s->K);
+        else if (s->mode == 1) bench_decar_gemm_cblas(C, s->N, A, s->K, 1, B, s->N, 1, s->M, s->N, s->K);
+        else bench_decar_gemm_cblas(C, s->N, A, 1, s->M, B, s->N, 1, s->M, s->N, s->K);
+    } else if (!use_blas) {
         if (s->mode == 0) decar_gemm(C, s->N, A, s->K, 1, B, 1, s->K, NULL, s->M, s->N, s->K, 0);
         else if (s->mode == 1) decar_gemm(C, s->N, A, s->K, 1, B, s->N, 1, NULL, s->M, s->N, s->K, 0);
         else decar_gemm(C, s->N, A, 1, s->M, B, s->N, 1, NULL, s->M, s->N, s->K, 0);
@@ -54,15 +60,14 @@ static void gemm_call(int use_blas, const shape *s, const float *A, const float 
 }
 /* best of many calls, in rounds of decar then OpenBLAS so that both see the same machine (this one is shared); the
    first call of each burst is not timed: the other library's threads may still be spinning (OpenMP, pthreads) */
-static void time_gemm(const shape *s, const float *A, const float *B, float *C, double *g_decar, double *g_blas) {
-    int rounds = quick ? 2 : 6, r, u, i; double best[2] = { 1e9, 1e9 };
+static void time_gemm(const shape *s, const float *A, const float *B, float *C, double *g) {   /* g[3] */
+    int rounds = quick ? 2 : 6, r, u, i; double best[3] = { 1e9, 1e9, 1e9 };
     for (r = 0; r < rounds; r++)
-        for (u = 0; u < 2; u++) {
+        for (u = 0; u < 3; u++) {
             gemm_call(u, s, A, B, C);
             for (i = 0; i < 5; i++) { double t0 = now(); gemm_call(u, s, A, B, C); t0 = now() - t0; if (t0 < best[u]) best[u] = t0; }
         }
-    *g_decar = 2.0 * s->M * s->N * s->K / best[0] / 1e9;
-    *g_blas = 2.0 * s->M * s->N * s->K / best[1] / 1e9;
+    for (u = 0; u < 3; u++) g[u] = 2.0 * s->M * s->N * s->K / best[u] / 1e9;
 }
 
 static void bench_gemm(double peak) {
@@ -71,18 +76,20 @@ static void bench_gemm(double peak) {
                    {"S fc dx", 2048, 256, 1024, 1}, {"S fc dW", 1024, 256, 2048, 2},
                    {"M qkv fwd", 2048, 1152, 384, 0}, {"M fc fwd", 2048, 1536, 384, 0}, {"M fc dx", 2048, 384, 1536, 1}, {"M fc dW", 1536, 384, 2048, 2} };
     int i, n = (int)(sizeof sh / sizeof sh[0]);
-    printf("\n%-12s %6s %6s %6s | %9s %9s %7s %8s\n", "gemm", "M", "N", "K", "decar", "openblas", "ratio", "of peak");
+    printf("\n%-12s %6s %6s %6s | %9s %9s %7s %8s | %12s %7s\n", "gemm", "M", "N", "K", "decar", "openblas", "ratio", "of peak",
+           "decar+cblas", "ratio");
     for (i = 0; i < n; i++) {
         const shape *s = &sh[i]; size_t na = (size_t)s->M * s->K, nb = (size_t)s->K * s->N, nc = (size_t)s->M * s->N, j;
-        float *A = (float *)malloc(na * 4), *B = (float *)malloc(nb * 4), *C1 = (float *)malloc(nc * 4), *C2 = (float *)malloc(nc * 4); double g1, g2, err = 0;
+        float *A = (float *)malloc(na * 4), *B = (float *)malloc(nb * 4), *C1 = (float *)malloc(nc * 4), *C2 = (float *)malloc(nc * 4); double g[3], err = 0;
         decar_rng r; decar_rng_seed(&r, (uint64_t)i);
         for (j = 0; j < na; j++) A[j] = decar_rng_normal(&r);
         for (j = 0; j < nb; j++) B[j] = decar_rng_normal(&r);
         gemm_call(0, s, A, B, C1); gemm_call(1, s, A, B, C2);
         for (j = 0; j < nc; j++) { double d = fabs(C1[j] - C2[j]); if (d > err) err = d; }
         if (err > 1e-2) { printf("%s: decar and OpenBLAS disagree (max diff %g)\n", s->name, err); exit(1); }
-        time_gemm(s, A, B, C1, &g1, &g2);
-        printf("%-12s %6d %6d %6d | %7.1f GF %7.1f GF %6.2fx %7.0f%%\n", s->name, s->M, s->N, s->K, g1, g2, g1 / g2, 100 * g1 / peak);
+        time_gemm(s, A, B, C1, g);
+        printf("%-12s %6d %6d %6d | %7.1f GF %7.1f GF %6.2fx %7.0f%% | %9.1f GF %6.2fx\n", s->name, s->M, s->N, s->K, g[0], g[1],
+               g[0] / g[1], 100 * g[0] / peak, g[2], g[2] / g[1]);
         free(A); free(B); free(C1); free(C2);
     }
 }

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TH=${THREADS:-2}; Q=${QUICK:-}
-gcc -std=c99 -O2 -march=native -fopenmp -o build/bench bench/bench.c -lopenblas -lm
+gcc -std=c99 -O2 -march=native -fopenmp -I/usr/include/x86_64-linux-gnu -o build/bench bench/bench.c bench/bench_cblas.c -lopenblas -lm
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; threads: $TH"
 OMP_NUM_THREADS=$TH OPENBLAS_NUM_THREADS=$TH ./build/bench $Q | tee build/bench_decar.txt
 if /usr/bin/python3 -c "import torch" 2>/dev/null; then

@@ -28,6 +28,12 @@ printf '#include <stdlib.h>\n#define DECAR_MALLOC(s) malloc(s)\n#define DECAR_RE
 run gcc -std=c99 $W -O2 -c -o $B/impl_alloc.o $B/impl_alloc.c
 printf '#define DECAR_MALLOC(s) malloc(s)\n#define DECAR_IMPLEMENTATION\n#include "../decar.h"\n' > $B/impl_bad.c
 if gcc -std=c99 -c -o $B/impl_bad.o $B/impl_bad.c 2>/dev/null; then echo "FAILED: defining only DECAR_MALLOC must be an error"; fails=$((fails + 1)); else echo "defining only DECAR_MALLOC is refused (#error), as documented"; fi
+if printf '#include <cblas.h>\nint main(void){return 0;}\n' | gcc -x c - -o $B/has_cblas -lopenblas 2>/dev/null; then
+  # DECAR_USE_CBLAS: the header with OpenBLAS's cblas.h (whose complex.h defines I), and the op tests through cblas
+  run gcc -std=c99 $W -O2 -DDECAR_USE_CBLAS -o $B/impl_cblas $B/impl.c $B/other.c -lopenblas -lm
+  run gcc -std=c99 -O2 -march=native -fopenmp -DDECAR_USE_CBLAS -o $B/test_ops_cblas tests/test_ops.c -lopenblas -lm
+  run env OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 $B/test_ops_cblas
+else echo "SKIP: DECAR_USE_CBLAS build (no cblas.h / libopenblas: apt-get install libopenblas-dev)"; fi
 if command -v aarch64-linux-gnu-gcc >/dev/null; then
   run aarch64-linux-gnu-gcc -std=c99 $W -O2 -c -o $B/impl_neon.o $B/impl.c && echo "NEON path compiles (aarch64 cross compiler)"
 else echo "SKIP: NEON cross compile (aarch64-linux-gnu-gcc not installed)"; fi
