@@ -512,7 +512,7 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
    often slower. Each task is computed whole by one thread, so the results do not depend on who took it */
 #define DECAR__PAR_FOR_DYN DECAR__PRAGMA(omp parallel for schedule(dynamic))
 
-/* ---- SIMD layer: one vector type and nine operations per architecture; scalar #else --------------------------- */
+/* ---- SIMD layer: one vector type and ten operations per architecture; scalar #else --------------------------- */
 #if !defined(DECAR_NO_SIMD) && defined(__AVX512F__)
 #include <immintrin.h>
 #define DECAR__VW 16
@@ -523,6 +523,7 @@ typedef __m512 decar__v;
 #define decar__vstore(p, v) _mm512_storeu_ps(p, v)
 #define decar__vfma(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define decar__vadd(a, b) _mm512_add_ps(a, b)
+#define decar__vsub(a, b) _mm512_sub_ps(a, b)
 #define decar__vmul(a, b) _mm512_mul_ps(a, b)
 #define decar__vdiv(a, b) _mm512_div_ps(a, b)
 #define decar__vmin(a, b) _mm512_min_ps(a, b)
@@ -538,6 +539,7 @@ typedef __m256 decar__v;
 #define decar__vstore(p, v) _mm256_storeu_ps(p, v)
 #define decar__vfma(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define decar__vadd(a, b) _mm256_add_ps(a, b)
+#define decar__vsub(a, b) _mm256_sub_ps(a, b)
 #define decar__vmul(a, b) _mm256_mul_ps(a, b)
 #define decar__vdiv(a, b) _mm256_div_ps(a, b)
 #define decar__vmin(a, b) _mm256_min_ps(a, b)
@@ -553,6 +555,7 @@ typedef float32x4_t decar__v;
 #define decar__vstore(p, v) vst1q_f32(p, v)
 #define decar__vfma(a, b, c) vfmaq_f32(c, a, b)
 #define decar__vadd(a, b) vaddq_f32(a, b)
+#define decar__vsub(a, b) vsubq_f32(a, b)
 #define decar__vmul(a, b) vmulq_f32(a, b)
 #define decar__vdiv(a, b) vdivq_f32(a, b)
 #define decar__vmin(a, b) vminq_f32(a, b)
@@ -567,6 +570,7 @@ typedef float decar__v;
 #define decar__vstore(p, v) (*(p) = (v))
 #define decar__vfma(a, b, c) ((a) * (b) + (c))
 #define decar__vadd(a, b) ((a) + (b))
+#define decar__vsub(a, b) ((a) - (b))
 #define decar__vmul(a, b) ((a) * (b))
 #define decar__vdiv(a, b) ((a) / (b))
 #define decar__vmin(a, b) ((a) < (b) ? (a) : (b))
@@ -1446,9 +1450,20 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
         if (dd) {
             int64_t j0;
             DECAR__PAR_FOR
-            for (j0 = 0; j0 < N; j0 += 64) {
+            for (j0 = 0; j0 < N; j0 += 64) {   /* db += column sums of dout, 64 columns in registers */
                 int64_t j, m, j1 = j0 + 64 < N ? j0 + 64 : N;
-                for (m = 0; m < M; m++) for (j = j0; j < j1; j++) dd[j] += dout[m * N + j];
+                if (j1 - j0 == 64) {
+                    decar__v acc[64 / DECAR__VW]; float sum[64]; int v;
+                    for (v = 0; v < 64 / DECAR__VW; v++) acc[v] = decar__vzero();
+                    for (m = 0; m < M; m++) {
+                        const float *row = dout + m * N + j0;
+                        for (v = 0; v < 64 / DECAR__VW; v++) acc[v] = decar__vadd(acc[v], decar__vload(row + v * DECAR__VW));
+                    }
+                    for (v = 0; v < 64 / DECAR__VW; v++) decar__vstore(sum + v * DECAR__VW, acc[v]);
+                    for (j = j0; j < j1; j++) dd[j] += sum[j - j0];
+                } else {
+                    for (j = j0; j < j1; j++) { float sj = 0.0f; for (m = 0; m < M; m++) sj += dout[m * N + j]; dd[j] += sj; }
+                }
             }
         }
         break; }
@@ -1470,25 +1485,58 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
         break;
     case DECAR_OP_LAYERNORM: {
         int64_t C = a->shape[a->ndim - 1], rows = a->n / C; const float *st = (const float *)t->aux, *w = b->data;
-        if (da) {
+        if (da) {   /* dx = rs (dn - mean(dn) - xh mean(dn xh)), dn = dy w, xh = (x - m) rs; in vectors, tail scalar */
             DECAR__PAR_FOR
             for (r = 0; r < rows; r++) {
-                const float *xr = a->data + r * C, *dy = dout + r * C; float m = st[2 * r], rs = st[2 * r + 1];
-                float s1 = 0.0f, s2 = 0.0f; int64_t j;
-                for (j = 0; j < C; j++) { float dn = dy[j] * w[j]; s1 += dn; s2 += dn * (xr[j] - m) * rs; }
+                const float *xr = a->data + r * C, *dy = dout + r * C; float m = st[2 * r], rs = st[2 * r + 1], *dx = da + r * C;
+                decar__v v1 = decar__vzero(), v2 = decar__vzero(), vm = decar__vset1(m), vr = decar__vset1(rs), vs1, vs2;
+                float s1, s2; int64_t j;
+                for (j = 0; j + DECAR__VW <= C; j += DECAR__VW) {
+                    decar__v dn = decar__vmul(decar__vload(dy + j), decar__vload(w + j));
+                    v1 = decar__vadd(v1, dn);
+                    v2 = decar__vfma(dn, decar__vmul(decar__vsub(decar__vload(xr + j), vm), vr), v2);
+                }
+                s1 = decar__vsum(v1); s2 = decar__vsum(v2);
+                for (; j < C; j++) { float dn = dy[j] * w[j]; s1 += dn; s2 += dn * ((xr[j] - m) * rs); }
                 s1 /= (float)C; s2 /= (float)C;
-                for (j = 0; j < C; j++) da[r * C + j] += rs * (dy[j] * w[j] - s1 - (xr[j] - m) * rs * s2);
+                vs1 = decar__vset1(s1); vs2 = decar__vset1(s2);
+                for (j = 0; j + DECAR__VW <= C; j += DECAR__VW) {
+                    decar__v dn = decar__vmul(decar__vload(dy + j), decar__vload(w + j));
+                    decar__v xh = decar__vmul(decar__vsub(decar__vload(xr + j), vm), vr);
+                    decar__vstore(dx + j, decar__vfma(vr, decar__vsub(decar__vsub(dn, vs1), decar__vmul(xh, vs2)), decar__vload(dx + j)));
+                }
+                for (; j < C; j++) dx[j] += rs * ((dy[j] * w[j] - s1) - ((xr[j] - m) * rs) * s2);
             }
         }
-        if (db || dd) {
+        if (db || dd) {   /* column sums over the rows, 32 columns at a time in registers */
             int64_t j0;
             DECAR__PAR_FOR
-            for (j0 = 0; j0 < C; j0 += 64) {
-                int64_t j, rr, j1 = j0 + 64 < C ? j0 + 64 : C;
-                for (rr = 0; rr < rows; rr++) for (j = j0; j < j1; j++) {
-                    float dy = dout[rr * C + j];
-                    if (db) db[j] += dy * (a->data[rr * C + j] - st[2 * rr]) * st[2 * rr + 1];
-                    if (dd) dd[j] += dy;
+            for (j0 = 0; j0 < C; j0 += 32) {
+                int64_t j, rr, j1 = j0 + 32 < C ? j0 + 32 : C;
+                if (j1 - j0 == 32) {
+                    decar__v ab[32 / DECAR__VW], ad[32 / DECAR__VW]; float sb[32], sd[32]; int v;
+                    for (v = 0; v < 32 / DECAR__VW; v++) ab[v] = ad[v] = decar__vzero();
+                    for (rr = 0; rr < rows; rr++) {
+                        const float *dy = dout + rr * C + j0, *xr = a->data + rr * C + j0;
+                        decar__v vm = decar__vset1(st[2 * rr]), vr = decar__vset1(st[2 * rr + 1]);
+                        for (v = 0; v < 32 / DECAR__VW; v++) {
+                            decar__v g = decar__vload(dy + v * DECAR__VW);
+                            ab[v] = decar__vfma(g, decar__vmul(decar__vsub(decar__vload(xr + v * DECAR__VW), vm), vr), ab[v]);
+                            ad[v] = decar__vadd(ad[v], g);
+                        }
+                    }
+                    for (v = 0; v < 32 / DECAR__VW; v++) { decar__vstore(sb + v * DECAR__VW, ab[v]); decar__vstore(sd + v * DECAR__VW, ad[v]); }
+                    for (j = j0; j < j1; j++) { if (db) db[j] += sb[j - j0]; if (dd) dd[j] += sd[j - j0]; }
+                } else {
+                    for (j = j0; j < j1; j++) {
+                        float sbj = 0.0f, sdj = 0.0f;
+                        for (rr = 0; rr < rows; rr++) {
+                            float g = dout[rr * C + j];
+                            sbj += g * ((a->data[rr * C + j] - st[2 * rr]) * st[2 * rr + 1]); sdj += g;
+                        }
+                        if (db) db[j] += sbj;
+                        if (dd) dd[j] += sdj;
+                    }
                 }
             }
         }
