@@ -512,7 +512,7 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
    often slower. Each task is computed whole by one thread, so the results do not depend on who took it */
 #define DECAR__PAR_FOR_DYN DECAR__PRAGMA(omp parallel for schedule(dynamic))
 
-/* ---- SIMD layer: one vector type and eleven operations per architecture; scalar #else --------------------------- */
+/* ---- SIMD layer: one vector type and twelve operations per architecture; scalar #else --------------------------- */
 #if !defined(DECAR_NO_SIMD) && defined(__AVX512F__)
 #include <immintrin.h>
 #define DECAR__VW 16
@@ -524,6 +524,7 @@ typedef __m512 decar__v;
 #define decar__vfma(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define decar__vadd(a, b) _mm512_add_ps(a, b)
 #define decar__vsub(a, b) _mm512_sub_ps(a, b)
+#define decar__vsqrt(a) _mm512_sqrt_ps(a)
 #define decar__vexp2i(n) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23))
 #define decar__vmul(a, b) _mm512_mul_ps(a, b)
 #define decar__vdiv(a, b) _mm512_div_ps(a, b)
@@ -541,6 +542,7 @@ typedef __m256 decar__v;
 #define decar__vfma(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define decar__vadd(a, b) _mm256_add_ps(a, b)
 #define decar__vsub(a, b) _mm256_sub_ps(a, b)
+#define decar__vsqrt(a) _mm256_sqrt_ps(a)
 #define decar__vexp2i(n) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23))
 #define decar__vmul(a, b) _mm256_mul_ps(a, b)
 #define decar__vdiv(a, b) _mm256_div_ps(a, b)
@@ -558,6 +560,7 @@ typedef float32x4_t decar__v;
 #define decar__vfma(a, b, c) vfmaq_f32(c, a, b)
 #define decar__vadd(a, b) vaddq_f32(a, b)
 #define decar__vsub(a, b) vsubq_f32(a, b)
+#define decar__vsqrt(a) vsqrtq_f32(a)
 #define decar__vexp2i(n) vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127)), 23))
 #define decar__vmul(a, b) vmulq_f32(a, b)
 #define decar__vdiv(a, b) vdivq_f32(a, b)
@@ -574,6 +577,7 @@ typedef float decar__v;
 #define decar__vfma(a, b, c) ((a) * (b) + (c))
 #define decar__vadd(a, b) ((a) + (b))
 #define decar__vsub(a, b) ((a) - (b))
+#define decar__vsqrt(a) sqrtf(a)
 #define decar__vexp2i(n) decar__exp2i(n)
 #define decar__vmul(a, b) ((a) * (b))
 #define decar__vdiv(a, b) ((a) / (b))
@@ -1927,8 +1931,21 @@ DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o) {   /* torch.opt
         const decar_param_info *pi = &g->info[t]; int64_t n = pi->shape[0] * pi->shape[1], i;
         float *p = g->params + pi->offset, *gr = g->grads + pi->offset, *m = g->m + pi->offset, *v = g->v + pi->offset;
         float decay = pi->decay ? 1.0f - lr * o->weight_decay : 1.0f, step_size = lr / bc1, sbc2 = sqrtf(bc2);
-        DECAR__PAR_FOR
-        for (i = 0; i < n; i++) {
+        int64_t nv = n / DECAR__VW, k;
+        const decar__v b1 = decar__vset1(o->beta1), c1 = decar__vset1(1.0f - o->beta1), b2 = decar__vset1(o->beta2);
+        const decar__v c2 = decar__vset1(1.0f - o->beta2), vd = decar__vset1(decay), vs = decar__vset1(step_size);
+        const decar__v vb = decar__vset1(sbc2), ve = decar__vset1(o->eps);
+        DECAR__PAR_FOR_IF(n >= 32768)   /* in vectors: the same IEEE operations, in the same order, as the tail */
+        for (k = 0; k < nv; k++) {
+            float *pk = p + k * DECAR__VW, *mk = m + k * DECAR__VW, *vk = v + k * DECAR__VW;
+            decar__v gi = decar__vload(gr + k * DECAR__VW), mm, vv;
+            mm = decar__vadd(decar__vmul(b1, decar__vload(mk)), decar__vmul(c1, gi));
+            vv = decar__vadd(decar__vmul(b2, decar__vload(vk)), decar__vmul(decar__vmul(c2, gi), gi));
+            decar__vstore(mk, mm); decar__vstore(vk, vv);
+            decar__vstore(pk, decar__vsub(decar__vmul(decar__vload(pk), vd),
+                                          decar__vdiv(decar__vmul(vs, mm), decar__vadd(decar__vdiv(decar__vsqrt(vv), vb), ve))));
+        }
+        for (i = nv * DECAR__VW; i < n; i++) {
             float gi = gr[i];
             m[i] = o->beta1 * m[i] + (1.0f - o->beta1) * gi;
             v[i] = o->beta2 * v[i] + (1.0f - o->beta2) * gi * gi;
