@@ -1178,6 +1178,26 @@ static int decar__bcast(decar_ctx *c, const decar_tensor *a, const decar_tensor 
     *ndim = nd;
     return 1;
 }
+/* one contiguous row of decar__ew: whole vectors, then the tail with the same operation per element */
+static void decar__ew_row(float *o, const float *x, const float *y, int64_t n, int mode) {
+    int64_t i = 0;
+    for (; i + DECAR__VW <= n; i += DECAR__VW) {
+        decar__v xv = decar__vload(x + i), r;
+        switch (mode) {
+        case 0: r = decar__vadd(xv, decar__vload(y + i)); break;
+        case 1: r = decar__vmul(xv, decar__vload(y + i)); break;
+        case 2: r = decar__vadd(decar__vload(o + i), xv); break;
+        default: r = decar__vadd(decar__vload(o + i), decar__vmul(xv, decar__vload(y + i))); break;
+        }
+        decar__vstore(o + i, r);
+    }
+    for (; i < n; i++) {
+        switch (mode) {
+        case 0: o[i] = x[i] + y[i]; break; case 1: o[i] = x[i] * y[i]; break;
+        case 2: o[i] += x[i]; break; default: o[i] += x[i] * y[i]; break;
+        }
+    }
+}
 /* mode 0: o = x + y; 1: o = x * y; 2: o += x; 3: o += x * y.  o is written with strides so (0 = reduce). */
 static void decar__ew(float *o, const int64_t *so, const float *x, const int64_t *sx, const float *y, const int64_t *sy,
                       const int64_t *shp, int mode) {
@@ -1188,7 +1208,8 @@ static void decar__ew(float *o, const int64_t *so, const float *x, const int64_t
       float *op = o + i0 * so[0] + i1 * so[1] + i2 * so[2]; \
       const float *xp = x + i0 * sx[0] + i1 * sx[1] + i2 * sx[2]; \
       const float *yp = y ? y + i0 * sy[0] + i1 * sy[1] + i2 * sy[2] : NULL; \
-      for (i3 = 0; i3 < shp[3]; i3++) { \
+      if (sx[3] == 1 && so[3] == 1 && (!y || sy[3] == 1)) decar__ew_row(op, xp, yp, shp[3], mode); \
+      else for (i3 = 0; i3 < shp[3]; i3++) { \
           float xv = xp[i3 * sx[3]]; \
           switch (mode) { \
           case 0: op[i3 * so[3]] = xv + yp[i3 * sy[3]]; break; case 1: op[i3 * so[3]] = xv * yp[i3 * sy[3]]; break; \
