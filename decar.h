@@ -1305,6 +1305,26 @@ DECARDEF decar_tensor *decar_gelu(decar_ctx *c, decar_tensor *a) {
     return o;
 }
 
+/* one row of LayerNorm (eps 1e-5, biased variance, as torch): dst = (x - mean) rstd w + b; st = {mean, rstd}.
+   Training and KV-cache inference both use it. Vectors, then the tail with the same operations. */
+static void decar__ln_row(float *dst, const float *x, const float *w, const float *b, int64_t C, float *st) {
+    decar__v a = decar__vzero(), vm, vr; float m, v, rs; int64_t i;
+    for (i = 0; i + DECAR__VW <= C; i += DECAR__VW) a = decar__vadd(a, decar__vload(x + i));
+    m = decar__vsum(a);
+    for (; i < C; i++) m += x[i];
+    m /= (float)C;
+    vm = decar__vset1(m); a = decar__vzero();
+    for (i = 0; i + DECAR__VW <= C; i += DECAR__VW) { decar__v d = decar__vsub(decar__vload(x + i), vm); a = decar__vfma(d, d, a); }
+    v = decar__vsum(a);
+    for (; i < C; i++) { float d = x[i] - m; v += d * d; }
+    v /= (float)C;
+    rs = 1.0f / sqrtf(v + 1e-5f); vr = decar__vset1(rs);
+    for (i = 0; i + DECAR__VW <= C; i += DECAR__VW)
+        decar__vstore(dst + i, decar__vadd(decar__vmul(decar__vmul(decar__vsub(decar__vload(x + i), vm), vr), decar__vload(w + i)),
+                                           decar__vload(b + i)));
+    for (; i < C; i++) dst[i] = (x[i] - m) * rs * w[i] + b[i];
+    if (st) { st[0] = m; st[1] = rs; }
+}
 DECARDEF decar_tensor *decar_layernorm(decar_ctx *c, decar_tensor *x, decar_tensor *w, decar_tensor *b) {
     decar_tensor *o; int64_t C, rows, r; float *st;
     if (!decar__ok(c, x) || !decar__ok(c, w) || !decar__ok(c, b)) return NULL;
@@ -1316,16 +1336,7 @@ DECARDEF decar_tensor *decar_layernorm(decar_ctx *c, decar_tensor *x, decar_tens
     if (!o || !st) return NULL;
     o->aux = st;
     DECAR__PAR_FOR
-    for (r = 0; r < rows; r++) {
-        const float *xr = x->data + r * C; float *orow = o->data + r * C; float m = 0.0f, v = 0.0f, rs; int64_t i;
-        for (i = 0; i < C; i++) m += xr[i];
-        m /= (float)C;
-        for (i = 0; i < C; i++) { float d = xr[i] - m; v += d * d; }
-        v /= (float)C;
-        rs = 1.0f / sqrtf(v + 1e-5f);
-        for (i = 0; i < C; i++) orow[i] = (xr[i] - m) * rs * w->data[i] + b->data[i];
-        st[2 * r] = m; st[2 * r + 1] = rs;
-    }
+    for (r = 0; r < rows; r++) decar__ln_row(o->data + r * C, x->data + r * C, w->data, b->data, C, st + 2 * r);
     return o;
 }
 
@@ -2055,16 +2066,8 @@ DECARDEF int decar_gpt_step_embed(decar_gpt *g, float *kv, const float *emb, int
     return decar_gpt_step_batch(g, &kv, emb, &pos, 1, logits, scratch);
 }
 static void decar__ln_rows(float *dst, const float *src, const float *w, const float *b, int64_t n, int64_t C) {   /* inference LayerNorm */
-    int64_t r, i;
-    for (r = 0; r < n; r++) {
-        const float *s = src + r * C; float *d = dst + r * C, m = 0.0f, v = 0.0f, rs;
-        for (i = 0; i < C; i++) m += s[i];
-        m /= (float)C;
-        for (i = 0; i < C; i++) { float e = s[i] - m; v += e * e; }
-        v /= (float)C;
-        rs = 1.0f / sqrtf(v + 1e-5f);
-        for (i = 0; i < C; i++) d[i] = (s[i] - m) * rs * w[i] + b[i];
-    }
+    int64_t r;
+    for (r = 0; r < n; r++) decar__ln_row(dst + r * C, src + r * C, w, b, C, NULL);
 }
 /* n sequences at once: every weight matrix is read once for all n (a GEMM from 32 on), each sequence attends to
    its own KV cache kv[j] at its own position pos[j]. emb (n, C) input vectors; logits (n, vocab). */
