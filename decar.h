@@ -151,6 +151,7 @@ typedef struct decar_tensor {
     struct decar_tensor *next;       /* tape order (creation order) */
     int64_t  id;                     /* position on the tape */
     int      need;                   /* set by decar_backward: on a path to the loss */
+    int      gfresh;                 /* decar_backward: grad just taken, contents undefined (reads as zero) */
 } decar_tensor;
 
 enum {
@@ -1504,16 +1505,21 @@ static void decar__give(decar_ctx *c, float *p, int64_t n) {
     f->bytes = ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
     f->next = (decar__free_grad *)c->free_grads; c->free_grads = f;
 }
+/* the gradient buffer of t, taken on first use and not zeroed: gfresh marks it "reads as zero". The first writer
+   either zeroes it (decar__settle) or overwrites it whole (the matmul's input gradient: a GEMM without
+   accumulation), which saves a memset of every activation gradient */
+static void decar__settle(decar_tensor *t) { if (t && t->gfresh) { decar__zero(t->grad, t->n); t->gfresh = 0; } }
 static float *decar__grad(decar_ctx *c, decar_tensor *t) {
     if (!t || !t->requires_grad) return NULL;
     if (t->grad) return t->grad;
-    if (t->op == DECAR_OP_VIEW) {
+    if (t->op == DECAR_OP_VIEW) {   /* a view writes part of its source's gradient: the rest must read as zero */
         float *g = decar__grad(c, t->src[0]);
+        decar__settle(t->src[0]);
         t->grad = g ? g + decar__view_offset(t) : NULL;
         return t->grad;
     }
     t->grad = decar__take(c, t->n);
-    if (t->grad) decar__zero(t->grad, t->n);
+    t->gfresh = t->grad != NULL;
     return t->grad;
 }
 
@@ -1522,11 +1528,13 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
     float *dout = t->grad, *da = decar__grad(c, a), *db = decar__grad(c, b), *dd = decar__grad(c, d);
     int64_t i, r;
     if (c->status) return;
+    if (t->op != DECAR_OP_MATMUL) decar__settle(a);   /* every op accumulates into its inputs' gradients, except */
+    decar__settle(b); decar__settle(d);               /* the matmul's dx, written whole by its GEMM below */
     switch (t->op) {
     case DECAR_OP_LEAF: case DECAR_OP_VIEW: break;   /* a view's grad aliases its source's */
     case DECAR_OP_MATMUL: {   /* x (M,K), w (N,K), b (N), dout (M,N) */
         int64_t K = b->shape[1], N = b->shape[0], M = a->n / K;
-        if (da) decar_gemm(da, K, dout, N, 1, b->data, K, 1, NULL, M, K, N, 1);         /* dx += dout w */
+        if (da) { decar_gemm(da, K, dout, N, 1, b->data, K, 1, NULL, M, K, N, !a->gfresh); a->gfresh = 0; }   /* dx (+)= dout w */
         if (db) decar_gemm(db, K, dout, 1, N, a->data, K, 1, NULL, N, K, M, 1);         /* dw += dout^T x */
         if (dd) {
             int64_t j0;
@@ -1648,9 +1656,11 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
                 int64_t nk = causal ? (r1 = r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T) : (r1 = T);
                 decar_gemm(G + r0 * T, T, dO + r0 * C, C, 1, v, 1, C3, NULL, r1 - r0, nk, hs, 0);      /* dP = dO V^T */
                 for (tt = r0; tt < r1; tt++) {                                   /* dS = P (dP - rowsum(P dP)) */
-                    const float *p = P + tt * T; float *g = G + tt * T, s = 0.0f;
-                    for (t2 = 0; t2 < nk; t2++) s += p[t2] * g[t2];
-                    for (t2 = 0; t2 < nk; t2++) g[t2] = p[t2] * (g[t2] - s) * scale;
+                    const float *p = P + tt * T; float *g = G + tt * T, s = decar__dot(p, g, nk);
+                    decar__v vs = decar__vset1(s), vsc = decar__vset1(scale);
+                    for (t2 = 0; t2 + DECAR__VW <= nk; t2 += DECAR__VW)
+                        decar__vstore(g + t2, decar__vmul(decar__vmul(decar__vload(p + t2), decar__vsub(decar__vload(g + t2), vs)), vsc));
+                    for (; t2 < nk; t2++) g[t2] = p[t2] * (g[t2] - s) * scale;
                 }
                 decar_gemm(dq + r0 * C3, C3, G + r0 * T, T, 1, k, C3, 1, NULL, r1 - r0, hs, nk, 1);    /* dQ += dS K */
             }
@@ -1716,6 +1726,7 @@ DECARDEF int decar_backward(decar_ctx *c, decar_tensor *loss) {
     if (!tape) return c->status;
     for (t = c->head, i = 0; t; t = t->next) { t->need = 0; tape[i++] = t; }
     if (!decar__grad(c, loss)) return c->status;
+    decar__settle(loss);
     loss->grad[0] += 1.0f;
     loss->need = 1;
     for (i = loss->id; i >= 0 && !c->status; i--) {
