@@ -96,26 +96,29 @@ static void set(spec *s, int i, int nd, int64_t a, int64_t b, int64_t c2, int64_
 }
 
 static void test_gemm(void) {
-    int shapes[][3] = { {1, 1, 1}, {3, 17, 5}, {17, 33, 3}, {7, 16, 64}, {13, 1, 33}, {64, 48, 40}, {100, 37, 129} };
-    int si, mode;
-    for (si = 0; si < 7; si++) for (mode = 0; mode < 3; mode++) {
-        int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2], i, j, k; double worst = 0;
-        float *A = (float *)malloc((size_t)M * K * 4), *B = (float *)malloc((size_t)K * N * 4), *C = (float *)malloc((size_t)M * N * 4), *bias = (float *)malloc((size_t)N * 4);
+    /* odd shapes; K past one, two and several K blocks of every SIMD path (KC = 128, 256, 512, 2048 floats); M
+       from one sliver to many row chunks; with and without accumulation into C */
+    int shapes[][3] = { {1, 1, 1}, {3, 17, 5}, {17, 33, 3}, {7, 16, 64}, {13, 1, 33}, {64, 48, 40}, {100, 37, 129},
+                        {37, 45, 600}, {200, 70, 300}, {9, 5, 2100}, {5, 3, 0} };
+    int si, mode, nsh = (int)(sizeof shapes / sizeof shapes[0]);
+    for (si = 0; si < nsh; si++) for (mode = 0; mode < 3; mode++) {
+        int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2], i, j, k, acc = (si + mode) % 2; double worst = 0;
+        float *A = (float *)malloc((size_t)M * K * 4 + 4), *B = (float *)malloc((size_t)K * N * 4 + 4), *C = (float *)malloc((size_t)M * N * 4), *bias = (float *)malloc((size_t)N * 4);
         int64_t sai = mode == 1 ? 1 : K, sak = mode == 1 ? M : 1, sbk = mode == 2 ? 1 : N, sbn = mode == 2 ? K : 1;
         for (i = 0; i < M * K; i++) A[i] = frand();
         for (i = 0; i < K * N; i++) B[i] = frand();
         for (i = 0; i < N; i++) bias[i] = frand();
         for (i = 0; i < M * N; i++) C[i] = 0.5f;
-        decar_gemm(C, N, A, sai, sak, B, sbk, sbn, bias, M, N, K, 1);
+        decar_gemm(C, N, A, sai, sak, B, sbk, sbn, bias, M, N, K, acc);
         for (i = 0; i < M; i++) for (j = 0; j < N; j++) {
-            double s = 0.5 + bias[j];
+            double s = (acc ? 0.5 : 0.0) + bias[j];
             for (k = 0; k < K; k++) s += (double)A[i * sai + k * sak] * B[k * sbk + j * sbn];
             if (fabs(s - C[i * N + j]) > worst) worst = fabs(s - C[i * N + j]);
         }
-        CHECK(worst < 1e-4 * (K + 1), "gemm %dx%dx%d mode %d: max err %g", M, N, K, mode, worst);
+        CHECK(worst < 1e-4 * (K + 1), "gemm %dx%dx%d mode %d accumulate %d: max err %g", M, N, K, mode, acc, worst);
         free(A); free(B); free(C); free(bias);
     }
-    printf("  gemm vs double reference (7 shapes x 3 stride modes) done\n");
+    printf("  gemm vs double reference (%d shapes x 3 stride modes) done\n", nsh);
 }
 
 /* causal attention over several row blocks (T = 101 > the kernel's block of 48 rows, a partial last block) and the
