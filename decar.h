@@ -74,6 +74,9 @@
    VERSION HISTORY
      0.1  first release: tensors, autograd, GPT (+ image prefix), AdamW, safetensors, data, features, k-means,
           routers, ensemble, masked DFM. No CUDA backend yet (DECAR_USE_CUDA is reserved).
+     0.2  speed: K-blocked GEMM, blocked causal attention, vector GELU/exp/LayerNorm/AdamW, 8-row matrix-vector
+          kernel for generation; backward recycles gradient buffers (after decar_backward only leaves keep a grad);
+          decar_gpt_step_batch_scratch() grew by seq_len floats per sequence. Checkpoints are unchanged.
 */
 #ifndef DECAR_H
 #define DECAR_H
@@ -81,8 +84,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DECAR_VERSION "0.1"
-#define DECAR_VERSION_NUM 100
+#define DECAR_VERSION "0.2"
+#define DECAR_VERSION_NUM 200
 
 #ifdef DECAR_STATIC
 #if defined(__GNUC__) || defined(__clang__)
