@@ -762,7 +762,7 @@ struct decar_ctx {
     decar__block *blk; int growable; size_t used, peak;
     int status; char err[256];
     decar_tensor *head, *tail; int64_t n_tape;
-    void *free_grads;   /* gradient buffers that backward has finished with, for reuse (a list threaded through them) */
+    struct decar__free_grad *free_grads;   /* buffers backward has finished with, for reuse (a list threaded through them) */
 };
 
 static decar__block *decar__block_new(size_t size) {
@@ -1036,7 +1036,7 @@ static void decar__gemm_plain(float *C, int64_t ldc, const float *A, int64_t sai
 DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
                          int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate) {
     int64_t np, nmb, mb, nch, ngr, npg, ntask, t, nthr = decar_get_threads();
-    float *Bp; int ok = 1;
+    float *Bp, *Aall = NULL;
     if (M <= 0 || N <= 0) return;
 #ifdef DECAR_USE_CBLAS
     if (decar__try_cblas(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate)) return;
@@ -1059,15 +1059,21 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
     npg = (np + ngr - 1) / ngr;
     ngr = (np + npg - 1) / npg;
     ntask = nch * ngr;
-    DECAR__PRAGMA(omp parallel if(ntask > 1 && M * N * K >= ((int64_t)1 << 18)))
+    if (sak != 1) {   /* transposed A is packed per block: one L2-sized slice per thread, allocated before any write */
+        Aall = (float *)decar__alloc64((size_t)(nthr * DECAR__MB * DECAR__MR * DECAR__KC) * sizeof(float));
+        if (!Aall) { decar__free64(Bp); decar__gemm_plain(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate); return; }
+    }
+    DECAR__PRAGMA(omp parallel num_threads((int)nthr) if(ntask > 1 && M * N * K >= ((int64_t)1 << 18)))
     {
-        float *Ap = sak == 1 ? NULL : (float *)decar__alloc64((size_t)(DECAR__MB * DECAR__MR * DECAR__KC) * sizeof(float));
-        if (sak != 1 && !Ap) ok = 0;   /* benign race: every failing thread writes 0 */
+#if DECAR__OMP
+        float *Ap = Aall ? Aall + (size_t)omp_get_thread_num() * (DECAR__MB * DECAR__MR * DECAR__KC) : NULL;
+#else
+        float *Ap = Aall;
+#endif
         DECAR__PRAGMA(omp for schedule(dynamic))
         for (t = 0; t < ntask; t++) {
             int64_t ch = t / ngr, g = t % ngr, b0 = ch * mb, nb = nmb - b0 < mb ? nmb - b0 : mb;
             int64_t p0 = g * npg, p1 = p0 + npg < np ? p0 + npg : np, k0 = 0, p, b;
-            if (sak != 1 && !Ap) continue;
             do {   /* at least once, so that K = 0 still writes C = (C) + bias */
                 int64_t kc = K - k0 < DECAR__KC ? K - k0 : DECAR__KC;
                 if (sak != 1) decar__pack_a(Ap, A, sai, sak, M, b0 * DECAR__MR, nb, k0, kc);   /* rows: read in place */
@@ -1083,10 +1089,9 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
                 k0 += kc;
             } while (k0 < K);
         }
-        decar__free64(Ap);
     }
+    decar__free64(Aall);
     decar__free64(Bp);
-    if (!ok) decar__gemm_plain(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
 }
 
 /* one weight row against one input row: a single vector accumulator, then its lanes in order, then the tail. The
@@ -1113,13 +1118,13 @@ DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w,
                 const float *x = inp + m * K; float *o = out + m * N;
                 if (n0 + 8 <= N) {
                     const float *w0 = w + n0 * K;
+                    /* the first pass also fetches the next block (8K contiguous floats) as it goes: eight interleaved
+                       1-row streams defeat the hardware prefetcher */
+                    const float *next = m == 0 && n0 + 16 <= N ? w0 + 8 * K : NULL;
                     decar__v a0 = decar__vzero(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, acc[8];
                     for (k = 0; k + DECAR__VW <= K; k += DECAR__VW) {
                         decar__v xv = decar__vload(x + k);
-                        if (m == 0 && n0 + 16 <= N) {   /* the next block (8K contiguous floats) as we go: eight
-                                                           interleaved 1-row streams defeat the hardware prefetcher */
-                            int pf; for (pf = 0; pf < 8 * DECAR__VW; pf += 16) DECAR__PREFETCH(w0 + 8 * K + 8 * k + pf);
-                        }
+                        if (next) { int pf; for (pf = 0; pf < 8 * DECAR__VW; pf += 16) DECAR__PREFETCH(next + 8 * k + pf); }
                         a0 = decar__vfma(xv, decar__vload(w0 + k), a0);         a1 = decar__vfma(xv, decar__vload(w0 + K + k), a1);
                         a2 = decar__vfma(xv, decar__vload(w0 + 2 * K + k), a2); a3 = decar__vfma(xv, decar__vload(w0 + 3 * K + k), a3);
                         a4 = decar__vfma(xv, decar__vload(w0 + 4 * K + k), a4); a5 = decar__vfma(xv, decar__vload(w0 + 5 * K + k), a5);
@@ -1498,7 +1503,7 @@ typedef struct decar__free_grad { struct decar__free_grad *next; size_t bytes; }
    with (transformer layers repeat their shapes), else a new one from the arena. Not zeroed. */
 static float *decar__take(decar_ctx *c, int64_t n) {
     size_t bytes = ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
-    decar__free_grad **pp = (decar__free_grad **)&c->free_grads;
+    decar__free_grad **pp = &c->free_grads;
     while (*pp && (*pp)->bytes != bytes) pp = &(*pp)->next;
     if (*pp) { float *p = (float *)(void *)*pp; *pp = (*pp)->next; return p; }
     return (float *)decar_ctx_alloc(c, bytes);
@@ -1506,7 +1511,7 @@ static float *decar__take(decar_ctx *c, int64_t n) {
 static void decar__give(decar_ctx *c, float *p, int64_t n) {
     decar__free_grad *f = (decar__free_grad *)(void *)p;
     f->bytes = ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
-    f->next = (decar__free_grad *)c->free_grads; c->free_grads = f;
+    f->next = c->free_grads; c->free_grads = f;
 }
 /* the gradient buffer of t, taken on first use and not zeroed: gfresh marks it "reads as zero". The first writer
    either zeroes it (decar__settle) or overwrites it whole (the matmul's input gradient: a GEMM without
@@ -1526,6 +1531,43 @@ static float *decar__grad(decar_ctx *c, decar_tensor *t) {
     return t->grad;
 }
 
+/* column sums of dout (rows x C), the gradients of per-column parameters: dd[j] += sum_r dout[r][j] and, given x
+   and st (LayerNorm's mean and rstd per row), dw[j] += sum_r dout[r][j] (x[r][j] - mean_r) rstd_r. Either output
+   may be NULL. 32 columns at a time in registers, a block of columns per thread, rows in order. */
+static void decar__col_sums(float *dd, float *dw, const float *dout, const float *x, const float *st, int64_t rows, int64_t C) {
+    int64_t j0;
+    DECAR__PAR_FOR
+    for (j0 = 0; j0 < C; j0 += 32) {
+        int64_t j, r, j1 = j0 + 32 < C ? j0 + 32 : C;
+        if (j1 - j0 == 32) {
+            decar__v ad[32 / DECAR__VW], aw[32 / DECAR__VW]; float sd[32], sw[32]; int v;
+            for (v = 0; v < 32 / DECAR__VW; v++) ad[v] = aw[v] = decar__vzero();
+            for (r = 0; r < rows; r++) {
+                const float *dy = dout + r * C + j0;
+                for (v = 0; v < 32 / DECAR__VW; v++) ad[v] = decar__vadd(ad[v], decar__vload(dy + v * DECAR__VW));
+                if (dw) {
+                    const float *xr = x + r * C + j0; decar__v vm = decar__vset1(st[2 * r]), vr = decar__vset1(st[2 * r + 1]);
+                    for (v = 0; v < 32 / DECAR__VW; v++)
+                        aw[v] = decar__vfma(decar__vload(dy + v * DECAR__VW), decar__vmul(decar__vsub(decar__vload(xr + v * DECAR__VW), vm), vr), aw[v]);
+                }
+            }
+            for (v = 0; v < 32 / DECAR__VW; v++) { decar__vstore(sd + v * DECAR__VW, ad[v]); decar__vstore(sw + v * DECAR__VW, aw[v]); }
+            for (j = j0; j < j1; j++) { if (dd) dd[j] += sd[j - j0]; if (dw) dw[j] += sw[j - j0]; }
+        } else {
+            for (j = j0; j < j1; j++) {
+                float sdj = 0.0f, swj = 0.0f;
+                for (r = 0; r < rows; r++) {
+                    float g = dout[r * C + j];
+                    sdj += g;
+                    if (dw) swj += g * ((x[r * C + j] - st[2 * r]) * st[2 * r + 1]);
+                }
+                if (dd) dd[j] += sdj;
+                if (dw) dw[j] += swj;
+            }
+        }
+    }
+}
+
 static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
     decar_tensor *a = t->src[0], *b = t->src[1], *d = t->src[2];
     float *dout = t->grad, *da = decar__grad(c, a), *db = decar__grad(c, b), *dd = decar__grad(c, d);
@@ -1539,25 +1581,7 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
         int64_t K = b->shape[1], N = b->shape[0], M = a->n / K;
         if (da) { decar_gemm(da, K, dout, N, 1, b->data, K, 1, NULL, M, K, N, !a->gfresh); a->gfresh = 0; }   /* dx (+)= dout w */
         if (db) decar_gemm(db, K, dout, 1, N, a->data, K, 1, NULL, N, K, M, 1);         /* dw += dout^T x */
-        if (dd) {
-            int64_t j0;
-            DECAR__PAR_FOR
-            for (j0 = 0; j0 < N; j0 += 64) {   /* db += column sums of dout, 64 columns in registers */
-                int64_t j, m, j1 = j0 + 64 < N ? j0 + 64 : N;
-                if (j1 - j0 == 64) {
-                    decar__v acc[64 / DECAR__VW]; float sum[64]; int v;
-                    for (v = 0; v < 64 / DECAR__VW; v++) acc[v] = decar__vzero();
-                    for (m = 0; m < M; m++) {
-                        const float *row = dout + m * N + j0;
-                        for (v = 0; v < 64 / DECAR__VW; v++) acc[v] = decar__vadd(acc[v], decar__vload(row + v * DECAR__VW));
-                    }
-                    for (v = 0; v < 64 / DECAR__VW; v++) decar__vstore(sum + v * DECAR__VW, acc[v]);
-                    for (j = j0; j < j1; j++) dd[j] += sum[j - j0];
-                } else {
-                    for (j = j0; j < j1; j++) { float sj = 0.0f; for (m = 0; m < M; m++) sj += dout[m * N + j]; dd[j] += sj; }
-                }
-            }
-        }
+        if (dd) decar__col_sums(dd, NULL, dout, NULL, NULL, M, N);                      /* db += column sums of dout */
         break; }
     case DECAR_OP_ADD: case DECAR_OP_MUL: {
         int64_t shp[4], sa[4], sb[4], so[4]; int nd;
@@ -1600,38 +1624,7 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
                 for (; j < C; j++) dx[j] += rs * ((dy[j] * w[j] - s1) - ((xr[j] - m) * rs) * s2);
             }
         }
-        if (db || dd) {   /* column sums over the rows, 32 columns at a time in registers */
-            int64_t j0;
-            DECAR__PAR_FOR
-            for (j0 = 0; j0 < C; j0 += 32) {
-                int64_t j, rr, j1 = j0 + 32 < C ? j0 + 32 : C;
-                if (j1 - j0 == 32) {
-                    decar__v ab[32 / DECAR__VW], ad[32 / DECAR__VW]; float sb[32], sd[32]; int v;
-                    for (v = 0; v < 32 / DECAR__VW; v++) ab[v] = ad[v] = decar__vzero();
-                    for (rr = 0; rr < rows; rr++) {
-                        const float *dy = dout + rr * C + j0, *xr = a->data + rr * C + j0;
-                        decar__v vm = decar__vset1(st[2 * rr]), vr = decar__vset1(st[2 * rr + 1]);
-                        for (v = 0; v < 32 / DECAR__VW; v++) {
-                            decar__v g = decar__vload(dy + v * DECAR__VW);
-                            ab[v] = decar__vfma(g, decar__vmul(decar__vsub(decar__vload(xr + v * DECAR__VW), vm), vr), ab[v]);
-                            ad[v] = decar__vadd(ad[v], g);
-                        }
-                    }
-                    for (v = 0; v < 32 / DECAR__VW; v++) { decar__vstore(sb + v * DECAR__VW, ab[v]); decar__vstore(sd + v * DECAR__VW, ad[v]); }
-                    for (j = j0; j < j1; j++) { if (db) db[j] += sb[j - j0]; if (dd) dd[j] += sd[j - j0]; }
-                } else {
-                    for (j = j0; j < j1; j++) {
-                        float sbj = 0.0f, sdj = 0.0f;
-                        for (rr = 0; rr < rows; rr++) {
-                            float g = dout[rr * C + j];
-                            sbj += g * ((a->data[rr * C + j] - st[2 * rr]) * st[2 * rr + 1]); sdj += g;
-                        }
-                        if (db) db[j] += sbj;
-                        if (dd) dd[j] += sdj;
-                    }
-                }
-            }
-        }
+        if (db || dd) decar__col_sums(dd, db, dout, a->data, st, rows, C);   /* d(bias), d(weight) */
         break; }
     case DECAR_OP_SOFTMAX: {
         int64_t C = a->shape[a->ndim - 1], rows = a->n / C;

@@ -43,20 +43,14 @@ static double fma_peak(void) {   /* GFLOP/s of independent FMA chains on every t
 typedef struct { const char *name; int M, N, K, mode; } shape;   /* mode 0: x w^T, 1: dout w, 2: dout^T x */
 void bench_decar_gemm_cblas(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
                             int64_t sbn, int64_t M, int64_t N, int64_t K);   /* bench_cblas.c */
-static void gemm_call(int use_blas, const shape *s, const float *A, const float *B, float *C) {
-    if (use_blas == 2) {   /* decar_gemm built with DECAR_USE_CBLAS */
-        if (s->mode == 0) bench_decar_gemm_cblas(C, s->N, A, s->K, 1, B, 1, s->K, s->M, s->N, s->K);
-        else if (s->mode == 1) bench_decar_gemm_cblas(C, s->N, A, s->K, 1, B, s->N, 1, s->M, s->N, s->K);
-        else bench_decar_gemm_cblas(C, s->N, A, 1, s->M, B, s->N, 1, s->M, s->N, s->K);
-    } else if (!use_blas) {
-        if (s->mode == 0) decar_gemm(C, s->N, A, s->K, 1, B, 1, s->K, NULL, s->M, s->N, s->K, 0);
-        else if (s->mode == 1) decar_gemm(C, s->N, A, s->K, 1, B, s->N, 1, NULL, s->M, s->N, s->K, 0);
-        else decar_gemm(C, s->N, A, 1, s->M, B, s->N, 1, NULL, s->M, s->N, s->K, 0);
-    } else {
-        if (s->mode == 0) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->M, s->N, s->K, 1, A, s->K, B, s->K, 0, C, s->N);
-        else if (s->mode == 1) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->M, s->N, s->K, 1, A, s->K, B, s->N, 0, C, s->N);
-        else cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s->M, s->N, s->K, 1, A, s->M, B, s->N, 0, C, s->N);
-    }
+/* use 0: decar_gemm; 1: cblas_sgemm directly; 2: decar_gemm built with DECAR_USE_CBLAS */
+static void gemm_call(int use, const shape *s, const float *A, const float *B, float *C) {
+    int64_t sai = s->mode == 2 ? 1 : s->K, sak = s->mode == 2 ? s->M : 1;   /* decar's strides for the three modes */
+    int64_t sbk = s->mode == 0 ? 1 : s->N, sbn = s->mode == 0 ? s->K : 1;
+    if (use == 0) decar_gemm(C, s->N, A, sai, sak, B, sbk, sbn, NULL, s->M, s->N, s->K, 0);
+    else if (use == 2) bench_decar_gemm_cblas(C, s->N, A, sai, sak, B, sbk, sbn, s->M, s->N, s->K);
+    else cblas_sgemm(CblasRowMajor, s->mode == 2 ? CblasTrans : CblasNoTrans, s->mode == 0 ? CblasTrans : CblasNoTrans,
+                     s->M, s->N, s->K, 1, A, s->mode == 2 ? s->M : s->K, B, s->mode == 0 ? s->K : s->N, 0, C, s->N);
 }
 /* best of many calls, in rounds of decar then OpenBLAS so that both see the same machine (this one is shared); the
    first call of each burst is not timed: the other library's threads may still be spinning (OpenMP, pthreads) */
