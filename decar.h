@@ -328,6 +328,10 @@ DECARDEF int decar_gpt_save(const decar_gpt *g, const char *path, const char *ex
 DECARDEF int decar_gpt_load(decar_gpt *g, const char *path, decar_error *e);
 DECARDEF int decar_read_file(const char *path, void **buf, size_t *len, decar_error *e);
 DECARDEF int decar_write_file_atomic(const char *path, const void *buf, size_t len, decar_error *e);
+/* several files as one: all written to exclusive temporaries and fsynced, then all renamed (directories fsynced);
+   on failure no target is touched and no temporary is left (a failed rename midway is reported) */
+DECARDEF int decar_write_files_atomic(int n, const char *const *paths, const void *const *bufs, const size_t *lens,
+                                      decar_error *e);
 #endif
 
 /* ---------------------------------------------------------------------------------------------------------------
@@ -409,6 +413,8 @@ DECARDEF int  decar_router_assign(const decar_router *r, const float *feat);
    loglik may be NULL = prior). Keeps the top_k largest, renormalises to sum 1. */
 DECARDEF void decar_router_weights(const decar_router *r, const float *feat, const double *loglik, double *w);
 DECARDEF void decar_router_free(decar_router *r);
+/* a router file read from memory: every size checked against the buffer before allocating (untrusted input) */
+DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const void *buf, size_t len, decar_error *e);
 #ifndef DECAR_NO_STDIO
 /* a router file is a safetensors file: centroids (k, d), prior (k), idf, optional fine (F, d) and fine_map (F) */
 DECARDEF int decar_router_save(const decar_router *r, const decar_featurizer *f, const char *path, decar_error *e);
@@ -418,7 +424,8 @@ DECARDEF int decar_router_load(decar_router *r, decar_featurizer *f, const char 
 /* ---------------------------------------------------------------------------------------------------------------
    13. ensemble and samplers. The next-token distribution is sum_k w_k p_k; only experts with w_k > 0 run.
    --------------------------------------------------------------------------------------------------------------- */
-/* sample from probs (n) in double precision with temperature applied beforehand; top_k <= 0 and top_p >= 1 off */
+/* sample from probs (n) in double precision with temperature applied beforehand; top_k <= 0 and top_p >= 1 off.
+   Returns the token, or -1 when top-k / top-p filtering cannot get its n ints of scratch (out of memory). */
 DECARDEF int  decar_sample_probs(const double *p, int n, int top_k, double top_p, decar_rng *r);
 DECARDEF void decar_softmax_double(const float *logits, int n, double temp, double *p);
 /* KV-cache incremental forward of a causal model at batch 1: logits (vocab) of the token after `tok` at `pos`.
@@ -2265,7 +2272,43 @@ static int decar__js_int(decar__js *j, int64_t *v) {
 }
 
 typedef struct decar__st_entry { char name[128]; int f32; int ndim; int64_t shape[8]; int64_t begin, end; } decar__st_entry;
-typedef struct decar__st { decar__st_entry *t; int n; char mk[64][64]; char mv[64][128]; int nm; size_t data_off, data_len; } decar__st;
+/* a parsed safetensors header: t[] in file order, by_name[] points at the same entries sorted by name */
+typedef struct decar__st {
+    decar__st_entry *t;
+    decar__st_entry **by_name;
+    int n;
+    char mk[64][64];
+    char mv[64][128];
+    int nm;
+    size_t data_off, data_len;
+} decar__st;
+static void decar__st_free(decar__st *st) {
+    decar__free(st->t);
+    decar__free(st->by_name);
+    st->t = NULL;
+    st->by_name = NULL;
+}
+static int decar__st_cmp_begin(const void *a, const void *b) {
+    const decar__st_entry *x = *(decar__st_entry *const *)a;
+    const decar__st_entry *y = *(decar__st_entry *const *)b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+static int decar__st_cmp_name(const void *a, const void *b) {
+    return strcmp((*(decar__st_entry *const *)a)->name, (*(decar__st_entry *const *)b)->name);
+}
+/* the entry named `name`, or NULL: binary search, O(log n) */
+static const decar__st_entry *decar__st_find(const decar__st *st, const char *name) {
+    int lo = 0, hi = st->n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        int c = strcmp(st->by_name[mid]->name, name);
+        if (c == 0) return st->by_name[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return NULL;
+}
 
 #define DECAR__MAX_HEADER ((uint64_t)100 << 20)
 static int decar__st_parse(const uint8_t *b, size_t len, decar__st *st, decar_error *e) {
@@ -2331,20 +2374,36 @@ static int decar__st_parse(const uint8_t *b, size_t len, decar__st *st, decar_er
 done:
     decar__js_ws(&j);
     if (j.p != j.end) goto bad;
-    /* offsets: inside the data, sizes match shapes, no two tensors overlap */
+    /* offsets: inside the data, sizes match shapes */
     for (i = 0; i < st->n; i++) {
-        decar__st_entry *t = &st->t[i]; int64_t n = 1; int d; int k;
+        decar__st_entry *t = &st->t[i]; int64_t n = 1; int d;
         for (d = 0; d < t->ndim; d++) { if (t->shape[d] > ((int64_t)1 << 40) / (n ? n : 1)) n = -1; if (n >= 0) n *= t->shape[d]; }
         if (t->begin > t->end || (uint64_t)t->end > st->data_len)
-            DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s': data_offsets [%lld, %lld) outside the %lu data bytes (truncated?)", t->name, (long long)t->begin, (long long)t->end, (unsigned long)st->data_len);
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s': data_offsets [%lld, %lld) outside the %lu data bytes (truncated?)",
+                        t->name, (long long)t->begin, (long long)t->end, (unsigned long)st->data_len);
         if (t->f32 && (n < 0 || t->end - t->begin != n * 4))
             DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s': %lld bytes for its shape", t->name, (long long)(t->end - t->begin));
-        for (k = 0; k < i; k++) {
-            const decar__st_entry *u = &st->t[k];
-            if (t->begin < u->end && u->begin < t->end)
-                DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensors '%s' and '%s' overlap in the data section", u->name, t->name);
+    }
+    /* no two tensors overlap, no name twice: sort once by offset and once by name, compare neighbours, O(n log n) */
+    st->by_name = (decar__st_entry **)DECAR_MALLOC((size_t)(st->n > 0 ? st->n : 1) * sizeof(decar__st_entry *));
+    if (!st->by_name) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the tensor index");
+    for (i = 0; i < st->n; i++) st->by_name[i] = &st->t[i];
+    if (st->n > 1) qsort(st->by_name, (size_t)st->n, sizeof(decar__st_entry *), decar__st_cmp_begin);
+    {
+        int64_t reach = 0;                  /* the largest end offset among the non-empty tensors so far */
+        const decar__st_entry *owner = NULL;
+        for (i = 0; i < st->n; i++) {
+            const decar__st_entry *t = st->by_name[i];
+            if (t->begin == t->end) continue;
+            if (owner && t->begin < reach)
+                DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensors '%s' and '%s' overlap in the data section", owner->name, t->name);
+            if (t->end > reach) { reach = t->end; owner = t; }
         }
     }
+    if (st->n > 1) qsort(st->by_name, (size_t)st->n, sizeof(decar__st_entry *), decar__st_cmp_name);
+    for (i = 1; i < st->n; i++)
+        if (strcmp(st->by_name[i - 1]->name, st->by_name[i]->name) == 0)
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' appears twice in the header", st->by_name[i]->name);
     return DECAR_OK;
 bad:
     DECAR__FAIL(e, DECAR_ERR_FORMAT, "malformed safetensors header JSON near byte %ld", (long)(j.p - (const char *)b));
@@ -2365,10 +2424,14 @@ static int decar__meta_int(const decar__st *st, const char *k, int *out, decar_e
 }
 
 DECARDEF int decar_meta_get(const void *buf, size_t len, const char *key, char *val, size_t cap) {
-    decar__st st; const char *v; int rc = -1;
+    decar__st st;
+    const char *v;
+    int rc = -1;
     if (decar__st_parse((const uint8_t *)buf, len, &st, NULL) == DECAR_OK && (v = decar__st_meta(&st, key)) && strlen(v) < cap) {
-        strcpy(val, v); rc = 0; }
-    decar__free(st.t);
+        strcpy(val, v);
+        rc = 0;
+    }
+    decar__st_free(&st);
     return rc;
 }
 
@@ -2379,71 +2442,129 @@ static int decar__st_check_crc(const decar__st *st, const uint8_t *b, decar_erro
         DECAR__FAIL(e, DECAR_ERR_FORMAT, "data fails its CRC32 check: the file is corrupted or truncated");
     return DECAR_OK;
 }
-DECARDEF int decar_st_get(const void *buf, size_t len, const char *name, float *out, int64_t n, decar_error *e) {
-    decar__st st; int rc, k; const uint8_t *b = (const uint8_t *)buf;
-    if ((rc = decar__st_parse(b, len, &st, e)) || (rc = decar__st_check_crc(&st, b, e))) { decar__free(st.t); return rc; }
-    for (k = 0; k < st.n; k++) if (strcmp(st.t[k].name, name) == 0) break;
-    if (k == st.n) { decar__free(st.t); DECAR__FAIL(e, DECAR_ERR_FORMAT, "no tensor '%s'", name); }
-    if (!st.t[k].f32 || st.t[k].end - st.t[k].begin != n * 4) { decar__free(st.t); DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' is not F32 with %lld elements", name, (long long)n); }
-    memcpy(out, b + st.data_off + st.t[k].begin, (size_t)n * 4);
+/* parse + CRC: on failure nothing is left allocated */
+static int decar__st_open(const uint8_t *b, size_t len, decar__st *st, decar_error *e) {
+    int rc = decar__st_parse(b, len, st, e);
+    if (!rc) rc = decar__st_check_crc(st, b, e);
+    if (rc) decar__st_free(st);
+    return rc;
+}
+/* the F32 tensor `name` holding exactly n elements, or NULL with the reason in e */
+static const decar__st_entry *decar__st_want(const decar__st *st, const char *name, int64_t n, decar_error *e) {
+    const decar__st_entry *en = decar__st_find(st, name);
+    if (!en) { decar__seterr(e, DECAR_ERR_FORMAT, "no tensor '%s'", name); return NULL; }
+    if (!en->f32 || en->end - en->begin != n * 4) {
+        decar__seterr(e, DECAR_ERR_FORMAT, "tensor '%s' is not F32 with %lld elements", name, (long long)n);
+        return NULL;
+    }
+    return en;
+}
+/* out[0..n) = the little-endian floats of entry en; NaN and Inf are refused */
+static int decar__st_copy(const decar__st *st, const uint8_t *b, const decar__st_entry *en, float *out, int64_t n,
+                          decar_error *e) {
+    int64_t i;
+    memcpy(out, b + st->data_off + en->begin, (size_t)n * 4);
     if (!decar__little_endian()) decar__f32_le((uint8_t *)out, out, (size_t)n);
-    decar__free(st.t);
-    for (k = 0; k < n; k++) if (!(fabsf(out[k]) < INFINITY)) DECAR__FAIL(e, DECAR_ERR_NUMERIC, "tensor '%s' holds NaN or Inf", name);
+    for (i = 0; i < n; i++)
+        if (!(fabsf(out[i]) < INFINITY))
+            DECAR__FAIL(e, DECAR_ERR_NUMERIC, "tensor '%s' holds NaN or Inf at element %lld", en->name, (long long)i);
     return DECAR_OK;
 }
+DECARDEF int decar_st_get(const void *buf, size_t len, const char *name, float *out, int64_t n, decar_error *e) {
+    decar__st st;
+    const decar__st_entry *en;
+    const uint8_t *b = (const uint8_t *)buf;
+    int rc = decar__st_open(b, len, &st, e);
+    if (rc) return rc;
+    en = decar__st_want(&st, name, n, e);
+    rc = en ? decar__st_copy(&st, b, en, out, n, e) : DECAR_ERR_FORMAT;
+    decar__st_free(&st);
+    return rc;
+}
 
+/* Loading trusts nothing in the file: the config is validated, then every tensor it names is found with its shape
+   before anything is allocated. The weights then account for n_params * 4 bytes of the file (the tensors were checked
+   to lie inside it without overlapping), so the model's four blocks (weights, grads, m, v) take at most 4x the file. */
 DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e) {
-    decar__st st; decar_gpt_config c; int rc, t, pass, have_opt = 1; const uint8_t *b = (const uint8_t *)buf;
+    static const char *prefix[3] = { "", "optim.m.", "optim.v." };
+    decar__st st;
+    decar_gpt_config c;
+    decar_param_info *info = NULL;
+    const uint8_t *b = (const uint8_t *)buf;
+    int rc, t, pass, n_tensors = 0, have_opt = 1;
     uint64_t v;
+    char nm[160];
     memset(g, 0, sizeof *g);
-    if ((rc = decar__st_parse(b, len, &st, e)) || (rc = decar__st_check_crc(&st, b, e))) { decar__free(st.t); return rc; }
-    if ((rc = decar__meta_int(&st, "vocab_size", &c.vocab_size, e)) || (rc = decar__meta_int(&st, "n_layer", &c.n_layer, e)) ||
-        (rc = decar__meta_int(&st, "n_head", &c.n_head, e)) || (rc = decar__meta_int(&st, "d_model", &c.d_model, e)) ||
-        (rc = decar__meta_int(&st, "seq_len", &c.seq_len, e))) { DECAR_FREE(st.t); return rc; }
-    c.causal = 1; c.n_prefix = c.d_prefix = c.d_proj_hidden = 0;
-    if ((decar__st_meta(&st, "causal") && (rc = decar__meta_int(&st, "causal", &c.causal, e))) ||
-        (decar__st_meta(&st, "n_prefix") && ((rc = decar__meta_int(&st, "n_prefix", &c.n_prefix, e)) ||
-         (rc = decar__meta_int(&st, "d_prefix", &c.d_prefix, e)) || (rc = decar__meta_int(&st, "d_proj_hidden", &c.d_proj_hidden, e))))) {
-        DECAR_FREE(st.t); return rc; }
-    if ((rc = decar__gpt_alloc(g, &c, e))) { DECAR_FREE(st.t); return rc; }
-    for (pass = 0; pass < 3; pass++) {
-        float *blk = pass == 0 ? g->params : pass == 1 ? g->m : g->v;
-        for (t = 0; t < g->n_tensors; t++) {
-            const decar_param_info *pi = &g->info[t]; char nm[160]; int k, found = -1;
-            strcpy(nm, pass == 0 ? "" : pass == 1 ? "optim.m." : "optim.v."); strcat(nm, pi->name);
-            for (k = 0; k < st.n; k++) if (strcmp(st.t[k].name, nm) == 0) { found = k; break; }
-            if (found < 0) {
-                if (pass == 0) { DECAR_FREE(st.t); decar_gpt_free(g); DECAR__FAIL(e, DECAR_ERR_FORMAT, "checkpoint lacks tensor '%s'", nm); }
-                have_opt = 0; break;
+    if ((rc = decar__st_open(b, len, &st, e))) return rc;
+    /* the config from the metadata */
+    c.causal = 1;
+    c.n_prefix = 0;
+    c.d_prefix = 0;
+    c.d_proj_hidden = 0;
+    rc = decar__meta_int(&st, "vocab_size", &c.vocab_size, e);
+    if (!rc) rc = decar__meta_int(&st, "n_layer", &c.n_layer, e);
+    if (!rc) rc = decar__meta_int(&st, "n_head", &c.n_head, e);
+    if (!rc) rc = decar__meta_int(&st, "d_model", &c.d_model, e);
+    if (!rc) rc = decar__meta_int(&st, "seq_len", &c.seq_len, e);
+    if (!rc && decar__st_meta(&st, "causal")) rc = decar__meta_int(&st, "causal", &c.causal, e);
+    if (!rc && decar__st_meta(&st, "n_prefix")) {
+        rc = decar__meta_int(&st, "n_prefix", &c.n_prefix, e);
+        if (!rc) rc = decar__meta_int(&st, "d_prefix", &c.d_prefix, e);
+        if (!rc) rc = decar__meta_int(&st, "d_proj_hidden", &c.d_proj_hidden, e);
+    }
+    if (!rc) rc = decar_gpt_check_config(&c, e);
+    if (rc) goto done;
+    /* every tensor of the layout, found with its shape, before the model is allocated */
+    n_tensors = decar__gpt_layout(&c, NULL, NULL);
+    info = (decar_param_info *)DECAR_MALLOC((size_t)n_tensors * sizeof *info);
+    if (!info) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); goto done; }
+    decar__gpt_layout(&c, info, NULL);
+    for (pass = 0; pass < 3 && have_opt; pass++) {
+        for (t = 0; t < n_tensors; t++) {
+            const decar_param_info *pi = &info[t];
+            const decar__st_entry *en;
+            strcpy(nm, prefix[pass]);
+            strcat(nm, pi->name);   /* names are at most 63 characters: nm holds them */
+            en = decar__st_find(&st, nm);
+            if (!en && pass == 0) {
+                rc = DECAR_ERR_FORMAT;
+                decar__seterr(e, rc, "checkpoint lacks tensor '%s'", nm);
+                goto done;
             }
-            {
-                const decar__st_entry *en = &st.t[found]; int64_t n = pi->shape[0] * pi->shape[1], i;
-                if (!en->f32 || en->ndim != pi->ndim || en->shape[0] != pi->shape[0] || (pi->ndim == 2 && en->shape[1] != pi->shape[1])) {
-                    decar__seterr(e, DECAR_ERR_FORMAT, "tensor '%s' is not F32 of shape [%lld%s%lld] as the config says", nm,
-                                  (long long)pi->shape[0], pi->ndim == 2 ? ", " : "", pi->ndim == 2 ? (long long)pi->shape[1] : 0LL);
-                    DECAR_FREE(st.t); decar_gpt_free(g);   /* pi points into g: free only after the message */
-                    return DECAR_ERR_FORMAT;
-                }
-                memcpy(blk + pi->offset, b + st.data_off + en->begin, (size_t)n * 4);
-                if (!decar__little_endian()) decar__f32_le((uint8_t *)(blk + pi->offset), blk + pi->offset, (size_t)n);
-                for (i = 0; i < n; i++) if (!(fabsf(blk[pi->offset + i]) < INFINITY)) {
-                    DECAR_FREE(st.t); decar_gpt_free(g);
-                    DECAR__FAIL(e, DECAR_ERR_NUMERIC, "tensor '%s' holds NaN or Inf at element %lld", nm, (long long)i);
-                }
+            if (!en) { have_opt = 0; break; }   /* no optimizer state: a weights-only checkpoint */
+            if (!en->f32 || en->ndim != pi->ndim || en->shape[0] != pi->shape[0] ||
+                (pi->ndim == 2 && en->shape[1] != pi->shape[1])) {
+                rc = DECAR_ERR_FORMAT;
+                decar__seterr(e, rc, "tensor '%s' is not F32 of shape [%lld%s%lld] as the config says", nm,
+                              (long long)pi->shape[0], pi->ndim == 2 ? ", " : "", pi->ndim == 2 ? (long long)pi->shape[1] : 0LL);
+                goto done;
             }
         }
-        if (!have_opt) break;
     }
-    if (!have_opt) { memset(g->m, 0, g->n_params * 4); memset(g->v, 0, g->n_params * 4); }
+    /* allocate, then copy the weights (and m, v when every one of them is there) */
+    if ((rc = decar__gpt_alloc(g, &c, e))) goto done;
+    for (pass = 0; pass < (have_opt ? 3 : 1) && !rc; pass++) {
+        float *blk = pass == 0 ? g->params : pass == 1 ? g->m : g->v;
+        for (t = 0; t < n_tensors && !rc; t++) {
+            const decar_param_info *pi = &info[t];
+            strcpy(nm, prefix[pass]);
+            strcat(nm, pi->name);   /* names are at most 63 characters: nm holds them */
+            rc = decar__st_copy(&st, b, decar__st_find(&st, nm), blk + pi->offset, pi->shape[0] * pi->shape[1], e);
+        }
+    }
+    if (rc) { decar_gpt_free(g); goto done; }
     g->step = (decar__parse_u64(decar__st_meta(&st, "step"), &v) == 0 && have_opt) ? (int64_t)v : 0;
     g->rng_state = decar__parse_u64(decar__st_meta(&st, "rng_state"), &v) == 0 ? v : 0;
-    DECAR_FREE(st.t);
-    return DECAR_OK;
+done:
+    decar__free(info);
+    decar__st_free(&st);
+    return rc;
 }
 
 #ifndef DECAR_NO_STDIO
 #if defined(__unix__) || defined(__APPLE__)
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -2465,31 +2586,99 @@ DECARDEF int decar_read_file(const char *path, void **buf, size_t *len, decar_er
     *len = (size_t)n;
     return DECAR_OK;
 }
-DECARDEF int decar_write_file_atomic(const char *path, const void *buf, size_t len, decar_error *e) {
-    char tmp[4096]; size_t pl = strlen(path);
-    if (pl + 5 >= sizeof tmp) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long: '%s'", path);
-    memcpy(tmp, path, pl); memcpy(tmp + pl, ".tmp", 5);
+#if DECAR__POSIX
+/* flush a file's directory entry to disk after a rename (the rename is otherwise only in the page cache) */
+static void decar__fsync_dir(const char *path) {
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    int fd;
+    if (n >= sizeof dir) return;
+    if (slash && n == 0) n = 1;            /* a file in "/" */
+    memcpy(dir, slash ? path : ".", slash ? n : 1);
+    dir[slash ? n : 1] = 0;
+    fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+#endif
+/* write buf to a fresh temporary beside path (created exclusively: never another process's file); tmp gets its name */
+static int decar__write_tmp(const char *path, const void *buf, size_t len, char *tmp, size_t cap, decar_error *e) {
+    size_t pl = strlen(path);
+    if (pl + 40 >= cap) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long: '%.200s'", path);
 #if DECAR__POSIX
     {
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644); const char *p = (const char *)buf; size_t left = len;
-        if (fd < 0) DECAR__FAIL(e, DECAR_ERR_IO, "cannot create '%s'", tmp);
+        /* <path>.tmp.<pid>.<salt>: the salt differs between threads (their stacks) and attempts */
+        uint64_t salt = decar__mix64((uint64_t)(uintptr_t)&pl ^ ((uint64_t)getpid() << 32));
+        const char *p = (const char *)buf;
+        size_t left = len;
+        int fd = -1, attempt;
+        for (attempt = 0; attempt < 64 && fd < 0; attempt++) {
+            snprintf(tmp, cap, "%s.tmp.%ld.%llx", path, (long)getpid(), (unsigned long long)((salt + (uint64_t)attempt) & 0xffffffffULL));
+            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+            if (fd < 0 && errno != EEXIST) break;
+        }
+        if (fd < 0) DECAR__FAIL(e, DECAR_ERR_IO, "cannot create a temporary file beside '%s' (%s)", path, strerror(errno));
         while (left) {
             ssize_t w = write(fd, p, left);
-            if (w <= 0) { close(fd); unlink(tmp); DECAR__FAIL(e, DECAR_ERR_IO, "write to '%s' failed (disk full?)", tmp); }
-            p += w; left -= (size_t)w;
+            if (w <= 0) {
+                close(fd);
+                unlink(tmp);
+                DECAR__FAIL(e, DECAR_ERR_IO, "write to '%s' failed (disk full?)", tmp);
+            }
+            p += w;
+            left -= (size_t)w;
         }
         if (fsync(fd) || close(fd)) { unlink(tmp); DECAR__FAIL(e, DECAR_ERR_IO, "fsync of '%s' failed", tmp); }
     }
 #else
     {
-        FILE *f = fopen(tmp, "wb");
+        FILE *f;
+        memcpy(tmp, path, pl);
+        memcpy(tmp + pl, ".tmp", 5);
+        f = fopen(tmp, "wb");
         if (!f) DECAR__FAIL(e, DECAR_ERR_IO, "cannot create '%s'", tmp);
         if (fwrite(buf, 1, len, f) != len || fclose(f)) { remove(tmp); DECAR__FAIL(e, DECAR_ERR_IO, "write to '%s' failed", tmp); }
-        remove(path);
     }
 #endif
-    if (rename(tmp, path)) { remove(tmp); DECAR__FAIL(e, DECAR_ERR_IO, "cannot rename '%s' to '%s'", tmp, path); }
     return DECAR_OK;
+}
+DECARDEF int decar_write_files_atomic(int n, const char *const *paths, const void *const *bufs, const size_t *lens,
+                                      decar_error *e) {
+    char (*tmp)[4200];
+    int i, rc = DECAR_OK, written = 0;
+    if (n < 0) DECAR__FAIL(e, DECAR_ERR_ARG, "%d files", n);
+    if (n == 0) return DECAR_OK;
+    tmp = (char (*)[4200])DECAR_MALLOC((size_t)n * sizeof *tmp);
+    if (!tmp) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    /* 1. every file to its temporary: a failure removes the ones already written and touches no target */
+    for (i = 0; i < n && !rc; i++) {
+        rc = decar__write_tmp(paths[i], bufs[i], lens[i], tmp[i], sizeof tmp[i], e);
+        if (!rc) written++;
+    }
+    /* 2. only then the renames over the targets, and the directories flushed */
+    for (i = 0; i < written && !rc; i++) {
+#if !DECAR__POSIX
+        remove(paths[i]);
+#endif
+        if (rename(tmp[i], paths[i])) {
+            rc = DECAR_ERR_IO;
+            decar__seterr(e, rc, "cannot rename '%s' to '%s'", tmp[i], paths[i]);
+        }
+        else tmp[i][0] = 0;
+    }
+    for (i = 0; i < written; i++)
+        if (tmp[i][0]) remove(tmp[i]);
+#if DECAR__POSIX
+    for (i = 0; i < n && !rc; i++) decar__fsync_dir(paths[i]);
+#endif
+    DECAR_FREE(tmp);
+    return rc;
+}
+DECARDEF int decar_write_file_atomic(const char *path, const void *buf, size_t len, decar_error *e) {
+    return decar_write_files_atomic(1, &path, &buf, &len, e);
 }
 DECARDEF int decar_gpt_save(const decar_gpt *g, const char *path, const char *extra_meta, decar_error *e) {
     void *buf; size_t len; int rc;
@@ -2989,18 +3178,30 @@ DECARDEF void decar_router_weights(const decar_router *r, const float *feat, con
     } else if (r->kind == DECAR_ROUTE_UNIFORM) {
         for (j = 0; j < k; j++) w[j] = 0.0;
     }
-    /* keep the top `top` log-weights (ties: lower index), softmax over them */
+    /* keep the top `top` log-weights in the order (larger weight first, then lower index), softmax over them.
+       Each pass takes the next element of that order after the last kept one (wl, jl): O(top * k), no scratch, any k. */
     {
-        int kept = 0; char keep[1024]; int jj;
-        memset(keep, 0, sizeof keep);
-        for (kept = 0; kept < top && kept < k; kept++) {
+        double wl = INFINITY;
+        int jl = -1, pass;
+        for (pass = 0; pass < top; pass++) {
             int b = -1;
-            for (jj = 0; jj < k && jj < 1024; jj++) if (!keep[jj] && (b < 0 || w[jj] > w[b])) b = jj;
+            for (j = 0; j < k; j++) {
+                int after = w[j] < wl || (w[j] == wl && j > jl);   /* j comes after (wl, jl) in the order */
+                if (after && (b < 0 || w[j] > w[b])) b = j;
+            }
             if (b < 0) break;
-            keep[b] = 1;
+            wl = w[b];
+            jl = b;
         }
-        for (j = 0; j < k; j++) if (keep[j] && w[j] > mx) mx = w[j];
-        for (j = 0; j < k; j++) { w[j] = keep[j] && w[j] > -INFINITY ? exp(w[j] - mx) : 0.0; s += w[j]; }
+        for (j = 0; j < k; j++) {
+            int kept = w[j] > wl || (w[j] == wl && j <= jl);
+            if (!kept) w[j] = -INFINITY;
+            if (w[j] > mx) mx = w[j];
+        }
+        for (j = 0; j < k; j++) {
+            w[j] = w[j] > -INFINITY ? exp(w[j] - mx) : 0.0;
+            s += w[j];
+        }
         if (!(s > 0.0)) { for (j = 0; j < k; j++) w[j] = 1.0 / k; return; }
         for (j = 0; j < k; j++) w[j] /= s;
     }
@@ -3009,6 +3210,75 @@ DECARDEF void decar_router_weights(const decar_router *r, const float *feat, con
 DECARDEF void decar_router_free(decar_router *r) {
     decar__free(r->centroids); decar__free(r->prior); decar__free(r->fine); decar__free(r->fine_map);
     memset(r, 0, sizeof *r);
+}
+DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const void *buf, size_t len, decar_error *e) {
+    decar__st st;
+    const uint8_t *b = (const uint8_t *)buf;
+    const decar__st_entry *ec, *ep, *ei, *ef = NULL, *em = NULL;
+    uint64_t k, d, seed, nf;
+    float *fm = NULL;
+    int rc, i;
+    memset(r, 0, sizeof *r);
+    memset(f, 0, sizeof *f);
+    if ((rc = decar__st_open(b, len, &st, e))) return rc;
+    if (decar__parse_u64(decar__st_meta(&st, "k"), &k) || k < 1 || k > (1u << 24) ||
+        decar__parse_u64(decar__st_meta(&st, "dim"), &d) || d < 1 || d > (1u << 20) ||
+        decar__parse_u64(decar__st_meta(&st, "feat_seed"), &seed) ||
+        decar__parse_u64(decar__st_meta(&st, "n_fine"), &nf) || nf > (1u << 24)) {
+        decar__st_free(&st);
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "not a decar router file (metadata k, dim, feat_seed, n_fine)");
+    }
+    /* every tensor found with its size before anything is allocated: memory stays within the file's size */
+    ec = decar__st_want(&st, "centroids", (int64_t)(k * d), e);
+    ep = ec ? decar__st_want(&st, "prior", (int64_t)k, e) : NULL;
+    ei = ep ? decar__st_want(&st, "idf", DECAR_FEAT_BUCKETS, e) : NULL;
+    if (ei && nf) ef = decar__st_want(&st, "fine", (int64_t)(nf * d), e);
+    if (ef) em = decar__st_want(&st, "fine_map", (int64_t)nf, e);
+    if (!ei || (nf && !em)) { decar__st_free(&st); return DECAR_ERR_FORMAT; }
+    r->k = (int)k;
+    r->d = (int)d;
+    r->n_fine = (int)nf;
+    r->kind = DECAR_ROUTE_TOP1;
+    r->top_k = 1;
+    r->temp = 0.1f;
+    f->dim = (int)d;
+    f->seed = seed;
+    r->centroids = (float *)DECAR_MALLOC((size_t)(k * d) * sizeof(float));
+    r->prior = (float *)DECAR_MALLOC((size_t)k * sizeof(float));
+    f->idf = (float *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(float));
+    if (nf) {
+        r->fine = (float *)DECAR_MALLOC((size_t)(nf * d) * sizeof(float));
+        r->fine_map = (int32_t *)DECAR_MALLOC((size_t)nf * sizeof(int32_t));
+        fm = (float *)DECAR_MALLOC((size_t)nf * sizeof(float));
+    }
+    if (!r->centroids || !r->prior || !f->idf || (nf && (!r->fine || !r->fine_map || !fm))) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory for a router of %d clusters", (int)k);
+    }
+    if (!rc) rc = decar__st_copy(&st, b, ec, r->centroids, (int64_t)(k * d), e);
+    if (!rc) rc = decar__st_copy(&st, b, ep, r->prior, (int64_t)k, e);
+    if (!rc) rc = decar__st_copy(&st, b, ei, f->idf, DECAR_FEAT_BUCKETS, e);
+    if (!rc && nf) rc = decar__st_copy(&st, b, ef, r->fine, (int64_t)(nf * d), e);
+    if (!rc && nf) rc = decar__st_copy(&st, b, em, fm, (int64_t)nf, e);
+    for (i = 0; !rc && i < (int)nf; i++) {
+        if (!(fm[i] >= 0 && fm[i] < (float)k) || fm[i] != floorf(fm[i])) {
+            rc = DECAR_ERR_FORMAT;
+            decar__seterr(e, rc, "fine_map entry %d is not a cluster index in [0, %d)", i, (int)k);
+        }
+        else r->fine_map[i] = (int32_t)fm[i];
+    }
+    for (i = 0; !rc && i < (int)k; i++)
+        if (!(r->prior[i] >= 0.0f && r->prior[i] <= 1.0f)) {
+            rc = DECAR_ERR_FORMAT;
+            decar__seterr(e, rc, "prior %d is %g: not a probability", i, (double)r->prior[i]);
+        }
+    decar__free(fm);
+    decar__st_free(&st);
+    if (rc) {
+        decar_router_free(r);
+        decar_feat_free(f);
+    }
+    return rc;
 }
 #ifndef DECAR_NO_STDIO
 DECARDEF int decar_router_save(const decar_router *r, const decar_featurizer *f, const char *path, decar_error *e) {
@@ -3036,32 +3306,14 @@ DECARDEF int decar_router_save(const decar_router *r, const decar_featurizer *f,
     return rc;
 }
 DECARDEF int decar_router_load(decar_router *r, decar_featurizer *f, const char *path, decar_error *e) {
-    void *buf; size_t len; int rc, i; char v[64]; uint64_t k, d, seed, nf; float *fm = NULL;
-    memset(r, 0, sizeof *r); memset(f, 0, sizeof *f);
+    void *buf;
+    size_t len;
+    int rc;
+    memset(r, 0, sizeof *r);
+    memset(f, 0, sizeof *f);
     if ((rc = decar_read_file(path, &buf, &len, e))) return rc;
-    if (decar_meta_get(buf, len, "k", v, sizeof v) || decar__parse_u64(v, &k) || k < 1 || k > 1024 ||
-        decar_meta_get(buf, len, "dim", v, sizeof v) || decar__parse_u64(v, &d) || d < 1 || d > 4096 ||
-        decar_meta_get(buf, len, "feat_seed", v, sizeof v) || decar__parse_u64(v, &seed) ||
-        decar_meta_get(buf, len, "n_fine", v, sizeof v) || decar__parse_u64(v, &nf) || nf > (1u << 20)) {
-        DECAR_FREE(buf); DECAR__FAIL(e, DECAR_ERR_FORMAT, "'%s' is not a decar router file (metadata k, dim, feat_seed, n_fine)", path); }
-    r->k = (int)k; r->d = (int)d; r->n_fine = (int)nf; r->kind = DECAR_ROUTE_TOP1; r->top_k = 1; r->temp = 0.1f;
-    f->dim = (int)d; f->seed = seed;
-    r->centroids = (float *)DECAR_MALLOC((size_t)(k * d) * sizeof(float)); r->prior = (float *)DECAR_MALLOC((size_t)k * sizeof(float));
-    f->idf = (float *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(float));
-    if (nf) { r->fine = (float *)DECAR_MALLOC((size_t)(nf * d) * sizeof(float)); r->fine_map = (int32_t *)DECAR_MALLOC((size_t)nf * sizeof(int32_t)); fm = (float *)DECAR_MALLOC((size_t)nf * sizeof(float)); }
-    rc = DECAR_OK;
-    if (!r->centroids || !r->prior || !f->idf || (nf && (!r->fine || !r->fine_map || !fm))) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); }
-    if (!rc) rc = decar_st_get(buf, len, "centroids", r->centroids, (int64_t)(k * d), e);
-    if (!rc) rc = decar_st_get(buf, len, "prior", r->prior, (int64_t)k, e);
-    if (!rc) rc = decar_st_get(buf, len, "idf", f->idf, DECAR_FEAT_BUCKETS, e);
-    if (!rc && nf) rc = decar_st_get(buf, len, "fine", r->fine, (int64_t)(nf * d), e);
-    if (!rc && nf) rc = decar_st_get(buf, len, "fine_map", fm, (int64_t)nf, e);
-    if (!rc && nf) for (i = 0; i < (int)nf; i++) {
-        if (fm[i] < 0 || fm[i] >= (float)k) { rc = DECAR_ERR_FORMAT; decar__seterr(e, rc, "fine_map entry %d out of range", i); break; }
-        r->fine_map[i] = (int32_t)fm[i];
-    }
-    decar__free(fm); DECAR_FREE(buf);
-    if (rc) { decar_router_free(r); decar_feat_free(f); }
+    rc = decar_router_load_mem(r, f, buf, len, e);
+    DECAR_FREE(buf);
     return rc;
 }
 #endif
@@ -3078,7 +3330,7 @@ DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p,
     double u = decar_rng_double(r), tot = 0.0, cum = 0.0; int i;
     if ((top_k > 0 && top_k < n) || (top_p > 0.0 && top_p < 1.0)) {
         int kk = top_k > 0 && top_k < n ? top_k : n, m = 0, *idx = (int *)DECAR_MALLOC((size_t)n * sizeof(int)), res;
-        if (!idx) return 0;
+        if (!idx) return -1;
         for (i = 0; i < n; i++) idx[i] = i;
         for (m = 0; m < kk; m++) {   /* partial selection sort: highest first, ties by index */
             int b = m, q; for (q = m + 1; q < n; q++) if (p[idx[q]] > p[idx[b]]) b = q;
@@ -3109,10 +3361,13 @@ static int decar__expert_catch_up(decar_gpt *g, decar__estate *st, const int32_t
     decar_softmax_double(st->logits, nc, 1.0, st->p);
     return 0;
 }
-DECARDEF int decar_ensemble_generate(decar_ensemble *en, const int32_t *prompt, int n_prompt, int n_new, double temp,
-                                     int top_k, double top_p, uint64_t seed, int32_t *out, int *active_out, decar_error *e) {
+/* the body of decar_ensemble_generate: returns a status (DECAR_OK or DECAR_ERR_*), the length in *len_out */
+static int decar__generate(decar_ensemble *en, const int32_t *prompt, int n_prompt, int n_new, double temp,
+                           int top_k, double top_p, uint64_t seed, int32_t *out, int *active_out, int *len_out,
+                           decar_error *e) {
     int K = en->k, j, i, len = n_prompt, V = 0, T = 0, rc = DECAR_OK, nc, since = 0;
-    decar__estate *st; double *w, *ll, *mix; float *feat = NULL; uint8_t *txt = NULL; decar_rng r;
+    decar__estate *st = NULL; double *w = NULL, *ll, *mix = NULL; float *feat = NULL; uint8_t *txt = NULL; decar_rng r;
+    int *run = NULL, *fail = NULL;
     for (j = 0; j < K; j++) if (en->experts[j]) {
         if (!en->experts[j]->cfg.causal) DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d is not causal: use decar_ensemble_fill for DFM experts", j);
         if (V && (en->experts[j]->cfg.vocab_size != V)) DECAR__FAIL(e, DECAR_ERR_ARG, "experts disagree on the vocabulary");
@@ -3120,7 +3375,13 @@ DECARDEF int decar_ensemble_generate(decar_ensemble *en, const int32_t *prompt, 
     }
     if (!V) DECAR__FAIL(e, DECAR_ERR_ARG, "the ensemble has no loaded expert");
     if (n_prompt < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "the prompt needs at least one token (start with DECAR_TOK_EOT)");
+    if (n_new < 0) DECAR__FAIL(e, DECAR_ERR_ARG, "n_new = %d", n_new);
+    for (i = 0; i < n_prompt; i++)
+        if (prompt[i] < 0 || prompt[i] >= V) DECAR__FAIL(e, DECAR_ERR_ARG, "prompt token %d is %d: outside the vocabulary", i, (int)prompt[i]);
     nc = V > DECAR_TOK_MASK ? DECAR_TOK_MASK : V;
+    run = (int *)DECAR_MALLOC((size_t)K * 2 * sizeof(int));
+    if (!run) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for generation");
+    fail = run + K;
     st = (decar__estate *)DECAR_MALLOC((size_t)K * sizeof *st);
     w = (double *)DECAR_MALLOC((size_t)K * 3 * sizeof(double)); ll = w + K; mix = (double *)DECAR_MALLOC((size_t)V * sizeof(double));
     txt = (uint8_t *)DECAR_MALLOC((size_t)(n_prompt + n_new) + 1);
@@ -3145,8 +3406,8 @@ DECARDEF int decar_ensemble_generate(decar_ensemble *en, const int32_t *prompt, 
         /* bring every expert that must run up to date: active ones, and all of them for the Bayes posterior.
            The experts step in parallel, one per thread (their own kernels then run serially: nested regions are off). */
         {
-            int run[1024], fail[1024], nrun = 0, r;
-            for (j = 0; j < K && nrun < 1024; j++) {
+            int nrun = 0, r;
+            for (j = 0; j < K; j++) {
                 decar_gpt *g = en->experts[j];
                 if (!g || (w[j] <= 0.0 && en->router.kind != DECAR_ROUTE_BAYES)) continue;
                 if (!st[j].kv) {
@@ -3156,7 +3417,10 @@ DECARDEF int decar_ensemble_generate(decar_ensemble *en, const int32_t *prompt, 
                     st[j].p = (double *)DECAR_MALLOC((size_t)V * sizeof(double));
                     if (!st[j].kv || !st[j].logits || !st[j].scratch || !st[j].p) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory for a KV cache"); goto end; }
                 }
-                if (len - st[j].base > T) { st[j].base = len - T / 2; st[j].pos = 0; }   /* window full: restart on the last T/2 */
+                if (len - st[j].base > T) {   /* window full: restart on the last T/2 tokens (at least one) */
+                    st[j].base = len - (T / 2 > 0 ? T / 2 : 1);
+                    st[j].pos = 0;
+                }
                 run[nrun++] = j;
             }
             if (nrun > 1) {   /* no region at all for one expert: a serialized region makes libgomp build a new
@@ -3172,14 +3436,22 @@ DECARDEF int decar_ensemble_generate(decar_ensemble *en, const int32_t *prompt, 
         for (j = 0; j < K; j++) if (w[j] > 0.0) { for (a = 0; a < nc; a++) mix[a] += w[j] * st[j].p[a]; if (best < 0 || w[j] > w[best]) best = j; }
         if (temp > 0.0 && temp != 1.0) { double s = 0; for (a = 0; a < nc; a++) { mix[a] = pow(mix[a], 1.0 / temp); s += mix[a]; } for (a = 0; a < nc; a++) mix[a] /= s; }
         a = decar_sample_probs(mix, nc, top_k, top_p, &r);
+        if (a < 0) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory for top-k / top-p sampling"); goto end; }
         if (active_out) active_out[i] = best;
         for (j = 0; j < K; j++) if (st[j].p && (w[j] > 0.0 || en->router.kind == DECAR_ROUTE_BAYES)) ll[j] += log(st[j].p[a] > 1e-300 ? st[j].p[a] : 1e-300);
         out[len++] = a; since++;
     }
 end:
     if (st) for (j = 0; j < K; j++) { decar__free(st[j].kv); decar__free(st[j].logits); decar__free(st[j].scratch); decar__free(st[j].p); }
-    decar__free(st); decar__free(w); decar__free(mix); decar__free(txt); decar__free(feat);
-    return rc ? -rc : len;
+    decar__free(st); decar__free(w); decar__free(mix); decar__free(txt); decar__free(feat); decar__free(run);
+    *len_out = len;
+    return rc;
+}
+DECARDEF int decar_ensemble_generate(decar_ensemble *en, const int32_t *prompt, int n_prompt, int n_new, double temp,
+                                     int top_k, double top_p, uint64_t seed, int32_t *out, int *active_out, decar_error *e) {
+    int len = 0;
+    int rc = decar__generate(en, prompt, n_prompt, n_new, temp, top_k, top_p, seed, out, active_out, &len, e);
+    return rc ? -rc : len;   /* a count: negative codes for errors, like every function that returns a count */
 }
 
 DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int sampler, int n_steps, int kappa_pow,
@@ -3187,9 +3459,11 @@ DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int
     int K = s->k, nc = s->n_class, j, i, a, n_masked = 0, step = 0, rc = DECAR_OK, npow = kappa_pow > 0 ? kappa_pow : 1;
     int steps = n_steps > 0 ? n_steps : 1, bayes = s->router->kind == DECAR_ROUTE_BAYES;
     double *w = (double *)DECAR_MALLOC((size_t)K * 2 * sizeof(double)), *ll, *mix = (double *)DECAR_MALLOC((size_t)nc * sizeof(double));
-    double *pk = (double *)DECAR_MALLOC((size_t)K * T * nc * sizeof(double)); char *need = (char *)DECAR_MALLOC((size_t)T + 1);
+    /* pk[j]: expert j's posteriors (T, nc), allocated the first time expert j runs (K can be thousands) */
+    double **pk = (double **)DECAR_MALLOC((size_t)K * sizeof(double *)); char *need = (char *)DECAR_MALLOC((size_t)T + 1);
     float *feat = s->feat ? (float *)DECAR_MALLOC((size_t)s->feat->dim * sizeof(float)) : NULL; uint8_t *txt = (uint8_t *)DECAR_MALLOC((size_t)T + 1);
     decar_rng r;
+    if (pk) memset(pk, 0, (size_t)K * sizeof(double *));
     if (!w || !mix || !pk || !need || !txt || (s->feat && !feat)) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory for DFM sampling"); goto end; }
     ll = w + K;
     for (j = 0; j < K; j++) ll[j] = 0.0;
@@ -3227,18 +3501,24 @@ DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int
         if (n_rev == 0) continue;
         for (j = 0; j < K; j++) {   /* the experts that run: the active ones, and all of them for the Bayes posterior */
             if ((s->avail && !s->avail[j]) || (w[j] <= 0.0 && !bayes)) continue;
-            if (s->post(s->user, j, x, T, need, pk + (int64_t)j * T * nc)) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "expert %d failed to compute its posterior", j); goto end; }
+            if (!pk[j] && !(pk[j] = (double *)DECAR_MALLOC((size_t)T * nc * sizeof(double)))) {
+                rc = DECAR_ERR_NOMEM;
+                decar__seterr(e, rc, "no memory for expert %d's posteriors", j);
+                goto end;
+            }
+            if (s->post(s->user, j, x, T, need, pk[j])) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "expert %d failed to compute its posterior", j); goto end; }
         }
         for (i = 0; i < T; i++) if (need[i]) {   /* all reveals of a step use the posteriors of the same state x_t */
             for (a = 0; a < nc; a++) mix[a] = 0.0;
-            for (j = 0; j < K; j++) if (w[j] > 0.0) { const double *p = pk + ((int64_t)j * T + i) * nc; for (a = 0; a < nc; a++) mix[a] += w[j] * p[a]; }
-            a = decar_sample_probs(mix, nc, 0, 1.0, &r);
-            for (j = 0; j < K; j++) if (bayes && (!s->avail || s->avail[j])) { double pv = pk[((int64_t)j * T + i) * nc + a]; ll[j] += log(pv > 1e-300 ? pv : 1e-300); }
+            for (j = 0; j < K; j++) if (w[j] > 0.0) { const double *p = pk[j] + (int64_t)i * nc; for (a = 0; a < nc; a++) mix[a] += w[j] * p[a]; }
+            a = decar_sample_probs(mix, nc, 0, 1.0, &r);   /* no filtering: never fails */
+            for (j = 0; j < K; j++) if (bayes && (!s->avail || s->avail[j])) { double pv = pk[j][(int64_t)i * nc + a]; ll[j] += log(pv > 1e-300 ? pv : 1e-300); }
             x[i] = -1 - a;   /* hold the token until the step ends */
         }
         for (i = 0; i < T; i++) if (x[i] < 0) { x[i] = -1 - x[i]; n_masked--; }
     }
 end:
+    if (pk) for (j = 0; j < K; j++) decar__free(pk[j]);
     decar__free(w); decar__free(mix); decar__free(pk); decar__free(need); decar__free(feat); decar__free(txt);
     return rc;
 }
@@ -3260,22 +3540,32 @@ static int decar__gpt_posterior(void *user, int k, const int32_t *x, int T, cons
 }
 DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
                                  int kappa_pow, double temp, uint64_t seed, decar_error *e) {
-    decar_dfm_sampler s; decar__fillctx f; char avail[1024]; int j, rc, any = 0;
-    if (en->k < 1 || en->k > 1024) DECAR__FAIL(e, DECAR_ERR_ARG, "ensemble of %d experts (1..1024)", en->k);
+    decar_dfm_sampler s; decar__fillctx f; char *avail; int j, rc, any = 0;
+    if (en->k < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "ensemble of %d experts", en->k);
+    if (T < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "fill: %d tokens", T);
+    avail = (char *)DECAR_MALLOC((size_t)en->k);
+    if (!avail) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
     for (j = 0; j < en->k; j++) {
         decar_gpt *g = en->experts[j];
         avail[j] = g != NULL; any |= avail[j];
-        if (g && g->cfg.vocab_size <= DECAR_TOK_MASK) DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d's vocabulary has no mask token", j);
-        if (g && T + 1 > g->cfg.seq_len) DECAR__FAIL(e, DECAR_ERR_ARG, "fill: %d tokens + EOT exceed expert %d's seq_len %d", T, j, g->cfg.seq_len);
+        if (g && g->cfg.vocab_size <= DECAR_TOK_MASK) {
+            DECAR_FREE(avail);
+            DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d's vocabulary has no mask token", j);
+        }
+        if (g && T + 1 > g->cfg.seq_len) {
+            DECAR_FREE(avail);
+            DECAR__FAIL(e, DECAR_ERR_ARG, "fill: %d tokens + EOT exceed expert %d's seq_len %d", T, j, g->cfg.seq_len);
+        }
     }
-    if (!any) DECAR__FAIL(e, DECAR_ERR_ARG, "the ensemble has no loaded expert");
+    if (!any) { DECAR_FREE(avail); DECAR__FAIL(e, DECAR_ERR_ARG, "the ensemble has no loaded expert"); }
     f.en = en; f.ctx = ctx; f.temp = temp;
     f.inp = (int32_t *)DECAR_MALLOC((size_t)(T + 1) * sizeof(int32_t));
-    if (!f.inp) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    if (!f.inp) { DECAR_FREE(avail); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
     s.k = en->k; s.n_class = DECAR_TOK_MASK; s.mask_token = DECAR_TOK_MASK; s.post = decar__gpt_posterior; s.user = &f;
     s.router = &en->router; s.feat = en->feat; s.avail = avail;
     rc = decar_dfm_sample(&s, x, T, sampler, n_steps, kappa_pow, seed, e);
     DECAR_FREE(f.inp);
+    DECAR_FREE(avail);
     return rc;
 }
 
