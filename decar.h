@@ -349,12 +349,18 @@ DECARDEF void decar_data_free(decar_data *d);
 DECARDEF int  decar_data_add(decar_data *d, const char *name, const void *bytes, int64_t len, int val_permille,
                              decar_error *e);
 DECARDEF int  decar_data_finish(decar_data *d, decar_error *e);  /* sorts by name, builds the streams */
+/* a list of names: one per line (sep '\n', "\r\n" too) or separated by sep (',') as well as by newlines. Entries are
+   trimmed. Strict: an empty entry before the end ("a,,b", a blank line) is an error, because lists of experts are
+   positional (entry j is cluster j) and skipping one would shift every later entry; a blank tail is allowed. *items
+   is one allocation (pointers, then strings): DECAR_FREE(*items). Used for document lists and expert manifests. */
+DECARDEF int  decar_list_parse(const char *text, size_t len, char sep, char ***items, int *n, decar_error *e);
 /* B windows of T+1 tokens from the split's stream: x = w[0..T), y = w[1..T+1) */
 DECARDEF int  decar_data_batch(const decar_data *d, int split, decar_rng *r, int B, int T, int32_t *x, int32_t *y);
 #ifndef DECAR_NO_STDIO
 /* a directory tree of text files (hidden files skipped), or one file (cut at line ends into ~4 KiB documents).
    label = index of the top-level sub-directory (the domain) or -1. list: NULL, or a file of paths (one per line,
-   relative to path) to load instead of walking the tree. ext: NULL or a suffix (".txt") files must end with.
+   relative to path, no ".." and no blank line; see decar_list_parse) to load instead of walking the tree.
+   ext: NULL or a suffix (".txt") that files of a walk must end with (a list's files are taken as named).
    Files with NUL bytes in their first 4 KiB are skipped as binary. Any document over 64 KiB is cut at line ends
    into ~4 KiB documents named "path#N" (so one big file still gets a train/validation split). */
 DECARDEF int  decar_data_load(decar_data *d, const char *path, const char *list, const char *ext, int val_permille,
@@ -364,6 +370,9 @@ DECARDEF int  decar_data_load(decar_data *d, const char *path, const char *list,
 /* images: N square 8-bit grayscale images (N * side * side bytes, row-major) with one caption per line.
    Sizes are checked: the image file must hold exactly as many images as there are captions. */
 typedef struct decar_images { int n, side; uint8_t *pixels; char **captions; } decar_images;
+/* the same from memory (both buffers copied): every size checked first (untrusted input) */
+DECARDEF int  decar_images_parse(decar_images *im, const void *pixels, size_t n_pixel_bytes, const char *captions,
+                                 size_t caption_bytes, int side, decar_error *e);
 #ifndef DECAR_NO_STDIO
 DECARDEF int  decar_images_load(decar_images *im, const char *image_file, const char *caption_file, int side, decar_error *e);
 #endif
@@ -2572,6 +2581,20 @@ done:
 #else
 #define DECAR__POSIX 0
 #endif
+/* e->msg = "path: " + e->msg (the path cut to 100 bytes, the whole cut to the message's size) */
+static void decar__prefix_path(decar_error *e, const char *path) {
+    char m[sizeof e->msg];
+    size_t pl = strlen(path) > 100 ? 100 : strlen(path), ml;
+    if (!e) return;
+    ml = strlen(e->msg);
+    if (ml > sizeof m - pl - 3) ml = sizeof m - pl - 3;
+    memcpy(m, path, pl);
+    m[pl] = ':';
+    m[pl + 1] = ' ';
+    memcpy(m + pl + 2, e->msg, ml);
+    m[pl + 2 + ml] = 0;
+    memcpy(e->msg, m, sizeof m);
+}
 DECARDEF int decar_read_file(const char *path, void **buf, size_t *len, decar_error *e) {
     FILE *f = fopen(path, "rb"); long n; size_t got;
     *buf = NULL; *len = 0;
@@ -2693,17 +2716,54 @@ DECARDEF int decar_gpt_load(decar_gpt *g, const char *path, decar_error *e) {
     if ((rc = decar_read_file(path, &buf, &len, e))) return rc;
     rc = decar_gpt_load_mem(g, buf, len, e);
     DECAR_FREE(buf);
-    if (rc && e) {   /* prefix the path */
-        char m[256]; size_t pl = strlen(path) > 100 ? 100 : strlen(path), ml = strlen(e->msg);
-        if (ml > sizeof m - pl - 3) ml = sizeof m - pl - 3;
-        memcpy(m, path, pl); m[pl] = ':'; m[pl + 1] = ' '; memcpy(m + pl + 2, e->msg, ml); m[pl + 2 + ml] = 0;
-        memcpy(e->msg, m, sizeof m);
-    }
+    if (rc) decar__prefix_path(e, path);
     return rc;
 }
 #endif /* DECAR_NO_STDIO */
 
 /* ---- 9. data --------------------------------------------------------------------------------------------------- */
+DECARDEF int decar_list_parse(const char *text, size_t len, char sep, char ***items, int *n, decar_error *e) {
+    size_t i, start = 0, count = 0, end = len;
+    char **out, *str;
+    int k = 0;
+    *items = NULL;
+    *n = 0;
+    for (i = 0; i < len; i++)
+        if (text[i] == 0) DECAR__FAIL(e, DECAR_ERR_FORMAT, "list: a NUL byte at offset %lu (not a text file?)", (unsigned long)i);
+    /* a blank tail (final newlines, spaces) ends the list; a blank entry before it is an error */
+    while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r' || text[end - 1] == ' ' || text[end - 1] == '\t' ||
+                       text[end - 1] == sep))
+        end--;
+    if (end == 0) DECAR__FAIL(e, DECAR_ERR_FORMAT, "list: no entries");
+    for (i = 0; i < end; i++) if (text[i] == sep || (sep != '\n' && text[i] == '\n')) count++;
+    count++;
+    if (count > 0x7fffffff) DECAR__FAIL(e, DECAR_ERR_FORMAT, "list: too many entries");
+    /* one block: count pointers, then the strings (each at most its source length + NUL) */
+    out = (char **)DECAR_MALLOC(count * sizeof(char *) + end + count);
+    if (!out) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a list of %lu entries", (unsigned long)count);
+    str = (char *)(out + count);
+    for (i = 0; i <= end; i++) {
+        if (i < end && text[i] != sep && !(sep != '\n' && text[i] == '\n')) continue;
+        {
+            size_t a = start, b = i;
+            while (a < b && (text[a] == ' ' || text[a] == '\t' || text[a] == '\r')) a++;   /* trim both ends */
+            while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' || text[b - 1] == '\r')) b--;
+            if (a == b) {
+                DECAR_FREE(out);
+                DECAR__FAIL(e, DECAR_ERR_FORMAT, "list: entry %d is empty (a blank line or two separators in a row): "
+                            "entries are positional, remove it or write '-' for a missing one", k + 1);
+            }
+            memcpy(str, text + a, b - a);
+            str[b - a] = 0;
+            out[k++] = str;
+            str += b - a + 1;
+        }
+        start = i + 1;
+    }
+    *items = out;
+    *n = k;
+    return DECAR_OK;
+}
 DECARDEF void decar_data_init(decar_data *d) { memset(d, 0, sizeof *d); }
 DECARDEF void decar_data_free(decar_data *d) {
     int i;
@@ -2815,6 +2875,17 @@ static int decar__walk(const char *root, const char *rel, decar__paths *ps, int 
     return 0;
 }
 #endif
+/* does the relative path p step out of its root (a ".." component)? */
+static int decar__has_dotdot(const char *p) {
+    const char *c = p;
+    for (;;) {
+        const char *slash = strchr(c, '/');
+        size_t n = slash ? (size_t)(slash - c) : strlen(c);
+        if (n == 2 && c[0] == '.' && c[1] == '.') return 1;
+        if (!slash) return 0;
+        c = slash + 1;
+    }
+}
 DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, const char *ext, int val_permille, decar_error *e) {
     decar__paths ps; int i, rc = DECAR_OK, is_dir = 0;
     memset(&ps, 0, sizeof ps);
@@ -2822,14 +2893,21 @@ DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, 
     { struct stat sb; if (stat(path, &sb)) DECAR__FAIL(e, DECAR_ERR_IO, "cannot open '%s': no such file or directory", path); is_dir = S_ISDIR(sb.st_mode); }
 #endif
     if (list) {
-        void *buf; size_t len; char *s, *line;
+        void *buf; size_t len; char **items; int n_items, q;
         if ((rc = decar_read_file(list, &buf, &len, e))) return rc;
-        for (s = (char *)buf; s && *s; s = line) {
-            line = strchr(s, '\n');
-            if (line) *line++ = 0;
-            if (*s && decar__paths_push(&ps, s)) { DECAR_FREE(buf); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
-        }
+        rc = decar_list_parse((const char *)buf, len, '\n', &items, &n_items, e);
         DECAR_FREE(buf);
+        if (rc) return rc;
+        for (q = 0; q < n_items && !rc; q++) {
+            const char *it = items[q];
+            if (it[0] == '/' || decar__has_dotdot(it)) {
+                rc = DECAR_ERR_FORMAT;
+                decar__seterr(e, rc, "document list '%s', line %d: '%.100s' is not a path inside '%s'", list, q + 1, it, path);
+            }
+            else if (decar__paths_push(&ps, it)) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); }
+        }
+        DECAR_FREE(items);
+        if (rc) { for (q = 0; q < ps.n; q++) DECAR_FREE(ps.p[q]); decar__free(ps.p); return rc; }
     } else if (is_dir) {
 #if DECAR__POSIX
         if (decar__walk(path, "", &ps, 0)) DECAR__FAIL(e, DECAR_ERR_IO, "cannot list directory '%s'", path);
@@ -2846,12 +2924,22 @@ DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, 
     for (i = 0; i < ps.n && !rc; i++) {
         char full[4096]; void *buf; size_t len, k, el = ext ? strlen(ext) : 0, pl = strlen(ps.p[i]); int label = -1;
         const char *slash = strchr(ps.p[i], '/');
-        if (el && (pl < el || strcmp(ps.p[i] + pl - el, ext) != 0)) continue;
-        if (strlen(path) + pl + 2 >= sizeof full) continue;
+        if (!list && el && (pl < el || strcmp(ps.p[i] + pl - el, ext) != 0)) continue;   /* a list names its files */
+        if (strlen(path) + pl + 2 >= sizeof full) {
+            rc = DECAR_ERR_ARG;
+            decar__seterr(e, rc, "path too long: '%.100s/%.100s...'", path, ps.p[i]);
+            break;
+        }
         strcpy(full, path); strcat(full, "/"); strcat(full, ps.p[i]);
         if (decar_read_file(full, &buf, &len, e)) { rc = e ? e->code : DECAR_ERR_IO; break; }
         for (k = 0; k < len && k < 4096; k++) if (((char *)buf)[k] == 0) break;
-        if (k < len && k < 4096) { DECAR_FREE(buf); continue; }   /* binary */
+        if (k < len && k < 4096) {   /* binary: skipped in a walk, an error when a list names it */
+            DECAR_FREE(buf);
+            if (!list) continue;
+            rc = DECAR_ERR_FORMAT;
+            decar__seterr(e, rc, "'%s' (named by the document list) is a binary file", full);
+            break;
+        }
         if (slash) {   /* label = top-level folder */
             int j; size_t ln = (size_t)(slash - ps.p[i]);
             for (j = 0; j < d->n_labels; j++) if (strlen(d->label_names[j]) == ln && strncmp(d->label_names[j], ps.p[i], ln) == 0) break;
@@ -2883,31 +2971,60 @@ DECARDEF void decar_images_free(decar_images *im) {
     decar__free(im->pixels);
     memset(im, 0, sizeof *im);
 }
-#ifndef DECAR_NO_STDIO
-DECARDEF int decar_images_load(decar_images *im, const char *image_file, const char *caption_file, int side, decar_error *e) {
-    void *px, *cap; size_t npx, ncap, i; int n = 0, rc, k; char *s;
+DECARDEF int decar_images_parse(decar_images *im, const void *pixels, size_t n_pixel_bytes, const char *captions,
+                                size_t caption_bytes, int side, decar_error *e) {
+    size_t i, per = (size_t)side * (size_t)side;
+    int n = 0, k;
+    const char *s;
     memset(im, 0, sizeof *im);
     if (side < 1 || side > 4096) DECAR__FAIL(e, DECAR_ERR_ARG, "image side %d outside [1, 4096]", side);
+    for (i = 0; i < caption_bytes; i++) {
+        if (captions[i] == '\n') n++;
+        if (captions[i] == 0) DECAR__FAIL(e, DECAR_ERR_FORMAT, "captions: a NUL byte at offset %lu", (unsigned long)i);
+        if (n < 0 || n > (1 << 30)) DECAR__FAIL(e, DECAR_ERR_FORMAT, "captions: too many lines");
+    }
+    if (caption_bytes && captions[caption_bytes - 1] != '\n') n++;
+    if (n_pixel_bytes % per)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "the image file is %lu bytes: not a whole number of %dx%d images (truncated?)",
+                    (unsigned long)n_pixel_bytes, side, side);
+    if (n_pixel_bytes / per != (size_t)n || n == 0)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "the image file holds %lu images but there are %d captions",
+                    (unsigned long)(n_pixel_bytes / per), n);
+    im->captions = (char **)DECAR_MALLOC((size_t)n * sizeof(char *));
+    im->pixels = (uint8_t *)DECAR_MALLOC(n_pixel_bytes);
+    if (!im->captions || !im->pixels) {
+        decar__free(im->captions);
+        decar__free(im->pixels);
+        memset(im, 0, sizeof *im);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for %d images", n);
+    }
+    memcpy(im->pixels, pixels, n_pixel_bytes);
+    im->n = n;
+    im->side = side;
+    for (k = 0, s = captions; k < n; k++) {
+        size_t left = caption_bytes - (size_t)(s - captions), m = 0;
+        while (m < left && s[m] != '\n') m++;
+        im->captions[k] = (char *)DECAR_MALLOC(m + 1);
+        if (!im->captions[k]) { im->n = k; decar_images_free(im); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
+        memcpy(im->captions[k], s, m);
+        im->captions[k][m] = 0;
+        s += m < left ? m + 1 : m;
+    }
+    return DECAR_OK;
+}
+#ifndef DECAR_NO_STDIO
+DECARDEF int decar_images_load(decar_images *im, const char *image_file, const char *caption_file, int side, decar_error *e) {
+    void *px, *cap;
+    size_t npx, ncap;
+    int rc;
+    memset(im, 0, sizeof *im);
     if ((rc = decar_read_file(image_file, &px, &npx, e))) return rc;
     if ((rc = decar_read_file(caption_file, &cap, &ncap, e))) { DECAR_FREE(px); return rc; }
-    for (i = 0; i < ncap; i++) if (((char *)cap)[i] == '\n') n++;
-    if (ncap && ((char *)cap)[ncap - 1] != '\n') n++;
-    if (npx % ((size_t)side * side)) { DECAR_FREE(px); DECAR_FREE(cap);
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "'%s' is %lu bytes: not a whole number of %dx%d images (truncated?)", image_file, (unsigned long)npx, side, side); }
-    if (npx / ((size_t)side * side) != (size_t)n || n == 0) { DECAR_FREE(px); DECAR_FREE(cap);
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "'%s' holds %lu images but '%s' has %d captions", image_file, (unsigned long)(npx / ((size_t)side * side)), caption_file, n); }
-    im->captions = (char **)DECAR_MALLOC((size_t)n * sizeof(char *));
-    if (!im->captions) { DECAR_FREE(px); DECAR_FREE(cap); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
-    im->n = n; im->side = side; im->pixels = (uint8_t *)px;
-    for (k = 0, s = (char *)cap; k < n; k++) {
-        char *nl = strchr(s, '\n');
-        if (nl) *nl = 0;
-        im->captions[k] = decar__strdup(s);
-        if (!im->captions[k]) { im->n = k; DECAR_FREE(cap); decar_images_free(im); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
-        s = nl ? nl + 1 : s + strlen(s);
-    }
+    rc = decar_images_parse(im, px, npx, (const char *)cap, ncap, side, e);
+    if (rc) decar__prefix_path(e, rc == DECAR_ERR_FORMAT ? image_file : caption_file);
+    DECAR_FREE(px);
     DECAR_FREE(cap);
-    return DECAR_OK;
+    return rc;
 }
 #endif
 DECARDEF void decar_image_patches(const uint8_t *img, int side, int patch, float *out) {
