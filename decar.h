@@ -424,6 +424,7 @@ DECARDEF void decar_router_weights(const decar_router *r, const float *feat, con
 DECARDEF void decar_router_free(decar_router *r);
 /* a router file read from memory: every size checked against the buffer before allocating (untrusted input) */
 DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const void *buf, size_t len, decar_error *e);
+DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer *f, void **buf, size_t *len, decar_error *e);
 #ifndef DECAR_NO_STDIO
 /* a router file is a safetensors file: centroids (k, d), prior (k), idf, optional fine (F, d) and fine_map (F) */
 DECARDEF int decar_router_save(const decar_router *r, const decar_featurizer *f, const char *path, decar_error *e);
@@ -3397,9 +3398,8 @@ DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const v
     }
     return rc;
 }
-#ifndef DECAR_NO_STDIO
-DECARDEF int decar_router_save(const decar_router *r, const decar_featurizer *f, const char *path, decar_error *e) {
-    decar_st_tensor t[5]; int n = 3, rc, i; void *buf; size_t len; decar__sb m; float *fm = NULL;
+DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer *f, void **buf, size_t *len, decar_error *e) {
+    decar_st_tensor t[5]; int n = 3, rc, i; decar__sb m; float *fm = NULL;
     t[0].name = "centroids"; t[0].ndim = 2; t[0].shape[0] = r->k; t[0].shape[1] = r->d; t[0].data = r->centroids;
     t[1].name = "prior"; t[1].ndim = 1; t[1].shape[0] = r->k; t[1].shape[1] = 1; t[1].data = r->prior;
     t[2].name = "idf"; t[2].ndim = 1; t[2].shape[0] = DECAR_FEAT_BUCKETS; t[2].shape[1] = 1; t[2].data = f->idf;
@@ -3415,9 +3415,14 @@ DECARDEF int decar_router_save(const decar_router *r, const decar_featurizer *f,
     decar__sb_kv(&m, "k", (uint64_t)r->k); decar__sb_kv(&m, "dim", (uint64_t)r->d); decar__sb_kv(&m, "feat_seed", f->seed);
     decar__sb_kv(&m, "n_fine", (uint64_t)(r->n_fine > 0 ? r->n_fine : 0));
     if (!m.oom) { m.n--; m.p[m.n] = 0; }
-    rc = m.oom ? DECAR_ERR_NOMEM : decar_st_save_mem(t, n, m.p, &buf, &len, e);
+    rc = m.oom ? DECAR_ERR_NOMEM : decar_st_save_mem(t, n, m.p, buf, len, e);
     decar__free(m.p); decar__free(fm);
-    if (rc) return rc;
+    return rc;
+}
+#ifndef DECAR_NO_STDIO
+DECARDEF int decar_router_save(const decar_router *r, const decar_featurizer *f, const char *path, decar_error *e) {
+    void *buf; size_t len; int rc;
+    if ((rc = decar_router_save_mem(r, f, &buf, &len, e))) return rc;
     rc = decar_write_file_atomic(path, buf, len, e);
     DECAR_FREE(buf);
     return rc;

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- small helpers ------------------------------------------------------------------------------------------- */
 static double now_s(void) { struct timespec ts; timespec_get(&ts, TIME_UTC); return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec; }
@@ -84,6 +86,73 @@ static void load_model(decar_gpt *g, const char *path) {
     if (decar_gpt_load(g, path, &e)) die("loading model", &e);
 }
 
+/* ---- outputs -----------------------------------------------------------------------------------------------------
+   A command's result files are built in memory and committed together at its end (decar_write_files_atomic: exclusive
+   temporaries, fsync, rename, directory fsync), so a command that fails leaves no file behind, and a command killed
+   midway leaves the previous files intact. Output locations are checked before any work. */
+typedef struct { int n, cap; char **path; char **buf; size_t *len; FILE *f; } outset;
+static void out_grow(outset *os) {
+    if (os->n < os->cap) return;
+    os->cap = os->cap ? 2 * os->cap : 16;
+    os->path = (char **)realloc(os->path, (size_t)os->cap * sizeof(char *));
+    os->buf = (char **)realloc(os->buf, (size_t)os->cap * sizeof(char *));
+    os->len = (size_t *)realloc(os->len, (size_t)os->cap * sizeof(size_t));
+    if (!os->path || !os->buf || !os->len) { fprintf(stderr, "decar: no memory for the outputs\n"); exit(1); }
+}
+/* a text output: returns a stream into memory; out_close adds it to the set under `path` */
+static FILE *out_text(outset *os) {
+    out_grow(os);
+    os->buf[os->n] = NULL; os->len[os->n] = 0;
+    os->f = open_memstream(&os->buf[os->n], &os->len[os->n]);
+    if (!os->f) { fprintf(stderr, "decar: no memory for an output\n"); exit(1); }
+    return os->f;
+}
+static void out_close(outset *os, const char *path) {
+    if (fclose(os->f)) { fprintf(stderr, "decar: no memory for %s\n", path); exit(1); }
+    os->path[os->n++] = strdup(path);
+}
+static void out_add(outset *os, const char *path, void *buf, size_t len) {   /* takes buf (malloc'd) */
+    out_grow(os);
+    os->path[os->n] = strdup(path); os->buf[os->n] = (char *)buf; os->len[os->n] = len; os->n++;
+}
+/* the directory `dir` exists, or can be made (its parent exists); made by out_commit */
+static void out_dir_check(const char *cmd, const char *dir) {
+    struct stat sb; char parent[4096]; char *slash;
+    if (!stat(dir, &sb)) {
+        if (!S_ISDIR(sb.st_mode)) { fprintf(stderr, "decar %s: --out '%s' exists and is not a directory\n", cmd, dir); exit(1); }
+        if (access(dir, W_OK)) { fprintf(stderr, "decar %s: cannot write into directory '%s'\n", cmd, dir); exit(1); }
+        return;
+    }
+    snprintf(parent, sizeof parent, "%s", dir);
+    while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/') parent[strlen(parent) - 1] = 0;
+    slash = strrchr(parent, '/');
+    if (slash) { if (slash == parent) slash[1] = 0; else *slash = 0; } else strcpy(parent, ".");
+    if (stat(parent, &sb) || !S_ISDIR(sb.st_mode) || access(parent, W_OK)) {
+        fprintf(stderr, "decar %s: cannot create output directory '%s' (no writable parent '%s')\n", cmd, dir, parent); exit(1);
+    }
+}
+/* the file `path` can be written: its directory exists and is writable, and path is not a directory */
+static void out_file_check(const char *cmd, const char *path) {
+    struct stat sb; char dir[4096]; char *slash;
+    snprintf(dir, sizeof dir, "%s", path);
+    slash = strrchr(dir, '/');
+    if (slash) { if (slash == dir) slash[1] = 0; else *slash = 0; } else strcpy(dir, ".");
+    if (!*path || (path[strlen(path) - 1] == '/') || (!stat(path, &sb) && S_ISDIR(sb.st_mode))) {
+        fprintf(stderr, "decar %s: output '%s' is a directory, not a file name\n", cmd, path); exit(1);
+    }
+    if (stat(dir, &sb) || !S_ISDIR(sb.st_mode) || access(dir, W_OK)) {
+        fprintf(stderr, "decar %s: cannot write '%s': directory '%s' does not exist or is not writable\n", cmd, path, dir); exit(1);
+    }
+}
+static void out_commit(outset *os, const char *dir) {
+    decar_error e; int i;
+    if (dir && mkdir(dir, 0755) && access(dir, W_OK)) { fprintf(stderr, "decar: cannot create directory '%s'\n", dir); exit(1); }
+    if (decar_write_files_atomic(os->n, (const char *const *)os->path, (const void *const *)os->buf, os->len, &e)) die("writing outputs", &e);
+    for (i = 0; i < os->n; i++) { free(os->path[i]); free(os->buf[i]); }
+    free(os->path); free(os->buf); free(os->len);
+    memset(os, 0, sizeof *os);
+}
+
 /* append to a CSV, writing its header first when the file is new; exits on failure */
 static FILE *csv_append(const char *path, const char *header) {
     FILE *t = fopen(path, "r"), *f; int exists = t != NULL;
@@ -132,7 +201,7 @@ static int cmd_train(int argc, char **argv) {
     };
     int n = NOPT(o), B, T, steps, objective, s, val_every, ckpt_every, quiet;
     decar_data d; decar_gpt g; decar_ctx *ctx; decar_opt op = decar_opt_default(); decar_error e; decar_rng r; decar_dfm dfm;
-    int32_t *x, *y, *xi; float *w; double t0, last_print = 0, ema = -1; FILE *logf = NULL; const char *out; char meta[256];
+    int32_t *x, *y, *xi; float *w; double t0, last_print = 0, ema = -1; FILE *logf = NULL; const char *out; char meta[256]; int new_log = 0;
     parse_opts(argc, argv, o, n, "train", "--data DIR|FILE [options]");
     objective = !strcmp(S(o, n, "objective"), "dfm") ? 1 : !strcmp(S(o, n, "objective"), "ar") ? 0 : -1;
     if (objective < 0) { fprintf(stderr, "decar train: --objective must be ar or dfm\n"); return 2; }
@@ -143,6 +212,8 @@ static int cmd_train(int argc, char **argv) {
     op.warmup_steps = (int)I(o, n, "warmup", -1, 100000000); if (op.warmup_steps < 0) op.warmup_steps = steps / 20 > 0 ? steps / 20 : 1;
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     out = REQ(o, n, "out");
+    out_file_check("train", out);
+    if (S(o, n, "log")) out_file_check("train", S(o, n, "log"));
     load_data(&d, REQ(o, n, "data"), S(o, n, "docs"), S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     if (d.stream_len[0] < (int64_t)T + 2) { fprintf(stderr, "decar train: only %lld training tokens, need more than seq %d\n", (long long)d.stream_len[0], T); return 1; }
     if (!strcmp(S(o, n, "resume"), "1")) {
@@ -153,6 +224,9 @@ static int cmd_train(int argc, char **argv) {
         fprintf(stderr, "resuming %s at step %lld\n", out, (long long)g.step);
     } else if (S(o, n, "init")) {
         load_model(&g, S(o, n, "init"));
+        if (g.cfg.causal != (objective == 0)) { fprintf(stderr, "decar train: --init %s was trained with the other objective (use --objective %s)\n", S(o, n, "init"), g.cfg.causal ? "ar" : "dfm"); return 2; }
+        if (g.cfg.seq_len < T) { fprintf(stderr, "decar train: --init %s has seq_len %d < --seq %d\n", S(o, n, "init"), g.cfg.seq_len, T); return 2; }
+        if (g.cfg.n_prefix) { fprintf(stderr, "decar train: --init %s is an image captioner (train it with decar vtrain)\n", S(o, n, "init")); return 2; }
         g.step = 0; memset(g.m, 0, g.n_params * 4); memset(g.v, 0, g.n_params * 4);
         decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62));
     } else {
@@ -167,6 +241,7 @@ static int cmd_train(int argc, char **argv) {
     dfm.kappa_pow = 1; dfm.t_max = 0;
     if (S(o, n, "log")) {
         int append = g.step > 0;
+        new_log = !append;
         logf = fopen(S(o, n, "log"), append ? "a" : "w");
         if (!logf) { fprintf(stderr, "decar train: cannot write %s\n", S(o, n, "log")); return 1; }
         if (!append) fprintf(logf, "step,tokens,train_loss,val_loss,seconds\n");
@@ -183,7 +258,11 @@ static int cmd_train(int argc, char **argv) {
             decar_data_batch(&d, 0, &r, B, T, x, y);
             if (objective == 1) { memcpy(xi, x, (size_t)B * T * 4); decar_dfm_corrupt(&dfm, &r, x, xi, y, w, B, T, NULL); }
             loss = decar_gpt_train_step(&g, ctx, &op, objective ? xi : x, y, objective ? w : NULL, B, T);
-            if (loss != loss) { fprintf(stderr, "\ndecar train: step %d: %s\n", s, decar_ctx_error(ctx)); return 1; }
+            if (loss != loss) {   /* a log this run created goes with the failed run */
+                fprintf(stderr, "\ndecar train: step %d: %s\n", s, decar_ctx_status(ctx) ? decar_ctx_error(ctx) : "the loss is NaN (lower --lr?)");
+                if (logf) { fclose(logf); if (new_log) remove(S(o, n, "log")); }
+                return 1;
+            }
             g.rng_state = r.s;
             ema = ema < 0 ? loss : 0.95 * ema + 0.05 * loss;
             el = now_s() - t0;
@@ -213,26 +292,20 @@ typedef struct { decar_ensemble en; decar_gpt *models; decar_featurizer feat; in
 /* an expert set: "a.safetensors,b.safetensors,-" (aligned with the router's clusters; '-' = missing), or "@FILE"
    with one checkpoint per line (an expert-set manifest: add or remove an expert by editing one line) */
 static void ens_open(ens_t *E, const char *experts, const char *router, const char *route, int top_k, double temp, int route_every, int skip_missing) {
-    char *list, *tok, *save = NULL; int k = 0, j; decar_error e;
+    char **list; int k = 0, j, loaded = 0; decar_error e;
     memset(E, 0, sizeof *E);
-    if (experts[0] == '@') {
-        void *buf; size_t len, i; char *t;
+    if (experts[0] == '@') {   /* a manifest: one checkpoint per line */
+        void *buf; size_t len;
         if (decar_read_file(experts + 1, &buf, &len, &e)) die("expert list", &e);
-        t = (char *)buf;
-        while (len > 0 && (t[len - 1] == '\n' || t[len - 1] == ' ')) t[--len] = 0;
-        for (i = 0; i < len; i++) if (t[i] == '\n') t[i] = ',';
-        list = t;
-        if (!len) { fprintf(stderr, "decar: %s lists no experts\n", experts + 1); exit(2); }
-    } else {
-        list = (char *)malloc(strlen(experts) + 1);
-        strcpy(list, experts);
-    }
-    for (tok = list; *tok; tok++) if (*tok == ',') k++;
-    k++;
+        if (decar_list_parse((const char *)buf, len, '\n', &list, &k, &e)) { fprintf(stderr, "decar: expert list %s: %s\n", experts + 1, e.msg); exit(2); }
+        free(buf);
+    } else if (decar_list_parse(experts, strlen(experts), ',', &list, &k, &e)) { fprintf(stderr, "decar: --experts: %s\n", e.msg); exit(2); }
     E->models = (decar_gpt *)calloc((size_t)k, sizeof(decar_gpt));
     E->en.experts = (decar_gpt **)calloc((size_t)k, sizeof(decar_gpt *));
+    if (!E->models || !E->en.experts) { fprintf(stderr, "decar: no memory for %d experts\n", k); exit(1); }
     E->en.k = k;
-    for (j = 0, tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save), j++) {
+    for (j = 0; j < k; j++) {
+        const char *tok = list[j];
         if (!strcmp(tok, "-")) continue;
         if (decar_gpt_load(&E->models[j], tok, &e)) {
             if (!skip_missing) { fprintf(stderr, "decar: expert %d: %s (use --skip-missing 1 to continue without it)\n", j, e.msg); exit(1); }
@@ -240,6 +313,16 @@ static void ens_open(ens_t *E, const char *experts, const char *router, const ch
             continue;
         }
         E->en.experts[j] = &E->models[j];
+        loaded++;
+    }
+    if (!loaded) { fprintf(stderr, "decar: none of the %d experts could be loaded\n", k); exit(1); }
+    {   /* one objective and one vocabulary across the set: an AR expert cannot be mixed with a DFM expert */
+        int first = -1;
+        for (j = 0; j < k; j++) if (E->en.experts[j]) {
+            if (first < 0) { first = j; continue; }
+            if (E->models[j].cfg.causal != E->models[first].cfg.causal || E->models[j].cfg.vocab_size != E->models[first].cfg.vocab_size) {
+                fprintf(stderr, "decar: expert %d (%s) and expert %d (%s) differ in objective or vocabulary\n", first, list[first], j, list[j]); exit(2); }
+        }
     }
     free(list);
     if (router) {
@@ -276,10 +359,12 @@ static int generate_common(ens_t *E, const char *prompt, int n_new, double temp,
     printf("\n");
     fprintf(stderr, "[%d tokens in %.2f s, %.0f tok/s]\n", n_new, now_s() - t0, n_new / (now_s() - t0));
     if (show_experts) {
-        int cnt[1024] = {0}; for (i = 0; i < n_new; i++) if (act[i] >= 0 && act[i] < 1024) cnt[act[i]]++;
+        int *cnt = (int *)calloc((size_t)E->en.k, sizeof(int));
+        for (i = 0; i < n_new && cnt; i++) if (act[i] >= 0 && act[i] < E->en.k) cnt[act[i]]++;
         fprintf(stderr, "[top-weighted expert per token:");
-        for (i = 0; i < E->en.k && i < 1024; i++) if (cnt[i]) fprintf(stderr, " e%d x%d", i, cnt[i]);
+        for (i = 0; i < E->en.k && cnt; i++) if (cnt[i]) fprintf(stderr, " e%d x%d", i, cnt[i]);
         fprintf(stderr, "]\n");
+        free(cnt);
     }
     free(toks); free(act);
     return 0;
@@ -293,6 +378,8 @@ static int cmd_sample(int argc, char **argv) {
     parse_opts(argc, argv, o, n, "sample", "--model CKPT [--prompt TEXT] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     ens_open(&E, REQ(o, n, "model"), NULL, "uniform", 1, 0.1, 0, 0);
+    if (E.en.k != 1 || !E.en.experts[0]) { fprintf(stderr, "decar sample: --model takes one checkpoint (decar generate mixes several)\n"); return 2; }
+    if (E.models[0].cfg.n_prefix) { fprintf(stderr, "decar sample: %s is an image captioner (use decar caption)\n", S(o, n, "model")); return 2; }
     if (!E.models[0].cfg.causal) {   /* DFM model: fill n masks after the prompt, first-hitting order */
         int np = (int)strlen(S(o, n, "prompt")), N = (int)I(o, n, "n", 1, 1 << 20), T = np + N, i; int32_t *x; decar_ctx *ctx = decar_ctx_new(0);
         if (T + 1 > E.models[0].cfg.seq_len) { N = E.models[0].cfg.seq_len - 1 - np; T = np + N; if (N < 1) { fprintf(stderr, "decar sample: prompt too long\n"); return 2; } }
@@ -436,17 +523,14 @@ static double nmi(const int *a, const int *b, int n, int ka, int kb, double *pur
     *purity = pur;
     return ha + hb > 0 ? 2 * mi / (ha + hb) : 1.0;
 }
-static void write_list(const char *path, const decar_data *d, const int *lab, int k, int only_split) {
-    FILE *f; int i; char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    f = fopen(tmp, "w");
-    if (!f) { fprintf(stderr, "decar: cannot write %s\n", tmp); exit(1); }
+static void write_list(outset *os, const char *path, const decar_data *d, const int *lab, int k, int only_split) {
+    FILE *f = out_text(os); int i;
     for (i = 0; i < d->n_docs; i++) if (lab[i] == k && (only_split < 0 || d->docs[i].split == only_split)) {
         const char *nm = d->docs[i].name, *hash = strchr(nm, '#');
         if (hash && i > 0 && !strncmp(d->docs[i - 1].name, nm, (size_t)(hash - nm)) && lab[i - 1] == k && d->docs[i - 1].name[hash - nm] == '#') continue;
         fprintf(f, "%.*s\n", hash ? (int)(hash - nm) : (int)strlen(nm), nm);
     }
-    if (fclose(f) || rename(tmp, path)) { fprintf(stderr, "decar: cannot write %s\n", path); exit(1); }
+    out_close(os, path);
 }
 static int cmd_cluster(int argc, char **argv) {
     opt o[] = { {"data", NULL, "directory tree of text files", 0}, {"out", NULL, "output directory (must exist)", 0}, {"k", "4", "clusters = experts", 0},
@@ -456,9 +540,11 @@ static int cmd_cluster(int argc, char **argv) {
                 {"iters", "30", "k-means iterations", 0}, {"seed", "1", "seed", 0}, {"threads", "0", "threads", 0} };
     int n = NOPT(o), K, i, j, dim, *lab, *dom, nt = 0, nf; decar_data d; decar_featurizer fz; decar_error e; float *X = NULL, *C, *fine = NULL;
     int32_t *lt, *fmap = NULL; decar_kmeans_opts ko; char path[4096]; const char *out; int64_t rows, cols; decar_router rt; double t0 = now_s();
+    outset os; memset(&os, 0, sizeof os);
     parse_opts(argc, argv, o, n, "cluster", "--data DIR --out DIR [--k K] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
-    K = (int)I(o, n, "k", 1, 1024); dim = (int)I(o, n, "dim", 1, 4096); out = REQ(o, n, "out"); nf = (int)I(o, n, "two-stage", 0, 1 << 20);
+    K = (int)I(o, n, "k", 1, 1 << 20); dim = (int)I(o, n, "dim", 1, 4096); out = REQ(o, n, "out"); nf = (int)I(o, n, "two-stage", 0, 1 << 20);
+    out_dir_check("cluster", out);
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     /* featurize every document (train and held-out); fit idf and k-means on the training documents only */
     {
@@ -472,8 +558,14 @@ static int cmd_cluster(int argc, char **argv) {
         if (decar_read_file(S(o, n, "features"), &buf, &len, &e) || decar_npy_parse(buf, len, &X, &rows, &cols, &e)) die("features", &e);
         free(buf);
         if (rows != d.n_docs) { fprintf(stderr, "decar cluster: %s has %lld rows for %d documents\n", S(o, n, "features"), (long long)rows, d.n_docs); return 1; }
+        if (cols < 1 || cols > (1 << 20)) { fprintf(stderr, "decar cluster: %s has %lld columns\n", S(o, n, "features"), (long long)cols); return 1; }
         dim = (int)cols;
-        for (i = 0; i < d.n_docs; i++) decar_l2_normalize(X + (int64_t)i * dim, dim);
+        for (i = 0; i < d.n_docs; i++) {   /* a zero row has no direction: routing by cosine would be arbitrary */
+            float *x = X + (int64_t)i * dim; double nn = 0; int q;
+            for (q = 0; q < dim; q++) nn += (double)x[q] * x[q];
+            if (!(nn > 0)) { fprintf(stderr, "decar cluster: %s row %d (document %s) is all zeros\n", S(o, n, "features"), i, d.docs[i].name); return 1; }
+            decar_l2_normalize(x, dim);
+        }
     } else {
         X = (float *)malloc((size_t)d.n_docs * dim * 4);
         for (i = 0; i < d.n_docs; i++) decar_feat_apply(&fz, d.docs[i].bytes, d.docs[i].len, X + (int64_t)i * dim);
@@ -481,8 +573,8 @@ static int cmd_cluster(int argc, char **argv) {
     {   /* features.npy (all documents, name order) */
         void *buf; size_t len;
         snprintf(path, sizeof path, "%s/features.npy", out);
-        if (decar_npy_build(X, d.n_docs, dim, &buf, &len) || decar_write_file_atomic(path, buf, len, &e)) { fprintf(stderr, "decar cluster: cannot write %s\n", path); return 1; }
-        free(buf);
+        if (decar_npy_build(X, d.n_docs, dim, &buf, &len)) { fprintf(stderr, "decar cluster: no memory for %s\n", path); return 1; }
+        out_add(&os, path, buf, len);
     }
     {
         float *Xt = (float *)malloc((size_t)nt * dim * 4); int q = 0;
@@ -490,6 +582,7 @@ static int cmd_cluster(int argc, char **argv) {
         C = (float *)malloc((size_t)K * dim * 4); lt = (int32_t *)malloc((size_t)nt * 4);
         if (nf) { fine = (float *)malloc((size_t)nf * dim * 4); fmap = (int32_t *)malloc((size_t)nf * 4); }
         ko.k = K; ko.iters = (int)I(o, n, "iters", 1, 100000); ko.balanced = (int)I(o, n, "balanced", 0, 1); ko.seed = (uint64_t)I(o, n, "seed", 0, 1L << 62); ko.n_fine = nf;
+        if (K > nt) { fprintf(stderr, "decar cluster: K = %d is larger than the data (%d training documents)\n", K, nt); return 1; }
         if (decar_kmeans(Xt, nt, dim, &ko, C, lt, fine, fmap, &e) < 0) die("k-means", &e);
         {   /* capacity report on the k-means labels */
             int *cnt = (int *)calloc((size_t)K, sizeof(int)), mx = 0; for (i = 0; i < nt; i++) cnt[lt[i]]++; for (j = 0; j < K; j++) if (cnt[j] > mx) mx = cnt[j];
@@ -504,18 +597,20 @@ static int cmd_cluster(int argc, char **argv) {
     lab = (int *)malloc((size_t)d.n_docs * sizeof(int)); dom = (int *)malloc((size_t)d.n_docs * sizeof(int));
     for (i = 0; i < d.n_docs; i++) { lab[i] = decar_router_assign(&rt, X + (int64_t)i * dim); dom[i] = d.docs[i].label < 0 ? 0 : d.docs[i].label; }
     for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 0) rt.prior[lab[i]] += 1.0f / nt;
-    snprintf(path, sizeof path, "%s/router.safetensors", out);
-    if (decar_router_save(&rt, &fz, path, &e)) die("router", &e);
-    for (j = 0; j < K; j++) { snprintf(path, sizeof path, "%s/shard_%d.txt", out, j); write_list(path, &d, lab, j, -1); }
+    {
+        void *buf; size_t len;
+        snprintf(path, sizeof path, "%s/router.safetensors", out);
+        if (decar_router_save_mem(&rt, &fz, &buf, &len, &e)) die("router", &e);
+        out_add(&os, path, buf, len);
+    }
+    for (j = 0; j < K; j++) { snprintf(path, sizeof path, "%s/shard_%d.txt", out, j); write_list(&os, path, &d, lab, j, -1); }
     {   /* manifest: what each expert will train on, and its prior */
-        FILE *f; char tmp[4200]; int *nd = (int *)calloc((size_t)K * 2, sizeof(int));
+        FILE *f = out_text(&os); int *nd = (int *)calloc((size_t)K * 2, sizeof(int));
         for (i = 0; i < d.n_docs; i++) nd[lab[i] * 2 + d.docs[i].split]++;
-        snprintf(path, sizeof path, "%s/manifest.tsv", out); snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        f = fopen(tmp, "w");
-        if (!f) { fprintf(stderr, "decar cluster: cannot write %s\n", tmp); return 1; }
         fprintf(f, "cluster\tshard\ttrain_docs\theldout_docs\tprior\trouter\n");
         for (j = 0; j < K; j++) fprintf(f, "%d\tshard_%d.txt\t%d\t%d\t%.6f\trouter.safetensors\n", j, j, nd[j * 2], nd[j * 2 + 1], rt.prior[j]);
-        if (fclose(f) || rename(tmp, path)) { fprintf(stderr, "decar cluster: cannot write %s\n", path); return 1; }
+        snprintf(path, sizeof path, "%s/manifest.tsv", out);
+        out_close(&os, path);
         free(nd);
     }
     {   /* random split with the same shard sizes (by training documents), for the baseline */
@@ -526,20 +621,27 @@ static int cmd_cluster(int argc, char **argv) {
         for (j = 0; j < K; j++) { int c = 0; while (c < sz[j] && q < d.n_docs) { if (d.docs[perm[q]].split == 0) { rl[perm[q]] = j; c++; } q++; } }
         for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 1) rl[i] = lab[i];
         for (; q < d.n_docs; q++) if (d.docs[perm[q]].split == 0) rl[perm[q]] = 0;
-        for (j = 0; j < K; j++) { snprintf(path, sizeof path, "%s/random_%d.txt", out, j); write_list(path, &d, rl, j, -1); }
+        for (j = 0; j < K; j++) { snprintf(path, sizeof path, "%s/random_%d.txt", out, j); write_list(&os, path, &d, rl, j, -1); }
         free(rl); free(perm); free(sz);
     }
     {   /* cluster stats vs the domain folders */
         double pur, v = nmi(lab, dom, d.n_docs, K, d.n_labels > 0 ? d.n_labels : 1, &pur); FILE *f; int *cnt = (int *)calloc((size_t)K * (d.n_labels + 1), sizeof(int));
-        snprintf(path, sizeof path, "%s/clusters.txt", out);
-        f = fopen(path, "w");
+        f = out_text(&os);
         for (i = 0; i < d.n_docs; i++) cnt[lab[i] * (d.n_labels + 1) + (d.docs[i].label < 0 ? d.n_labels : d.docs[i].label)]++;
         fprintf(f, "purity %.4f nmi %.4f\ncluster", pur, v);
         for (j = 0; j < d.n_labels; j++) fprintf(f, " %s", d.label_names[j]);
         fprintf(f, "\n");
         for (i = 0; i < K; i++) { fprintf(f, "%d", i); for (j = 0; j < d.n_labels; j++) fprintf(f, " %d", cnt[i * (d.n_labels + 1) + j]); fprintf(f, "\n"); }
-        fclose(f);
-        printf("clusters: K=%d purity %.4f NMI %.4f against %d domain folders (%.1f s); wrote %s/{router.safetensors,manifest.tsv,shard_*.txt,random_*.txt,features.npy,clusters.txt}\n",
+        snprintf(path, sizeof path, "%s/clusters.txt", out);
+        out_close(&os, path);
+        {   /* documents.txt: the row order of features.npy (what an external --features file must follow) */
+            FILE *g = out_text(&os);
+            for (i = 0; i < d.n_docs; i++) fprintf(g, "%s\n", d.docs[i].name);
+            snprintf(path, sizeof path, "%s/documents.txt", out);
+            out_close(&os, path);
+        }
+        out_commit(&os, out);
+        printf("clusters: K=%d purity %.4f NMI %.4f against %d domain folders (%.1f s); wrote %s/{router.safetensors,manifest.tsv,shard_*.txt,random_*.txt,features.npy,clusters.txt,documents.txt}\n",
                K, pur, v, d.n_labels, now_s() - t0, out);
         free(cnt);
     }
@@ -548,19 +650,41 @@ static int cmd_cluster(int argc, char **argv) {
 }
 
 /* ---- ens-eval: every router x top-k from one table of per-expert log-probs ------------------------------------- */
+static const char *decar_route_label(int kind) {
+    static const char *names[] = { "?", "top1", "cosine", "cbtm", "bayes", "uniform" };
+    return kind >= 1 && kind <= 5 ? names[kind] : "?";
+}
+/* --routers and --topk, checked before any work: kinds[nr] (DECAR_ROUTE_*), tks[nt] in [1, K] (0 in the list = K) */
+static void parse_grid(const char *routers, const char *topks, int K, int have_router, int dfm, int **kinds, int *nr, int **tks, int *nt) {
+    char **it; int m, i; decar_error e;
+    if (decar_list_parse(routers, strlen(routers), ',', &it, &m, &e)) { fprintf(stderr, "decar ens-eval: --routers: %s\n", e.msg); exit(2); }
+    *kinds = (int *)malloc((size_t)m * sizeof(int)); *nr = m;
+    for (i = 0; i < m; i++) {
+        int kind = decar_route_name(it[i]);
+        if (!kind) { fprintf(stderr, "decar ens-eval: unknown router '%s' (top1, cosine, cbtm, bayes, uniform)\n", it[i]); exit(2); }
+        if (dfm && kind == DECAR_ROUTE_BAYES) { fprintf(stderr, "decar ens-eval: router 'bayes' is not available for the DFM bound (top1, cosine, cbtm, uniform)\n"); exit(2); }
+        if (!have_router && kind != DECAR_ROUTE_BAYES && kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar ens-eval: router '%s' needs --router FILE\n", it[i]); exit(2); }
+        (*kinds)[i] = kind;
+    }
+    free(it);
+    if (decar_list_parse(topks, strlen(topks), ',', &it, &m, &e)) { fprintf(stderr, "decar ens-eval: --topk: %s\n", e.msg); exit(2); }
+    *tks = (int *)malloc((size_t)m * sizeof(int)); *nt = m;
+    for (i = 0; i < m; i++) {
+        char *end; long v = strtol(it[i], &end, 10);
+        if (*end || v < 0) { fprintf(stderr, "decar ens-eval: --topk entry '%s' is not a count (0 = all experts)\n", it[i]); exit(2); }
+        (*tks)[i] = v == 0 || v > K ? K : (int)v;
+    }
+    free(it);
+}
 /* DFM experts: the DFM bound of the routed mixture posterior, for each router x top-k */
 static int ens_eval_dfm(ens_t *E, decar_data *d, docset *ds, decar_ctx *ctx, opt *o, int n) {
-    char rlist[256], klist[256], *rs, *ks, *s1 = NULL, *s2; FILE *csv = NULL;
+    FILE *csv = NULL; int *kinds, nr, *tks, nt, ri, ti;
+    parse_grid(S(o, n, "routers"), S(o, n, "topk"), E->en.k, E->have_router, 1, &kinds, &nr, &tks, &nt);
     if (S(o, n, "csv")) csv = csv_append(S(o, n, "csv"), "model,router,topk,domain,bits_per_byte,bytes");
-    strncpy(rlist, S(o, n, "routers"), sizeof rlist - 1); rlist[sizeof rlist - 1] = 0;
-    for (rs = strtok_r(rlist, ",", &s1); rs; rs = strtok_r(NULL, ",", &s1)) {
-        int kind = decar_route_name(rs);
-        if (!kind || kind == DECAR_ROUTE_BAYES) { fprintf(stderr, "decar ens-eval: router '%s' is not available for the DFM bound (top1, cosine, cbtm, uniform)\n", rs); return 2; }
-        if (!E->have_router && kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar ens-eval: router '%s' needs --router FILE\n", rs); return 2; }
-        strncpy(klist, S(o, n, "topk"), sizeof klist - 1); klist[sizeof klist - 1] = 0; s2 = NULL;
-        for (ks = strtok_r(klist, ",", &s2); ks; ks = strtok_r(NULL, ",", &s2)) {
-            int tk = atoi(ks); double se, m;
-            if (tk <= 0 || tk > E->en.k) tk = E->en.k;
+    for (ri = 0; ri < nr; ri++) {
+        int kind = kinds[ri]; const char *rs = decar_route_label(kind);
+        for (ti = 0; ti < nt; ti++) {
+            int tk = tks[ti]; double se, m;
             if ((kind == DECAR_ROUTE_TOP1 && tk > 1) || (kind == DECAR_ROUTE_UNIFORM && tk < E->en.k)) continue;
             E->en.router.kind = kind; E->en.router.top_k = tk;
             m = dfm_bound(E, ctx, d, ds, (int)I(o, n, "mc", 1, 1000), 1, &se);
@@ -569,6 +693,7 @@ static int ens_eval_dfm(ens_t *E, decar_data *d, docset *ds, decar_ctx *ctx, opt
         }
     }
     if (csv) fclose(csv);
+    free(kinds); free(tks);
     return 0;
 }
 
@@ -580,11 +705,12 @@ static int cmd_ens_eval(int argc, char **argv) {
                 {"label", "ensemble", "row label for the CSV", 0}, {"csv", NULL, "append rows to this CSV", 0}, {"domains", "1", "1: per-domain breakdown", 0},
                 {"skip-missing", "0", "1: continue without experts that fail to load", 0}, {"batch", "8", "windows per forward", 0},
                 {"mc", "2", "DFM experts: Monte Carlo samples of t per window", 0}, {"threads", "0", "threads", 0} };
-    int n = NOPT(o), K, j, q, ri, ti, every; ens_t E; decar_data d; docset ds; float **nll; decar_ctx *ctx = decar_ctx_new(0);
-    char rlist[256], klist[256], *rs, *save1 = NULL; FILE *csv = NULL; double t0 = now_s();
+    int n = NOPT(o), K, j, q, ri, ti, every, *kinds, nr, *tks, ntk; ens_t E; decar_data d; docset ds; float **nll; decar_ctx *ctx = decar_ctx_new(0);
+    FILE *csv = NULL; double t0 = now_s(); char *done_k;
     parse_opts(argc, argv, o, n, "ens-eval", "--experts A,B,.. --router FILE --data DIR [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     every = (int)I(o, n, "route-every", 1, 1 << 30);
+    if (S(o, n, "csv")) out_file_check("ens-eval", S(o, n, "csv"));
     ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), "uniform", 1, F(o, n, "temp", 1e-6, 1e6), every, (int)I(o, n, "skip-missing", 0, 1));
     K = E.en.k;
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
@@ -593,6 +719,7 @@ static int cmd_ens_eval(int argc, char **argv) {
     nll = (float **)calloc((size_t)K, sizeof(float *));
     for (j = 0; j < K; j++) if (E.en.experts[j] && !E.en.experts[j]->cfg.causal) break;
     if (j < K) return ens_eval_dfm(&E, &d, &ds, ctx, o, n);
+    parse_grid(S(o, n, "routers"), S(o, n, "topk"), K, E.have_router, 0, &kinds, &nr, &tks, &ntk);
     for (j = 0; j < K; j++) if (E.en.experts[j]) {
         nll[j] = (float *)malloc((size_t)ds.total * 4);
         score_docs(E.en.experts[j], ctx, &d, &ds, (int)I(o, n, "batch", 1, 4096), nll[j]);
@@ -600,19 +727,16 @@ static int cmd_ens_eval(int argc, char **argv) {
     }
     if (S(o, n, "csv")) csv = csv_append(S(o, n, "csv"), "model,router,topk,domain,bits_per_byte,bytes");
     printf("%-10s %-8s %5s  %s\n", "model", "router", "top-k", "bits/byte (held-out, per domain below)");
-    strncpy(rlist, S(o, n, "routers"), sizeof rlist - 1); rlist[sizeof rlist - 1] = 0;
-    for (rs = strtok_r(rlist, ",", &save1), ri = 0; rs; rs = strtok_r(NULL, ",", &save1), ri++) {
-        char *ks, *save2 = NULL; int kind = decar_route_name(rs); uint64_t done_k = 0;
-        if (!kind) { fprintf(stderr, "decar ens-eval: unknown router '%s'\n", rs); return 2; }
-        if (!E.have_router && kind != DECAR_ROUTE_BAYES && kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar ens-eval: router '%s' needs --router FILE\n", rs); return 2; }
-        strncpy(klist, S(o, n, "topk"), sizeof klist - 1); klist[sizeof klist - 1] = 0;
-        for (ks = strtok_r(klist, ",", &save2), ti = 0; ks; ks = strtok_r(NULL, ",", &save2), ti++) {
-            int tk = atoi(ks), nd = d.n_labels > 0 ? d.n_labels : 1; double *dom_s = (double *)calloc((size_t)nd, 8), tot = 0; int64_t *dom_n = (int64_t *)calloc((size_t)nd, 8);
+    done_k = (char *)malloc((size_t)K + 1);
+    for (ri = 0; ri < nr; ri++) {
+        int kind = kinds[ri]; const char *rs = decar_route_label(kind);
+        memset(done_k, 0, (size_t)K + 1);
+        for (ti = 0; ti < ntk; ti++) {
+            int tk = tks[ti], nd = d.n_labels > 0 ? d.n_labels : 1; double *dom_s = (double *)calloc((size_t)nd, 8), tot = 0; int64_t *dom_n = (int64_t *)calloc((size_t)nd, 8);
             double *w = (double *)malloc((size_t)K * 8), *ll = (double *)malloc((size_t)K * 8); float *feat = (float *)malloc((size_t)(E.feat.dim > 0 ? E.feat.dim : 1) * 4);
-            if (tk <= 0 || tk > K) tk = K;
             /* top1 is one expert by definition; uniform weights have no ranking to truncate; each top-k once */
-            if ((kind == DECAR_ROUTE_TOP1 && tk > 1) || (kind == DECAR_ROUTE_UNIFORM && tk < K) || (done_k >> tk & 1)) { free(dom_s); free(dom_n); free(w); free(ll); free(feat); continue; }
-            done_k |= 1ULL << tk;
+            if ((kind == DECAR_ROUTE_TOP1 && tk > 1) || (kind == DECAR_ROUTE_UNIFORM && tk < K) || done_k[tk]) { free(dom_s); free(dom_n); free(w); free(ll); free(feat); continue; }
+            done_k[tk] = 1;
             E.en.router.kind = kind; E.en.router.top_k = tk;
             for (q = 0; q < ds.n; q++) {
                 const decar_doc *doc = &d.docs[ds.doc[q]]; int64_t i; int dl = doc->label < 0 ? 0 : doc->label;
@@ -645,7 +769,7 @@ static int cmd_ens_eval(int argc, char **argv) {
     }
     if (csv) fclose(csv);
     for (j = 0; j < K; j++) free(nll[j]);
-    free(nll); ens_close(&E); decar_data_free(&d); decar_ctx_free(ctx);
+    free(nll); ens_close(&E); decar_data_free(&d); decar_ctx_free(ctx); free(done_k); free(kinds); free(tks);
     return 0;
 }
 
@@ -660,6 +784,9 @@ static int cmd_generate(int argc, char **argv) {
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), (int)I(o, n, "topk", 1, 1024), F(o, n, "temp-router", 1e-6, 1e6),
              (int)I(o, n, "route-every", 0, 1 << 30), (int)I(o, n, "skip-missing", 0, 1));
+    if (!E.en.experts[0] || !E.models[0].cfg.causal) {
+        int j; for (j = 0; j < E.en.k; j++) if (E.en.experts[j] && !E.models[j].cfg.causal) { fprintf(stderr, "decar generate: expert %d is a DFM model: use decar infill\n", j); return 2; }
+    }
     generate_common(&E, S(o, n, "prompt"), (int)I(o, n, "n", 1, 1 << 20), F(o, n, "temp", 0.01, 100), 0, F(o, n, "top-p", 0, 1), (uint64_t)I(o, n, "seed", 0, 1L << 62), 1);
     ens_close(&E);
     return 0;
@@ -689,59 +816,123 @@ static int cmd_infill(int argc, char **argv) {
 static int cmd_average(int argc, char **argv) {
     opt o[] = { {"experts", NULL, "comma-separated checkpoints branched from one seed model", 0}, {"weights", NULL, "comma-separated weights (default uniform)", 0},
                 {"out", NULL, "averaged checkpoint", 0} };
-    int n = NOPT(o), K, j; size_t i; ens_t E; decar_gpt avg; decar_error e; double w[1024];
+    int n = NOPT(o), K, j; size_t i; ens_t E; decar_gpt avg; decar_error e; double *w;
     parse_opts(argc, argv, o, n, "average", "--experts A,B,.. --out CKPT [--weights w1,w2,..]");
+    out_file_check("average", REQ(o, n, "out"));
     ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0);
     K = E.en.k;
+    for (j = 0; j < K; j++) if (!E.en.experts[j]) { fprintf(stderr, "decar average: expert %d is missing ('-'): averaging needs every expert\n", j); return 2; }
+    w = (double *)malloc((size_t)K * sizeof(double));
     for (j = 0; j < K; j++) w[j] = 1.0 / K;
-    if (S(o, n, "weights")) { const char *p = S(o, n, "weights"); double s = 0; for (j = 0; j < K; j++) { w[j] = strtod(p, (char **)&p); s += w[j]; if (*p == ',') p++; } for (j = 0; j < K; j++) w[j] /= s; }
+    if (S(o, n, "weights")) {   /* exactly K finite weights with a positive sum, normalised to sum 1 */
+        char **it; int nw; double sum = 0;
+        if (decar_list_parse(S(o, n, "weights"), strlen(S(o, n, "weights")), ',', &it, &nw, &e)) { fprintf(stderr, "decar average: --weights: %s\n", e.msg); return 2; }
+        if (nw != K) { fprintf(stderr, "decar average: %d weights for %d experts\n", nw, K); return 2; }
+        for (j = 0; j < K; j++) {
+            char *end; w[j] = strtod(it[j], &end);
+            if (*end || !isfinite(w[j])) { fprintf(stderr, "decar average: weight %d '%s' is not a finite number\n", j, it[j]); return 2; }
+            sum += w[j];
+        }
+        free(it);
+        if (!(sum > 0)) { fprintf(stderr, "decar average: the weights sum to %g: they must sum to a positive number\n", sum); return 2; }
+        for (j = 0; j < K; j++) w[j] /= sum;
+    }
     for (j = 1; j < K; j++) if (memcmp(&E.models[j].cfg, &E.models[0].cfg, sizeof(decar_gpt_config))) { fprintf(stderr, "decar average: expert %d has another config\n", j); return 2; }
     if (decar_gpt_init(&avg, &E.models[0].cfg, 0, &e)) die("average", &e);
     for (i = 0; i < avg.n_params; i++) { double s = 0; for (j = 0; j < K; j++) s += w[j] * E.models[j].params[i]; avg.params[i] = (float)s; }
+    for (i = 0; i < avg.n_params; i++) if (!isfinite(avg.params[i])) { fprintf(stderr, "decar average: the average overflows at parameter %lu\n", (unsigned long)i); return 1; }
     if (decar_gpt_save(&avg, REQ(o, n, "out"), NULL, &e)) die("average", &e);
-    decar_gpt_free(&avg); ens_close(&E);
+    decar_gpt_free(&avg); ens_close(&E); free(w);
     return 0;
 }
 
+static void xml_text(FILE *f, const char *s, int max);
 /* ---- plot: SVG of val loss vs tokens for several CSV logs ----------------------------------------------------- */
+typedef struct { double *x, *y; int n, cap; const char *name; } series;
 static int cmd_plot(int argc, char **argv) {
-    const char *out = NULL; int i, k, nf = 0; double xmax = 0, ymin = 1e9, ymax = -1e9;
-    static double X[64][4096], Y[64][4096]; static int N[64]; static char name[64][256]; FILE *f;
+    const char *out = NULL; int i, k, nf = 0; double xmax = 0, ymin = 1e300, ymax = -1e300; series *sr; FILE *f; outset os;
     const char *colors[] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf" };
+    memset(&os, 0, sizeof os);
     for (i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--help")) { printf("usage: decar plot --out FILE.svg LOG.csv [LOG.csv ...]\nPlots validation loss (bits/token) against training tokens; one line per log.\n"); return 0; }
-        if (!strcmp(argv[i], "--out") && i + 1 < argc) { out = argv[++i]; continue; }
-        if (nf == 64) break;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: decar plot --out FILE.svg LOG.csv [LOG.csv ...]\nPlots validation loss (bits/token) against training tokens; one line per log (the CSV that decar train --log writes).\n");
+            return 0;
+        }
+    }
+    sr = (series *)calloc((size_t)(argc > 0 ? argc : 1), sizeof(series));
+    for (i = 0; i < argc; i++) {
+        char line[512]; int rows = 0;
+        if (!strcmp(argv[i], "--out")) {
+            if (i + 1 >= argc) { fprintf(stderr, "decar plot: option --out needs a value\n"); return 2; }
+            out = argv[++i];
+            continue;
+        }
+        if (!strncmp(argv[i], "--", 2)) { fprintf(stderr, "decar plot: unknown option '%s' (see --help)\n", argv[i]); return 2; }
         f = fopen(argv[i], "r");
         if (!f) { fprintf(stderr, "decar plot: cannot read %s\n", argv[i]); return 1; }
-        { char line[512]; N[nf] = 0; snprintf(name[nf], sizeof name[nf], "%s", argv[i]);
-          if (!fgets(line, sizeof line, f)) { fclose(f); continue; }
-          while (fgets(line, sizeof line, f) && N[nf] < 4096) { int st; long long tok; double tr, vl, sec;
-              if (sscanf(line, "%d,%lld,%lf,%lf,%lf", &st, &tok, &tr, &vl, &sec) == 5 && vl == vl) { X[nf][N[nf]] = (double)tok; Y[nf][N[nf]] = vl / log(2.0); N[nf]++; } } }
+        sr[nf].name = argv[i];
+        if (!fgets(line, sizeof line, f) || strncmp(line, "step,tokens,train_loss,val_loss", 31)) {
+            fclose(f); fprintf(stderr, "decar plot: %s is not a training log (header step,tokens,train_loss,val_loss,seconds)\n", argv[i]); return 1;
+        }
+        while (fgets(line, sizeof line, f)) {
+            int st; long long tok; double tr, vl, sec;
+            rows++;
+            if (sscanf(line, "%d,%lld,%lf,%lf,%lf", &st, &tok, &tr, &vl, &sec) != 5) {
+                fclose(f); fprintf(stderr, "decar plot: %s line %d is not step,tokens,train_loss,val_loss,seconds\n", argv[i], rows + 1); return 1;
+            }
+            if (!(vl == vl) || !isfinite(vl) || tok < 0) continue;   /* no validation at this row */
+            if (sr[nf].n == sr[nf].cap) {
+                sr[nf].cap = sr[nf].cap ? 2 * sr[nf].cap : 256;
+                sr[nf].x = (double *)realloc(sr[nf].x, (size_t)sr[nf].cap * 8);
+                sr[nf].y = (double *)realloc(sr[nf].y, (size_t)sr[nf].cap * 8);
+                if (!sr[nf].x || !sr[nf].y) { fprintf(stderr, "decar plot: no memory\n"); return 1; }
+            }
+            sr[nf].x[sr[nf].n] = (double)tok;
+            sr[nf].y[sr[nf].n] = vl / log(2.0);
+            sr[nf].n++;
+        }
         fclose(f);
-        for (k = 0; k < N[nf]; k++) { if (X[nf][k] > xmax) xmax = X[nf][k]; if (Y[nf][k] < ymin) ymin = Y[nf][k]; if (Y[nf][k] > ymax) ymax = Y[nf][k]; }
+        for (k = 0; k < sr[nf].n; k++) {
+            if (sr[nf].x[k] > xmax) xmax = sr[nf].x[k];
+            if (sr[nf].y[k] < ymin) ymin = sr[nf].y[k];
+            if (sr[nf].y[k] > ymax) ymax = sr[nf].y[k];
+        }
         nf++;
     }
     if (!out || !nf) { fprintf(stderr, "decar plot: need --out FILE.svg and at least one CSV log\n"); return 2; }
+    out_file_check("plot", out);
+    for (i = 0, k = 0; i < nf; i++) k += sr[i].n;
+    if (!k) { fprintf(stderr, "decar plot: the logs hold no validation loss (train with --val-every N)\n"); return 1; }
     if (ymax <= ymin) ymax = ymin + 1;
-    f = fopen(out, "w");
-    if (!f) { fprintf(stderr, "decar plot: cannot write %s\n", out); return 1; }
-    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='760' height='460' font-family='sans-serif' font-size='12'>\n<rect width='760' height='460' fill='white'/>\n");
-    fprintf(f, "<text x='380' y='20' text-anchor='middle' font-size='14'>validation loss (bits/token, each model's own held-out documents) vs its training tokens</text>\n");
-    fprintf(f, "<line x1='60' y1='400' x2='560' y2='400' stroke='black'/><line x1='60' y1='40' x2='60' y2='400' stroke='black'/>\n");
-    for (k = 0; k <= 4; k++) { double yv = ymin + (ymax - ymin) * k / 4, xv = xmax * k / 4;
-        fprintf(f, "<text x='55' y='%.1f' text-anchor='end'>%.2f</text>\n", 400 - 360.0 * k / 4 + 4, yv);
-        fprintf(f, "<text x='%.1f' y='416' text-anchor='middle'>%.3gM</text>\n", 60 + 500.0 * k / 4, xv / 1e6); }
+    f = out_text(&os);
+    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='860' height='480' font-family='sans-serif' font-size='12'>\n<rect width='860' height='480' fill='white'/>\n");
+    fprintf(f, "<text x='330' y='20' text-anchor='middle' font-size='14'>validation loss vs training tokens (each model's own held-out documents)</text>\n");
+    fprintf(f, "<line x1='70' y1='400' x2='590' y2='400' stroke='black'/><line x1='70' y1='40' x2='70' y2='400' stroke='black'/>\n");
+    fprintf(f, "<text x='330' y='440' text-anchor='middle'>training tokens</text>\n");
+    fprintf(f, "<text x='18' y='220' text-anchor='middle' transform='rotate(-90 18 220)'>validation loss (bits per token)</text>\n");
+    for (k = 0; k <= 4; k++) {
+        double yv = ymin + (ymax - ymin) * k / 4, xv = xmax * k / 4;
+        char tick[32];
+        if (xv >= 1e6) snprintf(tick, sizeof tick, "%.3gM", xv / 1e6);
+        else if (xv >= 1e3) snprintf(tick, sizeof tick, "%.3gk", xv / 1e3);
+        else snprintf(tick, sizeof tick, "%.0f", xv);
+        fprintf(f, "<text x='65' y='%.1f' text-anchor='end'>%.2f</text>\n", 400 - 360.0 * k / 4 + 4, yv);
+        fprintf(f, "<text x='%.1f' y='416' text-anchor='middle'>%s</text>\n", 70 + 520.0 * k / 4, tick);
+    }
     for (i = 0; i < nf; i++) {
-        const char *base = strrchr(name[i], '/');
+        const char *base = strrchr(sr[i].name, '/');
         fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='1.5' points='", colors[i % 10]);
-        for (k = 0; k < N[i]; k++) fprintf(f, "%.1f,%.1f ", 60 + 500 * X[i][k] / (xmax > 0 ? xmax : 1), 400 - 360 * (Y[i][k] - ymin) / (ymax - ymin));
+        for (k = 0; k < sr[i].n; k++) fprintf(f, "%.1f,%.1f ", 70 + 520 * sr[i].x[k] / (xmax > 0 ? xmax : 1), 400 - 360 * (sr[i].y[k] - ymin) / (ymax - ymin));
         fprintf(f, "'/>\n");
-        for (k = 0; k < N[i]; k++) fprintf(f, "<circle cx='%.1f' cy='%.1f' r='2.5' fill='%s'/>\n", 60 + 500 * X[i][k] / (xmax > 0 ? xmax : 1), 400 - 360 * (Y[i][k] - ymin) / (ymax - ymin), colors[i % 10]);
-        fprintf(f, "<text x='570' y='%d' fill='%s'>%s</text>\n", 50 + 16 * i, colors[i % 10], base ? base + 1 : name[i]);
+        fprintf(f, "<text x='600' y='%d' fill='%s'>", 50 + 16 * i, colors[i % 10]);
+        xml_text(f, base ? base + 1 : sr[i].name, 40);
+        fprintf(f, "</text>\n");
+        free(sr[i].x); free(sr[i].y);
     }
     fprintf(f, "</svg>\n");
-    fclose(f);
+    out_close(&os, out);
+    out_commit(&os, NULL);
+    free(sr);
     return 0;
 }
 
@@ -827,11 +1018,18 @@ static void vfeature(const uint8_t *img, const float *mean, int dim, uint64_t se
     for (p = 0; p < VSIDE * VSIDE; p++) { float x = img[p] / 255.0f - mean[p]; for (j = 0; j < dim; j++) out[j] += x * decar_rng_normal(&r); }
     decar_l2_normalize(out, dim);
 }
+/* a subset file: one image index per line, each in [0, n) */
 static int read_indices(const char *path, int n, int **out) {
-    FILE *f = fopen(path, "r"); int cap = 1024, m = 0, x; *out = (int *)malloc((size_t)cap * sizeof(int));
-    if (!f) { fprintf(stderr, "decar: cannot read %s\n", path); exit(1); }
-    while (fscanf(f, "%d", &x) == 1) { if (x < 0 || x >= n) { fprintf(stderr, "decar: %s: index %d out of range\n", path, x); exit(1); } if (m == cap) *out = (int *)realloc(*out, (size_t)(cap *= 2) * sizeof(int)); (*out)[m++] = x; }
-    fclose(f);
+    void *buf; size_t len; char **it; int m, i; decar_error e;
+    if (decar_read_file(path, &buf, &len, &e) || decar_list_parse((const char *)buf, len, '\n', &it, &m, &e)) die("subset", &e);
+    free(buf);
+    *out = (int *)malloc((size_t)m * sizeof(int));
+    for (i = 0; i < m; i++) {
+        char *end; long x = strtol(it[i], &end, 10);
+        if (*end || x < 0 || x >= n) { fprintf(stderr, "decar: %s line %d: '%s' is not an image index in [0, %d)\n", path, i + 1, it[i], n); exit(1); }
+        (*out)[i] = (int)x;
+    }
+    free(it);
     return m;
 }
 /* a batch of captions: ids [EOT cap...] targets [cap... EOT], padded with -1 to the longest in the batch */
@@ -854,9 +1052,10 @@ static int cmd_vcluster(int argc, char **argv) {
     opt o[] = { {"images", NULL, "image-caption directory", 0}, {"out", NULL, "output directory (must exist)", 0}, {"k", "4", "clusters", 0},
                 {"dim", "64", "feature dimension", 0}, {"seed", "1", "seed", 0}, {"iters", "30", "k-means iterations", 0} };
     int n = NOPT(o), K, dim, i, j, nt = 0, *lab, *dom; vdata v; float *mean, *X, *C, *Xt; int32_t *lt; decar_kmeans_opts ko; decar_error e; char path[4096];
-    uint64_t seed; const char *out;
+    uint64_t seed; const char *out; outset os; memset(&os, 0, sizeof os);
     parse_opts(argc, argv, o, n, "vcluster", "--images DIR --out DIR [--k K]");
-    K = (int)I(o, n, "k", 1, 1024); dim = (int)I(o, n, "dim", 1, 4096); seed = (uint64_t)I(o, n, "seed", 0, 1L << 62); out = REQ(o, n, "out");
+    K = (int)I(o, n, "k", 1, 1 << 20); dim = (int)I(o, n, "dim", 1, 4096); seed = (uint64_t)I(o, n, "seed", 0, 1L << 62); out = REQ(o, n, "out");
+    out_dir_check("vcluster", out);
     memset(&v, 0, sizeof v); vdata_load(&v, REQ(o, n, "images"));
     mean = (float *)calloc(VSIDE * VSIDE, 4);
     for (i = 0; i < v.im.n; i++) if (!v.test[i]) { int p; nt++; for (p = 0; p < VSIDE * VSIDE; p++) mean[p] += v.im.pixels[(size_t)i * VSIDE * VSIDE + p] / 255.0f; }
@@ -864,31 +1063,33 @@ static int cmd_vcluster(int argc, char **argv) {
     X = (float *)malloc((size_t)v.im.n * dim * 4); Xt = (float *)malloc((size_t)nt * dim * 4); lt = (int32_t *)malloc((size_t)nt * 4); C = (float *)malloc((size_t)K * dim * 4);
     for (i = 0, j = 0; i < v.im.n; i++) { vfeature(v.im.pixels + (size_t)i * VSIDE * VSIDE, mean, dim, seed, X + (size_t)i * dim); if (!v.test[i]) memcpy(Xt + (size_t)j++ * dim, X + (size_t)i * dim, (size_t)dim * 4); }
     ko.k = K; ko.iters = (int)I(o, n, "iters", 1, 10000); ko.balanced = 1; ko.seed = seed; ko.n_fine = 0;
+    if (K > nt) { fprintf(stderr, "decar vcluster: K = %d is larger than the data (%d training images)\n", K, nt); return 1; }
     if (decar_kmeans(Xt, nt, dim, &ko, C, lt, NULL, NULL, &e) < 0) die("k-means", &e);
     lab = (int *)malloc((size_t)v.im.n * sizeof(int)); dom = (int *)malloc((size_t)v.im.n * sizeof(int));
     for (i = 0; i < v.im.n; i++) { lab[i] = decar_nearest(X + (size_t)i * dim, C, K, dim); dom[i] = v.label[i]; }
     {   /* router file: centroids, prior, the pixel mean; shards of training image indices; a random split of equal sizes */
-        decar_st_tensor t[3]; void *buf; size_t len; char meta[128]; float *prior = (float *)calloc((size_t)K, 4); int *sz = (int *)calloc((size_t)K, sizeof(int)), *perm; decar_rng r; FILE *f[2];
+        decar_st_tensor t[3]; void *buf; size_t len; char meta[128]; float *prior = (float *)calloc((size_t)K, 4); int *sz = (int *)calloc((size_t)K, sizeof(int)), *perm, pos = 0; decar_rng r;
         for (i = 0; i < v.im.n; i++) if (!v.test[i]) { prior[lab[i]] += 1.0f / nt; sz[lab[i]]++; }
         t[0].name = "centroids"; t[0].ndim = 2; t[0].shape[0] = K; t[0].shape[1] = dim; t[0].data = C;
         t[1].name = "prior"; t[1].ndim = 1; t[1].shape[0] = K; t[1].shape[1] = 1; t[1].data = prior;
         t[2].name = "pixel_mean"; t[2].ndim = 1; t[2].shape[0] = VSIDE * VSIDE; t[2].shape[1] = 1; t[2].data = mean;
         snprintf(meta, sizeof meta, "\"k\":\"%d\",\"dim\":\"%d\",\"feat_seed\":\"%llu\"", K, dim, (unsigned long long)seed);
         snprintf(path, sizeof path, "%s/vrouter.safetensors", out);
-        if (decar_st_save_mem(t, 3, meta, &buf, &len, &e) || decar_write_file_atomic(path, buf, len, &e)) die("router", &e);
-        free(buf);
+        if (decar_st_save_mem(t, 3, meta, &buf, &len, &e)) die("router", &e);
+        out_add(&os, path, buf, len);
         perm = (int *)malloc((size_t)v.im.n * sizeof(int)); decar_rng_seed(&r, 99);
         for (i = 0; i < v.im.n; i++) perm[i] = i;
         for (i = v.im.n - 1; i > 0; i--) { int q = (int)(decar_rng_u32(&r) % (uint32_t)(i + 1)), x = perm[i]; perm[i] = perm[q]; perm[q] = x; }
         for (j = 0; j < K; j++) {
-            int q, c = 0; static int pos = 0; if (j == 0) pos = 0;
-            snprintf(path, sizeof path, "%s/shard_%d.txt", out, j); f[0] = fopen(path, "w");
-            snprintf(path, sizeof path, "%s/random_%d.txt", out, j); f[1] = fopen(path, "w");
-            if (!f[0] || !f[1]) { fprintf(stderr, "decar: cannot write shards in %s\n", out); return 1; }
-            for (i = 0; i < v.im.n; i++) if (!v.test[i] && lab[i] == j) fprintf(f[0], "%d\n", i);
-            for (q = pos; q < v.im.n && c < sz[j]; q++) if (!v.test[perm[q]]) { fprintf(f[1], "%d\n", perm[q]); c++; }
+            int q, c = 0; FILE *f = out_text(&os);
+            for (i = 0; i < v.im.n; i++) if (!v.test[i] && lab[i] == j) fprintf(f, "%d\n", i);
+            snprintf(path, sizeof path, "%s/shard_%d.txt", out, j);
+            out_close(&os, path);
+            f = out_text(&os);
+            for (q = pos; q < v.im.n && c < sz[j]; q++) if (!v.test[perm[q]]) { fprintf(f, "%d\n", perm[q]); c++; }
             pos = q;
-            fclose(f[0]); fclose(f[1]);
+            snprintf(path, sizeof path, "%s/random_%d.txt", out, j);
+            out_close(&os, path);
         }
         free(prior); free(sz); free(perm);
     }
@@ -897,12 +1098,13 @@ static int cmd_vcluster(int argc, char **argv) {
         for (i = 0; i < v.im.n; i++) tests[v.test[i]]++;
         printf("vision clusters: K=%d purity %.4f NMI %.4f against %d scripts; %d train, %d test (%d unseen renderings, %d unseen characters)\n",
                K, pur, v2, v.n_labels, tests[0], tests[1] + tests[2], tests[1], tests[2]);
-        snprintf(path, sizeof path, "%s/vclusters.txt", out);
-        { FILE *f = fopen(path, "w"); int *cnt = (int *)calloc((size_t)K * v.n_labels, sizeof(int));
+        { FILE *f = out_text(&os); int *cnt = (int *)calloc((size_t)K * v.n_labels, sizeof(int));
           fprintf(f, "purity %.4f nmi %.4f\ncluster", pur, v2); for (j = 0; j < v.n_labels; j++) fprintf(f, " %s", v.names[j]); fprintf(f, "\n");
           for (i = 0; i < v.im.n; i++) cnt[lab[i] * v.n_labels + v.label[i]]++;
           for (i = 0; i < K; i++) { fprintf(f, "%d", i); for (j = 0; j < v.n_labels; j++) fprintf(f, " %d", cnt[i * v.n_labels + j]); fprintf(f, "\n"); }
-          fclose(f); free(cnt); }
+          snprintf(path, sizeof path, "%s/vclusters.txt", out);
+          out_close(&os, path); free(cnt); }
+        out_commit(&os, out);
     }
     free(mean); free(X); free(Xt); free(lt); free(C); free(lab); free(dom);
     return 0;
@@ -918,6 +1120,8 @@ static int cmd_vtrain(int argc, char **argv) {
     decar_ctx *ctx = decar_ctx_new(0); decar_rng r; int32_t *ids, *tg; float *pre, *pick_pre; int *pick; double t0 = now_s(), last = 0, ema = -1; FILE *logf = NULL;
     parse_opts(argc, argv, o, n, "vtrain", "--images DIR [--subset FILE] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
+    out_file_check("vtrain", REQ(o, n, "out"));
+    if (S(o, n, "log")) out_file_check("vtrain", S(o, n, "log"));
     memset(&v, 0, sizeof v); vdata_load(&v, REQ(o, n, "images"));
     vdata_features(&v, S(o, n, "features"), (int)I(o, n, "prefix-len", 1, 4096));
     if (S(o, n, "subset")) m = read_indices(S(o, n, "subset"), v.im.n, &idx);
@@ -992,19 +1196,23 @@ static int cmd_caption(int argc, char **argv) {
                 {"sheet", NULL, "write an SVG contact sheet of test images here", 0}, {"max", "0", "caption at most this many test images (0: all)", 0}, {"threads", "0", "threads", 0},
                 {"features", NULL, "image features .npy, as given to vtrain", 0}, {"prefix-len", "1", "with --features: prefix vectors per row", 0} };
     int n = NOPT(o), K, j, i, q, nt = 0, *tests, tk, kind, nl; vdata v; ens_t E; float *C = NULL, *mean = NULL, *prior = NULL, *feat; int dim = 0; uint64_t seed = 0;
-    decar_ctx *ctx = decar_ctx_new(0); double *dom_bits, *dom_exact, *dom_bytes, *dom_n, tot_bits = 0, tot_bytes = 0, tot_exact = 0; FILE *sheet = NULL, *csv = NULL;
+    decar_ctx *ctx = decar_ctx_new(0); double *dom_bits, *dom_exact, *dom_bytes, *dom_n, tot_bits = 0, tot_bytes = 0, tot_exact = 0, *w; FILE *sheet = NULL, *csv = NULL;
+    float **kv, **sc, **lg; outset os; memset(&os, 0, sizeof os);
     parse_opts(argc, argv, o, n, "caption", "--experts A,B,.. --images DIR [--router R --route top1|cosine --topk k] [--sheet out.svg]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     memset(&v, 0, sizeof v); vdata_load(&v, REQ(o, n, "images"));
     vdata_features(&v, S(o, n, "features"), (int)I(o, n, "prefix-len", 1, 4096));
+    if (S(o, n, "sheet")) out_file_check("caption", S(o, n, "sheet"));
+    if (S(o, n, "csv")) out_file_check("caption", S(o, n, "csv"));
     ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0);
-    K = E.en.k; tk = (int)I(o, n, "topk", 1, 1024); kind = decar_route_name(S(o, n, "route"));
+    K = E.en.k; tk = (int)I(o, n, "topk", 1, 1 << 20); kind = decar_route_name(S(o, n, "route"));
     if (kind != DECAR_ROUTE_TOP1 && kind != DECAR_ROUTE_COSINE && kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar caption: --route must be top1, cosine or uniform\n"); return 2; }
     for (j = 0; j < K; j++) if (!E.en.experts[j] || E.en.experts[j]->cfg.n_prefix != v.P || E.en.experts[j]->cfg.d_prefix != v.Dp) { fprintf(stderr, "decar caption: expert %d does not take a prefix of %d x %d (train it with decar vtrain and the same --features)\n", j, v.P, v.Dp); return 2; }
     if (S(o, n, "router")) {
         void *buf; size_t len; decar_error e; char vv[64];
         if (decar_read_file(S(o, n, "router"), &buf, &len, &e)) die("router", &e);
-        if (decar_meta_get(buf, len, "dim", vv, sizeof vv) || (dim = atoi(vv)) < 1 || decar_meta_get(buf, len, "feat_seed", vv, sizeof vv)) { fprintf(stderr, "decar caption: not a vision router file\n"); return 1; }
+        if (decar_meta_get(buf, len, "dim", vv, sizeof vv) || (dim = atoi(vv)) < 1 || dim > 4096 || decar_meta_get(buf, len, "feat_seed", vv, sizeof vv)) { fprintf(stderr, "decar caption: %s is not a vision router file (decar vcluster writes one)\n", S(o, n, "router")); return 1; }
+        if ((size_t)K * dim * 4 > len) { fprintf(stderr, "decar caption: %s cannot hold %d centroids of dimension %d (does its K match the experts?)\n", S(o, n, "router"), K, dim); return 1; }
         seed = strtoull(vv, NULL, 10);
         C = (float *)malloc((size_t)K * dim * 4); mean = (float *)malloc(VSIDE * VSIDE * 4); prior = (float *)malloc((size_t)K * 4);
         if (decar_st_get(buf, len, "centroids", C, (int64_t)K * dim, &e) || decar_st_get(buf, len, "pixel_mean", mean, VSIDE * VSIDE, &e) ||
@@ -1014,34 +1222,39 @@ static int cmd_caption(int argc, char **argv) {
     } else if (kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar caption: --route %s needs --router\n", S(o, n, "route")); return 2; }
     E.en.router.k = K; E.en.router.kind = kind; E.en.router.top_k = tk; E.en.router.temp = (float)F(o, n, "temp", 1e-6, 1e6);
     feat = (float *)malloc((size_t)(dim > 0 ? dim : 1) * 4);
+    w = (double *)malloc((size_t)K * sizeof(double));
+    kv = (float **)calloc((size_t)K, sizeof(float *)); sc = (float **)calloc((size_t)K, sizeof(float *)); lg = (float **)calloc((size_t)K, sizeof(float *));
     tests = (int *)malloc((size_t)v.im.n * sizeof(int));
     for (i = 0; i < v.im.n; i++) if (v.test[i]) tests[nt++] = i;
     if (I(o, n, "max", 0, 1 << 30) > 0 && nt > I(o, n, "max", 0, 1 << 30)) nt = (int)I(o, n, "max", 0, 1 << 30);
     nl = v.n_labels;
     dom_bits = (double *)calloc((size_t)nl, 8); dom_exact = (double *)calloc((size_t)nl, 8); dom_bytes = (double *)calloc((size_t)nl, 8); dom_n = (double *)calloc((size_t)nl, 8);
+    if (nt == 0) { fprintf(stderr, "decar caption: no held-out images to caption\n"); return 1; }
     if (S(o, n, "sheet")) {
-        sheet = fopen(S(o, n, "sheet"), "w");
-        if (!sheet) { fprintf(stderr, "decar caption: cannot write %s\n", S(o, n, "sheet")); return 1; }
+        sheet = out_text(&os);
         fprintf(sheet, "<svg xmlns='http://www.w3.org/2000/svg' width='1200' height='%d' font-family='monospace' font-size='10'>\n<rect width='100%%' height='100%%' fill='white'/>\n", 30 + 8 * 110);
         fprintf(sheet, "<text x='10' y='18' font-size='13' font-family='sans-serif'>%s: held-out glyphs, the routed ensemble's greedy caption (green = exact) and the expert that answered (grey: the true caption)</text>\n", S(o, n, "label"));
     }
     for (q = 0; q < nt; q++) {
-        int im = tests[q], L = (int)strlen(v.im.captions[im]), T = L + 1, t, a, best = -1, outlen = 0; double w[1024], bits = 0; char gen[128];
+        int im = tests[q], L = (int)strlen(v.im.captions[im]), T = L + 1, t, a, best = -1, outlen = 0; double bits = 0; char gen[128];
         float *pre = (float *)malloc((size_t)v.P * v.Dp * 4); int32_t *ids = (int32_t *)malloc((size_t)T * 4), *tg = (int32_t *)malloc((size_t)T * 4); float *nll = (float *)malloc((size_t)T * 4); double *pm = (double *)calloc((size_t)T, 8);
         const uint8_t *px = v.im.pixels + (size_t)im * VSIDE * VSIDE;
         if (dim > 0) vfeature(px, mean, dim, seed, feat);
         decar_router_weights(&E.en.router, dim > 0 ? feat : NULL, NULL, w);
         vprefix(&v, im, pre);
         for (t = 0; t < T; t++) { ids[t] = t == 0 ? DECAR_TOK_EOT : (uint8_t)v.im.captions[im][t - 1]; tg[t] = t < L ? (uint8_t)v.im.captions[im][t] : DECAR_TOK_EOT; }
+        for (j = 0; j < K; j++) if (w[j] > 0 && T + v.P > E.en.experts[j]->cfg.seq_len) {
+            fprintf(stderr, "decar caption: image %d's caption (%d bytes) does not fit expert %d's context of %d after %d prefix positions\n", im, L, j, E.en.experts[j]->cfg.seq_len, v.P);
+            return 1;
+        }
         for (j = 0; j < K; j++) if (w[j] > 0) {   /* caption bits: teacher forcing under each active expert, mixed */
-            if (T + v.P > E.en.experts[j]->cfg.seq_len) break;
             decar_gpt_score_prefix(E.en.experts[j], ctx, pre, ids, tg, 1, T, nll);
             for (t = 0; t < T; t++) pm[t] += w[j] * exp(-nll[t]);
             if (best < 0 || w[j] > w[best]) best = j;
         }
         for (t = 0; t < L && t < T; t++) bits += -log2(pm[t] > 1e-300 ? pm[t] : 1e-300);
         {   /* greedy decoding from the mixture; each active expert runs its own KV cache */
-            float *kv[1024], *sc[1024], *lg[1024], *emb = (float *)malloc((size_t)v.P * 65536 * 4); int32_t tok = DECAR_TOK_EOT;
+            float *emb = (float *)malloc((size_t)v.P * 65536 * 4); int32_t tok = DECAR_TOK_EOT;
             for (j = 0; j < K; j++) if (w[j] > 0) {
                 decar_gpt *g = E.en.experts[j]; kv[j] = (float *)malloc(decar_gpt_kv_size(&g->cfg) * 4); sc[j] = (float *)malloc(decar_gpt_step_scratch(&g->cfg) * 4); lg[j] = (float *)malloc((size_t)g->cfg.vocab_size * 4);
                 decar_gpt_project_prefix(g, pre, emb);
@@ -1072,7 +1285,7 @@ static int cmd_caption(int argc, char **argv) {
         }
         free(ids); free(tg); free(nll); free(pm); free(pre);
     }
-    if (sheet) { fprintf(sheet, "</svg>\n"); fclose(sheet); }
+    if (sheet) { fprintf(sheet, "</svg>\n"); out_close(&os, S(o, n, "sheet")); out_commit(&os, NULL); }
     printf("%-14s %-7s top-%d: caption %.4f bits/byte, exact match %.1f%% (%d held-out images)\n", S(o, n, "label"), S(o, n, "route"), tk, tot_bits / tot_bytes, 100 * tot_exact / nt, nt);
     if (S(o, n, "csv")) {
         csv = csv_append(S(o, n, "csv"), "model,router,topk,script,bits_per_byte,exact_match,images");
@@ -1083,7 +1296,7 @@ static int cmd_caption(int argc, char **argv) {
         }
     }
     E.en.router.centroids = NULL; E.en.router.prior = NULL;
-    free(C); free(mean); free(prior); free(feat); free(tests); free(dom_bits); free(dom_exact); free(dom_bytes); free(dom_n);
+    free(C); free(mean); free(prior); free(feat); free(tests); free(w); free(kv); free(sc); free(lg); free(dom_bits); free(dom_exact); free(dom_bytes); free(dom_n);
     ens_close(&E); decar_ctx_free(ctx); decar_images_free(&v.im); free(v.label); free(v.test);
     return 0;
 }
