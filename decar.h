@@ -2597,8 +2597,16 @@ static void decar__prefix_path(decar_error *e, const char *path) {
     memcpy(e->msg, m, sizeof m);
 }
 DECARDEF int decar_read_file(const char *path, void **buf, size_t *len, decar_error *e) {
-    FILE *f = fopen(path, "rb"); long n; size_t got;
+    FILE *f; long n; size_t got;
     *buf = NULL; *len = 0;
+#if DECAR__POSIX
+    {   /* a directory opens and "seeks" on some systems: only regular files are read */
+        struct stat sb;
+        if (stat(path, &sb)) DECAR__FAIL(e, DECAR_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+        if (!S_ISREG(sb.st_mode)) DECAR__FAIL(e, DECAR_ERR_IO, "cannot read '%s': not a regular file", path);
+    }
+#endif
+    f = fopen(path, "rb");
     if (!f) DECAR__FAIL(e, DECAR_ERR_IO, "cannot open '%s'", path);
     if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) { fclose(f); DECAR__FAIL(e, DECAR_ERR_IO, "cannot read '%s' (not a regular file?)", path); }
     *buf = DECAR_MALLOC((size_t)n + 1);

@@ -1314,6 +1314,6 @@ int main(int argc, char **argv) {
         "  vcluster  cluster images by pixel features: shards + router\n  vtrain    train an image captioner (LLaVA-style prefix)\n  caption   caption held-out images with a routed ensemble\n";
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { fputs(usage, argc < 2 ? stderr : stdout); return argc < 2 ? 2 : 0; }
     for (i = 0; i < (int)(sizeof cmds / sizeof cmds[0]); i++) if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 2, argv + 2);
-    fprintf(stderr, "decar: unknown command '%s'\n%s", argv[1], usage);
+    fprintf(stderr, "%sdecar: unknown command '%s'\n", usage, argv[1]);
     return 2;
 }
