@@ -22,6 +22,14 @@ $(BUILD)/%: tests/%.c decar.h tests/test_util.h | $(BUILD)
 test: $(BUILD)/decar $(addprefix $(BUILD)/,$(TESTS))
 	bash tests/run_tests.sh
 
+$(BUILD)/mkbad: tests/mkbad.c decar.h | $(BUILD)
+	$(CC) -std=c99 -O1 -o $@ tests/mkbad.c $(LDLIBS)
+
+# the libFuzzer targets over every parser of untrusted input, longer than make test runs them
+FUZZ_SECONDS ?= 300
+fuzz:
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 demo: $(BUILD)/decar
 	bash scripts/demo.sh
 
@@ -34,4 +42,4 @@ bench: $(BUILD)/decar
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all test demo demo-vision bench clean
+.PHONY: all test fuzz demo demo-vision bench clean

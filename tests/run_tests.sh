@@ -96,6 +96,23 @@ ls $B/*.tmp 2>/dev/null && { echo "FAILED: temporary files left behind"; fails=$
 run $B/decar sample --model $B/det_a.safetensors --prompt "int " --n 16 > /dev/null
 run $B/decar sample --model $B/det_dfm.safetensors --prompt "int " --n 16 > /dev/null
 
+step "many experts: 1,100 experts generate (no fixed limits); 70 experts keep the all-experts row of ens-eval"
+for i in $(seq 1100); do echo "$B/det_a.safetensors"; done > $B/manifest_1100.txt
+expect 0 "1100 experts, uniform" $B/decar generate --experts @$B/manifest_1100.txt --route uniform --n 2
+for i in $(seq 70); do echo "$B/det_a.safetensors"; done > $B/manifest_70.txt
+$B/decar ens-eval --experts @$B/manifest_70.txt --data $B/tinycorpus --routers bayes,uniform --topk 1,0 --domains 0 > $B/ens70.txt 2>/dev/null
+if grep -q "uniform     70" $B/ens70.txt && grep -q "bayes       70" $B/ens70.txt; then echo "ok  70 experts: top-70 rows present"; else echo "FAILED: 70 experts: $(cat $B/ens70.txt | head -5)"; fails=$((fails + 1)); fi
+
+step "bad-input catalogue: every case a clean failure (message, error status, no signal, no file left)"
+make -s $B/mkbad > /dev/null
+run bash tests/bad_inputs.sh $B
+
+step "crash consistency: kill -9 during training and during a checkpoint write, then --resume"
+run bash tests/crash_test.sh $B 4
+
+step "fuzzing: libFuzzer on every parser of untrusted input (ASan + UBSan, ${FUZZ_SECONDS:-10} s each)"
+run bash tests/fuzz/run.sh ${FUZZ_SECONDS:-10}
+
 step "PyTorch interop: a decar checkpoint loads in PyTorch and gives the same logits"
 run $B/test_interop $B
 if /usr/bin/python3 -c "import torch, numpy" 2>/dev/null; then run /usr/bin/python3 scripts/check_interop.py $B

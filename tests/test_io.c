@@ -5,6 +5,7 @@
 #define DECAR_IMPLEMENTATION
 #include "../decar.h"
 #include "test_util.h"
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -168,11 +169,96 @@ static void test_resume(void) {
     free(buf); decar_gpt_free(&a); decar_gpt_free(&b); decar_ctx_free(ctx);
 }
 
+/* untrusted input: strict lists, the O(n log n) tensor checks, all-or-nothing writes, a router of thousands */
+static void test_untrusted(void) {
+    decar_error e;
+    char **it;
+    int n;
+    /* lists: positional, so an empty entry is an error; a blank tail is not */
+    CHECK(decar_list_parse("a,-,b", 5, ',', &it, &n, &e) == 0 && n == 3 && !strcmp(it[1], "-") && !strcmp(it[2], "b"), "comma list");
+    free(it);
+    CHECK(decar_list_parse(" a \r\nb\n\n", 8, '\n', &it, &n, &e) == 0 && n == 2 && !strcmp(it[0], "a"), "trimmed lines: %s", e.msg);
+    free(it);
+    CHECK(decar_list_parse("a,,b", 4, ',', &it, &n, &e) != 0 && strstr(e.msg, "entry 2 is empty"), "a,,b: %s", e.msg);
+    CHECK(decar_list_parse("a\n\nb\n", 5, '\n', &it, &n, &e) != 0 && strstr(e.msg, "empty"), "blank line: %s", e.msg);
+    CHECK(decar_list_parse("\n \n", 3, '\n', &it, &n, &e) != 0 && strstr(e.msg, "no entries"), "only blanks: %s", e.msg);
+    CHECK(decar_list_parse("a\0b", 3, '\n', &it, &n, &e) != 0 && strstr(e.msg, "NUL"), "binary: %s", e.msg);
+    {   /* 60,000 tensors: the overlap and duplicate checks sort (the quadratic check took 20 s) */
+        int nt = 60000, i;
+        size_t cap = (size_t)nt * 80 + 64, hl = 0;
+        char *json = (char *)malloc(cap);
+        uint8_t *file;
+        clock_t t0;
+        decar_gpt g;
+        hl += (size_t)sprintf(json + hl, "{");
+        for (i = 0; i < nt; i++)
+            hl += (size_t)sprintf(json + hl, "%s\"t%d\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[%d,%d]}", i ? "," : "", i, 4 * i, 4 * i + 4);
+        hl += (size_t)sprintf(json + hl, "}");
+        file = (uint8_t *)calloc(8 + hl + (size_t)nt * 4, 1);
+        for (i = 0; i < 8; i++) file[i] = (uint8_t)((uint64_t)hl >> (8 * i));
+        memcpy(file + 8, json, hl);
+        t0 = clock();
+        CHECK(decar_gpt_load_mem(&g, file, 8 + hl + (size_t)nt * 4, &e) != 0 && strstr(e.msg, "vocab_size"), "60k tensors parsed: %s", e.msg);
+        CHECK((double)(clock() - t0) / CLOCKS_PER_SEC < 2.0, "60k tensors checked in %.2f s", (double)(clock() - t0) / CLOCKS_PER_SEC);
+        /* the same with the last tensor overlapping the first: found */
+        {
+            char *last = strstr(json, "\"t59999\"");
+            char *off = strstr(last, "[239996,240000]");
+            memcpy(off, "[000000,000004]", 15);
+            memcpy(file + 8, json, hl);
+            CHECK(decar_gpt_load_mem(&g, file, 8 + hl + (size_t)nt * 4, &e) != 0 && strstr(e.msg, "overlap"), "overlap found: %s", e.msg);
+        }
+        free(json);
+        free(file);
+    }
+#ifndef DECAR_NO_STDIO
+    {   /* several files as one: all or none, nothing left behind */
+        const char *paths[3] = { "build/atom_a.txt", "build/atom_b.txt", "build/no-such-dir/c.txt" };
+        const void *bufs[3] = { "A", "B", "C" };
+        size_t lens[3] = { 1, 1, 1 };
+        FILE *f;
+        remove(paths[0]);
+        remove(paths[1]);
+        CHECK(decar_write_files_atomic(3, paths, bufs, lens, &e) != 0, "a set with an unwritable file fails");
+        f = fopen(paths[0], "r");
+        CHECK(f == NULL, "and writes none of its files");
+        if (f) fclose(f);
+        CHECK(decar_write_files_atomic(2, paths, bufs, lens, &e) == 0, "a writable set: %s", e.msg);
+        f = fopen(paths[1], "r");
+        CHECK(f != NULL && fgetc(f) == 'B', "is written whole");
+        if (f) fclose(f);
+    }
+#endif
+    {   /* a router of 5,000 clusters keeps exactly top_k of them (no fixed-size arrays) */
+        decar_router r;
+        int k = 5000, j, kept = 0;
+        double *w = (double *)malloc((size_t)k * sizeof(double));
+        float x[2] = { 1.0f, 0.0f };
+        memset(&r, 0, sizeof r);
+        r.k = k;
+        r.d = 2;
+        r.centroids = (float *)malloc((size_t)k * 2 * sizeof(float));
+        for (j = 0; j < k; j++) {
+            r.centroids[2 * j] = cosf(0.001f * (float)j);
+            r.centroids[2 * j + 1] = sinf(0.001f * (float)j);
+        }
+        r.kind = DECAR_ROUTE_COSINE;
+        r.top_k = 1500;
+        r.temp = 1.0f;
+        decar_router_weights(&r, x, NULL, w);
+        for (j = 0; j < k; j++) kept += w[j] > 0;
+        CHECK(kept == 1500 && w[0] > w[1499] && w[1500] == 0.0, "top-1500 of 5000: %d kept", kept);
+        free(w);
+        free(r.centroids);
+    }
+}
+
 int main(void) {
     printf("test_io\n");
     test_checkpoints();
     test_npy();
     test_data();
     test_resume();
+    test_untrusted();
     TEST_END("test_io");
 }
