@@ -42,4 +42,19 @@ bench: $(BUILD)/decar
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all test fuzz demo demo-vision bench clean
+# make install PREFIX=/usr/local: the header, the CLI, a pkg-config file and a CMake package (find_package(decar))
+PREFIX  ?= /usr/local
+VERSION := $(shell sed -n 's/^\#define DECAR_VERSION "\(.*\)"/\1/p' decar.h)
+install: $(BUILD)/decar
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/cmake/decar
+	install -m 644 decar.h $(DESTDIR)$(PREFIX)/include/decar.h
+	install -m 755 $(BUILD)/decar $(DESTDIR)$(PREFIX)/bin/decar
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' cmake/decar.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/decar.pc
+	sed -e 's|@VERSION@|$(VERSION)|' cmake/decarConfig.cmake.in > $(DESTDIR)$(PREFIX)/lib/cmake/decar/decarConfig.cmake
+	sed -e 's|@VERSION@|$(VERSION)|' cmake/decarConfigVersion.cmake.in > $(DESTDIR)$(PREFIX)/lib/cmake/decar/decarConfigVersion.cmake
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/decar.h $(DESTDIR)$(PREFIX)/bin/decar $(DESTDIR)$(PREFIX)/lib/pkgconfig/decar.pc
+	rm -rf $(DESTDIR)$(PREFIX)/lib/cmake/decar
+
+.PHONY: all test fuzz demo demo-vision bench clean install uninstall

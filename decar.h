@@ -1,4 +1,4 @@
-/* decar.h - v0.1 - decentralized autoregressive generation in one C header.
+/* decar.h - v0.3 - decentralized autoregressive generation in one C header.
    Public domain / MIT (your choice), see the end of the file.
 
    Train small expert language models apart, each on one cluster of the data, with no gradients or messages between
@@ -77,6 +77,10 @@
      0.2  speed: K-blocked GEMM, blocked causal attention, vector GELU/exp/LayerNorm/AdamW, 8-row matrix-vector
           kernel for generation; backward recycles gradient buffers (after decar_backward only leaves keep a grad);
           decar_gpt_step_batch_scratch() grew by seq_len floats per sequence. Checkpoints are unchanged.
+     0.3  untrusted input: checkpoints and routers validated before allocating (memory within 4x the file),
+          decar_router_load_mem / _save_mem, decar_images_parse, decar_list_parse (strict, positional lists),
+          decar_write_files_atomic (exclusive temporaries, all-or-none, directory fsync); no fixed expert limits;
+          decar_sample_probs returns -1 when out of memory; decar_read_file reads regular files only.
 */
 #ifndef DECAR_H
 #define DECAR_H
@@ -84,8 +88,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DECAR_VERSION "0.2"
-#define DECAR_VERSION_NUM 200
+#define DECAR_VERSION "0.3"
+#define DECAR_VERSION_NUM 300
 
 #ifdef DECAR_STATIC
 #if defined(__GNUC__) || defined(__clang__)

@@ -1307,11 +1307,15 @@ int main(int argc, char **argv) {
         {"generate", cmd_generate}, {"infill", cmd_infill}, {"average", cmd_average}, {"plot", cmd_plot},
         {"vcluster", cmd_vcluster}, {"vtrain", cmd_vtrain}, {"caption", cmd_caption} };
     int i;
-    const char *usage = "usage: decar <command> [options]   (decar <command> --help for its options)\n"
+    const char *usage = "usage: decar <command> [options]   (decar <command> --help for its options; decar --version)\n"
         "commands:\n  train     train one model (--objective ar|dfm)\n  sample    sample from one model\n  eval      held-out bits per byte\n"
         "  cluster   featurize + spherical balanced k-means + shards + router\n  ens-eval  evaluate an expert ensemble under routers x top-k\n"
         "  generate  sample from a routed ensemble\n  infill    fill holes with DFM experts\n  average   BTM parameter averaging\n  plot      SVG of training curves\n"
         "  vcluster  cluster images by pixel features: shards + router\n  vtrain    train an image captioner (LLaVA-style prefix)\n  caption   caption held-out images with a routed ensemble\n";
+    if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
+        printf("decar %s (simd %s)\n", DECAR_VERSION, decar_simd_name());
+        return 0;
+    }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { fputs(usage, argc < 2 ? stderr : stdout); return argc < 2 ? 2 : 0; }
     for (i = 0; i < (int)(sizeof cmds / sizeof cmds[0]); i++) if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 2, argv + 2);
     fprintf(stderr, "%sdecar: unknown command '%s'\n", usage, argv[1]);

@@ -113,6 +113,9 @@ run bash tests/crash_test.sh $B 4
 step "fuzzing: libFuzzer on every parser of untrusted input (ASan + UBSan, ${FUZZ_SECONDS:-10} s each)"
 run bash tests/fuzz/run.sh ${FUZZ_SECONDS:-10}
 
+step "install: make install PREFIX=..., then a program built against it with pkg-config and with CMake"
+run bash tests/install_test.sh $B
+
 step "PyTorch interop: a decar checkpoint loads in PyTorch and gives the same logits"
 run $B/test_interop $B
 if /usr/bin/python3 -c "import torch, numpy" 2>/dev/null; then run /usr/bin/python3 scripts/check_interop.py $B
