@@ -388,10 +388,21 @@ DECARDEF void decar_image_patches(const uint8_t *img, int side, int patch, float
    10. features: hashed word 1-2-gram + byte 3-gram tf-idf, seeded random projection to dim, L2-normalised
    --------------------------------------------------------------------------------------------------------------- */
 #define DECAR_FEAT_BUCKETS 65536
-typedef struct decar_featurizer { int dim; uint64_t seed; float *idf; /* DECAR_FEAT_BUCKETS */ } decar_featurizer;
+/* A feature function: out[dim] = the features of text[0..len); returns DECAR_OK or an error code. Any encoder plugs in
+   here (decar_featurizer.fn); without one the built-in tf-idf hashing is used, which needs idf. */
+typedef int (*decar_feature_fn)(void *user, const uint8_t *text, int64_t len, float *out);
+typedef struct decar_featurizer {
+    int dim;
+    uint64_t seed;
+    float *idf;               /* DECAR_FEAT_BUCKETS weights of the built-in tf-idf; NULL for external features */
+    decar_feature_fn fn;      /* if set, used instead of tf-idf (routing with an external encoder's features) */
+    void *user;
+} decar_featurizer;
 DECARDEF int  decar_feat_fit(decar_featurizer *f, int dim, uint64_t seed, const decar_doc *docs, int n, decar_error *e);
 DECARDEF void decar_feat_free(decar_featurizer *f);
-DECARDEF void decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out); /* out[dim] */
+/* out[dim] = the features of text: f->fn if set, else tf-idf. Fails (DECAR_ERR_ARG) for a featurizer of external
+   features that has no function (a router built from --features needs the prompt's features from its encoder). */
+DECARDEF int  decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out);
 /* .npy: 2-D float32/float64 little-endian C order. Loads into float32 (rows, cols). */
 DECARDEF int  decar_npy_parse(const void *buf, size_t len, float **out, int64_t *rows, int64_t *cols, decar_error *e);
 DECARDEF int  decar_npy_build(const float *x, int64_t rows, int64_t cols, void **buf, size_t *len);
@@ -430,7 +441,9 @@ DECARDEF void decar_router_free(decar_router *r);
 DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const void *buf, size_t len, decar_error *e);
 DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer *f, void **buf, size_t *len, decar_error *e);
 #ifndef DECAR_NO_STDIO
-/* a router file is a safetensors file: centroids (k, d), prior (k), idf, optional fine (F, d) and fine_map (F) */
+/* a router file is a safetensors file: centroids (k, d), prior (k), idf (absent when the centroids come from external
+   features: metadata featurizer = "external"; f NULL or f->idf NULL when saving), optional fine (F, d), fine_map (F).
+   Loading an external router leaves f->idf NULL: routing then needs f->fn, the prompt's features from their encoder. */
 DECARDEF int decar_router_save(const decar_router *r, const decar_featurizer *f, const char *path, decar_error *e);
 DECARDEF int decar_router_load(decar_router *r, decar_featurizer *f, const char *path, decar_error *e);
 #endif
@@ -3108,12 +3121,14 @@ static void decar__sparse_visit(void *u, uint32_t b) {   /* unsorted bag of buck
     if (s->n < s->cap) { s->e[s->n].b = b; s->e[s->n].c = 1.0f; s->n++; }
 }
 static int decar__sp_cmp(const void *a, const void *b) { uint32_t x = ((const decar__sp *)a)->b, y = ((const decar__sp *)b)->b; return x < y ? -1 : x > y; }
-DECARDEF void decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out) {
+DECARDEF int decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out) {
     decar__sparse s; int64_t i, k; int j;
+    if (f->fn) return f->fn(f->user, text, len, out);
+    if (!f->idf) return DECAR_ERR_ARG;   /* external features and no function to compute them */
     memset(out, 0, (size_t)f->dim * sizeof(float));
     s.cap = 3 * len + 8; s.n = 0;
     s.e = (decar__sp *)DECAR_MALLOC((size_t)s.cap * sizeof(decar__sp));
-    if (!s.e) return;   /* zero vector: routers fall back to the prior */
+    if (!s.e) return DECAR_ERR_NOMEM;
     decar__grams(text, len, decar__sparse_visit, &s);
     qsort(s.e, (size_t)s.n, sizeof *s.e, decar__sp_cmp);
     for (i = 0; i < s.n; i = k) {
@@ -3127,6 +3142,7 @@ DECARDEF void decar_feat_apply(const decar_featurizer *f, const uint8_t *text, i
     }
     DECAR_FREE(s.e);
     decar_l2_normalize(out, f->dim);
+    return DECAR_OK;
 }
 
 /* .npy v1-3: '<f4' or '<f8', fortran_order False, 2-D shape */
@@ -3285,6 +3301,10 @@ DECARDEF int decar_route_name(const char *s) {
     for (i = 0; i < 5; i++) if (!strcmp(s, names[i])) return i + 1;   /* DECAR_ROUTE_* in this order */
     return 0;
 }
+/* R1-R3 read features; R4' (Bayes) and uniform do not */
+static int decar__route_uses_features(int kind) {
+    return kind == DECAR_ROUTE_TOP1 || kind == DECAR_ROUTE_COSINE || kind == DECAR_ROUTE_CBTM;
+}
 DECARDEF int decar_router_assign(const decar_router *r, const float *feat) {
     if (r->n_fine > 0) return r->fine_map[decar_nearest(feat, r->fine, r->n_fine, r->d)];
     return decar_nearest(feat, r->centroids, r->k, r->d);
@@ -3347,7 +3367,7 @@ DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const v
     const decar__st_entry *ec, *ep, *ei, *ef = NULL, *em = NULL;
     uint64_t k, d, seed, nf;
     float *fm = NULL;
-    int rc, i;
+    int rc, i, external;
     memset(r, 0, sizeof *r);
     memset(f, 0, sizeof *f);
     if ((rc = decar__st_open(b, len, &st, e))) return rc;
@@ -3359,12 +3379,20 @@ DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const v
         DECAR__FAIL(e, DECAR_ERR_FORMAT, "not a decar router file (metadata k, dim, feat_seed, n_fine)");
     }
     /* every tensor found with its size before anything is allocated: memory stays within the file's size */
+    {   /* which features made the centroids: the built-in tf-idf (files before 0.3 say nothing) or external ones */
+        const char *fz = decar__st_meta(&st, "featurizer");
+        external = fz && !strcmp(fz, "external");
+        if (fz && !external && strcmp(fz, "tfidf")) {
+            decar__st_free(&st);
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "unknown featurizer '%s' in a router file", fz);
+        }
+    }
     ec = decar__st_want(&st, "centroids", (int64_t)(k * d), e);
     ep = ec ? decar__st_want(&st, "prior", (int64_t)k, e) : NULL;
-    ei = ep ? decar__st_want(&st, "idf", DECAR_FEAT_BUCKETS, e) : NULL;
-    if (ei && nf) ef = decar__st_want(&st, "fine", (int64_t)(nf * d), e);
+    ei = ep && !external ? decar__st_want(&st, "idf", DECAR_FEAT_BUCKETS, e) : NULL;
+    if ((ei || (ep && external)) && nf) ef = decar__st_want(&st, "fine", (int64_t)(nf * d), e);
     if (ef) em = decar__st_want(&st, "fine_map", (int64_t)nf, e);
-    if (!ei || (nf && !em)) { decar__st_free(&st); return DECAR_ERR_FORMAT; }
+    if (!ep || (!external && !ei) || (nf && !em)) { decar__st_free(&st); return DECAR_ERR_FORMAT; }
     r->k = (int)k;
     r->d = (int)d;
     r->n_fine = (int)nf;
@@ -3375,19 +3403,19 @@ DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const v
     f->seed = seed;
     r->centroids = (float *)DECAR_MALLOC((size_t)(k * d) * sizeof(float));
     r->prior = (float *)DECAR_MALLOC((size_t)k * sizeof(float));
-    f->idf = (float *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(float));
+    f->idf = external ? NULL : (float *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(float));
     if (nf) {
         r->fine = (float *)DECAR_MALLOC((size_t)(nf * d) * sizeof(float));
         r->fine_map = (int32_t *)DECAR_MALLOC((size_t)nf * sizeof(int32_t));
         fm = (float *)DECAR_MALLOC((size_t)nf * sizeof(float));
     }
-    if (!r->centroids || !r->prior || !f->idf || (nf && (!r->fine || !r->fine_map || !fm))) {
+    if (!r->centroids || !r->prior || (!external && !f->idf) || (nf && (!r->fine || !r->fine_map || !fm))) {
         rc = DECAR_ERR_NOMEM;
         decar__seterr(e, rc, "no memory for a router of %d clusters", (int)k);
     }
     if (!rc) rc = decar__st_copy(&st, b, ec, r->centroids, (int64_t)(k * d), e);
     if (!rc) rc = decar__st_copy(&st, b, ep, r->prior, (int64_t)k, e);
-    if (!rc) rc = decar__st_copy(&st, b, ei, f->idf, DECAR_FEAT_BUCKETS, e);
+    if (!rc && !external) rc = decar__st_copy(&st, b, ei, f->idf, DECAR_FEAT_BUCKETS, e);
     if (!rc && nf) rc = decar__st_copy(&st, b, ef, r->fine, (int64_t)(nf * d), e);
     if (!rc && nf) rc = decar__st_copy(&st, b, em, fm, (int64_t)nf, e);
     for (i = 0; !rc && i < (int)nf; i++) {
@@ -3414,7 +3442,7 @@ DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer
     decar_st_tensor t[5]; int n = 3, rc, i; decar__sb m; float *fm = NULL;
     t[0].name = "centroids"; t[0].ndim = 2; t[0].shape[0] = r->k; t[0].shape[1] = r->d; t[0].data = r->centroids;
     t[1].name = "prior"; t[1].ndim = 1; t[1].shape[0] = r->k; t[1].shape[1] = 1; t[1].data = r->prior;
-    t[2].name = "idf"; t[2].ndim = 1; t[2].shape[0] = DECAR_FEAT_BUCKETS; t[2].shape[1] = 1; t[2].data = f->idf;
+    t[2].name = "idf"; t[2].ndim = 1; t[2].shape[0] = DECAR_FEAT_BUCKETS; t[2].shape[1] = 1; t[2].data = f ? f->idf : NULL;
     if (r->n_fine > 0) {
         fm = (float *)DECAR_MALLOC((size_t)r->n_fine * sizeof(float));
         if (!fm) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
@@ -3423,9 +3451,14 @@ DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer
         t[4].name = "fine_map"; t[4].ndim = 1; t[4].shape[0] = r->n_fine; t[4].shape[1] = 1; t[4].data = fm;
         n = 5;
     }
+    if (!t[2].data) {   /* external features: no idf; the file says so, and routing asks for the features */
+        for (i = 2; i < n - 1; i++) t[i] = t[i + 1];
+        n--;
+    }
     memset(&m, 0, sizeof m);
-    decar__sb_kv(&m, "k", (uint64_t)r->k); decar__sb_kv(&m, "dim", (uint64_t)r->d); decar__sb_kv(&m, "feat_seed", f->seed);
+    decar__sb_kv(&m, "k", (uint64_t)r->k); decar__sb_kv(&m, "dim", (uint64_t)r->d); decar__sb_kv(&m, "feat_seed", f ? f->seed : 0);
     decar__sb_kv(&m, "n_fine", (uint64_t)(r->n_fine > 0 ? r->n_fine : 0));
+    decar__sb_str(&m, (f && f->idf) ? "\"featurizer\":\"tfidf\"," : "\"featurizer\":\"external\",");
     if (!m.oom) { m.n--; m.p[m.n] = 0; }
     rc = m.oom ? DECAR_ERR_NOMEM : decar_st_save_mem(t, n, m.p, buf, len, e);
     decar__free(m.p); decar__free(fm);
@@ -3531,7 +3564,15 @@ static int decar__generate(decar_ensemble *en, const int32_t *prompt, int n_prom
         if (i == 0 || (en->route_every > 0 && since >= en->route_every)) {
             since = 0;
             for (a = 0; a < len; a++) if (out[a] < 256) txt[nt++] = (uint8_t)out[a];
-            if (en->feat && nt > 0) { decar_feat_apply(en->feat, txt, nt, feat); feat_ok = 1; }
+            /* a feature function sees even an empty text (external features describe the prompt, not its bytes) */
+            if (en->feat && (nt > 0 || en->feat->fn) && decar__route_uses_features(en->router.kind)) {
+                if ((rc = decar_feat_apply(en->feat, txt, nt, feat))) {
+                    decar__seterr(e, rc, "cannot featurize the text for routing (a router of external features needs "
+                                  "their function: decar_featurizer.fn)");
+                    goto end;
+                }
+                feat_ok = 1;
+            }
             decar_router_weights(&en->router, feat_ok ? feat : NULL, ll, w);
         } else if (en->router.kind == DECAR_ROUTE_BAYES) decar_router_weights(&en->router, NULL, ll, w);
         for (j = 0; j < K; j++) if (!en->experts[j]) w[j] = 0.0;
@@ -3607,10 +3648,15 @@ DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int
     }
     decar_rng_seed(&r, seed);
     {   /* initial routing: features of the visible bytes (R1-R3), or the prior (R4', uniform) */
-        int nt = 0;
+        int nt = 0, use;
         for (i = 0; i < T; i++) if (x[i] < 256 && x[i] != s->mask_token) txt[nt++] = (uint8_t)x[i];
-        if (s->feat && nt > 0) decar_feat_apply(s->feat, txt, nt, feat);
-        decar_router_weights(s->router, s->feat && nt > 0 ? feat : NULL, ll, w);
+        use = s->feat && (nt > 0 || s->feat->fn) && decar__route_uses_features(s->router->kind);
+        if (use && (rc = decar_feat_apply(s->feat, txt, nt, feat))) {
+            decar__seterr(e, rc, "cannot featurize the text for routing (a router of external features needs their "
+                          "function: decar_featurizer.fn)");
+            goto end;
+        }
+        decar_router_weights(s->router, use ? feat : NULL, ll, w);
     }
     while (n_masked > 0) {
         double t = (double)step / steps, h = 1.0 / steps, sw = 0.0;

@@ -288,7 +288,37 @@ static int cmd_train(int argc, char **argv) {
 }
 
 /* ---- the ensemble: one mechanism for one model (sample) and many (generate) ---------------------------------- */
-typedef struct { decar_ensemble en; decar_gpt *models; decar_featurizer feat; int have_router; } ens_t;
+typedef struct {
+    decar_ensemble en; decar_gpt *models; decar_featurizer feat; int have_router;
+    float *xf; int64_t xrows, xcols; const float *xcur;   /* external routing features (.npy) and the current row */
+} ens_t;
+/* the feature function of a router built from external features: the current row of the user's .npy */
+static int ext_feature(void *user, const uint8_t *text, int64_t len, float *out) {
+    ens_t *E = (ens_t *)user;
+    (void)text; (void)len;
+    memcpy(out, E->xcur, (size_t)E->xcols * sizeof(float));
+    return 0;
+}
+/* Routing follows its features: a router made from --features needs the same encoder's features of what it routes
+   (path: a .npy with `rows` rows), and a tf-idf router refuses them. uses: the routers in use read features. */
+static void ens_features(ens_t *E, const char *path, int64_t rows, int uses, const char *flag) {
+    int external = E->have_router && !E->feat.idf;
+    decar_error e; void *buf; size_t len; int64_t i;
+    if (path && !E->have_router) { fprintf(stderr, "decar: %s needs --router (the router that was built from these features)\n", flag); exit(2); }
+    if (path && !external) { fprintf(stderr, "decar: the router was built from the built-in text features: %s does not apply\n", flag); exit(2); }
+    if (!path) {
+        if (external && uses) { fprintf(stderr, "decar: the router was built from external features (cluster --features): give them with %s FILE.npy, or route with bayes or uniform\n", flag); exit(2); }
+        return;
+    }
+    if (decar_read_file(path, &buf, &len, &e) || decar_npy_parse(buf, len, &E->xf, &E->xrows, &E->xcols, &e)) die(flag, &e);
+    free(buf);
+    if (E->xrows != rows || E->xcols != E->en.router.d) {
+        fprintf(stderr, "decar: %s is (%lld, %lld): need %lld rows of the router's %d features\n", path, (long long)E->xrows, (long long)E->xcols, (long long)rows, E->en.router.d); exit(2); }
+    for (i = 0; i < rows; i++) decar_l2_normalize(E->xf + i * E->xcols, (int)E->xcols);   /* as cluster normalised them */
+    E->xcur = E->xf;
+    E->feat.fn = ext_feature;
+    E->feat.user = E;
+}
 /* an expert set: "a.safetensors,b.safetensors,-" (aligned with the router's clusters; '-' = missing), or "@FILE"
    with one checkpoint per line (an expert-set manifest: add or remove an expert by editing one line) */
 static void ens_open(ens_t *E, const char *experts, const char *router, const char *route, int top_k, double temp, int route_every, int skip_missing) {
@@ -342,6 +372,7 @@ static void ens_close(ens_t *E) {
     for (j = 0; j < E->en.k; j++) if (E->en.experts[j]) decar_gpt_free(&E->models[j]);
     free(E->models); free(E->en.experts);
     if (E->have_router) { decar_router_free(&E->en.router); decar_feat_free(&E->feat); }
+    free(E->xf);
 }
 static void print_tokens(const int32_t *t, int n) {
     int i;
@@ -436,6 +467,7 @@ static double dfm_bound(ens_t *E, decar_ctx *ctx, const decar_data *d, const doc
     decar_rng_seed(&r, seed);
     for (q = 0; q < ds->n; q++) {
         const decar_doc *doc = &d->docs[ds->doc[q]]; int64_t s;
+        if (E->xf) E->xcur = E->xf + (int64_t)ds->doc[q] * E->xcols;   /* external features: the document's own row */
         for (s = 0; s < doc->len; s += T) {
             int L = (int)(doc->len - s < T ? doc->len - s : T), mc, i, a;
             int32_t *x1 = (int32_t *)malloc((size_t)(L + 1) * 4), *xt = (int32_t *)malloc((size_t)(L + 1) * 4);
@@ -447,8 +479,8 @@ static double dfm_bound(ens_t *E, decar_ctx *ctx, const decar_data *d, const doc
                 double *pm = (double *)calloc((size_t)L, 8);
                 xt[0] = DECAR_TOK_EOT;
                 for (i = 0; i < L; i++) { if (decar_rng_double(&r) < t) { xt[i + 1] = x1[i + 1]; vis[nv++] = (uint8_t)x1[i + 1]; } else xt[i + 1] = DECAR_TOK_MASK; }
-                if (E->en.feat && nv) decar_feat_apply(&E->feat, vis, nv, feat);
-                decar_router_weights(&E->en.router, E->en.feat && nv ? feat : NULL, NULL, w);
+                if (E->en.feat && nv && E->en.router.kind != DECAR_ROUTE_UNIFORM && decar_feat_apply(&E->feat, vis, nv, feat)) { fprintf(stderr, "decar: cannot featurize document %s\n", doc->name); exit(1); }
+                decar_router_weights(&E->en.router, E->en.feat && nv && E->en.router.kind != DECAR_ROUTE_UNIFORM ? feat : NULL, NULL, w);
                 { double sw = 0; for (j = 0; j < K; j++) { if (!E->en.experts[j]) w[j] = 0; sw += w[j]; } for (j = 0; j < K; j++) w[j] /= sw; }
                 for (j = 0; j < K; j++) {
                     decar_tensor *lg; decar_gpt *g = E->en.experts[j]; int V;
@@ -600,7 +632,7 @@ static int cmd_cluster(int argc, char **argv) {
     {
         void *buf; size_t len;
         snprintf(path, sizeof path, "%s/router.safetensors", out);
-        if (decar_router_save_mem(&rt, &fz, &buf, &len, &e)) die("router", &e);
+        if (decar_router_save_mem(&rt, S(o, n, "features") ? NULL : &fz, &buf, &len, &e)) die("router", &e);
         out_add(&os, path, buf, len);
     }
     for (j = 0; j < K; j++) { snprintf(path, sizeof path, "%s/shard_%d.txt", out, j); write_list(&os, path, &d, lab, j, -1); }
@@ -704,7 +736,8 @@ static int cmd_ens_eval(int argc, char **argv) {
                 {"temp", "0.1", "temperature of the cosine and cbtm routers", 0}, {"route-every", "128", "re-route from the prefix every N bytes", 0},
                 {"label", "ensemble", "row label for the CSV", 0}, {"csv", NULL, "append rows to this CSV", 0}, {"domains", "1", "1: per-domain breakdown", 0},
                 {"skip-missing", "0", "1: continue without experts that fail to load", 0}, {"batch", "8", "windows per forward", 0},
-                {"mc", "2", "DFM experts: Monte Carlo samples of t per window", 0}, {"threads", "0", "threads", 0} };
+                {"mc", "2", "DFM experts: Monte Carlo samples of t per window", 0}, {"threads", "0", "threads", 0},
+                {"features", NULL, "routers built from --features: the documents' features (.npy, rows in documents.txt order)", 0} };
     int n = NOPT(o), K, j, q, ri, ti, every, *kinds, nr, *tks, ntk; ens_t E; decar_data d; docset ds; float **nll; decar_ctx *ctx = decar_ctx_new(0);
     FILE *csv = NULL; double t0 = now_s(); char *done_k;
     parse_opts(argc, argv, o, n, "ens-eval", "--experts A,B,.. --router FILE --data DIR [options]");
@@ -716,6 +749,10 @@ static int cmd_ens_eval(int argc, char **argv) {
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     docset_build(&ds, &d);
     if (ds.n == 0) { fprintf(stderr, "decar ens-eval: no held-out documents\n"); return 1; }
+    {   /* routers that read features: anything in --routers but bayes and uniform */
+        const char *rl = S(o, n, "routers"); int uses = strstr(rl, "top1") || strstr(rl, "cosine") || strstr(rl, "cbtm");
+        ens_features(&E, S(o, n, "features"), d.n_docs, uses, "--features");
+    }
     nll = (float **)calloc((size_t)K, sizeof(float *));
     for (j = 0; j < K; j++) if (E.en.experts[j] && !E.en.experts[j]->cfg.causal) break;
     if (j < K) return ens_eval_dfm(&E, &d, &ds, ctx, o, n);
@@ -740,12 +777,16 @@ static int cmd_ens_eval(int argc, char **argv) {
             E.en.router.kind = kind; E.en.router.top_k = tk;
             for (q = 0; q < ds.n; q++) {
                 const decar_doc *doc = &d.docs[ds.doc[q]]; int64_t i; int dl = doc->label < 0 ? 0 : doc->label;
+                if (E.xf) E.xcur = E.xf + (int64_t)ds.doc[q] * E.xcols;   /* external features: the document's own row */
                 for (j = 0; j < K; j++) ll[j] = 0;
                 for (i = 0; i < doc->len; i++) {
                     double pm = 0;
                     if (i % every == 0 || kind == DECAR_ROUTE_BAYES) {
                         int fo = 0;
-                        if (E.have_router && kind != DECAR_ROUTE_BAYES && i > 0) { decar_feat_apply(&E.feat, doc->bytes, i, feat); fo = 1; }
+                        if (E.have_router && kind != DECAR_ROUTE_BAYES && kind != DECAR_ROUTE_UNIFORM && (i > 0 || E.xf)) {
+                            if (decar_feat_apply(&E.feat, doc->bytes, i, feat)) { fprintf(stderr, "decar ens-eval: cannot featurize document %s\n", doc->name); return 1; }
+                            fo = 1;
+                        }
                         decar_router_weights(&E.en.router, fo ? feat : NULL, ll, w);
                         { double sw = 0; for (j = 0; j < K; j++) { if (!nll[j]) w[j] = 0; sw += w[j]; } for (j = 0; j < K; j++) w[j] = sw > 0 ? w[j] / sw : 1.0 / K; }
                     }
@@ -778,12 +819,14 @@ static int cmd_generate(int argc, char **argv) {
                 {"route", "cosine", "top1, cosine, cbtm, bayes or uniform", 0}, {"topk", "2", "experts mixed per step", 0}, {"temp-router", "0.1", "router temperature", 0},
                 {"route-every", "64", "re-route from the text every N tokens", 0}, {"prompt", "", "prompt", 0}, {"n", "256", "tokens", 0},
                 {"temp", "0.8", "sampling temperature", 0}, {"top-p", "0.95", "nucleus", 0}, {"seed", "1", "seed", 0},
-                {"skip-missing", "0", "1: continue without experts that fail to load", 0}, {"threads", "0", "threads", 0} };
+                {"skip-missing", "0", "1: continue without experts that fail to load", 0}, {"threads", "0", "threads", 0},
+                {"prompt-features", NULL, "routers built from --features: the prompt's features (.npy, one row)", 0} };
     int n = NOPT(o); ens_t E;
     parse_opts(argc, argv, o, n, "generate", "--experts A,B,.. [--router FILE] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), (int)I(o, n, "topk", 1, 1024), F(o, n, "temp-router", 1e-6, 1e6),
              (int)I(o, n, "route-every", 0, 1 << 30), (int)I(o, n, "skip-missing", 0, 1));
+    ens_features(&E, S(o, n, "prompt-features"), 1, E.en.router.kind != DECAR_ROUTE_BAYES && E.en.router.kind != DECAR_ROUTE_UNIFORM, "--prompt-features");
     if (!E.en.experts[0] || !E.models[0].cfg.causal) {
         int j; for (j = 0; j < E.en.k; j++) if (E.en.experts[j] && !E.models[j].cfg.causal) { fprintf(stderr, "decar generate: expert %d is a DFM model: use decar infill\n", j); return 2; }
     }
@@ -796,14 +839,16 @@ static int cmd_infill(int argc, char **argv) {
     opt o[] = { {"experts", NULL, "comma-separated DFM checkpoints", 0}, {"router", NULL, "router file (cosine routers)", 0},
                 {"route", "bayes", "bayes (posterior updated per revealed token), cosine, top1, cbtm, uniform", 0}, {"topk", "0", "experts mixed (0: all)", 0},
                 {"text", NULL, "text with holes marked by '_'", 0}, {"sampler", "first-hit", "euler, first-hit or l2r", 0}, {"steps", "64", "Euler steps", 0},
-                {"temp", "1.0", "temperature", 0}, {"seed", "1", "seed", 0}, {"threads", "0", "threads", 0} };
+                {"temp", "1.0", "temperature", 0}, {"seed", "1", "seed", 0}, {"threads", "0", "threads", 0},
+                {"prompt-features", NULL, "routers built from --features: the text's features (.npy, one row)", 0} };
     int n = NOPT(o), T, i, sm; ens_t E; const char *txt; int32_t *x; decar_ctx *ctx = decar_ctx_new(0); decar_error e; int tk;
     parse_opts(argc, argv, o, n, "infill", "--experts A,B,.. --text 'The _____ of the ____' [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     sm = !strcmp(S(o, n, "sampler"), "euler") ? DECAR_DFM_EULER : !strcmp(S(o, n, "sampler"), "first-hit") ? DECAR_DFM_FIRST_HIT : !strcmp(S(o, n, "sampler"), "l2r") ? DECAR_DFM_L2R : -1;
     if (sm < 0) { fprintf(stderr, "decar infill: --sampler must be euler, first-hit or l2r\n"); return 2; }
     tk = (int)I(o, n, "topk", 0, 1024);
-    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), tk ? tk : 1024, 0.1, 0, 0);
+    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), tk ? tk : 1 << 30, 0.1, 0, 0);
+    ens_features(&E, S(o, n, "prompt-features"), 1, E.en.router.kind != DECAR_ROUTE_BAYES && E.en.router.kind != DECAR_ROUTE_UNIFORM, "--prompt-features");
     txt = REQ(o, n, "text"); T = (int)strlen(txt);
     x = (int32_t *)malloc((size_t)T * 4);
     for (i = 0; i < T; i++) x[i] = txt[i] == '_' ? DECAR_TOK_MASK : (uint8_t)txt[i];
@@ -974,8 +1019,9 @@ static void vdata_load(vdata *v, const char *dir) {
         for (i = 0; i < n && fgets(line, sizeof line, f); i++) {
             int j; line[strcspn(line, "\n")] = 0;
             for (j = 0; j < v->n_labels; j++) if (!strcmp(v->names[j], line)) break;
-            if (j == v->n_labels && j < 32) { snprintf(v->names[j], 32, "%.31s", line); v->n_labels++; }
-            v->label[i] = j < 32 ? j : 31;
+            if (j == 32) { fprintf(stderr, "decar: %s names more than 32 scripts (labels)\n", p1); exit(1); }
+            if (j == v->n_labels) { snprintf(v->names[j], 32, "%.31s", line); v->n_labels++; }
+            v->label[i] = j;
         }
         fclose(f);
         if (i != n) { fprintf(stderr, "decar: %s has %d lines for %d images\n", p1, i, n); exit(1); }

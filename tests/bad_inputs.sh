@@ -113,6 +113,11 @@ case_ "router huge k" "router" $X generate --experts $A,$A --router "$D/router_h
 case_ "router no metadata" "router file" $X generate --experts $A,$A --router "$D/router_nometa.safetensors" --n 2
 case_ "checkpoint as router" "router file" $X generate --experts $A,$A --router $A --n 2
 case_ "router missing" "cannot open" $X generate --experts $A,$A --router "$D/none.safetensors" --n 2
+$X cluster --data "$C" --out "$D/kx" --k 2 --features "$D/k2/features.npy" > /dev/null 2>&1 || { echo "FAILED: fixture kx"; exit 1; }
+case_ "external router, no features" "external features" $X generate --experts $A,$A --router "$D/kx/router.safetensors" --n 2
+case_ "external router, ens-eval without features" "external features" $X ens-eval --experts $A,$A --router "$D/kx/router.safetensors" --data $C
+case_ "external features, wrong shape" "rows" $X generate --experts $A,$A --router "$D/kx/router.safetensors" --n 2 --prompt-features "$D/k2/features.npy"
+case_ "tf-idf router, external features" "does not apply" $X ens-eval --experts $A,$A --router $R --data $C --features "$D/k2/features.npy"
 # ---- average
 case_ "average weights sum 0" "sum to" $X average --experts $A,$A --weights 1,-1 --out "$O/avg.safetensors"
 case_ "average weights NaN" "finite" $X average --experts $A,$A --weights nan,1 --out "$O/avg.safetensors"

@@ -103,6 +103,25 @@ for i in $(seq 70); do echo "$B/det_a.safetensors"; done > $B/manifest_70.txt
 $B/decar ens-eval --experts @$B/manifest_70.txt --data $B/tinycorpus --routers bayes,uniform --topk 1,0 --domains 0 > $B/ens70.txt 2>/dev/null
 if grep -q "uniform     70" $B/ens70.txt && grep -q "bayes       70" $B/ens70.txt; then echo "ok  70 experts: top-70 rows present"; else echo "FAILED: 70 experts: $(cat $B/ens70.txt | head -5)"; fails=$((fails + 1)); fi
 
+step "routing follows its features: a router built from external features routes by them, or refuses"
+run $B/decar cluster --data $B/tinycorpus --out $B/xf1 --k 2 --dim 16 > /dev/null 2>&1
+run $B/decar cluster --data $B/tinycorpus --out $B/xf2 --k 2 --features $B/xf1/features.npy > /dev/null 2>&1
+expect 2 "external router without the prompt's features" $B/decar generate --experts $B/det_a.safetensors,$B/det_a.safetensors --router $B/xf2/router.safetensors --route top1 --n 2
+expect 2 "tf-idf router given external features" $B/decar generate --experts $B/det_a.safetensors,$B/det_a.safetensors --router $B/xf1/router.safetensors --route top1 --n 2 --prompt-features $B/xf1/features.npy
+hdr="{'descr': '<f4', 'fortran_order': False, 'shape': (1, 16), }"; while [ $(( (10 + ${#hdr} + 1) % 64 )) -ne 0 ]; do hdr="$hdr "; done
+rows=$(wc -l < $B/xf2/documents.txt); agree=0; tried=0
+for i in 0 1 2 3 4 5 6 7; do
+  [ $i -ge $rows ] && break
+  { printf '\x93NUMPY\x01\x00'; printf "\\x$(printf %02x $(( (${#hdr} + 1) % 256 )))\\x$(printf %02x $(( (${#hdr} + 1) / 256 )))"; printf '%s\n' "$hdr"; } > $B/xf_row.npy
+  off=$(( $(stat -c %s $B/xf1/features.npy) - rows * 64 + i * 64 )); tail -c +$((off + 1)) $B/xf1/features.npy | head -c 64 >> $B/xf_row.npy
+  name=$(sed -n "$((i + 1))p" $B/xf2/documents.txt | sed 's/#.*//')
+  want=$(grep -lx -- "$name" $B/xf2/shard_*.txt | head -1 | sed 's/.*shard_\([0-9]*\).txt/\1/')
+  got=$($B/decar generate --experts $B/det_a.safetensors,$B/det_a.safetensors --router $B/xf2/router.safetensors --route top1 --n 3 --prompt-features $B/xf_row.npy 2>&1 >/dev/null | grep -o 'e[0-9]* x3' | tr -dc 0-9 | head -c 1)
+  tried=$((tried + 1)); [ -n "$want" ] && [ "$got" = "$want" ] && agree=$((agree + 1))
+done
+if [ $tried -gt 0 ] && [ $agree -eq $tried ]; then echo "ok  external features: $agree of $tried documents routed by their own row to their own shard"
+else echo "FAILED: external features: $agree of $tried documents routed to their own shard"; fails=$((fails + 1)); fi
+
 step "bad-input catalogue: every case a clean failure (message, error status, no signal, no file left)"
 make -s $B/mkbad > /dev/null
 run bash tests/bad_inputs.sh $B

@@ -229,6 +229,24 @@ static void test_untrusted(void) {
         if (f) fclose(f);
     }
 #endif
+    {   /* a router of external features: saved without idf, loaded with none, and featurizing then needs a function */
+        decar_router r, r2;
+        decar_featurizer f;
+        float cen[4] = { 1, 0, 0, 1 }, prior[2] = { 0.5f, 0.5f }, out[2];
+        void *buf;
+        size_t len;
+        memset(&r, 0, sizeof r);
+        r.k = 2;
+        r.d = 2;
+        r.centroids = cen;
+        r.prior = prior;
+        CHECK(decar_router_save_mem(&r, NULL, &buf, &len, &e) == 0, "external router saved: %s", e.msg);
+        CHECK(decar_router_load_mem(&r2, &f, buf, len, &e) == 0 && f.idf == NULL && r2.k == 2, "and loaded: %s", e.msg);
+        CHECK(decar_feat_apply(&f, (const uint8_t *)"text", 4, out) == DECAR_ERR_ARG, "no function: featurizing refused");
+        decar_router_free(&r2);
+        decar_feat_free(&f);
+        free(buf);
+    }
     {   /* a router of 5,000 clusters keeps exactly top_k of them (no fixed-size arrays) */
         decar_router r;
         int k = 5000, j, kept = 0;
