@@ -327,9 +327,17 @@ typedef struct decar_st_tensor { const char *name; int ndim; int64_t shape[2]; c
 DECARDEF int decar_st_save_mem(const decar_st_tensor *t, int n, const char *meta, void **buf, size_t *len, decar_error *e);
 /* copy tensor `name` into out if it is F32 with exactly n elements; checks the whole file first (and its CRC) */
 DECARDEF int decar_st_get(const void *buf, size_t len, const char *name, float *out, int64_t n, decar_error *e);
+/* the same interchange in memory: *config_json is a NUL-terminated string (DECAR_FREE both buffers) */
+DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *st_len, char **config_json, decar_error *e);
+DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st_len, const char *config, size_t config_len,
+                                     decar_error *e);
 #ifndef DECAR_NO_STDIO
 DECARDEF int decar_gpt_save(const decar_gpt *g, const char *path, const char *extra_meta, decar_error *e); /* with opt */
 DECARDEF int decar_gpt_load(decar_gpt *g, const char *path, decar_error *e);
+/* Hugging Face GPT-2: DIR/model.safetensors (weights only, HF names, Conv1D (in, out) layout) + DIR/config.json for
+   GPT2LMHeadModel, written together; import reads such a directory (GPT2LMHeadModel or GPT2Model names, F32). */
+DECARDEF int decar_gpt_export_hf(const decar_gpt *g, const char *dir, decar_error *e);
+DECARDEF int decar_gpt_import_hf(decar_gpt *g, const char *dir, decar_error *e);
 DECARDEF int decar_read_file(const char *path, void **buf, size_t *len, decar_error *e);
 DECARDEF int decar_write_file_atomic(const char *path, const void *buf, size_t len, decar_error *e);
 /* several files as one: all written to exclusive temporaries and fsynced, then all renamed (directories fsynced);
@@ -2588,6 +2596,212 @@ done:
     return rc;
 }
 
+/* ---- Hugging Face GPT-2 interchange ------------------------------------------------------------------------------
+   decar's parameter names are GPT-2's (transformer.h.N.attn.c_attn.weight, ...) and the output head is tied to wte in
+   both. The layouts differ in one way: HF's Conv1D stores the c_attn, c_proj and c_fc weights as (in, out), decar
+   (like torch.nn.Linear) as (out, in). attn.c_proj is square, so a missed transpose would pass any shape check: the
+   test compares logits through PyTorch. decar's byte vocabulary (258) travels as vocab_size; EOT (256) is GPT-2's
+   bos/eos, and decar's input convention is [EOT, text...]. */
+static int decar__hf_conv1d(const char *name) {
+    static const char *suffix[4] = { "attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight" };
+    size_t n = strlen(name);
+    int i;
+    for (i = 0; i < 4; i++) {
+        size_t m = strlen(suffix[i]);
+        if (n >= m && !strcmp(name + n - m, suffix[i])) return 1;
+    }
+    return 0;
+}
+/* dst (cols, rows) = src (rows, cols) transposed */
+static void decar__transpose(float *dst, const float *src, int64_t rows, int64_t cols) {
+    int64_t r, c;
+    for (r = 0; r < rows; r++)
+        for (c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+}
+DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *st_len, char **config_json, decar_error *e) {
+    decar_st_tensor *ts;
+    float *hf;
+    char *cfg;
+    int t, rc;
+    *st_buf = NULL;
+    *config_json = NULL;
+    if (!g->cfg.causal) DECAR__FAIL(e, DECAR_ERR_ARG, "a DFM (bidirectional) model has no GPT-2 equivalent: export AR models");
+    if (g->cfg.n_prefix > 0) DECAR__FAIL(e, DECAR_ERR_ARG, "an image-prefix captioner has no GPT2LMHeadModel equivalent");
+    ts = (decar_st_tensor *)DECAR_MALLOC((size_t)g->n_tensors * sizeof *ts);
+    hf = (float *)DECAR_MALLOC(g->n_params * sizeof(float));
+    cfg = (char *)DECAR_MALLOC(1);
+    if (!ts || !hf || !cfg) {
+        decar__free(ts);
+        decar__free(hf);
+        decar__free(cfg);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the export");
+    }
+    /* weights only, Conv1D weights transposed to (in, out) */
+    for (t = 0; t < g->n_tensors; t++) {
+        const decar_param_info *pi = &g->info[t];
+        float *dst = hf + pi->offset;
+        const float *src = g->params + pi->offset;
+        ts[t].name = pi->name;
+        ts[t].ndim = pi->ndim;
+        ts[t].shape[0] = pi->shape[0];
+        ts[t].shape[1] = pi->shape[1];
+        ts[t].data = dst;
+        if (decar__hf_conv1d(pi->name)) {
+            decar__transpose(dst, src, pi->shape[0], pi->shape[1]);
+            ts[t].shape[0] = pi->shape[1];
+            ts[t].shape[1] = pi->shape[0];
+        }
+        else memcpy(dst, src, (size_t)(pi->shape[0] * pi->shape[1]) * sizeof(float));
+    }
+    rc = decar_st_save_mem(ts, g->n_tensors, NULL, st_buf, st_len, e);
+    DECAR_FREE(ts);
+    DECAR_FREE(hf);
+    if (rc) { DECAR_FREE(cfg); return rc; }
+    /* config.json of GPT2LMHeadModel: decar's GELU is GPT-2's tanh form (gelu_new), LayerNorm eps 1e-5, no dropout */
+    {
+        decar__sb m;
+        memset(&m, 0, sizeof m);
+        decar__sb_str(&m, "{\n  \"architectures\": [\"GPT2LMHeadModel\"],\n  \"model_type\": \"gpt2\",\n  \"vocab_size\": ");
+        decar__sb_u64(&m, (uint64_t)g->cfg.vocab_size);
+        decar__sb_str(&m, ",\n  \"n_positions\": ");
+        decar__sb_u64(&m, (uint64_t)g->cfg.seq_len);
+        decar__sb_str(&m, ",\n  \"n_ctx\": ");
+        decar__sb_u64(&m, (uint64_t)g->cfg.seq_len);
+        decar__sb_str(&m, ",\n  \"n_embd\": ");
+        decar__sb_u64(&m, (uint64_t)g->cfg.d_model);
+        decar__sb_str(&m, ",\n  \"n_layer\": ");
+        decar__sb_u64(&m, (uint64_t)g->cfg.n_layer);
+        decar__sb_str(&m, ",\n  \"n_head\": ");
+        decar__sb_u64(&m, (uint64_t)g->cfg.n_head);
+        decar__sb_str(&m, ",\n  \"n_inner\": null,\n  \"activation_function\": \"gelu_new\",\n  \"layer_norm_epsilon\": 1e-05,\n"
+                          "  \"resid_pdrop\": 0.0,\n  \"embd_pdrop\": 0.0,\n  \"attn_pdrop\": 0.0,\n  \"initializer_range\": 0.02,\n"
+                          "  \"scale_attn_weights\": true,\n  \"tie_word_embeddings\": true,\n  \"bos_token_id\": 256,\n"
+                          "  \"eos_token_id\": 256,\n  \"torch_dtype\": \"float32\",\n  \"use_cache\": true,\n"
+                          "  \"decar_input\": \"token 256 (end of document) first, then the text's bytes as tokens 0-255\"\n}\n");
+        decar__sb_put(&m, "", 1);   /* the terminating NUL */
+        DECAR_FREE(cfg);
+        if (m.oom) { decar__free(m.p); DECAR_FREE(*st_buf); *st_buf = NULL; DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
+        cfg = m.p;
+    }
+    *config_json = cfg;
+    return DECAR_OK;
+}
+
+/* the raw value of "key" in a flat JSON object (a number, true/false/null, or a string without its quotes) */
+static int decar__json_get(const char *js, size_t n, const char *key, char *val, size_t cap) {
+    size_t kl = strlen(key), i, v;
+    for (i = 0; i + kl + 2 < n; i++) {
+        if (js[i] != '"' || strncmp(js + i + 1, key, kl) || js[i + 1 + kl] != '"') continue;
+        i += kl + 2;
+        while (i < n && (js[i] == ' ' || js[i] == '\t' || js[i] == '\n' || js[i] == '\r')) i++;
+        if (i >= n || js[i] != ':') continue;
+        i++;
+        while (i < n && (js[i] == ' ' || js[i] == '\t' || js[i] == '\n' || js[i] == '\r')) i++;
+        if (i < n && js[i] == '"') i++;
+        for (v = 0; i < n && js[i] != '"' && js[i] != ',' && js[i] != '}' && js[i] != '\n' && v + 1 < cap; i++) val[v++] = js[i];
+        while (v > 0 && val[v - 1] == ' ') v--;
+        val[v] = 0;
+        return 0;
+    }
+    return -1;
+}
+static int decar__json_int(const char *js, size_t n, const char *key, int *out, decar_error *e) {
+    char v[64];
+    uint64_t x;
+    if (decar__json_get(js, n, key, v, sizeof v) || decar__parse_u64(v, &x) || x > 0x7fffffff)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json lacks a valid \"%s\"", key);
+    *out = (int)x;
+    return DECAR_OK;
+}
+DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st_len, const char *config, size_t config_len,
+                                     decar_error *e) {
+    decar_gpt_config c = decar_gpt_default_config();
+    decar__st st;
+    const uint8_t *b = (const uint8_t *)st_buf;
+    char v[64];
+    int rc, t, pass;
+    float *tmp = NULL;
+    memset(g, 0, sizeof *g);
+    /* the config: GPT-2's architecture only (decar computes exactly that one) */
+    rc = decar__json_int(config, config_len, "vocab_size", &c.vocab_size, e);
+    if (!rc) rc = decar__json_int(config, config_len, "n_layer", &c.n_layer, e);
+    if (!rc) rc = decar__json_int(config, config_len, "n_head", &c.n_head, e);
+    if (!rc) rc = decar__json_int(config, config_len, "n_embd", &c.d_model, e);
+    if (!rc) rc = decar__json_int(config, config_len, "n_positions", &c.seq_len, e);
+    if (rc) return rc;
+    if (!decar__json_get(config, config_len, "model_type", v, sizeof v) && strcmp(v, "gpt2"))
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: model_type '%s' (decar reads gpt2)", v);
+    if (!decar__json_get(config, config_len, "activation_function", v, sizeof v) && strcmp(v, "gelu_new") && strcmp(v, "gelu_pytorch_tanh"))
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: activation '%s' (decar computes GPT-2's tanh GELU, gelu_new)", v);
+    if (!decar__json_get(config, config_len, "layer_norm_epsilon", v, sizeof v) && fabs(strtod(v, NULL) - 1e-5) > 1e-12)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: layer_norm_epsilon %s (decar uses 1e-5)", v);
+    if (!decar__json_get(config, config_len, "n_inner", v, sizeof v) && strcmp(v, "null") && atoi(v) != 4 * c.d_model)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: n_inner %s (decar's MLP is 4 x n_embd)", v);
+    if (!decar__json_get(config, config_len, "scale_attn_by_inverse_layer_idx", v, sizeof v) && !strcmp(v, "true"))
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: scale_attn_by_inverse_layer_idx is not supported");
+    if (!decar__json_get(config, config_len, "tie_word_embeddings", v, sizeof v) && !strcmp(v, "false"))
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: an untied output head is not supported (decar ties it to wte)");
+    c.causal = 1;
+    if ((rc = decar_gpt_check_config(&c, e))) return rc;
+    if ((rc = decar__st_open(b, st_len, &st, e))) return rc;
+    /* pass 0 finds every tensor with its (HF) shape before allocating; pass 1 copies (transposing Conv1D weights) */
+    for (pass = 0; pass < 2 && !rc; pass++) {
+        int n_tensors = 0;
+        decar_param_info *info = NULL;
+        if (pass == 0) {
+            n_tensors = decar__gpt_layout(&c, NULL, NULL);
+            info = (decar_param_info *)DECAR_MALLOC((size_t)n_tensors * sizeof *info);
+            if (!info) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); break; }
+            decar__gpt_layout(&c, info, NULL);
+        } else {
+            if ((rc = decar__gpt_alloc(g, &c, e))) break;
+            n_tensors = g->n_tensors;
+            info = g->info;
+        }
+        for (t = 0; t < n_tensors && !rc; t++) {
+            const decar_param_info *pi = &info[t];
+            int conv = decar__hf_conv1d(pi->name);
+            int64_t r0 = conv ? pi->shape[1] : pi->shape[0], r1 = conv ? pi->shape[0] : pi->shape[1];
+            const decar__st_entry *en = decar__st_find(&st, pi->name);
+            if (!en && !strncmp(pi->name, "transformer.", 12)) en = decar__st_find(&st, pi->name + 12);   /* GPT2Model */
+            if (!en) {
+                rc = DECAR_ERR_FORMAT;
+                decar__seterr(e, rc, "model.safetensors lacks '%s'", pi->name);
+            }
+            else if (!en->f32 || en->ndim != pi->ndim || en->shape[0] != r0 || (pi->ndim == 2 && en->shape[1] != r1)) {
+                rc = DECAR_ERR_FORMAT;
+                decar__seterr(e, rc, "'%s' is not F32 of shape [%lld%s%lld] (GPT-2's layout for this config)", pi->name,
+                              (long long)r0, pi->ndim == 2 ? ", " : "", pi->ndim == 2 ? (long long)r1 : 0LL);
+            }
+            else if (pass == 1) {
+                float *dst = g->params + pi->offset;
+                int64_t cnt = pi->shape[0] * pi->shape[1];
+                if (!conv) rc = decar__st_copy(&st, b, en, dst, cnt, e);
+                else if (!(tmp = (float *)DECAR_MALLOC((size_t)cnt * sizeof(float)))) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); }
+                else {
+                    rc = decar__st_copy(&st, b, en, tmp, cnt, e);
+                    decar__transpose(dst, tmp, r0, r1);
+                    DECAR_FREE(tmp);
+                    tmp = NULL;
+                }
+            }
+        }
+        if (pass == 0) DECAR_FREE(info);
+    }
+    if (!rc) {   /* an lm_head stored beside wte must be wte (tied) */
+        const decar__st_entry *lm = decar__st_find(&st, "lm_head.weight");
+        const decar__st_entry *wte = decar__st_find(&st, "transformer.wte.weight");
+        if (!wte) wte = decar__st_find(&st, "wte.weight");
+        if (lm && wte && (lm->end - lm->begin != wte->end - wte->begin ||
+                          memcmp(b + st.data_off + lm->begin, b + st.data_off + wte->begin, (size_t)(lm->end - lm->begin)))) {
+            rc = DECAR_ERR_FORMAT;
+            decar__seterr(e, rc, "lm_head.weight differs from wte: an untied output head is not supported");
+        }
+    }
+    decar__st_free(&st);
+    if (rc) decar_gpt_free(g);
+    return rc;
+}
 #ifndef DECAR_NO_STDIO
 #if defined(__unix__) || defined(__APPLE__)
 #include <dirent.h>
@@ -2743,6 +2957,45 @@ DECARDEF int decar_gpt_load(decar_gpt *g, const char *path, decar_error *e) {
     rc = decar_gpt_load_mem(g, buf, len, e);
     DECAR_FREE(buf);
     if (rc) decar__prefix_path(e, path);
+    return rc;
+}
+DECARDEF int decar_gpt_export_hf(const decar_gpt *g, const char *dir, decar_error *e) {
+    char p1[4096], p2[4096];
+    const char *paths[2];
+    const void *bufs[2];
+    size_t lens[2];
+    void *st;
+    char *cfg;
+    int rc;
+    if (strlen(dir) + 20 >= sizeof p1) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long");
+    if ((rc = decar_gpt_export_hf_mem(g, &st, &lens[0], &cfg, e))) return rc;
+    snprintf(p1, sizeof p1, "%s/model.safetensors", dir);
+    snprintf(p2, sizeof p2, "%s/config.json", dir);
+    paths[0] = p1;
+    paths[1] = p2;
+    bufs[0] = st;
+    bufs[1] = cfg;
+    lens[1] = strlen(cfg);
+    rc = decar_write_files_atomic(2, paths, bufs, lens, e);
+    DECAR_FREE(st);
+    DECAR_FREE(cfg);
+    return rc;
+}
+DECARDEF int decar_gpt_import_hf(decar_gpt *g, const char *dir, decar_error *e) {
+    char p[4096];
+    void *st, *cfg;
+    size_t sl, cl;
+    int rc;
+    memset(g, 0, sizeof *g);
+    if (strlen(dir) + 20 >= sizeof p) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long");
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    if ((rc = decar_read_file(p, &cfg, &cl, e))) return rc;
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    if ((rc = decar_read_file(p, &st, &sl, e))) { DECAR_FREE(cfg); return rc; }
+    rc = decar_gpt_import_hf_mem(g, st, sl, (const char *)cfg, cl, e);
+    if (rc) decar__prefix_path(e, dir);
+    DECAR_FREE(st);
+    DECAR_FREE(cfg);
     return rc;
 }
 #endif /* DECAR_NO_STDIO */

@@ -1347,17 +1347,58 @@ static int cmd_caption(int argc, char **argv) {
     return 0;
 }
 
+/* ---- export / import: weights-only checkpoints and the Hugging Face GPT-2 format -------------------------------- */
+static int cmd_export(int argc, char **argv) {
+    opt o[] = { {"model", NULL, "checkpoint to export", 0}, {"format", "hf", "hf (DIR/model.safetensors + DIR/config.json for GPT2LMHeadModel) or weights (a decar checkpoint without the optimizer state)", 0},
+                {"out", NULL, "output directory (hf) or file (weights)", 0} };
+    int n = NOPT(o); decar_gpt g; decar_error e; const char *fmt, *out;
+    parse_opts(argc, argv, o, n, "export", "--model CKPT --format hf|weights --out DIR|FILE");
+    fmt = S(o, n, "format"); out = REQ(o, n, "out");
+    if (strcmp(fmt, "hf") && strcmp(fmt, "weights")) { fprintf(stderr, "decar export: --format must be hf or weights\n"); return 2; }
+    if (!strcmp(fmt, "hf")) out_dir_check("export", out); else out_file_check("export", out);
+    load_model(&g, REQ(o, n, "model"));
+    if (!strcmp(fmt, "hf")) {   /* both files built first, then committed together (the directory made then) */
+        void *st; size_t len; char *cfg, path[4096]; outset os; memset(&os, 0, sizeof os);
+        if (decar_gpt_export_hf_mem(&g, &st, &len, &cfg, &e)) die("export", &e);
+        snprintf(path, sizeof path, "%s/model.safetensors", out);
+        out_add(&os, path, st, len);
+        snprintf(path, sizeof path, "%s/config.json", out);
+        out_add(&os, path, cfg, strlen(cfg));
+        out_commit(&os, out);
+        printf("wrote %s/model.safetensors and %s/config.json (GPT2LMHeadModel; input: token 256 then the text's bytes)\n", out, out);
+    } else {
+        void *buf; size_t len;
+        if (decar_gpt_save_mem(&g, 0, NULL, &buf, &len, &e) || decar_write_file_atomic(out, buf, len, &e)) die("export", &e);
+        free(buf);
+        printf("wrote %s (weights only, %lu parameters)\n", out, (unsigned long)g.n_params);
+    }
+    decar_gpt_free(&g);
+    return 0;
+}
+static int cmd_import(int argc, char **argv) {
+    opt o[] = { {"hf", NULL, "directory with model.safetensors + config.json of a GPT-2 (GPT2LMHeadModel)", 0}, {"out", NULL, "decar checkpoint to write", 0} };
+    int n = NOPT(o); decar_gpt g; decar_error e;
+    parse_opts(argc, argv, o, n, "import", "--hf DIR --out CKPT");
+    out_file_check("import", REQ(o, n, "out"));
+    if (decar_gpt_import_hf(&g, REQ(o, n, "hf"), &e)) die("import", &e);
+    if (decar_gpt_save(&g, REQ(o, n, "out"), NULL, &e)) die("import", &e);
+    printf("wrote %s (%d layers, d_model %d, vocab %d, context %d)\n", REQ(o, n, "out"), g.cfg.n_layer, g.cfg.d_model, g.cfg.vocab_size, g.cfg.seq_len);
+    decar_gpt_free(&g);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"train", cmd_train}, {"sample", cmd_sample}, {"eval", cmd_eval}, {"cluster", cmd_cluster}, {"ens-eval", cmd_ens_eval},
         {"generate", cmd_generate}, {"infill", cmd_infill}, {"average", cmd_average}, {"plot", cmd_plot},
-        {"vcluster", cmd_vcluster}, {"vtrain", cmd_vtrain}, {"caption", cmd_caption} };
+        {"vcluster", cmd_vcluster}, {"vtrain", cmd_vtrain}, {"caption", cmd_caption}, {"export", cmd_export}, {"import", cmd_import} };
     int i;
     const char *usage = "usage: decar <command> [options]   (decar <command> --help for its options; decar --version)\n"
         "commands:\n  train     train one model (--objective ar|dfm)\n  sample    sample from one model\n  eval      held-out bits per byte\n"
         "  cluster   featurize + spherical balanced k-means + shards + router\n  ens-eval  evaluate an expert ensemble under routers x top-k\n"
         "  generate  sample from a routed ensemble\n  infill    fill holes with DFM experts\n  average   BTM parameter averaging\n  plot      SVG of training curves\n"
-        "  vcluster  cluster images by pixel features: shards + router\n  vtrain    train an image captioner (LLaVA-style prefix)\n  caption   caption held-out images with a routed ensemble\n";
+        "  vcluster  cluster images by pixel features: shards + router\n  vtrain    train an image captioner (LLaVA-style prefix)\n  caption   caption held-out images with a routed ensemble\n"
+        "  export    write a model as Hugging Face GPT-2 (model.safetensors + config.json) or weights only\n  import    read a Hugging Face GPT-2 directory into a decar checkpoint\n";
     if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
         printf("decar %s (simd %s)\n", DECAR_VERSION, decar_simd_name());
         return 0;

@@ -187,6 +187,15 @@ case_ "plot bad log" "line 2" $X plot --out "$O/p.svg" "$D/log_bad.csv"
 case_ "plot not a log" "not a training log" $X plot --out "$O/p.svg" "$D/notalog.csv"
 case_ "plot no logs" "at least one" $X plot --out "$O/p.svg"
 case_ "plot missing log" "cannot read" $X plot --out "$O/p.svg" "$D/none.csv"
+# ---- Hugging Face interchange
+mkdir -p "$D/hf_relu" "$D/hf_nocfg"; $X export --model $A --format hf --out "$D/hf_relu" > /dev/null || exit 1
+sed -i 's/gelu_new/relu/' "$D/hf_relu/config.json"; cp "$D/hf_relu/model.safetensors" "$D/hf_nocfg/"
+case_ "export DFM as GPT-2" "DFM" $X export --model $F --format hf --out "$O/hf"
+case_ "export bad format" "hf or weights" $X export --model $A --format onnx --out "$O/hf"
+case_ "export truncated" "truncated\|does not fit" $X export --model "$D/ckpt_trunc_half.safetensors" --format weights --out "$O/w.safetensors"
+case_ "import other activation" "activation" $X import --hf "$D/hf_relu" --out "$O/x.safetensors"
+case_ "import without config" "cannot open" $X import --hf "$D/hf_nocfg" --out "$O/x.safetensors"
+case_ "import a decar checkpoint dir" "cannot open" $X import --hf "$D" --out "$O/x.safetensors"
 # ---- images
 case_ "images bad size" "whole number" $X vtrain --images "$D/img" --steps 1 --out "$O/v.safetensors"
 case_ "images vs captions" "captions" $X vtrain --images "$D/img2" --steps 1 --out "$O/v.safetensors"

@@ -137,7 +137,16 @@ run bash tests/install_test.sh $B
 
 step "PyTorch interop: a decar checkpoint loads in PyTorch and gives the same logits"
 run $B/test_interop $B
-if /usr/bin/python3 -c "import torch, numpy" 2>/dev/null; then run /usr/bin/python3 scripts/check_interop.py $B
+if /usr/bin/python3 -c "import torch, numpy" 2>/dev/null; then
+  run /usr/bin/python3 scripts/check_interop.py $B
+  # Hugging Face GPT-2, both directions: decar -> HF layout -> a GPT-2 forward in PyTorch, and a GPT-2 written in
+  # HF's format by PyTorch -> decar import -> the same logits
+  rm -rf $B/hf_out $B/hf_in
+  run $B/decar export --model $B/interop.safetensors --format hf --out $B/hf_out > /dev/null
+  run /usr/bin/python3 scripts/check_hf.py export $B
+  run /usr/bin/python3 scripts/check_hf.py make $B && run $B/test_interop $B import
+  run $B/decar import --hf $B/hf_in --out $B/hf_in.safetensors > /dev/null
+  run $B/decar sample --model $B/hf_in.safetensors --n 4 > /dev/null
 else echo "SKIP: /usr/bin/python3 has no torch (apt-get install python3-torch to run this check)"; fi
 
 step "the whole pipeline on a tiny corpus (cluster, experts, baselines, evaluation, results)"
