@@ -30,13 +30,60 @@ static void fmt_eta(double s, char *out) {
 }
 
 typedef struct { const char *name, *def, *help; const char *val; } opt;
+/* One vocabulary for the command line: an option shared by several commands has one name and one meaning, written
+   once here (a command's table leaves its help 0); tests/check_options.sh checks that no option means two things. */
+static const struct { const char *name, *help; } vocab[] = {
+    {"batch", "sequences per training step, or windows per forward pass when scoring"},
+    {"csv", "append result rows to this CSV file"},
+    {"data", "directory tree of text files (sub-folders are domains), or one file"},
+    {"dim", "model width (d_model)"},
+    {"docs", "file listing the documents to use, one per line (paths relative to --data)"},
+    {"experts", "expert checkpoints, one per cluster: A,B,.. ('-' = missing) or @FILE with one per line"},
+    {"ext", "only files ending in this ('' = all files)"},
+    {"feat-dim", "dimension of the built-in features"},
+    {"features", "external features (.npy): one row per document in documents.txt order, or per image"},
+    {"heads", "attention heads"},
+    {"images", "image-caption directory (images_32x32_u8.bin, captions.txt, labels.txt)"},
+    {"iters", "k-means iterations"},
+    {"k", "clusters = experts"},
+    {"label", "row label in the table and the CSV"},
+    {"layers", "transformer blocks"},
+    {"log", "CSV training log: step,tokens,train_loss,val_loss,seconds"},
+    {"lr", "peak learning rate"},
+    {"mc", "DFM models: Monte Carlo samples of t per window"},
+    {"model", "checkpoint"},
+    {"n", "tokens to generate"},
+    {"out", "where to write the result (a checkpoint file, or a directory for cluster, vcluster and export --format hf)"},
+    {"prefix-len", "with --features: prefix vectors per image row"},
+    {"prompt", "text to continue"},
+    {"prompt-features", "for a router built from --features: the features of the prompt or text (.npy, one row)"},
+    {"quiet", "1: no progress line"},
+    {"route", "router: top1 (R1), cosine (R2), cbtm (R3), bayes (R4'), uniform; ens-eval takes a comma-separated list"},
+    {"route-every", "re-route from the text so far every N tokens (bytes)"},
+    {"route-k", "experts the router keeps (top-k, 0 = all); ens-eval takes a comma-separated list"},
+    {"route-temp", "temperature of the cosine and cbtm routers"},
+    {"router", "router file from decar cluster (decar vcluster for caption)"},
+    {"seed", "random seed"},
+    {"skip-missing", "1: continue without experts that fail to load (the router renormalised)"},
+    {"steps", "optimizer steps"},
+    {"temp", "sampling temperature"},
+    {"threads", "threads (0: OpenMP default)"},
+    {"top-p", "nucleus sampling mass (1: off)"},
+    {"val-permille", "documents per 1000 held out (by a hash of the name: the same split in every command)"},
+};
+static const char *opt_help(const opt *o) {
+    int i;
+    if (o->help) return o->help;
+    for (i = 0; i < (int)(sizeof vocab / sizeof vocab[0]); i++) if (!strcmp(vocab[i].name, o->name)) return vocab[i].help;
+    return "?";
+}
 static int parse_opts(int argc, char **argv, opt *o, int n, const char *cmd, const char *usage) {
     int i, j;
     for (j = 0; j < n; j++) o[j].val = o[j].def;
     for (i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: decar %s %s\n\noptions:\n", cmd, usage);
-            for (j = 0; j < n; j++) printf("  --%-14s %s%s%s%s\n", o[j].name, o[j].help, o[j].def ? " (default " : "", o[j].def ? o[j].def : "", o[j].def ? ")" : "");
+            for (j = 0; j < n; j++) printf("  --%-16s %s%s%s%s\n", o[j].name, opt_help(&o[j]), o[j].def ? " (default " : "", o[j].def ? o[j].def : "", o[j].def ? ")" : "");
             exit(0);
         }
         if (strncmp(argv[i], "--", 2)) { fprintf(stderr, "decar %s: unexpected argument '%s' (see --help)\n", cmd, argv[i]); exit(2); }
@@ -186,18 +233,18 @@ static double val_loss(decar_gpt *g, decar_ctx *ctx, const decar_data *d, int B,
 
 static int cmd_train(int argc, char **argv) {
     opt o[] = {
-        {"data", NULL, "directory tree of text files, or one file", 0}, {"docs", NULL, "file listing the documents to use (paths relative to --data)", 0},
-        {"ext", ".txt", "only files ending in this ('' = all files)", 0}, {"out", "model.safetensors", "checkpoint to write", 0},
+        {"data", NULL, 0, 0}, {"docs", NULL, 0, 0},
+        {"ext", ".txt", 0, 0}, {"out", "model.safetensors", 0, 0},
         {"resume", "0", "1: continue from --out (weights, optimizer, step, data rng)", 0}, {"init", NULL, "start from this checkpoint's weights (BTM branching)", 0},
         {"objective", "ar", "ar (next-token) or dfm (masked discrete flow matching)", 0},
-        {"steps", "1000", "optimizer steps", 0}, {"batch", "8", "sequences per step", 0}, {"seq", "256", "tokens per sequence", 0},
-        {"layers", "4", "transformer blocks", 0}, {"heads", "4", "attention heads", 0}, {"dim", "256", "model width", 0},
-        {"lr", "1e-3", "peak learning rate", 0}, {"min-lr", "1e-4", "final learning rate (cosine)", 0}, {"warmup", "-1", "warmup steps (-1: steps/20)", 0},
+        {"steps", "1000", 0, 0}, {"batch", "8", 0, 0}, {"seq", "256", "tokens per sequence", 0},
+        {"layers", "4", 0, 0}, {"heads", "4", 0, 0}, {"dim", "256", 0, 0},
+        {"lr", "1e-3", 0, 0}, {"min-lr", "1e-4", "final learning rate (cosine)", 0}, {"warmup", "-1", "warmup steps (-1: steps/20)", 0},
         {"wd", "0.1", "AdamW weight decay (2-D weights only)", 0}, {"clip", "1.0", "gradient-norm clip", 0},
-        {"seed", "1337", "seed for init and data order", 0}, {"threads", "0", "threads (0: OpenMP default)", 0},
-        {"val-permille", "50", "documents per 1000 held out (by name hash)", 0}, {"val-every", "200", "validation loss every N steps (0: off)", 0},
+        {"seed", "1337", 0, 0}, {"threads", "0", 0, 0},
+        {"val-permille", "50", 0, 0}, {"val-every", "200", "validation loss every N steps (0: off)", 0},
         {"val-batches", "8", "batches per validation", 0}, {"ckpt-every", "0", "checkpoint every N steps (0: only at the end)", 0},
-        {"log", NULL, "CSV log: step,tokens,train_loss,val_loss,seconds", 0}, {"quiet", "0", "1: no progress line", 0},
+        {"log", NULL, 0, 0}, {"quiet", "0", 0, 0},
     };
     int n = NOPT(o), B, T, steps, objective, s, val_every, ckpt_every, quiet;
     decar_data d; decar_gpt g; decar_ctx *ctx; decar_opt op = decar_opt_default(); decar_error e; decar_rng r; decar_dfm dfm;
@@ -402,9 +449,9 @@ static int generate_common(ens_t *E, const char *prompt, int n_new, double temp,
 }
 
 static int cmd_sample(int argc, char **argv) {
-    opt o[] = { {"model", NULL, "checkpoint", 0}, {"prompt", "", "text to continue", 0}, {"n", "256", "tokens to generate", 0},
-                {"temp", "0.8", "temperature", 0}, {"top-k", "0", "keep the k most likely tokens (0: off)", 0}, {"top-p", "0.95", "nucleus mass (1: off)", 0},
-                {"seed", "1", "sampling seed", 0}, {"threads", "0", "threads", 0} };
+    opt o[] = { {"model", NULL, 0, 0}, {"prompt", "", 0, 0}, {"n", "256", 0, 0},
+                {"temp", "0.8", 0, 0}, {"top-k", "0", "keep the k most likely tokens (0: off)", 0}, {"top-p", "0.95", 0, 0},
+                {"seed", "1", 0, 0}, {"threads", "0", 0, 0} };
     int n = NOPT(o); ens_t E; decar_error e;
     parse_opts(argc, argv, o, n, "sample", "--model CKPT [--prompt TEXT] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
@@ -514,9 +561,9 @@ static double dfm_bound(ens_t *E, decar_ctx *ctx, const decar_data *d, const doc
 }
 
 static int cmd_eval(int argc, char **argv) {
-    opt o[] = { {"model", NULL, "checkpoint", 0}, {"data", NULL, "directory or file (the held-out split is scored)", 0}, {"docs", NULL, "document list", 0},
-                {"ext", ".txt", "file suffix filter", 0}, {"val-permille", "50", "as in train", 0}, {"batch", "8", "windows per forward", 0},
-                {"mc", "4", "DFM: Monte Carlo samples of t per window", 0}, {"seed", "1", "DFM: seed", 0}, {"threads", "0", "threads", 0} };
+    opt o[] = { {"model", NULL, 0, 0}, {"data", NULL, 0, 0}, {"docs", NULL, 0, 0},
+                {"ext", ".txt", 0, 0}, {"val-permille", "50", 0, 0}, {"batch", "8", 0, 0},
+                {"mc", "4", 0, 0}, {"seed", "1", 0, 0}, {"threads", "0", 0, 0} };
     int n = NOPT(o); decar_data d; docset ds; decar_gpt g; decar_ctx *ctx = decar_ctx_new(0);
     parse_opts(argc, argv, o, n, "eval", "--model CKPT --data DIR [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
@@ -565,17 +612,17 @@ static void write_list(outset *os, const char *path, const decar_data *d, const 
     out_close(os, path);
 }
 static int cmd_cluster(int argc, char **argv) {
-    opt o[] = { {"data", NULL, "directory tree of text files", 0}, {"out", NULL, "output directory (must exist)", 0}, {"k", "4", "clusters = experts", 0},
-                {"ext", ".txt", "file suffix filter", 0}, {"val-permille", "50", "as in train", 0}, {"dim", "128", "feature dimension", 0},
-                {"features", NULL, "external features (.npy, one row per document in name order) instead of the text featurizer", 0},
+    opt o[] = { {"data", NULL, 0, 0}, {"out", NULL, 0, 0}, {"k", "4", 0, 0},
+                {"ext", ".txt", 0, 0}, {"val-permille", "50", 0, 0}, {"feat-dim", "128", 0, 0},
+                {"features", NULL, 0, 0},
                 {"balanced", "1", "1: hard capacity ceil(N/K); 0: plain spherical k-means", 0}, {"two-stage", "0", "F > 0: F fine clusters, then balanced k-means of them", 0},
-                {"iters", "30", "k-means iterations", 0}, {"seed", "1", "seed", 0}, {"threads", "0", "threads", 0} };
+                {"iters", "30", 0, 0}, {"seed", "1", 0, 0}, {"threads", "0", 0, 0} };
     int n = NOPT(o), K, i, j, dim, *lab, *dom, nt = 0, nf; decar_data d; decar_featurizer fz; decar_error e; float *X = NULL, *C, *fine = NULL;
     int32_t *lt, *fmap = NULL; decar_kmeans_opts ko; char path[4096]; const char *out; int64_t rows, cols; decar_router rt; double t0 = now_s();
     outset os; memset(&os, 0, sizeof os);
     parse_opts(argc, argv, o, n, "cluster", "--data DIR --out DIR [--k K] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
-    K = (int)I(o, n, "k", 1, 1 << 20); dim = (int)I(o, n, "dim", 1, 4096); out = REQ(o, n, "out"); nf = (int)I(o, n, "two-stage", 0, 1 << 20);
+    K = (int)I(o, n, "k", 1, 1 << 20); dim = (int)I(o, n, "feat-dim", 1, 4096); out = REQ(o, n, "out"); nf = (int)I(o, n, "two-stage", 0, 1 << 20);
     out_dir_check("cluster", out);
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     /* featurize every document (train and held-out); fit idf and k-means on the training documents only */
@@ -686,10 +733,10 @@ static const char *decar_route_label(int kind) {
     static const char *names[] = { "?", "top1", "cosine", "cbtm", "bayes", "uniform" };
     return kind >= 1 && kind <= 5 ? names[kind] : "?";
 }
-/* --routers and --topk, checked before any work: kinds[nr] (DECAR_ROUTE_*), tks[nt] in [1, K] (0 in the list = K) */
+/* --route and --route-k, checked before any work: kinds[nr] (DECAR_ROUTE_*), tks[nt] in [1, K] (0 in the list = K) */
 static void parse_grid(const char *routers, const char *topks, int K, int have_router, int dfm, int **kinds, int *nr, int **tks, int *nt) {
     char **it; int m, i; decar_error e;
-    if (decar_list_parse(routers, strlen(routers), ',', &it, &m, &e)) { fprintf(stderr, "decar ens-eval: --routers: %s\n", e.msg); exit(2); }
+    if (decar_list_parse(routers, strlen(routers), ',', &it, &m, &e)) { fprintf(stderr, "decar ens-eval: --route: %s\n", e.msg); exit(2); }
     *kinds = (int *)malloc((size_t)m * sizeof(int)); *nr = m;
     for (i = 0; i < m; i++) {
         int kind = decar_route_name(it[i]);
@@ -699,11 +746,11 @@ static void parse_grid(const char *routers, const char *topks, int K, int have_r
         (*kinds)[i] = kind;
     }
     free(it);
-    if (decar_list_parse(topks, strlen(topks), ',', &it, &m, &e)) { fprintf(stderr, "decar ens-eval: --topk: %s\n", e.msg); exit(2); }
+    if (decar_list_parse(topks, strlen(topks), ',', &it, &m, &e)) { fprintf(stderr, "decar ens-eval: --route-k: %s\n", e.msg); exit(2); }
     *tks = (int *)malloc((size_t)m * sizeof(int)); *nt = m;
     for (i = 0; i < m; i++) {
         char *end; long v = strtol(it[i], &end, 10);
-        if (*end || v < 0) { fprintf(stderr, "decar ens-eval: --topk entry '%s' is not a count (0 = all experts)\n", it[i]); exit(2); }
+        if (*end || v < 0) { fprintf(stderr, "decar ens-eval: --route-k entry '%s' is not a count (0 = all experts)\n", it[i]); exit(2); }
         (*tks)[i] = v == 0 || v > K ? K : (int)v;
     }
     free(it);
@@ -711,7 +758,7 @@ static void parse_grid(const char *routers, const char *topks, int K, int have_r
 /* DFM experts: the DFM bound of the routed mixture posterior, for each router x top-k */
 static int ens_eval_dfm(ens_t *E, decar_data *d, docset *ds, decar_ctx *ctx, opt *o, int n) {
     FILE *csv = NULL; int *kinds, nr, *tks, nt, ri, ti;
-    parse_grid(S(o, n, "routers"), S(o, n, "topk"), E->en.k, E->have_router, 1, &kinds, &nr, &tks, &nt);
+    parse_grid(S(o, n, "route"), S(o, n, "route-k"), E->en.k, E->have_router, 1, &kinds, &nr, &tks, &nt);
     if (S(o, n, "csv")) csv = csv_append(S(o, n, "csv"), "model,router,topk,domain,bits_per_byte,bytes");
     for (ri = 0; ri < nr; ri++) {
         int kind = kinds[ri]; const char *rs = decar_route_label(kind);
@@ -730,33 +777,33 @@ static int ens_eval_dfm(ens_t *E, decar_data *d, docset *ds, decar_ctx *ctx, opt
 }
 
 static int cmd_ens_eval(int argc, char **argv) {
-    opt o[] = { {"experts", NULL, "comma-separated checkpoints, one per cluster ('-' = missing), or @FILE with one per line", 0}, {"router", NULL, "router file from decar cluster", 0},
-                {"data", NULL, "directory (the held-out split is scored)", 0}, {"ext", ".txt", "file suffix filter", 0}, {"val-permille", "50", "as in train", 0},
-                {"routers", "top1,cosine,cbtm,bayes,uniform", "routers to evaluate", 0}, {"topk", "1,2,0", "top-k values (0 = all K)", 0},
-                {"temp", "0.1", "temperature of the cosine and cbtm routers", 0}, {"route-every", "128", "re-route from the prefix every N bytes", 0},
-                {"label", "ensemble", "row label for the CSV", 0}, {"csv", NULL, "append rows to this CSV", 0}, {"domains", "1", "1: per-domain breakdown", 0},
-                {"skip-missing", "0", "1: continue without experts that fail to load", 0}, {"batch", "8", "windows per forward", 0},
-                {"mc", "2", "DFM experts: Monte Carlo samples of t per window", 0}, {"threads", "0", "threads", 0},
-                {"features", NULL, "routers built from --features: the documents' features (.npy, rows in documents.txt order)", 0} };
+    opt o[] = { {"experts", NULL, 0, 0}, {"router", NULL, 0, 0},
+                {"data", NULL, 0, 0}, {"ext", ".txt", 0, 0}, {"val-permille", "50", 0, 0},
+                {"route", "top1,cosine,cbtm,bayes,uniform", 0, 0}, {"route-k", "1,2,0", 0, 0},
+                {"route-temp", "0.1", 0, 0}, {"route-every", "128", 0, 0},
+                {"label", "ensemble", 0, 0}, {"csv", NULL, 0, 0}, {"domains", "1", "1: per-domain breakdown", 0},
+                {"skip-missing", "0", 0, 0}, {"batch", "8", 0, 0},
+                {"mc", "2", 0, 0}, {"threads", "0", 0, 0},
+                {"features", NULL, 0, 0} };
     int n = NOPT(o), K, j, q, ri, ti, every, *kinds, nr, *tks, ntk; ens_t E; decar_data d; docset ds; float **nll; decar_ctx *ctx = decar_ctx_new(0);
     FILE *csv = NULL; double t0 = now_s(); char *done_k;
     parse_opts(argc, argv, o, n, "ens-eval", "--experts A,B,.. --router FILE --data DIR [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     every = (int)I(o, n, "route-every", 1, 1 << 30);
     if (S(o, n, "csv")) out_file_check("ens-eval", S(o, n, "csv"));
-    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), "uniform", 1, F(o, n, "temp", 1e-6, 1e6), every, (int)I(o, n, "skip-missing", 0, 1));
+    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), "uniform", 1, F(o, n, "route-temp", 1e-6, 1e6), every, (int)I(o, n, "skip-missing", 0, 1));
     K = E.en.k;
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     docset_build(&ds, &d);
     if (ds.n == 0) { fprintf(stderr, "decar ens-eval: no held-out documents\n"); return 1; }
-    {   /* routers that read features: anything in --routers but bayes and uniform */
-        const char *rl = S(o, n, "routers"); int uses = strstr(rl, "top1") || strstr(rl, "cosine") || strstr(rl, "cbtm");
+    {   /* routers that read features: anything in --route but bayes and uniform */
+        const char *rl = S(o, n, "route"); int uses = strstr(rl, "top1") || strstr(rl, "cosine") || strstr(rl, "cbtm");
         ens_features(&E, S(o, n, "features"), d.n_docs, uses, "--features");
     }
     nll = (float **)calloc((size_t)K, sizeof(float *));
     for (j = 0; j < K; j++) if (E.en.experts[j] && !E.en.experts[j]->cfg.causal) break;
     if (j < K) return ens_eval_dfm(&E, &d, &ds, ctx, o, n);
-    parse_grid(S(o, n, "routers"), S(o, n, "topk"), K, E.have_router, 0, &kinds, &nr, &tks, &ntk);
+    parse_grid(S(o, n, "route"), S(o, n, "route-k"), K, E.have_router, 0, &kinds, &nr, &tks, &ntk);
     for (j = 0; j < K; j++) if (E.en.experts[j]) {
         nll[j] = (float *)malloc((size_t)ds.total * 4);
         score_docs(E.en.experts[j], ctx, &d, &ds, (int)I(o, n, "batch", 1, 4096), nll[j]);
@@ -815,16 +862,16 @@ static int cmd_ens_eval(int argc, char **argv) {
 }
 
 static int cmd_generate(int argc, char **argv) {
-    opt o[] = { {"experts", NULL, "comma-separated AR checkpoints", 0}, {"router", NULL, "router file (needed by top1, cosine, cbtm)", 0},
-                {"route", "cosine", "top1, cosine, cbtm, bayes or uniform", 0}, {"topk", "2", "experts mixed per step", 0}, {"temp-router", "0.1", "router temperature", 0},
-                {"route-every", "64", "re-route from the text every N tokens", 0}, {"prompt", "", "prompt", 0}, {"n", "256", "tokens", 0},
-                {"temp", "0.8", "sampling temperature", 0}, {"top-p", "0.95", "nucleus", 0}, {"seed", "1", "seed", 0},
-                {"skip-missing", "0", "1: continue without experts that fail to load", 0}, {"threads", "0", "threads", 0},
-                {"prompt-features", NULL, "routers built from --features: the prompt's features (.npy, one row)", 0} };
+    opt o[] = { {"experts", NULL, 0, 0}, {"router", NULL, 0, 0},
+                {"route", "cosine", 0, 0}, {"route-k", "2", 0, 0}, {"route-temp", "0.1", 0, 0},
+                {"route-every", "64", 0, 0}, {"prompt", "", 0, 0}, {"n", "256", 0, 0},
+                {"temp", "0.8", 0, 0}, {"top-p", "0.95", 0, 0}, {"seed", "1", 0, 0},
+                {"skip-missing", "0", 0, 0}, {"threads", "0", 0, 0},
+                {"prompt-features", NULL, 0, 0} };
     int n = NOPT(o); ens_t E;
     parse_opts(argc, argv, o, n, "generate", "--experts A,B,.. [--router FILE] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
-    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), (int)I(o, n, "topk", 1, 1024), F(o, n, "temp-router", 1e-6, 1e6),
+    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), (int)I(o, n, "route-k", 1, 1 << 30), F(o, n, "route-temp", 1e-6, 1e6),
              (int)I(o, n, "route-every", 0, 1 << 30), (int)I(o, n, "skip-missing", 0, 1));
     ens_features(&E, S(o, n, "prompt-features"), 1, E.en.router.kind != DECAR_ROUTE_BAYES && E.en.router.kind != DECAR_ROUTE_UNIFORM, "--prompt-features");
     if (!E.en.experts[0] || !E.models[0].cfg.causal) {
@@ -836,31 +883,31 @@ static int cmd_generate(int argc, char **argv) {
 }
 
 static int cmd_infill(int argc, char **argv) {
-    opt o[] = { {"experts", NULL, "comma-separated DFM checkpoints", 0}, {"router", NULL, "router file (cosine routers)", 0},
-                {"route", "bayes", "bayes (posterior updated per revealed token), cosine, top1, cbtm, uniform", 0}, {"topk", "0", "experts mixed (0: all)", 0},
-                {"text", NULL, "text with holes marked by '_'", 0}, {"sampler", "first-hit", "euler, first-hit or l2r", 0}, {"steps", "64", "Euler steps", 0},
-                {"temp", "1.0", "temperature", 0}, {"seed", "1", "seed", 0}, {"threads", "0", "threads", 0},
-                {"prompt-features", NULL, "routers built from --features: the text's features (.npy, one row)", 0} };
+    opt o[] = { {"experts", NULL, 0, 0}, {"router", NULL, 0, 0},
+                {"route", "bayes", 0, 0}, {"route-k", "0", 0, 0},
+                {"text", NULL, "text with holes marked by '_'", 0}, {"sampler", "first-hit", "euler, first-hit or l2r", 0}, {"euler-steps", "64", "steps of the Euler sampler", 0},
+                {"temp", "1.0", 0, 0}, {"seed", "1", 0, 0}, {"threads", "0", 0, 0},
+                {"prompt-features", NULL, 0, 0} };
     int n = NOPT(o), T, i, sm; ens_t E; const char *txt; int32_t *x; decar_ctx *ctx = decar_ctx_new(0); decar_error e; int tk;
     parse_opts(argc, argv, o, n, "infill", "--experts A,B,.. --text 'The _____ of the ____' [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     sm = !strcmp(S(o, n, "sampler"), "euler") ? DECAR_DFM_EULER : !strcmp(S(o, n, "sampler"), "first-hit") ? DECAR_DFM_FIRST_HIT : !strcmp(S(o, n, "sampler"), "l2r") ? DECAR_DFM_L2R : -1;
     if (sm < 0) { fprintf(stderr, "decar infill: --sampler must be euler, first-hit or l2r\n"); return 2; }
-    tk = (int)I(o, n, "topk", 0, 1024);
+    tk = (int)I(o, n, "route-k", 0, 1 << 30);
     ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), tk ? tk : 1 << 30, 0.1, 0, 0);
     ens_features(&E, S(o, n, "prompt-features"), 1, E.en.router.kind != DECAR_ROUTE_BAYES && E.en.router.kind != DECAR_ROUTE_UNIFORM, "--prompt-features");
     txt = REQ(o, n, "text"); T = (int)strlen(txt);
     x = (int32_t *)malloc((size_t)T * 4);
     for (i = 0; i < T; i++) x[i] = txt[i] == '_' ? DECAR_TOK_MASK : (uint8_t)txt[i];
-    if (decar_ensemble_fill(&E.en, ctx, x, T, sm, (int)I(o, n, "steps", 1, 1 << 20), 1, F(o, n, "temp", 0.01, 100), (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("infill", &e);
+    if (decar_ensemble_fill(&E.en, ctx, x, T, sm, (int)I(o, n, "euler-steps", 1, 1 << 20), 1, F(o, n, "temp", 0.01, 100), (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("infill", &e);
     print_tokens(x, T); printf("\n");
     free(x); ens_close(&E); decar_ctx_free(ctx);
     return 0;
 }
 
 static int cmd_average(int argc, char **argv) {
-    opt o[] = { {"experts", NULL, "comma-separated checkpoints branched from one seed model", 0}, {"weights", NULL, "comma-separated weights (default uniform)", 0},
-                {"out", NULL, "averaged checkpoint", 0} };
+    opt o[] = { {"experts", NULL, 0, 0}, {"weights", NULL, "comma-separated weights (default uniform)", 0},
+                {"out", NULL, 0, 0} };
     int n = NOPT(o), K, j; size_t i; ens_t E; decar_gpt avg; decar_error e; double *w;
     parse_opts(argc, argv, o, n, "average", "--experts A,B,.. --out CKPT [--weights w1,w2,..]");
     out_file_check("average", REQ(o, n, "out"));
@@ -900,7 +947,9 @@ static int cmd_plot(int argc, char **argv) {
     memset(&os, 0, sizeof os);
     for (i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: decar plot --out FILE.svg LOG.csv [LOG.csv ...]\nPlots validation loss (bits/token) against training tokens; one line per log (the CSV that decar train --log writes).\n");
+            opt po = { "out", NULL, 0, 0 };
+            printf("usage: decar plot --out FILE.svg LOG.csv [LOG.csv ...]\nPlots validation loss (bits/token) against training tokens; one line per log (the CSV that decar train --log writes).\n\noptions:\n");
+            printf("  --%-16s %s\n", "out", opt_help(&po));
             return 0;
         }
     }
@@ -1095,12 +1144,12 @@ static int vbatch(const vdata *v, const int *idx, int B, int32_t *ids, int32_t *
 }
 
 static int cmd_vcluster(int argc, char **argv) {
-    opt o[] = { {"images", NULL, "image-caption directory", 0}, {"out", NULL, "output directory (must exist)", 0}, {"k", "4", "clusters", 0},
-                {"dim", "64", "feature dimension", 0}, {"seed", "1", "seed", 0}, {"iters", "30", "k-means iterations", 0} };
+    opt o[] = { {"images", NULL, 0, 0}, {"out", NULL, 0, 0}, {"k", "4", 0, 0},
+                {"feat-dim", "64", 0, 0}, {"seed", "1", 0, 0}, {"iters", "30", 0, 0} };
     int n = NOPT(o), K, dim, i, j, nt = 0, *lab, *dom; vdata v; float *mean, *X, *C, *Xt; int32_t *lt; decar_kmeans_opts ko; decar_error e; char path[4096];
     uint64_t seed; const char *out; outset os; memset(&os, 0, sizeof os);
     parse_opts(argc, argv, o, n, "vcluster", "--images DIR --out DIR [--k K]");
-    K = (int)I(o, n, "k", 1, 1 << 20); dim = (int)I(o, n, "dim", 1, 4096); seed = (uint64_t)I(o, n, "seed", 0, 1L << 62); out = REQ(o, n, "out");
+    K = (int)I(o, n, "k", 1, 1 << 20); dim = (int)I(o, n, "feat-dim", 1, 4096); seed = (uint64_t)I(o, n, "seed", 0, 1L << 62); out = REQ(o, n, "out");
     out_dir_check("vcluster", out);
     memset(&v, 0, sizeof v); vdata_load(&v, REQ(o, n, "images"));
     mean = (float *)calloc(VSIDE * VSIDE, 4);
@@ -1157,11 +1206,11 @@ static int cmd_vcluster(int argc, char **argv) {
 }
 
 static int cmd_vtrain(int argc, char **argv) {
-    opt o[] = { {"images", NULL, "image-caption directory", 0}, {"subset", NULL, "file of training image indices (default: every training image)", 0},
-                {"out", "captioner.safetensors", "checkpoint", 0}, {"steps", "1000", "steps", 0}, {"batch", "32", "images per step", 0},
-                {"layers", "3", "blocks", 0}, {"heads", "4", "heads", 0}, {"dim", "128", "width", 0}, {"proj", "mlp", "projector: mlp (LLaVA-1.5) or linear", 0},
-                {"lr", "2e-3", "peak learning rate", 0}, {"seed", "1", "seed", 0}, {"threads", "0", "threads", 0}, {"log", NULL, "CSV log", 0}, {"quiet", "0", "1: no progress", 0},
-                {"features", NULL, "image features .npy (one row per image) instead of pixel patches", 0}, {"prefix-len", "1", "with --features: prefix vectors per row", 0} };
+    opt o[] = { {"images", NULL, 0, 0}, {"subset", NULL, "file of training image indices (default: every training image)", 0},
+                {"out", "captioner.safetensors", 0, 0}, {"steps", "1000", 0, 0}, {"batch", "32", 0, 0},
+                {"layers", "3", 0, 0}, {"heads", "4", 0, 0}, {"dim", "128", 0, 0}, {"proj", "mlp", "projector: mlp (LLaVA-1.5) or linear", 0},
+                {"lr", "2e-3", 0, 0}, {"seed", "1", 0, 0}, {"threads", "0", 0, 0}, {"log", NULL, 0, 0}, {"quiet", "0", 0, 0},
+                {"features", NULL, 0, 0}, {"prefix-len", "1", 0, 0} };
     int n = NOPT(o), *idx, m, i, B, steps, s, Tmax = 100; vdata v; decar_gpt g; decar_gpt_config c = decar_gpt_default_config(); decar_error e; decar_opt op = decar_opt_default();
     decar_ctx *ctx = decar_ctx_new(0); decar_rng r; int32_t *ids, *tg; float *pre, *pick_pre; int *pick; double t0 = now_s(), last = 0, ema = -1; FILE *logf = NULL;
     parse_opts(argc, argv, o, n, "vtrain", "--images DIR [--subset FILE] [options]");
@@ -1236,22 +1285,22 @@ static void xml_text(FILE *f, const char *s, int max) {
 }
 
 static int cmd_caption(int argc, char **argv) {
-    opt o[] = { {"experts", NULL, "comma-separated captioner checkpoints (one per cluster)", 0}, {"router", NULL, "vrouter file from decar vcluster (needed for top1/cosine)", 0},
-                {"route", "top1", "top1 (R1), cosine (R2, softmax(cos/T) over the top-k) or uniform", 0}, {"topk", "1", "experts mixed", 0}, {"temp", "0.05", "R2 temperature", 0},
-                {"images", NULL, "image-caption directory (its held-out images are captioned)", 0}, {"label", "model", "row label", 0}, {"csv", NULL, "append rows here", 0},
-                {"sheet", NULL, "write an SVG contact sheet of test images here", 0}, {"max", "0", "caption at most this many test images (0: all)", 0}, {"threads", "0", "threads", 0},
-                {"features", NULL, "image features .npy, as given to vtrain", 0}, {"prefix-len", "1", "with --features: prefix vectors per row", 0} };
+    opt o[] = { {"experts", NULL, 0, 0}, {"router", NULL, 0, 0},
+                {"route", "top1", 0, 0}, {"route-k", "1", 0, 0}, {"route-temp", "0.05", 0, 0},
+                {"images", NULL, 0, 0}, {"label", "model", 0, 0}, {"csv", NULL, 0, 0},
+                {"sheet", NULL, "write an SVG contact sheet of test images here", 0}, {"max", "0", "caption at most this many test images (0: all)", 0}, {"threads", "0", 0, 0},
+                {"features", NULL, 0, 0}, {"prefix-len", "1", 0, 0} };
     int n = NOPT(o), K, j, i, q, nt = 0, *tests, tk, kind, nl; vdata v; ens_t E; float *C = NULL, *mean = NULL, *prior = NULL, *feat; int dim = 0; uint64_t seed = 0;
     decar_ctx *ctx = decar_ctx_new(0); double *dom_bits, *dom_exact, *dom_bytes, *dom_n, tot_bits = 0, tot_bytes = 0, tot_exact = 0, *w; FILE *sheet = NULL, *csv = NULL;
     float **kv, **sc, **lg; outset os; memset(&os, 0, sizeof os);
-    parse_opts(argc, argv, o, n, "caption", "--experts A,B,.. --images DIR [--router R --route top1|cosine --topk k] [--sheet out.svg]");
+    parse_opts(argc, argv, o, n, "caption", "--experts A,B,.. --images DIR [--router R --route top1|cosine --route-k k] [--sheet out.svg]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     memset(&v, 0, sizeof v); vdata_load(&v, REQ(o, n, "images"));
     vdata_features(&v, S(o, n, "features"), (int)I(o, n, "prefix-len", 1, 4096));
     if (S(o, n, "sheet")) out_file_check("caption", S(o, n, "sheet"));
     if (S(o, n, "csv")) out_file_check("caption", S(o, n, "csv"));
     ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0);
-    K = E.en.k; tk = (int)I(o, n, "topk", 1, 1 << 20); kind = decar_route_name(S(o, n, "route"));
+    K = E.en.k; tk = (int)I(o, n, "route-k", 1, 1 << 20); kind = decar_route_name(S(o, n, "route"));
     if (kind != DECAR_ROUTE_TOP1 && kind != DECAR_ROUTE_COSINE && kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar caption: --route must be top1, cosine or uniform\n"); return 2; }
     for (j = 0; j < K; j++) if (!E.en.experts[j] || E.en.experts[j]->cfg.n_prefix != v.P || E.en.experts[j]->cfg.d_prefix != v.Dp) { fprintf(stderr, "decar caption: expert %d does not take a prefix of %d x %d (train it with decar vtrain and the same --features)\n", j, v.P, v.Dp); return 2; }
     if (S(o, n, "router")) {
@@ -1266,7 +1315,7 @@ static int cmd_caption(int argc, char **argv) {
         free(buf);
         E.en.router.centroids = C; E.en.router.d = dim; E.en.router.prior = prior;
     } else if (kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar caption: --route %s needs --router\n", S(o, n, "route")); return 2; }
-    E.en.router.k = K; E.en.router.kind = kind; E.en.router.top_k = tk; E.en.router.temp = (float)F(o, n, "temp", 1e-6, 1e6);
+    E.en.router.k = K; E.en.router.kind = kind; E.en.router.top_k = tk; E.en.router.temp = (float)F(o, n, "route-temp", 1e-6, 1e6);
     feat = (float *)malloc((size_t)(dim > 0 ? dim : 1) * 4);
     w = (double *)malloc((size_t)K * sizeof(double));
     kv = (float **)calloc((size_t)K, sizeof(float *)); sc = (float **)calloc((size_t)K, sizeof(float *)); lg = (float **)calloc((size_t)K, sizeof(float *));
@@ -1349,8 +1398,8 @@ static int cmd_caption(int argc, char **argv) {
 
 /* ---- export / import: weights-only checkpoints and the Hugging Face GPT-2 format -------------------------------- */
 static int cmd_export(int argc, char **argv) {
-    opt o[] = { {"model", NULL, "checkpoint to export", 0}, {"format", "hf", "hf (DIR/model.safetensors + DIR/config.json for GPT2LMHeadModel) or weights (a decar checkpoint without the optimizer state)", 0},
-                {"out", NULL, "output directory (hf) or file (weights)", 0} };
+    opt o[] = { {"model", NULL, 0, 0}, {"format", "hf", "hf (DIR/model.safetensors + DIR/config.json for GPT2LMHeadModel) or weights (a decar checkpoint without the optimizer state)", 0},
+                {"out", NULL, 0, 0} };
     int n = NOPT(o); decar_gpt g; decar_error e; const char *fmt, *out;
     parse_opts(argc, argv, o, n, "export", "--model CKPT --format hf|weights --out DIR|FILE");
     fmt = S(o, n, "format"); out = REQ(o, n, "out");
@@ -1376,7 +1425,7 @@ static int cmd_export(int argc, char **argv) {
     return 0;
 }
 static int cmd_import(int argc, char **argv) {
-    opt o[] = { {"hf", NULL, "directory with model.safetensors + config.json of a GPT-2 (GPT2LMHeadModel)", 0}, {"out", NULL, "decar checkpoint to write", 0} };
+    opt o[] = { {"hf", NULL, "directory with model.safetensors + config.json of a GPT-2 (GPT2LMHeadModel)", 0}, {"out", NULL, 0, 0} };
     int n = NOPT(o); decar_gpt g; decar_error e;
     parse_opts(argc, argv, o, n, "import", "--hf DIR --out CKPT");
     out_file_check("import", REQ(o, n, "out"));

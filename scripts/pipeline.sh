@@ -61,14 +61,14 @@ for K in $KS; do
 done
 
 say "evaluation"
-$D ens-eval --experts $OUT/models/dense.safetensors --routers uniform --topk 1 --label dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_dense.txt
+$D ens-eval --experts $OUT/models/dense.safetensors --route uniform --route-k 1 --label dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_dense.txt
 for K in $KS; do   # expert sets as manifests: one checkpoint per line, aligned with the router's clusters
   for k in $(seq 0 $((K - 1))); do echo $OUT/models/c${K}_$k.safetensors; done > $OUT/k$K/experts_clustered.txt
   for k in $(seq 0 $((K - 1))); do echo $OUT/models/r${K}_$k.safetensors; done > $OUT/k$K/experts_random.txt
   C=@$OUT/k$K/experts_clustered.txt; R=@$OUT/k$K/experts_random.txt
-  $D ens-eval --experts $C --router $OUT/k$K/router.safetensors --routers top1,cosine,cbtm,bayes,uniform --topk 1,2,0 \
+  $D ens-eval --experts $C --router $OUT/k$K/router.safetensors --route top1,cosine,cbtm,bayes,uniform --route-k 1,2,0 \
      --label clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_c$K.txt
-  $D ens-eval --experts $R --routers uniform,bayes --topk 1,2,0 --label random-$K --data $DATA --val-permille $VAL \
+  $D ens-eval --experts $R --route uniform,bayes --route-k 1,2,0 --label random-$K --data $DATA --val-permille $VAL \
      --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_r$K.txt
 done
 
@@ -82,9 +82,9 @@ if [ "$DFM" = 1 ]; then   # masked DFM rows: the same pipeline with --objective 
     done; } | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
   C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/dfmc${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
   R=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/dfmr${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
-  $D ens-eval --experts $OUT/models/dfm_dense.safetensors --routers uniform --topk 1 --label dfm-dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_dense.txt
-  $D ens-eval --experts $C --router $OUT/k$K/router.safetensors --routers top1,uniform --topk 1,0 --label dfm-clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_c.txt
-  $D ens-eval --experts $R --routers uniform --topk 0 --label dfm-random-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_r.txt
+  $D ens-eval --experts $OUT/models/dfm_dense.safetensors --route uniform --route-k 1 --label dfm-dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_dense.txt
+  $D ens-eval --experts $C --router $OUT/k$K/router.safetensors --route top1,uniform --route-k 1,0 --label dfm-clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_c.txt
+  $D ens-eval --experts $R --route uniform --route-k 0 --label dfm-random-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_r.txt
 fi
 
 say "results"
@@ -94,7 +94,7 @@ K=$(echo $KS | tr ' ' '\n' | tail -1)
 C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/c${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
 { echo; echo "## Samples from the clustered ensemble (K=$K, cosine router, top-2, temperature 0.8)"; echo
   for p in "int main(" "And the LORD said" "def __init__(self"; do
-    echo '```'; $D generate --experts $C --router $OUT/k$K/router.safetensors --route cosine --topk 2 --prompt "$p" --n 160 --seed 7 --threads $JOBS 2>>$OUT/samples.log; echo '```'
+    echo '```'; $D generate --experts $C --router $OUT/k$K/router.safetensors --route cosine --route-k 2 --prompt "$p" --n 160 --seed 7 --threads $JOBS 2>>$OUT/samples.log; echo '```'
   done; } >> $OUT/results.md
 cat $OUT/samples.log | grep "expert" >&2 || true
 say "done: $OUT/results.md, $OUT/results.csv, $OUT/curves.svg"

@@ -31,9 +31,9 @@ R=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/r$k.safetensors" "$([
 say "captioning $MAXTEST held-out images per row"
 E="--images $GLYPHS --max $MAXTEST --csv $OUT/results.csv --threads $JOBS"
 $D caption --experts $OUT/models/dense.safetensors --route uniform --label dense $E
-$D caption --experts $C --router $OUT/vrouter.safetensors --route top1 --topk 1 --label clustered $E --sheet $OUT/contact_sheet.svg
-$D caption --experts $C --router $OUT/vrouter.safetensors --route cosine --topk 2 --label clustered $E
-$D caption --experts $R --route uniform --topk $K --label random $E
+$D caption --experts $C --router $OUT/vrouter.safetensors --route top1 --route-k 1 --label clustered $E --sheet $OUT/contact_sheet.svg
+$D caption --experts $C --router $OUT/vrouter.safetensors --route cosine --route-k 2 --label clustered $E
+$D caption --experts $R --route uniform --route-k $K --label random $E
 { echo "# decar vision: image-conditioned experts on the glyph set (held-out captions)"; echo
   echo "Held-out images are unseen renderings (another font) of characters seen in training. Lower bits/byte is better."; echo
   echo "| model | router | top-k | caption bits/byte | exact match |"; echo "|---|---|---|---|---|"

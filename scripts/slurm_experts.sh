@@ -1,13 +1,11 @@
 #!/bin/bash
-# Train the K experts of a partition as a SLURM job array, one expert per task, on any machines:
-#   sbatch --array=0-$((K-1)) scripts/slurm_experts.sh runs/demo/k4 data/corpus runs/demo/models 150
-# Each task runs the same command the local pipeline runs: it reads only its shard list and a seed.
+# One expert of a partition, as one task of a SLURM job array (submitted by scripts/slurm_pipeline.sh, which sets
+# DECAR RUN DATA STEPS). It reads only its shard list and a seed: the same command the local pipeline runs. Threads:
+# the CPUs SLURM gave this task (SLURM_CPUS_PER_TASK), else the machine's.
 #SBATCH --job-name=decar-expert
-#SBATCH --cpus-per-task=4
-#SBATCH --time=02:00:00
 set -euo pipefail
-PART=$1 DATA=$2 MODELS=$3 STEPS=$4
-k=${SLURM_ARRAY_TASK_ID:?run me with sbatch --array}
-mkdir -p "$MODELS"
-OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-4} build/decar train --data "$DATA" --docs "$PART/shard_$k.txt" --steps "$STEPS" \
-  --seed $((101 + k)) --out "$MODELS/expert_$k.safetensors" --log "$MODELS/expert_$k.csv" ${TRAIN_ARGS:-} --quiet 1
+k=${SLURM_ARRAY_TASK_ID:?run me through scripts/slurm_pipeline.sh (a job array)}
+TH=${SLURM_CPUS_PER_TASK:-$(nproc)}
+echo "expert $k on $(hostname): $TH threads, shard $RUN/shard_$k.txt, $STEPS steps"
+OMP_NUM_THREADS=$TH "$DECAR" train --data "$DATA" --docs "$RUN/shard_$k.txt" --steps "$STEPS" --seed $((101 + k)) \
+  --threads "$TH" --out "$RUN/models/expert_$k.safetensors" --log "$RUN/models/expert_$k.csv" ${TRAIN_ARGS:-}

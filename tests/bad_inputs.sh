@@ -19,7 +19,7 @@ TR="--steps 2 --layers 1 --dim 16 --heads 2 --seq 16 --batch 2 --quiet 1 --val-e
 $X train --data "$D/corpus" $TR --out "$D/ar.safetensors" --val-every 1 --log "$D/log_ok.csv" || { echo "FAILED: fixture"; exit 1; }
 $X train --data "$D/corpus" $TR --objective dfm --out "$D/dfm.safetensors" || exit 1
 $X train --data "$D/corpus" --steps 2 --layers 1 --dim 16 --heads 2 --seq 8 --batch 2 --quiet 1 --val-every 0 --out "$D/ar8.safetensors" || exit 1
-$X cluster --data "$D/corpus" --out "$D/k2" --k 2 --dim 16 > /dev/null || exit 1
+$X cluster --data "$D/corpus" --out "$D/k2" --k 2 --feat-dim 16 > /dev/null || exit 1
 $B/mkbad "$D" "$D/ar.safetensors" "$D/k2/router.safetensors" || exit 1
 printf '%s\n\n%s\n' "$D/ar.safetensors" "$D/ar.safetensors" > "$D/manifest_blank.txt"
 for i in $(seq 1100); do echo "$D/ar.safetensors"; done > "$D/manifest_1100.txt"
@@ -100,11 +100,11 @@ case_ "missing expert" "cannot open" $X generate --experts $A,"$D/none.safetenso
 case_ "bad expert in ens-eval" "NaN" $X ens-eval --experts $A,"$D/ckpt_nan.safetensors" --router $R --data $C
 case_ "router needs file" "needs --router" $X generate --experts $A,$A --route cosine --n 2
 case_ "unknown route" "unknown router" $X generate --experts $A,$A --route nearest --n 2
-case_ "ens-eval unknown router" "unknown router" $X ens-eval --experts $A,$A --router $R --data $C --routers top1,foo
-case_ "ens-eval bad topk" "not a count" $X ens-eval --experts $A,$A --router $R --data $C --topk 1,two
-case_ "ens-eval negative topk" "not a count" $X ens-eval --experts $A,$A --router $R --data $C --topk -1
-case_ "ens-eval router needs file" "needs --router" $X ens-eval --experts $A,$A --data $C --routers cosine
-case_ "ens-eval DFM bayes" "not available" $X ens-eval --experts $F,$F --router $R --data $C --routers bayes
+case_ "ens-eval unknown router" "unknown router" $X ens-eval --experts $A,$A --router $R --data $C --route top1,foo
+case_ "ens-eval bad topk" "not a count" $X ens-eval --experts $A,$A --router $R --data $C --route-k 1,two
+case_ "ens-eval negative topk" "not a count" $X ens-eval --experts $A,$A --router $R --data $C --route-k -1
+case_ "ens-eval router needs file" "needs --router" $X ens-eval --experts $A,$A --data $C --route cosine
+case_ "ens-eval DFM bayes" "not available" $X ens-eval --experts $F,$F --router $R --data $C --route bayes
 case_ "ens-eval csv bad dir" "does not exist" $X ens-eval --experts $A,$A --router $R --data $C --csv /nonexistent/x.csv
 # ---- routers
 case_ "router truncated" "router\|truncated\|does not fit" $X generate --experts $A,$A --router "$D/router_trunc.safetensors" --n 2
@@ -174,7 +174,7 @@ case_ "positional argument" "unexpected argument" $X train oops
 case_ "temp 0" "must be a number" $X sample --model $A --temp 0
 case_ "top-p 2" "must be a number" $X sample --model $A --top-p 2
 case_ "n 0" "must be an integer" $X sample --model $A --n 0
-case_ "topk 0 generate" "must be an integer" $X generate --experts $A,$A --route uniform --topk 0
+case_ "topk 0 generate" "must be an integer" $X generate --experts $A,$A --route uniform --route-k 0
 case_ "bad sampler" "sampler" $X infill --experts $F --text "a__b" --sampler nope
 case_ "infill too long" "seq_len" $X infill --experts $F --text "$(head -c 100 /dev/zero | tr '\0' '_')"
 case_ "unknown command" "unknown command" $X frobnicate

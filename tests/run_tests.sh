@@ -96,15 +96,18 @@ ls $B/*.tmp 2>/dev/null && { echo "FAILED: temporary files left behind"; fails=$
 run $B/decar sample --model $B/det_a.safetensors --prompt "int " --n 16 > /dev/null
 run $B/decar sample --model $B/det_dfm.safetensors --prompt "int " --n 16 > /dev/null
 
+step "one vocabulary: an option means one thing in every command, one spelling, and the scripts pass only real options"
+run bash tests/check_options.sh $B
+
 step "many experts: 1,100 experts generate (no fixed limits); 70 experts keep the all-experts row of ens-eval"
 for i in $(seq 1100); do echo "$B/det_a.safetensors"; done > $B/manifest_1100.txt
 expect 0 "1100 experts, uniform" $B/decar generate --experts @$B/manifest_1100.txt --route uniform --n 2
 for i in $(seq 70); do echo "$B/det_a.safetensors"; done > $B/manifest_70.txt
-$B/decar ens-eval --experts @$B/manifest_70.txt --data $B/tinycorpus --routers bayes,uniform --topk 1,0 --domains 0 > $B/ens70.txt 2>/dev/null
+$B/decar ens-eval --experts @$B/manifest_70.txt --data $B/tinycorpus --route bayes,uniform --route-k 1,0 --domains 0 > $B/ens70.txt 2>/dev/null
 if grep -q "uniform     70" $B/ens70.txt && grep -q "bayes       70" $B/ens70.txt; then echo "ok  70 experts: top-70 rows present"; else echo "FAILED: 70 experts: $(cat $B/ens70.txt | head -5)"; fails=$((fails + 1)); fi
 
 step "routing follows its features: a router built from external features routes by them, or refuses"
-run $B/decar cluster --data $B/tinycorpus --out $B/xf1 --k 2 --dim 16 > /dev/null 2>&1
+run $B/decar cluster --data $B/tinycorpus --out $B/xf1 --k 2 --feat-dim 16 > /dev/null 2>&1
 run $B/decar cluster --data $B/tinycorpus --out $B/xf2 --k 2 --features $B/xf1/features.npy > /dev/null 2>&1
 expect 2 "external router without the prompt's features" $B/decar generate --experts $B/det_a.safetensors,$B/det_a.safetensors --router $B/xf2/router.safetensors --route top1 --n 2
 expect 2 "tf-idf router given external features" $B/decar generate --experts $B/det_a.safetensors,$B/det_a.safetensors --router $B/xf1/router.safetensors --route top1 --n 2 --prompt-features $B/xf1/features.npy
@@ -148,6 +151,10 @@ if /usr/bin/python3 -c "import torch, numpy" 2>/dev/null; then
   run $B/decar import --hf $B/hf_in --out $B/hf_in.safetensors > /dev/null
   run $B/decar sample --model $B/hf_in.safetensors --n 4 > /dev/null
 else echo "SKIP: /usr/bin/python3 has no torch (apt-get install python3-torch to run this check)"; fi
+
+step "SLURM: experts as a job array and a dependent evaluation through sbatch equal the local run"
+run bash tests/slurm_setup.sh
+run bash tests/slurm_test.sh $B
 
 step "the whole pipeline on a tiny corpus (cluster, experts, baselines, evaluation, results)"
 run env SMALL=1 TINY=1 DATA=$B/tinycorpus OUT=$B/pipe bash scripts/pipeline.sh > $B/pipe.log 2>&1 || tail -20 $B/pipe.log
