@@ -261,11 +261,17 @@ typedef struct decar_gpt {
     float  *params, *grads, *m, *v; /* one block each, carved by info[].offset */
     int64_t step;                   /* optimizer steps taken */
     uint64_t rng_state;             /* the data sampler's state, stored in checkpoints for --resume */
+    uint64_t tokenizer;             /* the fingerprint of the BPE tokenizer it was trained with; 0: bytes */
     decar_ctx *pctx;                /* parameter tensors (wrapping the blocks) */
     decar_tensor **p;               /* p[i] is the tensor of info[i] */
 } decar_gpt;
 
 DECARDEF decar_gpt_config decar_gpt_default_config(void);
+/* the classes the model predicts and its DFM mask token: vocab_size - 1 and the last id for vocabularies of 258 or
+   more (bytes: 257 classes, mask DECAR_TOK_MASK; BPE: the tokenizer's tokens, mask after them); small toy
+   vocabularies have no mask (classes = vocab_size, mask -1) */
+DECARDEF int decar_gpt_classes(const decar_gpt_config *c);
+DECARDEF int decar_gpt_mask(const decar_gpt_config *c);
 DECARDEF int  decar_gpt_check_config(const decar_gpt_config *c, decar_error *e);
 DECARDEF int  decar_gpt_init(decar_gpt *g, const decar_gpt_config *c, uint64_t seed, decar_error *e);  /* GPT-2 init */
 DECARDEF void decar_gpt_free(decar_gpt *g);
@@ -281,7 +287,8 @@ DECARDEF double decar_gpt_flops_per_token(const decar_gpt_config *c, int T);   /
    6. losses. AR: next-token cross-entropy. Masked DFM (kappa_t = t^n): mask each position with prob 1-kappa_t,
    weight the CE on masked positions by kappa'(t)/(1-kappa_t), never predict the mask token.
    --------------------------------------------------------------------------------------------------------------- */
-typedef struct decar_dfm { int kappa_pow; float t_max; } decar_dfm;   /* kappa_t = t^kappa_pow; t ~ U(0, t_max) */
+/* kappa_t = t^kappa_pow; t ~ U(0, t_max); mask_token: the model's mask (decar_gpt_mask), 0 = DECAR_TOK_MASK (bytes) */
+typedef struct decar_dfm { int kappa_pow; float t_max; int32_t mask_token; } decar_dfm;
 /* Build a masked-DFM training example in place: x_in gets masked copies of x1 (B*T), targets -1 where revealed,
    weights kappa'/(1-kappa) / T on masked positions (so the loss is the per-token DFM bound). Returns t's used. */
 DECARDEF void decar_dfm_corrupt(const decar_dfm *d, decar_rng *r, const int32_t *x1, int32_t *x_in, int32_t *targets,
@@ -366,6 +373,41 @@ DECARDEF int  decar_data_finish(decar_data *d, decar_error *e);  /* sorts by nam
    positional (entry j is cluster j) and skipping one would shift every later entry; a blank tail is allowed. *items
    is one allocation (pointers, then strings): DECAR_FREE(*items). Used for document lists and expert manifests. */
 DECARDEF int  decar_list_parse(const char *text, size_t len, char sep, char ***items, int *n, decar_error *e);
+/* Tokenizers. The default is bytes: token b is byte b, DECAR_TOK_EOT (256) ends a document, DECAR_TOK_MASK (257) is
+   the DFM mask: vocab 258. A byte-level BPE tokenizer (GPT-2's scheme and files: vocab.json + merges.txt, so GPT-2's
+   own tokenizer loads too) maps text to fewer, longer tokens; a model for it has decar_tokenizer_vocab(t) tokens:
+   the tokenizer's, then the DFM mask as the last id. Every vocabulary of 258 or more tokens ends with its mask, and
+   the model predicts the others (decar_gpt_classes). Results stay in bits per byte, so tokenizers compare. */
+typedef struct decar_tokenizer {
+    int n_tokens;                          /* ids 0 .. n_tokens-1, the end-of-document token included */
+    int32_t eot;                           /* "<|endoftext|>" */
+    int32_t byte_id[256];                  /* the token of each single byte */
+    uint8_t *blob;                         /* token i's bytes: blob[off[i] .. off[i+1]) (none for eot) */
+    int64_t *off;
+    int n_merges;                          /* merge r, of rank r: (ma[r], mb[r]) -> mo[r] */
+    int32_t *ma, *mb, *mo;
+    uint64_t *ht_key;                      /* pair -> rank, open addressing */
+    int32_t *ht_val;
+    int64_t ht_cap;
+    uint64_t fingerprint;                  /* of the vocabulary and merges; checkpoints record the one they used */
+} decar_tokenizer;
+#define decar_tokenizer_vocab(t) ((t)->n_tokens + 1)
+/* train on documents: ids 0-255 the bytes, then vocab_size - 257 merges (fewer if pairs run out), then EOT */
+DECARDEF int     decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, int n_docs, int vocab_size, decar_error *e);
+/* ids[0..n) of text; ids needs len entries (never more tokens than bytes); returns n */
+DECARDEF int64_t decar_tokenizer_encode(const decar_tokenizer *t, const uint8_t *text, int64_t len, int32_t *ids);
+/* the bytes of token id (*bytes points into t); returns their count (0 for EOT, the mask or an unknown id) */
+DECARDEF int     decar_tokenizer_decode(const decar_tokenizer *t, int32_t id, const uint8_t **bytes);
+/* GPT-2's files from memory (untrusted: ids dense and unique, all 256 bytes present, merges made of tokens) */
+DECARDEF int     decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab_json, size_t vocab_len, const char *merges_txt,
+                                          size_t merges_len, decar_error *e);
+DECARDEF void    decar_tokenizer_free(decar_tokenizer *t);
+#ifndef DECAR_NO_STDIO
+DECARDEF int     decar_tokenizer_load(decar_tokenizer *t, const char *dir, decar_error *e);   /* DIR/vocab.json, merges.txt */
+DECARDEF int     decar_tokenizer_save(const decar_tokenizer *t, const char *dir, decar_error *e);
+#endif
+/* the training streams again, as the tokenizer's ids (EOT = t->eot); t NULL: bytes */
+DECARDEF int     decar_data_tokenize(decar_data *d, const decar_tokenizer *t, decar_error *e);
 /* B windows of T+1 tokens from the split's stream: x = w[0..T), y = w[1..T+1) */
 DECARDEF int  decar_data_batch(const decar_data *d, int split, decar_rng *r, int B, int T, int32_t *x, int32_t *y);
 #ifndef DECAR_NO_STDIO
@@ -482,6 +524,7 @@ typedef struct decar_ensemble {
     decar_router router;
     int route_every;                /* re-route from the prefix features every this many tokens (R1-R3) */
     decar_featurizer *feat;
+    const decar_tokenizer *tok;     /* the experts' BPE tokenizer (text for routing features, EOT); NULL: bytes */
 } decar_ensemble;
 /* generate n_new tokens after prompt (AR experts). out receives prompt + generated tokens (cap >= len+n_new).
    active_out (optional, n_new) gets the top-weighted expert of each step. Returns tokens written or < 0. */
@@ -498,6 +541,7 @@ typedef int (*decar_posterior_fn)(void *user, int k, const int32_t *x, int T, co
 typedef struct decar_dfm_sampler {
     int k, n_class, mask_token; decar_posterior_fn post; void *user;
     const decar_router *router; const decar_featurizer *feat; const char *avail;
+    const decar_tokenizer *tok;     /* decodes tokens to text for routing features; NULL: tokens below 256 are bytes */
 } decar_dfm_sampler;
 DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int sampler, int n_steps, int kappa_pow,
                               uint64_t seed, decar_error *e);
@@ -1784,6 +1828,9 @@ DECARDEF int decar_backward(decar_ctx *c, decar_tensor *loss) {
 }
 
 /* ---- 5. GPT model ---------------------------------------------------------------------------------------------- */
+/* a vocabulary of 258 or more tokens ends with the DFM mask, which is never a target: the model predicts the others */
+DECARDEF int decar_gpt_classes(const decar_gpt_config *c) { return c->vocab_size >= DECAR_BYTE_VOCAB ? c->vocab_size - 1 : c->vocab_size; }
+DECARDEF int decar_gpt_mask(const decar_gpt_config *c) { return c->vocab_size >= DECAR_BYTE_VOCAB ? c->vocab_size - 1 : -1; }
 DECARDEF decar_gpt_config decar_gpt_default_config(void) {
     decar_gpt_config c;
     c.vocab_size = DECAR_BYTE_VOCAB; c.n_layer = 4; c.n_head = 4; c.d_model = 256; c.seq_len = 256; c.causal = 1;
@@ -1968,7 +2015,7 @@ DECARDEF void decar_dfm_corrupt(const decar_dfm *d, decar_rng *r, const int32_t 
         for (i = 0; i < T; i++) {
             int64_t k = (int64_t)b * T + i;
             if (decar_rng_double(r) < kappa) { x_in[k] = x1[k]; targets[k] = -1; weights[k] = 0.0f; }
-            else { x_in[k] = DECAR_TOK_MASK; targets[k] = x1[k]; weights[k] = (float)w; }
+            else { x_in[k] = d->mask_token > 0 ? d->mask_token : DECAR_TOK_MASK; targets[k] = x1[k]; weights[k] = (float)w; }
         }
     }
 }
@@ -2058,7 +2105,7 @@ DECARDEF float decar_gpt_train_step(decar_gpt *g, decar_ctx *ctx, const decar_op
 }
 DECARDEF float decar_gpt_train_step_prefix(decar_gpt *g, decar_ctx *ctx, const decar_opt *o, const float *prefix,
                                            const int32_t *ids, const int32_t *targets, const float *weights, int B, int T) {
-    decar_tensor *logits, *loss; float lv, *w2; int32_t *tg2; int nc = g->cfg.vocab_size > DECAR_TOK_MASK ? DECAR_TOK_MASK : g->cfg.vocab_size;
+    decar_tensor *logits, *loss; float lv, *w2; int32_t *tg2; int nc = decar_gpt_classes(&g->cfg);
     int P = prefix ? g->cfg.n_prefix : 0;
     decar_ctx_reset(ctx);
     decar_gpt_zero_grad(g);
@@ -2078,7 +2125,7 @@ DECARDEF int decar_gpt_score(decar_gpt *g, decar_ctx *ctx, const int32_t *ids, c
 }
 DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *prefix, const int32_t *ids,
                                     const int32_t *targets, int B, int T, float *nll) {
-    decar_tensor *logits; int nc = g->cfg.vocab_size > DECAR_TOK_MASK ? DECAR_TOK_MASK : g->cfg.vocab_size, b;
+    decar_tensor *logits; int nc = decar_gpt_classes(&g->cfg), b;
     int P = prefix ? g->cfg.n_prefix : 0; int32_t *tg2; float *w2, *nll2;
     decar_ctx_reset(ctx);
     if (!decar__widen(ctx, P, targets, NULL, B, T, &tg2, &w2)) return ctx->status;
@@ -2257,6 +2304,7 @@ DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *ex
         decar__sb_kv(&m, "d_proj_hidden", (uint64_t)g->cfg.d_proj_hidden);
     }
     decar__sb_kv(&m, "step", (uint64_t)g->step); decar__sb_kv(&m, "rng_state", g->rng_state);
+    if (g->tokenizer) decar__sb_kv(&m, "tokenizer", g->tokenizer);
     if (extra_meta && *extra_meta) decar__sb_str(&m, extra_meta); else if (m.n) { m.n--; m.p[m.n] = 0; }
     if (m.oom) { DECAR_FREE(ts); DECAR_FREE(names); decar__free(m.p); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
     rc = decar_st_save_mem(ts, n, m.p, buf, len, e);
@@ -2590,6 +2638,7 @@ DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar
     if (rc) { decar_gpt_free(g); goto done; }
     g->step = (decar__parse_u64(decar__st_meta(&st, "step"), &v) == 0 && have_opt) ? (int64_t)v : 0;
     g->rng_state = decar__parse_u64(decar__st_meta(&st, "rng_state"), &v) == 0 ? v : 0;
+    g->tokenizer = decar__parse_u64(decar__st_meta(&st, "tokenizer"), &v) == 0 ? v : 0;
 done:
     decar__free(info);
     decar__st_free(&st);
@@ -3043,6 +3092,564 @@ DECARDEF int decar_list_parse(const char *text, size_t len, char sep, char ***it
     *n = k;
     return DECAR_OK;
 }
+/* ---- tokenizer: byte-level BPE -------------------------------------------------------------------------------------
+   GPT-2's scheme: text is cut into pre-tokens (contractions, an optional space + a run of letters, digits or other
+   symbols, whitespace), each pre-token starts as its bytes and the merges are applied in rank order. Letters are ASCII
+   letters and every byte >= 0x80 (so UTF-8 text stays in words); GPT-2's regex uses Unicode classes, which differ
+   only on non-ASCII punctuation and digits. Files are GPT-2's: vocab.json maps each token (bytes written through
+   GPT-2's byte-to-unicode table) to its id, merges.txt lists the merges in rank order; "<|endoftext|>" is the
+   end-of-document token. A model's vocabulary is the tokenizer's tokens plus one: the last id is the DFM mask. */
+static int decar__isalpha8(uint8_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80; }
+static int decar__isdigit8(uint8_t c) { return c >= '0' && c <= '9'; }
+static int decar__isspace8(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+/* the end of the pre-token that starts at s[i] (GPT-2's pattern, see above) */
+static int64_t decar__pretoken_end(const uint8_t *s, int64_t n, int64_t i) {
+    int64_t j = i;
+    if (s[i] == '\'' && i + 1 < n) {   /* 's 't 'm 'd 're 've 'll */
+        uint8_t a = s[i + 1], b = i + 2 < n ? s[i + 2] : 0;
+        if (a == 's' || a == 't' || a == 'm' || a == 'd') return i + 2;
+        if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return i + 3;
+    }
+    if (decar__isspace8(s[i])) {
+        while (j < n && decar__isspace8(s[j])) j++;
+        if (j < n && j - i > 1) return j - 1;            /* the last space goes with the next word */
+        if (j < n && s[i] == ' ') j = i + 1;           /* " word": the space is the word's prefix */
+        else return j;
+    }
+    if (j >= n) return j;
+    if (decar__isalpha8(s[j])) { while (j < n && decar__isalpha8(s[j])) j++; }
+    else if (decar__isdigit8(s[j])) { while (j < n && decar__isdigit8(s[j])) j++; }
+    else if (!decar__isspace8(s[j])) { while (j < n && !decar__isspace8(s[j]) && !decar__isalpha8(s[j]) && !decar__isdigit8(s[j])) j++; }
+    return j > i ? j : i + 1;
+}
+static uint64_t decar__pair_key(int32_t a, int32_t b) { return ((uint64_t)(uint32_t)a << 32) | (uint32_t)b; }
+/* the merge table: open addressing, pair -> rank */
+static int decar__tok_index(decar_tokenizer *t) {
+    int64_t cap = 16, r;
+    while (cap < 2 * (int64_t)t->n_merges + 16) cap *= 2;
+    decar__free(t->ht_key);
+    decar__free(t->ht_val);
+    t->ht_key = (uint64_t *)DECAR_MALLOC((size_t)cap * sizeof(uint64_t));
+    t->ht_val = (int32_t *)DECAR_MALLOC((size_t)cap * sizeof(int32_t));
+    if (!t->ht_key || !t->ht_val) return DECAR_ERR_NOMEM;
+    t->ht_cap = cap;
+    for (r = 0; r < cap; r++) t->ht_val[r] = -1;
+    for (r = 0; r < t->n_merges; r++) {
+        uint64_t k = decar__pair_key(t->ma[r], t->mb[r]);
+        int64_t h = (int64_t)(decar__mix64(k) & (uint64_t)(cap - 1));
+        while (t->ht_val[h] >= 0 && t->ht_key[h] != k) h = (h + 1) & (cap - 1);
+        if (t->ht_val[h] < 0) { t->ht_key[h] = k; t->ht_val[h] = (int32_t)r; }   /* a repeated pair keeps its first rank */
+    }
+    return DECAR_OK;
+}
+static int32_t decar__tok_rank(const decar_tokenizer *t, int32_t a, int32_t b) {
+    uint64_t k = decar__pair_key(a, b);
+    int64_t h = (int64_t)(decar__mix64(k) & (uint64_t)(t->ht_cap - 1));
+    while (t->ht_val[h] >= 0) {
+        if (t->ht_key[h] == k) return t->ht_val[h];
+        h = (h + 1) & (t->ht_cap - 1);
+    }
+    return -1;
+}
+/* ids[0..n) of one pre-token: its bytes, then the lowest-rank adjacent pair merged until none is left; returns n */
+static int64_t decar__bpe_word(const decar_tokenizer *t, const uint8_t *w, int64_t len, int32_t *ids) {
+    int64_t n = len, i;
+    for (i = 0; i < len; i++) ids[i] = t->byte_id[w[i]];
+    for (;;) {
+        int32_t best = -1;
+        int64_t at = -1;
+        for (i = 0; i + 1 < n; i++) {
+            int32_t r = decar__tok_rank(t, ids[i], ids[i + 1]);
+            if (r >= 0 && (best < 0 || r < best)) { best = r; at = i; }
+        }
+        if (best < 0) return n;
+        ids[at] = t->mo[best];
+        for (i = at + 1; i + 1 < n; i++) ids[i] = ids[i + 1];
+        n--;
+    }
+}
+DECARDEF int64_t decar_tokenizer_encode(const decar_tokenizer *t, const uint8_t *text, int64_t len, int32_t *ids) {
+    int64_t i = 0, n = 0;
+    while (i < len) {
+        int64_t j = decar__pretoken_end(text, len, i);
+        n += decar__bpe_word(t, text + i, j - i, ids + n);
+        i = j;
+    }
+    return n;
+}
+DECARDEF int decar_tokenizer_decode(const decar_tokenizer *t, int32_t id, const uint8_t **bytes) {
+    if (id < 0 || id >= t->n_tokens || id == t->eot) { *bytes = NULL; return 0; }
+    *bytes = t->blob + t->off[id];
+    return (int)(t->off[id + 1] - t->off[id]);
+}
+DECARDEF void decar_tokenizer_free(decar_tokenizer *t) {
+    decar__free(t->blob);
+    decar__free(t->off);
+    decar__free(t->ma);
+    decar__free(t->mb);
+    decar__free(t->mo);
+    decar__free(t->ht_key);
+    decar__free(t->ht_val);
+    memset(t, 0, sizeof *t);
+}
+static void decar__tok_fingerprint(decar_tokenizer *t) {
+    uint64_t h = decar_hash64(t->blob, (size_t)t->off[t->n_tokens], 11);
+    h = decar_hash64(t->off, (size_t)(t->n_tokens + 1) * sizeof(int64_t), h);
+    h = decar_hash64(t->ma, (size_t)t->n_merges * sizeof(int32_t), h);
+    h = decar_hash64(t->mb, (size_t)t->n_merges * sizeof(int32_t), h);
+    t->fingerprint = decar_hash64(&t->eot, sizeof t->eot, h);
+}
+
+/* Training (Sennrich et al.'s BPE on pre-tokens, as GPT-2): distinct pre-tokens with their counts, then repeatedly
+   the most frequent adjacent pair (ties: the smaller pair of ids) becomes a new token. Ids: 0-255 the bytes, then the
+   merges, then <|endoftext|>. Counting is over the distinct pre-tokens, so the cost per merge is their total length. */
+typedef struct decar__word { int64_t count; int32_t *ids; int n; } decar__word;
+DECARDEF int decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, int n_docs, int vocab_size, decar_error *e) {
+    int64_t cap = 1 << 16, n_words = 0, i, total = 0;
+    uint64_t *wkey = NULL;
+    int64_t *widx = NULL;
+    decar__word *words = NULL;
+    int64_t words_cap = 0;
+    int n_merges = vocab_size - 257, d, r, rc = DECAR_OK;
+    memset(t, 0, sizeof *t);
+    if (vocab_size < 257 || vocab_size > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_ARG, "BPE vocabulary %d outside [257, 2^20]", vocab_size);
+    wkey = (uint64_t *)DECAR_MALLOC((size_t)cap * sizeof(uint64_t));
+    widx = (int64_t *)DECAR_MALLOC((size_t)cap * sizeof(int64_t));
+    if (!wkey || !widx) { rc = DECAR_ERR_NOMEM; goto fail; }
+    for (i = 0; i < cap; i++) widx[i] = -1;
+    /* 1. distinct pre-tokens (hashed by their bytes; a 64-bit hash collision merges two words' counts, harmlessly) */
+    for (d = 0; d < n_docs; d++) {
+        const uint8_t *s = docs[d].bytes;
+        int64_t n = docs[d].len, a = 0;
+        while (a < n) {
+            int64_t b = decar__pretoken_end(s, n, a), h;
+            uint64_t k = decar_hash64(s + a, (size_t)(b - a), 3);
+            if (2 * n_words >= cap) {   /* grow and rehash */
+                int64_t nc = cap * 2, q;
+                uint64_t *nk = (uint64_t *)DECAR_MALLOC((size_t)nc * sizeof(uint64_t));
+                int64_t *ni = (int64_t *)DECAR_MALLOC((size_t)nc * sizeof(int64_t));
+                if (!nk || !ni) { decar__free(nk); decar__free(ni); rc = DECAR_ERR_NOMEM; goto fail; }
+                for (q = 0; q < nc; q++) ni[q] = -1;
+                for (q = 0; q < cap; q++) if (widx[q] >= 0) {
+                    int64_t g = (int64_t)(decar__mix64(wkey[q]) & (uint64_t)(nc - 1));
+                    while (ni[g] >= 0) g = (g + 1) & (nc - 1);
+                    nk[g] = wkey[q];
+                    ni[g] = widx[q];
+                }
+                DECAR_FREE(wkey);
+                DECAR_FREE(widx);
+                wkey = nk;
+                widx = ni;
+                cap = nc;
+            }
+            h = (int64_t)(decar__mix64(k) & (uint64_t)(cap - 1));
+            while (widx[h] >= 0 && wkey[h] != k) h = (h + 1) & (cap - 1);
+            if (widx[h] < 0) {
+                decar__word *w;
+                if (n_words == words_cap) {
+                    int64_t nc = words_cap ? 2 * words_cap : 4096;
+                    decar__word *nw = (decar__word *)DECAR_REALLOC(words, (size_t)nc * sizeof *nw);
+                    if (!nw) { rc = DECAR_ERR_NOMEM; goto fail; }
+                    words = nw;
+                    words_cap = nc;
+                }
+                w = &words[n_words];
+                w->count = 0;
+                w->n = (int)(b - a);
+                w->ids = (int32_t *)DECAR_MALLOC((size_t)(b - a) * sizeof(int32_t));
+                if (!w->ids) { rc = DECAR_ERR_NOMEM; goto fail; }
+                for (i = 0; i < b - a; i++) w->ids[i] = s[a + i];
+                wkey[h] = k;
+                widx[h] = n_words++;
+                total += b - a;
+            }
+            words[widx[h]].count++;
+            a = b;
+        }
+    }
+    /* 2. merges: count pairs over the distinct words, take the most frequent, apply it everywhere */
+    t->ma = (int32_t *)DECAR_MALLOC((size_t)(n_merges > 0 ? n_merges : 1) * sizeof(int32_t));
+    t->mb = (int32_t *)DECAR_MALLOC((size_t)(n_merges > 0 ? n_merges : 1) * sizeof(int32_t));
+    t->mo = (int32_t *)DECAR_MALLOC((size_t)(n_merges > 0 ? n_merges : 1) * sizeof(int32_t));
+    if (!t->ma || !t->mb || !t->mo) { rc = DECAR_ERR_NOMEM; goto fail; }
+    for (r = 0; r < n_merges; r++) {
+        int64_t pc = 16, q, best = -1;
+        uint64_t *pk;
+        int64_t *pv;
+        while (pc < 2 * total + 16) pc *= 2;
+        pk = (uint64_t *)DECAR_MALLOC((size_t)pc * sizeof(uint64_t));
+        pv = (int64_t *)DECAR_MALLOC((size_t)pc * sizeof(int64_t));
+        if (!pk || !pv) { decar__free(pk); decar__free(pv); rc = DECAR_ERR_NOMEM; goto fail; }
+        for (q = 0; q < pc; q++) pv[q] = 0;
+        for (q = 0; q < n_words; q++) {
+            const decar__word *w = &words[q];
+            for (i = 0; i + 1 < w->n; i++) {
+                uint64_t k = decar__pair_key(w->ids[i], w->ids[i + 1]);
+                int64_t h = (int64_t)(decar__mix64(k) & (uint64_t)(pc - 1));
+                while (pv[h] > 0 && pk[h] != k) h = (h + 1) & (pc - 1);
+                pk[h] = k;
+                pv[h] += w->count;
+                if (best < 0 || pv[h] > pv[best] || (pv[h] == pv[best] && pk[h] < pk[best])) best = h;
+            }
+        }
+        if (best < 0 || pv[best] < 2) { DECAR_FREE(pk); DECAR_FREE(pv); break; }   /* nothing left worth a token */
+        t->ma[r] = (int32_t)(pk[best] >> 32);
+        t->mb[r] = (int32_t)(pk[best] & 0xffffffffu);
+        t->mo[r] = 256 + r;
+        DECAR_FREE(pk);
+        DECAR_FREE(pv);
+        for (q = 0; q < n_words; q++) {   /* apply the merge, left to right */
+            decar__word *w = &words[q];
+            int o = 0;
+            for (i = 0; i < w->n; i++) {
+                if (i + 1 < w->n && w->ids[i] == t->ma[r] && w->ids[i + 1] == t->mb[r]) { w->ids[o++] = t->mo[r]; i++; }
+                else w->ids[o++] = w->ids[i];
+            }
+            total -= w->n - o;
+            w->n = o;
+        }
+    }
+    t->n_merges = r;
+    /* 3. the tokens' bytes: bytes, then each merge's two halves, then <|endoftext|> (no bytes) */
+    t->n_tokens = 256 + t->n_merges + 1;
+    t->eot = 256 + t->n_merges;
+    t->off = (int64_t *)DECAR_MALLOC((size_t)(t->n_tokens + 1) * sizeof(int64_t));
+    if (!t->off) { rc = DECAR_ERR_NOMEM; goto fail; }
+    t->off[0] = 0;
+    for (i = 0; i < 256; i++) t->off[i + 1] = i + 1;
+    for (r = 0; r < t->n_merges; r++)
+        t->off[257 + r] = t->off[256 + r] + (t->off[t->ma[r] + 1] - t->off[t->ma[r]]) + (t->off[t->mb[r] + 1] - t->off[t->mb[r]]);
+    t->off[t->n_tokens] = t->off[t->n_tokens - 1];
+    t->blob = (uint8_t *)DECAR_MALLOC((size_t)t->off[t->n_tokens] + 1);
+    if (!t->blob) { rc = DECAR_ERR_NOMEM; goto fail; }
+    for (i = 0; i < 256; i++) t->blob[i] = (uint8_t)i;
+    for (r = 0; r < t->n_merges; r++) {
+        int64_t la = t->off[t->ma[r] + 1] - t->off[t->ma[r]], lb = t->off[t->mb[r] + 1] - t->off[t->mb[r]];
+        memcpy(t->blob + t->off[256 + r], t->blob + t->off[t->ma[r]], (size_t)la);
+        memcpy(t->blob + t->off[256 + r] + la, t->blob + t->off[t->mb[r]], (size_t)lb);
+    }
+    for (i = 0; i < 256; i++) t->byte_id[i] = (int32_t)i;
+    if ((rc = decar__tok_index(t))) goto fail;
+    decar__tok_fingerprint(t);
+    goto done;
+fail:
+    decar_tokenizer_free(t);
+    if (rc == DECAR_ERR_NOMEM) decar__seterr(e, rc, "no memory for BPE training");
+done:
+    for (i = 0; i < n_words; i++) decar__free(words[i].ids);
+    decar__free(words);
+    decar__free(wkey);
+    decar__free(widx);
+    return rc;
+}
+
+/* GPT-2's byte <-> unicode table: printable bytes stand for themselves, the others for 256, 257, ... in byte order */
+static int decar__b2u(int b) {
+    int n = 0, c;
+    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255)) return b;
+    for (c = 0; c < b; c++) if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174 && c <= 255))) n++;
+    return 256 + n;
+}
+static int decar__u2b(int u) {   /* -1: not a code point of the table */
+    int b;
+    for (b = 0; b < 256; b++) if (decar__b2u(b) == u) return b;
+    return -1;
+}
+static int decar__utf8_put(uint8_t *o, int u) {
+    if (u < 0x80) { o[0] = (uint8_t)u; return 1; }
+    if (u < 0x800) { o[0] = (uint8_t)(0xc0 | (u >> 6)); o[1] = (uint8_t)(0x80 | (u & 63)); return 2; }
+    o[0] = (uint8_t)(0xe0 | (u >> 12)); o[1] = (uint8_t)(0x80 | ((u >> 6) & 63)); o[2] = (uint8_t)(0x80 | (u & 63));
+    return 3;
+}
+/* one code point from UTF-8 at s[0..n): its value, its length in *len; -1 if malformed */
+static int decar__utf8_get(const uint8_t *s, int64_t n, int *len) {
+    if (n >= 1 && s[0] < 0x80) { *len = 1; return s[0]; }
+    if (n >= 2 && (s[0] & 0xe0) == 0xc0 && (s[1] & 0xc0) == 0x80) { *len = 2; return ((s[0] & 31) << 6) | (s[1] & 63); }
+    if (n >= 3 && (s[0] & 0xf0) == 0xe0 && (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80) {
+        *len = 3;
+        return ((s[0] & 15) << 12) | ((s[1] & 63) << 6) | (s[2] & 63);
+    }
+    return -1;
+}
+#ifndef DECAR_NO_STDIO
+DECARDEF int decar_tokenizer_save(const decar_tokenizer *t, const char *dir, decar_error *e) {
+    decar__sb v, m;
+    char p1[4096], p2[4096];
+    const char *paths[2];
+    const void *bufs[2];
+    size_t lens[2];
+    int32_t i;
+    int rc;
+    uint8_t u[4];
+    memset(&v, 0, sizeof v);
+    memset(&m, 0, sizeof m);
+    if (strlen(dir) + 20 >= sizeof p1) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long");
+    decar__sb_str(&v, "{");
+    for (i = 0; i < t->n_tokens; i++) {
+        int64_t q;
+        decar__sb_str(&v, i ? ", \"" : "\"");
+        if (i == t->eot) decar__sb_str(&v, "<|endoftext|>");
+        else for (q = t->off[i]; q < t->off[i + 1]; q++) {
+            int c = decar__b2u(t->blob[q]);
+            if (c == '"' || c == '\\') decar__sb_put(&v, "\\", 1);
+            decar__sb_put(&v, (const char *)u, (size_t)decar__utf8_put(u, c));
+        }
+        decar__sb_str(&v, "\": ");
+        decar__sb_u64(&v, (uint64_t)i);
+    }
+    decar__sb_str(&v, "}\n");
+    decar__sb_str(&m, "#version: 0.2\n");
+    for (i = 0; i < t->n_merges; i++) {
+        int side, q;
+        for (side = 0; side < 2; side++) {
+            int32_t id = side ? t->mb[i] : t->ma[i];
+            for (q = (int)t->off[id]; q < t->off[id + 1]; q++)
+                decar__sb_put(&m, (const char *)u, (size_t)decar__utf8_put(u, decar__b2u(t->blob[q])));
+            decar__sb_str(&m, side ? "\n" : " ");
+        }
+    }
+    if (v.oom || m.oom) { decar__free(v.p); decar__free(m.p); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
+    snprintf(p1, sizeof p1, "%s/vocab.json", dir);
+    snprintf(p2, sizeof p2, "%s/merges.txt", dir);
+    paths[0] = p1;
+    paths[1] = p2;
+    bufs[0] = v.p;
+    bufs[1] = m.p;
+    lens[0] = v.n;
+    lens[1] = m.n;
+    rc = decar_write_files_atomic(2, paths, bufs, lens, e);
+    DECAR_FREE(v.p);
+    DECAR_FREE(m.p);
+    return rc;
+}
+#endif
+/* the token whose bytes are s[0..n), via the byte-string index (id or -1) */
+static int32_t decar__tok_lookup(const decar_tokenizer *t, const int32_t *idx, int64_t cap, const uint8_t *s, int64_t n) {
+    int64_t h = (int64_t)(decar_hash64(s, (size_t)n, 5) & (uint64_t)(cap - 1));
+    while (idx[h] >= 0) {
+        int32_t id = idx[h];
+        if (t->off[id + 1] - t->off[id] == n && !memcmp(t->blob + t->off[id], s, (size_t)n)) return id;
+        h = (h + 1) & (cap - 1);
+    }
+    return -1;
+}
+/* a JSON string at j->p (after its opening quote) as GPT-2 bytes: every code point mapped back through the table.
+   Returns its length, -1 if malformed or a code point is not a byte's; *special = 1 for "<|endoftext|>". */
+static int64_t decar__tok_jstr(decar__js *j, uint8_t *out, int64_t cap, int *special) {
+    const char *start = j->p;
+    int64_t n = 0;
+    int bad = 0;
+    while (j->p < j->end && *j->p != '"') {
+        int u, len = 1, b;
+        if (*j->p == '\\') {
+            char c;
+            if (j->end - j->p < 2) return -1;
+            c = j->p[1];
+            if (c == 'u') {
+                int k;
+                if (j->end - j->p < 6) return -1;
+                u = 0;
+                for (k = 2; k < 6; k++) {
+                    char x = j->p[k];
+                    u <<= 4;
+                    if (x >= '0' && x <= '9') u |= x - '0';
+                    else if (x >= 'a' && x <= 'f') u |= x - 'a' + 10;
+                    else if (x >= 'A' && x <= 'F') u |= x - 'A' + 10;
+                    else return -1;
+                }
+                len = 6;
+            }
+            else {
+                u = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c == 'b' ? '\b' : c == 'f' ? '\f' : c;
+                if (c != '"' && c != '\\' && c != '/' && c != 'n' && c != 't' && c != 'r' && c != 'b' && c != 'f') return -1;
+                len = 2;
+            }
+        }
+        else if ((u = decar__utf8_get((const uint8_t *)j->p, j->end - j->p, &len)) < 0) return -1;
+        j->p += len;
+        b = decar__u2b(u);
+        if (b < 0) bad = 1;
+        else if (n < cap) out[n++] = (uint8_t)b;
+        else return -1;
+    }
+    if (j->p >= j->end) return -1;
+    *special = (j->p - start == 13 && !memcmp(start, "<|endoftext|>", 13));
+    j->p++;
+    return bad && !*special ? -1 : n;
+}
+DECARDEF int decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab, size_t vocab_len, const char *merges,
+                                      size_t merges_len, decar_error *e) {
+    decar__js j;
+    int64_t cap = 16, i, n_entries = 0, blob_len = 0;
+    int32_t *idx = NULL, *ids = NULL;
+    int64_t *lens = NULL;
+    uint8_t *tmp = NULL;
+    int rc = DECAR_OK;
+    memset(t, 0, sizeof *t);
+    t->eot = -1;
+    /* pass 1: count entries and bytes; pass 2: fill */
+    tmp = (uint8_t *)DECAR_MALLOC(vocab_len + 1);
+    if (!tmp) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    {
+        int pass;
+        for (pass = 0; pass < 2 && !rc; pass++) {
+            int64_t k = 0, bl = 0;
+            j.p = vocab;
+            j.end = vocab + vocab_len;
+            if (!decar__js_ch(&j, '{')) { rc = DECAR_ERR_FORMAT; break; }
+            if (decar__js_ch(&j, '}')) break;
+            for (;;) {
+                int special = 0;
+                int64_t len, id;
+                if (!decar__js_ch(&j, '"') || (len = decar__tok_jstr(&j, tmp, (int64_t)vocab_len, &special)) < 0 ||
+                    !decar__js_ch(&j, ':') || decar__js_int(&j, &id)) { rc = DECAR_ERR_FORMAT; break; }
+                if (pass == 1) {
+                    if (id < 0 || id >= n_entries || ids[id] >= 0) {
+                        rc = DECAR_ERR_FORMAT;
+                        decar__seterr(e, rc, "vocab.json: id %lld is out of range or repeated (ids must be 0..%lld, once each)", (long long)id, (long long)n_entries - 1);
+                        break;
+                    }
+                    ids[id] = (int32_t)k;
+                    lens[k] = special ? -1 : len;
+                    if (special) t->eot = (int32_t)id;
+                    else memcpy(t->blob + bl, tmp, (size_t)len);
+                }
+                bl += special ? 0 : len;
+                k++;
+                if (decar__js_ch(&j, '}')) break;
+                if (!decar__js_ch(&j, ',')) { rc = DECAR_ERR_FORMAT; break; }
+            }
+            if (rc) break;
+            if (pass == 0) {
+                n_entries = k;
+                blob_len = bl;
+                if (n_entries < 256 || n_entries > (1 << 24)) { rc = DECAR_ERR_FORMAT; decar__seterr(e, rc, "vocab.json has %lld tokens", (long long)n_entries); break; }
+                ids = (int32_t *)DECAR_MALLOC((size_t)n_entries * sizeof(int32_t));
+                lens = (int64_t *)DECAR_MALLOC((size_t)n_entries * sizeof(int64_t));
+                t->blob = (uint8_t *)DECAR_MALLOC((size_t)blob_len + 1);
+                t->off = (int64_t *)DECAR_MALLOC((size_t)(n_entries + 1) * sizeof(int64_t));
+                if (!ids || !lens || !t->blob || !t->off) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); break; }
+                for (i = 0; i < n_entries; i++) ids[i] = -1;
+            }
+        }
+    }
+    if (rc == DECAR_ERR_FORMAT && !strstr(e ? e->msg : "", "vocab.json")) decar__seterr(e, rc, "vocab.json is not a JSON object of token: id");
+    if (rc) goto done;
+    /* entries in id order: the blob was filled in file order, so rebuild it by id */
+    {
+        uint8_t *blob = (uint8_t *)DECAR_MALLOC((size_t)blob_len + 1);
+        int64_t *src = (int64_t *)DECAR_MALLOC((size_t)(n_entries + 1) * sizeof(int64_t));
+        if (!blob || !src) { decar__free(blob); decar__free(src); rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); goto done; }
+        src[0] = 0;
+        for (i = 0; i < n_entries; i++) src[i + 1] = src[i] + (lens[i] > 0 ? lens[i] : 0);   /* file order */
+        t->n_tokens = (int)n_entries;
+        t->off[0] = 0;
+        for (i = 0; i < n_entries; i++) {
+            int64_t k = ids[i], l = lens[k] > 0 ? lens[k] : 0;
+            memcpy(blob + t->off[i], t->blob + src[k], (size_t)l);
+            t->off[i + 1] = t->off[i] + l;
+        }
+        DECAR_FREE(t->blob);
+        DECAR_FREE(src);
+        t->blob = blob;
+    }
+    if (t->eot < 0) { rc = DECAR_ERR_FORMAT; decar__seterr(e, rc, "vocab.json has no <|endoftext|> token"); goto done; }
+    /* the byte-string index; every single byte must be a token */
+    while (cap < 2 * n_entries) cap *= 2;
+    idx = (int32_t *)DECAR_MALLOC((size_t)cap * sizeof(int32_t));
+    if (!idx) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); goto done; }
+    for (i = 0; i < cap; i++) idx[i] = -1;
+    for (i = 0; i < n_entries; i++) {
+        int64_t l = t->off[i + 1] - t->off[i], h;
+        if (i == t->eot) continue;
+        if (l == 0 || decar__tok_lookup(t, idx, cap, t->blob + t->off[i], l) >= 0) {
+            rc = DECAR_ERR_FORMAT;
+            decar__seterr(e, rc, "vocab.json: token %lld is empty or repeats another token's bytes", (long long)i);
+            goto done;
+        }
+        h = (int64_t)(decar_hash64(t->blob + t->off[i], (size_t)l, 5) & (uint64_t)(cap - 1));
+        while (idx[h] >= 0) h = (h + 1) & (cap - 1);
+        idx[h] = (int32_t)i;
+    }
+    for (i = 0; i < 256; i++) {
+        uint8_t b = (uint8_t)i;
+        if ((t->byte_id[i] = decar__tok_lookup(t, idx, cap, &b, 1)) < 0) {
+            rc = DECAR_ERR_FORMAT;
+            decar__seterr(e, rc, "vocab.json has no token for byte %d (a byte-level BPE has all 256)", (int)i);
+            goto done;
+        }
+    }
+    /* merges.txt: "#version" line, then "A B" per line in rank order (A, B and AB are tokens) */
+    {
+        int64_t lines = 0, a = 0, r = 0;
+        for (i = 0; i < (int64_t)merges_len; i++) lines += merges[i] == '\n';
+        t->ma = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
+        t->mb = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
+        t->mo = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
+        if (!t->ma || !t->mb || !t->mo) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); goto done; }
+        while (a < (int64_t)merges_len) {
+            int64_t b = a, sp = -1, q, n1 = 0, n2 = 0;
+            uint8_t *both = tmp;
+            while (b < (int64_t)merges_len && merges[b] != '\n') { if (merges[b] == ' ' && sp < 0) sp = b; b++; }
+            q = b;
+            if (q > a && merges[q - 1] == '\r') q--;
+            if (q > a && !(a == 0 && merges[0] == '#')) {
+                int64_t at, part;
+                int len;
+                if (sp < 0) { rc = DECAR_ERR_FORMAT; decar__seterr(e, rc, "merges.txt line %lld is not 'A B'", (long long)r + 2); goto done; }
+                for (part = 0; part < 2; part++) {
+                    int64_t s0 = part ? sp + 1 : a, s1 = part ? q : sp, *cnt = part ? &n2 : &n1;
+                    for (at = s0; at < s1; at += len) {
+                        int u = decar__utf8_get((const uint8_t *)merges + at, s1 - at, &len), byte = u < 0 ? -1 : decar__u2b(u);
+                        if (byte < 0) { rc = DECAR_ERR_FORMAT; decar__seterr(e, rc, "merges.txt line %lld: not GPT-2 byte characters", (long long)r + 2); goto done; }
+                        both[n1 + n2] = (uint8_t)byte;
+                        (*cnt)++;
+                    }
+                }
+                t->ma[r] = decar__tok_lookup(t, idx, cap, both, n1);
+                t->mb[r] = decar__tok_lookup(t, idx, cap, both + n1, n2);
+                t->mo[r] = decar__tok_lookup(t, idx, cap, both, n1 + n2);
+                if (n1 == 0 || n2 == 0 || t->ma[r] < 0 || t->mb[r] < 0 || t->mo[r] < 0) {
+                    rc = DECAR_ERR_FORMAT;
+                    decar__seterr(e, rc, "merges.txt line %lld: a part or the merged token is not in vocab.json", (long long)r + 2);
+                    goto done;
+                }
+                r++;
+            }
+            a = b + 1;
+        }
+        t->n_merges = (int)r;
+    }
+    if ((rc = decar__tok_index(t))) { decar__seterr(e, rc, "no memory"); goto done; }
+    decar__tok_fingerprint(t);
+done:
+    decar__free(idx);
+    decar__free(ids);
+    decar__free(lens);
+    decar__free(tmp);
+    if (rc) decar_tokenizer_free(t);
+    return rc;
+}
+#ifndef DECAR_NO_STDIO
+DECARDEF int decar_tokenizer_load(decar_tokenizer *t, const char *dir, decar_error *e) {
+    char p[4096];
+    void *v, *m;
+    size_t vl, ml;
+    int rc;
+    memset(t, 0, sizeof *t);
+    if (strlen(dir) + 20 >= sizeof p) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long");
+    snprintf(p, sizeof p, "%s/vocab.json", dir);
+    if ((rc = decar_read_file(p, &v, &vl, e))) return rc;
+    snprintf(p, sizeof p, "%s/merges.txt", dir);
+    if ((rc = decar_read_file(p, &m, &ml, e))) { DECAR_FREE(v); return rc; }
+    rc = decar_tokenizer_load_mem(t, (const char *)v, vl, (const char *)m, ml, e);
+    if (rc) decar__prefix_path(e, dir);
+    DECAR_FREE(v);
+    DECAR_FREE(m);
+    return rc;
+}
+#endif
+
 DECARDEF void decar_data_init(decar_data *d) { memset(d, 0, sizeof *d); }
 DECARDEF void decar_data_free(decar_data *d) {
     int i;
@@ -3093,23 +3700,30 @@ DECARDEF int decar_data_add(decar_data *d, const char *name, const void *bytes, 
     return decar__add_doc(d, name, bytes, len, val_permille, -1, e);
 }
 static int decar__doc_cmp(const void *a, const void *b) { return strcmp(((const decar_doc *)a)->name, ((const decar_doc *)b)->name); }
-DECARDEF int decar_data_finish(decar_data *d, decar_error *e) {
+/* stream[s] = "EOT doc EOT doc ..." over the documents of split s, as bytes (t NULL) or the tokenizer's ids */
+DECARDEF int decar_data_tokenize(decar_data *d, const decar_tokenizer *t, decar_error *e) {
     int s, i;
-    if (d->n_docs == 0) DECAR__FAIL(e, DECAR_ERR_ARG, "no documents: the input is empty (or every file was skipped)");
-    qsort(d->docs, (size_t)d->n_docs, sizeof *d->docs, decar__doc_cmp);
     for (s = 0; s < 2; s++) {
         int64_t n = 0, k = 0;
-        for (i = 0; i < d->n_docs; i++) if (d->docs[i].split == s) n += 1 + d->docs[i].len;
+        for (i = 0; i < d->n_docs; i++) if (d->docs[i].split == s) n += 1 + d->docs[i].len;   /* at most */
         decar__free(d->stream[s]);
         d->stream[s] = (int32_t *)DECAR_MALLOC((size_t)(n + 1) * sizeof(int32_t));
         if (!d->stream[s]) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lld-token stream", (long long)n);
         for (i = 0; i < d->n_docs; i++) if (d->docs[i].split == s) {
-            int64_t j; d->stream[s][k++] = DECAR_TOK_EOT;
-            for (j = 0; j < d->docs[i].len; j++) d->stream[s][k++] = d->docs[i].bytes[j];
+            const decar_doc *doc = &d->docs[i];
+            int64_t j;
+            d->stream[s][k++] = t ? t->eot : DECAR_TOK_EOT;
+            if (t) k += decar_tokenizer_encode(t, doc->bytes, doc->len, d->stream[s] + k);
+            else for (j = 0; j < doc->len; j++) d->stream[s][k++] = doc->bytes[j];
         }
-        d->stream_len[s] = n;
+        d->stream_len[s] = k;
     }
     return DECAR_OK;
+}
+DECARDEF int decar_data_finish(decar_data *d, decar_error *e) {
+    if (d->n_docs == 0) DECAR__FAIL(e, DECAR_ERR_ARG, "no documents: the input is empty (or every file was skipped)");
+    qsort(d->docs, (size_t)d->n_docs, sizeof *d->docs, decar__doc_cmp);
+    return decar_data_tokenize(d, NULL, e);
 }
 DECARDEF int decar_data_batch(const decar_data *d, int split, decar_rng *r, int B, int T, int32_t *x, int32_t *y) {
     int64_t n = d->stream_len[split]; int b, t;
@@ -3770,8 +4384,34 @@ DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p,
     return i;
 }
 
+/* the text of ids[0..n) into out (bytes mode: ids below 256 are bytes; a tokenizer decodes; EOT, the mask and
+   unknown ids give nothing); returns its length. out needs n * decar__token_bytes_max(t) bytes. */
+static int64_t decar__token_bytes_max(const decar_tokenizer *t) {
+    int64_t i, m = 1;
+    if (t) for (i = 0; i < t->n_tokens; i++) if (t->off[i + 1] - t->off[i] > m) m = t->off[i + 1] - t->off[i];
+    return m;
+}
+static int64_t decar__ids_text(const decar_tokenizer *t, const int32_t *ids, int64_t n, uint8_t *out) {
+    int64_t i, k = 0;
+    for (i = 0; i < n; i++) {
+        if (!t) { if (ids[i] >= 0 && ids[i] < 256) out[k++] = (uint8_t)ids[i]; }
+        else {
+            const uint8_t *b;
+            int l = decar_tokenizer_decode(t, ids[i], &b);
+            memcpy(out + k, b, (size_t)l);
+            k += l;
+        }
+    }
+    return k;
+}
 typedef struct decar__estate { float *kv, *logits, *scratch; int base, pos; double *p; } decar__estate;
 /* feed expert g the tokens it has not seen yet (from its window base), leave its next-token distribution in st->p */
+/* the first loaded expert (the callers check that one exists) */
+static int decar__first_expert(const decar_ensemble *en) {
+    int j;
+    for (j = 0; j < en->k; j++) if (en->experts[j]) return j;
+    return 0;
+}
 static int decar__expert_catch_up(decar_gpt *g, decar__estate *st, const int32_t *out, int len, int nc) {
     int q;
     for (q = st->base + st->pos; q < len; q++) {
@@ -3798,13 +4438,13 @@ static int decar__generate(decar_ensemble *en, const int32_t *prompt, int n_prom
     if (n_new < 0) DECAR__FAIL(e, DECAR_ERR_ARG, "n_new = %d", n_new);
     for (i = 0; i < n_prompt; i++)
         if (prompt[i] < 0 || prompt[i] >= V) DECAR__FAIL(e, DECAR_ERR_ARG, "prompt token %d is %d: outside the vocabulary", i, (int)prompt[i]);
-    nc = V > DECAR_TOK_MASK ? DECAR_TOK_MASK : V;
+    nc = decar_gpt_classes(&en->experts[decar__first_expert(en)]->cfg);
     run = (int *)DECAR_MALLOC((size_t)K * 2 * sizeof(int));
     if (!run) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for generation");
     fail = run + K;
     st = (decar__estate *)DECAR_MALLOC((size_t)K * sizeof *st);
     w = (double *)DECAR_MALLOC((size_t)K * 3 * sizeof(double)); ll = w + K; mix = (double *)DECAR_MALLOC((size_t)V * sizeof(double));
-    txt = (uint8_t *)DECAR_MALLOC((size_t)(n_prompt + n_new) + 1);
+    txt = (uint8_t *)DECAR_MALLOC((size_t)(n_prompt + n_new) * (size_t)decar__token_bytes_max(en->tok) + 1);
     if (en->feat) feat = (float *)DECAR_MALLOC((size_t)en->feat->dim * sizeof(float));
     if (!st || !w || !mix || !txt || (en->feat && !feat)) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory for generation"); goto end; }
     memset(st, 0, (size_t)K * sizeof *st);
@@ -3816,7 +4456,7 @@ static int decar__generate(decar_ensemble *en, const int32_t *prompt, int n_prom
         /* route: R1-R3 from the features of the text so far (re-routed every route_every tokens); R4' from ll */
         if (i == 0 || (en->route_every > 0 && since >= en->route_every)) {
             since = 0;
-            for (a = 0; a < len; a++) if (out[a] < 256) txt[nt++] = (uint8_t)out[a];
+            nt = (int)decar__ids_text(en->tok, out, len, txt);
             /* a feature function sees even an empty text (external features describe the prompt, not its bytes) */
             if (en->feat && (nt > 0 || en->feat->fn) && decar__route_uses_features(en->router.kind)) {
                 if ((rc = decar_feat_apply(en->feat, txt, nt, feat))) {
@@ -3889,7 +4529,8 @@ DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int
     double *w = (double *)DECAR_MALLOC((size_t)K * 2 * sizeof(double)), *ll, *mix = (double *)DECAR_MALLOC((size_t)nc * sizeof(double));
     /* pk[j]: expert j's posteriors (T, nc), allocated the first time expert j runs (K can be thousands) */
     double **pk = (double **)DECAR_MALLOC((size_t)K * sizeof(double *)); char *need = (char *)DECAR_MALLOC((size_t)T + 1);
-    float *feat = s->feat ? (float *)DECAR_MALLOC((size_t)s->feat->dim * sizeof(float)) : NULL; uint8_t *txt = (uint8_t *)DECAR_MALLOC((size_t)T + 1);
+    float *feat = s->feat ? (float *)DECAR_MALLOC((size_t)s->feat->dim * sizeof(float)) : NULL;
+    uint8_t *txt = (uint8_t *)DECAR_MALLOC((size_t)T * (size_t)decar__token_bytes_max(s->tok) + 1);
     decar_rng r;
     if (pk) memset(pk, 0, (size_t)K * sizeof(double *));
     if (!w || !mix || !pk || !need || !txt || (s->feat && !feat)) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory for DFM sampling"); goto end; }
@@ -3902,7 +4543,8 @@ DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int
     decar_rng_seed(&r, seed);
     {   /* initial routing: features of the visible bytes (R1-R3), or the prior (R4', uniform) */
         int nt = 0, use;
-        for (i = 0; i < T; i++) if (x[i] < 256 && x[i] != s->mask_token) txt[nt++] = (uint8_t)x[i];
+        for (i = 0; i < T; i++)
+            if (x[i] != s->mask_token) nt += (int)decar__ids_text(s->tok, x + i, 1, txt + nt);
         use = s->feat && (nt > 0 || s->feat->fn) && decar__route_uses_features(s->router->kind);
         if (use && (rc = decar_feat_apply(s->feat, txt, nt, feat))) {
             decar__seterr(e, rc, "cannot featurize the text for routing (a router of external features needs their "
@@ -3959,16 +4601,16 @@ end:
 /* the experts as posteriors. Input to every expert is [EOT, x_0 .. x_{T-1}]: a causal expert's row i predicts x_i
    (the AR shift), a non-causal expert's row i+1 does (the same position). So a causal model with the left-to-right
    order, one token per step, is exactly AR sampling: the degenerate case of the theory. */
-typedef struct decar__fillctx { decar_ensemble *en; decar_ctx *ctx; int32_t *inp; double temp; } decar__fillctx;
+typedef struct decar__fillctx { decar_ensemble *en; decar_ctx *ctx; int32_t *inp; double temp; int nc; } decar__fillctx;
 static int decar__gpt_posterior(void *user, int k, const int32_t *x, int T, const char *need, double *out) {
     decar__fillctx *f = (decar__fillctx *)user; decar_gpt *g = f->en->experts[k]; decar_tensor *lg; int i;
-    f->inp[0] = DECAR_TOK_EOT;
+    f->inp[0] = f->en->tok ? f->en->tok->eot : DECAR_TOK_EOT;
     memcpy(f->inp + 1, x, (size_t)T * sizeof(int32_t));
     decar_ctx_reset(f->ctx);
     lg = decar_gpt_forward(f->ctx, g, f->inp, 1, T + 1);
     if (!lg) return -1;
     for (i = 0; i < T; i++) if (need[i])
-        decar_softmax_double(lg->data + (int64_t)(g->cfg.causal ? i : i + 1) * g->cfg.vocab_size, DECAR_TOK_MASK, f->temp, out + (int64_t)i * DECAR_TOK_MASK);
+        decar_softmax_double(lg->data + (int64_t)(g->cfg.causal ? i : i + 1) * g->cfg.vocab_size, f->nc, f->temp, out + (int64_t)i * f->nc);
     return 0;
 }
 DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
@@ -3981,7 +4623,7 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
     for (j = 0; j < en->k; j++) {
         decar_gpt *g = en->experts[j];
         avail[j] = g != NULL; any |= avail[j];
-        if (g && g->cfg.vocab_size <= DECAR_TOK_MASK) {
+        if (g && decar_gpt_mask(&g->cfg) < 0) {
             DECAR_FREE(avail);
             DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d's vocabulary has no mask token", j);
         }
@@ -3994,7 +4636,10 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
     f.en = en; f.ctx = ctx; f.temp = temp;
     f.inp = (int32_t *)DECAR_MALLOC((size_t)(T + 1) * sizeof(int32_t));
     if (!f.inp) { DECAR_FREE(avail); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
-    s.k = en->k; s.n_class = DECAR_TOK_MASK; s.mask_token = DECAR_TOK_MASK; s.post = decar__gpt_posterior; s.user = &f;
+    j = decar__first_expert(en);
+    f.nc = decar_gpt_classes(&en->experts[j]->cfg);
+    s.k = en->k; s.n_class = f.nc; s.mask_token = decar_gpt_mask(&en->experts[j]->cfg); s.post = decar__gpt_posterior; s.user = &f;
+    s.tok = en->tok;
     s.router = &en->router; s.feat = en->feat; s.avail = avail;
     rc = decar_dfm_sample(&s, x, T, sampler, n_steps, kappa_pow, seed, e);
     DECAR_FREE(f.inp);

@@ -40,7 +40,7 @@ static double chi2(const int *cnt, const double *p, int n, int total) {
 static double run_sampler(oracle *o, int K, const float *prior, int kind, int sampler, int steps, const double *target, const char *name) {
     decar_router r; decar_dfm_sampler s; int cnt[NSEQ] = {0}, n, total = 4000; decar_error e; double c;
     memset(&r, 0, sizeof r); r.k = K; r.kind = kind; r.top_k = K; r.prior = (float *)prior;
-    s.k = K; s.n_class = V; s.mask_token = 99; s.post = oracle_post; s.user = o; s.router = &r; s.feat = NULL; s.avail = NULL;
+    s.k = K; s.n_class = V; s.mask_token = 99; s.post = oracle_post; s.user = o; s.router = &r; s.feat = NULL; s.avail = NULL; s.tok = NULL;
     for (n = 0; n < total; n++) {
         int32_t x[TT] = { 99, 99, 99 };
         if (decar_dfm_sample(&s, x, TT, sampler, steps, 1, 1000 + (uint64_t)n, &e)) { CHECK(0, "sample: %s", e.msg); return 1e9; }
@@ -58,7 +58,7 @@ int main(void) {
     {   /* 1. weights by hand */
         decar_dfm d; int32_t x1[40], xi[40], tg[40]; float w[40], t[4]; int masked = 0, n;
         for (n = 1; n <= 2; n++) {
-            d.kappa_pow = n; d.t_max = 0.9f;
+            d.kappa_pow = n; d.t_max = 0.9f; d.mask_token = 0;
             decar_rng_seed(&r, 5);
             for (i = 0; i < 40; i++) x1[i] = i % 7;
             decar_dfm_corrupt(&d, &r, x1, xi, tg, w, 4, 10, t);
@@ -145,7 +145,7 @@ int main(void) {
         {   /* without the Bayes update (prior weights fixed) the result is NOT the mixture: the test can fail */
             decar_router rr; decar_dfm_sampler sm; int cnt[NSEQ] = {0}, n; decar_error e;
             memset(&rr, 0, sizeof rr); rr.k = 2; rr.kind = DECAR_ROUTE_UNIFORM; rr.top_k = 2;
-            sm.k = 2; sm.n_class = V; sm.mask_token = 99; sm.post = oracle_post; sm.user = &o; sm.router = &rr; sm.feat = NULL; sm.avail = NULL;
+            sm.k = 2; sm.n_class = V; sm.mask_token = 99; sm.post = oracle_post; sm.user = &o; sm.router = &rr; sm.feat = NULL; sm.avail = NULL; sm.tok = NULL;
             for (n = 0; n < 4000; n++) { int32_t x[TT] = { 99, 99, 99 }; decar_dfm_sample(&sm, x, TT, DECAR_DFM_FIRST_HIT, 0, 1, 5000 + (uint64_t)n, &e); cnt[x[0] + 3 * x[1] + 9 * x[2]]++; }
             { double u[NSEQ]; for (sq = 0; sq < NSEQ; sq++) u[sq] = 0.5 * o.q[0][sq] + 0.5 * o.q[1][sq];
               printf("  control: fixed weights vs the true mixture: chi2 = %.1f (expected large)\n", chi2(cnt, u, NSEQ, 4000));

@@ -271,6 +271,73 @@ static void test_untrusted(void) {
     }
 }
 
+/* byte-level BPE: training, encode/decode, GPT-2's file format both ways, hostile files */
+static void test_tokenizer(void) {
+    static const char *text = "the cat sat on the mat; the cat's hat is flat. The 2 cats sat, then 12 more sat.\n\n"
+                              "  indented line\twith tab and the end of the text the the the";
+    decar_doc doc;
+    decar_tokenizer t, u;
+    decar_error e;
+    int32_t ids[512], ids2[512];
+    int64_t n, n2, i, k = 0;
+    uint8_t back[512];
+    doc.name = (char *)"a";
+    doc.bytes = (uint8_t *)text;
+    doc.len = (int64_t)strlen(text);
+    doc.split = 0;
+    doc.label = -1;
+    CHECK(decar_tokenizer_train(&t, &doc, 1, 300, &e) == 0, "train: %s", e.msg);
+    CHECK(t.n_merges > 10 && t.n_tokens == 256 + t.n_merges + 1 && t.eot == t.n_tokens - 1, "%d merges", t.n_merges);
+    n = decar_tokenizer_encode(&t, doc.bytes, doc.len, ids);
+    CHECK(n < doc.len * 7 / 10, "BPE compresses: %lld tokens for %lld bytes", (long long)n, (long long)doc.len);
+    for (i = 0; i < n; i++) {
+        const uint8_t *b;
+        int l = decar_tokenizer_decode(&t, ids[i], &b);
+        memcpy(back + k, b, (size_t)l);
+        k += l;
+    }
+    CHECK(k == doc.len && !memcmp(back, text, (size_t)k), "decode(encode(text)) == text");
+#ifndef DECAR_NO_STDIO
+    mkdir("build/tok_test", 0755);
+    CHECK(decar_tokenizer_save(&t, "build/tok_test", &e) == 0, "save: %s", e.msg);
+    CHECK(decar_tokenizer_load(&u, "build/tok_test", &e) == 0, "load: %s", e.msg);
+    n2 = decar_tokenizer_encode(&u, doc.bytes, doc.len, ids2);
+    CHECK(n2 == n && !memcmp(ids, ids2, (size_t)n * 4) && u.fingerprint == t.fingerprint, "GPT-2 files round trip");
+    decar_tokenizer_free(&u);
+#endif
+    {   /* GPT-2's own conventions: \u escapes, the byte-to-unicode table (space = U+0120), ids in any order */
+        static const char vocab_head[] = "{\"<|endoftext|>\": 0, \"\\u0120t\": 1, \"\\u0120th\": 2, \"he\": 3, \"\\u0120the\": 4";
+        static const char merges[] = "#version: 0.2\n\xc4\xa0 t\n\xc4\xa0t h\nh e\n\xc4\xa0th e\n";
+        char *vocab = (char *)malloc(16384), one[16];
+        int b, id = 5;
+        size_t vl = strlen(vocab_head);
+        memcpy(vocab, vocab_head, vl);
+        for (b = 0; b < 256; b++) {   /* the 256 byte tokens, written as GPT-2 writes them */
+            int u8 = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174 ? b : 0, c, q = 0;
+            if (!u8) { for (c = 0; c < b; c++) if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || c >= 174)) q++; u8 = 256 + q; }
+            if (u8 == '"' || u8 == '\\') snprintf(one, sizeof one, "\\%c", u8);
+            else snprintf(one, sizeof one, "\\u%04x", u8);
+            vl += (size_t)sprintf(vocab + vl, ", \"%s\": %d", one, id++);
+        }
+        vl += (size_t)sprintf(vocab + vl, "}");
+        CHECK(decar_tokenizer_load_mem(&u, vocab, vl, merges, sizeof merges - 1, &e) == 0, "GPT-2 style files: %s", e.msg);
+        if (!g_fail) {
+            n = decar_tokenizer_encode(&u, (const uint8_t *)" the", 4, ids);
+            CHECK(n == 1 && ids[0] == 4 && u.eot == 0, "' the' is one token (id 4): %lld tokens, first %d", (long long)n, ids[0]);
+            n = decar_tokenizer_encode(&u, (const uint8_t *)"he", 2, ids);
+            CHECK(n == 1 && ids[0] == 3, "'he' is id 3");
+            decar_tokenizer_free(&u);
+        }
+        /* hostile: a repeated id, no <|endoftext|>, a merge of unknown tokens, not JSON */
+        CHECK(decar_tokenizer_load_mem(&u, vocab + 20, vl - 20, merges, sizeof merges - 1, &e) != 0, "not JSON: %s", e.msg);
+        CHECK(decar_tokenizer_load_mem(&u, vocab, vl, "#version: 0.2\nzz qq\n", 20, &e) != 0 && strstr(e.msg, "merges.txt"), "bad merge: %s", e.msg);
+        memcpy(vocab + vl - 1, ", \"x1\": 7}", 11);
+        CHECK(decar_tokenizer_load_mem(&u, vocab, vl + 9, merges, sizeof merges - 1, &e) != 0 && strstr(e.msg, "repeated"), "repeated id: %s", e.msg);
+        free(vocab);
+    }
+    decar_tokenizer_free(&t);
+}
+
 int main(void) {
     printf("test_io\n");
     test_checkpoints();
@@ -278,5 +345,6 @@ int main(void) {
     test_data();
     test_resume();
     test_untrusted();
+    test_tokenizer();
     TEST_END("test_io");
 }
