@@ -3343,17 +3343,17 @@ done:
     return rc;
 }
 
-/* GPT-2's byte <-> unicode table: printable bytes stand for themselves, the others for 256, 257, ... in byte order */
+/* GPT-2's byte <-> unicode table: printable bytes (33-126, 161-172, 174-255) stand for themselves, the other 68
+   (0-32, 127-160, 173) for code points 256, 257, ... in byte order */
+static int decar__printable(int b) { return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255); }
 static int decar__b2u(int b) {
-    int n = 0, c;
-    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255)) return b;
-    for (c = 0; c < b; c++) if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174 && c <= 255))) n++;
-    return 256 + n;
+    if (decar__printable(b)) return b;
+    return 256 + (b <= 32 ? b : b <= 160 ? 33 + (b - 127) : 67);
 }
 static int decar__u2b(int u) {   /* -1: not a code point of the table */
-    int b;
-    for (b = 0; b < 256; b++) if (decar__b2u(b) == u) return b;
-    return -1;
+    int n = u - 256;
+    if (u < 256) return decar__printable(u) ? u : -1;
+    return n <= 32 ? n : n <= 66 ? 127 + (n - 33) : n == 67 ? 173 : -1;
 }
 static int decar__utf8_put(uint8_t *o, int u) {
     if (u < 0x80) { o[0] = (uint8_t)u; return 1; }
@@ -3497,7 +3497,7 @@ DECARDEF int decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab, siz
             j.p = vocab;
             j.end = vocab + vocab_len;
             if (!decar__js_ch(&j, '{')) { rc = DECAR_ERR_FORMAT; break; }
-            if (decar__js_ch(&j, '}')) break;
+            if (decar__js_ch(&j, '}')) { rc = DECAR_ERR_FORMAT; decar__seterr(e, rc, "vocab.json has no tokens"); break; }
             for (;;) {
                 int special = 0;
                 int64_t len, id;

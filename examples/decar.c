@@ -69,6 +69,7 @@ static const struct { const char *name, *help; } vocab[] = {
     {"temp", "sampling temperature"},
     {"threads", "threads (0: OpenMP default)"},
     {"top-p", "nucleus sampling mass (1: off)"},
+    {"tokenizer", "BPE tokenizer directory (vocab.json + merges.txt, from decar tokenizer or GPT-2); default: bytes"},
     {"val-permille", "documents per 1000 held out (by a hash of the name: the same split in every command)"},
 };
 static const char *opt_help(const opt *o) {
@@ -132,6 +133,31 @@ static void load_model(decar_gpt *g, const char *path) {
     decar_error e;
     if (decar_gpt_load(g, path, &e)) die("loading model", &e);
 }
+
+/* ---- tokenizers: bytes by default, or --tokenizer DIR (byte-level BPE); a model remembers which it was trained with */
+static decar_tokenizer g_tok;
+static const decar_tokenizer *tok_open(const char *dir) {
+    decar_error e;
+    if (!dir) return NULL;
+    if (decar_tokenizer_load(&g_tok, dir, &e)) die("tokenizer", &e);
+    return &g_tok;
+}
+static void tok_check(const decar_gpt *g, const decar_tokenizer *t, const char *name) {
+    uint64_t want = t ? t->fingerprint : 0;
+    if (g->tokenizer != want) {
+        fprintf(stderr, "decar: %s was trained with %s, not with %s: pass the tokenizer it was trained with (--tokenizer)\n", name,
+                g->tokenizer ? "a BPE tokenizer" : "bytes", t ? "this --tokenizer" : "bytes"); exit(2); }
+    if (t && g->cfg.vocab_size != decar_tokenizer_vocab(t)) {
+        fprintf(stderr, "decar: %s has %d tokens, the tokenizer %d\n", name, g->cfg.vocab_size, decar_tokenizer_vocab(t)); exit(2); }
+}
+/* the tokens of text (bytes, or BPE); out needs len entries; returns their count */
+static int64_t tok_text(const decar_tokenizer *t, const uint8_t *text, int64_t len, int32_t *out) {
+    int64_t i;
+    if (t) return decar_tokenizer_encode(t, text, len, out);
+    for (i = 0; i < len; i++) out[i] = text[i];
+    return len;
+}
+static int32_t tok_eot(const decar_tokenizer *t) { return t ? t->eot : DECAR_TOK_EOT; }
 
 /* ---- outputs -----------------------------------------------------------------------------------------------------
    A command's result files are built in memory and committed together at its end (decar_write_files_atomic: exclusive
@@ -213,7 +239,7 @@ static FILE *csv_append(const char *path, const char *header) {
 static double val_loss(decar_gpt *g, decar_ctx *ctx, const decar_data *d, int B, int T, int objective, int batches) {
     decar_rng r; int32_t *x = (int32_t *)malloc((size_t)B * T * 4), *y = (int32_t *)malloc((size_t)B * T * 4), *xi = (int32_t *)malloc((size_t)B * T * 4);
     float *w = (float *)malloc((size_t)B * T * 4), *nll = (float *)malloc((size_t)B * T * 4); double tot = 0; int b, i, nb = 0;
-    decar_dfm dfm; dfm.kappa_pow = 1; dfm.t_max = 0;
+    decar_dfm dfm; dfm.kappa_pow = 1; dfm.t_max = 0; dfm.mask_token = decar_gpt_mask(&g->cfg);
     decar_rng_seed(&r, 777);   /* the same validation windows every time */
     for (b = 0; b < batches; b++) {
         double s = 0;
@@ -244,11 +270,12 @@ static int cmd_train(int argc, char **argv) {
         {"seed", "1337", 0, 0}, {"threads", "0", 0, 0},
         {"val-permille", "50", 0, 0}, {"val-every", "200", "validation loss every N steps (0: off)", 0},
         {"val-batches", "8", "batches per validation", 0}, {"ckpt-every", "0", "checkpoint every N steps (0: only at the end)", 0},
-        {"log", NULL, 0, 0}, {"quiet", "0", 0, 0},
+        {"log", NULL, 0, 0}, {"quiet", "0", 0, 0}, {"tokenizer", NULL, 0, 0},
     };
     int n = NOPT(o), B, T, steps, objective, s, val_every, ckpt_every, quiet;
     decar_data d; decar_gpt g; decar_ctx *ctx; decar_opt op = decar_opt_default(); decar_error e; decar_rng r; decar_dfm dfm;
     int32_t *x, *y, *xi; float *w; double t0, last_print = 0, ema = -1; FILE *logf = NULL; const char *out; char meta[256]; int new_log = 0;
+    const decar_tokenizer *tk;
     parse_opts(argc, argv, o, n, "train", "--data DIR|FILE [options]");
     objective = !strcmp(S(o, n, "objective"), "dfm") ? 1 : !strcmp(S(o, n, "objective"), "ar") ? 0 : -1;
     if (objective < 0) { fprintf(stderr, "decar train: --objective must be ar or dfm\n"); return 2; }
@@ -262,15 +289,19 @@ static int cmd_train(int argc, char **argv) {
     out_file_check("train", out);
     if (S(o, n, "log")) out_file_check("train", S(o, n, "log"));
     load_data(&d, REQ(o, n, "data"), S(o, n, "docs"), S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
+    tk = tok_open(S(o, n, "tokenizer"));
+    if (tk && decar_data_tokenize(&d, tk, &e)) die("tokenizing", &e);
     if (d.stream_len[0] < (int64_t)T + 2) { fprintf(stderr, "decar train: only %lld training tokens, need more than seq %d\n", (long long)d.stream_len[0], T); return 1; }
     if (!strcmp(S(o, n, "resume"), "1")) {
         load_model(&g, out);
+        tok_check(&g, tk, out);
         if (g.cfg.causal != (objective == 0)) { fprintf(stderr, "decar train: %s was trained with the other objective\n", out); return 2; }
         if (g.cfg.seq_len < T) { fprintf(stderr, "decar train: %s has seq_len %d < --seq %d\n", out, g.cfg.seq_len, T); return 2; }
         r.s = g.rng_state;
         fprintf(stderr, "resuming %s at step %lld\n", out, (long long)g.step);
     } else if (S(o, n, "init")) {
         load_model(&g, S(o, n, "init"));
+        tok_check(&g, tk, S(o, n, "init"));
         if (g.cfg.causal != (objective == 0)) { fprintf(stderr, "decar train: --init %s was trained with the other objective (use --objective %s)\n", S(o, n, "init"), g.cfg.causal ? "ar" : "dfm"); return 2; }
         if (g.cfg.seq_len < T) { fprintf(stderr, "decar train: --init %s has seq_len %d < --seq %d\n", S(o, n, "init"), g.cfg.seq_len, T); return 2; }
         if (g.cfg.n_prefix) { fprintf(stderr, "decar train: --init %s is an image captioner (train it with decar vtrain)\n", S(o, n, "init")); return 2; }
@@ -278,14 +309,15 @@ static int cmd_train(int argc, char **argv) {
         decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62));
     } else {
         decar_gpt_config c = decar_gpt_default_config();
-        c.vocab_size = DECAR_BYTE_VOCAB; c.n_layer = (int)I(o, n, "layers", 1, DECAR_MAX_LAYERS); c.n_head = (int)I(o, n, "heads", 1, 1024);
+        c.vocab_size = tk ? decar_tokenizer_vocab(tk) : DECAR_BYTE_VOCAB; c.n_layer = (int)I(o, n, "layers", 1, DECAR_MAX_LAYERS); c.n_head = (int)I(o, n, "heads", 1, 1024);
         c.d_model = (int)I(o, n, "dim", 1, 65536); c.seq_len = T; c.causal = objective == 0;
         if (decar_gpt_init(&g, &c, (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("init", &e);
+        g.tokenizer = tk ? tk->fingerprint : 0;
         decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62) ^ 0xda7a);
     }
     ctx = decar_ctx_new(0);
     x = (int32_t *)malloc((size_t)B * T * 4); y = (int32_t *)malloc((size_t)B * T * 4); xi = (int32_t *)malloc((size_t)B * T * 4); w = (float *)malloc((size_t)B * T * 4);
-    dfm.kappa_pow = 1; dfm.t_max = 0;
+    dfm.kappa_pow = 1; dfm.t_max = 0; dfm.mask_token = decar_gpt_mask(&g.cfg);
     if (S(o, n, "log")) {
         int append = g.step > 0;
         new_log = !append;
@@ -368,7 +400,7 @@ static void ens_features(ens_t *E, const char *path, int64_t rows, int uses, con
 }
 /* an expert set: "a.safetensors,b.safetensors,-" (aligned with the router's clusters; '-' = missing), or "@FILE"
    with one checkpoint per line (an expert-set manifest: add or remove an expert by editing one line) */
-static void ens_open(ens_t *E, const char *experts, const char *router, const char *route, int top_k, double temp, int route_every, int skip_missing) {
+static void ens_open(ens_t *E, const char *experts, const char *router, const char *route, int top_k, double temp, int route_every, int skip_missing, const char *tokenizer) {
     char **list; int k = 0, j, loaded = 0; decar_error e;
     memset(E, 0, sizeof *E);
     if (experts[0] == '@') {   /* a manifest: one checkpoint per line */
@@ -393,6 +425,13 @@ static void ens_open(ens_t *E, const char *experts, const char *router, const ch
         loaded++;
     }
     if (!loaded) { fprintf(stderr, "decar: none of the %d experts could be loaded\n", k); exit(1); }
+    if (tokenizer && !*tokenizer) {   /* "": any tokenizer, as long as the experts share one (averaging) */
+        for (j = 0; j < k; j++) if (E->en.experts[j] && E->models[j].tokenizer != E->models[0].tokenizer) {
+            fprintf(stderr, "decar: experts 0 and %d were trained with different tokenizers\n", j); exit(2); }
+    } else {
+        E->en.tok = tok_open(tokenizer);
+        for (j = 0; j < k; j++) if (E->en.experts[j]) tok_check(&E->models[j], E->en.tok, list[j]);
+    }
     {   /* one objective and one vocabulary across the set: an AR expert cannot be mixed with a DFM expert */
         int first = -1;
         for (j = 0; j < k; j++) if (E->en.experts[j]) {
@@ -414,6 +453,12 @@ static void ens_open(ens_t *E, const char *experts, const char *router, const ch
     if (!router && E->en.router.kind != DECAR_ROUTE_BAYES && E->en.router.kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar: router '%s' needs --router FILE\n", route); exit(2); }
     E->en.router.top_k = top_k; E->en.router.temp = (float)temp; E->en.route_every = route_every;
 }
+/* the config of the first loaded expert (ens_open checked that one exists and that all share objective and vocab) */
+static const decar_gpt_config *ens_cfg(const ens_t *E) {
+    int j;
+    for (j = 0; j < E->en.k; j++) if (E->en.experts[j]) return &E->models[j].cfg;
+    return &E->models[0].cfg;
+}
 static void ens_close(ens_t *E) {
     int j;
     for (j = 0; j < E->en.k; j++) if (E->en.experts[j]) decar_gpt_free(&E->models[j]);
@@ -421,19 +466,26 @@ static void ens_close(ens_t *E) {
     if (E->have_router) { decar_router_free(&E->en.router); decar_feat_free(&E->feat); }
     free(E->xf);
 }
-static void print_tokens(const int32_t *t, int n) {
+static void print_tokens(const decar_tokenizer *tk, const int32_t *t, int n) {
     int i;
-    for (i = 0; i < n; i++) { if (t[i] < 256) putchar(t[i]); else if (t[i] == DECAR_TOK_EOT) fputs("\n<|eot|>\n", stdout); }
+    for (i = 0; i < n; i++) {
+        const uint8_t *b;
+        int l;
+        if (t[i] == tok_eot(tk)) { fputs("\n<|eot|>\n", stdout); continue; }
+        if (!tk) { if (t[i] < 256) putchar(t[i]); continue; }
+        l = decar_tokenizer_decode(tk, t[i], &b);
+        fwrite(b, 1, (size_t)l, stdout);
+    }
 }
 static int generate_common(ens_t *E, const char *prompt, int n_new, double temp, int top_k, double top_p, uint64_t seed, int show_experts) {
     int np = (int)strlen(prompt) + 1, i, len; int32_t *toks = (int32_t *)malloc((size_t)(np + n_new) * 4); int *act = (int *)malloc((size_t)(n_new + 1) * sizeof(int));
     decar_error e; double t0;
-    toks[0] = DECAR_TOK_EOT;
-    for (i = 1; i < np; i++) toks[i] = (uint8_t)prompt[i - 1];
+    toks[0] = tok_eot(E->en.tok);
+    np = 1 + (int)tok_text(E->en.tok, (const uint8_t *)prompt, np - 1, toks + 1);
     t0 = now_s();
     len = decar_ensemble_generate(&E->en, toks, np, n_new, temp, top_k, top_p, seed, toks, act, &e);
     if (len < 0) die("generate", &e);
-    print_tokens(toks + 1, len - 1);
+    print_tokens(E->en.tok, toks + 1, len - 1);
     printf("\n");
     fprintf(stderr, "[%d tokens in %.2f s, %.0f tok/s]\n", n_new, now_s() - t0, n_new / (now_s() - t0));
     if (show_experts) {
@@ -451,20 +503,22 @@ static int generate_common(ens_t *E, const char *prompt, int n_new, double temp,
 static int cmd_sample(int argc, char **argv) {
     opt o[] = { {"model", NULL, 0, 0}, {"prompt", "", 0, 0}, {"n", "256", 0, 0},
                 {"temp", "0.8", 0, 0}, {"top-k", "0", "keep the k most likely tokens (0: off)", 0}, {"top-p", "0.95", 0, 0},
-                {"seed", "1", 0, 0}, {"threads", "0", 0, 0} };
+                {"seed", "1", 0, 0}, {"threads", "0", 0, 0}, {"tokenizer", NULL, 0, 0} };
     int n = NOPT(o); ens_t E; decar_error e;
     parse_opts(argc, argv, o, n, "sample", "--model CKPT [--prompt TEXT] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
-    ens_open(&E, REQ(o, n, "model"), NULL, "uniform", 1, 0.1, 0, 0);
+    ens_open(&E, REQ(o, n, "model"), NULL, "uniform", 1, 0.1, 0, 0, S(o, n, "tokenizer"));
     if (E.en.k != 1 || !E.en.experts[0]) { fprintf(stderr, "decar sample: --model takes one checkpoint (decar generate mixes several)\n"); return 2; }
     if (E.models[0].cfg.n_prefix) { fprintf(stderr, "decar sample: %s is an image captioner (use decar caption)\n", S(o, n, "model")); return 2; }
     if (!E.models[0].cfg.causal) {   /* DFM model: fill n masks after the prompt, first-hitting order */
-        int np = (int)strlen(S(o, n, "prompt")), N = (int)I(o, n, "n", 1, 1 << 20), T = np + N, i; int32_t *x; decar_ctx *ctx = decar_ctx_new(0);
+        const char *pr = S(o, n, "prompt"); int N = (int)I(o, n, "n", 1, 1 << 20), np, T, i; decar_ctx *ctx = decar_ctx_new(0);
+        int32_t *x = (int32_t *)malloc((strlen(pr) + (size_t)N + 1) * 4);
+        np = (int)tok_text(E.en.tok, (const uint8_t *)pr, (int64_t)strlen(pr), x);
+        T = np + N;
         if (T + 1 > E.models[0].cfg.seq_len) { N = E.models[0].cfg.seq_len - 1 - np; T = np + N; if (N < 1) { fprintf(stderr, "decar sample: prompt too long\n"); return 2; } }
-        x = (int32_t *)malloc((size_t)T * 4);
-        for (i = 0; i < T; i++) x[i] = i < np ? (uint8_t)S(o, n, "prompt")[i] : DECAR_TOK_MASK;
+        for (i = np; i < T; i++) x[i] = decar_gpt_mask(&E.models[0].cfg);
         if (decar_ensemble_fill(&E.en, ctx, x, T, DECAR_DFM_FIRST_HIT, 0, 1, F(o, n, "temp", 0.01, 100), (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("sample", &e);
-        print_tokens(x, T); printf("\n");
+        print_tokens(E.en.tok, x, T); printf("\n");
         free(x); decar_ctx_free(ctx);
     } else {
         generate_common(&E, S(o, n, "prompt"), (int)I(o, n, "n", 1, 1 << 20), F(o, n, "temp", 0.01, 100), (int)I(o, n, "top-k", 0, 1 << 20),
@@ -475,28 +529,53 @@ static int cmd_sample(int argc, char **argv) {
 }
 
 /* ---- scoring held-out documents ------------------------------------------------------------------------------
-   Each document is scored on its own as [EOT, bytes...] in non-overlapping windows of T: targets are its bytes only.
-   score_docs fills nll[doc][i] = -ln p(byte i | prefix in its window), for one model. */
-typedef struct { int n; int *doc; int64_t *off; int64_t total; } docset;
-static void docset_build(docset *ds, const decar_data *d) {
-    int i; ds->n = 0; ds->doc = (int *)malloc((size_t)d->n_docs * sizeof(int)); ds->off = (int64_t *)malloc((size_t)(d->n_docs + 1) * 8); ds->total = 0;
-    for (i = 0; i < d->n_docs; i++) if (d->docs[i].split == 1) { ds->doc[ds->n] = i; ds->off[ds->n] = ds->total; ds->total += d->docs[i].len; ds->n++; }
+   Each document is scored on its own as [EOT, tokens...] in non-overlapping windows of T: targets are its tokens
+   only. Tokens are bytes, or a BPE tokenizer's: a docset holds every held-out document's tokens, with where each
+   token ends in the document's bytes (routing reads the text so far); results are bits per byte either way.
+   score_docs fills nll[off[q] + i] = -ln p(token i of document q | its window so far), for one model. */
+typedef struct {
+    int n; int *doc;            /* the held-out documents (indices into the data) */
+    int64_t *off;               /* n + 1: where each document's tokens start in tok / nll */
+    int32_t *tok;               /* every document's tokens */
+    int64_t *end;               /* after token i, this many bytes of its document are covered */
+    int64_t total, bytes;       /* tokens and bytes over all documents */
+    int32_t eot;
+} docset;
+static void docset_build(docset *ds, const decar_data *d, const decar_tokenizer *t) {
+    int i; int64_t cap = 0;
+    memset(ds, 0, sizeof *ds);
+    ds->doc = (int *)malloc((size_t)d->n_docs * sizeof(int)); ds->off = (int64_t *)malloc((size_t)(d->n_docs + 1) * 8);
+    for (i = 0; i < d->n_docs; i++) if (d->docs[i].split == 1) cap += d->docs[i].len;
+    ds->tok = (int32_t *)malloc((size_t)(cap + 1) * 4); ds->end = (int64_t *)malloc((size_t)(cap + 1) * 8);
+    ds->eot = tok_eot(t);
+    for (i = 0; i < d->n_docs; i++) if (d->docs[i].split == 1) {
+        const decar_doc *doc = &d->docs[i]; int64_t k, m, at = 0;
+        ds->doc[ds->n] = i; ds->off[ds->n] = ds->total;
+        m = tok_text(t, doc->bytes, doc->len, ds->tok + ds->total);
+        for (k = 0; k < m; k++) {
+            const uint8_t *b;
+            at += t ? decar_tokenizer_decode(t, ds->tok[ds->total + k], &b) : 1;
+            ds->end[ds->total + k] = at;
+        }
+        ds->total += m; ds->bytes += doc->len; ds->n++;
+    }
     ds->off[ds->n] = ds->total;
 }
-static void score_docs(decar_gpt *g, decar_ctx *ctx, const decar_data *d, const docset *ds, int B, float *nll) {
+static void docset_free(docset *ds) { free(ds->doc); free(ds->off); free(ds->tok); free(ds->end); }
+static void score_docs(decar_gpt *g, decar_ctx *ctx, const docset *ds, int B, float *nll) {
     int T = g->cfg.seq_len, q, nb = 0; int32_t *x = (int32_t *)malloc((size_t)B * T * 4), *y = (int32_t *)malloc((size_t)B * T * 4);
     float *out = (float *)malloc((size_t)B * T * 4); int64_t *dst = (int64_t *)malloc((size_t)B * T * 8);
     for (q = 0; q < ds->n; q++) {
-        const decar_doc *doc = &d->docs[ds->doc[q]]; int64_t s;
-        for (s = 0; s < doc->len; s += T) {   /* window covers target bytes s .. s+T-1, input tokens s-1 .. s+T-2 */
+        const int32_t *tk = ds->tok + ds->off[q]; int64_t len = ds->off[q + 1] - ds->off[q], s;
+        for (s = 0; s < len; s += T) {   /* window covers target tokens s .. s+T-1, input tokens s-1 .. s+T-2 */
             int t;
             for (t = 0; t < T; t++) {
                 int64_t pi = s + t - 1, ti = s + t;
-                x[nb * T + t] = pi < 0 ? DECAR_TOK_EOT : pi < doc->len ? doc->bytes[pi] : DECAR_TOK_EOT;
-                y[nb * T + t] = ti < doc->len ? doc->bytes[ti] : -1;
-                dst[nb * T + t] = ti < doc->len ? ds->off[q] + ti : -1;
+                x[nb * T + t] = pi < 0 ? ds->eot : pi < len ? tk[pi] : ds->eot;
+                y[nb * T + t] = ti < len ? tk[ti] : -1;
+                dst[nb * T + t] = ti < len ? ds->off[q] + ti : -1;
             }
-            if (++nb == B || (q == ds->n - 1 && s + T >= doc->len)) {
+            if (++nb == B || (q == ds->n - 1 && s + T >= len)) {
                 int k;
                 if (decar_gpt_score(g, ctx, x, y, nb, T, out)) { fprintf(stderr, "decar: scoring: %s\n", decar_ctx_error(ctx)); exit(1); }
                 for (k = 0; k < nb * T; k++) if (dst[k] >= 0) nll[dst[k]] = out[k];
@@ -504,28 +583,44 @@ static void score_docs(decar_gpt *g, decar_ctx *ctx, const decar_data *d, const 
             }
         }
     }
+    if (nb) {   /* the last document was empty of tokens */
+        int k;
+        if (decar_gpt_score(g, ctx, x, y, nb, T, out)) { fprintf(stderr, "decar: scoring: %s\n", decar_ctx_error(ctx)); exit(1); }
+        for (k = 0; k < nb * T; k++) if (dst[k] >= 0) nll[dst[k]] = out[k];
+    }
     free(x); free(y); free(out); free(dst);
 }
 
 /* DFM bound in bits per byte over the held-out windows, n_mc samples of t per window; returns mean, *se the std. error */
 static double dfm_bound(ens_t *E, decar_ctx *ctx, const decar_data *d, const docset *ds, int n_mc, uint64_t seed, double *se) {
-    int q, K = E->en.k, j, T = 0; double sum = 0, sum2 = 0; int64_t nsamp = 0; decar_rng r; double *w = (double *)malloc((size_t)K * 8);
-    for (j = 0; j < K; j++) if (E->en.experts[j]) T = E->en.experts[j]->cfg.seq_len - 1;
+    int q, K = E->en.k, j, T = 0, nc = 0, mask = 0; double sum = 0, sum2 = 0, nbytes = 0; decar_rng r; double *w = (double *)malloc((size_t)K * 8);
+    for (j = 0; j < K; j++) if (E->en.experts[j]) { T = E->en.experts[j]->cfg.seq_len - 1; nc = decar_gpt_classes(&E->en.experts[j]->cfg); mask = decar_gpt_mask(&E->en.experts[j]->cfg); }
     decar_rng_seed(&r, seed);
     for (q = 0; q < ds->n; q++) {
-        const decar_doc *doc = &d->docs[ds->doc[q]]; int64_t s;
+        const decar_doc *doc = &d->docs[ds->doc[q]]; int64_t s, len = ds->off[q + 1] - ds->off[q];
+        const int32_t *tk = ds->tok + ds->off[q]; const int64_t *end = ds->end + ds->off[q];
         if (E->xf) E->xcur = E->xf + (int64_t)ds->doc[q] * E->xcols;   /* external features: the document's own row */
-        for (s = 0; s < doc->len; s += T) {
-            int L = (int)(doc->len - s < T ? doc->len - s : T), mc, i, a;
+        for (s = 0; s < len; s += T) {
+            int L = (int)(len - s < T ? len - s : T), mc, i, a;
+            double wb = (double)(end[s + L - 1] - (s > 0 ? end[s - 1] : 0));   /* the window's bytes */
             int32_t *x1 = (int32_t *)malloc((size_t)(L + 1) * 4), *xt = (int32_t *)malloc((size_t)(L + 1) * 4);
             float *feat = E->en.feat ? (float *)malloc((size_t)E->feat.dim * 4) : NULL;
-            for (i = 0; i < L; i++) x1[i + 1] = doc->bytes[s + i];
-            x1[0] = DECAR_TOK_EOT;
+            for (i = 0; i < L; i++) x1[i + 1] = tk[s + i];
+            x1[0] = ds->eot;
             for (mc = 0; mc < n_mc; mc++) {
-                double t = decar_rng_double(&r) * (1.0 - 1e-3), wt = 1.0 / (1.0 - t), lossw = 0; uint8_t *vis = (uint8_t *)malloc((size_t)L + 1); int nv = 0;
+                double t = decar_rng_double(&r) * (1.0 - 1e-3), wt = 1.0 / (1.0 - t), bits = 0;
+                uint8_t *vis = (uint8_t *)malloc((size_t)(wb > 0 ? wb : 1) + 1); int nv = 0;
                 double *pm = (double *)calloc((size_t)L, 8);
-                xt[0] = DECAR_TOK_EOT;
-                for (i = 0; i < L; i++) { if (decar_rng_double(&r) < t) { xt[i + 1] = x1[i + 1]; vis[nv++] = (uint8_t)x1[i + 1]; } else xt[i + 1] = DECAR_TOK_MASK; }
+                xt[0] = ds->eot;
+                for (i = 0; i < L; i++) {
+                    if (decar_rng_double(&r) < t) {   /* revealed: its text is what routing sees */
+                        const uint8_t *b; int l = 1;
+                        xt[i + 1] = x1[i + 1];
+                        if (E->en.tok) { l = decar_tokenizer_decode(E->en.tok, x1[i + 1], &b); memcpy(vis + nv, b, (size_t)l); }
+                        else vis[nv] = (uint8_t)x1[i + 1];
+                        nv += l;
+                    } else xt[i + 1] = mask;
+                }
                 if (E->en.feat && nv && E->en.router.kind != DECAR_ROUTE_UNIFORM && decar_feat_apply(&E->feat, vis, nv, feat)) { fprintf(stderr, "decar: cannot featurize document %s\n", doc->name); exit(1); }
                 decar_router_weights(&E->en.router, E->en.feat && nv && E->en.router.kind != DECAR_ROUTE_UNIFORM ? feat : NULL, NULL, w);
                 { double sw = 0; for (j = 0; j < K; j++) { if (!E->en.experts[j]) w[j] = 0; sw += w[j]; } for (j = 0; j < K; j++) w[j] /= sw; }
@@ -536,16 +631,16 @@ static double dfm_bound(ens_t *E, decar_ctx *ctx, const decar_data *d, const doc
                     lg = decar_gpt_forward(ctx, g, xt, 1, L + 1);
                     if (!lg) { fprintf(stderr, "decar: %s\n", decar_ctx_error(ctx)); exit(1); }
                     V = g->cfg.vocab_size;
-                    for (i = 0; i < L; i++) if (xt[i + 1] == DECAR_TOK_MASK) {
+                    for (i = 0; i < L; i++) if (xt[i + 1] == mask) {
                         const float *l = lg->data + (int64_t)(i + 1) * V; double mx = -1e30, z = 0;
-                        for (a = 0; a < DECAR_TOK_MASK; a++) if (l[a] > mx) mx = l[a];
-                        for (a = 0; a < DECAR_TOK_MASK; a++) z += exp(l[a] - mx);
+                        for (a = 0; a < nc; a++) if (l[a] > mx) mx = l[a];
+                        for (a = 0; a < nc; a++) z += exp(l[a] - mx);
                         pm[i] += w[j] * exp(l[x1[i + 1]] - mx) / z;
                     }
                 }
-                for (i = 0; i < L; i++) if (xt[i + 1] == DECAR_TOK_MASK) lossw += -log(pm[i] > 1e-300 ? pm[i] : 1e-300) * wt;
-                lossw /= L * log(2.0);   /* bits per byte of this window, this t */
-                sum += lossw * L; sum2 += lossw * lossw * L; nsamp += L;
+                for (i = 0; i < L; i++) if (xt[i + 1] == mask) bits += -log2(pm[i] > 1e-300 ? pm[i] : 1e-300) * wt;
+                /* bits per byte of this window at this t, weighted by its bytes */
+                if (wb > 0) { double bpb = bits / wb; sum += bpb * wb; sum2 += bpb * bpb * wb; nbytes += wb; }
                 free(vis); free(pm);
             }
             free(x1); free(xt); free(feat);
@@ -553,9 +648,9 @@ static double dfm_bound(ens_t *E, decar_ctx *ctx, const decar_data *d, const doc
     }
     free(w);
     {
-        double mean = sum / (double)nsamp, var = sum2 / (double)nsamp - mean * mean;
-        /* effective sample count: windows x MC draws */
-        *se = sqrt(var > 0 ? var : 0) / sqrt((double)nsamp / (T > 0 ? T : 1) + 1e-9);
+        double mean = sum / (nbytes > 0 ? nbytes : 1), var = sum2 / (nbytes > 0 ? nbytes : 1) - mean * mean;
+        /* effective sample count: windows x MC draws (a window is about T tokens) */
+        *se = sqrt(var > 0 ? var : 0) / sqrt((double)ds->total * n_mc / (T > 0 ? T : 1) + 1e-9);
         return mean;
     }
 }
@@ -563,31 +658,34 @@ static double dfm_bound(ens_t *E, decar_ctx *ctx, const decar_data *d, const doc
 static int cmd_eval(int argc, char **argv) {
     opt o[] = { {"model", NULL, 0, 0}, {"data", NULL, 0, 0}, {"docs", NULL, 0, 0},
                 {"ext", ".txt", 0, 0}, {"val-permille", "50", 0, 0}, {"batch", "8", 0, 0},
-                {"mc", "4", 0, 0}, {"seed", "1", 0, 0}, {"threads", "0", 0, 0} };
-    int n = NOPT(o); decar_data d; docset ds; decar_gpt g; decar_ctx *ctx = decar_ctx_new(0);
+                {"mc", "4", 0, 0}, {"seed", "1", 0, 0}, {"threads", "0", 0, 0}, {"tokenizer", NULL, 0, 0} };
+    int n = NOPT(o); decar_data d; docset ds; decar_gpt g; decar_ctx *ctx = decar_ctx_new(0); const decar_tokenizer *tk;
     parse_opts(argc, argv, o, n, "eval", "--model CKPT --data DIR [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     load_model(&g, REQ(o, n, "model"));
+    tk = tok_open(S(o, n, "tokenizer"));
+    tok_check(&g, tk, REQ(o, n, "model"));
     load_data(&d, REQ(o, n, "data"), S(o, n, "docs"), S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
-    docset_build(&ds, &d);
+    docset_build(&ds, &d, tk);
     if (ds.n == 0) { fprintf(stderr, "decar eval: no held-out documents (raise --val-permille)\n"); return 1; }
     if (g.cfg.causal) {
         float *nll = (float *)malloc((size_t)ds.total * 4); double s = 0; int64_t i;
-        score_docs(&g, ctx, &d, &ds, (int)I(o, n, "batch", 1, 4096), nll);
+        score_docs(&g, ctx, &ds, (int)I(o, n, "batch", 1, 4096), nll);
         for (i = 0; i < ds.total; i++) s += nll[i];
         double cnt[256] = {0}, tot = 0, h = 0; int q; int64_t k;   /* reference: the unigram (byte frequency) model */
         for (q = 0; q < d.n_docs; q++) if (d.docs[q].split == 0) for (k = 0; k < d.docs[q].len; k++) { cnt[d.docs[q].bytes[k]] += 1; tot += 1; }
         for (q = 0; q < ds.n; q++) for (k = 0; k < d.docs[ds.doc[q]].len; k++) h -= log2((cnt[d.docs[ds.doc[q]].bytes[k]] + 0.5) / (tot + 128));
-        printf("held-out: %d documents, %lld bytes, %.4f bits per byte (unigram byte model: %.4f)\n", ds.n, (long long)ds.total, s / ds.total / log(2.0), h / ds.total);
+        printf("held-out: %d documents, %lld bytes (%lld tokens), %.4f bits per byte (unigram byte model: %.4f)\n", ds.n, (long long)ds.bytes,
+               (long long)ds.total, s / (double)ds.bytes / log(2.0), h / (double)ds.bytes);
         free(nll);
     } else {
         ens_t E; double se, m;
-        ens_open(&E, REQ(o, n, "model"), NULL, "uniform", 1, 0.1, 0, 0);
+        ens_open(&E, REQ(o, n, "model"), NULL, "uniform", 1, 0.1, 0, 0, S(o, n, "tokenizer"));
         m = dfm_bound(&E, ctx, &d, &ds, (int)I(o, n, "mc", 1, 1000), (uint64_t)I(o, n, "seed", 0, 1L << 62), &se);
-        printf("held-out: %d documents, %lld bytes, DFM bound %.4f +- %.4f bits per byte\n", ds.n, (long long)ds.total, m, se);
+        printf("held-out: %d documents, %lld bytes, DFM bound %.4f +- %.4f bits per byte\n", ds.n, (long long)ds.bytes, m, se);
         ens_close(&E);
     }
-    decar_gpt_free(&g); decar_data_free(&d); decar_ctx_free(ctx);
+    decar_gpt_free(&g); decar_data_free(&d); decar_ctx_free(ctx); docset_free(&ds);
     return 0;
 }
 
@@ -768,7 +866,7 @@ static int ens_eval_dfm(ens_t *E, decar_data *d, docset *ds, decar_ctx *ctx, opt
             E->en.router.kind = kind; E->en.router.top_k = tk;
             m = dfm_bound(E, ctx, d, ds, (int)I(o, n, "mc", 1, 1000), 1, &se);
             printf("%-10s %-8s %5d  %.4f +- %.4f (DFM bound)\n", S(o, n, "label"), rs, tk, m, se);
-            if (csv) fprintf(csv, "%s,%s,%d,all,%.5f,%lld\n", S(o, n, "label"), rs, tk, m, (long long)ds->total);
+            if (csv) fprintf(csv, "%s,%s,%d,all,%.5f,%lld\n", S(o, n, "label"), rs, tk, m, (long long)ds->bytes);
         }
     }
     if (csv) fclose(csv);
@@ -784,17 +882,17 @@ static int cmd_ens_eval(int argc, char **argv) {
                 {"label", "ensemble", 0, 0}, {"csv", NULL, 0, 0}, {"domains", "1", "1: per-domain breakdown", 0},
                 {"skip-missing", "0", 0, 0}, {"batch", "8", 0, 0},
                 {"mc", "2", 0, 0}, {"threads", "0", 0, 0},
-                {"features", NULL, 0, 0} };
+                {"features", NULL, 0, 0}, {"tokenizer", NULL, 0, 0} };
     int n = NOPT(o), K, j, q, ri, ti, every, *kinds, nr, *tks, ntk; ens_t E; decar_data d; docset ds; float **nll; decar_ctx *ctx = decar_ctx_new(0);
     FILE *csv = NULL; double t0 = now_s(); char *done_k;
     parse_opts(argc, argv, o, n, "ens-eval", "--experts A,B,.. --router FILE --data DIR [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     every = (int)I(o, n, "route-every", 1, 1 << 30);
     if (S(o, n, "csv")) out_file_check("ens-eval", S(o, n, "csv"));
-    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), "uniform", 1, F(o, n, "route-temp", 1e-6, 1e6), every, (int)I(o, n, "skip-missing", 0, 1));
+    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), "uniform", 1, F(o, n, "route-temp", 1e-6, 1e6), every, (int)I(o, n, "skip-missing", 0, 1), S(o, n, "tokenizer"));
     K = E.en.k;
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
-    docset_build(&ds, &d);
+    docset_build(&ds, &d, E.en.tok);
     if (ds.n == 0) { fprintf(stderr, "decar ens-eval: no held-out documents\n"); return 1; }
     {   /* routers that read features: anything in --route but bayes and uniform */
         const char *rl = S(o, n, "route"); int uses = strstr(rl, "top1") || strstr(rl, "cosine") || strstr(rl, "cbtm");
@@ -806,7 +904,7 @@ static int cmd_ens_eval(int argc, char **argv) {
     parse_grid(S(o, n, "route"), S(o, n, "route-k"), K, E.have_router, 0, &kinds, &nr, &tks, &ntk);
     for (j = 0; j < K; j++) if (E.en.experts[j]) {
         nll[j] = (float *)malloc((size_t)ds.total * 4);
-        score_docs(E.en.experts[j], ctx, &d, &ds, (int)I(o, n, "batch", 1, 4096), nll[j]);
+        score_docs(E.en.experts[j], ctx, &ds, (int)I(o, n, "batch", 1, 4096), nll[j]);
         fprintf(stderr, "scored expert %d (%.0f s)\n", j, now_s() - t0);
     }
     if (S(o, n, "csv")) csv = csv_append(S(o, n, "csv"), "model,router,topk,domain,bits_per_byte,bytes");
@@ -823,15 +921,16 @@ static int cmd_ens_eval(int argc, char **argv) {
             done_k[tk] = 1;
             E.en.router.kind = kind; E.en.router.top_k = tk;
             for (q = 0; q < ds.n; q++) {
-                const decar_doc *doc = &d.docs[ds.doc[q]]; int64_t i; int dl = doc->label < 0 ? 0 : doc->label;
+                const decar_doc *doc = &d.docs[ds.doc[q]]; int64_t i, ntok = ds.off[q + 1] - ds.off[q]; int dl = doc->label < 0 ? 0 : doc->label;
+                const int64_t *end = ds.end + ds.off[q];
                 if (E.xf) E.xcur = E.xf + (int64_t)ds.doc[q] * E.xcols;   /* external features: the document's own row */
                 for (j = 0; j < K; j++) ll[j] = 0;
-                for (i = 0; i < doc->len; i++) {
-                    double pm = 0;
+                for (i = 0; i < ntok; i++) {   /* token i: routed on the text before it, scored as the mixture */
+                    double pm = 0; int64_t before = i > 0 ? end[i - 1] : 0;
                     if (i % every == 0 || kind == DECAR_ROUTE_BAYES) {
                         int fo = 0;
                         if (E.have_router && kind != DECAR_ROUTE_BAYES && kind != DECAR_ROUTE_UNIFORM && (i > 0 || E.xf)) {
-                            if (decar_feat_apply(&E.feat, doc->bytes, i, feat)) { fprintf(stderr, "decar ens-eval: cannot featurize document %s\n", doc->name); return 1; }
+                            if (decar_feat_apply(&E.feat, doc->bytes, before, feat)) { fprintf(stderr, "decar ens-eval: cannot featurize document %s\n", doc->name); return 1; }
                             fo = 1;
                         }
                         decar_router_weights(&E.en.router, fo ? feat : NULL, ll, w);
@@ -843,11 +942,11 @@ static int cmd_ens_eval(int argc, char **argv) {
                         ll[j] += lp;
                     }
                     pm = -log(pm > 1e-300 ? pm : 1e-300) / log(2.0);
-                    tot += pm; dom_s[dl] += pm; dom_n[dl]++;
+                    tot += pm; dom_s[dl] += pm; dom_n[dl] += end[i] - before;   /* bits, and the bytes they cover */
                 }
             }
-            printf("%-10s %-8s %5d  %.4f\n", S(o, n, "label"), rs, tk, tot / ds.total);
-            if (csv) fprintf(csv, "%s,%s,%d,all,%.5f,%lld\n", S(o, n, "label"), rs, tk, tot / ds.total, (long long)ds.total);
+            printf("%-10s %-8s %5d  %.4f\n", S(o, n, "label"), rs, tk, tot / (double)ds.bytes);
+            if (csv) fprintf(csv, "%s,%s,%d,all,%.5f,%lld\n", S(o, n, "label"), rs, tk, tot / (double)ds.bytes, (long long)ds.bytes);
             for (j = 0; j < nd; j++) if (dom_n[j]) {
                 if (!strcmp(S(o, n, "domains"), "1")) printf("%-10s %-8s %5s    %-12s %.4f\n", "", "", "", d.n_labels ? d.label_names[j] : "all", dom_s[j] / dom_n[j]);
                 if (csv && d.n_labels) fprintf(csv, "%s,%s,%d,%s,%.5f,%lld\n", S(o, n, "label"), rs, tk, d.label_names[j], dom_s[j] / dom_n[j], (long long)dom_n[j]);
@@ -867,12 +966,12 @@ static int cmd_generate(int argc, char **argv) {
                 {"route-every", "64", 0, 0}, {"prompt", "", 0, 0}, {"n", "256", 0, 0},
                 {"temp", "0.8", 0, 0}, {"top-p", "0.95", 0, 0}, {"seed", "1", 0, 0},
                 {"skip-missing", "0", 0, 0}, {"threads", "0", 0, 0},
-                {"prompt-features", NULL, 0, 0} };
+                {"prompt-features", NULL, 0, 0}, {"tokenizer", NULL, 0, 0} };
     int n = NOPT(o); ens_t E;
     parse_opts(argc, argv, o, n, "generate", "--experts A,B,.. [--router FILE] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), (int)I(o, n, "route-k", 1, 1 << 30), F(o, n, "route-temp", 1e-6, 1e6),
-             (int)I(o, n, "route-every", 0, 1 << 30), (int)I(o, n, "skip-missing", 0, 1));
+             (int)I(o, n, "route-every", 0, 1 << 30), (int)I(o, n, "skip-missing", 0, 1), S(o, n, "tokenizer"));
     ens_features(&E, S(o, n, "prompt-features"), 1, E.en.router.kind != DECAR_ROUTE_BAYES && E.en.router.kind != DECAR_ROUTE_UNIFORM, "--prompt-features");
     if (!E.en.experts[0] || !E.models[0].cfg.causal) {
         int j; for (j = 0; j < E.en.k; j++) if (E.en.experts[j] && !E.models[j].cfg.causal) { fprintf(stderr, "decar generate: expert %d is a DFM model: use decar infill\n", j); return 2; }
@@ -887,20 +986,26 @@ static int cmd_infill(int argc, char **argv) {
                 {"route", "bayes", 0, 0}, {"route-k", "0", 0, 0},
                 {"text", NULL, "text with holes marked by '_'", 0}, {"sampler", "first-hit", "euler, first-hit or l2r", 0}, {"euler-steps", "64", "steps of the Euler sampler", 0},
                 {"temp", "1.0", 0, 0}, {"seed", "1", 0, 0}, {"threads", "0", 0, 0},
-                {"prompt-features", NULL, 0, 0} };
+                {"prompt-features", NULL, 0, 0}, {"tokenizer", NULL, 0, 0} };
     int n = NOPT(o), T, i, sm; ens_t E; const char *txt; int32_t *x; decar_ctx *ctx = decar_ctx_new(0); decar_error e; int tk;
     parse_opts(argc, argv, o, n, "infill", "--experts A,B,.. --text 'The _____ of the ____' [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     sm = !strcmp(S(o, n, "sampler"), "euler") ? DECAR_DFM_EULER : !strcmp(S(o, n, "sampler"), "first-hit") ? DECAR_DFM_FIRST_HIT : !strcmp(S(o, n, "sampler"), "l2r") ? DECAR_DFM_L2R : -1;
     if (sm < 0) { fprintf(stderr, "decar infill: --sampler must be euler, first-hit or l2r\n"); return 2; }
     tk = (int)I(o, n, "route-k", 0, 1 << 30);
-    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), tk ? tk : 1 << 30, 0.1, 0, 0);
+    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), tk ? tk : 1 << 30, 0.1, 0, 0, S(o, n, "tokenizer"));
     ens_features(&E, S(o, n, "prompt-features"), 1, E.en.router.kind != DECAR_ROUTE_BAYES && E.en.router.kind != DECAR_ROUTE_UNIFORM, "--prompt-features");
-    txt = REQ(o, n, "text"); T = (int)strlen(txt);
-    x = (int32_t *)malloc((size_t)T * 4);
-    for (i = 0; i < T; i++) x[i] = txt[i] == '_' ? DECAR_TOK_MASK : (uint8_t)txt[i];
+    txt = REQ(o, n, "text");
+    x = (int32_t *)malloc((strlen(txt) + 1) * 4);
+    for (i = 0, T = 0; txt[i]; ) {   /* each '_' is one masked token; the text between holes is tokenized */
+        int j = i;
+        if (txt[i] == '_') { x[T++] = decar_gpt_mask(ens_cfg(&E)); i++; continue; }
+        while (txt[j] && txt[j] != '_') j++;
+        T += (int)tok_text(E.en.tok, (const uint8_t *)txt + i, j - i, x + T);
+        i = j;
+    }
     if (decar_ensemble_fill(&E.en, ctx, x, T, sm, (int)I(o, n, "euler-steps", 1, 1 << 20), 1, F(o, n, "temp", 0.01, 100), (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("infill", &e);
-    print_tokens(x, T); printf("\n");
+    print_tokens(E.en.tok, x, T); printf("\n");
     free(x); ens_close(&E); decar_ctx_free(ctx);
     return 0;
 }
@@ -911,7 +1016,7 @@ static int cmd_average(int argc, char **argv) {
     int n = NOPT(o), K, j; size_t i; ens_t E; decar_gpt avg; decar_error e; double *w;
     parse_opts(argc, argv, o, n, "average", "--experts A,B,.. --out CKPT [--weights w1,w2,..]");
     out_file_check("average", REQ(o, n, "out"));
-    ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0);
+    ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0, "");
     K = E.en.k;
     for (j = 0; j < K; j++) if (!E.en.experts[j]) { fprintf(stderr, "decar average: expert %d is missing ('-'): averaging needs every expert\n", j); return 2; }
     w = (double *)malloc((size_t)K * sizeof(double));
@@ -931,6 +1036,7 @@ static int cmd_average(int argc, char **argv) {
     }
     for (j = 1; j < K; j++) if (memcmp(&E.models[j].cfg, &E.models[0].cfg, sizeof(decar_gpt_config))) { fprintf(stderr, "decar average: expert %d has another config\n", j); return 2; }
     if (decar_gpt_init(&avg, &E.models[0].cfg, 0, &e)) die("average", &e);
+    avg.tokenizer = E.models[0].tokenizer;
     for (i = 0; i < avg.n_params; i++) { double s = 0; for (j = 0; j < K; j++) s += w[j] * E.models[j].params[i]; avg.params[i] = (float)s; }
     for (i = 0; i < avg.n_params; i++) if (!isfinite(avg.params[i])) { fprintf(stderr, "decar average: the average overflows at parameter %lu\n", (unsigned long)i); return 1; }
     if (decar_gpt_save(&avg, REQ(o, n, "out"), NULL, &e)) die("average", &e);
@@ -1299,7 +1405,7 @@ static int cmd_caption(int argc, char **argv) {
     vdata_features(&v, S(o, n, "features"), (int)I(o, n, "prefix-len", 1, 4096));
     if (S(o, n, "sheet")) out_file_check("caption", S(o, n, "sheet"));
     if (S(o, n, "csv")) out_file_check("caption", S(o, n, "csv"));
-    ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0);
+    ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0, NULL);
     K = E.en.k; tk = (int)I(o, n, "route-k", 1, 1 << 20); kind = decar_route_name(S(o, n, "route"));
     if (kind != DECAR_ROUTE_TOP1 && kind != DECAR_ROUTE_COSINE && kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar caption: --route must be top1, cosine or uniform\n"); return 2; }
     for (j = 0; j < K; j++) if (!E.en.experts[j] || E.en.experts[j]->cfg.n_prefix != v.P || E.en.experts[j]->cfg.d_prefix != v.Dp) { fprintf(stderr, "decar caption: expert %d does not take a prefix of %d x %d (train it with decar vtrain and the same --features)\n", j, v.P, v.Dp); return 2; }
@@ -1436,17 +1542,60 @@ static int cmd_import(int argc, char **argv) {
     return 0;
 }
 
+/* ---- tokenizer: train a byte-level BPE on the training documents, write GPT-2's vocab.json + merges.txt ---------- */
+static int cmd_tokenizer(int argc, char **argv) {
+    opt o[] = { {"data", NULL, 0, 0}, {"ext", ".txt", 0, 0}, {"val-permille", "50", 0, 0}, {"out", NULL, 0, 0},
+                {"vocab", "1024", "tokens: 256 bytes + merges + the end-of-document token", 0},
+                {"sample-mb", "8", "learn the merges from at most this many MB of training documents (every k-th document)", 0},
+                {"tokenizer", NULL, 0, 0}, {"encode", NULL, "with --tokenizer: print the token ids of this text (and nothing is trained)", 0} };
+    int n = NOPT(o), i, nt = 0, step; decar_data d; decar_tokenizer t; decar_error e; decar_doc *train; int64_t total = 0, lim, heldb = 0, heldt = 0;
+    int32_t *ids; const char *out; double t0 = now_s();
+    parse_opts(argc, argv, o, n, "tokenizer", "--data DIR --out DIR [--vocab N]   or   --tokenizer DIR --encode TEXT");
+    if (S(o, n, "encode")) {
+        const decar_tokenizer *tk = tok_open(REQ(o, n, "tokenizer")); const char *txt = S(o, n, "encode"); int64_t m, q;
+        ids = (int32_t *)malloc((strlen(txt) + 1) * 4);
+        m = decar_tokenizer_encode(tk, (const uint8_t *)txt, (int64_t)strlen(txt), ids);
+        for (q = 0; q < m; q++) printf("%s%d", q ? " " : "", ids[q]);
+        printf("\n");
+        free(ids);
+        return 0;
+    }
+    out = REQ(o, n, "out");
+    out_dir_check("tokenizer", out);
+    load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
+    lim = (int64_t)I(o, n, "sample-mb", 1, 1 << 20) << 20;
+    for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 0) total += d.docs[i].len;
+    step = (int)(total / lim + 1);
+    train = (decar_doc *)malloc((size_t)d.n_docs * sizeof(decar_doc));
+    for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 0 && (i % step) == 0) train[nt++] = d.docs[i];
+    if (!nt) { fprintf(stderr, "decar tokenizer: no training documents\n"); return 1; }
+    if (decar_tokenizer_train(&t, train, nt, (int)I(o, n, "vocab", 257, 1 << 20), &e)) die("tokenizer", &e);
+    for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 1) {   /* compression on the held-out documents */
+        ids = (int32_t *)malloc((size_t)(d.docs[i].len + 1) * 4);
+        heldt += decar_tokenizer_encode(&t, d.docs[i].bytes, d.docs[i].len, ids);
+        heldb += d.docs[i].len;
+        free(ids);
+    }
+    if (mkdir(out, 0755) && access(out, W_OK)) { fprintf(stderr, "decar tokenizer: cannot create directory '%s'\n", out); return 1; }
+    if (decar_tokenizer_save(&t, out, &e)) die("tokenizer", &e);
+    printf("tokenizer: %d tokens (%d merges) from %d documents in %.1f s; held-out: %.3f bytes per token; wrote %s/vocab.json, %s/merges.txt\n",
+           t.n_tokens, t.n_merges, nt, now_s() - t0, heldt ? (double)heldb / heldt : 0.0, out, out);
+    free(train); decar_tokenizer_free(&t); decar_data_free(&d);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"train", cmd_train}, {"sample", cmd_sample}, {"eval", cmd_eval}, {"cluster", cmd_cluster}, {"ens-eval", cmd_ens_eval},
         {"generate", cmd_generate}, {"infill", cmd_infill}, {"average", cmd_average}, {"plot", cmd_plot},
-        {"vcluster", cmd_vcluster}, {"vtrain", cmd_vtrain}, {"caption", cmd_caption}, {"export", cmd_export}, {"import", cmd_import} };
+        {"vcluster", cmd_vcluster}, {"vtrain", cmd_vtrain}, {"caption", cmd_caption}, {"export", cmd_export}, {"import", cmd_import}, {"tokenizer", cmd_tokenizer} };
     int i;
     const char *usage = "usage: decar <command> [options]   (decar <command> --help for its options; decar --version)\n"
         "commands:\n  train     train one model (--objective ar|dfm)\n  sample    sample from one model\n  eval      held-out bits per byte\n"
         "  cluster   featurize + spherical balanced k-means + shards + router\n  ens-eval  evaluate an expert ensemble under routers x top-k\n"
         "  generate  sample from a routed ensemble\n  infill    fill holes with DFM experts\n  average   BTM parameter averaging\n  plot      SVG of training curves\n"
         "  vcluster  cluster images by pixel features: shards + router\n  vtrain    train an image captioner (LLaVA-style prefix)\n  caption   caption held-out images with a routed ensemble\n"
+        "  tokenizer train a byte-level BPE tokenizer (GPT-2's vocab.json + merges.txt)\n"
         "  export    write a model as Hugging Face GPT-2 (model.safetensors + config.json) or weights only\n  import    read a Hugging Face GPT-2 directory into a decar checkpoint\n";
     if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
         printf("decar %s (simd %s)\n", DECAR_VERSION, decar_simd_name());

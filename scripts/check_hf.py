@@ -4,6 +4,9 @@
                            GPT2LMHeadModel when installed, else the plain-torch GPT-2 below, which follows
                            transformers' modeling_gpt2: Conv1D weights (in, out), tied head, gelu_new); its logits
                            must equal the ones decar wrote (DIR/interop_logits.npy for the same ids)
+  check_hf.py tokenizer TOKDIR IDS TEXT
+                           transformers' GPT2Tokenizer reading decar's vocab.json + merges.txt must encode TEXT to
+                           IDS (the ids decar printed); skipped without transformers
   check_hf.py make DIR     writes a random GPT-2 in Hugging Face's format to DIR/hf_in (transformers'
                            save_pretrained when installed, else the plain writer below) with its logits for fixed
                            ids, for `test_interop DIR import` to read with decar_gpt_import_hf and compare."""
@@ -76,6 +79,17 @@ def transformers_model(d):
 
 def main():
     mode, d = sys.argv[1], sys.argv[2]
+    if mode == "tokenizer":
+        try:
+            from transformers import GPT2Tokenizer
+        except Exception:
+            print("SKIP: transformers not installed (tokenizer compatibility)")
+            sys.exit(0)
+        t = GPT2Tokenizer(os.path.join(d, "vocab.json"), os.path.join(d, "merges.txt"))
+        theirs = t.encode(sys.argv[4])
+        ours = [int(x) for x in sys.argv[3].split()]
+        print("tokenizer: transformers' GPT2Tokenizer on decar's files: %d tokens, %s" % (len(theirs), "identical ids" if theirs == ours else "DIFFERENT ids"))
+        sys.exit(0 if theirs == ours else 1)
     ids = torch.tensor(IDS).view(2, 13)
     if mode == "export":
         out = os.path.join(d, "hf_out")

@@ -7,6 +7,8 @@
 #   4. decar ens-eval: held-out bits per byte under every router and top-k; results.md, results.csv, curves.svg
 # Environment (defaults are the full demo; SMALL=1 is a 2-minute version; TINY=1 is the test suite's):
 #   DATA OUT KS STEPS LAYERS DIM HEADS SEQ BATCH LR VAL JOBS SEED DFM
+#   BPE=N: train a byte-level BPE tokenizer of N tokens on DATA first (decar tokenizer) and use it for every model;
+#   results stay in bits per byte. BPE=0 (default): bytes.
 #   BRANCH=f (0 < f < 1): Branch-Train-Merge. A seed model trains f*STEPS steps on all the data, then every expert
 #   (clustered and random split alike) starts from it and trains (1-f)*STEPS/K steps on its shard alone: the same
 #   total compute as the dense model, which trains STEPS steps from scratch. BRANCH=0 (default): from scratch.
@@ -27,15 +29,20 @@ rm -f $OUT/results.csv
 T0=$SECONDS
 say() { echo "[pipeline $((SECONDS - T0))s] $*" >&2; }
 MODEL="--layers $LAYERS --dim $DIM --heads $HEADS --seq $SEQ --batch $BATCH --lr $LR --val-permille $VAL"
+TOK=""
+if [ "${BPE:-0}" -gt 0 ]; then
+  $D tokenizer --data $DATA --out $OUT/tokenizer --vocab $BPE --val-permille $VAL >&2
+  TOK="--tokenizer $OUT/tokenizer"
+fi
 say "data $DATA; K in {$KS}; dense $STEPS steps x $BATCH x $SEQ tokens; model ${LAYERS}L d$DIM; $JOBS jobs"
 
 # train NAME STEPS SEED THREADS [extra args...]: one model, one process
 train() {
   local name=$1 steps=$2 seed=$3 th=$4; shift 4
   OMP_NUM_THREADS=$th $D train --data $DATA $MODEL --steps $steps --seed $seed --threads $th --val-every $(( steps / 6 > 0 ? steps / 6 : 1 )) \
-    --out $OUT/models/$name.safetensors --log $OUT/logs/$name.csv --quiet 1 "$@"
+    --out $OUT/models/$name.safetensors --log $OUT/logs/$name.csv --quiet 1 $TOK "$@"
 }
-export -f train; export D DATA MODEL OUT
+export -f train; export D DATA MODEL OUT TOK
 
 say "dense baseline (AR)"
 train dense $STEPS $SEED $JOBS
@@ -61,14 +68,14 @@ for K in $KS; do
 done
 
 say "evaluation"
-$D ens-eval --experts $OUT/models/dense.safetensors --route uniform --route-k 1 --label dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_dense.txt
+$D ens-eval $TOK --experts $OUT/models/dense.safetensors --route uniform --route-k 1 --label dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_dense.txt
 for K in $KS; do   # expert sets as manifests: one checkpoint per line, aligned with the router's clusters
   for k in $(seq 0 $((K - 1))); do echo $OUT/models/c${K}_$k.safetensors; done > $OUT/k$K/experts_clustered.txt
   for k in $(seq 0 $((K - 1))); do echo $OUT/models/r${K}_$k.safetensors; done > $OUT/k$K/experts_random.txt
   C=@$OUT/k$K/experts_clustered.txt; R=@$OUT/k$K/experts_random.txt
-  $D ens-eval --experts $C --router $OUT/k$K/router.safetensors --route top1,cosine,cbtm,bayes,uniform --route-k 1,2,0 \
+  $D ens-eval $TOK --experts $C --router $OUT/k$K/router.safetensors --route top1,cosine,cbtm,bayes,uniform --route-k 1,2,0 \
      --label clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_c$K.txt
-  $D ens-eval --experts $R --route uniform,bayes --route-k 1,2,0 --label random-$K --data $DATA --val-permille $VAL \
+  $D ens-eval $TOK --experts $R --route uniform,bayes --route-k 1,2,0 --label random-$K --data $DATA --val-permille $VAL \
      --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_r$K.txt
 done
 
@@ -82,9 +89,9 @@ if [ "$DFM" = 1 ]; then   # masked DFM rows: the same pipeline with --objective 
     done; } | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
   C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/dfmc${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
   R=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/dfmr${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
-  $D ens-eval --experts $OUT/models/dfm_dense.safetensors --route uniform --route-k 1 --label dfm-dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_dense.txt
-  $D ens-eval --experts $C --router $OUT/k$K/router.safetensors --route top1,uniform --route-k 1,0 --label dfm-clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_c.txt
-  $D ens-eval --experts $R --route uniform --route-k 0 --label dfm-random-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_r.txt
+  $D ens-eval $TOK --experts $OUT/models/dfm_dense.safetensors --route uniform --route-k 1 --label dfm-dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_dense.txt
+  $D ens-eval $TOK --experts $C --router $OUT/k$K/router.safetensors --route top1,uniform --route-k 1,0 --label dfm-clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_c.txt
+  $D ens-eval $TOK --experts $R --route uniform --route-k 0 --label dfm-random-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_r.txt
 fi
 
 say "results"
@@ -94,7 +101,7 @@ K=$(echo $KS | tr ' ' '\n' | tail -1)
 C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/c${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
 { echo; echo "## Samples from the clustered ensemble (K=$K, cosine router, top-2, temperature 0.8)"; echo
   for p in "int main(" "And the LORD said" "def __init__(self"; do
-    echo '```'; $D generate --experts $C --router $OUT/k$K/router.safetensors --route cosine --route-k 2 --prompt "$p" --n 160 --seed 7 --threads $JOBS 2>>$OUT/samples.log; echo '```'
+    echo '```'; $D generate $TOK --experts $C --router $OUT/k$K/router.safetensors --route cosine --route-k 2 --prompt "$p" --n 160 --seed 7 --threads $JOBS 2>>$OUT/samples.log; echo '```'
   done; } >> $OUT/results.md
 cat $OUT/samples.log | grep "expert" >&2 || true
 say "done: $OUT/results.md, $OUT/results.csv, $OUT/curves.svg"

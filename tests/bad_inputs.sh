@@ -196,6 +196,22 @@ case_ "export truncated" "truncated\|does not fit" $X export --model "$D/ckpt_tr
 case_ "import other activation" "activation" $X import --hf "$D/hf_relu" --out "$O/x.safetensors"
 case_ "import without config" "cannot open" $X import --hf "$D/hf_nocfg" --out "$O/x.safetensors"
 case_ "import a decar checkpoint dir" "cannot open" $X import --hf "$D" --out "$O/x.safetensors"
+# ---- tokenizers
+$X tokenizer --data "$C" --out "$D/tok" --vocab 300 > /dev/null || { echo "FAILED: fixture tok"; exit 1; }
+$X train --data "$C" $TR --tokenizer "$D/tok" --out "$D/bpe.safetensors" || { echo "FAILED: fixture bpe"; exit 1; }
+mkdir -p "$D/tok_bad" "$D/tok_nomerges"; printf '{"a": 0}' > "$D/tok_bad/vocab.json"; cp "$D/tok/merges.txt" "$D/tok_bad/"
+cp "$D/tok/vocab.json" "$D/tok_nomerges/"
+mkdir -p "$D/tok_badmerge"; cp "$D/tok/vocab.json" "$D/tok_badmerge/"; printf '#version: 0.2\nzzzz qqqq\n' > "$D/tok_badmerge/merges.txt"
+case_ "BPE model without its tokenizer" "tokenizer" $X sample --model "$D/bpe.safetensors" --n 2
+case_ "byte model with a tokenizer" "tokenizer" $X eval --model $A --data $C --tokenizer "$D/tok"
+case_ "BPE experts without the tokenizer" "tokenizer" $X ens-eval --experts "$D/bpe.safetensors","$D/bpe.safetensors" --data $C --route uniform
+case_ "tokenizer missing" "cannot open" $X train --data $C $TR --tokenizer "$D/none" --out "$O/x.safetensors"
+case_ "tokenizer without merges" "cannot open" $X train --data $C $TR --tokenizer "$D/tok_nomerges" --out "$O/x.safetensors"
+case_ "tokenizer vocab too small" "tokens" $X train --data $C $TR --tokenizer "$D/tok_bad" --out "$O/x.safetensors"
+case_ "tokenizer merge of unknown tokens" "merges.txt" $X train --data $C $TR --tokenizer "$D/tok_badmerge" --out "$O/x.safetensors"
+case_ "tokenizer vocab below 257" "must be an integer" $X tokenizer --data $C --out "$O/t" --vocab 100
+case_ "tokenizer out is a file" "not a directory" $X tokenizer --data $C --out "$D/afile"
+case_ "encode without a tokenizer" "required" $X tokenizer --encode "abc"
 # ---- images
 case_ "images bad size" "whole number" $X vtrain --images "$D/img" --steps 1 --out "$O/v.safetensors"
 case_ "images vs captions" "captions" $X vtrain --images "$D/img2" --steps 1 --out "$O/v.safetensors"

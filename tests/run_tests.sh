@@ -138,6 +138,23 @@ run bash tests/fuzz/run.sh ${FUZZ_SECONDS:-10}
 step "install: make install PREFIX=..., then a program built against it with pkg-config and with CMake"
 run bash tests/install_test.sh $B
 
+step "tokenizers: byte-level BPE trained, used by train / eval / sample / ens-eval / generate / infill, GPT-2's files"
+rm -rf $B/tok; run $B/decar tokenizer --data $B/tinycorpus --out $B/tok --vocab 400
+TB="--steps 8 --layers 1 --dim 32 --heads 2 --seq 32 --batch 4 --val-every 4 --quiet 1 --tokenizer $B/tok"
+for k in 0 1; do run $B/decar train --data $B/tinycorpus --docs $B/xf1/shard_$k.txt $TB --out $B/bpe$k.safetensors; done
+run $B/decar train --data $B/tinycorpus $TB --objective dfm --out $B/bpe_dfm.safetensors
+run $B/decar eval --model $B/bpe0.safetensors --data $B/tinycorpus --tokenizer $B/tok > /dev/null
+run $B/decar eval --model $B/bpe_dfm.safetensors --data $B/tinycorpus --tokenizer $B/tok > /dev/null
+run $B/decar ens-eval --experts $B/bpe0.safetensors,$B/bpe1.safetensors --router $B/xf1/router.safetensors --data $B/tinycorpus --tokenizer $B/tok --domains 0 > /dev/null 2>&1
+run $B/decar generate --experts $B/bpe0.safetensors,$B/bpe1.safetensors --router $B/xf1/router.safetensors --tokenizer $B/tok --prompt "int " --n 8 > /dev/null 2>&1
+run $B/decar infill --experts $B/bpe_dfm.safetensors --tokenizer $B/tok --text "int __ main(_) {" --route uniform > /dev/null
+expect 2 "a BPE model without its tokenizer" $B/decar sample --model $B/bpe0.safetensors --n 4
+expect 2 "a byte model with a tokenizer" $B/decar sample --model $B/det_a.safetensors --tokenizer $B/tok --n 4
+TT="$(printf 'Hello world, it'"'"'s 2026: the cats'"'"' hats  are   flat.\n\tTabs and \303\274n\303\257c\303\266d\303\251 text. don'"'"'t we'"'"'ll I'"'"'m')"
+ids=$($B/decar tokenizer --tokenizer $B/tok --encode "$TT")
+if /usr/bin/python3 -c "import transformers" 2>/dev/null; then run /usr/bin/python3 scripts/check_hf.py tokenizer $B/tok "$ids" "$TT"
+else echo "SKIP: transformers not installed (GPT2Tokenizer compatibility of decar's tokenizer files)"; fi
+
 step "PyTorch interop: a decar checkpoint loads in PyTorch and gives the same logits"
 run $B/test_interop $B
 if /usr/bin/python3 -c "import torch, numpy" 2>/dev/null; then

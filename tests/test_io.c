@@ -330,12 +330,29 @@ static void test_tokenizer(void) {
         }
         /* hostile: a repeated id, no <|endoftext|>, a merge of unknown tokens, not JSON */
         CHECK(decar_tokenizer_load_mem(&u, vocab + 20, vl - 20, merges, sizeof merges - 1, &e) != 0, "not JSON: %s", e.msg);
+        CHECK(decar_tokenizer_load_mem(&u, "{}", 2, merges, sizeof merges - 1, &e) != 0 && strstr(e.msg, "no tokens"), "{} (found by fuzzing): %s", e.msg);
         CHECK(decar_tokenizer_load_mem(&u, vocab, vl, "#version: 0.2\nzz qq\n", 20, &e) != 0 && strstr(e.msg, "merges.txt"), "bad merge: %s", e.msg);
         memcpy(vocab + vl - 1, ", \"x1\": 7}", 11);
         CHECK(decar_tokenizer_load_mem(&u, vocab, vl + 9, merges, sizeof merges - 1, &e) != 0 && strstr(e.msg, "repeated"), "repeated id: %s", e.msg);
         free(vocab);
     }
     decar_tokenizer_free(&t);
+    {   /* the loss covers the whole vocabulary but the mask: vocab 300, targets up to 298 (was NaN past 256) */
+        decar_gpt_config c = small();
+        decar_gpt g;
+        decar_ctx *ctx = decar_ctx_new(0);
+        decar_opt o = decar_opt_default();
+        int32_t x[18], y[18];
+        float nll[18], loss;
+        c.vocab_size = 300;
+        for (i = 0; i < 18; i++) { x[i] = (int32_t)(i * 17 % 299); y[i] = (int32_t)(280 + i % 19); }
+        CHECK(decar_gpt_init(&g, &c, 3, &e) == 0, "init");
+        loss = decar_gpt_train_step(&g, ctx, &o, x, y, NULL, 2, 9);
+        CHECK(loss == loss && loss > 0 && decar_gpt_classes(&c) == 299 && decar_gpt_mask(&c) == 299, "vocab 300: loss %g", (double)loss);
+        CHECK(decar_gpt_score(&g, ctx, x, y, 2, 9, nll) == 0 && nll[0] == nll[0] && nll[17] > 0, "and scoring");
+        decar_gpt_free(&g);
+        decar_ctx_free(ctx);
+    }
 }
 
 int main(void) {

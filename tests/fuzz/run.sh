@@ -11,7 +11,7 @@ if ! printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){(void)d;
   echo "SKIP: fuzzing (clang with libFuzzer not installed: apt-get install clang libclang-rt-14-dev)"; exit 0
 fi
 fails=0
-for t in checkpoint router npy list images; do
+for t in checkpoint router npy list images tokenizer; do
   clang -std=c99 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $B/fuzz_$t tests/fuzz/fuzz_$t.c -lm || { fails=$((fails + 1)); continue; }
   mkdir -p $B/corpus_$t
   log=$B/fuzz_$t.log
