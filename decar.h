@@ -49,8 +49,17 @@
 
    LIMITS
      float32 only. Element counts and offsets are int64/size_t. Tensors have at most 4 dimensions.
-     Tokens are int32. The byte tokenizer has 256 byte symbols plus DECAR_TOK_EOT (end of document) and
-     DECAR_TOK_MASK (the DFM mask token): vocab 258.
+     Tokens are int32. The default tokenizer is bytes: 256 byte symbols plus DECAR_TOK_EOT (end of document) and
+     DECAR_TOK_MASK (the DFM mask token): vocab 258. A byte-level BPE (decar_tokenizer) has its own EOT and puts
+     the mask after its tokens; every vocabulary of 258 or more ends with its mask (decar_gpt_classes / _mask).
+     No CUDA backend: DECAR_USE_CUDA is reserved (the CUDA path has not been written or run on a GPU yet).
+
+   UNTRUSTED INPUT AND ERRORS
+     Checkpoints, routers, .npy files, lists and tokenizer files are validated before anything is allocated from
+     them (a checkpoint costs at most 4x its size in memory). Fallible functions return DECAR_OK or a positive
+     DECAR_ERR_* with the reason in decar_error; the few that return a count (decar_ensemble_generate,
+     decar_kmeans, decar_sample_probs) return a negative value on error. Files are written to an exclusive
+     temporary, fsynced, then renamed (decar_write_files_atomic commits several at once).
 
    DOCUMENT BOUNDARIES
      Training windows are cut from the stream "EOT doc1 EOT doc2 ...": one end-of-document token between
@@ -60,7 +69,8 @@
    SECTIONS (in the order data flows)
      1 errors, rng     2 tensors + arena     3 autograd ops     4 kernels (SIMD, matmul, attention)
      5 GPT model (optional image prefix, LLaVA-style)   6 losses (AR, masked DFM)   7 AdamW + schedule
-     8 checkpoints (safetensors)   9 data (bytes, documents, batches; images)   10 features (tf-idf hashing, .npy)
+     8 checkpoints (safetensors; Hugging Face GPT-2 interchange)   9 data (documents, byte-level BPE tokenizer,
+     batches; images; lists)   10 features (tf-idf hashing or any feature function, .npy)
      11 clustering (balanced k-means)   12 routing (R1-R4')
      13 ensemble + samplers (AR with KV caches; DFM Euler / first-hitting / left-to-right)
 
@@ -3346,20 +3356,10 @@ done:
 /* GPT-2's byte <-> unicode table: printable bytes (33-126, 161-172, 174-255) stand for themselves, the other 68
    (0-32, 127-160, 173) for code points 256, 257, ... in byte order */
 static int decar__printable(int b) { return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255); }
-static int decar__b2u(int b) {
-    if (decar__printable(b)) return b;
-    return 256 + (b <= 32 ? b : b <= 160 ? 33 + (b - 127) : 67);
-}
 static int decar__u2b(int u) {   /* -1: not a code point of the table */
     int n = u - 256;
     if (u < 256) return decar__printable(u) ? u : -1;
     return n <= 32 ? n : n <= 66 ? 127 + (n - 33) : n == 67 ? 173 : -1;
-}
-static int decar__utf8_put(uint8_t *o, int u) {
-    if (u < 0x80) { o[0] = (uint8_t)u; return 1; }
-    if (u < 0x800) { o[0] = (uint8_t)(0xc0 | (u >> 6)); o[1] = (uint8_t)(0x80 | (u & 63)); return 2; }
-    o[0] = (uint8_t)(0xe0 | (u >> 12)); o[1] = (uint8_t)(0x80 | ((u >> 6) & 63)); o[2] = (uint8_t)(0x80 | (u & 63));
-    return 3;
 }
 /* one code point from UTF-8 at s[0..n): its value, its length in *len; -1 if malformed */
 static int decar__utf8_get(const uint8_t *s, int64_t n, int *len) {
@@ -3372,6 +3372,16 @@ static int decar__utf8_get(const uint8_t *s, int64_t n, int *len) {
     return -1;
 }
 #ifndef DECAR_NO_STDIO
+static int decar__b2u(int b) {
+    if (decar__printable(b)) return b;
+    return 256 + (b <= 32 ? b : b <= 160 ? 33 + (b - 127) : 67);
+}
+static int decar__utf8_put(uint8_t *o, int u) {
+    if (u < 0x80) { o[0] = (uint8_t)u; return 1; }
+    if (u < 0x800) { o[0] = (uint8_t)(0xc0 | (u >> 6)); o[1] = (uint8_t)(0x80 | (u & 63)); return 2; }
+    o[0] = (uint8_t)(0xe0 | (u >> 12)); o[1] = (uint8_t)(0x80 | ((u >> 6) & 63)); o[2] = (uint8_t)(0x80 | (u & 63));
+    return 3;
+}
 DECARDEF int decar_tokenizer_save(const decar_tokenizer *t, const char *dir, decar_error *e) {
     decar__sb v, m;
     char p1[4096], p2[4096];

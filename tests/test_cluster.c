@@ -180,11 +180,32 @@ static void test_features(void) {
     decar_feat_free(&f);
 }
 
+/* a context of one token: generation restarts its window on the last token instead of reading unset logits */
+static void test_context_one(void) {
+    decar_gpt_config c = decar_gpt_default_config();
+    decar_gpt g;
+    decar_error e;
+    decar_ensemble en;
+    decar_gpt *ex[1];
+    int32_t prompt[1] = { DECAR_TOK_EOT }, a[12], b[12];
+    int n1, n2, i, ok = 1;
+    c.n_layer = 1; c.n_head = 1; c.d_model = 8; c.seq_len = 1;
+    CHECK(decar_gpt_init(&g, &c, 9, &e) == 0, "init seq_len 1: %s", e.msg);
+    memset(&en, 0, sizeof en);
+    ex[0] = &g; en.k = 1; en.experts = ex; en.router.k = 1; en.router.kind = DECAR_ROUTE_UNIFORM; en.router.top_k = 1;
+    n1 = decar_ensemble_generate(&en, prompt, 1, 11, 1.0, 0, 1.0, 5, a, NULL, &e);
+    n2 = decar_ensemble_generate(&en, prompt, 1, 11, 1.0, 0, 1.0, 5, b, NULL, &e);
+    for (i = 1; i < 12; i++) ok &= a[i] >= 0 && a[i] < DECAR_TOK_MASK;
+    CHECK(n1 == 12 && n2 == 12 && ok && !memcmp(a, b, sizeof a), "context 1: 11 valid tokens, the same twice");
+    decar_gpt_free(&g);
+}
+
 int main(void) {
     printf("test_cluster\n");
     test_kmeans();
     test_routers();
     test_bayes_sequence();
     test_features();
+    test_context_one();
     TEST_END("test_cluster");
 }
