@@ -292,6 +292,10 @@ DECARDEF decar_tensor *decar_gpt_forward(decar_ctx *ctx, decar_gpt *g, const int
 DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, const float *prefix, const int32_t *ids,
                                                 int B, int T);
 DECARDEF double decar_gpt_flops_per_token(const decar_gpt_config *c, int T);   /* training: 6N + attention */
+/* about how many bytes a training step of B x T takes: weights, gradients and AdamW's m and v (16 bytes a
+   parameter), plus the activations backward reads (per token and layer ~18 d_model + n_head x T floats, and the
+   logits with their gradient). An estimate for refusing what cannot fit, not an exact count. */
+DECARDEF double decar_gpt_train_bytes(const decar_gpt_config *c, int B, int T);
 
 /* ---------------------------------------------------------------------------------------------------------------
    6. losses. AR: next-token cross-entropy. Masked DFM (kappa_t = t^n): mask each position with prob 1-kappa_t,
@@ -2006,6 +2010,12 @@ DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, co
     return decar_matmul(ctx, x, p[0], NULL);   /* tied output embedding */
 }
 
+DECARDEF double decar_gpt_train_bytes(const decar_gpt_config *c, int B, int T) {
+    size_t n_params = 0;
+    double tokens = (double)B * (double)T, C = c->d_model, H = c->n_head, V = c->vocab_size;
+    decar__gpt_layout(c, NULL, &n_params);
+    return 16.0 * (double)n_params + 4.0 * tokens * ((double)c->n_layer * (18.0 * C + H * T) + 2.0 * V + 4.0 * C);
+}
 DECARDEF double decar_gpt_flops_per_token(const decar_gpt_config *c, int T) {
     double C = c->d_model, L = c->n_layer, V = c->vocab_size;
     double n_mm = L * 12.0 * C * C + V * C;          /* weights in matmuls: 2 flops each forward, 4 backward */

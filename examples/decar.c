@@ -134,6 +134,17 @@ static void load_model(decar_gpt *g, const char *path) {
     if (decar_gpt_load(g, path, &e)) die("loading model", &e);
 }
 
+/* refuse a training run that cannot fit in this machine's memory (an out-of-memory kill is a crash, not a message) */
+static void memory_check(const char *cmd, const decar_gpt_config *c, int B, int T) {
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGE_SIZE)
+    double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE), need = decar_gpt_train_bytes(c, B, T);
+    if (have > 0 && need > 0.9 * have) {
+        fprintf(stderr, "decar %s: this model and batch need about %.1f GB (parameters, optimizer state, activations); the machine has %.1f GB: use a smaller --dim, --layers, --batch or --seq\n",
+                cmd, need / 1e9, have / 1e9); exit(2); }
+#else
+    (void)cmd; (void)c; (void)B; (void)T;
+#endif
+}
 /* ---- tokenizers: bytes by default, or --tokenizer DIR (byte-level BPE); a model remembers which it was trained with */
 static decar_tokenizer g_tok;
 static const decar_tokenizer *tok_open(const char *dir) {
@@ -191,6 +202,7 @@ static void out_add(outset *os, const char *path, void *buf, size_t len) {   /* 
 /* the directory `dir` exists, or can be made (its parent exists); made by out_commit */
 static void out_dir_check(const char *cmd, const char *dir) {
     struct stat sb; char parent[4096]; char *slash;
+    if (strlen(dir) > 3000) { fprintf(stderr, "decar %s: output path too long (%lu characters)\n", cmd, (unsigned long)strlen(dir)); exit(2); }
     if (!stat(dir, &sb)) {
         if (!S_ISDIR(sb.st_mode)) { fprintf(stderr, "decar %s: --out '%s' exists and is not a directory\n", cmd, dir); exit(1); }
         if (access(dir, W_OK)) { fprintf(stderr, "decar %s: cannot write into directory '%s'\n", cmd, dir); exit(1); }
@@ -207,6 +219,7 @@ static void out_dir_check(const char *cmd, const char *dir) {
 /* the file `path` can be written: its directory exists and is writable, and path is not a directory */
 static void out_file_check(const char *cmd, const char *path) {
     struct stat sb; char dir[4096]; char *slash;
+    if (strlen(path) > 3000) { fprintf(stderr, "decar %s: output path too long (%lu characters)\n", cmd, (unsigned long)strlen(path)); exit(2); }
     snprintf(dir, sizeof dir, "%s", path);
     slash = strrchr(dir, '/');
     if (slash) { if (slash == dir) slash[1] = 0; else *slash = 0; } else strcpy(dir, ".");
@@ -298,6 +311,7 @@ static int cmd_train(int argc, char **argv) {
         if (g.cfg.causal != (objective == 0)) { fprintf(stderr, "decar train: %s was trained with the other objective\n", out); return 2; }
         if (g.cfg.seq_len < T) { fprintf(stderr, "decar train: %s has seq_len %d < --seq %d\n", out, g.cfg.seq_len, T); return 2; }
         r.s = g.rng_state;
+        memory_check("train", &g.cfg, B, T);
         fprintf(stderr, "resuming %s at step %lld\n", out, (long long)g.step);
     } else if (S(o, n, "init")) {
         load_model(&g, S(o, n, "init"));
@@ -305,12 +319,15 @@ static int cmd_train(int argc, char **argv) {
         if (g.cfg.causal != (objective == 0)) { fprintf(stderr, "decar train: --init %s was trained with the other objective (use --objective %s)\n", S(o, n, "init"), g.cfg.causal ? "ar" : "dfm"); return 2; }
         if (g.cfg.seq_len < T) { fprintf(stderr, "decar train: --init %s has seq_len %d < --seq %d\n", S(o, n, "init"), g.cfg.seq_len, T); return 2; }
         if (g.cfg.n_prefix) { fprintf(stderr, "decar train: --init %s is an image captioner (train it with decar vtrain)\n", S(o, n, "init")); return 2; }
+        memory_check("train", &g.cfg, B, T);
         g.step = 0; memset(g.m, 0, g.n_params * 4); memset(g.v, 0, g.n_params * 4);
         decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62));
     } else {
         decar_gpt_config c = decar_gpt_default_config();
         c.vocab_size = tk ? decar_tokenizer_vocab(tk) : DECAR_BYTE_VOCAB; c.n_layer = (int)I(o, n, "layers", 1, DECAR_MAX_LAYERS); c.n_head = (int)I(o, n, "heads", 1, 1024);
         c.d_model = (int)I(o, n, "dim", 1, 65536); c.seq_len = T; c.causal = objective == 0;
+        if (decar_gpt_check_config(&c, &e)) { fprintf(stderr, "decar train: %s\n", e.msg); return 2; }
+        memory_check("train", &c, B, T);
         if (decar_gpt_init(&g, &c, (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("init", &e);
         g.tokenizer = tk ? tk->fingerprint : 0;
         decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62) ^ 0xda7a);
@@ -665,6 +682,7 @@ static int cmd_eval(int argc, char **argv) {
     load_model(&g, REQ(o, n, "model"));
     tk = tok_open(S(o, n, "tokenizer"));
     tok_check(&g, tk, REQ(o, n, "model"));
+    memory_check("eval", &g.cfg, (int)I(o, n, "batch", 1, 4096), g.cfg.seq_len);
     load_data(&d, REQ(o, n, "data"), S(o, n, "docs"), S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     docset_build(&ds, &d, tk);
     if (ds.n == 0) { fprintf(stderr, "decar eval: no held-out documents (raise --val-permille)\n"); return 1; }
@@ -902,6 +920,7 @@ static int cmd_ens_eval(int argc, char **argv) {
     for (j = 0; j < K; j++) if (E.en.experts[j] && !E.en.experts[j]->cfg.causal) break;
     if (j < K) return ens_eval_dfm(&E, &d, &ds, ctx, o, n);
     parse_grid(S(o, n, "route"), S(o, n, "route-k"), K, E.have_router, 0, &kinds, &nr, &tks, &ntk);
+    memory_check("ens-eval", ens_cfg(&E), (int)I(o, n, "batch", 1, 4096), ens_cfg(&E)->seq_len);
     for (j = 0; j < K; j++) if (E.en.experts[j]) {
         nll[j] = (float *)malloc((size_t)ds.total * 4);
         score_docs(E.en.experts[j], ctx, &ds, (int)I(o, n, "batch", 1, 4096), nll[j]);
@@ -1332,6 +1351,8 @@ static int cmd_vtrain(int argc, char **argv) {
     c.n_layer = (int)I(o, n, "layers", 1, 64); c.n_head = (int)I(o, n, "heads", 1, 1024); c.d_model = (int)I(o, n, "dim", 1, 65536);
     c.n_prefix = v.P; c.d_prefix = v.Dp; c.seq_len = c.n_prefix + Tmax;
     c.d_proj_hidden = !strcmp(S(o, n, "proj"), "mlp") ? c.d_model : 0;
+    if (decar_gpt_check_config(&c, &e)) { fprintf(stderr, "decar vtrain: %s\n", e.msg); return 2; }
+    memory_check("vtrain", &c, B, c.seq_len);
     if (decar_gpt_init(&g, &c, (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("init", &e);
     op.lr = (float)F(o, n, "lr", 0, 10); op.total_steps = steps; op.warmup_steps = steps / 20 > 0 ? steps / 20 : 1; op.min_lr = op.lr / 10;
     ids = (int32_t *)malloc((size_t)B * Tmax * 4); tg = (int32_t *)malloc((size_t)B * Tmax * 4); pre = (float *)malloc((size_t)B * v.P * v.Dp * 4);
