@@ -732,15 +732,25 @@ static int cmd_cluster(int argc, char **argv) {
                 {"ext", ".txt", 0, 0}, {"val-permille", "50", 0, 0}, {"feat-dim", "128", 0, 0},
                 {"features", NULL, 0, 0},
                 {"balanced", "1", "1: hard capacity ceil(N/K); 0: plain spherical k-means", 0}, {"two-stage", "0", "F > 0: F fine clusters, then balanced k-means of them", 0},
-                {"iters", "30", 0, 0}, {"seed", "1", 0, 0}, {"threads", "0", 0, 0} };
-    int n = NOPT(o), K, i, j, dim, *lab, *dom, nt = 0, nf; decar_data d; decar_featurizer fz; decar_error e; float *X = NULL, *C, *fine = NULL;
+                {"iters", "30", 0, 0}, {"seed", "1", 0, 0}, {"threads", "0", 0, 0},
+                {"base-permille", "0", "training documents per 1000 set aside for a base model (by a hash of the file name): not clustered; written to base.txt, the rest to finetune.txt", 0} };
+    int n = NOPT(o), K, i, j, dim, *lab, *dom, nt = 0, nf, base_pm, n_base = 0; decar_data d; decar_featurizer fz; decar_error e; float *X = NULL, *C, *fine = NULL;
     int32_t *lt, *fmap = NULL; decar_kmeans_opts ko; char path[4096]; const char *out; int64_t rows, cols; decar_router rt; double t0 = now_s();
     outset os; memset(&os, 0, sizeof os);
     parse_opts(argc, argv, o, n, "cluster", "--data DIR --out DIR [--k K] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     K = (int)I(o, n, "k", 1, 1 << 20); dim = (int)I(o, n, "feat-dim", 1, 4096); out = REQ(o, n, "out"); nf = (int)I(o, n, "two-stage", 0, 1 << 20);
     out_dir_check("cluster", out);
+    base_pm = (int)I(o, n, "base-permille", 0, 999);
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
+    /* the paper's setting: a general share of the training documents pretrains a base model and is not clustered.
+       Whole files go one way (a file cut into pieces "name#N" is hashed by its name); in this command's copy of the
+       data they become split 2, so everything below that reads "split == 0" (clustered training data) skips them */
+    for (i = 0; base_pm > 0 && i < d.n_docs; i++) if (d.docs[i].split == 0) {
+        const char *nm = d.docs[i].name, *hash = strchr(nm, '#');
+        size_t len = hash ? (size_t)(hash - nm) : strlen(nm);
+        if (decar_hash64(nm, len, 0xba5e) % 1000 < (uint64_t)base_pm) { d.docs[i].split = 2; n_base++; }
+    }
     /* featurize every document (train and held-out); fit idf and k-means on the training documents only */
     {
         decar_doc *train = (decar_doc *)malloc((size_t)d.n_docs * sizeof(decar_doc));
@@ -790,7 +800,10 @@ static int cmd_cluster(int argc, char **argv) {
     rt.k = K; rt.d = dim; rt.centroids = C; rt.n_fine = nf > nt ? nt : nf; rt.fine = fine; rt.fine_map = fmap;
     rt.prior = (float *)calloc((size_t)K, 4);
     lab = (int *)malloc((size_t)d.n_docs * sizeof(int)); dom = (int *)malloc((size_t)d.n_docs * sizeof(int));
-    for (i = 0; i < d.n_docs; i++) { lab[i] = decar_router_assign(&rt, X + (int64_t)i * dim); dom[i] = d.docs[i].label < 0 ? 0 : d.docs[i].label; }
+    for (i = 0; i < d.n_docs; i++) {   /* base documents (split 2) belong to no shard */
+        lab[i] = d.docs[i].split == 2 ? -1 : decar_router_assign(&rt, X + (int64_t)i * dim);
+        dom[i] = d.docs[i].label < 0 ? 0 : d.docs[i].label;
+    }
     for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 0) rt.prior[lab[i]] += 1.0f / nt;
     {
         void *buf; size_t len;
@@ -801,7 +814,7 @@ static int cmd_cluster(int argc, char **argv) {
     for (j = 0; j < K; j++) { snprintf(path, sizeof path, "%s/shard_%d.txt", out, j); write_list(&os, path, &d, lab, j, -1); }
     {   /* manifest: what each expert will train on, and its prior */
         FILE *f = out_text(&os); int *nd = (int *)calloc((size_t)K * 2, sizeof(int));
-        for (i = 0; i < d.n_docs; i++) nd[lab[i] * 2 + d.docs[i].split]++;
+        for (i = 0; i < d.n_docs; i++) if (lab[i] >= 0) nd[lab[i] * 2 + d.docs[i].split]++;
         fprintf(f, "cluster\tshard\ttrain_docs\theldout_docs\tprior\trouter\n");
         for (j = 0; j < K; j++) fprintf(f, "%d\tshard_%d.txt\t%d\t%d\t%.6f\trouter.safetensors\n", j, j, nd[j * 2], nd[j * 2 + 1], rt.prior[j]);
         snprintf(path, sizeof path, "%s/manifest.tsv", out);
@@ -814,21 +827,34 @@ static int cmd_cluster(int argc, char **argv) {
         for (i = 0; i < d.n_docs; i++) { perm[i] = i; if (d.docs[i].split == 0) sz[lab[i]]++; }
         for (i = d.n_docs - 1; i > 0; i--) { int t = (int)(decar_rng_u32(&r) % (uint32_t)(i + 1)), x = perm[i]; perm[i] = perm[t]; perm[t] = x; }
         for (j = 0; j < K; j++) { int c = 0; while (c < sz[j] && q < d.n_docs) { if (d.docs[perm[q]].split == 0) { rl[perm[q]] = j; c++; } q++; } }
-        for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 1) rl[i] = lab[i];
+        for (i = 0; i < d.n_docs; i++) if (d.docs[i].split != 0) rl[i] = lab[i];
         for (; q < d.n_docs; q++) if (d.docs[perm[q]].split == 0) rl[perm[q]] = 0;
         for (j = 0; j < K; j++) { snprintf(path, sizeof path, "%s/random_%d.txt", out, j); write_list(&os, path, &d, rl, j, -1); }
         free(rl); free(perm); free(sz);
     }
     {   /* cluster stats vs the domain folders */
-        double pur, v = nmi(lab, dom, d.n_docs, K, d.n_labels > 0 ? d.n_labels : 1, &pur); FILE *f; int *cnt = (int *)calloc((size_t)K * (d.n_labels + 1), sizeof(int));
+        double pur, v; FILE *f; int *cnt = (int *)calloc((size_t)K * (d.n_labels + 1), sizeof(int)), *la = (int *)malloc((size_t)d.n_docs * sizeof(int)), *da = (int *)malloc((size_t)d.n_docs * sizeof(int)), m = 0;
+        for (i = 0; i < d.n_docs; i++) if (lab[i] >= 0) { la[m] = lab[i]; da[m] = dom[i]; m++; }   /* the clustered documents */
+        v = nmi(la, da, m, K, d.n_labels > 0 ? d.n_labels : 1, &pur);
+        free(la); free(da);
         f = out_text(&os);
-        for (i = 0; i < d.n_docs; i++) cnt[lab[i] * (d.n_labels + 1) + (d.docs[i].label < 0 ? d.n_labels : d.docs[i].label)]++;
+        for (i = 0; i < d.n_docs; i++) if (lab[i] >= 0) cnt[lab[i] * (d.n_labels + 1) + (d.docs[i].label < 0 ? d.n_labels : d.docs[i].label)]++;
         fprintf(f, "purity %.4f nmi %.4f\ncluster", pur, v);
         for (j = 0; j < d.n_labels; j++) fprintf(f, " %s", d.label_names[j]);
         fprintf(f, "\n");
         for (i = 0; i < K; i++) { fprintf(f, "%d", i); for (j = 0; j < d.n_labels; j++) fprintf(f, " %d", cnt[i * (d.n_labels + 1) + j]); fprintf(f, "\n"); }
         snprintf(path, sizeof path, "%s/clusters.txt", out);
         out_close(&os, path);
+        if (base_pm > 0) {   /* base.txt: the base model's documents; finetune.txt: every clustered training document */
+            int *role = (int *)malloc((size_t)d.n_docs * sizeof(int));
+            for (i = 0; i < d.n_docs; i++) role[i] = d.docs[i].split == 2 ? 0 : d.docs[i].split == 0 ? 1 : -1;
+            snprintf(path, sizeof path, "%s/base.txt", out);
+            write_list(&os, path, &d, role, 0, -1);
+            snprintf(path, sizeof path, "%s/finetune.txt", out);
+            write_list(&os, path, &d, role, 1, -1);
+            free(role);
+            fprintf(stderr, "base share: %d training documents set aside (base.txt), %d clustered (finetune.txt)\n", n_base, nt);
+        }
         {   /* documents.txt: the row order of features.npy (what an external --features file must follow) */
             FILE *g = out_text(&os);
             for (i = 0; i < d.n_docs; i++) fprintf(g, "%s\n", d.docs[i].name);

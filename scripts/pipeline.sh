@@ -7,6 +7,11 @@
 #   4. decar ens-eval: held-out bits per byte under every router and top-k; results.md, results.csv, curves.svg
 # Environment (defaults are the full demo; SMALL=1 is a 2-minute version; TINY=1 is the test suite's):
 #   DATA OUT KS STEPS LAYERS DIM HEADS SEQ BATCH LR VAL JOBS SEED DFM
+#   BASE=P (permille, e.g. 300): the paper's setting on top of the from-scratch rows. P of every 1000 training
+#   documents (by file name) pretrain a base model for BASE_STEPS (default STEPS/2) and are not clustered; the rest is
+#   the fine-tuning set: every expert (clustered and random split) is fine-tuned from the base on its shard for
+#   (STEPS - BASE_STEPS)/K steps, and a dense model from the base on the whole fine-tuning set for STEPS - BASE_STEPS
+#   steps. Rows: base, dense-ft, clustered-ft-K, random-ft-K, each with its training and inference FLOPs.
 #   BPE=N: train a byte-level BPE tokenizer of N tokens on DATA first (decar tokenizer) and use it for every model;
 #   results stay in bits per byte. BPE=0 (default): bytes.
 #   BRANCH=f (0 < f < 1): Branch-Train-Merge. A seed model trains f*STEPS steps on all the data, then every expert
@@ -23,9 +28,11 @@ else DEF="4 8|1000|3|128|4|128|16|2e-3|8|1"; fi
 IFS='|' read -r dKS dSTEPS dL dC dH dT dB dLR dVAL dDFM <<< "$DEF"
 KS=${KS:-$dKS}; STEPS=${STEPS:-$dSTEPS}; LAYERS=${LAYERS:-$dL}; DIM=${DIM:-$dC}; HEADS=${HEADS:-$dH}; SEQ=${SEQ:-$dT}
 BATCH=${BATCH:-$dB}; LR=${LR:-$dLR}; VAL=${VAL:-$dVAL}; JOBS=${JOBS:-2}; SEED=${SEED:-1}; DFM=${DFM:-$dDFM}
+BASE=${BASE:-0}; BASE_STEPS=${BASE_STEPS:-$((STEPS / 2))}
 BRANCH=${BRANCH:-0}; MC=${MC:-$([ -n "${SMALL:-}${TINY:-}" ] && echo 1 || echo 2)}   # DFM bound: Monte Carlo draws of t per window
 mkdir -p $OUT/models $OUT/logs
 rm -f $OUT/results.csv
+echo "label,train_tokens" > $OUT/costs.csv   # training tokens of each row (with the base model's share), for FLOPs
 T0=$SECONDS
 say() { echo "[pipeline $((SECONDS - T0))s] $*" >&2; }
 MODEL="--layers $LAYERS --dim $DIM --heads $HEADS --seq $SEQ --batch $BATCH --lr $LR --val-permille $VAL"
@@ -46,6 +53,7 @@ export -f train; export D DATA MODEL OUT TOK
 
 say "dense baseline (AR)"
 train dense $STEPS $SEED $JOBS
+echo "dense,$((STEPS * BATCH * SEQ))" >> $OUT/costs.csv
 INIT=""; EXPERT_BUDGET=$STEPS
 if awk -v f=$BRANCH 'BEGIN { exit !(f > 0 && f < 1) }'; then
   SEEDSTEPS=$(awk -v f=$BRANCH -v s=$STEPS 'BEGIN { printf "%d", f * s }')
@@ -57,8 +65,27 @@ fi
 for K in $KS; do
   say "K=$K: clustering"
   mkdir -p $OUT/k$K
-  $D cluster --data $DATA --out $OUT/k$K --k $K --val-permille $VAL --seed $SEED --threads $JOBS
+  $D cluster --data $DATA --out $OUT/k$K --k $K --val-permille $VAL --seed $SEED --threads $JOBS --base-permille $BASE
   ES=$(( EXPERT_BUDGET / K > 0 ? EXPERT_BUDGET / K : 1 ))   # compute-matched: seed + K experts x ES = the dense model's steps
+  echo "clustered-$K,$(( (STEPS - EXPERT_BUDGET + ES * K) * BATCH * SEQ ))" >> $OUT/costs.csv
+  echo "random-$K,$(( (STEPS - EXPERT_BUDGET + ES * K) * BATCH * SEQ ))" >> $OUT/costs.csv
+  if [ "$BASE" -gt 0 ]; then   # the paper's setting: a base model on the general share, then fine-tuning
+    FT=$((STEPS - BASE_STEPS)); EF=$(( FT / K > 0 ? FT / K : 1 ))
+    if [ ! -f $OUT/models/base.safetensors ]; then
+      say "base model: $BASE_STEPS steps on the general share ($(wc -l < $OUT/k$K/base.txt) files), then dense fine-tuning for $FT steps"
+      train base $BASE_STEPS $SEED $JOBS --docs $OUT/k$K/base.txt
+      train dense_ft $FT $SEED $JOBS --docs $OUT/k$K/finetune.txt --init $OUT/models/base.safetensors
+      echo "base,$((BASE_STEPS * BATCH * SEQ))" >> $OUT/costs.csv
+      echo "dense-ft,$((STEPS * BATCH * SEQ))" >> $OUT/costs.csv
+    fi
+    say "K=$K: $K clustered + $K random-split experts fine-tuned from the base, $EF steps each"
+    for k in $(seq 0 $((K - 1))); do
+      echo "cf${K}_$k $EF $((SEED + 100 + k)) 1 --docs $OUT/k$K/shard_$k.txt --init $OUT/models/base.safetensors"
+      echo "rf${K}_$k $EF $((SEED + 100 + k)) 1 --docs $OUT/k$K/random_$k.txt --init $OUT/models/base.safetensors"
+    done | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
+    echo "clustered-ft-$K,$(( (BASE_STEPS + EF * K) * BATCH * SEQ ))" >> $OUT/costs.csv
+    echo "random-ft-$K,$(( (BASE_STEPS + EF * K) * BATCH * SEQ ))" >> $OUT/costs.csv
+  fi
   say "K=$K: $K clustered + $K random-split experts, $ES steps each, $JOBS at a time"
   for k in $(seq 0 $((K - 1))); do
     # no trailing blank: xargs -L 1 would join the next line to this one
@@ -68,6 +95,18 @@ for K in $KS; do
 done
 
 say "evaluation"
+if [ "$BASE" -gt 0 ]; then
+  $D ens-eval $TOK --experts $OUT/models/base.safetensors --route uniform --route-k 1 --label base --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_base.txt
+  $D ens-eval $TOK --experts $OUT/models/dense_ft.safetensors --route uniform --route-k 1 --label dense-ft --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_dense_ft.txt
+  for K in $KS; do
+    for k in $(seq 0 $((K - 1))); do echo $OUT/models/cf${K}_$k.safetensors; done > $OUT/k$K/experts_clustered_ft.txt
+    for k in $(seq 0 $((K - 1))); do echo $OUT/models/rf${K}_$k.safetensors; done > $OUT/k$K/experts_random_ft.txt
+    $D ens-eval $TOK --experts @$OUT/k$K/experts_clustered_ft.txt --router $OUT/k$K/router.safetensors --route top1,cosine,cbtm,bayes,uniform --route-k 1,2,0 \
+       --label clustered-ft-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_cf$K.txt
+    $D ens-eval $TOK --experts @$OUT/k$K/experts_random_ft.txt --route uniform,bayes --route-k 1,2,0 --label random-ft-$K --data $DATA --val-permille $VAL \
+       --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_rf$K.txt
+  done
+fi
 $D ens-eval $TOK --experts $OUT/models/dense.safetensors --route uniform --route-k 1 --label dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_dense.txt
 for K in $KS; do   # expert sets as manifests: one checkpoint per line, aligned with the router's clusters
   for k in $(seq 0 $((K - 1))); do echo $OUT/models/c${K}_$k.safetensors; done > $OUT/k$K/experts_clustered.txt
@@ -96,7 +135,9 @@ fi
 
 say "results"
 $D plot --out $OUT/curves.svg $OUT/logs/dense.csv $(for K in $KS; do echo $OUT/logs/c${K}_0.csv $OUT/logs/r${K}_0.csv; done)
-bash scripts/results.sh $OUT "$KS" > $OUT/results.md
+V=$([ "${BPE:-0}" -gt 0 ] && echo $((BPE + 1)) || echo 258)
+PARAMS=$(( V * DIM + SEQ * DIM + LAYERS * (12 * DIM * DIM + 13 * DIM) + 2 * DIM ))
+bash scripts/results.sh $OUT "$KS" $PARAMS > $OUT/results.md
 K=$(echo $KS | tr ' ' '\n' | tail -1)
 C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/c${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
 { echo; echo "## Samples from the clustered ensemble (K=$K, cosine router, top-2, temperature 0.8)"; echo
