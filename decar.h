@@ -3012,6 +3012,34 @@ DECARDEF int decar_write_files_atomic(int n, const char *const *paths, const voi
 DECARDEF int decar_write_file_atomic(const char *path, const void *buf, size_t len, decar_error *e) {
     return decar_write_files_atomic(1, &path, &buf, &len, e);
 }
+/* the two files DIR/name[0] and DIR/name[1], read whole (format directories: Hugging Face, GPT-2 tokenizers) */
+static int decar__read_two(const char *dir, const char *const name[2], void *buf[2], size_t len[2], decar_error *e) {
+    char p[4096];
+    int i, rc;
+    buf[0] = buf[1] = NULL;
+    if (strlen(dir) + 40 >= sizeof p) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long");
+    for (i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, name[i]);
+        if ((rc = decar_read_file(p, &buf[i], &len[i], e))) {
+            if (i) DECAR_FREE(buf[0]);
+            return rc;
+        }
+    }
+    return DECAR_OK;
+}
+/* DIR/name[0] and DIR/name[1], written together (decar_write_files_atomic) */
+static int decar__write_two(const char *dir, const char *const name[2], const void *const buf[2], const size_t len[2],
+                            decar_error *e) {
+    char p[2][4096];
+    const char *paths[2];
+    int i;
+    if (strlen(dir) + 40 >= sizeof p[0]) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long");
+    for (i = 0; i < 2; i++) {
+        snprintf(p[i], sizeof p[i], "%s/%s", dir, name[i]);
+        paths[i] = p[i];
+    }
+    return decar_write_files_atomic(2, paths, buf, len, e);
+}
 DECARDEF int decar_gpt_save(const decar_gpt *g, const char *path, const char *extra_meta, decar_error *e) {
     void *buf; size_t len; int rc;
     if ((rc = decar_gpt_save_mem(g, 1, extra_meta, &buf, &len, e))) return rc;
@@ -3029,42 +3057,32 @@ DECARDEF int decar_gpt_load(decar_gpt *g, const char *path, decar_error *e) {
     return rc;
 }
 DECARDEF int decar_gpt_export_hf(const decar_gpt *g, const char *dir, decar_error *e) {
-    char p1[4096], p2[4096];
-    const char *paths[2];
-    const void *bufs[2];
-    size_t lens[2];
+    static const char *const name[2] = { "model.safetensors", "config.json" };
     void *st;
     char *cfg;
+    const void *bufs[2];
+    size_t lens[2];
     int rc;
-    if (strlen(dir) + 20 >= sizeof p1) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long");
     if ((rc = decar_gpt_export_hf_mem(g, &st, &lens[0], &cfg, e))) return rc;
-    snprintf(p1, sizeof p1, "%s/model.safetensors", dir);
-    snprintf(p2, sizeof p2, "%s/config.json", dir);
-    paths[0] = p1;
-    paths[1] = p2;
     bufs[0] = st;
     bufs[1] = cfg;
     lens[1] = strlen(cfg);
-    rc = decar_write_files_atomic(2, paths, bufs, lens, e);
+    rc = decar__write_two(dir, name, bufs, lens, e);
     DECAR_FREE(st);
     DECAR_FREE(cfg);
     return rc;
 }
 DECARDEF int decar_gpt_import_hf(decar_gpt *g, const char *dir, decar_error *e) {
-    char p[4096];
-    void *st, *cfg;
-    size_t sl, cl;
+    static const char *const name[2] = { "model.safetensors", "config.json" };
+    void *buf[2];
+    size_t len[2];
     int rc;
     memset(g, 0, sizeof *g);
-    if (strlen(dir) + 20 >= sizeof p) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long");
-    snprintf(p, sizeof p, "%s/config.json", dir);
-    if ((rc = decar_read_file(p, &cfg, &cl, e))) return rc;
-    snprintf(p, sizeof p, "%s/model.safetensors", dir);
-    if ((rc = decar_read_file(p, &st, &sl, e))) { DECAR_FREE(cfg); return rc; }
-    rc = decar_gpt_import_hf_mem(g, st, sl, (const char *)cfg, cl, e);
+    if ((rc = decar__read_two(dir, name, buf, len, e))) return rc;
+    rc = decar_gpt_import_hf_mem(g, buf[0], len[0], (const char *)buf[1], len[1], e);
     if (rc) decar__prefix_path(e, dir);
-    DECAR_FREE(st);
-    DECAR_FREE(cfg);
+    DECAR_FREE(buf[0]);
+    DECAR_FREE(buf[1]);
     return rc;
 }
 #endif /* DECAR_NO_STDIO */
@@ -3393,9 +3411,8 @@ static int decar__utf8_put(uint8_t *o, int u) {
     return 3;
 }
 DECARDEF int decar_tokenizer_save(const decar_tokenizer *t, const char *dir, decar_error *e) {
+    static const char *const name[2] = { "vocab.json", "merges.txt" };
     decar__sb v, m;
-    char p1[4096], p2[4096];
-    const char *paths[2];
     const void *bufs[2];
     size_t lens[2];
     int32_t i;
@@ -3403,7 +3420,6 @@ DECARDEF int decar_tokenizer_save(const decar_tokenizer *t, const char *dir, dec
     uint8_t u[4];
     memset(&v, 0, sizeof v);
     memset(&m, 0, sizeof m);
-    if (strlen(dir) + 20 >= sizeof p1) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long");
     decar__sb_str(&v, "{");
     for (i = 0; i < t->n_tokens; i++) {
         int64_t q;
@@ -3429,15 +3445,11 @@ DECARDEF int decar_tokenizer_save(const decar_tokenizer *t, const char *dir, dec
         }
     }
     if (v.oom || m.oom) { decar__free(v.p); decar__free(m.p); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
-    snprintf(p1, sizeof p1, "%s/vocab.json", dir);
-    snprintf(p2, sizeof p2, "%s/merges.txt", dir);
-    paths[0] = p1;
-    paths[1] = p2;
     bufs[0] = v.p;
     bufs[1] = m.p;
     lens[0] = v.n;
     lens[1] = m.n;
-    rc = decar_write_files_atomic(2, paths, bufs, lens, e);
+    rc = decar__write_two(dir, name, bufs, lens, e);
     DECAR_FREE(v.p);
     DECAR_FREE(m.p);
     return rc;
@@ -3652,20 +3664,16 @@ done:
 }
 #ifndef DECAR_NO_STDIO
 DECARDEF int decar_tokenizer_load(decar_tokenizer *t, const char *dir, decar_error *e) {
-    char p[4096];
-    void *v, *m;
-    size_t vl, ml;
+    static const char *const name[2] = { "vocab.json", "merges.txt" };
+    void *buf[2];
+    size_t len[2];
     int rc;
     memset(t, 0, sizeof *t);
-    if (strlen(dir) + 20 >= sizeof p) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long");
-    snprintf(p, sizeof p, "%s/vocab.json", dir);
-    if ((rc = decar_read_file(p, &v, &vl, e))) return rc;
-    snprintf(p, sizeof p, "%s/merges.txt", dir);
-    if ((rc = decar_read_file(p, &m, &ml, e))) { DECAR_FREE(v); return rc; }
-    rc = decar_tokenizer_load_mem(t, (const char *)v, vl, (const char *)m, ml, e);
+    if ((rc = decar__read_two(dir, name, buf, len, e))) return rc;
+    rc = decar_tokenizer_load_mem(t, (const char *)buf[0], len[0], (const char *)buf[1], len[1], e);
     if (rc) decar__prefix_path(e, dir);
-    DECAR_FREE(v);
-    DECAR_FREE(m);
+    DECAR_FREE(buf[0]);
+    DECAR_FREE(buf[1]);
     return rc;
 }
 #endif

@@ -14,22 +14,14 @@ import json, math, os, struct, sys
 import numpy as np
 import torch
 import torch.nn.functional as F
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_gpt import read_safetensors   # the plain reader of the format, shared with check_interop.py
 
 IDS = [[256 if i in (0, 13) else (i * 37) % 256 for i in range(26)]]   # test_interop's ids, as (2, 13)
 
 
 def read_st(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    header.pop("__metadata__", None)
-    data = raw[8 + n:]
-    out = {}
-    for k, t in header.items():
-        assert t["dtype"] == "F32", k
-        b, e = t["data_offsets"]
-        out[k] = torch.frombuffer(bytearray(data[b:e]), dtype=torch.float32).reshape(t["shape"])
-    return out
+    return read_safetensors(path)[0]
 
 
 def write_st(path, sd):

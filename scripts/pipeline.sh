@@ -50,6 +50,16 @@ train() {
     --out $OUT/models/$name.safetensors --log $OUT/logs/$name.csv --quiet 1 $TOK "$@"
 }
 export -f train; export D DATA MODEL OUT TOK
+# experts PREFIX K STEPS [extra train args...]: the K clustered (PREFIXc) and K random-split (PREFIXr) experts of
+# partition K, each its own process on its own shard list, JOBS at a time
+experts() {
+  local p=$1 K=$2 steps=$3 k; shift 3
+  for k in $(seq 0 $((K - 1))); do
+    # no trailing blank: xargs -L 1 would join the next line to this one
+    echo "${p}c${K}_$k $steps $((SEED + 100 + k)) 1 --docs $OUT/k$K/shard_$k.txt${*:+ $*}"
+    echo "${p}r${K}_$k $steps $((SEED + 100 + k)) 1 --docs $OUT/k$K/random_$k.txt${*:+ $*}"
+  done | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
+}
 
 say "dense baseline (AR)"
 train dense $STEPS $SEED $JOBS
@@ -79,19 +89,12 @@ for K in $KS; do
       echo "dense-ft,$((STEPS * BATCH * SEQ))" >> $OUT/costs.csv
     fi
     say "K=$K: $K clustered + $K random-split experts fine-tuned from the base, $EF steps each"
-    for k in $(seq 0 $((K - 1))); do
-      echo "cf${K}_$k $EF $((SEED + 100 + k)) 1 --docs $OUT/k$K/shard_$k.txt --init $OUT/models/base.safetensors"
-      echo "rf${K}_$k $EF $((SEED + 100 + k)) 1 --docs $OUT/k$K/random_$k.txt --init $OUT/models/base.safetensors"
-    done | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
+    experts f $K $EF --init $OUT/models/base.safetensors
     echo "clustered-ft-$K,$(( (BASE_STEPS + EF * K) * BATCH * SEQ ))" >> $OUT/costs.csv
     echo "random-ft-$K,$(( (BASE_STEPS + EF * K) * BATCH * SEQ ))" >> $OUT/costs.csv
   fi
   say "K=$K: $K clustered + $K random-split experts, $ES steps each, $JOBS at a time"
-  for k in $(seq 0 $((K - 1))); do
-    # no trailing blank: xargs -L 1 would join the next line to this one
-    echo "c${K}_$k $ES $((SEED + 100 + k)) 1 --docs $OUT/k$K/shard_$k.txt${INIT:+ $INIT}"
-    echo "r${K}_$k $ES $((SEED + 100 + k)) 1 --docs $OUT/k$K/random_$k.txt${INIT:+ $INIT}"
-  done | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
+  experts "" $K $ES $INIT
 done
 
 say "evaluation"
@@ -99,8 +102,8 @@ if [ "$BASE" -gt 0 ]; then
   $D ens-eval $TOK --experts $OUT/models/base.safetensors --route uniform --route-k 1 --label base --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_base.txt
   $D ens-eval $TOK --experts $OUT/models/dense_ft.safetensors --route uniform --route-k 1 --label dense-ft --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_dense_ft.txt
   for K in $KS; do
-    for k in $(seq 0 $((K - 1))); do echo $OUT/models/cf${K}_$k.safetensors; done > $OUT/k$K/experts_clustered_ft.txt
-    for k in $(seq 0 $((K - 1))); do echo $OUT/models/rf${K}_$k.safetensors; done > $OUT/k$K/experts_random_ft.txt
+    for k in $(seq 0 $((K - 1))); do echo $OUT/models/fc${K}_$k.safetensors; done > $OUT/k$K/experts_clustered_ft.txt
+    for k in $(seq 0 $((K - 1))); do echo $OUT/models/fr${K}_$k.safetensors; done > $OUT/k$K/experts_random_ft.txt
     $D ens-eval $TOK --experts @$OUT/k$K/experts_clustered_ft.txt --router $OUT/k$K/router.safetensors --route top1,cosine,cbtm,bayes,uniform --route-k 1,2,0 \
        --label clustered-ft-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_cf$K.txt
     $D ens-eval $TOK --experts @$OUT/k$K/experts_random_ft.txt --route uniform,bayes --route-k 1,2,0 --label random-ft-$K --data $DATA --val-permille $VAL \
