@@ -199,40 +199,58 @@ static void out_add(outset *os, const char *path, void *buf, size_t len) {   /* 
     out_grow(os);
     os->path[os->n] = strdup(path); os->buf[os->n] = (char *)buf; os->len[os->n] = len; os->n++;
 }
-/* the directory `dir` exists, or can be made (its parent exists); made by out_commit */
-static void out_dir_check(const char *cmd, const char *dir) {
-    struct stat sb; char parent[4096]; char *slash;
-    if (strlen(dir) > 3000) { fprintf(stderr, "decar %s: output path too long (%lu characters)\n", cmd, (unsigned long)strlen(dir)); exit(2); }
-    if (!stat(dir, &sb)) {
-        if (!S_ISDIR(sb.st_mode)) { fprintf(stderr, "decar %s: --out '%s' exists and is not a directory\n", cmd, dir); exit(1); }
-        if (access(dir, W_OK)) { fprintf(stderr, "decar %s: cannot write into directory '%s'\n", cmd, dir); exit(1); }
-        return;
-    }
-    snprintf(parent, sizeof parent, "%s", dir);
-    while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/') parent[strlen(parent) - 1] = 0;
-    slash = strrchr(parent, '/');
-    if (slash) { if (slash == parent) slash[1] = 0; else *slash = 0; } else strcpy(parent, ".");
-    if (stat(parent, &sb) || !S_ISDIR(sb.st_mode) || access(parent, W_OK)) {
-        fprintf(stderr, "decar %s: cannot create output directory '%s' (no writable parent '%s')\n", cmd, dir, parent); exit(1);
-    }
-}
-/* the file `path` can be written: its directory exists and is writable, and path is not a directory */
-static void out_file_check(const char *cmd, const char *path) {
-    struct stat sb; char dir[4096]; char *slash;
-    if (strlen(path) > 3000) { fprintf(stderr, "decar %s: output path too long (%lu characters)\n", cmd, (unsigned long)strlen(path)); exit(2); }
-    snprintf(dir, sizeof dir, "%s", path);
+/* Output folders are created as needed (like mkdir -p) and checked before any work: the nearest existing ancestor
+   of what will be created must be a writable directory. dir_of: the directory part of a path ("." for none). */
+static void dir_of(const char *path, char *dir, size_t cap) {
+    char *slash;
+    snprintf(dir, cap, "%s", path);
+    while (strlen(dir) > 1 && dir[strlen(dir) - 1] == '/') dir[strlen(dir) - 1] = 0;
     slash = strrchr(dir, '/');
     if (slash) { if (slash == dir) slash[1] = 0; else *slash = 0; } else strcpy(dir, ".");
+}
+/* 0 if dir exists as a directory or can be made: its nearest existing ancestor is a writable directory */
+static int dir_creatable(const char *dir, char *why, size_t cap) {
+    struct stat sb; char cur[4096], up[4096];
+    snprintf(cur, sizeof cur, "%s", dir);
+    for (;;) {
+        if (!stat(cur, &sb)) {
+            if (!S_ISDIR(sb.st_mode)) { snprintf(why, cap, "'%s' is not a directory", cur); return -1; }
+            if (access(cur, W_OK)) { snprintf(why, cap, "directory '%s' is not writable", cur); return -1; }
+            return 0;
+        }
+        dir_of(cur, up, sizeof up);
+        if (!strcmp(up, cur)) { snprintf(why, cap, "no existing parent of '%s'", dir); return -1; }
+        snprintf(cur, sizeof cur, "%s", up);
+    }
+}
+/* mkdir -p */
+static int mkdir_p(const char *dir) {
+    char up[4096]; struct stat sb;
+    if (!stat(dir, &sb)) return S_ISDIR(sb.st_mode) ? 0 : -1;
+    dir_of(dir, up, sizeof up);
+    if (strcmp(up, dir) && mkdir_p(up)) return -1;
+    return mkdir(dir, 0755) && access(dir, W_OK) ? -1 : 0;
+}
+/* the directory `dir` exists or can be made; out_commit makes it */
+static void out_dir_check(const char *cmd, const char *dir) {
+    char why[4200];
+    if (strlen(dir) > 3000) { fprintf(stderr, "decar %s: output path too long (%lu characters)\n", cmd, (unsigned long)strlen(dir)); exit(2); }
+    if (dir_creatable(dir, why, sizeof why)) { fprintf(stderr, "decar %s: cannot use '%s' as the output directory: %s\n", cmd, dir, why); exit(1); }
+}
+/* the file `path` can be written: not a directory, and its directory exists or can be made (made here) */
+static void out_file_check(const char *cmd, const char *path) {
+    struct stat sb; char dir[4096], why[4200];
+    if (strlen(path) > 3000) { fprintf(stderr, "decar %s: output path too long (%lu characters)\n", cmd, (unsigned long)strlen(path)); exit(2); }
     if (!*path || (path[strlen(path) - 1] == '/') || (!stat(path, &sb) && S_ISDIR(sb.st_mode))) {
         fprintf(stderr, "decar %s: output '%s' is a directory, not a file name\n", cmd, path); exit(1);
     }
-    if (stat(dir, &sb) || !S_ISDIR(sb.st_mode) || access(dir, W_OK)) {
-        fprintf(stderr, "decar %s: cannot write '%s': directory '%s' does not exist or is not writable\n", cmd, path, dir); exit(1);
-    }
+    dir_of(path, dir, sizeof dir);
+    if (dir_creatable(dir, why, sizeof why)) { fprintf(stderr, "decar %s: cannot write '%s': %s\n", cmd, path, why); exit(1); }
+    if (mkdir_p(dir)) { fprintf(stderr, "decar %s: cannot create directory '%s'\n", cmd, dir); exit(1); }
 }
 static void out_commit(outset *os, const char *dir) {
     decar_error e; int i;
-    if (dir && mkdir(dir, 0755) && access(dir, W_OK)) { fprintf(stderr, "decar: cannot create directory '%s'\n", dir); exit(1); }
+    if (dir && mkdir_p(dir)) { fprintf(stderr, "decar: cannot create directory '%s'\n", dir); exit(1); }
     if (decar_write_files_atomic(os->n, (const char *const *)os->path, (const void *const *)os->buf, os->len, &e)) die("writing outputs", &e);
     for (i = 0; i < os->n; i++) { free(os->path[i]); free(os->buf[i]); }
     free(os->path); free(os->buf); free(os->len);
@@ -1623,7 +1641,7 @@ static int cmd_tokenizer(int argc, char **argv) {
         heldb += d.docs[i].len;
         free(ids);
     }
-    if (mkdir(out, 0755) && access(out, W_OK)) { fprintf(stderr, "decar tokenizer: cannot create directory '%s'\n", out); return 1; }
+    if (mkdir_p(out)) { fprintf(stderr, "decar tokenizer: cannot create directory '%s'\n", out); return 1; }
     if (decar_tokenizer_save(&t, out, &e)) die("tokenizer", &e);
     printf("tokenizer: %d tokens (%d merges) from %d documents in %.1f s; held-out: %.3f bytes per token; wrote %s/vocab.json, %s/merges.txt\n",
            t.n_tokens, t.n_merges, nt, now_s() - t0, heldt ? (double)heldb / heldt : 0.0, out, out);

@@ -105,7 +105,7 @@ case_ "ens-eval bad topk" "not a count" $X ens-eval --experts $A,$A --router $R 
 case_ "ens-eval negative topk" "not a count" $X ens-eval --experts $A,$A --router $R --data $C --route-k -1
 case_ "ens-eval router needs file" "needs --router" $X ens-eval --experts $A,$A --data $C --route cosine
 case_ "ens-eval DFM bayes" "not available" $X ens-eval --experts $F,$F --router $R --data $C --route bayes
-case_ "ens-eval csv bad dir" "does not exist" $X ens-eval --experts $A,$A --router $R --data $C --csv /nonexistent/x.csv
+case_ "ens-eval csv under a file" "not a directory" $X ens-eval --experts $A,$A --router $R --data $C --csv "$D/afile/x.csv"
 # ---- routers
 case_ "router truncated" "router\|truncated\|does not fit" $X generate --experts $A,$A --router "$D/router_trunc.safetensors" --n 2
 case_ "router k=0" "router file" $X generate --experts $A,$A --router "$D/router_k0.safetensors" --n 2
@@ -127,7 +127,7 @@ case_ "average empty weight" "empty" $X average --experts $A,$A --weights 1,,1 -
 case_ "average missing expert" "missing" $X average --experts $A,- --out "$O/avg.safetensors"
 case_ "average other config" "another config" $X average --experts $A,"$D/ar8.safetensors" --out "$O/avg.safetensors"
 case_ "average overflow" "overflow" $X average --experts "$D/ckpt_huge_weights.safetensors",$A --weights 10,-9 --out "$O/avg.safetensors"
-case_ "average out bad dir" "does not exist" $X average --experts $A,$A --out /nonexistent/dir/avg.safetensors
+case_ "average out under a file" "not a directory" $X average --experts $A,$A --out "$D/afile/dir/avg.safetensors"
 case_ "average out is dir" "directory" $X average --experts $A,$A --out "$O/"
 # ---- features (.npy) for cluster
 for f in feat_garbage feat_trunc feat_fortran feat_int feat_3d feat_nan feat_huge_shape; do
@@ -142,8 +142,8 @@ case_ "K = 0" "must be an integer" $X cluster --data $C --out "$O/c" --k 0
 case_ "K negative" "must be an integer" $X cluster --data $C --out "$O/c" --k -3
 case_ "two-stage fine < K" "fine clusters\|larger than" $X cluster --data $C --out "$O/c" --k 4 --two-stage 2
 case_ "cluster out is a file" "not a directory" $X cluster --data $C --out "$D/afile" --k 2
-case_ "cluster out no parent" "cannot create" $X cluster --data $C --out /nonexistent/a/b --k 2
-case_ "cluster out under a file" "cannot create" $X cluster --data $C --out "$D/afile/sub" --k 2
+case_ "cluster out deep under a file" "not a directory" $X cluster --data $C --out "$D/afile/a/b" --k 2
+case_ "cluster out under a file" "not a directory" $X cluster --data $C --out "$D/afile/sub" --k 2
 case_ "cluster empty data" "no text documents" $X cluster --data "$O" --out "$O/c" --k 2
 # ---- data
 case_ "data missing" "no such file" $X train --data "$D/none" $TR --out "$O/x.safetensors"
@@ -181,10 +181,10 @@ case_ "bad sampler" "sampler" $X infill --experts $F --text "a__b" --sampler nop
 case_ "infill too long" "seq_len" $X infill --experts $F --text "$(head -c 100 /dev/zero | tr '\0' '_')"
 case_ "unknown command" "unknown command" $X frobnicate
 # ---- outputs
-case_ "train out bad dir" "does not exist" $X train --data $C $TR --out /nonexistent/x.safetensors
+case_ "train out under a file" "not a directory" $X train --data $C $TR --out "$D/afile/x.safetensors"
 case_ "train out is dir" "directory" $X train --data $C $TR --out "$O"
-case_ "train log bad dir" "does not exist" $X train --data $C $TR --out "$O/x.safetensors" --log /nonexistent/l.csv
-case_ "plot out bad dir" "does not exist" $X plot --out /nonexistent/p.svg "$D/log_ok.csv"
+case_ "train log under a file" "not a directory" $X train --data $C $TR --out "$O/x.safetensors" --log "$D/afile/l.csv"
+case_ "plot out under a file" "not a directory" $X plot --out "$D/afile/p.svg" "$D/log_ok.csv"
 case_ "plot bad log" "line 2" $X plot --out "$O/p.svg" "$D/log_bad.csv"
 case_ "plot not a log" "not a training log" $X plot --out "$O/p.svg" "$D/notalog.csv"
 case_ "plot no logs" "at least one" $X plot --out "$O/p.svg"
