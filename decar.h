@@ -259,6 +259,7 @@ typedef struct decar_gpt_config {
        projected to d_model (linear, or an MLP with d_proj_hidden GELU units) and placed before the text tokens.
        0 = a text-only model. seq_len counts prefix + text positions. */
     int n_prefix, d_prefix, d_proj_hidden;
+    int no_mask;      /* 1: the last token is a real one (a model imported from GPT-2), not a DFM mask; 0: default */
 } decar_gpt_config;
 
 typedef struct decar_param_info { char name[64]; int ndim; int64_t shape[2]; size_t offset; int decay; } decar_param_info;
@@ -1843,12 +1844,16 @@ DECARDEF int decar_backward(decar_ctx *c, decar_tensor *loss) {
 
 /* ---- 5. GPT model ---------------------------------------------------------------------------------------------- */
 /* a vocabulary of 258 or more tokens ends with the DFM mask, which is never a target: the model predicts the others */
-DECARDEF int decar_gpt_classes(const decar_gpt_config *c) { return c->vocab_size >= DECAR_BYTE_VOCAB ? c->vocab_size - 1 : c->vocab_size; }
-DECARDEF int decar_gpt_mask(const decar_gpt_config *c) { return c->vocab_size >= DECAR_BYTE_VOCAB ? c->vocab_size - 1 : -1; }
+DECARDEF int decar_gpt_mask(const decar_gpt_config *c) {
+    return c->vocab_size >= DECAR_BYTE_VOCAB && !c->no_mask ? c->vocab_size - 1 : -1;
+}
+DECARDEF int decar_gpt_classes(const decar_gpt_config *c) {
+    return decar_gpt_mask(c) >= 0 ? c->vocab_size - 1 : c->vocab_size;
+}
 DECARDEF decar_gpt_config decar_gpt_default_config(void) {
     decar_gpt_config c;
     c.vocab_size = DECAR_BYTE_VOCAB; c.n_layer = 4; c.n_head = 4; c.d_model = 256; c.seq_len = 256; c.causal = 1;
-    c.n_prefix = 0; c.d_prefix = 0; c.d_proj_hidden = 0;
+    c.n_prefix = 0; c.d_prefix = 0; c.d_proj_hidden = 0; c.no_mask = 0;
     return c;
 }
 DECARDEF int decar_gpt_check_config(const decar_gpt_config *c, decar_error *e) {
@@ -1858,6 +1863,8 @@ DECARDEF int decar_gpt_check_config(const decar_gpt_config *c, decar_error *e) {
         DECAR__FAIL(e, DECAR_ERR_ARG, "d_model %d must be a positive multiple of n_head %d", c->d_model, c->n_head);
     if (c->seq_len < 1 || c->seq_len > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_ARG, "seq_len %d outside [1, 2^20]", c->seq_len);
     if (c->causal != 0 && c->causal != 1) DECAR__FAIL(e, DECAR_ERR_ARG, "causal must be 0 or 1");
+    if (c->no_mask != 0 && c->no_mask != 1) DECAR__FAIL(e, DECAR_ERR_ARG, "no_mask must be 0 or 1");
+    if (!c->causal && decar_gpt_mask(c) < 0) DECAR__FAIL(e, DECAR_ERR_ARG, "a DFM (bidirectional) model needs a mask token: vocab_size >= 258 and no_mask 0");
     if (c->n_prefix < 0 || c->d_prefix < 0 || c->d_proj_hidden < 0 || (c->n_prefix > 0) != (c->d_prefix > 0) || c->d_prefix > (1 << 20))
         DECAR__FAIL(e, DECAR_ERR_ARG, "image prefix: n_prefix %d and d_prefix %d must both be 0 or both positive", c->n_prefix, c->d_prefix);
     if (c->n_prefix >= c->seq_len) DECAR__FAIL(e, DECAR_ERR_ARG, "seq_len %d leaves no room after %d prefix positions", c->seq_len, c->n_prefix);
@@ -2323,6 +2330,7 @@ DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *ex
         decar__sb_kv(&m, "n_prefix", (uint64_t)g->cfg.n_prefix); decar__sb_kv(&m, "d_prefix", (uint64_t)g->cfg.d_prefix);
         decar__sb_kv(&m, "d_proj_hidden", (uint64_t)g->cfg.d_proj_hidden);
     }
+    if (g->cfg.no_mask) decar__sb_kv(&m, "no_mask", 1);
     decar__sb_kv(&m, "step", (uint64_t)g->step); decar__sb_kv(&m, "rng_state", g->rng_state);
     if (g->tokenizer) decar__sb_kv(&m, "tokenizer", g->tokenizer);
     if (extra_meta && *extra_meta) decar__sb_str(&m, extra_meta); else if (m.n) { m.n--; m.p[m.n] = 0; }
@@ -2604,12 +2612,14 @@ DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar
     c.n_prefix = 0;
     c.d_prefix = 0;
     c.d_proj_hidden = 0;
+    c.no_mask = 0;
     rc = decar__meta_int(&st, "vocab_size", &c.vocab_size, e);
     if (!rc) rc = decar__meta_int(&st, "n_layer", &c.n_layer, e);
     if (!rc) rc = decar__meta_int(&st, "n_head", &c.n_head, e);
     if (!rc) rc = decar__meta_int(&st, "d_model", &c.d_model, e);
     if (!rc) rc = decar__meta_int(&st, "seq_len", &c.seq_len, e);
     if (!rc && decar__st_meta(&st, "causal")) rc = decar__meta_int(&st, "causal", &c.causal, e);
+    if (!rc && decar__st_meta(&st, "no_mask")) rc = decar__meta_int(&st, "no_mask", &c.no_mask, e);
     if (!rc && decar__st_meta(&st, "n_prefix")) {
         rc = decar__meta_int(&st, "n_prefix", &c.n_prefix, e);
         if (!rc) rc = decar__meta_int(&st, "d_prefix", &c.d_prefix, e);
@@ -2746,7 +2756,9 @@ DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *
                           "  \"resid_pdrop\": 0.0,\n  \"embd_pdrop\": 0.0,\n  \"attn_pdrop\": 0.0,\n  \"initializer_range\": 0.02,\n"
                           "  \"scale_attn_weights\": true,\n  \"tie_word_embeddings\": true,\n  \"bos_token_id\": 256,\n"
                           "  \"eos_token_id\": 256,\n  \"torch_dtype\": \"float32\",\n  \"use_cache\": true,\n"
-                          "  \"decar_input\": \"token 256 (end of document) first, then the text's bytes as tokens 0-255\"\n}\n");
+                          "  \"decar_input\": \"token 256 (end of document) first, then the text's bytes as tokens 0-255\",\n"
+                          "  \"decar_mask_last\": ");
+        decar__sb_str(&m, decar_gpt_mask(&g->cfg) >= 0 ? "true\n}\n" : "false\n}\n");
         decar__sb_put(&m, "", 1);   /* the terminating NUL */
         DECAR_FREE(cfg);
         if (m.oom) { decar__free(m.p); DECAR_FREE(*st_buf); *st_buf = NULL; DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
@@ -2811,6 +2823,8 @@ DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st
     if (!decar__json_get(config, config_len, "tie_word_embeddings", v, sizeof v) && !strcmp(v, "false"))
         DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: an untied output head is not supported (decar ties it to wte)");
     c.causal = 1;
+    /* GPT-2's last token (<|endoftext|> in its own vocabulary) is a real token; a decar export says if its is a mask */
+    c.no_mask = !(!decar__json_get(config, config_len, "decar_mask_last", v, sizeof v) && !strcmp(v, "true"));
     if ((rc = decar_gpt_check_config(&c, e))) return rc;
     if ((rc = decar__st_open(b, st_len, &st, e))) return rc;
     /* pass 0 finds every tensor with its (HF) shape before allocating; pass 1 copies (transposing Conv1D weights) */

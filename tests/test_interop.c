@@ -37,6 +37,7 @@ static int import_check(const char *dir) {
     if (lg && ref && rows == 26 && cols == g.cfg.vocab_size)
         for (i = 0; i < rows * cols; i++) if (fabs(lg->data[i] - ref[i]) > mx) mx = fabs(lg->data[i] - ref[i]);
     CHECK(mx < 1e-4, "Hugging Face GPT-2 -> decar: max |logits diff| = %.3g", mx);
+    CHECK(decar_gpt_mask(&g.cfg) < 0 && decar_gpt_classes(&g.cfg) == g.cfg.vocab_size, "GPT-2's last token is a real class");
     printf("import: Hugging Face GPT-2 (%d layers, d_model %d, context %d) -> decar: max |logits diff| = %.3g\n",
            g.cfg.n_layer, g.cfg.d_model, g.cfg.seq_len, mx);
     free(buf);
@@ -73,6 +74,7 @@ int main(int argc, char **argv) {
     CHECK(strstr(cfg, "\"n_embd\": 24") && strstr(cfg, "GPT2LMHeadModel"), "config.json: %s", cfg);
     CHECK(decar_gpt_import_hf_mem(&back, buf, len, cfg, strlen(cfg), &e) == 0, "import: %s", e.msg);
     CHECK(back.n_params == g.n_params && !memcmp(back.params, g.params, g.n_params * 4), "round trip is exact");
+    CHECK(decar_gpt_mask(&back.cfg) == DECAR_TOK_MASK, "a decar export keeps its mask token (decar_mask_last)");
     {   /* the c_attn weight is stored (in, out) = (24, 72) in the export */
         decar__st st;
         const decar__st_entry *en;
