@@ -1111,14 +1111,16 @@ static void xml_text(FILE *f, const char *s, int max);
 /* ---- plot: SVG of val loss vs tokens for several CSV logs ----------------------------------------------------- */
 typedef struct { double *x, *y; int n, cap; const char *name; } series;
 static int cmd_plot(int argc, char **argv) {
-    const char *out = NULL; int i, k, nf = 0; double xmax = 0, ymin = 1e300, ymax = -1e300; series *sr; FILE *f; outset os;
+    const char *out = NULL; int i, k, nf = 0, n_labels = 0; double xmax = 0, ymin = 1e300, ymax = -1e300; series *sr; FILE *f; outset os;
+    char **labels = NULL;
     const char *colors[] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf" };
     memset(&os, 0, sizeof os);
     for (i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             opt po = { "out", NULL, 0, 0 };
-            printf("usage: decar plot --out FILE.svg LOG.csv [LOG.csv ...]\nPlots validation loss (bits/token) against training tokens; one line per log (the CSV that decar train --log writes).\n\noptions:\n");
+            printf("usage: decar plot --out FILE.svg [--labels A,B,..] LOG.csv [LOG.csv ...]\nPlots validation loss (bits/token) against training tokens; one line per log (the CSV that decar train --log writes).\n\noptions:\n");
             printf("  --%-16s %s\n", "out", opt_help(&po));
+            printf("  --%-16s %s\n", "labels", "what each line is, in the order of the logs (default: the file names)");
             return 0;
         }
     }
@@ -1128,6 +1130,13 @@ static int cmd_plot(int argc, char **argv) {
         if (!strcmp(argv[i], "--out")) {
             if (i + 1 >= argc) { fprintf(stderr, "decar plot: option --out needs a value\n"); return 2; }
             out = argv[++i];
+            continue;
+        }
+        if (!strcmp(argv[i], "--labels")) {
+            decar_error e;
+            if (i + 1 >= argc) { fprintf(stderr, "decar plot: option --labels needs a value\n"); return 2; }
+            if (decar_list_parse(argv[i + 1], strlen(argv[i + 1]), ',', &labels, &n_labels, &e)) { fprintf(stderr, "decar plot: --labels: %s\n", e.msg); return 2; }
+            i++;
             continue;
         }
         if (!strncmp(argv[i], "--", 2)) { fprintf(stderr, "decar plot: unknown option '%s' (see --help)\n", argv[i]); return 2; }
@@ -1163,6 +1172,7 @@ static int cmd_plot(int argc, char **argv) {
         nf++;
     }
     if (!out || !nf) { fprintf(stderr, "decar plot: need --out FILE.svg and at least one CSV log\n"); return 2; }
+    if (labels && n_labels != nf) { fprintf(stderr, "decar plot: %d labels for %d logs\n", n_labels, nf); return 2; }
     out_file_check("plot", out);
     for (i = 0, k = 0; i < nf; i++) k += sr[i].n;
     if (!k) { fprintf(stderr, "decar plot: the logs hold no validation loss (train with --val-every N)\n"); return 1; }
@@ -1179,7 +1189,7 @@ static int cmd_plot(int argc, char **argv) {
         if (xv >= 1e6) snprintf(tick, sizeof tick, "%.3gM", xv / 1e6);
         else if (xv >= 1e3) snprintf(tick, sizeof tick, "%.3gk", xv / 1e3);
         else snprintf(tick, sizeof tick, "%.0f", xv);
-        fprintf(f, "<text x='65' y='%.1f' text-anchor='end'>%.2f</text>\n", 400 - 360.0 * k / 4 + 4, yv);
+        fprintf(f, "<text x='65' y='%.1f' text-anchor='end'>%.*f</text>\n", 400 - 360.0 * k / 4 + 4, ymax - ymin < 0.1 ? 3 : 2, yv);
         fprintf(f, "<text x='%.1f' y='416' text-anchor='middle'>%s</text>\n", 70 + 520.0 * k / 4, tick);
     }
     for (i = 0; i < nf; i++) {
@@ -1188,7 +1198,7 @@ static int cmd_plot(int argc, char **argv) {
         for (k = 0; k < sr[i].n; k++) fprintf(f, "%.1f,%.1f ", 70 + 520 * sr[i].x[k] / (xmax > 0 ? xmax : 1), 400 - 360 * (sr[i].y[k] - ymin) / (ymax - ymin));
         fprintf(f, "'/>\n");
         fprintf(f, "<text x='600' y='%d' fill='%s'>", 50 + 16 * i, colors[i % 10]);
-        xml_text(f, base ? base + 1 : sr[i].name, 40);
+        xml_text(f, labels ? labels[i] : base ? base + 1 : sr[i].name, 40);
         fprintf(f, "</text>\n");
         free(sr[i].x); free(sr[i].y);
     }
@@ -1196,6 +1206,7 @@ static int cmd_plot(int argc, char **argv) {
     out_close(&os, out);
     out_commit(&os, NULL);
     free(sr);
+    free(labels);
     return 0;
 }
 

@@ -137,7 +137,8 @@ if [ "$DFM" = 1 ]; then   # masked DFM rows: the same pipeline with --objective 
 fi
 
 say "results"
-$D plot --out $OUT/curves.svg $OUT/logs/dense.csv $(for K in $KS; do echo $OUT/logs/c${K}_0.csv $OUT/logs/r${K}_0.csv; done)
+$D plot --out $OUT/curves.svg --labels "dense model (all data)$(for K in $KS; do printf ',clustered expert 0 of %d,random-split expert 0 of %d' $K $K; done)" \
+  $OUT/logs/dense.csv $(for K in $KS; do echo $OUT/logs/c${K}_0.csv $OUT/logs/r${K}_0.csv; done)
 V=$([ "${BPE:-0}" -gt 0 ] && echo $((BPE + 1)) || echo 258)
 PARAMS=$(( V * DIM + SEQ * DIM + LAYERS * (12 * DIM * DIM + 13 * DIM) + 2 * DIM ))
 bash scripts/results.sh $OUT "$KS" $PARAMS > $OUT/results.md

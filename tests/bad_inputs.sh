@@ -189,6 +189,7 @@ case_ "plot bad log" "line 2" $X plot --out "$O/p.svg" "$D/log_bad.csv"
 case_ "plot not a log" "not a training log" $X plot --out "$O/p.svg" "$D/notalog.csv"
 case_ "plot no logs" "at least one" $X plot --out "$O/p.svg"
 case_ "plot missing log" "cannot read" $X plot --out "$O/p.svg" "$D/none.csv"
+case_ "plot labels vs logs" "labels for" $X plot --out "$O/p.svg" --labels a,b "$D/log_ok.csv"
 # ---- Hugging Face interchange
 mkdir -p "$D/hf_relu" "$D/hf_nocfg"; $X export --model $A --format hf --out "$D/hf_relu" > /dev/null || exit 1
 sed -i 's/gelu_new/relu/' "$D/hf_relu/config.json"; cp "$D/hf_relu/model.safetensors" "$D/hf_nocfg/"
