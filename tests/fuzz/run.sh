@@ -17,7 +17,7 @@ for t in checkpoint router npy list images tokenizer; do
   log=$B/fuzz_$t.log
   if $B/fuzz_$t -max_total_time="$SECS" -rss_limit_mb=2048 -malloc_limit_mb=64 -print_final_stats=1 \
        -artifact_prefix=$B/ $B/corpus_$t tests/fuzz/corpus/$t > $log 2>&1; then
-    echo "fuzz_$t: $(grep -o 'number_of_executed_units: [0-9]*' $log | grep -o '[0-9]*') executions in ${SECS} s, no finding"
+    echo "fuzz_$t: $(grep -ao 'number_of_executed_units: [0-9]*' $log | grep -o '[0-9]*') executions in ${SECS} s, no finding"
   else
     echo "FAILED: fuzz_$t found a problem (input saved under $B/):"; grep -E "ERROR|SUMMARY" $log | head -3
     fails=$((fails + 1))
