@@ -411,7 +411,7 @@ typedef struct decar_tokenizer {
 DECARDEF int     decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, int n_docs, int vocab_size, decar_error *e);
 /* ids[0..n) of text; ids needs len entries (never more tokens than bytes); returns n */
 DECARDEF int64_t decar_tokenizer_encode(const decar_tokenizer *t, const uint8_t *text, int64_t len, int32_t *ids);
-/* the bytes of token id (*bytes points into t); returns their count (0 for EOT, the mask or an unknown id) */
+/* the bytes of token id (*bytes points into t, never NULL); returns their count (0 for EOT, the mask, an unknown id) */
 DECARDEF int     decar_tokenizer_decode(const decar_tokenizer *t, int32_t id, const uint8_t **bytes);
 /* GPT-2's files from memory (untrusted: ids dense and unique, all 256 bytes present, merges made of tokens) */
 DECARDEF int     decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab_json, size_t vocab_len, const char *merges_txt,
@@ -496,6 +496,8 @@ typedef struct decar_router {
     int   n_fine; float *fine; int32_t *fine_map;   /* two-stage: nearest fine centroid -> cluster */
 } decar_router;
 DECARDEF int  decar_route_name(const char *s);   /* "top1", "cosine", "cbtm", "bayes", "uniform" -> kind, or 0 */
+DECARDEF const char *decar_route_label(int kind);   /* the inverse: kind -> name ("?" if none) */
+DECARDEF int  decar_route_uses_features(int kind);  /* R1-R3 read features; R4' (Bayes) and uniform do not */
 /* the assignment function shared by partitioning (training) and R1 (test): nearest centroid (via fine if any) */
 DECARDEF int  decar_router_assign(const decar_router *r, const float *feat);
 /* weights w (k) from a feature vector (R1-R3, uniform) or from log prior + accumulated log-likelihoods (R4',
@@ -2700,7 +2702,6 @@ static void decar__transpose(float *dst, const float *src, int64_t rows, int64_t
 DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *st_len, char **config_json, decar_error *e) {
     decar_st_tensor *ts;
     float *hf;
-    char *cfg;
     int t, rc;
     *st_buf = NULL;
     *config_json = NULL;
@@ -2708,11 +2709,9 @@ DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *
     if (g->cfg.n_prefix > 0) DECAR__FAIL(e, DECAR_ERR_ARG, "an image-prefix captioner has no GPT2LMHeadModel equivalent");
     ts = (decar_st_tensor *)DECAR_MALLOC((size_t)g->n_tensors * sizeof *ts);
     hf = (float *)DECAR_MALLOC(g->n_params * sizeof(float));
-    cfg = (char *)DECAR_MALLOC(1);
-    if (!ts || !hf || !cfg) {
+    if (!ts || !hf) {
         decar__free(ts);
         decar__free(hf);
-        decar__free(cfg);
         DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the export");
     }
     /* weights only, Conv1D weights transposed to (in, out) */
@@ -2735,7 +2734,7 @@ DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *
     rc = decar_st_save_mem(ts, g->n_tensors, NULL, st_buf, st_len, e);
     DECAR_FREE(ts);
     DECAR_FREE(hf);
-    if (rc) { DECAR_FREE(cfg); return rc; }
+    if (rc) return rc;
     /* config.json of GPT2LMHeadModel: decar's GELU is GPT-2's tanh form (gelu_new), LayerNorm eps 1e-5, no dropout */
     {
         decar__sb m;
@@ -2754,17 +2753,18 @@ DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *
         decar__sb_u64(&m, (uint64_t)g->cfg.n_head);
         decar__sb_str(&m, ",\n  \"n_inner\": null,\n  \"activation_function\": \"gelu_new\",\n  \"layer_norm_epsilon\": 1e-05,\n"
                           "  \"resid_pdrop\": 0.0,\n  \"embd_pdrop\": 0.0,\n  \"attn_pdrop\": 0.0,\n  \"initializer_range\": 0.02,\n"
-                          "  \"scale_attn_weights\": true,\n  \"tie_word_embeddings\": true,\n  \"bos_token_id\": 256,\n"
-                          "  \"eos_token_id\": 256,\n  \"torch_dtype\": \"float32\",\n  \"use_cache\": true,\n"
-                          "  \"decar_input\": \"token 256 (end of document) first, then the text's bytes as tokens 0-255\",\n"
-                          "  \"decar_mask_last\": ");
+                          "  \"scale_attn_weights\": true,\n  \"tie_word_embeddings\": true,\n"
+                          "  \"torch_dtype\": \"float32\",\n  \"use_cache\": true,\n");
+        if (!g->tokenizer)   /* bytes: EOT is 256; a BPE model's EOT is its tokenizer's (vocab.json) */
+            decar__sb_str(&m, "  \"bos_token_id\": 256,\n  \"eos_token_id\": 256,\n  \"decar_input\": \"token 256 (end "
+                              "of document) first, then the text's bytes as tokens 0-255\",\n");
+        else decar__sb_str(&m, "  \"decar_input\": \"the tokenizer's <|endoftext|> first, then the text's tokens\",\n");
+        decar__sb_str(&m, "  \"decar_mask_last\": ");
         decar__sb_str(&m, decar_gpt_mask(&g->cfg) >= 0 ? "true\n}\n" : "false\n}\n");
         decar__sb_put(&m, "", 1);   /* the terminating NUL */
-        DECAR_FREE(cfg);
         if (m.oom) { decar__free(m.p); DECAR_FREE(*st_buf); *st_buf = NULL; DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
-        cfg = m.p;
+        *config_json = m.p;
     }
-    *config_json = cfg;
     return DECAR_OK;
 }
 
@@ -3230,7 +3230,7 @@ DECARDEF int64_t decar_tokenizer_encode(const decar_tokenizer *t, const uint8_t 
     return n;
 }
 DECARDEF int decar_tokenizer_decode(const decar_tokenizer *t, int32_t id, const uint8_t **bytes) {
-    if (id < 0 || id >= t->n_tokens || id == t->eot) { *bytes = NULL; return 0; }
+    if (id < 0 || id >= t->n_tokens || id == t->eot) { *bytes = t->blob; return 0; }   /* empty, never NULL */
     *bytes = t->blob + t->off[id];
     return (int)(t->off[id + 1] - t->off[id]);
 }
@@ -3261,7 +3261,9 @@ DECARDEF int decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, in
     uint64_t *wkey = NULL;
     int64_t *widx = NULL;
     decar__word *words = NULL;
-    int64_t words_cap = 0;
+    int64_t words_cap = 0, pc = 16;
+    uint64_t *pk = NULL;
+    int64_t *pv = NULL;
     int n_merges = vocab_size - 257, d, r, rc = DECAR_OK;
     memset(t, 0, sizeof *t);
     if (vocab_size < 257 || vocab_size > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_ARG, "BPE vocabulary %d outside [257, 2^20]", vocab_size);
@@ -3324,14 +3326,13 @@ DECARDEF int decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, in
     t->mb = (int32_t *)DECAR_MALLOC((size_t)(n_merges > 0 ? n_merges : 1) * sizeof(int32_t));
     t->mo = (int32_t *)DECAR_MALLOC((size_t)(n_merges > 0 ? n_merges : 1) * sizeof(int32_t));
     if (!t->ma || !t->mb || !t->mo) { rc = DECAR_ERR_NOMEM; goto fail; }
+    /* the pair-count table, sized once: the words only shrink as merges apply */
+    while (pc < 2 * total + 16) pc *= 2;
+    pk = (uint64_t *)DECAR_MALLOC((size_t)pc * sizeof(uint64_t));
+    pv = (int64_t *)DECAR_MALLOC((size_t)pc * sizeof(int64_t));
+    if (!pk || !pv) { rc = DECAR_ERR_NOMEM; goto fail; }
     for (r = 0; r < n_merges; r++) {
-        int64_t pc = 16, q, best = -1;
-        uint64_t *pk;
-        int64_t *pv;
-        while (pc < 2 * total + 16) pc *= 2;
-        pk = (uint64_t *)DECAR_MALLOC((size_t)pc * sizeof(uint64_t));
-        pv = (int64_t *)DECAR_MALLOC((size_t)pc * sizeof(int64_t));
-        if (!pk || !pv) { decar__free(pk); decar__free(pv); rc = DECAR_ERR_NOMEM; goto fail; }
+        int64_t q, best = -1;
         for (q = 0; q < pc; q++) pv[q] = 0;
         for (q = 0; q < n_words; q++) {
             const decar__word *w = &words[q];
@@ -3344,12 +3345,10 @@ DECARDEF int decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, in
                 if (best < 0 || pv[h] > pv[best] || (pv[h] == pv[best] && pk[h] < pk[best])) best = h;
             }
         }
-        if (best < 0 || pv[best] < 2) { DECAR_FREE(pk); DECAR_FREE(pv); break; }   /* nothing left worth a token */
+        if (best < 0 || pv[best] < 2) break;   /* nothing left worth a token */
         t->ma[r] = (int32_t)(pk[best] >> 32);
         t->mb[r] = (int32_t)(pk[best] & 0xffffffffu);
         t->mo[r] = 256 + r;
-        DECAR_FREE(pk);
-        DECAR_FREE(pv);
         for (q = 0; q < n_words; q++) {   /* apply the merge, left to right */
             decar__word *w = &words[q];
             int o = 0;
@@ -3392,6 +3391,8 @@ done:
     decar__free(words);
     decar__free(wkey);
     decar__free(widx);
+    decar__free(pk);
+    decar__free(pv);
     return rc;
 }
 
@@ -4204,14 +4205,14 @@ DECARDEF int decar_kmeans(const float *X, int64_t N, int d, const decar_kmeans_o
 }
 
 /* ---- 12. routing ------------------------------------------------------------------------------------------------ */
+static const char *const decar__route_names[5] = { "top1", "cosine", "cbtm", "bayes", "uniform" };   /* DECAR_ROUTE_* */
 DECARDEF int decar_route_name(const char *s) {
-    static const char *names[] = { "top1", "cosine", "cbtm", "bayes", "uniform" };
     int i;
-    for (i = 0; i < 5; i++) if (!strcmp(s, names[i])) return i + 1;   /* DECAR_ROUTE_* in this order */
+    for (i = 0; i < 5; i++) if (!strcmp(s, decar__route_names[i])) return i + 1;
     return 0;
 }
-/* R1-R3 read features; R4' (Bayes) and uniform do not */
-static int decar__route_uses_features(int kind) {
+DECARDEF const char *decar_route_label(int kind) { return kind >= 1 && kind <= 5 ? decar__route_names[kind - 1] : "?"; }
+DECARDEF int decar_route_uses_features(int kind) {
     return kind == DECAR_ROUTE_TOP1 || kind == DECAR_ROUTE_COSINE || kind == DECAR_ROUTE_CBTM;
 }
 DECARDEF int decar_router_assign(const decar_router *r, const float *feat) {
@@ -4500,7 +4501,7 @@ static int decar__generate(decar_ensemble *en, const int32_t *prompt, int n_prom
             since = 0;
             nt = (int)decar__ids_text(en->tok, out, len, txt);
             /* a feature function sees even an empty text (external features describe the prompt, not its bytes) */
-            if (en->feat && (nt > 0 || en->feat->fn) && decar__route_uses_features(en->router.kind)) {
+            if (en->feat && (nt > 0 || en->feat->fn) && decar_route_uses_features(en->router.kind)) {
                 if ((rc = decar_feat_apply(en->feat, txt, nt, feat))) {
                     decar__seterr(e, rc, "cannot featurize the text for routing (a router of external features needs "
                                   "their function: decar_featurizer.fn)");
@@ -4587,7 +4588,7 @@ DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int
         int nt = 0, use;
         for (i = 0; i < T; i++)
             if (x[i] != s->mask_token) nt += (int)decar__ids_text(s->tok, x + i, 1, txt + nt);
-        use = s->feat && (nt > 0 || s->feat->fn) && decar__route_uses_features(s->router->kind);
+        use = s->feat && (nt > 0 || s->feat->fn) && decar_route_uses_features(s->router->kind);
         if (use && (rc = decar_feat_apply(s->feat, txt, nt, feat))) {
             decar__seterr(e, rc, "cannot featurize the text for routing (a router of external features needs their "
                           "function: decar_featurizer.fn)");

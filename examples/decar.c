@@ -485,7 +485,7 @@ static void ens_open(ens_t *E, const char *experts, const char *router, const ch
     }
     E->en.router.kind = decar_route_name(route);
     if (!E->en.router.kind) { fprintf(stderr, "decar: unknown router '%s' (top1, cosine, cbtm, bayes, uniform)\n", route); exit(2); }
-    if (!router && E->en.router.kind != DECAR_ROUTE_BAYES && E->en.router.kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar: router '%s' needs --router FILE\n", route); exit(2); }
+    if (!router && decar_route_uses_features(E->en.router.kind)) { fprintf(stderr, "decar: router '%s' needs --router FILE\n", route); exit(2); }
     E->en.router.top_k = top_k; E->en.router.temp = (float)temp; E->en.route_every = route_every;
 }
 /* the config of the first loaded expert (ens_open checked that one exists and that all share objective and vocab) */
@@ -656,8 +656,9 @@ static double dfm_bound(ens_t *E, decar_ctx *ctx, const decar_data *d, const doc
                         nv += l;
                     } else xt[i + 1] = mask;
                 }
-                if (E->en.feat && nv && E->en.router.kind != DECAR_ROUTE_UNIFORM && decar_feat_apply(&E->feat, vis, nv, feat)) { fprintf(stderr, "decar: cannot featurize document %s\n", doc->name); exit(1); }
-                decar_router_weights(&E->en.router, E->en.feat && nv && E->en.router.kind != DECAR_ROUTE_UNIFORM ? feat : NULL, NULL, w);
+                int fo = E->en.feat && nv && decar_route_uses_features(E->en.router.kind);
+                if (fo && decar_feat_apply(&E->feat, vis, nv, feat)) { fprintf(stderr, "decar: cannot featurize document %s\n", doc->name); exit(1); }
+                decar_router_weights(&E->en.router, fo ? feat : NULL, NULL, w);
                 { double sw = 0; for (j = 0; j < K; j++) { if (!E->en.experts[j]) w[j] = 0; sw += w[j]; } for (j = 0; j < K; j++) w[j] /= sw; }
                 for (j = 0; j < K; j++) {
                     decar_tensor *lg; decar_gpt *g = E->en.experts[j]; int V;
@@ -889,10 +890,6 @@ static int cmd_cluster(int argc, char **argv) {
 }
 
 /* ---- ens-eval: every router x top-k from one table of per-expert log-probs ------------------------------------- */
-static const char *decar_route_label(int kind) {
-    static const char *names[] = { "?", "top1", "cosine", "cbtm", "bayes", "uniform" };
-    return kind >= 1 && kind <= 5 ? names[kind] : "?";
-}
 /* --route and --route-k, checked before any work: kinds[nr] (DECAR_ROUTE_*), tks[nt] in [1, K] (0 in the list = K) */
 static void parse_grid(const char *routers, const char *topks, int K, int have_router, int dfm, int **kinds, int *nr, int **tks, int *nt) {
     char **it; int m, i; decar_error e;
@@ -902,7 +899,7 @@ static void parse_grid(const char *routers, const char *topks, int K, int have_r
         int kind = decar_route_name(it[i]);
         if (!kind) { fprintf(stderr, "decar ens-eval: unknown router '%s' (top1, cosine, cbtm, bayes, uniform)\n", it[i]); exit(2); }
         if (dfm && kind == DECAR_ROUTE_BAYES) { fprintf(stderr, "decar ens-eval: router 'bayes' is not available for the DFM bound (top1, cosine, cbtm, uniform)\n"); exit(2); }
-        if (!have_router && kind != DECAR_ROUTE_BAYES && kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar ens-eval: router '%s' needs --router FILE\n", it[i]); exit(2); }
+        if (!have_router && decar_route_uses_features(kind)) { fprintf(stderr, "decar ens-eval: router '%s' needs --router FILE\n", it[i]); exit(2); }
         (*kinds)[i] = kind;
     }
     free(it);
@@ -916,9 +913,8 @@ static void parse_grid(const char *routers, const char *topks, int K, int have_r
     free(it);
 }
 /* DFM experts: the DFM bound of the routed mixture posterior, for each router x top-k */
-static int ens_eval_dfm(ens_t *E, decar_data *d, docset *ds, decar_ctx *ctx, opt *o, int n) {
-    FILE *csv = NULL; int *kinds, nr, *tks, nt, ri, ti;
-    parse_grid(S(o, n, "route"), S(o, n, "route-k"), E->en.k, E->have_router, 1, &kinds, &nr, &tks, &nt);
+static int ens_eval_dfm(ens_t *E, decar_data *d, docset *ds, decar_ctx *ctx, opt *o, int n, int *kinds, int nr, int *tks, int nt) {
+    FILE *csv = NULL; int ri, ti;
     if (S(o, n, "csv")) csv = csv_append(S(o, n, "csv"), "model,router,topk,domain,bits_per_byte,bytes");
     for (ri = 0; ri < nr; ri++) {
         int kind = kinds[ri]; const char *rs = decar_route_label(kind);
@@ -956,14 +952,14 @@ static int cmd_ens_eval(int argc, char **argv) {
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     docset_build(&ds, &d, E.en.tok);
     if (ds.n == 0) { fprintf(stderr, "decar ens-eval: no held-out documents\n"); return 1; }
-    {   /* routers that read features: anything in --route but bayes and uniform */
-        const char *rl = S(o, n, "route"); int uses = strstr(rl, "top1") || strstr(rl, "cosine") || strstr(rl, "cbtm");
+    {   /* the routers x top-k grid, then the features its routers read */
+        int dfm = !ens_cfg(&E)->causal, uses = 0;
+        parse_grid(S(o, n, "route"), S(o, n, "route-k"), K, E.have_router, dfm, &kinds, &nr, &tks, &ntk);
+        for (j = 0; j < nr; j++) uses |= decar_route_uses_features(kinds[j]);
         ens_features(&E, S(o, n, "features"), d.n_docs, uses, "--features");
+        if (dfm) return ens_eval_dfm(&E, &d, &ds, ctx, o, n, kinds, nr, tks, ntk);
     }
     nll = (float **)calloc((size_t)K, sizeof(float *));
-    for (j = 0; j < K; j++) if (E.en.experts[j] && !E.en.experts[j]->cfg.causal) break;
-    if (j < K) return ens_eval_dfm(&E, &d, &ds, ctx, o, n);
-    parse_grid(S(o, n, "route"), S(o, n, "route-k"), K, E.have_router, 0, &kinds, &nr, &tks, &ntk);
     memory_check("ens-eval", ens_cfg(&E), (int)I(o, n, "batch", 1, 4096), ens_cfg(&E)->seq_len);
     for (j = 0; j < K; j++) if (E.en.experts[j]) {
         nll[j] = (float *)malloc((size_t)ds.total * 4);
@@ -992,7 +988,7 @@ static int cmd_ens_eval(int argc, char **argv) {
                     double pm = 0; int64_t before = i > 0 ? end[i - 1] : 0;
                     if (i % every == 0 || kind == DECAR_ROUTE_BAYES) {
                         int fo = 0;
-                        if (E.have_router && kind != DECAR_ROUTE_BAYES && kind != DECAR_ROUTE_UNIFORM && (i > 0 || E.xf)) {
+                        if (E.have_router && decar_route_uses_features(kind) && (i > 0 || E.xf)) {
                             if (decar_feat_apply(&E.feat, doc->bytes, before, feat)) { fprintf(stderr, "decar ens-eval: cannot featurize document %s\n", doc->name); return 1; }
                             fo = 1;
                         }
@@ -1035,7 +1031,7 @@ static int cmd_generate(int argc, char **argv) {
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), (int)I(o, n, "route-k", 1, 1 << 30), F(o, n, "route-temp", 1e-6, 1e6),
              (int)I(o, n, "route-every", 0, 1 << 30), (int)I(o, n, "skip-missing", 0, 1), S(o, n, "tokenizer"));
-    ens_features(&E, S(o, n, "prompt-features"), 1, E.en.router.kind != DECAR_ROUTE_BAYES && E.en.router.kind != DECAR_ROUTE_UNIFORM, "--prompt-features");
+    ens_features(&E, S(o, n, "prompt-features"), 1, decar_route_uses_features(E.en.router.kind), "--prompt-features");
     if (!E.en.experts[0] || !E.models[0].cfg.causal) {
         int j; for (j = 0; j < E.en.k; j++) if (E.en.experts[j] && !E.models[j].cfg.causal) { fprintf(stderr, "decar generate: expert %d is a DFM model: use decar infill\n", j); return 2; }
     }
@@ -1057,7 +1053,7 @@ static int cmd_infill(int argc, char **argv) {
     if (sm < 0) { fprintf(stderr, "decar infill: --sampler must be euler, first-hit or l2r\n"); return 2; }
     tk = (int)I(o, n, "route-k", 0, 1 << 30);
     ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), tk ? tk : 1 << 30, 0.1, 0, 0, S(o, n, "tokenizer"));
-    ens_features(&E, S(o, n, "prompt-features"), 1, E.en.router.kind != DECAR_ROUTE_BAYES && E.en.router.kind != DECAR_ROUTE_UNIFORM, "--prompt-features");
+    ens_features(&E, S(o, n, "prompt-features"), 1, decar_route_uses_features(E.en.router.kind), "--prompt-features");
     txt = REQ(o, n, "text");
     x = (int32_t *)malloc((strlen(txt) + 1) * 4);
     for (i = 0, T = 0; txt[i]; ) {   /* each '_' is one masked token; the text between holes is tokenized */
