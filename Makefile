@@ -13,7 +13,7 @@ all: $(BUILD)/decar
 $(BUILD):
 	mkdir -p $(BUILD)
 
-$(BUILD)/decar: examples/decar.c decar.h | $(BUILD)
+$(BUILD)/decar: examples/decar.c examples/svg.h decar.h | $(BUILD)
 	$(CC) -std=c11 $(CFLAGS) -o $@ examples/decar.c $(LDLIBS)
 
 $(BUILD)/%: tests/%.c decar.h tests/test_util.h | $(BUILD)

@@ -462,12 +462,23 @@ typedef struct decar_featurizer {
     float *idf;               /* DECAR_FEAT_BUCKETS weights of the built-in tf-idf; NULL for external features */
     decar_feature_fn fn;      /* if set, used instead of tf-idf (routing with an external encoder's features) */
     void *user;
+    int64_t doc;              /* set by the evaluations while they featurize document doc of a decar_data: a
+                                 feature function of external features reads that document's row */
 } decar_featurizer;
 DECARDEF int  decar_feat_fit(decar_featurizer *f, int dim, uint64_t seed, const decar_doc *docs, int n, decar_error *e);
 DECARDEF void decar_feat_free(decar_featurizer *f);
 /* out[dim] = the features of text: f->fn if set, else tf-idf. Fails (DECAR_ERR_ARG) for a featurizer of external
    features that has no function (a router built from --features needs the prompt's features from its encoder). */
 DECARDEF int  decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out);
+/* Raw-pixel features for images (no encoder to train first): x = pixels / 255 - mean (n_pixels), centred by the
+   training images' mean, then out = R x / |R x| with R a seeded Gaussian (dim, n_pixels), regenerated on every call
+   and never stored; a random projection keeps cosines as PCA would, without an eigen-solver. */
+DECARDEF void decar_pixel_features(const uint8_t *img, int n_pixels, const float *mean, int dim, uint64_t seed,
+                                   float *out);
+/* the same as a decar_feature_fn (user: a decar_pixel_featurizer): routing by the image in p->image, not the text */
+typedef struct decar_pixel_featurizer { int n_pixels, dim; uint64_t seed; const float *mean; const uint8_t *image; }
+    decar_pixel_featurizer;
+DECARDEF int  decar_pixel_feature_fn(void *user, const uint8_t *text, int64_t len, float *out);
 /* .npy: 2-D float32/float64 little-endian C order. Loads into float32 (rows, cols). */
 DECARDEF int  decar_npy_parse(const void *buf, size_t len, float **out, int64_t *rows, int64_t *cols, decar_error *e);
 DECARDEF int  decar_npy_build(const float *x, int64_t rows, int64_t cols, void **buf, size_t *len);
@@ -500,6 +511,11 @@ DECARDEF const char *decar_route_label(int kind);   /* the inverse: kind -> name
 DECARDEF int  decar_route_uses_features(int kind);  /* R1-R3 read features; R4' (Bayes) and uniform do not */
 /* the assignment function shared by partitioning (training) and R1 (test): nearest centroid (via fine if any) */
 DECARDEF int  decar_router_assign(const decar_router *r, const float *feat);
+/* The router of a partition, built from the training documents' features X (N, d), rows L2-normalised: centroids by
+   spherical (balanced) k-means, the prior pi_k = the share of documents decar_router_assign sends to k, and labels
+   (N, optional) = each document's shard. Kind R1 (top-1), temperature 0.1; save it with its featurizer. */
+DECARDEF int  decar_router_build(decar_router *r, const float *X, int64_t N, int d, const decar_kmeans_opts *o,
+                                 int32_t *labels, decar_error *e);
 /* weights w (k) from a feature vector (R1-R3, uniform) or from log prior + accumulated log-likelihoods (R4',
    loglik may be NULL = prior). Keeps the top_k largest, renormalises to sum 1. */
 DECARDEF void decar_router_weights(const decar_router *r, const float *feat, const double *loglik, double *w);
@@ -542,12 +558,17 @@ typedef struct decar_ensemble {
     int route_every;                /* re-route from the prefix features every this many tokens (R1-R3) */
     decar_featurizer *feat;
     const decar_tokenizer *tok;     /* the experts' BPE tokenizer (text for routing features, EOT); NULL: bytes */
+    int stop_at_eot;                /* decar_ensemble_generate stops after EOT (captions); 0: writes through it */
 } decar_ensemble;
-/* generate n_new tokens after prompt (AR experts). out receives prompt + generated tokens (cap >= len+n_new).
-   active_out (optional, n_new) gets the top-weighted expert of each step. Returns tokens written or < 0. */
-DECARDEF int decar_ensemble_generate(decar_ensemble *en, const int32_t *prompt, int n_prompt, int n_new, double temp,
-                                     int top_k, double top_p, uint64_t seed, int32_t *out, int *active_out,
-                                     decar_error *e);
+/* Generate n_new tokens after prompt with AR experts: x_{t+1} ~ sum_k w_k p_k(. | prefix, x_<=t).
+   prefix: NULL, or one image's (n_prefix, d_prefix) features for experts that take an image prefix (captioning:
+   routing then reads the image through en->feat's function). out receives prompt + generated tokens (cap >=
+   n_prompt + n_new). temp > 0 samples p^(1/temp) with top_k / top_p; temp <= 0 is greedy (the most likely token).
+   Stops early after EOT when en->stop_at_eot. active_out (optional, n_new) gets the top-weighted expert of each step.
+   Returns the tokens written, or a negative DECAR_ERR_* (reason in e). */
+DECARDEF int decar_ensemble_generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt,
+                                     int n_new, double temp, int top_k, double top_p, uint64_t seed, int32_t *out,
+                                     int *active_out, decar_error *e);
 /* The DFM sampler, separate from any model: post(user, k, x, T, need, out) writes expert k's posterior
    p_{1|t}^{i,(k)}(. | x) over n_class classes into out + i*n_class for every i with need[i]; non-zero = failure.
    The mixture posterior sum_k w_k p^(k) is sampled in double precision; w comes from the router (features of the
@@ -568,6 +589,57 @@ DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int
 enum { DECAR_DFM_EULER = 0, DECAR_DFM_FIRST_HIT = 1, DECAR_DFM_L2R = 2 };
 DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
                                  int kappa_pow, double temp, uint64_t seed, decar_error *e);
+
+/* ---------------------------------------------------------------------------------------------------------------
+   14. evaluation: held-out documents under one model or the routed ensemble (AR log-loss, DFM bound)
+   --------------------------------------------------------------------------------------------------------------- */
+/* The documents of one split as tokens. Each is scored on its own as [EOT, x_0, x_1, ...] in windows of the model's
+   context; results are bits per byte whatever the tokenizer (end[] maps tokens back to the bytes they cover). */
+typedef struct decar_docset {
+    int      n;             /* documents */
+    int     *doc;           /* (n) their indices into decar_data.docs */
+    int64_t *off;           /* (n + 1) document q's tokens are tok[off[q] .. off[q+1]) */
+    int32_t *tok;           /* (total) every document's tokens */
+    int64_t *end;           /* (total) after token i, end[i] bytes of its document are covered */
+    int64_t  total, bytes;  /* tokens and bytes over all documents */
+    int32_t  eot;           /* the end-of-document token that starts every document */
+} decar_docset;
+/* the documents of d with docs[i].split == split, tokenized by t (NULL: bytes) */
+DECARDEF int  decar_docset_build(decar_docset *ds, const decar_data *d, int split, const decar_tokenizer *t,
+                                 decar_error *e);
+DECARDEF void decar_docset_free(decar_docset *ds);
+/* one model: nll[off[q] + i] = -ln p(x_i | x_<i) in nats, each document in non-overlapping windows of seq_len
+   tokens (a window's first input is the token before it, EOT for the first), B windows per forward pass */
+DECARDEF int  decar_gpt_score_docs(decar_gpt *g, decar_ctx *ctx, const decar_docset *ds, int B, float *nll,
+                                   decar_error *e);
+/* The routed mixture of AR experts, per document q (bits[q], in bits):
+       bits_q = sum_i -log2 sum_k w_k(i) p_k(x_i | x_<i)
+   w(i) comes from en->router: R1-R3 from the features of the document's text before token i (recomputed every
+   en->route_every tokens; 0 = once, at the start), R4' (Bayes) from log pi_k + sum_{j<i} ln p_k(x_j | x_<j) at every
+   token. Missing experts (NULL) get no weight; a router that picks only missing experts is an error.
+   nll (en->k pointers, caller-owned, NULL entries at first) caches each expert's decar_gpt_score_docs table: an
+   expert is scored the first time it gets weight, so experts no document routes to never run, and several
+   routers or top-k values share the tables. Free them with decar_nll_tables_free. External features: the feature
+   function sees the document's index in en->feat->doc. */
+DECARDEF int  decar_ensemble_score_docs(decar_ensemble *en, decar_ctx *ctx, const decar_data *d,
+                                        const decar_docset *ds, int B, float **nll, double *bits, decar_error *e);
+DECARDEF void decar_nll_tables_free(float **nll, int k);
+/* The router's weights for a text (R1-R3 read its features through en->feat; R4' and uniform the prior), with
+   missing experts removed and the rest renormalised: w (en->k) */
+DECARDEF int  decar_ensemble_route(decar_ensemble *en, const uint8_t *text, int64_t len, double *w, decar_error *e);
+/* one sequence under the mixture with fixed weights w: nll[t] = -ln sum_k w_k p_k(targets_t | prefix, ids_<=t)
+   in nats (0 where targets_t < 0). prefix: NULL or the image prefix. Only experts with w_k > 0 run. */
+DECARDEF int  decar_ensemble_score_seq(decar_ensemble *en, decar_ctx *ctx, const float *prefix, const int32_t *ids,
+                                       const int32_t *targets, int T, const double *w, double *nll, decar_error *e);
+/* DFM experts: a Monte Carlo estimate of the ELBO of the routed mixture, in bits per byte, per window of seq_len - 1
+   tokens and n_mc draws of t per window:
+       -log2 p(x) <= E_t [ kappa'(t) / (1 - kappa(t)) * sum_{i masked in x_t} -log2 sum_k w_k(x_t) p_k(x_i | x_t) ]
+   with kappa(t) = t^n (dfm->kappa_pow), each token revealed with probability kappa(t), and w(x_t) routed on the
+   revealed text (R1-R3) or the prior. *mean is weighted by bytes; *se is its standard error. bits (optional, ds->n)
+   receives each document's bound in bits. */
+DECARDEF int  decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, const decar_dfm *dfm,
+                                       int n_mc, uint64_t seed, double *mean, double *se,
+                                       double *bits, decar_error *e);
 
 #endif /* DECAR_H */
 
@@ -4055,6 +4127,27 @@ DECARDEF int decar_feat_apply(const decar_featurizer *f, const uint8_t *text, in
     return DECAR_OK;
 }
 
+DECARDEF void decar_pixel_features(const uint8_t *img, int n_pixels, const float *mean, int dim, uint64_t seed,
+                                  float *out) {
+    int j, p;
+    decar_rng r;
+    decar_rng_seed(&r, seed);   /* the same R for every image */
+    for (j = 0; j < dim; j++) out[j] = 0.0f;
+    for (p = 0; p < n_pixels; p++) {
+        float x = img[p] / 255.0f - mean[p];
+        for (j = 0; j < dim; j++) out[j] += x * decar_rng_normal(&r);
+    }
+    decar_l2_normalize(out, dim);
+}
+DECARDEF int decar_pixel_feature_fn(void *user, const uint8_t *text, int64_t len, float *out) {
+    const decar_pixel_featurizer *p = (const decar_pixel_featurizer *)user;
+    (void)text;
+    (void)len;
+    if (!p || !p->image || !p->mean) return DECAR_ERR_ARG;
+    decar_pixel_features(p->image, p->n_pixels, p->mean, p->dim, p->seed, out);
+    return DECAR_OK;
+}
+
 /* .npy v1-3: '<f4' or '<f8', fortran_order False, 2-D shape */
 DECARDEF int decar_npy_parse(const void *buf, size_t len, float **out, int64_t *rows, int64_t *cols, decar_error *e) {
     const uint8_t *b = (const uint8_t *)buf; size_t hl, off; char h[4096]; const char *p; int f8; int64_t r, c, i;
@@ -4271,6 +4364,52 @@ DECARDEF void decar_router_free(decar_router *r) {
     decar__free(r->centroids); decar__free(r->prior); decar__free(r->fine); decar__free(r->fine_map);
     memset(r, 0, sizeof *r);
 }
+/* The router of a partition, from the training documents' features X (N, d), rows L2-normalised:
+       mu = spherical (balanced) k-means of X            centroids (k, d), and fine ones when o->n_fine > 0
+       a(x) = argmax_k cos(x, mu_k)                      decar_router_assign: the same rule partitions and routes
+       pi_k = |{i : a(x_i) = k}| / N                     the prior R4' starts from
+   labels (N, optional) receives a(x_i): the shard of every training document. */
+DECARDEF int decar_router_build(decar_router *r, const float *X, int64_t N, int d, const decar_kmeans_opts *o,
+                                int32_t *labels, decar_error *e) {
+    int K = o->k;
+    int nf = o->n_fine > 0 ? (int)(o->n_fine < N ? o->n_fine : N) : 0;
+    int64_t i;
+    int32_t *lt;
+    memset(r, 0, sizeof *r);
+    if (N < 1 || d < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "no training documents to cluster");
+    if (K < 1 || K > N) DECAR__FAIL(e, DECAR_ERR_ARG, "K = %d is larger than the data (%lld training documents)", K, (long long)N);
+    r->k = K;
+    r->d = d;
+    r->kind = DECAR_ROUTE_TOP1;
+    r->top_k = 1;
+    r->temp = 0.1f;
+    r->n_fine = nf;
+    r->centroids = (float *)DECAR_MALLOC((size_t)K * (size_t)d * sizeof(float));
+    r->prior = (float *)DECAR_MALLOC((size_t)K * sizeof(float));
+    lt = (int32_t *)DECAR_MALLOC((size_t)N * sizeof(int32_t));
+    if (nf) {
+        r->fine = (float *)DECAR_MALLOC((size_t)o->n_fine * (size_t)d * sizeof(float));
+        r->fine_map = (int32_t *)DECAR_MALLOC((size_t)o->n_fine * sizeof(int32_t));
+    }
+    if (!r->centroids || !r->prior || !lt || (nf && (!r->fine || !r->fine_map))) {
+        decar__free(lt);
+        decar_router_free(r);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a router of %d clusters", K);
+    }
+    if (decar_kmeans(X, N, d, o, r->centroids, lt, r->fine, r->fine_map, e) < 0) {
+        DECAR_FREE(lt);
+        decar_router_free(r);
+        return e ? e->code : DECAR_ERR_ARG;
+    }
+    DECAR_FREE(lt);
+    for (i = 0; i < K; i++) r->prior[i] = 0.0f;
+    for (i = 0; i < N; i++) {
+        int a = decar_router_assign(r, X + i * d);
+        r->prior[a] += 1.0f / (float)N;
+        if (labels) labels[i] = a;
+    }
+    return DECAR_OK;
+}
 DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const void *buf, size_t len, decar_error *e) {
     decar__st st;
     const uint8_t *b = (const uint8_t *)buf;
@@ -4447,121 +4586,248 @@ static int64_t decar__ids_text(const decar_tokenizer *t, const int32_t *ids, int
     }
     return k;
 }
-typedef struct decar__estate { float *kv, *logits, *scratch; int base, pos; double *p; } decar__estate;
-/* feed expert g the tokens it has not seen yet (from its window base), leave its next-token distribution in st->p */
+/* The mixture's weights at one step: the router's w, then missing experts removed and the rest renormalised,
+       w_k <- [expert k exists] w_k / sum_j [expert j exists] w_j
+   feat: the routing features (NULL: none, the prior), loglik: R4''s accumulated log-likelihoods (or NULL); expert k
+   exists when avail[k] != 0 (avail non-NULL) or experts[k] != NULL. The one copy of this rule: AR generation, DFM
+   sampling and both evaluations call it. */
+static int decar__mix_weights(const decar_router *r, const char *avail, decar_gpt *const *experts, const float *feat,
+                              const double *loglik, double *w, decar_error *e) {
+    int j;
+    double s = 0.0;
+    decar_router_weights(r, feat, loglik, w);
+    for (j = 0; j < r->k; j++) {
+        int exists = avail ? avail[j] != 0 : experts ? experts[j] != NULL : 1;
+        if (!exists) w[j] = 0.0;
+        s += w[j];
+    }
+    if (!(s > 0.0)) DECAR__FAIL(e, DECAR_ERR_ARG, "the router picked only missing experts");
+    for (j = 0; j < r->k; j++) w[j] /= s;
+    return DECAR_OK;
+}
+/* one expert's share of the mixture: mix[a] += w_k p_k[a] for the n classes (in double: small weights survive) */
+static void decar__mix_add(double *mix, double w, const double *p, int n) {
+    int a;
+    for (a = 0; a < n; a++) mix[a] += w * p[a];
+}
+/* The features of text[0..len) for routing into feat, or NULL when the router reads none: R4' and uniform read no
+   features, and an empty text has none (unless a feature function supplies them, as external features do). */
+static const float *decar__route_features(const decar_featurizer *f, int kind, const uint8_t *text, int64_t len,
+                                          float *feat, int *rc, decar_error *e) {
+    *rc = DECAR_OK;
+    if (!f || !decar_route_uses_features(kind)) return NULL;
+    if (len == 0 && !f->fn) return NULL;
+    *rc = decar_feat_apply(f, text, len, feat);
+    if (*rc) {
+        decar__seterr(e, *rc, "cannot featurize the text for routing (a router of external features needs their "
+                      "function: decar_featurizer.fn)");
+        return NULL;
+    }
+    return feat;
+}
+/* one expert's state in generation: its KV cache, its window of the output (base, pos tokens fed), p its next-token
+   distribution; pre: the image prefix positions already fed (0 until the first step) */
+typedef struct decar__estate {
+    float *kv, *logits, *scratch, *emb;
+    int base, pos, pre;
+    double *p;
+} decar__estate;
 /* the first loaded expert (the callers check that one exists) */
 static int decar__first_expert(const decar_ensemble *en) {
     int j;
-    for (j = 0; j < en->k; j++) if (en->experts[j]) return j;
+    for (j = 0; j < en->k; j++)
+        if (en->experts[j]) return j;
     return 0;
 }
-static int decar__expert_catch_up(decar_gpt *g, decar__estate *st, const int32_t *out, int len, int nc) {
+/* Feed expert g what it has not seen yet: the image prefix (P projected positions, once), then the tokens of out
+   from its window base. Leaves p_k(. | prefix, x_<len) in st->p. */
+static int decar__expert_catch_up(decar_gpt *g, decar__estate *st, const float *prefix, const int32_t *out, int len,
+                                  int nc) {
+    int P = prefix ? g->cfg.n_prefix : 0;
     int q;
+    if (P && !st->pre) {
+        /* e_t = proj(prefix_t) for t < P: (P, d_prefix) -> (P, d_model), fed at positions 0 .. P-1 */
+        if (decar_gpt_project_prefix(g, prefix, st->emb)) return 1;
+        for (q = 0; q < P; q++)
+            if (decar_gpt_step_embed(g, st->kv, st->emb + (int64_t)q * g->cfg.d_model, q, st->logits, st->scratch))
+                return 1;
+        st->pre = 1;
+    }
     for (q = st->base + st->pos; q < len; q++) {
-        if (decar_gpt_step(g, st->kv, out[q], q - st->base, st->logits, st->scratch)) return 1;
+        if (decar_gpt_step(g, st->kv, out[q], P + q - st->base, st->logits, st->scratch)) return 1;
         st->pos++;
     }
     decar_softmax_double(st->logits, nc, 1.0, st->p);
     return 0;
 }
+/* expert j's KV cache, logits and scratch, allocated the first time it runs (K can be thousands) */
+static int decar__estate_alloc(decar__estate *st, const decar_gpt *g, int V, int with_prefix) {
+    if (st->kv) return 0;
+    st->kv = (float *)DECAR_MALLOC(decar_gpt_kv_size(&g->cfg) * sizeof(float));
+    st->logits = (float *)DECAR_MALLOC((size_t)V * sizeof(float));
+    st->scratch = (float *)DECAR_MALLOC(decar_gpt_step_scratch(&g->cfg) * sizeof(float));
+    st->p = (double *)DECAR_MALLOC((size_t)V * sizeof(double));
+    if (with_prefix) st->emb = (float *)DECAR_MALLOC((size_t)g->cfg.n_prefix * g->cfg.d_model * sizeof(float) + 1);
+    return !st->kv || !st->logits || !st->scratch || !st->p || (with_prefix && !st->emb);
+}
+static void decar__estate_free(decar__estate *st) {
+    decar__free(st->kv);
+    decar__free(st->logits);
+    decar__free(st->scratch);
+    decar__free(st->p);
+    decar__free(st->emb);
+}
+/* the next token from the mixture: temp > 0 samples mix^(1/temp) (renormalised; top-k / top-p applied), temp <= 0
+   takes the most likely class (the first of equals) */
+static int decar__pick(double *mix, int nc, double temp, int top_k, double top_p, decar_rng *r) {
+    int a, best = 0;
+    if (temp <= 0.0) {
+        for (a = 1; a < nc; a++)
+            if (mix[a] > mix[best]) best = a;
+        return best;
+    }
+    if (temp != 1.0) {
+        double s = 0.0;
+        for (a = 0; a < nc; a++) {
+            mix[a] = pow(mix[a], 1.0 / temp);
+            s += mix[a];
+        }
+        for (a = 0; a < nc; a++) mix[a] /= s;
+    }
+    return decar_sample_probs(mix, nc, top_k, top_p, r);
+}
 /* the body of decar_ensemble_generate: returns a status (DECAR_OK or DECAR_ERR_*), the length in *len_out */
-static int decar__generate(decar_ensemble *en, const int32_t *prompt, int n_prompt, int n_new, double temp,
-                           int top_k, double top_p, uint64_t seed, int32_t *out, int *active_out, int *len_out,
-                           decar_error *e) {
-    int K = en->k, j, i, len = n_prompt, V = 0, T = 0, rc = DECAR_OK, nc, since = 0;
-    decar__estate *st = NULL; double *w = NULL, *ll, *mix = NULL; float *feat = NULL; uint8_t *txt = NULL; decar_rng r;
+static int decar__generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt, int n_new,
+                           double temp, int top_k, double top_p, uint64_t seed, int32_t *out, int *active_out,
+                           int *len_out, decar_error *e) {
+    int K = en->k;
+    int j, i, len = n_prompt, V = 0, T = 0, P = -1, rc = DECAR_OK, nc, since = 0;
+    int bayes = en->router.kind == DECAR_ROUTE_BAYES;
+    int32_t eot = en->tok ? en->tok->eot : DECAR_TOK_EOT;
+    decar__estate *st = NULL;
+    double *w = NULL, *ll = NULL, *mix = NULL;
+    float *feat = NULL;
+    uint8_t *txt = NULL;
     int *run = NULL, *fail = NULL;
-    for (j = 0; j < K; j++) if (en->experts[j]) {
-        if (!en->experts[j]->cfg.causal) DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d is not causal: use decar_ensemble_fill for DFM experts", j);
-        if (V && (en->experts[j]->cfg.vocab_size != V)) DECAR__FAIL(e, DECAR_ERR_ARG, "experts disagree on the vocabulary");
-        V = en->experts[j]->cfg.vocab_size; if (!T || en->experts[j]->cfg.seq_len < T) T = en->experts[j]->cfg.seq_len;
+    decar_rng r;
+    for (j = 0; j < K; j++) {
+        const decar_gpt_config *c = en->experts[j] ? &en->experts[j]->cfg : NULL;
+        if (!c) continue;
+        if (!c->causal) DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d is not causal: use decar_ensemble_fill for DFM experts", j);
+        if (V && c->vocab_size != V) DECAR__FAIL(e, DECAR_ERR_ARG, "experts disagree on the vocabulary");
+        if (prefix && !c->n_prefix) DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d takes no image prefix", j);
+        if (prefix && P >= 0 && c->n_prefix != P) DECAR__FAIL(e, DECAR_ERR_ARG, "experts disagree on the prefix length");
+        V = c->vocab_size;
+        P = prefix ? c->n_prefix : 0;
+        if (!T || c->seq_len - P < T) T = c->seq_len - P;   /* the text positions of the smallest context */
     }
     if (!V) DECAR__FAIL(e, DECAR_ERR_ARG, "the ensemble has no loaded expert");
     if (n_prompt < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "the prompt needs at least one token (start with DECAR_TOK_EOT)");
     if (n_new < 0) DECAR__FAIL(e, DECAR_ERR_ARG, "n_new = %d", n_new);
+    if (prefix && n_prompt + n_new > T) DECAR__FAIL(e, DECAR_ERR_ARG, "%d tokens after an image prefix exceed the "
+                                                    "context (%d text positions)", n_prompt + n_new, T);
     for (i = 0; i < n_prompt; i++)
-        if (prompt[i] < 0 || prompt[i] >= V) DECAR__FAIL(e, DECAR_ERR_ARG, "prompt token %d is %d: outside the vocabulary", i, (int)prompt[i]);
+        if (prompt[i] < 0 || prompt[i] >= V)
+            DECAR__FAIL(e, DECAR_ERR_ARG, "prompt token %d is %d: outside the vocabulary", i, (int)prompt[i]);
     nc = decar_gpt_classes(&en->experts[decar__first_expert(en)]->cfg);
     run = (int *)DECAR_MALLOC((size_t)K * 2 * sizeof(int));
-    if (!run) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for generation");
-    fail = run + K;
     st = (decar__estate *)DECAR_MALLOC((size_t)K * sizeof *st);
-    w = (double *)DECAR_MALLOC((size_t)K * 3 * sizeof(double)); ll = w + K; mix = (double *)DECAR_MALLOC((size_t)V * sizeof(double));
+    w = (double *)DECAR_MALLOC((size_t)K * 2 * sizeof(double));
+    mix = (double *)DECAR_MALLOC((size_t)V * sizeof(double));
     txt = (uint8_t *)DECAR_MALLOC((size_t)(n_prompt + n_new) * (size_t)decar__token_bytes_max(en->tok) + 1);
     if (en->feat) feat = (float *)DECAR_MALLOC((size_t)en->feat->dim * sizeof(float));
-    if (!st || !w || !mix || !txt || (en->feat && !feat)) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory for generation"); goto end; }
+    if (!run || !st || !w || !mix || !txt || (en->feat && !feat)) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory for generation");
+        goto end;
+    }
+    fail = run + K;
+    ll = w + K;
     memset(st, 0, (size_t)K * sizeof *st);
-    for (j = 0; j < K; j++) { ll[j] = 0.0; }
+    for (j = 0; j < K; j++) ll[j] = 0.0;
     memcpy(out, prompt, (size_t)n_prompt * sizeof(int32_t));
     decar_rng_seed(&r, seed);
-    for (i = 0; ; i++) {
-        int nt = 0, a, best = -1, feat_ok = 0;
-        /* route: R1-R3 from the features of the text so far (re-routed every route_every tokens); R4' from ll */
-        if (i == 0 || (en->route_every > 0 && since >= en->route_every)) {
-            since = 0;
-            nt = (int)decar__ids_text(en->tok, out, len, txt);
-            /* a feature function sees even an empty text (external features describe the prompt, not its bytes) */
-            if (en->feat && (nt > 0 || en->feat->fn) && decar_route_uses_features(en->router.kind)) {
-                if ((rc = decar_feat_apply(en->feat, txt, nt, feat))) {
-                    decar__seterr(e, rc, "cannot featurize the text for routing (a router of external features needs "
-                                  "their function: decar_featurizer.fn)");
-                    goto end;
-                }
-                feat_ok = 1;
+    for (i = 0;; i++) {
+        int a, best = -1, nrun = 0, q;
+        /* w: R1-R3 from the features of the text so far (again every route_every tokens); R4' from ll, every token */
+        if (i == 0 || (en->route_every > 0 && since >= en->route_every) || bayes) {
+            const float *f = NULL;
+            if (i == 0 || (en->route_every > 0 && since >= en->route_every)) {
+                int64_t nt = decar__ids_text(en->tok, out, len, txt);
+                since = 0;
+                f = decar__route_features(en->feat, en->router.kind, txt, nt, feat, &rc, e);
+                if (rc) goto end;
             }
-            decar_router_weights(&en->router, feat_ok ? feat : NULL, ll, w);
-        } else if (en->router.kind == DECAR_ROUTE_BAYES) decar_router_weights(&en->router, NULL, ll, w);
-        for (j = 0; j < K; j++) if (!en->experts[j]) w[j] = 0.0;
-        { double s = 0; for (j = 0; j < K; j++) s += w[j]; if (!(s > 0)) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "the router picked only missing experts"); goto end; }
-          for (j = 0; j < K; j++) w[j] /= s; }
-        /* bring every expert that must run up to date: active ones, and all of them for the Bayes posterior.
-           The experts step in parallel, one per thread (their own kernels then run serially: nested regions are off). */
-        {
-            int nrun = 0, r;
-            for (j = 0; j < K; j++) {
-                decar_gpt *g = en->experts[j];
-                if (!g || (w[j] <= 0.0 && en->router.kind != DECAR_ROUTE_BAYES)) continue;
-                if (!st[j].kv) {
-                    st[j].kv = (float *)DECAR_MALLOC(decar_gpt_kv_size(&g->cfg) * sizeof(float));
-                    st[j].logits = (float *)DECAR_MALLOC((size_t)V * sizeof(float));
-                    st[j].scratch = (float *)DECAR_MALLOC(decar_gpt_step_scratch(&g->cfg) * sizeof(float));
-                    st[j].p = (double *)DECAR_MALLOC((size_t)V * sizeof(double));
-                    if (!st[j].kv || !st[j].logits || !st[j].scratch || !st[j].p) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory for a KV cache"); goto end; }
-                }
-                if (len - st[j].base > T) {   /* window full: restart on the last T/2 tokens (at least one) */
-                    st[j].base = len - (T / 2 > 0 ? T / 2 : 1);
-                    st[j].pos = 0;
-                }
-                run[nrun++] = j;
+            if ((rc = decar__mix_weights(&en->router, NULL, en->experts, f, ll, w, e))) goto end;
+        }
+        /* the experts that run: the active ones, and all of them for the Bayes posterior */
+        for (j = 0; j < K; j++) {
+            decar_gpt *g = en->experts[j];
+            if (!g || (w[j] <= 0.0 && !bayes)) continue;
+            if (decar__estate_alloc(&st[j], g, V, prefix != NULL)) {
+                rc = DECAR_ERR_NOMEM;
+                decar__seterr(e, rc, "no memory for a KV cache");
+                goto end;
             }
-            if (nrun > 1) {   /* no region at all for one expert: a serialized region makes libgomp build a new
-                                 nested team for every kernel inside it */
-                DECAR__PAR_FOR
-                for (r = 0; r < nrun; r++) fail[r] = decar__expert_catch_up(en->experts[run[r]], &st[run[r]], out, len, nc);
-            } else if (nrun == 1) fail[0] = decar__expert_catch_up(en->experts[run[0]], &st[run[0]], out, len, nc);
-            for (r = 0; r < nrun; r++) if (fail[r]) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "a token is out of expert %d's vocabulary", run[r]); goto end; }
+            if (len - st[j].base > T) {   /* window full: restart on the last T/2 tokens (at least one) */
+                st[j].base = len - (T / 2 > 0 ? T / 2 : 1);
+                st[j].pos = 0;
+            }
+            run[nrun++] = j;
+        }
+        /* bring them up to date in parallel, one expert per thread (their kernels then run serially). One expert
+           runs outside any region: a serialized region makes libgomp build a nested team for every kernel. */
+        if (nrun > 1) {
+            DECAR__PAR_FOR
+            for (q = 0; q < nrun; q++)
+                fail[q] = decar__expert_catch_up(en->experts[run[q]], &st[run[q]], prefix, out, len, nc);
+        } else if (nrun == 1) {
+            fail[0] = decar__expert_catch_up(en->experts[run[0]], &st[run[0]], prefix, out, len, nc);
+        }
+        for (q = 0; q < nrun; q++) {
+            if (!fail[q]) continue;
+            rc = DECAR_ERR_ARG;
+            decar__seterr(e, rc, "a token is out of expert %d's vocabulary", run[q]);
+            goto end;
         }
         if (i == n_new) break;
-        /* mix the active experts' distributions (temperature applied to the mixture), sample */
+        /* p(a) = sum_k w_k p_k(a | x_<len), then the next token from it */
         for (a = 0; a < nc; a++) mix[a] = 0.0;
-        for (j = 0; j < K; j++) if (w[j] > 0.0) { for (a = 0; a < nc; a++) mix[a] += w[j] * st[j].p[a]; if (best < 0 || w[j] > w[best]) best = j; }
-        if (temp > 0.0 && temp != 1.0) { double s = 0; for (a = 0; a < nc; a++) { mix[a] = pow(mix[a], 1.0 / temp); s += mix[a]; } for (a = 0; a < nc; a++) mix[a] /= s; }
-        a = decar_sample_probs(mix, nc, top_k, top_p, &r);
-        if (a < 0) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory for top-k / top-p sampling"); goto end; }
+        for (j = 0; j < K; j++) {
+            if (w[j] <= 0.0) continue;
+            decar__mix_add(mix, w[j], st[j].p, nc);
+            if (best < 0 || w[j] > w[best]) best = j;
+        }
+        a = decar__pick(mix, nc, temp, top_k, top_p, &r);
+        if (a < 0) {
+            rc = DECAR_ERR_NOMEM;
+            decar__seterr(e, rc, "no memory for top-k / top-p sampling");
+            goto end;
+        }
         if (active_out) active_out[i] = best;
-        for (j = 0; j < K; j++) if (st[j].p && (w[j] > 0.0 || en->router.kind == DECAR_ROUTE_BAYES)) ll[j] += log(st[j].p[a] > 1e-300 ? st[j].p[a] : 1e-300);
-        out[len++] = a; since++;
+        /* R4': ll_k += ln p_k(a | x_<len) */
+        for (j = 0; j < K; j++)
+            if (st[j].p && (w[j] > 0.0 || bayes)) ll[j] += log(st[j].p[a] > 1e-300 ? st[j].p[a] : 1e-300);
+        out[len++] = a;
+        since++;
+        if (a == eot && en->stop_at_eot) break;
     }
 end:
-    if (st) for (j = 0; j < K; j++) { decar__free(st[j].kv); decar__free(st[j].logits); decar__free(st[j].scratch); decar__free(st[j].p); }
-    decar__free(st); decar__free(w); decar__free(mix); decar__free(txt); decar__free(feat); decar__free(run);
+    for (j = 0; st && j < K; j++) decar__estate_free(&st[j]);
+    decar__free(st);
+    decar__free(w);
+    decar__free(mix);
+    decar__free(txt);
+    decar__free(feat);
+    decar__free(run);
     *len_out = len;
     return rc;
 }
-DECARDEF int decar_ensemble_generate(decar_ensemble *en, const int32_t *prompt, int n_prompt, int n_new, double temp,
-                                     int top_k, double top_p, uint64_t seed, int32_t *out, int *active_out, decar_error *e) {
+DECARDEF int decar_ensemble_generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt,
+                                     int n_new, double temp, int top_k, double top_p, uint64_t seed, int32_t *out,
+                                     int *active_out, decar_error *e) {
     int len = 0;
-    int rc = decar__generate(en, prompt, n_prompt, n_new, temp, top_k, top_p, seed, out, active_out, &len, e);
+    int rc = decar__generate(en, prefix, prompt, n_prompt, n_new, temp, top_k, top_p, seed, out, active_out, &len, e);
     return rc ? -rc : len;   /* a count: negative codes for errors, like every function that returns a count */
 }
 
@@ -4584,25 +4850,18 @@ DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int
         else if (x[i] < 0 || x[i] >= nc) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "token %d at %d out of range", (int)x[i], i); goto end; }
     }
     decar_rng_seed(&r, seed);
-    {   /* initial routing: features of the visible bytes (R1-R3), or the prior (R4', uniform) */
-        int nt = 0, use;
+    {   /* initial routing: features of the visible text (R1-R3), or the prior (R4', uniform) */
+        int64_t nt = 0;
+        const float *f;
         for (i = 0; i < T; i++)
-            if (x[i] != s->mask_token) nt += (int)decar__ids_text(s->tok, x + i, 1, txt + nt);
-        use = s->feat && (nt > 0 || s->feat->fn) && decar_route_uses_features(s->router->kind);
-        if (use && (rc = decar_feat_apply(s->feat, txt, nt, feat))) {
-            decar__seterr(e, rc, "cannot featurize the text for routing (a router of external features needs their "
-                          "function: decar_featurizer.fn)");
-            goto end;
-        }
-        decar_router_weights(s->router, use ? feat : NULL, ll, w);
+            if (x[i] != s->mask_token) nt += decar__ids_text(s->tok, x + i, 1, txt + nt);
+        f = decar__route_features(s->feat, s->router->kind, txt, nt, feat, &rc, e);
+        if (rc || (rc = decar__mix_weights(s->router, s->avail, NULL, f, ll, w, e))) goto end;
     }
     while (n_masked > 0) {
-        double t = (double)step / steps, h = 1.0 / steps, sw = 0.0;
+        double t = (double)step / steps, h = 1.0 / steps;
         int n_rev = 0;
-        if (bayes) decar_router_weights(s->router, NULL, ll, w);
-        for (j = 0; j < K; j++) { if (s->avail && !s->avail[j]) w[j] = 0.0; sw += w[j]; }
-        if (!(sw > 0.0)) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "the router picked only missing experts"); goto end; }
-        for (j = 0; j < K; j++) w[j] /= sw;
+        if (bayes && (rc = decar__mix_weights(s->router, s->avail, NULL, NULL, ll, w, e))) goto end;
         /* which positions to reveal this step */
         memset(need, 0, (size_t)T);
         if (sampler == DECAR_DFM_L2R) { for (i = 0; i < T; i++) if (x[i] == s->mask_token) { need[i] = 1; break; } }
@@ -4628,7 +4887,8 @@ DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int
         }
         for (i = 0; i < T; i++) if (need[i]) {   /* all reveals of a step use the posteriors of the same state x_t */
             for (a = 0; a < nc; a++) mix[a] = 0.0;
-            for (j = 0; j < K; j++) if (w[j] > 0.0) { const double *p = pk[j] + (int64_t)i * nc; for (a = 0; a < nc; a++) mix[a] += w[j] * p[a]; }
+            for (j = 0; j < K; j++)
+                if (w[j] > 0.0) decar__mix_add(mix, w[j], pk[j] + (int64_t)i * nc, nc);
             a = decar_sample_probs(mix, nc, 0, 1.0, &r);   /* no filtering: never fails */
             for (j = 0; j < K; j++) if (bayes && (!s->avail || s->avail[j])) { double pv = pk[j][(int64_t)i * nc + a]; ll[j] += log(pv > 1e-300 ? pv : 1e-300); }
             x[i] = -1 - a;   /* hold the token until the step ends */
@@ -4687,6 +4947,326 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
     rc = decar_dfm_sample(&s, x, T, sampler, n_steps, kappa_pow, seed, e);
     DECAR_FREE(f.inp);
     DECAR_FREE(avail);
+    return rc;
+}
+
+/* ---- 14. evaluation -------------------------------------------------------------------------------------------- */
+DECARDEF void decar_docset_free(decar_docset *ds) {
+    decar__free(ds->doc);
+    decar__free(ds->off);
+    decar__free(ds->tok);
+    decar__free(ds->end);
+    memset(ds, 0, sizeof *ds);
+}
+DECARDEF int decar_docset_build(decar_docset *ds, const decar_data *d, int split, const decar_tokenizer *t,
+                                decar_error *e) {
+    int i;
+    int64_t cap = 0;
+    memset(ds, 0, sizeof *ds);
+    for (i = 0; i < d->n_docs; i++)
+        if (d->docs[i].split == split) cap += d->docs[i].len;   /* never more tokens than bytes */
+    ds->doc = (int *)DECAR_MALLOC((size_t)d->n_docs * sizeof(int) + 1);
+    ds->off = (int64_t *)DECAR_MALLOC((size_t)(d->n_docs + 1) * sizeof(int64_t));
+    ds->tok = (int32_t *)DECAR_MALLOC((size_t)(cap + 1) * sizeof(int32_t));
+    ds->end = (int64_t *)DECAR_MALLOC((size_t)(cap + 1) * sizeof(int64_t));
+    if (!ds->doc || !ds->off || !ds->tok || !ds->end) {
+        decar_docset_free(ds);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for %lld held-out tokens", (long long)cap);
+    }
+    ds->eot = t ? t->eot : DECAR_TOK_EOT;
+    for (i = 0; i < d->n_docs; i++) {
+        const decar_doc *doc = &d->docs[i];
+        int32_t *tk = ds->tok + ds->total;
+        int64_t k, m, at = 0;
+        if (doc->split != split) continue;
+        ds->doc[ds->n] = i;
+        ds->off[ds->n] = ds->total;
+        m = t ? decar_tokenizer_encode(t, doc->bytes, doc->len, tk) : doc->len;
+        for (k = 0; k < m; k++) {
+            const uint8_t *b;
+            if (!t) tk[k] = doc->bytes[k];
+            at += t ? decar_tokenizer_decode(t, tk[k], &b) : 1;
+            ds->end[ds->total + k] = at;
+        }
+        ds->total += m;
+        ds->bytes += doc->len;
+        ds->n++;
+    }
+    ds->off[ds->n] = ds->total;
+    return DECAR_OK;
+}
+
+/* scores the nb windows gathered in x, y and writes each target's -ln p to nll[dst[...]] */
+static int decar__score_flush(decar_gpt *g, decar_ctx *ctx, const int32_t *x, const int32_t *y, const int64_t *dst,
+                              int nb, int T, float *out, float *nll, decar_error *e) {
+    int k;
+    if (decar_gpt_score(g, ctx, x, y, nb, T, out)) DECAR__FAIL(e, decar_ctx_status(ctx), "scoring: %s", decar_ctx_error(ctx));
+    for (k = 0; k < nb * T; k++)
+        if (dst[k] >= 0) nll[dst[k]] = out[k];
+    return DECAR_OK;
+}
+DECARDEF int decar_gpt_score_docs(decar_gpt *g, decar_ctx *ctx, const decar_docset *ds, int B, float *nll,
+                                  decar_error *e) {
+    int T = g->cfg.seq_len;
+    int q, nb = 0, rc = DECAR_OK;
+    size_t n = (size_t)(B > 0 ? B : 1) * (size_t)T;
+    int32_t *x = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
+    int32_t *y = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
+    float *out = (float *)DECAR_MALLOC(n * sizeof(float));
+    int64_t *dst = (int64_t *)DECAR_MALLOC(n * sizeof(int64_t));
+    if (B < 1) {
+        rc = DECAR_ERR_ARG;
+        decar__seterr(e, rc, "batch %d", B);
+    } else if (!x || !y || !out || !dst) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory for scoring");
+    }
+    for (q = 0; q < ds->n && !rc; q++) {
+        const int32_t *tk = ds->tok + ds->off[q];
+        int64_t len = ds->off[q + 1] - ds->off[q];
+        int64_t s;
+        /* window s covers targets x_s .. x_{s+T-1} from inputs x_{s-1} .. x_{s+T-2} (x_{-1} = EOT) */
+        for (s = 0; s < len && !rc; s += T) {
+            int t;
+            for (t = 0; t < T; t++) {
+                int64_t pi = s + t - 1;
+                int64_t ti = s + t;
+                x[nb * T + t] = pi < 0 || pi >= len ? ds->eot : tk[pi];
+                y[nb * T + t] = ti < len ? tk[ti] : -1;
+                dst[nb * T + t] = ti < len ? ds->off[q] + ti : -1;
+            }
+            nb++;
+            if (nb == B) {
+                rc = decar__score_flush(g, ctx, x, y, dst, nb, T, out, nll, e);
+                nb = 0;
+            }
+        }
+    }
+    if (nb && !rc) rc = decar__score_flush(g, ctx, x, y, dst, nb, T, out, nll, e);
+    decar__free(x);
+    decar__free(y);
+    decar__free(out);
+    decar__free(dst);
+    return rc;
+}
+DECARDEF void decar_nll_tables_free(float **nll, int k) {
+    int j;
+    for (j = 0; nll && j < k; j++) {
+        decar__free(nll[j]);
+        nll[j] = NULL;
+    }
+}
+
+/* expert j's table of every held-out token's -ln p, computed the first time it is needed */
+static int decar__nll_table(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, int B, float **nll, int j,
+                            decar_error *e) {
+    int rc;
+    if (nll[j]) return DECAR_OK;
+    nll[j] = (float *)DECAR_MALLOC((size_t)ds->total * sizeof(float) + 1);
+    if (!nll[j]) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for expert %d's scores", j);
+    rc = decar_gpt_score_docs(en->experts[j], ctx, ds, B, nll[j], e);
+    if (rc) {
+        DECAR_FREE(nll[j]);
+        nll[j] = NULL;
+    }
+    return rc;
+}
+DECARDEF int decar_ensemble_score_docs(decar_ensemble *en, decar_ctx *ctx, const decar_data *d,
+                                       const decar_docset *ds, int B, float **nll, double *bits, decar_error *e) {
+    int K = en->k;
+    int bayes = en->router.kind == DECAR_ROUTE_BAYES;
+    int j, q, rc = DECAR_OK;
+    double *w = (double *)DECAR_MALLOC((size_t)K * 2 * sizeof(double));
+    double *ll = NULL;
+    int64_t doc0 = en->feat ? en->feat->doc : 0;
+    float *feat = (float *)DECAR_MALLOC((size_t)(en->feat ? en->feat->dim : 1) * sizeof(float));
+    if (!w || !feat) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory for ensemble scoring");
+    } else {
+        ll = w + K;
+    }
+    /* R4' reads every expert's likelihood at every token: all of them are scored first */
+    for (j = 0; j < K && bayes && !rc; j++)
+        if (en->experts[j]) rc = decar__nll_table(en, ctx, ds, B, nll, j, e);
+    for (q = 0; q < ds->n && !rc; q++) {
+        const decar_doc *doc = &d->docs[ds->doc[q]];
+        const int64_t *end = ds->end + ds->off[q];
+        int64_t ntok = ds->off[q + 1] - ds->off[q];
+        int64_t i;
+        if (en->feat) en->feat->doc = ds->doc[q];
+        for (j = 0; j < K; j++) ll[j] = 0.0;
+        bits[q] = 0.0;
+        for (i = 0; i < ntok && !rc; i++) {
+            int64_t before = i > 0 ? end[i - 1] : 0;
+            double pm = 0.0;
+            int route = i == 0 || bayes || (en->route_every > 0 && i % en->route_every == 0);
+            /* w(i): routed on the text before token i */
+            if (route) {
+                const float *f = decar__route_features(en->feat, en->router.kind, doc->bytes, before, feat, &rc, e);
+                if (rc || (rc = decar__mix_weights(&en->router, NULL, en->experts, f, ll, w, e))) break;
+            }
+            /* p(x_i) = sum_k w_k p_k(x_i | x_<i); ll_k += ln p_k(x_i | x_<i) */
+            for (j = 0; j < K; j++) {
+                double lp;
+                if (w[j] > 0.0 && (rc = decar__nll_table(en, ctx, ds, B, nll, j, e))) break;
+                if (!nll[j]) continue;
+                lp = -(double)nll[j][ds->off[q] + i];
+                if (w[j] > 0.0) pm += w[j] * exp(lp);
+                ll[j] += lp;
+            }
+            bits[q] += -log(pm > 1e-300 ? pm : 1e-300) / log(2.0);
+        }
+    }
+    if (en->feat) en->feat->doc = doc0;
+    decar__free(w);
+    decar__free(feat);
+    return rc;
+}
+
+DECARDEF int decar_ensemble_route(decar_ensemble *en, const uint8_t *text, int64_t len, double *w, decar_error *e) {
+    int rc = DECAR_OK;
+    float *feat = (float *)DECAR_MALLOC((size_t)(en->feat ? en->feat->dim : 1) * sizeof(float));
+    const float *f;
+    if (!feat) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for routing");
+    f = decar__route_features(en->feat, en->router.kind, text, len, feat, &rc, e);
+    if (!rc) rc = decar__mix_weights(&en->router, NULL, en->experts, f, NULL, w, e);
+    DECAR_FREE(feat);
+    return rc;
+}
+DECARDEF int decar_ensemble_score_seq(decar_ensemble *en, decar_ctx *ctx, const float *prefix, const int32_t *ids,
+                                      const int32_t *targets, int T, const double *w, double *nll, decar_error *e) {
+    int j, t;
+    float *one = (float *)DECAR_MALLOC((size_t)(T > 0 ? T : 1) * sizeof(float));
+    if (!one) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for scoring");
+    for (t = 0; t < T; t++) nll[t] = 0.0;   /* p(target_t), summed over the experts, then -ln of it */
+    for (j = 0; j < en->k; j++) {
+        decar_gpt *g = en->experts[j];
+        if (!g || w[j] <= 0.0) continue;
+        if (decar_gpt_score_prefix(g, ctx, prefix, ids, targets, 1, T, one)) {
+            DECAR_FREE(one);
+            DECAR__FAIL(e, decar_ctx_status(ctx), "expert %d: %s", j, decar_ctx_error(ctx));
+        }
+        for (t = 0; t < T; t++) nll[t] += w[j] * exp(-(double)one[t]);
+    }
+    for (t = 0; t < T; t++) nll[t] = targets[t] < 0 ? 0.0 : -log(nll[t] > 1e-300 ? nll[t] : 1e-300);
+    DECAR_FREE(one);
+    return DECAR_OK;
+}
+
+DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, const decar_dfm *dfm,
+                                      int n_mc, uint64_t seed, double *mean, double *se,
+                                      double *bits, decar_error *e) {
+    int K = en->k;
+    int first = -1, T = 0, nc = 0, mask = 0, V = 0, j, q, rc = DECAR_OK;
+    int npow = dfm && dfm->kappa_pow > 0 ? dfm->kappa_pow : 1;
+    int64_t tb = decar__token_bytes_max(en->tok);
+    double sum = 0.0, sum2 = 0.0, nbytes = 0.0;
+    double *w = NULL, *pm = NULL, *p = NULL;
+    int32_t *x1 = NULL, *xt = NULL;
+    uint8_t *vis = NULL;
+    float *feat = NULL;
+    int64_t doc0 = en->feat ? en->feat->doc : 0;
+    decar_rng r;
+    for (j = 0; j < K; j++)
+        if (en->experts[j] && first < 0) first = j;
+    if (first < 0) DECAR__FAIL(e, DECAR_ERR_ARG, "the ensemble has no loaded expert");
+    if (n_mc < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "n_mc = %d", n_mc);
+    T = en->experts[first]->cfg.seq_len - 1;   /* the window's tokens; position 0 holds EOT */
+    nc = decar_gpt_classes(&en->experts[first]->cfg);
+    mask = decar_gpt_mask(&en->experts[first]->cfg);
+    V = en->experts[first]->cfg.vocab_size;
+    if (mask < 0 || T < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "the DFM bound needs experts with a mask token and a context");
+    for (j = 0; j < K; j++)
+        if (en->experts[j] && (en->experts[j]->cfg.seq_len - 1 != T || en->experts[j]->cfg.vocab_size != V))
+            DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d's context or vocabulary differs from expert %d's", j, first);
+    w = (double *)DECAR_MALLOC((size_t)K * sizeof(double));
+    pm = (double *)DECAR_MALLOC((size_t)T * sizeof(double));
+    p = (double *)DECAR_MALLOC((size_t)nc * sizeof(double));
+    x1 = (int32_t *)DECAR_MALLOC((size_t)(T + 1) * sizeof(int32_t));
+    xt = (int32_t *)DECAR_MALLOC((size_t)(T + 1) * sizeof(int32_t));
+    vis = (uint8_t *)DECAR_MALLOC((size_t)(T * tb + 1));
+    feat = (float *)DECAR_MALLOC((size_t)(en->feat ? en->feat->dim : 1) * sizeof(float));
+    if (!w || !pm || !p || !x1 || !xt || !vis || !feat) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory for the DFM bound");
+    }
+    decar_rng_seed(&r, seed);
+    for (q = 0; q < ds->n && !rc; q++) {
+        const int32_t *tk = ds->tok + ds->off[q];
+        const int64_t *end = ds->end + ds->off[q];
+        int64_t len = ds->off[q + 1] - ds->off[q];
+        int64_t s;
+        if (en->feat) en->feat->doc = ds->doc[q];
+        if (bits) bits[q] = 0.0;
+        for (s = 0; s < len && !rc; s += T) {
+            int L = (int)(len - s < T ? len - s : T);
+            int mc, i;
+            double wb = (double)(end[s + L - 1] - (s > 0 ? end[s - 1] : 0));   /* the window's bytes */
+            x1[0] = ds->eot;
+            for (i = 0; i < L; i++) x1[i + 1] = tk[s + i];
+            for (mc = 0; mc < n_mc && !rc; mc++) {
+                /* t ~ U(0, 1 - 1e-3); kappa(t) = t^n; the ELBO weight kappa'(t) / (1 - kappa(t)) */
+                double t = decar_rng_double(&r) * (1.0 - 1e-3);
+                double kappa = pow(t, (double)npow);
+                double wt = (double)npow * pow(t, (double)(npow - 1)) / (1.0 - kappa);
+                double b = 0.0;
+                int64_t nv = 0;
+                const float *f;
+                /* x_t: each token revealed with probability kappa(t); routing sees the revealed text */
+                xt[0] = ds->eot;
+                for (i = 0; i < L; i++) {
+                    pm[i] = 0.0;
+                    xt[i + 1] = decar_rng_double(&r) < kappa ? x1[i + 1] : mask;
+                    if (xt[i + 1] != mask) nv += decar__ids_text(en->tok, x1 + i + 1, 1, vis + nv);
+                }
+                f = decar__route_features(en->feat, en->router.kind, vis, nv, feat, &rc, e);
+                if (rc || (rc = decar__mix_weights(&en->router, NULL, en->experts, f, NULL, w, e))) break;
+                /* p(x_i | x_t) = sum_k w_k p_k(x_i | x_t) at every masked position; only active experts run */
+                for (j = 0; j < K; j++) {
+                    decar_tensor *lg;
+                    if (!en->experts[j] || w[j] <= 0.0) continue;
+                    decar_ctx_reset(ctx);
+                    lg = decar_gpt_forward(ctx, en->experts[j], xt, 1, L + 1);
+                    if (!lg) {
+                        rc = decar_ctx_status(ctx);
+                        decar__seterr(e, rc, "%s", decar_ctx_error(ctx));
+                        break;
+                    }
+                    for (i = 0; i < L; i++) {
+                        if (xt[i + 1] != mask) continue;
+                        decar_softmax_double(lg->data + (int64_t)(i + 1) * V, nc, 1.0, p);
+                        pm[i] += w[j] * p[x1[i + 1]];
+                    }
+                }
+                for (i = 0; i < L; i++)
+                    if (xt[i + 1] == mask) b += -log2(pm[i] > 1e-300 ? pm[i] : 1e-300) * wt;
+                /* bits per byte of this window at this t, weighted by its bytes */
+                if (wb > 0) {
+                    double bpb = b / wb;
+                    sum += bpb * wb;
+                    sum2 += bpb * bpb * wb;
+                    nbytes += wb;
+                }
+                if (bits) bits[q] += b / n_mc;
+            }
+        }
+    }
+    if (en->feat) en->feat->doc = doc0;
+    if (!rc) {
+        double m = sum / (nbytes > 0 ? nbytes : 1);
+        double var = sum2 / (nbytes > 0 ? nbytes : 1) - m * m;
+        /* effective sample count: windows x MC draws (a window is about T tokens) */
+        *mean = m;
+        *se = sqrt(var > 0 ? var : 0) / sqrt((double)ds->total * n_mc / T + 1e-9);
+    }
+    decar__free(w);
+    decar__free(pm);
+    decar__free(p);
+    decar__free(x1);
+    decar__free(xt);
+    decar__free(vis);
+    decar__free(feat);
     return rc;
 }
 

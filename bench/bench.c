@@ -116,7 +116,7 @@ static void bench_model(const char *name, int L, int H, int C) {
         tg = te = 1e9;
         for (rep = 0; rep < reps; rep++) {
             double t1 = now(); for (p = 0; p < n; p++) decar_gpt_step(&g, kv, (int32_t)(p % 256), p, lg, sc); t1 = now() - t1; if (t1 < tg) tg = t1;
-            t1 = now(); decar_ensemble_generate(&en, prompt, 1, n - 1, 1.0, 0, 1.0, 1, out, NULL, &e); t1 = now() - t1; if (t1 < te) te = t1;
+            t1 = now(); decar_ensemble_generate(&en, NULL, prompt, 1, n - 1, 1.0, 0, 1.0, 1, out, NULL, &e); t1 = now() - t1; if (t1 < te) te = t1;
         }
         printf("generate %s: batch 1 KV cache %.0f tok/s; top-2 ensemble %.0f tok/s (%.2fx the cost of one expert)\n", name, n / tg, n / te, te / tg);
         printf("RESULT gen_%s %.1f\nRESULT ens2_%s %.3f\n", name, n / tg, name, te / tg);

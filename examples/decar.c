@@ -19,6 +19,7 @@
 #include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "svg.h"
 
 /* ---- small helpers ------------------------------------------------------------------------------------------- */
 static double now_s(void) { struct timespec ts; timespec_get(&ts, TIME_UTC); return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec; }
@@ -404,13 +405,17 @@ static int cmd_train(int argc, char **argv) {
 /* ---- the ensemble: one mechanism for one model (sample) and many (generate) ---------------------------------- */
 typedef struct {
     decar_ensemble en; decar_gpt *models; decar_featurizer feat; int have_router;
-    float *xf; int64_t xrows, xcols; const float *xcur;   /* external routing features (.npy) and the current row */
+    float *xf; int64_t xrows, xcols;   /* external routing features (.npy): one row per document, or the prompt's */
 } ens_t;
-/* the feature function of a router built from external features: the current row of the user's .npy */
+/* the feature function of a router built from external features: the row of the document being featurized (the
+   library sets feat.doc while it evaluates documents), or the prompt's one row */
 static int ext_feature(void *user, const uint8_t *text, int64_t len, float *out) {
     ens_t *E = (ens_t *)user;
-    (void)text; (void)len;
-    memcpy(out, E->xcur, (size_t)E->xcols * sizeof(float));
+    int64_t row = E->xrows == 1 ? 0 : E->feat.doc;
+    (void)text;
+    (void)len;
+    if (row < 0 || row >= E->xrows) return DECAR_ERR_ARG;
+    memcpy(out, E->xf + row * E->xcols, (size_t)E->xcols * sizeof(float));
     return 0;
 }
 /* Routing follows its features: a router made from --features needs the same encoder's features of what it routes
@@ -429,7 +434,6 @@ static void ens_features(ens_t *E, const char *path, int64_t rows, int uses, con
     if (E->xrows != rows || E->xcols != E->en.router.d) {
         fprintf(stderr, "decar: %s is (%lld, %lld): need %lld rows of the router's %d features\n", path, (long long)E->xrows, (long long)E->xcols, (long long)rows, E->en.router.d); exit(2); }
     for (i = 0; i < rows; i++) decar_l2_normalize(E->xf + i * E->xcols, (int)E->xcols);   /* as cluster normalised them */
-    E->xcur = E->xf;
     E->feat.fn = ext_feature;
     E->feat.user = E;
 }
@@ -518,7 +522,7 @@ static int generate_common(ens_t *E, const char *prompt, int n_new, double temp,
     toks[0] = tok_eot(E->en.tok);
     np = 1 + (int)tok_text(E->en.tok, (const uint8_t *)prompt, np - 1, toks + 1);
     t0 = now_s();
-    len = decar_ensemble_generate(&E->en, toks, np, n_new, temp, top_k, top_p, seed, toks, act, &e);
+    len = decar_ensemble_generate(&E->en, NULL, toks, np, n_new, temp, top_k, top_p, seed, toks, act, &e);
     if (len < 0) die("generate", &e);
     print_tokens(E->en.tok, toks + 1, len - 1);
     printf("\n");
@@ -563,166 +567,75 @@ static int cmd_sample(int argc, char **argv) {
     return 0;
 }
 
-/* ---- scoring held-out documents ------------------------------------------------------------------------------
-   Each document is scored on its own as [EOT, tokens...] in non-overlapping windows of T: targets are its tokens
-   only. Tokens are bytes, or a BPE tokenizer's: a docset holds every held-out document's tokens, with where each
-   token ends in the document's bytes (routing reads the text so far); results are bits per byte either way.
-   score_docs fills nll[off[q] + i] = -ln p(token i of document q | its window so far), for one model. */
-typedef struct {
-    int n; int *doc;            /* the held-out documents (indices into the data) */
-    int64_t *off;               /* n + 1: where each document's tokens start in tok / nll */
-    int32_t *tok;               /* every document's tokens */
-    int64_t *end;               /* after token i, this many bytes of its document are covered */
-    int64_t total, bytes;       /* tokens and bytes over all documents */
-    int32_t eot;
-} docset;
-static void docset_build(docset *ds, const decar_data *d, const decar_tokenizer *t) {
-    int i; int64_t cap = 0;
-    memset(ds, 0, sizeof *ds);
-    ds->doc = (int *)malloc((size_t)d->n_docs * sizeof(int)); ds->off = (int64_t *)malloc((size_t)(d->n_docs + 1) * 8);
-    for (i = 0; i < d->n_docs; i++) if (d->docs[i].split == 1) cap += d->docs[i].len;
-    ds->tok = (int32_t *)malloc((size_t)(cap + 1) * 4); ds->end = (int64_t *)malloc((size_t)(cap + 1) * 8);
-    ds->eot = tok_eot(t);
-    for (i = 0; i < d->n_docs; i++) if (d->docs[i].split == 1) {
-        const decar_doc *doc = &d->docs[i]; int64_t k, m, at = 0;
-        ds->doc[ds->n] = i; ds->off[ds->n] = ds->total;
-        m = tok_text(t, doc->bytes, doc->len, ds->tok + ds->total);
-        for (k = 0; k < m; k++) {
-            const uint8_t *b;
-            at += t ? decar_tokenizer_decode(t, ds->tok[ds->total + k], &b) : 1;
-            ds->end[ds->total + k] = at;
-        }
-        ds->total += m; ds->bytes += doc->len; ds->n++;
-    }
-    ds->off[ds->n] = ds->total;
+/* ---- scoring held-out documents (decar_docset, decar_gpt_score_docs, decar_ensemble_dfm_bound) ---------------- */
+static void docset_build(decar_docset *ds, const decar_data *d, const decar_tokenizer *t) {
+    decar_error e;
+    if (decar_docset_build(ds, d, 1, t, &e)) die("held-out documents", &e);
 }
-static void docset_free(docset *ds) { free(ds->doc); free(ds->off); free(ds->tok); free(ds->end); }
-static void score_docs(decar_gpt *g, decar_ctx *ctx, const docset *ds, int B, float *nll) {
-    int T = g->cfg.seq_len, q, nb = 0; int32_t *x = (int32_t *)malloc((size_t)B * T * 4), *y = (int32_t *)malloc((size_t)B * T * 4);
-    float *out = (float *)malloc((size_t)B * T * 4); int64_t *dst = (int64_t *)malloc((size_t)B * T * 8);
-    for (q = 0; q < ds->n; q++) {
-        const int32_t *tk = ds->tok + ds->off[q]; int64_t len = ds->off[q + 1] - ds->off[q], s;
-        for (s = 0; s < len; s += T) {   /* window covers target tokens s .. s+T-1, input tokens s-1 .. s+T-2 */
-            int t;
-            for (t = 0; t < T; t++) {
-                int64_t pi = s + t - 1, ti = s + t;
-                x[nb * T + t] = pi < 0 ? ds->eot : pi < len ? tk[pi] : ds->eot;
-                y[nb * T + t] = ti < len ? tk[ti] : -1;
-                dst[nb * T + t] = ti < len ? ds->off[q] + ti : -1;
-            }
-            if (++nb == B || (q == ds->n - 1 && s + T >= len)) {
-                int k;
-                if (decar_gpt_score(g, ctx, x, y, nb, T, out)) { fprintf(stderr, "decar: scoring: %s\n", decar_ctx_error(ctx)); exit(1); }
-                for (k = 0; k < nb * T; k++) if (dst[k] >= 0) nll[dst[k]] = out[k];
-                nb = 0;
-            }
+/* the unigram byte model of the training documents on the held-out ones, in bits per byte: a reference line */
+static double unigram_bits(const decar_data *d, const decar_docset *ds) {
+    double cnt[256] = {0}, tot = 0, h = 0;
+    int q;
+    int64_t k;
+    for (q = 0; q < d->n_docs; q++)
+        for (k = 0; d->docs[q].split == 0 && k < d->docs[q].len; k++) {
+            cnt[d->docs[q].bytes[k]] += 1;
+            tot += 1;
         }
+    for (q = 0; q < ds->n; q++) {
+        const decar_doc *doc = &d->docs[ds->doc[q]];
+        for (k = 0; k < doc->len; k++) h -= log2((cnt[doc->bytes[k]] + 0.5) / (tot + 128));
     }
-    if (nb) {   /* the last document was empty of tokens */
-        int k;
-        if (decar_gpt_score(g, ctx, x, y, nb, T, out)) { fprintf(stderr, "decar: scoring: %s\n", decar_ctx_error(ctx)); exit(1); }
-        for (k = 0; k < nb * T; k++) if (dst[k] >= 0) nll[dst[k]] = out[k];
-    }
-    free(x); free(y); free(out); free(dst);
+    return h / (double)ds->bytes;
 }
-
-/* DFM bound in bits per byte over the held-out windows, n_mc samples of t per window; returns mean, *se the std. error */
-static double dfm_bound(ens_t *E, decar_ctx *ctx, const decar_data *d, const docset *ds, int n_mc, uint64_t seed, double *se) {
-    int q, K = E->en.k, j, T = 0, nc = 0, mask = 0; double sum = 0, sum2 = 0, nbytes = 0; decar_rng r; double *w = (double *)malloc((size_t)K * 8);
-    for (j = 0; j < K; j++) if (E->en.experts[j]) { T = E->en.experts[j]->cfg.seq_len - 1; nc = decar_gpt_classes(&E->en.experts[j]->cfg); mask = decar_gpt_mask(&E->en.experts[j]->cfg); }
-    decar_rng_seed(&r, seed);
-    for (q = 0; q < ds->n; q++) {
-        const decar_doc *doc = &d->docs[ds->doc[q]]; int64_t s, len = ds->off[q + 1] - ds->off[q];
-        const int32_t *tk = ds->tok + ds->off[q]; const int64_t *end = ds->end + ds->off[q];
-        if (E->xf) E->xcur = E->xf + (int64_t)ds->doc[q] * E->xcols;   /* external features: the document's own row */
-        for (s = 0; s < len; s += T) {
-            int L = (int)(len - s < T ? len - s : T), mc, i, a;
-            double wb = (double)(end[s + L - 1] - (s > 0 ? end[s - 1] : 0));   /* the window's bytes */
-            int32_t *x1 = (int32_t *)malloc((size_t)(L + 1) * 4), *xt = (int32_t *)malloc((size_t)(L + 1) * 4);
-            float *feat = E->en.feat ? (float *)malloc((size_t)E->feat.dim * 4) : NULL;
-            for (i = 0; i < L; i++) x1[i + 1] = tk[s + i];
-            x1[0] = ds->eot;
-            for (mc = 0; mc < n_mc; mc++) {
-                double t = decar_rng_double(&r) * (1.0 - 1e-3), wt = 1.0 / (1.0 - t), bits = 0;
-                uint8_t *vis = (uint8_t *)malloc((size_t)(wb > 0 ? wb : 1) + 1); int nv = 0;
-                double *pm = (double *)calloc((size_t)L, 8);
-                xt[0] = ds->eot;
-                for (i = 0; i < L; i++) {
-                    if (decar_rng_double(&r) < t) {   /* revealed: its text is what routing sees */
-                        const uint8_t *b; int l = 1;
-                        xt[i + 1] = x1[i + 1];
-                        if (E->en.tok) { l = decar_tokenizer_decode(E->en.tok, x1[i + 1], &b); memcpy(vis + nv, b, (size_t)l); }
-                        else vis[nv] = (uint8_t)x1[i + 1];
-                        nv += l;
-                    } else xt[i + 1] = mask;
-                }
-                int fo = E->en.feat && nv && decar_route_uses_features(E->en.router.kind);
-                if (fo && decar_feat_apply(&E->feat, vis, nv, feat)) { fprintf(stderr, "decar: cannot featurize document %s\n", doc->name); exit(1); }
-                decar_router_weights(&E->en.router, fo ? feat : NULL, NULL, w);
-                { double sw = 0; for (j = 0; j < K; j++) { if (!E->en.experts[j]) w[j] = 0; sw += w[j]; } for (j = 0; j < K; j++) w[j] /= sw; }
-                for (j = 0; j < K; j++) {
-                    decar_tensor *lg; decar_gpt *g = E->en.experts[j]; int V;
-                    if (!g || w[j] <= 0) continue;
-                    decar_ctx_reset(ctx);
-                    lg = decar_gpt_forward(ctx, g, xt, 1, L + 1);
-                    if (!lg) { fprintf(stderr, "decar: %s\n", decar_ctx_error(ctx)); exit(1); }
-                    V = g->cfg.vocab_size;
-                    for (i = 0; i < L; i++) if (xt[i + 1] == mask) {
-                        const float *l = lg->data + (int64_t)(i + 1) * V; double mx = -1e30, z = 0;
-                        for (a = 0; a < nc; a++) if (l[a] > mx) mx = l[a];
-                        for (a = 0; a < nc; a++) z += exp(l[a] - mx);
-                        pm[i] += w[j] * exp(l[x1[i + 1]] - mx) / z;
-                    }
-                }
-                for (i = 0; i < L; i++) if (xt[i + 1] == mask) bits += -log2(pm[i] > 1e-300 ? pm[i] : 1e-300) * wt;
-                /* bits per byte of this window at this t, weighted by its bytes */
-                if (wb > 0) { double bpb = bits / wb; sum += bpb * wb; sum2 += bpb * bpb * wb; nbytes += wb; }
-                free(vis); free(pm);
-            }
-            free(x1); free(xt); free(feat);
-        }
-    }
-    free(w);
-    {
-        double mean = sum / (nbytes > 0 ? nbytes : 1), var = sum2 / (nbytes > 0 ? nbytes : 1) - mean * mean;
-        /* effective sample count: windows x MC draws (a window is about T tokens) */
-        *se = sqrt(var > 0 ? var : 0) / sqrt((double)ds->total * n_mc / (T > 0 ? T : 1) + 1e-9);
-        return mean;
-    }
+static decar_dfm dfm_schedule(const decar_gpt_config *c) {   /* the schedule decar train uses: kappa(t) = t */
+    decar_dfm dfm;
+    dfm.kappa_pow = 1;
+    dfm.t_max = 0;
+    dfm.mask_token = decar_gpt_mask(c);
+    return dfm;
 }
 
 static int cmd_eval(int argc, char **argv) {
     opt o[] = { {"model", NULL, 0, 0}, {"data", NULL, 0, 0}, {"docs", NULL, 0, 0},
                 {"ext", ".txt", 0, 0}, {"val-permille", "50", 0, 0}, {"batch", "8", 0, 0},
                 {"mc", "4", 0, 0}, {"seed", "1", 0, 0}, {"threads", "0", 0, 0}, {"tokenizer", NULL, 0, 0} };
-    int n = NOPT(o); decar_data d; docset ds; decar_gpt g; decar_ctx *ctx = decar_ctx_new(0); const decar_tokenizer *tk;
+    int n = NOPT(o);
+    decar_data d;
+    decar_docset ds;
+    decar_ctx *ctx = decar_ctx_new(0);
+    decar_error e;
+    ens_t E;
+    const decar_gpt_config *c;
     parse_opts(argc, argv, o, n, "eval", "--model CKPT --data DIR [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
-    load_model(&g, REQ(o, n, "model"));
-    tk = tok_open(S(o, n, "tokenizer"));
-    tok_check(&g, tk, REQ(o, n, "model"));
-    memory_check("eval", &g.cfg, (int)I(o, n, "batch", 1, 4096), g.cfg.seq_len);
+    ens_open(&E, REQ(o, n, "model"), NULL, "uniform", 1, 0.1, 0, 0, S(o, n, "tokenizer"));
+    c = ens_cfg(&E);
+    memory_check("eval", c, (int)I(o, n, "batch", 1, 4096), c->seq_len);
     load_data(&d, REQ(o, n, "data"), S(o, n, "docs"), S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
-    docset_build(&ds, &d, tk);
+    docset_build(&ds, &d, E.en.tok);
     if (ds.n == 0) { fprintf(stderr, "decar eval: no held-out documents (raise --val-permille)\n"); return 1; }
-    if (g.cfg.causal) {
-        float *nll = (float *)malloc((size_t)ds.total * 4); double s = 0; int64_t i;
-        score_docs(&g, ctx, &ds, (int)I(o, n, "batch", 1, 4096), nll);
+    if (c->causal) {
+        /* bits per byte = sum_i -ln p(x_i | x_<i) / (bytes ln 2) */
+        float *nll = (float *)malloc((size_t)ds.total * 4 + 4);
+        double s = 0;
+        int64_t i;
+        if (decar_gpt_score_docs(E.en.experts[0], ctx, &ds, (int)I(o, n, "batch", 1, 4096), nll, &e)) die("eval", &e);
         for (i = 0; i < ds.total; i++) s += nll[i];
-        double cnt[256] = {0}, tot = 0, h = 0; int q; int64_t k;   /* reference: the unigram (byte frequency) model */
-        for (q = 0; q < d.n_docs; q++) if (d.docs[q].split == 0) for (k = 0; k < d.docs[q].len; k++) { cnt[d.docs[q].bytes[k]] += 1; tot += 1; }
-        for (q = 0; q < ds.n; q++) for (k = 0; k < d.docs[ds.doc[q]].len; k++) h -= log2((cnt[d.docs[ds.doc[q]].bytes[k]] + 0.5) / (tot + 128));
-        printf("held-out: %d documents, %lld bytes (%lld tokens), %.4f bits per byte (unigram byte model: %.4f)\n", ds.n, (long long)ds.bytes,
-               (long long)ds.total, s / (double)ds.bytes / log(2.0), h / (double)ds.bytes);
+        printf("held-out: %d documents, %lld bytes (%lld tokens), %.4f bits per byte (unigram byte model: %.4f)\n",
+               ds.n, (long long)ds.bytes, (long long)ds.total, s / (double)ds.bytes / log(2.0), unigram_bits(&d, &ds));
         free(nll);
     } else {
-        ens_t E; double se, m;
-        ens_open(&E, REQ(o, n, "model"), NULL, "uniform", 1, 0.1, 0, 0, S(o, n, "tokenizer"));
-        m = dfm_bound(&E, ctx, &d, &ds, (int)I(o, n, "mc", 1, 1000), (uint64_t)I(o, n, "seed", 0, 1L << 62), &se);
+        decar_dfm dfm = dfm_schedule(c);
+        double se, m;
+        if (decar_ensemble_dfm_bound(&E.en, ctx, &ds, &dfm, (int)I(o, n, "mc", 1, 1000),
+                                     (uint64_t)I(o, n, "seed", 0, 1L << 62), &m, &se, NULL, &e)) die("eval", &e);
         printf("held-out: %d documents, %lld bytes, DFM bound %.4f +- %.4f bits per byte\n", ds.n, (long long)ds.bytes, m, se);
-        ens_close(&E);
     }
-    decar_gpt_free(&g); decar_data_free(&d); decar_ctx_free(ctx); docset_free(&ds);
+    ens_close(&E);
+    decar_data_free(&d);
+    decar_ctx_free(ctx);
+    decar_docset_free(&ds);
     return 0;
 }
 
@@ -753,8 +666,8 @@ static int cmd_cluster(int argc, char **argv) {
                 {"balanced", "1", "1: hard capacity ceil(N/K); 0: plain spherical k-means", 0}, {"two-stage", "0", "F > 0: F fine clusters, then balanced k-means of them", 0},
                 {"iters", "30", 0, 0}, {"seed", "1", 0, 0}, {"threads", "0", 0, 0},
                 {"base-permille", "0", "training documents per 1000 set aside for a base model (by a hash of the file name): not clustered; written to base.txt, the rest to finetune.txt", 0} };
-    int n = NOPT(o), K, i, j, dim, *lab, *dom, nt = 0, nf, base_pm, n_base = 0; decar_data d; decar_featurizer fz; decar_error e; float *X = NULL, *C, *fine = NULL;
-    int32_t *lt, *fmap = NULL; decar_kmeans_opts ko; char path[4096]; const char *out; int64_t rows, cols; decar_router rt; double t0 = now_s();
+    int n = NOPT(o), K, i, j, dim, *lab, *dom, nt = 0, nf, base_pm, n_base = 0; decar_data d; decar_featurizer fz; decar_error e; float *X = NULL;
+    int32_t *lt; decar_kmeans_opts ko; char path[4096]; const char *out; int64_t rows, cols; decar_router rt; double t0 = now_s();
     outset os; memset(&os, 0, sizeof os);
     parse_opts(argc, argv, o, n, "cluster", "--data DIR --out DIR [--k K] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
@@ -800,30 +713,30 @@ static int cmd_cluster(int argc, char **argv) {
         if (decar_npy_build(X, d.n_docs, dim, &buf, &len)) { fprintf(stderr, "decar cluster: no memory for %s\n", path); return 1; }
         out_add(&os, path, buf, len);
     }
-    {
-        float *Xt = (float *)malloc((size_t)nt * dim * 4); int q = 0;
-        for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 0) memcpy(Xt + (int64_t)q++ * dim, X + (int64_t)i * dim, (size_t)dim * 4);
-        C = (float *)malloc((size_t)K * dim * 4); lt = (int32_t *)malloc((size_t)nt * 4);
-        if (nf) { fine = (float *)malloc((size_t)nf * dim * 4); fmap = (int32_t *)malloc((size_t)nf * 4); }
-        ko.k = K; ko.iters = (int)I(o, n, "iters", 1, 100000); ko.balanced = (int)I(o, n, "balanced", 0, 1); ko.seed = (uint64_t)I(o, n, "seed", 0, 1L << 62); ko.n_fine = nf;
-        if (K > nt) { fprintf(stderr, "decar cluster: K = %d is larger than the data (%d training documents)\n", K, nt); return 1; }
-        if (decar_kmeans(Xt, nt, dim, &ko, C, lt, fine, fmap, &e) < 0) die("k-means", &e);
-        {   /* capacity report on the k-means labels */
-            int *cnt = (int *)calloc((size_t)K, sizeof(int)), mx = 0; for (i = 0; i < nt; i++) cnt[lt[i]]++; for (j = 0; j < K; j++) if (cnt[j] > mx) mx = cnt[j];
-            fprintf(stderr, "k-means: %d training documents, K=%d, largest cluster %d (capacity %d)\n", nt, K, mx, (nt + K - 1) / K); free(cnt);
-        }
+    {   /* the router from the training documents' features: centroids, prior, each document's shard */
+        float *Xt = (float *)malloc((size_t)nt * dim * 4);
+        int q = 0, mx = 0, *cnt = (int *)calloc((size_t)K, sizeof(int));
+        for (i = 0; i < d.n_docs; i++)
+            if (d.docs[i].split == 0) memcpy(Xt + (int64_t)q++ * dim, X + (int64_t)i * dim, (size_t)dim * 4);
+        ko.k = K;
+        ko.iters = (int)I(o, n, "iters", 1, 100000);
+        ko.balanced = (int)I(o, n, "balanced", 0, 1);
+        ko.seed = (uint64_t)I(o, n, "seed", 0, 1L << 62);
+        ko.n_fine = nf;
+        lt = (int32_t *)malloc((size_t)nt * 4 + 4);
+        if (decar_router_build(&rt, Xt, nt, dim, &ko, lt, &e)) die("cluster", &e);
+        for (i = 0; i < nt; i++) cnt[lt[i]]++;
+        for (j = 0; j < K; j++) mx = cnt[j] > mx ? cnt[j] : mx;
+        fprintf(stderr, "k-means: %d training documents, K=%d, largest cluster %d (capacity %d)\n", nt, K, mx, (nt + K - 1) / K);
+        free(cnt);
         free(Xt);
     }
     /* partition: every document (train and held-out) through the router's assignment function */
-    memset(&rt, 0, sizeof rt);
-    rt.k = K; rt.d = dim; rt.centroids = C; rt.n_fine = nf > nt ? nt : nf; rt.fine = fine; rt.fine_map = fmap;
-    rt.prior = (float *)calloc((size_t)K, 4);
     lab = (int *)malloc((size_t)d.n_docs * sizeof(int)); dom = (int *)malloc((size_t)d.n_docs * sizeof(int));
     for (i = 0; i < d.n_docs; i++) {   /* base documents (split 2) belong to no shard */
         lab[i] = d.docs[i].split == 2 ? -1 : decar_router_assign(&rt, X + (int64_t)i * dim);
         dom[i] = d.docs[i].label < 0 ? 0 : d.docs[i].label;
     }
-    for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 0) rt.prior[lab[i]] += 1.0f / nt;
     {
         void *buf; size_t len;
         snprintf(path, sizeof path, "%s/router.safetensors", out);
@@ -885,7 +798,7 @@ static int cmd_cluster(int argc, char **argv) {
                K, pur, v, d.n_labels, now_s() - t0, out);
         free(cnt);
     }
-    free(rt.prior); free(lab); free(dom); free(lt); free(C); free(X); free(fine); free(fmap); decar_feat_free(&fz); decar_data_free(&d);
+    decar_router_free(&rt); free(lab); free(dom); free(lt); free(X); decar_feat_free(&fz); decar_data_free(&d);
     return 0;
 }
 
@@ -912,24 +825,33 @@ static void parse_grid(const char *routers, const char *topks, int K, int have_r
     }
     free(it);
 }
-/* DFM experts: the DFM bound of the routed mixture posterior, for each router x top-k */
-static int ens_eval_dfm(ens_t *E, decar_data *d, docset *ds, decar_ctx *ctx, opt *o, int n, int *kinds, int nr, int *tks, int nt) {
-    FILE *csv = NULL; int ri, ti;
-    if (S(o, n, "csv")) csv = csv_append(S(o, n, "csv"), "model,router,topk,domain,bits_per_byte,bytes");
-    for (ri = 0; ri < nr; ri++) {
-        int kind = kinds[ri]; const char *rs = decar_route_label(kind);
-        for (ti = 0; ti < nt; ti++) {
-            int tk = tks[ti]; double se, m;
-            if ((kind == DECAR_ROUTE_TOP1 && tk > 1) || (kind == DECAR_ROUTE_UNIFORM && tk < E->en.k)) continue;
-            E->en.router.kind = kind; E->en.router.top_k = tk;
-            m = dfm_bound(E, ctx, d, ds, (int)I(o, n, "mc", 1, 1000), 1, &se);
-            printf("%-10s %-8s %5d  %.4f +- %.4f (DFM bound)\n", S(o, n, "label"), rs, tk, m, se);
-            if (csv) fprintf(csv, "%s,%s,%d,all,%.5f,%lld\n", S(o, n, "label"), rs, tk, m, (long long)ds->bytes);
-        }
+/* Rows of the table: the whole held-out set, then each domain, from per-document bits (sum_q bits_q / sum_q bytes_q).
+   se >= 0: the DFM bound's standard error. */
+static void ens_rows(FILE *csv, const char *label, int kind, int tk, const decar_data *d, const decar_docset *ds,
+                     const double *bits, double se, int domains) {
+    int nd = d->n_labels > 0 ? d->n_labels : 1;
+    double *dom_s = (double *)calloc((size_t)nd, sizeof(double)), tot = 0;
+    int64_t *dom_n = (int64_t *)calloc((size_t)nd, sizeof(int64_t));
+    const char *rs = decar_route_label(kind);
+    int q, j;
+    for (q = 0; q < ds->n; q++) {
+        const decar_doc *doc = &d->docs[ds->doc[q]];
+        int dl = doc->label < 0 ? 0 : doc->label;
+        tot += bits[q];
+        dom_s[dl] += bits[q];
+        dom_n[dl] += doc->len;
     }
-    if (csv) fclose(csv);
-    free(kinds); free(tks);
-    return 0;
+    if (se >= 0) printf("%-10s %-8s %5d  %.4f +- %.4f (DFM bound)\n", label, rs, tk, tot / (double)ds->bytes, se);
+    else printf("%-10s %-8s %5d  %.4f\n", label, rs, tk, tot / (double)ds->bytes);
+    if (csv) fprintf(csv, "%s,%s,%d,all,%.5f,%lld\n", label, rs, tk, tot / (double)ds->bytes, (long long)ds->bytes);
+    for (j = 0; j < nd; j++) {
+        const char *dn = d->n_labels ? d->label_names[j] : "all";
+        if (!dom_n[j]) continue;
+        if (domains) printf("%-10s %-8s %5s    %-12s %.4f\n", "", "", "", dn, dom_s[j] / dom_n[j]);
+        if (csv && d->n_labels) fprintf(csv, "%s,%s,%d,%s,%.5f,%lld\n", label, rs, tk, dn, dom_s[j] / dom_n[j], (long long)dom_n[j]);
+    }
+    free(dom_s);
+    free(dom_n);
 }
 
 static int cmd_ens_eval(int argc, char **argv) {
@@ -941,81 +863,71 @@ static int cmd_ens_eval(int argc, char **argv) {
                 {"skip-missing", "0", 0, 0}, {"batch", "8", 0, 0},
                 {"mc", "2", 0, 0}, {"threads", "0", 0, 0},
                 {"features", NULL, 0, 0}, {"tokenizer", NULL, 0, 0} };
-    int n = NOPT(o), K, j, q, ri, ti, every, *kinds, nr, *tks, ntk; ens_t E; decar_data d; docset ds; float **nll; decar_ctx *ctx = decar_ctx_new(0);
-    FILE *csv = NULL; double t0 = now_s(); char *done_k;
+    int n = NOPT(o), K, j, ri, ti, *kinds, nr, *tks, ntk, dfm_mode, uses = 0;
+    ens_t E;
+    decar_data d;
+    decar_docset ds;
+    decar_ctx *ctx = decar_ctx_new(0);
+    decar_error e;
+    decar_dfm dfm;
+    float **nll;
+    double *bits;
+    char *done_k;
+    FILE *csv = NULL;
     parse_opts(argc, argv, o, n, "ens-eval", "--experts A,B,.. --router FILE --data DIR [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
-    every = (int)I(o, n, "route-every", 1, 1 << 30);
     if (S(o, n, "csv")) out_file_check("ens-eval", S(o, n, "csv"));
-    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), "uniform", 1, F(o, n, "route-temp", 1e-6, 1e6), every, (int)I(o, n, "skip-missing", 0, 1), S(o, n, "tokenizer"));
+    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), "uniform", 1, F(o, n, "route-temp", 1e-6, 1e6),
+             (int)I(o, n, "route-every", 1, 1 << 30), (int)I(o, n, "skip-missing", 0, 1), S(o, n, "tokenizer"));
     K = E.en.k;
+    dfm_mode = !ens_cfg(&E)->causal;
+    dfm = dfm_schedule(ens_cfg(&E));
+    memory_check("ens-eval", ens_cfg(&E), (int)I(o, n, "batch", 1, 4096), ens_cfg(&E)->seq_len);
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     docset_build(&ds, &d, E.en.tok);
     if (ds.n == 0) { fprintf(stderr, "decar ens-eval: no held-out documents\n"); return 1; }
-    {   /* the routers x top-k grid, then the features its routers read */
-        int dfm = !ens_cfg(&E)->causal, uses = 0;
-        parse_grid(S(o, n, "route"), S(o, n, "route-k"), K, E.have_router, dfm, &kinds, &nr, &tks, &ntk);
-        for (j = 0; j < nr; j++) uses |= decar_route_uses_features(kinds[j]);
-        ens_features(&E, S(o, n, "features"), d.n_docs, uses, "--features");
-        if (dfm) return ens_eval_dfm(&E, &d, &ds, ctx, o, n, kinds, nr, tks, ntk);
-    }
-    nll = (float **)calloc((size_t)K, sizeof(float *));
-    memory_check("ens-eval", ens_cfg(&E), (int)I(o, n, "batch", 1, 4096), ens_cfg(&E)->seq_len);
-    for (j = 0; j < K; j++) if (E.en.experts[j]) {
-        nll[j] = (float *)malloc((size_t)ds.total * 4);
-        score_docs(E.en.experts[j], ctx, &ds, (int)I(o, n, "batch", 1, 4096), nll[j]);
-        fprintf(stderr, "scored expert %d (%.0f s)\n", j, now_s() - t0);
-    }
+    /* the routers x top-k grid, then the features its routers read */
+    parse_grid(S(o, n, "route"), S(o, n, "route-k"), K, E.have_router, dfm_mode, &kinds, &nr, &tks, &ntk);
+    for (j = 0; j < nr; j++) uses |= decar_route_uses_features(kinds[j]);
+    ens_features(&E, S(o, n, "features"), d.n_docs, uses, "--features");
+    nll = (float **)calloc((size_t)K, sizeof(float *));   /* each expert's scores, shared by every row */
+    bits = (double *)malloc((size_t)ds.n * sizeof(double));
+    done_k = (char *)malloc((size_t)K + 1);
     if (S(o, n, "csv")) csv = csv_append(S(o, n, "csv"), "model,router,topk,domain,bits_per_byte,bytes");
     printf("%-10s %-8s %5s  %s\n", "model", "router", "top-k", "bits/byte (held-out, per domain below)");
-    done_k = (char *)malloc((size_t)K + 1);
     for (ri = 0; ri < nr; ri++) {
-        int kind = kinds[ri]; const char *rs = decar_route_label(kind);
+        int kind = kinds[ri];
         memset(done_k, 0, (size_t)K + 1);
         for (ti = 0; ti < ntk; ti++) {
-            int tk = tks[ti], nd = d.n_labels > 0 ? d.n_labels : 1; double *dom_s = (double *)calloc((size_t)nd, 8), tot = 0; int64_t *dom_n = (int64_t *)calloc((size_t)nd, 8);
-            double *w = (double *)malloc((size_t)K * 8), *ll = (double *)malloc((size_t)K * 8); float *feat = (float *)malloc((size_t)(E.feat.dim > 0 ? E.feat.dim : 1) * 4);
+            int tk = tks[ti], rc;
+            double t0 = now_s(), se = -1, mean;
             /* top1 is one expert by definition; uniform weights have no ranking to truncate; each top-k once */
-            if ((kind == DECAR_ROUTE_TOP1 && tk > 1) || (kind == DECAR_ROUTE_UNIFORM && tk < K) || done_k[tk]) { free(dom_s); free(dom_n); free(w); free(ll); free(feat); continue; }
+            if ((kind == DECAR_ROUTE_TOP1 && tk > 1) || (kind == DECAR_ROUTE_UNIFORM && tk < K) || done_k[tk]) continue;
             done_k[tk] = 1;
-            E.en.router.kind = kind; E.en.router.top_k = tk;
-            for (q = 0; q < ds.n; q++) {
-                const decar_doc *doc = &d.docs[ds.doc[q]]; int64_t i, ntok = ds.off[q + 1] - ds.off[q]; int dl = doc->label < 0 ? 0 : doc->label;
-                const int64_t *end = ds.end + ds.off[q];
-                if (E.xf) E.xcur = E.xf + (int64_t)ds.doc[q] * E.xcols;   /* external features: the document's own row */
-                for (j = 0; j < K; j++) ll[j] = 0;
-                for (i = 0; i < ntok; i++) {   /* token i: routed on the text before it, scored as the mixture */
-                    double pm = 0; int64_t before = i > 0 ? end[i - 1] : 0;
-                    if (i % every == 0 || kind == DECAR_ROUTE_BAYES) {
-                        int fo = 0;
-                        if (E.have_router && decar_route_uses_features(kind) && (i > 0 || E.xf)) {
-                            if (decar_feat_apply(&E.feat, doc->bytes, before, feat)) { fprintf(stderr, "decar ens-eval: cannot featurize document %s\n", doc->name); return 1; }
-                            fo = 1;
-                        }
-                        decar_router_weights(&E.en.router, fo ? feat : NULL, ll, w);
-                        { double sw = 0; for (j = 0; j < K; j++) { if (!nll[j]) w[j] = 0; sw += w[j]; } for (j = 0; j < K; j++) w[j] = sw > 0 ? w[j] / sw : 1.0 / K; }
-                    }
-                    for (j = 0; j < K; j++) if (nll[j]) {
-                        double lp = -(double)nll[j][ds.off[q] + i];
-                        if (w[j] > 0) pm += w[j] * exp(lp);
-                        ll[j] += lp;
-                    }
-                    pm = -log(pm > 1e-300 ? pm : 1e-300) / log(2.0);
-                    tot += pm; dom_s[dl] += pm; dom_n[dl] += end[i] - before;   /* bits, and the bytes they cover */
-                }
+            E.en.router.kind = kind;
+            E.en.router.top_k = tk;
+            if (dfm_mode) rc = decar_ensemble_dfm_bound(&E.en, ctx, &ds, &dfm, (int)I(o, n, "mc", 1, 1000), 1, &mean, &se, bits, &e);
+            else rc = decar_ensemble_score_docs(&E.en, ctx, &d, &ds, (int)I(o, n, "batch", 1, 4096), nll, bits, &e);
+            if (rc == DECAR_ERR_ARG && strstr(e.msg, "missing experts")) {   /* a row this expert set cannot have */
+                printf("%-10s %-8s %5d  -  (%s)\n", S(o, n, "label"), decar_route_label(kind), tk, e.msg);
+                continue;
             }
-            printf("%-10s %-8s %5d  %.4f\n", S(o, n, "label"), rs, tk, tot / (double)ds.bytes);
-            if (csv) fprintf(csv, "%s,%s,%d,all,%.5f,%lld\n", S(o, n, "label"), rs, tk, tot / (double)ds.bytes, (long long)ds.bytes);
-            for (j = 0; j < nd; j++) if (dom_n[j]) {
-                if (!strcmp(S(o, n, "domains"), "1")) printf("%-10s %-8s %5s    %-12s %.4f\n", "", "", "", d.n_labels ? d.label_names[j] : "all", dom_s[j] / dom_n[j]);
-                if (csv && d.n_labels) fprintf(csv, "%s,%s,%d,%s,%.5f,%lld\n", S(o, n, "label"), rs, tk, d.label_names[j], dom_s[j] / dom_n[j], (long long)dom_n[j]);
-            }
-            free(dom_s); free(dom_n); free(w); free(ll); free(feat);
+            if (rc) die("ens-eval", &e);
+            ens_rows(csv, S(o, n, "label"), kind, tk, &d, &ds, bits, se, !strcmp(S(o, n, "domains"), "1"));
+            fprintf(stderr, "[%s top-%d: %.1f s]\n", decar_route_label(kind), tk, now_s() - t0);
         }
     }
     if (csv) fclose(csv);
-    for (j = 0; j < K; j++) free(nll[j]);
-    free(nll); ens_close(&E); decar_data_free(&d); decar_ctx_free(ctx); free(done_k); free(kinds); free(tks);
+    decar_nll_tables_free(nll, K);
+    free(nll);
+    free(bits);
+    free(done_k);
+    free(kinds);
+    free(tks);
+    ens_close(&E);
+    decar_data_free(&d);
+    decar_docset_free(&ds);
+    decar_ctx_free(ctx);
     return 0;
 }
 
@@ -1103,13 +1015,10 @@ static int cmd_average(int argc, char **argv) {
     return 0;
 }
 
-static void xml_text(FILE *f, const char *s, int max);
 /* ---- plot: SVG of val loss vs tokens for several CSV logs ----------------------------------------------------- */
-typedef struct { double *x, *y; int n, cap; const char *name; } series;
 static int cmd_plot(int argc, char **argv) {
-    const char *out = NULL; int i, k, nf = 0, n_labels = 0; double xmax = 0, ymin = 1e300, ymax = -1e300; series *sr; FILE *f; outset os;
+    const char *out = NULL; int i, k, nf = 0, n_labels = 0; series *sr; FILE *f; outset os;
     char **labels = NULL;
-    const char *colors[] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf" };
     memset(&os, 0, sizeof os);
     for (i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -1160,11 +1069,6 @@ static int cmd_plot(int argc, char **argv) {
             sr[nf].n++;
         }
         fclose(f);
-        for (k = 0; k < sr[nf].n; k++) {
-            if (sr[nf].x[k] > xmax) xmax = sr[nf].x[k];
-            if (sr[nf].y[k] < ymin) ymin = sr[nf].y[k];
-            if (sr[nf].y[k] > ymax) ymax = sr[nf].y[k];
-        }
         nf++;
     }
     if (!out || !nf) { fprintf(stderr, "decar plot: need --out FILE.svg and at least one CSV log\n"); return 2; }
@@ -1172,33 +1076,17 @@ static int cmd_plot(int argc, char **argv) {
     out_file_check("plot", out);
     for (i = 0, k = 0; i < nf; i++) k += sr[i].n;
     if (!k) { fprintf(stderr, "decar plot: the logs hold no validation loss (train with --val-every N)\n"); return 1; }
-    if (ymax <= ymin) ymax = ymin + 1;
-    f = out_text(&os);
-    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='860' height='480' font-family='sans-serif' font-size='12'>\n<rect width='860' height='480' fill='white'/>\n");
-    fprintf(f, "<text x='330' y='20' text-anchor='middle' font-size='14'>validation loss vs training tokens (each model's own held-out documents)</text>\n");
-    fprintf(f, "<line x1='70' y1='400' x2='590' y2='400' stroke='black'/><line x1='70' y1='40' x2='70' y2='400' stroke='black'/>\n");
-    fprintf(f, "<text x='330' y='440' text-anchor='middle'>training tokens</text>\n");
-    fprintf(f, "<text x='18' y='220' text-anchor='middle' transform='rotate(-90 18 220)'>validation loss (bits per token)</text>\n");
-    for (k = 0; k <= 4; k++) {
-        double yv = ymin + (ymax - ymin) * k / 4, xv = xmax * k / 4;
-        char tick[32];
-        if (xv >= 1e6) snprintf(tick, sizeof tick, "%.3gM", xv / 1e6);
-        else if (xv >= 1e3) snprintf(tick, sizeof tick, "%.3gk", xv / 1e3);
-        else snprintf(tick, sizeof tick, "%.0f", xv);
-        fprintf(f, "<text x='65' y='%.1f' text-anchor='end'>%.*f</text>\n", 400 - 360.0 * k / 4 + 4, ymax - ymin < 0.1 ? 3 : 2, yv);
-        fprintf(f, "<text x='%.1f' y='416' text-anchor='middle'>%s</text>\n", 70 + 520.0 * k / 4, tick);
-    }
-    for (i = 0; i < nf; i++) {
+    for (i = 0; i < nf; i++) {   /* legends: --labels, or the file names */
         const char *base = strrchr(sr[i].name, '/');
-        fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='1.5' points='", colors[i % 10]);
-        for (k = 0; k < sr[i].n; k++) fprintf(f, "%.1f,%.1f ", 70 + 520 * sr[i].x[k] / (xmax > 0 ? xmax : 1), 400 - 360 * (sr[i].y[k] - ymin) / (ymax - ymin));
-        fprintf(f, "'/>\n");
-        fprintf(f, "<text x='600' y='%d' fill='%s'>", 50 + 16 * i, colors[i % 10]);
-        xml_text(f, labels ? labels[i] : base ? base + 1 : sr[i].name, 40);
-        fprintf(f, "</text>\n");
-        free(sr[i].x); free(sr[i].y);
+        sr[i].name = labels ? labels[i] : base ? base + 1 : sr[i].name;
     }
-    fprintf(f, "</svg>\n");
+    f = out_text(&os);
+    svg_plot(f, sr, nf, "validation loss vs training tokens (each model's own held-out documents)", "training tokens",
+             "validation loss (bits per token)");
+    for (i = 0; i < nf; i++) {
+        free(sr[i].x);
+        free(sr[i].y);
+    }
     out_close(&os, out);
     out_commit(&os, NULL);
     free(sr);
@@ -1282,13 +1170,6 @@ static void vdata_load(vdata *v, const char *dir) {
     for (i = 0; i < n; i++) free(font[i]);
     free(font);
 }
-static void vfeature(const uint8_t *img, const float *mean, int dim, uint64_t seed, float *out) {
-    int j, p; decar_rng r;
-    decar_rng_seed(&r, seed);   /* the same projection for every image: regenerated, never stored */
-    for (j = 0; j < dim; j++) out[j] = 0;
-    for (p = 0; p < VSIDE * VSIDE; p++) { float x = img[p] / 255.0f - mean[p]; for (j = 0; j < dim; j++) out[j] += x * decar_rng_normal(&r); }
-    decar_l2_normalize(out, dim);
-}
 /* a subset file: one image index per line, each in [0, n) */
 static int read_indices(const char *path, int n, int **out) {
     void *buf; size_t len; char **it; int m, i; decar_error e;
@@ -1322,7 +1203,7 @@ static int vbatch(const vdata *v, const int *idx, int B, int32_t *ids, int32_t *
 static int cmd_vcluster(int argc, char **argv) {
     opt o[] = { {"images", NULL, 0, 0}, {"out", NULL, 0, 0}, {"k", "4", 0, 0},
                 {"feat-dim", "64", 0, 0}, {"seed", "1", 0, 0}, {"iters", "30", 0, 0} };
-    int n = NOPT(o), K, dim, i, j, nt = 0, *lab, *dom; vdata v; float *mean, *X, *C, *Xt; int32_t *lt; decar_kmeans_opts ko; decar_error e; char path[4096];
+    int n = NOPT(o), K, dim, i, j, nt = 0, *lab, *dom; vdata v; float *mean, *X, *C, *Xt; int32_t *lt; decar_kmeans_opts ko; decar_router rt; decar_error e; char path[4096];
     uint64_t seed; const char *out; outset os; memset(&os, 0, sizeof os);
     parse_opts(argc, argv, o, n, "vcluster", "--images DIR --out DIR [--k K]");
     K = (int)I(o, n, "k", 1, 1 << 20); dim = (int)I(o, n, "feat-dim", 1, 4096); seed = (uint64_t)I(o, n, "seed", 0, 1L << 62); out = REQ(o, n, "out");
@@ -1331,13 +1212,13 @@ static int cmd_vcluster(int argc, char **argv) {
     mean = (float *)calloc(VSIDE * VSIDE, 4);
     for (i = 0; i < v.im.n; i++) if (!v.test[i]) { int p; nt++; for (p = 0; p < VSIDE * VSIDE; p++) mean[p] += v.im.pixels[(size_t)i * VSIDE * VSIDE + p] / 255.0f; }
     for (i = 0; i < VSIDE * VSIDE; i++) mean[i] /= nt > 0 ? nt : 1;
-    X = (float *)malloc((size_t)v.im.n * dim * 4); Xt = (float *)malloc((size_t)nt * dim * 4); lt = (int32_t *)malloc((size_t)nt * 4); C = (float *)malloc((size_t)K * dim * 4);
-    for (i = 0, j = 0; i < v.im.n; i++) { vfeature(v.im.pixels + (size_t)i * VSIDE * VSIDE, mean, dim, seed, X + (size_t)i * dim); if (!v.test[i]) memcpy(Xt + (size_t)j++ * dim, X + (size_t)i * dim, (size_t)dim * 4); }
+    X = (float *)malloc((size_t)v.im.n * dim * 4); Xt = (float *)malloc((size_t)nt * dim * 4); lt = (int32_t *)malloc((size_t)nt * 4 + 4);
+    for (i = 0, j = 0; i < v.im.n; i++) { decar_pixel_features(v.im.pixels + (size_t)i * VSIDE * VSIDE, VSIDE * VSIDE, mean, dim, seed, X + (size_t)i * dim); if (!v.test[i]) memcpy(Xt + (size_t)j++ * dim, X + (size_t)i * dim, (size_t)dim * 4); }
     ko.k = K; ko.iters = (int)I(o, n, "iters", 1, 10000); ko.balanced = 1; ko.seed = seed; ko.n_fine = 0;
-    if (K > nt) { fprintf(stderr, "decar vcluster: K = %d is larger than the data (%d training images)\n", K, nt); return 1; }
-    if (decar_kmeans(Xt, nt, dim, &ko, C, lt, NULL, NULL, &e) < 0) die("k-means", &e);
+    if (decar_router_build(&rt, Xt, nt, dim, &ko, lt, &e)) die("vcluster", &e);
+    C = rt.centroids;
     lab = (int *)malloc((size_t)v.im.n * sizeof(int)); dom = (int *)malloc((size_t)v.im.n * sizeof(int));
-    for (i = 0; i < v.im.n; i++) { lab[i] = decar_nearest(X + (size_t)i * dim, C, K, dim); dom[i] = v.label[i]; }
+    for (i = 0; i < v.im.n; i++) { lab[i] = decar_router_assign(&rt, X + (size_t)i * dim); dom[i] = v.label[i]; }
     {   /* router file: centroids, prior, the pixel mean; shards of training image indices; a random split of equal sizes */
         decar_st_tensor t[3]; void *buf; size_t len; char meta[128]; float *prior = (float *)calloc((size_t)K, 4); int *sz = (int *)calloc((size_t)K, sizeof(int)), *perm, pos = 0; decar_rng r;
         for (i = 0; i < v.im.n; i++) if (!v.test[i]) { prior[lab[i]] += 1.0f / nt; sz[lab[i]]++; }
@@ -1377,7 +1258,7 @@ static int cmd_vcluster(int argc, char **argv) {
           out_close(&os, path); free(cnt); }
         out_commit(&os, out);
     }
-    free(mean); free(X); free(Xt); free(lt); free(C); free(lab); free(dom);
+    free(mean); free(X); free(Xt); free(lt); decar_router_free(&rt); free(lab); free(dom);
     return 0;
 }
 
@@ -1430,36 +1311,52 @@ static int cmd_vtrain(int argc, char **argv) {
     return 0;
 }
 
-/* PNG (grayscale, stored deflate blocks) in base64, for the SVG contact sheet */
-static void b64(FILE *f, const uint8_t *p, size_t n) {
-    static const char *t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"; size_t i;
-    for (i = 0; i + 2 < n; i += 3) fprintf(f, "%c%c%c%c", t[p[i] >> 2], t[((p[i] & 3) << 4) | (p[i + 1] >> 4)], t[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)], t[p[i + 2] & 63]);
-    if (n - i == 1) fprintf(f, "%c%c==", t[p[i] >> 2], t[(p[i] & 3) << 4]);
-    else if (n - i == 2) fprintf(f, "%c%c%c=", t[p[i] >> 2], t[((p[i] & 3) << 4) | (p[i + 1] >> 4)], t[(p[i + 1] & 15) << 2]);
+/* the vision router file (decar vcluster): centroids (K, dim), prior (K), pixel_mean (side^2); the image
+   featurizer reads the pixels of the image being captioned (pf->image) through the featurizer interface */
+static void vrouter_load(ens_t *E, const char *path, decar_pixel_featurizer *pf, float **mean) {
+    void *buf;
+    size_t len;
+    decar_error e;
+    char vv[64];
+    int K = E->en.k, dim;
+    if (decar_read_file(path, &buf, &len, &e)) die("router", &e);
+    if (decar_meta_get(buf, len, "dim", vv, sizeof vv) || (dim = atoi(vv)) < 1 || dim > 4096 ||
+        decar_meta_get(buf, len, "feat_seed", vv, sizeof vv)) {
+        fprintf(stderr, "decar caption: %s is not a vision router file (decar vcluster writes one)\n", path);
+        exit(1);
+    }
+    if ((size_t)K * dim * 4 > len) {
+        fprintf(stderr, "decar caption: %s cannot hold %d centroids of dimension %d (does its K match the experts?)\n", path, K, dim);
+        exit(1);
+    }
+    E->en.router.centroids = (float *)malloc((size_t)K * dim * 4);
+    E->en.router.prior = (float *)malloc((size_t)K * 4);
+    *mean = (float *)malloc(VSIDE * VSIDE * 4);
+    if (decar_st_get(buf, len, "centroids", E->en.router.centroids, (int64_t)K * dim, &e) ||
+        decar_st_get(buf, len, "pixel_mean", *mean, VSIDE * VSIDE, &e) ||
+        decar_st_get(buf, len, "prior", E->en.router.prior, K, &e)) die("router (does its K match the experts?)", &e);
+    free(buf);
+    E->en.router.d = dim;
+    pf->n_pixels = VSIDE * VSIDE;
+    pf->dim = dim;
+    pf->seed = strtoull(vv, NULL, 10);
+    pf->mean = *mean;
+    E->feat.dim = dim;
+    E->feat.fn = decar_pixel_feature_fn;
+    E->feat.user = pf;
+    E->en.feat = &E->feat;
 }
-static void put32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v; }
-static size_t png_gray(const uint8_t *img, int w, int h, uint8_t *out) {   /* out: at least 64 + h*(w+1) + 16 bytes */
-    size_t raw = (size_t)h * (w + 1), o = 0, k; uint32_t a = 1, b = 0; int y;
-    static const uint8_t sig[8] = { 137, 80, 78, 71, 13, 10, 26, 10 }; uint8_t *chunk;
-    memcpy(out, sig, 8); o = 8;
-    put32(out + o, 13); memcpy(out + o + 4, "IHDR", 4); put32(out + o + 8, (uint32_t)w); put32(out + o + 12, (uint32_t)h);
-    out[o + 16] = 8; out[o + 17] = 0; out[o + 18] = 0; out[o + 19] = 0; out[o + 20] = 0;
-    put32(out + o + 21, decar__crc32(out + o + 4, 17)); o += 25;
-    chunk = out + o; put32(chunk, (uint32_t)(raw + 2 + 5 + 4)); memcpy(chunk + 4, "IDAT", 4);
-    k = 8; chunk[k++] = 0x78; chunk[k++] = 0x01; chunk[k++] = 1;   /* zlib header; one final stored block */
-    chunk[k++] = (uint8_t)(raw & 255); chunk[k++] = (uint8_t)(raw >> 8); chunk[k++] = (uint8_t)(~raw & 255); chunk[k++] = (uint8_t)((~raw >> 8) & 255);
-    for (y = 0; y < h; y++) { int x; chunk[k++] = 0; for (x = 0; x < w; x++) chunk[k++] = img[y * w + x]; }
-    for (y = 0; y < h; y++) { int x; a = (a + 0) % 65521; b = (b + a) % 65521; for (x = 0; x < w; x++) { a = (a + img[y * w + x]) % 65521; b = (b + a) % 65521; } }
-    put32(chunk + k, (b << 16) | a); k += 4;
-    put32(chunk + k, decar__crc32(chunk + 4, k - 4)); k += 4;
-    o += k;
-    put32(out + o, 0); memcpy(out + o + 4, "IEND", 4); put32(out + o + 8, decar__crc32(out + o + 4, 4)); o += 12;
-    return o;
-}
-static void xml_text(FILE *f, const char *s, int max) {
-    int i;
-    for (i = 0; s[i] && i < max; i++) { char c = s[i]; if (c == '<') fputs("&lt;", f); else if (c == '>') fputs("&gt;", f); else if (c == '&') fputs("&amp;", f); else fputc(c, f); }
-    if (s[i]) fputs("...", f);
+/* the caption scores, in total and per script: bits, bytes, exact matches, images */
+typedef struct { double bits, bytes, exact, n; } capstat;
+static void cap_csv(const char *path, const char *label, const char *route, int tk, const vdata *v, const capstat *s) {
+    FILE *csv = csv_append(path, "model,router,topk,script,bits_per_byte,exact_match,images");
+    int j;
+    fprintf(csv, "%s,%s,%d,all,%.5f,%.4f,%d\n", label, route, tk, s[0].bits / s[0].bytes, s[0].exact / s[0].n, (int)s[0].n);
+    for (j = 0; j < v->n_labels; j++) {
+        const capstat *t = &s[j + 1];
+        if (t->n > 0) fprintf(csv, "%s,%s,%d,%s,%.5f,%.4f,%d\n", label, route, tk, v->names[j], t->bits / t->bytes, t->exact / t->n, (int)t->n);
+    }
+    fclose(csv);
 }
 
 static int cmd_caption(int argc, char **argv) {
@@ -1468,9 +1365,16 @@ static int cmd_caption(int argc, char **argv) {
                 {"images", NULL, 0, 0}, {"label", "model", 0, 0}, {"csv", NULL, 0, 0},
                 {"sheet", NULL, "write an SVG contact sheet of test images here", 0}, {"max", "0", "caption at most this many test images (0: all)", 0}, {"threads", "0", 0, 0},
                 {"features", NULL, 0, 0}, {"prefix-len", "1", 0, 0} };
-    int n = NOPT(o), K, j, i, q, nt = 0, *tests, tk, kind, nl; vdata v; ens_t E; float *C = NULL, *mean = NULL, *prior = NULL, *feat; int dim = 0; uint64_t seed = 0;
-    decar_ctx *ctx = decar_ctx_new(0); double *dom_bits, *dom_exact, *dom_bytes, *dom_n, tot_bits = 0, tot_bytes = 0, tot_exact = 0, *w; FILE *sheet = NULL, *csv = NULL;
-    float **kv, **sc, **lg; outset os; memset(&os, 0, sizeof os);
+    int n = NOPT(o), K, j, i, q, nt = 0, tk, kind, maxn;
+    vdata v;
+    ens_t E;
+    decar_pixel_featurizer pf;
+    float *mean = NULL;
+    decar_ctx *ctx = decar_ctx_new(0);
+    decar_error e;
+    capstat *st;
+    sheet_t sh;
+    outset os;
     parse_opts(argc, argv, o, n, "caption", "--experts A,B,.. --images DIR [--router R --route top1|cosine --route-k k] [--sheet out.svg]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     memset(&v, 0, sizeof v); vdata_load(&v, REQ(o, n, "images"));
@@ -1480,96 +1384,72 @@ static int cmd_caption(int argc, char **argv) {
     ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0, NULL);
     K = E.en.k; tk = (int)I(o, n, "route-k", 1, 1 << 20); kind = decar_route_name(S(o, n, "route"));
     if (kind != DECAR_ROUTE_TOP1 && kind != DECAR_ROUTE_COSINE && kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar caption: --route must be top1, cosine or uniform\n"); return 2; }
-    for (j = 0; j < K; j++) if (!E.en.experts[j] || E.en.experts[j]->cfg.n_prefix != v.P || E.en.experts[j]->cfg.d_prefix != v.Dp) { fprintf(stderr, "decar caption: expert %d does not take a prefix of %d x %d (train it with decar vtrain and the same --features)\n", j, v.P, v.Dp); return 2; }
-    if (S(o, n, "router")) {
-        void *buf; size_t len; decar_error e; char vv[64];
-        if (decar_read_file(S(o, n, "router"), &buf, &len, &e)) die("router", &e);
-        if (decar_meta_get(buf, len, "dim", vv, sizeof vv) || (dim = atoi(vv)) < 1 || dim > 4096 || decar_meta_get(buf, len, "feat_seed", vv, sizeof vv)) { fprintf(stderr, "decar caption: %s is not a vision router file (decar vcluster writes one)\n", S(o, n, "router")); return 1; }
-        if ((size_t)K * dim * 4 > len) { fprintf(stderr, "decar caption: %s cannot hold %d centroids of dimension %d (does its K match the experts?)\n", S(o, n, "router"), K, dim); return 1; }
-        seed = strtoull(vv, NULL, 10);
-        C = (float *)malloc((size_t)K * dim * 4); mean = (float *)malloc(VSIDE * VSIDE * 4); prior = (float *)malloc((size_t)K * 4);
-        if (decar_st_get(buf, len, "centroids", C, (int64_t)K * dim, &e) || decar_st_get(buf, len, "pixel_mean", mean, VSIDE * VSIDE, &e) ||
-            decar_st_get(buf, len, "prior", prior, K, &e)) die("router (does its K match the experts?)", &e);
-        free(buf);
-        E.en.router.centroids = C; E.en.router.d = dim; E.en.router.prior = prior;
-    } else if (kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar caption: --route %s needs --router\n", S(o, n, "route")); return 2; }
-    E.en.router.k = K; E.en.router.kind = kind; E.en.router.top_k = tk; E.en.router.temp = (float)F(o, n, "route-temp", 1e-6, 1e6);
-    feat = (float *)malloc((size_t)(dim > 0 ? dim : 1) * 4);
-    w = (double *)malloc((size_t)K * sizeof(double));
-    kv = (float **)calloc((size_t)K, sizeof(float *)); sc = (float **)calloc((size_t)K, sizeof(float *)); lg = (float **)calloc((size_t)K, sizeof(float *));
-    tests = (int *)malloc((size_t)v.im.n * sizeof(int));
-    for (i = 0; i < v.im.n; i++) if (v.test[i]) tests[nt++] = i;
-    if (I(o, n, "max", 0, 1 << 30) > 0 && nt > I(o, n, "max", 0, 1 << 30)) nt = (int)I(o, n, "max", 0, 1 << 30);
-    nl = v.n_labels;
-    dom_bits = (double *)calloc((size_t)nl, 8); dom_exact = (double *)calloc((size_t)nl, 8); dom_bytes = (double *)calloc((size_t)nl, 8); dom_n = (double *)calloc((size_t)nl, 8);
+    for (j = 0; j < K; j++)
+        if (!E.en.experts[j] || E.en.experts[j]->cfg.n_prefix != v.P || E.en.experts[j]->cfg.d_prefix != v.Dp) {
+            fprintf(stderr, "decar caption: expert %d does not take a prefix of %d x %d (train it with decar vtrain and the same --features)\n", j, v.P, v.Dp);
+            return 2;
+        }
+    memset(&pf, 0, sizeof pf);
+    if (S(o, n, "router")) vrouter_load(&E, S(o, n, "router"), &pf, &mean);
+    else if (kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar caption: --route %s needs --router\n", S(o, n, "route")); return 2; }
+    E.en.router.kind = kind; E.en.router.top_k = tk; E.en.router.temp = (float)F(o, n, "route-temp", 1e-6, 1e6);
+    E.en.route_every = 0;      /* routed once, by the image */
+    E.en.stop_at_eot = 1;      /* a caption ends at EOT */
+    maxn = (int)I(o, n, "max", 0, 1 << 30);
+    for (i = 0; i < v.im.n; i++) nt += v.test[i] && (maxn == 0 || nt < maxn);
     if (nt == 0) { fprintf(stderr, "decar caption: no held-out images to caption\n"); return 1; }
-    if (S(o, n, "sheet")) {
-        sheet = out_text(&os);
-        fprintf(sheet, "<svg xmlns='http://www.w3.org/2000/svg' width='1200' height='%d' font-family='monospace' font-size='10'>\n<rect width='100%%' height='100%%' fill='white'/>\n", 30 + 8 * 110);
-        fprintf(sheet, "<text x='10' y='18' font-size='13' font-family='sans-serif'>%s: held-out glyphs, the routed ensemble's greedy caption (green = exact) and the expert that answered (grey: the true caption)</text>\n", S(o, n, "label"));
-    }
-    for (q = 0; q < nt; q++) {
-        int im = tests[q], L = (int)strlen(v.im.captions[im]), T = L + 1, t, a, best = -1, outlen = 0; double bits = 0; char gen[128];
-        float *pre = (float *)malloc((size_t)v.P * v.Dp * 4); int32_t *ids = (int32_t *)malloc((size_t)T * 4), *tg = (int32_t *)malloc((size_t)T * 4); float *nll = (float *)malloc((size_t)T * 4); double *pm = (double *)calloc((size_t)T, 8);
-        const uint8_t *px = v.im.pixels + (size_t)im * VSIDE * VSIDE;
-        if (dim > 0) vfeature(px, mean, dim, seed, feat);
-        decar_router_weights(&E.en.router, dim > 0 ? feat : NULL, NULL, w);
-        vprefix(&v, im, pre);
-        for (t = 0; t < T; t++) { ids[t] = t == 0 ? DECAR_TOK_EOT : (uint8_t)v.im.captions[im][t - 1]; tg[t] = t < L ? (uint8_t)v.im.captions[im][t] : DECAR_TOK_EOT; }
-        for (j = 0; j < K; j++) if (w[j] > 0 && T + v.P > E.en.experts[j]->cfg.seq_len) {
-            fprintf(stderr, "decar caption: image %d's caption (%d bytes) does not fit expert %d's context of %d after %d prefix positions\n", im, L, j, E.en.experts[j]->cfg.seq_len, v.P);
-            return 1;
+    st = (capstat *)calloc((size_t)v.n_labels + 1, sizeof(capstat));
+    memset(&os, 0, sizeof os);
+    sheet_open(&sh, S(o, n, "sheet") ? out_text(&os) : NULL, S(o, n, "label"));
+    for (i = 0, q = 0; i < v.im.n && q < nt; i++) {
+        const char *cap = v.im.captions[i];
+        int L = (int)strlen(cap), T = L + 1, t, len, best = 0, ex, lb = v.label[i] + 1;
+        float *pre = (float *)malloc((size_t)v.P * v.Dp * 4);
+        int32_t *ids = (int32_t *)malloc((size_t)T * 4), *tg = (int32_t *)malloc((size_t)T * 4), out[128];
+        double *w = (double *)malloc((size_t)K * sizeof(double)), *nll = (double *)malloc((size_t)T * sizeof(double)), bits = 0;
+        char gen[128];
+        if (!v.test[i]) { free(pre); free(ids); free(tg); free(w); free(nll); continue; }
+        q++;
+        pf.image = v.im.pixels + (size_t)i * VSIDE * VSIDE;
+        vprefix(&v, i, pre);
+        /* w from the image's features; the caption's bits by teacher forcing under sum_k w_k p_k */
+        if (decar_ensemble_route(&E.en, NULL, 0, w, &e)) die("caption", &e);
+        for (t = 0; t < T; t++) {
+            ids[t] = t == 0 ? DECAR_TOK_EOT : (uint8_t)cap[t - 1];
+            tg[t] = t < L ? (uint8_t)cap[t] : DECAR_TOK_EOT;
         }
-        for (j = 0; j < K; j++) if (w[j] > 0) {   /* caption bits: teacher forcing under each active expert, mixed */
-            decar_gpt_score_prefix(E.en.experts[j], ctx, pre, ids, tg, 1, T, nll);
-            for (t = 0; t < T; t++) pm[t] += w[j] * exp(-nll[t]);
-            if (best < 0 || w[j] > w[best]) best = j;
-        }
-        for (t = 0; t < L && t < T; t++) bits += -log2(pm[t] > 1e-300 ? pm[t] : 1e-300);
-        {   /* greedy decoding from the mixture; each active expert runs its own KV cache */
-            float *emb = (float *)malloc((size_t)v.P * 65536 * 4); int32_t tok = DECAR_TOK_EOT;
-            for (j = 0; j < K; j++) if (w[j] > 0) {
-                decar_gpt *g = E.en.experts[j]; kv[j] = (float *)malloc(decar_gpt_kv_size(&g->cfg) * 4); sc[j] = (float *)malloc(decar_gpt_step_scratch(&g->cfg) * 4); lg[j] = (float *)malloc((size_t)g->cfg.vocab_size * 4);
-                decar_gpt_project_prefix(g, pre, emb);
-                for (t = 0; t < v.P; t++) decar_gpt_step_embed(g, kv[j], emb + (size_t)t * g->cfg.d_model, t, lg[j], sc[j]);
+        for (j = 0; j < K; j++)
+            if (w[j] > 0 && T + v.P > E.en.experts[j]->cfg.seq_len) {
+                fprintf(stderr, "decar caption: image %d's caption (%d bytes) does not fit expert %d's context of %d after %d prefix positions\n", i, L, j, E.en.experts[j]->cfg.seq_len, v.P);
+                return 1;
             }
-            for (t = 0; t < 100 && v.P + t < E.en.experts[best]->cfg.seq_len; t++) {
-                double mix[DECAR_TOK_MASK], p[DECAR_TOK_MASK]; int arg = 0;
-                for (a = 0; a < DECAR_TOK_MASK; a++) mix[a] = 0;
-                for (j = 0; j < K; j++) if (w[j] > 0) { decar_gpt_step(E.en.experts[j], kv[j], tok, v.P + t, lg[j], sc[j]); decar_softmax_double(lg[j], DECAR_TOK_MASK, 1.0, p); for (a = 0; a < DECAR_TOK_MASK; a++) mix[a] += w[j] * p[a]; }
-                for (a = 1; a < DECAR_TOK_MASK; a++) if (mix[a] > mix[arg]) arg = a;
-                if (arg >= 256 || outlen >= 120) break;
-                gen[outlen++] = (char)arg; tok = arg;
-            }
-            gen[outlen] = 0;
-            for (j = 0; j < K; j++) if (w[j] > 0) { free(kv[j]); free(sc[j]); free(lg[j]); }
-            free(emb);
-        }
-        {
-            int ex = !strcmp(gen, v.im.captions[im]), lb = v.label[im];
-            tot_bits += bits; tot_bytes += L; tot_exact += ex; dom_bits[lb] += bits; dom_bytes[lb] += L; dom_exact[lb] += ex; dom_n[lb] += 1;
-            if (sheet && q < 48) {
-                uint8_t png[64 + 32 * 33 + 64]; size_t pl = png_gray(px, VSIDE, VSIDE, png); int x0 = 10 + (q % 6) * 198, y0 = 30 + (q / 6) * 110;
-                fprintf(sheet, "<image x='%d' y='%d' width='64' height='64' style='image-rendering:pixelated' href='data:image/png;base64,", x0, y0); b64(sheet, png, pl); fprintf(sheet, "'/>\n");
-                fprintf(sheet, "<text x='%d' y='%d' fill='%s'>", x0, y0 + 76, ex ? "#080" : "#c00"); xml_text(sheet, gen, 30); fprintf(sheet, "</text>\n");
-                fprintf(sheet, "<text x='%d' y='%d' fill='#888'>", x0, y0 + 88); xml_text(sheet, v.im.captions[im], 30); fprintf(sheet, "</text>\n");
-                fprintf(sheet, "<text x='%d' y='%d' fill='#339'>expert %d (w %.2f)</text>\n", x0 + 70, y0 + 12, best, w[best]);
-            }
-        }
-        free(ids); free(tg); free(nll); free(pm); free(pre);
+        if (decar_ensemble_score_seq(&E.en, ctx, pre, ids, tg, T, w, nll, &e)) die("caption", &e);
+        for (t = 0; t < L; t++) bits += nll[t] / log(2.0);
+        /* the greedy caption from the same mixture, through the library's one generation loop */
+        for (j = 1; j < K; j++) best = w[j] > w[best] ? j : best;
+        ids[0] = DECAR_TOK_EOT;
+        t = E.en.experts[best]->cfg.seq_len - v.P - 1;
+        len = decar_ensemble_generate(&E.en, pre, ids, 1, t < 100 ? t : 100, 0.0, 0, 1.0, 0, out, NULL, &e);
+        if (len < 0) die("caption", &e);
+        for (t = 1, L = 0; t < len && out[t] < 256 && L < 120; t++) gen[L++] = (char)out[t];
+        gen[L] = 0;
+        ex = !strcmp(gen, cap);
+        st[0].bits += bits; st[0].bytes += (double)strlen(cap); st[0].exact += ex; st[0].n += 1;
+        st[lb].bits += bits; st[lb].bytes += (double)strlen(cap); st[lb].exact += ex; st[lb].n += 1;
+        sheet_add(&sh, q - 1, pf.image, VSIDE, gen, cap, ex, best, w[best]);
+        free(ids); free(tg); free(pre); free(w); free(nll);
     }
-    if (sheet) { fprintf(sheet, "</svg>\n"); out_close(&os, S(o, n, "sheet")); out_commit(&os, NULL); }
-    printf("%-14s %-7s top-%d: caption %.4f bits/byte, exact match %.1f%% (%d held-out images)\n", S(o, n, "label"), S(o, n, "route"), tk, tot_bits / tot_bytes, 100 * tot_exact / nt, nt);
-    if (S(o, n, "csv")) {
-        csv = csv_append(S(o, n, "csv"), "model,router,topk,script,bits_per_byte,exact_match,images");
-        {
-            fprintf(csv, "%s,%s,%d,all,%.5f,%.4f,%d\n", S(o, n, "label"), S(o, n, "route"), tk, tot_bits / tot_bytes, tot_exact / nt, nt);
-            for (j = 0; j < nl; j++) if (dom_n[j] > 0) fprintf(csv, "%s,%s,%d,%s,%.5f,%.4f,%d\n", S(o, n, "label"), S(o, n, "route"), tk, v.names[j], dom_bits[j] / dom_bytes[j], dom_exact[j] / dom_n[j], (int)dom_n[j]);
-            fclose(csv);
-        }
+    sheet_close(&sh);
+    if (sh.f) {
+        out_close(&os, S(o, n, "sheet"));
+        out_commit(&os, NULL);
     }
-    E.en.router.centroids = NULL; E.en.router.prior = NULL;
-    free(C); free(mean); free(prior); free(feat); free(tests); free(w); free(kv); free(sc); free(lg); free(dom_bits); free(dom_exact); free(dom_bytes); free(dom_n);
+    printf("%-14s %-7s top-%d: caption %.4f bits/byte, exact match %.1f%% (%d held-out images)\n", S(o, n, "label"), S(o, n, "route"), tk, st[0].bits / st[0].bytes, 100 * st[0].exact / nt, nt);
+    if (S(o, n, "csv")) cap_csv(S(o, n, "csv"), S(o, n, "label"), S(o, n, "route"), tk, &v, st);
+    free(mean); free(st);
+    free(E.en.router.centroids);
+    free(E.en.router.prior);
+    E.en.router.centroids = E.en.router.prior = NULL;
     ens_close(&E); decar_ctx_free(ctx); decar_images_free(&v.im); free(v.label); free(v.test);
     return 0;
 }

@@ -128,7 +128,7 @@ static void test_bayes_sequence(void) {
         float *kv = (float *)malloc(decar_gpt_kv_size(&c) * 4), *lg = (float *)malloc(258 * 4), *sc = (float *)malloc(decar_gpt_step_scratch(&c) * 4);
         double p[257]; decar_rng rs;
         memset(&en, 0, sizeof en); ex[0] = &g[1]; en.k = 1; en.experts = ex; en.router.k = 1; en.router.kind = DECAR_ROUTE_UNIFORM; en.router.top_k = 1;
-        n1 = decar_ensemble_generate(&en, prompt, 3, 30, 1.0, 0, 1.0, 42, a, NULL, &e);
+        n1 = decar_ensemble_generate(&en, NULL, prompt, 3, 30, 1.0, 0, 1.0, 42, a, NULL, &e);
         /* the same by hand: KV steps, softmax over 257 classes, one uniform per token */
         decar_rng_seed(&rs, 42);
         memcpy(b, prompt, sizeof prompt);
@@ -136,7 +136,7 @@ static void test_bayes_sequence(void) {
         for (i = 3; i < 33; i++) { decar_softmax_double(lg, 257, 1.0, p); b[i] = decar_sample_probs(p, 257, 0, 1.0, &rs); if (i < 32) decar_gpt_step(&g[1], kv, b[i], i, lg, sc); }
         CHECK(n1 == 33 && !memcmp(a, b, 33 * 4), "an ensemble of one expert generates exactly the expert's tokens");
         ex[0] = &g[0]; ex[1] = NULL; ex[2] = &g[2]; en.k = 3; en.router.k = 3; en.router.kind = DECAR_ROUTE_BAYES; en.router.top_k = 3; en.router.prior = prior;
-        n2 = decar_ensemble_generate(&en, prompt, 3, 20, 1.0, 0, 1.0, 7, a, act, &e);
+        n2 = decar_ensemble_generate(&en, NULL, prompt, 3, 20, 1.0, 0, 1.0, 7, a, act, &e);
         CHECK(n2 == 23, "a missing expert is skipped: %s", n2 < 0 ? e.msg : "ok");
         for (i = 0; i < 20; i++) CHECK(act[i] != 1, "the missing expert never answers");
         free(kv); free(lg); free(sc);
@@ -193,8 +193,8 @@ static void test_context_one(void) {
     CHECK(decar_gpt_init(&g, &c, 9, &e) == 0, "init seq_len 1: %s", e.msg);
     memset(&en, 0, sizeof en);
     ex[0] = &g; en.k = 1; en.experts = ex; en.router.k = 1; en.router.kind = DECAR_ROUTE_UNIFORM; en.router.top_k = 1;
-    n1 = decar_ensemble_generate(&en, prompt, 1, 11, 1.0, 0, 1.0, 5, a, NULL, &e);
-    n2 = decar_ensemble_generate(&en, prompt, 1, 11, 1.0, 0, 1.0, 5, b, NULL, &e);
+    n1 = decar_ensemble_generate(&en, NULL, prompt, 1, 11, 1.0, 0, 1.0, 5, a, NULL, &e);
+    n2 = decar_ensemble_generate(&en, NULL, prompt, 1, 11, 1.0, 0, 1.0, 5, b, NULL, &e);
     for (i = 1; i < 12; i++) ok &= a[i] >= 0 && a[i] < DECAR_TOK_MASK;
     CHECK(n1 == 12 && n2 == 12 && ok && !memcmp(a, b, sizeof a), "context 1: 11 valid tokens, the same twice");
     decar_gpt_free(&g);

@@ -1,0 +1,174 @@
+/* svg.h - the figures of the decar command line: SVG line plots with labelled axes, and contact sheets of images
+   (grayscale PNGs inlined as base64). Plain writers to a FILE; include after decar.h (it uses decar__crc32).
+   Kept apart from examples/decar.c so that the commands only parse, call the library and print. */
+#ifndef DECAR_SVG_H
+#define DECAR_SVG_H
+
+/* a line of a plot: n points (x[i], y[i]) and its legend */
+typedef struct {
+    double *x, *y;
+    int n, cap;
+    const char *name;
+} series;
+
+/* s with XML's special characters escaped, cut to max characters ("..." marks a cut) */
+static void xml_text(FILE *f, const char *s, int max) {
+    int i;
+    for (i = 0; s[i] && i < max; i++) {
+        char c = s[i];
+        if (c == '<') fputs("&lt;", f);
+        else if (c == '>') fputs("&gt;", f);
+        else if (c == '&') fputs("&amp;", f);
+        else fputc(c, f);
+    }
+    if (s[i]) fputs("...", f);
+}
+
+/* One SVG line plot: every series against a shared linear x axis (from 0) and y axis (its range), ticks at
+   fifths, axis titles, a legend. */
+static void svg_plot(FILE *f, const series *sr, int n, const char *title, const char *xlabel, const char *ylabel) {
+    static const char *colors[] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf" };
+    double xmax = 0, ymin = 1e300, ymax = -1e300;
+    int i, k;
+    for (i = 0; i < n; i++)
+        for (k = 0; k < sr[i].n; k++) {
+            xmax = sr[i].x[k] > xmax ? sr[i].x[k] : xmax;
+            ymin = sr[i].y[k] < ymin ? sr[i].y[k] : ymin;
+            ymax = sr[i].y[k] > ymax ? sr[i].y[k] : ymax;
+        }
+    if (ymax <= ymin) ymax = ymin + 1;
+    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='860' height='480' font-family='sans-serif' "
+               "font-size='12'>\n<rect width='860' height='480' fill='white'/>\n");
+    fprintf(f, "<text x='330' y='20' text-anchor='middle' font-size='14'>%s</text>\n", title);
+    fprintf(f, "<line x1='70' y1='400' x2='590' y2='400' stroke='black'/>");
+    fprintf(f, "<line x1='70' y1='40' x2='70' y2='400' stroke='black'/>\n");
+    fprintf(f, "<text x='330' y='440' text-anchor='middle'>%s</text>\n", xlabel);
+    fprintf(f, "<text x='18' y='220' text-anchor='middle' transform='rotate(-90 18 220)'>%s</text>\n", ylabel);
+    for (k = 0; k <= 4; k++) {
+        double yv = ymin + (ymax - ymin) * k / 4;
+        double xv = xmax * k / 4;
+        char tick[32];
+        if (xv >= 1e6) snprintf(tick, sizeof tick, "%.3gM", xv / 1e6);
+        else if (xv >= 1e3) snprintf(tick, sizeof tick, "%.3gk", xv / 1e3);
+        else snprintf(tick, sizeof tick, "%.0f", xv);
+        fprintf(f, "<text x='65' y='%.1f' text-anchor='end'>%.*f</text>\n", 400 - 360.0 * k / 4 + 4,
+                ymax - ymin < 0.1 ? 3 : 2, yv);
+        fprintf(f, "<text x='%.1f' y='416' text-anchor='middle'>%s</text>\n", 70 + 520.0 * k / 4, tick);
+    }
+    for (i = 0; i < n; i++) {
+        fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='1.5' points='", colors[i % 10]);
+        for (k = 0; k < sr[i].n; k++) {
+            double px = 70 + 520 * sr[i].x[k] / (xmax > 0 ? xmax : 1);
+            double py = 400 - 360 * (sr[i].y[k] - ymin) / (ymax - ymin);
+            fprintf(f, "%.1f,%.1f ", px, py);
+        }
+        fprintf(f, "'/>\n");
+        fprintf(f, "<text x='600' y='%d' fill='%s'>", 50 + 16 * i, colors[i % 10]);
+        xml_text(f, sr[i].name, 40);
+        fprintf(f, "</text>\n");
+    }
+    fprintf(f, "</svg>\n");
+}
+
+/* base64 of p[0..n) */
+static void b64(FILE *f, const uint8_t *p, size_t n) {
+    static const char *t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i;
+    for (i = 0; i + 2 < n; i += 3) {
+        fputc(t[p[i] >> 2], f);
+        fputc(t[((p[i] & 3) << 4) | (p[i + 1] >> 4)], f);
+        fputc(t[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)], f);
+        fputc(t[p[i + 2] & 63], f);
+    }
+    if (n - i == 1) fprintf(f, "%c%c==", t[p[i] >> 2], t[(p[i] & 3) << 4]);
+    if (n - i == 2) fprintf(f, "%c%c%c=", t[p[i] >> 2], t[((p[i] & 3) << 4) | (p[i + 1] >> 4)], t[(p[i + 1] & 15) << 2]);
+}
+static void put32(uint8_t *p, uint32_t v) {   /* big-endian, as PNG stores its integers */
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+/* A w x h grayscale PNG of img in out (at least 64 + h * (w + 1) + 16 bytes): IHDR, one IDAT holding a zlib stream
+   of one stored (uncompressed) deflate block of the filtered rows, IEND. Returns its size. */
+static size_t png_gray(const uint8_t *img, int w, int h, uint8_t *out) {
+    static const uint8_t sig[8] = { 137, 80, 78, 71, 13, 10, 26, 10 };
+    size_t raw = (size_t)h * (w + 1), o = 8, k = 8;
+    uint32_t a = 1, b = 0;
+    uint8_t *chunk;
+    int x, y;
+    memcpy(out, sig, 8);
+    put32(out + o, 13);
+    memcpy(out + o + 4, "IHDR", 4);
+    put32(out + o + 8, (uint32_t)w);
+    put32(out + o + 12, (uint32_t)h);
+    memcpy(out + o + 16, "\x08\x00\x00\x00\x00", 5);   /* 8-bit gray, deflate, no filter, no interlace */
+    put32(out + o + 21, decar__crc32(out + o + 4, 17));
+    o += 25;
+    chunk = out + o;
+    put32(chunk, (uint32_t)(raw + 2 + 5 + 4));
+    memcpy(chunk + 4, "IDAT", 4);
+    chunk[k++] = 0x78;   /* zlib header */
+    chunk[k++] = 0x01;
+    chunk[k++] = 1;      /* the final block, stored */
+    chunk[k++] = (uint8_t)(raw & 255);
+    chunk[k++] = (uint8_t)(raw >> 8);
+    chunk[k++] = (uint8_t)(~raw & 255);
+    chunk[k++] = (uint8_t)((~raw >> 8) & 255);
+    for (y = 0; y < h; y++) {
+        chunk[k++] = 0;   /* filter: none */
+        for (x = 0; x < w; x++) chunk[k++] = img[y * w + x];
+    }
+    /* Adler-32 of the filtered rows */
+    for (y = 0; y < h; y++) {
+        b = (b + a) % 65521;
+        for (x = 0; x < w; x++) {
+            a = (a + img[y * w + x]) % 65521;
+            b = (b + a) % 65521;
+        }
+    }
+    put32(chunk + k, (b << 16) | a);
+    k += 4;
+    put32(chunk + k, decar__crc32(chunk + 4, k - 4));
+    k += 4;
+    o += k;
+    put32(out + o, 0);
+    memcpy(out + o + 4, "IEND", 4);
+    put32(out + o + 8, decar__crc32(out + o + 4, 4));
+    return o + 12;
+}
+
+/* A contact sheet: 6 images a row, each with its generated caption (green when it is exact, red otherwise), the true
+   caption in grey, and the expert that answered. At most 48 images; f NULL writes nothing. */
+typedef struct { FILE *f; } sheet_t;
+static void sheet_open(sheet_t *s, FILE *f, const char *label) {
+    s->f = f;
+    if (!f) return;
+    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='1200' height='%d' font-family='monospace' "
+               "font-size='10'>\n<rect width='100%%' height='100%%' fill='white'/>\n", 30 + 8 * 110);
+    fprintf(f, "<text x='10' y='18' font-size='13' font-family='sans-serif'>%s: held-out glyphs, the routed "
+               "ensemble's greedy caption (green = exact) and the expert that answered (grey: the true caption)"
+               "</text>\n", label);
+}
+static void sheet_add(sheet_t *s, int q, const uint8_t *img, int side, const char *gen, const char *truth, int exact,
+                      int expert, double w) {
+    uint8_t png[64 + 64 * 65 + 64];
+    size_t pl;
+    int x0 = 10 + (q % 6) * 198, y0 = 30 + (q / 6) * 110;
+    if (!s->f || q >= 48 || side > 64) return;
+    pl = png_gray(img, side, side, png);
+    fprintf(s->f, "<image x='%d' y='%d' width='64' height='64' style='image-rendering:pixelated' "
+                  "href='data:image/png;base64,", x0, y0);
+    b64(s->f, png, pl);
+    fprintf(s->f, "'/>\n<text x='%d' y='%d' fill='%s'>", x0, y0 + 76, exact ? "#080" : "#c00");
+    xml_text(s->f, gen, 30);
+    fprintf(s->f, "</text>\n<text x='%d' y='%d' fill='#888'>", x0, y0 + 88);
+    xml_text(s->f, truth, 30);
+    fprintf(s->f, "</text>\n<text x='%d' y='%d' fill='#339'>expert %d (w %.2f)</text>\n", x0 + 70, y0 + 12, expert, w);
+}
+static void sheet_close(sheet_t *s) {
+    if (s->f) fprintf(s->f, "</svg>\n");
+}
+
+#endif
