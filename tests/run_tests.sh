@@ -9,7 +9,7 @@ run() { if "$@"; then :; else echo "FAILED: $*"; fails=$((fails + 1)); fi; }
 
 step "unit tests (native SIMD: -march=native, OpenMP, 2 threads)"
 mkdir -p $B/tinyglyphs
-for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision; do run env OMP_NUM_THREADS=2 $B/$t; done
+for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval; do run env OMP_NUM_THREADS=2 $B/$t; done
 
 step "single-header contract: C99 and C++ with gcc and clang, -Wall -Wextra -Wpedantic -Werror"
 printf '#define DECAR_IMPLEMENTATION\n#include "../decar.h"\nint main(void){ return decar_simd_name() == 0; }\n' > $B/impl.c
@@ -180,6 +180,12 @@ run env SMALL=1 TINY=1 DATA=$B/tinycorpus OUT=$B/pipe bash scripts/pipeline.sh >
 for f in results.md results.csv curves.svg; do [ -s $B/pipe/$f ] || { echo "FAILED: pipeline did not write $f"; fails=$((fails + 1)); }; done
 grep -q "clustered" $B/pipe/results.csv 2>/dev/null && echo "pipeline results: $(grep -c . $B/pipe/results.csv) rows"
 
+step "examples/pipeline.c: the whole method through the library alone (under 80 lines)"
+run gcc -std=c99 -O2 -fopenmp -march=native -Wall -Wextra -Wpedantic -Werror -o $B/pipeline examples/pipeline.c -lm
+[ $(wc -l < examples/pipeline.c) -lt 80 ] || { echo "FAILED: examples/pipeline.c has $(wc -l < examples/pipeline.c) lines"; fails=$((fails + 1)); }
+if env OMP_NUM_THREADS=2 $B/pipeline $B/tinycorpus 2 20 > $B/pipeline_c.log 2>&1 && grep -q "bits per byte" $B/pipeline_c.log; then
+  echo "ok  $(grep 'bits per byte' $B/pipeline_c.log)"; else echo "FAILED: examples/pipeline.c: $(tail -3 $B/pipeline_c.log)"; fails=$((fails + 1)); fi
+
 step "image-conditioned experts on a tiny synthetic image set (vcluster, vtrain, caption)"
 mkdir -p $B/vis
 run $B/decar vcluster --images $B/tinyglyphs --out $B/vis --k 2
@@ -193,7 +199,7 @@ printf 'A\nB\n' > $B/vis/captions.txt; head -c 1500 $B/tinyglyphs/images_32x32_u
 expect 1 "image file of a bad size" $B/decar vtrain --images $B/vis --steps 1
 
 step "sanitizers: the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision; do
+for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval; do
   run gcc -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -mavx2 -mfma -o $B/${t}_asan tests/$t.c -lm
   run env ASAN_OPTIONS=detect_leaks=1 $B/${t}_asan > $B/${t}_asan.log 2>&1; echo "[asan+ubsan] $(tail -1 $B/${t}_asan.log)"
 done

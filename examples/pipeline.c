@@ -1,0 +1,77 @@
+/* The whole method through the library alone: featurize, cluster, train K experts apart, route, score, generate.
+   cc -O2 -fopenmp -march=native examples/pipeline.c -lm -o pipeline && ./pipeline data/corpus 4 300 */
+#define DECAR_IMPLEMENTATION
+#include "../decar.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+#define TRY(call) do { if (call) { fprintf(stderr, "pipeline: %s\n", e.msg); return 1; } } while (0)
+
+int main(int argc, char **argv) {
+    int K = argc > 2 ? atoi(argv[2]) : 4, steps = argc > 3 ? atoi(argv[3]) : 300, B = 8, T = 128, i, k, s, n = 0;
+    decar_data d, *shard;
+    decar_featurizer fz;
+    decar_router rt;
+    decar_kmeans_opts ko = { 0, 30, 1, 1, 0 };
+    decar_gpt_config c = decar_gpt_default_config();
+    decar_ensemble en = { 0 };
+    decar_docset ds;
+    decar_error e;
+    decar_ctx *ctx = decar_ctx_new(0);
+    decar_opt op = decar_opt_default();
+    int32_t x[8 * 128], y[8 * 128], out[201], *lab;
+    float *X, **nll;
+    double *bits, tot = 0;
+    if (argc < 2 || K < 1 || steps < 1) { fprintf(stderr, "usage: pipeline DATA_DIR [K] [STEPS]\n"); return 2; }
+    decar_data_init(&d);
+    TRY(decar_data_load(&d, argv[1], NULL, NULL, 50, &e));
+    /* 1. features of every document: tf-idf fitted on all of them, hashed and projected to 64 dimensions */
+    TRY(decar_feat_fit(&fz, 64, 1, d.docs, d.n_docs, &e));
+    X = (float *)malloc((size_t)d.n_docs * 64 * sizeof(float));
+    for (i = 0; i < d.n_docs; i++) TRY(decar_feat_apply(&fz, d.docs[i].bytes, d.docs[i].len, X + i * 64));
+    /* 2. spherical balanced k-means -> the router (centroids, prior) and each document's shard */
+    ko.k = K;
+    lab = (int32_t *)malloc((size_t)d.n_docs * sizeof(int32_t));
+    TRY(decar_router_build(&rt, X, d.n_docs, 64, &ko, lab, &e));
+    /* 3. one expert per shard, each trained on its own documents only (nothing shared but the config) */
+    shard = (decar_data *)calloc((size_t)K, sizeof(decar_data));
+    en.k = K;
+    en.experts = (decar_gpt **)calloc((size_t)K, sizeof(decar_gpt *));
+    c.n_layer = 2;
+    c.d_model = 64;
+    c.n_head = 4;
+    c.seq_len = T;
+    op.total_steps = steps;
+    op.warmup_steps = steps / 10 + 1;
+    for (k = 0; k < K; k++) {
+        decar_rng r;
+        decar_data_init(&shard[k]);
+        for (i = 0; i < d.n_docs; i++)
+            if (lab[i] == k) TRY(decar_data_add(&shard[k], d.docs[i].name, d.docs[i].bytes, d.docs[i].len, 50, &e));
+        TRY(decar_data_finish(&shard[k], &e));
+        en.experts[k] = (decar_gpt *)malloc(sizeof(decar_gpt));
+        TRY(decar_gpt_init(en.experts[k], &c, 1 + k, &e));
+        decar_rng_seed(&r, 7 + k);
+        for (s = 0; s < steps && !decar_data_batch(&shard[k], 0, &r, B, T, x, y); s++)
+            decar_gpt_train_step(en.experts[k], ctx, &op, x, y, NULL, B, T);
+        printf("expert %d: %d documents, %d steps\n", k, shard[k].n_docs, s);
+    }
+    /* 4. the routed ensemble (R2: softmax of cosines over the top 2) on every held-out document */
+    en.router = rt;
+    en.router.kind = DECAR_ROUTE_COSINE;
+    en.router.top_k = 2;
+    en.route_every = 64;
+    en.feat = &fz;
+    TRY(decar_docset_build(&ds, &d, 1, NULL, &e));
+    nll = (float **)calloc((size_t)K, sizeof(float *));
+    bits = (double *)malloc((size_t)ds.n * sizeof(double) + 1);
+    TRY(decar_ensemble_score_docs(&en, ctx, &d, &ds, B, nll, bits, &e));
+    for (i = 0; i < ds.n; i++) tot += bits[i];
+    printf("ensemble of %d, cosine top-2: %.4f bits per byte on %d held-out documents\n", K, tot / ds.bytes, ds.n);
+    /* 5. generate 200 bytes from sum_k w_k p_k, re-routed every 64 bytes */
+    out[0] = DECAR_TOK_EOT;
+    n = decar_ensemble_generate(&en, NULL, out, 1, 200, 0.8, 0, 0.95, 1, out, NULL, &e);
+    for (i = 1; i < n; i++) putchar(out[i] < 256 ? out[i] : '\n');
+    printf("\n");
+    return n < 0;
+}

@@ -1,0 +1,269 @@
+/* Evaluation through the library, checked against identities that hold exactly or in expectation.
+   - decar_gpt_score_docs: equals scoring each document as one sequence by hand (decar_gpt_score).
+   - decar_ensemble_score_docs:
+       R4' (Bayes at every token) telescopes: sum_i -log2 sum_k w_k(i) p_k(x_i) = -log2 sum_k pi_k prod_i p_k(x_i);
+       an ensemble of two copies of one model under any router scores like that model alone;
+       top-1 with one expert never routed to never runs it (its table stays unscored);
+       a router that picks only missing experts is an error, not a silent number.
+   - decar_ensemble_dfm_bound: the masked-DFM ELBO does not depend on the schedule kappa (Shi et al. 2024), so
+       kappa(t) = t and kappa(t) = t^2 agree within their standard errors; two copies of a model bound like one.
+   - decar_router_build: labels are decar_router_assign's, the prior sums to one and counts them; K > N fails.
+   - decar_ensemble_generate with an image prefix: greedy decoding equals stepping the model by hand. */
+#define DECAR_IMPLEMENTATION
+#include "../decar.h"
+#include "test_util.h"
+#include <stdlib.h>
+#include <string.h>
+
+static void make_data(decar_data *d) {
+    static const char *words[] = { "alpha ", "beta ", "gamma ", "delta ", "int x = 1;\n", "return y;\n", "{ }\n" };
+    decar_error e;
+    char txt[400];
+    int i, j;
+    decar_data_init(d);
+    for (i = 0; i < 60; i++) {
+        char nm[32];
+        int len = 0;
+        sprintf(nm, "%s/doc%03d", i % 2 ? "code" : "text", i);
+        for (j = 0; j < 5 + i % 9; j++) len += sprintf(txt + len, "%s", words[(i % 2) * 4 + (i * 7 + j * 3) % 3]);
+        decar_data_add(d, nm, txt, len, 300, &e);
+    }
+    decar_data_finish(d, &e);
+}
+static void make_model(decar_gpt *g, int causal, int seq, uint64_t seed) {
+    decar_gpt_config c = decar_gpt_default_config();
+    decar_error e;
+    c.n_layer = 1;
+    c.n_head = 2;
+    c.d_model = 16;
+    c.seq_len = seq;
+    c.causal = causal;
+    decar_gpt_init(g, &c, seed, &e);
+}
+
+int main(void) {
+    decar_data d;
+    decar_docset ds;
+    decar_error e;
+    decar_ctx *ctx = decar_ctx_new(0);
+    decar_gpt g[2];
+    decar_gpt *ex[2];
+    decar_ensemble en;
+    float *one, *tab[2] = { NULL, NULL };
+    double *bits, *bits2;
+    float prior[2] = { 0.3f, 0.7f };
+    int q, k;
+    int64_t i;
+    make_data(&d);
+    CHECK(decar_docset_build(&ds, &d, 1, NULL, &e) == 0 && ds.n > 5, "docset: %d held-out documents", ds.n);
+    make_model(&g[0], 1, 16, 1);   /* a context of 16: documents span several windows */
+    make_model(&g[1], 1, 16, 2);
+    one = (float *)malloc((size_t)ds.total * sizeof(float));
+    bits = (double *)malloc((size_t)ds.n * sizeof(double));
+    bits2 = (double *)malloc((size_t)ds.n * sizeof(double));
+
+    /* the table against scoring each document by hand in windows of 16 */
+    CHECK(decar_gpt_score_docs(&g[0], ctx, &ds, 3, one, &e) == 0, "score_docs: %s", e.msg);
+    {
+        double worst = 0;
+        for (q = 0; q < ds.n; q++) {
+            int64_t len = ds.off[q + 1] - ds.off[q], s;
+            for (s = 0; s < len; s += 16) {
+                int32_t x[16], y[16];
+                float nll[16];
+                int t;
+                for (t = 0; t < 16; t++) {
+                    x[t] = s + t - 1 < 0 || s + t - 1 >= len ? DECAR_TOK_EOT : ds.tok[ds.off[q] + s + t - 1];
+                    y[t] = s + t < len ? ds.tok[ds.off[q] + s + t] : -1;
+                }
+                decar_gpt_score(&g[0], ctx, x, y, 1, 16, nll);
+                for (t = 0; t < 16 && s + t < len; t++) {
+                    double dd = fabs(nll[t] - one[ds.off[q] + s + t]);
+                    worst = dd > worst ? dd : worst;
+                }
+            }
+        }
+        CHECK(worst < 1e-5, "batched windows equal one window at a time (max diff %.2g)", worst);
+    }
+
+    /* R4' telescopes to the Bayes mixture of whole documents */
+    memset(&en, 0, sizeof en);
+    ex[0] = &g[0];
+    ex[1] = &g[1];
+    en.k = 2;
+    en.experts = ex;
+    en.router.k = 2;
+    en.router.prior = prior;
+    en.router.kind = DECAR_ROUTE_BAYES;
+    en.router.top_k = 2;
+    CHECK(decar_ensemble_score_docs(&en, ctx, &d, &ds, 4, tab, bits, &e) == 0, "bayes: %s", e.msg);
+    {
+        double worst = 0;
+        for (q = 0; q < ds.n; q++) {
+            double l[2] = { log(prior[0]), log(prior[1]) }, mx, want;
+            for (k = 0; k < 2; k++)
+                for (i = ds.off[q]; i < ds.off[q + 1]; i++) l[k] -= tab[k][i];
+            mx = l[0] > l[1] ? l[0] : l[1];
+            want = -(mx + log(exp(l[0] - mx) + exp(l[1] - mx))) / log(2.0);
+            worst = fabs(want - bits[q]) / (fabs(want) + 1) > worst ? fabs(want - bits[q]) / (fabs(want) + 1) : worst;
+        }
+        CHECK(worst < 1e-9, "R4' token by token = -log2 sum_k pi_k prod_i p_k(x_i) (max rel. diff %.2g)", worst);
+    }
+    decar_nll_tables_free(tab, 2);
+
+    /* two copies of one model: the mixture is the model, under every router */
+    {
+        int kinds[3] = { DECAR_ROUTE_UNIFORM, DECAR_ROUTE_BAYES, DECAR_ROUTE_COSINE }, r;
+        ex[1] = &g[0];
+        for (r = 0; r < 3; r++) {
+            double worst = 0;
+            en.router.kind = kinds[r];
+            CHECK(decar_ensemble_score_docs(&en, ctx, &d, &ds, 4, tab, bits, &e) == 0, "copies: %s", e.msg);
+            for (q = 0; q < ds.n; q++) {
+                double want = 0;
+                for (i = ds.off[q]; i < ds.off[q + 1]; i++) want += one[i] / log(2.0);
+                worst = fabs(want - bits[q]) > worst ? fabs(want - bits[q]) : worst;
+            }
+            CHECK(worst < 1e-6 * ds.total, "router %s: two copies score as one model (max diff %.2g bits)",
+                  decar_route_label(kinds[r]), worst);
+        }
+        decar_nll_tables_free(tab, 2);
+    }
+
+    /* top-1 to one expert: the other never runs; a missing expert that is picked is an error */
+    {
+        ex[1] = &g[1];
+        en.router.kind = DECAR_ROUTE_UNIFORM;
+        en.router.top_k = 1;   /* uniform weights tie: the first expert is kept */
+        CHECK(decar_ensemble_score_docs(&en, ctx, &d, &ds, 4, tab, bits, &e) == 0, "top-1: %s", e.msg);
+        CHECK(tab[0] && !tab[1], "only the active expert was scored (tables: %p %p)", (void *)tab[0], (void *)tab[1]);
+        decar_nll_tables_free(tab, 2);
+        ex[0] = NULL;
+        en.router.kind = DECAR_ROUTE_UNIFORM;
+        CHECK(decar_ensemble_score_docs(&en, ctx, &d, &ds, 4, tab, bits, &e) == DECAR_ERR_ARG &&
+                  strstr(e.msg, "missing"), "a router that picks only a missing expert fails: %s", e.msg);
+        decar_nll_tables_free(tab, 2);
+        ex[0] = &g[0];
+    }
+
+    /* DFM: the bound under kappa = t and kappa = t^2 (the ELBO is schedule-free), and two copies = one */
+    {
+        decar_gpt m;
+        decar_dfm s1, s2;
+        double m1, se1, m2, se2, m3, se3;
+        make_model(&m, 0, 24, 5);
+        ex[0] = &m;
+        en.k = 1;
+        en.router.k = 1;
+        en.router.kind = DECAR_ROUTE_UNIFORM;
+        en.router.prior = NULL;
+        en.router.top_k = 1;
+        s1.kappa_pow = 1;
+        s1.t_max = 0;
+        s1.mask_token = decar_gpt_mask(&m.cfg);
+        s2 = s1;
+        s2.kappa_pow = 2;
+        CHECK(decar_ensemble_dfm_bound(&en, ctx, &ds, &s1, 64, 3, &m1, &se1, bits, &e) == 0, "bound: %s", e.msg);
+        CHECK(decar_ensemble_dfm_bound(&en, ctx, &ds, &s2, 64, 4, &m2, &se2, bits2, &e) == 0, "bound: %s", e.msg);
+        CHECK(fabs(m1 - m2) < 3 * sqrt(se1 * se1 + se2 * se2) && m1 > 7 && m1 < 10,
+              "kappa = t: %.4f +- %.4f, kappa = t^2: %.4f +- %.4f bits/byte (a random model: about log2 257 = 8.0)", m1,
+              se1, m2, se2);
+        printf("  DFM bound, one random model: kappa = t %.4f +- %.4f, kappa = t^2 %.4f +- %.4f bits/byte\n", m1, se1, m2,
+               se2);
+        ex[1] = &m;
+        en.k = 2;
+        en.router.k = 2;
+        CHECK(decar_ensemble_dfm_bound(&en, ctx, &ds, &s1, 64, 3, &m3, &se3, NULL, &e) == 0 && fabs(m3 - m1) < 1e-9,
+              "two copies bound like one: %.6f vs %.6f", m3, m1);
+        decar_gpt_free(&m);
+        ex[0] = &g[0];
+        ex[1] = &g[1];
+    }
+
+    /* the router of a partition */
+    {
+        int N = 50, dd = 6, K = 3, cnt[3] = { 0, 0, 0 };
+        float *X = (float *)malloc((size_t)N * dd * sizeof(float));
+        int32_t lab[50];
+        decar_router r;
+        decar_kmeans_opts o;
+        decar_rng rng;
+        double s = 0;
+        decar_rng_seed(&rng, 9);
+        for (i = 0; i < N * dd; i++) X[i] = decar_rng_normal(&rng);
+        for (i = 0; i < N; i++) decar_l2_normalize(X + i * dd, dd);
+        o.k = K;
+        o.iters = 20;
+        o.balanced = 1;
+        o.seed = 1;
+        o.n_fine = 0;
+        CHECK(decar_router_build(&r, X, N, dd, &o, lab, &e) == 0, "router_build: %s", e.msg);
+        for (i = 0; i < N; i++) {
+            CHECK(lab[i] == decar_router_assign(&r, X + i * dd), "label %d is the router's assignment", (int)i);
+            cnt[lab[i]]++;
+        }
+        for (k = 0; k < K; k++) {
+            s += r.prior[k];
+            CHECK(fabs(r.prior[k] - cnt[k] / (double)N) < 1e-6, "prior %d = its share %.3f", k, r.prior[k]);
+        }
+        CHECK(fabs(s - 1) < 1e-6, "the prior sums to one (%.7f)", s);
+        decar_router_free(&r);
+        o.k = N + 1;
+        CHECK(decar_router_build(&r, X, N, dd, &o, lab, &e) == DECAR_ERR_ARG, "K > N: %s", e.msg);
+        free(X);
+    }
+
+    /* generation with an image prefix, greedy: the same tokens as stepping the model by hand */
+    {
+        decar_gpt_config c = decar_gpt_default_config();
+        decar_gpt m;
+        float pre[3 * 5], emb[3 * 16], *kv, *sc, lg[DECAR_BYTE_VOCAB];
+        int32_t prompt[1] = { DECAR_TOK_EOT }, out[20], tok = DECAR_TOK_EOT, want[20];
+        int len, t, a, ok = 1;
+        decar_rng rng;
+        c.n_layer = 1;
+        c.n_head = 2;
+        c.d_model = 16;
+        c.seq_len = 24;
+        c.n_prefix = 3;
+        c.d_prefix = 5;
+        c.d_proj_hidden = 16;
+        decar_gpt_init(&m, &c, 7, &e);
+        decar_rng_seed(&rng, 3);
+        for (i = 0; i < 15; i++) pre[i] = decar_rng_normal(&rng);
+        ex[0] = &m;
+        en.k = 1;
+        en.router.k = 1;
+        en.router.kind = DECAR_ROUTE_UNIFORM;
+        en.router.top_k = 1;
+        len = decar_ensemble_generate(&en, pre, prompt, 1, 12, 0.0, 0, 1.0, 0, out, NULL, &e);
+        kv = (float *)malloc(decar_gpt_kv_size(&c) * sizeof(float));
+        sc = (float *)malloc(decar_gpt_step_scratch(&c) * sizeof(float));
+        decar_gpt_project_prefix(&m, pre, emb);
+        for (t = 0; t < 3; t++) decar_gpt_step_embed(&m, kv, emb + t * 16, t, lg, sc);
+        for (t = 0; t < 12; t++) {
+            int best = 0;
+            decar_gpt_step(&m, kv, tok, 3 + t, lg, sc);
+            for (a = 1; a < decar_gpt_classes(&c); a++) best = lg[a] > lg[best] ? a : best;
+            want[t] = best;
+            tok = best;
+        }
+        for (t = 0; t < 12; t++) ok &= out[1 + t] == want[t];
+        CHECK(len == 13 && ok, "prefix + greedy generation = stepping by hand (%d tokens)", len);
+        CHECK(decar_ensemble_generate(&en, pre, prompt, 1, 30, 0.0, 0, 1.0, 0, out, NULL, &e) < 0,
+              "past the context after the prefix: refused (%s)", e.msg);
+        free(kv);
+        free(sc);
+        decar_gpt_free(&m);
+    }
+
+    free(one);
+    free(bits);
+    free(bits2);
+    decar_docset_free(&ds);
+    decar_data_free(&d);
+    decar_gpt_free(&g[0]);
+    decar_gpt_free(&g[1]);
+    decar_ctx_free(ctx);
+    TEST_END("test_eval");
+}
