@@ -334,6 +334,33 @@ DECARDEF float decar_gpt_train_step_prefix(decar_gpt *g, decar_ctx *ctx, const d
 DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *prefix, const int32_t *ids,
                                     const int32_t *targets, int B, int T, float *nll);
 
+/* A training run on the windows of a decar_data stream (split 0), from g->step to t->steps. The data sampler's state
+   lives in g->rng_state (seed it for a new run; a checkpoint keeps it, so a resumed run draws the same windows).
+   Each step: B windows of T + 1 tokens x; AR: loss on (x_<T, x_>0); DFM: x_t = decar_dfm_corrupt(x_>0) and the
+   weighted loss on the masked positions; then decar_gpt_train_step. fn (optional) hears of every step (a non-zero
+   return stops the run, DECAR_OK); the validation loss (split 1, t->val_batches batches) comes every t->val_every
+   steps and at the last step. A NaN loss or a failed step stops with DECAR_ERR_NUMERIC / the arena's error. */
+typedef struct decar_train_opts {
+    int batch, seq_len, steps;     /* B windows of T tokens per step, until g->step == steps */
+    const decar_dfm *dfm;          /* NULL: the AR next-token loss; else the masked-DFM loss with this schedule */
+    int val_every, val_batches;    /* validation every val_every steps (0: only at the end), val_batches each */
+} decar_train_opts;
+typedef struct decar_train_event {
+    int64_t step;                  /* steps done */
+    float loss, lr;                /* this step's loss and learning rate */
+    double loss_ema;               /* 0.95-smoothed training loss */
+    double val_loss;               /* NaN unless this step validated (or there is no validation data) */
+    int validated;                 /* 1 at validation steps */
+} decar_train_event;
+typedef int (*decar_train_fn)(void *user, const decar_train_event *ev);
+struct decar_data;   /* section 9 */
+DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const struct decar_data *d, const decar_opt *o,
+                         const decar_train_opts *t, decar_train_fn fn, void *user, decar_error *e);
+/* the mean loss of `batches` fixed batches (the same windows every call) of split 1: AR per-token CE, or the DFM
+   bound (dfm non-NULL) in nats; NaN when the split has no more than T + 2 tokens */
+DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const struct decar_data *d, int B, int T,
+                                   const decar_dfm *dfm, int batches);
+
 /* ---------------------------------------------------------------------------------------------------------------
    8. checkpoints: safetensors (8-byte little-endian header length, JSON header, raw little-endian data).
    Tensors are F32 with the nanoGPT names above; optimizer moments (with_opt) are "optim.m.<name>", "optim.v.<name>".
@@ -2235,6 +2262,97 @@ DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *p
     if (!nll2 || !decar_cross_entropy(ctx, logits, tg2, NULL, 0.0f, nc, nll2)) return ctx->status;
     if (P) for (b = 0; b < B; b++) memcpy(nll + (int64_t)b * T, nll2 + (int64_t)b * (P + T) + P, (size_t)T * sizeof(float));
     return DECAR_OK;
+}
+
+DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const decar_data *d, int B, int T, const decar_dfm *dfm,
+                                   int batches) {
+    size_t n = (size_t)B * (size_t)T;
+    int32_t *x = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
+    int32_t *y = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
+    int32_t *xi = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
+    float *w = (float *)DECAR_MALLOC(n * sizeof(float));
+    float *nll = (float *)DECAR_MALLOC(n * sizeof(float));
+    double tot = 0.0;
+    int b, nb = 0;
+    size_t i;
+    decar_rng r;
+    decar_rng_seed(&r, 777);   /* the same validation windows every time */
+    for (b = 0; b < batches && x && y && xi && w && nll && d->stream_len[1] > (int64_t)T + 2; b++) {
+        double s = 0.0;
+        if (decar_data_batch(d, 1, &r, B, T, x, y)) break;
+        if (!dfm) {
+            /* mean_i -ln p(y_i | x_<=i) */
+            if (decar_gpt_score(g, ctx, x, y, B, T, nll)) break;
+            for (i = 0; i < n; i++) s += nll[i];
+        } else {
+            /* mean_i w_i * -ln p(y_i | x_t): the DFM bound of one draw of t per window */
+            decar_dfm_corrupt(dfm, &r, x, xi, y, w, B, T, NULL);
+            if (decar_gpt_score(g, ctx, xi, y, B, T, nll)) break;
+            for (i = 0; i < n; i++) s += (double)nll[i] * w[i];
+        }
+        tot += s / (double)n;
+        nb++;
+    }
+    decar__free(x);
+    decar__free(y);
+    decar__free(xi);
+    decar__free(w);
+    decar__free(nll);
+    return nb ? tot / nb : NAN;
+}
+DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const decar_data *d, const decar_opt *o, const decar_train_opts *t,
+                         decar_train_fn fn, void *user, decar_error *e) {
+    int B = t->batch, T = t->seq_len;
+    size_t n = (size_t)(B > 0 ? B : 1) * (size_t)(T > 0 ? T : 1);
+    int32_t *x = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
+    int32_t *y = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
+    int32_t *xi = t->dfm ? (int32_t *)DECAR_MALLOC(n * sizeof(int32_t)) : NULL;
+    float *w = t->dfm ? (float *)DECAR_MALLOC(n * sizeof(float)) : NULL;
+    double ema = -1.0;
+    int rc = DECAR_OK;
+    decar_rng r;
+    r.s = g->rng_state;
+    if (B < 1 || T < 1 || T > g->cfg.seq_len) {
+        rc = DECAR_ERR_ARG;
+        decar__seterr(e, rc, "batch %d x %d tokens for a context of %d", B, T, g->cfg.seq_len);
+    } else if (d->stream_len[0] < (int64_t)T + 2) {
+        rc = DECAR_ERR_ARG;
+        decar__seterr(e, rc, "only %lld training tokens, need more than %d", (long long)d->stream_len[0], T + 1);
+    } else if (!x || !y || (t->dfm && (!xi || !w))) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory for a batch");
+    }
+    while (!rc && g->step < t->steps) {
+        decar_train_event ev;
+        int64_t s = g->step;
+        decar_data_batch(d, 0, &r, B, T, x, y);
+        if (t->dfm) {
+            /* x_t: each token of the targets masked with probability 1 - kappa(t); weights kappa'/(1 - kappa) */
+            memcpy(xi, x, n * sizeof(int32_t));
+            decar_dfm_corrupt(t->dfm, &r, x, xi, y, w, B, T, NULL);
+        }
+        ev.lr = decar_opt_lr(o, s);
+        ev.loss = decar_gpt_train_step(g, ctx, o, t->dfm ? xi : x, y, w, B, T);
+        if (ev.loss != ev.loss) {
+            rc = decar_ctx_status(ctx) ? decar_ctx_status(ctx) : DECAR_ERR_NUMERIC;
+            decar__seterr(e, rc, "step %lld: %s", (long long)s, decar_ctx_status(ctx) ? decar_ctx_error(ctx)
+                                                                                      : "the loss is NaN (lower the learning rate?)");
+            break;
+        }
+        g->rng_state = r.s;
+        ema = ema < 0 ? ev.loss : 0.95 * ema + 0.05 * ev.loss;
+        ev.step = s + 1;
+        ev.loss_ema = ema;
+        ev.validated = (t->val_every && (s + 1) % t->val_every == 0) || s + 1 == t->steps;
+        ev.val_loss = NAN;
+        if (ev.validated) ev.val_loss = decar_gpt_val_loss(g, ctx, d, B, T, t->dfm, t->val_batches);
+        if (fn && fn(user, &ev)) break;
+    }
+    decar__free(x);
+    decar__free(y);
+    decar__free(xi);
+    decar__free(w);
+    return rc;
 }
 
 /* KV-cache step at batch 1 (inference only; matrix-vector kernels). kv layout: [layer][k|v][seq_len][C]. */

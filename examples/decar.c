@@ -268,25 +268,45 @@ static FILE *csv_append(const char *path, const char *header) {
 }
 
 /* ---- train --------------------------------------------------------------------------------------------------- */
-static double val_loss(decar_gpt *g, decar_ctx *ctx, const decar_data *d, int B, int T, int objective, int batches) {
-    decar_rng r; int32_t *x = (int32_t *)malloc((size_t)B * T * 4), *y = (int32_t *)malloc((size_t)B * T * 4), *xi = (int32_t *)malloc((size_t)B * T * 4);
-    float *w = (float *)malloc((size_t)B * T * 4), *nll = (float *)malloc((size_t)B * T * 4); double tot = 0; int b, i, nb = 0;
-    decar_dfm dfm; dfm.kappa_pow = 1; dfm.t_max = 0; dfm.mask_token = decar_gpt_mask(&g->cfg);
-    decar_rng_seed(&r, 777);   /* the same validation windows every time */
-    for (b = 0; b < batches; b++) {
-        double s = 0;
-        if (decar_data_batch(d, 1, &r, B, T, x, y)) break;
-        if (objective == 0) { decar_gpt_score(g, ctx, x, y, B, T, nll); for (i = 0; i < B * T; i++) s += nll[i]; s /= B * T; }
-        else {
-            decar_dfm_corrupt(&dfm, &r, x, xi, y, w, B, T, NULL);
-            decar_gpt_score(g, ctx, xi, y, B, T, nll);
-            for (i = 0; i < B * T; i++) s += (double)nll[i] * w[i];
-            s /= B * T;
-        }
-        tot += s; nb++;
+static decar_dfm dfm_schedule(const decar_gpt_config *c) {   /* the schedule decar train uses: kappa(t) = t */
+    decar_dfm dfm;
+    dfm.kappa_pow = 1;
+    dfm.t_max = 0;
+    dfm.mask_token = decar_gpt_mask(c);
+    return dfm;
+}
+/* what decar train prints and writes after each step: progress, validation, the log, checkpoints */
+typedef struct {
+    decar_gpt *g;
+    int B, T, steps, quiet, ckpt_every;
+    int64_t start;
+    double t0, last_print;
+    FILE *log;
+    const char *out, *meta;
+} train_view;
+static int train_step_done(void *user, const decar_train_event *ev) {
+    train_view *v = (train_view *)user;
+    double el = now_s() - v->t0;
+    decar_error e;
+    if (!v->quiet && (el - v->last_print > 1.0 || ev->step == v->steps)) {
+        char eta[32];
+        double done = (double)(ev->step - v->start), tps = done * v->B * v->T / (el > 1e-9 ? el : 1e-9);
+        fmt_eta(el / done * (double)(v->steps - ev->step), eta);
+        fprintf(stderr, "\rstep %6lld/%d | loss %.4f | lr %.2e | %7.0f tok/s | %s left   ", (long long)ev->step, v->steps,
+                ev->loss_ema, ev->lr, tps, eta);
+        v->last_print = el;
     }
-    free(x); free(y); free(xi); free(w); free(nll);
-    return nb ? tot / nb : NAN;
+    if (ev->validated && !v->quiet)
+        fprintf(stderr, "\nstep %lld: train %.4f val %.4f (%.4f bits/token)\n", (long long)ev->step, ev->loss_ema,
+                ev->val_loss, ev->val_loss / log(2.0));
+    if (ev->validated && v->log) {
+        fprintf(v->log, "%lld,%lld,%.5f,%.5f,%.2f\n", (long long)ev->step, (long long)ev->step * v->B * v->T,
+                ev->loss_ema, ev->val_loss, now_s() - v->t0);
+        fflush(v->log);
+    }
+    if (v->ckpt_every && ev->step % v->ckpt_every == 0 && ev->step < v->steps && decar_gpt_save(v->g, v->out, v->meta, &e))
+        die("checkpoint", &e);
+    return 0;
 }
 
 static int cmd_train(int argc, char **argv) {
@@ -304,15 +324,16 @@ static int cmd_train(int argc, char **argv) {
         {"val-batches", "8", "batches per validation", 0}, {"ckpt-every", "0", "checkpoint every N steps (0: only at the end)", 0},
         {"log", NULL, 0, 0}, {"quiet", "0", 0, 0}, {"tokenizer", NULL, 0, 0},
     };
-    int n = NOPT(o), B, T, steps, objective, s, val_every, ckpt_every, quiet;
-    decar_data d; decar_gpt g; decar_ctx *ctx; decar_opt op = decar_opt_default(); decar_error e; decar_rng r; decar_dfm dfm;
-    int32_t *x, *y, *xi; float *w; double t0, last_print = 0, ema = -1; FILE *logf = NULL; const char *out; char meta[256]; int new_log = 0;
+    int n = NOPT(o), B, T, steps, objective, ckpt_every, quiet;
+    decar_data d; decar_gpt g; decar_ctx *ctx; decar_opt op = decar_opt_default(); decar_error e; decar_dfm dfm;
+    double t0; FILE *logf = NULL; const char *out; char meta[256]; int new_log = 0;
+    train_view tv; decar_train_opts to;
     const decar_tokenizer *tk;
     parse_opts(argc, argv, o, n, "train", "--data DIR|FILE [options]");
     objective = !strcmp(S(o, n, "objective"), "dfm") ? 1 : !strcmp(S(o, n, "objective"), "ar") ? 0 : -1;
     if (objective < 0) { fprintf(stderr, "decar train: --objective must be ar or dfm\n"); return 2; }
     B = (int)I(o, n, "batch", 1, 4096); T = (int)I(o, n, "seq", 2, 1 << 16); steps = (int)I(o, n, "steps", 0, 100000000);
-    val_every = (int)I(o, n, "val-every", 0, 1 << 30); ckpt_every = (int)I(o, n, "ckpt-every", 0, 1 << 30); quiet = (int)I(o, n, "quiet", 0, 1);
+    ckpt_every = (int)I(o, n, "ckpt-every", 0, 1 << 30); quiet = (int)I(o, n, "quiet", 0, 1);
     op.lr = (float)F(o, n, "lr", 0, 10); op.min_lr = (float)F(o, n, "min-lr", 0, 10); op.weight_decay = (float)F(o, n, "wd", 0, 10);
     op.grad_clip = (float)F(o, n, "clip", 0, 1e9); op.total_steps = steps;
     op.warmup_steps = (int)I(o, n, "warmup", -1, 100000000); if (op.warmup_steps < 0) op.warmup_steps = steps / 20 > 0 ? steps / 20 : 1;
@@ -329,7 +350,6 @@ static int cmd_train(int argc, char **argv) {
         tok_check(&g, tk, out);
         if (g.cfg.causal != (objective == 0)) { fprintf(stderr, "decar train: %s was trained with the other objective\n", out); return 2; }
         if (g.cfg.seq_len < T) { fprintf(stderr, "decar train: %s has seq_len %d < --seq %d\n", out, g.cfg.seq_len, T); return 2; }
-        r.s = g.rng_state;
         memory_check("train", &g.cfg, B, T);
         fprintf(stderr, "resuming %s at step %lld\n", out, (long long)g.step);
     } else if (S(o, n, "init")) {
@@ -340,7 +360,7 @@ static int cmd_train(int argc, char **argv) {
         if (g.cfg.n_prefix) { fprintf(stderr, "decar train: --init %s is an image captioner (train it with decar vtrain)\n", S(o, n, "init")); return 2; }
         memory_check("train", &g.cfg, B, T);
         g.step = 0; memset(g.m, 0, g.n_params * 4); memset(g.v, 0, g.n_params * 4);
-        decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62));
+        { decar_rng r; decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62)); g.rng_state = r.s; }
     } else {
         decar_gpt_config c = decar_gpt_default_config();
         c.vocab_size = tk ? decar_tokenizer_vocab(tk) : DECAR_BYTE_VOCAB; c.n_layer = (int)I(o, n, "layers", 1, DECAR_MAX_LAYERS); c.n_head = (int)I(o, n, "heads", 1, 1024);
@@ -349,11 +369,10 @@ static int cmd_train(int argc, char **argv) {
         memory_check("train", &c, B, T);
         if (decar_gpt_init(&g, &c, (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("init", &e);
         g.tokenizer = tk ? tk->fingerprint : 0;
-        decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62) ^ 0xda7a);
+        { decar_rng r; decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62) ^ 0xda7a); g.rng_state = r.s; }
     }
     ctx = decar_ctx_new(0);
-    x = (int32_t *)malloc((size_t)B * T * 4); y = (int32_t *)malloc((size_t)B * T * 4); xi = (int32_t *)malloc((size_t)B * T * 4); w = (float *)malloc((size_t)B * T * 4);
-    dfm.kappa_pow = 1; dfm.t_max = 0; dfm.mask_token = decar_gpt_mask(&g.cfg);
+    dfm = dfm_schedule(&g.cfg);
     if (S(o, n, "log")) {
         int append = g.step > 0;
         new_log = !append;
@@ -363,42 +382,21 @@ static int cmd_train(int argc, char **argv) {
     }
     if (!quiet) fprintf(stderr, "train %s: %lu params, %d docs (%lld train / %lld val tokens), B=%d T=%d, %d steps, simd %s, %d threads\n",
                         objective ? "dfm" : "ar", (unsigned long)g.n_params, d.n_docs, (long long)d.stream_len[0], (long long)d.stream_len[1], B, T, steps, decar_simd_name(), decar_get_threads());
-    sprintf(meta, "\"objective\":\"%s\",", objective ? "dfm" : "ar");
-    meta[strlen(meta) - 1] = 0;
+    sprintf(meta, "\"objective\":\"%s\"", objective ? "dfm" : "ar");
     t0 = now_s();
-    {
-        int64_t start = g.step;
-        for (s = (int)g.step; s < steps; s++) {
-            float loss; double el;
-            decar_data_batch(&d, 0, &r, B, T, x, y);
-            if (objective == 1) { memcpy(xi, x, (size_t)B * T * 4); decar_dfm_corrupt(&dfm, &r, x, xi, y, w, B, T, NULL); }
-            loss = decar_gpt_train_step(&g, ctx, &op, objective ? xi : x, y, objective ? w : NULL, B, T);
-            if (loss != loss) {   /* a log this run created goes with the failed run */
-                fprintf(stderr, "\ndecar train: step %d: %s\n", s, decar_ctx_status(ctx) ? decar_ctx_error(ctx) : "the loss is NaN (lower --lr?)");
-                if (logf) { fclose(logf); if (new_log) remove(S(o, n, "log")); }
-                return 1;
-            }
-            g.rng_state = r.s;
-            ema = ema < 0 ? loss : 0.95 * ema + 0.05 * loss;
-            el = now_s() - t0;
-            if (!quiet && (el - last_print > 1.0 || s + 1 == steps)) {
-                char eta[32]; double done = (double)(s + 1 - start), tps = done * B * T / (el > 1e-9 ? el : 1e-9);
-                fmt_eta(el / done * (steps - s - 1), eta);
-                fprintf(stderr, "\rstep %6d/%d | loss %.4f | lr %.2e | %7.0f tok/s | %s left   ", s + 1, steps, ema, decar_opt_lr(&op, s), tps, eta);
-                last_print = el;
-            }
-            if ((val_every && (s + 1) % val_every == 0) || s + 1 == steps) {
-                double vl = d.stream_len[1] > T + 2 ? val_loss(&g, ctx, &d, B, T, objective, (int)I(o, n, "val-batches", 1, 100000)) : NAN;
-                if (!quiet) fprintf(stderr, "\nstep %d: train %.4f val %.4f (%.4f bits/token)\n", s + 1, ema, vl, vl / log(2.0));
-                if (logf) { fprintf(logf, "%d,%lld,%.5f,%.5f,%.2f\n", s + 1, (long long)(s + 1) * B * T, ema, vl, now_s() - t0); fflush(logf); }
-            }
-            if (ckpt_every && (s + 1) % ckpt_every == 0 && s + 1 < steps && decar_gpt_save(&g, out, meta, &e)) die("checkpoint", &e);
-        }
+    tv.g = &g; tv.B = B; tv.T = T; tv.steps = steps; tv.quiet = quiet; tv.ckpt_every = ckpt_every; tv.start = g.step;
+    tv.t0 = t0; tv.last_print = 0; tv.log = logf; tv.out = out; tv.meta = meta;
+    to.batch = B; to.seq_len = T; to.steps = steps; to.dfm = objective ? &dfm : NULL;
+    to.val_every = (int)I(o, n, "val-every", 0, 1 << 30); to.val_batches = (int)I(o, n, "val-batches", 1, 100000);
+    if (decar_train(&g, ctx, &d, &op, &to, train_step_done, &tv, &e)) {   /* a log this run created goes with it */
+        fprintf(stderr, "\ndecar train: %s\n", e.msg);
+        if (logf) { fclose(logf); if (new_log) remove(S(o, n, "log")); }
+        return 1;
     }
     if (decar_gpt_save(&g, out, meta, &e)) die("checkpoint", &e);
     if (!quiet) fprintf(stderr, "saved %s (%.1f s)\n", out, now_s() - t0);
     if (logf) fclose(logf);
-    free(x); free(y); free(xi); free(w); decar_ctx_free(ctx); decar_gpt_free(&g); decar_data_free(&d);
+    decar_ctx_free(ctx); decar_gpt_free(&g); decar_data_free(&d);
     return 0;
 }
 
@@ -587,13 +585,6 @@ static double unigram_bits(const decar_data *d, const decar_docset *ds) {
         for (k = 0; k < doc->len; k++) h -= log2((cnt[doc->bytes[k]] + 0.5) / (tot + 128));
     }
     return h / (double)ds->bytes;
-}
-static decar_dfm dfm_schedule(const decar_gpt_config *c) {   /* the schedule decar train uses: kappa(t) = t */
-    decar_dfm dfm;
-    dfm.kappa_pow = 1;
-    dfm.t_max = 0;
-    dfm.mask_token = decar_gpt_mask(c);
-    return dfm;
 }
 
 static int cmd_eval(int argc, char **argv) {
