@@ -558,6 +558,25 @@ DECARDEF int decar_router_save(const decar_router *r, const decar_featurizer *f,
 DECARDEF int decar_router_load(decar_router *r, decar_featurizer *f, const char *path, decar_error *e);
 #endif
 
+/* The partition of a corpus in one call, the method's first step:
+       x_i   = features of every document: the built-in tf-idf fitted on the training documents (split 0) into fz,
+               or X_in (n_docs, d_in) given in document order (an encoder's; rows L2-normalised, a zero row is an error)
+       router = decar_router_build on the training rows: spherical balanced k-means (o), prior
+       shard_i = decar_router_assign(x_i) for training (0) and held-out (1) documents; -1 for other splits (a base
+               model's share, decar_data_base_share)
+   *X_out (n_docs, *d_out) receives the features (DECAR_FREE it); fz has no idf when X_in is given (a router of
+   external features). */
+DECARDEF int decar_cluster_docs(const decar_data *d, const decar_kmeans_opts *o, int feat_dim, uint64_t feat_seed,
+                                const float *X_in, int d_in, decar_featurizer *fz, decar_router *r, float **X_out,
+                                int *d_out, int32_t *shard, decar_error *e);
+/* The paper's setting: permille of the training documents (split 0), chosen by a hash of the file name (pieces
+   "name#N" of one file go together), become split 2: the base model's share, left out of clustering. Returns how
+   many. */
+DECARDEF int decar_data_base_share(decar_data *d, int permille);
+/* normalised mutual information 2 I(a; b) / (H(a) + H(b)) of two labelings of n items (ka and kb values), and
+   *purity = sum over a's values of the largest count of one b value / n */
+DECARDEF double decar_nmi(const int *a, const int *b, int n, int ka, int kb, double *purity);
+
 /* ---------------------------------------------------------------------------------------------------------------
    13. ensemble and samplers. The next-token distribution is sum_k w_k p_k; only experts with w_k > 0 run.
    --------------------------------------------------------------------------------------------------------------- */
@@ -4527,6 +4546,116 @@ DECARDEF int decar_router_build(decar_router *r, const float *X, int64_t N, int 
         if (labels) labels[i] = a;
     }
     return DECAR_OK;
+}
+DECARDEF int decar_data_base_share(decar_data *d, int permille) {
+    int i, n = 0;
+    for (i = 0; permille > 0 && i < d->n_docs; i++) {
+        const char *nm = d->docs[i].name, *hash = strchr(nm, '#');
+        size_t len = hash ? (size_t)(hash - nm) : strlen(nm);
+        if (d->docs[i].split != 0) continue;
+        if (decar_hash64(nm, len, 0xba5e) % 1000 < (uint64_t)permille) {
+            d->docs[i].split = 2;
+            n++;
+        }
+    }
+    return n;
+}
+DECARDEF int decar_cluster_docs(const decar_data *d, const decar_kmeans_opts *o, int feat_dim, uint64_t feat_seed,
+                                const float *X_in, int d_in, decar_featurizer *fz, decar_router *r, float **X_out,
+                                int *d_out, int32_t *shard, decar_error *e) {
+    int i, nt = 0, dim = X_in ? d_in : feat_dim, rc = DECAR_OK;
+    float *X, *Xt;
+    decar_doc *train;
+    memset(fz, 0, sizeof *fz);
+    memset(r, 0, sizeof *r);
+    *X_out = NULL;
+    if (dim < 1 || dim > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_ARG, "feature dimension %d", dim);
+    X = (float *)DECAR_MALLOC((size_t)d->n_docs * (size_t)dim * sizeof(float) + 1);
+    Xt = (float *)DECAR_MALLOC((size_t)d->n_docs * (size_t)dim * sizeof(float) + 1);
+    train = (decar_doc *)DECAR_MALLOC((size_t)d->n_docs * sizeof(decar_doc) + 1);
+    if (!X || !Xt || !train) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory for the features of %d documents", d->n_docs);
+    }
+    for (i = 0; !rc && i < d->n_docs; i++)
+        if (d->docs[i].split == 0) train[nt++] = d->docs[i];
+    /* x_i: the given rows, normalised, or tf-idf with idf fitted on the training documents only */
+    if (!rc && X_in) {
+        memcpy(X, X_in, (size_t)d->n_docs * (size_t)dim * sizeof(float));
+        for (i = 0; !rc && i < d->n_docs; i++) {
+            float *x = X + (int64_t)i * dim;
+            double nn = 0;
+            int q;
+            for (q = 0; q < dim; q++) nn += (double)x[q] * x[q];
+            if (!(nn > 0) || nn != nn || nn > 1e300) {   /* a zero row has no direction; NaN or Inf none either */
+                rc = DECAR_ERR_ARG;
+                decar__seterr(e, rc, "feature row %d (document %s) is all zeros or not finite", i, d->docs[i].name);
+            }
+            decar_l2_normalize(x, dim);
+        }
+    } else if (!rc) {
+        rc = decar_feat_fit(fz, dim, feat_seed, train, nt, e);
+        for (i = 0; !rc && i < d->n_docs; i++)
+            if ((rc = decar_feat_apply(fz, d->docs[i].bytes, d->docs[i].len, X + (int64_t)i * dim)))
+                decar__seterr(e, rc, "cannot featurize document %s", d->docs[i].name);
+    }
+    /* the router from the training rows, then every document through its assignment */
+    for (i = 0, nt = 0; !rc && i < d->n_docs; i++)
+        if (d->docs[i].split == 0) memcpy(Xt + (int64_t)nt++ * dim, X + (int64_t)i * dim, (size_t)dim * sizeof(float));
+    if (!rc) rc = decar_router_build(r, Xt, nt, dim, o, NULL, e);
+    for (i = 0; !rc && i < d->n_docs; i++)
+        shard[i] = d->docs[i].split == 0 || d->docs[i].split == 1 ? decar_router_assign(r, X + (int64_t)i * dim) : -1;
+    decar__free(Xt);
+    decar__free(train);
+    if (rc) {
+        decar__free(X);
+        decar_feat_free(fz);
+        return rc;
+    }
+    *X_out = X;
+    *d_out = dim;
+    return DECAR_OK;
+}
+DECARDEF double decar_nmi(const int *a, const int *b, int n, int ka, int kb, double *purity) {
+    double *joint = (double *)DECAR_MALLOC((size_t)(ka > 0 ? ka : 1) * (size_t)(kb > 0 ? kb : 1) * sizeof(double));
+    double *pa = (double *)DECAR_MALLOC((size_t)(ka > 0 ? ka : 1) * sizeof(double));
+    double *pb = (double *)DECAR_MALLOC((size_t)(kb > 0 ? kb : 1) * sizeof(double));
+    double mi = 0, ha = 0, hb = 0, pur = 0;
+    int i, j;
+    *purity = 0;
+    if (!joint || !pa || !pb) {
+        decar__free(joint);
+        decar__free(pa);
+        decar__free(pb);
+        return NAN;
+    }
+    memset(joint, 0, (size_t)(ka > 0 ? ka : 1) * (size_t)(kb > 0 ? kb : 1) * sizeof(double));
+    memset(pa, 0, (size_t)(ka > 0 ? ka : 1) * sizeof(double));
+    memset(pb, 0, (size_t)(kb > 0 ? kb : 1) * sizeof(double));
+    /* p(a, b), p(a), p(b) */
+    for (i = 0; i < n; i++) {
+        joint[a[i] * kb + b[i]] += 1.0 / n;
+        pa[a[i]] += 1.0 / n;
+        pb[b[i]] += 1.0 / n;
+    }
+    /* I = sum p(a,b) ln p(a,b) / (p(a) p(b)); H(a) = -sum p(a) ln p(a); purity = sum_a max_b p(a, b) */
+    for (i = 0; i < ka; i++) {
+        double mx = 0;
+        if (pa[i] > 0) ha -= pa[i] * log(pa[i]);
+        for (j = 0; j < kb; j++) {
+            double p = joint[i * kb + j];
+            if (p > 0) mi += p * log(p / (pa[i] * pb[j]));
+            if (p > mx) mx = p;
+        }
+        pur += mx;
+    }
+    for (j = 0; j < kb; j++)
+        if (pb[j] > 0) hb -= pb[j] * log(pb[j]);
+    DECAR_FREE(joint);
+    DECAR_FREE(pa);
+    DECAR_FREE(pb);
+    *purity = pur;
+    return ha + hb > 0 ? 2 * mi / (ha + hb) : 1.0;
 }
 DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const void *buf, size_t len, decar_error *e) {
     decar__st st;

@@ -631,16 +631,6 @@ static int cmd_eval(int argc, char **argv) {
 }
 
 /* ---- cluster: features -> balanced k-means -> shards ---------------------------------------------------------- */
-static double nmi(const int *a, const int *b, int n, int ka, int kb, double *purity) {
-    double *joint = (double *)calloc((size_t)(ka > 0 ? ka : 1) * (size_t)(kb > 0 ? kb : 1), 8), *pa = (double *)calloc((size_t)ka, 8), *pb = (double *)calloc((size_t)kb, 8), mi = 0, ha = 0, hb = 0, pur = 0; int i, j;
-    for (i = 0; i < n; i++) { joint[a[i] * kb + b[i]] += 1.0 / n; pa[a[i]] += 1.0 / n; pb[b[i]] += 1.0 / n; }
-    for (i = 0; i < ka; i++) { double mx = 0; if (pa[i] > 0) ha -= pa[i] * log(pa[i]);
-        for (j = 0; j < kb; j++) { double p = joint[i * kb + j]; if (p > 0) mi += p * log(p / (pa[i] * pb[j])); if (p > mx) mx = p; } pur += mx; }
-    for (j = 0; j < kb; j++) if (pb[j] > 0) hb -= pb[j] * log(pb[j]);
-    free(joint); free(pa); free(pb);
-    *purity = pur;
-    return ha + hb > 0 ? 2 * mi / (ha + hb) : 1.0;
-}
 static void write_list(outset *os, const char *path, const decar_data *d, const int *lab, int k, int only_split) {
     FILE *f = out_text(os); int i;
     for (i = 0; i < d->n_docs; i++) if (lab[i] == k && (only_split < 0 || d->docs[i].split == only_split)) {
@@ -650,6 +640,117 @@ static void write_list(outset *os, const char *path, const decar_data *d, const 
     }
     out_close(os, path);
 }
+/* a random split with the shards' sizes (in training documents), for the baseline: random_j.txt */
+static void write_random_split(outset *os, const char *out, const decar_data *d, const int *lab, int K) {
+    int *rl = (int *)malloc((size_t)d->n_docs * sizeof(int)), *perm = (int *)malloc((size_t)d->n_docs * sizeof(int));
+    int *sz = (int *)calloc((size_t)K, sizeof(int)), q = 0, i, j;
+    char path[4096];
+    decar_rng r;
+    decar_rng_seed(&r, 99);
+    for (i = 0; i < d->n_docs; i++) {
+        perm[i] = i;
+        if (d->docs[i].split == 0) sz[lab[i]]++;
+    }
+    for (i = d->n_docs - 1; i > 0; i--) {   /* Fisher-Yates */
+        int t = (int)(decar_rng_u32(&r) % (uint32_t)(i + 1)), x = perm[i];
+        perm[i] = perm[t];
+        perm[t] = x;
+    }
+    for (j = 0; j < K; j++)
+        for (i = 0; i < sz[j] && q < d->n_docs; q++)
+            if (d->docs[perm[q]].split == 0) {
+                rl[perm[q]] = j;
+                i++;
+            }
+    for (i = 0; i < d->n_docs; i++)
+        if (d->docs[i].split != 0) rl[i] = lab[i];
+    for (; q < d->n_docs; q++)
+        if (d->docs[perm[q]].split == 0) rl[perm[q]] = 0;
+    for (j = 0; j < K; j++) {
+        snprintf(path, sizeof path, "%s/random_%d.txt", out, j);
+        write_list(os, path, d, rl, j, -1);
+    }
+    free(rl);
+    free(perm);
+    free(sz);
+}
+/* clusters.txt: purity and NMI of the shards against the domain folders, and the counts; returns the NMI */
+static double write_cluster_stats(outset *os, const char *out, const decar_data *d, const int *lab, int K, double *pur) {
+    int L = d->n_labels, i, j, m = 0;
+    int *cnt = (int *)calloc((size_t)K * (L + 1), sizeof(int));
+    int *la = (int *)malloc((size_t)d->n_docs * sizeof(int)), *da = (int *)malloc((size_t)d->n_docs * sizeof(int));
+    char path[4096];
+    double v;
+    FILE *f;
+    for (i = 0; i < d->n_docs; i++)
+        if (lab[i] >= 0) {   /* the clustered documents */
+            la[m] = lab[i];
+            da[m++] = d->docs[i].label < 0 ? 0 : d->docs[i].label;
+            cnt[lab[i] * (L + 1) + (d->docs[i].label < 0 ? L : d->docs[i].label)]++;
+        }
+    v = decar_nmi(la, da, m, K, L > 0 ? L : 1, pur);
+    f = out_text(os);
+    fprintf(f, "purity %.4f nmi %.4f\ncluster", *pur, v);
+    for (j = 0; j < L; j++) fprintf(f, " %s", d->label_names[j]);
+    fprintf(f, "\n");
+    for (i = 0; i < K; i++) {
+        fprintf(f, "%d", i);
+        for (j = 0; j < L; j++) fprintf(f, " %d", cnt[i * (L + 1) + j]);
+        fprintf(f, "\n");
+    }
+    snprintf(path, sizeof path, "%s/clusters.txt", out);
+    out_close(os, path);
+    free(cnt);
+    free(la);
+    free(da);
+    return v;
+}
+/* everything cluster writes: features.npy, router.safetensors, shard_j.txt, manifest.tsv, random_j.txt,
+   clusters.txt, documents.txt (the row order of features.npy), and with a base share base.txt / finetune.txt */
+static double write_partition(outset *os, const char *out, const decar_data *d, const decar_router *rt,
+                              const decar_featurizer *fz, const float *X, int dim, const int *lab, double *pur) {
+    int K = rt->k, i, j, *nd = (int *)calloc((size_t)K * 2, sizeof(int)), *role = (int *)malloc((size_t)d->n_docs * sizeof(int));
+    char path[4096];
+    void *buf;
+    size_t len;
+    decar_error e;
+    double v;
+    FILE *f;
+    snprintf(path, sizeof path, "%s/features.npy", out);
+    if (decar_npy_build(X, d->n_docs, dim, &buf, &len)) { fprintf(stderr, "decar cluster: no memory for %s\n", path); exit(1); }
+    out_add(os, path, buf, len);
+    snprintf(path, sizeof path, "%s/router.safetensors", out);
+    if (decar_router_save_mem(rt, fz, &buf, &len, &e)) die("router", &e);
+    out_add(os, path, buf, len);
+    for (j = 0; j < K; j++) {
+        snprintf(path, sizeof path, "%s/shard_%d.txt", out, j);
+        write_list(os, path, d, lab, j, -1);
+    }
+    f = out_text(os);   /* manifest: what each expert will train on, and its prior */
+    for (i = 0; i < d->n_docs; i++)
+        if (lab[i] >= 0) nd[lab[i] * 2 + d->docs[i].split]++;
+    fprintf(f, "cluster\tshard\ttrain_docs\theldout_docs\tprior\trouter\n");
+    for (j = 0; j < K; j++) fprintf(f, "%d\tshard_%d.txt\t%d\t%d\t%.6f\trouter.safetensors\n", j, j, nd[j * 2], nd[j * 2 + 1], rt->prior[j]);
+    snprintf(path, sizeof path, "%s/manifest.tsv", out);
+    out_close(os, path);
+    write_random_split(os, out, d, lab, K);
+    v = write_cluster_stats(os, out, d, lab, K, pur);
+    for (i = 0; i < d->n_docs; i++) role[i] = d->docs[i].split == 2 ? 0 : d->docs[i].split == 0 ? 1 : -1;
+    for (i = 0; i < d->n_docs && role[i] != 0; i++) {}
+    if (i < d->n_docs) {   /* base.txt: the base model's documents; finetune.txt: every clustered training document */
+        snprintf(path, sizeof path, "%s/base.txt", out);
+        write_list(os, path, d, role, 0, -1);
+        snprintf(path, sizeof path, "%s/finetune.txt", out);
+        write_list(os, path, d, role, 1, -1);
+    }
+    f = out_text(os);
+    for (i = 0; i < d->n_docs; i++) fprintf(f, "%s\n", d->docs[i].name);
+    snprintf(path, sizeof path, "%s/documents.txt", out);
+    out_close(os, path);
+    free(nd);
+    free(role);
+    return v;
+}
 static int cmd_cluster(int argc, char **argv) {
     opt o[] = { {"data", NULL, 0, 0}, {"out", NULL, 0, 0}, {"k", "4", 0, 0},
                 {"ext", ".txt", 0, 0}, {"val-permille", "50", 0, 0}, {"feat-dim", "128", 0, 0},
@@ -657,139 +758,51 @@ static int cmd_cluster(int argc, char **argv) {
                 {"balanced", "1", "1: hard capacity ceil(N/K); 0: plain spherical k-means", 0}, {"two-stage", "0", "F > 0: F fine clusters, then balanced k-means of them", 0},
                 {"iters", "30", 0, 0}, {"seed", "1", 0, 0}, {"threads", "0", 0, 0},
                 {"base-permille", "0", "training documents per 1000 set aside for a base model (by a hash of the file name): not clustered; written to base.txt, the rest to finetune.txt", 0} };
-    int n = NOPT(o), K, i, j, dim, *lab, *dom, nt = 0, nf, base_pm, n_base = 0; decar_data d; decar_featurizer fz; decar_error e; float *X = NULL;
-    int32_t *lt; decar_kmeans_opts ko; char path[4096]; const char *out; int64_t rows, cols; decar_router rt; double t0 = now_s();
-    outset os; memset(&os, 0, sizeof os);
+    int n = NOPT(o), i, dim = 0, n_base, nt = 0, mx = 0, *cnt;
+    int32_t *lab;
+    decar_data d;
+    decar_featurizer fz;
+    decar_router rt;
+    decar_kmeans_opts ko;
+    decar_error e;
+    float *X = NULL, *Xin = NULL;
+    int64_t rows = 0, cols = 0;
+    double t0 = now_s(), pur, v;
+    const char *out;
+    outset os;
+    memset(&os, 0, sizeof os);
     parse_opts(argc, argv, o, n, "cluster", "--data DIR --out DIR [--k K] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
-    K = (int)I(o, n, "k", 1, 1 << 20); dim = (int)I(o, n, "feat-dim", 1, 4096); out = REQ(o, n, "out"); nf = (int)I(o, n, "two-stage", 0, 1 << 20);
+    out = REQ(o, n, "out");
     out_dir_check("cluster", out);
-    base_pm = (int)I(o, n, "base-permille", 0, 999);
+    ko.k = (int)I(o, n, "k", 1, 1 << 20);
+    ko.iters = (int)I(o, n, "iters", 1, 100000);
+    ko.balanced = (int)I(o, n, "balanced", 0, 1);
+    ko.seed = (uint64_t)I(o, n, "seed", 0, 1L << 62);
+    ko.n_fine = (int)I(o, n, "two-stage", 0, 1 << 20);
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
-    /* the paper's setting: a general share of the training documents pretrains a base model and is not clustered.
-       Whole files go one way (a file cut into pieces "name#N" is hashed by its name); in this command's copy of the
-       data they become split 2, so everything below that reads "split == 0" (clustered training data) skips them */
-    for (i = 0; base_pm > 0 && i < d.n_docs; i++) if (d.docs[i].split == 0) {
-        const char *nm = d.docs[i].name, *hash = strchr(nm, '#');
-        size_t len = hash ? (size_t)(hash - nm) : strlen(nm);
-        if (decar_hash64(nm, len, 0xba5e) % 1000 < (uint64_t)base_pm) { d.docs[i].split = 2; n_base++; }
-    }
-    /* featurize every document (train and held-out); fit idf and k-means on the training documents only */
-    {
-        decar_doc *train = (decar_doc *)malloc((size_t)d.n_docs * sizeof(decar_doc));
-        for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 0) train[nt++] = d.docs[i];
-        if (decar_feat_fit(&fz, dim, (uint64_t)I(o, n, "seed", 0, 1L << 62), train, nt, &e)) die("featurizer", &e);
-        free(train);
-    }
-    if (S(o, n, "features")) {
-        void *buf; size_t len;
-        if (decar_read_file(S(o, n, "features"), &buf, &len, &e) || decar_npy_parse(buf, len, &X, &rows, &cols, &e)) die("features", &e);
+    /* the paper's setting: a general share of the training documents pretrains a base model and is not clustered */
+    n_base = decar_data_base_share(&d, (int)I(o, n, "base-permille", 0, 999));
+    if (S(o, n, "features")) {   /* an encoder's features, one row per document in documents.txt order */
+        void *buf;
+        size_t len;
+        if (decar_read_file(S(o, n, "features"), &buf, &len, &e) || decar_npy_parse(buf, len, &Xin, &rows, &cols, &e)) die("features", &e);
         free(buf);
         if (rows != d.n_docs) { fprintf(stderr, "decar cluster: %s has %lld rows for %d documents\n", S(o, n, "features"), (long long)rows, d.n_docs); return 1; }
-        if (cols < 1 || cols > (1 << 20)) { fprintf(stderr, "decar cluster: %s has %lld columns\n", S(o, n, "features"), (long long)cols); return 1; }
-        dim = (int)cols;
-        for (i = 0; i < d.n_docs; i++) {   /* a zero row has no direction: routing by cosine would be arbitrary */
-            float *x = X + (int64_t)i * dim; double nn = 0; int q;
-            for (q = 0; q < dim; q++) nn += (double)x[q] * x[q];
-            if (!(nn > 0)) { fprintf(stderr, "decar cluster: %s row %d (document %s) is all zeros\n", S(o, n, "features"), i, d.docs[i].name); return 1; }
-            decar_l2_normalize(x, dim);
-        }
-    } else {
-        X = (float *)malloc((size_t)d.n_docs * dim * 4);
-        for (i = 0; i < d.n_docs; i++) decar_feat_apply(&fz, d.docs[i].bytes, d.docs[i].len, X + (int64_t)i * dim);
     }
-    {   /* features.npy (all documents, name order) */
-        void *buf; size_t len;
-        snprintf(path, sizeof path, "%s/features.npy", out);
-        if (decar_npy_build(X, d.n_docs, dim, &buf, &len)) { fprintf(stderr, "decar cluster: no memory for %s\n", path); return 1; }
-        out_add(&os, path, buf, len);
-    }
-    {   /* the router from the training documents' features: centroids, prior, each document's shard */
-        float *Xt = (float *)malloc((size_t)nt * dim * 4);
-        int q = 0, mx = 0, *cnt = (int *)calloc((size_t)K, sizeof(int));
-        for (i = 0; i < d.n_docs; i++)
-            if (d.docs[i].split == 0) memcpy(Xt + (int64_t)q++ * dim, X + (int64_t)i * dim, (size_t)dim * 4);
-        ko.k = K;
-        ko.iters = (int)I(o, n, "iters", 1, 100000);
-        ko.balanced = (int)I(o, n, "balanced", 0, 1);
-        ko.seed = (uint64_t)I(o, n, "seed", 0, 1L << 62);
-        ko.n_fine = nf;
-        lt = (int32_t *)malloc((size_t)nt * 4 + 4);
-        if (decar_router_build(&rt, Xt, nt, dim, &ko, lt, &e)) die("cluster", &e);
-        for (i = 0; i < nt; i++) cnt[lt[i]]++;
-        for (j = 0; j < K; j++) mx = cnt[j] > mx ? cnt[j] : mx;
-        fprintf(stderr, "k-means: %d training documents, K=%d, largest cluster %d (capacity %d)\n", nt, K, mx, (nt + K - 1) / K);
-        free(cnt);
-        free(Xt);
-    }
-    /* partition: every document (train and held-out) through the router's assignment function */
-    lab = (int *)malloc((size_t)d.n_docs * sizeof(int)); dom = (int *)malloc((size_t)d.n_docs * sizeof(int));
-    for (i = 0; i < d.n_docs; i++) {   /* base documents (split 2) belong to no shard */
-        lab[i] = d.docs[i].split == 2 ? -1 : decar_router_assign(&rt, X + (int64_t)i * dim);
-        dom[i] = d.docs[i].label < 0 ? 0 : d.docs[i].label;
-    }
-    {
-        void *buf; size_t len;
-        snprintf(path, sizeof path, "%s/router.safetensors", out);
-        if (decar_router_save_mem(&rt, S(o, n, "features") ? NULL : &fz, &buf, &len, &e)) die("router", &e);
-        out_add(&os, path, buf, len);
-    }
-    for (j = 0; j < K; j++) { snprintf(path, sizeof path, "%s/shard_%d.txt", out, j); write_list(&os, path, &d, lab, j, -1); }
-    {   /* manifest: what each expert will train on, and its prior */
-        FILE *f = out_text(&os); int *nd = (int *)calloc((size_t)K * 2, sizeof(int));
-        for (i = 0; i < d.n_docs; i++) if (lab[i] >= 0) nd[lab[i] * 2 + d.docs[i].split]++;
-        fprintf(f, "cluster\tshard\ttrain_docs\theldout_docs\tprior\trouter\n");
-        for (j = 0; j < K; j++) fprintf(f, "%d\tshard_%d.txt\t%d\t%d\t%.6f\trouter.safetensors\n", j, j, nd[j * 2], nd[j * 2 + 1], rt.prior[j]);
-        snprintf(path, sizeof path, "%s/manifest.tsv", out);
-        out_close(&os, path);
-        free(nd);
-    }
-    {   /* random split with the same shard sizes (by training documents), for the baseline */
-        int *rl = (int *)malloc((size_t)d.n_docs * sizeof(int)), *perm = (int *)malloc((size_t)d.n_docs * sizeof(int)), *sz = (int *)calloc((size_t)K, sizeof(int)), q = 0; decar_rng r;
-        decar_rng_seed(&r, 99);
-        for (i = 0; i < d.n_docs; i++) { perm[i] = i; if (d.docs[i].split == 0) sz[lab[i]]++; }
-        for (i = d.n_docs - 1; i > 0; i--) { int t = (int)(decar_rng_u32(&r) % (uint32_t)(i + 1)), x = perm[i]; perm[i] = perm[t]; perm[t] = x; }
-        for (j = 0; j < K; j++) { int c = 0; while (c < sz[j] && q < d.n_docs) { if (d.docs[perm[q]].split == 0) { rl[perm[q]] = j; c++; } q++; } }
-        for (i = 0; i < d.n_docs; i++) if (d.docs[i].split != 0) rl[i] = lab[i];
-        for (; q < d.n_docs; q++) if (d.docs[perm[q]].split == 0) rl[perm[q]] = 0;
-        for (j = 0; j < K; j++) { snprintf(path, sizeof path, "%s/random_%d.txt", out, j); write_list(&os, path, &d, rl, j, -1); }
-        free(rl); free(perm); free(sz);
-    }
-    {   /* cluster stats vs the domain folders */
-        double pur, v; FILE *f; int *cnt = (int *)calloc((size_t)K * (d.n_labels + 1), sizeof(int)), *la = (int *)malloc((size_t)d.n_docs * sizeof(int)), *da = (int *)malloc((size_t)d.n_docs * sizeof(int)), m = 0;
-        for (i = 0; i < d.n_docs; i++) if (lab[i] >= 0) { la[m] = lab[i]; da[m] = dom[i]; m++; }   /* the clustered documents */
-        v = nmi(la, da, m, K, d.n_labels > 0 ? d.n_labels : 1, &pur);
-        free(la); free(da);
-        f = out_text(&os);
-        for (i = 0; i < d.n_docs; i++) if (lab[i] >= 0) cnt[lab[i] * (d.n_labels + 1) + (d.docs[i].label < 0 ? d.n_labels : d.docs[i].label)]++;
-        fprintf(f, "purity %.4f nmi %.4f\ncluster", pur, v);
-        for (j = 0; j < d.n_labels; j++) fprintf(f, " %s", d.label_names[j]);
-        fprintf(f, "\n");
-        for (i = 0; i < K; i++) { fprintf(f, "%d", i); for (j = 0; j < d.n_labels; j++) fprintf(f, " %d", cnt[i * (d.n_labels + 1) + j]); fprintf(f, "\n"); }
-        snprintf(path, sizeof path, "%s/clusters.txt", out);
-        out_close(&os, path);
-        if (base_pm > 0) {   /* base.txt: the base model's documents; finetune.txt: every clustered training document */
-            int *role = (int *)malloc((size_t)d.n_docs * sizeof(int));
-            for (i = 0; i < d.n_docs; i++) role[i] = d.docs[i].split == 2 ? 0 : d.docs[i].split == 0 ? 1 : -1;
-            snprintf(path, sizeof path, "%s/base.txt", out);
-            write_list(&os, path, &d, role, 0, -1);
-            snprintf(path, sizeof path, "%s/finetune.txt", out);
-            write_list(&os, path, &d, role, 1, -1);
-            free(role);
-            fprintf(stderr, "base share: %d training documents set aside (base.txt), %d clustered (finetune.txt)\n", n_base, nt);
-        }
-        {   /* documents.txt: the row order of features.npy (what an external --features file must follow) */
-            FILE *g = out_text(&os);
-            for (i = 0; i < d.n_docs; i++) fprintf(g, "%s\n", d.docs[i].name);
-            snprintf(path, sizeof path, "%s/documents.txt", out);
-            out_close(&os, path);
-        }
-        out_commit(&os, out);
-        printf("clusters: K=%d purity %.4f NMI %.4f against %d domain folders (%.1f s); wrote %s/{router.safetensors,manifest.tsv,shard_*.txt,random_*.txt,features.npy,clusters.txt,documents.txt}\n",
-               K, pur, v, d.n_labels, now_s() - t0, out);
-        free(cnt);
-    }
-    decar_router_free(&rt); free(lab); free(dom); free(lt); free(X); decar_feat_free(&fz); decar_data_free(&d);
+    lab = (int32_t *)malloc((size_t)d.n_docs * sizeof(int32_t));
+    if (decar_cluster_docs(&d, &ko, (int)I(o, n, "feat-dim", 1, 4096), ko.seed, Xin, (int)cols, &fz, &rt, &X, &dim, lab, &e))
+        die("cluster", &e);
+    cnt = (int *)calloc((size_t)ko.k, sizeof(int));
+    for (i = 0; i < d.n_docs; i++) nt += d.docs[i].split == 0;
+    for (i = 0; i < d.n_docs; i++) mx = d.docs[i].split == 0 && ++cnt[lab[i]] > mx ? cnt[lab[i]] : mx;
+    fprintf(stderr, "k-means: %d training documents, K=%d, largest cluster %d (capacity %d)\n", nt, ko.k, mx, (nt + ko.k - 1) / ko.k);
+    if (n_base) fprintf(stderr, "base share: %d training documents set aside (base.txt), %d clustered (finetune.txt)\n", n_base, nt);
+    v = write_partition(&os, out, &d, &rt, &fz, X, dim, lab, &pur);
+    out_commit(&os, out);
+    printf("clusters: K=%d purity %.4f NMI %.4f against %d domain folders (%.1f s); wrote %s/{router.safetensors,manifest.tsv,shard_*.txt,random_*.txt,features.npy,clusters.txt,documents.txt}\n",
+           ko.k, pur, v, d.n_labels, now_s() - t0, out);
+    decar_router_free(&rt); free(lab); free(cnt); free(X); free(Xin); decar_feat_free(&fz); decar_data_free(&d);
     return 0;
 }
 
@@ -1237,7 +1250,7 @@ static int cmd_vcluster(int argc, char **argv) {
         free(prior); free(sz); free(perm);
     }
     {
-        double pur, v2 = nmi(lab, dom, v.im.n, K, v.n_labels, &pur); int tests[3] = {0, 0, 0};
+        double pur, v2 = decar_nmi(lab, dom, v.im.n, K, v.n_labels, &pur); int tests[3] = {0, 0, 0};
         for (i = 0; i < v.im.n; i++) tests[v.test[i]]++;
         printf("vision clusters: K=%d purity %.4f NMI %.4f against %d scripts; %d train, %d test (%d unseen renderings, %d unseen characters)\n",
                K, pur, v2, v.n_labels, tests[0], tests[1] + tests[2], tests[1], tests[2]);
