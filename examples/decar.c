@@ -309,6 +309,40 @@ static int train_step_done(void *user, const decar_train_event *ev) {
     return 0;
 }
 
+/* the model decar train trains: --resume (the checkpoint at --out, its optimizer and data sampler), --init (another
+   checkpoint's weights, fresh optimizer: BTM branching), or a new one from the size options */
+static void train_model(decar_gpt *gp, opt *o, int n, int objective, const decar_tokenizer *tk, int B, int T) {
+    decar_gpt g;
+    decar_error e;
+    const char *out = S(o, n, "out");
+    if (!strcmp(S(o, n, "resume"), "1")) {
+        load_model(&g, out);
+        tok_check(&g, tk, out);
+        if (g.cfg.causal != (objective == 0)) { fprintf(stderr, "decar train: %s was trained with the other objective\n", out); exit(2); }
+        if (g.cfg.seq_len < T) { fprintf(stderr, "decar train: %s has seq_len %d < --seq %d\n", out, g.cfg.seq_len, T); exit(2); }
+        memory_check("train", &g.cfg, B, T);
+        fprintf(stderr, "resuming %s at step %lld\n", out, (long long)g.step);
+    } else if (S(o, n, "init")) {
+        load_model(&g, S(o, n, "init"));
+        tok_check(&g, tk, S(o, n, "init"));
+        if (g.cfg.causal != (objective == 0)) { fprintf(stderr, "decar train: --init %s was trained with the other objective (use --objective %s)\n", S(o, n, "init"), g.cfg.causal ? "ar" : "dfm"); exit(2); }
+        if (g.cfg.seq_len < T) { fprintf(stderr, "decar train: --init %s has seq_len %d < --seq %d\n", S(o, n, "init"), g.cfg.seq_len, T); exit(2); }
+        if (g.cfg.n_prefix) { fprintf(stderr, "decar train: --init %s is an image captioner (train it with decar vtrain)\n", S(o, n, "init")); exit(2); }
+        memory_check("train", &g.cfg, B, T);
+        g.step = 0; memset(g.m, 0, g.n_params * 4); memset(g.v, 0, g.n_params * 4);
+        { decar_rng r; decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62)); g.rng_state = r.s; }
+    } else {
+        decar_gpt_config c = decar_gpt_default_config();
+        c.vocab_size = tk ? decar_tokenizer_vocab(tk) : DECAR_BYTE_VOCAB; c.n_layer = (int)I(o, n, "layers", 1, DECAR_MAX_LAYERS); c.n_head = (int)I(o, n, "heads", 1, 1024);
+        c.d_model = (int)I(o, n, "dim", 1, 65536); c.seq_len = T; c.causal = objective == 0;
+        if (decar_gpt_check_config(&c, &e)) { fprintf(stderr, "decar train: %s\n", e.msg); exit(2); }
+        memory_check("train", &c, B, T);
+        if (decar_gpt_init(&g, &c, (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("init", &e);
+        g.tokenizer = tk ? tk->fingerprint : 0;
+        { decar_rng r; decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62) ^ 0xda7a); g.rng_state = r.s; }
+    }
+    *gp = g;
+}
 static int cmd_train(int argc, char **argv) {
     opt o[] = {
         {"data", NULL, 0, 0}, {"docs", NULL, 0, 0},
@@ -345,32 +379,7 @@ static int cmd_train(int argc, char **argv) {
     tk = tok_open(S(o, n, "tokenizer"));
     if (tk && decar_data_tokenize(&d, tk, &e)) die("tokenizing", &e);
     if (d.stream_len[0] < (int64_t)T + 2) { fprintf(stderr, "decar train: only %lld training tokens, need more than seq %d\n", (long long)d.stream_len[0], T); return 1; }
-    if (!strcmp(S(o, n, "resume"), "1")) {
-        load_model(&g, out);
-        tok_check(&g, tk, out);
-        if (g.cfg.causal != (objective == 0)) { fprintf(stderr, "decar train: %s was trained with the other objective\n", out); return 2; }
-        if (g.cfg.seq_len < T) { fprintf(stderr, "decar train: %s has seq_len %d < --seq %d\n", out, g.cfg.seq_len, T); return 2; }
-        memory_check("train", &g.cfg, B, T);
-        fprintf(stderr, "resuming %s at step %lld\n", out, (long long)g.step);
-    } else if (S(o, n, "init")) {
-        load_model(&g, S(o, n, "init"));
-        tok_check(&g, tk, S(o, n, "init"));
-        if (g.cfg.causal != (objective == 0)) { fprintf(stderr, "decar train: --init %s was trained with the other objective (use --objective %s)\n", S(o, n, "init"), g.cfg.causal ? "ar" : "dfm"); return 2; }
-        if (g.cfg.seq_len < T) { fprintf(stderr, "decar train: --init %s has seq_len %d < --seq %d\n", S(o, n, "init"), g.cfg.seq_len, T); return 2; }
-        if (g.cfg.n_prefix) { fprintf(stderr, "decar train: --init %s is an image captioner (train it with decar vtrain)\n", S(o, n, "init")); return 2; }
-        memory_check("train", &g.cfg, B, T);
-        g.step = 0; memset(g.m, 0, g.n_params * 4); memset(g.v, 0, g.n_params * 4);
-        { decar_rng r; decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62)); g.rng_state = r.s; }
-    } else {
-        decar_gpt_config c = decar_gpt_default_config();
-        c.vocab_size = tk ? decar_tokenizer_vocab(tk) : DECAR_BYTE_VOCAB; c.n_layer = (int)I(o, n, "layers", 1, DECAR_MAX_LAYERS); c.n_head = (int)I(o, n, "heads", 1, 1024);
-        c.d_model = (int)I(o, n, "dim", 1, 65536); c.seq_len = T; c.causal = objective == 0;
-        if (decar_gpt_check_config(&c, &e)) { fprintf(stderr, "decar train: %s\n", e.msg); return 2; }
-        memory_check("train", &c, B, T);
-        if (decar_gpt_init(&g, &c, (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("init", &e);
-        g.tokenizer = tk ? tk->fingerprint : 0;
-        { decar_rng r; decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62) ^ 0xda7a); g.rng_state = r.s; }
-    }
+    train_model(&g, o, n, objective, tk, B, T);
     ctx = decar_ctx_new(0);
     dfm = dfm_schedule(&g.cfg);
     if (S(o, n, "log")) {
@@ -1020,6 +1029,42 @@ static int cmd_average(int argc, char **argv) {
 }
 
 /* ---- plot: SVG of val loss vs tokens for several CSV logs ----------------------------------------------------- */
+/* a training log (decar train --log): the rows with a validation loss, as (tokens, bits per token) */
+static int read_log(const char *path, series *s) {
+    char line[512];
+    int rows = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) { fprintf(stderr, "decar plot: cannot read %s\n", path); return 1; }
+    s->name = path;
+    if (!fgets(line, sizeof line, f) || strncmp(line, "step,tokens,train_loss,val_loss", 31)) {
+        fclose(f);
+        fprintf(stderr, "decar plot: %s is not a training log (header step,tokens,train_loss,val_loss,seconds)\n", path);
+        return 1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        int st;
+        long long tok;
+        double tr, vl, sec;
+        rows++;
+        if (sscanf(line, "%d,%lld,%lf,%lf,%lf", &st, &tok, &tr, &vl, &sec) != 5) {
+            fclose(f);
+            fprintf(stderr, "decar plot: %s line %d is not step,tokens,train_loss,val_loss,seconds\n", path, rows + 1);
+            return 1;
+        }
+        if (!(vl == vl) || !isfinite(vl) || tok < 0) continue;   /* no validation at this row */
+        if (s->n == s->cap) {
+            s->cap = s->cap ? 2 * s->cap : 256;
+            s->x = (double *)realloc(s->x, (size_t)s->cap * 8);
+            s->y = (double *)realloc(s->y, (size_t)s->cap * 8);
+            if (!s->x || !s->y) { fprintf(stderr, "decar plot: no memory\n"); fclose(f); return 1; }
+        }
+        s->x[s->n] = (double)tok;
+        s->y[s->n] = vl / log(2.0);
+        s->n++;
+    }
+    fclose(f);
+    return 0;
+}
 static int cmd_plot(int argc, char **argv) {
     const char *out = NULL; int i, k, nf = 0, n_labels = 0; series *sr; FILE *f; outset os;
     char **labels = NULL;
@@ -1035,7 +1080,6 @@ static int cmd_plot(int argc, char **argv) {
     }
     sr = (series *)calloc((size_t)(argc > 0 ? argc : 1), sizeof(series));
     for (i = 0; i < argc; i++) {
-        char line[512]; int rows = 0;
         if (!strcmp(argv[i], "--out")) {
             if (i + 1 >= argc) { fprintf(stderr, "decar plot: option --out needs a value\n"); return 2; }
             out = argv[++i];
@@ -1049,30 +1093,7 @@ static int cmd_plot(int argc, char **argv) {
             continue;
         }
         if (!strncmp(argv[i], "--", 2)) { fprintf(stderr, "decar plot: unknown option '%s' (see --help)\n", argv[i]); return 2; }
-        f = fopen(argv[i], "r");
-        if (!f) { fprintf(stderr, "decar plot: cannot read %s\n", argv[i]); return 1; }
-        sr[nf].name = argv[i];
-        if (!fgets(line, sizeof line, f) || strncmp(line, "step,tokens,train_loss,val_loss", 31)) {
-            fclose(f); fprintf(stderr, "decar plot: %s is not a training log (header step,tokens,train_loss,val_loss,seconds)\n", argv[i]); return 1;
-        }
-        while (fgets(line, sizeof line, f)) {
-            int st; long long tok; double tr, vl, sec;
-            rows++;
-            if (sscanf(line, "%d,%lld,%lf,%lf,%lf", &st, &tok, &tr, &vl, &sec) != 5) {
-                fclose(f); fprintf(stderr, "decar plot: %s line %d is not step,tokens,train_loss,val_loss,seconds\n", argv[i], rows + 1); return 1;
-            }
-            if (!(vl == vl) || !isfinite(vl) || tok < 0) continue;   /* no validation at this row */
-            if (sr[nf].n == sr[nf].cap) {
-                sr[nf].cap = sr[nf].cap ? 2 * sr[nf].cap : 256;
-                sr[nf].x = (double *)realloc(sr[nf].x, (size_t)sr[nf].cap * 8);
-                sr[nf].y = (double *)realloc(sr[nf].y, (size_t)sr[nf].cap * 8);
-                if (!sr[nf].x || !sr[nf].y) { fprintf(stderr, "decar plot: no memory\n"); return 1; }
-            }
-            sr[nf].x[sr[nf].n] = (double)tok;
-            sr[nf].y[sr[nf].n] = vl / log(2.0);
-            sr[nf].n++;
-        }
-        fclose(f);
+        if (read_log(argv[i], &sr[nf])) return 1;
         nf++;
     }
     if (!out || !nf) { fprintf(stderr, "decar plot: need --out FILE.svg and at least one CSV log\n"); return 2; }
@@ -1363,6 +1384,46 @@ static void cap_csv(const char *path, const char *label, const char *route, int 
     fclose(csv);
 }
 
+/* Image i under the routed ensemble (routing reads the image through the pixel featurizer): its caption's bits by
+   teacher forcing under sum_k w_k p_k, and the greedy caption gen from the same mixture. Returns 1 on an exact match. */
+static int caption_image(ens_t *E, decar_ctx *ctx, const vdata *v, int i, char *gen, double *bits, int *best, double *wb) {
+    const char *cap = v->im.captions[i];
+    int K = E->en.k, L = (int)strlen(cap), T = L + 1, t, j, len, n_new;
+    float *pre = (float *)malloc((size_t)v->P * v->Dp * 4);
+    int32_t *ids = (int32_t *)malloc((size_t)T * 4), *tg = (int32_t *)malloc((size_t)T * 4), out[128];
+    double *w = (double *)malloc((size_t)K * sizeof(double)), *nll = (double *)malloc((size_t)T * sizeof(double));
+    decar_error e;
+    vprefix(v, i, pre);
+    if (decar_ensemble_route(&E->en, NULL, 0, w, &e)) die("caption", &e);
+    for (t = 0; t < T; t++) {   /* ids [EOT, caption], targets [caption, EOT] */
+        ids[t] = t == 0 ? DECAR_TOK_EOT : (uint8_t)cap[t - 1];
+        tg[t] = t < L ? (uint8_t)cap[t] : DECAR_TOK_EOT;
+    }
+    for (j = 0; j < K; j++)
+        if (w[j] > 0 && T + v->P > E->en.experts[j]->cfg.seq_len) {
+            fprintf(stderr, "decar caption: image %d's caption (%d bytes) does not fit expert %d's context of %d after %d prefix positions\n", i, L, j, E->en.experts[j]->cfg.seq_len, v->P);
+            exit(1);
+        }
+    if (decar_ensemble_score_seq(&E->en, ctx, pre, ids, tg, T, w, nll, &e)) die("caption", &e);
+    *bits = 0;
+    for (t = 0; t < L; t++) *bits += nll[t] / log(2.0);
+    /* the greedy caption, through the library's one generation loop */
+    *best = 0;
+    for (j = 1; j < K; j++) *best = w[j] > w[*best] ? j : *best;
+    *wb = w[*best];
+    n_new = E->en.experts[*best]->cfg.seq_len - v->P - 1;
+    len = decar_ensemble_generate(&E->en, pre, ids, 1, n_new < 100 ? n_new : 100, 0.0, 0, 1.0, 0, out, NULL, &e);
+    if (len < 0) die("caption", &e);
+    for (t = 1, L = 0; t < len && out[t] < 256 && L < 120; t++) gen[L++] = (char)out[t];
+    gen[L] = 0;
+    free(ids);
+    free(tg);
+    free(pre);
+    free(w);
+    free(nll);
+    return !strcmp(gen, cap);
+}
+
 static int cmd_caption(int argc, char **argv) {
     opt o[] = { {"experts", NULL, 0, 0}, {"router", NULL, 0, 0},
                 {"route", "top1", 0, 0}, {"route-k", "1", 0, 0}, {"route-temp", "0.05", 0, 0},
@@ -1375,7 +1436,6 @@ static int cmd_caption(int argc, char **argv) {
     decar_pixel_featurizer pf;
     float *mean = NULL;
     decar_ctx *ctx = decar_ctx_new(0);
-    decar_error e;
     capstat *st;
     sheet_t sh;
     outset os;
@@ -1406,42 +1466,15 @@ static int cmd_caption(int argc, char **argv) {
     memset(&os, 0, sizeof os);
     sheet_open(&sh, S(o, n, "sheet") ? out_text(&os) : NULL, S(o, n, "label"));
     for (i = 0, q = 0; i < v.im.n && q < nt; i++) {
-        const char *cap = v.im.captions[i];
-        int L = (int)strlen(cap), T = L + 1, t, len, best = 0, ex, lb = v.label[i] + 1;
-        float *pre = (float *)malloc((size_t)v.P * v.Dp * 4);
-        int32_t *ids = (int32_t *)malloc((size_t)T * 4), *tg = (int32_t *)malloc((size_t)T * 4), out[128];
-        double *w = (double *)malloc((size_t)K * sizeof(double)), *nll = (double *)malloc((size_t)T * sizeof(double)), bits = 0;
         char gen[128];
-        if (!v.test[i]) { free(pre); free(ids); free(tg); free(w); free(nll); continue; }
-        q++;
+        double bits, wb;
+        int best, ex, lb = v.label[i] + 1, L = (int)strlen(v.im.captions[i]);
+        if (!v.test[i]) continue;
         pf.image = v.im.pixels + (size_t)i * VSIDE * VSIDE;
-        vprefix(&v, i, pre);
-        /* w from the image's features; the caption's bits by teacher forcing under sum_k w_k p_k */
-        if (decar_ensemble_route(&E.en, NULL, 0, w, &e)) die("caption", &e);
-        for (t = 0; t < T; t++) {
-            ids[t] = t == 0 ? DECAR_TOK_EOT : (uint8_t)cap[t - 1];
-            tg[t] = t < L ? (uint8_t)cap[t] : DECAR_TOK_EOT;
-        }
-        for (j = 0; j < K; j++)
-            if (w[j] > 0 && T + v.P > E.en.experts[j]->cfg.seq_len) {
-                fprintf(stderr, "decar caption: image %d's caption (%d bytes) does not fit expert %d's context of %d after %d prefix positions\n", i, L, j, E.en.experts[j]->cfg.seq_len, v.P);
-                return 1;
-            }
-        if (decar_ensemble_score_seq(&E.en, ctx, pre, ids, tg, T, w, nll, &e)) die("caption", &e);
-        for (t = 0; t < L; t++) bits += nll[t] / log(2.0);
-        /* the greedy caption from the same mixture, through the library's one generation loop */
-        for (j = 1; j < K; j++) best = w[j] > w[best] ? j : best;
-        ids[0] = DECAR_TOK_EOT;
-        t = E.en.experts[best]->cfg.seq_len - v.P - 1;
-        len = decar_ensemble_generate(&E.en, pre, ids, 1, t < 100 ? t : 100, 0.0, 0, 1.0, 0, out, NULL, &e);
-        if (len < 0) die("caption", &e);
-        for (t = 1, L = 0; t < len && out[t] < 256 && L < 120; t++) gen[L++] = (char)out[t];
-        gen[L] = 0;
-        ex = !strcmp(gen, cap);
-        st[0].bits += bits; st[0].bytes += (double)strlen(cap); st[0].exact += ex; st[0].n += 1;
-        st[lb].bits += bits; st[lb].bytes += (double)strlen(cap); st[lb].exact += ex; st[lb].n += 1;
-        sheet_add(&sh, q - 1, pf.image, VSIDE, gen, cap, ex, best, w[best]);
-        free(ids); free(tg); free(pre); free(w); free(nll);
+        ex = caption_image(&E, ctx, &v, i, gen, &bits, &best, &wb);
+        st[0].bits += bits; st[0].bytes += L; st[0].exact += ex; st[0].n += 1;
+        st[lb].bits += bits; st[lb].bytes += L; st[lb].exact += ex; st[lb].n += 1;
+        sheet_add(&sh, q++, pf.image, VSIDE, gen, v.im.captions[i], ex, best, wb);
     }
     sheet_close(&sh);
     if (sh.f) {
