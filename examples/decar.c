@@ -343,6 +343,25 @@ static void train_model(decar_gpt *gp, opt *o, int n, int objective, const decar
     }
     *gp = g;
 }
+/* AdamW and its schedule from the options: warmup -1 = steps / 20 */
+static decar_opt train_opt(opt *o, int n, int steps) {
+    decar_opt op = decar_opt_default();
+    op.lr = (float)F(o, n, "lr", 0, 10);
+    op.min_lr = (float)F(o, n, "min-lr", 0, 10);
+    op.weight_decay = (float)F(o, n, "wd", 0, 10);
+    op.grad_clip = (float)F(o, n, "clip", 0, 1e9);
+    op.total_steps = steps;
+    op.warmup_steps = (int)I(o, n, "warmup", -1, 100000000);
+    if (op.warmup_steps < 0) op.warmup_steps = steps / 20 > 0 ? steps / 20 : 1;
+    return op;
+}
+/* the training log: a new CSV with its header, or appended to when a run resumes */
+static FILE *open_log(const char *path, int append) {
+    FILE *f = fopen(path, append ? "a" : "w");
+    if (!f) { fprintf(stderr, "decar train: cannot write %s\n", path); exit(1); }
+    if (!append) fprintf(f, "step,tokens,train_loss,val_loss,seconds\n");
+    return f;
+}
 static int cmd_train(int argc, char **argv) {
     opt o[] = {
         {"data", NULL, 0, 0}, {"docs", NULL, 0, 0},
@@ -359,7 +378,7 @@ static int cmd_train(int argc, char **argv) {
         {"log", NULL, 0, 0}, {"quiet", "0", 0, 0}, {"tokenizer", NULL, 0, 0},
     };
     int n = NOPT(o), B, T, steps, objective, ckpt_every, quiet;
-    decar_data d; decar_gpt g; decar_ctx *ctx; decar_opt op = decar_opt_default(); decar_error e; decar_dfm dfm;
+    decar_data d; decar_gpt g; decar_ctx *ctx; decar_opt op; decar_error e; decar_dfm dfm;
     double t0; FILE *logf = NULL; const char *out; char meta[256]; int new_log = 0;
     train_view tv; decar_train_opts to;
     const decar_tokenizer *tk;
@@ -368,9 +387,7 @@ static int cmd_train(int argc, char **argv) {
     if (objective < 0) { fprintf(stderr, "decar train: --objective must be ar or dfm\n"); return 2; }
     B = (int)I(o, n, "batch", 1, 4096); T = (int)I(o, n, "seq", 2, 1 << 16); steps = (int)I(o, n, "steps", 0, 100000000);
     ckpt_every = (int)I(o, n, "ckpt-every", 0, 1 << 30); quiet = (int)I(o, n, "quiet", 0, 1);
-    op.lr = (float)F(o, n, "lr", 0, 10); op.min_lr = (float)F(o, n, "min-lr", 0, 10); op.weight_decay = (float)F(o, n, "wd", 0, 10);
-    op.grad_clip = (float)F(o, n, "clip", 0, 1e9); op.total_steps = steps;
-    op.warmup_steps = (int)I(o, n, "warmup", -1, 100000000); if (op.warmup_steps < 0) op.warmup_steps = steps / 20 > 0 ? steps / 20 : 1;
+    op = train_opt(o, n, steps);
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     out = REQ(o, n, "out");
     out_file_check("train", out);
@@ -382,13 +399,8 @@ static int cmd_train(int argc, char **argv) {
     train_model(&g, o, n, objective, tk, B, T);
     ctx = decar_ctx_new(0);
     dfm = dfm_schedule(&g.cfg);
-    if (S(o, n, "log")) {
-        int append = g.step > 0;
-        new_log = !append;
-        logf = fopen(S(o, n, "log"), append ? "a" : "w");
-        if (!logf) { fprintf(stderr, "decar train: cannot write %s\n", S(o, n, "log")); return 1; }
-        if (!append) fprintf(logf, "step,tokens,train_loss,val_loss,seconds\n");
-    }
+    new_log = g.step == 0;
+    logf = S(o, n, "log") ? open_log(S(o, n, "log"), !new_log) : NULL;
     if (!quiet) fprintf(stderr, "train %s: %lu params, %d docs (%lld train / %lld val tokens), B=%d T=%d, %d steps, simd %s, %d threads\n",
                         objective ? "dfm" : "ar", (unsigned long)g.n_params, d.n_docs, (long long)d.stream_len[0], (long long)d.stream_len[1], B, T, steps, decar_simd_name(), decar_get_threads());
     sprintf(meta, "\"objective\":\"%s\"", objective ? "dfm" : "ar");
@@ -867,6 +879,37 @@ static void ens_rows(FILE *csv, const char *label, int kind, int tk, const decar
     free(dom_n);
 }
 
+/* one row of ens-eval (router kind, top-k): the library's score of the held-out documents, printed by ens_rows.
+   top1 is one expert by definition, uniform weights have no ranking to truncate, and each top-k runs once. */
+static void ens_eval_one(ens_t *E, decar_ctx *ctx, const decar_data *d, const decar_docset *ds, opt *o, int n, int kind,
+                         int tk, int first, float **nll, FILE *csv) {
+    static char *done_k;
+    double t0 = now_s(), se = -1, mean;
+    double *bits = (double *)malloc((size_t)ds->n * sizeof(double) + 1);
+    decar_dfm dfm = dfm_schedule(ens_cfg(E));
+    decar_error e;
+    int K = E->en.k, rc;
+    if (first) {
+        free(done_k);
+        done_k = (char *)calloc((size_t)K + 1, 1);
+    }
+    if ((kind == DECAR_ROUTE_TOP1 && tk > 1) || (kind == DECAR_ROUTE_UNIFORM && tk < K) || done_k[tk]) {
+        free(bits);
+        return;
+    }
+    done_k[tk] = 1;
+    E->en.router.kind = kind;
+    E->en.router.top_k = tk;
+    if (!ens_cfg(E)->causal) rc = decar_ensemble_dfm_bound(&E->en, ctx, ds, &dfm, (int)I(o, n, "mc", 1, 1000), 1, &mean, &se, bits, &e);
+    else rc = decar_ensemble_score_docs(&E->en, ctx, d, ds, (int)I(o, n, "batch", 1, 4096), nll, bits, &e);
+    if (rc == DECAR_ERR_ARG && strstr(e.msg, "missing experts"))   /* a row this expert set cannot have */
+        printf("%-10s %-8s %5d  -  (%s)\n", S(o, n, "label"), decar_route_label(kind), tk, e.msg);
+    else if (rc) die("ens-eval", &e);
+    else ens_rows(csv, S(o, n, "label"), kind, tk, d, ds, bits, se, !strcmp(S(o, n, "domains"), "1"));
+    if (!rc) fprintf(stderr, "[%s top-%d: %.1f s]\n", decar_route_label(kind), tk, now_s() - t0);
+    free(bits);
+}
+
 static int cmd_ens_eval(int argc, char **argv) {
     opt o[] = { {"experts", NULL, 0, 0}, {"router", NULL, 0, 0},
                 {"data", NULL, 0, 0}, {"ext", ".txt", 0, 0}, {"val-permille", "50", 0, 0},
@@ -876,16 +919,12 @@ static int cmd_ens_eval(int argc, char **argv) {
                 {"skip-missing", "0", 0, 0}, {"batch", "8", 0, 0},
                 {"mc", "2", 0, 0}, {"threads", "0", 0, 0},
                 {"features", NULL, 0, 0}, {"tokenizer", NULL, 0, 0} };
-    int n = NOPT(o), K, j, ri, ti, *kinds, nr, *tks, ntk, dfm_mode, uses = 0;
+    int n = NOPT(o), K, j, ri, ti, *kinds, nr, *tks, ntk, uses = 0;
     ens_t E;
     decar_data d;
     decar_docset ds;
     decar_ctx *ctx = decar_ctx_new(0);
-    decar_error e;
-    decar_dfm dfm;
     float **nll;
-    double *bits;
-    char *done_k;
     FILE *csv = NULL;
     parse_opts(argc, argv, o, n, "ens-eval", "--experts A,B,.. --router FILE --data DIR [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
@@ -893,48 +932,22 @@ static int cmd_ens_eval(int argc, char **argv) {
     ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), "uniform", 1, F(o, n, "route-temp", 1e-6, 1e6),
              (int)I(o, n, "route-every", 1, 1 << 30), (int)I(o, n, "skip-missing", 0, 1), S(o, n, "tokenizer"));
     K = E.en.k;
-    dfm_mode = !ens_cfg(&E)->causal;
-    dfm = dfm_schedule(ens_cfg(&E));
     memory_check("ens-eval", ens_cfg(&E), (int)I(o, n, "batch", 1, 4096), ens_cfg(&E)->seq_len);
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     docset_build(&ds, &d, E.en.tok);
     if (ds.n == 0) { fprintf(stderr, "decar ens-eval: no held-out documents\n"); return 1; }
     /* the routers x top-k grid, then the features its routers read */
-    parse_grid(S(o, n, "route"), S(o, n, "route-k"), K, E.have_router, dfm_mode, &kinds, &nr, &tks, &ntk);
+    parse_grid(S(o, n, "route"), S(o, n, "route-k"), K, E.have_router, !ens_cfg(&E)->causal, &kinds, &nr, &tks, &ntk);
     for (j = 0; j < nr; j++) uses |= decar_route_uses_features(kinds[j]);
     ens_features(&E, S(o, n, "features"), d.n_docs, uses, "--features");
     nll = (float **)calloc((size_t)K, sizeof(float *));   /* each expert's scores, shared by every row */
-    bits = (double *)malloc((size_t)ds.n * sizeof(double));
-    done_k = (char *)malloc((size_t)K + 1);
     if (S(o, n, "csv")) csv = csv_append(S(o, n, "csv"), "model,router,topk,domain,bits_per_byte,bytes");
     printf("%-10s %-8s %5s  %s\n", "model", "router", "top-k", "bits/byte (held-out, per domain below)");
-    for (ri = 0; ri < nr; ri++) {
-        int kind = kinds[ri];
-        memset(done_k, 0, (size_t)K + 1);
-        for (ti = 0; ti < ntk; ti++) {
-            int tk = tks[ti], rc;
-            double t0 = now_s(), se = -1, mean;
-            /* top1 is one expert by definition; uniform weights have no ranking to truncate; each top-k once */
-            if ((kind == DECAR_ROUTE_TOP1 && tk > 1) || (kind == DECAR_ROUTE_UNIFORM && tk < K) || done_k[tk]) continue;
-            done_k[tk] = 1;
-            E.en.router.kind = kind;
-            E.en.router.top_k = tk;
-            if (dfm_mode) rc = decar_ensemble_dfm_bound(&E.en, ctx, &ds, &dfm, (int)I(o, n, "mc", 1, 1000), 1, &mean, &se, bits, &e);
-            else rc = decar_ensemble_score_docs(&E.en, ctx, &d, &ds, (int)I(o, n, "batch", 1, 4096), nll, bits, &e);
-            if (rc == DECAR_ERR_ARG && strstr(e.msg, "missing experts")) {   /* a row this expert set cannot have */
-                printf("%-10s %-8s %5d  -  (%s)\n", S(o, n, "label"), decar_route_label(kind), tk, e.msg);
-                continue;
-            }
-            if (rc) die("ens-eval", &e);
-            ens_rows(csv, S(o, n, "label"), kind, tk, &d, &ds, bits, se, !strcmp(S(o, n, "domains"), "1"));
-            fprintf(stderr, "[%s top-%d: %.1f s]\n", decar_route_label(kind), tk, now_s() - t0);
-        }
-    }
+    for (ri = 0; ri < nr; ri++)
+        for (ti = 0; ti < ntk; ti++) ens_eval_one(&E, ctx, &d, &ds, o, n, kinds[ri], tks[ti], ti == 0, nll, csv);
     if (csv) fclose(csv);
     decar_nll_tables_free(nll, K);
     free(nll);
-    free(bits);
-    free(done_k);
     free(kinds);
     free(tks);
     ens_close(&E);
@@ -1225,10 +1238,46 @@ static int vbatch(const vdata *v, const int *idx, int B, int32_t *ids, int32_t *
     return T;
 }
 
+/* vrouter.safetensors (centroids, prior, the pixel mean), shard_j.txt (training image indices) and random_j.txt (a
+   random split of the same sizes) */
+static void write_vshards(outset *os, const char *out, const vdata *vd, const decar_router *rt, const float *mean,
+                          uint64_t seed, const int *lab, int nt) {
+    vdata v = *vd;
+    int K = rt->k, dim = rt->d, i, j;
+    const float *C = rt->centroids;
+    decar_error e;
+    char path[4096];
+    {   /* router file: centroids, prior, the pixel mean; shards of training image indices; a random split of equal sizes */
+        decar_st_tensor t[3]; void *buf; size_t len; char meta[128]; float *prior = (float *)calloc((size_t)K, 4); int *sz = (int *)calloc((size_t)K, sizeof(int)), *perm, pos = 0; decar_rng r;
+        for (i = 0; i < v.im.n; i++) if (!v.test[i]) { prior[lab[i]] += 1.0f / nt; sz[lab[i]]++; }
+        t[0].name = "centroids"; t[0].ndim = 2; t[0].shape[0] = K; t[0].shape[1] = dim; t[0].data = C;
+        t[1].name = "prior"; t[1].ndim = 1; t[1].shape[0] = K; t[1].shape[1] = 1; t[1].data = prior;
+        t[2].name = "pixel_mean"; t[2].ndim = 1; t[2].shape[0] = VSIDE * VSIDE; t[2].shape[1] = 1; t[2].data = mean;
+        snprintf(meta, sizeof meta, "\"k\":\"%d\",\"dim\":\"%d\",\"feat_seed\":\"%llu\"", K, dim, (unsigned long long)seed);
+        snprintf(path, sizeof path, "%s/vrouter.safetensors", out);
+        if (decar_st_save_mem(t, 3, meta, &buf, &len, &e)) die("router", &e);
+        out_add(os, path, buf, len);
+        perm = (int *)malloc((size_t)v.im.n * sizeof(int)); decar_rng_seed(&r, 99);
+        for (i = 0; i < v.im.n; i++) perm[i] = i;
+        for (i = v.im.n - 1; i > 0; i--) { int q = (int)(decar_rng_u32(&r) % (uint32_t)(i + 1)), x = perm[i]; perm[i] = perm[q]; perm[q] = x; }
+        for (j = 0; j < K; j++) {
+            int q, c = 0; FILE *f = out_text(os);
+            for (i = 0; i < v.im.n; i++) if (!v.test[i] && lab[i] == j) fprintf(f, "%d\n", i);
+            snprintf(path, sizeof path, "%s/shard_%d.txt", out, j);
+            out_close(os, path);
+            f = out_text(os);
+            for (q = pos; q < v.im.n && c < sz[j]; q++) if (!v.test[perm[q]]) { fprintf(f, "%d\n", perm[q]); c++; }
+            pos = q;
+            snprintf(path, sizeof path, "%s/random_%d.txt", out, j);
+            out_close(os, path);
+        }
+        free(prior); free(sz); free(perm);
+    }
+}
 static int cmd_vcluster(int argc, char **argv) {
     opt o[] = { {"images", NULL, 0, 0}, {"out", NULL, 0, 0}, {"k", "4", 0, 0},
                 {"feat-dim", "64", 0, 0}, {"seed", "1", 0, 0}, {"iters", "30", 0, 0} };
-    int n = NOPT(o), K, dim, i, j, nt = 0, *lab, *dom; vdata v; float *mean, *X, *C, *Xt; int32_t *lt; decar_kmeans_opts ko; decar_router rt; decar_error e; char path[4096];
+    int n = NOPT(o), K, dim, i, j, nt = 0, *lab, *dom; vdata v; float *mean, *X, *Xt; int32_t *lt; decar_kmeans_opts ko; decar_router rt; decar_error e; char path[4096];
     uint64_t seed; const char *out; outset os; memset(&os, 0, sizeof os);
     parse_opts(argc, argv, o, n, "vcluster", "--images DIR --out DIR [--k K]");
     K = (int)I(o, n, "k", 1, 1 << 20); dim = (int)I(o, n, "feat-dim", 1, 4096); seed = (uint64_t)I(o, n, "seed", 0, 1L << 62); out = REQ(o, n, "out");
@@ -1241,35 +1290,9 @@ static int cmd_vcluster(int argc, char **argv) {
     for (i = 0, j = 0; i < v.im.n; i++) { decar_pixel_features(v.im.pixels + (size_t)i * VSIDE * VSIDE, VSIDE * VSIDE, mean, dim, seed, X + (size_t)i * dim); if (!v.test[i]) memcpy(Xt + (size_t)j++ * dim, X + (size_t)i * dim, (size_t)dim * 4); }
     ko.k = K; ko.iters = (int)I(o, n, "iters", 1, 10000); ko.balanced = 1; ko.seed = seed; ko.n_fine = 0;
     if (decar_router_build(&rt, Xt, nt, dim, &ko, lt, &e)) die("vcluster", &e);
-    C = rt.centroids;
     lab = (int *)malloc((size_t)v.im.n * sizeof(int)); dom = (int *)malloc((size_t)v.im.n * sizeof(int));
     for (i = 0; i < v.im.n; i++) { lab[i] = decar_router_assign(&rt, X + (size_t)i * dim); dom[i] = v.label[i]; }
-    {   /* router file: centroids, prior, the pixel mean; shards of training image indices; a random split of equal sizes */
-        decar_st_tensor t[3]; void *buf; size_t len; char meta[128]; float *prior = (float *)calloc((size_t)K, 4); int *sz = (int *)calloc((size_t)K, sizeof(int)), *perm, pos = 0; decar_rng r;
-        for (i = 0; i < v.im.n; i++) if (!v.test[i]) { prior[lab[i]] += 1.0f / nt; sz[lab[i]]++; }
-        t[0].name = "centroids"; t[0].ndim = 2; t[0].shape[0] = K; t[0].shape[1] = dim; t[0].data = C;
-        t[1].name = "prior"; t[1].ndim = 1; t[1].shape[0] = K; t[1].shape[1] = 1; t[1].data = prior;
-        t[2].name = "pixel_mean"; t[2].ndim = 1; t[2].shape[0] = VSIDE * VSIDE; t[2].shape[1] = 1; t[2].data = mean;
-        snprintf(meta, sizeof meta, "\"k\":\"%d\",\"dim\":\"%d\",\"feat_seed\":\"%llu\"", K, dim, (unsigned long long)seed);
-        snprintf(path, sizeof path, "%s/vrouter.safetensors", out);
-        if (decar_st_save_mem(t, 3, meta, &buf, &len, &e)) die("router", &e);
-        out_add(&os, path, buf, len);
-        perm = (int *)malloc((size_t)v.im.n * sizeof(int)); decar_rng_seed(&r, 99);
-        for (i = 0; i < v.im.n; i++) perm[i] = i;
-        for (i = v.im.n - 1; i > 0; i--) { int q = (int)(decar_rng_u32(&r) % (uint32_t)(i + 1)), x = perm[i]; perm[i] = perm[q]; perm[q] = x; }
-        for (j = 0; j < K; j++) {
-            int q, c = 0; FILE *f = out_text(&os);
-            for (i = 0; i < v.im.n; i++) if (!v.test[i] && lab[i] == j) fprintf(f, "%d\n", i);
-            snprintf(path, sizeof path, "%s/shard_%d.txt", out, j);
-            out_close(&os, path);
-            f = out_text(&os);
-            for (q = pos; q < v.im.n && c < sz[j]; q++) if (!v.test[perm[q]]) { fprintf(f, "%d\n", perm[q]); c++; }
-            pos = q;
-            snprintf(path, sizeof path, "%s/random_%d.txt", out, j);
-            out_close(&os, path);
-        }
-        free(prior); free(sz); free(perm);
-    }
+    write_vshards(&os, out, &v, &rt, mean, seed, lab, nt);
     {
         double pur, v2 = decar_nmi(lab, dom, v.im.n, K, v.n_labels, &pur); int tests[3] = {0, 0, 0};
         for (i = 0; i < v.im.n; i++) tests[v.test[i]]++;
@@ -1424,13 +1447,28 @@ static int caption_image(ens_t *E, decar_ctx *ctx, const vdata *v, int i, char *
     return !strcmp(gen, cap);
 }
 
+/* captioners that take this data's prefix, routed once by the image (its pixel features), stopping at EOT */
+static void caption_setup(ens_t *E, const vdata *v, const char *router, int kind, decar_pixel_featurizer *pf, float **mean) {
+    int j;
+    for (j = 0; j < E->en.k; j++)
+        if (!E->en.experts[j] || E->en.experts[j]->cfg.n_prefix != v->P || E->en.experts[j]->cfg.d_prefix != v->Dp) {
+            fprintf(stderr, "decar caption: expert %d does not take a prefix of %d x %d (train it with decar vtrain and the same --features)\n", j, v->P, v->Dp);
+            exit(2);
+        }
+    memset(pf, 0, sizeof *pf);
+    if (router) vrouter_load(E, router, pf, mean);
+    else if (kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar caption: --route %s needs --router\n", decar_route_label(kind)); exit(2); }
+    E->en.route_every = 0;
+    E->en.stop_at_eot = 1;
+}
+
 static int cmd_caption(int argc, char **argv) {
     opt o[] = { {"experts", NULL, 0, 0}, {"router", NULL, 0, 0},
                 {"route", "top1", 0, 0}, {"route-k", "1", 0, 0}, {"route-temp", "0.05", 0, 0},
                 {"images", NULL, 0, 0}, {"label", "model", 0, 0}, {"csv", NULL, 0, 0},
                 {"sheet", NULL, "write an SVG contact sheet of test images here", 0}, {"max", "0", "caption at most this many test images (0: all)", 0}, {"threads", "0", 0, 0},
                 {"features", NULL, 0, 0}, {"prefix-len", "1", 0, 0} };
-    int n = NOPT(o), K, j, i, q, nt = 0, tk, kind, maxn;
+    int n = NOPT(o), i, q, nt = 0, tk, kind, maxn;
     vdata v;
     ens_t E;
     decar_pixel_featurizer pf;
@@ -1446,19 +1484,10 @@ static int cmd_caption(int argc, char **argv) {
     if (S(o, n, "sheet")) out_file_check("caption", S(o, n, "sheet"));
     if (S(o, n, "csv")) out_file_check("caption", S(o, n, "csv"));
     ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0, NULL);
-    K = E.en.k; tk = (int)I(o, n, "route-k", 1, 1 << 20); kind = decar_route_name(S(o, n, "route"));
+    tk = (int)I(o, n, "route-k", 1, 1 << 20); kind = decar_route_name(S(o, n, "route"));
     if (kind != DECAR_ROUTE_TOP1 && kind != DECAR_ROUTE_COSINE && kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar caption: --route must be top1, cosine or uniform\n"); return 2; }
-    for (j = 0; j < K; j++)
-        if (!E.en.experts[j] || E.en.experts[j]->cfg.n_prefix != v.P || E.en.experts[j]->cfg.d_prefix != v.Dp) {
-            fprintf(stderr, "decar caption: expert %d does not take a prefix of %d x %d (train it with decar vtrain and the same --features)\n", j, v.P, v.Dp);
-            return 2;
-        }
-    memset(&pf, 0, sizeof pf);
-    if (S(o, n, "router")) vrouter_load(&E, S(o, n, "router"), &pf, &mean);
-    else if (kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar caption: --route %s needs --router\n", S(o, n, "route")); return 2; }
+    caption_setup(&E, &v, S(o, n, "router"), kind, &pf, &mean);
     E.en.router.kind = kind; E.en.router.top_k = tk; E.en.router.temp = (float)F(o, n, "route-temp", 1e-6, 1e6);
-    E.en.route_every = 0;      /* routed once, by the image */
-    E.en.stop_at_eot = 1;      /* a caption ends at EOT */
     maxn = (int)I(o, n, "max", 0, 1 << 30);
     for (i = 0; i < v.im.n; i++) nt += v.test[i] && (maxn == 0 || nt < maxn);
     if (nt == 0) { fprintf(stderr, "decar caption: no held-out images to caption\n"); return 1; }
