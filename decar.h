@@ -103,7 +103,7 @@
 
 #ifdef DECAR_STATIC
 #if defined(__GNUC__) || defined(__clang__)
-#define DECARDEF static __attribute__((unused))   /* a private copy: what the file does not call is not a warning */
+#define DECARDEF static __attribute__((unused)) /* a private copy: what the file does not call is not a warning */
 #else
 #define DECARDEF static
 #endif
@@ -120,26 +120,31 @@
    --------------------------------------------------------------------------------------------------------------- */
 enum {
     DECAR_OK = 0,
-    DECAR_ERR_NOMEM,     /* allocation failed or the fixed-size arena is full */
-    DECAR_ERR_ARG,       /* bad argument: shapes, sizes, K larger than the data, ... */
-    DECAR_ERR_IO,        /* a file could not be read or written */
-    DECAR_ERR_FORMAT,    /* malformed input: truncated or corrupted checkpoint, bad .npy, ... */
-    DECAR_ERR_NUMERIC    /* NaN or Inf where a finite number is required */
+    DECAR_ERR_NOMEM,  /* allocation failed or the fixed-size arena is full */
+    DECAR_ERR_ARG,    /* bad argument: shapes, sizes, K larger than the data, ... */
+    DECAR_ERR_IO,     /* a file could not be read or written */
+    DECAR_ERR_FORMAT, /* malformed input: truncated or corrupted checkpoint, bad .npy, ... */
+    DECAR_ERR_NUMERIC /* NaN or Inf where a finite number is required */
 };
 
-typedef struct decar_error { int code; char msg[256]; } decar_error;
+typedef struct decar_error {
+    int code;
+    char msg[256];
+} decar_error;
 
 DECARDEF const char *decar_status_name(int code);
 
-typedef struct decar_rng { uint64_t s; } decar_rng;
-DECARDEF void     decar_rng_seed(decar_rng *r, uint64_t seed);
+typedef struct decar_rng {
+    uint64_t s;
+} decar_rng;
+DECARDEF void decar_rng_seed(decar_rng *r, uint64_t seed);
 DECARDEF uint32_t decar_rng_u32(decar_rng *r);
-DECARDEF double   decar_rng_double(decar_rng *r);        /* uniform in [0,1), 53 bits */
-DECARDEF float    decar_rng_normal(decar_rng *r);        /* standard normal (Box-Muller in double) */
-DECARDEF uint64_t decar_hash64(const void *p, size_t n, uint64_t seed);   /* FNV-1a then splitmix finaliser */
+DECARDEF double decar_rng_double(decar_rng *r);                         /* uniform in [0,1), 53 bits */
+DECARDEF float decar_rng_normal(decar_rng *r);                          /* standard normal (Box-Muller in double) */
+DECARDEF uint64_t decar_hash64(const void *p, size_t n, uint64_t seed); /* FNV-1a then splitmix finaliser */
 
-DECARDEF void decar_set_threads(int n);                  /* OpenMP threads (global); no-op without OpenMP */
-DECARDEF int  decar_get_threads(void);
+DECARDEF void decar_set_threads(int n); /* OpenMP threads (global); no-op without OpenMP */
+DECARDEF int decar_get_threads(void);
 
 /* ---------------------------------------------------------------------------------------------------------------
    2. tensors and the arena
@@ -153,44 +158,57 @@ DECARDEF int  decar_get_threads(void);
 typedef struct decar_ctx decar_ctx;
 
 typedef struct decar_tensor {
-    int      op;                     /* DECAR_OP_*; DECAR_OP_LEAF for inputs and parameters */
-    int      ndim;
-    int64_t  shape[DECAR_MAX_DIMS];  /* row-major, shape[ndim-1] is contiguous */
-    int64_t  n;                      /* number of elements */
-    float   *data;
-    float   *grad;                   /* NULL unless requires_grad; for non-leaves, live only during decar_backward */
-    int      requires_grad;
+    int op; /* DECAR_OP_*; DECAR_OP_LEAF for inputs and parameters */
+    int ndim;
+    int64_t shape[DECAR_MAX_DIMS]; /* row-major, shape[ndim-1] is contiguous */
+    int64_t n;                     /* number of elements */
+    float *data;
+    float *grad; /* NULL unless requires_grad; for non-leaves, live only during decar_backward */
+    int requires_grad;
     struct decar_tensor *src[3];
-    int      ip[4];                  /* integer op parameters */
-    float    fp[2];                  /* float op parameters */
-    void    *aux;                    /* op-private saved data (indices, statistics, probabilities) */
-    void    *aux2;
-    struct decar_tensor *next;       /* tape order (creation order) */
-    int64_t  id;                     /* position on the tape */
-    int      need;                   /* set by decar_backward: on a path to the loss */
-    int      gfresh;                 /* decar_backward: grad just taken, contents undefined (reads as zero) */
+    int ip[4];   /* integer op parameters */
+    float fp[2]; /* float op parameters */
+    void *aux;   /* op-private saved data (indices, statistics, probabilities) */
+    void *aux2;
+    struct decar_tensor *next; /* tape order (creation order) */
+    int64_t id;                /* position on the tape */
+    int need;                  /* set by decar_backward: on a path to the loss */
+    int gfresh;                /* decar_backward: grad just taken, contents undefined (reads as zero) */
 } decar_tensor;
 
 enum {
-    DECAR_OP_LEAF = 0, DECAR_OP_VIEW, DECAR_OP_MATMUL, DECAR_OP_ADD, DECAR_OP_MUL, DECAR_OP_SCALE, DECAR_OP_GELU,
-    DECAR_OP_LAYERNORM, DECAR_OP_SOFTMAX, DECAR_OP_ATTENTION, DECAR_OP_EMBEDDING, DECAR_OP_CROSS_ENTROPY,
-    DECAR_OP_SUM, DECAR_OP_MEAN, DECAR_OP_CONCAT, DECAR_OP_COUNT
+    DECAR_OP_LEAF = 0,
+    DECAR_OP_VIEW,
+    DECAR_OP_MATMUL,
+    DECAR_OP_ADD,
+    DECAR_OP_MUL,
+    DECAR_OP_SCALE,
+    DECAR_OP_GELU,
+    DECAR_OP_LAYERNORM,
+    DECAR_OP_SOFTMAX,
+    DECAR_OP_ATTENTION,
+    DECAR_OP_EMBEDDING,
+    DECAR_OP_CROSS_ENTROPY,
+    DECAR_OP_SUM,
+    DECAR_OP_MEAN,
+    DECAR_OP_CONCAT,
+    DECAR_OP_COUNT
 };
 
-DECARDEF decar_ctx  *decar_ctx_new(size_t bytes);        /* 0: growable. NULL only if malloc fails */
-DECARDEF void        decar_ctx_free(decar_ctx *ctx);
-DECARDEF void        decar_ctx_reset(decar_ctx *ctx);    /* drop every tensor; clears the error */
-DECARDEF size_t      decar_ctx_used(const decar_ctx *ctx);
-DECARDEF size_t      decar_ctx_peak(const decar_ctx *ctx); /* the most bytes ever asked for: size a fixed arena */
-DECARDEF int         decar_ctx_status(const decar_ctx *ctx);
+DECARDEF decar_ctx *decar_ctx_new(size_t bytes); /* 0: growable. NULL only if malloc fails */
+DECARDEF void decar_ctx_free(decar_ctx *ctx);
+DECARDEF void decar_ctx_reset(decar_ctx *ctx); /* drop every tensor; clears the error */
+DECARDEF size_t decar_ctx_used(const decar_ctx *ctx);
+DECARDEF size_t decar_ctx_peak(const decar_ctx *ctx); /* the most bytes ever asked for: size a fixed arena */
+DECARDEF int decar_ctx_status(const decar_ctx *ctx);
 DECARDEF const char *decar_ctx_error(const decar_ctx *ctx);
-DECARDEF void       *decar_ctx_alloc(decar_ctx *ctx, size_t bytes);  /* 64-byte aligned scratch from the arena */
+DECARDEF void *decar_ctx_alloc(decar_ctx *ctx, size_t bytes); /* 64-byte aligned scratch from the arena */
 
-DECARDEF decar_tensor *decar_new(decar_ctx *ctx, int ndim, const int64_t *shape);      /* zero-filled */
+DECARDEF decar_tensor *decar_new(decar_ctx *ctx, int ndim, const int64_t *shape); /* zero-filled */
 DECARDEF decar_tensor *decar_new1(decar_ctx *ctx, int64_t a);
 DECARDEF decar_tensor *decar_new2(decar_ctx *ctx, int64_t a, int64_t b);
 DECARDEF decar_tensor *decar_new3(decar_ctx *ctx, int64_t a, int64_t b, int64_t c);
-DECARDEF decar_tensor *decar_param(decar_ctx *ctx, int ndim, const int64_t *shape);    /* requires grad */
+DECARDEF decar_tensor *decar_param(decar_ctx *ctx, int ndim, const int64_t *shape); /* requires grad */
 /* wrap caller-owned memory (a parameter block): grad may be NULL (no gradient) */
 DECARDEF decar_tensor *decar_wrap(decar_ctx *ctx, float *data, float *grad, int ndim, const int64_t *shape);
 /* a view of src's elements [offset, offset+n) with a new shape; data and grad alias src's */
@@ -205,9 +223,10 @@ DECARDEF decar_tensor *decar_matmul(decar_ctx *ctx, decar_tensor *x, decar_tenso
 DECARDEF decar_tensor *decar_add(decar_ctx *ctx, decar_tensor *a, decar_tensor *b);
 DECARDEF decar_tensor *decar_mul(decar_ctx *ctx, decar_tensor *a, decar_tensor *b);
 DECARDEF decar_tensor *decar_scale(decar_ctx *ctx, decar_tensor *a, float s);
-DECARDEF decar_tensor *decar_gelu(decar_ctx *ctx, decar_tensor *a);                 /* tanh form, as GPT-2 */
-DECARDEF decar_tensor *decar_layernorm(decar_ctx *ctx, decar_tensor *x, decar_tensor *w, decar_tensor *b); /* eps 1e-5 */
-DECARDEF decar_tensor *decar_softmax(decar_ctx *ctx, decar_tensor *a);              /* over the last dim */
+DECARDEF decar_tensor *decar_gelu(decar_ctx *ctx, decar_tensor *a); /* tanh form, as GPT-2 */
+DECARDEF decar_tensor *decar_layernorm(decar_ctx *ctx, decar_tensor *x, decar_tensor *w,
+                                       decar_tensor *b);               /* eps 1e-5 */
+DECARDEF decar_tensor *decar_softmax(decar_ctx *ctx, decar_tensor *a); /* over the last dim */
 /* qkv (B, T, 3C) packed as [q | k | v], n_head heads: (B, T, C). causal != 0 masks the future. */
 DECARDEF decar_tensor *decar_attention(decar_ctx *ctx, decar_tensor *qkv, int n_head, int causal);
 /* rows of table (V, C) picked by ids[n] (n = prod(shape)): (shape..., C). ids are copied. */
@@ -232,49 +251,56 @@ DECARDEF int decar_backward(decar_ctx *ctx, decar_tensor *loss);
    4. kernels (exposed for benchmarks and for users building their own models)
    --------------------------------------------------------------------------------------------------------------- */
 /* C (M,N) (+)= A (M,K) * B (K,N).  A is read as A[i*sai + k*sak], B as B[k*sbk + n*sbn] (any strides; B is packed
-   into panels first), C is row-major with leading dimension ldc. accumulate = 0 overwrites C. bias (N) or NULL is added once. */
-DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B,
-                         int64_t sbk, int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate);
+   into panels first), C is row-major with leading dimension ldc. accumulate = 0 overwrites C. bias (N) or NULL is added
+   once. */
+DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
+                         int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate);
 /* out (M,N) = inp (M,K) * w(N,K)^T + bias: the Linear forward; picks matrix-vector kernels for small M */
-DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias,
-                                   int64_t M, int64_t K, int64_t N);
-DECARDEF const char *decar_simd_name(void);              /* "avx512", "avx2+fma", "neon" or "scalar" */
+DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M,
+                                   int64_t K, int64_t N);
+DECARDEF const char *decar_simd_name(void); /* "avx512", "avx2+fma", "neon" or "scalar" */
 
 /* ---------------------------------------------------------------------------------------------------------------
    5. GPT model
    Parameter names follow nanoGPT (torch.nn.Linear layout), e.g. "transformer.h.0.attn.c_attn.weight" (3C, C).
    The output projection is tied to transformer.wte.weight (as GPT-2) and is not stored separately.
    --------------------------------------------------------------------------------------------------------------- */
-#define DECAR_TOK_EOT   256
-#define DECAR_TOK_MASK  257
+#define DECAR_TOK_EOT 256
+#define DECAR_TOK_MASK 257
 #define DECAR_BYTE_VOCAB 258
 #define DECAR_MAX_LAYERS 64
 
 typedef struct decar_gpt_config {
-    int vocab_size;   /* 258 for the byte tokenizer */
+    int vocab_size; /* 258 for the byte tokenizer */
     int n_layer, n_head, d_model;
-    int seq_len;      /* maximum context (the size of the position table) */
-    int causal;       /* 1: autoregressive model; 0: bidirectional (masked DFM) */
+    int seq_len; /* maximum context (the size of the position table) */
+    int causal;  /* 1: autoregressive model; 0: bidirectional (masked DFM) */
     /* image prefix (LLaVA-style): n_prefix vectors of d_prefix features (patches, or an encoder's features) are
        projected to d_model (linear, or an MLP with d_proj_hidden GELU units) and placed before the text tokens.
        0 = a text-only model. seq_len counts prefix + text positions. */
     int n_prefix, d_prefix, d_proj_hidden;
-    int no_mask;      /* 1: the last token is a real one (a model imported from GPT-2), not a DFM mask; 0: default */
+    int no_mask; /* 1: the last token is a real one (a model imported from GPT-2), not a DFM mask; 0: default */
 } decar_gpt_config;
 
-typedef struct decar_param_info { char name[64]; int ndim; int64_t shape[2]; size_t offset; int decay; } decar_param_info;
+typedef struct decar_param_info {
+    char name[64];
+    int ndim;
+    int64_t shape[2];
+    size_t offset;
+    int decay;
+} decar_param_info;
 
 typedef struct decar_gpt {
     decar_gpt_config cfg;
-    int     n_tensors;
-    decar_param_info *info;        /* n_tensors entries, in storage order */
-    size_t  n_params;
-    float  *params, *grads, *m, *v; /* one block each, carved by info[].offset */
-    int64_t step;                   /* optimizer steps taken */
-    uint64_t rng_state;             /* the data sampler's state, stored in checkpoints for --resume */
-    uint64_t tokenizer;             /* the fingerprint of the BPE tokenizer it was trained with; 0: bytes */
-    decar_ctx *pctx;                /* parameter tensors (wrapping the blocks) */
-    decar_tensor **p;               /* p[i] is the tensor of info[i] */
+    int n_tensors;
+    decar_param_info *info; /* n_tensors entries, in storage order */
+    size_t n_params;
+    float *params, *grads, *m, *v; /* one block each, carved by info[].offset */
+    int64_t step;                  /* optimizer steps taken */
+    uint64_t rng_state;            /* the data sampler's state, stored in checkpoints for --resume */
+    uint64_t tokenizer;            /* the fingerprint of the BPE tokenizer it was trained with; 0: bytes */
+    decar_ctx *pctx;               /* parameter tensors (wrapping the blocks) */
+    decar_tensor **p;              /* p[i] is the tensor of info[i] */
 } decar_gpt;
 
 DECARDEF decar_gpt_config decar_gpt_default_config(void);
@@ -283,16 +309,16 @@ DECARDEF decar_gpt_config decar_gpt_default_config(void);
    vocabularies have no mask (classes = vocab_size, mask -1) */
 DECARDEF int decar_gpt_classes(const decar_gpt_config *c);
 DECARDEF int decar_gpt_mask(const decar_gpt_config *c);
-DECARDEF int  decar_gpt_check_config(const decar_gpt_config *c, decar_error *e);
-DECARDEF int  decar_gpt_init(decar_gpt *g, const decar_gpt_config *c, uint64_t seed, decar_error *e);  /* GPT-2 init */
+DECARDEF int decar_gpt_check_config(const decar_gpt_config *c, decar_error *e);
+DECARDEF int decar_gpt_init(decar_gpt *g, const decar_gpt_config *c, uint64_t seed, decar_error *e); /* GPT-2 init */
 DECARDEF void decar_gpt_free(decar_gpt *g);
-DECARDEF int  decar_gpt_find(const decar_gpt *g, const char *name);   /* index into info, or -1 */
+DECARDEF int decar_gpt_find(const decar_gpt *g, const char *name); /* index into info, or -1 */
 /* ids (B*T) -> logits (B, T, vocab). T <= seq_len. */
 DECARDEF decar_tensor *decar_gpt_forward(decar_ctx *ctx, decar_gpt *g, const int32_t *ids, int B, int T);
 /* with an image prefix (B, n_prefix, d_prefix) floats (NULL for text models): logits (B, n_prefix + T, vocab) */
 DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, const float *prefix, const int32_t *ids,
                                                 int B, int T);
-DECARDEF double decar_gpt_flops_per_token(const decar_gpt_config *c, int T);   /* training: 6N + attention */
+DECARDEF double decar_gpt_flops_per_token(const decar_gpt_config *c, int T); /* training: 6N + attention */
 /* about how many bytes a training step of B x T takes: weights, gradients and AdamW's m and v (16 bytes a
    parameter), plus the activations backward reads (per token and layer ~18 d_model + n_head x T floats, and the
    logits with their gradient). An estimate for refusing what cannot fit, not an exact count. */
@@ -303,7 +329,11 @@ DECARDEF double decar_gpt_train_bytes(const decar_gpt_config *c, int B, int T);
    weight the CE on masked positions by kappa'(t)/(1-kappa_t), never predict the mask token.
    --------------------------------------------------------------------------------------------------------------- */
 /* kappa_t = t^kappa_pow; t ~ U(0, t_max); mask_token: the model's mask (decar_gpt_mask), 0 = DECAR_TOK_MASK (bytes) */
-typedef struct decar_dfm { int kappa_pow; float t_max; int32_t mask_token; } decar_dfm;
+typedef struct decar_dfm {
+    int kappa_pow;
+    float t_max;
+    int32_t mask_token;
+} decar_dfm;
 /* Build a masked-DFM training example in place: x_in gets masked copies of x1 (B*T), targets -1 where revealed,
    weights kappa'/(1-kappa) / T on masked positions (so the loss is the per-token DFM bound). Returns t's used. */
 DECARDEF void decar_dfm_corrupt(const decar_dfm *d, decar_rng *r, const int32_t *x1, int32_t *x_in, int32_t *targets,
@@ -314,13 +344,13 @@ DECARDEF void decar_dfm_corrupt(const decar_dfm *d, decar_rng *r, const int32_t 
    --------------------------------------------------------------------------------------------------------------- */
 typedef struct decar_opt {
     float lr, min_lr, beta1, beta2, eps, weight_decay, grad_clip;
-    int   warmup_steps, total_steps;
+    int warmup_steps, total_steps;
 } decar_opt;
 DECARDEF decar_opt decar_opt_default(void);
-DECARDEF float decar_opt_lr(const decar_opt *o, int64_t step);       /* learning rate at step (0-based) */
-DECARDEF void  decar_gpt_zero_grad(decar_gpt *g);
-DECARDEF float decar_gpt_clip_grad(decar_gpt *g, float max_norm);    /* returns the norm before clipping */
-DECARDEF void  decar_gpt_adamw(decar_gpt *g, const decar_opt *o);   /* one step at o's lr for g->step; step++ */
+DECARDEF float decar_opt_lr(const decar_opt *o, int64_t step); /* learning rate at step (0-based) */
+DECARDEF void decar_gpt_zero_grad(decar_gpt *g);
+DECARDEF float decar_gpt_clip_grad(decar_gpt *g, float max_norm); /* returns the norm before clipping */
+DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o);  /* one step at o's lr for g->step; step++ */
 /* forward + loss + backward + clip + AdamW. targets < 0 are ignored; weights may be NULL; returns the loss (NaN
    on error: see decar_ctx_error). The arena is reset first. */
 DECARDEF float decar_gpt_train_step(decar_gpt *g, decar_ctx *ctx, const decar_opt *o, const int32_t *ids,
@@ -330,7 +360,8 @@ DECARDEF int decar_gpt_score(decar_gpt *g, decar_ctx *ctx, const int32_t *ids, c
                              float *nll);
 /* the same with an image prefix (NULL for none): targets and nll cover the text positions only (B*T) */
 DECARDEF float decar_gpt_train_step_prefix(decar_gpt *g, decar_ctx *ctx, const decar_opt *o, const float *prefix,
-                                           const int32_t *ids, const int32_t *targets, const float *weights, int B, int T);
+                                           const int32_t *ids, const int32_t *targets, const float *weights, int B,
+                                           int T);
 DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *prefix, const int32_t *ids,
                                     const int32_t *targets, int B, int T, float *nll);
 
@@ -341,19 +372,19 @@ DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *p
    return stops the run, DECAR_OK); the validation loss (split 1, t->val_batches batches) comes every t->val_every
    steps and at the last step. A NaN loss or a failed step stops with DECAR_ERR_NUMERIC / the arena's error. */
 typedef struct decar_train_opts {
-    int batch, seq_len, steps;     /* B windows of T tokens per step, until g->step == steps */
-    const decar_dfm *dfm;          /* NULL: the AR next-token loss; else the masked-DFM loss with this schedule */
-    int val_every, val_batches;    /* validation every val_every steps (0: only at the end), val_batches each */
+    int batch, seq_len, steps;  /* B windows of T tokens per step, until g->step == steps */
+    const decar_dfm *dfm;       /* NULL: the AR next-token loss; else the masked-DFM loss with this schedule */
+    int val_every, val_batches; /* validation every val_every steps (0: only at the end), val_batches each */
 } decar_train_opts;
 typedef struct decar_train_event {
-    int64_t step;                  /* steps done */
-    float loss, lr;                /* this step's loss and learning rate */
-    double loss_ema;               /* 0.95-smoothed training loss */
-    double val_loss;               /* NaN unless this step validated (or there is no validation data) */
-    int validated;                 /* 1 at validation steps */
+    int64_t step;    /* steps done */
+    float loss, lr;  /* this step's loss and learning rate */
+    double loss_ema; /* 0.95-smoothed training loss */
+    double val_loss; /* NaN unless this step validated (or there is no validation data) */
+    int validated;   /* 1 at validation steps */
 } decar_train_event;
 typedef int (*decar_train_fn)(void *user, const decar_train_event *ev);
-struct decar_data;   /* section 9 */
+struct decar_data; /* section 9 */
 DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const struct decar_data *d, const decar_opt *o,
                          const decar_train_opts *t, decar_train_fn fn, void *user, decar_error *e);
 /* the mean loss of `batches` fixed batches (the same windows every call) of split 1: AR per-token CE, or the DFM
@@ -369,19 +400,27 @@ DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const struct de
 /* extra_meta: NULL or a JSON-escaped list of additional  "key":"value" pairs without braces. */
 DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *extra_meta, void **buf, size_t *len,
                                 decar_error *e);
-DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e);  /* g uninitialised */
+DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e); /* g uninitialised */
 DECARDEF int decar_meta_get(const void *buf, size_t len, const char *key, char *val, size_t val_cap);
 /* the same machinery for any named float arrays (router files use it): ndim 1 or 2 */
-typedef struct decar_st_tensor { const char *name; int ndim; int64_t shape[2]; const float *data; } decar_st_tensor;
-DECARDEF int decar_st_save_mem(const decar_st_tensor *t, int n, const char *meta, void **buf, size_t *len, decar_error *e);
+typedef struct decar_st_tensor {
+    const char *name;
+    int ndim;
+    int64_t shape[2];
+    const float *data;
+} decar_st_tensor;
+DECARDEF int decar_st_save_mem(const decar_st_tensor *t, int n, const char *meta, void **buf, size_t *len,
+                               decar_error *e);
 /* copy tensor `name` into out if it is F32 with exactly n elements; checks the whole file first (and its CRC) */
 DECARDEF int decar_st_get(const void *buf, size_t len, const char *name, float *out, int64_t n, decar_error *e);
 /* the same interchange in memory: *config_json is a NUL-terminated string (DECAR_FREE both buffers) */
-DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *st_len, char **config_json, decar_error *e);
-DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st_len, const char *config, size_t config_len,
+DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *st_len, char **config_json,
                                      decar_error *e);
+DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st_len, const char *config,
+                                     size_t config_len, decar_error *e);
 #ifndef DECAR_NO_STDIO
-DECARDEF int decar_gpt_save(const decar_gpt *g, const char *path, const char *extra_meta, decar_error *e); /* with opt */
+DECARDEF int decar_gpt_save(const decar_gpt *g, const char *path, const char *extra_meta,
+                            decar_error *e); /* with opt */
 DECARDEF int decar_gpt_load(decar_gpt *g, const char *path, decar_error *e);
 /* Hugging Face GPT-2: DIR/model.safetensors (weights only, HF names, Conv1D (in, out) layout) + DIR/config.json for
    GPT2LMHeadModel, written together; import reads such a directory (GPT2LMHeadModel or GPT2Model names, F32). */
@@ -398,60 +437,70 @@ DECARDEF int decar_write_files_atomic(int n, const char *const *paths, const voi
 /* ---------------------------------------------------------------------------------------------------------------
    9. data: documents of bytes, a deterministic train/validation split by document, seeded batches
    --------------------------------------------------------------------------------------------------------------- */
-typedef struct decar_doc { char *name; uint8_t *bytes; int64_t len; int split; int label; } decar_doc;  /* split: 0 train 1 val */
+typedef struct decar_doc {
+    char *name;
+    uint8_t *bytes;
+    int64_t len;
+    int split;
+    int label;
+} decar_doc; /* split: 0 train 1 val */
 typedef struct decar_data {
-    decar_doc *docs; int n_docs, cap_docs;
-    char **label_names; int n_labels;              /* top-level folders (domains) of a directory load */
-    int32_t  *stream[2]; int64_t stream_len[2];   /* EOT doc EOT doc ... per split, built by decar_data_finish */
+    decar_doc *docs;
+    int n_docs, cap_docs;
+    char **label_names;
+    int n_labels; /* top-level folders (domains) of a directory load */
+    int32_t *stream[2];
+    int64_t stream_len[2]; /* EOT doc EOT doc ... per split, built by decar_data_finish */
 } decar_data;
 DECARDEF void decar_data_init(decar_data *d);
 DECARDEF void decar_data_free(decar_data *d);
 /* add a document (copied). split is decided by decar_hash64(name) so it does not depend on load order. */
-DECARDEF int  decar_data_add(decar_data *d, const char *name, const void *bytes, int64_t len, int val_permille,
-                             decar_error *e);
-DECARDEF int  decar_data_finish(decar_data *d, decar_error *e);  /* sorts by name, builds the streams */
+DECARDEF int decar_data_add(decar_data *d, const char *name, const void *bytes, int64_t len, int val_permille,
+                            decar_error *e);
+DECARDEF int decar_data_finish(decar_data *d, decar_error *e); /* sorts by name, builds the streams */
 /* a list of names: one per line (sep '\n', "\r\n" too) or separated by sep (',') as well as by newlines. Entries are
    trimmed. Strict: an empty entry before the end ("a,,b", a blank line) is an error, because lists of experts are
    positional (entry j is cluster j) and skipping one would shift every later entry; a blank tail is allowed. *items
    is one allocation (pointers, then strings): DECAR_FREE(*items). Used for document lists and expert manifests. */
-DECARDEF int  decar_list_parse(const char *text, size_t len, char sep, char ***items, int *n, decar_error *e);
+DECARDEF int decar_list_parse(const char *text, size_t len, char sep, char ***items, int *n, decar_error *e);
 /* Tokenizers. The default is bytes: token b is byte b, DECAR_TOK_EOT (256) ends a document, DECAR_TOK_MASK (257) is
    the DFM mask: vocab 258. A byte-level BPE tokenizer (GPT-2's scheme and files: vocab.json + merges.txt, so GPT-2's
    own tokenizer loads too) maps text to fewer, longer tokens; a model for it has decar_tokenizer_vocab(t) tokens:
    the tokenizer's, then the DFM mask as the last id. Every vocabulary of 258 or more tokens ends with its mask, and
    the model predicts the others (decar_gpt_classes). Results stay in bits per byte, so tokenizers compare. */
 typedef struct decar_tokenizer {
-    int n_tokens;                          /* ids 0 .. n_tokens-1, the end-of-document token included */
-    int32_t eot;                           /* "<|endoftext|>" */
-    int32_t byte_id[256];                  /* the token of each single byte */
-    uint8_t *blob;                         /* token i's bytes: blob[off[i] .. off[i+1]) (none for eot) */
+    int n_tokens;         /* ids 0 .. n_tokens-1, the end-of-document token included */
+    int32_t eot;          /* "<|endoftext|>" */
+    int32_t byte_id[256]; /* the token of each single byte */
+    uint8_t *blob;        /* token i's bytes: blob[off[i] .. off[i+1]) (none for eot) */
     int64_t *off;
-    int n_merges;                          /* merge r, of rank r: (ma[r], mb[r]) -> mo[r] */
+    int n_merges; /* merge r, of rank r: (ma[r], mb[r]) -> mo[r] */
     int32_t *ma, *mb, *mo;
-    uint64_t *ht_key;                      /* pair -> rank, open addressing */
+    uint64_t *ht_key; /* pair -> rank, open addressing */
     int32_t *ht_val;
     int64_t ht_cap;
-    uint64_t fingerprint;                  /* of the vocabulary and merges; checkpoints record the one they used */
+    uint64_t fingerprint; /* of the vocabulary and merges; checkpoints record the one they used */
 } decar_tokenizer;
 #define decar_tokenizer_vocab(t) ((t)->n_tokens + 1)
 /* train on documents: ids 0-255 the bytes, then vocab_size - 257 merges (fewer if pairs run out), then EOT */
-DECARDEF int     decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, int n_docs, int vocab_size, decar_error *e);
+DECARDEF int decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, int n_docs, int vocab_size,
+                                   decar_error *e);
 /* ids[0..n) of text; ids needs len entries (never more tokens than bytes); returns n */
 DECARDEF int64_t decar_tokenizer_encode(const decar_tokenizer *t, const uint8_t *text, int64_t len, int32_t *ids);
 /* the bytes of token id (*bytes points into t, never NULL); returns their count (0 for EOT, the mask, an unknown id) */
-DECARDEF int     decar_tokenizer_decode(const decar_tokenizer *t, int32_t id, const uint8_t **bytes);
+DECARDEF int decar_tokenizer_decode(const decar_tokenizer *t, int32_t id, const uint8_t **bytes);
 /* GPT-2's files from memory (untrusted: ids dense and unique, all 256 bytes present, merges made of tokens) */
-DECARDEF int     decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab_json, size_t vocab_len, const char *merges_txt,
-                                          size_t merges_len, decar_error *e);
-DECARDEF void    decar_tokenizer_free(decar_tokenizer *t);
+DECARDEF int decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab_json, size_t vocab_len,
+                                      const char *merges_txt, size_t merges_len, decar_error *e);
+DECARDEF void decar_tokenizer_free(decar_tokenizer *t);
 #ifndef DECAR_NO_STDIO
-DECARDEF int     decar_tokenizer_load(decar_tokenizer *t, const char *dir, decar_error *e);   /* DIR/vocab.json, merges.txt */
-DECARDEF int     decar_tokenizer_save(const decar_tokenizer *t, const char *dir, decar_error *e);
+DECARDEF int decar_tokenizer_load(decar_tokenizer *t, const char *dir, decar_error *e); /* DIR/vocab.json, merges.txt */
+DECARDEF int decar_tokenizer_save(const decar_tokenizer *t, const char *dir, decar_error *e);
 #endif
 /* the training streams again, as the tokenizer's ids (EOT = t->eot); t NULL: bytes */
-DECARDEF int     decar_data_tokenize(decar_data *d, const decar_tokenizer *t, decar_error *e);
+DECARDEF int decar_data_tokenize(decar_data *d, const decar_tokenizer *t, decar_error *e);
 /* B windows of T+1 tokens from the split's stream: x = w[0..T), y = w[1..T+1) */
-DECARDEF int  decar_data_batch(const decar_data *d, int split, decar_rng *r, int B, int T, int32_t *x, int32_t *y);
+DECARDEF int decar_data_batch(const decar_data *d, int split, decar_rng *r, int B, int T, int32_t *x, int32_t *y);
 #ifndef DECAR_NO_STDIO
 /* a directory tree of text files (hidden files skipped), or one file (cut at line ends into ~4 KiB documents).
    label = index of the top-level sub-directory (the domain) or -1. list: NULL, or a file of paths (one per line,
@@ -459,18 +508,23 @@ DECARDEF int  decar_data_batch(const decar_data *d, int split, decar_rng *r, int
    ext: NULL or a suffix (".txt") that files of a walk must end with (a list's files are taken as named).
    Files with NUL bytes in their first 4 KiB are skipped as binary. Any document over 64 KiB is cut at line ends
    into ~4 KiB documents named "path#N" (so one big file still gets a train/validation split). */
-DECARDEF int  decar_data_load(decar_data *d, const char *path, const char *list, const char *ext, int val_permille,
-                              decar_error *e);
+DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, const char *ext, int val_permille,
+                             decar_error *e);
 #endif
 
 /* images: N square 8-bit grayscale images (N * side * side bytes, row-major) with one caption per line.
    Sizes are checked: the image file must hold exactly as many images as there are captions. */
-typedef struct decar_images { int n, side; uint8_t *pixels; char **captions; } decar_images;
+typedef struct decar_images {
+    int n, side;
+    uint8_t *pixels;
+    char **captions;
+} decar_images;
 /* the same from memory (both buffers copied): every size checked first (untrusted input) */
-DECARDEF int  decar_images_parse(decar_images *im, const void *pixels, size_t n_pixel_bytes, const char *captions,
-                                 size_t caption_bytes, int side, decar_error *e);
+DECARDEF int decar_images_parse(decar_images *im, const void *pixels, size_t n_pixel_bytes, const char *captions,
+                                size_t caption_bytes, int side, decar_error *e);
 #ifndef DECAR_NO_STDIO
-DECARDEF int  decar_images_load(decar_images *im, const char *image_file, const char *caption_file, int side, decar_error *e);
+DECARDEF int decar_images_load(decar_images *im, const char *image_file, const char *caption_file, int side,
+                               decar_error *e);
 #endif
 DECARDEF void decar_images_free(decar_images *im);
 /* cut image i into (side/patch)^2 row-major patches of patch*patch pixels scaled to [-0.5, 0.5]: the prefix */
@@ -486,70 +540,90 @@ typedef int (*decar_feature_fn)(void *user, const uint8_t *text, int64_t len, fl
 typedef struct decar_featurizer {
     int dim;
     uint64_t seed;
-    float *idf;               /* DECAR_FEAT_BUCKETS weights of the built-in tf-idf; NULL for external features */
-    decar_feature_fn fn;      /* if set, used instead of tf-idf (routing with an external encoder's features) */
+    float *idf;          /* DECAR_FEAT_BUCKETS weights of the built-in tf-idf; NULL for external features */
+    decar_feature_fn fn; /* if set, used instead of tf-idf (routing with an external encoder's features) */
     void *user;
-    int64_t doc;              /* set by the evaluations while they featurize document doc of a decar_data: a
-                                 feature function of external features reads that document's row */
+    int64_t doc; /* set by the evaluations while they featurize document doc of a decar_data: a
+                    feature function of external features reads that document's row */
 } decar_featurizer;
-DECARDEF int  decar_feat_fit(decar_featurizer *f, int dim, uint64_t seed, const decar_doc *docs, int n, decar_error *e);
+DECARDEF int decar_feat_fit(decar_featurizer *f, int dim, uint64_t seed, const decar_doc *docs, int n, decar_error *e);
 DECARDEF void decar_feat_free(decar_featurizer *f);
 /* out[dim] = the features of text: f->fn if set, else tf-idf. Fails (DECAR_ERR_ARG) for a featurizer of external
    features that has no function (a router built from --features needs the prompt's features from its encoder). */
-DECARDEF int  decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out);
+DECARDEF int decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out);
 /* Raw-pixel features for images (no encoder to train first): x = pixels / 255 - mean (n_pixels), centred by the
    training images' mean, then out = R x / |R x| with R a seeded Gaussian (dim, n_pixels), regenerated on every call
    and never stored; a random projection keeps cosines as PCA would, without an eigen-solver. */
 DECARDEF void decar_pixel_features(const uint8_t *img, int n_pixels, const float *mean, int dim, uint64_t seed,
                                    float *out);
 /* the same as a decar_feature_fn (user: a decar_pixel_featurizer): routing by the image in p->image, not the text */
-typedef struct decar_pixel_featurizer { int n_pixels, dim; uint64_t seed; const float *mean; const uint8_t *image; }
-    decar_pixel_featurizer;
-DECARDEF int  decar_pixel_feature_fn(void *user, const uint8_t *text, int64_t len, float *out);
+typedef struct decar_pixel_featurizer {
+    int n_pixels, dim;
+    uint64_t seed;
+    const float *mean;
+    const uint8_t *image;
+} decar_pixel_featurizer;
+DECARDEF int decar_pixel_feature_fn(void *user, const uint8_t *text, int64_t len, float *out);
 /* .npy: 2-D float32/float64 little-endian C order. Loads into float32 (rows, cols). */
-DECARDEF int  decar_npy_parse(const void *buf, size_t len, float **out, int64_t *rows, int64_t *cols, decar_error *e);
-DECARDEF int  decar_npy_build(const float *x, int64_t rows, int64_t cols, void **buf, size_t *len);
+DECARDEF int decar_npy_parse(const void *buf, size_t len, float **out, int64_t *rows, int64_t *cols, decar_error *e);
+DECARDEF int decar_npy_build(const float *x, int64_t rows, int64_t cols, void **buf, size_t *len);
 
 /* ---------------------------------------------------------------------------------------------------------------
    11. clustering: spherical k-means, balanced (hard capacity ceil(N/K), greedy assignment) or plain
    --------------------------------------------------------------------------------------------------------------- */
-typedef struct decar_kmeans_opts { int k; int iters; int balanced; uint64_t seed; int n_fine; } decar_kmeans_opts;
+typedef struct decar_kmeans_opts {
+    int k;
+    int iters;
+    int balanced;
+    uint64_t seed;
+    int n_fine;
+} decar_kmeans_opts;
 /* X (N, d) L2-normalised rows. centroids out (k, d); labels out (N). n_fine > 0: two-stage (n_fine plain
    spherical clusters, then balanced k-means of the fine centroids; fine_centroids (n_fine, d) and fine_map
    (n_fine) are written when non-NULL). Returns the number of iterations of the (last) stage, < 0 on error. */
 DECARDEF int decar_kmeans(const float *X, int64_t N, int d, const decar_kmeans_opts *o, float *centroids,
                           int32_t *labels, float *fine_centroids, int32_t *fine_map, decar_error *e);
-DECARDEF int decar_nearest(const float *x, const float *centroids, int k, int d);  /* argmax cosine */
+DECARDEF int decar_nearest(const float *x, const float *centroids, int k, int d); /* argmax cosine */
 DECARDEF void decar_l2_normalize(float *x, int d);
 
 /* ---------------------------------------------------------------------------------------------------------------
    12. routing. R1 top-1 cosine; R2 softmax(cos/T) over the top-k; R3 c-BTM softmax(-||h-c||^2^2 / T);
    R4' exact Bayes posterior pi_k * prod_j p_k(x_j | x_<j), updated token by token.
    --------------------------------------------------------------------------------------------------------------- */
-enum { DECAR_ROUTE_TOP1 = 1, DECAR_ROUTE_COSINE = 2, DECAR_ROUTE_CBTM = 3, DECAR_ROUTE_BAYES = 4, DECAR_ROUTE_UNIFORM = 5 };
+enum {
+    DECAR_ROUTE_TOP1 = 1,
+    DECAR_ROUTE_COSINE = 2,
+    DECAR_ROUTE_CBTM = 3,
+    DECAR_ROUTE_BAYES = 4,
+    DECAR_ROUTE_UNIFORM = 5
+};
 typedef struct decar_router {
-    int kind, k, d, top_k; float temp;
-    float *centroids;            /* (k, d) */
-    float *prior;                /* (k) pi_k */
-    int   n_fine; float *fine; int32_t *fine_map;   /* two-stage: nearest fine centroid -> cluster */
+    int kind, k, d, top_k;
+    float temp;
+    float *centroids; /* (k, d) */
+    float *prior;     /* (k) pi_k */
+    int n_fine;
+    float *fine;
+    int32_t *fine_map; /* two-stage: nearest fine centroid -> cluster */
 } decar_router;
-DECARDEF int  decar_route_name(const char *s);   /* "top1", "cosine", "cbtm", "bayes", "uniform" -> kind, or 0 */
-DECARDEF const char *decar_route_label(int kind);   /* the inverse: kind -> name ("?" if none) */
-DECARDEF int  decar_route_uses_features(int kind);  /* R1-R3 read features; R4' (Bayes) and uniform do not */
+DECARDEF int decar_route_name(const char *s);     /* "top1", "cosine", "cbtm", "bayes", "uniform" -> kind, or 0 */
+DECARDEF const char *decar_route_label(int kind); /* the inverse: kind -> name ("?" if none) */
+DECARDEF int decar_route_uses_features(int kind); /* R1-R3 read features; R4' (Bayes) and uniform do not */
 /* the assignment function shared by partitioning (training) and R1 (test): nearest centroid (via fine if any) */
-DECARDEF int  decar_router_assign(const decar_router *r, const float *feat);
+DECARDEF int decar_router_assign(const decar_router *r, const float *feat);
 /* The router of a partition, built from the training documents' features X (N, d), rows L2-normalised: centroids by
    spherical (balanced) k-means, the prior pi_k = the share of documents decar_router_assign sends to k, and labels
    (N, optional) = each document's shard. Kind R1 (top-1), temperature 0.1; save it with its featurizer. */
-DECARDEF int  decar_router_build(decar_router *r, const float *X, int64_t N, int d, const decar_kmeans_opts *o,
-                                 int32_t *labels, decar_error *e);
+DECARDEF int decar_router_build(decar_router *r, const float *X, int64_t N, int d, const decar_kmeans_opts *o,
+                                int32_t *labels, decar_error *e);
 /* weights w (k) from a feature vector (R1-R3, uniform) or from log prior + accumulated log-likelihoods (R4',
    loglik may be NULL = prior). Keeps the top_k largest, renormalises to sum 1. */
 DECARDEF void decar_router_weights(const decar_router *r, const float *feat, const double *loglik, double *w);
 DECARDEF void decar_router_free(decar_router *r);
 /* a router file read from memory: every size checked against the buffer before allocating (untrusted input) */
 DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const void *buf, size_t len, decar_error *e);
-DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer *f, void **buf, size_t *len, decar_error *e);
+DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer *f, void **buf, size_t *len,
+                                   decar_error *e);
 #ifndef DECAR_NO_STDIO
 /* a router file is a safetensors file: centroids (k, d), prior (k), idf (absent when the centroids come from external
    features: metadata featurizer = "external"; f NULL or f->idf NULL when saving), optional fine (F, d), fine_map (F).
@@ -574,7 +648,7 @@ DECARDEF int decar_cluster_docs(const decar_data *d, const decar_kmeans_opts *o,
    many. */
 DECARDEF int decar_data_base_share(decar_data *d, int permille);
 /* normalised mutual information 2 I(a; b) / (H(a) + H(b)) of two labelings of n items (ka and kb values), and
-   *purity = sum over a's values of the largest count of one b value / n */
+ *purity = sum over a's values of the largest count of one b value / n */
 DECARDEF double decar_nmi(const int *a, const int *b, int n, int ka, int kb, double *purity);
 
 /* ---------------------------------------------------------------------------------------------------------------
@@ -582,7 +656,7 @@ DECARDEF double decar_nmi(const int *a, const int *b, int n, int ka, int kb, dou
    --------------------------------------------------------------------------------------------------------------- */
 /* sample from probs (n) in double precision with temperature applied beforehand; top_k <= 0 and top_p >= 1 off.
    Returns the token, or -1 when top-k / top-p filtering cannot get its n ints of scratch (out of memory). */
-DECARDEF int  decar_sample_probs(const double *p, int n, int top_k, double top_p, decar_rng *r);
+DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p, decar_rng *r);
 DECARDEF void decar_softmax_double(const float *logits, int n, double temp, double *p);
 /* KV-cache incremental forward of a causal model at batch 1: logits (vocab) of the token after `tok` at `pos`.
    kv: n_layer * 2 * seq_len * d_model floats (decar_gpt_kv_size). */
@@ -592,19 +666,21 @@ DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float
 DECARDEF int decar_gpt_step_embed(decar_gpt *g, float *kv, const float *emb, int pos, float *logits, float *scratch);
 /* n sequences in one step, sharing every weight load: kv[j] is sequence j's cache, emb (n, d_model) its input
    vectors (token embeddings: rows of transformer.wte.weight), pos[j] its position; logits (n, vocab). */
-DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n, float *logits, float *scratch);
+DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n,
+                                  float *logits, float *scratch);
 DECARDEF size_t decar_gpt_step_batch_scratch(const decar_gpt_config *c, int n);
 /* project one image's prefix (n_prefix, d_prefix) to (n_prefix, d_model) embeddings for decar_gpt_step_embed */
 DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *out);
 DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c);
 
 typedef struct decar_ensemble {
-    int k; decar_gpt **experts;     /* NULL entries are missing experts (skipped, router renormalised) */
+    int k;
+    decar_gpt **experts; /* NULL entries are missing experts (skipped, router renormalised) */
     decar_router router;
-    int route_every;                /* re-route from the prefix features every this many tokens (R1-R3) */
+    int route_every; /* re-route from the prefix features every this many tokens (R1-R3) */
     decar_featurizer *feat;
-    const decar_tokenizer *tok;     /* the experts' BPE tokenizer (text for routing features, EOT); NULL: bytes */
-    int stop_at_eot;                /* decar_ensemble_generate stops after EOT (captions); 0: writes through it */
+    const decar_tokenizer *tok; /* the experts' BPE tokenizer (text for routing features, EOT); NULL: bytes */
+    int stop_at_eot;            /* decar_ensemble_generate stops after EOT (captions); 0: writes through it */
 } decar_ensemble;
 /* Generate n_new tokens after prompt with AR experts: x_{t+1} ~ sum_k w_k p_k(. | prefix, x_<=t).
    prefix: NULL, or one image's (n_prefix, d_prefix) features for experts that take an image prefix (captioning:
@@ -623,9 +699,13 @@ DECARDEF int decar_ensemble_generate(decar_ensemble *en, const float *prefix, co
    avail (k flags) or NULL: experts that exist. Tokens >= n_class other than mask_token are rejected. */
 typedef int (*decar_posterior_fn)(void *user, int k, const int32_t *x, int T, const char *need, double *out);
 typedef struct decar_dfm_sampler {
-    int k, n_class, mask_token; decar_posterior_fn post; void *user;
-    const decar_router *router; const decar_featurizer *feat; const char *avail;
-    const decar_tokenizer *tok;     /* decodes tokens to text for routing features; NULL: tokens below 256 are bytes */
+    int k, n_class, mask_token;
+    decar_posterior_fn post;
+    void *user;
+    const decar_router *router;
+    const decar_featurizer *feat;
+    const char *avail;
+    const decar_tokenizer *tok; /* decodes tokens to text for routing features; NULL: tokens below 256 are bytes */
 } decar_dfm_sampler;
 DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int sampler, int n_steps, int kappa_pow,
                               uint64_t seed, decar_error *e);
@@ -642,22 +722,22 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
 /* The documents of one split as tokens. Each is scored on its own as [EOT, x_0, x_1, ...] in windows of the model's
    context; results are bits per byte whatever the tokenizer (end[] maps tokens back to the bytes they cover). */
 typedef struct decar_docset {
-    int      n;             /* documents */
-    int     *doc;           /* (n) their indices into decar_data.docs */
-    int64_t *off;           /* (n + 1) document q's tokens are tok[off[q] .. off[q+1]) */
-    int32_t *tok;           /* (total) every document's tokens */
-    int64_t *end;           /* (total) after token i, end[i] bytes of its document are covered */
-    int64_t  total, bytes;  /* tokens and bytes over all documents */
-    int32_t  eot;           /* the end-of-document token that starts every document */
+    int n;                /* documents */
+    int *doc;             /* (n) their indices into decar_data.docs */
+    int64_t *off;         /* (n + 1) document q's tokens are tok[off[q] .. off[q+1]) */
+    int32_t *tok;         /* (total) every document's tokens */
+    int64_t *end;         /* (total) after token i, end[i] bytes of its document are covered */
+    int64_t total, bytes; /* tokens and bytes over all documents */
+    int32_t eot;          /* the end-of-document token that starts every document */
 } decar_docset;
 /* the documents of d with docs[i].split == split, tokenized by t (NULL: bytes) */
-DECARDEF int  decar_docset_build(decar_docset *ds, const decar_data *d, int split, const decar_tokenizer *t,
-                                 decar_error *e);
+DECARDEF int decar_docset_build(decar_docset *ds, const decar_data *d, int split, const decar_tokenizer *t,
+                                decar_error *e);
 DECARDEF void decar_docset_free(decar_docset *ds);
 /* one model: nll[off[q] + i] = -ln p(x_i | x_<i) in nats, each document in non-overlapping windows of seq_len
    tokens (a window's first input is the token before it, EOT for the first), B windows per forward pass */
-DECARDEF int  decar_gpt_score_docs(decar_gpt *g, decar_ctx *ctx, const decar_docset *ds, int B, float *nll,
-                                   decar_error *e);
+DECARDEF int decar_gpt_score_docs(decar_gpt *g, decar_ctx *ctx, const decar_docset *ds, int B, float *nll,
+                                  decar_error *e);
 /* The routed mixture of AR experts, per document q (bits[q], in bits):
        bits_q = sum_i -log2 sum_k w_k(i) p_k(x_i | x_<i)
    w(i) comes from en->router: R1-R3 from the features of the document's text before token i (recomputed every
@@ -667,25 +747,24 @@ DECARDEF int  decar_gpt_score_docs(decar_gpt *g, decar_ctx *ctx, const decar_doc
    expert is scored the first time it gets weight, so experts no document routes to never run, and several
    routers or top-k values share the tables. Free them with decar_nll_tables_free. External features: the feature
    function sees the document's index in en->feat->doc. */
-DECARDEF int  decar_ensemble_score_docs(decar_ensemble *en, decar_ctx *ctx, const decar_data *d,
-                                        const decar_docset *ds, int B, float **nll, double *bits, decar_error *e);
+DECARDEF int decar_ensemble_score_docs(decar_ensemble *en, decar_ctx *ctx, const decar_data *d, const decar_docset *ds,
+                                       int B, float **nll, double *bits, decar_error *e);
 DECARDEF void decar_nll_tables_free(float **nll, int k);
 /* The router's weights for a text (R1-R3 read its features through en->feat; R4' and uniform the prior), with
    missing experts removed and the rest renormalised: w (en->k) */
-DECARDEF int  decar_ensemble_route(decar_ensemble *en, const uint8_t *text, int64_t len, double *w, decar_error *e);
+DECARDEF int decar_ensemble_route(decar_ensemble *en, const uint8_t *text, int64_t len, double *w, decar_error *e);
 /* one sequence under the mixture with fixed weights w: nll[t] = -ln sum_k w_k p_k(targets_t | prefix, ids_<=t)
    in nats (0 where targets_t < 0). prefix: NULL or the image prefix. Only experts with w_k > 0 run. */
-DECARDEF int  decar_ensemble_score_seq(decar_ensemble *en, decar_ctx *ctx, const float *prefix, const int32_t *ids,
-                                       const int32_t *targets, int T, const double *w, double *nll, decar_error *e);
+DECARDEF int decar_ensemble_score_seq(decar_ensemble *en, decar_ctx *ctx, const float *prefix, const int32_t *ids,
+                                      const int32_t *targets, int T, const double *w, double *nll, decar_error *e);
 /* DFM experts: a Monte Carlo estimate of the ELBO of the routed mixture, in bits per byte, per window of seq_len - 1
    tokens and n_mc draws of t per window:
        -log2 p(x) <= E_t [ kappa'(t) / (1 - kappa(t)) * sum_{i masked in x_t} -log2 sum_k w_k(x_t) p_k(x_i | x_t) ]
    with kappa(t) = t^n (dfm->kappa_pow), each token revealed with probability kappa(t), and w(x_t) routed on the
    revealed text (R1-R3) or the prior. *mean is weighted by bytes; *se is its standard error. bits (optional, ds->n)
    receives each document's bound in bits. */
-DECARDEF int  decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, const decar_dfm *dfm,
-                                       int n_mc, uint64_t seed, double *mean, double *se,
-                                       double *bits, decar_error *e);
+DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, const decar_dfm *dfm,
+                                      int n_mc, uint64_t seed, double *mean, double *se, double *bits, decar_error *e);
 
 #endif /* DECAR_H */
 
@@ -750,7 +829,8 @@ typedef __m512 decar__v;
 #define decar__vadd(a, b) _mm512_add_ps(a, b)
 #define decar__vsub(a, b) _mm512_sub_ps(a, b)
 #define decar__vsqrt(a) _mm512_sqrt_ps(a)
-#define decar__vexp2i(n) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23))
+#define decar__vexp2i(n)                                                                                               \
+    _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23))
 #define decar__vmul(a, b) _mm512_mul_ps(a, b)
 #define decar__vdiv(a, b) _mm512_div_ps(a, b)
 #define decar__vmin(a, b) _mm512_min_ps(a, b)
@@ -768,7 +848,8 @@ typedef __m256 decar__v;
 #define decar__vadd(a, b) _mm256_add_ps(a, b)
 #define decar__vsub(a, b) _mm256_sub_ps(a, b)
 #define decar__vsqrt(a) _mm256_sqrt_ps(a)
-#define decar__vexp2i(n) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23))
+#define decar__vexp2i(n)                                                                                               \
+    _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23))
 #define decar__vmul(a, b) _mm256_mul_ps(a, b)
 #define decar__vdiv(a, b) _mm256_div_ps(a, b)
 #define decar__vmin(a, b) _mm256_min_ps(a, b)
@@ -811,41 +892,49 @@ typedef float decar__v;
 #define DECAR__SIMD_NAME "scalar"
 #endif
 #if DECAR__VW == 1
-static float decar__exp2i(float n) {   /* 2^n for a whole n in [-126, 127], by building the float's bits */
-    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23; float f;
+static float decar__exp2i(float n) { /* 2^n for a whole n in [-126, 127], by building the float's bits */
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
+    float f;
     memcpy(&f, &bits, sizeof f);
     return f;
 }
 #endif
 
-DECARDEF const char *decar_simd_name(void) { return DECAR__SIMD_NAME; }
+DECARDEF const char *decar_simd_name(void) {
+    return DECAR__SIMD_NAME;
+}
 
 /* horizontal sums in a fixed order; vsum8 gives out[r] = vsum(v[r]) bit for bit, eight at a time */
 #if DECAR__VW == 8
-static float decar__vsum(decar__v v) {     /* ((v0+v1)+(v2+v3)) + ((v4+v5)+(v6+v7)) */
+static float decar__vsum(decar__v v) { /* ((v0+v1)+(v2+v3)) + ((v4+v5)+(v6+v7)) */
     __m256 t = _mm256_hadd_ps(v, v);
     t = _mm256_hadd_ps(t, t);
     return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
 }
-static void decar__vsum8(const decar__v *v, float *out) {   /* the same tree for eight vectors, as a transpose */
+static void decar__vsum8(const decar__v *v, float *out) { /* the same tree for eight vectors, as a transpose */
     __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
     __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
     _mm256_storeu_ps(out, _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31)));
 }
 #else
 static float decar__vsum(decar__v v) {
-    float t[DECAR__VW]; float s = 0.0f; int i;
+    float t[DECAR__VW];
+    float s = 0.0f;
+    int i;
     decar__vstore(t, v);
     for (i = 0; i < DECAR__VW; i++) s += t[i];
     return s;
 }
-static void decar__vsum8(const decar__v *v, float *out) { int r; for (r = 0; r < 8; r++) out[r] = decar__vsum(v[r]); }
+static void decar__vsum8(const decar__v *v, float *out) {
+    int r;
+    for (r = 0; r < 8; r++) out[r] = decar__vsum(v[r]);
+}
 #endif
 
 /* exp in vectors (Cephes' expf: 2^n times a degree-6 polynomial on [-ln2/2, ln2/2]); inputs clamped to
    [-87.3, 88.7], where 2^n stays a normal float. Max relative error 8e-8 over that range (checked in test_ops). */
 static decar__v decar__vexp(decar__v x) {
-    const decar__v magic = decar__vset1(12582912.0f);   /* 1.5 * 2^23: adding it rounds to a whole number */
+    const decar__v magic = decar__vset1(12582912.0f); /* 1.5 * 2^23: adding it rounds to a whole number */
     decar__v n, r, y;
     x = decar__vmax(decar__vmin(x, decar__vset1(88.7f)), decar__vset1(-87.3f));
     n = decar__vsub(decar__vadd(decar__vmul(x, decar__vset1(1.44269504088896341f)), magic), magic);
@@ -863,16 +952,23 @@ static decar__v decar__vexp(decar__v x) {
 /* o[i] = exp(x[i] - sub) for i < n (o may be x); returns their sum (vector lanes, then in order). The tail goes
    through a zero-padded vector, so every element takes the same arithmetic. */
 static float decar__exp_span(float *o, const float *x, float sub, int64_t n) {
-    decar__v acc = decar__vzero(), vs = decar__vset1(sub); float buf[DECAR__VW], s; int64_t i = 0; int j;
+    decar__v acc = decar__vzero(), vs = decar__vset1(sub);
+    float buf[DECAR__VW], s;
+    int64_t i = 0;
+    int j;
     for (; i + DECAR__VW <= n; i += DECAR__VW) {
         decar__v e = decar__vexp(decar__vsub(decar__vload(x + i), vs));
-        decar__vstore(o + i, e); acc = decar__vadd(acc, e);
+        decar__vstore(o + i, e);
+        acc = decar__vadd(acc, e);
     }
     s = decar__vsum(acc);
     if (i < n) {
         for (j = 0; j < DECAR__VW; j++) buf[j] = i + j < n ? x[i + j] : sub;
         decar__vstore(buf, decar__vexp(decar__vsub(decar__vload(buf), vs)));
-        for (j = 0; i + j < n; j++) { o[i + j] = buf[j]; s += buf[j]; }
+        for (j = 0; i + j < n; j++) {
+            o[i + j] = buf[j];
+            s += buf[j];
+        }
     }
     return s;
 }
@@ -880,7 +976,8 @@ static float decar__exp_span(float *o, const float *x, float sub, int64_t n) {
 /* dot product with four vector accumulators, fixed order */
 static float decar__dot(const float *a, const float *b, int64_t n) {
     decar__v s0 = decar__vzero(), s1 = decar__vzero(), s2 = decar__vzero(), s3 = decar__vzero();
-    int64_t i = 0; float s;
+    int64_t i = 0;
+    float s;
     for (; i + 4 * DECAR__VW <= n; i += 4 * DECAR__VW) {
         s0 = decar__vfma(decar__vload(a + i), decar__vload(b + i), s0);
         s1 = decar__vfma(decar__vload(a + i + DECAR__VW), decar__vload(b + i + DECAR__VW), s1);
@@ -895,13 +992,17 @@ static float decar__dot(const float *a, const float *b, int64_t n) {
 
 /* y += a * x */
 static void decar__axpy(float *y, float a, const float *x, int64_t n) {
-    decar__v va = decar__vset1(a); int64_t i = 0;
-    for (; i + DECAR__VW <= n; i += DECAR__VW) decar__vstore(y + i, decar__vfma(va, decar__vload(x + i), decar__vload(y + i)));
+    decar__v va = decar__vset1(a);
+    int64_t i = 0;
+    for (; i + DECAR__VW <= n; i += DECAR__VW)
+        decar__vstore(y + i, decar__vfma(va, decar__vload(x + i), decar__vload(y + i)));
     for (; i < n; i++) y[i] += a * x[i];
 }
 
 /* ---- 1. errors, rng -------------------------------------------------------------------------------------------- */
-static void decar__free(void *p) { if (p) DECAR_FREE(p); }   /* user allocators need not accept NULL */
+static void decar__free(void *p) {
+    if (p) DECAR_FREE(p);
+} /* user allocators need not accept NULL */
 /* 64-byte aligned blocks (a cache line: a vector load never straddles two lines): parameters, packed GEMM operands */
 static void *decar__alloc64(size_t bytes) {
     char *p = (char *)DECAR_MALLOC(bytes + 72), *a;
@@ -924,41 +1025,77 @@ static void decar__vformat(char *dst, size_t cap, const char *fmt, va_list ap) {
     size_t n = strlen(fmt);
     (void)ap;
     if (n >= cap) n = cap - 1;
-    memcpy(dst, fmt, n); dst[n] = 0;
+    memcpy(dst, fmt, n);
+    dst[n] = 0;
 #endif
 }
 static void decar__seterr(decar_error *e, int code, const char *fmt, ...) {
     va_list ap;
     if (!e) return;
     e->code = code;
-    va_start(ap, fmt); decar__vformat(e->msg, sizeof e->msg, fmt, ap); va_end(ap);
+    va_start(ap, fmt);
+    decar__vformat(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
 }
-#define DECAR__FAIL(e, code, ...) do { decar__seterr(e, code, __VA_ARGS__); return code; } while (0)
+#define DECAR__FAIL(e, code, ...)                                                                                      \
+    do {                                                                                                               \
+        decar__seterr(e, code, __VA_ARGS__);                                                                           \
+        return code;                                                                                                   \
+    } while (0)
 
 DECARDEF const char *decar_status_name(int code) {
     switch (code) {
-    case DECAR_OK: return "ok"; case DECAR_ERR_NOMEM: return "out of memory"; case DECAR_ERR_ARG: return "bad argument";
-    case DECAR_ERR_IO: return "i/o error"; case DECAR_ERR_FORMAT: return "bad format"; case DECAR_ERR_NUMERIC: return "not finite";
-    default: return "unknown error";
+        case DECAR_OK:
+            return "ok";
+        case DECAR_ERR_NOMEM:
+            return "out of memory";
+        case DECAR_ERR_ARG:
+            return "bad argument";
+        case DECAR_ERR_IO:
+            return "i/o error";
+        case DECAR_ERR_FORMAT:
+            return "bad format";
+        case DECAR_ERR_NUMERIC:
+            return "not finite";
+        default:
+            return "unknown error";
     }
 }
 
 static uint64_t decar__mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL; z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL; return z ^ (z >> 31);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
 }
-DECARDEF void decar_rng_seed(decar_rng *r, uint64_t seed) { r->s = decar__mix64(seed + 0x9e3779b97f4a7c15ULL); }
-static uint64_t decar__rng_u64(decar_rng *r) { r->s += 0x9e3779b97f4a7c15ULL; return decar__mix64(r->s); }  /* splitmix64 */
-DECARDEF uint32_t decar_rng_u32(decar_rng *r) { return (uint32_t)(decar__rng_u64(r) >> 32); }
-DECARDEF double decar_rng_double(decar_rng *r) { return (double)(decar__rng_u64(r) >> 11) * (1.0 / 9007199254740992.0); }
+DECARDEF void decar_rng_seed(decar_rng *r, uint64_t seed) {
+    r->s = decar__mix64(seed + 0x9e3779b97f4a7c15ULL);
+}
+static uint64_t decar__rng_u64(decar_rng *r) {
+    r->s += 0x9e3779b97f4a7c15ULL;
+    return decar__mix64(r->s);
+} /* splitmix64 */
+DECARDEF uint32_t decar_rng_u32(decar_rng *r) {
+    return (uint32_t)(decar__rng_u64(r) >> 32);
+}
+DECARDEF double decar_rng_double(decar_rng *r) {
+    return (double)(decar__rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
+}
 DECARDEF float decar_rng_normal(decar_rng *r) {
     double u1 = decar_rng_double(r), u2 = decar_rng_double(r);
     if (u1 < 1e-300) u1 = 1e-300;
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
-static uint64_t decar__rng_below(decar_rng *r, uint64_t n) { return n ? decar__rng_u64(r) % n : 0; }
+static uint64_t decar__rng_below(decar_rng *r, uint64_t n) {
+    return n ? decar__rng_u64(r) % n : 0;
+}
 DECARDEF uint64_t decar_hash64(const void *p, size_t n, uint64_t seed) {
-    const uint8_t *b = (const uint8_t *)p; uint64_t h = 0xcbf29ce484222325ULL ^ seed; size_t i;
-    for (i = 0; i < n; i++) { h ^= b[i]; h *= 0x100000001b3ULL; }
+    const uint8_t *b = (const uint8_t *)p;
+    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
     return decar__mix64(h);
 }
 
@@ -978,18 +1115,29 @@ DECARDEF int decar_get_threads(void) {
 }
 
 /* ---- 2. arena and tensors -------------------------------------------------------------------------------------- */
-typedef struct decar__block { struct decar__block *prev; size_t size, used; char *mem; } decar__block;
+typedef struct decar__block {
+    struct decar__block *prev;
+    size_t size, used;
+    char *mem;
+} decar__block;
 struct decar_ctx {
-    decar__block *blk; int growable; size_t used, peak;
-    int status; char err[256];
-    decar_tensor *head, *tail; int64_t n_tape;
-    struct decar__free_grad *free_grads;   /* buffers backward has finished with, for reuse (a list threaded through them) */
+    decar__block *blk;
+    int growable;
+    size_t used, peak;
+    int status;
+    char err[256];
+    decar_tensor *head, *tail;
+    int64_t n_tape;
+    struct decar__free_grad
+        *free_grads; /* buffers backward has finished with, for reuse (a list threaded through them) */
 };
 
 static decar__block *decar__block_new(size_t size) {
     decar__block *b = (decar__block *)DECAR_MALLOC(sizeof(decar__block) + size + 64);
     if (!b) return NULL;
-    b->prev = NULL; b->size = size; b->used = 0;
+    b->prev = NULL;
+    b->size = size;
+    b->used = 0;
     b->mem = (char *)(((uintptr_t)(b + 1) + 63) & ~(uintptr_t)63);
     return b;
 }
@@ -999,36 +1147,62 @@ DECARDEF decar_ctx *decar_ctx_new(size_t bytes) {
     memset(c, 0, sizeof *c);
     c->growable = bytes == 0;
     c->blk = decar__block_new(bytes ? bytes : ((size_t)1 << 20));
-    if (!c->blk) { DECAR_FREE(c); return NULL; }
+    if (!c->blk) {
+        DECAR_FREE(c);
+        return NULL;
+    }
     return c;
 }
 DECARDEF void decar_ctx_free(decar_ctx *c) {
     if (!c) return;
-    while (c->blk) { decar__block *p = c->blk->prev; DECAR_FREE(c->blk); c->blk = p; }
+    while (c->blk) {
+        decar__block *p = c->blk->prev;
+        DECAR_FREE(c->blk);
+        c->blk = p;
+    }
     DECAR_FREE(c);
 }
 DECARDEF void decar_ctx_reset(decar_ctx *c) {
-    if (c->blk->prev) {   /* growable and grew: keep one block big enough for the peak */
+    if (c->blk->prev) { /* growable and grew: keep one block big enough for the peak */
         size_t want = c->peak + (c->peak >> 3) + 4096;
         decar__block *nb;
-        while (c->blk) { decar__block *p = c->blk->prev; DECAR_FREE(c->blk); c->blk = p; }
+        while (c->blk) {
+            decar__block *p = c->blk->prev;
+            DECAR_FREE(c->blk);
+            c->blk = p;
+        }
         nb = decar__block_new(want);
         if (!nb) nb = decar__block_new((size_t)1 << 20);
-        c->blk = nb;   /* NULL only when even 1 MiB fails: decar_ctx_alloc then reports it */
+        c->blk = nb; /* NULL only when even 1 MiB fails: decar_ctx_alloc then reports it */
     }
     if (c->blk) c->blk->used = 0;
-    c->used = 0; c->status = DECAR_OK; c->err[0] = 0; c->head = c->tail = NULL; c->n_tape = 0; c->free_grads = NULL;
+    c->used = 0;
+    c->status = DECAR_OK;
+    c->err[0] = 0;
+    c->head = c->tail = NULL;
+    c->n_tape = 0;
+    c->free_grads = NULL;
 }
-DECARDEF size_t decar_ctx_used(const decar_ctx *c) { return c->used; }
-DECARDEF size_t decar_ctx_peak(const decar_ctx *c) { return c->peak; }
-DECARDEF int decar_ctx_status(const decar_ctx *c) { return c->status; }
-DECARDEF const char *decar_ctx_error(const decar_ctx *c) { return c->err[0] ? c->err : "ok"; }
+DECARDEF size_t decar_ctx_used(const decar_ctx *c) {
+    return c->used;
+}
+DECARDEF size_t decar_ctx_peak(const decar_ctx *c) {
+    return c->peak;
+}
+DECARDEF int decar_ctx_status(const decar_ctx *c) {
+    return c->status;
+}
+DECARDEF const char *decar_ctx_error(const decar_ctx *c) {
+    return c->err[0] ? c->err : "ok";
+}
 
 static void decar__ctx_fail(decar_ctx *c, int code, const char *fmt, ...) {
     va_list ap;
-    if (c->status) return;   /* keep the first reason */
+    if (c->status) return; /* keep the first reason */
     c->status = code;
-    va_start(ap, fmt); decar__vformat(c->err, sizeof c->err, fmt, ap); va_end(ap);
+    va_start(ap, fmt);
+    decar__vformat(c->err, sizeof c->err, fmt, ap);
+    va_end(ap);
 }
 
 DECARDEF void *decar_ctx_alloc(decar_ctx *c, size_t bytes) {
@@ -1040,15 +1214,20 @@ DECARDEF void *decar_ctx_alloc(decar_ctx *c, size_t bytes) {
     if (!c->blk || c->blk->used + need > c->blk->size) {
         decar__block *nb;
         if (!c->growable || !c->blk) {
-            decar__ctx_fail(c, DECAR_ERR_NOMEM, "not enough space in the context's arena: need %lu more bytes, have "
+            decar__ctx_fail(c, DECAR_ERR_NOMEM,
+                            "not enough space in the context's arena: need %lu more bytes, have "
                             "%lu of %lu free; size the arena with decar_ctx_peak() or use decar_ctx_new(0)",
                             (unsigned long)need, (unsigned long)(c->blk ? c->blk->size - c->blk->used : 0),
                             (unsigned long)(c->blk ? c->blk->size : 0));
             return NULL;
         }
         nb = decar__block_new(need > 2 * c->blk->size ? need : 2 * c->blk->size);
-        if (!nb) { decar__ctx_fail(c, DECAR_ERR_NOMEM, "malloc of %lu bytes for the arena failed", (unsigned long)need); return NULL; }
-        nb->prev = c->blk; c->blk = nb;
+        if (!nb) {
+            decar__ctx_fail(c, DECAR_ERR_NOMEM, "malloc of %lu bytes for the arena failed", (unsigned long)need);
+            return NULL;
+        }
+        nb->prev = c->blk;
+        c->blk = nb;
     }
     p = c->blk->mem + c->blk->used;
     c->blk->used += need;
@@ -1056,33 +1235,60 @@ DECARDEF void *decar_ctx_alloc(decar_ctx *c, size_t bytes) {
 }
 
 static decar_tensor *decar__tensor(decar_ctx *c, int ndim, const int64_t *shape, int alloc_data, int zero) {
-    decar_tensor *t; int i; int64_t n = 1;
+    decar_tensor *t;
+    int i;
+    int64_t n = 1;
     if (c->status) return NULL;
-    if (ndim < 1 || ndim > DECAR_MAX_DIMS) { decar__ctx_fail(c, DECAR_ERR_ARG, "tensor with %d dims (1..4)", ndim); return NULL; }
+    if (ndim < 1 || ndim > DECAR_MAX_DIMS) {
+        decar__ctx_fail(c, DECAR_ERR_ARG, "tensor with %d dims (1..4)", ndim);
+        return NULL;
+    }
     for (i = 0; i < ndim; i++) {
         if (shape[i] < 1 || shape[i] > ((int64_t)1 << 40) / n) {
-            decar__ctx_fail(c, DECAR_ERR_ARG, "bad tensor dimension %lld", (long long)shape[i]); return NULL; }
+            decar__ctx_fail(c, DECAR_ERR_ARG, "bad tensor dimension %lld", (long long)shape[i]);
+            return NULL;
+        }
         n *= shape[i];
     }
     t = (decar_tensor *)decar_ctx_alloc(c, sizeof(decar_tensor));
     if (!t) return NULL;
     memset(t, 0, sizeof *t);
-    t->ndim = ndim; t->n = n; t->id = c->n_tape;
+    t->ndim = ndim;
+    t->n = n;
+    t->id = c->n_tape;
     for (i = 0; i < ndim; i++) t->shape[i] = shape[i];
     if (alloc_data) {
         t->data = (float *)decar_ctx_alloc(c, (size_t)n * sizeof(float));
         if (!t->data) return NULL;
         if (zero) memset(t->data, 0, (size_t)n * sizeof(float));
     }
-    if (c->tail) c->tail->next = t; else c->head = t;
-    c->tail = t; c->n_tape++;
+    if (c->tail)
+        c->tail->next = t;
+    else
+        c->head = t;
+    c->tail = t;
+    c->n_tape++;
     return t;
 }
-DECARDEF decar_tensor *decar_new(decar_ctx *c, int ndim, const int64_t *shape) { return decar__tensor(c, ndim, shape, 1, 1); }
-DECARDEF decar_tensor *decar_new1(decar_ctx *c, int64_t a) { return decar_new(c, 1, &a); }
-DECARDEF decar_tensor *decar_new2(decar_ctx *c, int64_t a, int64_t b) { int64_t s[2]; s[0] = a; s[1] = b; return decar_new(c, 2, s); }
+DECARDEF decar_tensor *decar_new(decar_ctx *c, int ndim, const int64_t *shape) {
+    return decar__tensor(c, ndim, shape, 1, 1);
+}
+DECARDEF decar_tensor *decar_new1(decar_ctx *c, int64_t a) {
+    return decar_new(c, 1, &a);
+}
+DECARDEF decar_tensor *decar_new2(decar_ctx *c, int64_t a, int64_t b) {
+    int64_t s[2];
+    s[0] = a;
+    s[1] = b;
+    return decar_new(c, 2, s);
+}
 DECARDEF decar_tensor *decar_new3(decar_ctx *c, int64_t a, int64_t b, int64_t d) {
-    int64_t s[3]; s[0] = a; s[1] = b; s[2] = d; return decar_new(c, 3, s); }
+    int64_t s[3];
+    s[0] = a;
+    s[1] = b;
+    s[2] = d;
+    return decar_new(c, 3, s);
+}
 DECARDEF decar_tensor *decar_param(decar_ctx *c, int ndim, const int64_t *shape) {
     decar_tensor *t = decar_new(c, ndim, shape);
     if (!t) return NULL;
@@ -1095,7 +1301,9 @@ DECARDEF decar_tensor *decar_param(decar_ctx *c, int ndim, const int64_t *shape)
 DECARDEF decar_tensor *decar_wrap(decar_ctx *c, float *data, float *grad, int ndim, const int64_t *shape) {
     decar_tensor *t = decar__tensor(c, ndim, shape, 0, 0);
     if (!t) return NULL;
-    t->data = data; t->grad = grad; t->requires_grad = grad != NULL;
+    t->data = data;
+    t->grad = grad;
+    t->requires_grad = grad != NULL;
     return t;
 }
 DECARDEF decar_tensor *decar_view(decar_ctx *c, decar_tensor *src, int ndim, const int64_t *shape, int64_t offset) {
@@ -1108,19 +1316,30 @@ DECARDEF decar_tensor *decar_view(decar_ctx *c, decar_tensor *src, int ndim, con
                         (long long)(offset + t->n), (long long)src->n);
         return NULL;
     }
-    t->op = DECAR_OP_VIEW; t->src[0] = src; t->ip[0] = 0; t->aux = NULL;
-    t->data = src->data + offset; t->requires_grad = src->requires_grad;
-    t->fp[0] = 0; t->ip[1] = (int)(offset & 0x7fffffff); t->ip[2] = (int)(offset >> 31);
+    t->op = DECAR_OP_VIEW;
+    t->src[0] = src;
+    t->ip[0] = 0;
+    t->aux = NULL;
+    t->data = src->data + offset;
+    t->requires_grad = src->requires_grad;
+    t->fp[0] = 0;
+    t->ip[1] = (int)(offset & 0x7fffffff);
+    t->ip[2] = (int)(offset >> 31);
     return t;
 }
-static int64_t decar__view_offset(const decar_tensor *t) { return (int64_t)t->ip[1] | ((int64_t)t->ip[2] << 31); }
+static int64_t decar__view_offset(const decar_tensor *t) {
+    return (int64_t)t->ip[1] | ((int64_t)t->ip[2] << 31);
+}
 
 /* output tensor of an op: data not zeroed (every element is written) */
 static decar_tensor *decar__out(decar_ctx *c, int op, int ndim, const int64_t *shape, decar_tensor *a, decar_tensor *b,
                                 decar_tensor *d) {
     decar_tensor *t = decar__tensor(c, ndim, shape, 1, 0);
     if (!t) return NULL;
-    t->op = op; t->src[0] = a; t->src[1] = b; t->src[2] = d;
+    t->op = op;
+    t->src[0] = a;
+    t->src[1] = b;
+    t->src[2] = d;
     t->requires_grad = (a && a->requires_grad) || (b && b->requires_grad) || (d && d->requires_grad);
     return t;
 }
@@ -1131,12 +1350,12 @@ static decar_tensor *decar__out(decar_ctx *c, int op, int ndim, const int64_t *s
    panels). A task walks K in blocks of KC: its chunk's MB x KC block of A stays in L2 (rows of A are read in place;
    A read transposed, as in weight gradients, is first packed into k-major slivers so that it streams contiguously),
    and for each panel of its group it runs the MR x NR register tile over the KC slice of the panel (16 KB: stays in
-   L1 across the chunk's slivers), adding into C after the first block. Each C element is summed by one task, in the same k order whatever the thread count or the task split, so
-   results do not depend on the number of threads. */
+   L1 across the chunk's slivers), adding into C after the first block. Each C element is summed by one task, in the
+   same k order whatever the thread count or the task split, so results do not depend on the number of threads. */
 #define DECAR__MR 6
 #define DECAR__NR (2 * DECAR__VW)
 #define DECAR__MB 16
-#define DECAR__KC (4096 / DECAR__NR)     /* KC x NR floats of B = 16 KB */
+#define DECAR__KC (4096 / DECAR__NR) /* KC x NR floats of B = 16 KB */
 
 #ifdef DECAR_USE_CBLAS
 #include <cblas.h>
@@ -1146,21 +1365,27 @@ static void decar__pack_b(float *Bp, const float *B, int64_t sbk, int64_t sbn, i
     int64_t np = (N + DECAR__NR - 1) / DECAR__NR, p;
     DECAR__PAR_FOR_IF(K * N >= ((int64_t)1 << 15))
     for (p = 0; p < np; p++) {
-        float *dst = Bp + p * K * DECAR__NR; int64_t j0 = p * DECAR__NR, k; int c;
-        if (sbk == 1) {   /* a transpose, in blocks of 64 k so that the written lines stay in L1 */
+        float *dst = Bp + p * K * DECAR__NR;
+        int64_t j0 = p * DECAR__NR, k;
+        int c;
+        if (sbk == 1) { /* a transpose, in blocks of 64 k so that the written lines stay in L1 */
             int64_t kb, ke;
             for (kb = 0; kb < K; kb += 64) {
                 ke = K - kb < 64 ? K : kb + 64;
                 for (c = 0; c < DECAR__NR; c++) {
-                    if (j0 + c < N) { const float *src = B + (j0 + c) * sbn; for (k = kb; k < ke; k++) dst[k * DECAR__NR + c] = src[k]; }
-                    else for (k = kb; k < ke; k++) dst[k * DECAR__NR + c] = 0.0f;
+                    if (j0 + c < N) {
+                        const float *src = B + (j0 + c) * sbn;
+                        for (k = kb; k < ke; k++) dst[k * DECAR__NR + c] = src[k];
+                    } else
+                        for (k = kb; k < ke; k++) dst[k * DECAR__NR + c] = 0.0f;
                 }
             }
         } else if (sbn == 1 && j0 + DECAR__NR <= N) {
             for (k = 0; k < K; k++) memcpy(dst + k * DECAR__NR, B + k * sbk + j0, DECAR__NR * sizeof(float));
         } else {
             for (k = 0; k < K; k++)
-                for (c = 0; c < DECAR__NR; c++) dst[k * DECAR__NR + c] = j0 + c < N ? B[k * sbk + (j0 + c) * sbn] : 0.0f;
+                for (c = 0; c < DECAR__NR; c++)
+                    dst[k * DECAR__NR + c] = j0 + c < N ? B[k * sbk + (j0 + c) * sbn] : 0.0f;
         }
     }
 }
@@ -1169,18 +1394,24 @@ static void decar__pack_b(float *Bp, const float *B, int64_t sbk, int64_t sbn, i
    their results are never stored) */
 static void decar__pack_a(float *dst, const float *A, int64_t sai, int64_t sak, int64_t M, int64_t i0, int64_t nb,
                           int64_t k0, int64_t kc) {
-    int64_t b, k; int r;
-    if (sai == 1 && i0 + nb * DECAR__MR <= M) {   /* A read transposed (weight gradients): k outer, rows contiguous */
+    int64_t b, k;
+    int r;
+    if (sai == 1 && i0 + nb * DECAR__MR <= M) { /* A read transposed (weight gradients): k outer, rows contiguous */
         for (k = 0; k < kc; k++) {
             const float *src = A + i0 + (k0 + k) * sak;
-            for (b = 0; b < nb; b++) memcpy(dst + b * kc * DECAR__MR + k * DECAR__MR, src + b * DECAR__MR, DECAR__MR * sizeof(float));
+            for (b = 0; b < nb; b++)
+                memcpy(dst + b * kc * DECAR__MR + k * DECAR__MR, src + b * DECAR__MR, DECAR__MR * sizeof(float));
         }
         return;
     }
     for (b = 0; b < nb; b++, dst += kc * DECAR__MR) {
         const float *rows[DECAR__MR];
-        for (r = 0; r < DECAR__MR; r++) { int64_t i = i0 + b * DECAR__MR + r; rows[r] = A + (i < M ? i : M - 1) * sai + k0 * sak; }
-        for (k = 0; k < kc; k++) for (r = 0; r < DECAR__MR; r++) dst[k * DECAR__MR + r] = rows[r][k * sak];
+        for (r = 0; r < DECAR__MR; r++) {
+            int64_t i = i0 + b * DECAR__MR + r;
+            rows[r] = A + (i < M ? i : M - 1) * sai + k0 * sak;
+        }
+        for (k = 0; k < kc; k++)
+            for (r = 0; r < DECAR__MR; r++) dst[k * DECAR__MR + r] = rows[r][k * sak];
     }
 }
 
@@ -1191,21 +1422,45 @@ static void decar__tile(int64_t K, const float *ap, int64_t ars, int64_t aks, co
     decar__v c00 = decar__vzero(), c01 = decar__vzero(), c10 = decar__vzero(), c11 = decar__vzero();
     decar__v c20 = decar__vzero(), c21 = decar__vzero(), c30 = decar__vzero(), c31 = decar__vzero();
     decar__v c40 = decar__vzero(), c41 = decar__vzero(), c50 = decar__vzero(), c51 = decar__vzero();
-    decar__v acc[DECAR__MR][2]; int64_t k; int r, j;
-    const float *a0 = ap, *a1 = ap + (mr > 1 ? ars : 0), *a2 = ap + (mr > 2 ? 2 * ars : 0);   /* rows past mr: */
+    decar__v acc[DECAR__MR][2];
+    int64_t k;
+    int r, j;
+    const float *a0 = ap, *a1 = ap + (mr > 1 ? ars : 0), *a2 = ap + (mr > 2 ? 2 * ars : 0); /* rows past mr: */
     const float *a3 = ap + (mr > 3 ? 3 * ars : 0), *a4 = ap + (mr > 4 ? 4 * ars : 0), *a5 = ap + (mr > 5 ? 5 * ars : 0);
     for (k = 0; k < K; k++, a0 += aks, a1 += aks, a2 += aks, a3 += aks, a4 += aks, a5 += aks, bp += DECAR__NR) {
-        decar__v b0 = decar__vload(bp), b1 = decar__vload(bp + DECAR__VW), av;     /* row 0 again, never stored */
-        av = decar__vset1(*a0); c00 = decar__vfma(av, b0, c00); c01 = decar__vfma(av, b1, c01);
-        av = decar__vset1(*a1); c10 = decar__vfma(av, b0, c10); c11 = decar__vfma(av, b1, c11);
-        av = decar__vset1(*a2); c20 = decar__vfma(av, b0, c20); c21 = decar__vfma(av, b1, c21);
-        av = decar__vset1(*a3); c30 = decar__vfma(av, b0, c30); c31 = decar__vfma(av, b1, c31);
-        av = decar__vset1(*a4); c40 = decar__vfma(av, b0, c40); c41 = decar__vfma(av, b1, c41);
-        av = decar__vset1(*a5); c50 = decar__vfma(av, b0, c50); c51 = decar__vfma(av, b1, c51);
+        decar__v b0 = decar__vload(bp), b1 = decar__vload(bp + DECAR__VW), av; /* row 0 again, never stored */
+        av = decar__vset1(*a0);
+        c00 = decar__vfma(av, b0, c00);
+        c01 = decar__vfma(av, b1, c01);
+        av = decar__vset1(*a1);
+        c10 = decar__vfma(av, b0, c10);
+        c11 = decar__vfma(av, b1, c11);
+        av = decar__vset1(*a2);
+        c20 = decar__vfma(av, b0, c20);
+        c21 = decar__vfma(av, b1, c21);
+        av = decar__vset1(*a3);
+        c30 = decar__vfma(av, b0, c30);
+        c31 = decar__vfma(av, b1, c31);
+        av = decar__vset1(*a4);
+        c40 = decar__vfma(av, b0, c40);
+        c41 = decar__vfma(av, b1, c41);
+        av = decar__vset1(*a5);
+        c50 = decar__vfma(av, b0, c50);
+        c51 = decar__vfma(av, b1, c51);
     }
-    acc[0][0] = c00; acc[0][1] = c01; acc[1][0] = c10; acc[1][1] = c11; acc[2][0] = c20; acc[2][1] = c21;
-    acc[3][0] = c30; acc[3][1] = c31; acc[4][0] = c40; acc[4][1] = c41; acc[5][0] = c50; acc[5][1] = c51;
-    if (nr == DECAR__NR) {    /* full width: the epilogue in vectors, in the scalar path's order (C + sum + bias) */
+    acc[0][0] = c00;
+    acc[0][1] = c01;
+    acc[1][0] = c10;
+    acc[1][1] = c11;
+    acc[2][0] = c20;
+    acc[2][1] = c21;
+    acc[3][0] = c30;
+    acc[3][1] = c31;
+    acc[4][0] = c40;
+    acc[4][1] = c41;
+    acc[5][0] = c50;
+    acc[5][1] = c51;
+    if (nr == DECAR__NR) { /* full width: the epilogue in vectors, in the scalar path's order (C + sum + bias) */
         for (r = 0; r < mr; r++) {
             float *cr = C + r * ldc;
             for (j = 0; j < 2; j++) {
@@ -1217,7 +1472,10 @@ static void decar__tile(int64_t K, const float *ap, int64_t ars, int64_t aks, co
         }
     } else {
         float tmp[DECAR__MR][DECAR__NR];
-        for (r = 0; r < DECAR__MR; r++) { decar__vstore(tmp[r], acc[r][0]); decar__vstore(tmp[r] + DECAR__VW, acc[r][1]); }
+        for (r = 0; r < DECAR__MR; r++) {
+            decar__vstore(tmp[r], acc[r][0]);
+            decar__vstore(tmp[r] + DECAR__VW, acc[r][1]);
+        }
         for (r = 0; r < mr; r++) {
             float *cr = C + r * ldc;
             for (j = 0; j < nr; j++) {
@@ -1231,28 +1489,55 @@ static void decar__tile(int64_t K, const float *ap, int64_t ars, int64_t aks, co
 }
 
 #ifdef DECAR_USE_CBLAS
-static int decar__try_cblas(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
-                            int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate) {
-    enum CBLAS_TRANSPOSE ta, tb; int64_t lda, ldb, i;
-    if (M < 32 || N < 32 || K < 32) return 0;              /* small products: the built-in kernel wins */
-    if (sak == 1) { ta = CblasNoTrans; lda = sai; } else if (sai == 1) { ta = CblasTrans; lda = sak; } else return 0;
-    if (sbn == 1) { tb = CblasNoTrans; ldb = sbk; } else if (sbk == 1) { tb = CblasTrans; ldb = sbn; } else return 0;
-    if (bias && !accumulate) { for (i = 0; i < M; i++) memcpy(C + i * ldc, bias, (size_t)N * sizeof(float)); accumulate = 1; bias = NULL; }
-    cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, accumulate ? 1.0f : 0.0f, C, (int)ldc);
-    if (bias) for (i = 0; i < M; i++) { int64_t j; for (j = 0; j < N; j++) C[i * ldc + j] += bias[j]; }
+static int decar__try_cblas(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B,
+                            int64_t sbk, int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K,
+                            int accumulate) {
+    enum CBLAS_TRANSPOSE ta, tb;
+    int64_t lda, ldb, i;
+    if (M < 32 || N < 32 || K < 32) return 0; /* small products: the built-in kernel wins */
+    if (sak == 1) {
+        ta = CblasNoTrans;
+        lda = sai;
+    } else if (sai == 1) {
+        ta = CblasTrans;
+        lda = sak;
+    } else
+        return 0;
+    if (sbn == 1) {
+        tb = CblasNoTrans;
+        ldb = sbk;
+    } else if (sbk == 1) {
+        tb = CblasTrans;
+        ldb = sbn;
+    } else
+        return 0;
+    if (bias && !accumulate) {
+        for (i = 0; i < M; i++) memcpy(C + i * ldc, bias, (size_t)N * sizeof(float));
+        accumulate = 1;
+        bias = NULL;
+    }
+    cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, accumulate ? 1.0f : 0.0f,
+                C, (int)ldc);
+    if (bias)
+        for (i = 0; i < M; i++) {
+            int64_t j;
+            for (j = 0; j < N; j++) C[i * ldc + j] += bias[j];
+        }
     return 1;
 }
 #endif
 
 /* no memory for packing: plain loops, same results up to summation order */
-static void decar__gemm_plain(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
-                              int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate) {
+static void decar__gemm_plain(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B,
+                              int64_t sbk, int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K,
+                              int accumulate) {
     int64_t i, j, k;
-    for (i = 0; i < M; i++) for (j = 0; j < N; j++) {
-        float s = 0.0f;
-        for (k = 0; k < K; k++) s += A[i * sai + k * sak] * B[k * sbk + j * sbn];
-        C[i * ldc + j] = (accumulate ? C[i * ldc + j] : 0.0f) + s + (bias ? bias[j] : 0.0f);
-    }
+    for (i = 0; i < M; i++)
+        for (j = 0; j < N; j++) {
+            float s = 0.0f;
+            for (k = 0; k < K; k++) s += A[i * sai + k * sak] * B[k * sbk + j * sbn];
+            C[i * ldc + j] = (accumulate ? C[i * ldc + j] : 0.0f) + s + (bias ? bias[j] : 0.0f);
+        }
 }
 DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
                          int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate) {
@@ -1264,11 +1549,14 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
 #endif
     np = (N + DECAR__NR - 1) / DECAR__NR;
     Bp = (float *)decar__alloc64((size_t)(np * (K > 0 ? K : 1) * DECAR__NR) * sizeof(float));
-    if (!Bp) { decar__gemm_plain(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate); return; }
+    if (!Bp) {
+        decar__gemm_plain(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
+        return;
+    }
     decar__pack_b(Bp, B, sbk, sbn, K, N);
     nmb = (M + DECAR__MR - 1) / DECAR__MR;
 #if DECAR__OMP
-    if (omp_in_parallel()) nthr = 1;   /* called from a parallel loop (attention heads, experts): runs serially */
+    if (omp_in_parallel()) nthr = 1; /* called from a parallel loop (attention heads, experts): runs serially */
 #endif
     /* enough tasks to balance the threads: first smaller row chunks (down to 4 slivers), then the panels split into
        groups, which packs A once per group (the split changes who computes an element, never its summation order) */
@@ -1280,12 +1568,15 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
     npg = (np + ngr - 1) / ngr;
     ngr = (np + npg - 1) / npg;
     ntask = nch * ngr;
-    if (sak != 1) {   /* transposed A is packed per block: one L2-sized slice per thread, allocated before any write */
+    if (sak != 1) { /* transposed A is packed per block: one L2-sized slice per thread, allocated before any write */
         Aall = (float *)decar__alloc64((size_t)(nthr * DECAR__MB * DECAR__MR * DECAR__KC) * sizeof(float));
-        if (!Aall) { decar__free64(Bp); decar__gemm_plain(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate); return; }
+        if (!Aall) {
+            decar__free64(Bp);
+            decar__gemm_plain(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
+            return;
+        }
     }
-    DECAR__PRAGMA(omp parallel num_threads((int)nthr) if(ntask > 1 && M * N * K >= ((int64_t)1 << 18)))
-    {
+    DECAR__PRAGMA(omp parallel num_threads((int)nthr) if (ntask > 1 && M * N * K >= ((int64_t)1 << 18))) {
 #if DECAR__OMP
         float *Ap = Aall ? Aall + (size_t)omp_get_thread_num() * (DECAR__MB * DECAR__MR * DECAR__KC) : NULL;
 #else
@@ -1295,16 +1586,19 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
         for (t = 0; t < ntask; t++) {
             int64_t ch = t / ngr, g = t % ngr, b0 = ch * mb, nb = nmb - b0 < mb ? nmb - b0 : mb;
             int64_t p0 = g * npg, p1 = p0 + npg < np ? p0 + npg : np, k0 = 0, p, b;
-            do {   /* at least once, so that K = 0 still writes C = (C) + bias */
+            do { /* at least once, so that K = 0 still writes C = (C) + bias */
                 int64_t kc = K - k0 < DECAR__KC ? K - k0 : DECAR__KC;
-                if (sak != 1) decar__pack_a(Ap, A, sai, sak, M, b0 * DECAR__MR, nb, k0, kc);   /* rows: read in place */
+                if (sak != 1) decar__pack_a(Ap, A, sai, sak, M, b0 * DECAR__MR, nb, k0, kc); /* rows: read in place */
                 for (p = p0; p < p1; p++) {
-                    int64_t j0 = p * DECAR__NR; int nr = (int)(N - j0 < DECAR__NR ? N - j0 : DECAR__NR);
+                    int64_t j0 = p * DECAR__NR;
+                    int nr = (int)(N - j0 < DECAR__NR ? N - j0 : DECAR__NR);
                     for (b = 0; b < nb; b++) {
-                        int64_t i0 = (b0 + b) * DECAR__MR; int mr = (int)(M - i0 < DECAR__MR ? M - i0 : DECAR__MR);
+                        int64_t i0 = (b0 + b) * DECAR__MR;
+                        int mr = (int)(M - i0 < DECAR__MR ? M - i0 : DECAR__MR);
                         const float *ap = sak == 1 ? A + i0 * sai + k0 : Ap + b * kc * DECAR__MR;
-                        decar__tile(kc, ap, sak == 1 ? sai : 1, sak == 1 ? 1 : DECAR__MR, Bp + p * K * DECAR__NR + k0 * DECAR__NR,
-                                    C + i0 * ldc + j0, ldc, mr, nr, k0 == 0 && bias ? bias + j0 : NULL, k0 > 0 || accumulate);
+                        decar__tile(kc, ap, sak == 1 ? sai : 1, sak == 1 ? 1 : DECAR__MR,
+                                    Bp + p * K * DECAR__NR + k0 * DECAR__NR, C + i0 * ldc + j0, ldc, mr, nr,
+                                    k0 == 0 && bias ? bias + j0 : NULL, k0 > 0 || accumulate);
                     }
                 }
                 k0 += kc;
@@ -1318,25 +1612,30 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
 /* one weight row against one input row: a single vector accumulator, then its lanes in order, then the tail. The
    8-row kernel below computes each row exactly this way, so a result never depends on which path produced it */
 static float decar__row_dot(const float *x, const float *w, int64_t K) {
-    decar__v a = decar__vzero(); int64_t k = 0; float s;
+    decar__v a = decar__vzero();
+    int64_t k = 0;
+    float s;
     for (; k + DECAR__VW <= K; k += DECAR__VW) a = decar__vfma(decar__vload(x + k), decar__vload(w + k), a);
     s = decar__vsum(a);
     for (; k < K; k++) s += x[k] * w[k];
     return s;
 }
-DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M, int64_t K,
-                                   int64_t N) {
-    if (M < 32) {  /* a few rows (generation, batched or not): the GEMM would re-pack the whole matrix per call.
-                      Blocks of 8 weight rows are read once and kept in L1 for all M inputs; their 8 independent
-                      accumulators keep the FMA pipes busy (one dot product at a time waits on FMA latency). Below
-                      32 rows this beats packing (measured: M = 16, 384 x 1536, 1.8x); threads only above 64K
-                      multiply-adds, where they pay for OpenMP's fork/join */
+DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M,
+                                   int64_t K, int64_t N) {
+    if (M < 32) { /* a few rows (generation, batched or not): the GEMM would re-pack the whole matrix per call.
+                     Blocks of 8 weight rows are read once and kept in L1 for all M inputs; their 8 independent
+                     accumulators keep the FMA pipes busy (one dot product at a time waits on FMA latency). Below
+                     32 rows this beats packing (measured: M = 16, 384 x 1536, 1.8x); threads only above 64K
+                     multiply-adds, where they pay for OpenMP's fork/join */
         int64_t nblk = (N + 7) / 8, bk;
         DECAR__PAR_FOR_IF(M * N * K >= ((int64_t)1 << 16))
         for (bk = 0; bk < nblk; bk++) {
-            int64_t n0 = bk * 8, m, k, n; int r; float sums[8];
+            int64_t n0 = bk * 8, m, k, n;
+            int r;
+            float sums[8];
             for (m = 0; m < M; m++) {
-                const float *x = inp + m * K; float *o = out + m * N;
+                const float *x = inp + m * K;
+                float *o = out + m * N;
                 if (n0 + 8 <= N) {
                     const float *w0 = w + n0 * K;
                     /* the first pass also fetches the next block (8K contiguous floats) as it goes: eight interleaved
@@ -1345,16 +1644,32 @@ DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w,
                     decar__v a0 = decar__vzero(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, acc[8];
                     for (k = 0; k + DECAR__VW <= K; k += DECAR__VW) {
                         decar__v xv = decar__vload(x + k);
-                        if (next) { int pf; for (pf = 0; pf < 8 * DECAR__VW; pf += 16) DECAR__PREFETCH(next + 8 * k + pf); }
-                        a0 = decar__vfma(xv, decar__vload(w0 + k), a0);         a1 = decar__vfma(xv, decar__vload(w0 + K + k), a1);
-                        a2 = decar__vfma(xv, decar__vload(w0 + 2 * K + k), a2); a3 = decar__vfma(xv, decar__vload(w0 + 3 * K + k), a3);
-                        a4 = decar__vfma(xv, decar__vload(w0 + 4 * K + k), a4); a5 = decar__vfma(xv, decar__vload(w0 + 5 * K + k), a5);
-                        a6 = decar__vfma(xv, decar__vload(w0 + 6 * K + k), a6); a7 = decar__vfma(xv, decar__vload(w0 + 7 * K + k), a7);
+                        if (next) {
+                            int pf;
+                            for (pf = 0; pf < 8 * DECAR__VW; pf += 16) DECAR__PREFETCH(next + 8 * k + pf);
+                        }
+                        a0 = decar__vfma(xv, decar__vload(w0 + k), a0);
+                        a1 = decar__vfma(xv, decar__vload(w0 + K + k), a1);
+                        a2 = decar__vfma(xv, decar__vload(w0 + 2 * K + k), a2);
+                        a3 = decar__vfma(xv, decar__vload(w0 + 3 * K + k), a3);
+                        a4 = decar__vfma(xv, decar__vload(w0 + 4 * K + k), a4);
+                        a5 = decar__vfma(xv, decar__vload(w0 + 5 * K + k), a5);
+                        a6 = decar__vfma(xv, decar__vload(w0 + 6 * K + k), a6);
+                        a7 = decar__vfma(xv, decar__vload(w0 + 7 * K + k), a7);
                     }
-                    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3; acc[4] = a4; acc[5] = a5; acc[6] = a6; acc[7] = a7;
+                    acc[0] = a0;
+                    acc[1] = a1;
+                    acc[2] = a2;
+                    acc[3] = a3;
+                    acc[4] = a4;
+                    acc[5] = a5;
+                    acc[6] = a6;
+                    acc[7] = a7;
                     decar__vsum8(acc, sums);
                     for (r = 0; r < 8; r++) {
-                        const float *wr = w0 + r * K; float s = sums[r]; int64_t kk;
+                        const float *wr = w0 + r * K;
+                        float s = sums[r];
+                        int64_t kk;
                         for (kk = k; kk < K; kk++) s += x[kk] * wr[kk];
                         o[n0 + r] = s + (bias ? bias[n0 + r] : 0.0f);
                     }
@@ -1371,16 +1686,22 @@ DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w,
 /* ---- 3. autograd ops ------------------------------------------------------------------------------------------- */
 static int decar__ok(decar_ctx *c, const decar_tensor *a) {
     if (c->status) return 0;
-    if (!a) { decar__ctx_fail(c, DECAR_ERR_ARG, "an op was given a NULL tensor"); return 0; }
+    if (!a) {
+        decar__ctx_fail(c, DECAR_ERR_ARG, "an op was given a NULL tensor");
+        return 0;
+    }
     return 1;
 }
 
 DECARDEF decar_tensor *decar_matmul(decar_ctx *c, decar_tensor *x, decar_tensor *w, decar_tensor *b) {
-    int64_t K, N, shape[DECAR_MAX_DIMS]; int i; decar_tensor *o;
+    int64_t K, N, shape[DECAR_MAX_DIMS];
+    int i;
+    decar_tensor *o;
     if (!decar__ok(c, x) || !decar__ok(c, w)) return NULL;
     K = x->shape[x->ndim - 1];
     if (w->ndim != 2 || w->shape[1] != K || (b && (b->n != w->shape[0]))) {
-        decar__ctx_fail(c, DECAR_ERR_ARG, "matmul: x (..., %lld) needs w (N, %lld) and bias (N)", (long long)K, (long long)K);
+        decar__ctx_fail(c, DECAR_ERR_ARG, "matmul: x (..., %lld) needs w (N, %lld) and bias (N)", (long long)K,
+                        (long long)K);
         return NULL;
     }
     N = w->shape[0];
@@ -1393,17 +1714,22 @@ DECARDEF decar_tensor *decar_matmul(decar_ctx *c, decar_tensor *x, decar_tensor 
 }
 
 /* broadcasting: shapes padded to 4 dims on the left; stride 0 where a dim is stretched */
-static int decar__bcast(decar_ctx *c, const decar_tensor *a, const decar_tensor *b, int *ndim, int64_t *shp, int64_t *sa,
-                        int64_t *sb) {
-    int nd = a->ndim > b->ndim ? a->ndim : b->ndim, d; int64_t ea = 1, eb = 1;
+static int decar__bcast(decar_ctx *c, const decar_tensor *a, const decar_tensor *b, int *ndim, int64_t *shp,
+                        int64_t *sa, int64_t *sb) {
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim, d;
+    int64_t ea = 1, eb = 1;
     for (d = 3; d >= 0; d--) {
         int ia = d - (4 - a->ndim), ib = d - (4 - b->ndim);
         int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
         if (da != db && da != 1 && db != 1) {
-            decar__ctx_fail(c, DECAR_ERR_ARG, "cannot broadcast dims %lld and %lld", (long long)da, (long long)db); return 0; }
+            decar__ctx_fail(c, DECAR_ERR_ARG, "cannot broadcast dims %lld and %lld", (long long)da, (long long)db);
+            return 0;
+        }
         shp[d] = da > db ? da : db;
-        sa[d] = da == 1 ? 0 : ea; sb[d] = db == 1 ? 0 : eb;
-        ea *= da; eb *= db;
+        sa[d] = da == 1 ? 0 : ea;
+        sb[d] = db == 1 ? 0 : eb;
+        ea *= da;
+        eb *= db;
     }
     *ndim = nd;
     return 1;
@@ -1414,17 +1740,35 @@ static void decar__ew_row(float *o, const float *x, const float *y, int64_t n, i
     for (; i + DECAR__VW <= n; i += DECAR__VW) {
         decar__v xv = decar__vload(x + i), r;
         switch (mode) {
-        case 0: r = decar__vadd(xv, decar__vload(y + i)); break;
-        case 1: r = decar__vmul(xv, decar__vload(y + i)); break;
-        case 2: r = decar__vadd(decar__vload(o + i), xv); break;
-        default: r = decar__vadd(decar__vload(o + i), decar__vmul(xv, decar__vload(y + i))); break;
+            case 0:
+                r = decar__vadd(xv, decar__vload(y + i));
+                break;
+            case 1:
+                r = decar__vmul(xv, decar__vload(y + i));
+                break;
+            case 2:
+                r = decar__vadd(decar__vload(o + i), xv);
+                break;
+            default:
+                r = decar__vadd(decar__vload(o + i), decar__vmul(xv, decar__vload(y + i)));
+                break;
         }
         decar__vstore(o + i, r);
     }
     for (; i < n; i++) {
         switch (mode) {
-        case 0: o[i] = x[i] + y[i]; break; case 1: o[i] = x[i] * y[i]; break;
-        case 2: o[i] += x[i]; break; default: o[i] += x[i] * y[i]; break;
+            case 0:
+                o[i] = x[i] + y[i];
+                break;
+            case 1:
+                o[i] = x[i] * y[i];
+                break;
+            case 2:
+                o[i] += x[i];
+                break;
+            default:
+                o[i] += x[i] * y[i];
+                break;
         }
     }
 }
@@ -1433,17 +1777,33 @@ static void decar__ew(float *o, const int64_t *so, const float *x, const int64_t
                       const int64_t *shp, int mode) {
     int64_t outer = shp[0] * shp[1] * shp[2], q;
     int par = (so[0] || shp[0] == 1) && (so[1] || shp[1] == 1) && (so[2] || shp[2] == 1);
-#define DECAR__EW_BODY \
-    { int64_t i0 = q / (shp[1] * shp[2]), i1 = (q / shp[2]) % shp[1], i2 = q % shp[2], i3; \
-      float *op = o + i0 * so[0] + i1 * so[1] + i2 * so[2]; \
-      const float *xp = x + i0 * sx[0] + i1 * sx[1] + i2 * sx[2]; \
-      const float *yp = y ? y + i0 * sy[0] + i1 * sy[1] + i2 * sy[2] : NULL; \
-      if (sx[3] == 1 && so[3] == 1 && (!y || sy[3] == 1)) decar__ew_row(op, xp, yp, shp[3], mode); \
-      else for (i3 = 0; i3 < shp[3]; i3++) { \
-          float xv = xp[i3 * sx[3]]; \
-          switch (mode) { \
-          case 0: op[i3 * so[3]] = xv + yp[i3 * sy[3]]; break; case 1: op[i3 * so[3]] = xv * yp[i3 * sy[3]]; break; \
-          case 2: op[i3 * so[3]] += xv; break; default: op[i3 * so[3]] += xv * yp[i3 * sy[3]]; break; } } }
+#define DECAR__EW_BODY                                                                                                 \
+    {                                                                                                                  \
+        int64_t i0 = q / (shp[1] * shp[2]), i1 = (q / shp[2]) % shp[1], i2 = q % shp[2], i3;                           \
+        float *op = o + i0 * so[0] + i1 * so[1] + i2 * so[2];                                                          \
+        const float *xp = x + i0 * sx[0] + i1 * sx[1] + i2 * sx[2];                                                    \
+        const float *yp = y ? y + i0 * sy[0] + i1 * sy[1] + i2 * sy[2] : NULL;                                         \
+        if (sx[3] == 1 && so[3] == 1 && (!y || sy[3] == 1))                                                            \
+            decar__ew_row(op, xp, yp, shp[3], mode);                                                                   \
+        else                                                                                                           \
+            for (i3 = 0; i3 < shp[3]; i3++) {                                                                          \
+                float xv = xp[i3 * sx[3]];                                                                             \
+                switch (mode) {                                                                                        \
+                    case 0:                                                                                            \
+                        op[i3 * so[3]] = xv + yp[i3 * sy[3]];                                                          \
+                        break;                                                                                         \
+                    case 1:                                                                                            \
+                        op[i3 * so[3]] = xv * yp[i3 * sy[3]];                                                          \
+                        break;                                                                                         \
+                    case 2:                                                                                            \
+                        op[i3 * so[3]] += xv;                                                                          \
+                        break;                                                                                         \
+                    default:                                                                                           \
+                        op[i3 * so[3]] += xv * yp[i3 * sy[3]];                                                         \
+                        break;                                                                                         \
+                }                                                                                                      \
+            }                                                                                                          \
+    }
     if (par && (so[3] || shp[3] == 1)) {
         DECAR__PAR_FOR
         for (q = 0; q < outer; q++) DECAR__EW_BODY
@@ -1452,10 +1812,17 @@ static void decar__ew(float *o, const int64_t *so, const float *x, const int64_t
     }
 #undef DECAR__EW_BODY
 }
-static void decar__contig_strides(const int64_t *shp, int64_t *s) { s[3] = 1; s[2] = shp[3]; s[1] = shp[3] * shp[2]; s[0] = s[1] * shp[1]; }
+static void decar__contig_strides(const int64_t *shp, int64_t *s) {
+    s[3] = 1;
+    s[2] = shp[3];
+    s[1] = shp[3] * shp[2];
+    s[0] = s[1] * shp[1];
+}
 
 static decar_tensor *decar__binary(decar_ctx *c, int op, decar_tensor *a, decar_tensor *b) {
-    int64_t shp[4], sa[4], sb[4], so[4]; int nd; decar_tensor *o;
+    int64_t shp[4], sa[4], sb[4], so[4];
+    int nd;
+    decar_tensor *o;
     if (!decar__ok(c, a) || !decar__ok(c, b) || !decar__bcast(c, a, b, &nd, shp, sa, sb)) return NULL;
     o = decar__out(c, op, nd, shp + 4 - nd, a, b, NULL);
     if (!o) return NULL;
@@ -1463,11 +1830,16 @@ static decar_tensor *decar__binary(decar_ctx *c, int op, decar_tensor *a, decar_
     decar__ew(o->data, so, a->data, sa, b->data, sb, shp, op == DECAR_OP_ADD ? 0 : 1);
     return o;
 }
-DECARDEF decar_tensor *decar_add(decar_ctx *c, decar_tensor *a, decar_tensor *b) { return decar__binary(c, DECAR_OP_ADD, a, b); }
-DECARDEF decar_tensor *decar_mul(decar_ctx *c, decar_tensor *a, decar_tensor *b) { return decar__binary(c, DECAR_OP_MUL, a, b); }
+DECARDEF decar_tensor *decar_add(decar_ctx *c, decar_tensor *a, decar_tensor *b) {
+    return decar__binary(c, DECAR_OP_ADD, a, b);
+}
+DECARDEF decar_tensor *decar_mul(decar_ctx *c, decar_tensor *a, decar_tensor *b) {
+    return decar__binary(c, DECAR_OP_MUL, a, b);
+}
 
 DECARDEF decar_tensor *decar_scale(decar_ctx *c, decar_tensor *a, float s) {
-    decar_tensor *o; int64_t i;
+    decar_tensor *o;
+    int64_t i;
     if (!decar__ok(c, a)) return NULL;
     o = decar__out(c, DECAR_OP_SCALE, a->ndim, a->shape, a, NULL, NULL);
     if (!o) return NULL;
@@ -1476,7 +1848,7 @@ DECARDEF decar_tensor *decar_scale(decar_ctx *c, decar_tensor *a, float s) {
     return o;
 }
 
-#define DECAR__GELU_S 0.7978845608028654f   /* sqrt(2/pi) */
+#define DECAR__GELU_S 0.7978845608028654f /* sqrt(2/pi) */
 /* tanh as a [13/6] rational function of the clamped input (Eigen's coefficients): arithmetic only, so it runs in
    vectors, and the same on every path; max abs error 3.7e-7 (near |u| = 5.8, where tanh is 0.99998) */
 static decar__v decar__vtanh(decar__v u) {
@@ -1498,33 +1870,46 @@ static decar__v decar__vtanh(decar__v u) {
 static void decar__gelu_span(float *dst, const float *x, const float *dout, int64_t n) {
     const decar__v s = decar__vset1(DECAR__GELU_S), c = decar__vset1(0.044715f), c3 = decar__vset1(3.0f * 0.044715f);
     const decar__v half = decar__vset1(0.5f), one = decar__vset1(1.0f), neg = decar__vset1(-1.0f);
-    float bx[DECAR__VW], bd[DECAR__VW], bo[DECAR__VW]; int64_t i; int j;
+    float bx[DECAR__VW], bd[DECAR__VW], bo[DECAR__VW];
+    int64_t i;
+    int j;
     for (i = 0; i < n; i += DECAR__VW) {
         int m = n - i < DECAR__VW ? (int)(n - i) : DECAR__VW;
-        const float *xp = x + i, *dp = dout ? dout + i : NULL; float *op = dst + i;
+        const float *xp = x + i, *dp = dout ? dout + i : NULL;
+        float *op = dst + i;
         decar__v xv, x2, th;
         if (m < DECAR__VW) {
-            for (j = 0; j < DECAR__VW; j++) { bx[j] = j < m ? xp[j] : 0.0f; bd[j] = j < m && dp ? dp[j] : 0.0f; bo[j] = j < m ? op[j] : 0.0f; }
-            xp = bx; dp = dout ? bd : NULL; op = bo;
+            for (j = 0; j < DECAR__VW; j++) {
+                bx[j] = j < m ? xp[j] : 0.0f;
+                bd[j] = j < m && dp ? dp[j] : 0.0f;
+                bo[j] = j < m ? op[j] : 0.0f;
+            }
+            xp = bx;
+            dp = dout ? bd : NULL;
+            op = bo;
         }
-        xv = decar__vload(xp); x2 = decar__vmul(xv, xv);
+        xv = decar__vload(xp);
+        x2 = decar__vmul(xv, xv);
         th = decar__vtanh(decar__vmul(s, decar__vfma(decar__vmul(c, x2), xv, xv)));
-        if (!dout) decar__vstore(op, decar__vmul(decar__vmul(half, xv), decar__vadd(one, th)));
-        else {   /* 0.5 (1 + th) + 0.5 x (1 - th^2) s (1 + 3c x^2) */
+        if (!dout)
+            decar__vstore(op, decar__vmul(decar__vmul(half, xv), decar__vadd(one, th)));
+        else { /* 0.5 (1 + th) + 0.5 x (1 - th^2) s (1 + 3c x^2) */
             decar__v du = decar__vmul(s, decar__vfma(c3, x2, one));
             decar__v g = decar__vfma(decar__vmul(decar__vmul(half, xv), decar__vfma(decar__vmul(th, th), neg, one)), du,
                                      decar__vmul(half, decar__vadd(one, th)));
             decar__vstore(op, decar__vfma(decar__vload(dp), g, decar__vload(op)));
         }
-        if (m < DECAR__VW) for (j = 0; j < m; j++) dst[i + j] = bo[j];
+        if (m < DECAR__VW)
+            for (j = 0; j < m; j++) dst[i + j] = bo[j];
     }
 }
-#define DECAR__SPAN 4096   /* elementwise work is split over threads in spans of this many elements */
+#define DECAR__SPAN 4096 /* elementwise work is split over threads in spans of this many elements */
 static void decar__gelu_par(float *dst, const float *x, const float *dout, int64_t n) {
     int64_t ns = (n + DECAR__SPAN - 1) / DECAR__SPAN, k;
     DECAR__PAR_FOR_IF(ns > 1)
-    for (k = 0; k < ns; k++) decar__gelu_span(dst + k * DECAR__SPAN, x + k * DECAR__SPAN, dout ? dout + k * DECAR__SPAN : NULL,
-                                              n - k * DECAR__SPAN < DECAR__SPAN ? n - k * DECAR__SPAN : DECAR__SPAN);
+    for (k = 0; k < ns; k++)
+        decar__gelu_span(dst + k * DECAR__SPAN, x + k * DECAR__SPAN, dout ? dout + k * DECAR__SPAN : NULL,
+                         n - k * DECAR__SPAN < DECAR__SPAN ? n - k * DECAR__SPAN : DECAR__SPAN);
 }
 DECARDEF decar_tensor *decar_gelu(decar_ctx *c, decar_tensor *a) {
     decar_tensor *o;
@@ -1538,31 +1923,50 @@ DECARDEF decar_tensor *decar_gelu(decar_ctx *c, decar_tensor *a) {
 /* one row of LayerNorm (eps 1e-5, biased variance, as torch): dst = (x - mean) rstd w + b; st = {mean, rstd}.
    Training and KV-cache inference both use it. Vectors, then the tail with the same operations. */
 static void decar__ln_row(float *dst, const float *x, const float *w, const float *b, int64_t C, float *st) {
-    decar__v a = decar__vzero(), vm, vr; float m, v, rs; int64_t i;
+    decar__v a = decar__vzero(), vm, vr;
+    float m, v, rs;
+    int64_t i;
     for (i = 0; i + DECAR__VW <= C; i += DECAR__VW) a = decar__vadd(a, decar__vload(x + i));
     m = decar__vsum(a);
     for (; i < C; i++) m += x[i];
     m /= (float)C;
-    vm = decar__vset1(m); a = decar__vzero();
-    for (i = 0; i + DECAR__VW <= C; i += DECAR__VW) { decar__v d = decar__vsub(decar__vload(x + i), vm); a = decar__vfma(d, d, a); }
+    vm = decar__vset1(m);
+    a = decar__vzero();
+    for (i = 0; i + DECAR__VW <= C; i += DECAR__VW) {
+        decar__v d = decar__vsub(decar__vload(x + i), vm);
+        a = decar__vfma(d, d, a);
+    }
     v = decar__vsum(a);
-    for (; i < C; i++) { float d = x[i] - m; v += d * d; }
+    for (; i < C; i++) {
+        float d = x[i] - m;
+        v += d * d;
+    }
     v /= (float)C;
-    rs = 1.0f / sqrtf(v + 1e-5f); vr = decar__vset1(rs);
+    rs = 1.0f / sqrtf(v + 1e-5f);
+    vr = decar__vset1(rs);
     for (i = 0; i + DECAR__VW <= C; i += DECAR__VW)
-        decar__vstore(dst + i, decar__vadd(decar__vmul(decar__vmul(decar__vsub(decar__vload(x + i), vm), vr), decar__vload(w + i)),
+        decar__vstore(dst + i, decar__vadd(decar__vmul(decar__vmul(decar__vsub(decar__vload(x + i), vm), vr),
+                                                       decar__vload(w + i)),
                                            decar__vload(b + i)));
     for (; i < C; i++) dst[i] = (x[i] - m) * rs * w[i] + b[i];
-    if (st) { st[0] = m; st[1] = rs; }
+    if (st) {
+        st[0] = m;
+        st[1] = rs;
+    }
 }
 DECARDEF decar_tensor *decar_layernorm(decar_ctx *c, decar_tensor *x, decar_tensor *w, decar_tensor *b) {
-    decar_tensor *o; int64_t C, rows, r; float *st;
+    decar_tensor *o;
+    int64_t C, rows, r;
+    float *st;
     if (!decar__ok(c, x) || !decar__ok(c, w) || !decar__ok(c, b)) return NULL;
     C = x->shape[x->ndim - 1];
-    if (w->n != C || b->n != C) { decar__ctx_fail(c, DECAR_ERR_ARG, "layernorm: weight and bias need %lld elements", (long long)C); return NULL; }
+    if (w->n != C || b->n != C) {
+        decar__ctx_fail(c, DECAR_ERR_ARG, "layernorm: weight and bias need %lld elements", (long long)C);
+        return NULL;
+    }
     o = decar__out(c, DECAR_OP_LAYERNORM, x->ndim, x->shape, x, w, b);
     rows = x->n / C;
-    st = (float *)decar_ctx_alloc(c, (size_t)rows * 2 * sizeof(float));   /* mean, rstd per row */
+    st = (float *)decar_ctx_alloc(c, (size_t)rows * 2 * sizeof(float)); /* mean, rstd per row */
     if (!o || !st) return NULL;
     o->aux = st;
     DECAR__PAR_FOR
@@ -1571,17 +1975,21 @@ DECARDEF decar_tensor *decar_layernorm(decar_ctx *c, decar_tensor *x, decar_tens
 }
 
 static void decar__softmax_row(float *o, const float *x, int64_t n) {
-    float mx = x[0], s = 0.0f; int64_t i;
-    for (i = 1; i < n; i++) if (x[i] > mx) mx = x[i];
+    float mx = x[0], s = 0.0f;
+    int64_t i;
+    for (i = 1; i < n; i++)
+        if (x[i] > mx) mx = x[i];
     s = decar__exp_span(o, x, mx, n);
     for (i = 0; i < n; i++) o[i] /= s;
 }
 DECARDEF decar_tensor *decar_softmax(decar_ctx *c, decar_tensor *a) {
-    decar_tensor *o; int64_t C, r, rows;
+    decar_tensor *o;
+    int64_t C, r, rows;
     if (!decar__ok(c, a)) return NULL;
     o = decar__out(c, DECAR_OP_SOFTMAX, a->ndim, a->shape, a, NULL, NULL);
     if (!o) return NULL;
-    C = a->shape[a->ndim - 1]; rows = a->n / C;
+    C = a->shape[a->ndim - 1];
+    rows = a->n / C;
     DECAR__PAR_FOR
     for (r = 0; r < rows; r++) decar__softmax_row(o->data + r * C, a->data + r * C, C);
     return o;
@@ -1590,51 +1998,82 @@ DECARDEF decar_tensor *decar_softmax(decar_ctx *c, decar_tensor *a) {
 /* attention, per (batch, head) as small GEMMs: S = Q K^T / sqrt(hs), P = softmax(S) (causal: row t sees <= t),
    O = P V. P (B, H, T, T) is kept for the backward pass. The (b, h) tasks are split over threads; the GEMMs inside
    run on the calling thread (nested regions are off), so results do not depend on the thread count. */
-#define DECAR__ATT_RB 48   /* causal attention: rows per block (8 GEMM slivers); blocks skip the masked keys */
+#define DECAR__ATT_RB 48 /* causal attention: rows per block (8 GEMM slivers); blocks skip the masked keys */
 DECARDEF decar_tensor *decar_attention(decar_ctx *c, decar_tensor *qkv, int n_head, int causal) {
-    decar_tensor *o; int64_t B, T, C3, C, hs, shape[3], bh; float *att, scale;
+    decar_tensor *o;
+    int64_t B, T, C3, C, hs, shape[3], bh;
+    float *att, scale;
     if (!decar__ok(c, qkv)) return NULL;
     if (qkv->ndim != 3 || qkv->shape[2] % 3 || n_head < 1 || (qkv->shape[2] / 3) % n_head) {
-        decar__ctx_fail(c, DECAR_ERR_ARG, "attention: qkv must be (B, T, 3C) with C divisible by n_head"); return NULL; }
-    B = qkv->shape[0]; T = qkv->shape[1]; C3 = qkv->shape[2]; C = C3 / 3; hs = C / n_head;
-    shape[0] = B; shape[1] = T; shape[2] = C;
+        decar__ctx_fail(c, DECAR_ERR_ARG, "attention: qkv must be (B, T, 3C) with C divisible by n_head");
+        return NULL;
+    }
+    B = qkv->shape[0];
+    T = qkv->shape[1];
+    C3 = qkv->shape[2];
+    C = C3 / 3;
+    hs = C / n_head;
+    shape[0] = B;
+    shape[1] = T;
+    shape[2] = C;
     o = decar__out(c, DECAR_OP_ATTENTION, 3, shape, qkv, NULL, NULL);
     att = (float *)decar_ctx_alloc(c, (size_t)(B * n_head * T * T) * sizeof(float));
     if (!o || !att) return NULL;
-    o->aux = att; o->ip[0] = n_head; o->ip[1] = causal;
+    o->aux = att;
+    o->ip[0] = n_head;
+    o->ip[1] = causal;
     scale = 1.0f / sqrtf((float)hs);
     DECAR__PAR_FOR_DYN
     for (bh = 0; bh < B * n_head; bh++) {
         int64_t b = bh / n_head, h = bh % n_head, t, t2;
         const float *q = qkv->data + b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-        float *P = att + bh * T * T; int64_t r0, r1;
-        for (r0 = 0; r0 < T; r0 = r1) {   /* causal: query rows in blocks, each against the keys up to its end */
+        float *P = att + bh * T * T;
+        int64_t r0, r1;
+        for (r0 = 0; r0 < T; r0 = r1) { /* causal: query rows in blocks, each against the keys up to its end */
             r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
-            decar_gemm(P + r0 * T, T, q + r0 * C3, C3, 1, k, 1, C3, NULL, r1 - r0, causal ? r1 : T, hs, 0);   /* S = Q K^T */
+            decar_gemm(P + r0 * T, T, q + r0 * C3, C3, 1, k, 1, C3, NULL, r1 - r0, causal ? r1 : T, hs,
+                       0); /* S = Q K^T */
             for (t = r0; t < r1; t++) {
-                float *p = P + t * T, mx = -INFINITY, s = 0.0f; int64_t end = causal ? t + 1 : T;
-                for (t2 = 0; t2 < end; t2++) { p[t2] *= scale; if (p[t2] > mx) mx = p[t2]; }
+                float *p = P + t * T, mx = -INFINITY, s = 0.0f;
+                int64_t end = causal ? t + 1 : T;
+                for (t2 = 0; t2 < end; t2++) {
+                    p[t2] *= scale;
+                    if (p[t2] > mx) mx = p[t2];
+                }
                 s = decar__exp_span(p, p, mx, end);
                 for (t2 = 0; t2 < end; t2++) p[t2] /= s;
                 for (t2 = end; t2 < T; t2++) p[t2] = 0.0f;
             }
             decar_gemm(o->data + b * T * C + r0 * C + h * hs, C, P + r0 * T, T, 1, v, C3, 1, NULL, r1 - r0, hs,
-                       causal ? r1 : T, 0);                                                         /* O = P V */
+                       causal ? r1 : T, 0); /* O = P V */
         }
     }
     return o;
 }
 
-DECARDEF decar_tensor *decar_embedding(decar_ctx *c, decar_tensor *table, const int32_t *ids, int ndim, const int64_t *shape) {
-    decar_tensor *o; int64_t sh[DECAR_MAX_DIMS], n = 1, i, V, C; int32_t *cp; int d;
+DECARDEF decar_tensor *decar_embedding(decar_ctx *c, decar_tensor *table, const int32_t *ids, int ndim,
+                                       const int64_t *shape) {
+    decar_tensor *o;
+    int64_t sh[DECAR_MAX_DIMS], n = 1, i, V, C;
+    int32_t *cp;
+    int d;
     if (!decar__ok(c, table)) return NULL;
     if (table->ndim != 2 || ndim < 1 || ndim >= DECAR_MAX_DIMS || !ids) {
-        decar__ctx_fail(c, DECAR_ERR_ARG, "embedding: table must be (V, C) and ids at most 3-D"); return NULL; }
-    V = table->shape[0]; C = table->shape[1];
-    for (d = 0; d < ndim; d++) { sh[d] = shape[d]; n *= shape[d]; }
+        decar__ctx_fail(c, DECAR_ERR_ARG, "embedding: table must be (V, C) and ids at most 3-D");
+        return NULL;
+    }
+    V = table->shape[0];
+    C = table->shape[1];
+    for (d = 0; d < ndim; d++) {
+        sh[d] = shape[d];
+        n *= shape[d];
+    }
     sh[ndim] = C;
-    for (i = 0; i < n; i++) if (ids[i] < 0 || ids[i] >= V) {
-        decar__ctx_fail(c, DECAR_ERR_ARG, "embedding: token id %d outside [0, %lld)", (int)ids[i], (long long)V); return NULL; }
+    for (i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= V) {
+            decar__ctx_fail(c, DECAR_ERR_ARG, "embedding: token id %d outside [0, %lld)", (int)ids[i], (long long)V);
+            return NULL;
+        }
     o = decar__out(c, DECAR_OP_EMBEDDING, ndim + 1, sh, table, NULL, NULL);
     cp = (int32_t *)decar_ctx_alloc(c, (size_t)n * sizeof(int32_t));
     if (!o || !cp) return NULL;
@@ -1645,18 +2084,35 @@ DECARDEF decar_tensor *decar_embedding(decar_ctx *c, decar_tensor *table, const 
     return o;
 }
 
-typedef struct decar__ce { int32_t *tg; float *w; float *lse; float norm; int nc; } decar__ce;
-DECARDEF decar_tensor *decar_cross_entropy(decar_ctx *c, decar_tensor *logits, const int32_t *targets, const float *weights,
-                                           float norm, int n_class, float *nll_out) {
-    decar_tensor *o; int64_t V, rows, r, one = 1; decar__ce *ce; double tot = 0.0; int64_t cnt = 0; float *nll;
+typedef struct decar__ce {
+    int32_t *tg;
+    float *w;
+    float *lse;
+    float norm;
+    int nc;
+} decar__ce;
+DECARDEF decar_tensor *decar_cross_entropy(decar_ctx *c, decar_tensor *logits, const int32_t *targets,
+                                           const float *weights, float norm, int n_class, float *nll_out) {
+    decar_tensor *o;
+    int64_t V, rows, r, one = 1;
+    decar__ce *ce;
+    double tot = 0.0;
+    int64_t cnt = 0;
+    float *nll;
     if (!decar__ok(c, logits)) return NULL;
-    V = logits->shape[logits->ndim - 1]; rows = logits->n / V;
+    V = logits->shape[logits->ndim - 1];
+    rows = logits->n / V;
     if (n_class <= 0 || n_class > V) n_class = (int)V;
     for (r = 0; r < rows; r++) {
-        if (targets[r] >= n_class) { decar__ctx_fail(c, DECAR_ERR_ARG, "cross_entropy: target %d outside [0, %d)", (int)targets[r], n_class); return NULL; }
+        if (targets[r] >= n_class) {
+            decar__ctx_fail(c, DECAR_ERR_ARG, "cross_entropy: target %d outside [0, %d)", (int)targets[r], n_class);
+            return NULL;
+        }
         if (targets[r] >= 0) cnt++;
         if (weights && !(weights[r] == weights[r] && fabsf(weights[r]) < INFINITY)) {
-            decar__ctx_fail(c, DECAR_ERR_NUMERIC, "cross_entropy: weight %lld is not finite", (long long)r); return NULL; }
+            decar__ctx_fail(c, DECAR_ERR_NUMERIC, "cross_entropy: weight %lld is not finite", (long long)r);
+            return NULL;
+        }
     }
     o = decar__out(c, DECAR_OP_CROSS_ENTROPY, 1, &one, logits, NULL, NULL);
     ce = (decar__ce *)decar_ctx_alloc(c, sizeof(decar__ce));
@@ -1673,24 +2129,34 @@ DECARDEF decar_tensor *decar_cross_entropy(decar_ctx *c, decar_tensor *logits, c
     o->aux = ce;
     DECAR__PAR_FOR
     for (r = 0; r < rows; r++) {
-        const float *l = logits->data + r * V; float mx = l[0]; double s = 0.0; int j;
-        for (j = 1; j < n_class; j++) if (l[j] > mx) mx = l[j];
+        const float *l = logits->data + r * V;
+        float mx = l[0];
+        double s = 0.0;
+        int j;
+        for (j = 1; j < n_class; j++)
+            if (l[j] > mx) mx = l[j];
         for (j = 0; j < n_class; j++) s += exp((double)(l[j] - mx));
         ce->lse[r] = mx + (float)log(s);
         nll[r] = ce->tg[r] >= 0 ? ce->lse[r] - l[ce->tg[r]] : 0.0f;
     }
-    for (r = 0; r < rows; r++) if (ce->tg[r] >= 0) tot += (double)nll[r] * (ce->w ? ce->w[r] : 1.0f);
+    for (r = 0; r < rows; r++)
+        if (ce->tg[r] >= 0) tot += (double)nll[r] * (ce->w ? ce->w[r] : 1.0f);
     o->data[0] = (float)(tot / ce->norm);
     if (nll_out) memcpy(nll_out, nll, (size_t)rows * sizeof(float));
     return o;
 }
 
 DECARDEF decar_tensor *decar_concat(decar_ctx *c, decar_tensor *a, decar_tensor *b) {
-    decar_tensor *o; int64_t sh[3], bb;
+    decar_tensor *o;
+    int64_t sh[3], bb;
     if (!decar__ok(c, a) || !decar__ok(c, b)) return NULL;
     if (a->ndim != 3 || b->ndim != 3 || a->shape[0] != b->shape[0] || a->shape[2] != b->shape[2]) {
-        decar__ctx_fail(c, DECAR_ERR_ARG, "concat: needs (B, Ta, C) and (B, Tb, C)"); return NULL; }
-    sh[0] = a->shape[0]; sh[1] = a->shape[1] + b->shape[1]; sh[2] = a->shape[2];
+        decar__ctx_fail(c, DECAR_ERR_ARG, "concat: needs (B, Ta, C) and (B, Tb, C)");
+        return NULL;
+    }
+    sh[0] = a->shape[0];
+    sh[1] = a->shape[1] + b->shape[1];
+    sh[2] = a->shape[2];
     o = decar__out(c, DECAR_OP_CONCAT, 3, sh, a, b, NULL);
     if (!o) return NULL;
     for (bb = 0; bb < sh[0]; bb++) {
@@ -1702,7 +2168,9 @@ DECARDEF decar_tensor *decar_concat(decar_ctx *c, decar_tensor *a, decar_tensor 
 }
 
 static decar_tensor *decar__reduce(decar_ctx *c, decar_tensor *a, int op) {
-    decar_tensor *o; int64_t one = 1, i; double s = 0.0;
+    decar_tensor *o;
+    int64_t one = 1, i;
+    double s = 0.0;
     if (!decar__ok(c, a)) return NULL;
     o = decar__out(c, op, 1, &one, a, NULL, NULL);
     if (!o) return NULL;
@@ -1710,38 +2178,56 @@ static decar_tensor *decar__reduce(decar_ctx *c, decar_tensor *a, int op) {
     o->data[0] = (float)(op == DECAR_OP_MEAN ? s / (double)a->n : s);
     return o;
 }
-DECARDEF decar_tensor *decar_sum(decar_ctx *c, decar_tensor *a) { return decar__reduce(c, a, DECAR_OP_SUM); }
-DECARDEF decar_tensor *decar_mean(decar_ctx *c, decar_tensor *a) { return decar__reduce(c, a, DECAR_OP_MEAN); }
+DECARDEF decar_tensor *decar_sum(decar_ctx *c, decar_tensor *a) {
+    return decar__reduce(c, a, DECAR_OP_SUM);
+}
+DECARDEF decar_tensor *decar_mean(decar_ctx *c, decar_tensor *a) {
+    return decar__reduce(c, a, DECAR_OP_MEAN);
+}
 
 /* ---- backward ------------------------------------------------------------------------------------------------- */
-static void decar__zero(float *p, int64_t n) {   /* memset over the threads, in spans of 64K floats */
+static void decar__zero(float *p, int64_t n) { /* memset over the threads, in spans of 64K floats */
     int64_t ns = (n + 65535) / 65536, k;
     DECAR__PAR_FOR_IF(ns > 1)
-    for (k = 0; k < ns; k++) memset(p + k * 65536, 0, (size_t)(n - k * 65536 < 65536 ? n - k * 65536 : 65536) * sizeof(float));
+    for (k = 0; k < ns; k++)
+        memset(p + k * 65536, 0, (size_t)(n - k * 65536 < 65536 ? n - k * 65536 : 65536) * sizeof(float));
 }
-typedef struct decar__free_grad { struct decar__free_grad *next; size_t bytes; } decar__free_grad;
+typedef struct decar__free_grad {
+    struct decar__free_grad *next;
+    size_t bytes;
+} decar__free_grad;
 /* backward's buffers (gradients of intermediate results, scratch): a buffer of the same size that the pass is done
    with (transformer layers repeat their shapes), else a new one from the arena. Not zeroed. */
 static float *decar__take(decar_ctx *c, int64_t n) {
     size_t bytes = ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
     decar__free_grad **pp = &c->free_grads;
     while (*pp && (*pp)->bytes != bytes) pp = &(*pp)->next;
-    if (*pp) { float *p = (float *)(void *)*pp; *pp = (*pp)->next; return p; }
+    if (*pp) {
+        float *p = (float *)(void *)*pp;
+        *pp = (*pp)->next;
+        return p;
+    }
     return (float *)decar_ctx_alloc(c, bytes);
 }
 static void decar__give(decar_ctx *c, float *p, int64_t n) {
     decar__free_grad *f = (decar__free_grad *)(void *)p;
     f->bytes = ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
-    f->next = c->free_grads; c->free_grads = f;
+    f->next = c->free_grads;
+    c->free_grads = f;
 }
 /* the gradient buffer of t, taken on first use and not zeroed: gfresh marks it "reads as zero". The first writer
    either zeroes it (decar__settle) or overwrites it whole (the matmul's input gradient: a GEMM without
    accumulation), which saves a memset of every activation gradient */
-static void decar__settle(decar_tensor *t) { if (t && t->gfresh) { decar__zero(t->grad, t->n); t->gfresh = 0; } }
+static void decar__settle(decar_tensor *t) {
+    if (t && t->gfresh) {
+        decar__zero(t->grad, t->n);
+        t->gfresh = 0;
+    }
+}
 static float *decar__grad(decar_ctx *c, decar_tensor *t) {
     if (!t || !t->requires_grad) return NULL;
     if (t->grad) return t->grad;
-    if (t->op == DECAR_OP_VIEW) {   /* a view writes part of its source's gradient: the rest must read as zero */
+    if (t->op == DECAR_OP_VIEW) { /* a view writes part of its source's gradient: the rest must read as zero */
         float *g = decar__grad(c, t->src[0]);
         decar__settle(t->src[0]);
         t->grad = g ? g + decar__view_offset(t) : NULL;
@@ -1755,25 +2241,36 @@ static float *decar__grad(decar_ctx *c, decar_tensor *t) {
 /* column sums of dout (rows x C), the gradients of per-column parameters: dd[j] += sum_r dout[r][j] and, given x
    and st (LayerNorm's mean and rstd per row), dw[j] += sum_r dout[r][j] (x[r][j] - mean_r) rstd_r. Either output
    may be NULL. 32 columns at a time in registers, a block of columns per thread, rows in order. */
-static void decar__col_sums(float *dd, float *dw, const float *dout, const float *x, const float *st, int64_t rows, int64_t C) {
+static void decar__col_sums(float *dd, float *dw, const float *dout, const float *x, const float *st, int64_t rows,
+                            int64_t C) {
     int64_t j0;
     DECAR__PAR_FOR
     for (j0 = 0; j0 < C; j0 += 32) {
         int64_t j, r, j1 = j0 + 32 < C ? j0 + 32 : C;
         if (j1 - j0 == 32) {
-            decar__v ad[32 / DECAR__VW], aw[32 / DECAR__VW]; float sd[32], sw[32]; int v;
+            decar__v ad[32 / DECAR__VW], aw[32 / DECAR__VW];
+            float sd[32], sw[32];
+            int v;
             for (v = 0; v < 32 / DECAR__VW; v++) ad[v] = aw[v] = decar__vzero();
             for (r = 0; r < rows; r++) {
                 const float *dy = dout + r * C + j0;
                 for (v = 0; v < 32 / DECAR__VW; v++) ad[v] = decar__vadd(ad[v], decar__vload(dy + v * DECAR__VW));
                 if (dw) {
-                    const float *xr = x + r * C + j0; decar__v vm = decar__vset1(st[2 * r]), vr = decar__vset1(st[2 * r + 1]);
+                    const float *xr = x + r * C + j0;
+                    decar__v vm = decar__vset1(st[2 * r]), vr = decar__vset1(st[2 * r + 1]);
                     for (v = 0; v < 32 / DECAR__VW; v++)
-                        aw[v] = decar__vfma(decar__vload(dy + v * DECAR__VW), decar__vmul(decar__vsub(decar__vload(xr + v * DECAR__VW), vm), vr), aw[v]);
+                        aw[v] = decar__vfma(decar__vload(dy + v * DECAR__VW),
+                                            decar__vmul(decar__vsub(decar__vload(xr + v * DECAR__VW), vm), vr), aw[v]);
                 }
             }
-            for (v = 0; v < 32 / DECAR__VW; v++) { decar__vstore(sd + v * DECAR__VW, ad[v]); decar__vstore(sw + v * DECAR__VW, aw[v]); }
-            for (j = j0; j < j1; j++) { if (dd) dd[j] += sd[j - j0]; if (dw) dw[j] += sw[j - j0]; }
+            for (v = 0; v < 32 / DECAR__VW; v++) {
+                decar__vstore(sd + v * DECAR__VW, ad[v]);
+                decar__vstore(sw + v * DECAR__VW, aw[v]);
+            }
+            for (j = j0; j < j1; j++) {
+                if (dd) dd[j] += sd[j - j0];
+                if (dw) dw[j] += sw[j - j0];
+            }
         } else {
             for (j = j0; j < j1; j++) {
                 float sdj = 0.0f, swj = 0.0f;
@@ -1794,154 +2291,217 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
     float *dout = t->grad, *da = decar__grad(c, a), *db = decar__grad(c, b), *dd = decar__grad(c, d);
     int64_t i, r;
     if (c->status) return;
-    if (t->op != DECAR_OP_MATMUL) decar__settle(a);   /* every op accumulates into its inputs' gradients, except */
-    decar__settle(b); decar__settle(d);               /* the matmul's dx, written whole by its GEMM below */
+    if (t->op != DECAR_OP_MATMUL) decar__settle(a); /* every op accumulates into its inputs' gradients, except */
+    decar__settle(b);
+    decar__settle(d); /* the matmul's dx, written whole by its GEMM below */
     switch (t->op) {
-    case DECAR_OP_LEAF: case DECAR_OP_VIEW: break;   /* a view's grad aliases its source's */
-    case DECAR_OP_MATMUL: {   /* x (M,K), w (N,K), b (N), dout (M,N) */
-        int64_t K = b->shape[1], N = b->shape[0], M = a->n / K;
-        if (da) { decar_gemm(da, K, dout, N, 1, b->data, K, 1, NULL, M, K, N, !a->gfresh); a->gfresh = 0; }   /* dx (+)= dout w */
-        if (db) decar_gemm(db, K, dout, 1, N, a->data, K, 1, NULL, N, K, M, 1);         /* dw += dout^T x */
-        if (dd) decar__col_sums(dd, NULL, dout, NULL, NULL, M, N);                      /* db += column sums of dout */
-        break; }
-    case DECAR_OP_ADD: case DECAR_OP_MUL: {
-        int64_t shp[4], sa[4], sb[4], so[4]; int nd;
-        decar__bcast(c, a, b, &nd, shp, sa, sb);
-        decar__contig_strides(shp, so);
-        if (t->op == DECAR_OP_ADD) {
-            if (da) decar__ew(da, sa, dout, so, NULL, NULL, shp, 2);
-            if (db) decar__ew(db, sb, dout, so, NULL, NULL, shp, 2);
-        } else {
-            if (da) decar__ew(da, sa, dout, so, b->data, sb, shp, 3);
-            if (db) decar__ew(db, sb, dout, so, a->data, sa, shp, 3);
+        case DECAR_OP_LEAF:
+        case DECAR_OP_VIEW:
+            break;              /* a view's grad aliases its source's */
+        case DECAR_OP_MATMUL: { /* x (M,K), w (N,K), b (N), dout (M,N) */
+            int64_t K = b->shape[1], N = b->shape[0], M = a->n / K;
+            if (da) {
+                decar_gemm(da, K, dout, N, 1, b->data, K, 1, NULL, M, K, N, !a->gfresh);
+                a->gfresh = 0;
+            }                                                                       /* dx (+)= dout w */
+            if (db) decar_gemm(db, K, dout, 1, N, a->data, K, 1, NULL, N, K, M, 1); /* dw += dout^T x */
+            if (dd) decar__col_sums(dd, NULL, dout, NULL, NULL, M, N);              /* db += column sums of dout */
+            break;
         }
-        break; }
-    case DECAR_OP_SCALE: if (da) for (i = 0; i < t->n; i++) da[i] += t->fp[0] * dout[i]; break;
-    case DECAR_OP_GELU:
-        if (da) decar__gelu_par(da, a->data, dout, t->n);
-        break;
-    case DECAR_OP_LAYERNORM: {
-        int64_t C = a->shape[a->ndim - 1], rows = a->n / C; const float *st = (const float *)t->aux, *w = b->data;
-        if (da) {   /* dx = rs (dn - mean(dn) - xh mean(dn xh)), dn = dy w, xh = (x - m) rs; in vectors, tail scalar */
+        case DECAR_OP_ADD:
+        case DECAR_OP_MUL: {
+            int64_t shp[4], sa[4], sb[4], so[4];
+            int nd;
+            decar__bcast(c, a, b, &nd, shp, sa, sb);
+            decar__contig_strides(shp, so);
+            if (t->op == DECAR_OP_ADD) {
+                if (da) decar__ew(da, sa, dout, so, NULL, NULL, shp, 2);
+                if (db) decar__ew(db, sb, dout, so, NULL, NULL, shp, 2);
+            } else {
+                if (da) decar__ew(da, sa, dout, so, b->data, sb, shp, 3);
+                if (db) decar__ew(db, sb, dout, so, a->data, sa, shp, 3);
+            }
+            break;
+        }
+        case DECAR_OP_SCALE:
+            if (da)
+                for (i = 0; i < t->n; i++) da[i] += t->fp[0] * dout[i];
+            break;
+        case DECAR_OP_GELU:
+            if (da) decar__gelu_par(da, a->data, dout, t->n);
+            break;
+        case DECAR_OP_LAYERNORM: {
+            int64_t C = a->shape[a->ndim - 1], rows = a->n / C;
+            const float *st = (const float *)t->aux, *w = b->data;
+            if (da) { /* dx = rs (dn - mean(dn) - xh mean(dn xh)), dn = dy w, xh = (x - m) rs; in vectors, tail scalar
+                       */
+                DECAR__PAR_FOR
+                for (r = 0; r < rows; r++) {
+                    const float *xr = a->data + r * C, *dy = dout + r * C;
+                    float m = st[2 * r], rs = st[2 * r + 1], *dx = da + r * C;
+                    decar__v v1 = decar__vzero(), v2 = decar__vzero(), vm = decar__vset1(m), vr = decar__vset1(rs), vs1,
+                             vs2;
+                    float s1, s2;
+                    int64_t j;
+                    for (j = 0; j + DECAR__VW <= C; j += DECAR__VW) {
+                        decar__v dn = decar__vmul(decar__vload(dy + j), decar__vload(w + j));
+                        v1 = decar__vadd(v1, dn);
+                        v2 = decar__vfma(dn, decar__vmul(decar__vsub(decar__vload(xr + j), vm), vr), v2);
+                    }
+                    s1 = decar__vsum(v1);
+                    s2 = decar__vsum(v2);
+                    for (; j < C; j++) {
+                        float dn = dy[j] * w[j];
+                        s1 += dn;
+                        s2 += dn * ((xr[j] - m) * rs);
+                    }
+                    s1 /= (float)C;
+                    s2 /= (float)C;
+                    vs1 = decar__vset1(s1);
+                    vs2 = decar__vset1(s2);
+                    for (j = 0; j + DECAR__VW <= C; j += DECAR__VW) {
+                        decar__v dn = decar__vmul(decar__vload(dy + j), decar__vload(w + j));
+                        decar__v xh = decar__vmul(decar__vsub(decar__vload(xr + j), vm), vr);
+                        decar__vstore(dx + j, decar__vfma(vr, decar__vsub(decar__vsub(dn, vs1), decar__vmul(xh, vs2)),
+                                                          decar__vload(dx + j)));
+                    }
+                    for (; j < C; j++) dx[j] += rs * ((dy[j] * w[j] - s1) - ((xr[j] - m) * rs) * s2);
+                }
+            }
+            if (db || dd) decar__col_sums(dd, db, dout, a->data, st, rows, C); /* d(bias), d(weight) */
+            break;
+        }
+        case DECAR_OP_SOFTMAX: {
+            int64_t C = a->shape[a->ndim - 1], rows = a->n / C;
+            if (!da) break;
             DECAR__PAR_FOR
             for (r = 0; r < rows; r++) {
-                const float *xr = a->data + r * C, *dy = dout + r * C; float m = st[2 * r], rs = st[2 * r + 1], *dx = da + r * C;
-                decar__v v1 = decar__vzero(), v2 = decar__vzero(), vm = decar__vset1(m), vr = decar__vset1(rs), vs1, vs2;
-                float s1, s2; int64_t j;
-                for (j = 0; j + DECAR__VW <= C; j += DECAR__VW) {
-                    decar__v dn = decar__vmul(decar__vload(dy + j), decar__vload(w + j));
-                    v1 = decar__vadd(v1, dn);
-                    v2 = decar__vfma(dn, decar__vmul(decar__vsub(decar__vload(xr + j), vm), vr), v2);
+                const float *y = t->data + r * C, *dy = dout + r * C;
+                float s = 0.0f;
+                int64_t j;
+                for (j = 0; j < C; j++) s += y[j] * dy[j];
+                for (j = 0; j < C; j++) da[r * C + j] += y[j] * (dy[j] - s);
+            }
+            break;
+        }
+        case DECAR_OP_ATTENTION: {
+            int64_t B = a->shape[0], T = a->shape[1], C3 = a->shape[2], C = C3 / 3, nh = t->ip[0], hs = C / nh, bh;
+            const float *att = (const float *)t->aux;
+            float scale = 1.0f / sqrtf((float)hs);
+            int causal = t->ip[1];
+            float *dS = da ? decar__take(c, B * nh * T * T) : NULL; /* scratch, handed back below: one layer's worth */
+            if (!dS) break;
+            DECAR__PAR_FOR_DYN
+            for (bh = 0; bh < B * nh; bh++) {
+                int64_t bb = bh / nh, h = bh % nh, tt, t2;
+                const float *P = att + bh * T * T, *q = a->data + bb * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
+                const float *dO = dout + bb * T * C + h * hs;
+                float *dq = da + bb * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C, *G = dS + bh * T * T;
+                int64_t r0,
+                    r1; /* causal: blocks of rows as in the forward; entries past a block's end are never read */
+                for (r0 = 0; r0 < T; r0 = r1) {
+                    int64_t nk = causal ? (r1 = r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T) : (r1 = T);
+                    decar_gemm(G + r0 * T, T, dO + r0 * C, C, 1, v, 1, C3, NULL, r1 - r0, nk, hs, 0); /* dP = dO V^T */
+                    for (tt = r0; tt < r1; tt++) { /* dS = P (dP - rowsum(P dP)) */
+                        const float *p = P + tt * T;
+                        float *g = G + tt * T, s = decar__dot(p, g, nk);
+                        decar__v vs = decar__vset1(s), vsc = decar__vset1(scale);
+                        for (t2 = 0; t2 + DECAR__VW <= nk; t2 += DECAR__VW)
+                            decar__vstore(g + t2, decar__vmul(decar__vmul(decar__vload(p + t2),
+                                                                          decar__vsub(decar__vload(g + t2), vs)),
+                                                              vsc));
+                        for (; t2 < nk; t2++) g[t2] = p[t2] * (g[t2] - s) * scale;
+                    }
+                    decar_gemm(dq + r0 * C3, C3, G + r0 * T, T, 1, k, C3, 1, NULL, r1 - r0, hs, nk, 1); /* dQ += dS K */
                 }
-                s1 = decar__vsum(v1); s2 = decar__vsum(v2);
-                for (; j < C; j++) { float dn = dy[j] * w[j]; s1 += dn; s2 += dn * ((xr[j] - m) * rs); }
-                s1 /= (float)C; s2 /= (float)C;
-                vs1 = decar__vset1(s1); vs2 = decar__vset1(s2);
-                for (j = 0; j + DECAR__VW <= C; j += DECAR__VW) {
-                    decar__v dn = decar__vmul(decar__vload(dy + j), decar__vload(w + j));
-                    decar__v xh = decar__vmul(decar__vsub(decar__vload(xr + j), vm), vr);
-                    decar__vstore(dx + j, decar__vfma(vr, decar__vsub(decar__vsub(dn, vs1), decar__vmul(xh, vs2)), decar__vload(dx + j)));
+                for (r0 = 0; r0 < T; r0 = r1) { /* key blocks: only the queries at or after a key see it */
+                    int64_t q0 = causal ? r0 : 0;
+                    r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
+                    decar_gemm(dv + r0 * C3, C3, P + q0 * T + r0, 1, T, dO + q0 * C, C, 1, NULL, r1 - r0, hs, T - q0,
+                               1); /* dV += P^T dO */
+                    decar_gemm(dk + r0 * C3, C3, G + q0 * T + r0, 1, T, q + q0 * C3, C3, 1, NULL, r1 - r0, hs, T - q0,
+                               1); /* dK += dS^T Q */
                 }
-                for (; j < C; j++) dx[j] += rs * ((dy[j] * w[j] - s1) - ((xr[j] - m) * rs) * s2);
             }
+            decar__give(c, dS, B * nh * T * T);
+            break;
         }
-        if (db || dd) decar__col_sums(dd, db, dout, a->data, st, rows, C);   /* d(bias), d(weight) */
-        break; }
-    case DECAR_OP_SOFTMAX: {
-        int64_t C = a->shape[a->ndim - 1], rows = a->n / C;
-        if (!da) break;
-        DECAR__PAR_FOR
-        for (r = 0; r < rows; r++) {
-            const float *y = t->data + r * C, *dy = dout + r * C; float s = 0.0f; int64_t j;
-            for (j = 0; j < C; j++) s += y[j] * dy[j];
-            for (j = 0; j < C; j++) da[r * C + j] += y[j] * (dy[j] - s);
+        case DECAR_OP_EMBEDDING: {
+            int64_t C = a->shape[1], n = t->n / C, j0;
+            const int32_t *ids = (const int32_t *)t->aux;
+            if (!da) break;
+            DECAR__PAR_FOR
+            for (j0 = 0; j0 < C; j0 += 64) {
+                int64_t j, k, j1 = j0 + 64 < C ? j0 + 64 : C;
+                for (k = 0; k < n; k++)
+                    for (j = j0; j < j1; j++) da[(int64_t)ids[k] * C + j] += dout[k * C + j];
+            }
+            break;
         }
-        break; }
-    case DECAR_OP_ATTENTION: {
-        int64_t B = a->shape[0], T = a->shape[1], C3 = a->shape[2], C = C3 / 3, nh = t->ip[0], hs = C / nh, bh;
-        const float *att = (const float *)t->aux; float scale = 1.0f / sqrtf((float)hs); int causal = t->ip[1];
-        float *dS = da ? decar__take(c, B * nh * T * T) : NULL;   /* scratch, handed back below: one layer's worth */
-        if (!dS) break;
-        DECAR__PAR_FOR_DYN
-        for (bh = 0; bh < B * nh; bh++) {
-            int64_t bb = bh / nh, h = bh % nh, tt, t2;
-            const float *P = att + bh * T * T, *q = a->data + bb * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-            const float *dO = dout + bb * T * C + h * hs;
-            float *dq = da + bb * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C, *G = dS + bh * T * T;
-            int64_t r0, r1;   /* causal: blocks of rows as in the forward; entries past a block's end are never read */
-            for (r0 = 0; r0 < T; r0 = r1) {
-                int64_t nk = causal ? (r1 = r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T) : (r1 = T);
-                decar_gemm(G + r0 * T, T, dO + r0 * C, C, 1, v, 1, C3, NULL, r1 - r0, nk, hs, 0);      /* dP = dO V^T */
-                for (tt = r0; tt < r1; tt++) {                                   /* dS = P (dP - rowsum(P dP)) */
-                    const float *p = P + tt * T; float *g = G + tt * T, s = decar__dot(p, g, nk);
-                    decar__v vs = decar__vset1(s), vsc = decar__vset1(scale);
-                    for (t2 = 0; t2 + DECAR__VW <= nk; t2 += DECAR__VW)
-                        decar__vstore(g + t2, decar__vmul(decar__vmul(decar__vload(p + t2), decar__vsub(decar__vload(g + t2), vs)), vsc));
-                    for (; t2 < nk; t2++) g[t2] = p[t2] * (g[t2] - s) * scale;
+        case DECAR_OP_CROSS_ENTROPY: {
+            const decar__ce *ce = (const decar__ce *)t->aux;
+            int64_t V = a->shape[a->ndim - 1], rows = a->n / V;
+            if (!da) break;
+            DECAR__PAR_FOR
+            for (r = 0; r < rows; r++) {
+                const float *l = a->data + r * V;
+                float *dl = da + r * V;
+                int j;
+                float coef;
+                if (ce->tg[r] < 0) continue;
+                coef = dout[0] * (ce->w ? ce->w[r] : 1.0f) / ce->norm;
+                for (j = 0; j < ce->nc; j += 256) { /* the softmax in chunks of 256, through the vector exp */
+                    float e[256];
+                    int m = ce->nc - j < 256 ? ce->nc - j : 256, q;
+                    decar__exp_span(e, l + j, ce->lse[r], m);
+                    for (q = 0; q < m; q++) dl[j + q] += coef * (e[q] - (j + q == ce->tg[r] ? 1.0f : 0.0f));
                 }
-                decar_gemm(dq + r0 * C3, C3, G + r0 * T, T, 1, k, C3, 1, NULL, r1 - r0, hs, nk, 1);    /* dQ += dS K */
             }
-            for (r0 = 0; r0 < T; r0 = r1) {   /* key blocks: only the queries at or after a key see it */
-                int64_t q0 = causal ? r0 : 0;
-                r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
-                decar_gemm(dv + r0 * C3, C3, P + q0 * T + r0, 1, T, dO + q0 * C, C, 1, NULL, r1 - r0, hs, T - q0, 1);  /* dV += P^T dO */
-                decar_gemm(dk + r0 * C3, C3, G + q0 * T + r0, 1, T, q + q0 * C3, C3, 1, NULL, r1 - r0, hs, T - q0, 1); /* dK += dS^T Q */
+            break;
+        }
+        case DECAR_OP_CONCAT: {
+            int64_t C = t->shape[2], na = a->shape[1] * C, nb = b->shape[1] * C, bb, k;
+            for (bb = 0; bb < t->shape[0]; bb++) {
+                const float *g = dout + bb * (na + nb);
+                if (da)
+                    for (k = 0; k < na; k++) da[bb * na + k] += g[k];
+                if (db)
+                    for (k = 0; k < nb; k++) db[bb * nb + k] += g[na + k];
             }
+            break;
         }
-        decar__give(c, dS, B * nh * T * T);
-        break; }
-    case DECAR_OP_EMBEDDING: {
-        int64_t C = a->shape[1], n = t->n / C, j0; const int32_t *ids = (const int32_t *)t->aux;
-        if (!da) break;
-        DECAR__PAR_FOR
-        for (j0 = 0; j0 < C; j0 += 64) {
-            int64_t j, k, j1 = j0 + 64 < C ? j0 + 64 : C;
-            for (k = 0; k < n; k++) for (j = j0; j < j1; j++) da[(int64_t)ids[k] * C + j] += dout[k * C + j];
+        case DECAR_OP_SUM:
+        case DECAR_OP_MEAN: {
+            float g = t->op == DECAR_OP_MEAN ? dout[0] / (float)a->n : dout[0];
+            if (da)
+                for (i = 0; i < a->n; i++) da[i] += g;
+            break;
         }
-        break; }
-    case DECAR_OP_CROSS_ENTROPY: {
-        const decar__ce *ce = (const decar__ce *)t->aux; int64_t V = a->shape[a->ndim - 1], rows = a->n / V;
-        if (!da) break;
-        DECAR__PAR_FOR
-        for (r = 0; r < rows; r++) {
-            const float *l = a->data + r * V; float *dl = da + r * V; int j; float coef;
-            if (ce->tg[r] < 0) continue;
-            coef = dout[0] * (ce->w ? ce->w[r] : 1.0f) / ce->norm;
-            for (j = 0; j < ce->nc; j += 256) {   /* the softmax in chunks of 256, through the vector exp */
-                float e[256]; int m = ce->nc - j < 256 ? ce->nc - j : 256, q;
-                decar__exp_span(e, l + j, ce->lse[r], m);
-                for (q = 0; q < m; q++) dl[j + q] += coef * (e[q] - (j + q == ce->tg[r] ? 1.0f : 0.0f));
-            }
-        }
-        break; }
-    case DECAR_OP_CONCAT: {
-        int64_t C = t->shape[2], na = a->shape[1] * C, nb = b->shape[1] * C, bb, k;
-        for (bb = 0; bb < t->shape[0]; bb++) {
-            const float *g = dout + bb * (na + nb);
-            if (da) for (k = 0; k < na; k++) da[bb * na + k] += g[k];
-            if (db) for (k = 0; k < nb; k++) db[bb * nb + k] += g[na + k];
-        }
-        break; }
-    case DECAR_OP_SUM: case DECAR_OP_MEAN: {
-        float g = t->op == DECAR_OP_MEAN ? dout[0] / (float)a->n : dout[0];
-        if (da) for (i = 0; i < a->n; i++) da[i] += g;
-        break; }
-    default: decar__ctx_fail(c, DECAR_ERR_ARG, "backward: unknown op %d", t->op);
+        default:
+            decar__ctx_fail(c, DECAR_ERR_ARG, "backward: unknown op %d", t->op);
     }
 }
 
 DECARDEF int decar_backward(decar_ctx *c, decar_tensor *loss) {
-    decar_tensor **tape, *t; int64_t i;
+    decar_tensor **tape, *t;
+    int64_t i;
     if (!decar__ok(c, loss)) return c->status ? c->status : DECAR_ERR_ARG;
-    if (loss->n != 1) { decar__ctx_fail(c, DECAR_ERR_ARG, "backward: the loss must have one element, not %lld", (long long)loss->n); return c->status; }
+    if (loss->n != 1) {
+        decar__ctx_fail(c, DECAR_ERR_ARG, "backward: the loss must have one element, not %lld", (long long)loss->n);
+        return c->status;
+    }
     if (!loss->requires_grad) {
-        decar__ctx_fail(c, DECAR_ERR_ARG, "backward: the loss depends on no tensor that requires grad (did you make "
+        decar__ctx_fail(c, DECAR_ERR_ARG,
+                        "backward: the loss depends on no tensor that requires grad (did you make "
                         "the parameters with decar_param, or pass a grad buffer to decar_wrap?)");
         return c->status;
     }
     tape = (decar_tensor **)decar_ctx_alloc(c, (size_t)c->n_tape * sizeof(decar_tensor *));
     if (!tape) return c->status;
-    for (t = c->head, i = 0; t; t = t->next) { t->need = 0; tape[i++] = t; }
+    for (t = c->head, i = 0; t; t = t->next) {
+        t->need = 0;
+        tape[i++] = t;
+    }
     if (!decar__grad(c, loss)) return c->status;
     decar__settle(loss);
     loss->grad[0] += 1.0f;
@@ -1951,7 +2511,8 @@ DECARDEF int decar_backward(decar_ctx *c, decar_tensor *loss) {
         t = tape[i];
         if (!t->need || !t->requires_grad) continue;
         decar__backward_op(c, t);
-        for (s = 0; s < 3; s++) if (t->src[s]) t->src[s]->need = 1;
+        for (s = 0; s < 3; s++)
+            if (t->src[s]) t->src[s]->need = 1;
         if (t->op != DECAR_OP_LEAF && t->op != DECAR_OP_VIEW && t->grad) {
             /* nothing reads this gradient again (views of t came later on the tape, so they are done): recycle it.
                Training then holds about one layer of activation gradients, not all of them */
@@ -1972,34 +2533,63 @@ DECARDEF int decar_gpt_classes(const decar_gpt_config *c) {
 }
 DECARDEF decar_gpt_config decar_gpt_default_config(void) {
     decar_gpt_config c;
-    c.vocab_size = DECAR_BYTE_VOCAB; c.n_layer = 4; c.n_head = 4; c.d_model = 256; c.seq_len = 256; c.causal = 1;
-    c.n_prefix = 0; c.d_prefix = 0; c.d_proj_hidden = 0; c.no_mask = 0;
+    c.vocab_size = DECAR_BYTE_VOCAB;
+    c.n_layer = 4;
+    c.n_head = 4;
+    c.d_model = 256;
+    c.seq_len = 256;
+    c.causal = 1;
+    c.n_prefix = 0;
+    c.d_prefix = 0;
+    c.d_proj_hidden = 0;
+    c.no_mask = 0;
     return c;
 }
 DECARDEF int decar_gpt_check_config(const decar_gpt_config *c, decar_error *e) {
-    if (c->vocab_size < 2 || c->vocab_size > (1 << 24)) DECAR__FAIL(e, DECAR_ERR_ARG, "vocab_size %d outside [2, 2^24]", c->vocab_size);
-    if (c->n_layer < 1 || c->n_layer > DECAR_MAX_LAYERS) DECAR__FAIL(e, DECAR_ERR_ARG, "n_layer %d outside [1, %d]", c->n_layer, DECAR_MAX_LAYERS);
+    if (c->vocab_size < 2 || c->vocab_size > (1 << 24))
+        DECAR__FAIL(e, DECAR_ERR_ARG, "vocab_size %d outside [2, 2^24]", c->vocab_size);
+    if (c->n_layer < 1 || c->n_layer > DECAR_MAX_LAYERS)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "n_layer %d outside [1, %d]", c->n_layer, DECAR_MAX_LAYERS);
     if (c->n_head < 1 || c->d_model < 1 || c->d_model > 65536 || c->d_model % c->n_head)
         DECAR__FAIL(e, DECAR_ERR_ARG, "d_model %d must be a positive multiple of n_head %d", c->d_model, c->n_head);
-    if (c->seq_len < 1 || c->seq_len > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_ARG, "seq_len %d outside [1, 2^20]", c->seq_len);
+    if (c->seq_len < 1 || c->seq_len > (1 << 20))
+        DECAR__FAIL(e, DECAR_ERR_ARG, "seq_len %d outside [1, 2^20]", c->seq_len);
     if (c->causal != 0 && c->causal != 1) DECAR__FAIL(e, DECAR_ERR_ARG, "causal must be 0 or 1");
     if (c->no_mask != 0 && c->no_mask != 1) DECAR__FAIL(e, DECAR_ERR_ARG, "no_mask must be 0 or 1");
-    if (!c->causal && decar_gpt_mask(c) < 0) DECAR__FAIL(e, DECAR_ERR_ARG, "a DFM (bidirectional) model needs a mask token: vocab_size >= 258 and no_mask 0");
-    if (c->n_prefix < 0 || c->d_prefix < 0 || c->d_proj_hidden < 0 || (c->n_prefix > 0) != (c->d_prefix > 0) || c->d_prefix > (1 << 20))
-        DECAR__FAIL(e, DECAR_ERR_ARG, "image prefix: n_prefix %d and d_prefix %d must both be 0 or both positive", c->n_prefix, c->d_prefix);
-    if (c->n_prefix >= c->seq_len) DECAR__FAIL(e, DECAR_ERR_ARG, "seq_len %d leaves no room after %d prefix positions", c->seq_len, c->n_prefix);
+    if (!c->causal && decar_gpt_mask(c) < 0)
+        DECAR__FAIL(e, DECAR_ERR_ARG,
+                    "a DFM (bidirectional) model needs a mask token: vocab_size >= 258 and no_mask 0");
+    if (c->n_prefix < 0 || c->d_prefix < 0 || c->d_proj_hidden < 0 || (c->n_prefix > 0) != (c->d_prefix > 0) ||
+        c->d_prefix > (1 << 20))
+        DECAR__FAIL(e, DECAR_ERR_ARG, "image prefix: n_prefix %d and d_prefix %d must both be 0 or both positive",
+                    c->n_prefix, c->d_prefix);
+    if (c->n_prefix >= c->seq_len)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "seq_len %d leaves no room after %d prefix positions", c->seq_len, c->n_prefix);
     return DECAR_OK;
 }
 
 /* the one table of parameters: names, shapes, offsets; used by init, forward, optimizer and checkpoints */
 static int decar__gpt_layout(const decar_gpt_config *c, decar_param_info *info, size_t *total) {
-    int n = 0, l; size_t off = 0; int64_t V = c->vocab_size, C = c->d_model, T = c->seq_len;
-#define DECAR__P(nm, r, cols) do { if (info) { decar_param_info *pi = &info[n]; \
-        size_t nl_ = strlen(nm); if (nl_ > sizeof pi->name - 1) nl_ = sizeof pi->name - 1; \
-        memcpy(pi->name, nm, nl_); pi->name[nl_] = 0; \
-        pi->ndim = (cols) > 0 ? 2 : 1; pi->shape[0] = r; pi->shape[1] = (cols) > 0 ? (cols) : 1; pi->offset = off; \
-        pi->decay = (cols) > 0; } \
-        off += (size_t)(r) * (size_t)((cols) > 0 ? (cols) : 1); n++; } while (0)
+    int n = 0, l;
+    size_t off = 0;
+    int64_t V = c->vocab_size, C = c->d_model, T = c->seq_len;
+#define DECAR__P(nm, r, cols)                                                                                          \
+    do {                                                                                                               \
+        if (info) {                                                                                                    \
+            decar_param_info *pi = &info[n];                                                                           \
+            size_t nl_ = strlen(nm);                                                                                   \
+            if (nl_ > sizeof pi->name - 1) nl_ = sizeof pi->name - 1;                                                  \
+            memcpy(pi->name, nm, nl_);                                                                                 \
+            pi->name[nl_] = 0;                                                                                         \
+            pi->ndim = (cols) > 0 ? 2 : 1;                                                                             \
+            pi->shape[0] = r;                                                                                          \
+            pi->shape[1] = (cols) > 0 ? (cols) : 1;                                                                    \
+            pi->offset = off;                                                                                          \
+            pi->decay = (cols) > 0;                                                                                    \
+        }                                                                                                              \
+        off += (size_t)(r) * (size_t)((cols) > 0 ? (cols) : 1);                                                        \
+        n++;                                                                                                           \
+    } while (0)
     char nm[64];
     DECAR__P("transformer.wte.weight", V, C);
     DECAR__P("transformer.wpe.weight", T, C);
@@ -2007,30 +2597,58 @@ static int decar__gpt_layout(const decar_gpt_config *c, decar_param_info *info, 
 #ifndef DECAR_NO_STDIO
 #define DECAR__NM(s) snprintf(nm, sizeof nm, "transformer.h.%d.%s", l, s)
 #else
-#define DECAR__NM(s) do { char num[8]; int q = l, k = 0, m; while (q || !k) { num[k++] = (char)('0' + q % 10); q /= 10; } \
-        strcpy(nm, "transformer.h."); m = (int)strlen(nm); while (k) nm[m++] = num[--k]; nm[m++] = '.'; nm[m] = 0; strcat(nm, s); } while (0)
+#define DECAR__NM(s)                                                                                                   \
+    do {                                                                                                               \
+        char num[8];                                                                                                   \
+        int q = l, k = 0, m;                                                                                           \
+        while (q || !k) {                                                                                              \
+            num[k++] = (char)('0' + q % 10);                                                                           \
+            q /= 10;                                                                                                   \
+        }                                                                                                              \
+        strcpy(nm, "transformer.h.");                                                                                  \
+        m = (int)strlen(nm);                                                                                           \
+        while (k) nm[m++] = num[--k];                                                                                  \
+        nm[m++] = '.';                                                                                                 \
+        nm[m] = 0;                                                                                                     \
+        strcat(nm, s);                                                                                                 \
+    } while (0)
 #endif
-        DECAR__NM("ln_1.weight"); DECAR__P(nm, C, 0);
-        DECAR__NM("ln_1.bias"); DECAR__P(nm, C, 0);
-        DECAR__NM("attn.c_attn.weight"); DECAR__P(nm, 3 * C, C);
-        DECAR__NM("attn.c_attn.bias"); DECAR__P(nm, 3 * C, 0);
-        DECAR__NM("attn.c_proj.weight"); DECAR__P(nm, C, C);
-        DECAR__NM("attn.c_proj.bias"); DECAR__P(nm, C, 0);
-        DECAR__NM("ln_2.weight"); DECAR__P(nm, C, 0);
-        DECAR__NM("ln_2.bias"); DECAR__P(nm, C, 0);
-        DECAR__NM("mlp.c_fc.weight"); DECAR__P(nm, 4 * C, C);
-        DECAR__NM("mlp.c_fc.bias"); DECAR__P(nm, 4 * C, 0);
-        DECAR__NM("mlp.c_proj.weight"); DECAR__P(nm, C, 4 * C);
-        DECAR__NM("mlp.c_proj.bias"); DECAR__P(nm, C, 0);
+        DECAR__NM("ln_1.weight");
+        DECAR__P(nm, C, 0);
+        DECAR__NM("ln_1.bias");
+        DECAR__P(nm, C, 0);
+        DECAR__NM("attn.c_attn.weight");
+        DECAR__P(nm, 3 * C, C);
+        DECAR__NM("attn.c_attn.bias");
+        DECAR__P(nm, 3 * C, 0);
+        DECAR__NM("attn.c_proj.weight");
+        DECAR__P(nm, C, C);
+        DECAR__NM("attn.c_proj.bias");
+        DECAR__P(nm, C, 0);
+        DECAR__NM("ln_2.weight");
+        DECAR__P(nm, C, 0);
+        DECAR__NM("ln_2.bias");
+        DECAR__P(nm, C, 0);
+        DECAR__NM("mlp.c_fc.weight");
+        DECAR__P(nm, 4 * C, C);
+        DECAR__NM("mlp.c_fc.bias");
+        DECAR__P(nm, 4 * C, 0);
+        DECAR__NM("mlp.c_proj.weight");
+        DECAR__P(nm, C, 4 * C);
+        DECAR__NM("mlp.c_proj.bias");
+        DECAR__P(nm, C, 0);
 #undef DECAR__NM
     }
     DECAR__P("transformer.ln_f.weight", C, 0);
     DECAR__P("transformer.ln_f.bias", C, 0);
-    if (c->d_prefix > 0) {   /* after the text model, so a text model's layout never changes */
+    if (c->d_prefix > 0) { /* after the text model, so a text model's layout never changes */
         int64_t H = c->d_proj_hidden > 0 ? c->d_proj_hidden : C;
         DECAR__P("vision.proj.weight", H, c->d_prefix);
         DECAR__P("vision.proj.bias", H, 0);
-        if (c->d_proj_hidden > 0) { DECAR__P("vision.proj2.weight", C, H); DECAR__P("vision.proj2.bias", C, 0); }
+        if (c->d_proj_hidden > 0) {
+            DECAR__P("vision.proj2.weight", C, H);
+            DECAR__P("vision.proj2.bias", C, 0);
+        }
     }
 #undef DECAR__P
     if (total) *total = off;
@@ -2054,24 +2672,29 @@ static int decar__gpt_alloc(decar_gpt *g, const decar_gpt_config *c, decar_error
     g->pctx = decar_ctx_new((size_t)g->n_tensors * 256 + 4096);
     if (!g->info || !g->p || !g->params || !g->grads || !g->m || !g->v || !g->pctx) {
         decar_gpt_free(g);
-        DECAR__FAIL(e, DECAR_ERR_NOMEM, "cannot allocate a model of %lu parameters", (unsigned long)decar__gpt_layout(c, NULL, NULL));
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "cannot allocate a model of %lu parameters",
+                    (unsigned long)decar__gpt_layout(c, NULL, NULL));
     }
     decar__gpt_layout(c, g->info, NULL);
     memset(g->grads, 0, g->n_params * sizeof(float));
     memset(g->m, 0, g->n_params * sizeof(float));
     memset(g->v, 0, g->n_params * sizeof(float));
     for (i = 0; i < g->n_tensors; i++)
-        g->p[i] = decar_wrap(g->pctx, g->params + g->info[i].offset, g->grads + g->info[i].offset, g->info[i].ndim, g->info[i].shape);
+        g->p[i] = decar_wrap(g->pctx, g->params + g->info[i].offset, g->grads + g->info[i].offset, g->info[i].ndim,
+                             g->info[i].shape);
     return DECAR_OK;
 }
 
 DECARDEF int decar_gpt_init(decar_gpt *g, const decar_gpt_config *c, uint64_t seed, decar_error *e) {
-    int i, rc; decar_rng r;
+    int i, rc;
+    decar_rng r;
     if ((rc = decar__gpt_alloc(g, c, e))) return rc;
     decar_rng_seed(&r, seed);
-    for (i = 0; i < g->n_tensors; i++) {   /* GPT-2: N(0, 0.02); residual projections / sqrt(2 n_layer); LN 1, 0 */
-        const decar_param_info *pi = &g->info[i]; float *p = g->params + pi->offset;
-        size_t n = (size_t)(pi->shape[0] * pi->shape[1]), j; size_t len = strlen(pi->name);
+    for (i = 0; i < g->n_tensors; i++) { /* GPT-2: N(0, 0.02); residual projections / sqrt(2 n_layer); LN 1, 0 */
+        const decar_param_info *pi = &g->info[i];
+        float *p = g->params + pi->offset;
+        size_t n = (size_t)(pi->shape[0] * pi->shape[1]), j;
+        size_t len = strlen(pi->name);
         if (pi->ndim == 2) {
             float sd = strstr(pi->name, "c_proj.weight") ? 0.02f / sqrtf(2.0f * (float)c->n_layer) : 0.02f;
             for (j = 0; j < n; j++) p[j] = sd * decar_rng_normal(&r);
@@ -2096,24 +2719,43 @@ DECARDEF void decar_gpt_free(decar_gpt *g) {
     memset(g, 0, sizeof *g);
 }
 DECARDEF int decar_gpt_find(const decar_gpt *g, const char *name) {
-    int i; for (i = 0; i < g->n_tensors; i++) if (strcmp(g->info[i].name, name) == 0) return i; return -1;
+    int i;
+    for (i = 0; i < g->n_tensors; i++)
+        if (strcmp(g->info[i].name, name) == 0) return i;
+    return -1;
 }
 
-#define DECAR__LNF(c) (2 + (c)->n_layer * DECAR__PER_LAYER)      /* index of transformer.ln_f.weight */
-#define DECAR__VIS(c) (DECAR__LNF(c) + 2)                         /* index of vision.proj.weight */
+#define DECAR__LNF(c) (2 + (c)->n_layer * DECAR__PER_LAYER) /* index of transformer.ln_f.weight */
+#define DECAR__VIS(c) (DECAR__LNF(c) + 2)                   /* index of vision.proj.weight */
 DECARDEF decar_tensor *decar_gpt_forward(decar_ctx *ctx, decar_gpt *g, const int32_t *ids, int B, int T) {
     return decar_gpt_forward_prefix(ctx, g, NULL, ids, B, T);
 }
-DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, const float *prefix, const int32_t *ids, int B, int T) {
-    const decar_gpt_config *c = &g->cfg; int64_t sh[2], psh[2]; int l, P = prefix ? c->n_prefix : 0; decar_tensor *x, *h, **p = g->p;
+DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, const float *prefix, const int32_t *ids,
+                                                int B, int T) {
+    const decar_gpt_config *c = &g->cfg;
+    int64_t sh[2], psh[2];
+    int l, P = prefix ? c->n_prefix : 0;
+    decar_tensor *x, *h, **p = g->p;
     if (ctx->status) return NULL;
-    if (prefix && c->n_prefix == 0) { decar__ctx_fail(ctx, DECAR_ERR_ARG, "forward: an image prefix given to a text-only model"); return NULL; }
-    if (B < 1 || T < 1 || P + T > c->seq_len) { decar__ctx_fail(ctx, DECAR_ERR_ARG, "forward: %d prefix + %d tokens outside [1, seq_len %d]", P, T, c->seq_len); return NULL; }
-    sh[0] = B; sh[1] = T; psh[0] = P + T; psh[1] = c->d_model;
+    if (prefix && c->n_prefix == 0) {
+        decar__ctx_fail(ctx, DECAR_ERR_ARG, "forward: an image prefix given to a text-only model");
+        return NULL;
+    }
+    if (B < 1 || T < 1 || P + T > c->seq_len) {
+        decar__ctx_fail(ctx, DECAR_ERR_ARG, "forward: %d prefix + %d tokens outside [1, seq_len %d]", P, T, c->seq_len);
+        return NULL;
+    }
+    sh[0] = B;
+    sh[1] = T;
+    psh[0] = P + T;
+    psh[1] = c->d_model;
     x = decar_embedding(ctx, p[0], ids, 2, sh);
-    if (P) {   /* image prefix: project, then place before the text */
-        int64_t ish[3]; decar_tensor *im;
-        ish[0] = B; ish[1] = P; ish[2] = c->d_prefix;
+    if (P) { /* image prefix: project, then place before the text */
+        int64_t ish[3];
+        decar_tensor *im;
+        ish[0] = B;
+        ish[1] = P;
+        ish[2] = c->d_prefix;
         im = decar_wrap(ctx, (float *)prefix, NULL, 3, ish);
         h = decar_matmul(ctx, im, p[DECAR__VIS(c)], p[DECAR__VIS(c) + 1]);
         if (c->d_proj_hidden > 0) h = decar_matmul(ctx, decar_gelu(ctx, h), p[DECAR__VIS(c) + 2], p[DECAR__VIS(c) + 3]);
@@ -2134,7 +2776,7 @@ DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, co
         x = decar_add(ctx, x, h);
     }
     x = decar_layernorm(ctx, x, p[DECAR__LNF(c)], p[DECAR__LNF(c) + 1]);
-    return decar_matmul(ctx, x, p[0], NULL);   /* tied output embedding */
+    return decar_matmul(ctx, x, p[0], NULL); /* tied output embedding */
 }
 
 DECARDEF double decar_gpt_train_bytes(const decar_gpt_config *c, int B, int T) {
@@ -2145,8 +2787,8 @@ DECARDEF double decar_gpt_train_bytes(const decar_gpt_config *c, int B, int T) {
 }
 DECARDEF double decar_gpt_flops_per_token(const decar_gpt_config *c, int T) {
     double C = c->d_model, L = c->n_layer, V = c->vocab_size;
-    double n_mm = L * 12.0 * C * C + V * C;          /* weights in matmuls: 2 flops each forward, 4 backward */
-    double attn = L * 4.0 * C * T * (c->causal ? 0.5 : 1.0);   /* q.k and p.v per token, forward */
+    double n_mm = L * 12.0 * C * C + V * C;                  /* weights in matmuls: 2 flops each forward, 4 backward */
+    double attn = L * 4.0 * C * T * (c->causal ? 0.5 : 1.0); /* q.k and p.v per token, forward */
     return 6.0 * n_mm + 3.0 * attn;
 }
 
@@ -2156,13 +2798,20 @@ DECARDEF void decar_dfm_corrupt(const decar_dfm *d, decar_rng *r, const int32_t 
     int b, i, n = d->kappa_pow > 0 ? d->kappa_pow : 1;
     double tmax = d->t_max > 0.0f && d->t_max < 1.0f ? d->t_max : 1.0 - 1e-3;
     for (b = 0; b < B; b++) {
-        double t = ((double)b + decar_rng_double(r)) / (double)B * tmax;    /* stratified over the batch */
+        double t = ((double)b + decar_rng_double(r)) / (double)B * tmax; /* stratified over the batch */
         double kappa = pow(t, (double)n), kdot = (double)n * pow(t, (double)(n - 1)), w = kdot / (1.0 - kappa);
         if (t_out) t_out[b] = (float)t;
         for (i = 0; i < T; i++) {
             int64_t k = (int64_t)b * T + i;
-            if (decar_rng_double(r) < kappa) { x_in[k] = x1[k]; targets[k] = -1; weights[k] = 0.0f; }
-            else { x_in[k] = d->mask_token > 0 ? d->mask_token : DECAR_TOK_MASK; targets[k] = x1[k]; weights[k] = (float)w; }
+            if (decar_rng_double(r) < kappa) {
+                x_in[k] = x1[k];
+                targets[k] = -1;
+                weights[k] = 0.0f;
+            } else {
+                x_in[k] = d->mask_token > 0 ? d->mask_token : DECAR_TOK_MASK;
+                targets[k] = x1[k];
+                weights[k] = (float)w;
+            }
         }
     }
 }
@@ -2170,55 +2819,75 @@ DECARDEF void decar_dfm_corrupt(const decar_dfm *d, decar_rng *r, const int32_t 
 /* ---- 7. AdamW ------------------------------------------------------------------------------------------------- */
 DECARDEF decar_opt decar_opt_default(void) {
     decar_opt o;
-    o.lr = 1e-3f; o.min_lr = 1e-4f; o.beta1 = 0.9f; o.beta2 = 0.95f; o.eps = 1e-8f; o.weight_decay = 0.1f;
-    o.grad_clip = 1.0f; o.warmup_steps = 100; o.total_steps = 1000;
+    o.lr = 1e-3f;
+    o.min_lr = 1e-4f;
+    o.beta1 = 0.9f;
+    o.beta2 = 0.95f;
+    o.eps = 1e-8f;
+    o.weight_decay = 0.1f;
+    o.grad_clip = 1.0f;
+    o.warmup_steps = 100;
+    o.total_steps = 1000;
     return o;
 }
 DECARDEF float decar_opt_lr(const decar_opt *o, int64_t step) {
     double ratio;
     if (step < o->warmup_steps) return o->lr * (float)(step + 1) / (float)o->warmup_steps;
     if (step >= o->total_steps) return o->min_lr;
-    ratio = (double)(step - o->warmup_steps) / (double)(o->total_steps - o->warmup_steps > 0 ? o->total_steps - o->warmup_steps : 1);
+    ratio = (double)(step - o->warmup_steps) /
+            (double)(o->total_steps - o->warmup_steps > 0 ? o->total_steps - o->warmup_steps : 1);
     return o->min_lr + (float)(0.5 * (1.0 + cos(3.141592653589793 * ratio))) * (o->lr - o->min_lr);
 }
-DECARDEF void decar_gpt_zero_grad(decar_gpt *g) { decar__zero(g->grads, (int64_t)g->n_params); }
+DECARDEF void decar_gpt_zero_grad(decar_gpt *g) {
+    decar__zero(g->grads, (int64_t)g->n_params);
+}
 DECARDEF float decar_gpt_clip_grad(decar_gpt *g, float max_norm) {
-    double s = 0.0; int64_t n = (int64_t)g->n_params, nch = (n + 65535) / 65536, k; size_t i; float norm;
+    double s = 0.0;
+    int64_t n = (int64_t)g->n_params, nch = (n + 65535) / 65536, k;
+    size_t i;
+    float norm;
     /* the squared norm in chunks of 64K, added in chunk order: the same bits for any number of threads */
     DECAR__PRAGMA(omp parallel for ordered schedule(static, 1) if(nch > 1))
     for (k = 0; k < nch; k++) {
-        double part = 0.0; int64_t j, j1 = (k + 1) * 65536 < n ? (k + 1) * 65536 : n;
+        double part = 0.0;
+        int64_t j, j1 = (k + 1) * 65536 < n ? (k + 1) * 65536 : n;
         for (j = k * 65536; j < j1; j++) part += (double)g->grads[j] * g->grads[j];
-        DECAR__PRAGMA(omp ordered)
-        { s += part; }
+        DECAR__PRAGMA(omp ordered) {
+            s += part;
+        }
     }
     norm = (float)sqrt(s);
     if (max_norm > 0.0f && norm > 0.0f) {
         float coef = max_norm / (norm + 1e-6f);
-        if (coef < 1.0f) for (i = 0; i < g->n_params; i++) g->grads[i] *= coef;
+        if (coef < 1.0f)
+            for (i = 0; i < g->n_params; i++) g->grads[i] *= coef;
     }
     return norm;
 }
-DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o) {   /* torch.optim.AdamW's update, in float32 */
-    float lr = decar_opt_lr(o, g->step); int t;
+DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o) { /* torch.optim.AdamW's update, in float32 */
+    float lr = decar_opt_lr(o, g->step);
+    int t;
     float bc1 = 1.0f - powf(o->beta1, (float)(g->step + 1)), bc2 = 1.0f - powf(o->beta2, (float)(g->step + 1));
     for (t = 0; t < g->n_tensors; t++) {
-        const decar_param_info *pi = &g->info[t]; int64_t n = pi->shape[0] * pi->shape[1], i;
+        const decar_param_info *pi = &g->info[t];
+        int64_t n = pi->shape[0] * pi->shape[1], i;
         float *p = g->params + pi->offset, *gr = g->grads + pi->offset, *m = g->m + pi->offset, *v = g->v + pi->offset;
         float decay = pi->decay ? 1.0f - lr * o->weight_decay : 1.0f, step_size = lr / bc1, sbc2 = sqrtf(bc2);
         int64_t nv = n / DECAR__VW, k;
         const decar__v b1 = decar__vset1(o->beta1), c1 = decar__vset1(1.0f - o->beta1), b2 = decar__vset1(o->beta2);
         const decar__v c2 = decar__vset1(1.0f - o->beta2), vd = decar__vset1(decay), vs = decar__vset1(step_size);
         const decar__v vb = decar__vset1(sbc2), ve = decar__vset1(o->eps);
-        DECAR__PAR_FOR_IF(n >= 32768)   /* in vectors: the same IEEE operations, in the same order, as the tail */
+        DECAR__PAR_FOR_IF(n >= 32768) /* in vectors: the same IEEE operations, in the same order, as the tail */
         for (k = 0; k < nv; k++) {
             float *pk = p + k * DECAR__VW, *mk = m + k * DECAR__VW, *vk = v + k * DECAR__VW;
             decar__v gi = decar__vload(gr + k * DECAR__VW), mm, vv;
             mm = decar__vadd(decar__vmul(b1, decar__vload(mk)), decar__vmul(c1, gi));
             vv = decar__vadd(decar__vmul(b2, decar__vload(vk)), decar__vmul(decar__vmul(c2, gi), gi));
-            decar__vstore(mk, mm); decar__vstore(vk, vv);
-            decar__vstore(pk, decar__vsub(decar__vmul(decar__vload(pk), vd),
-                                          decar__vdiv(decar__vmul(vs, mm), decar__vadd(decar__vdiv(decar__vsqrt(vv), vb), ve))));
+            decar__vstore(mk, mm);
+            decar__vstore(vk, vv);
+            decar__vstore(
+                pk, decar__vsub(decar__vmul(decar__vload(pk), vd),
+                                decar__vdiv(decar__vmul(vs, mm), decar__vadd(decar__vdiv(decar__vsqrt(vv), vb), ve))));
         }
         for (i = nv * DECAR__VW; i < n; i++) {
             float gi = gr[i];
@@ -2231,16 +2900,21 @@ DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o) {   /* torch.opt
 }
 
 /* targets (and weights) for the text positions, widened to prefix + text with -1 (0) on the prefix */
-static int decar__widen(decar_ctx *ctx, int P, const int32_t *tg, const float *w, int B, int T, int32_t **tg_out, float **w_out) {
+static int decar__widen(decar_ctx *ctx, int P, const int32_t *tg, const float *w, int B, int T, int32_t **tg_out,
+                        float **w_out) {
     int b;
-    *tg_out = (int32_t *)tg; *w_out = (float *)w;
+    *tg_out = (int32_t *)tg;
+    *w_out = (float *)w;
     if (!P) return 1;
     *tg_out = (int32_t *)decar_ctx_alloc(ctx, (size_t)B * (P + T) * sizeof(int32_t));
     if (w) *w_out = (float *)decar_ctx_alloc(ctx, (size_t)B * (P + T) * sizeof(float));
     if (!*tg_out || (w && !*w_out)) return 0;
     for (b = 0; b < B; b++) {
         int t;
-        for (t = 0; t < P; t++) { (*tg_out)[b * (P + T) + t] = -1; if (w) (*w_out)[b * (P + T) + t] = 0.0f; }
+        for (t = 0; t < P; t++) {
+            (*tg_out)[b * (P + T) + t] = -1;
+            if (w) (*w_out)[b * (P + T) + t] = 0.0f;
+        }
         memcpy(*tg_out + b * (P + T) + P, tg + (int64_t)b * T, (size_t)T * sizeof(int32_t));
         if (w) memcpy(*w_out + b * (P + T) + P, w + (int64_t)b * T, (size_t)T * sizeof(float));
     }
@@ -2251,8 +2925,12 @@ DECARDEF float decar_gpt_train_step(decar_gpt *g, decar_ctx *ctx, const decar_op
     return decar_gpt_train_step_prefix(g, ctx, o, NULL, ids, targets, weights, B, T);
 }
 DECARDEF float decar_gpt_train_step_prefix(decar_gpt *g, decar_ctx *ctx, const decar_opt *o, const float *prefix,
-                                           const int32_t *ids, const int32_t *targets, const float *weights, int B, int T) {
-    decar_tensor *logits, *loss; float lv, *w2; int32_t *tg2; int nc = decar_gpt_classes(&g->cfg);
+                                           const int32_t *ids, const int32_t *targets, const float *weights, int B,
+                                           int T) {
+    decar_tensor *logits, *loss;
+    float lv, *w2;
+    int32_t *tg2;
+    int nc = decar_gpt_classes(&g->cfg);
     int P = prefix ? g->cfg.n_prefix : 0;
     decar_ctx_reset(ctx);
     decar_gpt_zero_grad(g);
@@ -2261,30 +2939,39 @@ DECARDEF float decar_gpt_train_step_prefix(decar_gpt *g, decar_ctx *ctx, const d
     loss = decar_cross_entropy(ctx, logits, tg2, w2, weights ? (float)B * (float)T : 0.0f, nc, NULL);
     if (!loss || decar_backward(ctx, loss)) return NAN;
     lv = loss->data[0];
-    if (!(lv == lv) || fabsf(lv) == INFINITY) { decar__ctx_fail(ctx, DECAR_ERR_NUMERIC, "the loss is %f: lower the learning rate", (double)lv); return NAN; }
+    if (!(lv == lv) || fabsf(lv) == INFINITY) {
+        decar__ctx_fail(ctx, DECAR_ERR_NUMERIC, "the loss is %f: lower the learning rate", (double)lv);
+        return NAN;
+    }
     decar_gpt_clip_grad(g, o->grad_clip);
     decar_gpt_adamw(g, o);
     return lv;
 }
 
-DECARDEF int decar_gpt_score(decar_gpt *g, decar_ctx *ctx, const int32_t *ids, const int32_t *targets, int B, int T, float *nll) {
+DECARDEF int decar_gpt_score(decar_gpt *g, decar_ctx *ctx, const int32_t *ids, const int32_t *targets, int B, int T,
+                             float *nll) {
     return decar_gpt_score_prefix(g, ctx, NULL, ids, targets, B, T, nll);
 }
 DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *prefix, const int32_t *ids,
                                     const int32_t *targets, int B, int T, float *nll) {
-    decar_tensor *logits; int nc = decar_gpt_classes(&g->cfg), b;
-    int P = prefix ? g->cfg.n_prefix : 0; int32_t *tg2; float *w2, *nll2;
+    decar_tensor *logits;
+    int nc = decar_gpt_classes(&g->cfg), b;
+    int P = prefix ? g->cfg.n_prefix : 0;
+    int32_t *tg2;
+    float *w2, *nll2;
     decar_ctx_reset(ctx);
     if (!decar__widen(ctx, P, targets, NULL, B, T, &tg2, &w2)) return ctx->status;
     nll2 = P ? (float *)decar_ctx_alloc(ctx, (size_t)B * (P + T) * sizeof(float)) : nll;
     logits = decar_gpt_forward_prefix(ctx, g, prefix, ids, B, T);
     if (!nll2 || !decar_cross_entropy(ctx, logits, tg2, NULL, 0.0f, nc, nll2)) return ctx->status;
-    if (P) for (b = 0; b < B; b++) memcpy(nll + (int64_t)b * T, nll2 + (int64_t)b * (P + T) + P, (size_t)T * sizeof(float));
+    if (P)
+        for (b = 0; b < B; b++)
+            memcpy(nll + (int64_t)b * T, nll2 + (int64_t)b * (P + T) + P, (size_t)T * sizeof(float));
     return DECAR_OK;
 }
 
-DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const decar_data *d, int B, int T, const decar_dfm *dfm,
-                                   int batches) {
+DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const decar_data *d, int B, int T,
+                                   const decar_dfm *dfm, int batches) {
     size_t n = (size_t)B * (size_t)T;
     int32_t *x = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
     int32_t *y = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
@@ -2295,7 +2982,7 @@ DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const decar_dat
     int b, nb = 0;
     size_t i;
     decar_rng r;
-    decar_rng_seed(&r, 777);   /* the same validation windows every time */
+    decar_rng_seed(&r, 777); /* the same validation windows every time */
     for (b = 0; b < batches && x && y && xi && w && nll && d->stream_len[1] > (int64_t)T + 2; b++) {
         double s = 0.0;
         if (decar_data_batch(d, 1, &r, B, T, x, y)) break;
@@ -2319,8 +3006,8 @@ DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const decar_dat
     decar__free(nll);
     return nb ? tot / nb : NAN;
 }
-DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const decar_data *d, const decar_opt *o, const decar_train_opts *t,
-                         decar_train_fn fn, void *user, decar_error *e) {
+DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const decar_data *d, const decar_opt *o,
+                         const decar_train_opts *t, decar_train_fn fn, void *user, decar_error *e) {
     int B = t->batch, T = t->seq_len;
     size_t n = (size_t)(B > 0 ? B : 1) * (size_t)(T > 0 ? T : 1);
     int32_t *x = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
@@ -2354,8 +3041,8 @@ DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const decar_data *d, cons
         ev.loss = decar_gpt_train_step(g, ctx, o, t->dfm ? xi : x, y, w, B, T);
         if (ev.loss != ev.loss) {
             rc = decar_ctx_status(ctx) ? decar_ctx_status(ctx) : DECAR_ERR_NUMERIC;
-            decar__seterr(e, rc, "step %lld: %s", (long long)s, decar_ctx_status(ctx) ? decar_ctx_error(ctx)
-                                                                                      : "the loss is NaN (lower the learning rate?)");
+            decar__seterr(e, rc, "step %lld: %s", (long long)s,
+                          decar_ctx_status(ctx) ? decar_ctx_error(ctx) : "the loss is NaN (lower the learning rate?)");
             break;
         }
         g->rng_state = r.s;
@@ -2375,20 +3062,30 @@ DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const decar_data *d, cons
 }
 
 /* KV-cache step at batch 1 (inference only; matrix-vector kernels). kv layout: [layer][k|v][seq_len][C]. */
-DECARDEF size_t decar_gpt_kv_size(const decar_gpt_config *c) { return (size_t)c->n_layer * 2 * (size_t)c->seq_len * (size_t)c->d_model; }
-DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c) { return decar_gpt_step_batch_scratch(c, 1); }
-DECARDEF size_t decar_gpt_step_batch_scratch(const decar_gpt_config *c, int n) { return (size_t)n * ((size_t)c->d_model * 10 + (size_t)c->seq_len) + 64; }
+DECARDEF size_t decar_gpt_kv_size(const decar_gpt_config *c) {
+    return (size_t)c->n_layer * 2 * (size_t)c->seq_len * (size_t)c->d_model;
+}
+DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c) {
+    return decar_gpt_step_batch_scratch(c, 1);
+}
+DECARDEF size_t decar_gpt_step_batch_scratch(const decar_gpt_config *c, int n) {
+    return (size_t)n * ((size_t)c->d_model * 10 + (size_t)c->seq_len) + 64;
+}
 DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float *logits, float *scratch) {
     if (tok < 0 || tok >= g->cfg.vocab_size) return DECAR_ERR_ARG;
-    return decar_gpt_step_embed(g, kv, g->params + g->info[0].offset + (int64_t)tok * g->cfg.d_model, pos, logits, scratch);
+    return decar_gpt_step_embed(g, kv, g->params + g->info[0].offset + (int64_t)tok * g->cfg.d_model, pos, logits,
+                                scratch);
 }
 DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *out) {
-    const decar_gpt_config *c = &g->cfg; int64_t H = c->d_proj_hidden > 0 ? c->d_proj_hidden : c->d_model;
-    const decar_param_info *V = g->info + DECAR__VIS(c); float *hid;
+    const decar_gpt_config *c = &g->cfg;
+    int64_t H = c->d_proj_hidden > 0 ? c->d_proj_hidden : c->d_model;
+    const decar_param_info *V = g->info + DECAR__VIS(c);
+    float *hid;
     if (c->n_prefix <= 0) return DECAR_ERR_ARG;
     hid = (float *)DECAR_MALLOC((size_t)(c->n_prefix * H) * sizeof(float));
     if (!hid) return DECAR_ERR_NOMEM;
-    decar_linear_forward(c->d_proj_hidden > 0 ? hid : out, prefix, g->params + V[0].offset, g->params + V[1].offset, c->n_prefix, c->d_prefix, H);
+    decar_linear_forward(c->d_proj_hidden > 0 ? hid : out, prefix, g->params + V[0].offset, g->params + V[1].offset,
+                         c->n_prefix, c->d_prefix, H);
     if (c->d_proj_hidden > 0) {
         decar__gelu_span(hid, hid, NULL, c->n_prefix * H);
         decar_linear_forward(out, hid, g->params + V[2].offset, g->params + V[3].offset, c->n_prefix, H, c->d_model);
@@ -2399,16 +3096,22 @@ DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *
 DECARDEF int decar_gpt_step_embed(decar_gpt *g, float *kv, const float *emb, int pos, float *logits, float *scratch) {
     return decar_gpt_step_batch(g, &kv, emb, &pos, 1, logits, scratch);
 }
-static void decar__ln_rows(float *dst, const float *src, const float *w, const float *b, int64_t n, int64_t C) {   /* inference LayerNorm */
+static void decar__ln_rows(float *dst, const float *src, const float *w, const float *b, int64_t n,
+                           int64_t C) { /* inference LayerNorm */
     int64_t r;
     for (r = 0; r < n; r++) decar__ln_row(dst + r * C, src + r * C, w, b, C, NULL);
 }
 /* n sequences at once: every weight matrix is read once for all n (a GEMM from 32 on), each sequence attends to
    its own KV cache kv[j] at its own position pos[j]. emb (n, C) input vectors; logits (n, vocab). */
-DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n, float *logits, float *scratch) {
-    const decar_gpt_config *c = &g->cfg; int64_t C = c->d_model, T = c->seq_len, nh = c->n_head, hs = C / nh, l, j;
-    float *x = scratch, *xn = x + n * C, *qkv = xn + n * C, *att = qkv + 3 * n * C, *hid = att + n * C, *scores = hid + 4 * n * C;
-    float *P = g->params; const decar_param_info *PI = g->info; float scale = 1.0f / sqrtf((float)hs);
+DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n,
+                                  float *logits, float *scratch) {
+    const decar_gpt_config *c = &g->cfg;
+    int64_t C = c->d_model, T = c->seq_len, nh = c->n_head, hs = C / nh, l, j;
+    float *x = scratch, *xn = x + n * C, *qkv = xn + n * C, *att = qkv + 3 * n * C, *hid = att + n * C,
+          *scores = hid + 4 * n * C;
+    float *P = g->params;
+    const decar_param_info *PI = g->info;
+    float scale = 1.0f / sqrtf((float)hs);
     if (!c->causal || n < 1) return DECAR_ERR_ARG;
     for (j = 0; j < n; j++) {
         int64_t i;
@@ -2416,18 +3119,22 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
         for (i = 0; i < C; i++) x[j * C + i] = emb[j * C + i] + P[PI[1].offset + (int64_t)pos[j] * C + i];
     }
     for (l = 0; l < c->n_layer; l++) {
-        const decar_param_info *L = PI + 2 + l * DECAR__PER_LAYER; int64_t i;
+        const decar_param_info *L = PI + 2 + l * DECAR__PER_LAYER;
+        int64_t i;
         decar__ln_rows(xn, x, P + L[0].offset, P + L[1].offset, n, C);
         decar_linear_forward(qkv, xn, P + L[2].offset, P + L[3].offset, n, C, 3 * C);
         DECAR__PAR_FOR_IF(n > 1)
-        for (j = 0; j < n; j++) {   /* each sequence: append to its cache, attend over it (its own score row) */
+        for (j = 0; j < n; j++) { /* each sequence: append to its cache, attend over it (its own score row) */
             float *kc = kv[j] + ((size_t)l * 2) * T * C, *vc = kc + T * C, *q = qkv + j * 3 * C, *sc = scores + j * T;
             int64_t h, t2, p = pos[j];
             memcpy(kc + p * C, q + C, (size_t)C * sizeof(float));
             memcpy(vc + p * C, q + 2 * C, (size_t)C * sizeof(float));
             for (h = 0; h < nh; h++) {
                 float mx = -INFINITY, s = 0.0f, *o = att + j * C + h * hs;
-                for (t2 = 0; t2 <= p; t2++) { sc[t2] = decar__dot(q + h * hs, kc + t2 * C + h * hs, hs) * scale; if (sc[t2] > mx) mx = sc[t2]; }
+                for (t2 = 0; t2 <= p; t2++) {
+                    sc[t2] = decar__dot(q + h * hs, kc + t2 * C + h * hs, hs) * scale;
+                    if (sc[t2] > mx) mx = sc[t2];
+                }
                 s = decar__exp_span(sc, sc, mx, p + 1);
                 memset(o, 0, (size_t)hs * sizeof(float));
                 for (t2 = 0; t2 <= p; t2++) decar__axpy(o, sc[t2] / s, vc + t2 * C + h * hs, hs);
@@ -2447,115 +3154,235 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
 }
 
 /* ---- 8. checkpoints ------------------------------------------------------------------------------------------- */
-typedef struct decar__sb { char *p; size_t n, cap; int oom; } decar__sb;   /* string builder (no stdio needed) */
+typedef struct decar__sb {
+    char *p;
+    size_t n, cap;
+    int oom;
+} decar__sb; /* string builder (no stdio needed) */
 static void decar__sb_put(decar__sb *s, const char *x, size_t n) {
     if (s->oom) return;
     if (s->n + n + 1 > s->cap) {
-        size_t nc = (s->cap ? s->cap * 2 : 4096); char *np;
+        size_t nc = (s->cap ? s->cap * 2 : 4096);
+        char *np;
         while (nc < s->n + n + 1) nc *= 2;
         np = (char *)DECAR_REALLOC(s->p, nc);
-        if (!np) { s->oom = 1; return; }
-        s->p = np; s->cap = nc;
+        if (!np) {
+            s->oom = 1;
+            return;
+        }
+        s->p = np;
+        s->cap = nc;
     }
-    memcpy(s->p + s->n, x, n); s->n += n; s->p[s->n] = 0;
+    memcpy(s->p + s->n, x, n);
+    s->n += n;
+    s->p[s->n] = 0;
 }
-static void decar__sb_str(decar__sb *s, const char *x) { decar__sb_put(s, x, strlen(x)); }
+static void decar__sb_str(decar__sb *s, const char *x) {
+    decar__sb_put(s, x, strlen(x));
+}
 static void decar__sb_u64(decar__sb *s, uint64_t v) {
-    char b[24]; int k = 0, i; char o[24];
-    do { b[k++] = (char)('0' + v % 10); v /= 10; } while (v);
+    char b[24];
+    int k = 0, i;
+    char o[24];
+    do {
+        b[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
     for (i = 0; i < k; i++) o[i] = b[k - 1 - i];
     decar__sb_put(s, o, (size_t)k);
 }
-static void decar__sb_kv(decar__sb *s, const char *k, uint64_t v) {   /* "k":"v", */
-    decar__sb_str(s, "\""); decar__sb_str(s, k); decar__sb_str(s, "\":\""); decar__sb_u64(s, v); decar__sb_str(s, "\",");
+static void decar__sb_kv(decar__sb *s, const char *k, uint64_t v) { /* "k":"v", */
+    decar__sb_str(s, "\"");
+    decar__sb_str(s, k);
+    decar__sb_str(s, "\":\"");
+    decar__sb_u64(s, v);
+    decar__sb_str(s, "\",");
 }
 
 static uint32_t decar__crc32(const uint8_t *p, size_t n) {
-    uint32_t tab[256], c = 0xffffffffu; uint32_t i; int k; size_t j;
-    for (i = 0; i < 256; i++) { uint32_t x = i; for (k = 0; k < 8; k++) x = (x & 1) ? 0xedb88320u ^ (x >> 1) : x >> 1; tab[i] = x; }
+    uint32_t tab[256], c = 0xffffffffu;
+    uint32_t i;
+    int k;
+    size_t j;
+    for (i = 0; i < 256; i++) {
+        uint32_t x = i;
+        for (k = 0; k < 8; k++) x = (x & 1) ? 0xedb88320u ^ (x >> 1) : x >> 1;
+        tab[i] = x;
+    }
     for (j = 0; j < n; j++) c = tab[(c ^ p[j]) & 0xff] ^ (c >> 8);
     return c ^ 0xffffffffu;
 }
-static int decar__little_endian(void) { uint16_t x = 1; uint8_t b; memcpy(&b, &x, 1); return b == 1; }
-static void decar__f32_le(uint8_t *dst, const float *src, size_t n) {   /* host floats -> little-endian bytes */
-    size_t i; memcpy(dst, src, n * 4);
-    if (!decar__little_endian()) for (i = 0; i < n; i++) { uint8_t t = dst[4*i]; dst[4*i] = dst[4*i+3]; dst[4*i+3] = t; t = dst[4*i+1]; dst[4*i+1] = dst[4*i+2]; dst[4*i+2] = t; }
+static int decar__little_endian(void) {
+    uint16_t x = 1;
+    uint8_t b;
+    memcpy(&b, &x, 1);
+    return b == 1;
+}
+static void decar__f32_le(uint8_t *dst, const float *src, size_t n) { /* host floats -> little-endian bytes */
+    size_t i;
+    memcpy(dst, src, n * 4);
+    if (!decar__little_endian())
+        for (i = 0; i < n; i++) {
+            uint8_t t = dst[4 * i];
+            dst[4 * i] = dst[4 * i + 3];
+            dst[4 * i + 3] = t;
+            t = dst[4 * i + 1];
+            dst[4 * i + 1] = dst[4 * i + 2];
+            dst[4 * i + 2] = t;
+        }
 }
 
-DECARDEF int decar_st_save_mem(const decar_st_tensor *t, int n, const char *meta, void **buf, size_t *len, decar_error *e) {
-    decar__sb h; size_t off = 0, data_len = 0, hlen; int i; uint8_t *b;
+DECARDEF int decar_st_save_mem(const decar_st_tensor *t, int n, const char *meta, void **buf, size_t *len,
+                               decar_error *e) {
+    decar__sb h;
+    size_t off = 0, data_len = 0, hlen;
+    int i;
+    uint8_t *b;
     for (i = 0; i < n; i++) data_len += (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1)) * 4;
     b = (uint8_t *)DECAR_MALLOC(data_len + 1);
     if (!b) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lu-byte file", (unsigned long)data_len);
     memset(b, 0, data_len + 1);
     for (i = 0; i < n; i++) {
         size_t ne = (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1));
-        decar__f32_le(b + off, t[i].data, ne); off += ne * 4;
+        decar__f32_le(b + off, t[i].data, ne);
+        off += ne * 4;
     }
     memset(&h, 0, sizeof h);
     decar__sb_str(&h, "{\"__metadata__\":{\"format\":\"pt\",\"decar_version\":\"" DECAR_VERSION "\",");
-    if (meta && *meta) { decar__sb_str(&h, meta); decar__sb_str(&h, ","); }
+    if (meta && *meta) {
+        decar__sb_str(&h, meta);
+        decar__sb_str(&h, ",");
+    }
     decar__sb_kv(&h, "decar_crc32", decar__crc32(b, data_len));
-    h.n--;   /* drop the trailing comma */
+    h.n--; /* drop the trailing comma */
     decar__sb_str(&h, "}");
     for (i = 0, off = 0; i < n; i++) {
         size_t nb = (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1)) * 4;
-        decar__sb_str(&h, ",\""); decar__sb_str(&h, t[i].name);
-        decar__sb_str(&h, "\":{\"dtype\":\"F32\",\"shape\":["); decar__sb_u64(&h, (uint64_t)t[i].shape[0]);
-        if (t[i].ndim == 2) { decar__sb_str(&h, ","); decar__sb_u64(&h, (uint64_t)t[i].shape[1]); }
-        decar__sb_str(&h, "],\"data_offsets\":["); decar__sb_u64(&h, off); decar__sb_str(&h, ",");
-        decar__sb_u64(&h, off + nb); decar__sb_str(&h, "]}");
+        decar__sb_str(&h, ",\"");
+        decar__sb_str(&h, t[i].name);
+        decar__sb_str(&h, "\":{\"dtype\":\"F32\",\"shape\":[");
+        decar__sb_u64(&h, (uint64_t)t[i].shape[0]);
+        if (t[i].ndim == 2) {
+            decar__sb_str(&h, ",");
+            decar__sb_u64(&h, (uint64_t)t[i].shape[1]);
+        }
+        decar__sb_str(&h, "],\"data_offsets\":[");
+        decar__sb_u64(&h, off);
+        decar__sb_str(&h, ",");
+        decar__sb_u64(&h, off + nb);
+        decar__sb_str(&h, "]}");
         off += nb;
     }
     decar__sb_str(&h, "}");
-    while (h.n % 8) decar__sb_str(&h, " ");   /* the format allows trailing spaces; keeps the data 8-aligned */
-    if (h.oom) { DECAR_FREE(b); decar__free(h.p); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the header"); }
-    hlen = h.n; *len = 8 + hlen + data_len;
+    while (h.n % 8) decar__sb_str(&h, " "); /* the format allows trailing spaces; keeps the data 8-aligned */
+    if (h.oom) {
+        DECAR_FREE(b);
+        decar__free(h.p);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the header");
+    }
+    hlen = h.n;
+    *len = 8 + hlen + data_len;
     *buf = DECAR_MALLOC(*len);
-    if (!*buf) { DECAR_FREE(b); DECAR_FREE(h.p); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the file"); }
-    { uint8_t *o = (uint8_t *)*buf; for (i = 0; i < 8; i++) o[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
-      memcpy(o + 8, h.p, hlen); memcpy(o + 8 + hlen, b, data_len); }
-    DECAR_FREE(b); DECAR_FREE(h.p);
+    if (!*buf) {
+        DECAR_FREE(b);
+        DECAR_FREE(h.p);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the file");
+    }
+    {
+        uint8_t *o = (uint8_t *)*buf;
+        for (i = 0; i < 8; i++) o[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+        memcpy(o + 8, h.p, hlen);
+        memcpy(o + 8 + hlen, b, data_len);
+    }
+    DECAR_FREE(b);
+    DECAR_FREE(h.p);
     return DECAR_OK;
 }
 
-DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *extra_meta, void **buf, size_t *len, decar_error *e) {
-    decar__sb m; int pass, t, n = 0, rc; decar_st_tensor *ts; char *names;
-    const char *pre[3]; const float *blk[3];
-    pre[0] = ""; pre[1] = "optim.m."; pre[2] = "optim.v."; blk[0] = g->params; blk[1] = g->m; blk[2] = g->v;
+DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *extra_meta, void **buf, size_t *len,
+                                decar_error *e) {
+    decar__sb m;
+    int pass, t, n = 0, rc;
+    decar_st_tensor *ts;
+    char *names;
+    const char *pre[3];
+    const float *blk[3];
+    pre[0] = "";
+    pre[1] = "optim.m.";
+    pre[2] = "optim.v.";
+    blk[0] = g->params;
+    blk[1] = g->m;
+    blk[2] = g->v;
     ts = (decar_st_tensor *)DECAR_MALLOC((size_t)g->n_tensors * 3 * sizeof *ts);
     names = (char *)DECAR_MALLOC((size_t)g->n_tensors * 3 * 80);
-    if (!ts || !names) { decar__free(ts); decar__free(names); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
+    if (!ts || !names) {
+        decar__free(ts);
+        decar__free(names);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    }
     for (pass = 0; pass < (with_opt ? 3 : 1); pass++)
         for (t = 0; t < g->n_tensors; t++, n++) {
-            const decar_param_info *pi = &g->info[t]; char *nm = names + (size_t)n * 80;
-            strcpy(nm, pre[pass]); strcat(nm, pi->name);
-            ts[n].name = nm; ts[n].ndim = pi->ndim; ts[n].shape[0] = pi->shape[0]; ts[n].shape[1] = pi->shape[1];
+            const decar_param_info *pi = &g->info[t];
+            char *nm = names + (size_t)n * 80;
+            strcpy(nm, pre[pass]);
+            strcat(nm, pi->name);
+            ts[n].name = nm;
+            ts[n].ndim = pi->ndim;
+            ts[n].shape[0] = pi->shape[0];
+            ts[n].shape[1] = pi->shape[1];
             ts[n].data = blk[pass] + pi->offset;
         }
     memset(&m, 0, sizeof m);
-    decar__sb_kv(&m, "vocab_size", (uint64_t)g->cfg.vocab_size); decar__sb_kv(&m, "n_layer", (uint64_t)g->cfg.n_layer);
-    decar__sb_kv(&m, "n_head", (uint64_t)g->cfg.n_head); decar__sb_kv(&m, "d_model", (uint64_t)g->cfg.d_model);
-    decar__sb_kv(&m, "seq_len", (uint64_t)g->cfg.seq_len); decar__sb_kv(&m, "causal", (uint64_t)g->cfg.causal);
+    decar__sb_kv(&m, "vocab_size", (uint64_t)g->cfg.vocab_size);
+    decar__sb_kv(&m, "n_layer", (uint64_t)g->cfg.n_layer);
+    decar__sb_kv(&m, "n_head", (uint64_t)g->cfg.n_head);
+    decar__sb_kv(&m, "d_model", (uint64_t)g->cfg.d_model);
+    decar__sb_kv(&m, "seq_len", (uint64_t)g->cfg.seq_len);
+    decar__sb_kv(&m, "causal", (uint64_t)g->cfg.causal);
     if (g->cfg.n_prefix > 0) {
-        decar__sb_kv(&m, "n_prefix", (uint64_t)g->cfg.n_prefix); decar__sb_kv(&m, "d_prefix", (uint64_t)g->cfg.d_prefix);
+        decar__sb_kv(&m, "n_prefix", (uint64_t)g->cfg.n_prefix);
+        decar__sb_kv(&m, "d_prefix", (uint64_t)g->cfg.d_prefix);
         decar__sb_kv(&m, "d_proj_hidden", (uint64_t)g->cfg.d_proj_hidden);
     }
     if (g->cfg.no_mask) decar__sb_kv(&m, "no_mask", 1);
-    decar__sb_kv(&m, "step", (uint64_t)g->step); decar__sb_kv(&m, "rng_state", g->rng_state);
+    decar__sb_kv(&m, "step", (uint64_t)g->step);
+    decar__sb_kv(&m, "rng_state", g->rng_state);
     if (g->tokenizer) decar__sb_kv(&m, "tokenizer", g->tokenizer);
-    if (extra_meta && *extra_meta) decar__sb_str(&m, extra_meta); else if (m.n) { m.n--; m.p[m.n] = 0; }
-    if (m.oom) { DECAR_FREE(ts); DECAR_FREE(names); decar__free(m.p); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
+    if (extra_meta && *extra_meta)
+        decar__sb_str(&m, extra_meta);
+    else if (m.n) {
+        m.n--;
+        m.p[m.n] = 0;
+    }
+    if (m.oom) {
+        DECAR_FREE(ts);
+        DECAR_FREE(names);
+        decar__free(m.p);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    }
     rc = decar_st_save_mem(ts, n, m.p, buf, len, e);
-    DECAR_FREE(ts); DECAR_FREE(names); DECAR_FREE(m.p);
+    DECAR_FREE(ts);
+    DECAR_FREE(names);
+    DECAR_FREE(m.p);
     return rc;
 }
 
 /* a strict reader for the JSON subset safetensors uses: objects, strings, integer arrays, integers */
-typedef struct decar__js { const char *p, *end; } decar__js;
-static void decar__js_ws(decar__js *j) { while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++; }
-static int decar__js_ch(decar__js *j, char c) { decar__js_ws(j); if (j->p < j->end && *j->p == c) { j->p++; return 1; } return 0; }
-static int decar__js_str(decar__js *j, char *out, size_t cap) {   /* 0 on success; \u escapes outside ASCII become '?' */
+typedef struct decar__js {
+    const char *p, *end;
+} decar__js;
+static void decar__js_ws(decar__js *j) {
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
+}
+static int decar__js_ch(decar__js *j, char c) {
+    decar__js_ws(j);
+    if (j->p < j->end && *j->p == c) {
+        j->p++;
+        return 1;
+    }
+    return 0;
+}
+static int decar__js_str(decar__js *j, char *out, size_t cap) { /* 0 on success; \u escapes outside ASCII become '?' */
     size_t n = 0;
     if (!decar__js_ch(j, '"')) return -1;
     while (j->p < j->end && *j->p != '"') {
@@ -2565,35 +3392,76 @@ static int decar__js_str(decar__js *j, char *out, size_t cap) {   /* 0 on succes
             if (j->p >= j->end) return -1;
             ch = *j->p++;
             switch (ch) {
-            case 'n': ch = '\n'; break; case 't': ch = '\t'; break; case 'r': ch = '\r'; break; case 'b': ch = '\b'; break;
-            case 'f': ch = '\f'; break; case '"': case '\\': case '/': break;
-            case 'u': { int k; unsigned v = 0; if (j->end - j->p < 4) return -1;
-                for (k = 0; k < 4; k++) { char x = *j->p++; v <<= 4;
-                    if (x >= '0' && x <= '9') v |= (unsigned)(x - '0'); else if (x >= 'a' && x <= 'f') v |= (unsigned)(x - 'a' + 10);
-                    else if (x >= 'A' && x <= 'F') v |= (unsigned)(x - 'A' + 10); else return -1; }
-                ch = v < 0x80 ? (char)v : '?'; break; }
-            default: return -1;
+                case 'n':
+                    ch = '\n';
+                    break;
+                case 't':
+                    ch = '\t';
+                    break;
+                case 'r':
+                    ch = '\r';
+                    break;
+                case 'b':
+                    ch = '\b';
+                    break;
+                case 'f':
+                    ch = '\f';
+                    break;
+                case '"':
+                case '\\':
+                case '/':
+                    break;
+                case 'u': {
+                    int k;
+                    unsigned v = 0;
+                    if (j->end - j->p < 4) return -1;
+                    for (k = 0; k < 4; k++) {
+                        char x = *j->p++;
+                        v <<= 4;
+                        if (x >= '0' && x <= '9')
+                            v |= (unsigned)(x - '0');
+                        else if (x >= 'a' && x <= 'f')
+                            v |= (unsigned)(x - 'a' + 10);
+                        else if (x >= 'A' && x <= 'F')
+                            v |= (unsigned)(x - 'A' + 10);
+                        else
+                            return -1;
+                    }
+                    ch = v < 0x80 ? (char)v : '?';
+                    break;
+                }
+                default:
+                    return -1;
             }
         }
         if (n + 1 >= cap) return -1;
         out[n++] = ch;
     }
     if (j->p >= j->end) return -1;
-    j->p++; out[n] = 0;
+    j->p++;
+    out[n] = 0;
     return 0;
 }
 static int decar__js_int(decar__js *j, int64_t *v) {
-    int64_t x = 0; int digits = 0;
+    int64_t x = 0;
+    int digits = 0;
     decar__js_ws(j);
     while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
         if (x > (((int64_t)1 << 62) - 9) / 10) return -1;
-        x = x * 10 + (*j->p++ - '0'); digits++;
+        x = x * 10 + (*j->p++ - '0');
+        digits++;
     }
     *v = x;
     return digits ? 0 : -1;
 }
 
-typedef struct decar__st_entry { char name[128]; int f32; int ndim; int64_t shape[8]; int64_t begin, end; } decar__st_entry;
+typedef struct decar__st_entry {
+    char name[128];
+    int f32;
+    int ndim;
+    int64_t shape[8];
+    int64_t begin, end;
+} decar__st_entry;
 /* a parsed safetensors header: t[] in file order, by_name[] points at the same entries sorted by name */
 typedef struct decar__st {
     decar__st_entry *t;
@@ -2626,22 +3494,34 @@ static const decar__st_entry *decar__st_find(const decar__st *st, const char *na
         int mid = lo + (hi - lo) / 2;
         int c = strcmp(st->by_name[mid]->name, name);
         if (c == 0) return st->by_name[mid];
-        if (c < 0) lo = mid + 1;
-        else hi = mid - 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
     }
     return NULL;
 }
 
 #define DECAR__MAX_HEADER ((uint64_t)100 << 20)
 static int decar__st_parse(const uint8_t *b, size_t len, decar__st *st, decar_error *e) {
-    uint64_t hl = 0; int i, cap = 0; decar__js j;
+    uint64_t hl = 0;
+    int i, cap = 0;
+    decar__js j;
     memset(st, 0, sizeof *st);
-    if (len < 8) DECAR__FAIL(e, DECAR_ERR_FORMAT, "checkpoint is %lu bytes: too short for a safetensors header (truncated?)", (unsigned long)len);
+    if (len < 8)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "checkpoint is %lu bytes: too short for a safetensors header (truncated?)",
+                    (unsigned long)len);
     for (i = 0; i < 8; i++) hl |= (uint64_t)b[i] << (8 * i);
-    if (hl > DECAR__MAX_HEADER) DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header claims %llu bytes (limit %llu): corrupt file", (unsigned long long)hl, (unsigned long long)DECAR__MAX_HEADER);
-    if (hl < 2 || hl > len - 8) DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header length %llu does not fit a %lu-byte file (truncated?)", (unsigned long long)hl, (unsigned long)len);
-    st->data_off = 8 + (size_t)hl; st->data_len = len - st->data_off;
-    j.p = (const char *)b + 8; j.end = j.p + hl;
+    if (hl > DECAR__MAX_HEADER)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header claims %llu bytes (limit %llu): corrupt file",
+                    (unsigned long long)hl, (unsigned long long)DECAR__MAX_HEADER);
+    if (hl < 2 || hl > len - 8)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header length %llu does not fit a %lu-byte file (truncated?)",
+                    (unsigned long long)hl, (unsigned long)len);
+    st->data_off = 8 + (size_t)hl;
+    st->data_len = len - st->data_off;
+    j.p = (const char *)b + 8;
+    j.end = j.p + hl;
     if (!decar__js_ch(&j, '{')) DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header is not a JSON object");
     if (decar__js_ch(&j, '}')) goto done;
     for (;;) {
@@ -2649,42 +3529,59 @@ static int decar__st_parse(const uint8_t *b, size_t len, decar__st *st, decar_er
         if (decar__js_str(&j, key, sizeof key) || !decar__js_ch(&j, ':')) goto bad;
         if (strcmp(key, "__metadata__") == 0) {
             if (!decar__js_ch(&j, '{')) goto bad;
-            if (!decar__js_ch(&j, '}')) for (;;) {
-                char k[64], v[128];
-                if (decar__js_str(&j, k, sizeof k) || !decar__js_ch(&j, ':') || decar__js_str(&j, v, sizeof v)) goto bad;
-                if (st->nm < 64) { strcpy(st->mk[st->nm], k); strcpy(st->mv[st->nm], v); st->nm++; }
-                if (decar__js_ch(&j, '}')) break;
-                if (!decar__js_ch(&j, ',')) goto bad;
-            }
+            if (!decar__js_ch(&j, '}'))
+                for (;;) {
+                    char k[64], v[128];
+                    if (decar__js_str(&j, k, sizeof k) || !decar__js_ch(&j, ':') || decar__js_str(&j, v, sizeof v))
+                        goto bad;
+                    if (st->nm < 64) {
+                        strcpy(st->mk[st->nm], k);
+                        strcpy(st->mv[st->nm], v);
+                        st->nm++;
+                    }
+                    if (decar__js_ch(&j, '}')) break;
+                    if (!decar__js_ch(&j, ',')) goto bad;
+                }
         } else {
-            decar__st_entry *t; int got = 0;
+            decar__st_entry *t;
+            int got = 0;
             if (st->n == cap) {
-                decar__st_entry *nt; cap = cap ? cap * 2 : 64;
+                decar__st_entry *nt;
+                cap = cap ? cap * 2 : 64;
                 if (cap > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_FORMAT, "too many tensors in the checkpoint");
                 nt = (decar__st_entry *)DECAR_REALLOC(st->t, (size_t)cap * sizeof *nt);
                 if (!nt) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the tensor table");
                 st->t = nt;
             }
-            t = &st->t[st->n++]; memset(t, 0, sizeof *t); strcpy(t->name, key);
+            t = &st->t[st->n++];
+            memset(t, 0, sizeof *t);
+            strcpy(t->name, key);
             if (!decar__js_ch(&j, '{')) goto bad;
             for (;;) {
                 char f[32];
                 if (decar__js_str(&j, f, sizeof f) || !decar__js_ch(&j, ':')) goto bad;
-                if (strcmp(f, "dtype") == 0) { char dt[16]; if (decar__js_str(&j, dt, sizeof dt)) goto bad; t->f32 = strcmp(dt, "F32") == 0; got |= 1; }
-                else if (strcmp(f, "shape") == 0) {
+                if (strcmp(f, "dtype") == 0) {
+                    char dt[16];
+                    if (decar__js_str(&j, dt, sizeof dt)) goto bad;
+                    t->f32 = strcmp(dt, "F32") == 0;
+                    got |= 1;
+                } else if (strcmp(f, "shape") == 0) {
                     if (!decar__js_ch(&j, '[')) goto bad;
-                    if (!decar__js_ch(&j, ']')) for (;;) {
-                        if (t->ndim >= 8 || decar__js_int(&j, &t->shape[t->ndim])) goto bad;
-                        t->ndim++;
-                        if (decar__js_ch(&j, ']')) break;
-                        if (!decar__js_ch(&j, ',')) goto bad;
-                    }
+                    if (!decar__js_ch(&j, ']'))
+                        for (;;) {
+                            if (t->ndim >= 8 || decar__js_int(&j, &t->shape[t->ndim])) goto bad;
+                            t->ndim++;
+                            if (decar__js_ch(&j, ']')) break;
+                            if (!decar__js_ch(&j, ',')) goto bad;
+                        }
                     got |= 2;
                 } else if (strcmp(f, "data_offsets") == 0) {
                     if (!decar__js_ch(&j, '[') || decar__js_int(&j, &t->begin) || !decar__js_ch(&j, ',') ||
-                        decar__js_int(&j, &t->end) || !decar__js_ch(&j, ']')) goto bad;
+                        decar__js_int(&j, &t->end) || !decar__js_ch(&j, ']'))
+                        goto bad;
                     got |= 4;
-                } else goto bad;
+                } else
+                    goto bad;
                 if (decar__js_ch(&j, '}')) break;
                 if (!decar__js_ch(&j, ',')) goto bad;
             }
@@ -2698,13 +3595,20 @@ done:
     if (j.p != j.end) goto bad;
     /* offsets: inside the data, sizes match shapes */
     for (i = 0; i < st->n; i++) {
-        decar__st_entry *t = &st->t[i]; int64_t n = 1; int d;
-        for (d = 0; d < t->ndim; d++) { if (t->shape[d] > ((int64_t)1 << 40) / (n ? n : 1)) n = -1; if (n >= 0) n *= t->shape[d]; }
+        decar__st_entry *t = &st->t[i];
+        int64_t n = 1;
+        int d;
+        for (d = 0; d < t->ndim; d++) {
+            if (t->shape[d] > ((int64_t)1 << 40) / (n ? n : 1)) n = -1;
+            if (n >= 0) n *= t->shape[d];
+        }
         if (t->begin > t->end || (uint64_t)t->end > st->data_len)
-            DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s': data_offsets [%lld, %lld) outside the %lu data bytes (truncated?)",
-                        t->name, (long long)t->begin, (long long)t->end, (unsigned long)st->data_len);
+            DECAR__FAIL(e, DECAR_ERR_FORMAT,
+                        "tensor '%s': data_offsets [%lld, %lld) outside the %lu data bytes (truncated?)", t->name,
+                        (long long)t->begin, (long long)t->end, (unsigned long)st->data_len);
         if (t->f32 && (n < 0 || t->end - t->begin != n * 4))
-            DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s': %lld bytes for its shape", t->name, (long long)(t->end - t->begin));
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s': %lld bytes for its shape", t->name,
+                        (long long)(t->end - t->begin));
     }
     /* no two tensors overlap, no name twice: sort once by offset and once by name, compare neighbours, O(n log n) */
     st->by_name = (decar__st_entry **)DECAR_MALLOC((size_t)(st->n > 0 ? st->n : 1) * sizeof(decar__st_entry *));
@@ -2712,14 +3616,18 @@ done:
     for (i = 0; i < st->n; i++) st->by_name[i] = &st->t[i];
     if (st->n > 1) qsort(st->by_name, (size_t)st->n, sizeof(decar__st_entry *), decar__st_cmp_begin);
     {
-        int64_t reach = 0;                  /* the largest end offset among the non-empty tensors so far */
+        int64_t reach = 0; /* the largest end offset among the non-empty tensors so far */
         const decar__st_entry *owner = NULL;
         for (i = 0; i < st->n; i++) {
             const decar__st_entry *t = st->by_name[i];
             if (t->begin == t->end) continue;
             if (owner && t->begin < reach)
-                DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensors '%s' and '%s' overlap in the data section", owner->name, t->name);
-            if (t->end > reach) { reach = t->end; owner = t; }
+                DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensors '%s' and '%s' overlap in the data section", owner->name,
+                            t->name);
+            if (t->end > reach) {
+                reach = t->end;
+                owner = t;
+            }
         }
     }
     if (st->n > 1) qsort(st->by_name, (size_t)st->n, sizeof(decar__st_entry *), decar__st_cmp_name);
@@ -2731,25 +3639,35 @@ bad:
     DECAR__FAIL(e, DECAR_ERR_FORMAT, "malformed safetensors header JSON near byte %ld", (long)(j.p - (const char *)b));
 }
 static const char *decar__st_meta(const decar__st *st, const char *k) {
-    int i; for (i = 0; i < st->nm; i++) if (strcmp(st->mk[i], k) == 0) return st->mv[i]; return NULL;
+    int i;
+    for (i = 0; i < st->nm; i++)
+        if (strcmp(st->mk[i], k) == 0) return st->mv[i];
+    return NULL;
 }
 static int decar__parse_u64(const char *s, uint64_t *v) {
-    uint64_t x = 0; if (!s || !*s) return -1;
-    for (; *s; s++) { if (*s < '0' || *s > '9' || x > (UINT64_MAX - 9) / 10) return -1; x = x * 10 + (uint64_t)(*s - '0'); }
-    *v = x; return 0;
+    uint64_t x = 0;
+    if (!s || !*s) return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || x > (UINT64_MAX - 9) / 10) return -1;
+        x = x * 10 + (uint64_t)(*s - '0');
+    }
+    *v = x;
+    return 0;
 }
 static int decar__meta_int(const decar__st *st, const char *k, int *out, decar_error *e) {
     uint64_t v;
     if (decar__parse_u64(decar__st_meta(st, k), &v) || v > 0x7fffffff)
         DECAR__FAIL(e, DECAR_ERR_FORMAT, "checkpoint metadata lacks a valid '%s'", k);
-    *out = (int)v; return DECAR_OK;
+    *out = (int)v;
+    return DECAR_OK;
 }
 
 DECARDEF int decar_meta_get(const void *buf, size_t len, const char *key, char *val, size_t cap) {
     decar__st st;
     const char *v;
     int rc = -1;
-    if (decar__st_parse((const uint8_t *)buf, len, &st, NULL) == DECAR_OK && (v = decar__st_meta(&st, key)) && strlen(v) < cap) {
+    if (decar__st_parse((const uint8_t *)buf, len, &st, NULL) == DECAR_OK && (v = decar__st_meta(&st, key)) &&
+        strlen(v) < cap) {
         strcpy(val, v);
         rc = 0;
     }
@@ -2759,7 +3677,8 @@ DECARDEF int decar_meta_get(const void *buf, size_t len, const char *key, char *
 
 /* the data section against the "decar_crc32" metadata, when the file has one (files from other tools may not) */
 static int decar__st_check_crc(const decar__st *st, const uint8_t *b, decar_error *e) {
-    const char *crc_s = decar__st_meta(st, "decar_crc32"); uint64_t v;
+    const char *crc_s = decar__st_meta(st, "decar_crc32");
+    uint64_t v;
     if (crc_s && (decar__parse_u64(crc_s, &v) || v != decar__crc32(b + st->data_off, st->data_len)))
         DECAR__FAIL(e, DECAR_ERR_FORMAT, "data fails its CRC32 check: the file is corrupted or truncated");
     return DECAR_OK;
@@ -2774,7 +3693,10 @@ static int decar__st_open(const uint8_t *b, size_t len, decar__st *st, decar_err
 /* the F32 tensor `name` holding exactly n elements, or NULL with the reason in e */
 static const decar__st_entry *decar__st_want(const decar__st *st, const char *name, int64_t n, decar_error *e) {
     const decar__st_entry *en = decar__st_find(st, name);
-    if (!en) { decar__seterr(e, DECAR_ERR_FORMAT, "no tensor '%s'", name); return NULL; }
+    if (!en) {
+        decar__seterr(e, DECAR_ERR_FORMAT, "no tensor '%s'", name);
+        return NULL;
+    }
     if (!en->f32 || en->end - en->begin != n * 4) {
         decar__seterr(e, DECAR_ERR_FORMAT, "tensor '%s' is not F32 with %lld elements", name, (long long)n);
         return NULL;
@@ -2841,26 +3763,34 @@ DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar
     /* every tensor of the layout, found with its shape, before the model is allocated */
     n_tensors = decar__gpt_layout(&c, NULL, NULL);
     info = (decar_param_info *)DECAR_MALLOC((size_t)n_tensors * sizeof *info);
-    if (!info) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); goto done; }
+    if (!info) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory");
+        goto done;
+    }
     decar__gpt_layout(&c, info, NULL);
     for (pass = 0; pass < 3 && have_opt; pass++) {
         for (t = 0; t < n_tensors; t++) {
             const decar_param_info *pi = &info[t];
             const decar__st_entry *en;
             strcpy(nm, prefix[pass]);
-            strcat(nm, pi->name);   /* names are at most 63 characters: nm holds them */
+            strcat(nm, pi->name); /* names are at most 63 characters: nm holds them */
             en = decar__st_find(&st, nm);
             if (!en && pass == 0) {
                 rc = DECAR_ERR_FORMAT;
                 decar__seterr(e, rc, "checkpoint lacks tensor '%s'", nm);
                 goto done;
             }
-            if (!en) { have_opt = 0; break; }   /* no optimizer state: a weights-only checkpoint */
+            if (!en) {
+                have_opt = 0;
+                break;
+            } /* no optimizer state: a weights-only checkpoint */
             if (!en->f32 || en->ndim != pi->ndim || en->shape[0] != pi->shape[0] ||
                 (pi->ndim == 2 && en->shape[1] != pi->shape[1])) {
                 rc = DECAR_ERR_FORMAT;
                 decar__seterr(e, rc, "tensor '%s' is not F32 of shape [%lld%s%lld] as the config says", nm,
-                              (long long)pi->shape[0], pi->ndim == 2 ? ", " : "", pi->ndim == 2 ? (long long)pi->shape[1] : 0LL);
+                              (long long)pi->shape[0], pi->ndim == 2 ? ", " : "",
+                              pi->ndim == 2 ? (long long)pi->shape[1] : 0LL);
                 goto done;
             }
         }
@@ -2872,11 +3802,14 @@ DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar
         for (t = 0; t < n_tensors && !rc; t++) {
             const decar_param_info *pi = &info[t];
             strcpy(nm, prefix[pass]);
-            strcat(nm, pi->name);   /* names are at most 63 characters: nm holds them */
+            strcat(nm, pi->name); /* names are at most 63 characters: nm holds them */
             rc = decar__st_copy(&st, b, decar__st_find(&st, nm), blk + pi->offset, pi->shape[0] * pi->shape[1], e);
         }
     }
-    if (rc) { decar_gpt_free(g); goto done; }
+    if (rc) {
+        decar_gpt_free(g);
+        goto done;
+    }
     g->step = (decar__parse_u64(decar__st_meta(&st, "step"), &v) == 0 && have_opt) ? (int64_t)v : 0;
     g->rng_state = decar__parse_u64(decar__st_meta(&st, "rng_state"), &v) == 0 ? v : 0;
     g->tokenizer = decar__parse_u64(decar__st_meta(&st, "tokenizer"), &v) == 0 ? v : 0;
@@ -2893,7 +3826,8 @@ done:
    test compares logits through PyTorch. decar's byte vocabulary (258) travels as vocab_size; EOT (256) is GPT-2's
    bos/eos, and decar's input convention is [EOT, text...]. */
 static int decar__hf_conv1d(const char *name) {
-    static const char *suffix[4] = { "attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight" };
+    static const char *suffix[4] = { "attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight",
+                                     "mlp.c_proj.weight" };
     size_t n = strlen(name);
     int i;
     for (i = 0; i < 4; i++) {
@@ -2908,14 +3842,17 @@ static void decar__transpose(float *dst, const float *src, int64_t rows, int64_t
     for (r = 0; r < rows; r++)
         for (c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
 }
-DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *st_len, char **config_json, decar_error *e) {
+DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *st_len, char **config_json,
+                                     decar_error *e) {
     decar_st_tensor *ts;
     float *hf;
     int t, rc;
     *st_buf = NULL;
     *config_json = NULL;
-    if (!g->cfg.causal) DECAR__FAIL(e, DECAR_ERR_ARG, "a DFM (bidirectional) model has no GPT-2 equivalent: export AR models");
-    if (g->cfg.n_prefix > 0) DECAR__FAIL(e, DECAR_ERR_ARG, "an image-prefix captioner has no GPT2LMHeadModel equivalent");
+    if (!g->cfg.causal)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "a DFM (bidirectional) model has no GPT-2 equivalent: export AR models");
+    if (g->cfg.n_prefix > 0)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "an image-prefix captioner has no GPT2LMHeadModel equivalent");
     ts = (decar_st_tensor *)DECAR_MALLOC((size_t)g->n_tensors * sizeof *ts);
     hf = (float *)DECAR_MALLOC(g->n_params * sizeof(float));
     if (!ts || !hf) {
@@ -2937,8 +3874,8 @@ DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *
             decar__transpose(dst, src, pi->shape[0], pi->shape[1]);
             ts[t].shape[0] = pi->shape[1];
             ts[t].shape[1] = pi->shape[0];
-        }
-        else memcpy(dst, src, (size_t)(pi->shape[0] * pi->shape[1]) * sizeof(float));
+        } else
+            memcpy(dst, src, (size_t)(pi->shape[0] * pi->shape[1]) * sizeof(float));
     }
     rc = decar_st_save_mem(ts, g->n_tensors, NULL, st_buf, st_len, e);
     DECAR_FREE(ts);
@@ -2948,7 +3885,8 @@ DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *
     {
         decar__sb m;
         memset(&m, 0, sizeof m);
-        decar__sb_str(&m, "{\n  \"architectures\": [\"GPT2LMHeadModel\"],\n  \"model_type\": \"gpt2\",\n  \"vocab_size\": ");
+        decar__sb_str(
+            &m, "{\n  \"architectures\": [\"GPT2LMHeadModel\"],\n  \"model_type\": \"gpt2\",\n  \"vocab_size\": ");
         decar__sb_u64(&m, (uint64_t)g->cfg.vocab_size);
         decar__sb_str(&m, ",\n  \"n_positions\": ");
         decar__sb_u64(&m, (uint64_t)g->cfg.seq_len);
@@ -2960,18 +3898,26 @@ DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *
         decar__sb_u64(&m, (uint64_t)g->cfg.n_layer);
         decar__sb_str(&m, ",\n  \"n_head\": ");
         decar__sb_u64(&m, (uint64_t)g->cfg.n_head);
-        decar__sb_str(&m, ",\n  \"n_inner\": null,\n  \"activation_function\": \"gelu_new\",\n  \"layer_norm_epsilon\": 1e-05,\n"
-                          "  \"resid_pdrop\": 0.0,\n  \"embd_pdrop\": 0.0,\n  \"attn_pdrop\": 0.0,\n  \"initializer_range\": 0.02,\n"
-                          "  \"scale_attn_weights\": true,\n  \"tie_word_embeddings\": true,\n"
-                          "  \"torch_dtype\": \"float32\",\n  \"use_cache\": true,\n");
-        if (!g->tokenizer)   /* bytes: EOT is 256; a BPE model's EOT is its tokenizer's (vocab.json) */
+        decar__sb_str(
+            &m,
+            ",\n  \"n_inner\": null,\n  \"activation_function\": \"gelu_new\",\n  \"layer_norm_epsilon\": 1e-05,\n"
+            "  \"resid_pdrop\": 0.0,\n  \"embd_pdrop\": 0.0,\n  \"attn_pdrop\": 0.0,\n  \"initializer_range\": 0.02,\n"
+            "  \"scale_attn_weights\": true,\n  \"tie_word_embeddings\": true,\n"
+            "  \"torch_dtype\": \"float32\",\n  \"use_cache\": true,\n");
+        if (!g->tokenizer) /* bytes: EOT is 256; a BPE model's EOT is its tokenizer's (vocab.json) */
             decar__sb_str(&m, "  \"bos_token_id\": 256,\n  \"eos_token_id\": 256,\n  \"decar_input\": \"token 256 (end "
                               "of document) first, then the text's bytes as tokens 0-255\",\n");
-        else decar__sb_str(&m, "  \"decar_input\": \"the tokenizer's <|endoftext|> first, then the text's tokens\",\n");
+        else
+            decar__sb_str(&m, "  \"decar_input\": \"the tokenizer's <|endoftext|> first, then the text's tokens\",\n");
         decar__sb_str(&m, "  \"decar_mask_last\": ");
         decar__sb_str(&m, decar_gpt_mask(&g->cfg) >= 0 ? "true\n}\n" : "false\n}\n");
-        decar__sb_put(&m, "", 1);   /* the terminating NUL */
-        if (m.oom) { decar__free(m.p); DECAR_FREE(*st_buf); *st_buf = NULL; DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
+        decar__sb_put(&m, "", 1); /* the terminating NUL */
+        if (m.oom) {
+            decar__free(m.p);
+            DECAR_FREE(*st_buf);
+            *st_buf = NULL;
+            DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+        }
         *config_json = m.p;
     }
     return DECAR_OK;
@@ -2988,7 +3934,8 @@ static int decar__json_get(const char *js, size_t n, const char *key, char *val,
         i++;
         while (i < n && (js[i] == ' ' || js[i] == '\t' || js[i] == '\n' || js[i] == '\r')) i++;
         if (i < n && js[i] == '"') i++;
-        for (v = 0; i < n && js[i] != '"' && js[i] != ',' && js[i] != '}' && js[i] != '\n' && v + 1 < cap; i++) val[v++] = js[i];
+        for (v = 0; i < n && js[i] != '"' && js[i] != ',' && js[i] != '}' && js[i] != '\n' && v + 1 < cap; i++)
+            val[v++] = js[i];
         while (v > 0 && val[v - 1] == ' ') v--;
         val[v] = 0;
         return 0;
@@ -3003,8 +3950,8 @@ static int decar__json_int(const char *js, size_t n, const char *key, int *out, 
     *out = (int)x;
     return DECAR_OK;
 }
-DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st_len, const char *config, size_t config_len,
-                                     decar_error *e) {
+DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st_len, const char *config,
+                                     size_t config_len, decar_error *e) {
     decar_gpt_config c = decar_gpt_default_config();
     decar__st st;
     const uint8_t *b = (const uint8_t *)st_buf;
@@ -3021,8 +3968,10 @@ DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st
     if (rc) return rc;
     if (!decar__json_get(config, config_len, "model_type", v, sizeof v) && strcmp(v, "gpt2"))
         DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: model_type '%s' (decar reads gpt2)", v);
-    if (!decar__json_get(config, config_len, "activation_function", v, sizeof v) && strcmp(v, "gelu_new") && strcmp(v, "gelu_pytorch_tanh"))
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: activation '%s' (decar computes GPT-2's tanh GELU, gelu_new)", v);
+    if (!decar__json_get(config, config_len, "activation_function", v, sizeof v) && strcmp(v, "gelu_new") &&
+        strcmp(v, "gelu_pytorch_tanh"))
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: activation '%s' (decar computes GPT-2's tanh GELU, gelu_new)",
+                    v);
     if (!decar__json_get(config, config_len, "layer_norm_epsilon", v, sizeof v) && fabs(strtod(v, NULL) - 1e-5) > 1e-12)
         DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: layer_norm_epsilon %s (decar uses 1e-5)", v);
     if (!decar__json_get(config, config_len, "n_inner", v, sizeof v) && strcmp(v, "null") && atoi(v) != 4 * c.d_model)
@@ -3043,7 +3992,11 @@ DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st
         if (pass == 0) {
             n_tensors = decar__gpt_layout(&c, NULL, NULL);
             info = (decar_param_info *)DECAR_MALLOC((size_t)n_tensors * sizeof *info);
-            if (!info) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); break; }
+            if (!info) {
+                rc = DECAR_ERR_NOMEM;
+                decar__seterr(e, rc, "no memory");
+                break;
+            }
             decar__gpt_layout(&c, info, NULL);
         } else {
             if ((rc = decar__gpt_alloc(g, &c, e))) break;
@@ -3055,22 +4008,24 @@ DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st
             int conv = decar__hf_conv1d(pi->name);
             int64_t r0 = conv ? pi->shape[1] : pi->shape[0], r1 = conv ? pi->shape[0] : pi->shape[1];
             const decar__st_entry *en = decar__st_find(&st, pi->name);
-            if (!en && !strncmp(pi->name, "transformer.", 12)) en = decar__st_find(&st, pi->name + 12);   /* GPT2Model */
+            if (!en && !strncmp(pi->name, "transformer.", 12)) en = decar__st_find(&st, pi->name + 12); /* GPT2Model */
             if (!en) {
                 rc = DECAR_ERR_FORMAT;
                 decar__seterr(e, rc, "model.safetensors lacks '%s'", pi->name);
-            }
-            else if (!en->f32 || en->ndim != pi->ndim || en->shape[0] != r0 || (pi->ndim == 2 && en->shape[1] != r1)) {
+            } else if (!en->f32 || en->ndim != pi->ndim || en->shape[0] != r0 ||
+                       (pi->ndim == 2 && en->shape[1] != r1)) {
                 rc = DECAR_ERR_FORMAT;
                 decar__seterr(e, rc, "'%s' is not F32 of shape [%lld%s%lld] (GPT-2's layout for this config)", pi->name,
                               (long long)r0, pi->ndim == 2 ? ", " : "", pi->ndim == 2 ? (long long)r1 : 0LL);
-            }
-            else if (pass == 1) {
+            } else if (pass == 1) {
                 float *dst = g->params + pi->offset;
                 int64_t cnt = pi->shape[0] * pi->shape[1];
-                if (!conv) rc = decar__st_copy(&st, b, en, dst, cnt, e);
-                else if (!(tmp = (float *)DECAR_MALLOC((size_t)cnt * sizeof(float)))) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); }
-                else {
+                if (!conv)
+                    rc = decar__st_copy(&st, b, en, dst, cnt, e);
+                else if (!(tmp = (float *)DECAR_MALLOC((size_t)cnt * sizeof(float)))) {
+                    rc = DECAR_ERR_NOMEM;
+                    decar__seterr(e, rc, "no memory");
+                } else {
                     rc = decar__st_copy(&st, b, en, tmp, cnt, e);
                     decar__transpose(dst, tmp, r0, r1);
                     DECAR_FREE(tmp);
@@ -3080,12 +4035,13 @@ DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st
         }
         if (pass == 0) DECAR_FREE(info);
     }
-    if (!rc) {   /* an lm_head stored beside wte must be wte (tied) */
+    if (!rc) { /* an lm_head stored beside wte must be wte (tied) */
         const decar__st_entry *lm = decar__st_find(&st, "lm_head.weight");
         const decar__st_entry *wte = decar__st_find(&st, "transformer.wte.weight");
         if (!wte) wte = decar__st_find(&st, "wte.weight");
-        if (lm && wte && (lm->end - lm->begin != wte->end - wte->begin ||
-                          memcmp(b + st.data_off + lm->begin, b + st.data_off + wte->begin, (size_t)(lm->end - lm->begin)))) {
+        if (lm && wte &&
+            (lm->end - lm->begin != wte->end - wte->begin ||
+             memcmp(b + st.data_off + lm->begin, b + st.data_off + wte->begin, (size_t)(lm->end - lm->begin)))) {
             rc = DECAR_ERR_FORMAT;
             decar__seterr(e, rc, "lm_head.weight differs from wte: an untied output head is not supported");
         }
@@ -3120,10 +4076,13 @@ static void decar__prefix_path(decar_error *e, const char *path) {
     memcpy(e->msg, m, sizeof m);
 }
 DECARDEF int decar_read_file(const char *path, void **buf, size_t *len, decar_error *e) {
-    FILE *f; long n; size_t got;
-    *buf = NULL; *len = 0;
+    FILE *f;
+    long n;
+    size_t got;
+    *buf = NULL;
+    *len = 0;
 #if DECAR__POSIX
-    {   /* a directory opens and "seeks" on some systems: only regular files are read */
+    { /* a directory opens and "seeks" on some systems: only regular files are read */
         struct stat sb;
         if (stat(path, &sb)) DECAR__FAIL(e, DECAR_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
         if (!S_ISREG(sb.st_mode)) DECAR__FAIL(e, DECAR_ERR_IO, "cannot read '%s': not a regular file", path);
@@ -3131,12 +4090,22 @@ DECARDEF int decar_read_file(const char *path, void **buf, size_t *len, decar_er
 #endif
     f = fopen(path, "rb");
     if (!f) DECAR__FAIL(e, DECAR_ERR_IO, "cannot open '%s'", path);
-    if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) { fclose(f); DECAR__FAIL(e, DECAR_ERR_IO, "cannot read '%s' (not a regular file?)", path); }
+    if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+        fclose(f);
+        DECAR__FAIL(e, DECAR_ERR_IO, "cannot read '%s' (not a regular file?)", path);
+    }
     *buf = DECAR_MALLOC((size_t)n + 1);
-    if (!*buf) { fclose(f); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for '%s' (%ld bytes)", path, n); }
+    if (!*buf) {
+        fclose(f);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for '%s' (%ld bytes)", path, n);
+    }
     got = fread(*buf, 1, (size_t)n, f);
     fclose(f);
-    if (got != (size_t)n) { DECAR_FREE(*buf); *buf = NULL; DECAR__FAIL(e, DECAR_ERR_IO, "short read on '%s'", path); }
+    if (got != (size_t)n) {
+        DECAR_FREE(*buf);
+        *buf = NULL;
+        DECAR__FAIL(e, DECAR_ERR_IO, "short read on '%s'", path);
+    }
     ((char *)*buf)[n] = 0;
     *len = (size_t)n;
     return DECAR_OK;
@@ -3149,7 +4118,7 @@ static void decar__fsync_dir(const char *path) {
     size_t n = slash ? (size_t)(slash - path) : 0;
     int fd;
     if (n >= sizeof dir) return;
-    if (slash && n == 0) n = 1;            /* a file in "/" */
+    if (slash && n == 0) n = 1; /* a file in "/" */
     memcpy(dir, slash ? path : ".", slash ? n : 1);
     dir[slash ? n : 1] = 0;
     fd = open(dir, O_RDONLY);
@@ -3171,11 +4140,13 @@ static int decar__write_tmp(const char *path, const void *buf, size_t len, char 
         size_t left = len;
         int fd = -1, attempt;
         for (attempt = 0; attempt < 64 && fd < 0; attempt++) {
-            snprintf(tmp, cap, "%s.tmp.%ld.%llx", path, (long)getpid(), (unsigned long long)((salt + (uint64_t)attempt) & 0xffffffffULL));
+            snprintf(tmp, cap, "%s.tmp.%ld.%llx", path, (long)getpid(),
+                     (unsigned long long)((salt + (uint64_t)attempt) & 0xffffffffULL));
             fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
             if (fd < 0 && errno != EEXIST) break;
         }
-        if (fd < 0) DECAR__FAIL(e, DECAR_ERR_IO, "cannot create a temporary file beside '%s' (%s)", path, strerror(errno));
+        if (fd < 0)
+            DECAR__FAIL(e, DECAR_ERR_IO, "cannot create a temporary file beside '%s' (%s)", path, strerror(errno));
         while (left) {
             ssize_t w = write(fd, p, left);
             if (w <= 0) {
@@ -3186,7 +4157,10 @@ static int decar__write_tmp(const char *path, const void *buf, size_t len, char 
             p += w;
             left -= (size_t)w;
         }
-        if (fsync(fd) || close(fd)) { unlink(tmp); DECAR__FAIL(e, DECAR_ERR_IO, "fsync of '%s' failed", tmp); }
+        if (fsync(fd) || close(fd)) {
+            unlink(tmp);
+            DECAR__FAIL(e, DECAR_ERR_IO, "fsync of '%s' failed", tmp);
+        }
     }
 #else
     {
@@ -3195,18 +4169,21 @@ static int decar__write_tmp(const char *path, const void *buf, size_t len, char 
         memcpy(tmp + pl, ".tmp", 5);
         f = fopen(tmp, "wb");
         if (!f) DECAR__FAIL(e, DECAR_ERR_IO, "cannot create '%s'", tmp);
-        if (fwrite(buf, 1, len, f) != len || fclose(f)) { remove(tmp); DECAR__FAIL(e, DECAR_ERR_IO, "write to '%s' failed", tmp); }
+        if (fwrite(buf, 1, len, f) != len || fclose(f)) {
+            remove(tmp);
+            DECAR__FAIL(e, DECAR_ERR_IO, "write to '%s' failed", tmp);
+        }
     }
 #endif
     return DECAR_OK;
 }
 DECARDEF int decar_write_files_atomic(int n, const char *const *paths, const void *const *bufs, const size_t *lens,
                                       decar_error *e) {
-    char (*tmp)[4200];
+    char(*tmp)[4200];
     int i, rc = DECAR_OK, written = 0;
     if (n < 0) DECAR__FAIL(e, DECAR_ERR_ARG, "%d files", n);
     if (n == 0) return DECAR_OK;
-    tmp = (char (*)[4200])DECAR_MALLOC((size_t)n * sizeof *tmp);
+    tmp = (char(*)[4200])DECAR_MALLOC((size_t)n * sizeof *tmp);
     if (!tmp) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
     /* 1. every file to its temporary: a failure removes the ones already written and touches no target */
     for (i = 0; i < n && !rc; i++) {
@@ -3221,8 +4198,8 @@ DECARDEF int decar_write_files_atomic(int n, const char *const *paths, const voi
         if (rename(tmp[i], paths[i])) {
             rc = DECAR_ERR_IO;
             decar__seterr(e, rc, "cannot rename '%s' to '%s'", tmp[i], paths[i]);
-        }
-        else tmp[i][0] = 0;
+        } else
+            tmp[i][0] = 0;
     }
     for (i = 0; i < written; i++)
         if (tmp[i][0]) remove(tmp[i]);
@@ -3264,14 +4241,18 @@ static int decar__write_two(const char *dir, const char *const name[2], const vo
     return decar_write_files_atomic(2, paths, buf, len, e);
 }
 DECARDEF int decar_gpt_save(const decar_gpt *g, const char *path, const char *extra_meta, decar_error *e) {
-    void *buf; size_t len; int rc;
+    void *buf;
+    size_t len;
+    int rc;
     if ((rc = decar_gpt_save_mem(g, 1, extra_meta, &buf, &len, e))) return rc;
     rc = decar_write_file_atomic(path, buf, len, e);
     DECAR_FREE(buf);
     return rc;
 }
 DECARDEF int decar_gpt_load(decar_gpt *g, const char *path, decar_error *e) {
-    void *buf; size_t len; int rc;
+    void *buf;
+    size_t len;
+    int rc;
     memset(g, 0, sizeof *g);
     if ((rc = decar_read_file(path, &buf, &len, e))) return rc;
     rc = decar_gpt_load_mem(g, buf, len, e);
@@ -3318,13 +4299,15 @@ DECARDEF int decar_list_parse(const char *text, size_t len, char sep, char ***it
     *items = NULL;
     *n = 0;
     for (i = 0; i < len; i++)
-        if (text[i] == 0) DECAR__FAIL(e, DECAR_ERR_FORMAT, "list: a NUL byte at offset %lu (not a text file?)", (unsigned long)i);
+        if (text[i] == 0)
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "list: a NUL byte at offset %lu (not a text file?)", (unsigned long)i);
     /* a blank tail (final newlines, spaces) ends the list; a blank entry before it is an error */
-    while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r' || text[end - 1] == ' ' || text[end - 1] == '\t' ||
-                       text[end - 1] == sep))
+    while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r' || text[end - 1] == ' ' ||
+                       text[end - 1] == '\t' || text[end - 1] == sep))
         end--;
     if (end == 0) DECAR__FAIL(e, DECAR_ERR_FORMAT, "list: no entries");
-    for (i = 0; i < end; i++) if (text[i] == sep || (sep != '\n' && text[i] == '\n')) count++;
+    for (i = 0; i < end; i++)
+        if (text[i] == sep || (sep != '\n' && text[i] == '\n')) count++;
     count++;
     if (count > 0x7fffffff) DECAR__FAIL(e, DECAR_ERR_FORMAT, "list: too many entries");
     /* one block: count pointers, then the strings (each at most its source length + NUL) */
@@ -3335,12 +4318,14 @@ DECARDEF int decar_list_parse(const char *text, size_t len, char sep, char ***it
         if (i < end && text[i] != sep && !(sep != '\n' && text[i] == '\n')) continue;
         {
             size_t a = start, b = i;
-            while (a < b && (text[a] == ' ' || text[a] == '\t' || text[a] == '\r')) a++;   /* trim both ends */
+            while (a < b && (text[a] == ' ' || text[a] == '\t' || text[a] == '\r')) a++; /* trim both ends */
             while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' || text[b - 1] == '\r')) b--;
             if (a == b) {
                 DECAR_FREE(out);
-                DECAR__FAIL(e, DECAR_ERR_FORMAT, "list: entry %d is empty (a blank line or two separators in a row): "
-                            "entries are positional, remove it or write '-' for a missing one", k + 1);
+                DECAR__FAIL(e, DECAR_ERR_FORMAT,
+                            "list: entry %d is empty (a blank line or two separators in a row): "
+                            "entries are positional, remove it or write '-' for a missing one",
+                            k + 1);
             }
             memcpy(str, text + a, b - a);
             str[b - a] = 0;
@@ -3360,30 +4345,44 @@ DECARDEF int decar_list_parse(const char *text, size_t len, char sep, char ***it
    only on non-ASCII punctuation and digits. Files are GPT-2's: vocab.json maps each token (bytes written through
    GPT-2's byte-to-unicode table) to its id, merges.txt lists the merges in rank order; "<|endoftext|>" is the
    end-of-document token. A model's vocabulary is the tokenizer's tokens plus one: the last id is the DFM mask. */
-static int decar__isalpha8(uint8_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80; }
-static int decar__isdigit8(uint8_t c) { return c >= '0' && c <= '9'; }
-static int decar__isspace8(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+static int decar__isalpha8(uint8_t c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+}
+static int decar__isdigit8(uint8_t c) {
+    return c >= '0' && c <= '9';
+}
+static int decar__isspace8(uint8_t c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 /* the end of the pre-token that starts at s[i] (GPT-2's pattern, see above) */
 static int64_t decar__pretoken_end(const uint8_t *s, int64_t n, int64_t i) {
     int64_t j = i;
-    if (s[i] == '\'' && i + 1 < n) {   /* 's 't 'm 'd 're 've 'll */
+    if (s[i] == '\'' && i + 1 < n) { /* 's 't 'm 'd 're 've 'll */
         uint8_t a = s[i + 1], b = i + 2 < n ? s[i + 2] : 0;
         if (a == 's' || a == 't' || a == 'm' || a == 'd') return i + 2;
         if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return i + 3;
     }
     if (decar__isspace8(s[i])) {
         while (j < n && decar__isspace8(s[j])) j++;
-        if (j < n && j - i > 1) return j - 1;            /* the last space goes with the next word */
-        if (j < n && s[i] == ' ') j = i + 1;           /* " word": the space is the word's prefix */
-        else return j;
+        if (j < n && j - i > 1) return j - 1; /* the last space goes with the next word */
+        if (j < n && s[i] == ' ')
+            j = i + 1; /* " word": the space is the word's prefix */
+        else
+            return j;
     }
     if (j >= n) return j;
-    if (decar__isalpha8(s[j])) { while (j < n && decar__isalpha8(s[j])) j++; }
-    else if (decar__isdigit8(s[j])) { while (j < n && decar__isdigit8(s[j])) j++; }
-    else if (!decar__isspace8(s[j])) { while (j < n && !decar__isspace8(s[j]) && !decar__isalpha8(s[j]) && !decar__isdigit8(s[j])) j++; }
+    if (decar__isalpha8(s[j])) {
+        while (j < n && decar__isalpha8(s[j])) j++;
+    } else if (decar__isdigit8(s[j])) {
+        while (j < n && decar__isdigit8(s[j])) j++;
+    } else if (!decar__isspace8(s[j])) {
+        while (j < n && !decar__isspace8(s[j]) && !decar__isalpha8(s[j]) && !decar__isdigit8(s[j])) j++;
+    }
     return j > i ? j : i + 1;
 }
-static uint64_t decar__pair_key(int32_t a, int32_t b) { return ((uint64_t)(uint32_t)a << 32) | (uint32_t)b; }
+static uint64_t decar__pair_key(int32_t a, int32_t b) {
+    return ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
+}
 /* the merge table: open addressing, pair -> rank */
 static int decar__tok_index(decar_tokenizer *t) {
     int64_t cap = 16, r;
@@ -3399,7 +4398,10 @@ static int decar__tok_index(decar_tokenizer *t) {
         uint64_t k = decar__pair_key(t->ma[r], t->mb[r]);
         int64_t h = (int64_t)(decar__mix64(k) & (uint64_t)(cap - 1));
         while (t->ht_val[h] >= 0 && t->ht_key[h] != k) h = (h + 1) & (cap - 1);
-        if (t->ht_val[h] < 0) { t->ht_key[h] = k; t->ht_val[h] = (int32_t)r; }   /* a repeated pair keeps its first rank */
+        if (t->ht_val[h] < 0) {
+            t->ht_key[h] = k;
+            t->ht_val[h] = (int32_t)r;
+        } /* a repeated pair keeps its first rank */
     }
     return DECAR_OK;
 }
@@ -3421,7 +4423,10 @@ static int64_t decar__bpe_word(const decar_tokenizer *t, const uint8_t *w, int64
         int64_t at = -1;
         for (i = 0; i + 1 < n; i++) {
             int32_t r = decar__tok_rank(t, ids[i], ids[i + 1]);
-            if (r >= 0 && (best < 0 || r < best)) { best = r; at = i; }
+            if (r >= 0 && (best < 0 || r < best)) {
+                best = r;
+                at = i;
+            }
         }
         if (best < 0) return n;
         ids[at] = t->mo[best];
@@ -3439,7 +4444,10 @@ DECARDEF int64_t decar_tokenizer_encode(const decar_tokenizer *t, const uint8_t 
     return n;
 }
 DECARDEF int decar_tokenizer_decode(const decar_tokenizer *t, int32_t id, const uint8_t **bytes) {
-    if (id < 0 || id >= t->n_tokens || id == t->eot) { *bytes = t->blob; return 0; }   /* empty, never NULL */
+    if (id < 0 || id >= t->n_tokens || id == t->eot) {
+        *bytes = t->blob;
+        return 0;
+    } /* empty, never NULL */
     *bytes = t->blob + t->off[id];
     return (int)(t->off[id + 1] - t->off[id]);
 }
@@ -3464,8 +4472,13 @@ static void decar__tok_fingerprint(decar_tokenizer *t) {
 /* Training (Sennrich et al.'s BPE on pre-tokens, as GPT-2): distinct pre-tokens with their counts, then repeatedly
    the most frequent adjacent pair (ties: the smaller pair of ids) becomes a new token. Ids: 0-255 the bytes, then the
    merges, then <|endoftext|>. Counting is over the distinct pre-tokens, so the cost per merge is their total length. */
-typedef struct decar__word { int64_t count; int32_t *ids; int n; } decar__word;
-DECARDEF int decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, int n_docs, int vocab_size, decar_error *e) {
+typedef struct decar__word {
+    int64_t count;
+    int32_t *ids;
+    int n;
+} decar__word;
+DECARDEF int decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, int n_docs, int vocab_size,
+                                   decar_error *e) {
     int64_t cap = 1 << 16, n_words = 0, i, total = 0;
     uint64_t *wkey = NULL;
     int64_t *widx = NULL;
@@ -3475,10 +4488,14 @@ DECARDEF int decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, in
     int64_t *pv = NULL;
     int n_merges = vocab_size - 257, d, r, rc = DECAR_OK;
     memset(t, 0, sizeof *t);
-    if (vocab_size < 257 || vocab_size > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_ARG, "BPE vocabulary %d outside [257, 2^20]", vocab_size);
+    if (vocab_size < 257 || vocab_size > (1 << 20))
+        DECAR__FAIL(e, DECAR_ERR_ARG, "BPE vocabulary %d outside [257, 2^20]", vocab_size);
     wkey = (uint64_t *)DECAR_MALLOC((size_t)cap * sizeof(uint64_t));
     widx = (int64_t *)DECAR_MALLOC((size_t)cap * sizeof(int64_t));
-    if (!wkey || !widx) { rc = DECAR_ERR_NOMEM; goto fail; }
+    if (!wkey || !widx) {
+        rc = DECAR_ERR_NOMEM;
+        goto fail;
+    }
     for (i = 0; i < cap; i++) widx[i] = -1;
     /* 1. distinct pre-tokens (hashed by their bytes; a 64-bit hash collision merges two words' counts, harmlessly) */
     for (d = 0; d < n_docs; d++) {
@@ -3487,18 +4504,24 @@ DECARDEF int decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, in
         while (a < n) {
             int64_t b = decar__pretoken_end(s, n, a), h;
             uint64_t k = decar_hash64(s + a, (size_t)(b - a), 3);
-            if (2 * n_words >= cap) {   /* grow and rehash */
+            if (2 * n_words >= cap) { /* grow and rehash */
                 int64_t nc = cap * 2, q;
                 uint64_t *nk = (uint64_t *)DECAR_MALLOC((size_t)nc * sizeof(uint64_t));
                 int64_t *ni = (int64_t *)DECAR_MALLOC((size_t)nc * sizeof(int64_t));
-                if (!nk || !ni) { decar__free(nk); decar__free(ni); rc = DECAR_ERR_NOMEM; goto fail; }
-                for (q = 0; q < nc; q++) ni[q] = -1;
-                for (q = 0; q < cap; q++) if (widx[q] >= 0) {
-                    int64_t g = (int64_t)(decar__mix64(wkey[q]) & (uint64_t)(nc - 1));
-                    while (ni[g] >= 0) g = (g + 1) & (nc - 1);
-                    nk[g] = wkey[q];
-                    ni[g] = widx[q];
+                if (!nk || !ni) {
+                    decar__free(nk);
+                    decar__free(ni);
+                    rc = DECAR_ERR_NOMEM;
+                    goto fail;
                 }
+                for (q = 0; q < nc; q++) ni[q] = -1;
+                for (q = 0; q < cap; q++)
+                    if (widx[q] >= 0) {
+                        int64_t g = (int64_t)(decar__mix64(wkey[q]) & (uint64_t)(nc - 1));
+                        while (ni[g] >= 0) g = (g + 1) & (nc - 1);
+                        nk[g] = wkey[q];
+                        ni[g] = widx[q];
+                    }
                 DECAR_FREE(wkey);
                 DECAR_FREE(widx);
                 wkey = nk;
@@ -3512,7 +4535,10 @@ DECARDEF int decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, in
                 if (n_words == words_cap) {
                     int64_t nc = words_cap ? 2 * words_cap : 4096;
                     decar__word *nw = (decar__word *)DECAR_REALLOC(words, (size_t)nc * sizeof *nw);
-                    if (!nw) { rc = DECAR_ERR_NOMEM; goto fail; }
+                    if (!nw) {
+                        rc = DECAR_ERR_NOMEM;
+                        goto fail;
+                    }
                     words = nw;
                     words_cap = nc;
                 }
@@ -3520,7 +4546,10 @@ DECARDEF int decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, in
                 w->count = 0;
                 w->n = (int)(b - a);
                 w->ids = (int32_t *)DECAR_MALLOC((size_t)(b - a) * sizeof(int32_t));
-                if (!w->ids) { rc = DECAR_ERR_NOMEM; goto fail; }
+                if (!w->ids) {
+                    rc = DECAR_ERR_NOMEM;
+                    goto fail;
+                }
                 for (i = 0; i < b - a; i++) w->ids[i] = s[a + i];
                 wkey[h] = k;
                 widx[h] = n_words++;
@@ -3534,12 +4563,18 @@ DECARDEF int decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, in
     t->ma = (int32_t *)DECAR_MALLOC((size_t)(n_merges > 0 ? n_merges : 1) * sizeof(int32_t));
     t->mb = (int32_t *)DECAR_MALLOC((size_t)(n_merges > 0 ? n_merges : 1) * sizeof(int32_t));
     t->mo = (int32_t *)DECAR_MALLOC((size_t)(n_merges > 0 ? n_merges : 1) * sizeof(int32_t));
-    if (!t->ma || !t->mb || !t->mo) { rc = DECAR_ERR_NOMEM; goto fail; }
+    if (!t->ma || !t->mb || !t->mo) {
+        rc = DECAR_ERR_NOMEM;
+        goto fail;
+    }
     /* the pair-count table, sized once: the words only shrink as merges apply */
     while (pc < 2 * total + 16) pc *= 2;
     pk = (uint64_t *)DECAR_MALLOC((size_t)pc * sizeof(uint64_t));
     pv = (int64_t *)DECAR_MALLOC((size_t)pc * sizeof(int64_t));
-    if (!pk || !pv) { rc = DECAR_ERR_NOMEM; goto fail; }
+    if (!pk || !pv) {
+        rc = DECAR_ERR_NOMEM;
+        goto fail;
+    }
     for (r = 0; r < n_merges; r++) {
         int64_t q, best = -1;
         for (q = 0; q < pc; q++) pv[q] = 0;
@@ -3554,16 +4589,19 @@ DECARDEF int decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, in
                 if (best < 0 || pv[h] > pv[best] || (pv[h] == pv[best] && pk[h] < pk[best])) best = h;
             }
         }
-        if (best < 0 || pv[best] < 2) break;   /* nothing left worth a token */
+        if (best < 0 || pv[best] < 2) break; /* nothing left worth a token */
         t->ma[r] = (int32_t)(pk[best] >> 32);
         t->mb[r] = (int32_t)(pk[best] & 0xffffffffu);
         t->mo[r] = 256 + r;
-        for (q = 0; q < n_words; q++) {   /* apply the merge, left to right */
+        for (q = 0; q < n_words; q++) { /* apply the merge, left to right */
             decar__word *w = &words[q];
             int o = 0;
             for (i = 0; i < w->n; i++) {
-                if (i + 1 < w->n && w->ids[i] == t->ma[r] && w->ids[i + 1] == t->mb[r]) { w->ids[o++] = t->mo[r]; i++; }
-                else w->ids[o++] = w->ids[i];
+                if (i + 1 < w->n && w->ids[i] == t->ma[r] && w->ids[i + 1] == t->mb[r]) {
+                    w->ids[o++] = t->mo[r];
+                    i++;
+                } else
+                    w->ids[o++] = w->ids[i];
             }
             total -= w->n - o;
             w->n = o;
@@ -3574,14 +4612,21 @@ DECARDEF int decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, in
     t->n_tokens = 256 + t->n_merges + 1;
     t->eot = 256 + t->n_merges;
     t->off = (int64_t *)DECAR_MALLOC((size_t)(t->n_tokens + 1) * sizeof(int64_t));
-    if (!t->off) { rc = DECAR_ERR_NOMEM; goto fail; }
+    if (!t->off) {
+        rc = DECAR_ERR_NOMEM;
+        goto fail;
+    }
     t->off[0] = 0;
     for (i = 0; i < 256; i++) t->off[i + 1] = i + 1;
     for (r = 0; r < t->n_merges; r++)
-        t->off[257 + r] = t->off[256 + r] + (t->off[t->ma[r] + 1] - t->off[t->ma[r]]) + (t->off[t->mb[r] + 1] - t->off[t->mb[r]]);
+        t->off[257 + r] =
+            t->off[256 + r] + (t->off[t->ma[r] + 1] - t->off[t->ma[r]]) + (t->off[t->mb[r] + 1] - t->off[t->mb[r]]);
     t->off[t->n_tokens] = t->off[t->n_tokens - 1];
     t->blob = (uint8_t *)DECAR_MALLOC((size_t)t->off[t->n_tokens] + 1);
-    if (!t->blob) { rc = DECAR_ERR_NOMEM; goto fail; }
+    if (!t->blob) {
+        rc = DECAR_ERR_NOMEM;
+        goto fail;
+    }
     for (i = 0; i < 256; i++) t->blob[i] = (uint8_t)i;
     for (r = 0; r < t->n_merges; r++) {
         int64_t la = t->off[t->ma[r] + 1] - t->off[t->ma[r]], lb = t->off[t->mb[r] + 1] - t->off[t->mb[r]];
@@ -3607,16 +4652,24 @@ done:
 
 /* GPT-2's byte <-> unicode table: printable bytes (33-126, 161-172, 174-255) stand for themselves, the other 68
    (0-32, 127-160, 173) for code points 256, 257, ... in byte order */
-static int decar__printable(int b) { return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255); }
-static int decar__u2b(int u) {   /* -1: not a code point of the table */
+static int decar__printable(int b) {
+    return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+}
+static int decar__u2b(int u) { /* -1: not a code point of the table */
     int n = u - 256;
     if (u < 256) return decar__printable(u) ? u : -1;
     return n <= 32 ? n : n <= 66 ? 127 + (n - 33) : n == 67 ? 173 : -1;
 }
 /* one code point from UTF-8 at s[0..n): its value, its length in *len; -1 if malformed */
 static int decar__utf8_get(const uint8_t *s, int64_t n, int *len) {
-    if (n >= 1 && s[0] < 0x80) { *len = 1; return s[0]; }
-    if (n >= 2 && (s[0] & 0xe0) == 0xc0 && (s[1] & 0xc0) == 0x80) { *len = 2; return ((s[0] & 31) << 6) | (s[1] & 63); }
+    if (n >= 1 && s[0] < 0x80) {
+        *len = 1;
+        return s[0];
+    }
+    if (n >= 2 && (s[0] & 0xe0) == 0xc0 && (s[1] & 0xc0) == 0x80) {
+        *len = 2;
+        return ((s[0] & 31) << 6) | (s[1] & 63);
+    }
     if (n >= 3 && (s[0] & 0xf0) == 0xe0 && (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80) {
         *len = 3;
         return ((s[0] & 15) << 12) | ((s[1] & 63) << 6) | (s[2] & 63);
@@ -3629,9 +4682,18 @@ static int decar__b2u(int b) {
     return 256 + (b <= 32 ? b : b <= 160 ? 33 + (b - 127) : 67);
 }
 static int decar__utf8_put(uint8_t *o, int u) {
-    if (u < 0x80) { o[0] = (uint8_t)u; return 1; }
-    if (u < 0x800) { o[0] = (uint8_t)(0xc0 | (u >> 6)); o[1] = (uint8_t)(0x80 | (u & 63)); return 2; }
-    o[0] = (uint8_t)(0xe0 | (u >> 12)); o[1] = (uint8_t)(0x80 | ((u >> 6) & 63)); o[2] = (uint8_t)(0x80 | (u & 63));
+    if (u < 0x80) {
+        o[0] = (uint8_t)u;
+        return 1;
+    }
+    if (u < 0x800) {
+        o[0] = (uint8_t)(0xc0 | (u >> 6));
+        o[1] = (uint8_t)(0x80 | (u & 63));
+        return 2;
+    }
+    o[0] = (uint8_t)(0xe0 | (u >> 12));
+    o[1] = (uint8_t)(0x80 | ((u >> 6) & 63));
+    o[2] = (uint8_t)(0x80 | (u & 63));
     return 3;
 }
 DECARDEF int decar_tokenizer_save(const decar_tokenizer *t, const char *dir, decar_error *e) {
@@ -3648,12 +4710,14 @@ DECARDEF int decar_tokenizer_save(const decar_tokenizer *t, const char *dir, dec
     for (i = 0; i < t->n_tokens; i++) {
         int64_t q;
         decar__sb_str(&v, i ? ", \"" : "\"");
-        if (i == t->eot) decar__sb_str(&v, "<|endoftext|>");
-        else for (q = t->off[i]; q < t->off[i + 1]; q++) {
-            int c = decar__b2u(t->blob[q]);
-            if (c == '"' || c == '\\') decar__sb_put(&v, "\\", 1);
-            decar__sb_put(&v, (const char *)u, (size_t)decar__utf8_put(u, c));
-        }
+        if (i == t->eot)
+            decar__sb_str(&v, "<|endoftext|>");
+        else
+            for (q = t->off[i]; q < t->off[i + 1]; q++) {
+                int c = decar__b2u(t->blob[q]);
+                if (c == '"' || c == '\\') decar__sb_put(&v, "\\", 1);
+                decar__sb_put(&v, (const char *)u, (size_t)decar__utf8_put(u, c));
+            }
         decar__sb_str(&v, "\": ");
         decar__sb_u64(&v, (uint64_t)i);
     }
@@ -3668,7 +4732,11 @@ DECARDEF int decar_tokenizer_save(const decar_tokenizer *t, const char *dir, dec
             decar__sb_str(&m, side ? "\n" : " ");
         }
     }
-    if (v.oom || m.oom) { decar__free(v.p); decar__free(m.p); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
+    if (v.oom || m.oom) {
+        decar__free(v.p);
+        decar__free(m.p);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    }
     bufs[0] = v.p;
     bufs[1] = m.p;
     lens[0] = v.n;
@@ -3680,7 +4748,8 @@ DECARDEF int decar_tokenizer_save(const decar_tokenizer *t, const char *dir, dec
 }
 #endif
 /* the token whose bytes are s[0..n), via the byte-string index (id or -1) */
-static int32_t decar__tok_lookup(const decar_tokenizer *t, const int32_t *idx, int64_t cap, const uint8_t *s, int64_t n) {
+static int32_t decar__tok_lookup(const decar_tokenizer *t, const int32_t *idx, int64_t cap, const uint8_t *s,
+                                 int64_t n) {
     int64_t h = (int64_t)(decar_hash64(s, (size_t)n, 5) & (uint64_t)(cap - 1));
     while (idx[h] >= 0) {
         int32_t id = idx[h];
@@ -3708,25 +4777,32 @@ static int64_t decar__tok_jstr(decar__js *j, uint8_t *out, int64_t cap, int *spe
                 for (k = 2; k < 6; k++) {
                     char x = j->p[k];
                     u <<= 4;
-                    if (x >= '0' && x <= '9') u |= x - '0';
-                    else if (x >= 'a' && x <= 'f') u |= x - 'a' + 10;
-                    else if (x >= 'A' && x <= 'F') u |= x - 'A' + 10;
-                    else return -1;
+                    if (x >= '0' && x <= '9')
+                        u |= x - '0';
+                    else if (x >= 'a' && x <= 'f')
+                        u |= x - 'a' + 10;
+                    else if (x >= 'A' && x <= 'F')
+                        u |= x - 'A' + 10;
+                    else
+                        return -1;
                 }
                 len = 6;
-            }
-            else {
+            } else {
                 u = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c == 'b' ? '\b' : c == 'f' ? '\f' : c;
-                if (c != '"' && c != '\\' && c != '/' && c != 'n' && c != 't' && c != 'r' && c != 'b' && c != 'f') return -1;
+                if (c != '"' && c != '\\' && c != '/' && c != 'n' && c != 't' && c != 'r' && c != 'b' && c != 'f')
+                    return -1;
                 len = 2;
             }
-        }
-        else if ((u = decar__utf8_get((const uint8_t *)j->p, j->end - j->p, &len)) < 0) return -1;
+        } else if ((u = decar__utf8_get((const uint8_t *)j->p, j->end - j->p, &len)) < 0)
+            return -1;
         j->p += len;
         b = decar__u2b(u);
-        if (b < 0) bad = 1;
-        else if (n < cap) out[n++] = (uint8_t)b;
-        else return -1;
+        if (b < 0)
+            bad = 1;
+        else if (n < cap)
+            out[n++] = (uint8_t)b;
+        else
+            return -1;
     }
     if (j->p >= j->end) return -1;
     *special = (j->p - start == 13 && !memcmp(start, "<|endoftext|>", 13));
@@ -3752,52 +4828,84 @@ DECARDEF int decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab, siz
             int64_t k = 0, bl = 0;
             j.p = vocab;
             j.end = vocab + vocab_len;
-            if (!decar__js_ch(&j, '{')) { rc = DECAR_ERR_FORMAT; break; }
-            if (decar__js_ch(&j, '}')) { rc = DECAR_ERR_FORMAT; decar__seterr(e, rc, "vocab.json has no tokens"); break; }
+            if (!decar__js_ch(&j, '{')) {
+                rc = DECAR_ERR_FORMAT;
+                break;
+            }
+            if (decar__js_ch(&j, '}')) {
+                rc = DECAR_ERR_FORMAT;
+                decar__seterr(e, rc, "vocab.json has no tokens");
+                break;
+            }
             for (;;) {
                 int special = 0;
                 int64_t len, id;
                 if (!decar__js_ch(&j, '"') || (len = decar__tok_jstr(&j, tmp, (int64_t)vocab_len, &special)) < 0 ||
-                    !decar__js_ch(&j, ':') || decar__js_int(&j, &id)) { rc = DECAR_ERR_FORMAT; break; }
+                    !decar__js_ch(&j, ':') || decar__js_int(&j, &id)) {
+                    rc = DECAR_ERR_FORMAT;
+                    break;
+                }
                 if (pass == 1) {
                     if (id < 0 || id >= n_entries || ids[id] >= 0) {
                         rc = DECAR_ERR_FORMAT;
-                        decar__seterr(e, rc, "vocab.json: id %lld is out of range or repeated (ids must be 0..%lld, once each)", (long long)id, (long long)n_entries - 1);
+                        decar__seterr(
+                            e, rc, "vocab.json: id %lld is out of range or repeated (ids must be 0..%lld, once each)",
+                            (long long)id, (long long)n_entries - 1);
                         break;
                     }
                     ids[id] = (int32_t)k;
                     lens[k] = special ? -1 : len;
-                    if (special) t->eot = (int32_t)id;
-                    else memcpy(t->blob + bl, tmp, (size_t)len);
+                    if (special)
+                        t->eot = (int32_t)id;
+                    else
+                        memcpy(t->blob + bl, tmp, (size_t)len);
                 }
                 bl += special ? 0 : len;
                 k++;
                 if (decar__js_ch(&j, '}')) break;
-                if (!decar__js_ch(&j, ',')) { rc = DECAR_ERR_FORMAT; break; }
+                if (!decar__js_ch(&j, ',')) {
+                    rc = DECAR_ERR_FORMAT;
+                    break;
+                }
             }
             if (rc) break;
             if (pass == 0) {
                 n_entries = k;
                 blob_len = bl;
-                if (n_entries < 256 || n_entries > (1 << 24)) { rc = DECAR_ERR_FORMAT; decar__seterr(e, rc, "vocab.json has %lld tokens", (long long)n_entries); break; }
+                if (n_entries < 256 || n_entries > (1 << 24)) {
+                    rc = DECAR_ERR_FORMAT;
+                    decar__seterr(e, rc, "vocab.json has %lld tokens", (long long)n_entries);
+                    break;
+                }
                 ids = (int32_t *)DECAR_MALLOC((size_t)n_entries * sizeof(int32_t));
                 lens = (int64_t *)DECAR_MALLOC((size_t)n_entries * sizeof(int64_t));
                 t->blob = (uint8_t *)DECAR_MALLOC((size_t)blob_len + 1);
                 t->off = (int64_t *)DECAR_MALLOC((size_t)(n_entries + 1) * sizeof(int64_t));
-                if (!ids || !lens || !t->blob || !t->off) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); break; }
+                if (!ids || !lens || !t->blob || !t->off) {
+                    rc = DECAR_ERR_NOMEM;
+                    decar__seterr(e, rc, "no memory");
+                    break;
+                }
                 for (i = 0; i < n_entries; i++) ids[i] = -1;
             }
         }
     }
-    if (rc == DECAR_ERR_FORMAT && !strstr(e ? e->msg : "", "vocab.json")) decar__seterr(e, rc, "vocab.json is not a JSON object of token: id");
+    if (rc == DECAR_ERR_FORMAT && !strstr(e ? e->msg : "", "vocab.json"))
+        decar__seterr(e, rc, "vocab.json is not a JSON object of token: id");
     if (rc) goto done;
     /* entries in id order: the blob was filled in file order, so rebuild it by id */
     {
         uint8_t *blob = (uint8_t *)DECAR_MALLOC((size_t)blob_len + 1);
         int64_t *src = (int64_t *)DECAR_MALLOC((size_t)(n_entries + 1) * sizeof(int64_t));
-        if (!blob || !src) { decar__free(blob); decar__free(src); rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); goto done; }
+        if (!blob || !src) {
+            decar__free(blob);
+            decar__free(src);
+            rc = DECAR_ERR_NOMEM;
+            decar__seterr(e, rc, "no memory");
+            goto done;
+        }
         src[0] = 0;
-        for (i = 0; i < n_entries; i++) src[i + 1] = src[i] + (lens[i] > 0 ? lens[i] : 0);   /* file order */
+        for (i = 0; i < n_entries; i++) src[i + 1] = src[i] + (lens[i] > 0 ? lens[i] : 0); /* file order */
         t->n_tokens = (int)n_entries;
         t->off[0] = 0;
         for (i = 0; i < n_entries; i++) {
@@ -3809,11 +4917,19 @@ DECARDEF int decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab, siz
         DECAR_FREE(src);
         t->blob = blob;
     }
-    if (t->eot < 0) { rc = DECAR_ERR_FORMAT; decar__seterr(e, rc, "vocab.json has no <|endoftext|> token"); goto done; }
+    if (t->eot < 0) {
+        rc = DECAR_ERR_FORMAT;
+        decar__seterr(e, rc, "vocab.json has no <|endoftext|> token");
+        goto done;
+    }
     /* the byte-string index; every single byte must be a token */
     while (cap < 2 * n_entries) cap *= 2;
     idx = (int32_t *)DECAR_MALLOC((size_t)cap * sizeof(int32_t));
-    if (!idx) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); goto done; }
+    if (!idx) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory");
+        goto done;
+    }
     for (i = 0; i < cap; i++) idx[i] = -1;
     for (i = 0; i < n_entries; i++) {
         int64_t l = t->off[i + 1] - t->off[i], h;
@@ -3842,22 +4958,38 @@ DECARDEF int decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab, siz
         t->ma = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
         t->mb = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
         t->mo = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
-        if (!t->ma || !t->mb || !t->mo) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); goto done; }
+        if (!t->ma || !t->mb || !t->mo) {
+            rc = DECAR_ERR_NOMEM;
+            decar__seterr(e, rc, "no memory");
+            goto done;
+        }
         while (a < (int64_t)merges_len) {
             int64_t b = a, sp = -1, q, n1 = 0, n2 = 0;
             uint8_t *both = tmp;
-            while (b < (int64_t)merges_len && merges[b] != '\n') { if (merges[b] == ' ' && sp < 0) sp = b; b++; }
+            while (b < (int64_t)merges_len && merges[b] != '\n') {
+                if (merges[b] == ' ' && sp < 0) sp = b;
+                b++;
+            }
             q = b;
             if (q > a && merges[q - 1] == '\r') q--;
             if (q > a && !(a == 0 && merges[0] == '#')) {
                 int64_t at, part;
                 int len;
-                if (sp < 0) { rc = DECAR_ERR_FORMAT; decar__seterr(e, rc, "merges.txt line %lld is not 'A B'", (long long)r + 2); goto done; }
+                if (sp < 0) {
+                    rc = DECAR_ERR_FORMAT;
+                    decar__seterr(e, rc, "merges.txt line %lld is not 'A B'", (long long)r + 2);
+                    goto done;
+                }
                 for (part = 0; part < 2; part++) {
                     int64_t s0 = part ? sp + 1 : a, s1 = part ? q : sp, *cnt = part ? &n2 : &n1;
                     for (at = s0; at < s1; at += len) {
-                        int u = decar__utf8_get((const uint8_t *)merges + at, s1 - at, &len), byte = u < 0 ? -1 : decar__u2b(u);
-                        if (byte < 0) { rc = DECAR_ERR_FORMAT; decar__seterr(e, rc, "merges.txt line %lld: not GPT-2 byte characters", (long long)r + 2); goto done; }
+                        int u = decar__utf8_get((const uint8_t *)merges + at, s1 - at, &len),
+                            byte = u < 0 ? -1 : decar__u2b(u);
+                        if (byte < 0) {
+                            rc = DECAR_ERR_FORMAT;
+                            decar__seterr(e, rc, "merges.txt line %lld: not GPT-2 byte characters", (long long)r + 2);
+                            goto done;
+                        }
                         both[n1 + n2] = (uint8_t)byte;
                         (*cnt)++;
                     }
@@ -3867,7 +4999,8 @@ DECARDEF int decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab, siz
                 t->mo[r] = decar__tok_lookup(t, idx, cap, both, n1 + n2);
                 if (n1 == 0 || n2 == 0 || t->ma[r] < 0 || t->mb[r] < 0 || t->mo[r] < 0) {
                     rc = DECAR_ERR_FORMAT;
-                    decar__seterr(e, rc, "merges.txt line %lld: a part or the merged token is not in vocab.json", (long long)r + 2);
+                    decar__seterr(e, rc, "merges.txt line %lld: a part or the merged token is not in vocab.json",
+                                  (long long)r + 2);
                     goto done;
                 }
                 r++;
@@ -3876,7 +5009,10 @@ DECARDEF int decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab, siz
         }
         t->n_merges = (int)r;
     }
-    if ((rc = decar__tok_index(t))) { decar__seterr(e, rc, "no memory"); goto done; }
+    if ((rc = decar__tok_index(t))) {
+        decar__seterr(e, rc, "no memory");
+        goto done;
+    }
     decar__tok_fingerprint(t);
 done:
     decar__free(idx);
@@ -3902,10 +5038,15 @@ DECARDEF int decar_tokenizer_load(decar_tokenizer *t, const char *dir, decar_err
 }
 #endif
 
-DECARDEF void decar_data_init(decar_data *d) { memset(d, 0, sizeof *d); }
+DECARDEF void decar_data_init(decar_data *d) {
+    memset(d, 0, sizeof *d);
+}
 DECARDEF void decar_data_free(decar_data *d) {
     int i;
-    for (i = 0; i < d->n_docs; i++) { DECAR_FREE(d->docs[i].name); DECAR_FREE(d->docs[i].bytes); }
+    for (i = 0; i < d->n_docs; i++) {
+        DECAR_FREE(d->docs[i].name);
+        DECAR_FREE(d->docs[i].bytes);
+    }
     for (i = 0; i < d->n_labels; i++) DECAR_FREE(d->label_names[i]);
     decar__free(d->label_names);
     decar__free(d->docs);
@@ -3913,61 +5054,93 @@ DECARDEF void decar_data_free(decar_data *d) {
     decar__free(d->stream[1]);
     memset(d, 0, sizeof *d);
 }
-static char *decar__strdup(const char *s) { size_t n = strlen(s) + 1; char *p = (char *)DECAR_MALLOC(n); if (p) memcpy(p, s, n); return p; }
-static int decar__add_one(decar_data *d, const char *name, const void *bytes, int64_t len, int val_permille, int label, decar_error *e) {
+static char *decar__strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = (char *)DECAR_MALLOC(n);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+static int decar__add_one(decar_data *d, const char *name, const void *bytes, int64_t len, int val_permille, int label,
+                          decar_error *e) {
     decar_doc *doc;
     if (d->n_docs == d->cap_docs) {
         int nc = d->cap_docs ? d->cap_docs * 2 : 256;
         decar_doc *nd = (decar_doc *)DECAR_REALLOC(d->docs, (size_t)nc * sizeof *nd);
         if (!nd) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for %d documents", nc);
-        d->docs = nd; d->cap_docs = nc;
+        d->docs = nd;
+        d->cap_docs = nc;
     }
     doc = &d->docs[d->n_docs];
     doc->name = decar__strdup(name);
     doc->bytes = (uint8_t *)DECAR_MALLOC((size_t)len + 1);
     if (!doc->name || !doc->bytes) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for document '%s'", name);
-    memcpy(doc->bytes, bytes, (size_t)len); doc->bytes[len] = 0;
-    doc->len = len; doc->label = label;
+    memcpy(doc->bytes, bytes, (size_t)len);
+    doc->bytes[len] = 0;
+    doc->len = len;
+    doc->label = label;
     doc->split = (int)(decar_hash64(name, strlen(name), 0x5eed) % 1000) < val_permille ? 1 : 0;
     d->n_docs++;
     return DECAR_OK;
 }
-static int decar__add_doc(decar_data *d, const char *name, const void *bytes, int64_t len, int val_permille, int label, decar_error *e) {
-    const uint8_t *b = (const uint8_t *)bytes; int64_t start = 0; int part = 0, rc;
+static int decar__add_doc(decar_data *d, const char *name, const void *bytes, int64_t len, int val_permille, int label,
+                          decar_error *e) {
+    const uint8_t *b = (const uint8_t *)bytes;
+    int64_t start = 0;
+    int part = 0, rc;
     if (len <= 65536) return len > 0 ? decar__add_one(d, name, bytes, len, val_permille, label, e) : DECAR_OK;
-    while (start < len) {   /* cut at the first line end past 4 KiB */
-        int64_t end = start + 4096 < len ? start + 4096 : len; char nm[1024]; size_t nl = strlen(name); int k; char num[16];
+    while (start < len) { /* cut at the first line end past 4 KiB */
+        int64_t end = start + 4096 < len ? start + 4096 : len;
+        char nm[1024];
+        size_t nl = strlen(name);
+        int k;
+        char num[16];
         while (end < len && b[end - 1] != '\n') end++;
         if (nl > 1000) nl = 1000;
-        memcpy(nm, name, nl); nm[nl++] = '#';
-        k = 0; { int q = part; do { num[k++] = (char)('0' + q % 10); q /= 10; } while (q); }
+        memcpy(nm, name, nl);
+        nm[nl++] = '#';
+        k = 0;
+        {
+            int q = part;
+            do {
+                num[k++] = (char)('0' + q % 10);
+                q /= 10;
+            } while (q);
+        }
         while (k) nm[nl++] = num[--k];
         nm[nl] = 0;
         if ((rc = decar__add_one(d, nm, b + start, end - start, val_permille, label, e))) return rc;
-        start = end; part++;
+        start = end;
+        part++;
     }
     return DECAR_OK;
 }
-DECARDEF int decar_data_add(decar_data *d, const char *name, const void *bytes, int64_t len, int val_permille, decar_error *e) {
+DECARDEF int decar_data_add(decar_data *d, const char *name, const void *bytes, int64_t len, int val_permille,
+                            decar_error *e) {
     return decar__add_doc(d, name, bytes, len, val_permille, -1, e);
 }
-static int decar__doc_cmp(const void *a, const void *b) { return strcmp(((const decar_doc *)a)->name, ((const decar_doc *)b)->name); }
+static int decar__doc_cmp(const void *a, const void *b) {
+    return strcmp(((const decar_doc *)a)->name, ((const decar_doc *)b)->name);
+}
 /* stream[s] = "EOT doc EOT doc ..." over the documents of split s, as bytes (t NULL) or the tokenizer's ids */
 DECARDEF int decar_data_tokenize(decar_data *d, const decar_tokenizer *t, decar_error *e) {
     int s, i;
     for (s = 0; s < 2; s++) {
         int64_t n = 0, k = 0;
-        for (i = 0; i < d->n_docs; i++) if (d->docs[i].split == s) n += 1 + d->docs[i].len;   /* at most */
+        for (i = 0; i < d->n_docs; i++)
+            if (d->docs[i].split == s) n += 1 + d->docs[i].len; /* at most */
         decar__free(d->stream[s]);
         d->stream[s] = (int32_t *)DECAR_MALLOC((size_t)(n + 1) * sizeof(int32_t));
         if (!d->stream[s]) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lld-token stream", (long long)n);
-        for (i = 0; i < d->n_docs; i++) if (d->docs[i].split == s) {
-            const decar_doc *doc = &d->docs[i];
-            int64_t j;
-            d->stream[s][k++] = t ? t->eot : DECAR_TOK_EOT;
-            if (t) k += decar_tokenizer_encode(t, doc->bytes, doc->len, d->stream[s] + k);
-            else for (j = 0; j < doc->len; j++) d->stream[s][k++] = doc->bytes[j];
-        }
+        for (i = 0; i < d->n_docs; i++)
+            if (d->docs[i].split == s) {
+                const decar_doc *doc = &d->docs[i];
+                int64_t j;
+                d->stream[s][k++] = t ? t->eot : DECAR_TOK_EOT;
+                if (t)
+                    k += decar_tokenizer_encode(t, doc->bytes, doc->len, d->stream[s] + k);
+                else
+                    for (j = 0; j < doc->len; j++) d->stream[s][k++] = doc->bytes[j];
+            }
         d->stream_len[s] = k;
     }
     return DECAR_OK;
@@ -3978,43 +5151,73 @@ DECARDEF int decar_data_finish(decar_data *d, decar_error *e) {
     return decar_data_tokenize(d, NULL, e);
 }
 DECARDEF int decar_data_batch(const decar_data *d, int split, decar_rng *r, int B, int T, int32_t *x, int32_t *y) {
-    int64_t n = d->stream_len[split]; int b, t;
+    int64_t n = d->stream_len[split];
+    int b, t;
     if (n < (int64_t)T + 2) return DECAR_ERR_ARG;
     for (b = 0; b < B; b++) {
         int64_t s = (int64_t)decar__rng_below(r, (uint64_t)(n - T - 1));
-        for (t = 0; t < T; t++) { x[b * T + t] = d->stream[split][s + t]; y[b * T + t] = d->stream[split][s + t + 1]; }
+        for (t = 0; t < T; t++) {
+            x[b * T + t] = d->stream[split][s + t];
+            y[b * T + t] = d->stream[split][s + t + 1];
+        }
     }
     return DECAR_OK;
 }
 
 #ifndef DECAR_NO_STDIO
-typedef struct decar__paths { char **p; int n, cap; } decar__paths;
+typedef struct decar__paths {
+    char **p;
+    int n, cap;
+} decar__paths;
 static int decar__paths_push(decar__paths *ps, const char *s) {
     if (ps->n == ps->cap) {
-        int nc = ps->cap ? ps->cap * 2 : 256; char **np = (char **)DECAR_REALLOC(ps->p, (size_t)nc * sizeof(char *));
+        int nc = ps->cap ? ps->cap * 2 : 256;
+        char **np = (char **)DECAR_REALLOC(ps->p, (size_t)nc * sizeof(char *));
         if (!np) return -1;
-        ps->p = np; ps->cap = nc;
+        ps->p = np;
+        ps->cap = nc;
     }
     if (!(ps->p[ps->n] = decar__strdup(s))) return -1;
-    ps->n++; return 0;
+    ps->n++;
+    return 0;
 }
-static int decar__str_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int decar__str_cmp(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 #if DECAR__POSIX
 static int decar__walk(const char *root, const char *rel, decar__paths *ps, int depth) {
-    char full[4096]; DIR *dir; struct dirent *de;
+    char full[4096];
+    DIR *dir;
+    struct dirent *de;
     if (depth > 32) return 0;
     if (strlen(root) + strlen(rel) + 2 >= sizeof full) return 0;
-    strcpy(full, root); if (*rel) { strcat(full, "/"); strcat(full, rel); }
+    strcpy(full, root);
+    if (*rel) {
+        strcat(full, "/");
+        strcat(full, rel);
+    }
     if (!(dir = opendir(full))) return -1;
     while ((de = readdir(dir))) {
-        char r2[4096], f2[4096]; struct stat sb;
-        if (de->d_name[0] == '.') continue;   /* hidden files, . and .. */
-        if (strlen(rel) + strlen(de->d_name) + 2 >= sizeof r2 || strlen(full) + strlen(de->d_name) + 2 >= sizeof f2) continue;
-        strcpy(r2, rel); if (*rel) strcat(r2, "/"); strcat(r2, de->d_name);
-        strcpy(f2, full); strcat(f2, "/"); strcat(f2, de->d_name);
+        char r2[4096], f2[4096];
+        struct stat sb;
+        if (de->d_name[0] == '.') continue; /* hidden files, . and .. */
+        if (strlen(rel) + strlen(de->d_name) + 2 >= sizeof r2 || strlen(full) + strlen(de->d_name) + 2 >= sizeof f2)
+            continue;
+        strcpy(r2, rel);
+        if (*rel) strcat(r2, "/");
+        strcat(r2, de->d_name);
+        strcpy(f2, full);
+        strcat(f2, "/");
+        strcat(f2, de->d_name);
         if (stat(f2, &sb)) continue;
-        if (S_ISDIR(sb.st_mode)) decar__walk(root, r2, ps, depth + 1);
-        else if (S_ISREG(sb.st_mode)) { if (decar__paths_push(ps, r2)) { closedir(dir); return -2; } }
+        if (S_ISDIR(sb.st_mode))
+            decar__walk(root, r2, ps, depth + 1);
+        else if (S_ISREG(sb.st_mode)) {
+            if (decar__paths_push(ps, r2)) {
+                closedir(dir);
+                return -2;
+            }
+        }
     }
     closedir(dir);
     return 0;
@@ -4031,14 +5234,23 @@ static int decar__has_dotdot(const char *p) {
         c = slash + 1;
     }
 }
-DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, const char *ext, int val_permille, decar_error *e) {
-    decar__paths ps; int i, rc = DECAR_OK, is_dir = 0;
+DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, const char *ext, int val_permille,
+                             decar_error *e) {
+    decar__paths ps;
+    int i, rc = DECAR_OK, is_dir = 0;
     memset(&ps, 0, sizeof ps);
 #if DECAR__POSIX
-    { struct stat sb; if (stat(path, &sb)) DECAR__FAIL(e, DECAR_ERR_IO, "cannot open '%s': no such file or directory", path); is_dir = S_ISDIR(sb.st_mode); }
+    {
+        struct stat sb;
+        if (stat(path, &sb)) DECAR__FAIL(e, DECAR_ERR_IO, "cannot open '%s': no such file or directory", path);
+        is_dir = S_ISDIR(sb.st_mode);
+    }
 #endif
     if (list) {
-        void *buf; size_t len; char **items; int n_items, q;
+        void *buf;
+        size_t len;
+        char **items;
+        int n_items, q;
         if ((rc = decar_read_file(list, &buf, &len, e))) return rc;
         rc = decar_list_parse((const char *)buf, len, '\n', &items, &n_items, e);
         DECAR_FREE(buf);
@@ -4047,54 +5259,84 @@ DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, 
             const char *it = items[q];
             if (it[0] == '/' || decar__has_dotdot(it)) {
                 rc = DECAR_ERR_FORMAT;
-                decar__seterr(e, rc, "document list '%s', line %d: '%.100s' is not a path inside '%s'", list, q + 1, it, path);
+                decar__seterr(e, rc, "document list '%s', line %d: '%.100s' is not a path inside '%s'", list, q + 1, it,
+                              path);
+            } else if (decar__paths_push(&ps, it)) {
+                rc = DECAR_ERR_NOMEM;
+                decar__seterr(e, rc, "no memory");
             }
-            else if (decar__paths_push(&ps, it)) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory"); }
         }
         DECAR_FREE(items);
-        if (rc) { for (q = 0; q < ps.n; q++) DECAR_FREE(ps.p[q]); decar__free(ps.p); return rc; }
+        if (rc) {
+            for (q = 0; q < ps.n; q++) DECAR_FREE(ps.p[q]);
+            decar__free(ps.p);
+            return rc;
+        }
     } else if (is_dir) {
 #if DECAR__POSIX
         if (decar__walk(path, "", &ps, 0)) DECAR__FAIL(e, DECAR_ERR_IO, "cannot list directory '%s'", path);
 #endif
     }
-    if (!list && !is_dir) {   /* one file */
-        void *buf; size_t len; const char *base = strrchr(path, '/');
+    if (!list && !is_dir) { /* one file */
+        void *buf;
+        size_t len;
+        const char *base = strrchr(path, '/');
         if ((rc = decar_read_file(path, &buf, &len, e))) return rc;
         rc = decar__add_doc(d, base ? base + 1 : path, buf, (int64_t)len, val_permille, -1, e);
         DECAR_FREE(buf);
         return rc ? rc : decar_data_finish(d, e);
     }
-    if (ps.n > 1) qsort(ps.p, (size_t)ps.n, sizeof(char *), decar__str_cmp);   /* qsort(NULL, 0) is undefined */
+    if (ps.n > 1) qsort(ps.p, (size_t)ps.n, sizeof(char *), decar__str_cmp); /* qsort(NULL, 0) is undefined */
     for (i = 0; i < ps.n && !rc; i++) {
-        char full[4096]; void *buf; size_t len, k, el = ext ? strlen(ext) : 0, pl = strlen(ps.p[i]); int label = -1;
+        char full[4096];
+        void *buf;
+        size_t len, k, el = ext ? strlen(ext) : 0, pl = strlen(ps.p[i]);
+        int label = -1;
         const char *slash = strchr(ps.p[i], '/');
-        if (!list && el && (pl < el || strcmp(ps.p[i] + pl - el, ext) != 0)) continue;   /* a list names its files */
+        if (!list && el && (pl < el || strcmp(ps.p[i] + pl - el, ext) != 0)) continue; /* a list names its files */
         if (strlen(path) + pl + 2 >= sizeof full) {
             rc = DECAR_ERR_ARG;
             decar__seterr(e, rc, "path too long: '%.100s/%.100s...'", path, ps.p[i]);
             break;
         }
-        strcpy(full, path); strcat(full, "/"); strcat(full, ps.p[i]);
-        if (decar_read_file(full, &buf, &len, e)) { rc = e ? e->code : DECAR_ERR_IO; break; }
-        for (k = 0; k < len && k < 4096; k++) if (((char *)buf)[k] == 0) break;
-        if (k < len && k < 4096) {   /* binary: skipped in a walk, an error when a list names it */
+        strcpy(full, path);
+        strcat(full, "/");
+        strcat(full, ps.p[i]);
+        if (decar_read_file(full, &buf, &len, e)) {
+            rc = e ? e->code : DECAR_ERR_IO;
+            break;
+        }
+        for (k = 0; k < len && k < 4096; k++)
+            if (((char *)buf)[k] == 0) break;
+        if (k < len && k < 4096) { /* binary: skipped in a walk, an error when a list names it */
             DECAR_FREE(buf);
             if (!list) continue;
             rc = DECAR_ERR_FORMAT;
             decar__seterr(e, rc, "'%s' (named by the document list) is a binary file", full);
             break;
         }
-        if (slash) {   /* label = top-level folder */
-            int j; size_t ln = (size_t)(slash - ps.p[i]);
-            for (j = 0; j < d->n_labels; j++) if (strlen(d->label_names[j]) == ln && strncmp(d->label_names[j], ps.p[i], ln) == 0) break;
+        if (slash) { /* label = top-level folder */
+            int j;
+            size_t ln = (size_t)(slash - ps.p[i]);
+            for (j = 0; j < d->n_labels; j++)
+                if (strlen(d->label_names[j]) == ln && strncmp(d->label_names[j], ps.p[i], ln) == 0) break;
             if (j == d->n_labels) {
                 char **nl = (char **)DECAR_REALLOC(d->label_names, (size_t)(d->n_labels + 1) * sizeof(char *));
-                if (!nl) { DECAR_FREE(buf); rc = DECAR_ERR_NOMEM; break; }
+                if (!nl) {
+                    DECAR_FREE(buf);
+                    rc = DECAR_ERR_NOMEM;
+                    break;
+                }
                 d->label_names = nl;
                 nl[j] = (char *)DECAR_MALLOC(ln + 1);
-                if (!nl[j]) { DECAR_FREE(buf); rc = DECAR_ERR_NOMEM; break; }
-                memcpy(nl[j], ps.p[i], ln); nl[j][ln] = 0; d->n_labels++;
+                if (!nl[j]) {
+                    DECAR_FREE(buf);
+                    rc = DECAR_ERR_NOMEM;
+                    break;
+                }
+                memcpy(nl[j], ps.p[i], ln);
+                nl[j][ln] = 0;
+                d->n_labels++;
             }
             label = j;
         }
@@ -4104,7 +5346,9 @@ DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, 
     for (i = 0; i < ps.n; i++) DECAR_FREE(ps.p[i]);
     decar__free(ps.p);
     if (rc) return rc;
-    if (d->n_docs == 0) DECAR__FAIL(e, DECAR_ERR_ARG, "'%s' holds no text documents%s%s", path, ext ? " ending in " : "", ext ? ext : "");
+    if (d->n_docs == 0)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "'%s' holds no text documents%s%s", path, ext ? " ending in " : "",
+                    ext ? ext : "");
     return decar_data_finish(d, e);
 }
 #endif
@@ -4112,7 +5356,10 @@ DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, 
 /* ---- images ---------------------------------------------------------------------------------------------------- */
 DECARDEF void decar_images_free(decar_images *im) {
     int i;
-    if (im->captions) { for (i = 0; i < im->n; i++) decar__free(im->captions[i]); DECAR_FREE(im->captions); }
+    if (im->captions) {
+        for (i = 0; i < im->n; i++) decar__free(im->captions[i]);
+        DECAR_FREE(im->captions);
+    }
     decar__free(im->pixels);
     memset(im, 0, sizeof *im);
 }
@@ -4150,7 +5397,11 @@ DECARDEF int decar_images_parse(decar_images *im, const void *pixels, size_t n_p
         size_t left = caption_bytes - (size_t)(s - captions), m = 0;
         while (m < left && s[m] != '\n') m++;
         im->captions[k] = (char *)DECAR_MALLOC(m + 1);
-        if (!im->captions[k]) { im->n = k; decar_images_free(im); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
+        if (!im->captions[k]) {
+            im->n = k;
+            decar_images_free(im);
+            DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+        }
         memcpy(im->captions[k], s, m);
         im->captions[k][m] = 0;
         s += m < left ? m + 1 : m;
@@ -4158,13 +5409,17 @@ DECARDEF int decar_images_parse(decar_images *im, const void *pixels, size_t n_p
     return DECAR_OK;
 }
 #ifndef DECAR_NO_STDIO
-DECARDEF int decar_images_load(decar_images *im, const char *image_file, const char *caption_file, int side, decar_error *e) {
+DECARDEF int decar_images_load(decar_images *im, const char *image_file, const char *caption_file, int side,
+                               decar_error *e) {
     void *px, *cap;
     size_t npx, ncap;
     int rc;
     memset(im, 0, sizeof *im);
     if ((rc = decar_read_file(image_file, &px, &npx, e))) return rc;
-    if ((rc = decar_read_file(caption_file, &cap, &ncap, e))) { DECAR_FREE(px); return rc; }
+    if ((rc = decar_read_file(caption_file, &cap, &ncap, e))) {
+        DECAR_FREE(px);
+        return rc;
+    }
     rc = decar_images_parse(im, px, npx, (const char *)cap, ncap, side, e);
     if (rc) decar__prefix_path(e, rc == DECAR_ERR_FORMAT ? image_file : caption_file);
     DECAR_FREE(px);
@@ -4173,9 +5428,12 @@ DECARDEF int decar_images_load(decar_images *im, const char *image_file, const c
 }
 #endif
 DECARDEF void decar_image_patches(const uint8_t *img, int side, int patch, float *out) {
-    int n = side / patch, py, px, y, x; float *o = out;
-    for (py = 0; py < n; py++) for (px = 0; px < n; px++)
-        for (y = 0; y < patch; y++) for (x = 0; x < patch; x++) *o++ = (float)img[(py * patch + y) * side + px * patch + x] / 255.0f - 0.5f;
+    int n = side / patch, py, px, y, x;
+    float *o = out;
+    for (py = 0; py < n; py++)
+        for (px = 0; px < n; px++)
+            for (y = 0; y < patch; y++)
+                for (x = 0; x < patch; x++) *o++ = (float)img[(py * patch + y) * side + px * patch + x] / 255.0f - 0.5f;
 }
 
 /* ---- 10. features ----------------------------------------------------------------------------------------------
@@ -4183,79 +5441,137 @@ DECARDEF void decar_image_patches(const uint8_t *img, int side, int patch, float
    DECAR_FEAT_BUCKETS buckets, weights them by sublinear tf times smoothed idf, and projects with a seeded random
    +-1/sqrt(dim) matrix (Johnson-Lindenstrauss: inner products, hence cosines, are kept in expectation) that is
    never stored: each bucket's 64 signs come from one hash. No SVD to fit, so a router applies it to one prefix. */
-static int decar__isword(uint8_t c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80; }
+static int decar__isword(uint8_t c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+}
 /* calls visit(bucket) for every n-gram of text */
 static void decar__grams(const uint8_t *s, int64_t n, void (*visit)(void *, uint32_t), void *u) {
-    int64_t i = 0; uint64_t prev = 0; int have_prev = 0;
-    for (i = 0; i + 2 < n; i++) {   /* byte 3-grams */
+    int64_t i = 0;
+    uint64_t prev = 0;
+    int have_prev = 0;
+    for (i = 0; i + 2 < n; i++) { /* byte 3-grams */
         uint64_t h = ((uint64_t)s[i] << 16) | ((uint64_t)s[i + 1] << 8) | s[i + 2];
         visit(u, (uint32_t)(decar__mix64(h ^ 0x3333) % DECAR_FEAT_BUCKETS));
     }
     i = 0;
-    while (i < n) {   /* words, lower-cased ASCII */
+    while (i < n) { /* words, lower-cased ASCII */
         uint64_t h = 0xcbf29ce484222325ULL;
         while (i < n && !decar__isword(s[i])) i++;
         if (i >= n) break;
-        while (i < n && decar__isword(s[i])) { uint8_t c = s[i++]; if (c >= 'A' && c <= 'Z') c = (uint8_t)(c + 32); h = (h ^ c) * 0x100000001b3ULL; }
+        while (i < n && decar__isword(s[i])) {
+            uint8_t c = s[i++];
+            if (c >= 'A' && c <= 'Z') c = (uint8_t)(c + 32);
+            h = (h ^ c) * 0x100000001b3ULL;
+        }
         visit(u, (uint32_t)(decar__mix64(h ^ 0x1111) % DECAR_FEAT_BUCKETS));
         if (have_prev) visit(u, (uint32_t)(decar__mix64(prev * 31 + h + 0x2222) % DECAR_FEAT_BUCKETS));
-        prev = h; have_prev = 1;
+        prev = h;
+        have_prev = 1;
     }
 }
-typedef struct decar__tf { float *cnt; uint32_t *touched; int64_t nt; } decar__tf;
-static void decar__tf_visit(void *u, uint32_t b) { decar__tf *t = (decar__tf *)u; if (t->cnt[b] == 0.0f) t->touched[t->nt++] = b; t->cnt[b] += 1.0f; }
+typedef struct decar__tf {
+    float *cnt;
+    uint32_t *touched;
+    int64_t nt;
+} decar__tf;
+static void decar__tf_visit(void *u, uint32_t b) {
+    decar__tf *t = (decar__tf *)u;
+    if (t->cnt[b] == 0.0f) t->touched[t->nt++] = b;
+    t->cnt[b] += 1.0f;
+}
 
 DECARDEF int decar_feat_fit(decar_featurizer *f, int dim, uint64_t seed, const decar_doc *docs, int n, decar_error *e) {
-    decar__tf tf; int i; int64_t j; float *df;
+    decar__tf tf;
+    int i;
+    int64_t j;
+    float *df;
     memset(f, 0, sizeof *f);
     if (dim < 1 || dim > 4096) DECAR__FAIL(e, DECAR_ERR_ARG, "feature dim %d outside [1, 4096]", dim);
-    f->dim = dim; f->seed = seed;
+    f->dim = dim;
+    f->seed = seed;
     f->idf = (float *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(float));
     df = (float *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(float));
     tf.cnt = (float *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(float));
     tf.touched = (uint32_t *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(uint32_t));
     if (!f->idf || !df || !tf.cnt || !tf.touched) {
-        decar__free(df); decar__free(tf.cnt); decar__free(tf.touched); decar_feat_free(f);
+        decar__free(df);
+        decar__free(tf.cnt);
+        decar__free(tf.touched);
+        decar_feat_free(f);
         DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the featurizer");
     }
-    memset(df, 0, DECAR_FEAT_BUCKETS * sizeof(float)); memset(tf.cnt, 0, DECAR_FEAT_BUCKETS * sizeof(float));
+    memset(df, 0, DECAR_FEAT_BUCKETS * sizeof(float));
+    memset(tf.cnt, 0, DECAR_FEAT_BUCKETS * sizeof(float));
     for (i = 0; i < n; i++) {
         tf.nt = 0;
         decar__grams(docs[i].bytes, docs[i].len, decar__tf_visit, &tf);
-        for (j = 0; j < tf.nt; j++) { df[tf.touched[j]] += 1.0f; tf.cnt[tf.touched[j]] = 0.0f; }
+        for (j = 0; j < tf.nt; j++) {
+            df[tf.touched[j]] += 1.0f;
+            tf.cnt[tf.touched[j]] = 0.0f;
+        }
     }
-    for (j = 0; j < DECAR_FEAT_BUCKETS; j++) f->idf[j] = (float)(log((1.0 + n) / (1.0 + df[j])) + 1.0);   /* sklearn's smooth idf */
-    DECAR_FREE(df); DECAR_FREE(tf.cnt); DECAR_FREE(tf.touched);
+    for (j = 0; j < DECAR_FEAT_BUCKETS; j++)
+        f->idf[j] = (float)(log((1.0 + n) / (1.0 + df[j])) + 1.0); /* sklearn's smooth idf */
+    DECAR_FREE(df);
+    DECAR_FREE(tf.cnt);
+    DECAR_FREE(tf.touched);
     return DECAR_OK;
 }
-DECARDEF void decar_feat_free(decar_featurizer *f) { decar__free(f->idf); memset(f, 0, sizeof *f); }
+DECARDEF void decar_feat_free(decar_featurizer *f) {
+    decar__free(f->idf);
+    memset(f, 0, sizeof *f);
+}
 DECARDEF void decar_l2_normalize(float *x, int d) {
-    double s = 0.0; int i; for (i = 0; i < d; i++) s += (double)x[i] * x[i];
-    if (s > 0.0) { float r = (float)(1.0 / sqrt(s)); for (i = 0; i < d; i++) x[i] *= r; }
+    double s = 0.0;
+    int i;
+    for (i = 0; i < d; i++) s += (double)x[i] * x[i];
+    if (s > 0.0) {
+        float r = (float)(1.0 / sqrt(s));
+        for (i = 0; i < d; i++) x[i] *= r;
+    }
 }
-typedef struct decar__sp { uint32_t b; float c; } decar__sp;
-typedef struct decar__sparse { decar__sp *e; int64_t n, cap; } decar__sparse;
-static void decar__sparse_visit(void *u, uint32_t b) {   /* unsorted bag of buckets; merged after a sort */
+typedef struct decar__sp {
+    uint32_t b;
+    float c;
+} decar__sp;
+typedef struct decar__sparse {
+    decar__sp *e;
+    int64_t n, cap;
+} decar__sparse;
+static void decar__sparse_visit(void *u, uint32_t b) { /* unsorted bag of buckets; merged after a sort */
     decar__sparse *s = (decar__sparse *)u;
-    if (s->n < s->cap) { s->e[s->n].b = b; s->e[s->n].c = 1.0f; s->n++; }
+    if (s->n < s->cap) {
+        s->e[s->n].b = b;
+        s->e[s->n].c = 1.0f;
+        s->n++;
+    }
 }
-static int decar__sp_cmp(const void *a, const void *b) { uint32_t x = ((const decar__sp *)a)->b, y = ((const decar__sp *)b)->b; return x < y ? -1 : x > y; }
+static int decar__sp_cmp(const void *a, const void *b) {
+    uint32_t x = ((const decar__sp *)a)->b, y = ((const decar__sp *)b)->b;
+    return x < y ? -1 : x > y;
+}
 DECARDEF int decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out) {
-    decar__sparse s; int64_t i, k; int j;
+    decar__sparse s;
+    int64_t i, k;
+    int j;
     if (f->fn) return f->fn(f->user, text, len, out);
-    if (!f->idf) return DECAR_ERR_ARG;   /* external features and no function to compute them */
+    if (!f->idf) return DECAR_ERR_ARG; /* external features and no function to compute them */
     memset(out, 0, (size_t)f->dim * sizeof(float));
-    s.cap = 3 * len + 8; s.n = 0;
+    s.cap = 3 * len + 8;
+    s.n = 0;
     s.e = (decar__sp *)DECAR_MALLOC((size_t)s.cap * sizeof(decar__sp));
     if (!s.e) return DECAR_ERR_NOMEM;
     decar__grams(text, len, decar__sparse_visit, &s);
     qsort(s.e, (size_t)s.n, sizeof *s.e, decar__sp_cmp);
     for (i = 0; i < s.n; i = k) {
-        float w; uint32_t b = s.e[i].b;
-        for (k = i; k < s.n && s.e[k].b == b; k++) {}
+        float w;
+        uint32_t b = s.e[i].b;
+        for (k = i; k < s.n && s.e[k].b == b; k++) {
+        }
         w = (1.0f + logf((float)(k - i))) * f->idf[b];
         for (j = 0; j < f->dim; j += 64) {
-            uint64_t bits = decar__mix64(((uint64_t)b << 20) ^ ((uint64_t)j << 4) ^ f->seed); int q;
+            uint64_t bits = decar__mix64(((uint64_t)b << 20) ^ ((uint64_t)j << 4) ^ f->seed);
+            int q;
             for (q = 0; q < 64 && j + q < f->dim; q++) out[j + q] += ((bits >> q) & 1) ? w : -w;
         }
     }
@@ -4265,10 +5581,10 @@ DECARDEF int decar_feat_apply(const decar_featurizer *f, const uint8_t *text, in
 }
 
 DECARDEF void decar_pixel_features(const uint8_t *img, int n_pixels, const float *mean, int dim, uint64_t seed,
-                                  float *out) {
+                                   float *out) {
     int j, p;
     decar_rng r;
-    decar_rng_seed(&r, seed);   /* the same R for every image */
+    decar_rng_seed(&r, seed); /* the same R for every image */
     for (j = 0; j < dim; j++) out[j] = 0.0f;
     for (p = 0; p < n_pixels; p++) {
         float x = img[p] / 255.0f - mean[p];
@@ -4287,54 +5603,117 @@ DECARDEF int decar_pixel_feature_fn(void *user, const uint8_t *text, int64_t len
 
 /* .npy v1-3: '<f4' or '<f8', fortran_order False, 2-D shape */
 DECARDEF int decar_npy_parse(const void *buf, size_t len, float **out, int64_t *rows, int64_t *cols, decar_error *e) {
-    const uint8_t *b = (const uint8_t *)buf; size_t hl, off; char h[4096]; const char *p; int f8; int64_t r, c, i;
+    const uint8_t *b = (const uint8_t *)buf;
+    size_t hl, off;
+    char h[4096];
+    const char *p;
+    int f8;
+    int64_t r, c, i;
     *out = NULL;
     if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0) DECAR__FAIL(e, DECAR_ERR_FORMAT, "not a .npy file (bad magic)");
-    if (b[6] == 1) { hl = (size_t)b[8] | ((size_t)b[9] << 8); off = 10; }
-    else if (b[6] == 2 || b[6] == 3) { if (len < 12) DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy truncated"); hl = (size_t)b[8] | ((size_t)b[9] << 8) | ((size_t)b[10] << 16) | ((size_t)b[11] << 24); off = 12; }
-    else DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy version %d not supported", b[6]);
-    if (hl >= sizeof h || off + hl > len) DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy header length %lu is bad or truncated", (unsigned long)hl);
-    memcpy(h, b + off, hl); h[hl] = 0; off += hl;
-    if (strstr(h, "'descr': '<f4'")) f8 = 0; else if (strstr(h, "'descr': '<f8'")) f8 = 1;
-    else DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy dtype must be little-endian float32 or float64 ('<f4' or '<f8')");
-    if (!strstr(h, "'fortran_order': False")) DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy must be C order (fortran_order False)");
+    if (b[6] == 1) {
+        hl = (size_t)b[8] | ((size_t)b[9] << 8);
+        off = 10;
+    } else if (b[6] == 2 || b[6] == 3) {
+        if (len < 12) DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy truncated");
+        hl = (size_t)b[8] | ((size_t)b[9] << 8) | ((size_t)b[10] << 16) | ((size_t)b[11] << 24);
+        off = 12;
+    } else
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy version %d not supported", b[6]);
+    if (hl >= sizeof h || off + hl > len)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy header length %lu is bad or truncated", (unsigned long)hl);
+    memcpy(h, b + off, hl);
+    h[hl] = 0;
+    off += hl;
+    if (strstr(h, "'descr': '<f4'"))
+        f8 = 0;
+    else if (strstr(h, "'descr': '<f8'"))
+        f8 = 1;
+    else
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy dtype must be little-endian float32 or float64 ('<f4' or '<f8')");
+    if (!strstr(h, "'fortran_order': False"))
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy must be C order (fortran_order False)");
     p = strstr(h, "'shape': (");
     if (!p) DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy header has no shape");
-    p += 10; r = 0; c = -1;
-    while (*p >= '0' && *p <= '9') { r = r * 10 + (*p++ - '0'); if (r > ((int64_t)1 << 40)) break; }
-    if (*p == ',') { p++; while (*p == ' ') p++; if (*p >= '0' && *p <= '9') { c = 0; while (*p >= '0' && *p <= '9') { c = c * 10 + (*p++ - '0'); if (c > (1 << 20)) break; } } }
+    p += 10;
+    r = 0;
+    c = -1;
+    while (*p >= '0' && *p <= '9') {
+        r = r * 10 + (*p++ - '0');
+        if (r > ((int64_t)1 << 40)) break;
+    }
+    if (*p == ',') {
+        p++;
+        while (*p == ' ') p++;
+        if (*p >= '0' && *p <= '9') {
+            c = 0;
+            while (*p >= '0' && *p <= '9') {
+                c = c * 10 + (*p++ - '0');
+                if (c > (1 << 20)) break;
+            }
+        }
+    }
     while (*p == ' ') p++;
-    if (*p != ')' || r < 1 || c < 1 || r > ((int64_t)1 << 40) || c > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy must be 2-D with positive dims (got '%.40s')", h);
+    if (*p != ')' || r < 1 || c < 1 || r > ((int64_t)1 << 40) || c > (1 << 20))
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy must be 2-D with positive dims (got '%.40s')", h);
     if ((uint64_t)r * (uint64_t)c * (f8 ? 8u : 4u) != len - off)
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy data is %lu bytes, shape (%lld, %lld) needs %llu (truncated?)", (unsigned long)(len - off), (long long)r, (long long)c, (unsigned long long)((uint64_t)r * (uint64_t)c * (f8 ? 8u : 4u)));
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, ".npy data is %lu bytes, shape (%lld, %lld) needs %llu (truncated?)",
+                    (unsigned long)(len - off), (long long)r, (long long)c,
+                    (unsigned long long)((uint64_t)r * (uint64_t)c * (f8 ? 8u : 4u)));
     *out = (float *)DECAR_MALLOC((size_t)(r * c) * sizeof(float));
     if (!*out) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a (%lld, %lld) array", (long long)r, (long long)c);
     for (i = 0; i < r * c; i++) {
-        double v; uint8_t t[8]; int k, w = f8 ? 8 : 4;
+        double v;
+        uint8_t t[8];
+        int k, w = f8 ? 8 : 4;
         for (k = 0; k < w; k++) t[k] = b[off + (size_t)i * w + (decar__little_endian() ? k : w - 1 - k)];
-        if (f8) memcpy(&v, t, 8); else { float x; memcpy(&x, t, 4); v = x; }
-        if (!(fabs(v) < INFINITY) || fabs(v) > 3.4e38) { DECAR_FREE(*out); *out = NULL; DECAR__FAIL(e, DECAR_ERR_NUMERIC, ".npy element %lld (row %lld) is NaN, Inf or out of float range", (long long)i, (long long)(i / c)); }
+        if (f8)
+            memcpy(&v, t, 8);
+        else {
+            float x;
+            memcpy(&x, t, 4);
+            v = x;
+        }
+        if (!(fabs(v) < INFINITY) || fabs(v) > 3.4e38) {
+            DECAR_FREE(*out);
+            *out = NULL;
+            DECAR__FAIL(e, DECAR_ERR_NUMERIC, ".npy element %lld (row %lld) is NaN, Inf or out of float range",
+                        (long long)i, (long long)(i / c));
+        }
         (*out)[i] = (float)v;
     }
-    *rows = r; *cols = c;
+    *rows = r;
+    *cols = c;
     return DECAR_OK;
 }
 DECARDEF int decar_npy_build(const float *x, int64_t rows, int64_t cols, void **buf, size_t *len) {
-    decar__sb h; size_t hl, total; uint8_t *b;
+    decar__sb h;
+    size_t hl, total;
+    uint8_t *b;
     memset(&h, 0, sizeof h);
-    decar__sb_str(&h, "{'descr': '<f4', 'fortran_order': False, 'shape': ("); decar__sb_u64(&h, (uint64_t)rows);
-    decar__sb_str(&h, ", "); decar__sb_u64(&h, (uint64_t)cols); decar__sb_str(&h, "), }");
+    decar__sb_str(&h, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    decar__sb_u64(&h, (uint64_t)rows);
+    decar__sb_str(&h, ", ");
+    decar__sb_u64(&h, (uint64_t)cols);
+    decar__sb_str(&h, "), }");
     while ((10 + h.n + 1) % 64) decar__sb_str(&h, " ");
     decar__sb_str(&h, "\n");
     if (h.oom) return DECAR_ERR_NOMEM;
-    hl = h.n; total = 10 + hl + (size_t)(rows * cols) * 4;
+    hl = h.n;
+    total = 10 + hl + (size_t)(rows * cols) * 4;
     b = (uint8_t *)DECAR_MALLOC(total);
-    if (!b) { DECAR_FREE(h.p); return DECAR_ERR_NOMEM; }
-    memcpy(b, "\x93NUMPY\x01\x00", 8); b[8] = (uint8_t)(hl & 0xff); b[9] = (uint8_t)(hl >> 8);
+    if (!b) {
+        DECAR_FREE(h.p);
+        return DECAR_ERR_NOMEM;
+    }
+    memcpy(b, "\x93NUMPY\x01\x00", 8);
+    b[8] = (uint8_t)(hl & 0xff);
+    b[9] = (uint8_t)(hl >> 8);
     memcpy(b + 10, h.p, hl);
     decar__f32_le(b + 10 + hl, x, (size_t)(rows * cols));
     DECAR_FREE(h.p);
-    *buf = b; *len = total;
+    *buf = b;
+    *len = total;
     return DECAR_OK;
 }
 
@@ -4344,7 +5723,10 @@ DECARDEF int decar_npy_build(const float *x, int64_t rows, int64_t cols, void **
    (ties by index), each taken if the point is free and the cluster not full. Why greedy: it is exact about the
    capacity (the auction of kernelmachine/balanced-kmeans is only approximately balanced, Sinkhorn needs a rounding
    repair), it has no step size or temperature to tune, and it is deterministic. O(NK log NK) per iteration. */
-typedef struct decar__pair { float s; int32_t i, k; } decar__pair;
+typedef struct decar__pair {
+    float s;
+    int32_t i, k;
+} decar__pair;
 static int decar__pair_cmp(const void *a, const void *b) {
     const decar__pair *x = (const decar__pair *)a, *y = (const decar__pair *)b;
     if (x->s != y->s) return x->s > y->s ? -1 : 1;
@@ -4352,17 +5734,31 @@ static int decar__pair_cmp(const void *a, const void *b) {
     return x->k < y->k ? -1 : x->k > y->k;
 }
 DECARDEF int decar_nearest(const float *x, const float *cen, int k, int d) {
-    int j, best = 0; float bs = -INFINITY;
-    for (j = 0; j < k; j++) { float s = decar__dot(x, cen + (int64_t)j * d, d); if (s > bs) { bs = s; best = j; } }
+    int j, best = 0;
+    float bs = -INFINITY;
+    for (j = 0; j < k; j++) {
+        float s = decar__dot(x, cen + (int64_t)j * d, d);
+        if (s > bs) {
+            bs = s;
+            best = j;
+        }
+    }
     return best;
 }
 static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, int balanced, uint64_t seed, float *C,
                           int32_t *lab, decar_error *e) {
-    float *S = (float *)DECAR_MALLOC((size_t)(N * K) * sizeof(float)), *dist = (float *)DECAR_MALLOC((size_t)N * sizeof(float));
+    float *S = (float *)DECAR_MALLOC((size_t)(N * K) * sizeof(float)),
+          *dist = (float *)DECAR_MALLOC((size_t)N * sizeof(float));
     decar__pair *pairs = balanced ? (decar__pair *)DECAR_MALLOC((size_t)(N * K) * sizeof(decar__pair)) : NULL;
-    int32_t *cnt = (int32_t *)DECAR_MALLOC((size_t)K * sizeof(int32_t)); int64_t i, cap = (N + K - 1) / K; int it, j; decar_rng r;
+    int32_t *cnt = (int32_t *)DECAR_MALLOC((size_t)K * sizeof(int32_t));
+    int64_t i, cap = (N + K - 1) / K;
+    int it, j;
+    decar_rng r;
     if (!S || !dist || !cnt || (balanced && !pairs)) {
-        decar__free(S); decar__free(dist); decar__free(pairs); decar__free(cnt);
+        decar__free(S);
+        decar__free(dist);
+        decar__free(pairs);
+        decar__free(cnt);
         DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for k-means on %lld x %d", (long long)N, K);
     }
     decar_rng_seed(&r, seed);
@@ -4370,78 +5766,165 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
     memcpy(C, X + (int64_t)decar__rng_below(&r, (uint64_t)N) * d, (size_t)d * sizeof(float));
     for (i = 0; i < N; i++) dist[i] = 2.0f;
     for (j = 1; j < K; j++) {
-        double tot = 0.0, u; int64_t pick = N - 1;
-        for (i = 0; i < N; i++) { float dd = 1.0f - decar__dot(X + i * d, C + (int64_t)(j - 1) * d, d); if (dd < 0) dd = 0; if (dd < dist[i]) dist[i] = dd; tot += (double)dist[i] * dist[i]; }
+        double tot = 0.0, u;
+        int64_t pick = N - 1;
+        for (i = 0; i < N; i++) {
+            float dd = 1.0f - decar__dot(X + i * d, C + (int64_t)(j - 1) * d, d);
+            if (dd < 0) dd = 0;
+            if (dd < dist[i]) dist[i] = dd;
+            tot += (double)dist[i] * dist[i];
+        }
         u = decar_rng_double(&r) * tot;
-        if (tot > 0.0) { for (i = 0; i < N; i++) { u -= (double)dist[i] * dist[i]; if (u < 0.0) { pick = i; break; } } }
-        else pick = (int64_t)decar__rng_below(&r, (uint64_t)N);
+        if (tot > 0.0) {
+            for (i = 0; i < N; i++) {
+                u -= (double)dist[i] * dist[i];
+                if (u < 0.0) {
+                    pick = i;
+                    break;
+                }
+            }
+        } else
+            pick = (int64_t)decar__rng_below(&r, (uint64_t)N);
         memcpy(C + (int64_t)j * d, X + pick * d, (size_t)d * sizeof(float));
     }
     for (i = 0; i < N; i++) lab[i] = -1;
     for (it = 0; it < iters; it++) {
         int64_t changed = 0;
-        decar_gemm(S, K, X, d, 1, C, 1, d, NULL, N, K, d, 0);   /* S = X C^T */
+        decar_gemm(S, K, X, d, 1, C, 1, d, NULL, N, K, d, 0); /* S = X C^T */
         if (balanced) {
-            int64_t np = 0, q; int32_t *nl = (int32_t *)dist;   /* reuse as new labels */
-            for (i = 0; i < N; i++) for (j = 0; j < K; j++) { pairs[np].s = S[i * K + j]; pairs[np].i = (int32_t)i; pairs[np].k = j; np++; }
+            int64_t np = 0, q;
+            int32_t *nl = (int32_t *)dist; /* reuse as new labels */
+            for (i = 0; i < N; i++)
+                for (j = 0; j < K; j++) {
+                    pairs[np].s = S[i * K + j];
+                    pairs[np].i = (int32_t)i;
+                    pairs[np].k = j;
+                    np++;
+                }
             qsort(pairs, (size_t)np, sizeof *pairs, decar__pair_cmp);
             memset(cnt, 0, (size_t)K * sizeof(int32_t));
             for (i = 0; i < N; i++) nl[i] = -1;
-            for (q = 0; q < np; q++) if (nl[pairs[q].i] < 0 && cnt[pairs[q].k] < cap) { nl[pairs[q].i] = pairs[q].k; cnt[pairs[q].k]++; }
-            for (i = 0; i < N; i++) { if (nl[i] != lab[i]) changed++; lab[i] = nl[i]; }
+            for (q = 0; q < np; q++)
+                if (nl[pairs[q].i] < 0 && cnt[pairs[q].k] < cap) {
+                    nl[pairs[q].i] = pairs[q].k;
+                    cnt[pairs[q].k]++;
+                }
+            for (i = 0; i < N; i++) {
+                if (nl[i] != lab[i]) changed++;
+                lab[i] = nl[i];
+            }
         } else {
             for (i = 0; i < N; i++) {
-                int best = 0; float bs = S[i * K];
-                for (j = 1; j < K; j++) if (S[i * K + j] > bs) { bs = S[i * K + j]; best = j; }
+                int best = 0;
+                float bs = S[i * K];
+                for (j = 1; j < K; j++)
+                    if (S[i * K + j] > bs) {
+                        bs = S[i * K + j];
+                        best = j;
+                    }
                 if (best != lab[i]) changed++;
                 lab[i] = best;
             }
             memset(cnt, 0, (size_t)K * sizeof(int32_t));
             for (i = 0; i < N; i++) cnt[lab[i]]++;
         }
-        for (j = 0; j < K; j++) if (cnt[j] == 0) {   /* reseed: the point farthest from its centroid, from a cluster of >= 2 */
-            int64_t far = -1; float fs = INFINITY;
-            for (i = 0; i < N; i++) if (cnt[lab[i]] > 1 && S[i * K + lab[i]] < fs) { fs = S[i * K + lab[i]]; far = i; }
-            if (far >= 0) { cnt[lab[far]]--; lab[far] = j; cnt[j] = 1; changed++; }
-        }
+        for (j = 0; j < K; j++)
+            if (cnt[j] == 0) { /* reseed: the point farthest from its centroid, from a cluster of >= 2 */
+                int64_t far = -1;
+                float fs = INFINITY;
+                for (i = 0; i < N; i++)
+                    if (cnt[lab[i]] > 1 && S[i * K + lab[i]] < fs) {
+                        fs = S[i * K + lab[i]];
+                        far = i;
+                    }
+                if (far >= 0) {
+                    cnt[lab[far]]--;
+                    lab[far] = j;
+                    cnt[j] = 1;
+                    changed++;
+                }
+            }
         memset(C, 0, (size_t)K * d * sizeof(float));
-        for (i = 0; i < N; i++) { int64_t q; float *c = C + (int64_t)lab[i] * d; const float *x = X + i * d; for (q = 0; q < d; q++) c[q] += x[q]; }
+        for (i = 0; i < N; i++) {
+            int64_t q;
+            float *c = C + (int64_t)lab[i] * d;
+            const float *x = X + i * d;
+            for (q = 0; q < d; q++) c[q] += x[q];
+        }
         for (j = 0; j < K; j++) decar_l2_normalize(C + (int64_t)j * d, d);
-        if (!changed) { it++; break; }
+        if (!changed) {
+            it++;
+            break;
+        }
     }
-    DECAR_FREE(S); DECAR_FREE(dist); DECAR_FREE(cnt); decar__free(pairs);
+    DECAR_FREE(S);
+    DECAR_FREE(dist);
+    DECAR_FREE(cnt);
+    decar__free(pairs);
     return it;
 }
 DECARDEF int decar_kmeans(const float *X, int64_t N, int d, const decar_kmeans_opts *o, float *C, int32_t *lab,
                           float *fine_c, int32_t *fine_map, decar_error *e) {
-    int64_t i; int it;
-    if (o->k < 1 || d < 1) { decar__seterr(e, DECAR_ERR_ARG, "k-means needs K >= 1 and d >= 1"); return -DECAR_ERR_ARG; }
-    if (N < o->k) { decar__seterr(e, DECAR_ERR_ARG, "K = %d is larger than the data (%lld points)", o->k, (long long)N); return -DECAR_ERR_ARG; }
-    for (i = 0; i < N * d; i++) if (!(fabsf(X[i]) < INFINITY)) { decar__seterr(e, DECAR_ERR_NUMERIC, "feature %lld of point %lld is NaN or Inf", (long long)(i % d), (long long)(i / d)); return -DECAR_ERR_NUMERIC; }
-    if (o->n_fine > 0) {   /* two-stage: plain spherical k-means into F fine clusters, balanced k-means over them */
-        int F = o->n_fine < N ? o->n_fine : (int)N; float *fc = (float *)DECAR_MALLOC((size_t)F * d * sizeof(float));
-        int32_t *fl = (int32_t *)DECAR_MALLOC((size_t)N * sizeof(int32_t)), *fm = (int32_t *)DECAR_MALLOC((size_t)F * sizeof(int32_t));
-        if (F < o->k) { decar__free(fc); decar__free(fl); decar__free(fm); decar__seterr(e, DECAR_ERR_ARG, "two-stage: %d fine clusters < K = %d", F, o->k); return -DECAR_ERR_ARG; }
-        if (!fc || !fl || !fm) { decar__free(fc); decar__free(fl); decar__free(fm); decar__seterr(e, DECAR_ERR_NOMEM, "no memory"); return -DECAR_ERR_NOMEM; }
+    int64_t i;
+    int it;
+    if (o->k < 1 || d < 1) {
+        decar__seterr(e, DECAR_ERR_ARG, "k-means needs K >= 1 and d >= 1");
+        return -DECAR_ERR_ARG;
+    }
+    if (N < o->k) {
+        decar__seterr(e, DECAR_ERR_ARG, "K = %d is larger than the data (%lld points)", o->k, (long long)N);
+        return -DECAR_ERR_ARG;
+    }
+    for (i = 0; i < N * d; i++)
+        if (!(fabsf(X[i]) < INFINITY)) {
+            decar__seterr(e, DECAR_ERR_NUMERIC, "feature %lld of point %lld is NaN or Inf", (long long)(i % d),
+                          (long long)(i / d));
+            return -DECAR_ERR_NUMERIC;
+        }
+    if (o->n_fine > 0) { /* two-stage: plain spherical k-means into F fine clusters, balanced k-means over them */
+        int F = o->n_fine < N ? o->n_fine : (int)N;
+        float *fc = (float *)DECAR_MALLOC((size_t)F * d * sizeof(float));
+        int32_t *fl = (int32_t *)DECAR_MALLOC((size_t)N * sizeof(int32_t)),
+                *fm = (int32_t *)DECAR_MALLOC((size_t)F * sizeof(int32_t));
+        if (F < o->k) {
+            decar__free(fc);
+            decar__free(fl);
+            decar__free(fm);
+            decar__seterr(e, DECAR_ERR_ARG, "two-stage: %d fine clusters < K = %d", F, o->k);
+            return -DECAR_ERR_ARG;
+        }
+        if (!fc || !fl || !fm) {
+            decar__free(fc);
+            decar__free(fl);
+            decar__free(fm);
+            decar__seterr(e, DECAR_ERR_NOMEM, "no memory");
+            return -DECAR_ERR_NOMEM;
+        }
         if ((it = decar__kmeans1(X, N, d, F, o->iters, 0, o->seed, fc, fl, e)) >= 0)
             it = decar__kmeans1(fc, F, d, o->k, o->iters, 1, o->seed + 1, C, fm, e);
-        if (it >= 0) for (i = 0; i < N; i++) lab[i] = fm[fl[i]];
+        if (it >= 0)
+            for (i = 0; i < N; i++) lab[i] = fm[fl[i]];
         if (it >= 0 && fine_c) memcpy(fine_c, fc, (size_t)F * d * sizeof(float));
         if (it >= 0 && fine_map) memcpy(fine_map, fm, (size_t)F * sizeof(int32_t));
-        DECAR_FREE(fc); DECAR_FREE(fl); DECAR_FREE(fm);
+        DECAR_FREE(fc);
+        DECAR_FREE(fl);
+        DECAR_FREE(fm);
         return it;
     }
     return decar__kmeans1(X, N, d, o->k, o->iters, o->balanced, o->seed, C, lab, e);
 }
 
 /* ---- 12. routing ------------------------------------------------------------------------------------------------ */
-static const char *const decar__route_names[5] = { "top1", "cosine", "cbtm", "bayes", "uniform" };   /* DECAR_ROUTE_* */
+static const char *const decar__route_names[5] = { "top1", "cosine", "cbtm", "bayes", "uniform" }; /* DECAR_ROUTE_* */
 DECARDEF int decar_route_name(const char *s) {
     int i;
-    for (i = 0; i < 5; i++) if (!strcmp(s, decar__route_names[i])) return i + 1;
+    for (i = 0; i < 5; i++)
+        if (!strcmp(s, decar__route_names[i])) return i + 1;
     return 0;
 }
-DECARDEF const char *decar_route_label(int kind) { return kind >= 1 && kind <= 5 ? decar__route_names[kind - 1] : "?"; }
+DECARDEF const char *decar_route_label(int kind) {
+    return kind >= 1 && kind <= 5 ? decar__route_names[kind - 1] : "?";
+}
 DECARDEF int decar_route_uses_features(int kind) {
     return kind == DECAR_ROUTE_TOP1 || kind == DECAR_ROUTE_COSINE || kind == DECAR_ROUTE_CBTM;
 }
@@ -4450,33 +5933,46 @@ DECARDEF int decar_router_assign(const decar_router *r, const float *feat) {
     return decar_nearest(feat, r->centroids, r->k, r->d);
 }
 DECARDEF void decar_router_weights(const decar_router *r, const float *feat, const double *loglik, double *w) {
-    int k = r->k, j, top = r->top_k > 0 && r->top_k < k ? r->top_k : k; double mx = -INFINITY, s = 0.0; float fn = 0.0f;
+    int k = r->k, j, top = r->top_k > 0 && r->top_k < k ? r->top_k : k;
+    double mx = -INFINITY, s = 0.0;
+    float fn = 0.0f;
     double T = r->temp > 0.0f ? r->temp : 0.1;
-    if (feat) { int q; for (q = 0; q < r->d; q++) fn += feat[q] * feat[q]; }
-    for (j = 0; j < k; j++) w[j] = log(r->prior ? (r->prior[j] > 0 ? r->prior[j] : 1e-30) : 1.0 / k);   /* log prior */
-    if ((r->kind == DECAR_ROUTE_TOP1 || r->kind == DECAR_ROUTE_COSINE || r->kind == DECAR_ROUTE_CBTM) && feat && fn > 0.0f) {
+    if (feat) {
+        int q;
+        for (q = 0; q < r->d; q++) fn += feat[q] * feat[q];
+    }
+    for (j = 0; j < k; j++) w[j] = log(r->prior ? (r->prior[j] > 0 ? r->prior[j] : 1e-30) : 1.0 / k); /* log prior */
+    if ((r->kind == DECAR_ROUTE_TOP1 || r->kind == DECAR_ROUTE_COSINE || r->kind == DECAR_ROUTE_CBTM) && feat &&
+        fn > 0.0f) {
         if (r->kind == DECAR_ROUTE_TOP1) {
             int a = decar_router_assign(r, feat);
             for (j = 0; j < k; j++) w[j] = j == a ? 0.0 : -INFINITY;
-        } else for (j = 0; j < k; j++) {
-            double cs = decar__dot(feat, r->centroids + (int64_t)j * r->d, r->d);
-            if (r->kind == DECAR_ROUTE_COSINE) w[j] = cs / T;
-            else { double d2 = 2.0 - 2.0 * cs; if (d2 < 0) d2 = 0; w[j] = -(d2 * d2) / T; }   /* c-BTM: squared distance, squared again */
-        }
+        } else
+            for (j = 0; j < k; j++) {
+                double cs = decar__dot(feat, r->centroids + (int64_t)j * r->d, r->d);
+                if (r->kind == DECAR_ROUTE_COSINE)
+                    w[j] = cs / T;
+                else {
+                    double d2 = 2.0 - 2.0 * cs;
+                    if (d2 < 0) d2 = 0;
+                    w[j] = -(d2 * d2) / T;
+                } /* c-BTM: squared distance, squared again */
+            }
     } else if (r->kind == DECAR_ROUTE_BAYES && loglik) {
         for (j = 0; j < k; j++) w[j] += loglik[j];
     } else if (r->kind == DECAR_ROUTE_UNIFORM) {
         for (j = 0; j < k; j++) w[j] = 0.0;
     }
     /* keep the top `top` log-weights in the order (larger weight first, then lower index), softmax over them.
-       Each pass takes the next element of that order after the last kept one (wl, jl): O(top * k), no scratch, any k. */
+       Each pass takes the next element of that order after the last kept one (wl, jl): O(top * k), no scratch, any k.
+     */
     {
         double wl = INFINITY;
         int jl = -1, pass;
         for (pass = 0; pass < top; pass++) {
             int b = -1;
             for (j = 0; j < k; j++) {
-                int after = w[j] < wl || (w[j] == wl && j > jl);   /* j comes after (wl, jl) in the order */
+                int after = w[j] < wl || (w[j] == wl && j > jl); /* j comes after (wl, jl) in the order */
                 if (after && (b < 0 || w[j] > w[b])) b = j;
             }
             if (b < 0) break;
@@ -4492,13 +5988,19 @@ DECARDEF void decar_router_weights(const decar_router *r, const float *feat, con
             w[j] = w[j] > -INFINITY ? exp(w[j] - mx) : 0.0;
             s += w[j];
         }
-        if (!(s > 0.0)) { for (j = 0; j < k; j++) w[j] = 1.0 / k; return; }
+        if (!(s > 0.0)) {
+            for (j = 0; j < k; j++) w[j] = 1.0 / k;
+            return;
+        }
         for (j = 0; j < k; j++) w[j] /= s;
     }
 }
 
 DECARDEF void decar_router_free(decar_router *r) {
-    decar__free(r->centroids); decar__free(r->prior); decar__free(r->fine); decar__free(r->fine_map);
+    decar__free(r->centroids);
+    decar__free(r->prior);
+    decar__free(r->fine);
+    decar__free(r->fine_map);
     memset(r, 0, sizeof *r);
 }
 /* The router of a partition, from the training documents' features X (N, d), rows L2-normalised:
@@ -4514,7 +6016,8 @@ DECARDEF int decar_router_build(decar_router *r, const float *X, int64_t N, int 
     int32_t *lt;
     memset(r, 0, sizeof *r);
     if (N < 1 || d < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "no training documents to cluster");
-    if (K < 1 || K > N) DECAR__FAIL(e, DECAR_ERR_ARG, "K = %d is larger than the data (%lld training documents)", K, (long long)N);
+    if (K < 1 || K > N)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "K = %d is larger than the data (%lld training documents)", K, (long long)N);
     r->k = K;
     r->d = d;
     r->kind = DECAR_ROUTE_TOP1;
@@ -4587,7 +6090,7 @@ DECARDEF int decar_cluster_docs(const decar_data *d, const decar_kmeans_opts *o,
             double nn = 0;
             int q;
             for (q = 0; q < dim; q++) nn += (double)x[q] * x[q];
-            if (!(nn > 0) || nn != nn || nn > 1e300) {   /* a zero row has no direction; NaN or Inf none either */
+            if (!(nn > 0) || nn != nn || nn > 1e300) { /* a zero row has no direction; NaN or Inf none either */
                 rc = DECAR_ERR_ARG;
                 decar__seterr(e, rc, "feature row %d (document %s) is all zeros or not finite", i, d->docs[i].name);
             }
@@ -4675,7 +6178,7 @@ DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const v
         DECAR__FAIL(e, DECAR_ERR_FORMAT, "not a decar router file (metadata k, dim, feat_seed, n_fine)");
     }
     /* every tensor found with its size before anything is allocated: memory stays within the file's size */
-    {   /* which features made the centroids: the built-in tf-idf (files before 0.3 say nothing) or external ones */
+    { /* which features made the centroids: the built-in tf-idf (files before 0.3 say nothing) or external ones */
         const char *fz = decar__st_meta(&st, "featurizer");
         external = fz && !strcmp(fz, "external");
         if (fz && !external && strcmp(fz, "tfidf")) {
@@ -4688,7 +6191,10 @@ DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const v
     ei = ep && !external ? decar__st_want(&st, "idf", DECAR_FEAT_BUCKETS, e) : NULL;
     if ((ei || (ep && external)) && nf) ef = decar__st_want(&st, "fine", (int64_t)(nf * d), e);
     if (ef) em = decar__st_want(&st, "fine_map", (int64_t)nf, e);
-    if (!ep || (!external && !ei) || (nf && !em)) { decar__st_free(&st); return DECAR_ERR_FORMAT; }
+    if (!ep || (!external && !ei) || (nf && !em)) {
+        decar__st_free(&st);
+        return DECAR_ERR_FORMAT;
+    }
     r->k = (int)k;
     r->d = (int)d;
     r->n_fine = (int)nf;
@@ -4718,8 +6224,8 @@ DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const v
         if (!(fm[i] >= 0 && fm[i] < (float)k) || fm[i] != floorf(fm[i])) {
             rc = DECAR_ERR_FORMAT;
             decar__seterr(e, rc, "fine_map entry %d is not a cluster index in [0, %d)", i, (int)k);
-        }
-        else r->fine_map[i] = (int32_t)fm[i];
+        } else
+            r->fine_map[i] = (int32_t)fm[i];
     }
     for (i = 0; !rc && i < (int)k; i++)
         if (!(r->prior[i] >= 0.0f && r->prior[i] <= 1.0f)) {
@@ -4734,35 +6240,67 @@ DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const v
     }
     return rc;
 }
-DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer *f, void **buf, size_t *len, decar_error *e) {
-    decar_st_tensor t[5]; int n = 3, rc, i; decar__sb m; float *fm = NULL;
-    t[0].name = "centroids"; t[0].ndim = 2; t[0].shape[0] = r->k; t[0].shape[1] = r->d; t[0].data = r->centroids;
-    t[1].name = "prior"; t[1].ndim = 1; t[1].shape[0] = r->k; t[1].shape[1] = 1; t[1].data = r->prior;
-    t[2].name = "idf"; t[2].ndim = 1; t[2].shape[0] = DECAR_FEAT_BUCKETS; t[2].shape[1] = 1; t[2].data = f ? f->idf : NULL;
+DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer *f, void **buf, size_t *len,
+                                   decar_error *e) {
+    decar_st_tensor t[5];
+    int n = 3, rc, i;
+    decar__sb m;
+    float *fm = NULL;
+    t[0].name = "centroids";
+    t[0].ndim = 2;
+    t[0].shape[0] = r->k;
+    t[0].shape[1] = r->d;
+    t[0].data = r->centroids;
+    t[1].name = "prior";
+    t[1].ndim = 1;
+    t[1].shape[0] = r->k;
+    t[1].shape[1] = 1;
+    t[1].data = r->prior;
+    t[2].name = "idf";
+    t[2].ndim = 1;
+    t[2].shape[0] = DECAR_FEAT_BUCKETS;
+    t[2].shape[1] = 1;
+    t[2].data = f ? f->idf : NULL;
     if (r->n_fine > 0) {
         fm = (float *)DECAR_MALLOC((size_t)r->n_fine * sizeof(float));
         if (!fm) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
         for (i = 0; i < r->n_fine; i++) fm[i] = (float)r->fine_map[i];
-        t[3].name = "fine"; t[3].ndim = 2; t[3].shape[0] = r->n_fine; t[3].shape[1] = r->d; t[3].data = r->fine;
-        t[4].name = "fine_map"; t[4].ndim = 1; t[4].shape[0] = r->n_fine; t[4].shape[1] = 1; t[4].data = fm;
+        t[3].name = "fine";
+        t[3].ndim = 2;
+        t[3].shape[0] = r->n_fine;
+        t[3].shape[1] = r->d;
+        t[3].data = r->fine;
+        t[4].name = "fine_map";
+        t[4].ndim = 1;
+        t[4].shape[0] = r->n_fine;
+        t[4].shape[1] = 1;
+        t[4].data = fm;
         n = 5;
     }
-    if (!t[2].data) {   /* external features: no idf; the file says so, and routing asks for the features */
+    if (!t[2].data) { /* external features: no idf; the file says so, and routing asks for the features */
         for (i = 2; i < n - 1; i++) t[i] = t[i + 1];
         n--;
     }
     memset(&m, 0, sizeof m);
-    decar__sb_kv(&m, "k", (uint64_t)r->k); decar__sb_kv(&m, "dim", (uint64_t)r->d); decar__sb_kv(&m, "feat_seed", f ? f->seed : 0);
+    decar__sb_kv(&m, "k", (uint64_t)r->k);
+    decar__sb_kv(&m, "dim", (uint64_t)r->d);
+    decar__sb_kv(&m, "feat_seed", f ? f->seed : 0);
     decar__sb_kv(&m, "n_fine", (uint64_t)(r->n_fine > 0 ? r->n_fine : 0));
     decar__sb_str(&m, (f && f->idf) ? "\"featurizer\":\"tfidf\"," : "\"featurizer\":\"external\",");
-    if (!m.oom) { m.n--; m.p[m.n] = 0; }
+    if (!m.oom) {
+        m.n--;
+        m.p[m.n] = 0;
+    }
     rc = m.oom ? DECAR_ERR_NOMEM : decar_st_save_mem(t, n, m.p, buf, len, e);
-    decar__free(m.p); decar__free(fm);
+    decar__free(m.p);
+    decar__free(fm);
     return rc;
 }
 #ifndef DECAR_NO_STDIO
 DECARDEF int decar_router_save(const decar_router *r, const decar_featurizer *f, const char *path, decar_error *e) {
-    void *buf; size_t len; int rc;
+    void *buf;
+    size_t len;
+    int rc;
     if ((rc = decar_router_save_mem(r, f, &buf, &len, e))) return rc;
     rc = decar_write_file_atomic(path, buf, len, e);
     DECAR_FREE(buf);
@@ -4783,33 +6321,60 @@ DECARDEF int decar_router_load(decar_router *r, decar_featurizer *f, const char 
 
 /* ---- 13. ensemble and samplers ------------------------------------------------------------------------------- */
 DECARDEF void decar_softmax_double(const float *logits, int n, double temp, double *p) {
-    double mx = -INFINITY, s = 0.0; int i; double t = temp > 0.0 ? temp : 1.0;
-    for (i = 0; i < n; i++) if (logits[i] > mx) mx = logits[i];
-    for (i = 0; i < n; i++) { p[i] = exp(((double)logits[i] - mx) / t); s += p[i]; }
+    double mx = -INFINITY, s = 0.0;
+    int i;
+    double t = temp > 0.0 ? temp : 1.0;
+    for (i = 0; i < n; i++)
+        if (logits[i] > mx) mx = logits[i];
+    for (i = 0; i < n; i++) {
+        p[i] = exp(((double)logits[i] - mx) / t);
+        s += p[i];
+    }
     for (i = 0; i < n; i++) p[i] /= s;
 }
 /* one uniform draw per call, whatever top_k/top_p are: samplers that draw the same tokens stay in step */
 DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p, decar_rng *r) {
-    double u = decar_rng_double(r), tot = 0.0, cum = 0.0; int i;
+    double u = decar_rng_double(r), tot = 0.0, cum = 0.0;
+    int i;
     if ((top_k > 0 && top_k < n) || (top_p > 0.0 && top_p < 1.0)) {
         int kk = top_k > 0 && top_k < n ? top_k : n, m = 0, *idx = (int *)DECAR_MALLOC((size_t)n * sizeof(int)), res;
         if (!idx) return -1;
         for (i = 0; i < n; i++) idx[i] = i;
-        for (m = 0; m < kk; m++) {   /* partial selection sort: highest first, ties by index */
-            int b = m, q; for (q = m + 1; q < n; q++) if (p[idx[q]] > p[idx[b]]) b = q;
-            { int t = idx[m]; idx[m] = idx[b]; idx[b] = t; }
+        for (m = 0; m < kk; m++) { /* partial selection sort: highest first, ties by index */
+            int b = m, q;
+            for (q = m + 1; q < n; q++)
+                if (p[idx[q]] > p[idx[b]]) b = q;
+            {
+                int t = idx[m];
+                idx[m] = idx[b];
+                idx[b] = t;
+            }
             tot += p[idx[m]];
-            if (top_p > 0.0 && top_p < 1.0 && tot >= top_p) { m++; break; }
+            if (top_p > 0.0 && top_p < 1.0 && tot >= top_p) {
+                m++;
+                break;
+            }
         }
-        u *= tot; res = idx[m - 1];
-        for (i = 0; i < m; i++) { cum += p[idx[i]]; if (u < cum) { res = idx[i]; break; } }
+        u *= tot;
+        res = idx[m - 1];
+        for (i = 0; i < m; i++) {
+            cum += p[idx[i]];
+            if (u < cum) {
+                res = idx[i];
+                break;
+            }
+        }
         DECAR_FREE(idx);
         return res;
     }
     for (i = 0; i < n; i++) tot += p[i];
     u *= tot;
-    for (i = 0; i < n; i++) { cum += p[i]; if (u < cum) return i; }
-    for (i = n - 1; i > 0 && p[i] <= 0.0; i--) {}
+    for (i = 0; i < n; i++) {
+        cum += p[i];
+        if (u < cum) return i;
+    }
+    for (i = n - 1; i > 0 && p[i] <= 0.0; i--) {
+    }
     return i;
 }
 
@@ -4817,14 +6382,17 @@ DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p,
    unknown ids give nothing); returns its length. out needs n * decar__token_bytes_max(t) bytes. */
 static int64_t decar__token_bytes_max(const decar_tokenizer *t) {
     int64_t i, m = 1;
-    if (t) for (i = 0; i < t->n_tokens; i++) if (t->off[i + 1] - t->off[i] > m) m = t->off[i + 1] - t->off[i];
+    if (t)
+        for (i = 0; i < t->n_tokens; i++)
+            if (t->off[i + 1] - t->off[i] > m) m = t->off[i + 1] - t->off[i];
     return m;
 }
 static int64_t decar__ids_text(const decar_tokenizer *t, const int32_t *ids, int64_t n, uint8_t *out) {
     int64_t i, k = 0;
     for (i = 0; i < n; i++) {
-        if (!t) { if (ids[i] >= 0 && ids[i] < 256) out[k++] = (uint8_t)ids[i]; }
-        else {
+        if (!t) {
+            if (ids[i] >= 0 && ids[i] < 256) out[k++] = (uint8_t)ids[i];
+        } else {
             const uint8_t *b;
             int l = decar_tokenizer_decode(t, ids[i], &b);
             memcpy(out + k, b, (size_t)l);
@@ -4866,7 +6434,8 @@ static const float *decar__route_features(const decar_featurizer *f, int kind, c
     if (len == 0 && !f->fn) return NULL;
     *rc = decar_feat_apply(f, text, len, feat);
     if (*rc) {
-        decar__seterr(e, *rc, "cannot featurize the text for routing (a router of external features needs their "
+        decar__seterr(e, *rc,
+                      "cannot featurize the text for routing (a router of external features needs their "
                       "function: decar_featurizer.fn)");
         return NULL;
     }
@@ -4960,19 +6529,24 @@ static int decar__generate(decar_ensemble *en, const float *prefix, const int32_
     for (j = 0; j < K; j++) {
         const decar_gpt_config *c = en->experts[j] ? &en->experts[j]->cfg : NULL;
         if (!c) continue;
-        if (!c->causal) DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d is not causal: use decar_ensemble_fill for DFM experts", j);
+        if (!c->causal)
+            DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d is not causal: use decar_ensemble_fill for DFM experts", j);
         if (V && c->vocab_size != V) DECAR__FAIL(e, DECAR_ERR_ARG, "experts disagree on the vocabulary");
         if (prefix && !c->n_prefix) DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d takes no image prefix", j);
-        if (prefix && P >= 0 && c->n_prefix != P) DECAR__FAIL(e, DECAR_ERR_ARG, "experts disagree on the prefix length");
+        if (prefix && P >= 0 && c->n_prefix != P)
+            DECAR__FAIL(e, DECAR_ERR_ARG, "experts disagree on the prefix length");
         V = c->vocab_size;
         P = prefix ? c->n_prefix : 0;
-        if (!T || c->seq_len - P < T) T = c->seq_len - P;   /* the text positions of the smallest context */
+        if (!T || c->seq_len - P < T) T = c->seq_len - P; /* the text positions of the smallest context */
     }
     if (!V) DECAR__FAIL(e, DECAR_ERR_ARG, "the ensemble has no loaded expert");
     if (n_prompt < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "the prompt needs at least one token (start with DECAR_TOK_EOT)");
     if (n_new < 0) DECAR__FAIL(e, DECAR_ERR_ARG, "n_new = %d", n_new);
-    if (prefix && n_prompt + n_new > T) DECAR__FAIL(e, DECAR_ERR_ARG, "%d tokens after an image prefix exceed the "
-                                                    "context (%d text positions)", n_prompt + n_new, T);
+    if (prefix && n_prompt + n_new > T)
+        DECAR__FAIL(e, DECAR_ERR_ARG,
+                    "%d tokens after an image prefix exceed the "
+                    "context (%d text positions)",
+                    n_prompt + n_new, T);
     for (i = 0; i < n_prompt; i++)
         if (prompt[i] < 0 || prompt[i] >= V)
             DECAR__FAIL(e, DECAR_ERR_ARG, "prompt token %d is %d: outside the vocabulary", i, (int)prompt[i]);
@@ -5016,7 +6590,7 @@ static int decar__generate(decar_ensemble *en, const float *prefix, const int32_
                 decar__seterr(e, rc, "no memory for a KV cache");
                 goto end;
             }
-            if (len - st[j].base > T) {   /* window full: restart on the last T/2 tokens (at least one) */
+            if (len - st[j].base > T) { /* window full: restart on the last T/2 tokens (at least one) */
                 st[j].base = len - (T / 2 > 0 ? T / 2 : 1);
                 st[j].pos = 0;
             }
@@ -5075,29 +6649,40 @@ DECARDEF int decar_ensemble_generate(decar_ensemble *en, const float *prefix, co
                                      int *active_out, decar_error *e) {
     int len = 0;
     int rc = decar__generate(en, prefix, prompt, n_prompt, n_new, temp, top_k, top_p, seed, out, active_out, &len, e);
-    return rc ? -rc : len;   /* a count: negative codes for errors, like every function that returns a count */
+    return rc ? -rc : len; /* a count: negative codes for errors, like every function that returns a count */
 }
 
 DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int sampler, int n_steps, int kappa_pow,
                               uint64_t seed, decar_error *e) {
     int K = s->k, nc = s->n_class, j, i, a, n_masked = 0, step = 0, rc = DECAR_OK, npow = kappa_pow > 0 ? kappa_pow : 1;
     int steps = n_steps > 0 ? n_steps : 1, bayes = s->router->kind == DECAR_ROUTE_BAYES;
-    double *w = (double *)DECAR_MALLOC((size_t)K * 2 * sizeof(double)), *ll, *mix = (double *)DECAR_MALLOC((size_t)nc * sizeof(double));
+    double *w = (double *)DECAR_MALLOC((size_t)K * 2 * sizeof(double)), *ll,
+           *mix = (double *)DECAR_MALLOC((size_t)nc * sizeof(double));
     /* pk[j]: expert j's posteriors (T, nc), allocated the first time expert j runs (K can be thousands) */
-    double **pk = (double **)DECAR_MALLOC((size_t)K * sizeof(double *)); char *need = (char *)DECAR_MALLOC((size_t)T + 1);
+    double **pk = (double **)DECAR_MALLOC((size_t)K * sizeof(double *));
+    char *need = (char *)DECAR_MALLOC((size_t)T + 1);
     float *feat = s->feat ? (float *)DECAR_MALLOC((size_t)s->feat->dim * sizeof(float)) : NULL;
     uint8_t *txt = (uint8_t *)DECAR_MALLOC((size_t)T * (size_t)decar__token_bytes_max(s->tok) + 1);
     decar_rng r;
     if (pk) memset(pk, 0, (size_t)K * sizeof(double *));
-    if (!w || !mix || !pk || !need || !txt || (s->feat && !feat)) { rc = DECAR_ERR_NOMEM; decar__seterr(e, rc, "no memory for DFM sampling"); goto end; }
+    if (!w || !mix || !pk || !need || !txt || (s->feat && !feat)) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory for DFM sampling");
+        goto end;
+    }
     ll = w + K;
     for (j = 0; j < K; j++) ll[j] = 0.0;
     for (i = 0; i < T; i++) {
-        if (x[i] == s->mask_token) n_masked++;
-        else if (x[i] < 0 || x[i] >= nc) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "token %d at %d out of range", (int)x[i], i); goto end; }
+        if (x[i] == s->mask_token)
+            n_masked++;
+        else if (x[i] < 0 || x[i] >= nc) {
+            rc = DECAR_ERR_ARG;
+            decar__seterr(e, rc, "token %d at %d out of range", (int)x[i], i);
+            goto end;
+        }
     }
     decar_rng_seed(&r, seed);
-    {   /* initial routing: features of the visible text (R1-R3), or the prior (R4', uniform) */
+    { /* initial routing: features of the visible text (R1-R3), or the prior (R4', uniform) */
         int64_t nt = 0;
         const float *f;
         for (i = 0; i < T; i++)
@@ -5111,68 +6696,113 @@ DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int
         if (bayes && (rc = decar__mix_weights(s->router, s->avail, NULL, NULL, ll, w, e))) goto end;
         /* which positions to reveal this step */
         memset(need, 0, (size_t)T);
-        if (sampler == DECAR_DFM_L2R) { for (i = 0; i < T; i++) if (x[i] == s->mask_token) { need[i] = 1; break; } }
-        else if (sampler == DECAR_DFM_FIRST_HIT) {
+        if (sampler == DECAR_DFM_L2R) {
+            for (i = 0; i < T; i++)
+                if (x[i] == s->mask_token) {
+                    need[i] = 1;
+                    break;
+                }
+        } else if (sampler == DECAR_DFM_FIRST_HIT) {
             int pick = (int)decar__rng_below(&r, (uint64_t)n_masked), q = 0;
-            for (i = 0; i < T; i++) if (x[i] == s->mask_token && q++ == pick) { need[i] = 1; break; }
-        } else {   /* Euler: each masked position jumps with probability (kappa(t+h) - kappa(t)) / (1 - kappa(t)) */
-            double k0 = pow(t, (double)npow), k1 = pow(t + h > 1.0 ? 1.0 : t + h, (double)npow), pr = (k1 - k0) / (1.0 - k0);
+            for (i = 0; i < T; i++)
+                if (x[i] == s->mask_token && q++ == pick) {
+                    need[i] = 1;
+                    break;
+                }
+        } else { /* Euler: each masked position jumps with probability (kappa(t+h) - kappa(t)) / (1 - kappa(t)) */
+            double k0 = pow(t, (double)npow), k1 = pow(t + h > 1.0 ? 1.0 : t + h, (double)npow),
+                   pr = (k1 - k0) / (1.0 - k0);
             if (step + 1 >= steps || !(pr < 1.0)) pr = 1.0;
-            for (i = 0; i < T; i++) if (x[i] == s->mask_token && decar_rng_double(&r) < pr) need[i] = 1;
+            for (i = 0; i < T; i++)
+                if (x[i] == s->mask_token && decar_rng_double(&r) < pr) need[i] = 1;
         }
         for (i = 0; i < T; i++) n_rev += need[i];
         step++;
         if (n_rev == 0) continue;
-        for (j = 0; j < K; j++) {   /* the experts that run: the active ones, and all of them for the Bayes posterior */
+        for (j = 0; j < K; j++) { /* the experts that run: the active ones, and all of them for the Bayes posterior */
             if ((s->avail && !s->avail[j]) || (w[j] <= 0.0 && !bayes)) continue;
             if (!pk[j] && !(pk[j] = (double *)DECAR_MALLOC((size_t)T * nc * sizeof(double)))) {
                 rc = DECAR_ERR_NOMEM;
                 decar__seterr(e, rc, "no memory for expert %d's posteriors", j);
                 goto end;
             }
-            if (s->post(s->user, j, x, T, need, pk[j])) { rc = DECAR_ERR_ARG; decar__seterr(e, rc, "expert %d failed to compute its posterior", j); goto end; }
+            if (s->post(s->user, j, x, T, need, pk[j])) {
+                rc = DECAR_ERR_ARG;
+                decar__seterr(e, rc, "expert %d failed to compute its posterior", j);
+                goto end;
+            }
         }
-        for (i = 0; i < T; i++) if (need[i]) {   /* all reveals of a step use the posteriors of the same state x_t */
-            for (a = 0; a < nc; a++) mix[a] = 0.0;
-            for (j = 0; j < K; j++)
-                if (w[j] > 0.0) decar__mix_add(mix, w[j], pk[j] + (int64_t)i * nc, nc);
-            a = decar_sample_probs(mix, nc, 0, 1.0, &r);   /* no filtering: never fails */
-            for (j = 0; j < K; j++) if (bayes && (!s->avail || s->avail[j])) { double pv = pk[j][(int64_t)i * nc + a]; ll[j] += log(pv > 1e-300 ? pv : 1e-300); }
-            x[i] = -1 - a;   /* hold the token until the step ends */
-        }
-        for (i = 0; i < T; i++) if (x[i] < 0) { x[i] = -1 - x[i]; n_masked--; }
+        for (i = 0; i < T; i++)
+            if (need[i]) { /* all reveals of a step use the posteriors of the same state x_t */
+                for (a = 0; a < nc; a++) mix[a] = 0.0;
+                for (j = 0; j < K; j++)
+                    if (w[j] > 0.0) decar__mix_add(mix, w[j], pk[j] + (int64_t)i * nc, nc);
+                a = decar_sample_probs(mix, nc, 0, 1.0, &r); /* no filtering: never fails */
+                for (j = 0; j < K; j++)
+                    if (bayes && (!s->avail || s->avail[j])) {
+                        double pv = pk[j][(int64_t)i * nc + a];
+                        ll[j] += log(pv > 1e-300 ? pv : 1e-300);
+                    }
+                x[i] = -1 - a; /* hold the token until the step ends */
+            }
+        for (i = 0; i < T; i++)
+            if (x[i] < 0) {
+                x[i] = -1 - x[i];
+                n_masked--;
+            }
     }
 end:
-    if (pk) for (j = 0; j < K; j++) decar__free(pk[j]);
-    decar__free(w); decar__free(mix); decar__free(pk); decar__free(need); decar__free(feat); decar__free(txt);
+    if (pk)
+        for (j = 0; j < K; j++) decar__free(pk[j]);
+    decar__free(w);
+    decar__free(mix);
+    decar__free(pk);
+    decar__free(need);
+    decar__free(feat);
+    decar__free(txt);
     return rc;
 }
 
 /* the experts as posteriors. Input to every expert is [EOT, x_0 .. x_{T-1}]: a causal expert's row i predicts x_i
    (the AR shift), a non-causal expert's row i+1 does (the same position). So a causal model with the left-to-right
    order, one token per step, is exactly AR sampling: the degenerate case of the theory. */
-typedef struct decar__fillctx { decar_ensemble *en; decar_ctx *ctx; int32_t *inp; double temp; int nc; } decar__fillctx;
+typedef struct decar__fillctx {
+    decar_ensemble *en;
+    decar_ctx *ctx;
+    int32_t *inp;
+    double temp;
+    int nc;
+} decar__fillctx;
 static int decar__gpt_posterior(void *user, int k, const int32_t *x, int T, const char *need, double *out) {
-    decar__fillctx *f = (decar__fillctx *)user; decar_gpt *g = f->en->experts[k]; decar_tensor *lg; int i;
+    decar__fillctx *f = (decar__fillctx *)user;
+    decar_gpt *g = f->en->experts[k];
+    decar_tensor *lg;
+    int i;
     f->inp[0] = f->en->tok ? f->en->tok->eot : DECAR_TOK_EOT;
     memcpy(f->inp + 1, x, (size_t)T * sizeof(int32_t));
     decar_ctx_reset(f->ctx);
     lg = decar_gpt_forward(f->ctx, g, f->inp, 1, T + 1);
     if (!lg) return -1;
-    for (i = 0; i < T; i++) if (need[i])
-        decar_softmax_double(lg->data + (int64_t)(g->cfg.causal ? i : i + 1) * g->cfg.vocab_size, f->nc, f->temp, out + (int64_t)i * f->nc);
+    for (i = 0; i < T; i++)
+        if (need[i])
+            decar_softmax_double(lg->data + (int64_t)(g->cfg.causal ? i : i + 1) * g->cfg.vocab_size, f->nc, f->temp,
+                                 out + (int64_t)i * f->nc);
     return 0;
 }
 DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
                                  int kappa_pow, double temp, uint64_t seed, decar_error *e) {
-    decar_dfm_sampler s; decar__fillctx f; char *avail; int j, rc, any = 0;
+    decar_dfm_sampler s;
+    decar__fillctx f;
+    char *avail;
+    int j, rc, any = 0;
     if (en->k < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "ensemble of %d experts", en->k);
     if (T < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "fill: %d tokens", T);
     avail = (char *)DECAR_MALLOC((size_t)en->k);
     if (!avail) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
     for (j = 0; j < en->k; j++) {
         decar_gpt *g = en->experts[j];
-        avail[j] = g != NULL; any |= avail[j];
+        avail[j] = g != NULL;
+        any |= avail[j];
         if (g && decar_gpt_mask(&g->cfg) < 0) {
             DECAR_FREE(avail);
             DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d's vocabulary has no mask token", j);
@@ -5182,15 +6812,29 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
             DECAR__FAIL(e, DECAR_ERR_ARG, "fill: %d tokens + EOT exceed expert %d's seq_len %d", T, j, g->cfg.seq_len);
         }
     }
-    if (!any) { DECAR_FREE(avail); DECAR__FAIL(e, DECAR_ERR_ARG, "the ensemble has no loaded expert"); }
-    f.en = en; f.ctx = ctx; f.temp = temp;
+    if (!any) {
+        DECAR_FREE(avail);
+        DECAR__FAIL(e, DECAR_ERR_ARG, "the ensemble has no loaded expert");
+    }
+    f.en = en;
+    f.ctx = ctx;
+    f.temp = temp;
     f.inp = (int32_t *)DECAR_MALLOC((size_t)(T + 1) * sizeof(int32_t));
-    if (!f.inp) { DECAR_FREE(avail); DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory"); }
+    if (!f.inp) {
+        DECAR_FREE(avail);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    }
     j = decar__first_expert(en);
     f.nc = decar_gpt_classes(&en->experts[j]->cfg);
-    s.k = en->k; s.n_class = f.nc; s.mask_token = decar_gpt_mask(&en->experts[j]->cfg); s.post = decar__gpt_posterior; s.user = &f;
+    s.k = en->k;
+    s.n_class = f.nc;
+    s.mask_token = decar_gpt_mask(&en->experts[j]->cfg);
+    s.post = decar__gpt_posterior;
+    s.user = &f;
     s.tok = en->tok;
-    s.router = &en->router; s.feat = en->feat; s.avail = avail;
+    s.router = &en->router;
+    s.feat = en->feat;
+    s.avail = avail;
     rc = decar_dfm_sample(&s, x, T, sampler, n_steps, kappa_pow, seed, e);
     DECAR_FREE(f.inp);
     DECAR_FREE(avail);
@@ -5211,7 +6855,7 @@ DECARDEF int decar_docset_build(decar_docset *ds, const decar_data *d, int split
     int64_t cap = 0;
     memset(ds, 0, sizeof *ds);
     for (i = 0; i < d->n_docs; i++)
-        if (d->docs[i].split == split) cap += d->docs[i].len;   /* never more tokens than bytes */
+        if (d->docs[i].split == split) cap += d->docs[i].len; /* never more tokens than bytes */
     ds->doc = (int *)DECAR_MALLOC((size_t)d->n_docs * sizeof(int) + 1);
     ds->off = (int64_t *)DECAR_MALLOC((size_t)(d->n_docs + 1) * sizeof(int64_t));
     ds->tok = (int32_t *)DECAR_MALLOC((size_t)(cap + 1) * sizeof(int32_t));
@@ -5247,7 +6891,8 @@ DECARDEF int decar_docset_build(decar_docset *ds, const decar_data *d, int split
 static int decar__score_flush(decar_gpt *g, decar_ctx *ctx, const int32_t *x, const int32_t *y, const int64_t *dst,
                               int nb, int T, float *out, float *nll, decar_error *e) {
     int k;
-    if (decar_gpt_score(g, ctx, x, y, nb, T, out)) DECAR__FAIL(e, decar_ctx_status(ctx), "scoring: %s", decar_ctx_error(ctx));
+    if (decar_gpt_score(g, ctx, x, y, nb, T, out))
+        DECAR__FAIL(e, decar_ctx_status(ctx), "scoring: %s", decar_ctx_error(ctx));
     for (k = 0; k < nb * T; k++)
         if (dst[k] >= 0) nll[dst[k]] = out[k];
     return DECAR_OK;
@@ -5318,8 +6963,8 @@ static int decar__nll_table(decar_ensemble *en, decar_ctx *ctx, const decar_docs
     }
     return rc;
 }
-DECARDEF int decar_ensemble_score_docs(decar_ensemble *en, decar_ctx *ctx, const decar_data *d,
-                                       const decar_docset *ds, int B, float **nll, double *bits, decar_error *e) {
+DECARDEF int decar_ensemble_score_docs(decar_ensemble *en, decar_ctx *ctx, const decar_data *d, const decar_docset *ds,
+                                       int B, float **nll, double *bits, decar_error *e) {
     int K = en->k;
     int bayes = en->router.kind == DECAR_ROUTE_BAYES;
     int j, q, rc = DECAR_OK;
@@ -5386,7 +7031,7 @@ DECARDEF int decar_ensemble_score_seq(decar_ensemble *en, decar_ctx *ctx, const 
     int j, t;
     float *one = (float *)DECAR_MALLOC((size_t)(T > 0 ? T : 1) * sizeof(float));
     if (!one) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for scoring");
-    for (t = 0; t < T; t++) nll[t] = 0.0;   /* p(target_t), summed over the experts, then -ln of it */
+    for (t = 0; t < T; t++) nll[t] = 0.0; /* p(target_t), summed over the experts, then -ln of it */
     for (j = 0; j < en->k; j++) {
         decar_gpt *g = en->experts[j];
         if (!g || w[j] <= 0.0) continue;
@@ -5402,8 +7047,7 @@ DECARDEF int decar_ensemble_score_seq(decar_ensemble *en, decar_ctx *ctx, const 
 }
 
 DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, const decar_dfm *dfm,
-                                      int n_mc, uint64_t seed, double *mean, double *se,
-                                      double *bits, decar_error *e) {
+                                      int n_mc, uint64_t seed, double *mean, double *se, double *bits, decar_error *e) {
     int K = en->k;
     int first = -1, T = 0, nc = 0, mask = 0, V = 0, j, q, rc = DECAR_OK;
     int npow = dfm && dfm->kappa_pow > 0 ? dfm->kappa_pow : 1;
@@ -5419,7 +7063,7 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
         if (en->experts[j] && first < 0) first = j;
     if (first < 0) DECAR__FAIL(e, DECAR_ERR_ARG, "the ensemble has no loaded expert");
     if (n_mc < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "n_mc = %d", n_mc);
-    T = en->experts[first]->cfg.seq_len - 1;   /* the window's tokens; position 0 holds EOT */
+    T = en->experts[first]->cfg.seq_len - 1; /* the window's tokens; position 0 holds EOT */
     nc = decar_gpt_classes(&en->experts[first]->cfg);
     mask = decar_gpt_mask(&en->experts[first]->cfg);
     V = en->experts[first]->cfg.vocab_size;
@@ -5449,7 +7093,7 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
         for (s = 0; s < len && !rc; s += T) {
             int L = (int)(len - s < T ? len - s : T);
             int mc, i;
-            double wb = (double)(end[s + L - 1] - (s > 0 ? end[s - 1] : 0));   /* the window's bytes */
+            double wb = (double)(end[s + L - 1] - (s > 0 ? end[s - 1] : 0)); /* the window's bytes */
             x1[0] = ds->eot;
             for (i = 0; i < L; i++) x1[i + 1] = tk[s + i];
             for (mc = 0; mc < n_mc && !rc; mc++) {

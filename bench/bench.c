@@ -16,157 +16,297 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
 static int quick = 0;
 
-static double fma_peak(void) {   /* GFLOP/s of independent FMA chains on every thread */
-    double best = 0; int rep;
+static double fma_peak(void) { /* GFLOP/s of independent FMA chains on every thread */
+    double best = 0;
+    int rep;
     for (rep = 0; rep < 3; rep++) {
-        double t0 = now(), t; long iters = 20000000; float sink = 0;
-        DECAR__PRAGMA(omp parallel reduction(+:sink))
-        {
-            decar__v a0 = decar__vset1(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
-            decar__v m = decar__vset1(0.9999999f), c = decar__vset1(1e-7f); long i;
+        double t0 = now(), t;
+        long iters = 20000000;
+        float sink = 0;
+        DECAR__PRAGMA(omp parallel reduction(+ : sink)) {
+            decar__v a0 = decar__vset1(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0,
+                     a9 = a0;
+            decar__v m = decar__vset1(0.9999999f), c = decar__vset1(1e-7f);
+            long i;
             for (i = 0; i < iters; i++) {
-                a0 = decar__vfma(a0, m, c); a1 = decar__vfma(a1, m, c); a2 = decar__vfma(a2, m, c); a3 = decar__vfma(a3, m, c); a4 = decar__vfma(a4, m, c);
-                a5 = decar__vfma(a5, m, c); a6 = decar__vfma(a6, m, c); a7 = decar__vfma(a7, m, c); a8 = decar__vfma(a8, m, c); a9 = decar__vfma(a9, m, c);
+                a0 = decar__vfma(a0, m, c);
+                a1 = decar__vfma(a1, m, c);
+                a2 = decar__vfma(a2, m, c);
+                a3 = decar__vfma(a3, m, c);
+                a4 = decar__vfma(a4, m, c);
+                a5 = decar__vfma(a5, m, c);
+                a6 = decar__vfma(a6, m, c);
+                a7 = decar__vfma(a7, m, c);
+                a8 = decar__vfma(a8, m, c);
+                a9 = decar__vfma(a9, m, c);
             }
-            sink += decar__vsum(decar__vadd(decar__vadd(decar__vadd(a0, a1), decar__vadd(a2, a3)), decar__vadd(decar__vadd(a4, a5), decar__vadd(decar__vadd(a6, a7), decar__vadd(a8, a9)))));
+            sink += decar__vsum(
+                decar__vadd(decar__vadd(decar__vadd(a0, a1), decar__vadd(a2, a3)),
+                            decar__vadd(decar__vadd(a4, a5), decar__vadd(decar__vadd(a6, a7), decar__vadd(a8, a9)))));
         }
         t = now() - t0;
         if (sink == 12345.0f) printf(" ");
-        if (2.0 * 10 * DECAR__VW * iters * decar_get_threads() / t / 1e9 > best) best = 2.0 * 10 * DECAR__VW * iters * decar_get_threads() / t / 1e9;
+        if (2.0 * 10 * DECAR__VW * iters * decar_get_threads() / t / 1e9 > best)
+            best = 2.0 * 10 * DECAR__VW * iters * decar_get_threads() / t / 1e9;
     }
     return best;
 }
 
-typedef struct { const char *name; int M, N, K, mode; } shape;   /* mode 0: x w^T, 1: dout w, 2: dout^T x */
-void bench_decar_gemm_cblas(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
-                            int64_t sbn, int64_t M, int64_t N, int64_t K);   /* bench_cblas.c */
+typedef struct {
+    const char *name;
+    int M, N, K, mode;
+} shape; /* mode 0: x w^T, 1: dout w, 2: dout^T x */
+void bench_decar_gemm_cblas(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B,
+                            int64_t sbk, int64_t sbn, int64_t M, int64_t N, int64_t K); /* bench_cblas.c */
 /* use 0: decar_gemm; 1: cblas_sgemm directly; 2: decar_gemm built with DECAR_USE_CBLAS */
 static void gemm_call(int use, const shape *s, const float *A, const float *B, float *C) {
-    int64_t sai = s->mode == 2 ? 1 : s->K, sak = s->mode == 2 ? s->M : 1;   /* decar's strides for the three modes */
+    int64_t sai = s->mode == 2 ? 1 : s->K, sak = s->mode == 2 ? s->M : 1; /* decar's strides for the three modes */
     int64_t sbk = s->mode == 0 ? 1 : s->N, sbn = s->mode == 0 ? s->K : 1;
-    if (use == 0) decar_gemm(C, s->N, A, sai, sak, B, sbk, sbn, NULL, s->M, s->N, s->K, 0);
-    else if (use == 2) bench_decar_gemm_cblas(C, s->N, A, sai, sak, B, sbk, sbn, s->M, s->N, s->K);
-    else cblas_sgemm(CblasRowMajor, s->mode == 2 ? CblasTrans : CblasNoTrans, s->mode == 0 ? CblasTrans : CblasNoTrans,
-                     s->M, s->N, s->K, 1, A, s->mode == 2 ? s->M : s->K, B, s->mode == 0 ? s->K : s->N, 0, C, s->N);
+    if (use == 0)
+        decar_gemm(C, s->N, A, sai, sak, B, sbk, sbn, NULL, s->M, s->N, s->K, 0);
+    else if (use == 2)
+        bench_decar_gemm_cblas(C, s->N, A, sai, sak, B, sbk, sbn, s->M, s->N, s->K);
+    else
+        cblas_sgemm(CblasRowMajor, s->mode == 2 ? CblasTrans : CblasNoTrans, s->mode == 0 ? CblasTrans : CblasNoTrans,
+                    s->M, s->N, s->K, 1, A, s->mode == 2 ? s->M : s->K, B, s->mode == 0 ? s->K : s->N, 0, C, s->N);
 }
 /* best of many calls, in rounds of decar then OpenBLAS so that both see the same machine (this one is shared); the
    first call of each burst is not timed: the other library's threads may still be spinning (OpenMP, pthreads) */
-static void time_gemm(const shape *s, const float *A, const float *B, float *C, double *g) {   /* g[3] */
-    int rounds = quick ? 2 : 6, r, u, i; double best[3] = { 1e9, 1e9, 1e9 };
+static void time_gemm(const shape *s, const float *A, const float *B, float *C, double *g) { /* g[3] */
+    int rounds = quick ? 2 : 6, r, u, i;
+    double best[3] = { 1e9, 1e9, 1e9 };
     for (r = 0; r < rounds; r++)
         for (u = 0; u < 3; u++) {
             gemm_call(u, s, A, B, C);
-            for (i = 0; i < 5; i++) { double t0 = now(); gemm_call(u, s, A, B, C); t0 = now() - t0; if (t0 < best[u]) best[u] = t0; }
+            for (i = 0; i < 5; i++) {
+                double t0 = now();
+                gemm_call(u, s, A, B, C);
+                t0 = now() - t0;
+                if (t0 < best[u]) best[u] = t0;
+            }
         }
     for (u = 0; u < 3; u++) g[u] = 2.0 * s->M * s->N * s->K / best[u] / 1e9;
 }
 
 static void bench_gemm(double peak) {
     /* the matmuls of a training step for config S (B*T = 2048, C = 256) and M (C = 384), plus the vocab head */
-    shape sh[] = { {"S qkv fwd", 2048, 768, 256, 0}, {"S fc fwd", 2048, 1024, 256, 0}, {"S proj fwd", 2048, 256, 1024, 0},
-                   {"S fc dx", 2048, 256, 1024, 1}, {"S fc dW", 1024, 256, 2048, 2},
-                   {"M qkv fwd", 2048, 1152, 384, 0}, {"M fc fwd", 2048, 1536, 384, 0}, {"M fc dx", 2048, 384, 1536, 1}, {"M fc dW", 1536, 384, 2048, 2} };
+    shape sh[] = { { "S qkv fwd", 2048, 768, 256, 0 },   { "S fc fwd", 2048, 1024, 256, 0 },
+                   { "S proj fwd", 2048, 256, 1024, 0 }, { "S fc dx", 2048, 256, 1024, 1 },
+                   { "S fc dW", 1024, 256, 2048, 2 },    { "M qkv fwd", 2048, 1152, 384, 0 },
+                   { "M fc fwd", 2048, 1536, 384, 0 },   { "M fc dx", 2048, 384, 1536, 1 },
+                   { "M fc dW", 1536, 384, 2048, 2 } };
     int i, n = (int)(sizeof sh / sizeof sh[0]);
-    printf("\n%-12s %6s %6s %6s | %9s %9s %7s %8s | %12s %7s\n", "gemm", "M", "N", "K", "decar", "openblas", "ratio", "of peak",
-           "decar+cblas", "ratio");
+    printf("\n%-12s %6s %6s %6s | %9s %9s %7s %8s | %12s %7s\n", "gemm", "M", "N", "K", "decar", "openblas", "ratio",
+           "of peak", "decar+cblas", "ratio");
     for (i = 0; i < n; i++) {
-        const shape *s = &sh[i]; size_t na = (size_t)s->M * s->K, nb = (size_t)s->K * s->N, nc = (size_t)s->M * s->N, j;
-        float *A = (float *)malloc(na * 4), *B = (float *)malloc(nb * 4), *C1 = (float *)malloc(nc * 4), *C2 = (float *)malloc(nc * 4); double g[3], err = 0;
-        decar_rng r; decar_rng_seed(&r, (uint64_t)i);
+        const shape *s = &sh[i];
+        size_t na = (size_t)s->M * s->K, nb = (size_t)s->K * s->N, nc = (size_t)s->M * s->N, j;
+        float *A = (float *)malloc(na * 4), *B = (float *)malloc(nb * 4), *C1 = (float *)malloc(nc * 4),
+              *C2 = (float *)malloc(nc * 4);
+        double g[3], err = 0;
+        decar_rng r;
+        decar_rng_seed(&r, (uint64_t)i);
         for (j = 0; j < na; j++) A[j] = decar_rng_normal(&r);
         for (j = 0; j < nb; j++) B[j] = decar_rng_normal(&r);
-        gemm_call(0, s, A, B, C1); gemm_call(1, s, A, B, C2);
-        for (j = 0; j < nc; j++) { double d = fabs(C1[j] - C2[j]); if (d > err) err = d; }
-        if (err > 1e-2) { printf("%s: decar and OpenBLAS disagree (max diff %g)\n", s->name, err); exit(1); }
+        gemm_call(0, s, A, B, C1);
+        gemm_call(1, s, A, B, C2);
+        for (j = 0; j < nc; j++) {
+            double d = fabs(C1[j] - C2[j]);
+            if (d > err) err = d;
+        }
+        if (err > 1e-2) {
+            printf("%s: decar and OpenBLAS disagree (max diff %g)\n", s->name, err);
+            exit(1);
+        }
         time_gemm(s, A, B, C1, g);
-        printf("%-12s %6d %6d %6d | %7.1f GF %7.1f GF %6.2fx %7.0f%% | %9.1f GF %6.2fx\n", s->name, s->M, s->N, s->K, g[0], g[1],
-               g[0] / g[1], 100 * g[0] / peak, g[2], g[2] / g[1]);
-        free(A); free(B); free(C1); free(C2);
+        printf("%-12s %6d %6d %6d | %7.1f GF %7.1f GF %6.2fx %7.0f%% | %9.1f GF %6.2fx\n", s->name, s->M, s->N, s->K,
+               g[0], g[1], g[0] / g[1], 100 * g[0] / peak, g[2], g[2] / g[1]);
+        free(A);
+        free(B);
+        free(C1);
+        free(C2);
     }
 }
 
 static void bench_model(const char *name, int L, int H, int C) {
-    decar_gpt_config c = decar_gpt_default_config(); decar_gpt g; decar_error e; decar_ctx *ctx = decar_ctx_new(0); decar_opt o = decar_opt_default();
-    int B = 8, T = 256, i, steps = quick ? 3 : 6; int32_t *x = (int32_t *)malloc((size_t)B * T * 4), *y = (int32_t *)malloc((size_t)B * T * 4);
-    float *nll = (float *)malloc((size_t)B * T * 4); double t0, best = 1e9, bests = 1e9; decar_rng r;
-    c.vocab_size = 256; c.n_layer = L; c.n_head = H; c.d_model = C; c.seq_len = T; c.causal = 1;
-    decar_gpt_init(&g, &c, 1, &e); decar_rng_seed(&r, 5);
-    for (i = 0; i < B * T; i++) { x[i] = (int32_t)(decar_rng_u32(&r) % 256); y[i] = (int32_t)(decar_rng_u32(&r) % 256); }
+    decar_gpt_config c = decar_gpt_default_config();
+    decar_gpt g;
+    decar_error e;
+    decar_ctx *ctx = decar_ctx_new(0);
+    decar_opt o = decar_opt_default();
+    int B = 8, T = 256, i, steps = quick ? 3 : 6;
+    int32_t *x = (int32_t *)malloc((size_t)B * T * 4), *y = (int32_t *)malloc((size_t)B * T * 4);
+    float *nll = (float *)malloc((size_t)B * T * 4);
+    double t0, best = 1e9, bests = 1e9;
+    decar_rng r;
+    c.vocab_size = 256;
+    c.n_layer = L;
+    c.n_head = H;
+    c.d_model = C;
+    c.seq_len = T;
+    c.causal = 1;
+    decar_gpt_init(&g, &c, 1, &e);
+    decar_rng_seed(&r, 5);
+    for (i = 0; i < B * T; i++) {
+        x[i] = (int32_t)(decar_rng_u32(&r) % 256);
+        y[i] = (int32_t)(decar_rng_u32(&r) % 256);
+    }
     o.total_steps = 1000;
-    decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T);   /* warm up the arena */
-    for (i = 0; i < steps; i++) { t0 = now(); decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T); t0 = now() - t0; if (t0 < best) best = t0; }
-    for (i = 0; i < steps; i++) { t0 = now(); decar_gpt_score(&g, ctx, x, y, B, T, nll); t0 = now() - t0; if (t0 < bests) bests = t0; }
-    {   /* memory: the arena after a scoring forward holds exactly the activations a training step keeps */
+    decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T); /* warm up the arena */
+    for (i = 0; i < steps; i++) {
+        t0 = now();
+        decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T);
+        t0 = now() - t0;
+        if (t0 < best) best = t0;
+    }
+    for (i = 0; i < steps; i++) {
+        t0 = now();
+        decar_gpt_score(&g, ctx, x, y, B, T, nll);
+        t0 = now() - t0;
+        if (t0 < bests) bests = t0;
+    }
+    { /* memory: the arena after a scoring forward holds exactly the activations a training step keeps */
         double state = g.n_params * 16 / 1e6, act = decar_ctx_used(ctx) / 1e6, peak = decar_ctx_peak(ctx) / 1e6;
         printf("train %s: %.1f ms/step, %.0f tok/s, %.1f GFLOP/s | score: %.0f tok/s\n", name, best * 1e3, B * T / best,
                decar_gpt_flops_per_token(&c, T) * B * T / best / 1e9, B * T / bests);
-        printf("memory %s: params+grads+adam %.1f MB, activations %.1f MB, training arena peak %.1f MB: %.2fx the minimum\n",
+        printf("memory %s: params+grads+adam %.1f MB, activations %.1f MB, training arena peak %.1f MB: %.2fx the "
+               "minimum\n",
                name, state, act, peak, (state + peak) / (state + act));
-        printf("RESULT train_%s %.1f\nRESULT score_%s %.1f\nRESULT mem_%s %.3f\n", name, B * T / best, name, B * T / bests, name, (state + peak) / (state + act));
+        printf("RESULT train_%s %.1f\nRESULT score_%s %.1f\nRESULT mem_%s %.3f\n", name, B * T / best, name,
+               B * T / bests, name, (state + peak) / (state + act));
     }
-    {   /* generation at batch 1 with the KV cache; a top-2 ensemble of two such experts */
-        float *kv = (float *)malloc(decar_gpt_kv_size(&c) * 4), *lg = (float *)malloc(256 * 4), *sc = (float *)malloc(decar_gpt_step_scratch(&c) * 4);
-        int n = 200, p; double tg, te; decar_ensemble en; decar_gpt *ex[2]; decar_gpt g2; int32_t prompt[1] = { 10 }, *out = (int32_t *)malloc((size_t)(n + 2) * 4);
-        int rep, reps = quick ? 1 : 3;   /* best of 3 passes of n tokens (the machine is shared) */
+    { /* generation at batch 1 with the KV cache; a top-2 ensemble of two such experts */
+        float *kv = (float *)malloc(decar_gpt_kv_size(&c) * 4), *lg = (float *)malloc(256 * 4),
+              *sc = (float *)malloc(decar_gpt_step_scratch(&c) * 4);
+        int n = 200, p;
+        double tg, te;
+        decar_ensemble en;
+        decar_gpt *ex[2];
+        decar_gpt g2;
+        int32_t prompt[1] = { 10 }, *out = (int32_t *)malloc((size_t)(n + 2) * 4);
+        int rep, reps = quick ? 1 : 3; /* best of 3 passes of n tokens (the machine is shared) */
         decar_gpt_init(&g2, &c, 2, &e);
-        memset(&en, 0, sizeof en); ex[0] = &g; ex[1] = &g2; en.k = 2; en.experts = ex; en.router.k = 2; en.router.kind = DECAR_ROUTE_UNIFORM; en.router.top_k = 2;
+        memset(&en, 0, sizeof en);
+        ex[0] = &g;
+        ex[1] = &g2;
+        en.k = 2;
+        en.experts = ex;
+        en.router.k = 2;
+        en.router.kind = DECAR_ROUTE_UNIFORM;
+        en.router.top_k = 2;
         tg = te = 1e9;
         for (rep = 0; rep < reps; rep++) {
-            double t1 = now(); for (p = 0; p < n; p++) decar_gpt_step(&g, kv, (int32_t)(p % 256), p, lg, sc); t1 = now() - t1; if (t1 < tg) tg = t1;
-            t1 = now(); decar_ensemble_generate(&en, NULL, prompt, 1, n - 1, 1.0, 0, 1.0, 1, out, NULL, &e); t1 = now() - t1; if (t1 < te) te = t1;
+            double t1 = now();
+            for (p = 0; p < n; p++) decar_gpt_step(&g, kv, (int32_t)(p % 256), p, lg, sc);
+            t1 = now() - t1;
+            if (t1 < tg) tg = t1;
+            t1 = now();
+            decar_ensemble_generate(&en, NULL, prompt, 1, n - 1, 1.0, 0, 1.0, 1, out, NULL, &e);
+            t1 = now() - t1;
+            if (t1 < te) te = t1;
         }
-        printf("generate %s: batch 1 KV cache %.0f tok/s; top-2 ensemble %.0f tok/s (%.2fx the cost of one expert)\n", name, n / tg, n / te, te / tg);
+        printf("generate %s: batch 1 KV cache %.0f tok/s; top-2 ensemble %.0f tok/s (%.2fx the cost of one expert)\n",
+               name, n / tg, n / te, te / tg);
         printf("RESULT gen_%s %.1f\nRESULT ens2_%s %.3f\n", name, n / tg, name, te / tg);
-        {   /* several sequences per step: each weight load serves all of them */
+        { /* several sequences per step: each weight load serves all of them */
             int nb[2] = { 4, 16 }, bi, j;
             for (bi = 0; bi < 2; bi++) {
-                int nn = nb[bi]; float *kvs[16], *emb = (float *)malloc((size_t)nn * C * 4), *lgs = (float *)malloc((size_t)nn * 256 * 4), *scb = (float *)malloc(decar_gpt_step_batch_scratch(&c, nn) * 4); int ps[16]; double tb;
+                int nn = nb[bi];
+                float *kvs[16], *emb = (float *)malloc((size_t)nn * C * 4),
+                                *lgs = (float *)malloc((size_t)nn * 256 * 4),
+                                *scb = (float *)malloc(decar_gpt_step_batch_scratch(&c, nn) * 4);
+                int ps[16];
+                double tb;
                 for (j = 0; j < nn; j++) kvs[j] = (float *)malloc(decar_gpt_kv_size(&c) * 4);
                 tb = 1e9;
                 for (rep = 0; rep < reps; rep++) {
                     t0 = now();
                     for (p = 0; p < n; p++) {
-                        for (j = 0; j < nn; j++) { ps[j] = p; memcpy(emb + (size_t)j * C, g.params + g.info[0].offset + (size_t)((p + j) % 256) * C, (size_t)C * 4); }
+                        for (j = 0; j < nn; j++) {
+                            ps[j] = p;
+                            memcpy(emb + (size_t)j * C, g.params + g.info[0].offset + (size_t)((p + j) % 256) * C,
+                                   (size_t)C * 4);
+                        }
                         decar_gpt_step_batch(&g, kvs, emb, ps, nn, lgs, scb);
                     }
-                    t0 = now() - t0; if (t0 < tb) tb = t0;
+                    t0 = now() - t0;
+                    if (t0 < tb) tb = t0;
                 }
                 printf("generate %s: %d sequences per step: %.0f tok/s in all\n", name, nn, (double)n * nn / tb);
                 printf("RESULT genb%d_%s %.1f\n", nn, name, (double)n * nn / tb);
                 for (j = 0; j < nn; j++) free(kvs[j]);
-                free(emb); free(lgs); free(scb);
+                free(emb);
+                free(lgs);
+                free(scb);
             }
         }
-        free(kv); free(lg); free(sc); free(out); decar_gpt_free(&g2);
+        free(kv);
+        free(lg);
+        free(sc);
+        free(out);
+        decar_gpt_free(&g2);
     }
-    free(x); free(y); free(nll); decar_gpt_free(&g); decar_ctx_free(ctx);
+    free(x);
+    free(y);
+    free(nll);
+    decar_gpt_free(&g);
+    decar_ctx_free(ctx);
 }
 
 static void bench_kmeans(void) {
-    int64_t N = quick ? 20000 : 100000, i; int d = 256, K = 16; float *X = (float *)malloc((size_t)N * d * 4), *C = (float *)malloc((size_t)K * d * 4);
-    int32_t *lab = (int32_t *)malloc((size_t)N * 4); decar_rng r; decar_kmeans_opts o; decar_error e; double t0; int it;
+    int64_t N = quick ? 20000 : 100000, i;
+    int d = 256, K = 16;
+    float *X = (float *)malloc((size_t)N * d * 4), *C = (float *)malloc((size_t)K * d * 4);
+    int32_t *lab = (int32_t *)malloc((size_t)N * 4);
+    decar_rng r;
+    decar_kmeans_opts o;
+    decar_error e;
+    double t0;
+    int it;
     decar_rng_seed(&r, 1);
     for (i = 0; i < N * d; i++) X[i] = decar_rng_normal(&r) + (float)((i / d) % K == (i % d) % K) * 3.0f;
     for (i = 0; i < N; i++) decar_l2_normalize(X + i * d, d);
-    o.k = K; o.iters = 20; o.balanced = 1; o.seed = 1; o.n_fine = 0;
-    t0 = now(); it = decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, &e); t0 = now() - t0;
+    o.k = K;
+    o.iters = 20;
+    o.balanced = 1;
+    o.seed = 1;
+    o.n_fine = 0;
+    t0 = now();
+    it = decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, &e);
+    t0 = now() - t0;
     printf("kmeans: balanced, %lld x %d, K = %d: %.2f s (%d iterations)\n", (long long)N, d, K, t0, it);
     printf("RESULT kmeans %.3f\n", t0);
-    free(X); free(C); free(lab);
+    free(X);
+    free(C);
+    free(lab);
 }
 
 int main(int argc, char **argv) {
-    double peak; const char *only = NULL; int i;
-    for (i = 1; i < argc; i++) { if (!strcmp(argv[i], "quick")) quick = 1; else only = argv[i]; }
+    double peak;
+    const char *only = NULL;
+    int i;
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "quick"))
+            quick = 1;
+        else
+            only = argv[i];
+    }
     printf("decar %s bench: simd %s, %d threads\n", DECAR_VERSION, decar_simd_name(), decar_get_threads());
     peak = fma_peak();
     printf("FMA peak (measured): %.0f GFLOP/s\nRESULT peak %.1f\n", peak, peak);
     if (!only || !strcmp(only, "gemm")) bench_gemm(peak);
     printf("\n");
-    if (!only || !strcmp(only, "model")) { bench_model("S", 4, 4, 256); bench_model("M", 6, 6, 384); }
+    if (!only || !strcmp(only, "model")) {
+        bench_model("S", 4, 4, 256);
+        bench_model("M", 6, 6, 384);
+    }
     if (!only || !strcmp(only, "kmeans")) bench_kmeans();
     return 0;
 }

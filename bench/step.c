@@ -8,16 +8,46 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
 int main(int argc, char **argv) {
-    int L = argc > 1 ? atoi(argv[1]) : 4, H = argc > 2 ? atoi(argv[2]) : 4, C = argc > 3 ? atoi(argv[3]) : 256, steps = argc > 4 ? atoi(argv[4]) : 10, score = argc > 5;
-    decar_gpt_config c = decar_gpt_default_config(); decar_gpt g; decar_error e; decar_ctx *ctx = decar_ctx_new(0); decar_opt o = decar_opt_default();
-    int B = 8, T = 256, i; int32_t *x = malloc(B*T*4), *y = malloc(B*T*4); float *nll = malloc(B*T*4); decar_rng r; double best = 1e9;
-    c.vocab_size = 256; c.n_layer = L; c.n_head = H; c.d_model = C; c.seq_len = T; c.causal = 1;
-    decar_gpt_init(&g, &c, 1, &e); decar_rng_seed(&r, 5);
-    for (i = 0; i < B*T; i++) { x[i] = decar_rng_u32(&r) % 256; y[i] = decar_rng_u32(&r) % 256; }
+    int L = argc > 1 ? atoi(argv[1]) : 4, H = argc > 2 ? atoi(argv[2]) : 4, C = argc > 3 ? atoi(argv[3]) : 256,
+        steps = argc > 4 ? atoi(argv[4]) : 10, score = argc > 5;
+    decar_gpt_config c = decar_gpt_default_config();
+    decar_gpt g;
+    decar_error e;
+    decar_ctx *ctx = decar_ctx_new(0);
+    decar_opt o = decar_opt_default();
+    int B = 8, T = 256, i;
+    int32_t *x = malloc(B * T * 4), *y = malloc(B * T * 4);
+    float *nll = malloc(B * T * 4);
+    decar_rng r;
+    double best = 1e9;
+    c.vocab_size = 256;
+    c.n_layer = L;
+    c.n_head = H;
+    c.d_model = C;
+    c.seq_len = T;
+    c.causal = 1;
+    decar_gpt_init(&g, &c, 1, &e);
+    decar_rng_seed(&r, 5);
+    for (i = 0; i < B * T; i++) {
+        x[i] = decar_rng_u32(&r) % 256;
+        y[i] = decar_rng_u32(&r) % 256;
+    }
     o.total_steps = 1000;
-    for (i = 0; i < steps; i++) { double t0 = now(); if (score) decar_gpt_score(&g, ctx, x, y, B, T, nll); else decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T); t0 = now() - t0; if (t0 < best) best = t0; }
+    for (i = 0; i < steps; i++) {
+        double t0 = now();
+        if (score)
+            decar_gpt_score(&g, ctx, x, y, B, T, nll);
+        else
+            decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T);
+        t0 = now() - t0;
+        if (t0 < best) best = t0;
+    }
     printf("%s: best %.1f ms, %.0f tok/s\n", score ? "score" : "train", best * 1e3, B * T / best);
     return 0;
 }

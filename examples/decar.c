@@ -10,9 +10,10 @@
      decar plot      SVG of training curves from the CSV logs that `decar train --log` writes
      decar vcluster / vtrain / caption   image-conditioned experts on an image-caption set (glyphs)
    Every subcommand has --help. Exit status: 0 ok, 1 runtime error, 2 bad arguments. */
-#define _POSIX_C_SOURCE 200809L   /* strtok_r; the header itself needs only C99 */
+#define _POSIX_C_SOURCE 200809L /* strtok_r; the header itself needs only C99 */
 #define DECAR_IMPLEMENTATION
 #include "../decar.h"
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,61 +23,89 @@
 #include "svg.h"
 
 /* ---- small helpers ------------------------------------------------------------------------------------------- */
-static double now_s(void) { struct timespec ts; timespec_get(&ts, TIME_UTC); return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec; }
-static void die(const char *what, const decar_error *e) { fprintf(stderr, "decar: %s: %s\n", what, e->msg); exit(1); }
+static double now_s(void) {
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+static void die(const char *what, const decar_error *e) {
+    fprintf(stderr, "decar: %s: %s\n", what, e->msg);
+    exit(1);
+}
+/* print the message (it ends with a newline) and exit with code: 1 = a failure, 2 = a usage error */
+static void fail(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    exit(code);
+}
 static void fmt_eta(double s, char *out) {
-    if (s < 0 || s > 1e7) { strcpy(out, "?"); return; }
-    if (s >= 3600) sprintf(out, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
-    else sprintf(out, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    if (s < 0 || s > 1e7) {
+        strcpy(out, "?");
+        return;
+    }
+    if (s >= 3600)
+        sprintf(out, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else
+        sprintf(out, "%dm%02ds", (int)(s / 60), (int)s % 60);
 }
 
-typedef struct { const char *name, *def, *help; const char *val; } opt;
+typedef struct {
+    const char *name, *def, *help;
+    const char *val;
+} opt;
 /* One vocabulary for the command line: an option shared by several commands has one name and one meaning, written
    once here (a command's table leaves its help 0); tests/check_options.sh checks that no option means two things. */
-static const struct { const char *name, *help; } vocab[] = {
-    {"batch", "sequences per training step, or windows per forward pass when scoring"},
-    {"csv", "append result rows to this CSV file"},
-    {"data", "directory tree of text files (sub-folders are domains), or one file"},
-    {"dim", "model width (d_model)"},
-    {"docs", "file listing the documents to use, one per line (paths relative to --data)"},
-    {"experts", "expert checkpoints, one per cluster: A,B,.. ('-' = missing) or @FILE with one per line"},
-    {"ext", "only files ending in this ('' = all files)"},
-    {"feat-dim", "dimension of the built-in features"},
-    {"features", "external features (.npy): one row per document in documents.txt order, or per image"},
-    {"heads", "attention heads"},
-    {"images", "image-caption directory (images_32x32_u8.bin, captions.txt, labels.txt)"},
-    {"iters", "k-means iterations"},
-    {"k", "clusters = experts"},
-    {"label", "row label in the table and the CSV"},
-    {"layers", "transformer blocks"},
-    {"log", "CSV training log: step,tokens,train_loss,val_loss,seconds"},
-    {"lr", "peak learning rate"},
-    {"mc", "DFM models: Monte Carlo samples of t per window"},
-    {"model", "checkpoint"},
-    {"n", "tokens to generate"},
-    {"out", "where to write the result (a checkpoint file, or a directory for cluster, vcluster and export --format hf)"},
-    {"prefix-len", "with --features: prefix vectors per image row"},
-    {"prompt", "text to continue"},
-    {"prompt-features", "for a router built from --features: the features of the prompt or text (.npy, one row)"},
-    {"quiet", "1: no progress line"},
-    {"route", "router: top1 (R1), cosine (R2), cbtm (R3), bayes (R4'), uniform; ens-eval takes a comma-separated list"},
-    {"route-every", "re-route from the text so far every N tokens (bytes)"},
-    {"route-k", "experts the router keeps (top-k, 0 = all); ens-eval takes a comma-separated list"},
-    {"route-temp", "temperature of the cosine and cbtm routers"},
-    {"router", "router file from decar cluster (decar vcluster for caption)"},
-    {"seed", "random seed"},
-    {"skip-missing", "1: continue without experts that fail to load (the router renormalised)"},
-    {"steps", "optimizer steps"},
-    {"temp", "sampling temperature"},
-    {"threads", "threads (0: OpenMP default)"},
-    {"top-p", "nucleus sampling mass (1: off)"},
-    {"tokenizer", "BPE tokenizer directory (vocab.json + merges.txt, from decar tokenizer or GPT-2); default: bytes"},
-    {"val-permille", "documents per 1000 held out (by a hash of the name: the same split in every command)"},
+static const struct {
+    const char *name, *help;
+} vocab[] = {
+    { "batch", "sequences per training step, or windows per forward pass when scoring" },
+    { "csv", "append result rows to this CSV file" },
+    { "data", "directory tree of text files (sub-folders are domains), or one file" },
+    { "dim", "model width (d_model)" },
+    { "docs", "file listing the documents to use, one per line (paths relative to --data)" },
+    { "experts", "expert checkpoints, one per cluster: A,B,.. ('-' = missing) or @FILE with one per line" },
+    { "ext", "only files ending in this ('' = all files)" },
+    { "feat-dim", "dimension of the built-in features" },
+    { "features", "external features (.npy): one row per document in documents.txt order, or per image" },
+    { "heads", "attention heads" },
+    { "images", "image-caption directory (images_32x32_u8.bin, captions.txt, labels.txt)" },
+    { "iters", "k-means iterations" },
+    { "k", "clusters = experts" },
+    { "label", "row label in the table and the CSV" },
+    { "layers", "transformer blocks" },
+    { "log", "CSV training log: step,tokens,train_loss,val_loss,seconds" },
+    { "lr", "peak learning rate" },
+    { "mc", "DFM models: Monte Carlo samples of t per window" },
+    { "model", "checkpoint" },
+    { "n", "tokens to generate" },
+    { "out",
+      "where to write the result (a checkpoint file, or a directory for cluster, vcluster and export --format hf)" },
+    { "prefix-len", "with --features: prefix vectors per image row" },
+    { "prompt", "text to continue" },
+    { "prompt-features", "for a router built from --features: the features of the prompt or text (.npy, one row)" },
+    { "quiet", "1: no progress line" },
+    { "route",
+      "router: top1 (R1), cosine (R2), cbtm (R3), bayes (R4'), uniform; ens-eval takes a comma-separated list" },
+    { "route-every", "re-route from the text so far every N tokens (bytes)" },
+    { "route-k", "experts the router keeps (top-k, 0 = all); ens-eval takes a comma-separated list" },
+    { "route-temp", "temperature of the cosine and cbtm routers" },
+    { "router", "router file from decar cluster (decar vcluster for caption)" },
+    { "seed", "random seed" },
+    { "skip-missing", "1: continue without experts that fail to load (the router renormalised)" },
+    { "steps", "optimizer steps" },
+    { "temp", "sampling temperature" },
+    { "threads", "threads (0: OpenMP default)" },
+    { "top-p", "nucleus sampling mass (1: off)" },
+    { "tokenizer", "BPE tokenizer directory (vocab.json + merges.txt, from decar tokenizer or GPT-2); default: bytes" },
+    { "val-permille", "documents per 1000 held out (by a hash of the name: the same split in every command)" },
 };
 static const char *opt_help(const opt *o) {
     int i;
     if (o->help) return o->help;
-    for (i = 0; i < (int)(sizeof vocab / sizeof vocab[0]); i++) if (!strcmp(vocab[i].name, o->name)) return vocab[i].help;
+    for (i = 0; i < (int)(sizeof vocab / sizeof vocab[0]); i++)
+        if (!strcmp(vocab[i].name, o->name)) return vocab[i].help;
     return "?";
 }
 static int parse_opts(int argc, char **argv, opt *o, int n, const char *cmd, const char *usage) {
@@ -85,35 +114,71 @@ static int parse_opts(int argc, char **argv, opt *o, int n, const char *cmd, con
     for (i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: decar %s %s\n\noptions:\n", cmd, usage);
-            for (j = 0; j < n; j++) printf("  --%-16s %s%s%s%s\n", o[j].name, opt_help(&o[j]), o[j].def ? " (default " : "", o[j].def ? o[j].def : "", o[j].def ? ")" : "");
+            for (j = 0; j < n; j++)
+                printf("  --%-16s %s%s%s%s\n", o[j].name, opt_help(&o[j]), o[j].def ? " (default " : "",
+                       o[j].def ? o[j].def : "", o[j].def ? ")" : "");
             exit(0);
         }
-        if (strncmp(argv[i], "--", 2)) { fprintf(stderr, "decar %s: unexpected argument '%s' (see --help)\n", cmd, argv[i]); exit(2); }
-        for (j = 0; j < n; j++) if (!strcmp(argv[i] + 2, o[j].name)) break;
-        if (j == n) { fprintf(stderr, "decar %s: unknown option '%s' (see --help)\n", cmd, argv[i]); exit(2); }
-        if (i + 1 >= argc) { fprintf(stderr, "decar %s: option --%s needs a value\n", cmd, o[j].name); exit(2); }
+        if (strncmp(argv[i], "--", 2)) {
+            fprintf(stderr, "decar %s: unexpected argument '%s' (see --help)\n", cmd, argv[i]);
+            exit(2);
+        }
+        for (j = 0; j < n; j++)
+            if (!strcmp(argv[i] + 2, o[j].name)) break;
+        if (j == n) {
+            fprintf(stderr, "decar %s: unknown option '%s' (see --help)\n", cmd, argv[i]);
+            exit(2);
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "decar %s: option --%s needs a value\n", cmd, o[j].name);
+            exit(2);
+        }
         o[j].val = argv[++i];
     }
     return 0;
 }
-static const char *S(opt *o, int n, const char *name) { int j; for (j = 0; j < n; j++) if (!strcmp(o[j].name, name)) return o[j].val; return NULL; }
+static const char *S(opt *o, int n, const char *name) {
+    int j;
+    for (j = 0; j < n; j++)
+        if (!strcmp(o[j].name, name)) return o[j].val;
+    return NULL;
+}
 static long I(opt *o, int n, const char *name, long lo, long hi) {
-    const char *v = S(o, n, name); char *end; long x;
-    if (!v) { fprintf(stderr, "decar: --%s is required\n", name); exit(2); }
+    const char *v = S(o, n, name);
+    char *end;
+    long x;
+    if (!v) {
+        fprintf(stderr, "decar: --%s is required\n", name);
+        exit(2);
+    }
     x = strtol(v, &end, 10);
-    if (*end || end == v || x < lo || x > hi) { fprintf(stderr, "decar: --%s must be an integer in [%ld, %ld], not '%s'\n", name, lo, hi, v); exit(2); }
+    if (*end || end == v || x < lo || x > hi) {
+        fprintf(stderr, "decar: --%s must be an integer in [%ld, %ld], not '%s'\n", name, lo, hi, v);
+        exit(2);
+    }
     return x;
 }
 static double F(opt *o, int n, const char *name, double lo, double hi) {
-    const char *v = S(o, n, name); char *end; double x;
-    if (!v) { fprintf(stderr, "decar: --%s is required\n", name); exit(2); }
+    const char *v = S(o, n, name);
+    char *end;
+    double x;
+    if (!v) {
+        fprintf(stderr, "decar: --%s is required\n", name);
+        exit(2);
+    }
     x = strtod(v, &end);
-    if (*end || end == v || !(x >= lo && x <= hi)) { fprintf(stderr, "decar: --%s must be a number in [%g, %g], not '%s'\n", name, lo, hi, v); exit(2); }
+    if (*end || end == v || !(x >= lo && x <= hi)) {
+        fprintf(stderr, "decar: --%s must be a number in [%g, %g], not '%s'\n", name, lo, hi, v);
+        exit(2);
+    }
     return x;
 }
 static const char *REQ(opt *o, int n, const char *name) {
     const char *v = S(o, n, name);
-    if (!v || !*v) { fprintf(stderr, "decar: --%s is required (see --help)\n", name); exit(2); }
+    if (!v || !*v) {
+        fprintf(stderr, "decar: --%s is required (see --help)\n", name);
+        exit(2);
+    }
     return v;
 }
 #define NOPT(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -125,8 +190,12 @@ static void load_data(decar_data *d, const char *path, const char *list, const c
     decar_data_init(d);
     if (decar_data_load(d, path, list, ext && *ext ? ext : NULL, val_permille, &e) == 0) return;
     if (ext && !strcmp(ext, ".txt") && strstr(e.msg, "no text documents ending in")) {
-        decar_data_free(d); decar_data_init(d);
-        if (decar_data_load(d, path, list, NULL, val_permille, &e) == 0) { fprintf(stderr, "decar: no .txt files in %s: reading every text file\n", path); return; }
+        decar_data_free(d);
+        decar_data_init(d);
+        if (decar_data_load(d, path, list, NULL, val_permille, &e) == 0) {
+            fprintf(stderr, "decar: no .txt files in %s: reading every text file\n", path);
+            return;
+        }
     }
     die("loading data", &e);
 }
@@ -138,15 +207,24 @@ static void load_model(decar_gpt *g, const char *path) {
 /* refuse a training run that cannot fit in this machine's memory (an out-of-memory kill is a crash, not a message) */
 static void memory_check(const char *cmd, const decar_gpt_config *c, int B, int T) {
 #if defined(_SC_PHYS_PAGES) && defined(_SC_PAGE_SIZE)
-    double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE), need = decar_gpt_train_bytes(c, B, T);
+    double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE),
+           need = decar_gpt_train_bytes(c, B, T);
     if (have > 0 && need > 0.9 * have) {
-        fprintf(stderr, "decar %s: this model and batch need about %.1f GB (parameters, optimizer state, activations); the machine has %.1f GB: use a smaller --dim, --layers, --batch or --seq\n",
-                cmd, need / 1e9, have / 1e9); exit(2); }
+        fprintf(stderr,
+                "decar %s: this model and batch need about %.1f GB (parameters, optimizer state, activations); the "
+                "machine has %.1f GB: use a smaller --dim, --layers, --batch or --seq\n",
+                cmd, need / 1e9, have / 1e9);
+        exit(2);
+    }
 #else
-    (void)cmd; (void)c; (void)B; (void)T;
+    (void)cmd;
+    (void)c;
+    (void)B;
+    (void)T;
 #endif
 }
-/* ---- tokenizers: bytes by default, or --tokenizer DIR (byte-level BPE); a model remembers which it was trained with */
+/* ---- tokenizers: bytes by default, or --tokenizer DIR (byte-level BPE); a model remembers which it was trained with
+ */
 static decar_tokenizer g_tok;
 static const decar_tokenizer *tok_open(const char *dir) {
     decar_error e;
@@ -157,10 +235,16 @@ static const decar_tokenizer *tok_open(const char *dir) {
 static void tok_check(const decar_gpt *g, const decar_tokenizer *t, const char *name) {
     uint64_t want = t ? t->fingerprint : 0;
     if (g->tokenizer != want) {
-        fprintf(stderr, "decar: %s was trained with %s, not with %s: pass the tokenizer it was trained with (--tokenizer)\n", name,
-                g->tokenizer ? "a BPE tokenizer" : "bytes", t ? "this --tokenizer" : "bytes"); exit(2); }
+        fprintf(stderr,
+                "decar: %s was trained with %s, not with %s: pass the tokenizer it was trained with (--tokenizer)\n",
+                name, g->tokenizer ? "a BPE tokenizer" : "bytes", t ? "this --tokenizer" : "bytes");
+        exit(2);
+    }
     if (t && g->cfg.vocab_size != decar_tokenizer_vocab(t)) {
-        fprintf(stderr, "decar: %s has %d tokens, the tokenizer %d\n", name, g->cfg.vocab_size, decar_tokenizer_vocab(t)); exit(2); }
+        fprintf(stderr, "decar: %s has %d tokens, the tokenizer %d\n", name, g->cfg.vocab_size,
+                decar_tokenizer_vocab(t));
+        exit(2);
+    }
 }
 /* the tokens of text (bytes, or BPE); out needs len entries; returns their count */
 static int64_t tok_text(const decar_tokenizer *t, const uint8_t *text, int64_t len, int32_t *out) {
@@ -169,36 +253,57 @@ static int64_t tok_text(const decar_tokenizer *t, const uint8_t *text, int64_t l
     for (i = 0; i < len; i++) out[i] = text[i];
     return len;
 }
-static int32_t tok_eot(const decar_tokenizer *t) { return t ? t->eot : DECAR_TOK_EOT; }
+static int32_t tok_eot(const decar_tokenizer *t) {
+    return t ? t->eot : DECAR_TOK_EOT;
+}
 
 /* ---- outputs -----------------------------------------------------------------------------------------------------
    A command's result files are built in memory and committed together at its end (decar_write_files_atomic: exclusive
    temporaries, fsync, rename, directory fsync), so a command that fails leaves no file behind, and a command killed
    midway leaves the previous files intact. Output locations are checked before any work. */
-typedef struct { int n, cap; char **path; char **buf; size_t *len; FILE *f; } outset;
+typedef struct {
+    int n, cap;
+    char **path;
+    char **buf;
+    size_t *len;
+    FILE *f;
+} outset;
 static void out_grow(outset *os) {
     if (os->n < os->cap) return;
     os->cap = os->cap ? 2 * os->cap : 16;
     os->path = (char **)realloc(os->path, (size_t)os->cap * sizeof(char *));
     os->buf = (char **)realloc(os->buf, (size_t)os->cap * sizeof(char *));
     os->len = (size_t *)realloc(os->len, (size_t)os->cap * sizeof(size_t));
-    if (!os->path || !os->buf || !os->len) { fprintf(stderr, "decar: no memory for the outputs\n"); exit(1); }
+    if (!os->path || !os->buf || !os->len) {
+        fprintf(stderr, "decar: no memory for the outputs\n");
+        exit(1);
+    }
 }
 /* a text output: returns a stream into memory; out_close adds it to the set under `path` */
 static FILE *out_text(outset *os) {
     out_grow(os);
-    os->buf[os->n] = NULL; os->len[os->n] = 0;
+    os->buf[os->n] = NULL;
+    os->len[os->n] = 0;
     os->f = open_memstream(&os->buf[os->n], &os->len[os->n]);
-    if (!os->f) { fprintf(stderr, "decar: no memory for an output\n"); exit(1); }
+    if (!os->f) {
+        fprintf(stderr, "decar: no memory for an output\n");
+        exit(1);
+    }
     return os->f;
 }
 static void out_close(outset *os, const char *path) {
-    if (fclose(os->f)) { fprintf(stderr, "decar: no memory for %s\n", path); exit(1); }
+    if (fclose(os->f)) {
+        fprintf(stderr, "decar: no memory for %s\n", path);
+        exit(1);
+    }
     os->path[os->n++] = strdup(path);
 }
-static void out_add(outset *os, const char *path, void *buf, size_t len) {   /* takes buf (malloc'd) */
+static void out_add(outset *os, const char *path, void *buf, size_t len) { /* takes buf (malloc'd) */
     out_grow(os);
-    os->path[os->n] = strdup(path); os->buf[os->n] = (char *)buf; os->len[os->n] = len; os->n++;
+    os->path[os->n] = strdup(path);
+    os->buf[os->n] = (char *)buf;
+    os->len[os->n] = len;
+    os->n++;
 }
 /* Output folders are created as needed (like mkdir -p) and checked before any work: the nearest existing ancestor
    of what will be created must be a writable directory. dir_of: the directory part of a path ("." for none). */
@@ -207,26 +312,43 @@ static void dir_of(const char *path, char *dir, size_t cap) {
     snprintf(dir, cap, "%s", path);
     while (strlen(dir) > 1 && dir[strlen(dir) - 1] == '/') dir[strlen(dir) - 1] = 0;
     slash = strrchr(dir, '/');
-    if (slash) { if (slash == dir) slash[1] = 0; else *slash = 0; } else strcpy(dir, ".");
+    if (slash) {
+        if (slash == dir)
+            slash[1] = 0;
+        else
+            *slash = 0;
+    } else
+        strcpy(dir, ".");
 }
 /* 0 if dir exists as a directory or can be made: its nearest existing ancestor is a writable directory */
 static int dir_creatable(const char *dir, char *why, size_t cap) {
-    struct stat sb; char cur[4096], up[4096];
+    struct stat sb;
+    char cur[4096], up[4096];
     snprintf(cur, sizeof cur, "%s", dir);
     for (;;) {
         if (!stat(cur, &sb)) {
-            if (!S_ISDIR(sb.st_mode)) { snprintf(why, cap, "'%s' is not a directory", cur); return -1; }
-            if (access(cur, W_OK)) { snprintf(why, cap, "directory '%s' is not writable", cur); return -1; }
+            if (!S_ISDIR(sb.st_mode)) {
+                snprintf(why, cap, "'%s' is not a directory", cur);
+                return -1;
+            }
+            if (access(cur, W_OK)) {
+                snprintf(why, cap, "directory '%s' is not writable", cur);
+                return -1;
+            }
             return 0;
         }
         dir_of(cur, up, sizeof up);
-        if (!strcmp(up, cur)) { snprintf(why, cap, "no existing parent of '%s'", dir); return -1; }
+        if (!strcmp(up, cur)) {
+            snprintf(why, cap, "no existing parent of '%s'", dir);
+            return -1;
+        }
         snprintf(cur, sizeof cur, "%s", up);
     }
 }
 /* mkdir -p */
 static int mkdir_p(const char *dir) {
-    char up[4096]; struct stat sb;
+    char up[4096];
+    struct stat sb;
     if (!stat(dir, &sb)) return S_ISDIR(sb.st_mode) ? 0 : -1;
     dir_of(dir, up, sizeof up);
     if (strcmp(up, dir) && mkdir_p(up)) return -1;
@@ -235,40 +357,71 @@ static int mkdir_p(const char *dir) {
 /* the directory `dir` exists or can be made; out_commit makes it */
 static void out_dir_check(const char *cmd, const char *dir) {
     char why[4200];
-    if (strlen(dir) > 3000) { fprintf(stderr, "decar %s: output path too long (%lu characters)\n", cmd, (unsigned long)strlen(dir)); exit(2); }
-    if (dir_creatable(dir, why, sizeof why)) { fprintf(stderr, "decar %s: cannot use '%s' as the output directory: %s\n", cmd, dir, why); exit(1); }
+    if (strlen(dir) > 3000) {
+        fprintf(stderr, "decar %s: output path too long (%lu characters)\n", cmd, (unsigned long)strlen(dir));
+        exit(2);
+    }
+    if (dir_creatable(dir, why, sizeof why)) {
+        fprintf(stderr, "decar %s: cannot use '%s' as the output directory: %s\n", cmd, dir, why);
+        exit(1);
+    }
 }
 /* the file `path` can be written: not a directory, and its directory exists or can be made (made here) */
 static void out_file_check(const char *cmd, const char *path) {
-    struct stat sb; char dir[4096], why[4200];
-    if (strlen(path) > 3000) { fprintf(stderr, "decar %s: output path too long (%lu characters)\n", cmd, (unsigned long)strlen(path)); exit(2); }
+    struct stat sb;
+    char dir[4096], why[4200];
+    if (strlen(path) > 3000) {
+        fprintf(stderr, "decar %s: output path too long (%lu characters)\n", cmd, (unsigned long)strlen(path));
+        exit(2);
+    }
     if (!*path || (path[strlen(path) - 1] == '/') || (!stat(path, &sb) && S_ISDIR(sb.st_mode))) {
-        fprintf(stderr, "decar %s: output '%s' is a directory, not a file name\n", cmd, path); exit(1);
+        fprintf(stderr, "decar %s: output '%s' is a directory, not a file name\n", cmd, path);
+        exit(1);
     }
     dir_of(path, dir, sizeof dir);
-    if (dir_creatable(dir, why, sizeof why)) { fprintf(stderr, "decar %s: cannot write '%s': %s\n", cmd, path, why); exit(1); }
-    if (mkdir_p(dir)) { fprintf(stderr, "decar %s: cannot create directory '%s'\n", cmd, dir); exit(1); }
+    if (dir_creatable(dir, why, sizeof why)) {
+        fprintf(stderr, "decar %s: cannot write '%s': %s\n", cmd, path, why);
+        exit(1);
+    }
+    if (mkdir_p(dir)) {
+        fprintf(stderr, "decar %s: cannot create directory '%s'\n", cmd, dir);
+        exit(1);
+    }
 }
 static void out_commit(outset *os, const char *dir) {
-    decar_error e; int i;
-    if (dir && mkdir_p(dir)) { fprintf(stderr, "decar: cannot create directory '%s'\n", dir); exit(1); }
-    if (decar_write_files_atomic(os->n, (const char *const *)os->path, (const void *const *)os->buf, os->len, &e)) die("writing outputs", &e);
-    for (i = 0; i < os->n; i++) { free(os->path[i]); free(os->buf[i]); }
-    free(os->path); free(os->buf); free(os->len);
+    decar_error e;
+    int i;
+    if (dir && mkdir_p(dir)) {
+        fprintf(stderr, "decar: cannot create directory '%s'\n", dir);
+        exit(1);
+    }
+    if (decar_write_files_atomic(os->n, (const char *const *)os->path, (const void *const *)os->buf, os->len, &e))
+        die("writing outputs", &e);
+    for (i = 0; i < os->n; i++) {
+        free(os->path[i]);
+        free(os->buf[i]);
+    }
+    free(os->path);
+    free(os->buf);
+    free(os->len);
     memset(os, 0, sizeof *os);
 }
 
 /* append to a CSV, writing its header first when the file is new; exits on failure */
 static FILE *csv_append(const char *path, const char *header) {
-    FILE *t = fopen(path, "r"), *f; int exists = t != NULL;
+    FILE *t = fopen(path, "r"), *f;
+    int exists = t != NULL;
     if (t) fclose(t);
-    if (!(f = fopen(path, "a"))) { fprintf(stderr, "decar: cannot write %s\n", path); exit(1); }
+    if (!(f = fopen(path, "a"))) {
+        fprintf(stderr, "decar: cannot write %s\n", path);
+        exit(1);
+    }
     if (!exists) fprintf(f, "%s\n", header);
     return f;
 }
 
 /* ---- train --------------------------------------------------------------------------------------------------- */
-static decar_dfm dfm_schedule(const decar_gpt_config *c) {   /* the schedule decar train uses: kappa(t) = t */
+static decar_dfm dfm_schedule(const decar_gpt_config *c) { /* the schedule decar train uses: kappa(t) = t */
     decar_dfm dfm;
     dfm.kappa_pow = 1;
     dfm.t_max = 0;
@@ -292,8 +445,8 @@ static int train_step_done(void *user, const decar_train_event *ev) {
         char eta[32];
         double done = (double)(ev->step - v->start), tps = done * v->B * v->T / (el > 1e-9 ? el : 1e-9);
         fmt_eta(el / done * (double)(v->steps - ev->step), eta);
-        fprintf(stderr, "\rstep %6lld/%d | loss %.4f | lr %.2e | %7.0f tok/s | %s left   ", (long long)ev->step, v->steps,
-                ev->loss_ema, ev->lr, tps, eta);
+        fprintf(stderr, "\rstep %6lld/%d | loss %.4f | lr %.2e | %7.0f tok/s | %s left   ", (long long)ev->step,
+                v->steps, ev->loss_ema, ev->lr, tps, eta);
         v->last_print = el;
     }
     if (ev->validated && !v->quiet)
@@ -304,7 +457,8 @@ static int train_step_done(void *user, const decar_train_event *ev) {
                 ev->loss_ema, ev->val_loss, now_s() - v->t0);
         fflush(v->log);
     }
-    if (v->ckpt_every && ev->step % v->ckpt_every == 0 && ev->step < v->steps && decar_gpt_save(v->g, v->out, v->meta, &e))
+    if (v->ckpt_every && ev->step % v->ckpt_every == 0 && ev->step < v->steps &&
+        decar_gpt_save(v->g, v->out, v->meta, &e))
         die("checkpoint", &e);
     return 0;
 }
@@ -318,28 +472,62 @@ static void train_model(decar_gpt *gp, opt *o, int n, int objective, const decar
     if (!strcmp(S(o, n, "resume"), "1")) {
         load_model(&g, out);
         tok_check(&g, tk, out);
-        if (g.cfg.causal != (objective == 0)) { fprintf(stderr, "decar train: %s was trained with the other objective\n", out); exit(2); }
-        if (g.cfg.seq_len < T) { fprintf(stderr, "decar train: %s has seq_len %d < --seq %d\n", out, g.cfg.seq_len, T); exit(2); }
+        if (g.cfg.causal != (objective == 0)) {
+            fprintf(stderr, "decar train: %s was trained with the other objective\n", out);
+            exit(2);
+        }
+        if (g.cfg.seq_len < T) {
+            fprintf(stderr, "decar train: %s has seq_len %d < --seq %d\n", out, g.cfg.seq_len, T);
+            exit(2);
+        }
         memory_check("train", &g.cfg, B, T);
         fprintf(stderr, "resuming %s at step %lld\n", out, (long long)g.step);
     } else if (S(o, n, "init")) {
         load_model(&g, S(o, n, "init"));
         tok_check(&g, tk, S(o, n, "init"));
-        if (g.cfg.causal != (objective == 0)) { fprintf(stderr, "decar train: --init %s was trained with the other objective (use --objective %s)\n", S(o, n, "init"), g.cfg.causal ? "ar" : "dfm"); exit(2); }
-        if (g.cfg.seq_len < T) { fprintf(stderr, "decar train: --init %s has seq_len %d < --seq %d\n", S(o, n, "init"), g.cfg.seq_len, T); exit(2); }
-        if (g.cfg.n_prefix) { fprintf(stderr, "decar train: --init %s is an image captioner (train it with decar vtrain)\n", S(o, n, "init")); exit(2); }
+        if (g.cfg.causal != (objective == 0)) {
+            fprintf(stderr, "decar train: --init %s was trained with the other objective (use --objective %s)\n",
+                    S(o, n, "init"), g.cfg.causal ? "ar" : "dfm");
+            exit(2);
+        }
+        if (g.cfg.seq_len < T) {
+            fprintf(stderr, "decar train: --init %s has seq_len %d < --seq %d\n", S(o, n, "init"), g.cfg.seq_len, T);
+            exit(2);
+        }
+        if (g.cfg.n_prefix) {
+            fprintf(stderr, "decar train: --init %s is an image captioner (train it with decar vtrain)\n",
+                    S(o, n, "init"));
+            exit(2);
+        }
         memory_check("train", &g.cfg, B, T);
-        g.step = 0; memset(g.m, 0, g.n_params * 4); memset(g.v, 0, g.n_params * 4);
-        { decar_rng r; decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62)); g.rng_state = r.s; }
+        g.step = 0;
+        memset(g.m, 0, g.n_params * 4);
+        memset(g.v, 0, g.n_params * 4);
+        {
+            decar_rng r;
+            decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62));
+            g.rng_state = r.s;
+        }
     } else {
         decar_gpt_config c = decar_gpt_default_config();
-        c.vocab_size = tk ? decar_tokenizer_vocab(tk) : DECAR_BYTE_VOCAB; c.n_layer = (int)I(o, n, "layers", 1, DECAR_MAX_LAYERS); c.n_head = (int)I(o, n, "heads", 1, 1024);
-        c.d_model = (int)I(o, n, "dim", 1, 65536); c.seq_len = T; c.causal = objective == 0;
-        if (decar_gpt_check_config(&c, &e)) { fprintf(stderr, "decar train: %s\n", e.msg); exit(2); }
+        c.vocab_size = tk ? decar_tokenizer_vocab(tk) : DECAR_BYTE_VOCAB;
+        c.n_layer = (int)I(o, n, "layers", 1, DECAR_MAX_LAYERS);
+        c.n_head = (int)I(o, n, "heads", 1, 1024);
+        c.d_model = (int)I(o, n, "dim", 1, 65536);
+        c.seq_len = T;
+        c.causal = objective == 0;
+        if (decar_gpt_check_config(&c, &e)) {
+            fprintf(stderr, "decar train: %s\n", e.msg);
+            exit(2);
+        }
         memory_check("train", &c, B, T);
         if (decar_gpt_init(&g, &c, (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("init", &e);
         g.tokenizer = tk ? tk->fingerprint : 0;
-        { decar_rng r; decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62) ^ 0xda7a); g.rng_state = r.s; }
+        {
+            decar_rng r;
+            decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62) ^ 0xda7a);
+            g.rng_state = r.s;
+        }
     }
     *gp = g;
 }
@@ -358,35 +546,90 @@ static decar_opt train_opt(opt *o, int n, int steps) {
 /* the training log: a new CSV with its header, or appended to when a run resumes */
 static FILE *open_log(const char *path, int append) {
     FILE *f = fopen(path, append ? "a" : "w");
-    if (!f) { fprintf(stderr, "decar train: cannot write %s\n", path); exit(1); }
+    if (!f) {
+        fprintf(stderr, "decar train: cannot write %s\n", path);
+        exit(1);
+    }
     if (!append) fprintf(f, "step,tokens,train_loss,val_loss,seconds\n");
     return f;
 }
+/* decar_train with the command's view of it (progress, log, checkpoints); a failed run removes the log it created */
+static void train_run(decar_gpt *g, decar_ctx *ctx, const decar_data *d, const decar_opt *op, const decar_dfm *dfm,
+                      opt *o, int n, FILE *logf, int new_log, const char *meta) {
+    train_view tv;
+    decar_train_opts to;
+    decar_error e;
+    tv.g = g;
+    tv.B = to.batch = (int)I(o, n, "batch", 1, 4096);
+    tv.T = to.seq_len = (int)I(o, n, "seq", 2, 1 << 16);
+    tv.steps = to.steps = (int)I(o, n, "steps", 0, 100000000);
+    tv.quiet = (int)I(o, n, "quiet", 0, 1);
+    tv.ckpt_every = (int)I(o, n, "ckpt-every", 0, 1 << 30);
+    tv.start = g->step;
+    tv.t0 = now_s();
+    tv.last_print = 0;
+    tv.log = logf;
+    tv.out = S(o, n, "out");
+    tv.meta = meta;
+    to.dfm = dfm;
+    to.val_every = (int)I(o, n, "val-every", 0, 1 << 30);
+    to.val_batches = (int)I(o, n, "val-batches", 1, 100000);
+    if (!decar_train(g, ctx, d, op, &to, train_step_done, &tv, &e)) return;
+    fprintf(stderr, "\ndecar train: %s\n", e.msg);
+    if (logf) fclose(logf);
+    if (logf && new_log) remove(S(o, n, "log"));
+    exit(1);
+}
 static int cmd_train(int argc, char **argv) {
     opt o[] = {
-        {"data", NULL, 0, 0}, {"docs", NULL, 0, 0},
-        {"ext", ".txt", 0, 0}, {"out", "model.safetensors", 0, 0},
-        {"resume", "0", "1: continue from --out (weights, optimizer, step, data rng)", 0}, {"init", NULL, "start from this checkpoint's weights (BTM branching)", 0},
-        {"objective", "ar", "ar (next-token) or dfm (masked discrete flow matching)", 0},
-        {"steps", "1000", 0, 0}, {"batch", "8", 0, 0}, {"seq", "256", "tokens per sequence", 0},
-        {"layers", "4", 0, 0}, {"heads", "4", 0, 0}, {"dim", "256", 0, 0},
-        {"lr", "1e-3", 0, 0}, {"min-lr", "1e-4", "final learning rate (cosine)", 0}, {"warmup", "-1", "warmup steps (-1: steps/20)", 0},
-        {"wd", "0.1", "AdamW weight decay (2-D weights only)", 0}, {"clip", "1.0", "gradient-norm clip", 0},
-        {"seed", "1337", 0, 0}, {"threads", "0", 0, 0},
-        {"val-permille", "50", 0, 0}, {"val-every", "200", "validation loss every N steps (0: off)", 0},
-        {"val-batches", "8", "batches per validation", 0}, {"ckpt-every", "0", "checkpoint every N steps (0: only at the end)", 0},
-        {"log", NULL, 0, 0}, {"quiet", "0", 0, 0}, {"tokenizer", NULL, 0, 0},
+        { "data", NULL, 0, 0 },
+        { "docs", NULL, 0, 0 },
+        { "ext", ".txt", 0, 0 },
+        { "out", "model.safetensors", 0, 0 },
+        { "resume", "0", "1: continue from --out (weights, optimizer, step, data rng)", 0 },
+        { "init", NULL, "start from this checkpoint's weights (BTM branching)", 0 },
+        { "objective", "ar", "ar (next-token) or dfm (masked discrete flow matching)", 0 },
+        { "steps", "1000", 0, 0 },
+        { "batch", "8", 0, 0 },
+        { "seq", "256", "tokens per sequence", 0 },
+        { "layers", "4", 0, 0 },
+        { "heads", "4", 0, 0 },
+        { "dim", "256", 0, 0 },
+        { "lr", "1e-3", 0, 0 },
+        { "min-lr", "1e-4", "final learning rate (cosine)", 0 },
+        { "warmup", "-1", "warmup steps (-1: steps/20)", 0 },
+        { "wd", "0.1", "AdamW weight decay (2-D weights only)", 0 },
+        { "clip", "1.0", "gradient-norm clip", 0 },
+        { "seed", "1337", 0, 0 },
+        { "threads", "0", 0, 0 },
+        { "val-permille", "50", 0, 0 },
+        { "val-every", "200", "validation loss every N steps (0: off)", 0 },
+        { "val-batches", "8", "batches per validation", 0 },
+        { "ckpt-every", "0", "checkpoint every N steps (0: only at the end)", 0 },
+        { "log", NULL, 0, 0 },
+        { "quiet", "0", 0, 0 },
+        { "tokenizer", NULL, 0, 0 },
     };
-    int n = NOPT(o), B, T, steps, objective, ckpt_every, quiet;
-    decar_data d; decar_gpt g; decar_ctx *ctx; decar_opt op; decar_error e; decar_dfm dfm;
-    double t0; FILE *logf = NULL; const char *out; char meta[256]; int new_log = 0;
-    train_view tv; decar_train_opts to;
+    int n = NOPT(o), B, T, steps, objective, quiet;
+    decar_data d;
+    decar_gpt g;
+    decar_ctx *ctx;
+    decar_opt op;
+    decar_error e;
+    decar_dfm dfm;
+    double t0;
+    FILE *logf = NULL;
+    const char *out;
+    char meta[256];
+    int new_log = 0;
     const decar_tokenizer *tk;
     parse_opts(argc, argv, o, n, "train", "--data DIR|FILE [options]");
     objective = !strcmp(S(o, n, "objective"), "dfm") ? 1 : !strcmp(S(o, n, "objective"), "ar") ? 0 : -1;
-    if (objective < 0) { fprintf(stderr, "decar train: --objective must be ar or dfm\n"); return 2; }
-    B = (int)I(o, n, "batch", 1, 4096); T = (int)I(o, n, "seq", 2, 1 << 16); steps = (int)I(o, n, "steps", 0, 100000000);
-    ckpt_every = (int)I(o, n, "ckpt-every", 0, 1 << 30); quiet = (int)I(o, n, "quiet", 0, 1);
+    if (objective < 0) fail(2, "decar train: --objective must be ar or dfm\n");
+    B = (int)I(o, n, "batch", 1, 4096);
+    T = (int)I(o, n, "seq", 2, 1 << 16);
+    steps = (int)I(o, n, "steps", 0, 100000000);
+    quiet = (int)I(o, n, "quiet", 0, 1);
     op = train_opt(o, n, steps);
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     out = REQ(o, n, "out");
@@ -395,36 +638,39 @@ static int cmd_train(int argc, char **argv) {
     load_data(&d, REQ(o, n, "data"), S(o, n, "docs"), S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     tk = tok_open(S(o, n, "tokenizer"));
     if (tk && decar_data_tokenize(&d, tk, &e)) die("tokenizing", &e);
-    if (d.stream_len[0] < (int64_t)T + 2) { fprintf(stderr, "decar train: only %lld training tokens, need more than seq %d\n", (long long)d.stream_len[0], T); return 1; }
+    if (d.stream_len[0] < (int64_t)T + 2)
+        fail(1, "decar train: only %lld training tokens, need more than seq %d\n", (long long)d.stream_len[0], T);
     train_model(&g, o, n, objective, tk, B, T);
     ctx = decar_ctx_new(0);
     dfm = dfm_schedule(&g.cfg);
     new_log = g.step == 0;
     logf = S(o, n, "log") ? open_log(S(o, n, "log"), !new_log) : NULL;
-    if (!quiet) fprintf(stderr, "train %s: %lu params, %d docs (%lld train / %lld val tokens), B=%d T=%d, %d steps, simd %s, %d threads\n",
-                        objective ? "dfm" : "ar", (unsigned long)g.n_params, d.n_docs, (long long)d.stream_len[0], (long long)d.stream_len[1], B, T, steps, decar_simd_name(), decar_get_threads());
+    if (!quiet)
+        fprintf(
+            stderr,
+            "train %s: %lu params, %d docs (%lld train / %lld val tokens), B=%d T=%d, %d steps, simd %s, %d threads\n",
+            objective ? "dfm" : "ar", (unsigned long)g.n_params, d.n_docs, (long long)d.stream_len[0],
+            (long long)d.stream_len[1], B, T, steps, decar_simd_name(), decar_get_threads());
     sprintf(meta, "\"objective\":\"%s\"", objective ? "dfm" : "ar");
     t0 = now_s();
-    tv.g = &g; tv.B = B; tv.T = T; tv.steps = steps; tv.quiet = quiet; tv.ckpt_every = ckpt_every; tv.start = g.step;
-    tv.t0 = t0; tv.last_print = 0; tv.log = logf; tv.out = out; tv.meta = meta;
-    to.batch = B; to.seq_len = T; to.steps = steps; to.dfm = objective ? &dfm : NULL;
-    to.val_every = (int)I(o, n, "val-every", 0, 1 << 30); to.val_batches = (int)I(o, n, "val-batches", 1, 100000);
-    if (decar_train(&g, ctx, &d, &op, &to, train_step_done, &tv, &e)) {   /* a log this run created goes with it */
-        fprintf(stderr, "\ndecar train: %s\n", e.msg);
-        if (logf) { fclose(logf); if (new_log) remove(S(o, n, "log")); }
-        return 1;
-    }
+    train_run(&g, ctx, &d, &op, objective ? &dfm : NULL, o, n, logf, new_log, meta);
     if (decar_gpt_save(&g, out, meta, &e)) die("checkpoint", &e);
     if (!quiet) fprintf(stderr, "saved %s (%.1f s)\n", out, now_s() - t0);
     if (logf) fclose(logf);
-    decar_ctx_free(ctx); decar_gpt_free(&g); decar_data_free(&d);
+    decar_ctx_free(ctx);
+    decar_gpt_free(&g);
+    decar_data_free(&d);
     return 0;
 }
 
 /* ---- the ensemble: one mechanism for one model (sample) and many (generate) ---------------------------------- */
 typedef struct {
-    decar_ensemble en; decar_gpt *models; decar_featurizer feat; int have_router;
-    float *xf; int64_t xrows, xcols;   /* external routing features (.npy): one row per document, or the prompt's */
+    decar_ensemble en;
+    decar_gpt *models;
+    decar_featurizer feat;
+    int have_router;
+    float *xf;
+    int64_t xrows, xcols; /* external routing features (.npy): one row per document, or the prompt's */
 } ens_t;
 /* the feature function of a router built from external features: the row of the document being featurized (the
    library sets feat.doc while it evaluates documents), or the prompt's one row */
@@ -441,87 +687,156 @@ static int ext_feature(void *user, const uint8_t *text, int64_t len, float *out)
    (path: a .npy with `rows` rows), and a tf-idf router refuses them. uses: the routers in use read features. */
 static void ens_features(ens_t *E, const char *path, int64_t rows, int uses, const char *flag) {
     int external = E->have_router && !E->feat.idf;
-    decar_error e; void *buf; size_t len; int64_t i;
-    if (path && !E->have_router) { fprintf(stderr, "decar: %s needs --router (the router that was built from these features)\n", flag); exit(2); }
-    if (path && !external) { fprintf(stderr, "decar: the router was built from the built-in text features: %s does not apply\n", flag); exit(2); }
+    decar_error e;
+    void *buf;
+    size_t len;
+    int64_t i;
+    if (path && !E->have_router) {
+        fprintf(stderr, "decar: %s needs --router (the router that was built from these features)\n", flag);
+        exit(2);
+    }
+    if (path && !external) {
+        fprintf(stderr, "decar: the router was built from the built-in text features: %s does not apply\n", flag);
+        exit(2);
+    }
     if (!path) {
-        if (external && uses) { fprintf(stderr, "decar: the router was built from external features (cluster --features): give them with %s FILE.npy, or route with bayes or uniform\n", flag); exit(2); }
+        if (external && uses) {
+            fprintf(stderr,
+                    "decar: the router was built from external features (cluster --features): give them with %s "
+                    "FILE.npy, or route with bayes or uniform\n",
+                    flag);
+            exit(2);
+        }
         return;
     }
-    if (decar_read_file(path, &buf, &len, &e) || decar_npy_parse(buf, len, &E->xf, &E->xrows, &E->xcols, &e)) die(flag, &e);
+    if (decar_read_file(path, &buf, &len, &e) || decar_npy_parse(buf, len, &E->xf, &E->xrows, &E->xcols, &e))
+        die(flag, &e);
     free(buf);
     if (E->xrows != rows || E->xcols != E->en.router.d) {
-        fprintf(stderr, "decar: %s is (%lld, %lld): need %lld rows of the router's %d features\n", path, (long long)E->xrows, (long long)E->xcols, (long long)rows, E->en.router.d); exit(2); }
-    for (i = 0; i < rows; i++) decar_l2_normalize(E->xf + i * E->xcols, (int)E->xcols);   /* as cluster normalised them */
+        fprintf(stderr, "decar: %s is (%lld, %lld): need %lld rows of the router's %d features\n", path,
+                (long long)E->xrows, (long long)E->xcols, (long long)rows, E->en.router.d);
+        exit(2);
+    }
+    for (i = 0; i < rows; i++) decar_l2_normalize(E->xf + i * E->xcols, (int)E->xcols); /* as cluster normalised them */
     E->feat.fn = ext_feature;
     E->feat.user = E;
 }
 /* an expert set: "a.safetensors,b.safetensors,-" (aligned with the router's clusters; '-' = missing), or "@FILE"
    with one checkpoint per line (an expert-set manifest: add or remove an expert by editing one line) */
-static void ens_open(ens_t *E, const char *experts, const char *router, const char *route, int top_k, double temp, int route_every, int skip_missing, const char *tokenizer) {
-    char **list; int k = 0, j, loaded = 0; decar_error e;
+static void ens_open(ens_t *E, const char *experts, const char *router, const char *route, int top_k, double temp,
+                     int route_every, int skip_missing, const char *tokenizer) {
+    char **list;
+    int k = 0, j, loaded = 0;
+    decar_error e;
     memset(E, 0, sizeof *E);
-    if (experts[0] == '@') {   /* a manifest: one checkpoint per line */
-        void *buf; size_t len;
+    if (experts[0] == '@') { /* a manifest: one checkpoint per line */
+        void *buf;
+        size_t len;
         if (decar_read_file(experts + 1, &buf, &len, &e)) die("expert list", &e);
-        if (decar_list_parse((const char *)buf, len, '\n', &list, &k, &e)) { fprintf(stderr, "decar: expert list %s: %s\n", experts + 1, e.msg); exit(2); }
+        if (decar_list_parse((const char *)buf, len, '\n', &list, &k, &e)) {
+            fprintf(stderr, "decar: expert list %s: %s\n", experts + 1, e.msg);
+            exit(2);
+        }
         free(buf);
-    } else if (decar_list_parse(experts, strlen(experts), ',', &list, &k, &e)) { fprintf(stderr, "decar: --experts: %s\n", e.msg); exit(2); }
+    } else if (decar_list_parse(experts, strlen(experts), ',', &list, &k, &e)) {
+        fprintf(stderr, "decar: --experts: %s\n", e.msg);
+        exit(2);
+    }
     E->models = (decar_gpt *)calloc((size_t)k, sizeof(decar_gpt));
     E->en.experts = (decar_gpt **)calloc((size_t)k, sizeof(decar_gpt *));
-    if (!E->models || !E->en.experts) { fprintf(stderr, "decar: no memory for %d experts\n", k); exit(1); }
+    if (!E->models || !E->en.experts) {
+        fprintf(stderr, "decar: no memory for %d experts\n", k);
+        exit(1);
+    }
     E->en.k = k;
     for (j = 0; j < k; j++) {
         const char *tok = list[j];
         if (!strcmp(tok, "-")) continue;
         if (decar_gpt_load(&E->models[j], tok, &e)) {
-            if (!skip_missing) { fprintf(stderr, "decar: expert %d: %s (use --skip-missing 1 to continue without it)\n", j, e.msg); exit(1); }
+            if (!skip_missing) {
+                fprintf(stderr, "decar: expert %d: %s (use --skip-missing 1 to continue without it)\n", j, e.msg);
+                exit(1);
+            }
             fprintf(stderr, "decar: warning: expert %d skipped: %s\n", j, e.msg);
             continue;
         }
         E->en.experts[j] = &E->models[j];
         loaded++;
     }
-    if (!loaded) { fprintf(stderr, "decar: none of the %d experts could be loaded\n", k); exit(1); }
-    if (tokenizer && !*tokenizer) {   /* "": any tokenizer, as long as the experts share one (averaging) */
-        for (j = 0; j < k; j++) if (E->en.experts[j] && E->models[j].tokenizer != E->models[0].tokenizer) {
-            fprintf(stderr, "decar: experts 0 and %d were trained with different tokenizers\n", j); exit(2); }
+    if (!loaded) {
+        fprintf(stderr, "decar: none of the %d experts could be loaded\n", k);
+        exit(1);
+    }
+    if (tokenizer && !*tokenizer) { /* "": any tokenizer, as long as the experts share one (averaging) */
+        for (j = 0; j < k; j++)
+            if (E->en.experts[j] && E->models[j].tokenizer != E->models[0].tokenizer) {
+                fprintf(stderr, "decar: experts 0 and %d were trained with different tokenizers\n", j);
+                exit(2);
+            }
     } else {
         E->en.tok = tok_open(tokenizer);
-        for (j = 0; j < k; j++) if (E->en.experts[j]) tok_check(&E->models[j], E->en.tok, list[j]);
+        for (j = 0; j < k; j++)
+            if (E->en.experts[j]) tok_check(&E->models[j], E->en.tok, list[j]);
     }
-    {   /* one objective and one vocabulary across the set: an AR expert cannot be mixed with a DFM expert */
+    { /* one objective and one vocabulary across the set: an AR expert cannot be mixed with a DFM expert */
         int first = -1;
-        for (j = 0; j < k; j++) if (E->en.experts[j]) {
-            if (first < 0) { first = j; continue; }
-            if (E->models[j].cfg.causal != E->models[first].cfg.causal || E->models[j].cfg.vocab_size != E->models[first].cfg.vocab_size) {
-                fprintf(stderr, "decar: expert %d (%s) and expert %d (%s) differ in objective or vocabulary\n", first, list[first], j, list[j]); exit(2); }
-        }
+        for (j = 0; j < k; j++)
+            if (E->en.experts[j]) {
+                if (first < 0) {
+                    first = j;
+                    continue;
+                }
+                if (E->models[j].cfg.causal != E->models[first].cfg.causal ||
+                    E->models[j].cfg.vocab_size != E->models[first].cfg.vocab_size) {
+                    fprintf(stderr, "decar: expert %d (%s) and expert %d (%s) differ in objective or vocabulary\n",
+                            first, list[first], j, list[j]);
+                    exit(2);
+                }
+            }
     }
     free(list);
     if (router) {
         if (decar_router_load(&E->en.router, &E->feat, router, &e)) die("loading router", &e);
-        if (E->en.router.k != k) { fprintf(stderr, "decar: the router has %d clusters but %d experts were given\n", E->en.router.k, k); exit(2); }
-        E->en.feat = &E->feat; E->have_router = 1;
+        if (E->en.router.k != k) {
+            fprintf(stderr, "decar: the router has %d clusters but %d experts were given\n", E->en.router.k, k);
+            exit(2);
+        }
+        E->en.feat = &E->feat;
+        E->have_router = 1;
     } else {
-        E->en.router.k = k; E->en.router.prior = NULL;
+        E->en.router.k = k;
+        E->en.router.prior = NULL;
     }
     E->en.router.kind = decar_route_name(route);
-    if (!E->en.router.kind) { fprintf(stderr, "decar: unknown router '%s' (top1, cosine, cbtm, bayes, uniform)\n", route); exit(2); }
-    if (!router && decar_route_uses_features(E->en.router.kind)) { fprintf(stderr, "decar: router '%s' needs --router FILE\n", route); exit(2); }
-    E->en.router.top_k = top_k; E->en.router.temp = (float)temp; E->en.route_every = route_every;
+    if (!E->en.router.kind) {
+        fprintf(stderr, "decar: unknown router '%s' (top1, cosine, cbtm, bayes, uniform)\n", route);
+        exit(2);
+    }
+    if (!router && decar_route_uses_features(E->en.router.kind)) {
+        fprintf(stderr, "decar: router '%s' needs --router FILE\n", route);
+        exit(2);
+    }
+    E->en.router.top_k = top_k;
+    E->en.router.temp = (float)temp;
+    E->en.route_every = route_every;
 }
 /* the config of the first loaded expert (ens_open checked that one exists and that all share objective and vocab) */
 static const decar_gpt_config *ens_cfg(const ens_t *E) {
     int j;
-    for (j = 0; j < E->en.k; j++) if (E->en.experts[j]) return &E->models[j].cfg;
+    for (j = 0; j < E->en.k; j++)
+        if (E->en.experts[j]) return &E->models[j].cfg;
     return &E->models[0].cfg;
 }
 static void ens_close(ens_t *E) {
     int j;
-    for (j = 0; j < E->en.k; j++) if (E->en.experts[j]) decar_gpt_free(&E->models[j]);
-    free(E->models); free(E->en.experts);
-    if (E->have_router) { decar_router_free(&E->en.router); decar_feat_free(&E->feat); }
+    for (j = 0; j < E->en.k; j++)
+        if (E->en.experts[j]) decar_gpt_free(&E->models[j]);
+    free(E->models);
+    free(E->en.experts);
+    if (E->have_router) {
+        decar_router_free(&E->en.router);
+        decar_feat_free(&E->feat);
+    }
     free(E->xf);
 }
 static void print_tokens(const decar_tokenizer *tk, const int32_t *t, int n) {
@@ -529,15 +844,25 @@ static void print_tokens(const decar_tokenizer *tk, const int32_t *t, int n) {
     for (i = 0; i < n; i++) {
         const uint8_t *b;
         int l;
-        if (t[i] == tok_eot(tk)) { fputs("\n<|eot|>\n", stdout); continue; }
-        if (!tk) { if (t[i] < 256) putchar(t[i]); continue; }
+        if (t[i] == tok_eot(tk)) {
+            fputs("\n<|eot|>\n", stdout);
+            continue;
+        }
+        if (!tk) {
+            if (t[i] < 256) putchar(t[i]);
+            continue;
+        }
         l = decar_tokenizer_decode(tk, t[i], &b);
         fwrite(b, 1, (size_t)l, stdout);
     }
 }
-static int generate_common(ens_t *E, const char *prompt, int n_new, double temp, int top_k, double top_p, uint64_t seed, int show_experts) {
-    int np = (int)strlen(prompt) + 1, i, len; int32_t *toks = (int32_t *)malloc((size_t)(np + n_new) * 4); int *act = (int *)malloc((size_t)(n_new + 1) * sizeof(int));
-    decar_error e; double t0;
+static int generate_common(ens_t *E, const char *prompt, int n_new, double temp, int top_k, double top_p, uint64_t seed,
+                           int show_experts) {
+    int np = (int)strlen(prompt) + 1, i, len;
+    int32_t *toks = (int32_t *)malloc((size_t)(np + n_new) * 4);
+    int *act = (int *)malloc((size_t)(n_new + 1) * sizeof(int));
+    decar_error e;
+    double t0;
     toks[0] = tok_eot(E->en.tok);
     np = 1 + (int)tok_text(E->en.tok, (const uint8_t *)prompt, np - 1, toks + 1);
     t0 = now_s();
@@ -548,39 +873,63 @@ static int generate_common(ens_t *E, const char *prompt, int n_new, double temp,
     fprintf(stderr, "[%d tokens in %.2f s, %.0f tok/s]\n", n_new, now_s() - t0, n_new / (now_s() - t0));
     if (show_experts) {
         int *cnt = (int *)calloc((size_t)E->en.k, sizeof(int));
-        for (i = 0; i < n_new && cnt; i++) if (act[i] >= 0 && act[i] < E->en.k) cnt[act[i]]++;
+        for (i = 0; i < n_new && cnt; i++)
+            if (act[i] >= 0 && act[i] < E->en.k) cnt[act[i]]++;
         fprintf(stderr, "[top-weighted expert per token:");
-        for (i = 0; i < E->en.k && cnt; i++) if (cnt[i]) fprintf(stderr, " e%d x%d", i, cnt[i]);
+        for (i = 0; i < E->en.k && cnt; i++)
+            if (cnt[i]) fprintf(stderr, " e%d x%d", i, cnt[i]);
         fprintf(stderr, "]\n");
         free(cnt);
     }
-    free(toks); free(act);
+    free(toks);
+    free(act);
     return 0;
 }
 
 static int cmd_sample(int argc, char **argv) {
-    opt o[] = { {"model", NULL, 0, 0}, {"prompt", "", 0, 0}, {"n", "256", 0, 0},
-                {"temp", "0.8", 0, 0}, {"top-k", "0", "keep the k most likely tokens (0: off)", 0}, {"top-p", "0.95", 0, 0},
-                {"seed", "1", 0, 0}, {"threads", "0", 0, 0}, {"tokenizer", NULL, 0, 0} };
-    int n = NOPT(o); ens_t E; decar_error e;
+    opt o[] = { { "model", NULL, 0, 0 },
+                { "prompt", "", 0, 0 },
+                { "n", "256", 0, 0 },
+                { "temp", "0.8", 0, 0 },
+                { "top-k", "0", "keep the k most likely tokens (0: off)", 0 },
+                { "top-p", "0.95", 0, 0 },
+                { "seed", "1", 0, 0 },
+                { "threads", "0", 0, 0 },
+                { "tokenizer", NULL, 0, 0 } };
+    int n = NOPT(o);
+    ens_t E;
+    decar_error e;
     parse_opts(argc, argv, o, n, "sample", "--model CKPT [--prompt TEXT] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     ens_open(&E, REQ(o, n, "model"), NULL, "uniform", 1, 0.1, 0, 0, S(o, n, "tokenizer"));
-    if (E.en.k != 1 || !E.en.experts[0]) { fprintf(stderr, "decar sample: --model takes one checkpoint (decar generate mixes several)\n"); return 2; }
-    if (E.models[0].cfg.n_prefix) { fprintf(stderr, "decar sample: %s is an image captioner (use decar caption)\n", S(o, n, "model")); return 2; }
-    if (!E.models[0].cfg.causal) {   /* DFM model: fill n masks after the prompt, first-hitting order */
-        const char *pr = S(o, n, "prompt"); int N = (int)I(o, n, "n", 1, 1 << 20), np, T, i; decar_ctx *ctx = decar_ctx_new(0);
+    if (E.en.k != 1 || !E.en.experts[0])
+        fail(2, "decar sample: --model takes one checkpoint (decar generate mixes several)\n");
+    if (E.models[0].cfg.n_prefix)
+        fail(2, "decar sample: %s is an image captioner (use decar caption)\n", S(o, n, "model"));
+    if (!E.models[0].cfg.causal) { /* DFM model: fill n masks after the prompt, first-hitting order */
+        const char *pr = S(o, n, "prompt");
+        int N = (int)I(o, n, "n", 1, 1 << 20), np, T, i;
+        decar_ctx *ctx = decar_ctx_new(0);
         int32_t *x = (int32_t *)malloc((strlen(pr) + (size_t)N + 1) * 4);
         np = (int)tok_text(E.en.tok, (const uint8_t *)pr, (int64_t)strlen(pr), x);
         T = np + N;
-        if (T + 1 > E.models[0].cfg.seq_len) { N = E.models[0].cfg.seq_len - 1 - np; T = np + N; if (N < 1) { fprintf(stderr, "decar sample: prompt too long\n"); return 2; } }
+        if (T + 1 > E.models[0].cfg.seq_len) {
+            N = E.models[0].cfg.seq_len - 1 - np;
+            T = np + N;
+            if (N < 1) fail(2, "decar sample: prompt too long\n");
+        }
         for (i = np; i < T; i++) x[i] = decar_gpt_mask(&E.models[0].cfg);
-        if (decar_ensemble_fill(&E.en, ctx, x, T, DECAR_DFM_FIRST_HIT, 0, 1, F(o, n, "temp", 0.01, 100), (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("sample", &e);
-        print_tokens(E.en.tok, x, T); printf("\n");
-        free(x); decar_ctx_free(ctx);
+        if (decar_ensemble_fill(&E.en, ctx, x, T, DECAR_DFM_FIRST_HIT, 0, 1, F(o, n, "temp", 0.01, 100),
+                                (uint64_t)I(o, n, "seed", 0, 1L << 62), &e))
+            die("sample", &e);
+        print_tokens(E.en.tok, x, T);
+        printf("\n");
+        free(x);
+        decar_ctx_free(ctx);
     } else {
-        generate_common(&E, S(o, n, "prompt"), (int)I(o, n, "n", 1, 1 << 20), F(o, n, "temp", 0.01, 100), (int)I(o, n, "top-k", 0, 1 << 20),
-                        F(o, n, "top-p", 0.0, 1.0), (uint64_t)I(o, n, "seed", 0, 1L << 62), 0);
+        generate_common(&E, S(o, n, "prompt"), (int)I(o, n, "n", 1, 1 << 20), F(o, n, "temp", 0.01, 100),
+                        (int)I(o, n, "top-k", 0, 1 << 20), F(o, n, "top-p", 0.0, 1.0),
+                        (uint64_t)I(o, n, "seed", 0, 1L << 62), 0);
     }
     ens_close(&E);
     return 0;
@@ -593,7 +942,7 @@ static void docset_build(decar_docset *ds, const decar_data *d, const decar_toke
 }
 /* the unigram byte model of the training documents on the held-out ones, in bits per byte: a reference line */
 static double unigram_bits(const decar_data *d, const decar_docset *ds) {
-    double cnt[256] = {0}, tot = 0, h = 0;
+    double cnt[256] = { 0 }, tot = 0, h = 0;
     int q;
     int64_t k;
     for (q = 0; q < d->n_docs; q++)
@@ -609,9 +958,10 @@ static double unigram_bits(const decar_data *d, const decar_docset *ds) {
 }
 
 static int cmd_eval(int argc, char **argv) {
-    opt o[] = { {"model", NULL, 0, 0}, {"data", NULL, 0, 0}, {"docs", NULL, 0, 0},
-                {"ext", ".txt", 0, 0}, {"val-permille", "50", 0, 0}, {"batch", "8", 0, 0},
-                {"mc", "4", 0, 0}, {"seed", "1", 0, 0}, {"threads", "0", 0, 0}, {"tokenizer", NULL, 0, 0} };
+    opt o[] = { { "model", NULL, 0, 0 },    { "data", NULL, 0, 0 },         { "docs", NULL, 0, 0 },
+                { "ext", ".txt", 0, 0 },    { "val-permille", "50", 0, 0 }, { "batch", "8", 0, 0 },
+                { "mc", "4", 0, 0 },        { "seed", "1", 0, 0 },          { "threads", "0", 0, 0 },
+                { "tokenizer", NULL, 0, 0 } };
     int n = NOPT(o);
     decar_data d;
     decar_docset ds;
@@ -626,7 +976,7 @@ static int cmd_eval(int argc, char **argv) {
     memory_check("eval", c, (int)I(o, n, "batch", 1, 4096), c->seq_len);
     load_data(&d, REQ(o, n, "data"), S(o, n, "docs"), S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     docset_build(&ds, &d, E.en.tok);
-    if (ds.n == 0) { fprintf(stderr, "decar eval: no held-out documents (raise --val-permille)\n"); return 1; }
+    if (ds.n == 0) fail(1, "decar eval: no held-out documents (raise --val-permille)\n");
     if (c->causal) {
         /* bits per byte = sum_i -ln p(x_i | x_<i) / (bytes ln 2) */
         float *nll = (float *)malloc((size_t)ds.total * 4 + 4);
@@ -641,8 +991,10 @@ static int cmd_eval(int argc, char **argv) {
         decar_dfm dfm = dfm_schedule(c);
         double se, m;
         if (decar_ensemble_dfm_bound(&E.en, ctx, &ds, &dfm, (int)I(o, n, "mc", 1, 1000),
-                                     (uint64_t)I(o, n, "seed", 0, 1L << 62), &m, &se, NULL, &e)) die("eval", &e);
-        printf("held-out: %d documents, %lld bytes, DFM bound %.4f +- %.4f bits per byte\n", ds.n, (long long)ds.bytes, m, se);
+                                     (uint64_t)I(o, n, "seed", 0, 1L << 62), &m, &se, NULL, &e))
+            die("eval", &e);
+        printf("held-out: %d documents, %lld bytes, DFM bound %.4f +- %.4f bits per byte\n", ds.n, (long long)ds.bytes,
+               m, se);
     }
     ens_close(&E);
     decar_data_free(&d);
@@ -653,12 +1005,16 @@ static int cmd_eval(int argc, char **argv) {
 
 /* ---- cluster: features -> balanced k-means -> shards ---------------------------------------------------------- */
 static void write_list(outset *os, const char *path, const decar_data *d, const int *lab, int k, int only_split) {
-    FILE *f = out_text(os); int i;
-    for (i = 0; i < d->n_docs; i++) if (lab[i] == k && (only_split < 0 || d->docs[i].split == only_split)) {
-        const char *nm = d->docs[i].name, *hash = strchr(nm, '#');
-        if (hash && i > 0 && !strncmp(d->docs[i - 1].name, nm, (size_t)(hash - nm)) && lab[i - 1] == k && d->docs[i - 1].name[hash - nm] == '#') continue;
-        fprintf(f, "%.*s\n", hash ? (int)(hash - nm) : (int)strlen(nm), nm);
-    }
+    FILE *f = out_text(os);
+    int i;
+    for (i = 0; i < d->n_docs; i++)
+        if (lab[i] == k && (only_split < 0 || d->docs[i].split == only_split)) {
+            const char *nm = d->docs[i].name, *hash = strchr(nm, '#');
+            if (hash && i > 0 && !strncmp(d->docs[i - 1].name, nm, (size_t)(hash - nm)) && lab[i - 1] == k &&
+                d->docs[i - 1].name[hash - nm] == '#')
+                continue;
+            fprintf(f, "%.*s\n", hash ? (int)(hash - nm) : (int)strlen(nm), nm);
+        }
     out_close(os, path);
 }
 /* a random split with the shards' sizes (in training documents), for the baseline: random_j.txt */
@@ -672,7 +1028,7 @@ static void write_random_split(outset *os, const char *out, const decar_data *d,
         perm[i] = i;
         if (d->docs[i].split == 0) sz[lab[i]]++;
     }
-    for (i = d->n_docs - 1; i > 0; i--) {   /* Fisher-Yates */
+    for (i = d->n_docs - 1; i > 0; i--) { /* Fisher-Yates */
         int t = (int)(decar_rng_u32(&r) % (uint32_t)(i + 1)), x = perm[i];
         perm[i] = perm[t];
         perm[t] = x;
@@ -696,7 +1052,8 @@ static void write_random_split(outset *os, const char *out, const decar_data *d,
     free(sz);
 }
 /* clusters.txt: purity and NMI of the shards against the domain folders, and the counts; returns the NMI */
-static double write_cluster_stats(outset *os, const char *out, const decar_data *d, const int *lab, int K, double *pur) {
+static double write_cluster_stats(outset *os, const char *out, const decar_data *d, const int *lab, int K,
+                                  double *pur) {
     int L = d->n_labels, i, j, m = 0;
     int *cnt = (int *)calloc((size_t)K * (L + 1), sizeof(int));
     int *la = (int *)malloc((size_t)d->n_docs * sizeof(int)), *da = (int *)malloc((size_t)d->n_docs * sizeof(int));
@@ -704,7 +1061,7 @@ static double write_cluster_stats(outset *os, const char *out, const decar_data 
     double v;
     FILE *f;
     for (i = 0; i < d->n_docs; i++)
-        if (lab[i] >= 0) {   /* the clustered documents */
+        if (lab[i] >= 0) { /* the clustered documents */
             la[m] = lab[i];
             da[m++] = d->docs[i].label < 0 ? 0 : d->docs[i].label;
             cnt[lab[i] * (L + 1) + (d->docs[i].label < 0 ? L : d->docs[i].label)]++;
@@ -730,7 +1087,8 @@ static double write_cluster_stats(outset *os, const char *out, const decar_data 
    clusters.txt, documents.txt (the row order of features.npy), and with a base share base.txt / finetune.txt */
 static double write_partition(outset *os, const char *out, const decar_data *d, const decar_router *rt,
                               const decar_featurizer *fz, const float *X, int dim, const int *lab, double *pur) {
-    int K = rt->k, i, j, *nd = (int *)calloc((size_t)K * 2, sizeof(int)), *role = (int *)malloc((size_t)d->n_docs * sizeof(int));
+    int K = rt->k, i, j, *nd = (int *)calloc((size_t)K * 2, sizeof(int)),
+        *role = (int *)malloc((size_t)d->n_docs * sizeof(int));
     char path[4096];
     void *buf;
     size_t len;
@@ -738,7 +1096,10 @@ static double write_partition(outset *os, const char *out, const decar_data *d, 
     double v;
     FILE *f;
     snprintf(path, sizeof path, "%s/features.npy", out);
-    if (decar_npy_build(X, d->n_docs, dim, &buf, &len)) { fprintf(stderr, "decar cluster: no memory for %s\n", path); exit(1); }
+    if (decar_npy_build(X, d->n_docs, dim, &buf, &len)) {
+        fprintf(stderr, "decar cluster: no memory for %s\n", path);
+        exit(1);
+    }
     out_add(os, path, buf, len);
     snprintf(path, sizeof path, "%s/router.safetensors", out);
     if (decar_router_save_mem(rt, fz, &buf, &len, &e)) die("router", &e);
@@ -747,18 +1108,21 @@ static double write_partition(outset *os, const char *out, const decar_data *d, 
         snprintf(path, sizeof path, "%s/shard_%d.txt", out, j);
         write_list(os, path, d, lab, j, -1);
     }
-    f = out_text(os);   /* manifest: what each expert will train on, and its prior */
+    f = out_text(os); /* manifest: what each expert will train on, and its prior */
     for (i = 0; i < d->n_docs; i++)
         if (lab[i] >= 0) nd[lab[i] * 2 + d->docs[i].split]++;
     fprintf(f, "cluster\tshard\ttrain_docs\theldout_docs\tprior\trouter\n");
-    for (j = 0; j < K; j++) fprintf(f, "%d\tshard_%d.txt\t%d\t%d\t%.6f\trouter.safetensors\n", j, j, nd[j * 2], nd[j * 2 + 1], rt->prior[j]);
+    for (j = 0; j < K; j++)
+        fprintf(f, "%d\tshard_%d.txt\t%d\t%d\t%.6f\trouter.safetensors\n", j, j, nd[j * 2], nd[j * 2 + 1],
+                rt->prior[j]);
     snprintf(path, sizeof path, "%s/manifest.tsv", out);
     out_close(os, path);
     write_random_split(os, out, d, lab, K);
     v = write_cluster_stats(os, out, d, lab, K, pur);
     for (i = 0; i < d->n_docs; i++) role[i] = d->docs[i].split == 2 ? 0 : d->docs[i].split == 0 ? 1 : -1;
-    for (i = 0; i < d->n_docs && role[i] != 0; i++) {}
-    if (i < d->n_docs) {   /* base.txt: the base model's documents; finetune.txt: every clustered training document */
+    for (i = 0; i < d->n_docs && role[i] != 0; i++) {
+    }
+    if (i < d->n_docs) { /* base.txt: the base model's documents; finetune.txt: every clustered training document */
         snprintf(path, sizeof path, "%s/base.txt", out);
         write_list(os, path, d, role, 0, -1);
         snprintf(path, sizeof path, "%s/finetune.txt", out);
@@ -772,14 +1136,40 @@ static double write_partition(outset *os, const char *out, const decar_data *d, 
     free(role);
     return v;
 }
+/* the shards' sizes against balanced k-means' capacity ceil(N / K), and the base share */
+static void shard_report(const decar_data *d, const int32_t *lab, int K, int n_base) {
+    int *cnt = (int *)calloc((size_t)K, sizeof(int)), i, nt = 0, mx = 0;
+    for (i = 0; i < d->n_docs; i++) {
+        if (d->docs[i].split != 0) continue;
+        nt++;
+        cnt[lab[i]]++;
+        mx = cnt[lab[i]] > mx ? cnt[lab[i]] : mx;
+    }
+    fprintf(stderr, "k-means: %d training documents, K=%d, largest cluster %d (capacity %d)\n", nt, K, mx,
+            (nt + K - 1) / K);
+    if (n_base)
+        fprintf(stderr, "base share: %d training documents set aside (base.txt), %d clustered (finetune.txt)\n", n_base,
+                nt);
+    free(cnt);
+}
 static int cmd_cluster(int argc, char **argv) {
-    opt o[] = { {"data", NULL, 0, 0}, {"out", NULL, 0, 0}, {"k", "4", 0, 0},
-                {"ext", ".txt", 0, 0}, {"val-permille", "50", 0, 0}, {"feat-dim", "128", 0, 0},
-                {"features", NULL, 0, 0},
-                {"balanced", "1", "1: hard capacity ceil(N/K); 0: plain spherical k-means", 0}, {"two-stage", "0", "F > 0: F fine clusters, then balanced k-means of them", 0},
-                {"iters", "30", 0, 0}, {"seed", "1", 0, 0}, {"threads", "0", 0, 0},
-                {"base-permille", "0", "training documents per 1000 set aside for a base model (by a hash of the file name): not clustered; written to base.txt, the rest to finetune.txt", 0} };
-    int n = NOPT(o), i, dim = 0, n_base, nt = 0, mx = 0, *cnt;
+    opt o[] = { { "data", NULL, 0, 0 },
+                { "out", NULL, 0, 0 },
+                { "k", "4", 0, 0 },
+                { "ext", ".txt", 0, 0 },
+                { "val-permille", "50", 0, 0 },
+                { "feat-dim", "128", 0, 0 },
+                { "features", NULL, 0, 0 },
+                { "balanced", "1", "1: hard capacity ceil(N/K); 0: plain spherical k-means", 0 },
+                { "two-stage", "0", "F > 0: F fine clusters, then balanced k-means of them", 0 },
+                { "iters", "30", 0, 0 },
+                { "seed", "1", 0, 0 },
+                { "threads", "0", 0, 0 },
+                { "base-permille", "0",
+                  "training documents per 1000 set aside for a base model (by a hash of the file name): not clustered; "
+                  "written to base.txt, the rest to finetune.txt",
+                  0 } };
+    int n = NOPT(o), dim = 0, n_base;
     int32_t *lab;
     decar_data d;
     decar_featurizer fz;
@@ -804,48 +1194,82 @@ static int cmd_cluster(int argc, char **argv) {
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     /* the paper's setting: a general share of the training documents pretrains a base model and is not clustered */
     n_base = decar_data_base_share(&d, (int)I(o, n, "base-permille", 0, 999));
-    if (S(o, n, "features")) {   /* an encoder's features, one row per document in documents.txt order */
+    if (S(o, n, "features")) { /* an encoder's features, one row per document in documents.txt order */
         void *buf;
         size_t len;
-        if (decar_read_file(S(o, n, "features"), &buf, &len, &e) || decar_npy_parse(buf, len, &Xin, &rows, &cols, &e)) die("features", &e);
+        if (decar_read_file(S(o, n, "features"), &buf, &len, &e) || decar_npy_parse(buf, len, &Xin, &rows, &cols, &e))
+            die("features", &e);
         free(buf);
-        if (rows != d.n_docs) { fprintf(stderr, "decar cluster: %s has %lld rows for %d documents\n", S(o, n, "features"), (long long)rows, d.n_docs); return 1; }
+        if (rows != d.n_docs) {
+            fprintf(stderr, "decar cluster: %s has %lld rows for %d documents\n", S(o, n, "features"), (long long)rows,
+                    d.n_docs);
+            return 1;
+        }
     }
     lab = (int32_t *)malloc((size_t)d.n_docs * sizeof(int32_t));
-    if (decar_cluster_docs(&d, &ko, (int)I(o, n, "feat-dim", 1, 4096), ko.seed, Xin, (int)cols, &fz, &rt, &X, &dim, lab, &e))
+    if (decar_cluster_docs(&d, &ko, (int)I(o, n, "feat-dim", 1, 4096), ko.seed, Xin, (int)cols, &fz, &rt, &X, &dim, lab,
+                           &e))
         die("cluster", &e);
-    cnt = (int *)calloc((size_t)ko.k, sizeof(int));
-    for (i = 0; i < d.n_docs; i++) nt += d.docs[i].split == 0;
-    for (i = 0; i < d.n_docs; i++) mx = d.docs[i].split == 0 && ++cnt[lab[i]] > mx ? cnt[lab[i]] : mx;
-    fprintf(stderr, "k-means: %d training documents, K=%d, largest cluster %d (capacity %d)\n", nt, ko.k, mx, (nt + ko.k - 1) / ko.k);
-    if (n_base) fprintf(stderr, "base share: %d training documents set aside (base.txt), %d clustered (finetune.txt)\n", n_base, nt);
+    shard_report(&d, lab, ko.k, n_base);
     v = write_partition(&os, out, &d, &rt, &fz, X, dim, lab, &pur);
     out_commit(&os, out);
-    printf("clusters: K=%d purity %.4f NMI %.4f against %d domain folders (%.1f s); wrote %s/{router.safetensors,manifest.tsv,shard_*.txt,random_*.txt,features.npy,clusters.txt,documents.txt}\n",
+    printf("clusters: K=%d purity %.4f NMI %.4f against %d domain folders (%.1f s); wrote "
+           "%s/{router.safetensors,manifest.tsv,shard_*.txt,random_*.txt,features.npy,clusters.txt,documents.txt}\n",
            ko.k, pur, v, d.n_labels, now_s() - t0, out);
-    decar_router_free(&rt); free(lab); free(cnt); free(X); free(Xin); decar_feat_free(&fz); decar_data_free(&d);
+    decar_router_free(&rt);
+    free(lab);
+    free(X);
+    free(Xin);
+    decar_feat_free(&fz);
+    decar_data_free(&d);
     return 0;
 }
 
 /* ---- ens-eval: every router x top-k from one table of per-expert log-probs ------------------------------------- */
 /* --route and --route-k, checked before any work: kinds[nr] (DECAR_ROUTE_*), tks[nt] in [1, K] (0 in the list = K) */
-static void parse_grid(const char *routers, const char *topks, int K, int have_router, int dfm, int **kinds, int *nr, int **tks, int *nt) {
-    char **it; int m, i; decar_error e;
-    if (decar_list_parse(routers, strlen(routers), ',', &it, &m, &e)) { fprintf(stderr, "decar ens-eval: --route: %s\n", e.msg); exit(2); }
-    *kinds = (int *)malloc((size_t)m * sizeof(int)); *nr = m;
+static void parse_grid(const char *routers, const char *topks, int K, int have_router, int dfm, int **kinds, int *nr,
+                       int **tks, int *nt) {
+    char **it;
+    int m, i;
+    decar_error e;
+    if (decar_list_parse(routers, strlen(routers), ',', &it, &m, &e)) {
+        fprintf(stderr, "decar ens-eval: --route: %s\n", e.msg);
+        exit(2);
+    }
+    *kinds = (int *)malloc((size_t)m * sizeof(int));
+    *nr = m;
     for (i = 0; i < m; i++) {
         int kind = decar_route_name(it[i]);
-        if (!kind) { fprintf(stderr, "decar ens-eval: unknown router '%s' (top1, cosine, cbtm, bayes, uniform)\n", it[i]); exit(2); }
-        if (dfm && kind == DECAR_ROUTE_BAYES) { fprintf(stderr, "decar ens-eval: router 'bayes' is not available for the DFM bound (top1, cosine, cbtm, uniform)\n"); exit(2); }
-        if (!have_router && decar_route_uses_features(kind)) { fprintf(stderr, "decar ens-eval: router '%s' needs --router FILE\n", it[i]); exit(2); }
+        if (!kind) {
+            fprintf(stderr, "decar ens-eval: unknown router '%s' (top1, cosine, cbtm, bayes, uniform)\n", it[i]);
+            exit(2);
+        }
+        if (dfm && kind == DECAR_ROUTE_BAYES) {
+            fprintf(
+                stderr,
+                "decar ens-eval: router 'bayes' is not available for the DFM bound (top1, cosine, cbtm, uniform)\n");
+            exit(2);
+        }
+        if (!have_router && decar_route_uses_features(kind)) {
+            fprintf(stderr, "decar ens-eval: router '%s' needs --router FILE\n", it[i]);
+            exit(2);
+        }
         (*kinds)[i] = kind;
     }
     free(it);
-    if (decar_list_parse(topks, strlen(topks), ',', &it, &m, &e)) { fprintf(stderr, "decar ens-eval: --route-k: %s\n", e.msg); exit(2); }
-    *tks = (int *)malloc((size_t)m * sizeof(int)); *nt = m;
+    if (decar_list_parse(topks, strlen(topks), ',', &it, &m, &e)) {
+        fprintf(stderr, "decar ens-eval: --route-k: %s\n", e.msg);
+        exit(2);
+    }
+    *tks = (int *)malloc((size_t)m * sizeof(int));
+    *nt = m;
     for (i = 0; i < m; i++) {
-        char *end; long v = strtol(it[i], &end, 10);
-        if (*end || v < 0) { fprintf(stderr, "decar ens-eval: --route-k entry '%s' is not a count (0 = all experts)\n", it[i]); exit(2); }
+        char *end;
+        long v = strtol(it[i], &end, 10);
+        if (*end || v < 0) {
+            fprintf(stderr, "decar ens-eval: --route-k entry '%s' is not a count (0 = all experts)\n", it[i]);
+            exit(2);
+        }
         (*tks)[i] = v == 0 || v > K ? K : (int)v;
     }
     free(it);
@@ -866,14 +1290,17 @@ static void ens_rows(FILE *csv, const char *label, int kind, int tk, const decar
         dom_s[dl] += bits[q];
         dom_n[dl] += doc->len;
     }
-    if (se >= 0) printf("%-10s %-8s %5d  %.4f +- %.4f (DFM bound)\n", label, rs, tk, tot / (double)ds->bytes, se);
-    else printf("%-10s %-8s %5d  %.4f\n", label, rs, tk, tot / (double)ds->bytes);
+    if (se >= 0)
+        printf("%-10s %-8s %5d  %.4f +- %.4f (DFM bound)\n", label, rs, tk, tot / (double)ds->bytes, se);
+    else
+        printf("%-10s %-8s %5d  %.4f\n", label, rs, tk, tot / (double)ds->bytes);
     if (csv) fprintf(csv, "%s,%s,%d,all,%.5f,%lld\n", label, rs, tk, tot / (double)ds->bytes, (long long)ds->bytes);
     for (j = 0; j < nd; j++) {
         const char *dn = d->n_labels ? d->label_names[j] : "all";
         if (!dom_n[j]) continue;
         if (domains) printf("%-10s %-8s %5s    %-12s %.4f\n", "", "", "", dn, dom_s[j] / dom_n[j]);
-        if (csv && d->n_labels) fprintf(csv, "%s,%s,%d,%s,%.5f,%lld\n", label, rs, tk, dn, dom_s[j] / dom_n[j], (long long)dom_n[j]);
+        if (csv && d->n_labels)
+            fprintf(csv, "%s,%s,%d,%s,%.5f,%lld\n", label, rs, tk, dn, dom_s[j] / dom_n[j], (long long)dom_n[j]);
     }
     free(dom_s);
     free(dom_n);
@@ -900,25 +1327,39 @@ static void ens_eval_one(ens_t *E, decar_ctx *ctx, const decar_data *d, const de
     done_k[tk] = 1;
     E->en.router.kind = kind;
     E->en.router.top_k = tk;
-    if (!ens_cfg(E)->causal) rc = decar_ensemble_dfm_bound(&E->en, ctx, ds, &dfm, (int)I(o, n, "mc", 1, 1000), 1, &mean, &se, bits, &e);
-    else rc = decar_ensemble_score_docs(&E->en, ctx, d, ds, (int)I(o, n, "batch", 1, 4096), nll, bits, &e);
-    if (rc == DECAR_ERR_ARG && strstr(e.msg, "missing experts"))   /* a row this expert set cannot have */
+    if (!ens_cfg(E)->causal)
+        rc = decar_ensemble_dfm_bound(&E->en, ctx, ds, &dfm, (int)I(o, n, "mc", 1, 1000), 1, &mean, &se, bits, &e);
+    else
+        rc = decar_ensemble_score_docs(&E->en, ctx, d, ds, (int)I(o, n, "batch", 1, 4096), nll, bits, &e);
+    if (rc == DECAR_ERR_ARG && strstr(e.msg, "missing experts")) /* a row this expert set cannot have */
         printf("%-10s %-8s %5d  -  (%s)\n", S(o, n, "label"), decar_route_label(kind), tk, e.msg);
-    else if (rc) die("ens-eval", &e);
-    else ens_rows(csv, S(o, n, "label"), kind, tk, d, ds, bits, se, !strcmp(S(o, n, "domains"), "1"));
+    else if (rc)
+        die("ens-eval", &e);
+    else
+        ens_rows(csv, S(o, n, "label"), kind, tk, d, ds, bits, se, !strcmp(S(o, n, "domains"), "1"));
     if (!rc) fprintf(stderr, "[%s top-%d: %.1f s]\n", decar_route_label(kind), tk, now_s() - t0);
     free(bits);
 }
 
 static int cmd_ens_eval(int argc, char **argv) {
-    opt o[] = { {"experts", NULL, 0, 0}, {"router", NULL, 0, 0},
-                {"data", NULL, 0, 0}, {"ext", ".txt", 0, 0}, {"val-permille", "50", 0, 0},
-                {"route", "top1,cosine,cbtm,bayes,uniform", 0, 0}, {"route-k", "1,2,0", 0, 0},
-                {"route-temp", "0.1", 0, 0}, {"route-every", "128", 0, 0},
-                {"label", "ensemble", 0, 0}, {"csv", NULL, 0, 0}, {"domains", "1", "1: per-domain breakdown", 0},
-                {"skip-missing", "0", 0, 0}, {"batch", "8", 0, 0},
-                {"mc", "2", 0, 0}, {"threads", "0", 0, 0},
-                {"features", NULL, 0, 0}, {"tokenizer", NULL, 0, 0} };
+    opt o[] = { { "experts", NULL, 0, 0 },
+                { "router", NULL, 0, 0 },
+                { "data", NULL, 0, 0 },
+                { "ext", ".txt", 0, 0 },
+                { "val-permille", "50", 0, 0 },
+                { "route", "top1,cosine,cbtm,bayes,uniform", 0, 0 },
+                { "route-k", "1,2,0", 0, 0 },
+                { "route-temp", "0.1", 0, 0 },
+                { "route-every", "128", 0, 0 },
+                { "label", "ensemble", 0, 0 },
+                { "csv", NULL, 0, 0 },
+                { "domains", "1", "1: per-domain breakdown", 0 },
+                { "skip-missing", "0", 0, 0 },
+                { "batch", "8", 0, 0 },
+                { "mc", "2", 0, 0 },
+                { "threads", "0", 0, 0 },
+                { "features", NULL, 0, 0 },
+                { "tokenizer", NULL, 0, 0 } };
     int n = NOPT(o), K, j, ri, ti, *kinds, nr, *tks, ntk, uses = 0;
     ens_t E;
     decar_data d;
@@ -935,12 +1376,12 @@ static int cmd_ens_eval(int argc, char **argv) {
     memory_check("ens-eval", ens_cfg(&E), (int)I(o, n, "batch", 1, 4096), ens_cfg(&E)->seq_len);
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     docset_build(&ds, &d, E.en.tok);
-    if (ds.n == 0) { fprintf(stderr, "decar ens-eval: no held-out documents\n"); return 1; }
+    if (ds.n == 0) fail(1, "decar ens-eval: no held-out documents\n");
     /* the routers x top-k grid, then the features its routers read */
     parse_grid(S(o, n, "route"), S(o, n, "route-k"), K, E.have_router, !ens_cfg(&E)->causal, &kinds, &nr, &tks, &ntk);
     for (j = 0; j < nr; j++) uses |= decar_route_uses_features(kinds[j]);
     ens_features(&E, S(o, n, "features"), d.n_docs, uses, "--features");
-    nll = (float **)calloc((size_t)K, sizeof(float *));   /* each expert's scores, shared by every row */
+    nll = (float **)calloc((size_t)K, sizeof(float *)); /* each expert's scores, shared by every row */
     if (S(o, n, "csv")) csv = csv_append(S(o, n, "csv"), "model,router,topk,domain,bits_per_byte,bytes");
     printf("%-10s %-8s %5s  %s\n", "model", "router", "top-k", "bits/byte (held-out, per domain below)");
     for (ri = 0; ri < nr; ri++)
@@ -958,86 +1399,141 @@ static int cmd_ens_eval(int argc, char **argv) {
 }
 
 static int cmd_generate(int argc, char **argv) {
-    opt o[] = { {"experts", NULL, 0, 0}, {"router", NULL, 0, 0},
-                {"route", "cosine", 0, 0}, {"route-k", "2", 0, 0}, {"route-temp", "0.1", 0, 0},
-                {"route-every", "64", 0, 0}, {"prompt", "", 0, 0}, {"n", "256", 0, 0},
-                {"temp", "0.8", 0, 0}, {"top-p", "0.95", 0, 0}, {"seed", "1", 0, 0},
-                {"skip-missing", "0", 0, 0}, {"threads", "0", 0, 0},
-                {"prompt-features", NULL, 0, 0}, {"tokenizer", NULL, 0, 0} };
-    int n = NOPT(o); ens_t E;
+    opt o[] = { { "experts", NULL, 0, 0 },     { "router", NULL, 0, 0 },
+                { "route", "cosine", 0, 0 },   { "route-k", "2", 0, 0 },
+                { "route-temp", "0.1", 0, 0 }, { "route-every", "64", 0, 0 },
+                { "prompt", "", 0, 0 },        { "n", "256", 0, 0 },
+                { "temp", "0.8", 0, 0 },       { "top-p", "0.95", 0, 0 },
+                { "seed", "1", 0, 0 },         { "skip-missing", "0", 0, 0 },
+                { "threads", "0", 0, 0 },      { "prompt-features", NULL, 0, 0 },
+                { "tokenizer", NULL, 0, 0 } };
+    int n = NOPT(o);
+    ens_t E;
     parse_opts(argc, argv, o, n, "generate", "--experts A,B,.. [--router FILE] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
-    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), (int)I(o, n, "route-k", 1, 1 << 30), F(o, n, "route-temp", 1e-6, 1e6),
-             (int)I(o, n, "route-every", 0, 1 << 30), (int)I(o, n, "skip-missing", 0, 1), S(o, n, "tokenizer"));
+    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), (int)I(o, n, "route-k", 1, 1 << 30),
+             F(o, n, "route-temp", 1e-6, 1e6), (int)I(o, n, "route-every", 0, 1 << 30),
+             (int)I(o, n, "skip-missing", 0, 1), S(o, n, "tokenizer"));
     ens_features(&E, S(o, n, "prompt-features"), 1, decar_route_uses_features(E.en.router.kind), "--prompt-features");
     if (!E.en.experts[0] || !E.models[0].cfg.causal) {
-        int j; for (j = 0; j < E.en.k; j++) if (E.en.experts[j] && !E.models[j].cfg.causal) { fprintf(stderr, "decar generate: expert %d is a DFM model: use decar infill\n", j); return 2; }
+        int j;
+        for (j = 0; j < E.en.k; j++)
+            if (E.en.experts[j] && !E.models[j].cfg.causal)
+                fail(2, "decar generate: expert %d is a DFM model: use decar infill\n", j);
     }
-    generate_common(&E, S(o, n, "prompt"), (int)I(o, n, "n", 1, 1 << 20), F(o, n, "temp", 0.01, 100), 0, F(o, n, "top-p", 0, 1), (uint64_t)I(o, n, "seed", 0, 1L << 62), 1);
+    generate_common(&E, S(o, n, "prompt"), (int)I(o, n, "n", 1, 1 << 20), F(o, n, "temp", 0.01, 100), 0,
+                    F(o, n, "top-p", 0, 1), (uint64_t)I(o, n, "seed", 0, 1L << 62), 1);
     ens_close(&E);
     return 0;
 }
 
 static int cmd_infill(int argc, char **argv) {
-    opt o[] = { {"experts", NULL, 0, 0}, {"router", NULL, 0, 0},
-                {"route", "bayes", 0, 0}, {"route-k", "0", 0, 0},
-                {"text", NULL, "text with holes marked by '_'", 0}, {"sampler", "first-hit", "euler, first-hit or l2r", 0}, {"euler-steps", "64", "steps of the Euler sampler", 0},
-                {"temp", "1.0", 0, 0}, {"seed", "1", 0, 0}, {"threads", "0", 0, 0},
-                {"prompt-features", NULL, 0, 0}, {"tokenizer", NULL, 0, 0} };
-    int n = NOPT(o), T, i, sm; ens_t E; const char *txt; int32_t *x; decar_ctx *ctx = decar_ctx_new(0); decar_error e; int tk;
+    opt o[] = { { "experts", NULL, 0, 0 },
+                { "router", NULL, 0, 0 },
+                { "route", "bayes", 0, 0 },
+                { "route-k", "0", 0, 0 },
+                { "text", NULL, "text with holes marked by '_'", 0 },
+                { "sampler", "first-hit", "euler, first-hit or l2r", 0 },
+                { "euler-steps", "64", "steps of the Euler sampler", 0 },
+                { "temp", "1.0", 0, 0 },
+                { "seed", "1", 0, 0 },
+                { "threads", "0", 0, 0 },
+                { "prompt-features", NULL, 0, 0 },
+                { "tokenizer", NULL, 0, 0 } };
+    int n = NOPT(o), T, i, sm;
+    ens_t E;
+    const char *txt;
+    int32_t *x;
+    decar_ctx *ctx = decar_ctx_new(0);
+    decar_error e;
+    int tk;
     parse_opts(argc, argv, o, n, "infill", "--experts A,B,.. --text 'The _____ of the ____' [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
-    sm = !strcmp(S(o, n, "sampler"), "euler") ? DECAR_DFM_EULER : !strcmp(S(o, n, "sampler"), "first-hit") ? DECAR_DFM_FIRST_HIT : !strcmp(S(o, n, "sampler"), "l2r") ? DECAR_DFM_L2R : -1;
-    if (sm < 0) { fprintf(stderr, "decar infill: --sampler must be euler, first-hit or l2r\n"); return 2; }
+    sm = !strcmp(S(o, n, "sampler"), "euler")       ? DECAR_DFM_EULER
+         : !strcmp(S(o, n, "sampler"), "first-hit") ? DECAR_DFM_FIRST_HIT
+         : !strcmp(S(o, n, "sampler"), "l2r")       ? DECAR_DFM_L2R
+                                                    : -1;
+    if (sm < 0) fail(2, "decar infill: --sampler must be euler, first-hit or l2r\n");
     tk = (int)I(o, n, "route-k", 0, 1 << 30);
-    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), tk ? tk : 1 << 30, 0.1, 0, 0, S(o, n, "tokenizer"));
+    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), tk ? tk : 1 << 30, 0.1, 0, 0,
+             S(o, n, "tokenizer"));
     ens_features(&E, S(o, n, "prompt-features"), 1, decar_route_uses_features(E.en.router.kind), "--prompt-features");
     txt = REQ(o, n, "text");
     x = (int32_t *)malloc((strlen(txt) + 1) * 4);
-    for (i = 0, T = 0; txt[i]; ) {   /* each '_' is one masked token; the text between holes is tokenized */
+    for (i = 0, T = 0; txt[i];) { /* each '_' is one masked token; the text between holes is tokenized */
         int j = i;
-        if (txt[i] == '_') { x[T++] = decar_gpt_mask(ens_cfg(&E)); i++; continue; }
+        if (txt[i] == '_') {
+            x[T++] = decar_gpt_mask(ens_cfg(&E));
+            i++;
+            continue;
+        }
         while (txt[j] && txt[j] != '_') j++;
         T += (int)tok_text(E.en.tok, (const uint8_t *)txt + i, j - i, x + T);
         i = j;
     }
-    if (decar_ensemble_fill(&E.en, ctx, x, T, sm, (int)I(o, n, "euler-steps", 1, 1 << 20), 1, F(o, n, "temp", 0.01, 100), (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("infill", &e);
-    print_tokens(E.en.tok, x, T); printf("\n");
-    free(x); ens_close(&E); decar_ctx_free(ctx);
+    if (decar_ensemble_fill(&E.en, ctx, x, T, sm, (int)I(o, n, "euler-steps", 1, 1 << 20), 1,
+                            F(o, n, "temp", 0.01, 100), (uint64_t)I(o, n, "seed", 0, 1L << 62), &e))
+        die("infill", &e);
+    print_tokens(E.en.tok, x, T);
+    printf("\n");
+    free(x);
+    ens_close(&E);
+    decar_ctx_free(ctx);
     return 0;
 }
 
 static int cmd_average(int argc, char **argv) {
-    opt o[] = { {"experts", NULL, 0, 0}, {"weights", NULL, "comma-separated weights (default uniform)", 0},
-                {"out", NULL, 0, 0} };
-    int n = NOPT(o), K, j; size_t i; ens_t E; decar_gpt avg; decar_error e; double *w;
+    opt o[] = { { "experts", NULL, 0, 0 },
+                { "weights", NULL, "comma-separated weights (default uniform)", 0 },
+                { "out", NULL, 0, 0 } };
+    int n = NOPT(o), K, j;
+    size_t i;
+    ens_t E;
+    decar_gpt avg;
+    decar_error e;
+    double *w;
     parse_opts(argc, argv, o, n, "average", "--experts A,B,.. --out CKPT [--weights w1,w2,..]");
     out_file_check("average", REQ(o, n, "out"));
     ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0, "");
     K = E.en.k;
-    for (j = 0; j < K; j++) if (!E.en.experts[j]) { fprintf(stderr, "decar average: expert %d is missing ('-'): averaging needs every expert\n", j); return 2; }
+    for (j = 0; j < K; j++)
+        if (!E.en.experts[j]) fail(2, "decar average: expert %d is missing ('-'): averaging needs every expert\n", j);
     w = (double *)malloc((size_t)K * sizeof(double));
     for (j = 0; j < K; j++) w[j] = 1.0 / K;
-    if (S(o, n, "weights")) {   /* exactly K finite weights with a positive sum, normalised to sum 1 */
-        char **it; int nw; double sum = 0;
-        if (decar_list_parse(S(o, n, "weights"), strlen(S(o, n, "weights")), ',', &it, &nw, &e)) { fprintf(stderr, "decar average: --weights: %s\n", e.msg); return 2; }
-        if (nw != K) { fprintf(stderr, "decar average: %d weights for %d experts\n", nw, K); return 2; }
+    if (S(o, n, "weights")) { /* exactly K finite weights with a positive sum, normalised to sum 1 */
+        char **it;
+        int nw;
+        double sum = 0;
+        if (decar_list_parse(S(o, n, "weights"), strlen(S(o, n, "weights")), ',', &it, &nw, &e))
+            fail(2, "decar average: --weights: %s\n", e.msg);
+        if (nw != K) fail(2, "decar average: %d weights for %d experts\n", nw, K);
         for (j = 0; j < K; j++) {
-            char *end; w[j] = strtod(it[j], &end);
-            if (*end || !isfinite(w[j])) { fprintf(stderr, "decar average: weight %d '%s' is not a finite number\n", j, it[j]); return 2; }
+            char *end;
+            w[j] = strtod(it[j], &end);
+            if (*end || !isfinite(w[j])) fail(2, "decar average: weight %d '%s' is not a finite number\n", j, it[j]);
             sum += w[j];
         }
         free(it);
-        if (!(sum > 0)) { fprintf(stderr, "decar average: the weights sum to %g: they must sum to a positive number\n", sum); return 2; }
+        if (!(sum > 0)) fail(2, "decar average: the weights sum to %g: they must sum to a positive number\n", sum);
         for (j = 0; j < K; j++) w[j] /= sum;
     }
-    for (j = 1; j < K; j++) if (memcmp(&E.models[j].cfg, &E.models[0].cfg, sizeof(decar_gpt_config))) { fprintf(stderr, "decar average: expert %d has another config\n", j); return 2; }
+    for (j = 1; j < K; j++)
+        if (memcmp(&E.models[j].cfg, &E.models[0].cfg, sizeof(decar_gpt_config)))
+            fail(2, "decar average: expert %d has another config\n", j);
     if (decar_gpt_init(&avg, &E.models[0].cfg, 0, &e)) die("average", &e);
     avg.tokenizer = E.models[0].tokenizer;
-    for (i = 0; i < avg.n_params; i++) { double s = 0; for (j = 0; j < K; j++) s += w[j] * E.models[j].params[i]; avg.params[i] = (float)s; }
-    for (i = 0; i < avg.n_params; i++) if (!isfinite(avg.params[i])) { fprintf(stderr, "decar average: the average overflows at parameter %lu\n", (unsigned long)i); return 1; }
+    for (i = 0; i < avg.n_params; i++) {
+        double s = 0;
+        for (j = 0; j < K; j++) s += w[j] * E.models[j].params[i];
+        avg.params[i] = (float)s;
+    }
+    for (i = 0; i < avg.n_params; i++)
+        if (!isfinite(avg.params[i]))
+            fail(1, "decar average: the average overflows at parameter %lu\n", (unsigned long)i);
     if (decar_gpt_save(&avg, REQ(o, n, "out"), NULL, &e)) die("average", &e);
-    decar_gpt_free(&avg); ens_close(&E); free(w);
+    decar_gpt_free(&avg);
+    ens_close(&E);
+    free(w);
     return 0;
 }
 
@@ -1047,11 +1543,15 @@ static int read_log(const char *path, series *s) {
     char line[512];
     int rows = 0;
     FILE *f = fopen(path, "r");
-    if (!f) { fprintf(stderr, "decar plot: cannot read %s\n", path); return 1; }
+    if (!f) {
+        fprintf(stderr, "decar plot: cannot read %s\n", path);
+        return 1;
+    }
     s->name = path;
     if (!fgets(line, sizeof line, f) || strncmp(line, "step,tokens,train_loss,val_loss", 31)) {
         fclose(f);
-        fprintf(stderr, "decar plot: %s is not a training log (header step,tokens,train_loss,val_loss,seconds)\n", path);
+        fprintf(stderr, "decar plot: %s is not a training log (header step,tokens,train_loss,val_loss,seconds)\n",
+                path);
         return 1;
     }
     while (fgets(line, sizeof line, f)) {
@@ -1064,12 +1564,16 @@ static int read_log(const char *path, series *s) {
             fprintf(stderr, "decar plot: %s line %d is not step,tokens,train_loss,val_loss,seconds\n", path, rows + 1);
             return 1;
         }
-        if (!(vl == vl) || !isfinite(vl) || tok < 0) continue;   /* no validation at this row */
+        if (!(vl == vl) || !isfinite(vl) || tok < 0) continue; /* no validation at this row */
         if (s->n == s->cap) {
             s->cap = s->cap ? 2 * s->cap : 256;
             s->x = (double *)realloc(s->x, (size_t)s->cap * 8);
             s->y = (double *)realloc(s->y, (size_t)s->cap * 8);
-            if (!s->x || !s->y) { fprintf(stderr, "decar plot: no memory\n"); fclose(f); return 1; }
+            if (!s->x || !s->y) {
+                fprintf(stderr, "decar plot: no memory\n");
+                fclose(f);
+                return 1;
+            }
         }
         s->x[s->n] = (double)tok;
         s->y[s->n] = vl / log(2.0);
@@ -1079,13 +1583,19 @@ static int read_log(const char *path, series *s) {
     return 0;
 }
 static int cmd_plot(int argc, char **argv) {
-    const char *out = NULL; int i, k, nf = 0, n_labels = 0; series *sr; FILE *f; outset os;
+    const char *out = NULL;
+    int i, k, nf = 0, n_labels = 0;
+    series *sr;
+    FILE *f;
+    outset os;
     char **labels = NULL;
     memset(&os, 0, sizeof os);
     for (i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             opt po = { "out", NULL, 0, 0 };
-            printf("usage: decar plot --out FILE.svg [--labels A,B,..] LOG.csv [LOG.csv ...]\nPlots validation loss (bits/token) against training tokens; one line per log (the CSV that decar train --log writes).\n\noptions:\n");
+            printf("usage: decar plot --out FILE.svg [--labels A,B,..] LOG.csv [LOG.csv ...]\nPlots validation loss "
+                   "(bits/token) against training tokens; one line per log (the CSV that decar train --log "
+                   "writes).\n\noptions:\n");
             printf("  --%-16s %s\n", "out", opt_help(&po));
             printf("  --%-16s %s\n", "labels", "what each line is, in the order of the logs (default: the file names)");
             return 0;
@@ -1094,27 +1604,28 @@ static int cmd_plot(int argc, char **argv) {
     sr = (series *)calloc((size_t)(argc > 0 ? argc : 1), sizeof(series));
     for (i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--out")) {
-            if (i + 1 >= argc) { fprintf(stderr, "decar plot: option --out needs a value\n"); return 2; }
+            if (i + 1 >= argc) fail(2, "decar plot: option --out needs a value\n");
             out = argv[++i];
             continue;
         }
         if (!strcmp(argv[i], "--labels")) {
             decar_error e;
-            if (i + 1 >= argc) { fprintf(stderr, "decar plot: option --labels needs a value\n"); return 2; }
-            if (decar_list_parse(argv[i + 1], strlen(argv[i + 1]), ',', &labels, &n_labels, &e)) { fprintf(stderr, "decar plot: --labels: %s\n", e.msg); return 2; }
+            if (i + 1 >= argc) fail(2, "decar plot: option --labels needs a value\n");
+            if (decar_list_parse(argv[i + 1], strlen(argv[i + 1]), ',', &labels, &n_labels, &e))
+                fail(2, "decar plot: --labels: %s\n", e.msg);
             i++;
             continue;
         }
-        if (!strncmp(argv[i], "--", 2)) { fprintf(stderr, "decar plot: unknown option '%s' (see --help)\n", argv[i]); return 2; }
+        if (!strncmp(argv[i], "--", 2)) fail(2, "decar plot: unknown option '%s' (see --help)\n", argv[i]);
         if (read_log(argv[i], &sr[nf])) return 1;
         nf++;
     }
-    if (!out || !nf) { fprintf(stderr, "decar plot: need --out FILE.svg and at least one CSV log\n"); return 2; }
-    if (labels && n_labels != nf) { fprintf(stderr, "decar plot: %d labels for %d logs\n", n_labels, nf); return 2; }
+    if (!out || !nf) fail(2, "decar plot: need --out FILE.svg and at least one CSV log\n");
+    if (labels && n_labels != nf) fail(2, "decar plot: %d labels for %d logs\n", n_labels, nf);
     out_file_check("plot", out);
     for (i = 0, k = 0; i < nf; i++) k += sr[i].n;
-    if (!k) { fprintf(stderr, "decar plot: the logs hold no validation loss (train with --val-every N)\n"); return 1; }
-    for (i = 0; i < nf; i++) {   /* legends: --labels, or the file names */
+    if (!k) fail(1, "decar plot: the logs hold no validation loss (train with --val-every N)\n");
+    for (i = 0; i < nf; i++) { /* legends: --labels, or the file names */
         const char *base = strrchr(sr[i].name, '/');
         sr[i].name = labels ? labels[i] : base ? base + 1 : sr[i].name;
     }
@@ -1143,80 +1654,151 @@ static int cmd_plot(int argc, char **argv) {
    without an eigen-solver). */
 #define VSIDE 32
 #define VPATCH 8
-typedef struct { decar_images im; int *label, *test, n_labels; char names[32][32]; float *feat; int P, Dp; } vdata;
+typedef struct {
+    decar_images im;
+    int *label, *test, n_labels;
+    char names[32][32];
+    float *feat;
+    int P, Dp;
+} vdata;
 /* the prefix of image i: its 16 patches of 8x8 pixels, or (--features) P vectors of Dp floats from an encoder */
 static void vprefix(const vdata *v, int i, float *out) {
-    if (v->feat) memcpy(out, v->feat + (size_t)i * v->P * v->Dp, (size_t)v->P * v->Dp * sizeof(float));
-    else decar_image_patches(v->im.pixels + (size_t)i * VSIDE * VSIDE, VSIDE, VPATCH, out);
+    if (v->feat)
+        memcpy(out, v->feat + (size_t)i * v->P * v->Dp, (size_t)v->P * v->Dp * sizeof(float));
+    else
+        decar_image_patches(v->im.pixels + (size_t)i * VSIDE * VSIDE, VSIDE, VPATCH, out);
 }
 /* --features F.npy --prefix-len P: one row per image, P * Dp columns (e.g. CLIP features, P = 1) */
 static void vdata_features(vdata *v, const char *path, int P) {
-    void *buf; size_t len; decar_error e; int64_t rows, cols;
-    v->P = (VSIDE / VPATCH) * (VSIDE / VPATCH); v->Dp = VPATCH * VPATCH;
+    void *buf;
+    size_t len;
+    decar_error e;
+    int64_t rows, cols;
+    v->P = (VSIDE / VPATCH) * (VSIDE / VPATCH);
+    v->Dp = VPATCH * VPATCH;
     if (!path) return;
-    if (decar_read_file(path, &buf, &len, &e) || decar_npy_parse(buf, len, &v->feat, &rows, &cols, &e)) die("image features", &e);
+    if (decar_read_file(path, &buf, &len, &e) || decar_npy_parse(buf, len, &v->feat, &rows, &cols, &e))
+        die("image features", &e);
     free(buf);
-    if (rows != v->im.n || P < 1 || cols % P) { fprintf(stderr, "decar: %s is (%lld, %lld): need one row per image (%d) and columns divisible by --prefix-len %d\n", path, (long long)rows, (long long)cols, v->im.n, P); exit(1); }
-    v->P = P; v->Dp = (int)(cols / P);
+    if (rows != v->im.n || P < 1 || cols % P) {
+        fprintf(stderr,
+                "decar: %s is (%lld, %lld): need one row per image (%d) and columns divisible by --prefix-len %d\n",
+                path, (long long)rows, (long long)cols, v->im.n, P);
+        exit(1);
+    }
+    v->P = P;
+    v->Dp = (int)(cols / P);
 }
 static void vdata_load(vdata *v, const char *dir) {
-    char p1[4096], p2[4096]; decar_error e; FILE *f; int i, n; char line[1024]; char **font;
-    snprintf(p1, sizeof p1, "%s/images_32x32_u8.bin", dir); snprintf(p2, sizeof p2, "%s/captions.txt", dir);
+    char p1[4096], p2[4096];
+    decar_error e;
+    FILE *f;
+    int i, n;
+    char line[1024];
+    char **font;
+    snprintf(p1, sizeof p1, "%s/images_32x32_u8.bin", dir);
+    snprintf(p2, sizeof p2, "%s/captions.txt", dir);
     if (decar_images_load(&v->im, p1, p2, VSIDE, &e)) die("images", &e);
-    n = v->im.n; v->label = (int *)calloc((size_t)n, sizeof(int)); v->test = (int *)calloc((size_t)n, sizeof(int)); v->n_labels = 0;
+    n = v->im.n;
+    v->label = (int *)calloc((size_t)n, sizeof(int));
+    v->test = (int *)calloc((size_t)n, sizeof(int));
+    v->n_labels = 0;
     font = (char **)calloc((size_t)n, sizeof(char *));
     snprintf(p1, sizeof p1, "%s/labels.txt", dir);
     if ((f = fopen(p1, "r"))) {
         for (i = 0; i < n && fgets(line, sizeof line, f); i++) {
-            int j; line[strcspn(line, "\n")] = 0;
-            for (j = 0; j < v->n_labels; j++) if (!strcmp(v->names[j], line)) break;
-            if (j == 32) { fprintf(stderr, "decar: %s names more than 32 scripts (labels)\n", p1); exit(1); }
-            if (j == v->n_labels) { snprintf(v->names[j], 32, "%.31s", line); v->n_labels++; }
+            int j;
+            line[strcspn(line, "\n")] = 0;
+            for (j = 0; j < v->n_labels; j++)
+                if (!strcmp(v->names[j], line)) break;
+            if (j == 32) {
+                fprintf(stderr, "decar: %s names more than 32 scripts (labels)\n", p1);
+                exit(1);
+            }
+            if (j == v->n_labels) {
+                snprintf(v->names[j], 32, "%.31s", line);
+                v->n_labels++;
+            }
             v->label[i] = j;
         }
         fclose(f);
-        if (i != n) { fprintf(stderr, "decar: %s has %d lines for %d images\n", p1, i, n); exit(1); }
-    } else { v->n_labels = 1; strcpy(v->names[0], "all"); }
+        if (i != n) {
+            fprintf(stderr, "decar: %s has %d lines for %d images\n", p1, i, n);
+            exit(1);
+        }
+    } else {
+        v->n_labels = 1;
+        strcpy(v->names[0], "all");
+    }
     snprintf(p1, sizeof p1, "%s/meta.tsv", dir);
-    if ((f = fopen(p1, "r"))) {   /* font column */
+    if ((f = fopen(p1, "r"))) { /* font column */
         if (!fgets(line, sizeof line, f)) line[0] = 0;
         while (fgets(line, sizeof line, f)) {
-            int idx = atoi(line), c = 0; char *s = line, *t;
-            while (c < 4 && (s = strchr(s, '\t'))) { s++; c++; }
+            int idx = atoi(line), c = 0;
+            char *s = line, *t;
+            while (c < 4 && (s = strchr(s, '\t'))) {
+                s++;
+                c++;
+            }
             if (!s || idx < 0 || idx >= n) continue;
-            t = strchr(s, '\t'); if (t) *t = 0;
+            t = strchr(s, '\t');
+            if (t) *t = 0;
             font[idx] = strdup(s);
         }
         fclose(f);
     }
     {
-        uint64_t *h = (uint64_t *)malloc((size_t)n * 8); int *cnt = (int *)calloc(32, sizeof(int));
-        for (i = 0; i < n; i++) { char key[1200]; snprintf(key, sizeof key, "%s|%s", font[i] ? font[i] : "", v->im.captions[i]); h[i] = decar_hash64(key, strlen(key), 7); }
-        for (i = 0; i < n; i++) {   /* smallest-hash rendering of a caption that has >= 2 renderings */
+        uint64_t *h = (uint64_t *)malloc((size_t)n * 8);
+        int *cnt = (int *)calloc(32, sizeof(int));
+        for (i = 0; i < n; i++) {
+            char key[1200];
+            snprintf(key, sizeof key, "%s|%s", font[i] ? font[i] : "", v->im.captions[i]);
+            h[i] = decar_hash64(key, strlen(key), 7);
+        }
+        for (i = 0; i < n; i++) { /* smallest-hash rendering of a caption that has >= 2 renderings */
             int j, others = 0, smallest = 1;
-            for (j = 0; j < n; j++) if (j != i && !strcmp(v->im.captions[j], v->im.captions[i])) { others++; if (h[j] < h[i]) smallest = 0; }
-            if (others && smallest) { v->test[i] = 1; cnt[v->label[i]]++; }
+            for (j = 0; j < n; j++)
+                if (j != i && !strcmp(v->im.captions[j], v->im.captions[i])) {
+                    others++;
+                    if (h[j] < h[i]) smallest = 0;
+                }
+            if (others && smallest) {
+                v->test[i] = 1;
+                cnt[v->label[i]]++;
+            }
         }
-        for (;;) {   /* top up scripts with < 20 test images, lowest hash first, never a caption's last rendering */
+        for (;;) { /* top up scripts with < 20 test images, lowest hash first, never a caption's last rendering */
             int best = -1;
-            for (i = 0; i < n; i++) if (!v->test[i] && cnt[v->label[i]] < 20 && (best < 0 || h[i] < h[best])) best = i;
+            for (i = 0; i < n; i++)
+                if (!v->test[i] && cnt[v->label[i]] < 20 && (best < 0 || h[i] < h[best])) best = i;
             if (best < 0) break;
-            v->test[best] = 2; cnt[v->label[best]]++;
+            v->test[best] = 2;
+            cnt[v->label[best]]++;
         }
-        free(h); free(cnt);
+        free(h);
+        free(cnt);
     }
     for (i = 0; i < n; i++) free(font[i]);
     free(font);
 }
 /* a subset file: one image index per line, each in [0, n) */
 static int read_indices(const char *path, int n, int **out) {
-    void *buf; size_t len; char **it; int m, i; decar_error e;
-    if (decar_read_file(path, &buf, &len, &e) || decar_list_parse((const char *)buf, len, '\n', &it, &m, &e)) die("subset", &e);
+    void *buf;
+    size_t len;
+    char **it;
+    int m, i;
+    decar_error e;
+    if (decar_read_file(path, &buf, &len, &e) || decar_list_parse((const char *)buf, len, '\n', &it, &m, &e))
+        die("subset", &e);
     free(buf);
     *out = (int *)malloc((size_t)m * sizeof(int));
     for (i = 0; i < m; i++) {
-        char *end; long x = strtol(it[i], &end, 10);
-        if (*end || x < 0 || x >= n) { fprintf(stderr, "decar: %s line %d: '%s' is not an image index in [0, %d)\n", path, i + 1, it[i], n); exit(1); }
+        char *end;
+        long x = strtol(it[i], &end, 10);
+        if (*end || x < 0 || x >= n) {
+            fprintf(stderr, "decar: %s line %d: '%s' is not an image index in [0, %d)\n", path, i + 1, it[i], n);
+            exit(1);
+        }
         (*out)[i] = (int)x;
     }
     free(it);
@@ -1225,10 +1807,14 @@ static int read_indices(const char *path, int n, int **out) {
 /* a batch of captions: ids [EOT cap...] targets [cap... EOT], padded with -1 to the longest in the batch */
 static int vbatch(const vdata *v, const int *idx, int B, int32_t *ids, int32_t *tg, float *pre, int Tmax) {
     int b, t, T = 2;
-    for (b = 0; b < B; b++) { int L = (int)strlen(v->im.captions[idx[b]]) + 1; if (L > T) T = L; }
+    for (b = 0; b < B; b++) {
+        int L = (int)strlen(v->im.captions[idx[b]]) + 1;
+        if (L > T) T = L;
+    }
     if (T > Tmax) T = Tmax;
     for (b = 0; b < B; b++) {
-        const char *c = v->im.captions[idx[b]]; int L = (int)strlen(c);
+        const char *c = v->im.captions[idx[b]];
+        int L = (int)strlen(c);
         for (t = 0; t < T; t++) {
             ids[b * T + t] = t == 0 ? DECAR_TOK_EOT : t - 1 < L ? (uint8_t)c[t - 1] : DECAR_TOK_EOT;
             tg[b * T + t] = t < L ? (uint8_t)c[t] : t == L ? DECAR_TOK_EOT : -1;
@@ -1247,115 +1833,280 @@ static void write_vshards(outset *os, const char *out, const vdata *vd, const de
     const float *C = rt->centroids;
     decar_error e;
     char path[4096];
-    {   /* router file: centroids, prior, the pixel mean; shards of training image indices; a random split of equal sizes */
-        decar_st_tensor t[3]; void *buf; size_t len; char meta[128]; float *prior = (float *)calloc((size_t)K, 4); int *sz = (int *)calloc((size_t)K, sizeof(int)), *perm, pos = 0; decar_rng r;
-        for (i = 0; i < v.im.n; i++) if (!v.test[i]) { prior[lab[i]] += 1.0f / nt; sz[lab[i]]++; }
-        t[0].name = "centroids"; t[0].ndim = 2; t[0].shape[0] = K; t[0].shape[1] = dim; t[0].data = C;
-        t[1].name = "prior"; t[1].ndim = 1; t[1].shape[0] = K; t[1].shape[1] = 1; t[1].data = prior;
-        t[2].name = "pixel_mean"; t[2].ndim = 1; t[2].shape[0] = VSIDE * VSIDE; t[2].shape[1] = 1; t[2].data = mean;
-        snprintf(meta, sizeof meta, "\"k\":\"%d\",\"dim\":\"%d\",\"feat_seed\":\"%llu\"", K, dim, (unsigned long long)seed);
+    { /* router file: centroids, prior, the pixel mean; shards of training image indices; a random split of equal sizes
+       */
+        decar_st_tensor t[3];
+        void *buf;
+        size_t len;
+        char meta[128];
+        float *prior = (float *)calloc((size_t)K, 4);
+        int *sz = (int *)calloc((size_t)K, sizeof(int)), *perm, pos = 0;
+        decar_rng r;
+        for (i = 0; i < v.im.n; i++)
+            if (!v.test[i]) {
+                prior[lab[i]] += 1.0f / nt;
+                sz[lab[i]]++;
+            }
+        t[0].name = "centroids";
+        t[0].ndim = 2;
+        t[0].shape[0] = K;
+        t[0].shape[1] = dim;
+        t[0].data = C;
+        t[1].name = "prior";
+        t[1].ndim = 1;
+        t[1].shape[0] = K;
+        t[1].shape[1] = 1;
+        t[1].data = prior;
+        t[2].name = "pixel_mean";
+        t[2].ndim = 1;
+        t[2].shape[0] = VSIDE * VSIDE;
+        t[2].shape[1] = 1;
+        t[2].data = mean;
+        snprintf(meta, sizeof meta, "\"k\":\"%d\",\"dim\":\"%d\",\"feat_seed\":\"%llu\"", K, dim,
+                 (unsigned long long)seed);
         snprintf(path, sizeof path, "%s/vrouter.safetensors", out);
         if (decar_st_save_mem(t, 3, meta, &buf, &len, &e)) die("router", &e);
         out_add(os, path, buf, len);
-        perm = (int *)malloc((size_t)v.im.n * sizeof(int)); decar_rng_seed(&r, 99);
+        perm = (int *)malloc((size_t)v.im.n * sizeof(int));
+        decar_rng_seed(&r, 99);
         for (i = 0; i < v.im.n; i++) perm[i] = i;
-        for (i = v.im.n - 1; i > 0; i--) { int q = (int)(decar_rng_u32(&r) % (uint32_t)(i + 1)), x = perm[i]; perm[i] = perm[q]; perm[q] = x; }
+        for (i = v.im.n - 1; i > 0; i--) {
+            int q = (int)(decar_rng_u32(&r) % (uint32_t)(i + 1)), x = perm[i];
+            perm[i] = perm[q];
+            perm[q] = x;
+        }
         for (j = 0; j < K; j++) {
-            int q, c = 0; FILE *f = out_text(os);
-            for (i = 0; i < v.im.n; i++) if (!v.test[i] && lab[i] == j) fprintf(f, "%d\n", i);
+            int q, c = 0;
+            FILE *f = out_text(os);
+            for (i = 0; i < v.im.n; i++)
+                if (!v.test[i] && lab[i] == j) fprintf(f, "%d\n", i);
             snprintf(path, sizeof path, "%s/shard_%d.txt", out, j);
             out_close(os, path);
             f = out_text(os);
-            for (q = pos; q < v.im.n && c < sz[j]; q++) if (!v.test[perm[q]]) { fprintf(f, "%d\n", perm[q]); c++; }
+            for (q = pos; q < v.im.n && c < sz[j]; q++)
+                if (!v.test[perm[q]]) {
+                    fprintf(f, "%d\n", perm[q]);
+                    c++;
+                }
             pos = q;
             snprintf(path, sizeof path, "%s/random_%d.txt", out, j);
             out_close(os, path);
         }
-        free(prior); free(sz); free(perm);
+        free(prior);
+        free(sz);
+        free(perm);
+    }
+}
+/* raw-pixel features of every image (X) and of the training images (Xt), centred by the training images' mean;
+   returns the number of training images */
+static int vfeatures(const vdata *vp, int dim, uint64_t seed, float **mean_out, float **X_out, float **Xt_out) {
+    vdata v = *vp;
+    int i, j, nt = 0;
+    float *mean, *X, *Xt;
+    mean = (float *)calloc(VSIDE * VSIDE, 4);
+    for (i = 0; i < v.im.n; i++)
+        if (!v.test[i]) {
+            int p;
+            nt++;
+            for (p = 0; p < VSIDE * VSIDE; p++) mean[p] += v.im.pixels[(size_t)i * VSIDE * VSIDE + p] / 255.0f;
+        }
+    for (i = 0; i < VSIDE * VSIDE; i++) mean[i] /= nt > 0 ? nt : 1;
+    X = (float *)malloc((size_t)v.im.n * dim * 4);
+    Xt = (float *)malloc((size_t)nt * dim * 4);
+    for (i = 0, j = 0; i < v.im.n; i++) {
+        decar_pixel_features(v.im.pixels + (size_t)i * VSIDE * VSIDE, VSIDE * VSIDE, mean, dim, seed,
+                             X + (size_t)i * dim);
+        if (!v.test[i]) memcpy(Xt + (size_t)j++ * dim, X + (size_t)i * dim, (size_t)dim * 4);
+    }
+    *mean_out = mean;
+    *X_out = X;
+    *Xt_out = Xt;
+    return nt;
+}
+/* vclusters.txt and the summary line: purity and NMI of the image clusters against the scripts */
+static void write_vstats(outset *os, const char *out, const vdata *vp, const int *lab, const int *dom, int K) {
+    vdata v = *vp;
+    int i, j;
+    char path[4096];
+    {
+        double pur, v2 = decar_nmi(lab, dom, v.im.n, K, v.n_labels, &pur);
+        int tests[3] = { 0, 0, 0 };
+        for (i = 0; i < v.im.n; i++) tests[v.test[i]]++;
+        printf("vision clusters: K=%d purity %.4f NMI %.4f against %d scripts; %d train, %d test (%d unseen "
+               "renderings, %d unseen characters)\n",
+               K, pur, v2, v.n_labels, tests[0], tests[1] + tests[2], tests[1], tests[2]);
+        {
+            FILE *f = out_text(os);
+            int *cnt = (int *)calloc((size_t)K * v.n_labels, sizeof(int));
+            fprintf(f, "purity %.4f nmi %.4f\ncluster", pur, v2);
+            for (j = 0; j < v.n_labels; j++) fprintf(f, " %s", v.names[j]);
+            fprintf(f, "\n");
+            for (i = 0; i < v.im.n; i++) cnt[lab[i] * v.n_labels + v.label[i]]++;
+            for (i = 0; i < K; i++) {
+                fprintf(f, "%d", i);
+                for (j = 0; j < v.n_labels; j++) fprintf(f, " %d", cnt[i * v.n_labels + j]);
+                fprintf(f, "\n");
+            }
+            snprintf(path, sizeof path, "%s/vclusters.txt", out);
+            out_close(os, path);
+            free(cnt);
+        }
+        out_commit(os, out);
     }
 }
 static int cmd_vcluster(int argc, char **argv) {
-    opt o[] = { {"images", NULL, 0, 0}, {"out", NULL, 0, 0}, {"k", "4", 0, 0},
-                {"feat-dim", "64", 0, 0}, {"seed", "1", 0, 0}, {"iters", "30", 0, 0} };
-    int n = NOPT(o), K, dim, i, j, nt = 0, *lab, *dom; vdata v; float *mean, *X, *Xt; int32_t *lt; decar_kmeans_opts ko; decar_router rt; decar_error e; char path[4096];
-    uint64_t seed; const char *out; outset os; memset(&os, 0, sizeof os);
+    opt o[] = { { "images", NULL, 0, 0 },   { "out", NULL, 0, 0 }, { "k", "4", 0, 0 },
+                { "feat-dim", "64", 0, 0 }, { "seed", "1", 0, 0 }, { "iters", "30", 0, 0 } };
+    int n = NOPT(o), K, dim, i, nt = 0, *lab, *dom;
+    vdata v;
+    float *mean, *X, *Xt;
+    int32_t *lt;
+    decar_kmeans_opts ko;
+    decar_router rt;
+    decar_error e;
+    uint64_t seed;
+    const char *out;
+    outset os;
+    memset(&os, 0, sizeof os);
     parse_opts(argc, argv, o, n, "vcluster", "--images DIR --out DIR [--k K]");
-    K = (int)I(o, n, "k", 1, 1 << 20); dim = (int)I(o, n, "feat-dim", 1, 4096); seed = (uint64_t)I(o, n, "seed", 0, 1L << 62); out = REQ(o, n, "out");
+    K = (int)I(o, n, "k", 1, 1 << 20);
+    dim = (int)I(o, n, "feat-dim", 1, 4096);
+    seed = (uint64_t)I(o, n, "seed", 0, 1L << 62);
+    out = REQ(o, n, "out");
     out_dir_check("vcluster", out);
-    memset(&v, 0, sizeof v); vdata_load(&v, REQ(o, n, "images"));
-    mean = (float *)calloc(VSIDE * VSIDE, 4);
-    for (i = 0; i < v.im.n; i++) if (!v.test[i]) { int p; nt++; for (p = 0; p < VSIDE * VSIDE; p++) mean[p] += v.im.pixels[(size_t)i * VSIDE * VSIDE + p] / 255.0f; }
-    for (i = 0; i < VSIDE * VSIDE; i++) mean[i] /= nt > 0 ? nt : 1;
-    X = (float *)malloc((size_t)v.im.n * dim * 4); Xt = (float *)malloc((size_t)nt * dim * 4); lt = (int32_t *)malloc((size_t)nt * 4 + 4);
-    for (i = 0, j = 0; i < v.im.n; i++) { decar_pixel_features(v.im.pixels + (size_t)i * VSIDE * VSIDE, VSIDE * VSIDE, mean, dim, seed, X + (size_t)i * dim); if (!v.test[i]) memcpy(Xt + (size_t)j++ * dim, X + (size_t)i * dim, (size_t)dim * 4); }
-    ko.k = K; ko.iters = (int)I(o, n, "iters", 1, 10000); ko.balanced = 1; ko.seed = seed; ko.n_fine = 0;
+    memset(&v, 0, sizeof v);
+    vdata_load(&v, REQ(o, n, "images"));
+    nt = vfeatures(&v, dim, seed, &mean, &X, &Xt);
+    lt = (int32_t *)malloc((size_t)nt * 4 + 4);
+    ko.k = K;
+    ko.iters = (int)I(o, n, "iters", 1, 10000);
+    ko.balanced = 1;
+    ko.seed = seed;
+    ko.n_fine = 0;
     if (decar_router_build(&rt, Xt, nt, dim, &ko, lt, &e)) die("vcluster", &e);
-    lab = (int *)malloc((size_t)v.im.n * sizeof(int)); dom = (int *)malloc((size_t)v.im.n * sizeof(int));
-    for (i = 0; i < v.im.n; i++) { lab[i] = decar_router_assign(&rt, X + (size_t)i * dim); dom[i] = v.label[i]; }
-    write_vshards(&os, out, &v, &rt, mean, seed, lab, nt);
-    {
-        double pur, v2 = decar_nmi(lab, dom, v.im.n, K, v.n_labels, &pur); int tests[3] = {0, 0, 0};
-        for (i = 0; i < v.im.n; i++) tests[v.test[i]]++;
-        printf("vision clusters: K=%d purity %.4f NMI %.4f against %d scripts; %d train, %d test (%d unseen renderings, %d unseen characters)\n",
-               K, pur, v2, v.n_labels, tests[0], tests[1] + tests[2], tests[1], tests[2]);
-        { FILE *f = out_text(&os); int *cnt = (int *)calloc((size_t)K * v.n_labels, sizeof(int));
-          fprintf(f, "purity %.4f nmi %.4f\ncluster", pur, v2); for (j = 0; j < v.n_labels; j++) fprintf(f, " %s", v.names[j]); fprintf(f, "\n");
-          for (i = 0; i < v.im.n; i++) cnt[lab[i] * v.n_labels + v.label[i]]++;
-          for (i = 0; i < K; i++) { fprintf(f, "%d", i); for (j = 0; j < v.n_labels; j++) fprintf(f, " %d", cnt[i * v.n_labels + j]); fprintf(f, "\n"); }
-          snprintf(path, sizeof path, "%s/vclusters.txt", out);
-          out_close(&os, path); free(cnt); }
-        out_commit(&os, out);
+    lab = (int *)malloc((size_t)v.im.n * sizeof(int));
+    dom = (int *)malloc((size_t)v.im.n * sizeof(int));
+    for (i = 0; i < v.im.n; i++) {
+        lab[i] = decar_router_assign(&rt, X + (size_t)i * dim);
+        dom[i] = v.label[i];
     }
-    free(mean); free(X); free(Xt); free(lt); decar_router_free(&rt); free(lab); free(dom);
+    write_vshards(&os, out, &v, &rt, mean, seed, lab, nt);
+    write_vstats(&os, out, &v, lab, dom, K);
+    free(mean);
+    free(X);
+    free(Xt);
+    free(lt);
+    decar_router_free(&rt);
+    free(lab);
+    free(dom);
     return 0;
 }
 
+/* steps of B random training images (of idx[m]) as [prefix, EOT caption] -> [caption EOT], with progress and log */
+static void vtrain_loop(decar_gpt *gp, decar_ctx *ctx, const decar_opt *op, const vdata *vp, const int *idx, int m,
+                        int B, int steps, int Tmax, uint64_t seed, FILE *logf, int verbose) {
+    decar_gpt g = *gp;
+    vdata v = *vp;
+    int32_t *ids = (int32_t *)malloc((size_t)B * Tmax * 4), *tg = (int32_t *)malloc((size_t)B * Tmax * 4);
+    float *pre = (float *)malloc((size_t)B * v.P * v.Dp * 4), *pick_pre = pre;
+    int *pick = (int *)malloc((size_t)B * sizeof(int)), s;
+    double t0 = now_s(), last = 0, ema = -1;
+    decar_rng r;
+    decar_rng_seed(&r, seed ^ 0x1a6e);
+    for (s = 0; s < steps; s++) {
+        int T;
+        float loss;
+        int b;
+        for (b = 0; b < B; b++) pick[b] = idx[decar_rng_u32(&r) % (uint32_t)m];
+        T = vbatch(&v, pick, B, ids, tg, pick_pre, Tmax);
+        loss = decar_gpt_train_step_prefix(&g, ctx, op, pre, ids, tg, NULL, B, T);
+        if (loss != loss) fail(1, "decar vtrain: %s\n", decar_ctx_error(ctx));
+        ema = ema < 0 ? loss : 0.95 * ema + 0.05 * loss;
+        if (verbose && (now_s() - t0 - last > 1 || s + 1 == steps)) {
+            char eta[32];
+            fmt_eta((now_s() - t0) / (s + 1) * (steps - s - 1), eta);
+            last = now_s() - t0;
+            fprintf(stderr, "\rstep %5d/%d | loss %.4f | %5.1f img/s | %s left  ", s + 1, steps, ema,
+                    (s + 1) * B / (now_s() - t0), eta);
+        }
+        if (logf && ((s + 1) % (steps / 10 > 0 ? steps / 10 : 1) == 0))
+            fprintf(logf, "%d,%d,%.5f,%.5f,%.2f\n", s + 1, (s + 1) * B, ema, ema, now_s() - t0);
+    }
+    *gp = g;
+    free(ids);
+    free(tg);
+    free(pre);
+    free(pick);
+}
 static int cmd_vtrain(int argc, char **argv) {
-    opt o[] = { {"images", NULL, 0, 0}, {"subset", NULL, "file of training image indices (default: every training image)", 0},
-                {"out", "captioner.safetensors", 0, 0}, {"steps", "1000", 0, 0}, {"batch", "32", 0, 0},
-                {"layers", "3", 0, 0}, {"heads", "4", 0, 0}, {"dim", "128", 0, 0}, {"proj", "mlp", "projector: mlp (LLaVA-1.5) or linear", 0},
-                {"lr", "2e-3", 0, 0}, {"seed", "1", 0, 0}, {"threads", "0", 0, 0}, {"log", NULL, 0, 0}, {"quiet", "0", 0, 0},
-                {"features", NULL, 0, 0}, {"prefix-len", "1", 0, 0} };
-    int n = NOPT(o), *idx, m, i, B, steps, s, Tmax = 100; vdata v; decar_gpt g; decar_gpt_config c = decar_gpt_default_config(); decar_error e; decar_opt op = decar_opt_default();
-    decar_ctx *ctx = decar_ctx_new(0); decar_rng r; int32_t *ids, *tg; float *pre, *pick_pre; int *pick; double t0 = now_s(), last = 0, ema = -1; FILE *logf = NULL;
+    opt o[] = { { "images", NULL, 0, 0 },
+                { "subset", NULL, "file of training image indices (default: every training image)", 0 },
+                { "out", "captioner.safetensors", 0, 0 },
+                { "steps", "1000", 0, 0 },
+                { "batch", "32", 0, 0 },
+                { "layers", "3", 0, 0 },
+                { "heads", "4", 0, 0 },
+                { "dim", "128", 0, 0 },
+                { "proj", "mlp", "projector: mlp (LLaVA-1.5) or linear", 0 },
+                { "lr", "2e-3", 0, 0 },
+                { "seed", "1", 0, 0 },
+                { "threads", "0", 0, 0 },
+                { "log", NULL, 0, 0 },
+                { "quiet", "0", 0, 0 },
+                { "features", NULL, 0, 0 },
+                { "prefix-len", "1", 0, 0 } };
+    int n = NOPT(o), *idx, m, i, B, steps, Tmax = 100;
+    vdata v;
+    decar_gpt g;
+    decar_gpt_config c = decar_gpt_default_config();
+    decar_error e;
+    decar_opt op = decar_opt_default();
+    decar_ctx *ctx = decar_ctx_new(0);
+    FILE *logf = NULL;
     parse_opts(argc, argv, o, n, "vtrain", "--images DIR [--subset FILE] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     out_file_check("vtrain", REQ(o, n, "out"));
     if (S(o, n, "log")) out_file_check("vtrain", S(o, n, "log"));
-    memset(&v, 0, sizeof v); vdata_load(&v, REQ(o, n, "images"));
+    memset(&v, 0, sizeof v);
+    vdata_load(&v, REQ(o, n, "images"));
     vdata_features(&v, S(o, n, "features"), (int)I(o, n, "prefix-len", 1, 4096));
-    if (S(o, n, "subset")) m = read_indices(S(o, n, "subset"), v.im.n, &idx);
-    else { idx = (int *)malloc((size_t)v.im.n * sizeof(int)); for (i = 0, m = 0; i < v.im.n; i++) if (!v.test[i]) idx[m++] = i; }
-    if (m == 0) { fprintf(stderr, "decar vtrain: no training images\n"); return 1; }
-    B = (int)I(o, n, "batch", 1, 4096); steps = (int)I(o, n, "steps", 0, 100000000);
-    c.n_layer = (int)I(o, n, "layers", 1, 64); c.n_head = (int)I(o, n, "heads", 1, 1024); c.d_model = (int)I(o, n, "dim", 1, 65536);
-    c.n_prefix = v.P; c.d_prefix = v.Dp; c.seq_len = c.n_prefix + Tmax;
+    if (S(o, n, "subset"))
+        m = read_indices(S(o, n, "subset"), v.im.n, &idx);
+    else {
+        idx = (int *)malloc((size_t)v.im.n * sizeof(int));
+        for (i = 0, m = 0; i < v.im.n; i++)
+            if (!v.test[i]) idx[m++] = i;
+    }
+    if (m == 0) fail(1, "decar vtrain: no training images\n");
+    B = (int)I(o, n, "batch", 1, 4096);
+    steps = (int)I(o, n, "steps", 0, 100000000);
+    c.n_layer = (int)I(o, n, "layers", 1, 64);
+    c.n_head = (int)I(o, n, "heads", 1, 1024);
+    c.d_model = (int)I(o, n, "dim", 1, 65536);
+    c.n_prefix = v.P;
+    c.d_prefix = v.Dp;
+    c.seq_len = c.n_prefix + Tmax;
     c.d_proj_hidden = !strcmp(S(o, n, "proj"), "mlp") ? c.d_model : 0;
-    if (decar_gpt_check_config(&c, &e)) { fprintf(stderr, "decar vtrain: %s\n", e.msg); return 2; }
+    if (decar_gpt_check_config(&c, &e)) fail(2, "decar vtrain: %s\n", e.msg);
     memory_check("vtrain", &c, B, c.seq_len);
     if (decar_gpt_init(&g, &c, (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("init", &e);
-    op.lr = (float)F(o, n, "lr", 0, 10); op.total_steps = steps; op.warmup_steps = steps / 20 > 0 ? steps / 20 : 1; op.min_lr = op.lr / 10;
-    ids = (int32_t *)malloc((size_t)B * Tmax * 4); tg = (int32_t *)malloc((size_t)B * Tmax * 4); pre = (float *)malloc((size_t)B * v.P * v.Dp * 4);
-    pick = (int *)malloc((size_t)B * sizeof(int)); pick_pre = pre;
-    decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62) ^ 0x1a6e);
-    if (S(o, n, "log")) { logf = fopen(S(o, n, "log"), "w"); if (logf) fprintf(logf, "step,tokens,train_loss,val_loss,seconds\n"); }
-    for (s = 0; s < steps; s++) {
-        int T; float loss; int b;
-        for (b = 0; b < B; b++) pick[b] = idx[decar_rng_u32(&r) % (uint32_t)m];
-        T = vbatch(&v, pick, B, ids, tg, pick_pre, Tmax);
-        loss = decar_gpt_train_step_prefix(&g, ctx, &op, pre, ids, tg, NULL, B, T);
-        if (loss != loss) { fprintf(stderr, "decar vtrain: %s\n", decar_ctx_error(ctx)); return 1; }
-        ema = ema < 0 ? loss : 0.95 * ema + 0.05 * loss;
-        if (!strcmp(S(o, n, "quiet"), "0") && (now_s() - t0 - last > 1 || s + 1 == steps)) {
-            char eta[32]; fmt_eta((now_s() - t0) / (s + 1) * (steps - s - 1), eta); last = now_s() - t0;
-            fprintf(stderr, "\rstep %5d/%d | loss %.4f | %5.1f img/s | %s left  ", s + 1, steps, ema, (s + 1) * B / (now_s() - t0), eta);
-        }
-        if (logf && ((s + 1) % (steps / 10 > 0 ? steps / 10 : 1) == 0)) fprintf(logf, "%d,%d,%.5f,%.5f,%.2f\n", s + 1, (s + 1) * B, ema, ema, now_s() - t0);
+    op.lr = (float)F(o, n, "lr", 0, 10);
+    op.total_steps = steps;
+    op.warmup_steps = steps / 20 > 0 ? steps / 20 : 1;
+    op.min_lr = op.lr / 10;
+    if (S(o, n, "log")) {
+        logf = fopen(S(o, n, "log"), "w");
+        if (logf) fprintf(logf, "step,tokens,train_loss,val_loss,seconds\n");
     }
+    vtrain_loop(&g, ctx, &op, &v, idx, m, B, steps, Tmax, (uint64_t)I(o, n, "seed", 0, 1L << 62), logf,
+                !strcmp(S(o, n, "quiet"), "0"));
     if (logf) fclose(logf);
     if (decar_gpt_save(&g, REQ(o, n, "out"), "\"task\":\"caption\"", &e)) die("save", &e);
     if (!strcmp(S(o, n, "quiet"), "0")) fprintf(stderr, "\nsaved %s\n", S(o, n, "out"));
-    free(ids); free(tg); free(pre); free(pick); free(idx); decar_gpt_free(&g); decar_ctx_free(ctx); decar_images_free(&v.im);
+    free(idx);
+    decar_gpt_free(&g);
+    decar_ctx_free(ctx);
+    decar_images_free(&v.im);
     return 0;
 }
 
@@ -1374,7 +2125,8 @@ static void vrouter_load(ens_t *E, const char *path, decar_pixel_featurizer *pf,
         exit(1);
     }
     if ((size_t)K * dim * 4 > len) {
-        fprintf(stderr, "decar caption: %s cannot hold %d centroids of dimension %d (does its K match the experts?)\n", path, K, dim);
+        fprintf(stderr, "decar caption: %s cannot hold %d centroids of dimension %d (does its K match the experts?)\n",
+                path, K, dim);
         exit(1);
     }
     E->en.router.centroids = (float *)malloc((size_t)K * dim * 4);
@@ -1382,7 +2134,8 @@ static void vrouter_load(ens_t *E, const char *path, decar_pixel_featurizer *pf,
     *mean = (float *)malloc(VSIDE * VSIDE * 4);
     if (decar_st_get(buf, len, "centroids", E->en.router.centroids, (int64_t)K * dim, &e) ||
         decar_st_get(buf, len, "pixel_mean", *mean, VSIDE * VSIDE, &e) ||
-        decar_st_get(buf, len, "prior", E->en.router.prior, K, &e)) die("router (does its K match the experts?)", &e);
+        decar_st_get(buf, len, "prior", E->en.router.prior, K, &e))
+        die("router (does its K match the experts?)", &e);
     free(buf);
     E->en.router.d = dim;
     pf->n_pixels = VSIDE * VSIDE;
@@ -1395,21 +2148,34 @@ static void vrouter_load(ens_t *E, const char *path, decar_pixel_featurizer *pf,
     E->en.feat = &E->feat;
 }
 /* the caption scores, in total and per script: bits, bytes, exact matches, images */
-typedef struct { double bits, bytes, exact, n; } capstat;
+typedef struct {
+    double bits, bytes, exact, n;
+} capstat;
+static void capstat_add(capstat *s, double bits, int bytes, int exact) {
+    s->bits += bits;
+    s->bytes += bytes;
+    s->exact += exact;
+    s->n += 1;
+}
 static void cap_csv(const char *path, const char *label, const char *route, int tk, const vdata *v, const capstat *s) {
     FILE *csv = csv_append(path, "model,router,topk,script,bits_per_byte,exact_match,images");
     int j;
-    fprintf(csv, "%s,%s,%d,all,%.5f,%.4f,%d\n", label, route, tk, s[0].bits / s[0].bytes, s[0].exact / s[0].n, (int)s[0].n);
+    fprintf(csv, "%s,%s,%d,all,%.5f,%.4f,%d\n", label, route, tk, s[0].bits / s[0].bytes, s[0].exact / s[0].n,
+            (int)s[0].n);
     for (j = 0; j < v->n_labels; j++) {
         const capstat *t = &s[j + 1];
-        if (t->n > 0) fprintf(csv, "%s,%s,%d,%s,%.5f,%.4f,%d\n", label, route, tk, v->names[j], t->bits / t->bytes, t->exact / t->n, (int)t->n);
+        if (t->n > 0)
+            fprintf(csv, "%s,%s,%d,%s,%.5f,%.4f,%d\n", label, route, tk, v->names[j], t->bits / t->bytes,
+                    t->exact / t->n, (int)t->n);
     }
     fclose(csv);
 }
 
 /* Image i under the routed ensemble (routing reads the image through the pixel featurizer): its caption's bits by
-   teacher forcing under sum_k w_k p_k, and the greedy caption gen from the same mixture. Returns 1 on an exact match. */
-static int caption_image(ens_t *E, decar_ctx *ctx, const vdata *v, int i, char *gen, double *bits, int *best, double *wb) {
+   teacher forcing under sum_k w_k p_k, and the greedy caption gen from the same mixture. Returns 1 on an exact match.
+ */
+static int caption_image(ens_t *E, decar_ctx *ctx, const vdata *v, int i, char *gen, double *bits, int *best,
+                         double *wb) {
     const char *cap = v->im.captions[i];
     int K = E->en.k, L = (int)strlen(cap), T = L + 1, t, j, len, n_new;
     float *pre = (float *)malloc((size_t)v->P * v->Dp * 4);
@@ -1418,13 +2184,16 @@ static int caption_image(ens_t *E, decar_ctx *ctx, const vdata *v, int i, char *
     decar_error e;
     vprefix(v, i, pre);
     if (decar_ensemble_route(&E->en, NULL, 0, w, &e)) die("caption", &e);
-    for (t = 0; t < T; t++) {   /* ids [EOT, caption], targets [caption, EOT] */
+    for (t = 0; t < T; t++) { /* ids [EOT, caption], targets [caption, EOT] */
         ids[t] = t == 0 ? DECAR_TOK_EOT : (uint8_t)cap[t - 1];
         tg[t] = t < L ? (uint8_t)cap[t] : DECAR_TOK_EOT;
     }
     for (j = 0; j < K; j++)
         if (w[j] > 0 && T + v->P > E->en.experts[j]->cfg.seq_len) {
-            fprintf(stderr, "decar caption: image %d's caption (%d bytes) does not fit expert %d's context of %d after %d prefix positions\n", i, L, j, E->en.experts[j]->cfg.seq_len, v->P);
+            fprintf(stderr,
+                    "decar caption: image %d's caption (%d bytes) does not fit expert %d's context of %d after %d "
+                    "prefix positions\n",
+                    i, L, j, E->en.experts[j]->cfg.seq_len, v->P);
             exit(1);
         }
     if (decar_ensemble_score_seq(&E->en, ctx, pre, ids, tg, T, w, nll, &e)) die("caption", &e);
@@ -1448,26 +2217,44 @@ static int caption_image(ens_t *E, decar_ctx *ctx, const vdata *v, int i, char *
 }
 
 /* captioners that take this data's prefix, routed once by the image (its pixel features), stopping at EOT */
-static void caption_setup(ens_t *E, const vdata *v, const char *router, int kind, decar_pixel_featurizer *pf, float **mean) {
+static void caption_setup(ens_t *E, const vdata *v, const char *router, int kind, int tk, decar_pixel_featurizer *pf,
+                          float **mean) {
     int j;
     for (j = 0; j < E->en.k; j++)
         if (!E->en.experts[j] || E->en.experts[j]->cfg.n_prefix != v->P || E->en.experts[j]->cfg.d_prefix != v->Dp) {
-            fprintf(stderr, "decar caption: expert %d does not take a prefix of %d x %d (train it with decar vtrain and the same --features)\n", j, v->P, v->Dp);
+            fprintf(stderr,
+                    "decar caption: expert %d does not take a prefix of %d x %d (train it with decar vtrain and the "
+                    "same --features)\n",
+                    j, v->P, v->Dp);
             exit(2);
         }
     memset(pf, 0, sizeof *pf);
-    if (router) vrouter_load(E, router, pf, mean);
-    else if (kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar caption: --route %s needs --router\n", decar_route_label(kind)); exit(2); }
+    if (router)
+        vrouter_load(E, router, pf, mean);
+    else if (kind != DECAR_ROUTE_UNIFORM) {
+        fprintf(stderr, "decar caption: --route %s needs --router\n", decar_route_label(kind));
+        exit(2);
+    }
     E->en.route_every = 0;
     E->en.stop_at_eot = 1;
+    E->en.router.kind = kind;
+    E->en.router.top_k = tk;
 }
 
 static int cmd_caption(int argc, char **argv) {
-    opt o[] = { {"experts", NULL, 0, 0}, {"router", NULL, 0, 0},
-                {"route", "top1", 0, 0}, {"route-k", "1", 0, 0}, {"route-temp", "0.05", 0, 0},
-                {"images", NULL, 0, 0}, {"label", "model", 0, 0}, {"csv", NULL, 0, 0},
-                {"sheet", NULL, "write an SVG contact sheet of test images here", 0}, {"max", "0", "caption at most this many test images (0: all)", 0}, {"threads", "0", 0, 0},
-                {"features", NULL, 0, 0}, {"prefix-len", "1", 0, 0} };
+    opt o[] = { { "experts", NULL, 0, 0 },
+                { "router", NULL, 0, 0 },
+                { "route", "top1", 0, 0 },
+                { "route-k", "1", 0, 0 },
+                { "route-temp", "0.05", 0, 0 },
+                { "images", NULL, 0, 0 },
+                { "label", "model", 0, 0 },
+                { "csv", NULL, 0, 0 },
+                { "sheet", NULL, "write an SVG contact sheet of test images here", 0 },
+                { "max", "0", "caption at most this many test images (0: all)", 0 },
+                { "threads", "0", 0, 0 },
+                { "features", NULL, 0, 0 },
+                { "prefix-len", "1", 0, 0 } };
     int n = NOPT(o), i, q, nt = 0, tk, kind, maxn;
     vdata v;
     ens_t E;
@@ -1477,20 +2264,24 @@ static int cmd_caption(int argc, char **argv) {
     capstat *st;
     sheet_t sh;
     outset os;
-    parse_opts(argc, argv, o, n, "caption", "--experts A,B,.. --images DIR [--router R --route top1|cosine --route-k k] [--sheet out.svg]");
+    parse_opts(argc, argv, o, n, "caption",
+               "--experts A,B,.. --images DIR [--router R --route top1|cosine --route-k k] [--sheet out.svg]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
-    memset(&v, 0, sizeof v); vdata_load(&v, REQ(o, n, "images"));
+    memset(&v, 0, sizeof v);
+    vdata_load(&v, REQ(o, n, "images"));
     vdata_features(&v, S(o, n, "features"), (int)I(o, n, "prefix-len", 1, 4096));
     if (S(o, n, "sheet")) out_file_check("caption", S(o, n, "sheet"));
     if (S(o, n, "csv")) out_file_check("caption", S(o, n, "csv"));
     ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0, NULL);
-    tk = (int)I(o, n, "route-k", 1, 1 << 20); kind = decar_route_name(S(o, n, "route"));
-    if (kind != DECAR_ROUTE_TOP1 && kind != DECAR_ROUTE_COSINE && kind != DECAR_ROUTE_UNIFORM) { fprintf(stderr, "decar caption: --route must be top1, cosine or uniform\n"); return 2; }
-    caption_setup(&E, &v, S(o, n, "router"), kind, &pf, &mean);
-    E.en.router.kind = kind; E.en.router.top_k = tk; E.en.router.temp = (float)F(o, n, "route-temp", 1e-6, 1e6);
+    tk = (int)I(o, n, "route-k", 1, 1 << 20);
+    kind = decar_route_name(S(o, n, "route"));
+    if (kind != DECAR_ROUTE_TOP1 && kind != DECAR_ROUTE_COSINE && kind != DECAR_ROUTE_UNIFORM)
+        fail(2, "decar caption: --route must be top1, cosine or uniform\n");
+    caption_setup(&E, &v, S(o, n, "router"), kind, tk, &pf, &mean);
+    E.en.router.temp = (float)F(o, n, "route-temp", 1e-6, 1e6);
     maxn = (int)I(o, n, "max", 0, 1 << 30);
     for (i = 0; i < v.im.n; i++) nt += v.test[i] && (maxn == 0 || nt < maxn);
-    if (nt == 0) { fprintf(stderr, "decar caption: no held-out images to caption\n"); return 1; }
+    if (nt == 0) fail(1, "decar caption: no held-out images to caption\n");
     st = (capstat *)calloc((size_t)v.n_labels + 1, sizeof(capstat));
     memset(&os, 0, sizeof os);
     sheet_open(&sh, S(o, n, "sheet") ? out_text(&os) : NULL, S(o, n, "label"));
@@ -1501,8 +2292,8 @@ static int cmd_caption(int argc, char **argv) {
         if (!v.test[i]) continue;
         pf.image = v.im.pixels + (size_t)i * VSIDE * VSIDE;
         ex = caption_image(&E, ctx, &v, i, gen, &bits, &best, &wb);
-        st[0].bits += bits; st[0].bytes += L; st[0].exact += ex; st[0].n += 1;
-        st[lb].bits += bits; st[lb].bytes += L; st[lb].exact += ex; st[lb].n += 1;
+        capstat_add(&st[0], bits, L, ex);
+        capstat_add(&st[lb], bits, L, ex);
         sheet_add(&sh, q++, pf.image, VSIDE, gen, v.im.captions[i], ex, best, wb);
     }
     sheet_close(&sh);
@@ -1510,38 +2301,61 @@ static int cmd_caption(int argc, char **argv) {
         out_close(&os, S(o, n, "sheet"));
         out_commit(&os, NULL);
     }
-    printf("%-14s %-7s top-%d: caption %.4f bits/byte, exact match %.1f%% (%d held-out images)\n", S(o, n, "label"), S(o, n, "route"), tk, st[0].bits / st[0].bytes, 100 * st[0].exact / nt, nt);
+    printf("%-14s %-7s top-%d: caption %.4f bits/byte, exact match %.1f%% (%d held-out images)\n", S(o, n, "label"),
+           S(o, n, "route"), tk, st[0].bits / st[0].bytes, 100 * st[0].exact / nt, nt);
     if (S(o, n, "csv")) cap_csv(S(o, n, "csv"), S(o, n, "label"), S(o, n, "route"), tk, &v, st);
-    free(mean); free(st);
-    free(E.en.router.centroids);
-    free(E.en.router.prior);
-    E.en.router.centroids = E.en.router.prior = NULL;
-    ens_close(&E); decar_ctx_free(ctx); decar_images_free(&v.im); free(v.label); free(v.test);
+    free(mean);
+    free(st);
+    E.have_router = 1; /* vrouter_load's centroids and prior go with the router */
+    ens_close(&E);
+    decar_ctx_free(ctx);
+    decar_images_free(&v.im);
+    free(v.label);
+    free(v.test);
     return 0;
 }
 
 /* ---- export / import: weights-only checkpoints and the Hugging Face GPT-2 format -------------------------------- */
 static int cmd_export(int argc, char **argv) {
-    opt o[] = { {"model", NULL, 0, 0}, {"format", "hf", "hf (DIR/model.safetensors + DIR/config.json for GPT2LMHeadModel) or weights (a decar checkpoint without the optimizer state)", 0},
-                {"out", NULL, 0, 0} };
-    int n = NOPT(o); decar_gpt g; decar_error e; const char *fmt, *out;
+    opt o[] = { { "model", NULL, 0, 0 },
+                { "format", "hf",
+                  "hf (DIR/model.safetensors + DIR/config.json for GPT2LMHeadModel) or weights (a decar checkpoint "
+                  "without the optimizer state)",
+                  0 },
+                { "out", NULL, 0, 0 } };
+    int n = NOPT(o);
+    decar_gpt g;
+    decar_error e;
+    const char *fmt, *out;
     parse_opts(argc, argv, o, n, "export", "--model CKPT --format hf|weights --out DIR|FILE");
-    fmt = S(o, n, "format"); out = REQ(o, n, "out");
-    if (strcmp(fmt, "hf") && strcmp(fmt, "weights")) { fprintf(stderr, "decar export: --format must be hf or weights\n"); return 2; }
-    if (!strcmp(fmt, "hf")) out_dir_check("export", out); else out_file_check("export", out);
+    fmt = S(o, n, "format");
+    out = REQ(o, n, "out");
+    if (strcmp(fmt, "hf") && strcmp(fmt, "weights")) fail(2, "decar export: --format must be hf or weights\n");
+    if (!strcmp(fmt, "hf"))
+        out_dir_check("export", out);
+    else
+        out_file_check("export", out);
     load_model(&g, REQ(o, n, "model"));
-    if (!strcmp(fmt, "hf")) {   /* both files built first, then committed together (the directory made then) */
-        void *st; size_t len; char *cfg, path[4096]; outset os; memset(&os, 0, sizeof os);
+    if (!strcmp(fmt, "hf")) { /* both files built first, then committed together (the directory made then) */
+        void *st;
+        size_t len;
+        char *cfg, path[4096];
+        outset os;
+        memset(&os, 0, sizeof os);
         if (decar_gpt_export_hf_mem(&g, &st, &len, &cfg, &e)) die("export", &e);
         snprintf(path, sizeof path, "%s/model.safetensors", out);
         out_add(&os, path, st, len);
         snprintf(path, sizeof path, "%s/config.json", out);
         out_add(&os, path, cfg, strlen(cfg));
         out_commit(&os, out);
-        printf("wrote %s/model.safetensors and %s/config.json (GPT2LMHeadModel; input: token 256 then the text's bytes)\n", out, out);
+        printf(
+            "wrote %s/model.safetensors and %s/config.json (GPT2LMHeadModel; input: token 256 then the text's bytes)\n",
+            out, out);
     } else {
-        void *buf; size_t len;
-        if (decar_gpt_save_mem(&g, 0, NULL, &buf, &len, &e) || decar_write_file_atomic(out, buf, len, &e)) die("export", &e);
+        void *buf;
+        size_t len;
+        if (decar_gpt_save_mem(&g, 0, NULL, &buf, &len, &e) || decar_write_file_atomic(out, buf, len, &e))
+            die("export", &e);
         free(buf);
         printf("wrote %s (weights only, %lu parameters)\n", out, (unsigned long)g.n_params);
     }
@@ -1549,28 +2363,46 @@ static int cmd_export(int argc, char **argv) {
     return 0;
 }
 static int cmd_import(int argc, char **argv) {
-    opt o[] = { {"hf", NULL, "directory with model.safetensors + config.json of a GPT-2 (GPT2LMHeadModel)", 0}, {"out", NULL, 0, 0} };
-    int n = NOPT(o); decar_gpt g; decar_error e;
+    opt o[] = { { "hf", NULL, "directory with model.safetensors + config.json of a GPT-2 (GPT2LMHeadModel)", 0 },
+                { "out", NULL, 0, 0 } };
+    int n = NOPT(o);
+    decar_gpt g;
+    decar_error e;
     parse_opts(argc, argv, o, n, "import", "--hf DIR --out CKPT");
     out_file_check("import", REQ(o, n, "out"));
     if (decar_gpt_import_hf(&g, REQ(o, n, "hf"), &e)) die("import", &e);
     if (decar_gpt_save(&g, REQ(o, n, "out"), NULL, &e)) die("import", &e);
-    printf("wrote %s (%d layers, d_model %d, vocab %d, context %d)\n", REQ(o, n, "out"), g.cfg.n_layer, g.cfg.d_model, g.cfg.vocab_size, g.cfg.seq_len);
+    printf("wrote %s (%d layers, d_model %d, vocab %d, context %d)\n", REQ(o, n, "out"), g.cfg.n_layer, g.cfg.d_model,
+           g.cfg.vocab_size, g.cfg.seq_len);
     decar_gpt_free(&g);
     return 0;
 }
 
 /* ---- tokenizer: train a byte-level BPE on the training documents, write GPT-2's vocab.json + merges.txt ---------- */
 static int cmd_tokenizer(int argc, char **argv) {
-    opt o[] = { {"data", NULL, 0, 0}, {"ext", ".txt", 0, 0}, {"val-permille", "50", 0, 0}, {"out", NULL, 0, 0},
-                {"vocab", "1024", "tokens: 256 bytes + merges + the end-of-document token", 0},
-                {"sample-mb", "8", "learn the merges from at most this many MB of training documents (every k-th document)", 0},
-                {"tokenizer", NULL, 0, 0}, {"encode", NULL, "with --tokenizer: print the token ids of this text (and nothing is trained)", 0} };
-    int n = NOPT(o), i, nt = 0, step; decar_data d; decar_tokenizer t; decar_error e; decar_doc *train; int64_t total = 0, lim, heldb = 0, heldt = 0;
-    int32_t *ids; const char *out; double t0 = now_s();
+    opt o[] = { { "data", NULL, 0, 0 },
+                { "ext", ".txt", 0, 0 },
+                { "val-permille", "50", 0, 0 },
+                { "out", NULL, 0, 0 },
+                { "vocab", "1024", "tokens: 256 bytes + merges + the end-of-document token", 0 },
+                { "sample-mb", "8",
+                  "learn the merges from at most this many MB of training documents (every k-th document)", 0 },
+                { "tokenizer", NULL, 0, 0 },
+                { "encode", NULL, "with --tokenizer: print the token ids of this text (and nothing is trained)", 0 } };
+    int n = NOPT(o), i, nt = 0, step;
+    decar_data d;
+    decar_tokenizer t;
+    decar_error e;
+    decar_doc *train;
+    int64_t total = 0, lim, heldb = 0, heldt = 0;
+    int32_t *ids;
+    const char *out;
+    double t0 = now_s();
     parse_opts(argc, argv, o, n, "tokenizer", "--data DIR --out DIR [--vocab N]   or   --tokenizer DIR --encode TEXT");
     if (S(o, n, "encode")) {
-        const decar_tokenizer *tk = tok_open(REQ(o, n, "tokenizer")); const char *txt = S(o, n, "encode"); int64_t m, q;
+        const decar_tokenizer *tk = tok_open(REQ(o, n, "tokenizer"));
+        const char *txt = S(o, n, "encode");
+        int64_t m, q;
         ids = (int32_t *)malloc((strlen(txt) + 1) * 4);
         m = decar_tokenizer_encode(tk, (const uint8_t *)txt, (int64_t)strlen(txt), ids);
         for (q = 0; q < m; q++) printf("%s%d", q ? " " : "", ids[q]);
@@ -1582,45 +2414,64 @@ static int cmd_tokenizer(int argc, char **argv) {
     out_dir_check("tokenizer", out);
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     lim = (int64_t)I(o, n, "sample-mb", 1, 1 << 20) << 20;
-    for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 0) total += d.docs[i].len;
+    for (i = 0; i < d.n_docs; i++)
+        if (d.docs[i].split == 0) total += d.docs[i].len;
     step = (int)(total / lim + 1);
     train = (decar_doc *)malloc((size_t)d.n_docs * sizeof(decar_doc));
-    for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 0 && (i % step) == 0) train[nt++] = d.docs[i];
-    if (!nt) { fprintf(stderr, "decar tokenizer: no training documents\n"); return 1; }
+    for (i = 0; i < d.n_docs; i++)
+        if (d.docs[i].split == 0 && (i % step) == 0) train[nt++] = d.docs[i];
+    if (!nt) fail(1, "decar tokenizer: no training documents\n");
     if (decar_tokenizer_train(&t, train, nt, (int)I(o, n, "vocab", 257, 1 << 20), &e)) die("tokenizer", &e);
-    for (i = 0; i < d.n_docs; i++) if (d.docs[i].split == 1) {   /* compression on the held-out documents */
-        ids = (int32_t *)malloc((size_t)(d.docs[i].len + 1) * 4);
-        heldt += decar_tokenizer_encode(&t, d.docs[i].bytes, d.docs[i].len, ids);
-        heldb += d.docs[i].len;
-        free(ids);
-    }
-    if (mkdir_p(out)) { fprintf(stderr, "decar tokenizer: cannot create directory '%s'\n", out); return 1; }
+    for (i = 0; i < d.n_docs; i++)
+        if (d.docs[i].split == 1) { /* compression on the held-out documents */
+            ids = (int32_t *)malloc((size_t)(d.docs[i].len + 1) * 4);
+            heldt += decar_tokenizer_encode(&t, d.docs[i].bytes, d.docs[i].len, ids);
+            heldb += d.docs[i].len;
+            free(ids);
+        }
+    if (mkdir_p(out)) fail(1, "decar tokenizer: cannot create directory '%s'\n", out);
     if (decar_tokenizer_save(&t, out, &e)) die("tokenizer", &e);
-    printf("tokenizer: %d tokens (%d merges) from %d documents in %.1f s; held-out: %.3f bytes per token; wrote %s/vocab.json, %s/merges.txt\n",
+    printf("tokenizer: %d tokens (%d merges) from %d documents in %.1f s; held-out: %.3f bytes per token; wrote "
+           "%s/vocab.json, %s/merges.txt\n",
            t.n_tokens, t.n_merges, nt, now_s() - t0, heldt ? (double)heldb / heldt : 0.0, out, out);
-    free(train); decar_tokenizer_free(&t); decar_data_free(&d);
+    free(train);
+    decar_tokenizer_free(&t);
+    decar_data_free(&d);
     return 0;
 }
 
 int main(int argc, char **argv) {
-    static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
-        {"train", cmd_train}, {"sample", cmd_sample}, {"eval", cmd_eval}, {"cluster", cmd_cluster}, {"ens-eval", cmd_ens_eval},
-        {"generate", cmd_generate}, {"infill", cmd_infill}, {"average", cmd_average}, {"plot", cmd_plot},
-        {"vcluster", cmd_vcluster}, {"vtrain", cmd_vtrain}, {"caption", cmd_caption}, {"export", cmd_export}, {"import", cmd_import}, {"tokenizer", cmd_tokenizer} };
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = { { "train", cmd_train },       { "sample", cmd_sample },     { "eval", cmd_eval },
+                 { "cluster", cmd_cluster },   { "ens-eval", cmd_ens_eval }, { "generate", cmd_generate },
+                 { "infill", cmd_infill },     { "average", cmd_average },   { "plot", cmd_plot },
+                 { "vcluster", cmd_vcluster }, { "vtrain", cmd_vtrain },     { "caption", cmd_caption },
+                 { "export", cmd_export },     { "import", cmd_import },     { "tokenizer", cmd_tokenizer } };
     int i;
     const char *usage = "usage: decar <command> [options]   (decar <command> --help for its options; decar --version)\n"
-        "commands:\n  train     train one model (--objective ar|dfm)\n  sample    sample from one model\n  eval      held-out bits per byte\n"
-        "  cluster   featurize + spherical balanced k-means + shards + router\n  ens-eval  evaluate an expert ensemble under routers x top-k\n"
-        "  generate  sample from a routed ensemble\n  infill    fill holes with DFM experts\n  average   BTM parameter averaging\n  plot      SVG of training curves\n"
-        "  vcluster  cluster images by pixel features: shards + router\n  vtrain    train an image captioner (LLaVA-style prefix)\n  caption   caption held-out images with a routed ensemble\n"
-        "  tokenizer train a byte-level BPE tokenizer (GPT-2's vocab.json + merges.txt)\n"
-        "  export    write a model as Hugging Face GPT-2 (model.safetensors + config.json) or weights only\n  import    read a Hugging Face GPT-2 directory into a decar checkpoint\n";
+                        "commands:\n  train     train one model (--objective ar|dfm)\n  sample    sample from one "
+                        "model\n  eval      held-out bits per byte\n"
+                        "  cluster   featurize + spherical balanced k-means + shards + router\n  ens-eval  evaluate an "
+                        "expert ensemble under routers x top-k\n"
+                        "  generate  sample from a routed ensemble\n  infill    fill holes with DFM experts\n  average "
+                        "  BTM parameter averaging\n  plot      SVG of training curves\n"
+                        "  vcluster  cluster images by pixel features: shards + router\n  vtrain    train an image "
+                        "captioner (LLaVA-style prefix)\n  caption   caption held-out images with a routed ensemble\n"
+                        "  tokenizer train a byte-level BPE tokenizer (GPT-2's vocab.json + merges.txt)\n"
+                        "  export    write a model as Hugging Face GPT-2 (model.safetensors + config.json) or weights "
+                        "only\n  import    read a Hugging Face GPT-2 directory into a decar checkpoint\n";
     if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
         printf("decar %s (simd %s)\n", DECAR_VERSION, decar_simd_name());
         return 0;
     }
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { fputs(usage, argc < 2 ? stderr : stdout); return argc < 2 ? 2 : 0; }
-    for (i = 0; i < (int)(sizeof cmds / sizeof cmds[0]); i++) if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 2, argv + 2);
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (i = 0; i < (int)(sizeof cmds / sizeof cmds[0]); i++)
+        if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 2, argv + 2);
     fprintf(stderr, "%sdecar: unknown command '%s'\n", usage, argv[1]);
     return 2;
 }

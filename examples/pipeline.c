@@ -5,7 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define TRY(call) do { if (call) { fprintf(stderr, "pipeline: %s\n", e.msg); return 1; } } while (0)
+#define TRY(call)                                                                                                      \
+    do {                                                                                                               \
+        if (call) {                                                                                                    \
+            fprintf(stderr, "pipeline: %s\n", e.msg);                                                                  \
+            return 1;                                                                                                  \
+        }                                                                                                              \
+    } while (0)
 
 int main(int argc, char **argv) {
     int K = argc > 2 ? atoi(argv[2]) : 4, steps = argc > 3 ? atoi(argv[3]) : 300, B = 8, T = 128, i, k, s, n = 0;
@@ -22,7 +28,10 @@ int main(int argc, char **argv) {
     int32_t x[8 * 128], y[8 * 128], out[201], *lab;
     float *X, **nll;
     double *bits, tot = 0;
-    if (argc < 2 || K < 1 || steps < 1) { fprintf(stderr, "usage: pipeline DATA_DIR [K] [STEPS]\n"); return 2; }
+    if (argc < 2 || K < 1 || steps < 1) {
+        fprintf(stderr, "usage: pipeline DATA_DIR [K] [STEPS]\n");
+        return 2;
+    }
     decar_data_init(&d);
     TRY(decar_data_load(&d, argv[1], NULL, NULL, 50, &e));
     /* 1. features of every document: tf-idf fitted on all of them, hashed and projected to 64 dimensions */

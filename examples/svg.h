@@ -16,10 +16,14 @@ static void xml_text(FILE *f, const char *s, int max) {
     int i;
     for (i = 0; s[i] && i < max; i++) {
         char c = s[i];
-        if (c == '<') fputs("&lt;", f);
-        else if (c == '>') fputs("&gt;", f);
-        else if (c == '&') fputs("&amp;", f);
-        else fputc(c, f);
+        if (c == '<')
+            fputs("&lt;", f);
+        else if (c == '>')
+            fputs("&gt;", f);
+        else if (c == '&')
+            fputs("&amp;", f);
+        else
+            fputc(c, f);
     }
     if (s[i]) fputs("...", f);
 }
@@ -49,9 +53,12 @@ static void svg_plot(FILE *f, const series *sr, int n, const char *title, const 
         double yv = ymin + (ymax - ymin) * k / 4;
         double xv = xmax * k / 4;
         char tick[32];
-        if (xv >= 1e6) snprintf(tick, sizeof tick, "%.3gM", xv / 1e6);
-        else if (xv >= 1e3) snprintf(tick, sizeof tick, "%.3gk", xv / 1e3);
-        else snprintf(tick, sizeof tick, "%.0f", xv);
+        if (xv >= 1e6)
+            snprintf(tick, sizeof tick, "%.3gM", xv / 1e6);
+        else if (xv >= 1e3)
+            snprintf(tick, sizeof tick, "%.3gk", xv / 1e3);
+        else
+            snprintf(tick, sizeof tick, "%.0f", xv);
         fprintf(f, "<text x='65' y='%.1f' text-anchor='end'>%.*f</text>\n", 400 - 360.0 * k / 4 + 4,
                 ymax - ymin < 0.1 ? 3 : 2, yv);
         fprintf(f, "<text x='%.1f' y='416' text-anchor='middle'>%s</text>\n", 70 + 520.0 * k / 4, tick);
@@ -82,9 +89,10 @@ static void b64(FILE *f, const uint8_t *p, size_t n) {
         fputc(t[p[i + 2] & 63], f);
     }
     if (n - i == 1) fprintf(f, "%c%c==", t[p[i] >> 2], t[(p[i] & 3) << 4]);
-    if (n - i == 2) fprintf(f, "%c%c%c=", t[p[i] >> 2], t[((p[i] & 3) << 4) | (p[i + 1] >> 4)], t[(p[i + 1] & 15) << 2]);
+    if (n - i == 2)
+        fprintf(f, "%c%c%c=", t[p[i] >> 2], t[((p[i] & 3) << 4) | (p[i + 1] >> 4)], t[(p[i + 1] & 15) << 2]);
 }
-static void put32(uint8_t *p, uint32_t v) {   /* big-endian, as PNG stores its integers */
+static void put32(uint8_t *p, uint32_t v) { /* big-endian, as PNG stores its integers */
     p[0] = (uint8_t)(v >> 24);
     p[1] = (uint8_t)(v >> 16);
     p[2] = (uint8_t)(v >> 8);
@@ -103,21 +111,21 @@ static size_t png_gray(const uint8_t *img, int w, int h, uint8_t *out) {
     memcpy(out + o + 4, "IHDR", 4);
     put32(out + o + 8, (uint32_t)w);
     put32(out + o + 12, (uint32_t)h);
-    memcpy(out + o + 16, "\x08\x00\x00\x00\x00", 5);   /* 8-bit gray, deflate, no filter, no interlace */
+    memcpy(out + o + 16, "\x08\x00\x00\x00\x00", 5); /* 8-bit gray, deflate, no filter, no interlace */
     put32(out + o + 21, decar__crc32(out + o + 4, 17));
     o += 25;
     chunk = out + o;
     put32(chunk, (uint32_t)(raw + 2 + 5 + 4));
     memcpy(chunk + 4, "IDAT", 4);
-    chunk[k++] = 0x78;   /* zlib header */
+    chunk[k++] = 0x78; /* zlib header */
     chunk[k++] = 0x01;
-    chunk[k++] = 1;      /* the final block, stored */
+    chunk[k++] = 1; /* the final block, stored */
     chunk[k++] = (uint8_t)(raw & 255);
     chunk[k++] = (uint8_t)(raw >> 8);
     chunk[k++] = (uint8_t)(~raw & 255);
     chunk[k++] = (uint8_t)((~raw >> 8) & 255);
     for (y = 0; y < h; y++) {
-        chunk[k++] = 0;   /* filter: none */
+        chunk[k++] = 0; /* filter: none */
         for (x = 0; x < w; x++) chunk[k++] = img[y * w + x];
     }
     /* Adler-32 of the filtered rows */
@@ -141,15 +149,21 @@ static size_t png_gray(const uint8_t *img, int w, int h, uint8_t *out) {
 
 /* A contact sheet: 6 images a row, each with its generated caption (green when it is exact, red otherwise), the true
    caption in grey, and the expert that answered. At most 48 images; f NULL writes nothing. */
-typedef struct { FILE *f; } sheet_t;
+typedef struct {
+    FILE *f;
+} sheet_t;
 static void sheet_open(sheet_t *s, FILE *f, const char *label) {
     s->f = f;
     if (!f) return;
-    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='1200' height='%d' font-family='monospace' "
-               "font-size='10'>\n<rect width='100%%' height='100%%' fill='white'/>\n", 30 + 8 * 110);
-    fprintf(f, "<text x='10' y='18' font-size='13' font-family='sans-serif'>%s: held-out glyphs, the routed "
-               "ensemble's greedy caption (green = exact) and the expert that answered (grey: the true caption)"
-               "</text>\n", label);
+    fprintf(f,
+            "<svg xmlns='http://www.w3.org/2000/svg' width='1200' height='%d' font-family='monospace' "
+            "font-size='10'>\n<rect width='100%%' height='100%%' fill='white'/>\n",
+            30 + 8 * 110);
+    fprintf(f,
+            "<text x='10' y='18' font-size='13' font-family='sans-serif'>%s: held-out glyphs, the routed "
+            "ensemble's greedy caption (green = exact) and the expert that answered (grey: the true caption)"
+            "</text>\n",
+            label);
 }
 static void sheet_add(sheet_t *s, int q, const uint8_t *img, int side, const char *gen, const char *truth, int exact,
                       int expert, double w) {
@@ -158,8 +172,10 @@ static void sheet_add(sheet_t *s, int q, const uint8_t *img, int side, const cha
     int x0 = 10 + (q % 6) * 198, y0 = 30 + (q / 6) * 110;
     if (!s->f || q >= 48 || side > 64) return;
     pl = png_gray(img, side, side, png);
-    fprintf(s->f, "<image x='%d' y='%d' width='64' height='64' style='image-rendering:pixelated' "
-                  "href='data:image/png;base64,", x0, y0);
+    fprintf(s->f,
+            "<image x='%d' y='%d' width='64' height='64' style='image-rendering:pixelated' "
+            "href='data:image/png;base64,",
+            x0, y0);
     b64(s->f, png, pl);
     fprintf(s->f, "'/>\n<text x='%d' y='%d' fill='%s'>", x0, y0 + 76, exact ? "#080" : "#c00");
     xml_text(s->f, gen, 30);

@@ -14,9 +14,14 @@ static void put(const char *name, const void *p, size_t n) {
     FILE *f;
     snprintf(path, sizeof path, "%s/%s", dir, name);
     f = fopen(path, "wb");
-    if (!f || fwrite(p, 1, n, f) != n || fclose(f)) { fprintf(stderr, "mkbad: cannot write %s\n", path); exit(1); }
+    if (!f || fwrite(p, 1, n, f) != n || fclose(f)) {
+        fprintf(stderr, "mkbad: cannot write %s\n", path);
+        exit(1);
+    }
 }
-static void put_str(const char *name, const char *s) { put(name, s, strlen(s)); }
+static void put_str(const char *name, const char *s) {
+    put(name, s, strlen(s));
+}
 /* a raw safetensors file: 8-byte little-endian header length, the JSON header, data_len zero bytes */
 static void raw_st(const char *name, const char *json, size_t data_len) {
     size_t hl = strlen(json), i;
@@ -52,9 +57,15 @@ int main(int argc, char **argv) {
     decar_error e;
     decar_gpt g;
     uint8_t *c;
-    if (argc != 4) { fprintf(stderr, "usage: mkbad DIR GOOD.safetensors ROUTER.safetensors\n"); return 2; }
+    if (argc != 4) {
+        fprintf(stderr, "usage: mkbad DIR GOOD.safetensors ROUTER.safetensors\n");
+        return 2;
+    }
     dir = argv[1];
-    if (decar_read_file(argv[2], &good, &gl, &e) || decar_read_file(argv[3], &rb, &rl, &e)) { fprintf(stderr, "mkbad: %s\n", e.msg); return 1; }
+    if (decar_read_file(argv[2], &good, &gl, &e) || decar_read_file(argv[3], &rb, &rl, &e)) {
+        fprintf(stderr, "mkbad: %s\n", e.msg);
+        return 1;
+    }
     c = (uint8_t *)malloc(gl + 64);
     /* checkpoints: truncations at several places */
     put("ckpt_empty.safetensors", good, 0);
@@ -67,7 +78,11 @@ int main(int argc, char **argv) {
     c[gl - 10] ^= 0x40;
     put("ckpt_bitflip.safetensors", c, gl);
     memcpy(c, good, gl);
-    for (k = 8; k < 200 && k < gl; k++) if (c[k] == ':') { c[k] = ';'; break; }
+    for (k = 8; k < 200 && k < gl; k++)
+        if (c[k] == ':') {
+            c[k] = ';';
+            break;
+        }
     put("ckpt_badjson.safetensors", c, gl);
     /* one extra byte at the end */
     memcpy(c, good, gl);
@@ -80,22 +95,36 @@ int main(int argc, char **argv) {
     put("ckpt_hl_huge.safetensors", c, 16);
     raw_st("ckpt_no_meta.safetensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
     /* a 200-byte file whose config would need gigabytes: refused before allocating */
-    raw_st("ckpt_bigconfig.safetensors", "{\"__metadata__\":{\"vocab_size\":\"16777216\",\"n_layer\":\"64\",\"n_head\":\"64\","
-           "\"d_model\":\"65536\",\"seq_len\":\"1048576\"}}", 0);
-    raw_st("ckpt_bad_config.safetensors", "{\"__metadata__\":{\"vocab_size\":\"258\",\"n_layer\":\"2\",\"n_head\":\"3\","
-           "\"d_model\":\"32\",\"seq_len\":\"16\"}}", 0);
-    raw_st("ckpt_neg_config.safetensors", "{\"__metadata__\":{\"vocab_size\":\"-5\",\"n_layer\":\"2\",\"n_head\":\"2\","
-           "\"d_model\":\"32\",\"seq_len\":\"16\"}}", 0);
-    raw_st("ckpt_overlap.safetensors", "{\"__metadata__\":{\"vocab_size\":\"258\",\"n_layer\":\"1\",\"n_head\":\"1\",\"d_model\":\"1\","
+    raw_st("ckpt_bigconfig.safetensors",
+           "{\"__metadata__\":{\"vocab_size\":\"16777216\",\"n_layer\":\"64\",\"n_head\":\"64\","
+           "\"d_model\":\"65536\",\"seq_len\":\"1048576\"}}",
+           0);
+    raw_st("ckpt_bad_config.safetensors",
+           "{\"__metadata__\":{\"vocab_size\":\"258\",\"n_layer\":\"2\",\"n_head\":\"3\","
+           "\"d_model\":\"32\",\"seq_len\":\"16\"}}",
+           0);
+    raw_st("ckpt_neg_config.safetensors",
+           "{\"__metadata__\":{\"vocab_size\":\"-5\",\"n_layer\":\"2\",\"n_head\":\"2\","
+           "\"d_model\":\"32\",\"seq_len\":\"16\"}}",
+           0);
+    raw_st("ckpt_overlap.safetensors",
+           "{\"__metadata__\":{\"vocab_size\":\"258\",\"n_layer\":\"1\",\"n_head\":\"1\",\"d_model\":\"1\","
            "\"seq_len\":\"2\"},\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-           "\"y\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12);
-    raw_st("ckpt_dup.safetensors", "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-           "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8);
-    raw_st("ckpt_offsets_out.safetensors", "{\"x\":{\"dtype\":\"F32\",\"shape\":[1000000],\"data_offsets\":[0,4000000]}}", 16);
+           "\"y\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+           12);
+    raw_st("ckpt_dup.safetensors",
+           "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+           "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+           8);
+    raw_st("ckpt_offsets_out.safetensors",
+           "{\"x\":{\"dtype\":\"F32\",\"shape\":[1000000],\"data_offsets\":[0,4000000]}}", 16);
     raw_st("ckpt_shape_mismatch.safetensors", "{\"x\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8);
     raw_st("ckpt_neg_offset.safetensors", "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[-4,0]}}", 8);
     /* a valid model with a NaN weight, a model with an F16 tensor, a missing tensor, a tensor of the wrong shape */
-    if (decar_gpt_load_mem(&g, good, gl, &e)) { fprintf(stderr, "mkbad: %s\n", e.msg); return 1; }
+    if (decar_gpt_load_mem(&g, good, gl, &e)) {
+        fprintf(stderr, "mkbad: %s\n", e.msg);
+        return 1;
+    }
     {
         void *b;
         size_t n;
@@ -107,7 +136,7 @@ int main(int argc, char **argv) {
         g.params[3] = 1e38f;
         g.params[4] = 1e38f;
         if (decar_gpt_save_mem(&g, 0, NULL, &b, &n, &e)) return 1;
-        put("ckpt_huge_weights.safetensors", b, n);   /* finite: loads; averaging two of them overflows */
+        put("ckpt_huge_weights.safetensors", b, n); /* finite: loads; averaging two of them overflows */
         free(b);
         decar_gpt_free(&g);
         /* a vocabulary of 10 tokens: the prompt's EOT (256) is outside it */
@@ -117,18 +146,28 @@ int main(int argc, char **argv) {
         free(b);
         decar_gpt_free(&g);
     }
-    {   /* rename the first tensor: "checkpoint lacks tensor" */
+    { /* rename the first tensor: "checkpoint lacks tensor" */
         memcpy(c, good, gl);
-        for (k = 8; k + 22 < gl; k++) if (!memcmp(c + k, "transformer.wte.weight", 22)) { c[k] = 'X'; break; }
+        for (k = 8; k + 22 < gl; k++)
+            if (!memcmp(c + k, "transformer.wte.weight", 22)) {
+                c[k] = 'X';
+                break;
+            }
         put("ckpt_missing_tensor.safetensors", c, gl);
         memcpy(c, good, gl);
-        for (k = 8; k + 3 < gl; k++) if (!memcmp(c + k, "F32", 3)) { memcpy(c + k, "F16", 3); break; }
+        for (k = 8; k + 3 < gl; k++)
+            if (!memcmp(c + k, "F32", 3)) {
+                memcpy(c + k, "F16", 3);
+                break;
+            }
         put("ckpt_f16.safetensors", c, gl);
     }
     /* routers */
     put("router_trunc.safetensors", rb, rl / 2);
-    raw_st("router_k0.safetensors", "{\"__metadata__\":{\"k\":\"0\",\"dim\":\"8\",\"feat_seed\":\"1\",\"n_fine\":\"0\"}}", 0);
-    raw_st("router_hugek.safetensors", "{\"__metadata__\":{\"k\":\"16000000\",\"dim\":\"1000000\",\"feat_seed\":\"1\",\"n_fine\":\"0\"}}", 0);
+    raw_st("router_k0.safetensors",
+           "{\"__metadata__\":{\"k\":\"0\",\"dim\":\"8\",\"feat_seed\":\"1\",\"n_fine\":\"0\"}}", 0);
+    raw_st("router_hugek.safetensors",
+           "{\"__metadata__\":{\"k\":\"16000000\",\"dim\":\"1000000\",\"feat_seed\":\"1\",\"n_fine\":\"0\"}}", 0);
     raw_st("router_nometa.safetensors", "{}", 0);
     memcpy(c, rb, rl < gl ? rl : gl);
     /* an expert manifest with a blank line, an empty manifest, a binary manifest */

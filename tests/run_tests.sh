@@ -98,6 +98,9 @@ ls $B/*.tmp 2>/dev/null && { echo "FAILED: temporary files left behind"; fails=$
 run $B/decar sample --model $B/det_a.safetensors --prompt "int " --n 16 > /dev/null
 run $B/decar sample --model $B/det_dfm.safetensors --prompt "int " --n 16 > /dev/null
 
+step "layout: 120 columns, one statement per line, thin commands (.clang-format writes this layout)"
+run bash tests/check_style.sh
+
 step "one vocabulary: an option means one thing in every command, one spelling, and the scripts pass only real options"
 run bash tests/check_options.sh $B
 

@@ -11,94 +11,199 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void planted(int N, int K, int d, float noise /* norm of the noise vector */, uint64_t seed, float *X, int *truth) {
-    decar_rng r; int i, j; float *cen = (float *)malloc((size_t)K * d * 4);
+static void planted(int N, int K, int d, float noise /* norm of the noise vector */, uint64_t seed, float *X,
+                    int *truth) {
+    decar_rng r;
+    int i, j;
+    float *cen = (float *)malloc((size_t)K * d * 4);
     decar_rng_seed(&r, seed);
     for (j = 0; j < K * d; j++) cen[j] = decar_rng_normal(&r);
     for (j = 0; j < K; j++) decar_l2_normalize(cen + j * d, d);
-    for (i = 0; i < N; i++) { int c = i % K, q; truth[i] = c; for (q = 0; q < d; q++) X[i * d + q] = cen[c * d + q] + noise / sqrtf((float)d) * decar_rng_normal(&r); decar_l2_normalize(X + i * d, d); }
+    for (i = 0; i < N; i++) {
+        int c = i % K, q;
+        truth[i] = c;
+        for (q = 0; q < d; q++) X[i * d + q] = cen[c * d + q] + noise / sqrtf((float)d) * decar_rng_normal(&r);
+        decar_l2_normalize(X + i * d, d);
+    }
     free(cen);
 }
 static double purity(const int32_t *lab, const int *truth, int N, int K) {
     int *cnt = (int *)calloc((size_t)K * K, sizeof(int)), i, j, tot = 0;
     for (i = 0; i < N; i++) cnt[lab[i] * K + truth[i]]++;
-    for (i = 0; i < K; i++) { int mx = 0; for (j = 0; j < K; j++) if (cnt[i * K + j] > mx) mx = cnt[i * K + j]; tot += mx; }
+    for (i = 0; i < K; i++) {
+        int mx = 0;
+        for (j = 0; j < K; j++)
+            if (cnt[i * K + j] > mx) mx = cnt[i * K + j];
+        tot += mx;
+    }
     free(cnt);
     return (double)tot / N;
 }
 
 static void test_kmeans(void) {
-    int sizes[][3] = { {403, 4, 16}, {1000, 7, 32}, {37, 5, 3}, {10, 10, 4} }, si; decar_error e;
+    int sizes[][3] = { { 403, 4, 16 }, { 1000, 7, 32 }, { 37, 5, 3 }, { 10, 10, 4 } }, si;
+    decar_error e;
     for (si = 0; si < 4; si++) {
-        int N = sizes[si][0], K = sizes[si][1], d = sizes[si][2], i, *truth = (int *)malloc((size_t)N * sizeof(int)), cap = (N + K - 1) / K, mx = 0, *cnt = (int *)calloc((size_t)K, sizeof(int));
-        float *X = (float *)malloc((size_t)N * d * 4), *C = (float *)malloc((size_t)K * d * 4); int32_t *lab = (int32_t *)malloc((size_t)N * 4), *lab2 = (int32_t *)malloc((size_t)N * 4);
-        decar_kmeans_opts o; o.k = K; o.iters = 50; o.balanced = 1; o.seed = 11; o.n_fine = 0;
+        int N = sizes[si][0], K = sizes[si][1], d = sizes[si][2], i, *truth = (int *)malloc((size_t)N * sizeof(int)),
+            cap = (N + K - 1) / K, mx = 0, *cnt = (int *)calloc((size_t)K, sizeof(int));
+        float *X = (float *)malloc((size_t)N * d * 4), *C = (float *)malloc((size_t)K * d * 4);
+        int32_t *lab = (int32_t *)malloc((size_t)N * 4), *lab2 = (int32_t *)malloc((size_t)N * 4);
+        decar_kmeans_opts o;
+        o.k = K;
+        o.iters = 50;
+        o.balanced = 1;
+        o.seed = 11;
+        o.n_fine = 0;
         planted(N, K, d, 0.3f, 100 + si, X, truth);
         CHECK(decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, &e) > 0, "kmeans: %s", e.msg);
         for (i = 0; i < N; i++) cnt[lab[i]]++;
-        for (i = 0; i < K; i++) if (cnt[i] > mx) mx = cnt[i];
+        for (i = 0; i < K; i++)
+            if (cnt[i] > mx) mx = cnt[i];
         CHECK(mx <= cap, "N=%d K=%d: largest cluster %d > capacity %d", N, K, mx, cap);
         for (i = 0; i < K; i++) CHECK(cnt[i] > 0 || N < K, "cluster %d empty", i);
-        CHECK(purity(lab, truth, N, K) > 0.97, "N=%d K=%d planted clusters recovered: purity %.3f", N, K, purity(lab, truth, N, K));
-        CHECK(decar_kmeans(X, N, d, &o, C, lab2, NULL, NULL, &e) > 0 && !memcmp(lab, lab2, (size_t)N * 4), "same seed, same labels");
-        for (i = 0; i < K; i++) { double s = 0; int q; for (q = 0; q < d; q++) s += C[i * d + q] * C[i * d + q]; CHECK(fabs(s - 1) < 1e-4, "centroid %d normalised", i); }
-        printf("  balanced k-means N=%d K=%d d=%d: largest %d <= cap %d, purity %.3f\n", N, K, d, mx, cap, purity(lab, truth, N, K));
-        free(truth); free(X); free(C); free(lab); free(lab2); free(cnt);
+        CHECK(purity(lab, truth, N, K) > 0.97, "N=%d K=%d planted clusters recovered: purity %.3f", N, K,
+              purity(lab, truth, N, K));
+        CHECK(decar_kmeans(X, N, d, &o, C, lab2, NULL, NULL, &e) > 0 && !memcmp(lab, lab2, (size_t)N * 4),
+              "same seed, same labels");
+        for (i = 0; i < K; i++) {
+            double s = 0;
+            int q;
+            for (q = 0; q < d; q++) s += C[i * d + q] * C[i * d + q];
+            CHECK(fabs(s - 1) < 1e-4, "centroid %d normalised", i);
+        }
+        printf("  balanced k-means N=%d K=%d d=%d: largest %d <= cap %d, purity %.3f\n", N, K, d, mx, cap,
+               purity(lab, truth, N, K));
+        free(truth);
+        free(X);
+        free(C);
+        free(lab);
+        free(lab2);
+        free(cnt);
     }
-    {   /* imbalanced planted data: balanced caps it, plain does not */
-        int N = 300, K = 3, d = 8, i, truth[300], cnt[3] = {0, 0, 0}, cntp[3] = {0, 0, 0}; float X[300 * 8], C[24]; int32_t lab[300];
-        decar_kmeans_opts o; o.k = K; o.iters = 50; o.balanced = 1; o.seed = 3; o.n_fine = 0;
+    { /* imbalanced planted data: balanced caps it, plain does not */
+        int N = 300, K = 3, d = 8, i, truth[300], cnt[3] = { 0, 0, 0 }, cntp[3] = { 0, 0, 0 };
+        float X[300 * 8], C[24];
+        int32_t lab[300];
+        decar_kmeans_opts o;
+        o.k = K;
+        o.iters = 50;
+        o.balanced = 1;
+        o.seed = 3;
+        o.n_fine = 0;
         planted(N, K, d, 0.2f, 7, X, truth);
-        for (i = 0; i < 200; i++) { int q; for (q = 0; q < d; q++) X[i * d + q] = X[(i % 100) * 3 * d + q] + 0.01f * (float)(i % 7); decar_l2_normalize(X + i * d, d); }  /* 2/3 near cluster 0 */
-        decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, &e); for (i = 0; i < N; i++) cnt[lab[i]]++;
-        o.balanced = 0; decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, &e); for (i = 0; i < N; i++) cntp[lab[i]]++;
+        for (i = 0; i < 200; i++) {
+            int q;
+            for (q = 0; q < d; q++) X[i * d + q] = X[(i % 100) * 3 * d + q] + 0.01f * (float)(i % 7);
+            decar_l2_normalize(X + i * d, d);
+        } /* 2/3 near cluster 0 */
+        decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, &e);
+        for (i = 0; i < N; i++) cnt[lab[i]]++;
+        o.balanced = 0;
+        decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, &e);
+        for (i = 0; i < N; i++) cntp[lab[i]]++;
         CHECK(cnt[0] <= 100 && cnt[1] <= 100 && cnt[2] <= 100, "balanced obeys capacity on skewed data");
-        CHECK(cntp[0] > 100 || cntp[1] > 100 || cntp[2] > 100, "plain spherical k-means is free to be unbalanced (%d %d %d)", cntp[0], cntp[1], cntp[2]);
+        CHECK(cntp[0] > 100 || cntp[1] > 100 || cntp[2] > 100,
+              "plain spherical k-means is free to be unbalanced (%d %d %d)", cntp[0], cntp[1], cntp[2]);
     }
-    {   /* errors */
-        float X[12]; int32_t lab[3]; float C[40]; decar_kmeans_opts o; int i; o.k = 10; o.iters = 5; o.balanced = 1; o.seed = 1; o.n_fine = 0;
+    { /* errors */
+        float X[12];
+        int32_t lab[3];
+        float C[40];
+        decar_kmeans_opts o;
+        int i;
+        o.k = 10;
+        o.iters = 5;
+        o.balanced = 1;
+        o.seed = 1;
+        o.n_fine = 0;
         for (i = 0; i < 12; i++) X[i] = (float)i;
-        CHECK(decar_kmeans(X, 3, 4, &o, C, lab, NULL, NULL, &e) < 0 && strstr(e.msg, "larger than the data"), "K > N: %s", e.msg);
-        o.k = 2; X[5] = NAN;
+        CHECK(decar_kmeans(X, 3, 4, &o, C, lab, NULL, NULL, &e) < 0 && strstr(e.msg, "larger than the data"),
+              "K > N: %s", e.msg);
+        o.k = 2;
+        X[5] = NAN;
         CHECK(decar_kmeans(X, 3, 4, &o, C, lab, NULL, NULL, &e) < 0 && strstr(e.msg, "NaN"), "NaN: %s", e.msg);
     }
-    {   /* two-stage: labels = fine_map[nearest fine centroid] */
-        int N = 500, K = 4, d = 16, F = 40, i, truth[500]; float *X = (float *)malloc((size_t)N * d * 4), C[64], *fc = (float *)malloc((size_t)F * d * 4); int32_t lab[500], fm[40];
-        decar_kmeans_opts o; decar_router r; int ok = 1;
-        o.k = K; o.iters = 30; o.balanced = 1; o.seed = 5; o.n_fine = F;
+    { /* two-stage: labels = fine_map[nearest fine centroid] */
+        int N = 500, K = 4, d = 16, F = 40, i, truth[500];
+        float *X = (float *)malloc((size_t)N * d * 4), C[64], *fc = (float *)malloc((size_t)F * d * 4);
+        int32_t lab[500], fm[40];
+        decar_kmeans_opts o;
+        decar_router r;
+        int ok = 1;
+        o.k = K;
+        o.iters = 30;
+        o.balanced = 1;
+        o.seed = 5;
+        o.n_fine = F;
         planted(N, K, d, 0.6f, 9, X, truth);
         CHECK(decar_kmeans(X, N, d, &o, C, lab, fc, fm, &e) > 0, "two-stage: %s", e.msg);
-        memset(&r, 0, sizeof r); r.k = K; r.d = d; r.centroids = C; r.n_fine = F; r.fine = fc; r.fine_map = fm;
+        memset(&r, 0, sizeof r);
+        r.k = K;
+        r.d = d;
+        r.centroids = C;
+        r.n_fine = F;
+        r.fine = fc;
+        r.fine_map = fm;
         for (i = 0; i < N; i++) ok &= decar_router_assign(&r, X + i * d) == lab[i];
         CHECK(ok, "two-stage labels equal the router's assignment (the same function at train and test time)");
         CHECK(purity(lab, truth, N, K) > 0.95, "two-stage purity %.3f", purity(lab, truth, N, K));
-        printf("  two-stage (F=%d): purity %.3f, assignment function shared with the router\n", F, purity(lab, truth, N, K));
-        free(X); free(fc);
+        printf("  two-stage (F=%d): purity %.3f, assignment function shared with the router\n", F,
+               purity(lab, truth, N, K));
+        free(X);
+        free(fc);
     }
 }
 
 static void test_routers(void) {
-    int K = 5, d = 8, kind, tk, i; float C[40], prior[5] = { 0.1f, 0.2f, 0.3f, 0.25f, 0.15f }, f[8]; double w[5], w2[5], ll[5] = { -3, -1, -2, -5, -1.5 };
-    decar_router r; decar_rng g; decar_rng_seed(&g, 1);
+    int K = 5, d = 8, kind, tk, i;
+    float C[40], prior[5] = { 0.1f, 0.2f, 0.3f, 0.25f, 0.15f }, f[8];
+    double w[5], w2[5], ll[5] = { -3, -1, -2, -5, -1.5 };
+    decar_router r;
+    decar_rng g;
+    decar_rng_seed(&g, 1);
     for (i = 0; i < 40; i++) C[i] = decar_rng_normal(&g);
     for (i = 0; i < 5; i++) decar_l2_normalize(C + i * d, d);
     for (i = 0; i < 8; i++) f[i] = decar_rng_normal(&g);
     decar_l2_normalize(f, d);
-    memset(&r, 0, sizeof r); r.k = K; r.d = d; r.centroids = C; r.prior = prior; r.temp = 0.1f;
-    for (kind = 1; kind <= 5; kind++) for (tk = 1; tk <= K; tk++) {
-        double s = 0; int nz = 0;
-        r.kind = kind; r.top_k = tk;
-        decar_router_weights(&r, f, ll, w);
-        for (i = 0; i < K; i++) { s += w[i]; nz += w[i] > 0; CHECK(w[i] >= 0, "non-negative"); }
-        CHECK(fabs(s - 1) < 1e-12, "kind %d top-%d: weights sum to %.15f", kind, tk, s);
-        CHECK(nz <= tk, "kind %d top-%d: %d non-zero weights", kind, tk, nz);
-        if (kind == DECAR_ROUTE_TOP1) CHECK(w[decar_nearest(f, C, K, d)] == 1.0, "R1 picks the nearest centroid");
-        if (tk == K) { r.top_k = 0; decar_router_weights(&r, f, ll, w2); CHECK(!memcmp(w, w2, sizeof w), "top-k = K equals the full mixture"); }
-    }
-    {   /* R2 by hand: softmax(cos/T) */
-        double z = 0, e[5]; r.kind = DECAR_ROUTE_COSINE; r.top_k = K;
+    memset(&r, 0, sizeof r);
+    r.k = K;
+    r.d = d;
+    r.centroids = C;
+    r.prior = prior;
+    r.temp = 0.1f;
+    for (kind = 1; kind <= 5; kind++)
+        for (tk = 1; tk <= K; tk++) {
+            double s = 0;
+            int nz = 0;
+            r.kind = kind;
+            r.top_k = tk;
+            decar_router_weights(&r, f, ll, w);
+            for (i = 0; i < K; i++) {
+                s += w[i];
+                nz += w[i] > 0;
+                CHECK(w[i] >= 0, "non-negative");
+            }
+            CHECK(fabs(s - 1) < 1e-12, "kind %d top-%d: weights sum to %.15f", kind, tk, s);
+            CHECK(nz <= tk, "kind %d top-%d: %d non-zero weights", kind, tk, nz);
+            if (kind == DECAR_ROUTE_TOP1) CHECK(w[decar_nearest(f, C, K, d)] == 1.0, "R1 picks the nearest centroid");
+            if (tk == K) {
+                r.top_k = 0;
+                decar_router_weights(&r, f, ll, w2);
+                CHECK(!memcmp(w, w2, sizeof w), "top-k = K equals the full mixture");
+            }
+        }
+    { /* R2 by hand: softmax(cos/T) */
+        double z = 0, e[5];
+        r.kind = DECAR_ROUTE_COSINE;
+        r.top_k = K;
         decar_router_weights(&r, f, NULL, w);
-        for (i = 0; i < K; i++) { double c = 0; int q; for (q = 0; q < d; q++) c += f[q] * C[i * d + q]; e[i] = exp(c / 0.1);   /* R2 has no prior term */ z += e[i]; }
+        for (i = 0; i < K; i++) {
+            double c = 0;
+            int q;
+            for (q = 0; q < d; q++) c += f[q] * C[i * d + q];
+            e[i] = exp(c / 0.1); /* R2 has no prior term */
+            z += e[i];
+        }
         for (i = 0; i < K; i++) CHECK(fabs(w[i] - e[i] / z) < 1e-6, "R2 weight %d: %g vs %g", i, w[i], e[i] / z);
     }
     printf("  routers: 5 kinds x top-k 1..%d sum to 1, R1 nearest, R2 by hand, top-K = full\n", K);
@@ -106,73 +211,167 @@ static void test_routers(void) {
 
 /* R4' over a real sequence: sequential mixture = brute-force Bayes mixture */
 static void test_bayes_sequence(void) {
-    decar_gpt g[3]; decar_gpt_config c = decar_gpt_default_config(); decar_error e; decar_ctx *ctx = decar_ctx_new(0); int32_t ids[24], tg[24]; float nll[3][24]; int k, t, T = 24;
-    float prior[3] = { 0.5f, 0.3f, 0.2f }; decar_router r; double ll[3] = {0, 0, 0}, w[3], seq = 0, brute[3], mx = -1e300, z = 0;
-    c.vocab_size = DECAR_BYTE_VOCAB; c.n_layer = 1; c.n_head = 2; c.d_model = 8; c.seq_len = 32; c.causal = 1;
-    for (t = 0; t < T; t++) { ids[t] = t == 0 ? DECAR_TOK_EOT : 'a' + (t * 5) % 11; tg[t] = 'a' + ((t + 1) * 5) % 11; }
-    for (k = 0; k < 3; k++) { decar_gpt_init(&g[k], &c, 10 + k, &e); { size_t i; for (i = 0; i < g[k].n_params; i++) g[k].params[i] *= 20; } decar_gpt_score(&g[k], ctx, ids, tg, 1, T, nll[k]); }
-    memset(&r, 0, sizeof r); r.k = 3; r.kind = DECAR_ROUTE_BAYES; r.top_k = 3; r.prior = prior;
+    decar_gpt g[3];
+    decar_gpt_config c = decar_gpt_default_config();
+    decar_error e;
+    decar_ctx *ctx = decar_ctx_new(0);
+    int32_t ids[24], tg[24];
+    float nll[3][24];
+    int k, t, T = 24;
+    float prior[3] = { 0.5f, 0.3f, 0.2f };
+    decar_router r;
+    double ll[3] = { 0, 0, 0 }, w[3], seq = 0, brute[3], mx = -1e300, z = 0;
+    c.vocab_size = DECAR_BYTE_VOCAB;
+    c.n_layer = 1;
+    c.n_head = 2;
+    c.d_model = 8;
+    c.seq_len = 32;
+    c.causal = 1;
+    for (t = 0; t < T; t++) {
+        ids[t] = t == 0 ? DECAR_TOK_EOT : 'a' + (t * 5) % 11;
+        tg[t] = 'a' + ((t + 1) * 5) % 11;
+    }
+    for (k = 0; k < 3; k++) {
+        decar_gpt_init(&g[k], &c, 10 + k, &e);
+        {
+            size_t i;
+            for (i = 0; i < g[k].n_params; i++) g[k].params[i] *= 20;
+        }
+        decar_gpt_score(&g[k], ctx, ids, tg, 1, T, nll[k]);
+    }
+    memset(&r, 0, sizeof r);
+    r.k = 3;
+    r.kind = DECAR_ROUTE_BAYES;
+    r.top_k = 3;
+    r.prior = prior;
     for (t = 0; t < T; t++) {
         double pm = 0;
         decar_router_weights(&r, NULL, ll, w);
-        for (k = 0; k < 3; k++) { pm += w[k] * exp(-nll[k][t]); ll[k] -= nll[k][t]; }
+        for (k = 0; k < 3; k++) {
+            pm += w[k] * exp(-nll[k][t]);
+            ll[k] -= nll[k][t];
+        }
         seq += log(pm);
     }
-    for (k = 0; k < 3; k++) { brute[k] = log(prior[k]) + ll[k]; if (brute[k] > mx) mx = brute[k]; }
+    for (k = 0; k < 3; k++) {
+        brute[k] = log(prior[k]) + ll[k];
+        if (brute[k] > mx) mx = brute[k];
+    }
     for (k = 0; k < 3; k++) z += exp(brute[k] - mx);
-    CHECK(fabs(seq - (mx + log(z))) < 1e-6 * (1 + fabs(seq)), "sequential R4' log-likelihood %.9f vs brute force %.9f", seq, mx + log(z));
+    CHECK(fabs(seq - (mx + log(z))) < 1e-6 * (1 + fabs(seq)), "sequential R4' log-likelihood %.9f vs brute force %.9f",
+          seq, mx + log(z));
     printf("  R4' over %d tokens: log p = %.6f, brute-force Bayes mixture %.6f\n", T, seq, mx + log(z));
     /* ensemble of one = the expert; missing experts are skipped */
     {
-        decar_ensemble en; decar_gpt *ex[3]; int32_t a[40], b[40], prompt[3] = { DECAR_TOK_EOT, 'h', 'i' }; int n1, n2, i, act[40];
-        float *kv = (float *)malloc(decar_gpt_kv_size(&c) * 4), *lg = (float *)malloc(258 * 4), *sc = (float *)malloc(decar_gpt_step_scratch(&c) * 4);
-        double p[257]; decar_rng rs;
-        memset(&en, 0, sizeof en); ex[0] = &g[1]; en.k = 1; en.experts = ex; en.router.k = 1; en.router.kind = DECAR_ROUTE_UNIFORM; en.router.top_k = 1;
+        decar_ensemble en;
+        decar_gpt *ex[3];
+        int32_t a[40], b[40], prompt[3] = { DECAR_TOK_EOT, 'h', 'i' };
+        int n1, n2, i, act[40];
+        float *kv = (float *)malloc(decar_gpt_kv_size(&c) * 4), *lg = (float *)malloc(258 * 4),
+              *sc = (float *)malloc(decar_gpt_step_scratch(&c) * 4);
+        double p[257];
+        decar_rng rs;
+        memset(&en, 0, sizeof en);
+        ex[0] = &g[1];
+        en.k = 1;
+        en.experts = ex;
+        en.router.k = 1;
+        en.router.kind = DECAR_ROUTE_UNIFORM;
+        en.router.top_k = 1;
         n1 = decar_ensemble_generate(&en, NULL, prompt, 3, 30, 1.0, 0, 1.0, 42, a, NULL, &e);
         /* the same by hand: KV steps, softmax over 257 classes, one uniform per token */
         decar_rng_seed(&rs, 42);
         memcpy(b, prompt, sizeof prompt);
         for (i = 0; i < 3; i++) decar_gpt_step(&g[1], kv, b[i], i, lg, sc);
-        for (i = 3; i < 33; i++) { decar_softmax_double(lg, 257, 1.0, p); b[i] = decar_sample_probs(p, 257, 0, 1.0, &rs); if (i < 32) decar_gpt_step(&g[1], kv, b[i], i, lg, sc); }
+        for (i = 3; i < 33; i++) {
+            decar_softmax_double(lg, 257, 1.0, p);
+            b[i] = decar_sample_probs(p, 257, 0, 1.0, &rs);
+            if (i < 32) decar_gpt_step(&g[1], kv, b[i], i, lg, sc);
+        }
         CHECK(n1 == 33 && !memcmp(a, b, 33 * 4), "an ensemble of one expert generates exactly the expert's tokens");
-        ex[0] = &g[0]; ex[1] = NULL; ex[2] = &g[2]; en.k = 3; en.router.k = 3; en.router.kind = DECAR_ROUTE_BAYES; en.router.top_k = 3; en.router.prior = prior;
+        ex[0] = &g[0];
+        ex[1] = NULL;
+        ex[2] = &g[2];
+        en.k = 3;
+        en.router.k = 3;
+        en.router.kind = DECAR_ROUTE_BAYES;
+        en.router.top_k = 3;
+        en.router.prior = prior;
         n2 = decar_ensemble_generate(&en, NULL, prompt, 3, 20, 1.0, 0, 1.0, 7, a, act, &e);
         CHECK(n2 == 23, "a missing expert is skipped: %s", n2 < 0 ? e.msg : "ok");
         for (i = 0; i < 20; i++) CHECK(act[i] != 1, "the missing expert never answers");
-        free(kv); free(lg); free(sc);
+        free(kv);
+        free(lg);
+        free(sc);
     }
-    {   /* batched generation: 5 sequences in one step equal 5 single steps (the GEMM path sums in another order) */
-        int n = 5, j, p2, V = c.vocab_size; float *kvb[5], *kvs[5], *sc = (float *)malloc(decar_gpt_step_batch_scratch(&c, 5) * 4);
-        float *lb = (float *)malloc((size_t)n * V * 4), *ls = (float *)malloc((size_t)V * 4), emb[5 * 8]; int pos[5]; double worst = 0;
-        for (j = 0; j < n; j++) { kvb[j] = (float *)calloc(decar_gpt_kv_size(&c), 4); kvs[j] = (float *)calloc(decar_gpt_kv_size(&c), 4); }
+    { /* batched generation: 5 sequences in one step equal 5 single steps (the GEMM path sums in another order) */
+        int n = 5, j, p2, V = c.vocab_size;
+        float *kvb[5], *kvs[5], *sc = (float *)malloc(decar_gpt_step_batch_scratch(&c, 5) * 4);
+        float *lb = (float *)malloc((size_t)n * V * 4), *ls = (float *)malloc((size_t)V * 4), emb[5 * 8];
+        int pos[5];
+        double worst = 0;
+        for (j = 0; j < n; j++) {
+            kvb[j] = (float *)calloc(decar_gpt_kv_size(&c), 4);
+            kvs[j] = (float *)calloc(decar_gpt_kv_size(&c), 4);
+        }
         for (p2 = 0; p2 < 6; p2++) {
-            for (j = 0; j < n; j++) { int tok = (j * 31 + p2 * 7) % 256, q; pos[j] = p2; for (q = 0; q < 8; q++) emb[j * 8 + q] = g[0].params[g[0].info[0].offset + tok * 8 + q]; }
+            for (j = 0; j < n; j++) {
+                int tok = (j * 31 + p2 * 7) % 256, q;
+                pos[j] = p2;
+                for (q = 0; q < 8; q++) emb[j * 8 + q] = g[0].params[g[0].info[0].offset + tok * 8 + q];
+            }
             CHECK(decar_gpt_step_batch(&g[0], kvb, emb, pos, n, lb, sc) == 0, "batch step");
             for (j = 0; j < n; j++) {
-                int a2; decar_gpt_step(&g[0], kvs[j], (j * 31 + p2 * 7) % 256, p2, ls, sc);
-                for (a2 = 0; a2 < V; a2++) { double d = fabs(ls[a2] - lb[j * V + a2]); if (d > worst) worst = d; }
+                int a2;
+                decar_gpt_step(&g[0], kvs[j], (j * 31 + p2 * 7) % 256, p2, ls, sc);
+                for (a2 = 0; a2 < V; a2++) {
+                    double d = fabs(ls[a2] - lb[j * V + a2]);
+                    if (d > worst) worst = d;
+                }
             }
         }
         CHECK(worst < 1e-4, "batched generation differs from single steps by %g", worst);
         printf("  batched KV-cache step (5 sequences) = 5 single steps (max diff %.2e)\n", worst);
-        for (j = 0; j < n; j++) { free(kvb[j]); free(kvs[j]); }
-        free(sc); free(lb); free(ls);
+        for (j = 0; j < n; j++) {
+            free(kvb[j]);
+            free(kvs[j]);
+        }
+        free(sc);
+        free(lb);
+        free(ls);
     }
     for (k = 0; k < 3; k++) decar_gpt_free(&g[k]);
     decar_ctx_free(ctx);
 }
 
 static void test_features(void) {
-    decar_doc docs[4]; decar_featurizer f; decar_error e; float a[64], b[64], c2[64], a2[64]; double ab = 0, ac = 0, na = 0; int i;
-    const char *t[4] = { "int main(void) { return printf(\"%d\", x); }\nstatic int foo(int a) { return a + 1; }\n",
-                         "int bar(char *s) { return strlen(s) + printf(\"%s\", s); }\n",
-                         "And God said, Let there be light: and there was light. And God saw the light, that it was good.\n",
-                         "In the beginning God created the heaven and the earth. And the earth was without form.\n" };
-    for (i = 0; i < 4; i++) { docs[i].bytes = (uint8_t *)t[i]; docs[i].len = (int64_t)strlen(t[i]); docs[i].name = NULL; }
+    decar_doc docs[4];
+    decar_featurizer f;
+    decar_error e;
+    float a[64], b[64], c2[64], a2[64];
+    double ab = 0, ac = 0, na = 0;
+    int i;
+    const char *t[4] = {
+        "int main(void) { return printf(\"%d\", x); }\nstatic int foo(int a) { return a + 1; }\n",
+        "int bar(char *s) { return strlen(s) + printf(\"%s\", s); }\n",
+        "And God said, Let there be light: and there was light. And God saw the light, that it was good.\n",
+        "In the beginning God created the heaven and the earth. And the earth was without form.\n"
+    };
+    for (i = 0; i < 4; i++) {
+        docs[i].bytes = (uint8_t *)t[i];
+        docs[i].len = (int64_t)strlen(t[i]);
+        docs[i].name = NULL;
+    }
     CHECK(decar_feat_fit(&f, 64, 9, docs, 4, &e) == 0, "fit");
-    decar_feat_apply(&f, docs[0].bytes, docs[0].len, a); decar_feat_apply(&f, docs[0].bytes, docs[0].len, a2);
-    decar_feat_apply(&f, docs[1].bytes, docs[1].len, b); decar_feat_apply(&f, docs[2].bytes, docs[2].len, c2);
-    for (i = 0; i < 64; i++) { ab += a[i] * b[i]; ac += a[i] * c2[i]; na += a[i] * a[i]; }
+    decar_feat_apply(&f, docs[0].bytes, docs[0].len, a);
+    decar_feat_apply(&f, docs[0].bytes, docs[0].len, a2);
+    decar_feat_apply(&f, docs[1].bytes, docs[1].len, b);
+    decar_feat_apply(&f, docs[2].bytes, docs[2].len, c2);
+    for (i = 0; i < 64; i++) {
+        ab += a[i] * b[i];
+        ac += a[i] * c2[i];
+        na += a[i] * a[i];
+    }
     CHECK(!memcmp(a, a2, sizeof a), "featurizer deterministic");
     CHECK(fabs(na - 1) < 1e-5, "unit norm");
     CHECK(ab > ac + 0.1, "C is closer to C (%.3f) than to the Bible (%.3f)", ab, ac);
@@ -189,10 +388,18 @@ static void test_context_one(void) {
     decar_gpt *ex[1];
     int32_t prompt[1] = { DECAR_TOK_EOT }, a[12], b[12];
     int n1, n2, i, ok = 1;
-    c.n_layer = 1; c.n_head = 1; c.d_model = 8; c.seq_len = 1;
+    c.n_layer = 1;
+    c.n_head = 1;
+    c.d_model = 8;
+    c.seq_len = 1;
     CHECK(decar_gpt_init(&g, &c, 9, &e) == 0, "init seq_len 1: %s", e.msg);
     memset(&en, 0, sizeof en);
-    ex[0] = &g; en.k = 1; en.experts = ex; en.router.k = 1; en.router.kind = DECAR_ROUTE_UNIFORM; en.router.top_k = 1;
+    ex[0] = &g;
+    en.k = 1;
+    en.experts = ex;
+    en.router.k = 1;
+    en.router.kind = DECAR_ROUTE_UNIFORM;
+    en.router.top_k = 1;
     n1 = decar_ensemble_generate(&en, NULL, prompt, 1, 11, 1.0, 0, 1.0, 5, a, NULL, &e);
     n2 = decar_ensemble_generate(&en, NULL, prompt, 1, 11, 1.0, 0, 1.0, 5, b, NULL, &e);
     for (i = 1; i < 12; i++) ok &= a[i] >= 0 && a[i] < DECAR_TOK_MASK;

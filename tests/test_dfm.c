@@ -19,31 +19,66 @@
 #define V 3
 #define TT 3
 #define NSEQ 27
-typedef struct { double q[2][NSEQ]; } oracle;   /* q[k][seq], seq = x0 + 3 x1 + 9 x2 */
+typedef struct {
+    double q[2][NSEQ];
+} oracle; /* q[k][seq], seq = x0 + 3 x1 + 9 x2 */
 
 static int oracle_post(void *user, int k, const int32_t *x, int T, const char *need, double *out) {
-    const oracle *o = (const oracle *)user; int i, sq, a;
-    for (i = 0; i < T; i++) if (need[i]) {
-        double z = 0; for (a = 0; a < V; a++) out[i * V + a] = 0;
-        for (sq = 0; sq < NSEQ; sq++) {
-            int d[3] = { sq % 3, (sq / 3) % 3, sq / 9 }, ok = 1, p;
-            for (p = 0; p < T; p++) if (x[p] != 99 && x[p] != d[p]) ok = 0;
-            if (ok) { out[i * V + d[i]] += o->q[k][sq]; z += o->q[k][sq]; }
+    const oracle *o = (const oracle *)user;
+    int i, sq, a;
+    for (i = 0; i < T; i++)
+        if (need[i]) {
+            double z = 0;
+            for (a = 0; a < V; a++) out[i * V + a] = 0;
+            for (sq = 0; sq < NSEQ; sq++) {
+                int d[3] = { sq % 3, (sq / 3) % 3, sq / 9 }, ok = 1, p;
+                for (p = 0; p < T; p++)
+                    if (x[p] != 99 && x[p] != d[p]) ok = 0;
+                if (ok) {
+                    out[i * V + d[i]] += o->q[k][sq];
+                    z += o->q[k][sq];
+                }
+            }
+            for (a = 0; a < V; a++) out[i * V + a] /= z;
         }
-        for (a = 0; a < V; a++) out[i * V + a] /= z;
-    }
     return 0;
 }
 static double chi2(const int *cnt, const double *p, int n, int total) {
-    double c = 0; int i; for (i = 0; i < n; i++) { double ex = p[i] * total; if (ex > 0) c += (cnt[i] - ex) * (cnt[i] - ex) / ex; } return c;
+    double c = 0;
+    int i;
+    for (i = 0; i < n; i++) {
+        double ex = p[i] * total;
+        if (ex > 0) c += (cnt[i] - ex) * (cnt[i] - ex) / ex;
+    }
+    return c;
 }
-static double run_sampler(oracle *o, int K, const float *prior, int kind, int sampler, int steps, const double *target, const char *name) {
-    decar_router r; decar_dfm_sampler s; int cnt[NSEQ] = {0}, n, total = 4000; decar_error e; double c;
-    memset(&r, 0, sizeof r); r.k = K; r.kind = kind; r.top_k = K; r.prior = (float *)prior;
-    s.k = K; s.n_class = V; s.mask_token = 99; s.post = oracle_post; s.user = o; s.router = &r; s.feat = NULL; s.avail = NULL; s.tok = NULL;
+static double run_sampler(oracle *o, int K, const float *prior, int kind, int sampler, int steps, const double *target,
+                          const char *name) {
+    decar_router r;
+    decar_dfm_sampler s;
+    int cnt[NSEQ] = { 0 }, n, total = 4000;
+    decar_error e;
+    double c;
+    memset(&r, 0, sizeof r);
+    r.k = K;
+    r.kind = kind;
+    r.top_k = K;
+    r.prior = (float *)prior;
+    s.k = K;
+    s.n_class = V;
+    s.mask_token = 99;
+    s.post = oracle_post;
+    s.user = o;
+    s.router = &r;
+    s.feat = NULL;
+    s.avail = NULL;
+    s.tok = NULL;
     for (n = 0; n < total; n++) {
         int32_t x[TT] = { 99, 99, 99 };
-        if (decar_dfm_sample(&s, x, TT, sampler, steps, 1, 1000 + (uint64_t)n, &e)) { CHECK(0, "sample: %s", e.msg); return 1e9; }
+        if (decar_dfm_sample(&s, x, TT, sampler, steps, 1, 1000 + (uint64_t)n, &e)) {
+            CHECK(0, "sample: %s", e.msg);
+            return 1e9;
+        }
         cnt[x[0] + 3 * x[1] + 9 * x[2]]++;
     }
     c = chi2(cnt, target, NSEQ, total);
@@ -53,12 +88,18 @@ static double run_sampler(oracle *o, int K, const float *prior, int kind, int sa
 }
 
 int main(void) {
-    decar_rng r; int i, b;
+    decar_rng r;
+    int i, b;
     printf("test_dfm\n");
-    {   /* 1. weights by hand */
-        decar_dfm d; int32_t x1[40], xi[40], tg[40]; float w[40], t[4]; int masked = 0, n;
+    { /* 1. weights by hand */
+        decar_dfm d;
+        int32_t x1[40], xi[40], tg[40];
+        float w[40], t[4];
+        int masked = 0, n;
         for (n = 1; n <= 2; n++) {
-            d.kappa_pow = n; d.t_max = 0.9f; d.mask_token = 0;
+            d.kappa_pow = n;
+            d.t_max = 0.9f;
+            d.mask_token = 0;
             decar_rng_seed(&r, 5);
             for (i = 0; i < 40; i++) x1[i] = i % 7;
             decar_dfm_corrupt(&d, &r, x1, xi, tg, w, 4, 10, t);
@@ -67,106 +108,218 @@ int main(void) {
                 CHECK(t[b] >= 0.9f * b / 4 && t[b] <= 0.9f * (b + 1) / 4, "t stratified: %f", t[b]);
                 for (i = 0; i < 10; i++) {
                     int k = b * 10 + i;
-                    if (xi[k] == DECAR_TOK_MASK) { CHECK(tg[k] == x1[k] && fabs(w[k] - want) < 1e-5 * want, "weight %g want %g", w[k], want); masked++; }
-                    else CHECK(tg[k] == -1 && w[k] == 0 && xi[k] == x1[k], "revealed positions are copied, not scored");
+                    if (xi[k] == DECAR_TOK_MASK) {
+                        CHECK(tg[k] == x1[k] && fabs(w[k] - want) < 1e-5 * want, "weight %g want %g", w[k], want);
+                        masked++;
+                    } else
+                        CHECK(tg[k] == -1 && w[k] == 0 && xi[k] == x1[k], "revealed positions are copied, not scored");
                 }
             }
         }
         /* masked fraction at t = 0.3 (kappa = t): ~0.7 */
         {
-            int32_t *a = (int32_t *)malloc(100000 * 4), *ai = (int32_t *)malloc(100000 * 4), *at = (int32_t *)malloc(100000 * 4); float *aw = (float *)malloc(100000 * 4), tt; int m = 0;
-            d.kappa_pow = 1; d.t_max = 0.6f; decar_rng_seed(&r, 6);
+            int32_t *a = (int32_t *)malloc(100000 * 4), *ai = (int32_t *)malloc(100000 * 4),
+                    *at = (int32_t *)malloc(100000 * 4);
+            float *aw = (float *)malloc(100000 * 4), tt;
+            int m = 0;
+            d.kappa_pow = 1;
+            d.t_max = 0.6f;
+            decar_rng_seed(&r, 6);
             for (i = 0; i < 100000; i++) a[i] = 1;
-            decar_dfm_corrupt(&d, &r, a, ai, at, aw, 1, 100000, &tt);   /* one row: t uniform in [0, 0.6) */
+            decar_dfm_corrupt(&d, &r, a, ai, at, aw, 1, 100000, &tt); /* one row: t uniform in [0, 0.6) */
             for (i = 0; i < 100000; i++) m += ai[i] == DECAR_TOK_MASK;
             CHECK(fabs(m / 1e5 - (1 - tt)) < 0.01, "masked fraction %.4f vs 1 - t = %.4f", m / 1e5, 1 - tt);
-            free(a); free(ai); free(at); free(aw);
+            free(a);
+            free(ai);
+            free(at);
+            free(aw);
         }
         printf("  DFM loss weights and mask rate match the hand computation (%d masked positions checked)\n", masked);
     }
-    {   /* 2. AR as the degenerate case */
-        decar_gpt g; decar_gpt_config c = decar_gpt_default_config(); decar_error e; decar_ctx *ctx = decar_ctx_new(0); decar_ensemble en; decar_gpt *ex[1];
-        int32_t ar[17], fill[16], inp[17], tg[17]; float nll[17]; double *p = (double *)malloc(DECAR_TOK_MASK * sizeof(double)); decar_rng rs; int T = 16;
-        c.vocab_size = DECAR_BYTE_VOCAB; c.n_layer = 2; c.n_head = 2; c.d_model = 16; c.seq_len = 20; c.causal = 1;
+    { /* 2. AR as the degenerate case */
+        decar_gpt g;
+        decar_gpt_config c = decar_gpt_default_config();
+        decar_error e;
+        decar_ctx *ctx = decar_ctx_new(0);
+        decar_ensemble en;
+        decar_gpt *ex[1];
+        int32_t ar[17], fill[16], inp[17], tg[17];
+        float nll[17];
+        double *p = (double *)malloc(DECAR_TOK_MASK * sizeof(double));
+        decar_rng rs;
+        int T = 16;
+        c.vocab_size = DECAR_BYTE_VOCAB;
+        c.n_layer = 2;
+        c.n_head = 2;
+        c.d_model = 16;
+        c.seq_len = 20;
+        c.causal = 1;
         decar_gpt_init(&g, &c, 3, &e);
-        for (i = 0; i < (int)g.n_params; i++) g.params[i] *= 40.0f;   /* sharper, less uniform distributions */
+        for (i = 0; i < (int)g.n_params; i++) g.params[i] *= 40.0f; /* sharper, less uniform distributions */
         /* AR sampler: full forward on the prefix, next-token distribution, one uniform per token */
-        decar_rng_seed(&rs, 77); ar[0] = DECAR_TOK_EOT;
+        decar_rng_seed(&rs, 77);
+        ar[0] = DECAR_TOK_EOT;
         for (i = 1; i <= T; i++) {
-            decar_tensor *lg; decar_ctx_reset(ctx); lg = decar_gpt_forward(ctx, &g, ar, 1, i);
+            decar_tensor *lg;
+            decar_ctx_reset(ctx);
+            lg = decar_gpt_forward(ctx, &g, ar, 1, i);
             decar_softmax_double(lg->data + (int64_t)(i - 1) * c.vocab_size, DECAR_TOK_MASK, 1.0, p);
             ar[i] = decar_sample_probs(p, DECAR_TOK_MASK, 0, 1.0, &rs);
         }
         /* DFM sampler: left-to-right, one token per step, same seed */
-        memset(&en, 0, sizeof en); ex[0] = &g; en.k = 1; en.experts = ex; en.router.k = 1; en.router.kind = DECAR_ROUTE_UNIFORM; en.router.top_k = 1;
+        memset(&en, 0, sizeof en);
+        ex[0] = &g;
+        en.k = 1;
+        en.experts = ex;
+        en.router.k = 1;
+        en.router.kind = DECAR_ROUTE_UNIFORM;
+        en.router.top_k = 1;
         for (i = 0; i < T; i++) fill[i] = DECAR_TOK_MASK;
         CHECK(decar_ensemble_fill(&en, ctx, fill, T, DECAR_DFM_L2R, 0, 1, 1.0, 77, &e) == 0, "fill: %s", e.msg);
         {
-            int same = 1, distinct = 0; for (i = 0; i < T; i++) { same &= fill[i] == ar[i + 1]; distinct += i > 0 && fill[i] != fill[i - 1]; }
+            int same = 1, distinct = 0;
+            for (i = 0; i < T; i++) {
+                same &= fill[i] == ar[i + 1];
+                distinct += i > 0 && fill[i] != fill[i - 1];
+            }
             CHECK(same, "L2R DFM sampling with a causal model must equal AR sampling token for token");
             CHECK(distinct > 3, "the sampled sequence is not degenerate");
             printf("  AR sampler and L2R DFM sampler agree on all %d tokens\n", T);
         }
         /* discrete-time DFM loss on the L2R path = AR next-token loss */
         {
-            double dfm = 0, arl = 0; int s;
-            for (s = 0; s < T; s++) {   /* state: x_<s revealed, x_>=s masked; score position s */
-                decar_tensor *lg; int32_t st[17]; st[0] = DECAR_TOK_EOT;
+            double dfm = 0, arl = 0;
+            int s;
+            for (s = 0; s < T; s++) { /* state: x_<s revealed, x_>=s masked; score position s */
+                decar_tensor *lg;
+                int32_t st[17];
+                st[0] = DECAR_TOK_EOT;
                 for (i = 0; i < T; i++) st[i + 1] = i < s ? fill[i] : DECAR_TOK_MASK;
-                decar_ctx_reset(ctx); lg = decar_gpt_forward(ctx, &g, st, 1, T + 1);
+                decar_ctx_reset(ctx);
+                lg = decar_gpt_forward(ctx, &g, st, 1, T + 1);
                 decar_softmax_double(lg->data + (int64_t)s * c.vocab_size, DECAR_TOK_MASK, 1.0, p);
                 dfm += -log(p[fill[s]]);
             }
-            inp[0] = DECAR_TOK_EOT; for (i = 0; i < T; i++) { inp[i + 1] = fill[i]; tg[i] = fill[i]; }
+            inp[0] = DECAR_TOK_EOT;
+            for (i = 0; i < T; i++) {
+                inp[i + 1] = fill[i];
+                tg[i] = fill[i];
+            }
             decar_gpt_score(&g, ctx, inp, tg, 1, T, nll);
             for (i = 0; i < T; i++) arl += nll[i];
             CHECK(fabs(dfm - arl) < 1e-4 * (1 + arl), "DFM path loss %.6f vs AR loss %.6f", dfm, arl);
             printf("  discrete-time DFM loss on the L2R path %.6f = AR loss %.6f nats\n", dfm, arl);
         }
-        decar_gpt_free(&g); decar_ctx_free(ctx); free(p);
+        decar_gpt_free(&g);
+        decar_ctx_free(ctx);
+        free(p);
     }
-    {   /* 3. samplers vs an oracle */
-        oracle o; double prod[NSEQ], mixq[NSEQ], s = 0; float prior[2] = { 0.3f, 0.7f }; int sq;
-        for (sq = 0; sq < NSEQ; sq++) { o.q[0][sq] = 1.0 + (sq * 7 % 11) + (sq == 13 ? 20 : 0); s += o.q[0][sq]; }
+    { /* 3. samplers vs an oracle */
+        oracle o;
+        double prod[NSEQ], mixq[NSEQ], s = 0;
+        float prior[2] = { 0.3f, 0.7f };
+        int sq;
+        for (sq = 0; sq < NSEQ; sq++) {
+            o.q[0][sq] = 1.0 + (sq * 7 % 11) + (sq == 13 ? 20 : 0);
+            s += o.q[0][sq];
+        }
         for (sq = 0; sq < NSEQ; sq++) o.q[0][sq] /= s;
-        s = 0; for (sq = 0; sq < NSEQ; sq++) { o.q[1][sq] = 0.2 + 30.0 * (sq % 3 == sq / 9); s += o.q[1][sq]; }
+        s = 0;
+        for (sq = 0; sq < NSEQ; sq++) {
+            o.q[1][sq] = 0.2 + 30.0 * (sq % 3 == sq / 9);
+            s += o.q[1][sq];
+        }
         for (sq = 0; sq < NSEQ; sq++) o.q[1][sq] /= s;
-        run_sampler(&o, 1, NULL, DECAR_ROUTE_UNIFORM, DECAR_DFM_FIRST_HIT, 0, o.q[0], "first-hitting, correlated joint");
+        run_sampler(&o, 1, NULL, DECAR_ROUTE_UNIFORM, DECAR_DFM_FIRST_HIT, 0, o.q[0],
+                    "first-hitting, correlated joint");
         run_sampler(&o, 1, NULL, DECAR_ROUTE_UNIFORM, DECAR_DFM_L2R, 0, o.q[0], "left-to-right, correlated joint");
-        {   /* Euler on a product distribution */
-            oracle op; double m[3][3] = { {0.2, 0.5, 0.3}, {0.6, 0.1, 0.3}, {0.25, 0.25, 0.5} };
-            for (sq = 0; sq < NSEQ; sq++) { op.q[0][sq] = m[0][sq % 3] * m[1][(sq / 3) % 3] * m[2][sq / 9]; prod[sq] = op.q[0][sq]; op.q[1][sq] = prod[sq]; }
-            run_sampler(&op, 1, NULL, DECAR_ROUTE_UNIFORM, DECAR_DFM_EULER, 8, prod, "Euler (8 steps), product distribution");
+        { /* Euler on a product distribution */
+            oracle op;
+            double m[3][3] = { { 0.2, 0.5, 0.3 }, { 0.6, 0.1, 0.3 }, { 0.25, 0.25, 0.5 } };
+            for (sq = 0; sq < NSEQ; sq++) {
+                op.q[0][sq] = m[0][sq % 3] * m[1][(sq / 3) % 3] * m[2][sq / 9];
+                prod[sq] = op.q[0][sq];
+                op.q[1][sq] = prod[sq];
+            }
+            run_sampler(&op, 1, NULL, DECAR_ROUTE_UNIFORM, DECAR_DFM_EULER, 8, prod,
+                        "Euler (8 steps), product distribution");
         }
         /* 4. decentralized: the Bayes-routed ensemble samples the mixture */
         for (sq = 0; sq < NSEQ; sq++) mixq[sq] = prior[0] * o.q[0][sq] + prior[1] * o.q[1][sq];
-        run_sampler(&o, 2, prior, DECAR_ROUTE_BAYES, DECAR_DFM_FIRST_HIT, 0, mixq, "2 experts, Bayes router, first-hitting");
+        run_sampler(&o, 2, prior, DECAR_ROUTE_BAYES, DECAR_DFM_FIRST_HIT, 0, mixq,
+                    "2 experts, Bayes router, first-hitting");
         run_sampler(&o, 2, prior, DECAR_ROUTE_BAYES, DECAR_DFM_L2R, 0, mixq, "2 experts, Bayes router, left-to-right");
-        {   /* without the Bayes update (prior weights fixed) the result is NOT the mixture: the test can fail */
-            decar_router rr; decar_dfm_sampler sm; int cnt[NSEQ] = {0}, n; decar_error e;
-            memset(&rr, 0, sizeof rr); rr.k = 2; rr.kind = DECAR_ROUTE_UNIFORM; rr.top_k = 2;
-            sm.k = 2; sm.n_class = V; sm.mask_token = 99; sm.post = oracle_post; sm.user = &o; sm.router = &rr; sm.feat = NULL; sm.avail = NULL; sm.tok = NULL;
-            for (n = 0; n < 4000; n++) { int32_t x[TT] = { 99, 99, 99 }; decar_dfm_sample(&sm, x, TT, DECAR_DFM_FIRST_HIT, 0, 1, 5000 + (uint64_t)n, &e); cnt[x[0] + 3 * x[1] + 9 * x[2]]++; }
-            { double u[NSEQ]; for (sq = 0; sq < NSEQ; sq++) u[sq] = 0.5 * o.q[0][sq] + 0.5 * o.q[1][sq];
-              printf("  control: fixed weights vs the true mixture: chi2 = %.1f (expected large)\n", chi2(cnt, u, NSEQ, 4000));
-              CHECK(chi2(cnt, u, NSEQ, 4000) > 54.05, "fixed weights should not reproduce the mixture"); }
+        { /* without the Bayes update (prior weights fixed) the result is NOT the mixture: the test can fail */
+            decar_router rr;
+            decar_dfm_sampler sm;
+            int cnt[NSEQ] = { 0 }, n;
+            decar_error e;
+            memset(&rr, 0, sizeof rr);
+            rr.k = 2;
+            rr.kind = DECAR_ROUTE_UNIFORM;
+            rr.top_k = 2;
+            sm.k = 2;
+            sm.n_class = V;
+            sm.mask_token = 99;
+            sm.post = oracle_post;
+            sm.user = &o;
+            sm.router = &rr;
+            sm.feat = NULL;
+            sm.avail = NULL;
+            sm.tok = NULL;
+            for (n = 0; n < 4000; n++) {
+                int32_t x[TT] = { 99, 99, 99 };
+                decar_dfm_sample(&sm, x, TT, DECAR_DFM_FIRST_HIT, 0, 1, 5000 + (uint64_t)n, &e);
+                cnt[x[0] + 3 * x[1] + 9 * x[2]]++;
+            }
+            {
+                double u[NSEQ];
+                for (sq = 0; sq < NSEQ; sq++) u[sq] = 0.5 * o.q[0][sq] + 0.5 * o.q[1][sq];
+                printf("  control: fixed weights vs the true mixture: chi2 = %.1f (expected large)\n",
+                       chi2(cnt, u, NSEQ, 4000));
+                CHECK(chi2(cnt, u, NSEQ, 4000) > 54.05, "fixed weights should not reproduce the mixture");
+            }
         }
-        {   /* brute-force posterior: after revealing a full sequence, the Bayes weights are pi_k q_k(x) / sum_j */
-            decar_router rr; double w[2], ll[2]; int x0 = 1, x1 = 1, x2 = 2; int32_t x[3]; double pk[2][3 * V]; char need[3] = { 1, 1, 1 }; int k;
-            memset(&rr, 0, sizeof rr); rr.k = 2; rr.kind = DECAR_ROUTE_BAYES; rr.top_k = 2; rr.prior = prior;
+        { /* brute-force posterior: after revealing a full sequence, the Bayes weights are pi_k q_k(x) / sum_j */
+            decar_router rr;
+            double w[2], ll[2];
+            int x0 = 1, x1 = 1, x2 = 2;
+            int32_t x[3];
+            double pk[2][3 * V];
+            char need[3] = { 1, 1, 1 };
+            int k;
+            memset(&rr, 0, sizeof rr);
+            rr.k = 2;
+            rr.kind = DECAR_ROUTE_BAYES;
+            rr.top_k = 2;
+            rr.prior = prior;
             ll[0] = ll[1] = 0;
             /* reveal x0, then x1, then x2, accumulating log p_k(revealed | state) as the sampler does */
-            x[0] = 99; x[1] = 99; x[2] = 99;
-            for (k = 0; k < 2; k++) { oracle_post(&o, k, x, 3, need, pk[k]); ll[k] += log(pk[k][0 * V + x0]); }
+            x[0] = 99;
+            x[1] = 99;
+            x[2] = 99;
+            for (k = 0; k < 2; k++) {
+                oracle_post(&o, k, x, 3, need, pk[k]);
+                ll[k] += log(pk[k][0 * V + x0]);
+            }
             x[0] = x0;
-            for (k = 0; k < 2; k++) { oracle_post(&o, k, x, 3, need, pk[k]); ll[k] += log(pk[k][1 * V + x1]); }
+            for (k = 0; k < 2; k++) {
+                oracle_post(&o, k, x, 3, need, pk[k]);
+                ll[k] += log(pk[k][1 * V + x1]);
+            }
             x[1] = x1;
-            for (k = 0; k < 2; k++) { oracle_post(&o, k, x, 3, need, pk[k]); ll[k] += log(pk[k][2 * V + x2]); }
+            for (k = 0; k < 2; k++) {
+                oracle_post(&o, k, x, 3, need, pk[k]);
+                ll[k] += log(pk[k][2 * V + x2]);
+            }
             decar_router_weights(&rr, NULL, ll, w);
             {
-                int sqq = x0 + 3 * x1 + 9 * x2; double b0 = prior[0] * o.q[0][sqq], b1 = prior[1] * o.q[1][sqq];
-                CHECK(fabs(w[0] - b0 / (b0 + b1)) < 1e-6 && fabs(w[1] - b1 / (b0 + b1)) < 1e-6, "Bayes weights %.6f %.6f vs brute force %.6f %.6f", w[0], w[1], b0 / (b0 + b1), b1 / (b0 + b1));
-                printf("  Bayes posterior after 3 reveals: %.6f / %.6f = brute force %.6f / %.6f\n", w[0], w[1], b0 / (b0 + b1), b1 / (b0 + b1));
+                int sqq = x0 + 3 * x1 + 9 * x2;
+                double b0 = prior[0] * o.q[0][sqq], b1 = prior[1] * o.q[1][sqq];
+                CHECK(fabs(w[0] - b0 / (b0 + b1)) < 1e-6 && fabs(w[1] - b1 / (b0 + b1)) < 1e-6,
+                      "Bayes weights %.6f %.6f vs brute force %.6f %.6f", w[0], w[1], b0 / (b0 + b1), b1 / (b0 + b1));
+                printf("  Bayes posterior after 3 reveals: %.6f / %.6f = brute force %.6f / %.6f\n", w[0], w[1],
+                       b0 / (b0 + b1), b1 / (b0 + b1));
             }
         }
     }

@@ -56,7 +56,7 @@ int main(void) {
     int64_t i;
     make_data(&d);
     CHECK(decar_docset_build(&ds, &d, 1, NULL, &e) == 0 && ds.n > 5, "docset: %d held-out documents", ds.n);
-    make_model(&g[0], 1, 16, 1);   /* a context of 16: documents span several windows */
+    make_model(&g[0], 1, 16, 1); /* a context of 16: documents span several windows */
     make_model(&g[1], 1, 16, 2);
     one = (float *)malloc((size_t)ds.total * sizeof(float));
     bits = (double *)malloc((size_t)ds.n * sizeof(double));
@@ -134,14 +134,15 @@ int main(void) {
     {
         ex[1] = &g[1];
         en.router.kind = DECAR_ROUTE_UNIFORM;
-        en.router.top_k = 1;   /* uniform weights tie: the first expert is kept */
+        en.router.top_k = 1; /* uniform weights tie: the first expert is kept */
         CHECK(decar_ensemble_score_docs(&en, ctx, &d, &ds, 4, tab, bits, &e) == 0, "top-1: %s", e.msg);
         CHECK(tab[0] && !tab[1], "only the active expert was scored (tables: %p %p)", (void *)tab[0], (void *)tab[1]);
         decar_nll_tables_free(tab, 2);
         ex[0] = NULL;
         en.router.kind = DECAR_ROUTE_UNIFORM;
         CHECK(decar_ensemble_score_docs(&en, ctx, &d, &ds, 4, tab, bits, &e) == DECAR_ERR_ARG &&
-                  strstr(e.msg, "missing"), "a router that picks only a missing expert fails: %s", e.msg);
+                  strstr(e.msg, "missing"),
+              "a router that picks only a missing expert fails: %s", e.msg);
         decar_nll_tables_free(tab, 2);
         ex[0] = &g[0];
     }
@@ -168,8 +169,8 @@ int main(void) {
         CHECK(fabs(m1 - m2) < 3 * sqrt(se1 * se1 + se2 * se2) && m1 > 7 && m1 < 10,
               "kappa = t: %.4f +- %.4f, kappa = t^2: %.4f +- %.4f bits/byte (a random model: about log2 257 = 8.0)", m1,
               se1, m2, se2);
-        printf("  DFM bound, one random model: kappa = t %.4f +- %.4f, kappa = t^2 %.4f +- %.4f bits/byte\n", m1, se1, m2,
-               se2);
+        printf("  DFM bound, one random model: kappa = t %.4f +- %.4f, kappa = t^2 %.4f +- %.4f bits/byte\n", m1, se1,
+               m2, se2);
         ex[1] = &m;
         en.k = 2;
         en.router.k = 2;

@@ -32,12 +32,15 @@ static int import_check(const char *dir) {
     if (g_fail) TEST_END("test_interop import");
     lg = decar_gpt_forward(ctx, &g, ids, 2, 13);
     snprintf(p, sizeof p, "%s/hf_in/logits.npy", dir);
-    CHECK(decar_read_file(p, &buf, &len, &e) == 0 && decar_npy_parse(buf, len, &ref, &rows, &cols, &e) == 0, "logits.npy: %s", e.msg);
+    CHECK(decar_read_file(p, &buf, &len, &e) == 0 && decar_npy_parse(buf, len, &ref, &rows, &cols, &e) == 0,
+          "logits.npy: %s", e.msg);
     CHECK(lg && rows == 26 && cols == g.cfg.vocab_size, "shapes");
     if (lg && ref && rows == 26 && cols == g.cfg.vocab_size)
-        for (i = 0; i < rows * cols; i++) if (fabs(lg->data[i] - ref[i]) > mx) mx = fabs(lg->data[i] - ref[i]);
+        for (i = 0; i < rows * cols; i++)
+            if (fabs(lg->data[i] - ref[i]) > mx) mx = fabs(lg->data[i] - ref[i]);
     CHECK(mx < 1e-4, "Hugging Face GPT-2 -> decar: max |logits diff| = %.3g", mx);
-    CHECK(decar_gpt_mask(&g.cfg) < 0 && decar_gpt_classes(&g.cfg) == g.cfg.vocab_size, "GPT-2's last token is a real class");
+    CHECK(decar_gpt_mask(&g.cfg) < 0 && decar_gpt_classes(&g.cfg) == g.cfg.vocab_size,
+          "GPT-2's last token is a real class");
     printf("import: Hugging Face GPT-2 (%d layers, d_model %d, context %d) -> decar: max |logits diff| = %.3g\n",
            g.cfg.n_layer, g.cfg.d_model, g.cfg.seq_len, mx);
     free(buf);
@@ -60,14 +63,21 @@ int main(int argc, char **argv) {
     decar_tensor *lg;
     const char *dir = argc > 1 ? argv[1] : "build";
     if (argc > 2 && !strcmp(argv[2], "import")) return import_check(dir);
-    c.vocab_size = DECAR_BYTE_VOCAB; c.n_layer = 2; c.n_head = 3; c.d_model = 24; c.seq_len = 16; c.causal = 1;
+    c.vocab_size = DECAR_BYTE_VOCAB;
+    c.n_layer = 2;
+    c.n_head = 3;
+    c.d_model = 24;
+    c.seq_len = 16;
+    c.causal = 1;
     CHECK(decar_gpt_init(&g, &c, 2024, &e) == 0, "init");
     fixed_ids(ids);
     lg = decar_gpt_forward(ctx, &g, ids, 2, 13);
     CHECK(lg != NULL, "forward");
-    sprintf(p, "%s/interop.safetensors", dir); CHECK(decar_gpt_save(&g, p, NULL, &e) == 0, "save: %s", e.msg);
+    sprintf(p, "%s/interop.safetensors", dir);
+    CHECK(decar_gpt_save(&g, p, NULL, &e) == 0, "save: %s", e.msg);
     CHECK(decar_npy_build(lg->data, 26, c.vocab_size, &buf, &len) == 0, "npy");
-    sprintf(p, "%s/interop_logits.npy", dir); CHECK(decar_write_file_atomic(p, buf, len, &e) == 0, "write npy");
+    sprintf(p, "%s/interop_logits.npy", dir);
+    CHECK(decar_write_file_atomic(p, buf, len, &e) == 0, "write npy");
     free(buf);
     /* export -> import in memory: the same weights, bit for bit (the transposes undo each other) */
     CHECK(decar_gpt_export_hf_mem(&g, &buf, &len, &cfg, &e) == 0, "export: %s", e.msg);
@@ -75,7 +85,7 @@ int main(int argc, char **argv) {
     CHECK(decar_gpt_import_hf_mem(&back, buf, len, cfg, strlen(cfg), &e) == 0, "import: %s", e.msg);
     CHECK(back.n_params == g.n_params && !memcmp(back.params, g.params, g.n_params * 4), "round trip is exact");
     CHECK(decar_gpt_mask(&back.cfg) == DECAR_TOK_MASK, "a decar export keeps its mask token (decar_mask_last)");
-    {   /* the c_attn weight is stored (in, out) = (24, 72) in the export */
+    { /* the c_attn weight is stored (in, out) = (24, 72) in the export */
         decar__st st;
         const decar__st_entry *en;
         CHECK(decar__st_open((const uint8_t *)buf, len, &st, &e) == 0, "parse export");
@@ -87,13 +97,15 @@ int main(int argc, char **argv) {
     free(buf);
     free(cfg);
     decar_gpt_free(&back);
-    c.causal = 0;   /* a DFM model has no GPT-2 equivalent */
+    c.causal = 0; /* a DFM model has no GPT-2 equivalent */
     {
         decar_gpt d;
         CHECK(decar_gpt_init(&d, &c, 1, &e) == 0, "init dfm");
-        CHECK(decar_gpt_export_hf_mem(&d, &buf, &len, &cfg, &e) == DECAR_ERR_ARG && strstr(e.msg, "DFM"), "DFM refused: %s", e.msg);
+        CHECK(decar_gpt_export_hf_mem(&d, &buf, &len, &cfg, &e) == DECAR_ERR_ARG && strstr(e.msg, "DFM"),
+              "DFM refused: %s", e.msg);
         decar_gpt_free(&d);
     }
-    decar_gpt_free(&g); decar_ctx_free(ctx);
+    decar_gpt_free(&g);
+    decar_ctx_free(ctx);
     TEST_END("test_interop");
 }

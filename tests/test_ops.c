@@ -10,21 +10,33 @@
 #include <string.h>
 
 #define MAXIN 4
-typedef struct { int n_in; int ndim[MAXIN]; int64_t shape[MAXIN][4]; float *val[MAXIN]; int no_grad[MAXIN]; } spec;
+typedef struct {
+    int n_in;
+    int ndim[MAXIN];
+    int64_t shape[MAXIN][4];
+    float *val[MAXIN];
+    int no_grad[MAXIN];
+} spec;
 typedef decar_tensor *(*build_fn)(decar_ctx *, decar_tensor **, void *);
 
 static decar_rng R;
-static float frand(void) { return (float)(decar_rng_double(&R) * 2.0 - 1.0); }
+static float frand(void) {
+    return (float)(decar_rng_double(&R) * 2.0 - 1.0);
+}
 
 static double eval(decar_ctx *c, spec *s, build_fn f, void *u, float *wts, decar_tensor **ins, decar_tensor **out_t) {
-    int i; decar_tensor *o, *w, *l;
+    int i;
+    decar_tensor *o, *w, *l;
     decar_ctx_reset(c);
     for (i = 0; i < s->n_in; i++) {
         ins[i] = s->no_grad[i] ? decar_new(c, s->ndim[i], s->shape[i]) : decar_param(c, s->ndim[i], s->shape[i]);
         memcpy(ins[i]->data, s->val[i], (size_t)ins[i]->n * sizeof(float));
     }
     o = f(c, ins, u);
-    if (!o) { printf("build failed: %s\n", decar_ctx_error(c)); return NAN; }
+    if (!o) {
+        printf("build failed: %s\n", decar_ctx_error(c));
+        return NAN;
+    }
     w = decar_new(c, o->ndim, o->shape);
     memcpy(w->data, wts, (size_t)o->n * sizeof(float));
     l = decar_sum(c, decar_mul(c, o, w));
@@ -33,91 +45,197 @@ static double eval(decar_ctx *c, spec *s, build_fn f, void *u, float *wts, decar
 }
 
 static void gradcheck(const char *name, spec *s, build_fn f, void *u) {
-    decar_ctx *c = decar_ctx_new(0); decar_tensor *ins[MAXIN], *l; float *wts; int i; int64_t on;
-    float *ana[MAXIN]; int bad = 0; double worst = 0;
+    decar_ctx *c = decar_ctx_new(0);
+    decar_tensor *ins[MAXIN], *l;
+    float *wts;
+    int i;
+    int64_t on;
+    float *ana[MAXIN];
+    int bad = 0;
+    double worst = 0;
     /* output size: one dry build */
-    for (i = 0; i < s->n_in; i++) { int64_t n = 1; int d; for (d = 0; d < s->ndim[i]; d++) n *= s->shape[i][d];
-        if (!s->val[i]) { int64_t k; s->val[i] = (float *)malloc((size_t)n * sizeof(float)); for (k = 0; k < n; k++) s->val[i][k] = frand(); } }
+    for (i = 0; i < s->n_in; i++) {
+        int64_t n = 1;
+        int d;
+        for (d = 0; d < s->ndim[i]; d++) n *= s->shape[i][d];
+        if (!s->val[i]) {
+            int64_t k;
+            s->val[i] = (float *)malloc((size_t)n * sizeof(float));
+            for (k = 0; k < n; k++) s->val[i][k] = frand();
+        }
+    }
     decar_ctx_reset(c);
-    for (i = 0; i < s->n_in; i++) { ins[i] = decar_param(c, s->ndim[i], s->shape[i]); memcpy(ins[i]->data, s->val[i], (size_t)ins[i]->n * 4); }
-    { decar_tensor *o = f(c, ins, u); if (!o) { CHECK(0, "%s: build failed: %s", name, decar_ctx_error(c)); decar_ctx_free(c); return; } on = o->n; }
+    for (i = 0; i < s->n_in; i++) {
+        ins[i] = decar_param(c, s->ndim[i], s->shape[i]);
+        memcpy(ins[i]->data, s->val[i], (size_t)ins[i]->n * 4);
+    }
+    {
+        decar_tensor *o = f(c, ins, u);
+        if (!o) {
+            CHECK(0, "%s: build failed: %s", name, decar_ctx_error(c));
+            decar_ctx_free(c);
+            return;
+        }
+        on = o->n;
+    }
     wts = (float *)malloc((size_t)on * sizeof(float));
     for (i = 0; i < on; i++) wts[i] = frand();
     eval(c, s, f, u, wts, ins, &l);
     CHECK(decar_backward(c, l) == 0, "%s: backward: %s", name, decar_ctx_error(c));
-    for (i = 0; i < s->n_in; i++) { ana[i] = (float *)malloc((size_t)ins[i]->n * 4); if (!s->no_grad[i]) memcpy(ana[i], ins[i]->grad, (size_t)ins[i]->n * 4); }
     for (i = 0; i < s->n_in; i++) {
-        int64_t n = 1, k, step; int d;
+        ana[i] = (float *)malloc((size_t)ins[i]->n * 4);
+        if (!s->no_grad[i]) memcpy(ana[i], ins[i]->grad, (size_t)ins[i]->n * 4);
+    }
+    for (i = 0; i < s->n_in; i++) {
+        int64_t n = 1, k, step;
+        int d;
         if (s->no_grad[i]) continue;
         for (d = 0; d < s->ndim[i]; d++) n *= s->shape[i][d];
-        step = n > 60 ? n / 60 + 1 : 1;   /* cap on the number of elements checked */
+        step = n > 60 ? n / 60 + 1 : 1; /* cap on the number of elements checked */
         for (k = 0; k < n; k += step) {
-            float old = s->val[i][k], eps = 1e-2f; double lp, lm, num, a, err;
-            s->val[i][k] = old + eps; lp = eval(c, s, f, u, wts, ins, NULL);
-            s->val[i][k] = old - eps; lm = eval(c, s, f, u, wts, ins, NULL);
+            float old = s->val[i][k], eps = 1e-2f;
+            double lp, lm, num, a, err;
+            s->val[i][k] = old + eps;
+            lp = eval(c, s, f, u, wts, ins, NULL);
+            s->val[i][k] = old - eps;
+            lm = eval(c, s, f, u, wts, ins, NULL);
             s->val[i][k] = old;
-            num = (lp - lm) / (2.0 * eps); a = ana[i][k]; err = fabs(a - num);
+            num = (lp - lm) / (2.0 * eps);
+            a = ana[i][k];
+            err = fabs(a - num);
             if (err > worst) worst = err;
-            if (!(err <= 3e-3 + 3e-2 * fabs(num))) { if (bad < 5) printf("  %s input %d elem %lld: analytic %g numeric %g\n", name, i, (long long)k, a, num); bad++; }
+            if (!(err <= 3e-3 + 3e-2 * fabs(num))) {
+                if (bad < 5) printf("  %s input %d elem %lld: analytic %g numeric %g\n", name, i, (long long)k, a, num);
+                bad++;
+            }
         }
     }
     CHECK(bad == 0, "%s: %d gradient elements off (worst abs err %g)", name, bad, worst);
     printf("  %-34s ok=%d worst abs err %.2e\n", name, bad == 0, worst);
-    for (i = 0; i < s->n_in; i++) { free(ana[i]); free(s->val[i]); s->val[i] = NULL; }
-    free(wts); decar_ctx_free(c);
+    for (i = 0; i < s->n_in; i++) {
+        free(ana[i]);
+        free(s->val[i]);
+        s->val[i] = NULL;
+    }
+    free(wts);
+    decar_ctx_free(c);
 }
 
-static decar_tensor *b_matmul(decar_ctx *c, decar_tensor **x, void *u) { return decar_matmul(c, x[0], x[1], u ? x[2] : NULL); }
-static decar_tensor *b_add(decar_ctx *c, decar_tensor **x, void *u) { (void)u; return decar_add(c, x[0], x[1]); }
-static decar_tensor *b_mul(decar_ctx *c, decar_tensor **x, void *u) { (void)u; return decar_mul(c, x[0], x[1]); }
-static decar_tensor *b_scale(decar_ctx *c, decar_tensor **x, void *u) { (void)u; return decar_scale(c, x[0], -1.7f); }
-static decar_tensor *b_gelu(decar_ctx *c, decar_tensor **x, void *u) { (void)u; return decar_gelu(c, decar_scale(c, x[0], 3.0f)); }
-static decar_tensor *b_ln(decar_ctx *c, decar_tensor **x, void *u) { (void)u; return decar_layernorm(c, x[0], x[1], x[2]); }
-static decar_tensor *b_softmax(decar_ctx *c, decar_tensor **x, void *u) { (void)u; return decar_softmax(c, decar_scale(c, x[0], 2.0f)); }
-static decar_tensor *b_attn(decar_ctx *c, decar_tensor **x, void *u) { int *p = (int *)u; return decar_attention(c, x[0], p[0], p[1]); }
-static decar_tensor *b_concat(decar_ctx *c, decar_tensor **x, void *u) { (void)u; return decar_concat(c, x[0], x[1]); }
-static decar_tensor *b_sum(decar_ctx *c, decar_tensor **x, void *u) { (void)u; return decar_sum(c, decar_mul(c, x[0], x[0])); }
-static decar_tensor *b_mean(decar_ctx *c, decar_tensor **x, void *u) { (void)u; return decar_mean(c, decar_mul(c, x[0], x[0])); }
-static decar_tensor *b_view(decar_ctx *c, decar_tensor **x, void *u) {
-    int64_t sh[2]; (void)u; sh[0] = 2; sh[1] = 5;
-    return decar_add(c, decar_view(c, x[0], 2, sh, 3), decar_view(c, x[0], 2, sh, 1));   /* overlapping views */
+static decar_tensor *b_matmul(decar_ctx *c, decar_tensor **x, void *u) {
+    return decar_matmul(c, x[0], x[1], u ? x[2] : NULL);
 }
-typedef struct { int32_t ids[64]; int nd; int64_t sh[3]; } emb_u;
-static decar_tensor *b_emb(decar_ctx *c, decar_tensor **x, void *u) { emb_u *e = (emb_u *)u; return decar_embedding(c, x[0], e->ids, e->nd, e->sh); }
-typedef struct { int32_t tg[64]; float w[64]; int use_w; float norm; int nc; } ce_u;
+static decar_tensor *b_add(decar_ctx *c, decar_tensor **x, void *u) {
+    (void)u;
+    return decar_add(c, x[0], x[1]);
+}
+static decar_tensor *b_mul(decar_ctx *c, decar_tensor **x, void *u) {
+    (void)u;
+    return decar_mul(c, x[0], x[1]);
+}
+static decar_tensor *b_scale(decar_ctx *c, decar_tensor **x, void *u) {
+    (void)u;
+    return decar_scale(c, x[0], -1.7f);
+}
+static decar_tensor *b_gelu(decar_ctx *c, decar_tensor **x, void *u) {
+    (void)u;
+    return decar_gelu(c, decar_scale(c, x[0], 3.0f));
+}
+static decar_tensor *b_ln(decar_ctx *c, decar_tensor **x, void *u) {
+    (void)u;
+    return decar_layernorm(c, x[0], x[1], x[2]);
+}
+static decar_tensor *b_softmax(decar_ctx *c, decar_tensor **x, void *u) {
+    (void)u;
+    return decar_softmax(c, decar_scale(c, x[0], 2.0f));
+}
+static decar_tensor *b_attn(decar_ctx *c, decar_tensor **x, void *u) {
+    int *p = (int *)u;
+    return decar_attention(c, x[0], p[0], p[1]);
+}
+static decar_tensor *b_concat(decar_ctx *c, decar_tensor **x, void *u) {
+    (void)u;
+    return decar_concat(c, x[0], x[1]);
+}
+static decar_tensor *b_sum(decar_ctx *c, decar_tensor **x, void *u) {
+    (void)u;
+    return decar_sum(c, decar_mul(c, x[0], x[0]));
+}
+static decar_tensor *b_mean(decar_ctx *c, decar_tensor **x, void *u) {
+    (void)u;
+    return decar_mean(c, decar_mul(c, x[0], x[0]));
+}
+static decar_tensor *b_view(decar_ctx *c, decar_tensor **x, void *u) {
+    int64_t sh[2];
+    (void)u;
+    sh[0] = 2;
+    sh[1] = 5;
+    return decar_add(c, decar_view(c, x[0], 2, sh, 3), decar_view(c, x[0], 2, sh, 1)); /* overlapping views */
+}
+typedef struct {
+    int32_t ids[64];
+    int nd;
+    int64_t sh[3];
+} emb_u;
+static decar_tensor *b_emb(decar_ctx *c, decar_tensor **x, void *u) {
+    emb_u *e = (emb_u *)u;
+    return decar_embedding(c, x[0], e->ids, e->nd, e->sh);
+}
+typedef struct {
+    int32_t tg[64];
+    float w[64];
+    int use_w;
+    float norm;
+    int nc;
+} ce_u;
 static decar_tensor *b_ce(decar_ctx *c, decar_tensor **x, void *u) {
-    ce_u *e = (ce_u *)u; decar_tensor *l = decar_cross_entropy(c, decar_scale(c, x[0], 2.0f), e->tg, e->use_w ? e->w : NULL, e->norm, e->nc, NULL);
+    ce_u *e = (ce_u *)u;
+    decar_tensor *l =
+        decar_cross_entropy(c, decar_scale(c, x[0], 2.0f), e->tg, e->use_w ? e->w : NULL, e->norm, e->nc, NULL);
     return l;
 }
 
 static void set(spec *s, int i, int nd, int64_t a, int64_t b, int64_t c2, int64_t d) {
-    s->ndim[i] = nd; s->shape[i][0] = a; s->shape[i][1] = b; s->shape[i][2] = c2; s->shape[i][3] = d; s->val[i] = NULL; s->no_grad[i] = 0;
+    s->ndim[i] = nd;
+    s->shape[i][0] = a;
+    s->shape[i][1] = b;
+    s->shape[i][2] = c2;
+    s->shape[i][3] = d;
+    s->val[i] = NULL;
+    s->no_grad[i] = 0;
     if (i + 1 > s->n_in) s->n_in = i + 1;
 }
 
 static void test_gemm(void) {
     /* odd shapes; K past one, two and several K blocks of every SIMD path (KC = 128, 256, 512, 2048 floats); M
        from one sliver to many row chunks; with and without accumulation into C */
-    int shapes[][3] = { {1, 1, 1}, {3, 17, 5}, {17, 33, 3}, {7, 16, 64}, {13, 1, 33}, {64, 48, 40}, {100, 37, 129},
-                        {37, 45, 600}, {200, 70, 300}, {9, 5, 2100}, {5, 3, 0} };
+    int shapes[][3] = { { 1, 1, 1 },      { 3, 17, 5 },   { 17, 33, 3 },    { 7, 16, 64 },
+                        { 13, 1, 33 },    { 64, 48, 40 }, { 100, 37, 129 }, { 37, 45, 600 },
+                        { 200, 70, 300 }, { 9, 5, 2100 }, { 5, 3, 0 } };
     int si, mode, nsh = (int)(sizeof shapes / sizeof shapes[0]);
-    for (si = 0; si < nsh; si++) for (mode = 0; mode < 3; mode++) {
-        int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2], i, j, k, acc = (si + mode) % 2; double worst = 0;
-        float *A = (float *)malloc((size_t)M * K * 4 + 4), *B = (float *)malloc((size_t)K * N * 4 + 4), *C = (float *)malloc((size_t)M * N * 4), *bias = (float *)malloc((size_t)N * 4);
-        int64_t sai = mode == 1 ? 1 : K, sak = mode == 1 ? M : 1, sbk = mode == 2 ? 1 : N, sbn = mode == 2 ? K : 1;
-        for (i = 0; i < M * K; i++) A[i] = frand();
-        for (i = 0; i < K * N; i++) B[i] = frand();
-        for (i = 0; i < N; i++) bias[i] = frand();
-        for (i = 0; i < M * N; i++) C[i] = 0.5f;
-        decar_gemm(C, N, A, sai, sak, B, sbk, sbn, bias, M, N, K, acc);
-        for (i = 0; i < M; i++) for (j = 0; j < N; j++) {
-            double s = (acc ? 0.5 : 0.0) + bias[j];
-            for (k = 0; k < K; k++) s += (double)A[i * sai + k * sak] * B[k * sbk + j * sbn];
-            if (fabs(s - C[i * N + j]) > worst) worst = fabs(s - C[i * N + j]);
+    for (si = 0; si < nsh; si++)
+        for (mode = 0; mode < 3; mode++) {
+            int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2], i, j, k, acc = (si + mode) % 2;
+            double worst = 0;
+            float *A = (float *)malloc((size_t)M * K * 4 + 4), *B = (float *)malloc((size_t)K * N * 4 + 4),
+                  *C = (float *)malloc((size_t)M * N * 4), *bias = (float *)malloc((size_t)N * 4);
+            int64_t sai = mode == 1 ? 1 : K, sak = mode == 1 ? M : 1, sbk = mode == 2 ? 1 : N, sbn = mode == 2 ? K : 1;
+            for (i = 0; i < M * K; i++) A[i] = frand();
+            for (i = 0; i < K * N; i++) B[i] = frand();
+            for (i = 0; i < N; i++) bias[i] = frand();
+            for (i = 0; i < M * N; i++) C[i] = 0.5f;
+            decar_gemm(C, N, A, sai, sak, B, sbk, sbn, bias, M, N, K, acc);
+            for (i = 0; i < M; i++)
+                for (j = 0; j < N; j++) {
+                    double s = (acc ? 0.5 : 0.0) + bias[j];
+                    for (k = 0; k < K; k++) s += (double)A[i * sai + k * sak] * B[k * sbk + j * sbn];
+                    if (fabs(s - C[i * N + j]) > worst) worst = fabs(s - C[i * N + j]);
+                }
+            CHECK(worst < 1e-4 * (K + 1), "gemm %dx%dx%d mode %d accumulate %d: max err %g", M, N, K, mode, acc, worst);
+            free(A);
+            free(B);
+            free(C);
+            free(bias);
         }
-        CHECK(worst < 1e-4 * (K + 1), "gemm %dx%dx%d mode %d accumulate %d: max err %g", M, N, K, mode, acc, worst);
-        free(A); free(B); free(C); free(bias);
-    }
     printf("  gemm vs double reference (%d shapes x 3 stride modes) done\n", nsh);
 }
 
@@ -126,108 +244,197 @@ static void test_gemm(void) {
 static void test_attention_blocks(void) {
     int causal;
     for (causal = 0; causal <= 1; causal++) {
-        int B = 2, T = 101, H = 2, hs = 8, C = H * hs, C3 = 3 * C, b, h, t, t2, d; int64_t n = (int64_t)B * T * C3, i;
-        int64_t shape[3]; decar_ctx *c = decar_ctx_new(0); decar_tensor *x, *o, *w, *l;
-        double *P = (double *)malloc(sizeof(double) * T * T), *G = (double *)malloc(sizeof(double) * T * T), worst_o = 0, worst_g = 0;
+        int B = 2, T = 101, H = 2, hs = 8, C = H * hs, C3 = 3 * C, b, h, t, t2, d;
+        int64_t n = (int64_t)B * T * C3, i;
+        int64_t shape[3];
+        decar_ctx *c = decar_ctx_new(0);
+        decar_tensor *x, *o, *w, *l;
+        double *P = (double *)malloc(sizeof(double) * T * T), *G = (double *)malloc(sizeof(double) * T * T),
+               worst_o = 0, worst_g = 0;
         double *ref_g = (double *)calloc((size_t)n, sizeof(double)), sc = 1.0 / sqrt((double)hs);
-        shape[0] = B; shape[1] = T; shape[2] = C3;
+        shape[0] = B;
+        shape[1] = T;
+        shape[2] = C3;
         x = decar_param(c, 3, shape);
         for (i = 0; i < n; i++) x->data[i] = frand();
         o = decar_attention(c, x, H, causal);
-        shape[2] = C; w = decar_param(c, 3, shape);
+        shape[2] = C;
+        w = decar_param(c, 3, shape);
         for (i = 0; i < w->n; i++) w->data[i] = frand();
         l = decar_sum(c, decar_mul(c, o, w));
         CHECK(l && decar_backward(c, l) == 0, "attention blocks: backward: %s", decar_ctx_error(c));
-        for (b = 0; b < B; b++) for (h = 0; h < H; h++) {
-            const float *q = x->data + (int64_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C, *W = w->data + (int64_t)b * T * C + h * hs;
-            double *gq = ref_g + (int64_t)b * T * C3 + h * hs, *gk = gq + C, *gv = gq + 2 * C;
-            for (t = 0; t < T; t++) {
-                double mx = -1e300, s = 0, rs = 0; int end = causal ? t + 1 : T;
-                for (t2 = 0; t2 < T; t2++) { double a = 0; for (d = 0; d < hs; d++) a += (double)q[t * C3 + d] * k[t2 * C3 + d]; P[t * T + t2] = a * sc; }
-                for (t2 = 0; t2 < end; t2++) if (P[t * T + t2] > mx) mx = P[t * T + t2];
-                for (t2 = 0; t2 < T; t2++) { P[t * T + t2] = t2 < end ? exp(P[t * T + t2] - mx) : 0; s += P[t * T + t2]; }
-                for (t2 = 0; t2 < T; t2++) P[t * T + t2] /= s;
-                for (d = 0; d < hs; d++) {   /* output */
-                    double a = 0; for (t2 = 0; t2 < T; t2++) a += P[t * T + t2] * v[t2 * C3 + d];
-                    if (fabs(a - o->data[((int64_t)b * T + t) * C + h * hs + d]) > worst_o) worst_o = fabs(a - o->data[((int64_t)b * T + t) * C + h * hs + d]);
+        for (b = 0; b < B; b++)
+            for (h = 0; h < H; h++) {
+                const float *q = x->data + (int64_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C,
+                            *W = w->data + (int64_t)b * T * C + h * hs;
+                double *gq = ref_g + (int64_t)b * T * C3 + h * hs, *gk = gq + C, *gv = gq + 2 * C;
+                for (t = 0; t < T; t++) {
+                    double mx = -1e300, s = 0, rs = 0;
+                    int end = causal ? t + 1 : T;
+                    for (t2 = 0; t2 < T; t2++) {
+                        double a = 0;
+                        for (d = 0; d < hs; d++) a += (double)q[t * C3 + d] * k[t2 * C3 + d];
+                        P[t * T + t2] = a * sc;
+                    }
+                    for (t2 = 0; t2 < end; t2++)
+                        if (P[t * T + t2] > mx) mx = P[t * T + t2];
+                    for (t2 = 0; t2 < T; t2++) {
+                        P[t * T + t2] = t2 < end ? exp(P[t * T + t2] - mx) : 0;
+                        s += P[t * T + t2];
+                    }
+                    for (t2 = 0; t2 < T; t2++) P[t * T + t2] /= s;
+                    for (d = 0; d < hs; d++) { /* output */
+                        double a = 0;
+                        for (t2 = 0; t2 < T; t2++) a += P[t * T + t2] * v[t2 * C3 + d];
+                        if (fabs(a - o->data[((int64_t)b * T + t) * C + h * hs + d]) > worst_o)
+                            worst_o = fabs(a - o->data[((int64_t)b * T + t) * C + h * hs + d]);
+                    }
+                    for (t2 = 0; t2 < T; t2++) {
+                        double a = 0;
+                        for (d = 0; d < hs; d++) a += (double)W[t * C + d] * v[t2 * C3 + d];
+                        G[t * T + t2] = a;
+                        rs += P[t * T + t2] * a;
+                    }
+                    for (t2 = 0; t2 < T; t2++) G[t * T + t2] = P[t * T + t2] * (G[t * T + t2] - rs) * sc;
                 }
-                for (t2 = 0; t2 < T; t2++) { double a = 0; for (d = 0; d < hs; d++) a += (double)W[t * C + d] * v[t2 * C3 + d]; G[t * T + t2] = a; rs += P[t * T + t2] * a; }
-                for (t2 = 0; t2 < T; t2++) G[t * T + t2] = P[t * T + t2] * (G[t * T + t2] - rs) * sc;
+                for (t = 0; t < T; t++)
+                    for (t2 = 0; t2 < T; t2++)
+                        for (d = 0; d < hs; d++) {
+                            gq[t * C3 + d] += G[t * T + t2] * k[t2 * C3 + d];
+                            gk[t2 * C3 + d] += G[t * T + t2] * q[t * C3 + d];
+                            gv[t2 * C3 + d] += P[t * T + t2] * W[t * C + d];
+                        }
             }
-            for (t = 0; t < T; t++) for (t2 = 0; t2 < T; t2++) for (d = 0; d < hs; d++) {
-                gq[t * C3 + d] += G[t * T + t2] * k[t2 * C3 + d];
-                gk[t2 * C3 + d] += G[t * T + t2] * q[t * C3 + d];
-                gv[t2 * C3 + d] += P[t * T + t2] * W[t * C + d];
-            }
-        }
-        for (i = 0; i < n; i++) if (fabs(ref_g[i] - x->grad[i]) > worst_g) worst_g = fabs(ref_g[i] - x->grad[i]);
-        CHECK(worst_o < 1e-5 && worst_g < 1e-4, "attention T=%d causal=%d vs double reference: output %g, grad %g", T, causal, worst_o, worst_g);
-        printf("  attention T=%d causal=%d vs double: output max err %.2e, grad max err %.2e\n", T, causal, worst_o, worst_g);
-        free(P); free(G); free(ref_g); decar_ctx_free(c);
+        for (i = 0; i < n; i++)
+            if (fabs(ref_g[i] - x->grad[i]) > worst_g) worst_g = fabs(ref_g[i] - x->grad[i]);
+        CHECK(worst_o < 1e-5 && worst_g < 1e-4, "attention T=%d causal=%d vs double reference: output %g, grad %g", T,
+              causal, worst_o, worst_g);
+        printf("  attention T=%d causal=%d vs double: output max err %.2e, grad max err %.2e\n", T, causal, worst_o,
+               worst_g);
+        free(P);
+        free(G);
+        free(ref_g);
+        decar_ctx_free(c);
     }
 }
 
 int main(void) {
-    spec s; int p[2]; emb_u eu; ce_u cu; int sizes[] = { 1, 3, 17, 33 }, si, i;
+    spec s;
+    int p[2];
+    emb_u eu;
+    ce_u cu;
+    int sizes[] = { 1, 3, 17, 33 }, si, i;
     decar_rng_seed(&R, 42);
     printf("test_ops (simd: %s, threads: %d)\n", decar_simd_name(), decar_get_threads());
     test_gemm();
     test_attention_blocks();
     for (si = 0; si < 4; si++) {
-        int n = sizes[si]; char nm[64];
-        memset(&s, 0, sizeof s); set(&s, 0, 2, 3, n, 0, 0); set(&s, 1, 2, 5, n, 0, 0); set(&s, 2, 1, 5, 0, 0, 0);
-        sprintf(nm, "matmul+bias K=%d", n); gradcheck(nm, &s, b_matmul, &s);
-        memset(&s, 0, sizeof s); set(&s, 0, 3, 2, 2, n, 0); set(&s, 1, 2, n, n, 0, 0);
-        sprintf(nm, "matmul 3-D x, N=K=%d", n); gradcheck(nm, &s, b_matmul, NULL);
-        memset(&s, 0, sizeof s); set(&s, 0, 3, 2, 3, n, 0); set(&s, 1, 2, 3, n, 0, 0);
-        sprintf(nm, "add broadcast trailing n=%d", n); gradcheck(nm, &s, b_add, NULL);
-        memset(&s, 0, sizeof s); set(&s, 0, 3, 2, 1, n, 0); set(&s, 1, 3, 1, 3, 1, 0);
-        sprintf(nm, "mul broadcast both n=%d", n); gradcheck(nm, &s, b_mul, NULL);
-        memset(&s, 0, sizeof s); set(&s, 0, 2, 2, n, 0, 0); set(&s, 1, 2, 2, n, 0, 0);
-        sprintf(nm, "add same shape n=%d", n); gradcheck(nm, &s, b_add, NULL);
-        memset(&s, 0, sizeof s); set(&s, 0, 2, 3, n, 0, 0);
-        sprintf(nm, "scale n=%d", n); gradcheck(nm, &s, b_scale, NULL);
-        memset(&s, 0, sizeof s); set(&s, 0, 2, 3, n, 0, 0);
-        sprintf(nm, "gelu n=%d", n); gradcheck(nm, &s, b_gelu, NULL);
-        memset(&s, 0, sizeof s); set(&s, 0, 3, 2, 3, n, 0); set(&s, 1, 1, n, 0, 0, 0); set(&s, 2, 1, n, 0, 0, 0);
-        if (n > 1) { sprintf(nm, "layernorm C=%d", n); gradcheck(nm, &s, b_ln, NULL); }
-        memset(&s, 0, sizeof s); set(&s, 0, 3, 2, 3, n, 0); set(&s, 1, 3, 2, 2, n, 0);
-        sprintf(nm, "concat C=%d", n); gradcheck(nm, &s, b_concat, NULL);
-        memset(&s, 0, sizeof s); set(&s, 0, 2, 3, n, 0, 0);
-        sprintf(nm, "softmax n=%d", n); gradcheck(nm, &s, b_softmax, NULL);
-        memset(&s, 0, sizeof s); set(&s, 0, 1, n * 2, 0, 0, 0);
-        sprintf(nm, "sum n=%d", n); gradcheck(nm, &s, b_sum, NULL);
-        memset(&s, 0, sizeof s); set(&s, 0, 1, n * 2, 0, 0, 0);
-        sprintf(nm, "mean n=%d", n); gradcheck(nm, &s, b_mean, NULL);
-        {   /* attention: head sizes 1, 3, 17, 33; T = 5 */
+        int n = sizes[si];
+        char nm[64];
+        memset(&s, 0, sizeof s);
+        set(&s, 0, 2, 3, n, 0, 0);
+        set(&s, 1, 2, 5, n, 0, 0);
+        set(&s, 2, 1, 5, 0, 0, 0);
+        sprintf(nm, "matmul+bias K=%d", n);
+        gradcheck(nm, &s, b_matmul, &s);
+        memset(&s, 0, sizeof s);
+        set(&s, 0, 3, 2, 2, n, 0);
+        set(&s, 1, 2, n, n, 0, 0);
+        sprintf(nm, "matmul 3-D x, N=K=%d", n);
+        gradcheck(nm, &s, b_matmul, NULL);
+        memset(&s, 0, sizeof s);
+        set(&s, 0, 3, 2, 3, n, 0);
+        set(&s, 1, 2, 3, n, 0, 0);
+        sprintf(nm, "add broadcast trailing n=%d", n);
+        gradcheck(nm, &s, b_add, NULL);
+        memset(&s, 0, sizeof s);
+        set(&s, 0, 3, 2, 1, n, 0);
+        set(&s, 1, 3, 1, 3, 1, 0);
+        sprintf(nm, "mul broadcast both n=%d", n);
+        gradcheck(nm, &s, b_mul, NULL);
+        memset(&s, 0, sizeof s);
+        set(&s, 0, 2, 2, n, 0, 0);
+        set(&s, 1, 2, 2, n, 0, 0);
+        sprintf(nm, "add same shape n=%d", n);
+        gradcheck(nm, &s, b_add, NULL);
+        memset(&s, 0, sizeof s);
+        set(&s, 0, 2, 3, n, 0, 0);
+        sprintf(nm, "scale n=%d", n);
+        gradcheck(nm, &s, b_scale, NULL);
+        memset(&s, 0, sizeof s);
+        set(&s, 0, 2, 3, n, 0, 0);
+        sprintf(nm, "gelu n=%d", n);
+        gradcheck(nm, &s, b_gelu, NULL);
+        memset(&s, 0, sizeof s);
+        set(&s, 0, 3, 2, 3, n, 0);
+        set(&s, 1, 1, n, 0, 0, 0);
+        set(&s, 2, 1, n, 0, 0, 0);
+        if (n > 1) {
+            sprintf(nm, "layernorm C=%d", n);
+            gradcheck(nm, &s, b_ln, NULL);
+        }
+        memset(&s, 0, sizeof s);
+        set(&s, 0, 3, 2, 3, n, 0);
+        set(&s, 1, 3, 2, 2, n, 0);
+        sprintf(nm, "concat C=%d", n);
+        gradcheck(nm, &s, b_concat, NULL);
+        memset(&s, 0, sizeof s);
+        set(&s, 0, 2, 3, n, 0, 0);
+        sprintf(nm, "softmax n=%d", n);
+        gradcheck(nm, &s, b_softmax, NULL);
+        memset(&s, 0, sizeof s);
+        set(&s, 0, 1, n * 2, 0, 0, 0);
+        sprintf(nm, "sum n=%d", n);
+        gradcheck(nm, &s, b_sum, NULL);
+        memset(&s, 0, sizeof s);
+        set(&s, 0, 1, n * 2, 0, 0, 0);
+        sprintf(nm, "mean n=%d", n);
+        gradcheck(nm, &s, b_mean, NULL);
+        { /* attention: head sizes 1, 3, 17, 33; T = 5 */
             int h;
             for (h = 1; h <= 2; h++) {
-                p[0] = h; p[1] = h == 1;
-                memset(&s, 0, sizeof s); set(&s, 0, 3, 2, 5, 3 * n * h, 0);
-                sprintf(nm, "attention hs=%d heads=%d causal=%d", n, h, p[1]); gradcheck(nm, &s, b_attn, p);
+                p[0] = h;
+                p[1] = h == 1;
+                memset(&s, 0, sizeof s);
+                set(&s, 0, 3, 2, 5, 3 * n * h, 0);
+                sprintf(nm, "attention hs=%d heads=%d causal=%d", n, h, p[1]);
+                gradcheck(nm, &s, b_attn, p);
             }
         }
-        {   /* embedding with repeated ids */
-            memset(&s, 0, sizeof s); set(&s, 0, 2, 7, n, 0, 0);
-            eu.nd = 2; eu.sh[0] = 2; eu.sh[1] = 4;
+        { /* embedding with repeated ids */
+            memset(&s, 0, sizeof s);
+            set(&s, 0, 2, 7, n, 0, 0);
+            eu.nd = 2;
+            eu.sh[0] = 2;
+            eu.sh[1] = 4;
             for (i = 0; i < 8; i++) eu.ids[i] = (i * 5) % 7 % 4;
-            sprintf(nm, "embedding C=%d", n); gradcheck(nm, &s, b_emb, &eu);
+            sprintf(nm, "embedding C=%d", n);
+            gradcheck(nm, &s, b_emb, &eu);
         }
-        {   /* cross-entropy: weights, ignored positions, n_class < V */
+        { /* cross-entropy: weights, ignored positions, n_class < V */
             int V = n + 2, w;
             for (w = 0; w < 2; w++) {
-                memset(&s, 0, sizeof s); set(&s, 0, 3, 2, 3, V, 0);
-                for (i = 0; i < 6; i++) { cu.tg[i] = i == 2 ? -1 : (i * 7) % (V - 1); cu.w[i] = 0.3f + 0.2f * (float)i; }
-                cu.use_w = w; cu.norm = w ? 6.0f : 0.0f; cu.nc = V - 1;
-                sprintf(nm, "cross_entropy V=%d weighted=%d", V, w); gradcheck(nm, &s, b_ce, &cu);
+                memset(&s, 0, sizeof s);
+                set(&s, 0, 3, 2, 3, V, 0);
+                for (i = 0; i < 6; i++) {
+                    cu.tg[i] = i == 2 ? -1 : (i * 7) % (V - 1);
+                    cu.w[i] = 0.3f + 0.2f * (float)i;
+                }
+                cu.use_w = w;
+                cu.norm = w ? 6.0f : 0.0f;
+                cu.nc = V - 1;
+                sprintf(nm, "cross_entropy V=%d weighted=%d", V, w);
+                gradcheck(nm, &s, b_ce, &cu);
             }
         }
     }
-    memset(&s, 0, sizeof s); set(&s, 0, 1, 13, 0, 0, 0);
+    memset(&s, 0, sizeof s);
+    set(&s, 0, 1, 13, 0, 0, 0);
     gradcheck("overlapping views", &s, b_view, NULL);
 
-    {   /* the arena running out is an error with a reason, and NULL flows through */
-        decar_ctx *c = decar_ctx_new(4096); decar_tensor *a, *b;
+    { /* the arena running out is an error with a reason, and NULL flows through */
+        decar_ctx *c = decar_ctx_new(4096);
+        decar_tensor *a, *b;
         a = decar_new2(c, 10, 10);
         b = decar_matmul(c, a, decar_new2(c, 1000, 10), NULL);
         b = decar_gelu(c, b);
@@ -235,29 +442,44 @@ int main(void) {
         CHECK(strstr(decar_ctx_error(c), "arena") != NULL, "error names the arena: %s", decar_ctx_error(c));
         decar_ctx_reset(c);
         CHECK(decar_new2(c, 4, 4) != NULL, "reset clears the error");
-        CHECK(decar_add(c, decar_new2(c, 2, 3), decar_new2(c, 3, 2)) == NULL && decar_ctx_status(c) == DECAR_ERR_ARG, "bad broadcast is an error");
+        CHECK(decar_add(c, decar_new2(c, 2, 3), decar_new2(c, 3, 2)) == NULL && decar_ctx_status(c) == DECAR_ERR_ARG,
+              "bad broadcast is an error");
         decar_ctx_free(c);
     }
-    {   /* the tanh used by GELU (vector code, one value per vector here) against libm's, over [-12, 12] */
-        double worst = 0; int k;
-        for (k = -120000; k <= 120000; k++) { float u = (float)k * 1e-4f; float b[DECAR__VW] = { 0 }; double d; b[0] = u; decar__vstore(b, decar__vtanh(decar__vload(b))); d = fabs((double)b[0] - tanh((double)u)); if (d > worst) worst = d; }
-        CHECK(worst < 4e-7, "decar__tanh max error %g", worst);   /* a rational approximation: 3.7e-7 near |u| = 5.8 */
+    { /* the tanh used by GELU (vector code, one value per vector here) against libm's, over [-12, 12] */
+        double worst = 0;
+        int k;
+        for (k = -120000; k <= 120000; k++) {
+            float u = (float)k * 1e-4f;
+            float b[DECAR__VW] = { 0 };
+            double d;
+            b[0] = u;
+            decar__vstore(b, decar__vtanh(decar__vload(b)));
+            d = fabs((double)b[0] - tanh((double)u));
+            if (d > worst) worst = d;
+        }
+        CHECK(worst < 4e-7, "decar__tanh max error %g", worst); /* a rational approximation: 3.7e-7 near |u| = 5.8 */
         printf("  tanh max abs error %.2e\n", worst);
     }
-    {   /* the vector exp (softmax, attention, cross-entropy) against libm's, relative error over [-87, 88] */
-        double worst = 0; int k;
+    { /* the vector exp (softmax, attention, cross-entropy) against libm's, relative error over [-87, 88] */
+        double worst = 0;
+        int k;
         for (k = -870000; k <= 880000; k++) {
-            float u = (float)k * 1e-4f, b[DECAR__VW] = { 0 }; double d;
-            b[0] = u; decar__vstore(b, decar__vexp(decar__vload(b)));
+            float u = (float)k * 1e-4f, b[DECAR__VW] = { 0 };
+            double d;
+            b[0] = u;
+            decar__vstore(b, decar__vexp(decar__vload(b)));
             d = fabs((double)b[0] - exp((double)u)) / exp((double)u);
             if (d > worst) worst = d;
         }
         CHECK(worst < 3e-7, "decar__vexp max relative error %g", worst);
         printf("  exp max relative error %.2e\n", worst);
     }
-    {   /* backward without parameters says what was forgotten */
-        decar_ctx *c = decar_ctx_new(0); decar_tensor *a = decar_new1(c, 3);
-        CHECK(decar_backward(c, decar_sum(c, a)) != 0 && strstr(decar_ctx_error(c), "decar_param"), "missing-param message");
+    { /* backward without parameters says what was forgotten */
+        decar_ctx *c = decar_ctx_new(0);
+        decar_tensor *a = decar_new1(c, 3);
+        CHECK(decar_backward(c, decar_sum(c, a)) != 0 && strstr(decar_ctx_error(c), "decar_param"),
+              "missing-param message");
         decar_ctx_free(c);
     }
     TEST_END("test_ops");

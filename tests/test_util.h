@@ -4,6 +4,19 @@
 #include <stdio.h>
 #include <math.h>
 static int g_fail = 0, g_checks = 0;
-#define CHECK(cond, ...) do { g_checks++; if (!(cond)) { g_fail++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
-#define TEST_END(name) do { printf("%s: %d checks, %d failed\n", name, g_checks, g_fail); return g_fail ? 1 : 0; } while (0)
+#define CHECK(cond, ...)                                                                                               \
+    do {                                                                                                               \
+        g_checks++;                                                                                                    \
+        if (!(cond)) {                                                                                                 \
+            g_fail++;                                                                                                  \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
+            printf(__VA_ARGS__);                                                                                       \
+            printf("\n");                                                                                              \
+        }                                                                                                              \
+    } while (0)
+#define TEST_END(name)                                                                                                 \
+    do {                                                                                                               \
+        printf("%s: %d checks, %d failed\n", name, g_checks, g_fail);                                                  \
+        return g_fail ? 1 : 0;                                                                                         \
+    } while (0)
 #endif

@@ -7,125 +7,219 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double model_loss(decar_gpt *g, decar_ctx *ctx, const float *pre, const int32_t *ids, const int32_t *tg, int B, int T, int backward) {
-    decar_tensor *lg, *l; int32_t *tg2 = (int32_t *)malloc((size_t)B * (g->cfg.n_prefix + T) * 4); int b, t, P = g->cfg.n_prefix; double v;
-    for (b = 0; b < B; b++) for (t = 0; t < P + T; t++) tg2[b * (P + T) + t] = t < P ? -1 : tg[b * T + t - P];
+static double model_loss(decar_gpt *g, decar_ctx *ctx, const float *pre, const int32_t *ids, const int32_t *tg, int B,
+                         int T, int backward) {
+    decar_tensor *lg, *l;
+    int32_t *tg2 = (int32_t *)malloc((size_t)B * (g->cfg.n_prefix + T) * 4);
+    int b, t, P = g->cfg.n_prefix;
+    double v;
+    for (b = 0; b < B; b++)
+        for (t = 0; t < P + T; t++) tg2[b * (P + T) + t] = t < P ? -1 : tg[b * T + t - P];
     decar_ctx_reset(ctx);
     lg = decar_gpt_forward_prefix(ctx, g, pre, ids, B, T);
     l = decar_cross_entropy(ctx, lg, tg2, NULL, 0.0f, 0, NULL);
-    if (backward) { decar_gpt_zero_grad(g); decar_backward(ctx, l); }
+    if (backward) {
+        decar_gpt_zero_grad(g);
+        decar_backward(ctx, l);
+    }
     v = l ? l->data[0] : NAN;
     free(tg2);
     return v;
 }
 
 int main(void) {
-    decar_gpt_config c = decar_gpt_default_config(); decar_gpt g; decar_error e; decar_ctx *ctx = decar_ctx_new(0); decar_rng r;
+    decar_gpt_config c = decar_gpt_default_config();
+    decar_gpt g;
+    decar_error e;
+    decar_ctx *ctx = decar_ctx_new(0);
+    decar_rng r;
     int B = 2, T = 5, P = 4, D = 6, i, hid;
-    float pre[2 * 4 * 6], pre2[2 * 4 * 6]; int32_t ids[10], tg[10];
+    float pre[2 * 4 * 6], pre2[2 * 4 * 6];
+    int32_t ids[10], tg[10];
     printf("test_vision\n");
     decar_rng_seed(&r, 8);
-    for (i = 0; i < B * P * D; i++) { pre[i] = decar_rng_normal(&r); pre2[i] = decar_rng_normal(&r); }
-    for (i = 0; i < B * T; i++) { ids[i] = (i * 7) % 40; tg[i] = (i * 3 + 1) % 40; }
+    for (i = 0; i < B * P * D; i++) {
+        pre[i] = decar_rng_normal(&r);
+        pre2[i] = decar_rng_normal(&r);
+    }
+    for (i = 0; i < B * T; i++) {
+        ids[i] = (i * 7) % 40;
+        tg[i] = (i * 3 + 1) % 40;
+    }
     for (hid = 0; hid <= 7; hid += 7) {
-        int t, checked = 0, bad = 0; double worst = 0;
-        c.vocab_size = 40; c.n_layer = 2; c.n_head = 2; c.d_model = 10; c.seq_len = 12; c.n_prefix = P; c.d_prefix = D; c.d_proj_hidden = hid;
+        int t, checked = 0, bad = 0;
+        double worst = 0;
+        c.vocab_size = 40;
+        c.n_layer = 2;
+        c.n_head = 2;
+        c.d_model = 10;
+        c.seq_len = 12;
+        c.n_prefix = P;
+        c.d_prefix = D;
+        c.d_proj_hidden = hid;
         CHECK(decar_gpt_init(&g, &c, 3, &e) == 0, "init: %s", e.msg);
         model_loss(&g, ctx, pre, ids, tg, B, T, 1);
         for (t = 0; t < g.n_tensors; t++) {
-            const decar_param_info *pi = &g.info[t]; int64_t n = pi->shape[0] * pi->shape[1], k;
+            const decar_param_info *pi = &g.info[t];
+            int64_t n = pi->shape[0] * pi->shape[1], k;
             if (strncmp(pi->name, "vision.", 7)) continue;
-            for (k = 0; k < n; k += n > 20 ? n / 20 : 1) {
-                float *p = g.params + pi->offset + k, old = *p, eps = 1e-2f; double lp, lm, num, an = g.grads[pi->offset + k], err;
-                float *gsave = (float *)malloc(g.n_params * 4); memcpy(gsave, g.grads, g.n_params * 4);
-                *p = old + eps; lp = model_loss(&g, ctx, pre, ids, tg, B, T, 0);
-                *p = old - eps; lm = model_loss(&g, ctx, pre, ids, tg, B, T, 0);
-                *p = old; memcpy(g.grads, gsave, g.n_params * 4); free(gsave);
-                num = (lp - lm) / (2 * eps); err = fabs(an - num); if (err > worst) worst = err;
-                if (!(err <= 3e-4 + 3e-2 * fabs(num))) { bad++; printf("  %s[%lld]: analytic %g numeric %g\n", pi->name, (long long)k, an, num); }
+            for (k = 0; k<n; k += n> 20 ? n / 20 : 1) {
+                float *p = g.params + pi->offset + k, old = *p, eps = 1e-2f;
+                double lp, lm, num, an = g.grads[pi->offset + k], err;
+                float *gsave = (float *)malloc(g.n_params * 4);
+                memcpy(gsave, g.grads, g.n_params * 4);
+                *p = old + eps;
+                lp = model_loss(&g, ctx, pre, ids, tg, B, T, 0);
+                *p = old - eps;
+                lm = model_loss(&g, ctx, pre, ids, tg, B, T, 0);
+                *p = old;
+                memcpy(g.grads, gsave, g.n_params * 4);
+                free(gsave);
+                num = (lp - lm) / (2 * eps);
+                err = fabs(an - num);
+                if (err > worst) worst = err;
+                if (!(err <= 3e-4 + 3e-2 * fabs(num))) {
+                    bad++;
+                    printf("  %s[%lld]: analytic %g numeric %g\n", pi->name, (long long)k, an, num);
+                }
                 checked++;
             }
         }
         CHECK(bad == 0 && checked > 20, "projection gradients (hidden %d): %d of %d off", hid, bad, checked);
-        printf("  projector %s: %d gradient elements match finite differences (worst abs err %.2e)\n", hid ? "MLP (LLaVA-1.5 style)" : "linear", checked, worst);
-        {   /* the prefix conditions the text */
-            decar_tensor *a, *b2; double d = 0; int64_t k, V = c.vocab_size;
+        printf("  projector %s: %d gradient elements match finite differences (worst abs err %.2e)\n",
+               hid ? "MLP (LLaVA-1.5 style)" : "linear", checked, worst);
+        { /* the prefix conditions the text */
+            decar_tensor *a, *b2;
+            double d = 0;
+            int64_t k, V = c.vocab_size;
             decar_ctx *c2 = decar_ctx_new(0);
-            decar_ctx_reset(ctx); a = decar_gpt_forward_prefix(ctx, &g, pre, ids, B, T);
+            decar_ctx_reset(ctx);
+            a = decar_gpt_forward_prefix(ctx, &g, pre, ids, B, T);
             b2 = decar_gpt_forward_prefix(c2, &g, pre2, ids, B, T);
-            for (k = P * V; k < (P + T) * V; k++) if (fabs(a->data[k] - b2->data[k]) > d) d = fabs(a->data[k] - b2->data[k]);
+            for (k = P * V; k < (P + T) * V; k++)
+                if (fabs(a->data[k] - b2->data[k]) > d) d = fabs(a->data[k] - b2->data[k]);
             CHECK(d > 1e-5, "a different image must change the text logits (max diff %g; float noise is ~1e-7)", d);
-            {   /* and the same image twice changes nothing */
-                decar_tensor *a2 = decar_gpt_forward_prefix(c2, &g, pre, ids, B, T); double d0 = 0;
-                for (k = 0; k < (P + T) * V * B; k++) if (fabs(a->data[k] - a2->data[k]) > d0) d0 = fabs(a->data[k] - a2->data[k]);
+            { /* and the same image twice changes nothing */
+                decar_tensor *a2 = decar_gpt_forward_prefix(c2, &g, pre, ids, B, T);
+                double d0 = 0;
+                for (k = 0; k < (P + T) * V * B; k++)
+                    if (fabs(a->data[k] - a2->data[k]) > d0) d0 = fabs(a->data[k] - a2->data[k]);
                 CHECK(d0 == 0.0, "the same image twice gives the same logits (diff %g)", d0);
             }
             printf("  another image changes the text logits by up to %.3g\n", d);
-            {   /* KV-cache path with the projected prefix = the full forward */
-                float *kv = (float *)malloc(decar_gpt_kv_size(&c) * 4), *sc = (float *)malloc(decar_gpt_step_scratch(&c) * 4), *lg = (float *)malloc(V * 4);
-                float emb[4 * 10]; double dd = 0; int q;
+            { /* KV-cache path with the projected prefix = the full forward */
+                float *kv = (float *)malloc(decar_gpt_kv_size(&c) * 4),
+                      *sc = (float *)malloc(decar_gpt_step_scratch(&c) * 4), *lg = (float *)malloc(V * 4);
+                float emb[4 * 10];
+                double dd = 0;
+                int q;
                 decar_gpt_project_prefix(&g, pre, emb);
                 for (q = 0; q < P; q++) decar_gpt_step_embed(&g, kv, emb + q * 10, q, lg, sc);
                 for (q = 0; q < T; q++) {
                     decar_gpt_step(&g, kv, ids[q], P + q, lg, sc);
-                    for (k = 0; k < V; k++) { double x = fabs(lg[k] - a->data[(P + q) * V + k]); if (x > dd) dd = x; }
+                    for (k = 0; k < V; k++) {
+                        double x = fabs(lg[k] - a->data[(P + q) * V + k]);
+                        if (x > dd) dd = x;
+                    }
                 }
                 CHECK(dd < 1e-4, "KV-cache path with prefix differs from the full forward by %g", dd);
-                free(kv); free(sc); free(lg);
+                free(kv);
+                free(sc);
+                free(lg);
             }
             decar_ctx_free(c2);
         }
-        {   /* checkpoint round trip keeps the prefix config */
-            void *buf; size_t len; decar_gpt h;
-            CHECK(decar_gpt_save_mem(&g, 1, NULL, &buf, &len, &e) == 0 && decar_gpt_load_mem(&h, buf, len, &e) == 0, "round trip: %s", e.msg);
-            CHECK(h.cfg.n_prefix == P && h.cfg.d_prefix == D && h.cfg.d_proj_hidden == hid && !memcmp(h.params, g.params, g.n_params * 4), "prefix config restored");
-            free(buf); decar_gpt_free(&h);
+        { /* checkpoint round trip keeps the prefix config */
+            void *buf;
+            size_t len;
+            decar_gpt h;
+            CHECK(decar_gpt_save_mem(&g, 1, NULL, &buf, &len, &e) == 0 && decar_gpt_load_mem(&h, buf, len, &e) == 0,
+                  "round trip: %s", e.msg);
+            CHECK(h.cfg.n_prefix == P && h.cfg.d_prefix == D && h.cfg.d_proj_hidden == hid &&
+                      !memcmp(h.params, g.params, g.n_params * 4),
+                  "prefix config restored");
+            free(buf);
+            decar_gpt_free(&h);
         }
         decar_gpt_free(&g);
     }
-    {   /* a text model refuses a prefix; the prefix must leave room for text */
-        decar_gpt_config t = decar_gpt_default_config(); decar_gpt tg2; decar_ctx *c3 = decar_ctx_new(0);
-        t.n_layer = 1; t.d_model = 8; t.n_head = 2; t.seq_len = 8;
+    { /* a text model refuses a prefix; the prefix must leave room for text */
+        decar_gpt_config t = decar_gpt_default_config();
+        decar_gpt tg2;
+        decar_ctx *c3 = decar_ctx_new(0);
+        t.n_layer = 1;
+        t.d_model = 8;
+        t.n_head = 2;
+        t.seq_len = 8;
         decar_gpt_init(&tg2, &t, 1, &e);
-        CHECK(decar_gpt_forward_prefix(c3, &tg2, pre, ids, 1, 2) == NULL && strstr(decar_ctx_error(c3), "text-only"), "text model with a prefix: %s", decar_ctx_error(c3));
-        t.n_prefix = 8; t.d_prefix = 4;
+        CHECK(decar_gpt_forward_prefix(c3, &tg2, pre, ids, 1, 2) == NULL && strstr(decar_ctx_error(c3), "text-only"),
+              "text model with a prefix: %s", decar_ctx_error(c3));
+        t.n_prefix = 8;
+        t.d_prefix = 4;
         CHECK(decar_gpt_check_config(&t, &e) != 0 && strstr(e.msg, "no room"), "prefix fills seq_len: %s", e.msg);
-        decar_gpt_free(&tg2); decar_ctx_free(c3);
+        decar_gpt_free(&tg2);
+        decar_ctx_free(c3);
     }
-    {   /* the image reader */
-        decar_images im; FILE *f; uint8_t px[3 * 16]; float patches[16];
+    { /* the image reader */
+        decar_images im;
+        FILE *f;
+        uint8_t px[3 * 16];
+        float patches[16];
         for (i = 0; i < 48; i++) px[i] = (uint8_t)(i * 5);
-        f = fopen("build/img_ok.bin", "wb"); fwrite(px, 1, 48, f); fclose(f);
-        f = fopen("build/img_bad.bin", "wb"); fwrite(px, 1, 47, f); fclose(f);
-        f = fopen("build/cap3.txt", "w"); fputs("A\nB\nC\n", f); fclose(f);
-        f = fopen("build/cap2.txt", "w"); fputs("A\nB\n", f); fclose(f);
-        CHECK(decar_images_load(&im, "build/img_ok.bin", "build/cap3.txt", 4, &e) == 0 && im.n == 3 && !strcmp(im.captions[2], "C"), "reader: %s", e.msg);
+        f = fopen("build/img_ok.bin", "wb");
+        fwrite(px, 1, 48, f);
+        fclose(f);
+        f = fopen("build/img_bad.bin", "wb");
+        fwrite(px, 1, 47, f);
+        fclose(f);
+        f = fopen("build/cap3.txt", "w");
+        fputs("A\nB\nC\n", f);
+        fclose(f);
+        f = fopen("build/cap2.txt", "w");
+        fputs("A\nB\n", f);
+        fclose(f);
+        CHECK(decar_images_load(&im, "build/img_ok.bin", "build/cap3.txt", 4, &e) == 0 && im.n == 3 &&
+                  !strcmp(im.captions[2], "C"),
+              "reader: %s", e.msg);
         decar_image_patches(im.pixels + 16, 4, 2, patches);
-        CHECK(fabs(patches[0] - (80 / 255.0f - 0.5f)) < 1e-6 && fabs(patches[4] - (90 / 255.0f - 0.5f)) < 1e-6, "patches are row-major 2x2 tiles");
+        CHECK(fabs(patches[0] - (80 / 255.0f - 0.5f)) < 1e-6 && fabs(patches[4] - (90 / 255.0f - 0.5f)) < 1e-6,
+              "patches are row-major 2x2 tiles");
         decar_images_free(&im);
-        CHECK(decar_images_load(&im, "build/img_bad.bin", "build/cap3.txt", 4, &e) != 0 && strstr(e.msg, "whole number"), "truncated image file: %s", e.msg);
+        CHECK(decar_images_load(&im, "build/img_bad.bin", "build/cap3.txt", 4, &e) != 0 &&
+                  strstr(e.msg, "whole number"),
+              "truncated image file: %s", e.msg);
         printf("  rejected: %s\n", e.msg);
-        CHECK(decar_images_load(&im, "build/img_ok.bin", "build/cap2.txt", 4, &e) != 0 && strstr(e.msg, "captions"), "count mismatch: %s", e.msg);
+        CHECK(decar_images_load(&im, "build/img_ok.bin", "build/cap2.txt", 4, &e) != 0 && strstr(e.msg, "captions"),
+              "count mismatch: %s", e.msg);
         printf("  rejected: %s\n", e.msg);
-        CHECK(decar_images_load(&im, "build/none.bin", "build/cap2.txt", 4, &e) != 0 && strstr(e.msg, "cannot open"), "missing file: %s", e.msg);
+        CHECK(decar_images_load(&im, "build/none.bin", "build/cap2.txt", 4, &e) != 0 && strstr(e.msg, "cannot open"),
+              "missing file: %s", e.msg);
     }
-    {   /* a tiny synthetic image-caption set for the command-line test in run_tests.sh: bars and boxes */
-        FILE *fi = fopen("build/tinyglyphs/images_32x32_u8.bin", "wb"), *fc = fopen("build/tinyglyphs/captions.txt", "w");
-        FILE *fl = fopen("build/tinyglyphs/labels.txt", "w"), *fm = fopen("build/tinyglyphs/meta.tsv", "w"); int k;
+    { /* a tiny synthetic image-caption set for the command-line test in run_tests.sh: bars and boxes */
+        FILE *fi = fopen("build/tinyglyphs/images_32x32_u8.bin", "wb"),
+             *fc = fopen("build/tinyglyphs/captions.txt", "w");
+        FILE *fl = fopen("build/tinyglyphs/labels.txt", "w"), *fm = fopen("build/tinyglyphs/meta.tsv", "w");
+        int k;
         if (fi && fc && fl && fm) {
             fprintf(fm, "index\tcodepoint\tchar\tlabel\tfont\tcaption\n");
             for (k = 0; k < 120; k++) {
-                uint8_t img[1024]; int kind = k % 4, pos = (k / 4) % 10, font = (k / 40), x, y;
+                uint8_t img[1024];
+                int kind = k % 4, pos = (k / 4) % 10, font = (k / 40), x, y;
                 const char *names[4] = { "VERTICAL BAR", "HORIZONTAL BAR", "BOX", "DOT" };
-                for (y = 0; y < 32; y++) for (x = 0; x < 32; x++) {
-                    int on = kind == 0 ? (x >= 4 + 2 * pos && x < 7 + 2 * pos + font) : kind == 1 ? (y >= 4 + 2 * pos && y < 7 + 2 * pos + font)
-                           : kind == 2 ? (x > 4 && x < 27 && y > 4 && y < 27 && (x < 7 + font || x > 24 - font || y < 7 + font || y > 24 - font)) : ((x - 16) * (x - 16) + (y - 16) * (y - 16) < 9 + 4 * font);
-                    img[y * 32 + x] = on ? 255 : 0;
-                }
+                for (y = 0; y < 32; y++)
+                    for (x = 0; x < 32; x++) {
+                        int on = kind == 0   ? (x >= 4 + 2 * pos && x < 7 + 2 * pos + font)
+                                 : kind == 1 ? (y >= 4 + 2 * pos && y < 7 + 2 * pos + font)
+                                 : kind == 2 ? (x > 4 && x < 27 && y > 4 && y < 27 &&
+                                                (x < 7 + font || x > 24 - font || y < 7 + font || y > 24 - font))
+                                             : ((x - 16) * (x - 16) + (y - 16) * (y - 16) < 9 + 4 * font);
+                        img[y * 32 + x] = on ? 255 : 0;
+                    }
                 fwrite(img, 1, 1024, fi);
                 fprintf(fc, "%s %d\n", names[kind], pos);
                 fprintf(fl, "%s\n", kind < 2 ? "bars" : "shapes");
-                fprintf(fm, "%d\tU+%04X\t?\t%s\tfont%d\t%s %d\n", k, 0x41 + k, kind < 2 ? "bars" : "shapes", font, names[kind], pos);
+                fprintf(fm, "%d\tU+%04X\t?\t%s\tfont%d\t%s %d\n", k, 0x41 + k, kind < 2 ? "bars" : "shapes", font,
+                        names[kind], pos);
             }
         }
         if (fi) fclose(fi);
@@ -133,11 +227,19 @@ int main(void) {
         if (fl) fclose(fl);
         if (fm) fclose(fm);
         CHECK(fi && fc && fl && fm, "wrote build/tinyglyphs");
-        {   /* and stand-in encoder features for it: 120 rows of 2 prefix vectors x 6 floats, as a .npy */
-            float feat[120 * 12]; void *buf; size_t len; decar_error e2; decar_rng rr; int q;
+        { /* and stand-in encoder features for it: 120 rows of 2 prefix vectors x 6 floats, as a .npy */
+            float feat[120 * 12];
+            void *buf;
+            size_t len;
+            decar_error e2;
+            decar_rng rr;
+            int q;
             decar_rng_seed(&rr, 4);
-            for (q = 0; q < 120 * 12; q++) feat[q] = (float)((q / 12) % 4) + 0.1f * decar_rng_normal(&rr);   /* the kind, plus noise */
-            CHECK(decar_npy_build(feat, 120, 12, &buf, &len) == 0 && decar_write_file_atomic("build/tinyglyphs/features.npy", buf, len, &e2) == 0, "features.npy");
+            for (q = 0; q < 120 * 12; q++)
+                feat[q] = (float)((q / 12) % 4) + 0.1f * decar_rng_normal(&rr); /* the kind, plus noise */
+            CHECK(decar_npy_build(feat, 120, 12, &buf, &len) == 0 &&
+                      decar_write_file_atomic("build/tinyglyphs/features.npy", buf, len, &e2) == 0,
+                  "features.npy");
             free(buf);
         }
     }

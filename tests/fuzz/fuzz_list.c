@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (decar_list_parse((const char *)data, size, sep[i], &items, &n, &e) == DECAR_OK) {
             int j;
             size_t total = 0;
-            for (j = 0; j < n; j++) total += strlen(items[j]);   /* every entry is a terminated string */
+            for (j = 0; j < n; j++) total += strlen(items[j]); /* every entry is a terminated string */
             if (n < 1 || total > size) __builtin_trap();
             free(items);
         }

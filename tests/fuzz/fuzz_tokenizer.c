@@ -8,7 +8,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t split;
     if (size < 2) return 0;
     split = 2 + (size - 2) * (size_t)(data[0] | data[1] << 8) / 65535;
-    if (decar_tokenizer_load_mem(&t, (const char *)data + 2, split - 2, (const char *)data + split, size - split, &e) == DECAR_OK) {
+    if (decar_tokenizer_load_mem(&t, (const char *)data + 2, split - 2, (const char *)data + split, size - split, &e) ==
+        DECAR_OK) {
         static const uint8_t text[] = "the cat's hat, 2026 \xc3\xbc  x";
         int32_t ids[sizeof text];
         int64_t n = decar_tokenizer_encode(&t, text, (int64_t)sizeof text - 1, ids), i;
