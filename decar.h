@@ -259,6 +259,65 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
 DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M,
                                    int64_t K, int64_t N);
 DECARDEF const char *decar_simd_name(void); /* "avx512", "avx2+fma", "neon" or "scalar" */
+/* The kernels of the autograd ops, by name (llm.c's convention): outputs first, then inputs, then sizes. Backward
+   kernels accumulate (+=) into their input gradients. Each has a plain reference (_ref: the same math, one loop at a
+   time, no SIMD, no threads) that tests/test_kernels.c compares it with on odd sizes. */
+/* out (rows, C) = (inp - mean) / sqrt(var + 1e-5) * w + b per row; stats (rows, 2) = (mean, 1 / sqrt(var + 1e-5)) */
+DECARDEF void decar_layernorm_forward(float *out, float *stats, const float *inp, const float *w, const float *b,
+                                      int64_t rows, int64_t C);
+/* with xh = (x - mean) rstd, dn = dout w: dinp += rstd (dn - mean(dn) - xh mean(dn xh)), dw += sum_rows dout xh,
+   db += sum_rows dout (dinp, dw or db may be NULL) */
+DECARDEF void decar_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                                       const float *w, const float *stats, int64_t rows, int64_t C);
+/* out (n) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); backward: dinp += dout gelu'(x) */
+DECARDEF void decar_gelu_forward(float *out, const float *inp, int64_t n);
+DECARDEF void decar_gelu_backward(float *dinp, const float *inp, const float *dout, int64_t n);
+/* out (rows, C) = softmax(inp) per row; backward: dinp += out (dout - sum_j out_j dout_j) */
+DECARDEF void decar_softmax_forward(float *out, const float *inp, int64_t rows, int64_t C);
+DECARDEF void decar_softmax_backward(float *dinp, const float *out, const float *dout, int64_t rows, int64_t C);
+/* qkv (B, T, 3C) = [q | k | v], NH heads of C / NH: att (B, NH, T, T) = softmax(q k^T / sqrt(hs)) (causal: key <=
+   query; masked entries 0), out (B, T, C) = att v. Backward: dqkv (B, T, 3C) += the gradients of q, k, v; scratch holds
+   B * NH * T * T floats. */
+DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, int64_t B, int64_t T, int64_t C, int NH,
+                                      int causal);
+DECARDEF void decar_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+                                       const float *att, int64_t B, int64_t T, int64_t C, int NH, int causal);
+/* out (n, C) = table[ids[i]] (table (V, C)); backward: dtable[ids[i]] += dout[i] */
+DECARDEF void decar_embedding_forward(float *out, const float *table, const int32_t *ids, int64_t n, int64_t C);
+DECARDEF void decar_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t n, int64_t C);
+/* logits (rows, V), the first nc columns the classes: lse[r] = log sum_j<nc exp(logits[r, j]), nll[r] = lse[r] -
+   logits[r, targets[r]] (0 where targets[r] < 0). Backward: dlogits[r, j] += dloss w_r / norm (softmax_j - [j =
+   target]) for j < nc at rows with a target (weights NULL: w = 1). */
+DECARDEF void decar_crossentropy_forward(float *lse, float *nll, const float *logits, const int32_t *targets,
+                                         int64_t rows, int64_t V, int nc);
+DECARDEF void decar_crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int32_t *targets,
+                                          const float *weights, float dloss, float norm, int64_t rows, int64_t V,
+                                          int nc);
+/* the Linear layer out (M, N) = inp (M, K) w (N, K)^T + b: backward dinp (M, K) (+)= dout w (accumulate: add, else
+   overwrite), dw (N, K) += dout^T inp, db (N) += column sums of dout (any may be NULL) */
+DECARDEF void decar_matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                                    const float *w, int64_t M, int64_t K, int64_t N, int accumulate);
+DECARDEF void decar_matmul_forward_ref(float *out, const float *inp, const float *w, const float *b, int64_t M,
+                                       int64_t K, int64_t N);
+DECARDEF void decar_matmul_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                                        const float *w, int64_t M, int64_t K, int64_t N);
+DECARDEF void decar_layernorm_forward_ref(float *out, float *stats, const float *inp, const float *w, const float *b,
+                                          int64_t rows, int64_t C);
+DECARDEF void decar_layernorm_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                                           const float *w, const float *stats, int64_t rows, int64_t C);
+DECARDEF void decar_gelu_forward_ref(float *out, const float *inp, int64_t n);
+DECARDEF void decar_gelu_backward_ref(float *dinp, const float *inp, const float *dout, int64_t n);
+DECARDEF void decar_softmax_forward_ref(float *out, const float *inp, int64_t rows, int64_t C);
+DECARDEF void decar_softmax_backward_ref(float *dinp, const float *out, const float *dout, int64_t rows, int64_t C);
+DECARDEF void decar_attention_forward_ref(float *out, float *att, const float *qkv, int64_t B, int64_t T, int64_t C,
+                                          int NH, int causal);
+DECARDEF void decar_attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *att,
+                                           int64_t B, int64_t T, int64_t C, int NH, int causal);
+DECARDEF void decar_crossentropy_forward_ref(float *lse, float *nll, const float *logits, const int32_t *targets,
+                                             int64_t rows, int64_t V, int nc);
+DECARDEF void decar_crossentropy_backward_ref(float *dlogits, const float *logits, const float *lse,
+                                              const int32_t *targets, const float *weights, float dloss, float norm,
+                                              int64_t rows, int64_t V, int nc);
 
 /* ---------------------------------------------------------------------------------------------------------------
    5. GPT model
@@ -1916,7 +1975,7 @@ DECARDEF decar_tensor *decar_gelu(decar_ctx *c, decar_tensor *a) {
     if (!decar__ok(c, a)) return NULL;
     o = decar__out(c, DECAR_OP_GELU, a->ndim, a->shape, a, NULL, NULL);
     if (!o) return NULL;
-    decar__gelu_par(o->data, a->data, NULL, a->n);
+    decar_gelu_forward(o->data, a->data, a->n);
     return o;
 }
 
@@ -1956,7 +2015,7 @@ static void decar__ln_row(float *dst, const float *x, const float *w, const floa
 }
 DECARDEF decar_tensor *decar_layernorm(decar_ctx *c, decar_tensor *x, decar_tensor *w, decar_tensor *b) {
     decar_tensor *o;
-    int64_t C, rows, r;
+    int64_t C, rows;
     float *st;
     if (!decar__ok(c, x) || !decar__ok(c, w) || !decar__ok(c, b)) return NULL;
     C = x->shape[x->ndim - 1];
@@ -1969,8 +2028,7 @@ DECARDEF decar_tensor *decar_layernorm(decar_ctx *c, decar_tensor *x, decar_tens
     st = (float *)decar_ctx_alloc(c, (size_t)rows * 2 * sizeof(float)); /* mean, rstd per row */
     if (!o || !st) return NULL;
     o->aux = st;
-    DECAR__PAR_FOR
-    for (r = 0; r < rows; r++) decar__ln_row(o->data + r * C, x->data + r * C, w->data, b->data, C, st + 2 * r);
+    decar_layernorm_forward(o->data, st, x->data, w->data, b->data, rows, C);
     return o;
 }
 
@@ -1984,14 +2042,13 @@ static void decar__softmax_row(float *o, const float *x, int64_t n) {
 }
 DECARDEF decar_tensor *decar_softmax(decar_ctx *c, decar_tensor *a) {
     decar_tensor *o;
-    int64_t C, r, rows;
+    int64_t C, rows;
     if (!decar__ok(c, a)) return NULL;
     o = decar__out(c, DECAR_OP_SOFTMAX, a->ndim, a->shape, a, NULL, NULL);
     if (!o) return NULL;
     C = a->shape[a->ndim - 1];
     rows = a->n / C;
-    DECAR__PAR_FOR
-    for (r = 0; r < rows; r++) decar__softmax_row(o->data + r * C, a->data + r * C, C);
+    decar_softmax_forward(o->data, a->data, rows, C);
     return o;
 }
 
@@ -2001,8 +2058,8 @@ DECARDEF decar_tensor *decar_softmax(decar_ctx *c, decar_tensor *a) {
 #define DECAR__ATT_RB 48 /* causal attention: rows per block (8 GEMM slivers); blocks skip the masked keys */
 DECARDEF decar_tensor *decar_attention(decar_ctx *c, decar_tensor *qkv, int n_head, int causal) {
     decar_tensor *o;
-    int64_t B, T, C3, C, hs, shape[3], bh;
-    float *att, scale;
+    int64_t B, T, C3, C, shape[3];
+    float *att;
     if (!decar__ok(c, qkv)) return NULL;
     if (qkv->ndim != 3 || qkv->shape[2] % 3 || n_head < 1 || (qkv->shape[2] / 3) % n_head) {
         decar__ctx_fail(c, DECAR_ERR_ARG, "attention: qkv must be (B, T, 3C) with C divisible by n_head");
@@ -2012,7 +2069,6 @@ DECARDEF decar_tensor *decar_attention(decar_ctx *c, decar_tensor *qkv, int n_he
     T = qkv->shape[1];
     C3 = qkv->shape[2];
     C = C3 / 3;
-    hs = C / n_head;
     shape[0] = B;
     shape[1] = T;
     shape[2] = C;
@@ -2022,32 +2078,7 @@ DECARDEF decar_tensor *decar_attention(decar_ctx *c, decar_tensor *qkv, int n_he
     o->aux = att;
     o->ip[0] = n_head;
     o->ip[1] = causal;
-    scale = 1.0f / sqrtf((float)hs);
-    DECAR__PAR_FOR_DYN
-    for (bh = 0; bh < B * n_head; bh++) {
-        int64_t b = bh / n_head, h = bh % n_head, t, t2;
-        const float *q = qkv->data + b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-        float *P = att + bh * T * T;
-        int64_t r0, r1;
-        for (r0 = 0; r0 < T; r0 = r1) { /* causal: query rows in blocks, each against the keys up to its end */
-            r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
-            decar_gemm(P + r0 * T, T, q + r0 * C3, C3, 1, k, 1, C3, NULL, r1 - r0, causal ? r1 : T, hs,
-                       0); /* S = Q K^T */
-            for (t = r0; t < r1; t++) {
-                float *p = P + t * T, mx = -INFINITY, s = 0.0f;
-                int64_t end = causal ? t + 1 : T;
-                for (t2 = 0; t2 < end; t2++) {
-                    p[t2] *= scale;
-                    if (p[t2] > mx) mx = p[t2];
-                }
-                s = decar__exp_span(p, p, mx, end);
-                for (t2 = 0; t2 < end; t2++) p[t2] /= s;
-                for (t2 = end; t2 < T; t2++) p[t2] = 0.0f;
-            }
-            decar_gemm(o->data + b * T * C + r0 * C + h * hs, C, P + r0 * T, T, 1, v, C3, 1, NULL, r1 - r0, hs,
-                       causal ? r1 : T, 0); /* O = P V */
-        }
-    }
+    decar_attention_forward(o->data, att, qkv->data, B, T, C, n_head, causal);
     return o;
 }
 
@@ -2079,8 +2110,7 @@ DECARDEF decar_tensor *decar_embedding(decar_ctx *c, decar_tensor *table, const 
     if (!o || !cp) return NULL;
     memcpy(cp, ids, (size_t)n * sizeof(int32_t));
     o->aux = cp;
-    DECAR__PAR_FOR
-    for (i = 0; i < n; i++) memcpy(o->data + i * C, table->data + (int64_t)cp[i] * C, (size_t)C * sizeof(float));
+    decar_embedding_forward(o->data, table->data, cp, n, C);
     return o;
 }
 
@@ -2127,18 +2157,7 @@ DECARDEF decar_tensor *decar_cross_entropy(decar_ctx *c, decar_tensor *logits, c
     ce->nc = n_class;
     ce->norm = norm > 0.0f ? norm : (float)(cnt > 0 ? cnt : 1);
     o->aux = ce;
-    DECAR__PAR_FOR
-    for (r = 0; r < rows; r++) {
-        const float *l = logits->data + r * V;
-        float mx = l[0];
-        double s = 0.0;
-        int j;
-        for (j = 1; j < n_class; j++)
-            if (l[j] > mx) mx = l[j];
-        for (j = 0; j < n_class; j++) s += exp((double)(l[j] - mx));
-        ce->lse[r] = mx + (float)log(s);
-        nll[r] = ce->tg[r] >= 0 ? ce->lse[r] - l[ce->tg[r]] : 0.0f;
-    }
+    decar_crossentropy_forward(ce->lse, nll, logits->data, ce->tg, rows, V, n_class);
     for (r = 0; r < rows; r++)
         if (ce->tg[r] >= 0) tot += (double)nll[r] * (ce->w ? ce->w[r] : 1.0f);
     o->data[0] = (float)(tot / ce->norm);
@@ -2286,197 +2305,482 @@ static void decar__col_sums(float *dd, float *dw, const float *dout, const float
     }
 }
 
+/* ---- 4b. the ops' kernels, forward and backward (declared with their equations in section 4) --------------------- */
+DECARDEF void decar_layernorm_forward(float *out, float *stats, const float *inp, const float *w, const float *b,
+                                      int64_t rows, int64_t C) {
+    int64_t r;
+    DECAR__PAR_FOR
+    for (r = 0; r < rows; r++) decar__ln_row(out + r * C, inp + r * C, w, b, C, stats + 2 * r);
+}
+DECARDEF void decar_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                                       const float *w, const float *stats, int64_t rows, int64_t C) {
+    int64_t r;
+    if (dinp) {
+        /* per row: s1 = mean(dn), s2 = mean(dn xh), then dx += rstd (dn - s1 - xh s2); vectors, then the tail */
+        DECAR__PAR_FOR
+        for (r = 0; r < rows; r++) {
+            const float *xr = inp + r * C, *dy = dout + r * C;
+            float m = stats[2 * r], rs = stats[2 * r + 1], *dx = dinp + r * C;
+            decar__v v1 = decar__vzero(), v2 = decar__vzero(), vm = decar__vset1(m), vr = decar__vset1(rs);
+            decar__v vs1, vs2;
+            float s1, s2;
+            int64_t j;
+            for (j = 0; j + DECAR__VW <= C; j += DECAR__VW) {
+                decar__v dn = decar__vmul(decar__vload(dy + j), decar__vload(w + j));
+                v1 = decar__vadd(v1, dn);
+                v2 = decar__vfma(dn, decar__vmul(decar__vsub(decar__vload(xr + j), vm), vr), v2);
+            }
+            s1 = decar__vsum(v1);
+            s2 = decar__vsum(v2);
+            for (; j < C; j++) {
+                float dn = dy[j] * w[j];
+                s1 += dn;
+                s2 += dn * ((xr[j] - m) * rs);
+            }
+            s1 /= (float)C;
+            s2 /= (float)C;
+            vs1 = decar__vset1(s1);
+            vs2 = decar__vset1(s2);
+            for (j = 0; j + DECAR__VW <= C; j += DECAR__VW) {
+                decar__v dn = decar__vmul(decar__vload(dy + j), decar__vload(w + j));
+                decar__v xh = decar__vmul(decar__vsub(decar__vload(xr + j), vm), vr);
+                decar__v g = decar__vsub(decar__vsub(dn, vs1), decar__vmul(xh, vs2));
+                decar__vstore(dx + j, decar__vfma(vr, g, decar__vload(dx + j)));
+            }
+            for (; j < C; j++) dx[j] += rs * ((dy[j] * w[j] - s1) - ((xr[j] - m) * rs) * s2);
+        }
+    }
+    if (dw || db) decar__col_sums(db, dw, dout, inp, stats, rows, C);
+}
+DECARDEF void decar_gelu_forward(float *out, const float *inp, int64_t n) {
+    decar__gelu_par(out, inp, NULL, n);
+}
+DECARDEF void decar_gelu_backward(float *dinp, const float *inp, const float *dout, int64_t n) {
+    decar__gelu_par(dinp, inp, dout, n);
+}
+DECARDEF void decar_softmax_forward(float *out, const float *inp, int64_t rows, int64_t C) {
+    int64_t r;
+    DECAR__PAR_FOR
+    for (r = 0; r < rows; r++) decar__softmax_row(out + r * C, inp + r * C, C);
+}
+DECARDEF void decar_softmax_backward(float *dinp, const float *out, const float *dout, int64_t rows, int64_t C) {
+    int64_t r;
+    DECAR__PAR_FOR
+    for (r = 0; r < rows; r++) {
+        const float *y = out + r * C, *dy = dout + r * C;
+        float s = 0.0f;
+        int64_t j;
+        for (j = 0; j < C; j++) s += y[j] * dy[j];
+        for (j = 0; j < C; j++) dinp[r * C + j] += y[j] * (dy[j] - s);
+    }
+}
+/* per (batch, head) as small GEMMs: S = Q K^T / sqrt(hs), P = softmax(S), O = P V. Causal attention takes the query
+   rows in blocks of DECAR__ATT_RB, each against the keys up to the block's end. The (b, h) tasks are split over
+   threads; the GEMMs inside run on the calling thread (nested regions are off): no dependence on the thread count. */
+DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, int64_t B, int64_t T, int64_t C, int NH,
+                                      int causal) {
+    int64_t C3 = 3 * C, hs = C / NH, bh;
+    float scale = 1.0f / sqrtf((float)hs);
+    DECAR__PAR_FOR_DYN
+    for (bh = 0; bh < B * NH; bh++) {
+        int64_t b = bh / NH, h = bh % NH, t, t2, r0, r1;
+        const float *q = qkv + b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
+        float *P = att + bh * T * T;
+        for (r0 = 0; r0 < T; r0 = r1) {
+            r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
+            /* S = Q K^T for this block of query rows */
+            decar_gemm(P + r0 * T, T, q + r0 * C3, C3, 1, k, 1, C3, NULL, r1 - r0, causal ? r1 : T, hs, 0);
+            for (t = r0; t < r1; t++) {
+                float *p = P + t * T, mx = -INFINITY, s = 0.0f;
+                int64_t end = causal ? t + 1 : T;
+                for (t2 = 0; t2 < end; t2++) {
+                    p[t2] *= scale;
+                    if (p[t2] > mx) mx = p[t2];
+                }
+                s = decar__exp_span(p, p, mx, end);
+                for (t2 = 0; t2 < end; t2++) p[t2] /= s;
+                for (t2 = end; t2 < T; t2++) p[t2] = 0.0f;
+            }
+            /* O = P V */
+            decar_gemm(out + b * T * C + r0 * C + h * hs, C, P + r0 * T, T, 1, v, C3, 1, NULL, r1 - r0, hs,
+                       causal ? r1 : T, 0);
+        }
+    }
+}
+DECARDEF void decar_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+                                       const float *att, int64_t B, int64_t T, int64_t C, int NH, int causal) {
+    int64_t C3 = 3 * C, hs = C / NH, bh;
+    float scale = 1.0f / sqrtf((float)hs);
+    DECAR__PAR_FOR_DYN
+    for (bh = 0; bh < B * NH; bh++) {
+        int64_t bb = bh / NH, h = bh % NH, tt, t2, r0, r1;
+        const float *P = att + bh * T * T, *q = qkv + bb * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
+        const float *dO = dout + bb * T * C + h * hs;
+        float *dq = dqkv + bb * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C, *G = scratch + bh * T * T;
+        /* query blocks as in the forward (causal: entries past a block's end are never read) */
+        for (r0 = 0; r0 < T; r0 = r1) {
+            int64_t nk;
+            r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
+            nk = causal ? r1 : T;
+            /* dP = dO V^T */
+            decar_gemm(G + r0 * T, T, dO + r0 * C, C, 1, v, 1, C3, NULL, r1 - r0, nk, hs, 0);
+            /* dS = P (dP - rowsum(P dP)) / sqrt(hs) */
+            for (tt = r0; tt < r1; tt++) {
+                const float *p = P + tt * T;
+                float *g = G + tt * T, s = decar__dot(p, g, nk);
+                decar__v vs = decar__vset1(s), vsc = decar__vset1(scale);
+                for (t2 = 0; t2 + DECAR__VW <= nk; t2 += DECAR__VW) {
+                    decar__v d = decar__vsub(decar__vload(g + t2), vs);
+                    decar__vstore(g + t2, decar__vmul(decar__vmul(decar__vload(p + t2), d), vsc));
+                }
+                for (; t2 < nk; t2++) g[t2] = p[t2] * (g[t2] - s) * scale;
+            }
+            /* dQ += dS K */
+            decar_gemm(dq + r0 * C3, C3, G + r0 * T, T, 1, k, C3, 1, NULL, r1 - r0, hs, nk, 1);
+        }
+        /* key blocks: only the queries at or after a key see it. dV += P^T dO, dK += dS^T Q */
+        for (r0 = 0; r0 < T; r0 = r1) {
+            int64_t q0 = causal ? r0 : 0;
+            r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
+            decar_gemm(dv + r0 * C3, C3, P + q0 * T + r0, 1, T, dO + q0 * C, C, 1, NULL, r1 - r0, hs, T - q0, 1);
+            decar_gemm(dk + r0 * C3, C3, G + q0 * T + r0, 1, T, q + q0 * C3, C3, 1, NULL, r1 - r0, hs, T - q0, 1);
+        }
+    }
+}
+DECARDEF void decar_embedding_forward(float *out, const float *table, const int32_t *ids, int64_t n, int64_t C) {
+    int64_t i;
+    DECAR__PAR_FOR
+    for (i = 0; i < n; i++) memcpy(out + i * C, table + (int64_t)ids[i] * C, (size_t)C * sizeof(float));
+}
+DECARDEF void decar_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t n, int64_t C) {
+    int64_t j0;
+    /* columns in strips of 64 over the threads: a repeated id is summed by one thread, in order */
+    DECAR__PAR_FOR
+    for (j0 = 0; j0 < C; j0 += 64) {
+        int64_t j, k, j1 = j0 + 64 < C ? j0 + 64 : C;
+        for (k = 0; k < n; k++)
+            for (j = j0; j < j1; j++) dtable[(int64_t)ids[k] * C + j] += dout[k * C + j];
+    }
+}
+DECARDEF void decar_crossentropy_forward(float *lse, float *nll, const float *logits, const int32_t *targets,
+                                         int64_t rows, int64_t V, int nc) {
+    int64_t r;
+    DECAR__PAR_FOR
+    for (r = 0; r < rows; r++) {
+        const float *l = logits + r * V;
+        float mx = l[0];
+        double s = 0.0;
+        int j;
+        for (j = 1; j < nc; j++)
+            if (l[j] > mx) mx = l[j];
+        for (j = 0; j < nc; j++) s += exp((double)(l[j] - mx));
+        lse[r] = mx + (float)log(s);
+        nll[r] = targets[r] >= 0 ? lse[r] - l[targets[r]] : 0.0f;
+    }
+}
+DECARDEF void decar_crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int32_t *targets,
+                                          const float *weights, float dloss, float norm, int64_t rows, int64_t V,
+                                          int nc) {
+    int64_t r;
+    DECAR__PAR_FOR
+    for (r = 0; r < rows; r++) {
+        const float *l = logits + r * V;
+        float *dl = dlogits + r * V;
+        float coef;
+        int j;
+        if (targets[r] < 0) continue;
+        coef = dloss * (weights ? weights[r] : 1.0f) / norm;
+        /* the softmax in chunks of 256, through the vector exp: exp(l - lse) */
+        for (j = 0; j < nc; j += 256) {
+            float e[256];
+            int m = nc - j < 256 ? nc - j : 256, q;
+            decar__exp_span(e, l + j, lse[r], m);
+            for (q = 0; q < m; q++) dl[j + q] += coef * (e[q] - (j + q == targets[r] ? 1.0f : 0.0f));
+        }
+    }
+}
+DECARDEF void decar_matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                                    const float *w, int64_t M, int64_t K, int64_t N, int accumulate) {
+    if (dinp) decar_gemm(dinp, K, dout, N, 1, w, K, 1, NULL, M, K, N, accumulate); /* dx (+)= dout w */
+    if (dw) decar_gemm(dw, K, dout, 1, N, inp, K, 1, NULL, N, K, M, 1);            /* dw += dout^T x */
+    if (db) decar__col_sums(db, NULL, dout, NULL, NULL, M, N);                     /* db += column sums */
+}
+
+/* ---- 4c. plain references of the kernels above (what the tests hold the fast paths to) ----------------------------
+ */
+DECARDEF void decar_matmul_forward_ref(float *out, const float *inp, const float *w, const float *b, int64_t M,
+                                       int64_t K, int64_t N) {
+    int64_t i, j, k;
+    for (i = 0; i < M; i++)
+        for (j = 0; j < N; j++) {
+            double s = b ? b[j] : 0.0;
+            for (k = 0; k < K; k++) s += (double)inp[i * K + k] * w[j * K + k];
+            out[i * N + j] = (float)s;
+        }
+}
+DECARDEF void decar_matmul_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                                        const float *w, int64_t M, int64_t K, int64_t N) {
+    int64_t i, j, k;
+    for (i = 0; i < M; i++)
+        for (j = 0; j < N; j++) {
+            float g = dout[i * N + j];
+            for (k = 0; dinp && k < K; k++) dinp[i * K + k] += g * w[j * K + k];
+            for (k = 0; dw && k < K; k++) dw[j * K + k] += g * inp[i * K + k];
+            if (db) db[j] += g;
+        }
+}
+DECARDEF void decar_layernorm_forward_ref(float *out, float *stats, const float *inp, const float *w, const float *b,
+                                          int64_t rows, int64_t C) {
+    int64_t r, j;
+    for (r = 0; r < rows; r++) {
+        const float *x = inp + r * C;
+        double m = 0, v = 0;
+        float rs;
+        for (j = 0; j < C; j++) m += x[j];
+        m /= C;
+        for (j = 0; j < C; j++) v += (x[j] - m) * (x[j] - m);
+        v /= C;
+        rs = (float)(1.0 / sqrt(v + 1e-5));
+        for (j = 0; j < C; j++) out[r * C + j] = (float)((x[j] - m) * rs) * w[j] + b[j];
+        stats[2 * r] = (float)m;
+        stats[2 * r + 1] = rs;
+    }
+}
+DECARDEF void decar_layernorm_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                                           const float *w, const float *stats, int64_t rows, int64_t C) {
+    int64_t r, j;
+    for (r = 0; r < rows; r++) {
+        const float *x = inp + r * C, *dy = dout + r * C;
+        float m = stats[2 * r], rs = stats[2 * r + 1];
+        double s1 = 0, s2 = 0;
+        for (j = 0; j < C; j++) {
+            float xh = (x[j] - m) * rs;
+            s1 += dy[j] * w[j];
+            s2 += dy[j] * w[j] * xh;
+            if (dw) dw[j] += dy[j] * xh;
+            if (db) db[j] += dy[j];
+        }
+        s1 /= C;
+        s2 /= C;
+        for (j = 0; dinp && j < C; j++) dinp[r * C + j] += (float)(rs * (dy[j] * w[j] - s1 - (x[j] - m) * rs * s2));
+    }
+}
+DECARDEF void decar_gelu_forward_ref(float *out, const float *inp, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        double x = inp[i];
+        out[i] = (float)(0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))));
+    }
+}
+DECARDEF void decar_gelu_backward_ref(float *dinp, const float *inp, const float *dout, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        double x = inp[i], s = 0.7978845608028654, th = tanh(s * (x + 0.044715 * x * x * x));
+        double g = 0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * s * (1.0 + 3.0 * 0.044715 * x * x);
+        dinp[i] += (float)(dout[i] * g);
+    }
+}
+DECARDEF void decar_softmax_forward_ref(float *out, const float *inp, int64_t rows, int64_t C) {
+    int64_t r, j;
+    for (r = 0; r < rows; r++) {
+        const float *x = inp + r * C;
+        double mx = x[0], s = 0;
+        for (j = 1; j < C; j++) mx = x[j] > mx ? x[j] : mx;
+        for (j = 0; j < C; j++) s += exp(x[j] - mx);
+        for (j = 0; j < C; j++) out[r * C + j] = (float)(exp(x[j] - mx) / s);
+    }
+}
+DECARDEF void decar_softmax_backward_ref(float *dinp, const float *out, const float *dout, int64_t rows, int64_t C) {
+    int64_t r, j;
+    for (r = 0; r < rows; r++) {
+        double s = 0;
+        for (j = 0; j < C; j++) s += (double)out[r * C + j] * dout[r * C + j];
+        for (j = 0; j < C; j++) dinp[r * C + j] += (float)(out[r * C + j] * (dout[r * C + j] - s));
+    }
+}
+DECARDEF void decar_attention_forward_ref(float *out, float *att, const float *qkv, int64_t B, int64_t T, int64_t C,
+                                          int NH, int causal) {
+    int64_t hs = C / NH, b, h, t, t2, i;
+    for (b = 0; b < B; b++)
+        for (h = 0; h < NH; h++)
+            for (t = 0; t < T; t++) {
+                const float *q = qkv + (b * T + t) * 3 * C + h * hs;
+                float *p = att + ((b * NH + h) * T + t) * T;
+                int64_t end = causal ? t + 1 : T;
+                double mx = -INFINITY, s = 0;
+                /* p = softmax over the visible keys of q . k / sqrt(hs); 0 past them */
+                for (t2 = 0; t2 < T; t2++) {
+                    const float *k = qkv + (b * T + t2) * 3 * C + C + h * hs;
+                    double d = 0;
+                    for (i = 0; i < hs; i++) d += (double)q[i] * k[i];
+                    p[t2] = (float)(d / sqrt((double)hs));
+                    if (t2 < end && p[t2] > mx) mx = p[t2];
+                }
+                for (t2 = 0; t2 < end; t2++) s += exp(p[t2] - mx);
+                for (t2 = 0; t2 < T; t2++) p[t2] = t2 < end ? (float)(exp(p[t2] - mx) / s) : 0.0f;
+                /* o = sum_t2 p[t2] v[t2] */
+                for (i = 0; i < hs; i++) {
+                    double o = 0;
+                    for (t2 = 0; t2 < T; t2++) o += (double)p[t2] * qkv[(b * T + t2) * 3 * C + 2 * C + h * hs + i];
+                    out[(b * T + t) * C + h * hs + i] = (float)o;
+                }
+            }
+}
+DECARDEF void decar_attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *att,
+                                           int64_t B, int64_t T, int64_t C, int NH, int causal) {
+    int64_t hs = C / NH, b, h, t, t2, i;
+    double sc = 1.0 / sqrt((double)hs);
+    (void)causal; /* att is 0 at masked entries: their terms vanish */
+    for (b = 0; b < B; b++)
+        for (h = 0; h < NH; h++)
+            for (t = 0; t < T; t++) {
+                const float *p = att + ((b * NH + h) * T + t) * T, *dO = dout + (b * T + t) * C + h * hs;
+                const float *q = qkv + (b * T + t) * 3 * C + h * hs;
+                float *dq = dqkv + (b * T + t) * 3 * C + h * hs;
+                double rs = 0;
+                /* dp[t2] = dO . v[t2]; ds = p (dp - sum p dp) */
+                for (t2 = 0; t2 < T; t2++) {
+                    const float *v = qkv + (b * T + t2) * 3 * C + 2 * C + h * hs;
+                    double dp = 0;
+                    for (i = 0; i < hs; i++) dp += (double)dO[i] * v[i];
+                    rs += p[t2] * dp;
+                }
+                for (t2 = 0; t2 < T; t2++) {
+                    const float *k = qkv + (b * T + t2) * 3 * C + C + h * hs, *v = k + C;
+                    float *dk = dqkv + (b * T + t2) * 3 * C + C + h * hs, *dv = dk + C;
+                    double dp = 0, ds;
+                    for (i = 0; i < hs; i++) dp += (double)dO[i] * v[i];
+                    ds = p[t2] * (dp - rs) * sc;
+                    for (i = 0; i < hs; i++) {
+                        dq[i] += (float)(ds * k[i]);
+                        dk[i] += (float)(ds * q[i]);
+                        dv[i] += p[t2] * dO[i];
+                    }
+                }
+            }
+}
+DECARDEF void decar_crossentropy_forward_ref(float *lse, float *nll, const float *logits, const int32_t *targets,
+                                             int64_t rows, int64_t V, int nc) {
+    int64_t r;
+    int j;
+    for (r = 0; r < rows; r++) {
+        const float *l = logits + r * V;
+        double s = 0;
+        for (j = 0; j < nc; j++) s += exp((double)l[j]);
+        lse[r] = (float)log(s);
+        nll[r] = targets[r] >= 0 ? lse[r] - l[targets[r]] : 0.0f;
+    }
+}
+DECARDEF void decar_crossentropy_backward_ref(float *dlogits, const float *logits, const float *lse,
+                                              const int32_t *targets, const float *weights, float dloss, float norm,
+                                              int64_t rows, int64_t V, int nc) {
+    int64_t r;
+    int j;
+    for (r = 0; r < rows; r++) {
+        double coef = (double)dloss * (weights ? weights[r] : 1.0f) / norm;
+        if (targets[r] < 0) continue;
+        for (j = 0; j < nc; j++)
+            dlogits[r * V + j] += (float)(coef * (exp((double)logits[r * V + j] - lse[r]) - (j == targets[r])));
+    }
+}
+
+/* add / mul with broadcasting: da += dout (add) or dout b (mul), reduced over a's broadcast dimensions */
+static void decar__binary_backward(decar_ctx *c, decar_tensor *t, float *da, float *db, const float *dout) {
+    decar_tensor *a = t->src[0], *b = t->src[1];
+    int64_t shp[4], sa[4], sb[4], so[4];
+    int nd;
+    decar__bcast(c, a, b, &nd, shp, sa, sb);
+    decar__contig_strides(shp, so);
+    if (t->op == DECAR_OP_ADD) {
+        if (da) decar__ew(da, sa, dout, so, NULL, NULL, shp, 2);
+        if (db) decar__ew(db, sb, dout, so, NULL, NULL, shp, 2);
+    } else {
+        if (da) decar__ew(da, sa, dout, so, b->data, sb, shp, 3);
+        if (db) decar__ew(db, sb, dout, so, a->data, sa, shp, 3);
+    }
+}
+/* attention's backward with its (B, NH, T, T) scratch taken from the arena and handed back: one layer's worth */
+static void decar__attention_backward_op(decar_ctx *c, decar_tensor *t, float *da, const float *dout) {
+    decar_tensor *a = t->src[0];
+    int64_t B = a->shape[0], T = a->shape[1], C = a->shape[2] / 3, nh = t->ip[0];
+    float *dS = da ? decar__take(c, B * nh * T * T) : NULL;
+    if (!dS) return;
+    decar_attention_backward(da, dS, dout, a->data, (const float *)t->aux, B, T, C, (int)nh, t->ip[1]);
+    decar__give(c, dS, B * nh * T * T);
+}
+/* concat along time: each input takes its slice of dout */
+static void decar__concat_backward(decar_tensor *t, float *da, float *db, const float *dout) {
+    decar_tensor *a = t->src[0], *b = t->src[1];
+    int64_t C = t->shape[2], na = a->shape[1] * C, nb = b->shape[1] * C, bb, k;
+    for (bb = 0; bb < t->shape[0]; bb++) {
+        const float *g = dout + bb * (na + nb);
+        for (k = 0; da && k < na; k++) da[bb * na + k] += g[k];
+        for (k = 0; db && k < nb; k++) db[bb * nb + k] += g[na + k];
+    }
+}
+static void decar__scale_add(float *y, float s, const float *x, int64_t n) { /* y += s x: scale */
+    int64_t i;
+    for (i = 0; i < n; i++) y[i] += s * x[i];
+}
+static void decar__fill_add(float *x, float g, int64_t n) { /* x[i] += g: sum and mean */
+    int64_t i;
+    for (i = 0; i < n; i++) x[i] += g;
+}
+/* the backward pass of one op: d(inputs) += its kernel's backward, from t->grad (dout) and what the forward saved */
 static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
     decar_tensor *a = t->src[0], *b = t->src[1], *d = t->src[2];
     float *dout = t->grad, *da = decar__grad(c, a), *db = decar__grad(c, b), *dd = decar__grad(c, d);
-    int64_t i, r;
+    int64_t last = a ? a->shape[a->ndim - 1] : 1; /* the row length of row-wise ops */
     if (c->status) return;
-    if (t->op != DECAR_OP_MATMUL) decar__settle(a); /* every op accumulates into its inputs' gradients, except */
+    /* every op accumulates into its inputs' gradients, except the matmul's dx, written whole by its GEMM */
+    if (t->op != DECAR_OP_MATMUL) decar__settle(a);
     decar__settle(b);
-    decar__settle(d); /* the matmul's dx, written whole by its GEMM below */
+    decar__settle(d);
     switch (t->op) {
         case DECAR_OP_LEAF:
-        case DECAR_OP_VIEW:
-            break;              /* a view's grad aliases its source's */
-        case DECAR_OP_MATMUL: { /* x (M,K), w (N,K), b (N), dout (M,N) */
-            int64_t K = b->shape[1], N = b->shape[0], M = a->n / K;
-            if (da) {
-                decar_gemm(da, K, dout, N, 1, b->data, K, 1, NULL, M, K, N, !a->gfresh);
-                a->gfresh = 0;
-            }                                                                       /* dx (+)= dout w */
-            if (db) decar_gemm(db, K, dout, 1, N, a->data, K, 1, NULL, N, K, M, 1); /* dw += dout^T x */
-            if (dd) decar__col_sums(dd, NULL, dout, NULL, NULL, M, N);              /* db += column sums of dout */
+        case DECAR_OP_VIEW: /* a view's grad aliases its source's */
             break;
-        }
+        case DECAR_OP_MATMUL: /* x (M, K), w (N, K), b (N) */
+            decar_matmul_backward(da, db, dd, dout, a->data, b->data, a->n / b->shape[1], b->shape[1], b->shape[0],
+                                  !a->gfresh);
+            if (da) a->gfresh = 0;
+            break;
         case DECAR_OP_ADD:
-        case DECAR_OP_MUL: {
-            int64_t shp[4], sa[4], sb[4], so[4];
-            int nd;
-            decar__bcast(c, a, b, &nd, shp, sa, sb);
-            decar__contig_strides(shp, so);
-            if (t->op == DECAR_OP_ADD) {
-                if (da) decar__ew(da, sa, dout, so, NULL, NULL, shp, 2);
-                if (db) decar__ew(db, sb, dout, so, NULL, NULL, shp, 2);
-            } else {
-                if (da) decar__ew(da, sa, dout, so, b->data, sb, shp, 3);
-                if (db) decar__ew(db, sb, dout, so, a->data, sa, shp, 3);
-            }
+        case DECAR_OP_MUL:
+            decar__binary_backward(c, t, da, db, dout);
             break;
-        }
         case DECAR_OP_SCALE:
-            if (da)
-                for (i = 0; i < t->n; i++) da[i] += t->fp[0] * dout[i];
+            if (da) decar__scale_add(da, t->fp[0], dout, t->n);
             break;
         case DECAR_OP_GELU:
-            if (da) decar__gelu_par(da, a->data, dout, t->n);
+            if (da) decar_gelu_backward(da, a->data, dout, t->n);
             break;
-        case DECAR_OP_LAYERNORM: {
-            int64_t C = a->shape[a->ndim - 1], rows = a->n / C;
-            const float *st = (const float *)t->aux, *w = b->data;
-            if (da) { /* dx = rs (dn - mean(dn) - xh mean(dn xh)), dn = dy w, xh = (x - m) rs; in vectors, tail scalar
-                       */
-                DECAR__PAR_FOR
-                for (r = 0; r < rows; r++) {
-                    const float *xr = a->data + r * C, *dy = dout + r * C;
-                    float m = st[2 * r], rs = st[2 * r + 1], *dx = da + r * C;
-                    decar__v v1 = decar__vzero(), v2 = decar__vzero(), vm = decar__vset1(m), vr = decar__vset1(rs), vs1,
-                             vs2;
-                    float s1, s2;
-                    int64_t j;
-                    for (j = 0; j + DECAR__VW <= C; j += DECAR__VW) {
-                        decar__v dn = decar__vmul(decar__vload(dy + j), decar__vload(w + j));
-                        v1 = decar__vadd(v1, dn);
-                        v2 = decar__vfma(dn, decar__vmul(decar__vsub(decar__vload(xr + j), vm), vr), v2);
-                    }
-                    s1 = decar__vsum(v1);
-                    s2 = decar__vsum(v2);
-                    for (; j < C; j++) {
-                        float dn = dy[j] * w[j];
-                        s1 += dn;
-                        s2 += dn * ((xr[j] - m) * rs);
-                    }
-                    s1 /= (float)C;
-                    s2 /= (float)C;
-                    vs1 = decar__vset1(s1);
-                    vs2 = decar__vset1(s2);
-                    for (j = 0; j + DECAR__VW <= C; j += DECAR__VW) {
-                        decar__v dn = decar__vmul(decar__vload(dy + j), decar__vload(w + j));
-                        decar__v xh = decar__vmul(decar__vsub(decar__vload(xr + j), vm), vr);
-                        decar__vstore(dx + j, decar__vfma(vr, decar__vsub(decar__vsub(dn, vs1), decar__vmul(xh, vs2)),
-                                                          decar__vload(dx + j)));
-                    }
-                    for (; j < C; j++) dx[j] += rs * ((dy[j] * w[j] - s1) - ((xr[j] - m) * rs) * s2);
-                }
-            }
-            if (db || dd) decar__col_sums(dd, db, dout, a->data, st, rows, C); /* d(bias), d(weight) */
+        case DECAR_OP_LAYERNORM: /* x (rows, C), w (C), b (C); aux: (mean, rstd) per row */
+            decar_layernorm_backward(da, db, dd, dout, a->data, b->data, (const float *)t->aux, a->n / last, last);
             break;
-        }
-        case DECAR_OP_SOFTMAX: {
-            int64_t C = a->shape[a->ndim - 1], rows = a->n / C;
-            if (!da) break;
-            DECAR__PAR_FOR
-            for (r = 0; r < rows; r++) {
-                const float *y = t->data + r * C, *dy = dout + r * C;
-                float s = 0.0f;
-                int64_t j;
-                for (j = 0; j < C; j++) s += y[j] * dy[j];
-                for (j = 0; j < C; j++) da[r * C + j] += y[j] * (dy[j] - s);
-            }
+        case DECAR_OP_SOFTMAX:
+            if (da) decar_softmax_backward(da, t->data, dout, a->n / last, last);
             break;
-        }
-        case DECAR_OP_ATTENTION: {
-            int64_t B = a->shape[0], T = a->shape[1], C3 = a->shape[2], C = C3 / 3, nh = t->ip[0], hs = C / nh, bh;
-            const float *att = (const float *)t->aux;
-            float scale = 1.0f / sqrtf((float)hs);
-            int causal = t->ip[1];
-            float *dS = da ? decar__take(c, B * nh * T * T) : NULL; /* scratch, handed back below: one layer's worth */
-            if (!dS) break;
-            DECAR__PAR_FOR_DYN
-            for (bh = 0; bh < B * nh; bh++) {
-                int64_t bb = bh / nh, h = bh % nh, tt, t2;
-                const float *P = att + bh * T * T, *q = a->data + bb * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-                const float *dO = dout + bb * T * C + h * hs;
-                float *dq = da + bb * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C, *G = dS + bh * T * T;
-                int64_t r0,
-                    r1; /* causal: blocks of rows as in the forward; entries past a block's end are never read */
-                for (r0 = 0; r0 < T; r0 = r1) {
-                    int64_t nk = causal ? (r1 = r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T) : (r1 = T);
-                    decar_gemm(G + r0 * T, T, dO + r0 * C, C, 1, v, 1, C3, NULL, r1 - r0, nk, hs, 0); /* dP = dO V^T */
-                    for (tt = r0; tt < r1; tt++) { /* dS = P (dP - rowsum(P dP)) */
-                        const float *p = P + tt * T;
-                        float *g = G + tt * T, s = decar__dot(p, g, nk);
-                        decar__v vs = decar__vset1(s), vsc = decar__vset1(scale);
-                        for (t2 = 0; t2 + DECAR__VW <= nk; t2 += DECAR__VW)
-                            decar__vstore(g + t2, decar__vmul(decar__vmul(decar__vload(p + t2),
-                                                                          decar__vsub(decar__vload(g + t2), vs)),
-                                                              vsc));
-                        for (; t2 < nk; t2++) g[t2] = p[t2] * (g[t2] - s) * scale;
-                    }
-                    decar_gemm(dq + r0 * C3, C3, G + r0 * T, T, 1, k, C3, 1, NULL, r1 - r0, hs, nk, 1); /* dQ += dS K */
-                }
-                for (r0 = 0; r0 < T; r0 = r1) { /* key blocks: only the queries at or after a key see it */
-                    int64_t q0 = causal ? r0 : 0;
-                    r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
-                    decar_gemm(dv + r0 * C3, C3, P + q0 * T + r0, 1, T, dO + q0 * C, C, 1, NULL, r1 - r0, hs, T - q0,
-                               1); /* dV += P^T dO */
-                    decar_gemm(dk + r0 * C3, C3, G + q0 * T + r0, 1, T, q + q0 * C3, C3, 1, NULL, r1 - r0, hs, T - q0,
-                               1); /* dK += dS^T Q */
-                }
-            }
-            decar__give(c, dS, B * nh * T * T);
+        case DECAR_OP_ATTENTION: /* qkv (B, T, 3C); aux: the probabilities (B, NH, T, T) */
+            decar__attention_backward_op(c, t, da, dout);
             break;
-        }
-        case DECAR_OP_EMBEDDING: {
-            int64_t C = a->shape[1], n = t->n / C, j0;
-            const int32_t *ids = (const int32_t *)t->aux;
-            if (!da) break;
-            DECAR__PAR_FOR
-            for (j0 = 0; j0 < C; j0 += 64) {
-                int64_t j, k, j1 = j0 + 64 < C ? j0 + 64 : C;
-                for (k = 0; k < n; k++)
-                    for (j = j0; j < j1; j++) da[(int64_t)ids[k] * C + j] += dout[k * C + j];
-            }
+        case DECAR_OP_EMBEDDING: /* table (V, C); aux: the ids */
+            if (da) decar_embedding_backward(da, dout, (const int32_t *)t->aux, t->n / a->shape[1], a->shape[1]);
             break;
-        }
         case DECAR_OP_CROSS_ENTROPY: {
             const decar__ce *ce = (const decar__ce *)t->aux;
-            int64_t V = a->shape[a->ndim - 1], rows = a->n / V;
-            if (!da) break;
-            DECAR__PAR_FOR
-            for (r = 0; r < rows; r++) {
-                const float *l = a->data + r * V;
-                float *dl = da + r * V;
-                int j;
-                float coef;
-                if (ce->tg[r] < 0) continue;
-                coef = dout[0] * (ce->w ? ce->w[r] : 1.0f) / ce->norm;
-                for (j = 0; j < ce->nc; j += 256) { /* the softmax in chunks of 256, through the vector exp */
-                    float e[256];
-                    int m = ce->nc - j < 256 ? ce->nc - j : 256, q;
-                    decar__exp_span(e, l + j, ce->lse[r], m);
-                    for (q = 0; q < m; q++) dl[j + q] += coef * (e[q] - (j + q == ce->tg[r] ? 1.0f : 0.0f));
-                }
-            }
-            break;
-        }
-        case DECAR_OP_CONCAT: {
-            int64_t C = t->shape[2], na = a->shape[1] * C, nb = b->shape[1] * C, bb, k;
-            for (bb = 0; bb < t->shape[0]; bb++) {
-                const float *g = dout + bb * (na + nb);
-                if (da)
-                    for (k = 0; k < na; k++) da[bb * na + k] += g[k];
-                if (db)
-                    for (k = 0; k < nb; k++) db[bb * nb + k] += g[na + k];
-            }
-            break;
-        }
-        case DECAR_OP_SUM:
-        case DECAR_OP_MEAN: {
-            float g = t->op == DECAR_OP_MEAN ? dout[0] / (float)a->n : dout[0];
             if (da)
-                for (i = 0; i < a->n; i++) da[i] += g;
+                decar_crossentropy_backward(da, a->data, ce->lse, ce->tg, ce->w, dout[0], ce->norm, a->n / last, last,
+                                            ce->nc);
             break;
         }
+        case DECAR_OP_CONCAT:
+            decar__concat_backward(t, da, db, dout);
+            break;
+        case DECAR_OP_SUM:
+        case DECAR_OP_MEAN:
+            if (da) decar__fill_add(da, t->op == DECAR_OP_MEAN ? dout[0] / (float)a->n : dout[0], a->n);
+            break;
         default:
             decar__ctx_fail(c, DECAR_ERR_ARG, "backward: unknown op %d", t->op);
     }
@@ -2654,7 +2958,24 @@ static int decar__gpt_layout(const decar_gpt_config *c, decar_param_info *info, 
     if (total) *total = off;
     return n;
 }
-#define DECAR__PER_LAYER 12
+/* the parameters of block l, in the layout's order: g->p[DECAR__BLOCK(l) + slot] (tensors), g->info[...] (offsets) */
+enum {
+    DECAR__LN1_W,     /* ln_1.weight         (C)      */
+    DECAR__LN1_B,     /* ln_1.bias           (C)      */
+    DECAR__QKV_W,     /* attn.c_attn.weight  (3C, C)  */
+    DECAR__QKV_B,     /* attn.c_attn.bias    (3C)     */
+    DECAR__ATTPROJ_W, /* attn.c_proj.weight  (C, C)   */
+    DECAR__ATTPROJ_B, /* attn.c_proj.bias    (C)      */
+    DECAR__LN2_W,     /* ln_2.weight         (C)      */
+    DECAR__LN2_B,     /* ln_2.bias           (C)      */
+    DECAR__FC_W,      /* mlp.c_fc.weight     (4C, C)  */
+    DECAR__FC_B,      /* mlp.c_fc.bias       (4C)     */
+    DECAR__FCPROJ_W,  /* mlp.c_proj.weight   (C, 4C)  */
+    DECAR__FCPROJ_B,  /* mlp.c_proj.bias     (C)      */
+    DECAR__PER_LAYER
+};
+enum { DECAR__WTE = 0, DECAR__WPE = 1 }; /* token (V, C) and position (T, C) tables */
+#define DECAR__BLOCK(l) (2 + (l)*DECAR__PER_LAYER)
 
 /* allocate blocks and tensors for config c (values uninitialised) */
 static int decar__gpt_alloc(decar_gpt *g, const decar_gpt_config *c, decar_error *e) {
@@ -2725,8 +3046,8 @@ DECARDEF int decar_gpt_find(const decar_gpt *g, const char *name) {
     return -1;
 }
 
-#define DECAR__LNF(c) (2 + (c)->n_layer * DECAR__PER_LAYER) /* index of transformer.ln_f.weight */
-#define DECAR__VIS(c) (DECAR__LNF(c) + 2)                   /* index of vision.proj.weight */
+#define DECAR__LNF(c) DECAR__BLOCK((c)->n_layer) /* index of transformer.ln_f.weight */
+#define DECAR__VIS(c) (DECAR__LNF(c) + 2)        /* index of vision.proj.weight */
 DECARDEF decar_tensor *decar_gpt_forward(decar_ctx *ctx, decar_gpt *g, const int32_t *ids, int B, int T) {
     return decar_gpt_forward_prefix(ctx, g, NULL, ids, B, T);
 }
@@ -2749,7 +3070,7 @@ DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, co
     sh[1] = T;
     psh[0] = P + T;
     psh[1] = c->d_model;
-    x = decar_embedding(ctx, p[0], ids, 2, sh);
+    x = decar_embedding(ctx, p[DECAR__WTE], ids, 2, sh);
     if (P) { /* image prefix: project, then place before the text */
         int64_t ish[3];
         decar_tensor *im;
@@ -2761,22 +3082,24 @@ DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, co
         if (c->d_proj_hidden > 0) h = decar_matmul(ctx, decar_gelu(ctx, h), p[DECAR__VIS(c) + 2], p[DECAR__VIS(c) + 3]);
         x = decar_concat(ctx, h, x);
     }
-    x = decar_add(ctx, x, decar_view(ctx, p[1], 2, psh, 0));
+    x = decar_add(ctx, x, decar_view(ctx, p[DECAR__WPE], 2, psh, 0));
     for (l = 0; l < c->n_layer; l++) {
-        decar_tensor **L = p + 2 + l * DECAR__PER_LAYER;
-        h = decar_layernorm(ctx, x, L[0], L[1]);
-        h = decar_matmul(ctx, h, L[2], L[3]);
+        decar_tensor **L = p + DECAR__BLOCK(l);
+        /* x = x + attn(ln_1(x)) W_proj + b_proj: (B, T, C); attn reads qkv = ln_1(x) W_qkv + b_qkv (B, T, 3C) */
+        h = decar_layernorm(ctx, x, L[DECAR__LN1_W], L[DECAR__LN1_B]);
+        h = decar_matmul(ctx, h, L[DECAR__QKV_W], L[DECAR__QKV_B]);
         h = decar_attention(ctx, h, c->n_head, c->causal);
-        h = decar_matmul(ctx, h, L[4], L[5]);
+        h = decar_matmul(ctx, h, L[DECAR__ATTPROJ_W], L[DECAR__ATTPROJ_B]);
         x = decar_add(ctx, x, h);
-        h = decar_layernorm(ctx, x, L[6], L[7]);
-        h = decar_matmul(ctx, h, L[8], L[9]);
+        /* x = x + gelu(ln_2(x) W_fc + b_fc) W_fcproj + b_fcproj: the MLP's hidden layer is (B, T, 4C) */
+        h = decar_layernorm(ctx, x, L[DECAR__LN2_W], L[DECAR__LN2_B]);
+        h = decar_matmul(ctx, h, L[DECAR__FC_W], L[DECAR__FC_B]);
         h = decar_gelu(ctx, h);
-        h = decar_matmul(ctx, h, L[10], L[11]);
+        h = decar_matmul(ctx, h, L[DECAR__FCPROJ_W], L[DECAR__FCPROJ_B]);
         x = decar_add(ctx, x, h);
     }
     x = decar_layernorm(ctx, x, p[DECAR__LNF(c)], p[DECAR__LNF(c) + 1]);
-    return decar_matmul(ctx, x, p[0], NULL); /* tied output embedding */
+    return decar_matmul(ctx, x, p[DECAR__WTE], NULL); /* tied output embedding: logits (B, P + T, V) */
 }
 
 DECARDEF double decar_gpt_train_bytes(const decar_gpt_config *c, int B, int T) {
@@ -3116,13 +3439,13 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
     for (j = 0; j < n; j++) {
         int64_t i;
         if (pos[j] < 0 || pos[j] >= T) return DECAR_ERR_ARG;
-        for (i = 0; i < C; i++) x[j * C + i] = emb[j * C + i] + P[PI[1].offset + (int64_t)pos[j] * C + i];
+        for (i = 0; i < C; i++) x[j * C + i] = emb[j * C + i] + P[PI[DECAR__WPE].offset + (int64_t)pos[j] * C + i];
     }
     for (l = 0; l < c->n_layer; l++) {
-        const decar_param_info *L = PI + 2 + l * DECAR__PER_LAYER;
+        const decar_param_info *L = PI + DECAR__BLOCK(l);
         int64_t i;
-        decar__ln_rows(xn, x, P + L[0].offset, P + L[1].offset, n, C);
-        decar_linear_forward(qkv, xn, P + L[2].offset, P + L[3].offset, n, C, 3 * C);
+        decar__ln_rows(xn, x, P + L[DECAR__LN1_W].offset, P + L[DECAR__LN1_B].offset, n, C);
+        decar_linear_forward(qkv, xn, P + L[DECAR__QKV_W].offset, P + L[DECAR__QKV_B].offset, n, C, 3 * C);
         DECAR__PAR_FOR_IF(n > 1)
         for (j = 0; j < n; j++) { /* each sequence: append to its cache, attend over it (its own score row) */
             float *kc = kv[j] + ((size_t)l * 2) * T * C, *vc = kc + T * C, *q = qkv + j * 3 * C, *sc = scores + j * T;
@@ -3140,16 +3463,16 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
                 for (t2 = 0; t2 <= p; t2++) decar__axpy(o, sc[t2] / s, vc + t2 * C + h * hs, hs);
             }
         }
-        decar_linear_forward(xn, att, P + L[4].offset, P + L[5].offset, n, C, C);
+        decar_linear_forward(xn, att, P + L[DECAR__ATTPROJ_W].offset, P + L[DECAR__ATTPROJ_B].offset, n, C, C);
         for (i = 0; i < n * C; i++) x[i] += xn[i];
-        decar__ln_rows(xn, x, P + L[6].offset, P + L[7].offset, n, C);
-        decar_linear_forward(hid, xn, P + L[8].offset, P + L[9].offset, n, C, 4 * C);
+        decar__ln_rows(xn, x, P + L[DECAR__LN2_W].offset, P + L[DECAR__LN2_B].offset, n, C);
+        decar_linear_forward(hid, xn, P + L[DECAR__FC_W].offset, P + L[DECAR__FC_B].offset, n, C, 4 * C);
         decar__gelu_span(hid, hid, NULL, n * 4 * C);
-        decar_linear_forward(xn, hid, P + L[10].offset, P + L[11].offset, n, 4 * C, C);
+        decar_linear_forward(xn, hid, P + L[DECAR__FCPROJ_W].offset, P + L[DECAR__FCPROJ_B].offset, n, 4 * C, C);
         for (i = 0; i < n * C; i++) x[i] += xn[i];
     }
     decar__ln_rows(xn, x, P + PI[DECAR__LNF(c)].offset, P + PI[DECAR__LNF(c) + 1].offset, n, C);
-    decar_linear_forward(logits, xn, P + PI[0].offset, NULL, n, C, c->vocab_size);
+    decar_linear_forward(logits, xn, P + PI[DECAR__WTE].offset, NULL, n, C, c->vocab_size);
     return DECAR_OK;
 }
 

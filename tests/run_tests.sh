@@ -9,7 +9,7 @@ run() { if "$@"; then :; else echo "FAILED: $*"; fails=$((fails + 1)); fi; }
 
 step "unit tests (native SIMD: -march=native, OpenMP, 2 threads)"
 mkdir -p $B/tinyglyphs
-for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval; do run env OMP_NUM_THREADS=2 $B/$t; done
+for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_kernels; do run env OMP_NUM_THREADS=2 $B/$t; done
 
 step "single-header contract: C99 and C++ with gcc and clang, -Wall -Wextra -Wpedantic -Werror"
 printf '#define DECAR_IMPLEMENTATION\n#include "../decar.h"\nint main(void){ return decar_simd_name() == 0; }\n' > $B/impl.c
@@ -47,7 +47,7 @@ else
 fi
 for f in "${flags[@]}"; do
   name=$(echo "$f" | tr -dc 'a-z0-9')
-  for t in test_ops test_gpt_ref; do
+  for t in test_ops test_gpt_ref test_kernels; do
     run gcc -std=c99 -O2 $f -fopenmp -o $B/${t}_$name tests/$t.c -lm
     echo -n "[$f] "; run env OMP_NUM_THREADS=2 $B/${t}_$name > $B/${t}_$name.log; tail -1 $B/${t}_$name.log
   done
@@ -202,7 +202,7 @@ printf 'A\nB\n' > $B/vis/captions.txt; head -c 1500 $B/tinyglyphs/images_32x32_u
 expect 1 "image file of a bad size" $B/decar vtrain --images $B/vis --steps 1
 
 step "sanitizers: the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval; do
+for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_kernels; do
   run gcc -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -mavx2 -mfma -o $B/${t}_asan tests/$t.c -lm
   run env ASAN_OPTIONS=detect_leaks=1 $B/${t}_asan > $B/${t}_asan.log 2>&1; echo "[asan+ubsan] $(tail -1 $B/${t}_asan.log)"
 done

@@ -1,0 +1,163 @@
+/* Every fast kernel against its plain reference (decar_*_ref), forward and backward, on sizes that are not multiples
+   of the vector width or the GEMM's blocks (odd rows, odd columns, T across attention's row blocks), causal and not.
+   Tolerances are relative to the largest reference value: the fast paths reorder float sums (vectors, blocks), the
+   references sum in double. The backward kernels accumulate: both start from the same non-zero gradient. */
+#define DECAR_IMPLEMENTATION
+#include "../decar.h"
+#include "test_util.h"
+#include <stdlib.h>
+#include <string.h>
+
+static decar_rng g_rng;
+static float *randn(int64_t n, float sd) {
+    float *x = (float *)malloc((size_t)n * sizeof(float) + 4);
+    int64_t i;
+    for (i = 0; i < n; i++) x[i] = sd * decar_rng_normal(&g_rng);
+    return x;
+}
+static float *copy(const float *x, int64_t n) {
+    float *y = (float *)malloc((size_t)n * sizeof(float) + 4);
+    memcpy(y, x, (size_t)n * sizeof(float));
+    return y;
+}
+/* max |a - b| / max(max |b|, 1e-3) */
+static double rel(const float *a, const float *b, int64_t n) {
+    double d = 0, m = 1e-3;
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]);
+        d = e > d ? e : d;
+        m = fabs((double)b[i]) > m ? fabs((double)b[i]) : m;
+    }
+    return d / m;
+}
+
+static void test_matmul(int64_t M, int64_t K, int64_t N) {
+    float *x = randn(M * K, 1), *w = randn(N * K, 0.3f), *b = randn(N, 1), *dout = randn(M * N, 1);
+    float *o1 = randn(M * N, 1), *o2 = randn(M * N, 1);
+    float *dx1 = randn(M * K, 1), *dw1 = randn(N * K, 1), *db1 = randn(N, 1);
+    float *dx2 = copy(dx1, M * K), *dw2 = copy(dw1, N * K), *db2 = copy(db1, N);
+    decar_linear_forward(o1, x, w, b, M, K, N);
+    decar_matmul_forward_ref(o2, x, w, b, M, K, N);
+    CHECK(rel(o1, o2, M * N) < 1e-5, "matmul forward %lldx%lldx%lld: %.2g", (long long)M, (long long)K, (long long)N,
+          rel(o1, o2, M * N));
+    decar_matmul_backward(dx1, dw1, db1, dout, x, w, M, K, N, 1);
+    decar_matmul_backward_ref(dx2, dw2, db2, dout, x, w, M, K, N);
+    CHECK(rel(dx1, dx2, M * K) < 1e-5 && rel(dw1, dw2, N * K) < 1e-5 && rel(db1, db2, N) < 1e-5,
+          "matmul backward %lldx%lldx%lld: dx %.2g dw %.2g db %.2g", (long long)M, (long long)K, (long long)N,
+          rel(dx1, dx2, M * K), rel(dw1, dw2, N * K), rel(db1, db2, N));
+    free(x), free(w), free(b), free(dout), free(o1), free(o2), free(dx1), free(dw1), free(db1), free(dx2), free(dw2);
+    free(db2);
+}
+
+static void test_rows(int64_t rows, int64_t C) {
+    int64_t n = rows * C;
+    float *x = randn(n, 2), *w = randn(C, 1), *b = randn(C, 1), *dout = randn(n, 1);
+    float *o1 = randn(n, 1), *o2 = randn(n, 1), *st1 = randn(2 * rows, 1), *st2 = randn(2 * rows, 1);
+    float *dx1 = randn(n, 1), *dw1 = randn(C, 1), *db1 = randn(C, 1);
+    float *dx2 = copy(dx1, n), *dw2 = copy(dw1, C), *db2 = copy(db1, C);
+    /* LayerNorm */
+    decar_layernorm_forward(o1, st1, x, w, b, rows, C);
+    decar_layernorm_forward_ref(o2, st2, x, w, b, rows, C);
+    CHECK(rel(o1, o2, n) < 1e-5 && rel(st1, st2, 2 * rows) < 1e-5, "layernorm forward %lldx%lld: %.2g",
+          (long long)rows, (long long)C, rel(o1, o2, n));
+    decar_layernorm_backward(dx1, dw1, db1, dout, x, w, st1, rows, C);
+    decar_layernorm_backward_ref(dx2, dw2, db2, dout, x, w, st1, rows, C);
+    CHECK(rel(dx1, dx2, n) < 1e-5 && rel(dw1, dw2, C) < 1e-5 && rel(db1, db2, C) < 1e-5,
+          "layernorm backward %lldx%lld: dx %.2g dw %.2g db %.2g", (long long)rows, (long long)C, rel(dx1, dx2, n),
+          rel(dw1, dw2, C), rel(db1, db2, C));
+    /* GELU */
+    decar_gelu_forward(o1, x, n);
+    decar_gelu_forward_ref(o2, x, n);
+    CHECK(rel(o1, o2, n) < 1e-5, "gelu forward %lld: %.2g", (long long)n, rel(o1, o2, n));
+    memcpy(dx2, dx1, (size_t)n * sizeof(float));
+    decar_gelu_backward(dx1, x, dout, n);
+    decar_gelu_backward_ref(dx2, x, dout, n);
+    CHECK(rel(dx1, dx2, n) < 1e-5, "gelu backward %lld: %.2g", (long long)n, rel(dx1, dx2, n));
+    /* softmax */
+    decar_softmax_forward(o1, x, rows, C);
+    decar_softmax_forward_ref(o2, x, rows, C);
+    CHECK(rel(o1, o2, n) < 1e-5, "softmax forward %lldx%lld: %.2g", (long long)rows, (long long)C, rel(o1, o2, n));
+    memcpy(dx2, dx1, (size_t)n * sizeof(float));
+    decar_softmax_backward(dx1, o2, dout, rows, C);
+    decar_softmax_backward_ref(dx2, o2, dout, rows, C);
+    CHECK(rel(dx1, dx2, n) < 1e-5, "softmax backward %lldx%lld: %.2g", (long long)rows, (long long)C,
+          rel(dx1, dx2, n));
+    free(x), free(w), free(b), free(dout), free(o1), free(o2), free(st1), free(st2), free(dx1), free(dw1), free(db1);
+    free(dx2), free(dw2), free(db2);
+}
+
+static void test_attention(int64_t B, int64_t T, int64_t C, int NH, int causal) {
+    int64_t n3 = B * T * 3 * C, n = B * T * C, na = B * NH * T * T;
+    float *qkv = randn(n3, 1), *dout = randn(n, 1), *o1 = randn(n, 1), *o2 = randn(n, 1);
+    float *a1 = randn(na, 1), *a2 = randn(na, 1), *scratch = randn(na, 1);
+    float *d1 = randn(n3, 1), *d2 = copy(d1, n3);
+    decar_attention_forward(o1, a1, qkv, B, T, C, NH, causal);
+    decar_attention_forward_ref(o2, a2, qkv, B, T, C, NH, causal);
+    CHECK(rel(o1, o2, n) < 1e-5 && rel(a1, a2, na) < 1e-5, "attention forward B%lld T%lld C%lld H%d causal %d: %.2g",
+          (long long)B, (long long)T, (long long)C, NH, causal, rel(o1, o2, n));
+    decar_attention_backward(d1, scratch, dout, qkv, a2, B, T, C, NH, causal);
+    decar_attention_backward_ref(d2, dout, qkv, a2, B, T, C, NH, causal);
+    CHECK(rel(d1, d2, n3) < 1e-5, "attention backward B%lld T%lld C%lld H%d causal %d: %.2g", (long long)B,
+          (long long)T, (long long)C, NH, causal, rel(d1, d2, n3));
+    free(qkv), free(dout), free(o1), free(o2), free(a1), free(a2), free(scratch), free(d1), free(d2);
+}
+
+static void test_ce(int64_t rows, int64_t V, int nc) {
+    float *l = randn(rows * V, 3), *w = randn(rows, 1), *lse1 = randn(rows, 1), *lse2 = randn(rows, 1);
+    float *nll1 = randn(rows, 1), *nll2 = randn(rows, 1), *d1 = randn(rows * V, 1), *d2 = copy(d1, rows * V);
+    int32_t *tg = (int32_t *)malloc((size_t)rows * sizeof(int32_t));
+    int64_t r;
+    for (r = 0; r < rows; r++) tg[r] = r % 5 == 3 ? -1 : (int32_t)(decar_rng_u32(&g_rng) % (uint32_t)nc);
+    decar_crossentropy_forward(lse1, nll1, l, tg, rows, V, nc);
+    decar_crossentropy_forward_ref(lse2, nll2, l, tg, rows, V, nc);
+    CHECK(rel(lse1, lse2, rows) < 1e-6 && rel(nll1, nll2, rows) < 1e-5, "cross-entropy forward %lldx%lld (%d classes)",
+          (long long)rows, (long long)V, nc);
+    decar_crossentropy_backward(d1, l, lse2, tg, w, 0.7f, 3.0f, rows, V, nc);
+    decar_crossentropy_backward_ref(d2, l, lse2, tg, w, 0.7f, 3.0f, rows, V, nc);
+    CHECK(rel(d1, d2, rows * V) < 1e-5, "cross-entropy backward %lldx%lld (%d classes): %.2g", (long long)rows,
+          (long long)V, nc, rel(d1, d2, rows * V));
+    free(l), free(w), free(lse1), free(lse2), free(nll1), free(nll2), free(d1), free(d2), free(tg);
+}
+
+static void test_embedding(int64_t V, int64_t n, int64_t C) {
+    float *table = randn(V * C, 1), *dout = randn(n * C, 1), *o = randn(n * C, 1), *dt = randn(V * C, 1);
+    float *want = copy(dt, V * C);
+    int32_t *ids = (int32_t *)malloc((size_t)n * sizeof(int32_t));
+    int64_t i, j, ok = 1;
+    for (i = 0; i < n; i++) ids[i] = (int32_t)(decar_rng_u32(&g_rng) % (uint32_t)V);   /* repeats included */
+    decar_embedding_forward(o, table, ids, n, C);
+    for (i = 0; i < n; i++)
+        for (j = 0; j < C; j++) ok &= o[i * C + j] == table[ids[i] * C + j];
+    decar_embedding_backward(dt, dout, ids, n, C);
+    for (i = 0; i < n; i++)
+        for (j = 0; j < C; j++) want[ids[i] * C + j] += dout[i * C + j];
+    CHECK(ok && rel(dt, want, V * C) < 1e-6, "embedding %lld ids of %lld rows, C %lld", (long long)n, (long long)V,
+          (long long)C);
+    free(table), free(dout), free(o), free(dt), free(want), free(ids);
+}
+
+int main(void) {
+    decar_rng_seed(&g_rng, 42);
+    decar_set_threads(2);
+    test_matmul(1, 1, 1);
+    test_matmul(7, 13, 5);
+    test_matmul(37, 65, 51);
+    test_matmul(130, 97, 259);
+    test_rows(1, 1);
+    test_rows(3, 7);
+    test_rows(17, 65);
+    test_rows(33, 259);
+    test_attention(1, 1, 4, 1, 1);
+    test_attention(2, 7, 12, 3, 1);
+    test_attention(2, 7, 12, 3, 0);
+    test_attention(1, 53, 16, 2, 1); /* across the causal row blocks of 48 */
+    test_attention(2, 50, 24, 4, 0);
+    test_ce(5, 7, 7);
+    test_ce(19, 300, 299);
+    test_ce(4, 1000, 600);
+    test_embedding(5, 40, 3);
+    test_embedding(100, 33, 130);
+    printf("  %d kernels x sizes against their references (%s)\n", g_checks, decar_simd_name());
+    TEST_END("test_kernels");
+}
