@@ -253,11 +253,22 @@ DECARDEF int decar_backward(decar_ctx *ctx, decar_tensor *loss);
 /* C (M,N) (+)= A (M,K) * B (K,N).  A is read as A[i*sai + k*sak], B as B[k*sbk + n*sbn] (any strides; B is packed
    into panels first), C is row-major with leading dimension ldc. accumulate = 0 overwrites C. bias (N) or NULL is added
    once. */
+/* Scratch for the GEMM's packed panels, a pair of buffers per thread. It grows to the largest product it has seen and
+   then stays: after their first step, training, scoring and batched generation allocate nothing per product. Every
+   decar_ctx owns one (decar_ctx_ws) and every model one for its KV-cache steps; wherever a kernel takes a decar_ws,
+   NULL means "allocate per call" (decar_gemm is decar_gemm_ws with NULL). */
+typedef struct decar_ws decar_ws;
+DECARDEF decar_ws *decar_ws_new(void);
+DECARDEF void decar_ws_free(decar_ws *ws);
+DECARDEF decar_ws *decar_ctx_ws(decar_ctx *ctx); /* the context's workspace (created on first use; NULL: no memory) */
+DECARDEF void decar_gemm_ws(decar_ws *ws, float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak,
+                            const float *B, int64_t sbk, int64_t sbn, const float *bias, int64_t M, int64_t N,
+                            int64_t K, int accumulate);
 DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
                          int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate);
 /* out (M,N) = inp (M,K) * w(N,K)^T + bias: the Linear forward; picks matrix-vector kernels for small M */
 DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M,
-                                   int64_t K, int64_t N);
+                                   int64_t K, int64_t N, decar_ws *ws);
 DECARDEF const char *decar_simd_name(void); /* "avx512", "avx2+fma", "neon" or "scalar" */
 /* The kernels of the autograd ops, by name (llm.c's convention): outputs first, then inputs, then sizes. Backward
    kernels accumulate (+=) into their input gradients. Each has a plain reference (_ref: the same math, one loop at a
@@ -279,9 +290,10 @@ DECARDEF void decar_softmax_backward(float *dinp, const float *out, const float 
    query; masked entries 0), out (B, T, C) = att v. Backward: dqkv (B, T, 3C) += the gradients of q, k, v; scratch holds
    B * NH * T * T floats. */
 DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, int64_t B, int64_t T, int64_t C, int NH,
-                                      int causal);
+                                      int causal, decar_ws *ws);
 DECARDEF void decar_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
-                                       const float *att, int64_t B, int64_t T, int64_t C, int NH, int causal);
+                                       const float *att, int64_t B, int64_t T, int64_t C, int NH, int causal,
+                                       decar_ws *ws);
 /* out (n, C) = table[ids[i]] (table (V, C)); backward: dtable[ids[i]] += dout[i] */
 DECARDEF void decar_embedding_forward(float *out, const float *table, const int32_t *ids, int64_t n, int64_t C);
 DECARDEF void decar_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t n, int64_t C);
@@ -296,7 +308,7 @@ DECARDEF void decar_crossentropy_backward(float *dlogits, const float *logits, c
 /* the Linear layer out (M, N) = inp (M, K) w (N, K)^T + b: backward dinp (M, K) (+)= dout w (accumulate: add, else
    overwrite), dw (N, K) += dout^T inp, db (N) += column sums of dout (any may be NULL) */
 DECARDEF void decar_matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                                    const float *w, int64_t M, int64_t K, int64_t N, int accumulate);
+                                    const float *w, int64_t M, int64_t K, int64_t N, int accumulate, decar_ws *ws);
 DECARDEF void decar_matmul_forward_ref(float *out, const float *inp, const float *w, const float *b, int64_t M,
                                        int64_t K, int64_t N);
 DECARDEF void decar_matmul_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
@@ -358,8 +370,8 @@ typedef struct decar_gpt {
     int64_t step;                  /* optimizer steps taken */
     uint64_t rng_state;            /* the data sampler's state, stored in checkpoints for --resume */
     uint64_t tokenizer;            /* the fingerprint of the BPE tokenizer it was trained with; 0: bytes */
-    decar_ctx *pctx;               /* parameter tensors (wrapping the blocks) */
-    decar_tensor **p;              /* p[i] is the tensor of info[i] */
+    decar_ctx *pctx;  /* parameter tensors (wrapping the blocks); its workspace serves the KV-cache steps */
+    decar_tensor **p; /* p[i] is the tensor of info[i] */
 } decar_gpt;
 
 DECARDEF decar_gpt_config decar_gpt_default_config(void);
@@ -1189,6 +1201,7 @@ struct decar_ctx {
     int64_t n_tape;
     struct decar__free_grad
         *free_grads; /* buffers backward has finished with, for reuse (a list threaded through them) */
+    decar_ws *ws;    /* the GEMM's scratch, sized by the largest product */
 };
 
 static decar__block *decar__block_new(size_t size) {
@@ -1219,6 +1232,7 @@ DECARDEF void decar_ctx_free(decar_ctx *c) {
         DECAR_FREE(c->blk);
         c->blk = p;
     }
+    decar_ws_free(c->ws);
     DECAR_FREE(c);
 }
 DECARDEF void decar_ctx_reset(decar_ctx *c) {
@@ -1598,25 +1612,97 @@ static void decar__gemm_plain(float *C, int64_t ldc, const float *A, int64_t sai
             C[i * ldc + j] = (accumulate ? C[i * ldc + j] : 0.0f) + s + (bias ? bias[j] : 0.0f);
         }
 }
+/* the workspace: slot t belongs to thread t of a team (slot 0 also packs B for a product called outside any team) */
+typedef struct decar__wslot {
+    float *b, *a;  /* packed panels of B, packed slivers of A */
+    size_t nb, na; /* their capacities in floats */
+} decar__wslot;
+struct decar_ws {
+    int n; /* slots */
+    decar__wslot *slot;
+};
+DECARDEF decar_ws *decar_ws_new(void) {
+    decar_ws *ws = (decar_ws *)DECAR_MALLOC(sizeof(decar_ws));
+    if (ws) memset(ws, 0, sizeof *ws);
+    return ws;
+}
+DECARDEF void decar_ws_free(decar_ws *ws) {
+    int i;
+    if (!ws) return;
+    for (i = 0; i < ws->n; i++) {
+        decar__free64(ws->slot[i].b);
+        decar__free64(ws->slot[i].a);
+    }
+    decar__free(ws->slot);
+    DECAR_FREE(ws);
+}
+DECARDEF decar_ws *decar_ctx_ws(decar_ctx *c) {
+    if (!c->ws) c->ws = decar_ws_new();
+    return c->ws;
+}
+/* at least n slots; called outside parallel regions only (the slot array moves) */
+static void decar__ws_reserve(decar_ws *ws, int n) {
+    decar__wslot *s;
+    if (!ws || ws->n >= n) return;
+    s = (decar__wslot *)DECAR_REALLOC(ws->slot, (size_t)n * sizeof(decar__wslot));
+    if (!s) return;
+    memset(s + ws->n, 0, (size_t)(n - ws->n) * sizeof(decar__wslot));
+    ws->slot = s;
+    ws->n = n;
+}
+/* a buffer of n floats from slot t (grown when too small; its contents are not kept), or NULL */
+static float *decar__ws_get(decar_ws *ws, int t, int which_a, size_t n) {
+    float **p;
+    size_t *cap;
+    if (!ws || t >= ws->n) return NULL;
+    p = which_a ? &ws->slot[t].a : &ws->slot[t].b;
+    cap = which_a ? &ws->slot[t].na : &ws->slot[t].nb;
+    if (*cap < n) {
+        decar__free64(*p);
+        *p = (float *)decar__alloc64(n * sizeof(float));
+        *cap = *p ? n : 0;
+    }
+    return *p;
+}
+static int decar__thread_num(void) {
+#if DECAR__OMP
+    return omp_in_parallel() ? omp_get_thread_num() : 0;
+#else
+    return 0;
+#endif
+}
 DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
                          int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate) {
+    decar_gemm_ws(NULL, C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
+}
+DECARDEF void decar_gemm_ws(decar_ws *ws, float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak,
+                            const float *B, int64_t sbk, int64_t sbn, const float *bias, int64_t M, int64_t N,
+                            int64_t K, int accumulate) {
     int64_t np, nmb, mb, nch, ngr, npg, ntask, t, nthr = decar_get_threads();
+    int me = decar__thread_num(), own_b = 0, own_a = 0; /* own: allocated for this call (no workspace slot) */
+    size_t nbp, nap = (size_t)(DECAR__MB * DECAR__MR * DECAR__KC);
     float *Bp, *Aall = NULL;
     if (M <= 0 || N <= 0) return;
 #ifdef DECAR_USE_CBLAS
     if (decar__try_cblas(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate)) return;
 #endif
     np = (N + DECAR__NR - 1) / DECAR__NR;
-    Bp = (float *)decar__alloc64((size_t)(np * (K > 0 ? K : 1) * DECAR__NR) * sizeof(float));
+    nbp = (size_t)(np * (K > 0 ? K : 1) * DECAR__NR);
+#if DECAR__OMP
+    if (omp_in_parallel()) nthr = 1; /* called from a parallel loop (attention heads, experts): runs serially */
+#endif
+    if (me == 0) decar__ws_reserve(ws, (int)nthr);
+    Bp = decar__ws_get(ws, me, 0, nbp);
+    if (!Bp) {
+        Bp = (float *)decar__alloc64(nbp * sizeof(float));
+        own_b = 1;
+    }
     if (!Bp) {
         decar__gemm_plain(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
         return;
     }
     decar__pack_b(Bp, B, sbk, sbn, K, N);
     nmb = (M + DECAR__MR - 1) / DECAR__MR;
-#if DECAR__OMP
-    if (omp_in_parallel()) nthr = 1; /* called from a parallel loop (attention heads, experts): runs serially */
-#endif
     /* enough tasks to balance the threads: first smaller row chunks (down to 4 slivers), then the panels split into
        groups, which packs A once per group (the split changes who computes an element, never its summation order) */
     mb = DECAR__MB;
@@ -1628,19 +1714,21 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
     ngr = (np + npg - 1) / npg;
     ntask = nch * ngr;
     if (sak != 1) { /* transposed A is packed per block: one L2-sized slice per thread, allocated before any write */
-        Aall = (float *)decar__alloc64((size_t)(nthr * DECAR__MB * DECAR__MR * DECAR__KC) * sizeof(float));
-        if (!Aall) {
-            decar__free64(Bp);
+        int ok = 1;
+        for (t = 0; t < nthr; t++) ok &= decar__ws_get(ws, (int)(nthr == 1 ? me : t), 1, nap) != NULL;
+        if (!ok) {
+            Aall = (float *)decar__alloc64((size_t)nthr * nap * sizeof(float));
+            own_a = 1;
+        }
+        if (own_a && !Aall) {
+            if (own_b) decar__free64(Bp);
             decar__gemm_plain(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
             return;
         }
     }
     DECAR__PRAGMA(omp parallel num_threads((int)nthr) if (ntask > 1 && M * N * K >= ((int64_t)1 << 18))) {
-#if DECAR__OMP
-        float *Ap = Aall ? Aall + (size_t)omp_get_thread_num() * (DECAR__MB * DECAR__MR * DECAR__KC) : NULL;
-#else
-        float *Ap = Aall;
-#endif
+        int tn = nthr == 1 ? me : decar__thread_num();
+        float *Ap = sak == 1 ? NULL : own_a ? Aall + (size_t)(nthr == 1 ? 0 : tn) * nap : ws->slot[tn].a;
         DECAR__PRAGMA(omp for schedule(dynamic))
         for (t = 0; t < ntask; t++) {
             int64_t ch = t / ngr, g = t % ngr, b0 = ch * mb, nb = nmb - b0 < mb ? nmb - b0 : mb;
@@ -1664,8 +1752,8 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
             } while (k0 < K);
         }
     }
-    decar__free64(Aall);
-    decar__free64(Bp);
+    if (own_a) decar__free64(Aall);
+    if (own_b) decar__free64(Bp);
 }
 
 /* one weight row against one input row: a single vector accumulator, then its lanes in order, then the tail. The
@@ -1680,7 +1768,7 @@ static float decar__row_dot(const float *x, const float *w, int64_t K) {
     return s;
 }
 DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M,
-                                   int64_t K, int64_t N) {
+                                   int64_t K, int64_t N, decar_ws *ws) {
     if (M < 32) { /* a few rows (generation, batched or not): the GEMM would re-pack the whole matrix per call.
                      Blocks of 8 weight rows are read once and kept in L1 for all M inputs; their 8 independent
                      accumulators keep the FMA pipes busy (one dot product at a time waits on FMA latency). Below
@@ -1739,7 +1827,7 @@ DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w,
         }
         return;
     }
-    decar_gemm(out, N, inp, K, 1, w, 1, K, bias, M, N, K, 0);
+    decar_gemm_ws(ws, out, N, inp, K, 1, w, 1, K, bias, M, N, K, 0);
 }
 
 /* ---- 3. autograd ops ------------------------------------------------------------------------------------------- */
@@ -1768,7 +1856,7 @@ DECARDEF decar_tensor *decar_matmul(decar_ctx *c, decar_tensor *x, decar_tensor 
     shape[x->ndim - 1] = N;
     o = decar__out(c, DECAR_OP_MATMUL, x->ndim, shape, x, w, b);
     if (!o) return NULL;
-    decar_linear_forward(o->data, x->data, w->data, b ? b->data : NULL, x->n / K, K, N);
+    decar_linear_forward(o->data, x->data, w->data, b ? b->data : NULL, x->n / K, K, N, decar_ctx_ws(c));
     return o;
 }
 
@@ -2078,7 +2166,7 @@ DECARDEF decar_tensor *decar_attention(decar_ctx *c, decar_tensor *qkv, int n_he
     o->aux = att;
     o->ip[0] = n_head;
     o->ip[1] = causal;
-    decar_attention_forward(o->data, att, qkv->data, B, T, C, n_head, causal);
+    decar_attention_forward(o->data, att, qkv->data, B, T, C, n_head, causal, decar_ctx_ws(c));
     return o;
 }
 
@@ -2378,9 +2466,10 @@ DECARDEF void decar_softmax_backward(float *dinp, const float *out, const float 
    rows in blocks of DECAR__ATT_RB, each against the keys up to the block's end. The (b, h) tasks are split over
    threads; the GEMMs inside run on the calling thread (nested regions are off): no dependence on the thread count. */
 DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, int64_t B, int64_t T, int64_t C, int NH,
-                                      int causal) {
+                                      int causal, decar_ws *ws) {
     int64_t C3 = 3 * C, hs = C / NH, bh;
     float scale = 1.0f / sqrtf((float)hs);
+    decar__ws_reserve(ws, decar_get_threads()); /* a slot per thread of the loop below */
     DECAR__PAR_FOR_DYN
     for (bh = 0; bh < B * NH; bh++) {
         int64_t b = bh / NH, h = bh % NH, t, t2, r0, r1;
@@ -2389,7 +2478,7 @@ DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, 
         for (r0 = 0; r0 < T; r0 = r1) {
             r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
             /* S = Q K^T for this block of query rows */
-            decar_gemm(P + r0 * T, T, q + r0 * C3, C3, 1, k, 1, C3, NULL, r1 - r0, causal ? r1 : T, hs, 0);
+            decar_gemm_ws(ws, P + r0 * T, T, q + r0 * C3, C3, 1, k, 1, C3, NULL, r1 - r0, causal ? r1 : T, hs, 0);
             for (t = r0; t < r1; t++) {
                 float *p = P + t * T, mx = -INFINITY, s = 0.0f;
                 int64_t end = causal ? t + 1 : T;
@@ -2402,15 +2491,17 @@ DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, 
                 for (t2 = end; t2 < T; t2++) p[t2] = 0.0f;
             }
             /* O = P V */
-            decar_gemm(out + b * T * C + r0 * C + h * hs, C, P + r0 * T, T, 1, v, C3, 1, NULL, r1 - r0, hs,
-                       causal ? r1 : T, 0);
+            decar_gemm_ws(ws, out + b * T * C + r0 * C + h * hs, C, P + r0 * T, T, 1, v, C3, 1, NULL, r1 - r0, hs,
+                          causal ? r1 : T, 0);
         }
     }
 }
 DECARDEF void decar_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
-                                       const float *att, int64_t B, int64_t T, int64_t C, int NH, int causal) {
+                                       const float *att, int64_t B, int64_t T, int64_t C, int NH, int causal,
+                                       decar_ws *ws) {
     int64_t C3 = 3 * C, hs = C / NH, bh;
     float scale = 1.0f / sqrtf((float)hs);
+    decar__ws_reserve(ws, decar_get_threads());
     DECAR__PAR_FOR_DYN
     for (bh = 0; bh < B * NH; bh++) {
         int64_t bb = bh / NH, h = bh % NH, tt, t2, r0, r1;
@@ -2423,7 +2514,7 @@ DECARDEF void decar_attention_backward(float *dqkv, float *scratch, const float 
             r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
             nk = causal ? r1 : T;
             /* dP = dO V^T */
-            decar_gemm(G + r0 * T, T, dO + r0 * C, C, 1, v, 1, C3, NULL, r1 - r0, nk, hs, 0);
+            decar_gemm_ws(ws, G + r0 * T, T, dO + r0 * C, C, 1, v, 1, C3, NULL, r1 - r0, nk, hs, 0);
             /* dS = P (dP - rowsum(P dP)) / sqrt(hs) */
             for (tt = r0; tt < r1; tt++) {
                 const float *p = P + tt * T;
@@ -2436,14 +2527,15 @@ DECARDEF void decar_attention_backward(float *dqkv, float *scratch, const float 
                 for (; t2 < nk; t2++) g[t2] = p[t2] * (g[t2] - s) * scale;
             }
             /* dQ += dS K */
-            decar_gemm(dq + r0 * C3, C3, G + r0 * T, T, 1, k, C3, 1, NULL, r1 - r0, hs, nk, 1);
+            decar_gemm_ws(ws, dq + r0 * C3, C3, G + r0 * T, T, 1, k, C3, 1, NULL, r1 - r0, hs, nk, 1);
         }
         /* key blocks: only the queries at or after a key see it. dV += P^T dO, dK += dS^T Q */
         for (r0 = 0; r0 < T; r0 = r1) {
             int64_t q0 = causal ? r0 : 0;
             r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
-            decar_gemm(dv + r0 * C3, C3, P + q0 * T + r0, 1, T, dO + q0 * C, C, 1, NULL, r1 - r0, hs, T - q0, 1);
-            decar_gemm(dk + r0 * C3, C3, G + q0 * T + r0, 1, T, q + q0 * C3, C3, 1, NULL, r1 - r0, hs, T - q0, 1);
+            decar_gemm_ws(ws, dv + r0 * C3, C3, P + q0 * T + r0, 1, T, dO + q0 * C, C, 1, NULL, r1 - r0, hs, T - q0, 1);
+            decar_gemm_ws(ws, dk + r0 * C3, C3, G + q0 * T + r0, 1, T, q + q0 * C3, C3, 1, NULL, r1 - r0, hs, T - q0,
+                          1);
         }
     }
 }
@@ -2500,10 +2592,10 @@ DECARDEF void decar_crossentropy_backward(float *dlogits, const float *logits, c
     }
 }
 DECARDEF void decar_matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                                    const float *w, int64_t M, int64_t K, int64_t N, int accumulate) {
-    if (dinp) decar_gemm(dinp, K, dout, N, 1, w, K, 1, NULL, M, K, N, accumulate); /* dx (+)= dout w */
-    if (dw) decar_gemm(dw, K, dout, 1, N, inp, K, 1, NULL, N, K, M, 1);            /* dw += dout^T x */
-    if (db) decar__col_sums(db, NULL, dout, NULL, NULL, M, N);                     /* db += column sums */
+                                    const float *w, int64_t M, int64_t K, int64_t N, int accumulate, decar_ws *ws) {
+    if (dinp) decar_gemm_ws(ws, dinp, K, dout, N, 1, w, K, 1, NULL, M, K, N, accumulate); /* dx (+)= dout w */
+    if (dw) decar_gemm_ws(ws, dw, K, dout, 1, N, inp, K, 1, NULL, N, K, M, 1);            /* dw += dout^T x */
+    if (db) decar__col_sums(db, NULL, dout, NULL, NULL, M, N);                            /* db += column sums */
 }
 
 /* ---- 4c. plain references of the kernels above (what the tests hold the fast paths to) ----------------------------
@@ -2705,7 +2797,7 @@ static void decar__attention_backward_op(decar_ctx *c, decar_tensor *t, float *d
     int64_t B = a->shape[0], T = a->shape[1], C = a->shape[2] / 3, nh = t->ip[0];
     float *dS = da ? decar__take(c, B * nh * T * T) : NULL;
     if (!dS) return;
-    decar_attention_backward(da, dS, dout, a->data, (const float *)t->aux, B, T, C, (int)nh, t->ip[1]);
+    decar_attention_backward(da, dS, dout, a->data, (const float *)t->aux, B, T, C, (int)nh, t->ip[1], decar_ctx_ws(c));
     decar__give(c, dS, B * nh * T * T);
 }
 /* concat along time: each input takes its slice of dout */
@@ -2742,7 +2834,7 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
             break;
         case DECAR_OP_MATMUL: /* x (M, K), w (N, K), b (N) */
             decar_matmul_backward(da, db, dd, dout, a->data, b->data, a->n / b->shape[1], b->shape[1], b->shape[0],
-                                  !a->gfresh);
+                                  !a->gfresh, decar_ctx_ws(c));
             if (da) a->gfresh = 0;
             break;
         case DECAR_OP_ADD:
@@ -3408,10 +3500,11 @@ DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *
     hid = (float *)DECAR_MALLOC((size_t)(c->n_prefix * H) * sizeof(float));
     if (!hid) return DECAR_ERR_NOMEM;
     decar_linear_forward(c->d_proj_hidden > 0 ? hid : out, prefix, g->params + V[0].offset, g->params + V[1].offset,
-                         c->n_prefix, c->d_prefix, H);
+                         c->n_prefix, c->d_prefix, H, decar_ctx_ws(g->pctx));
     if (c->d_proj_hidden > 0) {
         decar__gelu_span(hid, hid, NULL, c->n_prefix * H);
-        decar_linear_forward(out, hid, g->params + V[2].offset, g->params + V[3].offset, c->n_prefix, H, c->d_model);
+        decar_linear_forward(out, hid, g->params + V[2].offset, g->params + V[3].offset, c->n_prefix, H, c->d_model,
+                             decar_ctx_ws(g->pctx));
     }
     DECAR_FREE(hid);
     return DECAR_OK;
@@ -3445,7 +3538,8 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
         const decar_param_info *L = PI + DECAR__BLOCK(l);
         int64_t i;
         decar__ln_rows(xn, x, P + L[DECAR__LN1_W].offset, P + L[DECAR__LN1_B].offset, n, C);
-        decar_linear_forward(qkv, xn, P + L[DECAR__QKV_W].offset, P + L[DECAR__QKV_B].offset, n, C, 3 * C);
+        decar_linear_forward(qkv, xn, P + L[DECAR__QKV_W].offset, P + L[DECAR__QKV_B].offset, n, C, 3 * C,
+                             decar_ctx_ws(g->pctx));
         DECAR__PAR_FOR_IF(n > 1)
         for (j = 0; j < n; j++) { /* each sequence: append to its cache, attend over it (its own score row) */
             float *kc = kv[j] + ((size_t)l * 2) * T * C, *vc = kc + T * C, *q = qkv + j * 3 * C, *sc = scores + j * T;
@@ -3463,16 +3557,19 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
                 for (t2 = 0; t2 <= p; t2++) decar__axpy(o, sc[t2] / s, vc + t2 * C + h * hs, hs);
             }
         }
-        decar_linear_forward(xn, att, P + L[DECAR__ATTPROJ_W].offset, P + L[DECAR__ATTPROJ_B].offset, n, C, C);
+        decar_linear_forward(xn, att, P + L[DECAR__ATTPROJ_W].offset, P + L[DECAR__ATTPROJ_B].offset, n, C, C,
+                             decar_ctx_ws(g->pctx));
         for (i = 0; i < n * C; i++) x[i] += xn[i];
         decar__ln_rows(xn, x, P + L[DECAR__LN2_W].offset, P + L[DECAR__LN2_B].offset, n, C);
-        decar_linear_forward(hid, xn, P + L[DECAR__FC_W].offset, P + L[DECAR__FC_B].offset, n, C, 4 * C);
+        decar_linear_forward(hid, xn, P + L[DECAR__FC_W].offset, P + L[DECAR__FC_B].offset, n, C, 4 * C,
+                             decar_ctx_ws(g->pctx));
         decar__gelu_span(hid, hid, NULL, n * 4 * C);
-        decar_linear_forward(xn, hid, P + L[DECAR__FCPROJ_W].offset, P + L[DECAR__FCPROJ_B].offset, n, 4 * C, C);
+        decar_linear_forward(xn, hid, P + L[DECAR__FCPROJ_W].offset, P + L[DECAR__FCPROJ_B].offset, n, 4 * C, C,
+                             decar_ctx_ws(g->pctx));
         for (i = 0; i < n * C; i++) x[i] += xn[i];
     }
     decar__ln_rows(xn, x, P + PI[DECAR__LNF(c)].offset, P + PI[DECAR__LNF(c) + 1].offset, n, C);
-    decar_linear_forward(logits, xn, P + PI[DECAR__WTE].offset, NULL, n, C, c->vocab_size);
+    decar_linear_forward(logits, xn, P + PI[DECAR__WTE].offset, NULL, n, C, c->vocab_size, decar_ctx_ws(g->pctx));
     return DECAR_OK;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 static decar_rng g_rng;
+static decar_ws *g_ws; /* the GEMM's workspace, shared by every call as a context's is */
 static float *randn(int64_t n, float sd) {
     float *x = (float *)malloc((size_t)n * sizeof(float) + 4);
     int64_t i;
@@ -37,11 +38,14 @@ static void test_matmul(int64_t M, int64_t K, int64_t N) {
     float *o1 = randn(M * N, 1), *o2 = randn(M * N, 1);
     float *dx1 = randn(M * K, 1), *dw1 = randn(N * K, 1), *db1 = randn(N, 1);
     float *dx2 = copy(dx1, M * K), *dw2 = copy(dw1, N * K), *db2 = copy(db1, N);
-    decar_linear_forward(o1, x, w, b, M, K, N);
+    decar_linear_forward(o1, x, w, b, M, K, N, NULL);
+    decar_linear_forward(o2, x, w, b, M, K, N, g_ws);
+    CHECK(!memcmp(o1, o2, (size_t)(M * N) * sizeof(float)), "matmul %lldx%lldx%lld: a workspace gives the same bits",
+          (long long)M, (long long)K, (long long)N);
     decar_matmul_forward_ref(o2, x, w, b, M, K, N);
     CHECK(rel(o1, o2, M * N) < 1e-5, "matmul forward %lldx%lldx%lld: %.2g", (long long)M, (long long)K, (long long)N,
           rel(o1, o2, M * N));
-    decar_matmul_backward(dx1, dw1, db1, dout, x, w, M, K, N, 1);
+    decar_matmul_backward(dx1, dw1, db1, dout, x, w, M, K, N, 1, g_ws);
     decar_matmul_backward_ref(dx2, dw2, db2, dout, x, w, M, K, N);
     CHECK(rel(dx1, dx2, M * K) < 1e-5 && rel(dw1, dw2, N * K) < 1e-5 && rel(db1, db2, N) < 1e-5,
           "matmul backward %lldx%lldx%lld: dx %.2g dw %.2g db %.2g", (long long)M, (long long)K, (long long)N,
@@ -92,11 +96,11 @@ static void test_attention(int64_t B, int64_t T, int64_t C, int NH, int causal) 
     float *qkv = randn(n3, 1), *dout = randn(n, 1), *o1 = randn(n, 1), *o2 = randn(n, 1);
     float *a1 = randn(na, 1), *a2 = randn(na, 1), *scratch = randn(na, 1);
     float *d1 = randn(n3, 1), *d2 = copy(d1, n3);
-    decar_attention_forward(o1, a1, qkv, B, T, C, NH, causal);
+    decar_attention_forward(o1, a1, qkv, B, T, C, NH, causal, g_ws);
     decar_attention_forward_ref(o2, a2, qkv, B, T, C, NH, causal);
     CHECK(rel(o1, o2, n) < 1e-5 && rel(a1, a2, na) < 1e-5, "attention forward B%lld T%lld C%lld H%d causal %d: %.2g",
           (long long)B, (long long)T, (long long)C, NH, causal, rel(o1, o2, n));
-    decar_attention_backward(d1, scratch, dout, qkv, a2, B, T, C, NH, causal);
+    decar_attention_backward(d1, scratch, dout, qkv, a2, B, T, C, NH, causal, g_ws);
     decar_attention_backward_ref(d2, dout, qkv, a2, B, T, C, NH, causal);
     CHECK(rel(d1, d2, n3) < 1e-5, "attention backward B%lld T%lld C%lld H%d causal %d: %.2g", (long long)B,
           (long long)T, (long long)C, NH, causal, rel(d1, d2, n3));
@@ -140,6 +144,7 @@ static void test_embedding(int64_t V, int64_t n, int64_t C) {
 int main(void) {
     decar_rng_seed(&g_rng, 42);
     decar_set_threads(2);
+    g_ws = decar_ws_new();
     test_matmul(1, 1, 1);
     test_matmul(7, 13, 5);
     test_matmul(37, 65, 51);
@@ -158,6 +163,7 @@ int main(void) {
     test_ce(4, 1000, 600);
     test_embedding(5, 40, 3);
     test_embedding(100, 33, 130);
+    decar_ws_free(g_ws);
     printf("  %d kernels x sizes against their references (%s)\n", g_checks, decar_simd_name());
     TEST_END("test_kernels");
 }
