@@ -571,7 +571,8 @@ DECARDEF int decar_tokenizer_save(const decar_tokenizer *t, const char *dir, dec
 /* the training streams again, as the tokenizer's ids (EOT = t->eot); t NULL: bytes */
 DECARDEF int decar_data_tokenize(decar_data *d, const decar_tokenizer *t, decar_error *e);
 /* B windows of T+1 tokens from the split's stream: x = w[0..T), y = w[1..T+1) */
-DECARDEF int decar_data_batch(const decar_data *d, int split, decar_rng *r, int B, int T, int32_t *x, int32_t *y);
+DECARDEF int decar_data_batch(const decar_data *d, int split, decar_rng *r, int B, int T, int32_t *x, int32_t *y,
+                              decar_error *e);
 #ifndef DECAR_NO_STDIO
 /* a directory tree of text files (hidden files skipped), or one file (cut at line ends into ~4 KiB documents).
    label = index of the top-level sub-directory (the domain) or -1. list: NULL, or a file of paths (one per line,
@@ -621,7 +622,7 @@ DECARDEF int decar_feat_fit(decar_featurizer *f, int dim, uint64_t seed, const d
 DECARDEF void decar_feat_free(decar_featurizer *f);
 /* out[dim] = the features of text: f->fn if set, else tf-idf. Fails (DECAR_ERR_ARG) for a featurizer of external
    features that has no function (a router built from --features needs the prompt's features from its encoder). */
-DECARDEF int decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out);
+DECARDEF int decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out, decar_error *e);
 /* Raw-pixel features for images (no encoder to train first): x = pixels / 255 - mean (n_pixels), centred by the
    training images' mean, then out = R x / |R x| with R a seeded Gaussian (dim, n_pixels), regenerated on every call
    and never stored; a random projection keeps cosines as PCA would, without an eigen-solver. */
@@ -651,9 +652,9 @@ typedef struct decar_kmeans_opts {
 } decar_kmeans_opts;
 /* X (N, d) L2-normalised rows. centroids out (k, d); labels out (N). n_fine > 0: two-stage (n_fine plain
    spherical clusters, then balanced k-means of the fine centroids; fine_centroids (n_fine, d) and fine_map
-   (n_fine) are written when non-NULL). Returns the number of iterations of the (last) stage, < 0 on error. */
+   (n_fine) are written when non-NULL). *iters (optional): the iterations of the (last) stage. */
 DECARDEF int decar_kmeans(const float *X, int64_t N, int d, const decar_kmeans_opts *o, float *centroids,
-                          int32_t *labels, float *fine_centroids, int32_t *fine_map, decar_error *e);
+                          int32_t *labels, float *fine_centroids, int32_t *fine_map, int *iters, decar_error *e);
 DECARDEF int decar_nearest(const float *x, const float *centroids, int k, int d); /* argmax cosine */
 DECARDEF void decar_l2_normalize(float *x, int d);
 
@@ -725,23 +726,27 @@ DECARDEF double decar_nmi(const int *a, const int *b, int n, int ka, int kb, dou
 /* ---------------------------------------------------------------------------------------------------------------
    13. ensemble and samplers. The next-token distribution is sum_k w_k p_k; only experts with w_k > 0 run.
    --------------------------------------------------------------------------------------------------------------- */
-/* sample from probs (n) in double precision with temperature applied beforehand; top_k <= 0 and top_p >= 1 off.
-   Returns the token, or -1 when top-k / top-p filtering cannot get its n ints of scratch (out of memory). */
-DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p, decar_rng *r);
+/* *token ~ p (n, need not sum to 1) in double precision, temperature applied beforehand; top_k <= 0 and top_p >= 1
+   are off. One uniform draw per call whatever the filters. DECAR_ERR_NOMEM when top-k / top-p cannot get their n
+   ints of scratch. */
+DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p, decar_rng *r, int *token,
+                                decar_error *e);
 DECARDEF void decar_softmax_double(const float *logits, int n, double temp, double *p);
 /* KV-cache incremental forward of a causal model at batch 1: logits (vocab) of the token after `tok` at `pos`.
    kv: n_layer * 2 * seq_len * d_model floats (decar_gpt_kv_size). */
 DECARDEF size_t decar_gpt_kv_size(const decar_gpt_config *c);
-DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float *logits, float *scratch);
+DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float *logits, float *scratch,
+                            decar_error *e);
 /* the same step for an input vector emb (d_model) instead of a token (a projected image prefix position) */
-DECARDEF int decar_gpt_step_embed(decar_gpt *g, float *kv, const float *emb, int pos, float *logits, float *scratch);
+DECARDEF int decar_gpt_step_embed(decar_gpt *g, float *kv, const float *emb, int pos, float *logits, float *scratch,
+                                  decar_error *e);
 /* n sequences in one step, sharing every weight load: kv[j] is sequence j's cache, emb (n, d_model) its input
    vectors (token embeddings: rows of transformer.wte.weight), pos[j] its position; logits (n, vocab). */
 DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n,
-                                  float *logits, float *scratch);
+                                  float *logits, float *scratch, decar_error *e);
 DECARDEF size_t decar_gpt_step_batch_scratch(const decar_gpt_config *c, int n);
 /* project one image's prefix (n_prefix, d_prefix) to (n_prefix, d_model) embeddings for decar_gpt_step_embed */
-DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *out);
+DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *out, decar_error *e);
 DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c);
 
 typedef struct decar_ensemble {
@@ -757,11 +762,11 @@ typedef struct decar_ensemble {
    prefix: NULL, or one image's (n_prefix, d_prefix) features for experts that take an image prefix (captioning:
    routing then reads the image through en->feat's function). out receives prompt + generated tokens (cap >=
    n_prompt + n_new). temp > 0 samples p^(1/temp) with top_k / top_p; temp <= 0 is greedy (the most likely token).
-   Stops early after EOT when en->stop_at_eot. active_out (optional, n_new) gets the top-weighted expert of each step.
-   Returns the tokens written, or a negative DECAR_ERR_* (reason in e). */
+   Stops early after EOT when en->stop_at_eot. *n_out: the tokens in out (also after an error: those written so
+   far). active_out (optional, n_new) gets the top-weighted expert of each step. */
 DECARDEF int decar_ensemble_generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt,
                                      int n_new, double temp, int top_k, double top_p, uint64_t seed, int32_t *out,
-                                     int *active_out, decar_error *e);
+                                     int *n_out, int *active_out, decar_error *e);
 /* The DFM sampler, separate from any model: post(user, k, x, T, need, out) writes expert k's posterior
    p_{1|t}^{i,(k)}(. | x) over n_class classes into out + i*n_class for every i with need[i]; non-zero = failure.
    The mixture posterior sum_k w_k p^(k) is sampled in double precision; w comes from the router (features of the
@@ -3400,7 +3405,7 @@ DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const decar_dat
     decar_rng_seed(&r, 777); /* the same validation windows every time */
     for (b = 0; b < batches && x && y && xi && w && nll && d->stream_len[1] > (int64_t)T + 2; b++) {
         double s = 0.0;
-        if (decar_data_batch(d, 1, &r, B, T, x, y)) break;
+        if (decar_data_batch(d, 1, &r, B, T, x, y, NULL)) break;
         if (!dfm) {
             /* mean_i -ln p(y_i | x_<=i) */
             if (decar_gpt_score(g, ctx, x, y, B, T, nll)) break;
@@ -3446,7 +3451,7 @@ DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const decar_data *d, cons
     while (!rc && g->step < t->steps) {
         decar_train_event ev;
         int64_t s = g->step;
-        decar_data_batch(d, 0, &r, B, T, x, y);
+        decar_data_batch(d, 0, &r, B, T, x, y, NULL); /* cannot fail: the stream was checked above */
         if (t->dfm) {
             /* x_t: each token of the targets masked with probability 1 - kappa(t); weights kappa'/(1 - kappa) */
             memcpy(xi, x, n * sizeof(int32_t));
@@ -3486,19 +3491,21 @@ DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c) {
 DECARDEF size_t decar_gpt_step_batch_scratch(const decar_gpt_config *c, int n) {
     return (size_t)n * ((size_t)c->d_model * 10 + (size_t)c->seq_len) + 64;
 }
-DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float *logits, float *scratch) {
-    if (tok < 0 || tok >= g->cfg.vocab_size) return DECAR_ERR_ARG;
+DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float *logits, float *scratch,
+                            decar_error *e) {
+    if (tok < 0 || tok >= g->cfg.vocab_size)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "token %d outside the vocabulary of %d", (int)tok, g->cfg.vocab_size);
     return decar_gpt_step_embed(g, kv, g->params + g->info[0].offset + (int64_t)tok * g->cfg.d_model, pos, logits,
-                                scratch);
+                                scratch, e);
 }
-DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *out) {
+DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *out, decar_error *e) {
     const decar_gpt_config *c = &g->cfg;
     int64_t H = c->d_proj_hidden > 0 ? c->d_proj_hidden : c->d_model;
     const decar_param_info *V = g->info + DECAR__VIS(c);
     float *hid;
-    if (c->n_prefix <= 0) return DECAR_ERR_ARG;
+    if (c->n_prefix <= 0) DECAR__FAIL(e, DECAR_ERR_ARG, "the model takes no image prefix");
     hid = (float *)DECAR_MALLOC((size_t)(c->n_prefix * H) * sizeof(float));
-    if (!hid) return DECAR_ERR_NOMEM;
+    if (!hid) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to project a prefix");
     decar_linear_forward(c->d_proj_hidden > 0 ? hid : out, prefix, g->params + V[0].offset, g->params + V[1].offset,
                          c->n_prefix, c->d_prefix, H, decar_ctx_ws(g->pctx));
     if (c->d_proj_hidden > 0) {
@@ -3509,8 +3516,9 @@ DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *
     DECAR_FREE(hid);
     return DECAR_OK;
 }
-DECARDEF int decar_gpt_step_embed(decar_gpt *g, float *kv, const float *emb, int pos, float *logits, float *scratch) {
-    return decar_gpt_step_batch(g, &kv, emb, &pos, 1, logits, scratch);
+DECARDEF int decar_gpt_step_embed(decar_gpt *g, float *kv, const float *emb, int pos, float *logits, float *scratch,
+                                  decar_error *e) {
+    return decar_gpt_step_batch(g, &kv, emb, &pos, 1, logits, scratch, e);
 }
 static void decar__ln_rows(float *dst, const float *src, const float *w, const float *b, int64_t n,
                            int64_t C) { /* inference LayerNorm */
@@ -3520,7 +3528,7 @@ static void decar__ln_rows(float *dst, const float *src, const float *w, const f
 /* n sequences at once: every weight matrix is read once for all n (a GEMM from 32 on), each sequence attends to
    its own KV cache kv[j] at its own position pos[j]. emb (n, C) input vectors; logits (n, vocab). */
 DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n,
-                                  float *logits, float *scratch) {
+                                  float *logits, float *scratch, decar_error *e) {
     const decar_gpt_config *c = &g->cfg;
     int64_t C = c->d_model, T = c->seq_len, nh = c->n_head, hs = C / nh, l, j;
     float *x = scratch, *xn = x + n * C, *qkv = xn + n * C, *att = qkv + 3 * n * C, *hid = att + n * C,
@@ -3528,10 +3536,11 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
     float *P = g->params;
     const decar_param_info *PI = g->info;
     float scale = 1.0f / sqrtf((float)hs);
-    if (!c->causal || n < 1) return DECAR_ERR_ARG;
+    if (!c->causal || n < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "KV-cache steps need a causal model and n >= 1");
     for (j = 0; j < n; j++) {
         int64_t i;
-        if (pos[j] < 0 || pos[j] >= T) return DECAR_ERR_ARG;
+        if (pos[j] < 0 || pos[j] >= T)
+            DECAR__FAIL(e, DECAR_ERR_ARG, "position %d outside the context of %d", pos[j], (int)T);
         for (i = 0; i < C; i++) x[j * C + i] = emb[j * C + i] + P[PI[DECAR__WPE].offset + (int64_t)pos[j] * C + i];
     }
     for (l = 0; l < c->n_layer; l++) {
@@ -5570,10 +5579,12 @@ DECARDEF int decar_data_finish(decar_data *d, decar_error *e) {
     qsort(d->docs, (size_t)d->n_docs, sizeof *d->docs, decar__doc_cmp);
     return decar_data_tokenize(d, NULL, e);
 }
-DECARDEF int decar_data_batch(const decar_data *d, int split, decar_rng *r, int B, int T, int32_t *x, int32_t *y) {
-    int64_t n = d->stream_len[split];
+DECARDEF int decar_data_batch(const decar_data *d, int split, decar_rng *r, int B, int T, int32_t *x, int32_t *y,
+                              decar_error *e) {
+    int64_t n = split == 0 || split == 1 ? d->stream_len[split] : 0;
     int b, t;
-    if (n < (int64_t)T + 2) return DECAR_ERR_ARG;
+    if (n < (int64_t)T + 2)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "split %d has %lld tokens: windows of %d + 1 need more", split, (long long)n, T);
     for (b = 0; b < B; b++) {
         int64_t s = (int64_t)decar__rng_below(r, (uint64_t)(n - T - 1));
         for (t = 0; t < T; t++) {
@@ -5970,17 +5981,20 @@ static int decar__sp_cmp(const void *a, const void *b) {
     uint32_t x = ((const decar__sp *)a)->b, y = ((const decar__sp *)b)->b;
     return x < y ? -1 : x > y;
 }
-DECARDEF int decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out) {
+DECARDEF int decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out, decar_error *e) {
     decar__sparse s;
     int64_t i, k;
-    int j;
-    if (f->fn) return f->fn(f->user, text, len, out);
-    if (!f->idf) return DECAR_ERR_ARG; /* external features and no function to compute them */
+    int j, rc;
+    if (f->fn && (rc = f->fn(f->user, text, len, out)))
+        DECAR__FAIL(e, rc, "the feature function failed (%s)", decar_status_name(rc));
+    if (f->fn) return DECAR_OK;
+    if (!f->idf)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "a router of external features needs their function (decar_featurizer.fn)");
     memset(out, 0, (size_t)f->dim * sizeof(float));
     s.cap = 3 * len + 8;
     s.n = 0;
     s.e = (decar__sp *)DECAR_MALLOC((size_t)s.cap * sizeof(decar__sp));
-    if (!s.e) return DECAR_ERR_NOMEM;
+    if (!s.e) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to featurize %lld bytes", (long long)len);
     decar__grams(text, len, decar__sparse_visit, &s);
     qsort(s.e, (size_t)s.n, sizeof *s.e, decar__sp_cmp);
     for (i = 0; i < s.n; i = k) {
@@ -6283,8 +6297,9 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
     decar__free(pairs);
     return it;
 }
-DECARDEF int decar_kmeans(const float *X, int64_t N, int d, const decar_kmeans_opts *o, float *C, int32_t *lab,
-                          float *fine_c, int32_t *fine_map, decar_error *e) {
+/* the iterations, or minus a DECAR_ERR_* */
+static int decar__kmeans(const float *X, int64_t N, int d, const decar_kmeans_opts *o, float *C, int32_t *lab,
+                         float *fine_c, int32_t *fine_map, decar_error *e) {
     int64_t i;
     int it;
     if (o->k < 1 || d < 1) {
@@ -6332,6 +6347,13 @@ DECARDEF int decar_kmeans(const float *X, int64_t N, int d, const decar_kmeans_o
         return it;
     }
     return decar__kmeans1(X, N, d, o->k, o->iters, o->balanced, o->seed, C, lab, e);
+}
+DECARDEF int decar_kmeans(const float *X, int64_t N, int d, const decar_kmeans_opts *o, float *C, int32_t *lab,
+                          float *fine_c, int32_t *fine_map, int *iters, decar_error *e) {
+    int it = decar__kmeans(X, N, d, o, C, lab, fine_c, fine_map, e);
+    if (it < 0) return -it;
+    if (iters) *iters = it;
+    return DECAR_OK;
 }
 
 /* ---- 12. routing ------------------------------------------------------------------------------------------------ */
@@ -6456,7 +6478,7 @@ DECARDEF int decar_router_build(decar_router *r, const float *X, int64_t N, int 
         decar_router_free(r);
         DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a router of %d clusters", K);
     }
-    if (decar_kmeans(X, N, d, o, r->centroids, lt, r->fine, r->fine_map, e) < 0) {
+    if (decar_kmeans(X, N, d, o, r->centroids, lt, r->fine, r->fine_map, NULL, e)) {
         DECAR_FREE(lt);
         decar_router_free(r);
         return e ? e->code : DECAR_ERR_ARG;
@@ -6519,7 +6541,7 @@ DECARDEF int decar_cluster_docs(const decar_data *d, const decar_kmeans_opts *o,
     } else if (!rc) {
         rc = decar_feat_fit(fz, dim, feat_seed, train, nt, e);
         for (i = 0; !rc && i < d->n_docs; i++)
-            if ((rc = decar_feat_apply(fz, d->docs[i].bytes, d->docs[i].len, X + (int64_t)i * dim)))
+            if ((rc = decar_feat_apply(fz, d->docs[i].bytes, d->docs[i].len, X + (int64_t)i * dim, e)))
                 decar__seterr(e, rc, "cannot featurize document %s", d->docs[i].name);
     }
     /* the router from the training rows, then every document through its assignment */
@@ -6753,7 +6775,7 @@ DECARDEF void decar_softmax_double(const float *logits, int n, double temp, doub
     for (i = 0; i < n; i++) p[i] /= s;
 }
 /* one uniform draw per call, whatever top_k/top_p are: samplers that draw the same tokens stay in step */
-DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p, decar_rng *r) {
+static int decar__sample(const double *p, int n, int top_k, double top_p, decar_rng *r) { /* the token, -1: no memory */
     double u = decar_rng_double(r), tot = 0.0, cum = 0.0;
     int i;
     if ((top_k > 0 && top_k < n) || (top_p > 0.0 && top_p < 1.0)) {
@@ -6796,6 +6818,13 @@ DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p,
     for (i = n - 1; i > 0 && p[i] <= 0.0; i--) {
     }
     return i;
+}
+DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p, decar_rng *r, int *token,
+                                decar_error *e) {
+    int a = decar__sample(p, n, top_k, top_p, r);
+    if (a < 0) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for top-k / top-p sampling over %d classes", n);
+    *token = a;
+    return DECAR_OK;
 }
 
 /* the text of ids[0..n) into out (bytes mode: ids below 256 are bytes; a tokenizer decodes; EOT, the mask and
@@ -6852,13 +6881,8 @@ static const float *decar__route_features(const decar_featurizer *f, int kind, c
     *rc = DECAR_OK;
     if (!f || !decar_route_uses_features(kind)) return NULL;
     if (len == 0 && !f->fn) return NULL;
-    *rc = decar_feat_apply(f, text, len, feat);
-    if (*rc) {
-        decar__seterr(e, *rc,
-                      "cannot featurize the text for routing (a router of external features needs their "
-                      "function: decar_featurizer.fn)");
-        return NULL;
-    }
+    *rc = decar_feat_apply(f, text, len, feat, e);
+    if (*rc) return NULL;
     return feat;
 }
 /* one expert's state in generation: its KV cache, its window of the output (base, pos tokens fed), p its next-token
@@ -6883,14 +6907,15 @@ static int decar__expert_catch_up(decar_gpt *g, decar__estate *st, const float *
     int q;
     if (P && !st->pre) {
         /* e_t = proj(prefix_t) for t < P: (P, d_prefix) -> (P, d_model), fed at positions 0 .. P-1 */
-        if (decar_gpt_project_prefix(g, prefix, st->emb)) return 1;
+        if (decar_gpt_project_prefix(g, prefix, st->emb, NULL)) return 1;
         for (q = 0; q < P; q++)
-            if (decar_gpt_step_embed(g, st->kv, st->emb + (int64_t)q * g->cfg.d_model, q, st->logits, st->scratch))
+            if (decar_gpt_step_embed(g, st->kv, st->emb + (int64_t)q * g->cfg.d_model, q, st->logits, st->scratch,
+                                     NULL))
                 return 1;
         st->pre = 1;
     }
     for (q = st->base + st->pos; q < len; q++) {
-        if (decar_gpt_step(g, st->kv, out[q], P + q - st->base, st->logits, st->scratch)) return 1;
+        if (decar_gpt_step(g, st->kv, out[q], P + q - st->base, st->logits, st->scratch, NULL)) return 1;
         st->pos++;
     }
     decar_softmax_double(st->logits, nc, 1.0, st->p);
@@ -6930,7 +6955,7 @@ static int decar__pick(double *mix, int nc, double temp, int top_k, double top_p
         }
         for (a = 0; a < nc; a++) mix[a] /= s;
     }
-    return decar_sample_probs(mix, nc, top_k, top_p, r);
+    return decar__sample(mix, nc, top_k, top_p, r);
 }
 /* the body of decar_ensemble_generate: returns a status (DECAR_OK or DECAR_ERR_*), the length in *len_out */
 static int decar__generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt, int n_new,
@@ -7066,10 +7091,11 @@ end:
 }
 DECARDEF int decar_ensemble_generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt,
                                      int n_new, double temp, int top_k, double top_p, uint64_t seed, int32_t *out,
-                                     int *active_out, decar_error *e) {
+                                     int *n_out, int *active_out, decar_error *e) {
     int len = 0;
     int rc = decar__generate(en, prefix, prompt, n_prompt, n_new, temp, top_k, top_p, seed, out, active_out, &len, e);
-    return rc ? -rc : len; /* a count: negative codes for errors, like every function that returns a count */
+    *n_out = len;
+    return rc;
 }
 
 DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int sampler, int n_steps, int kappa_pow,
@@ -7157,7 +7183,7 @@ DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int
                 for (a = 0; a < nc; a++) mix[a] = 0.0;
                 for (j = 0; j < K; j++)
                     if (w[j] > 0.0) decar__mix_add(mix, w[j], pk[j] + (int64_t)i * nc, nc);
-                a = decar_sample_probs(mix, nc, 0, 1.0, &r); /* no filtering: never fails */
+                a = decar__sample(mix, nc, 0, 1.0, &r); /* no filtering: never fails */
                 for (j = 0; j < K; j++)
                     if (bayes && (!s->avail || s->avail[j])) {
                         double pv = pk[j][(int64_t)i * nc + a];

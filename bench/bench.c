@@ -185,7 +185,7 @@ static void bench_model(const char *name, int L, int H, int C) {
     { /* generation at batch 1 with the KV cache; a top-2 ensemble of two such experts */
         float *kv = (float *)malloc(decar_gpt_kv_size(&c) * 4), *lg = (float *)malloc(256 * 4),
               *sc = (float *)malloc(decar_gpt_step_scratch(&c) * 4);
-        int n = 200, p;
+        int n = 200, p, nout = 0;
         double tg, te;
         decar_ensemble en;
         decar_gpt *ex[2];
@@ -204,11 +204,11 @@ static void bench_model(const char *name, int L, int H, int C) {
         tg = te = 1e9;
         for (rep = 0; rep < reps; rep++) {
             double t1 = now();
-            for (p = 0; p < n; p++) decar_gpt_step(&g, kv, (int32_t)(p % 256), p, lg, sc);
+            for (p = 0; p < n; p++) decar_gpt_step(&g, kv, (int32_t)(p % 256), p, lg, sc, NULL);
             t1 = now() - t1;
             if (t1 < tg) tg = t1;
             t1 = now();
-            decar_ensemble_generate(&en, NULL, prompt, 1, n - 1, 1.0, 0, 1.0, 1, out, NULL, &e);
+            decar_ensemble_generate(&en, NULL, prompt, 1, n - 1, 1.0, 0, 1.0, 1, out, &nout, NULL, &e);
             t1 = now() - t1;
             if (t1 < te) te = t1;
         }
@@ -234,7 +234,7 @@ static void bench_model(const char *name, int L, int H, int C) {
                             memcpy(emb + (size_t)j * C, g.params + g.info[0].offset + (size_t)((p + j) % 256) * C,
                                    (size_t)C * 4);
                         }
-                        decar_gpt_step_batch(&g, kvs, emb, ps, nn, lgs, scb);
+                        decar_gpt_step_batch(&g, kvs, emb, ps, nn, lgs, scb, NULL);
                     }
                     t0 = now() - t0;
                     if (t0 < tb) tb = t0;
@@ -279,7 +279,7 @@ static void bench_kmeans(void) {
     o.seed = 1;
     o.n_fine = 0;
     t0 = now();
-    it = decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, &e);
+    decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, &it, &e);
     t0 = now() - t0;
     printf("kmeans: balanced, %lld x %d, K = %d: %.2f s (%d iterations)\n", (long long)N, d, K, t0, it);
     printf("RESULT kmeans %.3f\n", t0);

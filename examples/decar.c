@@ -866,8 +866,8 @@ static int generate_common(ens_t *E, const char *prompt, int n_new, double temp,
     toks[0] = tok_eot(E->en.tok);
     np = 1 + (int)tok_text(E->en.tok, (const uint8_t *)prompt, np - 1, toks + 1);
     t0 = now_s();
-    len = decar_ensemble_generate(&E->en, NULL, toks, np, n_new, temp, top_k, top_p, seed, toks, act, &e);
-    if (len < 0) die("generate", &e);
+    if (decar_ensemble_generate(&E->en, NULL, toks, np, n_new, temp, top_k, top_p, seed, toks, &len, act, &e))
+        die("generate", &e);
     print_tokens(E->en.tok, toks + 1, len - 1);
     printf("\n");
     fprintf(stderr, "[%d tokens in %.2f s, %.0f tok/s]\n", n_new, now_s() - t0, n_new / (now_s() - t0));
@@ -2204,8 +2204,8 @@ static int caption_image(ens_t *E, decar_ctx *ctx, const vdata *v, int i, char *
     for (j = 1; j < K; j++) *best = w[j] > w[*best] ? j : *best;
     *wb = w[*best];
     n_new = E->en.experts[*best]->cfg.seq_len - v->P - 1;
-    len = decar_ensemble_generate(&E->en, pre, ids, 1, n_new < 100 ? n_new : 100, 0.0, 0, 1.0, 0, out, NULL, &e);
-    if (len < 0) die("caption", &e);
+    if (decar_ensemble_generate(&E->en, pre, ids, 1, n_new < 100 ? n_new : 100, 0.0, 0, 1.0, 0, out, &len, NULL, &e))
+        die("caption", &e);
     for (t = 1, L = 0; t < len && out[t] < 256 && L < 120; t++) gen[L++] = (char)out[t];
     gen[L] = 0;
     free(ids);

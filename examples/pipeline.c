@@ -6,15 +6,10 @@
 #include <stdlib.h>
 
 #define TRY(call)                                                                                                      \
-    do {                                                                                                               \
-        if (call) {                                                                                                    \
-            fprintf(stderr, "pipeline: %s\n", e.msg);                                                                  \
-            return 1;                                                                                                  \
-        }                                                                                                              \
-    } while (0)
+    if (call) return (fprintf(stderr, "pipeline: %s\n", e.msg), 1)
 
 int main(int argc, char **argv) {
-    int K = argc > 2 ? atoi(argv[2]) : 4, steps = argc > 3 ? atoi(argv[3]) : 300, B = 8, T = 128, i, k, s, n = 0;
+    int K = argc > 2 ? atoi(argv[2]) : 4, steps = argc > 3 ? atoi(argv[3]) : 300, B = 8, T = 128, i, k, s, n = 0, dim;
     decar_data d, *shard;
     decar_featurizer fz;
     decar_router rt;
@@ -28,20 +23,14 @@ int main(int argc, char **argv) {
     int32_t x[8 * 128], y[8 * 128], out[201], *lab;
     float *X, **nll;
     double *bits, tot = 0;
-    if (argc < 2 || K < 1 || steps < 1) {
-        fprintf(stderr, "usage: pipeline DATA_DIR [K] [STEPS]\n");
-        return 2;
-    }
+    if (argc < 2 || K < 1 || steps < 1) return (fprintf(stderr, "usage: pipeline DATA_DIR [K] [STEPS]\n"), 2);
     decar_data_init(&d);
     TRY(decar_data_load(&d, argv[1], NULL, NULL, 50, &e));
-    /* 1. features of every document: tf-idf fitted on all of them, hashed and projected to 64 dimensions */
-    TRY(decar_feat_fit(&fz, 64, 1, d.docs, d.n_docs, &e));
-    X = (float *)malloc((size_t)d.n_docs * 64 * sizeof(float));
-    for (i = 0; i < d.n_docs; i++) TRY(decar_feat_apply(&fz, d.docs[i].bytes, d.docs[i].len, X + i * 64));
-    /* 2. spherical balanced k-means -> the router (centroids, prior) and each document's shard */
+    /* 1-2. tf-idf features (fitted on the training documents), spherical balanced k-means, the router (centroids,
+       prior) and every document's shard: one call */
     ko.k = K;
     lab = (int32_t *)malloc((size_t)d.n_docs * sizeof(int32_t));
-    TRY(decar_router_build(&rt, X, d.n_docs, 64, &ko, lab, &e));
+    TRY(decar_cluster_docs(&d, &ko, 64, 1, NULL, 0, &fz, &rt, &X, &dim, lab, &e));
     /* 3. one expert per shard, each trained on its own documents only (nothing shared but the config) */
     shard = (decar_data *)calloc((size_t)K, sizeof(decar_data));
     en.k = K;
@@ -61,7 +50,7 @@ int main(int argc, char **argv) {
         en.experts[k] = (decar_gpt *)malloc(sizeof(decar_gpt));
         TRY(decar_gpt_init(en.experts[k], &c, 1 + k, &e));
         decar_rng_seed(&r, 7 + k);
-        for (s = 0; s < steps && !decar_data_batch(&shard[k], 0, &r, B, T, x, y); s++)
+        for (s = 0; s < steps && !decar_data_batch(&shard[k], 0, &r, B, T, x, y, NULL); s++)
             decar_gpt_train_step(en.experts[k], ctx, &op, x, y, NULL, B, T);
         printf("expert %d: %d documents, %d steps\n", k, shard[k].n_docs, s);
     }
@@ -79,8 +68,8 @@ int main(int argc, char **argv) {
     printf("ensemble of %d, cosine top-2: %.4f bits per byte on %d held-out documents\n", K, tot / ds.bytes, ds.n);
     /* 5. generate 200 bytes from sum_k w_k p_k, re-routed every 64 bytes */
     out[0] = DECAR_TOK_EOT;
-    n = decar_ensemble_generate(&en, NULL, out, 1, 200, 0.8, 0, 0.95, 1, out, NULL, &e);
+    TRY(decar_ensemble_generate(&en, NULL, out, 1, 200, 0.8, 0, 0.95, 1, out, &n, NULL, &e));
     for (i = 1; i < n; i++) putchar(out[i] < 256 ? out[i] : '\n');
     printf("\n");
-    return n < 0;
+    return 0;
 }

@@ -55,7 +55,7 @@ static void test_kmeans(void) {
         o.seed = 11;
         o.n_fine = 0;
         planted(N, K, d, 0.3f, 100 + si, X, truth);
-        CHECK(decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, &e) > 0, "kmeans: %s", e.msg);
+        CHECK(decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, NULL, &e) == DECAR_OK, "kmeans: %s", e.msg);
         for (i = 0; i < N; i++) cnt[lab[i]]++;
         for (i = 0; i < K; i++)
             if (cnt[i] > mx) mx = cnt[i];
@@ -63,7 +63,7 @@ static void test_kmeans(void) {
         for (i = 0; i < K; i++) CHECK(cnt[i] > 0 || N < K, "cluster %d empty", i);
         CHECK(purity(lab, truth, N, K) > 0.97, "N=%d K=%d planted clusters recovered: purity %.3f", N, K,
               purity(lab, truth, N, K));
-        CHECK(decar_kmeans(X, N, d, &o, C, lab2, NULL, NULL, &e) > 0 && !memcmp(lab, lab2, (size_t)N * 4),
+        CHECK(decar_kmeans(X, N, d, &o, C, lab2, NULL, NULL, NULL, &e) == DECAR_OK && !memcmp(lab, lab2, (size_t)N * 4),
               "same seed, same labels");
         for (i = 0; i < K; i++) {
             double s = 0;
@@ -96,10 +96,10 @@ static void test_kmeans(void) {
             for (q = 0; q < d; q++) X[i * d + q] = X[(i % 100) * 3 * d + q] + 0.01f * (float)(i % 7);
             decar_l2_normalize(X + i * d, d);
         } /* 2/3 near cluster 0 */
-        decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, &e);
+        decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, NULL, &e);
         for (i = 0; i < N; i++) cnt[lab[i]]++;
         o.balanced = 0;
-        decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, &e);
+        decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, NULL, &e);
         for (i = 0; i < N; i++) cntp[lab[i]]++;
         CHECK(cnt[0] <= 100 && cnt[1] <= 100 && cnt[2] <= 100, "balanced obeys capacity on skewed data");
         CHECK(cntp[0] > 100 || cntp[1] > 100 || cntp[2] > 100,
@@ -117,11 +117,13 @@ static void test_kmeans(void) {
         o.seed = 1;
         o.n_fine = 0;
         for (i = 0; i < 12; i++) X[i] = (float)i;
-        CHECK(decar_kmeans(X, 3, 4, &o, C, lab, NULL, NULL, &e) < 0 && strstr(e.msg, "larger than the data"),
+        CHECK(decar_kmeans(X, 3, 4, &o, C, lab, NULL, NULL, NULL, &e) == DECAR_ERR_ARG &&
+                  strstr(e.msg, "larger than the data"),
               "K > N: %s", e.msg);
         o.k = 2;
         X[5] = NAN;
-        CHECK(decar_kmeans(X, 3, 4, &o, C, lab, NULL, NULL, &e) < 0 && strstr(e.msg, "NaN"), "NaN: %s", e.msg);
+        CHECK(decar_kmeans(X, 3, 4, &o, C, lab, NULL, NULL, NULL, &e) == DECAR_ERR_NUMERIC && strstr(e.msg, "NaN"),
+              "NaN: %s", e.msg);
     }
     { /* two-stage: labels = fine_map[nearest fine centroid] */
         int N = 500, K = 4, d = 16, F = 40, i, truth[500];
@@ -136,7 +138,7 @@ static void test_kmeans(void) {
         o.seed = 5;
         o.n_fine = F;
         planted(N, K, d, 0.6f, 9, X, truth);
-        CHECK(decar_kmeans(X, N, d, &o, C, lab, fc, fm, &e) > 0, "two-stage: %s", e.msg);
+        CHECK(decar_kmeans(X, N, d, &o, C, lab, fc, fm, NULL, &e) == DECAR_OK, "two-stage: %s", e.msg);
         memset(&r, 0, sizeof r);
         r.k = K;
         r.d = d;
@@ -278,15 +280,15 @@ static void test_bayes_sequence(void) {
         en.router.k = 1;
         en.router.kind = DECAR_ROUTE_UNIFORM;
         en.router.top_k = 1;
-        n1 = decar_ensemble_generate(&en, NULL, prompt, 3, 30, 1.0, 0, 1.0, 42, a, NULL, &e);
+        if (decar_ensemble_generate(&en, NULL, prompt, 3, 30, 1.0, 0, 1.0, 42, a, &n1, NULL, &e)) n1 = -1;
         /* the same by hand: KV steps, softmax over 257 classes, one uniform per token */
         decar_rng_seed(&rs, 42);
         memcpy(b, prompt, sizeof prompt);
-        for (i = 0; i < 3; i++) decar_gpt_step(&g[1], kv, b[i], i, lg, sc);
+        for (i = 0; i < 3; i++) decar_gpt_step(&g[1], kv, b[i], i, lg, sc, NULL);
         for (i = 3; i < 33; i++) {
             decar_softmax_double(lg, 257, 1.0, p);
-            b[i] = decar_sample_probs(p, 257, 0, 1.0, &rs);
-            if (i < 32) decar_gpt_step(&g[1], kv, b[i], i, lg, sc);
+            decar_sample_probs(p, 257, 0, 1.0, &rs, &b[i], NULL);
+            if (i < 32) decar_gpt_step(&g[1], kv, b[i], i, lg, sc, NULL);
         }
         CHECK(n1 == 33 && !memcmp(a, b, 33 * 4), "an ensemble of one expert generates exactly the expert's tokens");
         ex[0] = &g[0];
@@ -297,7 +299,7 @@ static void test_bayes_sequence(void) {
         en.router.kind = DECAR_ROUTE_BAYES;
         en.router.top_k = 3;
         en.router.prior = prior;
-        n2 = decar_ensemble_generate(&en, NULL, prompt, 3, 20, 1.0, 0, 1.0, 7, a, act, &e);
+        if (decar_ensemble_generate(&en, NULL, prompt, 3, 20, 1.0, 0, 1.0, 7, a, &n2, act, &e)) n2 = -1;
         CHECK(n2 == 23, "a missing expert is skipped: %s", n2 < 0 ? e.msg : "ok");
         for (i = 0; i < 20; i++) CHECK(act[i] != 1, "the missing expert never answers");
         free(kv);
@@ -320,10 +322,10 @@ static void test_bayes_sequence(void) {
                 pos[j] = p2;
                 for (q = 0; q < 8; q++) emb[j * 8 + q] = g[0].params[g[0].info[0].offset + tok * 8 + q];
             }
-            CHECK(decar_gpt_step_batch(&g[0], kvb, emb, pos, n, lb, sc) == 0, "batch step");
+            CHECK(decar_gpt_step_batch(&g[0], kvb, emb, pos, n, lb, sc, NULL) == 0, "batch step");
             for (j = 0; j < n; j++) {
                 int a2;
-                decar_gpt_step(&g[0], kvs[j], (j * 31 + p2 * 7) % 256, p2, ls, sc);
+                decar_gpt_step(&g[0], kvs[j], (j * 31 + p2 * 7) % 256, p2, ls, sc, NULL);
                 for (a2 = 0; a2 < V; a2++) {
                     double d = fabs(ls[a2] - lb[j * V + a2]);
                     if (d > worst) worst = d;
@@ -363,10 +365,10 @@ static void test_features(void) {
         docs[i].name = NULL;
     }
     CHECK(decar_feat_fit(&f, 64, 9, docs, 4, &e) == 0, "fit");
-    decar_feat_apply(&f, docs[0].bytes, docs[0].len, a);
-    decar_feat_apply(&f, docs[0].bytes, docs[0].len, a2);
-    decar_feat_apply(&f, docs[1].bytes, docs[1].len, b);
-    decar_feat_apply(&f, docs[2].bytes, docs[2].len, c2);
+    decar_feat_apply(&f, docs[0].bytes, docs[0].len, a, NULL);
+    decar_feat_apply(&f, docs[0].bytes, docs[0].len, a2, NULL);
+    decar_feat_apply(&f, docs[1].bytes, docs[1].len, b, NULL);
+    decar_feat_apply(&f, docs[2].bytes, docs[2].len, c2, NULL);
     for (i = 0; i < 64; i++) {
         ab += a[i] * b[i];
         ac += a[i] * c2[i];
@@ -400,8 +402,8 @@ static void test_context_one(void) {
     en.router.k = 1;
     en.router.kind = DECAR_ROUTE_UNIFORM;
     en.router.top_k = 1;
-    n1 = decar_ensemble_generate(&en, NULL, prompt, 1, 11, 1.0, 0, 1.0, 5, a, NULL, &e);
-    n2 = decar_ensemble_generate(&en, NULL, prompt, 1, 11, 1.0, 0, 1.0, 5, b, NULL, &e);
+    if (decar_ensemble_generate(&en, NULL, prompt, 1, 11, 1.0, 0, 1.0, 5, a, &n1, NULL, &e)) n1 = -1;
+    if (decar_ensemble_generate(&en, NULL, prompt, 1, 11, 1.0, 0, 1.0, 5, b, &n2, NULL, &e)) n2 = -1;
     for (i = 1; i < 12; i++) ok &= a[i] >= 0 && a[i] < DECAR_TOK_MASK;
     CHECK(n1 == 12 && n2 == 12 && ok && !memcmp(a, b, sizeof a), "context 1: 11 valid tokens, the same twice");
     decar_gpt_free(&g);

@@ -164,7 +164,7 @@ int main(void) {
             decar_ctx_reset(ctx);
             lg = decar_gpt_forward(ctx, &g, ar, 1, i);
             decar_softmax_double(lg->data + (int64_t)(i - 1) * c.vocab_size, DECAR_TOK_MASK, 1.0, p);
-            ar[i] = decar_sample_probs(p, DECAR_TOK_MASK, 0, 1.0, &rs);
+            decar_sample_probs(p, DECAR_TOK_MASK, 0, 1.0, &rs, &ar[i], NULL);
         }
         /* DFM sampler: left-to-right, one token per step, same seed */
         memset(&en, 0, sizeof en);

@@ -237,21 +237,21 @@ int main(void) {
         en.router.k = 1;
         en.router.kind = DECAR_ROUTE_UNIFORM;
         en.router.top_k = 1;
-        len = decar_ensemble_generate(&en, pre, prompt, 1, 12, 0.0, 0, 1.0, 0, out, NULL, &e);
+        if (decar_ensemble_generate(&en, pre, prompt, 1, 12, 0.0, 0, 1.0, 0, out, &len, NULL, &e)) len = -1;
         kv = (float *)malloc(decar_gpt_kv_size(&c) * sizeof(float));
         sc = (float *)malloc(decar_gpt_step_scratch(&c) * sizeof(float));
-        decar_gpt_project_prefix(&m, pre, emb);
-        for (t = 0; t < 3; t++) decar_gpt_step_embed(&m, kv, emb + t * 16, t, lg, sc);
+        decar_gpt_project_prefix(&m, pre, emb, NULL);
+        for (t = 0; t < 3; t++) decar_gpt_step_embed(&m, kv, emb + t * 16, t, lg, sc, NULL);
         for (t = 0; t < 12; t++) {
             int best = 0;
-            decar_gpt_step(&m, kv, tok, 3 + t, lg, sc);
+            decar_gpt_step(&m, kv, tok, 3 + t, lg, sc, NULL);
             for (a = 1; a < decar_gpt_classes(&c); a++) best = lg[a] > lg[best] ? a : best;
             want[t] = best;
             tok = best;
         }
         for (t = 0; t < 12; t++) ok &= out[1 + t] == want[t];
         CHECK(len == 13 && ok, "prefix + greedy generation = stepping by hand (%d tokens)", len);
-        CHECK(decar_ensemble_generate(&en, pre, prompt, 1, 30, 0.0, 0, 1.0, 0, out, NULL, &e) < 0,
+        CHECK(decar_ensemble_generate(&en, pre, prompt, 1, 30, 0.0, 0, 1.0, 0, out, &len, NULL, &e) == DECAR_ERR_ARG,
               "past the context after the prefix: refused (%s)", e.msg);
         free(kv);
         free(sc);

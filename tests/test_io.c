@@ -233,8 +233,8 @@ static void test_data(void) {
     CHECK(d.stream[0][0] == DECAR_TOK_EOT, "stream starts with EOT");
     decar_rng_seed(&r1, 3);
     decar_rng_seed(&r2, 3);
-    decar_data_batch(&d, 0, &r1, 4, 10, x1, y1);
-    decar_data_batch(&d, 0, &r2, 4, 10, x2, y2);
+    decar_data_batch(&d, 0, &r1, 4, 10, x1, y1, NULL);
+    decar_data_batch(&d, 0, &r2, 4, 10, x2, y2, NULL);
     CHECK(!memcmp(x1, x2, sizeof x1) && !memcmp(y1, y2, sizeof y1), "batches reproducible");
     for (i = 0; i < 9; i++) CHECK(x1[i + 1] == y1[i], "targets are inputs shifted by one");
     decar_data_free(&d);
@@ -391,7 +391,7 @@ static void test_untrusted(void) {
         r.prior = prior;
         CHECK(decar_router_save_mem(&r, NULL, &buf, &len, &e) == 0, "external router saved: %s", e.msg);
         CHECK(decar_router_load_mem(&r2, &f, buf, len, &e) == 0 && f.idf == NULL && r2.k == 2, "and loaded: %s", e.msg);
-        CHECK(decar_feat_apply(&f, (const uint8_t *)"text", 4, out) == DECAR_ERR_ARG,
+        CHECK(decar_feat_apply(&f, (const uint8_t *)"text", 4, out, NULL) == DECAR_ERR_ARG,
               "no function: featurizing refused");
         decar_router_free(&r2);
         decar_feat_free(&f);

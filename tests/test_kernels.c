@@ -63,8 +63,8 @@ static void test_rows(int64_t rows, int64_t C) {
     /* LayerNorm */
     decar_layernorm_forward(o1, st1, x, w, b, rows, C);
     decar_layernorm_forward_ref(o2, st2, x, w, b, rows, C);
-    CHECK(rel(o1, o2, n) < 1e-5 && rel(st1, st2, 2 * rows) < 1e-5, "layernorm forward %lldx%lld: %.2g",
-          (long long)rows, (long long)C, rel(o1, o2, n));
+    CHECK(rel(o1, o2, n) < 1e-5 && rel(st1, st2, 2 * rows) < 1e-5, "layernorm forward %lldx%lld: %.2g", (long long)rows,
+          (long long)C, rel(o1, o2, n));
     decar_layernorm_backward(dx1, dw1, db1, dout, x, w, st1, rows, C);
     decar_layernorm_backward_ref(dx2, dw2, db2, dout, x, w, st1, rows, C);
     CHECK(rel(dx1, dx2, n) < 1e-5 && rel(dw1, dw2, C) < 1e-5 && rel(db1, db2, C) < 1e-5,
@@ -85,8 +85,7 @@ static void test_rows(int64_t rows, int64_t C) {
     memcpy(dx2, dx1, (size_t)n * sizeof(float));
     decar_softmax_backward(dx1, o2, dout, rows, C);
     decar_softmax_backward_ref(dx2, o2, dout, rows, C);
-    CHECK(rel(dx1, dx2, n) < 1e-5, "softmax backward %lldx%lld: %.2g", (long long)rows, (long long)C,
-          rel(dx1, dx2, n));
+    CHECK(rel(dx1, dx2, n) < 1e-5, "softmax backward %lldx%lld: %.2g", (long long)rows, (long long)C, rel(dx1, dx2, n));
     free(x), free(w), free(b), free(dout), free(o1), free(o2), free(st1), free(st2), free(dx1), free(dw1), free(db1);
     free(dx2), free(dw2), free(db2);
 }
@@ -129,7 +128,7 @@ static void test_embedding(int64_t V, int64_t n, int64_t C) {
     float *want = copy(dt, V * C);
     int32_t *ids = (int32_t *)malloc((size_t)n * sizeof(int32_t));
     int64_t i, j, ok = 1;
-    for (i = 0; i < n; i++) ids[i] = (int32_t)(decar_rng_u32(&g_rng) % (uint32_t)V);   /* repeats included */
+    for (i = 0; i < n; i++) ids[i] = (int32_t)(decar_rng_u32(&g_rng) % (uint32_t)V); /* repeats included */
     decar_embedding_forward(o, table, ids, n, C);
     for (i = 0; i < n; i++)
         for (j = 0; j < C; j++) ok &= o[i * C + j] == table[ids[i] * C + j];

@@ -113,10 +113,10 @@ int main(void) {
                 float emb[4 * 10];
                 double dd = 0;
                 int q;
-                decar_gpt_project_prefix(&g, pre, emb);
-                for (q = 0; q < P; q++) decar_gpt_step_embed(&g, kv, emb + q * 10, q, lg, sc);
+                decar_gpt_project_prefix(&g, pre, emb, NULL);
+                for (q = 0; q < P; q++) decar_gpt_step_embed(&g, kv, emb + q * 10, q, lg, sc, NULL);
                 for (q = 0; q < T; q++) {
-                    decar_gpt_step(&g, kv, ids[q], P + q, lg, sc);
+                    decar_gpt_step(&g, kv, ids[q], P + q, lg, sc, NULL);
                     for (k = 0; k < V; k++) {
                         double x = fabs(lg[k] - a->data[(P + q) * V + k]);
                         if (x > dd) dd = x;
