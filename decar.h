@@ -1,11 +1,11 @@
-/* decar.h - v0.3 - decentralized autoregressive generation in one C header.
+/* decar.h - v0.4 - decentralized autoregressive generation in one C header.
    Public domain / MIT (your choice), see the end of the file.
 
    Train small expert language models apart, each on one cluster of the data, with no gradients or messages between
    them, then generate with them as one model through a light router. One header holds a float32 tensor core with
    reverse-mode autograd, a GPT-2 style transformer (causal for autoregressive (AR) training, non-causal for masked
-   discrete flow matching (DFM)), AdamW, safetensors checkpoints, a byte-level data loader, a text featurizer,
-   spherical balanced k-means, routers and the routed ensemble.
+   discrete flow matching (DFM)), AdamW, safetensors checkpoints, a byte-level data loader and BPE tokenizer, a text
+   featurizer, spherical balanced k-means, routers, the routed ensemble, its evaluation and its samplers.
 
    USAGE
      Do this in *one* C or C++ file before the include to create the implementation:
@@ -15,21 +15,21 @@
 
    TEN-LINE EXAMPLE (train a tiny GPT on a byte string, then sample from it)
          decar_gpt_config c = decar_gpt_default_config();      // vocab 258, 4 layers, d_model 256, seq 256
-         decar_gpt g; decar_error e;
-         if (decar_gpt_init(&g, &c, 1337, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+         decar_gpt g;
+         decar_error e;
+         if (decar_gpt_init(&g, &c, 1337, &e)) return 1;       // e.msg says why
          decar_ctx *ctx = decar_ctx_new(0);                    // 0 = growable arena for activations
          decar_opt opt = decar_opt_default();                  // AdamW, warmup + cosine, clip 1.0
-         for (int s = 0; s < 100; s++) {                       // ids/targets: B*T int32 tokens
-             float loss = decar_gpt_train_step(&g, ctx, &opt, ids, targets, NULL, B, T);
-             printf("step %d loss %.4f\n", s, loss); }
+         for (int s = 0; s < 100; s++)                         // ids/targets: B*T int32 tokens
+             printf("step %d loss %.4f\n", s, decar_gpt_train_step(&g, ctx, &opt, ids, targets, NULL, B, T));
          decar_gpt_save(&g, "model.safetensors", NULL, &e);    // atomic: tmp file, fsync, rename
-         decar_ctx_free(ctx); decar_gpt_free(&g);
+     examples/pipeline.c runs the whole method (featurize, cluster, train K experts, route, score, generate) in 75
+     lines through the library alone.
 
    COMPILE-TIME OPTIONS (define before the include that has DECAR_IMPLEMENTATION)
      DECAR_STATIC          make every function static (a private copy per translation unit).
      DECAR_MALLOC(sz) DECAR_REALLOC(p,sz) DECAR_FREE(p)   override allocation: define all three or none. With
                            OpenMP they are called from several threads at once (GEMM scratch): make them thread-safe.
-     DECAR_ASSERT(x)       override assert(); it guards true invariants only, never user input.
      DECAR_NO_STDIO        drop everything that touches files or stdout (file checkpoints, directory loading,
                            printing). In-memory checkpoints, data from buffers and all math remain.
      DECAR_NO_SIMD         scalar kernels only (the reference path the tests compare the SIMD paths against).
@@ -44,8 +44,21 @@
      thread in a fixed order, so results are bit-identical run to run and (on the built-in path) independent of the
      thread count. decar_set_threads() sets the OpenMP thread count: that is process-global state.
      A decar_ctx, decar_gpt or decar_ensemble must not be used from two threads at once; distinct objects may.
-     Errors are reported through return codes plus a readable reason (decar_error, or decar_ctx_error()); the
-     library never aborts on bad input and keeps no hidden global state besides the OpenMP thread count.
+     The library never aborts on bad input and keeps no hidden global state besides the OpenMP thread count.
+
+   MEMORY
+     Activations live in a context's arena (decar_ctx), freed at once by decar_ctx_reset. The GEMM's packing scratch
+     is a workspace (decar_ws) owned by the context, and by the model for its KV-cache steps: it grows to the largest
+     product once, so a training step or a generated token allocates nothing after the first.
+
+   ERRORS (one contract)
+     Every fallible function returns DECAR_OK (0) or a positive DECAR_ERR_* and writes the reason into the
+     decar_error it takes (NULL is allowed: the status alone). Results come back through out-parameters (a length in
+     *n_out, a token in *token, iterations in *iters). The tensor ops, which take a context instead, return NULL and
+     record the status and reason in it (decar_ctx_status, decar_ctx_error); a training step returns NaN then.
+     Checkpoints, routers, .npy files, lists and tokenizer files are untrusted input: validated before anything is
+     allocated from them (a checkpoint costs at most 4x its size in memory). Files are written to an exclusive
+     temporary, fsynced, then renamed (decar_write_files_atomic commits several at once).
 
    LIMITS
      float32 only. Element counts and offsets are int64/size_t. Tensors have at most 4 dimensions.
@@ -54,32 +67,58 @@
      the mask after its tokens; every vocabulary of 258 or more ends with its mask (decar_gpt_classes / _mask).
      No CUDA backend: DECAR_USE_CUDA is reserved (the CUDA path has not been written or run on a GPU yet).
 
-   UNTRUSTED INPUT AND ERRORS
-     Checkpoints, routers, .npy files, lists and tokenizer files are validated before anything is allocated from
-     them (a checkpoint costs at most 4x its size in memory). Fallible functions return DECAR_OK or a positive
-     DECAR_ERR_* with the reason in decar_error; the few that return a count (decar_ensemble_generate,
-     decar_kmeans, decar_sample_probs) return a negative value on error. Files are written to an exclusive
-     temporary, fsynced, then renamed (decar_write_files_atomic commits several at once).
-
    DOCUMENT BOUNDARIES
      Training windows are cut from the stream "EOT doc1 EOT doc2 ...": one end-of-document token between
      documents (GPT-2's choice). Attention may cross the token, but the model learns that EOT resets the context,
      and it costs nothing extra; evaluation scores each document on its own, starting after an EOT.
 
-   SECTIONS (in the order data flows)
-     1 errors, rng     2 tensors + arena     3 autograd ops     4 kernels (SIMD, matmul, attention)
-     5 GPT model (optional image prefix, LLaVA-style)   6 losses (AR, masked DFM)   7 AdamW + schedule
-     8 checkpoints (safetensors; Hugging Face GPT-2 interchange)   9 data (documents, byte-level BPE tokenizer,
-     batches; images; lists)   10 features (tf-idf hashing or any feature function, .npy)
-     11 clustering (balanced k-means)   12 routing (R1-R4')
-     13 ensemble + samplers (AR with KV caches; DFM Euler / first-hitting / left-to-right)
+   SECTIONS (declarations and implementation carry the same numbers, in the order data flows)
+      1 errors, rng
+      2 tensors and the arena
+      3 formats and files: safetensors, JSON, atomic writes
+      4 kernels: the SIMD GEMM and its workspace, the ops' forward/backward kernels and their plain references
+      5 autograd ops and the backward pass (in the implementation the ops' kernels follow the ops, 5b-5c, whose row
+        helpers they share)
+      6 data: documents, lists, byte-level BPE tokenizer, batches, images
+      7 features: tf-idf hashing, any feature function, pixels, .npy
+      8 clustering: spherical balanced k-means, two-stage
+      9 routing: R1-R4', the router of a partition, decar_cluster_docs
+     10 model: GPT with an optional image prefix, KV-cache inference
+     11 losses: AR cross-entropy, masked DFM corruption
+     12 training: AdamW, the step, the loop
+     13 checkpoints: safetensors, Hugging Face GPT-2
+     14 ensemble: mixture weights, AR generation, held-out evaluation
+     15 samplers: from a distribution; masked DFM (Euler, first-hitting, left-to-right)
 
-   THE PIPELINE IN FIVE CALLS
-     decar_feat_fit + decar_feat_apply   featurize documents (or read any encoder's features with decar_npy_parse)
-     decar_kmeans                        spherical balanced k-means (hard capacity), optionally two-stage
-     decar_router_assign                 the shard of each document = the expert R1 routes it to at test time
-     decar_gpt_train_step                one expert per shard, in separate processes, nothing shared
-     decar_ensemble_generate / _fill     sample from sum_k w_k p_k with any router; only active experts run
+   THE METHOD, STEP BY STEP (each a library call)
+     decar_cluster_docs            features of every document, spherical balanced k-means on the training ones, the
+                                   router (centroids, prior) and every document's shard, in one call
+                                   (decar_feat_fit / decar_feat_apply / decar_router_build one at a time)
+     decar_train                   one expert per shard, in separate processes, nothing shared (AR or masked DFM)
+     decar_ensemble_score_docs     held-out bits of the routed mixture under any router and top-k (R4' included);
+     decar_ensemble_dfm_bound      the same for DFM experts, on decar_dfm's kappa schedule
+     decar_ensemble_generate       sample from sum_k w_k p_k (an optional image prefix: captioning); _fill for DFM
+
+   THE EQUATIONS OF ../shared/docs/ALGORITHMS.md AND WHERE THEY ARE
+     a1  p_t(x^i | x_1) = (1 - kappa_t) delta_M + kappa_t delta_{x_1^i}, kappa_t = t^n     decar_dfm_corrupt
+     a1  L = E [ kappa'_t / (1 - kappa_t) sum_{i masked} -log p(x_1^i | x_t) ]            decar_dfm_corrupt weights +
+                                                                                         decar_cross_entropy
+     a1  Euler: unmask with prob (kappa_{t+h} - kappa_t) / (1 - kappa_t)                  decar_dfm_sample (EULER)
+     a1  first-hitting: one masked position at a time, uniformly                          decar_dfm_sample (FIRST_HIT)
+     a2  p_{1|t}(. | x) = sum_k r_k(x) p_{1|t}^(k)(. | x)   (the mixture posterior)       decar_dfm_sample
+     a2  r_k(x) proportional to pi_k q_k(x^U), updated at each reveal                      decar_dfm_sample (R4')
+     a3  p(y | c, x<=s) = sum_k P(k | c, x<=s) p_k(y | c, x<=s)                           decar_ensemble_generate
+     a3  P(k | c, x<=s) proportional to pi_k prod_j p_k(x^j | c, x<j)   (Bayes, R4')      decar_router_weights (loglik)
+     a3  AR = DFM with left-to-right order, one token per step                            decar_dfm_sample (L2R)
+     a4  R1 k* = argmax_k cos(e, mu_k) (two-stage: map[argmax_f cos(e, mu_f)])          decar_router_assign
+     a4  R2 w_k proportional to exp(cos(e, mu_k) / T), top-k, renormalised                 decar_router_weights
+     a4  R3 c-BTM w = softmax(-d_k^2 / T), d_k = ||h - c_k||^2                             decar_router_weights
+     a4  missing experts removed, the rest renormalised                                  decar__mix_weights
+     a4  BTM parameter averaging theta = sum_k w_k theta_k                                decar average (CLI)
+     a4b base model, experts and dense fine-tuned from it on compute-matched budgets      scripts/pipeline.sh BASE=
+     b   balanced spherical k-means, hard capacity ceil(N / K)                           decar_kmeans (balanced = 1)
+     b   two-stage: fine clusters, then balanced k-means of their centroids               decar_kmeans (n_fine > 0)
+     R5 (learned router) and R6 (SmallTalk router LMs) are not implemented yet (issue 13).
 
    VERSION HISTORY
      0.1  first release: tensors, autograd, GPT (+ image prefix), AdamW, safetensors, data, features, k-means,
@@ -90,7 +129,14 @@
      0.3  untrusted input: checkpoints and routers validated before allocating (memory within 4x the file),
           decar_router_load_mem / _save_mem, decar_images_parse, decar_list_parse (strict, positional lists),
           decar_write_files_atomic (exclusive temporaries, all-or-none, directory fsync); no fixed expert limits;
-          decar_sample_probs returns -1 when out of memory; decar_read_file reads regular files only.
+          decar_read_file reads regular files only. Byte-level BPE; Hugging Face GPT-2 interchange.
+     0.4  the whole method in the library: decar_cluster_docs, decar_router_build, decar_train, decar_docset +
+          decar_gpt_score_docs + decar_ensemble_score_docs, decar_ensemble_dfm_bound, decar_ensemble_route /
+          _score_seq, pixel features as a feature function; decar_ensemble_generate takes an image prefix (greedy at
+          temp <= 0, en->stop_at_eot). Named kernels with plain references (decar_*_forward / _backward / _ref);
+          decar_ws (no allocation per product). One error contract: decar_ensemble_generate, decar_kmeans and
+          decar_sample_probs return a status (results in out-parameters); decar_feat_apply, decar_data_batch and
+          the KV-cache steps take a decar_error. Sections renumbered in the order data flows. Checkpoints unchanged.
 */
 #ifndef DECAR_H
 #define DECAR_H
@@ -98,8 +144,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DECAR_VERSION "0.3"
-#define DECAR_VERSION_NUM 300
+#define DECAR_VERSION "0.4"
+#define DECAR_VERSION_NUM 400
 
 #ifdef DECAR_STATIC
 #if defined(__GNUC__) || defined(__clang__)
@@ -215,37 +261,29 @@ DECARDEF decar_tensor *decar_wrap(decar_ctx *ctx, float *data, float *grad, int 
 DECARDEF decar_tensor *decar_view(decar_ctx *ctx, decar_tensor *src, int ndim, const int64_t *shape, int64_t offset);
 
 /* ---------------------------------------------------------------------------------------------------------------
-   3. autograd ops (eager: the forward is computed when the op is called; decar_backward walks the tape backwards)
+   3. formats and files: safetensors (8-byte little-endian header length, JSON header, raw little-endian
+   data) for any named float arrays, and files written atomically (exclusive temporary, fsync, rename)
    --------------------------------------------------------------------------------------------------------------- */
-/* x (..., K) times w (N, K) transposed, plus b (N) or NULL: (..., N). w has torch.nn.Linear's layout. */
-DECARDEF decar_tensor *decar_matmul(decar_ctx *ctx, decar_tensor *x, decar_tensor *w, decar_tensor *b);
-/* elementwise with numpy broadcasting (shapes aligned on the right, size-1 dims stretch) */
-DECARDEF decar_tensor *decar_add(decar_ctx *ctx, decar_tensor *a, decar_tensor *b);
-DECARDEF decar_tensor *decar_mul(decar_ctx *ctx, decar_tensor *a, decar_tensor *b);
-DECARDEF decar_tensor *decar_scale(decar_ctx *ctx, decar_tensor *a, float s);
-DECARDEF decar_tensor *decar_gelu(decar_ctx *ctx, decar_tensor *a); /* tanh form, as GPT-2 */
-DECARDEF decar_tensor *decar_layernorm(decar_ctx *ctx, decar_tensor *x, decar_tensor *w,
-                                       decar_tensor *b);               /* eps 1e-5 */
-DECARDEF decar_tensor *decar_softmax(decar_ctx *ctx, decar_tensor *a); /* over the last dim */
-/* qkv (B, T, 3C) packed as [q | k | v], n_head heads: (B, T, C). causal != 0 masks the future. */
-DECARDEF decar_tensor *decar_attention(decar_ctx *ctx, decar_tensor *qkv, int n_head, int causal);
-/* rows of table (V, C) picked by ids[n] (n = prod(shape)): (shape..., C). ids are copied. */
-DECARDEF decar_tensor *decar_embedding(decar_ctx *ctx, decar_tensor *table, const int32_t *ids, int ndim,
-                                       const int64_t *shape);
-/* logits (..., V): loss = sum_i w_i * CE_i / norm over positions with targets[i] >= 0 (negative = ignore).
-   weights NULL means 1. norm <= 0 means the number of non-ignored positions. Only the first n_class logits are
-   classes (n_class <= 0: all V); the rest are treated as -inf (the DFM mask token is never predicted).
-   If nll_out is non-NULL it receives each position's -log p(target) (0 where ignored). */
-DECARDEF decar_tensor *decar_cross_entropy(decar_ctx *ctx, decar_tensor *logits, const int32_t *targets,
-                                           const float *weights, float norm, int n_class, float *nll_out);
-/* a (B, Ta, C) and b (B, Tb, C) joined along time: (B, Ta+Tb, C). Image prefixes use it. */
-DECARDEF decar_tensor *decar_concat(decar_ctx *ctx, decar_tensor *a, decar_tensor *b);
-DECARDEF decar_tensor *decar_sum(decar_ctx *ctx, decar_tensor *a);
-DECARDEF decar_tensor *decar_mean(decar_ctx *ctx, decar_tensor *a);
-/* accumulates d(loss)/d(t) into the grad of every leaf that requires grad (decar_param, decar_wrap with a grad
-   buffer). loss must be a 1-element tensor. The gradients of intermediate results are recycled as soon as the pass
-   has used them (their grad is NULL afterwards): memory holds about one layer of them, not the whole graph's. */
-DECARDEF int decar_backward(decar_ctx *ctx, decar_tensor *loss);
+DECARDEF int decar_meta_get(const void *buf, size_t len, const char *key, char *val, size_t val_cap);
+/* the same machinery for any named float arrays (router files use it): ndim 1 or 2 */
+typedef struct decar_st_tensor {
+    const char *name;
+    int ndim;
+    int64_t shape[2];
+    const float *data;
+} decar_st_tensor;
+DECARDEF int decar_st_save_mem(const decar_st_tensor *t, int n, const char *meta, void **buf, size_t *len,
+                               decar_error *e);
+/* copy tensor `name` into out if it is F32 with exactly n elements; checks the whole file first (and its CRC) */
+DECARDEF int decar_st_get(const void *buf, size_t len, const char *name, float *out, int64_t n, decar_error *e);
+#ifndef DECAR_NO_STDIO
+DECARDEF int decar_read_file(const char *path, void **buf, size_t *len, decar_error *e);
+DECARDEF int decar_write_file_atomic(const char *path, const void *buf, size_t len, decar_error *e);
+/* several files as one: all written to exclusive temporaries and fsynced, then all renamed (directories fsynced);
+   on failure no target is touched and no temporary is left (a failed rename midway is reported) */
+DECARDEF int decar_write_files_atomic(int n, const char *const *paths, const void *const *bufs, const size_t *lens,
+                                      decar_error *e);
+#endif
 
 /* ---------------------------------------------------------------------------------------------------------------
    4. kernels (exposed for benchmarks and for users building their own models)
@@ -332,181 +370,40 @@ DECARDEF void decar_crossentropy_backward_ref(float *dlogits, const float *logit
                                               int64_t rows, int64_t V, int nc);
 
 /* ---------------------------------------------------------------------------------------------------------------
-   5. GPT model
-   Parameter names follow nanoGPT (torch.nn.Linear layout), e.g. "transformer.h.0.attn.c_attn.weight" (3C, C).
-   The output projection is tied to transformer.wte.weight (as GPT-2) and is not stored separately.
+   5. autograd ops (eager: the forward is computed when the op is called; decar_backward walks the tape backwards)
    --------------------------------------------------------------------------------------------------------------- */
-#define DECAR_TOK_EOT 256
-#define DECAR_TOK_MASK 257
-#define DECAR_BYTE_VOCAB 258
-#define DECAR_MAX_LAYERS 64
-
-typedef struct decar_gpt_config {
-    int vocab_size; /* 258 for the byte tokenizer */
-    int n_layer, n_head, d_model;
-    int seq_len; /* maximum context (the size of the position table) */
-    int causal;  /* 1: autoregressive model; 0: bidirectional (masked DFM) */
-    /* image prefix (LLaVA-style): n_prefix vectors of d_prefix features (patches, or an encoder's features) are
-       projected to d_model (linear, or an MLP with d_proj_hidden GELU units) and placed before the text tokens.
-       0 = a text-only model. seq_len counts prefix + text positions. */
-    int n_prefix, d_prefix, d_proj_hidden;
-    int no_mask; /* 1: the last token is a real one (a model imported from GPT-2), not a DFM mask; 0: default */
-} decar_gpt_config;
-
-typedef struct decar_param_info {
-    char name[64];
-    int ndim;
-    int64_t shape[2];
-    size_t offset;
-    int decay;
-} decar_param_info;
-
-typedef struct decar_gpt {
-    decar_gpt_config cfg;
-    int n_tensors;
-    decar_param_info *info; /* n_tensors entries, in storage order */
-    size_t n_params;
-    float *params, *grads, *m, *v; /* one block each, carved by info[].offset */
-    int64_t step;                  /* optimizer steps taken */
-    uint64_t rng_state;            /* the data sampler's state, stored in checkpoints for --resume */
-    uint64_t tokenizer;            /* the fingerprint of the BPE tokenizer it was trained with; 0: bytes */
-    decar_ctx *pctx;  /* parameter tensors (wrapping the blocks); its workspace serves the KV-cache steps */
-    decar_tensor **p; /* p[i] is the tensor of info[i] */
-} decar_gpt;
-
-DECARDEF decar_gpt_config decar_gpt_default_config(void);
-/* the classes the model predicts and its DFM mask token: vocab_size - 1 and the last id for vocabularies of 258 or
-   more (bytes: 257 classes, mask DECAR_TOK_MASK; BPE: the tokenizer's tokens, mask after them); small toy
-   vocabularies have no mask (classes = vocab_size, mask -1) */
-DECARDEF int decar_gpt_classes(const decar_gpt_config *c);
-DECARDEF int decar_gpt_mask(const decar_gpt_config *c);
-DECARDEF int decar_gpt_check_config(const decar_gpt_config *c, decar_error *e);
-DECARDEF int decar_gpt_init(decar_gpt *g, const decar_gpt_config *c, uint64_t seed, decar_error *e); /* GPT-2 init */
-DECARDEF void decar_gpt_free(decar_gpt *g);
-DECARDEF int decar_gpt_find(const decar_gpt *g, const char *name); /* index into info, or -1 */
-/* ids (B*T) -> logits (B, T, vocab). T <= seq_len. */
-DECARDEF decar_tensor *decar_gpt_forward(decar_ctx *ctx, decar_gpt *g, const int32_t *ids, int B, int T);
-/* with an image prefix (B, n_prefix, d_prefix) floats (NULL for text models): logits (B, n_prefix + T, vocab) */
-DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, const float *prefix, const int32_t *ids,
-                                                int B, int T);
-DECARDEF double decar_gpt_flops_per_token(const decar_gpt_config *c, int T); /* training: 6N + attention */
-/* about how many bytes a training step of B x T takes: weights, gradients and AdamW's m and v (16 bytes a
-   parameter), plus the activations backward reads (per token and layer ~18 d_model + n_head x T floats, and the
-   logits with their gradient). An estimate for refusing what cannot fit, not an exact count. */
-DECARDEF double decar_gpt_train_bytes(const decar_gpt_config *c, int B, int T);
+/* x (..., K) times w (N, K) transposed, plus b (N) or NULL: (..., N). w has torch.nn.Linear's layout. */
+DECARDEF decar_tensor *decar_matmul(decar_ctx *ctx, decar_tensor *x, decar_tensor *w, decar_tensor *b);
+/* elementwise with numpy broadcasting (shapes aligned on the right, size-1 dims stretch) */
+DECARDEF decar_tensor *decar_add(decar_ctx *ctx, decar_tensor *a, decar_tensor *b);
+DECARDEF decar_tensor *decar_mul(decar_ctx *ctx, decar_tensor *a, decar_tensor *b);
+DECARDEF decar_tensor *decar_scale(decar_ctx *ctx, decar_tensor *a, float s);
+DECARDEF decar_tensor *decar_gelu(decar_ctx *ctx, decar_tensor *a); /* tanh form, as GPT-2 */
+DECARDEF decar_tensor *decar_layernorm(decar_ctx *ctx, decar_tensor *x, decar_tensor *w,
+                                       decar_tensor *b);               /* eps 1e-5 */
+DECARDEF decar_tensor *decar_softmax(decar_ctx *ctx, decar_tensor *a); /* over the last dim */
+/* qkv (B, T, 3C) packed as [q | k | v], n_head heads: (B, T, C). causal != 0 masks the future. */
+DECARDEF decar_tensor *decar_attention(decar_ctx *ctx, decar_tensor *qkv, int n_head, int causal);
+/* rows of table (V, C) picked by ids[n] (n = prod(shape)): (shape..., C). ids are copied. */
+DECARDEF decar_tensor *decar_embedding(decar_ctx *ctx, decar_tensor *table, const int32_t *ids, int ndim,
+                                       const int64_t *shape);
+/* logits (..., V): loss = sum_i w_i * CE_i / norm over positions with targets[i] >= 0 (negative = ignore).
+   weights NULL means 1. norm <= 0 means the number of non-ignored positions. Only the first n_class logits are
+   classes (n_class <= 0: all V); the rest are treated as -inf (the DFM mask token is never predicted).
+   If nll_out is non-NULL it receives each position's -log p(target) (0 where ignored). */
+DECARDEF decar_tensor *decar_cross_entropy(decar_ctx *ctx, decar_tensor *logits, const int32_t *targets,
+                                           const float *weights, float norm, int n_class, float *nll_out);
+/* a (B, Ta, C) and b (B, Tb, C) joined along time: (B, Ta+Tb, C). Image prefixes use it. */
+DECARDEF decar_tensor *decar_concat(decar_ctx *ctx, decar_tensor *a, decar_tensor *b);
+DECARDEF decar_tensor *decar_sum(decar_ctx *ctx, decar_tensor *a);
+DECARDEF decar_tensor *decar_mean(decar_ctx *ctx, decar_tensor *a);
+/* accumulates d(loss)/d(t) into the grad of every leaf that requires grad (decar_param, decar_wrap with a grad
+   buffer). loss must be a 1-element tensor. The gradients of intermediate results are recycled as soon as the pass
+   has used them (their grad is NULL afterwards): memory holds about one layer of them, not the whole graph's. */
+DECARDEF int decar_backward(decar_ctx *ctx, decar_tensor *loss);
 
 /* ---------------------------------------------------------------------------------------------------------------
-   6. losses. AR: next-token cross-entropy. Masked DFM (kappa_t = t^n): mask each position with prob 1-kappa_t,
-   weight the CE on masked positions by kappa'(t)/(1-kappa_t), never predict the mask token.
-   --------------------------------------------------------------------------------------------------------------- */
-/* kappa_t = t^kappa_pow; t ~ U(0, t_max); mask_token: the model's mask (decar_gpt_mask), 0 = DECAR_TOK_MASK (bytes) */
-typedef struct decar_dfm {
-    int kappa_pow;
-    float t_max;
-    int32_t mask_token;
-} decar_dfm;
-/* Build a masked-DFM training example in place: x_in gets masked copies of x1 (B*T), targets -1 where revealed,
-   weights kappa'/(1-kappa) / T on masked positions (so the loss is the per-token DFM bound). Returns t's used. */
-DECARDEF void decar_dfm_corrupt(const decar_dfm *d, decar_rng *r, const int32_t *x1, int32_t *x_in, int32_t *targets,
-                                float *weights, int B, int T, float *t_out);
-
-/* ---------------------------------------------------------------------------------------------------------------
-   7. AdamW with warmup + cosine learning rate and global-norm clipping
-   --------------------------------------------------------------------------------------------------------------- */
-typedef struct decar_opt {
-    float lr, min_lr, beta1, beta2, eps, weight_decay, grad_clip;
-    int warmup_steps, total_steps;
-} decar_opt;
-DECARDEF decar_opt decar_opt_default(void);
-DECARDEF float decar_opt_lr(const decar_opt *o, int64_t step); /* learning rate at step (0-based) */
-DECARDEF void decar_gpt_zero_grad(decar_gpt *g);
-DECARDEF float decar_gpt_clip_grad(decar_gpt *g, float max_norm); /* returns the norm before clipping */
-DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o);  /* one step at o's lr for g->step; step++ */
-/* forward + loss + backward + clip + AdamW. targets < 0 are ignored; weights may be NULL; returns the loss (NaN
-   on error: see decar_ctx_error). The arena is reset first. */
-DECARDEF float decar_gpt_train_step(decar_gpt *g, decar_ctx *ctx, const decar_opt *o, const int32_t *ids,
-                                    const int32_t *targets, const float *weights, int B, int T);
-/* forward only: per-position -log p(target) in nats into nll (B*T), ignoring targets < 0 (0 there). */
-DECARDEF int decar_gpt_score(decar_gpt *g, decar_ctx *ctx, const int32_t *ids, const int32_t *targets, int B, int T,
-                             float *nll);
-/* the same with an image prefix (NULL for none): targets and nll cover the text positions only (B*T) */
-DECARDEF float decar_gpt_train_step_prefix(decar_gpt *g, decar_ctx *ctx, const decar_opt *o, const float *prefix,
-                                           const int32_t *ids, const int32_t *targets, const float *weights, int B,
-                                           int T);
-DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *prefix, const int32_t *ids,
-                                    const int32_t *targets, int B, int T, float *nll);
-
-/* A training run on the windows of a decar_data stream (split 0), from g->step to t->steps. The data sampler's state
-   lives in g->rng_state (seed it for a new run; a checkpoint keeps it, so a resumed run draws the same windows).
-   Each step: B windows of T + 1 tokens x; AR: loss on (x_<T, x_>0); DFM: x_t = decar_dfm_corrupt(x_>0) and the
-   weighted loss on the masked positions; then decar_gpt_train_step. fn (optional) hears of every step (a non-zero
-   return stops the run, DECAR_OK); the validation loss (split 1, t->val_batches batches) comes every t->val_every
-   steps and at the last step. A NaN loss or a failed step stops with DECAR_ERR_NUMERIC / the arena's error. */
-typedef struct decar_train_opts {
-    int batch, seq_len, steps;  /* B windows of T tokens per step, until g->step == steps */
-    const decar_dfm *dfm;       /* NULL: the AR next-token loss; else the masked-DFM loss with this schedule */
-    int val_every, val_batches; /* validation every val_every steps (0: only at the end), val_batches each */
-} decar_train_opts;
-typedef struct decar_train_event {
-    int64_t step;    /* steps done */
-    float loss, lr;  /* this step's loss and learning rate */
-    double loss_ema; /* 0.95-smoothed training loss */
-    double val_loss; /* NaN unless this step validated (or there is no validation data) */
-    int validated;   /* 1 at validation steps */
-} decar_train_event;
-typedef int (*decar_train_fn)(void *user, const decar_train_event *ev);
-struct decar_data; /* section 9 */
-DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const struct decar_data *d, const decar_opt *o,
-                         const decar_train_opts *t, decar_train_fn fn, void *user, decar_error *e);
-/* the mean loss of `batches` fixed batches (the same windows every call) of split 1: AR per-token CE, or the DFM
-   bound (dfm non-NULL) in nats; NaN when the split has no more than T + 2 tokens */
-DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const struct decar_data *d, int B, int T,
-                                   const decar_dfm *dfm, int batches);
-
-/* ---------------------------------------------------------------------------------------------------------------
-   8. checkpoints: safetensors (8-byte little-endian header length, JSON header, raw little-endian data).
-   Tensors are F32 with the nanoGPT names above; optimizer moments (with_opt) are "optim.m.<name>", "optim.v.<name>".
-   __metadata__ holds the config, step, rng state, and "decar_crc32" of the data section (detects bit flips).
-   --------------------------------------------------------------------------------------------------------------- */
-/* extra_meta: NULL or a JSON-escaped list of additional  "key":"value" pairs without braces. */
-DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *extra_meta, void **buf, size_t *len,
-                                decar_error *e);
-DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e); /* g uninitialised */
-DECARDEF int decar_meta_get(const void *buf, size_t len, const char *key, char *val, size_t val_cap);
-/* the same machinery for any named float arrays (router files use it): ndim 1 or 2 */
-typedef struct decar_st_tensor {
-    const char *name;
-    int ndim;
-    int64_t shape[2];
-    const float *data;
-} decar_st_tensor;
-DECARDEF int decar_st_save_mem(const decar_st_tensor *t, int n, const char *meta, void **buf, size_t *len,
-                               decar_error *e);
-/* copy tensor `name` into out if it is F32 with exactly n elements; checks the whole file first (and its CRC) */
-DECARDEF int decar_st_get(const void *buf, size_t len, const char *name, float *out, int64_t n, decar_error *e);
-/* the same interchange in memory: *config_json is a NUL-terminated string (DECAR_FREE both buffers) */
-DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *st_len, char **config_json,
-                                     decar_error *e);
-DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st_len, const char *config,
-                                     size_t config_len, decar_error *e);
-#ifndef DECAR_NO_STDIO
-DECARDEF int decar_gpt_save(const decar_gpt *g, const char *path, const char *extra_meta,
-                            decar_error *e); /* with opt */
-DECARDEF int decar_gpt_load(decar_gpt *g, const char *path, decar_error *e);
-/* Hugging Face GPT-2: DIR/model.safetensors (weights only, HF names, Conv1D (in, out) layout) + DIR/config.json for
-   GPT2LMHeadModel, written together; import reads such a directory (GPT2LMHeadModel or GPT2Model names, F32). */
-DECARDEF int decar_gpt_export_hf(const decar_gpt *g, const char *dir, decar_error *e);
-DECARDEF int decar_gpt_import_hf(decar_gpt *g, const char *dir, decar_error *e);
-DECARDEF int decar_read_file(const char *path, void **buf, size_t *len, decar_error *e);
-DECARDEF int decar_write_file_atomic(const char *path, const void *buf, size_t len, decar_error *e);
-/* several files as one: all written to exclusive temporaries and fsynced, then all renamed (directories fsynced);
-   on failure no target is touched and no temporary is left (a failed rename midway is reported) */
-DECARDEF int decar_write_files_atomic(int n, const char *const *paths, const void *const *bufs, const size_t *lens,
-                                      decar_error *e);
-#endif
-
-/* ---------------------------------------------------------------------------------------------------------------
-   9. data: documents of bytes, a deterministic train/validation split by document, seeded batches
+   6. data: documents of bytes, a deterministic train/validation split by document, seeded batches
    --------------------------------------------------------------------------------------------------------------- */
 typedef struct decar_doc {
     char *name;
@@ -603,7 +500,7 @@ DECARDEF void decar_images_free(decar_images *im);
 DECARDEF void decar_image_patches(const uint8_t *img, int side, int patch, float *out);
 
 /* ---------------------------------------------------------------------------------------------------------------
-   10. features: hashed word 1-2-gram + byte 3-gram tf-idf, seeded random projection to dim, L2-normalised
+   7. features: hashed word 1-2-gram + byte 3-gram tf-idf, seeded random projection to dim, L2-normalised
    --------------------------------------------------------------------------------------------------------------- */
 #define DECAR_FEAT_BUCKETS 65536
 /* A feature function: out[dim] = the features of text[0..len); returns DECAR_OK or an error code. Any encoder plugs in
@@ -641,7 +538,7 @@ DECARDEF int decar_npy_parse(const void *buf, size_t len, float **out, int64_t *
 DECARDEF int decar_npy_build(const float *x, int64_t rows, int64_t cols, void **buf, size_t *len);
 
 /* ---------------------------------------------------------------------------------------------------------------
-   11. clustering: spherical k-means, balanced (hard capacity ceil(N/K), greedy assignment) or plain
+   8. clustering: spherical k-means, balanced (hard capacity ceil(N/K), greedy assignment) or plain
    --------------------------------------------------------------------------------------------------------------- */
 typedef struct decar_kmeans_opts {
     int k;
@@ -659,7 +556,7 @@ DECARDEF int decar_nearest(const float *x, const float *centroids, int k, int d)
 DECARDEF void decar_l2_normalize(float *x, int d);
 
 /* ---------------------------------------------------------------------------------------------------------------
-   12. routing. R1 top-1 cosine; R2 softmax(cos/T) over the top-k; R3 c-BTM softmax(-||h-c||^2^2 / T);
+   9. routing. R1 top-1 cosine; R2 softmax(cos/T) over the top-k; R3 c-BTM softmax(-||h-c||^2^2 / T);
    R4' exact Bayes posterior pi_k * prod_j p_k(x_j | x_<j), updated token by token.
    --------------------------------------------------------------------------------------------------------------- */
 enum {
@@ -724,14 +621,70 @@ DECARDEF int decar_data_base_share(decar_data *d, int permille);
 DECARDEF double decar_nmi(const int *a, const int *b, int n, int ka, int kb, double *purity);
 
 /* ---------------------------------------------------------------------------------------------------------------
-   13. ensemble and samplers. The next-token distribution is sum_k w_k p_k; only experts with w_k > 0 run.
+   10. model: a GPT-2 style transformer, causal (AR) or bidirectional (masked DFM), with an optional image prefix
+   (LLaVA-style), and its KV-cache inference.
+   Parameter names follow nanoGPT (torch.nn.Linear layout), e.g. "transformer.h.0.attn.c_attn.weight" (3C, C).
+   The output projection is tied to transformer.wte.weight (as GPT-2) and is not stored separately.
    --------------------------------------------------------------------------------------------------------------- */
-/* *token ~ p (n, need not sum to 1) in double precision, temperature applied beforehand; top_k <= 0 and top_p >= 1
-   are off. One uniform draw per call whatever the filters. DECAR_ERR_NOMEM when top-k / top-p cannot get their n
-   ints of scratch. */
-DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p, decar_rng *r, int *token,
-                                decar_error *e);
-DECARDEF void decar_softmax_double(const float *logits, int n, double temp, double *p);
+#define DECAR_TOK_EOT 256
+#define DECAR_TOK_MASK 257
+#define DECAR_BYTE_VOCAB 258
+#define DECAR_MAX_LAYERS 64
+
+typedef struct decar_gpt_config {
+    int vocab_size; /* 258 for the byte tokenizer */
+    int n_layer, n_head, d_model;
+    int seq_len; /* maximum context (the size of the position table) */
+    int causal;  /* 1: autoregressive model; 0: bidirectional (masked DFM) */
+    /* image prefix (LLaVA-style): n_prefix vectors of d_prefix features (patches, or an encoder's features) are
+       projected to d_model (linear, or an MLP with d_proj_hidden GELU units) and placed before the text tokens.
+       0 = a text-only model. seq_len counts prefix + text positions. */
+    int n_prefix, d_prefix, d_proj_hidden;
+    int no_mask; /* 1: the last token is a real one (a model imported from GPT-2), not a DFM mask; 0: default */
+} decar_gpt_config;
+
+typedef struct decar_param_info {
+    char name[64];
+    int ndim;
+    int64_t shape[2];
+    size_t offset;
+    int decay;
+} decar_param_info;
+
+typedef struct decar_gpt {
+    decar_gpt_config cfg;
+    int n_tensors;
+    decar_param_info *info; /* n_tensors entries, in storage order */
+    size_t n_params;
+    float *params, *grads, *m, *v; /* one block each, carved by info[].offset */
+    int64_t step;                  /* optimizer steps taken */
+    uint64_t rng_state;            /* the data sampler's state, stored in checkpoints for --resume */
+    uint64_t tokenizer;            /* the fingerprint of the BPE tokenizer it was trained with; 0: bytes */
+    decar_ctx *pctx;  /* parameter tensors (wrapping the blocks); its workspace serves the KV-cache steps */
+    decar_tensor **p; /* p[i] is the tensor of info[i] */
+} decar_gpt;
+
+DECARDEF decar_gpt_config decar_gpt_default_config(void);
+/* the classes the model predicts and its DFM mask token: vocab_size - 1 and the last id for vocabularies of 258 or
+   more (bytes: 257 classes, mask DECAR_TOK_MASK; BPE: the tokenizer's tokens, mask after them); small toy
+   vocabularies have no mask (classes = vocab_size, mask -1) */
+DECARDEF int decar_gpt_classes(const decar_gpt_config *c);
+DECARDEF int decar_gpt_mask(const decar_gpt_config *c);
+DECARDEF int decar_gpt_check_config(const decar_gpt_config *c, decar_error *e);
+DECARDEF int decar_gpt_init(decar_gpt *g, const decar_gpt_config *c, uint64_t seed, decar_error *e); /* GPT-2 init */
+DECARDEF void decar_gpt_free(decar_gpt *g);
+DECARDEF int decar_gpt_find(const decar_gpt *g, const char *name); /* index into info, or -1 */
+/* ids (B*T) -> logits (B, T, vocab). T <= seq_len. */
+DECARDEF decar_tensor *decar_gpt_forward(decar_ctx *ctx, decar_gpt *g, const int32_t *ids, int B, int T);
+/* with an image prefix (B, n_prefix, d_prefix) floats (NULL for text models): logits (B, n_prefix + T, vocab) */
+DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, const float *prefix, const int32_t *ids,
+                                                int B, int T);
+DECARDEF double decar_gpt_flops_per_token(const decar_gpt_config *c, int T); /* training: 6N + attention */
+/* about how many bytes a training step of B x T takes: weights, gradients and AdamW's m and v (16 bytes a
+   parameter), plus the activations backward reads (per token and layer ~18 d_model + n_head x T floats, and the
+   logits with their gradient). An estimate for refusing what cannot fit, not an exact count. */
+DECARDEF double decar_gpt_train_bytes(const decar_gpt_config *c, int B, int T);
+
 /* KV-cache incremental forward of a causal model at batch 1: logits (vocab) of the token after `tok` at `pos`.
    kv: n_layer * 2 * seq_len * d_model floats (decar_gpt_kv_size). */
 DECARDEF size_t decar_gpt_kv_size(const decar_gpt_config *c);
@@ -749,6 +702,101 @@ DECARDEF size_t decar_gpt_step_batch_scratch(const decar_gpt_config *c, int n);
 DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *out, decar_error *e);
 DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c);
 
+/* ---------------------------------------------------------------------------------------------------------------
+   11. losses. AR: next-token cross-entropy. Masked DFM (kappa_t = t^n): mask each position with prob 1-kappa_t,
+   weight the CE on masked positions by kappa'(t)/(1-kappa_t), never predict the mask token.
+   --------------------------------------------------------------------------------------------------------------- */
+/* kappa_t = t^kappa_pow; t ~ U(0, t_max); mask_token: the model's mask (decar_gpt_mask), 0 = DECAR_TOK_MASK (bytes) */
+typedef struct decar_dfm {
+    int kappa_pow;
+    float t_max;
+    int32_t mask_token;
+} decar_dfm;
+/* Build a masked-DFM training example in place: x_in gets masked copies of x1 (B*T), targets -1 where revealed,
+   weights kappa'/(1-kappa) / T on masked positions (so the loss is the per-token DFM bound). Returns t's used. */
+DECARDEF void decar_dfm_corrupt(const decar_dfm *d, decar_rng *r, const int32_t *x1, int32_t *x_in, int32_t *targets,
+                                float *weights, int B, int T, float *t_out);
+
+/* ---------------------------------------------------------------------------------------------------------------
+   12. training: AdamW with warmup + cosine learning rate and global-norm clipping, the training step, the loop
+   --------------------------------------------------------------------------------------------------------------- */
+typedef struct decar_opt {
+    float lr, min_lr, beta1, beta2, eps, weight_decay, grad_clip;
+    int warmup_steps, total_steps;
+} decar_opt;
+DECARDEF decar_opt decar_opt_default(void);
+DECARDEF float decar_opt_lr(const decar_opt *o, int64_t step); /* learning rate at step (0-based) */
+DECARDEF void decar_gpt_zero_grad(decar_gpt *g);
+DECARDEF float decar_gpt_clip_grad(decar_gpt *g, float max_norm); /* returns the norm before clipping */
+DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o);  /* one step at o's lr for g->step; step++ */
+/* forward + loss + backward + clip + AdamW. targets < 0 are ignored; weights may be NULL; returns the loss (NaN
+   on error: see decar_ctx_error). The arena is reset first. */
+DECARDEF float decar_gpt_train_step(decar_gpt *g, decar_ctx *ctx, const decar_opt *o, const int32_t *ids,
+                                    const int32_t *targets, const float *weights, int B, int T);
+/* forward only: per-position -log p(target) in nats into nll (B*T), ignoring targets < 0 (0 there). */
+DECARDEF int decar_gpt_score(decar_gpt *g, decar_ctx *ctx, const int32_t *ids, const int32_t *targets, int B, int T,
+                             float *nll);
+/* the same with an image prefix (NULL for none): targets and nll cover the text positions only (B*T) */
+DECARDEF float decar_gpt_train_step_prefix(decar_gpt *g, decar_ctx *ctx, const decar_opt *o, const float *prefix,
+                                           const int32_t *ids, const int32_t *targets, const float *weights, int B,
+                                           int T);
+DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *prefix, const int32_t *ids,
+                                    const int32_t *targets, int B, int T, float *nll);
+
+/* A training run on the windows of a decar_data stream (split 0), from g->step to t->steps. The data sampler's state
+   lives in g->rng_state (seed it for a new run; a checkpoint keeps it, so a resumed run draws the same windows).
+   Each step: B windows of T + 1 tokens x; AR: loss on (x_<T, x_>0); DFM: x_t = decar_dfm_corrupt(x_>0) and the
+   weighted loss on the masked positions; then decar_gpt_train_step. fn (optional) hears of every step (a non-zero
+   return stops the run, DECAR_OK); the validation loss (split 1, t->val_batches batches) comes every t->val_every
+   steps and at the last step. A NaN loss or a failed step stops with DECAR_ERR_NUMERIC / the arena's error. */
+typedef struct decar_train_opts {
+    int batch, seq_len, steps;  /* B windows of T tokens per step, until g->step == steps */
+    const decar_dfm *dfm;       /* NULL: the AR next-token loss; else the masked-DFM loss with this schedule */
+    int val_every, val_batches; /* validation every val_every steps (0: only at the end), val_batches each */
+} decar_train_opts;
+typedef struct decar_train_event {
+    int64_t step;    /* steps done */
+    float loss, lr;  /* this step's loss and learning rate */
+    double loss_ema; /* 0.95-smoothed training loss */
+    double val_loss; /* NaN unless this step validated (or there is no validation data) */
+    int validated;   /* 1 at validation steps */
+} decar_train_event;
+typedef int (*decar_train_fn)(void *user, const decar_train_event *ev);
+DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const decar_data *d, const decar_opt *o,
+                         const decar_train_opts *t, decar_train_fn fn, void *user, decar_error *e);
+/* the mean loss of `batches` fixed batches (the same windows every call) of split 1: AR per-token CE, or the DFM
+   bound (dfm non-NULL) in nats; NaN when the split has no more than T + 2 tokens */
+DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const decar_data *d, int B, int T,
+                                   const decar_dfm *dfm, int batches);
+
+/* ---------------------------------------------------------------------------------------------------------------
+   13. checkpoints: a model in safetensors. Tensors are F32 with the nanoGPT names of section 10; optimizer
+   moments (with_opt) are "optim.m.<name>", "optim.v.<name>". __metadata__ holds the config, step, rng state, and
+   "decar_crc32" of the data section (detects bit flips). Hugging Face GPT-2 interchange.
+   --------------------------------------------------------------------------------------------------------------- */
+/* extra_meta: NULL or a JSON-escaped list of additional  "key":"value" pairs without braces. */
+DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *extra_meta, void **buf, size_t *len,
+                                decar_error *e);
+DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e); /* g uninitialised */
+/* the same interchange in memory: *config_json is a NUL-terminated string (DECAR_FREE both buffers) */
+DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *st_len, char **config_json,
+                                     decar_error *e);
+DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st_len, const char *config,
+                                     size_t config_len, decar_error *e);
+#ifndef DECAR_NO_STDIO
+DECARDEF int decar_gpt_save(const decar_gpt *g, const char *path, const char *extra_meta,
+                            decar_error *e); /* with opt */
+DECARDEF int decar_gpt_load(decar_gpt *g, const char *path, decar_error *e);
+/* Hugging Face GPT-2: DIR/model.safetensors (weights only, HF names, Conv1D (in, out) layout) + DIR/config.json for
+   GPT2LMHeadModel, written together; import reads such a directory (GPT2LMHeadModel or GPT2Model names, F32). */
+DECARDEF int decar_gpt_export_hf(const decar_gpt *g, const char *dir, decar_error *e);
+DECARDEF int decar_gpt_import_hf(decar_gpt *g, const char *dir, decar_error *e);
+#endif
+
+/* ---------------------------------------------------------------------------------------------------------------
+   14. ensemble: the next-token distribution is sum_k w_k p_k (only experts with w_k > 0 run); AR generation,
+   and evaluation of held-out documents under one model or the routed ensemble (AR log-loss, DFM bound)
+   --------------------------------------------------------------------------------------------------------------- */
 typedef struct decar_ensemble {
     int k;
     decar_gpt **experts; /* NULL entries are missing experts (skipped, router renormalised) */
@@ -767,34 +815,6 @@ typedef struct decar_ensemble {
 DECARDEF int decar_ensemble_generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt,
                                      int n_new, double temp, int top_k, double top_p, uint64_t seed, int32_t *out,
                                      int *n_out, int *active_out, decar_error *e);
-/* The DFM sampler, separate from any model: post(user, k, x, T, need, out) writes expert k's posterior
-   p_{1|t}^{i,(k)}(. | x) over n_class classes into out + i*n_class for every i with need[i]; non-zero = failure.
-   The mixture posterior sum_k w_k p^(k) is sampled in double precision; w comes from the router (features of the
-   visible tokens, or the prior), and with DECAR_ROUTE_BAYES is multiplied by p^(k)(revealed token) at each
-   reveal (exact for one token per step; a factorised approximation for Euler steps that reveal several).
-   avail (k flags) or NULL: experts that exist. Tokens >= n_class other than mask_token are rejected. */
-typedef int (*decar_posterior_fn)(void *user, int k, const int32_t *x, int T, const char *need, double *out);
-typedef struct decar_dfm_sampler {
-    int k, n_class, mask_token;
-    decar_posterior_fn post;
-    void *user;
-    const decar_router *router;
-    const decar_featurizer *feat;
-    const char *avail;
-    const decar_tokenizer *tok; /* decodes tokens to text for routing features; NULL: tokens below 256 are bytes */
-} decar_dfm_sampler;
-DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int sampler, int n_steps, int kappa_pow,
-                              uint64_t seed, decar_error *e);
-/* masked-DFM sampling with an ensemble of experts (decar_dfm_sample with the experts as the posterior).
-   x (T) holds tokens and DECAR_TOK_MASK holes; they are filled in place. sampler: DECAR_DFM_EULER (n_steps),
-   DECAR_DFM_FIRST_HIT or DECAR_DFM_L2R. An ensemble of one is plain DFM sampling. */
-enum { DECAR_DFM_EULER = 0, DECAR_DFM_FIRST_HIT = 1, DECAR_DFM_L2R = 2 };
-DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
-                                 int kappa_pow, double temp, uint64_t seed, decar_error *e);
-
-/* ---------------------------------------------------------------------------------------------------------------
-   14. evaluation: held-out documents under one model or the routed ensemble (AR log-loss, DFM bound)
-   --------------------------------------------------------------------------------------------------------------- */
 /* The documents of one split as tokens. Each is scored on its own as [EOT, x_0, x_1, ...] in windows of the model's
    context; results are bits per byte whatever the tokenizer (end[] maps tokens back to the bytes they cover). */
 typedef struct decar_docset {
@@ -841,6 +861,40 @@ DECARDEF int decar_ensemble_score_seq(decar_ensemble *en, decar_ctx *ctx, const 
    receives each document's bound in bits. */
 DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, const decar_dfm *dfm,
                                       int n_mc, uint64_t seed, double *mean, double *se, double *bits, decar_error *e);
+/* ---------------------------------------------------------------------------------------------------------------
+   15. samplers: from a distribution, and masked DFM (Euler, first-hitting, left-to-right) over any experts'
+   posteriors
+   --------------------------------------------------------------------------------------------------------------- */
+/* *token ~ p (n, need not sum to 1) in double precision, temperature applied beforehand; top_k <= 0 and top_p >= 1
+   are off. One uniform draw per call whatever the filters. DECAR_ERR_NOMEM when top-k / top-p cannot get their n
+   ints of scratch. */
+DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p, decar_rng *r, int *token,
+                                decar_error *e);
+DECARDEF void decar_softmax_double(const float *logits, int n, double temp, double *p);
+/* The DFM sampler, separate from any model: post(user, k, x, T, need, out) writes expert k's posterior
+   p_{1|t}^{i,(k)}(. | x) over n_class classes into out + i*n_class for every i with need[i]; non-zero = failure.
+   The mixture posterior sum_k w_k p^(k) is sampled in double precision; w comes from the router (features of the
+   visible tokens, or the prior), and with DECAR_ROUTE_BAYES is multiplied by p^(k)(revealed token) at each
+   reveal (exact for one token per step; a factorised approximation for Euler steps that reveal several).
+   avail (k flags) or NULL: experts that exist. Tokens >= n_class other than mask_token are rejected. */
+typedef int (*decar_posterior_fn)(void *user, int k, const int32_t *x, int T, const char *need, double *out);
+typedef struct decar_dfm_sampler {
+    int k, n_class, mask_token;
+    decar_posterior_fn post;
+    void *user;
+    const decar_router *router;
+    const decar_featurizer *feat;
+    const char *avail;
+    const decar_tokenizer *tok; /* decodes tokens to text for routing features; NULL: tokens below 256 are bytes */
+} decar_dfm_sampler;
+DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int sampler, int n_steps, int kappa_pow,
+                              uint64_t seed, decar_error *e);
+/* masked-DFM sampling with an ensemble of experts (decar_dfm_sample with the experts as the posterior).
+   x (T) holds tokens and DECAR_TOK_MASK holes; they are filled in place. sampler: DECAR_DFM_EULER (n_steps),
+   DECAR_DFM_FIRST_HIT or DECAR_DFM_L2R. An ensemble of one is plain DFM sampling. */
+enum { DECAR_DFM_EULER = 0, DECAR_DFM_FIRST_HIT = 1, DECAR_DFM_L2R = 2 };
+DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
+                                 int kappa_pow, double temp, uint64_t seed, decar_error *e);
 
 #endif /* DECAR_H */
 
@@ -867,10 +921,6 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
 #else
 #error "Define all or none of DECAR_MALLOC, DECAR_FREE and DECAR_REALLOC."
 #endif
-#ifndef DECAR_ASSERT
-#include <assert.h>
-#define DECAR_ASSERT(x) assert(x)
-#endif
 
 #if defined(_OPENMP) && !defined(DECAR_NO_THREADS)
 #include <omp.h>
@@ -892,7 +942,7 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
    often slower. Each task is computed whole by one thread, so the results do not depend on who took it */
 #define DECAR__PAR_FOR_DYN DECAR__PRAGMA(omp parallel for schedule(dynamic))
 
-/* ---- SIMD layer: one vector type and twelve operations per architecture; scalar #else --------------------------- */
+/* ---- SIMD layer: one vector type and twelve operations per architecture; scalar #else ---------------------------- */
 #if !defined(DECAR_NO_SIMD) && defined(__AVX512F__)
 #include <immintrin.h>
 #define DECAR__VW 16
@@ -1075,7 +1125,7 @@ static void decar__axpy(float *y, float a, const float *x, int64_t n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
-/* ---- 1. errors, rng -------------------------------------------------------------------------------------------- */
+/* ---- 1. errors, rng ---------------------------------------------------------------------------------------------- */
 static void decar__free(void *p) {
     if (p) DECAR_FREE(p);
 } /* user allocators need not accept NULL */
@@ -1190,7 +1240,7 @@ DECARDEF int decar_get_threads(void) {
 #endif
 }
 
-/* ---- 2. arena and tensors -------------------------------------------------------------------------------------- */
+/* ---- 2. arena and tensors ---------------------------------------------------------------------------------------- */
 typedef struct decar__block {
     struct decar__block *prev;
     size_t size, used;
@@ -1422,7 +1472,706 @@ static decar_tensor *decar__out(decar_ctx *c, int op, int ndim, const int64_t *s
     return t;
 }
 
-/* ---- 4. kernels (defined before the ops that call them) ---------------------------------------------------------
+/* ---- 3. formats and files: safetensors, JSON, atomic writes ------------------------------------------------------ */
+typedef struct decar__sb {
+    char *p;
+    size_t n, cap;
+    int oom;
+} decar__sb; /* string builder (no stdio needed) */
+static void decar__sb_put(decar__sb *s, const char *x, size_t n) {
+    if (s->oom) return;
+    if (s->n + n + 1 > s->cap) {
+        size_t nc = (s->cap ? s->cap * 2 : 4096);
+        char *np;
+        while (nc < s->n + n + 1) nc *= 2;
+        np = (char *)DECAR_REALLOC(s->p, nc);
+        if (!np) {
+            s->oom = 1;
+            return;
+        }
+        s->p = np;
+        s->cap = nc;
+    }
+    memcpy(s->p + s->n, x, n);
+    s->n += n;
+    s->p[s->n] = 0;
+}
+static void decar__sb_str(decar__sb *s, const char *x) {
+    decar__sb_put(s, x, strlen(x));
+}
+static void decar__sb_u64(decar__sb *s, uint64_t v) {
+    char b[24];
+    int k = 0, i;
+    char o[24];
+    do {
+        b[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < k; i++) o[i] = b[k - 1 - i];
+    decar__sb_put(s, o, (size_t)k);
+}
+static void decar__sb_kv(decar__sb *s, const char *k, uint64_t v) { /* "k":"v", */
+    decar__sb_str(s, "\"");
+    decar__sb_str(s, k);
+    decar__sb_str(s, "\":\"");
+    decar__sb_u64(s, v);
+    decar__sb_str(s, "\",");
+}
+
+static uint32_t decar__crc32(const uint8_t *p, size_t n) {
+    uint32_t tab[256], c = 0xffffffffu;
+    uint32_t i;
+    int k;
+    size_t j;
+    for (i = 0; i < 256; i++) {
+        uint32_t x = i;
+        for (k = 0; k < 8; k++) x = (x & 1) ? 0xedb88320u ^ (x >> 1) : x >> 1;
+        tab[i] = x;
+    }
+    for (j = 0; j < n; j++) c = tab[(c ^ p[j]) & 0xff] ^ (c >> 8);
+    return c ^ 0xffffffffu;
+}
+static int decar__little_endian(void) {
+    uint16_t x = 1;
+    uint8_t b;
+    memcpy(&b, &x, 1);
+    return b == 1;
+}
+static void decar__f32_le(uint8_t *dst, const float *src, size_t n) { /* host floats -> little-endian bytes */
+    size_t i;
+    memcpy(dst, src, n * 4);
+    if (!decar__little_endian())
+        for (i = 0; i < n; i++) {
+            uint8_t t = dst[4 * i];
+            dst[4 * i] = dst[4 * i + 3];
+            dst[4 * i + 3] = t;
+            t = dst[4 * i + 1];
+            dst[4 * i + 1] = dst[4 * i + 2];
+            dst[4 * i + 2] = t;
+        }
+}
+
+DECARDEF int decar_st_save_mem(const decar_st_tensor *t, int n, const char *meta, void **buf, size_t *len,
+                               decar_error *e) {
+    decar__sb h;
+    size_t off = 0, data_len = 0, hlen;
+    int i;
+    uint8_t *b;
+    for (i = 0; i < n; i++) data_len += (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1)) * 4;
+    b = (uint8_t *)DECAR_MALLOC(data_len + 1);
+    if (!b) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lu-byte file", (unsigned long)data_len);
+    memset(b, 0, data_len + 1);
+    for (i = 0; i < n; i++) {
+        size_t ne = (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1));
+        decar__f32_le(b + off, t[i].data, ne);
+        off += ne * 4;
+    }
+    memset(&h, 0, sizeof h);
+    decar__sb_str(&h, "{\"__metadata__\":{\"format\":\"pt\",\"decar_version\":\"" DECAR_VERSION "\",");
+    if (meta && *meta) {
+        decar__sb_str(&h, meta);
+        decar__sb_str(&h, ",");
+    }
+    decar__sb_kv(&h, "decar_crc32", decar__crc32(b, data_len));
+    h.n--; /* drop the trailing comma */
+    decar__sb_str(&h, "}");
+    for (i = 0, off = 0; i < n; i++) {
+        size_t nb = (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1)) * 4;
+        decar__sb_str(&h, ",\"");
+        decar__sb_str(&h, t[i].name);
+        decar__sb_str(&h, "\":{\"dtype\":\"F32\",\"shape\":[");
+        decar__sb_u64(&h, (uint64_t)t[i].shape[0]);
+        if (t[i].ndim == 2) {
+            decar__sb_str(&h, ",");
+            decar__sb_u64(&h, (uint64_t)t[i].shape[1]);
+        }
+        decar__sb_str(&h, "],\"data_offsets\":[");
+        decar__sb_u64(&h, off);
+        decar__sb_str(&h, ",");
+        decar__sb_u64(&h, off + nb);
+        decar__sb_str(&h, "]}");
+        off += nb;
+    }
+    decar__sb_str(&h, "}");
+    while (h.n % 8) decar__sb_str(&h, " "); /* the format allows trailing spaces; keeps the data 8-aligned */
+    if (h.oom) {
+        DECAR_FREE(b);
+        decar__free(h.p);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the header");
+    }
+    hlen = h.n;
+    *len = 8 + hlen + data_len;
+    *buf = DECAR_MALLOC(*len);
+    if (!*buf) {
+        DECAR_FREE(b);
+        DECAR_FREE(h.p);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the file");
+    }
+    {
+        uint8_t *o = (uint8_t *)*buf;
+        for (i = 0; i < 8; i++) o[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+        memcpy(o + 8, h.p, hlen);
+        memcpy(o + 8 + hlen, b, data_len);
+    }
+    DECAR_FREE(b);
+    DECAR_FREE(h.p);
+    return DECAR_OK;
+}
+
+typedef struct decar__js {
+    const char *p, *end;
+} decar__js;
+static void decar__js_ws(decar__js *j) {
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
+}
+static int decar__js_ch(decar__js *j, char c) {
+    decar__js_ws(j);
+    if (j->p < j->end && *j->p == c) {
+        j->p++;
+        return 1;
+    }
+    return 0;
+}
+static int decar__js_str(decar__js *j, char *out, size_t cap) { /* 0 on success; \u escapes outside ASCII become '?' */
+    size_t n = 0;
+    if (!decar__js_ch(j, '"')) return -1;
+    while (j->p < j->end && *j->p != '"') {
+        char ch = *j->p++;
+        if ((unsigned char)ch < 0x20) return -1;
+        if (ch == '\\') {
+            if (j->p >= j->end) return -1;
+            ch = *j->p++;
+            switch (ch) {
+                case 'n':
+                    ch = '\n';
+                    break;
+                case 't':
+                    ch = '\t';
+                    break;
+                case 'r':
+                    ch = '\r';
+                    break;
+                case 'b':
+                    ch = '\b';
+                    break;
+                case 'f':
+                    ch = '\f';
+                    break;
+                case '"':
+                case '\\':
+                case '/':
+                    break;
+                case 'u': {
+                    int k;
+                    unsigned v = 0;
+                    if (j->end - j->p < 4) return -1;
+                    for (k = 0; k < 4; k++) {
+                        char x = *j->p++;
+                        v <<= 4;
+                        if (x >= '0' && x <= '9')
+                            v |= (unsigned)(x - '0');
+                        else if (x >= 'a' && x <= 'f')
+                            v |= (unsigned)(x - 'a' + 10);
+                        else if (x >= 'A' && x <= 'F')
+                            v |= (unsigned)(x - 'A' + 10);
+                        else
+                            return -1;
+                    }
+                    ch = v < 0x80 ? (char)v : '?';
+                    break;
+                }
+                default:
+                    return -1;
+            }
+        }
+        if (n + 1 >= cap) return -1;
+        out[n++] = ch;
+    }
+    if (j->p >= j->end) return -1;
+    j->p++;
+    out[n] = 0;
+    return 0;
+}
+static int decar__js_int(decar__js *j, int64_t *v) {
+    int64_t x = 0;
+    int digits = 0;
+    decar__js_ws(j);
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+        if (x > (((int64_t)1 << 62) - 9) / 10) return -1;
+        x = x * 10 + (*j->p++ - '0');
+        digits++;
+    }
+    *v = x;
+    return digits ? 0 : -1;
+}
+
+typedef struct decar__st_entry {
+    char name[128];
+    int f32;
+    int ndim;
+    int64_t shape[8];
+    int64_t begin, end;
+} decar__st_entry;
+/* a parsed safetensors header: t[] in file order, by_name[] points at the same entries sorted by name */
+typedef struct decar__st {
+    decar__st_entry *t;
+    decar__st_entry **by_name;
+    int n;
+    char mk[64][64];
+    char mv[64][128];
+    int nm;
+    size_t data_off, data_len;
+} decar__st;
+static void decar__st_free(decar__st *st) {
+    decar__free(st->t);
+    decar__free(st->by_name);
+    st->t = NULL;
+    st->by_name = NULL;
+}
+static int decar__st_cmp_begin(const void *a, const void *b) {
+    const decar__st_entry *x = *(decar__st_entry *const *)a;
+    const decar__st_entry *y = *(decar__st_entry *const *)b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+static int decar__st_cmp_name(const void *a, const void *b) {
+    return strcmp((*(decar__st_entry *const *)a)->name, (*(decar__st_entry *const *)b)->name);
+}
+/* the entry named `name`, or NULL: binary search, O(log n) */
+static const decar__st_entry *decar__st_find(const decar__st *st, const char *name) {
+    int lo = 0, hi = st->n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        int c = strcmp(st->by_name[mid]->name, name);
+        if (c == 0) return st->by_name[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return NULL;
+}
+
+#define DECAR__MAX_HEADER ((uint64_t)100 << 20)
+static int decar__st_parse(const uint8_t *b, size_t len, decar__st *st, decar_error *e) {
+    uint64_t hl = 0;
+    int i, cap = 0;
+    decar__js j;
+    memset(st, 0, sizeof *st);
+    if (len < 8)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "checkpoint is %lu bytes: too short for a safetensors header (truncated?)",
+                    (unsigned long)len);
+    for (i = 0; i < 8; i++) hl |= (uint64_t)b[i] << (8 * i);
+    if (hl > DECAR__MAX_HEADER)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header claims %llu bytes (limit %llu): corrupt file",
+                    (unsigned long long)hl, (unsigned long long)DECAR__MAX_HEADER);
+    if (hl < 2 || hl > len - 8)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header length %llu does not fit a %lu-byte file (truncated?)",
+                    (unsigned long long)hl, (unsigned long)len);
+    st->data_off = 8 + (size_t)hl;
+    st->data_len = len - st->data_off;
+    j.p = (const char *)b + 8;
+    j.end = j.p + hl;
+    if (!decar__js_ch(&j, '{')) DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header is not a JSON object");
+    if (decar__js_ch(&j, '}')) goto done;
+    for (;;) {
+        char key[128];
+        if (decar__js_str(&j, key, sizeof key) || !decar__js_ch(&j, ':')) goto bad;
+        if (strcmp(key, "__metadata__") == 0) {
+            if (!decar__js_ch(&j, '{')) goto bad;
+            if (!decar__js_ch(&j, '}'))
+                for (;;) {
+                    char k[64], v[128];
+                    if (decar__js_str(&j, k, sizeof k) || !decar__js_ch(&j, ':') || decar__js_str(&j, v, sizeof v))
+                        goto bad;
+                    if (st->nm < 64) {
+                        strcpy(st->mk[st->nm], k);
+                        strcpy(st->mv[st->nm], v);
+                        st->nm++;
+                    }
+                    if (decar__js_ch(&j, '}')) break;
+                    if (!decar__js_ch(&j, ',')) goto bad;
+                }
+        } else {
+            decar__st_entry *t;
+            int got = 0;
+            if (st->n == cap) {
+                decar__st_entry *nt;
+                cap = cap ? cap * 2 : 64;
+                if (cap > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_FORMAT, "too many tensors in the checkpoint");
+                nt = (decar__st_entry *)DECAR_REALLOC(st->t, (size_t)cap * sizeof *nt);
+                if (!nt) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the tensor table");
+                st->t = nt;
+            }
+            t = &st->t[st->n++];
+            memset(t, 0, sizeof *t);
+            strcpy(t->name, key);
+            if (!decar__js_ch(&j, '{')) goto bad;
+            for (;;) {
+                char f[32];
+                if (decar__js_str(&j, f, sizeof f) || !decar__js_ch(&j, ':')) goto bad;
+                if (strcmp(f, "dtype") == 0) {
+                    char dt[16];
+                    if (decar__js_str(&j, dt, sizeof dt)) goto bad;
+                    t->f32 = strcmp(dt, "F32") == 0;
+                    got |= 1;
+                } else if (strcmp(f, "shape") == 0) {
+                    if (!decar__js_ch(&j, '[')) goto bad;
+                    if (!decar__js_ch(&j, ']'))
+                        for (;;) {
+                            if (t->ndim >= 8 || decar__js_int(&j, &t->shape[t->ndim])) goto bad;
+                            t->ndim++;
+                            if (decar__js_ch(&j, ']')) break;
+                            if (!decar__js_ch(&j, ',')) goto bad;
+                        }
+                    got |= 2;
+                } else if (strcmp(f, "data_offsets") == 0) {
+                    if (!decar__js_ch(&j, '[') || decar__js_int(&j, &t->begin) || !decar__js_ch(&j, ',') ||
+                        decar__js_int(&j, &t->end) || !decar__js_ch(&j, ']'))
+                        goto bad;
+                    got |= 4;
+                } else
+                    goto bad;
+                if (decar__js_ch(&j, '}')) break;
+                if (!decar__js_ch(&j, ',')) goto bad;
+            }
+            if (got != 7) DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' lacks dtype, shape or data_offsets", t->name);
+        }
+        if (decar__js_ch(&j, '}')) break;
+        if (!decar__js_ch(&j, ',')) goto bad;
+    }
+done:
+    decar__js_ws(&j);
+    if (j.p != j.end) goto bad;
+    /* offsets: inside the data, sizes match shapes */
+    for (i = 0; i < st->n; i++) {
+        decar__st_entry *t = &st->t[i];
+        int64_t n = 1;
+        int d;
+        for (d = 0; d < t->ndim; d++) {
+            if (t->shape[d] > ((int64_t)1 << 40) / (n ? n : 1)) n = -1;
+            if (n >= 0) n *= t->shape[d];
+        }
+        if (t->begin > t->end || (uint64_t)t->end > st->data_len)
+            DECAR__FAIL(e, DECAR_ERR_FORMAT,
+                        "tensor '%s': data_offsets [%lld, %lld) outside the %lu data bytes (truncated?)", t->name,
+                        (long long)t->begin, (long long)t->end, (unsigned long)st->data_len);
+        if (t->f32 && (n < 0 || t->end - t->begin != n * 4))
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s': %lld bytes for its shape", t->name,
+                        (long long)(t->end - t->begin));
+    }
+    /* no two tensors overlap, no name twice: sort once by offset and once by name, compare neighbours, O(n log n) */
+    st->by_name = (decar__st_entry **)DECAR_MALLOC((size_t)(st->n > 0 ? st->n : 1) * sizeof(decar__st_entry *));
+    if (!st->by_name) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the tensor index");
+    for (i = 0; i < st->n; i++) st->by_name[i] = &st->t[i];
+    if (st->n > 1) qsort(st->by_name, (size_t)st->n, sizeof(decar__st_entry *), decar__st_cmp_begin);
+    {
+        int64_t reach = 0; /* the largest end offset among the non-empty tensors so far */
+        const decar__st_entry *owner = NULL;
+        for (i = 0; i < st->n; i++) {
+            const decar__st_entry *t = st->by_name[i];
+            if (t->begin == t->end) continue;
+            if (owner && t->begin < reach)
+                DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensors '%s' and '%s' overlap in the data section", owner->name,
+                            t->name);
+            if (t->end > reach) {
+                reach = t->end;
+                owner = t;
+            }
+        }
+    }
+    if (st->n > 1) qsort(st->by_name, (size_t)st->n, sizeof(decar__st_entry *), decar__st_cmp_name);
+    for (i = 1; i < st->n; i++)
+        if (strcmp(st->by_name[i - 1]->name, st->by_name[i]->name) == 0)
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' appears twice in the header", st->by_name[i]->name);
+    return DECAR_OK;
+bad:
+    DECAR__FAIL(e, DECAR_ERR_FORMAT, "malformed safetensors header JSON near byte %ld", (long)(j.p - (const char *)b));
+}
+static const char *decar__st_meta(const decar__st *st, const char *k) {
+    int i;
+    for (i = 0; i < st->nm; i++)
+        if (strcmp(st->mk[i], k) == 0) return st->mv[i];
+    return NULL;
+}
+static int decar__parse_u64(const char *s, uint64_t *v) {
+    uint64_t x = 0;
+    if (!s || !*s) return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || x > (UINT64_MAX - 9) / 10) return -1;
+        x = x * 10 + (uint64_t)(*s - '0');
+    }
+    *v = x;
+    return 0;
+}
+static int decar__meta_int(const decar__st *st, const char *k, int *out, decar_error *e) {
+    uint64_t v;
+    if (decar__parse_u64(decar__st_meta(st, k), &v) || v > 0x7fffffff)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "checkpoint metadata lacks a valid '%s'", k);
+    *out = (int)v;
+    return DECAR_OK;
+}
+
+DECARDEF int decar_meta_get(const void *buf, size_t len, const char *key, char *val, size_t cap) {
+    decar__st st;
+    const char *v;
+    int rc = -1;
+    if (decar__st_parse((const uint8_t *)buf, len, &st, NULL) == DECAR_OK && (v = decar__st_meta(&st, key)) &&
+        strlen(v) < cap) {
+        strcpy(val, v);
+        rc = 0;
+    }
+    decar__st_free(&st);
+    return rc;
+}
+
+/* the data section against the "decar_crc32" metadata, when the file has one (files from other tools may not) */
+static int decar__st_check_crc(const decar__st *st, const uint8_t *b, decar_error *e) {
+    const char *crc_s = decar__st_meta(st, "decar_crc32");
+    uint64_t v;
+    if (crc_s && (decar__parse_u64(crc_s, &v) || v != decar__crc32(b + st->data_off, st->data_len)))
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "data fails its CRC32 check: the file is corrupted or truncated");
+    return DECAR_OK;
+}
+/* parse + CRC: on failure nothing is left allocated */
+static int decar__st_open(const uint8_t *b, size_t len, decar__st *st, decar_error *e) {
+    int rc = decar__st_parse(b, len, st, e);
+    if (!rc) rc = decar__st_check_crc(st, b, e);
+    if (rc) decar__st_free(st);
+    return rc;
+}
+/* the F32 tensor `name` holding exactly n elements, or NULL with the reason in e */
+static const decar__st_entry *decar__st_want(const decar__st *st, const char *name, int64_t n, decar_error *e) {
+    const decar__st_entry *en = decar__st_find(st, name);
+    if (!en) {
+        decar__seterr(e, DECAR_ERR_FORMAT, "no tensor '%s'", name);
+        return NULL;
+    }
+    if (!en->f32 || en->end - en->begin != n * 4) {
+        decar__seterr(e, DECAR_ERR_FORMAT, "tensor '%s' is not F32 with %lld elements", name, (long long)n);
+        return NULL;
+    }
+    return en;
+}
+/* out[0..n) = the little-endian floats of entry en; NaN and Inf are refused */
+static int decar__st_copy(const decar__st *st, const uint8_t *b, const decar__st_entry *en, float *out, int64_t n,
+                          decar_error *e) {
+    int64_t i;
+    memcpy(out, b + st->data_off + en->begin, (size_t)n * 4);
+    if (!decar__little_endian()) decar__f32_le((uint8_t *)out, out, (size_t)n);
+    for (i = 0; i < n; i++)
+        if (!(fabsf(out[i]) < INFINITY))
+            DECAR__FAIL(e, DECAR_ERR_NUMERIC, "tensor '%s' holds NaN or Inf at element %lld", en->name, (long long)i);
+    return DECAR_OK;
+}
+DECARDEF int decar_st_get(const void *buf, size_t len, const char *name, float *out, int64_t n, decar_error *e) {
+    decar__st st;
+    const decar__st_entry *en;
+    const uint8_t *b = (const uint8_t *)buf;
+    int rc = decar__st_open(b, len, &st, e);
+    if (rc) return rc;
+    en = decar__st_want(&st, name, n, e);
+    rc = en ? decar__st_copy(&st, b, en, out, n, e) : DECAR_ERR_FORMAT;
+    decar__st_free(&st);
+    return rc;
+}
+
+/* Loading trusts nothing in the file: the config is validated, then every tensor it names is found with its shape
+   before anything is allocated. The weights then account for n_params * 4 bytes of the file (the tensors were checked
+   to lie inside it without overlapping), so the model's four blocks (weights, grads, m, v) take at most 4x the file. */
+#ifndef DECAR_NO_STDIO
+#if defined(__unix__) || defined(__APPLE__)
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#define DECAR__POSIX 1
+#else
+#define DECAR__POSIX 0
+#endif
+/* e->msg = "path: " + e->msg (the path cut to 100 bytes, the whole cut to the message's size) */
+static void decar__prefix_path(decar_error *e, const char *path) {
+    char m[sizeof e->msg];
+    size_t pl = strlen(path) > 100 ? 100 : strlen(path), ml;
+    if (!e) return;
+    ml = strlen(e->msg);
+    if (ml > sizeof m - pl - 3) ml = sizeof m - pl - 3;
+    memcpy(m, path, pl);
+    m[pl] = ':';
+    m[pl + 1] = ' ';
+    memcpy(m + pl + 2, e->msg, ml);
+    m[pl + 2 + ml] = 0;
+    memcpy(e->msg, m, sizeof m);
+}
+DECARDEF int decar_read_file(const char *path, void **buf, size_t *len, decar_error *e) {
+    FILE *f;
+    long n;
+    size_t got;
+    *buf = NULL;
+    *len = 0;
+#if DECAR__POSIX
+    { /* a directory opens and "seeks" on some systems: only regular files are read */
+        struct stat sb;
+        if (stat(path, &sb)) DECAR__FAIL(e, DECAR_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+        if (!S_ISREG(sb.st_mode)) DECAR__FAIL(e, DECAR_ERR_IO, "cannot read '%s': not a regular file", path);
+    }
+#endif
+    f = fopen(path, "rb");
+    if (!f) DECAR__FAIL(e, DECAR_ERR_IO, "cannot open '%s'", path);
+    if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+        fclose(f);
+        DECAR__FAIL(e, DECAR_ERR_IO, "cannot read '%s' (not a regular file?)", path);
+    }
+    *buf = DECAR_MALLOC((size_t)n + 1);
+    if (!*buf) {
+        fclose(f);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for '%s' (%ld bytes)", path, n);
+    }
+    got = fread(*buf, 1, (size_t)n, f);
+    fclose(f);
+    if (got != (size_t)n) {
+        DECAR_FREE(*buf);
+        *buf = NULL;
+        DECAR__FAIL(e, DECAR_ERR_IO, "short read on '%s'", path);
+    }
+    ((char *)*buf)[n] = 0;
+    *len = (size_t)n;
+    return DECAR_OK;
+}
+#if DECAR__POSIX
+/* flush a file's directory entry to disk after a rename (the rename is otherwise only in the page cache) */
+static void decar__fsync_dir(const char *path) {
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    int fd;
+    if (n >= sizeof dir) return;
+    if (slash && n == 0) n = 1; /* a file in "/" */
+    memcpy(dir, slash ? path : ".", slash ? n : 1);
+    dir[slash ? n : 1] = 0;
+    fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+#endif
+/* write buf to a fresh temporary beside path (created exclusively: never another process's file); tmp gets its name */
+static int decar__write_tmp(const char *path, const void *buf, size_t len, char *tmp, size_t cap, decar_error *e) {
+    size_t pl = strlen(path);
+    if (pl + 40 >= cap) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long: '%.200s'", path);
+#if DECAR__POSIX
+    {
+        /* <path>.tmp.<pid>.<salt>: the salt differs between threads (their stacks) and attempts */
+        uint64_t salt = decar__mix64((uint64_t)(uintptr_t)&pl ^ ((uint64_t)getpid() << 32));
+        const char *p = (const char *)buf;
+        size_t left = len;
+        int fd = -1, attempt;
+        for (attempt = 0; attempt < 64 && fd < 0; attempt++) {
+            snprintf(tmp, cap, "%s.tmp.%ld.%llx", path, (long)getpid(),
+                     (unsigned long long)((salt + (uint64_t)attempt) & 0xffffffffULL));
+            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+            if (fd < 0 && errno != EEXIST) break;
+        }
+        if (fd < 0)
+            DECAR__FAIL(e, DECAR_ERR_IO, "cannot create a temporary file beside '%s' (%s)", path, strerror(errno));
+        while (left) {
+            ssize_t w = write(fd, p, left);
+            if (w <= 0) {
+                close(fd);
+                unlink(tmp);
+                DECAR__FAIL(e, DECAR_ERR_IO, "write to '%s' failed (disk full?)", tmp);
+            }
+            p += w;
+            left -= (size_t)w;
+        }
+        if (fsync(fd) || close(fd)) {
+            unlink(tmp);
+            DECAR__FAIL(e, DECAR_ERR_IO, "fsync of '%s' failed", tmp);
+        }
+    }
+#else
+    {
+        FILE *f;
+        memcpy(tmp, path, pl);
+        memcpy(tmp + pl, ".tmp", 5);
+        f = fopen(tmp, "wb");
+        if (!f) DECAR__FAIL(e, DECAR_ERR_IO, "cannot create '%s'", tmp);
+        if (fwrite(buf, 1, len, f) != len || fclose(f)) {
+            remove(tmp);
+            DECAR__FAIL(e, DECAR_ERR_IO, "write to '%s' failed", tmp);
+        }
+    }
+#endif
+    return DECAR_OK;
+}
+DECARDEF int decar_write_files_atomic(int n, const char *const *paths, const void *const *bufs, const size_t *lens,
+                                      decar_error *e) {
+    char(*tmp)[4200];
+    int i, rc = DECAR_OK, written = 0;
+    if (n < 0) DECAR__FAIL(e, DECAR_ERR_ARG, "%d files", n);
+    if (n == 0) return DECAR_OK;
+    tmp = (char(*)[4200])DECAR_MALLOC((size_t)n * sizeof *tmp);
+    if (!tmp) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    /* 1. every file to its temporary: a failure removes the ones already written and touches no target */
+    for (i = 0; i < n && !rc; i++) {
+        rc = decar__write_tmp(paths[i], bufs[i], lens[i], tmp[i], sizeof tmp[i], e);
+        if (!rc) written++;
+    }
+    /* 2. only then the renames over the targets, and the directories flushed */
+    for (i = 0; i < written && !rc; i++) {
+#if !DECAR__POSIX
+        remove(paths[i]);
+#endif
+        if (rename(tmp[i], paths[i])) {
+            rc = DECAR_ERR_IO;
+            decar__seterr(e, rc, "cannot rename '%s' to '%s'", tmp[i], paths[i]);
+        } else
+            tmp[i][0] = 0;
+    }
+    for (i = 0; i < written; i++)
+        if (tmp[i][0]) remove(tmp[i]);
+#if DECAR__POSIX
+    for (i = 0; i < n && !rc; i++) decar__fsync_dir(paths[i]);
+#endif
+    DECAR_FREE(tmp);
+    return rc;
+}
+DECARDEF int decar_write_file_atomic(const char *path, const void *buf, size_t len, decar_error *e) {
+    return decar_write_files_atomic(1, &path, &buf, &len, e);
+}
+/* the two files DIR/name[0] and DIR/name[1], read whole (format directories: Hugging Face, GPT-2 tokenizers) */
+static int decar__read_two(const char *dir, const char *const name[2], void *buf[2], size_t len[2], decar_error *e) {
+    char p[4096];
+    int i, rc;
+    buf[0] = buf[1] = NULL;
+    if (strlen(dir) + 40 >= sizeof p) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long");
+    for (i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, name[i]);
+        if ((rc = decar_read_file(p, &buf[i], &len[i], e))) {
+            if (i) DECAR_FREE(buf[0]);
+            return rc;
+        }
+    }
+    return DECAR_OK;
+}
+/* DIR/name[0] and DIR/name[1], written together (decar_write_files_atomic) */
+static int decar__write_two(const char *dir, const char *const name[2], const void *const buf[2], const size_t len[2],
+                            decar_error *e) {
+    char p[2][4096];
+    const char *paths[2];
+    int i;
+    if (strlen(dir) + 40 >= sizeof p[0]) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long");
+    for (i = 0; i < 2; i++) {
+        snprintf(p[i], sizeof p[i], "%s/%s", dir, name[i]);
+        paths[i] = p[i];
+    }
+    return decar_write_files_atomic(2, paths, buf, len, e);
+}
+#endif /* DECAR_NO_STDIO */
+
+/* ---- 4. kernels: the SIMD GEMM and its workspace (the ops' own kernels follow the ops, 5b) --------------------------
    GEMM, the Goto/BLIS way in a page of C. B is packed once per call into column panels of NR = 2 vectors (zero
    padded, k-major). The rows of C are cut into chunks of MB slivers of MR rows; a task is (row chunk, group of
    panels). A task walks K in blocks of KC: its chunk's MB x KC block of A stays in L2 (rows of A are read in place;
@@ -1835,7 +2584,7 @@ DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w,
     decar_gemm_ws(ws, out, N, inp, K, 1, w, 1, K, bias, M, N, K, 0);
 }
 
-/* ---- 3. autograd ops ------------------------------------------------------------------------------------------- */
+/* ---- 5. autograd ops --------------------------------------------------------------------------------------------- */
 static int decar__ok(decar_ctx *c, const decar_tensor *a) {
     if (c->status) return 0;
     if (!a) {
@@ -2297,7 +3046,7 @@ DECARDEF decar_tensor *decar_mean(decar_ctx *c, decar_tensor *a) {
     return decar__reduce(c, a, DECAR_OP_MEAN);
 }
 
-/* ---- backward ------------------------------------------------------------------------------------------------- */
+/* ---- 5a. gradient buffers ---------------------------------------------------------------------------------------- */
 static void decar__zero(float *p, int64_t n) { /* memset over the threads, in spans of 64K floats */
     int64_t ns = (n + 65535) / 65536, k;
     DECAR__PAR_FOR_IF(ns > 1)
@@ -2398,7 +3147,7 @@ static void decar__col_sums(float *dd, float *dw, const float *dout, const float
     }
 }
 
-/* ---- 4b. the ops' kernels, forward and backward (declared with their equations in section 4) --------------------- */
+/* ---- 5b. the ops' kernels, forward and backward (declared with their equations in section 4) --------------------- */
 DECARDEF void decar_layernorm_forward(float *out, float *stats, const float *inp, const float *w, const float *b,
                                       int64_t rows, int64_t C) {
     int64_t r;
@@ -2603,7 +3352,7 @@ DECARDEF void decar_matmul_backward(float *dinp, float *dw, float *db, const flo
     if (db) decar__col_sums(db, NULL, dout, NULL, NULL, M, N);                            /* db += column sums */
 }
 
-/* ---- 4c. plain references of the kernels above (what the tests hold the fast paths to) ----------------------------
+/* ---- 5c. plain references of the kernels above (what the tests hold the fast paths to) ------------------------------
  */
 DECARDEF void decar_matmul_forward_ref(float *out, const float *inp, const float *w, const float *b, int64_t M,
                                        int64_t K, int64_t N) {
@@ -2924,1803 +3673,7 @@ DECARDEF int decar_backward(decar_ctx *c, decar_tensor *loss) {
     return c->status;
 }
 
-/* ---- 5. GPT model ---------------------------------------------------------------------------------------------- */
-/* a vocabulary of 258 or more tokens ends with the DFM mask, which is never a target: the model predicts the others */
-DECARDEF int decar_gpt_mask(const decar_gpt_config *c) {
-    return c->vocab_size >= DECAR_BYTE_VOCAB && !c->no_mask ? c->vocab_size - 1 : -1;
-}
-DECARDEF int decar_gpt_classes(const decar_gpt_config *c) {
-    return decar_gpt_mask(c) >= 0 ? c->vocab_size - 1 : c->vocab_size;
-}
-DECARDEF decar_gpt_config decar_gpt_default_config(void) {
-    decar_gpt_config c;
-    c.vocab_size = DECAR_BYTE_VOCAB;
-    c.n_layer = 4;
-    c.n_head = 4;
-    c.d_model = 256;
-    c.seq_len = 256;
-    c.causal = 1;
-    c.n_prefix = 0;
-    c.d_prefix = 0;
-    c.d_proj_hidden = 0;
-    c.no_mask = 0;
-    return c;
-}
-DECARDEF int decar_gpt_check_config(const decar_gpt_config *c, decar_error *e) {
-    if (c->vocab_size < 2 || c->vocab_size > (1 << 24))
-        DECAR__FAIL(e, DECAR_ERR_ARG, "vocab_size %d outside [2, 2^24]", c->vocab_size);
-    if (c->n_layer < 1 || c->n_layer > DECAR_MAX_LAYERS)
-        DECAR__FAIL(e, DECAR_ERR_ARG, "n_layer %d outside [1, %d]", c->n_layer, DECAR_MAX_LAYERS);
-    if (c->n_head < 1 || c->d_model < 1 || c->d_model > 65536 || c->d_model % c->n_head)
-        DECAR__FAIL(e, DECAR_ERR_ARG, "d_model %d must be a positive multiple of n_head %d", c->d_model, c->n_head);
-    if (c->seq_len < 1 || c->seq_len > (1 << 20))
-        DECAR__FAIL(e, DECAR_ERR_ARG, "seq_len %d outside [1, 2^20]", c->seq_len);
-    if (c->causal != 0 && c->causal != 1) DECAR__FAIL(e, DECAR_ERR_ARG, "causal must be 0 or 1");
-    if (c->no_mask != 0 && c->no_mask != 1) DECAR__FAIL(e, DECAR_ERR_ARG, "no_mask must be 0 or 1");
-    if (!c->causal && decar_gpt_mask(c) < 0)
-        DECAR__FAIL(e, DECAR_ERR_ARG,
-                    "a DFM (bidirectional) model needs a mask token: vocab_size >= 258 and no_mask 0");
-    if (c->n_prefix < 0 || c->d_prefix < 0 || c->d_proj_hidden < 0 || (c->n_prefix > 0) != (c->d_prefix > 0) ||
-        c->d_prefix > (1 << 20))
-        DECAR__FAIL(e, DECAR_ERR_ARG, "image prefix: n_prefix %d and d_prefix %d must both be 0 or both positive",
-                    c->n_prefix, c->d_prefix);
-    if (c->n_prefix >= c->seq_len)
-        DECAR__FAIL(e, DECAR_ERR_ARG, "seq_len %d leaves no room after %d prefix positions", c->seq_len, c->n_prefix);
-    return DECAR_OK;
-}
-
-/* the one table of parameters: names, shapes, offsets; used by init, forward, optimizer and checkpoints */
-static int decar__gpt_layout(const decar_gpt_config *c, decar_param_info *info, size_t *total) {
-    int n = 0, l;
-    size_t off = 0;
-    int64_t V = c->vocab_size, C = c->d_model, T = c->seq_len;
-#define DECAR__P(nm, r, cols)                                                                                          \
-    do {                                                                                                               \
-        if (info) {                                                                                                    \
-            decar_param_info *pi = &info[n];                                                                           \
-            size_t nl_ = strlen(nm);                                                                                   \
-            if (nl_ > sizeof pi->name - 1) nl_ = sizeof pi->name - 1;                                                  \
-            memcpy(pi->name, nm, nl_);                                                                                 \
-            pi->name[nl_] = 0;                                                                                         \
-            pi->ndim = (cols) > 0 ? 2 : 1;                                                                             \
-            pi->shape[0] = r;                                                                                          \
-            pi->shape[1] = (cols) > 0 ? (cols) : 1;                                                                    \
-            pi->offset = off;                                                                                          \
-            pi->decay = (cols) > 0;                                                                                    \
-        }                                                                                                              \
-        off += (size_t)(r) * (size_t)((cols) > 0 ? (cols) : 1);                                                        \
-        n++;                                                                                                           \
-    } while (0)
-    char nm[64];
-    DECAR__P("transformer.wte.weight", V, C);
-    DECAR__P("transformer.wpe.weight", T, C);
-    for (l = 0; l < c->n_layer; l++) {
-#ifndef DECAR_NO_STDIO
-#define DECAR__NM(s) snprintf(nm, sizeof nm, "transformer.h.%d.%s", l, s)
-#else
-#define DECAR__NM(s)                                                                                                   \
-    do {                                                                                                               \
-        char num[8];                                                                                                   \
-        int q = l, k = 0, m;                                                                                           \
-        while (q || !k) {                                                                                              \
-            num[k++] = (char)('0' + q % 10);                                                                           \
-            q /= 10;                                                                                                   \
-        }                                                                                                              \
-        strcpy(nm, "transformer.h.");                                                                                  \
-        m = (int)strlen(nm);                                                                                           \
-        while (k) nm[m++] = num[--k];                                                                                  \
-        nm[m++] = '.';                                                                                                 \
-        nm[m] = 0;                                                                                                     \
-        strcat(nm, s);                                                                                                 \
-    } while (0)
-#endif
-        DECAR__NM("ln_1.weight");
-        DECAR__P(nm, C, 0);
-        DECAR__NM("ln_1.bias");
-        DECAR__P(nm, C, 0);
-        DECAR__NM("attn.c_attn.weight");
-        DECAR__P(nm, 3 * C, C);
-        DECAR__NM("attn.c_attn.bias");
-        DECAR__P(nm, 3 * C, 0);
-        DECAR__NM("attn.c_proj.weight");
-        DECAR__P(nm, C, C);
-        DECAR__NM("attn.c_proj.bias");
-        DECAR__P(nm, C, 0);
-        DECAR__NM("ln_2.weight");
-        DECAR__P(nm, C, 0);
-        DECAR__NM("ln_2.bias");
-        DECAR__P(nm, C, 0);
-        DECAR__NM("mlp.c_fc.weight");
-        DECAR__P(nm, 4 * C, C);
-        DECAR__NM("mlp.c_fc.bias");
-        DECAR__P(nm, 4 * C, 0);
-        DECAR__NM("mlp.c_proj.weight");
-        DECAR__P(nm, C, 4 * C);
-        DECAR__NM("mlp.c_proj.bias");
-        DECAR__P(nm, C, 0);
-#undef DECAR__NM
-    }
-    DECAR__P("transformer.ln_f.weight", C, 0);
-    DECAR__P("transformer.ln_f.bias", C, 0);
-    if (c->d_prefix > 0) { /* after the text model, so a text model's layout never changes */
-        int64_t H = c->d_proj_hidden > 0 ? c->d_proj_hidden : C;
-        DECAR__P("vision.proj.weight", H, c->d_prefix);
-        DECAR__P("vision.proj.bias", H, 0);
-        if (c->d_proj_hidden > 0) {
-            DECAR__P("vision.proj2.weight", C, H);
-            DECAR__P("vision.proj2.bias", C, 0);
-        }
-    }
-#undef DECAR__P
-    if (total) *total = off;
-    return n;
-}
-/* the parameters of block l, in the layout's order: g->p[DECAR__BLOCK(l) + slot] (tensors), g->info[...] (offsets) */
-enum {
-    DECAR__LN1_W,     /* ln_1.weight         (C)      */
-    DECAR__LN1_B,     /* ln_1.bias           (C)      */
-    DECAR__QKV_W,     /* attn.c_attn.weight  (3C, C)  */
-    DECAR__QKV_B,     /* attn.c_attn.bias    (3C)     */
-    DECAR__ATTPROJ_W, /* attn.c_proj.weight  (C, C)   */
-    DECAR__ATTPROJ_B, /* attn.c_proj.bias    (C)      */
-    DECAR__LN2_W,     /* ln_2.weight         (C)      */
-    DECAR__LN2_B,     /* ln_2.bias           (C)      */
-    DECAR__FC_W,      /* mlp.c_fc.weight     (4C, C)  */
-    DECAR__FC_B,      /* mlp.c_fc.bias       (4C)     */
-    DECAR__FCPROJ_W,  /* mlp.c_proj.weight   (C, 4C)  */
-    DECAR__FCPROJ_B,  /* mlp.c_proj.bias     (C)      */
-    DECAR__PER_LAYER
-};
-enum { DECAR__WTE = 0, DECAR__WPE = 1 }; /* token (V, C) and position (T, C) tables */
-#define DECAR__BLOCK(l) (2 + (l)*DECAR__PER_LAYER)
-
-/* allocate blocks and tensors for config c (values uninitialised) */
-static int decar__gpt_alloc(decar_gpt *g, const decar_gpt_config *c, decar_error *e) {
-    int i, rc;
-    memset(g, 0, sizeof *g);
-    if ((rc = decar_gpt_check_config(c, e))) return rc;
-    g->cfg = *c;
-    g->n_tensors = decar__gpt_layout(c, NULL, &g->n_params);
-    g->info = (decar_param_info *)DECAR_MALLOC((size_t)g->n_tensors * sizeof(decar_param_info));
-    g->p = (decar_tensor **)DECAR_MALLOC((size_t)g->n_tensors * sizeof(decar_tensor *));
-    g->params = (float *)decar__alloc64(g->n_params * sizeof(float));
-    g->grads = (float *)decar__alloc64(g->n_params * sizeof(float));
-    g->m = (float *)decar__alloc64(g->n_params * sizeof(float));
-    g->v = (float *)decar__alloc64(g->n_params * sizeof(float));
-    g->pctx = decar_ctx_new((size_t)g->n_tensors * 256 + 4096);
-    if (!g->info || !g->p || !g->params || !g->grads || !g->m || !g->v || !g->pctx) {
-        decar_gpt_free(g);
-        DECAR__FAIL(e, DECAR_ERR_NOMEM, "cannot allocate a model of %lu parameters",
-                    (unsigned long)decar__gpt_layout(c, NULL, NULL));
-    }
-    decar__gpt_layout(c, g->info, NULL);
-    memset(g->grads, 0, g->n_params * sizeof(float));
-    memset(g->m, 0, g->n_params * sizeof(float));
-    memset(g->v, 0, g->n_params * sizeof(float));
-    for (i = 0; i < g->n_tensors; i++)
-        g->p[i] = decar_wrap(g->pctx, g->params + g->info[i].offset, g->grads + g->info[i].offset, g->info[i].ndim,
-                             g->info[i].shape);
-    return DECAR_OK;
-}
-
-DECARDEF int decar_gpt_init(decar_gpt *g, const decar_gpt_config *c, uint64_t seed, decar_error *e) {
-    int i, rc;
-    decar_rng r;
-    if ((rc = decar__gpt_alloc(g, c, e))) return rc;
-    decar_rng_seed(&r, seed);
-    for (i = 0; i < g->n_tensors; i++) { /* GPT-2: N(0, 0.02); residual projections / sqrt(2 n_layer); LN 1, 0 */
-        const decar_param_info *pi = &g->info[i];
-        float *p = g->params + pi->offset;
-        size_t n = (size_t)(pi->shape[0] * pi->shape[1]), j;
-        size_t len = strlen(pi->name);
-        if (pi->ndim == 2) {
-            float sd = strstr(pi->name, "c_proj.weight") ? 0.02f / sqrtf(2.0f * (float)c->n_layer) : 0.02f;
-            for (j = 0; j < n; j++) p[j] = sd * decar_rng_normal(&r);
-        } else {
-            float v = (len > 7 && strcmp(pi->name + len - 7, ".weight") == 0) ? 1.0f : 0.0f;
-            for (j = 0; j < n; j++) p[j] = v;
-        }
-    }
-    g->rng_state = seed;
-    return DECAR_OK;
-}
-
-DECARDEF void decar_gpt_free(decar_gpt *g) {
-    if (!g) return;
-    decar__free(g->info);
-    decar__free(g->p);
-    decar__free64(g->params);
-    decar__free64(g->grads);
-    decar__free64(g->m);
-    decar__free64(g->v);
-    if (g->pctx) decar_ctx_free(g->pctx);
-    memset(g, 0, sizeof *g);
-}
-DECARDEF int decar_gpt_find(const decar_gpt *g, const char *name) {
-    int i;
-    for (i = 0; i < g->n_tensors; i++)
-        if (strcmp(g->info[i].name, name) == 0) return i;
-    return -1;
-}
-
-#define DECAR__LNF(c) DECAR__BLOCK((c)->n_layer) /* index of transformer.ln_f.weight */
-#define DECAR__VIS(c) (DECAR__LNF(c) + 2)        /* index of vision.proj.weight */
-DECARDEF decar_tensor *decar_gpt_forward(decar_ctx *ctx, decar_gpt *g, const int32_t *ids, int B, int T) {
-    return decar_gpt_forward_prefix(ctx, g, NULL, ids, B, T);
-}
-DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, const float *prefix, const int32_t *ids,
-                                                int B, int T) {
-    const decar_gpt_config *c = &g->cfg;
-    int64_t sh[2], psh[2];
-    int l, P = prefix ? c->n_prefix : 0;
-    decar_tensor *x, *h, **p = g->p;
-    if (ctx->status) return NULL;
-    if (prefix && c->n_prefix == 0) {
-        decar__ctx_fail(ctx, DECAR_ERR_ARG, "forward: an image prefix given to a text-only model");
-        return NULL;
-    }
-    if (B < 1 || T < 1 || P + T > c->seq_len) {
-        decar__ctx_fail(ctx, DECAR_ERR_ARG, "forward: %d prefix + %d tokens outside [1, seq_len %d]", P, T, c->seq_len);
-        return NULL;
-    }
-    sh[0] = B;
-    sh[1] = T;
-    psh[0] = P + T;
-    psh[1] = c->d_model;
-    x = decar_embedding(ctx, p[DECAR__WTE], ids, 2, sh);
-    if (P) { /* image prefix: project, then place before the text */
-        int64_t ish[3];
-        decar_tensor *im;
-        ish[0] = B;
-        ish[1] = P;
-        ish[2] = c->d_prefix;
-        im = decar_wrap(ctx, (float *)prefix, NULL, 3, ish);
-        h = decar_matmul(ctx, im, p[DECAR__VIS(c)], p[DECAR__VIS(c) + 1]);
-        if (c->d_proj_hidden > 0) h = decar_matmul(ctx, decar_gelu(ctx, h), p[DECAR__VIS(c) + 2], p[DECAR__VIS(c) + 3]);
-        x = decar_concat(ctx, h, x);
-    }
-    x = decar_add(ctx, x, decar_view(ctx, p[DECAR__WPE], 2, psh, 0));
-    for (l = 0; l < c->n_layer; l++) {
-        decar_tensor **L = p + DECAR__BLOCK(l);
-        /* x = x + attn(ln_1(x)) W_proj + b_proj: (B, T, C); attn reads qkv = ln_1(x) W_qkv + b_qkv (B, T, 3C) */
-        h = decar_layernorm(ctx, x, L[DECAR__LN1_W], L[DECAR__LN1_B]);
-        h = decar_matmul(ctx, h, L[DECAR__QKV_W], L[DECAR__QKV_B]);
-        h = decar_attention(ctx, h, c->n_head, c->causal);
-        h = decar_matmul(ctx, h, L[DECAR__ATTPROJ_W], L[DECAR__ATTPROJ_B]);
-        x = decar_add(ctx, x, h);
-        /* x = x + gelu(ln_2(x) W_fc + b_fc) W_fcproj + b_fcproj: the MLP's hidden layer is (B, T, 4C) */
-        h = decar_layernorm(ctx, x, L[DECAR__LN2_W], L[DECAR__LN2_B]);
-        h = decar_matmul(ctx, h, L[DECAR__FC_W], L[DECAR__FC_B]);
-        h = decar_gelu(ctx, h);
-        h = decar_matmul(ctx, h, L[DECAR__FCPROJ_W], L[DECAR__FCPROJ_B]);
-        x = decar_add(ctx, x, h);
-    }
-    x = decar_layernorm(ctx, x, p[DECAR__LNF(c)], p[DECAR__LNF(c) + 1]);
-    return decar_matmul(ctx, x, p[DECAR__WTE], NULL); /* tied output embedding: logits (B, P + T, V) */
-}
-
-DECARDEF double decar_gpt_train_bytes(const decar_gpt_config *c, int B, int T) {
-    size_t n_params = 0;
-    double tokens = (double)B * (double)T, C = c->d_model, H = c->n_head, V = c->vocab_size;
-    decar__gpt_layout(c, NULL, &n_params);
-    return 16.0 * (double)n_params + 4.0 * tokens * ((double)c->n_layer * (18.0 * C + H * T) + 2.0 * V + 4.0 * C);
-}
-DECARDEF double decar_gpt_flops_per_token(const decar_gpt_config *c, int T) {
-    double C = c->d_model, L = c->n_layer, V = c->vocab_size;
-    double n_mm = L * 12.0 * C * C + V * C;                  /* weights in matmuls: 2 flops each forward, 4 backward */
-    double attn = L * 4.0 * C * T * (c->causal ? 0.5 : 1.0); /* q.k and p.v per token, forward */
-    return 6.0 * n_mm + 3.0 * attn;
-}
-
-/* ---- 6. losses: masked DFM corruption -------------------------------------------------------------------------- */
-DECARDEF void decar_dfm_corrupt(const decar_dfm *d, decar_rng *r, const int32_t *x1, int32_t *x_in, int32_t *targets,
-                                float *weights, int B, int T, float *t_out) {
-    int b, i, n = d->kappa_pow > 0 ? d->kappa_pow : 1;
-    double tmax = d->t_max > 0.0f && d->t_max < 1.0f ? d->t_max : 1.0 - 1e-3;
-    for (b = 0; b < B; b++) {
-        double t = ((double)b + decar_rng_double(r)) / (double)B * tmax; /* stratified over the batch */
-        double kappa = pow(t, (double)n), kdot = (double)n * pow(t, (double)(n - 1)), w = kdot / (1.0 - kappa);
-        if (t_out) t_out[b] = (float)t;
-        for (i = 0; i < T; i++) {
-            int64_t k = (int64_t)b * T + i;
-            if (decar_rng_double(r) < kappa) {
-                x_in[k] = x1[k];
-                targets[k] = -1;
-                weights[k] = 0.0f;
-            } else {
-                x_in[k] = d->mask_token > 0 ? d->mask_token : DECAR_TOK_MASK;
-                targets[k] = x1[k];
-                weights[k] = (float)w;
-            }
-        }
-    }
-}
-
-/* ---- 7. AdamW ------------------------------------------------------------------------------------------------- */
-DECARDEF decar_opt decar_opt_default(void) {
-    decar_opt o;
-    o.lr = 1e-3f;
-    o.min_lr = 1e-4f;
-    o.beta1 = 0.9f;
-    o.beta2 = 0.95f;
-    o.eps = 1e-8f;
-    o.weight_decay = 0.1f;
-    o.grad_clip = 1.0f;
-    o.warmup_steps = 100;
-    o.total_steps = 1000;
-    return o;
-}
-DECARDEF float decar_opt_lr(const decar_opt *o, int64_t step) {
-    double ratio;
-    if (step < o->warmup_steps) return o->lr * (float)(step + 1) / (float)o->warmup_steps;
-    if (step >= o->total_steps) return o->min_lr;
-    ratio = (double)(step - o->warmup_steps) /
-            (double)(o->total_steps - o->warmup_steps > 0 ? o->total_steps - o->warmup_steps : 1);
-    return o->min_lr + (float)(0.5 * (1.0 + cos(3.141592653589793 * ratio))) * (o->lr - o->min_lr);
-}
-DECARDEF void decar_gpt_zero_grad(decar_gpt *g) {
-    decar__zero(g->grads, (int64_t)g->n_params);
-}
-DECARDEF float decar_gpt_clip_grad(decar_gpt *g, float max_norm) {
-    double s = 0.0;
-    int64_t n = (int64_t)g->n_params, nch = (n + 65535) / 65536, k;
-    size_t i;
-    float norm;
-    /* the squared norm in chunks of 64K, added in chunk order: the same bits for any number of threads */
-    DECAR__PRAGMA(omp parallel for ordered schedule(static, 1) if(nch > 1))
-    for (k = 0; k < nch; k++) {
-        double part = 0.0;
-        int64_t j, j1 = (k + 1) * 65536 < n ? (k + 1) * 65536 : n;
-        for (j = k * 65536; j < j1; j++) part += (double)g->grads[j] * g->grads[j];
-        DECAR__PRAGMA(omp ordered) {
-            s += part;
-        }
-    }
-    norm = (float)sqrt(s);
-    if (max_norm > 0.0f && norm > 0.0f) {
-        float coef = max_norm / (norm + 1e-6f);
-        if (coef < 1.0f)
-            for (i = 0; i < g->n_params; i++) g->grads[i] *= coef;
-    }
-    return norm;
-}
-DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o) { /* torch.optim.AdamW's update, in float32 */
-    float lr = decar_opt_lr(o, g->step);
-    int t;
-    float bc1 = 1.0f - powf(o->beta1, (float)(g->step + 1)), bc2 = 1.0f - powf(o->beta2, (float)(g->step + 1));
-    for (t = 0; t < g->n_tensors; t++) {
-        const decar_param_info *pi = &g->info[t];
-        int64_t n = pi->shape[0] * pi->shape[1], i;
-        float *p = g->params + pi->offset, *gr = g->grads + pi->offset, *m = g->m + pi->offset, *v = g->v + pi->offset;
-        float decay = pi->decay ? 1.0f - lr * o->weight_decay : 1.0f, step_size = lr / bc1, sbc2 = sqrtf(bc2);
-        int64_t nv = n / DECAR__VW, k;
-        const decar__v b1 = decar__vset1(o->beta1), c1 = decar__vset1(1.0f - o->beta1), b2 = decar__vset1(o->beta2);
-        const decar__v c2 = decar__vset1(1.0f - o->beta2), vd = decar__vset1(decay), vs = decar__vset1(step_size);
-        const decar__v vb = decar__vset1(sbc2), ve = decar__vset1(o->eps);
-        DECAR__PAR_FOR_IF(n >= 32768) /* in vectors: the same IEEE operations, in the same order, as the tail */
-        for (k = 0; k < nv; k++) {
-            float *pk = p + k * DECAR__VW, *mk = m + k * DECAR__VW, *vk = v + k * DECAR__VW;
-            decar__v gi = decar__vload(gr + k * DECAR__VW), mm, vv;
-            mm = decar__vadd(decar__vmul(b1, decar__vload(mk)), decar__vmul(c1, gi));
-            vv = decar__vadd(decar__vmul(b2, decar__vload(vk)), decar__vmul(decar__vmul(c2, gi), gi));
-            decar__vstore(mk, mm);
-            decar__vstore(vk, vv);
-            decar__vstore(
-                pk, decar__vsub(decar__vmul(decar__vload(pk), vd),
-                                decar__vdiv(decar__vmul(vs, mm), decar__vadd(decar__vdiv(decar__vsqrt(vv), vb), ve))));
-        }
-        for (i = nv * DECAR__VW; i < n; i++) {
-            float gi = gr[i];
-            m[i] = o->beta1 * m[i] + (1.0f - o->beta1) * gi;
-            v[i] = o->beta2 * v[i] + (1.0f - o->beta2) * gi * gi;
-            p[i] = p[i] * decay - step_size * m[i] / (sqrtf(v[i]) / sbc2 + o->eps);
-        }
-    }
-    g->step++;
-}
-
-/* targets (and weights) for the text positions, widened to prefix + text with -1 (0) on the prefix */
-static int decar__widen(decar_ctx *ctx, int P, const int32_t *tg, const float *w, int B, int T, int32_t **tg_out,
-                        float **w_out) {
-    int b;
-    *tg_out = (int32_t *)tg;
-    *w_out = (float *)w;
-    if (!P) return 1;
-    *tg_out = (int32_t *)decar_ctx_alloc(ctx, (size_t)B * (P + T) * sizeof(int32_t));
-    if (w) *w_out = (float *)decar_ctx_alloc(ctx, (size_t)B * (P + T) * sizeof(float));
-    if (!*tg_out || (w && !*w_out)) return 0;
-    for (b = 0; b < B; b++) {
-        int t;
-        for (t = 0; t < P; t++) {
-            (*tg_out)[b * (P + T) + t] = -1;
-            if (w) (*w_out)[b * (P + T) + t] = 0.0f;
-        }
-        memcpy(*tg_out + b * (P + T) + P, tg + (int64_t)b * T, (size_t)T * sizeof(int32_t));
-        if (w) memcpy(*w_out + b * (P + T) + P, w + (int64_t)b * T, (size_t)T * sizeof(float));
-    }
-    return 1;
-}
-DECARDEF float decar_gpt_train_step(decar_gpt *g, decar_ctx *ctx, const decar_opt *o, const int32_t *ids,
-                                    const int32_t *targets, const float *weights, int B, int T) {
-    return decar_gpt_train_step_prefix(g, ctx, o, NULL, ids, targets, weights, B, T);
-}
-DECARDEF float decar_gpt_train_step_prefix(decar_gpt *g, decar_ctx *ctx, const decar_opt *o, const float *prefix,
-                                           const int32_t *ids, const int32_t *targets, const float *weights, int B,
-                                           int T) {
-    decar_tensor *logits, *loss;
-    float lv, *w2;
-    int32_t *tg2;
-    int nc = decar_gpt_classes(&g->cfg);
-    int P = prefix ? g->cfg.n_prefix : 0;
-    decar_ctx_reset(ctx);
-    decar_gpt_zero_grad(g);
-    if (!decar__widen(ctx, P, targets, weights, B, T, &tg2, &w2)) return NAN;
-    logits = decar_gpt_forward_prefix(ctx, g, prefix, ids, B, T);
-    loss = decar_cross_entropy(ctx, logits, tg2, w2, weights ? (float)B * (float)T : 0.0f, nc, NULL);
-    if (!loss || decar_backward(ctx, loss)) return NAN;
-    lv = loss->data[0];
-    if (!(lv == lv) || fabsf(lv) == INFINITY) {
-        decar__ctx_fail(ctx, DECAR_ERR_NUMERIC, "the loss is %f: lower the learning rate", (double)lv);
-        return NAN;
-    }
-    decar_gpt_clip_grad(g, o->grad_clip);
-    decar_gpt_adamw(g, o);
-    return lv;
-}
-
-DECARDEF int decar_gpt_score(decar_gpt *g, decar_ctx *ctx, const int32_t *ids, const int32_t *targets, int B, int T,
-                             float *nll) {
-    return decar_gpt_score_prefix(g, ctx, NULL, ids, targets, B, T, nll);
-}
-DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *prefix, const int32_t *ids,
-                                    const int32_t *targets, int B, int T, float *nll) {
-    decar_tensor *logits;
-    int nc = decar_gpt_classes(&g->cfg), b;
-    int P = prefix ? g->cfg.n_prefix : 0;
-    int32_t *tg2;
-    float *w2, *nll2;
-    decar_ctx_reset(ctx);
-    if (!decar__widen(ctx, P, targets, NULL, B, T, &tg2, &w2)) return ctx->status;
-    nll2 = P ? (float *)decar_ctx_alloc(ctx, (size_t)B * (P + T) * sizeof(float)) : nll;
-    logits = decar_gpt_forward_prefix(ctx, g, prefix, ids, B, T);
-    if (!nll2 || !decar_cross_entropy(ctx, logits, tg2, NULL, 0.0f, nc, nll2)) return ctx->status;
-    if (P)
-        for (b = 0; b < B; b++)
-            memcpy(nll + (int64_t)b * T, nll2 + (int64_t)b * (P + T) + P, (size_t)T * sizeof(float));
-    return DECAR_OK;
-}
-
-DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const decar_data *d, int B, int T,
-                                   const decar_dfm *dfm, int batches) {
-    size_t n = (size_t)B * (size_t)T;
-    int32_t *x = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
-    int32_t *y = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
-    int32_t *xi = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
-    float *w = (float *)DECAR_MALLOC(n * sizeof(float));
-    float *nll = (float *)DECAR_MALLOC(n * sizeof(float));
-    double tot = 0.0;
-    int b, nb = 0;
-    size_t i;
-    decar_rng r;
-    decar_rng_seed(&r, 777); /* the same validation windows every time */
-    for (b = 0; b < batches && x && y && xi && w && nll && d->stream_len[1] > (int64_t)T + 2; b++) {
-        double s = 0.0;
-        if (decar_data_batch(d, 1, &r, B, T, x, y, NULL)) break;
-        if (!dfm) {
-            /* mean_i -ln p(y_i | x_<=i) */
-            if (decar_gpt_score(g, ctx, x, y, B, T, nll)) break;
-            for (i = 0; i < n; i++) s += nll[i];
-        } else {
-            /* mean_i w_i * -ln p(y_i | x_t): the DFM bound of one draw of t per window */
-            decar_dfm_corrupt(dfm, &r, x, xi, y, w, B, T, NULL);
-            if (decar_gpt_score(g, ctx, xi, y, B, T, nll)) break;
-            for (i = 0; i < n; i++) s += (double)nll[i] * w[i];
-        }
-        tot += s / (double)n;
-        nb++;
-    }
-    decar__free(x);
-    decar__free(y);
-    decar__free(xi);
-    decar__free(w);
-    decar__free(nll);
-    return nb ? tot / nb : NAN;
-}
-DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const decar_data *d, const decar_opt *o,
-                         const decar_train_opts *t, decar_train_fn fn, void *user, decar_error *e) {
-    int B = t->batch, T = t->seq_len;
-    size_t n = (size_t)(B > 0 ? B : 1) * (size_t)(T > 0 ? T : 1);
-    int32_t *x = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
-    int32_t *y = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
-    int32_t *xi = t->dfm ? (int32_t *)DECAR_MALLOC(n * sizeof(int32_t)) : NULL;
-    float *w = t->dfm ? (float *)DECAR_MALLOC(n * sizeof(float)) : NULL;
-    double ema = -1.0;
-    int rc = DECAR_OK;
-    decar_rng r;
-    r.s = g->rng_state;
-    if (B < 1 || T < 1 || T > g->cfg.seq_len) {
-        rc = DECAR_ERR_ARG;
-        decar__seterr(e, rc, "batch %d x %d tokens for a context of %d", B, T, g->cfg.seq_len);
-    } else if (d->stream_len[0] < (int64_t)T + 2) {
-        rc = DECAR_ERR_ARG;
-        decar__seterr(e, rc, "only %lld training tokens, need more than %d", (long long)d->stream_len[0], T + 1);
-    } else if (!x || !y || (t->dfm && (!xi || !w))) {
-        rc = DECAR_ERR_NOMEM;
-        decar__seterr(e, rc, "no memory for a batch");
-    }
-    while (!rc && g->step < t->steps) {
-        decar_train_event ev;
-        int64_t s = g->step;
-        decar_data_batch(d, 0, &r, B, T, x, y, NULL); /* cannot fail: the stream was checked above */
-        if (t->dfm) {
-            /* x_t: each token of the targets masked with probability 1 - kappa(t); weights kappa'/(1 - kappa) */
-            memcpy(xi, x, n * sizeof(int32_t));
-            decar_dfm_corrupt(t->dfm, &r, x, xi, y, w, B, T, NULL);
-        }
-        ev.lr = decar_opt_lr(o, s);
-        ev.loss = decar_gpt_train_step(g, ctx, o, t->dfm ? xi : x, y, w, B, T);
-        if (ev.loss != ev.loss) {
-            rc = decar_ctx_status(ctx) ? decar_ctx_status(ctx) : DECAR_ERR_NUMERIC;
-            decar__seterr(e, rc, "step %lld: %s", (long long)s,
-                          decar_ctx_status(ctx) ? decar_ctx_error(ctx) : "the loss is NaN (lower the learning rate?)");
-            break;
-        }
-        g->rng_state = r.s;
-        ema = ema < 0 ? ev.loss : 0.95 * ema + 0.05 * ev.loss;
-        ev.step = s + 1;
-        ev.loss_ema = ema;
-        ev.validated = (t->val_every && (s + 1) % t->val_every == 0) || s + 1 == t->steps;
-        ev.val_loss = NAN;
-        if (ev.validated) ev.val_loss = decar_gpt_val_loss(g, ctx, d, B, T, t->dfm, t->val_batches);
-        if (fn && fn(user, &ev)) break;
-    }
-    decar__free(x);
-    decar__free(y);
-    decar__free(xi);
-    decar__free(w);
-    return rc;
-}
-
-/* KV-cache step at batch 1 (inference only; matrix-vector kernels). kv layout: [layer][k|v][seq_len][C]. */
-DECARDEF size_t decar_gpt_kv_size(const decar_gpt_config *c) {
-    return (size_t)c->n_layer * 2 * (size_t)c->seq_len * (size_t)c->d_model;
-}
-DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c) {
-    return decar_gpt_step_batch_scratch(c, 1);
-}
-DECARDEF size_t decar_gpt_step_batch_scratch(const decar_gpt_config *c, int n) {
-    return (size_t)n * ((size_t)c->d_model * 10 + (size_t)c->seq_len) + 64;
-}
-DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float *logits, float *scratch,
-                            decar_error *e) {
-    if (tok < 0 || tok >= g->cfg.vocab_size)
-        DECAR__FAIL(e, DECAR_ERR_ARG, "token %d outside the vocabulary of %d", (int)tok, g->cfg.vocab_size);
-    return decar_gpt_step_embed(g, kv, g->params + g->info[0].offset + (int64_t)tok * g->cfg.d_model, pos, logits,
-                                scratch, e);
-}
-DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *out, decar_error *e) {
-    const decar_gpt_config *c = &g->cfg;
-    int64_t H = c->d_proj_hidden > 0 ? c->d_proj_hidden : c->d_model;
-    const decar_param_info *V = g->info + DECAR__VIS(c);
-    float *hid;
-    if (c->n_prefix <= 0) DECAR__FAIL(e, DECAR_ERR_ARG, "the model takes no image prefix");
-    hid = (float *)DECAR_MALLOC((size_t)(c->n_prefix * H) * sizeof(float));
-    if (!hid) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to project a prefix");
-    decar_linear_forward(c->d_proj_hidden > 0 ? hid : out, prefix, g->params + V[0].offset, g->params + V[1].offset,
-                         c->n_prefix, c->d_prefix, H, decar_ctx_ws(g->pctx));
-    if (c->d_proj_hidden > 0) {
-        decar__gelu_span(hid, hid, NULL, c->n_prefix * H);
-        decar_linear_forward(out, hid, g->params + V[2].offset, g->params + V[3].offset, c->n_prefix, H, c->d_model,
-                             decar_ctx_ws(g->pctx));
-    }
-    DECAR_FREE(hid);
-    return DECAR_OK;
-}
-DECARDEF int decar_gpt_step_embed(decar_gpt *g, float *kv, const float *emb, int pos, float *logits, float *scratch,
-                                  decar_error *e) {
-    return decar_gpt_step_batch(g, &kv, emb, &pos, 1, logits, scratch, e);
-}
-static void decar__ln_rows(float *dst, const float *src, const float *w, const float *b, int64_t n,
-                           int64_t C) { /* inference LayerNorm */
-    int64_t r;
-    for (r = 0; r < n; r++) decar__ln_row(dst + r * C, src + r * C, w, b, C, NULL);
-}
-/* n sequences at once: every weight matrix is read once for all n (a GEMM from 32 on), each sequence attends to
-   its own KV cache kv[j] at its own position pos[j]. emb (n, C) input vectors; logits (n, vocab). */
-DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n,
-                                  float *logits, float *scratch, decar_error *e) {
-    const decar_gpt_config *c = &g->cfg;
-    int64_t C = c->d_model, T = c->seq_len, nh = c->n_head, hs = C / nh, l, j;
-    float *x = scratch, *xn = x + n * C, *qkv = xn + n * C, *att = qkv + 3 * n * C, *hid = att + n * C,
-          *scores = hid + 4 * n * C;
-    float *P = g->params;
-    const decar_param_info *PI = g->info;
-    float scale = 1.0f / sqrtf((float)hs);
-    if (!c->causal || n < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "KV-cache steps need a causal model and n >= 1");
-    for (j = 0; j < n; j++) {
-        int64_t i;
-        if (pos[j] < 0 || pos[j] >= T)
-            DECAR__FAIL(e, DECAR_ERR_ARG, "position %d outside the context of %d", pos[j], (int)T);
-        for (i = 0; i < C; i++) x[j * C + i] = emb[j * C + i] + P[PI[DECAR__WPE].offset + (int64_t)pos[j] * C + i];
-    }
-    for (l = 0; l < c->n_layer; l++) {
-        const decar_param_info *L = PI + DECAR__BLOCK(l);
-        int64_t i;
-        decar__ln_rows(xn, x, P + L[DECAR__LN1_W].offset, P + L[DECAR__LN1_B].offset, n, C);
-        decar_linear_forward(qkv, xn, P + L[DECAR__QKV_W].offset, P + L[DECAR__QKV_B].offset, n, C, 3 * C,
-                             decar_ctx_ws(g->pctx));
-        DECAR__PAR_FOR_IF(n > 1)
-        for (j = 0; j < n; j++) { /* each sequence: append to its cache, attend over it (its own score row) */
-            float *kc = kv[j] + ((size_t)l * 2) * T * C, *vc = kc + T * C, *q = qkv + j * 3 * C, *sc = scores + j * T;
-            int64_t h, t2, p = pos[j];
-            memcpy(kc + p * C, q + C, (size_t)C * sizeof(float));
-            memcpy(vc + p * C, q + 2 * C, (size_t)C * sizeof(float));
-            for (h = 0; h < nh; h++) {
-                float mx = -INFINITY, s = 0.0f, *o = att + j * C + h * hs;
-                for (t2 = 0; t2 <= p; t2++) {
-                    sc[t2] = decar__dot(q + h * hs, kc + t2 * C + h * hs, hs) * scale;
-                    if (sc[t2] > mx) mx = sc[t2];
-                }
-                s = decar__exp_span(sc, sc, mx, p + 1);
-                memset(o, 0, (size_t)hs * sizeof(float));
-                for (t2 = 0; t2 <= p; t2++) decar__axpy(o, sc[t2] / s, vc + t2 * C + h * hs, hs);
-            }
-        }
-        decar_linear_forward(xn, att, P + L[DECAR__ATTPROJ_W].offset, P + L[DECAR__ATTPROJ_B].offset, n, C, C,
-                             decar_ctx_ws(g->pctx));
-        for (i = 0; i < n * C; i++) x[i] += xn[i];
-        decar__ln_rows(xn, x, P + L[DECAR__LN2_W].offset, P + L[DECAR__LN2_B].offset, n, C);
-        decar_linear_forward(hid, xn, P + L[DECAR__FC_W].offset, P + L[DECAR__FC_B].offset, n, C, 4 * C,
-                             decar_ctx_ws(g->pctx));
-        decar__gelu_span(hid, hid, NULL, n * 4 * C);
-        decar_linear_forward(xn, hid, P + L[DECAR__FCPROJ_W].offset, P + L[DECAR__FCPROJ_B].offset, n, 4 * C, C,
-                             decar_ctx_ws(g->pctx));
-        for (i = 0; i < n * C; i++) x[i] += xn[i];
-    }
-    decar__ln_rows(xn, x, P + PI[DECAR__LNF(c)].offset, P + PI[DECAR__LNF(c) + 1].offset, n, C);
-    decar_linear_forward(logits, xn, P + PI[DECAR__WTE].offset, NULL, n, C, c->vocab_size, decar_ctx_ws(g->pctx));
-    return DECAR_OK;
-}
-
-/* ---- 8. checkpoints ------------------------------------------------------------------------------------------- */
-typedef struct decar__sb {
-    char *p;
-    size_t n, cap;
-    int oom;
-} decar__sb; /* string builder (no stdio needed) */
-static void decar__sb_put(decar__sb *s, const char *x, size_t n) {
-    if (s->oom) return;
-    if (s->n + n + 1 > s->cap) {
-        size_t nc = (s->cap ? s->cap * 2 : 4096);
-        char *np;
-        while (nc < s->n + n + 1) nc *= 2;
-        np = (char *)DECAR_REALLOC(s->p, nc);
-        if (!np) {
-            s->oom = 1;
-            return;
-        }
-        s->p = np;
-        s->cap = nc;
-    }
-    memcpy(s->p + s->n, x, n);
-    s->n += n;
-    s->p[s->n] = 0;
-}
-static void decar__sb_str(decar__sb *s, const char *x) {
-    decar__sb_put(s, x, strlen(x));
-}
-static void decar__sb_u64(decar__sb *s, uint64_t v) {
-    char b[24];
-    int k = 0, i;
-    char o[24];
-    do {
-        b[k++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (i = 0; i < k; i++) o[i] = b[k - 1 - i];
-    decar__sb_put(s, o, (size_t)k);
-}
-static void decar__sb_kv(decar__sb *s, const char *k, uint64_t v) { /* "k":"v", */
-    decar__sb_str(s, "\"");
-    decar__sb_str(s, k);
-    decar__sb_str(s, "\":\"");
-    decar__sb_u64(s, v);
-    decar__sb_str(s, "\",");
-}
-
-static uint32_t decar__crc32(const uint8_t *p, size_t n) {
-    uint32_t tab[256], c = 0xffffffffu;
-    uint32_t i;
-    int k;
-    size_t j;
-    for (i = 0; i < 256; i++) {
-        uint32_t x = i;
-        for (k = 0; k < 8; k++) x = (x & 1) ? 0xedb88320u ^ (x >> 1) : x >> 1;
-        tab[i] = x;
-    }
-    for (j = 0; j < n; j++) c = tab[(c ^ p[j]) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
-}
-static int decar__little_endian(void) {
-    uint16_t x = 1;
-    uint8_t b;
-    memcpy(&b, &x, 1);
-    return b == 1;
-}
-static void decar__f32_le(uint8_t *dst, const float *src, size_t n) { /* host floats -> little-endian bytes */
-    size_t i;
-    memcpy(dst, src, n * 4);
-    if (!decar__little_endian())
-        for (i = 0; i < n; i++) {
-            uint8_t t = dst[4 * i];
-            dst[4 * i] = dst[4 * i + 3];
-            dst[4 * i + 3] = t;
-            t = dst[4 * i + 1];
-            dst[4 * i + 1] = dst[4 * i + 2];
-            dst[4 * i + 2] = t;
-        }
-}
-
-DECARDEF int decar_st_save_mem(const decar_st_tensor *t, int n, const char *meta, void **buf, size_t *len,
-                               decar_error *e) {
-    decar__sb h;
-    size_t off = 0, data_len = 0, hlen;
-    int i;
-    uint8_t *b;
-    for (i = 0; i < n; i++) data_len += (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1)) * 4;
-    b = (uint8_t *)DECAR_MALLOC(data_len + 1);
-    if (!b) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lu-byte file", (unsigned long)data_len);
-    memset(b, 0, data_len + 1);
-    for (i = 0; i < n; i++) {
-        size_t ne = (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1));
-        decar__f32_le(b + off, t[i].data, ne);
-        off += ne * 4;
-    }
-    memset(&h, 0, sizeof h);
-    decar__sb_str(&h, "{\"__metadata__\":{\"format\":\"pt\",\"decar_version\":\"" DECAR_VERSION "\",");
-    if (meta && *meta) {
-        decar__sb_str(&h, meta);
-        decar__sb_str(&h, ",");
-    }
-    decar__sb_kv(&h, "decar_crc32", decar__crc32(b, data_len));
-    h.n--; /* drop the trailing comma */
-    decar__sb_str(&h, "}");
-    for (i = 0, off = 0; i < n; i++) {
-        size_t nb = (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1)) * 4;
-        decar__sb_str(&h, ",\"");
-        decar__sb_str(&h, t[i].name);
-        decar__sb_str(&h, "\":{\"dtype\":\"F32\",\"shape\":[");
-        decar__sb_u64(&h, (uint64_t)t[i].shape[0]);
-        if (t[i].ndim == 2) {
-            decar__sb_str(&h, ",");
-            decar__sb_u64(&h, (uint64_t)t[i].shape[1]);
-        }
-        decar__sb_str(&h, "],\"data_offsets\":[");
-        decar__sb_u64(&h, off);
-        decar__sb_str(&h, ",");
-        decar__sb_u64(&h, off + nb);
-        decar__sb_str(&h, "]}");
-        off += nb;
-    }
-    decar__sb_str(&h, "}");
-    while (h.n % 8) decar__sb_str(&h, " "); /* the format allows trailing spaces; keeps the data 8-aligned */
-    if (h.oom) {
-        DECAR_FREE(b);
-        decar__free(h.p);
-        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the header");
-    }
-    hlen = h.n;
-    *len = 8 + hlen + data_len;
-    *buf = DECAR_MALLOC(*len);
-    if (!*buf) {
-        DECAR_FREE(b);
-        DECAR_FREE(h.p);
-        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the file");
-    }
-    {
-        uint8_t *o = (uint8_t *)*buf;
-        for (i = 0; i < 8; i++) o[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
-        memcpy(o + 8, h.p, hlen);
-        memcpy(o + 8 + hlen, b, data_len);
-    }
-    DECAR_FREE(b);
-    DECAR_FREE(h.p);
-    return DECAR_OK;
-}
-
-DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *extra_meta, void **buf, size_t *len,
-                                decar_error *e) {
-    decar__sb m;
-    int pass, t, n = 0, rc;
-    decar_st_tensor *ts;
-    char *names;
-    const char *pre[3];
-    const float *blk[3];
-    pre[0] = "";
-    pre[1] = "optim.m.";
-    pre[2] = "optim.v.";
-    blk[0] = g->params;
-    blk[1] = g->m;
-    blk[2] = g->v;
-    ts = (decar_st_tensor *)DECAR_MALLOC((size_t)g->n_tensors * 3 * sizeof *ts);
-    names = (char *)DECAR_MALLOC((size_t)g->n_tensors * 3 * 80);
-    if (!ts || !names) {
-        decar__free(ts);
-        decar__free(names);
-        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
-    }
-    for (pass = 0; pass < (with_opt ? 3 : 1); pass++)
-        for (t = 0; t < g->n_tensors; t++, n++) {
-            const decar_param_info *pi = &g->info[t];
-            char *nm = names + (size_t)n * 80;
-            strcpy(nm, pre[pass]);
-            strcat(nm, pi->name);
-            ts[n].name = nm;
-            ts[n].ndim = pi->ndim;
-            ts[n].shape[0] = pi->shape[0];
-            ts[n].shape[1] = pi->shape[1];
-            ts[n].data = blk[pass] + pi->offset;
-        }
-    memset(&m, 0, sizeof m);
-    decar__sb_kv(&m, "vocab_size", (uint64_t)g->cfg.vocab_size);
-    decar__sb_kv(&m, "n_layer", (uint64_t)g->cfg.n_layer);
-    decar__sb_kv(&m, "n_head", (uint64_t)g->cfg.n_head);
-    decar__sb_kv(&m, "d_model", (uint64_t)g->cfg.d_model);
-    decar__sb_kv(&m, "seq_len", (uint64_t)g->cfg.seq_len);
-    decar__sb_kv(&m, "causal", (uint64_t)g->cfg.causal);
-    if (g->cfg.n_prefix > 0) {
-        decar__sb_kv(&m, "n_prefix", (uint64_t)g->cfg.n_prefix);
-        decar__sb_kv(&m, "d_prefix", (uint64_t)g->cfg.d_prefix);
-        decar__sb_kv(&m, "d_proj_hidden", (uint64_t)g->cfg.d_proj_hidden);
-    }
-    if (g->cfg.no_mask) decar__sb_kv(&m, "no_mask", 1);
-    decar__sb_kv(&m, "step", (uint64_t)g->step);
-    decar__sb_kv(&m, "rng_state", g->rng_state);
-    if (g->tokenizer) decar__sb_kv(&m, "tokenizer", g->tokenizer);
-    if (extra_meta && *extra_meta)
-        decar__sb_str(&m, extra_meta);
-    else if (m.n) {
-        m.n--;
-        m.p[m.n] = 0;
-    }
-    if (m.oom) {
-        DECAR_FREE(ts);
-        DECAR_FREE(names);
-        decar__free(m.p);
-        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
-    }
-    rc = decar_st_save_mem(ts, n, m.p, buf, len, e);
-    DECAR_FREE(ts);
-    DECAR_FREE(names);
-    DECAR_FREE(m.p);
-    return rc;
-}
-
-/* a strict reader for the JSON subset safetensors uses: objects, strings, integer arrays, integers */
-typedef struct decar__js {
-    const char *p, *end;
-} decar__js;
-static void decar__js_ws(decar__js *j) {
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
-}
-static int decar__js_ch(decar__js *j, char c) {
-    decar__js_ws(j);
-    if (j->p < j->end && *j->p == c) {
-        j->p++;
-        return 1;
-    }
-    return 0;
-}
-static int decar__js_str(decar__js *j, char *out, size_t cap) { /* 0 on success; \u escapes outside ASCII become '?' */
-    size_t n = 0;
-    if (!decar__js_ch(j, '"')) return -1;
-    while (j->p < j->end && *j->p != '"') {
-        char ch = *j->p++;
-        if ((unsigned char)ch < 0x20) return -1;
-        if (ch == '\\') {
-            if (j->p >= j->end) return -1;
-            ch = *j->p++;
-            switch (ch) {
-                case 'n':
-                    ch = '\n';
-                    break;
-                case 't':
-                    ch = '\t';
-                    break;
-                case 'r':
-                    ch = '\r';
-                    break;
-                case 'b':
-                    ch = '\b';
-                    break;
-                case 'f':
-                    ch = '\f';
-                    break;
-                case '"':
-                case '\\':
-                case '/':
-                    break;
-                case 'u': {
-                    int k;
-                    unsigned v = 0;
-                    if (j->end - j->p < 4) return -1;
-                    for (k = 0; k < 4; k++) {
-                        char x = *j->p++;
-                        v <<= 4;
-                        if (x >= '0' && x <= '9')
-                            v |= (unsigned)(x - '0');
-                        else if (x >= 'a' && x <= 'f')
-                            v |= (unsigned)(x - 'a' + 10);
-                        else if (x >= 'A' && x <= 'F')
-                            v |= (unsigned)(x - 'A' + 10);
-                        else
-                            return -1;
-                    }
-                    ch = v < 0x80 ? (char)v : '?';
-                    break;
-                }
-                default:
-                    return -1;
-            }
-        }
-        if (n + 1 >= cap) return -1;
-        out[n++] = ch;
-    }
-    if (j->p >= j->end) return -1;
-    j->p++;
-    out[n] = 0;
-    return 0;
-}
-static int decar__js_int(decar__js *j, int64_t *v) {
-    int64_t x = 0;
-    int digits = 0;
-    decar__js_ws(j);
-    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
-        if (x > (((int64_t)1 << 62) - 9) / 10) return -1;
-        x = x * 10 + (*j->p++ - '0');
-        digits++;
-    }
-    *v = x;
-    return digits ? 0 : -1;
-}
-
-typedef struct decar__st_entry {
-    char name[128];
-    int f32;
-    int ndim;
-    int64_t shape[8];
-    int64_t begin, end;
-} decar__st_entry;
-/* a parsed safetensors header: t[] in file order, by_name[] points at the same entries sorted by name */
-typedef struct decar__st {
-    decar__st_entry *t;
-    decar__st_entry **by_name;
-    int n;
-    char mk[64][64];
-    char mv[64][128];
-    int nm;
-    size_t data_off, data_len;
-} decar__st;
-static void decar__st_free(decar__st *st) {
-    decar__free(st->t);
-    decar__free(st->by_name);
-    st->t = NULL;
-    st->by_name = NULL;
-}
-static int decar__st_cmp_begin(const void *a, const void *b) {
-    const decar__st_entry *x = *(decar__st_entry *const *)a;
-    const decar__st_entry *y = *(decar__st_entry *const *)b;
-    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
-    return x->end < y->end ? -1 : x->end > y->end;
-}
-static int decar__st_cmp_name(const void *a, const void *b) {
-    return strcmp((*(decar__st_entry *const *)a)->name, (*(decar__st_entry *const *)b)->name);
-}
-/* the entry named `name`, or NULL: binary search, O(log n) */
-static const decar__st_entry *decar__st_find(const decar__st *st, const char *name) {
-    int lo = 0, hi = st->n - 1;
-    while (lo <= hi) {
-        int mid = lo + (hi - lo) / 2;
-        int c = strcmp(st->by_name[mid]->name, name);
-        if (c == 0) return st->by_name[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return NULL;
-}
-
-#define DECAR__MAX_HEADER ((uint64_t)100 << 20)
-static int decar__st_parse(const uint8_t *b, size_t len, decar__st *st, decar_error *e) {
-    uint64_t hl = 0;
-    int i, cap = 0;
-    decar__js j;
-    memset(st, 0, sizeof *st);
-    if (len < 8)
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "checkpoint is %lu bytes: too short for a safetensors header (truncated?)",
-                    (unsigned long)len);
-    for (i = 0; i < 8; i++) hl |= (uint64_t)b[i] << (8 * i);
-    if (hl > DECAR__MAX_HEADER)
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header claims %llu bytes (limit %llu): corrupt file",
-                    (unsigned long long)hl, (unsigned long long)DECAR__MAX_HEADER);
-    if (hl < 2 || hl > len - 8)
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header length %llu does not fit a %lu-byte file (truncated?)",
-                    (unsigned long long)hl, (unsigned long)len);
-    st->data_off = 8 + (size_t)hl;
-    st->data_len = len - st->data_off;
-    j.p = (const char *)b + 8;
-    j.end = j.p + hl;
-    if (!decar__js_ch(&j, '{')) DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header is not a JSON object");
-    if (decar__js_ch(&j, '}')) goto done;
-    for (;;) {
-        char key[128];
-        if (decar__js_str(&j, key, sizeof key) || !decar__js_ch(&j, ':')) goto bad;
-        if (strcmp(key, "__metadata__") == 0) {
-            if (!decar__js_ch(&j, '{')) goto bad;
-            if (!decar__js_ch(&j, '}'))
-                for (;;) {
-                    char k[64], v[128];
-                    if (decar__js_str(&j, k, sizeof k) || !decar__js_ch(&j, ':') || decar__js_str(&j, v, sizeof v))
-                        goto bad;
-                    if (st->nm < 64) {
-                        strcpy(st->mk[st->nm], k);
-                        strcpy(st->mv[st->nm], v);
-                        st->nm++;
-                    }
-                    if (decar__js_ch(&j, '}')) break;
-                    if (!decar__js_ch(&j, ',')) goto bad;
-                }
-        } else {
-            decar__st_entry *t;
-            int got = 0;
-            if (st->n == cap) {
-                decar__st_entry *nt;
-                cap = cap ? cap * 2 : 64;
-                if (cap > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_FORMAT, "too many tensors in the checkpoint");
-                nt = (decar__st_entry *)DECAR_REALLOC(st->t, (size_t)cap * sizeof *nt);
-                if (!nt) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the tensor table");
-                st->t = nt;
-            }
-            t = &st->t[st->n++];
-            memset(t, 0, sizeof *t);
-            strcpy(t->name, key);
-            if (!decar__js_ch(&j, '{')) goto bad;
-            for (;;) {
-                char f[32];
-                if (decar__js_str(&j, f, sizeof f) || !decar__js_ch(&j, ':')) goto bad;
-                if (strcmp(f, "dtype") == 0) {
-                    char dt[16];
-                    if (decar__js_str(&j, dt, sizeof dt)) goto bad;
-                    t->f32 = strcmp(dt, "F32") == 0;
-                    got |= 1;
-                } else if (strcmp(f, "shape") == 0) {
-                    if (!decar__js_ch(&j, '[')) goto bad;
-                    if (!decar__js_ch(&j, ']'))
-                        for (;;) {
-                            if (t->ndim >= 8 || decar__js_int(&j, &t->shape[t->ndim])) goto bad;
-                            t->ndim++;
-                            if (decar__js_ch(&j, ']')) break;
-                            if (!decar__js_ch(&j, ',')) goto bad;
-                        }
-                    got |= 2;
-                } else if (strcmp(f, "data_offsets") == 0) {
-                    if (!decar__js_ch(&j, '[') || decar__js_int(&j, &t->begin) || !decar__js_ch(&j, ',') ||
-                        decar__js_int(&j, &t->end) || !decar__js_ch(&j, ']'))
-                        goto bad;
-                    got |= 4;
-                } else
-                    goto bad;
-                if (decar__js_ch(&j, '}')) break;
-                if (!decar__js_ch(&j, ',')) goto bad;
-            }
-            if (got != 7) DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' lacks dtype, shape or data_offsets", t->name);
-        }
-        if (decar__js_ch(&j, '}')) break;
-        if (!decar__js_ch(&j, ',')) goto bad;
-    }
-done:
-    decar__js_ws(&j);
-    if (j.p != j.end) goto bad;
-    /* offsets: inside the data, sizes match shapes */
-    for (i = 0; i < st->n; i++) {
-        decar__st_entry *t = &st->t[i];
-        int64_t n = 1;
-        int d;
-        for (d = 0; d < t->ndim; d++) {
-            if (t->shape[d] > ((int64_t)1 << 40) / (n ? n : 1)) n = -1;
-            if (n >= 0) n *= t->shape[d];
-        }
-        if (t->begin > t->end || (uint64_t)t->end > st->data_len)
-            DECAR__FAIL(e, DECAR_ERR_FORMAT,
-                        "tensor '%s': data_offsets [%lld, %lld) outside the %lu data bytes (truncated?)", t->name,
-                        (long long)t->begin, (long long)t->end, (unsigned long)st->data_len);
-        if (t->f32 && (n < 0 || t->end - t->begin != n * 4))
-            DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s': %lld bytes for its shape", t->name,
-                        (long long)(t->end - t->begin));
-    }
-    /* no two tensors overlap, no name twice: sort once by offset and once by name, compare neighbours, O(n log n) */
-    st->by_name = (decar__st_entry **)DECAR_MALLOC((size_t)(st->n > 0 ? st->n : 1) * sizeof(decar__st_entry *));
-    if (!st->by_name) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the tensor index");
-    for (i = 0; i < st->n; i++) st->by_name[i] = &st->t[i];
-    if (st->n > 1) qsort(st->by_name, (size_t)st->n, sizeof(decar__st_entry *), decar__st_cmp_begin);
-    {
-        int64_t reach = 0; /* the largest end offset among the non-empty tensors so far */
-        const decar__st_entry *owner = NULL;
-        for (i = 0; i < st->n; i++) {
-            const decar__st_entry *t = st->by_name[i];
-            if (t->begin == t->end) continue;
-            if (owner && t->begin < reach)
-                DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensors '%s' and '%s' overlap in the data section", owner->name,
-                            t->name);
-            if (t->end > reach) {
-                reach = t->end;
-                owner = t;
-            }
-        }
-    }
-    if (st->n > 1) qsort(st->by_name, (size_t)st->n, sizeof(decar__st_entry *), decar__st_cmp_name);
-    for (i = 1; i < st->n; i++)
-        if (strcmp(st->by_name[i - 1]->name, st->by_name[i]->name) == 0)
-            DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' appears twice in the header", st->by_name[i]->name);
-    return DECAR_OK;
-bad:
-    DECAR__FAIL(e, DECAR_ERR_FORMAT, "malformed safetensors header JSON near byte %ld", (long)(j.p - (const char *)b));
-}
-static const char *decar__st_meta(const decar__st *st, const char *k) {
-    int i;
-    for (i = 0; i < st->nm; i++)
-        if (strcmp(st->mk[i], k) == 0) return st->mv[i];
-    return NULL;
-}
-static int decar__parse_u64(const char *s, uint64_t *v) {
-    uint64_t x = 0;
-    if (!s || !*s) return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || x > (UINT64_MAX - 9) / 10) return -1;
-        x = x * 10 + (uint64_t)(*s - '0');
-    }
-    *v = x;
-    return 0;
-}
-static int decar__meta_int(const decar__st *st, const char *k, int *out, decar_error *e) {
-    uint64_t v;
-    if (decar__parse_u64(decar__st_meta(st, k), &v) || v > 0x7fffffff)
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "checkpoint metadata lacks a valid '%s'", k);
-    *out = (int)v;
-    return DECAR_OK;
-}
-
-DECARDEF int decar_meta_get(const void *buf, size_t len, const char *key, char *val, size_t cap) {
-    decar__st st;
-    const char *v;
-    int rc = -1;
-    if (decar__st_parse((const uint8_t *)buf, len, &st, NULL) == DECAR_OK && (v = decar__st_meta(&st, key)) &&
-        strlen(v) < cap) {
-        strcpy(val, v);
-        rc = 0;
-    }
-    decar__st_free(&st);
-    return rc;
-}
-
-/* the data section against the "decar_crc32" metadata, when the file has one (files from other tools may not) */
-static int decar__st_check_crc(const decar__st *st, const uint8_t *b, decar_error *e) {
-    const char *crc_s = decar__st_meta(st, "decar_crc32");
-    uint64_t v;
-    if (crc_s && (decar__parse_u64(crc_s, &v) || v != decar__crc32(b + st->data_off, st->data_len)))
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "data fails its CRC32 check: the file is corrupted or truncated");
-    return DECAR_OK;
-}
-/* parse + CRC: on failure nothing is left allocated */
-static int decar__st_open(const uint8_t *b, size_t len, decar__st *st, decar_error *e) {
-    int rc = decar__st_parse(b, len, st, e);
-    if (!rc) rc = decar__st_check_crc(st, b, e);
-    if (rc) decar__st_free(st);
-    return rc;
-}
-/* the F32 tensor `name` holding exactly n elements, or NULL with the reason in e */
-static const decar__st_entry *decar__st_want(const decar__st *st, const char *name, int64_t n, decar_error *e) {
-    const decar__st_entry *en = decar__st_find(st, name);
-    if (!en) {
-        decar__seterr(e, DECAR_ERR_FORMAT, "no tensor '%s'", name);
-        return NULL;
-    }
-    if (!en->f32 || en->end - en->begin != n * 4) {
-        decar__seterr(e, DECAR_ERR_FORMAT, "tensor '%s' is not F32 with %lld elements", name, (long long)n);
-        return NULL;
-    }
-    return en;
-}
-/* out[0..n) = the little-endian floats of entry en; NaN and Inf are refused */
-static int decar__st_copy(const decar__st *st, const uint8_t *b, const decar__st_entry *en, float *out, int64_t n,
-                          decar_error *e) {
-    int64_t i;
-    memcpy(out, b + st->data_off + en->begin, (size_t)n * 4);
-    if (!decar__little_endian()) decar__f32_le((uint8_t *)out, out, (size_t)n);
-    for (i = 0; i < n; i++)
-        if (!(fabsf(out[i]) < INFINITY))
-            DECAR__FAIL(e, DECAR_ERR_NUMERIC, "tensor '%s' holds NaN or Inf at element %lld", en->name, (long long)i);
-    return DECAR_OK;
-}
-DECARDEF int decar_st_get(const void *buf, size_t len, const char *name, float *out, int64_t n, decar_error *e) {
-    decar__st st;
-    const decar__st_entry *en;
-    const uint8_t *b = (const uint8_t *)buf;
-    int rc = decar__st_open(b, len, &st, e);
-    if (rc) return rc;
-    en = decar__st_want(&st, name, n, e);
-    rc = en ? decar__st_copy(&st, b, en, out, n, e) : DECAR_ERR_FORMAT;
-    decar__st_free(&st);
-    return rc;
-}
-
-/* Loading trusts nothing in the file: the config is validated, then every tensor it names is found with its shape
-   before anything is allocated. The weights then account for n_params * 4 bytes of the file (the tensors were checked
-   to lie inside it without overlapping), so the model's four blocks (weights, grads, m, v) take at most 4x the file. */
-DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e) {
-    static const char *prefix[3] = { "", "optim.m.", "optim.v." };
-    decar__st st;
-    decar_gpt_config c;
-    decar_param_info *info = NULL;
-    const uint8_t *b = (const uint8_t *)buf;
-    int rc, t, pass, n_tensors = 0, have_opt = 1;
-    uint64_t v;
-    char nm[160];
-    memset(g, 0, sizeof *g);
-    if ((rc = decar__st_open(b, len, &st, e))) return rc;
-    /* the config from the metadata */
-    c.causal = 1;
-    c.n_prefix = 0;
-    c.d_prefix = 0;
-    c.d_proj_hidden = 0;
-    c.no_mask = 0;
-    rc = decar__meta_int(&st, "vocab_size", &c.vocab_size, e);
-    if (!rc) rc = decar__meta_int(&st, "n_layer", &c.n_layer, e);
-    if (!rc) rc = decar__meta_int(&st, "n_head", &c.n_head, e);
-    if (!rc) rc = decar__meta_int(&st, "d_model", &c.d_model, e);
-    if (!rc) rc = decar__meta_int(&st, "seq_len", &c.seq_len, e);
-    if (!rc && decar__st_meta(&st, "causal")) rc = decar__meta_int(&st, "causal", &c.causal, e);
-    if (!rc && decar__st_meta(&st, "no_mask")) rc = decar__meta_int(&st, "no_mask", &c.no_mask, e);
-    if (!rc && decar__st_meta(&st, "n_prefix")) {
-        rc = decar__meta_int(&st, "n_prefix", &c.n_prefix, e);
-        if (!rc) rc = decar__meta_int(&st, "d_prefix", &c.d_prefix, e);
-        if (!rc) rc = decar__meta_int(&st, "d_proj_hidden", &c.d_proj_hidden, e);
-    }
-    if (!rc) rc = decar_gpt_check_config(&c, e);
-    if (rc) goto done;
-    /* every tensor of the layout, found with its shape, before the model is allocated */
-    n_tensors = decar__gpt_layout(&c, NULL, NULL);
-    info = (decar_param_info *)DECAR_MALLOC((size_t)n_tensors * sizeof *info);
-    if (!info) {
-        rc = DECAR_ERR_NOMEM;
-        decar__seterr(e, rc, "no memory");
-        goto done;
-    }
-    decar__gpt_layout(&c, info, NULL);
-    for (pass = 0; pass < 3 && have_opt; pass++) {
-        for (t = 0; t < n_tensors; t++) {
-            const decar_param_info *pi = &info[t];
-            const decar__st_entry *en;
-            strcpy(nm, prefix[pass]);
-            strcat(nm, pi->name); /* names are at most 63 characters: nm holds them */
-            en = decar__st_find(&st, nm);
-            if (!en && pass == 0) {
-                rc = DECAR_ERR_FORMAT;
-                decar__seterr(e, rc, "checkpoint lacks tensor '%s'", nm);
-                goto done;
-            }
-            if (!en) {
-                have_opt = 0;
-                break;
-            } /* no optimizer state: a weights-only checkpoint */
-            if (!en->f32 || en->ndim != pi->ndim || en->shape[0] != pi->shape[0] ||
-                (pi->ndim == 2 && en->shape[1] != pi->shape[1])) {
-                rc = DECAR_ERR_FORMAT;
-                decar__seterr(e, rc, "tensor '%s' is not F32 of shape [%lld%s%lld] as the config says", nm,
-                              (long long)pi->shape[0], pi->ndim == 2 ? ", " : "",
-                              pi->ndim == 2 ? (long long)pi->shape[1] : 0LL);
-                goto done;
-            }
-        }
-    }
-    /* allocate, then copy the weights (and m, v when every one of them is there) */
-    if ((rc = decar__gpt_alloc(g, &c, e))) goto done;
-    for (pass = 0; pass < (have_opt ? 3 : 1) && !rc; pass++) {
-        float *blk = pass == 0 ? g->params : pass == 1 ? g->m : g->v;
-        for (t = 0; t < n_tensors && !rc; t++) {
-            const decar_param_info *pi = &info[t];
-            strcpy(nm, prefix[pass]);
-            strcat(nm, pi->name); /* names are at most 63 characters: nm holds them */
-            rc = decar__st_copy(&st, b, decar__st_find(&st, nm), blk + pi->offset, pi->shape[0] * pi->shape[1], e);
-        }
-    }
-    if (rc) {
-        decar_gpt_free(g);
-        goto done;
-    }
-    g->step = (decar__parse_u64(decar__st_meta(&st, "step"), &v) == 0 && have_opt) ? (int64_t)v : 0;
-    g->rng_state = decar__parse_u64(decar__st_meta(&st, "rng_state"), &v) == 0 ? v : 0;
-    g->tokenizer = decar__parse_u64(decar__st_meta(&st, "tokenizer"), &v) == 0 ? v : 0;
-done:
-    decar__free(info);
-    decar__st_free(&st);
-    return rc;
-}
-
-/* ---- Hugging Face GPT-2 interchange ------------------------------------------------------------------------------
-   decar's parameter names are GPT-2's (transformer.h.N.attn.c_attn.weight, ...) and the output head is tied to wte in
-   both. The layouts differ in one way: HF's Conv1D stores the c_attn, c_proj and c_fc weights as (in, out), decar
-   (like torch.nn.Linear) as (out, in). attn.c_proj is square, so a missed transpose would pass any shape check: the
-   test compares logits through PyTorch. decar's byte vocabulary (258) travels as vocab_size; EOT (256) is GPT-2's
-   bos/eos, and decar's input convention is [EOT, text...]. */
-static int decar__hf_conv1d(const char *name) {
-    static const char *suffix[4] = { "attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight",
-                                     "mlp.c_proj.weight" };
-    size_t n = strlen(name);
-    int i;
-    for (i = 0; i < 4; i++) {
-        size_t m = strlen(suffix[i]);
-        if (n >= m && !strcmp(name + n - m, suffix[i])) return 1;
-    }
-    return 0;
-}
-/* dst (cols, rows) = src (rows, cols) transposed */
-static void decar__transpose(float *dst, const float *src, int64_t rows, int64_t cols) {
-    int64_t r, c;
-    for (r = 0; r < rows; r++)
-        for (c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
-}
-DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *st_len, char **config_json,
-                                     decar_error *e) {
-    decar_st_tensor *ts;
-    float *hf;
-    int t, rc;
-    *st_buf = NULL;
-    *config_json = NULL;
-    if (!g->cfg.causal)
-        DECAR__FAIL(e, DECAR_ERR_ARG, "a DFM (bidirectional) model has no GPT-2 equivalent: export AR models");
-    if (g->cfg.n_prefix > 0)
-        DECAR__FAIL(e, DECAR_ERR_ARG, "an image-prefix captioner has no GPT2LMHeadModel equivalent");
-    ts = (decar_st_tensor *)DECAR_MALLOC((size_t)g->n_tensors * sizeof *ts);
-    hf = (float *)DECAR_MALLOC(g->n_params * sizeof(float));
-    if (!ts || !hf) {
-        decar__free(ts);
-        decar__free(hf);
-        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the export");
-    }
-    /* weights only, Conv1D weights transposed to (in, out) */
-    for (t = 0; t < g->n_tensors; t++) {
-        const decar_param_info *pi = &g->info[t];
-        float *dst = hf + pi->offset;
-        const float *src = g->params + pi->offset;
-        ts[t].name = pi->name;
-        ts[t].ndim = pi->ndim;
-        ts[t].shape[0] = pi->shape[0];
-        ts[t].shape[1] = pi->shape[1];
-        ts[t].data = dst;
-        if (decar__hf_conv1d(pi->name)) {
-            decar__transpose(dst, src, pi->shape[0], pi->shape[1]);
-            ts[t].shape[0] = pi->shape[1];
-            ts[t].shape[1] = pi->shape[0];
-        } else
-            memcpy(dst, src, (size_t)(pi->shape[0] * pi->shape[1]) * sizeof(float));
-    }
-    rc = decar_st_save_mem(ts, g->n_tensors, NULL, st_buf, st_len, e);
-    DECAR_FREE(ts);
-    DECAR_FREE(hf);
-    if (rc) return rc;
-    /* config.json of GPT2LMHeadModel: decar's GELU is GPT-2's tanh form (gelu_new), LayerNorm eps 1e-5, no dropout */
-    {
-        decar__sb m;
-        memset(&m, 0, sizeof m);
-        decar__sb_str(
-            &m, "{\n  \"architectures\": [\"GPT2LMHeadModel\"],\n  \"model_type\": \"gpt2\",\n  \"vocab_size\": ");
-        decar__sb_u64(&m, (uint64_t)g->cfg.vocab_size);
-        decar__sb_str(&m, ",\n  \"n_positions\": ");
-        decar__sb_u64(&m, (uint64_t)g->cfg.seq_len);
-        decar__sb_str(&m, ",\n  \"n_ctx\": ");
-        decar__sb_u64(&m, (uint64_t)g->cfg.seq_len);
-        decar__sb_str(&m, ",\n  \"n_embd\": ");
-        decar__sb_u64(&m, (uint64_t)g->cfg.d_model);
-        decar__sb_str(&m, ",\n  \"n_layer\": ");
-        decar__sb_u64(&m, (uint64_t)g->cfg.n_layer);
-        decar__sb_str(&m, ",\n  \"n_head\": ");
-        decar__sb_u64(&m, (uint64_t)g->cfg.n_head);
-        decar__sb_str(
-            &m,
-            ",\n  \"n_inner\": null,\n  \"activation_function\": \"gelu_new\",\n  \"layer_norm_epsilon\": 1e-05,\n"
-            "  \"resid_pdrop\": 0.0,\n  \"embd_pdrop\": 0.0,\n  \"attn_pdrop\": 0.0,\n  \"initializer_range\": 0.02,\n"
-            "  \"scale_attn_weights\": true,\n  \"tie_word_embeddings\": true,\n"
-            "  \"torch_dtype\": \"float32\",\n  \"use_cache\": true,\n");
-        if (!g->tokenizer) /* bytes: EOT is 256; a BPE model's EOT is its tokenizer's (vocab.json) */
-            decar__sb_str(&m, "  \"bos_token_id\": 256,\n  \"eos_token_id\": 256,\n  \"decar_input\": \"token 256 (end "
-                              "of document) first, then the text's bytes as tokens 0-255\",\n");
-        else
-            decar__sb_str(&m, "  \"decar_input\": \"the tokenizer's <|endoftext|> first, then the text's tokens\",\n");
-        decar__sb_str(&m, "  \"decar_mask_last\": ");
-        decar__sb_str(&m, decar_gpt_mask(&g->cfg) >= 0 ? "true\n}\n" : "false\n}\n");
-        decar__sb_put(&m, "", 1); /* the terminating NUL */
-        if (m.oom) {
-            decar__free(m.p);
-            DECAR_FREE(*st_buf);
-            *st_buf = NULL;
-            DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
-        }
-        *config_json = m.p;
-    }
-    return DECAR_OK;
-}
-
-/* the raw value of "key" in a flat JSON object (a number, true/false/null, or a string without its quotes) */
-static int decar__json_get(const char *js, size_t n, const char *key, char *val, size_t cap) {
-    size_t kl = strlen(key), i, v;
-    for (i = 0; i + kl + 2 < n; i++) {
-        if (js[i] != '"' || strncmp(js + i + 1, key, kl) || js[i + 1 + kl] != '"') continue;
-        i += kl + 2;
-        while (i < n && (js[i] == ' ' || js[i] == '\t' || js[i] == '\n' || js[i] == '\r')) i++;
-        if (i >= n || js[i] != ':') continue;
-        i++;
-        while (i < n && (js[i] == ' ' || js[i] == '\t' || js[i] == '\n' || js[i] == '\r')) i++;
-        if (i < n && js[i] == '"') i++;
-        for (v = 0; i < n && js[i] != '"' && js[i] != ',' && js[i] != '}' && js[i] != '\n' && v + 1 < cap; i++)
-            val[v++] = js[i];
-        while (v > 0 && val[v - 1] == ' ') v--;
-        val[v] = 0;
-        return 0;
-    }
-    return -1;
-}
-static int decar__json_int(const char *js, size_t n, const char *key, int *out, decar_error *e) {
-    char v[64];
-    uint64_t x;
-    if (decar__json_get(js, n, key, v, sizeof v) || decar__parse_u64(v, &x) || x > 0x7fffffff)
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json lacks a valid \"%s\"", key);
-    *out = (int)x;
-    return DECAR_OK;
-}
-DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st_len, const char *config,
-                                     size_t config_len, decar_error *e) {
-    decar_gpt_config c = decar_gpt_default_config();
-    decar__st st;
-    const uint8_t *b = (const uint8_t *)st_buf;
-    char v[64];
-    int rc, t, pass;
-    float *tmp = NULL;
-    memset(g, 0, sizeof *g);
-    /* the config: GPT-2's architecture only (decar computes exactly that one) */
-    rc = decar__json_int(config, config_len, "vocab_size", &c.vocab_size, e);
-    if (!rc) rc = decar__json_int(config, config_len, "n_layer", &c.n_layer, e);
-    if (!rc) rc = decar__json_int(config, config_len, "n_head", &c.n_head, e);
-    if (!rc) rc = decar__json_int(config, config_len, "n_embd", &c.d_model, e);
-    if (!rc) rc = decar__json_int(config, config_len, "n_positions", &c.seq_len, e);
-    if (rc) return rc;
-    if (!decar__json_get(config, config_len, "model_type", v, sizeof v) && strcmp(v, "gpt2"))
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: model_type '%s' (decar reads gpt2)", v);
-    if (!decar__json_get(config, config_len, "activation_function", v, sizeof v) && strcmp(v, "gelu_new") &&
-        strcmp(v, "gelu_pytorch_tanh"))
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: activation '%s' (decar computes GPT-2's tanh GELU, gelu_new)",
-                    v);
-    if (!decar__json_get(config, config_len, "layer_norm_epsilon", v, sizeof v) && fabs(strtod(v, NULL) - 1e-5) > 1e-12)
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: layer_norm_epsilon %s (decar uses 1e-5)", v);
-    if (!decar__json_get(config, config_len, "n_inner", v, sizeof v) && strcmp(v, "null") && atoi(v) != 4 * c.d_model)
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: n_inner %s (decar's MLP is 4 x n_embd)", v);
-    if (!decar__json_get(config, config_len, "scale_attn_by_inverse_layer_idx", v, sizeof v) && !strcmp(v, "true"))
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: scale_attn_by_inverse_layer_idx is not supported");
-    if (!decar__json_get(config, config_len, "tie_word_embeddings", v, sizeof v) && !strcmp(v, "false"))
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: an untied output head is not supported (decar ties it to wte)");
-    c.causal = 1;
-    /* GPT-2's last token (<|endoftext|> in its own vocabulary) is a real token; a decar export says if its is a mask */
-    c.no_mask = !(!decar__json_get(config, config_len, "decar_mask_last", v, sizeof v) && !strcmp(v, "true"));
-    if ((rc = decar_gpt_check_config(&c, e))) return rc;
-    if ((rc = decar__st_open(b, st_len, &st, e))) return rc;
-    /* pass 0 finds every tensor with its (HF) shape before allocating; pass 1 copies (transposing Conv1D weights) */
-    for (pass = 0; pass < 2 && !rc; pass++) {
-        int n_tensors = 0;
-        decar_param_info *info = NULL;
-        if (pass == 0) {
-            n_tensors = decar__gpt_layout(&c, NULL, NULL);
-            info = (decar_param_info *)DECAR_MALLOC((size_t)n_tensors * sizeof *info);
-            if (!info) {
-                rc = DECAR_ERR_NOMEM;
-                decar__seterr(e, rc, "no memory");
-                break;
-            }
-            decar__gpt_layout(&c, info, NULL);
-        } else {
-            if ((rc = decar__gpt_alloc(g, &c, e))) break;
-            n_tensors = g->n_tensors;
-            info = g->info;
-        }
-        for (t = 0; t < n_tensors && !rc; t++) {
-            const decar_param_info *pi = &info[t];
-            int conv = decar__hf_conv1d(pi->name);
-            int64_t r0 = conv ? pi->shape[1] : pi->shape[0], r1 = conv ? pi->shape[0] : pi->shape[1];
-            const decar__st_entry *en = decar__st_find(&st, pi->name);
-            if (!en && !strncmp(pi->name, "transformer.", 12)) en = decar__st_find(&st, pi->name + 12); /* GPT2Model */
-            if (!en) {
-                rc = DECAR_ERR_FORMAT;
-                decar__seterr(e, rc, "model.safetensors lacks '%s'", pi->name);
-            } else if (!en->f32 || en->ndim != pi->ndim || en->shape[0] != r0 ||
-                       (pi->ndim == 2 && en->shape[1] != r1)) {
-                rc = DECAR_ERR_FORMAT;
-                decar__seterr(e, rc, "'%s' is not F32 of shape [%lld%s%lld] (GPT-2's layout for this config)", pi->name,
-                              (long long)r0, pi->ndim == 2 ? ", " : "", pi->ndim == 2 ? (long long)r1 : 0LL);
-            } else if (pass == 1) {
-                float *dst = g->params + pi->offset;
-                int64_t cnt = pi->shape[0] * pi->shape[1];
-                if (!conv)
-                    rc = decar__st_copy(&st, b, en, dst, cnt, e);
-                else if (!(tmp = (float *)DECAR_MALLOC((size_t)cnt * sizeof(float)))) {
-                    rc = DECAR_ERR_NOMEM;
-                    decar__seterr(e, rc, "no memory");
-                } else {
-                    rc = decar__st_copy(&st, b, en, tmp, cnt, e);
-                    decar__transpose(dst, tmp, r0, r1);
-                    DECAR_FREE(tmp);
-                    tmp = NULL;
-                }
-            }
-        }
-        if (pass == 0) DECAR_FREE(info);
-    }
-    if (!rc) { /* an lm_head stored beside wte must be wte (tied) */
-        const decar__st_entry *lm = decar__st_find(&st, "lm_head.weight");
-        const decar__st_entry *wte = decar__st_find(&st, "transformer.wte.weight");
-        if (!wte) wte = decar__st_find(&st, "wte.weight");
-        if (lm && wte &&
-            (lm->end - lm->begin != wte->end - wte->begin ||
-             memcmp(b + st.data_off + lm->begin, b + st.data_off + wte->begin, (size_t)(lm->end - lm->begin)))) {
-            rc = DECAR_ERR_FORMAT;
-            decar__seterr(e, rc, "lm_head.weight differs from wte: an untied output head is not supported");
-        }
-    }
-    decar__st_free(&st);
-    if (rc) decar_gpt_free(g);
-    return rc;
-}
-#ifndef DECAR_NO_STDIO
-#if defined(__unix__) || defined(__APPLE__)
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#define DECAR__POSIX 1
-#else
-#define DECAR__POSIX 0
-#endif
-/* e->msg = "path: " + e->msg (the path cut to 100 bytes, the whole cut to the message's size) */
-static void decar__prefix_path(decar_error *e, const char *path) {
-    char m[sizeof e->msg];
-    size_t pl = strlen(path) > 100 ? 100 : strlen(path), ml;
-    if (!e) return;
-    ml = strlen(e->msg);
-    if (ml > sizeof m - pl - 3) ml = sizeof m - pl - 3;
-    memcpy(m, path, pl);
-    m[pl] = ':';
-    m[pl + 1] = ' ';
-    memcpy(m + pl + 2, e->msg, ml);
-    m[pl + 2 + ml] = 0;
-    memcpy(e->msg, m, sizeof m);
-}
-DECARDEF int decar_read_file(const char *path, void **buf, size_t *len, decar_error *e) {
-    FILE *f;
-    long n;
-    size_t got;
-    *buf = NULL;
-    *len = 0;
-#if DECAR__POSIX
-    { /* a directory opens and "seeks" on some systems: only regular files are read */
-        struct stat sb;
-        if (stat(path, &sb)) DECAR__FAIL(e, DECAR_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-        if (!S_ISREG(sb.st_mode)) DECAR__FAIL(e, DECAR_ERR_IO, "cannot read '%s': not a regular file", path);
-    }
-#endif
-    f = fopen(path, "rb");
-    if (!f) DECAR__FAIL(e, DECAR_ERR_IO, "cannot open '%s'", path);
-    if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-        fclose(f);
-        DECAR__FAIL(e, DECAR_ERR_IO, "cannot read '%s' (not a regular file?)", path);
-    }
-    *buf = DECAR_MALLOC((size_t)n + 1);
-    if (!*buf) {
-        fclose(f);
-        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for '%s' (%ld bytes)", path, n);
-    }
-    got = fread(*buf, 1, (size_t)n, f);
-    fclose(f);
-    if (got != (size_t)n) {
-        DECAR_FREE(*buf);
-        *buf = NULL;
-        DECAR__FAIL(e, DECAR_ERR_IO, "short read on '%s'", path);
-    }
-    ((char *)*buf)[n] = 0;
-    *len = (size_t)n;
-    return DECAR_OK;
-}
-#if DECAR__POSIX
-/* flush a file's directory entry to disk after a rename (the rename is otherwise only in the page cache) */
-static void decar__fsync_dir(const char *path) {
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 0;
-    int fd;
-    if (n >= sizeof dir) return;
-    if (slash && n == 0) n = 1; /* a file in "/" */
-    memcpy(dir, slash ? path : ".", slash ? n : 1);
-    dir[slash ? n : 1] = 0;
-    fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-#endif
-/* write buf to a fresh temporary beside path (created exclusively: never another process's file); tmp gets its name */
-static int decar__write_tmp(const char *path, const void *buf, size_t len, char *tmp, size_t cap, decar_error *e) {
-    size_t pl = strlen(path);
-    if (pl + 40 >= cap) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long: '%.200s'", path);
-#if DECAR__POSIX
-    {
-        /* <path>.tmp.<pid>.<salt>: the salt differs between threads (their stacks) and attempts */
-        uint64_t salt = decar__mix64((uint64_t)(uintptr_t)&pl ^ ((uint64_t)getpid() << 32));
-        const char *p = (const char *)buf;
-        size_t left = len;
-        int fd = -1, attempt;
-        for (attempt = 0; attempt < 64 && fd < 0; attempt++) {
-            snprintf(tmp, cap, "%s.tmp.%ld.%llx", path, (long)getpid(),
-                     (unsigned long long)((salt + (uint64_t)attempt) & 0xffffffffULL));
-            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
-            if (fd < 0 && errno != EEXIST) break;
-        }
-        if (fd < 0)
-            DECAR__FAIL(e, DECAR_ERR_IO, "cannot create a temporary file beside '%s' (%s)", path, strerror(errno));
-        while (left) {
-            ssize_t w = write(fd, p, left);
-            if (w <= 0) {
-                close(fd);
-                unlink(tmp);
-                DECAR__FAIL(e, DECAR_ERR_IO, "write to '%s' failed (disk full?)", tmp);
-            }
-            p += w;
-            left -= (size_t)w;
-        }
-        if (fsync(fd) || close(fd)) {
-            unlink(tmp);
-            DECAR__FAIL(e, DECAR_ERR_IO, "fsync of '%s' failed", tmp);
-        }
-    }
-#else
-    {
-        FILE *f;
-        memcpy(tmp, path, pl);
-        memcpy(tmp + pl, ".tmp", 5);
-        f = fopen(tmp, "wb");
-        if (!f) DECAR__FAIL(e, DECAR_ERR_IO, "cannot create '%s'", tmp);
-        if (fwrite(buf, 1, len, f) != len || fclose(f)) {
-            remove(tmp);
-            DECAR__FAIL(e, DECAR_ERR_IO, "write to '%s' failed", tmp);
-        }
-    }
-#endif
-    return DECAR_OK;
-}
-DECARDEF int decar_write_files_atomic(int n, const char *const *paths, const void *const *bufs, const size_t *lens,
-                                      decar_error *e) {
-    char(*tmp)[4200];
-    int i, rc = DECAR_OK, written = 0;
-    if (n < 0) DECAR__FAIL(e, DECAR_ERR_ARG, "%d files", n);
-    if (n == 0) return DECAR_OK;
-    tmp = (char(*)[4200])DECAR_MALLOC((size_t)n * sizeof *tmp);
-    if (!tmp) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
-    /* 1. every file to its temporary: a failure removes the ones already written and touches no target */
-    for (i = 0; i < n && !rc; i++) {
-        rc = decar__write_tmp(paths[i], bufs[i], lens[i], tmp[i], sizeof tmp[i], e);
-        if (!rc) written++;
-    }
-    /* 2. only then the renames over the targets, and the directories flushed */
-    for (i = 0; i < written && !rc; i++) {
-#if !DECAR__POSIX
-        remove(paths[i]);
-#endif
-        if (rename(tmp[i], paths[i])) {
-            rc = DECAR_ERR_IO;
-            decar__seterr(e, rc, "cannot rename '%s' to '%s'", tmp[i], paths[i]);
-        } else
-            tmp[i][0] = 0;
-    }
-    for (i = 0; i < written; i++)
-        if (tmp[i][0]) remove(tmp[i]);
-#if DECAR__POSIX
-    for (i = 0; i < n && !rc; i++) decar__fsync_dir(paths[i]);
-#endif
-    DECAR_FREE(tmp);
-    return rc;
-}
-DECARDEF int decar_write_file_atomic(const char *path, const void *buf, size_t len, decar_error *e) {
-    return decar_write_files_atomic(1, &path, &buf, &len, e);
-}
-/* the two files DIR/name[0] and DIR/name[1], read whole (format directories: Hugging Face, GPT-2 tokenizers) */
-static int decar__read_two(const char *dir, const char *const name[2], void *buf[2], size_t len[2], decar_error *e) {
-    char p[4096];
-    int i, rc;
-    buf[0] = buf[1] = NULL;
-    if (strlen(dir) + 40 >= sizeof p) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long");
-    for (i = 0; i < 2; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, name[i]);
-        if ((rc = decar_read_file(p, &buf[i], &len[i], e))) {
-            if (i) DECAR_FREE(buf[0]);
-            return rc;
-        }
-    }
-    return DECAR_OK;
-}
-/* DIR/name[0] and DIR/name[1], written together (decar_write_files_atomic) */
-static int decar__write_two(const char *dir, const char *const name[2], const void *const buf[2], const size_t len[2],
-                            decar_error *e) {
-    char p[2][4096];
-    const char *paths[2];
-    int i;
-    if (strlen(dir) + 40 >= sizeof p[0]) DECAR__FAIL(e, DECAR_ERR_ARG, "path too long");
-    for (i = 0; i < 2; i++) {
-        snprintf(p[i], sizeof p[i], "%s/%s", dir, name[i]);
-        paths[i] = p[i];
-    }
-    return decar_write_files_atomic(2, paths, buf, len, e);
-}
-DECARDEF int decar_gpt_save(const decar_gpt *g, const char *path, const char *extra_meta, decar_error *e) {
-    void *buf;
-    size_t len;
-    int rc;
-    if ((rc = decar_gpt_save_mem(g, 1, extra_meta, &buf, &len, e))) return rc;
-    rc = decar_write_file_atomic(path, buf, len, e);
-    DECAR_FREE(buf);
-    return rc;
-}
-DECARDEF int decar_gpt_load(decar_gpt *g, const char *path, decar_error *e) {
-    void *buf;
-    size_t len;
-    int rc;
-    memset(g, 0, sizeof *g);
-    if ((rc = decar_read_file(path, &buf, &len, e))) return rc;
-    rc = decar_gpt_load_mem(g, buf, len, e);
-    DECAR_FREE(buf);
-    if (rc) decar__prefix_path(e, path);
-    return rc;
-}
-DECARDEF int decar_gpt_export_hf(const decar_gpt *g, const char *dir, decar_error *e) {
-    static const char *const name[2] = { "model.safetensors", "config.json" };
-    void *st;
-    char *cfg;
-    const void *bufs[2];
-    size_t lens[2];
-    int rc;
-    if ((rc = decar_gpt_export_hf_mem(g, &st, &lens[0], &cfg, e))) return rc;
-    bufs[0] = st;
-    bufs[1] = cfg;
-    lens[1] = strlen(cfg);
-    rc = decar__write_two(dir, name, bufs, lens, e);
-    DECAR_FREE(st);
-    DECAR_FREE(cfg);
-    return rc;
-}
-DECARDEF int decar_gpt_import_hf(decar_gpt *g, const char *dir, decar_error *e) {
-    static const char *const name[2] = { "model.safetensors", "config.json" };
-    void *buf[2];
-    size_t len[2];
-    int rc;
-    memset(g, 0, sizeof *g);
-    if ((rc = decar__read_two(dir, name, buf, len, e))) return rc;
-    rc = decar_gpt_import_hf_mem(g, buf[0], len[0], (const char *)buf[1], len[1], e);
-    if (rc) decar__prefix_path(e, dir);
-    DECAR_FREE(buf[0]);
-    DECAR_FREE(buf[1]);
-    return rc;
-}
-#endif /* DECAR_NO_STDIO */
-
-/* ---- 9. data --------------------------------------------------------------------------------------------------- */
+/* ---- 6. data ----------------------------------------------------------------------------------------------------- */
 DECARDEF int decar_list_parse(const char *text, size_t len, char sep, char ***items, int *n, decar_error *e) {
     size_t i, start = 0, count = 0, end = len;
     char **out, *str;
@@ -4767,7 +3720,7 @@ DECARDEF int decar_list_parse(const char *text, size_t len, char sep, char ***it
     *n = k;
     return DECAR_OK;
 }
-/* ---- tokenizer: byte-level BPE -------------------------------------------------------------------------------------
+/* ---- 6b. tokenizer: byte-level BPE ----------------------------------------------------------------------------------
    GPT-2's scheme: text is cut into pre-tokens (contractions, an optional space + a run of letters, digits or other
    symbols, whitespace), each pre-token starts as its bytes and the merges are applied in rank order. Letters are ASCII
    letters and every byte >= 0x80 (so UTF-8 text stays in words); GPT-2's regex uses Unicode classes, which differ
@@ -5784,7 +4737,7 @@ DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, 
 }
 #endif
 
-/* ---- images ---------------------------------------------------------------------------------------------------- */
+/* ---- 6c. images -------------------------------------------------------------------------------------------------- */
 DECARDEF void decar_images_free(decar_images *im) {
     int i;
     if (im->captions) {
@@ -5867,7 +4820,7 @@ DECARDEF void decar_image_patches(const uint8_t *img, int side, int patch, float
                 for (x = 0; x < patch; x++) *o++ = (float)img[(py * patch + y) * side + px * patch + x] / 255.0f - 0.5f;
 }
 
-/* ---- 10. features ----------------------------------------------------------------------------------------------
+/* ---- 7. features ----------------------------------------------------------------------------------------------------
    c-BTM clusters tf-idf vectors reduced by SVD. decar hashes word 1-grams, word 2-grams and byte 3-grams into
    DECAR_FEAT_BUCKETS buckets, weights them by sublinear tf times smoothed idf, and projects with a seeded random
    +-1/sqrt(dim) matrix (Johnson-Lindenstrauss: inner products, hence cosines, are kept in expectation) that is
@@ -6151,7 +5104,7 @@ DECARDEF int decar_npy_build(const float *x, int64_t rows, int64_t cols, void **
     return DECAR_OK;
 }
 
-/* ---- 11. clustering -------------------------------------------------------------------------------------------
+/* ---- 8. clustering --------------------------------------------------------------------------------------------------
    Spherical k-means: cosine similarity, centroids renormalised. Seeding: k-means++ on the cosine distance 1 - cos.
    Balanced assignment: greedy with a hard capacity ceil(N/K): all (point, cluster) pairs sorted by similarity
    (ties by index), each taken if the point is free and the cluster not full. Why greedy: it is exact about the
@@ -6356,7 +5309,7 @@ DECARDEF int decar_kmeans(const float *X, int64_t N, int d, const decar_kmeans_o
     return DECAR_OK;
 }
 
-/* ---- 12. routing ------------------------------------------------------------------------------------------------ */
+/* ---- 9. routing -------------------------------------------------------------------------------------------------- */
 static const char *const decar__route_names[5] = { "top1", "cosine", "cbtm", "bayes", "uniform" }; /* DECAR_ROUTE_* */
 DECARDEF int decar_route_name(const char *s) {
     int i;
@@ -6761,7 +5714,1109 @@ DECARDEF int decar_router_load(decar_router *r, decar_featurizer *f, const char 
 }
 #endif
 
-/* ---- 13. ensemble and samplers ------------------------------------------------------------------------------- */
+/* ---- 10. model --------------------------------------------------------------------------------------------------- */
+/* a vocabulary of 258 or more tokens ends with the DFM mask, which is never a target: the model predicts the others */
+DECARDEF int decar_gpt_mask(const decar_gpt_config *c) {
+    return c->vocab_size >= DECAR_BYTE_VOCAB && !c->no_mask ? c->vocab_size - 1 : -1;
+}
+DECARDEF int decar_gpt_classes(const decar_gpt_config *c) {
+    return decar_gpt_mask(c) >= 0 ? c->vocab_size - 1 : c->vocab_size;
+}
+DECARDEF decar_gpt_config decar_gpt_default_config(void) {
+    decar_gpt_config c;
+    c.vocab_size = DECAR_BYTE_VOCAB;
+    c.n_layer = 4;
+    c.n_head = 4;
+    c.d_model = 256;
+    c.seq_len = 256;
+    c.causal = 1;
+    c.n_prefix = 0;
+    c.d_prefix = 0;
+    c.d_proj_hidden = 0;
+    c.no_mask = 0;
+    return c;
+}
+DECARDEF int decar_gpt_check_config(const decar_gpt_config *c, decar_error *e) {
+    if (c->vocab_size < 2 || c->vocab_size > (1 << 24))
+        DECAR__FAIL(e, DECAR_ERR_ARG, "vocab_size %d outside [2, 2^24]", c->vocab_size);
+    if (c->n_layer < 1 || c->n_layer > DECAR_MAX_LAYERS)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "n_layer %d outside [1, %d]", c->n_layer, DECAR_MAX_LAYERS);
+    if (c->n_head < 1 || c->d_model < 1 || c->d_model > 65536 || c->d_model % c->n_head)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "d_model %d must be a positive multiple of n_head %d", c->d_model, c->n_head);
+    if (c->seq_len < 1 || c->seq_len > (1 << 20))
+        DECAR__FAIL(e, DECAR_ERR_ARG, "seq_len %d outside [1, 2^20]", c->seq_len);
+    if (c->causal != 0 && c->causal != 1) DECAR__FAIL(e, DECAR_ERR_ARG, "causal must be 0 or 1");
+    if (c->no_mask != 0 && c->no_mask != 1) DECAR__FAIL(e, DECAR_ERR_ARG, "no_mask must be 0 or 1");
+    if (!c->causal && decar_gpt_mask(c) < 0)
+        DECAR__FAIL(e, DECAR_ERR_ARG,
+                    "a DFM (bidirectional) model needs a mask token: vocab_size >= 258 and no_mask 0");
+    if (c->n_prefix < 0 || c->d_prefix < 0 || c->d_proj_hidden < 0 || (c->n_prefix > 0) != (c->d_prefix > 0) ||
+        c->d_prefix > (1 << 20))
+        DECAR__FAIL(e, DECAR_ERR_ARG, "image prefix: n_prefix %d and d_prefix %d must both be 0 or both positive",
+                    c->n_prefix, c->d_prefix);
+    if (c->n_prefix >= c->seq_len)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "seq_len %d leaves no room after %d prefix positions", c->seq_len, c->n_prefix);
+    return DECAR_OK;
+}
+
+/* the one table of parameters: names, shapes, offsets; used by init, forward, optimizer and checkpoints */
+static int decar__gpt_layout(const decar_gpt_config *c, decar_param_info *info, size_t *total) {
+    int n = 0, l;
+    size_t off = 0;
+    int64_t V = c->vocab_size, C = c->d_model, T = c->seq_len;
+#define DECAR__P(nm, r, cols)                                                                                          \
+    do {                                                                                                               \
+        if (info) {                                                                                                    \
+            decar_param_info *pi = &info[n];                                                                           \
+            size_t nl_ = strlen(nm);                                                                                   \
+            if (nl_ > sizeof pi->name - 1) nl_ = sizeof pi->name - 1;                                                  \
+            memcpy(pi->name, nm, nl_);                                                                                 \
+            pi->name[nl_] = 0;                                                                                         \
+            pi->ndim = (cols) > 0 ? 2 : 1;                                                                             \
+            pi->shape[0] = r;                                                                                          \
+            pi->shape[1] = (cols) > 0 ? (cols) : 1;                                                                    \
+            pi->offset = off;                                                                                          \
+            pi->decay = (cols) > 0;                                                                                    \
+        }                                                                                                              \
+        off += (size_t)(r) * (size_t)((cols) > 0 ? (cols) : 1);                                                        \
+        n++;                                                                                                           \
+    } while (0)
+    char nm[64];
+    DECAR__P("transformer.wte.weight", V, C);
+    DECAR__P("transformer.wpe.weight", T, C);
+    for (l = 0; l < c->n_layer; l++) {
+#ifndef DECAR_NO_STDIO
+#define DECAR__NM(s) snprintf(nm, sizeof nm, "transformer.h.%d.%s", l, s)
+#else
+#define DECAR__NM(s)                                                                                                   \
+    do {                                                                                                               \
+        char num[8];                                                                                                   \
+        int q = l, k = 0, m;                                                                                           \
+        while (q || !k) {                                                                                              \
+            num[k++] = (char)('0' + q % 10);                                                                           \
+            q /= 10;                                                                                                   \
+        }                                                                                                              \
+        strcpy(nm, "transformer.h.");                                                                                  \
+        m = (int)strlen(nm);                                                                                           \
+        while (k) nm[m++] = num[--k];                                                                                  \
+        nm[m++] = '.';                                                                                                 \
+        nm[m] = 0;                                                                                                     \
+        strcat(nm, s);                                                                                                 \
+    } while (0)
+#endif
+        DECAR__NM("ln_1.weight");
+        DECAR__P(nm, C, 0);
+        DECAR__NM("ln_1.bias");
+        DECAR__P(nm, C, 0);
+        DECAR__NM("attn.c_attn.weight");
+        DECAR__P(nm, 3 * C, C);
+        DECAR__NM("attn.c_attn.bias");
+        DECAR__P(nm, 3 * C, 0);
+        DECAR__NM("attn.c_proj.weight");
+        DECAR__P(nm, C, C);
+        DECAR__NM("attn.c_proj.bias");
+        DECAR__P(nm, C, 0);
+        DECAR__NM("ln_2.weight");
+        DECAR__P(nm, C, 0);
+        DECAR__NM("ln_2.bias");
+        DECAR__P(nm, C, 0);
+        DECAR__NM("mlp.c_fc.weight");
+        DECAR__P(nm, 4 * C, C);
+        DECAR__NM("mlp.c_fc.bias");
+        DECAR__P(nm, 4 * C, 0);
+        DECAR__NM("mlp.c_proj.weight");
+        DECAR__P(nm, C, 4 * C);
+        DECAR__NM("mlp.c_proj.bias");
+        DECAR__P(nm, C, 0);
+#undef DECAR__NM
+    }
+    DECAR__P("transformer.ln_f.weight", C, 0);
+    DECAR__P("transformer.ln_f.bias", C, 0);
+    if (c->d_prefix > 0) { /* after the text model, so a text model's layout never changes */
+        int64_t H = c->d_proj_hidden > 0 ? c->d_proj_hidden : C;
+        DECAR__P("vision.proj.weight", H, c->d_prefix);
+        DECAR__P("vision.proj.bias", H, 0);
+        if (c->d_proj_hidden > 0) {
+            DECAR__P("vision.proj2.weight", C, H);
+            DECAR__P("vision.proj2.bias", C, 0);
+        }
+    }
+#undef DECAR__P
+    if (total) *total = off;
+    return n;
+}
+/* the parameters of block l, in the layout's order: g->p[DECAR__BLOCK(l) + slot] (tensors), g->info[...] (offsets) */
+enum {
+    DECAR__LN1_W,     /* ln_1.weight         (C)      */
+    DECAR__LN1_B,     /* ln_1.bias           (C)      */
+    DECAR__QKV_W,     /* attn.c_attn.weight  (3C, C)  */
+    DECAR__QKV_B,     /* attn.c_attn.bias    (3C)     */
+    DECAR__ATTPROJ_W, /* attn.c_proj.weight  (C, C)   */
+    DECAR__ATTPROJ_B, /* attn.c_proj.bias    (C)      */
+    DECAR__LN2_W,     /* ln_2.weight         (C)      */
+    DECAR__LN2_B,     /* ln_2.bias           (C)      */
+    DECAR__FC_W,      /* mlp.c_fc.weight     (4C, C)  */
+    DECAR__FC_B,      /* mlp.c_fc.bias       (4C)     */
+    DECAR__FCPROJ_W,  /* mlp.c_proj.weight   (C, 4C)  */
+    DECAR__FCPROJ_B,  /* mlp.c_proj.bias     (C)      */
+    DECAR__PER_LAYER
+};
+enum { DECAR__WTE = 0, DECAR__WPE = 1 }; /* token (V, C) and position (T, C) tables */
+#define DECAR__BLOCK(l) (2 + (l)*DECAR__PER_LAYER)
+
+/* allocate blocks and tensors for config c (values uninitialised) */
+static int decar__gpt_alloc(decar_gpt *g, const decar_gpt_config *c, decar_error *e) {
+    int i, rc;
+    memset(g, 0, sizeof *g);
+    if ((rc = decar_gpt_check_config(c, e))) return rc;
+    g->cfg = *c;
+    g->n_tensors = decar__gpt_layout(c, NULL, &g->n_params);
+    g->info = (decar_param_info *)DECAR_MALLOC((size_t)g->n_tensors * sizeof(decar_param_info));
+    g->p = (decar_tensor **)DECAR_MALLOC((size_t)g->n_tensors * sizeof(decar_tensor *));
+    g->params = (float *)decar__alloc64(g->n_params * sizeof(float));
+    g->grads = (float *)decar__alloc64(g->n_params * sizeof(float));
+    g->m = (float *)decar__alloc64(g->n_params * sizeof(float));
+    g->v = (float *)decar__alloc64(g->n_params * sizeof(float));
+    g->pctx = decar_ctx_new((size_t)g->n_tensors * 256 + 4096);
+    if (!g->info || !g->p || !g->params || !g->grads || !g->m || !g->v || !g->pctx) {
+        decar_gpt_free(g);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "cannot allocate a model of %lu parameters",
+                    (unsigned long)decar__gpt_layout(c, NULL, NULL));
+    }
+    decar__gpt_layout(c, g->info, NULL);
+    memset(g->grads, 0, g->n_params * sizeof(float));
+    memset(g->m, 0, g->n_params * sizeof(float));
+    memset(g->v, 0, g->n_params * sizeof(float));
+    for (i = 0; i < g->n_tensors; i++)
+        g->p[i] = decar_wrap(g->pctx, g->params + g->info[i].offset, g->grads + g->info[i].offset, g->info[i].ndim,
+                             g->info[i].shape);
+    return DECAR_OK;
+}
+
+DECARDEF int decar_gpt_init(decar_gpt *g, const decar_gpt_config *c, uint64_t seed, decar_error *e) {
+    int i, rc;
+    decar_rng r;
+    if ((rc = decar__gpt_alloc(g, c, e))) return rc;
+    decar_rng_seed(&r, seed);
+    for (i = 0; i < g->n_tensors; i++) { /* GPT-2: N(0, 0.02); residual projections / sqrt(2 n_layer); LN 1, 0 */
+        const decar_param_info *pi = &g->info[i];
+        float *p = g->params + pi->offset;
+        size_t n = (size_t)(pi->shape[0] * pi->shape[1]), j;
+        size_t len = strlen(pi->name);
+        if (pi->ndim == 2) {
+            float sd = strstr(pi->name, "c_proj.weight") ? 0.02f / sqrtf(2.0f * (float)c->n_layer) : 0.02f;
+            for (j = 0; j < n; j++) p[j] = sd * decar_rng_normal(&r);
+        } else {
+            float v = (len > 7 && strcmp(pi->name + len - 7, ".weight") == 0) ? 1.0f : 0.0f;
+            for (j = 0; j < n; j++) p[j] = v;
+        }
+    }
+    g->rng_state = seed;
+    return DECAR_OK;
+}
+
+DECARDEF void decar_gpt_free(decar_gpt *g) {
+    if (!g) return;
+    decar__free(g->info);
+    decar__free(g->p);
+    decar__free64(g->params);
+    decar__free64(g->grads);
+    decar__free64(g->m);
+    decar__free64(g->v);
+    if (g->pctx) decar_ctx_free(g->pctx);
+    memset(g, 0, sizeof *g);
+}
+DECARDEF int decar_gpt_find(const decar_gpt *g, const char *name) {
+    int i;
+    for (i = 0; i < g->n_tensors; i++)
+        if (strcmp(g->info[i].name, name) == 0) return i;
+    return -1;
+}
+
+#define DECAR__LNF(c) DECAR__BLOCK((c)->n_layer) /* index of transformer.ln_f.weight */
+#define DECAR__VIS(c) (DECAR__LNF(c) + 2)        /* index of vision.proj.weight */
+DECARDEF decar_tensor *decar_gpt_forward(decar_ctx *ctx, decar_gpt *g, const int32_t *ids, int B, int T) {
+    return decar_gpt_forward_prefix(ctx, g, NULL, ids, B, T);
+}
+DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, const float *prefix, const int32_t *ids,
+                                                int B, int T) {
+    const decar_gpt_config *c = &g->cfg;
+    int64_t sh[2], psh[2];
+    int l, P = prefix ? c->n_prefix : 0;
+    decar_tensor *x, *h, **p = g->p;
+    if (ctx->status) return NULL;
+    if (prefix && c->n_prefix == 0) {
+        decar__ctx_fail(ctx, DECAR_ERR_ARG, "forward: an image prefix given to a text-only model");
+        return NULL;
+    }
+    if (B < 1 || T < 1 || P + T > c->seq_len) {
+        decar__ctx_fail(ctx, DECAR_ERR_ARG, "forward: %d prefix + %d tokens outside [1, seq_len %d]", P, T, c->seq_len);
+        return NULL;
+    }
+    sh[0] = B;
+    sh[1] = T;
+    psh[0] = P + T;
+    psh[1] = c->d_model;
+    x = decar_embedding(ctx, p[DECAR__WTE], ids, 2, sh);
+    if (P) { /* image prefix: project, then place before the text */
+        int64_t ish[3];
+        decar_tensor *im;
+        ish[0] = B;
+        ish[1] = P;
+        ish[2] = c->d_prefix;
+        im = decar_wrap(ctx, (float *)prefix, NULL, 3, ish);
+        h = decar_matmul(ctx, im, p[DECAR__VIS(c)], p[DECAR__VIS(c) + 1]);
+        if (c->d_proj_hidden > 0) h = decar_matmul(ctx, decar_gelu(ctx, h), p[DECAR__VIS(c) + 2], p[DECAR__VIS(c) + 3]);
+        x = decar_concat(ctx, h, x);
+    }
+    x = decar_add(ctx, x, decar_view(ctx, p[DECAR__WPE], 2, psh, 0));
+    for (l = 0; l < c->n_layer; l++) {
+        decar_tensor **L = p + DECAR__BLOCK(l);
+        /* x = x + attn(ln_1(x)) W_proj + b_proj: (B, T, C); attn reads qkv = ln_1(x) W_qkv + b_qkv (B, T, 3C) */
+        h = decar_layernorm(ctx, x, L[DECAR__LN1_W], L[DECAR__LN1_B]);
+        h = decar_matmul(ctx, h, L[DECAR__QKV_W], L[DECAR__QKV_B]);
+        h = decar_attention(ctx, h, c->n_head, c->causal);
+        h = decar_matmul(ctx, h, L[DECAR__ATTPROJ_W], L[DECAR__ATTPROJ_B]);
+        x = decar_add(ctx, x, h);
+        /* x = x + gelu(ln_2(x) W_fc + b_fc) W_fcproj + b_fcproj: the MLP's hidden layer is (B, T, 4C) */
+        h = decar_layernorm(ctx, x, L[DECAR__LN2_W], L[DECAR__LN2_B]);
+        h = decar_matmul(ctx, h, L[DECAR__FC_W], L[DECAR__FC_B]);
+        h = decar_gelu(ctx, h);
+        h = decar_matmul(ctx, h, L[DECAR__FCPROJ_W], L[DECAR__FCPROJ_B]);
+        x = decar_add(ctx, x, h);
+    }
+    x = decar_layernorm(ctx, x, p[DECAR__LNF(c)], p[DECAR__LNF(c) + 1]);
+    return decar_matmul(ctx, x, p[DECAR__WTE], NULL); /* tied output embedding: logits (B, P + T, V) */
+}
+
+DECARDEF double decar_gpt_train_bytes(const decar_gpt_config *c, int B, int T) {
+    size_t n_params = 0;
+    double tokens = (double)B * (double)T, C = c->d_model, H = c->n_head, V = c->vocab_size;
+    decar__gpt_layout(c, NULL, &n_params);
+    return 16.0 * (double)n_params + 4.0 * tokens * ((double)c->n_layer * (18.0 * C + H * T) + 2.0 * V + 4.0 * C);
+}
+DECARDEF double decar_gpt_flops_per_token(const decar_gpt_config *c, int T) {
+    double C = c->d_model, L = c->n_layer, V = c->vocab_size;
+    double n_mm = L * 12.0 * C * C + V * C;                  /* weights in matmuls: 2 flops each forward, 4 backward */
+    double attn = L * 4.0 * C * T * (c->causal ? 0.5 : 1.0); /* q.k and p.v per token, forward */
+    return 6.0 * n_mm + 3.0 * attn;
+}
+
+/* ---- 10b. KV-cache inference ------------------------------------------------------------------------------------- */
+DECARDEF size_t decar_gpt_kv_size(const decar_gpt_config *c) {
+    return (size_t)c->n_layer * 2 * (size_t)c->seq_len * (size_t)c->d_model;
+}
+DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c) {
+    return decar_gpt_step_batch_scratch(c, 1);
+}
+DECARDEF size_t decar_gpt_step_batch_scratch(const decar_gpt_config *c, int n) {
+    return (size_t)n * ((size_t)c->d_model * 10 + (size_t)c->seq_len) + 64;
+}
+DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float *logits, float *scratch,
+                            decar_error *e) {
+    if (tok < 0 || tok >= g->cfg.vocab_size)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "token %d outside the vocabulary of %d", (int)tok, g->cfg.vocab_size);
+    return decar_gpt_step_embed(g, kv, g->params + g->info[0].offset + (int64_t)tok * g->cfg.d_model, pos, logits,
+                                scratch, e);
+}
+DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *out, decar_error *e) {
+    const decar_gpt_config *c = &g->cfg;
+    int64_t H = c->d_proj_hidden > 0 ? c->d_proj_hidden : c->d_model;
+    const decar_param_info *V = g->info + DECAR__VIS(c);
+    float *hid;
+    if (c->n_prefix <= 0) DECAR__FAIL(e, DECAR_ERR_ARG, "the model takes no image prefix");
+    hid = (float *)DECAR_MALLOC((size_t)(c->n_prefix * H) * sizeof(float));
+    if (!hid) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to project a prefix");
+    decar_linear_forward(c->d_proj_hidden > 0 ? hid : out, prefix, g->params + V[0].offset, g->params + V[1].offset,
+                         c->n_prefix, c->d_prefix, H, decar_ctx_ws(g->pctx));
+    if (c->d_proj_hidden > 0) {
+        decar__gelu_span(hid, hid, NULL, c->n_prefix * H);
+        decar_linear_forward(out, hid, g->params + V[2].offset, g->params + V[3].offset, c->n_prefix, H, c->d_model,
+                             decar_ctx_ws(g->pctx));
+    }
+    DECAR_FREE(hid);
+    return DECAR_OK;
+}
+DECARDEF int decar_gpt_step_embed(decar_gpt *g, float *kv, const float *emb, int pos, float *logits, float *scratch,
+                                  decar_error *e) {
+    return decar_gpt_step_batch(g, &kv, emb, &pos, 1, logits, scratch, e);
+}
+static void decar__ln_rows(float *dst, const float *src, const float *w, const float *b, int64_t n,
+                           int64_t C) { /* inference LayerNorm */
+    int64_t r;
+    for (r = 0; r < n; r++) decar__ln_row(dst + r * C, src + r * C, w, b, C, NULL);
+}
+/* n sequences at once: every weight matrix is read once for all n (a GEMM from 32 on), each sequence attends to
+   its own KV cache kv[j] at its own position pos[j]. emb (n, C) input vectors; logits (n, vocab). */
+DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n,
+                                  float *logits, float *scratch, decar_error *e) {
+    const decar_gpt_config *c = &g->cfg;
+    int64_t C = c->d_model, T = c->seq_len, nh = c->n_head, hs = C / nh, l, j;
+    float *x = scratch, *xn = x + n * C, *qkv = xn + n * C, *att = qkv + 3 * n * C, *hid = att + n * C,
+          *scores = hid + 4 * n * C;
+    float *P = g->params;
+    const decar_param_info *PI = g->info;
+    float scale = 1.0f / sqrtf((float)hs);
+    if (!c->causal || n < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "KV-cache steps need a causal model and n >= 1");
+    for (j = 0; j < n; j++) {
+        int64_t i;
+        if (pos[j] < 0 || pos[j] >= T)
+            DECAR__FAIL(e, DECAR_ERR_ARG, "position %d outside the context of %d", pos[j], (int)T);
+        for (i = 0; i < C; i++) x[j * C + i] = emb[j * C + i] + P[PI[DECAR__WPE].offset + (int64_t)pos[j] * C + i];
+    }
+    for (l = 0; l < c->n_layer; l++) {
+        const decar_param_info *L = PI + DECAR__BLOCK(l);
+        int64_t i;
+        decar__ln_rows(xn, x, P + L[DECAR__LN1_W].offset, P + L[DECAR__LN1_B].offset, n, C);
+        decar_linear_forward(qkv, xn, P + L[DECAR__QKV_W].offset, P + L[DECAR__QKV_B].offset, n, C, 3 * C,
+                             decar_ctx_ws(g->pctx));
+        DECAR__PAR_FOR_IF(n > 1)
+        for (j = 0; j < n; j++) { /* each sequence: append to its cache, attend over it (its own score row) */
+            float *kc = kv[j] + ((size_t)l * 2) * T * C, *vc = kc + T * C, *q = qkv + j * 3 * C, *sc = scores + j * T;
+            int64_t h, t2, p = pos[j];
+            memcpy(kc + p * C, q + C, (size_t)C * sizeof(float));
+            memcpy(vc + p * C, q + 2 * C, (size_t)C * sizeof(float));
+            for (h = 0; h < nh; h++) {
+                float mx = -INFINITY, s = 0.0f, *o = att + j * C + h * hs;
+                for (t2 = 0; t2 <= p; t2++) {
+                    sc[t2] = decar__dot(q + h * hs, kc + t2 * C + h * hs, hs) * scale;
+                    if (sc[t2] > mx) mx = sc[t2];
+                }
+                s = decar__exp_span(sc, sc, mx, p + 1);
+                memset(o, 0, (size_t)hs * sizeof(float));
+                for (t2 = 0; t2 <= p; t2++) decar__axpy(o, sc[t2] / s, vc + t2 * C + h * hs, hs);
+            }
+        }
+        decar_linear_forward(xn, att, P + L[DECAR__ATTPROJ_W].offset, P + L[DECAR__ATTPROJ_B].offset, n, C, C,
+                             decar_ctx_ws(g->pctx));
+        for (i = 0; i < n * C; i++) x[i] += xn[i];
+        decar__ln_rows(xn, x, P + L[DECAR__LN2_W].offset, P + L[DECAR__LN2_B].offset, n, C);
+        decar_linear_forward(hid, xn, P + L[DECAR__FC_W].offset, P + L[DECAR__FC_B].offset, n, C, 4 * C,
+                             decar_ctx_ws(g->pctx));
+        decar__gelu_span(hid, hid, NULL, n * 4 * C);
+        decar_linear_forward(xn, hid, P + L[DECAR__FCPROJ_W].offset, P + L[DECAR__FCPROJ_B].offset, n, 4 * C, C,
+                             decar_ctx_ws(g->pctx));
+        for (i = 0; i < n * C; i++) x[i] += xn[i];
+    }
+    decar__ln_rows(xn, x, P + PI[DECAR__LNF(c)].offset, P + PI[DECAR__LNF(c) + 1].offset, n, C);
+    decar_linear_forward(logits, xn, P + PI[DECAR__WTE].offset, NULL, n, C, c->vocab_size, decar_ctx_ws(g->pctx));
+    return DECAR_OK;
+}
+
+/* ---- 11. losses: masked DFM corruption --------------------------------------------------------------------------- */
+DECARDEF void decar_dfm_corrupt(const decar_dfm *d, decar_rng *r, const int32_t *x1, int32_t *x_in, int32_t *targets,
+                                float *weights, int B, int T, float *t_out) {
+    int b, i, n = d->kappa_pow > 0 ? d->kappa_pow : 1;
+    double tmax = d->t_max > 0.0f && d->t_max < 1.0f ? d->t_max : 1.0 - 1e-3;
+    for (b = 0; b < B; b++) {
+        double t = ((double)b + decar_rng_double(r)) / (double)B * tmax; /* stratified over the batch */
+        double kappa = pow(t, (double)n), kdot = (double)n * pow(t, (double)(n - 1)), w = kdot / (1.0 - kappa);
+        if (t_out) t_out[b] = (float)t;
+        for (i = 0; i < T; i++) {
+            int64_t k = (int64_t)b * T + i;
+            if (decar_rng_double(r) < kappa) {
+                x_in[k] = x1[k];
+                targets[k] = -1;
+                weights[k] = 0.0f;
+            } else {
+                x_in[k] = d->mask_token > 0 ? d->mask_token : DECAR_TOK_MASK;
+                targets[k] = x1[k];
+                weights[k] = (float)w;
+            }
+        }
+    }
+}
+
+/* ---- 12. training: AdamW, steps, the loop ------------------------------------------------------------------------ */
+DECARDEF decar_opt decar_opt_default(void) {
+    decar_opt o;
+    o.lr = 1e-3f;
+    o.min_lr = 1e-4f;
+    o.beta1 = 0.9f;
+    o.beta2 = 0.95f;
+    o.eps = 1e-8f;
+    o.weight_decay = 0.1f;
+    o.grad_clip = 1.0f;
+    o.warmup_steps = 100;
+    o.total_steps = 1000;
+    return o;
+}
+DECARDEF float decar_opt_lr(const decar_opt *o, int64_t step) {
+    double ratio;
+    if (step < o->warmup_steps) return o->lr * (float)(step + 1) / (float)o->warmup_steps;
+    if (step >= o->total_steps) return o->min_lr;
+    ratio = (double)(step - o->warmup_steps) /
+            (double)(o->total_steps - o->warmup_steps > 0 ? o->total_steps - o->warmup_steps : 1);
+    return o->min_lr + (float)(0.5 * (1.0 + cos(3.141592653589793 * ratio))) * (o->lr - o->min_lr);
+}
+DECARDEF void decar_gpt_zero_grad(decar_gpt *g) {
+    decar__zero(g->grads, (int64_t)g->n_params);
+}
+DECARDEF float decar_gpt_clip_grad(decar_gpt *g, float max_norm) {
+    double s = 0.0;
+    int64_t n = (int64_t)g->n_params, nch = (n + 65535) / 65536, k;
+    size_t i;
+    float norm;
+    /* the squared norm in chunks of 64K, added in chunk order: the same bits for any number of threads */
+    DECAR__PRAGMA(omp parallel for ordered schedule(static, 1) if(nch > 1))
+    for (k = 0; k < nch; k++) {
+        double part = 0.0;
+        int64_t j, j1 = (k + 1) * 65536 < n ? (k + 1) * 65536 : n;
+        for (j = k * 65536; j < j1; j++) part += (double)g->grads[j] * g->grads[j];
+        DECAR__PRAGMA(omp ordered) {
+            s += part;
+        }
+    }
+    norm = (float)sqrt(s);
+    if (max_norm > 0.0f && norm > 0.0f) {
+        float coef = max_norm / (norm + 1e-6f);
+        if (coef < 1.0f)
+            for (i = 0; i < g->n_params; i++) g->grads[i] *= coef;
+    }
+    return norm;
+}
+DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o) { /* torch.optim.AdamW's update, in float32 */
+    float lr = decar_opt_lr(o, g->step);
+    int t;
+    float bc1 = 1.0f - powf(o->beta1, (float)(g->step + 1)), bc2 = 1.0f - powf(o->beta2, (float)(g->step + 1));
+    for (t = 0; t < g->n_tensors; t++) {
+        const decar_param_info *pi = &g->info[t];
+        int64_t n = pi->shape[0] * pi->shape[1], i;
+        float *p = g->params + pi->offset, *gr = g->grads + pi->offset, *m = g->m + pi->offset, *v = g->v + pi->offset;
+        float decay = pi->decay ? 1.0f - lr * o->weight_decay : 1.0f, step_size = lr / bc1, sbc2 = sqrtf(bc2);
+        int64_t nv = n / DECAR__VW, k;
+        const decar__v b1 = decar__vset1(o->beta1), c1 = decar__vset1(1.0f - o->beta1), b2 = decar__vset1(o->beta2);
+        const decar__v c2 = decar__vset1(1.0f - o->beta2), vd = decar__vset1(decay), vs = decar__vset1(step_size);
+        const decar__v vb = decar__vset1(sbc2), ve = decar__vset1(o->eps);
+        DECAR__PAR_FOR_IF(n >= 32768) /* in vectors: the same IEEE operations, in the same order, as the tail */
+        for (k = 0; k < nv; k++) {
+            float *pk = p + k * DECAR__VW, *mk = m + k * DECAR__VW, *vk = v + k * DECAR__VW;
+            decar__v gi = decar__vload(gr + k * DECAR__VW), mm, vv;
+            mm = decar__vadd(decar__vmul(b1, decar__vload(mk)), decar__vmul(c1, gi));
+            vv = decar__vadd(decar__vmul(b2, decar__vload(vk)), decar__vmul(decar__vmul(c2, gi), gi));
+            decar__vstore(mk, mm);
+            decar__vstore(vk, vv);
+            decar__vstore(
+                pk, decar__vsub(decar__vmul(decar__vload(pk), vd),
+                                decar__vdiv(decar__vmul(vs, mm), decar__vadd(decar__vdiv(decar__vsqrt(vv), vb), ve))));
+        }
+        for (i = nv * DECAR__VW; i < n; i++) {
+            float gi = gr[i];
+            m[i] = o->beta1 * m[i] + (1.0f - o->beta1) * gi;
+            v[i] = o->beta2 * v[i] + (1.0f - o->beta2) * gi * gi;
+            p[i] = p[i] * decay - step_size * m[i] / (sqrtf(v[i]) / sbc2 + o->eps);
+        }
+    }
+    g->step++;
+}
+
+/* targets (and weights) for the text positions, widened to prefix + text with -1 (0) on the prefix */
+static int decar__widen(decar_ctx *ctx, int P, const int32_t *tg, const float *w, int B, int T, int32_t **tg_out,
+                        float **w_out) {
+    int b;
+    *tg_out = (int32_t *)tg;
+    *w_out = (float *)w;
+    if (!P) return 1;
+    *tg_out = (int32_t *)decar_ctx_alloc(ctx, (size_t)B * (P + T) * sizeof(int32_t));
+    if (w) *w_out = (float *)decar_ctx_alloc(ctx, (size_t)B * (P + T) * sizeof(float));
+    if (!*tg_out || (w && !*w_out)) return 0;
+    for (b = 0; b < B; b++) {
+        int t;
+        for (t = 0; t < P; t++) {
+            (*tg_out)[b * (P + T) + t] = -1;
+            if (w) (*w_out)[b * (P + T) + t] = 0.0f;
+        }
+        memcpy(*tg_out + b * (P + T) + P, tg + (int64_t)b * T, (size_t)T * sizeof(int32_t));
+        if (w) memcpy(*w_out + b * (P + T) + P, w + (int64_t)b * T, (size_t)T * sizeof(float));
+    }
+    return 1;
+}
+DECARDEF float decar_gpt_train_step(decar_gpt *g, decar_ctx *ctx, const decar_opt *o, const int32_t *ids,
+                                    const int32_t *targets, const float *weights, int B, int T) {
+    return decar_gpt_train_step_prefix(g, ctx, o, NULL, ids, targets, weights, B, T);
+}
+DECARDEF float decar_gpt_train_step_prefix(decar_gpt *g, decar_ctx *ctx, const decar_opt *o, const float *prefix,
+                                           const int32_t *ids, const int32_t *targets, const float *weights, int B,
+                                           int T) {
+    decar_tensor *logits, *loss;
+    float lv, *w2;
+    int32_t *tg2;
+    int nc = decar_gpt_classes(&g->cfg);
+    int P = prefix ? g->cfg.n_prefix : 0;
+    decar_ctx_reset(ctx);
+    decar_gpt_zero_grad(g);
+    if (!decar__widen(ctx, P, targets, weights, B, T, &tg2, &w2)) return NAN;
+    logits = decar_gpt_forward_prefix(ctx, g, prefix, ids, B, T);
+    loss = decar_cross_entropy(ctx, logits, tg2, w2, weights ? (float)B * (float)T : 0.0f, nc, NULL);
+    if (!loss || decar_backward(ctx, loss)) return NAN;
+    lv = loss->data[0];
+    if (!(lv == lv) || fabsf(lv) == INFINITY) {
+        decar__ctx_fail(ctx, DECAR_ERR_NUMERIC, "the loss is %f: lower the learning rate", (double)lv);
+        return NAN;
+    }
+    decar_gpt_clip_grad(g, o->grad_clip);
+    decar_gpt_adamw(g, o);
+    return lv;
+}
+
+DECARDEF int decar_gpt_score(decar_gpt *g, decar_ctx *ctx, const int32_t *ids, const int32_t *targets, int B, int T,
+                             float *nll) {
+    return decar_gpt_score_prefix(g, ctx, NULL, ids, targets, B, T, nll);
+}
+DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *prefix, const int32_t *ids,
+                                    const int32_t *targets, int B, int T, float *nll) {
+    decar_tensor *logits;
+    int nc = decar_gpt_classes(&g->cfg), b;
+    int P = prefix ? g->cfg.n_prefix : 0;
+    int32_t *tg2;
+    float *w2, *nll2;
+    decar_ctx_reset(ctx);
+    if (!decar__widen(ctx, P, targets, NULL, B, T, &tg2, &w2)) return ctx->status;
+    nll2 = P ? (float *)decar_ctx_alloc(ctx, (size_t)B * (P + T) * sizeof(float)) : nll;
+    logits = decar_gpt_forward_prefix(ctx, g, prefix, ids, B, T);
+    if (!nll2 || !decar_cross_entropy(ctx, logits, tg2, NULL, 0.0f, nc, nll2)) return ctx->status;
+    if (P)
+        for (b = 0; b < B; b++)
+            memcpy(nll + (int64_t)b * T, nll2 + (int64_t)b * (P + T) + P, (size_t)T * sizeof(float));
+    return DECAR_OK;
+}
+
+DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const decar_data *d, int B, int T,
+                                   const decar_dfm *dfm, int batches) {
+    size_t n = (size_t)B * (size_t)T;
+    int32_t *x = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
+    int32_t *y = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
+    int32_t *xi = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
+    float *w = (float *)DECAR_MALLOC(n * sizeof(float));
+    float *nll = (float *)DECAR_MALLOC(n * sizeof(float));
+    double tot = 0.0;
+    int b, nb = 0;
+    size_t i;
+    decar_rng r;
+    decar_rng_seed(&r, 777); /* the same validation windows every time */
+    for (b = 0; b < batches && x && y && xi && w && nll && d->stream_len[1] > (int64_t)T + 2; b++) {
+        double s = 0.0;
+        if (decar_data_batch(d, 1, &r, B, T, x, y, NULL)) break;
+        if (!dfm) {
+            /* mean_i -ln p(y_i | x_<=i) */
+            if (decar_gpt_score(g, ctx, x, y, B, T, nll)) break;
+            for (i = 0; i < n; i++) s += nll[i];
+        } else {
+            /* mean_i w_i * -ln p(y_i | x_t): the DFM bound of one draw of t per window */
+            decar_dfm_corrupt(dfm, &r, x, xi, y, w, B, T, NULL);
+            if (decar_gpt_score(g, ctx, xi, y, B, T, nll)) break;
+            for (i = 0; i < n; i++) s += (double)nll[i] * w[i];
+        }
+        tot += s / (double)n;
+        nb++;
+    }
+    decar__free(x);
+    decar__free(y);
+    decar__free(xi);
+    decar__free(w);
+    decar__free(nll);
+    return nb ? tot / nb : NAN;
+}
+DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const decar_data *d, const decar_opt *o,
+                         const decar_train_opts *t, decar_train_fn fn, void *user, decar_error *e) {
+    int B = t->batch, T = t->seq_len;
+    size_t n = (size_t)(B > 0 ? B : 1) * (size_t)(T > 0 ? T : 1);
+    int32_t *x = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
+    int32_t *y = (int32_t *)DECAR_MALLOC(n * sizeof(int32_t));
+    int32_t *xi = t->dfm ? (int32_t *)DECAR_MALLOC(n * sizeof(int32_t)) : NULL;
+    float *w = t->dfm ? (float *)DECAR_MALLOC(n * sizeof(float)) : NULL;
+    double ema = -1.0;
+    int rc = DECAR_OK;
+    decar_rng r;
+    r.s = g->rng_state;
+    if (B < 1 || T < 1 || T > g->cfg.seq_len) {
+        rc = DECAR_ERR_ARG;
+        decar__seterr(e, rc, "batch %d x %d tokens for a context of %d", B, T, g->cfg.seq_len);
+    } else if (d->stream_len[0] < (int64_t)T + 2) {
+        rc = DECAR_ERR_ARG;
+        decar__seterr(e, rc, "only %lld training tokens, need more than %d", (long long)d->stream_len[0], T + 1);
+    } else if (!x || !y || (t->dfm && (!xi || !w))) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory for a batch");
+    }
+    while (!rc && g->step < t->steps) {
+        decar_train_event ev;
+        int64_t s = g->step;
+        decar_data_batch(d, 0, &r, B, T, x, y, NULL); /* cannot fail: the stream was checked above */
+        if (t->dfm) {
+            /* x_t: each token of the targets masked with probability 1 - kappa(t); weights kappa'/(1 - kappa) */
+            memcpy(xi, x, n * sizeof(int32_t));
+            decar_dfm_corrupt(t->dfm, &r, x, xi, y, w, B, T, NULL);
+        }
+        ev.lr = decar_opt_lr(o, s);
+        ev.loss = decar_gpt_train_step(g, ctx, o, t->dfm ? xi : x, y, w, B, T);
+        if (ev.loss != ev.loss) {
+            rc = decar_ctx_status(ctx) ? decar_ctx_status(ctx) : DECAR_ERR_NUMERIC;
+            decar__seterr(e, rc, "step %lld: %s", (long long)s,
+                          decar_ctx_status(ctx) ? decar_ctx_error(ctx) : "the loss is NaN (lower the learning rate?)");
+            break;
+        }
+        g->rng_state = r.s;
+        ema = ema < 0 ? ev.loss : 0.95 * ema + 0.05 * ev.loss;
+        ev.step = s + 1;
+        ev.loss_ema = ema;
+        ev.validated = (t->val_every && (s + 1) % t->val_every == 0) || s + 1 == t->steps;
+        ev.val_loss = NAN;
+        if (ev.validated) ev.val_loss = decar_gpt_val_loss(g, ctx, d, B, T, t->dfm, t->val_batches);
+        if (fn && fn(user, &ev)) break;
+    }
+    decar__free(x);
+    decar__free(y);
+    decar__free(xi);
+    decar__free(w);
+    return rc;
+}
+
+/* KV-cache step at batch 1 (inference only; matrix-vector kernels). kv layout: [layer][k|v][seq_len][C]. */
+/* ---- 13. checkpoints: a model in safetensors --------------------------------------------------------------------- */
+DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *extra_meta, void **buf, size_t *len,
+                                decar_error *e) {
+    decar__sb m;
+    int pass, t, n = 0, rc;
+    decar_st_tensor *ts;
+    char *names;
+    const char *pre[3];
+    const float *blk[3];
+    pre[0] = "";
+    pre[1] = "optim.m.";
+    pre[2] = "optim.v.";
+    blk[0] = g->params;
+    blk[1] = g->m;
+    blk[2] = g->v;
+    ts = (decar_st_tensor *)DECAR_MALLOC((size_t)g->n_tensors * 3 * sizeof *ts);
+    names = (char *)DECAR_MALLOC((size_t)g->n_tensors * 3 * 80);
+    if (!ts || !names) {
+        decar__free(ts);
+        decar__free(names);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    }
+    for (pass = 0; pass < (with_opt ? 3 : 1); pass++)
+        for (t = 0; t < g->n_tensors; t++, n++) {
+            const decar_param_info *pi = &g->info[t];
+            char *nm = names + (size_t)n * 80;
+            strcpy(nm, pre[pass]);
+            strcat(nm, pi->name);
+            ts[n].name = nm;
+            ts[n].ndim = pi->ndim;
+            ts[n].shape[0] = pi->shape[0];
+            ts[n].shape[1] = pi->shape[1];
+            ts[n].data = blk[pass] + pi->offset;
+        }
+    memset(&m, 0, sizeof m);
+    decar__sb_kv(&m, "vocab_size", (uint64_t)g->cfg.vocab_size);
+    decar__sb_kv(&m, "n_layer", (uint64_t)g->cfg.n_layer);
+    decar__sb_kv(&m, "n_head", (uint64_t)g->cfg.n_head);
+    decar__sb_kv(&m, "d_model", (uint64_t)g->cfg.d_model);
+    decar__sb_kv(&m, "seq_len", (uint64_t)g->cfg.seq_len);
+    decar__sb_kv(&m, "causal", (uint64_t)g->cfg.causal);
+    if (g->cfg.n_prefix > 0) {
+        decar__sb_kv(&m, "n_prefix", (uint64_t)g->cfg.n_prefix);
+        decar__sb_kv(&m, "d_prefix", (uint64_t)g->cfg.d_prefix);
+        decar__sb_kv(&m, "d_proj_hidden", (uint64_t)g->cfg.d_proj_hidden);
+    }
+    if (g->cfg.no_mask) decar__sb_kv(&m, "no_mask", 1);
+    decar__sb_kv(&m, "step", (uint64_t)g->step);
+    decar__sb_kv(&m, "rng_state", g->rng_state);
+    if (g->tokenizer) decar__sb_kv(&m, "tokenizer", g->tokenizer);
+    if (extra_meta && *extra_meta)
+        decar__sb_str(&m, extra_meta);
+    else if (m.n) {
+        m.n--;
+        m.p[m.n] = 0;
+    }
+    if (m.oom) {
+        DECAR_FREE(ts);
+        DECAR_FREE(names);
+        decar__free(m.p);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    }
+    rc = decar_st_save_mem(ts, n, m.p, buf, len, e);
+    DECAR_FREE(ts);
+    DECAR_FREE(names);
+    DECAR_FREE(m.p);
+    return rc;
+}
+
+/* a strict reader for the JSON subset safetensors uses: objects, strings, integer arrays, integers */
+DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e) {
+    static const char *prefix[3] = { "", "optim.m.", "optim.v." };
+    decar__st st;
+    decar_gpt_config c;
+    decar_param_info *info = NULL;
+    const uint8_t *b = (const uint8_t *)buf;
+    int rc, t, pass, n_tensors = 0, have_opt = 1;
+    uint64_t v;
+    char nm[160];
+    memset(g, 0, sizeof *g);
+    if ((rc = decar__st_open(b, len, &st, e))) return rc;
+    /* the config from the metadata */
+    c.causal = 1;
+    c.n_prefix = 0;
+    c.d_prefix = 0;
+    c.d_proj_hidden = 0;
+    c.no_mask = 0;
+    rc = decar__meta_int(&st, "vocab_size", &c.vocab_size, e);
+    if (!rc) rc = decar__meta_int(&st, "n_layer", &c.n_layer, e);
+    if (!rc) rc = decar__meta_int(&st, "n_head", &c.n_head, e);
+    if (!rc) rc = decar__meta_int(&st, "d_model", &c.d_model, e);
+    if (!rc) rc = decar__meta_int(&st, "seq_len", &c.seq_len, e);
+    if (!rc && decar__st_meta(&st, "causal")) rc = decar__meta_int(&st, "causal", &c.causal, e);
+    if (!rc && decar__st_meta(&st, "no_mask")) rc = decar__meta_int(&st, "no_mask", &c.no_mask, e);
+    if (!rc && decar__st_meta(&st, "n_prefix")) {
+        rc = decar__meta_int(&st, "n_prefix", &c.n_prefix, e);
+        if (!rc) rc = decar__meta_int(&st, "d_prefix", &c.d_prefix, e);
+        if (!rc) rc = decar__meta_int(&st, "d_proj_hidden", &c.d_proj_hidden, e);
+    }
+    if (!rc) rc = decar_gpt_check_config(&c, e);
+    if (rc) goto done;
+    /* every tensor of the layout, found with its shape, before the model is allocated */
+    n_tensors = decar__gpt_layout(&c, NULL, NULL);
+    info = (decar_param_info *)DECAR_MALLOC((size_t)n_tensors * sizeof *info);
+    if (!info) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory");
+        goto done;
+    }
+    decar__gpt_layout(&c, info, NULL);
+    for (pass = 0; pass < 3 && have_opt; pass++) {
+        for (t = 0; t < n_tensors; t++) {
+            const decar_param_info *pi = &info[t];
+            const decar__st_entry *en;
+            strcpy(nm, prefix[pass]);
+            strcat(nm, pi->name); /* names are at most 63 characters: nm holds them */
+            en = decar__st_find(&st, nm);
+            if (!en && pass == 0) {
+                rc = DECAR_ERR_FORMAT;
+                decar__seterr(e, rc, "checkpoint lacks tensor '%s'", nm);
+                goto done;
+            }
+            if (!en) {
+                have_opt = 0;
+                break;
+            } /* no optimizer state: a weights-only checkpoint */
+            if (!en->f32 || en->ndim != pi->ndim || en->shape[0] != pi->shape[0] ||
+                (pi->ndim == 2 && en->shape[1] != pi->shape[1])) {
+                rc = DECAR_ERR_FORMAT;
+                decar__seterr(e, rc, "tensor '%s' is not F32 of shape [%lld%s%lld] as the config says", nm,
+                              (long long)pi->shape[0], pi->ndim == 2 ? ", " : "",
+                              pi->ndim == 2 ? (long long)pi->shape[1] : 0LL);
+                goto done;
+            }
+        }
+    }
+    /* allocate, then copy the weights (and m, v when every one of them is there) */
+    if ((rc = decar__gpt_alloc(g, &c, e))) goto done;
+    for (pass = 0; pass < (have_opt ? 3 : 1) && !rc; pass++) {
+        float *blk = pass == 0 ? g->params : pass == 1 ? g->m : g->v;
+        for (t = 0; t < n_tensors && !rc; t++) {
+            const decar_param_info *pi = &info[t];
+            strcpy(nm, prefix[pass]);
+            strcat(nm, pi->name); /* names are at most 63 characters: nm holds them */
+            rc = decar__st_copy(&st, b, decar__st_find(&st, nm), blk + pi->offset, pi->shape[0] * pi->shape[1], e);
+        }
+    }
+    if (rc) {
+        decar_gpt_free(g);
+        goto done;
+    }
+    g->step = (decar__parse_u64(decar__st_meta(&st, "step"), &v) == 0 && have_opt) ? (int64_t)v : 0;
+    g->rng_state = decar__parse_u64(decar__st_meta(&st, "rng_state"), &v) == 0 ? v : 0;
+    g->tokenizer = decar__parse_u64(decar__st_meta(&st, "tokenizer"), &v) == 0 ? v : 0;
+done:
+    decar__free(info);
+    decar__st_free(&st);
+    return rc;
+}
+
+/* ---- 13b. Hugging Face GPT-2 interchange ----------------------------------------------------------------------------
+   decar's parameter names are GPT-2's (transformer.h.N.attn.c_attn.weight, ...) and the output head is tied to wte in
+   both. The layouts differ in one way: HF's Conv1D stores the c_attn, c_proj and c_fc weights as (in, out), decar
+   (like torch.nn.Linear) as (out, in). attn.c_proj is square, so a missed transpose would pass any shape check: the
+   test compares logits through PyTorch. decar's byte vocabulary (258) travels as vocab_size; EOT (256) is GPT-2's
+   bos/eos, and decar's input convention is [EOT, text...]. */
+static int decar__hf_conv1d(const char *name) {
+    static const char *suffix[4] = { "attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight",
+                                     "mlp.c_proj.weight" };
+    size_t n = strlen(name);
+    int i;
+    for (i = 0; i < 4; i++) {
+        size_t m = strlen(suffix[i]);
+        if (n >= m && !strcmp(name + n - m, suffix[i])) return 1;
+    }
+    return 0;
+}
+/* dst (cols, rows) = src (rows, cols) transposed */
+static void decar__transpose(float *dst, const float *src, int64_t rows, int64_t cols) {
+    int64_t r, c;
+    for (r = 0; r < rows; r++)
+        for (c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+}
+DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *st_len, char **config_json,
+                                     decar_error *e) {
+    decar_st_tensor *ts;
+    float *hf;
+    int t, rc;
+    *st_buf = NULL;
+    *config_json = NULL;
+    if (!g->cfg.causal)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "a DFM (bidirectional) model has no GPT-2 equivalent: export AR models");
+    if (g->cfg.n_prefix > 0)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "an image-prefix captioner has no GPT2LMHeadModel equivalent");
+    ts = (decar_st_tensor *)DECAR_MALLOC((size_t)g->n_tensors * sizeof *ts);
+    hf = (float *)DECAR_MALLOC(g->n_params * sizeof(float));
+    if (!ts || !hf) {
+        decar__free(ts);
+        decar__free(hf);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the export");
+    }
+    /* weights only, Conv1D weights transposed to (in, out) */
+    for (t = 0; t < g->n_tensors; t++) {
+        const decar_param_info *pi = &g->info[t];
+        float *dst = hf + pi->offset;
+        const float *src = g->params + pi->offset;
+        ts[t].name = pi->name;
+        ts[t].ndim = pi->ndim;
+        ts[t].shape[0] = pi->shape[0];
+        ts[t].shape[1] = pi->shape[1];
+        ts[t].data = dst;
+        if (decar__hf_conv1d(pi->name)) {
+            decar__transpose(dst, src, pi->shape[0], pi->shape[1]);
+            ts[t].shape[0] = pi->shape[1];
+            ts[t].shape[1] = pi->shape[0];
+        } else
+            memcpy(dst, src, (size_t)(pi->shape[0] * pi->shape[1]) * sizeof(float));
+    }
+    rc = decar_st_save_mem(ts, g->n_tensors, NULL, st_buf, st_len, e);
+    DECAR_FREE(ts);
+    DECAR_FREE(hf);
+    if (rc) return rc;
+    /* config.json of GPT2LMHeadModel: decar's GELU is GPT-2's tanh form (gelu_new), LayerNorm eps 1e-5, no dropout */
+    {
+        decar__sb m;
+        memset(&m, 0, sizeof m);
+        decar__sb_str(
+            &m, "{\n  \"architectures\": [\"GPT2LMHeadModel\"],\n  \"model_type\": \"gpt2\",\n  \"vocab_size\": ");
+        decar__sb_u64(&m, (uint64_t)g->cfg.vocab_size);
+        decar__sb_str(&m, ",\n  \"n_positions\": ");
+        decar__sb_u64(&m, (uint64_t)g->cfg.seq_len);
+        decar__sb_str(&m, ",\n  \"n_ctx\": ");
+        decar__sb_u64(&m, (uint64_t)g->cfg.seq_len);
+        decar__sb_str(&m, ",\n  \"n_embd\": ");
+        decar__sb_u64(&m, (uint64_t)g->cfg.d_model);
+        decar__sb_str(&m, ",\n  \"n_layer\": ");
+        decar__sb_u64(&m, (uint64_t)g->cfg.n_layer);
+        decar__sb_str(&m, ",\n  \"n_head\": ");
+        decar__sb_u64(&m, (uint64_t)g->cfg.n_head);
+        decar__sb_str(
+            &m,
+            ",\n  \"n_inner\": null,\n  \"activation_function\": \"gelu_new\",\n  \"layer_norm_epsilon\": 1e-05,\n"
+            "  \"resid_pdrop\": 0.0,\n  \"embd_pdrop\": 0.0,\n  \"attn_pdrop\": 0.0,\n  \"initializer_range\": 0.02,\n"
+            "  \"scale_attn_weights\": true,\n  \"tie_word_embeddings\": true,\n"
+            "  \"torch_dtype\": \"float32\",\n  \"use_cache\": true,\n");
+        if (!g->tokenizer) /* bytes: EOT is 256; a BPE model's EOT is its tokenizer's (vocab.json) */
+            decar__sb_str(&m, "  \"bos_token_id\": 256,\n  \"eos_token_id\": 256,\n  \"decar_input\": \"token 256 (end "
+                              "of document) first, then the text's bytes as tokens 0-255\",\n");
+        else
+            decar__sb_str(&m, "  \"decar_input\": \"the tokenizer's <|endoftext|> first, then the text's tokens\",\n");
+        decar__sb_str(&m, "  \"decar_mask_last\": ");
+        decar__sb_str(&m, decar_gpt_mask(&g->cfg) >= 0 ? "true\n}\n" : "false\n}\n");
+        decar__sb_put(&m, "", 1); /* the terminating NUL */
+        if (m.oom) {
+            decar__free(m.p);
+            DECAR_FREE(*st_buf);
+            *st_buf = NULL;
+            DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+        }
+        *config_json = m.p;
+    }
+    return DECAR_OK;
+}
+
+/* the raw value of "key" in a flat JSON object (a number, true/false/null, or a string without its quotes) */
+static int decar__json_get(const char *js, size_t n, const char *key, char *val, size_t cap) {
+    size_t kl = strlen(key), i, v;
+    for (i = 0; i + kl + 2 < n; i++) {
+        if (js[i] != '"' || strncmp(js + i + 1, key, kl) || js[i + 1 + kl] != '"') continue;
+        i += kl + 2;
+        while (i < n && (js[i] == ' ' || js[i] == '\t' || js[i] == '\n' || js[i] == '\r')) i++;
+        if (i >= n || js[i] != ':') continue;
+        i++;
+        while (i < n && (js[i] == ' ' || js[i] == '\t' || js[i] == '\n' || js[i] == '\r')) i++;
+        if (i < n && js[i] == '"') i++;
+        for (v = 0; i < n && js[i] != '"' && js[i] != ',' && js[i] != '}' && js[i] != '\n' && v + 1 < cap; i++)
+            val[v++] = js[i];
+        while (v > 0 && val[v - 1] == ' ') v--;
+        val[v] = 0;
+        return 0;
+    }
+    return -1;
+}
+static int decar__json_int(const char *js, size_t n, const char *key, int *out, decar_error *e) {
+    char v[64];
+    uint64_t x;
+    if (decar__json_get(js, n, key, v, sizeof v) || decar__parse_u64(v, &x) || x > 0x7fffffff)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json lacks a valid \"%s\"", key);
+    *out = (int)x;
+    return DECAR_OK;
+}
+DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st_len, const char *config,
+                                     size_t config_len, decar_error *e) {
+    decar_gpt_config c = decar_gpt_default_config();
+    decar__st st;
+    const uint8_t *b = (const uint8_t *)st_buf;
+    char v[64];
+    int rc, t, pass;
+    float *tmp = NULL;
+    memset(g, 0, sizeof *g);
+    /* the config: GPT-2's architecture only (decar computes exactly that one) */
+    rc = decar__json_int(config, config_len, "vocab_size", &c.vocab_size, e);
+    if (!rc) rc = decar__json_int(config, config_len, "n_layer", &c.n_layer, e);
+    if (!rc) rc = decar__json_int(config, config_len, "n_head", &c.n_head, e);
+    if (!rc) rc = decar__json_int(config, config_len, "n_embd", &c.d_model, e);
+    if (!rc) rc = decar__json_int(config, config_len, "n_positions", &c.seq_len, e);
+    if (rc) return rc;
+    if (!decar__json_get(config, config_len, "model_type", v, sizeof v) && strcmp(v, "gpt2"))
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: model_type '%s' (decar reads gpt2)", v);
+    if (!decar__json_get(config, config_len, "activation_function", v, sizeof v) && strcmp(v, "gelu_new") &&
+        strcmp(v, "gelu_pytorch_tanh"))
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: activation '%s' (decar computes GPT-2's tanh GELU, gelu_new)",
+                    v);
+    if (!decar__json_get(config, config_len, "layer_norm_epsilon", v, sizeof v) && fabs(strtod(v, NULL) - 1e-5) > 1e-12)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: layer_norm_epsilon %s (decar uses 1e-5)", v);
+    if (!decar__json_get(config, config_len, "n_inner", v, sizeof v) && strcmp(v, "null") && atoi(v) != 4 * c.d_model)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: n_inner %s (decar's MLP is 4 x n_embd)", v);
+    if (!decar__json_get(config, config_len, "scale_attn_by_inverse_layer_idx", v, sizeof v) && !strcmp(v, "true"))
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: scale_attn_by_inverse_layer_idx is not supported");
+    if (!decar__json_get(config, config_len, "tie_word_embeddings", v, sizeof v) && !strcmp(v, "false"))
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json: an untied output head is not supported (decar ties it to wte)");
+    c.causal = 1;
+    /* GPT-2's last token (<|endoftext|> in its own vocabulary) is a real token; a decar export says if its is a mask */
+    c.no_mask = !(!decar__json_get(config, config_len, "decar_mask_last", v, sizeof v) && !strcmp(v, "true"));
+    if ((rc = decar_gpt_check_config(&c, e))) return rc;
+    if ((rc = decar__st_open(b, st_len, &st, e))) return rc;
+    /* pass 0 finds every tensor with its (HF) shape before allocating; pass 1 copies (transposing Conv1D weights) */
+    for (pass = 0; pass < 2 && !rc; pass++) {
+        int n_tensors = 0;
+        decar_param_info *info = NULL;
+        if (pass == 0) {
+            n_tensors = decar__gpt_layout(&c, NULL, NULL);
+            info = (decar_param_info *)DECAR_MALLOC((size_t)n_tensors * sizeof *info);
+            if (!info) {
+                rc = DECAR_ERR_NOMEM;
+                decar__seterr(e, rc, "no memory");
+                break;
+            }
+            decar__gpt_layout(&c, info, NULL);
+        } else {
+            if ((rc = decar__gpt_alloc(g, &c, e))) break;
+            n_tensors = g->n_tensors;
+            info = g->info;
+        }
+        for (t = 0; t < n_tensors && !rc; t++) {
+            const decar_param_info *pi = &info[t];
+            int conv = decar__hf_conv1d(pi->name);
+            int64_t r0 = conv ? pi->shape[1] : pi->shape[0], r1 = conv ? pi->shape[0] : pi->shape[1];
+            const decar__st_entry *en = decar__st_find(&st, pi->name);
+            if (!en && !strncmp(pi->name, "transformer.", 12)) en = decar__st_find(&st, pi->name + 12); /* GPT2Model */
+            if (!en) {
+                rc = DECAR_ERR_FORMAT;
+                decar__seterr(e, rc, "model.safetensors lacks '%s'", pi->name);
+            } else if (!en->f32 || en->ndim != pi->ndim || en->shape[0] != r0 ||
+                       (pi->ndim == 2 && en->shape[1] != r1)) {
+                rc = DECAR_ERR_FORMAT;
+                decar__seterr(e, rc, "'%s' is not F32 of shape [%lld%s%lld] (GPT-2's layout for this config)", pi->name,
+                              (long long)r0, pi->ndim == 2 ? ", " : "", pi->ndim == 2 ? (long long)r1 : 0LL);
+            } else if (pass == 1) {
+                float *dst = g->params + pi->offset;
+                int64_t cnt = pi->shape[0] * pi->shape[1];
+                if (!conv)
+                    rc = decar__st_copy(&st, b, en, dst, cnt, e);
+                else if (!(tmp = (float *)DECAR_MALLOC((size_t)cnt * sizeof(float)))) {
+                    rc = DECAR_ERR_NOMEM;
+                    decar__seterr(e, rc, "no memory");
+                } else {
+                    rc = decar__st_copy(&st, b, en, tmp, cnt, e);
+                    decar__transpose(dst, tmp, r0, r1);
+                    DECAR_FREE(tmp);
+                    tmp = NULL;
+                }
+            }
+        }
+        if (pass == 0) DECAR_FREE(info);
+    }
+    if (!rc) { /* an lm_head stored beside wte must be wte (tied) */
+        const decar__st_entry *lm = decar__st_find(&st, "lm_head.weight");
+        const decar__st_entry *wte = decar__st_find(&st, "transformer.wte.weight");
+        if (!wte) wte = decar__st_find(&st, "wte.weight");
+        if (lm && wte &&
+            (lm->end - lm->begin != wte->end - wte->begin ||
+             memcmp(b + st.data_off + lm->begin, b + st.data_off + wte->begin, (size_t)(lm->end - lm->begin)))) {
+            rc = DECAR_ERR_FORMAT;
+            decar__seterr(e, rc, "lm_head.weight differs from wte: an untied output head is not supported");
+        }
+    }
+    decar__st_free(&st);
+    if (rc) decar_gpt_free(g);
+    return rc;
+}
+#ifndef DECAR_NO_STDIO
+DECARDEF int decar_gpt_save(const decar_gpt *g, const char *path, const char *extra_meta, decar_error *e) {
+    void *buf;
+    size_t len;
+    int rc;
+    if ((rc = decar_gpt_save_mem(g, 1, extra_meta, &buf, &len, e))) return rc;
+    rc = decar_write_file_atomic(path, buf, len, e);
+    DECAR_FREE(buf);
+    return rc;
+}
+DECARDEF int decar_gpt_load(decar_gpt *g, const char *path, decar_error *e) {
+    void *buf;
+    size_t len;
+    int rc;
+    memset(g, 0, sizeof *g);
+    if ((rc = decar_read_file(path, &buf, &len, e))) return rc;
+    rc = decar_gpt_load_mem(g, buf, len, e);
+    DECAR_FREE(buf);
+    if (rc) decar__prefix_path(e, path);
+    return rc;
+}
+DECARDEF int decar_gpt_export_hf(const decar_gpt *g, const char *dir, decar_error *e) {
+    static const char *const name[2] = { "model.safetensors", "config.json" };
+    void *st;
+    char *cfg;
+    const void *bufs[2];
+    size_t lens[2];
+    int rc;
+    if ((rc = decar_gpt_export_hf_mem(g, &st, &lens[0], &cfg, e))) return rc;
+    bufs[0] = st;
+    bufs[1] = cfg;
+    lens[1] = strlen(cfg);
+    rc = decar__write_two(dir, name, bufs, lens, e);
+    DECAR_FREE(st);
+    DECAR_FREE(cfg);
+    return rc;
+}
+DECARDEF int decar_gpt_import_hf(decar_gpt *g, const char *dir, decar_error *e) {
+    static const char *const name[2] = { "model.safetensors", "config.json" };
+    void *buf[2];
+    size_t len[2];
+    int rc;
+    memset(g, 0, sizeof *g);
+    if ((rc = decar__read_two(dir, name, buf, len, e))) return rc;
+    rc = decar_gpt_import_hf_mem(g, buf[0], len[0], (const char *)buf[1], len[1], e);
+    if (rc) decar__prefix_path(e, dir);
+    DECAR_FREE(buf[0]);
+    DECAR_FREE(buf[1]);
+    return rc;
+}
+#endif /* DECAR_NO_STDIO */
+
+/* ---- 14. ensemble: mixture weights, AR generation ---------------------------------------------------------------- */
 DECARDEF void decar_softmax_double(const float *logits, int n, double temp, double *p) {
     double mx = -INFINITY, s = 0.0;
     int i;
@@ -7098,196 +7153,7 @@ DECARDEF int decar_ensemble_generate(decar_ensemble *en, const float *prefix, co
     return rc;
 }
 
-DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int sampler, int n_steps, int kappa_pow,
-                              uint64_t seed, decar_error *e) {
-    int K = s->k, nc = s->n_class, j, i, a, n_masked = 0, step = 0, rc = DECAR_OK, npow = kappa_pow > 0 ? kappa_pow : 1;
-    int steps = n_steps > 0 ? n_steps : 1, bayes = s->router->kind == DECAR_ROUTE_BAYES;
-    double *w = (double *)DECAR_MALLOC((size_t)K * 2 * sizeof(double)), *ll,
-           *mix = (double *)DECAR_MALLOC((size_t)nc * sizeof(double));
-    /* pk[j]: expert j's posteriors (T, nc), allocated the first time expert j runs (K can be thousands) */
-    double **pk = (double **)DECAR_MALLOC((size_t)K * sizeof(double *));
-    char *need = (char *)DECAR_MALLOC((size_t)T + 1);
-    float *feat = s->feat ? (float *)DECAR_MALLOC((size_t)s->feat->dim * sizeof(float)) : NULL;
-    uint8_t *txt = (uint8_t *)DECAR_MALLOC((size_t)T * (size_t)decar__token_bytes_max(s->tok) + 1);
-    decar_rng r;
-    if (pk) memset(pk, 0, (size_t)K * sizeof(double *));
-    if (!w || !mix || !pk || !need || !txt || (s->feat && !feat)) {
-        rc = DECAR_ERR_NOMEM;
-        decar__seterr(e, rc, "no memory for DFM sampling");
-        goto end;
-    }
-    ll = w + K;
-    for (j = 0; j < K; j++) ll[j] = 0.0;
-    for (i = 0; i < T; i++) {
-        if (x[i] == s->mask_token)
-            n_masked++;
-        else if (x[i] < 0 || x[i] >= nc) {
-            rc = DECAR_ERR_ARG;
-            decar__seterr(e, rc, "token %d at %d out of range", (int)x[i], i);
-            goto end;
-        }
-    }
-    decar_rng_seed(&r, seed);
-    { /* initial routing: features of the visible text (R1-R3), or the prior (R4', uniform) */
-        int64_t nt = 0;
-        const float *f;
-        for (i = 0; i < T; i++)
-            if (x[i] != s->mask_token) nt += decar__ids_text(s->tok, x + i, 1, txt + nt);
-        f = decar__route_features(s->feat, s->router->kind, txt, nt, feat, &rc, e);
-        if (rc || (rc = decar__mix_weights(s->router, s->avail, NULL, f, ll, w, e))) goto end;
-    }
-    while (n_masked > 0) {
-        double t = (double)step / steps, h = 1.0 / steps;
-        int n_rev = 0;
-        if (bayes && (rc = decar__mix_weights(s->router, s->avail, NULL, NULL, ll, w, e))) goto end;
-        /* which positions to reveal this step */
-        memset(need, 0, (size_t)T);
-        if (sampler == DECAR_DFM_L2R) {
-            for (i = 0; i < T; i++)
-                if (x[i] == s->mask_token) {
-                    need[i] = 1;
-                    break;
-                }
-        } else if (sampler == DECAR_DFM_FIRST_HIT) {
-            int pick = (int)decar__rng_below(&r, (uint64_t)n_masked), q = 0;
-            for (i = 0; i < T; i++)
-                if (x[i] == s->mask_token && q++ == pick) {
-                    need[i] = 1;
-                    break;
-                }
-        } else { /* Euler: each masked position jumps with probability (kappa(t+h) - kappa(t)) / (1 - kappa(t)) */
-            double k0 = pow(t, (double)npow), k1 = pow(t + h > 1.0 ? 1.0 : t + h, (double)npow),
-                   pr = (k1 - k0) / (1.0 - k0);
-            if (step + 1 >= steps || !(pr < 1.0)) pr = 1.0;
-            for (i = 0; i < T; i++)
-                if (x[i] == s->mask_token && decar_rng_double(&r) < pr) need[i] = 1;
-        }
-        for (i = 0; i < T; i++) n_rev += need[i];
-        step++;
-        if (n_rev == 0) continue;
-        for (j = 0; j < K; j++) { /* the experts that run: the active ones, and all of them for the Bayes posterior */
-            if ((s->avail && !s->avail[j]) || (w[j] <= 0.0 && !bayes)) continue;
-            if (!pk[j] && !(pk[j] = (double *)DECAR_MALLOC((size_t)T * nc * sizeof(double)))) {
-                rc = DECAR_ERR_NOMEM;
-                decar__seterr(e, rc, "no memory for expert %d's posteriors", j);
-                goto end;
-            }
-            if (s->post(s->user, j, x, T, need, pk[j])) {
-                rc = DECAR_ERR_ARG;
-                decar__seterr(e, rc, "expert %d failed to compute its posterior", j);
-                goto end;
-            }
-        }
-        for (i = 0; i < T; i++)
-            if (need[i]) { /* all reveals of a step use the posteriors of the same state x_t */
-                for (a = 0; a < nc; a++) mix[a] = 0.0;
-                for (j = 0; j < K; j++)
-                    if (w[j] > 0.0) decar__mix_add(mix, w[j], pk[j] + (int64_t)i * nc, nc);
-                a = decar__sample(mix, nc, 0, 1.0, &r); /* no filtering: never fails */
-                for (j = 0; j < K; j++)
-                    if (bayes && (!s->avail || s->avail[j])) {
-                        double pv = pk[j][(int64_t)i * nc + a];
-                        ll[j] += log(pv > 1e-300 ? pv : 1e-300);
-                    }
-                x[i] = -1 - a; /* hold the token until the step ends */
-            }
-        for (i = 0; i < T; i++)
-            if (x[i] < 0) {
-                x[i] = -1 - x[i];
-                n_masked--;
-            }
-    }
-end:
-    if (pk)
-        for (j = 0; j < K; j++) decar__free(pk[j]);
-    decar__free(w);
-    decar__free(mix);
-    decar__free(pk);
-    decar__free(need);
-    decar__free(feat);
-    decar__free(txt);
-    return rc;
-}
-
-/* the experts as posteriors. Input to every expert is [EOT, x_0 .. x_{T-1}]: a causal expert's row i predicts x_i
-   (the AR shift), a non-causal expert's row i+1 does (the same position). So a causal model with the left-to-right
-   order, one token per step, is exactly AR sampling: the degenerate case of the theory. */
-typedef struct decar__fillctx {
-    decar_ensemble *en;
-    decar_ctx *ctx;
-    int32_t *inp;
-    double temp;
-    int nc;
-} decar__fillctx;
-static int decar__gpt_posterior(void *user, int k, const int32_t *x, int T, const char *need, double *out) {
-    decar__fillctx *f = (decar__fillctx *)user;
-    decar_gpt *g = f->en->experts[k];
-    decar_tensor *lg;
-    int i;
-    f->inp[0] = f->en->tok ? f->en->tok->eot : DECAR_TOK_EOT;
-    memcpy(f->inp + 1, x, (size_t)T * sizeof(int32_t));
-    decar_ctx_reset(f->ctx);
-    lg = decar_gpt_forward(f->ctx, g, f->inp, 1, T + 1);
-    if (!lg) return -1;
-    for (i = 0; i < T; i++)
-        if (need[i])
-            decar_softmax_double(lg->data + (int64_t)(g->cfg.causal ? i : i + 1) * g->cfg.vocab_size, f->nc, f->temp,
-                                 out + (int64_t)i * f->nc);
-    return 0;
-}
-DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
-                                 int kappa_pow, double temp, uint64_t seed, decar_error *e) {
-    decar_dfm_sampler s;
-    decar__fillctx f;
-    char *avail;
-    int j, rc, any = 0;
-    if (en->k < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "ensemble of %d experts", en->k);
-    if (T < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "fill: %d tokens", T);
-    avail = (char *)DECAR_MALLOC((size_t)en->k);
-    if (!avail) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
-    for (j = 0; j < en->k; j++) {
-        decar_gpt *g = en->experts[j];
-        avail[j] = g != NULL;
-        any |= avail[j];
-        if (g && decar_gpt_mask(&g->cfg) < 0) {
-            DECAR_FREE(avail);
-            DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d's vocabulary has no mask token", j);
-        }
-        if (g && T + 1 > g->cfg.seq_len) {
-            DECAR_FREE(avail);
-            DECAR__FAIL(e, DECAR_ERR_ARG, "fill: %d tokens + EOT exceed expert %d's seq_len %d", T, j, g->cfg.seq_len);
-        }
-    }
-    if (!any) {
-        DECAR_FREE(avail);
-        DECAR__FAIL(e, DECAR_ERR_ARG, "the ensemble has no loaded expert");
-    }
-    f.en = en;
-    f.ctx = ctx;
-    f.temp = temp;
-    f.inp = (int32_t *)DECAR_MALLOC((size_t)(T + 1) * sizeof(int32_t));
-    if (!f.inp) {
-        DECAR_FREE(avail);
-        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
-    }
-    j = decar__first_expert(en);
-    f.nc = decar_gpt_classes(&en->experts[j]->cfg);
-    s.k = en->k;
-    s.n_class = f.nc;
-    s.mask_token = decar_gpt_mask(&en->experts[j]->cfg);
-    s.post = decar__gpt_posterior;
-    s.user = &f;
-    s.tok = en->tok;
-    s.router = &en->router;
-    s.feat = en->feat;
-    s.avail = avail;
-    rc = decar_dfm_sample(&s, x, T, sampler, n_steps, kappa_pow, seed, e);
-    DECAR_FREE(f.inp);
-    DECAR_FREE(avail);
-    return rc;
-}
-
-/* ---- 14. evaluation -------------------------------------------------------------------------------------------- */
+/* ---- 14b. evaluation --------------------------------------------------------------------------------------------- */
 DECARDEF void decar_docset_free(decar_docset *ds) {
     decar__free(ds->doc);
     decar__free(ds->off);
@@ -7604,6 +7470,196 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
     decar__free(xt);
     decar__free(vis);
     decar__free(feat);
+    return rc;
+}
+
+/* ---- 15. samplers: masked DFM ------------------------------------------------------------------------------------ */
+DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int sampler, int n_steps, int kappa_pow,
+                              uint64_t seed, decar_error *e) {
+    int K = s->k, nc = s->n_class, j, i, a, n_masked = 0, step = 0, rc = DECAR_OK, npow = kappa_pow > 0 ? kappa_pow : 1;
+    int steps = n_steps > 0 ? n_steps : 1, bayes = s->router->kind == DECAR_ROUTE_BAYES;
+    double *w = (double *)DECAR_MALLOC((size_t)K * 2 * sizeof(double)), *ll,
+           *mix = (double *)DECAR_MALLOC((size_t)nc * sizeof(double));
+    /* pk[j]: expert j's posteriors (T, nc), allocated the first time expert j runs (K can be thousands) */
+    double **pk = (double **)DECAR_MALLOC((size_t)K * sizeof(double *));
+    char *need = (char *)DECAR_MALLOC((size_t)T + 1);
+    float *feat = s->feat ? (float *)DECAR_MALLOC((size_t)s->feat->dim * sizeof(float)) : NULL;
+    uint8_t *txt = (uint8_t *)DECAR_MALLOC((size_t)T * (size_t)decar__token_bytes_max(s->tok) + 1);
+    decar_rng r;
+    if (pk) memset(pk, 0, (size_t)K * sizeof(double *));
+    if (!w || !mix || !pk || !need || !txt || (s->feat && !feat)) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory for DFM sampling");
+        goto end;
+    }
+    ll = w + K;
+    for (j = 0; j < K; j++) ll[j] = 0.0;
+    for (i = 0; i < T; i++) {
+        if (x[i] == s->mask_token)
+            n_masked++;
+        else if (x[i] < 0 || x[i] >= nc) {
+            rc = DECAR_ERR_ARG;
+            decar__seterr(e, rc, "token %d at %d out of range", (int)x[i], i);
+            goto end;
+        }
+    }
+    decar_rng_seed(&r, seed);
+    { /* initial routing: features of the visible text (R1-R3), or the prior (R4', uniform) */
+        int64_t nt = 0;
+        const float *f;
+        for (i = 0; i < T; i++)
+            if (x[i] != s->mask_token) nt += decar__ids_text(s->tok, x + i, 1, txt + nt);
+        f = decar__route_features(s->feat, s->router->kind, txt, nt, feat, &rc, e);
+        if (rc || (rc = decar__mix_weights(s->router, s->avail, NULL, f, ll, w, e))) goto end;
+    }
+    while (n_masked > 0) {
+        double t = (double)step / steps, h = 1.0 / steps;
+        int n_rev = 0;
+        if (bayes && (rc = decar__mix_weights(s->router, s->avail, NULL, NULL, ll, w, e))) goto end;
+        /* which positions to reveal this step */
+        memset(need, 0, (size_t)T);
+        if (sampler == DECAR_DFM_L2R) {
+            for (i = 0; i < T; i++)
+                if (x[i] == s->mask_token) {
+                    need[i] = 1;
+                    break;
+                }
+        } else if (sampler == DECAR_DFM_FIRST_HIT) {
+            int pick = (int)decar__rng_below(&r, (uint64_t)n_masked), q = 0;
+            for (i = 0; i < T; i++)
+                if (x[i] == s->mask_token && q++ == pick) {
+                    need[i] = 1;
+                    break;
+                }
+        } else { /* Euler: each masked position jumps with probability (kappa(t+h) - kappa(t)) / (1 - kappa(t)) */
+            double k0 = pow(t, (double)npow), k1 = pow(t + h > 1.0 ? 1.0 : t + h, (double)npow),
+                   pr = (k1 - k0) / (1.0 - k0);
+            if (step + 1 >= steps || !(pr < 1.0)) pr = 1.0;
+            for (i = 0; i < T; i++)
+                if (x[i] == s->mask_token && decar_rng_double(&r) < pr) need[i] = 1;
+        }
+        for (i = 0; i < T; i++) n_rev += need[i];
+        step++;
+        if (n_rev == 0) continue;
+        for (j = 0; j < K; j++) { /* the experts that run: the active ones, and all of them for the Bayes posterior */
+            if ((s->avail && !s->avail[j]) || (w[j] <= 0.0 && !bayes)) continue;
+            if (!pk[j] && !(pk[j] = (double *)DECAR_MALLOC((size_t)T * nc * sizeof(double)))) {
+                rc = DECAR_ERR_NOMEM;
+                decar__seterr(e, rc, "no memory for expert %d's posteriors", j);
+                goto end;
+            }
+            if (s->post(s->user, j, x, T, need, pk[j])) {
+                rc = DECAR_ERR_ARG;
+                decar__seterr(e, rc, "expert %d failed to compute its posterior", j);
+                goto end;
+            }
+        }
+        for (i = 0; i < T; i++)
+            if (need[i]) { /* all reveals of a step use the posteriors of the same state x_t */
+                for (a = 0; a < nc; a++) mix[a] = 0.0;
+                for (j = 0; j < K; j++)
+                    if (w[j] > 0.0) decar__mix_add(mix, w[j], pk[j] + (int64_t)i * nc, nc);
+                a = decar__sample(mix, nc, 0, 1.0, &r); /* no filtering: never fails */
+                for (j = 0; j < K; j++)
+                    if (bayes && (!s->avail || s->avail[j])) {
+                        double pv = pk[j][(int64_t)i * nc + a];
+                        ll[j] += log(pv > 1e-300 ? pv : 1e-300);
+                    }
+                x[i] = -1 - a; /* hold the token until the step ends */
+            }
+        for (i = 0; i < T; i++)
+            if (x[i] < 0) {
+                x[i] = -1 - x[i];
+                n_masked--;
+            }
+    }
+end:
+    if (pk)
+        for (j = 0; j < K; j++) decar__free(pk[j]);
+    decar__free(w);
+    decar__free(mix);
+    decar__free(pk);
+    decar__free(need);
+    decar__free(feat);
+    decar__free(txt);
+    return rc;
+}
+
+/* the experts as posteriors. Input to every expert is [EOT, x_0 .. x_{T-1}]: a causal expert's row i predicts x_i
+   (the AR shift), a non-causal expert's row i+1 does (the same position). So a causal model with the left-to-right
+   order, one token per step, is exactly AR sampling: the degenerate case of the theory. */
+typedef struct decar__fillctx {
+    decar_ensemble *en;
+    decar_ctx *ctx;
+    int32_t *inp;
+    double temp;
+    int nc;
+} decar__fillctx;
+static int decar__gpt_posterior(void *user, int k, const int32_t *x, int T, const char *need, double *out) {
+    decar__fillctx *f = (decar__fillctx *)user;
+    decar_gpt *g = f->en->experts[k];
+    decar_tensor *lg;
+    int i;
+    f->inp[0] = f->en->tok ? f->en->tok->eot : DECAR_TOK_EOT;
+    memcpy(f->inp + 1, x, (size_t)T * sizeof(int32_t));
+    decar_ctx_reset(f->ctx);
+    lg = decar_gpt_forward(f->ctx, g, f->inp, 1, T + 1);
+    if (!lg) return -1;
+    for (i = 0; i < T; i++)
+        if (need[i])
+            decar_softmax_double(lg->data + (int64_t)(g->cfg.causal ? i : i + 1) * g->cfg.vocab_size, f->nc, f->temp,
+                                 out + (int64_t)i * f->nc);
+    return 0;
+}
+DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
+                                 int kappa_pow, double temp, uint64_t seed, decar_error *e) {
+    decar_dfm_sampler s;
+    decar__fillctx f;
+    char *avail;
+    int j, rc, any = 0;
+    if (en->k < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "ensemble of %d experts", en->k);
+    if (T < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "fill: %d tokens", T);
+    avail = (char *)DECAR_MALLOC((size_t)en->k);
+    if (!avail) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    for (j = 0; j < en->k; j++) {
+        decar_gpt *g = en->experts[j];
+        avail[j] = g != NULL;
+        any |= avail[j];
+        if (g && decar_gpt_mask(&g->cfg) < 0) {
+            DECAR_FREE(avail);
+            DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d's vocabulary has no mask token", j);
+        }
+        if (g && T + 1 > g->cfg.seq_len) {
+            DECAR_FREE(avail);
+            DECAR__FAIL(e, DECAR_ERR_ARG, "fill: %d tokens + EOT exceed expert %d's seq_len %d", T, j, g->cfg.seq_len);
+        }
+    }
+    if (!any) {
+        DECAR_FREE(avail);
+        DECAR__FAIL(e, DECAR_ERR_ARG, "the ensemble has no loaded expert");
+    }
+    f.en = en;
+    f.ctx = ctx;
+    f.temp = temp;
+    f.inp = (int32_t *)DECAR_MALLOC((size_t)(T + 1) * sizeof(int32_t));
+    if (!f.inp) {
+        DECAR_FREE(avail);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    }
+    j = decar__first_expert(en);
+    f.nc = decar_gpt_classes(&en->experts[j]->cfg);
+    s.k = en->k;
+    s.n_class = f.nc;
+    s.mask_token = decar_gpt_mask(&en->experts[j]->cfg);
+    s.post = decar__gpt_posterior;
+    s.user = &f;
+    s.tok = en->tok;
+    s.router = &en->router;
+    s.feat = en->feat;
+    s.avail = avail;
+    rc = decar_dfm_sample(&s, x, T, sampler, n_steps, kappa_pow, seed, e);
+    DECAR_FREE(f.inp);
+    DECAR_FREE(avail);
     return rc;
 }
 
