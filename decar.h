@@ -272,6 +272,8 @@ typedef struct decar_st_tensor {
     int64_t shape[2];
     const float *data;
 } decar_st_tensor;
+/* a 2-D (rows, cols) tensor entry, or 1-D (rows) when cols is 0 */
+DECARDEF decar_st_tensor decar_st_tensor_of(const char *name, int64_t rows, int64_t cols, const float *data);
 DECARDEF int decar_st_save_mem(const decar_st_tensor *t, int n, const char *meta, void **buf, size_t *len,
                                decar_error *e);
 /* copy tensor `name` into out if it is F32 with exactly n elements; checks the whole file first (and its CRC) */
@@ -307,31 +309,45 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
 /* out (M,N) = inp (M,K) * w(N,K)^T + bias: the Linear forward; picks matrix-vector kernels for small M */
 DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M,
                                    int64_t K, int64_t N, decar_ws *ws);
+DECARDEF void decar_matmul_forward_ref(float *out, const float *inp, const float *w, const float *b, int64_t M,
+                                       int64_t K, int64_t N);
 DECARDEF const char *decar_simd_name(void); /* "avx512", "avx2+fma", "neon" or "scalar" */
 /* The kernels of the autograd ops, by name (llm.c's convention): outputs first, then inputs, then sizes. Backward
-   kernels accumulate (+=) into their input gradients. Each has a plain reference (_ref: the same math, one loop at a
-   time, no SIMD, no threads) that tests/test_kernels.c compares it with on odd sizes. */
+   kernels accumulate (+=) into their input gradients. Beside each, its plain reference (_ref: the same math, one loop
+   at a time, no SIMD, no threads) that tests/test_kernels.c compares it with on odd sizes. */
 /* out (rows, C) = (inp - mean) / sqrt(var + 1e-5) * w + b per row; stats (rows, 2) = (mean, 1 / sqrt(var + 1e-5)) */
 DECARDEF void decar_layernorm_forward(float *out, float *stats, const float *inp, const float *w, const float *b,
                                       int64_t rows, int64_t C);
+DECARDEF void decar_layernorm_forward_ref(float *out, float *stats, const float *inp, const float *w, const float *b,
+                                          int64_t rows, int64_t C);
 /* with xh = (x - mean) rstd, dn = dout w: dinp += rstd (dn - mean(dn) - xh mean(dn xh)), dw += sum_rows dout xh,
    db += sum_rows dout (dinp, dw or db may be NULL) */
 DECARDEF void decar_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                                        const float *w, const float *stats, int64_t rows, int64_t C);
+DECARDEF void decar_layernorm_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                                           const float *w, const float *stats, int64_t rows, int64_t C);
 /* out (n) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); backward: dinp += dout gelu'(x) */
 DECARDEF void decar_gelu_forward(float *out, const float *inp, int64_t n);
+DECARDEF void decar_gelu_forward_ref(float *out, const float *inp, int64_t n);
 DECARDEF void decar_gelu_backward(float *dinp, const float *inp, const float *dout, int64_t n);
+DECARDEF void decar_gelu_backward_ref(float *dinp, const float *inp, const float *dout, int64_t n);
 /* out (rows, C) = softmax(inp) per row; backward: dinp += out (dout - sum_j out_j dout_j) */
 DECARDEF void decar_softmax_forward(float *out, const float *inp, int64_t rows, int64_t C);
+DECARDEF void decar_softmax_forward_ref(float *out, const float *inp, int64_t rows, int64_t C);
 DECARDEF void decar_softmax_backward(float *dinp, const float *out, const float *dout, int64_t rows, int64_t C);
+DECARDEF void decar_softmax_backward_ref(float *dinp, const float *out, const float *dout, int64_t rows, int64_t C);
 /* qkv (B, T, 3C) = [q | k | v], NH heads of C / NH: att (B, NH, T, T) = softmax(q k^T / sqrt(hs)) (causal: key <=
    query; masked entries 0), out (B, T, C) = att v. Backward: dqkv (B, T, 3C) += the gradients of q, k, v; scratch holds
    B * NH * T * T floats. */
 DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, int64_t B, int64_t T, int64_t C, int NH,
                                       int causal, decar_ws *ws);
+DECARDEF void decar_attention_forward_ref(float *out, float *att, const float *qkv, int64_t B, int64_t T, int64_t C,
+                                          int NH, int causal);
 DECARDEF void decar_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
                                        const float *att, int64_t B, int64_t T, int64_t C, int NH, int causal,
                                        decar_ws *ws);
+DECARDEF void decar_attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *att,
+                                           int64_t B, int64_t T, int64_t C, int NH, int causal);
 /* out (n, C) = table[ids[i]] (table (V, C)); backward: dtable[ids[i]] += dout[i] */
 DECARDEF void decar_embedding_forward(float *out, const float *table, const int32_t *ids, int64_t n, int64_t C);
 DECARDEF void decar_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t n, int64_t C);
@@ -340,34 +356,20 @@ DECARDEF void decar_embedding_backward(float *dtable, const float *dout, const i
    target]) for j < nc at rows with a target (weights NULL: w = 1). */
 DECARDEF void decar_crossentropy_forward(float *lse, float *nll, const float *logits, const int32_t *targets,
                                          int64_t rows, int64_t V, int nc);
+DECARDEF void decar_crossentropy_forward_ref(float *lse, float *nll, const float *logits, const int32_t *targets,
+                                             int64_t rows, int64_t V, int nc);
 DECARDEF void decar_crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int32_t *targets,
                                           const float *weights, float dloss, float norm, int64_t rows, int64_t V,
                                           int nc);
+DECARDEF void decar_crossentropy_backward_ref(float *dlogits, const float *logits, const float *lse,
+                                              const int32_t *targets, const float *weights, float dloss, float norm,
+                                              int64_t rows, int64_t V, int nc);
 /* the Linear layer out (M, N) = inp (M, K) w (N, K)^T + b: backward dinp (M, K) (+)= dout w (accumulate: add, else
    overwrite), dw (N, K) += dout^T inp, db (N) += column sums of dout (any may be NULL) */
 DECARDEF void decar_matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                                     const float *w, int64_t M, int64_t K, int64_t N, int accumulate, decar_ws *ws);
-DECARDEF void decar_matmul_forward_ref(float *out, const float *inp, const float *w, const float *b, int64_t M,
-                                       int64_t K, int64_t N);
 DECARDEF void decar_matmul_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                                         const float *w, int64_t M, int64_t K, int64_t N);
-DECARDEF void decar_layernorm_forward_ref(float *out, float *stats, const float *inp, const float *w, const float *b,
-                                          int64_t rows, int64_t C);
-DECARDEF void decar_layernorm_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                                           const float *w, const float *stats, int64_t rows, int64_t C);
-DECARDEF void decar_gelu_forward_ref(float *out, const float *inp, int64_t n);
-DECARDEF void decar_gelu_backward_ref(float *dinp, const float *inp, const float *dout, int64_t n);
-DECARDEF void decar_softmax_forward_ref(float *out, const float *inp, int64_t rows, int64_t C);
-DECARDEF void decar_softmax_backward_ref(float *dinp, const float *out, const float *dout, int64_t rows, int64_t C);
-DECARDEF void decar_attention_forward_ref(float *out, float *att, const float *qkv, int64_t B, int64_t T, int64_t C,
-                                          int NH, int causal);
-DECARDEF void decar_attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *att,
-                                           int64_t B, int64_t T, int64_t C, int NH, int causal);
-DECARDEF void decar_crossentropy_forward_ref(float *lse, float *nll, const float *logits, const int32_t *targets,
-                                             int64_t rows, int64_t V, int nc);
-DECARDEF void decar_crossentropy_backward_ref(float *dlogits, const float *logits, const float *lse,
-                                              const int32_t *targets, const float *weights, float dloss, float norm,
-                                              int64_t rows, int64_t V, int nc);
 
 /* ---------------------------------------------------------------------------------------------------------------
    5. autograd ops (eager: the forward is computed when the op is called; decar_backward walks the tape backwards)
@@ -550,6 +552,7 @@ typedef struct decar_kmeans_opts {
 /* X (N, d) L2-normalised rows. centroids out (k, d); labels out (N). n_fine > 0: two-stage (n_fine plain
    spherical clusters, then balanced k-means of the fine centroids; fine_centroids (n_fine, d) and fine_map
    (n_fine) are written when non-NULL). *iters (optional): the iterations of the (last) stage. */
+DECARDEF decar_kmeans_opts decar_kmeans_default(int k); /* K = k, 30 iterations, balanced, seed 1, one stage */
 DECARDEF int decar_kmeans(const float *X, int64_t N, int d, const decar_kmeans_opts *o, float *centroids,
                           int32_t *labels, float *fine_centroids, int32_t *fine_map, int *iters, decar_error *e);
 DECARDEF int decar_nearest(const float *x, const float *centroids, int k, int d); /* argmax cosine */
@@ -665,6 +668,8 @@ typedef struct decar_gpt {
 } decar_gpt;
 
 DECARDEF decar_gpt_config decar_gpt_default_config(void);
+/* the default config with these sizes (bytes vocabulary, causal): the usual way to ask for a model */
+DECARDEF decar_gpt_config decar_gpt_config_of(int n_layer, int n_head, int d_model, int seq_len);
 /* the classes the model predicts and its DFM mask token: vocab_size - 1 and the last id for vocabularies of 258 or
    more (bytes: 257 classes, mask DECAR_TOK_MASK; BPE: the tokenizer's tokens, mask after them); small toy
    vocabularies have no mask (classes = vocab_size, mask -1) */
@@ -806,6 +811,8 @@ typedef struct decar_ensemble {
     const decar_tokenizer *tok; /* the experts' BPE tokenizer (text for routing features, EOT); NULL: bytes */
     int stop_at_eot;            /* decar_ensemble_generate stops after EOT (captions); 0: writes through it */
 } decar_ensemble;
+/* k experts (NULL entries: missing) under the uniform router over all of them; set en.router, en.feat, ... after */
+DECARDEF decar_ensemble decar_ensemble_of(decar_gpt **experts, int k);
 /* Generate n_new tokens after prompt with AR experts: x_{t+1} ~ sum_k w_k p_k(. | prefix, x_<=t).
    prefix: NULL, or one image's (n_prefix, d_prefix) features for experts that take an image prefix (captioning:
    routing then reads the image through en->feat's function). out receives prompt + generated tokens (cap >=
@@ -1129,6 +1136,14 @@ static void decar__axpy(float *y, float a, const float *x, int64_t n) {
 static void decar__free(void *p) {
     if (p) DECAR_FREE(p);
 } /* user allocators need not accept NULL */
+/* decar__free of each of n pointers (each passed as void *, as va_arg reads them) */
+static void decar__free_n(int n, ...) {
+    va_list ap;
+    int i;
+    va_start(ap, n);
+    for (i = 0; i < n; i++) decar__free(va_arg(ap, void *));
+    va_end(ap);
+}
 /* 64-byte aligned blocks (a cache line: a vector load never straddles two lines): parameters, packed GEMM operands */
 static void *decar__alloc64(size_t bytes) {
     char *p = (char *)DECAR_MALLOC(bytes + 72), *a;
@@ -1551,6 +1566,15 @@ static void decar__f32_le(uint8_t *dst, const float *src, size_t n) { /* host fl
         }
 }
 
+DECARDEF decar_st_tensor decar_st_tensor_of(const char *name, int64_t rows, int64_t cols, const float *data) {
+    decar_st_tensor t;
+    t.name = name;
+    t.ndim = cols > 0 ? 2 : 1;
+    t.shape[0] = rows;
+    t.shape[1] = cols > 0 ? cols : 1;
+    t.data = data;
+    return t;
+}
 DECARDEF int decar_st_save_mem(const decar_st_tensor *t, int n, const char *meta, void **buf, size_t *len,
                                decar_error *e) {
     decar__sb h;
@@ -2157,6 +2181,26 @@ static int decar__read_two(const char *dir, const char *const name[2], void *buf
     return DECAR_OK;
 }
 /* DIR/name[0] and DIR/name[1], written together (decar_write_files_atomic) */
+/* DIR/name[0] and DIR/name[1] read, then given to parse (errors name the directory) */
+typedef int (*decar__parse_two_fn)(void *obj, const void *a, size_t na, const void *b, size_t nb, decar_error *e);
+static int decar__load_two(const char *dir, const char *const name[2], decar__parse_two_fn parse, void *obj,
+                           decar_error *e) {
+    void *buf[2];
+    size_t len[2];
+    int rc = decar__read_two(dir, name, buf, len, e);
+    if (rc) return rc;
+    rc = parse(obj, buf[0], len[0], buf[1], len[1], e);
+    if (rc) decar__prefix_path(e, dir);
+    DECAR_FREE(buf[0]);
+    DECAR_FREE(buf[1]);
+    return rc;
+}
+/* a buffer serialised with status rc written atomically to path, then freed */
+static int decar__commit(const char *path, void *buf, size_t len, int rc, decar_error *e) {
+    if (!rc) rc = decar_write_file_atomic(path, buf, len, e);
+    decar__free(buf);
+    return rc;
+}
 static int decar__write_two(const char *dir, const char *const name[2], const void *const buf[2], const size_t len[2],
                             decar_error *e) {
     char p[2][4096];
@@ -2243,7 +2287,19 @@ static void decar__pack_a(float *dst, const float *A, int64_t sai, int64_t sak, 
 }
 
 /* C[mr x nr] = (accumulate ? C : 0) + A * bp (+ bias); row r of A at ap + r * ars, its k-th element ars + k * aks
-   apart: packed slivers (ars 1, aks MR) or rows of A read in place (ars = row stride, aks 1); bp: B packed [k][NR] */
+   apart: packed slivers (ars 1, aks MR) or rows of A read in place (ars = row stride, aks 1); bp: B packed [k][NR].
+   The MR x NR tile lives in 12 vector registers c_r0, c_r1 (r < 6): per k, row r adds a_r[k] * (b0, b1). */
+#define DECAR__TILE_ROW(r)                                                                                             \
+    do {                                                                                                               \
+        av = decar__vset1(*a##r);                                                                                      \
+        c##r##0 = decar__vfma(av, b0, c##r##0);                                                                        \
+        c##r##1 = decar__vfma(av, b1, c##r##1);                                                                        \
+    } while (0)
+#define DECAR__TILE_SAVE(r)                                                                                            \
+    do {                                                                                                               \
+        acc[r][0] = c##r##0;                                                                                           \
+        acc[r][1] = c##r##1;                                                                                           \
+    } while (0)
 static void decar__tile(int64_t K, const float *ap, int64_t ars, int64_t aks, const float *bp, float *C, int64_t ldc,
                         int mr, int nr, const float *bias, int accumulate) {
     decar__v c00 = decar__vzero(), c01 = decar__vzero(), c10 = decar__vzero(), c11 = decar__vzero();
@@ -2252,41 +2308,23 @@ static void decar__tile(int64_t K, const float *ap, int64_t ars, int64_t aks, co
     decar__v acc[DECAR__MR][2];
     int64_t k;
     int r, j;
-    const float *a0 = ap, *a1 = ap + (mr > 1 ? ars : 0), *a2 = ap + (mr > 2 ? 2 * ars : 0); /* rows past mr: */
+    const float *a0 = ap, *a1 = ap + (mr > 1 ? ars : 0), *a2 = ap + (mr > 2 ? 2 * ars : 0); /* rows past mr */
     const float *a3 = ap + (mr > 3 ? 3 * ars : 0), *a4 = ap + (mr > 4 ? 4 * ars : 0), *a5 = ap + (mr > 5 ? 5 * ars : 0);
     for (k = 0; k < K; k++, a0 += aks, a1 += aks, a2 += aks, a3 += aks, a4 += aks, a5 += aks, bp += DECAR__NR) {
-        decar__v b0 = decar__vload(bp), b1 = decar__vload(bp + DECAR__VW), av; /* row 0 again, never stored */
-        av = decar__vset1(*a0);
-        c00 = decar__vfma(av, b0, c00);
-        c01 = decar__vfma(av, b1, c01);
-        av = decar__vset1(*a1);
-        c10 = decar__vfma(av, b0, c10);
-        c11 = decar__vfma(av, b1, c11);
-        av = decar__vset1(*a2);
-        c20 = decar__vfma(av, b0, c20);
-        c21 = decar__vfma(av, b1, c21);
-        av = decar__vset1(*a3);
-        c30 = decar__vfma(av, b0, c30);
-        c31 = decar__vfma(av, b1, c31);
-        av = decar__vset1(*a4);
-        c40 = decar__vfma(av, b0, c40);
-        c41 = decar__vfma(av, b1, c41);
-        av = decar__vset1(*a5);
-        c50 = decar__vfma(av, b0, c50);
-        c51 = decar__vfma(av, b1, c51);
+        decar__v b0 = decar__vload(bp), b1 = decar__vload(bp + DECAR__VW), av; /* read row 0, never stored */
+        DECAR__TILE_ROW(0);
+        DECAR__TILE_ROW(1);
+        DECAR__TILE_ROW(2);
+        DECAR__TILE_ROW(3);
+        DECAR__TILE_ROW(4);
+        DECAR__TILE_ROW(5);
     }
-    acc[0][0] = c00;
-    acc[0][1] = c01;
-    acc[1][0] = c10;
-    acc[1][1] = c11;
-    acc[2][0] = c20;
-    acc[2][1] = c21;
-    acc[3][0] = c30;
-    acc[3][1] = c31;
-    acc[4][0] = c40;
-    acc[4][1] = c41;
-    acc[5][0] = c50;
-    acc[5][1] = c51;
+    DECAR__TILE_SAVE(0);
+    DECAR__TILE_SAVE(1);
+    DECAR__TILE_SAVE(2);
+    DECAR__TILE_SAVE(3);
+    DECAR__TILE_SAVE(4);
+    DECAR__TILE_SAVE(5);
     if (nr == DECAR__NR) { /* full width: the epilogue in vectors, in the scalar path's order (C + sum + bias) */
         for (r = 0; r < mr; r++) {
             float *cr = C + r * ldc;
@@ -2316,28 +2354,19 @@ static void decar__tile(int64_t K, const float *ap, int64_t ars, int64_t aks, co
 }
 
 #ifdef DECAR_USE_CBLAS
+/* a matrix read as X[r * rs + c * cs] in cblas' terms: row-major (cs 1) or transposed (rs 1); 0: neither */
+static int decar__cblas_layout(int64_t rs, int64_t cs, enum CBLAS_TRANSPOSE *t, int64_t *ld) {
+    *t = cs == 1 ? CblasNoTrans : CblasTrans;
+    *ld = cs == 1 ? rs : cs;
+    return cs == 1 || rs == 1;
+}
 static int decar__try_cblas(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B,
                             int64_t sbk, int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K,
                             int accumulate) {
     enum CBLAS_TRANSPOSE ta, tb;
     int64_t lda, ldb, i;
     if (M < 32 || N < 32 || K < 32) return 0; /* small products: the built-in kernel wins */
-    if (sak == 1) {
-        ta = CblasNoTrans;
-        lda = sai;
-    } else if (sai == 1) {
-        ta = CblasTrans;
-        lda = sak;
-    } else
-        return 0;
-    if (sbn == 1) {
-        tb = CblasNoTrans;
-        ldb = sbk;
-    } else if (sbk == 1) {
-        tb = CblasTrans;
-        ldb = sbn;
-    } else
-        return 0;
+    if (!decar__cblas_layout(sai, sak, &ta, &lda) || !decar__cblas_layout(sbk, sbn, &tb, &ldb)) return 0;
     if (bias && !accumulate) {
         for (i = 0; i < M; i++) memcpy(C + i * ldc, bias, (size_t)N * sizeof(float));
         accumulate = 1;
@@ -3834,13 +3863,8 @@ DECARDEF int decar_tokenizer_decode(const decar_tokenizer *t, int32_t id, const 
     return (int)(t->off[id + 1] - t->off[id]);
 }
 DECARDEF void decar_tokenizer_free(decar_tokenizer *t) {
-    decar__free(t->blob);
-    decar__free(t->off);
-    decar__free(t->ma);
-    decar__free(t->mb);
-    decar__free(t->mo);
-    decar__free(t->ht_key);
-    decar__free(t->ht_val);
+    decar__free_n(7, (void *)t->blob, (void *)t->off, (void *)t->ma, (void *)t->mb, (void *)t->mo, (void *)t->ht_key,
+                  (void *)t->ht_val);
     memset(t, 0, sizeof *t);
 }
 static void decar__tok_fingerprint(decar_tokenizer *t) {
@@ -4024,11 +4048,7 @@ fail:
     if (rc == DECAR_ERR_NOMEM) decar__seterr(e, rc, "no memory for BPE training");
 done:
     for (i = 0; i < n_words; i++) decar__free(words[i].ids);
-    decar__free(words);
-    decar__free(wkey);
-    decar__free(widx);
-    decar__free(pk);
-    decar__free(pv);
+    decar__free_n(5, (void *)words, (void *)wkey, (void *)widx, (void *)pk, (void *)pv);
     return rc;
 }
 
@@ -4397,26 +4417,18 @@ DECARDEF int decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab, siz
     }
     decar__tok_fingerprint(t);
 done:
-    decar__free(idx);
-    decar__free(ids);
-    decar__free(lens);
-    decar__free(tmp);
+    decar__free_n(4, (void *)idx, (void *)ids, (void *)lens, (void *)tmp);
     if (rc) decar_tokenizer_free(t);
     return rc;
 }
 #ifndef DECAR_NO_STDIO
+static int decar__tok_parse(void *t, const void *a, size_t na, const void *b, size_t nb, decar_error *e) {
+    return decar_tokenizer_load_mem((decar_tokenizer *)t, (const char *)a, na, (const char *)b, nb, e);
+}
 DECARDEF int decar_tokenizer_load(decar_tokenizer *t, const char *dir, decar_error *e) {
     static const char *const name[2] = { "vocab.json", "merges.txt" };
-    void *buf[2];
-    size_t len[2];
-    int rc;
     memset(t, 0, sizeof *t);
-    if ((rc = decar__read_two(dir, name, buf, len, e))) return rc;
-    rc = decar_tokenizer_load_mem(t, (const char *)buf[0], len[0], (const char *)buf[1], len[1], e);
-    if (rc) decar__prefix_path(e, dir);
-    DECAR_FREE(buf[0]);
-    DECAR_FREE(buf[1]);
-    return rc;
+    return decar__load_two(dir, name, decar__tok_parse, t, e);
 }
 #endif
 
@@ -4430,10 +4442,7 @@ DECARDEF void decar_data_free(decar_data *d) {
         DECAR_FREE(d->docs[i].bytes);
     }
     for (i = 0; i < d->n_labels; i++) DECAR_FREE(d->label_names[i]);
-    decar__free(d->label_names);
-    decar__free(d->docs);
-    decar__free(d->stream[0]);
-    decar__free(d->stream[1]);
+    decar__free_n(4, (void *)d->label_names, (void *)d->docs, (void *)d->stream[0], (void *)d->stream[1]);
     memset(d, 0, sizeof *d);
 }
 static char *decar__strdup(const char *s) {
@@ -4878,9 +4887,7 @@ DECARDEF int decar_feat_fit(decar_featurizer *f, int dim, uint64_t seed, const d
     tf.cnt = (float *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(float));
     tf.touched = (uint32_t *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(uint32_t));
     if (!f->idf || !df || !tf.cnt || !tf.touched) {
-        decar__free(df);
-        decar__free(tf.cnt);
-        decar__free(tf.touched);
+        decar__free_n(3, (void *)df, (void *)tf.cnt, (void *)tf.touched);
         decar_feat_free(f);
         DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the featurizer");
     }
@@ -5142,10 +5149,7 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
     int it, j;
     decar_rng r;
     if (!S || !dist || !cnt || (balanced && !pairs)) {
-        decar__free(S);
-        decar__free(dist);
-        decar__free(pairs);
-        decar__free(cnt);
+        decar__free_n(4, (void *)S, (void *)dist, (void *)pairs, (void *)cnt);
         DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for k-means on %lld x %d", (long long)N, K);
     }
     decar_rng_seed(&r, seed);
@@ -5250,6 +5254,11 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
     decar__free(pairs);
     return it;
 }
+DECARDEF decar_kmeans_opts decar_kmeans_default(int k) {
+    decar_kmeans_opts o = { 0, 30, 1, 1, 0 };
+    o.k = k;
+    return o;
+}
 /* the iterations, or minus a DECAR_ERR_* */
 static int decar__kmeans(const float *X, int64_t N, int d, const decar_kmeans_opts *o, float *C, int32_t *lab,
                          float *fine_c, int32_t *fine_map, decar_error *e) {
@@ -5275,16 +5284,12 @@ static int decar__kmeans(const float *X, int64_t N, int d, const decar_kmeans_op
         int32_t *fl = (int32_t *)DECAR_MALLOC((size_t)N * sizeof(int32_t)),
                 *fm = (int32_t *)DECAR_MALLOC((size_t)F * sizeof(int32_t));
         if (F < o->k) {
-            decar__free(fc);
-            decar__free(fl);
-            decar__free(fm);
+            decar__free_n(3, (void *)fc, (void *)fl, (void *)fm);
             decar__seterr(e, DECAR_ERR_ARG, "two-stage: %d fine clusters < K = %d", F, o->k);
             return -DECAR_ERR_ARG;
         }
         if (!fc || !fl || !fm) {
-            decar__free(fc);
-            decar__free(fl);
-            decar__free(fm);
+            decar__free_n(3, (void *)fc, (void *)fl, (void *)fm);
             decar__seterr(e, DECAR_ERR_NOMEM, "no memory");
             return -DECAR_ERR_NOMEM;
         }
@@ -5392,10 +5397,7 @@ DECARDEF void decar_router_weights(const decar_router *r, const float *feat, con
 }
 
 DECARDEF void decar_router_free(decar_router *r) {
-    decar__free(r->centroids);
-    decar__free(r->prior);
-    decar__free(r->fine);
-    decar__free(r->fine_map);
+    decar__free_n(4, (void *)r->centroids, (void *)r->prior, (void *)r->fine, (void *)r->fine_map);
     memset(r, 0, sizeof *r);
 }
 /* The router of a partition, from the training documents' features X (N, d), rows L2-normalised:
@@ -5522,9 +5524,7 @@ DECARDEF double decar_nmi(const int *a, const int *b, int n, int ka, int kb, dou
     int i, j;
     *purity = 0;
     if (!joint || !pa || !pb) {
-        decar__free(joint);
-        decar__free(pa);
-        decar__free(pb);
+        decar__free_n(3, (void *)joint, (void *)pa, (void *)pb);
         return NAN;
     }
     memset(joint, 0, (size_t)(ka > 0 ? ka : 1) * (size_t)(kb > 0 ? kb : 1) * sizeof(double));
@@ -5641,35 +5641,15 @@ DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer
     int n = 3, rc, i;
     decar__sb m;
     float *fm = NULL;
-    t[0].name = "centroids";
-    t[0].ndim = 2;
-    t[0].shape[0] = r->k;
-    t[0].shape[1] = r->d;
-    t[0].data = r->centroids;
-    t[1].name = "prior";
-    t[1].ndim = 1;
-    t[1].shape[0] = r->k;
-    t[1].shape[1] = 1;
-    t[1].data = r->prior;
-    t[2].name = "idf";
-    t[2].ndim = 1;
-    t[2].shape[0] = DECAR_FEAT_BUCKETS;
-    t[2].shape[1] = 1;
-    t[2].data = f ? f->idf : NULL;
+    t[0] = decar_st_tensor_of("centroids", r->k, r->d, r->centroids);
+    t[1] = decar_st_tensor_of("prior", r->k, 0, r->prior);
+    t[2] = decar_st_tensor_of("idf", DECAR_FEAT_BUCKETS, 0, f ? f->idf : NULL);
     if (r->n_fine > 0) {
         fm = (float *)DECAR_MALLOC((size_t)r->n_fine * sizeof(float));
         if (!fm) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
         for (i = 0; i < r->n_fine; i++) fm[i] = (float)r->fine_map[i];
-        t[3].name = "fine";
-        t[3].ndim = 2;
-        t[3].shape[0] = r->n_fine;
-        t[3].shape[1] = r->d;
-        t[3].data = r->fine;
-        t[4].name = "fine_map";
-        t[4].ndim = 1;
-        t[4].shape[0] = r->n_fine;
-        t[4].shape[1] = 1;
-        t[4].data = fm;
+        t[3] = decar_st_tensor_of("fine", r->n_fine, r->d, r->fine);
+        t[4] = decar_st_tensor_of("fine_map", r->n_fine, 0, fm);
         n = 5;
     }
     if (!t[2].data) { /* external features: no idf; the file says so, and routing asks for the features */
@@ -5693,13 +5673,10 @@ DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer
 }
 #ifndef DECAR_NO_STDIO
 DECARDEF int decar_router_save(const decar_router *r, const decar_featurizer *f, const char *path, decar_error *e) {
-    void *buf;
-    size_t len;
-    int rc;
-    if ((rc = decar_router_save_mem(r, f, &buf, &len, e))) return rc;
-    rc = decar_write_file_atomic(path, buf, len, e);
-    DECAR_FREE(buf);
-    return rc;
+    void *buf = NULL;
+    size_t len = 0;
+    int rc = decar_router_save_mem(r, f, &buf, &len, e); /* first: the arguments below read buf and len */
+    return decar__commit(path, buf, len, rc, e);
 }
 DECARDEF int decar_router_load(decar_router *r, decar_featurizer *f, const char *path, decar_error *e) {
     void *buf;
@@ -5723,17 +5700,16 @@ DECARDEF int decar_gpt_classes(const decar_gpt_config *c) {
     return decar_gpt_mask(c) >= 0 ? c->vocab_size - 1 : c->vocab_size;
 }
 DECARDEF decar_gpt_config decar_gpt_default_config(void) {
-    decar_gpt_config c;
-    c.vocab_size = DECAR_BYTE_VOCAB;
-    c.n_layer = 4;
-    c.n_head = 4;
-    c.d_model = 256;
-    c.seq_len = 256;
-    c.causal = 1;
-    c.n_prefix = 0;
-    c.d_prefix = 0;
-    c.d_proj_hidden = 0;
-    c.no_mask = 0;
+    /* vocab, layers, heads, d_model, seq_len, causal, n_prefix, d_prefix, d_proj_hidden, no_mask */
+    decar_gpt_config c = { DECAR_BYTE_VOCAB, 4, 4, 256, 256, 1, 0, 0, 0, 0 };
+    return c;
+}
+DECARDEF decar_gpt_config decar_gpt_config_of(int n_layer, int n_head, int d_model, int seq_len) {
+    decar_gpt_config c = decar_gpt_default_config();
+    c.n_layer = n_layer;
+    c.n_head = n_head;
+    c.d_model = d_model;
+    c.seq_len = seq_len;
     return c;
 }
 DECARDEF int decar_gpt_check_config(const decar_gpt_config *c, decar_error *e) {
@@ -5759,9 +5735,37 @@ DECARDEF int decar_gpt_check_config(const decar_gpt_config *c, decar_error *e) {
     return DECAR_OK;
 }
 
+/* the parameters of block l, in the layout's order: g->p[DECAR__BLOCK(l) + slot] (tensors), g->info[...] (offsets) */
+enum {
+    DECAR__LN1_W,     /* ln_1.weight         (C)      */
+    DECAR__LN1_B,     /* ln_1.bias           (C)      */
+    DECAR__QKV_W,     /* attn.c_attn.weight  (3C, C)  */
+    DECAR__QKV_B,     /* attn.c_attn.bias    (3C)     */
+    DECAR__ATTPROJ_W, /* attn.c_proj.weight  (C, C)   */
+    DECAR__ATTPROJ_B, /* attn.c_proj.bias    (C)      */
+    DECAR__LN2_W,     /* ln_2.weight         (C)      */
+    DECAR__LN2_B,     /* ln_2.bias           (C)      */
+    DECAR__FC_W,      /* mlp.c_fc.weight     (4C, C)  */
+    DECAR__FC_B,      /* mlp.c_fc.bias       (4C)     */
+    DECAR__FCPROJ_W,  /* mlp.c_proj.weight   (C, 4C)  */
+    DECAR__FCPROJ_B,  /* mlp.c_proj.bias     (C)      */
+    DECAR__PER_LAYER
+};
+enum { DECAR__WTE = 0, DECAR__WPE = 1 }; /* token (V, C) and position (T, C) tables */
+/* each slot's name under transformer.h.<l>. and its shape in units of C: (rows C, cols C), cols 0 for a vector */
+static const struct {
+    const char *name;
+    int rows, cols;
+} decar__block_params[DECAR__PER_LAYER] = { { "ln_1.weight", 1, 0 },        { "ln_1.bias", 1, 0 },
+                                            { "attn.c_attn.weight", 3, 1 }, { "attn.c_attn.bias", 3, 0 },
+                                            { "attn.c_proj.weight", 1, 1 }, { "attn.c_proj.bias", 1, 0 },
+                                            { "ln_2.weight", 1, 0 },        { "ln_2.bias", 1, 0 },
+                                            { "mlp.c_fc.weight", 4, 1 },    { "mlp.c_fc.bias", 4, 0 },
+                                            { "mlp.c_proj.weight", 1, 4 },  { "mlp.c_proj.bias", 1, 0 } };
+#define DECAR__BLOCK(l) (2 + (l)*DECAR__PER_LAYER)
 /* the one table of parameters: names, shapes, offsets; used by init, forward, optimizer and checkpoints */
 static int decar__gpt_layout(const decar_gpt_config *c, decar_param_info *info, size_t *total) {
-    int n = 0, l;
+    int n = 0, l, q;
     size_t off = 0;
     int64_t V = c->vocab_size, C = c->d_model, T = c->seq_len;
 #define DECAR__P(nm, r, cols)                                                                                          \
@@ -5804,30 +5808,10 @@ static int decar__gpt_layout(const decar_gpt_config *c, decar_param_info *info, 
         strcat(nm, s);                                                                                                 \
     } while (0)
 #endif
-        DECAR__NM("ln_1.weight");
-        DECAR__P(nm, C, 0);
-        DECAR__NM("ln_1.bias");
-        DECAR__P(nm, C, 0);
-        DECAR__NM("attn.c_attn.weight");
-        DECAR__P(nm, 3 * C, C);
-        DECAR__NM("attn.c_attn.bias");
-        DECAR__P(nm, 3 * C, 0);
-        DECAR__NM("attn.c_proj.weight");
-        DECAR__P(nm, C, C);
-        DECAR__NM("attn.c_proj.bias");
-        DECAR__P(nm, C, 0);
-        DECAR__NM("ln_2.weight");
-        DECAR__P(nm, C, 0);
-        DECAR__NM("ln_2.bias");
-        DECAR__P(nm, C, 0);
-        DECAR__NM("mlp.c_fc.weight");
-        DECAR__P(nm, 4 * C, C);
-        DECAR__NM("mlp.c_fc.bias");
-        DECAR__P(nm, 4 * C, 0);
-        DECAR__NM("mlp.c_proj.weight");
-        DECAR__P(nm, C, 4 * C);
-        DECAR__NM("mlp.c_proj.bias");
-        DECAR__P(nm, C, 0);
+        for (q = 0; q < DECAR__PER_LAYER; q++) {
+            DECAR__NM(decar__block_params[q].name);
+            DECAR__P(nm, decar__block_params[q].rows * C, decar__block_params[q].cols * C);
+        }
 #undef DECAR__NM
     }
     DECAR__P("transformer.ln_f.weight", C, 0);
@@ -5845,24 +5829,6 @@ static int decar__gpt_layout(const decar_gpt_config *c, decar_param_info *info, 
     if (total) *total = off;
     return n;
 }
-/* the parameters of block l, in the layout's order: g->p[DECAR__BLOCK(l) + slot] (tensors), g->info[...] (offsets) */
-enum {
-    DECAR__LN1_W,     /* ln_1.weight         (C)      */
-    DECAR__LN1_B,     /* ln_1.bias           (C)      */
-    DECAR__QKV_W,     /* attn.c_attn.weight  (3C, C)  */
-    DECAR__QKV_B,     /* attn.c_attn.bias    (3C)     */
-    DECAR__ATTPROJ_W, /* attn.c_proj.weight  (C, C)   */
-    DECAR__ATTPROJ_B, /* attn.c_proj.bias    (C)      */
-    DECAR__LN2_W,     /* ln_2.weight         (C)      */
-    DECAR__LN2_B,     /* ln_2.bias           (C)      */
-    DECAR__FC_W,      /* mlp.c_fc.weight     (4C, C)  */
-    DECAR__FC_B,      /* mlp.c_fc.bias       (4C)     */
-    DECAR__FCPROJ_W,  /* mlp.c_proj.weight   (C, 4C)  */
-    DECAR__FCPROJ_B,  /* mlp.c_proj.bias     (C)      */
-    DECAR__PER_LAYER
-};
-enum { DECAR__WTE = 0, DECAR__WPE = 1 }; /* token (V, C) and position (T, C) tables */
-#define DECAR__BLOCK(l) (2 + (l)*DECAR__PER_LAYER)
 
 /* allocate blocks and tensors for config c (values uninitialised) */
 static int decar__gpt_alloc(decar_gpt *g, const decar_gpt_config *c, decar_error *e) {
@@ -6310,11 +6276,7 @@ DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const decar_dat
         tot += s / (double)n;
         nb++;
     }
-    decar__free(x);
-    decar__free(y);
-    decar__free(xi);
-    decar__free(w);
-    decar__free(nll);
+    decar__free_n(5, (void *)x, (void *)y, (void *)xi, (void *)w, (void *)nll);
     return nb ? tot / nb : NAN;
 }
 DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const decar_data *d, const decar_opt *o,
@@ -6365,10 +6327,7 @@ DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const decar_data *d, cons
         if (ev.validated) ev.val_loss = decar_gpt_val_loss(g, ctx, d, B, T, t->dfm, t->val_batches);
         if (fn && fn(user, &ev)) break;
     }
-    decar__free(x);
-    decar__free(y);
-    decar__free(xi);
-    decar__free(w);
+    decar__free_n(4, (void *)x, (void *)y, (void *)xi, (void *)w);
     return rc;
 }
 
@@ -6766,13 +6725,10 @@ DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st
 }
 #ifndef DECAR_NO_STDIO
 DECARDEF int decar_gpt_save(const decar_gpt *g, const char *path, const char *extra_meta, decar_error *e) {
-    void *buf;
-    size_t len;
-    int rc;
-    if ((rc = decar_gpt_save_mem(g, 1, extra_meta, &buf, &len, e))) return rc;
-    rc = decar_write_file_atomic(path, buf, len, e);
-    DECAR_FREE(buf);
-    return rc;
+    void *buf = NULL;
+    size_t len = 0;
+    int rc = decar_gpt_save_mem(g, 1, extra_meta, &buf, &len, e);
+    return decar__commit(path, buf, len, rc, e);
 }
 DECARDEF int decar_gpt_load(decar_gpt *g, const char *path, decar_error *e) {
     void *buf;
@@ -6801,18 +6757,13 @@ DECARDEF int decar_gpt_export_hf(const decar_gpt *g, const char *dir, decar_erro
     DECAR_FREE(cfg);
     return rc;
 }
+static int decar__hf_parse(void *g, const void *a, size_t na, const void *b, size_t nb, decar_error *e) {
+    return decar_gpt_import_hf_mem((decar_gpt *)g, a, na, (const char *)b, nb, e);
+}
 DECARDEF int decar_gpt_import_hf(decar_gpt *g, const char *dir, decar_error *e) {
     static const char *const name[2] = { "model.safetensors", "config.json" };
-    void *buf[2];
-    size_t len[2];
-    int rc;
     memset(g, 0, sizeof *g);
-    if ((rc = decar__read_two(dir, name, buf, len, e))) return rc;
-    rc = decar_gpt_import_hf_mem(g, buf[0], len[0], (const char *)buf[1], len[1], e);
-    if (rc) decar__prefix_path(e, dir);
-    DECAR_FREE(buf[0]);
-    DECAR_FREE(buf[1]);
-    return rc;
+    return decar__load_two(dir, name, decar__hf_parse, g, e);
 }
 #endif /* DECAR_NO_STDIO */
 
@@ -6987,11 +6938,7 @@ static int decar__estate_alloc(decar__estate *st, const decar_gpt *g, int V, int
     return !st->kv || !st->logits || !st->scratch || !st->p || (with_prefix && !st->emb);
 }
 static void decar__estate_free(decar__estate *st) {
-    decar__free(st->kv);
-    decar__free(st->logits);
-    decar__free(st->scratch);
-    decar__free(st->p);
-    decar__free(st->emb);
+    decar__free_n(5, (void *)st->kv, (void *)st->logits, (void *)st->scratch, (void *)st->p, (void *)st->emb);
 }
 /* the next token from the mixture: temp > 0 samples mix^(1/temp) (renormalised; top-k / top-p applied), temp <= 0
    takes the most likely class (the first of equals) */
@@ -7135,14 +7082,20 @@ static int decar__generate(decar_ensemble *en, const float *prefix, const int32_
     }
 end:
     for (j = 0; st && j < K; j++) decar__estate_free(&st[j]);
-    decar__free(st);
-    decar__free(w);
-    decar__free(mix);
-    decar__free(txt);
-    decar__free(feat);
-    decar__free(run);
+    decar__free_n(6, (void *)st, (void *)w, (void *)mix, (void *)txt, (void *)feat, (void *)run);
     *len_out = len;
     return rc;
+}
+DECARDEF decar_ensemble decar_ensemble_of(decar_gpt **experts, int k) {
+    decar_ensemble en;
+    memset(&en, 0, sizeof en);
+    en.k = k;
+    en.experts = experts;
+    en.router.k = k;
+    en.router.kind = DECAR_ROUTE_UNIFORM;
+    en.router.top_k = k;
+    en.router.temp = 0.1f;
+    return en;
 }
 DECARDEF int decar_ensemble_generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt,
                                      int n_new, double temp, int top_k, double top_p, uint64_t seed, int32_t *out,
@@ -7155,10 +7108,7 @@ DECARDEF int decar_ensemble_generate(decar_ensemble *en, const float *prefix, co
 
 /* ---- 14b. evaluation --------------------------------------------------------------------------------------------- */
 DECARDEF void decar_docset_free(decar_docset *ds) {
-    decar__free(ds->doc);
-    decar__free(ds->off);
-    decar__free(ds->tok);
-    decar__free(ds->end);
+    decar__free_n(4, (void *)ds->doc, (void *)ds->off, (void *)ds->tok, (void *)ds->end);
     memset(ds, 0, sizeof *ds);
 }
 DECARDEF int decar_docset_build(decar_docset *ds, const decar_data *d, int split, const decar_tokenizer *t,
@@ -7247,10 +7197,7 @@ DECARDEF int decar_gpt_score_docs(decar_gpt *g, decar_ctx *ctx, const decar_docs
         }
     }
     if (nb && !rc) rc = decar__score_flush(g, ctx, x, y, dst, nb, T, out, nll, e);
-    decar__free(x);
-    decar__free(y);
-    decar__free(out);
-    decar__free(dst);
+    decar__free_n(4, (void *)x, (void *)y, (void *)out, (void *)dst);
     return rc;
 }
 DECARDEF void decar_nll_tables_free(float **nll, int k) {
@@ -7463,13 +7410,7 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
         *mean = m;
         *se = sqrt(var > 0 ? var : 0) / sqrt((double)ds->total * n_mc / T + 1e-9);
     }
-    decar__free(w);
-    decar__free(pm);
-    decar__free(p);
-    decar__free(x1);
-    decar__free(xt);
-    decar__free(vis);
-    decar__free(feat);
+    decar__free_n(7, (void *)w, (void *)pm, (void *)p, (void *)x1, (void *)xt, (void *)vis, (void *)feat);
     return rc;
 }
 
@@ -7576,12 +7517,7 @@ DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int
 end:
     if (pk)
         for (j = 0; j < K; j++) decar__free(pk[j]);
-    decar__free(w);
-    decar__free(mix);
-    decar__free(pk);
-    decar__free(need);
-    decar__free(feat);
-    decar__free(txt);
+    decar__free_n(6, (void *)w, (void *)mix, (void *)pk, (void *)need, (void *)feat, (void *)txt);
     return rc;
 }
 

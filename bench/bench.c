@@ -14,13 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "clock.h"
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 static int quick = 0;
 
 static double fma_peak(void) { /* GFLOP/s of independent FMA chains on every thread */
@@ -146,12 +141,8 @@ static void bench_model(const char *name, int L, int H, int C) {
     float *nll = (float *)malloc((size_t)B * T * 4);
     double t0, best = 1e9, bests = 1e9;
     decar_rng r;
+    c = decar_gpt_config_of(L, H, C, T);
     c.vocab_size = 256;
-    c.n_layer = L;
-    c.n_head = H;
-    c.d_model = C;
-    c.seq_len = T;
-    c.causal = 1;
     decar_gpt_init(&g, &c, 1, &e);
     decar_rng_seed(&r, 5);
     for (i = 0; i < B * T; i++) {
@@ -193,14 +184,9 @@ static void bench_model(const char *name, int L, int H, int C) {
         int32_t prompt[1] = { 10 }, *out = (int32_t *)malloc((size_t)(n + 2) * 4);
         int rep, reps = quick ? 1 : 3; /* best of 3 passes of n tokens (the machine is shared) */
         decar_gpt_init(&g2, &c, 2, &e);
-        memset(&en, 0, sizeof en);
         ex[0] = &g;
         ex[1] = &g2;
-        en.k = 2;
-        en.experts = ex;
-        en.router.k = 2;
-        en.router.kind = DECAR_ROUTE_UNIFORM;
-        en.router.top_k = 2;
+        en = decar_ensemble_of(ex, 2);
         tg = te = 1e9;
         for (rep = 0; rep < reps; rep++) {
             double t1 = now();
@@ -273,11 +259,8 @@ static void bench_kmeans(void) {
     decar_rng_seed(&r, 1);
     for (i = 0; i < N * d; i++) X[i] = decar_rng_normal(&r) + (float)((i / d) % K == (i % d) % K) * 3.0f;
     for (i = 0; i < N; i++) decar_l2_normalize(X + i * d, d);
-    o.k = K;
+    o = decar_kmeans_default(K);
     o.iters = 20;
-    o.balanced = 1;
-    o.seed = 1;
-    o.n_fine = 0;
     t0 = now();
     decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, &it, &e);
     t0 = now() - t0;

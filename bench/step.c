@@ -7,12 +7,7 @@
 #include "../decar.h"
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
+#include "clock.h"
 int main(int argc, char **argv) {
     int L = argc > 1 ? atoi(argv[1]) : 4, H = argc > 2 ? atoi(argv[2]) : 4, C = argc > 3 ? atoi(argv[3]) : 256,
         steps = argc > 4 ? atoi(argv[4]) : 10, score = argc > 5;
@@ -26,12 +21,8 @@ int main(int argc, char **argv) {
     float *nll = malloc(B * T * 4);
     decar_rng r;
     double best = 1e9;
+    c = decar_gpt_config_of(L, H, C, T);
     c.vocab_size = 256;
-    c.n_layer = L;
-    c.n_head = H;
-    c.d_model = C;
-    c.seq_len = T;
-    c.causal = 1;
     decar_gpt_init(&g, &c, 1, &e);
     decar_rng_seed(&r, 5);
     for (i = 0; i < B * T; i++) {

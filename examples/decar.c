@@ -20,6 +20,11 @@
 #include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__GNUC__) || defined(__clang__)
+#define NORETURN __attribute__((noreturn))
+#else
+#define NORETURN
+#endif
 #include "svg.h"
 
 /* ---- small helpers ------------------------------------------------------------------------------------------- */
@@ -28,12 +33,12 @@ static double now_s(void) {
     timespec_get(&ts, TIME_UTC);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
-static void die(const char *what, const decar_error *e) {
+NORETURN static void die(const char *what, const decar_error *e) {
     fprintf(stderr, "decar: %s: %s\n", what, e->msg);
     exit(1);
 }
 /* print the message (it ends with a newline) and exit with code: 1 = a failure, 2 = a usage error */
-static void fail(int code, const char *fmt, ...) {
+NORETURN static void fail(int code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -143,34 +148,23 @@ static const char *S(opt *o, int n, const char *name) {
         if (!strcmp(o[j].name, name)) return o[j].val;
     return NULL;
 }
+/* option values: an integer in [lo, hi], a number in [lo, hi] (a missing default is a usage error) */
 static long I(opt *o, int n, const char *name, long lo, long hi) {
     const char *v = S(o, n, name);
-    char *end;
-    long x;
-    if (!v) {
-        fprintf(stderr, "decar: --%s is required\n", name);
-        exit(2);
-    }
-    x = strtol(v, &end, 10);
-    if (*end || end == v || x < lo || x > hi) {
-        fprintf(stderr, "decar: --%s must be an integer in [%ld, %ld], not '%s'\n", name, lo, hi, v);
-        exit(2);
-    }
+    char *end = NULL;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v) fail(2, "decar: --%s is required\n", name);
+    if (*end || end == v || x < lo || x > hi)
+        fail(2, "decar: --%s must be an integer in [%ld, %ld], not '%s'\n", name, lo, hi, v);
     return x;
 }
 static double F(opt *o, int n, const char *name, double lo, double hi) {
     const char *v = S(o, n, name);
-    char *end;
-    double x;
-    if (!v) {
-        fprintf(stderr, "decar: --%s is required\n", name);
-        exit(2);
-    }
-    x = strtod(v, &end);
-    if (*end || end == v || !(x >= lo && x <= hi)) {
-        fprintf(stderr, "decar: --%s must be a number in [%g, %g], not '%s'\n", name, lo, hi, v);
-        exit(2);
-    }
+    char *end = NULL;
+    double x = v ? strtod(v, &end) : 0;
+    if (!v) fail(2, "decar: --%s is required\n", name);
+    if (*end || end == v || !(x >= lo && x <= hi))
+        fail(2, "decar: --%s must be a number in [%g, %g], not '%s'\n", name, lo, hi, v);
     return x;
 }
 static const char *REQ(opt *o, int n, const char *name) {
@@ -510,11 +504,9 @@ static void train_model(decar_gpt *gp, opt *o, int n, int objective, const decar
         }
     } else {
         decar_gpt_config c = decar_gpt_default_config();
+        c = decar_gpt_config_of((int)I(o, n, "layers", 1, DECAR_MAX_LAYERS), (int)I(o, n, "heads", 1, 1024),
+                                (int)I(o, n, "dim", 1, 65536), T);
         c.vocab_size = tk ? decar_tokenizer_vocab(tk) : DECAR_BYTE_VOCAB;
-        c.n_layer = (int)I(o, n, "layers", 1, DECAR_MAX_LAYERS);
-        c.n_head = (int)I(o, n, "heads", 1, 1024);
-        c.d_model = (int)I(o, n, "dim", 1, 65536);
-        c.seq_len = T;
         c.causal = objective == 0;
         if (decar_gpt_check_config(&c, &e)) {
             fprintf(stderr, "decar train: %s\n", e.msg);
@@ -581,35 +573,23 @@ static void train_run(decar_gpt *g, decar_ctx *ctx, const decar_data *d, const d
     exit(1);
 }
 static int cmd_train(int argc, char **argv) {
-    opt o[] = {
-        { "data", NULL, 0, 0 },
-        { "docs", NULL, 0, 0 },
-        { "ext", ".txt", 0, 0 },
-        { "out", "model.safetensors", 0, 0 },
-        { "resume", "0", "1: continue from --out (weights, optimizer, step, data rng)", 0 },
-        { "init", NULL, "start from this checkpoint's weights (BTM branching)", 0 },
-        { "objective", "ar", "ar (next-token) or dfm (masked discrete flow matching)", 0 },
-        { "steps", "1000", 0, 0 },
-        { "batch", "8", 0, 0 },
-        { "seq", "256", "tokens per sequence", 0 },
-        { "layers", "4", 0, 0 },
-        { "heads", "4", 0, 0 },
-        { "dim", "256", 0, 0 },
-        { "lr", "1e-3", 0, 0 },
-        { "min-lr", "1e-4", "final learning rate (cosine)", 0 },
-        { "warmup", "-1", "warmup steps (-1: steps/20)", 0 },
-        { "wd", "0.1", "AdamW weight decay (2-D weights only)", 0 },
-        { "clip", "1.0", "gradient-norm clip", 0 },
-        { "seed", "1337", 0, 0 },
-        { "threads", "0", 0, 0 },
-        { "val-permille", "50", 0, 0 },
-        { "val-every", "200", "validation loss every N steps (0: off)", 0 },
-        { "val-batches", "8", "batches per validation", 0 },
-        { "ckpt-every", "0", "checkpoint every N steps (0: only at the end)", 0 },
-        { "log", NULL, 0, 0 },
-        { "quiet", "0", 0, 0 },
-        { "tokenizer", NULL, 0, 0 },
-    };
+    /* clang-format off */
+    opt o[] = { { "data", NULL, 0, 0 }, { "docs", NULL, 0, 0 }, { "ext", ".txt", 0, 0 },
+                { "out", "model.safetensors", 0, 0 },
+                { "resume", "0", "1: continue from --out (weights, optimizer, step, data rng)", 0 },
+                { "init", NULL, "start from this checkpoint's weights (BTM branching)", 0 },
+                { "objective", "ar", "ar (next-token) or dfm (masked discrete flow matching)", 0 },
+                { "steps", "1000", 0, 0 }, { "batch", "8", 0, 0 }, { "seq", "256", "tokens per sequence", 0 },
+                { "layers", "4", 0, 0 }, { "heads", "4", 0, 0 }, { "dim", "256", 0, 0 }, { "lr", "1e-3", 0, 0 },
+                { "min-lr", "1e-4", "final learning rate (cosine)", 0 },
+                { "warmup", "-1", "warmup steps (-1: steps/20)", 0 },
+                { "wd", "0.1", "AdamW weight decay (2-D weights only)", 0 }, { "clip", "1.0", "gradient-norm clip", 0 },
+                { "seed", "1337", 0, 0 }, { "threads", "0", 0, 0 }, { "val-permille", "50", 0, 0 },
+                { "val-every", "200", "validation loss every N steps (0: off)", 0 },
+                { "val-batches", "8", "batches per validation", 0 },
+                { "ckpt-every", "0", "checkpoint every N steps (0: only at the end)", 0 }, { "log", NULL, 0, 0 },
+                { "quiet", "0", 0, 0 }, { "tokenizer", NULL, 0, 0 } };
+    /* clang-format on */
     int n = NOPT(o), B, T, steps, objective, quiet;
     decar_data d;
     decar_gpt g;
@@ -887,15 +867,11 @@ static int generate_common(ens_t *E, const char *prompt, int n_new, double temp,
 }
 
 static int cmd_sample(int argc, char **argv) {
-    opt o[] = { { "model", NULL, 0, 0 },
-                { "prompt", "", 0, 0 },
-                { "n", "256", 0, 0 },
-                { "temp", "0.8", 0, 0 },
-                { "top-k", "0", "keep the k most likely tokens (0: off)", 0 },
-                { "top-p", "0.95", 0, 0 },
-                { "seed", "1", 0, 0 },
-                { "threads", "0", 0, 0 },
-                { "tokenizer", NULL, 0, 0 } };
+    /* clang-format off */
+    opt o[] = { { "model", NULL, 0, 0 }, { "prompt", "", 0, 0 }, { "n", "256", 0, 0 }, { "temp", "0.8", 0, 0 },
+                { "top-k", "0", "keep the k most likely tokens (0: off)", 0 }, { "top-p", "0.95", 0, 0 },
+                { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "tokenizer", NULL, 0, 0 } };
+    /* clang-format on */
     int n = NOPT(o);
     ens_t E;
     decar_error e;
@@ -958,10 +934,11 @@ static double unigram_bits(const decar_data *d, const decar_docset *ds) {
 }
 
 static int cmd_eval(int argc, char **argv) {
-    opt o[] = { { "model", NULL, 0, 0 },    { "data", NULL, 0, 0 },         { "docs", NULL, 0, 0 },
-                { "ext", ".txt", 0, 0 },    { "val-permille", "50", 0, 0 }, { "batch", "8", 0, 0 },
-                { "mc", "4", 0, 0 },        { "seed", "1", 0, 0 },          { "threads", "0", 0, 0 },
-                { "tokenizer", NULL, 0, 0 } };
+    /* clang-format off */
+    opt o[] = { { "model", NULL, 0, 0 }, { "data", NULL, 0, 0 }, { "docs", NULL, 0, 0 }, { "ext", ".txt", 0, 0 },
+                { "val-permille", "50", 0, 0 }, { "batch", "8", 0, 0 }, { "mc", "4", 0, 0 }, { "seed", "1", 0, 0 },
+                { "threads", "0", 0, 0 }, { "tokenizer", NULL, 0, 0 } };
+    /* clang-format on */
     int n = NOPT(o);
     decar_data d;
     decar_docset ds;
@@ -1153,22 +1130,15 @@ static void shard_report(const decar_data *d, const int32_t *lab, int K, int n_b
     free(cnt);
 }
 static int cmd_cluster(int argc, char **argv) {
-    opt o[] = { { "data", NULL, 0, 0 },
-                { "out", NULL, 0, 0 },
-                { "k", "4", 0, 0 },
-                { "ext", ".txt", 0, 0 },
-                { "val-permille", "50", 0, 0 },
-                { "feat-dim", "128", 0, 0 },
-                { "features", NULL, 0, 0 },
+    /* clang-format off */
+    opt o[] = { { "data", NULL, 0, 0 }, { "out", NULL, 0, 0 }, { "k", "4", 0, 0 }, { "ext", ".txt", 0, 0 },
+                { "val-permille", "50", 0, 0 }, { "feat-dim", "128", 0, 0 }, { "features", NULL, 0, 0 },
                 { "balanced", "1", "1: hard capacity ceil(N/K); 0: plain spherical k-means", 0 },
                 { "two-stage", "0", "F > 0: F fine clusters, then balanced k-means of them", 0 },
-                { "iters", "30", 0, 0 },
-                { "seed", "1", 0, 0 },
-                { "threads", "0", 0, 0 },
-                { "base-permille", "0",
-                  "training documents per 1000 set aside for a base model (by a hash of the file name): not clustered; "
-                  "written to base.txt, the rest to finetune.txt",
-                  0 } };
+                { "iters", "30", 0, 0 }, { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 },
+                { "base-permille", "0", "training documents per 1000 set aside for a base model (by a hash of the "
+                  "file name): not clustered; written to base.txt, the rest to finetune.txt", 0 } };
+    /* clang-format on */
     int n = NOPT(o), dim = 0, n_base;
     int32_t *lab;
     decar_data d;
@@ -1186,7 +1156,7 @@ static int cmd_cluster(int argc, char **argv) {
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     out = REQ(o, n, "out");
     out_dir_check("cluster", out);
-    ko.k = (int)I(o, n, "k", 1, 1 << 20);
+    ko = decar_kmeans_default((int)I(o, n, "k", 1, 1 << 20));
     ko.iters = (int)I(o, n, "iters", 1, 100000);
     ko.balanced = (int)I(o, n, "balanced", 0, 1);
     ko.seed = (uint64_t)I(o, n, "seed", 0, 1L << 62);
@@ -1342,24 +1312,14 @@ static void ens_eval_one(ens_t *E, decar_ctx *ctx, const decar_data *d, const de
 }
 
 static int cmd_ens_eval(int argc, char **argv) {
-    opt o[] = { { "experts", NULL, 0, 0 },
-                { "router", NULL, 0, 0 },
-                { "data", NULL, 0, 0 },
-                { "ext", ".txt", 0, 0 },
-                { "val-permille", "50", 0, 0 },
-                { "route", "top1,cosine,cbtm,bayes,uniform", 0, 0 },
-                { "route-k", "1,2,0", 0, 0 },
-                { "route-temp", "0.1", 0, 0 },
-                { "route-every", "128", 0, 0 },
-                { "label", "ensemble", 0, 0 },
-                { "csv", NULL, 0, 0 },
-                { "domains", "1", "1: per-domain breakdown", 0 },
-                { "skip-missing", "0", 0, 0 },
-                { "batch", "8", 0, 0 },
-                { "mc", "2", 0, 0 },
-                { "threads", "0", 0, 0 },
-                { "features", NULL, 0, 0 },
-                { "tokenizer", NULL, 0, 0 } };
+    /* clang-format off */
+    opt o[] = { { "experts", NULL, 0, 0 }, { "router", NULL, 0, 0 }, { "data", NULL, 0, 0 }, { "ext", ".txt", 0, 0 },
+                { "val-permille", "50", 0, 0 }, { "route", "top1,cosine,cbtm,bayes,uniform", 0, 0 },
+                { "route-k", "1,2,0", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "route-every", "128", 0, 0 },
+                { "label", "ensemble", 0, 0 }, { "csv", NULL, 0, 0 }, { "domains", "1", "1: per-domain breakdown", 0 },
+                { "skip-missing", "0", 0, 0 }, { "batch", "8", 0, 0 }, { "mc", "2", 0, 0 }, { "threads", "0", 0, 0 },
+                { "features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 } };
+    /* clang-format on */
     int n = NOPT(o), K, j, ri, ti, *kinds, nr, *tks, ntk, uses = 0;
     ens_t E;
     decar_data d;
@@ -1399,14 +1359,13 @@ static int cmd_ens_eval(int argc, char **argv) {
 }
 
 static int cmd_generate(int argc, char **argv) {
-    opt o[] = { { "experts", NULL, 0, 0 },     { "router", NULL, 0, 0 },
-                { "route", "cosine", 0, 0 },   { "route-k", "2", 0, 0 },
-                { "route-temp", "0.1", 0, 0 }, { "route-every", "64", 0, 0 },
-                { "prompt", "", 0, 0 },        { "n", "256", 0, 0 },
-                { "temp", "0.8", 0, 0 },       { "top-p", "0.95", 0, 0 },
-                { "seed", "1", 0, 0 },         { "skip-missing", "0", 0, 0 },
-                { "threads", "0", 0, 0 },      { "prompt-features", NULL, 0, 0 },
-                { "tokenizer", NULL, 0, 0 } };
+    /* clang-format off */
+    opt o[] = { { "experts", NULL, 0, 0 }, { "router", NULL, 0, 0 }, { "route", "cosine", 0, 0 },
+                { "route-k", "2", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "route-every", "64", 0, 0 },
+                { "prompt", "", 0, 0 }, { "n", "256", 0, 0 }, { "temp", "0.8", 0, 0 }, { "top-p", "0.95", 0, 0 },
+                { "seed", "1", 0, 0 }, { "skip-missing", "0", 0, 0 }, { "threads", "0", 0, 0 },
+                { "prompt-features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 } };
+    /* clang-format on */
     int n = NOPT(o);
     ens_t E;
     parse_opts(argc, argv, o, n, "generate", "--experts A,B,.. [--router FILE] [options]");
@@ -1428,18 +1387,14 @@ static int cmd_generate(int argc, char **argv) {
 }
 
 static int cmd_infill(int argc, char **argv) {
-    opt o[] = { { "experts", NULL, 0, 0 },
-                { "router", NULL, 0, 0 },
-                { "route", "bayes", 0, 0 },
-                { "route-k", "0", 0, 0 },
-                { "text", NULL, "text with holes marked by '_'", 0 },
+    /* clang-format off */
+    opt o[] = { { "experts", NULL, 0, 0 }, { "router", NULL, 0, 0 }, { "route", "bayes", 0, 0 },
+                { "route-k", "0", 0, 0 }, { "text", NULL, "text with holes marked by '_'", 0 },
                 { "sampler", "first-hit", "euler, first-hit or l2r", 0 },
-                { "euler-steps", "64", "steps of the Euler sampler", 0 },
-                { "temp", "1.0", 0, 0 },
-                { "seed", "1", 0, 0 },
-                { "threads", "0", 0, 0 },
-                { "prompt-features", NULL, 0, 0 },
+                { "euler-steps", "64", "steps of the Euler sampler", 0 }, { "temp", "1.0", 0, 0 },
+                { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "prompt-features", NULL, 0, 0 },
                 { "tokenizer", NULL, 0, 0 } };
+    /* clang-format on */
     int n = NOPT(o), T, i, sm;
     ens_t E;
     const char *txt;
@@ -1483,9 +1438,10 @@ static int cmd_infill(int argc, char **argv) {
 }
 
 static int cmd_average(int argc, char **argv) {
-    opt o[] = { { "experts", NULL, 0, 0 },
-                { "weights", NULL, "comma-separated weights (default uniform)", 0 },
+    /* clang-format off */
+    opt o[] = { { "experts", NULL, 0, 0 }, { "weights", NULL, "comma-separated weights (default uniform)", 0 },
                 { "out", NULL, 0, 0 } };
+    /* clang-format on */
     int n = NOPT(o), K, j;
     size_t i;
     ens_t E;
@@ -1847,21 +1803,9 @@ static void write_vshards(outset *os, const char *out, const vdata *vd, const de
                 prior[lab[i]] += 1.0f / nt;
                 sz[lab[i]]++;
             }
-        t[0].name = "centroids";
-        t[0].ndim = 2;
-        t[0].shape[0] = K;
-        t[0].shape[1] = dim;
-        t[0].data = C;
-        t[1].name = "prior";
-        t[1].ndim = 1;
-        t[1].shape[0] = K;
-        t[1].shape[1] = 1;
-        t[1].data = prior;
-        t[2].name = "pixel_mean";
-        t[2].ndim = 1;
-        t[2].shape[0] = VSIDE * VSIDE;
-        t[2].shape[1] = 1;
-        t[2].data = mean;
+        t[0] = decar_st_tensor_of("centroids", K, dim, C);
+        t[1] = decar_st_tensor_of("prior", K, 0, prior);
+        t[2] = decar_st_tensor_of("pixel_mean", VSIDE * VSIDE, 0, mean);
         snprintf(meta, sizeof meta, "\"k\":\"%d\",\"dim\":\"%d\",\"feat_seed\":\"%llu\"", K, dim,
                  (unsigned long long)seed);
         snprintf(path, sizeof path, "%s/vrouter.safetensors", out);
@@ -1955,8 +1899,10 @@ static void write_vstats(outset *os, const char *out, const vdata *vp, const int
     }
 }
 static int cmd_vcluster(int argc, char **argv) {
-    opt o[] = { { "images", NULL, 0, 0 },   { "out", NULL, 0, 0 }, { "k", "4", 0, 0 },
-                { "feat-dim", "64", 0, 0 }, { "seed", "1", 0, 0 }, { "iters", "30", 0, 0 } };
+    /* clang-format off */
+    opt o[] = { { "images", NULL, 0, 0 }, { "out", NULL, 0, 0 }, { "k", "4", 0, 0 }, { "feat-dim", "64", 0, 0 },
+                { "seed", "1", 0, 0 }, { "iters", "30", 0, 0 } };
+    /* clang-format on */
     int n = NOPT(o), K, dim, i, nt = 0, *lab, *dom;
     vdata v;
     float *mean, *X, *Xt;
@@ -1978,11 +1924,9 @@ static int cmd_vcluster(int argc, char **argv) {
     vdata_load(&v, REQ(o, n, "images"));
     nt = vfeatures(&v, dim, seed, &mean, &X, &Xt);
     lt = (int32_t *)malloc((size_t)nt * 4 + 4);
-    ko.k = K;
+    ko = decar_kmeans_default(K);
     ko.iters = (int)I(o, n, "iters", 1, 10000);
-    ko.balanced = 1;
     ko.seed = seed;
-    ko.n_fine = 0;
     if (decar_router_build(&rt, Xt, nt, dim, &ko, lt, &e)) die("vcluster", &e);
     lab = (int *)malloc((size_t)v.im.n * sizeof(int));
     dom = (int *)malloc((size_t)v.im.n * sizeof(int));
@@ -2039,22 +1983,15 @@ static void vtrain_loop(decar_gpt *gp, decar_ctx *ctx, const decar_opt *op, cons
     free(pick);
 }
 static int cmd_vtrain(int argc, char **argv) {
+    /* clang-format off */
     opt o[] = { { "images", NULL, 0, 0 },
                 { "subset", NULL, "file of training image indices (default: every training image)", 0 },
-                { "out", "captioner.safetensors", 0, 0 },
-                { "steps", "1000", 0, 0 },
-                { "batch", "32", 0, 0 },
-                { "layers", "3", 0, 0 },
-                { "heads", "4", 0, 0 },
-                { "dim", "128", 0, 0 },
-                { "proj", "mlp", "projector: mlp (LLaVA-1.5) or linear", 0 },
-                { "lr", "2e-3", 0, 0 },
-                { "seed", "1", 0, 0 },
-                { "threads", "0", 0, 0 },
-                { "log", NULL, 0, 0 },
-                { "quiet", "0", 0, 0 },
-                { "features", NULL, 0, 0 },
-                { "prefix-len", "1", 0, 0 } };
+                { "out", "captioner.safetensors", 0, 0 }, { "steps", "1000", 0, 0 }, { "batch", "32", 0, 0 },
+                { "layers", "3", 0, 0 }, { "heads", "4", 0, 0 }, { "dim", "128", 0, 0 },
+                { "proj", "mlp", "projector: mlp (LLaVA-1.5) or linear", 0 }, { "lr", "2e-3", 0, 0 },
+                { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "log", NULL, 0, 0 }, { "quiet", "0", 0, 0 },
+                { "features", NULL, 0, 0 }, { "prefix-len", "1", 0, 0 } };
+    /* clang-format on */
     int n = NOPT(o), *idx, m, i, B, steps, Tmax = 100;
     vdata v;
     decar_gpt g;
@@ -2242,19 +2179,14 @@ static void caption_setup(ens_t *E, const vdata *v, const char *router, int kind
 }
 
 static int cmd_caption(int argc, char **argv) {
-    opt o[] = { { "experts", NULL, 0, 0 },
-                { "router", NULL, 0, 0 },
-                { "route", "top1", 0, 0 },
-                { "route-k", "1", 0, 0 },
-                { "route-temp", "0.05", 0, 0 },
-                { "images", NULL, 0, 0 },
-                { "label", "model", 0, 0 },
-                { "csv", NULL, 0, 0 },
+    /* clang-format off */
+    opt o[] = { { "experts", NULL, 0, 0 }, { "router", NULL, 0, 0 }, { "route", "top1", 0, 0 },
+                { "route-k", "1", 0, 0 }, { "route-temp", "0.05", 0, 0 }, { "images", NULL, 0, 0 },
+                { "label", "model", 0, 0 }, { "csv", NULL, 0, 0 },
                 { "sheet", NULL, "write an SVG contact sheet of test images here", 0 },
-                { "max", "0", "caption at most this many test images (0: all)", 0 },
-                { "threads", "0", 0, 0 },
-                { "features", NULL, 0, 0 },
-                { "prefix-len", "1", 0, 0 } };
+                { "max", "0", "caption at most this many test images (0: all)", 0 }, { "threads", "0", 0, 0 },
+                { "features", NULL, 0, 0 }, { "prefix-len", "1", 0, 0 } };
+    /* clang-format on */
     int n = NOPT(o), i, q, nt = 0, tk, kind, maxn;
     vdata v;
     ens_t E;
@@ -2317,12 +2249,12 @@ static int cmd_caption(int argc, char **argv) {
 
 /* ---- export / import: weights-only checkpoints and the Hugging Face GPT-2 format -------------------------------- */
 static int cmd_export(int argc, char **argv) {
+    /* clang-format off */
     opt o[] = { { "model", NULL, 0, 0 },
-                { "format", "hf",
-                  "hf (DIR/model.safetensors + DIR/config.json for GPT2LMHeadModel) or weights (a decar checkpoint "
-                  "without the optimizer state)",
-                  0 },
+                { "format", "hf", "hf (DIR/model.safetensors + DIR/config.json for GPT2LMHeadModel) or weights (a "
+                  "decar checkpoint without the optimizer state)", 0 },
                 { "out", NULL, 0, 0 } };
+    /* clang-format on */
     int n = NOPT(o);
     decar_gpt g;
     decar_error e;
@@ -2363,8 +2295,10 @@ static int cmd_export(int argc, char **argv) {
     return 0;
 }
 static int cmd_import(int argc, char **argv) {
+    /* clang-format off */
     opt o[] = { { "hf", NULL, "directory with model.safetensors + config.json of a GPT-2 (GPT2LMHeadModel)", 0 },
                 { "out", NULL, 0, 0 } };
+    /* clang-format on */
     int n = NOPT(o);
     decar_gpt g;
     decar_error e;
@@ -2380,15 +2314,14 @@ static int cmd_import(int argc, char **argv) {
 
 /* ---- tokenizer: train a byte-level BPE on the training documents, write GPT-2's vocab.json + merges.txt ---------- */
 static int cmd_tokenizer(int argc, char **argv) {
-    opt o[] = { { "data", NULL, 0, 0 },
-                { "ext", ".txt", 0, 0 },
-                { "val-permille", "50", 0, 0 },
-                { "out", NULL, 0, 0 },
+    /* clang-format off */
+    opt o[] = { { "data", NULL, 0, 0 }, { "ext", ".txt", 0, 0 }, { "val-permille", "50", 0, 0 }, { "out", NULL, 0, 0 },
                 { "vocab", "1024", "tokens: 256 bytes + merges + the end-of-document token", 0 },
-                { "sample-mb", "8",
-                  "learn the merges from at most this many MB of training documents (every k-th document)", 0 },
+                { "sample-mb", "8", "learn the merges from at most this many MB of training documents (every k-th "
+                  "document)", 0 },
                 { "tokenizer", NULL, 0, 0 },
                 { "encode", NULL, "with --tokenizer: print the token ids of this text (and nothing is trained)", 0 } };
+    /* clang-format on */
     int n = NOPT(o), i, nt = 0, step;
     decar_data d;
     decar_tokenizer t;

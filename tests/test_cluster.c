@@ -49,11 +49,9 @@ static void test_kmeans(void) {
         float *X = (float *)malloc((size_t)N * d * 4), *C = (float *)malloc((size_t)K * d * 4);
         int32_t *lab = (int32_t *)malloc((size_t)N * 4), *lab2 = (int32_t *)malloc((size_t)N * 4);
         decar_kmeans_opts o;
-        o.k = K;
+        o = decar_kmeans_default(K);
         o.iters = 50;
-        o.balanced = 1;
         o.seed = 11;
-        o.n_fine = 0;
         planted(N, K, d, 0.3f, 100 + si, X, truth);
         CHECK(decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, NULL, &e) == DECAR_OK, "kmeans: %s", e.msg);
         for (i = 0; i < N; i++) cnt[lab[i]]++;
@@ -85,11 +83,9 @@ static void test_kmeans(void) {
         float X[300 * 8], C[24];
         int32_t lab[300];
         decar_kmeans_opts o;
-        o.k = K;
+        o = decar_kmeans_default(K);
         o.iters = 50;
-        o.balanced = 1;
         o.seed = 3;
-        o.n_fine = 0;
         planted(N, K, d, 0.2f, 7, X, truth);
         for (i = 0; i < 200; i++) {
             int q;
@@ -111,11 +107,8 @@ static void test_kmeans(void) {
         float C[40];
         decar_kmeans_opts o;
         int i;
-        o.k = 10;
+        o = decar_kmeans_default(10);
         o.iters = 5;
-        o.balanced = 1;
-        o.seed = 1;
-        o.n_fine = 0;
         for (i = 0; i < 12; i++) X[i] = (float)i;
         CHECK(decar_kmeans(X, 3, 4, &o, C, lab, NULL, NULL, NULL, &e) == DECAR_ERR_ARG &&
                   strstr(e.msg, "larger than the data"),
@@ -132,9 +125,7 @@ static void test_kmeans(void) {
         decar_kmeans_opts o;
         decar_router r;
         int ok = 1;
-        o.k = K;
-        o.iters = 30;
-        o.balanced = 1;
+        o = decar_kmeans_default(K);
         o.seed = 5;
         o.n_fine = F;
         planted(N, K, d, 0.6f, 9, X, truth);
@@ -223,12 +214,7 @@ static void test_bayes_sequence(void) {
     float prior[3] = { 0.5f, 0.3f, 0.2f };
     decar_router r;
     double ll[3] = { 0, 0, 0 }, w[3], seq = 0, brute[3], mx = -1e300, z = 0;
-    c.vocab_size = DECAR_BYTE_VOCAB;
-    c.n_layer = 1;
-    c.n_head = 2;
-    c.d_model = 8;
-    c.seq_len = 32;
-    c.causal = 1;
+    c = decar_gpt_config_of(1, 2, 8, 32);
     for (t = 0; t < T; t++) {
         ids[t] = t == 0 ? DECAR_TOK_EOT : 'a' + (t * 5) % 11;
         tg[t] = 'a' + ((t + 1) * 5) % 11;
@@ -273,13 +259,8 @@ static void test_bayes_sequence(void) {
               *sc = (float *)malloc(decar_gpt_step_scratch(&c) * 4);
         double p[257];
         decar_rng rs;
-        memset(&en, 0, sizeof en);
         ex[0] = &g[1];
-        en.k = 1;
-        en.experts = ex;
-        en.router.k = 1;
-        en.router.kind = DECAR_ROUTE_UNIFORM;
-        en.router.top_k = 1;
+        en = decar_ensemble_of(ex, 1);
         if (decar_ensemble_generate(&en, NULL, prompt, 3, 30, 1.0, 0, 1.0, 42, a, &n1, NULL, &e)) n1 = -1;
         /* the same by hand: KV steps, softmax over 257 classes, one uniform per token */
         decar_rng_seed(&rs, 42);
@@ -390,18 +371,10 @@ static void test_context_one(void) {
     decar_gpt *ex[1];
     int32_t prompt[1] = { DECAR_TOK_EOT }, a[12], b[12];
     int n1, n2, i, ok = 1;
-    c.n_layer = 1;
-    c.n_head = 1;
-    c.d_model = 8;
-    c.seq_len = 1;
+    c = decar_gpt_config_of(1, 1, 8, 1);
     CHECK(decar_gpt_init(&g, &c, 9, &e) == 0, "init seq_len 1: %s", e.msg);
-    memset(&en, 0, sizeof en);
     ex[0] = &g;
-    en.k = 1;
-    en.experts = ex;
-    en.router.k = 1;
-    en.router.kind = DECAR_ROUTE_UNIFORM;
-    en.router.top_k = 1;
+    en = decar_ensemble_of(ex, 1);
     if (decar_ensemble_generate(&en, NULL, prompt, 1, 11, 1.0, 0, 1.0, 5, a, &n1, NULL, &e)) n1 = -1;
     if (decar_ensemble_generate(&en, NULL, prompt, 1, 11, 1.0, 0, 1.0, 5, b, &n2, NULL, &e)) n2 = -1;
     for (i = 1; i < 12; i++) ok &= a[i] >= 0 && a[i] < DECAR_TOK_MASK;

@@ -148,12 +148,7 @@ int main(void) {
         double *p = (double *)malloc(DECAR_TOK_MASK * sizeof(double));
         decar_rng rs;
         int T = 16;
-        c.vocab_size = DECAR_BYTE_VOCAB;
-        c.n_layer = 2;
-        c.n_head = 2;
-        c.d_model = 16;
-        c.seq_len = 20;
-        c.causal = 1;
+        c = decar_gpt_config_of(2, 2, 16, 20);
         decar_gpt_init(&g, &c, 3, &e);
         for (i = 0; i < (int)g.n_params; i++) g.params[i] *= 40.0f; /* sharper, less uniform distributions */
         /* AR sampler: full forward on the prefix, next-token distribution, one uniform per token */
@@ -167,13 +162,8 @@ int main(void) {
             decar_sample_probs(p, DECAR_TOK_MASK, 0, 1.0, &rs, &ar[i], NULL);
         }
         /* DFM sampler: left-to-right, one token per step, same seed */
-        memset(&en, 0, sizeof en);
         ex[0] = &g;
-        en.k = 1;
-        en.experts = ex;
-        en.router.k = 1;
-        en.router.kind = DECAR_ROUTE_UNIFORM;
-        en.router.top_k = 1;
+        en = decar_ensemble_of(ex, 1);
         for (i = 0; i < T; i++) fill[i] = DECAR_TOK_MASK;
         CHECK(decar_ensemble_fill(&en, ctx, fill, T, DECAR_DFM_L2R, 0, 1, 1.0, 77, &e) == 0, "fill: %s", e.msg);
         {

@@ -33,10 +33,7 @@ static void make_data(decar_data *d) {
 static void make_model(decar_gpt *g, int causal, int seq, uint64_t seed) {
     decar_gpt_config c = decar_gpt_default_config();
     decar_error e;
-    c.n_layer = 1;
-    c.n_head = 2;
-    c.d_model = 16;
-    c.seq_len = seq;
+    c = decar_gpt_config_of(1, 2, 16, seq);
     c.causal = causal;
     decar_gpt_init(g, &c, seed, &e);
 }
@@ -193,11 +190,8 @@ int main(void) {
         decar_rng_seed(&rng, 9);
         for (i = 0; i < N * dd; i++) X[i] = decar_rng_normal(&rng);
         for (i = 0; i < N; i++) decar_l2_normalize(X + i * dd, dd);
-        o.k = K;
+        o = decar_kmeans_default(K);
         o.iters = 20;
-        o.balanced = 1;
-        o.seed = 1;
-        o.n_fine = 0;
         CHECK(decar_router_build(&r, X, N, dd, &o, lab, &e) == 0, "router_build: %s", e.msg);
         for (i = 0; i < N; i++) {
             CHECK(lab[i] == decar_router_assign(&r, X + i * dd), "label %d is the router's assignment", (int)i);
@@ -222,10 +216,7 @@ int main(void) {
         int32_t prompt[1] = { DECAR_TOK_EOT }, out[20], tok = DECAR_TOK_EOT, want[20];
         int len, t, a, ok = 1;
         decar_rng rng;
-        c.n_layer = 1;
-        c.n_head = 2;
-        c.d_model = 16;
-        c.seq_len = 24;
+        c = decar_gpt_config_of(1, 2, 16, 24);
         c.n_prefix = 3;
         c.d_prefix = 5;
         c.d_proj_hidden = 16;

@@ -100,12 +100,8 @@ int main(int argc, char **argv) {
     }
     cf = get("config");
     op = get("opt");
+    c = decar_gpt_config_of((int)cf->d[1], (int)cf->d[2], (int)cf->d[3], (int)cf->d[4]);
     c.vocab_size = (int)cf->d[0];
-    c.n_layer = (int)cf->d[1];
-    c.n_head = (int)cf->d[2];
-    c.d_model = (int)cf->d[3];
-    c.seq_len = (int)cf->d[4];
-    c.causal = 1;
     B = (int)cf->d[5];
     T = (int)cf->d[6];
     o.lr = op->d[0];

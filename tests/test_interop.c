@@ -63,12 +63,7 @@ int main(int argc, char **argv) {
     decar_tensor *lg;
     const char *dir = argc > 1 ? argv[1] : "build";
     if (argc > 2 && !strcmp(argv[2], "import")) return import_check(dir);
-    c.vocab_size = DECAR_BYTE_VOCAB;
-    c.n_layer = 2;
-    c.n_head = 3;
-    c.d_model = 24;
-    c.seq_len = 16;
-    c.causal = 1;
+    c = decar_gpt_config_of(2, 3, 24, 16);
     CHECK(decar_gpt_init(&g, &c, 2024, &e) == 0, "init");
     fixed_ids(ids);
     lg = decar_gpt_forward(ctx, &g, ids, 2, 13);

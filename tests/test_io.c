@@ -12,12 +12,7 @@
 
 static decar_gpt_config small(void) {
     decar_gpt_config c = decar_gpt_default_config();
-    c.vocab_size = 258;
-    c.n_layer = 2;
-    c.n_head = 2;
-    c.d_model = 12;
-    c.seq_len = 9;
-    c.causal = 1;
+    c = decar_gpt_config_of(2, 2, 12, 9);
     return c;
 }
 

@@ -318,6 +318,47 @@ static void test_attention_blocks(void) {
     }
 }
 
+/* the gradient checks of the elementwise, row-wise and shape ops: each input's (ndim, dims), where N stands for the
+   size under test and N2 for twice it; use_u passes the spec to the builder (matmul reads its bias from it) */
+#define N (-1)
+#define N2 (-2)
+typedef struct {
+    const char *name;
+    build_fn f;
+    int use_u, min_n;
+    int64_t in[3][5];
+} gcase;
+static const gcase cases[] = {
+    { "matmul+bias K=%d", b_matmul, 1, 1, { { 2, 3, N, 0, 0 }, { 2, 5, N, 0, 0 }, { 1, 5, 0, 0, 0 } } },
+    { "matmul 3-D x, N=K=%d", b_matmul, 0, 1, { { 3, 2, 2, N, 0 }, { 2, N, N, 0, 0 } } },
+    { "add broadcast trailing n=%d", b_add, 0, 1, { { 3, 2, 3, N, 0 }, { 2, 3, N, 0, 0 } } },
+    { "mul broadcast both n=%d", b_mul, 0, 1, { { 3, 2, 1, N, 0 }, { 3, 1, 3, 1, 0 } } },
+    { "add same shape n=%d", b_add, 0, 1, { { 2, 2, N, 0, 0 }, { 2, 2, N, 0, 0 } } },
+    { "scale n=%d", b_scale, 0, 1, { { 2, 3, N, 0, 0 } } },
+    { "gelu n=%d", b_gelu, 0, 1, { { 2, 3, N, 0, 0 } } },
+    { "layernorm C=%d", b_ln, 0, 2, { { 3, 2, 3, N, 0 }, { 1, N, 0, 0, 0 }, { 1, N, 0, 0, 0 } } },
+    { "concat C=%d", b_concat, 0, 1, { { 3, 2, 3, N, 0 }, { 3, 2, 2, N, 0 } } },
+    { "softmax n=%d", b_softmax, 0, 1, { { 2, 3, N, 0, 0 } } },
+    { "sum n=%d", b_sum, 0, 1, { { 1, N2, 0, 0, 0 } } },
+    { "mean n=%d", b_mean, 0, 1, { { 1, N2, 0, 0, 0 } } },
+};
+static int64_t dim_of(int64_t v, int n) {
+    return v == N ? n : v == N2 ? 2 * n : v;
+}
+static void run_case(const gcase *c, int n, spec *s) {
+    char nm[64];
+    int i;
+    if (n < c->min_n) return;
+    memset(s, 0, sizeof *s);
+    for (i = 0; i < 3 && c->in[i][0]; i++)
+        set(s, i, (int)c->in[i][0], dim_of(c->in[i][1], n), dim_of(c->in[i][2], n), dim_of(c->in[i][3], n),
+            dim_of(c->in[i][4], n));
+    sprintf(nm, c->name, n);
+    gradcheck(nm, s, c->f, c->use_u ? s : NULL);
+}
+#undef N
+#undef N2
+
 int main(void) {
     spec s;
     int p[2];
@@ -331,65 +372,7 @@ int main(void) {
     for (si = 0; si < 4; si++) {
         int n = sizes[si];
         char nm[64];
-        memset(&s, 0, sizeof s);
-        set(&s, 0, 2, 3, n, 0, 0);
-        set(&s, 1, 2, 5, n, 0, 0);
-        set(&s, 2, 1, 5, 0, 0, 0);
-        sprintf(nm, "matmul+bias K=%d", n);
-        gradcheck(nm, &s, b_matmul, &s);
-        memset(&s, 0, sizeof s);
-        set(&s, 0, 3, 2, 2, n, 0);
-        set(&s, 1, 2, n, n, 0, 0);
-        sprintf(nm, "matmul 3-D x, N=K=%d", n);
-        gradcheck(nm, &s, b_matmul, NULL);
-        memset(&s, 0, sizeof s);
-        set(&s, 0, 3, 2, 3, n, 0);
-        set(&s, 1, 2, 3, n, 0, 0);
-        sprintf(nm, "add broadcast trailing n=%d", n);
-        gradcheck(nm, &s, b_add, NULL);
-        memset(&s, 0, sizeof s);
-        set(&s, 0, 3, 2, 1, n, 0);
-        set(&s, 1, 3, 1, 3, 1, 0);
-        sprintf(nm, "mul broadcast both n=%d", n);
-        gradcheck(nm, &s, b_mul, NULL);
-        memset(&s, 0, sizeof s);
-        set(&s, 0, 2, 2, n, 0, 0);
-        set(&s, 1, 2, 2, n, 0, 0);
-        sprintf(nm, "add same shape n=%d", n);
-        gradcheck(nm, &s, b_add, NULL);
-        memset(&s, 0, sizeof s);
-        set(&s, 0, 2, 3, n, 0, 0);
-        sprintf(nm, "scale n=%d", n);
-        gradcheck(nm, &s, b_scale, NULL);
-        memset(&s, 0, sizeof s);
-        set(&s, 0, 2, 3, n, 0, 0);
-        sprintf(nm, "gelu n=%d", n);
-        gradcheck(nm, &s, b_gelu, NULL);
-        memset(&s, 0, sizeof s);
-        set(&s, 0, 3, 2, 3, n, 0);
-        set(&s, 1, 1, n, 0, 0, 0);
-        set(&s, 2, 1, n, 0, 0, 0);
-        if (n > 1) {
-            sprintf(nm, "layernorm C=%d", n);
-            gradcheck(nm, &s, b_ln, NULL);
-        }
-        memset(&s, 0, sizeof s);
-        set(&s, 0, 3, 2, 3, n, 0);
-        set(&s, 1, 3, 2, 2, n, 0);
-        sprintf(nm, "concat C=%d", n);
-        gradcheck(nm, &s, b_concat, NULL);
-        memset(&s, 0, sizeof s);
-        set(&s, 0, 2, 3, n, 0, 0);
-        sprintf(nm, "softmax n=%d", n);
-        gradcheck(nm, &s, b_softmax, NULL);
-        memset(&s, 0, sizeof s);
-        set(&s, 0, 1, n * 2, 0, 0, 0);
-        sprintf(nm, "sum n=%d", n);
-        gradcheck(nm, &s, b_sum, NULL);
-        memset(&s, 0, sizeof s);
-        set(&s, 0, 1, n * 2, 0, 0, 0);
-        sprintf(nm, "mean n=%d", n);
-        gradcheck(nm, &s, b_mean, NULL);
+        for (i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) run_case(&cases[i], n, &s);
         { /* attention: head sizes 1, 3, 17, 33; T = 5 */
             int h;
             for (h = 1; h <= 2; h++) {

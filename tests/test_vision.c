@@ -49,11 +49,8 @@ int main(void) {
     for (hid = 0; hid <= 7; hid += 7) {
         int t, checked = 0, bad = 0;
         double worst = 0;
+        c = decar_gpt_config_of(2, 2, 10, 12);
         c.vocab_size = 40;
-        c.n_layer = 2;
-        c.n_head = 2;
-        c.d_model = 10;
-        c.seq_len = 12;
         c.n_prefix = P;
         c.d_prefix = D;
         c.d_proj_hidden = hid;
