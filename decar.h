@@ -1777,6 +1777,9 @@ static const decar__st_entry *decar__st_find(const decar__st *st, const char *na
 }
 
 #define DECAR__MAX_HEADER ((uint64_t)100 << 20)
+/* safetensors: u64 little-endian header length n, then n bytes of JSON {name: {dtype, shape, data_offsets}, ...,
+   __metadata__: {...}}, then the data. Every entry is checked against the file (dtype F32, shape product = bytes / 4,
+   offsets inside the data, no overlap, no duplicate name) before anything reads it. */
 static int decar__st_parse(const uint8_t *b, size_t len, decar__st *st, decar_error *e) {
     uint64_t hl = 0;
     int i, cap = 0;
@@ -2992,6 +2995,8 @@ typedef struct decar__ce {
     float norm;
     int nc;
 } decar__ce;
+/* loss = sum_i w_i (lse_i - logit_i[y_i]) / norm over rows with a target, lse_i = log sum_{j < nc} exp logit_ij:
+   the forward kernel gives lse and the per-row nll; the sum is taken here in row order (double) */
 DECARDEF decar_tensor *decar_cross_entropy(decar_ctx *c, decar_tensor *logits, const int32_t *targets,
                                            const float *weights, float norm, int n_class, float *nll_out) {
     decar_tensor *o;
@@ -3661,6 +3666,8 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
     }
 }
 
+/* reverse-mode autodiff over the tape: d loss / d loss = 1, then for every tensor in reverse creation order that
+   lies on a path to the loss (need), its op's backward adds into its inputs' gradients (decar__backward_op) */
 DECARDEF int decar_backward(decar_ctx *c, decar_tensor *loss) {
     decar_tensor **tape, *t;
     int64_t i;
@@ -3883,6 +3890,11 @@ typedef struct decar__word {
     int32_t *ids;
     int n;
 } decar__word;
+/* Byte-level BPE (GPT-2's): start from the 256 bytes; repeatedly count every adjacent pair of tokens inside the
+   pre-tokens (words, numbers, punctuation runs, each with its leading space), weighted by how often each distinct
+   pre-token occurs, and merge the most frequent pair (ties: the smaller pair of ids) into a new token:
+   vocab_size - 257 merges (fewer when no pair occurs twice), then EOT. The pairs are recounted over the distinct
+   pre-tokens at every merge. */
 DECARDEF int decar_tokenizer_train(decar_tokenizer *t, const decar_doc *docs, int n_docs, int vocab_size,
                                    decar_error *e) {
     int64_t cap = 1 << 16, n_words = 0, i, total = 0;
@@ -4211,6 +4223,9 @@ static int64_t decar__tok_jstr(decar__js *j, uint8_t *out, int64_t cap, int *spe
     j->p++;
     return bad && !*special ? -1 : n;
 }
+/* GPT-2's files: vocab.json maps each token's text (bytes through GPT-2's printable-unicode table) to its id;
+   merges.txt lists "a b" pairs by rank. Untrusted: ids dense and unique, all 256 bytes present, each merge made of
+   known tokens and producing a known token; then the pair -> rank table and the fingerprint. */
 DECARDEF int decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab, size_t vocab_len, const char *merges,
                                       size_t merges_len, decar_error *e) {
     decar__js j;
@@ -5139,6 +5154,13 @@ DECARDEF int decar_nearest(const float *x, const float *cen, int k, int d) {
     }
     return best;
 }
+/* One stage of spherical k-means on X (N, d), unit rows, into C (K, d), unit rows, and lab (N):
+       S = X C^T                      (N, K) cosines
+       assign: plain   a_i = argmax_k S_ik
+               balanced: the (i, k) pairs in decreasing S, each point to its best cluster that is not full (capacity
+               ceil(N / K)): a greedy solution of the capacitated assignment, deterministic
+       update: mu_k = normalise(sum_{a_i = k} x_i)
+   until no label changes or iters. Seeded with k-means++ on D(x) = 1 - max_k cos(x, mu_k). Returns the iterations. */
 static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, int balanced, uint64_t seed, float *C,
                           int32_t *lab, decar_error *e) {
     float *S = (float *)DECAR_MALLOC((size_t)(N * K) * sizeof(float)),
@@ -5153,7 +5175,7 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
         DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for k-means on %lld x %d", (long long)N, K);
     }
     decar_rng_seed(&r, seed);
-    /* k-means++ with D(x) = 1 - max cos */
+    /* k-means++: mu_0 a uniform point, then mu_j ~ D(x)^2 with D(x) = 1 - max_{k<j} cos(x, mu_k) */
     memcpy(C, X + (int64_t)decar__rng_below(&r, (uint64_t)N) * d, (size_t)d * sizeof(float));
     for (i = 0; i < N; i++) dist[i] = 2.0f;
     for (j = 1; j < K; j++) {
@@ -5182,7 +5204,7 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
     for (it = 0; it < iters; it++) {
         int64_t changed = 0;
         decar_gemm(S, K, X, d, 1, C, 1, d, NULL, N, K, d, 0); /* S = X C^T */
-        if (balanced) {
+        if (balanced) { /* every (point, cluster) pair, best cosine first; a point takes its first non-full cluster */
             int64_t np = 0, q;
             int32_t *nl = (int32_t *)dist; /* reuse as new labels */
             for (i = 0; i < N; i++)
@@ -5204,7 +5226,7 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
                 if (nl[i] != lab[i]) changed++;
                 lab[i] = nl[i];
             }
-        } else {
+        } else { /* a_i = argmax_k S_ik (the first of equals) */
             for (i = 0; i < N; i++) {
                 int best = 0;
                 float bs = S[i * K];
@@ -5235,6 +5257,7 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
                     changed++;
                 }
             }
+        /* mu_k = normalise(sum_{a_i = k} x_i): the spherical mean */
         memset(C, 0, (size_t)K * d * sizeof(float));
         for (i = 0; i < N; i++) {
             int64_t q;
@@ -5332,6 +5355,13 @@ DECARDEF int decar_router_assign(const decar_router *r, const float *feat) {
     if (r->n_fine > 0) return r->fine_map[decar_nearest(feat, r->fine, r->n_fine, r->d)];
     return decar_nearest(feat, r->centroids, r->k, r->d);
 }
+/* log-weights l_k first, then w = softmax over the top-k of l:
+       R1 (top1)    l_k = 0 for k = a(h), -inf otherwise           a: decar_router_assign, the partition's rule
+       R2 (cosine)  l_k = cos(h, mu_k) / T
+       R3 (cbtm)    l_k = -||h - mu_k||^4 / T = -(2 - 2 cos)^2 / T   (c-BTM squares the squared distance)
+       R4' (bayes)  l_k = log pi_k + sum_j log p_k(x_j | x_<j)       (loglik)
+       uniform      l_k = 0
+   without features (an empty prompt) R1-R3 fall back to the prior, log pi_k. */
 DECARDEF void decar_router_weights(const decar_router *r, const float *feat, const double *loglik, double *w) {
     int k = r->k, j, top = r->top_k > 0 && r->top_k < k ? r->top_k : k;
     double mx = -INFINITY, s = 0.0;
@@ -6118,6 +6148,7 @@ DECARDEF float decar_opt_lr(const decar_opt *o, int64_t step) {
 DECARDEF void decar_gpt_zero_grad(decar_gpt *g) {
     decar__zero(g->grads, (int64_t)g->n_params);
 }
+/* global-norm clipping: ||g|| = sqrt(sum g^2) over every parameter; g *= max_norm / (||g|| + 1e-6) when that is < 1 */
 DECARDEF float decar_gpt_clip_grad(decar_gpt *g, float max_norm) {
     double s = 0.0;
     int64_t n = (int64_t)g->n_params, nch = (n + 65535) / 65536, k;
@@ -6141,7 +6172,11 @@ DECARDEF float decar_gpt_clip_grad(decar_gpt *g, float max_norm) {
     }
     return norm;
 }
-DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o) { /* torch.optim.AdamW's update, in float32 */
+/* torch.optim.AdamW's update, in float32, step t = g->step + 1, per parameter p with gradient g:
+       m = beta1 m + (1 - beta1) g,   v = beta2 v + (1 - beta2) g^2
+       p = p (1 - lr wd) - (lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+   weight decay only on the 2-D weights (decay flag of the layout), not on biases and LayerNorm */
+DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o) {
     float lr = decar_opt_lr(o, g->step);
     int t;
     float bc1 = 1.0f - powf(o->beta1, (float)(g->step + 1)), bc2 = 1.0f - powf(o->beta2, (float)(g->step + 1));
