@@ -118,7 +118,9 @@
      a4b base model, experts and dense fine-tuned from it on compute-matched budgets      scripts/pipeline.sh BASE=
      b   balanced spherical k-means, hard capacity ceil(N / K)                           decar_kmeans (balanced = 1)
      b   two-stage: fine clusters, then balanced k-means of their centroids               decar_kmeans (n_fine > 0)
-     R5 (learned router) and R6 (SmallTalk router LMs) are not implemented yet (issue 13).
+     a4  R5 learned router: p(k | h) = softmax(W h + b), fitted on features of documents    decar_router_fit(_docs),
+         and of their prefixes (what routing sees while generating)                        decar_router_weights
+     R6 (SmallTalk router LMs) is not implemented yet (issue 13).
 
    VERSION HISTORY
      0.1  first release: tensors, autograd, GPT (+ image prefix), AdamW, safetensors, data, features, k-means,
@@ -567,7 +569,8 @@ enum {
     DECAR_ROUTE_COSINE = 2,
     DECAR_ROUTE_CBTM = 3,
     DECAR_ROUTE_BAYES = 4,
-    DECAR_ROUTE_UNIFORM = 5
+    DECAR_ROUTE_UNIFORM = 5,
+    DECAR_ROUTE_LEARNED = 6 /* R5: a classifier of the features trained to predict the shard */
 };
 typedef struct decar_router {
     int kind, k, d, top_k;
@@ -577,10 +580,12 @@ typedef struct decar_router {
     int n_fine;
     float *fine;
     int32_t *fine_map; /* two-stage: nearest fine centroid -> cluster */
+    float *clf_w;      /* (k, d) R5's classifier, logits W h + b (NULL: none trained) */
+    float *clf_b;      /* (k) */
 } decar_router;
-DECARDEF int decar_route_name(const char *s);     /* "top1", "cosine", "cbtm", "bayes", "uniform" -> kind, or 0 */
+DECARDEF int decar_route_name(const char *s);     /* "top1", "cosine", "cbtm", "bayes", "uniform", "learned" -> kind */
 DECARDEF const char *decar_route_label(int kind); /* the inverse: kind -> name ("?" if none) */
-DECARDEF int decar_route_uses_features(int kind); /* R1-R3 read features; R4' (Bayes) and uniform do not */
+DECARDEF int decar_route_uses_features(int kind); /* R1-R3 and R5 read features; R4' (Bayes) and uniform do not */
 /* the assignment function shared by partitioning (training) and R1 (test): nearest centroid (via fine if any) */
 DECARDEF int decar_router_assign(const decar_router *r, const float *feat);
 /* The router of a partition, built from the training documents' features X (N, d), rows L2-normalised: centroids by
@@ -592,6 +597,18 @@ DECARDEF int decar_router_build(decar_router *r, const float *X, int64_t N, int 
    loglik may be NULL = prior). Keeps the top_k largest, renormalises to sum 1. */
 DECARDEF void decar_router_weights(const decar_router *r, const float *feat, const double *loglik, double *w);
 DECARDEF void decar_router_free(decar_router *r);
+/* R5, the learned router (Decentralized Diffusion Models' router, on features): softmax regression
+       p(k | h) = softmax_k(W h + b),  W (k, d), b (k)
+   fitted by full-batch Adam on the cross-entropy of labels (N) from X (N, d), rows L2-normalised, for `steps` steps
+   at learning rate lr (weight decay 1e-4). Trained on the features of the documents' prefixes it routes what it will
+   see at test time (decar_router_fit_docs). Returns the training accuracy in *acc (optional). */
+DECARDEF int decar_router_fit(decar_router *r, const float *X, const int32_t *labels, int64_t N, int steps, float lr,
+                              double *acc, decar_error *e);
+/* the same on documents: each training document's features, and those of `n_prefix` prefixes of it (lengths drawn
+   log-uniformly between 16 bytes and the whole), labelled with its shard (shard[i] < 0: left out) */
+DECARDEF int decar_router_fit_docs(decar_router *r, const decar_featurizer *f, const decar_data *d,
+                                   const int32_t *shard, int n_prefix, int steps, uint64_t seed, double *acc,
+                                   decar_error *e);
 /* a router file read from memory: every size checked against the buffer before allocating (untrusted input) */
 DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const void *buf, size_t len, decar_error *e);
 DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer *f, void **buf, size_t *len,
@@ -5338,18 +5355,19 @@ DECARDEF int decar_kmeans(const float *X, int64_t N, int d, const decar_kmeans_o
 }
 
 /* ---- 9. routing -------------------------------------------------------------------------------------------------- */
-static const char *const decar__route_names[5] = { "top1", "cosine", "cbtm", "bayes", "uniform" }; /* DECAR_ROUTE_* */
+static const char *const decar__route_names[6] = { "top1", "cosine", "cbtm", "bayes", "uniform", "learned" };
 DECARDEF int decar_route_name(const char *s) {
     int i;
-    for (i = 0; i < 5; i++)
+    for (i = 0; i < 6; i++)
         if (!strcmp(s, decar__route_names[i])) return i + 1;
     return 0;
 }
 DECARDEF const char *decar_route_label(int kind) {
-    return kind >= 1 && kind <= 5 ? decar__route_names[kind - 1] : "?";
+    return kind >= 1 && kind <= 6 ? decar__route_names[kind - 1] : "?";
 }
 DECARDEF int decar_route_uses_features(int kind) {
-    return kind == DECAR_ROUTE_TOP1 || kind == DECAR_ROUTE_COSINE || kind == DECAR_ROUTE_CBTM;
+    return kind == DECAR_ROUTE_TOP1 || kind == DECAR_ROUTE_COSINE || kind == DECAR_ROUTE_CBTM ||
+           kind == DECAR_ROUTE_LEARNED;
 }
 DECARDEF int decar_router_assign(const decar_router *r, const float *feat) {
     if (r->n_fine > 0) return r->fine_map[decar_nearest(feat, r->fine, r->n_fine, r->d)];
@@ -5360,6 +5378,7 @@ DECARDEF int decar_router_assign(const decar_router *r, const float *feat) {
        R2 (cosine)  l_k = cos(h, mu_k) / T
        R3 (cbtm)    l_k = -||h - mu_k||^4 / T = -(2 - 2 cos)^2 / T   (c-BTM squares the squared distance)
        R4' (bayes)  l_k = log pi_k + sum_j log p_k(x_j | x_<j)       (loglik)
+       R5 (learned) l_k = w_k . h + b_k                             (decar_router_fit)
        uniform      l_k = 0
    without features (an empty prompt) R1-R3 fall back to the prior, log pi_k. */
 DECARDEF void decar_router_weights(const decar_router *r, const float *feat, const double *loglik, double *w) {
@@ -5388,6 +5407,9 @@ DECARDEF void decar_router_weights(const decar_router *r, const float *feat, con
                     w[j] = -(d2 * d2) / T;
                 } /* c-BTM: squared distance, squared again */
             }
+    } else if (r->kind == DECAR_ROUTE_LEARNED && feat && fn > 0.0f && r->clf_w) {
+        /* R5: l_k = w_k . h + b_k, the classifier's logits (the softmax below makes them p(k | h)) */
+        for (j = 0; j < k; j++) w[j] = decar__dot(feat, r->clf_w + (int64_t)j * r->d, r->d) + r->clf_b[j];
     } else if (r->kind == DECAR_ROUTE_BAYES && loglik) {
         for (j = 0; j < k; j++) w[j] += loglik[j];
     } else if (r->kind == DECAR_ROUTE_UNIFORM) {
@@ -5428,7 +5450,102 @@ DECARDEF void decar_router_weights(const decar_router *r, const float *feat, con
 
 DECARDEF void decar_router_free(decar_router *r) {
     decar__free_n(4, (void *)r->centroids, (void *)r->prior, (void *)r->fine, (void *)r->fine_map);
+    decar__free(r->clf_w);
+    decar__free(r->clf_b);
     memset(r, 0, sizeof *r);
+}
+DECARDEF int decar_router_fit(decar_router *r, const float *X, const int32_t *labels, int64_t N, int steps, float lr,
+                              double *acc, decar_error *e) {
+    int K = r->k, d = r->d, s, j;
+    int64_t i, q, nk = (int64_t)K * d, right = 0;
+    float *P, *G, *W, *bias;
+    if (N < 1 || K < 1 || d < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "R5: no training rows");
+    for (i = 0; i < N; i++)
+        if (labels[i] < 0 || labels[i] >= K)
+            DECAR__FAIL(e, DECAR_ERR_ARG, "R5: label %d of row %lld outside [0, %d)", (int)labels[i], (long long)i, K);
+    P = (float *)DECAR_MALLOC((size_t)N * K * sizeof(float));
+    G = (float *)DECAR_MALLOC((size_t)(nk + K) * 3 * sizeof(float)); /* gradient, Adam's m and v */
+    W = (float *)DECAR_MALLOC((size_t)nk * sizeof(float));
+    bias = (float *)DECAR_MALLOC((size_t)K * sizeof(float));
+    if (!P || !G || !W || !bias) {
+        decar__free_n(4, (void *)P, (void *)G, (void *)W, (void *)bias);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to fit R5 on %lld rows", (long long)N);
+    }
+    memset(W, 0, (size_t)nk * sizeof(float));
+    memset(bias, 0, (size_t)K * sizeof(float));
+    memset(G, 0, (size_t)(nk + K) * 3 * sizeof(float));
+    for (s = 0; s < steps; s++) {
+        float *gw = G, *m = G + nk + K, *v = m + nk + K;
+        double bc1 = 1.0 - pow(0.9, s + 1), bc2 = 1.0 - pow(0.999, s + 1);
+        /* P = softmax(X W^T + b) (N, K); dL/dlogits = (P - onehot(y)) / N */
+        decar_gemm(P, K, X, d, 1, W, 1, d, bias, N, K, d, 0);
+        for (i = 0; i < N; i++) {
+            float *p = P + i * K;
+            decar__softmax_row(p, p, K);
+            p[labels[i]] -= 1.0f;
+            for (j = 0; j < K; j++) p[j] /= (float)N;
+        }
+        /* dW = dlogits^T X (K, d), db = its column sums; then Adam, with weight decay 1e-4 on W */
+        decar_gemm(gw, d, P, 1, K, X, d, 1, NULL, K, d, N, 0);
+        for (j = 0; j < K; j++) gw[nk + j] = 0.0f;
+        for (i = 0; i < N; i++)
+            for (j = 0; j < K; j++) gw[nk + j] += P[i * K + j];
+        for (q = 0; q < nk + K; q++) {
+            float *pw = q < nk ? W + q : bias + (q - nk);
+            m[q] = 0.9f * m[q] + 0.1f * gw[q];
+            v[q] = 0.999f * v[q] + 0.001f * gw[q] * gw[q];
+            *pw -= lr * (float)((m[q] / bc1) / (sqrt(v[q] / bc2) + 1e-8) + (q < nk ? 1e-4 * *pw : 0.0));
+        }
+    }
+    /* training accuracy: argmax_k of the logits against the labels */
+    decar_gemm(P, K, X, d, 1, W, 1, d, bias, N, K, d, 0);
+    for (i = 0; i < N; i++) {
+        int best = 0;
+        for (j = 1; j < K; j++) best = P[i * K + j] > P[i * K + best] ? j : best;
+        right += best == labels[i];
+    }
+    if (acc) *acc = (double)right / (double)N;
+    decar__free(r->clf_w);
+    decar__free(r->clf_b);
+    r->clf_w = W;
+    r->clf_b = bias;
+    decar__free(P);
+    decar__free(G);
+    return DECAR_OK;
+}
+DECARDEF int decar_router_fit_docs(decar_router *r, const decar_featurizer *f, const decar_data *d,
+                                   const int32_t *shard, int n_prefix, int steps, uint64_t seed, double *acc,
+                                   decar_error *e) {
+    int64_t i, rows = 0, n = 0;
+    int q, rc = DECAR_OK;
+    float *X;
+    int32_t *y;
+    decar_rng rg;
+    for (i = 0; i < d->n_docs; i++) rows += d->docs[i].split == 0 && shard[i] >= 0;
+    rows *= 1 + (n_prefix > 0 ? n_prefix : 0);
+    X = (float *)DECAR_MALLOC((size_t)(rows > 0 ? rows : 1) * (size_t)r->d * sizeof(float));
+    y = (int32_t *)DECAR_MALLOC((size_t)(rows > 0 ? rows : 1) * sizeof(int32_t));
+    if (!X || !y) {
+        decar__free(X);
+        decar__free(y);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for R5's %lld training rows", (long long)rows);
+    }
+    decar_rng_seed(&rg, seed);
+    /* rows: the whole document, then n_prefix prefixes of length 16 (len / 16)^u, u ~ U(0, 1) */
+    for (i = 0; i < d->n_docs && !rc; i++) {
+        const decar_doc *doc = &d->docs[i];
+        if (doc->split != 0 || shard[i] < 0) continue;
+        for (q = 0; q <= n_prefix && !rc; q++) {
+            int64_t len = doc->len;
+            if (q > 0 && len > 16) len = (int64_t)(16.0 * pow((double)len / 16.0, decar_rng_double(&rg)));
+            rc = decar_feat_apply(f, doc->bytes, len, X + n * r->d, e);
+            y[n++] = shard[i];
+        }
+    }
+    if (!rc) rc = decar_router_fit(r, X, y, n, steps, 0.05f, acc, e);
+    decar__free(X);
+    decar__free(y);
+    return rc;
 }
 /* The router of a partition, from the training documents' features X (N, d), rows L2-normalised:
        mu = spherical (balanced) k-means of X            centroids (k, d), and fine ones when o->n_fine > 0
@@ -5588,7 +5705,7 @@ DECARDEF double decar_nmi(const int *a, const int *b, int n, int ka, int kb, dou
 DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const void *buf, size_t len, decar_error *e) {
     decar__st st;
     const uint8_t *b = (const uint8_t *)buf;
-    const decar__st_entry *ec, *ep, *ei, *ef = NULL, *em = NULL;
+    const decar__st_entry *ec, *ep, *ei, *ef = NULL, *em = NULL, *ecw = NULL, *ecb = NULL;
     uint64_t k, d, seed, nf;
     float *fm = NULL;
     int rc, i, external;
@@ -5620,6 +5737,16 @@ DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const v
         decar__st_free(&st);
         return DECAR_ERR_FORMAT;
     }
+    if (decar__st_find(&st, "clf_w") || decar__st_find(&st, "clf_b")) { /* R5's classifier: both, with their sizes */
+        ecw = decar__st_want(&st, "clf_w", (int64_t)(k * d), e);
+        ecb = ecw ? decar__st_want(&st, "clf_b", (int64_t)k, e) : NULL;
+        if (!ecb) {
+            decar__st_free(&st);
+            return DECAR_ERR_FORMAT;
+        }
+        r->clf_w = (float *)DECAR_MALLOC((size_t)(k * d) * sizeof(float));
+        r->clf_b = (float *)DECAR_MALLOC((size_t)k * sizeof(float));
+    }
     r->k = (int)k;
     r->d = (int)d;
     r->n_fine = (int)nf;
@@ -5636,7 +5763,8 @@ DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const v
         r->fine_map = (int32_t *)DECAR_MALLOC((size_t)nf * sizeof(int32_t));
         fm = (float *)DECAR_MALLOC((size_t)nf * sizeof(float));
     }
-    if (!r->centroids || !r->prior || (!external && !f->idf) || (nf && (!r->fine || !r->fine_map || !fm))) {
+    if (!r->centroids || !r->prior || (!external && !f->idf) || (nf && (!r->fine || !r->fine_map || !fm)) ||
+        (ecw && (!r->clf_w || !r->clf_b))) {
         rc = DECAR_ERR_NOMEM;
         decar__seterr(e, rc, "no memory for a router of %d clusters", (int)k);
     }
@@ -5645,6 +5773,8 @@ DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const v
     if (!rc && !external) rc = decar__st_copy(&st, b, ei, f->idf, DECAR_FEAT_BUCKETS, e);
     if (!rc && nf) rc = decar__st_copy(&st, b, ef, r->fine, (int64_t)(nf * d), e);
     if (!rc && nf) rc = decar__st_copy(&st, b, em, fm, (int64_t)nf, e);
+    if (!rc && ecw) rc = decar__st_copy(&st, b, ecw, r->clf_w, (int64_t)(k * d), e);
+    if (!rc && ecw) rc = decar__st_copy(&st, b, ecb, r->clf_b, (int64_t)k, e);
     for (i = 0; !rc && i < (int)nf; i++) {
         if (!(fm[i] >= 0 && fm[i] < (float)k) || fm[i] != floorf(fm[i])) {
             rc = DECAR_ERR_FORMAT;
@@ -5667,7 +5797,7 @@ DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const v
 }
 DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer *f, void **buf, size_t *len,
                                    decar_error *e) {
-    decar_st_tensor t[5];
+    decar_st_tensor t[7];
     int n = 3, rc, i;
     decar__sb m;
     float *fm = NULL;
@@ -5685,6 +5815,10 @@ DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer
     if (!t[2].data) { /* external features: no idf; the file says so, and routing asks for the features */
         for (i = 2; i < n - 1; i++) t[i] = t[i + 1];
         n--;
+    }
+    if (r->clf_w && r->clf_b) { /* R5's classifier, when trained */
+        t[n++] = decar_st_tensor_of("clf_w", r->k, r->d, r->clf_w);
+        t[n++] = decar_st_tensor_of("clf_b", r->k, 0, r->clf_b);
     }
     memset(&m, 0, sizeof m);
     decar__sb_kv(&m, "k", (uint64_t)r->k);

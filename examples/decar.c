@@ -789,13 +789,15 @@ static void ens_open(ens_t *E, const char *experts, const char *router, const ch
     }
     E->en.router.kind = decar_route_name(route);
     if (!E->en.router.kind) {
-        fprintf(stderr, "decar: unknown router '%s' (top1, cosine, cbtm, bayes, uniform)\n", route);
+        fprintf(stderr, "decar: unknown router '%s' (top1, cosine, cbtm, bayes, uniform, learned)\n", route);
         exit(2);
     }
     if (!router && decar_route_uses_features(E->en.router.kind)) {
         fprintf(stderr, "decar: router '%s' needs --router FILE\n", route);
         exit(2);
     }
+    if (E->en.router.kind == DECAR_ROUTE_LEARNED && !E->en.router.clf_w)
+        fail(2, "decar: router 'learned' needs a router file with R5's classifier (decar cluster --learned N)\n");
     E->en.router.top_k = top_k;
     E->en.router.temp = (float)temp;
     E->en.route_every = route_every;
@@ -1129,6 +1131,30 @@ static void shard_report(const decar_data *d, const int32_t *lab, int K, int n_b
                 nt);
     free(cnt);
 }
+/* R5, the learned router: fitted on the training documents' features and those of their prefixes (what routing sees
+   while it generates), or on the given feature rows when the features are external (no prefixes to featurize) */
+static void fit_learned(decar_router *rt, const decar_featurizer *fz, const decar_data *d, const int32_t *lab,
+                        const float *X, int n_prefix, uint64_t seed) {
+    decar_error e;
+    double acc = 0;
+    int i, n = 0;
+    if (n_prefix <= 0) return;
+    if (!X) {
+        if (decar_router_fit_docs(rt, fz, d, lab, n_prefix, 200, seed, &acc, &e)) die("learned router", &e);
+    } else {
+        float *Xt = (float *)malloc((size_t)d->n_docs * rt->d * sizeof(float) + 4);
+        int32_t *yt = (int32_t *)malloc((size_t)d->n_docs * sizeof(int32_t) + 4);
+        for (i = 0; i < d->n_docs; i++)
+            if (d->docs[i].split == 0) {
+                memcpy(Xt + (int64_t)n * rt->d, X + (int64_t)i * rt->d, (size_t)rt->d * sizeof(float));
+                yt[n++] = lab[i];
+            }
+        if (decar_router_fit(rt, Xt, yt, n, 200, 0.05f, &acc, &e)) die("learned router", &e);
+        free(Xt);
+        free(yt);
+    }
+    fprintf(stderr, "R5 (learned router): training accuracy %.3f\n", acc);
+}
 static int cmd_cluster(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "data", NULL, 0, 0 }, { "out", NULL, 0, 0 }, { "k", "4", 0, 0 }, { "ext", ".txt", 0, 0 },
@@ -1136,6 +1162,8 @@ static int cmd_cluster(int argc, char **argv) {
                 { "balanced", "1", "1: hard capacity ceil(N/K); 0: plain spherical k-means", 0 },
                 { "two-stage", "0", "F > 0: F fine clusters, then balanced k-means of them", 0 },
                 { "iters", "30", 0, 0 }, { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 },
+                { "learned", "2", "R5: prefixes per training document the learned router is fitted on as well as the "
+                  "whole document (0: no learned router)", 0 },
                 { "base-permille", "0", "training documents per 1000 set aside for a base model (by a hash of the "
                   "file name): not clustered; written to base.txt, the rest to finetune.txt", 0 } };
     /* clang-format on */
@@ -1181,6 +1209,7 @@ static int cmd_cluster(int argc, char **argv) {
                            &e))
         die("cluster", &e);
     shard_report(&d, lab, ko.k, n_base);
+    fit_learned(&rt, &fz, &d, lab, Xin ? X : NULL, (int)I(o, n, "learned", 0, 64), ko.seed);
     v = write_partition(&os, out, &d, &rt, &fz, X, dim, lab, &pur);
     out_commit(&os, out);
     printf("clusters: K=%d purity %.4f NMI %.4f against %d domain folders (%.1f s); wrote "
@@ -1211,7 +1240,8 @@ static void parse_grid(const char *routers, const char *topks, int K, int have_r
     for (i = 0; i < m; i++) {
         int kind = decar_route_name(it[i]);
         if (!kind) {
-            fprintf(stderr, "decar ens-eval: unknown router '%s' (top1, cosine, cbtm, bayes, uniform)\n", it[i]);
+            fprintf(stderr, "decar ens-eval: unknown router '%s' (top1, cosine, cbtm, bayes, uniform, learned)\n",
+                    it[i]);
             exit(2);
         }
         if (dfm && kind == DECAR_ROUTE_BAYES) {
@@ -1224,6 +1254,9 @@ static void parse_grid(const char *routers, const char *topks, int K, int have_r
             fprintf(stderr, "decar ens-eval: router '%s' needs --router FILE\n", it[i]);
             exit(2);
         }
+        if (kind == DECAR_ROUTE_LEARNED && have_router < 2)
+            fail(2, "decar ens-eval: router 'learned' needs a router file with R5's classifier (decar cluster "
+                    "--learned N)\n");
         (*kinds)[i] = kind;
     }
     free(it);
@@ -1338,7 +1371,8 @@ static int cmd_ens_eval(int argc, char **argv) {
     docset_build(&ds, &d, E.en.tok);
     if (ds.n == 0) fail(1, "decar ens-eval: no held-out documents\n");
     /* the routers x top-k grid, then the features its routers read */
-    parse_grid(S(o, n, "route"), S(o, n, "route-k"), K, E.have_router, !ens_cfg(&E)->causal, &kinds, &nr, &tks, &ntk);
+    parse_grid(S(o, n, "route"), S(o, n, "route-k"), K, E.have_router + (E.en.router.clf_w != NULL),
+               !ens_cfg(&E)->causal, &kinds, &nr, &tks, &ntk);
     for (j = 0; j < nr; j++) uses |= decar_route_uses_features(kinds[j]);
     ens_features(&E, S(o, n, "features"), d.n_docs, uses, "--features");
     nll = (float **)calloc((size_t)K, sizeof(float *)); /* each expert's scores, shared by every row */

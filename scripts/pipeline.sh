@@ -104,7 +104,7 @@ if [ "$BASE" -gt 0 ]; then
   for K in $KS; do
     for k in $(seq 0 $((K - 1))); do echo $OUT/models/fc${K}_$k.safetensors; done > $OUT/k$K/experts_clustered_ft.txt
     for k in $(seq 0 $((K - 1))); do echo $OUT/models/fr${K}_$k.safetensors; done > $OUT/k$K/experts_random_ft.txt
-    $D ens-eval $TOK --experts @$OUT/k$K/experts_clustered_ft.txt --router $OUT/k$K/router.safetensors --route top1,cosine,cbtm,bayes,uniform --route-k 1,2,0 \
+    $D ens-eval $TOK --experts @$OUT/k$K/experts_clustered_ft.txt --router $OUT/k$K/router.safetensors --route top1,cosine,cbtm,bayes,uniform,learned --route-k 1,2,0 \
        --label clustered-ft-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_cf$K.txt
     $D ens-eval $TOK --experts @$OUT/k$K/experts_random_ft.txt --route uniform,bayes --route-k 1,2,0 --label random-ft-$K --data $DATA --val-permille $VAL \
        --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_rf$K.txt
@@ -115,7 +115,7 @@ for K in $KS; do   # expert sets as manifests: one checkpoint per line, aligned 
   for k in $(seq 0 $((K - 1))); do echo $OUT/models/c${K}_$k.safetensors; done > $OUT/k$K/experts_clustered.txt
   for k in $(seq 0 $((K - 1))); do echo $OUT/models/r${K}_$k.safetensors; done > $OUT/k$K/experts_random.txt
   C=@$OUT/k$K/experts_clustered.txt; R=@$OUT/k$K/experts_random.txt
-  $D ens-eval $TOK --experts $C --router $OUT/k$K/router.safetensors --route top1,cosine,cbtm,bayes,uniform --route-k 1,2,0 \
+  $D ens-eval $TOK --experts $C --router $OUT/k$K/router.safetensors --route top1,cosine,cbtm,bayes,uniform,learned --route-k 1,2,0 \
      --label clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_c$K.txt
   $D ens-eval $TOK --experts $R --route uniform,bayes --route-k 1,2,0 --label random-$K --data $DATA --val-permille $VAL \
      --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_r$K.txt

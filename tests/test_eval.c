@@ -208,6 +208,56 @@ int main(void) {
         free(X);
     }
 
+    /* R5, the learned router: a linear classifier of the features recovers planted clusters from noisy rows, routes
+       to its argmax at top-1, and survives a router file round trip */
+    {
+        int N = 400, dd = 16, K = 4, right = 0, ok = 1;
+        float *X = (float *)malloc((size_t)N * dd * sizeof(float)), mu[4 * 16];
+        int32_t y[400];
+        double acc = 0, w[4], w2[4];
+        decar_router r;
+        decar_featurizer f;
+        decar_kmeans_opts o = decar_kmeans_default(K);
+        decar_rng rng;
+        void *buf;
+        size_t len;
+        decar_rng_seed(&rng, 21);
+        for (i = 0; i < K * dd; i++) mu[i] = decar_rng_normal(&rng);
+        for (i = 0; i < N; i++) {
+            int q;
+            y[i] = (int32_t)(i % K);
+            for (q = 0; q < dd; q++) X[i * dd + q] = mu[y[i] * dd + q] + 1.2f * decar_rng_normal(&rng);
+            decar_l2_normalize(X + i * dd, dd);
+        }
+        CHECK(decar_router_build(&r, X, N, dd, &o, NULL, &e) == 0, "router: %s", e.msg);
+        CHECK(decar_router_fit(&r, X, y, N / 2, 300, 0.05f, &acc, &e) == 0 && acc > 0.9, "R5 fit: %s, acc %.3f", e.msg,
+              acc);
+        r.kind = DECAR_ROUTE_LEARNED;
+        r.top_k = 1;
+        for (i = N / 2; i < N; i++) { /* held-out rows: the top-1 weight is on the true cluster */
+            decar_router_weights(&r, X + i * dd, NULL, w);
+            right += w[y[i]] == 1.0;
+        }
+        CHECK(right > 0.85 * (N / 2), "R5 routes %d of %d held-out rows to their cluster", right, N / 2);
+        printf("  R5 (learned router): training accuracy %.3f, held-out top-1 %d / %d\n", acc, right, N / 2);
+        memset(&f, 0, sizeof f);
+        CHECK(decar_router_save_mem(&r, &f, &buf, &len, &e) == 0, "save: %s", e.msg);
+        decar_router_weights(&r, X, NULL, w);
+        decar_router_free(&r);
+        CHECK(decar_router_load_mem(&r, &f, buf, len, &e) == 0 && r.clf_w && r.clf_b, "load: %s", e.msg);
+        r.kind = DECAR_ROUTE_LEARNED;
+        r.top_k = 1;
+        decar_router_weights(&r, X, NULL, w2);
+        for (i = 0; i < K; i++) ok &= w[i] == w2[i];
+        CHECK(ok, "the classifier survives the router file");
+        y[0] = (int32_t)K;
+        CHECK(decar_router_fit(&r, X, y, N, 10, 0.05f, NULL, &e) == DECAR_ERR_ARG, "a label outside [0, K): %s", e.msg);
+        free(buf);
+        decar_router_free(&r);
+        decar_feat_free(&f);
+        free(X);
+    }
+
     /* generation with an image prefix, greedy: the same tokens as stepping the model by hand */
     {
         decar_gpt_config c = decar_gpt_default_config();
