@@ -120,7 +120,8 @@
      b   two-stage: fine clusters, then balanced k-means of their centroids               decar_kmeans (n_fine > 0)
      a4  R5 learned router: p(k | h) = softmax(W h + b), fitted on features of documents    decar_router_fit(_docs),
          and of their prefixes (what routing sees while generating)                        decar_router_weights
-     R6 (SmallTalk router LMs) is not implemented yet (issue 13).
+     a4  R6 SmallTalk: k* = argmin_k loss_k(prefix) under small per-cluster LMs           decar_lm_router_fn +
+                                                                                         decar_router_weights
 
    VERSION HISTORY
      0.1  first release: tensors, autograd, GPT (+ image prefix), AdamW, safetensors, data, features, k-means,
@@ -570,7 +571,8 @@ enum {
     DECAR_ROUTE_CBTM = 3,
     DECAR_ROUTE_BAYES = 4,
     DECAR_ROUTE_UNIFORM = 5,
-    DECAR_ROUTE_LEARNED = 6 /* R5: a classifier of the features trained to predict the shard */
+    DECAR_ROUTE_LEARNED = 6, /* R5: a classifier of the features trained to predict the shard */
+    DECAR_ROUTE_LM = 7       /* R6: SmallTalk LM's router: the cluster whose small LM predicts the text best */
 };
 typedef struct decar_router {
     int kind, k, d, top_k;
@@ -583,9 +585,10 @@ typedef struct decar_router {
     float *clf_w;      /* (k, d) R5's classifier, logits W h + b (NULL: none trained) */
     float *clf_b;      /* (k) */
 } decar_router;
-DECARDEF int decar_route_name(const char *s);     /* "top1", "cosine", "cbtm", "bayes", "uniform", "learned" -> kind */
+/* "top1", "cosine", "cbtm", "bayes", "uniform", "learned", "smalltalk" -> kind (0: none) */
+DECARDEF int decar_route_name(const char *s);
 DECARDEF const char *decar_route_label(int kind); /* the inverse: kind -> name ("?" if none) */
-DECARDEF int decar_route_uses_features(int kind); /* R1-R3 and R5 read features; R4' (Bayes) and uniform do not */
+DECARDEF int decar_route_uses_features(int kind); /* R1-R3, R5, R6 read features; R4' and uniform do not */
 /* the assignment function shared by partitioning (training) and R1 (test): nearest centroid (via fine if any) */
 DECARDEF int decar_router_assign(const decar_router *r, const float *feat);
 /* The router of a partition, built from the training documents' features X (N, d), rows L2-normalised: centroids by
@@ -620,6 +623,21 @@ DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer
 DECARDEF int decar_router_save(const decar_router *r, const decar_featurizer *f, const char *path, decar_error *e);
 DECARDEF int decar_router_load(decar_router *r, decar_featurizer *f, const char *path, decar_error *e);
 #endif
+
+/* R6, SmallTalk LM's router (Filippova et al. 2025): k small language models, each trained on one cluster alone. A
+   text is routed by how well each predicts its first max_tokens tokens:
+       feature_k = -(1/n) sum_{i<n} ln p_k(x_i | x_<i)         (minus nats per token; n = min(len, max_tokens))
+   decar_lm_router_fn is a decar_feature_fn (user: this struct) for a router of kind DECAR_ROUTE_LM, which weights
+   w = softmax over the top-k of feature_k / T: top-1 is the cluster of the lowest loss. It costs k small forward
+   passes per routing, a fraction of one expert when the models are small. */
+typedef struct decar_lm_router {
+    int k;
+    struct decar_gpt **lms;     /* (k) causal models, one per cluster (section 10) */
+    const decar_tokenizer *tok; /* their tokenizer (NULL: bytes) */
+    int max_tokens;             /* the prefix that is scored (and at most each model's context) */
+    decar_ctx *ctx;             /* scratch for the forward passes */
+} decar_lm_router;
+DECARDEF int decar_lm_router_fn(void *user, const uint8_t *text, int64_t len, float *out);
 
 /* The partition of a corpus in one call, the method's first step:
        x_i   = features of every document: the built-in tf-idf fitted on the training documents (split 0) into fz,
@@ -5355,19 +5373,21 @@ DECARDEF int decar_kmeans(const float *X, int64_t N, int d, const decar_kmeans_o
 }
 
 /* ---- 9. routing -------------------------------------------------------------------------------------------------- */
-static const char *const decar__route_names[6] = { "top1", "cosine", "cbtm", "bayes", "uniform", "learned" };
+static const char *const decar__route_names[7] = {
+    "top1", "cosine", "cbtm", "bayes", "uniform", "learned", "smalltalk"
+};
 DECARDEF int decar_route_name(const char *s) {
     int i;
-    for (i = 0; i < 6; i++)
+    for (i = 0; i < 7; i++)
         if (!strcmp(s, decar__route_names[i])) return i + 1;
     return 0;
 }
 DECARDEF const char *decar_route_label(int kind) {
-    return kind >= 1 && kind <= 6 ? decar__route_names[kind - 1] : "?";
+    return kind >= 1 && kind <= 7 ? decar__route_names[kind - 1] : "?";
 }
 DECARDEF int decar_route_uses_features(int kind) {
     return kind == DECAR_ROUTE_TOP1 || kind == DECAR_ROUTE_COSINE || kind == DECAR_ROUTE_CBTM ||
-           kind == DECAR_ROUTE_LEARNED;
+           kind == DECAR_ROUTE_LEARNED || kind == DECAR_ROUTE_LM;
 }
 DECARDEF int decar_router_assign(const decar_router *r, const float *feat) {
     if (r->n_fine > 0) return r->fine_map[decar_nearest(feat, r->fine, r->n_fine, r->d)];
@@ -5379,6 +5399,7 @@ DECARDEF int decar_router_assign(const decar_router *r, const float *feat) {
        R3 (cbtm)    l_k = -||h - mu_k||^4 / T = -(2 - 2 cos)^2 / T   (c-BTM squares the squared distance)
        R4' (bayes)  l_k = log pi_k + sum_j log p_k(x_j | x_<j)       (loglik)
        R5 (learned) l_k = w_k . h + b_k                             (decar_router_fit)
+       R6 (smalltalk) l_k = -loss_k(text) / T                       (decar_lm_router_fn's features)
        uniform      l_k = 0
    without features (an empty prompt) R1-R3 fall back to the prior, log pi_k. */
 DECARDEF void decar_router_weights(const decar_router *r, const float *feat, const double *loglik, double *w) {
@@ -5407,6 +5428,9 @@ DECARDEF void decar_router_weights(const decar_router *r, const float *feat, con
                     w[j] = -(d2 * d2) / T;
                 } /* c-BTM: squared distance, squared again */
             }
+    } else if (r->kind == DECAR_ROUTE_LM && feat && fn > 0.0f) {
+        /* R6: l_k = -loss_k / T, the small models' minus nats per token */
+        for (j = 0; j < k; j++) w[j] = feat[j] / T;
     } else if (r->kind == DECAR_ROUTE_LEARNED && feat && fn > 0.0f && r->clf_w) {
         /* R5: l_k = w_k . h + b_k, the classifier's logits (the softmax below makes them p(k | h)) */
         for (j = 0; j < k; j++) w[j] = decar__dot(feat, r->clf_w + (int64_t)j * r->d, r->d) + r->clf_b[j];
@@ -5453,6 +5477,39 @@ DECARDEF void decar_router_free(decar_router *r) {
     decar__free(r->clf_w);
     decar__free(r->clf_b);
     memset(r, 0, sizeof *r);
+}
+DECARDEF int decar_lm_router_fn(void *user, const uint8_t *text, int64_t len, float *out) {
+    decar_lm_router *lr = (decar_lm_router *)user;
+    int64_t n = len < lr->max_tokens ? len : lr->max_tokens; /* tokens never outnumber bytes */
+    int32_t *ids = (int32_t *)DECAR_MALLOC((size_t)(n + 1) * 2 * sizeof(int32_t));
+    float *nll = (float *)DECAR_MALLOC((size_t)(n + 1) * sizeof(float));
+    int32_t *tg;
+    int j, rc = DECAR_OK;
+    int64_t i, m;
+    if (!ids || !nll) {
+        decar__free(ids);
+        decar__free(nll);
+        return DECAR_ERR_NOMEM;
+    }
+    tg = ids + n + 1;
+    /* ids = [EOT, x_0 .. x_{m-2}], targets = [x_0 .. x_{m-1}]: the model's next-token loss on the text's start */
+    ids[0] = lr->tok ? lr->tok->eot : DECAR_TOK_EOT;
+    m = lr->tok ? decar_tokenizer_encode(lr->tok, text, n, tg) : n;
+    for (i = 0; !lr->tok && i < m; i++) tg[i] = text[i];
+    for (i = 1; i < m; i++) ids[i] = tg[i - 1];
+    for (j = 0; j < lr->k && !rc; j++) {
+        decar_gpt *g = lr->lms[j];
+        int64_t T = m < g->cfg.seq_len ? m : g->cfg.seq_len;
+        double s = 0.0;
+        out[j] = 0.0f;
+        if (T < 1) continue;
+        rc = decar_gpt_score(g, lr->ctx, ids, tg, 1, (int)T, nll);
+        for (i = 0; i < T && !rc; i++) s += nll[i];
+        out[j] = (float)(-s / (double)T);
+    }
+    decar__free(ids);
+    decar__free(nll);
+    return rc;
 }
 DECARDEF int decar_router_fit(decar_router *r, const float *X, const int32_t *labels, int64_t N, int steps, float lr,
                               double *acc, decar_error *e) {

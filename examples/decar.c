@@ -92,11 +92,13 @@ static const struct {
     { "prompt-features", "for a router built from --features: the features of the prompt or text (.npy, one row)" },
     { "quiet", "1: no progress line" },
     { "route",
-      "router: top1 (R1), cosine (R2), cbtm (R3), bayes (R4'), uniform; ens-eval takes a comma-separated list" },
+      "router: top1 (R1), cosine (R2), cbtm (R3), bayes (R4'), uniform, learned (R5), smalltalk (R6); ens-eval takes "
+      "a comma-separated list" },
     { "route-every", "re-route from the text so far every N tokens (bytes)" },
     { "route-k", "experts the router keeps (top-k, 0 = all); ens-eval takes a comma-separated list" },
     { "route-temp", "temperature of the cosine and cbtm routers" },
     { "router", "router file from decar cluster (decar vcluster for caption)" },
+    { "router-lms", "R6: one small LM per cluster (A,B,.. or @FILE), trained on its cluster alone, for smalltalk" },
     { "seed", "random seed" },
     { "skip-missing", "1: continue without experts that fail to load (the router renormalised)" },
     { "steps", "optimizer steps" },
@@ -651,6 +653,8 @@ typedef struct {
     int have_router;
     float *xf;
     int64_t xrows, xcols; /* external routing features (.npy): one row per document, or the prompt's */
+    decar_lm_router lmr;  /* R6: --router-lms, one small LM per cluster */
+    decar_gpt *lms;
 } ens_t;
 /* the feature function of a router built from external features: the row of the document being featurized (the
    library sets feat.doc while it evaluates documents), or the prompt's one row */
@@ -701,6 +705,20 @@ static void ens_features(ens_t *E, const char *path, int64_t rows, int uses, con
     E->feat.fn = ext_feature;
     E->feat.user = E;
 }
+/* a list of checkpoints: "a,b,-" or "@FILE" with one per line (a manifest: add or remove one by editing a line) */
+static void read_list(const char *spec, const char *flag, char ***list, int *k) {
+    decar_error e;
+    if (spec[0] == '@') {
+        void *buf;
+        size_t len;
+        if (decar_read_file(spec + 1, &buf, &len, &e)) die(flag, &e);
+        if (decar_list_parse((const char *)buf, len, '\n', list, k, &e))
+            fail(2, "decar: %s %s: %s\n", flag, spec + 1, e.msg);
+        free(buf);
+    } else if (decar_list_parse(spec, strlen(spec), ',', list, k, &e)) {
+        fail(2, "decar: %s: %s\n", flag, e.msg);
+    }
+}
 /* an expert set: "a.safetensors,b.safetensors,-" (aligned with the router's clusters; '-' = missing), or "@FILE"
    with one checkpoint per line (an expert-set manifest: add or remove an expert by editing one line) */
 static void ens_open(ens_t *E, const char *experts, const char *router, const char *route, int top_k, double temp,
@@ -709,19 +727,7 @@ static void ens_open(ens_t *E, const char *experts, const char *router, const ch
     int k = 0, j, loaded = 0;
     decar_error e;
     memset(E, 0, sizeof *E);
-    if (experts[0] == '@') { /* a manifest: one checkpoint per line */
-        void *buf;
-        size_t len;
-        if (decar_read_file(experts + 1, &buf, &len, &e)) die("expert list", &e);
-        if (decar_list_parse((const char *)buf, len, '\n', &list, &k, &e)) {
-            fprintf(stderr, "decar: expert list %s: %s\n", experts + 1, e.msg);
-            exit(2);
-        }
-        free(buf);
-    } else if (decar_list_parse(experts, strlen(experts), ',', &list, &k, &e)) {
-        fprintf(stderr, "decar: --experts: %s\n", e.msg);
-        exit(2);
-    }
+    read_list(experts, "--experts", &list, &k);
     E->models = (decar_gpt *)calloc((size_t)k, sizeof(decar_gpt));
     E->en.experts = (decar_gpt **)calloc((size_t)k, sizeof(decar_gpt *));
     if (!E->models || !E->en.experts) {
@@ -789,10 +795,10 @@ static void ens_open(ens_t *E, const char *experts, const char *router, const ch
     }
     E->en.router.kind = decar_route_name(route);
     if (!E->en.router.kind) {
-        fprintf(stderr, "decar: unknown router '%s' (top1, cosine, cbtm, bayes, uniform, learned)\n", route);
+        fprintf(stderr, "decar: unknown router '%s' (top1, cosine, cbtm, bayes, uniform, learned, smalltalk)\n", route);
         exit(2);
     }
-    if (!router && decar_route_uses_features(E->en.router.kind)) {
+    if (!router && decar_route_uses_features(E->en.router.kind) && E->en.router.kind != DECAR_ROUTE_LM) {
         fprintf(stderr, "decar: router '%s' needs --router FILE\n", route);
         exit(2);
     }
@@ -820,6 +826,45 @@ static void ens_close(ens_t *E) {
         decar_feat_free(&E->feat);
     }
     free(E->xf);
+    for (j = 0; j < E->lmr.k; j++) decar_gpt_free(&E->lms[j]);
+    free(E->lms);
+    free(E->lmr.lms);
+    if (E->lmr.ctx) decar_ctx_free(E->lmr.ctx);
+}
+/* R6 (--router-lms A,B,..|@FILE): one small LM per cluster, aligned with the experts, whose losses on the text are the
+   routing features of the router 'smalltalk'. The routers that read centroids need --router instead. */
+static void ens_router_lms(ens_t *E, const char *spec) {
+    char **list;
+    int k = 0, j, kind = E->en.router.kind;
+    decar_error e;
+    if (!spec) {
+        if (kind == DECAR_ROUTE_LM) fail(2, "decar: router 'smalltalk' needs --router-lms A,B,..|@FILE\n");
+        return;
+    }
+    if (E->have_router) fail(2, "decar: --router and --router-lms are alternatives: give one\n");
+    if (decar_route_uses_features(kind) && kind != DECAR_ROUTE_LM)
+        fail(2, "decar: router '%s' reads a router file's centroids (--router); --router-lms serves 'smalltalk'\n",
+             decar_route_label(kind));
+    read_list(spec, "--router-lms", &list, &k);
+    if (k != E->en.k) fail(2, "decar: %d router LMs for %d experts: give one per cluster\n", k, E->en.k);
+    E->lms = (decar_gpt *)calloc((size_t)k, sizeof(decar_gpt));
+    E->lmr.lms = (decar_gpt **)calloc((size_t)k, sizeof(decar_gpt *));
+    for (j = 0; j < k; j++) {
+        if (decar_gpt_load(&E->lms[j], list[j], &e)) die("router LM", &e);
+        tok_check(&E->lms[j], E->en.tok, list[j]);
+        if (!E->lms[j].cfg.causal) fail(2, "decar: router LM %s is a DFM model: router LMs are causal\n", list[j]);
+        E->lmr.lms[j] = &E->lms[j];
+        E->lmr.k = j + 1;
+    }
+    free(list);
+    E->lmr.tok = E->en.tok;
+    E->lmr.max_tokens = 256;
+    E->lmr.ctx = decar_ctx_new(0);
+    E->feat.dim = k;
+    E->feat.fn = decar_lm_router_fn;
+    E->feat.user = &E->lmr;
+    E->en.feat = &E->feat;
+    E->en.router.d = k;
 }
 static void print_tokens(const decar_tokenizer *tk, const int32_t *t, int n) {
     int i;
@@ -1240,7 +1285,8 @@ static void parse_grid(const char *routers, const char *topks, int K, int have_r
     for (i = 0; i < m; i++) {
         int kind = decar_route_name(it[i]);
         if (!kind) {
-            fprintf(stderr, "decar ens-eval: unknown router '%s' (top1, cosine, cbtm, bayes, uniform, learned)\n",
+            fprintf(stderr,
+                    "decar ens-eval: unknown router '%s' (top1, cosine, cbtm, bayes, uniform, learned, smalltalk)\n",
                     it[i]);
             exit(2);
         }
@@ -1250,11 +1296,12 @@ static void parse_grid(const char *routers, const char *topks, int K, int have_r
                 "decar ens-eval: router 'bayes' is not available for the DFM bound (top1, cosine, cbtm, uniform)\n");
             exit(2);
         }
-        if (!have_router && decar_route_uses_features(kind)) {
-            fprintf(stderr, "decar ens-eval: router '%s' needs --router FILE\n", it[i]);
-            exit(2);
-        }
-        if (kind == DECAR_ROUTE_LEARNED && have_router < 2)
+        /* have_router: 0 none, 1 a router file, 2 one with R5's classifier, 3 router LMs (--router-lms) */
+        if (kind == DECAR_ROUTE_LM && have_router != 3)
+            fail(2, "decar ens-eval: router 'smalltalk' needs --router-lms A,B,..|@FILE\n");
+        if (decar_route_uses_features(kind) && kind != DECAR_ROUTE_LM && (have_router == 0 || have_router == 3))
+            fail(2, "decar ens-eval: router '%s' needs --router FILE\n", it[i]);
+        if (kind == DECAR_ROUTE_LEARNED && have_router != 2)
             fail(2, "decar ens-eval: router 'learned' needs a router file with R5's classifier (decar cluster "
                     "--learned N)\n");
         (*kinds)[i] = kind;
@@ -1351,7 +1398,7 @@ static int cmd_ens_eval(int argc, char **argv) {
                 { "route-k", "1,2,0", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "route-every", "128", 0, 0 },
                 { "label", "ensemble", 0, 0 }, { "csv", NULL, 0, 0 }, { "domains", "1", "1: per-domain breakdown", 0 },
                 { "skip-missing", "0", 0, 0 }, { "batch", "8", 0, 0 }, { "mc", "2", 0, 0 }, { "threads", "0", 0, 0 },
-                { "features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 } };
+                { "features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 } };
     /* clang-format on */
     int n = NOPT(o), K, j, ri, ti, *kinds, nr, *tks, ntk, uses = 0;
     ens_t E;
@@ -1371,7 +1418,11 @@ static int cmd_ens_eval(int argc, char **argv) {
     docset_build(&ds, &d, E.en.tok);
     if (ds.n == 0) fail(1, "decar ens-eval: no held-out documents\n");
     /* the routers x top-k grid, then the features its routers read */
-    parse_grid(S(o, n, "route"), S(o, n, "route-k"), K, E.have_router + (E.en.router.clf_w != NULL),
+    ens_router_lms(&E, S(o, n, "router-lms"));
+    parse_grid(S(o, n, "route"), S(o, n, "route-k"), K,
+               E.lmr.k         ? 3
+               : E.have_router ? 1 + (E.en.router.clf_w != NULL)
+                               : 0,
                !ens_cfg(&E)->causal, &kinds, &nr, &tks, &ntk);
     for (j = 0; j < nr; j++) uses |= decar_route_uses_features(kinds[j]);
     ens_features(&E, S(o, n, "features"), d.n_docs, uses, "--features");
@@ -1398,7 +1449,7 @@ static int cmd_generate(int argc, char **argv) {
                 { "route-k", "2", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "route-every", "64", 0, 0 },
                 { "prompt", "", 0, 0 }, { "n", "256", 0, 0 }, { "temp", "0.8", 0, 0 }, { "top-p", "0.95", 0, 0 },
                 { "seed", "1", 0, 0 }, { "skip-missing", "0", 0, 0 }, { "threads", "0", 0, 0 },
-                { "prompt-features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 } };
+                { "prompt-features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 } };
     /* clang-format on */
     int n = NOPT(o);
     ens_t E;
@@ -1407,6 +1458,7 @@ static int cmd_generate(int argc, char **argv) {
     ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), (int)I(o, n, "route-k", 1, 1 << 30),
              F(o, n, "route-temp", 1e-6, 1e6), (int)I(o, n, "route-every", 0, 1 << 30),
              (int)I(o, n, "skip-missing", 0, 1), S(o, n, "tokenizer"));
+    ens_router_lms(&E, S(o, n, "router-lms"));
     ens_features(&E, S(o, n, "prompt-features"), 1, decar_route_uses_features(E.en.router.kind), "--prompt-features");
     if (!E.en.experts[0] || !E.models[0].cfg.causal) {
         int j;
@@ -1427,7 +1479,7 @@ static int cmd_infill(int argc, char **argv) {
                 { "sampler", "first-hit", "euler, first-hit or l2r", 0 },
                 { "euler-steps", "64", "steps of the Euler sampler", 0 }, { "temp", "1.0", 0, 0 },
                 { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "prompt-features", NULL, 0, 0 },
-                { "tokenizer", NULL, 0, 0 } };
+                { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 } };
     /* clang-format on */
     int n = NOPT(o), T, i, sm;
     ens_t E;
@@ -1446,6 +1498,7 @@ static int cmd_infill(int argc, char **argv) {
     tk = (int)I(o, n, "route-k", 0, 1 << 30);
     ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), tk ? tk : 1 << 30, 0.1, 0, 0,
              S(o, n, "tokenizer"));
+    ens_router_lms(&E, S(o, n, "router-lms"));
     ens_features(&E, S(o, n, "prompt-features"), 1, decar_route_uses_features(E.en.router.kind), "--prompt-features");
     txt = REQ(o, n, "text");
     x = (int32_t *)malloc((strlen(txt) + 1) * 4);

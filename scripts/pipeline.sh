@@ -95,6 +95,12 @@ for K in $KS; do
   fi
   say "K=$K: $K clustered + $K random-split experts, $ES steps each, $JOBS at a time"
   experts "" $K $ES $INIT
+  LS=$(( ES / 4 + 1 ))   # SmallTalk's router LMs: tiny (1 layer, d 32), a quarter of an expert's steps, one cluster each
+  say "K=$K: $K router LMs (R6), $LS steps each"
+  for k in $(seq 0 $((K - 1))); do
+    echo "lm${K}_$k $LS $((SEED + 300 + k)) 1 --docs $OUT/k$K/shard_$k.txt --layers 1 --dim 32 --heads 2"
+  done | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
+  for k in $(seq 0 $((K - 1))); do echo $OUT/models/lm${K}_$k.safetensors; done > $OUT/k$K/router_lms.txt
 done
 
 say "evaluation"
@@ -106,6 +112,8 @@ if [ "$BASE" -gt 0 ]; then
     for k in $(seq 0 $((K - 1))); do echo $OUT/models/fr${K}_$k.safetensors; done > $OUT/k$K/experts_random_ft.txt
     $D ens-eval $TOK --experts @$OUT/k$K/experts_clustered_ft.txt --router $OUT/k$K/router.safetensors --route top1,cosine,cbtm,bayes,uniform,learned --route-k 1,2,0 \
        --label clustered-ft-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_cf$K.txt
+    $D ens-eval $TOK --experts @$OUT/k$K/experts_clustered_ft.txt --router-lms @$OUT/k$K/router_lms.txt --route smalltalk --route-k 1,2 \
+       --label clustered-ft-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS >> $OUT/eval_cf$K.txt
     $D ens-eval $TOK --experts @$OUT/k$K/experts_random_ft.txt --route uniform,bayes --route-k 1,2,0 --label random-ft-$K --data $DATA --val-permille $VAL \
        --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_rf$K.txt
   done
@@ -117,6 +125,8 @@ for K in $KS; do   # expert sets as manifests: one checkpoint per line, aligned 
   C=@$OUT/k$K/experts_clustered.txt; R=@$OUT/k$K/experts_random.txt
   $D ens-eval $TOK --experts $C --router $OUT/k$K/router.safetensors --route top1,cosine,cbtm,bayes,uniform,learned --route-k 1,2,0 \
      --label clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_c$K.txt
+  $D ens-eval $TOK --experts $C --router-lms @$OUT/k$K/router_lms.txt --route smalltalk --route-k 1,2 \
+     --label clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS >> $OUT/eval_c$K.txt
   $D ens-eval $TOK --experts $R --route uniform,bayes --route-k 1,2,0 --label random-$K --data $DATA --val-permille $VAL \
      --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_r$K.txt
 done

@@ -258,6 +258,47 @@ int main(void) {
         free(X);
     }
 
+    /* R6, SmallTalk's router: the features are each small model's minus mean nats per token on the text's start,
+       and top-1 routes to the lowest loss */
+    {
+        decar_lm_router lr;
+        decar_gpt *lms[2];
+        const char *txt = "int main(void) { return 0; }";
+        int64_t L = (int64_t)strlen(txt), q;
+        float f[2];
+        double w[2];
+        decar_router r;
+        int32_t ids[64], tg[64];
+        float nll[64];
+        memset(&lr, 0, sizeof lr);
+        lms[0] = &g[0];
+        lms[1] = &g[1];
+        lr.k = 2;
+        lr.lms = lms;
+        lr.max_tokens = 12; /* within the models' context of 16 */
+        lr.ctx = ctx;
+        CHECK(decar_lm_router_fn(&lr, (const uint8_t *)txt, L, f) == 0, "lm router features");
+        for (k = 0; k < 2; k++) {
+            double want = 0;
+            for (q = 0; q < 12; q++) {
+                ids[q] = q == 0 ? DECAR_TOK_EOT : (uint8_t)txt[q - 1];
+                tg[q] = (uint8_t)txt[q];
+            }
+            decar_gpt_score(lms[k], ctx, ids, tg, 1, 12, nll);
+            for (q = 0; q < 12; q++) want -= nll[q] / 12.0;
+            CHECK(fabs(want - f[k]) < 1e-5, "R6 feature %d = -mean nll of the first 12 bytes: %.6f vs %.6f", k, f[k],
+                  want);
+        }
+        memset(&r, 0, sizeof r);
+        r.k = 2;
+        r.d = 2;
+        r.kind = DECAR_ROUTE_LM;
+        r.top_k = 1;
+        r.temp = 0.1f;
+        decar_router_weights(&r, f, NULL, w);
+        CHECK(w[f[0] > f[1] ? 0 : 1] == 1.0, "R6 top-1 routes to the lower loss (%.4f vs %.4f)", -f[0], -f[1]);
+    }
+
     /* generation with an image prefix, greedy: the same tokens as stepping the model by hand */
     {
         decar_gpt_config c = decar_gpt_default_config();
