@@ -151,7 +151,8 @@ $D plot --out $OUT/curves.svg --labels "dense model (all data)$(for K in $KS; do
   $OUT/logs/dense.csv $(for K in $KS; do echo $OUT/logs/c${K}_0.csv $OUT/logs/r${K}_0.csv; done)
 V=$([ "${BPE:-0}" -gt 0 ] && echo $((BPE + 1)) || echo 258)
 PARAMS=$(( V * DIM + SEQ * DIM + LAYERS * (12 * DIM * DIM + 13 * DIM) + 2 * DIM ))
-bash scripts/results.sh $OUT "$KS" $PARAMS > $OUT/results.md
+LMPARAMS=$(( V * 32 + SEQ * 32 + 12 * 32 * 32 + 13 * 32 + 2 * 32 ))   # a router LM of R6: 1 layer, d 32
+bash scripts/results.sh $OUT "$KS" $PARAMS $LMPARAMS > $OUT/results.md
 K=$(echo $KS | tr ' ' '\n' | tail -1)
 C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/c${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
 { echo; echo "## Samples from the clustered ensemble (K=$K, cosine router, top-2, temperature 0.8)"; echo
