@@ -562,7 +562,7 @@ DECARDEF int decar_nearest(const float *x, const float *centroids, int k, int d)
 DECARDEF void decar_l2_normalize(float *x, int d);
 
 /* ---------------------------------------------------------------------------------------------------------------
-   9. routing. R1 top-1 cosine; R2 softmax(cos/T) over the top-k; R3 c-BTM softmax(-||h-c||^2^2 / T);
+   9. routing. R1 top-1 cosine, R2 softmax(cos/T) over the top-k, R3 c-BTM softmax(-||h-c||^2^2 / T),
    R4' exact Bayes posterior pi_k * prod_j p_k(x_j | x_<j), updated token by token.
    --------------------------------------------------------------------------------------------------------------- */
 enum {

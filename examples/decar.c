@@ -461,48 +461,47 @@ static int train_step_done(void *user, const decar_train_event *ev) {
 
 /* the model decar train trains: --resume (the checkpoint at --out, its optimizer and data sampler), --init (another
    checkpoint's weights, fresh optimizer: BTM branching), or a new one from the size options */
-static void train_model(decar_gpt *gp, opt *o, int n, int objective, const decar_tokenizer *tk, int B, int T) {
-    decar_gpt g;
+static void train_model(decar_gpt *g, opt *o, int n, int objective, const decar_tokenizer *tk, int B, int T) {
     decar_error e;
     const char *out = S(o, n, "out");
     if (!strcmp(S(o, n, "resume"), "1")) {
-        load_model(&g, out);
-        tok_check(&g, tk, out);
-        if (g.cfg.causal != (objective == 0)) {
+        load_model(g, out);
+        tok_check(g, tk, out);
+        if (g->cfg.causal != (objective == 0)) {
             fprintf(stderr, "decar train: %s was trained with the other objective\n", out);
             exit(2);
         }
-        if (g.cfg.seq_len < T) {
-            fprintf(stderr, "decar train: %s has seq_len %d < --seq %d\n", out, g.cfg.seq_len, T);
+        if (g->cfg.seq_len < T) {
+            fprintf(stderr, "decar train: %s has seq_len %d < --seq %d\n", out, g->cfg.seq_len, T);
             exit(2);
         }
-        memory_check("train", &g.cfg, B, T);
-        fprintf(stderr, "resuming %s at step %lld\n", out, (long long)g.step);
+        memory_check("train", &g->cfg, B, T);
+        fprintf(stderr, "resuming %s at step %lld\n", out, (long long)g->step);
     } else if (S(o, n, "init")) {
-        load_model(&g, S(o, n, "init"));
-        tok_check(&g, tk, S(o, n, "init"));
-        if (g.cfg.causal != (objective == 0)) {
+        load_model(g, S(o, n, "init"));
+        tok_check(g, tk, S(o, n, "init"));
+        if (g->cfg.causal != (objective == 0)) {
             fprintf(stderr, "decar train: --init %s was trained with the other objective (use --objective %s)\n",
-                    S(o, n, "init"), g.cfg.causal ? "ar" : "dfm");
+                    S(o, n, "init"), g->cfg.causal ? "ar" : "dfm");
             exit(2);
         }
-        if (g.cfg.seq_len < T) {
-            fprintf(stderr, "decar train: --init %s has seq_len %d < --seq %d\n", S(o, n, "init"), g.cfg.seq_len, T);
+        if (g->cfg.seq_len < T) {
+            fprintf(stderr, "decar train: --init %s has seq_len %d < --seq %d\n", S(o, n, "init"), g->cfg.seq_len, T);
             exit(2);
         }
-        if (g.cfg.n_prefix) {
+        if (g->cfg.n_prefix) {
             fprintf(stderr, "decar train: --init %s is an image captioner (train it with decar vtrain)\n",
                     S(o, n, "init"));
             exit(2);
         }
-        memory_check("train", &g.cfg, B, T);
-        g.step = 0;
-        memset(g.m, 0, g.n_params * 4);
-        memset(g.v, 0, g.n_params * 4);
+        memory_check("train", &g->cfg, B, T);
+        g->step = 0;
+        memset(g->m, 0, g->n_params * 4);
+        memset(g->v, 0, g->n_params * 4);
         {
             decar_rng r;
             decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62));
-            g.rng_state = r.s;
+            g->rng_state = r.s;
         }
     } else {
         decar_gpt_config c = decar_gpt_default_config();
@@ -515,15 +514,14 @@ static void train_model(decar_gpt *gp, opt *o, int n, int objective, const decar
             exit(2);
         }
         memory_check("train", &c, B, T);
-        if (decar_gpt_init(&g, &c, (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("init", &e);
-        g.tokenizer = tk ? tk->fingerprint : 0;
+        if (decar_gpt_init(g, &c, (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("init", &e);
+        g->tokenizer = tk ? tk->fingerprint : 0;
         {
             decar_rng r;
             decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62) ^ 0xda7a);
-            g.rng_state = r.s;
+            g->rng_state = r.s;
         }
     }
-    *gp = g;
 }
 /* AdamW and its schedule from the options: warmup -1 = steps / 20 */
 static decar_opt train_opt(opt *o, int n, int steps) {
@@ -1357,19 +1355,15 @@ static void ens_rows(FILE *csv, const char *label, int kind, int tk, const decar
 }
 
 /* one row of ens-eval (router kind, top-k): the library's score of the held-out documents, printed by ens_rows.
-   top1 is one expert by definition, uniform weights have no ranking to truncate, and each top-k runs once. */
+   top1 is one expert by definition, uniform weights have no ranking to truncate, and each top-k runs once per router
+   (done_k: the top-k values already run for this router). */
 static void ens_eval_one(ens_t *E, decar_ctx *ctx, const decar_data *d, const decar_docset *ds, opt *o, int n, int kind,
-                         int tk, int first, float **nll, FILE *csv) {
-    static char *done_k;
+                         int tk, char *done_k, float **nll, FILE *csv) {
     double t0 = now_s(), se = -1, mean;
     double *bits = (double *)malloc((size_t)ds->n * sizeof(double) + 1);
     decar_dfm dfm = dfm_schedule(ens_cfg(E));
     decar_error e;
     int K = E->en.k, rc;
-    if (first) {
-        free(done_k);
-        done_k = (char *)calloc((size_t)K + 1, 1);
-    }
     if ((kind == DECAR_ROUTE_TOP1 && tk > 1) || (kind == DECAR_ROUTE_UNIFORM && tk < K) || done_k[tk]) {
         free(bits);
         return;
@@ -1406,6 +1400,7 @@ static int cmd_ens_eval(int argc, char **argv) {
     decar_docset ds;
     decar_ctx *ctx = decar_ctx_new(0);
     float **nll;
+    char *done_k;
     FILE *csv = NULL;
     parse_opts(argc, argv, o, n, "ens-eval", "--experts A,B,.. --router FILE --data DIR [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
@@ -1427,14 +1422,19 @@ static int cmd_ens_eval(int argc, char **argv) {
     for (j = 0; j < nr; j++) uses |= decar_route_uses_features(kinds[j]);
     ens_features(&E, S(o, n, "features"), d.n_docs, uses, "--features");
     nll = (float **)calloc((size_t)K, sizeof(float *)); /* each expert's scores, shared by every row */
+    done_k = (char *)malloc((size_t)K + 1);
     if (S(o, n, "csv")) csv = csv_append(S(o, n, "csv"), "model,router,topk,domain,bits_per_byte,bytes");
     printf("%-10s %-8s %5s  %s\n", "model", "router", "top-k", "bits/byte (held-out, per domain below)");
     for (ri = 0; ri < nr; ri++)
-        for (ti = 0; ti < ntk; ti++) ens_eval_one(&E, ctx, &d, &ds, o, n, kinds[ri], tks[ti], ti == 0, nll, csv);
+        for (ti = 0; ti < ntk; ti++) {
+            if (ti == 0) memset(done_k, 0, (size_t)K + 1);
+            ens_eval_one(&E, ctx, &d, &ds, o, n, kinds[ri], tks[ti], done_k, nll, csv);
+        }
     if (csv) fclose(csv);
     decar_nll_tables_free(nll, K);
     free(nll);
     free(kinds);
+    free(done_k);
     free(tks);
     ens_close(&E);
     decar_data_free(&d);
@@ -1869,9 +1869,8 @@ static int vbatch(const vdata *v, const int *idx, int B, int32_t *ids, int32_t *
 
 /* vrouter.safetensors (centroids, prior, the pixel mean), shard_j.txt (training image indices) and random_j.txt (a
    random split of the same sizes) */
-static void write_vshards(outset *os, const char *out, const vdata *vd, const decar_router *rt, const float *mean,
-                          uint64_t seed, const int *lab, int nt) {
-    vdata v = *vd;
+static void write_vshards(outset *os, const char *out, const vdata *v, const decar_router *rt, const float *mean,
+                          uint64_t seed, const int *lab) {
     int K = rt->k, dim = rt->d, i, j;
     const float *C = rt->centroids;
     decar_error e;
@@ -1882,26 +1881,24 @@ static void write_vshards(outset *os, const char *out, const vdata *vd, const de
         void *buf;
         size_t len;
         char meta[128];
-        float *prior = (float *)calloc((size_t)K, 4);
         int *sz = (int *)calloc((size_t)K, sizeof(int)), *perm, pos = 0;
         decar_rng r;
-        for (i = 0; i < v.im.n; i++)
-            if (!v.test[i]) {
-                prior[lab[i]] += 1.0f / nt;
+        for (i = 0; i < v->im.n; i++)
+            if (!v->test[i]) {
                 sz[lab[i]]++;
             }
         t[0] = decar_st_tensor_of("centroids", K, dim, C);
-        t[1] = decar_st_tensor_of("prior", K, 0, prior);
+        t[1] = decar_st_tensor_of("prior", K, 0, rt->prior);
         t[2] = decar_st_tensor_of("pixel_mean", VSIDE * VSIDE, 0, mean);
         snprintf(meta, sizeof meta, "\"k\":\"%d\",\"dim\":\"%d\",\"feat_seed\":\"%llu\"", K, dim,
                  (unsigned long long)seed);
         snprintf(path, sizeof path, "%s/vrouter.safetensors", out);
         if (decar_st_save_mem(t, 3, meta, &buf, &len, &e)) die("router", &e);
         out_add(os, path, buf, len);
-        perm = (int *)malloc((size_t)v.im.n * sizeof(int));
+        perm = (int *)malloc((size_t)v->im.n * sizeof(int));
         decar_rng_seed(&r, 99);
-        for (i = 0; i < v.im.n; i++) perm[i] = i;
-        for (i = v.im.n - 1; i > 0; i--) {
+        for (i = 0; i < v->im.n; i++) perm[i] = i;
+        for (i = v->im.n - 1; i > 0; i--) {
             int q = (int)(decar_rng_u32(&r) % (uint32_t)(i + 1)), x = perm[i];
             perm[i] = perm[q];
             perm[q] = x;
@@ -1909,13 +1906,13 @@ static void write_vshards(outset *os, const char *out, const vdata *vd, const de
         for (j = 0; j < K; j++) {
             int q, c = 0;
             FILE *f = out_text(os);
-            for (i = 0; i < v.im.n; i++)
-                if (!v.test[i] && lab[i] == j) fprintf(f, "%d\n", i);
+            for (i = 0; i < v->im.n; i++)
+                if (!v->test[i] && lab[i] == j) fprintf(f, "%d\n", i);
             snprintf(path, sizeof path, "%s/shard_%d.txt", out, j);
             out_close(os, path);
             f = out_text(os);
-            for (q = pos; q < v.im.n && c < sz[j]; q++)
-                if (!v.test[perm[q]]) {
+            for (q = pos; q < v->im.n && c < sz[j]; q++)
+                if (!v->test[perm[q]]) {
                     fprintf(f, "%d\n", perm[q]);
                     c++;
                 }
@@ -1923,31 +1920,29 @@ static void write_vshards(outset *os, const char *out, const vdata *vd, const de
             snprintf(path, sizeof path, "%s/random_%d.txt", out, j);
             out_close(os, path);
         }
-        free(prior);
         free(sz);
         free(perm);
     }
 }
 /* raw-pixel features of every image (X) and of the training images (Xt), centred by the training images' mean;
    returns the number of training images */
-static int vfeatures(const vdata *vp, int dim, uint64_t seed, float **mean_out, float **X_out, float **Xt_out) {
-    vdata v = *vp;
+static int vfeatures(const vdata *v, int dim, uint64_t seed, float **mean_out, float **X_out, float **Xt_out) {
     int i, j, nt = 0;
     float *mean, *X, *Xt;
     mean = (float *)calloc(VSIDE * VSIDE, 4);
-    for (i = 0; i < v.im.n; i++)
-        if (!v.test[i]) {
+    for (i = 0; i < v->im.n; i++)
+        if (!v->test[i]) {
             int p;
             nt++;
-            for (p = 0; p < VSIDE * VSIDE; p++) mean[p] += v.im.pixels[(size_t)i * VSIDE * VSIDE + p] / 255.0f;
+            for (p = 0; p < VSIDE * VSIDE; p++) mean[p] += v->im.pixels[(size_t)i * VSIDE * VSIDE + p] / 255.0f;
         }
     for (i = 0; i < VSIDE * VSIDE; i++) mean[i] /= nt > 0 ? nt : 1;
-    X = (float *)malloc((size_t)v.im.n * dim * 4);
+    X = (float *)malloc((size_t)v->im.n * dim * 4);
     Xt = (float *)malloc((size_t)nt * dim * 4);
-    for (i = 0, j = 0; i < v.im.n; i++) {
-        decar_pixel_features(v.im.pixels + (size_t)i * VSIDE * VSIDE, VSIDE * VSIDE, mean, dim, seed,
+    for (i = 0, j = 0; i < v->im.n; i++) {
+        decar_pixel_features(v->im.pixels + (size_t)i * VSIDE * VSIDE, VSIDE * VSIDE, mean, dim, seed,
                              X + (size_t)i * dim);
-        if (!v.test[i]) memcpy(Xt + (size_t)j++ * dim, X + (size_t)i * dim, (size_t)dim * 4);
+        if (!v->test[i]) memcpy(Xt + (size_t)j++ * dim, X + (size_t)i * dim, (size_t)dim * 4);
     }
     *mean_out = mean;
     *X_out = X;
@@ -1955,27 +1950,26 @@ static int vfeatures(const vdata *vp, int dim, uint64_t seed, float **mean_out, 
     return nt;
 }
 /* vclusters.txt and the summary line: purity and NMI of the image clusters against the scripts */
-static void write_vstats(outset *os, const char *out, const vdata *vp, const int *lab, const int *dom, int K) {
-    vdata v = *vp;
+static void write_vstats(outset *os, const char *out, const vdata *v, const int *lab, int K) {
     int i, j;
     char path[4096];
     {
-        double pur, v2 = decar_nmi(lab, dom, v.im.n, K, v.n_labels, &pur);
+        double pur, v2 = decar_nmi(lab, v->label, v->im.n, K, v->n_labels, &pur);
         int tests[3] = { 0, 0, 0 };
-        for (i = 0; i < v.im.n; i++) tests[v.test[i]]++;
+        for (i = 0; i < v->im.n; i++) tests[v->test[i]]++;
         printf("vision clusters: K=%d purity %.4f NMI %.4f against %d scripts; %d train, %d test (%d unseen "
                "renderings, %d unseen characters)\n",
-               K, pur, v2, v.n_labels, tests[0], tests[1] + tests[2], tests[1], tests[2]);
+               K, pur, v2, v->n_labels, tests[0], tests[1] + tests[2], tests[1], tests[2]);
         {
             FILE *f = out_text(os);
-            int *cnt = (int *)calloc((size_t)K * v.n_labels, sizeof(int));
+            int *cnt = (int *)calloc((size_t)K * v->n_labels, sizeof(int));
             fprintf(f, "purity %.4f nmi %.4f\ncluster", pur, v2);
-            for (j = 0; j < v.n_labels; j++) fprintf(f, " %s", v.names[j]);
+            for (j = 0; j < v->n_labels; j++) fprintf(f, " %s", v->names[j]);
             fprintf(f, "\n");
-            for (i = 0; i < v.im.n; i++) cnt[lab[i] * v.n_labels + v.label[i]]++;
+            for (i = 0; i < v->im.n; i++) cnt[lab[i] * v->n_labels + v->label[i]]++;
             for (i = 0; i < K; i++) {
                 fprintf(f, "%d", i);
-                for (j = 0; j < v.n_labels; j++) fprintf(f, " %d", cnt[i * v.n_labels + j]);
+                for (j = 0; j < v->n_labels; j++) fprintf(f, " %d", cnt[i * v->n_labels + j]);
                 fprintf(f, "\n");
             }
             snprintf(path, sizeof path, "%s/vclusters.txt", out);
@@ -1990,10 +1984,9 @@ static int cmd_vcluster(int argc, char **argv) {
     opt o[] = { { "images", NULL, 0, 0 }, { "out", NULL, 0, 0 }, { "k", "4", 0, 0 }, { "feat-dim", "64", 0, 0 },
                 { "seed", "1", 0, 0 }, { "iters", "30", 0, 0 } };
     /* clang-format on */
-    int n = NOPT(o), K, dim, i, nt = 0, *lab, *dom;
+    int n = NOPT(o), K, dim, i, *lab;
     vdata v;
     float *mean, *X, *Xt;
-    int32_t *lt;
     decar_kmeans_opts ko;
     decar_router rt;
     decar_error e;
@@ -2009,37 +2002,28 @@ static int cmd_vcluster(int argc, char **argv) {
     out_dir_check("vcluster", out);
     memset(&v, 0, sizeof v);
     vdata_load(&v, REQ(o, n, "images"));
-    nt = vfeatures(&v, dim, seed, &mean, &X, &Xt);
-    lt = (int32_t *)malloc((size_t)nt * 4 + 4);
+    int nt = vfeatures(&v, dim, seed, &mean, &X, &Xt);
     ko = decar_kmeans_default(K);
     ko.iters = (int)I(o, n, "iters", 1, 10000);
     ko.seed = seed;
-    if (decar_router_build(&rt, Xt, nt, dim, &ko, lt, &e)) die("vcluster", &e);
+    if (decar_router_build(&rt, Xt, nt, dim, &ko, NULL, &e)) die("vcluster", &e);
     lab = (int *)malloc((size_t)v.im.n * sizeof(int));
-    dom = (int *)malloc((size_t)v.im.n * sizeof(int));
-    for (i = 0; i < v.im.n; i++) {
-        lab[i] = decar_router_assign(&rt, X + (size_t)i * dim);
-        dom[i] = v.label[i];
-    }
-    write_vshards(&os, out, &v, &rt, mean, seed, lab, nt);
-    write_vstats(&os, out, &v, lab, dom, K);
+    for (i = 0; i < v.im.n; i++) lab[i] = decar_router_assign(&rt, X + (size_t)i * dim);
+    write_vshards(&os, out, &v, &rt, mean, seed, lab);
+    write_vstats(&os, out, &v, lab, K);
     free(mean);
     free(X);
     free(Xt);
-    free(lt);
     decar_router_free(&rt);
     free(lab);
-    free(dom);
     return 0;
 }
 
 /* steps of B random training images (of idx[m]) as [prefix, EOT caption] -> [caption EOT], with progress and log */
-static void vtrain_loop(decar_gpt *gp, decar_ctx *ctx, const decar_opt *op, const vdata *vp, const int *idx, int m,
-                        int B, int steps, int Tmax, uint64_t seed, FILE *logf, int verbose) {
-    decar_gpt g = *gp;
-    vdata v = *vp;
+static void vtrain_loop(decar_gpt *g, decar_ctx *ctx, const decar_opt *op, const vdata *v, const int *idx, int m, int B,
+                        int steps, int Tmax, uint64_t seed, FILE *logf, int verbose) {
     int32_t *ids = (int32_t *)malloc((size_t)B * Tmax * 4), *tg = (int32_t *)malloc((size_t)B * Tmax * 4);
-    float *pre = (float *)malloc((size_t)B * v.P * v.Dp * 4), *pick_pre = pre;
+    float *pre = (float *)malloc((size_t)B * v->P * v->Dp * 4), *pick_pre = pre;
     int *pick = (int *)malloc((size_t)B * sizeof(int)), s;
     double t0 = now_s(), last = 0, ema = -1;
     decar_rng r;
@@ -2049,8 +2033,8 @@ static void vtrain_loop(decar_gpt *gp, decar_ctx *ctx, const decar_opt *op, cons
         float loss;
         int b;
         for (b = 0; b < B; b++) pick[b] = idx[decar_rng_u32(&r) % (uint32_t)m];
-        T = vbatch(&v, pick, B, ids, tg, pick_pre, Tmax);
-        loss = decar_gpt_train_step_prefix(&g, ctx, op, pre, ids, tg, NULL, B, T);
+        T = vbatch(v, pick, B, ids, tg, pick_pre, Tmax);
+        loss = decar_gpt_train_step_prefix(g, ctx, op, pre, ids, tg, NULL, B, T);
         if (loss != loss) fail(1, "decar vtrain: %s\n", decar_ctx_error(ctx));
         ema = ema < 0 ? loss : 0.95 * ema + 0.05 * loss;
         if (verbose && (now_s() - t0 - last > 1 || s + 1 == steps)) {
@@ -2063,7 +2047,6 @@ static void vtrain_loop(decar_gpt *gp, decar_ctx *ctx, const decar_opt *op, cons
         if (logf && ((s + 1) % (steps / 10 > 0 ? steps / 10 : 1) == 0))
             fprintf(logf, "%d,%d,%.5f,%.5f,%.2f\n", s + 1, (s + 1) * B, ema, ema, now_s() - t0);
     }
-    *gp = g;
     free(ids);
     free(tg);
     free(pre);
