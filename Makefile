@@ -33,6 +33,10 @@ fuzz:
 demo: $(BUILD)/decar
 	bash scripts/demo.sh
 
+# the ensemble / dense ratio against training compute: K = 1, 2, 4, 8 x 5 budgets x 2 sizes x scratch | base
+scaling: $(BUILD)/decar
+	bash scripts/scaling.sh
+
 demo-vision: $(BUILD)/decar
 	bash scripts/pipeline_vision.sh
 
@@ -57,4 +61,4 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/decar.h $(DESTDIR)$(PREFIX)/bin/decar $(DESTDIR)$(PREFIX)/lib/pkgconfig/decar.pc
 	rm -rf $(DESTDIR)$(PREFIX)/lib/cmake/decar
 
-.PHONY: all test fuzz demo demo-vision bench clean install uninstall
+.PHONY: all test fuzz demo scaling demo-vision bench clean install uninstall

@@ -269,11 +269,14 @@ DECARDEF decar_tensor *decar_view(decar_ctx *ctx, decar_tensor *src, int ndim, c
    --------------------------------------------------------------------------------------------------------------- */
 DECARDEF int decar_meta_get(const void *buf, size_t len, const char *key, char *val, size_t val_cap);
 /* the same machinery for any named float arrays (router files use it): ndim 1 or 2 */
+enum { DECAR_ST_F32 = 0, DECAR_ST_I8 = 1, DECAR_ST_BF16 = 2 }; /* safetensors dtypes "F32", "I8", "BF16" */
 typedef struct decar_st_tensor {
     const char *name;
     int ndim;
     int64_t shape[2];
-    const float *data;
+    const float *data; /* F32 */
+    int dtype;         /* DECAR_ST_F32 (data), or DECAR_ST_I8 / DECAR_ST_BF16 (raw: int8_t / uint16_t values) */
+    const void *raw;
 } decar_st_tensor;
 /* a 2-D (rows, cols) tensor entry, or 1-D (rows) when cols is 0 */
 DECARDEF decar_st_tensor decar_st_tensor_of(const char *name, int64_t rows, int64_t cols, const float *data);
@@ -315,6 +318,32 @@ DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w,
 DECARDEF void decar_matmul_forward_ref(float *out, const float *inp, const float *w, const float *b, int64_t M,
                                        int64_t K, int64_t N);
 DECARDEF const char *decar_simd_name(void); /* "avx512", "avx2+fma", "neon" or "scalar" */
+/* Quantized weight matrices for inference (rows N = outputs, cols K = inputs, row-major like w above):
+   DECAR_Q8_0: int8 q (N, K) and a float scale per 32 consecutive inputs of a row, scale (N, ceil(K / 32)):
+               w[n][k] = q[n][k] * scale[n][k / 32], scale = max |w| / 127 over the block, q = round(w / scale)
+               (llama.cpp's Q8_0 with an f32 scale: 1.125 bytes a weight against 4);
+   DECAR_QBF16: bf16 (N, K), the top 16 bits of each float rounded to nearest even (2 bytes a weight).
+   decar_qmat_make quantizes w and writes the dequantized values back into w, so a float path over w (the GEMM)
+   computes with exactly the weights the quantized kernel reads. */
+enum { DECAR_QNONE = 0, DECAR_Q8_0 = 1, DECAR_QBF16 = 2 };
+#define DECAR_Q8_BLOCK 32
+typedef struct decar_qmat {
+    int type; /* DECAR_QNONE: no quantized copy */
+    int64_t rows, cols;
+    int8_t *q8;     /* Q8_0: rows * cols */
+    float *scale;   /* Q8_0: rows * ceil(cols / 32) */
+    uint16_t *bf16; /* BF16: rows * cols */
+} decar_qmat;
+DECARDEF int decar_qmat_make(decar_qmat *qm, int type, float *w, int64_t rows, int64_t cols, decar_error *e);
+DECARDEF void decar_qmat_free(decar_qmat *qm);
+DECARDEF const char *decar_qtype_name(int type);          /* "f32", "q8_0", "bf16" */
+DECARDEF int decar_qtype_parse(const char *s, int *type); /* 0 and the type, or -1 for another name */
+/* out (M, N) = inp (M, K) w^T + bias with w quantized (K = w->cols, N = w->rows): matrix-vector kernels that read
+   each quantized row once for all M inputs, the inputs kept in floats (weight-only quantization, no activation
+   rounding). Meant for small M (generation), where the bytes of the weights are the limit. */
+DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qmat *w, const float *bias, int64_t M);
+DECARDEF void decar_qlinear_forward_ref(float *out, const float *inp, const decar_qmat *w, const float *bias,
+                                        int64_t M);
 /* The kernels of the autograd ops, by name (llm.c's convention): outputs first, then inputs, then sizes. Backward
    kernels accumulate (+=) into their input gradients. Beside each, its plain reference (_ref: the same math, one loop
    at a time, no SIMD, no threads) that tests/test_kernels.c compares it with on odd sizes. */
@@ -700,6 +729,8 @@ typedef struct decar_gpt {
     uint64_t tokenizer;            /* the fingerprint of the BPE tokenizer it was trained with; 0: bytes */
     decar_ctx *pctx;  /* parameter tensors (wrapping the blocks); its workspace serves the KV-cache steps */
     decar_tensor **p; /* p[i] is the tensor of info[i] */
+    int qtype;        /* DECAR_QNONE, or the type of the quantized copies below (decar_gpt_quantize) */
+    decar_qmat *q;    /* NULL, or n_tensors entries: the quantized copy of each matrix (type DECAR_QNONE for others) */
 } decar_gpt;
 
 DECARDEF decar_gpt_config decar_gpt_default_config(void);
@@ -713,6 +744,13 @@ DECARDEF int decar_gpt_mask(const decar_gpt_config *c);
 DECARDEF int decar_gpt_check_config(const decar_gpt_config *c, decar_error *e);
 DECARDEF int decar_gpt_init(decar_gpt *g, const decar_gpt_config *c, uint64_t seed, decar_error *e); /* GPT-2 init */
 DECARDEF void decar_gpt_free(decar_gpt *g);
+/* Inference with quantized weights (type DECAR_Q8_0 or DECAR_QBF16, see decar_qmat): every weight matrix (each
+   block's four and the tied head wte) gets a quantized copy in g->q, and g->params holds the dequantized values, so
+   every path computes with the same weights: KV-cache steps of fewer than 32 sequences read the quantized copies
+   (generation: the bytes of the weights are its limit), batched paths (scoring, training) the floats. Saving writes
+   the quantized tensors (section 13); loading such a file quantizes the model the same way. A quantized model is
+   for inference: decar_train refuses it (fine-tune from the float checkpoint). */
+DECARDEF int decar_gpt_quantize(decar_gpt *g, int type, decar_error *e);
 DECARDEF int decar_gpt_find(const decar_gpt *g, const char *name); /* index into info, or -1 */
 /* ids (B*T) -> logits (B, T, vocab). T <= seq_len. */
 DECARDEF decar_tensor *decar_gpt_forward(decar_ctx *ctx, decar_gpt *g, const int32_t *ids, int B, int T);
@@ -984,7 +1022,22 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
    often slower. Each task is computed whole by one thread, so the results do not depend on who took it */
 #define DECAR__PAR_FOR_DYN DECAR__PRAGMA(omp parallel for schedule(dynamic))
 
-/* ---- SIMD layer: one vector type and twelve operations per architecture; scalar #else ---------------------------- */
+/* bf16: the top 16 bits of a float (widening is exact; narrowing rounds to nearest even, finite inputs) */
+static float decar__bf16_to_f32(uint16_t h) {
+    uint32_t b = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+static uint16_t decar__f32_to_bf16(float f) {
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    b += 0x7FFFu + ((b >> 16) & 1u);
+    return (uint16_t)(b >> 16);
+}
+
+/* ---- SIMD layer: one vector type and fourteen operations per architecture (loads of floats, int8 and bf16 included);
+   scalar #else -------------------------------------------------------------------------------------------------- */
 #if !defined(DECAR_NO_SIMD) && defined(__AVX512F__)
 #include <immintrin.h>
 #define DECAR__VW 16
@@ -1003,6 +1056,10 @@ typedef __m512 decar__v;
 #define decar__vdiv(a, b) _mm512_div_ps(a, b)
 #define decar__vmin(a, b) _mm512_min_ps(a, b)
 #define decar__vmax(a, b) _mm512_max_ps(a, b)
+#define decar__vload_i8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))))
+#define decar__vload_bf16(p)                                                                                           \
+    _mm512_castsi512_ps(                                                                                               \
+        _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(p))), 16))
 #define DECAR__SIMD_NAME "avx512"
 #elif !defined(DECAR_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -1022,6 +1079,10 @@ typedef __m256 decar__v;
 #define decar__vdiv(a, b) _mm256_div_ps(a, b)
 #define decar__vmin(a, b) _mm256_min_ps(a, b)
 #define decar__vmax(a, b) _mm256_max_ps(a, b)
+#define decar__vload_i8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p))))
+#define decar__vload_bf16(p)                                                                                           \
+    _mm256_castsi256_ps(                                                                                               \
+        _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))), 16))
 #define DECAR__SIMD_NAME "avx2+fma"
 #elif !defined(DECAR_NO_SIMD) && defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
@@ -1040,6 +1101,13 @@ typedef float32x4_t decar__v;
 #define decar__vdiv(a, b) vdivq_f32(a, b)
 #define decar__vmin(a, b) vminq_f32(a, b)
 #define decar__vmax(a, b) vmaxq_f32(a, b)
+#define decar__vload_i8(p) decar__neon_i8(p)
+#define decar__vload_bf16(p) vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16))
+static float32x4_t decar__neon_i8(const int8_t *p) { /* 4 int8 (exactly 4 bytes read) -> 4 floats */
+    int32_t u;
+    memcpy(&u, p, 4);
+    return vcvtq_f32_s32(vmovl_s16(vget_low_s16(vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(u))))));
+}
 #define DECAR__SIMD_NAME "neon"
 #else
 #define DECAR__VW 1
@@ -1057,6 +1125,8 @@ typedef float decar__v;
 #define decar__vdiv(a, b) ((a) / (b))
 #define decar__vmin(a, b) ((a) < (b) ? (a) : (b))
 #define decar__vmax(a, b) ((a) > (b) ? (a) : (b))
+#define decar__vload_i8(p) ((float)*(p))
+#define decar__vload_bf16(p) decar__bf16_to_f32(*(p))
 #define DECAR__SIMD_NAME "scalar"
 #endif
 #if DECAR__VW == 1
@@ -1603,6 +1673,7 @@ static void decar__f32_le(uint8_t *dst, const float *src, size_t n) { /* host fl
 
 DECARDEF decar_st_tensor decar_st_tensor_of(const char *name, int64_t rows, int64_t cols, const float *data) {
     decar_st_tensor t;
+    memset(&t, 0, sizeof t);
     t.name = name;
     t.ndim = cols > 0 ? 2 : 1;
     t.shape[0] = rows;
@@ -1610,20 +1681,31 @@ DECARDEF decar_st_tensor decar_st_tensor_of(const char *name, int64_t rows, int6
     t.data = data;
     return t;
 }
+static size_t decar__st_bytes(const decar_st_tensor *t) { /* bytes of t's data */
+    size_t ne = (size_t)(t->shape[0] * (t->ndim == 2 ? t->shape[1] : 1));
+    return ne * (t->dtype == DECAR_ST_I8 ? 1 : t->dtype == DECAR_ST_BF16 ? 2 : 4);
+}
 DECARDEF int decar_st_save_mem(const decar_st_tensor *t, int n, const char *meta, void **buf, size_t *len,
                                decar_error *e) {
     decar__sb h;
     size_t off = 0, data_len = 0, hlen;
     int i;
     uint8_t *b;
-    for (i = 0; i < n; i++) data_len += (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1)) * 4;
+    for (i = 0; i < n; i++) data_len += decar__st_bytes(&t[i]);
     b = (uint8_t *)DECAR_MALLOC(data_len + 1);
     if (!b) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lu-byte file", (unsigned long)data_len);
     memset(b, 0, data_len + 1);
-    for (i = 0; i < n; i++) {
-        size_t ne = (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1));
-        decar__f32_le(b + off, t[i].data, ne);
-        off += ne * 4;
+    for (i = 0; i < n; i++) { /* little-endian values */
+        size_t ne = (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1)), k;
+        if (t[i].dtype == DECAR_ST_I8) memcpy(b + off, t[i].raw, ne);
+        if (t[i].dtype == DECAR_ST_BF16)
+            for (k = 0; k < ne; k++) {
+                uint16_t h = ((const uint16_t *)t[i].raw)[k];
+                b[off + 2 * k] = (uint8_t)(h & 255);
+                b[off + 2 * k + 1] = (uint8_t)(h >> 8);
+            }
+        if (t[i].dtype == DECAR_ST_F32) decar__f32_le(b + off, t[i].data, ne);
+        off += decar__st_bytes(&t[i]);
     }
     memset(&h, 0, sizeof h);
     decar__sb_str(&h, "{\"__metadata__\":{\"format\":\"pt\",\"decar_version\":\"" DECAR_VERSION "\",");
@@ -1635,10 +1717,12 @@ DECARDEF int decar_st_save_mem(const decar_st_tensor *t, int n, const char *meta
     h.n--; /* drop the trailing comma */
     decar__sb_str(&h, "}");
     for (i = 0, off = 0; i < n; i++) {
-        size_t nb = (size_t)(t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1)) * 4;
+        size_t nb = decar__st_bytes(&t[i]);
         decar__sb_str(&h, ",\"");
         decar__sb_str(&h, t[i].name);
-        decar__sb_str(&h, "\":{\"dtype\":\"F32\",\"shape\":[");
+        decar__sb_str(&h, "\":{\"dtype\":\"");
+        decar__sb_str(&h, t[i].dtype == DECAR_ST_I8 ? "I8" : t[i].dtype == DECAR_ST_BF16 ? "BF16" : "F32");
+        decar__sb_str(&h, "\",\"shape\":[");
         decar__sb_u64(&h, (uint64_t)t[i].shape[0]);
         if (t[i].ndim == 2) {
             decar__sb_str(&h, ",");
@@ -1767,6 +1851,7 @@ static int decar__js_int(decar__js *j, int64_t *v) {
 typedef struct decar__st_entry {
     char name[128];
     int f32;
+    int dtype; /* DECAR_ST_F32, DECAR_ST_I8, DECAR_ST_BF16, or -1 for any other */
     int ndim;
     int64_t shape[8];
     int64_t begin, end;
@@ -1876,6 +1961,10 @@ static int decar__st_parse(const uint8_t *b, size_t len, decar__st *st, decar_er
                     char dt[16];
                     if (decar__js_str(&j, dt, sizeof dt)) goto bad;
                     t->f32 = strcmp(dt, "F32") == 0;
+                    t->dtype = t->f32                ? DECAR_ST_F32
+                               : !strcmp(dt, "I8")   ? DECAR_ST_I8
+                               : !strcmp(dt, "BF16") ? DECAR_ST_BF16
+                                                     : -1;
                     got |= 1;
                 } else if (strcmp(f, "shape") == 0) {
                     if (!decar__js_ch(&j, '[')) goto bad;
@@ -1918,7 +2007,9 @@ done:
             DECAR__FAIL(e, DECAR_ERR_FORMAT,
                         "tensor '%s': data_offsets [%lld, %lld) outside the %lu data bytes (truncated?)", t->name,
                         (long long)t->begin, (long long)t->end, (unsigned long)st->data_len);
-        if (t->f32 && (n < 0 || t->end - t->begin != n * 4))
+        if (t->dtype >= 0 && (n < 0 || t->end - t->begin != n * (t->dtype == DECAR_ST_I8     ? 1
+                                                                 : t->dtype == DECAR_ST_BF16 ? 2
+                                                                                             : 4)))
             DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s': %lld bytes for its shape", t->name,
                         (long long)(t->end - t->begin));
     }
@@ -3423,6 +3514,140 @@ DECARDEF void decar_matmul_backward(float *dinp, float *dw, float *db, const flo
 
 /* ---- 5c. plain references of the kernels above (what the tests hold the fast paths to) ------------------------------
  */
+/* ---- quantized matrices: Q8_0 and bf16 weights, float inputs ------------------------------------------------------
+ */
+DECARDEF const char *decar_qtype_name(int type) {
+    return type == DECAR_Q8_0 ? "q8_0" : type == DECAR_QBF16 ? "bf16" : "f32";
+}
+DECARDEF int decar_qtype_parse(const char *s, int *type) {
+    if (!strcmp(s, "q8_0"))
+        *type = DECAR_Q8_0;
+    else if (!strcmp(s, "bf16"))
+        *type = DECAR_QBF16;
+    else if (!strcmp(s, "f32"))
+        *type = DECAR_QNONE;
+    else
+        return -1;
+    return 0;
+}
+DECARDEF void decar_qmat_free(decar_qmat *qm) {
+    if (!qm) return;
+    decar__free(qm->q8);
+    decar__free(qm->scale);
+    decar__free(qm->bf16);
+    memset(qm, 0, sizeof *qm);
+}
+/* w (rows, cols) -> qm; w <- its dequantized values */
+DECARDEF int decar_qmat_make(decar_qmat *qm, int type, float *w, int64_t rows, int64_t cols, decar_error *e) {
+    int64_t nb = (cols + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, n, k;
+    memset(qm, 0, sizeof *qm);
+    if (type != DECAR_Q8_0 && type != DECAR_QBF16) DECAR__FAIL(e, DECAR_ERR_ARG, "unknown quantization type %d", type);
+    qm->type = type;
+    qm->rows = rows;
+    qm->cols = cols;
+    if (type == DECAR_QBF16) {
+        qm->bf16 = (uint16_t *)DECAR_MALLOC((size_t)(rows * cols) * sizeof(uint16_t) + 1);
+        if (!qm->bf16)
+            DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lld x %lld bf16 matrix", (long long)rows,
+                        (long long)cols);
+        for (k = 0; k < rows * cols; k++) {
+            qm->bf16[k] = decar__f32_to_bf16(w[k]);
+            w[k] = decar__bf16_to_f32(qm->bf16[k]);
+        }
+        return DECAR_OK;
+    }
+    qm->q8 = (int8_t *)DECAR_MALLOC((size_t)(rows * cols) + 1);
+    qm->scale = (float *)DECAR_MALLOC((size_t)(rows * nb) * sizeof(float) + 1);
+    if (!qm->q8 || !qm->scale) {
+        decar_qmat_free(qm);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lld x %lld int8 matrix", (long long)rows, (long long)cols);
+    }
+    for (n = 0; n < rows; n++)
+        for (k = 0; k < cols; k += DECAR_Q8_BLOCK) {
+            /* scale = max |w| / 127 over the block; q = round(w / scale) in [-127, 127] */
+            int64_t end = k + DECAR_Q8_BLOCK < cols ? k + DECAR_Q8_BLOCK : cols, i;
+            float amax = 0.0f, d;
+            for (i = k; i < end; i++) amax = fabsf(w[n * cols + i]) > amax ? fabsf(w[n * cols + i]) : amax;
+            d = amax / 127.0f;
+            qm->scale[n * nb + k / DECAR_Q8_BLOCK] = d;
+            for (i = k; i < end; i++) {
+                float r = d > 0.0f ? roundf(w[n * cols + i] / d) : 0.0f;
+                qm->q8[n * cols + i] = (int8_t)(r > 127.0f ? 127 : r < -127.0f ? -127 : r);
+                w[n * cols + i] = (float)qm->q8[n * cols + i] * d;
+            }
+        }
+    return DECAR_OK;
+}
+/* sums[r] = x . w[n0 + r] for the nr (<= 8) rows from n0: blocks of 8 rows share each load of x and keep 8
+   independent accumulators (like decar_linear_forward's small-M path); one row at a time for the last nr < 8 */
+static void decar__qrows(float *sums, const float *x, const decar_qmat *w, int64_t n0, int nr) {
+    const int64_t K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
+    const int64_t kv = w->type == DECAR_Q8_0 ? K / DECAR_Q8_BLOCK * DECAR_Q8_BLOCK : K / DECAR__VW * DECAR__VW;
+    decar__v acc[8];
+    int r, g = nr == 8 ? 8 : 1; /* rows per pass */
+    int64_t k, r0;
+    for (r0 = 0; r0 < nr; r0 += g) {
+        for (r = 0; r < g; r++) acc[r] = decar__vzero();
+        if (w->type == DECAR_Q8_0) {
+            /* acc_r += scale[r][b] * (x[b] . q[r][b]) over the whole blocks b */
+            for (k = 0; k < kv; k += DECAR_Q8_BLOCK)
+                for (r = 0; r < g; r++) {
+                    const int8_t *q = w->q8 + (n0 + r0 + r) * K + k;
+                    decar__v t = decar__vzero();
+                    int i;
+                    for (i = 0; i < DECAR_Q8_BLOCK; i += DECAR__VW)
+                        t = decar__vfma(decar__vload(x + k + i), decar__vload_i8(q + i), t);
+                    acc[r] = decar__vfma(decar__vset1(w->scale[(n0 + r0 + r) * nb + k / DECAR_Q8_BLOCK]), t, acc[r]);
+                }
+        } else {
+            /* acc_r += x[k..] * bf16(w[r][k..]) */
+            for (k = 0; k < kv; k += DECAR__VW) {
+                decar__v xv = decar__vload(x + k);
+                for (r = 0; r < g; r++)
+                    acc[r] = decar__vfma(xv, decar__vload_bf16(w->bf16 + (n0 + r0 + r) * K + k), acc[r]);
+            }
+        }
+        if (g == 8)
+            decar__vsum8(acc, sums);
+        else
+            sums[r0] = decar__vsum(acc[0]);
+        for (r = 0; r < g; r++) { /* the inputs past the last whole block or vector */
+            int64_t n = n0 + r0 + r;
+            float t = 0.0f;
+            for (k = kv; k < K; k++)
+                t += x[k] * (w->type == DECAR_Q8_0 ? (float)w->q8[n * K + k] : decar__bf16_to_f32(w->bf16[n * K + k]));
+            sums[r0 + r] += w->type == DECAR_Q8_0 && kv < K ? t * w->scale[n * nb + nb - 1] : t;
+        }
+    }
+}
+DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qmat *w, const float *bias, int64_t M) {
+    int64_t N = w->rows, K = w->cols, nblk = (N + 7) / 8, bk;
+    DECAR__PAR_FOR_IF(M * N * K >= ((int64_t)1 << 16))
+    for (bk = 0; bk < nblk; bk++) {
+        int64_t n0 = bk * 8, m;
+        int nr = N - n0 < 8 ? (int)(N - n0) : 8, r;
+        float sums[8];
+        for (m = 0; m < M; m++) {
+            decar__qrows(sums, inp + m * K, w, n0, nr);
+            for (r = 0; r < nr; r++) out[m * N + n0 + r] = sums[r] + (bias ? bias[n0 + r] : 0.0f);
+        }
+    }
+}
+DECARDEF void decar_qlinear_forward_ref(float *out, const float *inp, const decar_qmat *w, const float *bias,
+                                        int64_t M) {
+    int64_t N = w->rows, K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, m, n, k;
+    for (m = 0; m < M; m++)
+        for (n = 0; n < N; n++) {
+            double s = bias ? bias[n] : 0.0;
+            for (k = 0; k < K; k++) {
+                double wk = w->type == DECAR_Q8_0 ? (double)w->q8[n * K + k] * w->scale[n * nb + k / DECAR_Q8_BLOCK]
+                                                  : (double)decar__bf16_to_f32(w->bf16[n * K + k]);
+                s += inp[m * K + k] * wk;
+            }
+            out[m * N + n] = (float)s;
+        }
+}
+
 DECARDEF void decar_matmul_forward_ref(float *out, const float *inp, const float *w, const float *b, int64_t M,
                                        int64_t K, int64_t N) {
     int64_t i, j, k;
@@ -6111,7 +6336,36 @@ DECARDEF void decar_gpt_free(decar_gpt *g) {
     decar__free64(g->m);
     decar__free64(g->v);
     if (g->pctx) decar_ctx_free(g->pctx);
+    if (g->q) {
+        int t;
+        for (t = 0; t < g->n_tensors; t++) decar_qmat_free(&g->q[t]);
+        decar__free(g->q);
+    }
     memset(g, 0, sizeof *g);
+}
+/* 1 when tensor t is a weight matrix that products read (each block's four, and wte as the output head); wpe and the
+   vision projector stay in floats */
+static int decar__gpt_is_matrix(const decar_gpt_config *c, int t) {
+    int slot = (t - DECAR__BLOCK(0)) % DECAR__PER_LAYER;
+    if (t == DECAR__WTE) return 1;
+    if (t < DECAR__BLOCK(0) || t >= DECAR__BLOCK(c->n_layer)) return 0;
+    return slot == DECAR__QKV_W || slot == DECAR__ATTPROJ_W || slot == DECAR__FC_W || slot == DECAR__FCPROJ_W;
+}
+DECARDEF int decar_gpt_quantize(decar_gpt *g, int type, decar_error *e) {
+    int t, rc;
+    if (type == g->qtype) return DECAR_OK;
+    if (g->qtype) DECAR__FAIL(e, DECAR_ERR_ARG, "the model is already quantized (%s)", decar_qtype_name(g->qtype));
+    g->q = (decar_qmat *)DECAR_MALLOC((size_t)g->n_tensors * sizeof(decar_qmat));
+    if (!g->q) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    memset(g->q, 0, (size_t)g->n_tensors * sizeof(decar_qmat));
+    for (t = 0; t < g->n_tensors; t++) {
+        const decar_param_info *pi = &g->info[t];
+        if (!decar__gpt_is_matrix(&g->cfg, t)) continue;
+        rc = decar_qmat_make(&g->q[t], type, g->params + pi->offset, pi->shape[0], pi->shape[1], e);
+        if (rc) return rc; /* g->q is freed with the model */
+    }
+    g->qtype = type;
+    return DECAR_OK;
 }
 DECARDEF int decar_gpt_find(const decar_gpt *g, const char *name) {
     int i;
@@ -6233,6 +6487,16 @@ static void decar__ln_rows(float *dst, const float *src, const float *w, const f
     int64_t r;
     for (r = 0; r < n; r++) decar__ln_row(dst + r * C, src + r * C, w, b, C, NULL);
 }
+/* y (n, N) = x (n, K) W^T + b for tensor t of the model (bias tensor bt, or -1 for none): its quantized copy when it
+   has one and n < 32 (the bytes of the weights are the limit), else the float GEMM (the same, dequantized, weights) */
+static void decar__gpt_linear(decar_gpt *g, int t, int bt, float *y, const float *x, int64_t n) {
+    const decar_param_info *pi = &g->info[t];
+    const float *b = bt >= 0 ? g->params + g->info[bt].offset : NULL;
+    if (g->q && g->q[t].type && n < 32)
+        decar_qlinear_forward(y, x, &g->q[t], b, n);
+    else
+        decar_linear_forward(y, x, g->params + pi->offset, b, n, pi->shape[1], pi->shape[0], decar_ctx_ws(g->pctx));
+}
 /* n sequences at once: every weight matrix is read once for all n (a GEMM from 32 on), each sequence attends to
    its own KV cache kv[j] at its own position pos[j]. emb (n, C) input vectors; logits (n, vocab). */
 DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n,
@@ -6253,10 +6517,10 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
     }
     for (l = 0; l < c->n_layer; l++) {
         const decar_param_info *L = PI + DECAR__BLOCK(l);
+        const int b0 = DECAR__BLOCK((int)l); /* the block's first tensor */
         int64_t i;
         decar__ln_rows(xn, x, P + L[DECAR__LN1_W].offset, P + L[DECAR__LN1_B].offset, n, C);
-        decar_linear_forward(qkv, xn, P + L[DECAR__QKV_W].offset, P + L[DECAR__QKV_B].offset, n, C, 3 * C,
-                             decar_ctx_ws(g->pctx));
+        decar__gpt_linear(g, b0 + DECAR__QKV_W, b0 + DECAR__QKV_B, qkv, xn, n);
         DECAR__PAR_FOR_IF(n > 1)
         for (j = 0; j < n; j++) { /* each sequence: append to its cache, attend over it (its own score row) */
             float *kc = kv[j] + ((size_t)l * 2) * T * C, *vc = kc + T * C, *q = qkv + j * 3 * C, *sc = scores + j * T;
@@ -6274,19 +6538,16 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
                 for (t2 = 0; t2 <= p; t2++) decar__axpy(o, sc[t2] / s, vc + t2 * C + h * hs, hs);
             }
         }
-        decar_linear_forward(xn, att, P + L[DECAR__ATTPROJ_W].offset, P + L[DECAR__ATTPROJ_B].offset, n, C, C,
-                             decar_ctx_ws(g->pctx));
+        decar__gpt_linear(g, b0 + DECAR__ATTPROJ_W, b0 + DECAR__ATTPROJ_B, xn, att, n);
         for (i = 0; i < n * C; i++) x[i] += xn[i];
         decar__ln_rows(xn, x, P + L[DECAR__LN2_W].offset, P + L[DECAR__LN2_B].offset, n, C);
-        decar_linear_forward(hid, xn, P + L[DECAR__FC_W].offset, P + L[DECAR__FC_B].offset, n, C, 4 * C,
-                             decar_ctx_ws(g->pctx));
+        decar__gpt_linear(g, b0 + DECAR__FC_W, b0 + DECAR__FC_B, hid, xn, n);
         decar__gelu_span(hid, hid, NULL, n * 4 * C);
-        decar_linear_forward(xn, hid, P + L[DECAR__FCPROJ_W].offset, P + L[DECAR__FCPROJ_B].offset, n, 4 * C, C,
-                             decar_ctx_ws(g->pctx));
+        decar__gpt_linear(g, b0 + DECAR__FCPROJ_W, b0 + DECAR__FCPROJ_B, xn, hid, n);
         for (i = 0; i < n * C; i++) x[i] += xn[i];
     }
     decar__ln_rows(xn, x, P + PI[DECAR__LNF(c)].offset, P + PI[DECAR__LNF(c) + 1].offset, n, C);
-    decar_linear_forward(logits, xn, P + PI[DECAR__WTE].offset, NULL, n, C, c->vocab_size, decar_ctx_ws(g->pctx));
+    decar__gpt_linear(g, DECAR__WTE, -1, logits, xn, n);
     return DECAR_OK;
 }
 
@@ -6520,6 +6781,10 @@ DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const decar_data *d, cons
     if (B < 1 || T < 1 || T > g->cfg.seq_len) {
         rc = DECAR_ERR_ARG;
         decar__seterr(e, rc, "batch %d x %d tokens for a context of %d", B, T, g->cfg.seq_len);
+    } else if (g->qtype) {
+        rc = DECAR_ERR_ARG;
+        decar__seterr(e, rc, "a %s-quantized model is for inference: train from the float checkpoint",
+                      decar_qtype_name(g->qtype));
     } else if (d->stream_len[0] < (int64_t)T + 2) {
         rc = DECAR_ERR_ARG;
         decar__seterr(e, rc, "only %lld training tokens, need more than %d", (long long)d->stream_len[0], T + 1);
@@ -6573,16 +6838,19 @@ DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *ex
     blk[0] = g->params;
     blk[1] = g->m;
     blk[2] = g->v;
-    ts = (decar_st_tensor *)DECAR_MALLOC((size_t)g->n_tensors * 3 * sizeof *ts);
-    names = (char *)DECAR_MALLOC((size_t)g->n_tensors * 3 * 80);
+    ts = (decar_st_tensor *)DECAR_MALLOC((size_t)g->n_tensors * 4 * sizeof *ts);
+    names = (char *)DECAR_MALLOC((size_t)g->n_tensors * 4 * 80);
     if (!ts || !names) {
         decar__free(ts);
         decar__free(names);
         DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
     }
+    memset(ts, 0, (size_t)g->n_tensors * 4 * sizeof *ts);
+    if (g->qtype) with_opt = 0; /* a quantized model is for inference: weights only */
     for (pass = 0; pass < (with_opt ? 3 : 1); pass++)
         for (t = 0; t < g->n_tensors; t++, n++) {
             const decar_param_info *pi = &g->info[t];
+            const decar_qmat *q = g->q && pass == 0 ? &g->q[t] : NULL;
             char *nm = names + (size_t)n * 80;
             strcpy(nm, pre[pass]);
             strcat(nm, pi->name);
@@ -6591,8 +6859,27 @@ DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *ex
             ts[n].shape[0] = pi->shape[0];
             ts[n].shape[1] = pi->shape[1];
             ts[n].data = blk[pass] + pi->offset;
+            if (q && q->type == DECAR_QBF16) {
+                ts[n].dtype = DECAR_ST_BF16;
+                ts[n].raw = q->bf16;
+            }
+            if (q && q->type == DECAR_Q8_0) { /* "<name>" I8 (N, K) and "<name>.scale" F32 (N, ceil(K / 32)) */
+                ts[n].dtype = DECAR_ST_I8;
+                ts[n].raw = q->q8;
+                n++;
+                nm = names + (size_t)n * 80;
+                strcpy(nm, pi->name);
+                strcat(nm, ".scale");
+                ts[n] = decar_st_tensor_of(nm, pi->shape[0], (pi->shape[1] + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK,
+                                           q->scale);
+            }
         }
     memset(&m, 0, sizeof m);
+    if (g->qtype) {
+        decar__sb_str(&m, "\"quant\":\"");
+        decar__sb_str(&m, decar_qtype_name(g->qtype));
+        decar__sb_str(&m, "\",");
+    }
     decar__sb_kv(&m, "vocab_size", (uint64_t)g->cfg.vocab_size);
     decar__sb_kv(&m, "n_layer", (uint64_t)g->cfg.n_layer);
     decar__sb_kv(&m, "n_head", (uint64_t)g->cfg.n_head);
@@ -6628,13 +6915,71 @@ DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *ex
 }
 
 /* a strict reader for the JSON subset safetensors uses: objects, strings, integer arrays, integers */
+/* a quantized matrix tensor en of a file (dtype I8 with "<name>.scale", or BF16) for param pi: the shapes */
+static int decar__st_check_qmat(const decar__st *st, const decar__st_entry *en, int qtype, const decar_param_info *pi,
+                                decar_error *e) {
+    char nm[160];
+    int64_t nb = (pi->shape[1] + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
+    const decar__st_entry *sc;
+    if (en->dtype != (qtype == DECAR_Q8_0 ? DECAR_ST_I8 : DECAR_ST_BF16) || en->ndim != 2 ||
+        en->shape[0] != pi->shape[0] || en->shape[1] != pi->shape[1])
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' is not %s of shape [%lld, %lld] as a %s checkpoint says",
+                    en->name, qtype == DECAR_Q8_0 ? "I8" : "BF16", (long long)pi->shape[0], (long long)pi->shape[1],
+                    decar_qtype_name(qtype));
+    if (qtype != DECAR_Q8_0) return DECAR_OK;
+    snprintf(nm, sizeof nm, "%s.scale", en->name);
+    sc = decar__st_find(st, nm);
+    if (!sc || !sc->f32 || sc->ndim != 2 || sc->shape[0] != pi->shape[0] || sc->shape[1] != nb)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "a q8_0 checkpoint lacks F32 tensor '%s' of shape [%lld, %lld]", nm,
+                    (long long)pi->shape[0], (long long)nb);
+    return DECAR_OK;
+}
+/* the quantized matrix en (checked by decar__st_check_qmat) into qm, and its dequantized values into w */
+static int decar__st_read_qmat(const decar__st *st, const uint8_t *b, const decar__st_entry *en, int qtype,
+                               const decar_param_info *pi, decar_qmat *qm, float *w, decar_error *e) {
+    int64_t N = pi->shape[0], K = pi->shape[1], nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, i;
+    const uint8_t *src = b + st->data_off + en->begin;
+    char nm[160];
+    int rc;
+    memset(qm, 0, sizeof *qm);
+    qm->type = qtype;
+    qm->rows = N;
+    qm->cols = K;
+    if (qtype == DECAR_QBF16) {
+        qm->bf16 = (uint16_t *)DECAR_MALLOC((size_t)(N * K) * sizeof(uint16_t) + 1);
+        if (!qm->bf16) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+        for (i = 0; i < N * K; i++) {
+            qm->bf16[i] = (uint16_t)(src[2 * i] | (src[2 * i + 1] << 8));
+            w[i] = decar__bf16_to_f32(qm->bf16[i]);
+            if (!(fabsf(w[i]) < INFINITY))
+                DECAR__FAIL(e, DECAR_ERR_NUMERIC, "tensor '%s' holds NaN or Inf at element %lld", en->name,
+                            (long long)i);
+        }
+        return DECAR_OK;
+    }
+    qm->q8 = (int8_t *)DECAR_MALLOC((size_t)(N * K) + 1);
+    qm->scale = (float *)DECAR_MALLOC((size_t)(N * nb) * sizeof(float) + 1);
+    if (!qm->q8 || !qm->scale) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    memcpy(qm->q8, src, (size_t)(N * K));
+    snprintf(nm, sizeof nm, "%s.scale", en->name);
+    rc = decar__st_copy(st, b, decar__st_find(st, nm), qm->scale, N * nb, e);
+    if (rc) return rc;
+    for (i = 0; i < N * nb; i++)
+        if (!(qm->scale[i] >= 0.0f)) DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' has a negative scale", nm);
+    for (i = 0; i < N * K; i++) {
+        if (qm->q8[i] == -128)
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' holds -128 (q8_0 uses -127..127)", en->name);
+        w[i] = (float)qm->q8[i] * qm->scale[(i / K) * nb + (i % K) / DECAR_Q8_BLOCK];
+    }
+    return DECAR_OK;
+}
 DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e) {
     static const char *prefix[3] = { "", "optim.m.", "optim.v." };
     decar__st st;
     decar_gpt_config c;
     decar_param_info *info = NULL;
     const uint8_t *b = (const uint8_t *)buf;
-    int rc, t, pass, n_tensors = 0, have_opt = 1;
+    int rc, t, pass, n_tensors = 0, have_opt = 1, qtype = DECAR_QNONE;
     uint64_t v;
     char nm[160];
     memset(g, 0, sizeof *g);
@@ -6658,6 +7003,10 @@ DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar
         if (!rc) rc = decar__meta_int(&st, "d_proj_hidden", &c.d_proj_hidden, e);
     }
     if (!rc) rc = decar_gpt_check_config(&c, e);
+    if (!rc && decar__st_meta(&st, "quant") && decar_qtype_parse(decar__st_meta(&st, "quant"), &qtype)) {
+        rc = DECAR_ERR_FORMAT;
+        decar__seterr(e, rc, "unknown quantization '%s' (decar reads q8_0 and bf16)", decar__st_meta(&st, "quant"));
+    }
     if (rc) goto done;
     /* every tensor of the layout, found with its shape, before the model is allocated */
     n_tensors = decar__gpt_layout(&c, NULL, NULL);
@@ -6684,6 +7033,10 @@ DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar
                 have_opt = 0;
                 break;
             } /* no optimizer state: a weights-only checkpoint */
+            if (pass == 0 && qtype && decar__gpt_is_matrix(&c, t)) {
+                if ((rc = decar__st_check_qmat(&st, en, qtype, pi, e))) goto done;
+                continue;
+            }
             if (!en->f32 || en->ndim != pi->ndim || en->shape[0] != pi->shape[0] ||
                 (pi->ndim == 2 && en->shape[1] != pi->shape[1])) {
                 rc = DECAR_ERR_FORMAT;
@@ -6696,13 +7049,26 @@ DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar
     }
     /* allocate, then copy the weights (and m, v when every one of them is there) */
     if ((rc = decar__gpt_alloc(g, &c, e))) goto done;
+    if (qtype) { /* a quantized file: the quantized copies as stored, the floats their dequantized values */
+        have_opt = 0;
+        g->q = (decar_qmat *)DECAR_MALLOC((size_t)n_tensors * sizeof(decar_qmat));
+        if (!g->q) {
+            rc = DECAR_ERR_NOMEM;
+            decar__seterr(e, rc, "no memory");
+        } else
+            memset(g->q, 0, (size_t)n_tensors * sizeof(decar_qmat));
+        g->qtype = qtype;
+    }
     for (pass = 0; pass < (have_opt ? 3 : 1) && !rc; pass++) {
         float *blk = pass == 0 ? g->params : pass == 1 ? g->m : g->v;
         for (t = 0; t < n_tensors && !rc; t++) {
             const decar_param_info *pi = &info[t];
             strcpy(nm, prefix[pass]);
             strcat(nm, pi->name); /* names are at most 63 characters: nm holds them */
-            rc = decar__st_copy(&st, b, decar__st_find(&st, nm), blk + pi->offset, pi->shape[0] * pi->shape[1], e);
+            if (qtype && decar__gpt_is_matrix(&c, t))
+                rc = decar__st_read_qmat(&st, b, decar__st_find(&st, nm), qtype, pi, &g->q[t], blk + pi->offset, e);
+            else
+                rc = decar__st_copy(&st, b, decar__st_find(&st, nm), blk + pi->offset, pi->shape[0] * pi->shape[1], e);
         }
     }
     if (rc) {
@@ -6764,6 +7130,7 @@ DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *
         const decar_param_info *pi = &g->info[t];
         float *dst = hf + pi->offset;
         const float *src = g->params + pi->offset;
+        memset(&ts[t], 0, sizeof ts[t]);
         ts[t].name = pi->name;
         ts[t].ndim = pi->ndim;
         ts[t].shape[0] = pi->shape[0];

@@ -233,6 +233,40 @@ static void bench_model(const char *name, int L, int H, int C) {
                 free(scb);
             }
         }
+        { /* quantized weights (decar quantize): batch-1 steps, and a top-2 ensemble of two quantized experts */
+            int types[2] = { DECAR_Q8_0, DECAR_QBF16 }, ti;
+            for (ti = 0; ti < 2; ti++) {
+                decar_gpt q1, q2;
+                decar_gpt *qx[2];
+                decar_ensemble qe;
+                double tq = 1e9, tqe = 1e9;
+                const char *tn = decar_qtype_name(types[ti]);
+                decar_gpt_init(&q1, &c, 1, &e);
+                decar_gpt_init(&q2, &c, 2, &e);
+                decar_gpt_quantize(&q1, types[ti], &e);
+                decar_gpt_quantize(&q2, types[ti], &e);
+                qx[0] = &q1;
+                qx[1] = &q2;
+                qe = decar_ensemble_of(qx, 2);
+                for (rep = 0; rep < reps; rep++) {
+                    double t1 = now();
+                    for (p = 0; p < n; p++) decar_gpt_step(&q1, kv, (int32_t)(p % 256), p, lg, sc, NULL);
+                    t1 = now() - t1;
+                    if (t1 < tq) tq = t1;
+                    t1 = now();
+                    decar_ensemble_generate(&qe, NULL, prompt, 1, n - 1, 1.0, 0, 1.0, 1, out, &nout, NULL, &e);
+                    t1 = now() - t1;
+                    if (t1 < tqe) tqe = t1;
+                }
+                printf("generate %s %s: batch 1 %.0f tok/s (%.2fx f32); top-2 %s ensemble %.0f tok/s (%.2fx one f32 "
+                       "expert)\n",
+                       name, tn, n / tq, tg / tq, tn, n / tqe, tg / tqe);
+                printf("RESULT gen_%s_%s %.1f\nRESULT gen_%s_%s_x %.3f\nRESULT ens2_%s_%s_x %.3f\n", tn, name, n / tq,
+                       tn, name, tg / tq, tn, name, tg / tqe);
+                decar_gpt_free(&q1);
+                decar_gpt_free(&q2);
+            }
+        }
         free(kv);
         free(lg);
         free(sc);

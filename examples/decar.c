@@ -978,6 +978,41 @@ static double unigram_bits(const decar_data *d, const decar_docset *ds) {
     return h / (double)ds->bytes;
 }
 
+/* ---- quantize: int8 (Q8_0) or bf16 weights for inference ----------------------------------------------------- */
+static int cmd_quantize(int argc, char **argv) {
+    /* clang-format off */
+    opt o[] = { { "model", NULL, 0, 0 }, { "out", NULL, 0, 0 },
+                { "dtype", "q8_0", "q8_0 (int8 with a float scale per 32 weights of a row) or bf16", 0 } };
+    /* clang-format on */
+    int n = NOPT(o), type, t, nq = 0;
+    size_t bytes = 0;
+    decar_gpt g;
+    decar_error e;
+    parse_opts(argc, argv, o, n, "quantize",
+               "--model CKPT --out CKPT [--dtype q8_0|bf16]\nWrites the model with its "
+               "weight matrices quantized, for sample, generate, eval and ens-eval (weights only).");
+    if (decar_qtype_parse(S(o, n, "dtype"), &type) || type == DECAR_QNONE)
+        fail(2, "decar quantize: --dtype must be q8_0 or bf16, not '%s'\n", S(o, n, "dtype"));
+    out_file_check("quantize", REQ(o, n, "out"));
+    if (decar_gpt_load(&g, REQ(o, n, "model"), &e)) die("quantize", &e);
+    if (decar_gpt_quantize(&g, type, &e)) die("quantize", &e);
+    for (t = 0; t < g.n_tensors; t++) {
+        int64_t ne = g.info[t].shape[0] * g.info[t].shape[1];
+        nq += g.q[t].type != DECAR_QNONE;
+        bytes +=
+            g.q[t].type == DECAR_Q8_0
+                ? (size_t)ne +
+                      (size_t)(g.info[t].shape[0] * ((g.info[t].shape[1] + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK)) * 4
+            : g.q[t].type == DECAR_QBF16 ? (size_t)ne * 2
+                                         : (size_t)ne * 4;
+    }
+    if (decar_gpt_save(&g, REQ(o, n, "out"), NULL, &e)) die("quantize", &e);
+    printf("%s: %d weight matrices as %s; weights %.2f MB (f32: %.2f MB)\n", REQ(o, n, "out"), nq,
+           decar_qtype_name(type), bytes / 1e6, g.n_params * 4 / 1e6);
+    decar_gpt_free(&g);
+    return 0;
+}
+
 static int cmd_eval(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "model", NULL, 0, 0 }, { "data", NULL, 0, 0 }, { "docs", NULL, 0, 0 }, { "ext", ".txt", 0, 0 },
@@ -1580,34 +1615,61 @@ static int cmd_average(int argc, char **argv) {
     return 0;
 }
 
-/* ---- plot: SVG of val loss vs tokens for several CSV logs ----------------------------------------------------- */
-/* a training log (decar train --log): the rows with a validation loss, as (tokens, bits per token) */
-static int read_log(const char *path, series *s) {
-    char line[512];
-    int rows = 0;
+/* ---- plot: SVG of columns of CSV files (training logs by default) ----------------------------------------------- */
+/* column index of name in a CSV header line (-1: none) */
+static int csv_column(const char *header, const char *name) {
+    size_t len = strlen(name);
+    const char *p = header;
+    int c = 0;
+    for (;;) {
+        if (!strncmp(p, name, len) && (p[len] == ',' || p[len] == '\n' || p[len] == '\r' || !p[len])) return c;
+        p = strchr(p, ',');
+        if (!p) return -1;
+        p++;
+        c++;
+    }
+}
+/* field c of a CSV line as a number in *v (nan and inf as strtod reads them); 1 when the field is missing or is not
+   a number */
+static int csv_number(const char *line, int c, double *v) {
+    const char *p = line;
+    char *end;
+    while (c-- > 0) {
+        p = strchr(p, ',');
+        if (!p) return 1;
+        p++;
+    }
+    *v = strtod(p, &end);
+    return end == p || (*end && *end != ',' && *end != '\n' && *end != '\r');
+}
+/* The rows of a CSV with a header as points (column x, column y); rows where either is missing or not finite are
+   skipped (a training log has no validation loss at most steps). Columns named *_loss are nats (decar train --log)
+   and are read as bits. */
+static int read_csv_xy(const char *path, const char *x, const char *y, series *s) {
+    char line[4096];
+    int rows = 0, cx, cy;
     FILE *f = fopen(path, "r");
     if (!f) {
         fprintf(stderr, "decar plot: cannot read %s\n", path);
         return 1;
     }
     s->name = path;
-    if (!fgets(line, sizeof line, f) || strncmp(line, "step,tokens,train_loss,val_loss", 31)) {
+    cx = fgets(line, sizeof line, f) ? csv_column(line, x) : -1;
+    cy = cx >= 0 ? csv_column(line, y) : -1;
+    if (cx < 0 || cy < 0) {
         fclose(f);
-        fprintf(stderr, "decar plot: %s is not a training log (header step,tokens,train_loss,val_loss,seconds)\n",
-                path);
+        fprintf(stderr, "decar plot: %s has no header with columns %s and %s\n", path, x, y);
         return 1;
     }
     while (fgets(line, sizeof line, f)) {
-        int st;
-        long long tok;
-        double tr, vl, sec;
+        double vx, vy;
         rows++;
-        if (sscanf(line, "%d,%lld,%lf,%lf,%lf", &st, &tok, &tr, &vl, &sec) != 5) {
+        if (csv_number(line, cx, &vx) || csv_number(line, cy, &vy)) {
             fclose(f);
-            fprintf(stderr, "decar plot: %s line %d is not step,tokens,train_loss,val_loss,seconds\n", path, rows + 1);
+            fprintf(stderr, "decar plot: %s line %d has no number in column %s or %s\n", path, rows + 1, x, y);
             return 1;
         }
-        if (!(vl == vl) || !isfinite(vl) || tok < 0) continue; /* no validation at this row */
+        if (!isfinite(vx) || !isfinite(vy)) continue;
         if (s->n == s->cap) {
             s->cap = s->cap ? 2 * s->cap : 256;
             s->x = (double *)realloc(s->x, (size_t)s->cap * 8);
@@ -1618,71 +1680,90 @@ static int read_log(const char *path, series *s) {
                 return 1;
             }
         }
-        s->x[s->n] = (double)tok;
-        s->y[s->n] = vl / log(2.0);
+        s->x[s->n] = vx;
+        s->y[s->n] = strlen(y) > 5 && !strcmp(y + strlen(y) - 5, "_loss") ? vy / log(2.0) : vy;
         s->n++;
     }
     fclose(f);
     return 0;
 }
+/* the axes of decar plot from its options: titles default to a training-log plot, or to the column names */
+static plot_axes plot_axes_of(opt *o, int n) {
+    plot_axes ax;
+    int logs = !strcmp(S(o, n, "x"), "tokens") && !strcmp(S(o, n, "y"), "val_loss");
+    const char *title =
+        logs ? "validation loss vs training tokens (each model's own held-out documents)" : S(o, n, "y");
+    ax.title = S(o, n, "title") ? S(o, n, "title") : title;
+    ax.xlabel = S(o, n, "xlabel") ? S(o, n, "xlabel") : logs ? "training tokens" : S(o, n, "x");
+    ax.ylabel = S(o, n, "ylabel") ? S(o, n, "ylabel") : logs ? "validation loss (bits per token)" : S(o, n, "y");
+    ax.logx = (int)I(o, n, "logx", 0, 1);
+    ax.colors = (int)I(o, n, "colors", 1, 10);
+    ax.has_hline = S(o, n, "hline") != NULL;
+    ax.hline = ax.has_hline ? F(o, n, "hline", -1e30, 1e30) : 0;
+    return ax;
+}
 static int cmd_plot(int argc, char **argv) {
-    const char *out = NULL;
-    int i, k, nf = 0, n_labels = 0;
-    series *sr;
-    FILE *f;
-    outset os;
+    /* clang-format off */
+    opt o[] = { { "out", NULL, 0, 0 },
+                { "labels", NULL, "what each line is, in the order of the CSVs (default: the file names)", 0 },
+                { "x", "tokens", "the x column of every CSV (a header name)", 0 },
+                { "y", "val_loss", "the y column (a *_loss column is nats, drawn in bits)", 0 },
+                { "logx", "0", "1: logarithmic x axis", 0 },
+                { "hline", NULL, "a dashed horizontal reference line at this y", 0 },
+                { "colors", "10", "colours cycled (1-10); each further cycle is drawn dashed, then solid", 0 },
+                { "title", NULL, "the plot's title", 0 }, { "xlabel", NULL, "the x axis title", 0 },
+                { "ylabel", NULL, "the y axis title", 0 } };
+    /* clang-format on */
+    int n = NOPT(o), i, k, nf = 0, no = 0, n_labels = 0;
+    char **opts = (char **)calloc((size_t)argc + 1, sizeof(char *));
+    char **files = (char **)calloc((size_t)argc + 1, sizeof(char *));
     char **labels = NULL;
+    series *sr = (series *)calloc((size_t)argc + 1, sizeof(series));
+    plot_axes ax;
+    outset os;
     memset(&os, 0, sizeof os);
-    for (i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            opt po = { "out", NULL, 0, 0 };
-            printf("usage: decar plot --out FILE.svg [--labels A,B,..] LOG.csv [LOG.csv ...]\nPlots validation loss "
-                   "(bits/token) against training tokens; one line per log (the CSV that decar train --log "
-                   "writes).\n\noptions:\n");
-            printf("  --%-16s %s\n", "out", opt_help(&po));
-            printf("  --%-16s %s\n", "labels", "what each line is, in the order of the logs (default: the file names)");
-            return 0;
-        }
+    for (i = 0; i < argc; i++) { /* options (with their values) apart from the CSV files */
+        int is_opt = !strncmp(argv[i], "--", 2) || !strcmp(argv[i], "-h");
+        if (is_opt) opts[no++] = argv[i];
+        if (is_opt && i + 1 < argc && strcmp(argv[i], "--help") && strcmp(argv[i], "-h")) opts[no++] = argv[++i];
+        if (!is_opt) files[nf++] = argv[i];
     }
-    sr = (series *)calloc((size_t)(argc > 0 ? argc : 1), sizeof(series));
-    for (i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--out")) {
-            if (i + 1 >= argc) fail(2, "decar plot: option --out needs a value\n");
-            out = argv[++i];
-            continue;
-        }
-        if (!strcmp(argv[i], "--labels")) {
-            decar_error e;
-            if (i + 1 >= argc) fail(2, "decar plot: option --labels needs a value\n");
-            if (decar_list_parse(argv[i + 1], strlen(argv[i + 1]), ',', &labels, &n_labels, &e))
-                fail(2, "decar plot: --labels: %s\n", e.msg);
-            i++;
-            continue;
-        }
-        if (!strncmp(argv[i], "--", 2)) fail(2, "decar plot: unknown option '%s' (see --help)\n", argv[i]);
-        if (read_log(argv[i], &sr[nf])) return 1;
-        nf++;
+    parse_opts(no, opts, o, n, "plot",
+               "--out FILE.svg [options] A.csv [B.csv ...]\nOne line per CSV: column --y "
+               "against column --x. By default the CSVs are training logs (decar train --log) and the plot is "
+               "validation loss (bits per token) against training tokens.");
+    out_file_check("plot", REQ(o, n, "out"));
+    if (!nf) fail(2, "decar plot: need at least one CSV to plot (see --help)\n");
+    if (S(o, n, "labels")) {
+        decar_error e;
+        if (decar_list_parse(S(o, n, "labels"), strlen(S(o, n, "labels")), ',', &labels, &n_labels, &e))
+            fail(2, "decar plot: --labels: %s\n", e.msg);
+        if (n_labels != nf) fail(2, "decar plot: %d labels for %d CSVs\n", n_labels, nf);
     }
-    if (!out || !nf) fail(2, "decar plot: need --out FILE.svg and at least one CSV log\n");
-    if (labels && n_labels != nf) fail(2, "decar plot: %d labels for %d logs\n", n_labels, nf);
-    out_file_check("plot", out);
-    for (i = 0, k = 0; i < nf; i++) k += sr[i].n;
-    if (!k) fail(1, "decar plot: the logs hold no validation loss (train with --val-every N)\n");
-    for (i = 0; i < nf; i++) { /* legends: --labels, or the file names */
-        const char *base = strrchr(sr[i].name, '/');
-        sr[i].name = labels ? labels[i] : base ? base + 1 : sr[i].name;
+    for (i = 0, k = 0; i < nf; i++) {
+        const char *base = strrchr(files[i], '/');
+        if (read_csv_xy(files[i], S(o, n, "x"), S(o, n, "y"), &sr[i])) return 1;
+        sr[i].name = labels ? labels[i] : base ? base + 1 : files[i];
+        k += sr[i].n;
     }
-    f = out_text(&os);
-    svg_plot(f, sr, nf, "validation loss vs training tokens (each model's own held-out documents)", "training tokens",
-             "validation loss (bits per token)");
+    if (!k)
+        fail(1, "decar plot: the CSVs hold no finite (%s, %s) (train with --val-every N)\n", S(o, n, "x"),
+             S(o, n, "y"));
+    ax = plot_axes_of(o, n);
+    for (i = 0; ax.logx && i < nf; i++)
+        for (k = 0; k < sr[i].n; k++)
+            if (!(sr[i].x[k] > 0)) fail(2, "decar plot: --logx 1 but %s has x = %g\n", files[i], sr[i].x[k]);
+    svg_plot(out_text(&os), sr, nf, &ax);
+    out_close(&os, REQ(o, n, "out"));
+    out_commit(&os, NULL);
     for (i = 0; i < nf; i++) {
         free(sr[i].x);
         free(sr[i].y);
     }
-    out_close(&os, out);
-    out_commit(&os, NULL);
     free(sr);
     free(labels);
+    free(opts);
+    free(files);
     return 0;
 }
 
@@ -2451,7 +2532,8 @@ int main(int argc, char **argv) {
                  { "cluster", cmd_cluster },   { "ens-eval", cmd_ens_eval }, { "generate", cmd_generate },
                  { "infill", cmd_infill },     { "average", cmd_average },   { "plot", cmd_plot },
                  { "vcluster", cmd_vcluster }, { "vtrain", cmd_vtrain },     { "caption", cmd_caption },
-                 { "export", cmd_export },     { "import", cmd_import },     { "tokenizer", cmd_tokenizer } };
+                 { "export", cmd_export },     { "import", cmd_import },     { "tokenizer", cmd_tokenizer },
+                 { "quantize", cmd_quantize } };
     int i;
     const char *usage = "usage: decar <command> [options]   (decar <command> --help for its options; decar --version)\n"
                         "commands:\n  train     train one model (--objective ar|dfm)\n  sample    sample from one "
@@ -2463,6 +2545,7 @@ int main(int argc, char **argv) {
                         "  vcluster  cluster images by pixel features: shards + router\n  vtrain    train an image "
                         "captioner (LLaVA-style prefix)\n  caption   caption held-out images with a routed ensemble\n"
                         "  tokenizer train a byte-level BPE tokenizer (GPT-2's vocab.json + merges.txt)\n"
+                        "  quantize  int8 (q8_0) or bf16 weights for inference\n"
                         "  export    write a model as Hugging Face GPT-2 (model.safetensors + config.json) or weights "
                         "only\n  import    read a Hugging Face GPT-2 directory into a decar checkpoint\n";
     if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {

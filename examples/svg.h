@@ -28,51 +28,111 @@ static void xml_text(FILE *f, const char *s, int max) {
     if (s[i]) fputs("...", f);
 }
 
-/* One SVG line plot: every series against a shared linear x axis (from 0) and y axis (its range), ticks at
-   fifths, axis titles, a legend. */
-static void svg_plot(FILE *f, const series *sr, int n, const char *title, const char *xlabel, const char *ylabel) {
-    static const char *colors[] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-                                    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf" };
-    double xmax = 0, ymin = 1e300, ymax = -1e300;
-    int i, k;
+/* what a plot shows besides its lines: titles, a logarithmic x axis (ticks at powers of ten), a dashed horizontal
+   reference line, and how lines are told apart (colors colours cycle; each further cycle is drawn dashed when odd) */
+typedef struct {
+    const char *title, *xlabel, *ylabel;
+    int logx;
+    int colors;
+    int has_hline;
+    double hline;
+} plot_axes;
+
+/* a tick label: 1.5M, 20k, 3e+14 */
+static void tick_text(char *tick, size_t n, double v) {
+    if (fabs(v) >= 1e9)
+        snprintf(tick, n, "%.2g", v);
+    else if (fabs(v) >= 1e6)
+        snprintf(tick, n, "%.3gM", v / 1e6);
+    else if (fabs(v) >= 1e3)
+        snprintf(tick, n, "%.3gk", v / 1e3);
+    else
+        snprintf(tick, n, "%.3g", v);
+}
+
+/* One SVG line plot: every series against a shared x axis (linear from 0, or logarithmic over the data's range) and
+   y axis (the data's range, with the reference line), ticks, axis titles, a marker at every point, a legend. */
+static void svg_plot(FILE *f, const series *sr, int n, const plot_axes *ax) {
+    static const char *palette[] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf" };
+    int ncol = ax->colors > 0 && ax->colors <= 10 ? ax->colors : 10;
+    double xmin = 1e300, xmax = ax->logx ? -1e300 : 0, ymin = 1e300, ymax = -1e300;
+    int i, k, points = 0;
     for (i = 0; i < n; i++)
         for (k = 0; k < sr[i].n; k++) {
-            xmax = sr[i].x[k] > xmax ? sr[i].x[k] : xmax;
+            double x = ax->logx ? log10(sr[i].x[k]) : sr[i].x[k];
+            xmin = x < xmin ? x : xmin;
+            xmax = x > xmax ? x : xmax;
             ymin = sr[i].y[k] < ymin ? sr[i].y[k] : ymin;
             ymax = sr[i].y[k] > ymax ? sr[i].y[k] : ymax;
+            points++;
         }
+    if (!ax->logx) xmin = 0;
+    if (ax->has_hline) {
+        ymin = ax->hline < ymin ? ax->hline : ymin;
+        ymax = ax->hline > ymax ? ax->hline : ymax;
+    }
     if (ymax <= ymin) ymax = ymin + 1;
+    if (xmax <= xmin) xmax = xmin + 1;
     fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='860' height='480' font-family='sans-serif' "
                "font-size='12'>\n<rect width='860' height='480' fill='white'/>\n");
-    fprintf(f, "<text x='330' y='20' text-anchor='middle' font-size='14'>%s</text>\n", title);
-    fprintf(f, "<line x1='70' y1='400' x2='590' y2='400' stroke='black'/>");
+    fprintf(f, "<text x='330' y='20' text-anchor='middle' font-size='14'>");
+    xml_text(f, ax->title, 200);
+    fprintf(f, "</text>\n<line x1='70' y1='400' x2='590' y2='400' stroke='black'/>");
     fprintf(f, "<line x1='70' y1='40' x2='70' y2='400' stroke='black'/>\n");
-    fprintf(f, "<text x='330' y='440' text-anchor='middle'>%s</text>\n", xlabel);
-    fprintf(f, "<text x='18' y='220' text-anchor='middle' transform='rotate(-90 18 220)'>%s</text>\n", ylabel);
-    for (k = 0; k <= 4; k++) {
+    fprintf(f, "<text x='330' y='440' text-anchor='middle'>");
+    xml_text(f, ax->xlabel, 200);
+    fprintf(f, "</text>\n<text x='18' y='220' text-anchor='middle' transform='rotate(-90 18 220)'>");
+    xml_text(f, ax->ylabel, 200);
+    fprintf(f, "</text>\n");
+    for (k = 0; k <= 4; k++) { /* y ticks at fifths; linear x ticks at fifths */
         double yv = ymin + (ymax - ymin) * k / 4;
-        double xv = xmax * k / 4;
         char tick[32];
-        if (xv >= 1e6)
-            snprintf(tick, sizeof tick, "%.3gM", xv / 1e6);
-        else if (xv >= 1e3)
-            snprintf(tick, sizeof tick, "%.3gk", xv / 1e3);
-        else
-            snprintf(tick, sizeof tick, "%.0f", xv);
         fprintf(f, "<text x='65' y='%.1f' text-anchor='end'>%.*f</text>\n", 400 - 360.0 * k / 4 + 4,
                 ymax - ymin < 0.1 ? 3 : 2, yv);
+        if (ax->logx) continue;
+        tick_text(tick, sizeof tick, xmax * k / 4);
         fprintf(f, "<text x='%.1f' y='416' text-anchor='middle'>%s</text>\n", 70 + 520.0 * k / 4, tick);
     }
+    if (ax->logx) { /* x ticks at the powers of ten in range, and at both ends */
+        double e;
+        for (e = ceil(xmin); e <= floor(xmax); e += 1) {
+            fprintf(f, "<line x1='%.1f' y1='400' x2='%.1f' y2='405' stroke='black'/>",
+                    70 + 520 * (e - xmin) / (xmax - xmin), 70 + 520 * (e - xmin) / (xmax - xmin));
+            fprintf(f, "<text x='%.1f' y='418' text-anchor='middle'>1e%d</text>\n",
+                    70 + 520 * (e - xmin) / (xmax - xmin), (int)e);
+        }
+        for (k = 0; k < 2; k++) {
+            char tick[32];
+            tick_text(tick, sizeof tick, pow(10, k ? xmax : xmin));
+            fprintf(f, "<text x='%d' y='432' text-anchor='middle' fill='#555'>%s</text>\n", k ? 590 : 70, tick);
+        }
+    }
+    if (ax->has_hline) {
+        double py = 400 - 360 * (ax->hline - ymin) / (ymax - ymin);
+        fprintf(f, "<line x1='70' y1='%.1f' x2='590' y2='%.1f' stroke='black' stroke-dasharray='2,3'/>\n", py, py);
+    }
     for (i = 0; i < n; i++) {
-        fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='1.5' points='", colors[i % 10]);
+        const char *color = palette[i % ncol];
+        const char *dash = (i / ncol) % 2 ? " stroke-dasharray='6,4'" : "";
+        fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='1.5'%s points='", color, dash);
         for (k = 0; k < sr[i].n; k++) {
-            double px = 70 + 520 * sr[i].x[k] / (xmax > 0 ? xmax : 1);
+            double x = ax->logx ? log10(sr[i].x[k]) : sr[i].x[k];
+            double px = 70 + 520 * (x - xmin) / (xmax - xmin);
             double py = 400 - 360 * (sr[i].y[k] - ymin) / (ymax - ymin);
             fprintf(f, "%.1f,%.1f ", px, py);
         }
         fprintf(f, "'/>\n");
-        fprintf(f, "<text x='600' y='%d' fill='%s'>", 50 + 16 * i, colors[i % 10]);
-        xml_text(f, sr[i].name, 40);
+        for (k = 0; points <= 200 && k < sr[i].n; k++) { /* markers, when the points are few enough to see */
+            double x = ax->logx ? log10(sr[i].x[k]) : sr[i].x[k];
+            double px = 70 + 520 * (x - xmin) / (xmax - xmin);
+            double py = 400 - 360 * (sr[i].y[k] - ymin) / (ymax - ymin);
+            fprintf(f, "<circle cx='%.1f' cy='%.1f' r='2.5' fill='%s'/>", px, py, color);
+        }
+        fprintf(f, "<line x1='600' y1='%d' x2='620' y2='%d' stroke='%s' stroke-width='1.5'%s/>", 46 + 16 * i,
+                46 + 16 * i, color, dash);
+        fprintf(f, "<text x='625' y='%d' fill='%s'>", 50 + 16 * i, color);
+        xml_text(f, sr[i].name, 36);
         fprintf(f, "</text>\n");
     }
     fprintf(f, "</svg>\n");

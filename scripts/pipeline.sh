@@ -7,7 +7,10 @@
 #   4. decar ens-eval: held-out bits per byte under every router and top-k; results.md, results.csv, curves.svg
 # Environment (defaults are the full demo; SMALL=1 is a 2-minute version; TINY=1 is the test suite's):
 #   DATA OUT KS STEPS LAYERS DIM HEADS SEQ BATCH LR VAL JOBS SEED DFM
-#   BASE=P (permille, e.g. 300): the paper's setting on top of the from-scratch rows. P of every 1000 training
+#   RUNS=FILE (default OUT/runs.csv): every result row is appended there with the run's full configuration and seed,
+#   so a second SEED (RUNS pointing at the first run's file) adds to the same table; results.md then shows the mean
+#   and the seed-to-seed standard deviation.
+#   BASE=P (permille, default 300; 0 = off): the paper's setting on top of the from-scratch rows. P of every 1000 training
 #   documents (by file name) pretrain a base model for BASE_STEPS (default STEPS/2) and are not clustered; the rest is
 #   the fine-tuning set: every expert (clustered and random split) is fine-tuned from the base on its shard for
 #   (STEPS - BASE_STEPS)/K steps, and a dense model from the base on the whole fine-tuning set for STEPS - BASE_STEPS
@@ -19,16 +22,16 @@
 #   total compute as the dense model, which trains STEPS steps from scratch. BRANCH=0 (default): from scratch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-D=build/decar
+D=${DECAR:-build/decar}
 [ -x $D ] || make -s build/decar
 DATA=${DATA:-data/corpus}; OUT=${OUT:-runs/demo}
 if [ -n "${TINY:-}" ]; then DEF="2|12|1|32|2|32|4|3e-3|300|1"
 elif [ -n "${SMALL:-}" ]; then DEF="4|160|2|64|2|64|16|3e-3|8|1"
-else DEF="4 8|1000|3|128|4|128|16|2e-3|8|1"; fi
+else DEF="4|1000|3|128|4|128|16|2e-3|8|0"; fi   # the paper's setting at K = 4 (12 min); KS="4 8" DFM=1: 35 min
 IFS='|' read -r dKS dSTEPS dL dC dH dT dB dLR dVAL dDFM <<< "$DEF"
 KS=${KS:-$dKS}; STEPS=${STEPS:-$dSTEPS}; LAYERS=${LAYERS:-$dL}; DIM=${DIM:-$dC}; HEADS=${HEADS:-$dH}; SEQ=${SEQ:-$dT}
 BATCH=${BATCH:-$dB}; LR=${LR:-$dLR}; VAL=${VAL:-$dVAL}; JOBS=${JOBS:-2}; SEED=${SEED:-1}; DFM=${DFM:-$dDFM}
-BASE=${BASE:-0}; BASE_STEPS=${BASE_STEPS:-$((STEPS / 2))}
+BASE=${BASE:-300}; BASE_STEPS=${BASE_STEPS:-$((STEPS / 2))}
 BRANCH=${BRANCH:-0}; MC=${MC:-$([ -n "${SMALL:-}${TINY:-}" ] && echo 1 || echo 2)}   # DFM bound: Monte Carlo draws of t per window
 mkdir -p $OUT/models $OUT/logs
 rm -f $OUT/results.csv
@@ -147,15 +150,22 @@ if [ "$DFM" = 1 ]; then   # masked DFM rows: the same pipeline with --objective 
 fi
 
 say "results"
+RUNS=${RUNS:-$OUT/runs.csv}   # the rows with the run's configuration: a plain table to redraw and to add seeds to
+H="seed,data,ks,steps,layers,dim,heads,seq,batch,lr,val_permille,base_permille,base_steps,branch,bpe,dfm"
+H="$H,model,router,topk,domain,bits_per_byte,bytes"
+[ -s $RUNS ] || echo "$H" > $RUNS
+head -1 $RUNS | grep -qx "$H" || { echo "pipeline.sh: $RUNS has another header" >&2; exit 1; }
+CONF="$SEED,$DATA,${KS// /+},$STEPS,$LAYERS,$DIM,$HEADS,$SEQ,$BATCH,$LR,$VAL,$BASE,$BASE_STEPS,$BRANCH,${BPE:-0},$DFM"
+awk -v c="$CONF" 'NR > 1 { print c "," $0 }' $OUT/results.csv >> $RUNS
 $D plot --out $OUT/curves.svg --labels "dense model (all data)$(for K in $KS; do printf ',clustered expert 0 of %d,random-split expert 0 of %d' $K $K; done)" \
   $OUT/logs/dense.csv $(for K in $KS; do echo $OUT/logs/c${K}_0.csv $OUT/logs/r${K}_0.csv; done)
 V=$([ "${BPE:-0}" -gt 0 ] && echo $((BPE + 1)) || echo 258)
 PARAMS=$(( V * DIM + SEQ * DIM + LAYERS * (12 * DIM * DIM + 13 * DIM) + 2 * DIM ))
 LMPARAMS=$(( V * 32 + SEQ * 32 + 12 * 32 * 32 + 13 * 32 + 2 * 32 ))   # a router LM of R6: 1 layer, d 32
-bash scripts/results.sh $OUT "$KS" $PARAMS $LMPARAMS > $OUT/results.md
-K=$(echo $KS | tr ' ' '\n' | tail -1)
-C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/c${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
-{ echo; echo "## Samples from the clustered ensemble (K=$K, cosine router, top-2, temperature 0.8)"; echo
+RUNS=$RUNS CONF="$CONF" bash scripts/results.sh $OUT "$KS" $PARAMS $LMPARAMS > $OUT/results.md
+K=$(echo $KS | tr ' ' '\n' | tail -1); P=$([ "$BASE" -gt 0 ] && echo fc || echo c)   # samples: the fine-tuned experts in the paper setting
+C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/$P${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
+{ echo; echo "## Samples from the clustered ensemble (K=$K$([ $P = fc ] && echo ", fine-tuned from the base"), cosine router, top-2, temperature 0.8)"; echo
   for p in "int main(" "And the LORD said" "def __init__(self"; do
     echo '```'; $D generate $TOK --experts $C --router $OUT/k$K/router.safetensors --route cosine --route-k 2 --prompt "$p" --n 160 --seed 7 --threads $JOBS 2>>$OUT/samples.log; echo '```'
   done; } >> $OUT/results.md

@@ -186,7 +186,7 @@ case_ "train out is dir" "directory" $X train --data $C $TR --out "$O"
 case_ "train log under a file" "not a directory" $X train --data $C $TR --out "$O/x.safetensors" --log "$D/afile/l.csv"
 case_ "plot out under a file" "not a directory" $X plot --out "$D/afile/p.svg" "$D/log_ok.csv"
 case_ "plot bad log" "line 2" $X plot --out "$O/p.svg" "$D/log_bad.csv"
-case_ "plot not a log" "not a training log" $X plot --out "$O/p.svg" "$D/notalog.csv"
+case_ "plot not a log" "no header with columns" $X plot --out "$O/p.svg" "$D/notalog.csv"
 case_ "plot no logs" "at least one" $X plot --out "$O/p.svg"
 case_ "plot missing log" "cannot read" $X plot --out "$O/p.svg" "$D/none.csv"
 case_ "plot labels vs logs" "labels for" $X plot --out "$O/p.svg" --labels a,b "$D/log_ok.csv"
@@ -221,6 +221,16 @@ case_ "images vs captions" "captions" $X vtrain --images "$D/img2" --steps 1 --o
 case_ "images missing" "cannot open" $X vtrain --images "$D/none" --steps 1 --out "$O/v.safetensors"
 case_ "vcluster out is a file" "not a directory" $X vcluster --images "$D/img2" --out "$D/afile"
 case_ "caption with a text model" "prefix" $X caption --experts $A --route uniform --images "$D/img3"
+# ---- quantized checkpoints
+$X quantize --model $A --out "$D/q8.safetensors" > /dev/null || { echo "FAILED: fixture q8"; exit 1; }
+head -c 1000 "$D/q8.safetensors" > "$D/q8_cut.safetensors"
+sed 's/"quant":"q8_0"/"quant":"q4_7"/' "$D/q8.safetensors" > "$D/q_unknown.safetensors"
+case_ "quantize unknown dtype" "q8_0 or bf16" $X quantize --model $A --out "$O/q.safetensors" --dtype int4
+case_ "quantize twice, another type" "already quantized" $X quantize --model "$D/q8.safetensors" --out "$O/q.safetensors" --dtype bf16
+case_ "quantize a missing model" "cannot open" $X quantize --model "$D/none.safetensors" --out "$O/q.safetensors"
+case_ "quantized checkpoint truncated" "truncated" $X sample --model "$D/q8_cut.safetensors" --n 2
+case_ "quantized checkpoint, unknown quantization" "unknown quantization" $X sample --model "$D/q_unknown.safetensors" --n 2
+case_ "training a quantized model" "inference" $X train --data $C $TR --init "$D/q8.safetensors" --out "$O/x.safetensors"
 total=$((pass + fail))
 echo "bad-input catalogue: $total cases, $pass clean failures, $fail wrong"
 [ $fail -eq 0 ] && [ $total -ge 100 ]

@@ -182,6 +182,30 @@ step "the whole pipeline on a tiny corpus (cluster, experts, baselines, evaluati
 run env SMALL=1 TINY=1 DATA=$B/tinycorpus OUT=$B/pipe bash scripts/pipeline.sh > $B/pipe.log 2>&1 || tail -20 $B/pipe.log
 for f in results.md results.csv curves.svg; do [ -s $B/pipe/$f ] || { echo "FAILED: pipeline did not write $f"; fails=$((fails + 1)); }; done
 grep -q "clustered" $B/pipe/results.csv 2>/dev/null && echo "pipeline results: $(grep -c . $B/pipe/results.csv) rows"
+# runs.csv: every row with the configuration and seed; a second seed (here: seed 1's rows + 0.1 bits, as seed 2) gives
+# results.md a mean and standard deviation column: mean = x + 0.05, sd = 0.1 / sqrt(2)
+if head -1 $B/pipe/runs.csv 2>/dev/null | grep -q "^seed,data,ks,steps,.*,model,router,topk,domain,bits_per_byte,bytes$"; then
+  awk -F, -v OFS=, 'NR > 1 && $1 == 1 { $1 = 2; $21 = $21 + 0.1; print }' $B/pipe/runs.csv >> $B/pipe/runs.csv
+  CONF=$(awk -F, 'NR == 2 { for (i = 1; i <= 16; i++) printf "%s%s", $i, (i < 16 ? "," : "") }' $B/pipe/runs.csv)
+  RUNS=$B/pipe/runs.csv CONF="$CONF" bash scripts/results.sh $B/pipe 2 0 0 > $B/pipe/results2.md
+  want=$(awk -F, '$1 == "dense-ft" && $4 == "all" { printf "%.4f ± %.4f", $5 + 0.05, 0.1 / sqrt(2) }' $B/pipe/results.csv)
+  grep -q "over 2 seeds" $B/pipe/results2.md && grep "^| dense-ft |" $B/pipe/results2.md | grep -qF "$want" &&
+    echo "ok  two seeds: dense-ft $want" || { echo "FAILED: results.sh mean ± sd over seeds (wanted $want)"; fails=$((fails + 1)); }
+else echo "FAILED: pipeline did not write runs.csv with its configuration"; fails=$((fails + 1)); fi
+
+step "the scaling study on a tiny corpus (ensemble / dense ratio against training FLOPs; CSV, table, plot)"
+run env TINY=1 DATA=$B/tinycorpus OUT=$B/scal bash scripts/scaling.sh > $B/scal.log 2>&1 || tail -20 $B/scal.log
+n=$(($(grep -c . $B/scal/scaling.csv 2>/dev/null || echo 1) - 1))
+[ $n -eq 32 ] && echo "ok  scaling.csv: $n rows" || { echo "FAILED: scaling.csv has $n rows, wanted 32"; fails=$((fails + 1)); }
+[ "$(grep -c "<polyline" $B/scal/scaling.svg 2>/dev/null)" = 4 ] || { echo "FAILED: scaling.svg has no 4 lines"; fails=$((fails + 1)); }
+# the table's ratio is the CSV's ensemble / dense bits per byte of one (init, size, budget)
+want=$(awk -F, '$3 == "scratch" && $5 == 8 && $14 == 4 { b[$13] = $21 } END { printf "%.4f", b[2] / b[1] }' $B/scal/scaling.csv)
+grep "^| 1L d8 | scratch | 2 | $want |" $B/scal/scaling.md > /dev/null && echo "ok  scaling.md ratio $want" ||
+  { echo "FAILED: scaling.md has no ratio $want"; fails=$((fails + 1)); }
+awk -F, -v OFS=, 'NR > 1 { $1 = 2; print }' $B/scal/scaling.csv >> $B/scal/scaling.csv
+run bash scripts/scaling_report.sh $B/scal
+grep -q "(2 seeds)" $B/scal/scaling.md && grep -q "$want ± 0.0000" $B/scal/scaling.md && echo "ok  scaling report over 2 seeds" ||
+  { echo "FAILED: scaling report over 2 seeds"; fails=$((fails + 1)); }
 
 step "examples/pipeline.c: the whole method through the library alone (under 80 lines)"
 run gcc -std=c99 -O2 -fopenmp -march=native -Wall -Wextra -Wpedantic -Werror -o $B/pipeline examples/pipeline.c -lm

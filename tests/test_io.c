@@ -519,9 +519,83 @@ static void test_tokenizer(void) {
     }
 }
 
+/* quantized models: a KV-cache step through the quantized kernels gives the logits of a float model holding the
+   dequantized weights (the same weights, another kernel); a save/load round trip keeps every bit; training, a second
+   quantization and a broken file are refused */
+static void test_quantized(void) {
+    int ty;
+    for (ty = DECAR_Q8_0; ty <= DECAR_QBF16; ty++) {
+        decar_gpt g, f, h;
+        decar_gpt_config c = decar_gpt_config_of(2, 2, 40, 9); /* d 40, 160: a whole Q8 block and a partial one */
+        decar_error e;
+        void *buf;
+        size_t len;
+        int t, pos, same = 1;
+        float *kv = (float *)malloc(decar_gpt_kv_size(&c) * 4), *sc = (float *)malloc(decar_gpt_step_scratch(&c) * 4);
+        float *lg = (float *)malloc((size_t)c.vocab_size * 4 * 3);
+        float *lf = lg + c.vocab_size, *lh = lf + c.vocab_size;
+        double d = 0, m = 1e-3;
+        CHECK(decar_gpt_init(&g, &c, 5, &e) == 0 && decar_gpt_init(&f, &c, 5, &e) == 0, "init");
+        CHECK(decar_gpt_quantize(&g, ty, &e) == 0 && g.qtype == ty, "quantize %s", decar_qtype_name(ty));
+        memcpy(f.params, g.params, g.n_params * 4);
+        CHECK(decar_gpt_save_mem(&g, 1, NULL, &buf, &len, &e) == 0, "save %s", decar_qtype_name(ty));
+        CHECK(decar_gpt_load_mem(&h, buf, len, &e) == 0 && h.qtype == ty, "load %s: %s", decar_qtype_name(ty), e.msg);
+        CHECK(!memcmp(g.params, h.params, g.n_params * 4), "%s round trip: the same dequantized weights",
+              decar_qtype_name(ty));
+        for (t = 0; t < g.n_tensors; t++) {
+            int64_t ne = g.info[t].shape[0] * g.info[t].shape[1];
+            if (g.q[t].type != h.q[t].type) same = 0;
+            if (g.q[t].q8 && (memcmp(g.q[t].q8, h.q[t].q8, (size_t)ne) ||
+                              memcmp(g.q[t].scale, h.q[t].scale, (size_t)(g.info[t].shape[0] * 2) * 4)))
+                same = 0;
+            if (g.q[t].bf16 && memcmp(g.q[t].bf16, h.q[t].bf16, (size_t)ne * 2)) same = 0;
+        }
+        CHECK(same && g.q[DECAR__WTE].type == ty && g.q[DECAR__WPE].type == DECAR_QNONE,
+              "%s round trip: the same quantized matrices (wte quantized, wpe not)", decar_qtype_name(ty));
+        for (pos = 0; pos < 6; pos++) decar_gpt_step(&g, kv, (pos * 37) % 256, pos, lg, sc, NULL);
+        for (pos = 0; pos < 6; pos++) decar_gpt_step(&f, kv, (pos * 37) % 256, pos, lf, sc, NULL);
+        for (pos = 0; pos < 6; pos++) decar_gpt_step(&h, kv, (pos * 37) % 256, pos, lh, sc, NULL);
+        for (t = 0; t < c.vocab_size; t++) {
+            d = fabs(lg[t] - lf[t]) > d ? fabs(lg[t] - lf[t]) : d;
+            m = fabs(lf[t]) > m ? fabs(lf[t]) : m;
+        }
+        CHECK(d / m < 1e-5, "%s step = the float step on the dequantized weights (%.2g)", decar_qtype_name(ty), d / m);
+        CHECK(!memcmp(lg, lh, (size_t)c.vocab_size * 4), "%s: a loaded model steps to the same bits",
+              decar_qtype_name(ty));
+        CHECK(decar_gpt_quantize(&g, ty == DECAR_Q8_0 ? DECAR_QBF16 : DECAR_Q8_0, &e) == DECAR_ERR_ARG,
+              "a second quantization is refused");
+        {
+            decar_opt o = decar_opt_default();
+            decar_train_opts to;
+            decar_data dd;
+            memset(&to, 0, sizeof to);
+            memset(&dd, 0, sizeof dd);
+            to.batch = 1;
+            to.seq_len = 4;
+            to.steps = 1;
+            CHECK(decar_train(&g, NULL, &dd, &o, &to, NULL, NULL, &e) == DECAR_ERR_ARG && strstr(e.msg, "inference"),
+                  "training a quantized model is refused: %s", e.msg);
+        }
+        if (ty == DECAR_Q8_0) { /* -128 is outside Q8_0's symmetric range */
+            void *b2;
+            size_t l2;
+            g.q[DECAR__BLOCK(0) + DECAR__QKV_W].q8[3] = -128;
+            CHECK(decar_gpt_save_mem(&g, 0, NULL, &b2, &l2, &e) == 0, "save");
+            expect_reject(b2, l2, "q8_0 value -128", "-128");
+            DECAR_FREE(b2);
+        }
+        DECAR_FREE(buf);
+        decar_gpt_free(&g);
+        decar_gpt_free(&f);
+        decar_gpt_free(&h);
+        free(kv), free(sc), free(lg);
+    }
+}
+
 int main(void) {
     printf("test_io\n");
     test_checkpoints();
+    test_quantized();
     test_npy();
     test_data();
     test_resume();

@@ -54,6 +54,33 @@ static void test_matmul(int64_t M, int64_t K, int64_t N) {
     free(db2);
 }
 
+/* quantized weights: the rounding is within half a step (Q8_0: scale / 2; bf16: 2^-9 relative), the kernel matches
+   its reference, and the reference matches the float product over the dequantized weights (the same weights) */
+static void test_qlinear(int type, int64_t M, int64_t K, int64_t N) {
+    float *x = randn(M * K, 1), *w = randn(N * K, 0.3f), *b = randn(N, 1), *w0, *o1 = randn(M * N, 1);
+    float *o2 = randn(M * N, 1), *o3 = randn(M * N, 1);
+    int64_t nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, i, bad = 0;
+    decar_qmat q;
+    decar_error e;
+    for (i = 0; i < K && N > 1; i++) w[N * K - 1 - i] = 0.0f; /* a zero row: scale 0 */
+    w0 = copy(w, N * K);
+    CHECK(decar_qmat_make(&q, type, w, N, K, &e) == DECAR_OK, "qmat_make %s", decar_qtype_name(type));
+    for (i = 0; i < N * K; i++) {
+        double step = type == DECAR_Q8_0 ? q.scale[(i / K) * nb + (i % K) / DECAR_Q8_BLOCK] : fabs(w0[i]) / 128.0;
+        bad += fabs((double)w[i] - w0[i]) > 0.5 * step * (1 + 1e-6) + 1e-30;
+    }
+    CHECK(!bad, "%s %lldx%lld: %lld weights off by more than half a step", decar_qtype_name(type), (long long)N,
+          (long long)K, (long long)bad);
+    decar_qlinear_forward(o1, x, &q, b, M);
+    decar_qlinear_forward_ref(o2, x, &q, b, M);
+    decar_matmul_forward_ref(o3, x, w, b, M, K, N);
+    CHECK(rel(o1, o2, M * N) < 1e-5 && rel(o2, o3, M * N) < 1e-6,
+          "qlinear %s %lldx%lldx%lld: kernel %.2g, weights %.2g", decar_qtype_name(type), (long long)M, (long long)K,
+          (long long)N, rel(o1, o2, M * N), rel(o2, o3, M * N));
+    decar_qmat_free(&q);
+    free(x), free(w), free(b), free(w0), free(o1), free(o2), free(o3);
+}
+
 static void test_rows(int64_t rows, int64_t C) {
     int64_t n = rows * C;
     float *x = randn(n, 2), *w = randn(C, 1), *b = randn(C, 1), *dout = randn(n, 1);
@@ -148,6 +175,16 @@ int main(void) {
     test_matmul(7, 13, 5);
     test_matmul(37, 65, 51);
     test_matmul(130, 97, 259);
+    {
+        int ty;
+        for (ty = DECAR_Q8_0; ty <= DECAR_QBF16; ty++) {
+            test_qlinear(ty, 1, 1, 1);
+            test_qlinear(ty, 1, 37, 13);
+            test_qlinear(ty, 3, 64, 8);
+            test_qlinear(ty, 5, 100, 21);
+            test_qlinear(ty, 33, 70, 9);
+        }
+    }
     test_rows(1, 1);
     test_rows(3, 7);
     test_rows(17, 65);
