@@ -1,4 +1,4 @@
-/* decar.h - v0.4 - decentralized autoregressive generation in one C header.
+/* decar.h - v0.5 - decentralized autoregressive generation in one C header.
    Public domain / MIT (your choice), see the end of the file.
 
    Train small expert language models apart, each on one cluster of the data, with no gradients or messages between
@@ -61,11 +61,12 @@
      temporary, fsynced, then renamed (decar_write_files_atomic commits several at once).
 
    LIMITS
-     float32 only. Element counts and offsets are int64/size_t. Tensors have at most 4 dimensions.
-     Tokens are int32. The default tokenizer is bytes: 256 byte symbols plus DECAR_TOK_EOT (end of document) and
-     DECAR_TOK_MASK (the DFM mask token): vocab 258. A byte-level BPE (decar_tokenizer) has its own EOT and puts
-     the mask after its tokens; every vocabulary of 258 or more ends with its mask (decar_gpt_classes / _mask).
-     No CUDA backend: DECAR_USE_CUDA is reserved (the CUDA path has not been written or run on a GPU yet).
+     Training is float32. Inference can read int8 (Q8_0) or bf16 weight matrices (decar_gpt_quantize, section 10;
+     activations, KV caches and the rest stay float32). Element counts and offsets are int64/size_t. Tensors have at
+   most 4 dimensions. Tokens are int32. The default tokenizer is bytes: 256 byte symbols plus DECAR_TOK_EOT (end of
+   document) and DECAR_TOK_MASK (the DFM mask token): vocab 258. A byte-level BPE (decar_tokenizer) has its own EOT and
+   puts the mask after its tokens; every vocabulary of 258 or more ends with its mask (decar_gpt_classes / _mask). No
+   CUDA backend: DECAR_USE_CUDA is reserved (the CUDA path has not been written or run on a GPU yet).
 
    DOCUMENT BOUNDARIES
      Training windows are cut from the stream "EOT doc1 EOT doc2 ...": one end-of-document token between
@@ -83,10 +84,10 @@
       7 features: tf-idf hashing, any feature function, pixels, .npy
       8 clustering: spherical balanced k-means, two-stage
       9 routing: R1-R4', the router of a partition, decar_cluster_docs
-     10 model: GPT with an optional image prefix, KV-cache inference
+     10 model: GPT with an optional image prefix, KV-cache inference, quantized weights
      11 losses: AR cross-entropy, masked DFM corruption
      12 training: AdamW, the step, the loop
-     13 checkpoints: safetensors, Hugging Face GPT-2
+     13 checkpoints: safetensors (float or quantized), Hugging Face GPT-2
      14 ensemble: mixture weights, AR generation, held-out evaluation
      15 samplers: from a distribution; masked DFM (Euler, first-hitting, left-to-right)
 
@@ -140,6 +141,9 @@
           decar_ws (no allocation per product). One error contract: decar_ensemble_generate, decar_kmeans and
           decar_sample_probs return a status (results in out-parameters); decar_feat_apply, decar_data_batch and
           the KV-cache steps take a decar_error. Sections renumbered in the order data flows. Checkpoints unchanged.
+     0.5  quantized inference: decar_gpt_quantize (Q8_0: int8 with a float scale per 32 weights of a row; bf16),
+          decar_qlinear_forward (+ _ref), quantized checkpoints (I8 + "<name>.scale" F32, or BF16, "quant" in the
+          metadata); decar_st_tensor gained dtype and raw (decar_st_tensor_of fills them). decar_gpt gained qtype, q.
 */
 #ifndef DECAR_H
 #define DECAR_H
@@ -147,8 +151,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DECAR_VERSION "0.4"
-#define DECAR_VERSION_NUM 400
+#define DECAR_VERSION "0.5"
+#define DECAR_VERSION_NUM 500
 
 #ifdef DECAR_STATIC
 #if defined(__GNUC__) || defined(__clang__)
@@ -850,7 +854,10 @@ DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const decar_dat
 /* ---------------------------------------------------------------------------------------------------------------
    13. checkpoints: a model in safetensors. Tensors are F32 with the nanoGPT names of section 10; optimizer
    moments (with_opt) are "optim.m.<name>", "optim.v.<name>". __metadata__ holds the config, step, rng state, and
-   "decar_crc32" of the data section (detects bit flips). Hugging Face GPT-2 interchange.
+   "decar_crc32" of the data section (detects bit flips). A quantized model (decar_gpt_quantize) is saved without
+   optimizer state, with "quant": "q8_0" or "bf16" in the metadata and its weight matrices (each block's c_attn,
+   attn.c_proj, c_fc, mlp.c_proj and wte) as I8 (N, K) plus "<name>.scale" F32 (N, ceil(K / 32)), or as BF16 (N, K);
+   every other tensor stays F32. Loading reads either. Hugging Face GPT-2 interchange.
    --------------------------------------------------------------------------------------------------------------- */
 /* extra_meta: NULL or a JSON-escaped list of additional  "key":"value" pairs without braces. */
 DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *extra_meta, void **buf, size_t *len,
@@ -3578,46 +3585,94 @@ DECARDEF int decar_qmat_make(decar_qmat *qm, int type, float *w, int64_t rows, i
         }
     return DECAR_OK;
 }
-/* sums[r] = x . w[n0 + r] for the nr (<= 8) rows from n0: blocks of 8 rows share each load of x and keep 8
-   independent accumulators (like decar_linear_forward's small-M path); one row at a time for the last nr < 8 */
+/* acc[r] (vectors) = x . w[n0 + r] over the first kv inputs (whole Q8 blocks) for 4 rows: per block b,
+   t_r = x[b] . q_r[b] (4 independent chains), then acc_r += scale_r[b] t_r. Four rows keep t and acc in registers
+   (AVX2 has 16); x stays in L1 for the next four */
+static void decar__q8_rows4(decar__v *acc, const float *x, const decar_qmat *w, int64_t n0, int64_t kv) {
+    const int64_t K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
+    const int8_t *q = w->q8 + n0 * K;
+    const float *s = w->scale + n0 * nb;
+    decar__v a0 = decar__vzero(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t k, b;
+    for (k = 0, b = 0; k < kv; k += DECAR_Q8_BLOCK, b++) {
+        decar__v t0 = decar__vzero(), t1 = t0, t2 = t0, t3 = t0;
+        int i;
+        for (i = 0; i < DECAR_Q8_BLOCK; i += DECAR__VW) {
+            decar__v xv = decar__vload(x + k + i);
+            t0 = decar__vfma(xv, decar__vload_i8(q + k + i), t0);
+            t1 = decar__vfma(xv, decar__vload_i8(q + K + k + i), t1);
+            t2 = decar__vfma(xv, decar__vload_i8(q + 2 * K + k + i), t2);
+            t3 = decar__vfma(xv, decar__vload_i8(q + 3 * K + k + i), t3);
+        }
+        a0 = decar__vfma(decar__vset1(s[b]), t0, a0);
+        a1 = decar__vfma(decar__vset1(s[nb + b]), t1, a1);
+        a2 = decar__vfma(decar__vset1(s[2 * nb + b]), t2, a2);
+        a3 = decar__vfma(decar__vset1(s[3 * nb + b]), t3, a3);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+/* acc[r] = x . bf16(w[n0 + r]) over the first kv inputs for 8 rows: 8 independent accumulators, one load of x */
+static void decar__bf16_rows8(decar__v *acc, const float *x, const decar_qmat *w, int64_t n0, int64_t kv) {
+    const int64_t K = w->cols;
+    const uint16_t *h = w->bf16 + n0 * K;
+    decar__v a0 = decar__vzero(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    int64_t k;
+    for (k = 0; k < kv; k += DECAR__VW) {
+        decar__v xv = decar__vload(x + k);
+        a0 = decar__vfma(xv, decar__vload_bf16(h + k), a0);
+        a1 = decar__vfma(xv, decar__vload_bf16(h + K + k), a1);
+        a2 = decar__vfma(xv, decar__vload_bf16(h + 2 * K + k), a2);
+        a3 = decar__vfma(xv, decar__vload_bf16(h + 3 * K + k), a3);
+        a4 = decar__vfma(xv, decar__vload_bf16(h + 4 * K + k), a4);
+        a5 = decar__vfma(xv, decar__vload_bf16(h + 5 * K + k), a5);
+        a6 = decar__vfma(xv, decar__vload_bf16(h + 6 * K + k), a6);
+        a7 = decar__vfma(xv, decar__vload_bf16(h + 7 * K + k), a7);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    acc[4] = a4;
+    acc[5] = a5;
+    acc[6] = a6;
+    acc[7] = a7;
+}
+/* sums[r] = x . w[n0 + r] for the nr (<= 8) rows from n0: 8 rows at a time through the kernels above (each row's
+   sum in a fixed order: vsum8), the last nr < 8 rows one at a time */
 static void decar__qrows(float *sums, const float *x, const decar_qmat *w, int64_t n0, int nr) {
     const int64_t K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
-    const int64_t kv = w->type == DECAR_Q8_0 ? K / DECAR_Q8_BLOCK * DECAR_Q8_BLOCK : K / DECAR__VW * DECAR__VW;
+    const int q8 = w->type == DECAR_Q8_0;
+    const int64_t kv = q8 ? K / DECAR_Q8_BLOCK * DECAR_Q8_BLOCK : K / DECAR__VW * DECAR__VW;
     decar__v acc[8];
-    int r, g = nr == 8 ? 8 : 1; /* rows per pass */
-    int64_t k, r0;
-    for (r0 = 0; r0 < nr; r0 += g) {
-        for (r = 0; r < g; r++) acc[r] = decar__vzero();
-        if (w->type == DECAR_Q8_0) {
-            /* acc_r += scale[r][b] * (x[b] . q[r][b]) over the whole blocks b */
-            for (k = 0; k < kv; k += DECAR_Q8_BLOCK)
-                for (r = 0; r < g; r++) {
-                    const int8_t *q = w->q8 + (n0 + r0 + r) * K + k;
-                    decar__v t = decar__vzero();
-                    int i;
-                    for (i = 0; i < DECAR_Q8_BLOCK; i += DECAR__VW)
-                        t = decar__vfma(decar__vload(x + k + i), decar__vload_i8(q + i), t);
-                    acc[r] = decar__vfma(decar__vset1(w->scale[(n0 + r0 + r) * nb + k / DECAR_Q8_BLOCK]), t, acc[r]);
-                }
-        } else {
-            /* acc_r += x[k..] * bf16(w[r][k..]) */
-            for (k = 0; k < kv; k += DECAR__VW) {
-                decar__v xv = decar__vload(x + k);
-                for (r = 0; r < g; r++)
-                    acc[r] = decar__vfma(xv, decar__vload_bf16(w->bf16 + (n0 + r0 + r) * K + k), acc[r]);
-            }
+    int r;
+    int64_t k;
+    if (nr == 8 && q8) {
+        decar__q8_rows4(acc, x, w, n0, kv);
+        decar__q8_rows4(acc + 4, x, w, n0 + 4, kv);
+    }
+    if (nr == 8 && !q8) decar__bf16_rows8(acc, x, w, n0, kv);
+    if (nr == 8) decar__vsum8(acc, sums);
+    for (r = 0; r < nr && nr < 8; r++) { /* one row: the same sums with one accumulator */
+        decar__v a = decar__vzero();
+        for (k = 0; k < kv && q8; k += DECAR_Q8_BLOCK) {
+            decar__v t = decar__vzero();
+            int i;
+            for (i = 0; i < DECAR_Q8_BLOCK; i += DECAR__VW)
+                t = decar__vfma(decar__vload(x + k + i), decar__vload_i8(w->q8 + (n0 + r) * K + k + i), t);
+            a = decar__vfma(decar__vset1(w->scale[(n0 + r) * nb + k / DECAR_Q8_BLOCK]), t, a);
         }
-        if (g == 8)
-            decar__vsum8(acc, sums);
-        else
-            sums[r0] = decar__vsum(acc[0]);
-        for (r = 0; r < g; r++) { /* the inputs past the last whole block or vector */
-            int64_t n = n0 + r0 + r;
-            float t = 0.0f;
-            for (k = kv; k < K; k++)
-                t += x[k] * (w->type == DECAR_Q8_0 ? (float)w->q8[n * K + k] : decar__bf16_to_f32(w->bf16[n * K + k]));
-            sums[r0 + r] += w->type == DECAR_Q8_0 && kv < K ? t * w->scale[n * nb + nb - 1] : t;
-        }
+        for (k = 0; k < kv && !q8; k += DECAR__VW)
+            a = decar__vfma(decar__vload(x + k), decar__vload_bf16(w->bf16 + (n0 + r) * K + k), a);
+        sums[r] = decar__vsum(a);
+    }
+    for (r = 0; r < nr; r++) { /* the inputs past the last whole block or vector */
+        int64_t n = n0 + r;
+        float t = 0.0f;
+        for (k = kv; k < K; k++) t += x[k] * (q8 ? (float)w->q8[n * K + k] : decar__bf16_to_f32(w->bf16[n * K + k]));
+        sums[r] += q8 && kv < K ? t * w->scale[n * nb + nb - 1] : t;
     }
 }
 DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qmat *w, const float *bias, int64_t M) {

@@ -6,7 +6,9 @@
      score     forward-only scoring tokens/s (what ensemble evaluation runs)
      generate  batch-1 KV-cache generation tokens/s; a top-2 ensemble step vs one expert
      kmeans    balanced k-means on 100,000 x 256 features, K = 16
-   Usage: bench [quick] [gemm|model|kmeans]   (quick: fewer repetitions; a section name: only that section) */
+   Usage: bench [quick] [gemm|model|kmeans|corename]   (quick: fewer repetitions; a section name: only that section;
+   corename: print the core OpenBLAS picked for this CPU and exit)
+   Built with -DBENCH_BLIS and linked with -lblis instead of -lopenblas, the cblas column is BLIS (a second anchor). */
 #define _POSIX_C_SOURCE 200809L
 #define DECAR_IMPLEMENTATION
 #include "../decar.h"
@@ -17,6 +19,12 @@
 #include "clock.h"
 
 static int quick = 0;
+#ifdef BENCH_BLIS
+#define BLAS_NAME "blis"
+#else
+#define BLAS_NAME "openblas"
+char *openblas_get_corename(void); /* OpenBLAS's own: the kernel set it chose (DYNAMIC_ARCH builds, as Debian's) */
+#endif
 
 static double fma_peak(void) { /* GFLOP/s of independent FMA chains on every thread */
     double best = 0;
@@ -98,7 +106,7 @@ static void bench_gemm(double peak) {
                    { "M fc fwd", 2048, 1536, 384, 0 },   { "M fc dx", 2048, 384, 1536, 1 },
                    { "M fc dW", 1536, 384, 2048, 2 } };
     int i, n = (int)(sizeof sh / sizeof sh[0]);
-    printf("\n%-12s %6s %6s %6s | %9s %9s %7s %8s | %12s %7s\n", "gemm", "M", "N", "K", "decar", "openblas", "ratio",
+    printf("\n%-12s %6s %6s %6s | %9s %9s %7s %8s | %12s %7s\n", "gemm", "M", "N", "K", "decar", BLAS_NAME, "ratio",
            "of peak", "decar+cblas", "ratio");
     for (i = 0; i < n; i++) {
         const shape *s = &sh[i];
@@ -117,12 +125,13 @@ static void bench_gemm(double peak) {
             if (d > err) err = d;
         }
         if (err > 1e-2) {
-            printf("%s: decar and OpenBLAS disagree (max diff %g)\n", s->name, err);
+            printf("%s: decar and %s disagree (max diff %g)\n", s->name, BLAS_NAME, err);
             exit(1);
         }
         time_gemm(s, A, B, C1, g);
         printf("%-12s %6d %6d %6d | %7.1f GF %7.1f GF %6.2fx %7.0f%% | %9.1f GF %6.2fx\n", s->name, s->M, s->N, s->K,
                g[0], g[1], g[0] / g[1], 100 * g[0] / peak, g[2], g[2] / g[1]);
+        printf("RESULT gemm%d %s %.1f %.1f\n", i, s->name[0] == 'S' ? "S" : "M", g[0], g[1]);
         free(A);
         free(B);
         free(C1);
@@ -315,7 +324,16 @@ int main(int argc, char **argv) {
         else
             only = argv[i];
     }
-    printf("decar %s bench: simd %s, %d threads\n", DECAR_VERSION, decar_simd_name(), decar_get_threads());
+#ifndef BENCH_BLIS
+    if (only && !strcmp(only, "corename")) {
+        printf("%s\n", openblas_get_corename());
+        return 0;
+    }
+    printf("decar %s bench: simd %s, %d threads; OpenBLAS core: %s\n", DECAR_VERSION, decar_simd_name(),
+           decar_get_threads(), openblas_get_corename());
+#else
+    printf("decar %s bench: simd %s, %d threads; BLIS\n", DECAR_VERSION, decar_simd_name(), decar_get_threads());
+#endif
     peak = fma_peak();
     printf("FMA peak (measured): %.0f GFLOP/s\nRESULT peak %.1f\n", peak, peak);
     if (!only || !strcmp(only, "gemm")) bench_gemm(peak);

@@ -6,7 +6,37 @@ cd "$(dirname "$0")/.."
 TH=${THREADS:-2}; Q=${QUICK:-}
 gcc -std=c99 -O2 -march=native -fopenmp -I/usr/include/x86_64-linux-gnu -o build/bench bench/bench.c bench/bench_cblas.c -lopenblas -lm
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; threads: $TH"
+# OpenBLAS at its best core for this CPU: 0.3.21 takes some newer CPUs for "Prescott" (SSE3 kernels, ~5x slower), so
+# when the core it picked has no AVX2 while the CPU has, force the core (its DYNAMIC_ARCH build honours
+# OPENBLAS_CORETYPE); PyTorch runs under the same setting below
+CORE=$(OMP_NUM_THREADS=1 ./build/bench corename)
+if grep -qw avx512f /proc/cpuinfo; then BEST=SkylakeX; elif grep -qw avx2 /proc/cpuinfo; then
+  BEST=$(grep -qm1 AuthenticAMD /proc/cpuinfo && echo Zen || echo Haswell); else BEST=""; fi
+case "$CORE" in
+  Prescott|Core2|Penryn|Dunnington|Nehalem|Atom|Katmai|Coppermine|Northwood|Banias|Sandybridge|Barcelona|Opteron*)
+    if [ -n "$BEST" ] && [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+      echo "OpenBLAS took this CPU for $CORE; forcing OPENBLAS_CORETYPE=$BEST"; export OPENBLAS_CORETYPE=$BEST
+    fi ;;
+esac
+echo "OpenBLAS core: $(OMP_NUM_THREADS=1 ./build/bench corename)${OPENBLAS_CORETYPE:+ (OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE)}"
 OMP_NUM_THREADS=$TH OPENBLAS_NUM_THREADS=$TH ./build/bench $Q | tee build/bench_decar.txt
+# BLIS (Debian's libblis-dev) as a second GEMM anchor: the same GEMM section linked against BLIS's cblas
+if [ ! -e /usr/lib/x86_64-linux-gnu/libblis.so ] && [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+  apt-get install -y -q libblis-dev > /dev/null 2>&1 || echo "could not install libblis-dev"
+fi
+if [ -e /usr/lib/x86_64-linux-gnu/libblis.so ] || [ -e /usr/lib/libblis.so ]; then
+  gcc -std=c99 -O2 -march=native -fopenmp -DBENCH_BLIS -I/usr/include/x86_64-linux-gnu -o build/bench_blis bench/bench.c \
+    bench/bench_cblas.c -lblis -lm
+  OMP_NUM_THREADS=$TH BLIS_NUM_THREADS=$TH ./build/bench_blis $Q gemm | tee build/bench_blis.txt
+  echo
+  echo "| GEMM (training shapes) | decar GFLOP/s | OpenBLAS | BLIS | decar / OpenBLAS | decar / BLIS |"
+  echo "|---|---|---|---|---|---|"
+  join <(grep '^RESULT gemm' build/bench_decar.txt | awk '{print $2, $3, $4, $5}' | sort) \
+       <(grep '^RESULT gemm' build/bench_blis.txt | awk '{print $2, $4, $5}' | sort) |
+    awk '{ printf "| %s %s | %.1f | %.1f | %.1f | %.2fx | %.2fx |\n", $2, $1, $3, $4, $6, $3 / $4, $3 / $6 }' | sort -t'|' -k2
+else
+  echo "SKIP: BLIS column (apt-get install libblis-dev)"
+fi
 if /usr/bin/python3 -c "import torch" 2>/dev/null; then
   OMP_WAIT_POLICY=PASSIVE THREADS=$TH OMP_NUM_THREADS=$TH /usr/bin/python3 bench/bench_torch.py $Q | tee build/bench_torch.txt
   echo
@@ -22,3 +52,12 @@ if /usr/bin/python3 -c "import torch" 2>/dev/null; then
 else
   echo "SKIP: PyTorch column (/usr/bin/python3 has no torch)"
 fi
+# quantized weights (decar quantize) for batch-1 generation: tokens/s, against decar's float32 step of the same model,
+# and a top-2 ensemble of two quantized experts against one float32 expert
+echo
+echo "| batch-1 generation | q8_0 tok/s | q8_0 vs f32 | bf16 tok/s | bf16 vs f32 | top-2 q8_0 ensemble vs one f32 expert |"
+echo "|---|---|---|---|---|---|"
+r() { grep "^RESULT $1 " build/bench_decar.txt | head -1 | awk '{print $3}'; }
+for c in S M; do
+  echo "| $c (f32: $(r gen_$c) tok/s) | $(r gen_q8_0_$c) | $(r gen_q8_0_${c}_x)x | $(r gen_bf16_$c) | $(r gen_bf16_${c}_x)x | $(r ens2_q8_0_${c}_x)x |"
+done
