@@ -308,7 +308,17 @@ static void bench_kmeans(void) {
     decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, &it, &e);
     t0 = now() - t0;
     printf("kmeans: balanced, %lld x %d, K = %d: %.2f s (%d iterations)\n", (long long)N, d, K, t0, it);
-    printf("RESULT kmeans %.3f\n", t0);
+    printf("RESULT kmeans %.3f\nRESULT kmeans_iters %d\n", t0, it);
+    { /* the same features for scikit-learn's KMeans (bench/bench_sklearn.py, run by run_bench.sh) */
+        void *buf;
+        size_t len;
+        FILE *f = fopen("build/kmeans_X.npy", "wb");
+        if (f && !decar_npy_build(X, N, d, &buf, &len)) {
+            fwrite(buf, 1, len, f);
+            DECAR_FREE(buf);
+        }
+        if (f) fclose(f);
+    }
     free(X);
     free(C);
     free(lab);

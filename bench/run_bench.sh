@@ -61,3 +61,16 @@ r() { grep "^RESULT $1 " build/bench_decar.txt | head -1 | awk '{print $3}'; }
 for c in S M; do
   echo "| $c (f32: $(r gen_$c) tok/s) | $(r gen_q8_0_$c) | $(r gen_q8_0_${c}_x)x | $(r gen_bf16_$c) | $(r gen_bf16_${c}_x)x | $(r ens2_q8_0_${c}_x)x |"
 done
+# balanced k-means against scikit-learn's plain KMeans: same features, same K, same iteration count
+if /usr/bin/python3 -c "import sklearn" 2>/dev/null && [ -s build/kmeans_X.npy ]; then
+  OMP_NUM_THREADS=$TH /usr/bin/python3 bench/bench_sklearn.py build/kmeans_X.npy 16 "$(r kmeans_iters)" | tee build/bench_sklearn.txt
+  s=$(grep '^RESULT sklearn_kmeans ' build/bench_sklearn.txt | awk '{print $3}')
+  echo
+  echo "| k-means, 100,000 x 256, K = 16 | seconds | iterations |"
+  echo "|---|---|---|"
+  echo "| decar balanced spherical | $(r kmeans) | $(r kmeans_iters) |"
+  echo "| scikit-learn KMeans (lloyd, plain) | $s | $(grep '^RESULT sklearn_kmeans_iters' build/bench_sklearn.txt | awk '{print $3}') |"
+  echo "| ratio (sklearn / decar) | $(awk -v a=$(r kmeans) -v b=$s 'BEGIN{printf "%.2fx", b/a}') | |"
+else
+  echo "SKIP: scikit-learn anchor for k-means (apt-get install python3-sklearn)"
+fi

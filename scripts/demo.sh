@@ -1,6 +1,8 @@
 #!/bin/bash
 # make demo: the main job end to end on the default corpus (built from Debian packages if missing).
-#   make demo                 full run (~30 min on 2 cores): K = 4 and 8, AR and DFM rows
+#   make demo                 the paper's setting at K = 4 (~12 min on 2 cores): base model, experts and dense model
+#                             fine-tuned from it, beside the from-scratch and random-split rows
+#   make demo KS="4 8" DFM=1  also K = 8 and the masked-DFM rows (~35 min)
 #   make demo SMALL=1         ~2 minutes once the corpus exists
 #   make demo DATA=dir        any directory of text files (sub-folders = domains for the per-domain table)
 set -euo pipefail

@@ -185,13 +185,25 @@ grep -q "clustered" $B/pipe/results.csv 2>/dev/null && echo "pipeline results: $
 # runs.csv: every row with the configuration and seed; a second seed (here: seed 1's rows + 0.1 bits, as seed 2) gives
 # results.md a mean and standard deviation column: mean = x + 0.05, sd = 0.1 / sqrt(2)
 if head -1 $B/pipe/runs.csv 2>/dev/null | grep -q "^seed,data,ks,steps,.*,model,router,topk,domain,bits_per_byte,bytes$"; then
-  awk -F, -v OFS=, 'NR > 1 && $1 == 1 { $1 = 2; $21 = $21 + 0.1; print }' $B/pipe/runs.csv >> $B/pipe/runs.csv
+  awk -F, -v OFS=, 'NR > 1 && $1 == 1 { $1 = 2; $21 = $21 + 0.1; print }' $B/pipe/runs.csv > $B/pipe/seed2.csv
+  cat $B/pipe/seed2.csv >> $B/pipe/runs.csv
   CONF=$(awk -F, 'NR == 2 { for (i = 1; i <= 16; i++) printf "%s%s", $i, (i < 16 ? "," : "") }' $B/pipe/runs.csv)
   RUNS=$B/pipe/runs.csv CONF="$CONF" bash scripts/results.sh $B/pipe 2 0 0 > $B/pipe/results2.md
   want=$(awk -F, '$1 == "dense-ft" && $4 == "all" { printf "%.4f ± %.4f", $5 + 0.05, 0.1 / sqrt(2) }' $B/pipe/results.csv)
   grep -q "over 2 seeds" $B/pipe/results2.md && grep "^| dense-ft |" $B/pipe/results2.md | grep -qF "$want" &&
     echo "ok  two seeds: dense-ft $want" || { echo "FAILED: results.sh mean ± sd over seeds (wanted $want)"; fails=$((fails + 1)); }
 else echo "FAILED: pipeline did not write runs.csv with its configuration"; fails=$((fails + 1)); fi
+
+step "quantized checkpoints (q8_0, bf16): held-out bits per byte within 0.01 of float32; generation reads them"
+bpb() { "$@" | grep -o '[0-9.]* bits per byte' | awk '{print $1}'; }
+f32=$(bpb $B/decar eval --model $B/pipe/models/dense.safetensors --data $B/tinycorpus --val-permille 300)
+for t in q8_0 bf16; do
+  run $B/decar quantize --model $B/pipe/models/dense.safetensors --out $B/pipe/dense_$t.safetensors --dtype $t > /dev/null
+  q=$(bpb $B/decar eval --model $B/pipe/models/dense_$t.safetensors --data $B/tinycorpus --val-permille 300)
+  awk -v a="$f32" -v b="$q" 'BEGIN { exit !(a > 0 && b > 0 && (a - b < 0.01 && b - a < 0.01)) }' &&
+    echo "ok  $t: $q bits per byte (float32 $f32)" || { echo "FAILED: $t: '$q' vs float32 '$f32'"; fails=$((fails + 1)); }
+  run $B/decar generate --experts $B/pipe/dense_$t.safetensors,$B/pipe/dense_$t.safetensors --route uniform --route-k 2 --prompt "int" --n 16 > /dev/null
+done
 
 step "the scaling study on a tiny corpus (ensemble / dense ratio against training FLOPs; CSV, table, plot)"
 run env TINY=1 DATA=$B/tinycorpus OUT=$B/scal bash scripts/scaling.sh > $B/scal.log 2>&1 || tail -20 $B/scal.log
@@ -202,7 +214,8 @@ n=$(($(grep -c . $B/scal/scaling.csv 2>/dev/null || echo 1) - 1))
 want=$(awk -F, '$3 == "scratch" && $5 == 8 && $14 == 4 { b[$13] = $21 } END { printf "%.4f", b[2] / b[1] }' $B/scal/scaling.csv)
 grep "^| 1L d8 | scratch | 2 | $want |" $B/scal/scaling.md > /dev/null && echo "ok  scaling.md ratio $want" ||
   { echo "FAILED: scaling.md has no ratio $want"; fails=$((fails + 1)); }
-awk -F, -v OFS=, 'NR > 1 { $1 = 2; print }' $B/scal/scaling.csv >> $B/scal/scaling.csv
+awk -F, -v OFS=, 'NR > 1 { $1 = 2; print }' $B/scal/scaling.csv > $B/scal/seed2.csv
+cat $B/scal/seed2.csv >> $B/scal/scaling.csv
 run bash scripts/scaling_report.sh $B/scal
 grep -q "(2 seeds)" $B/scal/scaling.md && grep -q "$want ± 0.0000" $B/scal/scaling.md && echo "ok  scaling report over 2 seeds" ||
   { echo "FAILED: scaling report over 2 seeds"; fails=$((fails + 1)); }
