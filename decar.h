@@ -57,8 +57,8 @@
      *n_out, a token in *token, iterations in *iters). The tensor ops, which take a context instead, return NULL and
      record the status and reason in it (decar_ctx_status, decar_ctx_error); a training step returns NaN then.
      Checkpoints, routers, .npy files, lists and tokenizer files are untrusted input: validated before anything is
-     allocated from them (a checkpoint costs at most 4x its size in memory). Files are written to an exclusive
-     temporary, fsynced, then renamed (decar_write_files_atomic commits several at once).
+     allocated from them (a checkpoint costs at most 4x its size in memory, a quantized one 4.6x). Files are written to
+   an exclusive temporary, fsynced, then renamed (decar_write_files_atomic commits several at once).
 
    LIMITS
      Training is float32. Inference can read int8 (Q8_0) or bf16 weight matrices (decar_gpt_quantize, section 10;
@@ -2138,7 +2138,9 @@ DECARDEF int decar_st_get(const void *buf, size_t len, const char *name, float *
 
 /* Loading trusts nothing in the file: the config is validated, then every tensor it names is found with its shape
    before anything is allocated. The weights then account for n_params * 4 bytes of the file (the tensors were checked
-   to lie inside it without overlapping), so the model's four blocks (weights, grads, m, v) take at most 4x the file. */
+   to lie inside it without overlapping), so the model's four blocks (weights, grads, m, v) take at most 4x the file.
+   A quantized file (1.125 bytes a weight for Q8_0, 2 for bf16) loads as an inference model: the float weights and
+   the quantized copy, no grads or moments, at most 4.6x the file. */
 #ifndef DECAR_NO_STDIO
 #if defined(__unix__) || defined(__APPLE__)
 #include <dirent.h>
@@ -6332,7 +6334,9 @@ static int decar__gpt_layout(const decar_gpt_config *c, decar_param_info *info, 
 }
 
 /* allocate blocks and tensors for config c (values uninitialised) */
-static int decar__gpt_alloc(decar_gpt *g, const decar_gpt_config *c, decar_error *e) {
+/* the model's blocks: params, and for training (train = 1) grads, m and v (an inference model has none: its tensors
+   do not require gradients) */
+static int decar__gpt_alloc(decar_gpt *g, const decar_gpt_config *c, int train, decar_error *e) {
     int i, rc;
     memset(g, 0, sizeof *g);
     if ((rc = decar_gpt_check_config(c, e))) return rc;
@@ -6341,29 +6345,31 @@ static int decar__gpt_alloc(decar_gpt *g, const decar_gpt_config *c, decar_error
     g->info = (decar_param_info *)DECAR_MALLOC((size_t)g->n_tensors * sizeof(decar_param_info));
     g->p = (decar_tensor **)DECAR_MALLOC((size_t)g->n_tensors * sizeof(decar_tensor *));
     g->params = (float *)decar__alloc64(g->n_params * sizeof(float));
-    g->grads = (float *)decar__alloc64(g->n_params * sizeof(float));
-    g->m = (float *)decar__alloc64(g->n_params * sizeof(float));
-    g->v = (float *)decar__alloc64(g->n_params * sizeof(float));
+    g->grads = train ? (float *)decar__alloc64(g->n_params * sizeof(float)) : NULL;
+    g->m = train ? (float *)decar__alloc64(g->n_params * sizeof(float)) : NULL;
+    g->v = train ? (float *)decar__alloc64(g->n_params * sizeof(float)) : NULL;
     g->pctx = decar_ctx_new((size_t)g->n_tensors * 256 + 4096);
-    if (!g->info || !g->p || !g->params || !g->grads || !g->m || !g->v || !g->pctx) {
+    if (!g->info || !g->p || !g->params || (train && (!g->grads || !g->m || !g->v)) || !g->pctx) {
         decar_gpt_free(g);
         DECAR__FAIL(e, DECAR_ERR_NOMEM, "cannot allocate a model of %lu parameters",
                     (unsigned long)decar__gpt_layout(c, NULL, NULL));
     }
     decar__gpt_layout(c, g->info, NULL);
-    memset(g->grads, 0, g->n_params * sizeof(float));
-    memset(g->m, 0, g->n_params * sizeof(float));
-    memset(g->v, 0, g->n_params * sizeof(float));
+    if (train) {
+        memset(g->grads, 0, g->n_params * sizeof(float));
+        memset(g->m, 0, g->n_params * sizeof(float));
+        memset(g->v, 0, g->n_params * sizeof(float));
+    }
     for (i = 0; i < g->n_tensors; i++)
-        g->p[i] = decar_wrap(g->pctx, g->params + g->info[i].offset, g->grads + g->info[i].offset, g->info[i].ndim,
-                             g->info[i].shape);
+        g->p[i] = decar_wrap(g->pctx, g->params + g->info[i].offset, train ? g->grads + g->info[i].offset : NULL,
+                             g->info[i].ndim, g->info[i].shape);
     return DECAR_OK;
 }
 
 DECARDEF int decar_gpt_init(decar_gpt *g, const decar_gpt_config *c, uint64_t seed, decar_error *e) {
     int i, rc;
     decar_rng r;
-    if ((rc = decar__gpt_alloc(g, c, e))) return rc;
+    if ((rc = decar__gpt_alloc(g, c, 1, e))) return rc;
     decar_rng_seed(&r, seed);
     for (i = 0; i < g->n_tensors; i++) { /* GPT-2: N(0, 0.02); residual projections / sqrt(2 n_layer); LN 1, 0 */
         const decar_param_info *pi = &g->info[i];
@@ -6420,6 +6426,15 @@ DECARDEF int decar_gpt_quantize(decar_gpt *g, int type, decar_error *e) {
         if (rc) return rc; /* g->q is freed with the model */
     }
     g->qtype = type;
+    /* inference only from here: no gradients, no optimizer moments */
+    for (t = 0; t < g->n_tensors; t++) {
+        g->p[t]->grad = NULL;
+        g->p[t]->requires_grad = 0;
+    }
+    decar__free64(g->grads);
+    decar__free64(g->m);
+    decar__free64(g->v);
+    g->grads = g->m = g->v = NULL;
     return DECAR_OK;
 }
 DECARDEF int decar_gpt_find(const decar_gpt *g, const char *name) {
@@ -6752,6 +6767,10 @@ DECARDEF float decar_gpt_train_step_prefix(decar_gpt *g, decar_ctx *ctx, const d
     int nc = decar_gpt_classes(&g->cfg);
     int P = prefix ? g->cfg.n_prefix : 0;
     decar_ctx_reset(ctx);
+    if (!g->grads) { /* a quantized (inference) model */
+        decar__ctx_fail(ctx, DECAR_ERR_ARG, "a %s-quantized model is for inference", decar_qtype_name(g->qtype));
+        return NAN;
+    }
     decar_gpt_zero_grad(g);
     if (!decar__widen(ctx, P, targets, weights, B, T, &tg2, &w2)) return NAN;
     logits = decar_gpt_forward_prefix(ctx, g, prefix, ids, B, T);
@@ -7103,7 +7122,7 @@ DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar
         }
     }
     /* allocate, then copy the weights (and m, v when every one of them is there) */
-    if ((rc = decar__gpt_alloc(g, &c, e))) goto done;
+    if ((rc = decar__gpt_alloc(g, &c, qtype == DECAR_QNONE, e))) goto done;
     if (qtype) { /* a quantized file: the quantized copies as stored, the floats their dequantized values */
         have_opt = 0;
         g->q = (decar_qmat *)DECAR_MALLOC((size_t)n_tensors * sizeof(decar_qmat));
@@ -7320,7 +7339,7 @@ DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st
             }
             decar__gpt_layout(&c, info, NULL);
         } else {
-            if ((rc = decar__gpt_alloc(g, &c, e))) break;
+            if ((rc = decar__gpt_alloc(g, &c, 1, e))) break;
             n_tensors = g->n_tensors;
             info = g->info;
         }

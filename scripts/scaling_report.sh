@@ -39,7 +39,10 @@ awk -F, -v lines=$OUT/lines '
     nl = 0
     for (s = 1; s <= nsz; s++) for (ii = 1; ii <= 2; ii++) {
       init = ii == 1 ? "scratch" : "base"; sz = szs[s]
-      printf "| %s (%.0fk params) | %s | 1 (dense bits/byte) |", sz, params[sz] / 1000, init
+      printf "| %s (%.0fk params) | %s | training FLOPs (every row) |", sz, params[sz] / 1000, init
+      for (b = 1; b <= nb; b++) printf " %s |", ((init, sz, bs[b]) in flops) ? sprintf("%.2e", flops[init, sz, bs[b]]) : "-"
+      print " | |"
+      printf "| %s | %s | 1 (dense bits/byte) |", sz, init
       for (b = 1; b <= nb; b++) {
         n = 0; m = 0; for (sd in seeds) if ((sd, init, sz, 1, bs[b]) in bpb) { n++; m += bpb[sd, init, sz, 1, bs[b]] }
         printf " %s |", n ? sprintf("%.4f", m / n) : "-"
