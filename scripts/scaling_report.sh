@@ -3,8 +3,9 @@
 # so the table and the plot can be redrawn, or a seed added, without training anything.
 # ratio = bits/byte of the K-expert ensemble / bits/byte of the dense model of the same size, init, budget and seed;
 # averaged over the seeds in the CSV (mean, and the seed-to-seed standard deviation when there are two or more).
-# Each line is fitted by least squares as ratio = a + b log10(FLOPs); where the measured ratios stay above 1.0 and
-# b < 0, the fit's crossing 10^((1 - a) / b) says at what training compute the line would reach 1.0.
+# Each line is fitted by least squares as ratio = a + b log10(FLOPs) over its three largest budgets (where it is
+# heading; small budgets are a different regime); where the measured ratios stay above 1.0 and b < 0, the fit's
+# crossing 10^((1 - a) / b) says at what training compute the line would reach 1.0 (up to 1000x the largest budget).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: scaling_report.sh OUT}
@@ -34,7 +35,7 @@ awk -F, -v lines=$OUT/lines '
     print "fine-tuning set), same size, start and seed: below 1.0 the ensemble wins at equal training FLOPs. Training"
     print "FLOPs = 6 N tokens (N every parameter), with the base model included for init = base."
     print ""
-    printf "| model | init | K |"; for (b = 1; b <= nb; b++) printf " B=%d |", bs[b]; print " fit a + b log10 FLOPs | reaches 1.0 |"
+    printf "| model | init | K |"; for (b = 1; b <= nb; b++) printf " B=%d |", bs[b]; print " fit a + b log10 FLOPs (3 largest) | reaches 1.0 |"
     printf "|---|---|---|"; for (b = 1; b <= nb; b++) printf "---|"; print "---|---|"
     nl = 0
     for (s = 1; s <= nsz; s++) for (ii = 1; ii <= 2; ii++) {
@@ -60,18 +61,22 @@ awk -F, -v lines=$OUT/lines '
           m /= n; v = n > 1 ? (q - n * m * m) / (n - 1) : 0
           printf " %.4f%s |", m, (n > 1 ? sprintf(" ± %.4f", sqrt(v > 0 ? v : 0)) : "")
           x = log(flops[init, sz, B]) / log(10); print flops[init, sz, B] "," m > file
-          sx += x; sy += m; sxx += x * x; sxy += x * m; np++; last = x
+          fx[++np] = x; fy[np] = m; last = x
           if (m <= 1) { nbelow++; if (tail == "") tail = sprintf("%.2e", flops[init, sz, B]) } else tail = ""
         }
         close(file)
         fit = "-"; cross = "-"
+        for (i = (np > 3 ? np - 2 : 1); i <= np; i++) { sx += fx[i]; sy += fy[i]; sxx += fx[i] * fx[i]; sxy += fx[i] * fy[i] }
+        nf = np > 3 ? 3 : np   # the fit: the three largest budgets, where the line is heading
+        np = nf
         if (np >= 2 && np * sxx - sx * sx > 0) {
           bb = (np * sxy - sx * sy) / (np * sxx - sx * sx); aa = (sy - bb * sx) / np
           fit = sprintf("%.3f %+.4f x", aa, bb)
+          if (bb < 0 && (1 - aa) / bb - last <= 3) cross = sprintf("fit: 1.0 at %.1e FLOPs (%.0fx the largest budget)", 10 ^ ((1 - aa) / bb), 10 ^ ((1 - aa) / bb - last))
+          else if (bb < 0) cross = "fit: 1.0 beyond 1000x the largest budget"
+          else cross = "fit: moving away from 1.0 (b >= 0)"
+          if (nbelow && tail == "") cross = sprintf("below 1.0 at %d smaller budget%s; %s", nbelow, (nbelow > 1 ? "s" : ""), cross)
           if (tail != "") cross = sprintf("measured: at or below 1.0 from %s FLOPs on", tail)
-          else if (nbelow) cross = sprintf("measured: below 1.0 at %d smaller budget%s, above at the largest", nbelow, (nbelow > 1 ? "s" : ""))
-          else if (bb < 0) cross = sprintf("fit: at %.1e FLOPs (%.0fx the largest budget)", 10 ^ ((1 - aa) / bb), 10 ^ ((1 - aa) / bb - last))
-          else cross = "not heading to 1.0 (b >= 0)"
         }
         printf " %s | %s |\n", fit, cross
         label[nl - 1] = sprintf("%s %s K=%d", sz, init, K)
