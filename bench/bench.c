@@ -131,7 +131,13 @@ static void bench_gemm(double peak) {
         time_gemm(s, A, B, C1, g);
         printf("%-12s %6d %6d %6d | %7.1f GF %7.1f GF %6.2fx %7.0f%% | %9.1f GF %6.2fx\n", s->name, s->M, s->N, s->K,
                g[0], g[1], g[0] / g[1], 100 * g[0] / peak, g[2], g[2] / g[1]);
-        printf("RESULT gemm%d %s %.1f %.1f\n", i, s->name[0] == 'S' ? "S" : "M", g[0], g[1]);
+        {
+            char tag[32];
+            size_t k;
+            snprintf(tag, sizeof tag, "%s", s->name);
+            for (k = 0; tag[k]; k++) tag[k] = tag[k] == ' ' ? '_' : tag[k];
+            printf("RESULT gemm%d %s %.1f %.1f\n", i, tag, g[0], g[1]);
+        }
         free(A);
         free(B);
         free(C1);

@@ -29,11 +29,12 @@ if [ -e /usr/lib/x86_64-linux-gnu/libblis.so ] || [ -e /usr/lib/libblis.so ]; th
     bench/bench_cblas.c -lblis -lm
   OMP_NUM_THREADS=$TH BLIS_NUM_THREADS=$TH ./build/bench_blis $Q gemm | tee build/bench_blis.txt
   echo
-  echo "| GEMM (training shapes) | decar GFLOP/s | OpenBLAS | BLIS | decar / OpenBLAS | decar / BLIS |"
-  echo "|---|---|---|---|---|---|"
+  echo "| GEMM (training shapes) | decar / OpenBLAS (GFLOP/s) | ratio | decar / BLIS (GFLOP/s) | ratio |"
+  echo "|---|---|---|---|---|"
+  # each ratio within one run: decar and the library timed in alternating rounds by the same binary
   join <(grep '^RESULT gemm' build/bench_decar.txt | awk '{print $2, $3, $4, $5}' | sort) \
        <(grep '^RESULT gemm' build/bench_blis.txt | awk '{print $2, $4, $5}' | sort) |
-    awk '{ printf "| %s %s | %.1f | %.1f | %.1f | %.2fx | %.2fx |\n", $2, $1, $3, $4, $6, $3 / $4, $3 / $6 }' | sort -t'|' -k2
+    awk '{ printf "| %s | %.1f / %.1f | %.2fx | %.1f / %.1f | %.2fx |\n", $2, $3, $4, $3 / $4, $5, $6, $5 / $6 }'
 else
   echo "SKIP: BLIS column (apt-get install libblis-dev)"
 fi
