@@ -382,8 +382,40 @@ static void test_context_one(void) {
     decar_gpt_free(&g);
 }
 
+/* the balanced assignment's order: keys of (similarity, pair index) sorted by the radix sort = the pairs sorted by
+   similarity descending, then index ascending (ties, -0 and +0, negatives included), as a comparison sort gives */
+typedef struct {
+    float s;
+    uint32_t p;
+} sim_pair;
+static int sim_cmp(const void *a, const void *b) {
+    const sim_pair *x = (const sim_pair *)a, *y = (const sim_pair *)b;
+    if (x->s != y->s) return x->s > y->s ? -1 : 1;
+    return x->p < y->p ? -1 : x->p > y->p;
+}
+static void test_pair_order(void) {
+    int n = 5000, i, same = 1;
+    sim_pair *ps = (sim_pair *)malloc((size_t)n * sizeof *ps);
+    uint64_t *key = (uint64_t *)malloc((size_t)n * 2 * sizeof(uint64_t));
+    decar_rng r;
+    decar_rng_seed(&r, 3);
+    for (i = 0; i < n; i++) {
+        float v = (float)((int)(decar_rng_double(&r) * 41) - 20) / 20.0f; /* many equal values, signs, zero */
+        ps[i].s = i % 97 == 0 ? -0.0f : v;
+        ps[i].p = (uint32_t)(n - i) * 7919u;
+        key[i] = decar__sim_key(ps[i].s, ps[i].p);
+    }
+    qsort(ps, (size_t)n, sizeof *ps, sim_cmp);
+    decar__radix_sort64(key, key + n, n);
+    for (i = 0; i < n; i++) same &= (uint32_t)(key[i] & 0xFFFFFFFFu) == ps[i].p;
+    CHECK(same, "radix-sorted similarity keys give the comparison sort's order (ties by index, -0 = +0)");
+    free(ps);
+    free(key);
+}
+
 int main(void) {
     printf("test_cluster\n");
+    test_pair_order();
     test_kmeans();
     test_routers();
     test_bayes_sequence();
