@@ -6695,12 +6695,12 @@ DECARDEF float decar_opt_lr(const decar_opt *o, int64_t step) {
     return o->min_lr + (float)(0.5 * (1.0 + cos(3.141592653589793 * ratio))) * (o->lr - o->min_lr);
 }
 DECARDEF void decar_gpt_zero_grad(decar_gpt *g) {
-    decar__zero(g->grads, (int64_t)g->n_params);
+    if (g->grads) decar__zero(g->grads, (int64_t)g->n_params); /* an inference (quantized) model has none */
 }
 /* global-norm clipping: ||g|| = sqrt(sum g^2) over every parameter; g *= max_norm / (||g|| + 1e-6) when that is < 1 */
 DECARDEF float decar_gpt_clip_grad(decar_gpt *g, float max_norm) {
     double s = 0.0;
-    int64_t n = (int64_t)g->n_params, nch = (n + 65535) / 65536, k;
+    int64_t n = g->grads ? (int64_t)g->n_params : 0, nch = (n + 65535) / 65536, k; /* quantized: no gradients */
     size_t i;
     float norm;
     /* the squared norm in chunks of 64K, added in chunk order: the same bits for any number of threads */
@@ -6729,7 +6729,7 @@ DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o) {
     float lr = decar_opt_lr(o, g->step);
     int t;
     float bc1 = 1.0f - powf(o->beta1, (float)(g->step + 1)), bc2 = 1.0f - powf(o->beta2, (float)(g->step + 1));
-    for (t = 0; t < g->n_tensors; t++) {
+    for (t = 0; t < g->n_tensors && g->grads && g->m; t++) { /* nothing for an inference (quantized) model */
         const decar_param_info *pi = &g->info[t];
         int64_t n = pi->shape[0] * pi->shape[1], i;
         float *p = g->params + pi->offset, *gr = g->grads + pi->offset, *m = g->m + pi->offset, *v = g->v + pi->offset;
@@ -7028,7 +7028,8 @@ static int decar__st_check_qmat(const decar__st *st, const decar__st_entry *en, 
                     en->name, qtype == DECAR_Q8_0 ? "I8" : "BF16", (long long)pi->shape[0], (long long)pi->shape[1],
                     decar_qtype_name(qtype));
     if (qtype != DECAR_Q8_0) return DECAR_OK;
-    snprintf(nm, sizeof nm, "%s.scale", en->name);
+    strcpy(nm, en->name); /* at most 127 characters */
+    strcat(nm, ".scale");
     sc = decar__st_find(st, nm);
     if (!sc || !sc->f32 || sc->ndim != 2 || sc->shape[0] != pi->shape[0] || sc->shape[1] != nb)
         DECAR__FAIL(e, DECAR_ERR_FORMAT, "a q8_0 checkpoint lacks F32 tensor '%s' of shape [%lld, %lld]", nm,
@@ -7062,7 +7063,8 @@ static int decar__st_read_qmat(const decar__st *st, const uint8_t *b, const deca
     qm->scale = (float *)DECAR_MALLOC((size_t)(N * nb) * sizeof(float) + 1);
     if (!qm->q8 || !qm->scale) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
     memcpy(qm->q8, src, (size_t)(N * K));
-    snprintf(nm, sizeof nm, "%s.scale", en->name);
+    strcpy(nm, en->name); /* at most 127 characters */
+    strcat(nm, ".scale");
     rc = decar__st_copy(st, b, decar__st_find(st, nm), qm->scale, N * nb, e);
     if (rc) return rc;
     for (i = 0; i < N * nb; i++)

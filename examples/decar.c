@@ -479,6 +479,9 @@ static void train_model(decar_gpt *g, opt *o, int n, int objective, const decar_
         fprintf(stderr, "resuming %s at step %lld\n", out, (long long)g->step);
     } else if (S(o, n, "init")) {
         load_model(g, S(o, n, "init"));
+        if (g->qtype)
+            fail(2, "decar train: --init %s is %s-quantized, a model for inference: start from the float checkpoint\n",
+                 S(o, n, "init"), decar_qtype_name(g->qtype));
         tok_check(g, tk, S(o, n, "init"));
         if (g->cfg.causal != (objective == 0)) {
             fprintf(stderr, "decar train: --init %s was trained with the other objective (use --objective %s)\n",

@@ -199,7 +199,7 @@ bpb() { "$@" | grep -o '[0-9.]* bits per byte' | awk '{print $1}'; }
 f32=$(bpb $B/decar eval --model $B/pipe/models/dense.safetensors --data $B/tinycorpus --val-permille 300)
 for t in q8_0 bf16; do
   run $B/decar quantize --model $B/pipe/models/dense.safetensors --out $B/pipe/dense_$t.safetensors --dtype $t > /dev/null
-  q=$(bpb $B/decar eval --model $B/pipe/models/dense_$t.safetensors --data $B/tinycorpus --val-permille 300)
+  q=$(bpb $B/decar eval --model $B/pipe/dense_$t.safetensors --data $B/tinycorpus --val-permille 300)
   awk -v a="$f32" -v b="$q" 'BEGIN { exit !(a > 0 && b > 0 && (a - b < 0.01 && b - a < 0.01)) }' &&
     echo "ok  $t: $q bits per byte (float32 $f32)" || { echo "FAILED: $t: '$q' vs float32 '$f32'"; fails=$((fails + 1)); }
   run $B/decar generate --experts $B/pipe/dense_$t.safetensors,$B/pipe/dense_$t.safetensors --route uniform --route-k 2 --prompt "int" --n 16 > /dev/null
