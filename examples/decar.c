@@ -1713,7 +1713,7 @@ static int cmd_plot(int argc, char **argv) {
                 { "y", "val_loss", "the y column (a *_loss column is nats, drawn in bits)", 0 },
                 { "logx", "0", "1: logarithmic x axis", 0 },
                 { "hline", NULL, "a dashed horizontal reference line at this y", 0 },
-                { "colors", "10", "colours cycled (1-10); each further cycle is drawn dashed, then solid", 0 },
+                { "colors", "10", "colours cycled (1-10); later cycles: dashed, solid; squares from the 3rd", 0 },
                 { "title", NULL, "the plot's title", 0 }, { "xlabel", NULL, "the x axis title", 0 },
                 { "ylabel", NULL, "the y axis title", 0 } };
     /* clang-format on */

@@ -29,7 +29,8 @@ static void xml_text(FILE *f, const char *s, int max) {
 }
 
 /* what a plot shows besides its lines: titles, a logarithmic x axis (ticks at powers of ten), a dashed horizontal
-   reference line, and how lines are told apart (colors colours cycle; each further cycle is drawn dashed when odd) */
+   reference line, and how lines are told apart (colors colours cycle; each further cycle is drawn dashed when odd,
+   and every second pair of cycles has square markers instead of round ones) */
 typedef struct {
     const char *title, *xlabel, *ylabel;
     int logx;
@@ -115,6 +116,7 @@ static void svg_plot(FILE *f, const series *sr, int n, const plot_axes *ax) {
     for (i = 0; i < n; i++) {
         const char *color = palette[i % ncol];
         const char *dash = (i / ncol) % 2 ? " stroke-dasharray='6,4'" : "";
+        int square = (i / (2 * ncol)) % 2; /* every second pair of colour cycles: square markers */
         fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='1.5'%s points='", color, dash);
         for (k = 0; k < sr[i].n; k++) {
             double x = ax->logx ? log10(sr[i].x[k]) : sr[i].x[k];
@@ -127,10 +129,17 @@ static void svg_plot(FILE *f, const series *sr, int n, const plot_axes *ax) {
             double x = ax->logx ? log10(sr[i].x[k]) : sr[i].x[k];
             double px = 70 + 520 * (x - xmin) / (xmax - xmin);
             double py = 400 - 360 * (sr[i].y[k] - ymin) / (ymax - ymin);
-            fprintf(f, "<circle cx='%.1f' cy='%.1f' r='2.5' fill='%s'/>", px, py, color);
+            if (square)
+                fprintf(f, "<rect x='%.1f' y='%.1f' width='5' height='5' fill='%s'/>", px - 2.5, py - 2.5, color);
+            else
+                fprintf(f, "<circle cx='%.1f' cy='%.1f' r='2.5' fill='%s'/>", px, py, color);
         }
         fprintf(f, "<line x1='600' y1='%d' x2='620' y2='%d' stroke='%s' stroke-width='1.5'%s/>", 46 + 16 * i,
                 46 + 16 * i, color, dash);
+        if (square) /* the legend shows the marker too */
+            fprintf(f, "<rect x='607.5' y='%.1f' width='5' height='5' fill='%s'/>", 43.5 + 16 * i, color);
+        else
+            fprintf(f, "<circle cx='610' cy='%d' r='2.5' fill='%s'/>", 46 + 16 * i, color);
         fprintf(f, "<text x='625' y='%d' fill='%s'>", 50 + 16 * i, color);
         xml_text(f, sr[i].name, 36);
         fprintf(f, "</text>\n");

@@ -91,4 +91,4 @@ $D plot --out $OUT/scaling.svg --x flops --y ratio --logx 1 --hline 1 --colors $
   --labels "$LABELS" --title "K experts (top-1 router) / dense at equal training FLOPs (below 1: the ensemble wins)" \
   --xlabel "training FLOPs (6 N tokens; base model included for init = base)" \
   --ylabel "ensemble / dense held-out bits per byte" $OUT/lines/[0-9]*.csv
-{ echo; echo "Plot: scaling.svg (one line per model size, init and K; dashed: from the base model; dotted: 1.0)."; } >> $OUT/scaling.md
+{ echo; echo "Plot: scaling.svg (one line per model size, init and K; dashed: from the base model; square markers: the"; echo "second size; dotted: 1.0)."; } >> $OUT/scaling.md
