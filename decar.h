@@ -755,6 +755,9 @@ DECARDEF void decar_gpt_free(decar_gpt *g);
    the quantized tensors (section 13); loading such a file quantizes the model the same way. A quantized model is
    for inference: decar_train refuses it (fine-tune from the float checkpoint). */
 DECARDEF int decar_gpt_quantize(decar_gpt *g, int type, decar_error *e);
+/* bytes of the weights as inference reads them: quantized matrices at their size (Q8_0 1.125, bf16 2 a weight), the
+   other tensors 4 a weight */
+DECARDEF size_t decar_gpt_weight_bytes(const decar_gpt *g);
 DECARDEF int decar_gpt_find(const decar_gpt *g, const char *name); /* index into info, or -1 */
 /* ids (B*T) -> logits (B, T, vocab). T <= seq_len. */
 DECARDEF decar_tensor *decar_gpt_forward(decar_ctx *ctx, decar_gpt *g, const int32_t *ids, int B, int T);
@@ -3546,6 +3549,14 @@ DECARDEF void decar_qmat_free(decar_qmat *qm) {
     decar__free(qm->bf16);
     memset(qm, 0, sizeof *qm);
 }
+/* w (rows, cols) <- the weights qm stands for: q * scale of its block (Q8_0), or the bf16 widened */
+static void decar__qmat_dequant(const decar_qmat *qm, float *w) {
+    int64_t nb = (qm->cols + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, i;
+    for (i = 0; i < qm->rows * qm->cols; i++)
+        w[i] = qm->type == DECAR_QBF16
+                   ? decar__bf16_to_f32(qm->bf16[i])
+                   : (float)qm->q8[i] * qm->scale[(i / qm->cols) * nb + (i % qm->cols) / DECAR_Q8_BLOCK];
+}
 /* w (rows, cols) -> qm; w <- its dequantized values */
 DECARDEF int decar_qmat_make(decar_qmat *qm, int type, float *w, int64_t rows, int64_t cols, decar_error *e) {
     int64_t nb = (cols + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, n, k;
@@ -3559,10 +3570,8 @@ DECARDEF int decar_qmat_make(decar_qmat *qm, int type, float *w, int64_t rows, i
         if (!qm->bf16)
             DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lld x %lld bf16 matrix", (long long)rows,
                         (long long)cols);
-        for (k = 0; k < rows * cols; k++) {
-            qm->bf16[k] = decar__f32_to_bf16(w[k]);
-            w[k] = decar__bf16_to_f32(qm->bf16[k]);
-        }
+        for (k = 0; k < rows * cols; k++) qm->bf16[k] = decar__f32_to_bf16(w[k]);
+        decar__qmat_dequant(qm, w);
         return DECAR_OK;
     }
     qm->q8 = (int8_t *)DECAR_MALLOC((size_t)(rows * cols) + 1);
@@ -3582,9 +3591,9 @@ DECARDEF int decar_qmat_make(decar_qmat *qm, int type, float *w, int64_t rows, i
             for (i = k; i < end; i++) {
                 float r = d > 0.0f ? roundf(w[n * cols + i] / d) : 0.0f;
                 qm->q8[n * cols + i] = (int8_t)(r > 127.0f ? 127 : r < -127.0f ? -127 : r);
-                w[n * cols + i] = (float)qm->q8[n * cols + i] * d;
             }
         }
+    decar__qmat_dequant(qm, w);
     return DECAR_OK;
 }
 /* acc[r] (vectors) = x . w[n0 + r] over the first kv inputs (whole Q8 blocks) for 4 rows: per block b,
@@ -6439,6 +6448,22 @@ static int decar__gpt_is_matrix(const decar_gpt_config *c, int t) {
     if (t < DECAR__BLOCK(0) || t >= DECAR__BLOCK(c->n_layer)) return 0;
     return slot == DECAR__QKV_W || slot == DECAR__ATTPROJ_W || slot == DECAR__FC_W || slot == DECAR__FCPROJ_W;
 }
+DECARDEF size_t decar_gpt_weight_bytes(const decar_gpt *g) {
+    size_t bytes = 0;
+    int t;
+    for (t = 0; t < g->n_tensors; t++) {
+        const decar_qmat *q = g->q ? &g->q[t] : NULL;
+        int64_t ne = g->info[t].shape[0] * g->info[t].shape[1];
+        int64_t nb = (g->info[t].shape[1] + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
+        if (q && q->type == DECAR_Q8_0)
+            bytes += (size_t)ne + (size_t)(g->info[t].shape[0] * nb) * sizeof(float);
+        else if (q && q->type == DECAR_QBF16)
+            bytes += (size_t)ne * sizeof(uint16_t);
+        else
+            bytes += (size_t)ne * sizeof(float);
+    }
+    return bytes;
+}
 DECARDEF int decar_gpt_quantize(decar_gpt *g, int type, decar_error *e) {
     int t, rc;
     if (type == g->qtype) return DECAR_OK;
@@ -7050,13 +7075,12 @@ static int decar__st_read_qmat(const decar__st *st, const uint8_t *b, const deca
     if (qtype == DECAR_QBF16) {
         qm->bf16 = (uint16_t *)DECAR_MALLOC((size_t)(N * K) * sizeof(uint16_t) + 1);
         if (!qm->bf16) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
-        for (i = 0; i < N * K; i++) {
-            qm->bf16[i] = (uint16_t)(src[2 * i] | (src[2 * i + 1] << 8));
-            w[i] = decar__bf16_to_f32(qm->bf16[i]);
+        for (i = 0; i < N * K; i++) qm->bf16[i] = (uint16_t)(src[2 * i] | (src[2 * i + 1] << 8));
+        decar__qmat_dequant(qm, w);
+        for (i = 0; i < N * K; i++)
             if (!(fabsf(w[i]) < INFINITY))
                 DECAR__FAIL(e, DECAR_ERR_NUMERIC, "tensor '%s' holds NaN or Inf at element %lld", en->name,
                             (long long)i);
-        }
         return DECAR_OK;
     }
     qm->q8 = (int8_t *)DECAR_MALLOC((size_t)(N * K) + 1);
@@ -7069,11 +7093,10 @@ static int decar__st_read_qmat(const decar__st *st, const uint8_t *b, const deca
     if (rc) return rc;
     for (i = 0; i < N * nb; i++)
         if (!(qm->scale[i] >= 0.0f)) DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' has a negative scale", nm);
-    for (i = 0; i < N * K; i++) {
+    for (i = 0; i < N * K; i++)
         if (qm->q8[i] == -128)
             DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' holds -128 (q8_0 uses -127..127)", en->name);
-        w[i] = (float)qm->q8[i] * qm->scale[(i / K) * nb + (i % K) / DECAR_Q8_BLOCK];
-    }
+    decar__qmat_dequant(qm, w);
     return DECAR_OK;
 }
 DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e) {

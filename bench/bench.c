@@ -145,6 +145,24 @@ static void bench_gemm(double peak) {
     }
 }
 
+/* best of reps passes: n batch-1 KV-cache steps of g (*t_step), and n tokens from the ensemble en (*t_ens) */
+static void time_generation(decar_gpt *g, decar_ensemble *en, int n, int reps, float *kv, float *lg, float *sc,
+                            int32_t *out, double *t_step, double *t_ens) {
+    int32_t prompt[1] = { 10 };
+    int rep, p, nout = 0;
+    decar_error e;
+    *t_step = *t_ens = 1e9;
+    for (rep = 0; rep < reps; rep++) {
+        double t1 = now();
+        for (p = 0; p < n; p++) decar_gpt_step(g, kv, (int32_t)(p % 256), p, lg, sc, NULL);
+        t1 = now() - t1;
+        if (t1 < *t_step) *t_step = t1;
+        t1 = now();
+        decar_ensemble_generate(en, NULL, prompt, 1, n - 1, 1.0, 0, 1.0, 1, out, &nout, NULL, &e);
+        t1 = now() - t1;
+        if (t1 < *t_ens) *t_ens = t1;
+    }
+}
 static void bench_model(const char *name, int L, int H, int C) {
     decar_gpt_config c = decar_gpt_default_config();
     decar_gpt g;
@@ -191,28 +209,18 @@ static void bench_model(const char *name, int L, int H, int C) {
     { /* generation at batch 1 with the KV cache; a top-2 ensemble of two such experts */
         float *kv = (float *)malloc(decar_gpt_kv_size(&c) * 4), *lg = (float *)malloc(256 * 4),
               *sc = (float *)malloc(decar_gpt_step_scratch(&c) * 4);
-        int n = 200, p, nout = 0;
+        int n = 200, p;
         double tg, te;
         decar_ensemble en;
         decar_gpt *ex[2];
         decar_gpt g2;
-        int32_t prompt[1] = { 10 }, *out = (int32_t *)malloc((size_t)(n + 2) * 4);
+        int32_t *out = (int32_t *)malloc((size_t)(n + 2) * 4);
         int rep, reps = quick ? 1 : 3; /* best of 3 passes of n tokens (the machine is shared) */
         decar_gpt_init(&g2, &c, 2, &e);
         ex[0] = &g;
         ex[1] = &g2;
         en = decar_ensemble_of(ex, 2);
-        tg = te = 1e9;
-        for (rep = 0; rep < reps; rep++) {
-            double t1 = now();
-            for (p = 0; p < n; p++) decar_gpt_step(&g, kv, (int32_t)(p % 256), p, lg, sc, NULL);
-            t1 = now() - t1;
-            if (t1 < tg) tg = t1;
-            t1 = now();
-            decar_ensemble_generate(&en, NULL, prompt, 1, n - 1, 1.0, 0, 1.0, 1, out, &nout, NULL, &e);
-            t1 = now() - t1;
-            if (t1 < te) te = t1;
-        }
+        time_generation(&g, &en, n, reps, kv, lg, sc, out, &tg, &te);
         printf("generate %s: batch 1 KV cache %.0f tok/s; top-2 ensemble %.0f tok/s (%.2fx the cost of one expert)\n",
                name, n / tg, n / te, te / tg);
         printf("RESULT gen_%s %.1f\nRESULT ens2_%s %.3f\n", name, n / tg, name, te / tg);
@@ -254,7 +262,7 @@ static void bench_model(const char *name, int L, int H, int C) {
                 decar_gpt q1, q2;
                 decar_gpt *qx[2];
                 decar_ensemble qe;
-                double tq = 1e9, tqe = 1e9;
+                double tq, tqe;
                 const char *tn = decar_qtype_name(types[ti]);
                 decar_gpt_init(&q1, &c, 1, &e);
                 decar_gpt_init(&q2, &c, 2, &e);
@@ -263,16 +271,7 @@ static void bench_model(const char *name, int L, int H, int C) {
                 qx[0] = &q1;
                 qx[1] = &q2;
                 qe = decar_ensemble_of(qx, 2);
-                for (rep = 0; rep < reps; rep++) {
-                    double t1 = now();
-                    for (p = 0; p < n; p++) decar_gpt_step(&q1, kv, (int32_t)(p % 256), p, lg, sc, NULL);
-                    t1 = now() - t1;
-                    if (t1 < tq) tq = t1;
-                    t1 = now();
-                    decar_ensemble_generate(&qe, NULL, prompt, 1, n - 1, 1.0, 0, 1.0, 1, out, &nout, NULL, &e);
-                    t1 = now() - t1;
-                    if (t1 < tqe) tqe = t1;
-                }
+                time_generation(&q1, &qe, n, reps, kv, lg, sc, out, &tq, &tqe);
                 printf("generate %s %s: batch 1 %.0f tok/s (%.2fx f32); top-2 %s ensemble %.0f tok/s (%.2fx one f32 "
                        "expert)\n",
                        name, tn, n / tq, tg / tq, tn, n / tqe, tg / tqe);

@@ -19,7 +19,13 @@ case "$CORE" in
     fi ;;
 esac
 echo "OpenBLAS core: $(OMP_NUM_THREADS=1 ./build/bench corename)${OPENBLAS_CORETYPE:+ (OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE)}"
+rm -f build/bench_torch.txt build/bench_sklearn.txt
 OMP_NUM_THREADS=$TH OPENBLAS_NUM_THREADS=$TH ./build/bench $Q | tee build/bench_decar.txt
+# a figure of this run: RESULT NAME VALUE lines of decar's, PyTorch's and scikit-learn's benches
+get() {
+  cat build/bench_decar.txt build/bench_torch.txt build/bench_sklearn.txt 2>/dev/null | grep "^RESULT $1 " | head -1 |
+    awk '{print $3}'
+}
 # BLIS (Debian's libblis-dev) as a second GEMM anchor: the same GEMM section linked against BLIS's cblas
 if [ ! -e /usr/lib/x86_64-linux-gnu/libblis.so ] && [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
   apt-get install -y -q libblis-dev > /dev/null 2>&1 || echo "could not install libblis-dev"
@@ -43,7 +49,6 @@ if /usr/bin/python3 -c "import torch" 2>/dev/null; then
   echo
   echo "| figure | decar | PyTorch 1.13 (OMP_WAIT_POLICY=PASSIVE) | ratio |"
   echo "|---|---|---|---|"
-  get() { grep "^RESULT $1 " build/bench_decar.txt build/bench_torch.txt | head -1 | awk '{print $3}'; }
   for c in S M; do
     for f in train score gen; do
       d=$(get ${f}_$c); t=$(get torch_${f}_$c)
@@ -58,20 +63,19 @@ fi
 echo
 echo "| batch-1 generation | q8_0 tok/s | q8_0 vs f32 | bf16 tok/s | bf16 vs f32 | top-2 q8_0 ensemble vs one f32 expert |"
 echo "|---|---|---|---|---|---|"
-r() { grep "^RESULT $1 " build/bench_decar.txt | head -1 | awk '{print $3}'; }
 for c in S M; do
-  echo "| $c (f32: $(r gen_$c) tok/s) | $(r gen_q8_0_$c) | $(r gen_q8_0_${c}_x)x | $(r gen_bf16_$c) | $(r gen_bf16_${c}_x)x | $(r ens2_q8_0_${c}_x)x |"
+  echo "| $c (f32: $(get gen_$c) tok/s) | $(get gen_q8_0_$c) | $(get gen_q8_0_${c}_x)x | $(get gen_bf16_$c) | $(get gen_bf16_${c}_x)x | $(get ens2_q8_0_${c}_x)x |"
 done
 # balanced k-means against scikit-learn's plain KMeans: same features, same K, same iteration count
 if /usr/bin/python3 -c "import sklearn" 2>/dev/null && [ -s build/kmeans_X.npy ]; then
-  OMP_NUM_THREADS=$TH /usr/bin/python3 bench/bench_sklearn.py build/kmeans_X.npy 16 "$(r kmeans_iters)" | tee build/bench_sklearn.txt
-  s=$(grep '^RESULT sklearn_kmeans ' build/bench_sklearn.txt | awk '{print $3}')
+  OMP_NUM_THREADS=$TH /usr/bin/python3 bench/bench_sklearn.py build/kmeans_X.npy 16 "$(get kmeans_iters)" | tee build/bench_sklearn.txt
+  s=$(get sklearn_kmeans)
   echo
   echo "| k-means, 100,000 x 256, K = 16 | seconds | iterations |"
   echo "|---|---|---|"
-  echo "| decar balanced spherical | $(r kmeans) | $(r kmeans_iters) |"
-  echo "| scikit-learn KMeans (lloyd, plain) | $s | $(grep '^RESULT sklearn_kmeans_iters' build/bench_sklearn.txt | awk '{print $3}') |"
-  echo "| ratio (sklearn / decar) | $(awk -v a=$(r kmeans) -v b=$s 'BEGIN{printf "%.2fx", b/a}') | |"
+  echo "| decar balanced spherical | $(get kmeans) | $(get kmeans_iters) |"
+  echo "| scikit-learn KMeans (lloyd, plain) | $s | $(get sklearn_kmeans_iters) |"
+  echo "| ratio (sklearn / decar) | $(awk -v a=$(get kmeans) -v b=$s 'BEGIN{printf "%.2fx", b/a}') | |"
 else
   echo "SKIP: scikit-learn anchor for k-means (apt-get install python3-sklearn)"
 fi

@@ -988,7 +988,6 @@ static int cmd_quantize(int argc, char **argv) {
                 { "dtype", "q8_0", "q8_0 (int8 with a float scale per 32 weights of a row) or bf16", 0 } };
     /* clang-format on */
     int n = NOPT(o), type, t, nq = 0;
-    size_t bytes = 0;
     decar_gpt g;
     decar_error e;
     parse_opts(argc, argv, o, n, "quantize",
@@ -999,19 +998,10 @@ static int cmd_quantize(int argc, char **argv) {
     out_file_check("quantize", REQ(o, n, "out"));
     if (decar_gpt_load(&g, REQ(o, n, "model"), &e)) die("quantize", &e);
     if (decar_gpt_quantize(&g, type, &e)) die("quantize", &e);
-    for (t = 0; t < g.n_tensors; t++) {
-        int64_t ne = g.info[t].shape[0] * g.info[t].shape[1];
-        nq += g.q[t].type != DECAR_QNONE;
-        bytes +=
-            g.q[t].type == DECAR_Q8_0
-                ? (size_t)ne +
-                      (size_t)(g.info[t].shape[0] * ((g.info[t].shape[1] + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK)) * 4
-            : g.q[t].type == DECAR_QBF16 ? (size_t)ne * 2
-                                         : (size_t)ne * 4;
-    }
+    for (t = 0; t < g.n_tensors; t++) nq += g.q[t].type != DECAR_QNONE;
     if (decar_gpt_save(&g, REQ(o, n, "out"), NULL, &e)) die("quantize", &e);
     printf("%s: %d weight matrices as %s; weights %.2f MB (f32: %.2f MB)\n", REQ(o, n, "out"), nq,
-           decar_qtype_name(type), bytes / 1e6, g.n_params * 4 / 1e6);
+           decar_qtype_name(type), decar_gpt_weight_bytes(&g) / 1e6, g.n_params * 4 / 1e6);
     decar_gpt_free(&g);
     return 0;
 }

@@ -15,25 +15,25 @@ echo
 # RUNS (pipeline.sh's rows with configuration and seed) and CONF (this run's configuration): with two or more seeds
 # of this configuration in RUNS, a column with the mean and the seed-to-seed standard deviation
 RUNS=${RUNS:-/dev/null}; CONF=${CONF:-}
-NSEEDS=$(awk -F, -v c="${CONF#*,}" 'NR > 1 { n = split($0, f, ","); k = f[2]; for (i = 3; i <= n - 6; i++) k = k "," f[i]
-  if (k == c && !(f[1] in seen)) { seen[f[1]] = 1; ns++ } } END { print ns + 0 }' $RUNS)
-SD=$([ "${NSEEDS:-0}" -ge 2 ] && echo 1 || echo 0)
-printf "| model | router | top-k | bits/byte |%s training FLOPs | inference FLOPs / token | router FLOPs / routing |\n" \
-  "$([ $SD = 1 ] && echo " mean ± sd over $NSEEDS seeds |")"
-echo "|---|---|---|---|$([ $SD = 1 ] && echo "---|")---|---|---|"
-awk -F, -v N=$N -v NLM=$NLM -v FD=$FD -v c="${CONF#*,}" -v SD=$SD 'FILENAME == ARGV[1] { if (FNR > 1) tok[$1] = $2; next }
+awk -F, -v N=$N -v NLM=$NLM -v FD=$FD -v conf="${CONF#*,}" 'FILENAME == ARGV[1] { if (FNR > 1) tok[$1] = $2; next }
   FILENAME == ARGV[2] { if (FNR == 1) next; n = split($0, f, ","); k = f[2]; for (i = 3; i <= n - 6; i++) k = k "," f[i]
-    if (k != c || f[n - 2] != "all") next
-    v[f[1], f[n - 5] "|" f[n - 4] "|" f[n - 3]] = f[n - 1]; seeds[f[1]] = 1; next }   # a rerun of a seed: its last row
+    if (k != conf || f[n - 2] != "all") next
+    v[f[1], f[n - 5] "|" f[n - 4] "|" f[n - 3]] = f[n - 1]   # a rerun of a seed: its last row
+    if (!(f[1] in seeds)) { seeds[f[1]] = 1; nseeds++ }
+    next }
+  FNR == 1 { SD = nseeds >= 2
+    printf "| model | router | top-k | bits/byte |%s training FLOPs | inference FLOPs / token | router FLOPs / routing |\n",
+      (SD ? " mean ± sd over " nseeds " seeds |" : "")
+    printf "|---|---|---|---|%s---|---|---|\n", (SD ? "---|" : "") }
   FNR > 1 && $4 == "all" {
     K = $1; sub(/.*-/, "", K); K = (K ~ /^[0-9]+$/) ? K + 0 : 1
     act = ($2 == "top1") ? 1 : ($2 == "bayes" || $2 == "uniform") ? K : $3
     tf = ($1 in tok) ? sprintf("%.2e", 6 * N * tok[$1]) : "-"
     rc = ($2 == "smalltalk") ? 2 * NLM * 256 * K : ($2 == "bayes" || $2 == "uniform") ? 0 : 2 * K * FD
     r = $1 "|" $2 "|" $3; ms = ""
-    if (SD) { c = 0; m = 0; q = 0; for (sd in seeds) if ((sd, r) in v) { c++; m += v[sd, r]; q += v[sd, r] * v[sd, r] }
-      m = c ? m / c : 0; var = c > 1 ? (q - c * m * m) / (c - 1) : 0
-      ms = c > 1 ? sprintf(" %.4f ± %.4f |", m, sqrt(var > 0 ? var : 0)) : " - |" }
+    if (SD) { cnt = 0; m = 0; q = 0; for (sd in seeds) if ((sd, r) in v) { cnt++; m += v[sd, r]; q += v[sd, r] * v[sd, r] }
+      m = cnt ? m / cnt : 0; var = cnt > 1 ? (q - cnt * m * m) / (cnt - 1) : 0
+      ms = cnt > 1 ? sprintf(" %.4f ± %.4f |", m, sqrt(var > 0 ? var : 0)) : " - |" }
     printf "| %s | %s | %s | %.4f |%s %s | %.2e | %.1e |\n", $1, $2, $3, $5, ms, tf, 2 * N * act, rc }' \
   $OUT/costs.csv $RUNS $OUT/results.csv
 echo

@@ -62,7 +62,7 @@ for s in $SIZES; do echo "base_s${SEED}_${s//:/x} $BASE_STEPS $SEED $s --docs $B
   xargs -P $JOBS -L 1 bash -c 'train "$@"' _
 
 # 2. every dense model and expert: size x init x budget x (dense + K experts for every K), longest first
-jobs() {
+train_jobs() {
   local s init B K k extra
   for s in $SIZES; do
     for init in scratch base; do
@@ -78,12 +78,12 @@ jobs() {
     done
   done
 }
-rm -f $OUT/done.txt; jobs | wc -l > $OUT/todo.txt
+rm -f $OUT/done.txt; train_jobs | wc -l > $OUT/todo.txt
 say "$(cat $OUT/todo.txt) models to train"
-jobs | sort -s -k1,1 -rn | cut -d' ' -f2- | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
+train_jobs | sort -s -k1,1 -rn | cut -d' ' -f2- | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
 
 # 3. held-out bits per byte of every dense model and ensemble, one process each
-evals() {
+eval_jobs() {
   local s init B K k m
   for s in $SIZES; do
     for init in scratch base; do
@@ -113,13 +113,13 @@ evaluate() {
     $f.csv > $f.row
 }
 export -f evaluate; export SEED BASE BASE_STEPS
-say "evaluation: $(evals | wc -l) models and ensembles"
-evals | xargs -P $JOBS -L 1 bash -c 'evaluate "$@"' _
+say "evaluation: $(eval_jobs | wc -l) models and ensembles"
+eval_jobs | xargs -P $JOBS -L 1 bash -c 'evaluate "$@"' _
 H="seed,data,init,layers,dim,heads,seq,batch,lr,val_permille,base_permille,base_steps,K,budget_steps,params"
 H="$H,train_tokens,train_flops,base_flops,router,topk,bits_per_byte"
 [ -s $OUT/scaling.csv ] || echo "$H" > $OUT/scaling.csv
 head -1 $OUT/scaling.csv | grep -qx "$H" || { echo "scaling.sh: $OUT/scaling.csv has another header" >&2; exit 1; }
-evals | while read -r m s init B K rest; do cat $OUT/eval/${m}_k$K.row; done >> $OUT/scaling.csv
+eval_jobs | while read -r m s init B K rest; do cat $OUT/eval/${m}_k$K.row; done >> $OUT/scaling.csv
 say "report"
 bash scripts/scaling_report.sh $OUT
 say "done: $OUT/scaling.md, $OUT/scaling.csv, $OUT/scaling.svg"

@@ -191,7 +191,7 @@ if head -1 $B/pipe/runs.csv 2>/dev/null | grep -q "^seed,data,ks,steps,.*,model,
   CONF=$(awk -F, 'NR == 2 { for (i = 1; i <= 16; i++) printf "%s%s", $i, (i < 16 ? "," : "") }' $B/pipe/runs.csv)
   RUNS=$B/pipe/runs.csv CONF="$CONF" bash scripts/results.sh $B/pipe 2 0 0 > $B/pipe/results2.md
   x=$(awk -F, '$1 == "dense-ft" && $4 == "all" { print $5 }' $B/pipe/results.csv)
-  got=$(grep "^| dense-ft |" $B/pipe/results2.md | awk -F'|' '{ print $6 }')   # "mean ± sd", rounded to 4 decimals
+  got=$(grep -m1 "^| dense-ft |" $B/pipe/results2.md | awk -F"|" "{ print \$6 }")   # "mean ± sd" (4 decimals)
   grep -q "over 2 seeds" $B/pipe/results2.md && awk -v g="$got" -v x="$x" 'BEGIN { split(g, a, " ")
     dm = a[1] - (x + 0.05); ds = a[3] - 0.1 / sqrt(2); exit !(x > 0 && dm < 6e-5 && dm > -6e-5 && ds < 6e-5 && ds > -6e-5) }' &&
     echo "ok  two seeds: dense-ft $got (seed 1: $x)" || { echo "FAILED: results.sh mean ± sd over seeds: '$got', seed 1 $x"; fails=$((fails + 1)); }
