@@ -143,7 +143,8 @@
           the KV-cache steps take a decar_error. Sections renumbered in the order data flows. Checkpoints unchanged.
      0.5  quantized inference: decar_gpt_quantize (Q8_0: int8 with a float scale per 32 weights of a row; bf16),
           decar_qlinear_forward (+ _ref), quantized checkpoints (I8 + "<name>.scale" F32, or BF16, "quant" in the
-          metadata); decar_st_tensor gained dtype and raw (decar_st_tensor_of fills them). decar_gpt gained qtype, q.
+          metadata); decar_st_tensor gained dtype and raw (decar_st_tensor_of fills them). decar_gpt gained qtype, q;
+          decar_gpt_weight_bytes. A quantized model is an inference model (no grads, m, v).
 */
 #ifndef DECAR_H
 #define DECAR_H
