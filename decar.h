@@ -736,6 +736,7 @@ typedef struct decar_gpt {
     decar_tensor **p; /* p[i] is the tensor of info[i] */
     int qtype;        /* DECAR_QNONE, or the type of the quantized copies below (decar_gpt_quantize) */
     decar_qmat *q;    /* NULL, or n_tensors entries: the quantized copy of each matrix (type DECAR_QNONE for others) */
+    void *dev;        /* NULL, or the model's device state (decar_gpt_to_device): its copy on a GPU */
 } decar_gpt;
 
 DECARDEF decar_gpt_config decar_gpt_default_config(void);
@@ -787,6 +788,34 @@ DECARDEF size_t decar_gpt_step_batch_scratch(const decar_gpt_config *c, int n);
 /* project one image's prefix (n_prefix, d_prefix) to (n_prefix, d_model) embeddings for decar_gpt_step_embed */
 DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *out, decar_error *e);
 DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c);
+
+/* The device path. decar_gpt_to_device copies the model's parameters and AdamW moments to a device, and keeps its
+   gradients and activations there: from then on decar_gpt_train_step, decar_gpt_score (so decar_train, the
+   validation loss, decar_gpt_score_docs and the ensemble's evaluation) and the KV-cache steps (so
+   decar_ensemble_generate) run on the device. The host copy (g->params, m, v) is brought up to date by
+   decar_gpt_sync, which saving and every host-side forward (decar_gpt_forward, DFM sampling) call first.
+     DECAR_DEVICE_CUDA         a GPU: the implementation compiled by nvcc with -DDECAR_USE_CUDA, linked with -lcublas.
+                               Products are cuBLAS (float32, strided-batched for attention); the rest is the kernels
+                               of section 10c. NOT YET RUN ON A GPU: it compiles and links, and its kernels and their
+                               orchestration pass the tests on the CPU (below); scripts/gpu_check.sh is the check to
+                               run on one.
+     DECAR_DEVICE_CPU_KERNELS  the same kernels and orchestration as CPU loops (a build without CUDA): what make test
+                               holds to the tape path, and a way to read the GPU path step by step.
+   Limits: text models (an image prefix's forward runs on the host copy; training with a prefix is refused), float32
+   models (a quantized model stays on the CPU). A KV cache of a model on a device comes from decar_gpt_kv_new (device
+   memory) and goes back through decar_gpt_kv_free before the model moves. decar_gpt_to_device(g, DECAR_DEVICE_CPU)
+   brings the model back and frees its device memory; decar_gpt_free does too. */
+#define DECAR_DEVICE_CPU 0
+#define DECAR_DEVICE_CPU_KERNELS 1
+#define DECAR_DEVICE_CUDA 2
+DECARDEF const char *decar_device_name(int device);                             /* "cpu", "cpu-kernels", "cuda" */
+DECARDEF int decar_device_parse(const char *name, int *device, decar_error *e); /* the inverse */
+DECARDEF int decar_device_available(int device, decar_error *e); /* DECAR_OK when this build and machine have it */
+DECARDEF int decar_gpt_to_device(decar_gpt *g, int device, decar_error *e);
+DECARDEF int decar_gpt_device(const decar_gpt *g); /* where the model is: a DECAR_DEVICE_* */
+DECARDEF int decar_gpt_sync(decar_gpt *g, decar_error *e);
+DECARDEF float *decar_gpt_kv_new(decar_gpt *g, decar_error *e); /* decar_gpt_kv_size floats where the steps read */
+DECARDEF void decar_gpt_kv_free(decar_gpt *g, float *kv);
 
 /* ---------------------------------------------------------------------------------------------------------------
    11. losses. AR: next-token cross-entropy. Masked DFM (kappa_t = t^n): mask each position with prob 1-kappa_t,
@@ -6232,6 +6261,10 @@ DECARDEF int decar_router_load(decar_router *r, decar_featurizer *f, const char 
 #endif
 
 /* ---- 10. model --------------------------------------------------------------------------------------------------- */
+typedef struct decar__dev decar__dev; /* the device path's state (10c) */
+static void decar__dev_free(decar__dev *d);
+static int decar__dev_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n, float *logits,
+                                 decar_error *e);
 /* a vocabulary of 258 or more tokens ends with the DFM mask, which is never a target: the model predicts the others */
 DECARDEF int decar_gpt_mask(const decar_gpt_config *c) {
     return c->vocab_size >= DECAR_BYTE_VOCAB && !c->no_mask ? c->vocab_size - 1 : -1;
@@ -6434,6 +6467,7 @@ DECARDEF void decar_gpt_free(decar_gpt *g) {
     decar__free64(g->m);
     decar__free64(g->v);
     if (g->pctx) decar_ctx_free(g->pctx);
+    decar__dev_free((decar__dev *)g->dev);
     if (g->q) {
         int t;
         for (t = 0; t < g->n_tensors; t++) decar_qmat_free(&g->q[t]);
@@ -6468,6 +6502,8 @@ DECARDEF size_t decar_gpt_weight_bytes(const decar_gpt *g) {
 DECARDEF int decar_gpt_quantize(decar_gpt *g, int type, decar_error *e) {
     int t, rc;
     if (type == g->qtype) return DECAR_OK;
+    if (g->dev)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "quantize the model on the CPU (decar_gpt_to_device(g, DECAR_DEVICE_CPU))");
     if (g->qtype) DECAR__FAIL(e, DECAR_ERR_ARG, "the model is already quantized (%s)", decar_qtype_name(g->qtype));
     g->q = (decar_qmat *)DECAR_MALLOC((size_t)g->n_tensors * sizeof(decar_qmat));
     if (!g->q) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
@@ -6508,7 +6544,12 @@ DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, co
     int64_t sh[2], psh[2];
     int l, P = prefix ? c->n_prefix : 0;
     decar_tensor *x, *h, **p = g->p;
+    decar_error e;
     if (ctx->status) return NULL;
+    if (decar_gpt_sync(g, &e)) { /* a model on a device: its host copy, brought up to date */
+        decar__ctx_fail(ctx, e.code, "%s", e.msg);
+        return NULL;
+    }
     if (prefix && c->n_prefix == 0) {
         decar__ctx_fail(ctx, DECAR_ERR_ARG, "forward: an image prefix given to a text-only model");
         return NULL;
@@ -6632,10 +6673,12 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
     const decar_param_info *PI = g->info;
     float scale = 1.0f / sqrtf((float)hs);
     if (!c->causal || n < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "KV-cache steps need a causal model and n >= 1");
-    for (j = 0; j < n; j++) {
-        int64_t i;
+    for (j = 0; j < n; j++)
         if (pos[j] < 0 || pos[j] >= T)
             DECAR__FAIL(e, DECAR_ERR_ARG, "position %d outside the context of %d", pos[j], (int)T);
+    if (g->dev) return decar__dev_step_batch(g, kv, emb, pos, n, logits, e);
+    for (j = 0; j < n; j++) {
+        int64_t i;
         for (i = 0; i < C; i++) x[j * C + i] = emb[j * C + i] + P[PI[DECAR__WPE].offset + (int64_t)pos[j] * C + i];
     }
     for (l = 0; l < c->n_layer; l++) {
@@ -6672,6 +6715,836 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
     decar__ln_rows(xn, x, P + PI[DECAR__LNF(c)].offset, P + PI[DECAR__LNF(c) + 1].offset, n, C);
     decar__gpt_linear(g, DECAR__WTE, -1, logits, xn, n);
     return DECAR_OK;
+}
+
+/* ---- 10c. the device path: the model on a GPU (DECAR_USE_CUDA), or its kernels as CPU loops ------------------------
+   Each kernel body is written once. Compiled by nvcc with DECAR_USE_CUDA it is a __global__ function whose
+   DECAR__KFOR is a grid-stride loop over the thread index; compiled by a C compiler it is a plain function whose
+   DECAR__KFOR is an OpenMP loop. One index is one output element, row or column, computed whole by one thread: the
+   results do not depend on the grid or the thread count. Every product goes through decar__dmm: cuBLAS (strided
+   batched for attention) on the GPU, decar_gemm_ws on the CPU. The orchestration (forward, backward, AdamW, the
+   KV-cache step) is the same code for both: `make test` runs it on the CPU against the tape path above. */
+#if defined(DECAR_USE_CUDA) && defined(__CUDACC__)
+#include <cuda_runtime.h>
+#include <cublas_v2.h>
+#define DECAR__GPU 1
+#define DECAR__KERNEL static __global__ void
+#define DECAR__KFOR(i, n)                                                                                              \
+    for (i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
+#define DECAR__LAUNCH(k, n, args) k<<<decar__grid(n), 256>>> args
+static unsigned decar__grid(int64_t n) {
+    int64_t g = (n + 255) / 256;
+    return (unsigned)(g < 1 ? 1 : g > 65535 ? 65535 : g);
+}
+#else
+#define DECAR__GPU 0
+#define DECAR__KERNEL static void
+#define DECAR__KFOR(i, n) DECAR__PAR_FOR for (i = 0; i < (n); i++)
+#define DECAR__LAUNCH(k, n, args) k args
+#endif
+
+/* x (N, C) = wte[ids[r]] + wpe[r mod T]: token plus position embedding, N = B T rows */
+DECAR__KERNEL decar__k_embed(float *x, const float *wte, const float *wpe, const int32_t *ids, int64_t N, int64_t T,
+                             int64_t C) {
+    int64_t i;
+    DECAR__KFOR(i, N * C) {
+        int64_t r = i / C, j = i % C;
+        x[i] = wte[(int64_t)ids[r] * C + j] + wpe[(r % T) * C + j];
+    }
+}
+/* x (n, C) = emb (n, C) + wpe[pos[r]]: the KV-cache step's input, one position per sequence */
+DECAR__KERNEL decar__k_embed_pos(float *x, const float *emb, const float *wpe, const int *pos, int64_t n, int64_t C) {
+    int64_t i;
+    DECAR__KFOR(i, n * C) {
+        int64_t r = i / C, j = i % C;
+        x[i] = emb[i] + wpe[(int64_t)pos[r] * C + j];
+    }
+}
+/* dwte[v] += sum_{r : ids[r] = v} dx[r],  dwpe[t] += sum_{r mod T = t} dx[r]: one thread per column, rows in order */
+DECAR__KERNEL decar__k_embed_back(float *dwte, float *dwpe, const float *dx, const int32_t *ids, int64_t N, int64_t T,
+                                  int64_t C) {
+    int64_t j;
+    DECAR__KFOR(j, C) {
+        int64_t r;
+        for (r = 0; r < N; r++) {
+            dwte[(int64_t)ids[r] * C + j] += dx[r * C + j];
+            dwpe[(r % T) * C + j] += dx[r * C + j];
+        }
+    }
+}
+/* y = (x - mean) rstd w + b per row of C (eps 1e-5, biased variance); st[2r] = mean, st[2r + 1] = rstd (or NULL) */
+DECAR__KERNEL decar__k_layernorm(float *y, float *st, const float *x, const float *w, const float *b, int64_t N,
+                                 int64_t C) {
+    int64_t r;
+    DECAR__KFOR(r, N) {
+        const float *xr = x + r * C;
+        float *yr = y + r * C, m = 0.0f, v = 0.0f, rs;
+        int64_t j;
+        for (j = 0; j < C; j++) m += xr[j];
+        m /= (float)C;
+        for (j = 0; j < C; j++) v += (xr[j] - m) * (xr[j] - m);
+        v /= (float)C;
+        rs = 1.0f / sqrtf(v + 1e-5f);
+        for (j = 0; j < C; j++) yr[j] = (xr[j] - m) * rs * w[j] + b[j];
+        if (st) {
+            st[2 * r] = m;
+            st[2 * r + 1] = rs;
+        }
+    }
+}
+/* per row, xh = (x - mean) rstd, dn = dy w:  dx += rstd (dn - mean(dn) - xh mean(dn xh)) */
+DECAR__KERNEL decar__k_layernorm_back(float *dx, const float *dy, const float *x, const float *w, const float *st,
+                                      int64_t N, int64_t C) {
+    int64_t r;
+    DECAR__KFOR(r, N) {
+        const float *xr = x + r * C, *dyr = dy + r * C;
+        float m = st[2 * r], rs = st[2 * r + 1], s1 = 0.0f, s2 = 0.0f;
+        int64_t j;
+        for (j = 0; j < C; j++) {
+            s1 += dyr[j] * w[j];
+            s2 += dyr[j] * w[j] * ((xr[j] - m) * rs);
+        }
+        s1 /= (float)C;
+        s2 /= (float)C;
+        for (j = 0; j < C; j++) dx[r * C + j] += rs * ((dyr[j] * w[j] - s1) - ((xr[j] - m) * rs) * s2);
+    }
+}
+/* the per-column parameter gradients: db[j] += sum_r dy[r][j]; with st (LayerNorm): dw[j] += sum_r dy[r][j] xh[r][j] */
+DECAR__KERNEL decar__k_col_sums(float *db, float *dw, const float *dy, const float *x, const float *st, int64_t N,
+                                int64_t C) {
+    int64_t j;
+    DECAR__KFOR(j, C) {
+        float sd = 0.0f, sw = 0.0f;
+        int64_t r;
+        for (r = 0; r < N; r++) {
+            sd += dy[r * C + j];
+            if (dw) sw += dy[r * C + j] * ((x[r * C + j] - st[2 * r]) * st[2 * r + 1]);
+        }
+        db[j] += sd;
+        if (dw) dw[j] += sw;
+    }
+}
+/* y (N, C) += b (C) */
+DECAR__KERNEL decar__k_add_bias(float *y, const float *b, int64_t N, int64_t C) {
+    int64_t i;
+    DECAR__KFOR(i, N * C) y[i] += b[i % C];
+}
+/* y = a + b (elementwise); y may be a or b */
+DECAR__KERNEL decar__k_add(float *y, const float *a, const float *b, int64_t n) {
+    int64_t i;
+    DECAR__KFOR(i, n) y[i] = a[i] + b[i];
+}
+/* y = s y */
+DECAR__KERNEL decar__k_scale(float *y, float s, int64_t n) {
+    int64_t i;
+    DECAR__KFOR(i, n) y[i] *= s;
+}
+/* GELU, tanh form: u = sqrt(2/pi) (x + 0.044715 x^3), y = x (1 + tanh u) / 2 */
+DECAR__KERNEL decar__k_gelu(float *y, const float *x, int64_t n) {
+    int64_t i;
+    DECAR__KFOR(i, n) {
+        float u = 0.7978845608028654f * (x[i] + 0.044715f * x[i] * x[i] * x[i]);
+        y[i] = 0.5f * x[i] * (1.0f + tanhf(u));
+    }
+}
+/* dx = dy gelu'(x),  gelu'(x) = (1 + th) / 2 + x (1 - th^2) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2 */
+DECAR__KERNEL decar__k_gelu_back(float *dx, const float *x, const float *dy, int64_t n) {
+    int64_t i;
+    DECAR__KFOR(i, n) {
+        float x2 = x[i] * x[i], th = tanhf(0.7978845608028654f * (x[i] + 0.044715f * x2 * x[i]));
+        float du = 0.7978845608028654f * (1.0f + 3.0f * 0.044715f * x2);
+        dx[i] = dy[i] * (0.5f * (1.0f + th) + 0.5f * x[i] * (1.0f - th * th) * du);
+    }
+}
+/* dst (B, NH, T, hs) = head h's columns of src rows (B, T, ld) from column off: q, k and v out of qkv (ld = 3C, off
+   0, C, 2C), or an attention output's gradient out of (B, T, C) */
+DECAR__KERNEL decar__k_to_heads(float *dst, const float *src, int64_t B, int64_t T, int64_t NH, int64_t hs, int64_t ld,
+                                int64_t off) {
+    int64_t i;
+    DECAR__KFOR(i, B * NH * T * hs) {
+        int64_t d = i % hs, t = (i / hs) % T, h = (i / (hs * T)) % NH, b = i / (hs * T * NH);
+        dst[i] = src[(b * T + t) * ld + off + h * hs + d];
+    }
+}
+/* the inverse: dst rows (B, T, ld) from column off = src (B, NH, T, hs) */
+DECAR__KERNEL decar__k_from_heads(float *dst, const float *src, int64_t B, int64_t T, int64_t NH, int64_t hs,
+                                  int64_t ld, int64_t off) {
+    int64_t i;
+    DECAR__KFOR(i, B * NH * T * hs) {
+        int64_t d = i % hs, t = (i / hs) % T, h = (i / (hs * T)) % NH, b = i / (hs * T * NH);
+        dst[(b * T + t) * ld + off + h * hs + d] = src[i];
+    }
+}
+/* each row t of S (rows of T scores, row index mod T = t): P = softmax(S / sqrt(hs)) over the keys it sees (causal:
+   0..t), zero past them */
+DECAR__KERNEL decar__k_attn_softmax(float *P, int64_t rows, int64_t T, float scale, int causal) {
+    int64_t r;
+    DECAR__KFOR(r, rows) {
+        float *p = P + r * T, mx, s = 0.0f;
+        int64_t j, end = causal ? r % T + 1 : T;
+        mx = p[0] * scale;
+        for (j = 1; j < end; j++) mx = p[j] * scale > mx ? p[j] * scale : mx;
+        for (j = 0; j < end; j++) {
+            p[j] = expf(p[j] * scale - mx);
+            s += p[j];
+        }
+        for (j = 0; j < end; j++) p[j] /= s;
+        for (j = end; j < T; j++) p[j] = 0.0f;
+    }
+}
+/* in place, dP -> dS = P (dP - sum_j P_j dP_j) / sqrt(hs), zero past the keys a row sees */
+DECAR__KERNEL decar__k_attn_softmax_back(float *dP, const float *P, int64_t rows, int64_t T, float scale, int causal) {
+    int64_t r;
+    DECAR__KFOR(r, rows) {
+        float *g = dP + r * T, s = 0.0f;
+        const float *p = P + r * T;
+        int64_t j, end = causal ? r % T + 1 : T;
+        for (j = 0; j < end; j++) s += p[j] * g[j];
+        for (j = 0; j < end; j++) g[j] = p[j] * (g[j] - s) * scale;
+        for (j = end; j < T; j++) g[j] = 0.0f;
+    }
+}
+/* per row of V logits, over the first nc (the classes): lse = log sum_j exp l_j, nll = lse - l[target] (0 for an
+   ignored target < 0). The sum in double, as the host kernel. */
+DECAR__KERNEL decar__k_crossentropy(float *lse, float *nll, const float *logits, const int32_t *tg, int64_t N,
+                                    int64_t V, int nc) {
+    int64_t r;
+    DECAR__KFOR(r, N) {
+        const float *l = logits + r * V;
+        float mx = l[0];
+        double s = 0.0;
+        int j;
+        for (j = 1; j < nc; j++) mx = l[j] > mx ? l[j] : mx;
+        for (j = 0; j < nc; j++) s += exp((double)(l[j] - mx));
+        lse[r] = mx + (float)log(s);
+        nll[r] = tg[r] >= 0 ? lse[r] - l[tg[r]] : 0.0f;
+    }
+}
+/* in place, logits -> dlogits = w_r / norm (softmax(l) - onehot(target)) over the classes, 0 elsewhere and on ignored
+   rows (w NULL: 1) */
+DECAR__KERNEL decar__k_crossentropy_back(float *logits, const float *lse, const int32_t *tg, const float *w, float norm,
+                                         int64_t N, int64_t V, int nc) {
+    int64_t r;
+    DECAR__KFOR(r, N) {
+        float *l = logits + r * V, coef = (w ? w[r] : 1.0f) / norm;
+        int64_t j;
+        for (j = 0; j < V; j++)
+            l[j] = tg[r] >= 0 && j < nc ? coef * (expf(l[j] - lse[r]) - (j == tg[r] ? 1.0f : 0.0f)) : 0.0f;
+    }
+}
+/* part[k] = sum of g^2 over chunk k of 65536 (the host's chunks; the host adds the parts in order) */
+DECAR__KERNEL decar__k_sumsq(double *part, const float *g, int64_t n) {
+    int64_t k;
+    DECAR__KFOR(k, (n + 65535) / 65536) {
+        int64_t j, j1 = (k + 1) * 65536 < n ? (k + 1) * 65536 : n;
+        double s = 0.0;
+        for (j = k * 65536; j < j1; j++) s += (double)g[j] * g[j];
+        part[k] = s;
+    }
+}
+/* AdamW (decar_gpt_adamw's formula): m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
+   p = p decay - step_size m / (sqrt(v) / sqrt(bc2) + eps) */
+DECAR__KERNEL decar__k_adamw(float *p, const float *g, float *m, float *v, int64_t n, float b1, float b2, float eps,
+                             float decay, float step_size, float sbc2) {
+    int64_t i;
+    DECAR__KFOR(i, n) {
+        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        p[i] = p[i] * decay - step_size * m[i] / (sqrtf(v[i]) / sbc2 + eps);
+    }
+}
+/* the KV-cache step: sequence j's key and value (columns C..3C of its qkv row) stored at its position in its cache
+   kv[j] (layer l: keys at [l][0][t], values at [l][1][t]) */
+DECAR__KERNEL decar__k_kv_store(float *const *kv, const float *qkv, const int *pos, int64_t n, int64_t l, int64_t T,
+                                int64_t C) {
+    int64_t i;
+    DECAR__KFOR(i, n * C) {
+        int64_t j = i / C, c = i % C;
+        float *kc = kv[j] + (l * 2) * T * C;
+        kc[(int64_t)pos[j] * C + c] = qkv[j * 3 * C + C + c];
+        kc[T * C + (int64_t)pos[j] * C + c] = qkv[j * 3 * C + 2 * C + c];
+    }
+}
+/* one thread per (sequence j, head h): its query against its cache's keys 0..pos[j], softmax, the values' average */
+DECAR__KERNEL decar__k_kv_attend(float *out, float *scores, float *const *kv, const float *qkv, const int *pos,
+                                 int64_t n, int64_t l, int64_t T, int64_t C, int64_t NH) {
+    int64_t i;
+    DECAR__KFOR(i, n * NH) {
+        int64_t j = i / NH, h = i % NH, hs = C / NH, t, d, p = pos[j];
+        const float *kc = kv[j] + (l * 2) * T * C + h * hs, *vc = kc + T * C, *q = qkv + j * 3 * C + h * hs;
+        float *sc = scores + i * T, *o = out + j * C + h * hs, mx = 0.0f, s = 0.0f, scale = 1.0f / sqrtf((float)hs);
+        for (t = 0; t <= p; t++) {
+            float dot = 0.0f;
+            for (d = 0; d < hs; d++) dot += q[d] * kc[t * C + d];
+            sc[t] = dot * scale;
+            mx = t == 0 || sc[t] > mx ? sc[t] : mx;
+        }
+        for (t = 0; t <= p; t++) {
+            sc[t] = expf(sc[t] - mx);
+            s += sc[t];
+        }
+        for (d = 0; d < hs; d++) o[d] = 0.0f;
+        for (t = 0; t <= p; t++)
+            for (d = 0; d < hs; d++) o[d] += sc[t] / s * vc[t * C + d];
+    }
+}
+
+/* the device state of a model (decar_gpt.dev): parameters, gradients, AdamW moments, activations, all in device memory
+ */
+struct decar__dev {
+    int kind;                      /* DECAR_DEVICE_CUDA or DECAR_DEVICE_CPU_KERNELS */
+    float *params, *grads, *m, *v; /* n_params each, the layout of the host model */
+    int stale;                     /* the host copy (g->params, m, v) is behind the device's */
+    float *act, *scr;              /* activations of the last forward, backward's scratch */
+    int64_t act_n, scr_n;          /* their sizes in floats */
+    int32_t *ids, *tg;             /* the batch (N tokens) */
+    float *w, *lse, *nll;          /* weights, log-sum-exp and -log p per token */
+    int64_t tok_n;                 /* capacity of the batch buffers in tokens */
+    double *part;                  /* the gradient norm's chunk sums */
+    int64_t part_n;
+    float **kvp; /* KV-cache steps: the sequences' caches (n pointers, then n positions) */
+    int64_t kvp_n;
+    float *step; /* and their activations */
+    int64_t step_n;
+    decar_ws *ws; /* the CPU GEMM's workspace (CPU kernels) */
+    void *blas;   /* cublasHandle_t (CUDA) */
+};
+
+static void *decar__dalloc(int64_t bytes) {
+#if DECAR__GPU
+    void *p = NULL;
+    if (cudaMalloc(&p, (size_t)(bytes > 0 ? bytes : 1)) != cudaSuccess) return NULL;
+    return p;
+#else
+    return decar__alloc64((size_t)(bytes > 0 ? bytes : 1));
+#endif
+}
+static void decar__dfree(void *p) {
+#if DECAR__GPU
+    if (p) cudaFree(p);
+#else
+    decar__free64(p);
+#endif
+}
+/* copies between host and device memory (to_dev: host -> device); 1 on success */
+static int decar__dcopy(void *dst, const void *src, int64_t bytes, int to_dev) {
+    if (bytes <= 0) return 1;
+#if DECAR__GPU
+    return cudaMemcpy(dst, src, (size_t)bytes, to_dev ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost) == cudaSuccess;
+#else
+    (void)to_dev;
+    memcpy(dst, src, (size_t)bytes);
+    return 1;
+#endif
+}
+static void decar__dzero(void *p, int64_t bytes) {
+#if DECAR__GPU
+    cudaMemset(p, 0, (size_t)bytes);
+#else
+    memset(p, 0, (size_t)bytes);
+#endif
+}
+/* the kernels' launches are asynchronous on the GPU: 1 when everything so far ran */
+static int decar__dsync(void) {
+#if DECAR__GPU
+    return cudaDeviceSynchronize() == cudaSuccess && cudaGetLastError() == cudaSuccess;
+#else
+    return 1;
+#endif
+}
+/* grow a device buffer to n elements of size es (its contents are not kept); 0 when out of memory */
+static int decar__dgrow(void **p, int64_t *cap, int64_t n, int64_t es) {
+    if (*cap >= n) return 1;
+    decar__dfree(*p);
+    *p = decar__dalloc(n * es);
+    *cap = *p ? n : 0;
+    return *p != NULL;
+}
+
+/* C (M, N) (+)= op(A) op(B) for `batch` matrices at strides sA, sB, sC; A is (M, K), or (K, M) when ta; B is (K, N), or
+   (N, K) when tb; all row-major and contiguous. cuBLAS is column-major: it computes C^T = op(B)^T op(A)^T. */
+static void decar__dmm(decar__dev *d, float *C, const float *A, const float *B, int64_t M, int64_t N, int64_t K, int ta,
+                       int tb, int accumulate, int64_t batch, int64_t sA, int64_t sB, int64_t sC) {
+#if DECAR__GPU
+    float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+    cublasSgemmStridedBatched((cublasHandle_t)d->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+                              (int)N, (int)M, (int)K, &one, B, tb ? (int)K : (int)N, sB, A, ta ? (int)M : (int)K, sA,
+                              &beta, C, (int)N, sC, (int)batch);
+#else
+    int64_t q;
+    for (q = 0; q < batch; q++)
+        decar_gemm_ws(d->ws, C + q * sC, N, A + q * sA, ta ? 1 : K, ta ? M : 1, B + q * sB, tb ? 1 : N, tb ? K : 1,
+                      NULL, M, N, K, accumulate);
+#endif
+}
+/* y (N, OC) = x (N, IC) W^T + b, W (OC, IC) as torch.nn.Linear */
+static void decar__dlinear(decar__dev *d, float *y, const float *x, const float *W, const float *b, int64_t N,
+                           int64_t IC, int64_t OC) {
+    decar__dmm(d, y, x, W, N, OC, IC, 0, 1, 0, 1, 0, 0, 0);
+    if (b) DECAR__LAUNCH(decar__k_add_bias, N * OC, (y, b, N, OC));
+}
+/* its backward: dx = dy W (overwritten; skipped when NULL), dW += dy^T x, db += column sums of dy */
+static void decar__dlinear_back(decar__dev *d, float *dx, float *dW, float *db, const float *dy, const float *x,
+                                const float *W, int64_t N, int64_t IC, int64_t OC) {
+    if (dx) decar__dmm(d, dx, dy, W, N, IC, OC, 0, 0, 0, 1, 0, 0, 0);
+    decar__dmm(d, dW, dy, x, OC, IC, N, 1, 0, 1, 1, 0, 0, 0);
+    if (db)
+        DECAR__LAUNCH(decar__k_col_sums, OC, (db, (float *)NULL, dy, (const float *)NULL, (const float *)NULL, N, OC));
+}
+
+/* the activations of one block that backward reads, carved from d->act for N = B T tokens */
+typedef struct decar__dlayer {
+    float *ln1, *ln1s, *qkv, *q, *k, *v, *att, *yh, *y, *res2, *ln2, *ln2s, *fch, *fcg, *res3;
+} decar__dlayer;
+/* floats per block: ln1, qkv, q k v, y heads, y, res2, ln2 (C, 3C, 3C, C, C, C, C), fch and its GELU (4C each), res3,
+   two LayerNorms' stats (2 per token), and the attention probabilities (B, NH, T, T) */
+static int64_t decar__dlayer_floats(const decar_gpt_config *c, int64_t B, int64_t T) {
+    int64_t N = B * T, C = c->d_model;
+    return N * (20 * C + 4) + B * c->n_head * T * T;
+}
+static void decar__dlayer_carve(decar__dlayer *L, float *p, const decar_gpt_config *c, int64_t B, int64_t T) {
+    int64_t N = B * T, C = c->d_model;
+    L->ln1 = p;
+    L->ln1s = L->ln1 + N * C;
+    L->qkv = L->ln1s + 2 * N;
+    L->q = L->qkv + 3 * N * C;
+    L->k = L->q + N * C;
+    L->v = L->k + N * C;
+    L->yh = L->v + N * C;
+    L->y = L->yh + N * C;
+    L->res2 = L->y + N * C;
+    L->ln2 = L->res2 + N * C;
+    L->ln2s = L->ln2 + N * C;
+    L->fch = L->ln2s + 2 * N;
+    L->fcg = L->fch + 4 * N * C;
+    L->res3 = L->fcg + 4 * N * C;
+    L->att = L->res3 + N * C;
+}
+/* device pointers of the model's tensor t: its parameters and gradients */
+#define DECAR__DP(d, g, t) ((d)->params + (g)->info[t].offset)
+#define DECAR__DG(d, g, t) ((d)->grads + (g)->info[t].offset)
+
+/* make room for a batch of B x T (activations: the embedding, every block, ln_f and its stats, the logits) */
+static int decar__dev_reserve(decar__dev *d, const decar_gpt_config *c, int64_t B, int64_t T, int train,
+                              decar_error *e) {
+    int64_t N = B * T, C = c->d_model, V = c->vocab_size;
+    int64_t na = N * C + c->n_layer * decar__dlayer_floats(c, B, T) + N * C + 2 * N + N * V;
+    /* backward: the residual's gradient (C), two 4C buffers, q k v gradients (3C), qkv's (3C), the probabilities' */
+    int64_t ns = train ? N * (C + 8 * C + 3 * C + 3 * C) + B * c->n_head * T * T : 0;
+    if (!decar__dgrow((void **)&d->act, &d->act_n, na, sizeof(float)) ||
+        !decar__dgrow((void **)&d->scr, &d->scr_n, ns, sizeof(float)) ||
+        !decar__dgrow((void **)&d->ids, &d->tok_n, N, 5 * sizeof(int32_t)))
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "device: no memory for a batch of %lld x %lld", (long long)B, (long long)T);
+    d->tg = d->ids + N;
+    d->w = (float *)(void *)(d->tg + N);
+    d->lse = d->w + N;
+    d->nll = d->lse + N;
+    return DECAR_OK;
+}
+/* the pieces of d->act for B x T: the embedding x, block l's activations, ln_f's output and stats, the logits */
+static float *decar__dev_block(decar__dev *d, const decar_gpt_config *c, int64_t B, int64_t T, int l,
+                               decar__dlayer *L) {
+    int64_t N = B * T, C = c->d_model;
+    float *p = d->act + N * C + (int64_t)l * decar__dlayer_floats(c, B, T);
+    if (L) decar__dlayer_carve(L, p, c, B, T);
+    return p;
+}
+/* the forward pass over the batch in d->ids, (B, T) tokens: returns the logits (B T, V) in device memory */
+static float *decar__dev_forward(decar_gpt *g, int64_t B, int64_t T) {
+    decar__dev *d = (decar__dev *)g->dev;
+    const decar_gpt_config *c = &g->cfg;
+    int64_t N = B * T, C = c->d_model, V = c->vocab_size, NH = c->n_head, hs = C / NH, BH = B * NH;
+    float scale = 1.0f / sqrtf((float)hs), *x = d->act, *lnf, *lnfs, *logits;
+    const float *in = x;
+    decar__dlayer L;
+    int l;
+    /* x (N, C) = wte[ids] + wpe[t] */
+    DECAR__LAUNCH(decar__k_embed, N * C,
+                  (x, DECAR__DP(d, g, DECAR__WTE), DECAR__DP(d, g, DECAR__WPE), d->ids, N, T, C));
+    for (l = 0; l < c->n_layer; l++) {
+        const int b0 = DECAR__BLOCK(l);
+        decar__dev_block(d, c, B, T, l, &L);
+        /* qkv (N, 3C) = LayerNorm_1(x) W_qkv^T + b_qkv, then q, k, v as (B NH, T, hs) */
+        DECAR__LAUNCH(
+            decar__k_layernorm, N,
+            (L.ln1, L.ln1s, in, DECAR__DP(d, g, b0 + DECAR__LN1_W), DECAR__DP(d, g, b0 + DECAR__LN1_B), N, C));
+        decar__dlinear(d, L.qkv, L.ln1, DECAR__DP(d, g, b0 + DECAR__QKV_W), DECAR__DP(d, g, b0 + DECAR__QKV_B), N, C,
+                       3 * C);
+        DECAR__LAUNCH(decar__k_to_heads, N * C, (L.q, L.qkv, B, T, NH, hs, 3 * C, 0));
+        DECAR__LAUNCH(decar__k_to_heads, N * C, (L.k, L.qkv, B, T, NH, hs, 3 * C, C));
+        DECAR__LAUNCH(decar__k_to_heads, N * C, (L.v, L.qkv, B, T, NH, hs, 3 * C, 2 * C));
+        /* att (B NH, T, T) = softmax(q k^T / sqrt(hs)) over the keys each query sees; y (N, C) = att v, heads joined */
+        decar__dmm(d, L.att, L.q, L.k, T, T, hs, 0, 1, 0, BH, T * hs, T * hs, T * T);
+        DECAR__LAUNCH(decar__k_attn_softmax, BH * T, (L.att, BH * T, T, scale, c->causal));
+        decar__dmm(d, L.yh, L.att, L.v, T, hs, T, 0, 0, 0, BH, T * T, T * hs, T * hs);
+        DECAR__LAUNCH(decar__k_from_heads, N * C, (L.y, L.yh, B, T, NH, hs, C, 0));
+        /* res2 (N, C) = x + y W_proj^T + b_proj */
+        decar__dlinear(d, L.res2, L.y, DECAR__DP(d, g, b0 + DECAR__ATTPROJ_W), DECAR__DP(d, g, b0 + DECAR__ATTPROJ_B),
+                       N, C, C);
+        DECAR__LAUNCH(decar__k_add, N * C, (L.res2, L.res2, in, N * C));
+        /* fch (N, 4C) = LayerNorm_2(res2) W_fc^T + b_fc, fcg = gelu(fch), res3 = res2 + fcg W_fcproj^T + b_fcproj */
+        DECAR__LAUNCH(
+            decar__k_layernorm, N,
+            (L.ln2, L.ln2s, L.res2, DECAR__DP(d, g, b0 + DECAR__LN2_W), DECAR__DP(d, g, b0 + DECAR__LN2_B), N, C));
+        decar__dlinear(d, L.fch, L.ln2, DECAR__DP(d, g, b0 + DECAR__FC_W), DECAR__DP(d, g, b0 + DECAR__FC_B), N, C,
+                       4 * C);
+        DECAR__LAUNCH(decar__k_gelu, 4 * N * C, (L.fcg, L.fch, 4 * N * C));
+        decar__dlinear(d, L.res3, L.fcg, DECAR__DP(d, g, b0 + DECAR__FCPROJ_W), DECAR__DP(d, g, b0 + DECAR__FCPROJ_B),
+                       N, 4 * C, C);
+        DECAR__LAUNCH(decar__k_add, N * C, (L.res3, L.res3, L.res2, N * C));
+        in = L.res3;
+    }
+    /* logits (N, V) = LayerNorm_f(x) wte^T (the tied head) */
+    lnf = decar__dev_block(d, c, B, T, c->n_layer, NULL);
+    lnfs = lnf + N * C;
+    logits = lnfs + 2 * N;
+    DECAR__LAUNCH(decar__k_layernorm, N,
+                  (lnf, lnfs, in, DECAR__DP(d, g, DECAR__LNF(c)), DECAR__DP(d, g, DECAR__LNF(c) + 1), N, C));
+    decar__dmm(d, logits, lnf, DECAR__DP(d, g, DECAR__WTE), N, V, C, 0, 1, 0, 1, 0, 0, 0);
+    return logits;
+}
+/* the backward pass of the last forward, from dlogits (N, V): every parameter's gradient added to d->grads */
+static void decar__dev_backward(decar_gpt *g, int64_t B, int64_t T, const float *dlogits) {
+    decar__dev *d = (decar__dev *)g->dev;
+    const decar_gpt_config *c = &g->cfg;
+    int64_t N = B * T, C = c->d_model, V = c->vocab_size, NH = c->n_head, hs = C / NH, BH = B * NH;
+    float scale = 1.0f / sqrtf((float)hs);
+    float *dres = d->scr, *dA = dres + N * C, *dB = dA + 4 * N * C, *dq = dB + 4 * N * C, *dk = dq + N * C;
+    float *dv = dk + N * C, *dqkv = dv + N * C, *datt = dqkv + 3 * N * C;
+    float *lnf = decar__dev_block(d, c, B, T, c->n_layer, NULL), *lnfs = lnf + N * C;
+    decar__dlayer L, P;
+    int l;
+    /* dlnf (N, C) = dlogits wte, dwte += dlogits^T lnf */
+    decar__dlinear_back(d, dA, DECAR__DG(d, g, DECAR__WTE), NULL, dlogits, lnf, DECAR__DP(d, g, DECAR__WTE), N, C, V);
+    /* dres: the residual stream's gradient, from LayerNorm_f's backward */
+    decar__dev_block(d, c, B, T, c->n_layer - 1, &L);
+    decar__dzero(dres, N * C * (int64_t)sizeof(float));
+    DECAR__LAUNCH(decar__k_layernorm_back, N, (dres, dA, L.res3, DECAR__DP(d, g, DECAR__LNF(c)), lnfs, N, C));
+    DECAR__LAUNCH(decar__k_col_sums, C,
+                  (DECAR__DG(d, g, DECAR__LNF(c) + 1), DECAR__DG(d, g, DECAR__LNF(c)), dA, L.res3, lnfs, N, C));
+    for (l = c->n_layer - 1; l >= 0; l--) {
+        const int b0 = DECAR__BLOCK(l);
+        const float *in = d->act; /* the block's input: the embedding, or the previous block's res3 */
+        decar__dev_block(d, c, B, T, l, &L);
+        if (l > 0) {
+            decar__dev_block(d, c, B, T, l - 1, &P);
+            in = P.res3;
+        }
+        /* the MLP: dfcg (N, 4C) = dres W_fcproj, dfch = dfcg gelu'(fch), dln2 (N, C) = dfch W_fc */
+        decar__dlinear_back(d, dA, DECAR__DG(d, g, b0 + DECAR__FCPROJ_W), DECAR__DG(d, g, b0 + DECAR__FCPROJ_B), dres,
+                            L.fcg, DECAR__DP(d, g, b0 + DECAR__FCPROJ_W), N, 4 * C, C);
+        DECAR__LAUNCH(decar__k_gelu_back, 4 * N * C, (dB, L.fch, dA, 4 * N * C));
+        decar__dlinear_back(d, dA, DECAR__DG(d, g, b0 + DECAR__FC_W), DECAR__DG(d, g, b0 + DECAR__FC_B), dB, L.ln2,
+                            DECAR__DP(d, g, b0 + DECAR__FC_W), N, C, 4 * C);
+        /* dres += LayerNorm_2's backward: res2's gradient is the residual's plus the MLP's */
+        DECAR__LAUNCH(decar__k_layernorm_back, N, (dres, dA, L.res2, DECAR__DP(d, g, b0 + DECAR__LN2_W), L.ln2s, N, C));
+        DECAR__LAUNCH(
+            decar__k_col_sums, C,
+            (DECAR__DG(d, g, b0 + DECAR__LN2_B), DECAR__DG(d, g, b0 + DECAR__LN2_W), dA, L.res2, L.ln2s, N, C));
+        /* attention: dy (N, C) = dres W_proj, as heads dyh (B NH, T, hs) */
+        decar__dlinear_back(d, dA, DECAR__DG(d, g, b0 + DECAR__ATTPROJ_W), DECAR__DG(d, g, b0 + DECAR__ATTPROJ_B), dres,
+                            L.y, DECAR__DP(d, g, b0 + DECAR__ATTPROJ_W), N, C, C);
+        DECAR__LAUNCH(decar__k_to_heads, N * C, (dB, dA, B, T, NH, hs, C, 0));
+        /* dP = dyh v^T, dv = P^T dyh; dS = P (dP - rowsum(P dP)) / sqrt(hs); dq = dS k, dk = dS^T q */
+        decar__dmm(d, datt, dB, L.v, T, T, hs, 0, 1, 0, BH, T * hs, T * hs, T * T);
+        decar__dmm(d, dv, L.att, dB, T, hs, T, 1, 0, 0, BH, T * T, T * hs, T * hs);
+        DECAR__LAUNCH(decar__k_attn_softmax_back, BH * T, (datt, L.att, BH * T, T, scale, c->causal));
+        decar__dmm(d, dq, datt, L.k, T, hs, T, 0, 0, 0, BH, T * T, T * hs, T * hs);
+        decar__dmm(d, dk, datt, L.q, T, hs, T, 1, 0, 0, BH, T * T, T * hs, T * hs);
+        DECAR__LAUNCH(decar__k_from_heads, N * C, (dqkv, dq, B, T, NH, hs, 3 * C, 0));
+        DECAR__LAUNCH(decar__k_from_heads, N * C, (dqkv, dk, B, T, NH, hs, 3 * C, C));
+        DECAR__LAUNCH(decar__k_from_heads, N * C, (dqkv, dv, B, T, NH, hs, 3 * C, 2 * C));
+        /* dln1 (N, C) = dqkv W_qkv, then dres += LayerNorm_1's backward: the block input's gradient */
+        decar__dlinear_back(d, dA, DECAR__DG(d, g, b0 + DECAR__QKV_W), DECAR__DG(d, g, b0 + DECAR__QKV_B), dqkv, L.ln1,
+                            DECAR__DP(d, g, b0 + DECAR__QKV_W), N, C, 3 * C);
+        DECAR__LAUNCH(decar__k_layernorm_back, N, (dres, dA, in, DECAR__DP(d, g, b0 + DECAR__LN1_W), L.ln1s, N, C));
+        DECAR__LAUNCH(decar__k_col_sums, C,
+                      (DECAR__DG(d, g, b0 + DECAR__LN1_B), DECAR__DG(d, g, b0 + DECAR__LN1_W), dA, in, L.ln1s, N, C));
+    }
+    /* the embeddings: dwte[ids] += dres, dwpe[t] += dres */
+    DECAR__LAUNCH(decar__k_embed_back, C,
+                  (DECAR__DG(d, g, DECAR__WTE), DECAR__DG(d, g, DECAR__WPE), dres, d->ids, N, T, C));
+}
+
+/* a batch's tokens checked on the host (ids in the vocabulary, targets below the classes, finite weights), then
+   copied to the device */
+static int decar__dev_batch(decar_gpt *g, const int32_t *ids, const int32_t *tg, const float *w, int B, int T,
+                            int train, decar_error *e) {
+    decar__dev *d = (decar__dev *)g->dev;
+    int64_t N = (int64_t)B * T, i;
+    int nc = decar_gpt_classes(&g->cfg);
+    int rc;
+    if (B < 1 || T < 1 || T > g->cfg.seq_len)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "device: %d x %d tokens for a context of %d", B, T, g->cfg.seq_len);
+    for (i = 0; i < N; i++) {
+        if (ids[i] < 0 || ids[i] >= g->cfg.vocab_size)
+            DECAR__FAIL(e, DECAR_ERR_ARG, "token %d outside the vocabulary of %d", (int)ids[i], g->cfg.vocab_size);
+        if (tg[i] >= nc) DECAR__FAIL(e, DECAR_ERR_ARG, "cross_entropy: target %d outside [0, %d)", (int)tg[i], nc);
+        if (w && !(w[i] == w[i] && fabsf(w[i]) < INFINITY))
+            DECAR__FAIL(e, DECAR_ERR_NUMERIC, "cross_entropy: weight %lld is not finite", (long long)i);
+    }
+    if ((rc = decar__dev_reserve(d, &g->cfg, B, T, train, e))) return rc;
+    if (!decar__dcopy(d->ids, ids, N * 4, 1) || !decar__dcopy(d->tg, tg, N * 4, 1) ||
+        (w && !decar__dcopy(d->w, w, N * 4, 1)))
+        DECAR__FAIL(e, DECAR_ERR_IO, "device: copying a batch failed");
+    return DECAR_OK;
+}
+/* the forward pass and -log p(target) per token: nll (N) on the host; the logits stay on the device */
+static float *decar__dev_nll(decar_gpt *g, int64_t B, int64_t T, float *nll, decar_error *e) {
+    decar__dev *d = (decar__dev *)g->dev;
+    int64_t N = B * T;
+    float *logits = decar__dev_forward(g, B, T);
+    DECAR__LAUNCH(decar__k_crossentropy, N,
+                  (d->lse, d->nll, logits, d->tg, N, g->cfg.vocab_size, decar_gpt_classes(&g->cfg)));
+    if (!decar__dcopy(nll, d->nll, N * 4, 0) || !decar__dsync()) {
+        decar__seterr(e, DECAR_ERR_IO, "device: the forward pass failed");
+        return NULL;
+    }
+    return logits;
+}
+static int decar__dev_score(decar_gpt *g, const int32_t *ids, const int32_t *tg, int B, int T, float *nll,
+                            decar_error *e) {
+    int rc = decar__dev_batch(g, ids, tg, NULL, B, T, 0, e);
+    if (rc) return rc;
+    return decar__dev_nll(g, B, T, nll, e) ? DECAR_OK : DECAR_ERR_IO;
+}
+/* one training step on the device, the same as the host's: loss = sum_i w_i nll_i / norm (norm: B T with weights,
+   else the targets that count), backward, global-norm clipping, AdamW. nll: N floats of host scratch. */
+static float decar__dev_train_step(decar_gpt *g, const decar_opt *o, const int32_t *ids, const int32_t *tg,
+                                   const float *w, int B, int T, float *nll, decar_error *e) {
+    decar__dev *d = (decar__dev *)g->dev;
+    int64_t N = (int64_t)B * T, i, nch = ((int64_t)g->n_params + 65535) / 65536, k;
+    double tot = 0.0, cnt = 0.0, sq = 0.0;
+    float norm, loss, gnorm, lr = decar_opt_lr(o, g->step), *logits;
+    float bc1 = 1.0f - powf(o->beta1, (float)(g->step + 1)), bc2 = 1.0f - powf(o->beta2, (float)(g->step + 1));
+    double *part;
+    int t;
+    if (decar__dev_batch(g, ids, tg, w, B, T, 1, e)) return NAN;
+    if (!(logits = decar__dev_nll(g, B, T, nll, e))) return NAN;
+    for (i = 0; i < N; i++)
+        if (tg[i] >= 0) {
+            tot += (double)nll[i] * (w ? w[i] : 1.0f);
+            cnt += 1.0;
+        }
+    norm = w ? (float)N : (float)(cnt > 0.0 ? cnt : 1.0);
+    loss = (float)(tot / norm);
+    if (!(loss == loss) || fabsf(loss) == INFINITY) {
+        decar__seterr(e, DECAR_ERR_NUMERIC, "the loss is %f: lower the learning rate", (double)loss);
+        return NAN;
+    }
+    /* backward from dlogits = w / norm (softmax - onehot), written over the logits */
+    decar__dzero(d->grads, (int64_t)g->n_params * (int64_t)sizeof(float));
+    DECAR__LAUNCH(decar__k_crossentropy_back, N,
+                  (logits, d->lse, d->tg, w ? d->w : NULL, norm, N, g->cfg.vocab_size, decar_gpt_classes(&g->cfg)));
+    decar__dev_backward(g, B, T, logits);
+    /* ||g|| in the host's chunks and order; g *= clip / (||g|| + 1e-6) when that is below 1 */
+    if (!decar__dgrow((void **)&d->part, &d->part_n, nch, sizeof(double)) ||
+        !(part = (double *)DECAR_MALLOC((size_t)nch * sizeof(double)))) {
+        decar__seterr(e, DECAR_ERR_NOMEM, "no memory");
+        return NAN;
+    }
+    DECAR__LAUNCH(decar__k_sumsq, nch, (d->part, d->grads, (int64_t)g->n_params));
+    if (!decar__dcopy(part, d->part, nch * (int64_t)sizeof(double), 0)) nch = 0, sq = NAN;
+    for (k = 0; k < nch; k++) sq += part[k];
+    DECAR_FREE(part);
+    gnorm = (float)sqrt(sq);
+    if (o->grad_clip > 0.0f && gnorm > 0.0f && o->grad_clip / (gnorm + 1e-6f) < 1.0f)
+        DECAR__LAUNCH(decar__k_scale, (int64_t)g->n_params,
+                      (d->grads, o->grad_clip / (gnorm + 1e-6f), (int64_t)g->n_params));
+    /* AdamW per tensor: weight decay on the 2-D weights only */
+    for (t = 0; t < g->n_tensors; t++) {
+        const decar_param_info *pi = &g->info[t];
+        int64_t n = pi->shape[0] * pi->shape[1];
+        float decay = pi->decay ? 1.0f - lr * o->weight_decay : 1.0f;
+        DECAR__LAUNCH(decar__k_adamw, n,
+                      (d->params + pi->offset, d->grads + pi->offset, d->m + pi->offset, d->v + pi->offset, n, o->beta1,
+                       o->beta2, o->eps, decay, lr / bc1, sqrtf(bc2)));
+    }
+    if (!decar__dsync() || !(gnorm == gnorm)) {
+        decar__seterr(e, DECAR_ERR_IO, "device: the training step failed");
+        return NAN;
+    }
+    g->step++;
+    d->stale = 1;
+    return loss;
+}
+/* decar_gpt_step_batch on the device: kv[j] are device caches (decar_gpt_kv_new); emb, pos and logits host memory */
+static int decar__dev_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n, float *logits,
+                                 decar_error *e) {
+    decar__dev *d = (decar__dev *)g->dev;
+    const decar_gpt_config *c = &g->cfg;
+    int64_t C = c->d_model, T = c->seq_len, V = c->vocab_size, NH = c->n_head;
+    float *x, *xn, *qkv, *att, *hid, *scores, *lg, *ein;
+    int *dpos;
+    int l;
+    /* x, xn, qkv, att, hid, scores, logits, inputs: (n, C), (n, C), (n, 3C), (n, C), (n, 4C), (n NH, T), (n, V), (n, C)
+     */
+    if (!decar__dgrow((void **)&d->step, &d->step_n, n * (11 * C + NH * T + V + C), sizeof(float)) ||
+        !decar__dgrow((void **)&d->kvp, &d->kvp_n, n, sizeof(float *) + sizeof(int)))
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "device: no memory for a step of %d sequences", n);
+    x = d->step;
+    xn = x + n * C;
+    qkv = xn + n * C;
+    att = qkv + 3 * n * C;
+    hid = att + n * C;
+    scores = hid + 4 * n * C;
+    lg = scores + n * NH * T;
+    ein = lg + n * V;
+    dpos = (int *)(void *)(d->kvp + n);
+    if (!decar__dcopy(d->kvp, kv, n * (int64_t)sizeof(float *), 1) || !decar__dcopy(dpos, pos, n * 4, 1) ||
+        !decar__dcopy(ein, emb, n * C * 4, 1))
+        DECAR__FAIL(e, DECAR_ERR_IO, "device: copying a step's inputs failed");
+    /* x (n, C) = emb + wpe[pos] */
+    DECAR__LAUNCH(decar__k_embed_pos, n * C, (x, ein, DECAR__DP(d, g, DECAR__WPE), dpos, n, C));
+    for (l = 0; l < c->n_layer; l++) {
+        const int b0 = DECAR__BLOCK(l);
+        /* qkv = LayerNorm_1(x) W_qkv^T + b; k, v into each cache at its position; att = each sequence's attention */
+        DECAR__LAUNCH(
+            decar__k_layernorm, n,
+            (xn, (float *)NULL, x, DECAR__DP(d, g, b0 + DECAR__LN1_W), DECAR__DP(d, g, b0 + DECAR__LN1_B), n, C));
+        decar__dlinear(d, qkv, xn, DECAR__DP(d, g, b0 + DECAR__QKV_W), DECAR__DP(d, g, b0 + DECAR__QKV_B), n, C, 3 * C);
+        DECAR__LAUNCH(decar__k_kv_store, n * C, (d->kvp, qkv, dpos, n, l, T, C));
+        DECAR__LAUNCH(decar__k_kv_attend, n * NH, (att, scores, d->kvp, qkv, dpos, n, l, T, C, NH));
+        /* x += att W_proj^T + b, then x += gelu(LayerNorm_2(x) W_fc^T + b) W_fcproj^T + b */
+        decar__dlinear(d, xn, att, DECAR__DP(d, g, b0 + DECAR__ATTPROJ_W), DECAR__DP(d, g, b0 + DECAR__ATTPROJ_B), n, C,
+                       C);
+        DECAR__LAUNCH(decar__k_add, n * C, (x, x, xn, n * C));
+        DECAR__LAUNCH(
+            decar__k_layernorm, n,
+            (xn, (float *)NULL, x, DECAR__DP(d, g, b0 + DECAR__LN2_W), DECAR__DP(d, g, b0 + DECAR__LN2_B), n, C));
+        decar__dlinear(d, hid, xn, DECAR__DP(d, g, b0 + DECAR__FC_W), DECAR__DP(d, g, b0 + DECAR__FC_B), n, C, 4 * C);
+        DECAR__LAUNCH(decar__k_gelu, 4 * n * C, (hid, hid, 4 * n * C));
+        decar__dlinear(d, xn, hid, DECAR__DP(d, g, b0 + DECAR__FCPROJ_W), DECAR__DP(d, g, b0 + DECAR__FCPROJ_B), n,
+                       4 * C, C);
+        DECAR__LAUNCH(decar__k_add, n * C, (x, x, xn, n * C));
+    }
+    /* logits (n, V) = LayerNorm_f(x) wte^T, back to the host */
+    DECAR__LAUNCH(decar__k_layernorm, n,
+                  (xn, (float *)NULL, x, DECAR__DP(d, g, DECAR__LNF(c)), DECAR__DP(d, g, DECAR__LNF(c) + 1), n, C));
+    decar__dmm(d, lg, xn, DECAR__DP(d, g, DECAR__WTE), n, V, C, 0, 1, 0, 1, 0, 0, 0);
+    if (!decar__dcopy(logits, lg, n * V * 4, 0) || !decar__dsync())
+        DECAR__FAIL(e, DECAR_ERR_IO, "device: the KV-cache step failed");
+    return DECAR_OK;
+}
+
+static void decar__dev_free(decar__dev *d) {
+    if (!d) return;
+    decar__dfree(d->params);
+    decar__dfree(d->grads);
+    decar__dfree(d->m);
+    decar__dfree(d->v);
+    decar__dfree(d->act);
+    decar__dfree(d->scr);
+    decar__dfree(d->ids);
+    decar__dfree(d->part);
+    decar__dfree(d->step);
+    decar__dfree(d->kvp);
+#if DECAR__GPU
+    if (d->blas) cublasDestroy((cublasHandle_t)d->blas);
+#endif
+    if (d->ws) decar_ws_free(d->ws);
+    DECAR_FREE(d);
+}
+DECARDEF const char *decar_device_name(int device) {
+    return device == DECAR_DEVICE_CUDA ? "cuda" : device == DECAR_DEVICE_CPU_KERNELS ? "cpu-kernels" : "cpu";
+}
+DECARDEF int decar_device_parse(const char *name, int *device, decar_error *e) {
+    int k;
+    for (k = DECAR_DEVICE_CPU; k <= DECAR_DEVICE_CUDA; k++)
+        if (name && strcmp(name, decar_device_name(k)) == 0) {
+            *device = k;
+            return DECAR_OK;
+        }
+    DECAR__FAIL(e, DECAR_ERR_ARG, "unknown device '%s' (cpu, cpu-kernels or cuda)", name ? name : "");
+}
+DECARDEF int decar_device_available(int device, decar_error *e) {
+    if (device == DECAR_DEVICE_CPU) return DECAR_OK;
+    if (device == DECAR_DEVICE_CUDA && !DECAR__GPU)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "this build has no CUDA: compile the implementation with nvcc -DDECAR_USE_CUDA");
+    if (device == DECAR_DEVICE_CPU_KERNELS && DECAR__GPU)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "in a CUDA build the device kernels are CUDA kernels: use cuda");
+    if (device != DECAR_DEVICE_CUDA && device != DECAR_DEVICE_CPU_KERNELS)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "unknown device %d", device);
+#if DECAR__GPU
+    {
+        int count = 0;
+        if (cudaGetDeviceCount(&count) != cudaSuccess || count < 1)
+            DECAR__FAIL(e, DECAR_ERR_IO, "no CUDA device is visible (cudaGetDeviceCount)");
+    }
+#endif
+    return DECAR_OK;
+}
+DECARDEF int decar_gpt_device(const decar_gpt *g) {
+    return g->dev ? ((const decar__dev *)g->dev)->kind : DECAR_DEVICE_CPU;
+}
+DECARDEF int decar_gpt_sync(decar_gpt *g, decar_error *e) {
+    decar__dev *d = (decar__dev *)g->dev;
+    int64_t bytes = (int64_t)g->n_params * (int64_t)sizeof(float);
+    if (!d || !d->stale) return DECAR_OK;
+    if (!decar__dcopy(g->params, d->params, bytes, 0) || (g->m && !decar__dcopy(g->m, d->m, bytes, 0)) ||
+        (g->v && !decar__dcopy(g->v, d->v, bytes, 0)))
+        DECAR__FAIL(e, DECAR_ERR_IO, "device: copying the model back failed");
+    d->stale = 0;
+    return DECAR_OK;
+}
+DECARDEF int decar_gpt_to_device(decar_gpt *g, int device, decar_error *e) {
+    decar__dev *d;
+    int64_t bytes = (int64_t)g->n_params * (int64_t)sizeof(float);
+    int rc;
+    if (device == decar_gpt_device(g)) return DECAR_OK;
+    if ((rc = decar_device_available(device, e))) return rc;
+    if (g->dev) { /* back to the host first: its copy becomes current */
+        if ((rc = decar_gpt_sync(g, e))) return rc;
+        decar__dev_free((decar__dev *)g->dev);
+        g->dev = NULL;
+    }
+    if (device == DECAR_DEVICE_CPU) return DECAR_OK;
+    if (g->qtype)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "a %s-quantized model runs on the CPU: move the float model",
+                    decar_qtype_name(g->qtype));
+    d = (decar__dev *)DECAR_MALLOC(sizeof *d);
+    if (!d) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    memset(d, 0, sizeof *d);
+    d->kind = device;
+    g->dev = d;
+#if DECAR__GPU
+    {
+        cublasHandle_t h;
+        if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) {
+            decar__dev_free(d);
+            g->dev = NULL;
+            DECAR__FAIL(e, DECAR_ERR_IO, "cuBLAS did not start (cublasCreate)");
+        }
+        d->blas = h;
+    }
+#else
+    d->ws = decar_ws_new();
+#endif
+    d->params = (float *)decar__dalloc(bytes);
+    d->grads = (float *)decar__dalloc(bytes);
+    d->m = (float *)decar__dalloc(bytes);
+    d->v = (float *)decar__dalloc(bytes);
+    if (!d->params || !d->grads || !d->m || !d->v || !decar__dcopy(d->params, g->params, bytes, 1) ||
+        (g->m && !decar__dcopy(d->m, g->m, bytes, 1)) || (g->v && !decar__dcopy(d->v, g->v, bytes, 1))) {
+        decar__dev_free(d);
+        g->dev = NULL;
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "device: no memory for a model of %lu parameters", (unsigned long)g->n_params);
+    }
+    if (!g->m) decar__dzero(d->m, bytes);
+    if (!g->v) decar__dzero(d->v, bytes);
+    return DECAR_OK;
+}
+DECARDEF float *decar_gpt_kv_new(decar_gpt *g, decar_error *e) {
+    int64_t bytes = (int64_t)decar_gpt_kv_size(&g->cfg) * (int64_t)sizeof(float);
+    float *kv = g->dev ? (float *)decar__dalloc(bytes) : (float *)DECAR_MALLOC((size_t)bytes);
+    if (!kv) decar__seterr(e, DECAR_ERR_NOMEM, "no memory for a KV cache of %lld bytes", (long long)bytes);
+    return kv;
+}
+DECARDEF void decar_gpt_kv_free(decar_gpt *g, float *kv) {
+    if (g->dev)
+        decar__dfree(kv);
+    else
+        DECAR_FREE(kv);
 }
 
 /* ---- 11. losses: masked DFM corruption --------------------------------------------------------------------------- */
@@ -6824,6 +7697,18 @@ DECARDEF float decar_gpt_train_step_prefix(decar_gpt *g, decar_ctx *ctx, const d
         decar__ctx_fail(ctx, DECAR_ERR_ARG, "a %s-quantized model is for inference", decar_qtype_name(g->qtype));
         return NAN;
     }
+    if (g->dev) { /* the device path: the same step, its losses back in host scratch from the context */
+        decar_error e;
+        float *nll = (float *)decar_ctx_alloc(ctx, (size_t)B * (size_t)(T > 0 ? T : 1) * sizeof(float));
+        if (prefix) {
+            decar__ctx_fail(ctx, DECAR_ERR_ARG, "the device path trains text models (no image prefix)");
+            return NAN;
+        }
+        if (!nll) return NAN;
+        lv = decar__dev_train_step(g, o, ids, targets, weights, B, T, nll, &e);
+        if (lv != lv) decar__ctx_fail(ctx, e.code ? e.code : DECAR_ERR_NUMERIC, "%s", e.msg);
+        return lv;
+    }
     decar_gpt_zero_grad(g);
     if (!decar__widen(ctx, P, targets, weights, B, T, &tg2, &w2)) return NAN;
     logits = decar_gpt_forward_prefix(ctx, g, prefix, ids, B, T);
@@ -6851,6 +7736,12 @@ DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *p
     int32_t *tg2;
     float *w2, *nll2;
     decar_ctx_reset(ctx);
+    if (g->dev && !prefix) { /* the device path (an image prefix is scored on the host copy) */
+        decar_error e;
+        int rc = decar__dev_score(g, ids, targets, B, T, nll, &e);
+        if (rc) decar__ctx_fail(ctx, rc, "%s", e.msg);
+        return rc;
+    }
     if (!decar__widen(ctx, P, targets, NULL, B, T, &tg2, &w2)) return ctx->status;
     nll2 = P ? (float *)decar_ctx_alloc(ctx, (size_t)B * (P + T) * sizeof(float)) : nll;
     logits = decar_gpt_forward_prefix(ctx, g, prefix, ids, B, T);
@@ -6959,6 +7850,8 @@ DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *ex
     char *names;
     const char *pre[3];
     const float *blk[3];
+    /* a model on a device: its host copy first (a cache of the device's state, hence the cast) */
+    if ((rc = decar_gpt_sync((decar_gpt *)g, e))) return rc;
     pre[0] = "";
     pre[1] = "optim.m.";
     pre[2] = "optim.v.";
@@ -7241,6 +8134,7 @@ DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *
     int t, rc;
     *st_buf = NULL;
     *config_json = NULL;
+    if ((rc = decar_gpt_sync((decar_gpt *)g, e))) return rc; /* a model on a device: its host copy first */
     if (!g->cfg.causal)
         DECAR__FAIL(e, DECAR_ERR_ARG, "a DFM (bidirectional) model has no GPT-2 equivalent: export AR models");
     if (g->cfg.n_prefix > 0)
@@ -7650,15 +8544,16 @@ static int decar__expert_catch_up(decar_gpt *g, decar__estate *st, const float *
 /* expert j's KV cache, logits and scratch, allocated the first time it runs (K can be thousands) */
 static int decar__estate_alloc(decar__estate *st, const decar_gpt *g, int V, int with_prefix) {
     if (st->kv) return 0;
-    st->kv = (float *)DECAR_MALLOC(decar_gpt_kv_size(&g->cfg) * sizeof(float));
+    st->kv = decar_gpt_kv_new((decar_gpt *)g, NULL); /* device memory for a model on a device */
     st->logits = (float *)DECAR_MALLOC((size_t)V * sizeof(float));
     st->scratch = (float *)DECAR_MALLOC(decar_gpt_step_scratch(&g->cfg) * sizeof(float));
     st->p = (double *)DECAR_MALLOC((size_t)V * sizeof(double));
     if (with_prefix) st->emb = (float *)DECAR_MALLOC((size_t)g->cfg.n_prefix * g->cfg.d_model * sizeof(float) + 1);
     return !st->kv || !st->logits || !st->scratch || !st->p || (with_prefix && !st->emb);
 }
-static void decar__estate_free(decar__estate *st) {
-    decar__free_n(5, (void *)st->kv, (void *)st->logits, (void *)st->scratch, (void *)st->p, (void *)st->emb);
+static void decar__estate_free(decar__estate *st, decar_gpt *g) {
+    if (st->kv) decar_gpt_kv_free(g, st->kv);
+    decar__free_n(4, (void *)st->logits, (void *)st->scratch, (void *)st->p, (void *)st->emb);
 }
 /* the next token from the mixture: temp > 0 samples mix^(1/temp) (renormalised; top-k / top-p applied), temp <= 0
    takes the most likely class (the first of equals) */
@@ -7801,7 +8696,7 @@ static int decar__generate(decar_ensemble *en, const float *prefix, const int32_
         if (a == eot && en->stop_at_eot) break;
     }
 end:
-    for (j = 0; st && j < K; j++) decar__estate_free(&st[j]);
+    for (j = 0; st && j < K; j++) decar__estate_free(&st[j], en->experts[j]);
     decar__free_n(6, (void *)st, (void *)w, (void *)mix, (void *)txt, (void *)feat, (void *)run);
     *len_out = len;
     return rc;

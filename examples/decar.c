@@ -11,7 +11,9 @@
      decar vcluster / vtrain / caption   image-conditioned experts on an image-caption set (glyphs)
    Every subcommand has --help. Exit status: 0 ok, 1 runtime error, 2 bad arguments. */
 #define _POSIX_C_SOURCE 200809L /* strtok_r; the header itself needs only C99 */
+#ifndef DECAR_CLI_EXTERNAL_IMPL /* the CUDA build compiles the implementation apart, with nvcc (make cuda) */
 #define DECAR_IMPLEMENTATION
+#endif
 #include "../decar.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,6 +71,8 @@ static const struct {
     { "csv", "append result rows to this CSV file" },
     { "data", "directory tree of text files (sub-folders are domains), or one file" },
     { "dim", "model width (d_model)" },
+    { "device", "where models run: cpu (the tape path), cpu-kernels (the GPU path's kernels as CPU loops), cuda (a "
+                "build with make cuda)" },
     { "docs", "file listing the documents to use, one per line (paths relative to --data)" },
     { "experts", "expert checkpoints, one per cluster: A,B,.. ('-' = missing) or @FILE with one per line" },
     { "ext", "only files ending in this ('' = all files)" },
@@ -198,6 +202,12 @@ static void load_data(decar_data *d, const char *path, const char *list, const c
 static void load_model(decar_gpt *g, const char *path) {
     decar_error e;
     if (decar_gpt_load(g, path, &e)) die("loading model", &e);
+}
+/* --device: move a model there (parameters, optimizer state, activations) */
+static void gpt_device(decar_gpt *g, const char *name) {
+    decar_error e;
+    int dev;
+    if (decar_device_parse(name, &dev, &e) || decar_gpt_to_device(g, dev, &e)) die("--device", &e);
 }
 
 /* refuse a training run that cannot fit in this machine's memory (an out-of-memory kill is a crash, not a message) */
@@ -591,7 +601,7 @@ static int cmd_train(int argc, char **argv) {
                 { "val-every", "200", "validation loss every N steps (0: off)", 0 },
                 { "val-batches", "8", "batches per validation", 0 },
                 { "ckpt-every", "0", "checkpoint every N steps (0: only at the end)", 0 }, { "log", NULL, 0, 0 },
-                { "quiet", "0", 0, 0 }, { "tokenizer", NULL, 0, 0 } };
+                { "quiet", "0", 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "device", "cpu", 0, 0 } };
     /* clang-format on */
     int n = NOPT(o), B, T, steps, objective, quiet;
     decar_data d;
@@ -624,6 +634,7 @@ static int cmd_train(int argc, char **argv) {
     if (d.stream_len[0] < (int64_t)T + 2)
         fail(1, "decar train: only %lld training tokens, need more than seq %d\n", (long long)d.stream_len[0], T);
     train_model(&g, o, n, objective, tk, B, T);
+    gpt_device(&g, S(o, n, "device"));
     ctx = decar_ctx_new(0);
     dfm = dfm_schedule(&g.cfg);
     new_log = g.step == 0;
@@ -631,9 +642,11 @@ static int cmd_train(int argc, char **argv) {
     if (!quiet)
         fprintf(
             stderr,
-            "train %s: %lu params, %d docs (%lld train / %lld val tokens), B=%d T=%d, %d steps, simd %s, %d threads\n",
+            "train %s: %lu params, %d docs (%lld train / %lld val tokens), B=%d T=%d, %d steps, device %s, simd %s, "
+            "%d threads\n",
             objective ? "dfm" : "ar", (unsigned long)g.n_params, d.n_docs, (long long)d.stream_len[0],
-            (long long)d.stream_len[1], B, T, steps, decar_simd_name(), decar_get_threads());
+            (long long)d.stream_len[1], B, T, steps, decar_device_name(decar_gpt_device(&g)), decar_simd_name(),
+            decar_get_threads());
     sprintf(meta, "\"objective\":\"%s\"", objective ? "dfm" : "ar");
     t0 = now_s();
     train_run(&g, ctx, &d, &op, objective ? &dfm : NULL, o, n, logf, new_log, meta);
@@ -914,11 +927,18 @@ static int generate_common(ens_t *E, const char *prompt, int n_new, double temp,
     return 0;
 }
 
+/* --device for every loaded expert */
+static void ens_device(ens_t *E, const char *name) {
+    int j;
+    for (j = 0; j < E->en.k; j++)
+        if (E->en.experts[j]) gpt_device(E->en.experts[j], name);
+}
 static int cmd_sample(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "model", NULL, 0, 0 }, { "prompt", "", 0, 0 }, { "n", "256", 0, 0 }, { "temp", "0.8", 0, 0 },
                 { "top-k", "0", "keep the k most likely tokens (0: off)", 0 }, { "top-p", "0.95", 0, 0 },
-                { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "tokenizer", NULL, 0, 0 } };
+                { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "tokenizer", NULL, 0, 0 },
+                { "device", "cpu", 0, 0 } };
     /* clang-format on */
     int n = NOPT(o);
     ens_t E;
@@ -928,6 +948,7 @@ static int cmd_sample(int argc, char **argv) {
     ens_open(&E, REQ(o, n, "model"), NULL, "uniform", 1, 0.1, 0, 0, S(o, n, "tokenizer"));
     if (E.en.k != 1 || !E.en.experts[0])
         fail(2, "decar sample: --model takes one checkpoint (decar generate mixes several)\n");
+    ens_device(&E, S(o, n, "device"));
     if (E.models[0].cfg.n_prefix)
         fail(2, "decar sample: %s is an image captioner (use decar caption)\n", S(o, n, "model"));
     if (!E.models[0].cfg.causal) { /* DFM model: fill n masks after the prompt, first-hitting order */
@@ -1010,7 +1031,7 @@ static int cmd_eval(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "model", NULL, 0, 0 }, { "data", NULL, 0, 0 }, { "docs", NULL, 0, 0 }, { "ext", ".txt", 0, 0 },
                 { "val-permille", "50", 0, 0 }, { "batch", "8", 0, 0 }, { "mc", "4", 0, 0 }, { "seed", "1", 0, 0 },
-                { "threads", "0", 0, 0 }, { "tokenizer", NULL, 0, 0 } };
+                { "threads", "0", 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "device", "cpu", 0, 0 } };
     /* clang-format on */
     int n = NOPT(o);
     decar_data d;
@@ -1022,6 +1043,7 @@ static int cmd_eval(int argc, char **argv) {
     parse_opts(argc, argv, o, n, "eval", "--model CKPT --data DIR [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     ens_open(&E, REQ(o, n, "model"), NULL, "uniform", 1, 0.1, 0, 0, S(o, n, "tokenizer"));
+    ens_device(&E, S(o, n, "device"));
     c = ens_cfg(&E);
     memory_check("eval", c, (int)I(o, n, "batch", 1, 4096), c->seq_len);
     load_data(&d, REQ(o, n, "data"), S(o, n, "docs"), S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
@@ -1420,7 +1442,8 @@ static int cmd_ens_eval(int argc, char **argv) {
                 { "route-k", "1,2,0", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "route-every", "128", 0, 0 },
                 { "label", "ensemble", 0, 0 }, { "csv", NULL, 0, 0 }, { "domains", "1", "1: per-domain breakdown", 0 },
                 { "skip-missing", "0", 0, 0 }, { "batch", "8", 0, 0 }, { "mc", "2", 0, 0 }, { "threads", "0", 0, 0 },
-                { "features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 } };
+                { "features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 },
+                { "device", "cpu", 0, 0 } };
     /* clang-format on */
     int n = NOPT(o), K, j, ri, ti, *kinds, nr, *tks, ntk, uses = 0;
     ens_t E;
@@ -1436,6 +1459,7 @@ static int cmd_ens_eval(int argc, char **argv) {
     ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), "uniform", 1, F(o, n, "route-temp", 1e-6, 1e6),
              (int)I(o, n, "route-every", 1, 1 << 30), (int)I(o, n, "skip-missing", 0, 1), S(o, n, "tokenizer"));
     K = E.en.k;
+    ens_device(&E, S(o, n, "device"));
     memory_check("ens-eval", ens_cfg(&E), (int)I(o, n, "batch", 1, 4096), ens_cfg(&E)->seq_len);
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     docset_build(&ds, &d, E.en.tok);
@@ -1477,7 +1501,8 @@ static int cmd_generate(int argc, char **argv) {
                 { "route-k", "2", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "route-every", "64", 0, 0 },
                 { "prompt", "", 0, 0 }, { "n", "256", 0, 0 }, { "temp", "0.8", 0, 0 }, { "top-p", "0.95", 0, 0 },
                 { "seed", "1", 0, 0 }, { "skip-missing", "0", 0, 0 }, { "threads", "0", 0, 0 },
-                { "prompt-features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 } };
+                { "prompt-features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 },
+                { "device", "cpu", 0, 0 } };
     /* clang-format on */
     int n = NOPT(o);
     ens_t E;
@@ -1486,6 +1511,7 @@ static int cmd_generate(int argc, char **argv) {
     ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), (int)I(o, n, "route-k", 1, 1 << 30),
              F(o, n, "route-temp", 1e-6, 1e6), (int)I(o, n, "route-every", 0, 1 << 30),
              (int)I(o, n, "skip-missing", 0, 1), S(o, n, "tokenizer"));
+    ens_device(&E, S(o, n, "device"));
     ens_router_lms(&E, S(o, n, "router-lms"));
     ens_features(&E, S(o, n, "prompt-features"), 1, decar_route_uses_features(E.en.router.kind), "--prompt-features");
     if (!E.en.experts[0] || !E.models[0].cfg.causal) {
