@@ -6,7 +6,7 @@ OMP     ?= -fopenmp
 CFLAGS  ?= $(OPT) $(ARCH) $(OMP) -Wall -Wextra -Wpedantic
 LDLIBS  = -lm
 BUILD   = build
-TESTS   = test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_kernels test_interop
+TESTS   = test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_kernels test_interop test_device
 
 all: $(BUILD)/decar
 
@@ -19,8 +19,33 @@ $(BUILD)/decar: examples/decar.c examples/svg.h decar.h | $(BUILD)
 $(BUILD)/%: tests/%.c decar.h tests/test_util.h | $(BUILD)
 	$(CC) -std=c99 $(CFLAGS) -o $@ $< $(LDLIBS)
 
-test: $(BUILD)/decar $(addprefix $(BUILD)/,$(TESTS))
+test: $(BUILD)/decar $(addprefix $(BUILD)/,$(TESTS)) $(BUILD)/bench_device
 	bash tests/run_tests.sh
+
+$(BUILD)/bench_device: bench/bench_device.c bench/clock.h decar.h | $(BUILD)
+	$(CC) -std=c99 $(CFLAGS) -o $@ $< $(LDLIBS)
+
+# the CUDA build (DECAR_USE_CUDA): the implementation compiled by nvcc, linked with cuBLAS; the CLI, test_device and
+# bench_device on top. Host code is compiled with warnings as errors. -mavx2 -mfma rather than -march=native: gcc 12's
+# AVX-512 headers warn (maybe-uninitialized) when nvcc hands them to it.
+NVCC      ?= nvcc
+CUDA_HOST ?= -O2 -mavx2 -mfma -fopenmp -Wall -Wextra -Werror
+NVFLAGS   ?= -O2 -DDECAR_USE_CUDA -Werror all-warnings -Xcompiler "$(CUDA_HOST)"
+cuda: $(BUILD)/decar-cuda $(BUILD)/test_device_cuda $(BUILD)/bench_device_cuda
+
+$(BUILD)/impl_cuda.o: decar.h | $(BUILD)
+	printf '#define DECAR_IMPLEMENTATION\n#include "../decar.h"\n' > $(BUILD)/impl_cuda.cu
+	$(NVCC) $(NVFLAGS) -c -o $@ $(BUILD)/impl_cuda.cu
+
+$(BUILD)/decar-cuda: examples/decar.c examples/svg.h $(BUILD)/impl_cuda.o
+	$(CC) -std=c11 $(OPT) -fopenmp -Wall -Wextra -Wpedantic -Werror -DDECAR_CLI_EXTERNAL_IMPL -c -o $(BUILD)/decar_cli.o examples/decar.c
+	$(NVCC) -o $@ $(BUILD)/decar_cli.o $(BUILD)/impl_cuda.o -lcublas -Xcompiler -fopenmp
+
+$(BUILD)/test_device_cuda: tests/test_device.c tests/test_util.h decar.h | $(BUILD)
+	$(NVCC) $(NVFLAGS) -x cu -o $@ $< -lcublas
+
+$(BUILD)/bench_device_cuda: bench/bench_device.c bench/clock.h decar.h | $(BUILD)
+	$(NVCC) $(NVFLAGS) -x cu -o $@ $< -lcublas
 
 $(BUILD)/mkbad: tests/mkbad.c decar.h | $(BUILD)
 	$(CC) -std=c99 -O1 -o $@ tests/mkbad.c $(LDLIBS)
@@ -61,4 +86,4 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/decar.h $(DESTDIR)$(PREFIX)/bin/decar $(DESTDIR)$(PREFIX)/lib/pkgconfig/decar.pc
 	rm -rf $(DESTDIR)$(PREFIX)/lib/cmake/decar
 
-.PHONY: all test fuzz demo scaling demo-vision bench clean install uninstall
+.PHONY: all test fuzz demo scaling demo-vision bench cuda clean install uninstall

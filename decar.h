@@ -37,6 +37,10 @@
                            or __ARM_NEON on AArch64 (compile with -march=native or -mavx2 -mfma to get it).
      DECAR_NO_THREADS      ignore OpenMP even when the compiler has it (-fopenmp turns threads on).
      DECAR_USE_CBLAS       route large float32 matmuls through cblas_sgemm (link -lopenblas or any cblas).
+     DECAR_USE_CUDA        with the implementation compiled by nvcc (a .cu file, or nvcc -x cu), link -lcublas: the
+                           device path's kernels become CUDA kernels and models can live on a GPU
+                           (decar_gpt_to_device, section 10; `make cuda` builds the CLI this way). Without nvcc the
+                           macro changes nothing. Other files include the header as usual, from C or C++.
    Nothing depends on -ffast-math; do not use it (GELU and softmax need IEEE semantics).
 
    THREADS AND DETERMINISM
@@ -65,8 +69,9 @@
      activations, KV caches and the rest stay float32). Element counts and offsets are int64/size_t. Tensors have at
    most 4 dimensions. Tokens are int32. The default tokenizer is bytes: 256 byte symbols plus DECAR_TOK_EOT (end of
    document) and DECAR_TOK_MASK (the DFM mask token): vocab 258. A byte-level BPE (decar_tokenizer) has its own EOT and
-   puts the mask after its tokens; every vocabulary of 258 or more ends with its mask (decar_gpt_classes / _mask). No
-   CUDA backend: DECAR_USE_CUDA is reserved (the CUDA path has not been written or run on a GPU yet).
+   puts the mask after its tokens; every vocabulary of 258 or more ends with its mask (decar_gpt_classes / _mask). The
+   CUDA path (DECAR_USE_CUDA, section 10c) compiles, links and passes its tests as CPU loops, but HAS NOT YET RUN ON A
+   GPU: scripts/gpu_check.sh is the one command left to run on one. It trains and runs text models in float32.
 
    DOCUMENT BOUNDARIES
      Training windows are cut from the stream "EOT doc1 EOT doc2 ...": one end-of-document token between
@@ -84,7 +89,8 @@
       7 features: tf-idf hashing, any feature function, pixels, .npy
       8 clustering: spherical balanced k-means, two-stage
       9 routing: R1-R4', the router of a partition, decar_cluster_docs
-     10 model: GPT with an optional image prefix, KV-cache inference, quantized weights
+     10 model: GPT with an optional image prefix, KV-cache inference, quantized weights, the device path (10c:
+        kernels written once for CUDA and for CPU loops; the model's forward, backward, AdamW and KV-cache step on it)
      11 losses: AR cross-entropy, masked DFM corruption
      12 training: AdamW, the step, the loop
      13 checkpoints: safetensors (float or quantized), Hugging Face GPT-2
@@ -145,6 +151,9 @@
           decar_qlinear_forward (+ _ref), quantized checkpoints (I8 + "<name>.scale" F32, or BF16, "quant" in the
           metadata); decar_st_tensor gained dtype and raw (decar_st_tensor_of fills them). decar_gpt gained qtype, q;
           decar_gpt_weight_bytes. A quantized model is an inference model (no grads, m, v).
+     0.6  the device path (section 10c): decar_gpt_to_device / _device / _sync / _kv_new / _kv_free, decar_device_name /
+          _parse / _available; DECAR_DEVICE_CUDA with DECAR_USE_CUDA under nvcc (cuBLAS), DECAR_DEVICE_CPU_KERNELS
+          elsewhere. decar_gpt gained dev. decar_crc32 is public (the CLI's PNG writer uses it). Not yet run on a GPU.
 */
 #ifndef DECAR_H
 #define DECAR_H
@@ -152,8 +161,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DECAR_VERSION "0.5"
-#define DECAR_VERSION_NUM 500
+#define DECAR_VERSION "0.6"
+#define DECAR_VERSION_NUM 600
 
 #ifdef DECAR_STATIC
 #if defined(__GNUC__) || defined(__clang__)
@@ -289,6 +298,7 @@ DECARDEF int decar_st_save_mem(const decar_st_tensor *t, int n, const char *meta
                                decar_error *e);
 /* copy tensor `name` into out if it is F32 with exactly n elements; checks the whole file first (and its CRC) */
 DECARDEF int decar_st_get(const void *buf, size_t len, const char *name, float *out, int64_t n, decar_error *e);
+DECARDEF uint32_t decar_crc32(const uint8_t *p, size_t n); /* CRC-32 (IEEE, zlib's): checkpoints' and PNGs' */
 #ifndef DECAR_NO_STDIO
 DECARDEF int decar_read_file(const char *path, void **buf, size_t *len, decar_error *e);
 DECARDEF int decar_write_file_atomic(const char *path, const void *buf, size_t len, decar_error *e);
@@ -1678,7 +1688,7 @@ static void decar__sb_kv(decar__sb *s, const char *k, uint64_t v) { /* "k":"v", 
     decar__sb_str(s, "\",");
 }
 
-static uint32_t decar__crc32(const uint8_t *p, size_t n) {
+DECARDEF uint32_t decar_crc32(const uint8_t *p, size_t n) {
     uint32_t tab[256], c = 0xffffffffu;
     uint32_t i;
     int k;
@@ -1753,7 +1763,7 @@ DECARDEF int decar_st_save_mem(const decar_st_tensor *t, int n, const char *meta
         decar__sb_str(&h, meta);
         decar__sb_str(&h, ",");
     }
-    decar__sb_kv(&h, "decar_crc32", decar__crc32(b, data_len));
+    decar__sb_kv(&h, "decar_crc32", decar_crc32(b, data_len));
     h.n--; /* drop the trailing comma */
     decar__sb_str(&h, "}");
     for (i = 0, off = 0; i < n; i++) {
@@ -2122,7 +2132,7 @@ DECARDEF int decar_meta_get(const void *buf, size_t len, const char *key, char *
 static int decar__st_check_crc(const decar__st *st, const uint8_t *b, decar_error *e) {
     const char *crc_s = decar__st_meta(st, "decar_crc32");
     uint64_t v;
-    if (crc_s && (decar__parse_u64(crc_s, &v) || v != decar__crc32(b + st->data_off, st->data_len)))
+    if (crc_s && (decar__parse_u64(crc_s, &v) || v != decar_crc32(b + st->data_off, st->data_len)))
         DECAR__FAIL(e, DECAR_ERR_FORMAT, "data fails its CRC32 check: the file is corrupted or truncated");
     return DECAR_OK;
 }

@@ -15,6 +15,7 @@
 #define DECAR_IMPLEMENTATION
 #endif
 #include "../decar.h"
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* svg.h - the figures of the decar command line: SVG line plots with labelled axes, and contact sheets of images
-   (grayscale PNGs inlined as base64). Plain writers to a FILE; include after decar.h (it uses decar__crc32).
+   (grayscale PNGs inlined as base64). Plain writers to a FILE; include after decar.h (it uses decar_crc32).
    Kept apart from examples/decar.c so that the commands only parse, call the library and print. */
 #ifndef DECAR_SVG_H
 #define DECAR_SVG_H
@@ -181,7 +181,7 @@ static size_t png_gray(const uint8_t *img, int w, int h, uint8_t *out) {
     put32(out + o + 8, (uint32_t)w);
     put32(out + o + 12, (uint32_t)h);
     memcpy(out + o + 16, "\x08\x00\x00\x00\x00", 5); /* 8-bit gray, deflate, no filter, no interlace */
-    put32(out + o + 21, decar__crc32(out + o + 4, 17));
+    put32(out + o + 21, decar_crc32(out + o + 4, 17));
     o += 25;
     chunk = out + o;
     put32(chunk, (uint32_t)(raw + 2 + 5 + 4));
@@ -207,12 +207,12 @@ static size_t png_gray(const uint8_t *img, int w, int h, uint8_t *out) {
     }
     put32(chunk + k, (b << 16) | a);
     k += 4;
-    put32(chunk + k, decar__crc32(chunk + 4, k - 4));
+    put32(chunk + k, decar_crc32(chunk + 4, k - 4));
     k += 4;
     o += k;
     put32(out + o, 0);
     memcpy(out + o + 4, "IEND", 4);
-    put32(out + o + 8, decar__crc32(out + o + 4, 4));
+    put32(out + o + 8, decar_crc32(out + o + 4, 4));
     return o + 12;
 }
 

@@ -17,6 +17,8 @@
 #   steps. Rows: base, dense-ft, clustered-ft-K, random-ft-K, each with its training and inference FLOPs.
 #   BPE=N: train a byte-level BPE tokenizer of N tokens on DATA first (decar tokenizer) and use it for every model;
 #   results stay in bits per byte. BPE=0 (default): bytes.
+#   DEVICE=cuda GPUS=N (with DECAR=build/decar-cuda from make cuda): every model trains on a GPU, one process per GPU
+#   (JOBS=N at a time; a job's GPU is its xargs slot mod N, through CUDA_VISIBLE_DEVICES). DEVICE=cpu (default).
 #   BRANCH=f (0 < f < 1): Branch-Train-Merge. A seed model trains f*STEPS steps on all the data, then every expert
 #   (clustered and random split alike) starts from it and trains (1-f)*STEPS/K steps on its shard alone: the same
 #   total compute as the dense model, which trains STEPS steps from scratch. BRANCH=0 (default): from scratch.
@@ -24,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${DECAR:-build/decar}
 [ -x $D ] || make -s build/decar
-DATA=${DATA:-data/corpus}; OUT=${OUT:-runs/demo}
+DATA=${DATA:-data/corpus}; OUT=${OUT:-runs/demo}; DEVICE=${DEVICE:-cpu}; GPUS=${GPUS:-}
 if [ -n "${TINY:-}" ]; then DEF="2|12|1|32|2|32|4|3e-3|300|1"
 elif [ -n "${SMALL:-}" ]; then DEF="4|160|2|64|2|64|16|3e-3|8|1"
 else DEF="4|1000|3|128|4|128|16|2e-3|8|0"; fi   # the paper's setting at K = 4 (12 min); KS="4 8" DFM=1: 35 min
@@ -49,10 +51,11 @@ say "data $DATA; K in {$KS}; dense $STEPS steps x $BATCH x $SEQ tokens; model ${
 # train NAME STEPS SEED THREADS [extra args...]: one model, one process
 train() {
   local name=$1 steps=$2 seed=$3 th=$4; shift 4
-  OMP_NUM_THREADS=$th $D train --data $DATA $MODEL --steps $steps --seed $seed --threads $th --val-every $(( steps / 6 > 0 ? steps / 6 : 1 )) \
+  if [ -n "${GPUS:-}" ]; then export CUDA_VISIBLE_DEVICES=$(( ${SLOT:-0} % GPUS )); fi
+  OMP_NUM_THREADS=$th $D train --device $DEVICE --data $DATA $MODEL --steps $steps --seed $seed --threads $th --val-every $(( steps / 6 > 0 ? steps / 6 : 1 )) \
     --out $OUT/models/$name.safetensors --log $OUT/logs/$name.csv --quiet 1 $TOK "$@"
 }
-export -f train; export D DATA MODEL OUT TOK
+export -f train; export D DATA MODEL OUT TOK DEVICE GPUS
 # experts PREFIX K STEPS [extra train args...]: the K clustered (PREFIXc) and K random-split (PREFIXr) experts of
 # partition K, each its own process on its own shard list, JOBS at a time
 experts() {
@@ -61,7 +64,7 @@ experts() {
     # no trailing blank: xargs -L 1 would join the next line to this one
     echo "${p}c${K}_$k $steps $((SEED + 100 + k)) 1 --docs $OUT/k$K/shard_$k.txt${*:+ $*}"
     echo "${p}r${K}_$k $steps $((SEED + 100 + k)) 1 --docs $OUT/k$K/random_$k.txt${*:+ $*}"
-  done | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
+  done | xargs -P $JOBS --process-slot-var=SLOT -L 1 bash -c 'train "$@"' _
 }
 
 say "dense baseline (AR)"
@@ -102,7 +105,7 @@ for K in $KS; do
   say "K=$K: $K router LMs (R6), $LS steps each"
   for k in $(seq 0 $((K - 1))); do
     echo "lm${K}_$k $LS $((SEED + 300 + k)) 1 --docs $OUT/k$K/shard_$k.txt --layers 1 --dim 32 --heads 2"
-  done | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
+  done | xargs -P $JOBS --process-slot-var=SLOT -L 1 bash -c 'train "$@"' _
   for k in $(seq 0 $((K - 1))); do echo $OUT/models/lm${K}_$k.safetensors; done > $OUT/k$K/router_lms.txt
 done
 
@@ -141,7 +144,7 @@ if [ "$DFM" = 1 ]; then   # masked DFM rows: the same pipeline with --objective 
     for k in $(seq 0 $((K - 1))); do
       echo "dfmc${K}_$k $ES $((SEED + 100 + k)) 1 --objective dfm --docs $OUT/k$K/shard_$k.txt"
       echo "dfmr${K}_$k $ES $((SEED + 100 + k)) 1 --objective dfm --docs $OUT/k$K/random_$k.txt"
-    done; } | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
+    done; } | xargs -P $JOBS --process-slot-var=SLOT -L 1 bash -c 'train "$@"' _
   C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/dfmc${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
   R=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/dfmr${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
   $D ens-eval $TOK --experts $OUT/models/dfm_dense.safetensors --route uniform --route-k 1 --label dfm-dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_dense.txt

@@ -9,7 +9,7 @@ run() { if "$@"; then :; else echo "FAILED: $*"; fails=$((fails + 1)); fi; }
 
 step "unit tests (native SIMD: -march=native, OpenMP, 2 threads)"
 mkdir -p $B/tinyglyphs
-for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_kernels; do run env OMP_NUM_THREADS=2 $B/$t; done
+for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_kernels test_device; do run env OMP_NUM_THREADS=2 $B/$t; done
 
 step "single-header contract: C99 and C++ with gcc and clang, -Wall -Wextra -Wpedantic -Werror"
 printf '#define DECAR_IMPLEMENTATION\n#include "../decar.h"\nint main(void){ return decar_simd_name() == 0; }\n' > $B/impl.c
@@ -37,7 +37,22 @@ else echo "SKIP: DECAR_USE_CBLAS build (no cblas.h / libopenblas: apt-get instal
 if command -v aarch64-linux-gnu-gcc >/dev/null; then
   run aarch64-linux-gnu-gcc -std=c99 $W -O2 -c -o $B/impl_neon.o $B/impl.c && echo "NEON path compiles (aarch64 cross compiler)"
 else echo "SKIP: NEON cross compile (aarch64-linux-gnu-gcc not installed)"; fi
-if command -v nvcc >/dev/null; then echo "note: nvcc present; the CUDA backend is not part of this release (issue 8 is blocked: no GPU)"; fi
+
+step "the device path: its kernels as CPU loops against the tape path (CLI), and the CUDA build with nvcc"
+run env OMP_NUM_THREADS=2 $B/decar train $TR --out $B/dev_cpu.safetensors
+run env OMP_NUM_THREADS=2 $B/decar train $TR --out $B/dev_k.safetensors --device cpu-kernels
+a=$($B/decar eval --model $B/dev_cpu.safetensors --data $B/tinycorpus 2>&1 | grep -o '[0-9.]* bits per byte')
+b=$($B/decar eval --model $B/dev_k.safetensors --data $B/tinycorpus --device cpu-kernels 2>&1 | grep -o '[0-9.]* bits per byte')
+if [ -n "$a" ] && awk -v a="${a%% *}" -v b="${b%% *}" 'BEGIN { d = a - b; exit !(d < 0.002 && d > -0.002) }'; then
+  echo "train + eval on cpu-kernels: $b, on cpu: $a (within 0.002)"; else echo "FAILED: cpu-kernels '$b' vs cpu '$a'"; fails=$((fails + 1)); fi
+GEN="--experts $B/dev_cpu.safetensors,$B/dev_cpu.safetensors --route uniform --prompt int --n 24 --temp 0.01"
+run cmp <($B/decar generate $GEN 2>/dev/null) <($B/decar generate $GEN --device cpu-kernels 2>/dev/null) && echo "generate on cpu-kernels: the same text as on cpu"
+run env OMP_NUM_THREADS=2 $B/bench_device --quick > $B/bench_device.log && tail -1 $B/bench_device.log
+NVCC=$(command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+if [ -n "$NVCC" ]; then
+  run make -s -j2 cuda NVCC="$NVCC" && echo "CUDA build (make cuda): the implementation, the CLI, test_device and bench_device compile and link with nvcc, warnings as errors"
+  run $B/test_device_cuda; run $B/decar-cuda train --help > /dev/null
+else echo "SKIP: CUDA build (nvcc not installed)"; fi
 
 step "every SIMD path this machine runs, against the scalar reference (same tests, same tolerances)"
 flags=("-DDECAR_NO_SIMD" "-mavx2 -mfma")
@@ -242,7 +257,7 @@ printf 'A\nB\n' > $B/vis/captions.txt; head -c 1500 $B/tinyglyphs/images_32x32_u
 expect 1 "image file of a bad size" $B/decar vtrain --images $B/vis --steps 1
 
 step "sanitizers: the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_kernels; do
+for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_kernels test_device; do
   run gcc -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -mavx2 -mfma -o $B/${t}_asan tests/$t.c -lm
   run env ASAN_OPTIONS=detect_leaks=1 $B/${t}_asan > $B/${t}_asan.log 2>&1; echo "[asan+ubsan] $(tail -1 $B/${t}_asan.log)"
 done
