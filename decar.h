@@ -1086,7 +1086,7 @@ static uint16_t decar__f32_to_bf16(float f) {
     return (uint16_t)(b >> 16);
 }
 
-/* ---- SIMD layer: one vector type and fourteen operations per architecture (loads of floats, int8 and bf16 included);
+/* ---- SIMD layer: one vector type and thirteen operations per architecture (loads of floats and bf16 included);
    scalar #else -------------------------------------------------------------------------------------------------- */
 #if !defined(DECAR_NO_SIMD) && defined(__AVX512F__)
 #include <immintrin.h>
@@ -1106,7 +1106,6 @@ typedef __m512 decar__v;
 #define decar__vdiv(a, b) _mm512_div_ps(a, b)
 #define decar__vmin(a, b) _mm512_min_ps(a, b)
 #define decar__vmax(a, b) _mm512_max_ps(a, b)
-#define decar__vload_i8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))))
 #define decar__vload_bf16(p)                                                                                           \
     _mm512_castsi512_ps(                                                                                               \
         _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(p))), 16))
@@ -1129,7 +1128,6 @@ typedef __m256 decar__v;
 #define decar__vdiv(a, b) _mm256_div_ps(a, b)
 #define decar__vmin(a, b) _mm256_min_ps(a, b)
 #define decar__vmax(a, b) _mm256_max_ps(a, b)
-#define decar__vload_i8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p))))
 #define decar__vload_bf16(p)                                                                                           \
     _mm256_castsi256_ps(                                                                                               \
         _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))), 16))
@@ -1151,13 +1149,7 @@ typedef float32x4_t decar__v;
 #define decar__vdiv(a, b) vdivq_f32(a, b)
 #define decar__vmin(a, b) vminq_f32(a, b)
 #define decar__vmax(a, b) vmaxq_f32(a, b)
-#define decar__vload_i8(p) decar__neon_i8(p)
 #define decar__vload_bf16(p) vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16))
-static float32x4_t decar__neon_i8(const int8_t *p) { /* 4 int8 (exactly 4 bytes read) -> 4 floats */
-    int32_t u;
-    memcpy(&u, p, 4);
-    return vcvtq_f32_s32(vmovl_s16(vget_low_s16(vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(u))))));
-}
 #define DECAR__SIMD_NAME "neon"
 #else
 #define DECAR__VW 1
@@ -1175,7 +1167,6 @@ typedef float decar__v;
 #define decar__vdiv(a, b) ((a) / (b))
 #define decar__vmin(a, b) ((a) < (b) ? (a) : (b))
 #define decar__vmax(a, b) ((a) > (b) ? (a) : (b))
-#define decar__vload_i8(p) ((float)*(p))
 #define decar__vload_bf16(p) decar__bf16_to_f32(*(p))
 #define DECAR__SIMD_NAME "scalar"
 #endif
@@ -3597,6 +3588,25 @@ static void decar__qmat_dequant(const decar_qmat *qm, float *w) {
                    ? decar__bf16_to_f32(qm->bf16[i])
                    : (float)qm->q8[i] * qm->scale[(i / qm->cols) * nb + (i % qm->cols) / DECAR_Q8_BLOCK];
 }
+/* one block of n <= 32 values: d = max |v| / 127, q = round(v / d) in [-127, 127] (0 where d = 0). Weights and, in
+   the W8A8 product, activations are quantized by this one rule. */
+static float decar__q8_block(int8_t *q, const float *v, int64_t n) {
+    float amax = 0.0f, d;
+    int64_t i;
+    for (i = 0; i < n; i++) amax = fabsf(v[i]) > amax ? fabsf(v[i]) : amax;
+    d = amax / 127.0f;
+    for (i = 0; i < n; i++) {
+        float r = d > 0.0f ? roundf(v[i] / d) : 0.0f;
+        q[i] = (int8_t)(r > 127.0f ? 127 : r < -127.0f ? -127 : r);
+    }
+    return d;
+}
+/* a row of K values -> its int8 values q (K) and block scales d (ceil(K / 32)) */
+static void decar__q8_row(int8_t *q, float *d, const float *v, int64_t K) {
+    int64_t k;
+    for (k = 0; k < K; k += DECAR_Q8_BLOCK)
+        d[k / DECAR_Q8_BLOCK] = decar__q8_block(q + k, v + k, K - k < DECAR_Q8_BLOCK ? K - k : DECAR_Q8_BLOCK);
+}
 /* w (rows, cols) -> qm; w <- its dequantized values */
 DECARDEF int decar_qmat_make(decar_qmat *qm, int type, float *w, int64_t rows, int64_t cols, decar_error *e) {
     int64_t nb = (cols + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, n, k;
@@ -3620,50 +3630,92 @@ DECARDEF int decar_qmat_make(decar_qmat *qm, int type, float *w, int64_t rows, i
         decar_qmat_free(qm);
         DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lld x %lld int8 matrix", (long long)rows, (long long)cols);
     }
-    for (n = 0; n < rows; n++)
-        for (k = 0; k < cols; k += DECAR_Q8_BLOCK) {
-            /* scale = max |w| / 127 over the block; q = round(w / scale) in [-127, 127] */
-            int64_t end = k + DECAR_Q8_BLOCK < cols ? k + DECAR_Q8_BLOCK : cols, i;
-            float amax = 0.0f, d;
-            for (i = k; i < end; i++) amax = fabsf(w[n * cols + i]) > amax ? fabsf(w[n * cols + i]) : amax;
-            d = amax / 127.0f;
-            qm->scale[n * nb + k / DECAR_Q8_BLOCK] = d;
-            for (i = k; i < end; i++) {
-                float r = d > 0.0f ? roundf(w[n * cols + i] / d) : 0.0f;
-                qm->q8[n * cols + i] = (int8_t)(r > 127.0f ? 127 : r < -127.0f ? -127 : r);
-            }
-        }
+    for (n = 0; n < rows; n++) decar__q8_row(qm->q8 + n * cols, qm->scale + n * nb, w + n * cols, cols);
     decar__qmat_dequant(qm, w);
     return DECAR_OK;
 }
-/* acc[r] (vectors) = x . w[n0 + r] over the first kv inputs (whole Q8 blocks) for 4 rows: per block b,
-   t_r = x[b] . q_r[b] (4 independent chains), then acc_r += scale_r[b] t_r. Four rows keep t and acc in registers
-   (AVX2 has 16); x stays in L1 for the next four */
-static void decar__q8_rows4(decar__v *acc, const float *x, const decar_qmat *w, int64_t n0, int64_t kv) {
+/* W8A8, the Q8_0 product (llama.cpp's q8_0 x q8_0): the input row is quantized per block like the weights (xq, dx by
+   decar__q8_block), each block's product is an exact integer dot, and the blocks are summed in floats:
+       y_n = sum_b (dx_b dw_nb) dot_nb,   dot_nb = sum_{i in block b} xq_i wq_ni   (int32; |xq|, |wq| <= 127)
+   The int8 weights are read as they are stored (a quarter of the float bytes) and multiplied as integers.
+   decar__dot32_i8: the dot of 32 int8 pairs as 8 int32 lanes (their sum is the dot): |w| times x with w's sign,
+   by AVX-512 VNNI's vpdpbusd, or by AVX2's vpmaddubsw (pairs, at most 2 127^2 < 2^15: no saturation) + vpmaddwd. */
+#if defined(__AVX2__) && defined(__FMA__) && !defined(DECAR_NO_SIMD)
+#define DECAR__W8A8_X86 1
+static __m256i decar__dot32_i8(__m256i x, __m256i w) {
+    __m256i u = _mm256_sign_epi8(w, w), s = _mm256_sign_epi8(x, w);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#else
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+static float decar__hsum256(__m256 a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#else
+#define DECAR__W8A8_X86 0
+#endif
+/* sums[r] = sum over the first nbf (whole) blocks of (dx_b dw_rb) dot_rb for the 4 rows from n0: one load of each
+   input block serves four rows */
+static void decar__w8a8_rows4(float *sums, const int8_t *xq, const float *dx, const decar_qmat *w, int64_t n0,
+                              int64_t nbf) {
     const int64_t K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
     const int8_t *q = w->q8 + n0 * K;
     const float *s = w->scale + n0 * nb;
-    decar__v a0 = decar__vzero(), a1 = a0, a2 = a0, a3 = a0;
-    int64_t k, b;
-    for (k = 0, b = 0; k < kv; k += DECAR_Q8_BLOCK, b++) {
-        decar__v t0 = decar__vzero(), t1 = t0, t2 = t0, t3 = t0;
-        int i;
-        for (i = 0; i < DECAR_Q8_BLOCK; i += DECAR__VW) {
-            decar__v xv = decar__vload(x + k + i);
-            t0 = decar__vfma(xv, decar__vload_i8(q + k + i), t0);
-            t1 = decar__vfma(xv, decar__vload_i8(q + K + k + i), t1);
-            t2 = decar__vfma(xv, decar__vload_i8(q + 2 * K + k + i), t2);
-            t3 = decar__vfma(xv, decar__vload_i8(q + 3 * K + k + i), t3);
-        }
-        a0 = decar__vfma(decar__vset1(s[b]), t0, a0);
-        a1 = decar__vfma(decar__vset1(s[nb + b]), t1, a1);
-        a2 = decar__vfma(decar__vset1(s[2 * nb + b]), t2, a2);
-        a3 = decar__vfma(decar__vset1(s[3 * nb + b]), t3, a3);
+    int64_t b;
+#if DECAR__W8A8_X86
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (b = 0; b < nbf; b++) {
+        const int64_t o = b * DECAR_Q8_BLOCK;
+        __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(xq + o));
+        a0 = _mm256_fmadd_ps(
+            _mm256_cvtepi32_ps(decar__dot32_i8(xv, _mm256_loadu_si256((const __m256i *)(const void *)(q + o)))),
+            _mm256_set1_ps(dx[b] * s[b]), a0);
+        a1 = _mm256_fmadd_ps(
+            _mm256_cvtepi32_ps(decar__dot32_i8(xv, _mm256_loadu_si256((const __m256i *)(const void *)(q + K + o)))),
+            _mm256_set1_ps(dx[b] * s[nb + b]), a1);
+        a2 = _mm256_fmadd_ps(
+            _mm256_cvtepi32_ps(decar__dot32_i8(xv, _mm256_loadu_si256((const __m256i *)(const void *)(q + 2 * K + o)))),
+            _mm256_set1_ps(dx[b] * s[2 * nb + b]), a2);
+        a3 = _mm256_fmadd_ps(
+            _mm256_cvtepi32_ps(decar__dot32_i8(xv, _mm256_loadu_si256((const __m256i *)(const void *)(q + 3 * K + o)))),
+            _mm256_set1_ps(dx[b] * s[3 * nb + b]), a3);
     }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+    sums[0] = decar__hsum256(a0);
+    sums[1] = decar__hsum256(a1);
+    sums[2] = decar__hsum256(a2);
+    sums[3] = decar__hsum256(a3);
+#else
+    int r;
+    for (r = 0; r < 4; r++) {
+        float a = 0.0f;
+        for (b = 0; b < nbf; b++) {
+            int32_t t = 0;
+            int i;
+            for (i = 0; i < DECAR_Q8_BLOCK; i++)
+                t += (int32_t)xq[b * DECAR_Q8_BLOCK + i] * q[r * K + b * DECAR_Q8_BLOCK + i];
+            a += dx[b] * s[r * nb + b] * (float)t;
+        }
+        sums[r] = a;
+    }
+#endif
+}
+/* one row's W8A8 product over blocks [b0, b1): the rows left over from the 4-row kernel, and the last partial block */
+static float decar__w8a8_row(const int8_t *xq, const float *dx, const decar_qmat *w, int64_t n, int64_t b0,
+                             int64_t b1) {
+    const int64_t K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
+    float a = 0.0f;
+    int64_t b, i;
+    for (b = b0; b < b1; b++) {
+        int32_t t = 0;
+        for (i = b * DECAR_Q8_BLOCK; i < K && i < (b + 1) * DECAR_Q8_BLOCK; i++) t += (int32_t)xq[i] * w->q8[n * K + i];
+        a += dx[b] * w->scale[n * nb + b] * (float)t;
+    }
+    return a;
 }
 /* acc[r] = x . bf16(w[n0 + r]) over the first kv inputs for 8 rows: 8 independent accumulators, one load of x */
 static void decar__bf16_rows8(decar__v *acc, const float *x, const decar_qmat *w, int64_t n0, int64_t kv) {
@@ -3691,53 +3743,59 @@ static void decar__bf16_rows8(decar__v *acc, const float *x, const decar_qmat *w
     acc[6] = a6;
     acc[7] = a7;
 }
-/* sums[r] = x . w[n0 + r] for the nr (<= 8) rows from n0: 8 rows at a time through the kernels above (each row's
-   sum in a fixed order: vsum8), the last nr < 8 rows one at a time */
-static void decar__qrows(float *sums, const float *x, const decar_qmat *w, int64_t n0, int nr) {
-    const int64_t K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
-    const int q8 = w->type == DECAR_Q8_0;
-    const int64_t kv = q8 ? K / DECAR_Q8_BLOCK * DECAR_Q8_BLOCK : K / DECAR__VW * DECAR__VW;
+/* sums[r] = x . w[n0 + r] for the nr (<= 8) rows from n0: bf16 weights through the 8-row kernel above (each row's sum
+   in a fixed order: vsum8), or Q8_0 through W8A8 (xq, dx: x quantized) four rows at a time; the rows left over one
+   at a time */
+static void decar__qrows(float *sums, const float *x, const int8_t *xq, const float *dx, const decar_qmat *w,
+                         int64_t n0, int nr) {
+    const int64_t K = w->cols, nbf = K / DECAR_Q8_BLOCK;
+    const int64_t kv = K / DECAR__VW * DECAR__VW;
     decar__v acc[8];
     int r;
     int64_t k;
-    if (nr == 8 && q8) {
-        decar__q8_rows4(acc, x, w, n0, kv);
-        decar__q8_rows4(acc + 4, x, w, n0 + 4, kv);
+    if (w->type == DECAR_Q8_0) {
+        for (r = 0; r + 4 <= nr; r += 4) decar__w8a8_rows4(sums + r, xq, dx, w, n0 + r, nbf);
+        for (; r < nr; r++) sums[r] = decar__w8a8_row(xq, dx, w, n0 + r, 0, nbf);
+        for (r = 0; r < nr && nbf * DECAR_Q8_BLOCK < K; r++)
+            sums[r] += decar__w8a8_row(xq, dx, w, n0 + r, nbf, nbf + 1);
+        return;
     }
-    if (nr == 8 && !q8) decar__bf16_rows8(acc, x, w, n0, kv);
+    if (nr == 8) decar__bf16_rows8(acc, x, w, n0, kv);
     if (nr == 8) decar__vsum8(acc, sums);
     for (r = 0; r < nr && nr < 8; r++) { /* one row: the same sums with one accumulator */
         decar__v a = decar__vzero();
-        for (k = 0; k < kv && q8; k += DECAR_Q8_BLOCK) {
-            decar__v t = decar__vzero();
-            int i;
-            for (i = 0; i < DECAR_Q8_BLOCK; i += DECAR__VW)
-                t = decar__vfma(decar__vload(x + k + i), decar__vload_i8(w->q8 + (n0 + r) * K + k + i), t);
-            a = decar__vfma(decar__vset1(w->scale[(n0 + r) * nb + k / DECAR_Q8_BLOCK]), t, a);
-        }
-        for (k = 0; k < kv && !q8; k += DECAR__VW)
+        for (k = 0; k < kv; k += DECAR__VW)
             a = decar__vfma(decar__vload(x + k), decar__vload_bf16(w->bf16 + (n0 + r) * K + k), a);
         sums[r] = decar__vsum(a);
     }
-    for (r = 0; r < nr; r++) { /* the inputs past the last whole block or vector */
-        int64_t n = n0 + r;
+    for (r = 0; r < nr; r++) { /* the inputs past the last whole vector */
         float t = 0.0f;
-        for (k = kv; k < K; k++) t += x[k] * (q8 ? (float)w->q8[n * K + k] : decar__bf16_to_f32(w->bf16[n * K + k]));
-        sums[r] += q8 && kv < K ? t * w->scale[n * nb + nb - 1] : t;
+        for (k = kv; k < K; k++) t += x[k] * decar__bf16_to_f32(w->bf16[(n0 + r) * K + k]);
+        sums[r] += t;
     }
 }
 DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qmat *w, const float *bias, int64_t M) {
-    int64_t N = w->rows, K = w->cols, nblk = (N + 7) / 8, bk;
+    int64_t N = w->rows, K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, nblk = (N + 7) / 8, bk, m;
+    int q8 = w->type == DECAR_Q8_0;
+    int8_t *xq = q8 ? (int8_t *)DECAR_MALLOC((size_t)(M * K) + 1) : NULL;
+    float *dx = q8 ? (float *)DECAR_MALLOC((size_t)(M * nb) * sizeof(float) + 1) : NULL;
+    if (q8 && (!xq || !dx)) { /* no memory for the quantized inputs: the reference needs none */
+        decar__free_n(2, (void *)xq, (void *)dx);
+        decar_qlinear_forward_ref(out, inp, w, bias, M);
+        return;
+    }
+    for (m = 0; m < M && q8; m++) decar__q8_row(xq + m * K, dx + m * nb, inp + m * K, K);
     DECAR__PAR_FOR_IF(M * N * K >= ((int64_t)1 << 16))
     for (bk = 0; bk < nblk; bk++) {
-        int64_t n0 = bk * 8, m;
+        int64_t n0 = bk * 8, mm;
         int nr = N - n0 < 8 ? (int)(N - n0) : 8, r;
         float sums[8];
-        for (m = 0; m < M; m++) {
-            decar__qrows(sums, inp + m * K, w, n0, nr);
-            for (r = 0; r < nr; r++) out[m * N + n0 + r] = sums[r] + (bias ? bias[n0 + r] : 0.0f);
+        for (mm = 0; mm < M; mm++) {
+            decar__qrows(sums, inp + mm * K, q8 ? xq + mm * K : NULL, q8 ? dx + mm * nb : NULL, w, n0, nr);
+            for (r = 0; r < nr; r++) out[mm * N + n0 + r] = sums[r] + (bias ? bias[n0 + r] : 0.0f);
         }
     }
+    decar__free_n(2, (void *)xq, (void *)dx);
 }
 DECARDEF void decar_qlinear_forward_ref(float *out, const float *inp, const decar_qmat *w, const float *bias,
                                         int64_t M) {
@@ -3745,10 +3803,14 @@ DECARDEF void decar_qlinear_forward_ref(float *out, const float *inp, const deca
     for (m = 0; m < M; m++)
         for (n = 0; n < N; n++) {
             double s = bias ? bias[n] : 0.0;
-            for (k = 0; k < K; k++) {
-                double wk = w->type == DECAR_Q8_0 ? (double)w->q8[n * K + k] * w->scale[n * nb + k / DECAR_Q8_BLOCK]
-                                                  : (double)decar__bf16_to_f32(w->bf16[n * K + k]);
-                s += inp[m * K + k] * wk;
+            for (k = 0; k < K && w->type == DECAR_QBF16; k++)
+                s += inp[m * K + k] * (double)decar__bf16_to_f32(w->bf16[n * K + k]);
+            for (k = 0; k < K && w->type == DECAR_Q8_0; k += DECAR_Q8_BLOCK) { /* W8A8: block by block */
+                int64_t len = K - k < DECAR_Q8_BLOCK ? K - k : DECAR_Q8_BLOCK, i;
+                int8_t xq[DECAR_Q8_BLOCK];
+                double dx = decar__q8_block(xq, inp + m * K + k, len), dot = 0.0;
+                for (i = 0; i < len; i++) dot += (double)xq[i] * w->q8[n * K + k + i];
+                s += dx * w->scale[n * nb + k / DECAR_Q8_BLOCK] * dot;
             }
             out[m * N + n] = (float)s;
         }
@@ -5509,12 +5571,13 @@ static uint64_t decar__sim_key(float s, uint32_t p) {
     b = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
     return ((uint64_t)~b << 32) | p;
 }
-/* key[0..n) sorted ascending, tmp the same size: LSD radix sort, 8 passes of 8 bits, a pass skipped when every key
-   has the same byte there (the high bytes of p often are) */
-static void decar__radix_sort64(uint64_t *key, uint64_t *tmp, int64_t n) {
+/* key[0..n) sorted ascending by bits [8 lo, 64), tmp the same size: LSD radix sort, passes of 8 bits, a pass skipped
+   when every key has the same byte there. Stable: keys equal in the sorted bits keep their order, so keys made in
+   increasing order of their low bits (decar__sim_key's index) sort as if by all 64 bits with lo = 4 passes. */
+static void decar__radix_sort64(uint64_t *key, uint64_t *tmp, int64_t n, int lo) {
     uint64_t *out = key; /* the passes swap the buffers: the result is copied back if it ends in tmp */
     int pass;
-    for (pass = 0; pass < 8; pass++) {
+    for (pass = lo; pass < 8; pass++) {
         int64_t cnt[256], i, sum = 0;
         int sh = pass * 8, b;
         uint64_t *t;
@@ -5577,12 +5640,13 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
     for (j = 1; j < K; j++) {
         double tot = 0.0, u;
         int64_t pick = N - 1;
+        DECAR__PAR_FOR_IF(N * d >= 65536) /* each point's distance on its own: the same bits for any thread count */
         for (i = 0; i < N; i++) {
             float dd = 1.0f - decar__dot(X + i * d, C + (int64_t)(j - 1) * d, d);
             if (dd < 0) dd = 0;
             if (dd < dist[i]) dist[i] = dd;
-            tot += (double)dist[i] * dist[i];
         }
+        for (i = 0; i < N; i++) tot += (double)dist[i] * dist[i];
         u = decar_rng_double(&r) * tot;
         if (tot > 0.0) {
             for (i = 0; i < N; i++) {
@@ -5603,16 +5667,20 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
         if (balanced) { /* every (point, cluster) pair, best cosine first; a point takes its first non-full cluster */
             int64_t np = N * K, q;
             int32_t *nl = (int32_t *)dist; /* reuse as new labels */
+            int64_t placed = 0;
+            DECAR__PAR_FOR_IF(np >= 65536)
             for (q = 0; q < np; q++) pairs[q] = decar__sim_key(S[q], (uint32_t)q);
-            decar__radix_sort64(pairs, pairs + np, np);
+            /* the keys are made in index order: sorting the similarity half (4 passes) orders ties by index too */
+            decar__radix_sort64(pairs, pairs + np, np, 4);
             memset(cnt, 0, (size_t)K * sizeof(int32_t));
             for (i = 0; i < N; i++) nl[i] = -1;
-            for (q = 0; q < np; q++) {
+            for (q = 0; q < np && placed < N; q++) { /* done when every point has its cluster */
                 int64_t pi = (int64_t)(pairs[q] & 0xFFFFFFFFu) / K;
                 int pk = (int)((int64_t)(pairs[q] & 0xFFFFFFFFu) % K);
                 if (nl[pi] < 0 && cnt[pk] < cap) {
                     nl[pi] = pk;
                     cnt[pk]++;
+                    placed++;
                 }
             }
             for (i = 0; i < N; i++) {

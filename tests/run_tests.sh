@@ -38,21 +38,6 @@ if command -v aarch64-linux-gnu-gcc >/dev/null; then
   run aarch64-linux-gnu-gcc -std=c99 $W -O2 -c -o $B/impl_neon.o $B/impl.c && echo "NEON path compiles (aarch64 cross compiler)"
 else echo "SKIP: NEON cross compile (aarch64-linux-gnu-gcc not installed)"; fi
 
-step "the device path: its kernels as CPU loops against the tape path (CLI), and the CUDA build with nvcc"
-run env OMP_NUM_THREADS=2 $B/decar train $TR --out $B/dev_cpu.safetensors
-run env OMP_NUM_THREADS=2 $B/decar train $TR --out $B/dev_k.safetensors --device cpu-kernels
-a=$($B/decar eval --model $B/dev_cpu.safetensors --data $B/tinycorpus 2>&1 | grep -o '[0-9.]* bits per byte')
-b=$($B/decar eval --model $B/dev_k.safetensors --data $B/tinycorpus --device cpu-kernels 2>&1 | grep -o '[0-9.]* bits per byte')
-if [ -n "$a" ] && awk -v a="${a%% *}" -v b="${b%% *}" 'BEGIN { d = a - b; exit !(d < 0.002 && d > -0.002) }'; then
-  echo "train + eval on cpu-kernels: $b, on cpu: $a (within 0.002)"; else echo "FAILED: cpu-kernels '$b' vs cpu '$a'"; fails=$((fails + 1)); fi
-GEN="--experts $B/dev_cpu.safetensors,$B/dev_cpu.safetensors --route uniform --prompt int --n 24 --temp 0.01"
-run cmp <($B/decar generate $GEN 2>/dev/null) <($B/decar generate $GEN --device cpu-kernels 2>/dev/null) && echo "generate on cpu-kernels: the same text as on cpu"
-run env OMP_NUM_THREADS=2 $B/bench_device --quick > $B/bench_device.log && tail -1 $B/bench_device.log
-NVCC=$(command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
-if [ -n "$NVCC" ]; then
-  run make -s -j2 cuda NVCC="$NVCC" && echo "CUDA build (make cuda): the implementation, the CLI, test_device and bench_device compile and link with nvcc, warnings as errors"
-  run $B/test_device_cuda; run $B/decar-cuda train --help > /dev/null
-else echo "SKIP: CUDA build (nvcc not installed)"; fi
 
 step "every SIMD path this machine runs, against the scalar reference (same tests, same tolerances)"
 flags=("-DDECAR_NO_SIMD" "-mavx2 -mfma")
@@ -82,6 +67,22 @@ run env OMP_NUM_THREADS=1 $B/decar train $TR --out $B/det_c.safetensors
 run cmp $B/det_a.safetensors $B/det_b.safetensors && echo "two runs, 2 threads: identical checkpoints"
 run cmp $B/det_a.safetensors $B/det_c.safetensors && echo "1 thread vs 2 threads: identical checkpoints"
 run env OMP_NUM_THREADS=2 $B/decar train $TR --objective dfm --out $B/det_dfm.safetensors
+
+step "the device path: its kernels as CPU loops against the tape path (CLI), and the CUDA build with nvcc"
+run env OMP_NUM_THREADS=2 $B/decar train $TR --out $B/dev_cpu.safetensors
+run env OMP_NUM_THREADS=2 $B/decar train $TR --out $B/dev_k.safetensors --device cpu-kernels
+a=$($B/decar eval --model $B/dev_cpu.safetensors --data $B/tinycorpus 2>&1 | grep -o '[0-9.]* bits per byte')
+b=$($B/decar eval --model $B/dev_k.safetensors --data $B/tinycorpus --device cpu-kernels 2>&1 | grep -o '[0-9.]* bits per byte')
+if [ -n "$a" ] && awk -v a="${a%% *}" -v b="${b%% *}" 'BEGIN { d = a - b; exit !(d < 0.002 && d > -0.002) }'; then
+  echo "train + eval on cpu-kernels: $b, on cpu: $a (within 0.002)"; else echo "FAILED: cpu-kernels '$b' vs cpu '$a'"; fails=$((fails + 1)); fi
+GEN="--experts $B/dev_cpu.safetensors,$B/dev_cpu.safetensors --route uniform --prompt int --n 24 --temp 0.01"
+run cmp <($B/decar generate $GEN 2>/dev/null) <($B/decar generate $GEN --device cpu-kernels 2>/dev/null) && echo "generate on cpu-kernels: the same text as on cpu"
+run env OMP_NUM_THREADS=2 $B/bench_device --quick > $B/bench_device.log && tail -1 $B/bench_device.log
+NVCC=$(command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+if [ -n "$NVCC" ]; then
+  run make -s -j2 cuda NVCC="$NVCC" && echo "CUDA build (make cuda): the implementation, the CLI, test_device and bench_device compile and link with nvcc, warnings as errors"
+  run $B/test_device_cuda; run $B/decar-cuda train --help > /dev/null
+else echo "SKIP: CUDA build (nvcc not installed)"; fi
 
 step "command line: --help everywhere, bad input gives a message and an error status, never a crash"
 expect() {   # expect CODE WHAT cmd...

@@ -406,9 +406,19 @@ static void test_pair_order(void) {
         key[i] = decar__sim_key(ps[i].s, ps[i].p);
     }
     qsort(ps, (size_t)n, sizeof *ps, sim_cmp);
-    decar__radix_sort64(key, key + n, n);
+    decar__radix_sort64(key, key + n, n, 0);
     for (i = 0; i < n; i++) same &= (uint32_t)(key[i] & 0xFFFFFFFFu) == ps[i].p;
     CHECK(same, "radix-sorted similarity keys give the comparison sort's order (ties by index, -0 = +0)");
+    /* keys made in increasing index order (as k-means makes them): the similarity half alone, stably, is enough */
+    for (i = 0; i < n; i++) {
+        ps[i].s = (float)((int)(decar_rng_double(&r) * 41) - 20) / 20.0f;
+        ps[i].p = (uint32_t)i * 3u;
+        key[i] = decar__sim_key(ps[i].s, ps[i].p);
+    }
+    qsort(ps, (size_t)n, sizeof *ps, sim_cmp);
+    decar__radix_sort64(key, key + n, n, 4);
+    for (i = 0, same = 1; i < n; i++) same &= (uint32_t)(key[i] & 0xFFFFFFFFu) == ps[i].p;
+    CHECK(same, "keys in index order: 4 stable passes over the similarity give the comparison sort's order");
     free(ps);
     free(key);
 }

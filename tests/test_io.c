@@ -520,8 +520,8 @@ static void test_tokenizer(void) {
 }
 
 /* quantized models: a KV-cache step through the quantized kernels gives the logits of a float model holding the
-   dequantized weights (the same weights, another kernel); a save/load round trip keeps every bit; training, a second
-   quantization and a broken file are refused */
+   dequantized weights (the same weights, another kernel; W8A8 within its inputs' rounding); a save/load round trip
+   keeps every bit; training, a second quantization and a broken file are refused */
 static void test_quantized(void) {
     int ty;
     for (ty = DECAR_Q8_0; ty <= DECAR_QBF16; ty++) {
@@ -559,7 +559,10 @@ static void test_quantized(void) {
             d = fabs(lg[t] - lf[t]) > d ? fabs(lg[t] - lf[t]) : d;
             m = fabs(lf[t]) > m ? fabs(lf[t]) : m;
         }
-        CHECK(d / m < 1e-5, "%s step = the float step on the dequantized weights (%.2g)", decar_qtype_name(ty), d / m);
+        /* bf16: the same products; Q8_0 is W8A8, whose inputs are rounded to 8 bits per block too (0.4% here) */
+        CHECK(d / m < (ty == DECAR_QBF16 ? 1e-5 : 3e-2), "%s step = the float step on the dequantized weights (%.2g)",
+              decar_qtype_name(ty), d / m);
+        if (getenv("DECAR_TEST_VERBOSE")) printf("%s step vs float: %.2g\n", decar_qtype_name(ty), d / m);
         CHECK(!memcmp(lg, lh, (size_t)c.vocab_size * 4), "%s: a loaded model steps to the same bits",
               decar_qtype_name(ty));
         CHECK(decar_gpt_quantize(&g, ty == DECAR_Q8_0 ? DECAR_QBF16 : DECAR_Q8_0, &e) == DECAR_ERR_ARG,
