@@ -6887,20 +6887,18 @@ DECAR__KERNEL decar__k_layernorm_back(float *dx, const float *dy, const float *x
         for (j = 0; j < C; j++) dx[r * C + j] += rs * ((dyr[j] * w[j] - s1) - ((xr[j] - m) * rs) * s2);
     }
 }
-/* the per-column parameter gradients: db[j] += sum_r dy[r][j]; with st (LayerNorm): dw[j] += sum_r dy[r][j] xh[r][j] */
-DECAR__KERNEL decar__k_col_sums(float *db, float *dw, const float *dy, const float *x, const float *st, int64_t N,
-                                int64_t C) {
-    int64_t j;
-    DECAR__KFOR(j, C) {
-        float sd = 0.0f, sw = 0.0f;
-        int64_t r;
-        for (r = 0; r < N; r++) {
-            sd += dy[r * C + j];
-            if (dw) sw += dy[r * C + j] * ((x[r * C + j] - st[2 * r]) * st[2 * r + 1]);
-        }
-        db[j] += sd;
-        if (dw) dw[j] += sw;
+/* t = dy xh, xh = (x - mean) rstd per row: what LayerNorm's weight gradient sums over rows (decar__dcol_sums) */
+DECAR__KERNEL decar__k_dy_xhat(float *t, const float *dy, const float *x, const float *st, int64_t N, int64_t C) {
+    int64_t i;
+    DECAR__KFOR(i, N * C) {
+        int64_t r = i / C;
+        t[i] = dy[i] * ((x[i] - st[2 * r]) * st[2 * r + 1]);
     }
+}
+/* y = v (a constant) */
+DECAR__KERNEL decar__k_fill(float *y, float v, int64_t n) {
+    int64_t i;
+    DECAR__KFOR(i, n) y[i] = v;
 }
 /* y (N, C) += b (C) */
 DECAR__KERNEL decar__k_add_bias(float *y, const float *b, int64_t N, int64_t C) {
@@ -7080,6 +7078,8 @@ struct decar__dev {
     int64_t tok_n;                 /* capacity of the batch buffers in tokens */
     double *part;                  /* the gradient norm's chunk sums */
     int64_t part_n;
+    float *ones; /* N ones: column sums are products with them */
+    int64_t ones_n;
     float **kvp; /* KV-cache steps: the sequences' caches (n pointers, then n positions) */
     int64_t kvp_n;
     float *step; /* and their activations */
@@ -7161,13 +7161,21 @@ static void decar__dlinear(decar__dev *d, float *y, const float *x, const float 
     decar__dmm(d, y, x, W, N, OC, IC, 0, 1, 0, 1, 0, 0, 0);
     if (b) DECAR__LAUNCH(decar__k_add_bias, N * OC, (y, b, N, OC));
 }
+/* the per-column parameter gradients, as products with a column of N ones (d->ones):
+       db (C) += dy^T 1,   and with st (LayerNorm's mean, rstd): dw (C) += (dy xh)^T 1, dy xh formed in tmp (N, C) */
+static void decar__dcol_sums(decar__dev *d, float *db, float *dw, const float *dy, const float *x, const float *st,
+                             float *tmp, int64_t N, int64_t C) {
+    decar__dmm(d, db, dy, d->ones, C, 1, N, 1, 0, 1, 1, 0, 0, 0);
+    if (!dw) return;
+    DECAR__LAUNCH(decar__k_dy_xhat, N * C, (tmp, dy, x, st, N, C));
+    decar__dmm(d, dw, tmp, d->ones, C, 1, N, 1, 0, 1, 1, 0, 0, 0);
+}
 /* its backward: dx = dy W (overwritten; skipped when NULL), dW += dy^T x, db += column sums of dy */
 static void decar__dlinear_back(decar__dev *d, float *dx, float *dW, float *db, const float *dy, const float *x,
                                 const float *W, int64_t N, int64_t IC, int64_t OC) {
     if (dx) decar__dmm(d, dx, dy, W, N, IC, OC, 0, 0, 0, 1, 0, 0, 0);
     decar__dmm(d, dW, dy, x, OC, IC, N, 1, 0, 1, 1, 0, 0, 0);
-    if (db)
-        DECAR__LAUNCH(decar__k_col_sums, OC, (db, (float *)NULL, dy, (const float *)NULL, (const float *)NULL, N, OC));
+    if (db) decar__dcol_sums(d, db, NULL, dy, NULL, NULL, NULL, N, OC);
 }
 
 /* the activations of one block that backward reads, carved from d->act for N = B T tokens */
@@ -7211,8 +7219,10 @@ static int decar__dev_reserve(decar__dev *d, const decar_gpt_config *c, int64_t 
     int64_t ns = train ? N * (C + 8 * C + 3 * C + 3 * C) + B * c->n_head * T * T : 0;
     if (!decar__dgrow((void **)&d->act, &d->act_n, na, sizeof(float)) ||
         !decar__dgrow((void **)&d->scr, &d->scr_n, ns, sizeof(float)) ||
-        !decar__dgrow((void **)&d->ids, &d->tok_n, N, 5 * sizeof(int32_t)))
+        !decar__dgrow((void **)&d->ids, &d->tok_n, N, 5 * sizeof(int32_t)) ||
+        (train && !decar__dgrow((void **)&d->ones, &d->ones_n, N, sizeof(float))))
         DECAR__FAIL(e, DECAR_ERR_NOMEM, "device: no memory for a batch of %lld x %lld", (long long)B, (long long)T);
+    if (train) DECAR__LAUNCH(decar__k_fill, d->ones_n, (d->ones, 1.0f, d->ones_n));
     d->tg = d->ids + N;
     d->w = (float *)(void *)(d->tg + N);
     d->lse = d->w + N;
@@ -7298,8 +7308,7 @@ static void decar__dev_backward(decar_gpt *g, int64_t B, int64_t T, const float 
     decar__dev_block(d, c, B, T, c->n_layer - 1, &L);
     decar__dzero(dres, N * C * (int64_t)sizeof(float));
     DECAR__LAUNCH(decar__k_layernorm_back, N, (dres, dA, L.res3, DECAR__DP(d, g, DECAR__LNF(c)), lnfs, N, C));
-    DECAR__LAUNCH(decar__k_col_sums, C,
-                  (DECAR__DG(d, g, DECAR__LNF(c) + 1), DECAR__DG(d, g, DECAR__LNF(c)), dA, L.res3, lnfs, N, C));
+    decar__dcol_sums(d, DECAR__DG(d, g, DECAR__LNF(c) + 1), DECAR__DG(d, g, DECAR__LNF(c)), dA, L.res3, lnfs, dB, N, C);
     for (l = c->n_layer - 1; l >= 0; l--) {
         const int b0 = DECAR__BLOCK(l);
         const float *in = d->act; /* the block's input: the embedding, or the previous block's res3 */
@@ -7316,9 +7325,8 @@ static void decar__dev_backward(decar_gpt *g, int64_t B, int64_t T, const float 
                             DECAR__DP(d, g, b0 + DECAR__FC_W), N, C, 4 * C);
         /* dres += LayerNorm_2's backward: res2's gradient is the residual's plus the MLP's */
         DECAR__LAUNCH(decar__k_layernorm_back, N, (dres, dA, L.res2, DECAR__DP(d, g, b0 + DECAR__LN2_W), L.ln2s, N, C));
-        DECAR__LAUNCH(
-            decar__k_col_sums, C,
-            (DECAR__DG(d, g, b0 + DECAR__LN2_B), DECAR__DG(d, g, b0 + DECAR__LN2_W), dA, L.res2, L.ln2s, N, C));
+        decar__dcol_sums(d, DECAR__DG(d, g, b0 + DECAR__LN2_B), DECAR__DG(d, g, b0 + DECAR__LN2_W), dA, L.res2, L.ln2s,
+                         dB, N, C);
         /* attention: dy (N, C) = dres W_proj, as heads dyh (B NH, T, hs) */
         decar__dlinear_back(d, dA, DECAR__DG(d, g, b0 + DECAR__ATTPROJ_W), DECAR__DG(d, g, b0 + DECAR__ATTPROJ_B), dres,
                             L.y, DECAR__DP(d, g, b0 + DECAR__ATTPROJ_W), N, C, C);
@@ -7336,8 +7344,8 @@ static void decar__dev_backward(decar_gpt *g, int64_t B, int64_t T, const float 
         decar__dlinear_back(d, dA, DECAR__DG(d, g, b0 + DECAR__QKV_W), DECAR__DG(d, g, b0 + DECAR__QKV_B), dqkv, L.ln1,
                             DECAR__DP(d, g, b0 + DECAR__QKV_W), N, C, 3 * C);
         DECAR__LAUNCH(decar__k_layernorm_back, N, (dres, dA, in, DECAR__DP(d, g, b0 + DECAR__LN1_W), L.ln1s, N, C));
-        DECAR__LAUNCH(decar__k_col_sums, C,
-                      (DECAR__DG(d, g, b0 + DECAR__LN1_B), DECAR__DG(d, g, b0 + DECAR__LN1_W), dA, in, L.ln1s, N, C));
+        decar__dcol_sums(d, DECAR__DG(d, g, b0 + DECAR__LN1_B), DECAR__DG(d, g, b0 + DECAR__LN1_W), dA, in, L.ln1s, dB,
+                         N, C);
     }
     /* the embeddings: dwte[ids] += dres, dwpe[t] += dres */
     DECAR__LAUNCH(decar__k_embed_back, C,
@@ -7515,6 +7523,7 @@ static void decar__dev_free(decar__dev *d) {
     decar__dfree(d->scr);
     decar__dfree(d->ids);
     decar__dfree(d->part);
+    decar__dfree(d->ones);
     decar__dfree(d->step);
     decar__dfree(d->kvp);
 #if DECAR__GPU
