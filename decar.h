@@ -255,6 +255,9 @@ enum {
     DECAR_OP_SUM,
     DECAR_OP_MEAN,
     DECAR_OP_CONCAT,
+    DECAR_OP_ROWS,
+    DECAR_OP_L2NORM,
+    DECAR_OP_EXP,
     DECAR_OP_COUNT
 };
 
@@ -444,6 +447,13 @@ DECARDEF decar_tensor *decar_cross_entropy(decar_ctx *ctx, decar_tensor *logits,
                                            const float *weights, float norm, int n_class, float *nll_out);
 /* a (B, Ta, C) and b (B, Tb, C) joined along time: (B, Ta+Tb, C). Image prefixes use it. */
 DECARDEF decar_tensor *decar_concat(decar_ctx *ctx, decar_tensor *a, decar_tensor *b);
+/* rows idx[0..n) of x seen as (rows, C), C its last dim: (n, C). Pooling picks one position per sequence (CLIP's
+   [CLS] or end-of-text token). Backward: each row's gradient is added back at its index. idx is copied. */
+DECARDEF decar_tensor *decar_rows(decar_ctx *ctx, decar_tensor *x, const int64_t *idx, int64_t n);
+/* y = x / ||x|| per row (last dim), ||x|| = sqrt(sum x^2 + 1e-12). Backward: dx += (dy - y (y . dy)) / ||x|| */
+DECARDEF decar_tensor *decar_l2norm(decar_ctx *ctx, decar_tensor *x);
+/* y = exp(x) elementwise (a learned temperature: scale = exp(tau)). Backward: dx += dy y */
+DECARDEF decar_tensor *decar_exp(decar_ctx *ctx, decar_tensor *x);
 DECARDEF decar_tensor *decar_sum(decar_ctx *ctx, decar_tensor *a);
 DECARDEF decar_tensor *decar_mean(decar_ctx *ctx, decar_tensor *a);
 /* accumulates d(loss)/d(t) into the grad of every leaf that requires grad (decar_param, decar_wrap with a grad
@@ -776,6 +786,9 @@ DECARDEF decar_tensor *decar_gpt_forward(decar_ctx *ctx, decar_gpt *g, const int
 /* with an image prefix (B, n_prefix, d_prefix) floats (NULL for text models): logits (B, n_prefix + T, vocab) */
 DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, const float *prefix, const int32_t *ids,
                                                 int B, int T);
+/* the same without the output head: LayerNorm_f's output (B, P + T, d_model), what encoders pool */
+DECARDEF decar_tensor *decar_gpt_hidden(decar_ctx *ctx, decar_gpt *g, const float *prefix, const int32_t *ids, int B,
+                                        int T);
 DECARDEF double decar_gpt_flops_per_token(const decar_gpt_config *c, int T); /* training: 6N + attention */
 /* about how many bytes a training step of B x T takes: weights, gradients and AdamW's m and v (16 bytes a
    parameter), plus the activations backward reads (per token and layer ~18 d_model + n_head x T floats, and the
@@ -893,6 +906,50 @@ DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const decar_data *d, cons
    bound (dfm non-NULL) in nats; NaN when the split has no more than T + 2 tokens */
 DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const decar_data *d, int B, int T,
                                    const decar_dfm *dfm, int batches);
+
+/* CLIP-style contrastive encoders (Radford et al. 2021), built from the model above. The image tower is a
+   bidirectional decar_gpt over an image's P patches (their linear projection: ViT's patch embedding) and one [CLS]
+   token after them; the text tower is a causal byte decar_gpt over [EOT .. EOT text EOT], left-padded with EOT to T.
+   Each embedding is LayerNorm_f's output at the last position ([CLS]; the final EOT), L2-normalised. B matched
+   pairs train with the symmetric InfoNCE loss and a learned temperature:
+       logits = exp(tau) I T^T  (B, B),   L = (CE(logits, diag) + CE(logits^T, diag)) / 2
+   The image tower's outputs at the P patch positions are the patch features a captioner reads (LLaVA: the frozen
+   encoder's patch features through a trainable projector). */
+typedef struct decar_clip {
+    decar_gpt img, txt;
+    float tau, tau_m, tau_v, tau_g; /* log of the logit scale (CLIP: log(1/0.07), at most log 100), AdamW moments */
+} decar_clip;
+/* both towers: n_layer, n_head, d_model; P patches of d_patch floats; texts of up to max_text bytes */
+DECARDEF int decar_clip_init(decar_clip *m, int n_layer, int n_head, int d_model, int n_patch, int d_patch,
+                             int max_text, uint64_t seed, decar_error *e);
+DECARDEF void decar_clip_free(decar_clip *m);
+/* ids (T) of a text for the text tower: [EOT .. EOT text EOT], the text cut to T - 1 bytes */
+DECARDEF void decar_clip_text_ids(const char *text, int T, int32_t *ids);
+/* the embeddings before normalisation: img (B, C) of B images' patches (B, P, d_patch) and txt (B, C) of B texts
+   (ids (B, T), decar_clip_text_ids); either input may be NULL (its output is then NULL). patch_out, if not NULL,
+   receives the image tower's outputs at the patch positions (B, P, C) (copied, no gradient). */
+DECARDEF int decar_clip_forward(decar_ctx *ctx, decar_clip *m, const float *patches, const int32_t *ids, int B, int T,
+                                decar_tensor **img, decar_tensor **txt, float *patch_out);
+/* the symmetric InfoNCE above, of img and txt (B, C) (normalised here) and tau (1 element); tg (B): the text of
+   image i (the diagonal: tg[i] = i) */
+DECARDEF decar_tensor *decar_clip_loss(decar_ctx *ctx, decar_tensor *img, decar_tensor *txt, decar_tensor *tau,
+                                       const int32_t *tg);
+/* one AdamW step of both towers and tau on B pairs; returns the loss (NaN on error: decar_ctx_error says why) */
+DECARDEF float decar_clip_train_step(decar_clip *m, decar_ctx *ctx, const decar_opt *o, const float *patches,
+                                     const int32_t *ids, int B, int T);
+/* normalised embeddings of n images (n, C) and texts (n, C) in batches of B, no gradients (either output may be
+   NULL); patch_out (n, P, C) as in decar_clip_forward */
+DECARDEF int decar_clip_embed(decar_clip *m, decar_ctx *ctx, const float *patches, const int32_t *ids, int n, int T,
+                              int B, float *img_out, float *txt_out, float *patch_out, decar_error *e);
+/* zero-shot retrieval of n queries q (n, d) among n keys k (n, d), key i the match of query i, by dot product (unit
+   rows: cosine): rank[i] = the keys of other groups that score above key i (0: retrieved first; keys of query i's
+   group, e.g. the same caption twice, do not count), top[i] = the best key. group may be NULL (all distinct). */
+DECARDEF void decar_retrieval(const float *q, const float *k, const int *group, int n, int d, int *rank, int *top);
+#ifndef DECAR_NO_STDIO
+/* DIR/image.safetensors and DIR/text.safetensors (tau in the text tower's metadata), both written or neither */
+DECARDEF int decar_clip_save(const decar_clip *m, const char *dir, decar_error *e);
+DECARDEF int decar_clip_load(decar_clip *m, const char *dir, decar_error *e);
+#endif
 
 /* ---------------------------------------------------------------------------------------------------------------
    13. checkpoints: a model in safetensors. Tensors are F32 with the nanoGPT names of section 10; optimizer
@@ -3210,6 +3267,59 @@ DECARDEF decar_tensor *decar_cross_entropy(decar_ctx *c, decar_tensor *logits, c
     return o;
 }
 
+DECARDEF decar_tensor *decar_rows(decar_ctx *c, decar_tensor *x, const int64_t *idx, int64_t n) {
+    int64_t C, rows, sh[2], i;
+    int64_t *keep;
+    decar_tensor *o;
+    if (!decar__ok(c, x)) return NULL;
+    C = x->shape[x->ndim - 1];
+    rows = x->n / C;
+    for (i = 0; i < n; i++)
+        if (idx[i] < 0 || idx[i] >= rows) {
+            decar__ctx_fail(c, DECAR_ERR_ARG, "rows: index %lld outside [0, %lld)", (long long)idx[i], (long long)rows);
+            return NULL;
+        }
+    sh[0] = n;
+    sh[1] = C;
+    o = decar__out(c, DECAR_OP_ROWS, 2, sh, x, NULL, NULL);
+    keep = (int64_t *)decar_ctx_alloc(c, (size_t)(n > 0 ? n : 1) * sizeof(int64_t));
+    if (!o || !keep) return NULL;
+    memcpy(keep, idx, (size_t)n * sizeof(int64_t));
+    o->aux = keep;
+    /* y[i] = x[idx[i]] */
+    for (i = 0; i < n; i++) memcpy(o->data + i * C, x->data + idx[i] * C, (size_t)C * sizeof(float));
+    return o;
+}
+DECARDEF decar_tensor *decar_l2norm(decar_ctx *c, decar_tensor *x) {
+    int64_t C, rows, r, j;
+    float *nrm;
+    decar_tensor *o;
+    if (!decar__ok(c, x)) return NULL;
+    C = x->shape[x->ndim - 1];
+    rows = x->n / C;
+    o = decar__out(c, DECAR_OP_L2NORM, x->ndim, x->shape, x, NULL, NULL);
+    nrm = (float *)decar_ctx_alloc(c, (size_t)(rows > 0 ? rows : 1) * sizeof(float));
+    if (!o || !nrm) return NULL;
+    o->aux = nrm;
+    /* ||x_r|| = sqrt(sum_j x_rj^2 + 1e-12), y_r = x_r / ||x_r|| */
+    for (r = 0; r < rows; r++) {
+        double s = 1e-12;
+        for (j = 0; j < C; j++) s += (double)x->data[r * C + j] * x->data[r * C + j];
+        nrm[r] = (float)sqrt(s);
+        for (j = 0; j < C; j++) o->data[r * C + j] = x->data[r * C + j] / nrm[r];
+    }
+    return o;
+}
+DECARDEF decar_tensor *decar_exp(decar_ctx *c, decar_tensor *x) {
+    int64_t i;
+    decar_tensor *o;
+    if (!decar__ok(c, x)) return NULL;
+    o = decar__out(c, DECAR_OP_EXP, x->ndim, x->shape, x, NULL, NULL);
+    if (!o) return NULL;
+    for (i = 0; i < x->n; i++) o->data[i] = expf(x->data[i]);
+    return o;
+}
+
 DECARDEF decar_tensor *decar_concat(decar_ctx *c, decar_tensor *a, decar_tensor *b) {
     decar_tensor *o;
     int64_t sh[3], bb;
@@ -4085,6 +4195,30 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
         case DECAR_OP_CONCAT:
             decar__concat_backward(t, da, db, dout);
             break;
+        case DECAR_OP_ROWS: /* dx[idx[i]] += dy[i] (a row picked twice adds twice) */
+            if (da) {
+                const int64_t *idx = (const int64_t *)t->aux;
+                int64_t i, C = t->shape[1];
+                for (i = 0; i < t->shape[0]; i++) decar__scale_add(da + idx[i] * C, 1.0f, dout + i * C, C);
+            }
+            break;
+        case DECAR_OP_L2NORM: /* dx += (dy - y (y . dy)) / ||x|| per row */
+            if (da) {
+                const float *nrm = (const float *)t->aux;
+                int64_t r, j, rows = t->n / last;
+                for (r = 0; r < rows; r++) {
+                    const float *y = t->data + r * last, *dy = dout + r * last;
+                    float yd = decar__dot(y, dy, last);
+                    for (j = 0; j < last; j++) da[r * last + j] += (dy[j] - y[j] * yd) / nrm[r];
+                }
+            }
+            break;
+        case DECAR_OP_EXP: /* dx += dy exp(x) */
+            if (da) {
+                int64_t i;
+                for (i = 0; i < t->n; i++) da[i] += dout[i] * t->data[i];
+            }
+            break;
         case DECAR_OP_SUM:
         case DECAR_OP_MEAN:
             if (da) decar__fill_add(da, t->op == DECAR_OP_MEAN ? dout[0] / (float)a->n : dout[0], a->n);
@@ -4664,6 +4798,8 @@ DECARDEF int decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab, siz
     int rc = DECAR_OK;
     memset(t, 0, sizeof *t);
     t->eot = -1;
+    /* the caller's error may hold anything: start it empty so the message test below reads a string */
+    if (e) e->msg[0] = 0;
     /* pass 1: count entries and bytes; pass 2: fill */
     tmp = (uint8_t *)DECAR_MALLOC(vocab_len + 1);
     if (!tmp) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
@@ -6618,6 +6754,11 @@ DECARDEF decar_tensor *decar_gpt_forward(decar_ctx *ctx, decar_gpt *g, const int
 }
 DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, const float *prefix, const int32_t *ids,
                                                 int B, int T) {
+    decar_tensor *x = decar_gpt_hidden(ctx, g, prefix, ids, B, T);
+    return decar_matmul(ctx, x, g->p[DECAR__WTE], NULL); /* tied output embedding: logits (B, P + T, V) */
+}
+DECARDEF decar_tensor *decar_gpt_hidden(decar_ctx *ctx, decar_gpt *g, const float *prefix, const int32_t *ids, int B,
+                                        int T) {
     const decar_gpt_config *c = &g->cfg;
     int64_t sh[2], psh[2];
     int l, P = prefix ? c->n_prefix : 0;
@@ -6668,8 +6809,7 @@ DECARDEF decar_tensor *decar_gpt_forward_prefix(decar_ctx *ctx, decar_gpt *g, co
         h = decar_matmul(ctx, h, L[DECAR__FCPROJ_W], L[DECAR__FCPROJ_B]);
         x = decar_add(ctx, x, h);
     }
-    x = decar_layernorm(ctx, x, p[DECAR__LNF(c)], p[DECAR__LNF(c) + 1]);
-    return decar_matmul(ctx, x, p[DECAR__WTE], NULL); /* tied output embedding: logits (B, P + T, V) */
+    return decar_layernorm(ctx, x, p[DECAR__LNF(c)], p[DECAR__LNF(c) + 1]);
 }
 
 DECARDEF double decar_gpt_train_bytes(const decar_gpt_config *c, int B, int T) {
@@ -7634,6 +7774,219 @@ DECARDEF void decar_gpt_kv_free(decar_gpt *g, float *kv) {
         DECAR_FREE(kv);
 }
 
+/* ---- 10d. CLIP-style contrastive encoders ------------------------------------------------------------------------ */
+#define DECAR__CLIP_TAU_MAX 4.605170186f /* log 100: CLIP clamps the logit scale at 100 */
+DECARDEF int decar_clip_init(decar_clip *m, int n_layer, int n_head, int d_model, int n_patch, int d_patch,
+                             int max_text, uint64_t seed, decar_error *e) {
+    decar_gpt_config ci = decar_gpt_config_of(n_layer, n_head, d_model, n_patch + 1);
+    decar_gpt_config ct = decar_gpt_config_of(n_layer, n_head, d_model, max_text + 1);
+    int rc;
+    memset(m, 0, sizeof *m);
+    ci.causal = 0; /* every patch sees every other, and [CLS] sees them all */
+    ci.n_prefix = n_patch;
+    ci.d_prefix = d_patch;
+    if (n_patch < 1 || d_patch < 1 || max_text < 1)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "clip: %d patches of %d floats, texts of %d bytes: each must be >= 1", n_patch,
+                    d_patch, max_text);
+    if ((rc = decar_gpt_init(&m->img, &ci, seed, e))) return rc;
+    if ((rc = decar_gpt_init(&m->txt, &ct, seed + 1, e))) {
+        decar_gpt_free(&m->img);
+        return rc;
+    }
+    m->tau = 2.659260036932778f; /* log(1 / 0.07) */
+    return DECAR_OK;
+}
+DECARDEF void decar_clip_free(decar_clip *m) {
+    decar_gpt_free(&m->img);
+    decar_gpt_free(&m->txt);
+    memset(m, 0, sizeof *m);
+}
+DECARDEF void decar_clip_text_ids(const char *text, int T, int32_t *ids) {
+    int L = (int)strlen(text), t;
+    if (L > T - 1) L = T - 1;
+    for (t = 0; t < T; t++) ids[t] = DECAR_TOK_EOT; /* the padding and the final EOT */
+    for (t = 0; t < L; t++) ids[T - 1 - L + t] = (uint8_t)text[t];
+}
+DECARDEF int decar_clip_forward(decar_ctx *ctx, decar_clip *m, const float *patches, const int32_t *ids, int B, int T,
+                                decar_tensor **img, decar_tensor **txt, float *patch_out) {
+    int64_t *idx = (int64_t *)decar_ctx_alloc(ctx, (size_t)(B > 0 ? B : 1) * sizeof(int64_t));
+    int P = m->img.cfg.n_prefix, b;
+    if (img) *img = NULL;
+    if (txt) *txt = NULL;
+    if (!idx) return decar_ctx_status(ctx);
+    if (patches && img) {
+        /* h (B, P + 1, C): the patches, then [CLS] (the mask token's embedding row: a token no text uses) */
+        int32_t *cls = (int32_t *)decar_ctx_alloc(ctx, (size_t)B * sizeof(int32_t));
+        decar_tensor *h;
+        if (!cls) return decar_ctx_status(ctx);
+        for (b = 0; b < B; b++) cls[b] = decar_gpt_mask(&m->img.cfg);
+        h = decar_gpt_hidden(ctx, &m->img, patches, cls, B, 1);
+        if (!h) return decar_ctx_status(ctx);
+        /* I (B, C) = h[b, P]: the [CLS] position */
+        for (b = 0; b < B; b++) idx[b] = (int64_t)b * (P + 1) + P;
+        *img = decar_rows(ctx, h, idx, B);
+        if (patch_out)
+            for (b = 0; b < B; b++)
+                memcpy(patch_out + (int64_t)b * P * h->shape[2], h->data + (int64_t)b * (P + 1) * h->shape[2],
+                       (size_t)(P * h->shape[2]) * sizeof(float));
+    }
+    if (ids && txt) {
+        /* T (B, C) = h[b, T - 1]: the final EOT */
+        decar_tensor *h = decar_gpt_hidden(ctx, &m->txt, NULL, ids, B, T);
+        if (!h) return decar_ctx_status(ctx);
+        for (b = 0; b < B; b++) idx[b] = (int64_t)b * T + T - 1;
+        *txt = decar_rows(ctx, h, idx, B);
+    }
+    return decar_ctx_status(ctx);
+}
+DECARDEF decar_tensor *decar_clip_loss(decar_ctx *ctx, decar_tensor *img, decar_tensor *txt, decar_tensor *tau,
+                                       const int32_t *tg) {
+    decar_tensor *I, *Tn, *s, *l1, *l2;
+    int B;
+    if (!decar__ok(ctx, img) || !decar__ok(ctx, txt) || !decar__ok(ctx, tau)) return NULL;
+    B = (int)img->shape[0];
+    /* I, T: unit rows; s = exp(tau) */
+    I = decar_l2norm(ctx, img);
+    Tn = decar_l2norm(ctx, txt);
+    s = decar_exp(ctx, tau);
+    /* image -> text: logits (B, B) = s I T^T, row i's class tg[i]; text -> image: s T I^T */
+    l1 = decar_cross_entropy(ctx, decar_mul(ctx, decar_matmul(ctx, I, Tn, NULL), s), tg, NULL, 0.0f, B, NULL);
+    l2 = decar_cross_entropy(ctx, decar_mul(ctx, decar_matmul(ctx, Tn, I, NULL), s), tg, NULL, 0.0f, B, NULL);
+    return decar_scale(ctx, decar_add(ctx, l1, l2), 0.5f);
+}
+DECARDEF float decar_clip_train_step(decar_clip *m, decar_ctx *ctx, const decar_opt *o, const float *patches,
+                                     const int32_t *ids, int B, int T) {
+    decar_tensor *img, *txt, *tau, *loss;
+    int32_t *tg;
+    int64_t one = 1;
+    float lv, lr = decar_opt_lr(o, m->img.step), bc1, bc2;
+    int b;
+    decar_ctx_reset(ctx);
+    if (!m->img.grads || !m->txt.grads) {
+        decar__ctx_fail(ctx, DECAR_ERR_ARG, "clip: a quantized tower is for inference");
+        return NAN;
+    }
+    decar_gpt_zero_grad(&m->img);
+    decar_gpt_zero_grad(&m->txt);
+    m->tau_g = 0.0f;
+    tg = (int32_t *)decar_ctx_alloc(ctx, (size_t)(B > 0 ? B : 1) * sizeof(int32_t));
+    tau = decar_wrap(ctx, &m->tau, &m->tau_g, 1, &one);
+    if (!tg || !tau || decar_clip_forward(ctx, m, patches, ids, B, T, &img, &txt, NULL)) return NAN;
+    for (b = 0; b < B; b++) tg[b] = b;
+    loss = decar_clip_loss(ctx, img, txt, tau, tg);
+    if (!loss || decar_backward(ctx, loss)) return NAN;
+    lv = loss->data[0];
+    if (!(lv == lv) || fabsf(lv) == INFINITY) {
+        decar__ctx_fail(ctx, DECAR_ERR_NUMERIC, "the loss is %f: lower the learning rate", (double)lv);
+        return NAN;
+    }
+    /* each tower: clipping and AdamW as decar_gpt_train_step; tau: AdamW without decay, clamped at log 100 */
+    decar_gpt_clip_grad(&m->img, o->grad_clip);
+    decar_gpt_clip_grad(&m->txt, o->grad_clip);
+    bc1 = 1.0f - powf(o->beta1, (float)(m->img.step + 1));
+    bc2 = 1.0f - powf(o->beta2, (float)(m->img.step + 1));
+    decar_gpt_adamw(&m->img, o);
+    decar_gpt_adamw(&m->txt, o);
+    m->tau_m = o->beta1 * m->tau_m + (1.0f - o->beta1) * m->tau_g;
+    m->tau_v = o->beta2 * m->tau_v + (1.0f - o->beta2) * m->tau_g * m->tau_g;
+    m->tau -= lr / bc1 * m->tau_m / (sqrtf(m->tau_v) / sqrtf(bc2) + o->eps);
+    if (m->tau > DECAR__CLIP_TAU_MAX) m->tau = DECAR__CLIP_TAU_MAX;
+    return lv;
+}
+DECARDEF int decar_clip_embed(decar_clip *m, decar_ctx *ctx, const float *patches, const int32_t *ids, int n, int T,
+                              int B, float *img_out, float *txt_out, float *patch_out, decar_error *e) {
+    int64_t C = m->img.cfg.d_model, P = m->img.cfg.n_prefix, Dp = m->img.cfg.d_prefix;
+    int i0;
+    if (B < 1) B = 1;
+    for (i0 = 0; i0 < n; i0 += B) {
+        int nb = n - i0 < B ? n - i0 : B;
+        decar_tensor *img = NULL, *txt = NULL;
+        decar_ctx_reset(ctx);
+        if (decar_clip_forward(ctx, m, img_out || patch_out ? patches + (int64_t)i0 * P * Dp : NULL,
+                               txt_out ? ids + (int64_t)i0 * T : NULL, nb, T, &img, &txt,
+                               patch_out ? patch_out + (int64_t)i0 * P * C : NULL)) {
+            decar__seterr(e, decar_ctx_status(ctx), "clip: %s", decar_ctx_error(ctx));
+            return decar_ctx_status(ctx);
+        }
+        /* unit rows, as the loss sees them */
+        if (img_out) img = decar_l2norm(ctx, img);
+        if (txt_out) txt = decar_l2norm(ctx, txt);
+        if (decar_ctx_status(ctx)) DECAR__FAIL(e, decar_ctx_status(ctx), "clip: %s", decar_ctx_error(ctx));
+        if (img_out) memcpy(img_out + (int64_t)i0 * C, img->data, (size_t)(nb * C) * sizeof(float));
+        if (txt_out) memcpy(txt_out + (int64_t)i0 * C, txt->data, (size_t)(nb * C) * sizeof(float));
+    }
+    return DECAR_OK;
+}
+DECARDEF void decar_retrieval(const float *q, const float *k, const int *group, int n, int d, int *rank, int *top) {
+    int i;
+    DECAR__PAR_FOR_IF((int64_t)n * n * d >= 65536)
+    for (i = 0; i < n; i++) {
+        const float *x = q + (int64_t)i * d;
+        float own = decar__dot(x, k + (int64_t)i * d, d), best = 0.0f;
+        int j, above = 0, arg = -1;
+        for (j = 0; j < n; j++) {
+            float s = decar__dot(x, k + (int64_t)j * d, d);
+            if (s > own && (group ? group[j] != group[i] : j != i)) above++;
+            if (arg < 0 || s > best) {
+                best = s;
+                arg = j;
+            }
+        }
+        rank[i] = above;
+        top[i] = arg;
+    }
+}
+#ifndef DECAR_NO_STDIO
+DECARDEF int decar_clip_save(const decar_clip *m, const char *dir, decar_error *e) {
+    char pi[4096], pt[4096], meta[128];
+    const char *paths[2];
+    const void *bufs[2];
+    void *b0 = NULL, *b1 = NULL;
+    size_t lens[2];
+    int rc;
+    snprintf(pi, sizeof pi, "%s/image.safetensors", dir);
+    snprintf(pt, sizeof pt, "%s/text.safetensors", dir);
+    snprintf(meta, sizeof meta, "\"clip_tau\":\"%.9g\",\"clip_tower\":\"text\"", (double)m->tau);
+    if ((rc = decar_gpt_save_mem(&m->img, 1, "\"clip_tower\":\"image\"", &b0, &lens[0], e)) ||
+        (rc = decar_gpt_save_mem(&m->txt, 1, meta, &b1, &lens[1], e))) {
+        decar__free_n(2, b0, b1);
+        return rc;
+    }
+    paths[0] = pi;
+    paths[1] = pt;
+    bufs[0] = b0;
+    bufs[1] = b1;
+    rc = decar_write_files_atomic(2, paths, bufs, lens, e);
+    decar__free_n(2, b0, b1);
+    return rc;
+}
+DECARDEF int decar_clip_load(decar_clip *m, const char *dir, decar_error *e) {
+    char pi[4096], pt[4096], tau[64];
+    void *buf;
+    size_t len;
+    int rc;
+    memset(m, 0, sizeof *m);
+    snprintf(pi, sizeof pi, "%s/image.safetensors", dir);
+    snprintf(pt, sizeof pt, "%s/text.safetensors", dir);
+    if ((rc = decar_gpt_load(&m->img, pi, e))) return rc;
+    if ((rc = decar_gpt_load(&m->txt, pt, e))) {
+        decar_gpt_free(&m->img);
+        return rc;
+    }
+    m->tau = 2.659260036932778f;
+    if (decar_read_file(pt, &buf, &len, NULL) == DECAR_OK) {
+        if (decar_meta_get(buf, len, "clip_tau", tau, sizeof tau) == 0) m->tau = (float)atof(tau);
+        DECAR_FREE(buf);
+    }
+    if (m->img.cfg.causal || !m->img.cfg.n_prefix || !m->txt.cfg.causal || m->img.cfg.d_model != m->txt.cfg.d_model ||
+        !(m->tau == m->tau) || m->tau > DECAR__CLIP_TAU_MAX) {
+        decar_clip_free(m);
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "%s is not a CLIP encoder pair (image and text towers of one width)", dir);
+    }
+    return DECAR_OK;
+}
+#endif
+
 /* ---- 11. losses: masked DFM corruption --------------------------------------------------------------------------- */
 DECARDEF void decar_dfm_corrupt(const decar_dfm *d, decar_rng *r, const int32_t *x1, int32_t *x_in, int32_t *targets,
                                 float *weights, int B, int T, float *t_out) {
@@ -7792,8 +8145,10 @@ DECARDEF float decar_gpt_train_step_prefix(decar_gpt *g, decar_ctx *ctx, const d
             return NAN;
         }
         if (!nll) return NAN;
+        memset(&e, 0, sizeof e);
         lv = decar__dev_train_step(g, o, ids, targets, weights, B, T, nll, &e);
-        if (lv != lv) decar__ctx_fail(ctx, e.code ? e.code : DECAR_ERR_NUMERIC, "%s", e.msg);
+        if (lv != lv)
+            decar__ctx_fail(ctx, e.code ? e.code : DECAR_ERR_NUMERIC, "%s", e.code ? e.msg : "the loss is not finite");
         return lv;
     }
     decar_gpt_zero_grad(g);

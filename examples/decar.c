@@ -88,10 +88,11 @@ static const struct {
     { "log", "CSV training log: step,tokens,train_loss,val_loss,seconds" },
     { "lr", "peak learning rate" },
     { "mc", "DFM models: Monte Carlo samples of t per window" },
-    { "model", "checkpoint" },
+    { "model", "checkpoint (clip: an encoder pair, the directory decar clip wrote)" },
     { "n", "tokens to generate" },
     { "out",
-      "where to write the result (a checkpoint file, or a directory for cluster, vcluster and export --format hf)" },
+      "where to write the result (a checkpoint file, or a directory for cluster, vcluster, clip and export --format "
+      "hf)" },
     { "prefix-len", "with --features: prefix vectors per image row" },
     { "prompt", "text to continue" },
     { "prompt-features", "for a router built from --features: the features of the prompt or text (.npy, one row)" },
@@ -100,6 +101,7 @@ static const struct {
       "router: top1 (R1), cosine (R2), cbtm (R3), bayes (R4'), uniform, learned (R5), smalltalk (R6); ens-eval takes "
       "a comma-separated list" },
     { "route-every", "re-route from the text so far every N tokens (bytes)" },
+    { "route-features", "routing features (.npy, one row per image): the ones decar vcluster --features clustered" },
     { "route-k", "experts the router keeps (top-k, 0 = all); ens-eval takes a comma-separated list" },
     { "route-temp", "temperature of the cosine and cbtm routers" },
     { "router", "router file from decar cluster (decar vcluster for caption)" },
@@ -1970,8 +1972,37 @@ static int vbatch(const vdata *v, const int *idx, int B, int32_t *ids, int32_t *
 
 /* vrouter.safetensors (centroids, prior, the pixel mean), shard_j.txt (training image indices) and random_j.txt (a
    random split of the same sizes) */
+/* routing by external features (decar vcluster --features, decar caption --route-features): image `row`'s row of X */
+typedef struct {
+    float *X;
+    int64_t rows, cols;
+    int row;
+} vrow_feat;
+static int vrow_feature(void *user, const uint8_t *text, int64_t len, float *out) {
+    vrow_feat *f = (vrow_feat *)user;
+    (void)text;
+    (void)len;
+    if (f->row < 0 || f->row >= f->rows) return DECAR_ERR_ARG;
+    memcpy(out, f->X + (size_t)f->row * f->cols, (size_t)f->cols * sizeof(float));
+    return DECAR_OK;
+}
+/* a .npy of one row per image, its rows L2-normalised (as the router's k-means saw them) */
+static void vrow_load(vrow_feat *f, const char *path, int n_images) {
+    void *buf;
+    size_t len;
+    decar_error e;
+    int64_t i;
+    memset(f, 0, sizeof *f);
+    if (decar_read_file(path, &buf, &len, &e) || decar_npy_parse(buf, len, &f->X, &f->rows, &f->cols, &e))
+        die(path, &e);
+    free(buf);
+    if (f->rows != n_images || f->cols < 1 || f->cols > 65536)
+        fail(1, "decar: %s is (%lld, %lld): need one row per image (%d)\n", path, (long long)f->rows,
+             (long long)f->cols, n_images);
+    for (i = 0; i < f->rows; i++) decar_l2_normalize(f->X + i * f->cols, (int)f->cols);
+}
 static void write_vshards(outset *os, const char *out, const vdata *v, const decar_router *rt, const float *mean,
-                          uint64_t seed, const int *lab) {
+                          uint64_t seed, const int *lab, int external) {
     int K = rt->k, dim = rt->d, i, j;
     const float *C = rt->centroids;
     decar_error e;
@@ -1991,8 +2022,8 @@ static void write_vshards(outset *os, const char *out, const vdata *v, const dec
         t[0] = decar_st_tensor_of("centroids", K, dim, C);
         t[1] = decar_st_tensor_of("prior", K, 0, rt->prior);
         t[2] = decar_st_tensor_of("pixel_mean", VSIDE * VSIDE, 0, mean);
-        snprintf(meta, sizeof meta, "\"k\":\"%d\",\"dim\":\"%d\",\"feat_seed\":\"%llu\"", K, dim,
-                 (unsigned long long)seed);
+        snprintf(meta, sizeof meta, "\"k\":\"%d\",\"dim\":\"%d\",\"feat_seed\":\"%llu\",\"features\":\"%s\"", K, dim,
+                 (unsigned long long)seed, external ? "external" : "pixels");
         snprintf(path, sizeof path, "%s/vrouter.safetensors", out);
         if (decar_st_save_mem(t, 3, meta, &buf, &len, &e)) die("router", &e);
         out_add(os, path, buf, len);
@@ -2051,6 +2082,20 @@ static int vfeatures(const vdata *v, int dim, uint64_t seed, float **mean_out, f
     return nt;
 }
 /* vclusters.txt and the summary line: purity and NMI of the image clusters against the scripts */
+/* --features F.npy: one row per image (an encoder's embeddings, decar clip --embed), L2-normalised; the pixel
+   mean of the router file is zeros (unused) */
+static int vfeatures_ext(const vdata *v, const char *path, int *dim, float **mean_out, float **X_out, float **Xt_out) {
+    vrow_feat f;
+    int i, nt = 0;
+    vrow_load(&f, path, v->im.n);
+    *dim = (int)f.cols;
+    *mean_out = (float *)calloc(VSIDE * VSIDE, 4);
+    *Xt_out = (float *)malloc((size_t)v->im.n * f.cols * 4);
+    for (i = 0; i < v->im.n; i++)
+        if (!v->test[i]) memcpy(*Xt_out + (size_t)nt++ * f.cols, f.X + (size_t)i * f.cols, (size_t)f.cols * 4);
+    *X_out = f.X;
+    return nt;
+}
 static void write_vstats(outset *os, const char *out, const vdata *v, const int *lab, int K) {
     int i, j;
     char path[4096];
@@ -2083,7 +2128,7 @@ static void write_vstats(outset *os, const char *out, const vdata *v, const int 
 static int cmd_vcluster(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "images", NULL, 0, 0 }, { "out", NULL, 0, 0 }, { "k", "4", 0, 0 }, { "feat-dim", "64", 0, 0 },
-                { "seed", "1", 0, 0 }, { "iters", "30", 0, 0 } };
+                { "seed", "1", 0, 0 }, { "iters", "30", 0, 0 }, { "features", NULL, 0, 0 } };
     /* clang-format on */
     int n = NOPT(o), K, dim, i, *lab;
     vdata v;
@@ -2103,14 +2148,15 @@ static int cmd_vcluster(int argc, char **argv) {
     out_dir_check("vcluster", out);
     memset(&v, 0, sizeof v);
     vdata_load(&v, REQ(o, n, "images"));
-    int nt = vfeatures(&v, dim, seed, &mean, &X, &Xt);
+    int nt = S(o, n, "features") ? vfeatures_ext(&v, S(o, n, "features"), &dim, &mean, &X, &Xt)
+                                 : vfeatures(&v, dim, seed, &mean, &X, &Xt);
     ko = decar_kmeans_default(K);
     ko.iters = (int)I(o, n, "iters", 1, 10000);
     ko.seed = seed;
     if (decar_router_build(&rt, Xt, nt, dim, &ko, NULL, &e)) die("vcluster", &e);
     lab = (int *)malloc((size_t)v.im.n * sizeof(int));
     for (i = 0; i < v.im.n; i++) lab[i] = decar_router_assign(&rt, X + (size_t)i * dim);
-    write_vshards(&os, out, &v, &rt, mean, seed, lab);
+    write_vshards(&os, out, &v, &rt, mean, seed, lab, S(o, n, "features") != NULL);
     write_vstats(&os, out, &v, lab, K);
     free(mean);
     free(X);
@@ -2220,18 +2266,28 @@ static int cmd_vtrain(int argc, char **argv) {
 
 /* the vision router file (decar vcluster): centroids (K, dim), prior (K), pixel_mean (side^2); the image
    featurizer reads the pixels of the image being captioned (pf->image) through the featurizer interface */
-static void vrouter_load(ens_t *E, const char *path, decar_pixel_featurizer *pf, float **mean) {
+/* the router of decar vcluster: centroids, prior, and what it routes by: pixel features (the pixel mean and the
+   projection's seed) or external features (rf: --route-features, the features it was clustered from) */
+static void vrouter_load(ens_t *E, const char *path, decar_pixel_featurizer *pf, float **mean, vrow_feat *rf) {
     void *buf;
     size_t len;
     decar_error e;
-    char vv[64];
-    int K = E->en.k, dim;
+    char vv[64], ext[16];
+    int K = E->en.k, dim, external;
     if (decar_read_file(path, &buf, &len, &e)) die("router", &e);
-    if (decar_meta_get(buf, len, "dim", vv, sizeof vv) || (dim = atoi(vv)) < 1 || dim > 4096 ||
+    if (decar_meta_get(buf, len, "dim", vv, sizeof vv) || (dim = atoi(vv)) < 1 || dim > 65536 ||
         decar_meta_get(buf, len, "feat_seed", vv, sizeof vv)) {
         fprintf(stderr, "decar caption: %s is not a vision router file (decar vcluster writes one)\n", path);
         exit(1);
     }
+    external = decar_meta_get(buf, len, "features", ext, sizeof ext) == 0 && !strcmp(ext, "external");
+    if (external && (!rf->X || rf->cols != dim))
+        fail(2,
+             "decar caption: %s routes by the features it was clustered from: give them with --route-features "
+             "(%d columns)\n",
+             path, dim);
+    if (!external && rf->X)
+        fail(2, "decar caption: %s routes by pixel features: --route-features does not apply\n", path);
     if ((size_t)K * dim * 4 > len) {
         fprintf(stderr, "decar caption: %s cannot hold %d centroids of dimension %d (does its K match the experts?)\n",
                 path, K, dim);
@@ -2251,8 +2307,8 @@ static void vrouter_load(ens_t *E, const char *path, decar_pixel_featurizer *pf,
     pf->seed = strtoull(vv, NULL, 10);
     pf->mean = *mean;
     E->feat.dim = dim;
-    E->feat.fn = decar_pixel_feature_fn;
-    E->feat.user = pf;
+    E->feat.fn = external ? vrow_feature : decar_pixel_feature_fn;
+    E->feat.user = external ? (void *)rf : (void *)pf;
     E->en.feat = &E->feat;
 }
 /* the caption scores, in total and per script: bits, bytes, exact matches, images */
@@ -2325,9 +2381,13 @@ static int caption_image(ens_t *E, decar_ctx *ctx, const vdata *v, int i, char *
 }
 
 /* captioners that take this data's prefix, routed once by the image (its pixel features), stopping at EOT */
-static void caption_setup(ens_t *E, const vdata *v, const char *router, int kind, int tk, decar_pixel_featurizer *pf,
-                          float **mean) {
-    int j;
+static void caption_setup(ens_t *E, const vdata *v, const char *router, const char *route, int tk,
+                          decar_pixel_featurizer *pf, float **mean, vrow_feat *rf, const char *route_features) {
+    int j, kind = decar_route_name(route);
+    if (kind != DECAR_ROUTE_TOP1 && kind != DECAR_ROUTE_COSINE && kind != DECAR_ROUTE_UNIFORM)
+        fail(2, "decar caption: --route must be top1, cosine or uniform\n");
+    memset(rf, 0, sizeof *rf);
+    if (route_features) vrow_load(rf, route_features, v->im.n);
     for (j = 0; j < E->en.k; j++)
         if (!E->en.experts[j] || E->en.experts[j]->cfg.n_prefix != v->P || E->en.experts[j]->cfg.d_prefix != v->Dp) {
             fprintf(stderr,
@@ -2338,7 +2398,7 @@ static void caption_setup(ens_t *E, const vdata *v, const char *router, int kind
         }
     memset(pf, 0, sizeof *pf);
     if (router)
-        vrouter_load(E, router, pf, mean);
+        vrouter_load(E, router, pf, mean, rf);
     else if (kind != DECAR_ROUTE_UNIFORM) {
         fprintf(stderr, "decar caption: --route %s needs --router\n", decar_route_label(kind));
         exit(2);
@@ -2349,6 +2409,163 @@ static void caption_setup(ens_t *E, const vdata *v, const char *router, int kind
     E->en.router.top_k = tk;
 }
 
+/* ---- decar clip: a CLIP-style image-text encoder pair on an image set (decar_clip in the library) -------------- */
+/* every image's patches (n, P, 64) and every caption's text ids (n, T) */
+static void clip_inputs(const vdata *v, int T, float **pat, int32_t **ids) {
+    int i, P = (VSIDE / VPATCH) * (VSIDE / VPATCH);
+    *pat = (float *)malloc((size_t)v->im.n * P * VPATCH * VPATCH * sizeof(float));
+    *ids = (int32_t *)malloc((size_t)v->im.n * T * sizeof(int32_t));
+    if (!*pat || !*ids) fail(1, "decar clip: no memory for %d images\n", v->im.n);
+    for (i = 0; i < v->im.n; i++) {
+        decar_image_patches(v->im.pixels + (size_t)i * VSIDE * VSIDE, VSIDE, VPATCH,
+                            *pat + (size_t)i * P * VPATCH * VPATCH);
+        decar_clip_text_ids(v->im.captions[i], T, *ids + (size_t)i * T);
+    }
+}
+/* steps of B random training images with their captions; a progress line */
+static void clip_train(decar_clip *m, const vdata *v, const float *pat, const int32_t *ids, int T, int B, int steps,
+                       const decar_opt *op, uint64_t seed, int verbose) {
+    int P = m->img.cfg.n_prefix, Dp = m->img.cfg.d_prefix, *tr = (int *)malloc((size_t)v->im.n * sizeof(int));
+    int nt = 0, s, b, i;
+    float *bp = (float *)malloc((size_t)B * P * Dp * sizeof(float));
+    int32_t *bi = (int32_t *)malloc((size_t)B * T * sizeof(int32_t));
+    decar_ctx *ctx = decar_ctx_new(0);
+    double t0 = now_s(), last = 0, ema = -1;
+    decar_rng r;
+    decar_rng_seed(&r, seed ^ 0xc11b);
+    for (i = 0; i < v->im.n; i++)
+        if (!v->test[i]) tr[nt++] = i;
+    if (nt < 2) fail(1, "decar clip: %d training images: a contrastive batch needs two or more\n", nt);
+    for (s = 0; s < steps; s++) {
+        float loss;
+        for (b = 0; b < B; b++) { /* B distinct images of the training set */
+            int k = tr[decar_rng_u32(&r) % (uint32_t)nt];
+            memcpy(bp + (size_t)b * P * Dp, pat + (size_t)k * P * Dp, (size_t)P * Dp * sizeof(float));
+            memcpy(bi + (size_t)b * T, ids + (size_t)k * T, (size_t)T * sizeof(int32_t));
+        }
+        loss = decar_clip_train_step(m, ctx, op, bp, bi, B, T);
+        if (loss != loss) fail(1, "decar clip: %s\n", decar_ctx_error(ctx));
+        ema = ema < 0 ? loss : 0.95 * ema + 0.05 * loss;
+        if (verbose && (now_s() - t0 - last > 1 || s + 1 == steps)) {
+            char eta[32];
+            fmt_eta((now_s() - t0) / (s + 1) * (steps - s - 1), eta);
+            last = now_s() - t0;
+            fprintf(stderr, "\rstep %5d/%d | InfoNCE %.4f | scale %.1f | %6.1f pairs/s | %s left  ", s + 1, steps, ema,
+                    exp(m->tau), (s + 1) * B / (now_s() - t0), eta);
+        }
+    }
+    if (verbose && steps) fprintf(stderr, "\n");
+    free(tr);
+    free(bp);
+    free(bi);
+    decar_ctx_free(ctx);
+}
+/* zero-shot retrieval over the held-out images (decar_retrieval): each image against every held-out caption (top-1,
+   top-5; the same caption rendered twice counts once), and the script of the caption it retrieves against its own */
+static void clip_retrieval(const vdata *v, const float *ie, const float *te, int C) {
+    int i, j, nt = 0, top1 = 0, top5 = 0, script = 0, *ti = (int *)malloc((size_t)v->im.n * sizeof(int));
+    int *grp, *rank, *top;
+    float *qi, *kt;
+    for (i = 0; i < v->im.n; i++)
+        if (v->test[i]) ti[nt++] = i;
+    grp = (int *)malloc((size_t)(nt + 1) * 3 * sizeof(int));
+    qi = (float *)malloc((size_t)(nt + 1) * C * 2 * sizeof(float));
+    if (!grp || !qi) fail(1, "decar clip: no memory\n");
+    rank = grp + nt + 1;
+    top = rank + nt + 1;
+    kt = qi + (size_t)(nt + 1) * C;
+    for (i = 0; i < nt; i++) {
+        memcpy(qi + (size_t)i * C, ie + (size_t)ti[i] * C, (size_t)C * sizeof(float));
+        memcpy(kt + (size_t)i * C, te + (size_t)ti[i] * C, (size_t)C * sizeof(float));
+        for (j = 0, grp[i] = i; j < i; j++) /* the first held-out image with this caption names the group */
+            if (!strcmp(v->im.captions[ti[j]], v->im.captions[ti[i]])) {
+                grp[i] = grp[j];
+                break;
+            }
+    }
+    decar_retrieval(qi, kt, grp, nt, C, rank, top);
+    for (i = 0; i < nt; i++) {
+        top1 += rank[i] == 0;
+        top5 += rank[i] < 5;
+        script += v->label[ti[top[i]]] == v->label[ti[i]];
+    }
+    nt = nt ? nt : 1;
+    printf("clip retrieval over %d held-out images: image -> caption top-1 %.1f%%, top-5 %.1f%% (chance %.2f%%); "
+           "image -> script (the retrieved caption's) %.1f%%\n",
+           nt, 100.0 * top1 / nt, 100.0 * top5 / nt, 100.0 / nt, 100.0 * script / nt);
+    printf("RESULT clip_top1 %.4f\nRESULT clip_top5 %.4f\nRESULT clip_script %.4f\n", (double)top1 / nt,
+           (double)top5 / nt, (double)script / nt);
+    free(ti), free(grp), free(qi);
+}
+static void write_npy_file(const char *path, const float *x, int64_t rows, int64_t cols) {
+    void *buf;
+    size_t len;
+    decar_error e;
+    if (decar_npy_build(x, rows, cols, &buf, &len)) fail(1, "decar: no memory for %s\n", path);
+    if (decar_write_file_atomic(path, buf, len, &e)) die(path, &e);
+    free(buf);
+}
+static int cmd_clip(int argc, char **argv) {
+    /* clang-format off */
+    opt o[] = { { "images", NULL, 0, 0 }, { "out", NULL, 0, 0 }, { "model", NULL, 0, 0 }, { "steps", "2000", 0, 0 },
+                { "batch", "64", 0, 0 }, { "layers", "2", 0, 0 }, { "heads", "4", 0, 0 }, { "dim", "128", 0, 0 },
+                { "lr", "1e-3", 0, 0 }, { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "quiet", "0", 0, 0 },
+                { "embed", NULL, "write every image's embedding here (.npy, n x dim): clustering and routing", 0 },
+                { "patches", NULL, "write every image's patch features here (.npy, n x 16 dim): captioners' input "
+                "(decar vtrain --features F --prefix-len 16)", 0 } };
+    /* clang-format on */
+    int n = NOPT(o), T = 2, i, C;
+    vdata v;
+    decar_clip m;
+    decar_error e;
+    decar_ctx *ctx = decar_ctx_new(0);
+    float *pat, *ie, *te, *pe = NULL;
+    int32_t *ids;
+    parse_opts(argc, argv, o, n, "clip", "--images DIR --out DIR [options] | --images DIR --model DIR --embed F.npy");
+    decar_set_threads((int)I(o, n, "threads", 0, 1024));
+    if (!S(o, n, "out") == !S(o, n, "model")) fail(2, "decar clip: give --out (train) or --model (use one)\n");
+    if (S(o, n, "out")) out_dir_check("clip", S(o, n, "out"));
+    memset(&v, 0, sizeof v);
+    vdata_load(&v, REQ(o, n, "images"));
+    for (i = 0; i < v.im.n; i++) T = (int)strlen(v.im.captions[i]) + 1 > T ? (int)strlen(v.im.captions[i]) + 1 : T;
+    T = T > 128 ? 128 : T;
+    clip_inputs(&v, T, &pat, &ids);
+    if (S(o, n, "model")) {
+        if (decar_clip_load(&m, S(o, n, "model"), &e)) die("clip", &e);
+        T = T > m.txt.cfg.seq_len ? m.txt.cfg.seq_len : T;
+        free(ids);
+        clip_inputs(&v, T, &pat, &ids); /* the texts cut to the model's context */
+    } else {
+        decar_opt op = decar_opt_default();
+        int steps = (int)I(o, n, "steps", 0, 100000000);
+        if (decar_clip_init(&m, (int)I(o, n, "layers", 1, 64), (int)I(o, n, "heads", 1, 1024),
+                            (int)I(o, n, "dim", 1, 65536), 16, VPATCH * VPATCH, T - 1,
+                            (uint64_t)I(o, n, "seed", 0, 1L << 62), &e))
+            die("clip", &e);
+        op.lr = (float)F(o, n, "lr", 0, 10);
+        op.total_steps = steps;
+        op.warmup_steps = steps / 20 > 0 ? steps / 20 : 1;
+        op.min_lr = op.lr / 10;
+        clip_train(&m, &v, pat, ids, T, (int)I(o, n, "batch", 2, 4096), steps, &op,
+                   (uint64_t)I(o, n, "seed", 0, 1L << 62), !strcmp(S(o, n, "quiet"), "0"));
+        if (mkdir_p(S(o, n, "out"))) fail(1, "decar clip: cannot create %s\n", S(o, n, "out"));
+        if (decar_clip_save(&m, S(o, n, "out"), &e)) die("clip", &e);
+    }
+    C = m.img.cfg.d_model;
+    ie = (float *)malloc((size_t)v.im.n * C * sizeof(float));
+    te = (float *)malloc((size_t)v.im.n * C * sizeof(float));
+    if (S(o, n, "patches")) pe = (float *)malloc((size_t)v.im.n * 16 * C * sizeof(float));
+    if (!ie || !te || (S(o, n, "patches") && !pe)) fail(1, "decar clip: no memory for the embeddings\n");
+    if (decar_clip_embed(&m, ctx, pat, ids, v.im.n, T, 64, ie, te, pe, &e)) die("clip", &e);
+    clip_retrieval(&v, ie, te, C);
+    if (S(o, n, "embed")) write_npy_file(S(o, n, "embed"), ie, v.im.n, C);
+    if (pe) write_npy_file(S(o, n, "patches"), pe, v.im.n, (int64_t)16 * C);
+    free(pat), free(ids), free(ie), free(te), free(pe);
+    decar_clip_free(&m);
+    decar_ctx_free(ctx);
+    decar_images_free(&v.im);
+    return 0;
+}
 static int cmd_caption(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "experts", NULL, 0, 0 }, { "router", NULL, 0, 0 }, { "route", "top1", 0, 0 },
@@ -2356,12 +2573,13 @@ static int cmd_caption(int argc, char **argv) {
                 { "label", "model", 0, 0 }, { "csv", NULL, 0, 0 },
                 { "sheet", NULL, "write an SVG contact sheet of test images here", 0 },
                 { "max", "0", "caption at most this many test images (0: all)", 0 }, { "threads", "0", 0, 0 },
-                { "features", NULL, 0, 0 }, { "prefix-len", "1", 0, 0 } };
+                { "features", NULL, 0, 0 }, { "prefix-len", "1", 0, 0 }, { "route-features", NULL, 0, 0 } };
     /* clang-format on */
-    int n = NOPT(o), i, q, nt = 0, tk, kind, maxn;
+    int n = NOPT(o), i, q, nt = 0, tk, maxn;
     vdata v;
     ens_t E;
     decar_pixel_featurizer pf;
+    vrow_feat rf;
     float *mean = NULL;
     decar_ctx *ctx = decar_ctx_new(0);
     capstat *st;
@@ -2377,10 +2595,7 @@ static int cmd_caption(int argc, char **argv) {
     if (S(o, n, "csv")) out_file_check("caption", S(o, n, "csv"));
     ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0, NULL);
     tk = (int)I(o, n, "route-k", 1, 1 << 20);
-    kind = decar_route_name(S(o, n, "route"));
-    if (kind != DECAR_ROUTE_TOP1 && kind != DECAR_ROUTE_COSINE && kind != DECAR_ROUTE_UNIFORM)
-        fail(2, "decar caption: --route must be top1, cosine or uniform\n");
-    caption_setup(&E, &v, S(o, n, "router"), kind, tk, &pf, &mean);
+    caption_setup(&E, &v, S(o, n, "router"), S(o, n, "route"), tk, &pf, &mean, &rf, S(o, n, "route-features"));
     E.en.router.temp = (float)F(o, n, "route-temp", 1e-6, 1e6);
     maxn = (int)I(o, n, "max", 0, 1 << 30);
     for (i = 0; i < v.im.n; i++) nt += v.test[i] && (maxn == 0 || nt < maxn);
@@ -2394,6 +2609,7 @@ static int cmd_caption(int argc, char **argv) {
         int best, ex, lb = v.label[i] + 1, L = (int)strlen(v.im.captions[i]);
         if (!v.test[i]) continue;
         pf.image = v.im.pixels + (size_t)i * VSIDE * VSIDE;
+        rf.row = i;
         ex = caption_image(&E, ctx, &v, i, gen, &bits, &best, &wb);
         capstat_add(&st[0], bits, L, ex);
         capstat_add(&st[lb], bits, L, ex);
@@ -2409,6 +2625,7 @@ static int cmd_caption(int argc, char **argv) {
     if (S(o, n, "csv")) cap_csv(S(o, n, "csv"), S(o, n, "label"), S(o, n, "route"), tk, &v, st);
     free(mean);
     free(st);
+    free(rf.X);
     E.have_router = 1; /* vrouter_load's centroids and prior go with the router */
     ens_close(&E);
     decar_ctx_free(ctx);
@@ -2553,21 +2770,23 @@ int main(int argc, char **argv) {
                  { "infill", cmd_infill },     { "average", cmd_average },   { "plot", cmd_plot },
                  { "vcluster", cmd_vcluster }, { "vtrain", cmd_vtrain },     { "caption", cmd_caption },
                  { "export", cmd_export },     { "import", cmd_import },     { "tokenizer", cmd_tokenizer },
-                 { "quantize", cmd_quantize } };
+                 { "quantize", cmd_quantize }, { "clip", cmd_clip } };
     int i;
-    const char *usage = "usage: decar <command> [options]   (decar <command> --help for its options; decar --version)\n"
-                        "commands:\n  train     train one model (--objective ar|dfm)\n  sample    sample from one "
-                        "model\n  eval      held-out bits per byte\n"
-                        "  cluster   featurize + spherical balanced k-means + shards + router\n  ens-eval  evaluate an "
-                        "expert ensemble under routers x top-k\n"
-                        "  generate  sample from a routed ensemble\n  infill    fill holes with DFM experts\n  average "
-                        "  BTM parameter averaging\n  plot      SVG of training curves\n"
-                        "  vcluster  cluster images by pixel features: shards + router\n  vtrain    train an image "
-                        "captioner (LLaVA-style prefix)\n  caption   caption held-out images with a routed ensemble\n"
-                        "  tokenizer train a byte-level BPE tokenizer (GPT-2's vocab.json + merges.txt)\n"
-                        "  quantize  int8 (q8_0) or bf16 weights for inference\n"
-                        "  export    write a model as Hugging Face GPT-2 (model.safetensors + config.json) or weights "
-                        "only\n  import    read a Hugging Face GPT-2 directory into a decar checkpoint\n";
+    const char *usage =
+        "usage: decar <command> [options]   (decar <command> --help for its options; decar --version)\n"
+        "commands:\n  train     train one model (--objective ar|dfm)\n  sample    sample from one "
+        "model\n  eval      held-out bits per byte\n"
+        "  cluster   featurize + spherical balanced k-means + shards + router\n  ens-eval  evaluate an "
+        "expert ensemble under routers x top-k\n"
+        "  generate  sample from a routed ensemble\n  infill    fill holes with DFM experts\n  average "
+        "  BTM parameter averaging\n  plot      SVG of training curves\n"
+        "  vcluster  cluster images by pixel features: shards + router\n  vtrain    train an image "
+        "captioner (LLaVA-style prefix)\n  caption   caption held-out images with a routed ensemble\n"
+        "  tokenizer train a byte-level BPE tokenizer (GPT-2's vocab.json + merges.txt)\n"
+        "  quantize  int8 (q8_0) or bf16 weights for inference\n"
+        "  clip      train a CLIP-style image-text encoder pair; retrieval, embeddings, patch features\n"
+        "  export    write a model as Hugging Face GPT-2 (model.safetensors + config.json) or weights "
+        "only\n  import    read a Hugging Face GPT-2 directory into a decar checkpoint\n";
     if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
         printf("decar %s (simd %s)\n", DECAR_VERSION, decar_simd_name());
         return 0;

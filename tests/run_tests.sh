@@ -90,7 +90,7 @@ expect() {   # expect CODE WHAT cmd...
   out=$("$@" 2>&1); rc=$?
   if [ $rc -ne $want ]; then echo "FAILED ($what): exit $rc, wanted $want: $out" | head -3; fails=$((fails + 1)); else echo "ok  $what -> exit $rc: $(echo "$out" | tail -1 | cut -c1-110)"; fi
 }
-for c in train sample eval cluster ens-eval generate infill average plot; do expect 0 "$c --help" $B/decar $c --help; done
+for c in train sample eval cluster ens-eval generate infill average plot clip; do expect 0 "$c --help" $B/decar $c --help; done
 expect 2 "no command" $B/decar
 expect 2 "unknown command" $B/decar frobnicate
 expect 2 "unknown option" $B/decar train --data x --frob 1
@@ -256,6 +256,21 @@ run $B/decar caption --experts $B/vis/f.safetensors --route uniform --images $B/
 expect 2 "captioner fed another prefix shape" $B/decar caption --experts $B/vis/f.safetensors --route uniform --images $B/tinyglyphs --max 2
 printf 'A\nB\n' > $B/vis/captions.txt; head -c 1500 $B/tinyglyphs/images_32x32_u8.bin > $B/vis/images_32x32_u8.bin
 expect 1 "image file of a bad size" $B/decar vtrain --images $B/vis --steps 1
+
+step "CLIP: a contrastive image-text encoder pair, its retrieval, its embeddings as routing and captioning features"
+V=$B/vis/clip; mkdir -p $V
+run env OMP_NUM_THREADS=2 $B/decar clip --images $B/tinyglyphs --out $V/enc --steps 30 --layers 1 --dim 32 --heads 2 --batch 16 --quiet 1 --embed $V/emb.npy --patches $V/pat.npy
+run $B/decar clip --images $B/tinyglyphs --model $V/enc --embed $V/emb2.npy
+cmp -s $V/emb.npy $V/emb2.npy && echo "ok  a saved encoder pair embeds the same bits" || { echo "FAILED: the reloaded encoder embeds differently"; fails=$((fails + 1)); }
+run $B/decar vcluster --images $B/tinyglyphs --out $V --k 2 --features $V/emb.npy
+for k in 0 1; do run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --subset $V/shard_$k.txt --features $V/pat.npy --prefix-len 16 --steps 8 --layers 1 --dim 32 --heads 2 --batch 8 --out $V/c$k.safetensors --quiet 1; done
+run $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $V/vrouter.safetensors --route top1 --images $B/tinyglyphs --features $V/pat.npy --prefix-len 16 --route-features $V/emb.npy --max 8
+expect 2 "an encoder-feature router without its features" $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $V/vrouter.safetensors --route top1 --images $B/tinyglyphs --features $V/pat.npy --prefix-len 16 --max 2
+expect 2 "a pixel router given encoder features" $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $B/vis/vrouter.safetensors --route top1 --images $B/tinyglyphs --features $V/pat.npy --prefix-len 16 --route-features $V/emb.npy --max 2
+h="{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }"; h=$(printf '%-117s' "$h")
+{ printf '\x93NUMPY\x01\x00\x76\x00%s\n' "$h"; head -c 24 /dev/zero; } > $V/rows3.npy
+expect 1 "routing features with the wrong row count" $B/decar vcluster --images $B/tinyglyphs --out $V/bad --k 2 --features $V/rows3.npy
+expect 2 "clip with both --out and --model" $B/decar clip --images $B/tinyglyphs --out $V/x --model $V/enc
 
 step "sanitizers: the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_kernels test_device; do

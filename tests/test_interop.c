@@ -74,6 +74,37 @@ int main(int argc, char **argv) {
     sprintf(p, "%s/interop_logits.npy", dir);
     CHECK(decar_write_file_atomic(p, buf, len, &e) == 0, "write npy");
     free(buf);
+    { /* CLIP's loss for PyTorch to recompute (check_interop.py): img, txt (5, 7), tau; decar's loss and gradients */
+        decar_ctx *cc = decar_ctx_new(0);
+        decar_tensor *I = decar_param(cc, 2, (const int64_t[]){ 5, 7 }),
+                     *T = decar_param(cc, 2, (const int64_t[]){ 5, 7 });
+        decar_tensor *tau = decar_param(cc, 1, (const int64_t[]){ 1 }), *l;
+        int32_t tg[5] = { 0, 1, 2, 3, 4 };
+        float out[2 * 35 + 4];
+        decar_rng r;
+        int i;
+        const char *names[2] = { "clip_in", "clip_out" };
+        decar_rng_seed(&r, 5);
+        for (i = 0; i < 35; i++) {
+            I->data[i] = decar_rng_normal(&r);
+            T->data[i] = decar_rng_normal(&r) + 0.5f * I->data[i];
+        }
+        tau->data[0] = 2.1f;
+        l = decar_clip_loss(cc, I, T, tau, tg);
+        CHECK(l && decar_backward(cc, l) == 0, "clip loss and backward");
+        for (i = 0; i < 2; i++) { /* clip_in: img, txt, tau; clip_out: dimg, dtxt, dtau, loss */
+            const float *a = i ? I->grad : I->data, *b = i ? T->grad : T->data;
+            memcpy(out, a, 35 * sizeof(float));
+            memcpy(out + 35, b, 35 * sizeof(float));
+            out[70] = i ? tau->grad[0] : tau->data[0];
+            out[71] = i ? l->data[0] : 0.0f;
+            CHECK(decar_npy_build(out, 1, 72, &buf, &len) == 0, "npy");
+            sprintf(p, "%s/%s.npy", dir, names[i]);
+            CHECK(decar_write_file_atomic(p, buf, len, &e) == 0, "write npy");
+            free(buf);
+        }
+        decar_ctx_free(cc);
+    }
     /* export -> import in memory: the same weights, bit for bit (the transposes undo each other) */
     CHECK(decar_gpt_export_hf_mem(&g, &buf, &len, &cfg, &e) == 0, "export: %s", e.msg);
     CHECK(strstr(cfg, "\"n_embd\": 24") && strstr(cfg, "GPT2LMHeadModel"), "config.json: %s", cfg);

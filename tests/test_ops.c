@@ -194,6 +194,26 @@ static decar_tensor *b_ce(decar_ctx *c, decar_tensor **x, void *u) {
     return l;
 }
 
+static decar_tensor *b_rows(decar_ctx *c, decar_tensor **x, void *u) {
+    static const int64_t idx[5] = { 4, 0, 4, 2, 6 }; /* a row picked twice */
+    (void)u;
+    return decar_rows(c, x[0], idx, 5);
+}
+static decar_tensor *b_l2norm(decar_ctx *c, decar_tensor **x, void *u) {
+    (void)u;
+    return decar_l2norm(c, x[0]);
+}
+static decar_tensor *b_exp(decar_ctx *c, decar_tensor *x[], void *u) {
+    (void)u;
+    return decar_exp(c, x[0]);
+}
+/* the symmetric InfoNCE of CLIP, whole: I, T (B, C) -> normalised; logits = exp(tau) I T^T; (CE + CE^T) / 2 */
+static decar_tensor *b_infonce(decar_ctx *c, decar_tensor **x, void *u) {
+    int32_t tg[5] = { 0, 1, 2, 3, 4 };
+    (void)u;
+    return decar_clip_loss(c, x[0], x[1], x[2], tg);
+}
+
 static void set(spec *s, int i, int nd, int64_t a, int64_t b, int64_t c2, int64_t d) {
     s->ndim[i] = nd;
     s->shape[i][0] = a;
@@ -414,6 +434,20 @@ int main(void) {
     memset(&s, 0, sizeof s);
     set(&s, 0, 1, 13, 0, 0, 0);
     gradcheck("overlapping views", &s, b_view, NULL);
+    memset(&s, 0, sizeof s);
+    set(&s, 0, 3, 2, 4, 3, 0);
+    gradcheck("rows (pooling; a row twice)", &s, b_rows, NULL);
+    memset(&s, 0, sizeof s);
+    set(&s, 0, 2, 3, 17, 0, 0);
+    gradcheck("l2norm", &s, b_l2norm, NULL);
+    memset(&s, 0, sizeof s);
+    set(&s, 0, 1, 7, 0, 0, 0);
+    gradcheck("exp", &s, b_exp, NULL);
+    memset(&s, 0, sizeof s);
+    set(&s, 0, 2, 5, 6, 0, 0);
+    set(&s, 1, 2, 5, 6, 0, 0);
+    set(&s, 2, 1, 1, 0, 0, 0);
+    gradcheck("clip loss (symmetric InfoNCE, tau)", &s, b_infonce, NULL);
 
     { /* the arena running out is an error with a reason, and NULL flows through */
         decar_ctx *c = decar_ctx_new(4096);
