@@ -7841,17 +7841,17 @@ DECARDEF int decar_clip_forward(decar_ctx *ctx, decar_clip *m, const float *patc
 }
 DECARDEF decar_tensor *decar_clip_loss(decar_ctx *ctx, decar_tensor *img, decar_tensor *txt, decar_tensor *tau,
                                        const int32_t *tg) {
-    decar_tensor *I, *Tn, *s, *l1, *l2;
+    decar_tensor *In, *Tn, *s, *l1, *l2;
     int B;
     if (!decar__ok(ctx, img) || !decar__ok(ctx, txt) || !decar__ok(ctx, tau)) return NULL;
     B = (int)img->shape[0];
-    /* I, T: unit rows; s = exp(tau) */
-    I = decar_l2norm(ctx, img);
+    /* In, Tn: unit rows (I and T above); s = exp(tau) */
+    In = decar_l2norm(ctx, img);
     Tn = decar_l2norm(ctx, txt);
     s = decar_exp(ctx, tau);
     /* image -> text: logits (B, B) = s I T^T, row i's class tg[i]; text -> image: s T I^T */
-    l1 = decar_cross_entropy(ctx, decar_mul(ctx, decar_matmul(ctx, I, Tn, NULL), s), tg, NULL, 0.0f, B, NULL);
-    l2 = decar_cross_entropy(ctx, decar_mul(ctx, decar_matmul(ctx, Tn, I, NULL), s), tg, NULL, 0.0f, B, NULL);
+    l1 = decar_cross_entropy(ctx, decar_mul(ctx, decar_matmul(ctx, In, Tn, NULL), s), tg, NULL, 0.0f, B, NULL);
+    l2 = decar_cross_entropy(ctx, decar_mul(ctx, decar_matmul(ctx, Tn, In, NULL), s), tg, NULL, 0.0f, B, NULL);
     return decar_scale(ctx, decar_add(ctx, l1, l2), 0.5f);
 }
 DECARDEF float decar_clip_train_step(decar_clip *m, decar_ctx *ctx, const decar_opt *o, const float *patches,

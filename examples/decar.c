@@ -82,6 +82,7 @@ static const struct {
     { "heads", "attention heads" },
     { "images", "image-caption directory (images_32x32_u8.bin, captions.txt, labels.txt)" },
     { "iters", "k-means iterations" },
+    { "init", "start from this checkpoint's weights, a fresh optimizer (BTM branching from a base model)" },
     { "k", "clusters = experts" },
     { "label", "row label in the table and the CSV" },
     { "layers", "transformer blocks" },
@@ -593,7 +594,7 @@ static int cmd_train(int argc, char **argv) {
     opt o[] = { { "data", NULL, 0, 0 }, { "docs", NULL, 0, 0 }, { "ext", ".txt", 0, 0 },
                 { "out", "model.safetensors", 0, 0 },
                 { "resume", "0", "1: continue from --out (weights, optimizer, step, data rng)", 0 },
-                { "init", NULL, "start from this checkpoint's weights (BTM branching)", 0 },
+                { "init", NULL, 0, 0 },
                 { "objective", "ar", "ar (next-token) or dfm (masked discrete flow matching)", 0 },
                 { "steps", "1000", 0, 0 }, { "batch", "8", 0, 0 }, { "seq", "256", "tokens per sequence", 0 },
                 { "layers", "4", 0, 0 }, { "heads", "4", 0, 0 }, { "dim", "256", 0, 0 }, { "lr", "1e-3", 0, 0 },
@@ -2199,6 +2200,32 @@ static void vtrain_loop(decar_gpt *g, decar_ctx *ctx, const decar_opt *op, const
     free(pre);
     free(pick);
 }
+/* the captioner decar vtrain trains: a new one of config c, or --init's weights (a base captioner fine-tuned, as the
+   text pipeline's experts branch from a base model) with a fresh optimizer; --init must read the same image input */
+static void vtrain_model(decar_gpt *g, const decar_gpt_config *c, const char *init, uint64_t seed, int B) {
+    decar_error e;
+    decar_rng r;
+    if (!init) {
+        if (decar_gpt_check_config(c, &e)) fail(2, "decar vtrain: %s\n", e.msg);
+        memory_check("vtrain", c, B, c->seq_len);
+        if (decar_gpt_init(g, c, seed, &e)) die("init", &e);
+        return;
+    }
+    load_model(g, init);
+    if (g->qtype) fail(2, "decar vtrain: --init %s is quantized: start from the float checkpoint\n", init);
+    if (!g->cfg.causal || g->cfg.n_prefix != c->n_prefix || g->cfg.d_prefix != c->d_prefix ||
+        g->cfg.seq_len < c->seq_len || g->cfg.vocab_size != DECAR_BYTE_VOCAB)
+        fail(2,
+             "decar vtrain: --init %s is not a captioner of a %d x %d image prefix (train the base with decar "
+             "vtrain and the same --features and --prefix-len)\n",
+             init, c->n_prefix, c->d_prefix);
+    memory_check("vtrain", &g->cfg, B, c->seq_len);
+    g->step = 0;
+    memset(g->m, 0, g->n_params * 4);
+    memset(g->v, 0, g->n_params * 4);
+    decar_rng_seed(&r, seed);
+    g->rng_state = r.s;
+}
 static int cmd_vtrain(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "images", NULL, 0, 0 },
@@ -2207,7 +2234,7 @@ static int cmd_vtrain(int argc, char **argv) {
                 { "layers", "3", 0, 0 }, { "heads", "4", 0, 0 }, { "dim", "128", 0, 0 },
                 { "proj", "mlp", "projector: mlp (LLaVA-1.5) or linear", 0 }, { "lr", "2e-3", 0, 0 },
                 { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "log", NULL, 0, 0 }, { "quiet", "0", 0, 0 },
-                { "features", NULL, 0, 0 }, { "prefix-len", "1", 0, 0 } };
+                { "features", NULL, 0, 0 }, { "prefix-len", "1", 0, 0 }, { "init", NULL, 0, 0 } };
     /* clang-format on */
     int n = NOPT(o), *idx, m, i, B, steps, Tmax = 100;
     vdata v;
@@ -2241,9 +2268,7 @@ static int cmd_vtrain(int argc, char **argv) {
     c.d_prefix = v.Dp;
     c.seq_len = c.n_prefix + Tmax;
     c.d_proj_hidden = !strcmp(S(o, n, "proj"), "mlp") ? c.d_model : 0;
-    if (decar_gpt_check_config(&c, &e)) fail(2, "decar vtrain: %s\n", e.msg);
-    memory_check("vtrain", &c, B, c.seq_len);
-    if (decar_gpt_init(&g, &c, (uint64_t)I(o, n, "seed", 0, 1L << 62), &e)) die("init", &e);
+    vtrain_model(&g, &c, S(o, n, "init"), (uint64_t)I(o, n, "seed", 0, 1L << 62), B);
     op.lr = (float)F(o, n, "lr", 0, 10);
     op.total_steps = steps;
     op.warmup_steps = steps / 20 > 0 ? steps / 20 : 1;
@@ -2460,9 +2485,61 @@ static void clip_train(decar_clip *m, const vdata *v, const float *pat, const in
     free(bi);
     decar_ctx_free(ctx);
 }
+/* the retrieval figure: the first held-out image of each script (at most 12), with its three nearest held-out
+   captions by the cosine of the embeddings (green: the image's own caption, which is also written in grey below) */
+static void clip_figure(const char *path, const vdata *v, const int *ti, int nt, const float *qi, const float *kt,
+                        int C) {
+    outset os;
+    FILE *f;
+    int r = 0, q, j, k, rows = 0, *seen = (int *)calloc((size_t)v->n_labels + 2, sizeof(int));
+    uint8_t png[64 + 64 * 65 + 64];
+    for (q = 0; q < nt; q++) rows += !seen[v->label[ti[q]] + 1]++;
+    memset(seen, 0, ((size_t)v->n_labels + 2) * sizeof(int));
+    memset(&os, 0, sizeof os);
+    f = out_text(&os);
+    fprintf(f,
+            "<svg xmlns='http://www.w3.org/2000/svg' width='760' height='%d' font-family='monospace' "
+            "font-size='11'>\n<rect width='100%%' height='100%%' fill='white'/>\n<text x='10' y='18' "
+            "font-size='13' font-family='sans-serif'>CLIP retrieval: held-out images and their top-3 held-out "
+            "captions (cosine; green = the image's own caption)</text>\n",
+            34 + (rows < 12 ? rows : 12) * 78);
+    for (q = 0; q < nt && r < 12; q++) {
+        int best[3] = { -1, -1, -1 }, y0 = 30 + r * 78;
+        float bs[3] = { -2, -2, -2 };
+        if (seen[v->label[ti[q]] + 1]++) continue;
+        for (j = 0; j < nt; j++) { /* s_j = <q_q, k_j>: insert into the top 3 */
+            float s = 0;
+            for (k = 0; k < C; k++) s += qi[(size_t)q * C + k] * kt[(size_t)j * C + k];
+            for (k = 3; k > 0 && s > bs[k - 1]; k--)
+                if (k < 3) bs[k] = bs[k - 1], best[k] = best[k - 1];
+            if (k < 3) bs[k] = s, best[k] = j;
+        }
+        fprintf(f,
+                "<image x='10' y='%d' width='64' height='64' style='image-rendering:pixelated' "
+                "href='data:image/png;base64,",
+                y0);
+        b64(f, png, png_gray(v->im.pixels + (size_t)ti[q] * VSIDE * VSIDE, VSIDE, VSIDE, png));
+        fprintf(f, "'/>\n");
+        for (k = 0; k < 3 && best[k] >= 0; k++) {
+            const char *cap = v->im.captions[ti[best[k]]];
+            fprintf(f, "<text x='90' y='%d' fill='%s'>%d. %.3f  ", y0 + 14 + 16 * k,
+                    strcmp(cap, v->im.captions[ti[q]]) ? "#000" : "#080", k + 1, bs[k]);
+            xml_text(f, cap, 80);
+            fprintf(f, "</text>\n");
+        }
+        fprintf(f, "<text x='90' y='%d' fill='#888'>true: ", y0 + 62);
+        xml_text(f, v->im.captions[ti[q]], 80);
+        fprintf(f, "</text>\n");
+        r++;
+    }
+    fprintf(f, "</svg>\n");
+    out_close(&os, path);
+    out_commit(&os, NULL);
+    free(seen);
+}
 /* zero-shot retrieval over the held-out images (decar_retrieval): each image against every held-out caption (top-1,
    top-5; the same caption rendered twice counts once), and the script of the caption it retrieves against its own */
-static void clip_retrieval(const vdata *v, const float *ie, const float *te, int C) {
+static void clip_retrieval(const vdata *v, const float *ie, const float *te, int C, const char *figure) {
     int i, j, nt = 0, top1 = 0, top5 = 0, script = 0, *ti = (int *)malloc((size_t)v->im.n * sizeof(int));
     int *grp, *rank, *top;
     float *qi, *kt;
@@ -2495,6 +2572,7 @@ static void clip_retrieval(const vdata *v, const float *ie, const float *te, int
            nt, 100.0 * top1 / nt, 100.0 * top5 / nt, 100.0 / nt, 100.0 * script / nt);
     printf("RESULT clip_top1 %.4f\nRESULT clip_top5 %.4f\nRESULT clip_script %.4f\n", (double)top1 / nt,
            (double)top5 / nt, (double)script / nt);
+    if (figure) clip_figure(figure, v, ti, nt, qi, kt, C);
     free(ti), free(grp), free(qi);
 }
 static void write_npy_file(const char *path, const float *x, int64_t rows, int64_t cols) {
@@ -2512,7 +2590,8 @@ static int cmd_clip(int argc, char **argv) {
                 { "lr", "1e-3", 0, 0 }, { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "quiet", "0", 0, 0 },
                 { "embed", NULL, "write every image's embedding here (.npy, n x dim): clustering and routing", 0 },
                 { "patches", NULL, "write every image's patch features here (.npy, n x 16 dim): captioners' input "
-                "(decar vtrain --features F --prefix-len 16)", 0 } };
+                "(decar vtrain --features F --prefix-len 16)", 0 },
+                { "figure", NULL, "write an SVG of held-out images and the captions they retrieve here", 0 } };
     /* clang-format on */
     int n = NOPT(o), T = 2, i, C;
     vdata v;
@@ -2525,6 +2604,7 @@ static int cmd_clip(int argc, char **argv) {
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     if (!S(o, n, "out") == !S(o, n, "model")) fail(2, "decar clip: give --out (train) or --model (use one)\n");
     if (S(o, n, "out")) out_dir_check("clip", S(o, n, "out"));
+    if (S(o, n, "figure")) out_file_check("clip", S(o, n, "figure"));
     memset(&v, 0, sizeof v);
     vdata_load(&v, REQ(o, n, "images"));
     for (i = 0; i < v.im.n; i++) T = (int)strlen(v.im.captions[i]) + 1 > T ? (int)strlen(v.im.captions[i]) + 1 : T;
@@ -2557,7 +2637,7 @@ static int cmd_clip(int argc, char **argv) {
     if (S(o, n, "patches")) pe = (float *)malloc((size_t)v.im.n * 16 * C * sizeof(float));
     if (!ie || !te || (S(o, n, "patches") && !pe)) fail(1, "decar clip: no memory for the embeddings\n");
     if (decar_clip_embed(&m, ctx, pat, ids, v.im.n, T, 64, ie, te, pe, &e)) die("clip", &e);
-    clip_retrieval(&v, ie, te, C);
+    clip_retrieval(&v, ie, te, C, S(o, n, "figure"));
     if (S(o, n, "embed")) write_npy_file(S(o, n, "embed"), ie, v.im.n, C);
     if (pe) write_npy_file(S(o, n, "patches"), pe, v.im.n, (int64_t)16 * C);
     free(pat), free(ids), free(ie), free(te), free(pe);

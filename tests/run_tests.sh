@@ -270,6 +270,9 @@ expect 2 "a pixel router given encoder features" $B/decar caption --experts $V/c
 h="{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }"; h=$(printf '%-117s' "$h")
 { printf '\x93NUMPY\x01\x00\x76\x00%s\n' "$h"; head -c 24 /dev/zero; } > $V/rows3.npy
 expect 1 "routing features with the wrong row count" $B/decar vcluster --images $B/tinyglyphs --out $V/bad --k 2 --features $V/rows3.npy
+run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --features $V/pat.npy --prefix-len 16 --steps 8 --layers 1 --dim 32 --heads 2 --batch 8 --out $V/base.safetensors --quiet 1
+run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --subset $V/shard_0.txt --features $V/pat.npy --prefix-len 16 --steps 8 --batch 8 --init $V/base.safetensors --out $V/ft0.safetensors --quiet 1
+expect 2 "a captioner fine-tuned from a base of another image input" $B/decar vtrain --images $B/tinyglyphs --steps 1 --batch 8 --init $V/base.safetensors --out $V/ft1.safetensors
 expect 2 "clip with both --out and --model" $B/decar clip --images $B/tinyglyphs --out $V/x --model $V/enc
 
 step "sanitizers: the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
