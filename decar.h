@@ -90,7 +90,8 @@
       8 clustering: spherical balanced k-means, two-stage
       9 routing: R1-R4', the router of a partition, decar_cluster_docs
      10 model: GPT with an optional image prefix, KV-cache inference, quantized weights, the device path (10c:
-        kernels written once for CUDA and for CPU loops; the model's forward, backward, AdamW and KV-cache step on it)
+        kernels written once for CUDA and for CPU loops; the model's forward, backward, AdamW and KV-cache step on it;
+        10d: CLIP, two towers of the same blocks trained by symmetric InfoNCE, and zero-shot retrieval)
      11 losses: AR cross-entropy, masked DFM corruption
      12 training: AdamW, the step, the loop
      13 checkpoints: safetensors (float or quantized), Hugging Face GPT-2
@@ -129,6 +130,8 @@
          and of their prefixes (what routing sees while generating)                        decar_router_weights
      a4  R6 SmallTalk: k* = argmin_k loss_k(prefix) under small per-cluster LMs           decar_lm_router_fn +
                                                                                          decar_router_weights
+     CLIP logits = exp(tau) I T^T (unit rows), L = (CE(logits, diag) + CE(logits^T, diag)) / 2  decar_clip_loss
+     (the paper's features: image embeddings cluster and route, patch features feed the captioners' projector)
 
    VERSION HISTORY
      0.1  first release: tensors, autograd, GPT (+ image prefix), AdamW, safetensors, data, features, k-means,
@@ -154,6 +157,9 @@
      0.6  the device path (section 10c): decar_gpt_to_device / _device / _sync / _kv_new / _kv_free, decar_device_name /
           _parse / _available; DECAR_DEVICE_CUDA with DECAR_USE_CUDA under nvcc (cuBLAS), DECAR_DEVICE_CPU_KERNELS
           elsewhere. decar_gpt gained dev. decar_crc32 is public (the CLI's PNG writer uses it). Not yet run on a GPU.
+          CLIP (section 10d): decar_clip_init / _free / _text_ids / _forward / _loss / _train_step / _embed / _save /
+          _load, decar_retrieval; ops decar_rows, decar_l2norm, decar_exp; decar_gpt_hidden (the forward without
+          the head).
 */
 #ifndef DECAR_H
 #define DECAR_H

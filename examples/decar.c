@@ -2461,10 +2461,13 @@ static void clip_train(decar_clip *m, const vdata *v, const float *pat, const in
     for (i = 0; i < v->im.n; i++)
         if (!v->test[i]) tr[nt++] = i;
     if (nt < 2) fail(1, "decar clip: %d training images: a contrastive batch needs two or more\n", nt);
+    B = B < nt ? B : nt; /* a batch of distinct images: at most the training set */
     for (s = 0; s < steps; s++) {
         float loss;
-        for (b = 0; b < B; b++) { /* B distinct images of the training set */
-            int k = tr[decar_rng_u32(&r) % (uint32_t)nt];
+        for (b = 0; b < B; b++) { /* B distinct training images: a partial Fisher-Yates shuffle */
+            int j = b + (int)(decar_rng_u32(&r) % (uint32_t)(nt - b)), k = tr[j];
+            tr[j] = tr[b];
+            tr[b] = k;
             memcpy(bp + (size_t)b * P * Dp, pat + (size_t)k * P * Dp, (size_t)P * Dp * sizeof(float));
             memcpy(bi + (size_t)b * T, ids + (size_t)k * T, (size_t)T * sizeof(int32_t));
         }

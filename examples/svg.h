@@ -217,17 +217,20 @@ static size_t png_gray(const uint8_t *img, int w, int h, uint8_t *out) {
 }
 
 /* A contact sheet: 6 images a row, each with its generated caption (green when it is exact, red otherwise), the true
-   caption in grey, and the expert that answered. At most 48 images; f NULL writes nothing. */
+   caption in grey, and the expert that answered. At most 48 images; f NULL writes nothing. The last line counts the
+   exact captions shown, so a sheet without green says so. */
 typedef struct {
     FILE *f;
+    int shown, exact;
 } sheet_t;
 static void sheet_open(sheet_t *s, FILE *f, const char *label) {
     s->f = f;
+    s->shown = s->exact = 0;
     if (!f) return;
     fprintf(f,
             "<svg xmlns='http://www.w3.org/2000/svg' width='1200' height='%d' font-family='monospace' "
             "font-size='10'>\n<rect width='100%%' height='100%%' fill='white'/>\n",
-            30 + 8 * 110);
+            50 + 8 * 110);
     fprintf(f,
             "<text x='10' y='18' font-size='13' font-family='sans-serif'>%s: held-out glyphs, the routed "
             "ensemble's greedy caption (green = exact) and the expert that answered (grey: the true caption)"
@@ -240,6 +243,8 @@ static void sheet_add(sheet_t *s, int q, const uint8_t *img, int side, const cha
     size_t pl;
     int x0 = 10 + (q % 6) * 198, y0 = 30 + (q / 6) * 110;
     if (!s->f || q >= 48 || side > 64) return;
+    s->shown++;
+    s->exact += exact != 0;
     pl = png_gray(img, side, side, png);
     fprintf(s->f,
             "<image x='%d' y='%d' width='64' height='64' style='image-rendering:pixelated' "
@@ -253,7 +258,11 @@ static void sheet_add(sheet_t *s, int q, const uint8_t *img, int side, const cha
     fprintf(s->f, "</text>\n<text x='%d' y='%d' fill='#339'>expert %d (w %.2f)</text>\n", x0 + 70, y0 + 12, expert, w);
 }
 static void sheet_close(sheet_t *s) {
-    if (s->f) fprintf(s->f, "</svg>\n");
+    if (!s->f) return;
+    fprintf(s->f,
+            "<text x='10' y='%d' font-size='12' font-family='sans-serif'>%d of %d captions shown are exact</text>\n",
+            40 + ((s->shown + 5) / 6) * 110, s->exact, s->shown);
+    fprintf(s->f, "</svg>\n");
 }
 
 #endif

@@ -1,41 +1,77 @@
 #!/bin/bash
-# pipeline_vision.sh (make demo-vision): image-conditioned experts on the glyph image-caption set.
-#   1. decar vcluster: raw-pixel features -> spherical balanced k-means -> shards + router (+ random split)
-#   2. one captioner per shard (independent processes), a dense captioner with the same total steps, a random split
-#   3. decar caption: held-out caption bits/byte and exact match, per script; an SVG contact sheet
-# Environment: GLYPHS OUT K STEPS LAYERS DIM HEADS BATCH JOBS MAXTEST; SMALL=1 for a 2-minute run.
+# pipeline_vision.sh (make demo-vision): image-conditioned experts on an image-caption set, in the paper's setting.
+#   1. decar clip: a contrastive image-text encoder pair trained on the training images and their captions; held-out
+#      retrieval; every image's embedding (clustering, routing) and patch features (the captioners' image input)
+#   2. decar vcluster twice: spherical balanced k-means of raw pixels and of the encoder's embeddings (purity, NMI)
+#   3. decar vtrain: a base captioner on a general share (a random 1/K of the training images), then from it, with
+#      equal compute: a dense captioner (all training images, STEPS), K experts per clustering and K random-split
+#      experts (STEPS / K each); the encoder is frozen (its patch features are precomputed), projector + LM train
+#   4. decar caption: held-out caption bits/byte and exact match per router, per script; a contact sheet
+# Environment: GLYPHS OUT K STEPS BASE LAYERS DIM HEADS BATCH JOBS MAXTEST CLIP_STEPS CLIP_DIM CLIP_LAYERS;
+# SMALL=1 for a run of a few minutes. Any image-caption directory in the documented format works as GLYPHS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=build/decar
 [ -x $D ] || make -s build/decar
 GLYPHS=${GLYPHS:-data/glyphs}
 if [ ! -f "$GLYPHS/captions.txt" ]; then echo "building the glyph set in $GLYPHS (Debian fonts; needs root and apt)"; bash scripts/make_glyphs.sh "$GLYPHS"; fi
-if [ -n "${SMALL:-}" ]; then DEF="4|120|2|64|4|32|200"; else DEF="4|900|3|128|4|32|400"; fi
-IFS='|' read -r dK dS dL dC dH dB dM <<< "$DEF"
-K=${K:-$dK}; STEPS=${STEPS:-$dS}; LAYERS=${LAYERS:-$dL}; DIM=${DIM:-$dC}; HEADS=${HEADS:-$dH}; BATCH=${BATCH:-$dB}; MAXTEST=${MAXTEST:-$dM}; JOBS=${JOBS:-2}
+#                   K  STEPS BASE LAYERS DIM HEADS BATCH MAXTEST CLIP_STEPS CLIP_DIM CLIP_LAYERS
+if [ -n "${SMALL:-}" ]; then DEF="4|120|40|2|64|4|32|200|60|64|1"; else DEF="4|800|300|3|128|4|32|400|600|96|2"; fi
+IFS='|' read -r dK dS dBa dL dC dH dB dM dCS dCD dCL <<< "$DEF"
+K=${K:-$dK}; STEPS=${STEPS:-$dS}; BASE=${BASE:-$dBa}; LAYERS=${LAYERS:-$dL}; DIM=${DIM:-$dC}; HEADS=${HEADS:-$dH}
+BATCH=${BATCH:-$dB}; MAXTEST=${MAXTEST:-$dM}; JOBS=${JOBS:-2}
+CLIP_STEPS=${CLIP_STEPS:-$dCS}; CLIP_DIM=${CLIP_DIM:-$dCD}; CLIP_LAYERS=${CLIP_LAYERS:-$dCL}
 OUT=${OUT:-runs/vision$([ -n "${SMALL:-}" ] && echo -small || true)}
-mkdir -p $OUT/models $OUT/logs; rm -f $OUT/results.csv
+mkdir -p $OUT/models $OUT/logs $OUT/pixels $OUT/encoder; rm -f $OUT/results.csv
 T0=$SECONDS; say() { echo "[vision $((SECONDS - T0))s] $*" >&2; }
+
+say "1. CLIP encoder pair ($CLIP_STEPS steps, d_model $CLIP_DIM, $CLIP_LAYERS layers)"
+OMP_NUM_THREADS=$JOBS $D clip --images $GLYPHS --out $OUT/clip --steps $CLIP_STEPS --dim $CLIP_DIM --layers $CLIP_LAYERS \
+  --heads 4 --batch 64 --threads $JOBS --quiet 1 --embed $OUT/embed.npy --patches $OUT/patches.npy \
+  --figure $OUT/retrieval.svg | tee $OUT/clip.log
+
+say "2. clustering: raw pixels, then the encoder's image embeddings (K = $K)"
+$D vcluster --images $GLYPHS --out $OUT/pixels --k $K | tee $OUT/clusters_pixels.log
+$D vcluster --images $GLYPHS --out $OUT/encoder --k $K --features $OUT/embed.npy | tee $OUT/clusters_encoder.log
+
+F="--images $GLYPHS --features $OUT/patches.npy --prefix-len 16"
 M="--layers $LAYERS --dim $DIM --heads $HEADS --batch $BATCH --quiet 1"
-say "clustering"
-$D vcluster --images $GLYPHS --out $OUT --k $K | tee $OUT/clusters.log
 ES=$(( STEPS / K > 0 ? STEPS / K : 1 ))
-say "dense captioner ($STEPS steps), then $K clustered + $K random-split experts ($ES steps each), $JOBS at a time"
-OMP_NUM_THREADS=$JOBS $D vtrain --images $GLYPHS $M --steps $STEPS --threads $JOBS --out $OUT/models/dense.safetensors --log $OUT/logs/dense.csv
+say "3. base captioner ($BASE steps on a random 1/$K of the training images)"
+OMP_NUM_THREADS=$JOBS $D vtrain $F $M --subset $OUT/encoder/random_0.txt --steps $BASE --threads $JOBS \
+  --out $OUT/models/base.safetensors --log $OUT/logs/base.csv
+I="--init $OUT/models/base.safetensors"
+say "   fine-tunes from the base: dense ($STEPS steps), 3 x $K experts ($ES steps each), $JOBS at a time"
+OMP_NUM_THREADS=$JOBS $D vtrain $F $M $I --steps $STEPS --threads $JOBS --out $OUT/models/dense.safetensors \
+  --log $OUT/logs/dense.csv
 for k in $(seq 0 $((K - 1))); do
-  echo "--subset $OUT/shard_$k.txt --out $OUT/models/c$k.safetensors --log $OUT/logs/c$k.csv --seed $((101 + k))"
-  echo "--subset $OUT/random_$k.txt --out $OUT/models/r$k.safetensors --log $OUT/logs/r$k.csv --seed $((101 + k))"
-done | xargs -P $JOBS -L 1 env OMP_NUM_THREADS=1 $D vtrain --images $GLYPHS $M --steps $ES --threads 1
-C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/c$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
-R=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/r$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
-say "captioning $MAXTEST held-out images per row"
-E="--images $GLYPHS --max $MAXTEST --csv $OUT/results.csv --threads $JOBS"
+  echo "--subset $OUT/encoder/shard_$k.txt --out $OUT/models/e$k.safetensors --log $OUT/logs/e$k.csv --seed $((101 + k))"
+  echo "--subset $OUT/pixels/shard_$k.txt --out $OUT/models/p$k.safetensors --log $OUT/logs/p$k.csv --seed $((101 + k))"
+  echo "--subset $OUT/encoder/random_$k.txt --out $OUT/models/r$k.safetensors --log $OUT/logs/r$k.csv --seed $((101 + k))"
+done | xargs -P $JOBS -L 1 env OMP_NUM_THREADS=1 $D vtrain $F $M $I --steps $ES --threads 1
+list() { for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/$1$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done; }
+
+say "4. captioning $MAXTEST held-out images per row"
+E="$F --max $MAXTEST --csv $OUT/results.csv --threads $JOBS"
+RE="--router $OUT/encoder/vrouter.safetensors --route-features $OUT/embed.npy"
+$D caption --experts $OUT/models/base.safetensors --route uniform --label base $E
 $D caption --experts $OUT/models/dense.safetensors --route uniform --label dense $E
-$D caption --experts $C --router $OUT/vrouter.safetensors --route top1 --route-k 1 --label clustered $E --sheet $OUT/contact_sheet.svg
-$D caption --experts $C --router $OUT/vrouter.safetensors --route cosine --route-k 2 --label clustered $E
-$D caption --experts $R --route uniform --route-k $K --label random $E
-{ echo "# decar vision: image-conditioned experts on the glyph set (held-out captions)"; echo
-  echo "Held-out images are unseen renderings (another font) of characters seen in training. Lower bits/byte is better."; echo
+$D caption --experts $(list e) $RE --route top1 --route-k 1 --label encoder-clustered $E --sheet $OUT/contact_sheet.svg
+$D caption --experts $(list e) $RE --route cosine --route-k 2 --label encoder-clustered $E
+$D caption --experts $(list p) --router $OUT/pixels/vrouter.safetensors --route top1 --route-k 1 --label pixel-clustered $E
+$D caption --experts $(list p) --router $OUT/pixels/vrouter.safetensors --route cosine --route-k 2 --label pixel-clustered $E
+$D caption --experts $(list r) --route uniform --route-k $K --label random $E
+
+{ echo "# decar vision: image-conditioned experts in the paper's setting (held-out captions)"; echo
+  echo "A CLIP-style encoder pair trained by decar ($CLIP_STEPS steps, d_model $CLIP_DIM); captioners read its frozen"
+  echo "patch features through a trained projector and are fine-tuned from one base captioner ($BASE steps on a random"
+  echo "1/$K of the training images): the dense captioner for $STEPS steps, each of $K experts for $ES steps."
+  echo "Lower bits/byte is better."; echo
+  echo "$(grep 'clip retrieval' $OUT/clip.log)"; echo
+  echo "| clustering features | purity | NMI (vs scripts) |"; echo "|---|---|---|"
+  for f in pixels encoder; do
+    awk -v f=$f '/vision clusters/ { for (i = 1; i <= NF; i++) { if ($i == "purity") p = $(i + 1); if ($i == "NMI") m = $(i + 1) } printf "| %s | %s | %s |\n", f, p, m }' $OUT/clusters_$f.log
+  done; echo
   echo "| model | router | top-k | caption bits/byte | exact match |"; echo "|---|---|---|---|---|"
   awk -F, 'NR > 1 && $4 == "all" { printf "| %s | %s | %s | %.4f | %.1f%% |\n", $1, $2, $3, $5, 100 * $6 }' $OUT/results.csv
   echo; echo "## Per script (bits/byte / exact match)"; echo
@@ -44,7 +80,7 @@ $D caption --experts $R --route uniform --route-k $K --label random $E
   printf "|---|---|"; for s in $scripts; do printf -- "---|"; done; echo
   awk -F, -v sc="$scripts" 'NR > 1 && $4 != "all" { k = $1 " | " $2 " top-" $3; if (!(k in seen)) { seen[k] = 1; ord[++n] = k } v[k, $4] = sprintf("%.2f / %.0f%%", $5, 100 * $6) }
     END { ns = split(sc, S, " "); for (i = 1; i <= n; i++) { printf "| %s |", ord[i]; for (j = 1; j <= ns; j++) printf " %s |", ((ord[i], S[j]) in v) ? v[ord[i], S[j]] : "-"; printf "\n" } }' $OUT/results.csv
-  echo; echo "Clusters vs scripts: $(head -1 $OUT/vclusters.txt)"; echo; echo '```'; tail -n +2 $OUT/vclusters.txt; echo '```'
-  echo; echo "Contact sheet: contact_sheet.svg"; } > $OUT/results.md
-say "done: $OUT/results.md, $OUT/contact_sheet.svg"
+  for f in pixels encoder; do echo; echo "Clusters of the $f features vs scripts: $(head -1 $OUT/$f/vclusters.txt)"; echo; echo '```'; tail -n +2 $OUT/$f/vclusters.txt; echo '```'; done
+  echo; echo "Figures: contact_sheet.svg (encoder-clustered experts, R1), retrieval.svg (the encoder's retrieval)"; } > $OUT/results.md
+say "done: $OUT/results.md, $OUT/contact_sheet.svg, $OUT/retrieval.svg"
 cat $OUT/results.md
