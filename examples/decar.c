@@ -2010,10 +2010,10 @@ static void write_vshards(outset *os, const char *out, const vdata *v, const dec
     char path[4096];
     { /* router file: centroids, prior, the pixel mean; shards of training image indices; a random split of equal sizes
        */
-        decar_st_tensor t[3];
+        decar_st_tensor t[5];
         void *buf;
         size_t len;
-        char meta[128];
+        char meta[256];
         int *sz = (int *)calloc((size_t)K, sizeof(int)), *perm, pos = 0;
         decar_rng r;
         for (i = 0; i < v->im.n; i++)
@@ -2023,10 +2023,13 @@ static void write_vshards(outset *os, const char *out, const vdata *v, const dec
         t[0] = decar_st_tensor_of("centroids", K, dim, C);
         t[1] = decar_st_tensor_of("prior", K, 0, rt->prior);
         t[2] = decar_st_tensor_of("pixel_mean", VSIDE * VSIDE, 0, mean);
-        snprintf(meta, sizeof meta, "\"k\":\"%d\",\"dim\":\"%d\",\"feat_seed\":\"%llu\",\"features\":\"%s\"", K, dim,
-                 (unsigned long long)seed, external ? "external" : "pixels");
+        t[3] = decar_st_tensor_of("clf_w", K, dim, rt->clf_w); /* R5's classifier (decar_router_fit) */
+        t[4] = decar_st_tensor_of("clf_b", K, 0, rt->clf_b);
+        snprintf(meta, sizeof meta,
+                 "\"k\":\"%d\",\"dim\":\"%d\",\"feat_seed\":\"%llu\",\"features\":\"%s\",\"learned\":\"%d\"", K, dim,
+                 (unsigned long long)seed, external ? "external" : "pixels", rt->clf_w && rt->clf_b);
         snprintf(path, sizeof path, "%s/vrouter.safetensors", out);
-        if (decar_st_save_mem(t, 3, meta, &buf, &len, &e)) die("router", &e);
+        if (decar_st_save_mem(t, rt->clf_w && rt->clf_b ? 5 : 3, meta, &buf, &len, &e)) die("router", &e);
         out_add(os, path, buf, len);
         perm = (int *)malloc((size_t)v->im.n * sizeof(int));
         decar_rng_seed(&r, 99);
@@ -2157,6 +2160,16 @@ static int cmd_vcluster(int argc, char **argv) {
     if (decar_router_build(&rt, Xt, nt, dim, &ko, NULL, &e)) die("vcluster", &e);
     lab = (int *)malloc((size_t)v.im.n * sizeof(int));
     for (i = 0; i < v.im.n; i++) lab[i] = decar_router_assign(&rt, X + (size_t)i * dim);
+    { /* R5, the learned router: softmax regression of the training images' features onto their shards */
+        int32_t *yt = (int32_t *)malloc((size_t)nt * sizeof(int32_t) + 4);
+        int j = 0;
+        double acc = 0;
+        for (i = 0; i < v.im.n; i++)
+            if (!v.test[i]) yt[j++] = lab[i];
+        if (decar_router_fit(&rt, Xt, yt, nt, 200, 0.05f, &acc, &e)) die("learned router", &e);
+        fprintf(stderr, "R5 (learned router): training accuracy %.3f\n", acc);
+        free(yt);
+    }
     write_vshards(&os, out, &v, &rt, mean, seed, lab, S(o, n, "features") != NULL);
     write_vstats(&os, out, &v, lab, K);
     free(mean);
@@ -2325,6 +2338,13 @@ static void vrouter_load(ens_t *E, const char *path, decar_pixel_featurizer *pf,
         decar_st_get(buf, len, "pixel_mean", *mean, VSIDE * VSIDE, &e) ||
         decar_st_get(buf, len, "prior", E->en.router.prior, K, &e))
         die("router (does its K match the experts?)", &e);
+    if (decar_meta_get(buf, len, "learned", ext, sizeof ext) == 0 && !strcmp(ext, "1")) { /* R5's classifier */
+        E->en.router.clf_w = (float *)malloc((size_t)K * dim * 4);
+        E->en.router.clf_b = (float *)malloc((size_t)K * 4);
+        if (decar_st_get(buf, len, "clf_w", E->en.router.clf_w, (int64_t)K * dim, &e) ||
+            decar_st_get(buf, len, "clf_b", E->en.router.clf_b, K, &e))
+            die("router's learned classifier", &e);
+    }
     free(buf);
     E->en.router.d = dim;
     pf->n_pixels = VSIDE * VSIDE;
@@ -2409,8 +2429,9 @@ static int caption_image(ens_t *E, decar_ctx *ctx, const vdata *v, int i, char *
 static void caption_setup(ens_t *E, const vdata *v, const char *router, const char *route, int tk,
                           decar_pixel_featurizer *pf, float **mean, vrow_feat *rf, const char *route_features) {
     int j, kind = decar_route_name(route);
-    if (kind != DECAR_ROUTE_TOP1 && kind != DECAR_ROUTE_COSINE && kind != DECAR_ROUTE_UNIFORM)
-        fail(2, "decar caption: --route must be top1, cosine or uniform\n");
+    if (kind != DECAR_ROUTE_TOP1 && kind != DECAR_ROUTE_COSINE && kind != DECAR_ROUTE_UNIFORM &&
+        kind != DECAR_ROUTE_LEARNED)
+        fail(2, "decar caption: --route must be top1, cosine, learned or uniform\n");
     memset(rf, 0, sizeof *rf);
     if (route_features) vrow_load(rf, route_features, v->im.n);
     for (j = 0; j < E->en.k; j++)
@@ -2430,6 +2451,8 @@ static void caption_setup(ens_t *E, const vdata *v, const char *router, const ch
     }
     E->en.route_every = 0;
     E->en.stop_at_eot = 1;
+    if (kind == DECAR_ROUTE_LEARNED && !E->en.router.clf_w)
+        fail(2, "decar caption: --route learned needs a router file with R5's classifier (decar vcluster fits one)\n");
     E->en.router.kind = kind;
     E->en.router.top_k = tk;
 }
@@ -2669,7 +2692,7 @@ static int cmd_caption(int argc, char **argv) {
     sheet_t sh;
     outset os;
     parse_opts(argc, argv, o, n, "caption",
-               "--experts A,B,.. --images DIR [--router R --route top1|cosine --route-k k] [--sheet out.svg]");
+               "--experts A,B,.. --images DIR [--router R --route top1|cosine|learned --route-k k] [--sheet out.svg]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     memset(&v, 0, sizeof v);
     vdata_load(&v, REQ(o, n, "images"));

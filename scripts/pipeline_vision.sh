@@ -6,7 +6,8 @@
 #   3. decar vtrain: a base captioner on a general share (a random 1/K of the training images), then from it, with
 #      equal compute: a dense captioner (all training images, STEPS), K experts per clustering and K random-split
 #      experts (STEPS / K each); the encoder is frozen (its patch features are precomputed), projector + LM train
-#   4. decar caption: held-out caption bits/byte and exact match per router, per script; a contact sheet
+#   4. decar caption: held-out caption bits/byte and exact match per router (R1 top-1 cosine, R2 top-2, R5 learned),
+#      per script; a contact sheet
 # Environment: GLYPHS OUT K STEPS BASE LAYERS DIM HEADS BATCH JOBS MAXTEST CLIP_STEPS CLIP_DIM CLIP_LAYERS;
 # SMALL=1 for a run of a few minutes. Any image-caption directory in the documented format works as GLYPHS.
 set -euo pipefail
@@ -58,6 +59,7 @@ $D caption --experts $OUT/models/base.safetensors --route uniform --label base $
 $D caption --experts $OUT/models/dense.safetensors --route uniform --label dense $E
 $D caption --experts $(list e) $RE --route top1 --route-k 1 --label encoder-clustered $E --sheet $OUT/contact_sheet.svg
 $D caption --experts $(list e) $RE --route cosine --route-k 2 --label encoder-clustered $E
+$D caption --experts $(list e) $RE --route learned --route-k 1 --label encoder-clustered $E
 $D caption --experts $(list p) --router $OUT/pixels/vrouter.safetensors --route top1 --route-k 1 --label pixel-clustered $E
 $D caption --experts $(list p) --router $OUT/pixels/vrouter.safetensors --route cosine --route-k 2 --label pixel-clustered $E
 $D caption --experts $(list r) --route uniform --route-k $K --label random $E

@@ -262,9 +262,12 @@ V=$B/vis/clip; mkdir -p $V
 run env OMP_NUM_THREADS=2 $B/decar clip --images $B/tinyglyphs --out $V/enc --steps 30 --layers 1 --dim 32 --heads 2 --batch 16 --quiet 1 --embed $V/emb.npy --patches $V/pat.npy
 run $B/decar clip --images $B/tinyglyphs --model $V/enc --embed $V/emb2.npy
 cmp -s $V/emb.npy $V/emb2.npy && echo "ok  a saved encoder pair embeds the same bits" || { echo "FAILED: the reloaded encoder embeds differently"; fails=$((fails + 1)); }
-run $B/decar vcluster --images $B/tinyglyphs --out $V --k 2 --features $V/emb.npy
+$B/decar vcluster --images $B/tinyglyphs --out $V --k 2 --features $V/emb.npy 2> $V/vcluster.log
+grep -q "R5 (learned router): training accuracy" $V/vcluster.log && echo "ok  $(grep R5 $V/vcluster.log)" || { echo "FAILED: vcluster fit no learned router"; fails=$((fails + 1)); }
 for k in 0 1; do run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --subset $V/shard_$k.txt --features $V/pat.npy --prefix-len 16 --steps 8 --layers 1 --dim 32 --heads 2 --batch 8 --out $V/c$k.safetensors --quiet 1; done
 run $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $V/vrouter.safetensors --route top1 --images $B/tinyglyphs --features $V/pat.npy --prefix-len 16 --route-features $V/emb.npy --max 8
+run $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $V/vrouter.safetensors --route learned --images $B/tinyglyphs --features $V/pat.npy --prefix-len 16 --route-features $V/emb.npy --max 8
+expect 2 "caption with an unknown router" $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $V/vrouter.safetensors --route bogus --images $B/tinyglyphs --features $V/pat.npy --prefix-len 16 --route-features $V/emb.npy --max 2
 expect 2 "an encoder-feature router without its features" $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $V/vrouter.safetensors --route top1 --images $B/tinyglyphs --features $V/pat.npy --prefix-len 16 --max 2
 expect 2 "a pixel router given encoder features" $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $B/vis/vrouter.safetensors --route top1 --images $B/tinyglyphs --features $V/pat.npy --prefix-len 16 --route-features $V/emb.npy --max 2
 h="{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }"; h=$(printf '%-117s' "$h")
