@@ -586,14 +586,16 @@ DECARDEF void decar_feat_free(decar_featurizer *f);
    features that has no function (a router built from --features needs the prompt's features from its encoder). */
 DECARDEF int decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out, decar_error *e);
 /* Raw-pixel features for images (no encoder to train first): x = pixels / 255 - mean (n_pixels), centred by the
-   training images' mean, then out = R x / |R x| with R a seeded Gaussian (dim, n_pixels), regenerated on every call
-   and never stored; a random projection keeps cosines as PCA would, without an eigen-solver. */
-DECARDEF void decar_pixel_features(const uint8_t *img, int n_pixels, const float *mean, int dim, uint64_t seed,
+   training images' mean, then out = R x / |R x| with R a seeded Gaussian (dim, n_pixels); a random projection keeps
+   cosines as PCA would, without an eigen-solver. decar_pixel_projection draws R once from its seed (stored
+   transposed, rt[p * dim + j] = R[j][p], in the order the generator draws it): only the seed need be saved. */
+DECARDEF void decar_pixel_projection(float *rt, int n_pixels, int dim, uint64_t seed);
+DECARDEF void decar_pixel_features(const uint8_t *img, int n_pixels, const float *mean, int dim, const float *rt,
                                    float *out);
 /* the same as a decar_feature_fn (user: a decar_pixel_featurizer): routing by the image in p->image, not the text */
 typedef struct decar_pixel_featurizer {
     int n_pixels, dim;
-    uint64_t seed;
+    const float *rt; /* (n_pixels, dim) from decar_pixel_projection */
     const float *mean;
     const uint8_t *image;
 } decar_pixel_featurizer;
@@ -5559,15 +5561,20 @@ DECARDEF int decar_feat_apply(const decar_featurizer *f, const uint8_t *text, in
     return DECAR_OK;
 }
 
-DECARDEF void decar_pixel_features(const uint8_t *img, int n_pixels, const float *mean, int dim, uint64_t seed,
+DECARDEF void decar_pixel_projection(float *rt, int n_pixels, int dim, uint64_t seed) {
+    int64_t i;
+    decar_rng r;
+    decar_rng_seed(&r, seed);
+    for (i = 0; i < (int64_t)n_pixels * dim; i++) rt[i] = decar_rng_normal(&r);
+}
+DECARDEF void decar_pixel_features(const uint8_t *img, int n_pixels, const float *mean, int dim, const float *rt,
                                    float *out) {
     int j, p;
-    decar_rng r;
-    decar_rng_seed(&r, seed); /* the same R for every image */
     for (j = 0; j < dim; j++) out[j] = 0.0f;
+    /* out[j] = sum_p R[j][p] x[p], x[p] = img[p] / 255 - mean[p], summed in pixel order */
     for (p = 0; p < n_pixels; p++) {
         float x = img[p] / 255.0f - mean[p];
-        for (j = 0; j < dim; j++) out[j] += x * decar_rng_normal(&r);
+        for (j = 0; j < dim; j++) out[j] += x * rt[(size_t)p * dim + j];
     }
     decar_l2_normalize(out, dim);
 }
@@ -5575,8 +5582,8 @@ DECARDEF int decar_pixel_feature_fn(void *user, const uint8_t *text, int64_t len
     const decar_pixel_featurizer *p = (const decar_pixel_featurizer *)user;
     (void)text;
     (void)len;
-    if (!p || !p->image || !p->mean) return DECAR_ERR_ARG;
-    decar_pixel_features(p->image, p->n_pixels, p->mean, p->dim, p->seed, out);
+    if (!p || !p->image || !p->mean || !p->rt) return DECAR_ERR_ARG;
+    decar_pixel_features(p->image, p->n_pixels, p->mean, p->dim, p->rt, out);
     return DECAR_OK;
 }
 

@@ -1836,6 +1836,15 @@ static void vdata_features(vdata *v, const char *path, int P) {
     v->P = P;
     v->Dp = (int)(cols / P);
 }
+typedef struct {
+    const char *caption;
+    int index;
+} vcap;
+static int vcap_cmp(const void *pa, const void *pb) {
+    const vcap *a = (const vcap *)pa, *b = (const vcap *)pb;
+    int c = strcmp(a->caption, b->caption);
+    return c ? c : (a->index > b->index) - (a->index < b->index);
+}
 static void vdata_load(vdata *v, const char *dir) {
     char p1[4096], p2[4096];
     decar_error e;
@@ -1902,17 +1911,25 @@ static void vdata_load(vdata *v, const char *dir) {
             snprintf(key, sizeof key, "%s|%s", font[i] ? font[i] : "", v->im.captions[i]);
             h[i] = decar_hash64(key, strlen(key), 7);
         }
-        for (i = 0; i < n; i++) { /* smallest-hash rendering of a caption that has >= 2 renderings */
-            int j, others = 0, smallest = 1;
-            for (j = 0; j < n; j++)
-                if (j != i && !strcmp(v->im.captions[j], v->im.captions[i])) {
-                    others++;
-                    if (h[j] < h[i]) smallest = 0;
-                }
-            if (others && smallest) {
-                v->test[i] = 1;
-                cnt[v->label[i]]++;
+        { /* smallest-hash rendering of a caption that has >= 2 renderings: sort by caption, one pass per group */
+            vcap *by = (vcap *)malloc((size_t)n * sizeof(vcap));
+            int a, b, j;
+            for (i = 0; i < n; i++) {
+                by[i].caption = v->im.captions[i];
+                by[i].index = i;
             }
+            qsort(by, (size_t)n, sizeof(vcap), vcap_cmp);
+            for (a = 0; a < n; a = b) {
+                uint64_t least = h[by[a].index];
+                for (b = a + 1; b < n && !strcmp(by[b].caption, by[a].caption); b++)
+                    if (h[by[b].index] < least) least = h[by[b].index];
+                for (j = a; j < b && b - a >= 2; j++)
+                    if (h[by[j].index] == least) {
+                        v->test[by[j].index] = 1;
+                        cnt[v->label[by[j].index]]++;
+                    }
+            }
+            free(by);
         }
         for (;;) { /* top up scripts with < 20 test images, lowest hash first, never a caption's last rendering */
             int best = -1;
@@ -2064,7 +2081,7 @@ static void write_vshards(outset *os, const char *out, const vdata *v, const dec
    returns the number of training images */
 static int vfeatures(const vdata *v, int dim, uint64_t seed, float **mean_out, float **X_out, float **Xt_out) {
     int i, j, nt = 0;
-    float *mean, *X, *Xt;
+    float *mean, *X, *Xt, *rt;
     mean = (float *)calloc(VSIDE * VSIDE, 4);
     for (i = 0; i < v->im.n; i++)
         if (!v->test[i]) {
@@ -2075,11 +2092,15 @@ static int vfeatures(const vdata *v, int dim, uint64_t seed, float **mean_out, f
     for (i = 0; i < VSIDE * VSIDE; i++) mean[i] /= nt > 0 ? nt : 1;
     X = (float *)malloc((size_t)v->im.n * dim * 4);
     Xt = (float *)malloc((size_t)nt * dim * 4);
+    rt = (float *)malloc((size_t)VSIDE * VSIDE * dim * 4);
+    if (!rt) fail(1, "decar vcluster: out of memory for a %d-dimensional pixel projection\n", dim);
+    decar_pixel_projection(rt, VSIDE * VSIDE, dim, seed);
     for (i = 0, j = 0; i < v->im.n; i++) {
-        decar_pixel_features(v->im.pixels + (size_t)i * VSIDE * VSIDE, VSIDE * VSIDE, mean, dim, seed,
+        decar_pixel_features(v->im.pixels + (size_t)i * VSIDE * VSIDE, VSIDE * VSIDE, mean, dim, rt,
                              X + (size_t)i * dim);
         if (!v->test[i]) memcpy(Xt + (size_t)j++ * dim, X + (size_t)i * dim, (size_t)dim * 4);
     }
+    free(rt);
     *mean_out = mean;
     *X_out = X;
     *Xt_out = Xt;
@@ -2349,8 +2370,14 @@ static void vrouter_load(ens_t *E, const char *path, decar_pixel_featurizer *pf,
     E->en.router.d = dim;
     pf->n_pixels = VSIDE * VSIDE;
     pf->dim = dim;
-    pf->seed = strtoull(vv, NULL, 10);
     pf->mean = *mean;
+    pf->rt = NULL;
+    if (!external) { /* the projection, drawn once from the router's seed */
+        float *rt = (float *)malloc((size_t)VSIDE * VSIDE * dim * 4);
+        if (!rt) fail(1, "decar caption: out of memory for a %d-dimensional pixel projection\n", dim);
+        decar_pixel_projection(rt, VSIDE * VSIDE, dim, strtoull(vv, NULL, 10));
+        pf->rt = rt;
+    }
     E->feat.dim = dim;
     E->feat.fn = external ? vrow_feature : decar_pixel_feature_fn;
     E->feat.user = external ? (void *)rf : (void *)pf;
@@ -2695,6 +2722,7 @@ static int cmd_caption(int argc, char **argv) {
                "--experts A,B,.. --images DIR [--router R --route top1|cosine|learned --route-k k] [--sheet out.svg]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     memset(&v, 0, sizeof v);
+    memset(&pf, 0, sizeof pf);
     vdata_load(&v, REQ(o, n, "images"));
     vdata_features(&v, S(o, n, "features"), (int)I(o, n, "prefix-len", 1, 4096));
     if (S(o, n, "sheet")) out_file_check("caption", S(o, n, "sheet"));
@@ -2730,6 +2758,7 @@ static int cmd_caption(int argc, char **argv) {
            S(o, n, "route"), tk, st[0].bits / st[0].bytes, 100 * st[0].exact / nt, nt);
     if (S(o, n, "csv")) cap_csv(S(o, n, "csv"), S(o, n, "label"), S(o, n, "route"), tk, &v, st);
     free(mean);
+    free((void *)pf.rt);
     free(st);
     free(rf.X);
     E.have_router = 1; /* vrouter_load's centroids and prior go with the router */

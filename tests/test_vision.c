@@ -192,6 +192,29 @@ int main(void) {
         CHECK(decar_images_load(&im, "build/none.bin", "build/cap2.txt", 4, &e) != 0 && strstr(e.msg, "cannot open"),
               "missing file: %s", e.msg);
     }
+    { /* raw-pixel features: out = R x / |R x|, R (dim, n_pixels) the seed's normals drawn pixel by pixel */
+        enum { NP = 50, DM = 7 };
+        uint8_t img[NP];
+        float mean[NP], rt[NP * DM], out[DM], out2[DM];
+        double ref[DM] = { 0 }, nrm = 0, err = 0;
+        decar_rng r;
+        int p, j;
+        for (p = 0; p < NP; p++) {
+            img[p] = (uint8_t)(p * 37 % 256);
+            mean[p] = 0.01f * p;
+        }
+        decar_pixel_projection(rt, NP, DM, 42);
+        decar_pixel_features(img, NP, mean, DM, rt, out);
+        decar_rng_seed(&r, 42);
+        for (p = 0; p < NP; p++)
+            for (j = 0; j < DM; j++) ref[j] += (img[p] / 255.0 - mean[p]) * decar_rng_normal(&r);
+        for (j = 0; j < DM; j++) nrm += ref[j] * ref[j];
+        for (j = 0; j < DM; j++) err = fmax(err, fabs(out[j] - ref[j] / sqrt(nrm)));
+        CHECK(err < 1e-5, "pixel features against R x / |R x| in double: max error %g", err);
+        decar_pixel_projection(rt, NP, DM, 43);
+        decar_pixel_features(img, NP, mean, DM, rt, out2);
+        CHECK(fabs(out2[0] - out[0]) > 1e-4, "another seed, another projection");
+    }
     { /* a tiny synthetic image-caption set for the command-line test in run_tests.sh: bars and boxes */
         FILE *fi = fopen("build/tinyglyphs/images_32x32_u8.bin", "wb"),
              *fc = fopen("build/tinyglyphs/captions.txt", "w");
