@@ -5374,16 +5374,17 @@ DECARDEF int decar_images_parse(decar_images *im, const void *pixels, size_t n_p
     im->n = n;
     im->side = side;
     for (k = 0, s = captions; k < n; k++) {
-        size_t left = caption_bytes - (size_t)(s - captions), m = 0;
+        size_t left = caption_bytes - (size_t)(s - captions), m = 0, keep;
         while (m < left && s[m] != '\n') m++;
-        im->captions[k] = (char *)DECAR_MALLOC(m + 1);
+        keep = m > 0 && s[m - 1] == '\r' ? m - 1 : m; /* CRLF files: the caption without its '\r' */
+        im->captions[k] = (char *)DECAR_MALLOC(keep + 1);
         if (!im->captions[k]) {
             im->n = k;
             decar_images_free(im);
             DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
         }
-        memcpy(im->captions[k], s, m);
-        im->captions[k][m] = 0;
+        memcpy(im->captions[k], s, keep);
+        im->captions[k][keep] = 0;
         s += m < left ? m + 1 : m;
     }
     return DECAR_OK;

@@ -1791,11 +1791,11 @@ static int cmd_plot(int argc, char **argv) {
 }
 
 /* ---- vision: image-conditioned experts (LLaVA-style prefix) ----------------------------------------------------
-   Data: a directory with images_32x32_u8.bin, captions.txt, labels.txt (the script of each image) and meta.tsv
-   (index, codepoint, char, label, font, caption). Held-out rule: for every caption rendered in >= 2 fonts, its
-   rendering with the smallest hash(font, caption) is a test image (an unseen rendering of a seen character); a
-   script left with fewer than 20 test images (Han has one font) gets hash-chosen images (unseen characters) up to
-   20, so every script is in the test set. Features for clustering and routing: the image's pixels, centered by the
+   Data: a directory with images_32x32_u8.bin (n x 32 x 32 bytes), captions.txt (n lines, LF or CRLF), and optional
+   labels.txt (the script of each image; at most 32 names) and meta.tsv (index, codepoint, char, label, font,
+   caption). Held-out rule: of the images that share a caption (>= 2), the one with the smallest hash(font, caption),
+   the first on ties, is a test image (an unseen rendering of a seen character); a script left with fewer than 20
+   test images gets hash-chosen images (unseen characters) up to 20, so every script is in the test set. Features for clustering and routing: the image's pixels, centered by the
    training mean, through a seeded random Gaussian projection to dim, L2-normalised (raw-pixel features: no encoder
    to train first, and the router is one matrix-vector product; a random projection keeps cosines like PCA would
    without an eigen-solver). */
@@ -1913,21 +1913,20 @@ static void vdata_load(vdata *v, const char *dir) {
         }
         { /* smallest-hash rendering of a caption that has >= 2 renderings: sort by caption, one pass per group */
             vcap *by = (vcap *)malloc((size_t)n * sizeof(vcap));
-            int a, b, j;
+            int a, b;
             for (i = 0; i < n; i++) {
                 by[i].caption = v->im.captions[i];
                 by[i].index = i;
             }
             qsort(by, (size_t)n, sizeof(vcap), vcap_cmp);
-            for (a = 0; a < n; a = b) {
-                uint64_t least = h[by[a].index];
+            for (a = 0; a < n; a = b) { /* by[a..b) share a caption, in index order: the first of least hash */
+                int pick = by[a].index;
                 for (b = a + 1; b < n && !strcmp(by[b].caption, by[a].caption); b++)
-                    if (h[by[b].index] < least) least = h[by[b].index];
-                for (j = a; j < b && b - a >= 2; j++)
-                    if (h[by[j].index] == least) {
-                        v->test[by[j].index] = 1;
-                        cnt[v->label[by[j].index]]++;
-                    }
+                    if (h[by[b].index] < h[pick]) pick = by[b].index;
+                if (b - a >= 2) {
+                    v->test[pick] = 1;
+                    cnt[v->label[pick]]++;
+                }
             }
             free(by);
         }
@@ -2398,7 +2397,7 @@ static void cap_csv(const char *path, const char *label, const char *route, int 
     int j;
     fprintf(csv, "%s,%s,%d,all,%.5f,%.4f,%d\n", label, route, tk, s[0].bits / s[0].bytes, s[0].exact / s[0].n,
             (int)s[0].n);
-    for (j = 0; j < v->n_labels; j++) {
+    for (j = 0; j < v->n_labels && v->n_labels > 1; j++) { /* per script, where there are scripts */
         const capstat *t = &s[j + 1];
         if (t->n > 0)
             fprintf(csv, "%s,%s,%d,%s,%.5f,%.4f,%d\n", label, route, tk, v->names[j], t->bits / t->bytes,
@@ -2408,10 +2407,11 @@ static void cap_csv(const char *path, const char *label, const char *route, int 
 }
 
 /* Image i under the routed ensemble (routing reads the image through the pixel featurizer): its caption's bits by
-   teacher forcing under sum_k w_k p_k, and the greedy caption gen from the same mixture. Returns 1 on an exact match.
- */
-static int caption_image(ens_t *E, decar_ctx *ctx, const vdata *v, int i, char *gen, double *bits, int *best,
-                         double *wb) {
+   teacher forcing under sum_k w_k p_k over *scored bytes, and the greedy caption gen from the same mixture. A caption
+   longer than the routed experts' context is scored on the bytes that fit (as vtrain trained on them); *scored says
+   how many. Returns 1 on an exact match. */
+static int caption_image(ens_t *E, decar_ctx *ctx, const vdata *v, int i, char *gen, double *bits, int *scored,
+                         int *best, double *wb) {
     const char *cap = v->im.captions[i];
     int K = E->en.k, L = (int)strlen(cap), T = L + 1, t, j, len, n_new;
     float *pre = (float *)malloc((size_t)v->P * v->Dp * 4);
@@ -2420,21 +2420,17 @@ static int caption_image(ens_t *E, decar_ctx *ctx, const vdata *v, int i, char *
     decar_error e;
     vprefix(v, i, pre);
     if (decar_ensemble_route(&E->en, NULL, 0, w, &e)) die("caption", &e);
+    for (j = 0; j < K; j++) /* T <= every routed expert's context after its prefix */
+        if (w[j] > 0 && T + v->P > E->en.experts[j]->cfg.seq_len) T = E->en.experts[j]->cfg.seq_len - v->P;
+    if (T < 1) fail(1, "decar caption: the experts' context holds no caption after %d prefix positions\n", v->P);
     for (t = 0; t < T; t++) { /* ids [EOT, caption], targets [caption, EOT] */
         ids[t] = t == 0 ? DECAR_TOK_EOT : (uint8_t)cap[t - 1];
         tg[t] = t < L ? (uint8_t)cap[t] : DECAR_TOK_EOT;
     }
-    for (j = 0; j < K; j++)
-        if (w[j] > 0 && T + v->P > E->en.experts[j]->cfg.seq_len) {
-            fprintf(stderr,
-                    "decar caption: image %d's caption (%d bytes) does not fit expert %d's context of %d after %d "
-                    "prefix positions\n",
-                    i, L, j, E->en.experts[j]->cfg.seq_len, v->P);
-            exit(1);
-        }
     if (decar_ensemble_score_seq(&E->en, ctx, pre, ids, tg, T, w, nll, &e)) die("caption", &e);
+    *scored = T < L ? T : L;
     *bits = 0;
-    for (t = 0; t < L; t++) *bits += nll[t] / log(2.0);
+    for (t = 0; t < *scored; t++) *bits += nll[t] / log(2.0);
     /* the greedy caption, through the library's one generation loop */
     *best = 0;
     for (j = 1; j < K; j++) *best = w[j] > w[*best] ? j : *best;
@@ -2708,7 +2704,7 @@ static int cmd_caption(int argc, char **argv) {
                 { "max", "0", "caption at most this many test images (0: all)", 0 }, { "threads", "0", 0, 0 },
                 { "features", NULL, 0, 0 }, { "prefix-len", "1", 0, 0 }, { "route-features", NULL, 0, 0 } };
     /* clang-format on */
-    int n = NOPT(o), i, q, nt = 0, tk, maxn;
+    int n = NOPT(o), i, q, nt = 0, tk, maxn, cut = 0;
     vdata v;
     ens_t E;
     decar_pixel_featurizer pf;
@@ -2740,11 +2736,12 @@ static int cmd_caption(int argc, char **argv) {
     for (i = 0, q = 0; i < v.im.n && q < nt; i++) {
         char gen[128];
         double bits, wb;
-        int best, ex, lb = v.label[i] + 1, L = (int)strlen(v.im.captions[i]);
+        int best, ex, lb = v.label[i] + 1, L;
         if (!v.test[i]) continue;
         pf.image = v.im.pixels + (size_t)i * VSIDE * VSIDE;
         rf.row = i;
-        ex = caption_image(&E, ctx, &v, i, gen, &bits, &best, &wb);
+        ex = caption_image(&E, ctx, &v, i, gen, &bits, &L, &best, &wb);
+        cut += L < (int)strlen(v.im.captions[i]);
         capstat_add(&st[0], bits, L, ex);
         capstat_add(&st[lb], bits, L, ex);
         sheet_add(&sh, q++, pf.image, VSIDE, gen, v.im.captions[i], ex, best, wb);
@@ -2756,6 +2753,9 @@ static int cmd_caption(int argc, char **argv) {
     }
     printf("%-14s %-7s top-%d: caption %.4f bits/byte, exact match %.1f%% (%d held-out images)\n", S(o, n, "label"),
            S(o, n, "route"), tk, st[0].bits / st[0].bytes, 100 * st[0].exact / nt, nt);
+    if (cut)
+        fprintf(stderr, "decar caption: %d captions longer than the experts' context were scored on their first bytes\n",
+                cut);
     if (S(o, n, "csv")) cap_csv(S(o, n, "csv"), S(o, n, "label"), S(o, n, "route"), tk, &v, st);
     free(mean);
     free((void *)pf.rt);

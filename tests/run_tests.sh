@@ -257,6 +257,15 @@ expect 2 "captioner fed another prefix shape" $B/decar caption --experts $B/vis/
 printf 'A\nB\n' > $B/vis/captions.txt; head -c 1500 $B/tinyglyphs/images_32x32_u8.bin > $B/vis/images_32x32_u8.bin
 expect 1 "image file of a bad size" $B/decar vtrain --images $B/vis --steps 1
 
+# another image-caption set: no labels or meta, CRLF line ends, captions longer than the captioner's context
+U=$B/vis/unlabelled; mkdir -p $U; cp $B/tinyglyphs/images_32x32_u8.bin $U/
+awk '{ c = $0; if (NR % 10 == 1) { c = ""; for (i = 0; i < 30; i++) c = c "long caption "; } printf "%s\r\n", c }' $B/tinyglyphs/captions.txt > $U/captions.txt
+run env OMP_NUM_THREADS=2 $B/decar vtrain --images $U --steps 4 --layers 1 --dim 32 --heads 2 --batch 8 --out $U/c.safetensors --quiet 1
+$B/decar caption --experts $U/c.safetensors --route uniform --images $U --csv $U/r.csv > $U/out.txt 2> $U/err.txt
+if grep -q "captions longer than the experts' context were scored" $U/err.txt && [ $(grep -c ",all," $U/r.csv) -eq 1 ] &&
+  ! grep -q $'\r' $U/out.txt; then echo "ok  an unlabelled CRLF set with over-long captions: $(cat $U/out.txt)"
+else echo "FAILED: unlabelled CRLF set: $(cat $U/err.txt $U/r.csv | head -5)"; fails=$((fails + 1)); fi
+
 step "CLIP: a contrastive image-text encoder pair, its retrieval, its embeddings as routing and captioning features"
 V=$B/vis/clip; mkdir -p $V
 run env OMP_NUM_THREADS=2 $B/decar clip --images $B/tinyglyphs --out $V/enc --steps 30 --layers 1 --dim 32 --heads 2 --batch 16 --quiet 1 --embed $V/emb.npy --patches $V/pat.npy

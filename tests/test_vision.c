@@ -178,6 +178,13 @@ int main(void) {
         CHECK(decar_images_load(&im, "build/img_ok.bin", "build/cap3.txt", 4, &e) == 0 && im.n == 3 &&
                   !strcmp(im.captions[2], "C"),
               "reader: %s", e.msg);
+        decar_images_free(&im);
+        f = fopen("build/cap3.txt", "wb");
+        fputs("A\r\n\r\nC\r", f); /* CRLF line ends, an empty caption, no final newline */
+        fclose(f);
+        CHECK(decar_images_load(&im, "build/img_ok.bin", "build/cap3.txt", 4, &e) == 0 && im.n == 3 &&
+                  !strcmp(im.captions[0], "A") && !strcmp(im.captions[1], "") && !strcmp(im.captions[2], "C"),
+              "CRLF captions lose their carriage returns: %s", e.msg);
         decar_image_patches(im.pixels + 16, 4, 2, patches);
         CHECK(fabs(patches[0] - (80 / 255.0f - 0.5f)) < 1e-6 && fabs(patches[4] - (90 / 255.0f - 0.5f)) < 1e-6,
               "patches are row-major 2x2 tiles");
