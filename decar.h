@@ -5746,6 +5746,63 @@ static void decar__radix_sort64(uint64_t *key, uint64_t *tmp, int64_t n, int lo)
     }
     if (key != out) memcpy(out, key, (size_t)n * sizeof(uint64_t));
 }
+/* The greedy capacitated assignment without sorting all N K pairs: lab[i] for S (N, K), capacity cap, cnt (K) the
+   sizes. The greedy takes pairs in ascending key (decar__sim_key) and gives a free point to a non-full cluster.
+   Lazily: every free point holds one candidate, its best pair to a cluster that was not full when it was chosen;
+   the candidates are the N best pairs (radix-sorted, key[0..N), tmp the same size) merged with a min-heap (heap,
+   N) of the candidates of bumped points. The smallest candidate is the next pair the full sort would act on (pairs
+   of taken points and of full clusters change nothing, and full clusters stay full), so the labels are the same;
+   the work is O(N K) to find the best pairs plus O(log N) per bump instead of sorting N K keys. */
+static void decar__heap_push(uint64_t *h, int64_t *n, uint64_t v) {
+    int64_t i = (*n)++;
+    while (i > 0 && h[(i - 1) / 2] > v) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = v;
+}
+static uint64_t decar__heap_pop(uint64_t *h, int64_t *n) {
+    uint64_t top = h[0], v = h[--(*n)];
+    int64_t i = 0, c;
+    while ((c = 2 * i + 1) < *n) {
+        if (c + 1 < *n && h[c + 1] < h[c]) c++;
+        if (v <= h[c]) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = v;
+    return top;
+}
+/* the smallest key of point i's pairs to clusters with cnt < cap (cnt NULL: all clusters) */
+static uint64_t decar__best_pair(const float *S, int64_t i, int K, const int32_t *cnt, int64_t cap) {
+    uint64_t best = UINT64_MAX;
+    int k;
+    for (k = 0; k < K; k++) {
+        uint64_t key = decar__sim_key(S[i * K + k], (uint32_t)(i * K + k));
+        if ((!cnt || cnt[k] < cap) && key < best) best = key;
+    }
+    return best;
+}
+static void decar__balanced_assign(const float *S, int64_t N, int K, int64_t cap, int32_t *lab, int32_t *cnt,
+                                   uint64_t *key, uint64_t *tmp, uint64_t *heap) {
+    int64_t i, pos = 0, nh = 0, placed = 0;
+    DECAR__PAR_FOR_IF(N * K >= 65536)
+    for (i = 0; i < N; i++) key[i] = decar__best_pair(S, i, K, NULL, 0);
+    decar__radix_sort64(key, tmp, N, 4); /* made in index order: the similarity half orders ties by index */
+    memset(cnt, 0, (size_t)K * sizeof(int32_t));
+    for (i = 0; i < N; i++) lab[i] = -1;
+    while (placed < N) {
+        uint64_t c = pos < N && (nh == 0 || key[pos] < heap[0]) ? key[pos++] : decar__heap_pop(heap, &nh);
+        int64_t p = (int64_t)(c & 0xFFFFFFFFu), pi = p / K;
+        int pk = (int)(p % K);
+        if (cnt[pk] < cap) {
+            lab[pi] = pk;
+            cnt[pk]++;
+            placed++;
+        } else /* bumped: its best pair among the clusters not yet full (N <= K cap: one exists) */
+            decar__heap_push(heap, &nh, decar__best_pair(S, pi, K, cnt, cap));
+    }
+}
 DECARDEF int decar_nearest(const float *x, const float *cen, int k, int d) {
     int j, best = 0;
     float bs = -INFINITY;
@@ -5769,10 +5826,10 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
                           int32_t *lab, decar_error *e) {
     float *S = (float *)DECAR_MALLOC((size_t)(N * K) * sizeof(float)),
           *dist = (float *)DECAR_MALLOC((size_t)N * sizeof(float));
-    uint64_t *pairs = balanced ? (uint64_t *)DECAR_MALLOC((size_t)(N * K) * 2 * sizeof(uint64_t)) : NULL;
+    uint64_t *pairs = balanced ? (uint64_t *)DECAR_MALLOC((size_t)N * 3 * sizeof(uint64_t)) : NULL;
     int32_t *cnt = (int32_t *)DECAR_MALLOC((size_t)K * sizeof(int32_t));
     int64_t i, cap = (N + K - 1) / K;
-    int it, j;
+    int it, j, nb;
     decar_rng r;
     if (balanced && N * K > (int64_t)UINT32_MAX) {
         decar__free_n(4, (void *)S, (void *)dist, (void *)pairs, (void *)cnt);
@@ -5814,25 +5871,9 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
     for (it = 0; it < iters; it++) {
         int64_t changed = 0;
         decar_gemm(S, K, X, d, 1, C, 1, d, NULL, N, K, d, 0); /* S = X C^T */
-        if (balanced) { /* every (point, cluster) pair, best cosine first; a point takes its first non-full cluster */
-            int64_t np = N * K, q;
+        if (balanced) { /* the (point, cluster) pairs, best cosine first; a point takes its first non-full cluster */
             int32_t *nl = (int32_t *)dist; /* reuse as new labels */
-            int64_t placed = 0;
-            DECAR__PAR_FOR_IF(np >= 65536)
-            for (q = 0; q < np; q++) pairs[q] = decar__sim_key(S[q], (uint32_t)q);
-            /* the keys are made in index order: sorting the similarity half (4 passes) orders ties by index too */
-            decar__radix_sort64(pairs, pairs + np, np, 4);
-            memset(cnt, 0, (size_t)K * sizeof(int32_t));
-            for (i = 0; i < N; i++) nl[i] = -1;
-            for (q = 0; q < np && placed < N; q++) { /* done when every point has its cluster */
-                int64_t pi = (int64_t)(pairs[q] & 0xFFFFFFFFu) / K;
-                int pk = (int)((int64_t)(pairs[q] & 0xFFFFFFFFu) % K);
-                if (nl[pi] < 0 && cnt[pk] < cap) {
-                    nl[pi] = pk;
-                    cnt[pk]++;
-                    placed++;
-                }
-            }
+            decar__balanced_assign(S, N, K, cap, nl, cnt, pairs, pairs + N, pairs + 2 * N);
             for (i = 0; i < N; i++) {
                 if (nl[i] != lab[i]) changed++;
                 lab[i] = nl[i];
@@ -5868,13 +5909,18 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
                     changed++;
                 }
             }
-        /* mu_k = normalise(sum_{a_i = k} x_i): the spherical mean */
+        /* mu_k = normalise(sum_{a_i = k} x_i): the spherical mean. Each thread sums one contiguous range of columns
+           (X is read once in all); each sum runs over i in order, so the bits do not depend on the thread count */
         memset(C, 0, (size_t)K * d * sizeof(float));
-        for (i = 0; i < N; i++) {
-            int64_t q;
-            float *c = C + (int64_t)lab[i] * d;
-            const float *x = X + i * d;
-            for (q = 0; q < d; q++) c[q] += x[q];
+        nb = decar_get_threads() < (d + 15) / 16 ? decar_get_threads() : (d + 15) / 16;
+        DECAR__PAR_FOR_IF(N * d >= 65536)
+        for (j = 0; j < nb; j++) {
+            int64_t q, q0 = (int64_t)d * j / nb, q1 = (int64_t)d * (j + 1) / nb, ii;
+            for (ii = 0; ii < N; ii++) {
+                float *c = C + (int64_t)lab[ii] * d;
+                const float *x = X + ii * d;
+                for (q = q0; q < q1; q++) c[q] += x[q];
+            }
         }
         for (j = 0; j < K; j++) decar_l2_normalize(C + (int64_t)j * d, d);
         if (!changed) {

@@ -1795,10 +1795,10 @@ static int cmd_plot(int argc, char **argv) {
    labels.txt (the script of each image; at most 32 names) and meta.tsv (index, codepoint, char, label, font,
    caption). Held-out rule: of the images that share a caption (>= 2), the one with the smallest hash(font, caption),
    the first on ties, is a test image (an unseen rendering of a seen character); a script left with fewer than 20
-   test images gets hash-chosen images (unseen characters) up to 20, so every script is in the test set. Features for clustering and routing: the image's pixels, centered by the
-   training mean, through a seeded random Gaussian projection to dim, L2-normalised (raw-pixel features: no encoder
-   to train first, and the router is one matrix-vector product; a random projection keeps cosines like PCA would
-   without an eigen-solver). */
+   test images gets hash-chosen images (unseen characters) up to 20, so every script is in the test set. Features for
+   clustering and routing: the image's pixels, centered by the training mean, through a seeded random Gaussian
+   projection to dim, L2-normalised (raw-pixel features: no encoder to train first, and the router is one matrix-vector
+   product; a random projection keeps cosines like PCA would without an eigen-solver). */
 #define VSIDE 32
 #define VPATCH 8
 typedef struct {
@@ -2695,6 +2695,26 @@ static int cmd_clip(int argc, char **argv) {
     decar_images_free(&v.im);
     return 0;
 }
+/* the first nt held-out images captioned: totals in st[0], per script in st[1 + label], the sheet; returns how many
+   captions were cut to the context */
+static int caption_all(ens_t *E, decar_ctx *ctx, const vdata *v, int nt, decar_pixel_featurizer *pf, vrow_feat *rf,
+                       capstat *st, sheet_t *sh) {
+    int i, q, cut = 0;
+    for (i = 0, q = 0; i < v->im.n && q < nt; i++) {
+        char gen[128];
+        double bits, wb;
+        int best, ex, lb = v->label[i] + 1, L;
+        if (!v->test[i]) continue;
+        pf->image = v->im.pixels + (size_t)i * VSIDE * VSIDE;
+        rf->row = i;
+        ex = caption_image(E, ctx, v, i, gen, &bits, &L, &best, &wb);
+        cut += L < (int)strlen(v->im.captions[i]);
+        capstat_add(&st[0], bits, L, ex);
+        capstat_add(&st[lb], bits, L, ex);
+        sheet_add(sh, q++, pf->image, VSIDE, gen, v->im.captions[i], ex, best, wb);
+    }
+    return cut;
+}
 static int cmd_caption(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "experts", NULL, 0, 0 }, { "router", NULL, 0, 0 }, { "route", "top1", 0, 0 },
@@ -2704,7 +2724,7 @@ static int cmd_caption(int argc, char **argv) {
                 { "max", "0", "caption at most this many test images (0: all)", 0 }, { "threads", "0", 0, 0 },
                 { "features", NULL, 0, 0 }, { "prefix-len", "1", 0, 0 }, { "route-features", NULL, 0, 0 } };
     /* clang-format on */
-    int n = NOPT(o), i, q, nt = 0, tk, maxn, cut = 0;
+    int n = NOPT(o), i, nt = 0, tk, maxn, cut;
     vdata v;
     ens_t E;
     decar_pixel_featurizer pf;
@@ -2733,19 +2753,7 @@ static int cmd_caption(int argc, char **argv) {
     st = (capstat *)calloc((size_t)v.n_labels + 1, sizeof(capstat));
     memset(&os, 0, sizeof os);
     sheet_open(&sh, S(o, n, "sheet") ? out_text(&os) : NULL, S(o, n, "label"));
-    for (i = 0, q = 0; i < v.im.n && q < nt; i++) {
-        char gen[128];
-        double bits, wb;
-        int best, ex, lb = v.label[i] + 1, L;
-        if (!v.test[i]) continue;
-        pf.image = v.im.pixels + (size_t)i * VSIDE * VSIDE;
-        rf.row = i;
-        ex = caption_image(&E, ctx, &v, i, gen, &bits, &L, &best, &wb);
-        cut += L < (int)strlen(v.im.captions[i]);
-        capstat_add(&st[0], bits, L, ex);
-        capstat_add(&st[lb], bits, L, ex);
-        sheet_add(&sh, q++, pf.image, VSIDE, gen, v.im.captions[i], ex, best, wb);
-    }
+    cut = caption_all(&E, ctx, &v, nt, &pf, &rf, st, &sh);
     sheet_close(&sh);
     if (sh.f) {
         out_close(&os, S(o, n, "sheet"));
@@ -2754,8 +2762,8 @@ static int cmd_caption(int argc, char **argv) {
     printf("%-14s %-7s top-%d: caption %.4f bits/byte, exact match %.1f%% (%d held-out images)\n", S(o, n, "label"),
            S(o, n, "route"), tk, st[0].bits / st[0].bytes, 100 * st[0].exact / nt, nt);
     if (cut)
-        fprintf(stderr, "decar caption: %d captions longer than the experts' context were scored on their first bytes\n",
-                cut);
+        fprintf(stderr,
+                "decar caption: %d captions longer than the experts' context were scored on their first bytes\n", cut);
     if (S(o, n, "csv")) cap_csv(S(o, n, "csv"), S(o, n, "label"), S(o, n, "route"), tk, &v, st);
     free(mean);
     free((void *)pf.rt);

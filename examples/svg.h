@@ -12,20 +12,47 @@ typedef struct {
 } series;
 
 /* s with XML's special characters escaped, cut to max characters ("..." marks a cut) */
+/* the length of the valid UTF-8 sequence at s (1-4; no overlongs, surrogates or code points past U+10FFFF), or 0 */
+static int utf8_len(const unsigned char *s) {
+    int n, k;
+    unsigned cp;
+    if (s[0] < 0x80) return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        n = 2, cp = s[0] & 0x1F;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+        n = 3, cp = s[0] & 0x0F;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+        n = 4, cp = s[0] & 0x07;
+    else
+        return 0;
+    for (k = 1; k < n; k++) {
+        if ((s[k] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[k] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+/* s as XML text, at most max characters then "...": escapes, and any byte that is not valid UTF-8 or is a control
+   character XML forbids becomes U+FFFD (a model's greedy caption may be any bytes; the SVG must stay valid) */
 static void xml_text(FILE *f, const char *s, int max) {
-    int i;
-    for (i = 0; s[i] && i < max; i++) {
-        char c = s[i];
-        if (c == '<')
+    const unsigned char *u = (const unsigned char *)s;
+    int chars = 0, n;
+    for (; *u && chars < max; u += n, chars++) {
+        n = utf8_len(u);
+        if (n == 0 || (*u < 0x20 && *u != '\t')) {
+            fputs("\xEF\xBF\xBD", f);
+            n = 1;
+        } else if (*u == '<')
             fputs("&lt;", f);
-        else if (c == '>')
+        else if (*u == '>')
             fputs("&gt;", f);
-        else if (c == '&')
+        else if (*u == '&')
             fputs("&amp;", f);
         else
-            fputc(c, f);
+            fwrite(u, 1, (size_t)n, f);
     }
-    if (s[i]) fputs("...", f);
+    if (*u) fputs("...", f);
 }
 
 /* what a plot shows besides its lines: titles, a logarithmic x axis (ticks at powers of ten), a dashed horizontal
@@ -231,11 +258,10 @@ static void sheet_open(sheet_t *s, FILE *f, const char *label) {
             "<svg xmlns='http://www.w3.org/2000/svg' width='1200' height='%d' font-family='monospace' "
             "font-size='10'>\n<rect width='100%%' height='100%%' fill='white'/>\n",
             50 + 8 * 110);
-    fprintf(f,
-            "<text x='10' y='18' font-size='13' font-family='sans-serif'>%s: held-out glyphs, the routed "
-            "ensemble's greedy caption (green = exact) and the expert that answered (grey: the true caption)"
-            "</text>\n",
-            label);
+    fprintf(f, "<text x='10' y='18' font-size='13' font-family='sans-serif'>");
+    xml_text(f, label, 40);
+    fprintf(f, ": held-out images, the routed ensemble's greedy caption (green = exact) and the expert that answered "
+               "(grey: the true caption)</text>\n");
 }
 static void sheet_add(sheet_t *s, int q, const uint8_t *img, int side, const char *gen, const char *truth, int exact,
                       int expert, double w) {

@@ -258,10 +258,11 @@ printf 'A\nB\n' > $B/vis/captions.txt; head -c 1500 $B/tinyglyphs/images_32x32_u
 expect 1 "image file of a bad size" $B/decar vtrain --images $B/vis --steps 1
 
 # another image-caption set: no labels or meta, CRLF line ends, captions longer than the captioner's context
-U=$B/vis/unlabelled; mkdir -p $U; cp $B/tinyglyphs/images_32x32_u8.bin $U/
-awk '{ c = $0; if (NR % 10 == 1) { c = ""; for (i = 0; i < 30; i++) c = c "long caption "; } printf "%s\r\n", c }' $B/tinyglyphs/captions.txt > $U/captions.txt
+U=$B/vis/unlabelled; rm -rf $U; mkdir -p $U; cp $B/tinyglyphs/images_32x32_u8.bin $U/
+awk '{ c = $0; if (NR % 10 == 1) { c = ""; for (i = 0; i < 30; i++) c = c "long caption "; } if (NR % 10 == 2) c = "bad \377\001 <&> \303"; printf "%s\r\n", c }' $B/tinyglyphs/captions.txt > $U/captions.txt
 run env OMP_NUM_THREADS=2 $B/decar vtrain --images $U --steps 4 --layers 1 --dim 32 --heads 2 --batch 8 --out $U/c.safetensors --quiet 1
-$B/decar caption --experts $U/c.safetensors --route uniform --images $U --csv $U/r.csv > $U/out.txt 2> $U/err.txt
+$B/decar caption --experts $U/c.safetensors --route uniform --images $U --csv $U/r.csv --label 'a<b&c' --sheet $U/s.svg > $U/out.txt 2> $U/err.txt
+python3 -c "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])" $U/s.svg && echo "ok  the contact sheet is well-formed XML" || { echo "FAILED: contact sheet not well-formed"; fails=$((fails + 1)); }
 if grep -q "captions longer than the experts' context were scored" $U/err.txt && [ $(grep -c ",all," $U/r.csv) -eq 1 ] &&
   ! grep -q $'\r' $U/out.txt; then echo "ok  an unlabelled CRLF set with over-long captions: $(cat $U/out.txt)"
 else echo "FAILED: unlabelled CRLF set: $(cat $U/err.txt $U/r.csv | head -5)"; fails=$((fails + 1)); fi

@@ -423,9 +423,58 @@ static void test_pair_order(void) {
     free(key);
 }
 
+/* the lazy capacitated greedy against its definition: all N K pairs sorted by (similarity desc, index), each taken
+   if the point is free and the cluster not full */
+static void test_balanced_assign(void) {
+    int trial, all_same = 1, bumped_cases = 0;
+    for (trial = 0; trial < 40; trial++) {
+        int N = 1 + trial * 37 % 500, K = 1 + trial % 9, i, k;
+        int64_t cap = (N + K - 1) / K + (trial % 4 == 3), np = (int64_t)N * K, q;
+        float *S = (float *)malloc((size_t)np * sizeof(float));
+        uint64_t *pairs = (uint64_t *)malloc((size_t)np * 2 * sizeof(uint64_t));
+        uint64_t *work = (uint64_t *)malloc((size_t)N * 3 * sizeof(uint64_t));
+        int32_t *ref = (int32_t *)malloc((size_t)N * sizeof(int32_t)), *lab = (int32_t *)malloc((size_t)N * 4);
+        int32_t cnt[16] = { 0 }, cnt2[16];
+        decar_rng r;
+        decar_rng_seed(&r, (uint64_t)trial + 5);
+        for (q = 0; q < np; q++) { /* coarse values: many ties; trial 7: every similarity equal */
+            S[q] = trial == 7 ? 0.5f : (float)((int)(decar_rng_double(&r) * 21) - 10) / 10.0f;
+            if (q % 13 == 0) S[q] = -0.0f;
+        }
+        for (q = 0; q < np; q++) pairs[q] = decar__sim_key(S[q], (uint32_t)q);
+        decar__radix_sort64(pairs, pairs + np, np, 0);
+        for (i = 0; i < N; i++) ref[i] = -1;
+        for (q = 0; q < np; q++) {
+            int64_t pi = (int64_t)(pairs[q] & 0xFFFFFFFFu) / K;
+            int pk = (int)((int64_t)(pairs[q] & 0xFFFFFFFFu) % K);
+            if (ref[pi] < 0 && cnt[pk] < cap) {
+                ref[pi] = pk;
+                cnt[pk]++;
+            }
+        }
+        decar__balanced_assign(S, N, K, cap, lab, cnt2, work, work + N, work + 2 * N);
+        for (i = 0; i < N; i++) {
+            int best = 0;
+            for (k = 1; k < K; k++)
+                if (S[i * K + k] > S[i * K + best]) best = k;
+            bumped_cases += ref[i] >= 0 && S[i * K + ref[i]] < S[i * K + best];
+            all_same &= ref[i] == lab[i];
+        }
+        for (k = 0; k < K; k++) all_same &= cnt[k] == cnt2[k];
+        free(S);
+        free(pairs);
+        free(work);
+        free(ref);
+        free(lab);
+    }
+    CHECK(all_same, "lazy balanced assignment = the greedy over all sorted pairs (40 cases, ties, -0, equal rows)");
+    CHECK(bumped_cases > 100, "the cases bump points off their best cluster (%d)", bumped_cases);
+}
+
 int main(void) {
     printf("test_cluster\n");
     test_pair_order();
+    test_balanced_assign();
     test_kmeans();
     test_routers();
     test_bayes_sequence();
