@@ -302,17 +302,22 @@ static void bench_kmeans(void) {
     decar_rng r;
     decar_kmeans_opts o;
     decar_error e;
-    double t0;
-    int it;
+    double t0, best;
+    int it, rep;
     decar_rng_seed(&r, 1);
     for (i = 0; i < N * d; i++) X[i] = decar_rng_normal(&r) + (float)((i / d) % K == (i % d) % K) * 3.0f;
     for (i = 0; i < N; i++) decar_l2_normalize(X + i * d, d);
     o = decar_kmeans_default(K);
     o.iters = 20;
-    t0 = now();
-    decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, &it, &e);
-    t0 = now() - t0;
-    printf("kmeans: balanced, %lld x %d, K = %d: %.2f s (%d iterations)\n", (long long)N, d, K, t0, it);
+    for (rep = 0, best = 1e30; rep < 3; rep++) { /* the best of 3, as bench_sklearn.py times scikit-learn */
+        t0 = now();
+        decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, &it, &e);
+        t0 = now() - t0;
+        best = t0 < best ? t0 : best;
+    }
+    t0 = best;
+    printf("kmeans: balanced, %lld x %d, K = %d: %.2f s (%d iterations, k-means++ seeding included)\n", (long long)N, d,
+           K, t0, it);
     printf("RESULT kmeans %.3f\nRESULT kmeans_iters %d\n", t0, it);
     { /* the same features for scikit-learn's KMeans (bench/bench_sklearn.py, run by run_bench.sh) */
         void *buf;

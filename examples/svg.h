@@ -244,20 +244,22 @@ static size_t png_gray(const uint8_t *img, int w, int h, uint8_t *out) {
 }
 
 /* A contact sheet: 6 images a row, each with its generated caption (green when it is exact, red otherwise), the true
-   caption in grey, and the expert that answered. At most 48 images; f NULL writes nothing. The last line counts the
-   exact captions shown, so a sheet without green says so. */
+   caption in grey, and the expert that answered. The grid holds the first 48 images; a last row shows up to 6 exact
+   captions from the images after them (exact matches are rare, and a sheet should show what one looks like), under
+   a title that says so. The last line counts the exact captions: in the grid, and of all images captioned. f NULL
+   writes nothing. */
 typedef struct {
     FILE *f;
-    int shown, exact;
+    int shown, exact, extra, all, all_exact;
 } sheet_t;
 static void sheet_open(sheet_t *s, FILE *f, const char *label) {
+    memset(s, 0, sizeof *s);
     s->f = f;
-    s->shown = s->exact = 0;
     if (!f) return;
     fprintf(f,
             "<svg xmlns='http://www.w3.org/2000/svg' width='1200' height='%d' font-family='monospace' "
             "font-size='10'>\n<rect width='100%%' height='100%%' fill='white'/>\n",
-            50 + 8 * 110);
+            80 + 9 * 110);
     fprintf(f, "<text x='10' y='18' font-size='13' font-family='sans-serif'>");
     xml_text(f, label, 40);
     fprintf(f, ": held-out images, the routed ensemble's greedy caption (green = exact) and the expert that answered "
@@ -267,10 +269,20 @@ static void sheet_add(sheet_t *s, int q, const uint8_t *img, int side, const cha
                       int expert, double w) {
     uint8_t png[64 + 64 * 65 + 64];
     size_t pl;
-    int x0 = 10 + (q % 6) * 198, y0 = 30 + (q / 6) * 110;
-    if (!s->f || q >= 48 || side > 64) return;
-    s->shown++;
-    s->exact += exact != 0;
+    int x0, y0;
+    if (!s->f || side > 64) return;
+    s->all++;
+    s->all_exact += exact != 0;
+    if (q < 48) {
+        x0 = 10 + (q % 6) * 198;
+        y0 = 30 + (q / 6) * 110;
+        s->shown++;
+        s->exact += exact != 0;
+    } else if (exact && s->extra < 6) { /* the row of exact captions from the rest */
+        x0 = 10 + s->extra++ * 198;
+        y0 = 30 + 8 * 110 + 24;
+    } else
+        return;
     pl = png_gray(img, side, side, png);
     fprintf(s->f,
             "<image x='%d' y='%d' width='64' height='64' style='image-rendering:pixelated' "
@@ -278,16 +290,23 @@ static void sheet_add(sheet_t *s, int q, const uint8_t *img, int side, const cha
             x0, y0);
     b64(s->f, png, pl);
     fprintf(s->f, "'/>\n<text x='%d' y='%d' fill='%s'>", x0, y0 + 76, exact ? "#080" : "#c00");
-    xml_text(s->f, gen, 30);
+    xml_text(s->f, gen, 27); /* 30 columns of 6 px at most: < the 198 px pitch */
     fprintf(s->f, "</text>\n<text x='%d' y='%d' fill='#888'>", x0, y0 + 88);
-    xml_text(s->f, truth, 30);
+    xml_text(s->f, truth, 27);
     fprintf(s->f, "</text>\n<text x='%d' y='%d' fill='#339'>expert %d (w %.2f)</text>\n", x0 + 70, y0 + 12, expert, w);
 }
 static void sheet_close(sheet_t *s) {
+    int rows = (s->shown + 5) / 6;
     if (!s->f) return;
+    if (s->extra)
+        fprintf(s->f,
+                "<text x='10' y='%d' font-size='12' font-family='sans-serif'>exact captions among the other %d images "
+                "captioned (up to 6 shown):</text>\n",
+                30 + 8 * 110 + 14, s->all - s->shown);
     fprintf(s->f,
-            "<text x='10' y='%d' font-size='12' font-family='sans-serif'>%d of %d captions shown are exact</text>\n",
-            40 + ((s->shown + 5) / 6) * 110, s->exact, s->shown);
+            "<text x='10' y='%d' font-size='12' font-family='sans-serif'>%d of the %d captions in the grid are exact; "
+            "%d of all %d captioned</text>\n",
+            s->extra ? 30 + 9 * 110 + 30 : 40 + rows * 110, s->exact, s->shown, s->all_exact, s->all);
     fprintf(s->f, "</svg>\n");
 }
 

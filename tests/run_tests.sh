@@ -4,7 +4,7 @@ set -u
 cd "$(dirname "$0")/.."
 B=build; mkdir -p $B
 fails=0; t0=$SECONDS
-step() { echo; echo "== $*"; }
+step() { echo; echo "== [$((SECONDS - t0)) s] $*"; }
 run() { if "$@"; then :; else echo "FAILED: $*"; fails=$((fails + 1)); fi; }
 
 step "unit tests (native SIMD: -march=native, OpenMP, 2 threads)"
