@@ -5915,12 +5915,9 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
         nb = decar_get_threads() < (d + 15) / 16 ? decar_get_threads() : (d + 15) / 16;
         DECAR__PAR_FOR_IF(N * d >= 65536)
         for (j = 0; j < nb; j++) {
-            int64_t q, q0 = (int64_t)d * j / nb, q1 = (int64_t)d * (j + 1) / nb, ii;
-            for (ii = 0; ii < N; ii++) {
-                float *c = C + (int64_t)lab[ii] * d;
-                const float *x = X + ii * d;
-                for (q = q0; q < q1; q++) c[q] += x[q];
-            }
+            int64_t q0 = (int64_t)d * j / nb, q1 = (int64_t)d * (j + 1) / nb, ii;
+            for (ii = 0; ii < N; ii++) /* c += 1 x: fma(1, x, c) rounds as c + x does */
+                decar__axpy(C + (int64_t)lab[ii] * d + q0, 1.0f, X + ii * d + q0, q1 - q0);
         }
         for (j = 0; j < K; j++) decar_l2_normalize(C + (int64_t)j * d, d);
         if (!changed) {
