@@ -5909,6 +5909,10 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
                     changed++;
                 }
             }
+        if (!changed) { /* the same labels as the last update: it would give the same centroids, bit for bit */
+            it++;
+            break;
+        }
         /* mu_k = normalise(sum_{a_i = k} x_i): the spherical mean. Each thread sums one contiguous range of columns
            (X is read once in all); each sum runs over i in order, so the bits do not depend on the thread count */
         memset(C, 0, (size_t)K * d * sizeof(float));
@@ -5920,10 +5924,6 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
                 decar__axpy(C + (int64_t)lab[ii] * d + q0, 1.0f, X + ii * d + q0, q1 - q0);
         }
         for (j = 0; j < K; j++) decar_l2_normalize(C + (int64_t)j * d, d);
-        if (!changed) {
-            it++;
-            break;
-        }
     }
     DECAR_FREE(S);
     DECAR_FREE(dist);
