@@ -6,6 +6,11 @@ B=build; mkdir -p $B
 fails=0; t0=$SECONDS
 step() { echo; echo "== [$((SECONDS - t0)) s] $*"; }
 run() { if "$@"; then :; else echo "FAILED: $*"; fails=$((fails + 1)); fi; }
+# par cmd...: run in the background, as many at once as there are cores (compiles); pwait: wait for them all and
+# count the failures
+NP=$(nproc 2>/dev/null || echo 2); rm -f $B/par.fail
+par() { while [ "$(jobs -rp | wc -l)" -ge "$NP" ]; do wait -n; done; { "$@" || echo "FAILED: $*" >> $B/par.fail; } & }
+pwait() { wait; if [ -s $B/par.fail ]; then cat $B/par.fail; fails=$((fails + $(wc -l < $B/par.fail))); fi; rm -f $B/par.fail; }
 
 step "unit tests (native SIMD: -march=native, OpenMP, 2 threads)"
 mkdir -p $B/tinyglyphs
@@ -16,16 +21,17 @@ printf '#define DECAR_IMPLEMENTATION\n#include "../decar.h"\nint main(void){ ret
 cp $B/impl.c $B/impl.cpp
 printf '#include "../decar.h"\nint other(void){ return DECAR_VERSION_NUM; }\n' > $B/other.c
 W="-Wall -Wextra -Wpedantic -Werror"
-run gcc -std=c99 $W -O2 -o $B/impl_gcc $B/impl.c $B/other.c -lm
-run clang -std=c99 $W -O2 -o $B/impl_clang $B/impl.c $B/other.c -lm
-run g++ -std=c++11 $W -O2 -c -o $B/impl_gxx.o $B/impl.cpp
-run clang++ -std=c++11 $W -O2 -c -o $B/impl_clangxx.o $B/impl.cpp
-run gcc -std=c99 $W -O2 -DDECAR_NO_STDIO -c -o $B/impl_nostdio.o $B/impl.c
-run gcc -std=c99 $W -O2 -DDECAR_STATIC -c -o $B/impl_static.o $B/impl.c
-run gcc -std=c99 $W -O2 -fopenmp -march=native -c -o $B/impl_omp.o $B/impl.c
-run gcc -std=c99 $W -O2 -DDECAR_NO_SIMD -DDECAR_NO_THREADS -c -o $B/impl_scalar.o $B/impl.c
 printf '#include <stdlib.h>\n#define DECAR_MALLOC(s) malloc(s)\n#define DECAR_REALLOC(p,s) realloc(p,s)\n#define DECAR_FREE(p) free(p)\n#define DECAR_ASSERT(x) ((void)0)\n#define DECAR_IMPLEMENTATION\n#include "../decar.h"\nint main(void){return 0;}\n' > $B/impl_alloc.c
-run gcc -std=c99 $W -O2 -c -o $B/impl_alloc.o $B/impl_alloc.c
+par gcc -std=c99 $W -O2 -o $B/impl_gcc $B/impl.c $B/other.c -lm
+par clang -std=c99 $W -O2 -o $B/impl_clang $B/impl.c $B/other.c -lm
+par g++ -std=c++11 $W -O2 -c -o $B/impl_gxx.o $B/impl.cpp
+par clang++ -std=c++11 $W -O2 -c -o $B/impl_clangxx.o $B/impl.cpp
+par gcc -std=c99 $W -O2 -DDECAR_NO_STDIO -c -o $B/impl_nostdio.o $B/impl.c
+par gcc -std=c99 $W -O2 -DDECAR_STATIC -c -o $B/impl_static.o $B/impl.c
+par gcc -std=c99 $W -O2 -fopenmp -march=native -c -o $B/impl_omp.o $B/impl.c
+par gcc -std=c99 $W -O2 -DDECAR_NO_SIMD -DDECAR_NO_THREADS -c -o $B/impl_scalar.o $B/impl.c
+par gcc -std=c99 $W -O2 -c -o $B/impl_alloc.o $B/impl_alloc.c
+pwait
 printf '#define DECAR_MALLOC(s) malloc(s)\n#define DECAR_IMPLEMENTATION\n#include "../decar.h"\n' > $B/impl_bad.c
 if gcc -std=c99 -c -o $B/impl_bad.o $B/impl_bad.c 2>/dev/null; then echo "FAILED: defining only DECAR_MALLOC must be an error"; fails=$((fails + 1)); else echo "defining only DECAR_MALLOC is refused (#error), as documented"; fi
 if printf '#include <cblas.h>\nint main(void){return 0;}\n' | gcc -x c - -o $B/has_cblas -lopenblas 2>/dev/null; then
@@ -45,10 +51,14 @@ if grep -qw avx512f /proc/cpuinfo; then flags+=("-mavx512f -mavx2 -mfma")
 else
   run gcc -std=c99 $W -O2 -fopenmp -mavx512f -mavx2 -mfma -c -o $B/impl_avx512.o $B/impl.c && echo "AVX-512 path compiles (this CPU has no avx512f: it cannot run here)"
 fi
+for f in "${flags[@]}"; do # compile every path first (in parallel), then run them one at a time on 2 threads
+  name=$(echo "$f" | tr -dc 'a-z0-9')
+  for t in test_ops test_gpt_ref test_kernels; do rm -f $B/${t}_$name; par gcc -std=c99 -O2 $f -fopenmp -o $B/${t}_$name tests/$t.c -lm; done
+done
+pwait
 for f in "${flags[@]}"; do
   name=$(echo "$f" | tr -dc 'a-z0-9')
   for t in test_ops test_gpt_ref test_kernels; do
-    run gcc -std=c99 -O2 $f -fopenmp -o $B/${t}_$name tests/$t.c -lm
     echo -n "[$f] "; run env OMP_NUM_THREADS=2 $B/${t}_$name > $B/${t}_$name.log; tail -1 $B/${t}_$name.log
   done
 done
@@ -289,9 +299,19 @@ expect 2 "a captioner fine-tuned from a base of another image input" $B/decar vt
 expect 2 "clip with both --out and --model" $B/decar clip --images $B/tinyglyphs --out $V/x --model $V/enc
 
 step "sanitizers: the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_kernels test_device; do
-  run gcc -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -mavx2 -mfma -o $B/${t}_asan tests/$t.c -lm
-  run env ASAN_OPTIONS=detect_leaks=1 $B/${t}_asan > $B/${t}_asan.log 2>&1; echo "[asan+ubsan] $(tail -1 $B/${t}_asan.log)"
+asan() { # build and run one unit test under the sanitizers; its status in $B/$1_asan.rc (the tests run in parallel)
+  rm -f $B/$1_asan $B/$1_asan.rc
+  gcc -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -mavx2 -mfma \
+    -o $B/$1_asan tests/$1.c -lm > $B/$1_asan.log 2>&1 &&
+    env ASAN_OPTIONS=detect_leaks=1 $B/$1_asan > $B/$1_asan.log 2>&1
+  echo $? > $B/$1_asan.rc
+}
+export -f asan; export B
+UT="test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_kernels test_device"
+printf '%s\n' $UT | xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} bash -c 'asan {}'
+for t in $UT; do
+  if [ "$(cat $B/${t}_asan.rc 2>/dev/null)" = 0 ]; then echo "[asan+ubsan] $(tail -1 $B/${t}_asan.log)"
+  else echo "FAILED: $t under the sanitizers: $(tail -3 $B/${t}_asan.log)"; fails=$((fails + 1)); fi
 done
 
 echo; echo "== $( [ $fails -eq 0 ] && echo PASS || echo "FAIL ($fails)" ) in $((SECONDS - t0)) s"

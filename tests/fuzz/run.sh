@@ -11,12 +11,29 @@ if ! printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){(void)d;
   echo "SKIP: fuzzing (clang with libFuzzer not installed: apt-get install clang libclang-rt-14-dev)"; exit 0
 fi
 fails=0
-for t in checkpoint router npy list images tokenizer; do
-  clang -std=c99 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $B/fuzz_$t tests/fuzz/fuzz_$t.c -lm || { fails=$((fails + 1)); continue; }
-  mkdir -p $B/corpus_$t
+TARGETS="checkpoint router npy list images tokenizer"
+JOBS=$(nproc 2>/dev/null || echo 2)
+# build the targets, then run them, $JOBS at a time (each run is one process for SECS; the compile is the slow part)
+build() {
+  rm -f $B/fuzz_$1
+  clang -std=c99 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $B/fuzz_$1 tests/fuzz/fuzz_$1.c -lm \
+    > $B/build_$1.log 2>&1
+}
+fuzz() {
+  mkdir -p $B/corpus_$1
+  $B/fuzz_$1 -max_total_time="$SECS" -rss_limit_mb=2048 -malloc_limit_mb=64 -print_final_stats=1 \
+    -artifact_prefix=$B/ $B/corpus_$1 tests/fuzz/corpus/$1 > $B/fuzz_$1.log 2>&1
+  echo $? > $B/fuzz_$1.rc
+}
+export -f build fuzz; export B SECS
+rm -f $B/fuzz_*.rc
+printf '%s\n' $TARGETS | xargs -P "$JOBS" -I{} bash -c 'build {}'
+printf '%s\n' $TARGETS | xargs -P "$JOBS" -I{} bash -c '[ -x $B/fuzz_{} ] && fuzz {}'
+for t in $TARGETS; do
   log=$B/fuzz_$t.log
-  if $B/fuzz_$t -max_total_time="$SECS" -rss_limit_mb=2048 -malloc_limit_mb=64 -print_final_stats=1 \
-       -artifact_prefix=$B/ $B/corpus_$t tests/fuzz/corpus/$t > $log 2>&1; then
+  if [ ! -x $B/fuzz_$t ]; then
+    echo "FAILED: fuzz_$t did not build:"; head -5 $B/build_$t.log; fails=$((fails + 1))
+  elif [ "$(cat $B/fuzz_$t.rc 2>/dev/null)" = 0 ]; then
     echo "fuzz_$t: $(grep -ao 'number_of_executed_units: [0-9]*' $log | grep -o '[0-9]*') executions in ${SECS} s, no finding"
   else
     echo "FAILED: fuzz_$t found a problem (input saved under $B/):"; grep -E "ERROR|SUMMARY" $log | head -3
