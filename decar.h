@@ -159,7 +159,8 @@
           elsewhere. decar_gpt gained dev. decar_crc32 is public (the CLI's PNG writer uses it). Not yet run on a GPU.
           CLIP (section 10d): decar_clip_init / _free / _text_ids / _forward / _loss / _train_step / _embed / _save /
           _load, decar_retrieval; ops decar_rows, decar_l2norm, decar_exp; decar_gpt_hidden (the forward without
-          the head).
+          the head). decar_images_split (the held-out rule of image sets, from the CLI). decar_pixel_projection;
+          decar_pixel_features and decar_pixel_featurizer take the projection instead of its seed.
 */
 #ifndef DECAR_H
 #define DECAR_H
@@ -563,6 +564,16 @@ DECARDEF int decar_images_load(decar_images *im, const char *image_file, const c
 DECARDEF void decar_images_free(decar_images *im);
 /* cut image i into (side/patch)^2 row-major patches of patch*patch pixels scaled to [-0.5, 0.5]: the prefix */
 DECARDEF void decar_image_patches(const uint8_t *img, int side, int patch, float *out);
+/* The held-out split of an image-caption set (decar vcluster, vtrain, caption and clip use it). With
+   h_i = decar_hash64(group_i "|" caption_i, seed 7):
+     test[i] = 1 for the image of least h_i among each set of >= 2 images sharing a caption (the first on equal
+       hashes): an unseen rendering of a seen caption;
+     then, while a label has fewer than min_test test images, its untested image of least h_i gets test[i] = 2
+       (an unseen caption).
+   group: NULL or one string per image (the glyph set's font); label: NULL or one class in [0, n_labels) per image.
+   test: n ints. O(n log n) for the first rule. */
+DECARDEF int decar_images_split(const decar_images *im, const char *const *group, const int *label, int n_labels,
+                                int min_test, int *test, decar_error *e);
 
 /* ---------------------------------------------------------------------------------------------------------------
    7. features: hashed word 1-2-gram + byte 3-gram tf-idf, seeded random projection to dim, L2-normalised
@@ -5408,6 +5419,79 @@ DECARDEF int decar_images_load(decar_images *im, const char *image_file, const c
     return rc;
 }
 #endif
+/* the held-out split: images that share a caption sort together (by caption, then index) */
+typedef struct decar__capidx {
+    const char *caption;
+    int index;
+} decar__capidx;
+static int decar__capidx_cmp(const void *pa, const void *pb) {
+    const decar__capidx *a = (const decar__capidx *)pa, *b = (const decar__capidx *)pb;
+    int c = strcmp(a->caption, b->caption);
+    return c ? c : (a->index > b->index) - (a->index < b->index);
+}
+DECARDEF int decar_images_split(const decar_images *im, const char *const *group, const int *label, int n_labels,
+                                int min_test, int *test, decar_error *e) {
+    int n = im->n, i, a, b;
+    char *key = NULL;
+    size_t cap_key = 0;
+    uint64_t *h = (uint64_t *)DECAR_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(uint64_t));
+    int *cnt = (int *)DECAR_MALLOC((size_t)(n_labels > 0 ? n_labels : 1) * sizeof(int));
+    decar__capidx *by = (decar__capidx *)DECAR_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(decar__capidx));
+    if (n_labels < 1 || min_test < 0) {
+        decar__free_n(3, (void *)h, (void *)cnt, (void *)by);
+        DECAR__FAIL(e, DECAR_ERR_ARG, "image split: %d labels, at least %d test images each", n_labels, min_test);
+    }
+    if (!h || !cnt || !by) {
+        decar__free_n(3, (void *)h, (void *)cnt, (void *)by);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to split %d images", n);
+    }
+    for (i = 0; i < n; i++) {
+        if (label && (label[i] < 0 || label[i] >= n_labels)) {
+            decar__free_n(4, (void *)h, (void *)cnt, (void *)by, (void *)key);
+            DECAR__FAIL(e, DECAR_ERR_ARG, "image %d has label %d, outside [0, %d)", i, label[i], n_labels);
+        }
+        /* h_i = hash64(group_i "|" caption_i) */
+        const char *g = group && group[i] ? group[i] : "";
+        size_t need = strlen(g) + strlen(im->captions[i]) + 2;
+        if (need > cap_key) { /* the key buffer, grown as needed */
+            char *k2 = (char *)DECAR_REALLOC(key, need);
+            if (!k2) {
+                decar__free_n(4, (void *)h, (void *)cnt, (void *)by, (void *)key);
+                DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to split %d images", n);
+            }
+            key = k2;
+            cap_key = need;
+        }
+        memcpy(key, g, strlen(g));
+        key[strlen(g)] = '|';
+        memcpy(key + strlen(g) + 1, im->captions[i], need - strlen(g) - 1); /* with its NUL */
+        h[i] = decar_hash64(key, need - 1, 7);
+        test[i] = 0;
+        by[i].caption = im->captions[i];
+        by[i].index = i;
+    }
+    memset(cnt, 0, (size_t)n_labels * sizeof(int));
+    qsort(by, (size_t)n, sizeof *by, decar__capidx_cmp);
+    for (a = 0; a < n; a = b) { /* by[a..b) share a caption, in index order: the first of least hash is a test image */
+        int pick = by[a].index;
+        for (b = a + 1; b < n && !strcmp(by[b].caption, by[a].caption); b++)
+            if (h[by[b].index] < h[pick]) pick = by[b].index;
+        if (b - a >= 2) {
+            test[pick] = 1;
+            cnt[label ? label[pick] : 0]++;
+        }
+    }
+    for (;;) { /* top up labels with < min_test test images, least hash first */
+        int best = -1;
+        for (i = 0; i < n; i++)
+            if (!test[i] && cnt[label ? label[i] : 0] < min_test && (best < 0 || h[i] < h[best])) best = i;
+        if (best < 0) break;
+        test[best] = 2;
+        cnt[label ? label[best] : 0]++;
+    }
+    decar__free_n(4, (void *)h, (void *)cnt, (void *)by, (void *)key);
+    return DECAR_OK;
+}
 DECARDEF void decar_image_patches(const uint8_t *img, int side, int patch, float *out) {
     int n = side / patch, py, px, y, x;
     float *o = out;

@@ -1793,9 +1793,9 @@ static int cmd_plot(int argc, char **argv) {
 /* ---- vision: image-conditioned experts (LLaVA-style prefix) ----------------------------------------------------
    Data: a directory with images_32x32_u8.bin (n x 32 x 32 bytes), captions.txt (n lines, LF or CRLF), and optional
    labels.txt (the script of each image; at most 32 names) and meta.tsv (index, codepoint, char, label, font,
-   caption). Held-out rule: of the images that share a caption (>= 2), the one with the smallest hash(font, caption),
-   the first on ties, is a test image (an unseen rendering of a seen character); a script left with fewer than 20
-   test images gets hash-chosen images (unseen characters) up to 20, so every script is in the test set. Features for
+   caption). Held-out rule (decar_images_split, font as the group, at least 20 test images per script): of the
+   images that share a caption, the one of least hash(font, caption) is a test image (an unseen rendering of a seen
+   character); a script left with fewer than 20 gets hash-chosen images (unseen characters). Features for
    clustering and routing: the image's pixels, centered by the training mean, through a seeded random Gaussian
    projection to dim, L2-normalised (raw-pixel features: no encoder to train first, and the router is one matrix-vector
    product; a random projection keeps cosines like PCA would without an eigen-solver). */
@@ -1835,15 +1835,6 @@ static void vdata_features(vdata *v, const char *path, int P) {
     }
     v->P = P;
     v->Dp = (int)(cols / P);
-}
-typedef struct {
-    const char *caption;
-    int index;
-} vcap;
-static int vcap_cmp(const void *pa, const void *pb) {
-    const vcap *a = (const vcap *)pa, *b = (const vcap *)pb;
-    int c = strcmp(a->caption, b->caption);
-    return c ? c : (a->index > b->index) - (a->index < b->index);
 }
 static void vdata_load(vdata *v, const char *dir) {
     char p1[4096], p2[4096];
@@ -1903,44 +1894,8 @@ static void vdata_load(vdata *v, const char *dir) {
         }
         fclose(f);
     }
-    {
-        uint64_t *h = (uint64_t *)malloc((size_t)n * 8);
-        int *cnt = (int *)calloc(32, sizeof(int));
-        for (i = 0; i < n; i++) {
-            char key[1200];
-            snprintf(key, sizeof key, "%s|%s", font[i] ? font[i] : "", v->im.captions[i]);
-            h[i] = decar_hash64(key, strlen(key), 7);
-        }
-        { /* smallest-hash rendering of a caption that has >= 2 renderings: sort by caption, one pass per group */
-            vcap *by = (vcap *)malloc((size_t)n * sizeof(vcap));
-            int a, b;
-            for (i = 0; i < n; i++) {
-                by[i].caption = v->im.captions[i];
-                by[i].index = i;
-            }
-            qsort(by, (size_t)n, sizeof(vcap), vcap_cmp);
-            for (a = 0; a < n; a = b) { /* by[a..b) share a caption, in index order: the first of least hash */
-                int pick = by[a].index;
-                for (b = a + 1; b < n && !strcmp(by[b].caption, by[a].caption); b++)
-                    if (h[by[b].index] < h[pick]) pick = by[b].index;
-                if (b - a >= 2) {
-                    v->test[pick] = 1;
-                    cnt[v->label[pick]]++;
-                }
-            }
-            free(by);
-        }
-        for (;;) { /* top up scripts with < 20 test images, lowest hash first, never a caption's last rendering */
-            int best = -1;
-            for (i = 0; i < n; i++)
-                if (!v->test[i] && cnt[v->label[i]] < 20 && (best < 0 || h[i] < h[best])) best = i;
-            if (best < 0) break;
-            v->test[best] = 2;
-            cnt[v->label[best]]++;
-        }
-        free(h);
-        free(cnt);
-    }
+    if (decar_images_split(&v->im, (const char *const *)font, v->label, v->n_labels, 20, v->test, &e))
+        die("held-out split", &e);
     for (i = 0; i < n; i++) free(font[i]);
     free(font);
 }

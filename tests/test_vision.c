@@ -199,6 +199,39 @@ int main(void) {
         CHECK(decar_images_load(&im, "build/none.bin", "build/cap2.txt", 4, &e) != 0 && strstr(e.msg, "cannot open"),
               "missing file: %s", e.msg);
     }
+    { /* the held-out split: one image per shared caption, the least hash(group|caption), first on ties; top-up */
+        enum { NI = 9 };
+        char *caps[NI] = { "a", "b", "a", "c", "a", "d", "b", "e", "f" };
+        const char *font[NI] = { "x", "x", "y", "x", "z", "x", "y", "x", "x" };
+        int lab[NI] = { 0, 0, 0, 0, 0, 1, 0, 1, 1 }, test[NI], want_a = 0, j, n_test = 0, lab1 = 0, ok = 1;
+        decar_images im;
+        memset(&im, 0, sizeof im);
+        im.n = NI;
+        im.captions = caps;
+        for (j = 1; j < NI; j++) /* which "a" has the least hash of "font|a" */
+            if (caps[j][0] == 'a') {
+                char k1[8], k2[8];
+                snprintf(k1, sizeof k1, "%s|a", font[j]);
+                snprintf(k2, sizeof k2, "%s|a", font[want_a]);
+                if (decar_hash64(k1, strlen(k1), 7) < decar_hash64(k2, strlen(k2), 7)) want_a = j;
+            }
+        CHECK(decar_images_split(&im, font, lab, 2, 2, test, &e) == 0, "split: %s", e.msg);
+        for (j = 0; j < NI; j++) {
+            n_test += test[j] != 0;
+            lab1 += lab[j] == 1 && test[j] == 2;
+            if (caps[j][0] == 'a') ok &= (test[j] == 1) == (j == want_a);
+        }
+        ok &= (test[1] == 1) != (test[6] == 1) && test[3] == 0 && lab1 == 2;
+        CHECK(ok && n_test == 4, "split: one 'a' (the least hash), one 'b', two unseen captions of label 1 (%d)",
+              n_test);
+        memset(test, 0, sizeof test);
+        CHECK(decar_images_split(&im, NULL, NULL, 1, 0, test, &e) == 0 && test[0] == 1 && test[2] == 0 &&
+                  test[4] == 0 && test[1] == 1 && test[6] == 0,
+              "split without groups: equal keys hold out the first image of each shared caption only");
+        lab[3] = 5;
+        CHECK(decar_images_split(&im, font, lab, 2, 2, test, &e) != 0 && strstr(e.msg, "label"),
+              "a label outside [0, n_labels) is an error: %s", e.msg);
+    }
     { /* raw-pixel features: out = R x / |R x|, R (dim, n_pixels) the seed's normals drawn pixel by pixel */
         enum { NP = 50, DM = 7 };
         uint8_t img[NP];
