@@ -159,7 +159,8 @@
           elsewhere. decar_gpt gained dev. decar_crc32 is public (the CLI's PNG writer uses it). Not yet run on a GPU.
           CLIP (section 10d): decar_clip_init / _free / _text_ids / _forward / _loss / _train_step / _embed / _save /
           _load, decar_retrieval; ops decar_rows, decar_l2norm, decar_exp; decar_gpt_hidden (the forward without
-          the head). decar_images_split (the held-out rule of image sets, from the CLI). decar_pixel_projection;
+          the head). decar_images_split (the held-out rule of image sets) and decar_ensemble_caption
+          (one image's caption bits and greedy caption under a routed ensemble), both moved from the CLI. decar_pixel_projection;
           decar_pixel_features and decar_pixel_featurizer take the projection instead of its seed.
 */
 #ifndef DECAR_H
@@ -1059,6 +1060,16 @@ DECARDEF int decar_ensemble_route(decar_ensemble *en, const uint8_t *text, int64
    in nats (0 where targets_t < 0). prefix: NULL or the image prefix. Only experts with w_k > 0 run. */
 DECARDEF int decar_ensemble_score_seq(decar_ensemble *en, decar_ctx *ctx, const float *prefix, const int32_t *ids,
                                       const int32_t *targets, int T, const double *w, double *nll, decar_error *e);
+/* One image captioned by a routed ensemble of byte-level captioners that read an image prefix (decar caption):
+     w = decar_ensemble_route's weights (en->feat reads the image, e.g. a decar_pixel_featurizer);
+     *bits = -sum_t log2 sum_k w_k p_k(c_t | prefix, EOT c_<t) over the caption's first *scored bytes: all of them, or
+       those that fit every routed expert's context after its prefix (as training cut longer captions);
+     gen = the greedy caption from the same mixture (decar_ensemble_generate, up to EOT, at most gen_cap - 1 bytes);
+     *best = the expert of largest weight, *w_best its weight.
+   Returns 1 when gen is the caption, 0 when not, -1 on an error (e). */
+DECARDEF int decar_ensemble_caption(decar_ensemble *en, decar_ctx *ctx, const float *prefix, const char *caption,
+                                    char *gen, int gen_cap, double *bits, int *scored, int *best, double *w_best,
+                                    decar_error *e);
 /* DFM experts: a Monte Carlo estimate of the ELBO of the routed mixture, in bits per byte, per window of seq_len - 1
    tokens and n_mc draws of t per window:
        -log2 p(x) <= E_t [ kappa'(t) / (1 - kappa(t)) * sum_{i masked in x_t} -log2 sum_k w_k(x_t) p_k(x_i | x_t) ]
@@ -9501,6 +9512,54 @@ DECARDEF int decar_ensemble_score_seq(decar_ensemble *en, decar_ctx *ctx, const 
     for (t = 0; t < T; t++) nll[t] = targets[t] < 0 ? 0.0 : -log(nll[t] > 1e-300 ? nll[t] : 1e-300);
     DECAR_FREE(one);
     return DECAR_OK;
+}
+DECARDEF int decar_ensemble_caption(decar_ensemble *en, decar_ctx *ctx, const float *prefix, const char *caption,
+                                    char *gen, int gen_cap, double *bits, int *scored, int *best, double *w_best,
+                                    decar_error *e) {
+    int K = en->k, L = (int)strlen(caption), T = L + 1, P = 0, t, j, len = 0, n_new, rc = DECAR_OK;
+    int32_t *ids = (int32_t *)DECAR_MALLOC((size_t)T * sizeof(int32_t));
+    int32_t *tg = (int32_t *)DECAR_MALLOC((size_t)T * sizeof(int32_t));
+    int32_t *out = (int32_t *)DECAR_MALLOC((size_t)(gen_cap > 1 ? gen_cap : 2) * sizeof(int32_t));
+    double *w = (double *)DECAR_MALLOC((size_t)(K > 0 ? K : 1) * sizeof(double));
+    double *nll = (double *)DECAR_MALLOC((size_t)T * sizeof(double));
+    if (!ids || !tg || !out || !w || !nll || gen_cap < 1) {
+        rc = !ids || !tg || !out || !w || !nll ? DECAR_ERR_NOMEM : DECAR_ERR_ARG;
+        decar__seterr(e, rc, rc == DECAR_ERR_NOMEM ? "no memory to caption" : "gen_cap must be at least 1");
+        goto end;
+    }
+    if ((rc = decar_ensemble_route(en, NULL, 0, w, e))) goto end;
+    *best = 0;
+    for (j = 0; j < K; j++) { /* T <= every routed expert's context after its prefix */
+        if (w[j] <= 0.0) continue;
+        P = en->experts[j]->cfg.n_prefix;
+        if (T + P > en->experts[j]->cfg.seq_len) T = en->experts[j]->cfg.seq_len - P;
+        if (w[j] > w[*best]) *best = j;
+    }
+    if (T < 1) {
+        rc = DECAR_ERR_ARG;
+        decar__seterr(e, rc, "the experts' context holds no caption after %d prefix positions", P);
+        goto end;
+    }
+    /* ids [EOT, caption], targets [caption, EOT] */
+    for (t = 0; t < T; t++) {
+        ids[t] = t == 0 ? DECAR_TOK_EOT : (uint8_t)caption[t - 1];
+        tg[t] = t < L ? (uint8_t)caption[t] : DECAR_TOK_EOT;
+    }
+    if ((rc = decar_ensemble_score_seq(en, ctx, prefix, ids, tg, T, w, nll, e))) goto end;
+    *scored = T < L ? T : L;
+    *bits = 0.0;
+    for (t = 0; t < *scored; t++) *bits += nll[t] / log(2.0);
+    *w_best = w[*best];
+    /* the greedy caption, through the one generation loop (it routes the same way) */
+    n_new = en->experts[*best]->cfg.seq_len - en->experts[*best]->cfg.n_prefix - 1;
+    n_new = n_new < gen_cap - 1 ? n_new : gen_cap - 1;
+    if ((rc = decar_ensemble_generate(en, prefix, ids, 1, n_new > 0 ? n_new : 0, 0.0, 0, 1.0, 0, out, &len, NULL, e)))
+        goto end;
+    for (t = 1, L = 0; t < len && out[t] < 256 && L < gen_cap - 1; t++) gen[L++] = (char)out[t];
+    gen[L] = 0;
+end:
+    decar__free_n(5, (void *)ids, (void *)tg, (void *)out, (void *)w, (void *)nll);
+    return rc ? -1 : !strcmp(gen, caption);
 }
 
 DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, const decar_dfm *dfm,

@@ -2361,46 +2361,18 @@ static void cap_csv(const char *path, const char *label, const char *route, int 
     fclose(csv);
 }
 
-/* Image i under the routed ensemble (routing reads the image through the pixel featurizer): its caption's bits by
-   teacher forcing under sum_k w_k p_k over *scored bytes, and the greedy caption gen from the same mixture. A caption
-   longer than the routed experts' context is scored on the bytes that fit (as vtrain trained on them); *scored says
-   how many. Returns 1 on an exact match. */
+/* image i under the routed ensemble (decar_ensemble_caption; routing reads the image through en.feat): the caption's
+   bits over *scored bytes, the greedy caption gen (128 bytes), the expert of largest weight. 1 on an exact match. */
 static int caption_image(ens_t *E, decar_ctx *ctx, const vdata *v, int i, char *gen, double *bits, int *scored,
                          int *best, double *wb) {
-    const char *cap = v->im.captions[i];
-    int K = E->en.k, L = (int)strlen(cap), T = L + 1, t, j, len, n_new;
     float *pre = (float *)malloc((size_t)v->P * v->Dp * 4);
-    int32_t *ids = (int32_t *)malloc((size_t)T * 4), *tg = (int32_t *)malloc((size_t)T * 4), out[128];
-    double *w = (double *)malloc((size_t)K * sizeof(double)), *nll = (double *)malloc((size_t)T * sizeof(double));
     decar_error e;
+    int ex;
     vprefix(v, i, pre);
-    if (decar_ensemble_route(&E->en, NULL, 0, w, &e)) die("caption", &e);
-    for (j = 0; j < K; j++) /* T <= every routed expert's context after its prefix */
-        if (w[j] > 0 && T + v->P > E->en.experts[j]->cfg.seq_len) T = E->en.experts[j]->cfg.seq_len - v->P;
-    if (T < 1) fail(1, "decar caption: the experts' context holds no caption after %d prefix positions\n", v->P);
-    for (t = 0; t < T; t++) { /* ids [EOT, caption], targets [caption, EOT] */
-        ids[t] = t == 0 ? DECAR_TOK_EOT : (uint8_t)cap[t - 1];
-        tg[t] = t < L ? (uint8_t)cap[t] : DECAR_TOK_EOT;
-    }
-    if (decar_ensemble_score_seq(&E->en, ctx, pre, ids, tg, T, w, nll, &e)) die("caption", &e);
-    *scored = T < L ? T : L;
-    *bits = 0;
-    for (t = 0; t < *scored; t++) *bits += nll[t] / log(2.0);
-    /* the greedy caption, through the library's one generation loop */
-    *best = 0;
-    for (j = 1; j < K; j++) *best = w[j] > w[*best] ? j : *best;
-    *wb = w[*best];
-    n_new = E->en.experts[*best]->cfg.seq_len - v->P - 1;
-    if (decar_ensemble_generate(&E->en, pre, ids, 1, n_new < 100 ? n_new : 100, 0.0, 0, 1.0, 0, out, &len, NULL, &e))
-        die("caption", &e);
-    for (t = 1, L = 0; t < len && out[t] < 256 && L < 120; t++) gen[L++] = (char)out[t];
-    gen[L] = 0;
-    free(ids);
-    free(tg);
+    ex = decar_ensemble_caption(&E->en, ctx, pre, v->im.captions[i], gen, 128, bits, scored, best, wb, &e);
+    if (ex < 0) die("caption", &e);
     free(pre);
-    free(w);
-    free(nll);
-    return !strcmp(gen, cap);
+    return ex;
 }
 
 /* captioners that take this data's prefix, routed once by the image (its pixel features), stopping at EOT */

@@ -335,6 +335,39 @@ int main(void) {
         CHECK(len == 13 && ok, "prefix + greedy generation = stepping by hand (%d tokens)", len);
         CHECK(decar_ensemble_generate(&en, pre, prompt, 1, 30, 0.0, 0, 1.0, 0, out, &len, NULL, &e) == DECAR_ERR_ARG,
               "past the context after the prefix: refused (%s)", e.msg);
+        { /* decar_ensemble_caption: bits by teacher forcing, the greedy caption, the cut to the context */
+            int32_t cid[3] = { DECAR_TOK_EOT, 'a', 'b' }, ctg[3] = { 'a', 'b', DECAR_TOK_EOT }, o2[32];
+            float nl[3];
+            char gen[64], gen2[64], ref[64], longcap[41];
+            double bits, bits2, wb, want_bits;
+            int scored, scored2, best, r1, r2, r3, n2, q;
+            decar_gpt_score_prefix(&m, ctx, pre, cid, ctg, 1, 3, nl);
+            want_bits = (nl[0] + nl[1]) / log(2.0);
+            r1 = decar_ensemble_caption(&en, ctx, pre, "ab", gen, 64, &bits, &scored, &best, &wb, &e);
+            decar_ensemble_generate(&en, pre, prompt, 1, 20, 0.0, 0, 1.0, 0, o2, &n2, NULL, &e);
+            for (q = 1, t = 0; q < n2 && o2[q] < 256; q++) ref[t++] = (char)o2[q];
+            ref[t] = 0;
+            CHECK(r1 == !strcmp(ref, "ab") && scored == 2 && fabs(bits - want_bits) < 1e-5 && !strcmp(gen, ref) &&
+                      best == 0 && wb == 1.0,
+                  "caption: bits %g (want %g) over %d bytes; the greedy caption = generate's", bits, want_bits, scored);
+            r2 = decar_ensemble_caption(&en, ctx, pre, ref, gen2, 64, &bits2, &scored2, &best, &wb, &e);
+            CHECK(r2 == 1 && !strcmp(gen2, ref), "caption: the model's own greedy caption is an exact match");
+            memset(longcap, 'x', 40);
+            longcap[40] = 0;
+            r3 = decar_ensemble_caption(&en, ctx, pre, longcap, gen2, 64, &bits2, &scored2, &best, &wb, &e);
+            CHECK(r3 == 0 && scored2 == 24 - 3, "caption past the context: scored on the %d bytes that fit", scored2);
+            ex[1] = &m;
+            en.k = 2;
+            en.router.k = 2;
+            en.router.top_k = 2;
+            r2 = decar_ensemble_caption(&en, ctx, pre, "ab", gen2, 64, &bits2, &scored2, &best, &wb, &e);
+            CHECK(r2 == r1 && fabs(bits2 - bits) < 1e-9 && !strcmp(gen2, gen) && wb == 0.5,
+                  "caption: two copies of one captioner, uniform, caption as one (%d %d, %g %g, %s / %s, %g)", r2, r1,
+                  bits2, bits, gen2, gen, wb);
+            en.k = 1;
+            en.router.k = 1;
+            en.router.top_k = 1;
+        }
         free(kv);
         free(sc);
         decar_gpt_free(&m);
