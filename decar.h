@@ -159,9 +159,9 @@
           elsewhere. decar_gpt gained dev. decar_crc32 is public (the CLI's PNG writer uses it). Not yet run on a GPU.
           CLIP (section 10d): decar_clip_init / _free / _text_ids / _forward / _loss / _train_step / _embed / _save /
           _load, decar_retrieval; ops decar_rows, decar_l2norm, decar_exp; decar_gpt_hidden (the forward without
-          the head). decar_images_split (the held-out rule of image sets) and decar_ensemble_caption
-          (one image's caption bits and greedy caption under a routed ensemble), both moved from the CLI. decar_pixel_projection;
-          decar_pixel_features and decar_pixel_featurizer take the projection instead of its seed.
+          the head). decar_images_split (the held-out rule of image sets) and decar_ensemble_caption (one image's
+          caption bits and greedy caption under a routed ensemble), both moved from the CLI.
+          decar_pixel_projection; decar_pixel_features and decar_pixel_featurizer take the projection, not a seed.
 */
 #ifndef DECAR_H
 #define DECAR_H
