@@ -5463,7 +5463,7 @@ DECARDEF int decar_images_split(const decar_images *im, const char *const *group
         }
         /* h_i = hash64(group_i "|" caption_i) */
         const char *g = group && group[i] ? group[i] : "";
-        size_t need = strlen(g) + strlen(im->captions[i]) + 2;
+        size_t lg = strlen(g), need = lg + strlen(im->captions[i]) + 2;
         if (need > cap_key) { /* the key buffer, grown as needed */
             char *k2 = (char *)DECAR_REALLOC(key, need);
             if (!k2) {
@@ -5473,9 +5473,9 @@ DECARDEF int decar_images_split(const decar_images *im, const char *const *group
             key = k2;
             cap_key = need;
         }
-        memcpy(key, g, strlen(g));
-        key[strlen(g)] = '|';
-        memcpy(key + strlen(g) + 1, im->captions[i], need - strlen(g) - 1); /* with its NUL */
+        memcpy(key, g, lg);
+        key[lg] = '|';
+        memcpy(key + lg + 1, im->captions[i], need - lg - 1); /* with its NUL */
         h[i] = decar_hash64(key, need - 1, 7);
         test[i] = 0;
         by[i].caption = im->captions[i];

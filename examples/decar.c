@@ -1985,6 +1985,7 @@ static void write_vshards(outset *os, const char *out, const vdata *v, const dec
         void *buf;
         size_t len;
         char meta[256];
+        int learned = rt->clf_w && rt->clf_b; /* R5's classifier, when decar_router_fit made one */
         int *sz = (int *)calloc((size_t)K, sizeof(int)), *perm, pos = 0;
         decar_rng r;
         for (i = 0; i < v->im.n; i++)
@@ -1994,13 +1995,13 @@ static void write_vshards(outset *os, const char *out, const vdata *v, const dec
         t[0] = decar_st_tensor_of("centroids", K, dim, C);
         t[1] = decar_st_tensor_of("prior", K, 0, rt->prior);
         t[2] = decar_st_tensor_of("pixel_mean", VSIDE * VSIDE, 0, mean);
-        t[3] = decar_st_tensor_of("clf_w", K, dim, rt->clf_w); /* R5's classifier (decar_router_fit) */
+        t[3] = decar_st_tensor_of("clf_w", K, dim, rt->clf_w);
         t[4] = decar_st_tensor_of("clf_b", K, 0, rt->clf_b);
         snprintf(meta, sizeof meta,
                  "\"k\":\"%d\",\"dim\":\"%d\",\"feat_seed\":\"%llu\",\"features\":\"%s\",\"learned\":\"%d\"", K, dim,
-                 (unsigned long long)seed, external ? "external" : "pixels", rt->clf_w && rt->clf_b);
+                 (unsigned long long)seed, external ? "external" : "pixels", learned);
         snprintf(path, sizeof path, "%s/vrouter.safetensors", out);
-        if (decar_st_save_mem(t, rt->clf_w && rt->clf_b ? 5 : 3, meta, &buf, &len, &e)) die("router", &e);
+        if (decar_st_save_mem(t, learned ? 5 : 3, meta, &buf, &len, &e)) die("router", &e);
         out_add(os, path, buf, len);
         perm = (int *)malloc((size_t)v->im.n * sizeof(int));
         decar_rng_seed(&r, 99);
@@ -2031,6 +2032,13 @@ static void write_vshards(outset *os, const char *out, const vdata *v, const dec
         free(perm);
     }
 }
+/* the raw-pixel projection (VSIDE^2, dim), drawn once from its seed (decar_pixel_projection) */
+static float *vprojection(int dim, uint64_t seed) {
+    float *rt = (float *)malloc((size_t)VSIDE * VSIDE * dim * 4);
+    if (!rt) fail(1, "decar: out of memory for a %d-dimensional pixel projection\n", dim);
+    decar_pixel_projection(rt, VSIDE * VSIDE, dim, seed);
+    return rt;
+}
 /* raw-pixel features of every image (X) and of the training images (Xt), centred by the training images' mean;
    returns the number of training images */
 static int vfeatures(const vdata *v, int dim, uint64_t seed, float **mean_out, float **X_out, float **Xt_out) {
@@ -2046,9 +2054,7 @@ static int vfeatures(const vdata *v, int dim, uint64_t seed, float **mean_out, f
     for (i = 0; i < VSIDE * VSIDE; i++) mean[i] /= nt > 0 ? nt : 1;
     X = (float *)malloc((size_t)v->im.n * dim * 4);
     Xt = (float *)malloc((size_t)nt * dim * 4);
-    rt = (float *)malloc((size_t)VSIDE * VSIDE * dim * 4);
-    if (!rt) fail(1, "decar vcluster: out of memory for a %d-dimensional pixel projection\n", dim);
-    decar_pixel_projection(rt, VSIDE * VSIDE, dim, seed);
+    rt = vprojection(dim, seed);
     for (i = 0, j = 0; i < v->im.n; i++) {
         decar_pixel_features(v->im.pixels + (size_t)i * VSIDE * VSIDE, VSIDE * VSIDE, mean, dim, rt,
                              X + (size_t)i * dim);
@@ -2325,13 +2331,7 @@ static void vrouter_load(ens_t *E, const char *path, decar_pixel_featurizer *pf,
     pf->n_pixels = VSIDE * VSIDE;
     pf->dim = dim;
     pf->mean = *mean;
-    pf->rt = NULL;
-    if (!external) { /* the projection, drawn once from the router's seed */
-        float *rt = (float *)malloc((size_t)VSIDE * VSIDE * dim * 4);
-        if (!rt) fail(1, "decar caption: out of memory for a %d-dimensional pixel projection\n", dim);
-        decar_pixel_projection(rt, VSIDE * VSIDE, dim, strtoull(vv, NULL, 10));
-        pf->rt = rt;
-    }
+    pf->rt = external ? NULL : vprojection(dim, strtoull(vv, NULL, 10)); /* drawn once from the router's seed */
     E->feat.dim = dim;
     E->feat.fn = external ? vrow_feature : decar_pixel_feature_fn;
     E->feat.user = external ? (void *)rf : (void *)pf;
@@ -2352,7 +2352,7 @@ static void cap_csv(const char *path, const char *label, const char *route, int 
     int j;
     fprintf(csv, "%s,%s,%d,all,%.5f,%.4f,%d\n", label, route, tk, s[0].bits / s[0].bytes, s[0].exact / s[0].n,
             (int)s[0].n);
-    for (j = 0; j < v->n_labels && v->n_labels > 1; j++) { /* per script, where there are scripts */
+    for (j = 0; j < (v->n_labels > 1 ? v->n_labels : 0); j++) { /* per script, where there are scripts */
         const capstat *t = &s[j + 1];
         if (t->n > 0)
             fprintf(csv, "%s,%s,%d,%s,%.5f,%.4f,%d\n", label, route, tk, v->names[j], t->bits / t->bytes,

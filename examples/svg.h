@@ -11,7 +11,6 @@ typedef struct {
     const char *name;
 } series;
 
-/* s with XML's special characters escaped, cut to max characters ("..." marks a cut) */
 /* the length of the valid UTF-8 sequence at s (1-4; no overlongs, surrogates or code points past U+10FFFF), or 0 */
 static int utf8_len(const unsigned char *s) {
     int n, k;
