@@ -47,6 +47,9 @@ else echo "SKIP: NEON cross compile (aarch64-linux-gnu-gcc not installed)"; fi
 
 step "every SIMD path this machine runs, against the scalar reference (same tests, same tolerances)"
 flags=("-DDECAR_NO_SIMD" "-mavx2 -mfma")
+# the int8 product's VNNI forms (AVX-512 VNNI with two blocks per register; AVX-VNNI) where the CPU has them
+if grep -qw avx512_vnni /proc/cpuinfo; then flags+=("-mavx512f -mavx512vl -mavx512vnni -mavx2 -mfma"); fi
+if grep -qw avx_vnni /proc/cpuinfo; then flags+=("-mavx2 -mfma -mavxvnni"); fi
 if grep -qw avx512f /proc/cpuinfo; then flags+=("-mavx512f -mavx2 -mfma")
 else
   run gcc -std=c99 $W -O2 -fopenmp -mavx512f -mavx2 -mfma -c -o $B/impl_avx512.o $B/impl.c && echo "AVX-512 path compiles (this CPU has no avx512f: it cannot run here)"

@@ -101,6 +101,29 @@ static void test_qlinear(int type, int64_t M, int64_t K, int64_t N) {
     free(x), free(w), free(b), free(w0), free(o1), free(o2), free(o3);
 }
 
+/* one block's quantization: the vector form (decar__q8_block) gives the reference's bytes and scale exactly, on random
+   blocks of many scales, on ties (amax = 127: d = 1, so k + 1/2 must round away from zero), and on zeros, denormals,
+   infinities and NaN */
+static void test_q8_block(void) {
+    float v[DECAR_Q8_BLOCK];
+    int8_t q1[DECAR_Q8_BLOCK], q2[DECAR_Q8_BLOCK];
+    int t, i, bad = 0;
+    for (t = 0; t < 4000; t++) {
+        float sc = (float)pow(10.0, (t % 41) - 20);
+        for (i = 0; i < DECAR_Q8_BLOCK; i++) v[i] = sc * decar_rng_normal(&g_rng);
+        if (t % 5 == 1) /* ties */
+            for (i = 0; i < DECAR_Q8_BLOCK; i++)
+                v[i] = i == 0 ? 127.0f : (float)((int)(decar_rng_u32(&g_rng) % 253) - 126) + 0.5f;
+        if (t % 5 == 2) v[t % DECAR_Q8_BLOCK] = (t / 5) % 3 == 0 ? NAN : (t / 5) % 3 == 1 ? INFINITY : -INFINITY;
+        if (t % 5 == 3)
+            for (i = 0; i < DECAR_Q8_BLOCK; i++) v[i] = i % 3 ? 0.0f : 1e-40f * (float)(i - 16);
+        if (t == 4) memset(v, 0, sizeof v);
+        bad += decar__q8_block(q1, v, DECAR_Q8_BLOCK) != decar__q8_block_ref(q2, v, DECAR_Q8_BLOCK);
+        bad += memcmp(q1, q2, sizeof q1) != 0;
+    }
+    CHECK(!bad, "q8_0 block quantization: %d blocks differ from the reference", bad);
+}
+
 static void test_rows(int64_t rows, int64_t C) {
     int64_t n = rows * C;
     float *x = randn(n, 2), *w = randn(C, 1), *b = randn(C, 1), *dout = randn(n, 1);
@@ -203,8 +226,12 @@ int main(void) {
             test_qlinear(ty, 3, 64, 8);
             test_qlinear(ty, 5, 100, 21);
             test_qlinear(ty, 33, 70, 9);
+            test_qlinear(ty, 1, 416, 11);  /* 13 whole blocks: pairs, then one */
+            test_qlinear(ty, 2, 1000, 37); /* 31 whole blocks and a partial one */
+            test_qlinear(ty, 1, 1536, 9);
         }
     }
+    test_q8_block();
     test_rows(1, 1);
     test_rows(3, 7);
     test_rows(17, 65);
