@@ -9,15 +9,28 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(n
 # OpenBLAS at its best core for this CPU: 0.3.21 takes some newer CPUs for "Prescott" (SSE3 kernels, ~5x slower), so
 # when the core it picked has no AVX2 while the CPU has, force the core (its DYNAMIC_ARCH build honours
 # OPENBLAS_CORETYPE); PyTorch runs under the same setting below
+# An OPENBLAS_CORETYPE inherited from the environment is dropped (one development machine exported "Haswell" on an
+# AVX-512 CPU, which halves OpenBLAS's GEMM there): the anchor is OpenBLAS's own choice, corrected below when 0.3.21
+# gets it wrong. BENCH_CORETYPE=<core> forces a core instead.
+if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+  echo "ignoring OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE from the environment (BENCH_CORETYPE=<core> sets one)"
+  unset OPENBLAS_CORETYPE
+fi
+if [ -n "${BENCH_CORETYPE:-}" ]; then export OPENBLAS_CORETYPE=$BENCH_CORETYPE; fi
 CORE=$(OMP_NUM_THREADS=1 ./build/bench corename)
 if grep -qw avx512f /proc/cpuinfo; then BEST=SkylakeX; elif grep -qw avx2 /proc/cpuinfo; then
   BEST=$(grep -qm1 AuthenticAMD /proc/cpuinfo && echo Zen || echo Haswell); else BEST=""; fi
+# An AVX-512 CPU that 0.3.21 does not know (AMD Zen 4 / Zen 5) gets its AVX2 "Haswell" or "Zen" core, half the
+# GEMM speed of its AVX-512 kernels on such a CPU: force SkylakeX there too.
 case "$CORE" in
   Prescott|Core2|Penryn|Dunnington|Nehalem|Atom|Katmai|Coppermine|Northwood|Banias|Sandybridge|Barcelona|Opteron*)
-    if [ -n "$BEST" ] && [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-      echo "OpenBLAS took this CPU for $CORE; forcing OPENBLAS_CORETYPE=$BEST"; export OPENBLAS_CORETYPE=$BEST
-    fi ;;
+    FORCE=1 ;;
+  Haswell|Zen) FORCE=$([ "$BEST" = SkylakeX ] && echo 1 || echo 0) ;;
+  *) FORCE=0 ;;
 esac
+if [ "$FORCE" = 1 ] && [ -n "$BEST" ] && [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  echo "OpenBLAS took this CPU for $CORE; forcing OPENBLAS_CORETYPE=$BEST"; export OPENBLAS_CORETYPE=$BEST
+fi
 echo "OpenBLAS core: $(OMP_NUM_THREADS=1 ./build/bench corename)${OPENBLAS_CORETYPE:+ (OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE)}"
 rm -f build/bench_torch.txt build/bench_sklearn.txt
 OMP_NUM_THREADS=$TH OPENBLAS_NUM_THREADS=$TH ./build/bench $Q | tee build/bench_decar.txt
