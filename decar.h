@@ -2491,6 +2491,37 @@ static int decar__write_two(const char *dir, const char *const name[2], const vo
 #include <cblas.h>
 #endif
 
+/* dst[i * ld + j] = src[j * ls + i] for i, j < 8: an 8 x 8 transpose in registers (unpack, shuffle, swap halves),
+   or the plain loops without AVX */
+#if !defined(DECAR_NO_SIMD) && defined(__AVX__)
+static void decar__transpose8(float *dst, int64_t ld, const float *src, int64_t ls) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ls), r2 = _mm256_loadu_ps(src + 2 * ls);
+    __m256 r3 = _mm256_loadu_ps(src + 3 * ls), r4 = _mm256_loadu_ps(src + 4 * ls), r5 = _mm256_loadu_ps(src + 5 * ls);
+    __m256 r6 = _mm256_loadu_ps(src + 6 * ls), r7 = _mm256_loadu_ps(src + 7 * ls);
+    /* t: pairs of rows interleaved; s: four rows' elements i and i + 4 (i < 4); then the halves swapped */
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3);
+    __m256 t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(s0, s4, 0x20));
+    _mm256_storeu_ps(dst + ld, _mm256_permute2f128_ps(s1, s5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ld, _mm256_permute2f128_ps(s2, s6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ld, _mm256_permute2f128_ps(s3, s7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ld, _mm256_permute2f128_ps(s0, s4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ld, _mm256_permute2f128_ps(s1, s5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ld, _mm256_permute2f128_ps(s2, s6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ld, _mm256_permute2f128_ps(s3, s7, 0x31));
+}
+#else
+static void decar__transpose8(float *dst, int64_t ld, const float *src, int64_t ls) {
+    int i, j;
+    for (i = 0; i < 8; i++)
+        for (j = 0; j < 8; j++) dst[i * ld + j] = src[j * ls + i];
+}
+#endif
 static void decar__pack_b(float *Bp, const float *B, int64_t sbk, int64_t sbn, int64_t K, int64_t N) {
     int64_t np = (N + DECAR__NR - 1) / DECAR__NR, p;
     DECAR__PAR_FOR_IF(K * N >= ((int64_t)1 << 15))
@@ -2498,12 +2529,21 @@ static void decar__pack_b(float *Bp, const float *B, int64_t sbk, int64_t sbn, i
         float *dst = Bp + p * K * DECAR__NR;
         int64_t j0 = p * DECAR__NR, k;
         int c;
-        if (sbk == 1) { /* a transpose, in blocks of 64 k so that the written lines stay in L1 */
+        if (sbk == 1) { /* a transpose, in blocks of 64 k so that the written lines stay in L1; 8 x 8 tiles in
+                           (decar__transpose8) where 8 columns and 8 k are whole: the same values, moved */
             int64_t kb, ke;
             for (kb = 0; kb < K; kb += 64) {
                 ke = K - kb < 64 ? K : kb + 64;
                 for (c = 0; c < DECAR__NR; c++) {
-                    if (j0 + c < N) {
+                    if (c % 8 == 0 && j0 + c + 8 <= N) {
+                        const float *src = B + (j0 + c) * sbn;
+                        int i;
+                        for (k = kb; k + 8 <= ke; k += 8)
+                            decar__transpose8(dst + k * DECAR__NR + c, DECAR__NR, src + k, sbn);
+                        for (; k < ke; k++)
+                            for (i = 0; i < 8; i++) dst[k * DECAR__NR + c + i] = src[i * sbn + k];
+                        c += 7;
+                    } else if (j0 + c < N) {
                         const float *src = B + (j0 + c) * sbn;
                         for (k = kb; k < ke; k++) dst[k * DECAR__NR + c] = src[k];
                     } else
