@@ -417,6 +417,35 @@ static void out_commit(outset *os, const char *dir) {
     memset(os, 0, sizeof *os);
 }
 
+/* a text field of a CSV row as RFC 4180 has it: as it is, or in double quotes (with quotes doubled) when it holds a
+   comma, a quote or a line end (labels, script and domain names come from the user and their data) */
+static void csv_str(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+/* the first four fields of a result row: label, router, top-k, the domain or script the row is about */
+static void csv_row_head(FILE *f, const char *label, const char *route, int tk, const char *name) {
+    csv_str(f, label);
+    fprintf(f, ",%s,%d,", route, tk);
+    csv_str(f, name);
+}
+/* the start of the field after the one at p (NULL: p holds the last field); a quoted field may hold commas */
+static const char *csv_next(const char *p) {
+    if (*p == '"') { /* to the closing quote: a doubled quote "" is one quote inside the field */
+        for (p++; *p && !(*p == '"' && p[1] != '"'); p++)
+            if (*p == '"') p++;
+    }
+    p = strchr(p, ',');
+    return p ? p + 1 : NULL;
+}
 /* append to a CSV, writing its header first when the file is new; exits on failure */
 static FILE *csv_append(const char *path, const char *header) {
     FILE *t = fopen(path, "r"), *f;
@@ -1396,13 +1425,18 @@ static void ens_rows(FILE *csv, const char *label, int kind, int tk, const decar
         printf("%-10s %-8s %5d  %.4f +- %.4f (DFM bound)\n", label, rs, tk, tot / (double)ds->bytes, se);
     else
         printf("%-10s %-8s %5d  %.4f\n", label, rs, tk, tot / (double)ds->bytes);
-    if (csv) fprintf(csv, "%s,%s,%d,all,%.5f,%lld\n", label, rs, tk, tot / (double)ds->bytes, (long long)ds->bytes);
+    if (csv) {
+        csv_row_head(csv, label, rs, tk, "all");
+        fprintf(csv, ",%.5f,%lld\n", tot / (double)ds->bytes, (long long)ds->bytes);
+    }
     for (j = 0; j < nd; j++) {
         const char *dn = d->n_labels ? d->label_names[j] : "all";
         if (!dom_n[j]) continue;
         if (domains) printf("%-10s %-8s %5s    %-12s %.4f\n", "", "", "", dn, dom_s[j] / dom_n[j]);
-        if (csv && d->n_labels)
-            fprintf(csv, "%s,%s,%d,%s,%.5f,%lld\n", label, rs, tk, dn, dom_s[j] / dom_n[j], (long long)dom_n[j]);
+        if (csv && d->n_labels) {
+            csv_row_head(csv, label, rs, tk, dn);
+            fprintf(csv, ",%.5f,%lld\n", dom_s[j] / dom_n[j], (long long)dom_n[j]);
+        }
     }
     free(dom_s);
     free(dom_n);
@@ -1646,9 +1680,7 @@ static int csv_column(const char *header, const char *name) {
     int c = 0;
     for (;;) {
         if (!strncmp(p, name, len) && (p[len] == ',' || p[len] == '\n' || p[len] == '\r' || !p[len])) return c;
-        p = strchr(p, ',');
-        if (!p) return -1;
-        p++;
+        if (!(p = csv_next(p))) return -1;
         c++;
     }
 }
@@ -1657,11 +1689,8 @@ static int csv_column(const char *header, const char *name) {
 static int csv_number(const char *line, int c, double *v) {
     const char *p = line;
     char *end;
-    while (c-- > 0) {
-        p = strchr(p, ',');
-        if (!p) return 1;
-        p++;
-    }
+    while (c-- > 0)
+        if (!(p = csv_next(p))) return 1;
     *v = strtod(p, &end);
     return end == p || (*end && *end != ',' && *end != '\n' && *end != '\r');
 }
@@ -2350,13 +2379,13 @@ static void capstat_add(capstat *s, double bits, int bytes, int exact) {
 static void cap_csv(const char *path, const char *label, const char *route, int tk, const vdata *v, const capstat *s) {
     FILE *csv = csv_append(path, "model,router,topk,script,bits_per_byte,exact_match,images");
     int j;
-    fprintf(csv, "%s,%s,%d,all,%.5f,%.4f,%d\n", label, route, tk, s[0].bits / s[0].bytes, s[0].exact / s[0].n,
-            (int)s[0].n);
+    csv_row_head(csv, label, route, tk, "all");
+    fprintf(csv, ",%.5f,%.4f,%d\n", s[0].bits / s[0].bytes, s[0].exact / s[0].n, (int)s[0].n);
     for (j = 0; j < (v->n_labels > 1 ? v->n_labels : 0); j++) { /* per script, where there are scripts */
         const capstat *t = &s[j + 1];
-        if (t->n > 0)
-            fprintf(csv, "%s,%s,%d,%s,%.5f,%.4f,%d\n", label, route, tk, v->names[j], t->bits / t->bytes,
-                    t->exact / t->n, (int)t->n);
+        if (t->n == 0) continue;
+        csv_row_head(csv, label, route, tk, v->names[j]);
+        fprintf(csv, ",%.5f,%.4f,%d\n", t->bits / t->bytes, t->exact / t->n, (int)t->n);
     }
     fclose(csv);
 }

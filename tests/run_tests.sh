@@ -274,8 +274,11 @@ expect 1 "image file of a bad size" $B/decar vtrain --images $B/vis --steps 1
 U=$B/vis/unlabelled; rm -rf $U; mkdir -p $U; cp $B/tinyglyphs/images_32x32_u8.bin $U/
 awk '{ c = $0; if (NR % 10 == 1) { c = ""; for (i = 0; i < 30; i++) c = c "long caption "; } if (NR % 10 == 2) c = "bad \377\001 <&> \303"; printf "%s\r\n", c }' $B/tinyglyphs/captions.txt > $U/captions.txt
 run env OMP_NUM_THREADS=2 $B/decar vtrain --images $U --steps 4 --layers 1 --dim 32 --heads 2 --batch 8 --out $U/c.safetensors --quiet 1
-$B/decar caption --experts $U/c.safetensors --route uniform --images $U --csv $U/r.csv --label 'a<b&c' --sheet $U/s.svg > $U/out.txt 2> $U/err.txt
+$B/decar caption --experts $U/c.safetensors --route uniform --images $U --csv $U/r.csv --label 'a<b&c, "d"' --sheet $U/s.svg > $U/out.txt 2> $U/err.txt
 python3 -c "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])" $U/s.svg && echo "ok  the contact sheet is well-formed XML" || { echo "FAILED: contact sheet not well-formed"; fails=$((fails + 1)); }
+# a label with a comma and quotes is one quoted CSV field (RFC 4180), which Python's csv module and decar plot read
+python3 -c "import csv, sys; r = list(csv.reader(open(sys.argv[1]))); assert len(r) == 2 and r[1][0] == 'a<b&c, \"d\"' and len(r[1]) == 7, r" $U/r.csv &&
+  $B/decar plot --out $U/p.svg --x topk --y bits_per_byte $U/r.csv && echo "ok  a label with a comma and quotes: one CSV field" || { echo "FAILED: CSV quoting: $(cat $U/r.csv)"; fails=$((fails + 1)); }
 if grep -q "captions longer than the experts' context were scored" $U/err.txt && [ $(grep -c ",all," $U/r.csv) -eq 1 ] &&
   ! grep -q $'\r' $U/out.txt; then echo "ok  an unlabelled CRLF set with over-long captions: $(cat $U/out.txt)"
 else echo "FAILED: unlabelled CRLF set: $(cat $U/err.txt $U/r.csv | head -5)"; fails=$((fails + 1)); fi
