@@ -162,6 +162,7 @@
           the head). decar_images_split (the held-out rule of image sets) and decar_ensemble_caption (one image's
           caption bits and greedy caption under a routed ensemble), both moved from the CLI.
           decar_pixel_projection; decar_pixel_features and decar_pixel_featurizer take the projection, not a seed.
+          decar_caption_rows (captions framed as training and scoring rows), moved from the CLI.
 */
 #ifndef DECAR_H
 #define DECAR_H
@@ -565,6 +566,13 @@ DECARDEF int decar_images_load(decar_images *im, const char *image_file, const c
 DECARDEF void decar_images_free(decar_images *im);
 /* cut image i into (side/patch)^2 row-major patches of patch*patch pixels scaled to [-0.5, 0.5]: the prefix */
 DECARDEF void decar_image_patches(const uint8_t *img, int side, int patch, float *out);
+/* Captions as rows of T byte tokens for a captioner (after its image prefix), as training and scoring frame them:
+       ids_b     = [EOT, c_0, c_1, ..., c_{T-2}]    (EOT past the caption's end)
+       targets_b = [c_0, c_1, ..., c_{L-1}, EOT]     (-1 past it: not scored), cut to T
+   for the B captions captions[idx[b]] (idx NULL: captions[b]); ids and targets are (B, T). decar vtrain uses
+   T = min(longest caption + 1, the context after the prefix); decar_ensemble_caption one row of L + 1. */
+DECARDEF void decar_caption_rows(const char *const *captions, const int *idx, int B, int T, int32_t *ids,
+                                 int32_t *targets);
 /* The held-out split of an image-caption set (decar vcluster, vtrain, caption and clip use it). With
    h_i = decar_hash64(group_i "|" caption_i, seed 7):
      test[i] = 1 for the image of least h_i among each set of >= 2 images sharing a caption (the first on equal
@@ -5671,6 +5679,19 @@ DECARDEF void decar_image_patches(const uint8_t *img, int side, int patch, float
             for (y = 0; y < patch; y++)
                 for (x = 0; x < patch; x++) *o++ = (float)img[(py * patch + y) * side + px * patch + x] / 255.0f - 0.5f;
 }
+DECARDEF void decar_caption_rows(const char *const *captions, const int *idx, int B, int T, int32_t *ids,
+                                 int32_t *targets) {
+    int b, t;
+    for (b = 0; b < B; b++) {
+        const char *c = captions[idx ? idx[b] : b];
+        int L = (int)strlen(c);
+        int32_t *id = ids + (int64_t)b * T, *tg = targets + (int64_t)b * T;
+        for (t = 0; t < T; t++) {
+            id[t] = t == 0 ? DECAR_TOK_EOT : t - 1 < L ? (uint8_t)c[t - 1] : DECAR_TOK_EOT;
+            tg[t] = t < L ? (uint8_t)c[t] : t == L ? DECAR_TOK_EOT : -1;
+        }
+    }
+}
 
 /* ---- 7. features ----------------------------------------------------------------------------------------------------
    c-BTM clusters tf-idf vectors reduced by SVD. decar hashes word 1-grams, word 2-grams and byte 3-grams into
@@ -9700,11 +9721,7 @@ DECARDEF int decar_ensemble_caption(decar_ensemble *en, decar_ctx *ctx, const fl
         decar__seterr(e, rc, "the experts' context holds no caption after %d prefix positions", P);
         goto end;
     }
-    /* ids [EOT, caption], targets [caption, EOT] */
-    for (t = 0; t < T; t++) {
-        ids[t] = t == 0 ? DECAR_TOK_EOT : (uint8_t)caption[t - 1];
-        tg[t] = t < L ? (uint8_t)caption[t] : DECAR_TOK_EOT;
-    }
+    decar_caption_rows(&caption, NULL, 1, T, ids, tg); /* ids [EOT, caption], targets [caption, EOT], cut to T */
     if ((rc = decar_ensemble_score_seq(en, ctx, prefix, ids, tg, T, w, nll, e))) goto end;
     *scored = T < L ? T : L;
     *bits = 0.0;

@@ -1953,21 +1953,14 @@ static int read_indices(const char *path, int n, int **out) {
 }
 /* a batch of captions: ids [EOT cap...] targets [cap... EOT], padded with -1 to the longest in the batch */
 static int vbatch(const vdata *v, const int *idx, int B, int32_t *ids, int32_t *tg, float *pre, int Tmax) {
-    int b, t, T = 2;
+    int b, T = 2;
     for (b = 0; b < B; b++) {
         int L = (int)strlen(v->im.captions[idx[b]]) + 1;
         if (L > T) T = L;
     }
     if (T > Tmax) T = Tmax;
-    for (b = 0; b < B; b++) {
-        const char *c = v->im.captions[idx[b]];
-        int L = (int)strlen(c);
-        for (t = 0; t < T; t++) {
-            ids[b * T + t] = t == 0 ? DECAR_TOK_EOT : t - 1 < L ? (uint8_t)c[t - 1] : DECAR_TOK_EOT;
-            tg[b * T + t] = t < L ? (uint8_t)c[t] : t == L ? DECAR_TOK_EOT : -1;
-        }
-        vprefix(v, idx[b], pre + (size_t)b * v->P * v->Dp);
-    }
+    decar_caption_rows((const char *const *)v->im.captions, idx, B, T, ids, tg);
+    for (b = 0; b < B; b++) vprefix(v, idx[b], pre + (size_t)b * v->P * v->Dp);
     return T;
 }
 

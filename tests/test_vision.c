@@ -188,6 +188,20 @@ int main(void) {
         decar_image_patches(im.pixels + 16, 4, 2, patches);
         CHECK(fabs(patches[0] - (80 / 255.0f - 0.5f)) < 1e-6 && fabs(patches[4] - (90 / 255.0f - 0.5f)) < 1e-6,
               "patches are row-major 2x2 tiles");
+        { /* caption rows: [EOT c] -> [c EOT], EOT / -1 past the end, cut to T; captions picked by idx */
+            const char *caps[3] = { "ab", "", "xyz" };
+            int idx[2] = { 2, 0 }, T = 4, t, ok = 1;
+            int32_t ids[8], tg[8];
+            const int32_t want_ids[8] = { DECAR_TOK_EOT, 'x', 'y', 'z', DECAR_TOK_EOT, 'a', 'b', DECAR_TOK_EOT };
+            const int32_t want_tg[8] = { 'x', 'y', 'z', DECAR_TOK_EOT, 'a', 'b', DECAR_TOK_EOT, -1 };
+            decar_caption_rows(caps, idx, 2, T, ids, tg);
+            for (t = 0; t < 8; t++) ok &= ids[t] == want_ids[t] && tg[t] == want_tg[t];
+            decar_caption_rows(caps, NULL, 3, 2, ids, tg); /* cut to 2: "ab" loses its EOT target */
+            ok &= ids[0] == DECAR_TOK_EOT && ids[1] == 'a' && tg[0] == 'a' && tg[1] == 'b';
+            ok &= ids[2] == DECAR_TOK_EOT && ids[3] == DECAR_TOK_EOT && tg[2] == DECAR_TOK_EOT && tg[3] == -1;
+            ok &= tg[4] == 'x' && tg[5] == 'y';
+            CHECK(ok, "caption rows: framing, padding and the cut");
+        }
         decar_images_free(&im);
         CHECK(decar_images_load(&im, "build/img_bad.bin", "build/cap3.txt", 4, &e) != 0 &&
                   strstr(e.msg, "whole number"),
