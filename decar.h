@@ -4047,8 +4047,10 @@ static void decar__bf16_rows8(decar__v *acc, const float *x, const decar_qmat *w
     int64_t k;
     for (k = 0; k < kv; k += DECAR__VW) {
         decar__v xv = decar__vload(x + k);
-        decar__prefetch4(pf + k, 2 * K);
-        decar__prefetch4(pf + 4 * K + k, 2 * K);
+        if (k % 32 == 0) { /* once per 64-byte line of each row */
+            decar__prefetch4(pf + k, 2 * K);
+            decar__prefetch4(pf + 4 * K + k, 2 * K);
+        }
         a0 = decar__vfma(xv, decar__vload_bf16(h + k), a0);
         a1 = decar__vfma(xv, decar__vload_bf16(h + K + k), a1);
         a2 = decar__vfma(xv, decar__vload_bf16(h + 2 * K + k), a2);
