@@ -3877,8 +3877,9 @@ DECARDEF int decar_qmat_make(decar_qmat *qm, int type, float *w, int64_t rows, i
 }
 /* the cache lines at p in four rows `stride` bytes apart (a hint: nothing is read). The quantized products fetch
    their rows a few blocks of rows ahead: a row is a few cache lines, too short for the hardware's stream prefetch,
-   and an ensemble's experts do not all fit in the last level cache (measured on M: two int8 experts 2.5x faster
-   with it, bf16 1.6-1.8x at 1 thread; one int8 expert in cache: no change). */
+   and an ensemble's experts do not all fit in the last level cache (measured on M: two int8 experts 1.5x faster
+   at 1 thread and 1.4-3x at 2, one bf16 expert 1.6-1.8x at 1 thread; one int8 expert in cache: no change). */
+#define DECAR__AHEAD 16 /* rows */
 static void decar__prefetch4(const void *p, int64_t stride) {
     const char *c = (const char *)p;
     DECAR__PREFETCH(c);
@@ -3949,11 +3950,6 @@ static __m512 decar__w8a8_acc512(__m512 acc, __m512i x, __m512i c, const int8_t 
     __m512i d = _mm512_dpbusd_epi32(c, u, x);
     return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(d), dxb), decar__pair512(dw[0], dw[1]), acc);
 }
-/* lo + hi halves of a 512-bit accumulator */
-static __m256 decar__fold512(__m512 a) {
-    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1));
-    return _mm256_add_ps(_mm512_castps512_ps256(a), hi);
-}
 #else
 #define DECAR__W8A8_512 0
 #endif
@@ -3967,8 +3963,7 @@ static float decar__hsum256(__m256 a) {
 #define DECAR__W8A8_X86 0
 #endif
 /* sums[r] = sum over the first nbf (whole) blocks of (dx_b dw_rb) dot_rb for the 4 rows from n0: one load of each
-   input block serves four rows; the rows DECAR__W8A8_AHEAD further on are prefetched as these are read */
-#define DECAR__W8A8_AHEAD 16
+   input block serves four rows; the rows DECAR__AHEAD further on are prefetched as these are read */
 static void decar__w8a8_rows4(float *sums, const int8_t *xq, const float *dx, const decar_qmat *w, int64_t n0,
                               int64_t nbf) {
     const int64_t K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
@@ -3976,7 +3971,7 @@ static void decar__w8a8_rows4(float *sums, const int8_t *xq, const float *dx, co
     const float *s = w->scale + n0 * nb;
     int64_t b = 0;
 #if DECAR__W8A8_X86
-    const int8_t *pf = n0 + DECAR__W8A8_AHEAD + 4 <= w->rows ? q + DECAR__W8A8_AHEAD * K : q; /* rows ahead */
+    const int8_t *pf = n0 + DECAR__AHEAD + 4 <= w->rows ? q + DECAR__AHEAD * K : q;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
 #if DECAR__W8A8_512
     __m512 z0 = _mm512_setzero_ps(), z1 = z0, z2 = z0, z3 = z0;
@@ -3991,17 +3986,17 @@ static void decar__w8a8_rows4(float *sums, const int8_t *xq, const float *dx, co
         z2 = decar__w8a8_acc512(z2, xv, c, q + 2 * K + o, dxb, s + 2 * nb + b);
         z3 = decar__w8a8_acc512(z3, xv, c, q + 3 * K + o, dxb, s + 3 * nb + b);
     }
-    a0 = decar__fold512(z0);
-    a1 = decar__fold512(z1);
-    a2 = decar__fold512(z2);
-    a3 = decar__fold512(z3);
+    a0 = decar__fold(z0); /* lo + hi halves */
+    a1 = decar__fold(z1);
+    a2 = decar__fold(z2);
+    a3 = decar__fold(z3);
 #endif
     for (; b < nbf; b++) {
         const int64_t o = b * DECAR_Q8_BLOCK;
         __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(xq + o));
         __m256i c = decar__dot32_start(xv);
         __m256 dxb = _mm256_set1_ps(dx[b]);
-        decar__prefetch4(pf + o, K);
+        if (o % 64 == 0) decar__prefetch4(pf + o, K); /* once per 64-byte line of each row */
         a0 = decar__w8a8_acc256(a0, xv, c, q + o, dxb, s[b]);
         a1 = decar__w8a8_acc256(a1, xv, c, q + K + o, dxb, s[nb + b]);
         a2 = decar__w8a8_acc256(a2, xv, c, q + 2 * K + o, dxb, s[2 * nb + b]);
@@ -4042,7 +4037,7 @@ static float decar__w8a8_row(const int8_t *xq, const float *dx, const decar_qmat
 /* acc[r] = x . bf16(w[n0 + r]) over the first kv inputs for 8 rows: 8 independent accumulators, one load of x */
 static void decar__bf16_rows8(decar__v *acc, const float *x, const decar_qmat *w, int64_t n0, int64_t kv) {
     const int64_t K = w->cols;
-    const uint16_t *h = w->bf16 + n0 * K, *pf = n0 + 24 <= w->rows ? h + 16 * K : h; /* rows 16 ahead */
+    const uint16_t *h = w->bf16 + n0 * K, *pf = n0 + DECAR__AHEAD + 8 <= w->rows ? h + DECAR__AHEAD * K : h;
     decar__v a0 = decar__vzero(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     int64_t k;
     for (k = 0; k < kv; k += DECAR__VW) {

@@ -9,12 +9,13 @@ run() { if "$@"; then :; else echo "FAILED: $*"; fails=$((fails + 1)); fi; }
 # par cmd...: run in the background, as many at once as there are cores (compiles); pwait: wait for them all and
 # count the failures
 NP=$(nproc 2>/dev/null || echo 2); rm -f $B/par.fail
+UT="test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_kernels test_device" # unit tests
 par() { while [ "$(jobs -rp | wc -l)" -ge "$NP" ]; do wait -n; done; { "$@" || echo "FAILED: $*" >> $B/par.fail; } & }
 pwait() { wait; if [ -s $B/par.fail ]; then cat $B/par.fail; fails=$((fails + $(wc -l < $B/par.fail))); fi; rm -f $B/par.fail; }
 
 step "unit tests (native SIMD: -march=native, OpenMP, 2 threads)"
 mkdir -p $B/tinyglyphs
-for t in test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_kernels test_device; do run env OMP_NUM_THREADS=2 $B/$t; done
+for t in $UT; do run env OMP_NUM_THREADS=2 $B/$t; done
 
 step "single-header contract: C99 and C++ with gcc and clang, -Wall -Wextra -Wpedantic -Werror"
 printf '#define DECAR_IMPLEMENTATION\n#include "../decar.h"\nint main(void){ return decar_simd_name() == 0; }\n' > $B/impl.c
@@ -313,8 +314,7 @@ asan() { # build and run one unit test under the sanitizers; its status in $B/$1
   echo $? > $B/$1_asan.rc
 }
 export -f asan; export B
-UT="test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_kernels test_device"
-printf '%s\n' $UT | xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} bash -c 'asan {}'
+printf '%s\n' $UT | xargs -P "$NP" -I{} bash -c 'asan {}'
 for t in $UT; do
   if [ "$(cat $B/${t}_asan.rc 2>/dev/null)" = 0 ]; then echo "[asan+ubsan] $(tail -1 $B/${t}_asan.log)"
   else echo "FAILED: $t under the sanitizers: $(tail -3 $B/${t}_asan.log)"; fails=$((fails + 1)); fi
