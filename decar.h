@@ -1,4 +1,4 @@
-/* decar.h - v0.5 - decentralized autoregressive generation in one C header.
+/* decar.h - v0.6 - decentralized autoregressive generation in one C header.
    Public domain / MIT (your choice), see the end of the file.
 
    Train small expert language models apart, each on one cluster of the data, with no gradients or messages between
@@ -13,16 +13,18 @@
          #include "decar.h"
      Other files include "decar.h" without the define.
 
-   TEN-LINE EXAMPLE (train a tiny GPT on a byte string, then sample from it)
-         decar_gpt_config c = decar_gpt_default_config();      // vocab 258, 4 layers, d_model 256, seq 256
-         decar_gpt g;
+   TEN-LINE EXAMPLE (train a tiny GPT on a byte string, then sample from it: examples/tiny.c, run by make test)
+         decar_gpt_config c = decar_gpt_config_of(2, 4, 64, T);  // 2 layers, 4 heads, d_model 64, context T, bytes
+         decar_gpt g, *one = &g;
          decar_error e;
-         if (decar_gpt_init(&g, &c, 1337, &e)) return 1;       // e.msg says why
-         decar_ctx *ctx = decar_ctx_new(0);                    // 0 = growable arena for activations
-         decar_opt opt = decar_opt_default();                  // AdamW, warmup + cosine, clip 1.0
-         for (int s = 0; s < 100; s++)                         // ids/targets: B*T int32 tokens
-             printf("step %d loss %.4f\n", s, decar_gpt_train_step(&g, ctx, &opt, ids, targets, NULL, B, T));
-         decar_gpt_save(&g, "model.safetensors", NULL, &e);    // atomic: tmp file, fsync, rename
+         if (decar_gpt_init(&g, &c, 1337, &e)) return 1;         // e.msg says why
+         decar_ctx *ctx = decar_ctx_new(0);                      // 0 = growable arena for activations
+         decar_opt opt = decar_opt_default();                    // AdamW, warmup + cosine, clip 1.0
+         for (int s = 0; s < 300; s++)                           // ids, targets: B*T tokens, targets[i] = ids[i+1]
+             loss = decar_gpt_train_step(&g, ctx, &opt, ids, targets, NULL, B, T);
+         decar_ensemble en = decar_ensemble_of(&one, 1);         // one model: plain sampling
+         decar_ensemble_generate(&en, NULL, prompt, 1, 31, 0.8, 0, 1.0, 42, out, &n, NULL, &e);  // out: n tokens
+         decar_gpt_save(&g, "model.safetensors", NULL, &e);      // atomic: tmp file, fsync, rename
      examples/pipeline.c runs the whole method (featurize, cluster, train K experts, route, score, generate) in 75
      lines through the library alone.
 
@@ -107,7 +109,7 @@
      decar_ensemble_dfm_bound      the same for DFM experts, on decar_dfm's kappa schedule
      decar_ensemble_generate       sample from sum_k w_k p_k (an optional image prefix: captioning); _fill for DFM
 
-   THE EQUATIONS OF ../shared/docs/ALGORITHMS.md AND WHERE THEY ARE
+   THE EQUATIONS OF docs/METHOD.md AND WHERE THEY ARE (examples/learn_*.c show four of them on checkable numbers)
      a1  p_t(x^i | x_1) = (1 - kappa_t) delta_M + kappa_t delta_{x_1^i}, kappa_t = t^n     decar_dfm_corrupt
      a1  L = E [ kappa'_t / (1 - kappa_t) sum_{i masked} -log p(x_1^i | x_t) ]            decar_dfm_corrupt weights +
                                                                                          decar_cross_entropy

@@ -259,6 +259,12 @@ run gcc -std=c99 -O2 -fopenmp -march=native -Wall -Wextra -Wpedantic -Werror -o 
 if env OMP_NUM_THREADS=2 $B/pipeline $B/tinycorpus 2 20 > $B/pipeline_c.log 2>&1 && grep -q "bits per byte" $B/pipeline_c.log; then
   echo "ok  $(grep 'bits per byte' $B/pipeline_c.log)"; else echo "FAILED: examples/pipeline.c: $(tail -3 $B/pipeline_c.log)"; fails=$((fails + 1)); fi
 
+step "examples/tiny.c (the header's ten-line example) and learn_*.c (one equation each, docs/METHOD.md)"
+for x in tiny learn_mixture learn_ar_dfm learn_bayes_router learn_kmeans; do
+  if gcc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -o $B/$x examples/$x.c -lm && $B/$x > $B/$x.log 2>&1; then
+    echo "ok  $x: $(tail -1 $B/$x.log)"; else echo "FAILED: examples/$x.c: $(tail -3 $B/$x.log)"; fails=$((fails + 1)); fi
+done
+
 step "image-conditioned experts on a tiny synthetic image set (vcluster, vtrain, caption)"
 mkdir -p $B/vis
 run $B/decar vcluster --images $B/tinyglyphs --out $B/vis --k 2
