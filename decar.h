@@ -1048,6 +1048,12 @@ typedef struct decar_docset {
 DECARDEF int decar_docset_build(decar_docset *ds, const decar_data *d, int split, const decar_tokenizer *t,
                                 decar_error *e);
 DECARDEF void decar_docset_free(decar_docset *ds);
+/* keep only the tokens of each document that lie within its first max_bytes bytes (every token whose bytes end by
+   then; at least none), in place: documents of any length then cost about the same to score, so a held-out set of
+   many documents stays affordable. max_bytes <= 0 keeps everything. ds->total and ds->bytes are updated. */
+DECARDEF void decar_docset_truncate(decar_docset *ds, int64_t max_bytes);
+/* the bytes document q's scored tokens cover (its length unless truncated) */
+DECARDEF int64_t decar_docset_doc_bytes(const decar_docset *ds, int q);
 /* one model: nll[off[q] + i] = -ln p(x_i | x_<i) in nats, each document in non-overlapping windows of seq_len
    tokens (a window's first input is the token before it, EOT for the first), B windows per forward pass */
 DECARDEF int decar_gpt_score_docs(decar_gpt *g, decar_ctx *ctx, const decar_docset *ds, int B, float *nll,
@@ -1064,6 +1070,31 @@ DECARDEF int decar_gpt_score_docs(decar_gpt *g, decar_ctx *ctx, const decar_docs
 DECARDEF int decar_ensemble_score_docs(decar_ensemble *en, decar_ctx *ctx, const decar_data *d, const decar_docset *ds,
                                        int B, float **nll, double *bits, decar_error *e);
 DECARDEF void decar_nll_tables_free(float **nll, int k);
+/* The oracle router (c-BTM reports one): each document q goes to the expert with the fewest bits on it, chosen in
+   hindsight,
+       k*_q = argmin_k bits_k(q),   bits_k(q) = sum_i -log2 p_k(x_i | x_<i)      (missing experts never chosen)
+   so bits (ds->n) = bits_{k*_q}(q) lower-bounds, document by document, every router that sends a whole document to
+   one expert (R1 re-routing every route_every tokens may switch inside a document and can beat it): router - oracle
+   is the routing loss, oracle - dense the experts' loss. best (ds->n, optional) receives k*_q. Every loaded expert is scored
+   once, into the nll tables that decar_ensemble_score_docs shares. */
+DECARDEF int decar_ensemble_oracle_docs(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, int B, float **nll,
+                                        double *bits, int32_t *best, decar_error *e);
+/* The router's top-1 expert for each whole document q, the choice to compare with the oracle's (agreement):
+   R1-R3, R5, R6 route on the features of the whole text (as clustering assigned the training documents); R4' takes
+   argmax_k log pi_k + sum_i ln p_k(x_i | x_<i), its posterior after the last token; uniform and an empty document
+   without features: the prior's argmax. Ties: the lower index. choice (ds->n). */
+DECARDEF int decar_ensemble_doc_choice(decar_ensemble *en, decar_ctx *ctx, const decar_data *d, const decar_docset *ds,
+                                       int B, float **nll, int32_t *choice, decar_error *e);
+/* A percentile bootstrap over documents of a ratio of sums, for m seeds (m >= 1) of the same n documents:
+       r_s = sum_q a[s n + q] / sum_q b[s n + q],     statistic = (1/m) sum_s r_s
+   Each of `draws` draws resamples the n documents with replacement once, the same documents for every seed and for
+   a and b (a paired bootstrap: the pairing removes the documents' shared difficulty from the interval). a = bits, b
+   = bytes gives bits per byte; a = an ensemble's bits, b = a dense model's bits on the same documents gives their
+   ratio. *est: the statistic on the data; [*lo, *hi]: its alpha/2 and 1 - alpha/2 quantiles (alpha 0.05: a 95%
+   interval). Deterministic in seed. DECAR_ERR_ARG for n < 1, m < 1, draws < 10, alpha outside (0, 1), a b-sum that
+   is not positive or a non-finite value. */
+DECARDEF int decar_bootstrap_ratio(const double *a, const double *b, int64_t n, int m, int draws, double alpha,
+                                   uint64_t seed, double *est, double *lo, double *hi, decar_error *e);
 /* The router's weights for a text (R1-R3 read its features through en->feat; R4' and uniform the prior), with
    missing experts removed and the rest renormalised: w (en->k) */
 DECARDEF int decar_ensemble_route(decar_ensemble *en, const uint8_t *text, int64_t len, double *w, decar_error *e);
@@ -9516,6 +9547,27 @@ DECARDEF void decar_docset_free(decar_docset *ds) {
     decar__free_n(4, (void *)ds->doc, (void *)ds->off, (void *)ds->tok, (void *)ds->end);
     memset(ds, 0, sizeof *ds);
 }
+DECARDEF int64_t decar_docset_doc_bytes(const decar_docset *ds, int q) {
+    return ds->off[q + 1] > ds->off[q] ? ds->end[ds->off[q + 1] - 1] : 0;
+}
+DECARDEF void decar_docset_truncate(decar_docset *ds, int64_t max_bytes) {
+    int64_t w = 0, i;
+    int q;
+    if (max_bytes <= 0) return;
+    ds->bytes = 0;
+    for (q = 0; q < ds->n; q++) {
+        int64_t a = ds->off[q], b = ds->off[q + 1];
+        ds->off[q] = w; /* tokens move only towards the front: a >= w */
+        for (i = a; i < b && ds->end[i] <= max_bytes; i++) {
+            ds->tok[w] = ds->tok[i];
+            ds->end[w] = ds->end[i];
+            w++;
+        }
+        ds->bytes += w > ds->off[q] ? ds->end[w - 1] : 0;
+    }
+    ds->off[ds->n] = w;
+    ds->total = w;
+}
 DECARDEF int decar_docset_build(decar_docset *ds, const decar_data *d, int split, const decar_tokenizer *t,
                                 decar_error *e) {
     int i;
@@ -9680,6 +9732,141 @@ DECARDEF int decar_ensemble_score_docs(decar_ensemble *en, decar_ctx *ctx, const
     return rc;
 }
 
+DECARDEF int decar_ensemble_oracle_docs(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, int B, float **nll,
+                                        double *bits, int32_t *best, decar_error *e) {
+    int j, q, have = 0;
+    for (j = 0; j < en->k; j++)
+        if (en->experts[j]) {
+            int rc = decar__nll_table(en, ctx, ds, B, nll, j, e);
+            if (rc) return rc;
+            have = 1;
+        }
+    if (!have) DECAR__FAIL(e, DECAR_ERR_ARG, "the oracle needs at least one expert");
+    for (q = 0; q < ds->n; q++) {
+        double lo = INFINITY;
+        int32_t arg = -1;
+        for (j = 0; j < en->k; j++) {
+            double b = 0.0;
+            int64_t i;
+            if (!nll[j]) continue;
+            /* bits_k(q) = sum_i nll_k(i) / ln 2, summed in double */
+            for (i = ds->off[q]; i < ds->off[q + 1]; i++) b += (double)nll[j][i];
+            b /= log(2.0);
+            if (b < lo) {
+                lo = b;
+                arg = j;
+            }
+        }
+        bits[q] = lo;
+        if (best) best[q] = arg;
+    }
+    return DECAR_OK;
+}
+DECARDEF int decar_ensemble_doc_choice(decar_ensemble *en, decar_ctx *ctx, const decar_data *d, const decar_docset *ds,
+                                       int B, float **nll, int32_t *choice, decar_error *e) {
+    int K = en->k, j, q, rc = DECAR_OK, bayes = en->router.kind == DECAR_ROUTE_BAYES;
+    double *w = (double *)DECAR_MALLOC((size_t)K * sizeof(double));
+    int64_t doc0 = en->feat ? en->feat->doc : 0;
+    if (!w) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for routing");
+    for (j = 0; j < K && bayes && !rc; j++)
+        if (en->experts[j]) rc = decar__nll_table(en, ctx, ds, B, nll, j, e);
+    for (q = 0; q < ds->n && !rc; q++) {
+        const decar_doc *doc = &d->docs[ds->doc[q]];
+        int a = -1;
+        if (en->feat) en->feat->doc = ds->doc[q];
+        if (bayes) {
+            /* log pi_k + sum_i ln p_k(x_i | x_<i): the posterior's argmax after the last token */
+            double lmax = -INFINITY;
+            for (j = 0; j < K; j++) {
+                double l;
+                int64_t i;
+                if (!nll[j]) continue;
+                l = log(en->router.prior && en->router.prior[j] > 0.0f ? en->router.prior[j] : 1e-30);
+                for (i = ds->off[q]; i < ds->off[q + 1]; i++) l -= (double)nll[j][i];
+                if (l > lmax) {
+                    lmax = l;
+                    a = j;
+                }
+            }
+        } else {
+            double wmax = -1.0;
+            rc = decar_ensemble_route(en, doc->bytes, doc->len, w, e);
+            for (j = 0; j < K && !rc; j++)
+                if (w[j] > wmax) {
+                    wmax = w[j];
+                    a = j;
+                }
+        }
+        choice[q] = a;
+    }
+    if (en->feat) en->feat->doc = doc0;
+    DECAR_FREE(w);
+    return rc;
+}
+/* the alpha-quantile of sorted x (n), linear between order statistics (numpy's default) */
+static double decar__quantile(const double *x, int n, double alpha) {
+    double h = alpha * (n - 1);
+    int i = (int)floor(h);
+    if (i >= n - 1) return x[n - 1];
+    return x[i] + (h - i) * (x[i + 1] - x[i]);
+}
+static int decar__cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+DECARDEF int decar_bootstrap_ratio(const double *a, const double *b, int64_t n, int m, int draws, double alpha,
+                                   uint64_t seed, double *est, double *lo, double *hi, decar_error *e) {
+    double *stat, *sa, *sb;
+    int64_t q, i;
+    int s, t;
+    decar_rng r;
+    if (n < 1 || m < 1 || draws < 10 || !(alpha > 0.0 && alpha < 1.0))
+        DECAR__FAIL(e, DECAR_ERR_ARG, "bootstrap: %lld documents, %d seeds, %d draws, alpha %g", (long long)n, m,
+                    draws, alpha);
+    for (i = 0; i < n * m; i++)
+        if (!(a[i] == a[i] && fabs(a[i]) < INFINITY && b[i] == b[i] && fabs(b[i]) < INFINITY))
+            DECAR__FAIL(e, DECAR_ERR_NUMERIC, "bootstrap: value %lld is not finite", (long long)i);
+    stat = (double *)DECAR_MALLOC(((size_t)draws + 2 * (size_t)m) * sizeof(double));
+    if (!stat) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for %d bootstrap draws", draws);
+    sa = stat + draws;
+    sb = sa + m;
+    /* the statistic on the data: (1/m) sum_s sum_q a_sq / sum_q b_sq */
+    *est = 0.0;
+    for (s = 0; s < m; s++) {
+        double ta = 0.0, tb = 0.0;
+        for (q = 0; q < n; q++) {
+            ta += a[(int64_t)s * n + q];
+            tb += b[(int64_t)s * n + q];
+        }
+        if (!(tb > 0.0)) {
+            DECAR_FREE(stat);
+            DECAR__FAIL(e, DECAR_ERR_ARG, "bootstrap: the denominator of seed %d sums to %g", s, tb);
+        }
+        *est += ta / tb / m;
+    }
+    /* each draw: n documents with replacement, the same for every seed, a and b */
+    decar_rng_seed(&r, seed);
+    for (t = 0; t < draws; t++) {
+        for (s = 0; s < m; s++) {
+            sa[s] = 0.0;
+            sb[s] = 0.0;
+        }
+        for (i = 0; i < n; i++) {
+            int64_t pick = (int64_t)decar__rng_below(&r, (uint64_t)n);
+            for (s = 0; s < m; s++) {
+                sa[s] += a[(int64_t)s * n + pick];
+                sb[s] += b[(int64_t)s * n + pick];
+            }
+        }
+        stat[t] = 0.0;
+        for (s = 0; s < m; s++) stat[t] += (sb[s] > 0.0 ? sa[s] / sb[s] : 0.0) / m;
+    }
+    qsort(stat, (size_t)draws, sizeof(double), decar__cmp_double);
+    *lo = decar__quantile(stat, draws, alpha / 2.0);
+    *hi = decar__quantile(stat, draws, 1.0 - alpha / 2.0);
+    DECAR_FREE(stat);
+    return DECAR_OK;
+}
 DECARDEF int decar_ensemble_route(decar_ensemble *en, const uint8_t *text, int64_t len, double *w, decar_error *e) {
     int rc = DECAR_OK;
     float *feat = (float *)DECAR_MALLOC((size_t)(en->feat ? en->feat->dim : 1) * sizeof(float));

@@ -74,6 +74,9 @@ static const struct {
     { "dim", "model width (d_model)" },
     { "device", "where models run: cpu (the tape path), cpu-kernels (the GPU path's kernels as CPU loops), cuda (a "
                 "build with make cuda)" },
+    { "doc-bits", "per-document bits CSV: ens-eval appends every row's bits of each held-out document, compare reads "
+                  "one such file per seed (A,B,.. or @FILE)" },
+    { "doc-bytes", "score at most the first N bytes of each held-out document (0 = all of it)" },
     { "docs", "file listing the documents to use, one per line (paths relative to --data)" },
     { "experts", "expert checkpoints, one per cluster: A,B,.. ('-' = missing) or @FILE with one per line" },
     { "ext", "only files ending in this ('' = all files)" },
@@ -91,6 +94,8 @@ static const struct {
     { "mc", "DFM models: Monte Carlo samples of t per window" },
     { "model", "checkpoint (clip: an encoder pair, the directory decar clip wrote)" },
     { "n", "tokens to generate" },
+    { "oracle", "1: add the oracle router's row (each document to its best expert in hindsight) and each router's "
+                "agreement with it" },
     { "out",
       "where to write the result (a checkpoint file, or a directory for cluster, vcluster, clip and export --format "
       "hf)" },
@@ -1412,14 +1417,14 @@ static void ens_rows(FILE *csv, const char *label, int kind, int tk, const decar
     int nd = d->n_labels > 0 ? d->n_labels : 1;
     double *dom_s = (double *)calloc((size_t)nd, sizeof(double)), tot = 0;
     int64_t *dom_n = (int64_t *)calloc((size_t)nd, sizeof(int64_t));
-    const char *rs = decar_route_label(kind);
+    const char *rs = kind ? decar_route_label(kind) : "oracle";
     int q, j;
     for (q = 0; q < ds->n; q++) {
         const decar_doc *doc = &d->docs[ds->doc[q]];
         int dl = doc->label < 0 ? 0 : doc->label;
         tot += bits[q];
         dom_s[dl] += bits[q];
-        dom_n[dl] += doc->len;
+        dom_n[dl] += decar_docset_doc_bytes(ds, q);
     }
     if (se >= 0)
         printf("%-10s %-8s %5d  %.4f +- %.4f (DFM bound)\n", label, rs, tk, tot / (double)ds->bytes, se);
@@ -1442,11 +1447,44 @@ static void ens_rows(FILE *csv, const char *label, int kind, int tk, const decar
     free(dom_n);
 }
 
+/* The evidence of ens-eval. --oracle 1 adds the oracle's row (each document to the expert with the fewest bits on
+   it, in hindsight) and prints each router's agreement with it: the share of documents whose whole-text top-1 choice
+   is the oracle's expert. --doc-bits FILE appends every row's bits per document, which decar compare turns into
+   bootstrap intervals, paired ratios over seeds and the decomposition of the gap to dense. */
+typedef struct {
+    FILE *docs;      /* --doc-bits, or NULL */
+    int32_t *best;   /* (ds->n) the oracle's expert of each document; NULL without --oracle */
+    int32_t *choice; /* (ds->n) the current row's top-1 choice of each document */
+} evidence_t;
+#define DOC_BITS_HEADER "model,router,topk,domain,doc,bytes,bits,choice"
+static void evidence_rows(evidence_t *ev, ens_t *E, decar_ctx *ctx, const decar_data *d, const decar_docset *ds,
+                          float **nll, const char *label, int kind, int tk, const double *bits, int B) {
+    decar_error e;
+    int q, agree = 0, have_choice = ev->best && kind != DECAR_ROUTE_UNIFORM;
+    if (kind == 0) /* the oracle's own row: its choices are the best experts */
+        memcpy(ev->choice, ev->best, (size_t)ds->n * sizeof(int32_t));
+    else if (have_choice && decar_ensemble_doc_choice(&E->en, ctx, d, ds, B, nll, ev->choice, &e))
+        die("ens-eval: routing the documents", &e);
+    for (q = 0; q < ds->n && have_choice; q++) agree += ev->choice[q] == ev->best[q];
+    if (have_choice && kind)
+        printf("%-10s %-8s %5s    agrees with the oracle on %d of %d documents (%.1f%%)\n", "", "", "", agree, ds->n,
+               100.0 * agree / ds->n);
+    for (q = 0; q < ds->n && ev->docs; q++) {
+        const decar_doc *doc = &d->docs[ds->doc[q]];
+        csv_row_head(ev->docs, label, kind ? decar_route_label(kind) : "oracle", tk,
+                     d->n_labels && doc->label >= 0 ? d->label_names[doc->label] : "all");
+        fputc(',', ev->docs);
+        csv_str(ev->docs, doc->name);
+        fprintf(ev->docs, ",%lld,%.6f,%d\n", (long long)decar_docset_doc_bytes(ds, q), bits[q],
+                have_choice || !kind ? (int)ev->choice[q] : -1);
+    }
+}
+
 /* one row of ens-eval (router kind, top-k): the library's score of the held-out documents, printed by ens_rows.
    top1 is one expert by definition, uniform weights have no ranking to truncate, and each top-k runs once per router
    (done_k: the top-k values already run for this router). */
 static void ens_eval_one(ens_t *E, decar_ctx *ctx, const decar_data *d, const decar_docset *ds, opt *o, int n, int kind,
-                         int tk, char *done_k, float **nll, FILE *csv) {
+                         int tk, char *done_k, float **nll, FILE *csv, evidence_t *ev) {
     double t0 = now_s(), se = -1, mean;
     double *bits = (double *)malloc((size_t)ds->n * sizeof(double) + 1);
     decar_dfm dfm = dfm_schedule(ens_cfg(E));
@@ -1467,10 +1505,38 @@ static void ens_eval_one(ens_t *E, decar_ctx *ctx, const decar_data *d, const de
         printf("%-10s %-8s %5d  -  (%s)\n", S(o, n, "label"), decar_route_label(kind), tk, e.msg);
     else if (rc)
         die("ens-eval", &e);
-    else
+    else {
         ens_rows(csv, S(o, n, "label"), kind, tk, d, ds, bits, se, !strcmp(S(o, n, "domains"), "1"));
+        evidence_rows(ev, E, ctx, d, ds, nll, S(o, n, "label"), kind, tk, bits, (int)I(o, n, "batch", 1, 4096));
+    }
     if (!rc) fprintf(stderr, "[%s top-%d: %.1f s]\n", decar_route_label(kind), tk, now_s() - t0);
     free(bits);
+}
+
+/* --doc-bytes, --doc-bits and --oracle: the held-out documents cut to their first N bytes, the per-document CSV
+   opened, and the oracle's row scored and printed before the routers' rows */
+static void evidence_open(evidence_t *ev, ens_t *E, decar_ctx *ctx, const decar_data *d, decar_docset *ds, opt *o,
+                          int n, float **nll, FILE *csv) {
+    memset(ev, 0, sizeof *ev);
+    decar_docset_truncate(ds, I(o, n, "doc-bytes", 0, 1L << 40));
+    if (S(o, n, "doc-bits")) ev->docs = csv_append(S(o, n, "doc-bits"), DOC_BITS_HEADER);
+    ev->choice = (int32_t *)malloc((size_t)ds->n * sizeof(int32_t) + 1);
+    if (I(o, n, "oracle", 0, 1)) {
+        double *bits = (double *)malloc((size_t)ds->n * sizeof(double) + 1);
+        decar_error e;
+        if (!ens_cfg(E)->causal) fail(2, "decar ens-eval: --oracle needs AR experts (a DFM bound has no oracle yet)\n");
+        ev->best = (int32_t *)malloc((size_t)ds->n * sizeof(int32_t) + 1);
+        if (decar_ensemble_oracle_docs(&E->en, ctx, ds, (int)I(o, n, "batch", 1, 4096), nll, bits, ev->best, &e))
+            die("ens-eval: the oracle", &e);
+        ens_rows(csv, S(o, n, "label"), 0, 1, d, ds, bits, -1, !strcmp(S(o, n, "domains"), "1"));
+        evidence_rows(ev, E, ctx, d, ds, nll, S(o, n, "label"), 0, 1, bits, 1);
+        free(bits);
+    }
+}
+static void evidence_close(evidence_t *ev) {
+    if (ev->docs) fclose(ev->docs);
+    free(ev->best);
+    free(ev->choice);
 }
 
 static int cmd_ens_eval(int argc, char **argv) {
@@ -1481,9 +1547,11 @@ static int cmd_ens_eval(int argc, char **argv) {
                 { "label", "ensemble", 0, 0 }, { "csv", NULL, 0, 0 }, { "domains", "1", "1: per-domain breakdown", 0 },
                 { "skip-missing", "0", 0, 0 }, { "batch", "8", 0, 0 }, { "mc", "2", 0, 0 }, { "threads", "0", 0, 0 },
                 { "features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 },
-                { "device", "cpu", 0, 0 } };
+                { "device", "cpu", 0, 0 }, { "oracle", "0", 0, 0 }, { "doc-bits", NULL, 0, 0 },
+                { "doc-bytes", "0", 0, 0 } };
     /* clang-format on */
     int n = NOPT(o), K, j, ri, ti, *kinds, nr, *tks, ntk, uses = 0;
+    evidence_t ev;
     ens_t E;
     decar_data d;
     decar_docset ds;
@@ -1515,11 +1583,13 @@ static int cmd_ens_eval(int argc, char **argv) {
     done_k = (char *)malloc((size_t)K + 1);
     if (S(o, n, "csv")) csv = csv_append(S(o, n, "csv"), "model,router,topk,domain,bits_per_byte,bytes");
     printf("%-10s %-8s %5s  %s\n", "model", "router", "top-k", "bits/byte (held-out, per domain below)");
+    evidence_open(&ev, &E, ctx, &d, &ds, o, n, nll, csv);
     for (ri = 0; ri < nr; ri++)
         for (ti = 0; ti < ntk; ti++) {
             if (ti == 0) memset(done_k, 0, (size_t)K + 1);
-            ens_eval_one(&E, ctx, &d, &ds, o, n, kinds[ri], tks[ti], done_k, nll, csv);
+            ens_eval_one(&E, ctx, &d, &ds, o, n, kinds[ri], tks[ti], done_k, nll, csv, &ev);
         }
+    evidence_close(&ev);
     if (csv) fclose(csv);
     decar_nll_tables_free(nll, K);
     free(nll);
@@ -1613,6 +1683,285 @@ static int cmd_infill(int argc, char **argv) {
     free(x);
     ens_close(&E);
     decar_ctx_free(ctx);
+    return 0;
+}
+
+/* ---- compare: intervals, paired ratios, seeds and the oracle decomposition from ens-eval --doc-bits ------------ */
+typedef struct {
+    char *model, *router;
+    int topk, seen;   /* seen: the files (seeds) that hold this row */
+    double **bits;    /* (seeds) -> (docs) */
+    int32_t **choice; /* (seeds) -> (docs) the row's top-1 expert of each document (-1: none) */
+} crow;
+typedef struct {
+    int nseed, ndoc, nrow;
+    char **doc, **dom; /* (ndoc) the documents and their domains, in the first file's order */
+    double *bytes;     /* (ndoc) */
+    crow *row;
+} cset;
+/* split a CSV line in place into at most max fields (RFC 4180 quotes removed); returns the count */
+static int csv_split(char *line, char **f, int max) {
+    int n = 0;
+    char *r = line, *w;
+    line[strcspn(line, "\r\n")] = 0;
+    while (n < max) {
+        f[n++] = w = r;
+        if (*r == '"') { /* a quoted field: "" is one quote */
+            for (r++; *r && !(*r == '"' && r[1] != '"'); r++) {
+                if (*r == '"') r++;
+                *w++ = *r;
+            }
+            if (*r == '"') r++;
+        } else
+            while (*r && *r != ',') *w++ = *r++;
+        if (*r != ',') {
+            *w = 0;
+            break;
+        }
+        r++;
+        *w = 0;
+    }
+    return n;
+}
+static crow *cset_find(const cset *cs, const char *model, const char *router, int topk) {
+    int i;
+    for (i = 0; i < cs->nrow; i++)
+        if (!strcmp(cs->row[i].model, model) && (!router || !strcmp(cs->row[i].router, router)) &&
+            (topk < 0 || cs->row[i].topk == topk))
+            return &cs->row[i];
+    return NULL;
+}
+static crow *cset_row(cset *cs, const char *model, const char *router, int topk) {
+    crow *r = cset_find(cs, model, router, topk);
+    if (r) return r;
+    cs->row = (crow *)realloc(cs->row, (size_t)(cs->nrow + 1) * sizeof(crow));
+    cs->row[cs->nrow].model = strdup(model);
+    cs->row[cs->nrow].router = strdup(router);
+    cs->row[cs->nrow].topk = topk;
+    cs->row[cs->nrow].seen = 0;
+    cs->row[cs->nrow].bits = (double **)calloc((size_t)cs->nseed, sizeof(double *));
+    cs->row[cs->nrow].choice = (int32_t **)calloc((size_t)cs->nseed, sizeof(int32_t *));
+    return &cs->row[cs->nrow++];
+}
+/* one document of a row: the first row of the first file lists the documents; every other row of every file must
+   list exactly those, in that order (the same --data, --val-permille and --doc-bytes) */
+static void cset_doc(cset *cs, crow *r, int s, int at, char **fl, double bits, const char *path, long ln) {
+    double bytes = strtod(fl[5], NULL);
+    if (s == 0 && r == &cs->row[0]) {
+        cs->doc = (char **)realloc(cs->doc, (size_t)(at + 1) * sizeof(char *));
+        cs->dom = (char **)realloc(cs->dom, (size_t)(at + 1) * sizeof(char *));
+        cs->bytes = (double *)realloc(cs->bytes, (size_t)(at + 1) * sizeof(double));
+        cs->doc[at] = strdup(fl[4]);
+        cs->dom[at] = strdup(fl[3]);
+        cs->bytes[at] = bytes;
+        cs->ndoc = at + 1;
+    } else if (at >= cs->ndoc || strcmp(cs->doc[at], fl[4]) || cs->bytes[at] != bytes)
+        fail(1, "decar compare: %s:%ld: document %d is %s, the first file has %s there: compare needs the same "
+                "held-out documents (--data, --val-permille, --doc-bytes)\n",
+             path, ln, at, fl[4], at < cs->ndoc ? cs->doc[at] : "none");
+    r->bits[s] = (double *)realloc(r->bits[s], (size_t)(at + 1) * sizeof(double));
+    r->choice[s] = (int32_t *)realloc(r->choice[s], (size_t)(at + 1) * sizeof(int32_t));
+    r->bits[s][at] = bits;
+    r->choice[s][at] = atoi(fl[7]);
+}
+static void cset_read(cset *cs, const char *path, int s) {
+    FILE *f = fopen(path, "r");
+    char *line = NULL, *fl[8];
+    size_t cap = 0;
+    long ln = 0;
+    crow *cur = NULL;
+    int at = 0;
+    if (!f) fail(1, "decar compare: cannot read %s\n", path);
+    while (getline(&line, &cap, f) > 0) {
+        char *end;
+        double bits;
+        if (ln++ == 0) {
+            if (strncmp(line, DOC_BITS_HEADER, strlen(DOC_BITS_HEADER)))
+                fail(1, "decar compare: %s is not a --doc-bits file (its header is not %s)\n", path, DOC_BITS_HEADER);
+            continue;
+        }
+        if (csv_split(line, fl, 8) != 8) fail(1, "decar compare: %s:%ld: expected 8 fields\n", path, ln);
+        bits = strtod(fl[6], &end);
+        if (*end || end == fl[6] || !(bits >= 0 && bits < 1e300))
+            fail(1, "decar compare: %s:%ld: bits '%s' is not a finite number\n", path, ln, fl[6]);
+        if (!cur || strcmp(cur->model, fl[0]) || strcmp(cur->router, fl[1]) || cur->topk != atoi(fl[2])) {
+            if (cur && at != cs->ndoc)
+                fail(1, "decar compare: %s: row %s %s has %d documents, not %d\n", path, cur->model, cur->router, at,
+                     cs->ndoc);
+            cur = cset_row(cs, fl[0], fl[1], atoi(fl[2]));
+            if (cur->seen++ != s)
+                fail(1, "decar compare: %s: row %s %s %d appears twice\n", path, fl[0], fl[1], cur->topk);
+            at = 0;
+        }
+        cset_doc(cs, cur, s, at++, fl, bits, path, ln);
+    }
+    if (cur && at != cs->ndoc)
+        fail(1, "decar compare: %s: row %s %s has %d documents, not %d\n", path, cur->model, cur->router, at,
+             cs->ndoc);
+    if (!cur) fail(1, "decar compare: %s holds no rows\n", path);
+    free(line);
+    fclose(f);
+}
+/* one interval over the documents idx (n): est [lo, hi] of sum a / sum b per seed, averaged over the seeds, by
+   decar_bootstrap_ratio (b NULL: the bytes, so bits per byte; else a paired ratio to row b), and the per-seed
+   ratios' range */
+typedef struct {
+    double est, lo, hi, smin, smax;
+} cstat;
+static cstat cset_ci(const cset *cs, const crow *a, const crow *b, const int *idx, int n, int draws, uint64_t seed) {
+    double *A = (double *)malloc((size_t)cs->nseed * (size_t)n * sizeof(double) + 1);
+    double *Bv = (double *)malloc((size_t)cs->nseed * (size_t)n * sizeof(double) + 1);
+    cstat st;
+    decar_error e;
+    int sd, i;
+    st.smin = INFINITY;
+    st.smax = -INFINITY;
+    for (sd = 0; sd < cs->nseed; sd++) {
+        double ta = 0.0, tb = 0.0;
+        for (i = 0; i < n; i++) {
+            A[(size_t)sd * n + i] = a->bits[sd][idx[i]];
+            Bv[(size_t)sd * n + i] = b ? b->bits[sd][idx[i]] : cs->bytes[idx[i]];
+            ta += A[(size_t)sd * n + i];
+            tb += Bv[(size_t)sd * n + i];
+        }
+        st.smin = fmin(st.smin, ta / tb);
+        st.smax = fmax(st.smax, ta / tb);
+    }
+    if (decar_bootstrap_ratio(A, Bv, n, cs->nseed, draws, 0.05, seed, &st.est, &st.lo, &st.hi, &e))
+        die("compare", &e);
+    free(A);
+    free(Bv);
+    return st;
+}
+/* the share of documents (over seeds) on which row r's top-1 choice is the oracle's; -1 when either has none */
+static double cset_agree(const cset *cs, const crow *r, const int *idx, int n) {
+    const crow *o = cset_find(cs, r->model, "oracle", 1);
+    int sd, i;
+    long hit = 0;
+    if (!o || o == r || r->choice[0][idx[0]] < 0) return -1.0;
+    for (sd = 0; sd < cs->nseed; sd++)
+        for (i = 0; i < n; i++) hit += r->choice[sd][idx[i]] == o->choice[sd][idx[i]];
+    return (double)hit / ((double)n * cs->nseed);
+}
+static int cset_pick(const cset *cs, const char *dom, int *idx) {
+    int q, n = 0;
+    for (q = 0; q < cs->ndoc; q++)
+        if (!dom || !strcmp(cs->dom[q], dom)) idx[n++] = q;
+    return n;
+}
+static void compare_csv(FILE *f, const crow *r, const char *dom, int nseed, int n, cstat b, cstat q, double agree) {
+    csv_row_head(f, r->model, r->router, r->topk, dom);
+    fprintf(f, ",%d,%d,%.5f,%.5f,%.5f,%.5f,%.5f,%.5f,%.5f,%.5f,%.4f\n", nseed, n, b.est, b.lo, b.hi, q.est, q.lo, q.hi,
+            q.smin, q.smax, agree);
+}
+/* the main table: every row's bits per byte and its paired ratio to the reference, over all documents; the CSV
+   also gets every domain */
+static void compare_table(const cset *cs, const crow *ref, int draws, uint64_t seed, FILE *md, FILE *csv) {
+    int *idx = (int *)malloc((size_t)cs->ndoc * sizeof(int)), i, n = cset_pick(cs, NULL, idx), j;
+    fprintf(md, "| model | router | top-k | bits/byte (95%% CI) | / %s (paired 95%% CI) | per-seed ratios | "
+                "agrees with the oracle |\n|---|---|---|---|---|---|---|\n",
+            ref->model);
+    for (i = 0; i < cs->nrow; i++) {
+        const crow *r = &cs->row[i];
+        cstat b = cset_ci(cs, r, NULL, idx, n, draws, seed), q = cset_ci(cs, r, ref, idx, n, draws, seed);
+        double ag = cset_agree(cs, r, idx, n);
+        char agree[32] = "-";
+        if (ag >= 0) snprintf(agree, sizeof agree, "%.1f%%", 100.0 * ag);
+        fprintf(md, "| %s | %s | %d | %.4f (%.4f-%.4f) | %.4f (%.4f-%.4f) | %.4f-%.4f | %s |\n", r->model, r->router,
+                r->topk, b.est, b.lo, b.hi, q.est, q.lo, q.hi, q.smin, q.smax, agree);
+        if (!csv) continue;
+        compare_csv(csv, r, "all", cs->nseed, n, b, q, ag);
+        for (j = 0; j < cs->ndoc; j++) { /* each domain once, at its first document */
+            int m, k;
+            for (k = 0; k < j && strcmp(cs->dom[k], cs->dom[j]); k++) {
+            }
+            if (k < j || !strcmp(cs->dom[j], "all")) continue;
+            m = cset_pick(cs, cs->dom[j], idx);
+            compare_csv(csv, r, cs->dom[j], cs->nseed, m, cset_ci(cs, r, NULL, idx, m, draws, seed),
+                        cset_ci(cs, r, ref, idx, m, draws, seed), cset_agree(cs, r, idx, m));
+        }
+        n = cset_pick(cs, NULL, idx);
+    }
+    free(idx);
+}
+/* the gap to the reference, split at the oracle: oracle / ref (the experts are weaker or stronger) times
+   router / oracle (routing loses), per domain, for every model that has an oracle row and a row of this router */
+static void compare_decompose(const cset *cs, const crow *ref, const char *router, int draws, uint64_t seed, FILE *md) {
+    int *idx = (int *)malloc((size_t)cs->ndoc * sizeof(int) + 1), i, j, k;
+    fprintf(md, "\n| model | domain | documents | %s bits/byte | experts: oracle / %s | routing: %s / oracle | "
+                "total: %s / %s |\n|---|---|---|---|---|---|---|\n",
+            ref->model, ref->model, router, router, ref->model);
+    for (i = 0; i < cs->nrow; i++) {
+        const crow *o = &cs->row[i], *r;
+        if (strcmp(o->router, "oracle") || !(r = cset_find(cs, o->model, router, -1))) continue;
+        for (j = -1; j < cs->ndoc; j++) { /* j = -1: all documents; then each domain at its first document */
+            int n;
+            cstat rb, ox, ro, rr;
+            if (j >= 0) {
+                for (k = 0; k < j && strcmp(cs->dom[k], cs->dom[j]); k++) {
+                }
+                if (k < j || !strcmp(cs->dom[j], "all")) continue;
+            }
+            n = cset_pick(cs, j < 0 ? NULL : cs->dom[j], idx);
+            rb = cset_ci(cs, ref, NULL, idx, n, draws, seed);
+            ox = cset_ci(cs, o, ref, idx, n, draws, seed);
+            ro = cset_ci(cs, r, o, idx, n, draws, seed);
+            rr = cset_ci(cs, r, ref, idx, n, draws, seed);
+            fprintf(md, "| %s | %s | %d | %.4f | %.4f (%.4f-%.4f) | %.4f (%.4f-%.4f) | %.4f (%.4f-%.4f) |\n", o->model,
+                    j < 0 ? "all" : cs->dom[j], n, rb.est, ox.est, ox.lo, ox.hi, ro.est, ro.lo, ro.hi, rr.est, rr.lo,
+                    rr.hi);
+        }
+    }
+    free(idx);
+}
+
+static int cmd_compare(int argc, char **argv) {
+    /* clang-format off */
+    opt o[] = { { "doc-bits", NULL, 0, 0 }, { "ref", "dense", "the reference model's label: ratios are to it", 0 },
+                { "decompose", "top1", "router whose gap to the reference is split at the oracle", 0 },
+                { "draws", "2000", "bootstrap draws", 0 }, { "seed", "1", 0, 0 }, { "out", NULL, 0, 0 },
+                { "csv", NULL, 0, 0 } };
+    /* clang-format on */
+    int n = NOPT(o), i;
+    char **files;
+    cset cs;
+    const crow *ref;
+    outset os;
+    FILE *md = stdout, *csv = NULL;
+    parse_opts(argc, argv, o, n, "compare",
+               "--doc-bits A.csv,B.csv,.. [--ref dense] [--out table.md] [--csv summary.csv]\n"
+               "  e.g. decar compare --doc-bits runs/s1/docs.csv,runs/s2/docs.csv --ref dense-ft --out table.md\n"
+               "  one file per seed (ens-eval --doc-bits), all over the same held-out documents");
+    memset(&cs, 0, sizeof cs);
+    read_list(REQ(o, n, "doc-bits"), "--doc-bits", &files, &cs.nseed);
+    if (cs.nseed < 1) fail(2, "decar compare: --doc-bits names no file\n");
+    for (i = 0; i < cs.nseed; i++) cset_read(&cs, files[i], i);
+    for (i = 0; i < cs.nrow; i++)
+        if (cs.row[i].seen != cs.nseed)
+            fail(1, "decar compare: row %s %s %d is in %d of the %d files: every seed needs the same rows\n",
+                 cs.row[i].model, cs.row[i].router, cs.row[i].topk, cs.row[i].seen, cs.nseed);
+    if (!(ref = cset_find(&cs, REQ(o, n, "ref"), NULL, -1)))
+        fail(2, "decar compare: no row is labelled '%s' (--ref)\n", S(o, n, "ref"));
+    if (S(o, n, "out")) out_file_check("compare", S(o, n, "out"));
+    if (S(o, n, "csv")) {
+        out_file_check("compare", S(o, n, "csv"));
+        csv = csv_append(S(o, n, "csv"), "model,router,topk,domain,seeds,docs,bits_per_byte,bpb_lo,bpb_hi,ratio,"
+                                         "ratio_lo,ratio_hi,seed_ratio_min,seed_ratio_max,agree");
+    }
+    memset(&os, 0, sizeof os);
+    if (S(o, n, "out")) md = out_text(&os); /* written whole at the end: a temporary, then rename */
+    fprintf(md, "%d held-out documents, %d seed%s; 95%% intervals from %ld bootstrap draws over documents (the same "
+                "draws for both sides of a ratio, every seed)\n\n",
+            cs.ndoc, cs.nseed, cs.nseed > 1 ? "s (mean of the per-seed values)" : "", I(o, n, "draws", 10, 1000000));
+    compare_table(&cs, ref, (int)I(o, n, "draws", 10, 1000000), (uint64_t)I(o, n, "seed", 0, 1L << 62), md, csv);
+    compare_decompose(&cs, ref, S(o, n, "decompose"), (int)I(o, n, "draws", 10, 1000000),
+                      (uint64_t)I(o, n, "seed", 0, 1L << 62), md);
+    if (md != stdout) {
+        out_close(&os, S(o, n, "out"));
+        out_commit(&os, NULL);
+    }
+    if (csv) fclose(csv);
+    free(files);
     return 0;
 }
 
@@ -2862,7 +3211,7 @@ int main(int argc, char **argv) {
                  { "infill", cmd_infill },     { "average", cmd_average },   { "plot", cmd_plot },
                  { "vcluster", cmd_vcluster }, { "vtrain", cmd_vtrain },     { "caption", cmd_caption },
                  { "export", cmd_export },     { "import", cmd_import },     { "tokenizer", cmd_tokenizer },
-                 { "quantize", cmd_quantize }, { "clip", cmd_clip } };
+                 { "quantize", cmd_quantize }, { "clip", cmd_clip },           { "compare", cmd_compare } };
     int i;
     const char *usage =
         "usage: decar <command> [options]   (decar <command> --help for its options; decar --version)\n"
@@ -2870,6 +3219,7 @@ int main(int argc, char **argv) {
         "model\n  eval      held-out bits per byte\n"
         "  cluster   featurize + spherical balanced k-means + shards + router\n  ens-eval  evaluate an "
         "expert ensemble under routers x top-k\n"
+        "  compare   intervals: bits per byte and paired ratios over documents and seeds, the oracle decomposition\n"
         "  generate  sample from a routed ensemble\n  infill    fill holes with DFM experts\n  average "
         "  BTM parameter averaging\n  plot      SVG of training curves\n"
         "  vcluster  cluster images by pixel features: shards + router\n  vtrain    train an image "

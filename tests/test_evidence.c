@@ -1,0 +1,200 @@
+/* The evaluation's evidence: intervals, the oracle and the routers' choices, each against an independent computation.
+   - decar_bootstrap_ratio: the statistic by hand; on iid data with a known mean the 95% interval has the width of
+       the normal theory's 2 x 1.96 sd / sqrt(n) and covers the true mean in about 95% of 400 data sets; the paired
+       interval of a ratio is narrower than the unpaired one when the documents' difficulty is shared; identical
+       inputs give [1, 1]; bad inputs are refused.
+   - decar_ensemble_oracle_docs: each document's bits under each of two different experts, summed by hand from
+       decar_gpt_score on the document alone, and their minimum.
+   - decar_ensemble_doc_choice: R1 gives decar_router_assign of the document's features, R4' the argmax of
+       log pi_k + log-likelihood by hand. */
+#define DECAR_IMPLEMENTATION
+#include "../decar.h"
+#include "test_util.h"
+#include <stdlib.h>
+#include <string.h>
+
+static void make_data(decar_data *d) {
+    static const char *words[] = { "alpha ", "beta ", "gamma ", "delta ", "int x = 1;\n", "return y;\n", "{ }\n" };
+    decar_error e;
+    char txt[400];
+    int i, j;
+    decar_data_init(d);
+    for (i = 0; i < 60; i++) {
+        char nm[32];
+        int len = 0;
+        sprintf(nm, "%s/doc%03d", i % 2 ? "code" : "text", i);
+        for (j = 0; j < 5 + i % 9; j++) len += sprintf(txt + len, "%s", words[(i % 2) * 4 + (i * 7 + j * 3) % 3]);
+        decar_data_add(d, nm, txt, len, 300, &e);
+    }
+    decar_data_finish(d, &e);
+}
+
+/* the bootstrap against what it must reproduce */
+static void test_bootstrap(void) {
+    enum { N = 100, DRAWS = 1000, SETS = 400 };
+    double a[2 * N], b[2 * N], est, lo, hi, lo2, hi2, width = 0.0;
+    int i, set, cover = 0;
+    decar_rng r;
+    decar_error e;
+    /* est by hand: (1/m) sum_s sum a / sum b */
+    for (i = 0; i < N; i++) {
+        a[i] = i + 1.0;
+        b[i] = 2.0;
+        a[N + i] = 3.0 * (i + 1.0);
+        b[N + i] = 1.0;
+    }
+    CHECK(decar_bootstrap_ratio(a, b, N, 2, DRAWS, 0.05, 1, &est, &lo, &hi, &e) == 0, "bootstrap runs: %s", e.msg);
+    CHECK(fabs(est - (5050.0 / 200.0 + 3.0 * 5050.0 / 100.0) / 2.0) < 1e-9, "est %.6f by hand", est);
+    CHECK(lo < est && est < hi, "the interval [%.3f, %.3f] holds the estimate %.3f", lo, hi, est);
+    /* identical a and b: every draw's ratio is 1 */
+    CHECK(decar_bootstrap_ratio(a, a, N, 1, 100, 0.05, 1, &est, &lo, &hi, &e) == 0 && est == 1.0 && lo == 1.0 &&
+              hi == 1.0,
+          "a / a: %.6f [%.6f, %.6f]", est, lo, hi);
+    /* coverage and width on iid normal data, mean 5, sd 1, b = 1: the ratio is the mean; the normal theory's 95%
+       interval is mean +- 1.96 / sqrt(N) = +-0.196. Coverage of 400 sets is binomial: sd sqrt(.95 .05 / 400) = 1.1%,
+       so [90%, 99%] is more than 4 sd wide on each side; the mean width within 10% of 0.392 (the percentile
+       bootstrap is about 1 - 1/(2N) narrower, and the width's spread over 400 sets is about 0.5%). */
+    decar_rng_seed(&r, 42);
+    for (set = 0; set < SETS; set++) {
+        for (i = 0; i < N; i++) {
+            a[i] = 5.0 + decar_rng_normal(&r);
+            b[i] = 1.0;
+        }
+        CHECK(decar_bootstrap_ratio(a, b, N, 1, DRAWS, 0.05, (uint64_t)set, &est, &lo, &hi, &e) == 0, "set %d", set);
+        cover += lo <= 5.0 && 5.0 <= hi;
+        width += (hi - lo) / SETS;
+    }
+    printf("bootstrap on %d iid data sets: coverage %d, mean width %.4f (normal theory 0.392)\n", SETS, cover, width);
+    CHECK(cover >= 360 && cover <= 396, "coverage %d of %d (95%% expected)", cover, SETS);
+    CHECK(fabs(width - 0.392) < 0.0392, "mean width %.4f (normal theory 0.392)", width);
+    /* pairing: b_q = d_q, a_q = 1.05 d_q + small noise, with d_q varying 10x between documents. The unpaired
+       interval of sum a / sum b would carry d's spread; the paired one only the noise: much narrower than the
+       interval of a alone relative to its mean */
+    for (i = 0; i < N; i++) {
+        double dq = 1.0 + 9.0 * decar_rng_double(&r);
+        b[i] = dq * 100.0;
+        a[i] = 1.05 * dq * 100.0 + decar_rng_normal(&r);
+    }
+    CHECK(decar_bootstrap_ratio(a, b, N, 1, DRAWS, 0.05, 7, &est, &lo, &hi, &e) == 0, "paired");
+    for (i = 0; i < N; i++) b[N + i] = 1.0;
+    CHECK(decar_bootstrap_ratio(a, b + N, N, 1, DRAWS, 0.05, 7, &est, &lo2, &hi2, &e) == 0, "a alone");
+    CHECK(lo > 1.04 && hi < 1.06 && (hi - lo) / 1.05 < 0.1 * (hi2 - lo2) / est,
+          "paired ratio [%.4f, %.4f] holds 1.05 and is >10x narrower (relative) than a's own [%.1f, %.1f]", lo, hi,
+          lo2, hi2);
+    /* determinism and refusals */
+    CHECK(decar_bootstrap_ratio(a, b, N, 1, DRAWS, 0.05, 7, &est, &lo2, &hi2, &e) == 0 && lo2 == lo && hi2 == hi,
+          "same seed, same interval");
+    a[3] = NAN;
+    CHECK(decar_bootstrap_ratio(a, b, N, 1, DRAWS, 0.05, 7, &est, &lo, &hi, &e) == DECAR_ERR_NUMERIC, "NaN refused");
+    a[3] = 1.0;
+    CHECK(decar_bootstrap_ratio(a, b, 0, 1, DRAWS, 0.05, 7, &est, &lo, &hi, &e) == DECAR_ERR_ARG, "n = 0 refused");
+    CHECK(decar_bootstrap_ratio(a, b, N, 1, 5, 0.05, 7, &est, &lo, &hi, &e) == DECAR_ERR_ARG, "5 draws refused");
+    for (i = 0; i < N; i++) b[i] = 0.0;
+    CHECK(decar_bootstrap_ratio(a, b, N, 1, DRAWS, 0.05, 7, &est, &lo, &hi, &e) == DECAR_ERR_ARG, "zero sum refused");
+}
+
+int main(void) {
+    decar_data d;
+    decar_docset ds;
+    decar_error e;
+    decar_ctx *ctx = decar_ctx_new(0);
+    decar_gpt g[2], *ex[2];
+    decar_gpt_config c = decar_gpt_config_of(1, 2, 16, 16); /* a context of 16: documents span several windows */
+    decar_ensemble en;
+    decar_featurizer fz;
+    decar_router rt;
+    decar_kmeans_opts ko = decar_kmeans_default(2);
+    float *tab[2] = { NULL, NULL }, *X = NULL, prior[2] = { 0.3f, 0.7f };
+    double *bits, *hand[2];
+    int32_t *best, *choice, *shard;
+    int q, k, dim, wins[2] = { 0, 0 }, ok_assign = 1, ok_bayes = 1, ok_min = 1, ok_each = 1;
+    test_bootstrap();
+    make_data(&d);
+    CHECK(decar_docset_build(&ds, &d, 1, NULL, &e) == 0 && ds.n > 5, "docset: %d held-out documents", ds.n);
+    for (k = 0; k < 2; k++) {
+        CHECK(decar_gpt_init(&g[k], &c, (uint64_t)k + 1, &e) == 0, "init");
+        ex[k] = &g[k];
+    }
+    bits = (double *)malloc((size_t)ds.n * sizeof(double));
+    best = (int32_t *)malloc((size_t)ds.n * sizeof(int32_t));
+    choice = (int32_t *)malloc((size_t)ds.n * sizeof(int32_t));
+    shard = (int32_t *)malloc((size_t)d.n_docs * sizeof(int32_t));
+    /* each document's bits under each expert by hand: decar_gpt_score of [EOT, x_0 .. x_{n-1}] in windows of the
+       context (the first input of a window is the token before it), summed in double, / ln 2 */
+    for (k = 0; k < 2; k++) {
+        hand[k] = (double *)malloc((size_t)ds.n * sizeof(double));
+        for (q = 0; q < ds.n; q++) {
+            int64_t n = ds.off[q + 1] - ds.off[q], s0, i;
+            const int32_t *x = ds.tok + ds.off[q];
+            hand[k][q] = 0.0;
+            for (s0 = 0; s0 < n; s0 += c.seq_len) {
+                int T = (int)(n - s0 < c.seq_len ? n - s0 : c.seq_len);
+                int32_t ids[16], tg[16];
+                float nll[16];
+                for (i = 0; i < T; i++) {
+                    ids[i] = s0 + i == 0 ? ds.eot : x[s0 + i - 1];
+                    tg[i] = x[s0 + i];
+                }
+                CHECK(decar_gpt_score(&g[k], ctx, ids, tg, 1, T, nll) == 0, "score");
+                for (i = 0; i < T; i++) hand[k][q] += nll[i] / log(2.0);
+            }
+        }
+    }
+    en = decar_ensemble_of(ex, 2);
+    CHECK(decar_ensemble_oracle_docs(&en, ctx, &ds, 4, tab, bits, best, &e) == 0, "oracle: %s", e.msg);
+    /* float32 scores summed in double: agreement to 1e-4 bits per document (documents hold <= 100 tokens of a few
+       bits, each token's nll rounded at 2^-24 relative) */
+    for (q = 0; q < ds.n; q++) {
+        double m = hand[0][q] < hand[1][q] ? hand[0][q] : hand[1][q];
+        int arg = hand[0][q] <= hand[1][q] ? 0 : 1;
+        if (fabs(bits[q] - m) > 1e-4 || (fabs(hand[0][q] - hand[1][q]) > 1e-3 && best[q] != arg)) ok_min = 0;
+        if (fabs(hand[0][q] - hand[1][q]) > 1e-3) wins[arg]++;
+    }
+    CHECK(ok_min, "oracle bits = min_k of the experts' bits summed by hand, its choice the argmin");
+    printf("oracle: %d held-out documents, expert 0 best on %d, expert 1 on %d\n", ds.n, wins[0], wins[1]);
+    CHECK(wins[0] > 0 && wins[1] > 0, "each expert wins some documents (%d, %d): the experts differ", wins[0], wins[1]);
+    /* with one expert missing the oracle is that expert alone */
+    en.experts[1] = NULL;
+    decar_nll_tables_free(tab, 2);
+    CHECK(decar_ensemble_oracle_docs(&en, ctx, &ds, 4, tab, bits, best, &e) == 0, "oracle of one");
+    for (q = 0; q < ds.n; q++)
+        if (best[q] != 0 || fabs(bits[q] - hand[0][q]) > 1e-4) ok_each = 0;
+    CHECK(ok_each, "a missing expert is never the oracle's choice");
+    en.experts[1] = &g[1];
+    /* R1's whole-document choice: decar_router_assign of the document's features */
+    ko.seed = 3;
+    CHECK(decar_cluster_docs(&d, &ko, 32, 1, NULL, 0, &fz, &rt, &X, &dim, shard, &e) == 0, "cluster: %s", e.msg);
+    en.router = rt;
+    en.router.kind = DECAR_ROUTE_TOP1;
+    en.feat = &fz;
+    CHECK(decar_ensemble_doc_choice(&en, ctx, &d, &ds, 4, tab, choice, &e) == 0, "choice R1: %s", e.msg);
+    for (q = 0; q < ds.n; q++)
+        if (choice[q] != decar_router_assign(&rt, X + (int64_t)ds.doc[q] * dim)) ok_assign = 0;
+    CHECK(ok_assign, "R1's document choice = decar_router_assign of its features (the clustering's rule)");
+    /* R4': argmax_k log pi_k + sum -ln p_k, by hand from the hand bits */
+    en.router.kind = DECAR_ROUTE_BAYES;
+    en.router.prior = prior;
+    CHECK(decar_ensemble_doc_choice(&en, ctx, &d, &ds, 4, tab, choice, &e) == 0, "choice R4'");
+    for (q = 0; q < ds.n; q++) {
+        double l0 = log(0.3) - hand[0][q] * log(2.0), l1 = log(0.7) - hand[1][q] * log(2.0);
+        if (fabs(l0 - l1) > 1e-3 && choice[q] != (l1 > l0)) ok_bayes = 0;
+    }
+    CHECK(ok_bayes, "R4''s document choice = argmax of log prior + log-likelihood");
+    en.router.prior = rt.prior;
+    decar_nll_tables_free(tab, 2);
+    decar_router_free(&rt);
+    decar_feat_free(&fz);
+    free(X);
+    for (k = 0; k < 2; k++) {
+        free(hand[k]);
+        decar_gpt_free(&g[k]);
+    }
+    free(bits);
+    free(best);
+    free(choice);
+    free(shard);
+    decar_docset_free(&ds);
+    decar_data_free(&d);
+    decar_ctx_free(ctx);
+    TEST_END("test_evidence");
+}
