@@ -4,9 +4,13 @@
 #   2. one expert per shard, each its own process that reads only its shard list and a seed (run JOBS at a time here;
 #      scripts/slurm_experts.sh runs the same command as a SLURM job array)
 #   3. baselines from the same trainer: a dense model with the same total training tokens, and a random split
-#   4. decar ens-eval: held-out bits per byte under every router and top-k; results.md, results.csv, curves.svg
+#   4. decar ens-eval: held-out bits per byte under every router and top-k, the oracle router (each document to its
+#      best expert in hindsight) and every row's bits per document (doc_bits.csv); decar compare: 95% intervals by a
+#      bootstrap over documents and paired ratios to dense (compare.md); results.md, results.csv, curves.svg
 # Environment (defaults are the full demo; SMALL=1 is a 2-minute version; TINY=1 is the test suite's):
 #   DATA OUT KS STEPS LAYERS DIM HEADS SEQ BATCH LR VAL JOBS SEED DFM
+#   VAL: held-out documents per 1000 (default 100: about 100 per domain of the default corpus); DOC_BYTES (default
+#   1024, 0 = all): each held-out document is scored on its first DOC_BYTES bytes, so 1,000 documents stay cheap
 #   RUNS=FILE (default OUT/runs.csv): every result row is appended there with the run's full configuration and seed,
 #   so a second SEED (RUNS pointing at the first run's file) adds to the same table; results.md then shows the mean
 #   and the seed-to-seed standard deviation.
@@ -28,15 +32,15 @@ D=${DECAR:-build/decar}
 [ -x $D ] || make -s build/decar
 DATA=${DATA:-data/corpus}; OUT=${OUT:-runs/demo}; DEVICE=${DEVICE:-cpu}; GPUS=${GPUS:-}
 if [ -n "${TINY:-}" ]; then DEF="2|12|1|32|2|32|4|3e-3|300|1"
-elif [ -n "${SMALL:-}" ]; then DEF="4|160|2|64|2|64|16|3e-3|8|1"
-else DEF="4|1000|3|128|4|128|16|2e-3|8|0"; fi   # the paper's setting at K = 4 (12 min); KS="4 8" DFM=1: 35 min
+elif [ -n "${SMALL:-}" ]; then DEF="4|160|2|64|2|64|16|3e-3|100|1"
+else DEF="4|1000|3|128|4|128|16|2e-3|100|0"; fi   # the paper's setting at K = 4; KS="4 8" DFM=1 adds K = 8 and DFM
 IFS='|' read -r dKS dSTEPS dL dC dH dT dB dLR dVAL dDFM <<< "$DEF"
 KS=${KS:-$dKS}; STEPS=${STEPS:-$dSTEPS}; LAYERS=${LAYERS:-$dL}; DIM=${DIM:-$dC}; HEADS=${HEADS:-$dH}; SEQ=${SEQ:-$dT}
 BATCH=${BATCH:-$dB}; LR=${LR:-$dLR}; VAL=${VAL:-$dVAL}; JOBS=${JOBS:-2}; SEED=${SEED:-1}; DFM=${DFM:-$dDFM}
-BASE=${BASE:-300}; BASE_STEPS=${BASE_STEPS:-$((STEPS / 2))}
+BASE=${BASE:-300}; BASE_STEPS=${BASE_STEPS:-$((STEPS / 2))}; DOC_BYTES=${DOC_BYTES:-1024}
 BRANCH=${BRANCH:-0}; MC=${MC:-$([ -n "${SMALL:-}${TINY:-}" ] && echo 1 || echo 2)}   # DFM bound: Monte Carlo draws of t per window
 mkdir -p $OUT/models $OUT/logs
-rm -f $OUT/results.csv
+rm -f $OUT/results.csv $OUT/doc_bits.csv
 echo "label,train_tokens" > $OUT/costs.csv   # training tokens of each row (with the base model's share), for FLOPs
 T0=$SECONDS
 say() { echo "[pipeline $((SECONDS - T0))s] $*" >&2; }
@@ -110,30 +114,31 @@ for K in $KS; do
 done
 
 say "evaluation"
+EV="--doc-bits $OUT/doc_bits.csv --doc-bytes $DOC_BYTES"   # every row's bits per document, for decar compare
 if [ "$BASE" -gt 0 ]; then
-  $D ens-eval $TOK --experts $OUT/models/base.safetensors --route uniform --route-k 1 --label base --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_base.txt
-  $D ens-eval $TOK --experts $OUT/models/dense_ft.safetensors --route uniform --route-k 1 --label dense-ft --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_dense_ft.txt
+  $D ens-eval $TOK $EV --experts $OUT/models/base.safetensors --route uniform --route-k 1 --label base --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_base.txt
+  $D ens-eval $TOK $EV --experts $OUT/models/dense_ft.safetensors --route uniform --route-k 1 --label dense-ft --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_dense_ft.txt
   for K in $KS; do
     for k in $(seq 0 $((K - 1))); do echo $OUT/models/fc${K}_$k.safetensors; done > $OUT/k$K/experts_clustered_ft.txt
     for k in $(seq 0 $((K - 1))); do echo $OUT/models/fr${K}_$k.safetensors; done > $OUT/k$K/experts_random_ft.txt
-    $D ens-eval $TOK --experts @$OUT/k$K/experts_clustered_ft.txt --router $OUT/k$K/router.safetensors --route top1,cosine,cbtm,bayes,uniform,learned --route-k 1,2,0 \
+    $D ens-eval $TOK $EV --experts @$OUT/k$K/experts_clustered_ft.txt --router $OUT/k$K/router.safetensors --route top1,cosine,cbtm,bayes,uniform,learned --route-k 1,2,0 --oracle 1 \
        --label clustered-ft-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_cf$K.txt
-    $D ens-eval $TOK --experts @$OUT/k$K/experts_clustered_ft.txt --router-lms @$OUT/k$K/router_lms.txt --route smalltalk --route-k 1,2 \
+    $D ens-eval $TOK $EV --experts @$OUT/k$K/experts_clustered_ft.txt --router-lms @$OUT/k$K/router_lms.txt --route smalltalk --route-k 1,2 \
        --label clustered-ft-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS >> $OUT/eval_cf$K.txt
-    $D ens-eval $TOK --experts @$OUT/k$K/experts_random_ft.txt --route uniform,bayes --route-k 1,2,0 --label random-ft-$K --data $DATA --val-permille $VAL \
+    $D ens-eval $TOK $EV --experts @$OUT/k$K/experts_random_ft.txt --route uniform,bayes --route-k 1,2,0 --oracle 1 --label random-ft-$K --data $DATA --val-permille $VAL \
        --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_rf$K.txt
   done
 fi
-$D ens-eval $TOK --experts $OUT/models/dense.safetensors --route uniform --route-k 1 --label dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_dense.txt
+$D ens-eval $TOK $EV --experts $OUT/models/dense.safetensors --route uniform --route-k 1 --label dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_dense.txt
 for K in $KS; do   # expert sets as manifests: one checkpoint per line, aligned with the router's clusters
   for k in $(seq 0 $((K - 1))); do echo $OUT/models/c${K}_$k.safetensors; done > $OUT/k$K/experts_clustered.txt
   for k in $(seq 0 $((K - 1))); do echo $OUT/models/r${K}_$k.safetensors; done > $OUT/k$K/experts_random.txt
   C=@$OUT/k$K/experts_clustered.txt; R=@$OUT/k$K/experts_random.txt
-  $D ens-eval $TOK --experts $C --router $OUT/k$K/router.safetensors --route top1,cosine,cbtm,bayes,uniform,learned --route-k 1,2,0 \
+  $D ens-eval $TOK $EV --experts $C --router $OUT/k$K/router.safetensors --route top1,cosine,cbtm,bayes,uniform,learned --route-k 1,2,0 --oracle 1 \
      --label clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_c$K.txt
-  $D ens-eval $TOK --experts $C --router-lms @$OUT/k$K/router_lms.txt --route smalltalk --route-k 1,2 \
+  $D ens-eval $TOK $EV --experts $C --router-lms @$OUT/k$K/router_lms.txt --route smalltalk --route-k 1,2 \
      --label clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS >> $OUT/eval_c$K.txt
-  $D ens-eval $TOK --experts $R --route uniform,bayes --route-k 1,2,0 --label random-$K --data $DATA --val-permille $VAL \
+  $D ens-eval $TOK $EV --experts $R --route uniform,bayes --route-k 1,2,0 --oracle 1 --label random-$K --data $DATA --val-permille $VAL \
      --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_r$K.txt
 done
 
@@ -147,12 +152,14 @@ if [ "$DFM" = 1 ]; then   # masked DFM rows: the same pipeline with --objective 
     done; } | xargs -P $JOBS --process-slot-var=SLOT -L 1 bash -c 'train "$@"' _
   C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/dfmc${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
   R=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/dfmr${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
-  $D ens-eval $TOK --experts $OUT/models/dfm_dense.safetensors --route uniform --route-k 1 --label dfm-dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_dense.txt
-  $D ens-eval $TOK --experts $C --router $OUT/k$K/router.safetensors --route top1,uniform --route-k 1,0 --label dfm-clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_c.txt
-  $D ens-eval $TOK --experts $R --route uniform --route-k 0 --label dfm-random-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_r.txt
+  $D ens-eval $TOK $EV --experts $OUT/models/dfm_dense.safetensors --route uniform --route-k 1 --label dfm-dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_dense.txt
+  $D ens-eval $TOK $EV --experts $C --router $OUT/k$K/router.safetensors --route top1,uniform --route-k 1,0 --label dfm-clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_c.txt
+  $D ens-eval $TOK $EV --experts $R --route uniform --route-k 0 --label dfm-random-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_r.txt
 fi
 
 say "results"
+REF=$([ "$BASE" -gt 0 ] && echo dense-ft || echo dense)   # the compute-matched dense model of the paper's setting
+$D compare --doc-bits $OUT/doc_bits.csv --ref $REF --out $OUT/compare.md
 RUNS=${RUNS:-$OUT/runs.csv}   # the rows with the run's configuration: a plain table to redraw and to add seeds to
 H="seed,data,ks,steps,layers,dim,heads,seq,batch,lr,val_permille,base_permille,base_steps,branch,bpe,dfm"
 H="$H,model,router,topk,domain,bits_per_byte,bytes"
@@ -166,6 +173,8 @@ V=$([ "${BPE:-0}" -gt 0 ] && echo $((BPE + 1)) || echo 258)
 PARAMS=$(( V * DIM + SEQ * DIM + LAYERS * (12 * DIM * DIM + 13 * DIM) + 2 * DIM ))
 LMPARAMS=$(( V * 32 + SEQ * 32 + 12 * 32 * 32 + 13 * 32 + 2 * 32 ))   # a router LM of R6: 1 layer, d 32
 RUNS=$RUNS CONF="$CONF" bash scripts/results.sh $OUT "$KS" $PARAMS $LMPARAMS > $OUT/results.md
+{ echo; echo "## Intervals: 95% bootstrap over the held-out documents, ratios paired to $REF (decar compare)"; echo
+  cat $OUT/compare.md; } >> $OUT/results.md
 K=$(echo $KS | tr ' ' '\n' | tail -1); P=$([ "$BASE" -gt 0 ] && echo fc || echo c)   # samples: the fine-tuned experts in the paper setting
 C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/$P${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
 { echo; echo "## Samples from the clustered ensemble (K=$K$([ $P = fc ] && echo ", fine-tuned from the base"), cosine router, top-2, temperature 0.8)"; echo

@@ -9,7 +9,7 @@ run() { if "$@"; then :; else echo "FAILED: $*"; fails=$((fails + 1)); fi; }
 # par cmd...: run in the background, as many at once as there are cores (compiles); pwait: wait for them all and
 # count the failures
 NP=$(nproc 2>/dev/null || echo 2); rm -f $B/par.fail
-UT="test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_kernels test_device" # unit tests
+UT="test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_evidence test_kernels test_device" # unit tests
 par() { while [ "$(jobs -rp | wc -l)" -ge "$NP" ]; do wait -n; done; { "$@" || echo "FAILED: $*" >> $B/par.fail; } & }
 pwait() { wait; if [ -s $B/par.fail ]; then cat $B/par.fail; fails=$((fails + $(wc -l < $B/par.fail))); fi; rm -f $B/par.fail; }
 
@@ -213,6 +213,18 @@ rm -rf $B/pipe $B/scal   # runs.csv and scaling.csv append: start from empty one
 run env SMALL=1 TINY=1 DATA=$B/tinycorpus OUT=$B/pipe bash scripts/pipeline.sh > $B/pipe.log 2>&1 || tail -20 $B/pipe.log
 for f in results.md results.csv curves.svg; do [ -s $B/pipe/$f ] || { echo "FAILED: pipeline did not write $f"; fails=$((fails + 1)); }; done
 grep -q "clustered" $B/pipe/results.csv 2>/dev/null && echo "pipeline results: $(grep -c . $B/pipe/results.csv) rows"
+# the evidence: compare.md gives every row a 95% interval around its estimate (lo <= estimate <= hi), dense-ft's
+# ratio to itself is exactly 1, the four expert sets have oracle rows, the routers their agreement with the oracle,
+# and the gap to dense-ft is split at the oracle
+awk -F'|' '/^\| [a-z-]+[0-9]* \| [a-z]+ \| [0-9]+ \| [0-9.]+ \(/ { n++
+    split($5, b, /[ ()-]+/); split($6, r, /[ ()-]+/)
+    if (!(b[3] <= b[2] && b[2] <= b[4] && r[3] <= r[2] && r[2] <= r[4])) bad++
+    if ($2 ~ /dense-ft/ && $6 !~ /1.0000 \(1.0000-1.0000\)/) bad++
+    if ($3 ~ /oracle/) o++; if ($8 ~ /%/) a++ }
+  END { printf "compare.md: %d rows with intervals, %d oracle rows, %d with agreement\n", n, o, a
+        exit !(n >= 20 && !bad && o == 4 && a >= 8) }' $B/pipe/compare.md || { echo "FAILED: compare.md"; fails=$((fails + 1)); }
+grep -q "^| clustered-ft-2 | all | [0-9]* | [0-9.]* | [0-9.]* (" $B/pipe/compare.md && echo "ok  the gap to dense-ft split at the oracle" ||
+  { echo "FAILED: no decomposition in compare.md"; fails=$((fails + 1)); }
 # runs.csv: every row with the configuration and seed; a second seed (here: seed 1's rows + 0.1 bits, as seed 2) gives
 # results.md a mean and standard deviation column: mean = x + 0.05, sd = 0.1 / sqrt(2)
 if head -1 $B/pipe/runs.csv 2>/dev/null | grep -q "^seed,data,ks,steps,.*,model,router,topk,domain,bits_per_byte,bytes$"; then
