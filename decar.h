@@ -1075,10 +1075,10 @@ DECARDEF void decar_nll_tables_free(float **nll, int k);
        k*_q = argmin_k bits_k(q),   bits_k(q) = sum_i -log2 p_k(x_i | x_<i)      (missing experts never chosen)
    so bits (ds->n) = bits_{k*_q}(q) lower-bounds, document by document, every router that sends a whole document to
    one expert (R1 re-routing every route_every tokens may switch inside a document and can beat it): router - oracle
-   is the routing loss, oracle - dense the experts' loss. best (ds->n, optional) receives k*_q. Every loaded expert is scored
-   once, into the nll tables that decar_ensemble_score_docs shares. */
-DECARDEF int decar_ensemble_oracle_docs(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, int B, float **nll,
-                                        double *bits, int32_t *best, decar_error *e);
+   is the routing loss, oracle - dense the experts' loss. best (ds->n, optional) receives k*_q. Every loaded expert
+   is scored once, into the nll tables that decar_ensemble_score_docs shares. */
+DECARDEF int decar_ensemble_oracle_docs(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, int B,
+                                        float **nll, double *bits, int32_t *best, decar_error *e);
 /* The router's top-1 expert for each whole document q, the choice to compare with the oracle's (agreement):
    R1-R3, R5, R6 route on the features of the whole text (as clustering assigned the training documents); R4' takes
    argmax_k log pi_k + sum_i ln p_k(x_i | x_<i), its posterior after the last token; uniform and an empty document
@@ -9732,8 +9732,8 @@ DECARDEF int decar_ensemble_score_docs(decar_ensemble *en, decar_ctx *ctx, const
     return rc;
 }
 
-DECARDEF int decar_ensemble_oracle_docs(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, int B, float **nll,
-                                        double *bits, int32_t *best, decar_error *e) {
+DECARDEF int decar_ensemble_oracle_docs(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, int B,
+                                        float **nll, double *bits, int32_t *best, decar_error *e) {
     int j, q, have = 0;
     for (j = 0; j < en->k; j++)
         if (en->experts[j]) {

@@ -2103,6 +2103,29 @@ static plot_axes plot_axes_of(opt *o, int n) {
     ax.hline = ax.has_hline ? F(o, n, "hline", -1e30, 1e30) : 0;
     return ax;
 }
+/* --band LO,HI: the two columns read like y, point by point beside it (the same rows must be finite in all three) */
+static void plot_band(const char *file, const char *x, const char *band, series *s) {
+    series lo, hi;
+    char name[2][256];
+    const char *comma = strchr(band, ',');
+    int k;
+    if (!comma || comma == band || !comma[1] || (size_t)(comma - band) >= sizeof name[0] || strlen(comma) > 256)
+        fail(2, "decar plot: --band must be two column names LO,HI, not '%s'\n", band);
+    snprintf(name[0], sizeof name[0], "%.*s", (int)(comma - band), band);
+    snprintf(name[1], sizeof name[1], "%s", comma + 1);
+    memset(&lo, 0, sizeof lo);
+    memset(&hi, 0, sizeof hi);
+    if (read_csv_xy(file, x, name[0], &lo) || read_csv_xy(file, x, name[1], &hi)) exit(1);
+    if (lo.n != s->n || hi.n != s->n)
+        fail(1, "decar plot: %s: the band's columns have other rows than the line's\n", file);
+    for (k = 0; k < s->n; k++)
+        if (lo.x[k] != s->x[k] || hi.x[k] != s->x[k] || !(lo.y[k] <= hi.y[k]))
+            fail(1, "decar plot: %s: row %d's band is not an interval at the line's x\n", file, k + 1);
+    s->lo = lo.y;
+    s->hi = hi.y;
+    free(lo.x);
+    free(hi.x);
+}
 static int cmd_plot(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "out", NULL, 0, 0 },
@@ -2113,7 +2136,8 @@ static int cmd_plot(int argc, char **argv) {
                 { "hline", NULL, "a dashed horizontal reference line at this y", 0 },
                 { "colors", "10", "colours cycled (1-10); later cycles: dashed, solid; squares from the 3rd", 0 },
                 { "title", NULL, "the plot's title", 0 }, { "xlabel", NULL, "the x axis title", 0 },
-                { "ylabel", NULL, "the y axis title", 0 } };
+                { "ylabel", NULL, "the y axis title", 0 },
+                { "band", NULL, "two columns LO,HI drawn as a shaded band around each line (an interval)", 0 } };
     /* clang-format on */
     int n = NOPT(o), i, k, nf = 0, no = 0, n_labels = 0;
     char **opts = (char **)calloc((size_t)argc + 1, sizeof(char *));
@@ -2146,6 +2170,7 @@ static int cmd_plot(int argc, char **argv) {
         if (read_csv_xy(files[i], S(o, n, "x"), S(o, n, "y"), &sr[i])) return 1;
         sr[i].name = labels ? labels[i] : base ? base + 1 : files[i];
         k += sr[i].n;
+        if (S(o, n, "band")) plot_band(files[i], S(o, n, "x"), S(o, n, "band"), &sr[i]);
     }
     if (!k)
         fail(1, "decar plot: the CSVs hold no finite (%s, %s) (train with --val-every N)\n", S(o, n, "x"),
@@ -2160,6 +2185,8 @@ static int cmd_plot(int argc, char **argv) {
     for (i = 0; i < nf; i++) {
         free(sr[i].x);
         free(sr[i].y);
+        free(sr[i].lo);
+        free(sr[i].hi);
     }
     free(sr);
     free(labels);

@@ -4,11 +4,13 @@
 #ifndef DECAR_SVG_H
 #define DECAR_SVG_H
 
-/* a line of a plot: n points (x[i], y[i]) and its legend */
+/* a line of a plot: n points (x[i], y[i]) and its legend; lo, hi (n, or NULL): a shaded band around it (an
+   interval) */
 typedef struct {
     double *x, *y;
     int n, cap;
     const char *name;
+    double *lo, *hi;
 } series;
 
 /* the length of the valid UTF-8 sequence at s (1-4; no overlongs, surrogates or code points past U+10FFFF), or 0 */
@@ -92,6 +94,10 @@ static void svg_plot(FILE *f, const series *sr, int n, const plot_axes *ax) {
             xmax = x > xmax ? x : xmax;
             ymin = sr[i].y[k] < ymin ? sr[i].y[k] : ymin;
             ymax = sr[i].y[k] > ymax ? sr[i].y[k] : ymax;
+            if (sr[i].lo) { /* the band is inside the plot too */
+                ymin = sr[i].lo[k] < ymin ? sr[i].lo[k] : ymin;
+                ymax = sr[i].hi[k] > ymax ? sr[i].hi[k] : ymax;
+            }
             points++;
         }
     if (!ax->logx) xmin = 0;
@@ -143,6 +149,15 @@ static void svg_plot(FILE *f, const series *sr, int n, const plot_axes *ax) {
         const char *color = palette[i % ncol];
         const char *dash = (i / ncol) % 2 ? " stroke-dasharray='6,4'" : "";
         int square = (i / (2 * ncol)) % 2; /* every second pair of colour cycles: square markers */
+        if (sr[i].lo) { /* the band: along lo, back along hi, filled in the line's colour */
+            fprintf(f, "<polygon fill='%s' fill-opacity='0.15' stroke='none' points='", color);
+            for (k = 0; k < 2 * sr[i].n; k++) {
+                int j = k < sr[i].n ? k : 2 * sr[i].n - 1 - k;
+                double x = ax->logx ? log10(sr[i].x[j]) : sr[i].x[j], v = k < sr[i].n ? sr[i].lo[j] : sr[i].hi[j];
+                fprintf(f, "%.1f,%.1f ", 70 + 520 * (x - xmin) / (xmax - xmin), 400 - 360 * (v - ymin) / (ymax - ymin));
+            }
+            fprintf(f, "'/>\n");
+        }
         fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='1.5'%s points='", color, dash);
         for (k = 0; k < sr[i].n; k++) {
             double x = ax->logx ? log10(sr[i].x[k]) : sr[i].x[k];
