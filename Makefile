@@ -58,7 +58,8 @@ fuzz:
 demo: $(BUILD)/decar
 	bash scripts/demo.sh
 
-# the ensemble / dense ratio against training compute: K = 1, 2, 4, 8 x 5 budgets x 2 sizes x scratch | base
+# the ensemble / dense ratio against training compute, paired 95% intervals, 3 seeds, R1 / R3 / R4' and the oracle,
+# the dense batch and batch / K (scripts/scaling.sh says what it trains)
 scaling: $(BUILD)/decar
 	bash scripts/scaling.sh
 

@@ -1,77 +1,116 @@
 #!/bin/bash
-# scaling.sh: where does decentralization win? The ensemble / dense bits-per-byte ratio against training compute.
-#   make scaling              about an hour on 2 cores: 2 model sizes x 5 budgets (16x) x K in {1, 2, 4, 8}, from
-#                             scratch and from a base model
+# scaling.sh: where does decentralization win? The ensemble / dense bits-per-byte ratio against training compute, with
+# paired 95% intervals over held-out documents and seeds, three routers and the oracle, at two batch sizes.
+#   make scaling              the smallest model (1 layer, d 32) from the base model, budgets up to 22,400 steps of
+#                             1,024 tokens (1,000 training tokens per parameter of the dense model), K in {2, 4, 8},
+#                             3 seeds, both batch modes (estimated 2 hours on 2 cores: not yet run in full)
 #   make scaling SMALL=1      a few minutes; TINY=1 is the test suite's (seconds, on a tiny corpus)
-#   make scaling DATA=dir     any directory of text files; SEED=2 adds a second seed to the same CSV
-# For every model size, init (scratch | base) and budget B (optimizer steps of BATCH x SEQ tokens):
-#   K = 1 (dense): one model trains B steps on the whole fine-tuning set;
-#   K in KS: K experts train B/K steps each, each on its own cluster alone (decar cluster: tf-idf features, spherical
-#   balanced k-means), and generate as one through the paper's router R1 (top-1 cosine to the centroids);
-#   init=base: every model of the size starts from one base model, pretrained BASE_STEPS steps on the general share
-#   (BASE of every 1000 training documents, by a hash of the name, never in the fine-tuning set). init=scratch models
-#   train on the same fine-tuning set from random weights. Held-out documents of every domain score every model.
-# OUT/scaling.csv gets one row per model or ensemble: its full configuration, seed, training FLOPs (6 N per token, N
-# all parameters) and held-out bits per byte. Rows append: a second SEED adds rows, and scripts/scaling_report.sh
-# (run at the end) redraws OUT/scaling.svg and OUT/scaling.md from the CSV alone, averaging the seeds.
-# A model already trained (same name, same seed) is kept: a killed run continues where it stopped.
-# Environment: DATA OUT SIZES ("LAYERS:DIM:HEADS ...") BUDGETS KS SEQ BATCH LR VAL BASE BASE_STEPS SEED JOBS
+#   make scaling DATA=dir     any directory of text files
+# For every seed, model size, init (scratch | base), budget B (optimizer steps) and batch mode:
+#   mode same:  the dense model trains B steps of BATCH sequences; K experts train B/K steps of BATCH each;
+#   mode split: experts train B steps of BATCH/K sequences (as many optimizer steps as dense), and their dense model
+#               B K steps of BATCH/K: the same tokens and FLOPs as mode same, at the experts' batch.
+#   Each K-expert ensemble (each expert on its cluster alone: decar cluster, tf-idf features, spherical balanced
+#   k-means) is scored under R1 (top-1 cosine, the paper's), R3 (c-BTM, top-2) and R4' (Bayes, all K), and the
+#   oracle (each document to its best expert in hindsight), against the dense model of the same batch.
+#   init=base: every model of a size starts from one base model, pretrained BASE_STEPS steps on the general share
+#   (BASE of every 1000 training documents, by a hash of the name, never fine-tuned on).
+# OUT/scaling.csv gets one row per model or ensemble row (router, top-k): configuration, seed, training FLOPs (6 N per
+# token), inference FLOPs per token (2 N per expert that runs) and held-out bits per byte; OUT/eval/*.docs hold the
+# bits of every held-out document, from which scripts/scaling_report.sh (run at the end) computes the intervals and
+# draws OUT/scaling.svg and OUT/scaling.md. A model already trained (same name) is kept: a killed run continues.
+# Environment: DATA OUT SIZES ("LAYERS:DIM:HEADS ...") BUDGETS KS SEQ BATCH LR VAL DOC_BYTES BASE BASE_STEPS SEEDS
+#              INITS ("scratch base") MODES ("same split") JOBS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${DECAR:-build/decar}
 [ -x $D ] || make -s build/decar
 DATA=${DATA:-data/corpus}
-if [ -n "${TINY:-}" ]; then DEF="1:8:2 1:16:2|4 8 16 32|2|16|2|3e-3|300|8|a"
-elif [ -n "${SMALL:-}" ]; then DEF="1:16:2 1:32:2|40 80 160 320|2 4 8|32|4|3e-3|8|80|b"
-else DEF="1:32:2 2:64:2|500 1000 2000 4000 8000|2 4 8|64|16|3e-3|8|2000|c"; fi
-IFS='|' read -r dSIZES dBUDGETS dKS dSEQ dBATCH dLR dVAL dBASE_STEPS dOUT <<< "$DEF"
-SIZES=${SIZES:-$dSIZES}; BUDGETS=${BUDGETS:-$dBUDGETS}; KS=${KS:-$dKS}; SEQ=${SEQ:-$dSEQ}; BATCH=${BATCH:-$dBATCH}
-LR=${LR:-$dLR}; VAL=${VAL:-$dVAL}; BASE=${BASE:-300}; BASE_STEPS=${BASE_STEPS:-$dBASE_STEPS}; SEED=${SEED:-1}
-JOBS=${JOBS:-2}
+if [ -n "${TINY:-}" ]; then DEF="1:8:2|4 8 16 32|2|16|2|3e-3|300|8|a|scratch base|1 2"
+elif [ -n "${SMALL:-}" ]; then DEF="1:16:2|40 80 160 320|2 4|32|4|3e-3|100|80|b|base|1 2 3"
+else DEF="1:32:2|700 1400 2800 5600 11200 22400|2 4 8|64|16|3e-3|100|2000|c|base|1 2 3"; fi
+IFS='|' read -r dSIZES dBUDGETS dKS dSEQ dBATCH dLR dVAL dBASE_STEPS dOUT dINITS dSEEDS <<< "$DEF"
+SIZES=${SIZES-$dSIZES}; BUDGETS=${BUDGETS-$dBUDGETS}; KS=${KS-$dKS}; SEQ=${SEQ:-$dSEQ}; BATCH=${BATCH:-$dBATCH}
+LR=${LR:-$dLR}; VAL=${VAL:-$dVAL}; BASE=${BASE:-300}; BASE_STEPS=${BASE_STEPS:-$dBASE_STEPS}; SEEDS=${SEEDS-$dSEEDS}
+INITS=${INITS-$dINITS}; MODES=${MODES-same split}; JOBS=${JOBS:-2}; DOC_BYTES=${DOC_BYTES:-1024}
 case $dOUT in a) OUT=${OUT:-runs/scaling-tiny} ;; b) OUT=${OUT:-runs/scaling-small} ;; *) OUT=${OUT:-runs/scaling} ;; esac
-[ -n "$KS" ] && [ -n "$BUDGETS" ] && [ -n "$SIZES" ] || { echo "scaling.sh: KS, BUDGETS and SIZES must not be empty" >&2; exit 2; }
+# the settings, checked before any work: a message naming the variable, exit 2, nothing written
+bad() { echo "scaling.sh: $*" >&2; exit 2; }
+ints() { local v=$1 x; shift; [ -n "${*// /}" ] || bad "$v is empty"; for x in "$@"; do [[ $x =~ ^[1-9][0-9]*$ ]] || bad "$v: '$x' is not a positive integer"; done; }
+# shellcheck disable=SC2086
+{ ints BUDGETS $BUDGETS; ints KS $KS; ints SEEDS $SEEDS; ints SEQ $SEQ; ints BATCH $BATCH; ints BASE_STEPS $BASE_STEPS; ints JOBS $JOBS; }
+[[ $BASE =~ ^[0-9]+$ ]] && [ "$BASE" -le 1000 ] || bad "BASE must be 0-1000 (per mille), not '$BASE'"
+[[ $VAL =~ ^[0-9]+$ ]] && [ "$VAL" -ge 1 ] && [ "$VAL" -le 1000 ] || bad "VAL must be 1-1000 (per mille), not '$VAL'"
+[[ $DOC_BYTES =~ ^[0-9]+$ ]] || bad "DOC_BYTES must be a whole number, not '$DOC_BYTES'"
+[ -n "${SIZES// /}" ] || bad "SIZES is empty"
+for s in $SIZES; do [[ $s =~ ^[1-9][0-9]*:[1-9][0-9]*:[1-9][0-9]*$ ]] || bad "SIZES: '$s' is not LAYERS:DIM:HEADS"; done
+[ -n "${INITS// /}" ] || bad "INITS is empty"
+for i in $INITS; do [ "$i" = scratch ] || [ "$i" = base ] || bad "INITS: '$i' is neither scratch nor base"; done
+[ -n "${MODES// /}" ] || bad "MODES is empty"
+for m in $MODES; do
+  [ "$m" = same ] || [ "$m" = split ] || bad "MODES: '$m' is neither same nor split"
+  if [ "$m" = split ]; then for K in $KS; do [ $((BATCH % K)) -eq 0 ] || bad "MODES=split needs BATCH ($BATCH) divisible by every K ($K)"; done; fi
+done
+[[ " $INITS " == *" base "* ]] && [ "$BASE" -eq 0 ] && bad "INITS holds base but BASE=0 sets no documents aside for it"
 mkdir -p $OUT/models $OUT/eval
 T0=$SECONDS
 say() { echo "[scaling $((SECONDS - T0))s] $*" >&2; }
-say "data $DATA; sizes {$SIZES}; budgets {$BUDGETS} steps x $BATCH x $SEQ tokens; K in {1 $KS}; seed $SEED; $JOBS jobs"
+say "data $DATA; sizes {$SIZES}; budgets {$BUDGETS} steps x $BATCH x $SEQ tokens; K in {1 $KS}; modes {$MODES}; seeds {$SEEDS}; $JOBS jobs"
 
-for K in $KS; do   # one partition per K of the fine-tuning set (the base share is set aside by the same hash)
-  [ -f $OUT/k$K/router.safetensors ] || $D cluster --data $DATA --out $OUT/k$K --k $K --val-permille $VAL \
-    --seed $SEED --threads $JOBS --base-permille $BASE --learned 0 > $OUT/k$K.log
+for SEED in $SEEDS; do   # one partition per seed and K of the fine-tuning set (the base share set aside by a hash)
+  for K in $KS; do
+    P=$OUT/s$SEED/k$K
+    mkdir -p $OUT/s$SEED; [ -f $P/router.safetensors ] || $D cluster --data $DATA --out $P --k $K --val-permille $VAL --seed $SEED \
+      --threads $JOBS --base-permille $BASE --learned 0 > $P.log
+  done
 done
-FT=$OUT/k$(echo $KS | cut -d' ' -f1)/finetune.txt
-BASELIST=$OUT/k$(echo $KS | cut -d' ' -f1)/base.txt
-[ -s $BASELIST ] || { echo "scaling.sh: BASE=$BASE left no documents for the base model" >&2; exit 1; }
+K0=$(echo $KS | cut -d' ' -f1)
+[ "$BASE" -eq 0 ] || [ -s $OUT/s$(echo $SEEDS | cut -d' ' -f1)/k$K0/base.txt ] ||
+  { echo "scaling.sh: BASE=$BASE left no documents for the base model" >&2; exit 1; }
 
-# train NAME STEPS SEED SIZE [extra args...]: one model, one process, one thread; a finished model is kept
+# train NAME STEPS SEED SIZE BATCH [extra args...]: one model, one process, one thread; a finished model is kept
 train() {
-  local name=$1 steps=$2 seed=$3 L C H; IFS=: read -r L C H <<< "$4"; shift 4
+  local name=$1 steps=$2 seed=$3 b=$5 L C H; IFS=: read -r L C H <<< "$4"; shift 5
   if [ ! -f $OUT/models/$name.safetensors ]; then
-    OMP_NUM_THREADS=1 $D train --data $DATA --layers $L --dim $C --heads $H --seq $SEQ --batch $BATCH --lr $LR \
+    OMP_NUM_THREADS=1 $D train --data $DATA --layers $L --dim $C --heads $H --seq $SEQ --batch $b --lr $LR \
       --val-permille $VAL --steps $steps --seed $seed --threads 1 --val-every 0 --quiet 1 \
       --out $OUT/models/$name.safetensors "$@" > /dev/null
   fi
   echo "$name" >> $OUT/done.txt
   echo "[scaling] $(wc -l < $OUT/done.txt)/$(cat $OUT/todo.txt) models trained ($name)" >&2
 }
-export -f train; export D DATA OUT SEQ BATCH LR VAL
+export -f train; export D DATA OUT SEQ LR VAL
 
-# 1. the base models, one per size
-rm -f $OUT/done.txt; echo $(echo $SIZES | wc -w) > $OUT/todo.txt
-for s in $SIZES; do echo "base_s${SEED}_${s//:/x} $BASE_STEPS $SEED $s --docs $BASELIST"; done |
-  xargs -P $JOBS -L 1 bash -c 'train "$@"' _
+# 1. the base models, one per seed and size
+if [[ " $INITS " == *" base "* ]]; then
+  rm -f $OUT/done.txt; echo $(( $(echo $SIZES | wc -w) * $(echo $SEEDS | wc -w) )) > $OUT/todo.txt
+  for SEED in $SEEDS; do
+    for s in $SIZES; do echo "base_s${SEED}_${s//:/x} $BASE_STEPS $SEED $s $BATCH --docs $OUT/s$SEED/k$K0/base.txt"; done
+  done | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
+fi
 
-# 2. every dense model and expert: size x init x budget x (dense + K experts for every K), longest first
+# the models of one seed: NAME STEPS SEED SIZE BATCH args, with the work (steps x batch) first for the scheduler;
+# group g = s<seed>_<size>_<init>_b<B>_<mode>; its dense model g_dense (mode split: g_dense_k<K>, one per K)
 train_jobs() {
-  local s init B K k extra
-  for s in $SIZES; do
-    for init in scratch base; do
-      extra=""; [ $init = base ] && extra=" --init $OUT/models/base_s${SEED}_${s//:/x}.safetensors"
-      for B in $BUDGETS; do
-        echo "$B s${SEED}_${s//:/x}_${init}_b${B}_dense $B $SEED $s --docs $FT$extra"
-        for K in $KS; do
-          for k in $(seq 0 $((K - 1))); do
-            echo "$((B / K)) s${SEED}_${s//:/x}_${init}_b${B}_k${K}_$k $(( B / K > 0 ? B / K : 1 )) $((SEED + 100 + k)) $s --docs $OUT/k$K/shard_$k.txt$extra"
+  local SEED s init B K k extra g
+  for SEED in $SEEDS; do
+    for s in $SIZES; do
+      for init in $INITS; do
+        extra=""; [ $init = base ] && extra=" --init $OUT/models/base_s${SEED}_${s//:/x}.safetensors"
+        for B in $BUDGETS; do
+          for mode in $MODES; do
+            g=s${SEED}_${s//:/x}_${init}_b${B}_$mode
+            if [ $mode = same ]; then echo "$((B * BATCH)) ${g}_dense $B $SEED $s $BATCH --docs $OUT/s$SEED/k$K0/finetune.txt$extra"; fi
+            for K in $KS; do
+              if [ $mode = split ]; then
+                echo "$((B * BATCH)) ${g}_dense_k$K $((B * K)) $SEED $s $((BATCH / K)) --docs $OUT/s$SEED/k$K0/finetune.txt$extra"
+              fi
+              for k in $(seq 0 $((K - 1))); do
+                local st=$([ $mode = same ] && echo $(( B / K > 0 ? B / K : 1 )) || echo $B)
+                local bt=$([ $mode = same ] && echo $BATCH || echo $((BATCH / K)))
+                echo "$((st * bt)) ${g}_k${K}_$k $st $((SEED + 100 + k)) $s $bt --docs $OUT/s$SEED/k$K/shard_$k.txt$extra"
+              done
+            done
           done
         done
       done
@@ -82,44 +121,55 @@ rm -f $OUT/done.txt; train_jobs | wc -l > $OUT/todo.txt
 say "$(cat $OUT/todo.txt) models to train"
 train_jobs | sort -s -k1,1 -rn | cut -d' ' -f2- | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
 
-# 3. held-out bits per byte of every dense model and ensemble, one process each
+# 3. held-out bits of every dense model and ensemble, per document too, one process each:
+#    NAME SEED SIZE INIT BUDGET MODE K BATCH LABEL ens-eval-args...
 eval_jobs() {
-  local s init B K k m
-  for s in $SIZES; do
-    for init in scratch base; do
-      for B in $BUDGETS; do
-        m=s${SEED}_${s//:/x}_${init}_b${B}
-        echo "$m $s $init $B 1 --experts $OUT/models/${m}_dense.safetensors --route uniform"
-        for K in $KS; do
-          for k in $(seq 0 $((K - 1))); do echo $OUT/models/${m}_k${K}_$k.safetensors; done > $OUT/eval/${m}_k$K.experts
-          echo "$m $s $init $B $K --experts @$OUT/eval/${m}_k$K.experts --router $OUT/k$K/router.safetensors --route top1"
+  local SEED s init B K k g
+  for SEED in $SEEDS; do
+    for s in $SIZES; do
+      for init in $INITS; do
+        for B in $BUDGETS; do
+          for mode in $MODES; do
+            g=s${SEED}_${s//:/x}_${init}_b${B}_$mode
+            [ $mode = same ] && echo "${g}_dense $SEED $s $init $B $mode 1 $BATCH dense --experts $OUT/models/${g}_dense.safetensors --route uniform"
+            for K in $KS; do
+              local bt=$([ $mode = same ] && echo $BATCH || echo $((BATCH / K)))
+              [ $mode = split ] && echo "${g}_dense_k$K $SEED $s $init $B $mode 1 $bt dense --experts $OUT/models/${g}_dense_k$K.safetensors --route uniform"
+              for k in $(seq 0 $((K - 1))); do echo $OUT/models/${g}_k${K}_$k.safetensors; done > $OUT/eval/${g}_k$K.experts
+              echo "${g}_k$K $SEED $s $init $B $mode $K $bt K$K --experts @$OUT/eval/${g}_k$K.experts --router $OUT/s$SEED/k$K/router.safetensors --route top1,cbtm,bayes --route-k 1,2,0 --oracle 1"
+            done
+          done
         done
       done
     done
   done
 }
-# evaluate NAME SIZE INIT BUDGET K ens-eval-args...: one row of OUT/scaling.csv in OUT/eval/NAME_kK.row
+# evaluate ...: the rows of OUT/scaling.csv in OUT/eval/NAME.rows, every document's bits in OUT/eval/NAME.docs
 evaluate() {
-  local m=$1 s=$2 init=$3 B=$4 K=$5 L C H N V=258 tok bt=0 f; IFS=: read -r L C H <<< "$s"; shift 5
-  f=$OUT/eval/${m}_k$K
-  rm -f $f.csv
-  OMP_NUM_THREADS=1 $D ens-eval --data $DATA --val-permille $VAL --route-k 1 --label x --domains 0 --threads 1 \
-    --csv $f.csv "$@" > $f.txt
+  local m=$1 sd=$2 s=$3 init=$4 B=$5 mode=$6 K=$7 bt=$8 label=$9 L C H N V=258 tok bt0=0 f; IFS=: read -r L C H <<< "$s"
+  shift 9
+  f=$OUT/eval/$m
+  rm -f $f.csv $f.docs
+  OMP_NUM_THREADS=1 $D ens-eval --data $DATA --val-permille $VAL --doc-bytes $DOC_BYTES --label $label --domains 0 \
+    --threads 1 --csv $f.csv --doc-bits $f.docs "$@" > $f.txt
   N=$(( V * C + SEQ * C + L * (12 * C * C + 13 * C) + 2 * C ))
-  tok=$(( (K == 1 ? B : K * (B / K > 0 ? B / K : 1)) * BATCH * SEQ ))
-  [ $init = base ] && bt=$(( BASE_STEPS * BATCH * SEQ ))
-  awk -F, -v pre="$SEED,$DATA,$init,$L,$C,$H,$SEQ,$BATCH,$LR,$VAL,$BASE,$BASE_STEPS,$K,$B,$N,$tok" \
-    -v N=$N -v tok=$tok -v bt=$bt 'NR == 2 { printf "%s,%.4e,%.4e,%s,%s,%.5f\n", pre, 6 * N * tok, 6 * N * bt, $2, $3, $5 }' \
-    $f.csv > $f.row
+  tok=$(( (K == 1 ? B : K * (B / K > 0 ? B / K : 1)) * BATCH * SEQ ))   # the same in both modes
+  [ $mode = split ] && tok=$(( B * BATCH * SEQ ))
+  [ $init = base ] && bt0=$(( BASE_STEPS * BATCH * SEQ ))
+  # inference FLOPs per token: 2 N per expert that runs (top-1 and the oracle one, top-k k, Bayes and uniform all)
+  awk -F, -v pre="$sd,$DATA,$init,$L,$C,$H,$SEQ,$bt,$mode,$LR,$VAL,$BASE,$BASE_STEPS,$K,$B,$N,$tok" \
+    -v N=$N -v tok=$tok -v bt0=$bt0 -v K=$K 'NR > 1 && $4 == "all" {
+      act = ($2 == "top1" || $2 == "oracle") ? 1 : ($2 == "bayes" || $2 == "uniform" || $3 == 0) ? K : $3
+      printf "%s,%.4e,%.4e,%s,%s,%.4e,%.5f\n", pre, 6 * N * tok, 6 * N * bt0, $2, $3, 2 * N * act, $5 }' \
+    $f.csv > $f.rows
 }
-export -f evaluate; export SEED BASE BASE_STEPS
+export -f evaluate; export BATCH BASE BASE_STEPS DOC_BYTES
 say "evaluation: $(eval_jobs | wc -l) models and ensembles"
 eval_jobs | xargs -P $JOBS -L 1 bash -c 'evaluate "$@"' _
-H="seed,data,init,layers,dim,heads,seq,batch,lr,val_permille,base_permille,base_steps,K,budget_steps,params"
-H="$H,train_tokens,train_flops,base_flops,router,topk,bits_per_byte"
-[ -s $OUT/scaling.csv ] || echo "$H" > $OUT/scaling.csv
-head -1 $OUT/scaling.csv | grep -qx "$H" || { echo "scaling.sh: $OUT/scaling.csv has another header" >&2; exit 1; }
-eval_jobs | while read -r m s init B K rest; do cat $OUT/eval/${m}_k$K.row; done >> $OUT/scaling.csv
+H="seed,data,init,layers,dim,heads,seq,batch,mode,lr,val_permille,base_permille,base_steps,K,budget_steps,params"
+H="$H,train_tokens,train_flops,base_flops,router,topk,infer_flops,bits_per_byte"
+{ echo "$H"; eval_jobs | while read -r m rest; do cat $OUT/eval/$m.rows; done; } > $OUT/scaling.csv.tmp
+mv $OUT/scaling.csv.tmp $OUT/scaling.csv
 say "report"
 bash scripts/scaling_report.sh $OUT
 say "done: $OUT/scaling.md, $OUT/scaling.csv, $OUT/scaling.svg"
