@@ -937,6 +937,22 @@ DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const decar_data *d, cons
    bound (dfm non-NULL) in nats; NaN when the split has no more than T + 2 tokens */
 DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const decar_data *d, int B, int T,
                                    const decar_dfm *dfm, int batches);
+/* SmallTalk LM's partition (Filippova et al. 2025): K small router LMs make the partition themselves, by a balanced
+   hard EM over the training documents (split 0), instead of clustering features:
+       labels^0 = a random balanced split (seed)
+       each round: router LM k trains `steps` more steps (its AdamW state kept) on the documents labelled k;
+                   L_ik = -(1/n_i) sum_{j < n_i} ln p_k(x_j | x_<j) on document i's first n_i = min(len, prefix) tokens
+                   labels = the balanced assignment of S_ik = -L_ik, capacity ceil(N / K) (the greedy of balanced
+                   k-means, section 8)
+   The experts then train on the final segments, and R6 (decar_lm_router_fn) routes by the same LMs' prefix loss:
+   the rule that made the partition routes at test time, as decar_router_assign does for k-means. lms (K) are
+   initialised here from cfg (causal, bytes) and seed; B windows per step, lr 3e-3 warming up over the first round.
+   labels (d->n_docs): each training document's segment, -1 for the rest. *flops: the router LMs' cost, 6 N per
+   trained token plus 2 N per scored token (N: one LM's parameters). DECAR_ERR_ARG when K > N or a segment's
+   documents cannot fill one training window. */
+DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_config *cfg, int K, int rounds, int steps,
+                                       int B, int prefix, uint64_t seed, decar_gpt *lms, int32_t *labels,
+                                       double *flops, decar_error *e);
 
 /* CLIP-style contrastive encoders (Radford et al. 2021), built from the model above. The image tower is a
    bidirectional decar_gpt over an image's P patches (their linear projection: ViT's patch embedding) and one [CLS]
@@ -8573,6 +8589,116 @@ DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *p
     return DECAR_OK;
 }
 
+/* the training documents labelled k as a data set of their own (split 0): what router LM k trains on */
+static int decar__segment(const decar_data *d, const int32_t *idx, const int32_t *lab, int64_t N, int k,
+                          decar_data *seg, decar_error *e) {
+    int64_t i;
+    int rc = DECAR_OK;
+    decar_data_init(seg);
+    for (i = 0; i < N && !rc; i++) {
+        const decar_doc *doc = &d->docs[idx[i]];
+        if (lab[i] == k) rc = decar_data_add(seg, doc->name, doc->bytes, doc->len, 0, e);
+    }
+    return rc ? rc : decar_data_finish(seg, e);
+}
+DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_config *cfg, int K, int rounds, int steps,
+                                       int B, int prefix, uint64_t seed, decar_gpt *lms, int32_t *labels,
+                                       double *flops, decar_error *e) {
+    int64_t N = 0, i, q;
+    int k, r, rc = DECAR_OK, made = 0;
+    int32_t *idx = NULL, *lab = NULL, *cnt = NULL;
+    float *S = NULL, *nll = NULL;
+    uint64_t *pairs = NULL;
+    decar_ctx *ctx = decar_ctx_new(0);
+    decar_docset ds;
+    decar_opt o = decar_opt_default();
+    decar_train_opts t;
+    decar_rng rng;
+    memset(&ds, 0, sizeof ds);
+    *flops = 0.0;
+    for (i = 0; i < d->n_docs; i++) N += d->docs[i].split == 0;
+    if (K < 1 || rounds < 1 || steps < 1 || B < 1 || prefix < 2 || N < K || !ctx) {
+        decar_ctx_free(ctx);
+        DECAR__FAIL(e, ctx ? DECAR_ERR_ARG : DECAR_ERR_NOMEM,
+                    "smalltalk: K %d, %d rounds, %d steps, batch %d, prefix %d for %lld training documents", K, rounds,
+                    steps, B, prefix, (long long)N);
+    }
+    idx = (int32_t *)DECAR_MALLOC((size_t)N * sizeof(int32_t));
+    lab = (int32_t *)DECAR_MALLOC((size_t)N * sizeof(int32_t));
+    cnt = (int32_t *)DECAR_MALLOC((size_t)K * sizeof(int32_t));
+    S = (float *)DECAR_MALLOC((size_t)N * (size_t)K * sizeof(float));
+    pairs = (uint64_t *)DECAR_MALLOC((size_t)N * 3 * sizeof(uint64_t));
+    if (!idx || !lab || !cnt || !S || !pairs) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory for the smalltalk partition of %lld documents", (long long)N);
+        goto end;
+    }
+    /* the training documents, and their prefixes as a docset (what each LM scores) */
+    for (i = 0, q = 0; i < d->n_docs; i++)
+        if (d->docs[i].split == 0) idx[q++] = (int32_t)i;
+    if ((rc = decar_docset_build(&ds, d, 0, NULL, e))) goto end;
+    decar_docset_truncate(&ds, prefix);
+    if (!(nll = (float *)DECAR_MALLOC((size_t)ds.total * sizeof(float) + 1))) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory for the prefix scores");
+        goto end;
+    }
+    /* labels^0: a random balanced split: a random order (Fisher-Yates, in pairs' first N), its i-th to i mod K */
+    decar_rng_seed(&rng, seed);
+    for (i = 0; i < N; i++) pairs[i] = (uint64_t)i;
+    for (i = N - 1; i > 0; i--) {
+        int64_t j = (int64_t)decar__rng_below(&rng, (uint64_t)(i + 1));
+        uint64_t tmp = pairs[i];
+        pairs[i] = pairs[j];
+        pairs[j] = tmp;
+    }
+    for (i = 0; i < N; i++) lab[pairs[i]] = (int32_t)(i % K);
+    for (k = 0; k < K && !rc; k++)
+        if (!(rc = decar_gpt_init(&lms[k], cfg, seed + 1000 + (uint64_t)k, e))) made++;
+    if (rc) goto end;
+    o.lr = 3e-3f;
+    o.warmup_steps = steps < 100 ? steps / 2 : 50;
+    o.total_steps = rounds * steps;
+    t.batch = B;
+    t.seq_len = cfg->seq_len;
+    t.dfm = NULL;
+    t.val_every = 0;
+    t.val_batches = 0;
+    for (r = 0; r < rounds && !rc; r++) {
+        /* M step: each router LM trains on its segment */
+        for (k = 0; k < K && !rc; k++) {
+            decar_data seg;
+            if (!(rc = decar__segment(d, idx, lab, N, k, &seg, e))) {
+                t.steps = (r + 1) * steps;
+                rc = decar_train(&lms[k], ctx, &seg, &o, &t, NULL, NULL, e);
+            }
+            decar_data_free(&seg);
+        }
+        *flops += 6.0 * (double)lms[0].n_params * (double)K * steps * B * cfg->seq_len;
+        /* E step: S_ik = -L_ik, the mean log-likelihood of document i's prefix under LM k; balanced assignment */
+        for (k = 0; k < K && !rc; k++) {
+            if ((rc = decar_gpt_score_docs(&lms[k], ctx, &ds, B, nll, e))) break;
+            for (q = 0; q < ds.n; q++) {
+                double l = 0.0;
+                int64_t j, n = ds.off[q + 1] - ds.off[q];
+                for (j = ds.off[q]; j < ds.off[q + 1]; j++) l -= nll[j];
+                S[(int64_t)q * K + k] = (float)(n > 0 ? l / n : 0.0);
+            }
+        }
+        *flops += 2.0 * (double)lms[0].n_params * (double)K * ds.total;
+        if (!rc) decar__balanced_assign(S, N, K, (N + K - 1) / K, lab, cnt, pairs, pairs + N, pairs + 2 * N);
+    }
+    /* ds lists the training documents in index order, as idx does: lab[q] is document idx[q]'s segment */
+    for (i = 0; i < d->n_docs && !rc; i++) labels[i] = -1;
+    for (q = 0; q < N && !rc; q++) labels[idx[q]] = lab[q];
+end:
+    if (rc)
+        for (k = 0; k < made; k++) decar_gpt_free(&lms[k]);
+    decar_docset_free(&ds);
+    decar_ctx_free(ctx);
+    decar__free_n(6, (void *)idx, (void *)lab, (void *)cnt, (void *)S, (void *)pairs, (void *)nll);
+    return rc;
+}
 DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const decar_data *d, int B, int T,
                                    const decar_dfm *dfm, int batches) {
     size_t n = (size_t)B * (size_t)T;

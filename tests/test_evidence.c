@@ -6,7 +6,9 @@
    - decar_ensemble_oracle_docs: each document's bits under each of two different experts, summed by hand from
        decar_gpt_score on the document alone, and their minimum.
    - decar_ensemble_doc_choice: R1 gives decar_router_assign of the document's features, R4' the argmax of
-       log pi_k + log-likelihood by hand. */
+       log pi_k + log-likelihood by hand.
+   - decar_smalltalk_partition: from a random split (purity 1/2 on two domains) the router LMs' EM separates the
+       domains, every segment within its capacity, the same labels twice, its FLOPs by the formula. */
 #define DECAR_IMPLEMENTATION
 #include "../decar.h"
 #include "test_util.h"
@@ -93,6 +95,65 @@ static void test_bootstrap(void) {
     CHECK(decar_bootstrap_ratio(a, b, N, 1, DRAWS, 0.05, 7, &est, &lo, &hi, &e) == DECAR_ERR_ARG, "zero sum refused");
 }
 
+/* SmallTalk's EM on two domains of different bytes (prose letters, code symbols; 24 documents of 200 random bytes
+   each): from a random balanced split the segments must end up by domain (a random split of 48 has at most 46 right
+   with probability below 1e-11) */
+static void test_smalltalk(void) {
+    static const char *alpha[2] = { "abcdefghij klmnop ", "{}();=+*<>0123456789\n" };
+    decar_data data, *d = &data;
+    decar_rng rg;
+    char txt[200];
+    int j;
+    decar_gpt_config c = decar_gpt_config_of(1, 2, 16, 16);
+    decar_gpt lms[2];
+    decar_error e;
+    decar_docset ds;
+    int32_t lab[60], lab2[60];
+    int i, k, n = 0, cnt[2] = { 0, 0 }, agree = 0, same = 1, other = 1, rc;
+    double flops = 0.0, flops2 = 0.0, want;
+    decar_data_init(d);
+    decar_rng_seed(&rg, 3);
+    for (i = 0; i < 60; i++) { /* 48 training documents, and some held out (val_permille 200) */
+        char nm[32];
+        snprintf(nm, sizeof nm, "%s/doc%03d", i % 2 ? "code" : "prose", i);
+        for (j = 0; j < 200; j++) txt[j] = alpha[i % 2][decar_rng_u32(&rg) % strlen(alpha[i % 2])];
+        decar_data_add(d, nm, txt, 200, 200, &e);
+    }
+    decar_data_finish(d, &e);
+    rc = decar_smalltalk_partition(d, &c, 2, 3, 40, 8, 48, 5, lms, lab, &flops, &e);
+    CHECK(rc == 0, "smalltalk: %s", e.msg);
+    if (rc) return;
+    for (i = 0; i < d->n_docs; i++) {
+        if (d->docs[i].split != 0) {
+            other &= lab[i] == -1;
+            continue;
+        }
+        n++;
+        cnt[lab[i]]++;
+        agree += lab[i] == (strncmp(d->docs[i].name, "code", 4) == 0); /* segment = domain, up to the naming */
+    }
+    if (agree < n - agree) agree = n - agree;
+    printf("smalltalk: %d training documents, segments %d + %d, %d of them by domain\n", n, cnt[0], cnt[1], agree);
+    CHECK(other, "documents outside split 0 are labelled -1");
+    CHECK(cnt[0] <= (n + 1) / 2 && cnt[1] <= (n + 1) / 2, "segments within the capacity ceil(N/K) = %d", (n + 1) / 2);
+    CHECK(agree >= n - 2, "the EM separates the domains: %d of %d (a random split: about half)", agree, n);
+    CHECK(n > 30 && n < 60, "%d training documents", n);
+    /* FLOPs: 3 rounds x 2 LMs x (6 N x 40 steps x 8 x 16 tokens + 2 N x the training documents' prefix tokens) */
+    CHECK(decar_docset_build(&ds, d, 0, NULL, &e) == 0, "docset");
+    decar_docset_truncate(&ds, 48);
+    want = 3.0 * 2.0 * (6.0 * lms[0].n_params * 40 * 8 * 16 + 2.0 * lms[0].n_params * ds.total);
+    CHECK(fabs(flops - want) < 1e-9 * want, "flops %.6e = %.6e by the formula", flops, want);
+    for (k = 0; k < 2; k++) decar_gpt_free(&lms[k]);
+    CHECK(decar_smalltalk_partition(d, &c, 2, 3, 40, 8, 48, 5, lms, lab2, &flops2, &e) == 0, "again");
+    for (i = 0; i < d->n_docs; i++) same &= lab[i] == lab2[i];
+    CHECK(same, "the same seed gives the same segments");
+    for (k = 0; k < 2; k++) decar_gpt_free(&lms[k]);
+    CHECK(decar_smalltalk_partition(d, &c, 1000, 1, 1, 8, 48, 5, lms, lab2, &flops2, &e) == DECAR_ERR_ARG,
+          "K larger than the documents is refused: %s", e.msg);
+    decar_docset_free(&ds);
+    decar_data_free(d);
+}
+
 int main(void) {
     decar_data d;
     decar_docset ds;
@@ -110,6 +171,7 @@ int main(void) {
     int q, k, dim, wins[2] = { 0, 0 }, ok_assign = 1, ok_bayes = 1, ok_min = 1, ok_each = 1;
     test_bootstrap();
     make_data(&d);
+    test_smalltalk();
     CHECK(decar_docset_build(&ds, &d, 1, NULL, &e) == 0 && ds.n > 5, "docset: %d held-out documents", ds.n);
     for (k = 0; k < 2; k++) {
         CHECK(decar_gpt_init(&g[k], &c, (uint64_t)k + 1, &e) == 0, "init");
