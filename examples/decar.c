@@ -1255,7 +1255,7 @@ static void shard_report(const decar_data *d, const int32_t *lab, int K, int n_b
         cnt[lab[i]]++;
         mx = cnt[lab[i]] > mx ? cnt[lab[i]] : mx;
     }
-    fprintf(stderr, "k-means: %d training documents, K=%d, largest cluster %d (capacity %d)\n", nt, K, mx,
+    fprintf(stderr, "partition: %d training documents, K=%d, largest cluster %d (capacity %d)\n", nt, K, mx,
             (nt + K - 1) / K);
     if (n_base)
         fprintf(stderr, "base share: %d training documents set aside (base.txt), %d clustered (finetune.txt)\n", n_base,
@@ -1286,6 +1286,73 @@ static void fit_learned(decar_router *rt, const decar_featurizer *fz, const deca
     }
     fprintf(stderr, "R5 (learned router): training accuracy %.3f\n", acc);
 }
+/* --method smalltalk: the partition made by K small router LMs (decar_smalltalk_partition; 1 layer, d 32, context 64,
+   batch 8, each document's first 256 bytes) instead of k-means. The held-out documents go where R6 routes them (the
+   LM of least prefix loss), the router file's centroids become each segment's normalised mean feature and its prior
+   the segments' shares (so R1-R5 can be compared on the same experts), and the LMs are written to
+   OUT/router_lm_K.safetensors with OUT/router_lms.txt listing them for --router-lms. */
+static void smalltalk_partition(outset *os, const char *out, const decar_data *d, decar_router *rt, const float *X,
+                                int dim, int32_t *lab, opt *o, int n) {
+    int rounds = (int)I(o, n, "rounds", 1, 1000), steps = (int)I(o, n, "lm-steps", 1, 1 << 24);
+    uint64_t seed = (uint64_t)I(o, n, "seed", 0, 1L << 62);
+    decar_gpt_config c = decar_gpt_config_of(1, 2, 32, 64);
+    decar_gpt *lms = (decar_gpt *)calloc((size_t)rt->k, sizeof(decar_gpt));
+    decar_gpt **lp = (decar_gpt **)calloc((size_t)rt->k, sizeof(decar_gpt *));
+    decar_lm_router lr;
+    decar_error e;
+    double flops, t0 = now_s(), *sum = (double *)calloc((size_t)rt->k * dim + rt->k, sizeof(double));
+    float *loss = (float *)malloc((size_t)rt->k * sizeof(float));
+    char path[4096];
+    FILE *f;
+    int i, j, q, K = rt->k;
+    if (decar_smalltalk_partition(d, &c, K, rounds, steps, 8, 256, seed, lms, lab, &flops, &e)) die("smalltalk", &e);
+    for (j = 0; j < K; j++) lp[j] = &lms[j];
+    lr.k = K;
+    lr.lms = lp;
+    lr.tok = NULL;
+    lr.max_tokens = 256;
+    lr.ctx = decar_ctx_new(0);
+    for (i = 0; i < d->n_docs; i++) {
+        if (d->docs[i].split == 1) { /* R6: the LM whose loss on the prefix is least (feature_k = -loss_k) */
+            if (decar_lm_router_fn(&lr, d->docs[i].bytes, d->docs[i].len, loss)) fail(1, "decar cluster: routing\n");
+            for (j = 1, lab[i] = 0; j < K; j++)
+                if (loss[j] > loss[lab[i]]) lab[i] = j;
+        }
+        if (d->docs[i].split != 0 || lab[i] < 0) continue;
+        for (q = 0; q < dim; q++) sum[(int64_t)lab[i] * dim + q] += X[(int64_t)i * dim + q];
+        sum[(int64_t)K * dim + lab[i]] += 1.0;
+    }
+    /* mu_k = normalise(sum of segment k's features); pi_k = its share of the training documents */
+    for (j = 0; j < K; j++) {
+        for (q = 0; q < dim; q++) rt->centroids[(int64_t)j * dim + q] = (float)sum[(int64_t)j * dim + q];
+        decar_l2_normalize(rt->centroids + (int64_t)j * dim, dim);
+        rt->prior[j] = (float)(sum[(int64_t)K * dim + j] / d->n_docs);
+    }
+    for (j = 0; j < K; j++) { /* the checkpoints first: out_text's stream must be the last entry while it is open */
+        void *buf;
+        size_t len;
+        if (decar_gpt_save_mem(&lms[j], 0, NULL, &buf, &len, &e)) die("router LM", &e);
+        snprintf(path, sizeof path, "%s/router_lm_%d.safetensors", out, j);
+        out_add(os, path, buf, len);
+    }
+    f = out_text(os);
+    for (j = 0; j < K; j++) fprintf(f, "%s/router_lm_%d.safetensors\n", out, j);
+    snprintf(path, sizeof path, "%s/router_lms.txt", out);
+    out_close(os, path);
+    f = out_text(os); /* the partition's cost, for the result tables */
+    fprintf(f, "method\trounds\tlm_steps\tlm_params\tflops\nsmalltalk\t%d\t%d\t%lu\t%.4e\n", rounds, steps,
+            (unsigned long)lms[0].n_params, flops);
+    snprintf(path, sizeof path, "%s/partition.tsv", out);
+    out_close(os, path);
+    fprintf(stderr, "smalltalk: %d router LMs (%lu parameters each), %d rounds of %d steps: %.3e FLOPs (%.1f s)\n", K,
+            (unsigned long)lms[0].n_params, rounds, steps, flops, now_s() - t0);
+    for (j = 0; j < K; j++) decar_gpt_free(&lms[j]);
+    decar_ctx_free(lr.ctx);
+    free(lms);
+    free(lp);
+    free(sum);
+    free(loss);
+}
 static int cmd_cluster(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "data", NULL, 0, 0 }, { "out", NULL, 0, 0 }, { "k", "4", 0, 0 }, { "ext", ".txt", 0, 0 },
@@ -1296,9 +1363,13 @@ static int cmd_cluster(int argc, char **argv) {
                 { "learned", "2", "R5: prefixes per training document the learned router is fitted on as well as the "
                   "whole document (0: no learned router)", 0 },
                 { "base-permille", "0", "training documents per 1000 set aside for a base model (by a hash of the "
-                  "file name): not clustered; written to base.txt, the rest to finetune.txt", 0 } };
+                  "file name): not clustered; written to base.txt, the rest to finetune.txt", 0 },
+                { "method", "kmeans", "kmeans (spherical balanced k-means of the features) or smalltalk (K small "
+                  "router LMs partition the documents by balanced EM on their prefix loss)", 0 },
+                { "rounds", "3", "smalltalk: EM rounds", 0 },
+                { "lm-steps", "100", "smalltalk: each router LM's training steps per round", 0 } };
     /* clang-format on */
-    int n = NOPT(o), dim = 0, n_base;
+    int n = NOPT(o), dim = 0, n_base, smalltalk;
     int32_t *lab;
     decar_data d;
     decar_featurizer fz;
@@ -1320,6 +1391,8 @@ static int cmd_cluster(int argc, char **argv) {
     ko.balanced = (int)I(o, n, "balanced", 0, 1);
     ko.seed = (uint64_t)I(o, n, "seed", 0, 1L << 62);
     ko.n_fine = (int)I(o, n, "two-stage", 0, 1 << 20);
+    if ((smalltalk = !strcmp(S(o, n, "method"), "smalltalk")) == 0 && strcmp(S(o, n, "method"), "kmeans"))
+        fail(2, "decar cluster: --method must be kmeans or smalltalk, not '%s'\n", S(o, n, "method"));
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     /* the paper's setting: a general share of the training documents pretrains a base model and is not clustered */
     n_base = decar_data_base_share(&d, (int)I(o, n, "base-permille", 0, 999));
@@ -1339,6 +1412,7 @@ static int cmd_cluster(int argc, char **argv) {
     if (decar_cluster_docs(&d, &ko, (int)I(o, n, "feat-dim", 1, 4096), ko.seed, Xin, (int)cols, &fz, &rt, &X, &dim, lab,
                            &e))
         die("cluster", &e);
+    if (smalltalk) smalltalk_partition(&os, out, &d, &rt, X, dim, lab, o, n);
     shard_report(&d, lab, ko.k, n_base);
     fit_learned(&rt, &fz, &d, lab, Xin ? X : NULL, (int)I(o, n, "learned", 0, 64), ko.seed);
     v = write_partition(&os, out, &d, &rt, &fz, X, dim, lab, &pur);
@@ -1856,7 +1930,7 @@ static void compare_csv(FILE *f, const crow *r, const char *dom, int nseed, int 
 }
 /* the main table: every row's bits per byte and its paired ratio to the reference, over all documents; the CSV
    also gets every domain */
-static void compare_table(const cset *cs, const crow *ref, int draws, uint64_t seed, FILE *md, FILE *csv) {
+static void compare_table(const cset *cs, const crow *ref, int draws, uint64_t seed, FILE *md, FILE *csv, int domains) {
     int *idx = (int *)malloc((size_t)cs->ndoc * sizeof(int)), i, n = cset_pick(cs, NULL, idx), j;
     fprintf(md, "| model | router | top-k | bits/byte (95%% CI) | / %s (paired 95%% CI) | per-seed ratios | "
                 "agrees with the oracle |\n|---|---|---|---|---|---|---|\n",
@@ -1871,7 +1945,7 @@ static void compare_table(const cset *cs, const crow *ref, int draws, uint64_t s
                 r->topk, b.est, b.lo, b.hi, q.est, q.lo, q.hi, q.smin, q.smax, agree);
         if (!csv) continue;
         compare_csv(csv, r, "all", cs->nseed, n, b, q, ag);
-        for (j = 0; j < cs->ndoc; j++) { /* each domain once, at its first document */
+        for (j = 0; j < cs->ndoc && domains; j++) { /* each domain once, at its first document */
             int m, k;
             for (k = 0; k < j && strcmp(cs->dom[k], cs->dom[j]); k++) {
             }
@@ -1920,7 +1994,7 @@ static int cmd_compare(int argc, char **argv) {
     opt o[] = { { "doc-bits", NULL, 0, 0 }, { "ref", "dense", "the reference model's label: ratios are to it", 0 },
                 { "decompose", "top1", "router whose gap to the reference is split at the oracle", 0 },
                 { "draws", "2000", "bootstrap draws", 0 }, { "seed", "1", 0, 0 }, { "out", NULL, 0, 0 },
-                { "csv", NULL, 0, 0 } };
+                { "csv", NULL, 0, 0 }, { "domains", "1", "1: per-domain breakdown", 0 } };
     /* clang-format on */
     int n = NOPT(o), i;
     char **files;
@@ -1953,9 +2027,11 @@ static int cmd_compare(int argc, char **argv) {
     fprintf(md, "%d held-out documents, %d seed%s; 95%% intervals from %ld bootstrap draws over documents (the same "
                 "draws for both sides of a ratio, every seed)\n\n",
             cs.ndoc, cs.nseed, cs.nseed > 1 ? "s (mean of the per-seed values)" : "", I(o, n, "draws", 10, 1000000));
-    compare_table(&cs, ref, (int)I(o, n, "draws", 10, 1000000), (uint64_t)I(o, n, "seed", 0, 1L << 62), md, csv);
-    compare_decompose(&cs, ref, S(o, n, "decompose"), (int)I(o, n, "draws", 10, 1000000),
-                      (uint64_t)I(o, n, "seed", 0, 1L << 62), md);
+    compare_table(&cs, ref, (int)I(o, n, "draws", 10, 1000000), (uint64_t)I(o, n, "seed", 0, 1L << 62), md, csv,
+                  (int)I(o, n, "domains", 0, 1));
+    if (I(o, n, "domains", 0, 1))
+        compare_decompose(&cs, ref, S(o, n, "decompose"), (int)I(o, n, "draws", 10, 1000000),
+                          (uint64_t)I(o, n, "seed", 0, 1L << 62), md);
     if (md != stdout) {
         out_close(&os, S(o, n, "out"));
         out_commit(&os, NULL);

@@ -23,6 +23,9 @@
 #   results stay in bits per byte. BPE=0 (default): bytes.
 #   DEVICE=cuda GPUS=N (with DECAR=build/decar-cuda from make cuda): every model trains on a GPU, one process per GPU
 #   (JOBS=N at a time; a job's GPU is its xargs slot mod N, through CUDA_VISIBLE_DEVICES). DEVICE=cpu (default).
+#   PARTITION=smalltalk: SmallTalk LM's partition instead of k-means (decar cluster --method smalltalk: K small router
+#   LMs, 1 layer d 32, make the clusters by balanced EM on the documents' prefix loss, ST_ROUNDS rounds (default 3) of
+#   ST_STEPS steps (default STEPS/K/4)); those LMs are also R6's router LMs, and their FLOPs go into results.md.
 #   BRANCH=f (0 < f < 1): Branch-Train-Merge. A seed model trains f*STEPS steps on all the data, then every expert
 #   (clustered and random split alike) starts from it and trains (1-f)*STEPS/K steps on its shard alone: the same
 #   total compute as the dense model, which trains STEPS steps from scratch. BRANCH=0 (default): from scratch.
@@ -85,7 +88,8 @@ fi
 for K in $KS; do
   say "K=$K: clustering"
   mkdir -p $OUT/k$K
-  $D cluster --data $DATA --out $OUT/k$K --k $K --val-permille $VAL --seed $SEED --threads $JOBS --base-permille $BASE
+  PART=""; [ "${PARTITION:-kmeans}" = smalltalk ] && PART="--method smalltalk --rounds ${ST_ROUNDS:-3} --lm-steps ${ST_STEPS:-$(( STEPS / K / 4 > 0 ? STEPS / K / 4 : 1 ))}"
+  $D cluster --data $DATA --out $OUT/k$K --k $K --val-permille $VAL --seed $SEED --threads $JOBS --base-permille $BASE $PART
   ES=$(( EXPERT_BUDGET / K > 0 ? EXPERT_BUDGET / K : 1 ))   # compute-matched: seed + K experts x ES = the dense model's steps
   echo "clustered-$K,$(( (STEPS - EXPERT_BUDGET + ES * K) * BATCH * SEQ ))" >> $OUT/costs.csv
   echo "random-$K,$(( (STEPS - EXPERT_BUDGET + ES * K) * BATCH * SEQ ))" >> $OUT/costs.csv
@@ -105,12 +109,14 @@ for K in $KS; do
   fi
   say "K=$K: $K clustered + $K random-split experts, $ES steps each, $JOBS at a time"
   experts "" $K $ES $INIT
-  LS=$(( ES / 4 + 1 ))   # SmallTalk's router LMs: tiny (1 layer, d 32), a quarter of an expert's steps, one cluster each
-  say "K=$K: $K router LMs (R6), $LS steps each"
-  for k in $(seq 0 $((K - 1))); do
-    echo "lm${K}_$k $LS $((SEED + 300 + k)) 1 --docs $OUT/k$K/shard_$k.txt --layers 1 --dim 32 --heads 2"
-  done | xargs -P $JOBS --process-slot-var=SLOT -L 1 bash -c 'train "$@"' _
-  for k in $(seq 0 $((K - 1))); do echo $OUT/models/lm${K}_$k.safetensors; done > $OUT/k$K/router_lms.txt
+  if [ "${PARTITION:-kmeans}" != smalltalk ]; then   # the smalltalk partition made its router LMs; k-means needs them
+    LS=$(( ES / 4 + 1 ))   # SmallTalk's router LMs: tiny (1 layer, d 32), a quarter of an expert's steps, one cluster each
+    say "K=$K: $K router LMs (R6), $LS steps each"
+    for k in $(seq 0 $((K - 1))); do
+      echo "lm${K}_$k $LS $((SEED + 300 + k)) 1 --docs $OUT/k$K/shard_$k.txt --layers 1 --dim 32 --heads 2"
+    done | xargs -P $JOBS --process-slot-var=SLOT -L 1 bash -c 'train "$@"' _
+    for k in $(seq 0 $((K - 1))); do echo $OUT/models/lm${K}_$k.safetensors; done > $OUT/k$K/router_lms.txt
+  fi
 done
 
 say "evaluation"
@@ -174,7 +180,10 @@ PARAMS=$(( V * DIM + SEQ * DIM + LAYERS * (12 * DIM * DIM + 13 * DIM) + 2 * DIM 
 LMPARAMS=$(( V * 32 + SEQ * 32 + 12 * 32 * 32 + 13 * 32 + 2 * 32 ))   # a router LM of R6: 1 layer, d 32
 RUNS=$RUNS CONF="$CONF" bash scripts/results.sh $OUT "$KS" $PARAMS $LMPARAMS > $OUT/results.md
 { echo; echo "## Intervals: 95% bootstrap over the held-out documents, ratios paired to $REF (decar compare)"; echo
-  cat $OUT/compare.md; } >> $OUT/results.md
+  cat $OUT/compare.md
+  for K in $KS; do [ -s $OUT/k$K/partition.tsv ] && awk -F'\t' -v K=$K -v tok=$((STEPS * BATCH * SEQ)) -v N=$PARAMS \
+    'NR == 2 { printf "\nPartition at K = %d: %s, %d rounds of %d steps per router LM (%d parameters each): %.3e FLOPs, %.1f%% of the dense model'"'"'s training\n", K, $1, $2, $3, $4, $5, 100 * $5 / (6 * N * tok) }' $OUT/k$K/partition.tsv; done
+  } >> $OUT/results.md
 K=$(echo $KS | tr ' ' '\n' | tail -1); P=$([ "$BASE" -gt 0 ] && echo fc || echo c)   # samples: the fine-tuned experts in the paper setting
 C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/$P${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
 { echo; echo "## Samples from the clustered ensemble (K=$K$([ $P = fc ] && echo ", fine-tuned from the base"), cosine router, top-2, temperature 0.8)"; echo
