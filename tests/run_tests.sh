@@ -225,6 +225,19 @@ awk -F'|' '/^\| [a-z-]+[0-9]* \| [a-z]+ \| [0-9]+ \| [0-9.]+ \(/ { n++
         exit !(n >= 20 && !bad && o == 4 && a >= 8) }' $B/pipe/compare.md || { echo "FAILED: compare.md"; fails=$((fails + 1)); }
 grep -q "^| clustered-ft-2 | all | [0-9]* | [0-9.]* | [0-9.]* (" $B/pipe/compare.md && echo "ok  the gap to dense-ft split at the oracle" ||
   { echo "FAILED: no decomposition in compare.md"; fails=$((fails + 1)); }
+# SmallTalk's partition through the CLI: router LMs written and listed, every training document in a segment within
+# the capacity, its FLOPs recorded; an unknown method refused before any work
+rm -rf $B/stk
+run env OMP_NUM_THREADS=1 $B/decar cluster --data $B/tinycorpus --out $B/stk --k 2 --val-permille 300 --method smalltalk \
+  --rounds 2 --lm-steps 10 --learned 0 --threads 1 > $B/stk.log 2>&1
+if [ "$(wc -l < $B/stk/router_lms.txt 2>/dev/null)" = 2 ] && [ -s "$(head -1 $B/stk/router_lms.txt)" ] &&
+   awk -F'\t' 'NR == 2 { exit !($1 == "smalltalk" && $5 > 0) }' $B/stk/partition.tsv &&
+   grep -q "largest cluster [0-9]* (capacity" $B/stk.log &&
+   awk '{ if (match($0, /largest cluster [0-9]+ \(capacity [0-9]+/)) { split(substr($0, RSTART, RLENGTH), a, /[ (]+/); exit !(a[3] <= a[5]) } }' $B/stk.log
+then echo "ok  cluster --method smalltalk: $(grep -o 'largest cluster.*' $B/stk.log), $(tail -1 $B/stk/partition.tsv | cut -f5) FLOPs"
+else echo "FAILED: cluster --method smalltalk: $(tail -2 $B/stk.log)"; fails=$((fails + 1)); fi
+expect 2 "cluster --method unknown" $B/decar cluster --data $B/tinycorpus --out $B/stk_bad --method spectral
+[ ! -e $B/stk_bad ] || { echo "FAILED: a refused method left $B/stk_bad"; fails=$((fails + 1)); }
 # runs.csv: every row with the configuration and seed; a second seed (here: seed 1's rows + 0.1 bits, as seed 2) gives
 # results.md a mean and standard deviation column: mean = x + 0.05, sd = 0.1 / sqrt(2)
 if head -1 $B/pipe/runs.csv 2>/dev/null | grep -q "^seed,data,ks,steps,.*,model,router,topk,domain,bits_per_byte,bytes$"; then
