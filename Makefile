@@ -6,7 +6,7 @@ OMP     ?= -fopenmp
 CFLAGS  ?= $(OPT) $(ARCH) $(OMP) -Wall -Wextra -Wpedantic
 LDLIBS  = -lm
 BUILD   = build
-TESTS   = test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_kernels test_interop test_device
+TESTS   = test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_method test_kernels test_interop test_device
 
 all: $(BUILD)/decar
 

@@ -9,7 +9,7 @@ run() { if "$@"; then :; else echo "FAILED: $*"; fails=$((fails + 1)); fi; }
 # par cmd...: run in the background, as many at once as there are cores (compiles); pwait: wait for them all and
 # count the failures
 NP=$(nproc 2>/dev/null || echo 2); rm -f $B/par.fail
-UT="test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_kernels test_device" # unit tests
+UT="test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_method test_kernels test_device" # unit tests
 par() { while [ "$(jobs -rp | wc -l)" -ge "$NP" ]; do wait -n; done; { "$@" || echo "FAILED: $*" >> $B/par.fail; } & }
 pwait() { wait; if [ -s $B/par.fail ]; then cat $B/par.fail; fails=$((fails + $(wc -l < $B/par.fail))); fi; rm -f $B/par.fail; }
 
