@@ -26,16 +26,16 @@ static void make_data(decar_data *d) {
         int len = 0;
         sprintf(nm, "%s/doc%03d", i % 2 ? "code" : "text", i);
         for (j = 0; j < 5 + i % 9; j++) len += sprintf(txt + len, "%s", words[(i % 2) * 4 + (i * 7 + j * 3) % 3]);
-        decar_data_add(d, nm, txt, len, 300, &e);
+        OK(decar_data_add(d, nm, txt, len, 300, &e));
     }
-    decar_data_finish(d, &e);
+    OK(decar_data_finish(d, &e));
 }
 static void make_model(decar_gpt *g, int causal, int seq, uint64_t seed) {
     decar_gpt_config c = decar_gpt_default_config();
     decar_error e;
     c = decar_gpt_config_of(1, 2, 16, seq);
     c.causal = causal;
-    decar_gpt_init(g, &c, seed, &e);
+    OK(decar_gpt_init(g, &c, seed, &e));
 }
 
 int main(void) {
@@ -73,7 +73,7 @@ int main(void) {
                     x[t] = s + t - 1 < 0 || s + t - 1 >= len ? DECAR_TOK_EOT : ds.tok[ds.off[q] + s + t - 1];
                     y[t] = s + t < len ? ds.tok[ds.off[q] + s + t] : -1;
                 }
-                decar_gpt_score(&g[0], ctx, x, y, 1, 16, nll);
+                OK(decar_gpt_score(&g[0], ctx, x, y, 1, 16, nll));
                 for (t = 0; t < 16 && s + t < len; t++) {
                     double dd = fabs(nll[t] - one[ds.off[q] + s + t]);
                     worst = dd > worst ? dd : worst;
@@ -284,7 +284,7 @@ int main(void) {
                 ids[q] = q == 0 ? DECAR_TOK_EOT : (uint8_t)txt[q - 1];
                 tg[q] = (uint8_t)txt[q];
             }
-            decar_gpt_score(lms[k], ctx, ids, tg, 1, 12, nll);
+            OK(decar_gpt_score(lms[k], ctx, ids, tg, 1, 12, nll));
             for (q = 0; q < 12; q++) want -= nll[q] / 12.0;
             CHECK(fabs(want - f[k]) < 1e-5, "R6 feature %d = -mean nll of the first 12 bytes: %.6f vs %.6f", k, f[k],
                   want);
@@ -311,7 +311,7 @@ int main(void) {
         c.n_prefix = 3;
         c.d_prefix = 5;
         c.d_proj_hidden = 16;
-        decar_gpt_init(&m, &c, 7, &e);
+        OK(decar_gpt_init(&m, &c, 7, &e));
         decar_rng_seed(&rng, 3);
         for (i = 0; i < 15; i++) pre[i] = decar_rng_normal(&rng);
         ex[0] = &m;
@@ -322,11 +322,11 @@ int main(void) {
         if (decar_ensemble_generate(&en, pre, prompt, 1, 12, 0.0, 0, 1.0, 0, out, &len, NULL, &e)) len = -1;
         kv = (float *)malloc(decar_gpt_kv_size(&c) * sizeof(float));
         sc = (float *)malloc(decar_gpt_step_scratch(&c) * sizeof(float));
-        decar_gpt_project_prefix(&m, pre, emb, NULL);
+        OK(decar_gpt_project_prefix(&m, pre, emb, NULL));
         for (t = 0; t < 3; t++) decar_gpt_step_embed(&m, kv, emb + t * 16, t, lg, sc, NULL);
         for (t = 0; t < 12; t++) {
             int best = 0;
-            decar_gpt_step(&m, kv, tok, 3 + t, lg, sc, NULL);
+            OK(decar_gpt_step(&m, kv, tok, 3 + t, lg, sc, NULL));
             for (a = 1; a < decar_gpt_classes(&c); a++) best = lg[a] > lg[best] ? a : best;
             want[t] = best;
             tok = best;
@@ -341,10 +341,10 @@ int main(void) {
             char gen[64], gen2[64], ref[64], longcap[41];
             double bits, bits2, wb, want_bits;
             int scored, scored2, best, r1, r2, r3, n2, q;
-            decar_gpt_score_prefix(&m, ctx, pre, cid, ctg, 1, 3, nl);
+            OK(decar_gpt_score_prefix(&m, ctx, pre, cid, ctg, 1, 3, nl));
             want_bits = (nl[0] + nl[1]) / log(2.0);
             r1 = decar_ensemble_caption(&en, ctx, pre, "ab", gen, 64, &bits, &scored, &best, &wb, &e);
-            decar_ensemble_generate(&en, pre, prompt, 1, 20, 0.0, 0, 1.0, 0, o2, &n2, NULL, &e);
+            OK(decar_ensemble_generate(&en, pre, prompt, 1, 20, 0.0, 0, 1.0, 0, o2, &n2, NULL, &e));
             for (q = 1, t = 0; q < n2 && o2[q] < 256; q++) ref[t++] = (char)o2[q];
             ref[t] = 0;
             CHECK(r1 == !strcmp(ref, "ab") && scored == 2 && fabs(bits - want_bits) < 1e-5 && !strcmp(gen, ref) &&
