@@ -102,7 +102,7 @@ done <<< "$LIST"
     bad=$((bad + 1))
 }
 # shellcheck disable=SC2016
-xargs -P "$NP" -L 1 -d '\n' bash -c 'IFS=$'"'"'\t'"'"' read -r a b <<< "$0"; one "$a" "$b"' < "$jobs_list"
+xargs -r -P "$NP" -L 1 -d '\n' bash -c 'IFS=$'"'"'\t'"'"' read -r a b <<< "$0"; one "$a" "$b"' < "$jobs_list"
 caught=0
 while IFS=$'\t' read -r name tests; do
     r=$(cat "$M/$name/result" 2> /dev/null || echo "SURVIVED $name: no result")
