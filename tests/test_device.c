@@ -184,7 +184,9 @@ static void test_train(int dev, int causal) {
     CHECK(d.step == h.step, "steps counted");
     /* AdamW turns a gradient's last bits into up to lr-sized steps where the gradient is ~0, so single parameters may
        differ by about the steps themselves; over all of them the difference is small against the movement:
-       ||d - h|| < 5% of ||h - p0|| (a device that never updates, or updates with the wrong sign, is at 100% or more) */
+       ||d - h|| < 25% of ||h - p0||. A device that never updates is at 100%, one with the wrong sign at 200%, one at
+       half the learning rate at 50%; the CPU loops measure 0.001%, and 25% leaves room for a GPU's sums in another
+       order flipping the sign of near-zero gradients' steps on a few percent of the parameters */
     CHECK(decar_gpt_sync(&d, &e) == 0, "sync");
     {
         double diff2 = 0, move2 = 0;
@@ -193,7 +195,7 @@ static void test_train(int dev, int causal) {
             move2 += ((double)h.params[i] - p0[i]) * ((double)h.params[i] - p0[i]);
         }
         worst = max_abs_diff(d.params, h.params, (int64_t)h.n_params);
-        CHECK(move2 > 0 && sqrt(diff2) < 0.05 * sqrt(move2),
+        CHECK(move2 > 0 && sqrt(diff2) < 0.25 * sqrt(move2),
               "parameters after 4 steps: ||device - host|| = %.3g, %.2g%% of the host's movement %.3g (max diff %g, "
               "max movement %g)",
               sqrt(diff2), 100 * sqrt(diff2 / (move2 > 0 ? move2 : 1)), sqrt(move2), worst,

@@ -6,7 +6,8 @@
    3. decar_ensemble_score_docs: K = 3 different experts with non-uniform predictions, every router and top-k, routed
       every 5 tokens on the text so far: bits_q = sum_i -log2 sum_k w_k(i) p_k(x_i | x_<i).
    4. decar_ensemble_generate: two sampled steps of the same mixtures; each token is the inverse CDF of the hand
-      mixture at the generator's uniform draw (16 seeds per router): R4' reweights by p_k(first token) at step 2.
+      mixture at the generator's uniform draw (16 seeds per router): R4' reweights by p_k(first token) at step 2
+      (it starts from the prior pi: the prompt's own likelihood is not part of the generator's R4' weights).
    5. decar_ensemble_score_seq: -ln sum_k w_k p_k(target_t) with fixed weights and an ignored target.
    6. The weighted DFM training loss (decar_gpt_train_step with decar_dfm_corrupt's weights) and decar_gpt_val_loss
       (AR and DFM): sum_i w_i (-ln p(x_i | x_t)) / (B T), the weights kappa'(t) / (1 - kappa(t)), kappa = t^n.
@@ -304,6 +305,18 @@ int main(void) {
     for (j = 0; j < K; j++) {
         lp[j] = (double *)malloc((size_t)ds.total * sizeof(double));
         hand_table(&g[j], &ds, lp[j]);
+    }
+    { /* non-uniform predictions: each expert's per-token log-probabilities spread over several nats */
+        double lo = 0, hi = -1e30;
+        int64_t t;
+        for (t = 0; t < ds.total; t++) {
+            lo = lp[0][t] < lo ? lp[0][t] : lo;
+            hi = lp[0][t] > hi ? lp[0][t] : hi;
+        }
+        CHECK(hi - lo > 3 && hi > -log(257.0) + 1, "expert 0's ln p spans [%.2f, %.2f] (uniform: %.2f)", lo, hi,
+              -log(257.0));
+        printf("  expert 0's per-token ln p spans [%.2f, %.2f] nats (uniform %.2f): non-uniform predictions\n", lo, hi,
+               -log(257.0));
     }
     {
         float *tab[K] = { NULL, NULL, NULL };
