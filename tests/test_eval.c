@@ -6,7 +6,8 @@
        top-1 with one expert never routed to never runs it (its table stays unscored);
        a router that picks only missing experts is an error, not a silent number.
    - decar_ensemble_dfm_bound: the masked-DFM ELBO does not depend on the schedule kappa (Shi et al. 2024), so
-       kappa(t) = t and kappa(t) = t^2 agree within their standard errors; two copies of a model bound like one.
+       kappa(t) = t and kappa(t) = t^2 agree within their standard errors on a model of non-uniform predictions; two
+       copies of a model bound like one. (test_method checks the bound itself against a hand computation.)
    - decar_router_build: labels are decar_router_assign's, the prior sums to one and counts them; K > N fails.
    - decar_ensemble_generate with an image prefix: greedy decoding equals stepping the model by hand. */
 #define DECAR_IMPLEMENTATION
@@ -150,6 +151,7 @@ int main(void) {
         decar_dfm s1, s2;
         double m1, se1, m2, se2, m3, se3;
         make_model(&m, 0, 24, 5);
+        for (i = 0; i < (int64_t)m.n_params; i++) m.params[i] *= 4.0f; /* non-uniform predictions */
         ex[0] = &m;
         en.k = 1;
         en.router.k = 1;
@@ -163,11 +165,10 @@ int main(void) {
         s2.kappa_pow = 2;
         CHECK(decar_ensemble_dfm_bound(&en, ctx, &ds, &s1, 64, 3, &m1, &se1, bits, &e) == 0, "bound: %s", e.msg);
         CHECK(decar_ensemble_dfm_bound(&en, ctx, &ds, &s2, 64, 4, &m2, &se2, bits2, &e) == 0, "bound: %s", e.msg);
-        CHECK(fabs(m1 - m2) < 3 * sqrt(se1 * se1 + se2 * se2) && m1 > 7 && m1 < 10,
-              "kappa = t: %.4f +- %.4f, kappa = t^2: %.4f +- %.4f bits/byte (a random model: about log2 257 = 8.0)", m1,
-              se1, m2, se2);
-        printf("  DFM bound, one random model: kappa = t %.4f +- %.4f, kappa = t^2 %.4f +- %.4f bits/byte\n", m1, se1,
-               m2, se2);
+        CHECK(fabs(m1 - m2) < 3 * sqrt(se1 * se1 + se2 * se2) && m1 > 1 && m1 < 30,
+              "kappa = t: %.4f +- %.4f, kappa = t^2: %.4f +- %.4f bits/byte", m1, se1, m2, se2);
+        printf("  DFM bound, one sharpened random model: kappa = t %.4f +- %.4f, kappa = t^2 %.4f +- %.4f bits/byte\n",
+               m1, se1, m2, se2);
         ex[1] = &m;
         en.k = 2;
         en.router.k = 2;
