@@ -288,9 +288,9 @@ step "examples/pipeline.c: the whole method through the library alone (under 80 
 run gcc -std=c99 -O2 -fopenmp -march=native -Wall -Wextra -Wpedantic -Werror -o $B/pipeline examples/pipeline.c -lm
 [ $(wc -l < examples/pipeline.c) -lt 80 ] || { echo "FAILED: examples/pipeline.c has $(wc -l < examples/pipeline.c) lines"; fails=$((fails + 1)); }
 if env OMP_NUM_THREADS=2 $B/pipeline $B/tinycorpus 2 20 > $B/pipeline_c.log 2>&1 &&
-  grep -o '[0-9.a-z]* bits per byte' $B/pipeline_c.log | awk '{ n++; if (!($1 ~ /^[0-9]+\.[0-9]+$/ && $1 > 0 && $1 < 16)) bad++ }
+  grep -a -o '[0-9.a-z]* bits per byte' $B/pipeline_c.log | awk '{ n++; if (!($1 ~ /^[0-9]+\.[0-9]+$/ && $1 > 0 && $1 < 16)) bad++ }
   END { exit !(n > 0 && !bad) }'; then
-  echo "ok  $(grep 'bits per byte' $B/pipeline_c.log)"; else echo "FAILED: examples/pipeline.c: $(tail -3 $B/pipeline_c.log)"; fails=$((fails + 1)); fi
+  echo "ok  $(grep -a 'bits per byte' $B/pipeline_c.log)"; else echo "FAILED: examples/pipeline.c: $(grep -a 'bits per byte\|pipeline:' $B/pipeline_c.log | tail -3)"; fails=$((fails + 1)); fi
 
 step "image-conditioned experts on a tiny synthetic image set (vcluster, vtrain, caption)"
 mkdir -p $B/vis
