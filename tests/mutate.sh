@@ -9,7 +9,7 @@
 #   not pass). Jobs run in parallel on the machine's cores, one OpenMP thread each.
 # usage: bash tests/mutate.sh [BUILD_DIR] [NAME...]   (names: run only those mutations)
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 B=${1:-build}
 shift 2> /dev/null || true
 only="$*"
@@ -42,6 +42,9 @@ mixture-weight | test_method | nll[t] += w[j] * exp(-(double)one[t]); | nll[t] +
 val-loss-mean | test_method | tot += s / (double)n; | tot += s / (double)(n + 1);
 heldout-shard | test_method | shard[i] = d->docs[i].split == 0 || d->docs[i].split == 1 ? | shard[i] = d->docs[i].split == 0 ?
 retrieval-groups | test_method | if (s > own && (group ? group[j] != group[i] : j != i)) above++; | if (s > own && j != i) above++;
+train-dfm-input | test_method | ev.loss = decar_gpt_train_step(g, ctx, o, t->dfm ? xi : x, y, w, B, T); | ev.loss = decar_gpt_train_step(g, ctx, o, x, y, w, B, T);
+train-loss-ema | test_method | ema = ema < 0 ? ev.loss : 0.95 * ema + 0.05 * ev.loss; | ema = ema < 0 ? ev.loss : 0.9 * ema + 0.1 * ev.loss;
+lr-warmup | test_method | return o->lr * (float)(step + 1) / (float)o->warmup_steps; | return o->lr * (float)step / (float)o->warmup_steps;
 clip-symmetric | test_method | return decar_scale(ctx, decar_add(ctx, l1, l2), 0.5f); | return decar_scale(ctx, decar_add(ctx, l1, l1), 0.5f);
 EOF
 )

@@ -18,6 +18,7 @@
       prior = the training shares, planted clusters found, capacity ceil(N / K); with tf-idf: the rows are the
       featurizer's. decar_retrieval: ranks and best keys by brute force. decar_clip_train_step: the symmetric InfoNCE
       loss by hand, and the step moves both towers and tau.
+   9. decar_train: 4 steps (AR and DFM) against its documented loop written out by hand: the same events and bits.
    Tolerances: logits are float32 of magnitude below ~20, so a log-probability carries ~1e-6 absolute error; sums
    over n tokens get n * 1e-5 (bits or nats). Exact identities (weights) get 1e-9. Each is stated where it is used. */
 #define DECAR_IMPLEMENTATION
@@ -177,6 +178,17 @@ static const float *hand_feat(int kind, decar_featurizer *fz, decar_gpt **lms, c
     if (!decar_route_uses_features(kind) || len == 0) return NULL;
     CHECK(decar_feat_apply(fz, txt, len, buf, &e) == 0, "feat_apply: %s", e.msg);
     return buf;
+}
+
+/* decar_train's events, recorded for the hand loop to compare */
+typedef struct train_log {
+    int n;
+    decar_train_event ev[8];
+} train_log;
+static int record(void *user, const decar_train_event *ev) {
+    train_log *l = (train_log *)user;
+    if (l->n < 8) l->ev[l->n++] = *ev;
+    return 0;
 }
 
 static const int kinds[7] = { DECAR_ROUTE_TOP1,    DECAR_ROUTE_COSINE,  DECAR_ROUTE_CBTM, DECAR_ROUTE_BAYES,
@@ -799,6 +811,82 @@ int main(void) {
         printf("  decar_clip_train_step: loss %.6f = hand InfoNCE %.6f; after 15 steps %.4f\n", l, hand, l0);
         free(p0);
         decar_clip_free(&cm);
+    }
+
+    /* 9. decar_train against its documented loop, by hand: per step B windows from decar_data_batch on the model's
+       rng_state; DFM: x_t masks each input with probability 1 - kappa(t_b), t_b stratified over the batch, weights
+       kappa'/(1 - kappa); decar_gpt_train_step; the learning rate warmup + cosine; the 0.95 EMA of the loss; the
+       validation loss every val_every steps and at the last. Same operations in the same order: the same bits. */
+    {
+        int obj;
+        for (obj = 0; obj < 2; obj++) {
+            decar_gpt a, h;
+            decar_dfm dfm;
+            decar_opt op = decar_opt_default();
+            decar_train_opts to;
+            train_log lg;
+            int B = 3, T = 12, st, b, same = 1, evok = 1;
+            int32_t x[36], y[36], xi[36];
+            float w[36];
+            double ema = -1;
+            decar_rng rr;
+            make_model(&a, obj == 0, T, 61, 1.0f);
+            make_model(&h, obj == 0, T, 61, 1.0f);
+            a.rng_state = h.rng_state = 5;
+            dfm.kappa_pow = 2;
+            dfm.t_max = 0;
+            dfm.mask_token = decar_gpt_mask(&a.cfg);
+            op.warmup_steps = 2;
+            op.total_steps = 4;
+            op.lr = 3e-3f;
+            memset(&to, 0, sizeof to);
+            to.batch = B;
+            to.seq_len = T;
+            to.steps = 4;
+            to.dfm = obj ? &dfm : NULL;
+            to.val_every = 2;
+            to.val_batches = 2;
+            lg.n = 0;
+            CHECK(decar_train(&a, g_ctx, &d, &op, &to, record, &lg, &e) == 0 && lg.n == 4 && a.step == 4,
+                  "decar_train %s: %s (%d events)", obj ? "DFM" : "AR", e.msg, lg.n);
+            rr.s = h.rng_state;
+            for (st = 0; st < 4 && lg.n == 4; st++) {
+                double lr = st < 2 ? 3e-3 * (st + 1) / 2 : 1e-4 + 0.5 * (1 + cos(3.141592653589793 * (st - 2) / 2.0)) *
+                                                                     (3e-3 - 1e-4);
+                float loss;
+                int val = (st + 1) % 2 == 0;
+                CHECK(decar_data_batch(&d, 0, &rr, B, T, x, y, &e) == 0, "batch: %s", e.msg);
+                memcpy(xi, x, sizeof x);
+                for (b = 0; obj && b < B; b++) {
+                    double tb = ((double)b + decar_rng_double(&rr)) / B * (1.0 - 1e-3), kap = tb * tb;
+                    for (i = 0; i < T; i++) {
+                        int k = b * T + i, hide = !(decar_rng_double(&rr) < kap);
+                        xi[k] = hide ? dfm.mask_token : x[k];
+                        y[k] = hide ? x[k] : -1;
+                        w[k] = hide ? (float)(2.0 * tb / (1.0 - kap)) : 0.0f;
+                    }
+                }
+                loss = decar_gpt_train_step(&h, g_ctx, &op, xi, y, obj ? w : NULL, B, T);
+                ema = ema < 0 ? loss : 0.95 * ema + 0.05 * loss;
+                evok &= lg.ev[st].step == st + 1 && lg.ev[st].loss == loss && fabs(lg.ev[st].lr - lr) < 1e-6 * lr &&
+                        fabs(lg.ev[st].loss_ema - ema) < 1e-9 && lg.ev[st].validated == val;
+                if (val) {
+                    double v = decar_gpt_val_loss(&h, g_ctx, &d, B, T, obj ? &dfm : NULL, 2);
+                    evok &= lg.ev[st].val_loss == v && v > 0;
+                } else {
+                    evok &= lg.ev[st].val_loss != lg.ev[st].val_loss; /* NaN unless validated */
+                }
+            }
+            for (i = 0; i < (int)a.n_params; i++) same &= a.params[i] == h.params[i];
+            CHECK(evok, "decar_train %s: every event (loss, lr, EMA, validation) = the hand loop's",
+                  obj ? "DFM" : "AR");
+            CHECK(same && a.rng_state == rr.s, "decar_train %s: the parameters and the sampler state = the hand loop's",
+                  obj ? "DFM" : "AR");
+            printf("  decar_train %s, 4 steps: events and parameters (bit for bit) = the documented loop by hand\n",
+                   obj ? "DFM" : "AR ");
+            decar_gpt_free(&a);
+            decar_gpt_free(&h);
+        }
     }
 
     decar_ctx_free(lr.ctx);
