@@ -6,7 +6,7 @@ OMP     ?= -fopenmp
 CFLAGS  ?= $(OPT) $(ARCH) $(OMP) -Wall -Wextra -Wpedantic
 LDLIBS  = -lm
 BUILD   = build
-TESTS   = test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_evidence test_kernels test_interop test_device
+TESTS   = test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_evidence test_method test_kernels test_interop test_device
 
 all: $(BUILD)/decar
 
@@ -21,6 +21,11 @@ $(BUILD)/%: tests/%.c decar.h tests/test_util.h | $(BUILD)
 
 test: $(BUILD)/decar $(addprefix $(BUILD)/,$(TESTS)) $(BUILD)/bench_device
 	bash tests/run_tests.sh
+
+# the mutation check alone (make test runs it last): tests/mutate.sh's wrong changes to copies of decar.h must each
+# make a unit test fail
+mutate: | $(BUILD)
+	bash tests/mutate.sh $(BUILD)
 
 $(BUILD)/bench_device: bench/bench_device.c bench/clock.h decar.h | $(BUILD)
 	$(CC) -std=c99 $(CFLAGS) -o $@ $< $(LDLIBS)
@@ -87,4 +92,4 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/decar.h $(DESTDIR)$(PREFIX)/bin/decar $(DESTDIR)$(PREFIX)/lib/pkgconfig/decar.pc
 	rm -rf $(DESTDIR)$(PREFIX)/lib/cmake/decar
 
-.PHONY: all test fuzz demo scaling demo-vision bench cuda clean install uninstall
+.PHONY: all test mutate fuzz demo scaling demo-vision bench cuda clean install uninstall

@@ -7,9 +7,16 @@ cd "$(dirname "$0")/.."
 X=${1:-build}/decar
 cmds=$($X --help | awk '/^commands:/ {on = 1; next} on && /^  [a-z]/ {print $1}')
 fails=0
+# nothing to compare is a failure, not "0 problems": --help must list the commands, and they their options
+ncmd=$(echo $cmds | wc -w)
+if [ "$ncmd" -lt 10 ]; then echo "FAILED: $X --help lists $ncmd commands (wanted at least 10)"; exit 1; fi
 tab=$(for c in $cmds; do
   $X $c --help | grep '^  --' | sed -E 's/ \(default [^)]*\)$//' | awk -v c="$c" '{name = $1; $1 = ""; sub(/^ +/, ""); print name "\t" c "\t" $0}'
 done)
+nopt=$(printf '%s\n' "$tab" | grep -c .)
+for c in $cmds; do
+  printf '%s\n' "$tab" | awk -F'\t' -v c="$c" '$2 == c {f = 1} END {exit !f}' || { echo "FAILED: decar $c --help lists no options"; fails=$((fails + 1)); }
+done
 # 1. same name, same help text
 while IFS= read -r name; do
   n=$(printf '%s\n' "$tab" | awk -F'\t' -v n="$name" '$1 == n {print $3}' | sort -u | wc -l)
@@ -32,5 +39,5 @@ for f in scripts/*.sh; do
 done | sort -u > /tmp/decar_optcheck.$$
 if [ -s /tmp/decar_optcheck.$$ ]; then cat /tmp/decar_optcheck.$$; fails=$((fails + $(wc -l < /tmp/decar_optcheck.$$))); fi
 rm -f /tmp/decar_optcheck.$$
-echo "options: $(printf '%s\n' "$tab" | cut -f1 | sort -u | wc -l) names over $(echo $cmds | wc -w) commands, $fails problems"
+echo "options: $(printf '%s\n' "$tab" | cut -f1 | sort -u | wc -l) names ($nopt entries) over $ncmd commands, $fails problems"
 exit $((fails > 0))

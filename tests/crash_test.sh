@@ -25,7 +25,8 @@ for t in $(seq "$TRIALS"); do
   out=$W/t$t.safetensors
   $B/decar train $TR --out "$out" & pid=$!
   sleep "0.$((RANDOM % 9 + 1))"
-  kill -9 $pid 2>/dev/null && kills_train=$((kills_train + 1)); wait $pid 2>/dev/null
+  kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+  [ $? -eq 137 ] && kills_train=$((kills_train + 1))   # 128 + SIGKILL: it really died (not finished before)
   finish "$out" || fails=$((fails + 1))
   # 2. killed while a checkpoint is being written: the moment its temporary file exists
   out=$W/w$t.safetensors
@@ -34,10 +35,14 @@ for t in $(seq "$TRIALS"); do
   while kill -0 $pid 2>/dev/null; do
     if compgen -G "$out.tmp.*" > /dev/null; then kill -9 $pid 2>/dev/null && hit=1; break; fi
   done
-  wait $pid 2>/dev/null; kills_write=$((kills_write + hit))
+  wait $pid 2>/dev/null; rc=$?
+  [ $hit = 1 ] && [ $rc -eq 137 ] && kills_write=$((kills_write + 1))
   if [ -f "$out" ]; then $B/decar sample --model "$out" --n 1 > /dev/null 2>&1 || { echo "FAILED: $out unreadable after a kill during a write"; fails=$((fails + 1)); }; fi
   rm -f "$out".tmp.*   # what a killed writer leaves: never the checkpoint itself
   finish "$out" || fails=$((fails + 1))
 done
 echo "crash consistency: $TRIALS trials, $kills_train kills during training, $kills_write kills during a checkpoint write, $fails failures"
-[ $fails -eq 0 ] && [ $kills_write -ge 1 ]
+# a trial whose kill came too late tested nothing: at least one real kill of each kind is required
+[ $kills_train -ge 1 ] || echo "FAILED: no kill during training happened (the runs finished first)"
+[ $kills_write -ge 1 ] || echo "FAILED: no kill during a checkpoint write happened"
+[ $fails -eq 0 ] && [ $kills_train -ge 1 ] && [ $kills_write -ge 1 ]

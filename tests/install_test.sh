@@ -1,7 +1,7 @@
 #!/bin/bash
 # `make install PREFIX=...` then build a small program against the installed copy twice: with pkg-config and with
 # CMake's find_package(decar). Usage: tests/install_test.sh [BUILD_DIR]
-set -u
+set -u -o pipefail   # a failing program piped into sed fails the step
 cd "$(dirname "$0")/.."
 B=${1:-build}
 P=$(pwd)/$B/install_prefix; rm -rf "$P" "$B/inst_app"; mkdir -p "$B/inst_app"
@@ -41,5 +41,5 @@ CM
   (cd "$B/inst_app" && cmake -S . -B cm -DCMAKE_PREFIX_PATH="$P" > cm.log 2>&1 && cmake --build cm >> cm.log 2>&1) &&
   "$B/inst_app/cm/app_cmake" | sed 's/^/CMake build: /' || { echo "FAILED: CMake find_package build"; tail -5 "$B/inst_app/cm.log"; fails=$((fails + 1)); }
 else echo "SKIP: cmake not installed"; fi
-"$P/bin/decar" --version | grep -q "decar $(sed -n 's/^#define DECAR_VERSION "\(.*\)"/\1/p' decar.h)" && echo "installed decar --version agrees with decar.h" || { echo "FAILED: decar --version"; fails=$((fails + 1)); }
+v=$("$P/bin/decar" --version) && grep -q "decar $(sed -n 's/^#define DECAR_VERSION "\(.*\)"/\1/p' decar.h)" <<< "$v" && echo "installed decar --version agrees with decar.h" || { echo "FAILED: decar --version"; fails=$((fails + 1)); }
 exit $((fails > 0))

@@ -5,11 +5,34 @@ cd "$(dirname "$0")/.."
 B=build; mkdir -p $B
 fails=0; t0=$SECONDS
 step() { echo; echo "== [$((SECONDS - t0)) s] $*"; }
-run() { if "$@"; then :; else echo "FAILED: $*"; fails=$((fails + 1)); fi; }
+# run cmd...: a failure is counted and printed; the status is returned, so `run X && echo ok` prints ok only on success
+run() { if "$@"; then return 0; else echo "FAILED: $*"; fails=$((fails + 1)); return 1; fi; }
+# Skips. A check whose package is missing prints SKIP and passes locally. Under CI (CI=true: .ci/run installed every
+# optional package) such a skip is a failure, unless .ci/run found the package unavailable on that machine
+# (DECAR_CI_UNAVAILABLE). skip_ok PKG...: may a check needing these packages skip here?
+skip_ok() {
+  [ "${CI:-}" = true ] || return 0
+  local p; for p in "$@"; do [[ " ${DECAR_CI_UNAVAILABLE:-} " == *" $p "* ]] && return 0; done; return 1
+}
+# skipped WHAT PKG...: report a check that cannot run
+skipped() {
+  local what=$1; shift
+  if skip_ok "$@"; then echo "SKIP: $what"; else echo "FAILED: skipped under CI, which installs $*: $what"; fails=$((fails + 1)); fi
+}
+# strict "PKG..." cmd...: run cmd (e.g. `run X`); a SKIP line in its output is a skip of a check needing PKGs
+strict() {
+  local pk=$1 rc; shift
+  "$@" > $B/strict.out 2>&1; rc=$?; cat $B/strict.out
+  # shellcheck disable=SC2086
+  if grep -q '^SKIP' $B/strict.out && ! skip_ok $pk; then
+    echo "FAILED: skipped under CI, which installs $pk: $(grep '^SKIP' $B/strict.out | head -1)"; fails=$((fails + 1)); return 1
+  fi
+  return $rc
+}
 # par cmd...: run in the background, as many at once as there are cores (compiles); pwait: wait for them all and
 # count the failures
 NP=$(nproc 2>/dev/null || echo 2); rm -f $B/par.fail
-UT="test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_evidence test_kernels test_device" # unit tests
+UT="test_ops test_gpt_ref test_io test_cluster test_dfm test_vision test_eval test_evidence test_method test_kernels test_device" # unit tests
 par() { while [ "$(jobs -rp | wc -l)" -ge "$NP" ]; do wait -n; done; { "$@" || echo "FAILED: $*" >> $B/par.fail; } & }
 pwait() { wait; if [ -s $B/par.fail ]; then cat $B/par.fail; fails=$((fails + $(wc -l < $B/par.fail))); fi; rm -f $B/par.fail; }
 
@@ -40,10 +63,10 @@ if printf '#include <cblas.h>\nint main(void){return 0;}\n' | gcc -x c - -o $B/h
   run gcc -std=c99 $W -O2 -DDECAR_USE_CBLAS -o $B/impl_cblas $B/impl.c $B/other.c -lopenblas -lm
   run gcc -std=c99 -O2 -march=native -fopenmp -DDECAR_USE_CBLAS -o $B/test_ops_cblas tests/test_ops.c -lopenblas -lm
   run env OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 $B/test_ops_cblas && echo "DECAR_USE_CBLAS: compiles with cblas.h; the op tests pass through cblas_sgemm"
-else echo "SKIP: DECAR_USE_CBLAS build (no cblas.h / libopenblas: apt-get install libopenblas-dev)"; fi
+else skipped "DECAR_USE_CBLAS build (no cblas.h / libopenblas: apt-get install libopenblas-dev)" libopenblas-dev; fi
 if command -v aarch64-linux-gnu-gcc >/dev/null; then
   run aarch64-linux-gnu-gcc -std=c99 $W -O2 -c -o $B/impl_neon.o $B/impl.c && echo "NEON path compiles (aarch64 cross compiler)"
-else echo "SKIP: NEON cross compile (aarch64-linux-gnu-gcc not installed)"; fi
+else skipped "NEON cross compile (aarch64-linux-gnu-gcc not installed)" gcc-aarch64-linux-gnu libc6-dev-arm64-cross; fi
 
 
 step "every SIMD path this machine runs, against the scalar reference (same tests, same tolerances)"
@@ -72,7 +95,9 @@ mkdir -p $B/tinycorpus/c $B/tinycorpus/python $B/tinycorpus/english
 split -b 3000 -d -a 3 --additional-suffix=.txt decar.h $B/tinycorpus/c/h
 split -b 3000 -d -a 3 --additional-suffix=.txt examples/decar.c $B/tinycorpus/c/e
 for f in scripts/*.py; do split -b 1500 -d -a 3 --additional-suffix=.txt $f $B/tinycorpus/python/$(basename $f .py); done
-split -b 2000 -d -a 3 --additional-suffix=.txt ../shared/docs/ALGORITHMS.md $B/tinycorpus/english/alg 2>/dev/null || split -b 1500 -d -a 3 --additional-suffix=.txt README.md $B/tinycorpus/english/readme
+# only files of this repository: a local run and CI test the same data
+rm -f $B/tinycorpus/english/*
+split -b 1500 -d -a 3 --additional-suffix=.txt README.md $B/tinycorpus/english/readme
 split -b 1500 -d -a 3 --additional-suffix=.txt LICENSE $B/tinycorpus/english/lic
 TR="--data $B/tinycorpus --steps 6 --layers 2 --dim 32 --heads 2 --seq 32 --batch 4 --val-every 3 --quiet 1"
 run env OMP_NUM_THREADS=2 $B/decar train $TR --out $B/det_a.safetensors
@@ -168,10 +193,10 @@ step "crash consistency: kill -9 during training and during a checkpoint write, 
 run bash tests/crash_test.sh $B 4
 
 step "fuzzing: libFuzzer on every parser of untrusted input (ASan + UBSan, ${FUZZ_SECONDS:-10} s each)"
-run bash tests/fuzz/run.sh ${FUZZ_SECONDS:-10}
+strict "clang libclang-rt-14-dev" run bash tests/fuzz/run.sh ${FUZZ_SECONDS:-10}
 
 step "install: make install PREFIX=..., then a program built against it with pkg-config and with CMake"
-run bash tests/install_test.sh $B
+strict "pkg-config cmake" run bash tests/install_test.sh $B
 
 step "tokenizers: byte-level BPE trained, used by train / eval / sample / ens-eval / generate / infill, GPT-2's files"
 rm -rf $B/tok; run $B/decar tokenizer --data $B/tinycorpus --out $B/tok --vocab 400
@@ -187,8 +212,8 @@ expect 2 "a BPE model without its tokenizer" $B/decar sample --model $B/bpe0.saf
 expect 2 "a byte model with a tokenizer" $B/decar sample --model $B/det_a.safetensors --tokenizer $B/tok --n 4
 TT="$(printf 'Hello world, it'"'"'s 2026: the cats'"'"' hats  are   flat.\n\tTabs and \303\274n\303\257c\303\266d\303\251 text. don'"'"'t we'"'"'ll I'"'"'m')"
 ids=$($B/decar tokenizer --tokenizer $B/tok --encode "$TT")
-if /usr/bin/python3 -c "import transformers" 2>/dev/null; then run /usr/bin/python3 scripts/check_hf.py tokenizer $B/tok "$ids" "$TT"
-else echo "SKIP: transformers not installed (GPT2Tokenizer compatibility of decar's tokenizer files)"; fi
+if /usr/bin/python3 -c "import transformers" 2>/dev/null; then strict transformers run /usr/bin/python3 scripts/check_hf.py tokenizer $B/tok "$ids" "$TT"
+else skipped "transformers not installed (GPT2Tokenizer compatibility of decar's tokenizer files)" transformers; fi
 
 step "PyTorch interop: a decar checkpoint loads in PyTorch and gives the same logits"
 run $B/test_interop $B
@@ -202,17 +227,23 @@ if /usr/bin/python3 -c "import torch, numpy" 2>/dev/null; then
   run /usr/bin/python3 scripts/check_hf.py make $B && run $B/test_interop $B import
   run $B/decar import --hf $B/hf_in --out $B/hf_in.safetensors > /dev/null
   run $B/decar sample --model $B/hf_in.safetensors --n 4 > /dev/null
-else echo "SKIP: /usr/bin/python3 has no torch (apt-get install python3-torch to run this check)"; fi
+else skipped "/usr/bin/python3 has no torch (apt-get install python3-torch to run this check)" python3-torch python3-numpy; fi
 
 step "SLURM: experts as a job array and a dependent evaluation through sbatch equal the local run"
-run bash tests/slurm_setup.sh
-run bash tests/slurm_test.sh $B
+# under CI a SLURM that does not come up, or jobs that never start within the test's timeout, fail (strict)
+strict "slurm-wlm munge" run bash tests/slurm_setup.sh
+strict "slurm-wlm munge" run bash tests/slurm_test.sh $B
 
 step "the whole pipeline on a tiny corpus (cluster, experts, baselines, evaluation, results)"
 rm -rf $B/pipe $B/scal   # runs.csv and scaling.csv append: start from empty ones
 run env SMALL=1 TINY=1 DATA=$B/tinycorpus OUT=$B/pipe bash scripts/pipeline.sh > $B/pipe.log 2>&1 || tail -20 $B/pipe.log
 for f in results.md results.csv curves.svg; do [ -s $B/pipe/$f ] || { echo "FAILED: pipeline did not write $f"; fails=$((fails + 1)); }; done
-grep -q "clustered" $B/pipe/results.csv 2>/dev/null && echo "pipeline results: $(grep -c . $B/pipe/results.csv) rows"
+# every result is a number: bits per byte finite and in (0, 16) (a NaN or an empty field fails), bytes > 0
+if head -1 $B/pipe/results.csv 2>/dev/null | grep -qx "model,router,topk,domain,bits_per_byte,bytes" &&
+  grep -q "clustered" $B/pipe/results.csv && awk -F, 'NR > 1 { n++; if (!($5 ~ /^[0-9]+(\.[0-9]+)?$/ && $5 > 0 && $5 < 16 &&
+  $6 ~ /^[0-9]+$/ && $6 > 0)) bad++ } END { exit !(n > 0 && !bad) }' $B/pipe/results.csv; then
+  echo "ok  pipeline results: $(($(grep -c . $B/pipe/results.csv) - 1)) rows, every bits per byte a number in (0, 16)"
+else echo "FAILED: pipeline results.csv: $(head -4 $B/pipe/results.csv 2>/dev/null)"; fails=$((fails + 1)); fi
 # the evidence: compare.md gives every row a 95% interval around its estimate (lo <= estimate <= hi), dense-ft's
 # ratio to itself is exactly 1, the four expert sets have oracle rows, the routers their agreement with the oracle,
 # and the gap to dense-ft is split at the oracle
@@ -290,8 +321,10 @@ expect 2 "scaling.sh with split and BATCH=3, K=2" env TINY=1 BATCH=3 OUT=$B/scal
 step "examples/pipeline.c: the whole method through the library alone (under 80 lines)"
 run gcc -std=c99 -O2 -fopenmp -march=native -Wall -Wextra -Wpedantic -Werror -o $B/pipeline examples/pipeline.c -lm
 [ $(wc -l < examples/pipeline.c) -lt 80 ] || { echo "FAILED: examples/pipeline.c has $(wc -l < examples/pipeline.c) lines"; fails=$((fails + 1)); }
-if env OMP_NUM_THREADS=2 $B/pipeline $B/tinycorpus 2 20 > $B/pipeline_c.log 2>&1 && grep -q "bits per byte" $B/pipeline_c.log; then
-  echo "ok  $(grep 'bits per byte' $B/pipeline_c.log)"; else echo "FAILED: examples/pipeline.c: $(tail -3 $B/pipeline_c.log)"; fails=$((fails + 1)); fi
+if env OMP_NUM_THREADS=2 $B/pipeline $B/tinycorpus 2 20 > $B/pipeline_c.log 2>&1 &&
+  grep -a -o '[0-9.a-z]* bits per byte' $B/pipeline_c.log | awk '{ n++; if (!($1 ~ /^[0-9]+\.[0-9]+$/ && $1 > 0 && $1 < 16)) bad++ }
+  END { exit !(n > 0 && !bad) }'; then
+  echo "ok  $(grep -a 'bits per byte' $B/pipeline_c.log)"; else echo "FAILED: examples/pipeline.c: $(grep -a 'bits per byte\|pipeline:' $B/pipeline_c.log | tail -3)"; fails=$((fails + 1)); fi
 
 step "examples/tiny.c (the header's ten-line example) and learn_*.c (one equation each, docs/METHOD.md)"
 for x in tiny learn_mixture learn_ar_dfm learn_bayes_router learn_kmeans; do
@@ -359,6 +392,9 @@ for t in $UT; do
   if [ "$(cat $B/${t}_asan.rc 2>/dev/null)" = 0 ]; then echo "[asan+ubsan] $(tail -1 $B/${t}_asan.log)"
   else echo "FAILED: $t under the sanitizers: $(tail -3 $B/${t}_asan.log)"; fails=$((fails + 1)); fi
 done
+
+step "mutations: small wrong changes to the method in copies of decar.h, each caught by the unit tests"
+run bash tests/mutate.sh $B
 
 echo; echo "== $( [ $fails -eq 0 ] && echo PASS || echo "FAIL ($fails)" ) in $((SECONDS - t0)) s"
 exit $((fails > 0))

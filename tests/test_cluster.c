@@ -78,10 +78,12 @@ static void test_kmeans(void) {
         free(lab2);
         free(cnt);
     }
-    { /* imbalanced planted data: balanced caps it, plain does not */
-        int N = 300, K = 3, d = 8, i, truth[300], cnt[3] = { 0, 0, 0 }, cntp[3] = { 0, 0, 0 };
-        float X[300 * 8], C[24];
-        int32_t lab[300];
+    for (si = 0; si < 2; si++) { /* imbalanced planted data: balanced fills its largest cluster to exactly the
+                                    capacity ceil(N/K) (N = 300: 100, N = 301: 101); plain k-means is not bound */
+        int N = 300 + si, K = 3, d = 8, i, truth[301], cnt[3] = { 0, 0, 0 }, cntp[3] = { 0, 0, 0 }, cap = (N + 2) / 3;
+        int mx = 0, tot = 0;
+        float X[301 * 8], C[24];
+        int32_t lab[301];
         decar_kmeans_opts o;
         o = decar_kmeans_default(K);
         o.iters = 50;
@@ -92,14 +94,21 @@ static void test_kmeans(void) {
             for (q = 0; q < d; q++) X[i * d + q] = X[(i % 100) * 3 * d + q] + 0.01f * (float)(i % 7);
             decar_l2_normalize(X + i * d, d);
         } /* 2/3 near cluster 0 */
-        decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, NULL, &e);
+        CHECK(decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, NULL, &e) == DECAR_OK, "balanced, skewed: %s", e.msg);
         for (i = 0; i < N; i++) cnt[lab[i]]++;
+        for (i = 0; i < K; i++) {
+            mx = cnt[i] > mx ? cnt[i] : mx;
+            tot += cnt[i];
+        }
         o.balanced = 0;
-        decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, NULL, &e);
+        CHECK(decar_kmeans(X, N, d, &o, C, lab, NULL, NULL, NULL, &e) == DECAR_OK, "plain, skewed: %s", e.msg);
         for (i = 0; i < N; i++) cntp[lab[i]]++;
-        CHECK(cnt[0] <= 100 && cnt[1] <= 100 && cnt[2] <= 100, "balanced obeys capacity on skewed data");
-        CHECK(cntp[0] > 100 || cntp[1] > 100 || cntp[2] > 100,
+        CHECK(mx == cap && tot == N, "N = %d: balanced on skewed data fills to the capacity %d exactly (%d %d %d)", N,
+              cap, cnt[0], cnt[1], cnt[2]);
+        CHECK(cntp[0] > cap || cntp[1] > cap || cntp[2] > cap,
               "plain spherical k-means is free to be unbalanced (%d %d %d)", cntp[0], cntp[1], cntp[2]);
+        printf("  skewed N=%d K=3: balanced %d %d %d (capacity %d), plain %d %d %d\n", N, cnt[0], cnt[1], cnt[2], cap,
+               cntp[0], cntp[1], cntp[2]);
     }
     { /* errors */
         float X[12];
@@ -220,12 +229,12 @@ static void test_bayes_sequence(void) {
         tg[t] = 'a' + ((t + 1) * 5) % 11;
     }
     for (k = 0; k < 3; k++) {
-        decar_gpt_init(&g[k], &c, 10 + k, &e);
+        OK(decar_gpt_init(&g[k], &c, 10 + k, &e));
         {
             size_t i;
             for (i = 0; i < g[k].n_params; i++) g[k].params[i] *= 20;
         }
-        decar_gpt_score(&g[k], ctx, ids, tg, 1, T, nll[k]);
+        OK(decar_gpt_score(&g[k], ctx, ids, tg, 1, T, nll[k]));
     }
     memset(&r, 0, sizeof r);
     r.k = 3;
@@ -268,7 +277,7 @@ static void test_bayes_sequence(void) {
         for (i = 0; i < 3; i++) decar_gpt_step(&g[1], kv, b[i], i, lg, sc, NULL);
         for (i = 3; i < 33; i++) {
             decar_softmax_double(lg, 257, 1.0, p);
-            decar_sample_probs(p, 257, 0, 1.0, &rs, &b[i], NULL);
+            OK(decar_sample_probs(p, 257, 0, 1.0, &rs, &b[i], NULL));
             if (i < 32) decar_gpt_step(&g[1], kv, b[i], i, lg, sc, NULL);
         }
         CHECK(n1 == 33 && !memcmp(a, b, 33 * 4), "an ensemble of one expert generates exactly the expert's tokens");
@@ -306,7 +315,7 @@ static void test_bayes_sequence(void) {
             CHECK(decar_gpt_step_batch(&g[0], kvb, emb, pos, n, lb, sc, NULL) == 0, "batch step");
             for (j = 0; j < n; j++) {
                 int a2;
-                decar_gpt_step(&g[0], kvs[j], (j * 31 + p2 * 7) % 256, p2, ls, sc, NULL);
+                OK(decar_gpt_step(&g[0], kvs[j], (j * 31 + p2 * 7) % 256, p2, ls, sc, NULL));
                 for (a2 = 0; a2 < V; a2++) {
                     double d = fabs(ls[a2] - lb[j * V + a2]);
                     if (d > worst) worst = d;
@@ -346,10 +355,10 @@ static void test_features(void) {
         docs[i].name = NULL;
     }
     CHECK(decar_feat_fit(&f, 64, 9, docs, 4, &e) == 0, "fit");
-    decar_feat_apply(&f, docs[0].bytes, docs[0].len, a, NULL);
-    decar_feat_apply(&f, docs[0].bytes, docs[0].len, a2, NULL);
-    decar_feat_apply(&f, docs[1].bytes, docs[1].len, b, NULL);
-    decar_feat_apply(&f, docs[2].bytes, docs[2].len, c2, NULL);
+    OK(decar_feat_apply(&f, docs[0].bytes, docs[0].len, a, NULL));
+    OK(decar_feat_apply(&f, docs[0].bytes, docs[0].len, a2, NULL));
+    OK(decar_feat_apply(&f, docs[1].bytes, docs[1].len, b, NULL));
+    OK(decar_feat_apply(&f, docs[2].bytes, docs[2].len, c2, NULL));
     for (i = 0; i < 64; i++) {
         ab += a[i] * b[i];
         ac += a[i] * c2[i];

@@ -143,7 +143,7 @@ static void test_train(int dev, int causal) {
     decar_opt o = decar_opt_default();
     enum { B = 3, T = 19 };
     int32_t ids[B * T], tg[B * T];
-    float w[B * T], nh[B * T], nd[B * T], *gd;
+    float w[B * T], nh[B * T], nd[B * T], *gd, *p0;
     int s, i, nc;
     float worst = 0.0f;
     void *buf;
@@ -153,6 +153,8 @@ static void test_train(int dev, int causal) {
     o.warmup_steps = 2;
     o.total_steps = 5;
     CHECK(decar_gpt_init(&h, &c, 9, &e) == 0 && decar_gpt_init(&d, &c, 9, &e) == 0, "init");
+    p0 = (float *)malloc(h.n_params * sizeof(float));
+    memcpy(p0, h.params, h.n_params * sizeof(float));
     CHECK(decar_gpt_to_device(&d, dev, &e) == 0, "to device: %s", e.msg);
     CHECK(decar_gpt_device(&d) == dev, "the model says where it is");
     if (!d.dev) return;
@@ -180,10 +182,29 @@ static void test_train(int dev, int causal) {
         }
     }
     CHECK(d.step == h.step, "steps counted");
-    /* AdamW turns a gradient's last bits into up to lr-sized steps where the gradient is ~0: within 4 lr */
+    /* AdamW turns a gradient's last bits into up to lr-sized steps where the gradient is ~0, so single parameters may
+       differ by about the steps themselves; over all of them the difference is small against the movement:
+       ||d - h|| < 25% of ||h - p0||. A device that never updates is at 100%, one with the wrong sign at 200%, one at
+       half the learning rate at 50%; the CPU loops measure 0.001%, and 25% leaves room for a GPU's sums in another
+       order flipping the sign of near-zero gradients' steps on a few percent of the parameters */
     CHECK(decar_gpt_sync(&d, &e) == 0, "sync");
-    worst = max_abs_diff(d.params, h.params, (int64_t)h.n_params);
-    CHECK(worst < 4e-3f, "parameters after 4 steps: max diff %g", worst);
+    {
+        double diff2 = 0, move2 = 0;
+        for (i = 0; i < (int)h.n_params; i++) {
+            diff2 += ((double)d.params[i] - h.params[i]) * ((double)d.params[i] - h.params[i]);
+            move2 += ((double)h.params[i] - p0[i]) * ((double)h.params[i] - p0[i]);
+        }
+        worst = max_abs_diff(d.params, h.params, (int64_t)h.n_params);
+        CHECK(move2 > 0 && sqrt(diff2) < 0.25 * sqrt(move2),
+              "parameters after 4 steps: ||device - host|| = %.3g, %.2g%% of the host's movement %.3g (max diff %g, "
+              "max movement %g)",
+              sqrt(diff2), 100 * sqrt(diff2 / (move2 > 0 ? move2 : 1)), sqrt(move2), worst,
+              max_abs_diff(h.params, p0, (int64_t)h.n_params));
+        if (getenv("DECAR_TEST_VERBOSE"))
+            printf("%s: ||d - h|| %.3g = %.3g%% of ||h - p0|| %.3g; max diff %g\n", causal ? "AR" : "DFM", sqrt(diff2),
+                   100 * sqrt(diff2 / move2), sqrt(move2), worst);
+    }
+    free(p0);
     CHECK(max_abs_diff(d.m, h.m, (int64_t)h.n_params) < 1e-4f, "AdamW m");
     /* scores */
     batch(ids, tg, B * T, c.vocab_size, nc, 11);
@@ -222,8 +243,8 @@ static void test_kv(int dev) {
     float *kh[3], *kd[3], *sc, lh[3 * 258], ld[3 * 258], emb[3 * 40];
     int j, p, pos[3];
     float worst = 0.0f;
-    decar_gpt_init(&h, &c, 4, &e);
-    decar_gpt_init(&d, &c, 4, &e);
+    OK(decar_gpt_init(&h, &c, 4, &e));
+    OK(decar_gpt_init(&d, &c, 4, &e));
     CHECK(decar_gpt_to_device(&d, dev, &e) == 0, "to device");
     sc = (float *)malloc(decar_gpt_step_batch_scratch(&c, 3) * sizeof(float));
     for (j = 0; j < 3; j++) {
@@ -241,8 +262,8 @@ static void test_kv(int dev) {
                 int q, pp[1];
                 for (q = 0; q < j; q++) {
                     pp[0] = q;
-                    decar_gpt_step_batch(&h, &kh[j], emb, pp, 1, lh, sc, &e);
-                    decar_gpt_step_batch(&d, &kd[j], emb, pp, 1, ld, sc, &e);
+                    OK(decar_gpt_step_batch(&h, &kh[j], emb, pp, 1, lh, sc, &e));
+                    OK(decar_gpt_step_batch(&d, &kd[j], emb, pp, 1, ld, sc, &e));
                 }
             }
         CHECK(decar_gpt_step_batch(&h, kh, emb, pos, 3, lh, sc, &e) == 0, "host step");
@@ -277,7 +298,7 @@ static void test_refusals(int dev) {
 #if !DECAR__GPU
     CHECK(decar_device_available(DECAR_DEVICE_CUDA, &e) != 0 && strstr(e.msg, "nvcc"), "no CUDA in a C build");
 #endif
-    decar_gpt_init(&g, &c, 1, &e);
+    OK(decar_gpt_init(&g, &c, 1, &e));
     CHECK(decar_gpt_to_device(&g, dev, &e) == 0, "to device");
     ids[2] = 999;
     CHECK(isnan(decar_gpt_train_step(&g, ctx, &o, ids, tg, NULL, 1, 8)) && strstr(decar_ctx_error(ctx), "vocabulary"),

@@ -96,6 +96,7 @@ int main(void) {
         int32_t x1[40], xi[40], tg[40];
         float w[40], t[4];
         int masked = 0, n;
+        double expect = 0, var = 0; /* the masked count's mean and variance: sum over positions of 1 - kappa(t_b) */
         for (n = 1; n <= 2; n++) {
             d.kappa_pow = n;
             d.t_max = 0.9f;
@@ -105,6 +106,8 @@ int main(void) {
             decar_dfm_corrupt(&d, &r, x1, xi, tg, w, 4, 10, t);
             for (b = 0; b < 4; b++) {
                 double kap = pow(t[b], n), kd = n * pow(t[b], n - 1), want = kd / (1 - kap);
+                expect += 10 * (1 - kap);
+                var += 10 * kap * (1 - kap);
                 CHECK(t[b] >= 0.9f * b / 4 && t[b] <= 0.9f * (b + 1) / 4, "t stratified: %f", t[b]);
                 for (i = 0; i < 10; i++) {
                     int k = b * 10 + i;
@@ -134,7 +137,12 @@ int main(void) {
             free(at);
             free(aw);
         }
-        printf("  DFM loss weights and mask rate match the hand computation (%d masked positions checked)\n", masked);
+        /* 80 positions, each masked with probability 1 - kappa(t_b): within 4 standard deviations of the mean */
+        CHECK(fabs(masked - expect) < 4 * sqrt(var) && masked > 0 && masked < 80,
+              "masked positions %d, expected %.1f +- %.1f", masked, expect, sqrt(var));
+        printf("  DFM loss weights and mask rate match the hand computation (%d masked positions checked, expected "
+               "%.1f +- %.1f)\n",
+               masked, expect, sqrt(var));
     }
     { /* 2. AR as the degenerate case */
         decar_gpt g;
@@ -149,7 +157,7 @@ int main(void) {
         decar_rng rs;
         int T = 16;
         c = decar_gpt_config_of(2, 2, 16, 20);
-        decar_gpt_init(&g, &c, 3, &e);
+        OK(decar_gpt_init(&g, &c, 3, &e));
         for (i = 0; i < (int)g.n_params; i++) g.params[i] *= 40.0f; /* sharper, less uniform distributions */
         /* AR sampler: full forward on the prefix, next-token distribution, one uniform per token */
         decar_rng_seed(&rs, 77);
@@ -159,7 +167,7 @@ int main(void) {
             decar_ctx_reset(ctx);
             lg = decar_gpt_forward(ctx, &g, ar, 1, i);
             decar_softmax_double(lg->data + (int64_t)(i - 1) * c.vocab_size, DECAR_TOK_MASK, 1.0, p);
-            decar_sample_probs(p, DECAR_TOK_MASK, 0, 1.0, &rs, &ar[i], NULL);
+            OK(decar_sample_probs(p, DECAR_TOK_MASK, 0, 1.0, &rs, &ar[i], NULL));
         }
         /* DFM sampler: left-to-right, one token per step, same seed */
         ex[0] = &g;
@@ -176,28 +184,32 @@ int main(void) {
             CHECK(distinct > 3, "the sampled sequence is not degenerate");
             printf("  AR sampler and L2R DFM sampler agree on all %d tokens\n", T);
         }
-        /* discrete-time DFM loss on the L2R path = AR next-token loss */
+        /* discrete-time DFM loss on the L2R path = AR next-token loss, both through the library's scoring: the
+           DFM side scores state s (x_<s revealed, x_>=s masked) at position s only (decar_gpt_score with the other
+           targets ignored), the AR side scores the whole sequence at once */
         {
             double dfm = 0, arl = 0;
             int s;
-            for (s = 0; s < T; s++) { /* state: x_<s revealed, x_>=s masked; score position s */
-                decar_tensor *lg;
-                int32_t st[17];
+            for (s = 0; s < T; s++) {
+                int32_t st[17], ts[17];
                 st[0] = DECAR_TOK_EOT;
-                for (i = 0; i < T; i++) st[i + 1] = i < s ? fill[i] : DECAR_TOK_MASK;
-                decar_ctx_reset(ctx);
-                lg = decar_gpt_forward(ctx, &g, st, 1, T + 1);
-                decar_softmax_double(lg->data + (int64_t)s * c.vocab_size, DECAR_TOK_MASK, 1.0, p);
-                dfm += -log(p[fill[s]]);
+                for (i = 0; i < T; i++) {
+                    st[i + 1] = i < s ? fill[i] : DECAR_TOK_MASK;
+                    ts[i] = i == s ? fill[i] : -1;
+                }
+                ts[T] = -1;
+                CHECK(decar_gpt_score(&g, ctx, st, ts, 1, T + 1, nll) == 0, "score state %d", s);
+                dfm += nll[s];
             }
             inp[0] = DECAR_TOK_EOT;
             for (i = 0; i < T; i++) {
                 inp[i + 1] = fill[i];
                 tg[i] = fill[i];
             }
-            decar_gpt_score(&g, ctx, inp, tg, 1, T, nll);
+            CHECK(decar_gpt_score(&g, ctx, inp, tg, 1, T, nll) == 0, "score");
             for (i = 0; i < T; i++) arl += nll[i];
-            CHECK(fabs(dfm - arl) < 1e-4 * (1 + arl), "DFM path loss %.6f vs AR loss %.6f", dfm, arl);
+            /* 16 terms of float32 scores of a few nats: 1e-4 relative */
+            CHECK(fabs(dfm - arl) < 1e-4 * (1 + arl) && arl > 0, "DFM path loss %.6f vs AR loss %.6f", dfm, arl);
             printf("  discrete-time DFM loss on the L2R path %.6f = AR loss %.6f nats\n", dfm, arl);
         }
         decar_gpt_free(&g);
@@ -259,7 +271,8 @@ int main(void) {
             sm.tok = NULL;
             for (n = 0; n < 4000; n++) {
                 int32_t x[TT] = { 99, 99, 99 };
-                decar_dfm_sample(&sm, x, TT, DECAR_DFM_FIRST_HIT, 0, 1, 5000 + (uint64_t)n, &e);
+                CHECK(decar_dfm_sample(&sm, x, TT, DECAR_DFM_FIRST_HIT, 0, 1, 5000 + (uint64_t)n, &e) == 0,
+                      "sample: %s", e.msg);
                 cnt[x[0] + 3 * x[1] + 9 * x[2]]++;
             }
             {

@@ -6,7 +6,8 @@
        top-1 with one expert never routed to never runs it (its table stays unscored);
        a router that picks only missing experts is an error, not a silent number.
    - decar_ensemble_dfm_bound: the masked-DFM ELBO does not depend on the schedule kappa (Shi et al. 2024), so
-       kappa(t) = t and kappa(t) = t^2 agree within their standard errors; two copies of a model bound like one.
+       kappa(t) = t and kappa(t) = t^2 agree within their standard errors on a model of non-uniform predictions; two
+       copies of a model bound like one. (test_method checks the bound itself against a hand computation.)
    - decar_router_build: labels are decar_router_assign's, the prior sums to one and counts them; K > N fails.
    - decar_ensemble_generate with an image prefix: greedy decoding equals stepping the model by hand. */
 #define DECAR_IMPLEMENTATION
@@ -26,16 +27,16 @@ static void make_data(decar_data *d) {
         int len = 0;
         sprintf(nm, "%s/doc%03d", i % 2 ? "code" : "text", i);
         for (j = 0; j < 5 + i % 9; j++) len += sprintf(txt + len, "%s", words[(i % 2) * 4 + (i * 7 + j * 3) % 3]);
-        decar_data_add(d, nm, txt, len, 300, &e);
+        OK(decar_data_add(d, nm, txt, len, 300, &e));
     }
-    decar_data_finish(d, &e);
+    OK(decar_data_finish(d, &e));
 }
 static void make_model(decar_gpt *g, int causal, int seq, uint64_t seed) {
     decar_gpt_config c = decar_gpt_default_config();
     decar_error e;
     c = decar_gpt_config_of(1, 2, 16, seq);
     c.causal = causal;
-    decar_gpt_init(g, &c, seed, &e);
+    OK(decar_gpt_init(g, &c, seed, &e));
 }
 
 int main(void) {
@@ -73,7 +74,7 @@ int main(void) {
                     x[t] = s + t - 1 < 0 || s + t - 1 >= len ? DECAR_TOK_EOT : ds.tok[ds.off[q] + s + t - 1];
                     y[t] = s + t < len ? ds.tok[ds.off[q] + s + t] : -1;
                 }
-                decar_gpt_score(&g[0], ctx, x, y, 1, 16, nll);
+                OK(decar_gpt_score(&g[0], ctx, x, y, 1, 16, nll));
                 for (t = 0; t < 16 && s + t < len; t++) {
                     double dd = fabs(nll[t] - one[ds.off[q] + s + t]);
                     worst = dd > worst ? dd : worst;
@@ -150,6 +151,7 @@ int main(void) {
         decar_dfm s1, s2;
         double m1, se1, m2, se2, m3, se3;
         make_model(&m, 0, 24, 5);
+        for (i = 0; i < (int64_t)m.n_params; i++) m.params[i] *= 4.0f; /* non-uniform predictions */
         ex[0] = &m;
         en.k = 1;
         en.router.k = 1;
@@ -163,11 +165,10 @@ int main(void) {
         s2.kappa_pow = 2;
         CHECK(decar_ensemble_dfm_bound(&en, ctx, &ds, &s1, 64, 3, &m1, &se1, bits, &e) == 0, "bound: %s", e.msg);
         CHECK(decar_ensemble_dfm_bound(&en, ctx, &ds, &s2, 64, 4, &m2, &se2, bits2, &e) == 0, "bound: %s", e.msg);
-        CHECK(fabs(m1 - m2) < 3 * sqrt(se1 * se1 + se2 * se2) && m1 > 7 && m1 < 10,
-              "kappa = t: %.4f +- %.4f, kappa = t^2: %.4f +- %.4f bits/byte (a random model: about log2 257 = 8.0)", m1,
-              se1, m2, se2);
-        printf("  DFM bound, one random model: kappa = t %.4f +- %.4f, kappa = t^2 %.4f +- %.4f bits/byte\n", m1, se1,
-               m2, se2);
+        CHECK(fabs(m1 - m2) < 3 * sqrt(se1 * se1 + se2 * se2) && m1 > 1 && m1 < 30,
+              "kappa = t: %.4f +- %.4f, kappa = t^2: %.4f +- %.4f bits/byte", m1, se1, m2, se2);
+        printf("  DFM bound, one sharpened random model: kappa = t %.4f +- %.4f, kappa = t^2 %.4f +- %.4f bits/byte\n",
+               m1, se1, m2, se2);
         ex[1] = &m;
         en.k = 2;
         en.router.k = 2;
@@ -284,7 +285,7 @@ int main(void) {
                 ids[q] = q == 0 ? DECAR_TOK_EOT : (uint8_t)txt[q - 1];
                 tg[q] = (uint8_t)txt[q];
             }
-            decar_gpt_score(lms[k], ctx, ids, tg, 1, 12, nll);
+            OK(decar_gpt_score(lms[k], ctx, ids, tg, 1, 12, nll));
             for (q = 0; q < 12; q++) want -= nll[q] / 12.0;
             CHECK(fabs(want - f[k]) < 1e-5, "R6 feature %d = -mean nll of the first 12 bytes: %.6f vs %.6f", k, f[k],
                   want);
@@ -311,7 +312,7 @@ int main(void) {
         c.n_prefix = 3;
         c.d_prefix = 5;
         c.d_proj_hidden = 16;
-        decar_gpt_init(&m, &c, 7, &e);
+        OK(decar_gpt_init(&m, &c, 7, &e));
         decar_rng_seed(&rng, 3);
         for (i = 0; i < 15; i++) pre[i] = decar_rng_normal(&rng);
         ex[0] = &m;
@@ -322,11 +323,11 @@ int main(void) {
         if (decar_ensemble_generate(&en, pre, prompt, 1, 12, 0.0, 0, 1.0, 0, out, &len, NULL, &e)) len = -1;
         kv = (float *)malloc(decar_gpt_kv_size(&c) * sizeof(float));
         sc = (float *)malloc(decar_gpt_step_scratch(&c) * sizeof(float));
-        decar_gpt_project_prefix(&m, pre, emb, NULL);
+        OK(decar_gpt_project_prefix(&m, pre, emb, NULL));
         for (t = 0; t < 3; t++) decar_gpt_step_embed(&m, kv, emb + t * 16, t, lg, sc, NULL);
         for (t = 0; t < 12; t++) {
             int best = 0;
-            decar_gpt_step(&m, kv, tok, 3 + t, lg, sc, NULL);
+            OK(decar_gpt_step(&m, kv, tok, 3 + t, lg, sc, NULL));
             for (a = 1; a < decar_gpt_classes(&c); a++) best = lg[a] > lg[best] ? a : best;
             want[t] = best;
             tok = best;
@@ -341,10 +342,10 @@ int main(void) {
             char gen[64], gen2[64], ref[64], longcap[41];
             double bits, bits2, wb, want_bits;
             int scored, scored2, best, r1, r2, r3, n2, q;
-            decar_gpt_score_prefix(&m, ctx, pre, cid, ctg, 1, 3, nl);
+            OK(decar_gpt_score_prefix(&m, ctx, pre, cid, ctg, 1, 3, nl));
             want_bits = (nl[0] + nl[1]) / log(2.0);
             r1 = decar_ensemble_caption(&en, ctx, pre, "ab", gen, 64, &bits, &scored, &best, &wb, &e);
-            decar_ensemble_generate(&en, pre, prompt, 1, 20, 0.0, 0, 1.0, 0, o2, &n2, NULL, &e);
+            OK(decar_ensemble_generate(&en, pre, prompt, 1, 20, 0.0, 0, 1.0, 0, o2, &n2, NULL, &e));
             for (q = 1, t = 0; q < n2 && o2[q] < 256; q++) ref[t++] = (char)o2[q];
             ref[t] = 0;
             CHECK(r1 == !strcmp(ref, "ab") && scored == 2 && fabs(bits - want_bits) < 1e-5 && !strcmp(gen, ref) &&

@@ -152,6 +152,7 @@ int main(int argc, char **argv) {
         d = maxdiff(g.grads + g.info[i].offset, r->d, n, 2e-3);
         CHECK(d < 2e-5, "gradient of %s differs (scaled err %g)", g.info[i].name, d);
     }
+    CHECK(g.n_tensors >= 2 + 12 * g.cfg.n_layer, "%d parameter tensors for %d layers", g.n_tensors, g.cfg.n_layer);
     printf("  %d parameter gradients compared\n", g.n_tensors);
     /* non-causal attention (the masked-DFM model) with the same weights */
     g.cfg.causal = 0;

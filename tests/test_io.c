@@ -220,7 +220,7 @@ static void test_data(void) {
         char nm[32];
         sprintf(nm, "doc%03d", i);
         sprintf(txt, "document number %d says hello\n", i);
-        decar_data_add(&d, nm, txt, (int64_t)strlen(txt), 100, &e);
+        OK(decar_data_add(&d, nm, txt, (int64_t)strlen(txt), 100, &e));
     }
     CHECK(decar_data_finish(&d, &e) == 0, "finish");
     for (i = 0; i < d.n_docs; i++) nval += d.docs[i].split;
@@ -228,8 +228,8 @@ static void test_data(void) {
     CHECK(d.stream[0][0] == DECAR_TOK_EOT, "stream starts with EOT");
     decar_rng_seed(&r1, 3);
     decar_rng_seed(&r2, 3);
-    decar_data_batch(&d, 0, &r1, 4, 10, x1, y1, NULL);
-    decar_data_batch(&d, 0, &r2, 4, 10, x2, y2, NULL);
+    OK(decar_data_batch(&d, 0, &r1, 4, 10, x1, y1, NULL));
+    OK(decar_data_batch(&d, 0, &r2, 4, 10, x2, y2, NULL));
     CHECK(!memcmp(x1, x2, sizeof x1) && !memcmp(y1, y2, sizeof y1), "batches reproducible");
     for (i = 0; i < 9; i++) CHECK(x1[i + 1] == y1[i], "targets are inputs shifted by one");
     decar_data_free(&d);
@@ -239,7 +239,7 @@ static void test_data(void) {
         int k;
         for (k = 0; k < 200000; k++) big[k] = (k % 61 == 60) ? '\n' : (char)('a' + k % 26);
         decar_data_init(&d);
-        decar_data_add(&d, "big.txt", big, 200000, 50, &e);
+        OK(decar_data_add(&d, "big.txt", big, 200000, 50, &e));
         CHECK(decar_data_finish(&d, &e) == 0 && d.n_docs > 40 && d.n_docs < 60, "big file cut into %d documents",
               d.n_docs);
         free(big);
@@ -291,11 +291,11 @@ static void test_resume(void) {
         ids[i] = (i * 7) % 50;
         tg[i] = (i * 11 + 3) % 50;
     }
-    decar_gpt_init(&a, &c, 1, &e);
-    decar_gpt_init(&b, &c, 1, &e);
+    OK(decar_gpt_init(&a, &c, 1, &e));
+    OK(decar_gpt_init(&b, &c, 1, &e));
     for (s = 0; s < 6; s++) decar_gpt_train_step(&a, ctx, &o, ids, tg, NULL, 2, 9);
     for (s = 0; s < 3; s++) decar_gpt_train_step(&b, ctx, &o, ids, tg, NULL, 2, 9);
-    decar_gpt_save_mem(&b, 1, NULL, &buf, &len, &e);
+    OK(decar_gpt_save_mem(&b, 1, NULL, &buf, &len, &e));
     decar_gpt_free(&b);
     CHECK(decar_gpt_load_mem(&b, buf, len, &e) == 0, "reload");
     for (s = 0; s < 3; s++) decar_gpt_train_step(&b, ctx, &o, ids, tg, NULL, 2, 9);
@@ -341,8 +341,9 @@ static void test_untrusted(void) {
         t0 = clock();
         CHECK(decar_gpt_load_mem(&g, file, 8 + hl + (size_t)nt * 4, &e) != 0 && strstr(e.msg, "vocab_size"),
               "60k tensors parsed: %s", e.msg);
-        CHECK((double)(clock() - t0) / CLOCKS_PER_SEC < 2.0, "60k tensors checked in %.2f s",
-              (double)(clock() - t0) / CLOCKS_PER_SEC);
+        /* the time is reported, not asserted: a correctness test (also run under the sanitizers, on loaded machines)
+           does not depend on the clock; bench/ measures speed */
+        printf("  60k tensors checked in %.2f s CPU\n", (double)(clock() - t0) / CLOCKS_PER_SEC);
         /* the same with the last tensor overlapping the first: found */
         {
             char *last = strstr(json, "\"t59999\"");

@@ -14,6 +14,8 @@ static int g_fail = 0, g_checks = 0;
             printf("\n");                                                                                              \
         }                                                                                                              \
     } while (0)
+/* OK(call): a library call that must succeed (DECAR_OK = 0); its status is a check, never ignored */
+#define OK(call) CHECK((call) == 0, "%s failed", #call)
 #define TEST_END(name)                                                                                                 \
     do {                                                                                                               \
         printf("%s: %d checks, %d failed\n", name, g_checks, g_fail);                                                  \

@@ -20,7 +20,7 @@ static double model_loss(decar_gpt *g, decar_ctx *ctx, const float *pre, const i
     l = decar_cross_entropy(ctx, lg, tg2, NULL, 0.0f, 0, NULL);
     if (backward) {
         decar_gpt_zero_grad(g);
-        decar_backward(ctx, l);
+        OK(decar_backward(ctx, l));
     }
     v = l ? l->data[0] : NAN;
     free(tg2);
@@ -110,10 +110,10 @@ int main(void) {
                 float emb[4 * 10];
                 double dd = 0;
                 int q;
-                decar_gpt_project_prefix(&g, pre, emb, NULL);
+                OK(decar_gpt_project_prefix(&g, pre, emb, NULL));
                 for (q = 0; q < P; q++) decar_gpt_step_embed(&g, kv, emb + q * 10, q, lg, sc, NULL);
                 for (q = 0; q < T; q++) {
-                    decar_gpt_step(&g, kv, ids[q], P + q, lg, sc, NULL);
+                    OK(decar_gpt_step(&g, kv, ids[q], P + q, lg, sc, NULL));
                     for (k = 0; k < V; k++) {
                         double x = fabs(lg[k] - a->data[(P + q) * V + k]);
                         if (x > dd) dd = x;
@@ -148,7 +148,7 @@ int main(void) {
         t.d_model = 8;
         t.n_head = 2;
         t.seq_len = 8;
-        decar_gpt_init(&tg2, &t, 1, &e);
+        OK(decar_gpt_init(&tg2, &t, 1, &e));
         CHECK(decar_gpt_forward_prefix(c3, &tg2, pre, ids, 1, 2) == NULL && strstr(decar_ctx_error(c3), "text-only"),
               "text model with a prefix: %s", decar_ctx_error(c3));
         t.n_prefix = 8;
