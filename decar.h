@@ -1039,6 +1039,11 @@ DECARDEF decar_ensemble decar_ensemble_of(decar_gpt **experts, int k);
    n_prompt + n_new). temp > 0 samples p^(1/temp) with top_k / top_p; temp <= 0 is greedy (the most likely token).
    Stops early after EOT when en->stop_at_eot. *n_out: the tokens in out (also after an error: those written so
    far). active_out (optional, n_new) gets the top-weighted expert of each step. */
+/* generation re-routes (every route_every tokens) from the features of the last DECAR_ROUTE_WINDOW tokens, so its
+   cost is linear in n_new; the prompt and generations up to the window route from all their text */
+#ifndef DECAR_ROUTE_WINDOW
+#define DECAR_ROUTE_WINDOW 4096
+#endif
 DECARDEF int decar_ensemble_generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt,
                                      int n_new, double temp, int top_k, double top_p, uint64_t seed, int32_t *out,
                                      int *n_out, int *active_out, decar_error *e);
@@ -9618,7 +9623,11 @@ static int decar__generate(decar_ensemble *en, const float *prefix, const int32_
         if (i == 0 || (en->route_every > 0 && since >= en->route_every) || bayes) {
             const float *f = NULL;
             if (i == 0 || (en->route_every > 0 && since >= en->route_every)) {
-                int64_t nt = decar__ids_text(en->tok, out, len, txt);
+                /* the features of the last DECAR_ROUTE_WINDOW tokens only: each re-route costs at most the window,
+                   so generation is linear in n_new (all the text so far made it quadratic); texts up to the window
+                   route exactly as before */
+                int64_t w0 = len > DECAR_ROUTE_WINDOW ? len - DECAR_ROUTE_WINDOW : 0;
+                int64_t nt = decar__ids_text(en->tok, out + w0, len - w0, txt);
                 since = 0;
                 f = decar__route_features(en->feat, en->router.kind, txt, nt, feat, &rc, e);
                 if (rc) goto end;
@@ -9662,6 +9671,18 @@ static int decar__generate(decar_ensemble *en, const float *prefix, const int32_
             if (w[j] <= 0.0) continue;
             decar__mix_add(mix, w[j], st[j].p, nc);
             if (best < 0 || w[j] > w[best]) best = j;
+        }
+        {
+            /* the mixture is a distribution: weights finite in themselves can still overflow float32 in the forward
+               (a huge quantized scale), and sampling from NaN would emit garbage with success */
+            double sum = 0.0;
+            for (a = 0; a < nc; a++) sum += mix[a];
+            if (!(sum > 0.0 && sum < INFINITY)) {
+                rc = DECAR_ERR_NUMERIC;
+                decar__seterr(e, rc, "the experts' next-token probabilities are NaN or Inf at token %d (their weights "
+                              "overflow float32)", i);
+                goto end;
+            }
         }
         a = decar__pick(mix, nc, temp, top_k, top_p, &r);
         if (a < 0) {
