@@ -18,18 +18,25 @@
 # Environment: DATA OUT SIZES ("LAYERS:DIM:HEADS ...") BUDGETS KS SEQ BATCH LR VAL BASE BASE_STEPS SEED JOBS
 set -euo pipefail
 cd "$(dirname "$0")/.."
-D=${DECAR:-build/decar}
-[ -x $D ] || make -s build/decar
-DATA=${DATA:-data/corpus}
+SCRIPT=scaling.sh; . scripts/env_check.sh
+# the settings: a variable set in the environment keeps its value, even an empty one (KS= is refused, not the
+# hour-long default), and every one is checked before any work (no folder, log or CSV for a refused run)
+env_default DATA data/corpus
 if [ -n "${TINY:-}" ]; then DEF="1:8:2 1:16:2|4 8 16 32|2|16|2|3e-3|300|8|a"
 elif [ -n "${SMALL:-}" ]; then DEF="1:16:2 1:32:2|40 80 160 320|2 4 8|32|4|3e-3|8|80|b"
 else DEF="1:32:2 2:64:2|500 1000 2000 4000 8000|2 4 8|64|16|3e-3|8|2000|c"; fi
 IFS='|' read -r dSIZES dBUDGETS dKS dSEQ dBATCH dLR dVAL dBASE_STEPS dOUT <<< "$DEF"
-SIZES=${SIZES:-$dSIZES}; BUDGETS=${BUDGETS:-$dBUDGETS}; KS=${KS:-$dKS}; SEQ=${SEQ:-$dSEQ}; BATCH=${BATCH:-$dBATCH}
-LR=${LR:-$dLR}; VAL=${VAL:-$dVAL}; BASE=${BASE:-300}; BASE_STEPS=${BASE_STEPS:-$dBASE_STEPS}; SEED=${SEED:-1}
-JOBS=${JOBS:-2}
-case $dOUT in a) OUT=${OUT:-runs/scaling-tiny} ;; b) OUT=${OUT:-runs/scaling-small} ;; *) OUT=${OUT:-runs/scaling} ;; esac
-[ -n "$KS" ] && [ -n "$BUDGETS" ] && [ -n "$SIZES" ] || { echo "scaling.sh: KS, BUDGETS and SIZES must not be empty" >&2; exit 2; }
+env_default SIZES "$dSIZES"; env_default BUDGETS "$dBUDGETS"; env_default KS "$dKS"; env_default SEQ $dSEQ
+env_default BATCH $dBATCH; env_default LR $dLR; env_default VAL $dVAL; env_default BASE 300
+env_default BASE_STEPS $dBASE_STEPS; env_default SEED 1; env_default JOBS 2
+case $dOUT in a) env_default OUT runs/scaling-tiny ;; b) env_default OUT runs/scaling-small ;; *) env_default OUT runs/scaling ;; esac
+env_sizes SIZES; env_ints BUDGETS 1; env_ints KS 1 100000; env_int SEQ 2 65536; env_int BATCH 1 4096; env_num LR
+env_int VAL 1 1000; env_int BASE 1 999; env_int BASE_STEPS 1; env_int SEED 0; env_int JOBS 1 1024
+[ -n "$OUT" ] || env_fail "OUT= must name the output folder"
+[ -e "$DATA" ] || env_fail "DATA=$DATA does not exist"
+D=${DECAR:-build/decar}
+[ -x $D ] || make -s build/decar
+env_own_out "$OUT"
 mkdir -p $OUT/models $OUT/eval
 T0=$SECONDS
 say() { echo "[scaling $((SECONDS - T0))s] $*" >&2; }
