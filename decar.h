@@ -5898,13 +5898,23 @@ static void decar__sparse_visit(void *u, uint32_t b) { /* unsorted bag of bucket
         s->n++;
     }
 }
+/* counts per bucket with the list of buckets touched (a long text's bag in fixed memory) */
+typedef struct decar__cnt {
+    uint32_t *cnt, *touched;
+    int64_t nt;
+} decar__cnt;
+static void decar__cnt_visit(void *u, uint32_t b) {
+    decar__cnt *t = (decar__cnt *)u;
+    if (t->cnt[b] == 0) t->touched[t->nt++] = b;
+    if (t->cnt[b] < 0xffffffffu) t->cnt[b]++;
+}
 static int decar__sp_cmp(const void *a, const void *b) {
     uint32_t x = ((const decar__sp *)a)->b, y = ((const decar__sp *)b)->b;
     return x < y ? -1 : x > y;
 }
 DECARDEF int decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out, decar_error *e) {
     decar__sparse s;
-    int64_t i, k;
+    int64_t i;
     int j, rc;
     if (f->fn && (rc = f->fn(f->user, text, len, out)))
         DECAR__FAIL(e, rc, "the feature function failed (%s)", decar_status_name(rc));
@@ -5912,18 +5922,53 @@ DECARDEF int decar_feat_apply(const decar_featurizer *f, const uint8_t *text, in
     if (!f->idf)
         DECAR__FAIL(e, DECAR_ERR_ARG, "a router of external features needs their function (decar_featurizer.fn)");
     memset(out, 0, (size_t)f->dim * sizeof(float));
+    /* the bag of buckets: a text's grams (at most 3 per byte) listed and sorted while that list is smaller than a
+       count per bucket; a longer text counts into the buckets instead (fixed memory, DECAR_FEAT_BUCKETS x 16 bytes,
+       whatever its length: a 60 MB line no longer needs 24 bytes a byte). Both give the same (bucket, count) pairs
+       in bucket order, so the same features to the bit. */
     s.cap = 3 * len + 8;
     s.n = 0;
-    s.e = (decar__sp *)DECAR_MALLOC((size_t)s.cap * sizeof(decar__sp));
-    if (!s.e) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to featurize %lld bytes", (long long)len);
-    decar__grams(text, len, decar__sparse_visit, &s);
-    qsort(s.e, (size_t)s.n, sizeof *s.e, decar__sp_cmp);
-    for (i = 0; i < s.n; i = k) {
+    if (s.cap > 2 * (int64_t)DECAR_FEAT_BUCKETS) {
+        decar__cnt ct;
+        int64_t m;
+        ct.cnt = (uint32_t *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(uint32_t));
+        ct.touched = (uint32_t *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(uint32_t));
+        s.e = (decar__sp *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(decar__sp));
+        if (!ct.cnt || !ct.touched || !s.e) {
+            decar__free_n(3, (void *)ct.cnt, (void *)ct.touched, (void *)s.e);
+            DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to featurize %lld bytes", (long long)len);
+        }
+        memset(ct.cnt, 0, DECAR_FEAT_BUCKETS * sizeof(uint32_t));
+        ct.nt = 0;
+        decar__grams(text, len, decar__cnt_visit, &ct);
+        for (m = 0; m < ct.nt; m++) {
+            s.e[m].b = ct.touched[m];
+            s.e[m].c = (float)ct.cnt[ct.touched[m]];
+        }
+        s.n = ct.nt;
+        DECAR_FREE(ct.cnt);
+        DECAR_FREE(ct.touched);
+        qsort(s.e, (size_t)s.n, sizeof *s.e, decar__sp_cmp);
+    } else {
+        s.e = (decar__sp *)DECAR_MALLOC((size_t)s.cap * sizeof(decar__sp));
+        if (!s.e) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to featurize %lld bytes", (long long)len);
+        decar__grams(text, len, decar__sparse_visit, &s);
+        qsort(s.e, (size_t)s.n, sizeof *s.e, decar__sp_cmp);
+        { /* collapse the sorted list: one (bucket, count) pair per bucket */
+            int64_t m = 0, q;
+            for (i = 0; i < s.n; i = q) {
+                for (q = i; q < s.n && s.e[q].b == s.e[i].b; q++) continue;
+                s.e[m].b = s.e[i].b;
+                s.e[m].c = (float)(q - i);
+                m++;
+            }
+            s.n = m;
+        }
+    }
+    for (i = 0; i < s.n; i++) {
         float w;
         uint32_t b = s.e[i].b;
-        for (k = i; k < s.n && s.e[k].b == b; k++) {
-        }
-        w = (1.0f + logf((float)(k - i))) * f->idf[b];
+        w = (1.0f + logf(s.e[i].c)) * f->idf[b];
         for (j = 0; j < f->dim; j += 64) {
             uint64_t bits = decar__mix64(((uint64_t)b << 20) ^ ((uint64_t)j << 4) ^ f->seed);
             int q;
