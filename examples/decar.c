@@ -1759,15 +1759,10 @@ static int csv_number(const char *line, int c, double *v) {
 /* The rows of a CSV with a header as points (column x, column y); rows where either is missing or not finite are
    skipped (a training log has no validation loss at most steps). Columns named *_loss are nats (decar train --log)
    and are read as bits. */
-static int read_csv_xy(const char *path, const char *x, const char *y, series *s) {
+static int read_csv_xy_f(FILE *f, const char *path, const char *x, const char *y, series *s) {
     char *line = NULL;
     size_t cap = 0;
     int rows = 0, cx, cy;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "decar plot: cannot read %s\n", path);
-        return 1;
-    }
     s->name = path;
     cx = read_line(f, &line, &cap) ? csv_column(line, x) : -1;
     cy = cx >= 0 ? csv_column(line, y) : -1;
@@ -1805,6 +1800,15 @@ static int read_csv_xy(const char *path, const char *x, const char *y, series *s
     fclose(f);
     free(line);
     return 0;
+}
+/* read_csv_xy_f on the file at path (the CSV reader takes a stream: tests/fuzz/fuzz_csv.c gives it memory) */
+static int read_csv_xy(const char *path, const char *x, const char *y, series *s) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "decar plot: cannot read %s\n", path);
+        return 1;
+    }
+    return read_csv_xy_f(f, path, x, y, s);
 }
 /* the axes of decar plot from its options: titles default to a training-log plot, or to the column names */
 static plot_axes plot_axes_of(opt *o, int n) {
