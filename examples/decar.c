@@ -2653,6 +2653,26 @@ static void out_npy(outset *os, const char *path, const float *x, int64_t rows, 
     if (decar_npy_build(x, rows, cols, &buf, &len)) fail(1, "decar: no memory for %s\n", path);
     out_add(os, path, buf, len);
 }
+/* clip's outputs, every one checked before the images are read or anything trained (all are written together at the
+   end: the encoder pair, the embeddings, the patch features, the figure) */
+static void clip_out_check(opt *o, int n) {
+    if (S(o, n, "out")) out_dir_check("clip", S(o, n, "out"));
+    if (S(o, n, "figure")) out_file_check("clip", S(o, n, "figure"));
+    if (S(o, n, "embed")) out_file_check("clip", S(o, n, "embed"));
+    if (S(o, n, "patches")) out_file_check("clip", S(o, n, "patches"));
+}
+/* the encoder pair's two files added to the command's outputs */
+static void out_clip(outset *os, const decar_clip *m, const char *dir) {
+    void *b[2];
+    size_t l[2];
+    char p[4200];
+    decar_error e;
+    if (decar_clip_save_mem(m, b, l, &e)) die("clip", &e);
+    snprintf(p, sizeof p, "%s/image.safetensors", dir);
+    out_add(os, p, b[0], l[0]);
+    snprintf(p, sizeof p, "%s/text.safetensors", dir);
+    out_add(os, p, b[1], l[1]);
+}
 static int cmd_clip(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "images", NULL, 0, 0 }, { "out", NULL, 0, 0 }, { "model", NULL, 0, 0 }, { "steps", "2000", 0, 0 },
@@ -2674,11 +2694,7 @@ static int cmd_clip(int argc, char **argv) {
     parse_opts(argc, argv, o, n, "clip", "--images DIR --out DIR [options] | --images DIR --model DIR --embed F.npy");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     if (!S(o, n, "out") == !S(o, n, "model")) fail(2, "decar clip: give --out (train) or --model (use one)\n");
-    /* every output checked before the images are read or anything trained; all are written together at the end */
-    if (S(o, n, "out")) out_dir_check("clip", S(o, n, "out"));
-    if (S(o, n, "figure")) out_file_check("clip", S(o, n, "figure"));
-    if (S(o, n, "embed")) out_file_check("clip", S(o, n, "embed"));
-    if (S(o, n, "patches")) out_file_check("clip", S(o, n, "patches"));
+    clip_out_check(o, n);
     memset(&os, 0, sizeof os);
     memset(&v, 0, sizeof v);
     vdata_load(&v, REQ(o, n, "images"));
@@ -2703,16 +2719,7 @@ static int cmd_clip(int argc, char **argv) {
         op.min_lr = op.lr / 10;
         clip_train(&m, &v, pat, ids, T, (int)I(o, n, "batch", 2, 4096), steps, &op,
                    (uint64_t)I(o, n, "seed", 0, 1L << 62), !strcmp(S(o, n, "quiet"), "0"));
-        {
-            void *b[2];
-            size_t l[2];
-            char p[4200];
-            if (decar_clip_save_mem(&m, b, l, &e)) die("clip", &e);
-            snprintf(p, sizeof p, "%s/image.safetensors", S(o, n, "out"));
-            out_add(&os, p, b[0], l[0]);
-            snprintf(p, sizeof p, "%s/text.safetensors", S(o, n, "out"));
-            out_add(&os, p, b[1], l[1]);
-        }
+        out_clip(&os, &m, S(o, n, "out"));
     }
     C = m.img.cfg.d_model;
     ie = (float *)malloc((size_t)v.im.n * C * sizeof(float));
