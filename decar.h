@@ -2095,10 +2095,16 @@ static int decar__st_parse(const uint8_t *b, size_t len, decar__st *st, decar_er
                     char k[64], v[128];
                     if (decar__js_str(&j, k, sizeof k) || !decar__js_ch(&j, ':') || decar__js_str(&j, v, sizeof v))
                         goto bad;
-                    if (st->nm < 64) {
-                        strcpy(st->mk[st->nm], k);
-                        strcpy(st->mv[st->nm], v);
-                        st->nm++;
+                    {
+                        /* a repeated key takes its last value (as JSON readers answer); more than 64 distinct keys
+                           is no file decar reads (dropping some would answer a later duplicate wrongly) */
+                        int q;
+                        for (q = 0; q < st->nm && strcmp(st->mk[q], k); q++) continue;
+                        if (q == 64)
+                            DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors metadata has more than 64 keys");
+                        strcpy(st->mk[q], k);
+                        strcpy(st->mv[q], v);
+                        if (q == st->nm) st->nm++;
                     }
                     if (decar__js_ch(&j, '}')) break;
                     if (!decar__js_ch(&j, ',')) goto bad;
