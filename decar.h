@@ -9186,7 +9186,17 @@ static int decar__json_skip(decar__js *j, int depth) {
     if (*j->p == '"') {
         for (j->p++; j->p < j->end && *j->p != '"'; j->p++) {
             if ((unsigned char)*j->p < 0x20) return -1;
-            if (*j->p == '\\' && ++j->p >= j->end) return -1;
+            if (*j->p == '\\') { /* an escape JSON has: \" \\ \/ \b \f \n \r \t, or \u and four hex digits */
+                if (++j->p >= j->end || !*j->p || !strchr("\"\\/bfnrtu", *j->p)) return -1;
+                if (*j->p == 'u') {
+                    int h;
+                    for (h = 1; h <= 4; h++) {
+                        char x = j->end - j->p > h ? j->p[h] : 0;
+                        if (!((x >= '0' && x <= '9') || (x >= 'a' && x <= 'f') || (x >= 'A' && x <= 'F'))) return -1;
+                    }
+                    j->p += 4;
+                }
+            }
         }
         if (j->p >= j->end) return -1;
         j->p++;
@@ -9236,17 +9246,21 @@ static int decar__json_get(const char *js, size_t n, const char *key, char *val,
             match = strcmp(k, key) == 0;
             decar__js_ws(&j);
             v0 = j.p;
-            if (match && j.p < j.end && *j.p == '"') {
-                if (decar__js_str(&j, val, cap)) return -2;
+            /* a matching value too long for val reads as "" (no valid value), never cut to a shorter, other one */
+            if (match && j.p < j.end && *j.p == '"' && !decar__js_str(&j, val, cap)) {
                 found = 0;
             } else {
+                j.p = v0;
                 if (decar__json_skip(&j, 1)) return -2;
                 if (match) {
                     size_t len = (size_t)(j.p - v0);
                     if (*v0 == '{' || *v0 == '[') len = 1;
-                    if (len + 1 > cap) return -2;
-                    memcpy(val, v0, len);
-                    val[len] = 0;
+                    if (len + 1 > cap) len = 0;
+                    if (*v0 == '"') len = 0; /* a string longer than val */
+                    if (cap > 0) {
+                        memcpy(val, v0, len);
+                        val[len] = 0;
+                    }
                     found = 0;
                 }
             }

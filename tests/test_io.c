@@ -607,6 +607,11 @@ static void test_json_and_outputs(void) {
     CHECK(decar__json_get("[1]", 3, "n", v, sizeof v) == -2, "an array: not an object");
     CHECK(decar__json_get("{\"n\": [[[", 10, "n", v, sizeof v) == -2, "unterminated");
     {
+        static const char *bad = "{\"a\": \"\\x\", \"n\": 1}", *good = "{\"a\": \"\\u00e9\", \"n\": 1}";
+        CHECK(decar__json_get(bad, strlen(bad), "n", v, sizeof v) == -2, "a bad escape elsewhere");
+        CHECK(decar__json_get(good, strlen(good), "n", v, sizeof v) == 0, "a \\u escape elsewhere");
+    }
+    {
         /* a file set whose second target is a directory: refused before anything is written */
         const char *paths[2] = { "build/test_io_set/a.txt", "build/test_io_set/b.txt" };
         const void *bufs[2] = { "a", "b" };
