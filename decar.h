@@ -9684,7 +9684,8 @@ static int decar__generate(decar_ensemble *en, const float *prefix, const int32_
     decar_rng_seed(&r, seed);
     for (i = 0;; i++) {
         int a, best = -1, nrun = 0, q;
-        /* w: R1-R3 from the features of the text so far (again every route_every tokens); R4' from ll, every token */
+        /* w: R1-R3 from the features of the text so far, at most its last DECAR_ROUTE_WINDOW tokens (again every
+           route_every tokens); R4' from ll, every token */
         if (i == 0 || (en->route_every > 0 && since >= en->route_every) || bayes) {
             const float *f = NULL;
             if (i == 0 || (en->route_every > 0 && since >= en->route_every)) {

@@ -125,7 +125,7 @@ static const struct {
     { "route",
       "router: top1 (R1), cosine (R2), cbtm (R3), bayes (R4'), uniform, learned (R5), smalltalk (R6); ens-eval takes "
       "a comma-separated list" },
-    { "route-every", "re-route from the text so far every N tokens (bytes)" },
+    { "route-every", "re-route from the text so far every N tokens (bytes); generate: from its last 4096 tokens" },
     { "route-features", "routing features (.npy, one row per image): the ones decar vcluster --features clustered" },
     { "route-k", "experts the router keeps (top-k, 0 = all); ens-eval takes a comma-separated list" },
     { "route-temp", "temperature of the cosine and cbtm routers" },
