@@ -783,6 +783,7 @@ typedef struct decar_gpt {
     int64_t step;                  /* optimizer steps taken */
     uint64_t rng_state;            /* the data sampler's state, stored in checkpoints for --resume */
     uint64_t tokenizer;            /* the fingerprint of the BPE tokenizer it was trained with; 0: bytes */
+    int clip_tower;                /* 0: a language model; DECAR_CLIP_IMAGE / _TEXT: a tower of a CLIP pair */
     decar_ctx *pctx;  /* parameter tensors (wrapping the blocks); its workspace serves the KV-cache steps */
     decar_tensor **p; /* p[i] is the tensor of info[i] */
     int qtype;        /* DECAR_QNONE, or the type of the quantized copies below (decar_gpt_quantize) */
@@ -790,6 +791,14 @@ typedef struct decar_gpt {
     void *dev;        /* NULL, or the model's device state (decar_gpt_to_device): its copy on a GPU */
 } decar_gpt;
 
+/* A checkpoint's kind, checked by every command that reads one: a CLIP tower (metadata "clip_tower") is an encoder,
+   never a language model to sample, evaluate, average or fine-tune; a quantized model is for inference only. need is
+   DECAR_NEED_LM and / or DECAR_NEED_FLOAT; the message names path and what it is instead. */
+#define DECAR_CLIP_IMAGE 1
+#define DECAR_CLIP_TEXT 2
+#define DECAR_NEED_LM 1
+#define DECAR_NEED_FLOAT 2
+DECARDEF int decar_gpt_check_kind(const decar_gpt *g, const char *path, int need, decar_error *e);
 DECARDEF decar_gpt_config decar_gpt_default_config(void);
 /* the default config with these sizes (bytes vocabulary, causal): the usual way to ask for a model */
 DECARDEF decar_gpt_config decar_gpt_config_of(int n_layer, int n_head, int d_model, int seq_len);
@@ -995,6 +1004,8 @@ DECARDEF void decar_retrieval(const float *q, const float *k, const int *group, 
 #ifndef DECAR_NO_STDIO
 /* DIR/image.safetensors and DIR/text.safetensors (tau in the text tower's metadata), both written or neither */
 DECARDEF int decar_clip_save(const decar_clip *m, const char *dir, decar_error *e);
+/* the two towers' files (image.safetensors, text.safetensors) in memory, to commit with other outputs */
+DECARDEF int decar_clip_save_mem(const decar_clip *m, void *bufs[2], size_t lens[2], decar_error *e);
 DECARDEF int decar_clip_load(decar_clip *m, const char *dir, decar_error *e);
 #endif
 
@@ -1046,6 +1057,11 @@ DECARDEF decar_ensemble decar_ensemble_of(decar_gpt **experts, int k);
    n_prompt + n_new). temp > 0 samples p^(1/temp) with top_k / top_p; temp <= 0 is greedy (the most likely token).
    Stops early after EOT when en->stop_at_eot. *n_out: the tokens in out (also after an error: those written so
    far). active_out (optional, n_new) gets the top-weighted expert of each step. */
+/* generation re-routes (every route_every tokens) from the features of the last DECAR_ROUTE_WINDOW tokens, so its
+   cost is linear in n_new; the prompt and generations up to the window route from all their text */
+#ifndef DECAR_ROUTE_WINDOW
+#define DECAR_ROUTE_WINDOW 4096
+#endif
 DECARDEF int decar_ensemble_generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt,
                                      int n_new, double temp, int top_k, double top_p, uint64_t seed, int32_t *out,
                                      int *n_out, int *active_out, decar_error *e);
@@ -2128,10 +2144,16 @@ static int decar__st_parse(const uint8_t *b, size_t len, decar__st *st, decar_er
                     char k[64], v[128];
                     if (decar__js_str(&j, k, sizeof k) || !decar__js_ch(&j, ':') || decar__js_str(&j, v, sizeof v))
                         goto bad;
-                    if (st->nm < 64) {
-                        strcpy(st->mk[st->nm], k);
-                        strcpy(st->mv[st->nm], v);
-                        st->nm++;
+                    {
+                        /* a repeated key takes its last value (as JSON readers answer); more than 64 distinct keys
+                           is no file decar reads (dropping some would answer a later duplicate wrongly) */
+                        int q;
+                        for (q = 0; q < st->nm && strcmp(st->mk[q], k); q++) continue;
+                        if (q == 64)
+                            DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors metadata has more than 64 keys");
+                        strcpy(st->mk[q], k);
+                        strcpy(st->mv[q], v);
+                        if (q == st->nm) st->nm++;
                     }
                     if (decar__js_ch(&j, '}')) break;
                     if (!decar__js_ch(&j, ',')) goto bad;
@@ -2240,7 +2262,8 @@ bad:
 }
 static const char *decar__st_meta(const decar__st *st, const char *k) {
     int i;
-    for (i = 0; i < st->nm; i++)
+    /* of duplicate keys the last wins, as JSON readers (Python's json) answer */
+    for (i = st->nm - 1; i >= 0; i--)
         if (strcmp(st->mk[i], k) == 0) return st->mv[i];
     return NULL;
 }
@@ -2336,8 +2359,12 @@ DECARDEF int decar_st_get(const void *buf, size_t len, const char *name, float *
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifndef __cplusplus
+int kill(pid_t pid, int sig); /* POSIX <signal.h>, which hides it from a strict C99 build (stale temporaries) */
+#endif
 #define DECAR__POSIX 1
 #else
 #define DECAR__POSIX 0
@@ -2458,12 +2485,59 @@ static int decar__write_tmp(const char *path, const void *buf, size_t len, char 
 #endif
     return DECAR_OK;
 }
+#if DECAR__POSIX
+/* Temporaries of dead writers: "<base>.tmp.<pid>.<salt>" beside path whose pid is no running process (a writer
+   killed during its write) are removed by the next writer of the same target. A live pid's file is left alone (it
+   may be another process writing now); so is anything not of exactly that form. */
+static void decar__remove_stale_tmps(const char *path) {
+    char dir[4096], full[8300];
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    size_t dl = slash ? (size_t)(slash - path) : 0, bl = strlen(base);
+    DIR *d;
+    struct dirent *de;
+    if (dl >= sizeof dir || bl == 0) return;
+    if (slash) {
+        memcpy(dir, path, dl ? dl : 1);
+        dir[dl ? dl : 1] = 0;
+    } else
+        strcpy(dir, ".");
+    if (!(d = opendir(dir))) return;
+    while ((de = readdir(d))) {
+        const char *q = de->d_name;
+        char *end;
+        long pid;
+        if (strncmp(q, base, bl) || strncmp(q + bl, ".tmp.", 5)) continue;
+        pid = strtol(q + bl + 5, &end, 10);
+        if (end == q + bl + 5 || *end != '.' || pid <= 0 || pid == (long)getpid()) continue;
+        for (q = end + 1; *q && ((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f')); q++) continue;
+        if (*q || q == end + 1) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+        if (snprintf(full, sizeof full, "%s/%s", dir, de->d_name) < (int)sizeof full) (void)unlink(full);
+    }
+    closedir(d);
+}
+#endif
 DECARDEF int decar_write_files_atomic(int n, const char *const *paths, const void *const *bufs, const size_t *lens,
                                       decar_error *e) {
     char(*tmp)[4200];
     int i, rc = DECAR_OK, written = 0;
     if (n < 0) DECAR__FAIL(e, DECAR_ERR_ARG, "%d files", n);
     if (n == 0) return DECAR_OK;
+#if DECAR__POSIX
+    /* 0. every target first: an existing directory (or other non-file) where a file goes, or a path named twice, would
+       stop the renames half-way and leave some files new and some old; refused before anything is written */
+    for (i = 0; i < n; i++) {
+        struct stat sb;
+        int k;
+        if (!stat(paths[i], &sb) && !S_ISREG(sb.st_mode))
+            DECAR__FAIL(e, DECAR_ERR_IO, "cannot write '%s': it exists and is not a regular file (a directory?); "
+                        "nothing was written", paths[i]);
+        for (k = 0; k < i; k++)
+            if (!strcmp(paths[k], paths[i]))
+                DECAR__FAIL(e, DECAR_ERR_ARG, "'%s' is named twice among the outputs; nothing was written", paths[i]);
+    }
+    for (i = 0; i < n; i++) decar__remove_stale_tmps(paths[i]);
+#endif
     tmp = (char(*)[4200])DECAR_MALLOC((size_t)n * sizeof *tmp);
     if (!tmp) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
     /* 1. every file to its temporary: a failure removes the ones already written and touches no target */
@@ -5060,8 +5134,10 @@ DECARDEF int decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab, siz
     t->eot = -1;
     /* the caller's error may hold anything: start it empty so the message test below reads a string */
     if (e) e->msg[0] = 0;
-    /* pass 1: count entries and bytes; pass 2: fill */
-    tmp = (uint8_t *)DECAR_MALLOC(vocab_len + 1);
+    /* pass 1: count entries and bytes; pass 2: fill. tmp holds one decoded vocab.json key and, later, one merges.txt
+       line's bytes: each is at most its file's length, so it is sized by the longer file (a merges.txt line may be
+       longer than the whole vocab.json) */
+    tmp = (uint8_t *)DECAR_MALLOC((vocab_len > merges_len ? vocab_len : merges_len) + 1);
     if (!tmp) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
     {
         int pass;
@@ -5082,8 +5158,20 @@ DECARDEF int decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab, siz
                 int special = 0;
                 int64_t len, id;
                 if (!decar__js_ch(&j, '"') || (len = decar__tok_jstr(&j, tmp, (int64_t)vocab_len, &special)) < 0 ||
-                    !decar__js_ch(&j, ':') || decar__js_int(&j, &id)) {
+                    !decar__js_ch(&j, ':')) {
                     rc = DECAR_ERR_FORMAT;
+                    break;
+                }
+                /* a negative id is a valid JSON number but never a token id: say so, not "not a JSON object" */
+                if (decar__js_ch(&j, '-')) {
+                    rc = DECAR_ERR_FORMAT;
+                    decar__seterr(e, rc, "vocab.json: entry %lld has a negative id (ids must be 0 or more)",
+                                  (long long)k + 1);
+                    break;
+                }
+                if (decar__js_int(&j, &id)) {
+                    rc = DECAR_ERR_FORMAT;
+                    decar__seterr(e, rc, "vocab.json: entry %lld's id is not a whole number", (long long)k + 1);
                     break;
                 }
                 if (pass == 1) {
@@ -5611,8 +5699,10 @@ DECARDEF int decar_images_parse(decar_images *im, const void *pixels, size_t n_p
     if (n_pixel_bytes % per)
         DECAR__FAIL(e, DECAR_ERR_FORMAT, "the image file is %lu bytes: not a whole number of %dx%d images (truncated?)",
                     (unsigned long)n_pixel_bytes, side, side);
-    if (n_pixel_bytes / per != (size_t)n || n == 0)
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "the image file holds %lu images but there are %d captions",
+    if (n_pixel_bytes == 0 && n == 0)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "the image set is empty: the image file and the captions hold nothing");
+    if (n_pixel_bytes / per != (size_t)n)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "the image file holds %lu images but there are %d captions (one line each)",
                     (unsigned long)(n_pixel_bytes / per), n);
     im->captions = (char **)DECAR_MALLOC((size_t)n * sizeof(char *));
     im->pixels = (uint8_t *)DECAR_MALLOC(n_pixel_bytes);
@@ -5863,13 +5953,23 @@ static void decar__sparse_visit(void *u, uint32_t b) { /* unsorted bag of bucket
         s->n++;
     }
 }
+/* counts per bucket with the list of buckets touched (a long text's bag in fixed memory) */
+typedef struct decar__cnt {
+    uint32_t *cnt, *touched;
+    int64_t nt;
+} decar__cnt;
+static void decar__cnt_visit(void *u, uint32_t b) {
+    decar__cnt *t = (decar__cnt *)u;
+    if (t->cnt[b] == 0) t->touched[t->nt++] = b;
+    if (t->cnt[b] < 0xffffffffu) t->cnt[b]++;
+}
 static int decar__sp_cmp(const void *a, const void *b) {
     uint32_t x = ((const decar__sp *)a)->b, y = ((const decar__sp *)b)->b;
     return x < y ? -1 : x > y;
 }
 DECARDEF int decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out, decar_error *e) {
     decar__sparse s;
-    int64_t i, k;
+    int64_t i;
     int j, rc;
     if (f->fn && (rc = f->fn(f->user, text, len, out)))
         DECAR__FAIL(e, rc, "the feature function failed (%s)", decar_status_name(rc));
@@ -5877,18 +5977,53 @@ DECARDEF int decar_feat_apply(const decar_featurizer *f, const uint8_t *text, in
     if (!f->idf)
         DECAR__FAIL(e, DECAR_ERR_ARG, "a router of external features needs their function (decar_featurizer.fn)");
     memset(out, 0, (size_t)f->dim * sizeof(float));
+    /* the bag of buckets: a text's grams (at most 3 per byte) listed and sorted while that list is smaller than a
+       count per bucket; a longer text counts into the buckets instead (fixed memory, DECAR_FEAT_BUCKETS x 16 bytes,
+       whatever its length: a 60 MB line no longer needs 24 bytes a byte). Both give the same (bucket, count) pairs
+       in bucket order, so the same features to the bit. */
     s.cap = 3 * len + 8;
     s.n = 0;
-    s.e = (decar__sp *)DECAR_MALLOC((size_t)s.cap * sizeof(decar__sp));
-    if (!s.e) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to featurize %lld bytes", (long long)len);
-    decar__grams(text, len, decar__sparse_visit, &s);
-    qsort(s.e, (size_t)s.n, sizeof *s.e, decar__sp_cmp);
-    for (i = 0; i < s.n; i = k) {
+    if (s.cap > 2 * (int64_t)DECAR_FEAT_BUCKETS) {
+        decar__cnt ct;
+        int64_t m;
+        ct.cnt = (uint32_t *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(uint32_t));
+        ct.touched = (uint32_t *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(uint32_t));
+        s.e = (decar__sp *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(decar__sp));
+        if (!ct.cnt || !ct.touched || !s.e) {
+            decar__free_n(3, (void *)ct.cnt, (void *)ct.touched, (void *)s.e);
+            DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to featurize %lld bytes", (long long)len);
+        }
+        memset(ct.cnt, 0, DECAR_FEAT_BUCKETS * sizeof(uint32_t));
+        ct.nt = 0;
+        decar__grams(text, len, decar__cnt_visit, &ct);
+        for (m = 0; m < ct.nt; m++) {
+            s.e[m].b = ct.touched[m];
+            s.e[m].c = (float)ct.cnt[ct.touched[m]];
+        }
+        s.n = ct.nt;
+        DECAR_FREE(ct.cnt);
+        DECAR_FREE(ct.touched);
+        qsort(s.e, (size_t)s.n, sizeof *s.e, decar__sp_cmp);
+    } else {
+        s.e = (decar__sp *)DECAR_MALLOC((size_t)s.cap * sizeof(decar__sp));
+        if (!s.e) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to featurize %lld bytes", (long long)len);
+        decar__grams(text, len, decar__sparse_visit, &s);
+        qsort(s.e, (size_t)s.n, sizeof *s.e, decar__sp_cmp);
+        { /* collapse the sorted list: one (bucket, count) pair per bucket */
+            int64_t m = 0, q;
+            for (i = 0; i < s.n; i = q) {
+                for (q = i; q < s.n && s.e[q].b == s.e[i].b; q++) continue;
+                s.e[m].b = s.e[i].b;
+                s.e[m].c = (float)(q - i);
+                m++;
+            }
+            s.n = m;
+        }
+    }
+    for (i = 0; i < s.n; i++) {
         float w;
         uint32_t b = s.e[i].b;
-        for (k = i; k < s.n && s.e[k].b == b; k++) {
-        }
-        w = (1.0f + logf((float)(k - i))) * f->idf[b];
+        w = (1.0f + logf(s.e[i].c)) * f->idf[b];
         for (j = 0; j < f->dim; j += 64) {
             uint64_t bits = decar__mix64(((uint64_t)b << 20) ^ ((uint64_t)j << 4) ^ f->seed);
             int q;
@@ -8332,21 +8467,30 @@ DECARDEF void decar_retrieval(const float *q, const float *k, const int *group, 
     }
 }
 #ifndef DECAR_NO_STDIO
+DECARDEF int decar_clip_save_mem(const decar_clip *m, void *bufs[2], size_t lens[2], decar_error *e) {
+    char meta[128];
+    int rc;
+    bufs[0] = bufs[1] = NULL;
+    snprintf(meta, sizeof meta, "\"clip_tau\":\"%.9g\",\"clip_tower\":\"text\"", (double)m->tau);
+    if ((rc = decar_gpt_save_mem(&m->img, 1, "\"clip_tower\":\"image\"", &bufs[0], &lens[0], e)) ||
+        (rc = decar_gpt_save_mem(&m->txt, 1, meta, &bufs[1], &lens[1], e))) {
+        decar__free_n(2, bufs[0], bufs[1]);
+        bufs[0] = bufs[1] = NULL;
+    }
+    return rc;
+}
 DECARDEF int decar_clip_save(const decar_clip *m, const char *dir, decar_error *e) {
-    char pi[4096], pt[4096], meta[128];
+    char pi[4096], pt[4096];
     const char *paths[2];
     const void *bufs[2];
-    void *b0 = NULL, *b1 = NULL;
+    void *bb[2], *b0, *b1;
     size_t lens[2];
     int rc;
     snprintf(pi, sizeof pi, "%s/image.safetensors", dir);
     snprintf(pt, sizeof pt, "%s/text.safetensors", dir);
-    snprintf(meta, sizeof meta, "\"clip_tau\":\"%.9g\",\"clip_tower\":\"text\"", (double)m->tau);
-    if ((rc = decar_gpt_save_mem(&m->img, 1, "\"clip_tower\":\"image\"", &b0, &lens[0], e)) ||
-        (rc = decar_gpt_save_mem(&m->txt, 1, meta, &b1, &lens[1], e))) {
-        decar__free_n(2, b0, b1);
-        return rc;
-    }
+    if ((rc = decar_clip_save_mem(m, bb, lens, e))) return rc;
+    b0 = bb[0];
+    b1 = bb[1];
     paths[0] = pi;
     paths[1] = pt;
     bufs[0] = b0;
@@ -8367,6 +8511,12 @@ DECARDEF int decar_clip_load(decar_clip *m, const char *dir, decar_error *e) {
     if ((rc = decar_gpt_load(&m->txt, pt, e))) {
         decar_gpt_free(&m->img);
         return rc;
+    }
+    /* the towers' kinds as saved: a pair of language models or a pair swapped is not a CLIP encoder */
+    if (m->img.clip_tower != DECAR_CLIP_IMAGE || m->txt.clip_tower != DECAR_CLIP_TEXT) {
+        decar_clip_free(m);
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "%s is not a CLIP encoder pair: %s must be its image tower and %s its text "
+                    "tower", dir, pi, pt);
     }
     m->tau = 2.659260036932778f;
     if (decar_read_file(pt, &buf, &len, NULL) == DECAR_OK) {
@@ -8932,12 +9082,30 @@ static int decar__st_read_qmat(const decar__st *st, const uint8_t *b, const deca
     strcat(nm, ".scale");
     rc = decar__st_copy(st, b, decar__st_find(st, nm), qm->scale, N * nb, e);
     if (rc) return rc;
+    /* the scales: finite and not negative (a NaN or Inf scale, or a negative one, is no quantization decar wrote) */
     for (i = 0; i < N * nb; i++)
-        if (!(qm->scale[i] >= 0.0f)) DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' has a negative scale", nm);
+        if (!(qm->scale[i] >= 0.0f && qm->scale[i] < INFINITY))
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' has a negative, NaN or infinite scale at block %lld", nm,
+                        (long long)i);
     for (i = 0; i < N * K; i++)
         if (qm->q8[i] == -128)
             DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' holds -128 (q8_0 uses -127..127)", en->name);
     decar__qmat_dequant(qm, w);
+    /* the dequantized values: a finite but huge scale times 127 overflows to Inf, which the float path would read */
+    for (i = 0; i < N * K; i++)
+        if (!(fabsf(w[i]) < INFINITY))
+            DECAR__FAIL(e, DECAR_ERR_NUMERIC, "tensor '%s' dequantizes to NaN or Inf at element %lld (scale too large)",
+                        en->name, (long long)i);
+    return DECAR_OK;
+}
+DECARDEF int decar_gpt_check_kind(const decar_gpt *g, const char *path, int need, decar_error *e) {
+    if ((need & DECAR_NEED_LM) && g->clip_tower)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "%s is the %s tower of a CLIP encoder pair, not a language model (use it with "
+                    "decar clip --model DIR)", path ? path : "the checkpoint",
+                    g->clip_tower == DECAR_CLIP_IMAGE ? "image" : "text");
+    if ((need & DECAR_NEED_FLOAT) && g->qtype)
+        DECAR__FAIL(e, DECAR_ERR_ARG, "%s is %s-quantized, a model for inference only: use the float checkpoint",
+                    path ? path : "the checkpoint", decar_qtype_name(g->qtype));
     return DECAR_OK;
 }
 DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e) {
@@ -9045,6 +9213,16 @@ DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar
     g->step = (decar__parse_u64(decar__st_meta(&st, "step"), &v) == 0 && have_opt) ? (int64_t)v : 0;
     g->rng_state = decar__parse_u64(decar__st_meta(&st, "rng_state"), &v) == 0 ? v : 0;
     g->tokenizer = decar__parse_u64(decar__st_meta(&st, "tokenizer"), &v) == 0 ? v : 0;
+    /* the kind: a CLIP tower says which one; any other value of the key is no file decar wrote */
+    if (decar__st_meta(&st, "clip_tower")) {
+        const char *k = decar__st_meta(&st, "clip_tower");
+        g->clip_tower = !strcmp(k, "image") ? DECAR_CLIP_IMAGE : !strcmp(k, "text") ? DECAR_CLIP_TEXT : -1;
+        if (g->clip_tower < 0) {
+            decar_gpt_free(g);
+            rc = DECAR_ERR_FORMAT;
+            decar__seterr(e, rc, "unknown clip_tower '%s' (decar writes image or text)", k);
+        }
+    }
 done:
     decar__free(info);
     decar__st_free(&st);
@@ -9157,24 +9335,99 @@ DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *
     return DECAR_OK;
 }
 
-/* the raw value of "key" in a flat JSON object (a number, true/false/null, or a string without its quotes) */
-static int decar__json_get(const char *js, size_t n, const char *key, char *val, size_t cap) {
-    size_t kl = strlen(key), i, v;
-    for (i = 0; i + kl + 2 < n; i++) {
-        if (js[i] != '"' || strncmp(js + i + 1, key, kl) || js[i + 1 + kl] != '"') continue;
-        i += kl + 2;
-        while (i < n && (js[i] == ' ' || js[i] == '\t' || js[i] == '\n' || js[i] == '\r')) i++;
-        if (i >= n || js[i] != ':') continue;
-        i++;
-        while (i < n && (js[i] == ' ' || js[i] == '\t' || js[i] == '\n' || js[i] == '\r')) i++;
-        if (i < n && js[i] == '"') i++;
-        for (v = 0; i < n && js[i] != '"' && js[i] != ',' && js[i] != '}' && js[i] != '\n' && v + 1 < cap; i++)
-            val[v++] = js[i];
-        while (v > 0 && val[v - 1] == ' ') v--;
-        val[v] = 0;
+/* One JSON reader for the top-level keys of a JSON object (config.json and the like), answering as Python's json
+   does: the whole text must be one object (trailing bytes refused), nested objects and arrays are skipped (their keys
+   never match a top-level lookup), and of duplicate keys the last wins. decar__json_skip passes over one value of any
+   kind; depth is bounded so a hostile file cannot exhaust the stack. */
+static int decar__json_skip(decar__js *j, int depth) {
+    decar__js_ws(j);
+    if (j->p >= j->end || depth > 64) return -1;
+    if (*j->p == '"') {
+        for (j->p++; j->p < j->end && *j->p != '"'; j->p++) {
+            if ((unsigned char)*j->p < 0x20) return -1;
+            if (*j->p == '\\') { /* an escape JSON has: \" \\ \/ \b \f \n \r \t, or \u and four hex digits */
+                if (++j->p >= j->end || !*j->p || !strchr("\"\\/bfnrtu", *j->p)) return -1;
+                if (*j->p == 'u') {
+                    int h;
+                    for (h = 1; h <= 4; h++) {
+                        char x = j->end - j->p > h ? j->p[h] : 0;
+                        if (!((x >= '0' && x <= '9') || (x >= 'a' && x <= 'f') || (x >= 'A' && x <= 'F'))) return -1;
+                    }
+                    j->p += 4;
+                }
+            }
+        }
+        if (j->p >= j->end) return -1;
+        j->p++;
         return 0;
     }
-    return -1;
+    if (*j->p == '{' || *j->p == '[') {
+        char close = *j->p == '{' ? '}' : ']';
+        j->p++;
+        if (decar__js_ch(j, close)) return 0;
+        for (;;) {
+            if (close == '}' && (decar__json_skip(j, depth + 1) || !decar__js_ch(j, ':'))) return -1;
+            if (decar__json_skip(j, depth + 1)) return -1;
+            if (decar__js_ch(j, close)) return 0;
+            if (!decar__js_ch(j, ',')) return -1;
+        }
+    }
+    {
+        /* a number or true / false / null: its characters up to a delimiter; at least one */
+        const char *s = j->p;
+        while (j->p < j->end && ((*j->p >= '0' && *j->p <= '9') || (*j->p >= 'a' && *j->p <= 'z') ||
+                                 (*j->p >= 'A' && *j->p <= 'Z') || *j->p == '-' || *j->p == '+' || *j->p == '.'))
+            j->p++;
+        return j->p > s ? 0 : -1;
+    }
+}
+/* the value of top-level "key": a number or true/false/null as written, a string decoded (without its quotes), "{" or
+   "[" for a nested object or array. 0 found, -1 absent, -2 the text is not one JSON object (or val too small). */
+static int decar__json_get(const char *js, size_t n, const char *key, char *val, size_t cap) {
+    decar__js j;
+    int found = -1;
+    j.p = js;
+    j.end = js + n;
+    if (!decar__js_ch(&j, '{')) return -2;
+    if (!decar__js_ch(&j, '}'))
+        for (;;) {
+            char k[256];
+            const char *v0;
+            int match;
+            /* a key longer than k cannot equal any key decar asks for: skip it as a string */
+            v0 = j.p;
+            if (decar__js_str(&j, k, sizeof k)) {
+                j.p = v0;
+                if (decar__json_skip(&j, 1)) return -2;
+                k[0] = 0;
+            }
+            if (!decar__js_ch(&j, ':')) return -2;
+            match = strcmp(k, key) == 0;
+            decar__js_ws(&j);
+            v0 = j.p;
+            /* a matching value too long for val reads as "" (no valid value), never cut to a shorter, other one */
+            if (match && j.p < j.end && *j.p == '"' && !decar__js_str(&j, val, cap)) {
+                found = 0;
+            } else {
+                j.p = v0;
+                if (decar__json_skip(&j, 1)) return -2;
+                if (match) {
+                    size_t len = (size_t)(j.p - v0);
+                    if (*v0 == '{' || *v0 == '[') len = 1;
+                    if (len + 1 > cap) len = 0;
+                    if (*v0 == '"') len = 0; /* a string longer than val */
+                    if (cap > 0) {
+                        memcpy(val, v0, len);
+                        val[len] = 0;
+                    }
+                    found = 0;
+                }
+            }
+            if (decar__js_ch(&j, '}')) break;
+            if (!decar__js_ch(&j, ',')) return -2;
+        }
+    decar__js_ws(&j);
+    return j.p == j.end ? found : -2;
 }
 static int decar__json_int(const char *js, size_t n, const char *key, int *out, decar_error *e) {
     char v[64];
@@ -9193,7 +9446,10 @@ DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st
     int rc, t, pass;
     float *tmp = NULL;
     memset(g, 0, sizeof *g);
-    /* the config: GPT-2's architecture only (decar computes exactly that one) */
+    /* the config: one JSON object (checked whole first, so a malformed file is named as such, not as a missing key) */
+    if (decar__json_get(config, config_len, "", v, sizeof v) == -2)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "config.json is not a well-formed JSON object");
+    /* GPT-2's architecture only (decar computes exactly that one) */
     rc = decar__json_int(config, config_len, "vocab_size", &c.vocab_size, e);
     if (!rc) rc = decar__json_int(config, config_len, "n_layer", &c.n_layer, e);
     if (!rc) rc = decar__json_int(config, config_len, "n_head", &c.n_head, e);
@@ -9556,9 +9812,17 @@ static int decar__generate(decar_ensemble *en, const float *prefix, const int32_
                     "%d tokens after an image prefix exceed the "
                     "context (%d text positions)",
                     n_prompt + n_new, T);
+    /* the prompt's tokens inside the experts' vocabulary; the first is the start token the caller put there (EOT),
+       so its failure says the experts are no byte or BPE language model rather than blaming a prompt */
     for (i = 0; i < n_prompt; i++)
-        if (prompt[i] < 0 || prompt[i] >= V)
-            DECAR__FAIL(e, DECAR_ERR_ARG, "prompt token %d is %d: outside the vocabulary", i, (int)prompt[i]);
+        if (prompt[i] < 0 || prompt[i] >= V) {
+            if (i == 0)
+                DECAR__FAIL(e, DECAR_ERR_ARG,
+                            "the start token (end-of-text, id %d) is outside the experts' vocabulary of %d tokens: "
+                            "they are not language models of this tokenizer", (int)prompt[0], V);
+            DECAR__FAIL(e, DECAR_ERR_ARG, "prompt token %d (after the start token) is %d: outside the vocabulary of %d",
+                        i - 1, (int)prompt[i], V);
+        }
     nc = decar_gpt_classes(&en->experts[decar__first_expert(en)]->cfg);
     run = (int *)DECAR_MALLOC((size_t)K * 2 * sizeof(int));
     st = (decar__estate *)DECAR_MALLOC((size_t)K * sizeof *st);
@@ -9579,11 +9843,16 @@ static int decar__generate(decar_ensemble *en, const float *prefix, const int32_
     decar_rng_seed(&r, seed);
     for (i = 0;; i++) {
         int a, best = -1, nrun = 0, q;
-        /* w: R1-R3 from the features of the text so far (again every route_every tokens); R4' from ll, every token */
+        /* w: R1-R3 from the features of the text so far, at most its last DECAR_ROUTE_WINDOW tokens (again every
+           route_every tokens); R4' from ll, every token */
         if (i == 0 || (en->route_every > 0 && since >= en->route_every) || bayes) {
             const float *f = NULL;
             if (i == 0 || (en->route_every > 0 && since >= en->route_every)) {
-                int64_t nt = decar__ids_text(en->tok, out, len, txt);
+                /* the features of the last DECAR_ROUTE_WINDOW tokens only: each re-route costs at most the window,
+                   so generation is linear in n_new (all the text so far made it quadratic); texts up to the window
+                   route exactly as before */
+                int64_t w0 = len > DECAR_ROUTE_WINDOW ? len - DECAR_ROUTE_WINDOW : 0;
+                int64_t nt = decar__ids_text(en->tok, out + w0, len - w0, txt);
                 since = 0;
                 f = decar__route_features(en->feat, en->router.kind, txt, nt, feat, &rc, e);
                 if (rc) goto end;
@@ -9627,6 +9896,18 @@ static int decar__generate(decar_ensemble *en, const float *prefix, const int32_
             if (w[j] <= 0.0) continue;
             decar__mix_add(mix, w[j], st[j].p, nc);
             if (best < 0 || w[j] > w[best]) best = j;
+        }
+        {
+            /* the mixture is a distribution: weights finite in themselves can still overflow float32 in the forward
+               (a huge quantized scale), and sampling from NaN would emit garbage with success */
+            double sum = 0.0;
+            for (a = 0; a < nc; a++) sum += mix[a];
+            if (!(sum > 0.0 && sum < INFINITY)) {
+                rc = DECAR_ERR_NUMERIC;
+                decar__seterr(e, rc, "the experts' next-token probabilities are NaN or Inf at token %d (their weights "
+                              "overflow float32)", i);
+                goto end;
+            }
         }
         a = decar__pick(mix, nc, temp, top_k, top_p, &r);
         if (a < 0) {
@@ -9780,6 +10061,17 @@ DECARDEF int decar_gpt_score_docs(decar_gpt *g, decar_ctx *ctx, const decar_docs
         }
     }
     if (nb && !rc) rc = decar__score_flush(g, ctx, x, y, dst, nb, T, out, nll, e);
+    /* every loss finite: weights that are each finite can still overflow float32 in the forward (a huge quantized
+       scale, say); a NaN score is no result, so it is an error rather than "nan bits per byte" */
+    if (!rc) {
+        int64_t i;
+        for (i = 0; i < ds->total && !rc; i++)
+            if (!(fabsf(nll[i]) < INFINITY)) {
+                rc = DECAR_ERR_NUMERIC;
+                decar__seterr(e, rc, "the model's loss is NaN or Inf at token %lld (its weights overflow float32)",
+                              (long long)i);
+            }
+    }
     decar__free_n(4, (void *)x, (void *)y, (void *)out, (void *)dst);
     return rc;
 }

@@ -36,8 +36,10 @@ static double now_s(void) {
     timespec_get(&ts, TIME_UTC);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+static void unmake_dirs(void);
 NORETURN static void die(const char *what, const decar_error *e) {
     fprintf(stderr, "decar: %s: %s\n", what, e->msg);
+    unmake_dirs(); /* a failed command leaves no folder it made (empty ones only: rmdir) */
     exit(1);
 }
 /* print the message (it ends with a newline) and exit with code: 1 = a failure, 2 = a usage error */
@@ -46,7 +48,29 @@ NORETURN static void fail(int code, const char *fmt, ...) {
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
+    unmake_dirs();
     exit(code);
+}
+/* one line of f, of any length (a fixed buffer would split a long line into phantom rows), into *buf grown as
+   needed; the newline is kept. NULL at the end of the file. */
+static char *read_line(FILE *f, char **buf, size_t *cap) {
+    size_t n = 0;
+    if (!*buf) {
+        *cap = 1024;
+        *buf = (char *)malloc(*cap);
+        if (!*buf) fail(1, "decar: no memory for a line\n");
+    }
+    while (fgets(*buf + n, (int)(*cap - n), f)) {
+        char *nb;
+        n += strlen(*buf + n);
+        if ((n > 0 && (*buf)[n - 1] == '\n') || n + 1 < *cap) return *buf; /* a whole line, or the file's last */
+        if (*cap > ((size_t)1 << 30)) fail(1, "decar: a line of more than 1 GB\n");
+        nb = (char *)realloc(*buf, *cap * 2);
+        if (!nb) fail(1, "decar: no memory for a line of %lu bytes\n", (unsigned long)*cap);
+        *buf = nb;
+        *cap *= 2;
+    }
+    return n ? *buf : NULL;
 }
 static void fmt_eta(double s, char *out) {
     if (s < 0 || s > 1e7) {
@@ -106,7 +130,7 @@ static const struct {
     { "route",
       "router: top1 (R1), cosine (R2), cbtm (R3), bayes (R4'), uniform, learned (R5), smalltalk (R6); ens-eval takes "
       "a comma-separated list" },
-    { "route-every", "re-route from the text so far every N tokens (bytes)" },
+    { "route-every", "re-route from the text so far every N tokens (bytes); generate: from its last 4096 tokens" },
     { "route-features", "routing features (.npy, one row per image): the ones decar vcluster --features clustered" },
     { "route-k", "experts the router keeps (top-k, 0 = all); ens-eval takes a comma-separated list" },
     { "route-temp", "temperature of the cosine and cbtm routers" },
@@ -211,6 +235,7 @@ static void load_data(decar_data *d, const char *path, const char *list, const c
 static void load_model(decar_gpt *g, const char *path) {
     decar_error e;
     if (decar_gpt_load(g, path, &e)) die("loading model", &e);
+    if (decar_gpt_check_kind(g, path, DECAR_NEED_LM, &e)) fail(2, "decar: %s\n", e.msg);
 }
 /* --device: move a model there (parameters, optimizer state, activations) */
 static void gpt_device(decar_gpt *g, const char *name) {
@@ -360,6 +385,9 @@ static int dir_creatable(const char *dir, char *why, size_t cap) {
         snprintf(cur, sizeof cur, "%s", up);
     }
 }
+/* the directories this run created (mkdir_p), so a failed commit can remove them again: nothing new left behind */
+static char *made_dirs[64];
+static int n_made_dirs;
 /* mkdir -p */
 static int mkdir_p(const char *dir) {
     char up[4096];
@@ -367,7 +395,32 @@ static int mkdir_p(const char *dir) {
     if (!stat(dir, &sb)) return S_ISDIR(sb.st_mode) ? 0 : -1;
     dir_of(dir, up, sizeof up);
     if (strcmp(up, dir) && mkdir_p(up)) return -1;
-    return mkdir(dir, 0755) && access(dir, W_OK) ? -1 : 0;
+    if (mkdir(dir, 0755)) return access(dir, W_OK) ? -1 : 0;
+    if (n_made_dirs < 64) made_dirs[n_made_dirs++] = strdup(dir);
+    return 0;
+}
+/* remove the directories made by this run, deepest first (rmdir: only while they are empty) */
+static void unmake_dirs(void) {
+    while (n_made_dirs > 0) {
+        n_made_dirs--;
+        if (made_dirs[n_made_dirs]) (void)rmdir(made_dirs[n_made_dirs]);
+        free(made_dirs[n_made_dirs]);
+    }
+}
+/* output folders wait until the inputs are known good: out_file_check notes them, out_make_dirs makes them */
+static char *pending_dirs[16];
+static int n_pending_dirs;
+static void out_make_dirs(void) {
+    int i;
+    for (i = 0; i < n_pending_dirs; i++) {
+        if (mkdir_p(pending_dirs[i])) {
+            fprintf(stderr, "decar: cannot create directory '%s'\n", pending_dirs[i]);
+            unmake_dirs();
+            exit(1);
+        }
+        free(pending_dirs[i]);
+    }
+    n_pending_dirs = 0;
 }
 /* the directory `dir` exists or can be made; out_commit makes it */
 static void out_dir_check(const char *cmd, const char *dir) {
@@ -398,20 +451,21 @@ static void out_file_check(const char *cmd, const char *path) {
         fprintf(stderr, "decar %s: cannot write '%s': %s\n", cmd, path, why);
         exit(1);
     }
-    if (mkdir_p(dir)) {
-        fprintf(stderr, "decar %s: cannot create directory '%s'\n", cmd, dir);
-        exit(1);
-    }
+    if (n_pending_dirs < 16) pending_dirs[n_pending_dirs++] = strdup(dir); /* made by out_make_dirs, later */
 }
 static void out_commit(outset *os, const char *dir) {
     decar_error e;
     int i;
+    out_make_dirs();
     if (dir && mkdir_p(dir)) {
         fprintf(stderr, "decar: cannot create directory '%s'\n", dir);
+        unmake_dirs();
         exit(1);
     }
-    if (decar_write_files_atomic(os->n, (const char *const *)os->path, (const void *const *)os->buf, os->len, &e))
+    if (decar_write_files_atomic(os->n, (const char *const *)os->path, (const void *const *)os->buf, os->len, &e)) {
+        unmake_dirs(); /* the folders made for these outputs go too: a failure leaves nothing new */
         die("writing outputs", &e);
+    }
     for (i = 0; i < os->n; i++) {
         free(os->path[i]);
         free(os->buf[i]);
@@ -673,6 +727,7 @@ static int cmd_train(int argc, char **argv) {
         fail(1, "decar train: only %lld training tokens, need more than seq %d\n", (long long)d.stream_len[0], T);
     train_model(&g, o, n, objective, tk, B, T);
     gpt_device(&g, S(o, n, "device"));
+    out_make_dirs(); /* the data, tokenizer and model are known good: now the output folders */
     ctx = decar_ctx_new(0);
     dfm = dfm_schedule(&g.cfg);
     new_log = g.step == 0;
@@ -798,6 +853,7 @@ static void ens_open(ens_t *E, const char *experts, const char *router, const ch
             fprintf(stderr, "decar: warning: expert %d skipped: %s\n", j, e.msg);
             continue;
         }
+        if (decar_gpt_check_kind(&E->models[j], tok, DECAR_NEED_LM, &e)) fail(2, "decar: expert %d: %s\n", j, e.msg);
         E->en.experts[j] = &E->models[j];
         loaded++;
     }
@@ -903,6 +959,7 @@ static void ens_router_lms(ens_t *E, const char *spec) {
     E->lmr.lms = (decar_gpt **)calloc((size_t)k, sizeof(decar_gpt *));
     for (j = 0; j < k; j++) {
         if (decar_gpt_load(&E->lms[j], list[j], &e)) die("router LM", &e);
+        if (decar_gpt_check_kind(&E->lms[j], list[j], DECAR_NEED_LM, &e)) fail(2, "decar: router LM: %s\n", e.msg);
         tok_check(&E->lms[j], E->en.tok, list[j]);
         if (!E->lms[j].cfg.causal) fail(2, "decar: router LM %s is a DFM model: router LMs are causal\n", list[j]);
         E->lmr.lms[j] = &E->lms[j];
@@ -1056,8 +1113,10 @@ static int cmd_quantize(int argc, char **argv) {
         fail(2, "decar quantize: --dtype must be q8_0 or bf16, not '%s'\n", S(o, n, "dtype"));
     out_file_check("quantize", REQ(o, n, "out"));
     if (decar_gpt_load(&g, REQ(o, n, "model"), &e)) die("quantize", &e);
+    if (decar_gpt_check_kind(&g, REQ(o, n, "model"), DECAR_NEED_LM, &e)) fail(2, "decar quantize: %s\n", e.msg);
     if (decar_gpt_quantize(&g, type, &e)) die("quantize", &e);
     for (t = 0; t < g.n_tensors; t++) nq += g.q[t].type != DECAR_QNONE;
+    out_make_dirs();
     if (decar_gpt_save(&g, REQ(o, n, "out"), NULL, &e)) die("quantize", &e);
     printf("%s: %d weight matrices as %s; weights %.2f MB (f32: %.2f MB)\n", REQ(o, n, "out"), nq,
            decar_qtype_name(type), decar_gpt_weight_bytes(&g) / 1e6, g.n_params * 4 / 1e6);
@@ -1690,7 +1749,9 @@ static int cmd_generate(int argc, char **argv) {
     ens_t E;
     parse_opts(argc, argv, o, n, "generate", "--experts A,B,.. [--router FILE] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
-    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), (int)I(o, n, "route-k", 1, 1 << 30),
+    /* --route-k 0 = all experts, as --help says (the router keeps every one) */
+    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"),
+             I(o, n, "route-k", 0, 1 << 30) ? (int)I(o, n, "route-k", 0, 1 << 30) : 1 << 30,
              F(o, n, "route-temp", 1e-6, 1e6), (int)I(o, n, "route-every", 0, 1 << 30),
              (int)I(o, n, "skip-missing", 0, 1), S(o, n, "tokenizer"));
     ens_device(&E, S(o, n, "device"));
@@ -2090,6 +2151,7 @@ static int cmd_average(int argc, char **argv) {
     for (i = 0; i < avg.n_params; i++)
         if (!isfinite(avg.params[i]))
             fail(1, "decar average: the average overflows at parameter %lu\n", (unsigned long)i);
+    out_make_dirs();
     if (decar_gpt_save(&avg, REQ(o, n, "out"), NULL, &e)) die("average", &e);
     decar_gpt_free(&avg);
     ens_close(&E);
@@ -2122,27 +2184,25 @@ static int csv_number(const char *line, int c, double *v) {
 /* The rows of a CSV with a header as points (column x, column y); rows where either is missing or not finite are
    skipped (a training log has no validation loss at most steps). Columns named *_loss are nats (decar train --log)
    and are read as bits. */
-static int read_csv_xy(const char *path, const char *x, const char *y, series *s) {
-    char line[4096];
+static int read_csv_xy_f(FILE *f, const char *path, const char *x, const char *y, series *s) {
+    char *line = NULL;
+    size_t cap = 0;
     int rows = 0, cx, cy;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "decar plot: cannot read %s\n", path);
-        return 1;
-    }
     s->name = path;
-    cx = fgets(line, sizeof line, f) ? csv_column(line, x) : -1;
+    cx = read_line(f, &line, &cap) ? csv_column(line, x) : -1;
     cy = cx >= 0 ? csv_column(line, y) : -1;
     if (cx < 0 || cy < 0) {
         fclose(f);
+        free(line);
         fprintf(stderr, "decar plot: %s has no header with columns %s and %s\n", path, x, y);
         return 1;
     }
-    while (fgets(line, sizeof line, f)) {
+    while (read_line(f, &line, &cap)) {
         double vx, vy;
         rows++;
         if (csv_number(line, cx, &vx) || csv_number(line, cy, &vy)) {
             fclose(f);
+            free(line);
             fprintf(stderr, "decar plot: %s line %d has no number in column %s or %s\n", path, rows + 1, x, y);
             return 1;
         }
@@ -2154,6 +2214,7 @@ static int read_csv_xy(const char *path, const char *x, const char *y, series *s
             if (!s->x || !s->y) {
                 fprintf(stderr, "decar plot: no memory\n");
                 fclose(f);
+                free(line);
                 return 1;
             }
         }
@@ -2162,7 +2223,17 @@ static int read_csv_xy(const char *path, const char *x, const char *y, series *s
         s->n++;
     }
     fclose(f);
+    free(line);
     return 0;
+}
+/* read_csv_xy_f on the file at path (the CSV reader takes a stream: tests/fuzz/fuzz_csv.c gives it memory) */
+static int read_csv_xy(const char *path, const char *x, const char *y, series *s) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "decar plot: cannot read %s\n", path);
+        return 1;
+    }
+    return read_csv_xy_f(f, path, x, y, s);
 }
 /* the axes of decar plot from its options: titles default to a training-log plot, or to the column names */
 static plot_axes plot_axes_of(opt *o, int n) {
@@ -2322,7 +2393,8 @@ static void vdata_load(vdata *v, const char *dir) {
     decar_error e;
     FILE *f;
     int i, n;
-    char line[1024];
+    char *line = NULL;
+    size_t cap = 0;
     char **font;
     snprintf(p1, sizeof p1, "%s/images_32x32_u8.bin", dir);
     snprintf(p2, sizeof p2, "%s/captions.txt", dir);
@@ -2334,7 +2406,7 @@ static void vdata_load(vdata *v, const char *dir) {
     font = (char **)calloc((size_t)n, sizeof(char *));
     snprintf(p1, sizeof p1, "%s/labels.txt", dir);
     if ((f = fopen(p1, "r"))) {
-        for (i = 0; i < n && fgets(line, sizeof line, f); i++) {
+        for (i = 0; i < n && read_line(f, &line, &cap); i++) {
             int j;
             line[strcspn(line, "\n")] = 0;
             for (j = 0; j < v->n_labels; j++)
@@ -2360,8 +2432,8 @@ static void vdata_load(vdata *v, const char *dir) {
     }
     snprintf(p1, sizeof p1, "%s/meta.tsv", dir);
     if ((f = fopen(p1, "r"))) { /* font column */
-        if (!fgets(line, sizeof line, f)) line[0] = 0;
-        while (fgets(line, sizeof line, f)) {
+        read_line(f, &line, &cap); /* the header */
+        while (read_line(f, &line, &cap)) {
             int idx = atoi(line), c = 0;
             char *s = line, *t;
             while (c < 4 && (s = strchr(s, '\t'))) {
@@ -2371,10 +2443,12 @@ static void vdata_load(vdata *v, const char *dir) {
             if (!s || idx < 0 || idx >= n) continue;
             t = strchr(s, '\t');
             if (t) *t = 0;
+            free(font[idx]); /* a repeated index: the last row wins */
             font[idx] = strdup(s);
         }
         fclose(f);
     }
+    free(line);
     if (decar_images_split(&v->im, (const char *const *)font, v->label, v->n_labels, 20, v->test, &e))
         die("held-out split", &e);
     for (i = 0; i < n; i++) free(font[i]);
@@ -2741,6 +2815,7 @@ static int cmd_vtrain(int argc, char **argv) {
     op.total_steps = steps;
     op.warmup_steps = steps / 20 > 0 ? steps / 20 : 1;
     op.min_lr = op.lr / 10;
+    out_make_dirs(); /* the images and the model are known good: now the output folders */
     if (S(o, n, "log")) {
         logf = fopen(S(o, n, "log"), "w");
         if (logf) fprintf(logf, "step,tokens,train_loss,val_loss,seconds\n");
@@ -2748,6 +2823,7 @@ static int cmd_vtrain(int argc, char **argv) {
     vtrain_loop(&g, ctx, &op, &v, idx, m, B, steps, Tmax, (uint64_t)I(o, n, "seed", 0, 1L << 62), logf,
                 !strcmp(S(o, n, "quiet"), "0"));
     if (logf) fclose(logf);
+    out_make_dirs();
     if (decar_gpt_save(&g, REQ(o, n, "out"), "\"task\":\"caption\"", &e)) die("save", &e);
     if (!strcmp(S(o, n, "quiet"), "0")) fprintf(stderr, "\nsaved %s\n", S(o, n, "out"));
     free(idx);
@@ -2937,16 +3013,14 @@ static void clip_train(decar_clip *m, const vdata *v, const float *pat, const in
 }
 /* the retrieval figure: the first held-out image of each script (at most 12), with its three nearest held-out
    captions by the cosine of the embeddings (green: the image's own caption, which is also written in grey below) */
-static void clip_figure(const char *path, const vdata *v, const int *ti, int nt, const float *qi, const float *kt,
-                        int C) {
-    outset os;
+static void clip_figure(outset *os, const char *path, const vdata *v, const int *ti, int nt, const float *qi,
+                        const float *kt, int C) {
     FILE *f;
     int r = 0, q, j, k, rows = 0, *seen = (int *)calloc((size_t)v->n_labels + 2, sizeof(int));
     uint8_t png[64 + 64 * 65 + 64];
     for (q = 0; q < nt; q++) rows += !seen[v->label[ti[q]] + 1]++;
     memset(seen, 0, ((size_t)v->n_labels + 2) * sizeof(int));
-    memset(&os, 0, sizeof os);
-    f = out_text(&os);
+    f = out_text(os);
     fprintf(f,
             "<svg xmlns='http://www.w3.org/2000/svg' width='760' height='%d' font-family='monospace' "
             "font-size='11'>\n<rect width='100%%' height='100%%' fill='white'/>\n<text x='10' y='18' "
@@ -2983,13 +3057,12 @@ static void clip_figure(const char *path, const vdata *v, const int *ti, int nt,
         r++;
     }
     fprintf(f, "</svg>\n");
-    out_close(&os, path);
-    out_commit(&os, NULL);
+    out_close(os, path); /* committed with the command's other outputs */
     free(seen);
 }
 /* zero-shot retrieval over the held-out images (decar_retrieval): each image against every held-out caption (top-1,
    top-5; the same caption rendered twice counts once), and the script of the caption it retrieves against its own */
-static void clip_retrieval(const vdata *v, const float *ie, const float *te, int C, const char *figure) {
+static void clip_retrieval(outset *os, const vdata *v, const float *ie, const float *te, int C, const char *figure) {
     int i, j, nt = 0, top1 = 0, top5 = 0, script = 0, *ti = (int *)malloc((size_t)v->im.n * sizeof(int));
     int *grp, *rank, *top;
     float *qi, *kt;
@@ -3022,16 +3095,35 @@ static void clip_retrieval(const vdata *v, const float *ie, const float *te, int
            nt, 100.0 * top1 / nt, 100.0 * top5 / nt, 100.0 / nt, 100.0 * script / nt);
     printf("RESULT clip_top1 %.4f\nRESULT clip_top5 %.4f\nRESULT clip_script %.4f\n", (double)top1 / nt,
            (double)top5 / nt, (double)script / nt);
-    if (figure) clip_figure(figure, v, ti, nt, qi, kt, C);
+    if (figure) clip_figure(os, figure, v, ti, nt, qi, kt, C);
     free(ti), free(grp), free(qi);
 }
-static void write_npy_file(const char *path, const float *x, int64_t rows, int64_t cols) {
+/* an .npy output added to the command's set (written with the others, all or none) */
+static void out_npy(outset *os, const char *path, const float *x, int64_t rows, int64_t cols) {
     void *buf;
     size_t len;
-    decar_error e;
     if (decar_npy_build(x, rows, cols, &buf, &len)) fail(1, "decar: no memory for %s\n", path);
-    if (decar_write_file_atomic(path, buf, len, &e)) die(path, &e);
-    free(buf);
+    out_add(os, path, buf, len);
+}
+/* clip's outputs, every one checked before the images are read or anything trained (all are written together at the
+   end: the encoder pair, the embeddings, the patch features, the figure) */
+static void clip_out_check(opt *o, int n) {
+    if (S(o, n, "out")) out_dir_check("clip", S(o, n, "out"));
+    if (S(o, n, "figure")) out_file_check("clip", S(o, n, "figure"));
+    if (S(o, n, "embed")) out_file_check("clip", S(o, n, "embed"));
+    if (S(o, n, "patches")) out_file_check("clip", S(o, n, "patches"));
+}
+/* the encoder pair's two files added to the command's outputs */
+static void out_clip(outset *os, const decar_clip *m, const char *dir) {
+    void *b[2];
+    size_t l[2];
+    char p[4200];
+    decar_error e;
+    if (decar_clip_save_mem(m, b, l, &e)) die("clip", &e);
+    snprintf(p, sizeof p, "%s/image.safetensors", dir);
+    out_add(os, p, b[0], l[0]);
+    snprintf(p, sizeof p, "%s/text.safetensors", dir);
+    out_add(os, p, b[1], l[1]);
 }
 static int cmd_clip(int argc, char **argv) {
     /* clang-format off */
@@ -3050,11 +3142,12 @@ static int cmd_clip(int argc, char **argv) {
     decar_ctx *ctx = decar_ctx_new(0);
     float *pat, *ie, *te, *pe = NULL;
     int32_t *ids;
+    outset os;
     parse_opts(argc, argv, o, n, "clip", "--images DIR --out DIR [options] | --images DIR --model DIR --embed F.npy");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     if (!S(o, n, "out") == !S(o, n, "model")) fail(2, "decar clip: give --out (train) or --model (use one)\n");
-    if (S(o, n, "out")) out_dir_check("clip", S(o, n, "out"));
-    if (S(o, n, "figure")) out_file_check("clip", S(o, n, "figure"));
+    clip_out_check(o, n);
+    memset(&os, 0, sizeof os);
     memset(&v, 0, sizeof v);
     vdata_load(&v, REQ(o, n, "images"));
     for (i = 0; i < v.im.n; i++) T = (int)strlen(v.im.captions[i]) + 1 > T ? (int)strlen(v.im.captions[i]) + 1 : T;
@@ -3078,8 +3171,7 @@ static int cmd_clip(int argc, char **argv) {
         op.min_lr = op.lr / 10;
         clip_train(&m, &v, pat, ids, T, (int)I(o, n, "batch", 2, 4096), steps, &op,
                    (uint64_t)I(o, n, "seed", 0, 1L << 62), !strcmp(S(o, n, "quiet"), "0"));
-        if (mkdir_p(S(o, n, "out"))) fail(1, "decar clip: cannot create %s\n", S(o, n, "out"));
-        if (decar_clip_save(&m, S(o, n, "out"), &e)) die("clip", &e);
+        out_clip(&os, &m, S(o, n, "out"));
     }
     C = m.img.cfg.d_model;
     ie = (float *)malloc((size_t)v.im.n * C * sizeof(float));
@@ -3087,9 +3179,10 @@ static int cmd_clip(int argc, char **argv) {
     if (S(o, n, "patches")) pe = (float *)malloc((size_t)v.im.n * 16 * C * sizeof(float));
     if (!ie || !te || (S(o, n, "patches") && !pe)) fail(1, "decar clip: no memory for the embeddings\n");
     if (decar_clip_embed(&m, ctx, pat, ids, v.im.n, T, 64, ie, te, pe, &e)) die("clip", &e);
-    clip_retrieval(&v, ie, te, C, S(o, n, "figure"));
-    if (S(o, n, "embed")) write_npy_file(S(o, n, "embed"), ie, v.im.n, C);
-    if (pe) write_npy_file(S(o, n, "patches"), pe, v.im.n, (int64_t)16 * C);
+    clip_retrieval(&os, &v, ie, te, C, S(o, n, "figure"));
+    if (S(o, n, "embed")) out_npy(&os, S(o, n, "embed"), ie, v.im.n, C);
+    if (pe) out_npy(&os, S(o, n, "patches"), pe, v.im.n, (int64_t)16 * C);
+    out_commit(&os, S(o, n, "out"));
     free(pat), free(ids), free(ie), free(te), free(pe);
     decar_clip_free(&m);
     decar_ctx_free(ctx);
@@ -3145,7 +3238,8 @@ static int cmd_caption(int argc, char **argv) {
     if (S(o, n, "sheet")) out_file_check("caption", S(o, n, "sheet"));
     if (S(o, n, "csv")) out_file_check("caption", S(o, n, "csv"));
     ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0, NULL);
-    tk = (int)I(o, n, "route-k", 1, 1 << 20);
+    tk = (int)I(o, n, "route-k", 0, 1 << 20); /* 0 = all experts, as --help says */
+    if (tk == 0) tk = E.en.k;
     caption_setup(&E, &v, S(o, n, "router"), S(o, n, "route"), tk, &pf, &mean, &rf, S(o, n, "route-features"));
     E.en.router.temp = (float)F(o, n, "route-temp", 1e-6, 1e6);
     maxn = (int)I(o, n, "max", 0, 1 << 30);
@@ -3218,6 +3312,7 @@ static int cmd_export(int argc, char **argv) {
     } else {
         void *buf;
         size_t len;
+        out_make_dirs();
         if (decar_gpt_save_mem(&g, 0, NULL, &buf, &len, &e) || decar_write_file_atomic(out, buf, len, &e))
             die("export", &e);
         free(buf);
@@ -3237,6 +3332,7 @@ static int cmd_import(int argc, char **argv) {
     parse_opts(argc, argv, o, n, "import", "--hf DIR --out CKPT");
     out_file_check("import", REQ(o, n, "out"));
     if (decar_gpt_import_hf(&g, REQ(o, n, "hf"), &e)) die("import", &e);
+    out_make_dirs();
     if (decar_gpt_save(&g, REQ(o, n, "out"), NULL, &e)) die("import", &e);
     printf("wrote %s (%d layers, d_model %d, vocab %d, context %d)\n", REQ(o, n, "out"), g.cfg.n_layer, g.cfg.d_model,
            g.cfg.vocab_size, g.cfg.seq_len);

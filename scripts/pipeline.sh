@@ -31,17 +31,38 @@
 #   total compute as the dense model, which trains STEPS steps from scratch. BRANCH=0 (default): from scratch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-D=${DECAR:-build/decar}
-[ -x $D ] || make -s build/decar
-DATA=${DATA:-data/corpus}; OUT=${OUT:-runs/demo}; DEVICE=${DEVICE:-cpu}; GPUS=${GPUS:-}
+SCRIPT=pipeline.sh; . scripts/env_check.sh
+# the settings: a variable set in the environment keeps its value, even an empty one, and every one is checked before
+# any work (no folder, log or CSV is made for a run that is refused)
+env_default DATA data/corpus; env_default OUT runs/demo; env_default DEVICE cpu; env_default GPUS ""
 if [ -n "${TINY:-}" ]; then DEF="2|12|1|32|2|32|4|3e-3|300|1"
 elif [ -n "${SMALL:-}" ]; then DEF="4|160|2|64|2|64|16|3e-3|100|1"
 else DEF="4|1000|3|128|4|128|16|2e-3|100|0"; fi   # the paper's setting at K = 4; KS="4 8" DFM=1 adds K = 8 and DFM
 IFS='|' read -r dKS dSTEPS dL dC dH dT dB dLR dVAL dDFM <<< "$DEF"
-KS=${KS:-$dKS}; STEPS=${STEPS:-$dSTEPS}; LAYERS=${LAYERS:-$dL}; DIM=${DIM:-$dC}; HEADS=${HEADS:-$dH}; SEQ=${SEQ:-$dT}
-BATCH=${BATCH:-$dB}; LR=${LR:-$dLR}; VAL=${VAL:-$dVAL}; JOBS=${JOBS:-2}; SEED=${SEED:-1}; DFM=${DFM:-$dDFM}
-BASE=${BASE:-300}; BASE_STEPS=${BASE_STEPS:-$((STEPS / 2))}; DOC_BYTES=${DOC_BYTES:-1024}
-BRANCH=${BRANCH:-0}; MC=${MC:-$([ -n "${SMALL:-}${TINY:-}" ] && echo 1 || echo 2)}   # DFM bound: Monte Carlo draws of t per window
+env_default KS "$dKS"; env_default STEPS $dSTEPS; env_default LAYERS $dL; env_default DIM $dC; env_default HEADS $dH
+env_default SEQ $dT; env_default BATCH $dB; env_default LR $dLR; env_default VAL $dVAL; env_default JOBS 2
+env_default SEED 1; env_default DFM $dDFM; env_default BASE 300; env_default BRANCH 0; env_default BPE 0
+env_default DOC_BYTES 1024; env_default PARTITION kmeans; env_default ST_ROUNDS 3
+env_ints KS 1 100000; env_int STEPS 1; env_int LAYERS 1 64; env_int DIM 1 65536; env_int HEADS 1 1024
+env_int SEQ 2 65536; env_int BATCH 1 4096; env_num LR; env_int VAL 1 1000; env_int JOBS 1 1024; env_int SEED 0
+env_word DFM 0 1; env_int BASE 0 999; env_frac BRANCH; env_word DEVICE cpu cpu-kernels cuda
+env_int DOC_BYTES 0; env_word PARTITION kmeans smalltalk; env_int ST_ROUNDS 1 1000
+[ -z "${ST_STEPS+x}" ] || env_int ST_STEPS 1
+[ $((DIM % HEADS)) -eq 0 ] || env_fail "DIM=$DIM must be a multiple of HEADS=$HEADS"
+[ "$BPE" = 0 ] || env_int BPE 257 16777216
+[ -z "$GPUS" ] || env_int GPUS 1 1024
+env_default BASE_STEPS $((STEPS / 2))
+env_default MC "$([ -n "${SMALL:-}${TINY:-}" ] && echo 1 || echo 2)"   # DFM bound: Monte Carlo draws of t per window
+env_int MC 1 1000
+if [ "$BASE" -gt 0 ]; then   # the base model and the fine-tuning both need steps
+  [ "$STEPS" -ge 2 ] || env_fail "STEPS=$STEPS: with BASE=$BASE (a base model, then fine-tuning) STEPS must be 2 or more"
+  env_int BASE_STEPS 1 $((STEPS - 1))
+fi
+[ -n "$OUT" ] || env_fail "OUT= must name the output folder"
+[ -e "$DATA" ] || env_fail "DATA=$DATA does not exist"
+D=${DECAR:-build/decar}
+[ -x $D ] || make -s build/decar
+env_own_out "$OUT"
 mkdir -p $OUT/models $OUT/logs
 rm -f $OUT/results.csv $OUT/doc_bits.csv
 echo "label,train_tokens" > $OUT/costs.csv   # training tokens of each row (with the base model's share), for FLOPs
@@ -49,7 +70,7 @@ T0=$SECONDS
 say() { echo "[pipeline $((SECONDS - T0))s] $*" >&2; }
 MODEL="--layers $LAYERS --dim $DIM --heads $HEADS --seq $SEQ --batch $BATCH --lr $LR --val-permille $VAL"
 TOK=""
-if [ "${BPE:-0}" -gt 0 ]; then
+if [ "$BPE" -gt 0 ]; then
   $D tokenizer --data $DATA --out $OUT/tokenizer --vocab $BPE --val-permille $VAL >&2
   TOK="--tokenizer $OUT/tokenizer"
 fi
@@ -171,7 +192,7 @@ H="seed,data,ks,steps,layers,dim,heads,seq,batch,lr,val_permille,base_permille,b
 H="$H,model,router,topk,domain,bits_per_byte,bytes"
 [ -s $RUNS ] || echo "$H" > $RUNS
 head -1 $RUNS | grep -qx "$H" || { echo "pipeline.sh: $RUNS has another header" >&2; exit 1; }
-CONF="$SEED,$DATA,${KS// /+},$STEPS,$LAYERS,$DIM,$HEADS,$SEQ,$BATCH,$LR,$VAL,$BASE,$BASE_STEPS,$BRANCH,${BPE:-0},$DFM"
+CONF="$SEED,$DATA,${KS// /+},$STEPS,$LAYERS,$DIM,$HEADS,$SEQ,$BATCH,$LR,$VAL,$BASE,$BASE_STEPS,$BRANCH,$BPE,$DFM"
 awk -v c="$CONF" 'NR > 1 { print c "," $0 }' $OUT/results.csv >> $RUNS
 $D plot --out $OUT/curves.svg --labels "dense model (all data)$(for K in $KS; do printf ',clustered expert 0 of %d,random-split expert 0 of %d' $K $K; done)" \
   $OUT/logs/dense.csv $(for K in $KS; do echo $OUT/logs/c${K}_0.csv $OUT/logs/r${K}_0.csv; done)

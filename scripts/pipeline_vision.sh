@@ -14,15 +14,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 D=build/decar
 [ -x $D ] || make -s build/decar
-GLYPHS=${GLYPHS:-data/glyphs}
-if [ ! -f "$GLYPHS/captions.txt" ]; then echo "building the glyph set in $GLYPHS (Debian fonts; needs root and apt)"; bash scripts/make_glyphs.sh "$GLYPHS"; fi
 #                   K  STEPS BASE LAYERS DIM HEADS BATCH MAXTEST CLIP_STEPS CLIP_DIM CLIP_LAYERS
 if [ -n "${SMALL:-}" ]; then DEF="4|120|40|2|64|4|32|200|60|64|1"; else DEF="4|800|300|3|128|4|32|400|600|96|2"; fi
 IFS='|' read -r dK dS dBa dL dC dH dB dM dCS dCD dCL <<< "$DEF"
-K=${K:-$dK}; STEPS=${STEPS:-$dS}; BASE=${BASE:-$dBa}; LAYERS=${LAYERS:-$dL}; DIM=${DIM:-$dC}; HEADS=${HEADS:-$dH}
-BATCH=${BATCH:-$dB}; MAXTEST=${MAXTEST:-$dM}; JOBS=${JOBS:-2}
-CLIP_STEPS=${CLIP_STEPS:-$dCS}; CLIP_DIM=${CLIP_DIM:-$dCD}; CLIP_LAYERS=${CLIP_LAYERS:-$dCL}
-OUT=${OUT:-runs/vision$([ -n "${SMALL:-}" ] && echo -small || true)}
+SCRIPT=pipeline_vision.sh; . scripts/env_check.sh   # every setting checked before any work; empty is not unset
+env_default K $dK; env_default STEPS $dS; env_default BASE $dBa; env_default LAYERS $dL; env_default DIM $dC
+env_default HEADS $dH; env_default BATCH $dB; env_default MAXTEST $dM; env_default JOBS 2
+env_default CLIP_STEPS $dCS; env_default CLIP_DIM $dCD; env_default CLIP_LAYERS $dCL
+env_default OUT "runs/vision$([ -n "${SMALL:-}" ] && echo -small || true)"
+env_int K 1 100000; env_int STEPS 1; env_int BASE 1; env_int LAYERS 1 64; env_int DIM 1 65536; env_int HEADS 1 1024
+env_int BATCH 2 4096; env_int MAXTEST 0; env_int JOBS 1 1024; env_int CLIP_STEPS 1; env_int CLIP_DIM 1 65536
+env_int CLIP_LAYERS 1 64
+[ $((DIM % HEADS)) -eq 0 ] || env_fail "DIM=$DIM must be a multiple of HEADS=$HEADS"
+[ -n "$OUT" ] || env_fail "OUT= must name the output folder"
+GLYPHS=${GLYPHS:-data/glyphs}
+if [ ! -f "$GLYPHS/captions.txt" ]; then echo "building the glyph set in $GLYPHS (Debian fonts; needs root and apt)"; bash scripts/make_glyphs.sh "$GLYPHS"; fi
+env_own_out "$OUT"
 mkdir -p $OUT/models $OUT/logs $OUT/pixels $OUT/encoder; rm -f $OUT/results.csv
 T0=$SECONDS; say() { echo "[vision $((SECONDS - T0))s] $*" >&2; }
 

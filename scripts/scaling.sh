@@ -23,35 +23,35 @@
 #              INITS ("scratch base") MODES ("same split") JOBS
 set -euo pipefail
 cd "$(dirname "$0")/.."
-D=${DECAR:-build/decar}
-[ -x $D ] || make -s build/decar
-DATA=${DATA:-data/corpus}
+SCRIPT=scaling.sh; . scripts/env_check.sh
+# the settings: a variable set in the environment keeps its value, even an empty one (KS= is refused, not the
+# hours-long default), and every one is checked before any work (no folder, log or CSV for a refused run)
+env_default DATA data/corpus
 if [ -n "${TINY:-}" ]; then DEF="1:8:2|4 8 16 32|2|16|2|3e-3|300|8|a|scratch base|1 2"
 elif [ -n "${SMALL:-}" ]; then DEF="1:16:2|40 80 160 320|2 4|32|4|3e-3|100|80|b|base|1 2 3"
 else DEF="1:32:2|700 1400 2800 5600 11200 22400|2 4 8|64|16|3e-3|100|2000|c|base|1 2 3"; fi
 IFS='|' read -r dSIZES dBUDGETS dKS dSEQ dBATCH dLR dVAL dBASE_STEPS dOUT dINITS dSEEDS <<< "$DEF"
-SIZES=${SIZES-$dSIZES}; BUDGETS=${BUDGETS-$dBUDGETS}; KS=${KS-$dKS}; SEQ=${SEQ:-$dSEQ}; BATCH=${BATCH:-$dBATCH}
-LR=${LR:-$dLR}; VAL=${VAL:-$dVAL}; BASE=${BASE:-300}; BASE_STEPS=${BASE_STEPS:-$dBASE_STEPS}; SEEDS=${SEEDS-$dSEEDS}
-INITS=${INITS-$dINITS}; MODES=${MODES-same split}; JOBS=${JOBS:-2}; DOC_BYTES=${DOC_BYTES:-1024}
-case $dOUT in a) OUT=${OUT:-runs/scaling-tiny} ;; b) OUT=${OUT:-runs/scaling-small} ;; *) OUT=${OUT:-runs/scaling} ;; esac
-# the settings, checked before any work: a message naming the variable, exit 2, nothing written
-bad() { echo "scaling.sh: $*" >&2; exit 2; }
-ints() { local v=$1 x; shift; [ -n "${*// /}" ] || bad "$v is empty"; for x in "$@"; do [[ $x =~ ^[1-9][0-9]*$ ]] || bad "$v: '$x' is not a positive integer"; done; }
-# shellcheck disable=SC2086
-{ ints BUDGETS $BUDGETS; ints KS $KS; ints SEEDS $SEEDS; ints SEQ $SEQ; ints BATCH $BATCH; ints BASE_STEPS $BASE_STEPS; ints JOBS $JOBS; }
-[[ $BASE =~ ^[0-9]+$ ]] && [ "$BASE" -le 1000 ] || bad "BASE must be 0-1000 (per mille), not '$BASE'"
-[[ $VAL =~ ^[0-9]+$ ]] && [ "$VAL" -ge 1 ] && [ "$VAL" -le 1000 ] || bad "VAL must be 1-1000 (per mille), not '$VAL'"
-[[ $DOC_BYTES =~ ^[0-9]+$ ]] || bad "DOC_BYTES must be a whole number, not '$DOC_BYTES'"
-[ -n "${SIZES// /}" ] || bad "SIZES is empty"
-for s in $SIZES; do [[ $s =~ ^[1-9][0-9]*:[1-9][0-9]*:[1-9][0-9]*$ ]] || bad "SIZES: '$s' is not LAYERS:DIM:HEADS"; done
-[ -n "${INITS// /}" ] || bad "INITS is empty"
-for i in $INITS; do [ "$i" = scratch ] || [ "$i" = base ] || bad "INITS: '$i' is neither scratch nor base"; done
-[ -n "${MODES// /}" ] || bad "MODES is empty"
+env_default SIZES "$dSIZES"; env_default BUDGETS "$dBUDGETS"; env_default KS "$dKS"; env_default SEQ $dSEQ
+env_default BATCH $dBATCH; env_default LR $dLR; env_default VAL $dVAL; env_default BASE 300
+env_default BASE_STEPS $dBASE_STEPS; env_default SEEDS "$dSEEDS"; env_default JOBS 2; env_default INITS "$dINITS"
+env_default MODES "same split"; env_default DOC_BYTES 1024
+case $dOUT in a) env_default OUT runs/scaling-tiny ;; b) env_default OUT runs/scaling-small ;; *) env_default OUT runs/scaling ;; esac
+env_sizes SIZES; env_ints BUDGETS 1; env_ints KS 1 100000; env_int SEQ 2 65536; env_int BATCH 1 4096; env_num LR
+env_int VAL 1 1000; env_int BASE 0 999; env_int BASE_STEPS 1; env_ints SEEDS 0; env_int JOBS 1 1024
+env_int DOC_BYTES 0
+for i in $INITS; do [ "$i" = scratch ] || [ "$i" = base ] || env_fail "INITS='$INITS': '$i' is neither scratch nor base"; done
+[ -n "${INITS// /}" ] || env_fail "INITS= must list scratch and/or base"
 for m in $MODES; do
-  [ "$m" = same ] || [ "$m" = split ] || bad "MODES: '$m' is neither same nor split"
-  if [ "$m" = split ]; then for K in $KS; do [ $((BATCH % K)) -eq 0 ] || bad "MODES=split needs BATCH ($BATCH) divisible by every K ($K)"; done; fi
+  [ "$m" = same ] || [ "$m" = split ] || env_fail "MODES='$MODES': '$m' is neither same nor split"
+  if [ "$m" = split ]; then for K in $KS; do [ $((BATCH % K)) -eq 0 ] || env_fail "MODES=split needs BATCH=$BATCH divisible by every K (K=$K)"; done; fi
 done
-[[ " $INITS " == *" base "* ]] && [ "$BASE" -eq 0 ] && bad "INITS holds base but BASE=0 sets no documents aside for it"
+[ -n "${MODES// /}" ] || env_fail "MODES= must list same and/or split"
+[[ " $INITS " == *" base "* ]] && [ "$BASE" -eq 0 ] && env_fail "INITS holds base but BASE=0 sets no documents aside for it"
+[ -n "$OUT" ] || env_fail "OUT= must name the output folder"
+[ -e "$DATA" ] || env_fail "DATA=$DATA does not exist"
+D=${DECAR:-build/decar}
+[ -x $D ] || make -s build/decar
+env_own_out "$OUT"
 mkdir -p $OUT/models $OUT/eval
 T0=$SECONDS
 say() { echo "[scaling $((SECONDS - T0))s] $*" >&2; }

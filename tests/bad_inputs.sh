@@ -176,7 +176,6 @@ case_ "positional argument" "unexpected argument" $X train oops
 case_ "temp 0" "must be a number" $X sample --model $A --temp 0
 case_ "top-p 2" "must be a number" $X sample --model $A --top-p 2
 case_ "n 0" "must be an integer" $X sample --model $A --n 0
-case_ "topk 0 generate" "must be an integer" $X generate --experts $A,$A --route uniform --route-k 0
 case_ "bad sampler" "sampler" $X infill --experts $F --text "a__b" --sampler nope
 case_ "infill too long" "seq_len" $X infill --experts $F --text "$(head -c 100 /dev/zero | tr '\0' '_')"
 case_ "unknown command" "unknown command" $X frobnicate
@@ -231,6 +230,153 @@ case_ "quantize a missing model" "cannot open" $X quantize --model "$D/none.safe
 case_ "quantized checkpoint truncated" "truncated" $X sample --model "$D/q8_cut.safetensors" --n 2
 case_ "quantized checkpoint, unknown quantization" "unknown quantization" $X sample --model "$D/q_unknown.safetensors" --n 2
 case_ "training a quantized model" "inference" $X train --data $C $TR --init "$D/q8.safetensors" --out "$O/x.safetensors"
+# ---- second round (issue 32): the newer formats and outputs held to the same standard
+# case_in DIR NAME KEYWORD cmd...: as case_, for a command whose outputs go into the existing DIR: DIR must be left
+# exactly as it was (no file added, removed or changed: all or nothing), besides the usual checks
+case_in() {
+  local dir=$1 before after; shift
+  before=$(find "$dir" -printf '%p %s %T@\n' | sort)
+  case_ "$@"
+  after=$(find "$dir" -printf '%p %s %T@\n' | sort)
+  if [ "$before" != "$after" ]; then
+    echo "FAILED bad input [$1]: $dir changed: $(diff <(echo "$before") <(echo "$after") | grep '^[<>]' | head -2 | tr '\n' ' ')"
+    fail=$((fail + 1)); pass=$((pass - 1))
+  fi
+}
+# BPE files: a merges.txt line longer than the whole vocab.json (a heap overrun before), ids that are no ids
+for n in 10000 300000; do
+  mkdir -p "$D/tok_long$n"; cp "$D/tok/vocab.json" "$D/tok_long$n/"
+  { echo '#version: 0.2'; head -c $n /dev/zero | tr '\0' 'a'; echo ' b'; } > "$D/tok_long$n/merges.txt"
+  case_ "merges.txt line of $n bytes (train)" "merges.txt" $X train --data $C $TR --tokenizer "$D/tok_long$n" --out "$O/x.safetensors"
+done
+case_ "merges.txt line longer than vocab.json (encode)" "merges.txt" $X tokenizer --tokenizer "$D/tok_long10000" --encode abc
+case_ "merges.txt line longer than vocab.json (eval)" "merges.txt" $X eval --model "$D/bpe.safetensors" --data $C --tokenizer "$D/tok_long10000"
+mkdir -p "$D/tok_neg" "$D/tok_str" "$D/tok_frac" "$D/tok_dupkey"
+for t in tok_neg tok_str tok_frac tok_dupkey; do cp "$D/tok/merges.txt" "$D/$t/"; done
+sed 's/: 5,/: -5,/' "$D/tok/vocab.json" > "$D/tok_neg/vocab.json"
+sed 's/: 5,/: "5",/' "$D/tok/vocab.json" > "$D/tok_str/vocab.json"
+sed 's/: 5,/: 5.5,/' "$D/tok/vocab.json" > "$D/tok_frac/vocab.json"
+sed 's/^{/{"a": 5, /' "$D/tok/vocab.json" > "$D/tok_dupkey/vocab.json"
+case_ "vocab.json negative id" "negative id" $X tokenizer --tokenizer "$D/tok_neg" --encode abc
+case_ "vocab.json id a string" "whole number" $X tokenizer --tokenizer "$D/tok_str" --encode abc
+case_ "vocab.json id a fraction" "vocab.json" $X tokenizer --tokenizer "$D/tok_frac" --encode abc
+case_ "vocab.json duplicate key" "repeated\|repeats" $X tokenizer --tokenizer "$D/tok_dupkey" --encode abc
+printf '{"a": 0}x' > "$D/tok_bad/vocab.json"
+case_ "vocab.json trailing bytes" "vocab.json" $X tokenizer --tokenizer "$D/tok_bad" --encode abc
+# config.json: one JSON reader (top-level keys only, the last duplicate wins, the whole text one object)
+$X export --model $A --format hf --out "$D/hf_ok" > /dev/null || exit 1
+hfcase() { # hfcase NAME KEYWORD PYTHON-EXPRESSION-OF-c (the exported config.json text)
+  mkdir -p "$D/$1"; cp "$D/hf_ok/model.safetensors" "$D/$1/"
+  python3 -c "import sys; c = open(sys.argv[1]).read(); open(sys.argv[2], 'w').write($3)" "$D/hf_ok/config.json" "$D/$1/config.json"
+  case_ "import $1" "$2" $X import --hf "$D/$1" --out "$O/x.safetensors"
+}
+hfcase hf_nested_only 'lacks a valid "n_head"' "c.replace('\"n_head\": 2,', '\"inner\": {\"n_head\": 2},')"
+hfcase hf_key_object 'lacks a valid "n_head"' "c.replace('\"n_head\": 2,', '\"n_head\": {\"n_head\": 2},')"
+hfcase hf_dup_last_wins "multiple of n_head 3" "c.replace('\"n_head\": 2,', '\"n_head\": 2, \"n_head\": 3,')"
+hfcase hf_trailing "well-formed" "c + 'x'"
+hfcase hf_two_objects "well-formed" "c + c"
+hfcase hf_array "well-formed" "'[' + c + ']'"
+hfcase hf_deep "well-formed" "c.replace('{', '{\"deep\": ' + '[' * 5000 + ']' * 5000 + ',', 1)"
+hfcase hf_unterminated "well-formed" "c[:-5]"
+hfcase hf_negative 'lacks a valid "n_layer"' "c.replace('\"n_layer\": 1,', '\"n_layer\": -1,')"
+hfcase hf_huge 'lacks a valid "n_embd"' "c.replace('\"n_embd\": 16,', '\"n_embd\": 99999999999999999999,')"
+hfcase hf_control_char "well-formed" "c.replace('gpt2', 'gp\\x01t2')"
+# quantized checkpoints: scales and dequantized values finite on load, a forward that overflows refused
+for f in q8_scale_inf q8_scale_nan; do case_ "$f" "NaN\|Inf" $X sample --model "$D/$f.safetensors" --n 2; done
+case_ "q8_0 scale x 127 overflows" "dequantizes to NaN or Inf" $X eval --model "$D/q8_scale_huge.safetensors" --data $C --val-permille 500
+case_ "q8_0 forward overflows (eval)" "NaN or Inf" $X eval --model "$D/q8_scale_big.safetensors" --data $C --val-permille 500
+case_ "q8_0 forward overflows (ens-eval)" "NaN or Inf" $X ens-eval --experts "$D/q8_scale_big.safetensors" --route uniform --data $C --val-permille 500 --domains 0
+mkdir -p "$D/img40"; head -c 40960 /dev/urandom > "$D/img40/images_32x32_u8.bin"; seq 40 | sed 's/^/caption /' > "$D/img40/captions.txt"
+case_ "vtrain from a quantized model" "quantized" $X vtrain --images "$D/img40" --init "$D/q8.safetensors" --steps 1 --out "$O/v.safetensors"
+# a checkpoint's kind: a CLIP tower is an encoder, refused by every command that reads a language model
+T=$D/ckpt_clip_text.safetensors
+case_ "sample a CLIP text tower" "CLIP" $X sample --model $T --n 2
+case_ "eval a CLIP text tower" "CLIP" $X eval --model $T --data $C
+case_ "generate with a CLIP text tower" "CLIP" $X generate --experts $A,$T --route uniform --n 2
+case_ "ens-eval with a CLIP text tower" "CLIP" $X ens-eval --experts $T,$A --route uniform --data $C
+case_ "average with a CLIP text tower" "CLIP" $X average --experts $A,$T --out "$O/avg.safetensors"
+case_ "train --init a CLIP text tower" "CLIP" $X train --data $C $TR --init $T --out "$O/x.safetensors"
+case_ "quantize a CLIP text tower" "CLIP" $X quantize --model $T --out "$O/q.safetensors"
+case_ "export a CLIP text tower" "CLIP" $X export --model $T --format hf --out "$O/hf"
+case_ "caption with a CLIP text tower" "CLIP" $X caption --experts $T --route uniform --images "$D/img3"
+case_ "router LM a CLIP text tower" "CLIP" $X generate --experts $A,$A --route smalltalk --router-lms $A,$T --n 2
+case_ "unknown checkpoint kind" "clip_tower" $X sample --model "$D/ckpt_clip_unknown.safetensors" --n 2
+mkdir -p "$D/clip_lms"; cp $A "$D/clip_lms/image.safetensors"; cp $A "$D/clip_lms/text.safetensors"
+case_ "clip --model of two language models" "not a CLIP encoder pair" $X clip --images "$D/img3" --model "$D/clip_lms" --embed "$O/e.npy"
+# plot: CSV rows of any length (a long row is one row, never phantom points)
+{ echo "step,tokens,train_loss,val_loss,seconds,note"; echo "1,64,5,5,1,$(head -c 9000 /dev/zero | tr '\0' '7')"
+  echo "2,128,5,5,1,y"; echo "3,x,5,5,1,y"; } > "$D/log_long.csv"
+case_ "plot: long row, then junk on line 4" "line 4" $X plot --out "$O/p.svg" "$D/log_long.csv"
+{ printf 'step,tokens,train_loss,val_loss,seconds'; head -c 9000 /dev/zero | tr '\0' ' '; echo; echo "1,2,3"; } > "$D/log_longhead.csv"
+case_ "plot: long header, short row" "line 2" $X plot --out "$O/p.svg" "$D/log_longhead.csv"
+printf 'step,tokens,val_loss\n1,2\0,3\n' > "$D/log_nul.csv"
+case_ "plot: NUL in a row" "line 2" $X plot --out "$O/p.svg" "$D/log_nul.csv"
+# multi-file outputs: all or nothing (a directory where a later file goes is found before the first rename)
+mkdir -p "$D/cl_dir/shard_1.txt"
+case_in "$D/cl_dir" "cluster with shard_1.txt a directory" "nothing was written" $X cluster --data $C --out "$D/cl_dir" --k 2 --feat-dim 16
+mkdir -p "$D/tok_out/merges.txt"
+case_in "$D/tok_out" "tokenizer with merges.txt a directory" "nothing was written" $X tokenizer --data $C --out "$D/tok_out" --vocab 300
+mkdir -p "$D/hf_out/config.json"
+case_in "$D/hf_out" "export with config.json a directory" "nothing was written" $X export --model $A --format hf --out "$D/hf_out"
+mkdir -p "$D/vc_out/vrouter.safetensors"
+case_in "$D/vc_out" "vcluster with its router path a directory" "nothing was written" $X vcluster --images "$D/img40" --out "$D/vc_out" --k 2
+# folders made only once the inputs are good; nothing trained before an output is known writable
+case_ "train on missing data, deep output" "no such file" $X train --data "$D/none" $TR --out "$O/new/deep/x.safetensors" --log "$O/logs/l.csv"
+case_ "train, bad tokenizer, deep output" "cannot open" $X train --data $C $TR --tokenizer "$D/none" --out "$O/new/x.safetensors"
+case_ "vtrain on missing images, deep output" "cannot open" $X vtrain --images "$D/none" --steps 1 --out "$O/new/v.safetensors"
+case_ "quantize a missing model, deep output" "cannot open" $X quantize --model "$D/none.safetensors" --out "$O/new/q.safetensors"
+case_ "import without config, deep output" "cannot open" $X import --hf "$D/hf_nocfg" --out "$O/new/x.safetensors"
+case_ "clip --embed unwritable (before training)" "not a directory" $X clip --images "$D/img3" --out "$O/enc" --steps 1 --embed "$D/afile/e.npy"
+case_ "clip --patches unwritable (before training)" "not a directory" $X clip --images "$D/img3" --out "$O/enc" --steps 1 --patches "$D/afile/p.npy"
+case_ "clip --embed a directory" "directory" $X clip --images "$D/img3" --out "$O/enc" --steps 1 --embed "$O"
+# messages that said something else
+mkdir -p "$D/img0"; : > "$D/img0/images_32x32_u8.bin"; : > "$D/img0/captions.txt"
+case_ "an empty image set" "empty" $X vtrain --images "$D/img0" --steps 1 --out "$O/v.safetensors"
+case_ "no prompt, a model of 10 tokens" "start token" $X generate --experts "$D/ckpt_vocab10.safetensors" --route uniform --n 2
+case_ "route-k beyond the list" "not a count" $X ens-eval --experts $A,$A --router $R --data $C --route-k x
+# the scripts: every setting checked before any work, the variable named, exit 2, no output folder left
+case_script() { # case_script NAME KEYWORD VAR=VALUE SCRIPT
+  local name=$1 kw=$2 err rc
+  err=$(env TINY=1 DATA="$C" OUT="$O/run" "$3" bash "scripts/$4" 2>&1 >/dev/null); rc=$?
+  if [ $rc -ne 2 ]; then echo "FAILED bad setting [$name]: exit $rc, wanted 2: $(echo "$err" | tail -1)"; fail=$((fail + 1))
+  elif ! echo "$err" | tail -1 | grep -q -- "$kw"; then echo "FAILED bad setting [$name]: message does not say '$kw': $(echo "$err" | tail -1)"; fail=$((fail + 1))
+  elif [ -n "$(ls -A "$O")" ]; then echo "FAILED bad setting [$name]: left $(ls -A "$O")"; fail=$((fail + 1))
+  else pass=$((pass + 1)); fi
+  rm -rf "$O"; mkdir -p "$O"
+}
+for sc in scaling.sh pipeline.sh; do
+  case_script "$sc KS empty" "KS=''" "KS=" $sc
+  case_script "$sc KS blank" "KS=' '" "KS= " $sc
+  case_script "$sc KS not a number" "KS=" "KS=2 x" $sc
+  case_script "$sc KS zero" "KS=" "KS=0" $sc
+  case_script "$sc LR junk" "LR=" "LR=fast" $sc
+  case_script "$sc SEQ 1" "SEQ=" "SEQ=1" $sc
+  case_script "$sc JOBS empty" "JOBS=" "JOBS=" $sc
+  case_script "$sc DATA missing" "DATA=" "DATA=$D/none" $sc
+  case_script "$sc OUT empty" "OUT=" "OUT=" $sc
+done
+case_script "scaling.sh BUDGETS 0" "BUDGETS=" "BUDGETS=0" scaling.sh
+case_script "scaling.sh BUDGETS empty" "BUDGETS=" "BUDGETS=" scaling.sh
+case_script "scaling.sh SIZES heads" "SIZES=" "SIZES=1:10:3" scaling.sh
+case_script "scaling.sh BASE 0" "BASE=" "BASE=0" scaling.sh
+case_script "pipeline.sh STEPS 0" "STEPS=" "STEPS=0" pipeline.sh
+case_script "pipeline.sh STEPS 1 with a base" "STEPS=" "STEPS=1" pipeline.sh
+case_script "pipeline.sh BPE abc" "BPE=" "BPE=abc" pipeline.sh
+case_script "pipeline.sh BPE 100" "BPE=" "BPE=100" pipeline.sh
+case_script "pipeline.sh DFM 2" "DFM=" "DFM=2" pipeline.sh
+case_script "pipeline.sh BRANCH 1" "BRANCH=" "BRANCH=1" pipeline.sh
+case_script "pipeline.sh DIM vs HEADS" "DIM=" "DIM=31" pipeline.sh
+case_script "pipeline_vision.sh K 0" "K=" "K=0" pipeline_vision.sh
+case_script "pipeline_vision.sh BATCH 1" "BATCH=" "BATCH=1" pipeline_vision.sh
+# stale temporaries: a dead writer's "<target>.tmp.<pid>.<salt>" goes with the next write of the target; a live
+# process's (this shell's) and a name of another form stay
+sh -c 'exit 0' & dead=$!; wait $dead
+mkdir -p "$D/stale"; cp $A "$D/stale/m.safetensors"
+for t in "m.safetensors.tmp.$dead.1a2b" "m.safetensors.tmp.$$.1a2b" "m.safetensors.tmp.$dead.xyz"; do echo junk > "$D/stale/$t"; done
+if $X quantize --model $A --out "$D/stale/m.safetensors" > /dev/null 2>&1 && [ ! -e "$D/stale/m.safetensors.tmp.$dead.1a2b" ] &&
+  [ -e "$D/stale/m.safetensors.tmp.$$.1a2b" ] && [ -e "$D/stale/m.safetensors.tmp.$dead.xyz" ]; then pass=$((pass + 1))
+else echo "FAILED: stale temporaries: $(ls "$D/stale" | tr '\n' ' ')"; fail=$((fail + 1)); fi
+rm -rf "$D/stale"
 total=$((pass + fail))
 echo "bad-input catalogue: $total cases, $pass clean failures, $fail wrong"
 [ $fail -eq 0 ] && [ $total -ge 100 ]

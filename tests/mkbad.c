@@ -139,6 +139,37 @@ int main(int argc, char **argv) {
         put("ckpt_huge_weights.safetensors", b, n); /* finite: loads; averaging two of them overflows */
         free(b);
         decar_gpt_free(&g);
+        /* a CLIP text tower (a causal GPT over bytes, like a language model, but an encoder) and an unknown kind */
+        if (decar_gpt_load_mem(&g, good, gl, &e)) return 1;
+        if (decar_gpt_save_mem(&g, 1, "\"clip_tau\":\"2.6\",\"clip_tower\":\"text\"", &b, &n, &e)) return 1;
+        put("ckpt_clip_text.safetensors", b, n);
+        free(b);
+        if (decar_gpt_save_mem(&g, 1, "\"clip_tower\":\"audio\"", &b, &n, &e)) return 1;
+        put("ckpt_clip_unknown.safetensors", b, n);
+        free(b);
+        /* quantized checkpoints with a hostile scale: Inf, NaN, finite but so large that 127 x scale overflows, and
+           finite with finite weights (1.3e38) whose forward overflows float32 */
+        {
+            static const char *qname[4] = { "q8_scale_inf", "q8_scale_nan", "q8_scale_huge", "q8_scale_big" };
+            const float qval[4] = { INFINITY, NAN, 3e38f, 1e36f };
+            int q, t;
+            char nm[64];
+            for (q = 0; q < 4; q++) {
+                decar_gpt_free(&g);
+                if (decar_gpt_load_mem(&g, good, gl, &e) || decar_gpt_quantize(&g, DECAR_Q8_0, &e)) return 1;
+                for (t = 0; t < g.n_tensors; t++)
+                    if (g.q[t].type == DECAR_Q8_0) {
+                        int64_t i, nb = (g.q[t].cols + 31) / 32;
+                        for (i = 0; i < (q == 3 ? g.q[t].rows * nb : 1); i++) g.q[t].scale[i] = qval[q];
+                        break;
+                    }
+                if (decar_gpt_save_mem(&g, 0, NULL, &b, &n, &e)) return 1;
+                snprintf(nm, sizeof nm, "%s.safetensors", qname[q]);
+                put(nm, b, n);
+                free(b);
+            }
+        }
+        decar_gpt_free(&g);
         /* a vocabulary of 10 tokens: the prompt's EOT (256) is outside it */
         cfg.vocab_size = 10;
         if (decar_gpt_init(&g, &cfg, 1, &e) || decar_gpt_save_mem(&g, 0, NULL, &b, &n, &e)) return 1;

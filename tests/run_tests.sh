@@ -146,6 +146,7 @@ expect 1 "K larger than the data" $B/decar cluster --data $B/tinycorpus/english 
 expect 2 "bad objective" $B/decar train --data $B/tinycorpus --objective xyz
 expect 1 "missing expert" $B/decar generate --experts $B/det_a.safetensors,$B/nope.safetensors --route uniform --n 4
 expect 0 "missing expert skipped" $B/decar generate --experts $B/det_a.safetensors,$B/nope.safetensors --route uniform --n 4 --skip-missing 1
+expect 0 "--route-k 0 = all experts (generate)" $B/decar generate --experts $B/det_a.safetensors,$B/det_a.safetensors --route uniform --route-k 0 --n 4
 printf 'garbage' > $B/bad.npy; expect 1 "malformed feature file" $B/decar cluster --data $B/tinycorpus --out $B --k 2 --features $B/bad.npy
 rm -rf $B/made; expect 0 "output folders are created as needed (file)" $B/decar train $TR --steps 1 --out $B/made/deep/m.safetensors
 expect 0 "output folders are created as needed (directory)" $B/decar cluster --data $B/tinycorpus --out $B/made/a/b --k 2

@@ -596,6 +596,47 @@ static void test_quantized(void) {
     }
 }
 
+/* the second round of untrusted input (issue 32): the one JSON reader, all-or-nothing file sets, stale temporaries */
+static void test_json_and_outputs(void) {
+    char v[64];
+    static const char *js = "{\"a\": {\"n\": 7, \"x\": [1, {\"n\": 8}]}, \"n\": 2, \"s\": \"q\\\"u\", \"n\": 3}";
+    CHECK(decar__json_get(js, strlen(js), "n", v, sizeof v) == 0 && !strcmp(v, "3"), "the last top-level 'n': %s", v);
+    CHECK(decar__json_get(js, strlen(js), "x", v, sizeof v) == -1, "a nested key is no top-level key");
+    CHECK(decar__json_get(js, strlen(js), "a", v, sizeof v) == 0 && !strcmp(v, "{"), "an object value reads as '{'");
+    CHECK(decar__json_get(js, strlen(js), "s", v, sizeof v) == 0 && !strcmp(v, "q\"u"), "a string decoded: %s", v);
+    CHECK(decar__json_get("{\"n\": 1} x", 10, "n", v, sizeof v) == -2, "trailing bytes: not one object");
+    CHECK(decar__json_get("[1]", 3, "n", v, sizeof v) == -2, "an array: not an object");
+    CHECK(decar__json_get("{\"n\": [[[", 10, "n", v, sizeof v) == -2, "unterminated");
+    {
+        static const char *bad = "{\"a\": \"\\x\", \"n\": 1}", *good = "{\"a\": \"\\u00e9\", \"n\": 1}";
+        CHECK(decar__json_get(bad, strlen(bad), "n", v, sizeof v) == -2, "a bad escape elsewhere");
+        CHECK(decar__json_get(good, strlen(good), "n", v, sizeof v) == 0, "a \\u escape elsewhere");
+    }
+    {
+        /* a file set whose second target is a directory: refused before anything is written */
+        const char *paths[2] = { "build/test_io_set/a.txt", "build/test_io_set/b.txt" };
+        const void *bufs[2] = { "a", "b" };
+        size_t lens[2] = { 1, 1 };
+        struct stat sb;
+        decar_error e;
+        FILE *f;
+        mkdir("build/test_io_set", 0755);
+        remove("build/test_io_set/a.txt");
+        remove("build/test_io_set/b.txt"); /* a file of an earlier run */
+        mkdir("build/test_io_set/b.txt", 0755);
+        CHECK(decar_write_files_atomic(2, paths, bufs, lens, &e) == DECAR_ERR_IO &&
+                  strstr(e.msg, "nothing was written"),
+              "a directory target refused: %s", e.msg);
+        CHECK(stat("build/test_io_set/a.txt", &sb) != 0, "the first target not written");
+        rmdir("build/test_io_set/b.txt");
+        /* a dead writer's temporary (pid 0x7ffffffe is beyond pid_max) goes with the next write of its target */
+        f = fopen("build/test_io_set/a.txt.tmp.2147483646.abc", "w");
+        if (f) fclose(f);
+        CHECK(decar_write_files_atomic(2, paths, bufs, lens, &e) == DECAR_OK, "the set written: %s", e.msg);
+        CHECK(stat("build/test_io_set/a.txt.tmp.2147483646.abc", &sb) != 0, "a dead writer's temporary removed");
+    }
+}
+
 int main(void) {
     printf("test_io\n");
     test_checkpoints();
@@ -605,5 +646,6 @@ int main(void) {
     test_resume();
     test_untrusted();
     test_tokenizer();
+    test_json_and_outputs();
     TEST_END("test_io");
 }
