@@ -667,7 +667,7 @@ typedef struct decar_router {
     int32_t *fine_map; /* two-stage: nearest fine centroid -> cluster */
     float *clf_w;      /* (k, d) R5's classifier, logits W h + b (NULL: none trained) */
     float *clf_b;      /* (k) */
-    /* what joining and leaving need (section 9b; router files from 0.7 on keep them, older ones lack them): */
+    /* what joining and leaving need (section 16; older router files lack them): */
     float *count;       /* (k) training documents of each cluster: pi_k = count_k / sum_j count_j */
     int64_t n_rows;     /* R5's training rows, kept so that R5 can be refitted when the set of clusters changes */
     float *rows;        /* (n_rows, d) their features (decar_router_fit keeps a copy of what it was fitted on) */
@@ -1146,18 +1146,17 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
    data's influence: routing no longer reads it and no remaining expert was trained on it. The shared base is not
    retrained, so the withdrawal is exact only when the base never saw the data. A join followed by the leave of the
    same cluster gives back the router it started from, bit for bit (R5's fit is deterministic from zero).
-   What this needs in the router file (kept from 0.7 on): count (k), and R5's training rows (n_rows, d) with their
-   clusters row_label (n_rows) and its fit settings (metadata n_rows, fit_steps, fit_lr_bits, fit_prefix, fit_seed).
-   The rows are features (a random projection of hashed tf-idf), not text, but derived from every party's documents:
-   share the file with the parties, do not publish it; a router without R5 (decar cluster --learned 0) keeps none.
-   PROVENANCE. Every checkpoint decar train writes records in its metadata (decar_provenance_meta):
-       prov_shards    SHA-256 of its documents' names, each followed by "\n", in the data's order (sorted by name)
-       prov_docs      SHA-256 of its documents' bytes: per document its length (8 bytes little-endian), then the bytes
-       prov_tokenizer "bytes", or SHA-256 of the BPE tokenizer (decar_tokenizer_sha256)
-       prov_base      SHA-256 of the checkpoint file training started from (--init), or "none"
-       prov_parents   BTM branching: the SHA-256 of each expert averaged into that start, comma-separated (or "")
-       prov_config    the training options, "key=value ..."; prov_seed; prov_version "decar 0.7 <command>"
-   The hash is SHA-256 (FIPS 180-4), so a checkpoint's base can be checked with sha256sum.
+   What this needs in the router file (kept by this version on): count (k), and R5's training rows (n_rows, d) with
+   their clusters row_label (n_rows) and its fit settings (metadata n_rows, fit_steps, fit_lr_bits, fit_prefix,
+   fit_seed). The rows are features (a random projection of hashed tf-idf), not text, but derived from every party's
+   documents: share the file with the parties, do not publish it; a router without R5 (decar cluster --learned 0) keeps
+   none. PROVENANCE. Every checkpoint decar train writes records in its metadata (decar_provenance_meta): prov_shards
+   SHA-256 of its documents' names, each followed by "\n", in the data's order (sorted by name) prov_docs      SHA-256
+   of its documents' bytes: per document its length (8 bytes little-endian), then the bytes prov_tokenizer "bytes", or
+   SHA-256 of the BPE tokenizer (decar_tokenizer_sha256) prov_base      SHA-256 of the checkpoint file training started
+   from (--init), or "none" prov_parents   BTM branching: the SHA-256 of each expert averaged into that start,
+   comma-separated (or "") prov_config    the training options, "key=value ..."; prov_seed; prov_version "decar
+   <version> <command>" The hash is SHA-256 (FIPS 180-4), so a checkpoint's base can be checked with sha256sum.
    --------------------------------------------------------------------------------------------------------------- */
 typedef struct decar_sha256_ctx {
     uint32_t h[8];
@@ -1185,16 +1184,16 @@ DECARDEF void decar_provenance_of_data(decar_provenance *p, const decar_data *d,
 /* the "prov_..." metadata pairs (decar_gpt_save's extra_meta, no trailing comma) into out (cap bytes); fails
    (DECAR_ERR_ARG) when they do not fit or a field holds a quote or a backslash */
 DECARDEF int decar_provenance_meta(const decar_provenance *p, char *out, size_t cap, decar_error *e);
-/* read them back from a checkpoint in memory; a field the file lacks reads "unknown" (checkpoints before 0.7) */
+/* read them back from a checkpoint in memory; a field the file lacks reads "unknown" (older checkpoints) */
 DECARDEF int decar_provenance_read(decar_provenance *p, const void *buf, size_t len, decar_error *e);
 /* the features of d's training documents (split 0) into X (n, f->dim, DECAR_FREE it), and R5's rows of them (each
    document and n_prefix prefixes, drawn from seed as decar_router_fit_docs does) into rows (m, f->dim), when
    rows is non-NULL */
-DECARDEF int decar_docs_features(const decar_featurizer *f, const decar_data *d, int n_prefix, uint64_t seed,
-                                 float **X, int64_t *n, float **rows, int64_t *m, decar_error *e);
+DECARDEF int decar_docs_features(const decar_featurizer *f, const decar_data *d, int n_prefix, uint64_t seed, float **X,
+                                 int64_t *n, float **rows, int64_t *m, decar_error *e);
 /* JOIN from features: X (n, d) the party's documents (rows L2-normalised), rows (m, d) its R5 rows (NULL, 0: none;
    needed when the router has R5). The router gains cluster r->k. Fails, leaving r as it was, when r lacks counts,
-   or has R5 but no kept rows (files before 0.7), or when n < 1. */
+   or has R5 but no kept rows (older files), or when n < 1. */
 DECARDEF int decar_router_join_features(decar_router *r, const float *X, int64_t n, const float *rows, int64_t m,
                                         decar_error *e);
 /* JOIN from documents: featurized by f (the router file's featurizer; its dim must be the router's) */
@@ -6791,7 +6790,8 @@ DECARDEF double decar_nmi(const int *a, const int *b, int n, int ka, int kb, dou
     return ha + hb > 0 ? 2 * mi / (ha + hb) : 1.0;
 }
 /* the lifecycle's part of a router file (section 16), each optional: count (k), whole and finite; R5's rows
-   (n_rows, d) with row_label (n_rows), clusters of this router, and the fit's settings. Sizes against the file first. */
+   (n_rows, d) with row_label (n_rows), clusters of this router, and the fit's settings. Sizes against the file first.
+ */
 static int decar__router_load_lifecycle(decar_router *r, const decar__st *st, const uint8_t *b, decar_error *e) {
     const decar__st_entry *ec = decar__st_find(st, "count"), *er, *el;
     uint64_t nr = 0, steps = 0, pre = 0, lb = 0, seed = 0;
@@ -6800,7 +6800,8 @@ static int decar__router_load_lifecycle(decar_router *r, const decar__st *st, co
     int j, rc = DECAR_OK;
     if (ec) {
         if (!(ec = decar__st_want(st, "count", r->k, e))) return DECAR_ERR_FORMAT;
-        if (!(r->count = (float *)DECAR_MALLOC((size_t)r->k * sizeof(float)))) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+        if (!(r->count = (float *)DECAR_MALLOC((size_t)r->k * sizeof(float))))
+            DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
         if ((rc = decar__st_copy(st, b, ec, r->count, r->k, e))) return rc;
         for (j = 0; j < r->k; j++)
             if (!(r->count[j] >= 0.0f && r->count[j] == floorf(r->count[j])))
@@ -6812,11 +6813,13 @@ static int decar__router_load_lifecycle(decar_router *r, const decar__st *st, co
         decar__parse_u64(decar__st_meta(st, "fit_prefix"), &pre) || pre > 4096 ||
         decar__parse_u64(decar__st_meta(st, "fit_lr_bits"), &lb) || lb > 0xffffffffu ||
         decar__parse_u64(decar__st_meta(st, "fit_seed"), &seed))
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "R5's rows without valid n_rows, fit_steps, fit_prefix, fit_lr_bits, fit_seed");
+        DECAR__FAIL(e, DECAR_ERR_FORMAT,
+                    "R5's rows without valid n_rows, fit_steps, fit_prefix, fit_lr_bits, fit_seed");
     {
         uint32_t l32 = (uint32_t)lb;
         memcpy(&r->fit_lr, &l32, sizeof l32);
-        if (!(r->fit_lr > 0.0f && r->fit_lr < 100.0f)) DECAR__FAIL(e, DECAR_ERR_FORMAT, "R5's learning rate is not valid");
+        if (!(r->fit_lr > 0.0f && r->fit_lr < 100.0f))
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "R5's learning rate is not valid");
     }
     r->fit_steps = (int)steps;
     r->fit_prefix = (int)pre;
@@ -6963,7 +6966,7 @@ DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer
         t[n++] = decar_st_tensor_of("clf_w", r->k, r->d, r->clf_w);
         t[n++] = decar_st_tensor_of("clf_b", r->k, 0, r->clf_b);
     }
-    if (r->count) t[n++] = decar_st_tensor_of("count", r->k, 0, r->count); /* join and leave: section 9b */
+    if (r->count) t[n++] = decar_st_tensor_of("count", r->k, 0, r->count); /* join and leave: section 16 */
     if (r->rows && r->row_label && r->n_rows > 0) {                        /* R5's rows, to refit it */
         int64_t q;
         fl = (float *)DECAR_MALLOC((size_t)r->n_rows * sizeof(float));
@@ -10387,7 +10390,8 @@ DECARDEF void decar_provenance_of_data(decar_provenance *p, const decar_data *d,
     strcpy(p->base, "none");
     strcpy(p->version, "decar " DECAR_VERSION);
 }
-static const char *const decar__prov_keys[8] = { "prov_shards", "prov_docs",   "prov_tokenizer", "prov_base",
+#define DECAR__PROV_PIECE 100
+static const char *const decar__prov_keys[8] = { "prov_shards",  "prov_docs",   "prov_tokenizer", "prov_base",
                                                  "prov_parents", "prov_config", "prov_version",   "prov_seed" };
 DECARDEF int decar_provenance_meta(const decar_provenance *p, char *out, size_t cap, decar_error *e) {
     const char *v[7];
@@ -10407,23 +10411,35 @@ DECARDEF int decar_provenance_meta(const decar_provenance *p, char *out, size_t 
     if (sb.oom) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
     strcpy(seed, sb.p);
     decar__free(sb.p);
-    /* "prov_shards":"...","prov_docs":"...", ... ,"prov_seed":"..." */
+    /* "prov_shards":"...","prov_docs":"...", ... ,"prov_seed":"..."; a value longer than DECAR__PROV_PIECE bytes
+       (metadata values stay under 128) goes in pieces: "key":"first", "key.1":"next", ... */
     for (i = 0; i < 8; i++) {
         const char *val = i < 7 ? v[i] : seed;
-        size_t nk = strlen(decar__prov_keys[i]), nv = strlen(val);
+        size_t nk = strlen(decar__prov_keys[i]), nv = strlen(val), at = 0;
+        int piece = 0;
         if (strchr(val, '"') || strchr(val, '\\'))
             DECAR__FAIL(e, DECAR_ERR_ARG, "provenance field %s holds a quote or a backslash", decar__prov_keys[i]);
-        if (n + nk + nv + 7 >= cap)
-            DECAR__FAIL(e, DECAR_ERR_ARG, "the provenance does not fit in %lu bytes", (unsigned long)cap);
-        if (i) out[n++] = ',';
-        out[n++] = '"';
-        memcpy(out + n, decar__prov_keys[i], nk);
-        n += nk;
-        memcpy(out + n, "\":\"", 3);
-        n += 3;
-        memcpy(out + n, val, nv);
-        n += nv;
-        out[n++] = '"';
+        do {
+            size_t take = nv - at < DECAR__PROV_PIECE ? nv - at : DECAR__PROV_PIECE;
+            if (n + nk + take + 12 >= cap)
+                DECAR__FAIL(e, DECAR_ERR_ARG, "the provenance does not fit in %lu bytes", (unsigned long)cap);
+            if (n) out[n++] = ',';
+            out[n++] = '"';
+            memcpy(out + n, decar__prov_keys[i], nk);
+            n += nk;
+            if (piece) {
+                out[n++] = '.';
+                out[n++] = (char)('0' + piece);
+            }
+            memcpy(out + n, "\":\"", 3);
+            n += 3;
+            memcpy(out + n, val + at, take);
+            n += take;
+            out[n++] = '"';
+            at += take;
+            piece++;
+        } while (at < nv && piece < 10);
+        if (at < nv) DECAR__FAIL(e, DECAR_ERR_ARG, "provenance field %s is too long", decar__prov_keys[i]);
     }
     out[n] = 0;
     return DECAR_OK;
@@ -10449,8 +10465,27 @@ DECARDEF int decar_provenance_read(decar_provenance *p, const void *buf, size_t 
     cap[4] = sizeof p->parents;
     cap[5] = sizeof p->config;
     cap[6] = sizeof p->version;
-    for (i = 0; i < 7; i++)
-        if (decar_meta_get(buf, len, decar__prov_keys[i], f[i], cap[i])) strcpy(f[i], i == 4 ? "" : "unknown");
+    /* each field, and its pieces "key.1", "key.2", ... appended while they fit */
+    for (i = 0; i < 7; i++) {
+        char key[32], piece[128];
+        int q;
+        size_t at;
+        if (decar_meta_get(buf, len, decar__prov_keys[i], f[i], cap[i])) {
+            strcpy(f[i], i == 4 ? "" : "unknown");
+            continue;
+        }
+        for (q = 1; q < 10; q++) {
+            at = strlen(decar__prov_keys[i]);
+            memcpy(key, decar__prov_keys[i], at);
+            key[at] = '.';
+            key[at + 1] = (char)('0' + q);
+            key[at + 2] = 0;
+            if (decar_meta_get(buf, len, key, piece, sizeof piece)) break;
+            at = strlen(f[i]);
+            if (at + strlen(piece) >= cap[i]) break;
+            strcpy(f[i] + at, piece);
+        }
+    }
     if (!decar_meta_get(buf, len, "prov_seed", seed, sizeof seed) && !decar__parse_u64(seed, &s)) p->seed = s;
     return DECAR_OK;
 }
@@ -10467,8 +10502,8 @@ DECARDEF int decar_file_sha256(const char *path, char hex[65], decar_error *e) {
     return DECAR_OK;
 }
 #endif
-DECARDEF int decar_docs_features(const decar_featurizer *f, const decar_data *d, int n_prefix, uint64_t seed,
-                                 float **X, int64_t *n, float **rows, int64_t *m, decar_error *e) {
+DECARDEF int decar_docs_features(const decar_featurizer *f, const decar_data *d, int n_prefix, uint64_t seed, float **X,
+                                 int64_t *n, float **rows, int64_t *m, decar_error *e) {
     int64_t i, nt = 0, q = 0, dim = f->dim;
     int p, rc = DECAR_OK;
     decar_rng rg;
@@ -10523,11 +10558,13 @@ DECARDEF int decar_router_join_features(decar_router *r, const float *X, int64_t
     decar_router nw;
     if (n < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "joining needs at least one training document");
     if (!r->count)
-        DECAR__FAIL(e, DECAR_ERR_ARG, "the router keeps no document counts (a file made before 0.7): the prior "
-                                      "cannot be updated; rebuild it with decar cluster");
+        DECAR__FAIL(e, DECAR_ERR_ARG,
+                    "the router keeps no document counts (an older file): the prior "
+                    "cannot be updated; rebuild it with decar cluster");
     if (r->clf_w && (!r->rows || r->n_rows < 1))
-        DECAR__FAIL(e, DECAR_ERR_ARG, "the router has R5 but keeps none of its training rows (a file made before "
-                                      "0.7): R5 cannot be refitted; rebuild it with decar cluster");
+        DECAR__FAIL(e, DECAR_ERR_ARG,
+                    "the router has R5 but keeps none of its training rows (an older file): R5 "
+                    "cannot be refitted; rebuild it with decar cluster");
     if (r->clf_w && (!rows || m < 1)) DECAR__FAIL(e, DECAR_ERR_ARG, "the router has R5: joining needs R5's rows too");
     C = (float *)DECAR_MALLOC((size_t)(K + 1) * (size_t)d * sizeof(float));
     P = (float *)DECAR_MALLOC((size_t)(K + 1) * sizeof(float));
@@ -10589,8 +10626,9 @@ DECARDEF int decar_router_join_features(decar_router *r, const float *X, int64_t
     nw.n_rows = 0;
     decar__router_prior(&nw);
     /* R5 refitted from zero on every row (decar_router_fit keeps a copy of them) */
-    if (r->clf_w) rc = decar_router_fit(&nw, R, L, nr, r->fit_steps > 0 ? r->fit_steps : 200,
-                                        r->fit_lr > 0.0f ? r->fit_lr : 0.05f, NULL, e);
+    if (r->clf_w)
+        rc = decar_router_fit(&nw, R, L, nr, r->fit_steps > 0 ? r->fit_steps : 200,
+                              r->fit_lr > 0.0f ? r->fit_lr : 0.05f, NULL, e);
     decar__free(R);
     decar__free(L);
     if (rc) {
@@ -10608,8 +10646,10 @@ DECARDEF int decar_router_join(decar_router *r, const decar_featurizer *f, const
     int64_t n = 0, m = 0;
     int rc;
     if (f->dim != r->d)
-        DECAR__FAIL(e, DECAR_ERR_ARG, "the featurizer makes %d features, the router's centroids have %d: not the "
-                                      "router's featurizer", f->dim, r->d);
+        DECAR__FAIL(e, DECAR_ERR_ARG,
+                    "the featurizer makes %d features, the router's centroids have %d: not the "
+                    "router's featurizer",
+                    f->dim, r->d);
     /* the party's prefixes come from the router's seed and its new index: reproducible, distinct per party */
     rc = decar_docs_features(f, d, r->fit_prefix, r->fit_seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(r->k + 1)), &X, &n,
                              r->clf_w ? &rows : NULL, r->clf_w ? &m : NULL, e);
@@ -10627,8 +10667,9 @@ DECARDEF int decar_router_leave(decar_router *r, int j, decar_error *e) {
     if (j < 0 || j >= K) DECAR__FAIL(e, DECAR_ERR_ARG, "no expert %d: the router has %d (0 .. %d)", j, K, K - 1);
     if (K < 2) DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d is the last one: an ensemble needs at least one", j);
     if (r->clf_w && (!r->rows || r->n_rows < 1))
-        DECAR__FAIL(e, DECAR_ERR_ARG, "the router has R5 but keeps none of its training rows (a file made before "
-                                      "0.7): R5 cannot be refitted; rebuild it with decar cluster");
+        DECAR__FAIL(e, DECAR_ERR_ARG,
+                    "the router has R5 but keeps none of its training rows (an older file): R5 "
+                    "cannot be refitted; rebuild it with decar cluster");
     nw = *r;
     nw.k = K - 1;
     nw.centroids = (float *)DECAR_MALLOC((size_t)(K - 1) * (size_t)d * sizeof(float));

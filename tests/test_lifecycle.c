@@ -44,14 +44,16 @@ int main(void) {
         hex_of("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, h);
         CHECK(!strcmp(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"), "sha256(448 bits) = %s",
               h);
-        hex_of("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrst"
-               "nopqrstu",
-               112, h);
+        hex_of(
+            "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrst"
+            "nopqrstu",
+            112, h);
         CHECK(!strcmp(h, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"), "sha256(896 bits) = %s",
               h);
         memset(mil, 'a', 1000000);
         decar_sha256_init(&c);
-        for (i = 0; i < 1000000; i += 997) decar_sha256_update(&c, mil + i, (size_t)(1000000 - i < 997 ? 1000000 - i : 997));
+        for (i = 0; i < 1000000; i += 997)
+            decar_sha256_update(&c, mil + i, (size_t)(1000000 - i < 997 ? 1000000 - i : 997));
         decar_sha256_final(&c, d);
         decar_sha256_hex(d, h);
         CHECK(!strcmp(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"),
@@ -63,7 +65,8 @@ int main(void) {
     /* join and leave on planted clusters: 3 clusters, then a 4th party joins, then leaves */
     {
         int N = 300, dd = 12, K = 3, M = 60;
-        float *X = (float *)malloc((size_t)N * dd * sizeof(float)), *Y = (float *)malloc((size_t)M * dd * sizeof(float));
+        float *X = (float *)malloc((size_t)N * dd * sizeof(float)),
+              *Y = (float *)malloc((size_t)M * dd * sizeof(float));
         float mu[4 * 12], want[12];
         int32_t lab[300];
         decar_router r, r0, r1, r2;
