@@ -97,6 +97,7 @@
      13 checkpoints: safetensors (float or quantized), Hugging Face GPT-2
      14 ensemble: mixture weights, AR generation, held-out evaluation
      15 samplers: from a distribution; masked DFM (Euler, first-hitting, left-to-right)
+     16 the lifecycle: experts that join and leave an ensemble; provenance (SHA-256) of every checkpoint
 
    THE METHOD, STEP BY STEP (each a library call)
      decar_cluster_docs            features of every document, spherical balanced k-means on the training ones, the
@@ -106,6 +107,14 @@
      decar_ensemble_score_docs     held-out bits of the routed mixture under any router and top-k (R4' included);
      decar_ensemble_dfm_bound      the same for DFM experts, on decar_dfm's kappa schedule
      decar_ensemble_generate       sample from sum_k w_k p_k (an optional image prefix: captioning); _fill for DFM
+   AND AFTER (section 16): a new party joins, a party leaves, every expert says what made it
+     decar_router_join             a new party's cluster from its documents: centroid, prior by counts, R5 refitted
+                                   (_join_features from feature rows; decar_router_nearest + decar_gpt_average: BTM
+                                   branching from the nearest experts)
+     decar_router_leave            the router without one expert: centroid dropped, prior renormalised, R5 refitted
+     decar_provenance_of_data      hashes of an expert's documents and tokenizer; decar_provenance_meta writes them
+                                   into a checkpoint's metadata, decar_provenance_read reads them back
+     decar_sha256                  SHA-256 (FIPS 180-4), streaming (_init / _update / _final), decar_file_sha256
 
    THE EQUATIONS OF ../shared/docs/ALGORITHMS.md AND WHERE THEY ARE
      a1  p_t(x^i | x_1) = (1 - kappa_t) delta_M + kappa_t delta_{x_1^i}, kappa_t = t^n     decar_dfm_corrupt
@@ -163,6 +172,12 @@
           caption bits and greedy caption under a routed ensemble), both moved from the CLI.
           decar_pixel_projection; decar_pixel_features and decar_pixel_featurizer take the projection, not a seed.
           decar_caption_rows (captions framed as training and scoring rows), moved from the CLI.
+     0.6  (cont.) the lifecycle (section 16): decar_router_join / _join_features / _leave / _nearest,
+          decar_gpt_average, decar_docs_features, decar_sha256 (+ _init / _update / _final / _hex),
+          decar_file_sha256, decar_tokenizer_sha256, decar_provenance (+ _of_data / _meta / _read). decar_router
+          gained count, n_rows, rows, row_label, fit_steps, fit_prefix, fit_lr, fit_seed; router files keep them
+          (older files load; they cannot join or leave). decar_router_build sets pi_k = count_k / N in one division
+          (it summed 1/N: the prior can differ in the last bit). decar_router_fit keeps a copy of its rows.
 */
 #ifndef DECAR_H
 #define DECAR_H

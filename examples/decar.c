@@ -9,6 +9,9 @@
      decar average   BTM parameter averaging of experts branched from one seed checkpoint
      decar plot      SVG of training curves from the CSV logs that `decar train --log` writes
      decar vcluster / vtrain / caption   image-conditioned experts on an image-caption set (glyphs)
+     decar join      a new party's expert from its documents, and the router that includes it
+     decar leave     the router without one expert
+     decar manifest  what made each expert of a set (provenance); refuses experts that cannot be combined
    Every subcommand has --help. Exit status: 0 ok, 1 runtime error, 2 bad arguments. */
 #define _POSIX_C_SOURCE 200809L /* strtok_r; the header itself needs only C99 */
 #ifndef DECAR_CLI_EXTERNAL_IMPL /* the CUDA build compiles the implementation apart, with nvcc (make cuda) */

@@ -196,6 +196,16 @@ int main(void) {
                   !strcmp(q.version, "decar " DECAR_VERSION) && !strcmp(q.parents, ""),
               "provenance round trip");
         free(buf);
+        /* a field longer than a metadata value may be (128 bytes) goes in pieces and comes back whole */
+        for (i = 0; i < 400; i++) p.config[i] = (char)('a' + i % 26);
+        p.config[400] = 0;
+        strcpy(p.parents, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,"
+                          "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210");
+        CHECK(decar_provenance_meta(&p, meta, sizeof meta, &e) == 0, "long fields: %s", e.msg);
+        CHECK(decar_gpt_save_mem(&g, 0, meta, &buf, &len, &e) == 0 && decar_provenance_read(&q, buf, len, &e) == 0,
+              "save and read long fields: %s", e.msg);
+        CHECK(!strcmp(q.config, p.config) && !strcmp(q.parents, p.parents), "400-byte config and two parents back");
+        free(buf);
         CHECK(decar_gpt_save_mem(&g, 0, NULL, &buf, &len, &e) == 0 && decar_provenance_read(&q, buf, len, &e) == 0 &&
                   !strcmp(q.docs, "unknown"),
               "a checkpoint without provenance reads 'unknown'");
