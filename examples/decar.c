@@ -625,6 +625,7 @@ static void train_run(decar_gpt *g, decar_ctx *ctx, const decar_data *d, const d
 }
 static void train_provenance(char *meta, size_t cap, const decar_data *d, const decar_tokenizer *tk, opt *o, int n,
                              const char *cmd); /* the lifecycle's part, with decar join below */
+static const char *g_prov_cmd = "train"; /* the command recorded in prov_version: train, or join */
 static int cmd_train(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "data", NULL, 0, 0 }, { "docs", NULL, 0, 0 }, { "ext", ".txt", 0, 0 },
@@ -688,7 +689,7 @@ static int cmd_train(int argc, char **argv) {
             (long long)d.stream_len[1], B, T, steps, decar_device_name(decar_gpt_device(&g)), decar_simd_name(),
             decar_get_threads());
     sprintf(meta, "\"objective\":\"%s\"", objective ? "dfm" : "ar");
-    train_provenance(meta, sizeof meta, &d, tk, o, n, "train");
+    train_provenance(meta, sizeof meta, &d, tk, o, n, g_prov_cmd);
     t0 = now_s();
     train_run(&g, ctx, &d, &op, objective ? &dfm : NULL, o, n, logf, new_log, meta);
     if (decar_gpt_save(&g, out, meta, &e)) die("checkpoint", &e);
@@ -3059,6 +3060,7 @@ static int cmd_join(int argc, char **argv) {
         targv[nt++] = tmp;
     }
     /* 1. the expert: decar train on the party's documents, with its provenance */
+    g_prov_cmd = "join";
     cmd_train(nt, targv);
     if (branch) remove(tmp);
     /* 2. the router with one more cluster: its centroid, the prior by counts, R5 refitted */
