@@ -351,6 +351,10 @@ run env OMP_NUM_THREADS=2 $B/decar train --data $L/new $LT --init $L/e0.safetens
 h=$(sha256sum $L/e0.safetensors | cut -c1-64); [ -n "$h" ] && [ "$(awk -F'\t' '$1 == 0 {print $6}' <($B/decar manifest --experts $L/ft.safetensors))" = "$h" ] && echo "ok  prov_base is sha256sum of the --init checkpoint" || { echo "FAILED: prov_base"; fails=$((fails + 1)); }
 expect 2 "experts of different bases with --same-base 1" $B/decar manifest --experts $L/e0.safetensors,$L/ft.safetensors --same-base 1
 expect 2 "ens-eval of experts of different bases with --same-base 1" $B/decar ens-eval --experts $L/e0.safetensors,$L/ft.safetensors --route uniform --data $B/tinycorpus --same-base 1
+run env OMP_NUM_THREADS=2 $B/decar join --router $L/k2/router.safetensors --router-out $L/rb.safetensors --data $L/new $LT --steps 3 --out $L/eb.safetensors --branch 2 --experts $L/e0.safetensors,$L/e1.safetensors
+p=$(awk -F'\t' '$1 == 0 {print $11}' <($B/decar manifest --experts $L/eb.safetensors)); h0=$(sha256sum $L/e0.safetensors | cut -c1-64); h1=$(sha256sum $L/e1.safetensors | cut -c1-64)
+case "$p" in *"$h0"*"$h1"* | *"$h1"*"$h0"*) echo "ok  join --branch 2: prov_parents lists both experts' sha256sum";; *) echo "FAILED: join --branch 2: parents '$p'"; fails=$((fails + 1));; esac
+expect 2 "join --branch without --experts" $B/decar join --router $L/k2/router.safetensors --router-out $L/x.safetensors --data $L/new --out $L/x.safetensors --branch 2
 expect 2 "leave of an unknown expert" $B/decar leave --router $L/r3.safetensors --remove 3 --router-out $L/x.safetensors
 $B/decar leave --router $L/r2.safetensors --remove 1 --router-out $L/one.safetensors > /dev/null 2>&1
 expect 2 "leave of the last expert" $B/decar leave --router $L/one.safetensors --remove 0 --router-out $L/x.safetensors
