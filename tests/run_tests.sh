@@ -344,7 +344,7 @@ if not a < b: bad += 1; print("FAILED: the joined domain's bits did not drop: %.
 print("ok  CLI lifecycle: %d (router, document) pairs kept their route and their bits; every score back after the leave; english %.4f -> %.4f bits/byte" % (kept, b, a) if not bad else "FAILED: %d" % bad)
 sys.exit(bad > 0)
 PY
-$B/decar manifest --experts $L/e0.safetensors,$L/e1.safetensors,$L/e2.safetensors > $L/manifest.tsv && [ $(grep -c "decar .* train" $L/manifest.tsv) -eq 3 ] &&
+$B/decar manifest --experts $L/e0.safetensors,$L/e1.safetensors,$L/e2.safetensors > $L/manifest.tsv && [ $(grep -cE "decar .* (train|join)" $L/manifest.tsv) -eq 3 ] && grep -q "decar .* join" $L/manifest.tsv &&
   [ "$(awk -F'\t' '$1 == 2 {print $7}' $L/manifest.tsv)" = "$(find $L/new/english/ -name '*.txt' -printf 'english/%P\n' | LC_ALL=C sort | sha256sum | cut -c1-64)" ] &&
   echo "ok  manifest: provenance of 3 experts; prov_shards of the joined one is sha256sum of its document list" || { echo "FAILED: manifest"; fails=$((fails + 1)); }
 run env OMP_NUM_THREADS=2 $B/decar train --data $L/new $LT --init $L/e0.safetensors --out $L/ft.safetensors
