@@ -99,6 +99,7 @@
      13 checkpoints: safetensors (float or quantized), Hugging Face GPT-2
      14 ensemble: mixture weights, AR generation, held-out evaluation
      15 samplers: from a distribution; masked DFM (Euler, first-hitting, left-to-right)
+     16 the lifecycle: experts that join and leave an ensemble; provenance (SHA-256) of every checkpoint
 
    THE METHOD, STEP BY STEP (each a library call)
      decar_cluster_docs            features of every document, spherical balanced k-means on the training ones, the
@@ -108,6 +109,14 @@
      decar_ensemble_score_docs     held-out bits of the routed mixture under any router and top-k (R4' included);
      decar_ensemble_dfm_bound      the same for DFM experts, on decar_dfm's kappa schedule
      decar_ensemble_generate       sample from sum_k w_k p_k (an optional image prefix: captioning); _fill for DFM
+   AND AFTER (section 16): a new party joins, a party leaves, every expert says what made it
+     decar_router_join             a new party's cluster from its documents: centroid, prior by counts, R5 refitted
+                                   (_join_features from feature rows; decar_router_nearest + decar_gpt_average: BTM
+                                   branching from the nearest experts)
+     decar_router_leave            the router without one expert: centroid dropped, prior renormalised, R5 refitted
+     decar_provenance_of_data      hashes of an expert's documents and tokenizer; decar_provenance_meta writes them
+                                   into a checkpoint's metadata, decar_provenance_read reads them back
+     decar_sha256                  SHA-256 (FIPS 180-4), streaming (_init / _update / _final), decar_file_sha256
 
    THE EQUATIONS OF docs/METHOD.md AND WHERE THEY ARE (examples/learn_*.c show four of them on checkable numbers)
      a1  p_t(x^i | x_1) = (1 - kappa_t) delta_M + kappa_t delta_{x_1^i}, kappa_t = t^n     decar_dfm_corrupt
@@ -165,6 +174,12 @@
           caption bits and greedy caption under a routed ensemble), both moved from the CLI.
           decar_pixel_projection; decar_pixel_features and decar_pixel_featurizer take the projection, not a seed.
           decar_caption_rows (captions framed as training and scoring rows), moved from the CLI.
+     0.6  (cont.) the lifecycle (section 16): decar_router_join / _join_features / _leave / _nearest,
+          decar_gpt_average, decar_docs_features, decar_sha256 (+ _init / _update / _final / _hex),
+          decar_file_sha256, decar_tokenizer_sha256, decar_provenance (+ _of_data / _meta / _read). decar_router
+          gained count, n_rows, rows, row_label, fit_steps, fit_prefix, fit_lr, fit_seed; router files keep them
+          (older files load; they cannot join or leave). decar_router_build sets pi_k = count_k / N in one division
+          (it summed 1/N: the prior can differ in the last bit). decar_router_fit keeps a copy of its rows.
 */
 #ifndef DECAR_H
 #define DECAR_H
@@ -669,6 +684,14 @@ typedef struct decar_router {
     int32_t *fine_map; /* two-stage: nearest fine centroid -> cluster */
     float *clf_w;      /* (k, d) R5's classifier, logits W h + b (NULL: none trained) */
     float *clf_b;      /* (k) */
+    /* what joining and leaving need (section 16; older router files lack them): */
+    float *count;       /* (k) training documents of each cluster: pi_k = count_k / sum_j count_j */
+    int64_t n_rows;     /* R5's training rows, kept so that R5 can be refitted when the set of clusters changes */
+    float *rows;        /* (n_rows, d) their features (decar_router_fit keeps a copy of what it was fitted on) */
+    int32_t *row_label; /* (n_rows) their clusters */
+    int fit_steps, fit_prefix; /* R5's Adam steps, and prefixes per document (decar_router_fit_docs) */
+    float fit_lr;
+    uint64_t fit_seed; /* the prefixes' seed */
 } decar_router;
 /* "top1", "cosine", "cbtm", "bayes", "uniform", "learned", "smalltalk" -> kind (0: none) */
 DECARDEF int decar_route_name(const char *s);
@@ -1186,6 +1209,85 @@ DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int
 enum { DECAR_DFM_EULER = 0, DECAR_DFM_FIRST_HIT = 1, DECAR_DFM_L2R = 2 };
 DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
                                  int kappa_pow, double temp, uint64_t seed, decar_error *e);
+
+/* ---------------------------------------------------------------------------------------------------------------
+   16. the lifecycle: experts that join and leave an ensemble, and the provenance of every checkpoint
+   JOIN. A new party holds only the router file (its featurizer included) and its own documents. It trains an expert
+   (from the shared base, or branched from the nearest experts: decar_router_nearest + decar_gpt_average) and adds
+   one cluster to the router, index k (the old ones keep theirs):
+       mu_k    = sum_i x_i / |sum_i x_i|         x_i: the features of its training documents (spherical k-means' rule)
+       count_k = n, its training documents;      pi_j = count_j / sum_l count_l for every j (the prior renormalised)
+       R5      refitted from zero on the rows the router keeps plus the party's rows labelled k (each document and
+               fit_prefix prefixes of it, as decar_router_fit_docs draws them), with the same steps and learning rate
+   A two-stage router also gets mu_k as one more fine centroid, mapped to k. The old centroids, counts and experts are
+   not touched, so a document whose top-1 route does not change scores bit for bit as before.
+   LEAVE. Removing cluster j drops its centroid (and its fine centroids), its count (the prior renormalised over the
+   rest) and its R5 rows; R5 is refitted from zero on the rest; clusters after j move down by one. This withdraws the
+   data's influence: routing no longer reads it and no remaining expert was trained on it. The shared base is not
+   retrained, so the withdrawal is exact only when the base never saw the data. A join followed by the leave of the
+   same cluster gives back the router it started from, bit for bit (R5's fit is deterministic from zero).
+   What this needs in the router file (kept by this version on): count (k), and R5's training rows (n_rows, d) with
+   their clusters row_label (n_rows) and its fit settings (metadata n_rows, fit_steps, fit_lr_bits, fit_prefix,
+   fit_seed). The rows are features (a random projection of hashed tf-idf), not text, but derived from every party's
+   documents: share the file with the parties, do not publish it; a router without R5 (decar cluster --learned 0) keeps
+   none. PROVENANCE. Every checkpoint decar train writes records in its metadata (decar_provenance_meta): prov_shards
+   SHA-256 of its documents' names, each followed by "\n", in the data's order (sorted by name) prov_docs      SHA-256
+   of its documents' bytes: per document its length (8 bytes little-endian), then the bytes prov_tokenizer "bytes", or
+   SHA-256 of the BPE tokenizer (decar_tokenizer_sha256) prov_base      SHA-256 of the checkpoint file training started
+   from (--init), or "none" prov_parents   BTM branching: the SHA-256 of each expert averaged into that start,
+   comma-separated (or "") prov_config    the training options, "key=value ..."; prov_seed; prov_version "decar
+   <version> <command>" The hash is SHA-256 (FIPS 180-4), so a checkpoint's base can be checked with sha256sum.
+   --------------------------------------------------------------------------------------------------------------- */
+typedef struct decar_sha256_ctx {
+    uint32_t h[8];
+    uint64_t len;
+    uint8_t buf[64];
+} decar_sha256_ctx;
+DECARDEF void decar_sha256_init(decar_sha256_ctx *c);
+DECARDEF void decar_sha256_update(decar_sha256_ctx *c, const void *p, size_t n);
+DECARDEF void decar_sha256_final(decar_sha256_ctx *c, uint8_t out[32]);
+DECARDEF void decar_sha256(const void *p, size_t n, uint8_t out[32]);
+DECARDEF void decar_sha256_hex(const uint8_t digest[32], char out[65]); /* 64 lowercase hex digits + NUL */
+/* SHA-256 of a tokenizer: per token (ids 0 .. n_tokens-1) its byte count (4 bytes LE) and bytes, then the merges
+   (ma, mb as 4-byte LE pairs), then eot (4 bytes LE). NULL: "bytes". */
+DECARDEF void decar_tokenizer_sha256(const decar_tokenizer *t, char out[65]);
+typedef struct decar_provenance {
+    char shards[65], docs[65], tokenizer[65], base[65]; /* hex digests, or "bytes" / "none" / "unknown" */
+    char parents[700];                                  /* comma-separated digests, or "" */
+    char config[512];
+    char version[64];
+    uint64_t seed;
+} decar_provenance;
+/* shards, docs and tokenizer of the documents of d (every split, in the data's order) and tokenizer t (NULL: bytes);
+   base "none", parents "", config "", version "decar <DECAR_VERSION>", seed 0: fill the rest yourself */
+DECARDEF void decar_provenance_of_data(decar_provenance *p, const decar_data *d, const decar_tokenizer *t);
+/* the "prov_..." metadata pairs (decar_gpt_save's extra_meta, no trailing comma) into out (cap bytes); fails
+   (DECAR_ERR_ARG) when they do not fit or a field holds a quote or a backslash */
+DECARDEF int decar_provenance_meta(const decar_provenance *p, char *out, size_t cap, decar_error *e);
+/* read them back from a checkpoint in memory; a field the file lacks reads "unknown" (older checkpoints) */
+DECARDEF int decar_provenance_read(decar_provenance *p, const void *buf, size_t len, decar_error *e);
+/* the features of d's training documents (split 0) into X (n, f->dim, DECAR_FREE it), and R5's rows of them (each
+   document and n_prefix prefixes, drawn from seed as decar_router_fit_docs does) into rows (m, f->dim), when
+   rows is non-NULL */
+DECARDEF int decar_docs_features(const decar_featurizer *f, const decar_data *d, int n_prefix, uint64_t seed, float **X,
+                                 int64_t *n, float **rows, int64_t *m, decar_error *e);
+/* JOIN from features: X (n, d) the party's documents (rows L2-normalised), rows (m, d) its R5 rows (NULL, 0: none;
+   needed when the router has R5). The router gains cluster r->k. Fails, leaving r as it was, when r lacks counts,
+   or has R5 but no kept rows (older files), or when n < 1. */
+DECARDEF int decar_router_join_features(decar_router *r, const float *X, int64_t n, const float *rows, int64_t m,
+                                        decar_error *e);
+/* JOIN from documents: featurized by f (the router file's featurizer; its dim must be the router's) */
+DECARDEF int decar_router_join(decar_router *r, const decar_featurizer *f, const decar_data *d, decar_error *e);
+/* LEAVE: cluster j in [0, r->k) removed (r->k >= 2). Fails, leaving r as it was, on a bad index or the last one. */
+DECARDEF int decar_router_leave(decar_router *r, int j, decar_error *e);
+/* BTM's branching point: the n clusters nearest to mu by cosine (idx, most similar first) and weights w over them,
+   w_i proportional to exp(cos(mu, mu_i) / temp) (R2's rule). n is clamped to [1, r->k]; returns it. */
+DECARDEF int decar_router_nearest(const decar_router *r, const float *mu, int n, float temp, int *idx, double *w);
+/* theta = sum_i w_i theta_i over n models of one config (BTM parameter averaging); out is initialised here */
+DECARDEF int decar_gpt_average(decar_gpt *out, decar_gpt *const *models, const double *w, int n, decar_error *e);
+#ifndef DECAR_NO_STDIO
+DECARDEF int decar_file_sha256(const char *path, char hex[65], decar_error *e);
+#endif
 
 #endif /* DECAR_H */
 
@@ -6568,6 +6670,7 @@ DECARDEF void decar_router_free(decar_router *r) {
     decar__free_n(4, (void *)r->centroids, (void *)r->prior, (void *)r->fine, (void *)r->fine_map);
     decar__free(r->clf_w);
     decar__free(r->clf_b);
+    decar__free_n(3, (void *)r->count, (void *)r->rows, (void *)r->row_label);
     memset(r, 0, sizeof *r);
 }
 DECARDEF int decar_lm_router_fn(void *user, const uint8_t *text, int64_t len, float *out) {
@@ -6602,6 +6705,35 @@ DECARDEF int decar_lm_router_fn(void *user, const uint8_t *text, int64_t len, fl
     decar__free(ids);
     decar__free(nll);
     return rc;
+}
+/* pi_k = count_k / sum_j count_j: the prior of a router that knows its clusters' document counts */
+static void decar__router_prior(decar_router *r) {
+    double tot = 0.0;
+    int j;
+    if (!r->count) return;
+    for (j = 0; j < r->k; j++) tot += r->count[j];
+    for (j = 0; j < r->k; j++) r->prior[j] = tot > 0.0 ? (float)((double)r->count[j] / tot) : 1.0f / (float)r->k;
+}
+/* a copy of R5's training rows (X may be r->rows itself: copied before the old ones are freed) */
+static int decar__router_keep_rows(decar_router *r, const float *X, const int32_t *labels, int64_t N, int steps,
+                                   float lr, decar_error *e) {
+    float *rows = (float *)DECAR_MALLOC((size_t)N * (size_t)r->d * sizeof(float));
+    int32_t *lab = (int32_t *)DECAR_MALLOC((size_t)N * sizeof(int32_t));
+    if (!rows || !lab) {
+        decar__free(rows);
+        decar__free(lab);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to keep R5's %lld training rows", (long long)N);
+    }
+    memcpy(rows, X, (size_t)N * (size_t)r->d * sizeof(float));
+    memcpy(lab, labels, (size_t)N * sizeof(int32_t));
+    decar__free(r->rows);
+    decar__free(r->row_label);
+    r->rows = rows;
+    r->row_label = lab;
+    r->n_rows = N;
+    r->fit_steps = steps;
+    r->fit_lr = lr;
+    return DECAR_OK;
 }
 DECARDEF int decar_router_fit(decar_router *r, const float *X, const int32_t *labels, int64_t N, int steps, float lr,
                               double *acc, decar_error *e) {
@@ -6660,7 +6792,7 @@ DECARDEF int decar_router_fit(decar_router *r, const float *X, const int32_t *la
     r->clf_b = bias;
     decar__free(P);
     decar__free(G);
-    return DECAR_OK;
+    return decar__router_keep_rows(r, X, labels, N, steps, lr, e); /* what join and leave refit R5 from */
 }
 DECARDEF int decar_router_fit_docs(decar_router *r, const decar_featurizer *f, const decar_data *d,
                                    const int32_t *shard, int n_prefix, int steps, uint64_t seed, double *acc,
@@ -6692,6 +6824,8 @@ DECARDEF int decar_router_fit_docs(decar_router *r, const decar_featurizer *f, c
         }
     }
     if (!rc) rc = decar_router_fit(r, X, y, n, steps, 0.05f, acc, e);
+    r->fit_prefix = n_prefix > 0 ? n_prefix : 0;
+    r->fit_seed = seed;
     decar__free(X);
     decar__free(y);
     return rc;
@@ -6719,12 +6853,13 @@ DECARDEF int decar_router_build(decar_router *r, const float *X, int64_t N, int 
     r->n_fine = nf;
     r->centroids = (float *)DECAR_MALLOC((size_t)K * (size_t)d * sizeof(float));
     r->prior = (float *)DECAR_MALLOC((size_t)K * sizeof(float));
+    r->count = (float *)DECAR_MALLOC((size_t)K * sizeof(float));
     lt = (int32_t *)DECAR_MALLOC((size_t)N * sizeof(int32_t));
     if (nf) {
         r->fine = (float *)DECAR_MALLOC((size_t)o->n_fine * (size_t)d * sizeof(float));
         r->fine_map = (int32_t *)DECAR_MALLOC((size_t)o->n_fine * sizeof(int32_t));
     }
-    if (!r->centroids || !r->prior || !lt || (nf && (!r->fine || !r->fine_map))) {
+    if (!r->centroids || !r->prior || !r->count || !lt || (nf && (!r->fine || !r->fine_map))) {
         decar__free(lt);
         decar_router_free(r);
         DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a router of %d clusters", K);
@@ -6735,12 +6870,14 @@ DECARDEF int decar_router_build(decar_router *r, const float *X, int64_t N, int 
         return e ? e->code : DECAR_ERR_ARG;
     }
     DECAR_FREE(lt);
-    for (i = 0; i < K; i++) r->prior[i] = 0.0f;
+    for (i = 0; i < K; i++) r->count[i] = 0.0f;
     for (i = 0; i < N; i++) {
         int a = decar_router_assign(r, X + i * d);
-        r->prior[a] += 1.0f / (float)N;
+        r->count[a] += 1.0f;
         if (labels) labels[i] = a;
     }
+    /* pi_k = count_k / N, the rule decar_router_join and _leave apply again (so a join then a leave restores it) */
+    decar__router_prior(r);
     return DECAR_OK;
 }
 DECARDEF int decar_data_base_share(decar_data *d, int permille) {
@@ -6851,6 +6988,64 @@ DECARDEF double decar_nmi(const int *a, const int *b, int n, int ka, int kb, dou
     *purity = pur;
     return ha + hb > 0 ? 2 * mi / (ha + hb) : 1.0;
 }
+/* the lifecycle's part of a router file (section 16), each optional: count (k), whole and finite; R5's rows
+   (n_rows, d) with row_label (n_rows), clusters of this router, and the fit's settings. Sizes against the file first.
+ */
+static int decar__router_load_lifecycle(decar_router *r, const decar__st *st, const uint8_t *b, decar_error *e) {
+    const decar__st_entry *ec = decar__st_find(st, "count"), *er, *el;
+    uint64_t nr = 0, steps = 0, pre = 0, lb = 0, seed = 0;
+    float *fl;
+    int64_t q;
+    int j, rc = DECAR_OK;
+    if (ec) {
+        if (!(ec = decar__st_want(st, "count", r->k, e))) return DECAR_ERR_FORMAT;
+        if (!(r->count = (float *)DECAR_MALLOC((size_t)r->k * sizeof(float))))
+            DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+        if ((rc = decar__st_copy(st, b, ec, r->count, r->k, e))) return rc;
+        for (j = 0; j < r->k; j++)
+            if (!(r->count[j] >= 0.0f && r->count[j] == floorf(r->count[j])))
+                DECAR__FAIL(e, DECAR_ERR_FORMAT, "count %d is %g: not a document count", j, (double)r->count[j]);
+    }
+    if (!decar__st_meta(st, "n_rows")) return DECAR_OK;
+    if (decar__parse_u64(decar__st_meta(st, "n_rows"), &nr) || nr < 1 || nr > (1u << 30) ||
+        decar__parse_u64(decar__st_meta(st, "fit_steps"), &steps) || steps > 100000000 ||
+        decar__parse_u64(decar__st_meta(st, "fit_prefix"), &pre) || pre > 4096 ||
+        decar__parse_u64(decar__st_meta(st, "fit_lr_bits"), &lb) || lb > 0xffffffffu ||
+        decar__parse_u64(decar__st_meta(st, "fit_seed"), &seed))
+        DECAR__FAIL(e, DECAR_ERR_FORMAT,
+                    "R5's rows without valid n_rows, fit_steps, fit_prefix, fit_lr_bits, fit_seed");
+    {
+        uint32_t l32 = (uint32_t)lb;
+        memcpy(&r->fit_lr, &l32, sizeof l32);
+        if (!(r->fit_lr > 0.0f && r->fit_lr < 100.0f))
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "R5's learning rate is not valid");
+    }
+    r->fit_steps = (int)steps;
+    r->fit_prefix = (int)pre;
+    r->fit_seed = seed;
+    er = decar__st_want(st, "rows", (int64_t)nr * r->d, e);
+    el = er ? decar__st_want(st, "row_label", (int64_t)nr, e) : NULL;
+    if (!el) return DECAR_ERR_FORMAT;
+    r->rows = (float *)DECAR_MALLOC((size_t)nr * (size_t)r->d * sizeof(float));
+    r->row_label = (int32_t *)DECAR_MALLOC((size_t)nr * sizeof(int32_t));
+    fl = (float *)DECAR_MALLOC((size_t)nr * sizeof(float));
+    if (!r->rows || !r->row_label || !fl) {
+        decar__free(fl);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for R5's %llu rows", (unsigned long long)nr);
+    }
+    r->n_rows = (int64_t)nr;
+    rc = decar__st_copy(st, b, er, r->rows, (int64_t)nr * r->d, e);
+    if (!rc) rc = decar__st_copy(st, b, el, fl, (int64_t)nr, e);
+    for (q = 0; !rc && q < (int64_t)nr; q++) {
+        if (!(fl[q] >= 0.0f && fl[q] < (float)r->k) || fl[q] != floorf(fl[q])) {
+            rc = DECAR_ERR_FORMAT;
+            decar__seterr(e, rc, "row_label %lld is not a cluster index in [0, %d)", (long long)q, r->k);
+        } else
+            r->row_label[q] = (int32_t)fl[q];
+    }
+    decar__free(fl);
+    return rc;
+}
 DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const void *buf, size_t len, decar_error *e) {
     decar__st st;
     const uint8_t *b = (const uint8_t *)buf;
@@ -6924,6 +7119,7 @@ DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const v
     if (!rc && nf) rc = decar__st_copy(&st, b, em, fm, (int64_t)nf, e);
     if (!rc && ecw) rc = decar__st_copy(&st, b, ecw, r->clf_w, (int64_t)(k * d), e);
     if (!rc && ecw) rc = decar__st_copy(&st, b, ecb, r->clf_b, (int64_t)k, e);
+    if (!rc) rc = decar__router_load_lifecycle(r, &st, b, e); /* counts and R5's rows, when the file has them */
     for (i = 0; !rc && i < (int)nf; i++) {
         if (!(fm[i] >= 0 && fm[i] < (float)k) || fm[i] != floorf(fm[i])) {
             rc = DECAR_ERR_FORMAT;
@@ -6946,10 +7142,10 @@ DECARDEF int decar_router_load_mem(decar_router *r, decar_featurizer *f, const v
 }
 DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer *f, void **buf, size_t *len,
                                    decar_error *e) {
-    decar_st_tensor t[7];
+    decar_st_tensor t[10];
     int n = 3, rc, i;
     decar__sb m;
-    float *fm = NULL;
+    float *fm = NULL, *fl = NULL;
     t[0] = decar_st_tensor_of("centroids", r->k, r->d, r->centroids);
     t[1] = decar_st_tensor_of("prior", r->k, 0, r->prior);
     t[2] = decar_st_tensor_of("idf", DECAR_FEAT_BUCKETS, 0, f ? f->idf : NULL);
@@ -6969,12 +7165,33 @@ DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer
         t[n++] = decar_st_tensor_of("clf_w", r->k, r->d, r->clf_w);
         t[n++] = decar_st_tensor_of("clf_b", r->k, 0, r->clf_b);
     }
+    if (r->count) t[n++] = decar_st_tensor_of("count", r->k, 0, r->count); /* join and leave: section 16 */
+    if (r->rows && r->row_label && r->n_rows > 0) {                        /* R5's rows, to refit it */
+        int64_t q;
+        fl = (float *)DECAR_MALLOC((size_t)r->n_rows * sizeof(float));
+        if (!fl) {
+            decar__free(fm);
+            DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+        }
+        for (q = 0; q < r->n_rows; q++) fl[q] = (float)r->row_label[q];
+        t[n++] = decar_st_tensor_of("rows", r->n_rows, r->d, r->rows);
+        t[n++] = decar_st_tensor_of("row_label", r->n_rows, 0, fl);
+    }
     memset(&m, 0, sizeof m);
     decar__sb_kv(&m, "k", (uint64_t)r->k);
     decar__sb_kv(&m, "dim", (uint64_t)r->d);
     decar__sb_kv(&m, "feat_seed", f ? f->seed : 0);
     decar__sb_kv(&m, "n_fine", (uint64_t)(r->n_fine > 0 ? r->n_fine : 0));
     decar__sb_str(&m, (f && f->idf) ? "\"featurizer\":\"tfidf\"," : "\"featurizer\":\"external\",");
+    if (fl) {
+        uint32_t lb;
+        memcpy(&lb, &r->fit_lr, sizeof lb);
+        decar__sb_kv(&m, "n_rows", (uint64_t)r->n_rows);
+        decar__sb_kv(&m, "fit_steps", (uint64_t)(r->fit_steps > 0 ? r->fit_steps : 0));
+        decar__sb_kv(&m, "fit_prefix", (uint64_t)(r->fit_prefix > 0 ? r->fit_prefix : 0));
+        decar__sb_kv(&m, "fit_lr_bits", (uint64_t)lb);
+        decar__sb_kv(&m, "fit_seed", r->fit_seed);
+    }
     if (!m.oom) {
         m.n--;
         m.p[m.n] = 0;
@@ -6982,6 +7199,7 @@ DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer
     rc = m.oom ? DECAR_ERR_NOMEM : decar_st_save_mem(t, n, m.p, buf, len, e);
     decar__free(m.p);
     decar__free(fm);
+    decar__free(fl);
     return rc;
 }
 #ifndef DECAR_NO_STDIO
@@ -10651,6 +10869,548 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
     DECAR_FREE(f.inp);
     DECAR_FREE(avail);
     return rc;
+}
+
+/* ---- 16. the lifecycle: join, leave, provenance ------------------------------------------------------------------ */
+/* SHA-256 (FIPS 180-4): 64-byte blocks, 64 rounds of the compression function over the eight working words */
+static const uint32_t decar__sha_k[64] = {
+    0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u, 0xab1c5ed5u,
+    0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u, 0x72be5d74u, 0x80deb1feu, 0x9bdc06a7u, 0xc19bf174u,
+    0xe49b69c1u, 0xefbe4786u, 0x0fc19dc6u, 0x240ca1ccu, 0x2de92c6fu, 0x4a7484aau, 0x5cb0a9dcu, 0x76f988dau,
+    0x983e5152u, 0xa831c66du, 0xb00327c8u, 0xbf597fc7u, 0xc6e00bf3u, 0xd5a79147u, 0x06ca6351u, 0x14292967u,
+    0x27b70a85u, 0x2e1b2138u, 0x4d2c6dfcu, 0x53380d13u, 0x650a7354u, 0x766a0abbu, 0x81c2c92eu, 0x92722c85u,
+    0xa2bfe8a1u, 0xa81a664bu, 0xc24b8b70u, 0xc76c51a3u, 0xd192e819u, 0xd6990624u, 0xf40e3585u, 0x106aa070u,
+    0x19a4c116u, 0x1e376c08u, 0x2748774cu, 0x34b0bcb5u, 0x391c0cb3u, 0x4ed8aa4au, 0x5b9cca4fu, 0x682e6ff3u,
+    0x748f82eeu, 0x78a5636fu, 0x84c87814u, 0x8cc70208u, 0x90befffau, 0xa4506cebu, 0xbef9a3f7u, 0xc67178f2u
+};
+#define DECAR__ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+static void decar__sha256_block(uint32_t *h, const uint8_t *p) {
+    uint32_t w[64], a[8], t1, t2;
+    int i;
+    /* the message schedule: w_i = the block's words (big-endian), then s1(w_i-2) + w_i-7 + s0(w_i-15) + w_i-16 */
+    for (i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (i = 16; i < 64; i++) {
+        uint32_t s0 = DECAR__ROR(w[i - 15], 7) ^ DECAR__ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = DECAR__ROR(w[i - 2], 17) ^ DECAR__ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    for (i = 0; i < 8; i++) a[i] = h[i];
+    /* T1 = h + S1(e) + Ch(e, f, g) + K_i + w_i, T2 = S0(a) + Maj(a, b, c); shift the words, e += T1, a = T1 + T2 */
+    for (i = 0; i < 64; i++) {
+        uint32_t s1 = DECAR__ROR(a[4], 6) ^ DECAR__ROR(a[4], 11) ^ DECAR__ROR(a[4], 25);
+        uint32_t s0 = DECAR__ROR(a[0], 2) ^ DECAR__ROR(a[0], 13) ^ DECAR__ROR(a[0], 22);
+        t1 = a[7] + s1 + ((a[4] & a[5]) ^ (~a[4] & a[6])) + decar__sha_k[i] + w[i];
+        t2 = s0 + ((a[0] & a[1]) ^ (a[0] & a[2]) ^ (a[1] & a[2]));
+        a[7] = a[6];
+        a[6] = a[5];
+        a[5] = a[4];
+        a[4] = a[3] + t1;
+        a[3] = a[2];
+        a[2] = a[1];
+        a[1] = a[0];
+        a[0] = t1 + t2;
+    }
+    for (i = 0; i < 8; i++) h[i] += a[i];
+}
+DECARDEF void decar_sha256_init(decar_sha256_ctx *c) {
+    static const uint32_t h0[8] = { 0x6a09e667u, 0xbb67ae85u, 0x3c6ef372u, 0xa54ff53au,
+                                    0x510e527fu, 0x9b05688cu, 0x1f83d9abu, 0x5be0cd19u };
+    memcpy(c->h, h0, sizeof h0);
+    c->len = 0;
+}
+DECARDEF void decar_sha256_update(decar_sha256_ctx *c, const void *p, size_t n) {
+    const uint8_t *b = (const uint8_t *)p;
+    size_t have = (size_t)(c->len % 64);
+    c->len += n;
+    /* fill the pending block, then whole blocks straight from the input, then keep the tail */
+    if (have) {
+        size_t take = n < 64 - have ? n : 64 - have;
+        memcpy(c->buf + have, b, take);
+        b += take;
+        n -= take;
+        if (have + take < 64) return;
+        decar__sha256_block(c->h, c->buf);
+    }
+    for (; n >= 64; b += 64, n -= 64) decar__sha256_block(c->h, b);
+    if (n) memcpy(c->buf, b, n);
+}
+DECARDEF void decar_sha256_final(decar_sha256_ctx *c, uint8_t out[32]) {
+    uint8_t pad[72];
+    uint64_t bits = c->len * 8;
+    size_t have = (size_t)(c->len % 64), np = have < 56 ? 56 - have : 120 - have;
+    int i;
+    /* padding: 0x80, zeros to 56 mod 64, then the message length in bits (64-bit big-endian) */
+    memset(pad, 0, sizeof pad);
+    pad[0] = 0x80;
+    for (i = 0; i < 8; i++) pad[np + (size_t)i] = (uint8_t)(bits >> (56 - 8 * i));
+    decar_sha256_update(c, pad, np + 8);
+    for (i = 0; i < 32; i++) out[i] = (uint8_t)(c->h[i / 4] >> (24 - 8 * (i % 4)));
+}
+DECARDEF void decar_sha256(const void *p, size_t n, uint8_t out[32]) {
+    decar_sha256_ctx c;
+    decar_sha256_init(&c);
+    decar_sha256_update(&c, p, n);
+    decar_sha256_final(&c, out);
+}
+DECARDEF void decar_sha256_hex(const uint8_t digest[32], char out[65]) {
+    static const char hx[] = "0123456789abcdef";
+    int i;
+    for (i = 0; i < 32; i++) {
+        out[2 * i] = hx[digest[i] >> 4];
+        out[2 * i + 1] = hx[digest[i] & 15];
+    }
+    out[64] = 0;
+}
+static void decar__sha_le(decar_sha256_ctx *c, uint64_t v, int bytes) { /* v as `bytes` little-endian bytes */
+    uint8_t b[8];
+    int i;
+    for (i = 0; i < bytes; i++) b[i] = (uint8_t)(v >> (8 * i));
+    decar_sha256_update(c, b, (size_t)bytes);
+}
+DECARDEF void decar_tokenizer_sha256(const decar_tokenizer *t, char out[65]) {
+    decar_sha256_ctx c;
+    uint8_t dg[32];
+    int i;
+    if (!t) {
+        strcpy(out, "bytes");
+        return;
+    }
+    decar_sha256_init(&c);
+    /* per token: its byte count and bytes; then the merges (a, b); then the end-of-document id */
+    for (i = 0; i < t->n_tokens; i++) {
+        decar__sha_le(&c, (uint64_t)(t->off[i + 1] - t->off[i]), 4);
+        decar_sha256_update(&c, t->blob + t->off[i], (size_t)(t->off[i + 1] - t->off[i]));
+    }
+    for (i = 0; i < t->n_merges; i++) {
+        decar__sha_le(&c, (uint32_t)t->ma[i], 4);
+        decar__sha_le(&c, (uint32_t)t->mb[i], 4);
+    }
+    decar__sha_le(&c, (uint32_t)t->eot, 4);
+    decar_sha256_final(&c, dg);
+    decar_sha256_hex(dg, out);
+}
+DECARDEF void decar_provenance_of_data(decar_provenance *p, const decar_data *d, const decar_tokenizer *t) {
+    decar_sha256_ctx cn, cb;
+    uint8_t dg[32];
+    int i;
+    memset(p, 0, sizeof *p);
+    decar_sha256_init(&cn);
+    decar_sha256_init(&cb);
+    /* shards = H(name_0 "\n" name_1 "\n" ...); docs = H(len_0 bytes_0 len_1 bytes_1 ...), len as 8 bytes LE */
+    for (i = 0; i < d->n_docs; i++) {
+        decar_sha256_update(&cn, d->docs[i].name, strlen(d->docs[i].name));
+        decar_sha256_update(&cn, "\n", 1);
+        decar__sha_le(&cb, (uint64_t)d->docs[i].len, 8);
+        decar_sha256_update(&cb, d->docs[i].bytes, (size_t)d->docs[i].len);
+    }
+    decar_sha256_final(&cn, dg);
+    decar_sha256_hex(dg, p->shards);
+    decar_sha256_final(&cb, dg);
+    decar_sha256_hex(dg, p->docs);
+    decar_tokenizer_sha256(t, p->tokenizer);
+    strcpy(p->base, "none");
+    strcpy(p->version, "decar " DECAR_VERSION);
+}
+#define DECAR__PROV_PIECE 100
+static const char *const decar__prov_keys[8] = { "prov_shards",  "prov_docs",   "prov_tokenizer", "prov_base",
+                                                 "prov_parents", "prov_config", "prov_version",   "prov_seed" };
+DECARDEF int decar_provenance_meta(const decar_provenance *p, char *out, size_t cap, decar_error *e) {
+    const char *v[7];
+    char seed[24];
+    size_t n = 0;
+    int i;
+    decar__sb sb;
+    v[0] = p->shards;
+    v[1] = p->docs;
+    v[2] = p->tokenizer;
+    v[3] = p->base;
+    v[4] = p->parents;
+    v[5] = p->config;
+    v[6] = p->version;
+    memset(&sb, 0, sizeof sb);
+    decar__sb_u64(&sb, p->seed);
+    if (sb.oom) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    strcpy(seed, sb.p);
+    decar__free(sb.p);
+    /* "prov_shards":"...","prov_docs":"...", ... ,"prov_seed":"..."; a value longer than DECAR__PROV_PIECE bytes
+       (metadata values stay under 128) goes in pieces: "key":"first", "key.1":"next", ... */
+    for (i = 0; i < 8; i++) {
+        const char *val = i < 7 ? v[i] : seed;
+        size_t nk = strlen(decar__prov_keys[i]), nv = strlen(val), at = 0;
+        int piece = 0;
+        if (strchr(val, '"') || strchr(val, '\\'))
+            DECAR__FAIL(e, DECAR_ERR_ARG, "provenance field %s holds a quote or a backslash", decar__prov_keys[i]);
+        do {
+            size_t take = nv - at < DECAR__PROV_PIECE ? nv - at : DECAR__PROV_PIECE;
+            if (n + nk + take + 12 >= cap)
+                DECAR__FAIL(e, DECAR_ERR_ARG, "the provenance does not fit in %lu bytes", (unsigned long)cap);
+            if (n) out[n++] = ',';
+            out[n++] = '"';
+            memcpy(out + n, decar__prov_keys[i], nk);
+            n += nk;
+            if (piece) {
+                out[n++] = '.';
+                out[n++] = (char)('0' + piece);
+            }
+            memcpy(out + n, "\":\"", 3);
+            n += 3;
+            memcpy(out + n, val + at, take);
+            n += take;
+            out[n++] = '"';
+            at += take;
+            piece++;
+        } while (at < nv && piece < 10);
+        if (at < nv) DECAR__FAIL(e, DECAR_ERR_ARG, "provenance field %s is too long", decar__prov_keys[i]);
+    }
+    out[n] = 0;
+    return DECAR_OK;
+}
+DECARDEF int decar_provenance_read(decar_provenance *p, const void *buf, size_t len, decar_error *e) {
+    char *f[7];
+    size_t cap[7];
+    char seed[24];
+    uint64_t s = 0;
+    int i;
+    decar__st st;
+    if (decar__st_parse((const uint8_t *)buf, len, &st, e)) return e ? e->code : DECAR_ERR_FORMAT;
+    decar__st_free(&st);
+    memset(p, 0, sizeof *p);
+    f[0] = p->shards;
+    f[1] = p->docs;
+    f[2] = p->tokenizer;
+    f[3] = p->base;
+    f[4] = p->parents;
+    f[5] = p->config;
+    f[6] = p->version;
+    cap[0] = cap[1] = cap[2] = cap[3] = 65;
+    cap[4] = sizeof p->parents;
+    cap[5] = sizeof p->config;
+    cap[6] = sizeof p->version;
+    /* each field, and its pieces "key.1", "key.2", ... appended while they fit */
+    for (i = 0; i < 7; i++) {
+        char key[32], piece[128];
+        int q;
+        size_t at;
+        if (decar_meta_get(buf, len, decar__prov_keys[i], f[i], cap[i])) {
+            strcpy(f[i], i == 4 ? "" : "unknown");
+            continue;
+        }
+        for (q = 1; q < 10; q++) {
+            at = strlen(decar__prov_keys[i]);
+            memcpy(key, decar__prov_keys[i], at);
+            key[at] = '.';
+            key[at + 1] = (char)('0' + q);
+            key[at + 2] = 0;
+            if (decar_meta_get(buf, len, key, piece, sizeof piece)) break;
+            at = strlen(f[i]);
+            if (at + strlen(piece) >= cap[i]) break;
+            strcpy(f[i] + at, piece);
+        }
+    }
+    if (!decar_meta_get(buf, len, "prov_seed", seed, sizeof seed) && !decar__parse_u64(seed, &s)) p->seed = s;
+    return DECAR_OK;
+}
+#ifndef DECAR_NO_STDIO
+DECARDEF int decar_file_sha256(const char *path, char hex[65], decar_error *e) {
+    void *buf;
+    size_t len;
+    uint8_t dg[32];
+    int rc = decar_read_file(path, &buf, &len, e);
+    if (rc) return rc;
+    decar_sha256(buf, len, dg);
+    decar_sha256_hex(dg, hex);
+    DECAR_FREE(buf);
+    return DECAR_OK;
+}
+#endif
+DECARDEF int decar_docs_features(const decar_featurizer *f, const decar_data *d, int n_prefix, uint64_t seed, float **X,
+                                 int64_t *n, float **rows, int64_t *m, decar_error *e) {
+    int64_t i, nt = 0, q = 0, dim = f->dim;
+    int p, rc = DECAR_OK;
+    decar_rng rg;
+    *X = NULL;
+    *n = 0;
+    if (rows) *rows = NULL;
+    if (m) *m = 0;
+    if (n_prefix < 0) n_prefix = 0;
+    for (i = 0; i < d->n_docs; i++) nt += d->docs[i].split == 0;
+    if (nt < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "no training documents to featurize");
+    *X = (float *)DECAR_MALLOC((size_t)nt * (size_t)dim * sizeof(float));
+    if (rows) *rows = (float *)DECAR_MALLOC((size_t)nt * (size_t)(1 + n_prefix) * (size_t)dim * sizeof(float));
+    if (!*X || (rows && !*rows)) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory for the features of %lld documents", (long long)nt);
+    }
+    decar_rng_seed(&rg, seed);
+    /* x_i = features(doc_i); R5's rows: the document, then prefixes of length 16 (len / 16)^u, u ~ U(0, 1) (as
+       decar_router_fit_docs draws them) */
+    for (i = 0, nt = 0; i < d->n_docs && !rc; i++) {
+        const decar_doc *doc = &d->docs[i];
+        if (doc->split != 0) continue;
+        rc = decar_feat_apply(f, doc->bytes, doc->len, *X + nt * dim, e);
+        nt++;
+        for (p = 0; rows && p <= n_prefix && !rc; p++) {
+            int64_t len = doc->len;
+            if (p > 0 && len > 16) len = (int64_t)(16.0 * pow((double)len / 16.0, decar_rng_double(&rg)));
+            rc = decar_feat_apply(f, doc->bytes, len, *rows + q * dim, e);
+            q++;
+        }
+    }
+    if (rc) {
+        decar__free(*X);
+        *X = NULL;
+        if (rows) {
+            decar__free(*rows);
+            *rows = NULL;
+        }
+        return rc;
+    }
+    *n = nt;
+    if (m) *m = q;
+    return DECAR_OK;
+}
+DECARDEF int decar_router_join_features(decar_router *r, const float *X, int64_t n, const float *rows, int64_t m,
+                                        decar_error *e) {
+    int K = r->k, d = r->d, q, rc = DECAR_OK, nf = r->n_fine > 0 ? r->n_fine : 0;
+    int64_t i, nr = r->n_rows + (rows ? m : 0);
+    float *C, *P, *N, *F = NULL, *R = NULL;
+    int32_t *FM = NULL, *L = NULL;
+    double nn = 0.0;
+    decar_router nw;
+    if (n < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "joining needs at least one training document");
+    if (!r->count)
+        DECAR__FAIL(e, DECAR_ERR_ARG,
+                    "the router keeps no document counts (an older file): the prior "
+                    "cannot be updated; rebuild it with decar cluster");
+    if (r->clf_w && (!r->rows || r->n_rows < 1))
+        DECAR__FAIL(e, DECAR_ERR_ARG,
+                    "the router has R5 but keeps none of its training rows (an older file): R5 "
+                    "cannot be refitted; rebuild it with decar cluster");
+    if (r->clf_w && (!rows || m < 1)) DECAR__FAIL(e, DECAR_ERR_ARG, "the router has R5: joining needs R5's rows too");
+    C = (float *)DECAR_MALLOC((size_t)(K + 1) * (size_t)d * sizeof(float));
+    P = (float *)DECAR_MALLOC((size_t)(K + 1) * sizeof(float));
+    N = (float *)DECAR_MALLOC((size_t)(K + 1) * sizeof(float));
+    if (nf) {
+        F = (float *)DECAR_MALLOC((size_t)(nf + 1) * (size_t)d * sizeof(float));
+        FM = (int32_t *)DECAR_MALLOC((size_t)(nf + 1) * sizeof(int32_t));
+    }
+    if (r->clf_w) {
+        R = (float *)DECAR_MALLOC((size_t)nr * (size_t)d * sizeof(float));
+        L = (int32_t *)DECAR_MALLOC((size_t)nr * sizeof(int32_t));
+    }
+    if (!C || !P || !N || (nf && (!F || !FM)) || (r->clf_w && (!R || !L))) {
+        decar__free_n(7, (void *)C, (void *)P, (void *)N, (void *)F, (void *)FM, (void *)R, (void *)L);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to join a cluster to a router of %d", K);
+    }
+    /* mu_K = sum_i x_i / |sum_i x_i| (double sums), after the old centroids */
+    memcpy(C, r->centroids, (size_t)K * (size_t)d * sizeof(float));
+    for (q = 0; q < d; q++) {
+        double s = 0.0;
+        for (i = 0; i < n; i++) s += X[i * d + q];
+        C[(int64_t)K * d + q] = (float)s;
+        nn += s * s;
+    }
+    if (!(nn > 0.0) || nn != nn) {
+        decar__free_n(7, (void *)C, (void *)P, (void *)N, (void *)F, (void *)FM, (void *)R, (void *)L);
+        DECAR__FAIL(e, DECAR_ERR_ARG, "the new documents' features sum to zero or are not finite: no direction");
+    }
+    decar_l2_normalize(C + (int64_t)K * d, d);
+    /* count_K = n; the prior is set from the counts below */
+    memcpy(N, r->count, (size_t)K * sizeof(float));
+    N[K] = (float)n;
+    /* two-stage: mu_K is one more fine centroid, mapped to K */
+    if (nf) {
+        memcpy(F, r->fine, (size_t)nf * (size_t)d * sizeof(float));
+        memcpy(F + (int64_t)nf * d, C + (int64_t)K * d, (size_t)d * sizeof(float));
+        memcpy(FM, r->fine_map, (size_t)nf * sizeof(int32_t));
+        FM[nf] = K;
+    }
+    /* R5's rows: the kept ones, then the party's, labelled K */
+    if (r->clf_w) {
+        memcpy(R, r->rows, (size_t)r->n_rows * (size_t)d * sizeof(float));
+        memcpy(L, r->row_label, (size_t)r->n_rows * sizeof(int32_t));
+        memcpy(R + r->n_rows * d, rows, (size_t)m * (size_t)d * sizeof(float));
+        for (i = r->n_rows; i < nr; i++) L[i] = K;
+    }
+    nw = *r;
+    nw.k = K + 1;
+    nw.centroids = C;
+    nw.prior = P;
+    nw.count = N;
+    nw.fine = F;
+    nw.fine_map = FM;
+    nw.n_fine = nf ? nf + 1 : 0;
+    nw.clf_w = NULL;
+    nw.clf_b = NULL;
+    nw.rows = NULL;
+    nw.row_label = NULL;
+    nw.n_rows = 0;
+    decar__router_prior(&nw);
+    /* R5 refitted from zero on every row (decar_router_fit keeps a copy of them) */
+    if (r->clf_w)
+        rc = decar_router_fit(&nw, R, L, nr, r->fit_steps > 0 ? r->fit_steps : 200,
+                              r->fit_lr > 0.0f ? r->fit_lr : 0.05f, NULL, e);
+    decar__free(R);
+    decar__free(L);
+    if (rc) {
+        decar_router_free(&nw);
+        return rc;
+    }
+    /* the old router's arrays go; nw's take their place */
+    decar__free_n(4, (void *)r->centroids, (void *)r->prior, (void *)r->fine, (void *)r->fine_map);
+    decar__free_n(5, (void *)r->clf_w, (void *)r->clf_b, (void *)r->count, (void *)r->rows, (void *)r->row_label);
+    *r = nw;
+    return DECAR_OK;
+}
+DECARDEF int decar_router_join(decar_router *r, const decar_featurizer *f, const decar_data *d, decar_error *e) {
+    float *X = NULL, *rows = NULL;
+    int64_t n = 0, m = 0;
+    int rc;
+    if (f->dim != r->d)
+        DECAR__FAIL(e, DECAR_ERR_ARG,
+                    "the featurizer makes %d features, the router's centroids have %d: not the "
+                    "router's featurizer",
+                    f->dim, r->d);
+    /* the party's prefixes come from the router's seed and its new index: reproducible, distinct per party */
+    rc = decar_docs_features(f, d, r->fit_prefix, r->fit_seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(r->k + 1)), &X, &n,
+                             r->clf_w ? &rows : NULL, r->clf_w ? &m : NULL, e);
+    if (!rc) rc = decar_router_join_features(r, X, n, rows, m, e);
+    decar__free(X);
+    decar__free(rows);
+    return rc;
+}
+DECARDEF int decar_router_leave(decar_router *r, int j, decar_error *e) {
+    int K = r->k, d = r->d, c, f, nf = 0, rc = DECAR_OK;
+    int64_t i, nr = 0;
+    float *R = NULL;
+    int32_t *L = NULL;
+    decar_router nw;
+    if (j < 0 || j >= K) DECAR__FAIL(e, DECAR_ERR_ARG, "no expert %d: the router has %d (0 .. %d)", j, K, K - 1);
+    if (K < 2) DECAR__FAIL(e, DECAR_ERR_ARG, "expert %d is the last one: an ensemble needs at least one", j);
+    if (r->clf_w && (!r->rows || r->n_rows < 1))
+        DECAR__FAIL(e, DECAR_ERR_ARG,
+                    "the router has R5 but keeps none of its training rows (an older file): R5 "
+                    "cannot be refitted; rebuild it with decar cluster");
+    nw = *r;
+    nw.k = K - 1;
+    nw.centroids = (float *)DECAR_MALLOC((size_t)(K - 1) * (size_t)d * sizeof(float));
+    nw.prior = (float *)DECAR_MALLOC((size_t)(K - 1) * sizeof(float));
+    nw.count = r->count ? (float *)DECAR_MALLOC((size_t)(K - 1) * sizeof(float)) : NULL;
+    nw.fine = r->n_fine > 0 ? (float *)DECAR_MALLOC((size_t)r->n_fine * (size_t)d * sizeof(float)) : NULL;
+    nw.fine_map = r->n_fine > 0 ? (int32_t *)DECAR_MALLOC((size_t)r->n_fine * sizeof(int32_t)) : NULL;
+    nw.clf_w = nw.clf_b = NULL;
+    nw.rows = NULL;
+    nw.row_label = NULL;
+    nw.n_rows = 0;
+    if (r->clf_w) {
+        R = (float *)DECAR_MALLOC((size_t)r->n_rows * (size_t)d * sizeof(float) + 1);
+        L = (int32_t *)DECAR_MALLOC((size_t)r->n_rows * sizeof(int32_t) + 1);
+    }
+    if (!nw.centroids || !nw.prior || (r->count && !nw.count) || (r->n_fine > 0 && (!nw.fine || !nw.fine_map)) ||
+        (r->clf_w && (!R || !L))) {
+        decar_router_free(&nw);
+        decar__free(R);
+        decar__free(L);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to remove a cluster from a router of %d", K);
+    }
+    /* the clusters other than j, in order: c > j moves to c - 1 */
+    for (c = 0; c < K; c++) {
+        int to = c < j ? c : c - 1;
+        if (c == j) continue;
+        memcpy(nw.centroids + (int64_t)to * d, r->centroids + (int64_t)c * d, (size_t)d * sizeof(float));
+        nw.prior[to] = r->prior[c];
+        if (r->count) nw.count[to] = r->count[c];
+    }
+    /* fine centroids of j dropped, the rest renumbered */
+    for (f = 0; f < r->n_fine; f++) {
+        if (r->fine_map[f] == j) continue;
+        memcpy(nw.fine + (int64_t)nf * d, r->fine + (int64_t)f * d, (size_t)d * sizeof(float));
+        nw.fine_map[nf++] = r->fine_map[f] < j ? r->fine_map[f] : r->fine_map[f] - 1;
+    }
+    nw.n_fine = r->n_fine > 0 ? nf : 0;
+    /* pi_c = count_c / sum of the rest (without counts: the old prior renormalised) */
+    if (r->count)
+        decar__router_prior(&nw);
+    else {
+        double s = 0.0;
+        for (c = 0; c < K - 1; c++) s += nw.prior[c];
+        for (c = 0; c < K - 1; c++) nw.prior[c] = s > 0.0 ? (float)(nw.prior[c] / s) : 1.0f / (float)(K - 1);
+    }
+    /* R5: j's rows dropped, labels renumbered, refitted from zero on the rest */
+    for (i = 0; r->clf_w && i < r->n_rows; i++) {
+        if (r->row_label[i] == j) continue;
+        memcpy(R + nr * d, r->rows + i * d, (size_t)d * sizeof(float));
+        L[nr++] = r->row_label[i] < j ? r->row_label[i] : r->row_label[i] - 1;
+    }
+    if (r->clf_w && nr < 1) {
+        rc = DECAR_ERR_ARG;
+        decar__seterr(e, rc, "no R5 rows remain after removing expert %d", j);
+    }
+    if (!rc && r->clf_w)
+        rc = decar_router_fit(&nw, R, L, nr, r->fit_steps > 0 ? r->fit_steps : 200,
+                              r->fit_lr > 0.0f ? r->fit_lr : 0.05f, NULL, e);
+    decar__free(R);
+    decar__free(L);
+    if (rc) {
+        decar_router_free(&nw);
+        return rc;
+    }
+    decar__free_n(4, (void *)r->centroids, (void *)r->prior, (void *)r->fine, (void *)r->fine_map);
+    decar__free_n(5, (void *)r->clf_w, (void *)r->clf_b, (void *)r->count, (void *)r->rows, (void *)r->row_label);
+    *r = nw;
+    return DECAR_OK;
+}
+DECARDEF int decar_router_nearest(const decar_router *r, const float *mu, int n, float temp, int *idx, double *w) {
+    int i, j, K = r->k;
+    double s = 0.0, T = temp > 0.0f ? temp : 0.1;
+    if (n < 1) n = 1;
+    if (n > K) n = K;
+    /* idx = the n clusters of largest cos(mu, mu_j) (ties: the lower index), by repeated selection */
+    for (i = 0; i < n; i++) {
+        int best = -1;
+        double bc = -INFINITY;
+        for (j = 0; j < K; j++) {
+            int q, used = 0;
+            double c = decar__dot(mu, r->centroids + (int64_t)j * r->d, r->d);
+            for (q = 0; q < i; q++) used |= idx[q] == j;
+            if (!used && (best < 0 || c > bc)) {
+                best = j;
+                bc = c;
+            }
+        }
+        idx[i] = best;
+        w[i] = bc;
+    }
+    /* w_i = exp((c_i - c_0) / T) / sum, c_0 the largest */
+    for (i = n - 1; i >= 0; i--) w[i] = exp((w[i] - w[0]) / T);
+    for (i = 0; i < n; i++) s += w[i];
+    for (i = 0; i < n; i++) w[i] /= s;
+    return n;
+}
+DECARDEF int decar_gpt_average(decar_gpt *out, decar_gpt *const *models, const double *w, int n, decar_error *e) {
+    int j, rc;
+    size_t i;
+    if (n < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "averaging needs at least one model");
+    for (j = 1; j < n; j++)
+        if (memcmp(&models[j]->cfg, &models[0]->cfg, sizeof(decar_gpt_config)) ||
+            models[j]->tokenizer != models[0]->tokenizer)
+            DECAR__FAIL(e, DECAR_ERR_ARG, "model %d has another config or tokenizer than model 0", j);
+    for (j = 0; j < n; j++)
+        if (models[j]->qtype) DECAR__FAIL(e, DECAR_ERR_ARG, "model %d is quantized: average float models", j);
+    if ((rc = decar_gpt_init(out, &models[0]->cfg, 0, e))) return rc;
+    out->tokenizer = models[0]->tokenizer;
+    /* theta_i = sum_j w_j theta_j,i (in double) */
+    for (i = 0; i < out->n_params; i++) {
+        double s = 0.0;
+        for (j = 0; j < n; j++) s += w[j] * models[j]->params[i];
+        out->params[i] = (float)s;
+        if (!(out->params[i] - out->params[i] == 0.0f)) {
+            decar_gpt_free(out);
+            DECAR__FAIL(e, DECAR_ERR_NUMERIC, "the average is not finite at parameter %lu", (unsigned long)i);
+        }
+    }
+    return DECAR_OK;
 }
 
 #endif /* DECAR_IMPLEMENTATION_DONE */

@@ -9,6 +9,9 @@
      decar average   BTM parameter averaging of experts branched from one seed checkpoint
      decar plot      SVG of training curves from the CSV logs that `decar train --log` writes
      decar vcluster / vtrain / caption   image-conditioned experts on an image-caption set (glyphs)
+     decar join      a new party's expert from its documents, and the router that includes it
+     decar leave     the router without one expert
+     decar manifest  what made each expert of a set (provenance); refuses experts that cannot be combined
    Every subcommand has --help. Exit status: 0 ok, 1 runtime error, 2 bad arguments. */
 #define _POSIX_C_SOURCE 200809L /* strtok_r; the header itself needs only C99 */
 #ifndef DECAR_CLI_EXTERNAL_IMPL /* the CUDA build compiles the implementation apart, with nvcc (make cuda) */
@@ -135,7 +138,9 @@ static const struct {
     { "route-k", "experts the router keeps (top-k, 0 = all); ens-eval takes a comma-separated list" },
     { "route-temp", "temperature of the cosine and cbtm routers" },
     { "router", "router file from decar cluster (decar vcluster for caption)" },
+    { "router-out", "where to write the new router (join, leave; the --router file is not changed)" },
     { "router-lms", "R6: one small LM per cluster (A,B,.. or @FILE), trained on its cluster alone, for smalltalk" },
+    { "same-base", "1: refuse experts whose base models differ (their checkpoints' prov_base)" },
     { "seed", "random seed" },
     { "skip-missing", "1: continue without experts that fail to load (the router renormalised)" },
     { "steps", "optimizer steps" },
@@ -677,6 +682,9 @@ static void train_run(decar_gpt *g, decar_ctx *ctx, const decar_data *d, const d
     if (logf && new_log) remove(S(o, n, "log"));
     exit(1);
 }
+static void train_provenance(char *meta, size_t cap, const decar_data *d, const decar_tokenizer *tk, opt *o, int n,
+                             const char *cmd); /* the lifecycle's part, with decar join below */
+static const char *g_prov_cmd = "train"; /* the command recorded in prov_version: train, or join */
 static int cmd_train(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "data", NULL, 0, 0 }, { "docs", NULL, 0, 0 }, { "ext", ".txt", 0, 0 },
@@ -705,7 +713,7 @@ static int cmd_train(int argc, char **argv) {
     double t0;
     FILE *logf = NULL;
     const char *out;
-    char meta[256];
+    char meta[4096];
     int new_log = 0;
     const decar_tokenizer *tk;
     parse_opts(argc, argv, o, n, "train", "--data DIR|FILE [options]");
@@ -741,6 +749,7 @@ static int cmd_train(int argc, char **argv) {
             (long long)d.stream_len[1], B, T, steps, decar_device_name(decar_gpt_device(&g)), decar_simd_name(),
             decar_get_threads());
     sprintf(meta, "\"objective\":\"%s\"", objective ? "dfm" : "ar");
+    train_provenance(meta, sizeof meta, &d, tk, o, n, g_prov_cmd);
     t0 = now_s();
     train_run(&g, ctx, &d, &op, objective ? &dfm : NULL, o, n, logf, new_log, meta);
     if (decar_gpt_save(&g, out, meta, &e)) die("checkpoint", &e);
@@ -1589,7 +1598,27 @@ typedef struct {
     int32_t *best;   /* (ds->n) the oracle's expert of each document; NULL without --oracle */
     int32_t *choice; /* (ds->n) the current row's top-1 choice of each document */
 } evidence_t;
-#define DOC_BITS_HEADER "model,router,topk,domain,doc,bytes,bits,choice"
+#define DOC_BITS_HEADER "model,router,topk,domain,doc,bytes,bits,choice,route"
+/* the route column: the expert of largest weight at each point where scoring routes (token 0 and every route_every
+   tokens, joined by '.'; "-" for Bayes, which routes at every token): what decides whether a document's score can
+   change when an expert joins or leaves */
+static void route_seq(FILE *f, ens_t *E, const decar_data *d, const decar_docset *ds, int q, int kind) {
+    const decar_doc *doc = &d->docs[ds->doc[q]];
+    double *w = (double *)malloc((size_t)E->en.k * sizeof(double));
+    decar_error e;
+    int64_t i, ntok = ds->off[q + 1] - ds->off[q];
+    int j;
+    if (kind == DECAR_ROUTE_BAYES || kind == 0 || !E->en.route_every) fputc('-', f);
+    if (E->en.feat) E->en.feat->doc = ds->doc[q];
+    for (i = 0; i < ntok && kind != DECAR_ROUTE_BAYES && kind != 0 && E->en.route_every; i += E->en.route_every) {
+        int64_t before = i > 0 ? ds->end[ds->off[q] + i - 1] : 0;
+        int best = 0;
+        if (decar_ensemble_route(&E->en, doc->bytes, before, w, &e)) die("ens-eval --doc-bits", &e);
+        for (j = 1; j < E->en.k; j++) best = w[j] > w[best] ? j : best;
+        fprintf(f, "%s%d", i ? "." : "", best);
+    }
+    free(w);
+}
 static void evidence_rows(evidence_t *ev, ens_t *E, decar_ctx *ctx, const decar_data *d, const decar_docset *ds,
                           float **nll, const char *label, int kind, int tk, const double *bits, int B) {
     decar_error e;
@@ -1608,11 +1637,34 @@ static void evidence_rows(evidence_t *ev, ens_t *E, decar_ctx *ctx, const decar_
                      d->n_labels && doc->label >= 0 ? d->label_names[doc->label] : "all");
         fputc(',', ev->docs);
         csv_str(ev->docs, doc->name);
-        fprintf(ev->docs, ",%lld,%.6f,%d\n", (long long)decar_docset_doc_bytes(ds, q), bits[q],
-                have_choice || !kind ? (int)ev->choice[q] : -1);
+        fprintf(ev->docs, ",%lld,%.17g,%d,", (long long)decar_docset_doc_bytes(ds, q), bits[q],
+                have_choice || !kind ? (int)ev->choice[q] : -1); /* bits exactly: identical scores tell apart */
+        route_seq(ev->docs, E, d, ds, q, kind);
+        fputc('\n', ev->docs);
     }
 }
 
+/* --same-base 1: every expert of the list records the same base model (prov_base) */
+static void same_base(const char *spec) {
+    char **list, first[65] = "";
+    int k = 0, j, have = 0;
+    decar_error e;
+    read_list(spec, "--experts", &list, &k);
+    for (j = 0; j < k; j++) {
+        void *buf;
+        size_t len;
+        decar_provenance p;
+        if (!strcmp(list[j], "-")) continue;
+        if (decar_read_file(list[j], &buf, &len, &e) || decar_provenance_read(&p, buf, len, &e)) die("--experts", &e);
+        free(buf);
+        if (have && strcmp(p.base, first))
+            fail(2, "decar: expert %d (%s) starts from base %s, another expert from %s (--same-base 1)\n", j, list[j],
+                 p.base, first);
+        strcpy(first, p.base);
+        have = 1;
+    }
+    free(list);
+}
 /* one row of ens-eval (router kind, top-k): the library's score of the held-out documents, printed by ens_rows.
    top1 is one expert by definition, uniform weights have no ranking to truncate, and each top-k runs once per router
    (done_k: the top-k values already run for this router). */
@@ -1681,7 +1733,7 @@ static int cmd_ens_eval(int argc, char **argv) {
                 { "skip-missing", "0", 0, 0 }, { "batch", "8", 0, 0 }, { "mc", "2", 0, 0 }, { "threads", "0", 0, 0 },
                 { "features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 },
                 { "device", "cpu", 0, 0 }, { "oracle", "0", 0, 0 }, { "doc-bits", NULL, 0, 0 },
-                { "doc-bytes", "0", 0, 0 } };
+                { "doc-bytes", "0", 0, 0 }, { "same-base", "0", 0, 0 } };
     /* clang-format on */
     int n = NOPT(o), K, j, ri, ti, *kinds, nr, *tks, ntk, uses = 0;
     evidence_t ev;
@@ -1695,6 +1747,8 @@ static int cmd_ens_eval(int argc, char **argv) {
     parse_opts(argc, argv, o, n, "ens-eval", "--experts A,B,.. --router FILE --data DIR [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     if (S(o, n, "csv")) out_file_check("ens-eval", S(o, n, "csv"));
+    if (S(o, n, "doc-bits")) out_file_check("ens-eval", S(o, n, "doc-bits"));
+    if (!strcmp(S(o, n, "same-base"), "1")) same_base(REQ(o, n, "experts"));
     ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), "uniform", 1, F(o, n, "route-temp", 1e-6, 1e6),
              (int)I(o, n, "route-every", 1, 1 << 30), (int)I(o, n, "skip-missing", 0, 1), S(o, n, "tokenizer"));
     K = E.en.k;
@@ -3401,6 +3455,248 @@ static int cmd_tokenizer(int argc, char **argv) {
     return 0;
 }
 
+/* ---- the lifecycle: join, leave, manifest (decar.h section 16) ------------------------------------------------- */
+/* set by decar join before it runs decar train: the experts a branched start was averaged from (prov_parents) */
+static char g_prov_parents[700];
+/* the provenance decar train writes into a checkpoint's metadata (after `meta`, which holds the objective) */
+static void train_provenance(char *meta, size_t cap, const decar_data *d, const decar_tokenizer *tk, opt *o, int n,
+                             const char *cmd) {
+    decar_provenance p;
+    decar_error e;
+    size_t used = strlen(meta);
+    decar_provenance_of_data(&p, d, tk);
+    if (S(o, n, "init") && decar_file_sha256(S(o, n, "init"), p.base, &e)) die("--init", &e);
+    strcpy(p.parents, g_prov_parents);
+    snprintf(p.config, sizeof p.config,
+             "objective=%s layers=%s heads=%s dim=%s seq=%s batch=%s steps=%s lr=%s min_lr=%s warmup=%s wd=%s clip=%s "
+             "val_permille=%s ext=%s",
+             S(o, n, "objective"), S(o, n, "layers"), S(o, n, "heads"), S(o, n, "dim"), S(o, n, "seq"),
+             S(o, n, "batch"), S(o, n, "steps"), S(o, n, "lr"), S(o, n, "min-lr"), S(o, n, "warmup"), S(o, n, "wd"),
+             S(o, n, "clip"), S(o, n, "val-permille"), S(o, n, "ext"));
+    p.seed = (uint64_t)I(o, n, "seed", 0, 1L << 62);
+    snprintf(p.version, sizeof p.version, "decar %s %s", DECAR_VERSION, cmd);
+    if (used + 2 >= cap) fail(1, "decar train: metadata too long\n");
+    meta[used] = ',';
+    if (decar_provenance_meta(&p, meta + used + 1, cap - used - 1, &e)) die("provenance", &e);
+}
+/* the options of decar join that decar train does not have; the rest of the command line trains the expert */
+static int join_own(const char *name) {
+    return !strcmp(name, "--router") || !strcmp(name, "--router-out") || !strcmp(name, "--branch") ||
+           !strcmp(name, "--experts");
+}
+static void join_help(opt *o, int n) {
+    int j;
+    char *h[1] = { (char *)"--help" };
+    printf("usage: decar join --router FILE --router-out FILE --data DIR [--docs LIST] --out CKPT [--init BASE | "
+           "--branch N --experts LIST] [decar train's options]\n\n"
+           "trains one expert on the new party's documents (decar train), then writes a router that includes it: its "
+           "centroid, the prior by document counts, R5 refitted (decar.h section 16)\n\noptions:\n");
+    for (j = 0; j < n; j++)
+        printf("  --%-16s %s%s%s%s\n", o[j].name, opt_help(&o[j]), o[j].def ? " (default " : "",
+               o[j].def ? o[j].def : "", o[j].def ? ")" : "");
+    printf("\ntraining options, as decar train's:\n");
+    cmd_train(1, h);
+}
+/* the value of --name on a command line (the last one given), or def */
+static const char *arg_of(int argc, char **argv, const char *name, const char *def) {
+    int i;
+    for (i = 0; i + 1 < argc; i++)
+        if (!strcmp(argv[i], name)) def = argv[i + 1];
+    return def;
+}
+/* BTM branching for decar join: the new documents' centroid, the `branch` nearest experts, their average (weights as
+   the cosine router's) written to tmp; their file hashes go to the new expert's prov_parents */
+static void join_branch(const decar_router *r, const decar_featurizer *fz, const decar_data *d, const char *experts,
+                        int branch, const char *tmp) {
+    char **list;
+    int k = 0, j, m, *idx = (int *)malloc((size_t)r->k * sizeof(int));
+    double *w = (double *)malloc((size_t)r->k * sizeof(double));
+    decar_gpt *models = (decar_gpt *)calloc((size_t)r->k, sizeof(decar_gpt)), **mp, avg;
+    float *X, *mu = (float *)calloc((size_t)r->d, sizeof(float));
+    int64_t nx, q;
+    size_t used = 0;
+    decar_error e;
+    read_list(experts, "--experts", &list, &k);
+    if (k != r->k) fail(2, "decar join: %d experts for a router of %d clusters\n", k, r->k);
+    if (decar_docs_features(fz, d, 0, 0, &X, &nx, NULL, NULL, &e)) die("join", &e);
+    /* mu = sum_i x_i / |sum_i x_i|, the new cluster's centroid */
+    for (q = 0; q < nx * r->d; q++) mu[q % r->d] += X[q];
+    decar_l2_normalize(mu, r->d);
+    m = decar_router_nearest(r, mu, branch, 0.1f, idx, w);
+    mp = (decar_gpt **)malloc((size_t)m * sizeof(decar_gpt *));
+    fprintf(stderr, "join: branching from");
+    for (j = 0; j < m; j++) {
+        char h[65];
+        if (!strcmp(list[idx[j]], "-")) fail(2, "decar join: expert %d is missing ('-')\n", idx[j]);
+        load_model(&models[j], list[idx[j]]);
+        mp[j] = &models[j];
+        if (decar_file_sha256(list[idx[j]], h, &e)) die("--experts", &e);
+        if (used + 66 >= sizeof g_prov_parents) fail(2, "decar join: --branch %d: too many parents\n", branch);
+        used += (size_t)snprintf(g_prov_parents + used, sizeof g_prov_parents - used, "%s%s", j ? "," : "", h);
+        fprintf(stderr, " expert %d (w %.3f)", idx[j], w[j]);
+    }
+    fprintf(stderr, "\n");
+    if (decar_gpt_average(&avg, mp, w, m, &e) || decar_gpt_save(&avg, tmp, NULL, &e)) die("join: averaging", &e);
+    decar_gpt_free(&avg);
+    for (j = 0; j < m; j++) decar_gpt_free(&models[j]);
+    free(models);
+    free(mp);
+    free(idx);
+    free(w);
+    free(X);
+    free(mu);
+    free(list);
+}
+static int cmd_join(int argc, char **argv) {
+    /* clang-format off */
+    opt o[] = { { "router", NULL, 0, 0 }, { "router-out", NULL, 0, 0 }, { "experts", NULL, 0, 0 },
+                { "branch", "0", "N > 0: start from the average of the N experts nearest to the new documents (BTM "
+                  "branching; weights as the cosine router's; needs --experts); 0: --init or from scratch", 0 } };
+    /* clang-format on */
+    int n = NOPT(o), i, nt = 0, no = 0, branch, K0;
+    char **targv = (char **)calloc((size_t)argc + 4, sizeof(char *)), **oargv = (char **)calloc((size_t)argc + 1, 8);
+    char tmp[4200];
+    const char *data, *out;
+    decar_router r;
+    decar_featurizer fz;
+    decar_data d;
+    decar_error e;
+    for (i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) join_help(o, n);
+    /* the command line split: join's own options, and decar train's (the rest) */
+    for (i = 0; i < argc; i++) {
+        if (!join_own(argv[i])) {
+            targv[nt++] = argv[i];
+            continue;
+        }
+        oargv[no++] = argv[i];
+        if (i + 1 < argc) oargv[no++] = argv[++i];
+    }
+    parse_opts(no, oargv, o, n, "join", "--router FILE --router-out FILE --data DIR --out CKPT [options]");
+    branch = (int)I(o, n, "branch", 0, 1 << 20);
+    data = arg_of(nt, targv, "--data", NULL);
+    out = arg_of(nt, targv, "--out", NULL);
+    if (!data || !out) fail(2, "decar join: --data and --out (the new expert's checkpoint) are required\n");
+    if (branch && arg_of(nt, targv, "--init", NULL)) fail(2, "decar join: --branch and --init are alternatives\n");
+    if (branch && !S(o, n, "experts")) fail(2, "decar join: --branch needs --experts (the ensemble's checkpoints)\n");
+    out_file_check("join", REQ(o, n, "router-out"));
+    if (decar_router_load(&r, &fz, REQ(o, n, "router"), &e)) die("loading router", &e);
+    if (!fz.idf)
+        fail(2, "decar join: the router was built from external features: join through the library "
+                "(decar_router_join_features) with the new documents' features\n");
+    K0 = r.k;
+    load_data(&d, data, arg_of(nt, targv, "--docs", NULL), arg_of(nt, targv, "--ext", ".txt"),
+              (int)strtol(arg_of(nt, targv, "--val-permille", "50"), NULL, 10));
+    snprintf(tmp, sizeof tmp, "%s.branch.tmp", out);
+    if (branch) {
+        join_branch(&r, &fz, &d, S(o, n, "experts"), branch, tmp);
+        targv[nt++] = (char *)"--init";
+        targv[nt++] = tmp;
+    }
+    /* 1. the expert: decar train on the party's documents, with its provenance */
+    g_prov_cmd = "join";
+    cmd_train(nt, targv);
+    if (branch) remove(tmp);
+    /* 2. the router with one more cluster: its centroid, the prior by counts, R5 refitted */
+    if (decar_router_join(&r, &fz, &d, &e) || decar_router_save(&r, &fz, S(o, n, "router-out"), &e)) die("join", &e);
+    printf("joined: expert %d = %s (%.0f training documents); %s has %d clusters (prior %.4f%s)\n", K0, out,
+           (double)r.count[K0], S(o, n, "router-out"), r.k, (double)r.prior[K0], r.clf_w ? ", R5 refitted" : "");
+    decar_router_free(&r);
+    decar_feat_free(&fz);
+    decar_data_free(&d);
+    free(targv);
+    free(oargv);
+    return 0;
+}
+static int cmd_leave(int argc, char **argv) {
+    /* clang-format off */
+    opt o[] = { { "router", NULL, 0, 0 }, { "router-out", NULL, 0, 0 },
+                { "remove", NULL, "the index of the expert that leaves (0-based, as in the router and --experts)", 0 },
+                { "experts", NULL, 0, 0 } };
+    /* clang-format on */
+    int n = NOPT(o), j, k = 0;
+    long rm;
+    decar_router r;
+    decar_featurizer fz;
+    decar_error e;
+    char **list = NULL;
+    parse_opts(argc, argv, o, n, "leave", "--router FILE --remove J --router-out FILE [--experts LIST]");
+    out_file_check("leave", REQ(o, n, "router-out"));
+    rm = I(o, n, "remove", -1000000000L, 1000000000L);
+    if (decar_router_load(&r, &fz, REQ(o, n, "router"), &e)) die("loading router", &e);
+    if (S(o, n, "experts")) {
+        read_list(S(o, n, "experts"), "--experts", &list, &k);
+        if (k != r.k) fail(2, "decar leave: %d experts for a router of %d clusters\n", k, r.k);
+    }
+    if (decar_router_leave(&r, (int)rm, &e)) fail(2, "decar leave: %s\n", e.msg);
+    if (decar_router_save(&r, &fz, REQ(o, n, "router-out"), &e)) die("leave", &e);
+    fprintf(stderr, "left: expert %ld; %s has %d clusters%s\n", rm, S(o, n, "router-out"), r.k,
+            r.clf_w ? " (R5 refitted)" : "");
+    for (j = 0; j < k; j++) /* the remaining experts, one per line: the new --experts @FILE */
+        if (j != rm) printf("%s\n", list[j]);
+    free(list);
+    decar_router_free(&r);
+    decar_feat_free(&fz);
+    return 0;
+}
+/* an ensemble's manifest: what made each expert (its provenance), and whether they can be combined */
+static int cmd_manifest(int argc, char **argv) {
+    /* clang-format off */
+    opt o[] = { { "experts", NULL, 0, 0 },
+                { "same-base", "0", 0, 0 } };
+    /* clang-format on */
+    int n = NOPT(o), k = 0, j, bad = 0;
+    char **list;
+    decar_error e;
+    char(*base)[65];
+    char tok0[32] = "", voc0[32] = "";
+    parse_opts(argc, argv, o, n, "manifest", "--experts A,B,..|@FILE [--same-base 1]");
+    read_list(REQ(o, n, "experts"), "--experts", &list, &k);
+    base = (char(*)[65])calloc((size_t)k + 1, 65);
+    printf("expert\tfile\tsha256\tvocab\ttokenizer\tbase\tshards\tdocs\tseed\tversion\tparents\tconfig\n");
+    for (j = 0; j < k; j++) {
+        void *buf;
+        size_t len;
+        uint8_t dg[32];
+        char h[65], voc[32] = "?", tok[32] = "bytes";
+        decar_provenance p;
+        if (!strcmp(list[j], "-")) {
+            printf("%d\t-\n", j);
+            continue;
+        }
+        if (decar_read_file(list[j], &buf, &len, &e)) die("manifest", &e);
+        decar_sha256(buf, len, dg);
+        decar_sha256_hex(dg, h);
+        if (decar_provenance_read(&p, buf, len, &e)) fail(1, "decar manifest: %s: %s\n", list[j], e.msg);
+        decar_meta_get(buf, len, "vocab_size", voc, sizeof voc);
+        decar_meta_get(buf, len, "tokenizer", tok, sizeof tok);
+        free(buf);
+        printf("%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%llu\t%s\t%s\t%s\n", j, list[j], h, voc, p.tokenizer, p.base, p.shards,
+               p.docs, (unsigned long long)p.seed, p.version, *p.parents ? p.parents : "-", p.config);
+        /* one tokenizer and one vocabulary (as every command that combines experts requires), one base on request */
+        if (!*voc0) {
+            strcpy(voc0, voc);
+            strcpy(tok0, tok);
+            strcpy(base[0], p.base);
+        } else {
+            if (strcmp(voc, voc0) || strcmp(tok, tok0)) {
+                fprintf(stderr, "decar manifest: expert %d (%s) has another tokenizer or vocabulary than the first\n",
+                        j, list[j]);
+                bad = 1;
+            }
+            if (!strcmp(S(o, n, "same-base"), "1") && strcmp(p.base, base[0])) {
+                fprintf(stderr, "decar manifest: expert %d (%s) starts from base %s, the first from %s\n", j, list[j],
+                        p.base, base[0]);
+                bad = 1;
+            }
+        }
+    }
+    free(base);
+    free(list);
+    if (bad) fprintf(stderr, "decar manifest: these experts cannot be combined\n");
+    return bad ? 2 : 0;
+}
+
 int main(int argc, char **argv) {
     static const struct {
         const char *name;
@@ -3410,7 +3706,8 @@ int main(int argc, char **argv) {
                  { "infill", cmd_infill },     { "average", cmd_average },   { "plot", cmd_plot },
                  { "vcluster", cmd_vcluster }, { "vtrain", cmd_vtrain },     { "caption", cmd_caption },
                  { "export", cmd_export },     { "import", cmd_import },     { "tokenizer", cmd_tokenizer },
-                 { "quantize", cmd_quantize }, { "clip", cmd_clip },           { "compare", cmd_compare } };
+                 { "quantize", cmd_quantize }, { "clip", cmd_clip },           { "compare", cmd_compare },
+                 { "join", cmd_join },         { "leave", cmd_leave },       { "manifest", cmd_manifest } };
     int i;
     const char *usage =
         "usage: decar <command> [options]   (decar <command> --help for its options; decar --version)\n"
@@ -3427,7 +3724,10 @@ int main(int argc, char **argv) {
         "  quantize  int8 (q8_0) or bf16 weights for inference\n"
         "  clip      train a CLIP-style image-text encoder pair; retrieval, embeddings, patch features\n"
         "  export    write a model as Hugging Face GPT-2 (model.safetensors + config.json) or weights "
-        "only\n  import    read a Hugging Face GPT-2 directory into a decar checkpoint\n";
+        "only\n  import    read a Hugging Face GPT-2 directory into a decar checkpoint\n"
+        "  join      train a new party's expert and write the router that includes it\n"
+        "  leave     write the router without one expert\n"
+        "  manifest  what made each expert (provenance); refuses experts that cannot be combined\n";
     if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
         printf("decar %s (simd %s)\n", DECAR_VERSION, decar_simd_name());
         return 0;

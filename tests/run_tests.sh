@@ -379,6 +379,60 @@ run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --subset $V/sha
 expect 2 "a captioner fine-tuned from a base of another image input" $B/decar vtrain --images $B/tinyglyphs --steps 1 --batch 8 --init $V/base.safetensors --out $V/ft1.safetensors
 expect 2 "clip with both --out and --model" $B/decar clip --images $B/tinyglyphs --out $V/x --model $V/enc
 
+step "the lifecycle: SHA-256 vectors, join / leave / provenance in the library and the CLI, examples/lifecycle.c"
+L=$B/lifecycle_cli; rm -rf $L; mkdir -p $L/rest $L/new
+par gcc -std=c99 $W -O2 -march=native -fopenmp -o $B/test_lifecycle tests/test_lifecycle.c -lm
+par gcc -std=c99 $W -O2 -march=native -fopenmp -o $B/example_lifecycle examples/lifecycle.c -lm
+pwait
+run env OMP_NUM_THREADS=2 $B/test_lifecycle
+run env OMP_NUM_THREADS=2 $B/example_lifecycle $B/tinycorpus english 2 60
+# the same through the CLI: english held back, 2 experts, then english joins, then leaves
+ln -s ../../tinycorpus/c $L/rest/c; ln -s ../../tinycorpus/python $L/rest/python; ln -s ../../tinycorpus/english $L/new/english
+LT="--steps 30 --layers 1 --dim 32 --heads 2 --seq 32 --batch 4 --val-every 0 --quiet 1 --val-permille 200"
+LE="--data $B/tinycorpus --val-permille 200 --route top1,learned --route-k 1 --doc-bits $L/docs.csv"
+run $B/decar cluster --data $L/rest --out $L/k2 --k 2 --val-permille 200 > /dev/null 2>&1
+for k in 0 1; do run env OMP_NUM_THREADS=2 $B/decar train --data $L/rest --docs $L/k2/shard_$k.txt $LT --seed $((10 + k)) --out $L/e$k.safetensors; done
+run $B/decar ens-eval --experts $L/e0.safetensors,$L/e1.safetensors --router $L/k2/router.safetensors $LE --label before > /dev/null 2>&1
+run env OMP_NUM_THREADS=2 $B/decar join --router $L/k2/router.safetensors --router-out $L/r3.safetensors --data $L/new $LT --seed 12 --out $L/e2.safetensors
+run $B/decar ens-eval --experts $L/e0.safetensors,$L/e1.safetensors,$L/e2.safetensors --router $L/r3.safetensors $LE --label joined > /dev/null 2>&1
+$B/decar leave --router $L/r3.safetensors --remove 2 --router-out $L/r2.safetensors --experts $L/e0.safetensors,$L/e1.safetensors,$L/e2.safetensors > $L/left.txt 2> /dev/null
+run $B/decar ens-eval --experts @$L/left.txt --router $L/r2.safetensors $LE --label left > /dev/null 2>&1
+cmp -s $L/r2.safetensors $L/k2/router.safetensors && echo "ok  join then leave: the router file is the one before, byte for byte" || { echo "FAILED: the router after join + leave differs"; fails=$((fails + 1)); }
+python3 - $L/docs.csv <<'PY' || fails=$((fails + 1))
+import csv, sys
+rows = {}
+for r in csv.DictReader(open(sys.argv[1])):
+    rows[(r["model"], r["router"], r["doc"])] = r
+bad = 0; kept = 0; held = {"before": [0, 0], "joined": [0, 0]}
+for (m, rt, doc), r in rows.items():
+    if m != "before": continue
+    j, l = rows[("joined", rt, doc)], rows[("left", rt, doc)]
+    if l["bits"] != r["bits"] or l["route"] != r["route"]: bad += 1; print("FAILED: after the leave", rt, doc, l["bits"], r["bits"])
+    if j["route"] == r["route"]:
+        kept += 1
+        if j["bits"] != r["bits"]: bad += 1; print("FAILED: kept its route, other bits", rt, doc)
+    if rt == "top1" and r["domain"] == "english":
+        for lab, x in (("before", r), ("joined", j)): held[lab][0] += float(x["bits"]); held[lab][1] += int(x["bytes"])
+b, a = (held[k][0] / held[k][1] for k in ("before", "joined"))
+if not a < b: bad += 1; print("FAILED: the joined domain's bits did not drop: %.4f -> %.4f" % (b, a))
+print("ok  CLI lifecycle: %d (router, document) pairs kept their route and their bits; every score back after the leave; english %.4f -> %.4f bits/byte" % (kept, b, a) if not bad else "FAILED: %d" % bad)
+sys.exit(bad > 0)
+PY
+$B/decar manifest --experts $L/e0.safetensors,$L/e1.safetensors,$L/e2.safetensors > $L/manifest.tsv && [ $(grep -cE "decar .* (train|join)" $L/manifest.tsv) -eq 3 ] && grep -q "decar .* join" $L/manifest.tsv &&
+  [ "$(awk -F'\t' '$1 == 2 {print $7}' $L/manifest.tsv)" = "$(find $L/new/english/ -name '*.txt' -printf 'english/%P\n' | LC_ALL=C sort | sha256sum | cut -c1-64)" ] &&
+  echo "ok  manifest: provenance of 3 experts; prov_shards of the joined one is sha256sum of its document list" || { echo "FAILED: manifest"; fails=$((fails + 1)); }
+run env OMP_NUM_THREADS=2 $B/decar train --data $L/new $LT --init $L/e0.safetensors --out $L/ft.safetensors
+h=$(sha256sum $L/e0.safetensors | cut -c1-64); [ -n "$h" ] && [ "$(awk -F'\t' '$1 == 0 {print $6}' <($B/decar manifest --experts $L/ft.safetensors))" = "$h" ] && echo "ok  prov_base is sha256sum of the --init checkpoint" || { echo "FAILED: prov_base"; fails=$((fails + 1)); }
+expect 2 "experts of different bases with --same-base 1" $B/decar manifest --experts $L/e0.safetensors,$L/ft.safetensors --same-base 1
+expect 2 "ens-eval of experts of different bases with --same-base 1" $B/decar ens-eval --experts $L/e0.safetensors,$L/ft.safetensors --route uniform --data $B/tinycorpus --same-base 1
+run env OMP_NUM_THREADS=2 $B/decar join --router $L/k2/router.safetensors --router-out $L/rb.safetensors --data $L/new $LT --steps 3 --out $L/eb.safetensors --branch 2 --experts $L/e0.safetensors,$L/e1.safetensors
+p=$(awk -F'\t' '$1 == 0 {print $11}' <($B/decar manifest --experts $L/eb.safetensors)); h0=$(sha256sum $L/e0.safetensors | cut -c1-64); h1=$(sha256sum $L/e1.safetensors | cut -c1-64)
+case "$p" in *"$h0"*"$h1"* | *"$h1"*"$h0"*) echo "ok  join --branch 2: prov_parents lists both experts' sha256sum";; *) echo "FAILED: join --branch 2: parents '$p'"; fails=$((fails + 1));; esac
+expect 2 "join --branch without --experts" $B/decar join --router $L/k2/router.safetensors --router-out $L/x.safetensors --data $L/new --out $L/x.safetensors --branch 2
+expect 2 "leave of an unknown expert" $B/decar leave --router $L/r3.safetensors --remove 3 --router-out $L/x.safetensors
+$B/decar leave --router $L/r2.safetensors --remove 1 --router-out $L/one.safetensors > /dev/null 2>&1
+expect 2 "leave of the last expert" $B/decar leave --router $L/one.safetensors --remove 0 --router-out $L/x.safetensors
+
 step "sanitizers: the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 asan() { # build and run one unit test under the sanitizers; its status in $B/$1_asan.rc (the tests run in parallel)
   rm -f $B/$1_asan $B/$1_asan.rc
