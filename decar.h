@@ -978,7 +978,9 @@ DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const decar_dat
                    k-means, section 8)
    The experts then train on the final segments, and R6 (decar_lm_router_fn) routes by the same LMs' prefix loss:
    the rule that made the partition routes at test time, as decar_router_assign does for k-means. lms (K) are
-   initialised here from cfg (causal, bytes) and seed; B windows per step, lr 3e-3 warming up over the first round.
+   initialised here from cfg (a causal model) and seed; B windows per step, lr 3e-3 (warm-up over min(steps / 2,
+   50) steps, cosine decay over rounds * steps); prefix: bytes of each document scored (at least 2; as many as the
+   LMs' context, so that R6 reads what made the partition).
    labels (d->n_docs): each training document's segment, -1 for the rest. *flops: the router LMs' cost, 6 N per
    trained token plus 2 N per scored token (N: one LM's parameters). DECAR_ERR_ARG when K > N or a segment's
    documents cannot fill one training window. */
@@ -1104,10 +1106,10 @@ DECARDEF int decar_docset_build(decar_docset *ds, const decar_data *d, int split
                                 decar_error *e);
 DECARDEF void decar_docset_free(decar_docset *ds);
 /* keep only the tokens of each document that lie within its first max_bytes bytes (every token whose bytes end by
-   then; at least none), in place: documents of any length then cost about the same to score, so a held-out set of
+   then; possibly none), in place: documents of any length then cost about the same to score, so a held-out set of
    many documents stays affordable. max_bytes <= 0 keeps everything. ds->total and ds->bytes are updated. */
 DECARDEF void decar_docset_truncate(decar_docset *ds, int64_t max_bytes);
-/* the bytes document q's scored tokens cover (its length unless truncated) */
+/* the bytes document q's scored tokens cover (its length unless truncated); 0 <= q < ds->n */
 DECARDEF int64_t decar_docset_doc_bytes(const decar_docset *ds, int q);
 /* one model: nll[off[q] + i] = -ln p(x_i | x_<i) in nats, each document in non-overlapping windows of seq_len
    tokens (a window's first input is the token before it, EOT for the first), B windows per forward pass */
@@ -1146,8 +1148,9 @@ DECARDEF int decar_ensemble_doc_choice(decar_ensemble *en, decar_ctx *ctx, const
    a and b (a paired bootstrap: the pairing removes the documents' shared difficulty from the interval). a = bits, b
    = bytes gives bits per byte; a = an ensemble's bits, b = a dense model's bits on the same documents gives their
    ratio. *est: the statistic on the data; [*lo, *hi]: its alpha/2 and 1 - alpha/2 quantiles (alpha 0.05: a 95%
-   interval). Deterministic in seed. DECAR_ERR_ARG for n < 1, m < 1, draws < 10, alpha outside (0, 1), a b-sum that
-   is not positive or a non-finite value. */
+   interval). Deterministic in seed. DECAR_ERR_ARG for n < 1, m < 1, draws < 10, alpha outside (0, 1), a negative b
+   or a b-sum that is not positive; DECAR_ERR_NUMERIC for a non-finite value. (A resample's b-sum can then be zero
+   only when some b are zero: that draw's ratio counts as 0.) */
 DECARDEF int decar_bootstrap_ratio(const double *a, const double *b, int64_t n, int m, int draws, double alpha,
                                    uint64_t seed, double *est, double *lo, double *hi, decar_error *e);
 /* The router's weights for a text (R1-R3 read its features through en->feat; R4' and uniform the prior), with
@@ -8985,11 +8988,12 @@ DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_conf
     memset(&ds, 0, sizeof ds);
     *flops = 0.0;
     for (i = 0; i < d->n_docs; i++) N += d->docs[i].split == 0;
-    if (K < 1 || rounds < 1 || steps < 1 || B < 1 || prefix < 2 || N < K || !ctx) {
+    if (K < 1 || rounds < 1 || steps < 1 || B < 1 || prefix < 2 || N < K || !ctx || !cfg->causal ||
+        N * K > (int64_t)UINT32_MAX) {
         decar_ctx_free(ctx);
         DECAR__FAIL(e, ctx ? DECAR_ERR_ARG : DECAR_ERR_NOMEM,
-                    "smalltalk: K %d, %d rounds, %d steps, batch %d, prefix %d for %lld training documents", K, rounds,
-                    steps, B, prefix, (long long)N);
+                    "smalltalk: K %d, %d rounds, %d steps, batch %d, prefix %d for %lld training documents (a causal "
+                    "config; at most 2^32 document-cluster pairs)", K, rounds, steps, B, prefix, (long long)N);
     }
     idx = (int32_t *)DECAR_MALLOC((size_t)N * sizeof(int32_t));
     lab = (int32_t *)DECAR_MALLOC((size_t)N * sizeof(int32_t));
@@ -10393,6 +10397,7 @@ DECARDEF int decar_ensemble_oracle_docs(decar_ensemble *en, decar_ctx *ctx, cons
                 arg = j;
             }
         }
+        if (arg < 0) DECAR__FAIL(e, DECAR_ERR_NUMERIC, "oracle: no expert has finite bits on held-out document %d", q);
         bits[q] = lo;
         if (best) best[q] = arg;
     }
@@ -10433,6 +10438,10 @@ DECARDEF int decar_ensemble_doc_choice(decar_ensemble *en, decar_ctx *ctx, const
                     a = j;
                 }
         }
+        if (a < 0 && !rc) {
+            rc = DECAR_ERR_NUMERIC;
+            decar__seterr(e, rc, "routing: no expert has a finite weight on held-out document %d", q);
+        }
         choice[q] = a;
     }
     if (en->feat) en->feat->doc = doc0;
@@ -10459,9 +10468,11 @@ DECARDEF int decar_bootstrap_ratio(const double *a, const double *b, int64_t n, 
     if (n < 1 || m < 1 || draws < 10 || !(alpha > 0.0 && alpha < 1.0))
         DECAR__FAIL(e, DECAR_ERR_ARG, "bootstrap: %lld documents, %d seeds, %d draws, alpha %g", (long long)n, m,
                     draws, alpha);
-    for (i = 0; i < n * m; i++)
+    for (i = 0; i < n * m; i++) {
         if (!(a[i] == a[i] && fabs(a[i]) < INFINITY && b[i] == b[i] && fabs(b[i]) < INFINITY))
             DECAR__FAIL(e, DECAR_ERR_NUMERIC, "bootstrap: value %lld is not finite", (long long)i);
+        if (b[i] < 0.0) DECAR__FAIL(e, DECAR_ERR_ARG, "bootstrap: denominator %lld is negative", (long long)i);
+    }
     stat = (double *)DECAR_MALLOC(((size_t)draws + 2 * (size_t)m) * sizeof(double));
     if (!stat) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for %d bootstrap draws", draws);
     sa = stat + draws;

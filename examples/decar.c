@@ -1355,9 +1355,10 @@ static void fit_learned(decar_router *rt, const decar_featurizer *fz, const deca
     fprintf(stderr, "R5 (learned router): training accuracy %.3f\n", acc);
 }
 /* --method smalltalk: the partition made by K small router LMs (decar_smalltalk_partition; 1 layer, d 32, context 64,
-   batch 8, each document's first 256 bytes) instead of k-means. The held-out documents go where R6 routes them (the
-   LM of least prefix loss), the router file's centroids become each segment's normalised mean feature and its prior
-   the segments' shares (so R1-R5 can be compared on the same experts), and the LMs are written to
+   batch 8, each document's first 64 bytes: what R6 then scores) instead of k-means. The held-out documents go where
+   R6 routes them (the LM of least prefix loss), the router file's centroids become each segment's normalised mean
+   feature, its counts the segments' training documents and its prior their shares (so R1-R5 can be compared on the
+   same experts), and the LMs are written to
    OUT/router_lm_K.safetensors with OUT/router_lms.txt listing them for --router-lms. */
 static void smalltalk_partition(outset *os, const char *out, const decar_data *d, decar_router *rt, const float *X,
                                 int dim, int32_t *lab, opt *o, int n) {
@@ -1368,17 +1369,19 @@ static void smalltalk_partition(outset *os, const char *out, const decar_data *d
     decar_gpt **lp = (decar_gpt **)calloc((size_t)rt->k, sizeof(decar_gpt *));
     decar_lm_router lr;
     decar_error e;
-    double flops, t0 = now_s(), *sum = (double *)calloc((size_t)rt->k * dim + rt->k, sizeof(double));
+    double flops, nt, t0 = now_s(), *sum = (double *)calloc((size_t)rt->k * dim + rt->k, sizeof(double));
     float *loss = (float *)malloc((size_t)rt->k * sizeof(float));
     char path[4096];
     FILE *f;
     int i, j, q, K = rt->k;
-    if (decar_smalltalk_partition(d, &c, K, rounds, steps, 8, 256, seed, lms, lab, &flops, &e)) die("smalltalk", &e);
+    if (rt->n_fine > 0) fail(2, "decar cluster: --method smalltalk makes no fine clusters (drop --two-stage)\n");
+    if (decar_smalltalk_partition(d, &c, K, rounds, steps, 8, c.seq_len, seed, lms, lab, &flops, &e))
+        die("smalltalk", &e);
     for (j = 0; j < K; j++) lp[j] = &lms[j];
     lr.k = K;
     lr.lms = lp;
     lr.tok = NULL;
-    lr.max_tokens = 256;
+    lr.max_tokens = c.seq_len; /* what the partition scored: each document's first seq_len bytes */
     lr.ctx = decar_ctx_new(0);
     for (i = 0; i < d->n_docs; i++) {
         if (d->docs[i].split == 1) { /* R6: the LM whose loss on the prefix is least (feature_k = -loss_k) */
@@ -1390,11 +1393,13 @@ static void smalltalk_partition(outset *os, const char *out, const decar_data *d
         for (q = 0; q < dim; q++) sum[(int64_t)lab[i] * dim + q] += X[(int64_t)i * dim + q];
         sum[(int64_t)K * dim + lab[i]] += 1.0;
     }
-    /* mu_k = normalise(sum of segment k's features); pi_k = its share of the training documents */
+    /* mu_k = normalise(sum of segment k's features); count_k its training documents; pi_k = count_k / N_train */
+    for (j = 0, nt = 0.0; j < K; j++) nt += sum[(int64_t)K * dim + j];
     for (j = 0; j < K; j++) {
         for (q = 0; q < dim; q++) rt->centroids[(int64_t)j * dim + q] = (float)sum[(int64_t)j * dim + q];
         decar_l2_normalize(rt->centroids + (int64_t)j * dim, dim);
-        rt->prior[j] = (float)(sum[(int64_t)K * dim + j] / d->n_docs);
+        rt->prior[j] = (float)(sum[(int64_t)K * dim + j] / nt);
+        if (rt->count) rt->count[j] = (float)sum[(int64_t)K * dim + j];
     }
     for (j = 0; j < K; j++) { /* the checkpoints first: out_text's stream must be the last entry while it is open */
         void *buf;
@@ -1704,13 +1709,14 @@ static void ens_eval_one(ens_t *E, decar_ctx *ctx, const decar_data *d, const de
 static void evidence_open(evidence_t *ev, ens_t *E, decar_ctx *ctx, const decar_data *d, decar_docset *ds, opt *o,
                           int n, float **nll, FILE *csv) {
     memset(ev, 0, sizeof *ev);
+    if (I(o, n, "oracle", 0, 1) && !ens_cfg(E)->causal)
+        fail(2, "decar ens-eval: --oracle needs AR experts (a DFM bound has no oracle yet)\n");
     decar_docset_truncate(ds, I(o, n, "doc-bytes", 0, 1L << 40));
     if (S(o, n, "doc-bits")) ev->docs = csv_append(S(o, n, "doc-bits"), DOC_BITS_HEADER);
     ev->choice = (int32_t *)malloc((size_t)ds->n * sizeof(int32_t) + 1);
     if (I(o, n, "oracle", 0, 1)) {
         double *bits = (double *)malloc((size_t)ds->n * sizeof(double) + 1);
         decar_error e;
-        if (!ens_cfg(E)->causal) fail(2, "decar ens-eval: --oracle needs AR experts (a DFM bound has no oracle yet)\n");
         ev->best = (int32_t *)malloc((size_t)ds->n * sizeof(int32_t) + 1);
         if (decar_ensemble_oracle_docs(&E->en, ctx, ds, (int)I(o, n, "batch", 1, 4096), nll, bits, ev->best, &e))
             die("ens-eval: the oracle", &e);
@@ -2307,13 +2313,15 @@ static plot_axes plot_axes_of(opt *o, int n) {
     return ax;
 }
 /* --band LO,HI: the two columns read like y, point by point beside it (the same rows must be finite in all three) */
-static void plot_band(const char *file, const char *x, const char *band, series *s) {
+static void plot_band(const char *file, const char *x, const char *y, const char *band, series *s) {
     series lo, hi;
     char name[2][256];
     const char *comma = strchr(band, ',');
     int k;
     if (!comma || comma == band || !comma[1] || (size_t)(comma - band) >= sizeof name[0] || strlen(comma) > 256)
         fail(2, "decar plot: --band must be two column names LO,HI, not '%s'\n", band);
+    if (strlen(y) > 5 && !strcmp(y + strlen(y) - 5, "_loss")) /* y would be drawn in bits, the band in its units */
+        fail(2, "decar plot: --band with a *_loss column as y is not supported\n");
     snprintf(name[0], sizeof name[0], "%.*s", (int)(comma - band), band);
     snprintf(name[1], sizeof name[1], "%s", comma + 1);
     memset(&lo, 0, sizeof lo);
@@ -2373,7 +2381,7 @@ static int cmd_plot(int argc, char **argv) {
         if (read_csv_xy(files[i], S(o, n, "x"), S(o, n, "y"), &sr[i])) return 1;
         sr[i].name = labels ? labels[i] : base ? base + 1 : files[i];
         k += sr[i].n;
-        if (S(o, n, "band")) plot_band(files[i], S(o, n, "x"), S(o, n, "band"), &sr[i]);
+        if (S(o, n, "band")) plot_band(files[i], S(o, n, "x"), S(o, n, "y"), S(o, n, "band"), &sr[i]);
     }
     if (!k)
         fail(1, "decar plot: the CSVs hold no finite (%s, %s) (train with --val-every N)\n", S(o, n, "x"),

@@ -1,7 +1,7 @@
 #!/bin/bash
 # scaling.sh: where does decentralization win? The ensemble / dense bits-per-byte ratio against training compute, with
 # paired 95% intervals over held-out documents and seeds, three routers and the oracle, at two batch sizes.
-#   make scaling              the smallest model (1 layer, d 32) from the base model, budgets up to 22,400 steps of
+#   make scaling              the smallest model (1 layer, d 32) from the base model, budgets 800 to 22,400 steps of
 #                             1,024 tokens (1,000 training tokens per parameter of the dense model), K in {2, 4, 8},
 #                             3 seeds, both batch modes (estimated 2 hours on 2 cores: not yet run in full)
 #   make scaling SMALL=1      a few minutes; TINY=1 is the test suite's (seconds, on a tiny corpus)
@@ -29,7 +29,7 @@ SCRIPT=scaling.sh; . scripts/env_check.sh
 env_default DATA data/corpus
 if [ -n "${TINY:-}" ]; then DEF="1:8:2|4 8 16 32|2|16|2|3e-3|300|8|a|scratch base|1 2"
 elif [ -n "${SMALL:-}" ]; then DEF="1:16:2|40 80 160 320|2 4|32|4|3e-3|100|80|b|base|1 2 3"
-else DEF="1:32:2|700 1400 2800 5600 11200 22400|2 4 8|64|16|3e-3|100|2000|c|base|1 2 3"; fi
+else DEF="1:32:2|800 1600 3200 6400 12800 22400|2 4 8|64|16|3e-3|100|2000|c|base|1 2 3"; fi
 IFS='|' read -r dSIZES dBUDGETS dKS dSEQ dBATCH dLR dVAL dBASE_STEPS dOUT dINITS dSEEDS <<< "$DEF"
 env_default SIZES "$dSIZES"; env_default BUDGETS "$dBUDGETS"; env_default KS "$dKS"; env_default SEQ $dSEQ
 env_default BATCH $dBATCH; env_default LR $dLR; env_default VAL $dVAL; env_default BASE 300
@@ -44,6 +44,8 @@ for i in $INITS; do [ "$i" = scratch ] || [ "$i" = base ] || env_fail "INITS='$I
 for m in $MODES; do
   [ "$m" = same ] || [ "$m" = split ] || env_fail "MODES='$MODES': '$m' is neither same nor split"
   if [ "$m" = split ]; then for K in $KS; do [ $((BATCH % K)) -eq 0 ] || env_fail "MODES=split needs BATCH=$BATCH divisible by every K (K=$K)"; done; fi
+  if [ "$m" = same ]; then for K in $KS; do for B in $BUDGETS; do   # B / K steps per expert: the same tokens as dense
+    [ $((B % K)) -eq 0 ] || env_fail "MODES=same needs every budget divisible by every K (BUDGETS: $B, KS: $K)"; done; done; fi
 done
 [ -n "${MODES// /}" ] || env_fail "MODES= must list same and/or split"
 [[ " $INITS " == *" base "* ]] && [ "$BASE" -eq 0 ] && env_fail "INITS holds base but BASE=0 sets no documents aside for it"

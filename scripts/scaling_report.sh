@@ -112,21 +112,23 @@ awk -F, -v lines=$OUT/lines -v seeds="$SEEDS" '
           printf " %s |", c
           if ((keys[i], bs[b]) in hi && hi[keys[i], bs[b]] < 1 && first == "") first = "B=" bs[b]
         }
-        print " " (first == "" ? "no" : "yes, from " first) " |"
+        print " " (first == "" ? "no" : "yes, first at " first) " |"
         if (q == 1 && (k[5] == "top1:1" || k[5] ~ /^bayes:/ || k[5] == "oracle:1")) {
-          file = sprintf("%s/%02d.csv", lines, nl++); print "budget,ratio,lo,hi" > file
+          file = sprintf("%s/%04d.csv", lines, nl++); print "budget,ratio,lo,hi" > file
           for (b = 1; b <= nb; b++) if ((keys[i], bs[b]) in ratio) print bs[b] "," ratio[keys[i], bs[b]] "," lo[keys[i], bs[b]] "," hi[keys[i], bs[b]] > file
           close(file); label[nl - 1] = sprintf("%s %s K=%s %s", k[1], k[2], k[3], k[5])
         }
       }
     }
     print ""
-    print "Best-tuned cells name the batch modes chosen as dense/ensemble. Training FLOPs of a budget B: scaling.csv"
+    print "Best-tuned cells name the batch modes chosen as dense/ensemble (chosen on the same held-out documents the"
+    print "interval is computed on: that choice is not in the interval). Training FLOPs of a budget B: scaling.csv"
     print "(train_flops + base_flops, equal for dense and every ensemble of a budget); inference FLOPs per token per"
     print "router: its infer_flops column."
     printf "" > (lines "/labels.txt")
     for (i = 0; i < nl; i++) print label[i] > (lines "/labels.txt")
   }' $OUT/cmp/*.csv > $OUT/scaling.md
+[ -s $OUT/lines/labels.txt ] || { echo "scaling_report.sh: no best-tuned line to plot (see $OUT/scaling.md)" >&2; exit 0; }
 LABELS=$(paste -sd, $OUT/lines/labels.txt)
 $D plot --out $OUT/scaling.svg --x budget --y ratio --band lo,hi --logx 1 --hline 1 --colors 3 \
   --labels "$LABELS" --title "K experts / dense at equal training FLOPs, best-tuned batch (below 1: the ensemble wins)" \
