@@ -1,8 +1,8 @@
 #!/bin/bash
 # scaling.sh: where does decentralization win? The ensemble / dense bits-per-byte ratio against training compute, with
 # paired 95% intervals over held-out documents and seeds, three routers and the oracle, at two batch sizes.
-#   make scaling              the smallest model (1 layer, d 32) from the base model, budgets 800 to 22,400 steps of
-#                             1,024 tokens (1,000 training tokens per parameter of the dense model), K in {2, 4, 8},
+#   make scaling              the smallest model (1 layer, d 32) from the base model, budgets 800 to 24,000 steps of
+#                             1,024 tokens (1,065 training tokens per parameter of the dense model), K in {2, 4, 8},
 #                             3 seeds, both batch modes (estimated 2 hours on 2 cores: not yet run in full)
 #   make scaling SMALL=1      a few minutes; TINY=1 is the test suite's (seconds, on a tiny corpus)
 #   make scaling DATA=dir     any directory of text files
@@ -29,7 +29,7 @@ SCRIPT=scaling.sh; . scripts/env_check.sh
 env_default DATA data/corpus
 if [ -n "${TINY:-}" ]; then DEF="1:8:2|4 8 16 32|2|16|2|3e-3|300|8|a|scratch base|1 2"
 elif [ -n "${SMALL:-}" ]; then DEF="1:16:2|40 80 160 320|2 4|32|4|3e-3|100|80|b|base|1 2 3"
-else DEF="1:32:2|800 1600 3200 6400 12800 22400|2 4 8|64|16|3e-3|100|2000|c|base|1 2 3"; fi
+else DEF="1:32:2|800 1600 3200 6400 12800 24000|2 4 8|64|16|3e-3|100|2000|c|base|1 2 3"; fi
 IFS='|' read -r dSIZES dBUDGETS dKS dSEQ dBATCH dLR dVAL dBASE_STEPS dOUT dINITS dSEEDS <<< "$DEF"
 env_default SIZES "$dSIZES"; env_default BUDGETS "$dBUDGETS"; env_default KS "$dKS"; env_default SEQ $dSEQ
 env_default BATCH $dBATCH; env_default LR $dLR; env_default VAL $dVAL; env_default BASE 300
