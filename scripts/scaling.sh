@@ -3,7 +3,7 @@
 # paired 95% intervals over held-out documents and seeds, three routers and the oracle, at two batch sizes.
 #   make scaling              the smallest model (1 layer, d 32) from the base model, budgets 800 to 24,000 steps of
 #                             1,024 tokens (1,065 training tokens per parameter of the dense model), K in {2, 4, 8},
-#                             3 seeds, both batch modes (estimated 2 hours on 2 cores: not yet run in full)
+#                             3 seeds, both batch modes (not yet run in full: its time is not measured yet)
 #   make scaling SMALL=1      a few minutes; TINY=1 is the test suite's (seconds, on a tiny corpus)
 #   make scaling DATA=dir     any directory of text files
 # For every seed, model size, init (scratch | base), budget B (optimizer steps) and batch mode:
