@@ -6717,6 +6717,24 @@ static void decar__router_prior(decar_router *r) {
     for (j = 0; j < r->k; j++) tot += r->count[j];
     for (j = 0; j < r->k; j++) r->prior[j] = tot > 0.0 ? (float)((double)r->count[j] / tot) : 1.0f / (float)r->k;
 }
+/* the end of a join or a leave (rc: the status so far): R5 refitted from zero on the rows R (nr, r->d) with their
+   labels L when r has a classifier (decar_router_fit keeps a copy), R and L freed, then nw replaces r, or on failure
+   nw is freed and r is left as it was */
+static int decar__router_replace(decar_router *r, decar_router *nw, float *R, int32_t *L, int64_t nr, int rc,
+                                 decar_error *e) {
+    if (!rc && r->clf_w)
+        rc = decar_router_fit(nw, R, L, nr, r->fit_steps > 0 ? r->fit_steps : 200, r->fit_lr > 0.0f ? r->fit_lr : 0.05f,
+                              NULL, e);
+    decar__free(R);
+    decar__free(L);
+    if (rc) {
+        decar_router_free(nw);
+        return rc;
+    }
+    decar_router_free(r);
+    *r = *nw;
+    return DECAR_OK;
+}
 /* a copy of R5's training rows (X may be r->rows itself: copied before the old ones are freed) */
 static int decar__router_keep_rows(decar_router *r, const float *X, const int32_t *labels, int64_t N, int steps,
                                    float lr, decar_error *e) {
@@ -11258,21 +11276,7 @@ DECARDEF int decar_router_join_features(decar_router *r, const float *X, int64_t
     nw.row_label = NULL;
     nw.n_rows = 0;
     decar__router_prior(&nw);
-    /* R5 refitted from zero on every row (decar_router_fit keeps a copy of them) */
-    if (r->clf_w)
-        rc = decar_router_fit(&nw, R, L, nr, r->fit_steps > 0 ? r->fit_steps : 200,
-                              r->fit_lr > 0.0f ? r->fit_lr : 0.05f, NULL, e);
-    decar__free(R);
-    decar__free(L);
-    if (rc) {
-        decar_router_free(&nw);
-        return rc;
-    }
-    /* the old router's arrays go; nw's take their place */
-    decar__free_n(4, (void *)r->centroids, (void *)r->prior, (void *)r->fine, (void *)r->fine_map);
-    decar__free_n(5, (void *)r->clf_w, (void *)r->clf_b, (void *)r->count, (void *)r->rows, (void *)r->row_label);
-    *r = nw;
-    return DECAR_OK;
+    return decar__router_replace(r, &nw, R, L, nr, rc, e);
 }
 DECARDEF int decar_router_join(decar_router *r, const decar_featurizer *f, const decar_data *d, decar_error *e) {
     float *X = NULL, *rows = NULL;
@@ -11358,19 +11362,7 @@ DECARDEF int decar_router_leave(decar_router *r, int j, decar_error *e) {
         rc = DECAR_ERR_ARG;
         decar__seterr(e, rc, "no R5 rows remain after removing expert %d", j);
     }
-    if (!rc && r->clf_w)
-        rc = decar_router_fit(&nw, R, L, nr, r->fit_steps > 0 ? r->fit_steps : 200,
-                              r->fit_lr > 0.0f ? r->fit_lr : 0.05f, NULL, e);
-    decar__free(R);
-    decar__free(L);
-    if (rc) {
-        decar_router_free(&nw);
-        return rc;
-    }
-    decar__free_n(4, (void *)r->centroids, (void *)r->prior, (void *)r->fine, (void *)r->fine_map);
-    decar__free_n(5, (void *)r->clf_w, (void *)r->clf_b, (void *)r->count, (void *)r->rows, (void *)r->row_label);
-    *r = nw;
-    return DECAR_OK;
+    return decar__router_replace(r, &nw, R, L, nr, rc, e);
 }
 DECARDEF int decar_router_nearest(const decar_router *r, const float *mu, int n, float temp, int *idx, double *w) {
     int i, j, K = r->k;

@@ -2046,6 +2046,13 @@ static int cset_pick(const cset *cs, const char *dom, int *idx) {
         if (!dom || !strcmp(cs->dom[q], dom)) idx[n++] = q;
     return n;
 }
+/* document j is the first of a named domain (so each domain is reported once; "all" is the whole set) */
+static int cset_domain_first(const cset *cs, int j) {
+    int k;
+    for (k = 0; k < j; k++)
+        if (!strcmp(cs->dom[k], cs->dom[j])) return 0;
+    return strcmp(cs->dom[j], "all") != 0;
+}
 static void compare_csv(FILE *f, const crow *r, const char *dom, int nseed, int n, cstat b, cstat q, double agree) {
     csv_row_head(f, r->model, r->router, r->topk, dom);
     fprintf(f, ",%d,%d,%.5f,%.5f,%.5f,%.5f,%.5f,%.5f,%.5f,%.5f,%.4f\n", nseed, n, b.est, b.lo, b.hi, q.est, q.lo, q.hi,
@@ -2069,10 +2076,8 @@ static void compare_table(const cset *cs, const crow *ref, int draws, uint64_t s
         if (!csv) continue;
         compare_csv(csv, r, "all", cs->nseed, n, b, q, ag);
         for (j = 0; j < cs->ndoc && domains; j++) { /* each domain once, at its first document */
-            int m, k;
-            for (k = 0; k < j && strcmp(cs->dom[k], cs->dom[j]); k++) {
-            }
-            if (k < j || !strcmp(cs->dom[j], "all")) continue;
+            int m;
+            if (!cset_domain_first(cs, j)) continue;
             m = cset_pick(cs, cs->dom[j], idx);
             compare_csv(csv, r, cs->dom[j], cs->nseed, m, cset_ci(cs, r, NULL, idx, m, draws, seed),
                         cset_ci(cs, r, ref, idx, m, draws, seed), cset_agree(cs, r, idx, m));
@@ -2084,7 +2089,7 @@ static void compare_table(const cset *cs, const crow *ref, int draws, uint64_t s
 /* the gap to the reference, split at the oracle: oracle / ref (the experts are weaker or stronger) times
    router / oracle (routing loses), per domain, for every model that has an oracle row and a row of this router */
 static void compare_decompose(const cset *cs, const crow *ref, const char *router, int draws, uint64_t seed, FILE *md) {
-    int *idx = (int *)malloc((size_t)cs->ndoc * sizeof(int) + 1), i, j, k;
+    int *idx = (int *)malloc((size_t)cs->ndoc * sizeof(int) + 1), i, j;
     fprintf(md, "\n| model | domain | documents | %s bits/byte | experts: oracle / %s | routing: %s / oracle | "
                 "total: %s / %s |\n|---|---|---|---|---|---|---|\n",
             ref->model, ref->model, router, router, ref->model);
@@ -2094,11 +2099,7 @@ static void compare_decompose(const cset *cs, const crow *ref, const char *route
         for (j = -1; j < cs->ndoc; j++) { /* j = -1: all documents; then each domain at its first document */
             int n;
             cstat rb, ox, ro, rr;
-            if (j >= 0) {
-                for (k = 0; k < j && strcmp(cs->dom[k], cs->dom[j]); k++) {
-                }
-                if (k < j || !strcmp(cs->dom[j], "all")) continue;
-            }
+            if (j >= 0 && !cset_domain_first(cs, j)) continue;
             n = cset_pick(cs, j < 0 ? NULL : cs->dom[j], idx);
             rb = cset_ci(cs, ref, NULL, idx, n, draws, seed);
             ox = cset_ci(cs, o, ref, idx, n, draws, seed);

@@ -16,21 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void make_data(decar_data *d) {
-    static const char *words[] = { "alpha ", "beta ", "gamma ", "delta ", "int x = 1;\n", "return y;\n", "{ }\n" };
-    decar_error e;
-    char txt[400];
-    int i, j;
-    decar_data_init(d);
-    for (i = 0; i < 60; i++) {
-        char nm[32];
-        int len = 0;
-        sprintf(nm, "%s/doc%03d", i % 2 ? "code" : "text", i);
-        for (j = 0; j < 5 + i % 9; j++) len += sprintf(txt + len, "%s", words[(i % 2) * 4 + (i * 7 + j * 3) % 3]);
-        OK(decar_data_add(d, nm, txt, len, 300, &e));
-    }
-    OK(decar_data_finish(d, &e));
-}
 static void make_model(decar_gpt *g, int causal, int seq, uint64_t seed) {
     decar_gpt_config c = decar_gpt_default_config();
     decar_error e;
@@ -52,7 +37,7 @@ int main(void) {
     float prior[2] = { 0.3f, 0.7f };
     int q, k;
     int64_t i;
-    make_data(&d);
+    test_word_docs(&d, 3, 5);
     CHECK(decar_docset_build(&ds, &d, 1, NULL, &e) == 0 && ds.n > 5, "docset: %d held-out documents", ds.n);
     make_model(&g[0], 1, 16, 1); /* a context of 16: documents span several windows */
     make_model(&g[1], 1, 16, 2);

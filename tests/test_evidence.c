@@ -15,21 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void make_data(decar_data *d) {
-    static const char *words[] = { "alpha ", "beta ", "gamma ", "delta ", "int x = 1;\n", "return y;\n", "{ }\n" };
-    decar_error e;
-    char txt[400];
-    int i, j;
-    decar_data_init(d);
-    for (i = 0; i < 60; i++) {
-        char nm[32];
-        int len = 0;
-        sprintf(nm, "%s/doc%03d", i % 2 ? "code" : "text", i);
-        for (j = 0; j < 5 + i % 9; j++) len += sprintf(txt + len, "%s", words[(i % 2) * 4 + (i * 7 + j * 3) % 3]);
-        decar_data_add(d, nm, txt, len, 300, &e);
-    }
-    decar_data_finish(d, &e);
-}
 
 /* the bootstrap against what it must reproduce */
 static void test_bootstrap(void) {
@@ -172,7 +157,7 @@ int main(void) {
     int32_t *best, *choice, *shard;
     int q, k, dim, wins[2] = { 0, 0 }, ok_assign = 1, ok_bayes = 1, ok_min = 1, ok_each = 1;
     test_bootstrap();
-    make_data(&d);
+    test_word_docs(&d, 3, 5);
     test_smalltalk();
     CHECK(decar_docset_build(&ds, &d, 1, NULL, &e) == 0 && ds.n > 5, "docset: %d held-out documents", ds.n);
     for (k = 0; k < 2; k++) {

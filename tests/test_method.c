@@ -106,22 +106,6 @@ static void hand_weights(const hand_router *h, const float *feat, const double *
     for (j = 0; j < k; j++) w[j] /= s;
 }
 
-static void make_data(decar_data *d) {
-    static const char *words[] = { "alpha ",       "beta ",       "gamma ", "delta ",
-                                   "int x = 1;\n", "return y;\n", "{ }\n",  "for (;;)\n" };
-    decar_error e;
-    char txt[400];
-    int i, j;
-    decar_data_init(d);
-    for (i = 0; i < 60; i++) {
-        char nm[32];
-        int len = 0;
-        sprintf(nm, "%s/doc%03d", i % 2 ? "code" : "text", i);
-        for (j = 0; j < 4 + i % 9; j++) len += sprintf(txt + len, "%s", words[(i % 2) * 4 + (i * 7 + j * 3) % 4]);
-        CHECK(decar_data_add(d, nm, txt, len, 300, &e) == 0, "data_add: %s", e.msg);
-    }
-    CHECK(decar_data_finish(d, &e) == 0, "data_finish: %s", e.msg);
-}
 /* a model of non-uniform predictions: GPT-2 init, every parameter times `sharp` */
 static void make_model(decar_gpt *g, int causal, int seq, uint64_t seed, float sharp) {
     decar_gpt_config c = decar_gpt_config_of(1, 2, 16, seq);
@@ -212,7 +196,7 @@ int main(void) {
     decar_doc *train;
     printf("test_method\n");
     g_ctx = decar_ctx_new(0);
-    make_data(&d);
+    test_word_docs(&d, 4, 4);
     CHECK(decar_docset_build(&ds, &d, 1, NULL, &e) == 0 && ds.n >= 8, "docset: %d held-out documents", ds.n);
     for (j = 0; j < K; j++) {
         make_model(&g[j], 1, SEQ, 11 + (uint64_t)j, 4.0f);
