@@ -67,13 +67,15 @@
    an exclusive temporary, fsynced, then renamed (decar_write_files_atomic commits several at once).
 
    LIMITS
-     Training is float32. Inference can read int8 (Q8_0) or bf16 weight matrices (decar_gpt_quantize, section 10;
-     activations, KV caches and the rest stay float32). Element counts and offsets are int64/size_t. Tensors have at
-   most 4 dimensions. Tokens are int32. The default tokenizer is bytes: 256 byte symbols plus DECAR_TOK_EOT (end of
-   document) and DECAR_TOK_MASK (the DFM mask token): vocab 258. A byte-level BPE (decar_tokenizer) has its own EOT and
-   puts the mask after its tokens; every vocabulary of 258 or more ends with its mask (decar_gpt_classes / _mask). The
-   CUDA path (DECAR_USE_CUDA, section 10c) compiles, links and passes its tests as CPU loops, but HAS NOT YET RUN ON A
-   GPU: scripts/gpu_check.sh is the one command left to run on one. It trains and runs text models in float32.
+     Training is float32. Inference can read int8 (Q8_0) or bf16 weight matrices (decar_gpt_quantize, section 10): a
+     Q8_0 product rounds its input rows to int8 per block of 32 as well (W8A8, with VNNI's vpdpbusd where the CPU has
+     it, section 4), a bf16 product keeps them float32; KV caches and everything else stay float32. Element counts and
+     offsets are int64/size_t. Tensors have at most 4 dimensions. Tokens are int32. The default tokenizer is bytes: 256
+     byte symbols plus DECAR_TOK_EOT (end of document) and DECAR_TOK_MASK (the DFM mask token): vocab 258. A byte-level
+     BPE (decar_tokenizer) has its own EOT and puts the mask after its tokens; every vocabulary of 258 or more ends with
+     its mask (decar_gpt_classes / _mask). The CUDA path (DECAR_USE_CUDA, section 10c) compiles, links and passes its
+     tests as CPU loops, but HAS NOT YET RUN ON A GPU: scripts/gpu_check.sh is the one command left to run on one. It
+     trains and runs text models in float32.
 
    DOCUMENT BOUNDARIES
      Training windows are cut from the stream "EOT doc1 EOT doc2 ...": one end-of-document token between

@@ -95,10 +95,11 @@ typedef struct {
 static const struct {
     const char *name, *help;
 } vocab[] = {
-    { "batch", "sequences per training step, or windows per forward pass when scoring" },
+    { "batch", "sequences (or image-text pairs) per training step; each model kind has its own default" },
+    { "score-batch", "windows per forward pass when scoring" },
     { "csv", "append result rows to this CSV file" },
     { "data", "directory tree of text files (sub-folders are domains), or one file" },
-    { "dim", "model width (d_model)" },
+    { "dim", "model width (d_model); each model kind has its own default" },
     { "device", "where models run: cpu (the tape path), cpu-kernels (the GPU path's kernels as CPU loops), cuda (a "
                 "build with make cuda)" },
     { "doc-bits", "per-document bits CSV: ens-eval appends every row's bits of each held-out document, compare reads "
@@ -107,43 +108,44 @@ static const struct {
     { "docs", "file listing the documents to use, one per line (paths relative to --data)" },
     { "experts", "expert checkpoints, one per cluster: A,B,.. ('-' = missing) or @FILE with one per line" },
     { "ext", "only files ending in this ('' = all files)" },
-    { "feat-dim", "dimension of the built-in features" },
-    { "features", "external features (.npy): one row per document in documents.txt order, or per image" },
+    { "feat-dim", "dimension of the built-in features (text tf-idf or pixels: each has its own default)" },
+    { "features", "clustering and routing features (.npy, one row per document in documents.txt order, or per image)" },
     { "heads", "attention heads" },
     { "images", "image-caption directory (images_32x32_u8.bin, captions.txt, labels.txt)" },
     { "iters", "k-means iterations" },
     { "init", "start from this checkpoint's weights, a fresh optimizer (BTM branching from a base model)" },
     { "k", "clusters = experts" },
     { "label", "row label in the table and the CSV" },
-    { "layers", "transformer blocks" },
+    { "layers", "transformer blocks; each model kind has its own default" },
     { "log", "CSV training log: step,tokens,train_loss,val_loss,seconds" },
-    { "lr", "peak learning rate" },
+    { "lr", "peak learning rate; each model kind has its own default" },
     { "mc", "DFM models: Monte Carlo samples of t per window" },
     { "model", "checkpoint (clip: an encoder pair, the directory decar clip wrote)" },
     { "n", "tokens to generate" },
     { "oracle", "1: add the oracle router's row (each document to its best expert in hindsight) and each router's "
                 "agreement with it" },
     { "out",
-      "where to write the result (a checkpoint file, or a directory for cluster, vcluster, clip and export --format "
-      "hf)" },
-    { "prefix-len", "with --features: prefix vectors per image row" },
+      "where to write the result: the file or directory the usage line names (each command has its own default, if "
+      "any)" },
+    { "prefix-len", "with --prefix-features: prefix vectors per image row" },
     { "prompt", "text to continue" },
-    { "prompt-features", "for a router built from --features: the features of the prompt or text (.npy, one row)" },
+    { "route-features",
+      "routing features of the inputs (.npy, one row per input: the prompt or text, or each image), for a router built "
+      "from --features" },
+    { "prefix-features", "a captioner's image input (.npy, --prefix-len vectors per image) instead of pixels" },
     { "quiet", "1: no progress line" },
-    { "route",
-      "router: top1 (R1), cosine (R2), cbtm (R3), bayes (R4'), uniform, learned (R5), smalltalk (R6); ens-eval takes "
-      "a comma-separated list" },
-    { "route-every", "re-route from the text so far every N tokens (bytes); generate: from its last 4096 tokens" },
+    { "route", "router: top1 (R1), cosine (R2), cbtm (R3), bayes (R4'), uniform, learned (R5), smalltalk (R6)" },
+    { "route-every", "re-route every N tokens from the text so far" },
     { "route-features", "routing features (.npy, one row per image): the ones decar vcluster --features clustered" },
-    { "route-k", "experts the router keeps (top-k, 0 = all); ens-eval takes a comma-separated list" },
+    { "route-k", "experts the router keeps (top-k; 0 = all)" },
     { "route-temp", "temperature of the cosine and cbtm routers" },
-    { "router", "router file from decar cluster (decar vcluster for caption)" },
-    { "router-out", "where to write the new router (join, leave; the --router file is not changed)" },
+    { "router", "router file (from decar cluster, decar vcluster or decar join)" },
+    { "router-out", "where to write the new router (the --router file is not changed)" },
     { "router-lms", "R6: one small LM per cluster (A,B,.. or @FILE), trained on its cluster alone, for smalltalk" },
     { "same-base", "1: refuse experts whose base models differ (their checkpoints' prov_base)" },
     { "seed", "random seed" },
     { "skip-missing", "1: continue without experts that fail to load (the router renormalised)" },
-    { "steps", "optimizer steps" },
+    { "steps", "optimizer steps; each model kind has its own default" },
     { "temp", "sampling temperature" },
     { "threads", "threads (0: OpenMP default)" },
     { "top-p", "nucleus sampling mass (1: off)" },
@@ -157,6 +159,64 @@ static const char *opt_help(const opt *o) {
         if (!strcmp(vocab[i].name, o->name)) return vocab[i].help;
     return "?";
 }
+/* The commands: what each does (decar --help) and one example (its --help's last line; tests/check_options.sh runs
+   every example's options through the command's parser, so an example cannot name an option that does not exist). */
+static const struct {
+    const char *name, *what, *example;
+} commands[] = {
+    { "train", "train one model (--objective ar|dfm)",
+      "decar train --data data/corpus --out model.safetensors --steps 500" },
+    { "sample", "sample from one model", "decar sample --model model.safetensors --prompt 'int main' --n 200" },
+    { "eval", "held-out bits per byte of one model (AR), or its DFM bound",
+      "decar eval --model model.safetensors --data data/corpus" },
+    { "cluster", "featurize + spherical balanced k-means (or SmallTalk's EM): shards + router",
+      "decar cluster --data data/corpus --out runs/k4 --k 4" },
+    { "ens-eval", "held-out bits per byte of a routed ensemble, for each router x top-k",
+      "decar ens-eval --experts e0.safetensors,e1.safetensors --router runs/k2/router.safetensors --data data/corpus "
+      "--route top1,bayes --route-k 1,0 --oracle 1" },
+    { "compare", "intervals: bits per byte and paired ratios over documents and seeds, the oracle decomposition",
+      "decar compare --doc-bits runs/s1/doc_bits.csv,runs/s2/doc_bits.csv --ref dense-ft --out table.md" },
+    { "generate", "sample from a routed ensemble",
+      "decar generate --experts e0.safetensors,e1.safetensors --router runs/k2/router.safetensors --prompt 'def ' "
+      "--n 200" },
+    { "infill", "fill holes with DFM experts",
+      "decar infill --experts d0.safetensors,d1.safetensors --router runs/k2/router.safetensors "
+      "--text 'The ____ of the ___'" },
+    { "average", "BTM parameter averaging of experts branched from one checkpoint",
+      "decar average --experts e0.safetensors,e1.safetensors --out avg.safetensors" },
+    { "plot", "SVG line plot of CSV columns (training curves, results against compute, interval bands)",
+      "decar plot --out curves.svg --x step --y val_loss runs/demo/logs/dense.csv" },
+    { "vcluster", "cluster images (pixel or encoder features): shards + router",
+      "decar vcluster --images data/glyphs --out runs/v4 --k 4" },
+    { "vtrain", "train an image captioner (LLaVA-style prefix)",
+      "decar vtrain --images data/glyphs --subset runs/v4/shard_0.txt --out cap0.safetensors" },
+    { "caption", "caption held-out images with a routed ensemble",
+      "decar caption --experts cap0.safetensors,cap1.safetensors --router runs/v2/router.safetensors "
+      "--images data/glyphs --sheet sheet.svg" },
+    { "tokenizer", "train a byte-level BPE tokenizer (GPT-2's vocab.json + merges.txt)",
+      "decar tokenizer --data data/corpus --out tok --vocab 2048" },
+    { "quantize", "int8 (q8_0) or bf16 weights for inference",
+      "decar quantize --model model.safetensors --out model_q8.safetensors --dtype q8_0" },
+    { "clip", "train a CLIP-style image-text encoder pair; retrieval, embeddings, patch features",
+      "decar clip --images data/glyphs --out runs/enc --embed runs/enc/embed.npy" },
+    { "export", "write a model as Hugging Face GPT-2 (model.safetensors + config.json) or weights only",
+      "decar export --model model.safetensors --format hf --out hf_model" },
+    { "import", "read a Hugging Face GPT-2 directory into a decar checkpoint",
+      "decar import --hf hf_model --out model.safetensors" },
+    { "join", "train a new party's expert and write the router that includes it",
+      "decar join --router runs/k4/router.safetensors --router-out runs/k5.safetensors --data new_docs "
+      "--out e4.safetensors --init runs/demo/models/base.safetensors" },
+    { "leave", "write the router without one expert",
+      "decar leave --router runs/k4/router.safetensors --remove 2 --router-out runs/k3.safetensors" },
+    { "manifest", "what made each expert (provenance); refuses experts that cannot be combined",
+      "decar manifest --experts e0.safetensors,e1.safetensors --same-base 1" },
+};
+static const char *command_example(const char *cmd) {
+    int i;
+    for (i = 0; i < (int)(sizeof commands / sizeof commands[0]); i++)
+        if (!strcmp(commands[i].name, cmd)) return commands[i].example;
+    return NULL;
+}
 static int parse_opts(int argc, char **argv, opt *o, int n, const char *cmd, const char *usage) {
     int i, j;
     for (j = 0; j < n; j++) o[j].val = o[j].def;
@@ -166,6 +226,7 @@ static int parse_opts(int argc, char **argv, opt *o, int n, const char *cmd, con
             for (j = 0; j < n; j++)
                 printf("  --%-16s %s%s%s%s\n", o[j].name, opt_help(&o[j]), o[j].def ? " (default " : "",
                        o[j].def ? o[j].def : "", o[j].def ? ")" : "");
+            printf("\nexample: %s\n", command_example(cmd));
             exit(0);
         }
         if (strncmp(argv[i], "--", 2)) {
@@ -186,11 +247,14 @@ static int parse_opts(int argc, char **argv, opt *o, int n, const char *cmd, con
     }
     return 0;
 }
+/* an option's value (NULL: not given and no default). Reading a name the command's table lacks is a bug in this
+   file, not a user error: it stops with status 3 the first time that code runs (make test runs every command) */
 static const char *S(opt *o, int n, const char *name) {
     int j;
     for (j = 0; j < n; j++)
         if (!strcmp(o[j].name, name)) return o[j].val;
-    return NULL;
+    fprintf(stderr, "decar: internal error: the command reads --%s, which its option table does not have\n", name);
+    exit(3);
 }
 /* option values: an integer in [lo, hi], a number in [lo, hi] (a missing default is a usage error) */
 static long I(opt *o, int n, const char *name, long lo, long hi) {
@@ -220,6 +284,9 @@ static const char *REQ(opt *o, int n, const char *name) {
     return v;
 }
 #define NOPT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+/* the held-out share every command and script uses by default (scripts/pipeline.sh's VAL): about 100 documents of
+   each domain of the default corpus */
+#define VAL_PERMILLE "100"
 
 /* --ext defaults to .txt; a directory with no .txt file at all is read whole (every non-binary, non-hidden file),
    so any directory of text works without options */
@@ -697,7 +764,7 @@ static int cmd_train(int argc, char **argv) {
                 { "min-lr", "1e-4", "final learning rate (cosine)", 0 },
                 { "warmup", "-1", "warmup steps (-1: steps/20)", 0 },
                 { "wd", "0.1", "AdamW weight decay (2-D weights only)", 0 }, { "clip", "1.0", "gradient-norm clip", 0 },
-                { "seed", "1337", 0, 0 }, { "threads", "0", 0, 0 }, { "val-permille", "50", 0, 0 },
+                { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "val-permille", VAL_PERMILLE, 0, 0 },
                 { "val-every", "200", "validation loss every N steps (0: off)", 0 },
                 { "val-batches", "8", "batches per validation", 0 },
                 { "ckpt-every", "0", "checkpoint every N steps (0: only at the end)", 0 }, { "log", NULL, 0, 0 },
@@ -1117,7 +1184,7 @@ static int cmd_quantize(int argc, char **argv) {
     decar_error e;
     parse_opts(argc, argv, o, n, "quantize",
                "--model CKPT --out CKPT [--dtype q8_0|bf16]\nWrites the model with its "
-               "weight matrices quantized, for sample, generate, eval and ens-eval (weights only).");
+               "weight matrices quantized, for sample, generate, eval and ens-eval.");
     if (decar_qtype_parse(S(o, n, "dtype"), &type) || type == DECAR_QNONE)
         fail(2, "decar quantize: --dtype must be q8_0 or bf16, not '%s'\n", S(o, n, "dtype"));
     out_file_check("quantize", REQ(o, n, "out"));
@@ -1136,7 +1203,8 @@ static int cmd_quantize(int argc, char **argv) {
 static int cmd_eval(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "model", NULL, 0, 0 }, { "data", NULL, 0, 0 }, { "docs", NULL, 0, 0 }, { "ext", ".txt", 0, 0 },
-                { "val-permille", "50", 0, 0 }, { "batch", "8", 0, 0 }, { "mc", "4", 0, 0 }, { "seed", "1", 0, 0 },
+                { "val-permille", VAL_PERMILLE, 0, 0 }, { "score-batch", "8", 0, 0 }, { "mc", "2", 0, 0 },
+                { "seed", "1", 0, 0 },
                 { "threads", "0", 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "device", "cpu", 0, 0 } };
     /* clang-format on */
     int n = NOPT(o);
@@ -1151,7 +1219,7 @@ static int cmd_eval(int argc, char **argv) {
     ens_open(&E, REQ(o, n, "model"), NULL, "uniform", 1, 0.1, 0, 0, S(o, n, "tokenizer"));
     ens_device(&E, S(o, n, "device"));
     c = ens_cfg(&E);
-    memory_check("eval", c, (int)I(o, n, "batch", 1, 4096), c->seq_len);
+    memory_check("eval", c, (int)I(o, n, "score-batch", 1, 4096), c->seq_len);
     load_data(&d, REQ(o, n, "data"), S(o, n, "docs"), S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     docset_build(&ds, &d, E.en.tok);
     if (ds.n == 0) fail(1, "decar eval: no held-out documents (raise --val-permille)\n");
@@ -1160,7 +1228,8 @@ static int cmd_eval(int argc, char **argv) {
         float *nll = (float *)malloc((size_t)ds.total * 4 + 4);
         double s = 0;
         int64_t i;
-        if (decar_gpt_score_docs(E.en.experts[0], ctx, &ds, (int)I(o, n, "batch", 1, 4096), nll, &e)) die("eval", &e);
+        if (decar_gpt_score_docs(E.en.experts[0], ctx, &ds, (int)I(o, n, "score-batch", 1, 4096), nll, &e))
+            die("eval", &e);
         for (i = 0; i < ds.total; i++) s += nll[i];
         printf("held-out: %d documents, %lld bytes (%lld tokens), %.4f bits per byte (unigram byte model: %.4f)\n",
                ds.n, (long long)ds.bytes, (long long)ds.total, s / (double)ds.bytes / log(2.0), unigram_bits(&d, &ds));
@@ -1429,7 +1498,7 @@ static void smalltalk_partition(outset *os, const char *out, const decar_data *d
 static int cmd_cluster(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "data", NULL, 0, 0 }, { "out", NULL, 0, 0 }, { "k", "4", 0, 0 }, { "ext", ".txt", 0, 0 },
-                { "val-permille", "50", 0, 0 }, { "feat-dim", "128", 0, 0 }, { "features", NULL, 0, 0 },
+                { "val-permille", VAL_PERMILLE, 0, 0 }, { "feat-dim", "128", 0, 0 }, { "features", NULL, 0, 0 },
                 { "balanced", "1", "1: hard capacity ceil(N/K); 0: plain spherical k-means", 0 },
                 { "two-stage", "0", "F > 0: F fine clusters, then balanced k-means of them", 0 },
                 { "iters", "30", 0, 0 }, { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 },
@@ -1691,14 +1760,14 @@ static void ens_eval_one(ens_t *E, decar_ctx *ctx, const decar_data *d, const de
     if (!ens_cfg(E)->causal)
         rc = decar_ensemble_dfm_bound(&E->en, ctx, ds, &dfm, (int)I(o, n, "mc", 1, 1000), 1, &mean, &se, bits, &e);
     else
-        rc = decar_ensemble_score_docs(&E->en, ctx, d, ds, (int)I(o, n, "batch", 1, 4096), nll, bits, &e);
+        rc = decar_ensemble_score_docs(&E->en, ctx, d, ds, (int)I(o, n, "score-batch", 1, 4096), nll, bits, &e);
     if (rc == DECAR_ERR_ARG && strstr(e.msg, "missing experts")) /* a row this expert set cannot have */
         printf("%-10s %-8s %5d  -  (%s)\n", S(o, n, "label"), decar_route_label(kind), tk, e.msg);
     else if (rc)
         die("ens-eval", &e);
     else {
         ens_rows(csv, S(o, n, "label"), kind, tk, d, ds, bits, se, !strcmp(S(o, n, "domains"), "1"));
-        evidence_rows(ev, E, ctx, d, ds, nll, S(o, n, "label"), kind, tk, bits, (int)I(o, n, "batch", 1, 4096));
+        evidence_rows(ev, E, ctx, d, ds, nll, S(o, n, "label"), kind, tk, bits, (int)I(o, n, "score-batch", 1, 4096));
     }
     if (!rc) fprintf(stderr, "[%s top-%d: %.1f s]\n", decar_route_label(kind), tk, now_s() - t0);
     free(bits);
@@ -1718,7 +1787,7 @@ static void evidence_open(evidence_t *ev, ens_t *E, decar_ctx *ctx, const decar_
         double *bits = (double *)malloc((size_t)ds->n * sizeof(double) + 1);
         decar_error e;
         ev->best = (int32_t *)malloc((size_t)ds->n * sizeof(int32_t) + 1);
-        if (decar_ensemble_oracle_docs(&E->en, ctx, ds, (int)I(o, n, "batch", 1, 4096), nll, bits, ev->best, &e))
+        if (decar_ensemble_oracle_docs(&E->en, ctx, ds, (int)I(o, n, "score-batch", 1, 4096), nll, bits, ev->best, &e))
             die("ens-eval: the oracle", &e);
         ens_rows(csv, S(o, n, "label"), 0, 1, d, ds, bits, -1, !strcmp(S(o, n, "domains"), "1"));
         evidence_rows(ev, E, ctx, d, ds, nll, S(o, n, "label"), 0, 1, bits, 1);
@@ -1734,10 +1803,11 @@ static void evidence_close(evidence_t *ev) {
 static int cmd_ens_eval(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "experts", NULL, 0, 0 }, { "router", NULL, 0, 0 }, { "data", NULL, 0, 0 }, { "ext", ".txt", 0, 0 },
-                { "val-permille", "50", 0, 0 }, { "route", "top1,cosine,cbtm,bayes,uniform", 0, 0 },
-                { "route-k", "1,2,0", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "route-every", "128", 0, 0 },
+                { "val-permille", VAL_PERMILLE, 0, 0 }, { "route", "cosine", 0, 0 },
+                { "route-k", "1", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "route-every", "128", 0, 0 },
                 { "label", "ensemble", 0, 0 }, { "csv", NULL, 0, 0 }, { "domains", "1", "1: per-domain breakdown", 0 },
-                { "skip-missing", "0", 0, 0 }, { "batch", "8", 0, 0 }, { "mc", "2", 0, 0 }, { "threads", "0", 0, 0 },
+                { "skip-missing", "0", 0, 0 }, { "score-batch", "8", 0, 0 }, { "mc", "2", 0, 0 },
+                { "threads", "0", 0, 0 },
                 { "features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 },
                 { "device", "cpu", 0, 0 }, { "oracle", "0", 0, 0 }, { "doc-bits", NULL, 0, 0 },
                 { "doc-bytes", "0", 0, 0 }, { "same-base", "0", 0, 0 } };
@@ -1751,7 +1821,9 @@ static int cmd_ens_eval(int argc, char **argv) {
     float **nll;
     char *done_k;
     FILE *csv = NULL;
-    parse_opts(argc, argv, o, n, "ens-eval", "--experts A,B,.. --router FILE --data DIR [options]");
+    parse_opts(argc, argv, o, n, "ens-eval",
+               "--experts A,B,.. --router FILE --data DIR [options]\n"
+               "--route and --route-k also take comma-separated lists: every router is scored at every top-k");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     if (S(o, n, "csv")) out_file_check("ens-eval", S(o, n, "csv"));
     if (S(o, n, "doc-bits")) out_file_check("ens-eval", S(o, n, "doc-bits"));
@@ -1760,7 +1832,7 @@ static int cmd_ens_eval(int argc, char **argv) {
              (int)I(o, n, "route-every", 1, 1 << 30), (int)I(o, n, "skip-missing", 0, 1), S(o, n, "tokenizer"));
     K = E.en.k;
     ens_device(&E, S(o, n, "device"));
-    memory_check("ens-eval", ens_cfg(&E), (int)I(o, n, "batch", 1, 4096), ens_cfg(&E)->seq_len);
+    memory_check("ens-eval", ens_cfg(&E), (int)I(o, n, "score-batch", 1, 4096), ens_cfg(&E)->seq_len);
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
     docset_build(&ds, &d, E.en.tok);
     if (ds.n == 0) fail(1, "decar ens-eval: no held-out documents\n");
@@ -1800,15 +1872,17 @@ static int cmd_ens_eval(int argc, char **argv) {
 static int cmd_generate(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "experts", NULL, 0, 0 }, { "router", NULL, 0, 0 }, { "route", "cosine", 0, 0 },
-                { "route-k", "2", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "route-every", "64", 0, 0 },
+                { "route-k", "1", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "route-every", "128", 0, 0 },
                 { "prompt", "", 0, 0 }, { "n", "256", 0, 0 }, { "temp", "0.8", 0, 0 }, { "top-p", "0.95", 0, 0 },
                 { "seed", "1", 0, 0 }, { "skip-missing", "0", 0, 0 }, { "threads", "0", 0, 0 },
-                { "prompt-features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 },
+                { "route-features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 },
                 { "device", "cpu", 0, 0 } };
     /* clang-format on */
     int n = NOPT(o);
     ens_t E;
-    parse_opts(argc, argv, o, n, "generate", "--experts A,B,.. [--router FILE] [options]");
+    parse_opts(argc, argv, o, n, "generate",
+               "--experts A,B,.. [--router FILE] [options]\n"
+               "Re-routing reads at most the last 4096 tokens of the text so far, so time stays linear in --n.");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     /* --route-k 0 = all experts, as --help says (the router keeps every one) */
     ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"),
@@ -1817,7 +1891,7 @@ static int cmd_generate(int argc, char **argv) {
              (int)I(o, n, "skip-missing", 0, 1), S(o, n, "tokenizer"));
     ens_device(&E, S(o, n, "device"));
     ens_router_lms(&E, S(o, n, "router-lms"));
-    ens_features(&E, S(o, n, "prompt-features"), 1, decar_route_uses_features(E.en.router.kind), "--prompt-features");
+    ens_features(&E, S(o, n, "route-features"), 1, decar_route_uses_features(E.en.router.kind), "--route-features");
     if (!E.en.experts[0] || !E.models[0].cfg.causal) {
         int j;
         for (j = 0; j < E.en.k; j++)
@@ -1832,11 +1906,11 @@ static int cmd_generate(int argc, char **argv) {
 
 static int cmd_infill(int argc, char **argv) {
     /* clang-format off */
-    opt o[] = { { "experts", NULL, 0, 0 }, { "router", NULL, 0, 0 }, { "route", "bayes", 0, 0 },
-                { "route-k", "0", 0, 0 }, { "text", NULL, "text with holes marked by '_'", 0 },
+    opt o[] = { { "experts", NULL, 0, 0 }, { "router", NULL, 0, 0 }, { "route", "cosine", 0, 0 },
+                { "route-k", "1", 0, 0 }, { "text", NULL, "text with holes marked by '_'", 0 },
                 { "sampler", "first-hit", "euler, first-hit or l2r", 0 },
-                { "euler-steps", "64", "steps of the Euler sampler", 0 }, { "temp", "1.0", 0, 0 },
-                { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "prompt-features", NULL, 0, 0 },
+                { "euler-steps", "64", "steps of the Euler sampler", 0 }, { "temp", "0.8", 0, 0 },
+                { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "route-features", NULL, 0, 0 },
                 { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 } };
     /* clang-format on */
     int n = NOPT(o), T, i, sm;
@@ -1857,7 +1931,7 @@ static int cmd_infill(int argc, char **argv) {
     ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"), tk ? tk : 1 << 30, 0.1, 0, 0,
              S(o, n, "tokenizer"));
     ens_router_lms(&E, S(o, n, "router-lms"));
-    ens_features(&E, S(o, n, "prompt-features"), 1, decar_route_uses_features(E.en.router.kind), "--prompt-features");
+    ens_features(&E, S(o, n, "route-features"), 1, decar_route_uses_features(E.en.router.kind), "--route-features");
     txt = REQ(o, n, "text");
     x = (int32_t *)malloc((strlen(txt) + 1) * 4);
     for (i = 0, T = 0; txt[i];) { /* each '_' is one masked token; the text between holes is tokenized */
@@ -2841,7 +2915,7 @@ static int cmd_vtrain(int argc, char **argv) {
                 { "layers", "3", 0, 0 }, { "heads", "4", 0, 0 }, { "dim", "128", 0, 0 },
                 { "proj", "mlp", "projector: mlp (LLaVA-1.5) or linear", 0 }, { "lr", "2e-3", 0, 0 },
                 { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "log", NULL, 0, 0 }, { "quiet", "0", 0, 0 },
-                { "features", NULL, 0, 0 }, { "prefix-len", "1", 0, 0 }, { "init", NULL, 0, 0 } };
+                { "prefix-features", NULL, 0, 0 }, { "prefix-len", "1", 0, 0 }, { "init", NULL, 0, 0 } };
     /* clang-format on */
     int n = NOPT(o), *idx, m, i, B, steps, Tmax = 100;
     vdata v;
@@ -2857,7 +2931,7 @@ static int cmd_vtrain(int argc, char **argv) {
     if (S(o, n, "log")) out_file_check("vtrain", S(o, n, "log"));
     memset(&v, 0, sizeof v);
     vdata_load(&v, REQ(o, n, "images"));
-    vdata_features(&v, S(o, n, "features"), (int)I(o, n, "prefix-len", 1, 4096));
+    vdata_features(&v, S(o, n, "prefix-features"), (int)I(o, n, "prefix-len", 1, 4096));
     if (S(o, n, "subset"))
         m = read_indices(S(o, n, "subset"), v.im.n, &idx);
     else {
@@ -3276,12 +3350,12 @@ static int caption_all(ens_t *E, decar_ctx *ctx, const vdata *v, int nt, decar_p
 }
 static int cmd_caption(int argc, char **argv) {
     /* clang-format off */
-    opt o[] = { { "experts", NULL, 0, 0 }, { "router", NULL, 0, 0 }, { "route", "top1", 0, 0 },
-                { "route-k", "1", 0, 0 }, { "route-temp", "0.05", 0, 0 }, { "images", NULL, 0, 0 },
-                { "label", "model", 0, 0 }, { "csv", NULL, 0, 0 },
+    opt o[] = { { "experts", NULL, 0, 0 }, { "router", NULL, 0, 0 }, { "route", "cosine", 0, 0 },
+                { "route-k", "1", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "images", NULL, 0, 0 },
+                { "label", "ensemble", 0, 0 }, { "csv", NULL, 0, 0 },
                 { "sheet", NULL, "write an SVG contact sheet of test images here", 0 },
                 { "max", "0", "caption at most this many test images (0: all)", 0 }, { "threads", "0", 0, 0 },
-                { "features", NULL, 0, 0 }, { "prefix-len", "1", 0, 0 }, { "route-features", NULL, 0, 0 } };
+                { "prefix-features", NULL, 0, 0 }, { "prefix-len", "1", 0, 0 }, { "route-features", NULL, 0, 0 } };
     /* clang-format on */
     int n = NOPT(o), i, nt = 0, tk, maxn, cut;
     vdata v;
@@ -3299,7 +3373,7 @@ static int cmd_caption(int argc, char **argv) {
     memset(&v, 0, sizeof v);
     memset(&pf, 0, sizeof pf);
     vdata_load(&v, REQ(o, n, "images"));
-    vdata_features(&v, S(o, n, "features"), (int)I(o, n, "prefix-len", 1, 4096));
+    vdata_features(&v, S(o, n, "prefix-features"), (int)I(o, n, "prefix-len", 1, 4096));
     if (S(o, n, "sheet")) out_file_check("caption", S(o, n, "sheet"));
     if (S(o, n, "csv")) out_file_check("caption", S(o, n, "csv"));
     ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0, NULL);
@@ -3408,7 +3482,8 @@ static int cmd_import(int argc, char **argv) {
 /* ---- tokenizer: train a byte-level BPE on the training documents, write GPT-2's vocab.json + merges.txt ---------- */
 static int cmd_tokenizer(int argc, char **argv) {
     /* clang-format off */
-    opt o[] = { { "data", NULL, 0, 0 }, { "ext", ".txt", 0, 0 }, { "val-permille", "50", 0, 0 }, { "out", NULL, 0, 0 },
+    opt o[] = { { "data", NULL, 0, 0 }, { "ext", ".txt", 0, 0 }, { "val-permille", VAL_PERMILLE, 0, 0 },
+                { "out", NULL, 0, 0 },
                 { "vocab", "1024", "tokens: 256 bytes + merges + the end-of-document token", 0 },
                 { "sample-mb", "8", "learn the merges from at most this many MB of training documents (every k-th "
                   "document)", 0 },
@@ -3495,9 +3570,10 @@ static int join_own(const char *name) {
     return !strcmp(name, "--router") || !strcmp(name, "--router-out") || !strcmp(name, "--branch") ||
            !strcmp(name, "--experts");
 }
-static void join_help(opt *o, int n) {
+/* decar join --help: join's options, then decar train's parser on the rest of the command line (it rejects an
+   option neither command has, and prints train's options) */
+static void join_help(opt *o, int n, int nt, char **targv) {
     int j;
-    char *h[1] = { (char *)"--help" };
     printf("usage: decar join --router FILE --router-out FILE --data DIR [--docs LIST] --out CKPT [--init BASE | "
            "--branch N --experts LIST] [decar train's options]\n\n"
            "trains one expert on the new party's documents (decar train), then writes a router that includes it: its "
@@ -3505,8 +3581,8 @@ static void join_help(opt *o, int n) {
     for (j = 0; j < n; j++)
         printf("  --%-16s %s%s%s%s\n", o[j].name, opt_help(&o[j]), o[j].def ? " (default " : "",
                o[j].def ? o[j].def : "", o[j].def ? ")" : "");
-    printf("\ntraining options, as decar train's:\n");
-    cmd_train(1, h);
+    printf("\nexample: %s\n\ntraining options, as decar train's:\n", command_example("join"));
+    cmd_train(nt, targv);
 }
 /* the value of --name on a command line (the last one given), or def */
 static const char *arg_of(int argc, char **argv, const char *name, const char *def) {
@@ -3572,8 +3648,6 @@ static int cmd_join(int argc, char **argv) {
     decar_featurizer fz;
     decar_data d;
     decar_error e;
-    for (i = 0; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) join_help(o, n);
     /* the command line split: join's own options, and decar train's (the rest) */
     for (i = 0; i < argc; i++) {
         if (!join_own(argv[i])) {
@@ -3584,6 +3658,8 @@ static int cmd_join(int argc, char **argv) {
         if (i + 1 < argc) oargv[no++] = argv[++i];
     }
     parse_opts(no, oargv, o, n, "join", "--router FILE --router-out FILE --data DIR --out CKPT [options]");
+    for (i = 0; i < nt; i++)
+        if (!strcmp(targv[i], "--help") || !strcmp(targv[i], "-h")) join_help(o, n, nt, targv);
     branch = (int)I(o, n, "branch", 0, 1 << 20);
     data = arg_of(nt, targv, "--data", NULL);
     out = arg_of(nt, targv, "--out", NULL);
@@ -3597,7 +3673,7 @@ static int cmd_join(int argc, char **argv) {
                 "(decar_router_join_features) with the new documents' features\n");
     K0 = r.k;
     load_data(&d, data, arg_of(nt, targv, "--docs", NULL), arg_of(nt, targv, "--ext", ".txt"),
-              (int)strtol(arg_of(nt, targv, "--val-permille", "50"), NULL, 10));
+              (int)strtol(arg_of(nt, targv, "--val-permille", VAL_PERMILLE), NULL, 10));
     snprintf(tmp, sizeof tmp, "%s.branch.tmp", out);
     if (branch) {
         join_branch(&r, &fz, &d, S(o, n, "experts"), branch, tmp);
@@ -3708,6 +3784,14 @@ static int cmd_manifest(int argc, char **argv) {
     return bad ? 2 : 0;
 }
 
+/* decar --help: every command, from the one table of them */
+static void usage(FILE *f) {
+    int i;
+    fprintf(f, "usage: decar <command> [options]   (decar <command> --help for its options; decar --version)\n"
+               "commands:\n");
+    for (i = 0; i < (int)(sizeof commands / sizeof commands[0]); i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].what);
+}
 int main(int argc, char **argv) {
     static const struct {
         const char *name;
@@ -3720,35 +3804,17 @@ int main(int argc, char **argv) {
                  { "quantize", cmd_quantize }, { "clip", cmd_clip },           { "compare", cmd_compare },
                  { "join", cmd_join },         { "leave", cmd_leave },       { "manifest", cmd_manifest } };
     int i;
-    const char *usage =
-        "usage: decar <command> [options]   (decar <command> --help for its options; decar --version)\n"
-        "commands:\n  train     train one model (--objective ar|dfm)\n  sample    sample from one "
-        "model\n  eval      held-out bits per byte\n"
-        "  cluster   featurize + spherical balanced k-means + shards + router\n  ens-eval  evaluate an "
-        "expert ensemble under routers x top-k\n"
-        "  compare   intervals: bits per byte and paired ratios over documents and seeds, the oracle decomposition\n"
-        "  generate  sample from a routed ensemble\n  infill    fill holes with DFM experts\n  average "
-        "  BTM parameter averaging\n  plot      SVG of training curves\n"
-        "  vcluster  cluster images by pixel features: shards + router\n  vtrain    train an image "
-        "captioner (LLaVA-style prefix)\n  caption   caption held-out images with a routed ensemble\n"
-        "  tokenizer train a byte-level BPE tokenizer (GPT-2's vocab.json + merges.txt)\n"
-        "  quantize  int8 (q8_0) or bf16 weights for inference\n"
-        "  clip      train a CLIP-style image-text encoder pair; retrieval, embeddings, patch features\n"
-        "  export    write a model as Hugging Face GPT-2 (model.safetensors + config.json) or weights "
-        "only\n  import    read a Hugging Face GPT-2 directory into a decar checkpoint\n"
-        "  join      train a new party's expert and write the router that includes it\n"
-        "  leave     write the router without one expert\n"
-        "  manifest  what made each expert (provenance); refuses experts that cannot be combined\n";
     if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
         printf("decar %s (simd %s)\n", DECAR_VERSION, decar_simd_name());
         return 0;
     }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(usage, argc < 2 ? stderr : stdout);
+        usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     for (i = 0; i < (int)(sizeof cmds / sizeof cmds[0]); i++)
         if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 2, argv + 2);
-    fprintf(stderr, "%sdecar: unknown command '%s'\n", usage, argv[1]);
+    usage(stderr);
+    fprintf(stderr, "decar: unknown command '%s'\n", argv[1]);
     return 2;
 }

@@ -42,7 +42,7 @@ say "2. clustering: raw pixels, then the encoder's image embeddings (K = $K)"
 $D vcluster --images $GLYPHS --out $OUT/pixels --k $K | tee $OUT/clusters_pixels.log
 $D vcluster --images $GLYPHS --out $OUT/encoder --k $K --features $OUT/embed.npy | tee $OUT/clusters_encoder.log
 
-F="--images $GLYPHS --features $OUT/patches.npy --prefix-len 16"
+F="--images $GLYPHS --prefix-features $OUT/patches.npy --prefix-len 16"
 M="--layers $LAYERS --dim $DIM --heads $HEADS --batch $BATCH --quiet 1"
 ES=$(( STEPS / K > 0 ? STEPS / K : 1 ))
 say "3. base captioner ($BASE steps on a random 1/$K of the training images)"

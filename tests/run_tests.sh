@@ -171,7 +171,7 @@ step "routing follows its features: a router built from external features routes
 run $B/decar cluster --data $B/tinycorpus --out $B/xf1 --k 2 --feat-dim 16 > /dev/null 2>&1
 run $B/decar cluster --data $B/tinycorpus --out $B/xf2 --k 2 --features $B/xf1/features.npy > /dev/null 2>&1
 expect 2 "external router without the prompt's features" $B/decar generate --experts $B/det_a.safetensors,$B/det_a.safetensors --router $B/xf2/router.safetensors --route top1 --n 2
-expect 2 "tf-idf router given external features" $B/decar generate --experts $B/det_a.safetensors,$B/det_a.safetensors --router $B/xf1/router.safetensors --route top1 --n 2 --prompt-features $B/xf1/features.npy
+expect 2 "tf-idf router given external features" $B/decar generate --experts $B/det_a.safetensors,$B/det_a.safetensors --router $B/xf1/router.safetensors --route top1 --n 2 --route-features $B/xf1/features.npy
 hdr="{'descr': '<f4', 'fortran_order': False, 'shape': (1, 16), }"; while [ $(( (10 + ${#hdr} + 1) % 64 )) -ne 0 ]; do hdr="$hdr "; done
 rows=$(wc -l < $B/xf2/documents.txt); agree=0; tried=0
 for i in 0 1 2 3 4 5 6 7; do
@@ -180,7 +180,7 @@ for i in 0 1 2 3 4 5 6 7; do
   off=$(( $(stat -c %s $B/xf1/features.npy) - rows * 64 + i * 64 )); tail -c +$((off + 1)) $B/xf1/features.npy | head -c 64 >> $B/xf_row.npy
   name=$(sed -n "$((i + 1))p" $B/xf2/documents.txt | sed 's/#.*//')
   want=$(grep -lx -- "$name" $B/xf2/shard_*.txt | head -1 | sed 's/.*shard_\([0-9]*\).txt/\1/')
-  got=$($B/decar generate --experts $B/det_a.safetensors,$B/det_a.safetensors --router $B/xf2/router.safetensors --route top1 --n 3 --prompt-features $B/xf_row.npy 2>&1 >/dev/null | grep -o 'e[0-9]* x3' | tr -dc 0-9 | head -c 1)
+  got=$($B/decar generate --experts $B/det_a.safetensors,$B/det_a.safetensors --router $B/xf2/router.safetensors --route top1 --n 3 --route-features $B/xf_row.npy 2>&1 >/dev/null | grep -o 'e[0-9]* x3' | tr -dc 0-9 | head -c 1)
   tried=$((tried + 1)); [ -n "$want" ] && [ "$got" = "$want" ] && agree=$((agree + 1))
 done
 if [ $tried -gt 0 ] && [ $agree -eq $tried ]; then echo "ok  external features: $agree of $tried documents routed by their own row to their own shard"
@@ -339,8 +339,8 @@ run $B/decar vcluster --images $B/tinyglyphs --out $B/vis --k 2
 for k in 0 1; do run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --subset $B/vis/shard_$k.txt --steps 8 --layers 1 --dim 32 --heads 2 --batch 8 --out $B/vis/c$k.safetensors --quiet 1; done
 run $B/decar caption --experts $B/vis/c0.safetensors,$B/vis/c1.safetensors --router $B/vis/vrouter.safetensors --route top1 --images $B/tinyglyphs --csv $B/vis/r.csv --sheet $B/vis/sheet.svg
 grep -q "<image" $B/vis/sheet.svg 2>/dev/null && echo "contact sheet written" || { echo "FAILED: no contact sheet"; fails=$((fails + 1)); }
-run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --features $B/tinyglyphs/features.npy --prefix-len 2 --steps 8 --layers 1 --dim 32 --heads 2 --batch 8 --out $B/vis/f.safetensors --quiet 1
-run $B/decar caption --experts $B/vis/f.safetensors --route uniform --images $B/tinyglyphs --features $B/tinyglyphs/features.npy --prefix-len 2 --max 8
+run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --prefix-features $B/tinyglyphs/features.npy --prefix-len 2 --steps 8 --layers 1 --dim 32 --heads 2 --batch 8 --out $B/vis/f.safetensors --quiet 1
+run $B/decar caption --experts $B/vis/f.safetensors --route uniform --images $B/tinyglyphs --prefix-features $B/tinyglyphs/features.npy --prefix-len 2 --max 8
 expect 2 "captioner fed another prefix shape" $B/decar caption --experts $B/vis/f.safetensors --route uniform --images $B/tinyglyphs --max 2
 printf 'A\nB\n' > $B/vis/captions.txt; head -c 1500 $B/tinyglyphs/images_32x32_u8.bin > $B/vis/images_32x32_u8.bin
 expect 1 "image file of a bad size" $B/decar vtrain --images $B/vis --steps 1
@@ -365,17 +365,17 @@ run $B/decar clip --images $B/tinyglyphs --model $V/enc --embed $V/emb2.npy
 cmp -s $V/emb.npy $V/emb2.npy && echo "ok  a saved encoder pair embeds the same bits" || { echo "FAILED: the reloaded encoder embeds differently"; fails=$((fails + 1)); }
 $B/decar vcluster --images $B/tinyglyphs --out $V --k 2 --features $V/emb.npy 2> $V/vcluster.log
 grep -q "R5 (learned router): training accuracy" $V/vcluster.log && echo "ok  $(grep R5 $V/vcluster.log)" || { echo "FAILED: vcluster fit no learned router"; fails=$((fails + 1)); }
-for k in 0 1; do run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --subset $V/shard_$k.txt --features $V/pat.npy --prefix-len 16 --steps 8 --layers 1 --dim 32 --heads 2 --batch 8 --out $V/c$k.safetensors --quiet 1; done
-run $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $V/vrouter.safetensors --route top1 --images $B/tinyglyphs --features $V/pat.npy --prefix-len 16 --route-features $V/emb.npy --max 8
-run $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $V/vrouter.safetensors --route learned --images $B/tinyglyphs --features $V/pat.npy --prefix-len 16 --route-features $V/emb.npy --max 8
-expect 2 "caption with an unknown router" $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $V/vrouter.safetensors --route bogus --images $B/tinyglyphs --features $V/pat.npy --prefix-len 16 --route-features $V/emb.npy --max 2
-expect 2 "an encoder-feature router without its features" $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $V/vrouter.safetensors --route top1 --images $B/tinyglyphs --features $V/pat.npy --prefix-len 16 --max 2
-expect 2 "a pixel router given encoder features" $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $B/vis/vrouter.safetensors --route top1 --images $B/tinyglyphs --features $V/pat.npy --prefix-len 16 --route-features $V/emb.npy --max 2
+for k in 0 1; do run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --subset $V/shard_$k.txt --prefix-features $V/pat.npy --prefix-len 16 --steps 8 --layers 1 --dim 32 --heads 2 --batch 8 --out $V/c$k.safetensors --quiet 1; done
+run $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $V/vrouter.safetensors --route top1 --images $B/tinyglyphs --prefix-features $V/pat.npy --prefix-len 16 --route-features $V/emb.npy --max 8
+run $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $V/vrouter.safetensors --route learned --images $B/tinyglyphs --prefix-features $V/pat.npy --prefix-len 16 --route-features $V/emb.npy --max 8
+expect 2 "caption with an unknown router" $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $V/vrouter.safetensors --route bogus --images $B/tinyglyphs --prefix-features $V/pat.npy --prefix-len 16 --route-features $V/emb.npy --max 2
+expect 2 "an encoder-feature router without its features" $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $V/vrouter.safetensors --route top1 --images $B/tinyglyphs --prefix-features $V/pat.npy --prefix-len 16 --max 2
+expect 2 "a pixel router given encoder features" $B/decar caption --experts $V/c0.safetensors,$V/c1.safetensors --router $B/vis/vrouter.safetensors --route top1 --images $B/tinyglyphs --prefix-features $V/pat.npy --prefix-len 16 --route-features $V/emb.npy --max 2
 h="{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }"; h=$(printf '%-117s' "$h")
 { printf '\x93NUMPY\x01\x00\x76\x00%s\n' "$h"; head -c 24 /dev/zero; } > $V/rows3.npy
 expect 1 "routing features with the wrong row count" $B/decar vcluster --images $B/tinyglyphs --out $V/bad --k 2 --features $V/rows3.npy
-run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --features $V/pat.npy --prefix-len 16 --steps 8 --layers 1 --dim 32 --heads 2 --batch 8 --out $V/base.safetensors --quiet 1
-run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --subset $V/shard_0.txt --features $V/pat.npy --prefix-len 16 --steps 8 --batch 8 --init $V/base.safetensors --out $V/ft0.safetensors --quiet 1
+run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --prefix-features $V/pat.npy --prefix-len 16 --steps 8 --layers 1 --dim 32 --heads 2 --batch 8 --out $V/base.safetensors --quiet 1
+run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --subset $V/shard_0.txt --prefix-features $V/pat.npy --prefix-len 16 --steps 8 --batch 8 --init $V/base.safetensors --out $V/ft0.safetensors --quiet 1
 expect 2 "a captioner fine-tuned from a base of another image input" $B/decar vtrain --images $B/tinyglyphs --steps 1 --batch 8 --init $V/base.safetensors --out $V/ft1.safetensors
 expect 2 "clip with both --out and --model" $B/decar clip --images $B/tinyglyphs --out $V/x --model $V/enc
 
