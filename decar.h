@@ -358,6 +358,16 @@ DECARDEF void decar_gemm_ws(decar_ws *ws, float *C, int64_t ldc, const float *A,
                             int64_t K, int accumulate);
 DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
                          int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate);
+/* The precision of the matrix products (process-global, like the thread count). DECAR_FP32 (the default): float32.
+   DECAR_BF16, mixed precision: every decar_gemm rounds its two operands to bf16 (round to nearest even) and sums the
+   products in float32, C = sum_k bf16(A[i,k]) bf16(B[k,j]); weights, gradients, optimizer state, activations and
+   every other op stay float32 (no loss scaling: bf16 has float32's range). Where the build has AMX (-mamx-tile
+   -mamx-bf16, which -march=native gives on a Xeon that has it) the products run on the tile unit; elsewhere the
+   rounded operands go through the float32 kernel (the same numbers up to summation order; the tested fallback).
+   decar_set_precision returns the path it will use: "amx", "emulated" or "fp32". */
+enum { DECAR_FP32 = 0, DECAR_BF16 = 1 };
+DECARDEF const char *decar_set_precision(int precision);
+DECARDEF int decar_get_precision(void);
 /* out (M,N) = inp (M,K) * w(N,K)^T + bias: the Linear forward; picks matrix-vector kernels for small M */
 DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M,
                                    int64_t K, int64_t N, decar_ws *ws);
@@ -1350,6 +1360,7 @@ static float decar__bf16_to_f32(uint16_t h) {
 static uint16_t decar__f32_to_bf16(float f) {
     uint32_t b;
     memcpy(&b, &f, sizeof b);
+    if ((b & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((b >> 16) | 0x40u); /* NaN stays a (quiet) NaN */
     b += 0x7FFFu + ((b >> 16) & 1u);
     return (uint16_t)(b >> 16);
 }
@@ -3007,7 +3018,8 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
                          int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate) {
     decar_gemm_ws(NULL, C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
 }
-DECARDEF void decar_gemm_ws(decar_ws *ws, float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak,
+/* float32: C (+)= A B + bias; A: M x K, read as A[i * sai + k * sak]; B: K x N, as B[k * sbk + j * sbn] */
+static void decar__gemm_f32(decar_ws *ws, float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak,
                             const float *B, int64_t sbk, int64_t sbn, const float *bias, int64_t M, int64_t N,
                             int64_t K, int accumulate) {
     int64_t np, nmb, mb, nch, ngr, npg, ntask, t, nthr = decar_get_threads();
@@ -3086,6 +3098,256 @@ DECARDEF void decar_gemm_ws(decar_ws *ws, float *C, int64_t ldc, const float *A,
     }
     if (own_a) decar__free64(Aall);
     if (own_b) decar__free64(Bp);
+}
+
+/* ---- 4a. bf16 products (decar_set_precision(DECAR_BF16)) ---------------------------------------------------------
+   C (+)= bf16(A) bf16(B) + bias, sums in float32. Two paths, one rounding (decar__f32_to_bf16):
+   - AMX: A is packed to bf16 rows Ap [Mp x Kp] and B to panels of 16 columns Bp [Np/16][Kp/2][16][2] (VNNI pairs:
+     B[k, j] and B[k+1, j] side by side), zero padded to multiples of 32. C is computed in 32 x 32 blocks, one task
+     each: four 16 x 16 float32 accumulator tiles (0-3), per 32-wide slice of K two 16 x 32 tiles of A (4, 5) and two
+     of B (6, 7), four tile products (TDPBF16PS: tile[i][j] += sum over the slice of a[i][k] b[k][j]). The block then
+     lands in C through the float32 kernel's epilogue order (C + sum + bias). Each element is summed by one task in one
+     k order: the thread count never changes the bits.
+   - emulated: the rounded operands, as float32 matrices, through decar__gemm_f32. */
+static int decar__precision = DECAR_FP32, decar__amx_ok = 0;
+static void decar__round_bf16(float *dst, const float *src, int64_t rows, int64_t cols, int64_t sr, int64_t sc) {
+    int64_t i, j;
+    for (i = 0; i < rows; i++)
+        for (j = 0; j < cols; j++) dst[i * cols + j] = decar__bf16_to_f32(decar__f32_to_bf16(src[i * sr + j * sc]));
+}
+static void decar__gemm_bf16_emulated(decar_ws *ws, float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak,
+                                      const float *B, int64_t sbk, int64_t sbn, const float *bias, int64_t M,
+                                      int64_t N, int64_t K, int accumulate) {
+    float *Ar = (float *)decar__alloc64((size_t)(M * K + K * N + 1) * sizeof(float)), *Br = Ar ? Ar + M * K : NULL;
+    if (!Ar) { /* no memory for the rounded copies: float32 (decar__gemm_f32 has its own no-memory path) */
+        decar__gemm_f32(ws, C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
+        return;
+    }
+    decar__round_bf16(Ar, A, M, K, sai, sak); /* Ar: M x K, row-major */
+    decar__round_bf16(Br, B, K, N, sbk, sbn); /* Br: K x N, row-major */
+    decar__gemm_f32(ws, C, ldc, Ar, K, 1, Br, N, 1, bias, M, N, K, accumulate);
+    decar__free64(Ar);
+}
+#if !defined(DECAR_NO_SIMD) && !defined(DECAR_NO_AMX) && defined(__AMX_TILE__) && defined(__AMX_BF16__) &&            \
+    defined(__AVX512BF16__) && defined(__linux__) && defined(__x86_64__)
+#define DECAR__AMX 1
+/* the tile configuration (64 bytes, palette 1): tiles 0-7 all 16 rows of 64 bytes */
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} decar__tilecfg;
+static void decar__amx_config(void) {
+    decar__tilecfg c;
+    int t;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (t = 0; t < 8; t++) {
+        c.rows[t] = 16;
+        c.colsb[t] = 64;
+    }
+    _tile_loadconfig(&c);
+}
+/* Linux hands out the tile state only on request: arch_prctl (system call 158) ARCH_REQ_XCOMP_PERM (0x1023),
+   XFEATURE_XTILEDATA (18); made directly, as <unistd.h>'s syscall() needs feature macros a header cannot set */
+static int decar__amx_request(void) {
+    long ret;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(158L), "D"(0x1023L), "S"(18L) : "rcx", "r11", "memory");
+    return ret == 0;
+}
+/* one 32 x 32 block of C: rows i0.., columns j0.. (panels j0/16 and j0/16 + 1) */
+static void decar__amx_block(float *tmp, const uint16_t *Ap, const uint16_t *Bp, int64_t i0, int64_t j0, int64_t Kp) {
+    const uint16_t *a0 = Ap + i0 * Kp, *a1 = Ap + (i0 + 16) * Kp;
+    const uint16_t *b0 = Bp + (j0 / 16) * Kp * 16, *b1 = Bp + (j0 / 16 + 1) * Kp * 16;
+    int64_t k0;
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (k0 = 0; k0 < Kp; k0 += 32) {
+        _tile_loadd(4, a0 + k0, Kp * 2);   /* A rows i0..i0+15, k0..k0+31 */
+        _tile_loadd(5, a1 + k0, Kp * 2);   /* A rows i0+16..i0+31 */
+        _tile_loadd(6, b0 + k0 * 16, 64);  /* B pairs k0/2..k0/2+15 of panel j0/16 */
+        _tile_loadd(7, b1 + k0 * 16, 64);  /* ... of the next panel */
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_stored(0, tmp, 128); /* tmp: 32 x 32 floats, row stride 128 bytes */
+    _tile_stored(1, tmp + 16, 128);
+    _tile_stored(2, tmp + 16 * 32, 128);
+    _tile_stored(3, tmp + 16 * 32 + 16, 128);
+}
+/* 16 rows of Ap from row i0: Ap[i][k] = bf16(A[i * sai + k * sak]), zero past M and K. Rows in place (sak = 1):
+   32 floats -> 32 bf16 per instruction (vcvtne2ps2bf16: nearest even, denormals as zero); otherwise element-wise */
+static void decar__amx_pack_a(uint16_t *Ap, const float *A, int64_t sai, int64_t sak, int64_t M, int64_t K, int64_t Kp,
+                              int64_t i0) {
+    int64_t i, k;
+    if (sai == 1 && i0 + 16 <= M) { /* columns in place (A transposed, as in weight gradients): 16 rows at once */
+        static const uint16_t order[32] = { 0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                            8,  24, 9,  25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31 };
+        const __m512i il = _mm512_loadu_si512(order);
+        uint32_t tp[16][16]; /* tp[k / 2 within the block][row]: pairs (A[i, k], A[i, k + 1]) in bf16 */
+        /* per block of 32 k: (A[i0.., k], A[i0.., k + 1]) -> bf16 interleaved into 16 pairs (one per row), then the
+           16 x 16 block of pairs transposed so that each row's 32 values land as one 64-byte store */
+        for (k = 0; k + 32 <= K; k += 32) {
+            int q, r;
+            for (q = 0; q < 16; q++) {
+                __m512i v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(A + (k + 2 * q + 1) * sak + i0),
+                                                         _mm512_loadu_ps(A + (k + 2 * q) * sak + i0));
+                _mm512_storeu_si512(tp[q], _mm512_permutexvar_epi16(il, v));
+            }
+            for (r = 0; r < 16; r++) {
+                uint32_t row[16];
+                for (q = 0; q < 16; q++) row[q] = tp[q][r];
+                memcpy(Ap + (i0 + r) * Kp + k, row, sizeof row);
+            }
+        }
+        for (i = i0; i < i0 + 16; i++) {
+            int64_t kk;
+            for (kk = k; kk < Kp; kk++) Ap[i * Kp + kk] = kk < K ? decar__f32_to_bf16(A[kk * sak + i]) : 0;
+        }
+        return;
+    }
+    for (i = i0; i < i0 + 16; i++) {
+        uint16_t *d = Ap + i * Kp;
+        const float *x = A + i * sai;
+        k = 0;
+        if (i >= M) {
+            memset(d, 0, (size_t)Kp * 2);
+            continue;
+        }
+        if (sak == 1)
+            for (; k + 32 <= K; k += 32)
+                _mm512_storeu_si512(d + k, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + k + 16),
+                                                                       _mm512_loadu_ps(x + k)));
+        for (; k < K; k++) d[k] = decar__f32_to_bf16(x[k * sak]);
+        for (; k < Kp; k++) d[k] = 0;
+    }
+}
+/* panel p of Bp: 16 columns n = 16 p + j in VNNI pairs, d32[k / 2][j] = (bf16(B[k, n]), bf16(B[k + 1, n])), zero past
+   N and K. Columns in place (sbk = 1, a Linear's weight rows): 32 k of each of the 16 columns converted, then the
+   16 x 16 block of pairs transposed; rows in place (sbn = 1): rows k and k + 1 converted together and interleaved */
+static void decar__amx_pack_b(uint16_t *Bp, const float *B, int64_t sbk, int64_t sbn, int64_t K, int64_t N, int64_t Kp,
+                              int64_t p) {
+    uint16_t *d = Bp + p * Kp * 16;
+    int64_t k = 0, j, n0 = p * 16;
+    if (n0 + 16 <= N && sbk == 1) {
+        for (k = 0; k + 32 <= K; k += 32) {
+            uint32_t tp[16][16]; /* tp[column][k / 2 within the block]: the column's 16 pairs, then transposed */
+            int q, c;
+            for (c = 0; c < 16; c++) {
+                const float *x = B + (n0 + c) * sbn + k;
+                _mm512_storeu_si512(tp[c], (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + 16), _mm512_loadu_ps(x)));
+            }
+            for (q = 0; q < 16; q++) {
+                uint32_t row[16];
+                for (c = 0; c < 16; c++) row[c] = tp[c][q];
+                memcpy(d + (k / 2 + q) * 32, row, sizeof row);
+            }
+        }
+    } else if (n0 + 16 <= N && sbn == 1) {
+        /* (row k, row k + 1) -> bf16 [k: 0..15 | k+1: 0..15] -> interleaved [k 0, k+1 0, k 1, k+1 1, ...] */
+        static const uint16_t order[32] = { 0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                            8,  24, 9,  25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31 };
+        const __m512i il = _mm512_loadu_si512(order);
+        for (k = 0; k + 2 <= K; k += 2) {
+            __m512i v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(B + (k + 1) * sbk + n0),
+                                                     _mm512_loadu_ps(B + k * sbk + n0));
+            _mm512_storeu_si512(d + k * 16, _mm512_permutexvar_epi16(il, v));
+        }
+    }
+    for (; k < Kp; k++) /* the rest (and every element of a partial panel or other strides) one by one */
+        for (j = 0; j < 16; j++) {
+            int64_t n = n0 + j;
+            d[(k / 2) * 32 + j * 2 + (k & 1)] = k < K && n < N ? decar__f32_to_bf16(B[k * sbk + n * sbn]) : 0;
+        }
+}
+static void decar__gemm_bf16_amx(decar_ws *ws, float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak,
+                                 const float *B, int64_t sbk, int64_t sbn, const float *bias, int64_t M, int64_t N,
+                                 int64_t K, int accumulate) {
+    int64_t Mp = (M + 31) / 32 * 32, Np = (N + 31) / 32 * 32, Kp = (K + 31) / 32 * 32, nib = Mp / 32, njb = Np / 32;
+    int64_t t, ntask = nib * njb, nthr = decar_get_threads();
+    size_t nfl = (size_t)((Mp + Np) * Kp / 2); /* two bf16 per float */
+    int me = decar__thread_num(), own = 0;
+    uint16_t *Ap, *Bp;
+    float *buf;
+#if DECAR__OMP
+    if (omp_in_parallel()) nthr = 1;
+#endif
+    if (me == 0) decar__ws_reserve(ws, (int)nthr);
+    buf = decar__ws_get(ws, me, 0, nfl);
+    if (!buf) {
+        buf = (float *)decar__alloc64(nfl * sizeof(float));
+        own = 1;
+    }
+    if (!buf) {
+        decar__gemm_bf16_emulated(ws, C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
+        return;
+    }
+    Ap = (uint16_t *)buf;
+    Bp = Ap + Mp * Kp;
+    /* pack: Ap[i][k] = bf16(A[i, k]); Bp[p][k/2][j][k%2] = bf16(B[k, 16 p + j]); zeros outside M, N, K */
+    DECAR__PRAGMA(omp parallel for num_threads((int)nthr) if (nthr > 1 && (Mp + Np) * Kp >= ((int64_t)1 << 15)))
+    for (t = 0; t < Mp / 16 + Np / 16; t++) {
+        if (t < Mp / 16)
+            decar__amx_pack_a(Ap, A, sai, sak, M, K, Kp, t * 16);
+        else
+            decar__amx_pack_b(Bp, B, sbk, sbn, K, N, Kp, t - Mp / 16);
+    }
+    DECAR__PRAGMA(omp parallel num_threads((int)nthr) if (nthr > 1 && ntask > 1)) {
+        float tmp[32 * 32];
+        decar__amx_config();
+        DECAR__PRAGMA(omp for schedule(static))
+        for (t = 0; t < ntask; t++) {
+            int64_t i0 = (t / njb) * 32, j0 = (t % njb) * 32, r, j;
+            int64_t mr = M - i0 < 32 ? M - i0 : 32, nr = N - j0 < 32 ? N - j0 : 32;
+            decar__amx_block(tmp, Ap, Bp, i0, j0, Kp);
+            for (r = 0; r < mr; r++) { /* the epilogue in the float32 kernel's order: C + sum + bias */
+                float *cr = C + (i0 + r) * ldc + j0;
+                for (j = 0; j + 16 <= nr; j += 16) {
+                    __m512 v = _mm512_loadu_ps(tmp + r * 32 + j);
+                    if (accumulate) v = _mm512_add_ps(_mm512_loadu_ps(cr + j), v);
+                    if (bias) v = _mm512_add_ps(v, _mm512_loadu_ps(bias + j0 + j));
+                    _mm512_storeu_ps(cr + j, v);
+                }
+                for (; j < nr; j++) {
+                    float v = tmp[r * 32 + j];
+                    if (accumulate) v = cr[j] + v;
+                    if (bias) v += bias[j0 + j];
+                    cr[j] = v;
+                }
+            }
+        }
+        _tile_release();
+    }
+    if (own) decar__free64(buf);
+}
+#else
+#define DECAR__AMX 0
+#endif
+DECARDEF const char *decar_set_precision(int precision) {
+    decar__precision = precision == DECAR_BF16 ? DECAR_BF16 : DECAR_FP32;
+#if DECAR__AMX
+    if (decar__precision == DECAR_BF16 && !decar__amx_ok) decar__amx_ok = decar__amx_request();
+#endif
+    return decar__precision == DECAR_FP32 ? "fp32" : decar__amx_ok ? "amx" : "emulated";
+}
+DECARDEF int decar_get_precision(void) {
+    return decar__precision;
+}
+DECARDEF void decar_gemm_ws(decar_ws *ws, float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak,
+                            const float *B, int64_t sbk, int64_t sbn, const float *bias, int64_t M, int64_t N,
+                            int64_t K, int accumulate) {
+    if (decar__precision == DECAR_FP32 || M <= 0 || N <= 0)
+        decar__gemm_f32(ws, C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
+#if DECAR__AMX
+    else if (decar__amx_ok)
+        decar__gemm_bf16_amx(ws, C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
+#endif
+    else
+        decar__gemm_bf16_emulated(ws, C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
 }
 
 /* one weight row against one input row: a single vector accumulator, then its lanes in order, then the tail. The

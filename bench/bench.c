@@ -196,6 +196,25 @@ static void bench_model(const char *name, int L, int H, int C) {
         t0 = now() - t0;
         if (t0 < bests) bests = t0;
     }
+    { /* mixed precision: bf16 operands for every matrix product (decar_set_precision), on the same model */
+        double bb = 1e9, bbs = 1e9;
+        const char *path = decar_set_precision(DECAR_BF16);
+        decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T);
+        for (i = 0; i < steps; i++) {
+            t0 = now();
+            decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T);
+            t0 = now() - t0;
+            if (t0 < bb) bb = t0;
+            t0 = now();
+            decar_gpt_score(&g, ctx, x, y, B, T, nll);
+            t0 = now() - t0;
+            if (t0 < bbs) bbs = t0;
+        }
+        decar_set_precision(DECAR_FP32);
+        printf("train %s bf16 (%s): %.1f ms/step, %.0f tok/s (%.2fx fp32) | score: %.0f tok/s (%.2fx fp32)\n", name, path,
+               bb * 1e3, B * T / bb, best / bb, B * T / bbs, bests / bbs);
+        printf("RESULT train_bf16_%s %.1f\nRESULT score_bf16_%s %.1f\n", name, B * T / bb, name, B * T / bbs);
+    }
     { /* memory: the arena after a scoring forward holds exactly the activations a training step keeps */
         double state = g.n_params * 16 / 1e6, act = decar_ctx_used(ctx) / 1e6, peak = decar_ctx_peak(ctx) / 1e6;
         printf("train %s: %.1f ms/step, %.0f tok/s, %.1f GFLOP/s | score: %.0f tok/s\n", name, best * 1e3, B * T / best,
@@ -294,6 +313,51 @@ static void bench_model(const char *name, int L, int H, int C) {
     decar_ctx_free(ctx);
 }
 
+/* The scaling study's models (scripts/scaling.sh trains them by the hundred): batch 16 x 64, training and scoring
+   tok/s and the share of the measured FMA peak the training step reaches (FLOPs per token: decar_gpt_flops_per_token,
+   6 N + attention) */
+static void bench_tiny(const char *name, int L, int H, int C, double peak) {
+    decar_gpt_config c = decar_gpt_config_of(L, H, C, 64);
+    decar_gpt g;
+    decar_error e;
+    decar_ctx *ctx = decar_ctx_new(0);
+    decar_opt o = decar_opt_default();
+    int B = 16, T = 64, i, steps = quick ? 20 : 60;
+    int32_t *x = (int32_t *)malloc((size_t)B * T * 4), *y = (int32_t *)malloc((size_t)B * T * 4);
+    float *nll = (float *)malloc((size_t)B * T * 4);
+    double t0, best = 1e9, bests = 1e9, gf;
+    decar_rng r;
+    c.vocab_size = 256;
+    decar_gpt_init(&g, &c, 1, &e);
+    decar_rng_seed(&r, 5);
+    for (i = 0; i < B * T; i++) {
+        x[i] = (int32_t)(decar_rng_u32(&r) % 256);
+        y[i] = (int32_t)(decar_rng_u32(&r) % 256);
+    }
+    o.total_steps = 1000;
+    decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T);
+    for (i = 0; i < steps; i++) {
+        t0 = now();
+        decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T);
+        t0 = now() - t0;
+        if (t0 < best) best = t0;
+        t0 = now();
+        decar_gpt_score(&g, ctx, x, y, B, T, nll);
+        t0 = now() - t0;
+        if (t0 < bests) bests = t0;
+    }
+    gf = decar_gpt_flops_per_token(&c, T) * B * T / best / 1e9;
+    printf("train %s (%d layers, d %d, batch %d x %d, %lu params): %.0f tok/s, %.1f GFLOP/s = %.1f%% of the FMA peak "
+           "| score: %.0f tok/s\n",
+           name, L, C, B, T, (unsigned long)g.n_params, B * T / best, gf, 100 * gf / peak, B * T / bests);
+    printf("RESULT train_%s %.1f\nRESULT score_%s %.1f\nRESULT peakpct_%s %.2f\n", name, B * T / best, name,
+           B * T / bests, name, 100 * gf / peak);
+    free(x);
+    free(y);
+    free(nll);
+    decar_ctx_free(ctx);
+    decar_gpt_free(&g);
+}
 static void bench_kmeans(void) {
     int64_t N = quick ? 20000 : 100000, i;
     int d = 256, K = 16;
@@ -303,7 +367,7 @@ static void bench_kmeans(void) {
     decar_kmeans_opts o;
     decar_error e;
     double t0, best;
-    int it, rep;
+    int it = 0, rep;
     decar_rng_seed(&r, 1);
     for (i = 0; i < N * d; i++) X[i] = decar_rng_normal(&r) + (float)((i / d) % K == (i % d) % K) * 3.0f;
     for (i = 0; i < N; i++) decar_l2_normalize(X + i * d, d);
@@ -361,6 +425,8 @@ int main(int argc, char **argv) {
     if (!only || !strcmp(only, "model")) {
         bench_model("S", 4, 4, 256);
         bench_model("M", 6, 6, 384);
+        bench_tiny("T1", 1, 2, 32, peak);
+        bench_tiny("T2", 2, 2, 64, peak);
     }
     if (!only || !strcmp(only, "kmeans")) bench_kmeans();
     return 0;

@@ -1,6 +1,7 @@
 #!/bin/bash
 # make bench: decar's kernels and end-to-end figures beside OpenBLAS and PyTorch, same machine, same run, 2 threads.
-# Needs libopenblas-dev (and python3-torch for the PyTorch column: apt-get install libopenblas-dev python3-torch).
+# Needs libopenblas-dev; installs PyTorch 2 from pip into build/torch2 (the main anchor) unless BENCH_INSTALL=0; Debian's
+# python3-torch, where installed, gives the older footnote column (apt-get install libopenblas-dev python3-torch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TH=${THREADS:-2}; Q=${QUICK:-}
@@ -72,7 +73,8 @@ if /usr/bin/python3 -c "import torch" 2>/dev/null; then
     torch_run > build/bench_torch_r$r.txt
   done
   echo
-  echo "| figure | decar (best of $ROUNDS rounds) | PyTorch 1.13 (OMP_WAIT_POLICY=PASSIVE; best of $ROUNDS) | ratio |"
+  echo "footnote: Debian's PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') (the bench's own model, hand-written attention), as earlier versions compared"
+  echo "| figure | decar (best of $ROUNDS rounds) | PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') (OMP_WAIT_POLICY=PASSIVE; best of $ROUNDS) | ratio |"
   echo "|---|---|---|---|"
   for c in S M; do
     for f in train score gen; do
@@ -83,6 +85,42 @@ if /usr/bin/python3 -c "import torch" 2>/dev/null; then
   done
 else
   echo "SKIP: PyTorch column (/usr/bin/python3 has no torch)"
+fi
+# PyTorch 2 from pip, as a user picks it today: its own venv under build/ (never CI's test path; BENCH_INSTALL=0 skips
+# the install, TORCH2_PY=path/to/python uses another), SDPA attention, fp32, bf16 autocast where the CPU has BF16, and
+# torch.compile. decar's model section and PyTorch 2's alternate for ROUNDS rounds; each side's best enters the table.
+T2PY=${TORCH2_PY:-build/torch2/bin/python}
+if [ ! -x "$T2PY" ] && [ "${BENCH_INSTALL:-1}" = 1 ] && [ -z "${TORCH2_PY:-}" ]; then
+  echo "installing PyTorch 2 from pip into build/torch2 (several GB, once)"
+  { python3 -m venv build/torch2 && build/torch2/bin/pip install -q torch numpy; } || echo "could not install PyTorch 2"
+fi
+if [ -x "$T2PY" ] && "$T2PY" -c "import torch" 2>/dev/null; then
+  torch2_run() { OMP_WAIT_POLICY=PASSIVE THREADS=$TH OMP_NUM_THREADS=$TH "$T2PY" bench/bench_torch2.py $Q; }
+  rm -f build/bench_torch2*.txt
+  torch2_run | tee build/bench_torch2.txt
+  for r in $(seq 2 "$ROUNDS"); do
+    echo "round $r of $ROUNDS: decar's model section, then PyTorch 2's"
+    [ -s build/bench_decar_r$r.txt ] || OMP_NUM_THREADS=$TH ./build/bench $Q model > build/bench_decar_r$r.txt
+    torch2_run > build/bench_torch2_r$r.txt
+  done
+  v=$(grep -m1 '^PyTorch ' build/bench_torch2.txt | awk '{print $2}' | tr -d ,)
+  cols=$(grep -m1 '^PyTorch ' build/bench_torch2.txt | sed 's/.*modes //')
+  echo
+  echo "| tok/s ($TH threads, best of $ROUNDS rounds) | decar $(grep -m1 'bench: simd' build/bench_decar.txt | awk '{print $2}') fp32 | PyTorch $v fp32 SDPA | bf16 autocast | bf16 autocast + torch.compile | decar / fp32 | decar / bf16 |"
+  echo "|---|---|---|---|---|---|---|"
+  for row in train_S score_S train_M score_M train_T1 score_T1 train_T2 score_T2; do
+    f=${row%_*}; c=${row#*_}
+    d=$(best $row build/bench_decar.txt build/bench_decar_r*.txt)
+    t32=$(best torch2_${f}_fp32_$c build/bench_torch2*.txt); tbf=$(best torch2_${f}_bf16_$c build/bench_torch2*.txt)
+    tco=$(best torch2_${f}_compile_$c build/bench_torch2*.txt)
+    awk -v r="$f $c" -v d="$d" -v a="$t32" -v b="$tbf" -v k="$tco" 'function x(p, q) { return (p != "" && q != "") ? sprintf("%.2fx", p / q) : "-" }
+      function v(p) { return p == "" ? "-" : sprintf("%.0f", p) }
+      BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s |\n", r, v(d), v(a), v(b), v(k), x(d, a), x(d, b) }'
+  done
+  echo "(compile: under bf16 autocast where the CPU has BF16, else fp32; T1 / T2: the scaling study's 1 layer d 32 and"
+  echo " 2 layers d 64 at batch 16 x 64, decar's share of the FMA peak: T1 $(best peakpct_T1 build/bench_decar.txt build/bench_decar_r*.txt)%, T2 $(best peakpct_T2 build/bench_decar.txt build/bench_decar_r*.txt)%)"
+else
+  echo "SKIP: PyTorch 2 columns (no $T2PY with torch; BENCH_INSTALL=1 installs it)"
 fi
 # quantized weights (decar quantize) for batch-1 generation: tokens/s, against decar's float32 step of the same model,
 # and a top-2 ensemble of two quantized experts against one float32 expert

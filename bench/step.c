@@ -1,7 +1,8 @@
 /* One configuration's training (or scoring) steps in a loop, for profilers:
      gcc -std=c99 -O2 -g -march=native -fopenmp -o build/step bench/step.c -lm
      OMP_NUM_THREADS=2 perf record -o build/perf.data ./build/step 4 4 256 20 && perf report -i build/perf.data
-   Arguments: layers heads d_model steps [score]; B = 8, T = 256, vocab 256 (config S: 4 4 256, M: 6 6 384). */
+   Arguments: layers heads d_model steps [score]; B = 8, T = 256, vocab 256 (config S: 4 4 256, M: 6 6 384).
+   DECAR_BF16=1 in the environment: bf16 matrix products (decar_set_precision). */
 #define _POSIX_C_SOURCE 200809L
 #define DECAR_IMPLEMENTATION
 #include "../decar.h"
@@ -30,6 +31,7 @@ int main(int argc, char **argv) {
         y[i] = decar_rng_u32(&r) % 256;
     }
     o.total_steps = 1000;
+    if (getenv("DECAR_BF16")) printf("products: %s\n", decar_set_precision(DECAR_BF16));
     for (i = 0; i < steps; i++) {
         double t0 = now();
         if (score)

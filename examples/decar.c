@@ -128,6 +128,8 @@ static const struct {
       "where to write the result: the file or directory the usage line names (each command has its own default, if "
       "any)" },
     { "prefix-len", "with --prefix-features: prefix vectors per image row" },
+    { "precision", "matrix products: fp32, or bf16 (operands rounded to bf16, float32 sums and weights; AMX where the "
+                   "CPU and the build have it, see decar_set_precision)" },
     { "prompt", "text to continue" },
     { "route-features",
       "routing features of the inputs (.npy, one row per input: the prompt or text, or each image), for a router built "
@@ -282,6 +284,13 @@ static const char *REQ(opt *o, int n, const char *name) {
         exit(2);
     }
     return v;
+}
+/* --precision fp32|bf16: the matrix products' precision (decar_set_precision); returns the path ("fp32", "amx",
+   "emulated") for the progress line */
+static const char *precision_opt(opt *o, int n) {
+    const char *v = S(o, n, "precision");
+    if (strcmp(v, "fp32") && strcmp(v, "bf16")) fail(2, "decar: --precision must be fp32 or bf16, not '%s'\n", v);
+    return decar_set_precision(strcmp(v, "bf16") ? DECAR_FP32 : DECAR_BF16);
 }
 #define NOPT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 /* the held-out share every command and script uses by default (scripts/pipeline.sh's VAL): about 100 documents of
@@ -764,13 +773,15 @@ static int cmd_train(int argc, char **argv) {
                 { "min-lr", "1e-4", "final learning rate (cosine)", 0 },
                 { "warmup", "-1", "warmup steps (-1: steps/20)", 0 },
                 { "wd", "0.1", "AdamW weight decay (2-D weights only)", 0 }, { "clip", "1.0", "gradient-norm clip", 0 },
-                { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "val-permille", VAL_PERMILLE, 0, 0 },
+                { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "precision", "fp32", 0, 0 },
+                { "val-permille", VAL_PERMILLE, 0, 0 },
                 { "val-every", "200", "validation loss every N steps (0: off)", 0 },
                 { "val-batches", "8", "batches per validation", 0 },
                 { "ckpt-every", "0", "checkpoint every N steps (0: only at the end)", 0 }, { "log", NULL, 0, 0 },
                 { "quiet", "0", 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "device", "cpu", 0, 0 } };
     /* clang-format on */
     int n = NOPT(o), B, T, steps, objective, quiet;
+    const char *prec;
     decar_data d;
     decar_gpt g;
     decar_ctx *ctx;
@@ -792,6 +803,7 @@ static int cmd_train(int argc, char **argv) {
     quiet = (int)I(o, n, "quiet", 0, 1);
     op = train_opt(o, n, steps);
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
+    prec = precision_opt(o, n);
     out = REQ(o, n, "out");
     out_file_check("train", out);
     if (S(o, n, "log")) out_file_check("train", S(o, n, "log"));
@@ -811,11 +823,11 @@ static int cmd_train(int argc, char **argv) {
         fprintf(
             stderr,
             "train %s: %lu params, %d docs (%lld train / %lld val tokens), B=%d T=%d, %d steps, device %s, simd %s, "
-            "%d threads\n",
+            "products %s, %d threads\n",
             objective ? "dfm" : "ar", (unsigned long)g.n_params, d.n_docs, (long long)d.stream_len[0],
-            (long long)d.stream_len[1], B, T, steps, decar_device_name(decar_gpt_device(&g)), decar_simd_name(),
+            (long long)d.stream_len[1], B, T, steps, decar_device_name(decar_gpt_device(&g)), decar_simd_name(), prec,
             decar_get_threads());
-    sprintf(meta, "\"objective\":\"%s\"", objective ? "dfm" : "ar");
+    sprintf(meta, "\"objective\":\"%s\",\"precision\":\"%s\"", objective ? "dfm" : "ar", S(o, n, "precision"));
     train_provenance(meta, sizeof meta, &d, tk, o, n, g_prov_cmd);
     t0 = now_s();
     train_run(&g, ctx, &d, &op, objective ? &dfm : NULL, o, n, logf, new_log, meta);
@@ -1205,7 +1217,8 @@ static int cmd_eval(int argc, char **argv) {
     opt o[] = { { "model", NULL, 0, 0 }, { "data", NULL, 0, 0 }, { "docs", NULL, 0, 0 }, { "ext", ".txt", 0, 0 },
                 { "val-permille", VAL_PERMILLE, 0, 0 }, { "score-batch", "8", 0, 0 }, { "mc", "2", 0, 0 },
                 { "seed", "1", 0, 0 },
-                { "threads", "0", 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "device", "cpu", 0, 0 } };
+                { "threads", "0", 0, 0 }, { "precision", "fp32", 0, 0 },
+                { "tokenizer", NULL, 0, 0 }, { "device", "cpu", 0, 0 } };
     /* clang-format on */
     int n = NOPT(o);
     decar_data d;
@@ -1216,6 +1229,7 @@ static int cmd_eval(int argc, char **argv) {
     const decar_gpt_config *c;
     parse_opts(argc, argv, o, n, "eval", "--model CKPT --data DIR [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
+    precision_opt(o, n);
     ens_open(&E, REQ(o, n, "model"), NULL, "uniform", 1, 0.1, 0, 0, S(o, n, "tokenizer"));
     ens_device(&E, S(o, n, "device"));
     c = ens_cfg(&E);
@@ -1807,7 +1821,7 @@ static int cmd_ens_eval(int argc, char **argv) {
                 { "route-k", "1", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "route-every", "128", 0, 0 },
                 { "label", "ensemble", 0, 0 }, { "csv", NULL, 0, 0 }, { "domains", "1", "1: per-domain breakdown", 0 },
                 { "skip-missing", "0", 0, 0 }, { "score-batch", "8", 0, 0 }, { "mc", "2", 0, 0 },
-                { "threads", "0", 0, 0 },
+                { "threads", "0", 0, 0 }, { "precision", "fp32", 0, 0 },
                 { "features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 },
                 { "device", "cpu", 0, 0 }, { "oracle", "0", 0, 0 }, { "doc-bits", NULL, 0, 0 },
                 { "doc-bytes", "0", 0, 0 }, { "same-base", "0", 0, 0 } };
@@ -1825,6 +1839,7 @@ static int cmd_ens_eval(int argc, char **argv) {
                "--experts A,B,.. --router FILE --data DIR [options]\n"
                "--route and --route-k also take comma-separated lists: every router is scored at every top-k");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
+    precision_opt(o, n);
     if (S(o, n, "csv")) out_file_check("ens-eval", S(o, n, "csv"));
     if (S(o, n, "doc-bits")) out_file_check("ens-eval", S(o, n, "doc-bits"));
     if (!strcmp(S(o, n, "same-base"), "1")) same_base(REQ(o, n, "experts"));
@@ -2914,7 +2929,8 @@ static int cmd_vtrain(int argc, char **argv) {
                 { "out", "captioner.safetensors", 0, 0 }, { "steps", "1000", 0, 0 }, { "batch", "32", 0, 0 },
                 { "layers", "3", 0, 0 }, { "heads", "4", 0, 0 }, { "dim", "128", 0, 0 },
                 { "proj", "mlp", "projector: mlp (LLaVA-1.5) or linear", 0 }, { "lr", "2e-3", 0, 0 },
-                { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "log", NULL, 0, 0 }, { "quiet", "0", 0, 0 },
+                { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "precision", "fp32", 0, 0 },
+                { "log", NULL, 0, 0 }, { "quiet", "0", 0, 0 },
                 { "prefix-features", NULL, 0, 0 }, { "prefix-len", "1", 0, 0 }, { "init", NULL, 0, 0 } };
     /* clang-format on */
     int n = NOPT(o), *idx, m, i, B, steps, Tmax = 100;
@@ -2927,6 +2943,7 @@ static int cmd_vtrain(int argc, char **argv) {
     FILE *logf = NULL;
     parse_opts(argc, argv, o, n, "vtrain", "--images DIR [--subset FILE] [options]");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
+    precision_opt(o, n);
     out_file_check("vtrain", REQ(o, n, "out"));
     if (S(o, n, "log")) out_file_check("vtrain", S(o, n, "log"));
     memset(&v, 0, sizeof v);
@@ -3268,7 +3285,8 @@ static int cmd_clip(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "images", NULL, 0, 0 }, { "out", NULL, 0, 0 }, { "model", NULL, 0, 0 }, { "steps", "2000", 0, 0 },
                 { "batch", "64", 0, 0 }, { "layers", "2", 0, 0 }, { "heads", "4", 0, 0 }, { "dim", "128", 0, 0 },
-                { "lr", "1e-3", 0, 0 }, { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "quiet", "0", 0, 0 },
+                { "lr", "1e-3", 0, 0 }, { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "precision", "fp32", 0, 0 },
+                { "quiet", "0", 0, 0 },
                 { "embed", NULL, "write every image's embedding here (.npy, n x dim): clustering and routing", 0 },
                 { "patches", NULL, "write every image's patch features here (.npy, n x 16 dim): captioners' input "
                 "(decar vtrain --features F --prefix-len 16)", 0 },
@@ -3284,6 +3302,7 @@ static int cmd_clip(int argc, char **argv) {
     outset os;
     parse_opts(argc, argv, o, n, "clip", "--images DIR --out DIR [options] | --images DIR --model DIR --embed F.npy");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
+    precision_opt(o, n);
     if (!S(o, n, "out") == !S(o, n, "model")) fail(2, "decar clip: give --out (train) or --model (use one)\n");
     clip_out_check(o, n);
     memset(&os, 0, sizeof os);

@@ -210,6 +210,59 @@ static void test_embedding(int64_t V, int64_t n, int64_t C) {
     free(table), free(dout), free(o), free(dt), free(want), free(ids);
 }
 
+/* decar_set_precision(DECAR_BF16): C (+)= bf16(A) bf16(B) + bias against a double-precision sum over the same rounded
+   operands (bf16 x bf16 products are exact in float32: only the float32 sums differ), in every layout the library
+   uses (A or B transposed), with bias and accumulation; the bits do not depend on the thread count; a NaN operand
+   gives NaN. On the AMX path this is the tile kernel; built without AMX (DECAR_NO_SIMD, other CPUs), the emulated
+   path */
+static float bf16_round(float x) {
+    uint32_t b;
+    memcpy(&b, &x, 4);
+    b += 0x7FFFu + ((b >> 16) & 1u);
+    b &= 0xFFFF0000u;
+    memcpy(&x, &b, 4);
+    return x;
+}
+static void test_gemm_bf16(int64_t M, int64_t N, int64_t K) {
+    int lay;
+    for (lay = 0; lay < 4; lay++) {
+        int ta = lay & 1, tb = lay >> 1, acc = (int)((M + lay) & 1);
+        int64_t sai = ta ? 1 : K, sak = ta ? M : 1, sbk = tb ? 1 : N, sbn = tb ? K : 1, i, j, k;
+        float *A = randn(M * K, 1), *B = randn(K * N, 1), *bias = randn(N, 1), *C0 = randn(M * N, 1);
+        float *C1 = copy(C0, M * N), *C2 = copy(C0, M * N);
+        double worst = 0;
+        decar_set_threads(2);
+        decar_gemm_ws(g_ws, C1, N, A, sai, sak, B, sbk, sbn, bias, M, N, K, acc);
+        decar_set_threads(1);
+        decar_gemm_ws(g_ws, C2, N, A, sai, sak, B, sbk, sbn, bias, M, N, K, acc);
+        decar_set_threads(2);
+        CHECK(!memcmp(C1, C2, (size_t)(M * N) * sizeof(float)), "bf16 gemm %lldx%lldx%lld layout %d: 1 and 2 threads "
+              "give the same bits", (long long)M, (long long)N, (long long)K, lay);
+        for (i = 0; i < M; i++)
+            for (j = 0; j < N; j++) {
+                double sum = 0, mag = 1;
+                for (k = 0; k < K; k++) {
+                    double pr = (double)bf16_round(A[i * sai + k * sak]) * bf16_round(B[k * sbk + j * sbn]);
+                    sum += pr;
+                    mag += fabs(pr);
+                }
+                sum += (acc ? C0[i * N + j] : 0) + bias[j];
+                worst = fabs(C1[i * N + j] - sum) / mag > worst ? fabs(C1[i * N + j] - sum) / mag : worst;
+            }
+        CHECK(worst < 1e-5, "bf16 gemm %lldx%lldx%lld layout %d (A^T %d, B^T %d): %.2g of the products' magnitude",
+              (long long)M, (long long)N, (long long)K, lay, ta, tb, worst);
+        A[0] = NAN;
+        decar_gemm_ws(g_ws, C1, N, A, sai, sak, B, sbk, sbn, NULL, M, N, K, 0);
+        CHECK(isnan(C1[0]), "bf16 gemm: a NaN operand gives NaN (got %g)", C1[0]);
+        free(A);
+        free(B);
+        free(bias);
+        free(C0);
+        free(C1);
+        free(C2);
+    }
+}
+
 int main(void) {
     decar_rng_seed(&g_rng, 42);
     decar_set_threads(2);
@@ -218,6 +271,17 @@ int main(void) {
     test_matmul(7, 13, 5);
     test_matmul(37, 65, 51);
     test_matmul(130, 97, 259);
+    {
+        decar_rng keep = g_rng; /* the bf16 checks draw their own numbers: the later tests keep their inputs */
+        printf("  bf16 products: the %s path\n", decar_set_precision(DECAR_BF16));
+        test_gemm_bf16(1, 1, 1);
+        test_gemm_bf16(5, 7, 3);
+        test_gemm_bf16(33, 17, 45);
+        test_gemm_bf16(64, 96, 64);
+        test_gemm_bf16(70, 130, 257);
+        decar_set_precision(DECAR_FP32);
+        g_rng = keep;
+    }
     {
         int ty;
         for (ty = DECAR_Q8_0; ty <= DECAR_QBF16; ty++) {

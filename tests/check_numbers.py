@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Every figure in the README comes from a committed file that the text links to.
+
+A *figure* is a number with a decimal point (4.2467), a percentage (2.1%), a ratio (1.068x), a count with thousands
+separators (1,070) or an integer with a unit of measurement (524 s, 33 MB, 6400 tok/s), in the README's prose and
+tables; numbers inside code (fenced blocks and `inline code`) are commands, not results, and a version number
+(version 0.6, PyTorch 2.15) is a name. The README is cut into blocks at blank lines; each block's sources are the
+repository files it links to (a table's are its own and those of the paragraph just above it). A figure passes if one
+of its sources holds a number that rounds to it at the figure's precision, or, for a percentage, a ratio r whose
+100 r, 100 (r - 1) or 100 (1 - r) rounds to it. Every relative link of README.md and docs/*.md must name a file of
+the repository. Exit 1 with one line per problem.
+Usage: tests/check_numbers.py [README.md]"""
+import gzip
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+# a figure: optional thousands groups, optional decimals, then an optional suffix that makes an integer a figure
+NUM = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:(%)|(x)(?![a-zA-Z0-9])|"
+                 r"(?=\s?(?:s|ms|min|h|MB|GB|KB|GiB|MiB|tok/s|tokens/s|GFLOP/s|GF)(?![a-zA-Z0-9])))?")
+NAMES = re.compile(r"(?:version|versions|v|PyTorch|torch|OpenBLAS|gcc|clang|Python|transformers|Debian|C\+\+|C|"
+                   r"CUDA|ICLR|Zen|AVX|EPYC)\s?$", re.I)
+FILE_NUM = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+def tracked():
+    try:
+        out = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        return set(out.split("\n")) - {""}
+    except Exception:  # not a git checkout: the files on disk
+        return {os.path.relpath(os.path.join(d, f), ROOT) for d, _, fs in os.walk(ROOT) for f in fs}
+
+
+def numbers_of(path, cache={}):
+    if path not in cache:
+        full = os.path.join(ROOT, path)
+        raw = gzip.open(full).read() if path.endswith(".gz") else open(full, "rb").read()
+        text = raw.decode("utf-8", "replace")
+        vals = set()
+        for m in FILE_NUM.finditer(text):
+            try:
+                vals.add(float(m.group(0).replace(",", "")))
+            except ValueError:
+                pass
+        cache[path] = vals
+    return cache[path]
+
+
+def matches(value, decimals, pct, vals):
+    tol = 0.5 * 10 ** -decimals + 1e-9
+    for x in vals:
+        cands = (x, 100 * x, 100 * (x - 1), 100 * (1 - x)) if pct else (x,)
+        if any(abs(c - value) <= tol for c in cands):
+            return True
+    return False
+
+
+def strip_code(line):
+    return re.sub(r"`[^`]*`", " ", line)
+
+
+def main():
+    readme = sys.argv[1] if len(sys.argv) > 1 else "README.md"
+    files = tracked()
+    problems = []
+    # 1. links: README.md and docs/*.md
+    for md in [readme] + sorted(f for f in files if f.startswith("docs/") and f.endswith(".md")):
+        base = os.path.dirname(md)
+        for n, line in enumerate(open(os.path.join(ROOT, md), encoding="utf-8", errors="replace"), 1):
+            for target in LINK.findall(line):
+                if re.match(r"[a-z]+:", target):
+                    continue
+                path = os.path.normpath(os.path.join(base, target))
+                if path not in files and not any(f.startswith(path + "/") for f in files):
+                    problems.append("%s:%d: link to %s, which is not a file of the repository" % (md, n, target))
+    # 2. figures: blocks of the README
+    lines = open(os.path.join(ROOT, readme), encoding="utf-8").read().split("\n")
+    blocks, cur, fenced = [], [], False
+    for n, line in enumerate(lines, 1):
+        if line.startswith("```"):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        if line.strip():
+            cur.append((n, line))
+        elif cur:
+            blocks.append(cur)
+            cur = []
+    if cur:
+        blocks.append(cur)
+    nfig = 0
+    prev_sources = []
+    for b in blocks:
+        text = "\n".join(l for _, l in b)
+        sources = []
+        for target in LINK.findall(text):
+            path = os.path.normpath(target)
+            if path in files:
+                sources.append(path)
+        is_table = b[0][1].startswith("|")
+        if is_table:
+            sources = sources + prev_sources
+        for n, line in b:
+            if line.startswith("#"):
+                continue
+            body = strip_code(LINK.sub("]()", line))
+            for m in NUM.finditer(body):
+                whole, dec, pct, ratio = m.group(1), m.group(2), m.group(3), m.group(4)
+                unit = m.end() > m.start() and not (dec or pct or ratio) and "," not in whole and \
+                    re.match(r"\s?(?:s|ms|min|h|MB|GB|KB|GiB|MiB|tok/s|tokens/s|GFLOP/s|GF)(?![a-zA-Z0-9])",
+                             body[m.end():]) is not None
+                if not (dec or pct or ratio or "," in whole or unit):
+                    continue
+                if NAMES.search(body[:m.start()]):
+                    continue
+                nfig += 1
+                value = float(whole.replace(",", "") + (dec or ""))
+                decimals = len(dec) - 1 if dec else 0
+                ok = any(matches(value, decimals, bool(pct), numbers_of(s)) for s in sources
+                         if os.path.isfile(os.path.join(ROOT, s)))
+                if not ok:
+                    where = ", ".join(sources) if sources else "no linked file"
+                    problems.append("%s:%d: %s is not in its sources (%s)" % (readme, n, m.group(0).strip(), where))
+        if not is_table:
+            prev_sources = sources
+    for p in problems:
+        print("FAILED: " + p)
+    print("numbers: %d figures of %s checked against their linked files, %d problems" % (nfig, readme, len(problems)))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
