@@ -106,16 +106,16 @@ if [ -x "$T2PY" ] && "$T2PY" -c "import torch" 2>/dev/null; then
   v=$(grep -m1 '^PyTorch ' build/bench_torch2.txt | awk '{print $2}' | tr -d ,)
   cols=$(grep -m1 '^PyTorch ' build/bench_torch2.txt | sed 's/.*modes //')
   echo
-  echo "| tok/s ($TH threads, best of $ROUNDS rounds) | decar $(grep -m1 'bench: simd' build/bench_decar.txt | awk '{print $2}') fp32 | PyTorch $v fp32 SDPA | bf16 autocast | bf16 autocast + torch.compile | decar / fp32 | decar / bf16 |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| tok/s ($TH threads, best of $ROUNDS rounds) | decar $(grep -m1 'bench: simd' build/bench_decar.txt | awk '{print $2}') fp32 | decar bf16 | PyTorch $v fp32 SDPA | bf16 autocast | bf16 autocast + torch.compile | decar fp32 / PyTorch fp32 | decar bf16 / PyTorch bf16 |"
+  echo "|---|---|---|---|---|---|---|---|"
   for row in train_S score_S train_M score_M train_T1 score_T1 train_T2 score_T2; do
     f=${row%_*}; c=${row#*_}
-    d=$(best $row build/bench_decar.txt build/bench_decar_r*.txt)
+    d=$(best $row build/bench_decar.txt build/bench_decar_r*.txt); db=$(best ${f}_bf16_$c build/bench_decar.txt build/bench_decar_r*.txt)
     t32=$(best torch2_${f}_fp32_$c build/bench_torch2*.txt); tbf=$(best torch2_${f}_bf16_$c build/bench_torch2*.txt)
     tco=$(best torch2_${f}_compile_$c build/bench_torch2*.txt)
-    awk -v r="$f $c" -v d="$d" -v a="$t32" -v b="$tbf" -v k="$tco" 'function x(p, q) { return (p != "" && q != "") ? sprintf("%.2fx", p / q) : "-" }
+    awk -v r="$f $c" -v d="$d" -v e="$db" -v a="$t32" -v b="$tbf" -v k="$tco" 'function x(p, q) { return (p != "" && q != "") ? sprintf("%.2fx", p / q) : "-" }
       function v(p) { return p == "" ? "-" : sprintf("%.0f", p) }
-      BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s |\n", r, v(d), v(a), v(b), v(k), x(d, a), x(d, b) }'
+      BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r, v(d), v(e), v(a), v(b), v(k), x(d, a), x(e, b) }'
   done
   echo "(compile: under bf16 autocast where the CPU has BF16, else fp32; T1 / T2: the scaling study's 1 layer d 32 and"
   echo " 2 layers d 64 at batch 16 x 64, decar's share of the FMA peak: T1 $(best peakpct_T1 build/bench_decar.txt build/bench_decar_r*.txt)%, T2 $(best peakpct_T2 build/bench_decar.txt build/bench_decar_r*.txt)%)"

@@ -4,12 +4,12 @@
 A *figure* is a number with a decimal point (4.2467), a percentage (2.1%), a ratio (1.068x), a count with thousands
 separators (1,070) or an integer with a unit of measurement (524 s, 33 MB, 6400 tok/s), in the README's prose and
 tables; numbers inside code (fenced blocks and `inline code`) are commands, not results, and a version number
-(version 0.6, PyTorch 2.15) is a name. The README is cut into blocks at blank lines; each block's sources are the
+(version 0.6, PyTorch 2.15) is a name, and so is the level of an interval (95% intervals). The README is cut into blocks at blank lines; each block's sources are the
 repository files it links to (a table's are its own and those of the paragraph just above it). A figure passes if one
 of its sources holds a number that rounds to it at the figure's precision, or, for a percentage, a ratio r whose
 100 r, 100 (r - 1) or 100 (1 - r) rounds to it. Every relative link of README.md and docs/*.md must name a file of
 the repository. Exit 1 with one line per problem.
-Usage: tests/check_numbers.py [README.md]"""
+Usage: tests/check_numbers.py [README.md [AS]] (AS: the path its links are relative to, for a copy elsewhere)"""
 import gzip
 import os
 import re
@@ -42,7 +42,7 @@ def numbers_of(path, cache={}):
         vals = set()
         for m in FILE_NUM.finditer(text):
             try:
-                vals.add(float(m.group(0).replace(",", "")))
+                vals.add(abs(float(m.group(0).replace(",", ""))))
             except ValueError:
                 pass
         cache[path] = vals
@@ -64,12 +64,14 @@ def strip_code(line):
 
 def main():
     readme = sys.argv[1] if len(sys.argv) > 1 else "README.md"
+    name = sys.argv[2] if len(sys.argv) > 2 else readme
     files = tracked()
     problems = []
     # 1. links: README.md and docs/*.md
-    for md in [readme] + sorted(f for f in files if f.startswith("docs/") and f.endswith(".md")):
+    for md in [name] + sorted(f for f in files if f.startswith("docs/") and f.endswith(".md")):
         base = os.path.dirname(md)
-        for n, line in enumerate(open(os.path.join(ROOT, md), encoding="utf-8", errors="replace"), 1):
+        path_md = readme if md == name else os.path.join(ROOT, md)
+        for n, line in enumerate(open(path_md, encoding="utf-8", errors="replace"), 1):
             for target in LINK.findall(line):
                 if re.match(r"[a-z]+:", target):
                     continue
@@ -77,7 +79,7 @@ def main():
                 if path not in files and not any(f.startswith(path + "/") for f in files):
                     problems.append("%s:%d: link to %s, which is not a file of the repository" % (md, n, target))
     # 2. figures: blocks of the README
-    lines = open(os.path.join(ROOT, readme), encoding="utf-8").read().split("\n")
+    lines = open(readme, encoding="utf-8").read().split("\n")
     blocks, cur, fenced = [], [], False
     for n, line in enumerate(lines, 1):
         if line.startswith("```"):
@@ -117,6 +119,8 @@ def main():
                     continue
                 if NAMES.search(body[:m.start()]):
                     continue
+                if pct and re.match(r"\s?(?:confidence |bootstrap )?(?:interval|CI)", body[m.end():]):
+                    continue  # "95% intervals": the method's setting, not a result
                 nfig += 1
                 value = float(whole.replace(",", "") + (dec or ""))
                 decimals = len(dec) - 1 if dec else 0

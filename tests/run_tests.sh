@@ -160,6 +160,12 @@ run bash tests/check_style.sh
 step "one vocabulary: an option means one thing in every command, one spelling, and the scripts pass only real options"
 run bash tests/check_options.sh $B
 
+step "every figure in the README is in a committed file the text links to; every link of README.md and docs/ resolves"
+run python3 tests/check_numbers.py README.md
+# the check can fail: one figure of the first results table changed by one in its last digit must be caught
+python3 -c 'import re, sys; t = open("README.md").read(); m = re.search(r"\| \d\.\d{3}(\d) \(", t); d = str((int(m.group(1)) + 5) % 10); sys.stdout.write(t[:m.start(1)] + d + t[m.end(1):])' > $B/readme_bad.md
+if python3 tests/check_numbers.py $B/readme_bad.md README.md > $B/readme_bad.log; then echo "FAILED: a changed README figure passed the number check"; fails=$((fails + 1)); else echo "ok  a changed figure is caught: $(grep -m1 FAILED $B/readme_bad.log)"; fi
+
 step "many experts: 1,100 experts generate (no fixed limits); 70 experts keep the all-experts row of ens-eval"
 for i in $(seq 1100); do echo "$B/det_a.safetensors"; done > $B/manifest_1100.txt
 expect 0 "1100 experts, uniform" $B/decar generate --experts @$B/manifest_1100.txt --route uniform --n 2
