@@ -23,7 +23,9 @@
          for (int s = 0; s < 300; s++)                           // ids, targets: B*T tokens, targets[i] = ids[i+1]
              loss = decar_gpt_train_step(&g, ctx, &opt, ids, targets, NULL, B, T);
          decar_ensemble en = decar_ensemble_of(&one, 1);         // one model: plain sampling
-         decar_ensemble_generate(&en, NULL, prompt, 1, 31, 0.8, 0, 1.0, 42, out, &n, NULL, &e);  // out: n tokens
+         decar_sample_opts so = decar_sample_opts_default();     // temp 1, top-k / top-p off, seed 1
+         so.n_new = 31;                                          // tokens after the prompt (so.temp = 0: greedy)
+         decar_ensemble_generate(&en, NULL, prompt, 1, &so, out, &n, NULL, &e);  // out: n tokens
          decar_gpt_save(&g, "model.safetensors", NULL, &e);      // atomic: tmp file, fsync, rename
      examples/pipeline.c runs the whole method (featurize, cluster, train K experts, route, score, generate) in 75
      lines through the library alone.
@@ -180,6 +182,14 @@
           gained count, n_rows, rows, row_label, fit_steps, fit_prefix, fit_lr, fit_seed; router files keep them
           (older files load; they cannot join or leave). decar_router_build sets pi_k = count_k / N in one division
           (it summed 1/N: the prior can differ in the last bit). decar_router_fit keeps a copy of its rows.
+     0.6  (cont.) option structs instead of long positional lists (the same results at the same seeds):
+          decar_sample_opts (n_new, temp, top_k, top_p, seed, stop_at_eot; sampler, n_steps, kappa_pow for DFM) for
+          decar_ensemble_generate, decar_ensemble_fill, decar_dfm_sample and decar_sample_probs (which now applies
+          temp too); decar_ensemble.stop_at_eot moved into it (decar_ensemble_caption stops its greedy caption at EOT
+          itself). decar_caption_result (decar_ensemble_caption's bits, scored, best, w_best); decar_cluster_opts
+          (decar_cluster_docs: k-means, tf-idf dimension and seed, or given feature rows); decar_smalltalk_opts;
+          decar_bootstrap_opts and decar_interval (decar_bootstrap_ratio); decar_dfm_bound_opts
+          (decar_ensemble_dfm_bound). Each has a _default() function.
 */
 #ifndef DECAR_H
 #define DECAR_H
@@ -748,16 +758,24 @@ typedef struct decar_lm_router {
 DECARDEF int decar_lm_router_fn(void *user, const uint8_t *text, int64_t len, float *out);
 
 /* The partition of a corpus in one call, the method's first step:
-       x_i   = features of every document: the built-in tf-idf fitted on the training documents (split 0) into fz,
-               or X_in (n_docs, d_in) given in document order (an encoder's; rows L2-normalised, a zero row is an error)
-       router = decar_router_build on the training rows: spherical balanced k-means (o), prior
+       x_i   = features of every document: the built-in tf-idf (o->feat_dim, o->feat_seed) fitted on the training
+               documents (split 0) into fz, or o->features (n_docs, o->features_dim) given in document order (an
+               encoder's; rows L2-normalised, a zero row is an error)
+       router = decar_router_build on the training rows: spherical balanced k-means (o->kmeans), prior
        shard_i = decar_router_assign(x_i) for training (0) and held-out (1) documents; -1 for other splits (a base
                model's share, decar_data_base_share)
-   *X_out (n_docs, *d_out) receives the features (DECAR_FREE it); fz has no idf when X_in is given (a router of
-   external features). */
-DECARDEF int decar_cluster_docs(const decar_data *d, const decar_kmeans_opts *o, int feat_dim, uint64_t feat_seed,
-                                const float *X_in, int d_in, decar_featurizer *fz, decar_router *r, float **X_out,
-                                int *d_out, int32_t *shard, decar_error *e);
+   *X_out (n_docs, *d_out) receives the features (DECAR_FREE it); fz has no idf when o->features is given (a router
+   of external features). */
+typedef struct decar_cluster_opts {
+    decar_kmeans_opts kmeans; /* the clustering (decar_kmeans_default(k)) */
+    int feat_dim;             /* tf-idf: the projected dimension (64) */
+    uint64_t feat_seed;       /* tf-idf: the projection's seed (1) */
+    const float *features;    /* or these rows (n_docs, features_dim) instead of tf-idf; NULL: tf-idf (default) */
+    int features_dim;
+} decar_cluster_opts;
+DECARDEF decar_cluster_opts decar_cluster_opts_default(int k);
+DECARDEF int decar_cluster_docs(const decar_data *d, const decar_cluster_opts *o, decar_featurizer *fz,
+                                decar_router *r, float **X_out, int *d_out, int32_t *shard, decar_error *e);
 /* The paper's setting: permille of the training documents (split 0), chosen by a hash of the file name (pieces
    "name#N" of one file go together), become split 2: the base model's share, left out of clustering. Returns how
    many. */
@@ -969,24 +987,33 @@ DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const decar_data *d, cons
    bound (dfm non-NULL) in nats; NaN when the split has no more than T + 2 tokens */
 DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const decar_data *d, int B, int T,
                                    const decar_dfm *dfm, int batches);
-/* SmallTalk LM's partition (Filippova et al. 2025): K small router LMs make the partition themselves, by a balanced
-   hard EM over the training documents (split 0), instead of clustering features:
-       labels^0 = a random balanced split (seed)
-       each round: router LM k trains `steps` more steps (its AdamW state kept) on the documents labelled k;
+/* SmallTalk LM's partition (Filippova et al. 2025): K = o->k small router LMs make the partition themselves, by a
+   balanced hard EM over the training documents (split 0), instead of clustering features:
+       labels^0 = a random balanced split (o->seed)
+       each round (o->rounds): router LM k trains o->steps more steps (its AdamW state kept) on the documents
+                   labelled k;
                    L_ik = -(1/n_i) sum_{j < n_i} ln p_k(x_j | x_<j) on document i's first n_i = min(len, prefix) tokens
                    labels = the balanced assignment of S_ik = -L_ik, capacity ceil(N / K) (the greedy of balanced
                    k-means, section 8)
    The experts then train on the final segments, and R6 (decar_lm_router_fn) routes by the same LMs' prefix loss:
    the rule that made the partition routes at test time, as decar_router_assign does for k-means. lms (K) are
-   initialised here from cfg (a causal model) and seed; B windows per step, lr 3e-3 (warm-up over min(steps / 2,
-   50) steps, cosine decay over rounds * steps); prefix: bytes of each document scored (at least 2; as many as the
-   LMs' context, so that R6 reads what made the partition).
+   initialised here from cfg (a causal model) and o->seed; o->batch windows per step, lr 3e-3 (warm-up over
+   min(steps / 2, 50) steps, cosine decay over rounds * steps); o->prefix: bytes of each document scored (at least 2;
+   as many as the LMs' context, so that R6 reads what made the partition).
    labels (d->n_docs): each training document's segment, -1 for the rest. *flops: the router LMs' cost, 6 N per
    trained token plus 2 N per scored token (N: one LM's parameters). DECAR_ERR_ARG when K > N or a segment's
    documents cannot fill one training window. */
-DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_config *cfg, int K, int rounds, int steps,
-                                       int B, int prefix, uint64_t seed, decar_gpt *lms, int32_t *labels,
-                                       double *flops, decar_error *e);
+typedef struct decar_smalltalk_opts {
+    int k;         /* router LMs = segments */
+    int rounds;    /* EM rounds (3) */
+    int steps;     /* each LM's training steps per round (100) */
+    int batch;     /* windows per step (8) */
+    int prefix;    /* bytes of each document scored (64: the context of decar_gpt_config_of(1, 2, 32, 64)) */
+    uint64_t seed; /* the first split and the LMs' initialisation (1) */
+} decar_smalltalk_opts;
+DECARDEF decar_smalltalk_opts decar_smalltalk_opts_default(int k);
+DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_config *cfg, const decar_smalltalk_opts *o,
+                                       decar_gpt *lms, int32_t *labels, double *flops, decar_error *e);
 
 /* CLIP-style contrastive encoders (Radford et al. 2021), built from the model above. The image tower is a
    bidirectional decar_gpt over an image's P patches (their linear projection: ViT's patch embedding) and one [CLS]
@@ -1072,24 +1099,39 @@ typedef struct decar_ensemble {
     int route_every; /* re-route from the prefix features every this many tokens (R1-R3) */
     decar_featurizer *feat;
     const decar_tokenizer *tok; /* the experts' BPE tokenizer (text for routing features, EOT); NULL: bytes */
-    int stop_at_eot;            /* decar_ensemble_generate stops after EOT (captions); 0: writes through it */
 } decar_ensemble;
 /* k experts (NULL entries: missing) under the uniform router over all of them; set en.router, en.feat, ... after */
 DECARDEF decar_ensemble decar_ensemble_of(decar_gpt **experts, int k);
-/* Generate n_new tokens after prompt with AR experts: x_{t+1} ~ sum_k w_k p_k(. | prefix, x_<=t).
+/* How to sample, for AR generation (decar_ensemble_generate), one draw from a distribution (decar_sample_probs) and
+   masked DFM (decar_ensemble_fill, decar_dfm_sample): start from decar_sample_opts_default() and set what differs.
+   Fields marked AR or DFM are read by that kind of sampler only. */
+enum { DECAR_DFM_EULER = 0, DECAR_DFM_FIRST_HIT = 1, DECAR_DFM_L2R = 2 };
+typedef struct decar_sample_opts {
+    int n_new;       /* AR: tokens to generate after the prompt (default 0: set it) */
+    double temp;     /* > 0: AR samples p^(1/temp), DFM each expert's softmax(logits / temp); AR <= 0: greedy (1) */
+    int top_k;       /* AR: keep the top_k most likely tokens; <= 0: all (0) */
+    double top_p;    /* AR: keep the fewest most likely tokens of mass >= top_p; >= 1: all (1) */
+    uint64_t seed;   /* the random stream of the draws (1) */
+    int stop_at_eot; /* AR: stop after the end-of-document token (captions); 0: write through it (0) */
+    int sampler;     /* DFM: DECAR_DFM_EULER, DECAR_DFM_FIRST_HIT or DECAR_DFM_L2R (FIRST_HIT) */
+    int n_steps;     /* DFM: the Euler sampler's steps (64) */
+    int kappa_pow;   /* DFM: the schedule kappa_t = t^kappa_pow the experts were trained on (1) */
+} decar_sample_opts;
+DECARDEF decar_sample_opts decar_sample_opts_default(void);
+/* Generate o->n_new tokens after prompt with AR experts: x_{t+1} ~ sum_k w_k p_k(. | prefix, x_<=t).
    prefix: NULL, or one image's (n_prefix, d_prefix) features for experts that take an image prefix (captioning:
    routing then reads the image through en->feat's function). out receives prompt + generated tokens (cap >=
-   n_prompt + n_new). temp > 0 samples p^(1/temp) with top_k / top_p; temp <= 0 is greedy (the most likely token).
-   Stops early after EOT when en->stop_at_eot. *n_out: the tokens in out (also after an error: those written so
-   far). active_out (optional, n_new) gets the top-weighted expert of each step. */
+   n_prompt + o->n_new). o->temp > 0 samples p^(1/temp) with o->top_k / o->top_p; temp <= 0 is greedy (the most
+   likely token). Stops early after EOT when o->stop_at_eot. *n_out: the tokens in out (also after an error: those
+   written so far). active_out (optional, n_new) gets the top-weighted expert of each step. */
 /* generation re-routes (every route_every tokens) from the features of the last DECAR_ROUTE_WINDOW tokens, so its
    cost is linear in n_new; the prompt and generations up to the window route from all their text */
 #ifndef DECAR_ROUTE_WINDOW
 #define DECAR_ROUTE_WINDOW 4096
 #endif
 DECARDEF int decar_ensemble_generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt,
-                                     int n_new, double temp, int top_k, double top_p, uint64_t seed, int32_t *out,
-                                     int *n_out, int *active_out, decar_error *e);
+                                     const decar_sample_opts *o, int32_t *out, int *n_out, int *active_out,
+                                     decar_error *e);
 /* The documents of one split as tokens. Each is scored on its own as [EOT, x_0, x_1, ...] in windows of the model's
    context; results are bits per byte whatever the tokenizer (end[] maps tokens back to the bytes they cover). */
 typedef struct decar_docset {
@@ -1151,8 +1193,17 @@ DECARDEF int decar_ensemble_doc_choice(decar_ensemble *en, decar_ctx *ctx, const
    interval). Deterministic in seed. DECAR_ERR_ARG for n < 1, m < 1, draws < 10, alpha outside (0, 1), a negative b
    or a b-sum that is not positive; DECAR_ERR_NUMERIC for a non-finite value. (A resample's b-sum can then be zero
    only when some b are zero: that draw's ratio counts as 0.) */
-DECARDEF int decar_bootstrap_ratio(const double *a, const double *b, int64_t n, int m, int draws, double alpha,
-                                   uint64_t seed, double *est, double *lo, double *hi, decar_error *e);
+typedef struct decar_bootstrap_opts {
+    int draws;     /* resamples (at least 10; default 1000) */
+    double alpha;  /* the interval covers 1 - alpha (0.05: 95%) */
+    uint64_t seed; /* the resampling stream (1) */
+} decar_bootstrap_opts;
+DECARDEF decar_bootstrap_opts decar_bootstrap_opts_default(void);
+typedef struct decar_interval {
+    double est, lo, hi; /* the statistic on the data, and the interval's ends */
+} decar_interval;
+DECARDEF int decar_bootstrap_ratio(const double *a, const double *b, int64_t n, int m, const decar_bootstrap_opts *o,
+                                   decar_interval *ci, decar_error *e);
 /* The router's weights for a text (R1-R3 read its features through en->feat; R4' and uniform the prior), with
    missing experts removed and the rest renormalised: w (en->k) */
 DECARDEF int decar_ensemble_route(decar_ensemble *en, const uint8_t *text, int64_t len, double *w, decar_error *e);
@@ -1164,28 +1215,42 @@ DECARDEF int decar_ensemble_score_seq(decar_ensemble *en, decar_ctx *ctx, const 
      w = decar_ensemble_route's weights (en->feat reads the image, e.g. a decar_pixel_featurizer);
      *bits = -sum_t log2 sum_k w_k p_k(c_t | prefix, EOT c_<t) over the caption's first *scored bytes: all of them, or
        those that fit every routed expert's context after its prefix (as training cut longer captions);
-     gen = the greedy caption from the same mixture (decar_ensemble_generate, up to EOT, at most gen_cap - 1 bytes);
-     *best = the expert of largest weight, *w_best its weight.
+     gen = the greedy caption from the same mixture (decar_ensemble_generate at temp 0 up to EOT, at most gen_cap - 1
+       bytes);
+     best = the expert of largest weight, w_best its weight.
    Returns 1 when gen is the caption, 0 when not, -1 on an error (e). */
+typedef struct decar_caption_result {
+    double bits;   /* -sum log2 p over the caption's first `scored` bytes (under the routed mixture) */
+    int scored;    /* bytes scored */
+    int best;      /* the expert of largest weight */
+    double w_best; /* its weight */
+} decar_caption_result;
 DECARDEF int decar_ensemble_caption(decar_ensemble *en, decar_ctx *ctx, const float *prefix, const char *caption,
-                                    char *gen, int gen_cap, double *bits, int *scored, int *best, double *w_best,
-                                    decar_error *e);
+                                    char *gen, int gen_cap, decar_caption_result *res, decar_error *e);
 /* DFM experts: a Monte Carlo estimate of the ELBO of the routed mixture, in bits per byte, per window of seq_len - 1
-   tokens and n_mc draws of t per window:
+   tokens and o->n_mc draws of t per window:
        -log2 p(x) <= E_t [ kappa'(t) / (1 - kappa(t)) * sum_{i masked in x_t} -log2 sum_k w_k(x_t) p_k(x_i | x_t) ]
-   with kappa(t) = t^n (dfm->kappa_pow), each token revealed with probability kappa(t), and w(x_t) routed on the
+   with kappa(t) = t^n (o->dfm->kappa_pow), each token revealed with probability kappa(t), and w(x_t) routed on the
    revealed text (R1-R3) or the prior. *mean is weighted by bytes; *se is its standard error. bits (optional, ds->n)
    receives each document's bound in bits. */
-DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, const decar_dfm *dfm,
-                                      int n_mc, uint64_t seed, double *mean, double *se, double *bits, decar_error *e);
+typedef struct decar_dfm_bound_opts {
+    const decar_dfm *dfm; /* the experts' schedule (kappa_pow); NULL: kappa_t = t (default) */
+    int n_mc;             /* draws of t per window (at least 1; default 4) */
+    uint64_t seed;        /* the draws' stream (1) */
+} decar_dfm_bound_opts;
+DECARDEF decar_dfm_bound_opts decar_dfm_bound_opts_default(void);
+DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds,
+                                      const decar_dfm_bound_opts *o, double *mean, double *se, double *bits,
+                                      decar_error *e);
 /* ---------------------------------------------------------------------------------------------------------------
    15. samplers: from a distribution, and masked DFM (Euler, first-hitting, left-to-right) over any experts'
    posteriors
    --------------------------------------------------------------------------------------------------------------- */
-/* *token ~ p (n, need not sum to 1) in double precision, temperature applied beforehand; top_k <= 0 and top_p >= 1
-   are off. One uniform draw per call whatever the filters. DECAR_ERR_NOMEM when top-k / top-p cannot get their n
-   ints of scratch. */
-DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p, decar_rng *r, int *token,
+/* *token ~ p (n, need not sum to 1) in double precision under o's AR fields (section 14): p^(1/temp) renormalised
+   (temp <= 0: the most likely class, the first of equals, no draw), then top_k / top_p (<= 0 and >= 1: off). o NULL:
+   decar_sample_opts_default (p as it is). One uniform draw per call whatever the filters (at temp > 0). The rule
+   decar_ensemble_generate picks each token by. DECAR_ERR_NOMEM when temp / top-k / top-p cannot get their scratch. */
+DECARDEF int decar_sample_probs(const double *p, int n, const decar_sample_opts *o, decar_rng *r, int *token,
                                 decar_error *e);
 DECARDEF void decar_softmax_double(const float *logits, int n, double temp, double *p);
 /* The DFM sampler, separate from any model: post(user, k, x, T, need, out) writes expert k's posterior
@@ -1204,14 +1269,15 @@ typedef struct decar_dfm_sampler {
     const char *avail;
     const decar_tokenizer *tok; /* decodes tokens to text for routing features; NULL: tokens below 256 are bytes */
 } decar_dfm_sampler;
-DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int sampler, int n_steps, int kappa_pow,
-                              uint64_t seed, decar_error *e);
-/* masked-DFM sampling with an ensemble of experts (decar_dfm_sample with the experts as the posterior).
-   x (T) holds tokens and DECAR_TOK_MASK holes; they are filled in place. sampler: DECAR_DFM_EULER (n_steps),
-   DECAR_DFM_FIRST_HIT or DECAR_DFM_L2R. An ensemble of one is plain DFM sampling. */
-enum { DECAR_DFM_EULER = 0, DECAR_DFM_FIRST_HIT = 1, DECAR_DFM_L2R = 2 };
-DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
-                                 int kappa_pow, double temp, uint64_t seed, decar_error *e);
+/* x (T) is filled in place; o's DFM fields: o->sampler (DECAR_DFM_EULER with o->n_steps, DECAR_DFM_FIRST_HIT or
+   DECAR_DFM_L2R), o->kappa_pow, o->seed (o->temp belongs to post) */
+DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, const decar_sample_opts *o,
+                              decar_error *e);
+/* masked-DFM sampling with an ensemble of experts (decar_dfm_sample with the experts as the posterior, each
+   softmax(logits / o->temp)). x (T) holds tokens and the experts' mask token as holes; they are filled in place.
+   An ensemble of one is plain DFM sampling. */
+DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, const decar_sample_opts *o,
+                                 decar_error *e);
 
 /* ---------------------------------------------------------------------------------------------------------------
    16. the lifecycle: experts that join and leave an ensemble, and the provenance of every checkpoint
@@ -6914,10 +6980,19 @@ DECARDEF int decar_data_base_share(decar_data *d, int permille) {
     }
     return n;
 }
-DECARDEF int decar_cluster_docs(const decar_data *d, const decar_kmeans_opts *o, int feat_dim, uint64_t feat_seed,
-                                const float *X_in, int d_in, decar_featurizer *fz, decar_router *r, float **X_out,
-                                int *d_out, int32_t *shard, decar_error *e) {
-    int i, nt = 0, dim = X_in ? d_in : feat_dim, rc = DECAR_OK;
+DECARDEF decar_cluster_opts decar_cluster_opts_default(int k) {
+    decar_cluster_opts o;
+    o.kmeans = decar_kmeans_default(k);
+    o.feat_dim = 64;
+    o.feat_seed = 1;
+    o.features = NULL;
+    o.features_dim = 0;
+    return o;
+}
+DECARDEF int decar_cluster_docs(const decar_data *d, const decar_cluster_opts *o, decar_featurizer *fz,
+                                decar_router *r, float **X_out, int *d_out, int32_t *shard, decar_error *e) {
+    const float *X_in = o->features;
+    int i, nt = 0, dim = X_in ? o->features_dim : o->feat_dim, rc = DECAR_OK;
     float *X, *Xt;
     decar_doc *train;
     memset(fz, 0, sizeof *fz);
@@ -6948,7 +7023,7 @@ DECARDEF int decar_cluster_docs(const decar_data *d, const decar_kmeans_opts *o,
             decar_l2_normalize(x, dim);
         }
     } else if (!rc) {
-        rc = decar_feat_fit(fz, dim, feat_seed, train, nt, e);
+        rc = decar_feat_fit(fz, dim, o->feat_seed, train, nt, e);
         for (i = 0; !rc && i < d->n_docs; i++)
             if ((rc = decar_feat_apply(fz, d->docs[i].bytes, d->docs[i].len, X + (int64_t)i * dim, e)))
                 decar__seterr(e, rc, "cannot featurize document %s", d->docs[i].name);
@@ -6956,7 +7031,7 @@ DECARDEF int decar_cluster_docs(const decar_data *d, const decar_kmeans_opts *o,
     /* the router from the training rows, then every document through its assignment */
     for (i = 0, nt = 0; !rc && i < d->n_docs; i++)
         if (d->docs[i].split == 0) memcpy(Xt + (int64_t)nt++ * dim, X + (int64_t)i * dim, (size_t)dim * sizeof(float));
-    if (!rc) rc = decar_router_build(r, Xt, nt, dim, o, NULL, e);
+    if (!rc) rc = decar_router_build(r, Xt, nt, dim, &o->kmeans, NULL, e);
     for (i = 0; !rc && i < d->n_docs; i++)
         shard[i] = d->docs[i].split == 0 || d->docs[i].split == 1 ? decar_router_assign(r, X + (int64_t)i * dim) : -1;
     decar__free(Xt);
@@ -8990,9 +9065,20 @@ static int decar__segment(const decar_data *d, const int32_t *idx, const int32_t
     }
     return rc ? rc : decar_data_finish(seg, e);
 }
-DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_config *cfg, int K, int rounds, int steps,
-                                       int B, int prefix, uint64_t seed, decar_gpt *lms, int32_t *labels,
-                                       double *flops, decar_error *e) {
+DECARDEF decar_smalltalk_opts decar_smalltalk_opts_default(int k) {
+    decar_smalltalk_opts o;
+    o.k = k;
+    o.rounds = 3;
+    o.steps = 100;
+    o.batch = 8;
+    o.prefix = 64;
+    o.seed = 1;
+    return o;
+}
+DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_config *cfg, const decar_smalltalk_opts *o,
+                                       decar_gpt *lms, int32_t *labels, double *flops, decar_error *e) {
+    int K = o->k, rounds = o->rounds, steps = o->steps, B = o->batch, prefix = o->prefix;
+    uint64_t seed = o->seed;
     int64_t N = 0, i, q;
     int k, r, rc = DECAR_OK, made = 0;
     int32_t *idx = NULL, *lab = NULL, *cnt = NULL;
@@ -9000,7 +9086,7 @@ DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_conf
     uint64_t *pairs = NULL;
     decar_ctx *ctx = decar_ctx_new(0);
     decar_docset ds;
-    decar_opt o = decar_opt_default();
+    decar_opt adam = decar_opt_default();
     decar_train_opts t;
     decar_rng rng;
     memset(&ds, 0, sizeof ds);
@@ -9046,9 +9132,9 @@ DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_conf
     for (k = 0; k < K && !rc; k++)
         if (!(rc = decar_gpt_init(&lms[k], cfg, seed + 1000 + (uint64_t)k, e))) made++;
     if (rc) goto end;
-    o.lr = 3e-3f;
-    o.warmup_steps = steps < 100 ? steps / 2 : 50;
-    o.total_steps = rounds * steps;
+    adam.lr = 3e-3f;
+    adam.warmup_steps = steps < 100 ? steps / 2 : 50;
+    adam.total_steps = rounds * steps;
     t.batch = B;
     t.seq_len = cfg->seq_len;
     t.dfm = NULL;
@@ -9060,7 +9146,7 @@ DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_conf
             decar_data seg;
             if (!(rc = decar__segment(d, idx, lab, N, k, &seg, e))) {
                 t.steps = (r + 1) * steps;
-                rc = decar_train(&lms[k], ctx, &seg, &o, &t, NULL, NULL, e);
+                rc = decar_train(&lms[k], ctx, &seg, &adam, &t, NULL, NULL, e);
             }
             decar_data_free(&seg);
         }
@@ -9882,12 +9968,16 @@ static int decar__sample(const double *p, int n, int top_k, double top_p, decar_
     }
     return i;
 }
-DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p, decar_rng *r, int *token,
-                                decar_error *e) {
-    int a = decar__sample(p, n, top_k, top_p, r);
-    if (a < 0) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for top-k / top-p sampling over %d classes", n);
-    *token = a;
-    return DECAR_OK;
+DECARDEF decar_sample_opts decar_sample_opts_default(void) {
+    decar_sample_opts o;
+    memset(&o, 0, sizeof o);
+    o.temp = 1.0;
+    o.top_p = 1.0;
+    o.seed = 1;
+    o.sampler = DECAR_DFM_FIRST_HIT;
+    o.n_steps = 64;
+    o.kappa_pow = 1;
+    return o;
 }
 
 /* the text of ids[0..n) into out (bytes mode: ids below 256 are bytes; a tokenizer decodes; EOT, the mask and
@@ -10017,11 +10107,28 @@ static int decar__pick(double *mix, int nc, double temp, int top_k, double top_p
     }
     return decar__sample(mix, nc, top_k, top_p, r);
 }
+DECARDEF int decar_sample_probs(const double *p, int n, const decar_sample_opts *o, decar_rng *r, int *token,
+                                decar_error *e) {
+    decar_sample_opts so = o ? *o : decar_sample_opts_default();
+    double *q;
+    int a;
+    if (so.temp == 1.0) {
+        a = decar__sample(p, n, so.top_k, so.top_p, r);
+    } else { /* decar__pick forms p^(1/temp) in place: in a copy, p stays as it is */
+        q = (double *)DECAR_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(double));
+        if (!q) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for sampling at temperature %g over %d classes", so.temp, n);
+        memcpy(q, p, (size_t)(n > 0 ? n : 0) * sizeof(double));
+        a = decar__pick(q, n, so.temp, so.top_k, so.top_p, r);
+        DECAR_FREE(q);
+    }
+    if (a < 0) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for top-k / top-p sampling over %d classes", n);
+    *token = a;
+    return DECAR_OK;
+}
 /* the body of decar_ensemble_generate: returns a status (DECAR_OK or DECAR_ERR_*), the length in *len_out */
-static int decar__generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt, int n_new,
-                           double temp, int top_k, double top_p, uint64_t seed, int32_t *out, int *active_out,
-                           int *len_out, decar_error *e) {
-    int K = en->k;
+static int decar__generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt,
+                           const decar_sample_opts *o, int32_t *out, int *active_out, int *len_out, decar_error *e) {
+    int K = en->k, n_new = o->n_new;
     int j, i, len = n_prompt, V = 0, T = 0, P = -1, rc = DECAR_OK, nc, since = 0;
     int bayes = en->router.kind == DECAR_ROUTE_BAYES;
     int32_t eot = en->tok ? en->tok->eot : DECAR_TOK_EOT;
@@ -10080,7 +10187,7 @@ static int decar__generate(decar_ensemble *en, const float *prefix, const int32_
     memset(st, 0, (size_t)K * sizeof *st);
     for (j = 0; j < K; j++) ll[j] = 0.0;
     memcpy(out, prompt, (size_t)n_prompt * sizeof(int32_t));
-    decar_rng_seed(&r, seed);
+    decar_rng_seed(&r, o->seed);
     for (i = 0;; i++) {
         int a, best = -1, nrun = 0, q;
         /* w: R1-R3 from the features of the text so far, at most its last DECAR_ROUTE_WINDOW tokens (again every
@@ -10149,7 +10256,7 @@ static int decar__generate(decar_ensemble *en, const float *prefix, const int32_
                 goto end;
             }
         }
-        a = decar__pick(mix, nc, temp, top_k, top_p, &r);
+        a = decar__pick(mix, nc, o->temp, o->top_k, o->top_p, &r);
         if (a < 0) {
             rc = DECAR_ERR_NOMEM;
             decar__seterr(e, rc, "no memory for top-k / top-p sampling");
@@ -10161,7 +10268,7 @@ static int decar__generate(decar_ensemble *en, const float *prefix, const int32_
             if (st[j].p && (w[j] > 0.0 || bayes)) ll[j] += log(st[j].p[a] > 1e-300 ? st[j].p[a] : 1e-300);
         out[len++] = a;
         since++;
-        if (a == eot && en->stop_at_eot) break;
+        if (a == eot && o->stop_at_eot) break;
     }
 end:
     for (j = 0; st && j < K; j++) decar__estate_free(&st[j], en->experts[j]);
@@ -10181,10 +10288,11 @@ DECARDEF decar_ensemble decar_ensemble_of(decar_gpt **experts, int k) {
     return en;
 }
 DECARDEF int decar_ensemble_generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt,
-                                     int n_new, double temp, int top_k, double top_p, uint64_t seed, int32_t *out,
-                                     int *n_out, int *active_out, decar_error *e) {
+                                     const decar_sample_opts *o, int32_t *out, int *n_out, int *active_out,
+                                     decar_error *e) {
+    decar_sample_opts so = o ? *o : decar_sample_opts_default();
     int len = 0;
-    int rc = decar__generate(en, prefix, prompt, n_prompt, n_new, temp, top_k, top_p, seed, out, active_out, &len, e);
+    int rc = decar__generate(en, prefix, prompt, n_prompt, &so, out, active_out, &len, e);
     *n_out = len;
     return rc;
 }
@@ -10477,8 +10585,18 @@ static int decar__cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
-DECARDEF int decar_bootstrap_ratio(const double *a, const double *b, int64_t n, int m, int draws, double alpha,
-                                   uint64_t seed, double *est, double *lo, double *hi, decar_error *e) {
+DECARDEF decar_bootstrap_opts decar_bootstrap_opts_default(void) {
+    decar_bootstrap_opts o;
+    o.draws = 1000;
+    o.alpha = 0.05;
+    o.seed = 1;
+    return o;
+}
+DECARDEF int decar_bootstrap_ratio(const double *a, const double *b, int64_t n, int m, const decar_bootstrap_opts *o,
+                                   decar_interval *ci, decar_error *e) {
+    decar_bootstrap_opts bo = o ? *o : decar_bootstrap_opts_default();
+    int draws = bo.draws;
+    double alpha = bo.alpha, *est = &ci->est;
     double *stat, *sa, *sb;
     int64_t q, i;
     int s, t;
@@ -10510,7 +10628,7 @@ DECARDEF int decar_bootstrap_ratio(const double *a, const double *b, int64_t n, 
         *est += ta / tb / m;
     }
     /* each draw: n documents with replacement, the same for every seed, a and b */
-    decar_rng_seed(&r, seed);
+    decar_rng_seed(&r, bo.seed);
     for (t = 0; t < draws; t++) {
         for (s = 0; s < m; s++) {
             sa[s] = 0.0;
@@ -10527,8 +10645,8 @@ DECARDEF int decar_bootstrap_ratio(const double *a, const double *b, int64_t n, 
         for (s = 0; s < m; s++) stat[t] += (sb[s] > 0.0 ? sa[s] / sb[s] : 0.0) / m;
     }
     qsort(stat, (size_t)draws, sizeof(double), decar__cmp_double);
-    *lo = decar__quantile(stat, draws, alpha / 2.0);
-    *hi = decar__quantile(stat, draws, 1.0 - alpha / 2.0);
+    ci->lo = decar__quantile(stat, draws, alpha / 2.0);
+    ci->hi = decar__quantile(stat, draws, 1.0 - alpha / 2.0);
     DECAR_FREE(stat);
     return DECAR_OK;
 }
@@ -10562,9 +10680,10 @@ DECARDEF int decar_ensemble_score_seq(decar_ensemble *en, decar_ctx *ctx, const 
     return DECAR_OK;
 }
 DECARDEF int decar_ensemble_caption(decar_ensemble *en, decar_ctx *ctx, const float *prefix, const char *caption,
-                                    char *gen, int gen_cap, double *bits, int *scored, int *best, double *w_best,
-                                    decar_error *e) {
+                                    char *gen, int gen_cap, decar_caption_result *res, decar_error *e) {
     int K = en->k, L = (int)strlen(caption), T = L + 1, P = 0, t, j, len = 0, n_new, rc = DECAR_OK;
+    int *best = &res->best;
+    decar_sample_opts greedy = decar_sample_opts_default();
     int32_t *ids = (int32_t *)DECAR_MALLOC((size_t)T * sizeof(int32_t));
     int32_t *tg = (int32_t *)DECAR_MALLOC((size_t)T * sizeof(int32_t));
     int32_t *out = (int32_t *)DECAR_MALLOC((size_t)(gen_cap > 1 ? gen_cap : 2) * sizeof(int32_t));
@@ -10590,15 +10709,17 @@ DECARDEF int decar_ensemble_caption(decar_ensemble *en, decar_ctx *ctx, const fl
     }
     decar_caption_rows(&caption, NULL, 1, T, ids, tg); /* ids [EOT, caption], targets [caption, EOT], cut to T */
     if ((rc = decar_ensemble_score_seq(en, ctx, prefix, ids, tg, T, w, nll, e))) goto end;
-    *scored = T < L ? T : L;
-    *bits = 0.0;
-    for (t = 0; t < *scored; t++) *bits += nll[t] / log(2.0);
-    *w_best = w[*best];
-    /* the greedy caption, through the one generation loop (it routes the same way) */
+    res->scored = T < L ? T : L;
+    res->bits = 0.0;
+    for (t = 0; t < res->scored; t++) res->bits += nll[t] / log(2.0);
+    res->w_best = w[*best];
+    /* the greedy caption, through the one generation loop (it routes the same way), up to its end (EOT) */
     n_new = en->experts[*best]->cfg.seq_len - en->experts[*best]->cfg.n_prefix - 1;
     n_new = n_new < gen_cap - 1 ? n_new : gen_cap - 1;
-    if ((rc = decar_ensemble_generate(en, prefix, ids, 1, n_new > 0 ? n_new : 0, 0.0, 0, 1.0, 0, out, &len, NULL, e)))
-        goto end;
+    greedy.n_new = n_new > 0 ? n_new : 0;
+    greedy.temp = 0.0;
+    greedy.stop_at_eot = 1;
+    if ((rc = decar_ensemble_generate(en, prefix, ids, 1, &greedy, out, &len, NULL, e))) goto end;
     for (t = 1, L = 0; t < len && out[t] < 256 && L < gen_cap - 1; t++) gen[L++] = (char)out[t];
     gen[L] = 0;
 end:
@@ -10606,9 +10727,19 @@ end:
     return rc ? -1 : !strcmp(gen, caption);
 }
 
-DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, const decar_dfm *dfm,
-                                      int n_mc, uint64_t seed, double *mean, double *se, double *bits, decar_error *e) {
-    int K = en->k;
+DECARDEF decar_dfm_bound_opts decar_dfm_bound_opts_default(void) {
+    decar_dfm_bound_opts o;
+    o.dfm = NULL;
+    o.n_mc = 4;
+    o.seed = 1;
+    return o;
+}
+DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds,
+                                      const decar_dfm_bound_opts *o, double *mean, double *se, double *bits,
+                                      decar_error *e) {
+    decar_dfm_bound_opts bo = o ? *o : decar_dfm_bound_opts_default();
+    const decar_dfm *dfm = bo.dfm;
+    int K = en->k, n_mc = bo.n_mc;
     int first = -1, T = 0, nc = 0, mask = 0, V = 0, j, q, rc = DECAR_OK;
     int npow = dfm && dfm->kappa_pow > 0 ? dfm->kappa_pow : 1;
     int64_t tb = decar__token_bytes_max(en->tok);
@@ -10642,7 +10773,7 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
         rc = DECAR_ERR_NOMEM;
         decar__seterr(e, rc, "no memory for the DFM bound");
     }
-    decar_rng_seed(&r, seed);
+    decar_rng_seed(&r, bo.seed);
     for (q = 0; q < ds->n && !rc; q++) {
         const int32_t *tk = ds->tok + ds->off[q];
         const int64_t *end = ds->end + ds->off[q];
@@ -10716,10 +10847,12 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
 }
 
 /* ---- 15. samplers: masked DFM ------------------------------------------------------------------------------------ */
-DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int sampler, int n_steps, int kappa_pow,
-                              uint64_t seed, decar_error *e) {
-    int K = s->k, nc = s->n_class, j, i, a, n_masked = 0, step = 0, rc = DECAR_OK, npow = kappa_pow > 0 ? kappa_pow : 1;
-    int steps = n_steps > 0 ? n_steps : 1, bayes = s->router->kind == DECAR_ROUTE_BAYES;
+DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, const decar_sample_opts *o,
+                              decar_error *e) {
+    decar_sample_opts so = o ? *o : decar_sample_opts_default();
+    int K = s->k, nc = s->n_class, j, i, a, n_masked = 0, step = 0, rc = DECAR_OK, sampler = so.sampler;
+    int npow = so.kappa_pow > 0 ? so.kappa_pow : 1, steps = so.n_steps > 0 ? so.n_steps : 1;
+    int bayes = s->router->kind == DECAR_ROUTE_BAYES;
     double *w = (double *)DECAR_MALLOC((size_t)K * 2 * sizeof(double)), *ll,
            *mix = (double *)DECAR_MALLOC((size_t)nc * sizeof(double));
     /* pk[j]: expert j's posteriors (T, nc), allocated the first time expert j runs (K can be thousands) */
@@ -10745,7 +10878,7 @@ DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int
             goto end;
         }
     }
-    decar_rng_seed(&r, seed);
+    decar_rng_seed(&r, so.seed);
     { /* initial routing: features of the visible text (R1-R3), or the prior (R4', uniform) */
         int64_t nt = 0;
         const float *f;
@@ -10848,8 +10981,9 @@ static int decar__gpt_posterior(void *user, int k, const int32_t *x, int T, cons
                                  out + (int64_t)i * f->nc);
     return 0;
 }
-DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
-                                 int kappa_pow, double temp, uint64_t seed, decar_error *e) {
+DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, const decar_sample_opts *o,
+                                 decar_error *e) {
+    decar_sample_opts so = o ? *o : decar_sample_opts_default();
     decar_dfm_sampler s;
     decar__fillctx f;
     char *avail;
@@ -10877,7 +11011,7 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
     }
     f.en = en;
     f.ctx = ctx;
-    f.temp = temp;
+    f.temp = so.temp;
     f.inp = (int32_t *)DECAR_MALLOC((size_t)(T + 1) * sizeof(int32_t));
     if (!f.inp) {
         DECAR_FREE(avail);
@@ -10894,7 +11028,7 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
     s.router = &en->router;
     s.feat = en->feat;
     s.avail = avail;
-    rc = decar_dfm_sample(&s, x, T, sampler, n_steps, kappa_pow, seed, e);
+    rc = decar_dfm_sample(&s, x, T, &so, e);
     DECAR_FREE(f.inp);
     DECAR_FREE(avail);
     return rc;

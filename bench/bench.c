@@ -151,6 +151,8 @@ static void time_generation(decar_gpt *g, decar_ensemble *en, int n, int reps, f
     int32_t prompt[1] = { 10 };
     int rep, p, nout = 0;
     decar_error e;
+    decar_sample_opts so = decar_sample_opts_default(); /* temp 1, top-k / top-p off, seed 1 */
+    so.n_new = n - 1;
     *t_step = *t_ens = 1e9;
     for (rep = 0; rep < reps; rep++) {
         double t1 = now();
@@ -158,7 +160,7 @@ static void time_generation(decar_gpt *g, decar_ensemble *en, int n, int reps, f
         t1 = now() - t1;
         if (t1 < *t_step) *t_step = t1;
         t1 = now();
-        decar_ensemble_generate(en, NULL, prompt, 1, n - 1, 1.0, 0, 1.0, 1, out, &nout, NULL, &e);
+        decar_ensemble_generate(en, NULL, prompt, 1, &so, out, &nout, NULL, &e);
         t1 = now() - t1;
         if (t1 < *t_ens) *t_ens = t1;
     }
