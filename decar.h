@@ -82,25 +82,30 @@
      documents (GPT-2's choice). Attention may cross the token, but the model learns that EOT resets the context,
      and it costs nothing extra; evaluation scores each document on its own, starting after an EOT.
 
-   SECTIONS (declarations and implementation carry the same numbers, in the order data flows)
+   SECTIONS (declarations and implementation carry the same numbers, in the order data flows; a lettered part has
+   a banner of its own in both, "---- 10b. ..."; the declarations put 10d after 12, whose decar_opt it takes)
       1 errors, rng
       2 tensors and the arena
       3 formats and files: safetensors, JSON, atomic writes
-      4 kernels: the SIMD GEMM and its workspace, the ops' forward/backward kernels and their plain references
-      5 autograd ops and the backward pass (in the implementation the ops' kernels follow the ops, 5b-5c, whose row
-        helpers they share)
-      6 data: documents, lists, byte-level BPE tokenizer, batches, images
+      4 kernels: the SIMD GEMM and its workspace, the Linear layer's forward; the ops' kernels are declared here, with
+        their equations and shapes, and implemented in 5b (after the ops, whose row helpers they share) and 5c
+        4b quantized weight matrices (Q8_0, bf16) and their matrix-vector kernels
+      5 autograd ops; 5a gradient buffers; 5b the ops' kernels, forward and backward; 5c their plain references;
+        5d the backward pass (each op's backward through its kernels, decar_backward)
+      6 data: documents, lists; 6b byte-level BPE tokenizer; 6c token streams, batches, loading; 6d images
       7 features: tf-idf hashing, any feature function, pixels, .npy
       8 clustering: spherical balanced k-means, two-stage
       9 routing: R1-R4', the router of a partition, decar_cluster_docs
-     10 model: GPT with an optional image prefix, KV-cache inference, quantized weights, the device path (10c:
-        kernels written once for CUDA and for CPU loops; the model's forward, backward, AdamW and KV-cache step on it;
-        10d: CLIP, two towers of the same blocks trained by symmetric InfoNCE, and zero-shot retrieval)
+     10 model: GPT with an optional image prefix, quantized weights (it opens with the map of what a change of the
+        model must touch); 10b KV-cache inference; 10c the device path (kernels written once for CUDA and for CPU
+        loops; the model's forward, backward, AdamW and KV-cache step on it); 10d CLIP, two towers of the same blocks
+        trained by symmetric InfoNCE, and zero-shot retrieval
      11 losses: AR cross-entropy, masked DFM corruption
-     12 training: AdamW, the step, the loop
-     13 checkpoints: safetensors (float or quantized), Hugging Face GPT-2
-     14 ensemble: mixture weights, AR generation, held-out evaluation
-     15 samplers: from a distribution; masked DFM (Euler, first-hitting, left-to-right)
+     12 training: AdamW, the step, the loop; SmallTalk's partition by router LMs
+     13 checkpoints: safetensors (float or quantized); 13b Hugging Face GPT-2
+     14 ensemble: mixture weights, AR generation; 14b held-out evaluation (AR, DFM bound, oracle, bootstrap, captions)
+     15 samplers: from a distribution (implemented at the start of 14, which draws with it); masked DFM (Euler,
+        first-hitting, left-to-right)
      16 the lifecycle: experts that join and leave an ensemble; provenance (SHA-256) of every checkpoint
 
    THE METHOD, STEP BY STEP (each a library call)
@@ -372,6 +377,7 @@ DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w,
 DECARDEF void decar_matmul_forward_ref(float *out, const float *inp, const float *w, const float *b, int64_t M,
                                        int64_t K, int64_t N);
 DECARDEF const char *decar_simd_name(void); /* "avx512", "avx2+fma", "neon" or "scalar" */
+/* ---- 4b. quantized weight matrices ------------------------------------------------------------------------------- */
 /* Quantized weight matrices for inference (rows N = outputs, cols K = inputs, row-major like w above):
    DECAR_Q8_0: int8 q (N, K) and a float scale per 32 consecutive inputs of a row, scale (N, ceil(K / 32)):
                w[n][k] = q[n][k] * scale[n][k / 32], scale = max |w| / 127 over the block, q = round(w / scale)
@@ -399,6 +405,7 @@ DECARDEF int decar_qtype_parse(const char *s, int *type); /* 0 and the type, or 
 DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qmat *w, const float *bias, int64_t M);
 DECARDEF void decar_qlinear_forward_ref(float *out, const float *inp, const decar_qmat *w, const float *bias,
                                         int64_t M);
+/* ---- the ops' kernels (implemented in 5b, their plain references in 5c) ------------------------------------------ */
 /* The kernels of the autograd ops, by name (llm.c's convention): outputs first, then inputs, then sizes. Backward
    kernels accumulate (+=) into their input gradients. Beside each, its plain reference (_ref: the same math, one loop
    at a time, no SIMD, no threads) that tests/test_kernels.c compares it with on odd sizes. */
@@ -527,6 +534,7 @@ DECARDEF int decar_data_finish(decar_data *d, decar_error *e); /* sorts by name,
    positional (entry j is cluster j) and skipping one would shift every later entry; a blank tail is allowed. *items
    is one allocation (pointers, then strings): DECAR_FREE(*items). Used for document lists and expert manifests. */
 DECARDEF int decar_list_parse(const char *text, size_t len, char sep, char ***items, int *n, decar_error *e);
+/* ---- 6b. tokenizers ---------------------------------------------------------------------------------------------- */
 /* Tokenizers. The default is bytes: token b is byte b, DECAR_TOK_EOT (256) ends a document, DECAR_TOK_MASK (257) is
    the DFM mask: vocab 258. A byte-level BPE tokenizer (GPT-2's scheme and files: vocab.json + merges.txt, so GPT-2's
    own tokenizer loads too) maps text to fewer, longer tokens; a model for it has decar_tokenizer_vocab(t) tokens:
@@ -561,6 +569,7 @@ DECARDEF void decar_tokenizer_free(decar_tokenizer *t);
 DECARDEF int decar_tokenizer_load(decar_tokenizer *t, const char *dir, decar_error *e); /* DIR/vocab.json, merges.txt */
 DECARDEF int decar_tokenizer_save(const decar_tokenizer *t, const char *dir, decar_error *e);
 #endif
+/* ---- 6c. documents: token streams, batches, loading a directory -------------------------------------------------- */
 /* the training streams again, as the tokenizer's ids (EOT = t->eot); t NULL: bytes */
 DECARDEF int decar_data_tokenize(decar_data *d, const decar_tokenizer *t, decar_error *e);
 /* B windows of T+1 tokens from the split's stream: x = w[0..T), y = w[1..T+1) */
@@ -577,6 +586,7 @@ DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, 
                              decar_error *e);
 #endif
 
+/* ---- 6d. images -------------------------------------------------------------------------------------------------- */
 /* images: N square 8-bit grayscale images (N * side * side bytes, row-major) with one caption per line.
    Sizes are checked: the image file must hold exactly as many images as there are captions. */
 typedef struct decar_images {
@@ -876,6 +886,7 @@ DECARDEF double decar_gpt_flops_per_token(const decar_gpt_config *c, int T); /* 
    logits with their gradient). An estimate for refusing what cannot fit, not an exact count. */
 DECARDEF double decar_gpt_train_bytes(const decar_gpt_config *c, int B, int T);
 
+/* ---- 10b. KV-cache inference ------------------------------------------------------------------------------------- */
 /* KV-cache incremental forward of a causal model at batch 1: logits (vocab) of the token after `tok` at `pos`.
    kv: n_layer * 2 * seq_len * d_model floats (decar_gpt_kv_size). */
 DECARDEF size_t decar_gpt_kv_size(const decar_gpt_config *c);
@@ -893,6 +904,7 @@ DECARDEF size_t decar_gpt_step_batch_scratch(const decar_gpt_config *c, int n);
 DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *out, decar_error *e);
 DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c);
 
+/* ---- 10c. the device path ---------------------------------------------------------------------------------------- */
 /* The device path. decar_gpt_to_device copies the model's parameters and AdamW moments to a device, and keeps its
    gradients and activations there: from then on decar_gpt_train_step, decar_gpt_score (so decar_train, the
    validation loss, decar_gpt_score_docs and the ensemble's evaluation) and the KV-cache steps (so
@@ -1015,6 +1027,7 @@ DECARDEF decar_smalltalk_opts decar_smalltalk_opts_default(int k);
 DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_config *cfg, const decar_smalltalk_opts *o,
                                        decar_gpt *lms, int32_t *labels, double *flops, decar_error *e);
 
+/* ---- 10d. CLIP-style contrastive encoders (here: its training step takes 12's decar_opt) ------------------------- */
 /* CLIP-style contrastive encoders (Radford et al. 2021), built from the model above. The image tower is a
    bidirectional decar_gpt over an image's P patches (their linear projection: ViT's patch embedding) and one [CLS]
    token after them; the text tower is a causal byte decar_gpt over [EOT .. EOT text EOT], left-padded with EOT to T.
@@ -1073,20 +1086,23 @@ DECARDEF int decar_clip_load(decar_clip *m, const char *dir, decar_error *e);
 DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *extra_meta, void **buf, size_t *len,
                                 decar_error *e);
 DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e); /* g uninitialised */
-/* the same interchange in memory: *config_json is a NUL-terminated string (DECAR_FREE both buffers) */
-DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *st_len, char **config_json,
-                                     decar_error *e);
-DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st_len, const char *config,
-                                     size_t config_len, decar_error *e);
 #ifndef DECAR_NO_STDIO
 DECARDEF int decar_gpt_save(const decar_gpt *g, const char *path, const char *extra_meta,
                             decar_error *e); /* with opt */
 DECARDEF int decar_gpt_load(decar_gpt *g, const char *path, decar_error *e);
+#endif
+/* ---- 13b. Hugging Face GPT-2 interchange ------------------------------------------------------------------------- */
+#ifndef DECAR_NO_STDIO
 /* Hugging Face GPT-2: DIR/model.safetensors (weights only, HF names, Conv1D (in, out) layout) + DIR/config.json for
    GPT2LMHeadModel, written together; import reads such a directory (GPT2LMHeadModel or GPT2Model names, F32). */
 DECARDEF int decar_gpt_export_hf(const decar_gpt *g, const char *dir, decar_error *e);
 DECARDEF int decar_gpt_import_hf(decar_gpt *g, const char *dir, decar_error *e);
 #endif
+/* the same interchange in memory: *config_json is a NUL-terminated string (DECAR_FREE both buffers) */
+DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *st_len, char **config_json,
+                                     decar_error *e);
+DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st_len, const char *config,
+                                     size_t config_len, decar_error *e);
 
 /* ---------------------------------------------------------------------------------------------------------------
    14. ensemble: the next-token distribution is sum_k w_k p_k (only experts with w_k > 0 run); AR generation,
@@ -1132,6 +1148,7 @@ DECARDEF decar_sample_opts decar_sample_opts_default(void);
 DECARDEF int decar_ensemble_generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt,
                                      const decar_sample_opts *o, int32_t *out, int *n_out, int *active_out,
                                      decar_error *e);
+/* ---- 14b. evaluation of held-out documents ----------------------------------------------------------------------- */
 /* The documents of one split as tokens. Each is scored on its own as [EOT, x_0, x_1, ...] in windows of the model's
    context; results are bits per byte whatever the tokenizer (end[] maps tokens back to the bytes they cover). */
 typedef struct decar_docset {
@@ -1744,7 +1761,7 @@ DECARDEF int decar_get_threads(void) {
 #endif
 }
 
-/* ---- 2. arena and tensors ---------------------------------------------------------------------------------------- */
+/* ---- 2. tensors and the arena ------------------------------------------------------------------------------------ */
 typedef struct decar__block {
     struct decar__block *prev;
     size_t size, used;
@@ -3226,6 +3243,385 @@ DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w,
     decar_gemm_ws(ws, out, N, inp, K, 1, w, 1, K, bias, M, N, K, 0);
 }
 
+/* ---- 4b. quantized weight matrices: Q8_0 and bf16 weights, float inputs, matrix-vector kernels ------------------- */
+DECARDEF const char *decar_qtype_name(int type) {
+    return type == DECAR_Q8_0 ? "q8_0" : type == DECAR_QBF16 ? "bf16" : "f32";
+}
+DECARDEF int decar_qtype_parse(const char *s, int *type) {
+    if (!strcmp(s, "q8_0"))
+        *type = DECAR_Q8_0;
+    else if (!strcmp(s, "bf16"))
+        *type = DECAR_QBF16;
+    else if (!strcmp(s, "f32"))
+        *type = DECAR_QNONE;
+    else
+        return -1;
+    return 0;
+}
+DECARDEF void decar_qmat_free(decar_qmat *qm) {
+    if (!qm) return;
+    decar__free(qm->q8);
+    decar__free(qm->scale);
+    decar__free(qm->bf16);
+    memset(qm, 0, sizeof *qm);
+}
+/* w (rows, cols) <- the weights qm stands for: q * scale of its block (Q8_0), or the bf16 widened */
+static void decar__qmat_dequant(const decar_qmat *qm, float *w) {
+    int64_t nb = (qm->cols + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, i;
+    for (i = 0; i < qm->rows * qm->cols; i++)
+        w[i] = qm->type == DECAR_QBF16
+                   ? decar__bf16_to_f32(qm->bf16[i])
+                   : (float)qm->q8[i] * qm->scale[(i / qm->cols) * nb + (i % qm->cols) / DECAR_Q8_BLOCK];
+}
+/* one block of n <= 32 values: d = max |v| / 127, q = round(v / d) in [-127, 127] (0 where d = 0, and for NaN; ties
+   away from zero, as roundf). Weights and, in the W8A8 product, activations are quantized by this one rule; a whole
+   block runs through decar__q8_block32 where AVX2 is on (the same division and an exact rounding: the same bytes). */
+static float decar__q8_block_ref(int8_t *q, const float *v, int64_t n) {
+    float amax = 0.0f, d;
+    int64_t i;
+    for (i = 0; i < n; i++) amax = fabsf(v[i]) > amax ? fabsf(v[i]) : amax;
+    d = amax / 127.0f;
+    for (i = 0; i < n; i++) {
+        float r = d > 0.0f ? roundf(v[i] / d) : 0.0f;
+        r = r == r ? r : 0.0f;
+        q[i] = (int8_t)(r > 127.0f ? 127 : r < -127.0f ? -127 : r);
+    }
+    return d;
+}
+#if defined(__AVX2__) && defined(__FMA__) && !defined(DECAR_NO_SIMD)
+/* 32 values: amax by vmaxps (|v| first: a NaN is passed over, as above), r = v / d, round(|r|) = t + [|r| - t >= 1/2]
+   with t = trunc(|r|) (|r| - t is exact), the sign put back, NaN -> 0, clamped, then packed to bytes in order */
+static float decar__q8_block32(int8_t *q, const float *v) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    __m256 m = _mm256_setzero_ps(), dv;
+    __m256i p[4];
+    __m128 h;
+    float amax, d;
+    int j;
+    for (j = 0; j < 4; j++) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(v + 8 * j)), m);
+    h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    amax = _mm_cvtss_f32(h);
+    d = amax / 127.0f;
+    dv = _mm256_set1_ps(d);
+    for (j = 0; j < 4; j++) {
+        __m256 r = _mm256_div_ps(_mm256_loadu_ps(v + 8 * j), dv);
+        __m256 a = _mm256_andnot_ps(sign, r);
+        __m256 t = _mm256_round_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        t = _mm256_add_ps(t, _mm256_and_ps(one, _mm256_cmp_ps(_mm256_sub_ps(a, t), half, _CMP_GE_OQ)));
+        t = _mm256_or_ps(t, _mm256_and_ps(sign, r));
+        t = _mm256_and_ps(t, _mm256_cmp_ps(t, t, _CMP_ORD_Q));
+        t = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
+        p[j] = _mm256_cvttps_epi32(d > 0.0f ? t : _mm256_setzero_ps());
+    }
+    p[0] = _mm256_packs_epi16(_mm256_packs_epi32(p[0], p[1]), _mm256_packs_epi32(p[2], p[3]));
+    p[0] = _mm256_permutevar8x32_epi32(p[0], _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)(void *)q, p[0]);
+    return d;
+}
+#endif
+static float decar__q8_block(int8_t *q, const float *v, int64_t n) {
+#if defined(__AVX2__) && defined(__FMA__) && !defined(DECAR_NO_SIMD)
+    if (n == DECAR_Q8_BLOCK) return decar__q8_block32(q, v);
+#endif
+    return decar__q8_block_ref(q, v, n);
+}
+/* a row of K values -> its int8 values q (K) and block scales d (ceil(K / 32)) */
+static void decar__q8_row(int8_t *q, float *d, const float *v, int64_t K) {
+    int64_t k;
+    for (k = 0; k < K; k += DECAR_Q8_BLOCK)
+        d[k / DECAR_Q8_BLOCK] = decar__q8_block(q + k, v + k, K - k < DECAR_Q8_BLOCK ? K - k : DECAR_Q8_BLOCK);
+}
+/* w (rows, cols) -> qm; w <- its dequantized values */
+DECARDEF int decar_qmat_make(decar_qmat *qm, int type, float *w, int64_t rows, int64_t cols, decar_error *e) {
+    int64_t nb = (cols + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, n, k;
+    memset(qm, 0, sizeof *qm);
+    if (type != DECAR_Q8_0 && type != DECAR_QBF16) DECAR__FAIL(e, DECAR_ERR_ARG, "unknown quantization type %d", type);
+    qm->type = type;
+    qm->rows = rows;
+    qm->cols = cols;
+    if (type == DECAR_QBF16) {
+        qm->bf16 = (uint16_t *)DECAR_MALLOC((size_t)(rows * cols) * sizeof(uint16_t) + 1);
+        if (!qm->bf16)
+            DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lld x %lld bf16 matrix", (long long)rows,
+                        (long long)cols);
+        for (k = 0; k < rows * cols; k++) qm->bf16[k] = decar__f32_to_bf16(w[k]);
+        decar__qmat_dequant(qm, w);
+        return DECAR_OK;
+    }
+    qm->q8 = (int8_t *)DECAR_MALLOC((size_t)(rows * cols) + 1);
+    qm->scale = (float *)DECAR_MALLOC((size_t)(rows * nb) * sizeof(float) + 1);
+    if (!qm->q8 || !qm->scale) {
+        decar_qmat_free(qm);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lld x %lld int8 matrix", (long long)rows, (long long)cols);
+    }
+    for (n = 0; n < rows; n++) decar__q8_row(qm->q8 + n * cols, qm->scale + n * nb, w + n * cols, cols);
+    decar__qmat_dequant(qm, w);
+    return DECAR_OK;
+}
+/* the cache lines at p in four rows `stride` bytes apart (a hint: nothing is read). The quantized products fetch
+   their rows a few blocks of rows ahead: a row is a few cache lines, too short for the hardware's stream prefetch,
+   and an ensemble's experts do not all fit in the last level cache (measured on M: two int8 experts 1.5x faster
+   at 1 thread and 1.4-3x at 2, one bf16 expert 1.6-1.8x at 1 thread; one int8 expert in cache: no change). */
+#define DECAR__AHEAD 16 /* rows */
+static void decar__prefetch4(const void *p, int64_t stride) {
+    const char *c = (const char *)p;
+    DECAR__PREFETCH(c);
+    DECAR__PREFETCH(c + stride);
+    DECAR__PREFETCH(c + 2 * stride);
+    DECAR__PREFETCH(c + 3 * stride);
+}
+/* W8A8, the Q8_0 product (llama.cpp's q8_0 x q8_0): the input row is quantized per block like the weights (xq, dx by
+   decar__q8_block), each block's product is an exact integer dot, and the blocks are summed in floats:
+       y_n = sum_b (dx_b dw_nb) dot_nb,   dot_nb = sum_{i in block b} xq_i wq_ni   (int32; |xq|, |wq| <= 127)
+   The int8 weights are read as they are stored (a quarter of the float bytes) and multiplied as integers.
+   decar__dot32_i8 forms a block's dot as 8 int32 lanes whose sum is dot_nb, exactly, one of two ways:
+   - VNNI (AVX-512 VNNI or AVX-VNNI): vpdpbusd multiplies unsigned by signed bytes, so the weights go in as
+     u = w + 128 (w XOR 0x80: one instruction) and the activations as they are. Lane l gains
+     sum_{j<4} (w + 128) x = (its share of the dot) + 128 sum_{j<4} x, so it starts from c_l = -128 sum_{j<4} x_{4l+j}
+     (decar__dot32_start: once per input block, shared by the rows). AVX-512 takes two blocks per register.
+   - AVX2: |w| times x with w's sign (vpsignb ...), by vpmaddubsw (pairs, at most 2 127^2 < 2^15: no saturation)
+     + vpmaddwd. (vpmaddubsw saturates the pairs of u = w + 128, so the VNNI form does not carry over.)
+   Each block's lanes are then scaled and summed: acc += (float(lanes) dx_b) dw_nb. */
+#if defined(__AVX2__) && defined(__FMA__) && !defined(DECAR_NO_SIMD)
+#define DECAR__W8A8_X86 1
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define DECAR__W8A8_VNNI 1
+#define decar__dpbusd256(c, u, s) _mm256_dpbusd_epi32(c, u, s)
+#elif defined(__AVXVNNI__)
+#define DECAR__W8A8_VNNI 1
+#define decar__dpbusd256(c, u, s) _mm256_dpbusd_avx_epi32(c, u, s)
+#else
+#define DECAR__W8A8_VNNI 0
+#endif
+/* the lane starts c for input block x (zeros without VNNI) */
+static __m256i decar__dot32_start(__m256i x) {
+#if DECAR__W8A8_VNNI
+    __m256i z = _mm256_setzero_si256();
+    return _mm256_sub_epi32(z, decar__dpbusd256(z, _mm256_set1_epi8((char)0x80), x));
+#else
+    (void)x;
+    return _mm256_setzero_si256();
+#endif
+}
+/* the 8 lanes of one block's dot: x the 32 input bytes, w the row's 32 weight bytes, c from decar__dot32_start */
+static __m256i decar__dot32_i8(__m256i x, __m256i w, __m256i c) {
+#if DECAR__W8A8_VNNI
+    return decar__dpbusd256(c, _mm256_xor_si256(w, _mm256_set1_epi8((char)0x80)), x);
+#else
+    __m256i u = _mm256_sign_epi8(w, w), s = _mm256_sign_epi8(x, w);
+    (void)c;
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+/* acc + (float(lanes of the block at q) dxb) dw: one row's share of one block */
+static __m256 decar__w8a8_acc256(__m256 acc, __m256i x, __m256i c, const int8_t *q, __m256 dxb, float dw) {
+    __m256i d = decar__dot32_i8(x, _mm256_loadu_si256((const __m256i *)(const void *)q), c);
+    return _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(d), dxb), _mm256_set1_ps(dw), acc);
+}
+#if DECAR__W8A8_VNNI && defined(__AVX512F__)
+#define DECAR__W8A8_512 1
+/* two blocks per register: lanes 0-7 block b, lanes 8-15 block b + 1 */
+static __m512 decar__pair512(float lo, float hi) {
+    return _mm512_mask_blend_ps((__mmask16)0xFF00, _mm512_set1_ps(lo), _mm512_set1_ps(hi));
+}
+static __m512i decar__dot64_start(__m512i x) {
+    __m512i z = _mm512_setzero_si512();
+    return _mm512_sub_epi32(z, _mm512_dpbusd_epi32(z, _mm512_set1_epi8((char)0x80), x));
+}
+static __m512 decar__w8a8_acc512(__m512 acc, __m512i x, __m512i c, const int8_t *q, __m512 dxb, const float *dw) {
+    __m512i u = _mm512_xor_si512(_mm512_loadu_si512((const void *)q), _mm512_set1_epi8((char)0x80));
+    __m512i d = _mm512_dpbusd_epi32(c, u, x);
+    return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(d), dxb), decar__pair512(dw[0], dw[1]), acc);
+}
+#else
+#define DECAR__W8A8_512 0
+#endif
+static float decar__hsum256(__m256 a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#else
+#define DECAR__W8A8_X86 0
+#endif
+/* sums[r] = sum over the first nbf (whole) blocks of (dx_b dw_rb) dot_rb for the 4 rows from n0: one load of each
+   input block serves four rows; the rows DECAR__AHEAD further on are prefetched as these are read */
+static void decar__w8a8_rows4(float *sums, const int8_t *xq, const float *dx, const decar_qmat *w, int64_t n0,
+                              int64_t nbf) {
+    const int64_t K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
+    const int8_t *q = w->q8 + n0 * K;
+    const float *s = w->scale + n0 * nb;
+    int64_t b = 0;
+#if DECAR__W8A8_X86
+    const int8_t *pf = n0 + DECAR__AHEAD + 4 <= w->rows ? q + DECAR__AHEAD * K : q;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+#if DECAR__W8A8_512
+    __m512 z0 = _mm512_setzero_ps(), z1 = z0, z2 = z0, z3 = z0;
+    for (; b + 2 <= nbf; b += 2) {
+        const int64_t o = b * DECAR_Q8_BLOCK;
+        __m512i xv = _mm512_loadu_si512((const void *)(xq + o));
+        __m512i c = decar__dot64_start(xv);
+        __m512 dxb = decar__pair512(dx[b], dx[b + 1]);
+        decar__prefetch4(pf + o, K);
+        z0 = decar__w8a8_acc512(z0, xv, c, q + o, dxb, s + b);
+        z1 = decar__w8a8_acc512(z1, xv, c, q + K + o, dxb, s + nb + b);
+        z2 = decar__w8a8_acc512(z2, xv, c, q + 2 * K + o, dxb, s + 2 * nb + b);
+        z3 = decar__w8a8_acc512(z3, xv, c, q + 3 * K + o, dxb, s + 3 * nb + b);
+    }
+    a0 = decar__fold(z0); /* lo + hi halves */
+    a1 = decar__fold(z1);
+    a2 = decar__fold(z2);
+    a3 = decar__fold(z3);
+#endif
+    for (; b < nbf; b++) {
+        const int64_t o = b * DECAR_Q8_BLOCK;
+        __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(xq + o));
+        __m256i c = decar__dot32_start(xv);
+        __m256 dxb = _mm256_set1_ps(dx[b]);
+        if (o % 64 == 0) decar__prefetch4(pf + o, K); /* once per 64-byte line of each row */
+        a0 = decar__w8a8_acc256(a0, xv, c, q + o, dxb, s[b]);
+        a1 = decar__w8a8_acc256(a1, xv, c, q + K + o, dxb, s[nb + b]);
+        a2 = decar__w8a8_acc256(a2, xv, c, q + 2 * K + o, dxb, s[2 * nb + b]);
+        a3 = decar__w8a8_acc256(a3, xv, c, q + 3 * K + o, dxb, s[3 * nb + b]);
+    }
+    sums[0] = decar__hsum256(a0);
+    sums[1] = decar__hsum256(a1);
+    sums[2] = decar__hsum256(a2);
+    sums[3] = decar__hsum256(a3);
+#else
+    int r;
+    for (r = 0; r < 4; r++) {
+        float a = 0.0f;
+        for (b = 0; b < nbf; b++) {
+            int32_t t = 0;
+            int i;
+            for (i = 0; i < DECAR_Q8_BLOCK; i++)
+                t += (int32_t)xq[b * DECAR_Q8_BLOCK + i] * q[r * K + b * DECAR_Q8_BLOCK + i];
+            a += dx[b] * s[r * nb + b] * (float)t;
+        }
+        sums[r] = a;
+    }
+#endif
+}
+/* one row's W8A8 product over blocks [b0, b1): the rows left over from the 4-row kernel, and the last partial block */
+static float decar__w8a8_row(const int8_t *xq, const float *dx, const decar_qmat *w, int64_t n, int64_t b0,
+                             int64_t b1) {
+    const int64_t K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
+    float a = 0.0f;
+    int64_t b, i;
+    for (b = b0; b < b1; b++) {
+        int32_t t = 0;
+        for (i = b * DECAR_Q8_BLOCK; i < K && i < (b + 1) * DECAR_Q8_BLOCK; i++) t += (int32_t)xq[i] * w->q8[n * K + i];
+        a += dx[b] * w->scale[n * nb + b] * (float)t;
+    }
+    return a;
+}
+/* acc[r] = x . bf16(w[n0 + r]) over the first kv inputs for 8 rows: 8 independent accumulators, one load of x */
+static void decar__bf16_rows8(decar__v *acc, const float *x, const decar_qmat *w, int64_t n0, int64_t kv) {
+    const int64_t K = w->cols;
+    const uint16_t *h = w->bf16 + n0 * K, *pf = n0 + DECAR__AHEAD + 8 <= w->rows ? h + DECAR__AHEAD * K : h;
+    decar__v a0 = decar__vzero(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    int64_t k;
+    for (k = 0; k < kv; k += DECAR__VW) {
+        decar__v xv = decar__vload(x + k);
+        if (k % 32 == 0) { /* once per 64-byte line of each row */
+            decar__prefetch4(pf + k, 2 * K);
+            decar__prefetch4(pf + 4 * K + k, 2 * K);
+        }
+        a0 = decar__vfma(xv, decar__vload_bf16(h + k), a0);
+        a1 = decar__vfma(xv, decar__vload_bf16(h + K + k), a1);
+        a2 = decar__vfma(xv, decar__vload_bf16(h + 2 * K + k), a2);
+        a3 = decar__vfma(xv, decar__vload_bf16(h + 3 * K + k), a3);
+        a4 = decar__vfma(xv, decar__vload_bf16(h + 4 * K + k), a4);
+        a5 = decar__vfma(xv, decar__vload_bf16(h + 5 * K + k), a5);
+        a6 = decar__vfma(xv, decar__vload_bf16(h + 6 * K + k), a6);
+        a7 = decar__vfma(xv, decar__vload_bf16(h + 7 * K + k), a7);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    acc[4] = a4;
+    acc[5] = a5;
+    acc[6] = a6;
+    acc[7] = a7;
+}
+/* sums[r] = x . w[n0 + r] for the nr (<= 8) rows from n0: bf16 weights through the 8-row kernel above (each row's sum
+   in a fixed order: vsum8), or Q8_0 through W8A8 (xq, dx: x quantized) four rows at a time; the rows left over one
+   at a time */
+static void decar__qrows(float *sums, const float *x, const int8_t *xq, const float *dx, const decar_qmat *w,
+                         int64_t n0, int nr) {
+    const int64_t K = w->cols, nbf = K / DECAR_Q8_BLOCK;
+    const int64_t kv = K / DECAR__VW * DECAR__VW;
+    decar__v acc[8];
+    int r;
+    int64_t k;
+    if (w->type == DECAR_Q8_0) {
+        for (r = 0; r + 4 <= nr; r += 4) decar__w8a8_rows4(sums + r, xq, dx, w, n0 + r, nbf);
+        for (; r < nr; r++) sums[r] = decar__w8a8_row(xq, dx, w, n0 + r, 0, nbf);
+        for (r = 0; r < nr && nbf * DECAR_Q8_BLOCK < K; r++)
+            sums[r] += decar__w8a8_row(xq, dx, w, n0 + r, nbf, nbf + 1);
+        return;
+    }
+    if (nr == 8) decar__bf16_rows8(acc, x, w, n0, kv);
+    if (nr == 8) decar__vsum8(acc, sums);
+    for (r = 0; r < nr && nr < 8; r++) { /* one row: the same sums with one accumulator */
+        decar__v a = decar__vzero();
+        for (k = 0; k < kv; k += DECAR__VW)
+            a = decar__vfma(decar__vload(x + k), decar__vload_bf16(w->bf16 + (n0 + r) * K + k), a);
+        sums[r] = decar__vsum(a);
+    }
+    for (r = 0; r < nr; r++) { /* the inputs past the last whole vector */
+        float t = 0.0f;
+        for (k = kv; k < K; k++) t += x[k] * decar__bf16_to_f32(w->bf16[(n0 + r) * K + k]);
+        sums[r] += t;
+    }
+}
+DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qmat *w, const float *bias, int64_t M) {
+    int64_t N = w->rows, K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, nblk = (N + 7) / 8, bk, m;
+    int q8 = w->type == DECAR_Q8_0;
+    int8_t *xq = q8 ? (int8_t *)DECAR_MALLOC((size_t)(M * K) + 1) : NULL;
+    float *dx = q8 ? (float *)DECAR_MALLOC((size_t)(M * nb) * sizeof(float) + 1) : NULL;
+    if (q8 && (!xq || !dx)) { /* no memory for the quantized inputs: the reference needs none */
+        decar__free_n(2, (void *)xq, (void *)dx);
+        decar_qlinear_forward_ref(out, inp, w, bias, M);
+        return;
+    }
+    for (m = 0; m < M && q8; m++) decar__q8_row(xq + m * K, dx + m * nb, inp + m * K, K);
+    DECAR__PAR_FOR_IF(M * N * K >= ((int64_t)1 << 16))
+    for (bk = 0; bk < nblk; bk++) {
+        int64_t n0 = bk * 8, mm;
+        int nr = N - n0 < 8 ? (int)(N - n0) : 8, r;
+        float sums[8];
+        for (mm = 0; mm < M; mm++) {
+            decar__qrows(sums, inp + mm * K, q8 ? xq + mm * K : NULL, q8 ? dx + mm * nb : NULL, w, n0, nr);
+            for (r = 0; r < nr; r++) out[mm * N + n0 + r] = sums[r] + (bias ? bias[n0 + r] : 0.0f);
+        }
+    }
+    decar__free_n(2, (void *)xq, (void *)dx);
+}
+DECARDEF void decar_qlinear_forward_ref(float *out, const float *inp, const decar_qmat *w, const float *bias,
+                                        int64_t M) {
+    int64_t N = w->rows, K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, m, n, k;
+    for (m = 0; m < M; m++)
+        for (n = 0; n < N; n++) {
+            double s = bias ? bias[n] : 0.0;
+            for (k = 0; k < K && w->type == DECAR_QBF16; k++)
+                s += inp[m * K + k] * (double)decar__bf16_to_f32(w->bf16[n * K + k]);
+            for (k = 0; k < K && w->type == DECAR_Q8_0; k += DECAR_Q8_BLOCK) { /* W8A8: block by block */
+                int64_t len = K - k < DECAR_Q8_BLOCK ? K - k : DECAR_Q8_BLOCK, i;
+                int8_t xq[DECAR_Q8_BLOCK];
+                double dx = decar__q8_block(xq, inp + m * K + k, len), dot = 0.0;
+                for (i = 0; i < len; i++) dot += (double)xq[i] * w->q8[n * K + k + i];
+                s += dx * w->scale[n * nb + k / DECAR_Q8_BLOCK] * dot;
+            }
+            out[m * N + n] = (float)s;
+        }
+}
+
 /* ---- 5. autograd ops --------------------------------------------------------------------------------------------- */
 static int decar__ok(decar_ctx *c, const decar_tensor *a) {
     if (c->status) return 0;
@@ -4049,388 +4445,7 @@ DECARDEF void decar_matmul_backward(float *dinp, float *dw, float *db, const flo
     if (db) decar__col_sums(db, NULL, dout, NULL, NULL, M, N);                            /* db += column sums */
 }
 
-/* ---- 5c. plain references of the kernels above (what the tests hold the fast paths to) ------------------------------
- */
-/* ---- quantized matrices: Q8_0 and bf16 weights, float inputs ------------------------------------------------------
- */
-DECARDEF const char *decar_qtype_name(int type) {
-    return type == DECAR_Q8_0 ? "q8_0" : type == DECAR_QBF16 ? "bf16" : "f32";
-}
-DECARDEF int decar_qtype_parse(const char *s, int *type) {
-    if (!strcmp(s, "q8_0"))
-        *type = DECAR_Q8_0;
-    else if (!strcmp(s, "bf16"))
-        *type = DECAR_QBF16;
-    else if (!strcmp(s, "f32"))
-        *type = DECAR_QNONE;
-    else
-        return -1;
-    return 0;
-}
-DECARDEF void decar_qmat_free(decar_qmat *qm) {
-    if (!qm) return;
-    decar__free(qm->q8);
-    decar__free(qm->scale);
-    decar__free(qm->bf16);
-    memset(qm, 0, sizeof *qm);
-}
-/* w (rows, cols) <- the weights qm stands for: q * scale of its block (Q8_0), or the bf16 widened */
-static void decar__qmat_dequant(const decar_qmat *qm, float *w) {
-    int64_t nb = (qm->cols + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, i;
-    for (i = 0; i < qm->rows * qm->cols; i++)
-        w[i] = qm->type == DECAR_QBF16
-                   ? decar__bf16_to_f32(qm->bf16[i])
-                   : (float)qm->q8[i] * qm->scale[(i / qm->cols) * nb + (i % qm->cols) / DECAR_Q8_BLOCK];
-}
-/* one block of n <= 32 values: d = max |v| / 127, q = round(v / d) in [-127, 127] (0 where d = 0, and for NaN; ties
-   away from zero, as roundf). Weights and, in the W8A8 product, activations are quantized by this one rule; a whole
-   block runs through decar__q8_block32 where AVX2 is on (the same division and an exact rounding: the same bytes). */
-static float decar__q8_block_ref(int8_t *q, const float *v, int64_t n) {
-    float amax = 0.0f, d;
-    int64_t i;
-    for (i = 0; i < n; i++) amax = fabsf(v[i]) > amax ? fabsf(v[i]) : amax;
-    d = amax / 127.0f;
-    for (i = 0; i < n; i++) {
-        float r = d > 0.0f ? roundf(v[i] / d) : 0.0f;
-        r = r == r ? r : 0.0f;
-        q[i] = (int8_t)(r > 127.0f ? 127 : r < -127.0f ? -127 : r);
-    }
-    return d;
-}
-#if defined(__AVX2__) && defined(__FMA__) && !defined(DECAR_NO_SIMD)
-/* 32 values: amax by vmaxps (|v| first: a NaN is passed over, as above), r = v / d, round(|r|) = t + [|r| - t >= 1/2]
-   with t = trunc(|r|) (|r| - t is exact), the sign put back, NaN -> 0, clamped, then packed to bytes in order */
-static float decar__q8_block32(int8_t *q, const float *v) {
-    const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
-    __m256 m = _mm256_setzero_ps(), dv;
-    __m256i p[4];
-    __m128 h;
-    float amax, d;
-    int j;
-    for (j = 0; j < 4; j++) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(v + 8 * j)), m);
-    h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_max_ss(h, _mm_movehdup_ps(h));
-    amax = _mm_cvtss_f32(h);
-    d = amax / 127.0f;
-    dv = _mm256_set1_ps(d);
-    for (j = 0; j < 4; j++) {
-        __m256 r = _mm256_div_ps(_mm256_loadu_ps(v + 8 * j), dv);
-        __m256 a = _mm256_andnot_ps(sign, r);
-        __m256 t = _mm256_round_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        t = _mm256_add_ps(t, _mm256_and_ps(one, _mm256_cmp_ps(_mm256_sub_ps(a, t), half, _CMP_GE_OQ)));
-        t = _mm256_or_ps(t, _mm256_and_ps(sign, r));
-        t = _mm256_and_ps(t, _mm256_cmp_ps(t, t, _CMP_ORD_Q));
-        t = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
-        p[j] = _mm256_cvttps_epi32(d > 0.0f ? t : _mm256_setzero_ps());
-    }
-    p[0] = _mm256_packs_epi16(_mm256_packs_epi32(p[0], p[1]), _mm256_packs_epi32(p[2], p[3]));
-    p[0] = _mm256_permutevar8x32_epi32(p[0], _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm256_storeu_si256((__m256i *)(void *)q, p[0]);
-    return d;
-}
-#endif
-static float decar__q8_block(int8_t *q, const float *v, int64_t n) {
-#if defined(__AVX2__) && defined(__FMA__) && !defined(DECAR_NO_SIMD)
-    if (n == DECAR_Q8_BLOCK) return decar__q8_block32(q, v);
-#endif
-    return decar__q8_block_ref(q, v, n);
-}
-/* a row of K values -> its int8 values q (K) and block scales d (ceil(K / 32)) */
-static void decar__q8_row(int8_t *q, float *d, const float *v, int64_t K) {
-    int64_t k;
-    for (k = 0; k < K; k += DECAR_Q8_BLOCK)
-        d[k / DECAR_Q8_BLOCK] = decar__q8_block(q + k, v + k, K - k < DECAR_Q8_BLOCK ? K - k : DECAR_Q8_BLOCK);
-}
-/* w (rows, cols) -> qm; w <- its dequantized values */
-DECARDEF int decar_qmat_make(decar_qmat *qm, int type, float *w, int64_t rows, int64_t cols, decar_error *e) {
-    int64_t nb = (cols + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, n, k;
-    memset(qm, 0, sizeof *qm);
-    if (type != DECAR_Q8_0 && type != DECAR_QBF16) DECAR__FAIL(e, DECAR_ERR_ARG, "unknown quantization type %d", type);
-    qm->type = type;
-    qm->rows = rows;
-    qm->cols = cols;
-    if (type == DECAR_QBF16) {
-        qm->bf16 = (uint16_t *)DECAR_MALLOC((size_t)(rows * cols) * sizeof(uint16_t) + 1);
-        if (!qm->bf16)
-            DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lld x %lld bf16 matrix", (long long)rows,
-                        (long long)cols);
-        for (k = 0; k < rows * cols; k++) qm->bf16[k] = decar__f32_to_bf16(w[k]);
-        decar__qmat_dequant(qm, w);
-        return DECAR_OK;
-    }
-    qm->q8 = (int8_t *)DECAR_MALLOC((size_t)(rows * cols) + 1);
-    qm->scale = (float *)DECAR_MALLOC((size_t)(rows * nb) * sizeof(float) + 1);
-    if (!qm->q8 || !qm->scale) {
-        decar_qmat_free(qm);
-        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lld x %lld int8 matrix", (long long)rows, (long long)cols);
-    }
-    for (n = 0; n < rows; n++) decar__q8_row(qm->q8 + n * cols, qm->scale + n * nb, w + n * cols, cols);
-    decar__qmat_dequant(qm, w);
-    return DECAR_OK;
-}
-/* the cache lines at p in four rows `stride` bytes apart (a hint: nothing is read). The quantized products fetch
-   their rows a few blocks of rows ahead: a row is a few cache lines, too short for the hardware's stream prefetch,
-   and an ensemble's experts do not all fit in the last level cache (measured on M: two int8 experts 1.5x faster
-   at 1 thread and 1.4-3x at 2, one bf16 expert 1.6-1.8x at 1 thread; one int8 expert in cache: no change). */
-#define DECAR__AHEAD 16 /* rows */
-static void decar__prefetch4(const void *p, int64_t stride) {
-    const char *c = (const char *)p;
-    DECAR__PREFETCH(c);
-    DECAR__PREFETCH(c + stride);
-    DECAR__PREFETCH(c + 2 * stride);
-    DECAR__PREFETCH(c + 3 * stride);
-}
-/* W8A8, the Q8_0 product (llama.cpp's q8_0 x q8_0): the input row is quantized per block like the weights (xq, dx by
-   decar__q8_block), each block's product is an exact integer dot, and the blocks are summed in floats:
-       y_n = sum_b (dx_b dw_nb) dot_nb,   dot_nb = sum_{i in block b} xq_i wq_ni   (int32; |xq|, |wq| <= 127)
-   The int8 weights are read as they are stored (a quarter of the float bytes) and multiplied as integers.
-   decar__dot32_i8 forms a block's dot as 8 int32 lanes whose sum is dot_nb, exactly, one of two ways:
-   - VNNI (AVX-512 VNNI or AVX-VNNI): vpdpbusd multiplies unsigned by signed bytes, so the weights go in as
-     u = w + 128 (w XOR 0x80: one instruction) and the activations as they are. Lane l gains
-     sum_{j<4} (w + 128) x = (its share of the dot) + 128 sum_{j<4} x, so it starts from c_l = -128 sum_{j<4} x_{4l+j}
-     (decar__dot32_start: once per input block, shared by the rows). AVX-512 takes two blocks per register.
-   - AVX2: |w| times x with w's sign (vpsignb ...), by vpmaddubsw (pairs, at most 2 127^2 < 2^15: no saturation)
-     + vpmaddwd. (vpmaddubsw saturates the pairs of u = w + 128, so the VNNI form does not carry over.)
-   Each block's lanes are then scaled and summed: acc += (float(lanes) dx_b) dw_nb. */
-#if defined(__AVX2__) && defined(__FMA__) && !defined(DECAR_NO_SIMD)
-#define DECAR__W8A8_X86 1
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-#define DECAR__W8A8_VNNI 1
-#define decar__dpbusd256(c, u, s) _mm256_dpbusd_epi32(c, u, s)
-#elif defined(__AVXVNNI__)
-#define DECAR__W8A8_VNNI 1
-#define decar__dpbusd256(c, u, s) _mm256_dpbusd_avx_epi32(c, u, s)
-#else
-#define DECAR__W8A8_VNNI 0
-#endif
-/* the lane starts c for input block x (zeros without VNNI) */
-static __m256i decar__dot32_start(__m256i x) {
-#if DECAR__W8A8_VNNI
-    __m256i z = _mm256_setzero_si256();
-    return _mm256_sub_epi32(z, decar__dpbusd256(z, _mm256_set1_epi8((char)0x80), x));
-#else
-    (void)x;
-    return _mm256_setzero_si256();
-#endif
-}
-/* the 8 lanes of one block's dot: x the 32 input bytes, w the row's 32 weight bytes, c from decar__dot32_start */
-static __m256i decar__dot32_i8(__m256i x, __m256i w, __m256i c) {
-#if DECAR__W8A8_VNNI
-    return decar__dpbusd256(c, _mm256_xor_si256(w, _mm256_set1_epi8((char)0x80)), x);
-#else
-    __m256i u = _mm256_sign_epi8(w, w), s = _mm256_sign_epi8(x, w);
-    (void)c;
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-#endif
-}
-/* acc + (float(lanes of the block at q) dxb) dw: one row's share of one block */
-static __m256 decar__w8a8_acc256(__m256 acc, __m256i x, __m256i c, const int8_t *q, __m256 dxb, float dw) {
-    __m256i d = decar__dot32_i8(x, _mm256_loadu_si256((const __m256i *)(const void *)q), c);
-    return _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(d), dxb), _mm256_set1_ps(dw), acc);
-}
-#if DECAR__W8A8_VNNI && defined(__AVX512F__)
-#define DECAR__W8A8_512 1
-/* two blocks per register: lanes 0-7 block b, lanes 8-15 block b + 1 */
-static __m512 decar__pair512(float lo, float hi) {
-    return _mm512_mask_blend_ps((__mmask16)0xFF00, _mm512_set1_ps(lo), _mm512_set1_ps(hi));
-}
-static __m512i decar__dot64_start(__m512i x) {
-    __m512i z = _mm512_setzero_si512();
-    return _mm512_sub_epi32(z, _mm512_dpbusd_epi32(z, _mm512_set1_epi8((char)0x80), x));
-}
-static __m512 decar__w8a8_acc512(__m512 acc, __m512i x, __m512i c, const int8_t *q, __m512 dxb, const float *dw) {
-    __m512i u = _mm512_xor_si512(_mm512_loadu_si512((const void *)q), _mm512_set1_epi8((char)0x80));
-    __m512i d = _mm512_dpbusd_epi32(c, u, x);
-    return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(d), dxb), decar__pair512(dw[0], dw[1]), acc);
-}
-#else
-#define DECAR__W8A8_512 0
-#endif
-static float decar__hsum256(__m256 a) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-#else
-#define DECAR__W8A8_X86 0
-#endif
-/* sums[r] = sum over the first nbf (whole) blocks of (dx_b dw_rb) dot_rb for the 4 rows from n0: one load of each
-   input block serves four rows; the rows DECAR__AHEAD further on are prefetched as these are read */
-static void decar__w8a8_rows4(float *sums, const int8_t *xq, const float *dx, const decar_qmat *w, int64_t n0,
-                              int64_t nbf) {
-    const int64_t K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
-    const int8_t *q = w->q8 + n0 * K;
-    const float *s = w->scale + n0 * nb;
-    int64_t b = 0;
-#if DECAR__W8A8_X86
-    const int8_t *pf = n0 + DECAR__AHEAD + 4 <= w->rows ? q + DECAR__AHEAD * K : q;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-#if DECAR__W8A8_512
-    __m512 z0 = _mm512_setzero_ps(), z1 = z0, z2 = z0, z3 = z0;
-    for (; b + 2 <= nbf; b += 2) {
-        const int64_t o = b * DECAR_Q8_BLOCK;
-        __m512i xv = _mm512_loadu_si512((const void *)(xq + o));
-        __m512i c = decar__dot64_start(xv);
-        __m512 dxb = decar__pair512(dx[b], dx[b + 1]);
-        decar__prefetch4(pf + o, K);
-        z0 = decar__w8a8_acc512(z0, xv, c, q + o, dxb, s + b);
-        z1 = decar__w8a8_acc512(z1, xv, c, q + K + o, dxb, s + nb + b);
-        z2 = decar__w8a8_acc512(z2, xv, c, q + 2 * K + o, dxb, s + 2 * nb + b);
-        z3 = decar__w8a8_acc512(z3, xv, c, q + 3 * K + o, dxb, s + 3 * nb + b);
-    }
-    a0 = decar__fold(z0); /* lo + hi halves */
-    a1 = decar__fold(z1);
-    a2 = decar__fold(z2);
-    a3 = decar__fold(z3);
-#endif
-    for (; b < nbf; b++) {
-        const int64_t o = b * DECAR_Q8_BLOCK;
-        __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(xq + o));
-        __m256i c = decar__dot32_start(xv);
-        __m256 dxb = _mm256_set1_ps(dx[b]);
-        if (o % 64 == 0) decar__prefetch4(pf + o, K); /* once per 64-byte line of each row */
-        a0 = decar__w8a8_acc256(a0, xv, c, q + o, dxb, s[b]);
-        a1 = decar__w8a8_acc256(a1, xv, c, q + K + o, dxb, s[nb + b]);
-        a2 = decar__w8a8_acc256(a2, xv, c, q + 2 * K + o, dxb, s[2 * nb + b]);
-        a3 = decar__w8a8_acc256(a3, xv, c, q + 3 * K + o, dxb, s[3 * nb + b]);
-    }
-    sums[0] = decar__hsum256(a0);
-    sums[1] = decar__hsum256(a1);
-    sums[2] = decar__hsum256(a2);
-    sums[3] = decar__hsum256(a3);
-#else
-    int r;
-    for (r = 0; r < 4; r++) {
-        float a = 0.0f;
-        for (b = 0; b < nbf; b++) {
-            int32_t t = 0;
-            int i;
-            for (i = 0; i < DECAR_Q8_BLOCK; i++)
-                t += (int32_t)xq[b * DECAR_Q8_BLOCK + i] * q[r * K + b * DECAR_Q8_BLOCK + i];
-            a += dx[b] * s[r * nb + b] * (float)t;
-        }
-        sums[r] = a;
-    }
-#endif
-}
-/* one row's W8A8 product over blocks [b0, b1): the rows left over from the 4-row kernel, and the last partial block */
-static float decar__w8a8_row(const int8_t *xq, const float *dx, const decar_qmat *w, int64_t n, int64_t b0,
-                             int64_t b1) {
-    const int64_t K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
-    float a = 0.0f;
-    int64_t b, i;
-    for (b = b0; b < b1; b++) {
-        int32_t t = 0;
-        for (i = b * DECAR_Q8_BLOCK; i < K && i < (b + 1) * DECAR_Q8_BLOCK; i++) t += (int32_t)xq[i] * w->q8[n * K + i];
-        a += dx[b] * w->scale[n * nb + b] * (float)t;
-    }
-    return a;
-}
-/* acc[r] = x . bf16(w[n0 + r]) over the first kv inputs for 8 rows: 8 independent accumulators, one load of x */
-static void decar__bf16_rows8(decar__v *acc, const float *x, const decar_qmat *w, int64_t n0, int64_t kv) {
-    const int64_t K = w->cols;
-    const uint16_t *h = w->bf16 + n0 * K, *pf = n0 + DECAR__AHEAD + 8 <= w->rows ? h + DECAR__AHEAD * K : h;
-    decar__v a0 = decar__vzero(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-    int64_t k;
-    for (k = 0; k < kv; k += DECAR__VW) {
-        decar__v xv = decar__vload(x + k);
-        if (k % 32 == 0) { /* once per 64-byte line of each row */
-            decar__prefetch4(pf + k, 2 * K);
-            decar__prefetch4(pf + 4 * K + k, 2 * K);
-        }
-        a0 = decar__vfma(xv, decar__vload_bf16(h + k), a0);
-        a1 = decar__vfma(xv, decar__vload_bf16(h + K + k), a1);
-        a2 = decar__vfma(xv, decar__vload_bf16(h + 2 * K + k), a2);
-        a3 = decar__vfma(xv, decar__vload_bf16(h + 3 * K + k), a3);
-        a4 = decar__vfma(xv, decar__vload_bf16(h + 4 * K + k), a4);
-        a5 = decar__vfma(xv, decar__vload_bf16(h + 5 * K + k), a5);
-        a6 = decar__vfma(xv, decar__vload_bf16(h + 6 * K + k), a6);
-        a7 = decar__vfma(xv, decar__vload_bf16(h + 7 * K + k), a7);
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-    acc[4] = a4;
-    acc[5] = a5;
-    acc[6] = a6;
-    acc[7] = a7;
-}
-/* sums[r] = x . w[n0 + r] for the nr (<= 8) rows from n0: bf16 weights through the 8-row kernel above (each row's sum
-   in a fixed order: vsum8), or Q8_0 through W8A8 (xq, dx: x quantized) four rows at a time; the rows left over one
-   at a time */
-static void decar__qrows(float *sums, const float *x, const int8_t *xq, const float *dx, const decar_qmat *w,
-                         int64_t n0, int nr) {
-    const int64_t K = w->cols, nbf = K / DECAR_Q8_BLOCK;
-    const int64_t kv = K / DECAR__VW * DECAR__VW;
-    decar__v acc[8];
-    int r;
-    int64_t k;
-    if (w->type == DECAR_Q8_0) {
-        for (r = 0; r + 4 <= nr; r += 4) decar__w8a8_rows4(sums + r, xq, dx, w, n0 + r, nbf);
-        for (; r < nr; r++) sums[r] = decar__w8a8_row(xq, dx, w, n0 + r, 0, nbf);
-        for (r = 0; r < nr && nbf * DECAR_Q8_BLOCK < K; r++)
-            sums[r] += decar__w8a8_row(xq, dx, w, n0 + r, nbf, nbf + 1);
-        return;
-    }
-    if (nr == 8) decar__bf16_rows8(acc, x, w, n0, kv);
-    if (nr == 8) decar__vsum8(acc, sums);
-    for (r = 0; r < nr && nr < 8; r++) { /* one row: the same sums with one accumulator */
-        decar__v a = decar__vzero();
-        for (k = 0; k < kv; k += DECAR__VW)
-            a = decar__vfma(decar__vload(x + k), decar__vload_bf16(w->bf16 + (n0 + r) * K + k), a);
-        sums[r] = decar__vsum(a);
-    }
-    for (r = 0; r < nr; r++) { /* the inputs past the last whole vector */
-        float t = 0.0f;
-        for (k = kv; k < K; k++) t += x[k] * decar__bf16_to_f32(w->bf16[(n0 + r) * K + k]);
-        sums[r] += t;
-    }
-}
-DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qmat *w, const float *bias, int64_t M) {
-    int64_t N = w->rows, K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, nblk = (N + 7) / 8, bk, m;
-    int q8 = w->type == DECAR_Q8_0;
-    int8_t *xq = q8 ? (int8_t *)DECAR_MALLOC((size_t)(M * K) + 1) : NULL;
-    float *dx = q8 ? (float *)DECAR_MALLOC((size_t)(M * nb) * sizeof(float) + 1) : NULL;
-    if (q8 && (!xq || !dx)) { /* no memory for the quantized inputs: the reference needs none */
-        decar__free_n(2, (void *)xq, (void *)dx);
-        decar_qlinear_forward_ref(out, inp, w, bias, M);
-        return;
-    }
-    for (m = 0; m < M && q8; m++) decar__q8_row(xq + m * K, dx + m * nb, inp + m * K, K);
-    DECAR__PAR_FOR_IF(M * N * K >= ((int64_t)1 << 16))
-    for (bk = 0; bk < nblk; bk++) {
-        int64_t n0 = bk * 8, mm;
-        int nr = N - n0 < 8 ? (int)(N - n0) : 8, r;
-        float sums[8];
-        for (mm = 0; mm < M; mm++) {
-            decar__qrows(sums, inp + mm * K, q8 ? xq + mm * K : NULL, q8 ? dx + mm * nb : NULL, w, n0, nr);
-            for (r = 0; r < nr; r++) out[mm * N + n0 + r] = sums[r] + (bias ? bias[n0 + r] : 0.0f);
-        }
-    }
-    decar__free_n(2, (void *)xq, (void *)dx);
-}
-DECARDEF void decar_qlinear_forward_ref(float *out, const float *inp, const decar_qmat *w, const float *bias,
-                                        int64_t M) {
-    int64_t N = w->rows, K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, m, n, k;
-    for (m = 0; m < M; m++)
-        for (n = 0; n < N; n++) {
-            double s = bias ? bias[n] : 0.0;
-            for (k = 0; k < K && w->type == DECAR_QBF16; k++)
-                s += inp[m * K + k] * (double)decar__bf16_to_f32(w->bf16[n * K + k]);
-            for (k = 0; k < K && w->type == DECAR_Q8_0; k += DECAR_Q8_BLOCK) { /* W8A8: block by block */
-                int64_t len = K - k < DECAR_Q8_BLOCK ? K - k : DECAR_Q8_BLOCK, i;
-                int8_t xq[DECAR_Q8_BLOCK];
-                double dx = decar__q8_block(xq, inp + m * K + k, len), dot = 0.0;
-                for (i = 0; i < len; i++) dot += (double)xq[i] * w->q8[n * K + k + i];
-                s += dx * w->scale[n * nb + k / DECAR_Q8_BLOCK] * dot;
-            }
-            out[m * N + n] = (float)s;
-        }
-}
-
+/* ---- 5c. plain references of the kernels of 4 and 5b (what the tests hold the fast paths to) --------------------- */
 DECARDEF void decar_matmul_forward_ref(float *out, const float *inp, const float *w, const float *b, int64_t M,
                                        int64_t K, int64_t N) {
     int64_t i, j, k;
@@ -4607,6 +4622,7 @@ DECARDEF void decar_crossentropy_backward_ref(float *dlogits, const float *logit
     }
 }
 
+/* ---- 5d. the backward pass: each op's backward through its kernels, then decar_backward -------------------------- */
 /* add / mul with broadcasting: da += dout (add) or dout b (mul), reduced over a's broadcast dimensions */
 static void decar__binary_backward(decar_ctx *c, decar_tensor *t, float *da, float *db, const float *dout) {
     decar_tensor *a = t->src[0], *b = t->src[1];
@@ -4776,7 +4792,7 @@ DECARDEF int decar_backward(decar_ctx *c, decar_tensor *loss) {
     return c->status;
 }
 
-/* ---- 6. data ----------------------------------------------------------------------------------------------------- */
+/* ---- 6. data: lists of names (document lists, expert manifests) -------------------------------------------------- */
 DECARDEF int decar_list_parse(const char *text, size_t len, char sep, char ***items, int *n, decar_error *e) {
     size_t i, start = 0, count = 0, end = len;
     char **out, *str;
@@ -5530,6 +5546,7 @@ DECARDEF int decar_tokenizer_load(decar_tokenizer *t, const char *dir, decar_err
 }
 #endif
 
+/* ---- 6c. documents: the corpus, its splits and token streams, batches, loading a directory ----------------------- */
 DECARDEF void decar_data_init(decar_data *d) {
     memset(d, 0, sizeof *d);
 }
@@ -5844,7 +5861,7 @@ DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, 
 }
 #endif
 
-/* ---- 6c. images -------------------------------------------------------------------------------------------------- */
+/* ---- 6d. images -------------------------------------------------------------------------------------------------- */
 DECARDEF void decar_images_free(decar_images *im) {
     int i;
     if (im->captions) {
@@ -9910,7 +9927,7 @@ DECARDEF int decar_gpt_import_hf(decar_gpt *g, const char *dir, decar_error *e) 
 }
 #endif /* DECAR_NO_STDIO */
 
-/* ---- 14. ensemble: mixture weights, AR generation ---------------------------------------------------------------- */
+/* ---- 14. ensemble: mixture weights, AR generation (after 15's draw from a distribution) -------------------------- */
 DECARDEF void decar_softmax_double(const float *logits, int n, double temp, double *p) {
     double mx = -INFINITY, s = 0.0;
     int i;
