@@ -2853,6 +2853,9 @@ static void decar__transpose8(float *dst, int64_t ld, const float *src, int64_t 
         for (j = 0; j < 8; j++) dst[i * ld + j] = src[j * ls + i];
 }
 #endif
+/* Bp = B (K, N), read as B[k sbk + n sbn], packed into ceil(N / NR) column panels of [K][NR] floats (k-major; the
+   columns past N are zeros): panel p holds columns p NR .. p NR + NR - 1, so the tile reads NR values of one k at
+   once. Panels are split over the threads. */
 static void decar__pack_b(float *Bp, const float *B, int64_t sbk, int64_t sbn, int64_t K, int64_t N) {
     int64_t np = (N + DECAR__NR - 1) / DECAR__NR, p;
     DECAR__PAR_FOR_IF(K * N >= ((int64_t)1 << 15))
@@ -3084,10 +3087,14 @@ static int decar__thread_num(void) {
     return 0;
 #endif
 }
+/* C (M, N) (+)= A (M, K) B (K, N) + bias (N): decar_gemm_ws without a workspace (packing allocates per call) */
 DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
                          int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate) {
     decar_gemm_ws(NULL, C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
 }
+/* C[i, n] = (accumulate ? C[i, n] : 0) + sum_k A[i, k] B[k, n] + bias[n];  A: (M, K) at A[i sai + k sak];
+   B: (K, N) at B[k sbk + n sbn]; C: (M, N) at C[i ldc + n]; bias: (N) or NULL. B is packed once (decar__pack_b),
+   then the tasks (row chunk, group of panels) of the banner run the tile over K in blocks of KC. */
 DECARDEF void decar_gemm_ws(decar_ws *ws, float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak,
                             const float *B, int64_t sbk, int64_t sbn, const float *bias, int64_t M, int64_t N,
                             int64_t K, int accumulate) {
@@ -3180,6 +3187,9 @@ static float decar__row_dot(const float *x, const float *w, int64_t K) {
     for (; k < K; k++) s += x[k] * w[k];
     return s;
 }
+/* out[m, n] = sum_k inp[m, k] w[n, k] + bias[n];  inp: (M, K); w: (N, K), torch.nn.Linear's layout; bias: (N) or
+   NULL; out: (M, N). Below 32 rows a matrix-vector kernel over blocks of 8 weight rows, else the GEMM with B = w^T
+   read in place (sbk 1, sbn K). */
 DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M,
                                    int64_t K, int64_t N, decar_ws *ws) {
     if (M < 32) { /* a few rows (generation, batched or not): the GEMM would re-pack the whole matrix per call.
@@ -3225,7 +3235,7 @@ DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w,
                     acc[5] = a5;
                     acc[6] = a6;
                     acc[7] = a7;
-                    decar__vsum8(acc, sums);
+                    decar__vsum8(acc, sums); /* sums[r] = lanes of acc[r], in order: x . w[n0 + r] up to k */
                     for (r = 0; r < 8; r++) {
                         const float *wr = w0 + r * K;
                         float s = sums[r];
@@ -3333,7 +3343,8 @@ static void decar__q8_row(int8_t *q, float *d, const float *v, int64_t K) {
     for (k = 0; k < K; k += DECAR_Q8_BLOCK)
         d[k / DECAR_Q8_BLOCK] = decar__q8_block(q + k, v + k, K - k < DECAR_Q8_BLOCK ? K - k : DECAR_Q8_BLOCK);
 }
-/* w (rows, cols) -> qm; w <- its dequantized values */
+/* w (rows, cols) -> qm; w <- its dequantized values.  Q8_0: q8 (rows, cols) and scale (rows, ceil(cols / 32)) by
+   decar__q8_row, w[n, k] = q8[n, k] scale[n, k / 32];  BF16: bf16 (rows, cols), each float rounded to nearest even */
 DECARDEF int decar_qmat_make(decar_qmat *qm, int type, float *w, int64_t rows, int64_t cols, decar_error *e) {
     int64_t nb = (cols + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, n, k;
     memset(qm, 0, sizeof *qm);
@@ -3580,6 +3591,11 @@ static void decar__qrows(float *sums, const float *x, const int8_t *xq, const fl
         sums[r] += t;
     }
 }
+/* out[m, n] = sum_k inp[m, k] w[n, k] + bias[n], w quantized;  inp: (M, K); w: (N, K) = (w->rows, w->cols); bias:
+   (N) or NULL; out: (M, N).  Q8_0 (W8A8): each input row is quantized first, xq (M, K) with dx (M, ceil(K / 32)), and
+       out[m, n] = sum_b dx[m, b] scale[n, b] sum_{k in block b} xq[m, k] q8[n, k]   (int32 within a block)
+   bf16: the floats against the widened weights. Blocks of 8 output rows go to the threads; each reads its rows once
+   for all M inputs (decar__qrows). */
 DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qmat *w, const float *bias, int64_t M) {
     int64_t N = w->rows, K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, nblk = (N + 7) / 8, bk, m;
     int q8 = w->type == DECAR_Q8_0;
@@ -3590,7 +3606,7 @@ DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qm
         decar_qlinear_forward_ref(out, inp, w, bias, M);
         return;
     }
-    for (m = 0; m < M && q8; m++) decar__q8_row(xq + m * K, dx + m * nb, inp + m * K, K);
+    for (m = 0; m < M && q8; m++) decar__q8_row(xq + m * K, dx + m * nb, inp + m * K, K); /* xq, dx per input row */
     DECAR__PAR_FOR_IF(M * N * K >= ((int64_t)1 << 16))
     for (bk = 0; bk < nblk; bk++) {
         int64_t n0 = bk * 8, mm;
@@ -3603,6 +3619,8 @@ DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qm
     }
     decar__free_n(2, (void *)xq, (void *)dx);
 }
+/* the same, one output at a time, summed in double: sum_k inp[m, k] bf16(w[n, k]), or for Q8_0, block by block,
+   dx_b scale[n, b] sum_{k in b} xq_k q8[n, k] with the input block quantized by the one rule (decar__q8_block) */
 DECARDEF void decar_qlinear_forward_ref(float *out, const float *inp, const decar_qmat *w, const float *bias,
                                         int64_t M) {
     int64_t N = w->rows, K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, m, n, k;
@@ -3711,7 +3729,8 @@ static void decar__ew_row(float *o, const float *x, const float *y, int64_t n, i
         }
     }
 }
-/* mode 0: o = x + y; 1: o = x * y; 2: o += x; 3: o += x * y.  o is written with strides so (0 = reduce). */
+/* mode 0: o = x + y; 1: o = x * y; 2: o += x; 3: o += x * y, elementwise over the 4-d shape shp;  o, x, y are read
+   and written through their strides so, sx, sy (4 each, in elements; 0 = a stretched dim, and for o a reduction) */
 static void decar__ew(float *o, const int64_t *so, const float *x, const int64_t *sx, const float *y, const int64_t *sy,
                       const int64_t *shp, int mode) {
     int64_t outer = shp[0] * shp[1] * shp[2], q;
@@ -3843,6 +3862,7 @@ static void decar__gelu_span(float *dst, const float *x, const float *dout, int6
     }
 }
 #define DECAR__SPAN 4096 /* elementwise work is split over threads in spans of this many elements */
+/* decar__gelu_span over x[0, n), one span of DECAR__SPAN elements per task */
 static void decar__gelu_par(float *dst, const float *x, const float *dout, int64_t n) {
     int64_t ns = (n + DECAR__SPAN - 1) / DECAR__SPAN, k;
     DECAR__PAR_FOR_IF(ns > 1)
@@ -3912,6 +3932,7 @@ DECARDEF decar_tensor *decar_layernorm(decar_ctx *c, decar_tensor *x, decar_tens
     return o;
 }
 
+/* one row of n: o[j] = exp(x[j] - max x) / sum_j' exp(x[j'] - max x) (o may be x) */
 static void decar__softmax_row(float *o, const float *x, int64_t n) {
     float mx = x[0], s = 0.0f;
     int64_t i;
@@ -4241,12 +4262,17 @@ static void decar__col_sums(float *dd, float *dw, const float *dout, const float
 }
 
 /* ---- 5b. the ops' kernels, forward and backward (declared with their equations in section 4) --------------------- */
+/* out[r, j] = (inp[r, j] - mean_r) rstd_r w[j] + b[j],  rstd_r = 1 / sqrt(var_r + 1e-5) (biased variance);
+   inp, out: (rows, C); w, b: (C); stats: (rows, 2) = (mean_r, rstd_r). A row per task (decar__ln_row). */
 DECARDEF void decar_layernorm_forward(float *out, float *stats, const float *inp, const float *w, const float *b,
                                       int64_t rows, int64_t C) {
     int64_t r;
     DECAR__PAR_FOR
     for (r = 0; r < rows; r++) decar__ln_row(out + r * C, inp + r * C, w, b, C, stats + 2 * r);
 }
+/* with xh = (inp - mean) rstd and dn = dout w per row:
+       dinp[r, :] += rstd_r (dn - mean_j(dn) - xh mean_j(dn xh)),   dw += sum_r dout[r, :] xh,   db += sum_r dout[r, :]
+   dout, inp, dinp: (rows, C); w, dw, db: (C); stats: (rows, 2) from the forward. dinp, dw or db may be NULL. */
 DECARDEF void decar_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                                        const float *w, const float *stats, int64_t rows, int64_t C) {
     int64_t r;
@@ -4285,19 +4311,24 @@ DECARDEF void decar_layernorm_backward(float *dinp, float *dw, float *db, const 
             for (; j < C; j++) dx[j] += rs * ((dy[j] * w[j] - s1) - ((xr[j] - m) * rs) * s2);
         }
     }
-    if (dw || db) decar__col_sums(db, dw, dout, inp, stats, rows, C);
+    if (dw || db) decar__col_sums(db, dw, dout, inp, stats, rows, C); /* column sums over the rows, in order */
 }
+/* out[i] = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), x = inp[i];  inp, out: (n) */
 DECARDEF void decar_gelu_forward(float *out, const float *inp, int64_t n) {
     decar__gelu_par(out, inp, NULL, n);
 }
+/* dinp[i] += dout[i] gelu'(x),  gelu'(x) = (1 + th) / 2 + x (1 - th^2) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2, th the
+   tanh of the forward, x = inp[i];  inp, dout, dinp: (n) */
 DECARDEF void decar_gelu_backward(float *dinp, const float *inp, const float *dout, int64_t n) {
     decar__gelu_par(dinp, inp, dout, n);
 }
+/* out[r, j] = exp(inp[r, j] - max_r) / sum_j' exp(inp[r, j'] - max_r);  inp, out: (rows, C) */
 DECARDEF void decar_softmax_forward(float *out, const float *inp, int64_t rows, int64_t C) {
     int64_t r;
     DECAR__PAR_FOR
     for (r = 0; r < rows; r++) decar__softmax_row(out + r * C, inp + r * C, C);
 }
+/* dinp[r, j] += out[r, j] (dout[r, j] - sum_j' out[r, j'] dout[r, j']);  out, dout, dinp: (rows, C) */
 DECARDEF void decar_softmax_backward(float *dinp, const float *out, const float *dout, int64_t rows, int64_t C) {
     int64_t r;
     DECAR__PAR_FOR
@@ -4305,11 +4336,13 @@ DECARDEF void decar_softmax_backward(float *dinp, const float *out, const float 
         const float *y = out + r * C, *dy = dout + r * C;
         float s = 0.0f;
         int64_t j;
-        for (j = 0; j < C; j++) s += y[j] * dy[j];
+        for (j = 0; j < C; j++) s += y[j] * dy[j]; /* s = y . dy */
         for (j = 0; j < C; j++) dinp[r * C + j] += y[j] * (dy[j] - s);
     }
 }
-/* per (batch, head) as small GEMMs: S = Q K^T / sqrt(hs), P = softmax(S), O = P V. Causal attention takes the query
+/* per (batch b, head h) as small GEMMs: S = Q K^T / sqrt(hs), P = softmax(S) (causal: row t over keys 0..t, zero
+   past them), O = P V;  qkv: (B, T, 3C) = [q | k | v], head h the columns h hs .. h hs + hs - 1 of each, hs = C / NH;
+   att: (B, NH, T, T) receives P; out: (B, T, C), head h in its columns h hs ... Causal attention takes the query
    rows in blocks of DECAR__ATT_RB, each against the keys up to the block's end. The (b, h) tasks are split over
    threads; the GEMMs inside run on the calling thread (nested regions are off): no dependence on the thread count. */
 DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, int64_t B, int64_t T, int64_t C, int NH,
@@ -4320,8 +4353,8 @@ DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, 
     DECAR__PAR_FOR_DYN
     for (bh = 0; bh < B * NH; bh++) {
         int64_t b = bh / NH, h = bh % NH, t, t2, r0, r1;
-        const float *q = qkv + b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-        float *P = att + bh * T * T;
+        const float *q = qkv + b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C; /* rows C3 apart */
+        float *P = att + bh * T * T;                                            /* (T, T) */
         for (r0 = 0; r0 < T; r0 = r1) {
             r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
             /* S = Q K^T for this block of query rows */
@@ -4333,7 +4366,7 @@ DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, 
                     p[t2] *= scale;
                     if (p[t2] > mx) mx = p[t2];
                 }
-                s = decar__exp_span(p, p, mx, end);
+                s = decar__exp_span(p, p, mx, end); /* p = exp(scores - max), s their sum */
                 for (t2 = 0; t2 < end; t2++) p[t2] /= s;
                 for (t2 = end; t2 < T; t2++) p[t2] = 0.0f;
             }
@@ -4343,6 +4376,9 @@ DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, 
         }
     }
 }
+/* per (b, h), with P = att: dP = dO V^T, dS = P (dP - rowsum(P dP)) / sqrt(hs), dQ += dS K, dK += dS^T Q,
+   dV += P^T dO;  dout: (B, T, C); qkv, dqkv: (B, T, 3C) as in the forward; att: (B, NH, T, T); scratch: (B, NH, T, T)
+   floats for dP and dS, in place. Query blocks and threads as in the forward. */
 DECARDEF void decar_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
                                        const float *att, int64_t B, int64_t T, int64_t C, int NH, int causal,
                                        decar_ws *ws) {
@@ -4386,11 +4422,13 @@ DECARDEF void decar_attention_backward(float *dqkv, float *scratch, const float 
         }
     }
 }
+/* out[i, :] = table[ids[i], :];  table: (V, C); ids: (n); out: (n, C) */
 DECARDEF void decar_embedding_forward(float *out, const float *table, const int32_t *ids, int64_t n, int64_t C) {
     int64_t i;
     DECAR__PAR_FOR
     for (i = 0; i < n; i++) memcpy(out + i * C, table + (int64_t)ids[i] * C, (size_t)C * sizeof(float));
 }
+/* dtable[ids[i], :] += dout[i, :];  dout: (n, C); ids: (n); dtable: (V, C) */
 DECARDEF void decar_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t n, int64_t C) {
     int64_t j0;
     /* columns in strips of 64 over the threads: a repeated id is summed by one thread, in order */
@@ -4401,6 +4439,9 @@ DECARDEF void decar_embedding_backward(float *dtable, const float *dout, const i
             for (j = j0; j < j1; j++) dtable[(int64_t)ids[k] * C + j] += dout[k * C + j];
     }
 }
+/* lse[r] = mx_r + log sum_{j < nc} exp(logits[r, j] - mx_r) (mx_r the row's largest class logit; the sum in
+   double), nll[r] = lse[r] - logits[r, targets[r]] (0 where targets[r] < 0);  logits: (rows, V), the first nc
+   columns the classes; targets, lse, nll: (rows) */
 DECARDEF void decar_crossentropy_forward(float *lse, float *nll, const float *logits, const int32_t *targets,
                                          int64_t rows, int64_t V, int nc) {
     int64_t r;
@@ -4417,6 +4458,8 @@ DECARDEF void decar_crossentropy_forward(float *lse, float *nll, const float *lo
         nll[r] = targets[r] >= 0 ? lse[r] - l[targets[r]] : 0.0f;
     }
 }
+/* dlogits[r, j] += dloss w_r / norm (exp(logits[r, j] - lse[r]) - [j = targets[r]]) for j < nc, on rows with
+   targets[r] >= 0 (weights NULL: w_r = 1);  logits, dlogits: (rows, V); lse, targets, weights: (rows) */
 DECARDEF void decar_crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int32_t *targets,
                                           const float *weights, float dloss, float norm, int64_t rows, int64_t V,
                                           int nc) {
@@ -4438,6 +4481,8 @@ DECARDEF void decar_crossentropy_backward(float *dlogits, const float *logits, c
         }
     }
 }
+/* the Linear layer out = inp w^T + b backward:  dinp (+)= dout w,  dw += dout^T inp,  db += sum_rows dout;
+   inp, dinp: (M, K); w, dw: (N, K); dout: (M, N); db: (N). accumulate = 0 overwrites dinp; any output may be NULL. */
 DECARDEF void decar_matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                                     const float *w, int64_t M, int64_t K, int64_t N, int accumulate, decar_ws *ws) {
     if (dinp) decar_gemm_ws(ws, dinp, K, dout, N, 1, w, K, 1, NULL, M, K, N, accumulate); /* dx (+)= dout w */
@@ -4446,6 +4491,8 @@ DECARDEF void decar_matmul_backward(float *dinp, float *dw, float *db, const flo
 }
 
 /* ---- 5c. plain references of the kernels of 4 and 5b (what the tests hold the fast paths to) --------------------- */
+/* out[i, j] = b[j] + sum_k inp[i, k] w[j, k], summed in double;  inp: (M, K); w: (N, K); b: (N) or NULL;
+   out: (M, N) */
 DECARDEF void decar_matmul_forward_ref(float *out, const float *inp, const float *w, const float *b, int64_t M,
                                        int64_t K, int64_t N) {
     int64_t i, j, k;
@@ -4456,6 +4503,8 @@ DECARDEF void decar_matmul_forward_ref(float *out, const float *inp, const float
             out[i * N + j] = (float)s;
         }
 }
+/* dinp[i, k] += sum_j dout[i, j] w[j, k],  dw[j, k] += sum_i dout[i, j] inp[i, k],  db[j] += sum_i dout[i, j]
+   (always accumulating; each may be NULL);  shapes as decar_matmul_backward's */
 DECARDEF void decar_matmul_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                                         const float *w, int64_t M, int64_t K, int64_t N) {
     int64_t i, j, k;
@@ -4467,6 +4516,8 @@ DECARDEF void decar_matmul_backward_ref(float *dinp, float *dw, float *db, const
             if (db) db[j] += g;
         }
 }
+/* decar_layernorm_forward's equation, the mean and variance in double: out = (x - mean) rstd w + b per row;
+   inp, out: (rows, C); w, b: (C); stats: (rows, 2) = (mean, rstd) */
 DECARDEF void decar_layernorm_forward_ref(float *out, float *stats, const float *inp, const float *w, const float *b,
                                           int64_t rows, int64_t C) {
     int64_t r, j;
@@ -4484,6 +4535,8 @@ DECARDEF void decar_layernorm_forward_ref(float *out, float *stats, const float 
         stats[2 * r + 1] = rs;
     }
 }
+/* per row, s1 = mean_j(dy w), s2 = mean_j(dy w xh) in double: dinp += rstd (dy w - s1 - xh s2), dw += dy xh,
+   db += dy;  dout, inp, dinp: (rows, C); w, dw, db: (C); stats: (rows, 2) */
 DECARDEF void decar_layernorm_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                                            const float *w, const float *stats, int64_t rows, int64_t C) {
     int64_t r, j;
@@ -4503,6 +4556,7 @@ DECARDEF void decar_layernorm_backward_ref(float *dinp, float *dw, float *db, co
         for (j = 0; dinp && j < C; j++) dinp[r * C + j] += (float)(rs * (dy[j] * w[j] - s1 - (x[j] - m) * rs * s2));
     }
 }
+/* out[i] = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) in double, with libm's tanh;  (n) each */
 DECARDEF void decar_gelu_forward_ref(float *out, const float *inp, int64_t n) {
     int64_t i;
     for (i = 0; i < n; i++) {
@@ -4510,6 +4564,7 @@ DECARDEF void decar_gelu_forward_ref(float *out, const float *inp, int64_t n) {
         out[i] = (float)(0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))));
     }
 }
+/* dinp[i] += dout[i] gelu'(inp[i]) in double (gelu' as in decar_gelu_backward);  (n) each */
 DECARDEF void decar_gelu_backward_ref(float *dinp, const float *inp, const float *dout, int64_t n) {
     int64_t i;
     for (i = 0; i < n; i++) {
@@ -4518,6 +4573,7 @@ DECARDEF void decar_gelu_backward_ref(float *dinp, const float *inp, const float
         dinp[i] += (float)(dout[i] * g);
     }
 }
+/* out[r, j] = exp(inp[r, j] - max_r) / sum_j' exp(inp[r, j'] - max_r) in double;  inp, out: (rows, C) */
 DECARDEF void decar_softmax_forward_ref(float *out, const float *inp, int64_t rows, int64_t C) {
     int64_t r, j;
     for (r = 0; r < rows; r++) {
@@ -4528,6 +4584,7 @@ DECARDEF void decar_softmax_forward_ref(float *out, const float *inp, int64_t ro
         for (j = 0; j < C; j++) out[r * C + j] = (float)(exp(x[j] - mx) / s);
     }
 }
+/* dinp[r, j] += out[r, j] (dout[r, j] - sum_j' out[r, j'] dout[r, j']), the sum in double;  all (rows, C) */
 DECARDEF void decar_softmax_backward_ref(float *dinp, const float *out, const float *dout, int64_t rows, int64_t C) {
     int64_t r, j;
     for (r = 0; r < rows; r++) {
@@ -4536,6 +4593,8 @@ DECARDEF void decar_softmax_backward_ref(float *dinp, const float *out, const fl
         for (j = 0; j < C; j++) dinp[r * C + j] += (float)(out[r * C + j] * (dout[r * C + j] - s));
     }
 }
+/* one query at a time, in double: att[b, h, t, :] = softmax over the visible keys of q_t . k_t2 / sqrt(hs), zero
+   past them; out[b, t, head h] = sum_t2 att[b, h, t, t2] v_t2;  qkv: (B, T, 3C); att: (B, NH, T, T); out: (B, T, C) */
 DECARDEF void decar_attention_forward_ref(float *out, float *att, const float *qkv, int64_t B, int64_t T, int64_t C,
                                           int NH, int causal) {
     int64_t hs = C / NH, b, h, t, t2, i;
@@ -4564,6 +4623,9 @@ DECARDEF void decar_attention_forward_ref(float *out, float *att, const float *q
                 }
             }
 }
+/* one query t at a time, in double: dp_t2 = dO_t . v_t2, ds_t2 = p_t2 (dp_t2 - sum p dp) / sqrt(hs);
+   dq_t += ds_t2 k_t2, dk_t2 += ds_t2 q_t, dv_t2 += p_t2 dO_t;  dout: (B, T, C); qkv, dqkv: (B, T, 3C);
+   att: (B, NH, T, T) */
 DECARDEF void decar_attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *att,
                                            int64_t B, int64_t T, int64_t C, int NH, int causal) {
     int64_t hs = C / NH, b, h, t, t2, i;
@@ -4597,6 +4659,8 @@ DECARDEF void decar_attention_backward_ref(float *dqkv, const float *dout, const
                 }
             }
 }
+/* lse[r] = log sum_{j < nc} exp(logits[r, j]) in double (no max shift),
+   nll[r] = lse[r] - logits[r, targets[r]] (0 where targets[r] < 0);  logits: (rows, V); targets, lse, nll: (rows) */
 DECARDEF void decar_crossentropy_forward_ref(float *lse, float *nll, const float *logits, const int32_t *targets,
                                              int64_t rows, int64_t V, int nc) {
     int64_t r;
@@ -4609,6 +4673,8 @@ DECARDEF void decar_crossentropy_forward_ref(float *lse, float *nll, const float
         nll[r] = targets[r] >= 0 ? lse[r] - l[targets[r]] : 0.0f;
     }
 }
+/* dlogits[r, j] += dloss w_r / norm (exp(logits[r, j] - lse[r]) - [j = targets[r]]) in double, j < nc, rows with a
+   target;  logits, dlogits: (rows, V); lse, targets, weights: (rows) */
 DECARDEF void decar_crossentropy_backward_ref(float *dlogits, const float *logits, const float *lse,
                                               const int32_t *targets, const float *weights, float dloss, float norm,
                                               int64_t rows, int64_t V, int nc) {
@@ -7725,8 +7791,8 @@ DECARDEF int decar_gpt_step_embed(decar_gpt *g, float *kv, const float *emb, int
                                   decar_error *e) {
     return decar_gpt_step_batch(g, &kv, emb, &pos, 1, logits, scratch, e);
 }
-static void decar__ln_rows(float *dst, const float *src, const float *w, const float *b, int64_t n,
-                           int64_t C) { /* inference LayerNorm */
+/* inference LayerNorm: dst[r, :] = (src[r, :] - mean_r) rstd_r w + b;  src, dst: (n, C); w, b: (C) */
+static void decar__ln_rows(float *dst, const float *src, const float *w, const float *b, int64_t n, int64_t C) {
     int64_t r;
     for (r = 0; r < n; r++) decar__ln_row(dst + r * C, src + r * C, w, b, C, NULL);
 }
@@ -7851,7 +7917,8 @@ DECAR__KERNEL decar__k_embed_back(float *dwte, float *dwpe, const float *dx, con
         }
     }
 }
-/* y = (x - mean) rstd w + b per row of C (eps 1e-5, biased variance); st[2r] = mean, st[2r + 1] = rstd (or NULL) */
+/* y = (x - mean) rstd w + b per row of C (eps 1e-5, biased variance); st[2r] = mean, st[2r + 1] = rstd (or NULL);
+   x, y: (N, C); w, b: (C); st: (N, 2). A thread per row. */
 DECAR__KERNEL decar__k_layernorm(float *y, float *st, const float *x, const float *w, const float *b, int64_t N,
                                  int64_t C) {
     int64_t r;
@@ -7871,7 +7938,8 @@ DECAR__KERNEL decar__k_layernorm(float *y, float *st, const float *x, const floa
         }
     }
 }
-/* per row, xh = (x - mean) rstd, dn = dy w:  dx += rstd (dn - mean(dn) - xh mean(dn xh)) */
+/* per row, xh = (x - mean) rstd, dn = dy w:  dx += rstd (dn - mean(dn) - xh mean(dn xh));  x, dy, dx: (N, C);
+   w: (C); st: (N, 2) from the forward. dw and db are column sums (decar__k_dy_xhat, decar__dcol_sums). */
 DECAR__KERNEL decar__k_layernorm_back(float *dx, const float *dy, const float *x, const float *w, const float *st,
                                       int64_t N, int64_t C) {
     int64_t r;
@@ -7916,7 +7984,7 @@ DECAR__KERNEL decar__k_scale(float *y, float s, int64_t n) {
     int64_t i;
     DECAR__KFOR(i, n) y[i] *= s;
 }
-/* GELU, tanh form: u = sqrt(2/pi) (x + 0.044715 x^3), y = x (1 + tanh u) / 2 */
+/* GELU, tanh form: u = sqrt(2/pi) (x + 0.044715 x^3), y = x (1 + tanh u) / 2;  x, y: (n) */
 DECAR__KERNEL decar__k_gelu(float *y, const float *x, int64_t n) {
     int64_t i;
     DECAR__KFOR(i, n) {
@@ -7924,7 +7992,7 @@ DECAR__KERNEL decar__k_gelu(float *y, const float *x, int64_t n) {
         y[i] = 0.5f * x[i] * (1.0f + tanhf(u));
     }
 }
-/* dx = dy gelu'(x),  gelu'(x) = (1 + th) / 2 + x (1 - th^2) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2 */
+/* dx = dy gelu'(x),  gelu'(x) = (1 + th) / 2 + x (1 - th^2) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2;  (n) each */
 DECAR__KERNEL decar__k_gelu_back(float *dx, const float *x, const float *dy, int64_t n) {
     int64_t i;
     DECAR__KFOR(i, n) {
@@ -7953,7 +8021,7 @@ DECAR__KERNEL decar__k_from_heads(float *dst, const float *src, int64_t B, int64
     }
 }
 /* each row t of S (rows of T scores, row index mod T = t): P = softmax(S / sqrt(hs)) over the keys it sees (causal:
-   0..t), zero past them */
+   0..t), zero past them, in place;  P: (rows, T) = (B NH T, T) */
 DECAR__KERNEL decar__k_attn_softmax(float *P, int64_t rows, int64_t T, float scale, int causal) {
     int64_t r;
     DECAR__KFOR(r, rows) {
@@ -7969,7 +8037,7 @@ DECAR__KERNEL decar__k_attn_softmax(float *P, int64_t rows, int64_t T, float sca
         for (j = end; j < T; j++) p[j] = 0.0f;
     }
 }
-/* in place, dP -> dS = P (dP - sum_j P_j dP_j) / sqrt(hs), zero past the keys a row sees */
+/* in place, dP -> dS = P (dP - sum_j P_j dP_j) / sqrt(hs), zero past the keys a row sees;  dP, P: (rows, T) */
 DECAR__KERNEL decar__k_attn_softmax_back(float *dP, const float *P, int64_t rows, int64_t T, float scale, int causal) {
     int64_t r;
     DECAR__KFOR(r, rows) {
@@ -7982,7 +8050,7 @@ DECAR__KERNEL decar__k_attn_softmax_back(float *dP, const float *P, int64_t rows
     }
 }
 /* per row of V logits, over the first nc (the classes): lse = log sum_j exp l_j, nll = lse - l[target] (0 for an
-   ignored target < 0). The sum in double, as the host kernel. */
+   ignored target < 0). The sum in double, as the host kernel.  logits: (N, V); tg, lse, nll: (N) */
 DECAR__KERNEL decar__k_crossentropy(float *lse, float *nll, const float *logits, const int32_t *tg, int64_t N,
                                     int64_t V, int nc) {
     int64_t r;
@@ -7998,7 +8066,7 @@ DECAR__KERNEL decar__k_crossentropy(float *lse, float *nll, const float *logits,
     }
 }
 /* in place, logits -> dlogits = w_r / norm (softmax(l) - onehot(target)) over the classes, 0 elsewhere and on ignored
-   rows (w NULL: 1) */
+   rows (w NULL: 1);  logits: (N, V); lse, tg, w: (N) */
 DECAR__KERNEL decar__k_crossentropy_back(float *logits, const float *lse, const int32_t *tg, const float *w, float norm,
                                          int64_t N, int64_t V, int nc) {
     int64_t r;
@@ -8020,7 +8088,7 @@ DECAR__KERNEL decar__k_sumsq(double *part, const float *g, int64_t n) {
     }
 }
 /* AdamW (decar_gpt_adamw's formula): m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
-   p = p decay - step_size m / (sqrt(v) / sqrt(bc2) + eps) */
+   p = p decay - step_size m / (sqrt(v) / sqrt(bc2) + eps);  p, g, m, v: (n), one tensor */
 DECAR__KERNEL decar__k_adamw(float *p, const float *g, float *m, float *v, int64_t n, float b1, float b2, float eps,
                              float decay, float step_size, float sbc2) {
     int64_t i;
@@ -8042,7 +8110,9 @@ DECAR__KERNEL decar__k_kv_store(float *const *kv, const float *qkv, const int *p
         kc[T * C + (int64_t)pos[j] * C + c] = qkv[j * 3 * C + 2 * C + c];
     }
 }
-/* one thread per (sequence j, head h): its query against its cache's keys 0..pos[j], softmax, the values' average */
+/* one thread per (sequence j, head h): its query against its cache's keys 0..pos[j], softmax, the values' average:
+   out[j, head h] = sum_{t <= pos[j]} softmax_t(q . k_t / sqrt(hs)) v_t;  qkv: (n, 3C); out: (n, C); scores:
+   (n NH, T); kv[j]: (n_layer, 2, T, C) */
 DECAR__KERNEL decar__k_kv_attend(float *out, float *scores, float *const *kv, const float *qkv, const int *pos,
                                  int64_t n, int64_t l, int64_t T, int64_t C, int64_t NH) {
     int64_t i;
@@ -8939,7 +9009,8 @@ DECARDEF float decar_gpt_clip_grad(decar_gpt *g, float max_norm) {
 /* torch.optim.AdamW's update, in float32, step t = g->step + 1, per parameter p with gradient g:
        m = beta1 m + (1 - beta1) g,   v = beta2 v + (1 - beta2) g^2
        p = p (1 - lr wd) - (lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-   weight decay only on the 2-D weights (decay flag of the layout), not on biases and LayerNorm */
+   weight decay only on the 2-D weights (decay flag of the layout), not on biases and LayerNorm. p, g, m, v: each
+   tensor's shape[0] shape[1] floats at its offset in g->params, grads, m, v. */
 DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o) {
     float lr = decar_opt_lr(o, g->step);
     int t;
