@@ -799,6 +799,13 @@ DECARDEF double decar_nmi(const int *a, const int *b, int n, int ka, int kb, dou
    (LLaVA-style), and its KV-cache inference.
    Parameter names follow nanoGPT (torch.nn.Linear layout), e.g. "transformer.h.0.attn.c_attn.weight" (3C, C).
    The output projection is tied to transformer.wte.weight (as GPT-2) and is not stored separately.
+   A CHANGE OF THE MODEL (a new norm, activation or parameter tensor) must reach every copy of the block: the
+   parameter layout and its initialisation; the forward on the tape (section 10: its backward follows from the ops of
+   section 5); the KV-cache step (10b); the device path's kernels, forward, backward and step (10c); the checkpoint's
+   config metadata (13); the Hugging Face interchange (13b); which weights are quantized; the memory and FLOP
+   estimates; and the PyTorch twin the tests compare with (scripts/torch_gpt.py, scripts/make_reference.py ->
+   tests/ref_gpt.bin for tests/test_gpt_ref.c; scripts/check_hf.py). The implementation's section 10 opens with the
+   list of the functions, one line per place.
    --------------------------------------------------------------------------------------------------------------- */
 #define DECAR_TOK_EOT 256
 #define DECAR_TOK_MASK 257
@@ -7401,7 +7408,30 @@ DECARDEF int decar_router_load(decar_router *r, decar_featurizer *f, const char 
 }
 #endif
 
-/* ---- 10. model --------------------------------------------------------------------------------------------------- */
+/* ---- 10. model -----------------------------------------------------------------------------------------------------
+   WHAT A CHANGE OF THE MODEL MUST TOUCH (a new norm, activation or parameter tensor). The GPT block is written once
+   per path, and a test holds each path to another:
+     layout        the slots DECAR__LN1_W .. DECAR__FCPROJ_B and decar__block_params (names, shapes), decar__gpt_layout
+                   (the order and offsets every path and checkpoint index by), decar_gpt_init (the initialisation,
+                   chosen by name); a new setting: decar_gpt_config, decar_gpt_default_config, decar_gpt_check_config
+     tape          decar_gpt_hidden (the forward; the backward comes from the ops: a new op needs its kernels in 4 / 5b,
+                   its reference in 5c, its case in decar__backward_op, and tests/test_kernels.c)
+     KV cache      decar_gpt_step_batch, decar__ln_rows, decar__gpt_linear, decar_gpt_step_batch_scratch, and
+                   decar_gpt_project_prefix for the image projector (10b); tests/test_method.c (generation) and
+                   tests/test_vision.c (with a prefix) hold the steps to the forward
+     device        the decar__k_* kernels, decar__dlayer with decar__dlayer_floats / _carve, decar__dev_reserve,
+                   decar__dev_forward, decar__dev_backward, decar__dev_step_batch (10c); tests/test_device.c holds them
+                   to the tape
+     quantized     decar__gpt_is_matrix: the weight matrices that get a Q8_0 / bf16 copy (and are saved so, 13)
+     estimates     decar_gpt_flops_per_token, decar_gpt_train_bytes (the CLI's memory check before training)
+     checkpoints   decar_gpt_save_mem / decar_gpt_load_mem (13): a new setting as config metadata; tensors travel by
+                   the layout's names
+     Hugging Face  decar__hf_conv1d (the weights HF stores transposed), the config.json decar_gpt_export_hf_mem writes
+                   and decar_gpt_import_hf_mem checks (13b); scripts/check_hf.py (gpt2_forward) and tests/test_interop.c
+     PyTorch       scripts/torch_gpt.py (the twin; scripts/check_interop.py loads checkpoints with it) and
+                   scripts/make_reference.py, which writes tests/ref_gpt.bin for tests/test_gpt_ref.c
+     CLI           examples/decar.c's model options (--layers, --heads, --dim ...) for a new setting
+   CLIP's towers (10d), averaging (decar_gpt_average) and the ensemble are built on these and follow. */
 typedef struct decar__dev decar__dev; /* the device path's state (10c) */
 static void decar__dev_free(decar__dev *d);
 static int decar__dev_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n, float *logits,
