@@ -2307,12 +2307,14 @@ static const decar__st_entry *decar__st_find(const decar__st *st, const char *na
 #define DECAR__MAX_HEADER ((uint64_t)100 << 20)
 /* safetensors: u64 little-endian header length n, then n bytes of JSON {name: {dtype, shape, data_offsets}, ...,
    __metadata__: {...}}, then the data. Every entry is checked against the file (dtype F32, shape product = bytes / 4,
-   offsets inside the data, no overlap, no duplicate name) before anything reads it. */
-static int decar__st_parse(const uint8_t *b, size_t len, decar__st *st, decar_error *e) {
+   offsets inside the data, no overlap, no duplicate name) before anything reads it. decar__st_parse runs the passes
+   below in order: the header's length, its JSON (tensors, metadata), the offsets against the shapes, the index.
+   The JSON passes answer DECAR__ST_BAD where the text is malformed: the message then names the byte. */
+#define DECAR__ST_BAD (-1)
+/* the 8-byte little-endian header length: within the limit and the file. Sets st's data section and j, the JSON. */
+static int decar__st_header(const uint8_t *b, size_t len, decar__st *st, decar__js *j, decar_error *e) {
     uint64_t hl = 0;
-    int i, cap = 0;
-    decar__js j;
-    memset(st, 0, sizeof *st);
+    int i;
     if (len < 8)
         DECAR__FAIL(e, DECAR_ERR_FORMAT, "checkpoint is %lu bytes: too short for a safetensors header (truncated?)",
                     (unsigned long)len);
@@ -2325,93 +2327,107 @@ static int decar__st_parse(const uint8_t *b, size_t len, decar__st *st, decar_er
                     (unsigned long long)hl, (unsigned long)len);
     st->data_off = 8 + (size_t)hl;
     st->data_len = len - st->data_off;
-    j.p = (const char *)b + 8;
-    j.end = j.p + hl;
-    if (!decar__js_ch(&j, '{')) DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header is not a JSON object");
-    if (decar__js_ch(&j, '}')) goto done;
+    j->p = (const char *)b + 8;
+    j->end = j->p + hl;
+    return DECAR_OK;
+}
+/* __metadata__'s object at j, {"key": "value", ...}, into st->mk / st->mv */
+static int decar__st_read_meta(decar__st *st, decar__js *j, decar_error *e) {
+    if (!decar__js_ch(j, '{')) return DECAR__ST_BAD;
+    if (decar__js_ch(j, '}')) return DECAR_OK;
     for (;;) {
-        char key[128];
-        if (decar__js_str(&j, key, sizeof key) || !decar__js_ch(&j, ':')) goto bad;
-        if (strcmp(key, "__metadata__") == 0) {
-            if (!decar__js_ch(&j, '{')) goto bad;
-            if (!decar__js_ch(&j, '}'))
-                for (;;) {
-                    char k[64], v[128];
-                    if (decar__js_str(&j, k, sizeof k) || !decar__js_ch(&j, ':') || decar__js_str(&j, v, sizeof v))
-                        goto bad;
-                    {
-                        /* a repeated key takes its last value (as JSON readers answer); more than 64 distinct keys
-                           is no file decar reads (dropping some would answer a later duplicate wrongly) */
-                        int q;
-                        for (q = 0; q < st->nm && strcmp(st->mk[q], k); q++) continue;
-                        if (q == 64)
-                            DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors metadata has more than 64 keys");
-                        strcpy(st->mk[q], k);
-                        strcpy(st->mv[q], v);
-                        if (q == st->nm) st->nm++;
-                    }
-                    if (decar__js_ch(&j, '}')) break;
-                    if (!decar__js_ch(&j, ',')) goto bad;
-                }
-        } else {
-            decar__st_entry *t;
-            int got = 0;
-            if (st->n == cap) {
-                decar__st_entry *nt;
-                cap = cap ? cap * 2 : 64;
-                if (cap > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_FORMAT, "too many tensors in the checkpoint");
-                nt = (decar__st_entry *)DECAR_REALLOC(st->t, (size_t)cap * sizeof *nt);
-                if (!nt) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the tensor table");
-                st->t = nt;
-            }
-            t = &st->t[st->n++];
-            memset(t, 0, sizeof *t);
-            strcpy(t->name, key);
-            if (!decar__js_ch(&j, '{')) goto bad;
-            for (;;) {
-                char f[32];
-                if (decar__js_str(&j, f, sizeof f) || !decar__js_ch(&j, ':')) goto bad;
-                if (strcmp(f, "dtype") == 0) {
-                    char dt[16];
-                    if (decar__js_str(&j, dt, sizeof dt)) goto bad;
-                    t->f32 = strcmp(dt, "F32") == 0;
-                    t->dtype = t->f32                ? DECAR_ST_F32
-                               : !strcmp(dt, "I8")   ? DECAR_ST_I8
-                               : !strcmp(dt, "BF16") ? DECAR_ST_BF16
-                                                     : -1;
-                    got |= 1;
-                } else if (strcmp(f, "shape") == 0) {
-                    if (!decar__js_ch(&j, '[')) goto bad;
-                    if (!decar__js_ch(&j, ']'))
-                        for (;;) {
-                            if (t->ndim >= 8 || decar__js_int(&j, &t->shape[t->ndim])) goto bad;
-                            t->ndim++;
-                            if (decar__js_ch(&j, ']')) break;
-                            if (!decar__js_ch(&j, ',')) goto bad;
-                        }
-                    got |= 2;
-                } else if (strcmp(f, "data_offsets") == 0) {
-                    if (!decar__js_ch(&j, '[') || decar__js_int(&j, &t->begin) || !decar__js_ch(&j, ',') ||
-                        decar__js_int(&j, &t->end) || !decar__js_ch(&j, ']'))
-                        goto bad;
-                    got |= 4;
-                } else
-                    goto bad;
-                if (decar__js_ch(&j, '}')) break;
-                if (!decar__js_ch(&j, ',')) goto bad;
-            }
-            if (got != 7) DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' lacks dtype, shape or data_offsets", t->name);
-        }
-        if (decar__js_ch(&j, '}')) break;
-        if (!decar__js_ch(&j, ',')) goto bad;
+        char k[64], v[128];
+        int q;
+        if (decar__js_str(j, k, sizeof k) || !decar__js_ch(j, ':') || decar__js_str(j, v, sizeof v))
+            return DECAR__ST_BAD;
+        /* a repeated key takes its last value (as JSON readers answer); more than 64 distinct keys is no file decar
+           reads (dropping some would answer a later duplicate wrongly) */
+        for (q = 0; q < st->nm && strcmp(st->mk[q], k); q++) continue;
+        if (q == 64) DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors metadata has more than 64 keys");
+        strcpy(st->mk[q], k);
+        strcpy(st->mv[q], v);
+        if (q == st->nm) st->nm++;
+        if (decar__js_ch(j, '}')) return DECAR_OK;
+        if (!decar__js_ch(j, ',')) return DECAR__ST_BAD;
     }
-done:
-    decar__js_ws(&j);
-    if (j.p != j.end) goto bad;
-    /* offsets: inside the data, sizes match shapes */
+}
+/* one tensor's object at j, {"dtype": ..., "shape": [...], "data_offsets": [begin, end]} (all three), as a new row of
+   st->t named key; *cap: the table's capacity */
+static int decar__st_read_entry(decar__st *st, decar__js *j, const char *key, int *cap, decar_error *e) {
+    decar__st_entry *t;
+    int got = 0; /* bits: dtype 1, shape 2, data_offsets 4 */
+    if (st->n == *cap) {
+        decar__st_entry *nt;
+        *cap = *cap ? *cap * 2 : 64;
+        if (*cap > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_FORMAT, "too many tensors in the checkpoint");
+        nt = (decar__st_entry *)DECAR_REALLOC(st->t, (size_t)*cap * sizeof *nt);
+        if (!nt) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the tensor table");
+        st->t = nt;
+    }
+    t = &st->t[st->n++];
+    memset(t, 0, sizeof *t);
+    strcpy(t->name, key);
+    if (!decar__js_ch(j, '{')) return DECAR__ST_BAD;
+    for (;;) {
+        char f[32];
+        if (decar__js_str(j, f, sizeof f) || !decar__js_ch(j, ':')) return DECAR__ST_BAD;
+        if (strcmp(f, "dtype") == 0) {
+            char dt[16];
+            if (decar__js_str(j, dt, sizeof dt)) return DECAR__ST_BAD;
+            t->f32 = strcmp(dt, "F32") == 0;
+            t->dtype = t->f32                ? DECAR_ST_F32
+                       : !strcmp(dt, "I8")   ? DECAR_ST_I8
+                       : !strcmp(dt, "BF16") ? DECAR_ST_BF16
+                                             : -1;
+            got |= 1;
+        } else if (strcmp(f, "shape") == 0) {
+            if (!decar__js_ch(j, '[')) return DECAR__ST_BAD;
+            if (!decar__js_ch(j, ']'))
+                for (;;) {
+                    if (t->ndim >= 8 || decar__js_int(j, &t->shape[t->ndim])) return DECAR__ST_BAD;
+                    t->ndim++;
+                    if (decar__js_ch(j, ']')) break;
+                    if (!decar__js_ch(j, ',')) return DECAR__ST_BAD;
+                }
+            got |= 2;
+        } else if (strcmp(f, "data_offsets") == 0) {
+            if (!decar__js_ch(j, '[') || decar__js_int(j, &t->begin) || !decar__js_ch(j, ',') ||
+                decar__js_int(j, &t->end) || !decar__js_ch(j, ']'))
+                return DECAR__ST_BAD;
+            got |= 4;
+        } else
+            return DECAR__ST_BAD;
+        if (decar__js_ch(j, '}')) break;
+        if (!decar__js_ch(j, ',')) return DECAR__ST_BAD;
+    }
+    if (got != 7) DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' lacks dtype, shape or data_offsets", t->name);
+    return DECAR_OK;
+}
+/* the header's JSON object at j: tensors and __metadata__, and nothing after it but white space */
+static int decar__st_read_json(decar__st *st, decar__js *j, decar_error *e) {
+    int cap = 0, rc;
+    if (!decar__js_ch(j, '{')) DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header is not a JSON object");
+    if (!decar__js_ch(j, '}'))
+        for (;;) {
+            char key[128];
+            if (decar__js_str(j, key, sizeof key) || !decar__js_ch(j, ':')) return DECAR__ST_BAD;
+            if (strcmp(key, "__metadata__") == 0)
+                rc = decar__st_read_meta(st, j, e);
+            else
+                rc = decar__st_read_entry(st, j, key, &cap, e);
+            if (rc) return rc;
+            if (decar__js_ch(j, '}')) break;
+            if (!decar__js_ch(j, ',')) return DECAR__ST_BAD;
+        }
+    decar__js_ws(j);
+    return j->p == j->end ? DECAR_OK : DECAR__ST_BAD;
+}
+/* every tensor's offsets inside the data section, and its bytes = its shape's product times its dtype's size */
+static int decar__st_check_sizes(const decar__st *st, decar_error *e) {
+    int i;
     for (i = 0; i < st->n; i++) {
-        decar__st_entry *t = &st->t[i];
-        int64_t n = 1;
+        const decar__st_entry *t = &st->t[i];
+        int64_t n = 1; /* the shape's product, -1 past 2^40 */
         int d;
         for (d = 0; d < t->ndim; d++) {
             if (t->shape[d] > ((int64_t)1 << 40) / (n ? n : 1)) n = -1;
@@ -2427,24 +2443,27 @@ done:
             DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s': %lld bytes for its shape", t->name,
                         (long long)(t->end - t->begin));
     }
-    /* no two tensors overlap, no name twice: sort once by offset and once by name, compare neighbours, O(n log n) */
+    return DECAR_OK;
+}
+/* st->by_name, the index decar__st_find searches; on the way, no two tensors overlap and no name comes twice: sorted
+   once by offset and once by name, neighbours compared, O(n log n) */
+static int decar__st_index(decar__st *st, decar_error *e) {
+    int64_t reach = 0; /* the largest end offset among the non-empty tensors so far */
+    const decar__st_entry *owner = NULL;
+    int i;
     st->by_name = (decar__st_entry **)DECAR_MALLOC((size_t)(st->n > 0 ? st->n : 1) * sizeof(decar__st_entry *));
     if (!st->by_name) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the tensor index");
     for (i = 0; i < st->n; i++) st->by_name[i] = &st->t[i];
     if (st->n > 1) qsort(st->by_name, (size_t)st->n, sizeof(decar__st_entry *), decar__st_cmp_begin);
-    {
-        int64_t reach = 0; /* the largest end offset among the non-empty tensors so far */
-        const decar__st_entry *owner = NULL;
-        for (i = 0; i < st->n; i++) {
-            const decar__st_entry *t = st->by_name[i];
-            if (t->begin == t->end) continue;
-            if (owner && t->begin < reach)
-                DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensors '%s' and '%s' overlap in the data section", owner->name,
-                            t->name);
-            if (t->end > reach) {
-                reach = t->end;
-                owner = t;
-            }
+    for (i = 0; i < st->n; i++) {
+        const decar__st_entry *t = st->by_name[i];
+        if (t->begin == t->end) continue;
+        if (owner && t->begin < reach)
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensors '%s' and '%s' overlap in the data section", owner->name,
+                        t->name);
+        if (t->end > reach) {
+            reach = t->end;
+            owner = t;
         }
     }
     if (st->n > 1) qsort(st->by_name, (size_t)st->n, sizeof(decar__st_entry *), decar__st_cmp_name);
@@ -2452,8 +2471,18 @@ done:
         if (strcmp(st->by_name[i - 1]->name, st->by_name[i]->name) == 0)
             DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' appears twice in the header", st->by_name[i]->name);
     return DECAR_OK;
-bad:
-    DECAR__FAIL(e, DECAR_ERR_FORMAT, "malformed safetensors header JSON near byte %ld", (long)(j.p - (const char *)b));
+}
+static int decar__st_parse(const uint8_t *b, size_t len, decar__st *st, decar_error *e) {
+    decar__js j;
+    int rc;
+    memset(st, 0, sizeof *st);
+    if ((rc = decar__st_header(b, len, st, &j, e))) return rc;
+    if ((rc = decar__st_read_json(st, &j, e)) == DECAR__ST_BAD)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "malformed safetensors header JSON near byte %ld",
+                    (long)(j.p - (const char *)b));
+    if (!rc) rc = decar__st_check_sizes(st, e);
+    if (!rc) rc = decar__st_index(st, e);
+    return rc;
 }
 static const char *decar__st_meta(const decar__st *st, const char *k) {
     int i;
@@ -5379,231 +5408,230 @@ static int64_t decar__tok_jstr(decar__js *j, uint8_t *out, int64_t cap, int *spe
     j->p++;
     return bad && !*special ? -1 : n;
 }
-/* GPT-2's files: vocab.json maps each token's text (bytes through GPT-2's printable-unicode table) to its id;
-   merges.txt lists "a b" pairs by rank. Untrusted: ids dense and unique, all 256 bytes present, each merge made of
-   known tokens and producing a known token; then the pair -> rank table and the fingerprint. */
-DECARDEF int decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab, size_t vocab_len, const char *merges,
-                                      size_t merges_len, decar_error *e) {
+/* Reading GPT-2's tokenizer files, in passes (decar_tokenizer_load_mem runs them in order; each returns a status and
+   says why in e; what they allocate in t is freed by the caller on failure).
+   vocab.json, read twice: pass 0 counts the entries and their bytes, then allocates; pass 1 puts each key's bytes into
+   t->blob in file order, with ids[id] = its entry and lens[entry] = its length (-1 for "<|endoftext|>", whose id
+   becomes t->eot). tmp holds one decoded key. */
+static int decar__tok_read_vocab(decar_tokenizer *t, const char *vocab, size_t vocab_len, uint8_t *tmp,
+                                 int32_t **ids_out, int64_t **lens_out, int64_t *n_out, int64_t *blob_out,
+                                 decar_error *e) {
     decar__js j;
-    int64_t cap = 16, i, n_entries = 0, blob_len = 0;
-    int32_t *idx = NULL, *ids = NULL;
+    int64_t i, n_entries = 0, blob_len = 0;
+    int32_t *ids = NULL;
     int64_t *lens = NULL;
-    uint8_t *tmp = NULL;
-    int rc = DECAR_OK;
-    memset(t, 0, sizeof *t);
-    t->eot = -1;
-    /* the caller's error may hold anything: start it empty so the message test below reads a string */
-    if (e) e->msg[0] = 0;
-    /* pass 1: count entries and bytes; pass 2: fill. tmp holds one decoded vocab.json key and, later, one merges.txt
-       line's bytes: each is at most its file's length, so it is sized by the longer file (a merges.txt line may be
-       longer than the whole vocab.json) */
-    tmp = (uint8_t *)DECAR_MALLOC((vocab_len > merges_len ? vocab_len : merges_len) + 1);
-    if (!tmp) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
-    {
-        int pass;
-        for (pass = 0; pass < 2 && !rc; pass++) {
-            int64_t k = 0, bl = 0;
-            j.p = vocab;
-            j.end = vocab + vocab_len;
-            if (!decar__js_ch(&j, '{')) {
+    int rc = DECAR_OK, pass;
+    for (pass = 0; pass < 2 && !rc; pass++) {
+        int64_t k = 0, bl = 0;
+        j.p = vocab;
+        j.end = vocab + vocab_len;
+        if (!decar__js_ch(&j, '{')) {
+            rc = DECAR_ERR_FORMAT;
+            break;
+        }
+        if (decar__js_ch(&j, '}')) {
+            rc = DECAR_ERR_FORMAT;
+            decar__seterr(e, rc, "vocab.json has no tokens");
+            break;
+        }
+        for (;;) {
+            int special = 0;
+            int64_t len, id;
+            if (!decar__js_ch(&j, '"') || (len = decar__tok_jstr(&j, tmp, (int64_t)vocab_len, &special)) < 0 ||
+                !decar__js_ch(&j, ':')) {
                 rc = DECAR_ERR_FORMAT;
                 break;
             }
-            if (decar__js_ch(&j, '}')) {
+            /* a negative id is a valid JSON number but never a token id: say so, not "not a JSON object" */
+            if (decar__js_ch(&j, '-')) {
                 rc = DECAR_ERR_FORMAT;
-                decar__seterr(e, rc, "vocab.json has no tokens");
+                decar__seterr(e, rc, "vocab.json: entry %lld has a negative id (ids must be 0 or more)",
+                              (long long)k + 1);
                 break;
             }
-            for (;;) {
-                int special = 0;
-                int64_t len, id;
-                if (!decar__js_ch(&j, '"') || (len = decar__tok_jstr(&j, tmp, (int64_t)vocab_len, &special)) < 0 ||
-                    !decar__js_ch(&j, ':')) {
-                    rc = DECAR_ERR_FORMAT;
-                    break;
-                }
-                /* a negative id is a valid JSON number but never a token id: say so, not "not a JSON object" */
-                if (decar__js_ch(&j, '-')) {
-                    rc = DECAR_ERR_FORMAT;
-                    decar__seterr(e, rc, "vocab.json: entry %lld has a negative id (ids must be 0 or more)",
-                                  (long long)k + 1);
-                    break;
-                }
-                if (decar__js_int(&j, &id)) {
-                    rc = DECAR_ERR_FORMAT;
-                    decar__seterr(e, rc, "vocab.json: entry %lld's id is not a whole number", (long long)k + 1);
-                    break;
-                }
-                if (pass == 1) {
-                    if (id < 0 || id >= n_entries || ids[id] >= 0) {
-                        rc = DECAR_ERR_FORMAT;
-                        decar__seterr(
-                            e, rc, "vocab.json: id %lld is out of range or repeated (ids must be 0..%lld, once each)",
-                            (long long)id, (long long)n_entries - 1);
-                        break;
-                    }
-                    ids[id] = (int32_t)k;
-                    lens[k] = special ? -1 : len;
-                    if (special)
-                        t->eot = (int32_t)id;
-                    else
-                        memcpy(t->blob + bl, tmp, (size_t)len);
-                }
-                bl += special ? 0 : len;
-                k++;
-                if (decar__js_ch(&j, '}')) break;
-                if (!decar__js_ch(&j, ',')) {
-                    rc = DECAR_ERR_FORMAT;
-                    break;
-                }
+            if (decar__js_int(&j, &id)) {
+                rc = DECAR_ERR_FORMAT;
+                decar__seterr(e, rc, "vocab.json: entry %lld's id is not a whole number", (long long)k + 1);
+                break;
             }
-            if (rc) break;
-            if (pass == 0) {
-                n_entries = k;
-                blob_len = bl;
-                if (n_entries < 256 || n_entries > (1 << 24)) {
+            if (pass == 1) {
+                if (id < 0 || id >= n_entries || ids[id] >= 0) {
                     rc = DECAR_ERR_FORMAT;
-                    decar__seterr(e, rc, "vocab.json has %lld tokens", (long long)n_entries);
+                    decar__seterr(e, rc,
+                                  "vocab.json: id %lld is out of range or repeated (ids must be 0..%lld, once each)",
+                                  (long long)id, (long long)n_entries - 1);
                     break;
                 }
-                ids = (int32_t *)DECAR_MALLOC((size_t)n_entries * sizeof(int32_t));
-                lens = (int64_t *)DECAR_MALLOC((size_t)n_entries * sizeof(int64_t));
-                t->blob = (uint8_t *)DECAR_MALLOC((size_t)blob_len + 1);
-                t->off = (int64_t *)DECAR_MALLOC((size_t)(n_entries + 1) * sizeof(int64_t));
-                if (!ids || !lens || !t->blob || !t->off) {
-                    rc = DECAR_ERR_NOMEM;
-                    decar__seterr(e, rc, "no memory");
-                    break;
-                }
-                for (i = 0; i < n_entries; i++) ids[i] = -1;
+                ids[id] = (int32_t)k;
+                lens[k] = special ? -1 : len;
+                if (special)
+                    t->eot = (int32_t)id;
+                else
+                    memcpy(t->blob + bl, tmp, (size_t)len);
             }
+            bl += special ? 0 : len;
+            k++;
+            if (decar__js_ch(&j, '}')) break;
+            if (!decar__js_ch(&j, ',')) {
+                rc = DECAR_ERR_FORMAT;
+                break;
+            }
+        }
+        if (rc) break;
+        if (pass == 0) {
+            n_entries = k;
+            blob_len = bl;
+            if (n_entries < 256 || n_entries > (1 << 24)) {
+                rc = DECAR_ERR_FORMAT;
+                decar__seterr(e, rc, "vocab.json has %lld tokens", (long long)n_entries);
+                break;
+            }
+            ids = *ids_out = (int32_t *)DECAR_MALLOC((size_t)n_entries * sizeof(int32_t));
+            lens = *lens_out = (int64_t *)DECAR_MALLOC((size_t)n_entries * sizeof(int64_t));
+            t->blob = (uint8_t *)DECAR_MALLOC((size_t)blob_len + 1);
+            t->off = (int64_t *)DECAR_MALLOC((size_t)(n_entries + 1) * sizeof(int64_t));
+            if (!ids || !lens || !t->blob || !t->off) {
+                rc = DECAR_ERR_NOMEM;
+                decar__seterr(e, rc, "no memory");
+                break;
+            }
+            for (i = 0; i < n_entries; i++) ids[i] = -1;
         }
     }
     if (rc == DECAR_ERR_FORMAT && !strstr(e ? e->msg : "", "vocab.json"))
         decar__seterr(e, rc, "vocab.json is not a JSON object of token: id");
-    if (rc) goto done;
-    /* entries in id order: the blob was filled in file order, so rebuild it by id */
-    {
-        uint8_t *blob = (uint8_t *)DECAR_MALLOC((size_t)blob_len + 1);
-        int64_t *src = (int64_t *)DECAR_MALLOC((size_t)(n_entries + 1) * sizeof(int64_t));
-        if (!blob || !src) {
-            decar__free(blob);
-            decar__free(src);
-            rc = DECAR_ERR_NOMEM;
-            decar__seterr(e, rc, "no memory");
-            goto done;
-        }
-        src[0] = 0;
-        for (i = 0; i < n_entries; i++) src[i + 1] = src[i] + (lens[i] > 0 ? lens[i] : 0); /* file order */
-        t->n_tokens = (int)n_entries;
-        t->off[0] = 0;
-        for (i = 0; i < n_entries; i++) {
-            int64_t k = ids[i], l = lens[k] > 0 ? lens[k] : 0;
-            memcpy(blob + t->off[i], t->blob + src[k], (size_t)l);
-            t->off[i + 1] = t->off[i] + l;
-        }
-        DECAR_FREE(t->blob);
-        DECAR_FREE(src);
-        t->blob = blob;
+    *n_out = n_entries;
+    *blob_out = blob_len;
+    return rc;
+}
+/* the entries in id order: t->blob was filled in file order; token i's bytes become blob[off[i] .. off[i + 1]) */
+static int decar__tok_order_by_id(decar_tokenizer *t, const int32_t *ids, const int64_t *lens, int64_t n_entries,
+                                  int64_t blob_len, decar_error *e) {
+    uint8_t *blob = (uint8_t *)DECAR_MALLOC((size_t)blob_len + 1);
+    int64_t *src = (int64_t *)DECAR_MALLOC((size_t)(n_entries + 1) * sizeof(int64_t)), i;
+    if (!blob || !src) {
+        decar__free(blob);
+        decar__free(src);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
     }
-    if (t->eot < 0) {
-        rc = DECAR_ERR_FORMAT;
-        decar__seterr(e, rc, "vocab.json has no <|endoftext|> token");
-        goto done;
+    src[0] = 0;
+    for (i = 0; i < n_entries; i++) src[i + 1] = src[i] + (lens[i] > 0 ? lens[i] : 0); /* file order */
+    t->n_tokens = (int)n_entries;
+    t->off[0] = 0;
+    for (i = 0; i < n_entries; i++) {
+        int64_t k = ids[i], l = lens[k] > 0 ? lens[k] : 0;
+        memcpy(blob + t->off[i], t->blob + src[k], (size_t)l);
+        t->off[i + 1] = t->off[i] + l;
     }
-    /* the byte-string index; every single byte must be a token */
+    DECAR_FREE(t->blob);
+    DECAR_FREE(src);
+    t->blob = blob;
+    return DECAR_OK;
+}
+/* the byte-string index *idx_out (*cap_out slots, a power of two at least twice the tokens; open addressing on
+   decar_hash64): every token but EOT is non-empty and unlike the others; then t->byte_id, all 256 bytes tokens */
+static int decar__tok_index_bytes(decar_tokenizer *t, int32_t **idx_out, int64_t *cap_out, decar_error *e) {
+    int64_t cap = 16, i, n_entries = t->n_tokens;
+    int32_t *idx;
     while (cap < 2 * n_entries) cap *= 2;
-    idx = (int32_t *)DECAR_MALLOC((size_t)cap * sizeof(int32_t));
-    if (!idx) {
-        rc = DECAR_ERR_NOMEM;
-        decar__seterr(e, rc, "no memory");
-        goto done;
-    }
+    idx = *idx_out = (int32_t *)DECAR_MALLOC((size_t)cap * sizeof(int32_t));
+    *cap_out = cap;
+    if (!idx) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
     for (i = 0; i < cap; i++) idx[i] = -1;
     for (i = 0; i < n_entries; i++) {
         int64_t l = t->off[i + 1] - t->off[i], h;
         if (i == t->eot) continue;
-        if (l == 0 || decar__tok_lookup(t, idx, cap, t->blob + t->off[i], l) >= 0) {
-            rc = DECAR_ERR_FORMAT;
-            decar__seterr(e, rc, "vocab.json: token %lld is empty or repeats another token's bytes", (long long)i);
-            goto done;
-        }
+        if (l == 0 || decar__tok_lookup(t, idx, cap, t->blob + t->off[i], l) >= 0)
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "vocab.json: token %lld is empty or repeats another token's bytes",
+                        (long long)i);
         h = (int64_t)(decar_hash64(t->blob + t->off[i], (size_t)l, 5) & (uint64_t)(cap - 1));
         while (idx[h] >= 0) h = (h + 1) & (cap - 1);
         idx[h] = (int32_t)i;
     }
     for (i = 0; i < 256; i++) {
         uint8_t b = (uint8_t)i;
-        if ((t->byte_id[i] = decar__tok_lookup(t, idx, cap, &b, 1)) < 0) {
-            rc = DECAR_ERR_FORMAT;
-            decar__seterr(e, rc, "vocab.json has no token for byte %d (a byte-level BPE has all 256)", (int)i);
-            goto done;
-        }
+        if ((t->byte_id[i] = decar__tok_lookup(t, idx, cap, &b, 1)) < 0)
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "vocab.json has no token for byte %d (a byte-level BPE has all 256)",
+                        (int)i);
     }
-    /* merges.txt: "#version" line, then "A B" per line in rank order (A, B and AB are tokens) */
-    {
-        int64_t lines = 0, a = 0, r = 0;
-        for (i = 0; i < (int64_t)merges_len; i++) lines += merges[i] == '\n';
-        t->ma = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
-        t->mb = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
-        t->mo = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
-        if (!t->ma || !t->mb || !t->mo) {
-            rc = DECAR_ERR_NOMEM;
-            decar__seterr(e, rc, "no memory");
-            goto done;
+    return DECAR_OK;
+}
+/* merges.txt: a "#version" line, then "A B" per line in rank order, A, B and AB tokens (found through the index):
+   t->ma, t->mb, t->mo by rank, t->n_merges. tmp holds one line's bytes. */
+static int decar__tok_read_merges(decar_tokenizer *t, const char *merges, size_t merges_len, const int32_t *idx,
+                                  int64_t cap, uint8_t *tmp, decar_error *e) {
+    int64_t lines = 0, a = 0, r = 0, i;
+    for (i = 0; i < (int64_t)merges_len; i++) lines += merges[i] == '\n';
+    t->ma = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
+    t->mb = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
+    t->mo = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
+    if (!t->ma || !t->mb || !t->mo) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    while (a < (int64_t)merges_len) {
+        int64_t b = a, sp = -1, q, n1 = 0, n2 = 0;
+        uint8_t *both = tmp;
+        while (b < (int64_t)merges_len && merges[b] != '\n') { /* the line [a, b), its first space at sp */
+            if (merges[b] == ' ' && sp < 0) sp = b;
+            b++;
         }
-        while (a < (int64_t)merges_len) {
-            int64_t b = a, sp = -1, q, n1 = 0, n2 = 0;
-            uint8_t *both = tmp;
-            while (b < (int64_t)merges_len && merges[b] != '\n') {
-                if (merges[b] == ' ' && sp < 0) sp = b;
-                b++;
+        q = b;
+        if (q > a && merges[q - 1] == '\r') q--;
+        if (q > a && !(a == 0 && merges[0] == '#')) {
+            int64_t at, part;
+            int len;
+            if (sp < 0) DECAR__FAIL(e, DECAR_ERR_FORMAT, "merges.txt line %lld is not 'A B'", (long long)r + 2);
+            for (part = 0; part < 2; part++) { /* A's bytes, then B's, into both */
+                int64_t s0 = part ? sp + 1 : a, s1 = part ? q : sp, *cnt = part ? &n2 : &n1;
+                for (at = s0; at < s1; at += len) {
+                    int u = decar__utf8_get((const uint8_t *)merges + at, s1 - at, &len),
+                        byte = u < 0 ? -1 : decar__u2b(u);
+                    if (byte < 0)
+                        DECAR__FAIL(e, DECAR_ERR_FORMAT, "merges.txt line %lld: not GPT-2 byte characters",
+                                    (long long)r + 2);
+                    both[n1 + n2] = (uint8_t)byte;
+                    (*cnt)++;
+                }
             }
-            q = b;
-            if (q > a && merges[q - 1] == '\r') q--;
-            if (q > a && !(a == 0 && merges[0] == '#')) {
-                int64_t at, part;
-                int len;
-                if (sp < 0) {
-                    rc = DECAR_ERR_FORMAT;
-                    decar__seterr(e, rc, "merges.txt line %lld is not 'A B'", (long long)r + 2);
-                    goto done;
-                }
-                for (part = 0; part < 2; part++) {
-                    int64_t s0 = part ? sp + 1 : a, s1 = part ? q : sp, *cnt = part ? &n2 : &n1;
-                    for (at = s0; at < s1; at += len) {
-                        int u = decar__utf8_get((const uint8_t *)merges + at, s1 - at, &len),
-                            byte = u < 0 ? -1 : decar__u2b(u);
-                        if (byte < 0) {
-                            rc = DECAR_ERR_FORMAT;
-                            decar__seterr(e, rc, "merges.txt line %lld: not GPT-2 byte characters", (long long)r + 2);
-                            goto done;
-                        }
-                        both[n1 + n2] = (uint8_t)byte;
-                        (*cnt)++;
-                    }
-                }
-                t->ma[r] = decar__tok_lookup(t, idx, cap, both, n1);
-                t->mb[r] = decar__tok_lookup(t, idx, cap, both + n1, n2);
-                t->mo[r] = decar__tok_lookup(t, idx, cap, both, n1 + n2);
-                if (n1 == 0 || n2 == 0 || t->ma[r] < 0 || t->mb[r] < 0 || t->mo[r] < 0) {
-                    rc = DECAR_ERR_FORMAT;
-                    decar__seterr(e, rc, "merges.txt line %lld: a part or the merged token is not in vocab.json",
-                                  (long long)r + 2);
-                    goto done;
-                }
-                r++;
-            }
-            a = b + 1;
+            t->ma[r] = decar__tok_lookup(t, idx, cap, both, n1);
+            t->mb[r] = decar__tok_lookup(t, idx, cap, both + n1, n2);
+            t->mo[r] = decar__tok_lookup(t, idx, cap, both, n1 + n2);
+            if (n1 == 0 || n2 == 0 || t->ma[r] < 0 || t->mb[r] < 0 || t->mo[r] < 0)
+                DECAR__FAIL(e, DECAR_ERR_FORMAT,
+                            "merges.txt line %lld: a part or the merged token is not in vocab.json", (long long)r + 2);
+            r++;
         }
-        t->n_merges = (int)r;
+        a = b + 1;
     }
-    if ((rc = decar__tok_index(t))) {
-        decar__seterr(e, rc, "no memory");
-        goto done;
+    t->n_merges = (int)r;
+    return DECAR_OK;
+}
+/* GPT-2's files: vocab.json maps each token's text (bytes through GPT-2's printable-unicode table) to its id;
+   merges.txt lists "a b" pairs by rank. Untrusted: ids dense and unique, all 256 bytes present, each merge made of
+   known tokens and producing a known token; then the pair -> rank table and the fingerprint. */
+DECARDEF int decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab, size_t vocab_len, const char *merges,
+                                      size_t merges_len, decar_error *e) {
+    int64_t cap = 0, n_entries = 0, blob_len = 0;
+    int32_t *idx = NULL, *ids = NULL;
+    int64_t *lens = NULL;
+    uint8_t *tmp;
+    int rc;
+    memset(t, 0, sizeof *t);
+    t->eot = -1;
+    /* the caller's error may hold anything: start it empty so the vocab pass's message test reads a string */
+    if (e) e->msg[0] = 0;
+    /* tmp holds one decoded vocab.json key and, later, one merges.txt line's bytes: each is at most its file's
+       length, so it is sized by the longer file (a merges.txt line may be longer than the whole vocab.json) */
+    tmp = (uint8_t *)DECAR_MALLOC((vocab_len > merges_len ? vocab_len : merges_len) + 1);
+    if (!tmp) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    rc = decar__tok_read_vocab(t, vocab, vocab_len, tmp, &ids, &lens, &n_entries, &blob_len, e);
+    if (!rc) rc = decar__tok_order_by_id(t, ids, lens, n_entries, blob_len, e);
+    if (!rc && t->eot < 0) {
+        rc = DECAR_ERR_FORMAT;
+        decar__seterr(e, rc, "vocab.json has no <|endoftext|> token");
     }
-    decar__tok_fingerprint(t);
-done:
+    if (!rc) rc = decar__tok_index_bytes(t, &idx, &cap, e);
+    if (!rc) rc = decar__tok_read_merges(t, merges, merges_len, idx, cap, tmp, e);
+    if (!rc && (rc = decar__tok_index(t))) decar__seterr(e, rc, "no memory");
+    if (!rc) decar__tok_fingerprint(t);
     decar__free_n(4, (void *)idx, (void *)ids, (void *)lens, (void *)tmp);
     if (rc) decar_tokenizer_free(t);
     return rc;
@@ -9475,7 +9503,6 @@ DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *ex
     return rc;
 }
 
-/* a strict reader for the JSON subset safetensors uses: objects, strings, integer arrays, integers */
 /* a quantized matrix tensor en of a file (dtype I8 with "<name>.scale", or BF16) for param pi: the shapes */
 static int decar__st_check_qmat(const decar__st *st, const decar__st_entry *en, int qtype, const decar_param_info *pi,
                                 decar_error *e) {
@@ -9552,6 +9579,70 @@ DECARDEF int decar_gpt_check_kind(const decar_gpt *g, const char *path, int need
                     path ? path : "the checkpoint", decar_qtype_name(g->qtype));
     return DECAR_OK;
 }
+/* Reading a checkpoint, in passes (decar_gpt_load_mem runs them in order): the config and the quantization from the
+   metadata; every tensor of the layout found with its shape; then the model allocated and the tensors copied.
+   This pass: the config c from the metadata (vocab_size .. seq_len required; causal, no_mask, the image prefix optional), and
+   *qtype from "quant" (DECAR_QNONE when absent) */
+static int decar__gpt_config_of_meta(const decar__st *st, decar_gpt_config *c, int *qtype, decar_error *e) {
+    int rc;
+    c->causal = 1;
+    c->n_prefix = 0;
+    c->d_prefix = 0;
+    c->d_proj_hidden = 0;
+    c->no_mask = 0;
+    rc = decar__meta_int(st, "vocab_size", &c->vocab_size, e);
+    if (!rc) rc = decar__meta_int(st, "n_layer", &c->n_layer, e);
+    if (!rc) rc = decar__meta_int(st, "n_head", &c->n_head, e);
+    if (!rc) rc = decar__meta_int(st, "d_model", &c->d_model, e);
+    if (!rc) rc = decar__meta_int(st, "seq_len", &c->seq_len, e);
+    if (!rc && decar__st_meta(st, "causal")) rc = decar__meta_int(st, "causal", &c->causal, e);
+    if (!rc && decar__st_meta(st, "no_mask")) rc = decar__meta_int(st, "no_mask", &c->no_mask, e);
+    if (!rc && decar__st_meta(st, "n_prefix")) {
+        rc = decar__meta_int(st, "n_prefix", &c->n_prefix, e);
+        if (!rc) rc = decar__meta_int(st, "d_prefix", &c->d_prefix, e);
+        if (!rc) rc = decar__meta_int(st, "d_proj_hidden", &c->d_proj_hidden, e);
+    }
+    if (!rc) rc = decar_gpt_check_config(c, e);
+    if (!rc && decar__st_meta(st, "quant") && decar_qtype_parse(decar__st_meta(st, "quant"), qtype)) {
+        rc = DECAR_ERR_FORMAT;
+        decar__seterr(e, rc, "unknown quantization '%s' (decar reads q8_0 and bf16)", decar__st_meta(st, "quant"));
+    }
+    return rc;
+}
+/* every tensor of the layout info (n_tensors) in the file with its shape: the weights (F32, or a quantized matrix of
+   qtype), then "optim.m.<name>" and "optim.v.<name>" for all of them, or *have_opt = 0 at the first one missing (a
+   weights-only checkpoint) */
+static int decar__gpt_find_tensors(const decar__st *st, const decar_gpt_config *c, const decar_param_info *info,
+                                   int n_tensors, int qtype, int *have_opt, decar_error *e) {
+    static const char *prefix[3] = { "", "optim.m.", "optim.v." };
+    char nm[160];
+    int t, pass;
+    for (pass = 0; pass < 3 && *have_opt; pass++) {
+        for (t = 0; t < n_tensors; t++) {
+            const decar_param_info *pi = &info[t];
+            const decar__st_entry *en;
+            int rc;
+            strcpy(nm, prefix[pass]);
+            strcat(nm, pi->name); /* names are at most 63 characters: nm holds them */
+            en = decar__st_find(st, nm);
+            if (!en && pass == 0) DECAR__FAIL(e, DECAR_ERR_FORMAT, "checkpoint lacks tensor '%s'", nm);
+            if (!en) {
+                *have_opt = 0;
+                break;
+            } /* no optimizer state: a weights-only checkpoint */
+            if (pass == 0 && qtype && decar__gpt_is_matrix(c, t)) {
+                if ((rc = decar__st_check_qmat(st, en, qtype, pi, e))) return rc;
+                continue;
+            }
+            if (!en->f32 || en->ndim != pi->ndim || en->shape[0] != pi->shape[0] ||
+                (pi->ndim == 2 && en->shape[1] != pi->shape[1]))
+                DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' is not F32 of shape [%lld%s%lld] as the config says", nm,
+                            (long long)pi->shape[0], pi->ndim == 2 ? ", " : "",
+                            pi->ndim == 2 ? (long long)pi->shape[1] : 0LL);
+        }
+    }
+    return DECAR_OK;
+}
 DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e) {
     static const char *prefix[3] = { "", "optim.m.", "optim.v." };
     decar__st st;
@@ -9563,30 +9654,7 @@ DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar
     char nm[160];
     memset(g, 0, sizeof *g);
     if ((rc = decar__st_open(b, len, &st, e))) return rc;
-    /* the config from the metadata */
-    c.causal = 1;
-    c.n_prefix = 0;
-    c.d_prefix = 0;
-    c.d_proj_hidden = 0;
-    c.no_mask = 0;
-    rc = decar__meta_int(&st, "vocab_size", &c.vocab_size, e);
-    if (!rc) rc = decar__meta_int(&st, "n_layer", &c.n_layer, e);
-    if (!rc) rc = decar__meta_int(&st, "n_head", &c.n_head, e);
-    if (!rc) rc = decar__meta_int(&st, "d_model", &c.d_model, e);
-    if (!rc) rc = decar__meta_int(&st, "seq_len", &c.seq_len, e);
-    if (!rc && decar__st_meta(&st, "causal")) rc = decar__meta_int(&st, "causal", &c.causal, e);
-    if (!rc && decar__st_meta(&st, "no_mask")) rc = decar__meta_int(&st, "no_mask", &c.no_mask, e);
-    if (!rc && decar__st_meta(&st, "n_prefix")) {
-        rc = decar__meta_int(&st, "n_prefix", &c.n_prefix, e);
-        if (!rc) rc = decar__meta_int(&st, "d_prefix", &c.d_prefix, e);
-        if (!rc) rc = decar__meta_int(&st, "d_proj_hidden", &c.d_proj_hidden, e);
-    }
-    if (!rc) rc = decar_gpt_check_config(&c, e);
-    if (!rc && decar__st_meta(&st, "quant") && decar_qtype_parse(decar__st_meta(&st, "quant"), &qtype)) {
-        rc = DECAR_ERR_FORMAT;
-        decar__seterr(e, rc, "unknown quantization '%s' (decar reads q8_0 and bf16)", decar__st_meta(&st, "quant"));
-    }
-    if (rc) goto done;
+    if ((rc = decar__gpt_config_of_meta(&st, &c, &qtype, e))) goto done;
     /* every tensor of the layout, found with its shape, before the model is allocated */
     n_tensors = decar__gpt_layout(&c, NULL, NULL);
     info = (decar_param_info *)DECAR_MALLOC((size_t)n_tensors * sizeof *info);
@@ -9596,36 +9664,7 @@ DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar
         goto done;
     }
     decar__gpt_layout(&c, info, NULL);
-    for (pass = 0; pass < 3 && have_opt; pass++) {
-        for (t = 0; t < n_tensors; t++) {
-            const decar_param_info *pi = &info[t];
-            const decar__st_entry *en;
-            strcpy(nm, prefix[pass]);
-            strcat(nm, pi->name); /* names are at most 63 characters: nm holds them */
-            en = decar__st_find(&st, nm);
-            if (!en && pass == 0) {
-                rc = DECAR_ERR_FORMAT;
-                decar__seterr(e, rc, "checkpoint lacks tensor '%s'", nm);
-                goto done;
-            }
-            if (!en) {
-                have_opt = 0;
-                break;
-            } /* no optimizer state: a weights-only checkpoint */
-            if (pass == 0 && qtype && decar__gpt_is_matrix(&c, t)) {
-                if ((rc = decar__st_check_qmat(&st, en, qtype, pi, e))) goto done;
-                continue;
-            }
-            if (!en->f32 || en->ndim != pi->ndim || en->shape[0] != pi->shape[0] ||
-                (pi->ndim == 2 && en->shape[1] != pi->shape[1])) {
-                rc = DECAR_ERR_FORMAT;
-                decar__seterr(e, rc, "tensor '%s' is not F32 of shape [%lld%s%lld] as the config says", nm,
-                              (long long)pi->shape[0], pi->ndim == 2 ? ", " : "",
-                              pi->ndim == 2 ? (long long)pi->shape[1] : 0LL);
-                goto done;
-            }
-        }
-    }
+    if ((rc = decar__gpt_find_tensors(&st, &c, info, n_tensors, qtype, &have_opt, e))) goto done;
     /* allocate, then copy the weights (and m, v when every one of them is there) */
     if ((rc = decar__gpt_alloc(g, &c, qtype == DECAR_QNONE, e))) goto done;
     if (qtype) { /* a quantized file: the quantized copies as stored, the floats their dequantized values */
