@@ -9581,8 +9581,8 @@ DECARDEF int decar_gpt_check_kind(const decar_gpt *g, const char *path, int need
 }
 /* Reading a checkpoint, in passes (decar_gpt_load_mem runs them in order): the config and the quantization from the
    metadata; every tensor of the layout found with its shape; then the model allocated and the tensors copied.
-   This pass: the config c from the metadata (vocab_size .. seq_len required; causal, no_mask, the image prefix optional), and
-   *qtype from "quant" (DECAR_QNONE when absent) */
+   This pass: the config c from the metadata (vocab_size .. seq_len required; causal, no_mask, the image prefix
+   optional), and *qtype from "quant" (DECAR_QNONE when absent) */
 static int decar__gpt_config_of_meta(const decar__st *st, decar_gpt_config *c, int *qtype, decar_error *e) {
     int rc;
     c->causal = 1;
