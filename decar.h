@@ -23,7 +23,9 @@
          for (int s = 0; s < 300; s++)                           // ids, targets: B*T tokens, targets[i] = ids[i+1]
              loss = decar_gpt_train_step(&g, ctx, &opt, ids, targets, NULL, B, T);
          decar_ensemble en = decar_ensemble_of(&one, 1);         // one model: plain sampling
-         decar_ensemble_generate(&en, NULL, prompt, 1, 31, 0.8, 0, 1.0, 42, out, &n, NULL, &e);  // out: n tokens
+         decar_sample_opts so = decar_sample_opts_default();     // temp 1, top-k / top-p off, seed 1
+         so.n_new = 31;                                          // tokens after the prompt (so.temp = 0: greedy)
+         decar_ensemble_generate(&en, NULL, prompt, 1, &so, out, &n, NULL, &e);  // out: n tokens
          decar_gpt_save(&g, "model.safetensors", NULL, &e);      // atomic: tmp file, fsync, rename
      examples/pipeline.c runs the whole method (featurize, cluster, train K experts, route, score, generate) in 75
      lines through the library alone.
@@ -82,25 +84,31 @@
      documents (GPT-2's choice). Attention may cross the token, but the model learns that EOT resets the context,
      and it costs nothing extra; evaluation scores each document on its own, starting after an EOT.
 
-   SECTIONS (declarations and implementation carry the same numbers, in the order data flows)
+   SECTIONS (declarations and implementation carry the same numbers, in the order data flows; a lettered part has
+   a banner of its own in both, "---- 10b. ..."; the declarations put 10d after 12, whose decar_opt it takes)
       1 errors, rng
       2 tensors and the arena
       3 formats and files: safetensors, JSON, atomic writes
-      4 kernels: the SIMD GEMM and its workspace, the ops' forward/backward kernels and their plain references
-      5 autograd ops and the backward pass (in the implementation the ops' kernels follow the ops, 5b-5c, whose row
-        helpers they share)
-      6 data: documents, lists, byte-level BPE tokenizer, batches, images
+      4 kernels: the SIMD GEMM and its workspace, the Linear layer's forward; the ops' kernels are declared here, with
+        their equations and shapes, and implemented in 5b (after the ops, whose row helpers they share) and 5c
+        4a bf16 products: mixed precision for every GEMM (decar_set_precision; AMX tiles or emulated)
+        4b quantized weight matrices (Q8_0, bf16) and their matrix-vector kernels
+      5 autograd ops; 5a gradient buffers; 5b the ops' kernels, forward and backward; 5c their plain references;
+        5d the backward pass (each op's backward through its kernels, decar_backward)
+      6 data: documents, lists; 6b byte-level BPE tokenizer; 6c token streams, batches, loading; 6d images
       7 features: tf-idf hashing, any feature function, pixels, .npy
       8 clustering: spherical balanced k-means, two-stage
       9 routing: R1-R4', the router of a partition, decar_cluster_docs
-     10 model: GPT with an optional image prefix, KV-cache inference, quantized weights, the device path (10c:
-        kernels written once for CUDA and for CPU loops; the model's forward, backward, AdamW and KV-cache step on it;
-        10d: CLIP, two towers of the same blocks trained by symmetric InfoNCE, and zero-shot retrieval)
+     10 model: GPT with an optional image prefix, quantized weights (it opens with the map of what a change of the
+        model must touch); 10b KV-cache inference; 10c the device path (kernels written once for CUDA and for CPU
+        loops; the model's forward, backward, AdamW and KV-cache step on it); 10d CLIP, two towers of the same blocks
+        trained by symmetric InfoNCE, and zero-shot retrieval
      11 losses: AR cross-entropy, masked DFM corruption
-     12 training: AdamW, the step, the loop
-     13 checkpoints: safetensors (float or quantized), Hugging Face GPT-2
-     14 ensemble: mixture weights, AR generation, held-out evaluation
-     15 samplers: from a distribution; masked DFM (Euler, first-hitting, left-to-right)
+     12 training: AdamW, the step, the loop; SmallTalk's partition by router LMs
+     13 checkpoints: safetensors (float or quantized); 13b Hugging Face GPT-2
+     14 ensemble: mixture weights, AR generation; 14b held-out evaluation (AR, DFM bound, oracle, bootstrap, captions)
+     15 samplers: from a distribution (implemented at the start of 14, which draws with it); masked DFM (Euler,
+        first-hitting, left-to-right)
      16 the lifecycle: experts that join and leave an ensemble; provenance (SHA-256) of every checkpoint
 
    THE METHOD, STEP BY STEP (each a library call)
@@ -182,6 +190,14 @@
           gained count, n_rows, rows, row_label, fit_steps, fit_prefix, fit_lr, fit_seed; router files keep them
           (older files load; they cannot join or leave). decar_router_build sets pi_k = count_k / N in one division
           (it summed 1/N: the prior can differ in the last bit). decar_router_fit keeps a copy of its rows.
+     0.6  (cont.) option structs instead of long positional lists (the same results at the same seeds):
+          decar_sample_opts (n_new, temp, top_k, top_p, seed, stop_at_eot; sampler, n_steps, kappa_pow for DFM) for
+          decar_ensemble_generate, decar_ensemble_fill, decar_dfm_sample and decar_sample_probs (which now applies
+          temp too); decar_ensemble.stop_at_eot moved into it (decar_ensemble_caption stops its greedy caption at EOT
+          itself). decar_caption_result (decar_ensemble_caption's bits, scored, best, w_best); decar_cluster_opts
+          (decar_cluster_docs: k-means, tf-idf dimension and seed, or given feature rows); decar_smalltalk_opts;
+          decar_bootstrap_opts and decar_interval (decar_bootstrap_ratio); decar_dfm_bound_opts
+          (decar_ensemble_dfm_bound). Each has a _default() function.
 */
 #ifndef DECAR_H
 #define DECAR_H
@@ -358,6 +374,13 @@ DECARDEF void decar_gemm_ws(decar_ws *ws, float *C, int64_t ldc, const float *A,
                             int64_t K, int accumulate);
 DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
                          int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate);
+/* out (M,N) = inp (M,K) * w(N,K)^T + bias: the Linear forward; picks matrix-vector kernels for small M */
+DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M,
+                                   int64_t K, int64_t N, decar_ws *ws);
+DECARDEF void decar_matmul_forward_ref(float *out, const float *inp, const float *w, const float *b, int64_t M,
+                                       int64_t K, int64_t N);
+DECARDEF const char *decar_simd_name(void); /* "avx512", "avx2+fma", "neon" or "scalar" */
+/* ---- 4a. bf16 products ------------------------------------------------------------------------------------------- */
 /* The precision of the matrix products (process-global, like the thread count). DECAR_FP32 (the default): float32.
    DECAR_BF16, mixed precision: every decar_gemm rounds its two operands to bf16 (round to nearest even) and sums the
    products in float32, C = sum_k bf16(A[i,k]) bf16(B[k,j]); weights, gradients, optimizer state, activations and
@@ -368,12 +391,7 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
 enum { DECAR_FP32 = 0, DECAR_BF16 = 1 };
 DECARDEF const char *decar_set_precision(int precision);
 DECARDEF int decar_get_precision(void);
-/* out (M,N) = inp (M,K) * w(N,K)^T + bias: the Linear forward; picks matrix-vector kernels for small M */
-DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M,
-                                   int64_t K, int64_t N, decar_ws *ws);
-DECARDEF void decar_matmul_forward_ref(float *out, const float *inp, const float *w, const float *b, int64_t M,
-                                       int64_t K, int64_t N);
-DECARDEF const char *decar_simd_name(void); /* "avx512", "avx2+fma", "neon" or "scalar" */
+/* ---- 4b. quantized weight matrices ------------------------------------------------------------------------------- */
 /* Quantized weight matrices for inference (rows N = outputs, cols K = inputs, row-major like w above):
    DECAR_Q8_0: int8 q (N, K) and a float scale per 32 consecutive inputs of a row, scale (N, ceil(K / 32)):
                w[n][k] = q[n][k] * scale[n][k / 32], scale = max |w| / 127 over the block, q = round(w / scale)
@@ -401,6 +419,7 @@ DECARDEF int decar_qtype_parse(const char *s, int *type); /* 0 and the type, or 
 DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qmat *w, const float *bias, int64_t M);
 DECARDEF void decar_qlinear_forward_ref(float *out, const float *inp, const decar_qmat *w, const float *bias,
                                         int64_t M);
+/* ---- the ops' kernels (implemented in 5b, their plain references in 5c) ------------------------------------------ */
 /* The kernels of the autograd ops, by name (llm.c's convention): outputs first, then inputs, then sizes. Backward
    kernels accumulate (+=) into their input gradients. Beside each, its plain reference (_ref: the same math, one loop
    at a time, no SIMD, no threads) that tests/test_kernels.c compares it with on odd sizes. */
@@ -529,6 +548,7 @@ DECARDEF int decar_data_finish(decar_data *d, decar_error *e); /* sorts by name,
    positional (entry j is cluster j) and skipping one would shift every later entry; a blank tail is allowed. *items
    is one allocation (pointers, then strings): DECAR_FREE(*items). Used for document lists and expert manifests. */
 DECARDEF int decar_list_parse(const char *text, size_t len, char sep, char ***items, int *n, decar_error *e);
+/* ---- 6b. tokenizers ---------------------------------------------------------------------------------------------- */
 /* Tokenizers. The default is bytes: token b is byte b, DECAR_TOK_EOT (256) ends a document, DECAR_TOK_MASK (257) is
    the DFM mask: vocab 258. A byte-level BPE tokenizer (GPT-2's scheme and files: vocab.json + merges.txt, so GPT-2's
    own tokenizer loads too) maps text to fewer, longer tokens; a model for it has decar_tokenizer_vocab(t) tokens:
@@ -563,6 +583,7 @@ DECARDEF void decar_tokenizer_free(decar_tokenizer *t);
 DECARDEF int decar_tokenizer_load(decar_tokenizer *t, const char *dir, decar_error *e); /* DIR/vocab.json, merges.txt */
 DECARDEF int decar_tokenizer_save(const decar_tokenizer *t, const char *dir, decar_error *e);
 #endif
+/* ---- 6c. documents: token streams, batches, loading a directory -------------------------------------------------- */
 /* the training streams again, as the tokenizer's ids (EOT = t->eot); t NULL: bytes */
 DECARDEF int decar_data_tokenize(decar_data *d, const decar_tokenizer *t, decar_error *e);
 /* B windows of T+1 tokens from the split's stream: x = w[0..T), y = w[1..T+1) */
@@ -579,6 +600,7 @@ DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, 
                              decar_error *e);
 #endif
 
+/* ---- 6d. images -------------------------------------------------------------------------------------------------- */
 /* images: N square 8-bit grayscale images (N * side * side bytes, row-major) with one caption per line.
    Sizes are checked: the image file must hold exactly as many images as there are captions. */
 typedef struct decar_images {
@@ -760,16 +782,24 @@ typedef struct decar_lm_router {
 DECARDEF int decar_lm_router_fn(void *user, const uint8_t *text, int64_t len, float *out);
 
 /* The partition of a corpus in one call, the method's first step:
-       x_i   = features of every document: the built-in tf-idf fitted on the training documents (split 0) into fz,
-               or X_in (n_docs, d_in) given in document order (an encoder's; rows L2-normalised, a zero row is an error)
-       router = decar_router_build on the training rows: spherical balanced k-means (o), prior
+       x_i   = features of every document: the built-in tf-idf (o->feat_dim, o->feat_seed) fitted on the training
+               documents (split 0) into fz, or o->features (n_docs, o->features_dim) given in document order (an
+               encoder's; rows L2-normalised, a zero row is an error)
+       router = decar_router_build on the training rows: spherical balanced k-means (o->kmeans), prior
        shard_i = decar_router_assign(x_i) for training (0) and held-out (1) documents; -1 for other splits (a base
                model's share, decar_data_base_share)
-   *X_out (n_docs, *d_out) receives the features (DECAR_FREE it); fz has no idf when X_in is given (a router of
-   external features). */
-DECARDEF int decar_cluster_docs(const decar_data *d, const decar_kmeans_opts *o, int feat_dim, uint64_t feat_seed,
-                                const float *X_in, int d_in, decar_featurizer *fz, decar_router *r, float **X_out,
-                                int *d_out, int32_t *shard, decar_error *e);
+   *X_out (n_docs, *d_out) receives the features (DECAR_FREE it); fz has no idf when o->features is given (a router
+   of external features). */
+typedef struct decar_cluster_opts {
+    decar_kmeans_opts kmeans; /* the clustering (decar_kmeans_default(k)) */
+    int feat_dim;             /* tf-idf: the projected dimension (64) */
+    uint64_t feat_seed;       /* tf-idf: the projection's seed (1) */
+    const float *features;    /* or these rows (n_docs, features_dim) instead of tf-idf; NULL: tf-idf (default) */
+    int features_dim;
+} decar_cluster_opts;
+DECARDEF decar_cluster_opts decar_cluster_opts_default(int k);
+DECARDEF int decar_cluster_docs(const decar_data *d, const decar_cluster_opts *o, decar_featurizer *fz,
+                                decar_router *r, float **X_out, int *d_out, int32_t *shard, decar_error *e);
 /* The paper's setting: permille of the training documents (split 0), chosen by a hash of the file name (pieces
    "name#N" of one file go together), become split 2: the base model's share, left out of clustering. Returns how
    many. */
@@ -783,6 +813,13 @@ DECARDEF double decar_nmi(const int *a, const int *b, int n, int ka, int kb, dou
    (LLaVA-style), and its KV-cache inference.
    Parameter names follow nanoGPT (torch.nn.Linear layout), e.g. "transformer.h.0.attn.c_attn.weight" (3C, C).
    The output projection is tied to transformer.wte.weight (as GPT-2) and is not stored separately.
+   A CHANGE OF THE MODEL (a new norm, activation or parameter tensor) must reach every copy of the block: the
+   parameter layout and its initialisation; the forward on the tape (section 10: its backward follows from the ops of
+   section 5); the KV-cache step (10b); the device path's kernels, forward, backward and step (10c); the checkpoint's
+   config metadata (13); the Hugging Face interchange (13b); which weights are quantized; the memory and FLOP
+   estimates; and the PyTorch twin the tests compare with (scripts/torch_gpt.py, scripts/make_reference.py ->
+   tests/ref_gpt.bin for tests/test_gpt_ref.c; scripts/check_hf.py). The implementation's section 10 opens with the
+   list of the functions, one line per place.
    --------------------------------------------------------------------------------------------------------------- */
 #define DECAR_TOK_EOT 256
 #define DECAR_TOK_MASK 257
@@ -870,6 +907,7 @@ DECARDEF double decar_gpt_flops_per_token(const decar_gpt_config *c, int T); /* 
    logits with their gradient). An estimate for refusing what cannot fit, not an exact count. */
 DECARDEF double decar_gpt_train_bytes(const decar_gpt_config *c, int B, int T);
 
+/* ---- 10b. KV-cache inference ------------------------------------------------------------------------------------- */
 /* KV-cache incremental forward of a causal model at batch 1: logits (vocab) of the token after `tok` at `pos`.
    kv: n_layer * 2 * seq_len * d_model floats (decar_gpt_kv_size). */
 DECARDEF size_t decar_gpt_kv_size(const decar_gpt_config *c);
@@ -887,6 +925,7 @@ DECARDEF size_t decar_gpt_step_batch_scratch(const decar_gpt_config *c, int n);
 DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *out, decar_error *e);
 DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c);
 
+/* ---- 10c. the device path ---------------------------------------------------------------------------------------- */
 /* The device path. decar_gpt_to_device copies the model's parameters and AdamW moments to a device, and keeps its
    gradients and activations there: from then on decar_gpt_train_step, decar_gpt_score (so decar_train, the
    validation loss, decar_gpt_score_docs and the ensemble's evaluation) and the KV-cache steps (so
@@ -981,25 +1020,35 @@ DECARDEF int decar_train(decar_gpt *g, decar_ctx *ctx, const decar_data *d, cons
    bound (dfm non-NULL) in nats; NaN when the split has no more than T + 2 tokens */
 DECARDEF double decar_gpt_val_loss(decar_gpt *g, decar_ctx *ctx, const decar_data *d, int B, int T,
                                    const decar_dfm *dfm, int batches);
-/* SmallTalk LM's partition (Filippova et al. 2025): K small router LMs make the partition themselves, by a balanced
-   hard EM over the training documents (split 0), instead of clustering features:
-       labels^0 = a random balanced split (seed)
-       each round: router LM k trains `steps` more steps (its AdamW state kept) on the documents labelled k;
+/* SmallTalk LM's partition (Filippova et al. 2025): K = o->k small router LMs make the partition themselves, by a
+   balanced hard EM over the training documents (split 0), instead of clustering features:
+       labels^0 = a random balanced split (o->seed)
+       each round (o->rounds): router LM k trains o->steps more steps (its AdamW state kept) on the documents
+                   labelled k;
                    L_ik = -(1/n_i) sum_{j < n_i} ln p_k(x_j | x_<j) on document i's first n_i = min(len, prefix) tokens
                    labels = the balanced assignment of S_ik = -L_ik, capacity ceil(N / K) (the greedy of balanced
                    k-means, section 8)
    The experts then train on the final segments, and R6 (decar_lm_router_fn) routes by the same LMs' prefix loss:
    the rule that made the partition routes at test time, as decar_router_assign does for k-means. lms (K) are
-   initialised here from cfg (a causal model) and seed; B windows per step, lr 3e-3 (warm-up over min(steps / 2,
-   50) steps, cosine decay over rounds * steps); prefix: bytes of each document scored (at least 2; as many as the
-   LMs' context, so that R6 reads what made the partition).
+   initialised here from cfg (a causal model) and o->seed; o->batch windows per step, lr 3e-3 (warm-up over
+   min(steps / 2, 50) steps, cosine decay over rounds * steps); o->prefix: bytes of each document scored (at least 2;
+   as many as the LMs' context, so that R6 reads what made the partition).
    labels (d->n_docs): each training document's segment, -1 for the rest. *flops: the router LMs' cost, 6 N per
    trained token plus 2 N per scored token (N: one LM's parameters). DECAR_ERR_ARG when K > N or a segment's
    documents cannot fill one training window. */
-DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_config *cfg, int K, int rounds, int steps,
-                                       int B, int prefix, uint64_t seed, decar_gpt *lms, int32_t *labels,
-                                       double *flops, decar_error *e);
+typedef struct decar_smalltalk_opts {
+    int k;         /* router LMs = segments */
+    int rounds;    /* EM rounds (3) */
+    int steps;     /* each LM's training steps per round (100) */
+    int batch;     /* windows per step (8) */
+    int prefix;    /* bytes of each document scored (64: the context of decar_gpt_config_of(1, 2, 32, 64)) */
+    uint64_t seed; /* the first split and the LMs' initialisation (1) */
+} decar_smalltalk_opts;
+DECARDEF decar_smalltalk_opts decar_smalltalk_opts_default(int k);
+DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_config *cfg, const decar_smalltalk_opts *o,
+                                       decar_gpt *lms, int32_t *labels, double *flops, decar_error *e);
 
+/* ---- 10d. CLIP-style contrastive encoders (here: its training step takes 12's decar_opt) ------------------------- */
 /* CLIP-style contrastive encoders (Radford et al. 2021), built from the model above. The image tower is a
    bidirectional decar_gpt over an image's P patches (their linear projection: ViT's patch embedding) and one [CLS]
    token after them; the text tower is a causal byte decar_gpt over [EOT .. EOT text EOT], left-padded with EOT to T.
@@ -1058,20 +1107,23 @@ DECARDEF int decar_clip_load(decar_clip *m, const char *dir, decar_error *e);
 DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *extra_meta, void **buf, size_t *len,
                                 decar_error *e);
 DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e); /* g uninitialised */
-/* the same interchange in memory: *config_json is a NUL-terminated string (DECAR_FREE both buffers) */
-DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *st_len, char **config_json,
-                                     decar_error *e);
-DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st_len, const char *config,
-                                     size_t config_len, decar_error *e);
 #ifndef DECAR_NO_STDIO
 DECARDEF int decar_gpt_save(const decar_gpt *g, const char *path, const char *extra_meta,
                             decar_error *e); /* with opt */
 DECARDEF int decar_gpt_load(decar_gpt *g, const char *path, decar_error *e);
+#endif
+/* ---- 13b. Hugging Face GPT-2 interchange ------------------------------------------------------------------------- */
+#ifndef DECAR_NO_STDIO
 /* Hugging Face GPT-2: DIR/model.safetensors (weights only, HF names, Conv1D (in, out) layout) + DIR/config.json for
    GPT2LMHeadModel, written together; import reads such a directory (GPT2LMHeadModel or GPT2Model names, F32). */
 DECARDEF int decar_gpt_export_hf(const decar_gpt *g, const char *dir, decar_error *e);
 DECARDEF int decar_gpt_import_hf(decar_gpt *g, const char *dir, decar_error *e);
 #endif
+/* the same interchange in memory: *config_json is a NUL-terminated string (DECAR_FREE both buffers) */
+DECARDEF int decar_gpt_export_hf_mem(const decar_gpt *g, void **st_buf, size_t *st_len, char **config_json,
+                                     decar_error *e);
+DECARDEF int decar_gpt_import_hf_mem(decar_gpt *g, const void *st_buf, size_t st_len, const char *config,
+                                     size_t config_len, decar_error *e);
 
 /* ---------------------------------------------------------------------------------------------------------------
    14. ensemble: the next-token distribution is sum_k w_k p_k (only experts with w_k > 0 run); AR generation,
@@ -1084,24 +1136,40 @@ typedef struct decar_ensemble {
     int route_every; /* re-route from the prefix features every this many tokens (R1-R3) */
     decar_featurizer *feat;
     const decar_tokenizer *tok; /* the experts' BPE tokenizer (text for routing features, EOT); NULL: bytes */
-    int stop_at_eot;            /* decar_ensemble_generate stops after EOT (captions); 0: writes through it */
 } decar_ensemble;
 /* k experts (NULL entries: missing) under the uniform router over all of them; set en.router, en.feat, ... after */
 DECARDEF decar_ensemble decar_ensemble_of(decar_gpt **experts, int k);
-/* Generate n_new tokens after prompt with AR experts: x_{t+1} ~ sum_k w_k p_k(. | prefix, x_<=t).
+/* How to sample, for AR generation (decar_ensemble_generate), one draw from a distribution (decar_sample_probs) and
+   masked DFM (decar_ensemble_fill, decar_dfm_sample): start from decar_sample_opts_default() and set what differs.
+   Fields marked AR or DFM are read by that kind of sampler only. */
+enum { DECAR_DFM_EULER = 0, DECAR_DFM_FIRST_HIT = 1, DECAR_DFM_L2R = 2 };
+typedef struct decar_sample_opts {
+    int n_new;       /* AR: tokens to generate after the prompt (default 0: set it) */
+    double temp;     /* > 0: AR samples p^(1/temp), DFM each expert's softmax(logits / temp); AR <= 0: greedy (1) */
+    int top_k;       /* AR: keep the top_k most likely tokens; <= 0: all (0) */
+    double top_p;    /* AR: keep the fewest most likely tokens of mass >= top_p; >= 1: all (1) */
+    uint64_t seed;   /* the random stream of the draws (1) */
+    int stop_at_eot; /* AR: stop after the end-of-document token (captions); 0: write through it (0) */
+    int sampler;     /* DFM: DECAR_DFM_EULER, DECAR_DFM_FIRST_HIT or DECAR_DFM_L2R (FIRST_HIT) */
+    int n_steps;     /* DFM: the Euler sampler's steps (64) */
+    int kappa_pow;   /* DFM: the schedule kappa_t = t^kappa_pow the experts were trained on (1) */
+} decar_sample_opts;
+DECARDEF decar_sample_opts decar_sample_opts_default(void);
+/* Generate o->n_new tokens after prompt with AR experts: x_{t+1} ~ sum_k w_k p_k(. | prefix, x_<=t).
    prefix: NULL, or one image's (n_prefix, d_prefix) features for experts that take an image prefix (captioning:
    routing then reads the image through en->feat's function). out receives prompt + generated tokens (cap >=
-   n_prompt + n_new). temp > 0 samples p^(1/temp) with top_k / top_p; temp <= 0 is greedy (the most likely token).
-   Stops early after EOT when en->stop_at_eot. *n_out: the tokens in out (also after an error: those written so
-   far). active_out (optional, n_new) gets the top-weighted expert of each step. */
+   n_prompt + o->n_new). o->temp > 0 samples p^(1/temp) with o->top_k / o->top_p; temp <= 0 is greedy (the most
+   likely token). Stops early after EOT when o->stop_at_eot. *n_out: the tokens in out (also after an error: those
+   written so far). active_out (optional, n_new) gets the top-weighted expert of each step. */
 /* generation re-routes (every route_every tokens) from the features of the last DECAR_ROUTE_WINDOW tokens, so its
    cost is linear in n_new; the prompt and generations up to the window route from all their text */
 #ifndef DECAR_ROUTE_WINDOW
 #define DECAR_ROUTE_WINDOW 4096
 #endif
 DECARDEF int decar_ensemble_generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt,
-                                     int n_new, double temp, int top_k, double top_p, uint64_t seed, int32_t *out,
-                                     int *n_out, int *active_out, decar_error *e);
+                                     const decar_sample_opts *o, int32_t *out, int *n_out, int *active_out,
+                                     decar_error *e);
+/* ---- 14b. evaluation of held-out documents ----------------------------------------------------------------------- */
 /* The documents of one split as tokens. Each is scored on its own as [EOT, x_0, x_1, ...] in windows of the model's
    context; results are bits per byte whatever the tokenizer (end[] maps tokens back to the bytes they cover). */
 typedef struct decar_docset {
@@ -1163,8 +1231,17 @@ DECARDEF int decar_ensemble_doc_choice(decar_ensemble *en, decar_ctx *ctx, const
    interval). Deterministic in seed. DECAR_ERR_ARG for n < 1, m < 1, draws < 10, alpha outside (0, 1), a negative b
    or a b-sum that is not positive; DECAR_ERR_NUMERIC for a non-finite value. (A resample's b-sum can then be zero
    only when some b are zero: that draw's ratio counts as 0.) */
-DECARDEF int decar_bootstrap_ratio(const double *a, const double *b, int64_t n, int m, int draws, double alpha,
-                                   uint64_t seed, double *est, double *lo, double *hi, decar_error *e);
+typedef struct decar_bootstrap_opts {
+    int draws;     /* resamples (at least 10; default 1000) */
+    double alpha;  /* the interval covers 1 - alpha (0.05: 95%) */
+    uint64_t seed; /* the resampling stream (1) */
+} decar_bootstrap_opts;
+DECARDEF decar_bootstrap_opts decar_bootstrap_opts_default(void);
+typedef struct decar_interval {
+    double est, lo, hi; /* the statistic on the data, and the interval's ends */
+} decar_interval;
+DECARDEF int decar_bootstrap_ratio(const double *a, const double *b, int64_t n, int m, const decar_bootstrap_opts *o,
+                                   decar_interval *ci, decar_error *e);
 /* The router's weights for a text (R1-R3 read its features through en->feat; R4' and uniform the prior), with
    missing experts removed and the rest renormalised: w (en->k) */
 DECARDEF int decar_ensemble_route(decar_ensemble *en, const uint8_t *text, int64_t len, double *w, decar_error *e);
@@ -1176,28 +1253,42 @@ DECARDEF int decar_ensemble_score_seq(decar_ensemble *en, decar_ctx *ctx, const 
      w = decar_ensemble_route's weights (en->feat reads the image, e.g. a decar_pixel_featurizer);
      *bits = -sum_t log2 sum_k w_k p_k(c_t | prefix, EOT c_<t) over the caption's first *scored bytes: all of them, or
        those that fit every routed expert's context after its prefix (as training cut longer captions);
-     gen = the greedy caption from the same mixture (decar_ensemble_generate, up to EOT, at most gen_cap - 1 bytes);
-     *best = the expert of largest weight, *w_best its weight.
+     gen = the greedy caption from the same mixture (decar_ensemble_generate at temp 0 up to EOT, at most gen_cap - 1
+       bytes);
+     best = the expert of largest weight, w_best its weight.
    Returns 1 when gen is the caption, 0 when not, -1 on an error (e). */
+typedef struct decar_caption_result {
+    double bits;   /* -sum log2 p over the caption's first `scored` bytes (under the routed mixture) */
+    int scored;    /* bytes scored */
+    int best;      /* the expert of largest weight */
+    double w_best; /* its weight */
+} decar_caption_result;
 DECARDEF int decar_ensemble_caption(decar_ensemble *en, decar_ctx *ctx, const float *prefix, const char *caption,
-                                    char *gen, int gen_cap, double *bits, int *scored, int *best, double *w_best,
-                                    decar_error *e);
+                                    char *gen, int gen_cap, decar_caption_result *res, decar_error *e);
 /* DFM experts: a Monte Carlo estimate of the ELBO of the routed mixture, in bits per byte, per window of seq_len - 1
-   tokens and n_mc draws of t per window:
+   tokens and o->n_mc draws of t per window:
        -log2 p(x) <= E_t [ kappa'(t) / (1 - kappa(t)) * sum_{i masked in x_t} -log2 sum_k w_k(x_t) p_k(x_i | x_t) ]
-   with kappa(t) = t^n (dfm->kappa_pow), each token revealed with probability kappa(t), and w(x_t) routed on the
+   with kappa(t) = t^n (o->dfm->kappa_pow), each token revealed with probability kappa(t), and w(x_t) routed on the
    revealed text (R1-R3) or the prior. *mean is weighted by bytes; *se is its standard error. bits (optional, ds->n)
    receives each document's bound in bits. */
-DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, const decar_dfm *dfm,
-                                      int n_mc, uint64_t seed, double *mean, double *se, double *bits, decar_error *e);
+typedef struct decar_dfm_bound_opts {
+    const decar_dfm *dfm; /* the experts' schedule (kappa_pow); NULL: kappa_t = t (default) */
+    int n_mc;             /* draws of t per window (at least 1; default 4) */
+    uint64_t seed;        /* the draws' stream (1) */
+} decar_dfm_bound_opts;
+DECARDEF decar_dfm_bound_opts decar_dfm_bound_opts_default(void);
+DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds,
+                                      const decar_dfm_bound_opts *o, double *mean, double *se, double *bits,
+                                      decar_error *e);
 /* ---------------------------------------------------------------------------------------------------------------
    15. samplers: from a distribution, and masked DFM (Euler, first-hitting, left-to-right) over any experts'
    posteriors
    --------------------------------------------------------------------------------------------------------------- */
-/* *token ~ p (n, need not sum to 1) in double precision, temperature applied beforehand; top_k <= 0 and top_p >= 1
-   are off. One uniform draw per call whatever the filters. DECAR_ERR_NOMEM when top-k / top-p cannot get their n
-   ints of scratch. */
-DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p, decar_rng *r, int *token,
+/* *token ~ p (n, need not sum to 1) in double precision under o's AR fields (section 14): p^(1/temp) renormalised
+   (temp <= 0: the most likely class, the first of equals, no draw), then top_k / top_p (<= 0 and >= 1: off). o NULL:
+   decar_sample_opts_default (p as it is). One uniform draw per call whatever the filters (at temp > 0). The rule
+   decar_ensemble_generate picks each token by. DECAR_ERR_NOMEM when temp / top-k / top-p cannot get their scratch. */
+DECARDEF int decar_sample_probs(const double *p, int n, const decar_sample_opts *o, decar_rng *r, int *token,
                                 decar_error *e);
 DECARDEF void decar_softmax_double(const float *logits, int n, double temp, double *p);
 /* The DFM sampler, separate from any model: post(user, k, x, T, need, out) writes expert k's posterior
@@ -1216,14 +1307,15 @@ typedef struct decar_dfm_sampler {
     const char *avail;
     const decar_tokenizer *tok; /* decodes tokens to text for routing features; NULL: tokens below 256 are bytes */
 } decar_dfm_sampler;
-DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int sampler, int n_steps, int kappa_pow,
-                              uint64_t seed, decar_error *e);
-/* masked-DFM sampling with an ensemble of experts (decar_dfm_sample with the experts as the posterior).
-   x (T) holds tokens and DECAR_TOK_MASK holes; they are filled in place. sampler: DECAR_DFM_EULER (n_steps),
-   DECAR_DFM_FIRST_HIT or DECAR_DFM_L2R. An ensemble of one is plain DFM sampling. */
-enum { DECAR_DFM_EULER = 0, DECAR_DFM_FIRST_HIT = 1, DECAR_DFM_L2R = 2 };
-DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
-                                 int kappa_pow, double temp, uint64_t seed, decar_error *e);
+/* x (T) is filled in place; o's DFM fields: o->sampler (DECAR_DFM_EULER with o->n_steps, DECAR_DFM_FIRST_HIT or
+   DECAR_DFM_L2R), o->kappa_pow, o->seed (o->temp belongs to post) */
+DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, const decar_sample_opts *o,
+                              decar_error *e);
+/* masked-DFM sampling with an ensemble of experts (decar_dfm_sample with the experts as the posterior, each
+   softmax(logits / o->temp)). x (T) holds tokens and the experts' mask token as holes; they are filled in place.
+   An ensemble of one is plain DFM sampling. */
+DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, const decar_sample_opts *o,
+                                 decar_error *e);
 
 /* ---------------------------------------------------------------------------------------------------------------
    16. the lifecycle: experts that join and leave an ensemble, and the provenance of every checkpoint
@@ -1691,7 +1783,7 @@ DECARDEF int decar_get_threads(void) {
 #endif
 }
 
-/* ---- 2. arena and tensors ---------------------------------------------------------------------------------------- */
+/* ---- 2. tensors and the arena ------------------------------------------------------------------------------------ */
 typedef struct decar__block {
     struct decar__block *prev;
     size_t size, used;
@@ -2230,12 +2322,14 @@ static const decar__st_entry *decar__st_find(const decar__st *st, const char *na
 #define DECAR__MAX_HEADER ((uint64_t)100 << 20)
 /* safetensors: u64 little-endian header length n, then n bytes of JSON {name: {dtype, shape, data_offsets}, ...,
    __metadata__: {...}}, then the data. Every entry is checked against the file (dtype F32, shape product = bytes / 4,
-   offsets inside the data, no overlap, no duplicate name) before anything reads it. */
-static int decar__st_parse(const uint8_t *b, size_t len, decar__st *st, decar_error *e) {
+   offsets inside the data, no overlap, no duplicate name) before anything reads it. decar__st_parse runs the passes
+   below in order: the header's length, its JSON (tensors, metadata), the offsets against the shapes, the index.
+   The JSON passes answer DECAR__ST_BAD where the text is malformed: the message then names the byte. */
+#define DECAR__ST_BAD (-1)
+/* the 8-byte little-endian header length: within the limit and the file. Sets st's data section and j, the JSON. */
+static int decar__st_header(const uint8_t *b, size_t len, decar__st *st, decar__js *j, decar_error *e) {
     uint64_t hl = 0;
-    int i, cap = 0;
-    decar__js j;
-    memset(st, 0, sizeof *st);
+    int i;
     if (len < 8)
         DECAR__FAIL(e, DECAR_ERR_FORMAT, "checkpoint is %lu bytes: too short for a safetensors header (truncated?)",
                     (unsigned long)len);
@@ -2248,93 +2342,107 @@ static int decar__st_parse(const uint8_t *b, size_t len, decar__st *st, decar_er
                     (unsigned long long)hl, (unsigned long)len);
     st->data_off = 8 + (size_t)hl;
     st->data_len = len - st->data_off;
-    j.p = (const char *)b + 8;
-    j.end = j.p + hl;
-    if (!decar__js_ch(&j, '{')) DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header is not a JSON object");
-    if (decar__js_ch(&j, '}')) goto done;
+    j->p = (const char *)b + 8;
+    j->end = j->p + hl;
+    return DECAR_OK;
+}
+/* __metadata__'s object at j, {"key": "value", ...}, into st->mk / st->mv */
+static int decar__st_read_meta(decar__st *st, decar__js *j, decar_error *e) {
+    if (!decar__js_ch(j, '{')) return DECAR__ST_BAD;
+    if (decar__js_ch(j, '}')) return DECAR_OK;
     for (;;) {
-        char key[128];
-        if (decar__js_str(&j, key, sizeof key) || !decar__js_ch(&j, ':')) goto bad;
-        if (strcmp(key, "__metadata__") == 0) {
-            if (!decar__js_ch(&j, '{')) goto bad;
-            if (!decar__js_ch(&j, '}'))
-                for (;;) {
-                    char k[64], v[128];
-                    if (decar__js_str(&j, k, sizeof k) || !decar__js_ch(&j, ':') || decar__js_str(&j, v, sizeof v))
-                        goto bad;
-                    {
-                        /* a repeated key takes its last value (as JSON readers answer); more than 64 distinct keys
-                           is no file decar reads (dropping some would answer a later duplicate wrongly) */
-                        int q;
-                        for (q = 0; q < st->nm && strcmp(st->mk[q], k); q++) continue;
-                        if (q == 64)
-                            DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors metadata has more than 64 keys");
-                        strcpy(st->mk[q], k);
-                        strcpy(st->mv[q], v);
-                        if (q == st->nm) st->nm++;
-                    }
-                    if (decar__js_ch(&j, '}')) break;
-                    if (!decar__js_ch(&j, ',')) goto bad;
-                }
-        } else {
-            decar__st_entry *t;
-            int got = 0;
-            if (st->n == cap) {
-                decar__st_entry *nt;
-                cap = cap ? cap * 2 : 64;
-                if (cap > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_FORMAT, "too many tensors in the checkpoint");
-                nt = (decar__st_entry *)DECAR_REALLOC(st->t, (size_t)cap * sizeof *nt);
-                if (!nt) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the tensor table");
-                st->t = nt;
-            }
-            t = &st->t[st->n++];
-            memset(t, 0, sizeof *t);
-            strcpy(t->name, key);
-            if (!decar__js_ch(&j, '{')) goto bad;
-            for (;;) {
-                char f[32];
-                if (decar__js_str(&j, f, sizeof f) || !decar__js_ch(&j, ':')) goto bad;
-                if (strcmp(f, "dtype") == 0) {
-                    char dt[16];
-                    if (decar__js_str(&j, dt, sizeof dt)) goto bad;
-                    t->f32 = strcmp(dt, "F32") == 0;
-                    t->dtype = t->f32                ? DECAR_ST_F32
-                               : !strcmp(dt, "I8")   ? DECAR_ST_I8
-                               : !strcmp(dt, "BF16") ? DECAR_ST_BF16
-                                                     : -1;
-                    got |= 1;
-                } else if (strcmp(f, "shape") == 0) {
-                    if (!decar__js_ch(&j, '[')) goto bad;
-                    if (!decar__js_ch(&j, ']'))
-                        for (;;) {
-                            if (t->ndim >= 8 || decar__js_int(&j, &t->shape[t->ndim])) goto bad;
-                            t->ndim++;
-                            if (decar__js_ch(&j, ']')) break;
-                            if (!decar__js_ch(&j, ',')) goto bad;
-                        }
-                    got |= 2;
-                } else if (strcmp(f, "data_offsets") == 0) {
-                    if (!decar__js_ch(&j, '[') || decar__js_int(&j, &t->begin) || !decar__js_ch(&j, ',') ||
-                        decar__js_int(&j, &t->end) || !decar__js_ch(&j, ']'))
-                        goto bad;
-                    got |= 4;
-                } else
-                    goto bad;
-                if (decar__js_ch(&j, '}')) break;
-                if (!decar__js_ch(&j, ',')) goto bad;
-            }
-            if (got != 7) DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' lacks dtype, shape or data_offsets", t->name);
-        }
-        if (decar__js_ch(&j, '}')) break;
-        if (!decar__js_ch(&j, ',')) goto bad;
+        char k[64], v[128];
+        int q;
+        if (decar__js_str(j, k, sizeof k) || !decar__js_ch(j, ':') || decar__js_str(j, v, sizeof v))
+            return DECAR__ST_BAD;
+        /* a repeated key takes its last value (as JSON readers answer); more than 64 distinct keys is no file decar
+           reads (dropping some would answer a later duplicate wrongly) */
+        for (q = 0; q < st->nm && strcmp(st->mk[q], k); q++) continue;
+        if (q == 64) DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors metadata has more than 64 keys");
+        strcpy(st->mk[q], k);
+        strcpy(st->mv[q], v);
+        if (q == st->nm) st->nm++;
+        if (decar__js_ch(j, '}')) return DECAR_OK;
+        if (!decar__js_ch(j, ',')) return DECAR__ST_BAD;
     }
-done:
-    decar__js_ws(&j);
-    if (j.p != j.end) goto bad;
-    /* offsets: inside the data, sizes match shapes */
+}
+/* one tensor's object at j, {"dtype": ..., "shape": [...], "data_offsets": [begin, end]} (all three), as a new row of
+   st->t named key; *cap: the table's capacity */
+static int decar__st_read_entry(decar__st *st, decar__js *j, const char *key, int *cap, decar_error *e) {
+    decar__st_entry *t;
+    int got = 0; /* bits: dtype 1, shape 2, data_offsets 4 */
+    if (st->n == *cap) {
+        decar__st_entry *nt;
+        *cap = *cap ? *cap * 2 : 64;
+        if (*cap > (1 << 20)) DECAR__FAIL(e, DECAR_ERR_FORMAT, "too many tensors in the checkpoint");
+        nt = (decar__st_entry *)DECAR_REALLOC(st->t, (size_t)*cap * sizeof *nt);
+        if (!nt) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the tensor table");
+        st->t = nt;
+    }
+    t = &st->t[st->n++];
+    memset(t, 0, sizeof *t);
+    strcpy(t->name, key);
+    if (!decar__js_ch(j, '{')) return DECAR__ST_BAD;
+    for (;;) {
+        char f[32];
+        if (decar__js_str(j, f, sizeof f) || !decar__js_ch(j, ':')) return DECAR__ST_BAD;
+        if (strcmp(f, "dtype") == 0) {
+            char dt[16];
+            if (decar__js_str(j, dt, sizeof dt)) return DECAR__ST_BAD;
+            t->f32 = strcmp(dt, "F32") == 0;
+            t->dtype = t->f32                ? DECAR_ST_F32
+                       : !strcmp(dt, "I8")   ? DECAR_ST_I8
+                       : !strcmp(dt, "BF16") ? DECAR_ST_BF16
+                                             : -1;
+            got |= 1;
+        } else if (strcmp(f, "shape") == 0) {
+            if (!decar__js_ch(j, '[')) return DECAR__ST_BAD;
+            if (!decar__js_ch(j, ']'))
+                for (;;) {
+                    if (t->ndim >= 8 || decar__js_int(j, &t->shape[t->ndim])) return DECAR__ST_BAD;
+                    t->ndim++;
+                    if (decar__js_ch(j, ']')) break;
+                    if (!decar__js_ch(j, ',')) return DECAR__ST_BAD;
+                }
+            got |= 2;
+        } else if (strcmp(f, "data_offsets") == 0) {
+            if (!decar__js_ch(j, '[') || decar__js_int(j, &t->begin) || !decar__js_ch(j, ',') ||
+                decar__js_int(j, &t->end) || !decar__js_ch(j, ']'))
+                return DECAR__ST_BAD;
+            got |= 4;
+        } else
+            return DECAR__ST_BAD;
+        if (decar__js_ch(j, '}')) break;
+        if (!decar__js_ch(j, ',')) return DECAR__ST_BAD;
+    }
+    if (got != 7) DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' lacks dtype, shape or data_offsets", t->name);
+    return DECAR_OK;
+}
+/* the header's JSON object at j: tensors and __metadata__, and nothing after it but white space */
+static int decar__st_read_json(decar__st *st, decar__js *j, decar_error *e) {
+    int cap = 0, rc;
+    if (!decar__js_ch(j, '{')) DECAR__FAIL(e, DECAR_ERR_FORMAT, "safetensors header is not a JSON object");
+    if (!decar__js_ch(j, '}'))
+        for (;;) {
+            char key[128];
+            if (decar__js_str(j, key, sizeof key) || !decar__js_ch(j, ':')) return DECAR__ST_BAD;
+            if (strcmp(key, "__metadata__") == 0)
+                rc = decar__st_read_meta(st, j, e);
+            else
+                rc = decar__st_read_entry(st, j, key, &cap, e);
+            if (rc) return rc;
+            if (decar__js_ch(j, '}')) break;
+            if (!decar__js_ch(j, ',')) return DECAR__ST_BAD;
+        }
+    decar__js_ws(j);
+    return j->p == j->end ? DECAR_OK : DECAR__ST_BAD;
+}
+/* every tensor's offsets inside the data section, and its bytes = its shape's product times its dtype's size */
+static int decar__st_check_sizes(const decar__st *st, decar_error *e) {
+    int i;
     for (i = 0; i < st->n; i++) {
-        decar__st_entry *t = &st->t[i];
-        int64_t n = 1;
+        const decar__st_entry *t = &st->t[i];
+        int64_t n = 1; /* the shape's product, -1 past 2^40 */
         int d;
         for (d = 0; d < t->ndim; d++) {
             if (t->shape[d] > ((int64_t)1 << 40) / (n ? n : 1)) n = -1;
@@ -2350,24 +2458,27 @@ done:
             DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s': %lld bytes for its shape", t->name,
                         (long long)(t->end - t->begin));
     }
-    /* no two tensors overlap, no name twice: sort once by offset and once by name, compare neighbours, O(n log n) */
+    return DECAR_OK;
+}
+/* st->by_name, the index decar__st_find searches; on the way, no two tensors overlap and no name comes twice: sorted
+   once by offset and once by name, neighbours compared, O(n log n) */
+static int decar__st_index(decar__st *st, decar_error *e) {
+    int64_t reach = 0; /* the largest end offset among the non-empty tensors so far */
+    const decar__st_entry *owner = NULL;
+    int i;
     st->by_name = (decar__st_entry **)DECAR_MALLOC((size_t)(st->n > 0 ? st->n : 1) * sizeof(decar__st_entry *));
     if (!st->by_name) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for the tensor index");
     for (i = 0; i < st->n; i++) st->by_name[i] = &st->t[i];
     if (st->n > 1) qsort(st->by_name, (size_t)st->n, sizeof(decar__st_entry *), decar__st_cmp_begin);
-    {
-        int64_t reach = 0; /* the largest end offset among the non-empty tensors so far */
-        const decar__st_entry *owner = NULL;
-        for (i = 0; i < st->n; i++) {
-            const decar__st_entry *t = st->by_name[i];
-            if (t->begin == t->end) continue;
-            if (owner && t->begin < reach)
-                DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensors '%s' and '%s' overlap in the data section", owner->name,
-                            t->name);
-            if (t->end > reach) {
-                reach = t->end;
-                owner = t;
-            }
+    for (i = 0; i < st->n; i++) {
+        const decar__st_entry *t = st->by_name[i];
+        if (t->begin == t->end) continue;
+        if (owner && t->begin < reach)
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensors '%s' and '%s' overlap in the data section", owner->name,
+                        t->name);
+        if (t->end > reach) {
+            reach = t->end;
+            owner = t;
         }
     }
     if (st->n > 1) qsort(st->by_name, (size_t)st->n, sizeof(decar__st_entry *), decar__st_cmp_name);
@@ -2375,8 +2486,18 @@ done:
         if (strcmp(st->by_name[i - 1]->name, st->by_name[i]->name) == 0)
             DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' appears twice in the header", st->by_name[i]->name);
     return DECAR_OK;
-bad:
-    DECAR__FAIL(e, DECAR_ERR_FORMAT, "malformed safetensors header JSON near byte %ld", (long)(j.p - (const char *)b));
+}
+static int decar__st_parse(const uint8_t *b, size_t len, decar__st *st, decar_error *e) {
+    decar__js j;
+    int rc;
+    memset(st, 0, sizeof *st);
+    if ((rc = decar__st_header(b, len, st, &j, e))) return rc;
+    if ((rc = decar__st_read_json(st, &j, e)) == DECAR__ST_BAD)
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "malformed safetensors header JSON near byte %ld",
+                    (long)(j.p - (const char *)b));
+    if (!rc) rc = decar__st_check_sizes(st, e);
+    if (!rc) rc = decar__st_index(st, e);
+    return rc;
 }
 static const char *decar__st_meta(const decar__st *st, const char *k) {
     int i;
@@ -2783,6 +2904,9 @@ static void decar__transpose8(float *dst, int64_t ld, const float *src, int64_t 
         for (j = 0; j < 8; j++) dst[i * ld + j] = src[j * ls + i];
 }
 #endif
+/* Bp = B (K, N), read as B[k sbk + n sbn], packed into ceil(N / NR) column panels of [K][NR] floats (k-major; the
+   columns past N are zeros): panel p holds columns p NR .. p NR + NR - 1, so the tile reads NR values of one k at
+   once. Panels are split over the threads. */
 static void decar__pack_b(float *Bp, const float *B, int64_t sbk, int64_t sbn, int64_t K, int64_t N) {
     int64_t np = (N + DECAR__NR - 1) / DECAR__NR, p;
     DECAR__PAR_FOR_IF(K * N >= ((int64_t)1 << 15))
@@ -3014,11 +3138,14 @@ static int decar__thread_num(void) {
     return 0;
 #endif
 }
+/* C (M, N) (+)= A (M, K) B (K, N) + bias (N): decar_gemm_ws without a workspace (packing allocates per call) */
 DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t sbk,
                          int64_t sbn, const float *bias, int64_t M, int64_t N, int64_t K, int accumulate) {
     decar_gemm_ws(NULL, C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
 }
-/* float32: C (+)= A B + bias; A: M x K, read as A[i * sai + k * sak]; B: K x N, as B[k * sbk + j * sbn] */
+/* the float32 GEMM: C[i, n] = (accumulate ? C[i, n] : 0) + sum_k A[i, k] B[k, n] + bias[n];  A: (M, K) at
+   A[i sai + k sak]; B: (K, N) at B[k sbk + n sbn]; C: (M, N) at C[i ldc + n]; bias: (N) or NULL. B is packed once
+   (decar__pack_b), then the tasks (row chunk, group of panels) of the banner run the tile over K in blocks of KC. */
 static void decar__gemm_f32(decar_ws *ws, float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak,
                             const float *B, int64_t sbk, int64_t sbn, const float *bias, int64_t M, int64_t N,
                             int64_t K, int accumulate) {
@@ -3361,6 +3488,9 @@ static float decar__row_dot(const float *x, const float *w, int64_t K) {
     for (; k < K; k++) s += x[k] * w[k];
     return s;
 }
+/* out[m, n] = sum_k inp[m, k] w[n, k] + bias[n];  inp: (M, K); w: (N, K), torch.nn.Linear's layout; bias: (N) or
+   NULL; out: (M, N). Below 32 rows a matrix-vector kernel over blocks of 8 weight rows, else the GEMM with B = w^T
+   read in place (sbk 1, sbn K). */
 DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w, const float *bias, int64_t M,
                                    int64_t K, int64_t N, decar_ws *ws) {
     if (M < 32) { /* a few rows (generation, batched or not): the GEMM would re-pack the whole matrix per call.
@@ -3406,7 +3536,7 @@ DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w,
                     acc[5] = a5;
                     acc[6] = a6;
                     acc[7] = a7;
-                    decar__vsum8(acc, sums);
+                    decar__vsum8(acc, sums); /* sums[r] = lanes of acc[r], in order: x . w[n0 + r] up to k */
                     for (r = 0; r < 8; r++) {
                         const float *wr = w0 + r * K;
                         float s = sums[r];
@@ -3422,6 +3552,393 @@ DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w,
         return;
     }
     decar_gemm_ws(ws, out, N, inp, K, 1, w, 1, K, bias, M, N, K, 0);
+}
+
+/* ---- 4b. quantized weight matrices: Q8_0 and bf16 weights, float inputs, matrix-vector kernels ------------------- */
+DECARDEF const char *decar_qtype_name(int type) {
+    return type == DECAR_Q8_0 ? "q8_0" : type == DECAR_QBF16 ? "bf16" : "f32";
+}
+DECARDEF int decar_qtype_parse(const char *s, int *type) {
+    if (!strcmp(s, "q8_0"))
+        *type = DECAR_Q8_0;
+    else if (!strcmp(s, "bf16"))
+        *type = DECAR_QBF16;
+    else if (!strcmp(s, "f32"))
+        *type = DECAR_QNONE;
+    else
+        return -1;
+    return 0;
+}
+DECARDEF void decar_qmat_free(decar_qmat *qm) {
+    if (!qm) return;
+    decar__free(qm->q8);
+    decar__free(qm->scale);
+    decar__free(qm->bf16);
+    memset(qm, 0, sizeof *qm);
+}
+/* w (rows, cols) <- the weights qm stands for: q * scale of its block (Q8_0), or the bf16 widened */
+static void decar__qmat_dequant(const decar_qmat *qm, float *w) {
+    int64_t nb = (qm->cols + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, i;
+    for (i = 0; i < qm->rows * qm->cols; i++)
+        w[i] = qm->type == DECAR_QBF16
+                   ? decar__bf16_to_f32(qm->bf16[i])
+                   : (float)qm->q8[i] * qm->scale[(i / qm->cols) * nb + (i % qm->cols) / DECAR_Q8_BLOCK];
+}
+/* one block of n <= 32 values: d = max |v| / 127, q = round(v / d) in [-127, 127] (0 where d = 0, and for NaN; ties
+   away from zero, as roundf). Weights and, in the W8A8 product, activations are quantized by this one rule; a whole
+   block runs through decar__q8_block32 where AVX2 is on (the same division and an exact rounding: the same bytes). */
+static float decar__q8_block_ref(int8_t *q, const float *v, int64_t n) {
+    float amax = 0.0f, d;
+    int64_t i;
+    for (i = 0; i < n; i++) amax = fabsf(v[i]) > amax ? fabsf(v[i]) : amax;
+    d = amax / 127.0f;
+    for (i = 0; i < n; i++) {
+        float r = d > 0.0f ? roundf(v[i] / d) : 0.0f;
+        r = r == r ? r : 0.0f;
+        q[i] = (int8_t)(r > 127.0f ? 127 : r < -127.0f ? -127 : r);
+    }
+    return d;
+}
+#if defined(__AVX2__) && defined(__FMA__) && !defined(DECAR_NO_SIMD)
+/* 32 values: amax by vmaxps (|v| first: a NaN is passed over, as above), r = v / d, round(|r|) = t + [|r| - t >= 1/2]
+   with t = trunc(|r|) (|r| - t is exact), the sign put back, NaN -> 0, clamped, then packed to bytes in order */
+static float decar__q8_block32(int8_t *q, const float *v) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    __m256 m = _mm256_setzero_ps(), dv;
+    __m256i p[4];
+    __m128 h;
+    float amax, d;
+    int j;
+    for (j = 0; j < 4; j++) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(v + 8 * j)), m);
+    h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    amax = _mm_cvtss_f32(h);
+    d = amax / 127.0f;
+    dv = _mm256_set1_ps(d);
+    for (j = 0; j < 4; j++) {
+        __m256 r = _mm256_div_ps(_mm256_loadu_ps(v + 8 * j), dv);
+        __m256 a = _mm256_andnot_ps(sign, r);
+        __m256 t = _mm256_round_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        t = _mm256_add_ps(t, _mm256_and_ps(one, _mm256_cmp_ps(_mm256_sub_ps(a, t), half, _CMP_GE_OQ)));
+        t = _mm256_or_ps(t, _mm256_and_ps(sign, r));
+        t = _mm256_and_ps(t, _mm256_cmp_ps(t, t, _CMP_ORD_Q));
+        t = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
+        p[j] = _mm256_cvttps_epi32(d > 0.0f ? t : _mm256_setzero_ps());
+    }
+    p[0] = _mm256_packs_epi16(_mm256_packs_epi32(p[0], p[1]), _mm256_packs_epi32(p[2], p[3]));
+    p[0] = _mm256_permutevar8x32_epi32(p[0], _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)(void *)q, p[0]);
+    return d;
+}
+#endif
+static float decar__q8_block(int8_t *q, const float *v, int64_t n) {
+#if defined(__AVX2__) && defined(__FMA__) && !defined(DECAR_NO_SIMD)
+    if (n == DECAR_Q8_BLOCK) return decar__q8_block32(q, v);
+#endif
+    return decar__q8_block_ref(q, v, n);
+}
+/* a row of K values -> its int8 values q (K) and block scales d (ceil(K / 32)) */
+static void decar__q8_row(int8_t *q, float *d, const float *v, int64_t K) {
+    int64_t k;
+    for (k = 0; k < K; k += DECAR_Q8_BLOCK)
+        d[k / DECAR_Q8_BLOCK] = decar__q8_block(q + k, v + k, K - k < DECAR_Q8_BLOCK ? K - k : DECAR_Q8_BLOCK);
+}
+/* w (rows, cols) -> qm; w <- its dequantized values.  Q8_0: q8 (rows, cols) and scale (rows, ceil(cols / 32)) by
+   decar__q8_row, w[n, k] = q8[n, k] scale[n, k / 32];  BF16: bf16 (rows, cols), each float rounded to nearest even */
+DECARDEF int decar_qmat_make(decar_qmat *qm, int type, float *w, int64_t rows, int64_t cols, decar_error *e) {
+    int64_t nb = (cols + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, n, k;
+    memset(qm, 0, sizeof *qm);
+    if (type != DECAR_Q8_0 && type != DECAR_QBF16) DECAR__FAIL(e, DECAR_ERR_ARG, "unknown quantization type %d", type);
+    qm->type = type;
+    qm->rows = rows;
+    qm->cols = cols;
+    if (type == DECAR_QBF16) {
+        qm->bf16 = (uint16_t *)DECAR_MALLOC((size_t)(rows * cols) * sizeof(uint16_t) + 1);
+        if (!qm->bf16)
+            DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lld x %lld bf16 matrix", (long long)rows,
+                        (long long)cols);
+        for (k = 0; k < rows * cols; k++) qm->bf16[k] = decar__f32_to_bf16(w[k]);
+        decar__qmat_dequant(qm, w);
+        return DECAR_OK;
+    }
+    qm->q8 = (int8_t *)DECAR_MALLOC((size_t)(rows * cols) + 1);
+    qm->scale = (float *)DECAR_MALLOC((size_t)(rows * nb) * sizeof(float) + 1);
+    if (!qm->q8 || !qm->scale) {
+        decar_qmat_free(qm);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lld x %lld int8 matrix", (long long)rows, (long long)cols);
+    }
+    for (n = 0; n < rows; n++) decar__q8_row(qm->q8 + n * cols, qm->scale + n * nb, w + n * cols, cols);
+    decar__qmat_dequant(qm, w);
+    return DECAR_OK;
+}
+/* the cache lines at p in four rows `stride` bytes apart (a hint: nothing is read). The quantized products fetch
+   their rows a few blocks of rows ahead: a row is a few cache lines, too short for the hardware's stream prefetch,
+   and an ensemble's experts do not all fit in the last level cache (measured on M: two int8 experts 1.5x faster
+   at 1 thread and 1.4-3x at 2, one bf16 expert 1.6-1.8x at 1 thread; one int8 expert in cache: no change). */
+#define DECAR__AHEAD 16 /* rows */
+static void decar__prefetch4(const void *p, int64_t stride) {
+    const char *c = (const char *)p;
+    DECAR__PREFETCH(c);
+    DECAR__PREFETCH(c + stride);
+    DECAR__PREFETCH(c + 2 * stride);
+    DECAR__PREFETCH(c + 3 * stride);
+}
+/* W8A8, the Q8_0 product (llama.cpp's q8_0 x q8_0): the input row is quantized per block like the weights (xq, dx by
+   decar__q8_block), each block's product is an exact integer dot, and the blocks are summed in floats:
+       y_n = sum_b (dx_b dw_nb) dot_nb,   dot_nb = sum_{i in block b} xq_i wq_ni   (int32; |xq|, |wq| <= 127)
+   The int8 weights are read as they are stored (a quarter of the float bytes) and multiplied as integers.
+   decar__dot32_i8 forms a block's dot as 8 int32 lanes whose sum is dot_nb, exactly, one of two ways:
+   - VNNI (AVX-512 VNNI or AVX-VNNI): vpdpbusd multiplies unsigned by signed bytes, so the weights go in as
+     u = w + 128 (w XOR 0x80: one instruction) and the activations as they are. Lane l gains
+     sum_{j<4} (w + 128) x = (its share of the dot) + 128 sum_{j<4} x, so it starts from c_l = -128 sum_{j<4} x_{4l+j}
+     (decar__dot32_start: once per input block, shared by the rows). AVX-512 takes two blocks per register.
+   - AVX2: |w| times x with w's sign (vpsignb ...), by vpmaddubsw (pairs, at most 2 127^2 < 2^15: no saturation)
+     + vpmaddwd. (vpmaddubsw saturates the pairs of u = w + 128, so the VNNI form does not carry over.)
+   Each block's lanes are then scaled and summed: acc += (float(lanes) dx_b) dw_nb. */
+#if defined(__AVX2__) && defined(__FMA__) && !defined(DECAR_NO_SIMD)
+#define DECAR__W8A8_X86 1
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define DECAR__W8A8_VNNI 1
+#define decar__dpbusd256(c, u, s) _mm256_dpbusd_epi32(c, u, s)
+#elif defined(__AVXVNNI__)
+#define DECAR__W8A8_VNNI 1
+#define decar__dpbusd256(c, u, s) _mm256_dpbusd_avx_epi32(c, u, s)
+#else
+#define DECAR__W8A8_VNNI 0
+#endif
+/* the lane starts c for input block x (zeros without VNNI) */
+static __m256i decar__dot32_start(__m256i x) {
+#if DECAR__W8A8_VNNI
+    __m256i z = _mm256_setzero_si256();
+    return _mm256_sub_epi32(z, decar__dpbusd256(z, _mm256_set1_epi8((char)0x80), x));
+#else
+    (void)x;
+    return _mm256_setzero_si256();
+#endif
+}
+/* the 8 lanes of one block's dot: x the 32 input bytes, w the row's 32 weight bytes, c from decar__dot32_start */
+static __m256i decar__dot32_i8(__m256i x, __m256i w, __m256i c) {
+#if DECAR__W8A8_VNNI
+    return decar__dpbusd256(c, _mm256_xor_si256(w, _mm256_set1_epi8((char)0x80)), x);
+#else
+    __m256i u = _mm256_sign_epi8(w, w), s = _mm256_sign_epi8(x, w);
+    (void)c;
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+/* acc + (float(lanes of the block at q) dxb) dw: one row's share of one block */
+static __m256 decar__w8a8_acc256(__m256 acc, __m256i x, __m256i c, const int8_t *q, __m256 dxb, float dw) {
+    __m256i d = decar__dot32_i8(x, _mm256_loadu_si256((const __m256i *)(const void *)q), c);
+    return _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(d), dxb), _mm256_set1_ps(dw), acc);
+}
+#if DECAR__W8A8_VNNI && defined(__AVX512F__)
+#define DECAR__W8A8_512 1
+/* two blocks per register: lanes 0-7 block b, lanes 8-15 block b + 1 */
+static __m512 decar__pair512(float lo, float hi) {
+    return _mm512_mask_blend_ps((__mmask16)0xFF00, _mm512_set1_ps(lo), _mm512_set1_ps(hi));
+}
+static __m512i decar__dot64_start(__m512i x) {
+    __m512i z = _mm512_setzero_si512();
+    return _mm512_sub_epi32(z, _mm512_dpbusd_epi32(z, _mm512_set1_epi8((char)0x80), x));
+}
+static __m512 decar__w8a8_acc512(__m512 acc, __m512i x, __m512i c, const int8_t *q, __m512 dxb, const float *dw) {
+    __m512i u = _mm512_xor_si512(_mm512_loadu_si512((const void *)q), _mm512_set1_epi8((char)0x80));
+    __m512i d = _mm512_dpbusd_epi32(c, u, x);
+    return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(d), dxb), decar__pair512(dw[0], dw[1]), acc);
+}
+#else
+#define DECAR__W8A8_512 0
+#endif
+static float decar__hsum256(__m256 a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#else
+#define DECAR__W8A8_X86 0
+#endif
+/* sums[r] = sum over the first nbf (whole) blocks of (dx_b dw_rb) dot_rb for the 4 rows from n0: one load of each
+   input block serves four rows; the rows DECAR__AHEAD further on are prefetched as these are read */
+static void decar__w8a8_rows4(float *sums, const int8_t *xq, const float *dx, const decar_qmat *w, int64_t n0,
+                              int64_t nbf) {
+    const int64_t K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
+    const int8_t *q = w->q8 + n0 * K;
+    const float *s = w->scale + n0 * nb;
+    int64_t b = 0;
+#if DECAR__W8A8_X86
+    const int8_t *pf = n0 + DECAR__AHEAD + 4 <= w->rows ? q + DECAR__AHEAD * K : q;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+#if DECAR__W8A8_512
+    __m512 z0 = _mm512_setzero_ps(), z1 = z0, z2 = z0, z3 = z0;
+    for (; b + 2 <= nbf; b += 2) {
+        const int64_t o = b * DECAR_Q8_BLOCK;
+        __m512i xv = _mm512_loadu_si512((const void *)(xq + o));
+        __m512i c = decar__dot64_start(xv);
+        __m512 dxb = decar__pair512(dx[b], dx[b + 1]);
+        decar__prefetch4(pf + o, K);
+        z0 = decar__w8a8_acc512(z0, xv, c, q + o, dxb, s + b);
+        z1 = decar__w8a8_acc512(z1, xv, c, q + K + o, dxb, s + nb + b);
+        z2 = decar__w8a8_acc512(z2, xv, c, q + 2 * K + o, dxb, s + 2 * nb + b);
+        z3 = decar__w8a8_acc512(z3, xv, c, q + 3 * K + o, dxb, s + 3 * nb + b);
+    }
+    a0 = decar__fold(z0); /* lo + hi halves */
+    a1 = decar__fold(z1);
+    a2 = decar__fold(z2);
+    a3 = decar__fold(z3);
+#endif
+    for (; b < nbf; b++) {
+        const int64_t o = b * DECAR_Q8_BLOCK;
+        __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(xq + o));
+        __m256i c = decar__dot32_start(xv);
+        __m256 dxb = _mm256_set1_ps(dx[b]);
+        if (o % 64 == 0) decar__prefetch4(pf + o, K); /* once per 64-byte line of each row */
+        a0 = decar__w8a8_acc256(a0, xv, c, q + o, dxb, s[b]);
+        a1 = decar__w8a8_acc256(a1, xv, c, q + K + o, dxb, s[nb + b]);
+        a2 = decar__w8a8_acc256(a2, xv, c, q + 2 * K + o, dxb, s[2 * nb + b]);
+        a3 = decar__w8a8_acc256(a3, xv, c, q + 3 * K + o, dxb, s[3 * nb + b]);
+    }
+    sums[0] = decar__hsum256(a0);
+    sums[1] = decar__hsum256(a1);
+    sums[2] = decar__hsum256(a2);
+    sums[3] = decar__hsum256(a3);
+#else
+    int r;
+    for (r = 0; r < 4; r++) {
+        float a = 0.0f;
+        for (b = 0; b < nbf; b++) {
+            int32_t t = 0;
+            int i;
+            for (i = 0; i < DECAR_Q8_BLOCK; i++)
+                t += (int32_t)xq[b * DECAR_Q8_BLOCK + i] * q[r * K + b * DECAR_Q8_BLOCK + i];
+            a += dx[b] * s[r * nb + b] * (float)t;
+        }
+        sums[r] = a;
+    }
+#endif
+}
+/* one row's W8A8 product over blocks [b0, b1): the rows left over from the 4-row kernel, and the last partial block */
+static float decar__w8a8_row(const int8_t *xq, const float *dx, const decar_qmat *w, int64_t n, int64_t b0,
+                             int64_t b1) {
+    const int64_t K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
+    float a = 0.0f;
+    int64_t b, i;
+    for (b = b0; b < b1; b++) {
+        int32_t t = 0;
+        for (i = b * DECAR_Q8_BLOCK; i < K && i < (b + 1) * DECAR_Q8_BLOCK; i++) t += (int32_t)xq[i] * w->q8[n * K + i];
+        a += dx[b] * w->scale[n * nb + b] * (float)t;
+    }
+    return a;
+}
+/* acc[r] = x . bf16(w[n0 + r]) over the first kv inputs for 8 rows: 8 independent accumulators, one load of x */
+static void decar__bf16_rows8(decar__v *acc, const float *x, const decar_qmat *w, int64_t n0, int64_t kv) {
+    const int64_t K = w->cols;
+    const uint16_t *h = w->bf16 + n0 * K, *pf = n0 + DECAR__AHEAD + 8 <= w->rows ? h + DECAR__AHEAD * K : h;
+    decar__v a0 = decar__vzero(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    int64_t k;
+    for (k = 0; k < kv; k += DECAR__VW) {
+        decar__v xv = decar__vload(x + k);
+        if (k % 32 == 0) { /* once per 64-byte line of each row */
+            decar__prefetch4(pf + k, 2 * K);
+            decar__prefetch4(pf + 4 * K + k, 2 * K);
+        }
+        a0 = decar__vfma(xv, decar__vload_bf16(h + k), a0);
+        a1 = decar__vfma(xv, decar__vload_bf16(h + K + k), a1);
+        a2 = decar__vfma(xv, decar__vload_bf16(h + 2 * K + k), a2);
+        a3 = decar__vfma(xv, decar__vload_bf16(h + 3 * K + k), a3);
+        a4 = decar__vfma(xv, decar__vload_bf16(h + 4 * K + k), a4);
+        a5 = decar__vfma(xv, decar__vload_bf16(h + 5 * K + k), a5);
+        a6 = decar__vfma(xv, decar__vload_bf16(h + 6 * K + k), a6);
+        a7 = decar__vfma(xv, decar__vload_bf16(h + 7 * K + k), a7);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    acc[4] = a4;
+    acc[5] = a5;
+    acc[6] = a6;
+    acc[7] = a7;
+}
+/* sums[r] = x . w[n0 + r] for the nr (<= 8) rows from n0: bf16 weights through the 8-row kernel above (each row's sum
+   in a fixed order: vsum8), or Q8_0 through W8A8 (xq, dx: x quantized) four rows at a time; the rows left over one
+   at a time */
+static void decar__qrows(float *sums, const float *x, const int8_t *xq, const float *dx, const decar_qmat *w,
+                         int64_t n0, int nr) {
+    const int64_t K = w->cols, nbf = K / DECAR_Q8_BLOCK;
+    const int64_t kv = K / DECAR__VW * DECAR__VW;
+    decar__v acc[8];
+    int r;
+    int64_t k;
+    if (w->type == DECAR_Q8_0) {
+        for (r = 0; r + 4 <= nr; r += 4) decar__w8a8_rows4(sums + r, xq, dx, w, n0 + r, nbf);
+        for (; r < nr; r++) sums[r] = decar__w8a8_row(xq, dx, w, n0 + r, 0, nbf);
+        for (r = 0; r < nr && nbf * DECAR_Q8_BLOCK < K; r++)
+            sums[r] += decar__w8a8_row(xq, dx, w, n0 + r, nbf, nbf + 1);
+        return;
+    }
+    if (nr == 8) decar__bf16_rows8(acc, x, w, n0, kv);
+    if (nr == 8) decar__vsum8(acc, sums);
+    for (r = 0; r < nr && nr < 8; r++) { /* one row: the same sums with one accumulator */
+        decar__v a = decar__vzero();
+        for (k = 0; k < kv; k += DECAR__VW)
+            a = decar__vfma(decar__vload(x + k), decar__vload_bf16(w->bf16 + (n0 + r) * K + k), a);
+        sums[r] = decar__vsum(a);
+    }
+    for (r = 0; r < nr; r++) { /* the inputs past the last whole vector */
+        float t = 0.0f;
+        for (k = kv; k < K; k++) t += x[k] * decar__bf16_to_f32(w->bf16[(n0 + r) * K + k]);
+        sums[r] += t;
+    }
+}
+/* out[m, n] = sum_k inp[m, k] w[n, k] + bias[n], w quantized;  inp: (M, K); w: (N, K) = (w->rows, w->cols); bias:
+   (N) or NULL; out: (M, N).  Q8_0 (W8A8): each input row is quantized first, xq (M, K) with dx (M, ceil(K / 32)), and
+       out[m, n] = sum_b dx[m, b] scale[n, b] sum_{k in block b} xq[m, k] q8[n, k]   (int32 within a block)
+   bf16: the floats against the widened weights. Blocks of 8 output rows go to the threads; each reads its rows once
+   for all M inputs (decar__qrows). */
+DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qmat *w, const float *bias, int64_t M) {
+    int64_t N = w->rows, K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, nblk = (N + 7) / 8, bk, m;
+    int q8 = w->type == DECAR_Q8_0;
+    int8_t *xq = q8 ? (int8_t *)DECAR_MALLOC((size_t)(M * K) + 1) : NULL;
+    float *dx = q8 ? (float *)DECAR_MALLOC((size_t)(M * nb) * sizeof(float) + 1) : NULL;
+    if (q8 && (!xq || !dx)) { /* no memory for the quantized inputs: the reference needs none */
+        decar__free_n(2, (void *)xq, (void *)dx);
+        decar_qlinear_forward_ref(out, inp, w, bias, M);
+        return;
+    }
+    for (m = 0; m < M && q8; m++) decar__q8_row(xq + m * K, dx + m * nb, inp + m * K, K); /* xq, dx per input row */
+    DECAR__PAR_FOR_IF(M * N * K >= ((int64_t)1 << 16))
+    for (bk = 0; bk < nblk; bk++) {
+        int64_t n0 = bk * 8, mm;
+        int nr = N - n0 < 8 ? (int)(N - n0) : 8, r;
+        float sums[8];
+        for (mm = 0; mm < M; mm++) {
+            decar__qrows(sums, inp + mm * K, q8 ? xq + mm * K : NULL, q8 ? dx + mm * nb : NULL, w, n0, nr);
+            for (r = 0; r < nr; r++) out[mm * N + n0 + r] = sums[r] + (bias ? bias[n0 + r] : 0.0f);
+        }
+    }
+    decar__free_n(2, (void *)xq, (void *)dx);
+}
+/* the same, one output at a time, summed in double: sum_k inp[m, k] bf16(w[n, k]), or for Q8_0, block by block,
+   dx_b scale[n, b] sum_{k in b} xq_k q8[n, k] with the input block quantized by the one rule (decar__q8_block) */
+DECARDEF void decar_qlinear_forward_ref(float *out, const float *inp, const decar_qmat *w, const float *bias,
+                                        int64_t M) {
+    int64_t N = w->rows, K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, m, n, k;
+    for (m = 0; m < M; m++)
+        for (n = 0; n < N; n++) {
+            double s = bias ? bias[n] : 0.0;
+            for (k = 0; k < K && w->type == DECAR_QBF16; k++)
+                s += inp[m * K + k] * (double)decar__bf16_to_f32(w->bf16[n * K + k]);
+            for (k = 0; k < K && w->type == DECAR_Q8_0; k += DECAR_Q8_BLOCK) { /* W8A8: block by block */
+                int64_t len = K - k < DECAR_Q8_BLOCK ? K - k : DECAR_Q8_BLOCK, i;
+                int8_t xq[DECAR_Q8_BLOCK];
+                double dx = decar__q8_block(xq, inp + m * K + k, len), dot = 0.0;
+                for (i = 0; i < len; i++) dot += (double)xq[i] * w->q8[n * K + k + i];
+                s += dx * w->scale[n * nb + k / DECAR_Q8_BLOCK] * dot;
+            }
+            out[m * N + n] = (float)s;
+        }
 }
 
 /* ---- 5. autograd ops --------------------------------------------------------------------------------------------- */
@@ -3513,7 +4030,8 @@ static void decar__ew_row(float *o, const float *x, const float *y, int64_t n, i
         }
     }
 }
-/* mode 0: o = x + y; 1: o = x * y; 2: o += x; 3: o += x * y.  o is written with strides so (0 = reduce). */
+/* mode 0: o = x + y; 1: o = x * y; 2: o += x; 3: o += x * y, elementwise over the 4-d shape shp;  o, x, y are read
+   and written through their strides so, sx, sy (4 each, in elements; 0 = a stretched dim, and for o a reduction) */
 static void decar__ew(float *o, const int64_t *so, const float *x, const int64_t *sx, const float *y, const int64_t *sy,
                       const int64_t *shp, int mode) {
     int64_t outer = shp[0] * shp[1] * shp[2], q;
@@ -3645,6 +4163,7 @@ static void decar__gelu_span(float *dst, const float *x, const float *dout, int6
     }
 }
 #define DECAR__SPAN 4096 /* elementwise work is split over threads in spans of this many elements */
+/* decar__gelu_span over x[0, n), one span of DECAR__SPAN elements per task */
 static void decar__gelu_par(float *dst, const float *x, const float *dout, int64_t n) {
     int64_t ns = (n + DECAR__SPAN - 1) / DECAR__SPAN, k;
     DECAR__PAR_FOR_IF(ns > 1)
@@ -3714,6 +4233,7 @@ DECARDEF decar_tensor *decar_layernorm(decar_ctx *c, decar_tensor *x, decar_tens
     return o;
 }
 
+/* one row of n: o[j] = exp(x[j] - max x) / sum_j' exp(x[j'] - max x) (o may be x) */
 static void decar__softmax_row(float *o, const float *x, int64_t n) {
     float mx = x[0], s = 0.0f;
     int64_t i;
@@ -4043,12 +4563,17 @@ static void decar__col_sums(float *dd, float *dw, const float *dout, const float
 }
 
 /* ---- 5b. the ops' kernels, forward and backward (declared with their equations in section 4) --------------------- */
+/* out[r, j] = (inp[r, j] - mean_r) rstd_r w[j] + b[j],  rstd_r = 1 / sqrt(var_r + 1e-5) (biased variance);
+   inp, out: (rows, C); w, b: (C); stats: (rows, 2) = (mean_r, rstd_r). A row per task (decar__ln_row). */
 DECARDEF void decar_layernorm_forward(float *out, float *stats, const float *inp, const float *w, const float *b,
                                       int64_t rows, int64_t C) {
     int64_t r;
     DECAR__PAR_FOR
     for (r = 0; r < rows; r++) decar__ln_row(out + r * C, inp + r * C, w, b, C, stats + 2 * r);
 }
+/* with xh = (inp - mean) rstd and dn = dout w per row:
+       dinp[r, :] += rstd_r (dn - mean_j(dn) - xh mean_j(dn xh)),   dw += sum_r dout[r, :] xh,   db += sum_r dout[r, :]
+   dout, inp, dinp: (rows, C); w, dw, db: (C); stats: (rows, 2) from the forward. dinp, dw or db may be NULL. */
 DECARDEF void decar_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                                        const float *w, const float *stats, int64_t rows, int64_t C) {
     int64_t r;
@@ -4087,19 +4612,24 @@ DECARDEF void decar_layernorm_backward(float *dinp, float *dw, float *db, const 
             for (; j < C; j++) dx[j] += rs * ((dy[j] * w[j] - s1) - ((xr[j] - m) * rs) * s2);
         }
     }
-    if (dw || db) decar__col_sums(db, dw, dout, inp, stats, rows, C);
+    if (dw || db) decar__col_sums(db, dw, dout, inp, stats, rows, C); /* column sums over the rows, in order */
 }
+/* out[i] = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), x = inp[i];  inp, out: (n) */
 DECARDEF void decar_gelu_forward(float *out, const float *inp, int64_t n) {
     decar__gelu_par(out, inp, NULL, n);
 }
+/* dinp[i] += dout[i] gelu'(x),  gelu'(x) = (1 + th) / 2 + x (1 - th^2) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2, th the
+   tanh of the forward, x = inp[i];  inp, dout, dinp: (n) */
 DECARDEF void decar_gelu_backward(float *dinp, const float *inp, const float *dout, int64_t n) {
     decar__gelu_par(dinp, inp, dout, n);
 }
+/* out[r, j] = exp(inp[r, j] - max_r) / sum_j' exp(inp[r, j'] - max_r);  inp, out: (rows, C) */
 DECARDEF void decar_softmax_forward(float *out, const float *inp, int64_t rows, int64_t C) {
     int64_t r;
     DECAR__PAR_FOR
     for (r = 0; r < rows; r++) decar__softmax_row(out + r * C, inp + r * C, C);
 }
+/* dinp[r, j] += out[r, j] (dout[r, j] - sum_j' out[r, j'] dout[r, j']);  out, dout, dinp: (rows, C) */
 DECARDEF void decar_softmax_backward(float *dinp, const float *out, const float *dout, int64_t rows, int64_t C) {
     int64_t r;
     DECAR__PAR_FOR
@@ -4107,11 +4637,13 @@ DECARDEF void decar_softmax_backward(float *dinp, const float *out, const float 
         const float *y = out + r * C, *dy = dout + r * C;
         float s = 0.0f;
         int64_t j;
-        for (j = 0; j < C; j++) s += y[j] * dy[j];
+        for (j = 0; j < C; j++) s += y[j] * dy[j]; /* s = y . dy */
         for (j = 0; j < C; j++) dinp[r * C + j] += y[j] * (dy[j] - s);
     }
 }
-/* per (batch, head) as small GEMMs: S = Q K^T / sqrt(hs), P = softmax(S), O = P V. Causal attention takes the query
+/* per (batch b, head h) as small GEMMs: S = Q K^T / sqrt(hs), P = softmax(S) (causal: row t over keys 0..t, zero
+   past them), O = P V;  qkv: (B, T, 3C) = [q | k | v], head h the columns h hs .. h hs + hs - 1 of each, hs = C / NH;
+   att: (B, NH, T, T) receives P; out: (B, T, C), head h in its columns h hs ... Causal attention takes the query
    rows in blocks of DECAR__ATT_RB, each against the keys up to the block's end. The (b, h) tasks are split over
    threads; the GEMMs inside run on the calling thread (nested regions are off): no dependence on the thread count. */
 DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, int64_t B, int64_t T, int64_t C, int NH,
@@ -4122,8 +4654,8 @@ DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, 
     DECAR__PAR_FOR_DYN
     for (bh = 0; bh < B * NH; bh++) {
         int64_t b = bh / NH, h = bh % NH, t, t2, r0, r1;
-        const float *q = qkv + b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-        float *P = att + bh * T * T;
+        const float *q = qkv + b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C; /* rows C3 apart */
+        float *P = att + bh * T * T;                                            /* (T, T) */
         for (r0 = 0; r0 < T; r0 = r1) {
             r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
             /* S = Q K^T for this block of query rows */
@@ -4135,7 +4667,7 @@ DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, 
                     p[t2] *= scale;
                     if (p[t2] > mx) mx = p[t2];
                 }
-                s = decar__exp_span(p, p, mx, end);
+                s = decar__exp_span(p, p, mx, end); /* p = exp(scores - max), s their sum */
                 for (t2 = 0; t2 < end; t2++) p[t2] /= s;
                 for (t2 = end; t2 < T; t2++) p[t2] = 0.0f;
             }
@@ -4145,6 +4677,9 @@ DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, 
         }
     }
 }
+/* per (b, h), with P = att: dP = dO V^T, dS = P (dP - rowsum(P dP)) / sqrt(hs), dQ += dS K, dK += dS^T Q,
+   dV += P^T dO;  dout: (B, T, C); qkv, dqkv: (B, T, 3C) as in the forward; att: (B, NH, T, T); scratch: (B, NH, T, T)
+   floats for dP and dS, in place. Query blocks and threads as in the forward. */
 DECARDEF void decar_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
                                        const float *att, int64_t B, int64_t T, int64_t C, int NH, int causal,
                                        decar_ws *ws) {
@@ -4188,11 +4723,13 @@ DECARDEF void decar_attention_backward(float *dqkv, float *scratch, const float 
         }
     }
 }
+/* out[i, :] = table[ids[i], :];  table: (V, C); ids: (n); out: (n, C) */
 DECARDEF void decar_embedding_forward(float *out, const float *table, const int32_t *ids, int64_t n, int64_t C) {
     int64_t i;
     DECAR__PAR_FOR
     for (i = 0; i < n; i++) memcpy(out + i * C, table + (int64_t)ids[i] * C, (size_t)C * sizeof(float));
 }
+/* dtable[ids[i], :] += dout[i, :];  dout: (n, C); ids: (n); dtable: (V, C) */
 DECARDEF void decar_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t n, int64_t C) {
     int64_t j0;
     /* columns in strips of 64 over the threads: a repeated id is summed by one thread, in order */
@@ -4203,6 +4740,9 @@ DECARDEF void decar_embedding_backward(float *dtable, const float *dout, const i
             for (j = j0; j < j1; j++) dtable[(int64_t)ids[k] * C + j] += dout[k * C + j];
     }
 }
+/* lse[r] = mx_r + log sum_{j < nc} exp(logits[r, j] - mx_r) (mx_r the row's largest class logit; the sum in
+   double), nll[r] = lse[r] - logits[r, targets[r]] (0 where targets[r] < 0);  logits: (rows, V), the first nc
+   columns the classes; targets, lse, nll: (rows) */
 DECARDEF void decar_crossentropy_forward(float *lse, float *nll, const float *logits, const int32_t *targets,
                                          int64_t rows, int64_t V, int nc) {
     int64_t r;
@@ -4219,6 +4759,8 @@ DECARDEF void decar_crossentropy_forward(float *lse, float *nll, const float *lo
         nll[r] = targets[r] >= 0 ? lse[r] - l[targets[r]] : 0.0f;
     }
 }
+/* dlogits[r, j] += dloss w_r / norm (exp(logits[r, j] - lse[r]) - [j = targets[r]]) for j < nc, on rows with
+   targets[r] >= 0 (weights NULL: w_r = 1);  logits, dlogits: (rows, V); lse, targets, weights: (rows) */
 DECARDEF void decar_crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int32_t *targets,
                                           const float *weights, float dloss, float norm, int64_t rows, int64_t V,
                                           int nc) {
@@ -4240,6 +4782,8 @@ DECARDEF void decar_crossentropy_backward(float *dlogits, const float *logits, c
         }
     }
 }
+/* the Linear layer out = inp w^T + b backward:  dinp (+)= dout w,  dw += dout^T inp,  db += sum_rows dout;
+   inp, dinp: (M, K); w, dw: (N, K); dout: (M, N); db: (N). accumulate = 0 overwrites dinp; any output may be NULL. */
 DECARDEF void decar_matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                                     const float *w, int64_t M, int64_t K, int64_t N, int accumulate, decar_ws *ws) {
     if (dinp) decar_gemm_ws(ws, dinp, K, dout, N, 1, w, K, 1, NULL, M, K, N, accumulate); /* dx (+)= dout w */
@@ -4247,388 +4791,9 @@ DECARDEF void decar_matmul_backward(float *dinp, float *dw, float *db, const flo
     if (db) decar__col_sums(db, NULL, dout, NULL, NULL, M, N);                            /* db += column sums */
 }
 
-/* ---- 5c. plain references of the kernels above (what the tests hold the fast paths to) ------------------------------
- */
-/* ---- quantized matrices: Q8_0 and bf16 weights, float inputs ------------------------------------------------------
- */
-DECARDEF const char *decar_qtype_name(int type) {
-    return type == DECAR_Q8_0 ? "q8_0" : type == DECAR_QBF16 ? "bf16" : "f32";
-}
-DECARDEF int decar_qtype_parse(const char *s, int *type) {
-    if (!strcmp(s, "q8_0"))
-        *type = DECAR_Q8_0;
-    else if (!strcmp(s, "bf16"))
-        *type = DECAR_QBF16;
-    else if (!strcmp(s, "f32"))
-        *type = DECAR_QNONE;
-    else
-        return -1;
-    return 0;
-}
-DECARDEF void decar_qmat_free(decar_qmat *qm) {
-    if (!qm) return;
-    decar__free(qm->q8);
-    decar__free(qm->scale);
-    decar__free(qm->bf16);
-    memset(qm, 0, sizeof *qm);
-}
-/* w (rows, cols) <- the weights qm stands for: q * scale of its block (Q8_0), or the bf16 widened */
-static void decar__qmat_dequant(const decar_qmat *qm, float *w) {
-    int64_t nb = (qm->cols + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, i;
-    for (i = 0; i < qm->rows * qm->cols; i++)
-        w[i] = qm->type == DECAR_QBF16
-                   ? decar__bf16_to_f32(qm->bf16[i])
-                   : (float)qm->q8[i] * qm->scale[(i / qm->cols) * nb + (i % qm->cols) / DECAR_Q8_BLOCK];
-}
-/* one block of n <= 32 values: d = max |v| / 127, q = round(v / d) in [-127, 127] (0 where d = 0, and for NaN; ties
-   away from zero, as roundf). Weights and, in the W8A8 product, activations are quantized by this one rule; a whole
-   block runs through decar__q8_block32 where AVX2 is on (the same division and an exact rounding: the same bytes). */
-static float decar__q8_block_ref(int8_t *q, const float *v, int64_t n) {
-    float amax = 0.0f, d;
-    int64_t i;
-    for (i = 0; i < n; i++) amax = fabsf(v[i]) > amax ? fabsf(v[i]) : amax;
-    d = amax / 127.0f;
-    for (i = 0; i < n; i++) {
-        float r = d > 0.0f ? roundf(v[i] / d) : 0.0f;
-        r = r == r ? r : 0.0f;
-        q[i] = (int8_t)(r > 127.0f ? 127 : r < -127.0f ? -127 : r);
-    }
-    return d;
-}
-#if defined(__AVX2__) && defined(__FMA__) && !defined(DECAR_NO_SIMD)
-/* 32 values: amax by vmaxps (|v| first: a NaN is passed over, as above), r = v / d, round(|r|) = t + [|r| - t >= 1/2]
-   with t = trunc(|r|) (|r| - t is exact), the sign put back, NaN -> 0, clamped, then packed to bytes in order */
-static float decar__q8_block32(int8_t *q, const float *v) {
-    const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
-    __m256 m = _mm256_setzero_ps(), dv;
-    __m256i p[4];
-    __m128 h;
-    float amax, d;
-    int j;
-    for (j = 0; j < 4; j++) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(v + 8 * j)), m);
-    h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_max_ss(h, _mm_movehdup_ps(h));
-    amax = _mm_cvtss_f32(h);
-    d = amax / 127.0f;
-    dv = _mm256_set1_ps(d);
-    for (j = 0; j < 4; j++) {
-        __m256 r = _mm256_div_ps(_mm256_loadu_ps(v + 8 * j), dv);
-        __m256 a = _mm256_andnot_ps(sign, r);
-        __m256 t = _mm256_round_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        t = _mm256_add_ps(t, _mm256_and_ps(one, _mm256_cmp_ps(_mm256_sub_ps(a, t), half, _CMP_GE_OQ)));
-        t = _mm256_or_ps(t, _mm256_and_ps(sign, r));
-        t = _mm256_and_ps(t, _mm256_cmp_ps(t, t, _CMP_ORD_Q));
-        t = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
-        p[j] = _mm256_cvttps_epi32(d > 0.0f ? t : _mm256_setzero_ps());
-    }
-    p[0] = _mm256_packs_epi16(_mm256_packs_epi32(p[0], p[1]), _mm256_packs_epi32(p[2], p[3]));
-    p[0] = _mm256_permutevar8x32_epi32(p[0], _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm256_storeu_si256((__m256i *)(void *)q, p[0]);
-    return d;
-}
-#endif
-static float decar__q8_block(int8_t *q, const float *v, int64_t n) {
-#if defined(__AVX2__) && defined(__FMA__) && !defined(DECAR_NO_SIMD)
-    if (n == DECAR_Q8_BLOCK) return decar__q8_block32(q, v);
-#endif
-    return decar__q8_block_ref(q, v, n);
-}
-/* a row of K values -> its int8 values q (K) and block scales d (ceil(K / 32)) */
-static void decar__q8_row(int8_t *q, float *d, const float *v, int64_t K) {
-    int64_t k;
-    for (k = 0; k < K; k += DECAR_Q8_BLOCK)
-        d[k / DECAR_Q8_BLOCK] = decar__q8_block(q + k, v + k, K - k < DECAR_Q8_BLOCK ? K - k : DECAR_Q8_BLOCK);
-}
-/* w (rows, cols) -> qm; w <- its dequantized values */
-DECARDEF int decar_qmat_make(decar_qmat *qm, int type, float *w, int64_t rows, int64_t cols, decar_error *e) {
-    int64_t nb = (cols + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, n, k;
-    memset(qm, 0, sizeof *qm);
-    if (type != DECAR_Q8_0 && type != DECAR_QBF16) DECAR__FAIL(e, DECAR_ERR_ARG, "unknown quantization type %d", type);
-    qm->type = type;
-    qm->rows = rows;
-    qm->cols = cols;
-    if (type == DECAR_QBF16) {
-        qm->bf16 = (uint16_t *)DECAR_MALLOC((size_t)(rows * cols) * sizeof(uint16_t) + 1);
-        if (!qm->bf16)
-            DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lld x %lld bf16 matrix", (long long)rows,
-                        (long long)cols);
-        for (k = 0; k < rows * cols; k++) qm->bf16[k] = decar__f32_to_bf16(w[k]);
-        decar__qmat_dequant(qm, w);
-        return DECAR_OK;
-    }
-    qm->q8 = (int8_t *)DECAR_MALLOC((size_t)(rows * cols) + 1);
-    qm->scale = (float *)DECAR_MALLOC((size_t)(rows * nb) * sizeof(float) + 1);
-    if (!qm->q8 || !qm->scale) {
-        decar_qmat_free(qm);
-        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for a %lld x %lld int8 matrix", (long long)rows, (long long)cols);
-    }
-    for (n = 0; n < rows; n++) decar__q8_row(qm->q8 + n * cols, qm->scale + n * nb, w + n * cols, cols);
-    decar__qmat_dequant(qm, w);
-    return DECAR_OK;
-}
-/* the cache lines at p in four rows `stride` bytes apart (a hint: nothing is read). The quantized products fetch
-   their rows a few blocks of rows ahead: a row is a few cache lines, too short for the hardware's stream prefetch,
-   and an ensemble's experts do not all fit in the last level cache (measured on M: two int8 experts 1.5x faster
-   at 1 thread and 1.4-3x at 2, one bf16 expert 1.6-1.8x at 1 thread; one int8 expert in cache: no change). */
-#define DECAR__AHEAD 16 /* rows */
-static void decar__prefetch4(const void *p, int64_t stride) {
-    const char *c = (const char *)p;
-    DECAR__PREFETCH(c);
-    DECAR__PREFETCH(c + stride);
-    DECAR__PREFETCH(c + 2 * stride);
-    DECAR__PREFETCH(c + 3 * stride);
-}
-/* W8A8, the Q8_0 product (llama.cpp's q8_0 x q8_0): the input row is quantized per block like the weights (xq, dx by
-   decar__q8_block), each block's product is an exact integer dot, and the blocks are summed in floats:
-       y_n = sum_b (dx_b dw_nb) dot_nb,   dot_nb = sum_{i in block b} xq_i wq_ni   (int32; |xq|, |wq| <= 127)
-   The int8 weights are read as they are stored (a quarter of the float bytes) and multiplied as integers.
-   decar__dot32_i8 forms a block's dot as 8 int32 lanes whose sum is dot_nb, exactly, one of two ways:
-   - VNNI (AVX-512 VNNI or AVX-VNNI): vpdpbusd multiplies unsigned by signed bytes, so the weights go in as
-     u = w + 128 (w XOR 0x80: one instruction) and the activations as they are. Lane l gains
-     sum_{j<4} (w + 128) x = (its share of the dot) + 128 sum_{j<4} x, so it starts from c_l = -128 sum_{j<4} x_{4l+j}
-     (decar__dot32_start: once per input block, shared by the rows). AVX-512 takes two blocks per register.
-   - AVX2: |w| times x with w's sign (vpsignb ...), by vpmaddubsw (pairs, at most 2 127^2 < 2^15: no saturation)
-     + vpmaddwd. (vpmaddubsw saturates the pairs of u = w + 128, so the VNNI form does not carry over.)
-   Each block's lanes are then scaled and summed: acc += (float(lanes) dx_b) dw_nb. */
-#if defined(__AVX2__) && defined(__FMA__) && !defined(DECAR_NO_SIMD)
-#define DECAR__W8A8_X86 1
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-#define DECAR__W8A8_VNNI 1
-#define decar__dpbusd256(c, u, s) _mm256_dpbusd_epi32(c, u, s)
-#elif defined(__AVXVNNI__)
-#define DECAR__W8A8_VNNI 1
-#define decar__dpbusd256(c, u, s) _mm256_dpbusd_avx_epi32(c, u, s)
-#else
-#define DECAR__W8A8_VNNI 0
-#endif
-/* the lane starts c for input block x (zeros without VNNI) */
-static __m256i decar__dot32_start(__m256i x) {
-#if DECAR__W8A8_VNNI
-    __m256i z = _mm256_setzero_si256();
-    return _mm256_sub_epi32(z, decar__dpbusd256(z, _mm256_set1_epi8((char)0x80), x));
-#else
-    (void)x;
-    return _mm256_setzero_si256();
-#endif
-}
-/* the 8 lanes of one block's dot: x the 32 input bytes, w the row's 32 weight bytes, c from decar__dot32_start */
-static __m256i decar__dot32_i8(__m256i x, __m256i w, __m256i c) {
-#if DECAR__W8A8_VNNI
-    return decar__dpbusd256(c, _mm256_xor_si256(w, _mm256_set1_epi8((char)0x80)), x);
-#else
-    __m256i u = _mm256_sign_epi8(w, w), s = _mm256_sign_epi8(x, w);
-    (void)c;
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-#endif
-}
-/* acc + (float(lanes of the block at q) dxb) dw: one row's share of one block */
-static __m256 decar__w8a8_acc256(__m256 acc, __m256i x, __m256i c, const int8_t *q, __m256 dxb, float dw) {
-    __m256i d = decar__dot32_i8(x, _mm256_loadu_si256((const __m256i *)(const void *)q), c);
-    return _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(d), dxb), _mm256_set1_ps(dw), acc);
-}
-#if DECAR__W8A8_VNNI && defined(__AVX512F__)
-#define DECAR__W8A8_512 1
-/* two blocks per register: lanes 0-7 block b, lanes 8-15 block b + 1 */
-static __m512 decar__pair512(float lo, float hi) {
-    return _mm512_mask_blend_ps((__mmask16)0xFF00, _mm512_set1_ps(lo), _mm512_set1_ps(hi));
-}
-static __m512i decar__dot64_start(__m512i x) {
-    __m512i z = _mm512_setzero_si512();
-    return _mm512_sub_epi32(z, _mm512_dpbusd_epi32(z, _mm512_set1_epi8((char)0x80), x));
-}
-static __m512 decar__w8a8_acc512(__m512 acc, __m512i x, __m512i c, const int8_t *q, __m512 dxb, const float *dw) {
-    __m512i u = _mm512_xor_si512(_mm512_loadu_si512((const void *)q), _mm512_set1_epi8((char)0x80));
-    __m512i d = _mm512_dpbusd_epi32(c, u, x);
-    return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(d), dxb), decar__pair512(dw[0], dw[1]), acc);
-}
-#else
-#define DECAR__W8A8_512 0
-#endif
-static float decar__hsum256(__m256 a) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-#else
-#define DECAR__W8A8_X86 0
-#endif
-/* sums[r] = sum over the first nbf (whole) blocks of (dx_b dw_rb) dot_rb for the 4 rows from n0: one load of each
-   input block serves four rows; the rows DECAR__AHEAD further on are prefetched as these are read */
-static void decar__w8a8_rows4(float *sums, const int8_t *xq, const float *dx, const decar_qmat *w, int64_t n0,
-                              int64_t nbf) {
-    const int64_t K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
-    const int8_t *q = w->q8 + n0 * K;
-    const float *s = w->scale + n0 * nb;
-    int64_t b = 0;
-#if DECAR__W8A8_X86
-    const int8_t *pf = n0 + DECAR__AHEAD + 4 <= w->rows ? q + DECAR__AHEAD * K : q;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-#if DECAR__W8A8_512
-    __m512 z0 = _mm512_setzero_ps(), z1 = z0, z2 = z0, z3 = z0;
-    for (; b + 2 <= nbf; b += 2) {
-        const int64_t o = b * DECAR_Q8_BLOCK;
-        __m512i xv = _mm512_loadu_si512((const void *)(xq + o));
-        __m512i c = decar__dot64_start(xv);
-        __m512 dxb = decar__pair512(dx[b], dx[b + 1]);
-        decar__prefetch4(pf + o, K);
-        z0 = decar__w8a8_acc512(z0, xv, c, q + o, dxb, s + b);
-        z1 = decar__w8a8_acc512(z1, xv, c, q + K + o, dxb, s + nb + b);
-        z2 = decar__w8a8_acc512(z2, xv, c, q + 2 * K + o, dxb, s + 2 * nb + b);
-        z3 = decar__w8a8_acc512(z3, xv, c, q + 3 * K + o, dxb, s + 3 * nb + b);
-    }
-    a0 = decar__fold(z0); /* lo + hi halves */
-    a1 = decar__fold(z1);
-    a2 = decar__fold(z2);
-    a3 = decar__fold(z3);
-#endif
-    for (; b < nbf; b++) {
-        const int64_t o = b * DECAR_Q8_BLOCK;
-        __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(xq + o));
-        __m256i c = decar__dot32_start(xv);
-        __m256 dxb = _mm256_set1_ps(dx[b]);
-        if (o % 64 == 0) decar__prefetch4(pf + o, K); /* once per 64-byte line of each row */
-        a0 = decar__w8a8_acc256(a0, xv, c, q + o, dxb, s[b]);
-        a1 = decar__w8a8_acc256(a1, xv, c, q + K + o, dxb, s[nb + b]);
-        a2 = decar__w8a8_acc256(a2, xv, c, q + 2 * K + o, dxb, s[2 * nb + b]);
-        a3 = decar__w8a8_acc256(a3, xv, c, q + 3 * K + o, dxb, s[3 * nb + b]);
-    }
-    sums[0] = decar__hsum256(a0);
-    sums[1] = decar__hsum256(a1);
-    sums[2] = decar__hsum256(a2);
-    sums[3] = decar__hsum256(a3);
-#else
-    int r;
-    for (r = 0; r < 4; r++) {
-        float a = 0.0f;
-        for (b = 0; b < nbf; b++) {
-            int32_t t = 0;
-            int i;
-            for (i = 0; i < DECAR_Q8_BLOCK; i++)
-                t += (int32_t)xq[b * DECAR_Q8_BLOCK + i] * q[r * K + b * DECAR_Q8_BLOCK + i];
-            a += dx[b] * s[r * nb + b] * (float)t;
-        }
-        sums[r] = a;
-    }
-#endif
-}
-/* one row's W8A8 product over blocks [b0, b1): the rows left over from the 4-row kernel, and the last partial block */
-static float decar__w8a8_row(const int8_t *xq, const float *dx, const decar_qmat *w, int64_t n, int64_t b0,
-                             int64_t b1) {
-    const int64_t K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
-    float a = 0.0f;
-    int64_t b, i;
-    for (b = b0; b < b1; b++) {
-        int32_t t = 0;
-        for (i = b * DECAR_Q8_BLOCK; i < K && i < (b + 1) * DECAR_Q8_BLOCK; i++) t += (int32_t)xq[i] * w->q8[n * K + i];
-        a += dx[b] * w->scale[n * nb + b] * (float)t;
-    }
-    return a;
-}
-/* acc[r] = x . bf16(w[n0 + r]) over the first kv inputs for 8 rows: 8 independent accumulators, one load of x */
-static void decar__bf16_rows8(decar__v *acc, const float *x, const decar_qmat *w, int64_t n0, int64_t kv) {
-    const int64_t K = w->cols;
-    const uint16_t *h = w->bf16 + n0 * K, *pf = n0 + DECAR__AHEAD + 8 <= w->rows ? h + DECAR__AHEAD * K : h;
-    decar__v a0 = decar__vzero(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-    int64_t k;
-    for (k = 0; k < kv; k += DECAR__VW) {
-        decar__v xv = decar__vload(x + k);
-        if (k % 32 == 0) { /* once per 64-byte line of each row */
-            decar__prefetch4(pf + k, 2 * K);
-            decar__prefetch4(pf + 4 * K + k, 2 * K);
-        }
-        a0 = decar__vfma(xv, decar__vload_bf16(h + k), a0);
-        a1 = decar__vfma(xv, decar__vload_bf16(h + K + k), a1);
-        a2 = decar__vfma(xv, decar__vload_bf16(h + 2 * K + k), a2);
-        a3 = decar__vfma(xv, decar__vload_bf16(h + 3 * K + k), a3);
-        a4 = decar__vfma(xv, decar__vload_bf16(h + 4 * K + k), a4);
-        a5 = decar__vfma(xv, decar__vload_bf16(h + 5 * K + k), a5);
-        a6 = decar__vfma(xv, decar__vload_bf16(h + 6 * K + k), a6);
-        a7 = decar__vfma(xv, decar__vload_bf16(h + 7 * K + k), a7);
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-    acc[4] = a4;
-    acc[5] = a5;
-    acc[6] = a6;
-    acc[7] = a7;
-}
-/* sums[r] = x . w[n0 + r] for the nr (<= 8) rows from n0: bf16 weights through the 8-row kernel above (each row's sum
-   in a fixed order: vsum8), or Q8_0 through W8A8 (xq, dx: x quantized) four rows at a time; the rows left over one
-   at a time */
-static void decar__qrows(float *sums, const float *x, const int8_t *xq, const float *dx, const decar_qmat *w,
-                         int64_t n0, int nr) {
-    const int64_t K = w->cols, nbf = K / DECAR_Q8_BLOCK;
-    const int64_t kv = K / DECAR__VW * DECAR__VW;
-    decar__v acc[8];
-    int r;
-    int64_t k;
-    if (w->type == DECAR_Q8_0) {
-        for (r = 0; r + 4 <= nr; r += 4) decar__w8a8_rows4(sums + r, xq, dx, w, n0 + r, nbf);
-        for (; r < nr; r++) sums[r] = decar__w8a8_row(xq, dx, w, n0 + r, 0, nbf);
-        for (r = 0; r < nr && nbf * DECAR_Q8_BLOCK < K; r++)
-            sums[r] += decar__w8a8_row(xq, dx, w, n0 + r, nbf, nbf + 1);
-        return;
-    }
-    if (nr == 8) decar__bf16_rows8(acc, x, w, n0, kv);
-    if (nr == 8) decar__vsum8(acc, sums);
-    for (r = 0; r < nr && nr < 8; r++) { /* one row: the same sums with one accumulator */
-        decar__v a = decar__vzero();
-        for (k = 0; k < kv; k += DECAR__VW)
-            a = decar__vfma(decar__vload(x + k), decar__vload_bf16(w->bf16 + (n0 + r) * K + k), a);
-        sums[r] = decar__vsum(a);
-    }
-    for (r = 0; r < nr; r++) { /* the inputs past the last whole vector */
-        float t = 0.0f;
-        for (k = kv; k < K; k++) t += x[k] * decar__bf16_to_f32(w->bf16[(n0 + r) * K + k]);
-        sums[r] += t;
-    }
-}
-DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qmat *w, const float *bias, int64_t M) {
-    int64_t N = w->rows, K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, nblk = (N + 7) / 8, bk, m;
-    int q8 = w->type == DECAR_Q8_0;
-    int8_t *xq = q8 ? (int8_t *)DECAR_MALLOC((size_t)(M * K) + 1) : NULL;
-    float *dx = q8 ? (float *)DECAR_MALLOC((size_t)(M * nb) * sizeof(float) + 1) : NULL;
-    if (q8 && (!xq || !dx)) { /* no memory for the quantized inputs: the reference needs none */
-        decar__free_n(2, (void *)xq, (void *)dx);
-        decar_qlinear_forward_ref(out, inp, w, bias, M);
-        return;
-    }
-    for (m = 0; m < M && q8; m++) decar__q8_row(xq + m * K, dx + m * nb, inp + m * K, K);
-    DECAR__PAR_FOR_IF(M * N * K >= ((int64_t)1 << 16))
-    for (bk = 0; bk < nblk; bk++) {
-        int64_t n0 = bk * 8, mm;
-        int nr = N - n0 < 8 ? (int)(N - n0) : 8, r;
-        float sums[8];
-        for (mm = 0; mm < M; mm++) {
-            decar__qrows(sums, inp + mm * K, q8 ? xq + mm * K : NULL, q8 ? dx + mm * nb : NULL, w, n0, nr);
-            for (r = 0; r < nr; r++) out[mm * N + n0 + r] = sums[r] + (bias ? bias[n0 + r] : 0.0f);
-        }
-    }
-    decar__free_n(2, (void *)xq, (void *)dx);
-}
-DECARDEF void decar_qlinear_forward_ref(float *out, const float *inp, const decar_qmat *w, const float *bias,
-                                        int64_t M) {
-    int64_t N = w->rows, K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, m, n, k;
-    for (m = 0; m < M; m++)
-        for (n = 0; n < N; n++) {
-            double s = bias ? bias[n] : 0.0;
-            for (k = 0; k < K && w->type == DECAR_QBF16; k++)
-                s += inp[m * K + k] * (double)decar__bf16_to_f32(w->bf16[n * K + k]);
-            for (k = 0; k < K && w->type == DECAR_Q8_0; k += DECAR_Q8_BLOCK) { /* W8A8: block by block */
-                int64_t len = K - k < DECAR_Q8_BLOCK ? K - k : DECAR_Q8_BLOCK, i;
-                int8_t xq[DECAR_Q8_BLOCK];
-                double dx = decar__q8_block(xq, inp + m * K + k, len), dot = 0.0;
-                for (i = 0; i < len; i++) dot += (double)xq[i] * w->q8[n * K + k + i];
-                s += dx * w->scale[n * nb + k / DECAR_Q8_BLOCK] * dot;
-            }
-            out[m * N + n] = (float)s;
-        }
-}
-
+/* ---- 5c. plain references of the kernels of 4 and 5b (what the tests hold the fast paths to) --------------------- */
+/* out[i, j] = b[j] + sum_k inp[i, k] w[j, k], summed in double;  inp: (M, K); w: (N, K); b: (N) or NULL;
+   out: (M, N) */
 DECARDEF void decar_matmul_forward_ref(float *out, const float *inp, const float *w, const float *b, int64_t M,
                                        int64_t K, int64_t N) {
     int64_t i, j, k;
@@ -4639,6 +4804,8 @@ DECARDEF void decar_matmul_forward_ref(float *out, const float *inp, const float
             out[i * N + j] = (float)s;
         }
 }
+/* dinp[i, k] += sum_j dout[i, j] w[j, k],  dw[j, k] += sum_i dout[i, j] inp[i, k],  db[j] += sum_i dout[i, j]
+   (always accumulating; each may be NULL);  shapes as decar_matmul_backward's */
 DECARDEF void decar_matmul_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                                         const float *w, int64_t M, int64_t K, int64_t N) {
     int64_t i, j, k;
@@ -4650,6 +4817,8 @@ DECARDEF void decar_matmul_backward_ref(float *dinp, float *dw, float *db, const
             if (db) db[j] += g;
         }
 }
+/* decar_layernorm_forward's equation, the mean and variance in double: out = (x - mean) rstd w + b per row;
+   inp, out: (rows, C); w, b: (C); stats: (rows, 2) = (mean, rstd) */
 DECARDEF void decar_layernorm_forward_ref(float *out, float *stats, const float *inp, const float *w, const float *b,
                                           int64_t rows, int64_t C) {
     int64_t r, j;
@@ -4667,6 +4836,8 @@ DECARDEF void decar_layernorm_forward_ref(float *out, float *stats, const float 
         stats[2 * r + 1] = rs;
     }
 }
+/* per row, s1 = mean_j(dy w), s2 = mean_j(dy w xh) in double: dinp += rstd (dy w - s1 - xh s2), dw += dy xh,
+   db += dy;  dout, inp, dinp: (rows, C); w, dw, db: (C); stats: (rows, 2) */
 DECARDEF void decar_layernorm_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                                            const float *w, const float *stats, int64_t rows, int64_t C) {
     int64_t r, j;
@@ -4686,6 +4857,7 @@ DECARDEF void decar_layernorm_backward_ref(float *dinp, float *dw, float *db, co
         for (j = 0; dinp && j < C; j++) dinp[r * C + j] += (float)(rs * (dy[j] * w[j] - s1 - (x[j] - m) * rs * s2));
     }
 }
+/* out[i] = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) in double, with libm's tanh;  (n) each */
 DECARDEF void decar_gelu_forward_ref(float *out, const float *inp, int64_t n) {
     int64_t i;
     for (i = 0; i < n; i++) {
@@ -4693,6 +4865,7 @@ DECARDEF void decar_gelu_forward_ref(float *out, const float *inp, int64_t n) {
         out[i] = (float)(0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))));
     }
 }
+/* dinp[i] += dout[i] gelu'(inp[i]) in double (gelu' as in decar_gelu_backward);  (n) each */
 DECARDEF void decar_gelu_backward_ref(float *dinp, const float *inp, const float *dout, int64_t n) {
     int64_t i;
     for (i = 0; i < n; i++) {
@@ -4701,6 +4874,7 @@ DECARDEF void decar_gelu_backward_ref(float *dinp, const float *inp, const float
         dinp[i] += (float)(dout[i] * g);
     }
 }
+/* out[r, j] = exp(inp[r, j] - max_r) / sum_j' exp(inp[r, j'] - max_r) in double;  inp, out: (rows, C) */
 DECARDEF void decar_softmax_forward_ref(float *out, const float *inp, int64_t rows, int64_t C) {
     int64_t r, j;
     for (r = 0; r < rows; r++) {
@@ -4711,6 +4885,7 @@ DECARDEF void decar_softmax_forward_ref(float *out, const float *inp, int64_t ro
         for (j = 0; j < C; j++) out[r * C + j] = (float)(exp(x[j] - mx) / s);
     }
 }
+/* dinp[r, j] += out[r, j] (dout[r, j] - sum_j' out[r, j'] dout[r, j']), the sum in double;  all (rows, C) */
 DECARDEF void decar_softmax_backward_ref(float *dinp, const float *out, const float *dout, int64_t rows, int64_t C) {
     int64_t r, j;
     for (r = 0; r < rows; r++) {
@@ -4719,6 +4894,8 @@ DECARDEF void decar_softmax_backward_ref(float *dinp, const float *out, const fl
         for (j = 0; j < C; j++) dinp[r * C + j] += (float)(out[r * C + j] * (dout[r * C + j] - s));
     }
 }
+/* one query at a time, in double: att[b, h, t, :] = softmax over the visible keys of q_t . k_t2 / sqrt(hs), zero
+   past them; out[b, t, head h] = sum_t2 att[b, h, t, t2] v_t2;  qkv: (B, T, 3C); att: (B, NH, T, T); out: (B, T, C) */
 DECARDEF void decar_attention_forward_ref(float *out, float *att, const float *qkv, int64_t B, int64_t T, int64_t C,
                                           int NH, int causal) {
     int64_t hs = C / NH, b, h, t, t2, i;
@@ -4747,6 +4924,9 @@ DECARDEF void decar_attention_forward_ref(float *out, float *att, const float *q
                 }
             }
 }
+/* one query t at a time, in double: dp_t2 = dO_t . v_t2, ds_t2 = p_t2 (dp_t2 - sum p dp) / sqrt(hs);
+   dq_t += ds_t2 k_t2, dk_t2 += ds_t2 q_t, dv_t2 += p_t2 dO_t;  dout: (B, T, C); qkv, dqkv: (B, T, 3C);
+   att: (B, NH, T, T) */
 DECARDEF void decar_attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *att,
                                            int64_t B, int64_t T, int64_t C, int NH, int causal) {
     int64_t hs = C / NH, b, h, t, t2, i;
@@ -4780,6 +4960,8 @@ DECARDEF void decar_attention_backward_ref(float *dqkv, const float *dout, const
                 }
             }
 }
+/* lse[r] = log sum_{j < nc} exp(logits[r, j]) in double (no max shift),
+   nll[r] = lse[r] - logits[r, targets[r]] (0 where targets[r] < 0);  logits: (rows, V); targets, lse, nll: (rows) */
 DECARDEF void decar_crossentropy_forward_ref(float *lse, float *nll, const float *logits, const int32_t *targets,
                                              int64_t rows, int64_t V, int nc) {
     int64_t r;
@@ -4792,6 +4974,8 @@ DECARDEF void decar_crossentropy_forward_ref(float *lse, float *nll, const float
         nll[r] = targets[r] >= 0 ? lse[r] - l[targets[r]] : 0.0f;
     }
 }
+/* dlogits[r, j] += dloss w_r / norm (exp(logits[r, j] - lse[r]) - [j = targets[r]]) in double, j < nc, rows with a
+   target;  logits, dlogits: (rows, V); lse, targets, weights: (rows) */
 DECARDEF void decar_crossentropy_backward_ref(float *dlogits, const float *logits, const float *lse,
                                               const int32_t *targets, const float *weights, float dloss, float norm,
                                               int64_t rows, int64_t V, int nc) {
@@ -4805,6 +4989,7 @@ DECARDEF void decar_crossentropy_backward_ref(float *dlogits, const float *logit
     }
 }
 
+/* ---- 5d. the backward pass: each op's backward through its kernels, then decar_backward -------------------------- */
 /* add / mul with broadcasting: da += dout (add) or dout b (mul), reduced over a's broadcast dimensions */
 static void decar__binary_backward(decar_ctx *c, decar_tensor *t, float *da, float *db, const float *dout) {
     decar_tensor *a = t->src[0], *b = t->src[1];
@@ -4974,7 +5159,7 @@ DECARDEF int decar_backward(decar_ctx *c, decar_tensor *loss) {
     return c->status;
 }
 
-/* ---- 6. data ----------------------------------------------------------------------------------------------------- */
+/* ---- 6. data: lists of names (document lists, expert manifests) -------------------------------------------------- */
 DECARDEF int decar_list_parse(const char *text, size_t len, char sep, char ***items, int *n, decar_error *e) {
     size_t i, start = 0, count = 0, end = len;
     char **out, *str;
@@ -5488,231 +5673,230 @@ static int64_t decar__tok_jstr(decar__js *j, uint8_t *out, int64_t cap, int *spe
     j->p++;
     return bad && !*special ? -1 : n;
 }
-/* GPT-2's files: vocab.json maps each token's text (bytes through GPT-2's printable-unicode table) to its id;
-   merges.txt lists "a b" pairs by rank. Untrusted: ids dense and unique, all 256 bytes present, each merge made of
-   known tokens and producing a known token; then the pair -> rank table and the fingerprint. */
-DECARDEF int decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab, size_t vocab_len, const char *merges,
-                                      size_t merges_len, decar_error *e) {
+/* Reading GPT-2's tokenizer files, in passes (decar_tokenizer_load_mem runs them in order; each returns a status and
+   says why in e; what they allocate in t is freed by the caller on failure).
+   vocab.json, read twice: pass 0 counts the entries and their bytes, then allocates; pass 1 puts each key's bytes into
+   t->blob in file order, with ids[id] = its entry and lens[entry] = its length (-1 for "<|endoftext|>", whose id
+   becomes t->eot). tmp holds one decoded key. */
+static int decar__tok_read_vocab(decar_tokenizer *t, const char *vocab, size_t vocab_len, uint8_t *tmp,
+                                 int32_t **ids_out, int64_t **lens_out, int64_t *n_out, int64_t *blob_out,
+                                 decar_error *e) {
     decar__js j;
-    int64_t cap = 16, i, n_entries = 0, blob_len = 0;
-    int32_t *idx = NULL, *ids = NULL;
+    int64_t i, n_entries = 0, blob_len = 0;
+    int32_t *ids = NULL;
     int64_t *lens = NULL;
-    uint8_t *tmp = NULL;
-    int rc = DECAR_OK;
-    memset(t, 0, sizeof *t);
-    t->eot = -1;
-    /* the caller's error may hold anything: start it empty so the message test below reads a string */
-    if (e) e->msg[0] = 0;
-    /* pass 1: count entries and bytes; pass 2: fill. tmp holds one decoded vocab.json key and, later, one merges.txt
-       line's bytes: each is at most its file's length, so it is sized by the longer file (a merges.txt line may be
-       longer than the whole vocab.json) */
-    tmp = (uint8_t *)DECAR_MALLOC((vocab_len > merges_len ? vocab_len : merges_len) + 1);
-    if (!tmp) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
-    {
-        int pass;
-        for (pass = 0; pass < 2 && !rc; pass++) {
-            int64_t k = 0, bl = 0;
-            j.p = vocab;
-            j.end = vocab + vocab_len;
-            if (!decar__js_ch(&j, '{')) {
+    int rc = DECAR_OK, pass;
+    for (pass = 0; pass < 2 && !rc; pass++) {
+        int64_t k = 0, bl = 0;
+        j.p = vocab;
+        j.end = vocab + vocab_len;
+        if (!decar__js_ch(&j, '{')) {
+            rc = DECAR_ERR_FORMAT;
+            break;
+        }
+        if (decar__js_ch(&j, '}')) {
+            rc = DECAR_ERR_FORMAT;
+            decar__seterr(e, rc, "vocab.json has no tokens");
+            break;
+        }
+        for (;;) {
+            int special = 0;
+            int64_t len, id;
+            if (!decar__js_ch(&j, '"') || (len = decar__tok_jstr(&j, tmp, (int64_t)vocab_len, &special)) < 0 ||
+                !decar__js_ch(&j, ':')) {
                 rc = DECAR_ERR_FORMAT;
                 break;
             }
-            if (decar__js_ch(&j, '}')) {
+            /* a negative id is a valid JSON number but never a token id: say so, not "not a JSON object" */
+            if (decar__js_ch(&j, '-')) {
                 rc = DECAR_ERR_FORMAT;
-                decar__seterr(e, rc, "vocab.json has no tokens");
+                decar__seterr(e, rc, "vocab.json: entry %lld has a negative id (ids must be 0 or more)",
+                              (long long)k + 1);
                 break;
             }
-            for (;;) {
-                int special = 0;
-                int64_t len, id;
-                if (!decar__js_ch(&j, '"') || (len = decar__tok_jstr(&j, tmp, (int64_t)vocab_len, &special)) < 0 ||
-                    !decar__js_ch(&j, ':')) {
-                    rc = DECAR_ERR_FORMAT;
-                    break;
-                }
-                /* a negative id is a valid JSON number but never a token id: say so, not "not a JSON object" */
-                if (decar__js_ch(&j, '-')) {
-                    rc = DECAR_ERR_FORMAT;
-                    decar__seterr(e, rc, "vocab.json: entry %lld has a negative id (ids must be 0 or more)",
-                                  (long long)k + 1);
-                    break;
-                }
-                if (decar__js_int(&j, &id)) {
-                    rc = DECAR_ERR_FORMAT;
-                    decar__seterr(e, rc, "vocab.json: entry %lld's id is not a whole number", (long long)k + 1);
-                    break;
-                }
-                if (pass == 1) {
-                    if (id < 0 || id >= n_entries || ids[id] >= 0) {
-                        rc = DECAR_ERR_FORMAT;
-                        decar__seterr(
-                            e, rc, "vocab.json: id %lld is out of range or repeated (ids must be 0..%lld, once each)",
-                            (long long)id, (long long)n_entries - 1);
-                        break;
-                    }
-                    ids[id] = (int32_t)k;
-                    lens[k] = special ? -1 : len;
-                    if (special)
-                        t->eot = (int32_t)id;
-                    else
-                        memcpy(t->blob + bl, tmp, (size_t)len);
-                }
-                bl += special ? 0 : len;
-                k++;
-                if (decar__js_ch(&j, '}')) break;
-                if (!decar__js_ch(&j, ',')) {
-                    rc = DECAR_ERR_FORMAT;
-                    break;
-                }
+            if (decar__js_int(&j, &id)) {
+                rc = DECAR_ERR_FORMAT;
+                decar__seterr(e, rc, "vocab.json: entry %lld's id is not a whole number", (long long)k + 1);
+                break;
             }
-            if (rc) break;
-            if (pass == 0) {
-                n_entries = k;
-                blob_len = bl;
-                if (n_entries < 256 || n_entries > (1 << 24)) {
+            if (pass == 1) {
+                if (id < 0 || id >= n_entries || ids[id] >= 0) {
                     rc = DECAR_ERR_FORMAT;
-                    decar__seterr(e, rc, "vocab.json has %lld tokens", (long long)n_entries);
+                    decar__seterr(e, rc,
+                                  "vocab.json: id %lld is out of range or repeated (ids must be 0..%lld, once each)",
+                                  (long long)id, (long long)n_entries - 1);
                     break;
                 }
-                ids = (int32_t *)DECAR_MALLOC((size_t)n_entries * sizeof(int32_t));
-                lens = (int64_t *)DECAR_MALLOC((size_t)n_entries * sizeof(int64_t));
-                t->blob = (uint8_t *)DECAR_MALLOC((size_t)blob_len + 1);
-                t->off = (int64_t *)DECAR_MALLOC((size_t)(n_entries + 1) * sizeof(int64_t));
-                if (!ids || !lens || !t->blob || !t->off) {
-                    rc = DECAR_ERR_NOMEM;
-                    decar__seterr(e, rc, "no memory");
-                    break;
-                }
-                for (i = 0; i < n_entries; i++) ids[i] = -1;
+                ids[id] = (int32_t)k;
+                lens[k] = special ? -1 : len;
+                if (special)
+                    t->eot = (int32_t)id;
+                else
+                    memcpy(t->blob + bl, tmp, (size_t)len);
             }
+            bl += special ? 0 : len;
+            k++;
+            if (decar__js_ch(&j, '}')) break;
+            if (!decar__js_ch(&j, ',')) {
+                rc = DECAR_ERR_FORMAT;
+                break;
+            }
+        }
+        if (rc) break;
+        if (pass == 0) {
+            n_entries = k;
+            blob_len = bl;
+            if (n_entries < 256 || n_entries > (1 << 24)) {
+                rc = DECAR_ERR_FORMAT;
+                decar__seterr(e, rc, "vocab.json has %lld tokens", (long long)n_entries);
+                break;
+            }
+            ids = *ids_out = (int32_t *)DECAR_MALLOC((size_t)n_entries * sizeof(int32_t));
+            lens = *lens_out = (int64_t *)DECAR_MALLOC((size_t)n_entries * sizeof(int64_t));
+            t->blob = (uint8_t *)DECAR_MALLOC((size_t)blob_len + 1);
+            t->off = (int64_t *)DECAR_MALLOC((size_t)(n_entries + 1) * sizeof(int64_t));
+            if (!ids || !lens || !t->blob || !t->off) {
+                rc = DECAR_ERR_NOMEM;
+                decar__seterr(e, rc, "no memory");
+                break;
+            }
+            for (i = 0; i < n_entries; i++) ids[i] = -1;
         }
     }
     if (rc == DECAR_ERR_FORMAT && !strstr(e ? e->msg : "", "vocab.json"))
         decar__seterr(e, rc, "vocab.json is not a JSON object of token: id");
-    if (rc) goto done;
-    /* entries in id order: the blob was filled in file order, so rebuild it by id */
-    {
-        uint8_t *blob = (uint8_t *)DECAR_MALLOC((size_t)blob_len + 1);
-        int64_t *src = (int64_t *)DECAR_MALLOC((size_t)(n_entries + 1) * sizeof(int64_t));
-        if (!blob || !src) {
-            decar__free(blob);
-            decar__free(src);
-            rc = DECAR_ERR_NOMEM;
-            decar__seterr(e, rc, "no memory");
-            goto done;
-        }
-        src[0] = 0;
-        for (i = 0; i < n_entries; i++) src[i + 1] = src[i] + (lens[i] > 0 ? lens[i] : 0); /* file order */
-        t->n_tokens = (int)n_entries;
-        t->off[0] = 0;
-        for (i = 0; i < n_entries; i++) {
-            int64_t k = ids[i], l = lens[k] > 0 ? lens[k] : 0;
-            memcpy(blob + t->off[i], t->blob + src[k], (size_t)l);
-            t->off[i + 1] = t->off[i] + l;
-        }
-        DECAR_FREE(t->blob);
-        DECAR_FREE(src);
-        t->blob = blob;
+    *n_out = n_entries;
+    *blob_out = blob_len;
+    return rc;
+}
+/* the entries in id order: t->blob was filled in file order; token i's bytes become blob[off[i] .. off[i + 1]) */
+static int decar__tok_order_by_id(decar_tokenizer *t, const int32_t *ids, const int64_t *lens, int64_t n_entries,
+                                  int64_t blob_len, decar_error *e) {
+    uint8_t *blob = (uint8_t *)DECAR_MALLOC((size_t)blob_len + 1);
+    int64_t *src = (int64_t *)DECAR_MALLOC((size_t)(n_entries + 1) * sizeof(int64_t)), i;
+    if (!blob || !src) {
+        decar__free(blob);
+        decar__free(src);
+        DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
     }
-    if (t->eot < 0) {
-        rc = DECAR_ERR_FORMAT;
-        decar__seterr(e, rc, "vocab.json has no <|endoftext|> token");
-        goto done;
+    src[0] = 0;
+    for (i = 0; i < n_entries; i++) src[i + 1] = src[i] + (lens[i] > 0 ? lens[i] : 0); /* file order */
+    t->n_tokens = (int)n_entries;
+    t->off[0] = 0;
+    for (i = 0; i < n_entries; i++) {
+        int64_t k = ids[i], l = lens[k] > 0 ? lens[k] : 0;
+        memcpy(blob + t->off[i], t->blob + src[k], (size_t)l);
+        t->off[i + 1] = t->off[i] + l;
     }
-    /* the byte-string index; every single byte must be a token */
+    DECAR_FREE(t->blob);
+    DECAR_FREE(src);
+    t->blob = blob;
+    return DECAR_OK;
+}
+/* the byte-string index *idx_out (*cap_out slots, a power of two at least twice the tokens; open addressing on
+   decar_hash64): every token but EOT is non-empty and unlike the others; then t->byte_id, all 256 bytes tokens */
+static int decar__tok_index_bytes(decar_tokenizer *t, int32_t **idx_out, int64_t *cap_out, decar_error *e) {
+    int64_t cap = 16, i, n_entries = t->n_tokens;
+    int32_t *idx;
     while (cap < 2 * n_entries) cap *= 2;
-    idx = (int32_t *)DECAR_MALLOC((size_t)cap * sizeof(int32_t));
-    if (!idx) {
-        rc = DECAR_ERR_NOMEM;
-        decar__seterr(e, rc, "no memory");
-        goto done;
-    }
+    idx = *idx_out = (int32_t *)DECAR_MALLOC((size_t)cap * sizeof(int32_t));
+    *cap_out = cap;
+    if (!idx) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
     for (i = 0; i < cap; i++) idx[i] = -1;
     for (i = 0; i < n_entries; i++) {
         int64_t l = t->off[i + 1] - t->off[i], h;
         if (i == t->eot) continue;
-        if (l == 0 || decar__tok_lookup(t, idx, cap, t->blob + t->off[i], l) >= 0) {
-            rc = DECAR_ERR_FORMAT;
-            decar__seterr(e, rc, "vocab.json: token %lld is empty or repeats another token's bytes", (long long)i);
-            goto done;
-        }
+        if (l == 0 || decar__tok_lookup(t, idx, cap, t->blob + t->off[i], l) >= 0)
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "vocab.json: token %lld is empty or repeats another token's bytes",
+                        (long long)i);
         h = (int64_t)(decar_hash64(t->blob + t->off[i], (size_t)l, 5) & (uint64_t)(cap - 1));
         while (idx[h] >= 0) h = (h + 1) & (cap - 1);
         idx[h] = (int32_t)i;
     }
     for (i = 0; i < 256; i++) {
         uint8_t b = (uint8_t)i;
-        if ((t->byte_id[i] = decar__tok_lookup(t, idx, cap, &b, 1)) < 0) {
-            rc = DECAR_ERR_FORMAT;
-            decar__seterr(e, rc, "vocab.json has no token for byte %d (a byte-level BPE has all 256)", (int)i);
-            goto done;
-        }
+        if ((t->byte_id[i] = decar__tok_lookup(t, idx, cap, &b, 1)) < 0)
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "vocab.json has no token for byte %d (a byte-level BPE has all 256)",
+                        (int)i);
     }
-    /* merges.txt: "#version" line, then "A B" per line in rank order (A, B and AB are tokens) */
-    {
-        int64_t lines = 0, a = 0, r = 0;
-        for (i = 0; i < (int64_t)merges_len; i++) lines += merges[i] == '\n';
-        t->ma = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
-        t->mb = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
-        t->mo = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
-        if (!t->ma || !t->mb || !t->mo) {
-            rc = DECAR_ERR_NOMEM;
-            decar__seterr(e, rc, "no memory");
-            goto done;
+    return DECAR_OK;
+}
+/* merges.txt: a "#version" line, then "A B" per line in rank order, A, B and AB tokens (found through the index):
+   t->ma, t->mb, t->mo by rank, t->n_merges. tmp holds one line's bytes. */
+static int decar__tok_read_merges(decar_tokenizer *t, const char *merges, size_t merges_len, const int32_t *idx,
+                                  int64_t cap, uint8_t *tmp, decar_error *e) {
+    int64_t lines = 0, a = 0, r = 0, i;
+    for (i = 0; i < (int64_t)merges_len; i++) lines += merges[i] == '\n';
+    t->ma = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
+    t->mb = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
+    t->mo = (int32_t *)DECAR_MALLOC((size_t)(lines + 1) * sizeof(int32_t));
+    if (!t->ma || !t->mb || !t->mo) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    while (a < (int64_t)merges_len) {
+        int64_t b = a, sp = -1, q, n1 = 0, n2 = 0;
+        uint8_t *both = tmp;
+        while (b < (int64_t)merges_len && merges[b] != '\n') { /* the line [a, b), its first space at sp */
+            if (merges[b] == ' ' && sp < 0) sp = b;
+            b++;
         }
-        while (a < (int64_t)merges_len) {
-            int64_t b = a, sp = -1, q, n1 = 0, n2 = 0;
-            uint8_t *both = tmp;
-            while (b < (int64_t)merges_len && merges[b] != '\n') {
-                if (merges[b] == ' ' && sp < 0) sp = b;
-                b++;
+        q = b;
+        if (q > a && merges[q - 1] == '\r') q--;
+        if (q > a && !(a == 0 && merges[0] == '#')) {
+            int64_t at, part;
+            int len;
+            if (sp < 0) DECAR__FAIL(e, DECAR_ERR_FORMAT, "merges.txt line %lld is not 'A B'", (long long)r + 2);
+            for (part = 0; part < 2; part++) { /* A's bytes, then B's, into both */
+                int64_t s0 = part ? sp + 1 : a, s1 = part ? q : sp, *cnt = part ? &n2 : &n1;
+                for (at = s0; at < s1; at += len) {
+                    int u = decar__utf8_get((const uint8_t *)merges + at, s1 - at, &len),
+                        byte = u < 0 ? -1 : decar__u2b(u);
+                    if (byte < 0)
+                        DECAR__FAIL(e, DECAR_ERR_FORMAT, "merges.txt line %lld: not GPT-2 byte characters",
+                                    (long long)r + 2);
+                    both[n1 + n2] = (uint8_t)byte;
+                    (*cnt)++;
+                }
             }
-            q = b;
-            if (q > a && merges[q - 1] == '\r') q--;
-            if (q > a && !(a == 0 && merges[0] == '#')) {
-                int64_t at, part;
-                int len;
-                if (sp < 0) {
-                    rc = DECAR_ERR_FORMAT;
-                    decar__seterr(e, rc, "merges.txt line %lld is not 'A B'", (long long)r + 2);
-                    goto done;
-                }
-                for (part = 0; part < 2; part++) {
-                    int64_t s0 = part ? sp + 1 : a, s1 = part ? q : sp, *cnt = part ? &n2 : &n1;
-                    for (at = s0; at < s1; at += len) {
-                        int u = decar__utf8_get((const uint8_t *)merges + at, s1 - at, &len),
-                            byte = u < 0 ? -1 : decar__u2b(u);
-                        if (byte < 0) {
-                            rc = DECAR_ERR_FORMAT;
-                            decar__seterr(e, rc, "merges.txt line %lld: not GPT-2 byte characters", (long long)r + 2);
-                            goto done;
-                        }
-                        both[n1 + n2] = (uint8_t)byte;
-                        (*cnt)++;
-                    }
-                }
-                t->ma[r] = decar__tok_lookup(t, idx, cap, both, n1);
-                t->mb[r] = decar__tok_lookup(t, idx, cap, both + n1, n2);
-                t->mo[r] = decar__tok_lookup(t, idx, cap, both, n1 + n2);
-                if (n1 == 0 || n2 == 0 || t->ma[r] < 0 || t->mb[r] < 0 || t->mo[r] < 0) {
-                    rc = DECAR_ERR_FORMAT;
-                    decar__seterr(e, rc, "merges.txt line %lld: a part or the merged token is not in vocab.json",
-                                  (long long)r + 2);
-                    goto done;
-                }
-                r++;
-            }
-            a = b + 1;
+            t->ma[r] = decar__tok_lookup(t, idx, cap, both, n1);
+            t->mb[r] = decar__tok_lookup(t, idx, cap, both + n1, n2);
+            t->mo[r] = decar__tok_lookup(t, idx, cap, both, n1 + n2);
+            if (n1 == 0 || n2 == 0 || t->ma[r] < 0 || t->mb[r] < 0 || t->mo[r] < 0)
+                DECAR__FAIL(e, DECAR_ERR_FORMAT,
+                            "merges.txt line %lld: a part or the merged token is not in vocab.json", (long long)r + 2);
+            r++;
         }
-        t->n_merges = (int)r;
+        a = b + 1;
     }
-    if ((rc = decar__tok_index(t))) {
-        decar__seterr(e, rc, "no memory");
-        goto done;
+    t->n_merges = (int)r;
+    return DECAR_OK;
+}
+/* GPT-2's files: vocab.json maps each token's text (bytes through GPT-2's printable-unicode table) to its id;
+   merges.txt lists "a b" pairs by rank. Untrusted: ids dense and unique, all 256 bytes present, each merge made of
+   known tokens and producing a known token; then the pair -> rank table and the fingerprint. */
+DECARDEF int decar_tokenizer_load_mem(decar_tokenizer *t, const char *vocab, size_t vocab_len, const char *merges,
+                                      size_t merges_len, decar_error *e) {
+    int64_t cap = 0, n_entries = 0, blob_len = 0;
+    int32_t *idx = NULL, *ids = NULL;
+    int64_t *lens = NULL;
+    uint8_t *tmp;
+    int rc;
+    memset(t, 0, sizeof *t);
+    t->eot = -1;
+    /* the caller's error may hold anything: start it empty so the vocab pass's message test reads a string */
+    if (e) e->msg[0] = 0;
+    /* tmp holds one decoded vocab.json key and, later, one merges.txt line's bytes: each is at most its file's
+       length, so it is sized by the longer file (a merges.txt line may be longer than the whole vocab.json) */
+    tmp = (uint8_t *)DECAR_MALLOC((vocab_len > merges_len ? vocab_len : merges_len) + 1);
+    if (!tmp) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory");
+    rc = decar__tok_read_vocab(t, vocab, vocab_len, tmp, &ids, &lens, &n_entries, &blob_len, e);
+    if (!rc) rc = decar__tok_order_by_id(t, ids, lens, n_entries, blob_len, e);
+    if (!rc && t->eot < 0) {
+        rc = DECAR_ERR_FORMAT;
+        decar__seterr(e, rc, "vocab.json has no <|endoftext|> token");
     }
-    decar__tok_fingerprint(t);
-done:
+    if (!rc) rc = decar__tok_index_bytes(t, &idx, &cap, e);
+    if (!rc) rc = decar__tok_read_merges(t, merges, merges_len, idx, cap, tmp, e);
+    if (!rc && (rc = decar__tok_index(t))) decar__seterr(e, rc, "no memory");
+    if (!rc) decar__tok_fingerprint(t);
     decar__free_n(4, (void *)idx, (void *)ids, (void *)lens, (void *)tmp);
     if (rc) decar_tokenizer_free(t);
     return rc;
@@ -5728,6 +5912,7 @@ DECARDEF int decar_tokenizer_load(decar_tokenizer *t, const char *dir, decar_err
 }
 #endif
 
+/* ---- 6c. documents: the corpus, its splits and token streams, batches, loading a directory ----------------------- */
 DECARDEF void decar_data_init(decar_data *d) {
     memset(d, 0, sizeof *d);
 }
@@ -6042,7 +6227,7 @@ DECARDEF int decar_data_load(decar_data *d, const char *path, const char *list, 
 }
 #endif
 
-/* ---- 6c. images -------------------------------------------------------------------------------------------------- */
+/* ---- 6d. images -------------------------------------------------------------------------------------------------- */
 DECARDEF void decar_images_free(decar_images *im) {
     int i;
     if (im->captions) {
@@ -7178,10 +7363,19 @@ DECARDEF int decar_data_base_share(decar_data *d, int permille) {
     }
     return n;
 }
-DECARDEF int decar_cluster_docs(const decar_data *d, const decar_kmeans_opts *o, int feat_dim, uint64_t feat_seed,
-                                const float *X_in, int d_in, decar_featurizer *fz, decar_router *r, float **X_out,
-                                int *d_out, int32_t *shard, decar_error *e) {
-    int i, nt = 0, dim = X_in ? d_in : feat_dim, rc = DECAR_OK;
+DECARDEF decar_cluster_opts decar_cluster_opts_default(int k) {
+    decar_cluster_opts o;
+    o.kmeans = decar_kmeans_default(k);
+    o.feat_dim = 64;
+    o.feat_seed = 1;
+    o.features = NULL;
+    o.features_dim = 0;
+    return o;
+}
+DECARDEF int decar_cluster_docs(const decar_data *d, const decar_cluster_opts *o, decar_featurizer *fz,
+                                decar_router *r, float **X_out, int *d_out, int32_t *shard, decar_error *e) {
+    const float *X_in = o->features;
+    int i, nt = 0, dim = X_in ? o->features_dim : o->feat_dim, rc = DECAR_OK;
     float *X, *Xt;
     decar_doc *train;
     memset(fz, 0, sizeof *fz);
@@ -7212,7 +7406,7 @@ DECARDEF int decar_cluster_docs(const decar_data *d, const decar_kmeans_opts *o,
             decar_l2_normalize(x, dim);
         }
     } else if (!rc) {
-        rc = decar_feat_fit(fz, dim, feat_seed, train, nt, e);
+        rc = decar_feat_fit(fz, dim, o->feat_seed, train, nt, e);
         for (i = 0; !rc && i < d->n_docs; i++)
             if ((rc = decar_feat_apply(fz, d->docs[i].bytes, d->docs[i].len, X + (int64_t)i * dim, e)))
                 decar__seterr(e, rc, "cannot featurize document %s", d->docs[i].name);
@@ -7220,7 +7414,7 @@ DECARDEF int decar_cluster_docs(const decar_data *d, const decar_kmeans_opts *o,
     /* the router from the training rows, then every document through its assignment */
     for (i = 0, nt = 0; !rc && i < d->n_docs; i++)
         if (d->docs[i].split == 0) memcpy(Xt + (int64_t)nt++ * dim, X + (int64_t)i * dim, (size_t)dim * sizeof(float));
-    if (!rc) rc = decar_router_build(r, Xt, nt, dim, o, NULL, e);
+    if (!rc) rc = decar_router_build(r, Xt, nt, dim, &o->kmeans, NULL, e);
     for (i = 0; !rc && i < d->n_docs; i++)
         shard[i] = d->docs[i].split == 0 || d->docs[i].split == 1 ? decar_router_assign(r, X + (int64_t)i * dim) : -1;
     decar__free(Xt);
@@ -7507,7 +7701,30 @@ DECARDEF int decar_router_load(decar_router *r, decar_featurizer *f, const char 
 }
 #endif
 
-/* ---- 10. model --------------------------------------------------------------------------------------------------- */
+/* ---- 10. model -----------------------------------------------------------------------------------------------------
+   WHAT A CHANGE OF THE MODEL MUST TOUCH (a new norm, activation or parameter tensor). The GPT block is written once
+   per path, and a test holds each path to another:
+     layout        the slots DECAR__LN1_W .. DECAR__FCPROJ_B and decar__block_params (names, shapes), decar__gpt_layout
+                   (the order and offsets every path and checkpoint index by), decar_gpt_init (the initialisation,
+                   chosen by name); a new setting: decar_gpt_config, decar_gpt_default_config, decar_gpt_check_config
+     tape          decar_gpt_hidden (the forward; the backward comes from the ops: a new op needs its kernels in 4 / 5b,
+                   its reference in 5c, its case in decar__backward_op, and tests/test_kernels.c)
+     KV cache      decar_gpt_step_batch, decar__ln_rows, decar__gpt_linear, decar_gpt_step_batch_scratch, and
+                   decar_gpt_project_prefix for the image projector (10b); tests/test_method.c (generation) and
+                   tests/test_vision.c (with a prefix) hold the steps to the forward
+     device        the decar__k_* kernels, decar__dlayer with decar__dlayer_floats / _carve, decar__dev_reserve,
+                   decar__dev_forward, decar__dev_backward, decar__dev_step_batch (10c); tests/test_device.c holds them
+                   to the tape
+     quantized     decar__gpt_is_matrix: the weight matrices that get a Q8_0 / bf16 copy (and are saved so, 13)
+     estimates     decar_gpt_flops_per_token, decar_gpt_train_bytes (the CLI's memory check before training)
+     checkpoints   decar_gpt_save_mem / decar_gpt_load_mem (13): a new setting as config metadata; tensors travel by
+                   the layout's names
+     Hugging Face  decar__hf_conv1d (the weights HF stores transposed), the config.json decar_gpt_export_hf_mem writes
+                   and decar_gpt_import_hf_mem checks (13b); scripts/check_hf.py (gpt2_forward) and tests/test_interop.c
+     PyTorch       scripts/torch_gpt.py (the twin; scripts/check_interop.py loads checkpoints with it) and
+                   scripts/make_reference.py, which writes tests/ref_gpt.bin for tests/test_gpt_ref.c
+     CLI           examples/decar.c's model options (--layers, --heads, --dim ...) for a new setting
+   CLIP's towers (10d), averaging (decar_gpt_average) and the ensemble are built on these and follow. */
 typedef struct decar__dev decar__dev; /* the device path's state (10c) */
 static void decar__dev_free(decar__dev *d);
 static int decar__dev_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n, float *logits,
@@ -7897,8 +8114,8 @@ DECARDEF int decar_gpt_step_embed(decar_gpt *g, float *kv, const float *emb, int
                                   decar_error *e) {
     return decar_gpt_step_batch(g, &kv, emb, &pos, 1, logits, scratch, e);
 }
-static void decar__ln_rows(float *dst, const float *src, const float *w, const float *b, int64_t n,
-                           int64_t C) { /* inference LayerNorm */
+/* inference LayerNorm: dst[r, :] = (src[r, :] - mean_r) rstd_r w + b;  src, dst: (n, C); w, b: (C) */
+static void decar__ln_rows(float *dst, const float *src, const float *w, const float *b, int64_t n, int64_t C) {
     int64_t r;
     for (r = 0; r < n; r++) decar__ln_row(dst + r * C, src + r * C, w, b, C, NULL);
 }
@@ -8023,7 +8240,8 @@ DECAR__KERNEL decar__k_embed_back(float *dwte, float *dwpe, const float *dx, con
         }
     }
 }
-/* y = (x - mean) rstd w + b per row of C (eps 1e-5, biased variance); st[2r] = mean, st[2r + 1] = rstd (or NULL) */
+/* y = (x - mean) rstd w + b per row of C (eps 1e-5, biased variance); st[2r] = mean, st[2r + 1] = rstd (or NULL);
+   x, y: (N, C); w, b: (C); st: (N, 2). A thread per row. */
 DECAR__KERNEL decar__k_layernorm(float *y, float *st, const float *x, const float *w, const float *b, int64_t N,
                                  int64_t C) {
     int64_t r;
@@ -8043,7 +8261,8 @@ DECAR__KERNEL decar__k_layernorm(float *y, float *st, const float *x, const floa
         }
     }
 }
-/* per row, xh = (x - mean) rstd, dn = dy w:  dx += rstd (dn - mean(dn) - xh mean(dn xh)) */
+/* per row, xh = (x - mean) rstd, dn = dy w:  dx += rstd (dn - mean(dn) - xh mean(dn xh));  x, dy, dx: (N, C);
+   w: (C); st: (N, 2) from the forward. dw and db are column sums (decar__k_dy_xhat, decar__dcol_sums). */
 DECAR__KERNEL decar__k_layernorm_back(float *dx, const float *dy, const float *x, const float *w, const float *st,
                                       int64_t N, int64_t C) {
     int64_t r;
@@ -8088,7 +8307,7 @@ DECAR__KERNEL decar__k_scale(float *y, float s, int64_t n) {
     int64_t i;
     DECAR__KFOR(i, n) y[i] *= s;
 }
-/* GELU, tanh form: u = sqrt(2/pi) (x + 0.044715 x^3), y = x (1 + tanh u) / 2 */
+/* GELU, tanh form: u = sqrt(2/pi) (x + 0.044715 x^3), y = x (1 + tanh u) / 2;  x, y: (n) */
 DECAR__KERNEL decar__k_gelu(float *y, const float *x, int64_t n) {
     int64_t i;
     DECAR__KFOR(i, n) {
@@ -8096,7 +8315,7 @@ DECAR__KERNEL decar__k_gelu(float *y, const float *x, int64_t n) {
         y[i] = 0.5f * x[i] * (1.0f + tanhf(u));
     }
 }
-/* dx = dy gelu'(x),  gelu'(x) = (1 + th) / 2 + x (1 - th^2) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2 */
+/* dx = dy gelu'(x),  gelu'(x) = (1 + th) / 2 + x (1 - th^2) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2;  (n) each */
 DECAR__KERNEL decar__k_gelu_back(float *dx, const float *x, const float *dy, int64_t n) {
     int64_t i;
     DECAR__KFOR(i, n) {
@@ -8125,7 +8344,7 @@ DECAR__KERNEL decar__k_from_heads(float *dst, const float *src, int64_t B, int64
     }
 }
 /* each row t of S (rows of T scores, row index mod T = t): P = softmax(S / sqrt(hs)) over the keys it sees (causal:
-   0..t), zero past them */
+   0..t), zero past them, in place;  P: (rows, T) = (B NH T, T) */
 DECAR__KERNEL decar__k_attn_softmax(float *P, int64_t rows, int64_t T, float scale, int causal) {
     int64_t r;
     DECAR__KFOR(r, rows) {
@@ -8141,7 +8360,7 @@ DECAR__KERNEL decar__k_attn_softmax(float *P, int64_t rows, int64_t T, float sca
         for (j = end; j < T; j++) p[j] = 0.0f;
     }
 }
-/* in place, dP -> dS = P (dP - sum_j P_j dP_j) / sqrt(hs), zero past the keys a row sees */
+/* in place, dP -> dS = P (dP - sum_j P_j dP_j) / sqrt(hs), zero past the keys a row sees;  dP, P: (rows, T) */
 DECAR__KERNEL decar__k_attn_softmax_back(float *dP, const float *P, int64_t rows, int64_t T, float scale, int causal) {
     int64_t r;
     DECAR__KFOR(r, rows) {
@@ -8154,7 +8373,7 @@ DECAR__KERNEL decar__k_attn_softmax_back(float *dP, const float *P, int64_t rows
     }
 }
 /* per row of V logits, over the first nc (the classes): lse = log sum_j exp l_j, nll = lse - l[target] (0 for an
-   ignored target < 0). The sum in double, as the host kernel. */
+   ignored target < 0). The sum in double, as the host kernel.  logits: (N, V); tg, lse, nll: (N) */
 DECAR__KERNEL decar__k_crossentropy(float *lse, float *nll, const float *logits, const int32_t *tg, int64_t N,
                                     int64_t V, int nc) {
     int64_t r;
@@ -8170,7 +8389,7 @@ DECAR__KERNEL decar__k_crossentropy(float *lse, float *nll, const float *logits,
     }
 }
 /* in place, logits -> dlogits = w_r / norm (softmax(l) - onehot(target)) over the classes, 0 elsewhere and on ignored
-   rows (w NULL: 1) */
+   rows (w NULL: 1);  logits: (N, V); lse, tg, w: (N) */
 DECAR__KERNEL decar__k_crossentropy_back(float *logits, const float *lse, const int32_t *tg, const float *w, float norm,
                                          int64_t N, int64_t V, int nc) {
     int64_t r;
@@ -8192,7 +8411,7 @@ DECAR__KERNEL decar__k_sumsq(double *part, const float *g, int64_t n) {
     }
 }
 /* AdamW (decar_gpt_adamw's formula): m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
-   p = p decay - step_size m / (sqrt(v) / sqrt(bc2) + eps) */
+   p = p decay - step_size m / (sqrt(v) / sqrt(bc2) + eps);  p, g, m, v: (n), one tensor */
 DECAR__KERNEL decar__k_adamw(float *p, const float *g, float *m, float *v, int64_t n, float b1, float b2, float eps,
                              float decay, float step_size, float sbc2) {
     int64_t i;
@@ -8214,7 +8433,9 @@ DECAR__KERNEL decar__k_kv_store(float *const *kv, const float *qkv, const int *p
         kc[T * C + (int64_t)pos[j] * C + c] = qkv[j * 3 * C + 2 * C + c];
     }
 }
-/* one thread per (sequence j, head h): its query against its cache's keys 0..pos[j], softmax, the values' average */
+/* one thread per (sequence j, head h): its query against its cache's keys 0..pos[j], softmax, the values' average:
+   out[j, head h] = sum_{t <= pos[j]} softmax_t(q . k_t / sqrt(hs)) v_t;  qkv: (n, 3C); out: (n, C); scores:
+   (n NH, T); kv[j]: (n_layer, 2, T, C) */
 DECAR__KERNEL decar__k_kv_attend(float *out, float *scores, float *const *kv, const float *qkv, const int *pos,
                                  int64_t n, int64_t l, int64_t T, int64_t C, int64_t NH) {
     int64_t i;
@@ -9111,7 +9332,8 @@ DECARDEF float decar_gpt_clip_grad(decar_gpt *g, float max_norm) {
 /* torch.optim.AdamW's update, in float32, step t = g->step + 1, per parameter p with gradient g:
        m = beta1 m + (1 - beta1) g,   v = beta2 v + (1 - beta2) g^2
        p = p (1 - lr wd) - (lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-   weight decay only on the 2-D weights (decay flag of the layout), not on biases and LayerNorm */
+   weight decay only on the 2-D weights (decay flag of the layout), not on biases and LayerNorm. p, g, m, v: each
+   tensor's shape[0] shape[1] floats at its offset in g->params, grads, m, v. */
 DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o) {
     float lr = decar_opt_lr(o, g->step);
     int t;
@@ -9254,9 +9476,20 @@ static int decar__segment(const decar_data *d, const int32_t *idx, const int32_t
     }
     return rc ? rc : decar_data_finish(seg, e);
 }
-DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_config *cfg, int K, int rounds, int steps,
-                                       int B, int prefix, uint64_t seed, decar_gpt *lms, int32_t *labels,
-                                       double *flops, decar_error *e) {
+DECARDEF decar_smalltalk_opts decar_smalltalk_opts_default(int k) {
+    decar_smalltalk_opts o;
+    o.k = k;
+    o.rounds = 3;
+    o.steps = 100;
+    o.batch = 8;
+    o.prefix = 64;
+    o.seed = 1;
+    return o;
+}
+DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_config *cfg, const decar_smalltalk_opts *o,
+                                       decar_gpt *lms, int32_t *labels, double *flops, decar_error *e) {
+    int K = o->k, rounds = o->rounds, steps = o->steps, B = o->batch, prefix = o->prefix;
+    uint64_t seed = o->seed;
     int64_t N = 0, i, q;
     int k, r, rc = DECAR_OK, made = 0;
     int32_t *idx = NULL, *lab = NULL, *cnt = NULL;
@@ -9264,7 +9497,7 @@ DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_conf
     uint64_t *pairs = NULL;
     decar_ctx *ctx = decar_ctx_new(0);
     decar_docset ds;
-    decar_opt o = decar_opt_default();
+    decar_opt adam = decar_opt_default();
     decar_train_opts t;
     decar_rng rng;
     memset(&ds, 0, sizeof ds);
@@ -9310,9 +9543,9 @@ DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_conf
     for (k = 0; k < K && !rc; k++)
         if (!(rc = decar_gpt_init(&lms[k], cfg, seed + 1000 + (uint64_t)k, e))) made++;
     if (rc) goto end;
-    o.lr = 3e-3f;
-    o.warmup_steps = steps < 100 ? steps / 2 : 50;
-    o.total_steps = rounds * steps;
+    adam.lr = 3e-3f;
+    adam.warmup_steps = steps < 100 ? steps / 2 : 50;
+    adam.total_steps = rounds * steps;
     t.batch = B;
     t.seq_len = cfg->seq_len;
     t.dfm = NULL;
@@ -9324,7 +9557,7 @@ DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_conf
             decar_data seg;
             if (!(rc = decar__segment(d, idx, lab, N, k, &seg, e))) {
                 t.steps = (r + 1) * steps;
-                rc = decar_train(&lms[k], ctx, &seg, &o, &t, NULL, NULL, e);
+                rc = decar_train(&lms[k], ctx, &seg, &adam, &t, NULL, NULL, e);
             }
             decar_data_free(&seg);
         }
@@ -9535,7 +9768,6 @@ DECARDEF int decar_gpt_save_mem(const decar_gpt *g, int with_opt, const char *ex
     return rc;
 }
 
-/* a strict reader for the JSON subset safetensors uses: objects, strings, integer arrays, integers */
 /* a quantized matrix tensor en of a file (dtype I8 with "<name>.scale", or BF16) for param pi: the shapes */
 static int decar__st_check_qmat(const decar__st *st, const decar__st_entry *en, int qtype, const decar_param_info *pi,
                                 decar_error *e) {
@@ -9612,6 +9844,70 @@ DECARDEF int decar_gpt_check_kind(const decar_gpt *g, const char *path, int need
                     path ? path : "the checkpoint", decar_qtype_name(g->qtype));
     return DECAR_OK;
 }
+/* Reading a checkpoint, in passes (decar_gpt_load_mem runs them in order): the config and the quantization from the
+   metadata; every tensor of the layout found with its shape; then the model allocated and the tensors copied.
+   This pass: the config c from the metadata (vocab_size .. seq_len required; causal, no_mask, the image prefix
+   optional), and *qtype from "quant" (DECAR_QNONE when absent) */
+static int decar__gpt_config_of_meta(const decar__st *st, decar_gpt_config *c, int *qtype, decar_error *e) {
+    int rc;
+    c->causal = 1;
+    c->n_prefix = 0;
+    c->d_prefix = 0;
+    c->d_proj_hidden = 0;
+    c->no_mask = 0;
+    rc = decar__meta_int(st, "vocab_size", &c->vocab_size, e);
+    if (!rc) rc = decar__meta_int(st, "n_layer", &c->n_layer, e);
+    if (!rc) rc = decar__meta_int(st, "n_head", &c->n_head, e);
+    if (!rc) rc = decar__meta_int(st, "d_model", &c->d_model, e);
+    if (!rc) rc = decar__meta_int(st, "seq_len", &c->seq_len, e);
+    if (!rc && decar__st_meta(st, "causal")) rc = decar__meta_int(st, "causal", &c->causal, e);
+    if (!rc && decar__st_meta(st, "no_mask")) rc = decar__meta_int(st, "no_mask", &c->no_mask, e);
+    if (!rc && decar__st_meta(st, "n_prefix")) {
+        rc = decar__meta_int(st, "n_prefix", &c->n_prefix, e);
+        if (!rc) rc = decar__meta_int(st, "d_prefix", &c->d_prefix, e);
+        if (!rc) rc = decar__meta_int(st, "d_proj_hidden", &c->d_proj_hidden, e);
+    }
+    if (!rc) rc = decar_gpt_check_config(c, e);
+    if (!rc && decar__st_meta(st, "quant") && decar_qtype_parse(decar__st_meta(st, "quant"), qtype)) {
+        rc = DECAR_ERR_FORMAT;
+        decar__seterr(e, rc, "unknown quantization '%s' (decar reads q8_0 and bf16)", decar__st_meta(st, "quant"));
+    }
+    return rc;
+}
+/* every tensor of the layout info (n_tensors) in the file with its shape: the weights (F32, or a quantized matrix of
+   qtype), then "optim.m.<name>" and "optim.v.<name>" for all of them, or *have_opt = 0 at the first one missing (a
+   weights-only checkpoint) */
+static int decar__gpt_find_tensors(const decar__st *st, const decar_gpt_config *c, const decar_param_info *info,
+                                   int n_tensors, int qtype, int *have_opt, decar_error *e) {
+    static const char *prefix[3] = { "", "optim.m.", "optim.v." };
+    char nm[160];
+    int t, pass;
+    for (pass = 0; pass < 3 && *have_opt; pass++) {
+        for (t = 0; t < n_tensors; t++) {
+            const decar_param_info *pi = &info[t];
+            const decar__st_entry *en;
+            int rc;
+            strcpy(nm, prefix[pass]);
+            strcat(nm, pi->name); /* names are at most 63 characters: nm holds them */
+            en = decar__st_find(st, nm);
+            if (!en && pass == 0) DECAR__FAIL(e, DECAR_ERR_FORMAT, "checkpoint lacks tensor '%s'", nm);
+            if (!en) {
+                *have_opt = 0;
+                break;
+            } /* no optimizer state: a weights-only checkpoint */
+            if (pass == 0 && qtype && decar__gpt_is_matrix(c, t)) {
+                if ((rc = decar__st_check_qmat(st, en, qtype, pi, e))) return rc;
+                continue;
+            }
+            if (!en->f32 || en->ndim != pi->ndim || en->shape[0] != pi->shape[0] ||
+                (pi->ndim == 2 && en->shape[1] != pi->shape[1]))
+                DECAR__FAIL(e, DECAR_ERR_FORMAT, "tensor '%s' is not F32 of shape [%lld%s%lld] as the config says", nm,
+                            (long long)pi->shape[0], pi->ndim == 2 ? ", " : "",
+                            pi->ndim == 2 ? (long long)pi->shape[1] : 0LL);
+        }
+    }
+    return DECAR_OK;
+}
 DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar_error *e) {
     static const char *prefix[3] = { "", "optim.m.", "optim.v." };
     decar__st st;
@@ -9623,30 +9919,7 @@ DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar
     char nm[160];
     memset(g, 0, sizeof *g);
     if ((rc = decar__st_open(b, len, &st, e))) return rc;
-    /* the config from the metadata */
-    c.causal = 1;
-    c.n_prefix = 0;
-    c.d_prefix = 0;
-    c.d_proj_hidden = 0;
-    c.no_mask = 0;
-    rc = decar__meta_int(&st, "vocab_size", &c.vocab_size, e);
-    if (!rc) rc = decar__meta_int(&st, "n_layer", &c.n_layer, e);
-    if (!rc) rc = decar__meta_int(&st, "n_head", &c.n_head, e);
-    if (!rc) rc = decar__meta_int(&st, "d_model", &c.d_model, e);
-    if (!rc) rc = decar__meta_int(&st, "seq_len", &c.seq_len, e);
-    if (!rc && decar__st_meta(&st, "causal")) rc = decar__meta_int(&st, "causal", &c.causal, e);
-    if (!rc && decar__st_meta(&st, "no_mask")) rc = decar__meta_int(&st, "no_mask", &c.no_mask, e);
-    if (!rc && decar__st_meta(&st, "n_prefix")) {
-        rc = decar__meta_int(&st, "n_prefix", &c.n_prefix, e);
-        if (!rc) rc = decar__meta_int(&st, "d_prefix", &c.d_prefix, e);
-        if (!rc) rc = decar__meta_int(&st, "d_proj_hidden", &c.d_proj_hidden, e);
-    }
-    if (!rc) rc = decar_gpt_check_config(&c, e);
-    if (!rc && decar__st_meta(&st, "quant") && decar_qtype_parse(decar__st_meta(&st, "quant"), &qtype)) {
-        rc = DECAR_ERR_FORMAT;
-        decar__seterr(e, rc, "unknown quantization '%s' (decar reads q8_0 and bf16)", decar__st_meta(&st, "quant"));
-    }
-    if (rc) goto done;
+    if ((rc = decar__gpt_config_of_meta(&st, &c, &qtype, e))) goto done;
     /* every tensor of the layout, found with its shape, before the model is allocated */
     n_tensors = decar__gpt_layout(&c, NULL, NULL);
     info = (decar_param_info *)DECAR_MALLOC((size_t)n_tensors * sizeof *info);
@@ -9656,36 +9929,7 @@ DECARDEF int decar_gpt_load_mem(decar_gpt *g, const void *buf, size_t len, decar
         goto done;
     }
     decar__gpt_layout(&c, info, NULL);
-    for (pass = 0; pass < 3 && have_opt; pass++) {
-        for (t = 0; t < n_tensors; t++) {
-            const decar_param_info *pi = &info[t];
-            const decar__st_entry *en;
-            strcpy(nm, prefix[pass]);
-            strcat(nm, pi->name); /* names are at most 63 characters: nm holds them */
-            en = decar__st_find(&st, nm);
-            if (!en && pass == 0) {
-                rc = DECAR_ERR_FORMAT;
-                decar__seterr(e, rc, "checkpoint lacks tensor '%s'", nm);
-                goto done;
-            }
-            if (!en) {
-                have_opt = 0;
-                break;
-            } /* no optimizer state: a weights-only checkpoint */
-            if (pass == 0 && qtype && decar__gpt_is_matrix(&c, t)) {
-                if ((rc = decar__st_check_qmat(&st, en, qtype, pi, e))) goto done;
-                continue;
-            }
-            if (!en->f32 || en->ndim != pi->ndim || en->shape[0] != pi->shape[0] ||
-                (pi->ndim == 2 && en->shape[1] != pi->shape[1])) {
-                rc = DECAR_ERR_FORMAT;
-                decar__seterr(e, rc, "tensor '%s' is not F32 of shape [%lld%s%lld] as the config says", nm,
-                              (long long)pi->shape[0], pi->ndim == 2 ? ", " : "",
-                              pi->ndim == 2 ? (long long)pi->shape[1] : 0LL);
-                goto done;
-            }
-        }
-    }
+    if ((rc = decar__gpt_find_tensors(&st, &c, info, n_tensors, qtype, &have_opt, e))) goto done;
     /* allocate, then copy the weights (and m, v when every one of them is there) */
     if ((rc = decar__gpt_alloc(g, &c, qtype == DECAR_QNONE, e))) goto done;
     if (qtype) { /* a quantized file: the quantized copies as stored, the floats their dequantized values */
@@ -10088,7 +10332,7 @@ DECARDEF int decar_gpt_import_hf(decar_gpt *g, const char *dir, decar_error *e) 
 }
 #endif /* DECAR_NO_STDIO */
 
-/* ---- 14. ensemble: mixture weights, AR generation ---------------------------------------------------------------- */
+/* ---- 14. ensemble: mixture weights, AR generation (after 15's draw from a distribution) -------------------------- */
 DECARDEF void decar_softmax_double(const float *logits, int n, double temp, double *p) {
     double mx = -INFINITY, s = 0.0;
     int i;
@@ -10146,12 +10390,16 @@ static int decar__sample(const double *p, int n, int top_k, double top_p, decar_
     }
     return i;
 }
-DECARDEF int decar_sample_probs(const double *p, int n, int top_k, double top_p, decar_rng *r, int *token,
-                                decar_error *e) {
-    int a = decar__sample(p, n, top_k, top_p, r);
-    if (a < 0) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for top-k / top-p sampling over %d classes", n);
-    *token = a;
-    return DECAR_OK;
+DECARDEF decar_sample_opts decar_sample_opts_default(void) {
+    decar_sample_opts o;
+    memset(&o, 0, sizeof o);
+    o.temp = 1.0;
+    o.top_p = 1.0;
+    o.seed = 1;
+    o.sampler = DECAR_DFM_FIRST_HIT;
+    o.n_steps = 64;
+    o.kappa_pow = 1;
+    return o;
 }
 
 /* the text of ids[0..n) into out (bytes mode: ids below 256 are bytes; a tokenizer decodes; EOT, the mask and
@@ -10281,11 +10529,28 @@ static int decar__pick(double *mix, int nc, double temp, int top_k, double top_p
     }
     return decar__sample(mix, nc, top_k, top_p, r);
 }
+DECARDEF int decar_sample_probs(const double *p, int n, const decar_sample_opts *o, decar_rng *r, int *token,
+                                decar_error *e) {
+    decar_sample_opts so = o ? *o : decar_sample_opts_default();
+    double *q;
+    int a;
+    if (so.temp == 1.0) {
+        a = decar__sample(p, n, so.top_k, so.top_p, r);
+    } else { /* decar__pick forms p^(1/temp) in place: in a copy, p stays as it is */
+        q = (double *)DECAR_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(double));
+        if (!q) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for sampling at temperature %g over %d classes", so.temp, n);
+        memcpy(q, p, (size_t)(n > 0 ? n : 0) * sizeof(double));
+        a = decar__pick(q, n, so.temp, so.top_k, so.top_p, r);
+        DECAR_FREE(q);
+    }
+    if (a < 0) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for top-k / top-p sampling over %d classes", n);
+    *token = a;
+    return DECAR_OK;
+}
 /* the body of decar_ensemble_generate: returns a status (DECAR_OK or DECAR_ERR_*), the length in *len_out */
-static int decar__generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt, int n_new,
-                           double temp, int top_k, double top_p, uint64_t seed, int32_t *out, int *active_out,
-                           int *len_out, decar_error *e) {
-    int K = en->k;
+static int decar__generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt,
+                           const decar_sample_opts *o, int32_t *out, int *active_out, int *len_out, decar_error *e) {
+    int K = en->k, n_new = o->n_new;
     int j, i, len = n_prompt, V = 0, T = 0, P = -1, rc = DECAR_OK, nc, since = 0;
     int bayes = en->router.kind == DECAR_ROUTE_BAYES;
     int32_t eot = en->tok ? en->tok->eot : DECAR_TOK_EOT;
@@ -10344,7 +10609,7 @@ static int decar__generate(decar_ensemble *en, const float *prefix, const int32_
     memset(st, 0, (size_t)K * sizeof *st);
     for (j = 0; j < K; j++) ll[j] = 0.0;
     memcpy(out, prompt, (size_t)n_prompt * sizeof(int32_t));
-    decar_rng_seed(&r, seed);
+    decar_rng_seed(&r, o->seed);
     for (i = 0;; i++) {
         int a, best = -1, nrun = 0, q;
         /* w: R1-R3 from the features of the text so far, at most its last DECAR_ROUTE_WINDOW tokens (again every
@@ -10413,7 +10678,7 @@ static int decar__generate(decar_ensemble *en, const float *prefix, const int32_
                 goto end;
             }
         }
-        a = decar__pick(mix, nc, temp, top_k, top_p, &r);
+        a = decar__pick(mix, nc, o->temp, o->top_k, o->top_p, &r);
         if (a < 0) {
             rc = DECAR_ERR_NOMEM;
             decar__seterr(e, rc, "no memory for top-k / top-p sampling");
@@ -10425,7 +10690,7 @@ static int decar__generate(decar_ensemble *en, const float *prefix, const int32_
             if (st[j].p && (w[j] > 0.0 || bayes)) ll[j] += log(st[j].p[a] > 1e-300 ? st[j].p[a] : 1e-300);
         out[len++] = a;
         since++;
-        if (a == eot && en->stop_at_eot) break;
+        if (a == eot && o->stop_at_eot) break;
     }
 end:
     for (j = 0; st && j < K; j++) decar__estate_free(&st[j], en->experts[j]);
@@ -10445,10 +10710,11 @@ DECARDEF decar_ensemble decar_ensemble_of(decar_gpt **experts, int k) {
     return en;
 }
 DECARDEF int decar_ensemble_generate(decar_ensemble *en, const float *prefix, const int32_t *prompt, int n_prompt,
-                                     int n_new, double temp, int top_k, double top_p, uint64_t seed, int32_t *out,
-                                     int *n_out, int *active_out, decar_error *e) {
+                                     const decar_sample_opts *o, int32_t *out, int *n_out, int *active_out,
+                                     decar_error *e) {
+    decar_sample_opts so = o ? *o : decar_sample_opts_default();
     int len = 0;
-    int rc = decar__generate(en, prefix, prompt, n_prompt, n_new, temp, top_k, top_p, seed, out, active_out, &len, e);
+    int rc = decar__generate(en, prefix, prompt, n_prompt, &so, out, active_out, &len, e);
     *n_out = len;
     return rc;
 }
@@ -10741,8 +11007,18 @@ static int decar__cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
-DECARDEF int decar_bootstrap_ratio(const double *a, const double *b, int64_t n, int m, int draws, double alpha,
-                                   uint64_t seed, double *est, double *lo, double *hi, decar_error *e) {
+DECARDEF decar_bootstrap_opts decar_bootstrap_opts_default(void) {
+    decar_bootstrap_opts o;
+    o.draws = 1000;
+    o.alpha = 0.05;
+    o.seed = 1;
+    return o;
+}
+DECARDEF int decar_bootstrap_ratio(const double *a, const double *b, int64_t n, int m, const decar_bootstrap_opts *o,
+                                   decar_interval *ci, decar_error *e) {
+    decar_bootstrap_opts bo = o ? *o : decar_bootstrap_opts_default();
+    int draws = bo.draws;
+    double alpha = bo.alpha, *est = &ci->est;
     double *stat, *sa, *sb;
     int64_t q, i;
     int s, t;
@@ -10774,7 +11050,7 @@ DECARDEF int decar_bootstrap_ratio(const double *a, const double *b, int64_t n, 
         *est += ta / tb / m;
     }
     /* each draw: n documents with replacement, the same for every seed, a and b */
-    decar_rng_seed(&r, seed);
+    decar_rng_seed(&r, bo.seed);
     for (t = 0; t < draws; t++) {
         for (s = 0; s < m; s++) {
             sa[s] = 0.0;
@@ -10791,8 +11067,8 @@ DECARDEF int decar_bootstrap_ratio(const double *a, const double *b, int64_t n, 
         for (s = 0; s < m; s++) stat[t] += (sb[s] > 0.0 ? sa[s] / sb[s] : 0.0) / m;
     }
     qsort(stat, (size_t)draws, sizeof(double), decar__cmp_double);
-    *lo = decar__quantile(stat, draws, alpha / 2.0);
-    *hi = decar__quantile(stat, draws, 1.0 - alpha / 2.0);
+    ci->lo = decar__quantile(stat, draws, alpha / 2.0);
+    ci->hi = decar__quantile(stat, draws, 1.0 - alpha / 2.0);
     DECAR_FREE(stat);
     return DECAR_OK;
 }
@@ -10826,9 +11102,10 @@ DECARDEF int decar_ensemble_score_seq(decar_ensemble *en, decar_ctx *ctx, const 
     return DECAR_OK;
 }
 DECARDEF int decar_ensemble_caption(decar_ensemble *en, decar_ctx *ctx, const float *prefix, const char *caption,
-                                    char *gen, int gen_cap, double *bits, int *scored, int *best, double *w_best,
-                                    decar_error *e) {
+                                    char *gen, int gen_cap, decar_caption_result *res, decar_error *e) {
     int K = en->k, L = (int)strlen(caption), T = L + 1, P = 0, t, j, len = 0, n_new, rc = DECAR_OK;
+    int *best = &res->best;
+    decar_sample_opts greedy = decar_sample_opts_default();
     int32_t *ids = (int32_t *)DECAR_MALLOC((size_t)T * sizeof(int32_t));
     int32_t *tg = (int32_t *)DECAR_MALLOC((size_t)T * sizeof(int32_t));
     int32_t *out = (int32_t *)DECAR_MALLOC((size_t)(gen_cap > 1 ? gen_cap : 2) * sizeof(int32_t));
@@ -10854,15 +11131,17 @@ DECARDEF int decar_ensemble_caption(decar_ensemble *en, decar_ctx *ctx, const fl
     }
     decar_caption_rows(&caption, NULL, 1, T, ids, tg); /* ids [EOT, caption], targets [caption, EOT], cut to T */
     if ((rc = decar_ensemble_score_seq(en, ctx, prefix, ids, tg, T, w, nll, e))) goto end;
-    *scored = T < L ? T : L;
-    *bits = 0.0;
-    for (t = 0; t < *scored; t++) *bits += nll[t] / log(2.0);
-    *w_best = w[*best];
-    /* the greedy caption, through the one generation loop (it routes the same way) */
+    res->scored = T < L ? T : L;
+    res->bits = 0.0;
+    for (t = 0; t < res->scored; t++) res->bits += nll[t] / log(2.0);
+    res->w_best = w[*best];
+    /* the greedy caption, through the one generation loop (it routes the same way), up to its end (EOT) */
     n_new = en->experts[*best]->cfg.seq_len - en->experts[*best]->cfg.n_prefix - 1;
     n_new = n_new < gen_cap - 1 ? n_new : gen_cap - 1;
-    if ((rc = decar_ensemble_generate(en, prefix, ids, 1, n_new > 0 ? n_new : 0, 0.0, 0, 1.0, 0, out, &len, NULL, e)))
-        goto end;
+    greedy.n_new = n_new > 0 ? n_new : 0;
+    greedy.temp = 0.0;
+    greedy.stop_at_eot = 1;
+    if ((rc = decar_ensemble_generate(en, prefix, ids, 1, &greedy, out, &len, NULL, e))) goto end;
     for (t = 1, L = 0; t < len && out[t] < 256 && L < gen_cap - 1; t++) gen[L++] = (char)out[t];
     gen[L] = 0;
 end:
@@ -10870,9 +11149,19 @@ end:
     return rc ? -1 : !strcmp(gen, caption);
 }
 
-DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds, const decar_dfm *dfm,
-                                      int n_mc, uint64_t seed, double *mean, double *se, double *bits, decar_error *e) {
-    int K = en->k;
+DECARDEF decar_dfm_bound_opts decar_dfm_bound_opts_default(void) {
+    decar_dfm_bound_opts o;
+    o.dfm = NULL;
+    o.n_mc = 4;
+    o.seed = 1;
+    return o;
+}
+DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds,
+                                      const decar_dfm_bound_opts *o, double *mean, double *se, double *bits,
+                                      decar_error *e) {
+    decar_dfm_bound_opts bo = o ? *o : decar_dfm_bound_opts_default();
+    const decar_dfm *dfm = bo.dfm;
+    int K = en->k, n_mc = bo.n_mc;
     int first = -1, T = 0, nc = 0, mask = 0, V = 0, j, q, rc = DECAR_OK;
     int npow = dfm && dfm->kappa_pow > 0 ? dfm->kappa_pow : 1;
     int64_t tb = decar__token_bytes_max(en->tok);
@@ -10906,7 +11195,7 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
         rc = DECAR_ERR_NOMEM;
         decar__seterr(e, rc, "no memory for the DFM bound");
     }
-    decar_rng_seed(&r, seed);
+    decar_rng_seed(&r, bo.seed);
     for (q = 0; q < ds->n && !rc; q++) {
         const int32_t *tk = ds->tok + ds->off[q];
         const int64_t *end = ds->end + ds->off[q];
@@ -10980,10 +11269,12 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
 }
 
 /* ---- 15. samplers: masked DFM ------------------------------------------------------------------------------------ */
-DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int sampler, int n_steps, int kappa_pow,
-                              uint64_t seed, decar_error *e) {
-    int K = s->k, nc = s->n_class, j, i, a, n_masked = 0, step = 0, rc = DECAR_OK, npow = kappa_pow > 0 ? kappa_pow : 1;
-    int steps = n_steps > 0 ? n_steps : 1, bayes = s->router->kind == DECAR_ROUTE_BAYES;
+DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, const decar_sample_opts *o,
+                              decar_error *e) {
+    decar_sample_opts so = o ? *o : decar_sample_opts_default();
+    int K = s->k, nc = s->n_class, j, i, a, n_masked = 0, step = 0, rc = DECAR_OK, sampler = so.sampler;
+    int npow = so.kappa_pow > 0 ? so.kappa_pow : 1, steps = so.n_steps > 0 ? so.n_steps : 1;
+    int bayes = s->router->kind == DECAR_ROUTE_BAYES;
     double *w = (double *)DECAR_MALLOC((size_t)K * 2 * sizeof(double)), *ll,
            *mix = (double *)DECAR_MALLOC((size_t)nc * sizeof(double));
     /* pk[j]: expert j's posteriors (T, nc), allocated the first time expert j runs (K can be thousands) */
@@ -11009,7 +11300,7 @@ DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, int
             goto end;
         }
     }
-    decar_rng_seed(&r, seed);
+    decar_rng_seed(&r, so.seed);
     { /* initial routing: features of the visible text (R1-R3), or the prior (R4', uniform) */
         int64_t nt = 0;
         const float *f;
@@ -11112,8 +11403,9 @@ static int decar__gpt_posterior(void *user, int k, const int32_t *x, int T, cons
                                  out + (int64_t)i * f->nc);
     return 0;
 }
-DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, int sampler, int n_steps,
-                                 int kappa_pow, double temp, uint64_t seed, decar_error *e) {
+DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x, int T, const decar_sample_opts *o,
+                                 decar_error *e) {
+    decar_sample_opts so = o ? *o : decar_sample_opts_default();
     decar_dfm_sampler s;
     decar__fillctx f;
     char *avail;
@@ -11141,7 +11433,7 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
     }
     f.en = en;
     f.ctx = ctx;
-    f.temp = temp;
+    f.temp = so.temp;
     f.inp = (int32_t *)DECAR_MALLOC((size_t)(T + 1) * sizeof(int32_t));
     if (!f.inp) {
         DECAR_FREE(avail);
@@ -11158,7 +11450,7 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
     s.router = &en->router;
     s.feat = en->feat;
     s.avail = avail;
-    rc = decar_dfm_sample(&s, x, T, sampler, n_steps, kappa_pow, seed, e);
+    rc = decar_dfm_sample(&s, x, T, &so, e);
     DECAR_FREE(f.inp);
     DECAR_FREE(avail);
     return rc;

@@ -151,6 +151,8 @@ static void time_generation(decar_gpt *g, decar_ensemble *en, int n, int reps, f
     int32_t prompt[1] = { 10 };
     int rep, p, nout = 0;
     decar_error e;
+    decar_sample_opts so = decar_sample_opts_default(); /* temp 1, top-k / top-p off, seed 1 */
+    so.n_new = n - 1;
     *t_step = *t_ens = 1e9;
     for (rep = 0; rep < reps; rep++) {
         double t1 = now();
@@ -158,7 +160,7 @@ static void time_generation(decar_gpt *g, decar_ensemble *en, int n, int reps, f
         t1 = now() - t1;
         if (t1 < *t_step) *t_step = t1;
         t1 = now();
-        decar_ensemble_generate(en, NULL, prompt, 1, n - 1, 1.0, 0, 1.0, 1, out, &nout, NULL, &e);
+        decar_ensemble_generate(en, NULL, prompt, 1, &so, out, &nout, NULL, &e);
         t1 = now() - t1;
         if (t1 < *t_ens) *t_ens = t1;
     }
@@ -211,8 +213,8 @@ static void bench_model(const char *name, int L, int H, int C) {
             if (t0 < bbs) bbs = t0;
         }
         decar_set_precision(DECAR_FP32);
-        printf("train %s bf16 (%s): %.1f ms/step, %.0f tok/s (%.2fx fp32) | score: %.0f tok/s (%.2fx fp32)\n", name, path,
-               bb * 1e3, B * T / bb, best / bb, B * T / bbs, bests / bbs);
+        printf("train %s bf16 (%s): %.1f ms/step, %.0f tok/s (%.2fx fp32) | score: %.0f tok/s (%.2fx fp32)\n", name,
+               path, bb * 1e3, B * T / bb, best / bb, B * T / bbs, bests / bbs);
         printf("RESULT train_bf16_%s %.1f\nRESULT score_bf16_%s %.1f\n", name, B * T / bb, name, B * T / bbs);
     }
     { /* memory: the arena after a scoring forward holds exactly the activations a training step keeps */

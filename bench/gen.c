@@ -18,6 +18,7 @@ int main(int argc, char **argv) {
     decar_gpt g1, g2;
     decar_gpt *ex[2];
     decar_ensemble en;
+    decar_sample_opts so = decar_sample_opts_default(); /* temp 1, top-k / top-p off, seed 1 */
     decar_error e;
     int32_t out[256], prompt[1] = { 10 };
     float *kv, *lg, *sc;
@@ -49,7 +50,8 @@ int main(int argc, char **argv) {
             t = now() - t;
             b1 = t < b1 ? t : b1;
             t = now();
-            decar_ensemble_generate(&en, NULL, prompt, 1, n - 1, 1.0, 0, 1.0, 1, out, &nout, NULL, &e);
+            so.n_new = n - 1;
+            decar_ensemble_generate(&en, NULL, prompt, 1, &so, out, &nout, NULL, &e);
             t = now() - t;
             b2 = t < b2 ? t : b2;
         }

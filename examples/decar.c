@@ -1085,12 +1085,18 @@ static int generate_common(ens_t *E, const char *prompt, int n_new, double temp,
     int np = (int)strlen(prompt) + 1, i, len;
     int32_t *toks = (int32_t *)malloc((size_t)(np + n_new) * 4);
     int *act = (int *)malloc((size_t)(n_new + 1) * sizeof(int));
+    decar_sample_opts so = decar_sample_opts_default();
     decar_error e;
     double t0;
+    so.n_new = n_new;
+    so.temp = temp;
+    so.top_k = top_k;
+    so.top_p = top_p;
+    so.seed = seed;
     toks[0] = tok_eot(E->en.tok);
     np = 1 + (int)tok_text(E->en.tok, (const uint8_t *)prompt, np - 1, toks + 1);
     t0 = now_s();
-    if (decar_ensemble_generate(&E->en, NULL, toks, np, n_new, temp, top_k, top_p, seed, toks, &len, act, &e))
+    if (decar_ensemble_generate(&E->en, NULL, toks, np, &so, toks, &len, act, &e))
         die("generate", &e);
     print_tokens(E->en.tok, toks + 1, len - 1);
     printf("\n");
@@ -1139,6 +1145,7 @@ static int cmd_sample(int argc, char **argv) {
         int N = (int)I(o, n, "n", 1, 1 << 20), np, T, i;
         decar_ctx *ctx = decar_ctx_new(0);
         int32_t *x = (int32_t *)malloc((strlen(pr) + (size_t)N + 1) * 4);
+        decar_sample_opts so = decar_sample_opts_default(); /* first-hitting */
         np = (int)tok_text(E.en.tok, (const uint8_t *)pr, (int64_t)strlen(pr), x);
         T = np + N;
         if (T + 1 > E.models[0].cfg.seq_len) {
@@ -1147,9 +1154,9 @@ static int cmd_sample(int argc, char **argv) {
             if (N < 1) fail(2, "decar sample: prompt too long\n");
         }
         for (i = np; i < T; i++) x[i] = decar_gpt_mask(&E.models[0].cfg);
-        if (decar_ensemble_fill(&E.en, ctx, x, T, DECAR_DFM_FIRST_HIT, 0, 1, F(o, n, "temp", 0.01, 100),
-                                (uint64_t)I(o, n, "seed", 0, 1L << 62), &e))
-            die("sample", &e);
+        so.temp = F(o, n, "temp", 0.01, 100);
+        so.seed = (uint64_t)I(o, n, "seed", 0, 1L << 62);
+        if (decar_ensemble_fill(&E.en, ctx, x, T, &so, &e)) die("sample", &e);
         print_tokens(E.en.tok, x, T);
         printf("\n");
         free(x);
@@ -1250,10 +1257,12 @@ static int cmd_eval(int argc, char **argv) {
         free(nll);
     } else {
         decar_dfm dfm = dfm_schedule(c);
+        decar_dfm_bound_opts bo = decar_dfm_bound_opts_default();
         double se, m;
-        if (decar_ensemble_dfm_bound(&E.en, ctx, &ds, &dfm, (int)I(o, n, "mc", 1, 1000),
-                                     (uint64_t)I(o, n, "seed", 0, 1L << 62), &m, &se, NULL, &e))
-            die("eval", &e);
+        bo.dfm = &dfm;
+        bo.n_mc = (int)I(o, n, "mc", 1, 1000);
+        bo.seed = (uint64_t)I(o, n, "seed", 0, 1L << 62);
+        if (decar_ensemble_dfm_bound(&E.en, ctx, &ds, &bo, &m, &se, NULL, &e)) die("eval", &e);
         printf("held-out: %d documents, %lld bytes, DFM bound %.4f +- %.4f bits per byte\n", ds.n, (long long)ds.bytes,
                m, se);
     }
@@ -1446,7 +1455,7 @@ static void fit_learned(decar_router *rt, const decar_featurizer *fz, const deca
 static void smalltalk_partition(outset *os, const char *out, const decar_data *d, decar_router *rt, const float *X,
                                 int dim, int32_t *lab, opt *o, int n) {
     int rounds = (int)I(o, n, "rounds", 1, 1000), steps = (int)I(o, n, "lm-steps", 1, 1 << 24);
-    uint64_t seed = (uint64_t)I(o, n, "seed", 0, 1L << 62);
+    decar_smalltalk_opts so = decar_smalltalk_opts_default(rt->k); /* batch 8 */
     decar_gpt_config c = decar_gpt_config_of(1, 2, 32, 64);
     decar_gpt *lms = (decar_gpt *)calloc((size_t)rt->k, sizeof(decar_gpt));
     decar_gpt **lp = (decar_gpt **)calloc((size_t)rt->k, sizeof(decar_gpt *));
@@ -1457,9 +1466,12 @@ static void smalltalk_partition(outset *os, const char *out, const decar_data *d
     char path[4096];
     FILE *f;
     int i, j, q, K = rt->k;
+    so.rounds = rounds;
+    so.steps = steps;
+    so.prefix = c.seq_len; /* each document's first seq_len bytes: what R6 then scores */
+    so.seed = (uint64_t)I(o, n, "seed", 0, 1L << 62);
     if (rt->n_fine > 0) fail(2, "decar cluster: --method smalltalk makes no fine clusters (drop --two-stage)\n");
-    if (decar_smalltalk_partition(d, &c, K, rounds, steps, 8, c.seq_len, seed, lms, lab, &flops, &e))
-        die("smalltalk", &e);
+    if (decar_smalltalk_partition(d, &c, &so, lms, lab, &flops, &e)) die("smalltalk", &e);
     for (j = 0; j < K; j++) lp[j] = &lms[j];
     lr.k = K;
     lr.lms = lp;
@@ -1530,7 +1542,7 @@ static int cmd_cluster(int argc, char **argv) {
     decar_data d;
     decar_featurizer fz;
     decar_router rt;
-    decar_kmeans_opts ko;
+    decar_cluster_opts co;
     decar_error e;
     float *X = NULL, *Xin = NULL;
     int64_t rows = 0, cols = 0;
@@ -1542,11 +1554,12 @@ static int cmd_cluster(int argc, char **argv) {
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     out = REQ(o, n, "out");
     out_dir_check("cluster", out);
-    ko = decar_kmeans_default((int)I(o, n, "k", 1, 1 << 20));
-    ko.iters = (int)I(o, n, "iters", 1, 100000);
-    ko.balanced = (int)I(o, n, "balanced", 0, 1);
-    ko.seed = (uint64_t)I(o, n, "seed", 0, 1L << 62);
-    ko.n_fine = (int)I(o, n, "two-stage", 0, 1 << 20);
+    co = decar_cluster_opts_default((int)I(o, n, "k", 1, 1 << 20));
+    co.kmeans.iters = (int)I(o, n, "iters", 1, 100000);
+    co.kmeans.balanced = (int)I(o, n, "balanced", 0, 1);
+    co.kmeans.seed = co.feat_seed = (uint64_t)I(o, n, "seed", 0, 1L << 62); /* k-means and tf-idf's projection */
+    co.kmeans.n_fine = (int)I(o, n, "two-stage", 0, 1 << 20);
+    co.feat_dim = (int)I(o, n, "feat-dim", 1, 4096);
     if ((smalltalk = !strcmp(S(o, n, "method"), "smalltalk")) == 0 && strcmp(S(o, n, "method"), "kmeans"))
         fail(2, "decar cluster: --method must be kmeans or smalltalk, not '%s'\n", S(o, n, "method"));
     load_data(&d, REQ(o, n, "data"), NULL, S(o, n, "ext"), (int)I(o, n, "val-permille", 0, 1000));
@@ -1558,24 +1571,22 @@ static int cmd_cluster(int argc, char **argv) {
         if (decar_read_file(S(o, n, "features"), &buf, &len, &e) || decar_npy_parse(buf, len, &Xin, &rows, &cols, &e))
             die("features", &e);
         free(buf);
-        if (rows != d.n_docs) {
-            fprintf(stderr, "decar cluster: %s has %lld rows for %d documents\n", S(o, n, "features"), (long long)rows,
-                    d.n_docs);
-            return 1;
-        }
+        if (rows != d.n_docs)
+            fail(1, "decar cluster: %s has %lld rows for %d documents\n", S(o, n, "features"), (long long)rows,
+                 d.n_docs);
+        co.features = Xin; /* instead of tf-idf */
+        co.features_dim = (int)cols;
     }
     lab = (int32_t *)malloc((size_t)d.n_docs * sizeof(int32_t));
-    if (decar_cluster_docs(&d, &ko, (int)I(o, n, "feat-dim", 1, 4096), ko.seed, Xin, (int)cols, &fz, &rt, &X, &dim, lab,
-                           &e))
-        die("cluster", &e);
+    if (decar_cluster_docs(&d, &co, &fz, &rt, &X, &dim, lab, &e)) die("cluster", &e);
     if (smalltalk) smalltalk_partition(&os, out, &d, &rt, X, dim, lab, o, n);
-    shard_report(&d, lab, ko.k, n_base);
-    fit_learned(&rt, &fz, &d, lab, Xin ? X : NULL, (int)I(o, n, "learned", 0, 64), ko.seed);
+    shard_report(&d, lab, co.kmeans.k, n_base);
+    fit_learned(&rt, &fz, &d, lab, Xin ? X : NULL, (int)I(o, n, "learned", 0, 64), co.kmeans.seed);
     v = write_partition(&os, out, &d, &rt, &fz, X, dim, lab, &pur);
     out_commit(&os, out);
     printf("clusters: K=%d purity %.4f NMI %.4f against %d domain folders (%.1f s); wrote "
            "%s/{router.safetensors,manifest.tsv,shard_*.txt,random_*.txt,features.npy,clusters.txt,documents.txt}\n",
-           ko.k, pur, v, d.n_labels, now_s() - t0, out);
+           co.kmeans.k, pur, v, d.n_labels, now_s() - t0, out);
     decar_router_free(&rt);
     free(lab);
     free(X);
@@ -1762,8 +1773,10 @@ static void ens_eval_one(ens_t *E, decar_ctx *ctx, const decar_data *d, const de
     double t0 = now_s(), se = -1, mean;
     double *bits = (double *)malloc((size_t)ds->n * sizeof(double) + 1);
     decar_dfm dfm = dfm_schedule(ens_cfg(E));
+    decar_dfm_bound_opts bo = decar_dfm_bound_opts_default(); /* seed 1 */
     decar_error e;
     int K = E->en.k, rc;
+    bo.dfm = &dfm;
     if ((kind == DECAR_ROUTE_TOP1 && tk > 1) || (kind == DECAR_ROUTE_UNIFORM && tk < K) || done_k[tk]) {
         free(bits);
         return;
@@ -1771,10 +1784,12 @@ static void ens_eval_one(ens_t *E, decar_ctx *ctx, const decar_data *d, const de
     done_k[tk] = 1;
     E->en.router.kind = kind;
     E->en.router.top_k = tk;
-    if (!ens_cfg(E)->causal)
-        rc = decar_ensemble_dfm_bound(&E->en, ctx, ds, &dfm, (int)I(o, n, "mc", 1, 1000), 1, &mean, &se, bits, &e);
-    else
+    if (!ens_cfg(E)->causal) {
+        bo.n_mc = (int)I(o, n, "mc", 1, 1000);
+        rc = decar_ensemble_dfm_bound(&E->en, ctx, ds, &bo, &mean, &se, bits, &e);
+    } else {
         rc = decar_ensemble_score_docs(&E->en, ctx, d, ds, (int)I(o, n, "score-batch", 1, 4096), nll, bits, &e);
+    }
     if (rc == DECAR_ERR_ARG && strstr(e.msg, "missing experts")) /* a row this expert set cannot have */
         printf("%-10s %-8s %5d  -  (%s)\n", S(o, n, "label"), decar_route_label(kind), tk, e.msg);
     else if (rc)
@@ -1933,6 +1948,7 @@ static int cmd_infill(int argc, char **argv) {
     const char *txt;
     int32_t *x;
     decar_ctx *ctx = decar_ctx_new(0);
+    decar_sample_opts so = decar_sample_opts_default();
     decar_error e;
     int tk;
     parse_opts(argc, argv, o, n, "infill", "--experts A,B,.. --text 'The _____ of the ____' [options]");
@@ -1960,9 +1976,11 @@ static int cmd_infill(int argc, char **argv) {
         T += (int)tok_text(E.en.tok, (const uint8_t *)txt + i, j - i, x + T);
         i = j;
     }
-    if (decar_ensemble_fill(&E.en, ctx, x, T, sm, (int)I(o, n, "euler-steps", 1, 1 << 20), 1,
-                            F(o, n, "temp", 0.01, 100), (uint64_t)I(o, n, "seed", 0, 1L << 62), &e))
-        die("infill", &e);
+    so.sampler = sm;
+    so.n_steps = (int)I(o, n, "euler-steps", 1, 1 << 20);
+    so.temp = F(o, n, "temp", 0.01, 100);
+    so.seed = (uint64_t)I(o, n, "seed", 0, 1L << 62);
+    if (decar_ensemble_fill(&E.en, ctx, x, T, &so, &e)) die("infill", &e);
     print_tokens(E.en.tok, x, T);
     printf("\n");
     free(x);
@@ -2098,8 +2116,12 @@ static cstat cset_ci(const cset *cs, const crow *a, const crow *b, const int *id
     double *A = (double *)malloc((size_t)cs->nseed * (size_t)n * sizeof(double) + 1);
     double *Bv = (double *)malloc((size_t)cs->nseed * (size_t)n * sizeof(double) + 1);
     cstat st;
+    decar_bootstrap_opts bo = decar_bootstrap_opts_default(); /* alpha 0.05: 95% intervals */
+    decar_interval ci;
     decar_error e;
     int sd, i;
+    bo.draws = draws;
+    bo.seed = seed;
     st.smin = INFINITY;
     st.smax = -INFINITY;
     for (sd = 0; sd < cs->nseed; sd++) {
@@ -2113,8 +2135,10 @@ static cstat cset_ci(const cset *cs, const crow *a, const crow *b, const int *id
         st.smin = fmin(st.smin, ta / tb);
         st.smax = fmax(st.smax, ta / tb);
     }
-    if (decar_bootstrap_ratio(A, Bv, n, cs->nseed, draws, 0.05, seed, &st.est, &st.lo, &st.hi, &e))
-        die("compare", &e);
+    if (decar_bootstrap_ratio(A, Bv, n, cs->nseed, &bo, &ci, &e)) die("compare", &e);
+    st.est = ci.est;
+    st.lo = ci.lo;
+    st.hi = ci.hi;
     free(A);
     free(Bv);
     return st;
@@ -3072,11 +3096,16 @@ static void cap_csv(const char *path, const char *label, const char *route, int 
 static int caption_image(ens_t *E, decar_ctx *ctx, const vdata *v, int i, char *gen, double *bits, int *scored,
                          int *best, double *wb) {
     float *pre = (float *)malloc((size_t)v->P * v->Dp * 4);
+    decar_caption_result r;
     decar_error e;
     int ex;
     vprefix(v, i, pre);
-    ex = decar_ensemble_caption(&E->en, ctx, pre, v->im.captions[i], gen, 128, bits, scored, best, wb, &e);
+    ex = decar_ensemble_caption(&E->en, ctx, pre, v->im.captions[i], gen, 128, &r, &e);
     if (ex < 0) die("caption", &e);
+    *bits = r.bits;
+    *scored = r.scored;
+    *best = r.best;
+    *wb = r.w_best;
     free(pre);
     return ex;
 }
@@ -3106,7 +3135,6 @@ static void caption_setup(ens_t *E, const vdata *v, const char *router, const ch
         exit(2);
     }
     E->en.route_every = 0;
-    E->en.stop_at_eot = 1;
     if (kind == DECAR_ROUTE_LEARNED && !E->en.router.clf_w)
         fail(2, "decar caption: --route learned needs a router file with R5's classifier (decar vcluster fits one)\n");
     E->en.router.kind = kind;

@@ -43,6 +43,7 @@ int main(void) {
     float prior[1] = { 1.0f };
     decar_router r;
     decar_dfm_sampler s;
+    decar_sample_opts so = decar_sample_opts_default();
     decar_error e;
     int n = 20000, d, i, same = 0, fails = 0, hits = 0;
     int32_t probe[N] = { 0, 1, 0, 1, 0, 1, 0, 1, 0, 1 }; /* "ababababab", the chain's likeliest path from a */
@@ -64,13 +65,14 @@ int main(void) {
         decar_rng rng;
         /* DFM: all masked, reveal one position per step, left to right */
         for (i = 0; i < N; i++) dfm[i] = MASK;
-        if (decar_dfm_sample(&s, dfm, N, DECAR_DFM_L2R, 0, 1, (uint64_t)d, &e))
-            return (fprintf(stderr, "learn_ar_dfm: %s\n", e.msg), 1);
+        so.sampler = DECAR_DFM_L2R;
+        so.seed = (uint64_t)d;
+        if (decar_dfm_sample(&s, dfm, N, &so, &e)) return (fprintf(stderr, "learn_ar_dfm: %s\n", e.msg), 1);
         /* AR: x^{i} ~ p(. | x^{<i}), the same generator from the same seed */
         decar_rng_seed(&rng, (uint64_t)d);
         for (i = 0; i < N; i++) {
             int tok;
-            if (decar_sample_probs(conditional(ar, i), V, 0, 1.0, &rng, &tok, &e))
+            if (decar_sample_probs(conditional(ar, i), V, NULL, &rng, &tok, &e)) /* NULL: no temperature or filter */
                 return (fprintf(stderr, "learn_ar_dfm: %s\n", e.msg), 1);
             ar[i] = tok;
         }

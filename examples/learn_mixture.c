@@ -110,6 +110,7 @@ int main(void) {
        with a fixed 50/50 mixture (the uniform router) */
     {
         decar_dfm_sampler s;
+        decar_sample_opts so = decar_sample_opts_default(); /* the first-hitting sampler */
         decar_error e;
         int route, n = 30000, d;
         memset(&s, 0, sizeof s);
@@ -125,8 +126,8 @@ int main(void) {
             for (d = 0; d < n; d++) {
                 int32_t g[N] = { MASK, MASK, MASK };
                 int hit = -1;
-                if (decar_dfm_sample(&s, g, N, DECAR_DFM_FIRST_HIT, 0, 1, (uint64_t)d + 1, &e))
-                    return (fprintf(stderr, "learn_mixture: %s\n", e.msg), 1);
+                so.seed = (uint64_t)d + 1;
+                if (decar_dfm_sample(&s, g, N, &so, &e)) return (fprintf(stderr, "learn_mixture: %s\n", e.msg), 1);
                 for (i = 0; i < NSEQ; i++)
                     if (g[0] == seqs[i][0] - 'a' && g[1] == seqs[i][1] - 'a' && g[2] == seqs[i][2] - 'a') hit = i;
                 if (hit < 0)

@@ -88,7 +88,7 @@ int main(int argc, char **argv) {
     decar_data all, rest, party, *shard;
     decar_featurizer fz;
     decar_router rt;
-    decar_kmeans_opts ko = { 0, 30, 1, 1, 0 };
+    decar_cluster_opts co = decar_cluster_opts_default(K); /* k-means: 30 iterations, balanced; tf-idf of dim 64 */
     decar_ensemble en = { 0 };
     decar_docset ds;
     decar_gpt *g;
@@ -118,9 +118,8 @@ int main(int argc, char **argv) {
     TRY(decar_data_finish(&rest, &e));
     TRY(decar_data_finish(&party, &e));
     /* 1. the original run without the held-back domain: features, balanced k-means, router with R5, K experts */
-    ko.k = K;
     lab = (int32_t *)malloc((size_t)rest.n_docs * sizeof(int32_t));
-    TRY(decar_cluster_docs(&rest, &ko, 64, 1, NULL, 0, &fz, &rt, &X, &dim, lab, &e));
+    TRY(decar_cluster_docs(&rest, &co, &fz, &rt, &X, &dim, lab, &e));
     TRY(decar_router_fit_docs(&rt, &fz, &rest, lab, 2, 100, 1, NULL, &e));
     shard = (decar_data *)calloc((size_t)K, sizeof(decar_data));
     g = (decar_gpt *)calloc((size_t)K + 1, sizeof(decar_gpt));

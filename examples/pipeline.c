@@ -13,7 +13,8 @@ int main(int argc, char **argv) {
     decar_data d, *shard;
     decar_featurizer fz;
     decar_router rt;
-    decar_kmeans_opts ko = { 0, 30, 1, 1, 0 };
+    decar_cluster_opts co = decar_cluster_opts_default(K); /* k-means: 30 iterations, balanced; tf-idf of dim 64 */
+    decar_sample_opts so = decar_sample_opts_default();
     decar_gpt_config c = decar_gpt_default_config();
     decar_ensemble en = { 0 };
     decar_docset ds;
@@ -28,9 +29,8 @@ int main(int argc, char **argv) {
     TRY(decar_data_load(&d, argv[1], NULL, NULL, 50, &e));
     /* 1-2. tf-idf features (fitted on the training documents), spherical balanced k-means, the router (centroids,
        prior) and every document's shard: one call */
-    ko.k = K;
     lab = (int32_t *)malloc((size_t)d.n_docs * sizeof(int32_t));
-    TRY(decar_cluster_docs(&d, &ko, 64, 1, NULL, 0, &fz, &rt, &X, &dim, lab, &e));
+    TRY(decar_cluster_docs(&d, &co, &fz, &rt, &X, &dim, lab, &e));
     /* 3. one expert per shard, each trained on its own documents only (nothing shared but the config) */
     shard = (decar_data *)calloc((size_t)K, sizeof(decar_data));
     en.k = K;
@@ -68,7 +68,10 @@ int main(int argc, char **argv) {
     printf("ensemble of %d, cosine top-2: %.4f bits per byte on %d held-out documents\n", K, tot / ds.bytes, ds.n);
     /* 5. generate 200 bytes from sum_k w_k p_k, re-routed every 64 bytes */
     out[0] = DECAR_TOK_EOT;
-    TRY(decar_ensemble_generate(&en, NULL, out, 1, 200, 0.8, 0, 0.95, 1, out, &n, NULL, &e));
+    so.n_new = 200;
+    so.temp = 0.8;
+    so.top_p = 0.95;
+    TRY(decar_ensemble_generate(&en, NULL, out, 1, &so, out, &n, NULL, &e));
     for (i = 1; i < n; i++) putchar(out[i] < 256 ? out[i] : '\n');
     printf("\n");
     return 0;

@@ -17,6 +17,7 @@ int main(void) {
     decar_gpt *one = &g;
     decar_ensemble en;
     decar_error e;
+    decar_sample_opts so = decar_sample_opts_default();
     decar_ctx *ctx = decar_ctx_new(0);            /* 0 = a growable arena for the activations */
     decar_opt opt = decar_opt_default();          /* AdamW, warmup + cosine, clip 1.0 */
     if (!ctx || decar_gpt_init(&g, &c, 1337, &e)) /* e.msg says why */
@@ -36,7 +37,10 @@ int main(void) {
     /* an ensemble of one model is plain sampling; greedy (temperature 0) after the prompt "t" */
     en = decar_ensemble_of(&one, 1);
     ids[0] = 't';
-    if (decar_ensemble_generate(&en, NULL, ids, 1, T - 1, 0.0, 0, 1.0, 42, out, &n, NULL, &e))
+    so.n_new = T - 1;
+    so.temp = 0.0;
+    so.seed = 42;
+    if (decar_ensemble_generate(&en, NULL, ids, 1, &so, out, &n, NULL, &e))
         return (fprintf(stderr, "tiny: %s\n", e.msg), 1);
     for (i = 0; i < n; i++) sample[i] = (char)out[i];
     sample[n] = 0;

@@ -268,16 +268,19 @@ static void test_bayes_sequence(void) {
               *sc = (float *)malloc(decar_gpt_step_scratch(&c) * 4);
         double p[257];
         decar_rng rs;
+        decar_sample_opts so = decar_sample_opts_default(); /* temp 1, top-k / top-p off */
         ex[0] = &g[1];
         en = decar_ensemble_of(ex, 1);
-        if (decar_ensemble_generate(&en, NULL, prompt, 3, 30, 1.0, 0, 1.0, 42, a, &n1, NULL, &e)) n1 = -1;
+        so.n_new = 30;
+        so.seed = 42;
+        if (decar_ensemble_generate(&en, NULL, prompt, 3, &so, a, &n1, NULL, &e)) n1 = -1;
         /* the same by hand: KV steps, softmax over 257 classes, one uniform per token */
         decar_rng_seed(&rs, 42);
         memcpy(b, prompt, sizeof prompt);
         for (i = 0; i < 3; i++) decar_gpt_step(&g[1], kv, b[i], i, lg, sc, NULL);
         for (i = 3; i < 33; i++) {
             decar_softmax_double(lg, 257, 1.0, p);
-            OK(decar_sample_probs(p, 257, 0, 1.0, &rs, &b[i], NULL));
+            OK(decar_sample_probs(p, 257, NULL, &rs, &b[i], NULL));
             if (i < 32) decar_gpt_step(&g[1], kv, b[i], i, lg, sc, NULL);
         }
         CHECK(n1 == 33 && !memcmp(a, b, 33 * 4), "an ensemble of one expert generates exactly the expert's tokens");
@@ -289,7 +292,9 @@ static void test_bayes_sequence(void) {
         en.router.kind = DECAR_ROUTE_BAYES;
         en.router.top_k = 3;
         en.router.prior = prior;
-        if (decar_ensemble_generate(&en, NULL, prompt, 3, 20, 1.0, 0, 1.0, 7, a, &n2, act, &e)) n2 = -1;
+        so.n_new = 20;
+        so.seed = 7;
+        if (decar_ensemble_generate(&en, NULL, prompt, 3, &so, a, &n2, act, &e)) n2 = -1;
         CHECK(n2 == 23, "a missing expert is skipped: %s", n2 < 0 ? e.msg : "ok");
         for (i = 0; i < 20; i++) CHECK(act[i] != 1, "the missing expert never answers");
         free(kv);
@@ -380,12 +385,15 @@ static void test_context_one(void) {
     decar_gpt *ex[1];
     int32_t prompt[1] = { DECAR_TOK_EOT }, a[12], b[12];
     int n1, n2, i, ok = 1;
+    decar_sample_opts so = decar_sample_opts_default(); /* temp 1, top-k / top-p off */
     c = decar_gpt_config_of(1, 1, 8, 1);
     CHECK(decar_gpt_init(&g, &c, 9, &e) == 0, "init seq_len 1: %s", e.msg);
     ex[0] = &g;
     en = decar_ensemble_of(ex, 1);
-    if (decar_ensemble_generate(&en, NULL, prompt, 1, 11, 1.0, 0, 1.0, 5, a, &n1, NULL, &e)) n1 = -1;
-    if (decar_ensemble_generate(&en, NULL, prompt, 1, 11, 1.0, 0, 1.0, 5, b, &n2, NULL, &e)) n2 = -1;
+    so.n_new = 11;
+    so.seed = 5;
+    if (decar_ensemble_generate(&en, NULL, prompt, 1, &so, a, &n1, NULL, &e)) n1 = -1;
+    if (decar_ensemble_generate(&en, NULL, prompt, 1, &so, b, &n2, NULL, &e)) n2 = -1;
     for (i = 1; i < 12; i++) ok &= a[i] >= 0 && a[i] < DECAR_TOK_MASK;
     CHECK(n1 == 12 && n2 == 12 && ok && !memcmp(a, b, sizeof a), "context 1: 11 valid tokens, the same twice");
     decar_gpt_free(&g);

@@ -56,9 +56,12 @@ static double run_sampler(oracle *o, int K, const float *prior, int kind, int sa
                           const char *name) {
     decar_router r;
     decar_dfm_sampler s;
+    decar_sample_opts so = decar_sample_opts_default();
     int cnt[NSEQ] = { 0 }, n, total = 4000;
     decar_error e;
     double c;
+    so.sampler = sampler;
+    so.n_steps = steps;
     memset(&r, 0, sizeof r);
     r.k = K;
     r.kind = kind;
@@ -75,7 +78,8 @@ static double run_sampler(oracle *o, int K, const float *prior, int kind, int sa
     s.tok = NULL;
     for (n = 0; n < total; n++) {
         int32_t x[TT] = { 99, 99, 99 };
-        if (decar_dfm_sample(&s, x, TT, sampler, steps, 1, 1000 + (uint64_t)n, &e)) {
+        so.seed = 1000 + (uint64_t)n;
+        if (decar_dfm_sample(&s, x, TT, &so, &e)) {
             CHECK(0, "sample: %s", e.msg);
             return 1e9;
         }
@@ -151,6 +155,7 @@ int main(void) {
         decar_ctx *ctx = decar_ctx_new(0);
         decar_ensemble en;
         decar_gpt *ex[1];
+        decar_sample_opts so = decar_sample_opts_default();
         int32_t ar[17], fill[16], inp[17], tg[17];
         float nll[17];
         double *p = (double *)malloc(DECAR_TOK_MASK * sizeof(double));
@@ -167,13 +172,15 @@ int main(void) {
             decar_ctx_reset(ctx);
             lg = decar_gpt_forward(ctx, &g, ar, 1, i);
             decar_softmax_double(lg->data + (int64_t)(i - 1) * c.vocab_size, DECAR_TOK_MASK, 1.0, p);
-            OK(decar_sample_probs(p, DECAR_TOK_MASK, 0, 1.0, &rs, &ar[i], NULL));
+            OK(decar_sample_probs(p, DECAR_TOK_MASK, NULL, &rs, &ar[i], NULL));
         }
         /* DFM sampler: left-to-right, one token per step, same seed */
         ex[0] = &g;
         en = decar_ensemble_of(ex, 1);
         for (i = 0; i < T; i++) fill[i] = DECAR_TOK_MASK;
-        CHECK(decar_ensemble_fill(&en, ctx, fill, T, DECAR_DFM_L2R, 0, 1, 1.0, 77, &e) == 0, "fill: %s", e.msg);
+        so.sampler = DECAR_DFM_L2R;
+        so.seed = 77;
+        CHECK(decar_ensemble_fill(&en, ctx, fill, T, &so, &e) == 0, "fill: %s", e.msg);
         {
             int same = 1, distinct = 0;
             for (i = 0; i < T; i++) {
@@ -254,6 +261,7 @@ int main(void) {
         { /* without the Bayes update (prior weights fixed) the result is NOT the mixture: the test can fail */
             decar_router rr;
             decar_dfm_sampler sm;
+            decar_sample_opts so = decar_sample_opts_default(); /* first-hitting */
             int cnt[NSEQ] = { 0 }, n;
             decar_error e;
             memset(&rr, 0, sizeof rr);
@@ -271,8 +279,8 @@ int main(void) {
             sm.tok = NULL;
             for (n = 0; n < 4000; n++) {
                 int32_t x[TT] = { 99, 99, 99 };
-                CHECK(decar_dfm_sample(&sm, x, TT, DECAR_DFM_FIRST_HIT, 0, 1, 5000 + (uint64_t)n, &e) == 0,
-                      "sample: %s", e.msg);
+                so.seed = 5000 + (uint64_t)n;
+                CHECK(decar_dfm_sample(&sm, x, TT, &so, &e) == 0, "sample: %s", e.msg);
                 cnt[x[0] + 3 * x[1] + 9 * x[2]]++;
             }
             {

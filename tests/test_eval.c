@@ -134,6 +134,7 @@ int main(void) {
     {
         decar_gpt m;
         decar_dfm s1, s2;
+        decar_dfm_bound_opts b1 = decar_dfm_bound_opts_default(), b2;
         double m1, se1, m2, se2, m3, se3;
         make_model(&m, 0, 24, 5);
         for (i = 0; i < (int64_t)m.n_params; i++) m.params[i] *= 4.0f; /* non-uniform predictions */
@@ -148,8 +149,14 @@ int main(void) {
         s1.mask_token = decar_gpt_mask(&m.cfg);
         s2 = s1;
         s2.kappa_pow = 2;
-        CHECK(decar_ensemble_dfm_bound(&en, ctx, &ds, &s1, 64, 3, &m1, &se1, bits, &e) == 0, "bound: %s", e.msg);
-        CHECK(decar_ensemble_dfm_bound(&en, ctx, &ds, &s2, 64, 4, &m2, &se2, bits2, &e) == 0, "bound: %s", e.msg);
+        b1.dfm = &s1;
+        b1.n_mc = 64;
+        b1.seed = 3;
+        b2 = b1;
+        b2.dfm = &s2;
+        b2.seed = 4;
+        CHECK(decar_ensemble_dfm_bound(&en, ctx, &ds, &b1, &m1, &se1, bits, &e) == 0, "bound: %s", e.msg);
+        CHECK(decar_ensemble_dfm_bound(&en, ctx, &ds, &b2, &m2, &se2, bits2, &e) == 0, "bound: %s", e.msg);
         CHECK(fabs(m1 - m2) < 3 * sqrt(se1 * se1 + se2 * se2) && m1 > 1 && m1 < 30,
               "kappa = t: %.4f +- %.4f, kappa = t^2: %.4f +- %.4f bits/byte", m1, se1, m2, se2);
         printf("  DFM bound, one sharpened random model: kappa = t %.4f +- %.4f, kappa = t^2 %.4f +- %.4f bits/byte\n",
@@ -157,7 +164,7 @@ int main(void) {
         ex[1] = &m;
         en.k = 2;
         en.router.k = 2;
-        CHECK(decar_ensemble_dfm_bound(&en, ctx, &ds, &s1, 64, 3, &m3, &se3, NULL, &e) == 0 && fabs(m3 - m1) < 1e-9,
+        CHECK(decar_ensemble_dfm_bound(&en, ctx, &ds, &b1, &m3, &se3, NULL, &e) == 0 && fabs(m3 - m1) < 1e-9,
               "two copies bound like one: %.6f vs %.6f", m3, m1);
         decar_gpt_free(&m);
         ex[0] = &g[0];
@@ -293,6 +300,9 @@ int main(void) {
         int32_t prompt[1] = { DECAR_TOK_EOT }, out[20], tok = DECAR_TOK_EOT, want[20];
         int len, t, a, ok = 1;
         decar_rng rng;
+        decar_sample_opts greedy = decar_sample_opts_default();
+        greedy.temp = 0.0;
+        greedy.seed = 0;
         c = decar_gpt_config_of(1, 2, 16, 24);
         c.n_prefix = 3;
         c.d_prefix = 5;
@@ -305,7 +315,8 @@ int main(void) {
         en.router.k = 1;
         en.router.kind = DECAR_ROUTE_UNIFORM;
         en.router.top_k = 1;
-        if (decar_ensemble_generate(&en, pre, prompt, 1, 12, 0.0, 0, 1.0, 0, out, &len, NULL, &e)) len = -1;
+        greedy.n_new = 12;
+        if (decar_ensemble_generate(&en, pre, prompt, 1, &greedy, out, &len, NULL, &e)) len = -1;
         kv = (float *)malloc(decar_gpt_kv_size(&c) * sizeof(float));
         sc = (float *)malloc(decar_gpt_step_scratch(&c) * sizeof(float));
         OK(decar_gpt_project_prefix(&m, pre, emb, NULL));
@@ -319,37 +330,42 @@ int main(void) {
         }
         for (t = 0; t < 12; t++) ok &= out[1 + t] == want[t];
         CHECK(len == 13 && ok, "prefix + greedy generation = stepping by hand (%d tokens)", len);
-        CHECK(decar_ensemble_generate(&en, pre, prompt, 1, 30, 0.0, 0, 1.0, 0, out, &len, NULL, &e) == DECAR_ERR_ARG,
+        greedy.n_new = 30;
+        CHECK(decar_ensemble_generate(&en, pre, prompt, 1, &greedy, out, &len, NULL, &e) == DECAR_ERR_ARG,
               "past the context after the prefix: refused (%s)", e.msg);
         { /* decar_ensemble_caption: bits by teacher forcing, the greedy caption, the cut to the context */
             int32_t cid[3] = { DECAR_TOK_EOT, 'a', 'b' }, ctg[3] = { 'a', 'b', DECAR_TOK_EOT }, o2[32];
             float nl[3];
             char gen[64], gen2[64], ref[64], longcap[41];
-            double bits, bits2, wb, want_bits;
-            int scored, scored2, best, r1, r2, r3, n2, q;
+            decar_caption_result c1, c2;
+            double want_bits;
+            int r1, r2, r3, n2, q;
             OK(decar_gpt_score_prefix(&m, ctx, pre, cid, ctg, 1, 3, nl));
             want_bits = (nl[0] + nl[1]) / log(2.0);
-            r1 = decar_ensemble_caption(&en, ctx, pre, "ab", gen, 64, &bits, &scored, &best, &wb, &e);
-            OK(decar_ensemble_generate(&en, pre, prompt, 1, 20, 0.0, 0, 1.0, 0, o2, &n2, NULL, &e));
+            r1 = decar_ensemble_caption(&en, ctx, pre, "ab", gen, 64, &c1, &e);
+            greedy.n_new = 20;
+            OK(decar_ensemble_generate(&en, pre, prompt, 1, &greedy, o2, &n2, NULL, &e));
             for (q = 1, t = 0; q < n2 && o2[q] < 256; q++) ref[t++] = (char)o2[q];
             ref[t] = 0;
-            CHECK(r1 == !strcmp(ref, "ab") && scored == 2 && fabs(bits - want_bits) < 1e-5 && !strcmp(gen, ref) &&
-                      best == 0 && wb == 1.0,
-                  "caption: bits %g (want %g) over %d bytes; the greedy caption = generate's", bits, want_bits, scored);
-            r2 = decar_ensemble_caption(&en, ctx, pre, ref, gen2, 64, &bits2, &scored2, &best, &wb, &e);
+            CHECK(r1 == !strcmp(ref, "ab") && c1.scored == 2 && fabs(c1.bits - want_bits) < 1e-5 && !strcmp(gen, ref) &&
+                      c1.best == 0 && c1.w_best == 1.0,
+                  "caption: bits %g (want %g) over %d bytes; the greedy caption = generate's", c1.bits, want_bits,
+                  c1.scored);
+            r2 = decar_ensemble_caption(&en, ctx, pre, ref, gen2, 64, &c2, &e);
             CHECK(r2 == 1 && !strcmp(gen2, ref), "caption: the model's own greedy caption is an exact match");
             memset(longcap, 'x', 40);
             longcap[40] = 0;
-            r3 = decar_ensemble_caption(&en, ctx, pre, longcap, gen2, 64, &bits2, &scored2, &best, &wb, &e);
-            CHECK(r3 == 0 && scored2 == 24 - 3, "caption past the context: scored on the %d bytes that fit", scored2);
+            r3 = decar_ensemble_caption(&en, ctx, pre, longcap, gen2, 64, &c2, &e);
+            CHECK(r3 == 0 && c2.scored == 24 - 3, "caption past the context: scored on the %d bytes that fit",
+                  c2.scored);
             ex[1] = &m;
             en.k = 2;
             en.router.k = 2;
             en.router.top_k = 2;
-            r2 = decar_ensemble_caption(&en, ctx, pre, "ab", gen2, 64, &bits2, &scored2, &best, &wb, &e);
-            CHECK(r2 == r1 && fabs(bits2 - bits) < 1e-9 && !strcmp(gen2, gen) && wb == 0.5,
+            r2 = decar_ensemble_caption(&en, ctx, pre, "ab", gen2, 64, &c2, &e);
+            CHECK(r2 == r1 && fabs(c2.bits - c1.bits) < 1e-9 && !strcmp(gen2, gen) && c2.w_best == 0.5,
                   "caption: two copies of one captioner, uniform, caption as one (%d %d, %g %g, %s / %s, %g)", r2, r1,
-                  bits2, bits, gen2, gen, wb);
+                  c2.bits, c1.bits, gen2, gen, c2.w_best);
             en.k = 1;
             en.router.k = 1;
             en.router.top_k = 1;

@@ -16,10 +16,19 @@
 #include <string.h>
 
 
+/* decar_bootstrap_ratio at alpha 0.05 (a 95% interval), `draws` resamples from `seed` */
+static int boot(const double *a, const double *b, int64_t n, int m, int draws, uint64_t seed, decar_interval *ci,
+                decar_error *e) {
+    decar_bootstrap_opts o = decar_bootstrap_opts_default();
+    o.draws = draws;
+    o.seed = seed;
+    return decar_bootstrap_ratio(a, b, n, m, &o, ci, e);
+}
 /* the bootstrap against what it must reproduce */
 static void test_bootstrap(void) {
     enum { N = 100, DRAWS = 1000, SETS = 400 };
-    double a[2 * N], b[2 * N], est, lo, hi, lo2, hi2, width = 0.0;
+    double a[2 * N], b[2 * N], width = 0.0;
+    decar_interval ci, ci2;
     int i, set, cover = 0;
     decar_rng r;
     decar_error e;
@@ -30,13 +39,12 @@ static void test_bootstrap(void) {
         a[N + i] = 3.0 * (i + 1.0);
         b[N + i] = 1.0;
     }
-    CHECK(decar_bootstrap_ratio(a, b, N, 2, DRAWS, 0.05, 1, &est, &lo, &hi, &e) == 0, "bootstrap runs: %s", e.msg);
-    CHECK(fabs(est - (5050.0 / 200.0 + 3.0 * 5050.0 / 100.0) / 2.0) < 1e-9, "est %.6f by hand", est);
-    CHECK(lo < est && est < hi, "the interval [%.3f, %.3f] holds the estimate %.3f", lo, hi, est);
+    CHECK(boot(a, b, N, 2, DRAWS, 1, &ci, &e) == 0, "bootstrap runs: %s", e.msg);
+    CHECK(fabs(ci.est - (5050.0 / 200.0 + 3.0 * 5050.0 / 100.0) / 2.0) < 1e-9, "est %.6f by hand", ci.est);
+    CHECK(ci.lo < ci.est && ci.est < ci.hi, "the interval [%.3f, %.3f] holds the estimate %.3f", ci.lo, ci.hi, ci.est);
     /* identical a and b: every draw's ratio is 1 */
-    CHECK(decar_bootstrap_ratio(a, a, N, 1, 100, 0.05, 1, &est, &lo, &hi, &e) == 0 && est == 1.0 && lo == 1.0 &&
-              hi == 1.0,
-          "a / a: %.6f [%.6f, %.6f]", est, lo, hi);
+    CHECK(boot(a, a, N, 1, 100, 1, &ci, &e) == 0 && ci.est == 1.0 && ci.lo == 1.0 && ci.hi == 1.0,
+          "a / a: %.6f [%.6f, %.6f]", ci.est, ci.lo, ci.hi);
     /* coverage and width on iid normal data, mean 5, sd 1, b = 1: the ratio is the mean; the normal theory's 95%
        interval is mean +- 1.96 / sqrt(N) = +-0.196. Coverage of 400 sets is binomial: sd sqrt(.95 .05 / 400) = 1.1%,
        so [90%, 99%] is more than 4 sd wide on each side; the mean width within 10% of 0.392 (the percentile
@@ -47,9 +55,9 @@ static void test_bootstrap(void) {
             a[i] = 5.0 + decar_rng_normal(&r);
             b[i] = 1.0;
         }
-        CHECK(decar_bootstrap_ratio(a, b, N, 1, DRAWS, 0.05, (uint64_t)set, &est, &lo, &hi, &e) == 0, "set %d", set);
-        cover += lo <= 5.0 && 5.0 <= hi;
-        width += (hi - lo) / SETS;
+        CHECK(boot(a, b, N, 1, DRAWS, (uint64_t)set, &ci, &e) == 0, "set %d", set);
+        cover += ci.lo <= 5.0 && 5.0 <= ci.hi;
+        width += (ci.hi - ci.lo) / SETS;
     }
     printf("bootstrap on %d iid data sets: coverage %d, mean width %.4f (normal theory 0.392)\n", SETS, cover, width);
     CHECK(cover >= 360 && cover <= 396, "coverage %d of %d (95%% expected)", cover, SETS);
@@ -62,22 +70,22 @@ static void test_bootstrap(void) {
         b[i] = dq * 100.0;
         a[i] = 1.05 * dq * 100.0 + decar_rng_normal(&r);
     }
-    CHECK(decar_bootstrap_ratio(a, b, N, 1, DRAWS, 0.05, 7, &est, &lo, &hi, &e) == 0, "paired");
+    CHECK(boot(a, b, N, 1, DRAWS, 7, &ci, &e) == 0, "paired");
     for (i = 0; i < N; i++) b[N + i] = 1.0;
-    CHECK(decar_bootstrap_ratio(a, b + N, N, 1, DRAWS, 0.05, 7, &est, &lo2, &hi2, &e) == 0, "a alone");
-    CHECK(lo > 1.04 && hi < 1.06 && (hi - lo) / 1.05 < 0.1 * (hi2 - lo2) / est,
-          "paired ratio [%.4f, %.4f] holds 1.05 and is >10x narrower (relative) than a's own [%.1f, %.1f]", lo, hi,
-          lo2, hi2);
+    CHECK(boot(a, b + N, N, 1, DRAWS, 7, &ci2, &e) == 0, "a alone");
+    CHECK(ci.lo > 1.04 && ci.hi < 1.06 && (ci.hi - ci.lo) / 1.05 < 0.1 * (ci2.hi - ci2.lo) / ci2.est,
+          "paired ratio [%.4f, %.4f] holds 1.05 and is >10x narrower (relative) than a's own [%.1f, %.1f]", ci.lo,
+          ci.hi, ci2.lo, ci2.hi);
     /* determinism and refusals */
-    CHECK(decar_bootstrap_ratio(a, b, N, 1, DRAWS, 0.05, 7, &est, &lo2, &hi2, &e) == 0 && lo2 == lo && hi2 == hi,
+    CHECK(boot(a, b, N, 1, DRAWS, 7, &ci2, &e) == 0 && ci2.lo == ci.lo && ci2.hi == ci.hi,
           "same seed, same interval");
     a[3] = NAN;
-    CHECK(decar_bootstrap_ratio(a, b, N, 1, DRAWS, 0.05, 7, &est, &lo, &hi, &e) == DECAR_ERR_NUMERIC, "NaN refused");
+    CHECK(boot(a, b, N, 1, DRAWS, 7, &ci, &e) == DECAR_ERR_NUMERIC, "NaN refused");
     a[3] = 1.0;
-    CHECK(decar_bootstrap_ratio(a, b, 0, 1, DRAWS, 0.05, 7, &est, &lo, &hi, &e) == DECAR_ERR_ARG, "n = 0 refused");
-    CHECK(decar_bootstrap_ratio(a, b, N, 1, 5, 0.05, 7, &est, &lo, &hi, &e) == DECAR_ERR_ARG, "5 draws refused");
+    CHECK(boot(a, b, 0, 1, DRAWS, 7, &ci, &e) == DECAR_ERR_ARG, "n = 0 refused");
+    CHECK(boot(a, b, N, 1, 5, 7, &ci, &e) == DECAR_ERR_ARG, "5 draws refused");
     for (i = 0; i < N; i++) b[i] = 0.0;
-    CHECK(decar_bootstrap_ratio(a, b, N, 1, DRAWS, 0.05, 7, &est, &lo, &hi, &e) == DECAR_ERR_ARG, "zero sum refused");
+    CHECK(boot(a, b, N, 1, DRAWS, 7, &ci, &e) == DECAR_ERR_ARG, "zero sum refused");
 }
 
 /* SmallTalk's EM on two domains of different bytes (prose letters, code symbols; 24 documents of 200 random bytes
@@ -96,6 +104,11 @@ static void test_smalltalk(void) {
     int32_t lab[60], lab2[60];
     int i, k, n = 0, cnt[2] = { 0, 0 }, agree = 0, same = 1, other = 1, rc;
     double flops = 0.0, flops2 = 0.0, want;
+    decar_smalltalk_opts so = decar_smalltalk_opts_default(2); /* 2 LMs, 3 rounds */
+    so.steps = 40;
+    so.batch = 8;
+    so.prefix = 48;
+    so.seed = 5;
     decar_data_init(d);
     decar_rng_seed(&rg, 3);
     for (i = 0; i < 60; i++) { /* 48 training documents, and some held out (val_permille 200) */
@@ -107,7 +120,7 @@ static void test_smalltalk(void) {
         decar_data_add(d, nm, txt, 200, 200, &e);
     }
     decar_data_finish(d, &e);
-    rc = decar_smalltalk_partition(d, &c, 2, 3, 40, 8, 48, 5, lms, lab, &flops, &e);
+    rc = decar_smalltalk_partition(d, &c, &so, lms, lab, &flops, &e);
     CHECK(rc == 0, "smalltalk: %s", e.msg);
     if (rc) return;
     for (i = 0; i < d->n_docs; i++) {
@@ -131,11 +144,14 @@ static void test_smalltalk(void) {
     want = 3.0 * 2.0 * (6.0 * lms[0].n_params * 40 * 8 * 16 + 2.0 * lms[0].n_params * ds.total);
     CHECK(fabs(flops - want) < 1e-9 * want, "flops %.6e = %.6e by the formula", flops, want);
     for (k = 0; k < 2; k++) decar_gpt_free(&lms[k]);
-    CHECK(decar_smalltalk_partition(d, &c, 2, 3, 40, 8, 48, 5, lms, lab2, &flops2, &e) == 0, "again");
+    CHECK(decar_smalltalk_partition(d, &c, &so, lms, lab2, &flops2, &e) == 0, "again");
     for (i = 0; i < d->n_docs; i++) same &= lab[i] == lab2[i];
     CHECK(same, "the same seed gives the same segments");
     for (k = 0; k < 2; k++) decar_gpt_free(&lms[k]);
-    CHECK(decar_smalltalk_partition(d, &c, 1000, 1, 1, 8, 48, 5, lms, lab2, &flops2, &e) == DECAR_ERR_ARG,
+    so.k = 1000;
+    so.rounds = 1;
+    so.steps = 1;
+    CHECK(decar_smalltalk_partition(d, &c, &so, lms, lab2, &flops2, &e) == DECAR_ERR_ARG,
           "K larger than the documents is refused: %s", e.msg);
     decar_docset_free(&ds);
     decar_data_free(d);
@@ -151,7 +167,7 @@ int main(void) {
     decar_ensemble en;
     decar_featurizer fz;
     decar_router rt;
-    decar_kmeans_opts ko = decar_kmeans_default(2);
+    decar_cluster_opts co = decar_cluster_opts_default(2);
     float *tab[2] = { NULL, NULL }, *X = NULL, prior[2] = { 0.3f, 0.7f };
     double *bits, *hand[2];
     int32_t *best, *choice, *shard;
@@ -211,8 +227,9 @@ int main(void) {
     CHECK(ok_each, "a missing expert is never the oracle's choice");
     en.experts[1] = &g[1];
     /* R1's whole-document choice: decar_router_assign of the document's features */
-    ko.seed = 3;
-    CHECK(decar_cluster_docs(&d, &ko, 32, 1, NULL, 0, &fz, &rt, &X, &dim, shard, &e) == 0, "cluster: %s", e.msg);
+    co.kmeans.seed = 3;
+    co.feat_dim = 32;
+    CHECK(decar_cluster_docs(&d, &co, &fz, &rt, &X, &dim, shard, &e) == 0, "cluster: %s", e.msg);
     en.router = rt;
     en.router.kind = DECAR_ROUTE_TOP1;
     en.feat = &fz;

@@ -389,9 +389,10 @@ int main(void) {
                     int len = 0, act[2], step, ok = 1, a = 0;
                     double ll[K] = { 0, 0, 0 }, w[K], p[K][DECAR_BYTE_VOCAB];
                     decar_rng rr;
-                    CHECK(decar_ensemble_generate(&en, NULL, prompt, 6, 2, 1.0, 0, 1.0, (uint64_t)seed, out, &len, act,
-                                                  &e) == 0 &&
-                              len == 8,
+                    decar_sample_opts so = decar_sample_opts_default(); /* temp 1, top-k / top-p off */
+                    so.n_new = 2;
+                    so.seed = (uint64_t)seed;
+                    CHECK(decar_ensemble_generate(&en, NULL, prompt, 6, &so, out, &len, act, &e) == 0 && len == 8,
                           "generate: %s", e.msg);
                     decar_rng_seed(&rr, (uint64_t)seed);
                     memcpy(ids, prompt, sizeof prompt);
@@ -538,6 +539,7 @@ int main(void) {
             double mean, se, sum = 0, sum2 = 0, nb = 0, hm, hse, worst = 0;
             int q, mc, nmc = 3;
             decar_router r2 = r;
+            decar_dfm_bound_opts bo = decar_dfm_bound_opts_default();
             en = decar_ensemble_of(mx, 2);
             r2.k = 2;
             r2.kind = rk[cfg];
@@ -547,8 +549,10 @@ int main(void) {
             dfm.kappa_pow = cfg + 1;
             dfm.t_max = 0;
             dfm.mask_token = decar_gpt_mask(&m[0].cfg);
-            CHECK(decar_ensemble_dfm_bound(&en, g_ctx, &ds, &dfm, nmc, 40 + (uint64_t)cfg, &mean, &se, bits, &e) == 0,
-                  "dfm_bound: %s", e.msg);
+            bo.dfm = &dfm;
+            bo.n_mc = nmc;
+            bo.seed = 40 + (uint64_t)cfg;
+            CHECK(decar_ensemble_dfm_bound(&en, g_ctx, &ds, &bo, &mean, &se, bits, &e) == 0, "dfm_bound: %s", e.msg);
             /* by hand: the same draws (t, then one reveal per token), the weights from the revealed bytes */
             decar_rng_seed(&rng, 40 + (uint64_t)cfg);
             for (q = 0; q < ds.n; q++) {
@@ -622,7 +626,7 @@ int main(void) {
         int *dom = (int *)malloc((size_t)nd * sizeof(int)), *save = (int *)malloc((size_t)nd * sizeof(int));
         decar_featurizer fx;
         decar_router rx;
-        decar_kmeans_opts ox = decar_kmeans_default(K);
+        decar_cluster_opts ox = decar_cluster_opts_default(K);
         for (i = 0; i < nd; i++) { /* domain: text, code, and every 3rd text document a third direction */
             int q;
             dom[i] = d.docs[i].name[0] == 'c' ? 1 : (i % 3 == 0 ? 2 : 0);
@@ -630,8 +634,9 @@ int main(void) {
             save[i] = d.docs[i].split;
             if (i % 10 == 7) d.docs[i].split = 2; /* a base model's share: no shard */
         }
-        CHECK(decar_cluster_docs(&d, &ox, 0, 0, Xin, dd, &fx, &rx, &Xo, &dout, sh, &e) == 0 && dout == dd,
-              "cluster_docs: %s", e.msg);
+        ox.features = Xin; /* the given rows instead of tf-idf */
+        ox.features_dim = dd;
+        CHECK(decar_cluster_docs(&d, &ox, &fx, &rx, &Xo, &dout, sh, &e) == 0 && dout == dd, "cluster_docs: %s", e.msg);
         for (i = 0; i < nd; i++) {
             double nn = 0, best = -2;
             int q, bk = -1, k;
@@ -668,7 +673,10 @@ int main(void) {
         decar_feat_free(&fx);
         free(Xo);
         /* tf-idf: the rows are the featurizer's (fitted on the training documents) */
-        CHECK(decar_cluster_docs(&d, &ox, 24, 9, NULL, 0, &fx, &rx, &Xo, &dout, sh, &e) == 0 && dout == 24 && fx.idf,
+        ox.features = NULL;
+        ox.feat_dim = 24;
+        ox.feat_seed = 9;
+        CHECK(decar_cluster_docs(&d, &ox, &fx, &rx, &Xo, &dout, sh, &e) == 0 && dout == 24 && fx.idf,
               "cluster_docs tf-idf: %s", e.msg);
         {
             float row[24];
