@@ -160,6 +160,17 @@ run bash tests/check_style.sh
 step "one vocabulary: an option means one thing in every command, one spelling, and the scripts pass only real options"
 run bash tests/check_options.sh $B
 
+step "the README's embedding example is a whole program: it compiles (C99 and C++), trains and samples the string"
+mkdir -p $B/readme_app && cp decar.h $B/readme_app/
+awk '/^## Embedding the header/ {on = 1} on && /^```c$/ {code = 1; next} code && /^```$/ {exit} code' README.md > $B/readme_app/app.c
+run gcc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -o $B/readme_app/app $B/readme_app/app.c -lm
+run g++ -std=c++11 -O2 -Wall -Wextra -Werror -x c++ -o $B/readme_app/appxx $B/readme_app/app.c -lm
+got=$(cd $B/readme_app && ./app | tail -1)
+case "the experts train apart and generate as one. the experts train apart and generate as one. " in
+  *"$got"*) [ ${#got} -gt 20 ] && echo "ok  the README's program samples '$got'" || { echo "FAILED: README program sampled '$got'"; fails=$((fails + 1)); } ;;
+  *) echo "FAILED: the README's program sampled '$got', not a piece of its string"; fails=$((fails + 1)) ;;
+esac
+
 step "every figure in the README is in a committed file the text links to; every link of README.md and docs/ resolves"
 run python3 tests/check_numbers.py README.md
 # the check can fail: one figure of the first results table changed by one in its last digit must be caught
