@@ -5,6 +5,5 @@
 set -euo pipefail
 TH=${SLURM_CPUS_PER_TASK:-$(nproc)}
 OMP_NUM_THREADS=$TH "$DECAR" ens-eval --experts "@$RUN/experts.txt" --router "$RUN/router.safetensors" --data "$DATA" \
-  --route top1,cosine,cbtm,bayes,uniform --route-k 1,2,0 --threads "$TH" --csv "$RUN/results.csv" ${EVAL_ARGS:-} \
-  > "$RUN/eval.txt"
+  --threads "$TH" --csv "$RUN/results.csv" ${EVAL_ARGS:-} > "$RUN/eval.txt"
 echo "evaluation written to $RUN/eval.txt"

@@ -177,7 +177,7 @@ case_ "temp 0" "must be a number" $X sample --model $A --temp 0
 case_ "top-p 2" "must be a number" $X sample --model $A --top-p 2
 case_ "n 0" "must be an integer" $X sample --model $A --n 0
 case_ "bad sampler" "sampler" $X infill --experts $F --text "a__b" --sampler nope
-case_ "infill too long" "seq_len" $X infill --experts $F --text "$(head -c 100 /dev/zero | tr '\0' '_')"
+case_ "infill too long" "seq_len" $X infill --experts $F --route bayes --text "$(head -c 100 /dev/zero | tr '\0' '_')"
 case_ "unknown command" "unknown command" $X frobnicate
 # ---- outputs
 case_ "train out under a file" "not a directory" $X train --data $C $TR --out "$D/afile/x.safetensors"

@@ -417,7 +417,7 @@ run env OMP_NUM_THREADS=2 $B/test_lifecycle
 run env OMP_NUM_THREADS=2 $B/example_lifecycle $B/tinycorpus english 2 60
 # the same through the CLI: english held back, 2 experts, then english joins, then leaves
 ln -s ../../tinycorpus/c $L/rest/c; ln -s ../../tinycorpus/python $L/rest/python; ln -s ../../tinycorpus/english $L/new/english
-LT="--steps 30 --layers 1 --dim 32 --heads 2 --seq 32 --batch 4 --val-every 0 --quiet 1 --val-permille 200"
+LT="--steps 120 --layers 1 --dim 32 --heads 2 --seq 32 --batch 4 --val-every 0 --quiet 1 --val-permille 200"
 LE="--data $B/tinycorpus --val-permille 200 --route top1,learned --route-k 1 --doc-bits $L/docs.csv"
 run $B/decar cluster --data $L/rest --out $L/k2 --k 2 --val-permille 200 > /dev/null 2>&1
 for k in 0 1; do run env OMP_NUM_THREADS=2 $B/decar train --data $L/rest --docs $L/k2/shard_$k.txt $LT --seed $((10 + k)) --out $L/e$k.safetensors; done
