@@ -21,7 +21,7 @@ LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 # a figure: optional thousands groups, optional decimals, then an optional suffix that makes an integer a figure
 NUM = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:(%)|(x)(?![a-zA-Z0-9])|"
                  r"(?=\s?(?:s|ms|min|h|MB|GB|KB|GiB|MiB|tok/s|tokens/s|GFLOP/s|GF)(?![a-zA-Z0-9])))?")
-NAMES = re.compile(r"(?:version|versions|v|PyTorch|torch|OpenBLAS|gcc|clang|Python|transformers|Debian|C\+\+|C|"
+NAMES = re.compile(r"(?:version|versions|v|decar|PyTorch|torch|OpenBLAS|gcc|clang|Python|transformers|Debian|C\+\+|C|"
                    r"CUDA|ICLR|Zen|AVX|EPYC)\s?$", re.I)
 FILE_NUM = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
