@@ -100,7 +100,7 @@ def main():
         text = "\n".join(l for _, l in b)
         sources = []
         for target in LINK.findall(text):
-            path = os.path.normpath(target)
+            path = os.path.normpath(os.path.join(os.path.dirname(name), target))
             if path in files:
                 sources.append(path)
         is_table = b[0][1].startswith("|")
