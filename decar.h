@@ -1143,6 +1143,10 @@ DECARDEF decar_ensemble decar_ensemble_of(decar_gpt **experts, int k);
    masked DFM (decar_ensemble_fill, decar_dfm_sample): start from decar_sample_opts_default() and set what differs.
    Fields marked AR or DFM are read by that kind of sampler only. */
 enum { DECAR_DFM_EULER = 0, DECAR_DFM_FIRST_HIT = 1, DECAR_DFM_L2R = 2 };
+/* No evidence, no commitment: routing a noised sequence x_t (the DFM bound, the DFM samplers), a feature router
+   that sees fewer than this many revealed bytes mixes every expert by its prior, w_k = pi_k, instead of committing
+   to the top-k of the prior (the prior mixture is P(k | x_t) when x_t carries no information) */
+#define DECAR_MIN_EVIDENCE 16
 typedef struct decar_sample_opts {
     int n_new;       /* AR: tokens to generate after the prompt (default 0: set it) */
     double temp;     /* > 0: AR samples p^(1/temp), DFM each expert's softmax(logits / temp); AR <= 0: greedy (1) */
@@ -1153,6 +1157,7 @@ typedef struct decar_sample_opts {
     int sampler;     /* DFM: DECAR_DFM_EULER, DECAR_DFM_FIRST_HIT or DECAR_DFM_L2R (FIRST_HIT) */
     int n_steps;     /* DFM: the Euler sampler's steps (64) */
     int kappa_pow;   /* DFM: the schedule kappa_t = t^kappa_pow the experts were trained on (1) */
+    int min_evidence; /* DFM: a feature router that sees fewer revealed bytes mixes every expert by its prior (16) */
 } decar_sample_opts;
 DECARDEF decar_sample_opts decar_sample_opts_default(void);
 /* Generate o->n_new tokens after prompt with AR experts: x_{t+1} ~ sum_k w_k p_k(. | prefix, x_<=t).
@@ -1275,6 +1280,7 @@ typedef struct decar_dfm_bound_opts {
     const decar_dfm *dfm; /* the experts' schedule (kappa_pow); NULL: kappa_t = t (default) */
     int n_mc;             /* draws of t per window (at least 1; default 4) */
     uint64_t seed;        /* the draws' stream (1) */
+    int min_evidence;     /* a feature router that sees fewer revealed bytes mixes every expert by its prior (16) */
 } decar_dfm_bound_opts;
 DECARDEF decar_dfm_bound_opts decar_dfm_bound_opts_default(void);
 DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds,
@@ -10399,6 +10405,7 @@ DECARDEF decar_sample_opts decar_sample_opts_default(void) {
     o.sampler = DECAR_DFM_FIRST_HIT;
     o.n_steps = 64;
     o.kappa_pow = 1;
+    o.min_evidence = DECAR_MIN_EVIDENCE;
     return o;
 }
 
@@ -10443,6 +10450,20 @@ static int decar__mix_weights(const decar_router *r, const char *avail, decar_gp
     if (!(s > 0.0)) DECAR__FAIL(e, DECAR_ERR_ARG, "the router picked only missing experts");
     for (j = 0; j < r->k; j++) w[j] /= s;
     return DECAR_OK;
+}
+/* No evidence, no commitment (DFM): routing a noised sequence x_t, a feature router (R1-R3, R5, R6) that sees fewer
+   than min_evidence revealed bytes (DECAR_MIN_EVIDENCE by default) mixes every expert by its prior, w_k = pi_k (renormalised over the experts
+   that exist), instead of committing to the top-k of the prior. At small t almost nothing is revealed: the prior
+   mixture is the posterior P(k | x_t) when x_t carries no information. n_revealed: bytes of revealed text. */
+static int decar__dfm_weights(const decar_router *r, const char *avail, decar_gpt *const *experts, const float *feat,
+                              int64_t n_revealed, int min_evidence, double *w, decar_error *e) {
+    if (decar_route_uses_features(r->kind) && (n_revealed < min_evidence || !feat)) {
+        decar_router pr = *r; /* R4' without likelihoods over every expert: log w_k = log pi_k */
+        pr.kind = DECAR_ROUTE_BAYES;
+        pr.top_k = 0;
+        return decar__mix_weights(&pr, avail, experts, NULL, NULL, w, e);
+    }
+    return decar__mix_weights(r, avail, experts, feat, NULL, w, e);
 }
 /* one expert's share of the mixture: mix[a] += w_k p_k[a] for the n classes (in double: small weights survive) */
 static void decar__mix_add(double *mix, double w, const double *p, int n) {
@@ -11154,6 +11175,7 @@ DECARDEF decar_dfm_bound_opts decar_dfm_bound_opts_default(void) {
     o.dfm = NULL;
     o.n_mc = 4;
     o.seed = 1;
+    o.min_evidence = DECAR_MIN_EVIDENCE;
     return o;
 }
 DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds,
@@ -11225,7 +11247,7 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
                     if (xt[i + 1] != mask) nv += decar__ids_text(en->tok, x1 + i + 1, 1, vis + nv);
                 }
                 f = decar__route_features(en->feat, en->router.kind, vis, nv, feat, &rc, e);
-                if (rc || (rc = decar__mix_weights(&en->router, NULL, en->experts, f, NULL, w, e))) break;
+                if (rc || (rc = decar__dfm_weights(&en->router, NULL, en->experts, f, nv, bo.min_evidence, w, e))) break;
                 /* p(x_i | x_t) = sum_k w_k p_k(x_i | x_t) at every masked position; only active experts run */
                 for (j = 0; j < K; j++) {
                     decar_tensor *lg;
@@ -11301,18 +11323,22 @@ DECARDEF int decar_dfm_sample(const decar_dfm_sampler *s, int32_t *x, int T, con
         }
     }
     decar_rng_seed(&r, so.seed);
-    { /* initial routing: features of the visible text (R1-R3), or the prior (R4', uniform) */
-        int64_t nt = 0;
-        const float *f;
-        for (i = 0; i < T; i++)
-            if (x[i] != s->mask_token) nt += decar__ids_text(s->tok, x + i, 1, txt + nt);
-        f = decar__route_features(s->feat, s->router->kind, txt, nt, feat, &rc, e);
-        if (rc || (rc = decar__mix_weights(s->router, s->avail, NULL, f, ll, w, e))) goto end;
-    }
     while (n_masked > 0) {
         double t = (double)step / steps, h = 1.0 / steps;
         int n_rev = 0;
-        if (bayes && (rc = decar__mix_weights(s->router, s->avail, NULL, NULL, ll, w, e))) goto end;
+        /* the weights of this step: R4' from the prior and the revealed tokens' likelihoods (ll); a feature router
+           from the text revealed so far, again at every step as evidence arrives, and with too little of it the
+           prior mixture over every expert (decar__dfm_weights); uniform once */
+        if (bayes) {
+            if ((rc = decar__mix_weights(s->router, s->avail, NULL, NULL, ll, w, e))) goto end;
+        } else if (step == 0 || decar_route_uses_features(s->router->kind)) {
+            int64_t nt = 0;
+            const float *f;
+            for (i = 0; i < T; i++)
+                if (x[i] != s->mask_token) nt += decar__ids_text(s->tok, x + i, 1, txt + nt);
+            f = decar__route_features(s->feat, s->router->kind, txt, nt, feat, &rc, e);
+            if (rc || (rc = decar__dfm_weights(s->router, s->avail, NULL, f, nt, so.min_evidence, w, e))) goto end;
+        }
         /* which positions to reveal this step */
         memset(need, 0, (size_t)T);
         if (sampler == DECAR_DFM_L2R) {

@@ -132,13 +132,12 @@ static const struct {
                    "CPU and the build have it, see decar_set_precision)" },
     { "prompt", "text to continue" },
     { "route-features",
-      "routing features of the inputs (.npy, one row per input: the prompt or text, or each image), for a router built "
-      "from --features" },
+      "routing features of the inputs, for a router built from --features (.npy, one row per input: the prompt or "
+      "text, each held-out document in documents.txt order, or each image)" },
     { "prefix-features", "a captioner's image input (.npy, --prefix-len vectors per image) instead of pixels" },
     { "quiet", "1: no progress line" },
     { "route", "router: top1 (R1), cosine (R2), cbtm (R3), bayes (R4'), uniform, learned (R5), smalltalk (R6)" },
     { "route-every", "re-route every N tokens from the text so far" },
-    { "route-features", "routing features (.npy, one row per image): the ones decar vcluster --features clustered" },
     { "route-k", "experts the router keeps (top-k; 0 = all)" },
     { "route-temp", "temperature of the cosine and cbtm routers" },
     { "router", "router file (from decar cluster, decar vcluster or decar join)" },
@@ -289,7 +288,11 @@ static const char *REQ(opt *o, int n, const char *name) {
    "emulated") for the progress line */
 static const char *precision_opt(opt *o, int n) {
     const char *v = S(o, n, "precision");
+    int j;
     if (strcmp(v, "fp32") && strcmp(v, "bf16")) fail(2, "decar: --precision must be fp32 or bf16, not '%s'\n", v);
+    for (j = 0; j < n; j++) /* the CUDA path multiplies in float32 (cuBLAS SGEMM): bf16 would be a label only */
+        if (!strcmp(o[j].name, "device") && o[j].val && !strcmp(o[j].val, "cuda") && !strcmp(v, "bf16"))
+            fail(2, "decar: --precision bf16 runs on the CPU paths (cpu, cpu-kernels); --device cuda is float32\n");
     return decar_set_precision(strcmp(v, "bf16") ? DECAR_FP32 : DECAR_BF16);
 }
 #define NOPT(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -1833,11 +1836,11 @@ static int cmd_ens_eval(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "experts", NULL, 0, 0 }, { "router", NULL, 0, 0 }, { "data", NULL, 0, 0 }, { "ext", ".txt", 0, 0 },
                 { "val-permille", VAL_PERMILLE, 0, 0 }, { "route", "cosine", 0, 0 },
-                { "route-k", "1", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "route-every", "128", 0, 0 },
+                { "route-k", "0", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "route-every", "128", 0, 0 },
                 { "label", "ensemble", 0, 0 }, { "csv", NULL, 0, 0 }, { "domains", "1", "1: per-domain breakdown", 0 },
                 { "skip-missing", "0", 0, 0 }, { "score-batch", "8", 0, 0 }, { "mc", "2", 0, 0 },
                 { "threads", "0", 0, 0 }, { "precision", "fp32", 0, 0 },
-                { "features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 },
+                { "route-features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 },
                 { "device", "cpu", 0, 0 }, { "oracle", "0", 0, 0 }, { "doc-bits", NULL, 0, 0 },
                 { "doc-bytes", "0", 0, 0 }, { "same-base", "0", 0, 0 } };
     /* clang-format on */
@@ -1874,7 +1877,7 @@ static int cmd_ens_eval(int argc, char **argv) {
                                : 0,
                !ens_cfg(&E)->causal, &kinds, &nr, &tks, &ntk);
     for (j = 0; j < nr; j++) uses |= decar_route_uses_features(kinds[j]);
-    ens_features(&E, S(o, n, "features"), d.n_docs, uses, "--features");
+    ens_features(&E, S(o, n, "route-features"), d.n_docs, uses, "--route-features");
     nll = (float **)calloc((size_t)K, sizeof(float *)); /* each expert's scores, shared by every row */
     done_k = (char *)malloc((size_t)K + 1);
     if (S(o, n, "csv")) csv = csv_append(S(o, n, "csv"), "model,router,topk,domain,bits_per_byte,bytes");
@@ -1902,7 +1905,7 @@ static int cmd_ens_eval(int argc, char **argv) {
 static int cmd_generate(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "experts", NULL, 0, 0 }, { "router", NULL, 0, 0 }, { "route", "cosine", 0, 0 },
-                { "route-k", "1", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "route-every", "128", 0, 0 },
+                { "route-k", "0", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "route-every", "128", 0, 0 },
                 { "prompt", "", 0, 0 }, { "n", "256", 0, 0 }, { "temp", "0.8", 0, 0 }, { "top-p", "0.95", 0, 0 },
                 { "seed", "1", 0, 0 }, { "skip-missing", "0", 0, 0 }, { "threads", "0", 0, 0 },
                 { "route-features", NULL, 0, 0 }, { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 },
@@ -1937,7 +1940,7 @@ static int cmd_generate(int argc, char **argv) {
 static int cmd_infill(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "experts", NULL, 0, 0 }, { "router", NULL, 0, 0 }, { "route", "cosine", 0, 0 },
-                { "route-k", "1", 0, 0 }, { "text", NULL, "text with holes marked by '_'", 0 },
+                { "route-k", "0", 0, 0 }, { "text", NULL, "text with holes marked by '_'", 0 },
                 { "sampler", "first-hit", "euler, first-hit or l2r", 0 },
                 { "euler-steps", "64", "steps of the Euler sampler", 0 }, { "temp", "0.8", 0, 0 },
                 { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "route-features", NULL, 0, 0 },
@@ -2545,7 +2548,7 @@ static void vprefix(const vdata *v, int i, float *out) {
     else
         decar_image_patches(v->im.pixels + (size_t)i * VSIDE * VSIDE, VSIDE, VPATCH, out);
 }
-/* --features F.npy --prefix-len P: one row per image, P * Dp columns (e.g. CLIP features, P = 1) */
+/* --prefix-features F.npy --prefix-len P: one row per image, P * Dp columns (e.g. CLIP features, P = 1) */
 static void vdata_features(vdata *v, const char *path, int P) {
     void *buf;
     size_t len;
@@ -2937,7 +2940,7 @@ static void vtrain_model(decar_gpt *g, const decar_gpt_config *c, const char *in
         g->cfg.seq_len < c->seq_len || g->cfg.vocab_size != DECAR_BYTE_VOCAB)
         fail(2,
              "decar vtrain: --init %s is not a captioner of a %d x %d image prefix (train the base with decar "
-             "vtrain and the same --features and --prefix-len)\n",
+             "vtrain and the same --prefix-features and --prefix-len)\n",
              init, c->n_prefix, c->d_prefix);
     memory_check("vtrain", &g->cfg, B, c->seq_len);
     g->step = 0;
@@ -3123,7 +3126,7 @@ static void caption_setup(ens_t *E, const vdata *v, const char *router, const ch
         if (!E->en.experts[j] || E->en.experts[j]->cfg.n_prefix != v->P || E->en.experts[j]->cfg.d_prefix != v->Dp) {
             fprintf(stderr,
                     "decar caption: expert %d does not take a prefix of %d x %d (train it with decar vtrain and the "
-                    "same --features)\n",
+                    "same --prefix-features)\n",
                     j, v->P, v->Dp);
             exit(2);
         }
@@ -3317,7 +3320,7 @@ static int cmd_clip(int argc, char **argv) {
                 { "quiet", "0", 0, 0 },
                 { "embed", NULL, "write every image's embedding here (.npy, n x dim): clustering and routing", 0 },
                 { "patches", NULL, "write every image's patch features here (.npy, n x 16 dim): captioners' input "
-                "(decar vtrain --features F --prefix-len 16)", 0 },
+                "(decar vtrain --prefix-features F --prefix-len 16)", 0 },
                 { "figure", NULL, "write an SVG of held-out images and the captions they retrieve here", 0 } };
     /* clang-format on */
     int n = NOPT(o), T = 2, i, C;
@@ -3398,7 +3401,7 @@ static int caption_all(ens_t *E, decar_ctx *ctx, const vdata *v, int nt, decar_p
 static int cmd_caption(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "experts", NULL, 0, 0 }, { "router", NULL, 0, 0 }, { "route", "cosine", 0, 0 },
-                { "route-k", "1", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "images", NULL, 0, 0 },
+                { "route-k", "0", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "images", NULL, 0, 0 },
                 { "label", "ensemble", 0, 0 }, { "csv", NULL, 0, 0 },
                 { "sheet", NULL, "write an SVG contact sheet of test images here", 0 },
                 { "max", "0", "caption at most this many test images (0: all)", 0 }, { "threads", "0", 0, 0 },

@@ -209,7 +209,7 @@ K=$(echo $KS | tr ' ' '\n' | tail -1); P=$([ "$BASE" -gt 0 ] && echo fc || echo 
 C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/$P${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
 { echo; echo "## Samples from the clustered ensemble (K=$K$([ $P = fc ] && echo ", fine-tuned from the base"), cosine router, top-2, temperature 0.8)"; echo
   for p in "int main(" "And the LORD said" "def __init__(self"; do
-    echo '```'; $D generate $TOK --experts $C --router $OUT/k$K/router.safetensors --route cosine --route-k 2 --prompt "$p" --n 160 --seed 7 --threads $JOBS 2>>$OUT/samples.log; echo '```'
+    echo '```'; $D generate $TOK --experts $C --router $OUT/k$K/router.safetensors --route cosine --route-k 2 --route-every 64 --prompt "$p" --n 160 --seed 7 --threads $JOBS 2>>$OUT/samples.log; echo '```'
   done; } >> $OUT/results.md
 cat $OUT/samples.log | grep "expert" >&2 || true
 say "done: $OUT/results.md, $OUT/results.csv, $OUT/curves.svg"

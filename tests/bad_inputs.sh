@@ -117,7 +117,7 @@ $X cluster --data "$C" --out "$D/kx" --k 2 --features "$D/k2/features.npy" > /de
 case_ "external router, no features" "external features" $X generate --experts $A,$A --router "$D/kx/router.safetensors" --n 2
 case_ "external router, ens-eval without features" "external features" $X ens-eval --experts $A,$A --router "$D/kx/router.safetensors" --data $C
 case_ "external features, wrong shape" "rows" $X generate --experts $A,$A --router "$D/kx/router.safetensors" --n 2 --route-features "$D/k2/features.npy"
-case_ "tf-idf router, external features" "does not apply" $X ens-eval --experts $A,$A --router $R --data $C --features "$D/k2/features.npy"
+case_ "tf-idf router, external features" "does not apply" $X ens-eval --experts $A,$A --router $R --data $C --route-features "$D/k2/features.npy"
 # ---- average
 case_ "average weights sum 0" "sum to" $X average --experts $A,$A --weights 1,-1 --out "$O/avg.safetensors"
 case_ "average weights NaN" "finite" $X average --experts $A,$A --weights nan,1 --out "$O/avg.safetensors"

@@ -21,8 +21,8 @@ LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 # a figure: optional thousands groups, optional decimals, then an optional suffix that makes an integer a figure
 NUM = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:(%)|(x)(?![a-zA-Z0-9])|"
                  r"(?=\s?(?:s|ms|min|h|MB|GB|KB|GiB|MiB|tok/s|tokens/s|GFLOP/s|GF)(?![a-zA-Z0-9])))?")
-NAMES = re.compile(r"(?:version|versions|v|decar|PyTorch|torch|OpenBLAS|gcc|clang|Python|transformers|Debian|C\+\+|C|"
-                   r"CUDA|ICLR|Zen|AVX|EPYC)\s?$", re.I)
+NAMES = re.compile(r"(?:\b(?:version|versions|decar|PyTorch|torch|OpenBLAS|gcc|clang|Python|transformers|Debian|C|"
+                   r"CUDA|ICLR|Zen|AVX|EPYC)\s?|\bv|C\+\+\s?)$")
 FILE_NUM = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
@@ -39,6 +39,8 @@ def numbers_of(path, cache={}):
         full = os.path.join(ROOT, path)
         raw = gzip.open(full).read() if path.endswith(".gz") else open(full, "rb").read()
         text = raw.decode("utf-8", "replace")
+        if re.search(r"\.(csv|tsv)(\.gz)?$", path):  # fields, not thousands separators
+            text = re.sub(r"[,\t]", " ", text)
         vals = set()
         for m in FILE_NUM.finditer(text):
             try:

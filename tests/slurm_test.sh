@@ -11,7 +11,7 @@ split -b 1500 -d -a 3 --additional-suffix=.txt LICENSE "$W/corpus/a/l"
 split -b 1500 -d -a 3 --additional-suffix=.txt Makefile "$W/corpus/b/m"
 $B/decar cluster --data "$W/corpus" --out "$W/run" --k 2 --val-permille 300 > /dev/null 2>&1 || { echo "FAILED: cluster"; exit 1; }
 cp -r "$W/run" "$W/local"
-export TRAIN_ARGS="--layers 1 --dim 16 --heads 2 --seq 16 --batch 2 --val-every 2 --val-permille 300" EVAL_ARGS="--val-permille 300"
+export TRAIN_ARGS="--layers 1 --dim 16 --heads 2 --seq 16 --batch 2 --val-every 2 --val-permille 300" EVAL_ARGS="--val-permille 300 --route top1,cosine,cbtm,bayes,uniform --route-k 1,2,0"
 # the same commands, locally (1 thread, as CPUS=1 gives each task)
 for k in 0 1; do
   $B/decar train --data "$W/corpus" --docs "$W/local/shard_$k.txt" --steps 6 --seed $((101 + k)) --threads 1 \

@@ -552,6 +552,7 @@ int main(void) {
             bo.dfm = &dfm;
             bo.n_mc = nmc;
             bo.seed = 40 + (uint64_t)cfg;
+            bo.min_evidence = 4; /* windows of 11 bytes: both sides of the rule occur */
             CHECK(decar_ensemble_dfm_bound(&en, g_ctx, &ds, &bo, &mean, &se, bits, &e) == 0, "dfm_bound: %s", e.msg);
             /* by hand: the same draws (t, then one reveal per token), the weights from the revealed bytes */
             decar_rng_seed(&rng, 40 + (uint64_t)cfg);
@@ -582,6 +583,11 @@ int main(void) {
                             h2.kind = rk[cfg];
                             h2.top = rt[cfg];
                             h2.d = dim;
+                            if (h2.kind != DECAR_ROUTE_BAYES && nv < bo.min_evidence) {
+                                /* no evidence, no commitment: the prior over both experts */
+                                h2.kind = DECAR_ROUTE_BAYES;
+                                h2.top = 2;
+                            }
                             hand_weights(&h2, hand_feat(h2.kind, &fz, mx, vis, nv, fb), NULL, NULL, w2);
                         }
                         for (k = 0; k < 2; k++)
