@@ -10452,9 +10452,10 @@ static int decar__mix_weights(const decar_router *r, const char *avail, decar_gp
     return DECAR_OK;
 }
 /* No evidence, no commitment (DFM): routing a noised sequence x_t, a feature router (R1-R3, R5, R6) that sees fewer
-   than min_evidence revealed bytes (DECAR_MIN_EVIDENCE by default) mixes every expert by its prior, w_k = pi_k (renormalised over the experts
-   that exist), instead of committing to the top-k of the prior. At small t almost nothing is revealed: the prior
-   mixture is the posterior P(k | x_t) when x_t carries no information. n_revealed: bytes of revealed text. */
+   than min_evidence revealed bytes (DECAR_MIN_EVIDENCE by default) mixes every expert by its prior, w_k = pi_k
+   (renormalised over the experts that exist), instead of committing to the top-k of the prior. At small t almost
+   nothing is revealed: the prior mixture is the posterior P(k | x_t) when x_t carries no information. n_revealed:
+   bytes of revealed text. */
 static int decar__dfm_weights(const decar_router *r, const char *avail, decar_gpt *const *experts, const float *feat,
                               int64_t n_revealed, int min_evidence, double *w, decar_error *e) {
     if (decar_route_uses_features(r->kind) && (n_revealed < min_evidence || !feat)) {
@@ -11247,7 +11248,8 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
                     if (xt[i + 1] != mask) nv += decar__ids_text(en->tok, x1 + i + 1, 1, vis + nv);
                 }
                 f = decar__route_features(en->feat, en->router.kind, vis, nv, feat, &rc, e);
-                if (rc || (rc = decar__dfm_weights(&en->router, NULL, en->experts, f, nv, bo.min_evidence, w, e))) break;
+                if (!rc) rc = decar__dfm_weights(&en->router, NULL, en->experts, f, nv, bo.min_evidence, w, e);
+                if (rc) break;
                 /* p(x_i | x_t) = sum_k w_k p_k(x_i | x_t) at every masked position; only active experts run */
                 for (j = 0; j < K; j++) {
                     decar_tensor *lg;
