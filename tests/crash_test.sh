@@ -8,7 +8,10 @@ W=$B/crash; rm -rf "$W"; mkdir -p "$W/corpus/a" "$W/corpus/b"
 split -b 2000 -d -a 3 --additional-suffix=.txt decar.h "$W/corpus/a/h"
 split -b 2000 -d -a 3 --additional-suffix=.txt README.md "$W/corpus/b/r"
 TR="--data $W/corpus --steps 24 --ckpt-every 2 --layers 2 --dim 128 --heads 4 --seq 32 --batch 4 --val-every 8 --quiet 1 --threads 2"
+t0=$(date +%s%N)
 $B/decar train $TR --out "$W/ref.safetensors" || { echo "FAILED: reference run"; exit 1; }
+ref_ms=$(( ($(date +%s%N) - t0) / 1000000 ))   # the kill lands at a random 10-80% of this (a fast machine finishes
+                                                # 24 steps before any fixed delay)
 fails=0; kills_train=0; kills_write=0
 # run to the end, resuming after every death; $1 names the trial
 finish() {
@@ -24,7 +27,7 @@ for t in $(seq "$TRIALS"); do
   # 1. killed at a random moment of training
   out=$W/t$t.safetensors
   $B/decar train $TR --out "$out" & pid=$!
-  sleep "0.$((RANDOM % 9 + 1))"
+  sleep "$(awk -v ms=$ref_ms -v r=$RANDOM 'BEGIN { printf "%.3f", ms * (0.1 + 0.7 * r / 32767) / 1000 }')"
   kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
   [ $? -eq 137 ] && kills_train=$((kills_train + 1))   # 128 + SIGKILL: it really died (not finished before)
   finish "$out" || fails=$((fails + 1))
