@@ -3312,30 +3312,43 @@ static void decar__amx_block(float *tmp, const uint16_t *Ap, const uint16_t *Bp,
     _tile_stored(2, tmp + 16 * 32, 128);
     _tile_stored(3, tmp + 16 * 32 + 16, 128);
 }
-/* 16 rows of Ap from row i0: Ap[i][k] = bf16(A[i * sai + k * sak]), zero past M and K. Rows in place (sak = 1):
-   32 floats -> 32 bf16 per instruction (vcvtne2ps2bf16: nearest even, denormals as zero); otherwise element-wise */
+/* bf16(x[0..31]) in order: 32 floats -> 32 bf16 in one instruction (vcvtne2ps2bf16: nearest even, denormals as
+   zero) */
+static __m512i decar__bf16x32(const float *x) {
+    return (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + 16), _mm512_loadu_ps(x));
+}
+/* the 16 VNNI pairs (bf16(lo[j]), bf16(hi[j])), j < 16: both rows converted, then interleaved */
+static __m512i decar__bf16_pairs16(const float *lo, const float *hi) {
+    static const uint16_t order[32] = { 0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                        8,  24, 9,  25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31 };
+    __m512i v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(hi), _mm512_loadu_ps(lo));
+    return _mm512_permutexvar_epi16(_mm512_loadu_si512(order), v);
+}
+/* dst row r (stride elements apart, 64 bytes each) = column r of tp, 16 x 16 32-bit pairs: a block transposed so
+   that every row leaves in one store */
+static void decar__store_pairs_t(uint16_t *dst, int64_t stride, uint32_t tp[16][16]) {
+    int q, r;
+    for (r = 0; r < 16; r++) {
+        uint32_t row[16];
+        for (q = 0; q < 16; q++) row[q] = tp[q][r];
+        memcpy(dst + r * stride, row, sizeof row);
+    }
+}
+/* 16 rows of Ap from row i0: Ap[i][k] = bf16(A[i * sai + k * sak]), zero past M and K. Rows in place (sak = 1): 32 k
+   per conversion; columns in place (sai = 1, A transposed as in weight gradients): per block of 32 k, the pairs
+   (A[i, k], A[i, k + 1]) of 16 rows at once, transposed into the rows; otherwise element-wise */
 static void decar__amx_pack_a(uint16_t *Ap, const float *A, int64_t sai, int64_t sak, int64_t M, int64_t K, int64_t Kp,
                               int64_t i0) {
     int64_t i, k;
-    if (sai == 1 && i0 + 16 <= M) { /* columns in place (A transposed, as in weight gradients): 16 rows at once */
-        static const uint16_t order[32] = { 0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
-                                            8,  24, 9,  25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31 };
-        const __m512i il = _mm512_loadu_si512(order);
-        uint32_t tp[16][16]; /* tp[k / 2 within the block][row]: pairs (A[i, k], A[i, k + 1]) in bf16 */
-        /* per block of 32 k: (A[i0.., k], A[i0.., k + 1]) -> bf16 interleaved into 16 pairs (one per row), then the
-           16 x 16 block of pairs transposed so that each row's 32 values land as one 64-byte store */
+    if (sai == 1 && i0 + 16 <= M) {
+        uint32_t tp[16][16]; /* tp[k / 2 within the block][row] */
         for (k = 0; k + 32 <= K; k += 32) {
-            int q, r;
+            int q;
             for (q = 0; q < 16; q++) {
-                __m512i v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(A + (k + 2 * q + 1) * sak + i0),
-                                                         _mm512_loadu_ps(A + (k + 2 * q) * sak + i0));
-                _mm512_storeu_si512(tp[q], _mm512_permutexvar_epi16(il, v));
+                const float *lo = A + (k + 2 * q) * sak + i0; /* A[i0.., k + 2q]; the next row is k + 2q + 1 */
+                _mm512_storeu_si512(tp[q], decar__bf16_pairs16(lo, lo + sak));
             }
-            for (r = 0; r < 16; r++) {
-                uint32_t row[16];
-                for (q = 0; q < 16; q++) row[q] = tp[q][r];
-                memcpy(Ap + (i0 + r) * Kp + k, row, sizeof row);
-            }
+            decar__store_pairs_t(Ap + i0 * Kp + k, Kp, tp);
         }
         for (i = i0; i < i0 + 16; i++) {
             int64_t kk;
@@ -3352,9 +3365,7 @@ static void decar__amx_pack_a(uint16_t *Ap, const float *A, int64_t sai, int64_t
             continue;
         }
         if (sak == 1)
-            for (; k + 32 <= K; k += 32)
-                _mm512_storeu_si512(d + k, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + k + 16),
-                                                                       _mm512_loadu_ps(x + k)));
+            for (; k + 32 <= K; k += 32) _mm512_storeu_si512(d + k, decar__bf16x32(x + k));
         for (; k < K; k++) d[k] = decar__f32_to_bf16(x[k * sak]);
         for (; k < Kp; k++) d[k] = 0;
     }
@@ -3367,29 +3378,15 @@ static void decar__amx_pack_b(uint16_t *Bp, const float *B, int64_t sbk, int64_t
     uint16_t *d = Bp + p * Kp * 16;
     int64_t k = 0, j, n0 = p * 16;
     if (n0 + 16 <= N && sbk == 1) {
+        uint32_t tp[16][16]; /* tp[column][k / 2 within the block] */
         for (k = 0; k + 32 <= K; k += 32) {
-            uint32_t tp[16][16]; /* tp[column][k / 2 within the block]: the column's 16 pairs, then transposed */
-            int q, c;
-            for (c = 0; c < 16; c++) {
-                const float *x = B + (n0 + c) * sbn + k;
-                _mm512_storeu_si512(tp[c], (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + 16), _mm512_loadu_ps(x)));
-            }
-            for (q = 0; q < 16; q++) {
-                uint32_t row[16];
-                for (c = 0; c < 16; c++) row[c] = tp[c][q];
-                memcpy(d + (k / 2 + q) * 32, row, sizeof row);
-            }
+            int c;
+            for (c = 0; c < 16; c++) _mm512_storeu_si512(tp[c], decar__bf16x32(B + (n0 + c) * sbn + k));
+            decar__store_pairs_t(d + (k / 2) * 32, 32, tp);
         }
     } else if (n0 + 16 <= N && sbn == 1) {
-        /* (row k, row k + 1) -> bf16 [k: 0..15 | k+1: 0..15] -> interleaved [k 0, k+1 0, k 1, k+1 1, ...] */
-        static const uint16_t order[32] = { 0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
-                                            8,  24, 9,  25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31 };
-        const __m512i il = _mm512_loadu_si512(order);
-        for (k = 0; k + 2 <= K; k += 2) {
-            __m512i v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(B + (k + 1) * sbk + n0),
-                                                     _mm512_loadu_ps(B + k * sbk + n0));
-            _mm512_storeu_si512(d + k * 16, _mm512_permutexvar_epi16(il, v));
-        }
+        for (k = 0; k + 2 <= K; k += 2)
+            _mm512_storeu_si512(d + k * 16, decar__bf16_pairs16(B + k * sbk + n0, B + (k + 1) * sbk + n0));
     }
     for (; k < Kp; k++) /* the rest (and every element of a partial panel or other strides) one by one */
         for (j = 0; j < 16; j++) {

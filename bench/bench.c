@@ -165,53 +165,57 @@ static void time_generation(decar_gpt *g, decar_ensemble *en, int n, int reps, f
         if (t1 < *t_ens) *t_ens = t1;
     }
 }
+/* x, y: n random bytes each (a fixed stream, seed 5), the token ids and targets of every model section */
+static void random_tokens(int32_t *x, int32_t *y, int n) {
+    decar_rng r;
+    int i;
+    decar_rng_seed(&r, 5);
+    for (i = 0; i < n; i++) {
+        x[i] = (int32_t)(decar_rng_u32(&r) % 256);
+        y[i] = (int32_t)(decar_rng_u32(&r) % 256);
+    }
+}
+/* the fastest of `steps` training steps, then of `steps` scoring passes, on the same batch after one warm-up step
+   (which sizes the arena): seconds in *train and *score */
+static void best_times(decar_gpt *g, decar_ctx *ctx, decar_opt *o, const int32_t *x, const int32_t *y, float *nll,
+                       int B, int T, int steps, double *train, double *score) {
+    int i;
+    double t0;
+    *train = *score = 1e9;
+    decar_gpt_train_step(g, ctx, o, x, y, NULL, B, T);
+    for (i = 0; i < steps; i++) {
+        t0 = now();
+        decar_gpt_train_step(g, ctx, o, x, y, NULL, B, T);
+        t0 = now() - t0;
+        if (t0 < *train) *train = t0;
+    }
+    for (i = 0; i < steps; i++) {
+        t0 = now();
+        decar_gpt_score(g, ctx, x, y, B, T, nll);
+        t0 = now() - t0;
+        if (t0 < *score) *score = t0;
+    }
+}
 static void bench_model(const char *name, int L, int H, int C) {
     decar_gpt_config c = decar_gpt_default_config();
     decar_gpt g;
     decar_error e;
     decar_ctx *ctx = decar_ctx_new(0);
     decar_opt o = decar_opt_default();
-    int B = 8, T = 256, i, steps = quick ? 3 : 6;
+    int B = 8, T = 256, steps = quick ? 3 : 6;
     int32_t *x = (int32_t *)malloc((size_t)B * T * 4), *y = (int32_t *)malloc((size_t)B * T * 4);
     float *nll = (float *)malloc((size_t)B * T * 4);
-    double t0, best = 1e9, bests = 1e9;
-    decar_rng r;
+    double t0, best, bests;
     c = decar_gpt_config_of(L, H, C, T);
     c.vocab_size = 256;
     decar_gpt_init(&g, &c, 1, &e);
-    decar_rng_seed(&r, 5);
-    for (i = 0; i < B * T; i++) {
-        x[i] = (int32_t)(decar_rng_u32(&r) % 256);
-        y[i] = (int32_t)(decar_rng_u32(&r) % 256);
-    }
+    random_tokens(x, y, B * T);
     o.total_steps = 1000;
-    decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T); /* warm up the arena */
-    for (i = 0; i < steps; i++) {
-        t0 = now();
-        decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T);
-        t0 = now() - t0;
-        if (t0 < best) best = t0;
-    }
-    for (i = 0; i < steps; i++) {
-        t0 = now();
-        decar_gpt_score(&g, ctx, x, y, B, T, nll);
-        t0 = now() - t0;
-        if (t0 < bests) bests = t0;
-    }
+    best_times(&g, ctx, &o, x, y, nll, B, T, steps, &best, &bests);
     { /* mixed precision: bf16 operands for every matrix product (decar_set_precision), on the same model */
-        double bb = 1e9, bbs = 1e9;
+        double bb, bbs;
         const char *path = decar_set_precision(DECAR_BF16);
-        decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T);
-        for (i = 0; i < steps; i++) {
-            t0 = now();
-            decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T);
-            t0 = now() - t0;
-            if (t0 < bb) bb = t0;
-            t0 = now();
-            decar_gpt_score(&g, ctx, x, y, B, T, nll);
-            t0 = now() - t0;
-            if (t0 < bbs) bbs = t0;
-        }
+        best_times(&g, ctx, &o, x, y, nll, B, T, steps, &bb, &bbs);
         decar_set_precision(DECAR_FP32);
         printf("train %s bf16 (%s): %.1f ms/step, %.0f tok/s (%.2fx fp32) | score: %.0f tok/s (%.2fx fp32)\n", name,
                path, bb * 1e3, B * T / bb, best / bb, B * T / bbs, bests / bbs);
@@ -324,30 +328,15 @@ static void bench_tiny(const char *name, int L, int H, int C, double peak) {
     decar_error e;
     decar_ctx *ctx = decar_ctx_new(0);
     decar_opt o = decar_opt_default();
-    int B = 16, T = 64, i, steps = quick ? 20 : 60;
+    int B = 16, T = 64, steps = quick ? 20 : 60;
     int32_t *x = (int32_t *)malloc((size_t)B * T * 4), *y = (int32_t *)malloc((size_t)B * T * 4);
     float *nll = (float *)malloc((size_t)B * T * 4);
-    double t0, best = 1e9, bests = 1e9, gf;
-    decar_rng r;
+    double best, bests, gf;
     c.vocab_size = 256;
     decar_gpt_init(&g, &c, 1, &e);
-    decar_rng_seed(&r, 5);
-    for (i = 0; i < B * T; i++) {
-        x[i] = (int32_t)(decar_rng_u32(&r) % 256);
-        y[i] = (int32_t)(decar_rng_u32(&r) % 256);
-    }
+    random_tokens(x, y, B * T);
     o.total_steps = 1000;
-    decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T);
-    for (i = 0; i < steps; i++) {
-        t0 = now();
-        decar_gpt_train_step(&g, ctx, &o, x, y, NULL, B, T);
-        t0 = now() - t0;
-        if (t0 < best) best = t0;
-        t0 = now();
-        decar_gpt_score(&g, ctx, x, y, B, T, nll);
-        t0 = now() - t0;
-        if (t0 < bests) bests = t0;
-    }
+    best_times(&g, ctx, &o, x, y, nll, B, T, steps, &best, &bests);
     gf = decar_gpt_flops_per_token(&c, T) * B * T / best / 1e9;
     printf("train %s (%d layers, d %d, batch %d x %d, %lu params): %.0f tok/s, %.1f GFLOP/s = %.1f%% of the FMA peak "
            "| score: %.0f tok/s\n",

@@ -100,7 +100,7 @@ if [ -x "$T2PY" ] && "$T2PY" -c "import torch" 2>/dev/null; then
   torch2_run | tee build/bench_torch2.txt
   for r in $(seq 2 "$ROUNDS"); do
     echo "round $r of $ROUNDS: decar's model section, then PyTorch 2's"
-    [ -s build/bench_decar_r$r.txt ] || OMP_NUM_THREADS=$TH ./build/bench $Q model > build/bench_decar_r$r.txt
+    OMP_NUM_THREADS=$TH OPENBLAS_NUM_THREADS=$TH ./build/bench $Q model > build/bench_decar_r${r}b.txt
     torch2_run > build/bench_torch2_r$r.txt
   done
   v=$(grep -m1 '^PyTorch ' build/bench_torch2.txt | awk '{print $2}' | tr -d ,)

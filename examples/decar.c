@@ -218,15 +218,27 @@ static const char *command_example(const char *cmd) {
         if (!strcmp(commands[i].name, cmd)) return commands[i].example;
     return NULL;
 }
+static opt *opt_find(opt *o, int n, const char *name) { /* the table's entry, or NULL */
+    int j;
+    for (j = 0; j < n; j++)
+        if (!strcmp(o[j].name, name)) return &o[j];
+    return NULL;
+}
+/* the options part of --help: name, meaning, default */
+static void print_options(const opt *o, int n) {
+    int j;
+    for (j = 0; j < n; j++)
+        printf("  --%-16s %s%s%s%s\n", o[j].name, opt_help(&o[j]), o[j].def ? " (default " : "",
+               o[j].def ? o[j].def : "", o[j].def ? ")" : "");
+}
 static int parse_opts(int argc, char **argv, opt *o, int n, const char *cmd, const char *usage) {
     int i, j;
+    opt *f;
     for (j = 0; j < n; j++) o[j].val = o[j].def;
     for (i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: decar %s %s\n\noptions:\n", cmd, usage);
-            for (j = 0; j < n; j++)
-                printf("  --%-16s %s%s%s%s\n", o[j].name, opt_help(&o[j]), o[j].def ? " (default " : "",
-                       o[j].def ? o[j].def : "", o[j].def ? ")" : "");
+            print_options(o, n);
             printf("\nexample: %s\n", command_example(cmd));
             exit(0);
         }
@@ -234,26 +246,24 @@ static int parse_opts(int argc, char **argv, opt *o, int n, const char *cmd, con
             fprintf(stderr, "decar %s: unexpected argument '%s' (see --help)\n", cmd, argv[i]);
             exit(2);
         }
-        for (j = 0; j < n; j++)
-            if (!strcmp(argv[i] + 2, o[j].name)) break;
-        if (j == n) {
+        f = opt_find(o, n, argv[i] + 2);
+        if (!f) {
             fprintf(stderr, "decar %s: unknown option '%s' (see --help)\n", cmd, argv[i]);
             exit(2);
         }
         if (i + 1 >= argc) {
-            fprintf(stderr, "decar %s: option --%s needs a value\n", cmd, o[j].name);
+            fprintf(stderr, "decar %s: option --%s needs a value\n", cmd, f->name);
             exit(2);
         }
-        o[j].val = argv[++i];
+        f->val = argv[++i];
     }
     return 0;
 }
 /* an option's value (NULL: not given and no default). Reading a name the command's table lacks is a bug in this
    file, not a user error: it stops with status 3 the first time that code runs (make test runs every command) */
 static const char *S(opt *o, int n, const char *name) {
-    int j;
-    for (j = 0; j < n; j++)
-        if (!strcmp(o[j].name, name)) return o[j].val;
+    const opt *f = opt_find(o, n, name);
+    if (f) return f->val;
     fprintf(stderr, "decar: internal error: the command reads --%s, which its option table does not have\n", name);
     exit(3);
 }
@@ -288,11 +298,11 @@ static const char *REQ(opt *o, int n, const char *name) {
    "emulated") for the progress line */
 static const char *precision_opt(opt *o, int n) {
     const char *v = S(o, n, "precision");
-    int j;
+    const opt *dev = opt_find(o, n, "device"); /* vtrain and clip have none */
     if (strcmp(v, "fp32") && strcmp(v, "bf16")) fail(2, "decar: --precision must be fp32 or bf16, not '%s'\n", v);
-    for (j = 0; j < n; j++) /* the CUDA path multiplies in float32 (cuBLAS SGEMM): bf16 would be a label only */
-        if (!strcmp(o[j].name, "device") && o[j].val && !strcmp(o[j].val, "cuda") && !strcmp(v, "bf16"))
-            fail(2, "decar: --precision bf16 runs on the CPU paths (cpu, cpu-kernels); --device cuda is float32\n");
+    /* the CUDA path multiplies in float32 (cuBLAS SGEMM): bf16 would be a label only */
+    if (dev && dev->val && !strcmp(dev->val, "cuda") && !strcmp(v, "bf16"))
+        fail(2, "decar: --precision bf16 runs on the CPU paths (cpu, cpu-kernels); --device cuda is float32\n");
     return decar_set_precision(strcmp(v, "bf16") ? DECAR_FP32 : DECAR_BF16);
 }
 #define NOPT(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -3623,14 +3633,11 @@ static int join_own(const char *name) {
 /* decar join --help: join's options, then decar train's parser on the rest of the command line (it rejects an
    option neither command has, and prints train's options) */
 static void join_help(opt *o, int n, int nt, char **targv) {
-    int j;
     printf("usage: decar join --router FILE --router-out FILE --data DIR [--docs LIST] --out CKPT [--init BASE | "
            "--branch N --experts LIST] [decar train's options]\n\n"
            "trains one expert on the new party's documents (decar train), then writes a router that includes it: its "
            "centroid, the prior by document counts, R5 refitted (decar.h section 16)\n\noptions:\n");
-    for (j = 0; j < n; j++)
-        printf("  --%-16s %s%s%s%s\n", o[j].name, opt_help(&o[j]), o[j].def ? " (default " : "",
-               o[j].def ? o[j].def : "", o[j].def ? ")" : "");
+    print_options(o, n);
     printf("\nexample: %s\n\ntraining options, as decar train's:\n", command_example("join"));
     cmd_train(nt, targv);
 }
