@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Every figure in the README comes from a committed file that the text links to.
+"""Every figure in the README and docs/ comes from a committed file that the text links to.
 
 A *figure* is a number with a decimal point (4.2467), a percentage (2.1%), a ratio (1.068x), a count with thousands
 separators (1,070) or an integer with a unit of measurement (524 s, 33 MB, 6400 tok/s), in the README's prose and
@@ -9,7 +9,11 @@ repository files it links to (a table's are its own and those of the paragraph j
 of its sources holds a number that rounds to it at the figure's precision, or, for a percentage, a ratio r whose
 100 r, 100 (r - 1) or 100 (1 - r) rounds to it. Every relative link of README.md and docs/*.md must name a file of
 the repository. Exit 1 with one line per problem.
-Usage: tests/check_numbers.py [README.md [AS]] (AS: the path its links are relative to, for a copy elsewhere)"""
+The pages checked: README.md and every Markdown page of docs/ except the result files that a program writes (GENERATED
+below: tables such as docs/scaling/scaling.md are themselves sources, and the program named beside each must exist and
+name the file it writes).
+Usage: tests/check_numbers.py                  README.md and every docs/ page
+       tests/check_numbers.py PAGE [AS]        one page (AS: the path its links are relative to, for a copy elsewhere)"""
 import gzip
 import os
 import re
@@ -23,6 +27,16 @@ NUM = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:(%)|(x)(?![a-zA-
                  r"(?=\s?(?:s|ms|min|h|MB|GB|KB|GiB|MiB|tok/s|tokens/s|GFLOP/s|GF)(?![a-zA-Z0-9])))?")
 NAMES = re.compile(r"(?:\b(?:version|versions|decar|PyTorch|torch|OpenBLAS|gcc|clang|Python|transformers|Debian|C|"
                    r"CUDA|ICLR|Zen|AVX|EPYC)\s?|\bv|C\+\+\s?)$")
+# the result files: path -> the program that writes it and the name it writes it under (copied to docs/ from a run)
+GENERATED = {
+    "docs/demo/full/compare.md": ("scripts/demo.sh", "compare.md"),
+    "docs/demo/small/compare.md": ("scripts/demo.sh", "compare.md"),
+    "docs/demo/results.md": ("scripts/pipeline.sh", "results.md"),
+    "docs/demo/paper_results.md": ("scripts/pipeline.sh", "results.md"),
+    "docs/scaling/scaling.md": ("scripts/scaling_report.sh", "scaling.md"),
+    "docs/vision/results.md": ("scripts/pipeline_vision.sh", "results.md"),
+    "docs/lifecycle/table.md": ("scripts/lifecycle.sh", "table.md"),
+}
 FILE_NUM = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
@@ -64,12 +78,8 @@ def strip_code(line):
     return re.sub(r"`[^`]*`", " ", line)
 
 
-def main():
-    readme = sys.argv[1] if len(sys.argv) > 1 else "README.md"
-    name = sys.argv[2] if len(sys.argv) > 2 else readme
-    files = tracked()
-    problems = []
-    # 1. links: README.md and docs/*.md
+def check_links(name, readme, files, problems):
+    """every relative link of the page NAME (read from README) and of docs/*.md names a file of the repository"""
     for md in [name] + sorted(f for f in files if f.startswith("docs/") and f.endswith(".md")):
         base = os.path.dirname(md)
         path_md = readme if md == name else os.path.join(ROOT, md)
@@ -80,7 +90,10 @@ def main():
                 path = os.path.normpath(os.path.join(base, target))
                 if path not in files and not any(f.startswith(path + "/") for f in files):
                     problems.append("%s:%d: link to %s, which is not a file of the repository" % (md, n, target))
-    # 2. figures: blocks of the README
+
+
+def check_figures(readme, name, files, problems):
+    """the figures of the page README (links relative to NAME): each in a file its block links to; returns the count"""
     lines = open(readme, encoding="utf-8").read().split("\n")
     blocks, cur, fenced = [], [], False
     for n, line in enumerate(lines, 1):
@@ -130,12 +143,33 @@ def main():
                          if os.path.isfile(os.path.join(ROOT, s)))
                 if not ok:
                     where = ", ".join(sources) if sources else "no linked file"
-                    problems.append("%s:%d: %s is not in its sources (%s)" % (readme, n, m.group(0).strip(), where))
+                    problems.append("%s:%d: %s is not in its sources (%s)" % (name, n, m.group(0).strip(), where))
         if not is_table:
             prev_sources = sources
+    return nfig
+
+
+def main():
+    files = tracked()
+    problems = []
+    if len(sys.argv) > 1:
+        pages = [(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else sys.argv[1])]
+    else:
+        docs = sorted(f for f in files if f.startswith("docs/") and f.endswith(".md") and f not in GENERATED)
+        pages = [(os.path.join(ROOT, f), f) for f in ["README.md"] + docs]
+    for path, (program, written) in GENERATED.items():
+        if path not in files:
+            problems.append("GENERATED names %s, which is not a file of the repository" % path)
+        elif program not in files or written not in open(os.path.join(ROOT, program)).read():
+            problems.append("%s: its program %s is missing or never names %s" % (path, program, written))
+    check_links(pages[0][1], pages[0][0], files, problems)
+    nfig = 0
+    for path, name in pages:
+        nfig += check_figures(path, name, files, problems)
     for p in problems:
         print("FAILED: " + p)
-    print("numbers: %d figures of %s checked against their linked files, %d problems" % (nfig, readme, len(problems)))
+    print("numbers: %d figures of %d page%s checked against their linked files, %d problems"
+          % (nfig, len(pages), "" if len(pages) == 1 else "s", len(problems)))
     return 1 if problems else 0
 
 
