@@ -1275,7 +1275,14 @@ DECARDEF int decar_ensemble_caption(decar_ensemble *en, decar_ctx *ctx, const fl
        -log2 p(x) <= E_t [ kappa'(t) / (1 - kappa(t)) * sum_{i masked in x_t} -log2 sum_k w_k(x_t) p_k(x_i | x_t) ]
    with kappa(t) = t^n (o->dfm->kappa_pow), each token revealed with probability kappa(t), and w(x_t) routed on the
    revealed text (R1-R3) or the prior. *mean is weighted by bytes; *se is its standard error. bits (optional, ds->n)
-   receives each document's bound in bits. */
+   receives each document's bound in bits.
+   The router R4' (DECAR_ROUTE_BAYES) gives the document-level Bayes bound instead, what R4' is to AR: every expert's
+   ELBO of the whole document x (its windows, the same draws for every expert), mixed by the prior,
+       -log2 p(x) = -log2 sum_k pi_k p_k(x) <= -log2 sum_k pi_k 2^(-B_k(x)),   B_k(x) >= -log2 p_k(x) its ELBO bits,
+   valid as each B_k bounds its own expert. *se is then its Monte Carlo error (delta method over the n_mc draws of
+   every document: B_k is their mean, r_k the posterior pi_k 2^-B_k normalised, var = Var_m(sum_k r_k B_k^(m)) / n_mc;
+   -1 with n_mc = 1). The estimate averages B_k before the log-sum-exp, which is convex: it leans towards fewer bits
+   by about that error. */
 typedef struct decar_dfm_bound_opts {
     const decar_dfm *dfm; /* the experts' schedule (kappa_pow); NULL: kappa_t = t (default) */
     int n_mc;             /* draws of t per window (at least 1; default 4) */
@@ -11191,6 +11198,8 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
     uint8_t *vis = NULL;
     float *feat = NULL;
     int64_t doc0 = en->feat ? en->feat->doc : 0;
+    int bayes = en->router.kind == DECAR_ROUTE_BAYES;
+    double *ek = NULL, mc_var = 0.0; /* bayes: ek[k n_mc + m], expert k's bits of the document at draw m */
     decar_rng r;
     for (j = 0; j < K; j++)
         if (en->experts[j] && first < 0) first = j;
@@ -11211,7 +11220,8 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
     xt = (int32_t *)DECAR_MALLOC((size_t)(T + 1) * sizeof(int32_t));
     vis = (uint8_t *)DECAR_MALLOC((size_t)(T * tb + 1));
     feat = (float *)DECAR_MALLOC((size_t)(en->feat ? en->feat->dim : 1) * sizeof(float));
-    if (!w || !pm || !p || !x1 || !xt || !vis || !feat) {
+    ek = (double *)DECAR_MALLOC((size_t)K * (size_t)n_mc * sizeof(double) * (bayes ? 2 : 1));
+    if (!w || !pm || !p || !x1 || !xt || !vis || !feat || !ek) {
         rc = DECAR_ERR_NOMEM;
         decar__seterr(e, rc, "no memory for the DFM bound");
     }
@@ -11221,14 +11231,17 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
         const int64_t *end = ds->end + ds->off[q];
         int64_t len = ds->off[q + 1] - ds->off[q];
         int64_t s;
+        double doc_bytes = 0.0;
         if (en->feat) en->feat->doc = ds->doc[q];
         if (bits) bits[q] = 0.0;
+        if (bayes) memset(ek, 0, (size_t)K * (size_t)n_mc * sizeof(double));
         for (s = 0; s < len && !rc; s += T) {
             int L = (int)(len - s < T ? len - s : T);
             int mc, i;
             double wb = (double)(end[s + L - 1] - (s > 0 ? end[s - 1] : 0)); /* the window's bytes */
             x1[0] = ds->eot;
             for (i = 0; i < L; i++) x1[i + 1] = tk[s + i];
+            doc_bytes += wb;
             for (mc = 0; mc < n_mc && !rc; mc++) {
                 /* t ~ U(0, 1 - 1e-3); kappa(t) = t^n; the ELBO weight kappa'(t) / (1 - kappa(t)) */
                 double t = decar_rng_double(&r) * (1.0 - 1e-3);
@@ -11247,7 +11260,8 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
                 f = decar__route_features(en->feat, en->router.kind, vis, nv, feat, &rc, e);
                 if (!rc) rc = decar__dfm_weights(&en->router, NULL, en->experts, f, nv, bo.min_evidence, w, e);
                 if (rc) break;
-                /* p(x_i | x_t) = sum_k w_k p_k(x_i | x_t) at every masked position; only active experts run */
+                /* p(x_i | x_t) = sum_k w_k p_k(x_i | x_t) at every masked position; only active experts run
+                   (bayes: w = pi, and each expert's own bits of this draw, B_k^(m) += wt sum_i -log2 p_k(x_i | x_t)) */
                 for (j = 0; j < K; j++) {
                     decar_tensor *lg;
                     if (!en->experts[j] || w[j] <= 0.0) continue;
@@ -11260,10 +11274,14 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
                     }
                     for (i = 0; i < L; i++) {
                         if (xt[i + 1] != mask) continue;
+                        double pj;
                         decar_softmax_double(lg->data + (int64_t)(i + 1) * V, nc, 1.0, p);
-                        pm[i] += w[j] * p[x1[i + 1]];
+                        pj = p[x1[i + 1]];
+                        pm[i] += w[j] * pj;
+                        if (bayes) ek[(size_t)j * n_mc + mc] += -log2(pj > 1e-300 ? pj : 1e-300) * wt;
                     }
                 }
+                if (bayes) continue;
                 for (i = 0; i < L; i++)
                     if (xt[i + 1] == mask) b += -log2(pm[i] > 1e-300 ? pm[i] : 1e-300) * wt;
                 /* bits per byte of this window at this t, weighted by its bytes */
@@ -11276,16 +11294,44 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
                 if (bits) bits[q] += b / n_mc;
             }
         }
+        if (bayes && !rc) {
+            /* -log2 sum_k pi_k 2^(-B_k), B_k the mean over draws (log-sum-exp from the smallest) */
+            double *bk = ek + (size_t)K * n_mc, lo = HUGE_VAL, z = 0.0, doc_b, g1 = 0.0, g2 = 0.0;
+            int m;
+            for (j = 0; j < K; j++) {
+                bk[j] = 0.0;
+                for (m = 0; m < n_mc; m++) bk[j] += ek[(size_t)j * n_mc + m] / n_mc;
+                if (w[j] > 0.0 && bk[j] - log2(w[j]) < lo) lo = bk[j] - log2(w[j]);
+            }
+            for (j = 0; j < K; j++)
+                if (w[j] > 0.0) z += exp2(lo - (bk[j] - log2(w[j])));
+            doc_b = lo - log2(z);
+            /* Monte Carlo variance (delta method): g_m = sum_k r_k B_k^(m), r_k = pi_k 2^(-B_k) / sum */
+            for (m = 0; m < n_mc; m++) {
+                double g = 0.0;
+                for (j = 0; j < K; j++)
+                    if (w[j] > 0.0) g += exp2(lo - (bk[j] - log2(w[j]))) / z * ek[(size_t)j * n_mc + m];
+                g1 += g;
+                g2 += g * g;
+            }
+            if (n_mc > 1) mc_var += (g2 - g1 * g1 / n_mc) / (n_mc - 1) / n_mc;
+            sum += doc_b;
+            nbytes += doc_bytes;
+            if (bits) bits[q] = doc_b;
+        }
     }
     if (en->feat) en->feat->doc = doc0;
-    if (!rc) {
+    if (!rc && bayes) {
+        *mean = sum / (nbytes > 0 ? nbytes : 1);
+        *se = n_mc > 1 ? sqrt(mc_var > 0 ? mc_var : 0) / (nbytes > 0 ? nbytes : 1) : -1.0;
+    } else if (!rc) {
         double m = sum / (nbytes > 0 ? nbytes : 1);
         double var = sum2 / (nbytes > 0 ? nbytes : 1) - m * m;
         /* effective sample count: windows x MC draws (a window is about T tokens) */
         *mean = m;
         *se = sqrt(var > 0 ? var : 0) / sqrt((double)ds->total * n_mc / T + 1e-9);
     }
-    decar__free_n(7, (void *)w, (void *)pm, (void *)p, (void *)x1, (void *)xt, (void *)vis, (void *)feat);
+    decar__free_n(8, (void *)w, (void *)pm, (void *)p, (void *)x1, (void *)xt, (void *)vis, (void *)feat, (void *)ek);
     return rc;
 }
 

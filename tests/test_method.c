@@ -13,7 +13,9 @@
       (AR and DFM): sum_i w_i (-ln p(x_i | x_t)) / (B T), the weights kappa'(t) / (1 - kappa(t)), kappa = t^n.
    7. decar_ensemble_dfm_bound: the ELBO estimate of a routed mixture of 2 different bidirectional experts, n = 1, 2, 3:
       per window and draw, kappa'(t) / (1 - kappa(t)) sum_{i masked} -log2 sum_k w_k(x_t) p_k(x_i | x_t); per
-      document bits, the byte-weighted mean and its standard error.
+      document bits, the byte-weighted mean and its standard error. R4': the document-level Bayes bound
+      -log2 sum_k pi_k 2^(-B_k(x)), B_k each expert's ELBO bits of the document over the same draws, and its Monte
+      Carlo error by the delta method; and the same from the bounds of the two experts alone (the same draws).
    8. decar_cluster_docs (external features): shards = argmax cosine to the centroids, -1 outside splits 0 and 1, the
       prior = the training shares, planted clusters found, capacity ceil(N / K); with tf-idf: the rows are the
       featurizer's. decar_retrieval: ranks and best keys by brute force. decar_clip_train_step: the symmetric InfoNCE
@@ -536,8 +538,9 @@ int main(void) {
         mx[0] = &m[0];
         mx[1] = &m[1];
         for (cfg = 0; cfg < 3; cfg++) {
-            double mean, se, sum = 0, sum2 = 0, nb = 0, hm, hse, worst = 0;
-            int q, mc, nmc = 3;
+            double mean, se, sum = 0, sum2 = 0, nb = 0, hm, hse, worst = 0, mcvar = 0, pri[2] = { 0, 0 };
+            double ekh[2][3];                          /* bayes: expert k's bits of the document at draw m */
+            int q, mc, nmc = 3, bay = rk[cfg] == DECAR_ROUTE_BAYES;
             decar_router r2 = r;
             decar_dfm_bound_opts bo = decar_dfm_bound_opts_default();
             en = decar_ensemble_of(mx, 2);
@@ -560,9 +563,11 @@ int main(void) {
                 int64_t len = ds.off[q + 1] - ds.off[q], s;
                 const int32_t *tk = ds.tok + ds.off[q];
                 hb[q] = 0;
+                memset(ekh, 0, sizeof ekh);
                 for (s = 0; s < len; s += L0) {
                     int L = (int)(len - s < L0 ? len - s : L0);
                     double wb = (double)(ds.end[ds.off[q] + s + L - 1] - (s > 0 ? ds.end[ds.off[q] + s - 1] : 0));
+                    if (bay) nb += wb; /* the document's bytes, once */
                     for (mc = 0; mc < nmc; mc++) {
                         double t = decar_rng_double(&rng) * (1.0 - 1e-3), n = cfg + 1;
                         double kap = pow(t, n), wt = n * pow(t, n - 1) / (1 - kap), b = 0, w2[K];
@@ -593,6 +598,14 @@ int main(void) {
                         for (k = 0; k < 2; k++)
                             for (i = 0; i < L && w2[k] > 0; i++)
                                 if (xt[i + 1] == dfm.mask_token) hand_logp(&m[k], xt, L + 1, i + 1, pk[k][i]);
+                        if (bay) { /* each expert's own ELBO bits of this draw; the prior */
+                            for (k = 0; k < 2; k++) {
+                                pri[k] = w2[k];
+                                for (i = 0; i < L; i++)
+                                    if (xt[i + 1] == dfm.mask_token) ekh[k][mc] += -pk[k][i][tk[s + i]] / log(2.0) * wt;
+                            }
+                            continue;
+                        }
                         for (i = 0; i < L; i++) {
                             double pm = 0;
                             if (xt[i + 1] != dfm.mask_token) continue;
@@ -605,10 +618,42 @@ int main(void) {
                         hb[q] += b / nmc;
                     }
                 }
+                if (bay) { /* -log2 sum_k pi_k 2^(-B_k), B_k the mean over the draws; the delta method's variance */
+                    double B[2], z = 0, g1 = 0, g2 = 0;
+                    int k;
+                    for (k = 0; k < 2; k++) B[k] = (ekh[k][0] + ekh[k][1] + ekh[k][2]) / 3;
+                    for (k = 0; k < 2; k++) z += pri[k] * pow(2.0, -B[k]);
+                    hb[q] = -log2(z);
+                    for (mc = 0; mc < nmc; mc++) {
+                        double g = 0;
+                        for (k = 0; k < 2; k++) g += pri[k] * pow(2.0, -B[k]) / z * ekh[k][mc];
+                        g1 += g;
+                        g2 += g * g;
+                    }
+                    mcvar += (g2 - g1 * g1 / nmc) / (nmc - 1) / nmc;
+                    sum += hb[q];
+                }
                 worst = fabs(hb[q] - bits[q]) / (1 + hb[q]) > worst ? fabs(hb[q] - bits[q]) / (1 + hb[q]) : worst;
             }
             hm = sum / nb;
-            hse = sqrt(sum2 / nb - hm * hm) / sqrt((double)ds.total * nmc / L0 + 1e-9);
+            hse = bay ? sqrt(mcvar) / nb : sqrt(sum2 / nb - hm * hm) / sqrt((double)ds.total * nmc / L0 + 1e-9);
+            if (bay) { /* each expert alone (the same seed: the same t and reveals) gives its B_k of every document */
+                double *b1[2], dmax = 0, m1, se1;
+                int k;
+                for (k = 0; k < 2; k++) {
+                    decar_ensemble e1 = decar_ensemble_of(&mx[k], 1);
+                    b1[k] = (double *)malloc((size_t)ds.n * sizeof(double));
+                    e1.router.kind = DECAR_ROUTE_UNIFORM;
+                    CHECK(decar_ensemble_dfm_bound(&e1, g_ctx, &ds, &bo, &m1, &se1, b1[k], &e) == 0, "%s", e.msg);
+                }
+                for (q = 0; q < ds.n; q++) {
+                    double v = -log2(pri[0] * pow(2.0, -b1[0][q]) + pri[1] * pow(2.0, -b1[1][q]));
+                    dmax = fabs(v - bits[q]) / (1 + v) > dmax ? fabs(v - bits[q]) / (1 + v) : dmax;
+                }
+                CHECK(dmax < 1e-9, "R4' DFM bound = -log2 sum_k pi_k 2^(-B_k) of the experts' own bounds (%.2g)", dmax);
+                free(b1[0]);
+                free(b1[1]);
+            }
             /* relative: each term carries ~1e-6 relative error of its float logits */
             CHECK(worst < 1e-5, "dfm_bound n = %d, %s: per-document bits = hand (max rel. diff %.2g)", cfg + 1,
                   decar_route_label(rk[cfg]), worst);
