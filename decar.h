@@ -724,6 +724,7 @@ typedef struct decar_router {
     float *rows;        /* (n_rows, d) their features (decar_router_fit keeps a copy of what it was fitted on) */
     int32_t *row_label; /* (n_rows) their clusters */
     int fit_steps, fit_prefix; /* R5's Adam steps, and prefixes per document (decar_router_fit_docs) */
+    int fit_noise;             /* R5's rows: 0 prefixes (AR experts); W > 0 noised windows of W bytes (DFM experts) */
     float fit_lr;
     uint64_t fit_seed; /* the prefixes' seed */
 } decar_router;
@@ -746,11 +747,17 @@ DECARDEF void decar_router_free(decar_router *r);
        p(k | h) = softmax_k(W h + b),  W (k, d), b (k)
    fitted by full-batch Adam on the cross-entropy of labels (N) from X (N, d), rows L2-normalised, for `steps` steps
    at learning rate lr (weight decay 1e-4). Trained on the features of the documents' prefixes it routes what it will
-   see at test time (decar_router_fit_docs). Returns the training accuracy in *acc (optional). */
+   see at test time (decar_router_fit_docs). Returns the training accuracy in *acc (optional).
+   For DFM experts the router sees x_t, not a prefix: set r->fit_noise = W > 0 before decar_router_fit_docs and each
+   extra row is a noised window instead (Decentralized Diffusion Models' Alg. 1 on the mask path): W bytes of the
+   document at a uniform start, each byte revealed with probability u ~ U(0, 1) (the share kappa_t revealed, uniform
+   over the path), the revealed bytes in order, which is the text decar_ensemble_dfm_bound and decar_dfm_sample route
+   on. A row with nothing revealed has no features: it teaches the bias the prior. */
 DECARDEF int decar_router_fit(decar_router *r, const float *X, const int32_t *labels, int64_t N, int steps, float lr,
                               double *acc, decar_error *e);
 /* the same on documents: each training document's features, and those of `n_prefix` prefixes of it (lengths drawn
-   log-uniformly between 16 bytes and the whole), labelled with its shard (shard[i] < 0: left out) */
+   log-uniformly between 16 bytes and the whole; r->fit_noise > 0: noised windows), labelled with its shard (shard[i]
+   < 0: left out) */
 DECARDEF int decar_router_fit_docs(decar_router *r, const decar_featurizer *f, const decar_data *d,
                                    const int32_t *shard, int n_prefix, int steps, uint64_t seed, double *acc,
                                    decar_error *e);
@@ -1338,7 +1345,8 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
        mu_k    = sum_i x_i / |sum_i x_i|         x_i: the features of its training documents (spherical k-means' rule)
        count_k = n, its training documents;      pi_j = count_j / sum_l count_l for every j (the prior renormalised)
        R5      refitted from zero on the rows the router keeps plus the party's rows labelled k (each document and
-               fit_prefix prefixes of it, as decar_router_fit_docs draws them), with the same steps and learning rate
+               fit_prefix prefixes or noised windows of it, as decar_router_fit_docs draws them), with the same
+               steps and learning rate
    A two-stage router also gets mu_k as one more fine centroid, mapped to k. The old centroids, counts and experts are
    not touched, so a document whose top-1 route does not change scores bit for bit as before.
    LEAVE. Removing cluster j drops its centroid (and its fine centroids), its count (the prior renormalised over the
@@ -1348,7 +1356,7 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
    same cluster gives back the router it started from, bit for bit (R5's fit is deterministic from zero).
    What this needs in the router file (kept by this version on): count (k), and R5's training rows (n_rows, d) with
    their clusters row_label (n_rows) and its fit settings (metadata n_rows, fit_steps, fit_lr_bits, fit_prefix,
-   fit_seed). The rows are features (a random projection of hashed tf-idf), not text, but derived from every party's
+   fit_noise, fit_seed). The rows are features (a random projection of hashed tf-idf), not text, but derived from every party's
    documents: share the file with the parties, do not publish it; a router without R5 (decar cluster --learned 0) keeps
    none. PROVENANCE. Every checkpoint decar train writes records in its metadata (decar_provenance_meta): prov_shards
    SHA-256 of its documents' names, each followed by "\n", in the data's order (sorted by name) prov_docs      SHA-256
@@ -1387,10 +1395,10 @@ DECARDEF int decar_provenance_meta(const decar_provenance *p, char *out, size_t 
 /* read them back from a checkpoint in memory; a field the file lacks reads "unknown" (older checkpoints) */
 DECARDEF int decar_provenance_read(decar_provenance *p, const void *buf, size_t len, decar_error *e);
 /* the features of d's training documents (split 0) into X (n, f->dim, DECAR_FREE it), and R5's rows of them (each
-   document and n_prefix prefixes, drawn from seed as decar_router_fit_docs does) into rows (m, f->dim), when
-   rows is non-NULL */
-DECARDEF int decar_docs_features(const decar_featurizer *f, const decar_data *d, int n_prefix, uint64_t seed, float **X,
-                                 int64_t *n, float **rows, int64_t *m, decar_error *e);
+   document and n_prefix prefixes, or noised windows of `noise` bytes, drawn from seed as decar_router_fit_docs does)
+   into rows (m, f->dim), when rows is non-NULL */
+DECARDEF int decar_docs_features(const decar_featurizer *f, const decar_data *d, int n_prefix, int noise, uint64_t seed,
+                                 float **X, int64_t *n, float **rows, int64_t *m, decar_error *e);
 /* JOIN from features: X (n, d) the party's documents (rows L2-normalised), rows (m, d) its R5 rows (NULL, 0: none;
    needed when the router has R5). The router gains cluster r->k. Fails, leaving r as it was, when r lacks counts,
    or has R5 but no kept rows (older files), or when n < 1. */
@@ -7274,6 +7282,23 @@ DECARDEF int decar_router_fit(decar_router *r, const float *X, const int32_t *la
     decar__free(G);
     return decar__router_keep_rows(r, X, labels, N, steps, lr, e); /* what join and leave refit R5 from */
 }
+/* R5's row p of a document into out (f->dim): p = 0 the whole document; p > 0 (noise = 0, AR) a prefix of length
+   16 (len / 16)^u, u ~ U(0, 1), drawn only when len > 16; or (noise = W > 0, DFM) a window of min(W, len) bytes at a
+   uniform start, each byte revealed with probability u ~ U(0, 1), the revealed bytes in order (buf: W bytes) */
+static int decar__r5_row(const decar_featurizer *f, const decar_doc *doc, int p, int noise, decar_rng *rg,
+                         uint8_t *buf, float *out, decar_error *e) {
+    int64_t len = doc->len, w, start = 0, i, nv = 0;
+    double u;
+    if (p > 0 && noise <= 0 && len > 16) len = (int64_t)(16.0 * pow((double)len / 16.0, decar_rng_double(rg)));
+    if (p == 0 || noise <= 0) return decar_feat_apply(f, doc->bytes, len, out, e);
+    u = decar_rng_double(rg);
+    w = len < noise ? len : noise;
+    if (len > w) start = (int64_t)(decar_rng_double(rg) * (double)(len - w + 1));
+    if (start > len - w) start = len - w;
+    for (i = 0; i < w; i++)
+        if (decar_rng_double(rg) < u) buf[nv++] = doc->bytes[start + i];
+    return decar_feat_apply(f, buf, nv, out, e);
+}
 DECARDEF int decar_router_fit_docs(decar_router *r, const decar_featurizer *f, const decar_data *d,
                                    const int32_t *shard, int n_prefix, int steps, uint64_t seed, double *acc,
                                    decar_error *e) {
@@ -7281,33 +7306,31 @@ DECARDEF int decar_router_fit_docs(decar_router *r, const decar_featurizer *f, c
     int q, rc = DECAR_OK;
     float *X;
     int32_t *y;
+    uint8_t *buf = (uint8_t *)DECAR_MALLOC((size_t)(r->fit_noise > 0 ? r->fit_noise : 1));
     decar_rng rg;
+    if (!buf) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for R5's windows");
     for (i = 0; i < d->n_docs; i++) rows += d->docs[i].split == 0 && shard[i] >= 0;
     rows *= 1 + (n_prefix > 0 ? n_prefix : 0);
     X = (float *)DECAR_MALLOC((size_t)(rows > 0 ? rows : 1) * (size_t)r->d * sizeof(float));
     y = (int32_t *)DECAR_MALLOC((size_t)(rows > 0 ? rows : 1) * sizeof(int32_t));
     if (!X || !y) {
-        decar__free(X);
-        decar__free(y);
+        decar__free_n(3, (void *)X, (void *)y, (void *)buf);
         DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory for R5's %lld training rows", (long long)rows);
     }
     decar_rng_seed(&rg, seed);
-    /* rows: the whole document, then n_prefix prefixes of length 16 (len / 16)^u, u ~ U(0, 1) */
+    /* rows: the whole document, then n_prefix prefixes (or noised windows) of it (decar__r5_row) */
     for (i = 0; i < d->n_docs && !rc; i++) {
         const decar_doc *doc = &d->docs[i];
         if (doc->split != 0 || shard[i] < 0) continue;
         for (q = 0; q <= n_prefix && !rc; q++) {
-            int64_t len = doc->len;
-            if (q > 0 && len > 16) len = (int64_t)(16.0 * pow((double)len / 16.0, decar_rng_double(&rg)));
-            rc = decar_feat_apply(f, doc->bytes, len, X + n * r->d, e);
+            rc = decar__r5_row(f, doc, q, r->fit_noise, &rg, buf, X + n * r->d, e);
             y[n++] = shard[i];
         }
     }
     if (!rc) rc = decar_router_fit(r, X, y, n, steps, 0.05f, acc, e);
     r->fit_prefix = n_prefix > 0 ? n_prefix : 0;
     r->fit_seed = seed;
-    decar__free(X);
-    decar__free(y);
+    decar__free_n(3, (void *)X, (void *)y, (void *)buf);
     return rc;
 }
 /* The router of a partition, from the training documents' features X (N, d), rows L2-normalised:
@@ -7512,6 +7535,12 @@ static int decar__router_load_lifecycle(decar_router *r, const decar__st *st, co
     r->fit_steps = (int)steps;
     r->fit_prefix = (int)pre;
     r->fit_seed = seed;
+    if (decar__st_meta(st, "fit_noise")) { /* DFM's noised windows (absent: prefixes) */
+        uint64_t w;
+        if (decar__parse_u64(decar__st_meta(st, "fit_noise"), &w) || w < 1 || w > (1u << 24))
+            DECAR__FAIL(e, DECAR_ERR_FORMAT, "R5's fit_noise is not a window of 1 to 2^24 bytes");
+        r->fit_noise = (int)w;
+    }
     er = decar__st_want(st, "rows", (int64_t)nr * r->d, e);
     el = er ? decar__st_want(st, "row_label", (int64_t)nr, e) : NULL;
     if (!el) return DECAR_ERR_FORMAT;
@@ -7678,6 +7707,7 @@ DECARDEF int decar_router_save_mem(const decar_router *r, const decar_featurizer
         decar__sb_kv(&m, "n_rows", (uint64_t)r->n_rows);
         decar__sb_kv(&m, "fit_steps", (uint64_t)(r->fit_steps > 0 ? r->fit_steps : 0));
         decar__sb_kv(&m, "fit_prefix", (uint64_t)(r->fit_prefix > 0 ? r->fit_prefix : 0));
+        if (r->fit_noise > 0) decar__sb_kv(&m, "fit_noise", (uint64_t)r->fit_noise);
         decar__sb_kv(&m, "fit_lr_bits", (uint64_t)lb);
         decar__sb_kv(&m, "fit_seed", r->fit_seed);
     }
@@ -11780,10 +11810,11 @@ DECARDEF int decar_file_sha256(const char *path, char hex[65], decar_error *e) {
     return DECAR_OK;
 }
 #endif
-DECARDEF int decar_docs_features(const decar_featurizer *f, const decar_data *d, int n_prefix, uint64_t seed, float **X,
-                                 int64_t *n, float **rows, int64_t *m, decar_error *e) {
+DECARDEF int decar_docs_features(const decar_featurizer *f, const decar_data *d, int n_prefix, int noise, uint64_t seed,
+                                 float **X, int64_t *n, float **rows, int64_t *m, decar_error *e) {
     int64_t i, nt = 0, q = 0, dim = f->dim;
     int p, rc = DECAR_OK;
+    uint8_t *buf = NULL;
     decar_rng rg;
     *X = NULL;
     *n = 0;
@@ -11794,12 +11825,13 @@ DECARDEF int decar_docs_features(const decar_featurizer *f, const decar_data *d,
     if (nt < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "no training documents to featurize");
     *X = (float *)DECAR_MALLOC((size_t)nt * (size_t)dim * sizeof(float));
     if (rows) *rows = (float *)DECAR_MALLOC((size_t)nt * (size_t)(1 + n_prefix) * (size_t)dim * sizeof(float));
-    if (!*X || (rows && !*rows)) {
+    buf = (uint8_t *)DECAR_MALLOC((size_t)(noise > 0 ? noise : 1));
+    if (!*X || (rows && !*rows) || !buf) {
         rc = DECAR_ERR_NOMEM;
         decar__seterr(e, rc, "no memory for the features of %lld documents", (long long)nt);
     }
     decar_rng_seed(&rg, seed);
-    /* x_i = features(doc_i); R5's rows: the document, then prefixes of length 16 (len / 16)^u, u ~ U(0, 1) (as
+    /* x_i = features(doc_i); R5's rows: the document, then prefixes or noised windows (decar__r5_row, as
        decar_router_fit_docs draws them) */
     for (i = 0, nt = 0; i < d->n_docs && !rc; i++) {
         const decar_doc *doc = &d->docs[i];
@@ -11807,12 +11839,11 @@ DECARDEF int decar_docs_features(const decar_featurizer *f, const decar_data *d,
         rc = decar_feat_apply(f, doc->bytes, doc->len, *X + nt * dim, e);
         nt++;
         for (p = 0; rows && p <= n_prefix && !rc; p++) {
-            int64_t len = doc->len;
-            if (p > 0 && len > 16) len = (int64_t)(16.0 * pow((double)len / 16.0, decar_rng_double(&rg)));
-            rc = decar_feat_apply(f, doc->bytes, len, *rows + q * dim, e);
+            rc = decar__r5_row(f, doc, p, noise, &rg, buf, *rows + q * dim, e);
             q++;
         }
     }
+    decar__free(buf);
     if (rc) {
         decar__free(*X);
         *X = NULL;
@@ -11915,7 +11946,8 @@ DECARDEF int decar_router_join(decar_router *r, const decar_featurizer *f, const
                     "router's featurizer",
                     f->dim, r->d);
     /* the party's prefixes come from the router's seed and its new index: reproducible, distinct per party */
-    rc = decar_docs_features(f, d, r->fit_prefix, r->fit_seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(r->k + 1)), &X, &n,
+    rc = decar_docs_features(f, d, r->fit_prefix, r->fit_noise,
+                             r->fit_seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(r->k + 1)), &X, &n,
                              r->clf_w ? &rows : NULL, r->clf_w ? &m : NULL, e);
     if (!rc) rc = decar_router_join_features(r, X, n, rows, m, e);
     decar__free(X);

@@ -1436,13 +1436,16 @@ static void shard_report(const decar_data *d, const int32_t *lab, int K, int n_b
     free(cnt);
 }
 /* R5, the learned router: fitted on the training documents' features and those of their prefixes (what routing sees
-   while it generates), or on the given feature rows when the features are external (no prefixes to featurize) */
+   while it generates), or of noised windows of `window` bytes (DFM: what routing sees of x_t), or on the given feature
+   rows when the features are external (no prefixes to featurize) */
 static void fit_learned(decar_router *rt, const decar_featurizer *fz, const decar_data *d, const int32_t *lab,
-                        const float *X, int n_prefix, uint64_t seed) {
+                        const float *X, int n_prefix, int window, uint64_t seed) {
     decar_error e;
     double acc = 0;
     int i, n = 0;
     if (n_prefix <= 0) return;
+    if (X && window > 0) fail(2, "decar cluster: --learned-window needs the text's features (not --features)\n");
+    rt->fit_noise = window;
     if (!X) {
         if (decar_router_fit_docs(rt, fz, d, lab, n_prefix, 200, seed, &acc, &e)) die("learned router", &e);
     } else {
@@ -1543,6 +1546,8 @@ static int cmd_cluster(int argc, char **argv) {
                 { "iters", "30", 0, 0 }, { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 },
                 { "learned", "2", "R5: prefixes per training document the learned router is fitted on as well as the "
                   "whole document (0: no learned router)", 0 },
+                { "learned-window", "0", "R5 for DFM experts: W > 0 fits it on noised windows of W bytes (each byte "
+                  "revealed with probability u ~ U(0,1): the x_t a DFM router sees) instead of prefixes", 0 },
                 { "base-permille", "0", "training documents per 1000 set aside for a base model (by a hash of the "
                   "file name): not clustered; written to base.txt, the rest to finetune.txt", 0 },
                 { "method", "kmeans", "kmeans (spherical balanced k-means of the features) or smalltalk (K small "
@@ -1594,7 +1599,8 @@ static int cmd_cluster(int argc, char **argv) {
     if (decar_cluster_docs(&d, &co, &fz, &rt, &X, &dim, lab, &e)) die("cluster", &e);
     if (smalltalk) smalltalk_partition(&os, out, &d, &rt, X, dim, lab, o, n);
     shard_report(&d, lab, co.kmeans.k, n_base);
-    fit_learned(&rt, &fz, &d, lab, Xin ? X : NULL, (int)I(o, n, "learned", 0, 64), co.kmeans.seed);
+    fit_learned(&rt, &fz, &d, lab, Xin ? X : NULL, (int)I(o, n, "learned", 0, 64),
+                (int)I(o, n, "learned-window", 0, 1 << 24), co.kmeans.seed);
     v = write_partition(&os, out, &d, &rt, &fz, X, dim, lab, &pur);
     out_commit(&os, out);
     printf("clusters: K=%d purity %.4f NMI %.4f against %d domain folders (%.1f s); wrote "
@@ -3662,7 +3668,7 @@ static void join_branch(const decar_router *r, const decar_featurizer *fz, const
     decar_error e;
     read_list(experts, "--experts", &list, &k);
     if (k != r->k) fail(2, "decar join: %d experts for a router of %d clusters\n", k, r->k);
-    if (decar_docs_features(fz, d, 0, 0, &X, &nx, NULL, NULL, &e)) die("join", &e);
+    if (decar_docs_features(fz, d, 0, 0, 0, &X, &nx, NULL, NULL, &e)) die("join", &e);
     /* mu = sum_i x_i / |sum_i x_i|, the new cluster's centroid */
     for (q = 0; q < nx * r->d; q++) mu[q % r->d] += X[q];
     decar_l2_normalize(mu, r->d);

@@ -1,6 +1,7 @@
 /* The lifecycle (section 16): SHA-256 against FIPS 180-4's vectors; a router that gains a cluster (join) and loses
    it again (leave): centroid = the normalised mean, prior = counts renormalised, R5 refitted, the old clusters
    untouched, and join then leave restores the router bit for bit (through a router file too); bad input refused;
+   R5 for DFM experts: its noised-window rows drawn as documented, kept through a file, join and leave with them;
    provenance written into a checkpoint and read back. */
 #define DECAR_IMPLEMENTATION
 #include "../decar.h"
@@ -167,6 +168,83 @@ int main(void) {
         decar_feat_free(&f1);
         free(X);
         free(Y);
+    }
+    /* R5 for DFM experts (fit_noise = W): its rows are the documents and noised windows of them, drawn as documented
+       (u ~ U(0,1), a uniform start, each byte kept with probability u); a router file keeps W; join then leave of a
+       party's documents restores the router bit for bit */
+    {
+        decar_data d, nd;
+        decar_featurizer fz, f1;
+        decar_router r, r1, r2;
+        decar_cluster_opts co = decar_cluster_opts_default(3);
+        decar_rng rng, rg;
+        float *X = NULL, row[32];
+        int32_t lab[90];
+        int dim = 0, W = 24, np = 3, q, bad = 0, nrow = 0, empty = 0;
+        char name[32], text[256];
+        const char *alpha[3] = { "abcdefgh ", "0123456789+", "XYZ!?;:-" };
+        void *buf;
+        size_t len;
+        decar_rng_seed(&rng, 5);
+        decar_data_init(&d);
+        decar_data_init(&nd);
+        for (i = 0; i < 90 + 20; i++) { /* 3 domains of 30 documents, then 20 of a 4th party (letters and digits) */
+            int c = i < 90 ? i % 3 : 0, n = 40 + (int)(decar_rng_double(&rng) * 150), k;
+            const char *a = alpha[c];
+            for (k = 0; k < n; k++) {
+                text[k] = a[(int)(decar_rng_double(&rng) * strlen(a))];
+                if (i >= 90 && k % 2) text[k] = alpha[1][k % 10];
+            }
+            snprintf(name, sizeof name, "%c%03d.txt", i < 90 ? 'a' + c : 'z', i);
+            CHECK(decar_data_add(i < 90 ? &d : &nd, name, text, n, 0, &e) == 0, "add: %s", e.msg);
+        }
+        CHECK(decar_data_finish(&d, &e) == 0 && decar_data_finish(&nd, &e) == 0, "finish: %s", e.msg);
+        co.feat_dim = 32;
+        CHECK(decar_cluster_docs(&d, &co, &fz, &r, &X, &dim, lab, &e) == 0 && dim == 32, "cluster: %s", e.msg);
+        r.fit_noise = W;
+        CHECK(decar_router_fit_docs(&r, &fz, &d, lab, np, 50, 7, NULL, &e) == 0, "fit: %s", e.msg);
+        CHECK(r.n_rows == 90 * (1 + np), "R5 rows: every document and %d windows of it (%lld)", np, (long long)r.n_rows);
+        /* by hand, in the documented order */
+        decar_rng_seed(&rg, 7);
+        for (i = 0; i < d.n_docs; i++) {
+            const decar_doc *doc = &d.docs[i];
+            for (q = 0; q <= np; q++, nrow++) {
+                int64_t wl = doc->len < W ? doc->len : W, st = 0, k, nv = 0;
+                uint8_t vis[64];
+                if (q == 0) {
+                    decar_feat_apply(&fz, doc->bytes, doc->len, row, &e);
+                } else {
+                    double u = decar_rng_double(&rg);
+                    if (doc->len > wl) st = (int64_t)(decar_rng_double(&rg) * (double)(doc->len - wl + 1));
+                    for (k = 0; k < wl; k++)
+                        if (decar_rng_double(&rg) < u) vis[nv++] = doc->bytes[st + k];
+                    empty += nv == 0;
+                    decar_feat_apply(&fz, vis, nv, row, &e);
+                }
+                bad += memcmp(row, r.rows + (int64_t)nrow * dim, sizeof row) != 0 || r.row_label[nrow] != lab[i];
+            }
+        }
+        CHECK(bad == 0, "every R5 row is the features of the documented noised window (%d differ)", bad);
+        printf("  R5 noised windows: %d rows as documented (%d with nothing revealed)\n", nrow, empty);
+        /* a router file keeps W; join then leave */
+        CHECK(decar_router_save_mem(&r, &fz, &buf, &len, &e) == 0 && decar_router_load_mem(&r1, &f1, buf, len, &e) == 0,
+              "save and load: %s", e.msg);
+        free(buf);
+        CHECK(r1.fit_noise == W && router_equal(&r, &r1), "a router file keeps fit_noise = %d (%d)", W, r1.fit_noise);
+        CHECK(decar_router_join(&r1, &f1, &nd, &e) == 0 && r1.k == 4 && r1.n_rows == (90 + 20) * (1 + np),
+              "join with noised windows: %s", e.msg);
+        CHECK(decar_router_save_mem(&r1, &f1, &buf, &len, &e) == 0 && decar_router_load_mem(&r2, &f1, buf, len, &e) == 0,
+              "save and load the joined router: %s", e.msg);
+        free(buf);
+        CHECK(decar_router_leave(&r2, 3, &e) == 0 && router_equal(&r2, &r), "join then leave restores it bit for bit");
+        decar_router_free(&r);
+        decar_router_free(&r1);
+        decar_router_free(&r2);
+        decar_feat_free(&fz);
+        decar_feat_free(&f1);
+        decar_data_free(&d);
+        decar_data_free(&nd);
+        DECAR_FREE(X);
     }
     /* provenance: into a checkpoint's metadata and back */
     {
