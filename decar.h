@@ -1300,6 +1300,23 @@ DECARDEF decar_dfm_bound_opts decar_dfm_bound_opts_default(void);
 DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const decar_docset *ds,
                                       const decar_dfm_bound_opts *o, double *mean, double *se, double *bits,
                                       decar_error *e);
+/* Sample quality as the masked-diffusion papers report it (MDLM, SEDD): n samples x (n, T) of tokenizer tok, each
+   cut at its EOT tokens into documents (as training windows hold them), scored by an AR model (the scorer, e.g. the
+   dense model; the same tokenizer):
+       bits_per_byte = sum_s -log2 p_scorer(text_s) / sum_s bytes_s        the generative perplexity, per byte
+       gen_ppl       = 2^(sum_s bits_s / sum_s tokens_s)                    per token of tok
+       entropy       = (1/n_scored) sum_s H(the unigram distribution of sample s's tokens but EOT), in bits
+   each document scored from an EOT in the scorer's windows (decar_gpt_score_docs). The entropy keeps repetition from
+   passing for quality: a loop of a few likely tokens scores well and has low entropy. Samples with no text are
+   counted in n_empty and left out. bits (optional, n): each sample's bits (0 when empty). A token outside the
+   scorer's classes (a hole left, another tokenizer) is an error. */
+typedef struct decar_sample_quality {
+    double bits_per_byte, gen_ppl, entropy;
+    int64_t bytes, tokens; /* scored, over the samples */
+    int n_scored, n_empty;
+} decar_sample_quality;
+DECARDEF int decar_score_samples(decar_gpt *scorer, decar_ctx *ctx, const decar_tokenizer *tok, const int32_t *x, int n,
+                                 int T, decar_sample_quality *q, double *bits, decar_error *e);
 /* ---------------------------------------------------------------------------------------------------------------
    15. samplers: from a distribution, and masked DFM (Euler, first-hitting, left-to-right) over any experts'
    posteriors
@@ -11362,6 +11379,109 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
         *se = sqrt(var > 0 ? var : 0) / sqrt((double)ds->total * n_mc / T + 1e-9);
     }
     decar__free_n(8, (void *)w, (void *)pm, (void *)p, (void *)x1, (void *)xt, (void *)vis, (void *)feat, (void *)ek);
+    return rc;
+}
+
+DECARDEF int decar_score_samples(decar_gpt *scorer, decar_ctx *ctx, const decar_tokenizer *tok, const int32_t *x, int n,
+                                 int T, decar_sample_quality *q, double *bits, decar_error *e) {
+    int32_t eot = tok ? tok->eot : DECAR_TOK_EOT;
+    int nc, s, i, j, nh = 0, rc = DECAR_OK;
+    int *len = NULL, *cnt = NULL;
+    uint8_t *txt = NULL;
+    float *nll = NULL;
+    double sum_bits = 0.0, sum_h = 0.0;
+    decar_data d;
+    decar_docset ds;
+    memset(q, 0, sizeof *q);
+    memset(&ds, 0, sizeof ds);
+    if (n < 1 || T < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "no samples to score (n = %d, T = %d)", n, T);
+    if (!scorer->cfg.causal) DECAR__FAIL(e, DECAR_ERR_ARG, "the scorer must be an AR (causal) model");
+    nc = decar_gpt_classes(&scorer->cfg);
+    decar_data_init(&d);
+    len = (int *)DECAR_MALLOC((size_t)n * sizeof(int));
+    cnt = (int *)DECAR_MALLOC((size_t)nc * sizeof(int));
+    txt = (uint8_t *)DECAR_MALLOC((size_t)T * (size_t)decar__token_bytes_max(tok) + 1);
+    if (!len || !cnt || !txt) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory to score %d samples", n);
+    }
+    /* each sample's documents (its text between EOTs) as held-out documents named "sample.piece" */
+    for (s = 0; s < n && !rc; s++) {
+        const int32_t *xs = x + (int64_t)s * T;
+        int a = 0, piece = 0;
+        len[s] = 0;
+        if (bits) bits[s] = 0.0;
+        for (i = 0; i < T && !rc; i++)
+            if (xs[i] < 0 || xs[i] >= nc) {
+                rc = DECAR_ERR_ARG;
+                decar__seterr(e, rc, "sample %d: token %d is outside the scorer's %d classes", s, (int)xs[i], nc);
+            }
+        for (i = 0; i <= T && !rc; i++) {
+            int64_t nb;
+            char name[32];
+            if (i < T && xs[i] != eot) continue;
+            nb = decar__ids_text(tok, xs + a, i - a, txt);
+            len[s] += i - a;
+            a = i + 1;
+            if (nb == 0) continue;
+            if (nb > 65536) {
+                rc = DECAR_ERR_ARG;
+                decar__seterr(e, rc, "sample %d holds %lld bytes between EOTs: more than a document may (65536)", s,
+                              (long long)nb);
+                break;
+            }
+            snprintf(name, sizeof name, "%09d.%06d", s, piece++);
+            rc = decar_data_add(&d, name, txt, nb, 1000, e); /* every document held out */
+        }
+        q->n_empty += !rc && piece == 0;
+    }
+    if (!rc && d.n_docs == 0) {
+        rc = DECAR_ERR_ARG;
+        decar__seterr(e, rc, "every sample is empty");
+    }
+    if (!rc) rc = decar_data_finish(&d, e);
+    if (!rc) rc = decar_docset_build(&ds, &d, 1, tok, e);
+    if (!rc && !(nll = (float *)DECAR_MALLOC((size_t)(ds.total > 0 ? ds.total : 1) * sizeof(float)))) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory for the scores of %lld tokens", (long long)ds.total);
+    }
+    if (!rc) rc = decar_gpt_score_docs(scorer, ctx, &ds, 8, nll, e);
+    /* bits_s = sum_i -ln p(x_i | x_<i) / ln 2 over the scorer's tokens of sample s */
+    for (j = 0; j < ds.n && !rc; j++) {
+        double b = 0.0;
+        int64_t t;
+        s = atoi(d.docs[ds.doc[j]].name); /* "sample.piece" */
+        for (t = ds.off[j]; t < ds.off[j + 1]; t++) b += (double)nll[t] / log(2.0);
+        if (bits) bits[s] += b;
+        sum_bits += b;
+        q->bytes += decar_docset_doc_bytes(&ds, j);
+        q->tokens += ds.off[j + 1] - ds.off[j];
+    }
+    q->n_scored = n - q->n_empty;
+    /* H_s = -sum_a (c_a / len) log2 (c_a / len) over the counts c of sample s's own tokens */
+    for (s = 0; s < n && !rc; s++) {
+        const int32_t *xs = x + (int64_t)s * T;
+        double h = 0.0;
+        if (len[s] == 0) continue;
+        for (i = 0; i < T; i++) cnt[xs[i]] = 0;
+        for (i = 0; i < T; i++) cnt[xs[i]] += xs[i] != eot;
+        for (i = 0; i < T; i++) {
+            double pa = (double)cnt[xs[i]] / len[s];
+            if (cnt[xs[i]] == 0) continue;
+            h -= pa * log2(pa);
+            cnt[xs[i]] = 0; /* each class once */
+        }
+        sum_h += h;
+        nh++;
+    }
+    if (!rc) {
+        q->bits_per_byte = sum_bits / (double)(q->bytes > 0 ? q->bytes : 1);
+        q->gen_ppl = exp2(sum_bits / (double)(q->tokens > 0 ? q->tokens : 1));
+        q->entropy = sum_h / (nh > 0 ? nh : 1);
+    }
+    decar_docset_free(&ds);
+    decar_data_free(&d);
+    decar__free_n(4, (void *)len, (void *)cnt, (void *)txt, (void *)nll);
     return rc;
 }
 

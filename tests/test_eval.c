@@ -9,7 +9,9 @@
        kappa(t) = t and kappa(t) = t^2 agree within their standard errors on a model of non-uniform predictions; two
        copies of a model bound like one. (test_method checks the bound itself against a hand computation.)
    - decar_router_build: labels are decar_router_assign's, the prior sums to one and counts them; K > N fails.
-   - decar_ensemble_generate with an image prefix: greedy decoding equals stepping the model by hand. */
+   - decar_ensemble_generate with an image prefix: greedy decoding equals stepping the model by hand.
+   - decar_score_samples: per-sample bits = each EOT-separated piece scored by hand, the unigram entropy by counting,
+       empty samples counted, bad tokens and a DFM scorer refused. */
 #define DECAR_IMPLEMENTATION
 #include "../decar.h"
 #include "test_util.h"
@@ -373,6 +375,64 @@ int main(void) {
         free(kv);
         free(sc);
         decar_gpt_free(&m);
+    }
+
+    /* decar_score_samples: 3 samples of 12 tokens cut at their EOTs, one empty; each piece scored by hand from an
+       EOT (decar_gpt_score, one window), the unigram entropy of each sample's tokens but EOT by counting */
+    {
+        const char *pieces[3][3] = { { "hello world!", NULL, NULL }, { "ab", "cdcdcd", "ee" }, { NULL, NULL, NULL } };
+        int32_t x[3 * 12], bad[12];
+        double sb[3], hand[3] = { 0, 0, 0 }, hs = 0, hh = 0, want_h[2];
+        int64_t bytes = 0;
+        decar_sample_quality sq;
+        int p, t, nx = 0;
+        for (q = 0; q < 3; q++) { /* sample q: its pieces joined by EOT, then EOT up to 12 tokens */
+            for (p = 0; p < 3 && pieces[q][p]; p++) {
+                const char *c = pieces[q][p];
+                int32_t ids[16], tg[16];
+                float nll[16];
+                int L = (int)strlen(c);
+                if (p > 0) x[nx++] = DECAR_TOK_EOT;
+                ids[0] = DECAR_TOK_EOT;
+                for (t = 0; t < L; t++) {
+                    x[nx++] = (uint8_t)c[t];
+                    tg[t] = (uint8_t)c[t];
+                    if (t + 1 < L) ids[t + 1] = (uint8_t)c[t];
+                }
+                CHECK(decar_gpt_score(&g[0], ctx, ids, tg, 1, L, nll) == 0, "score a piece");
+                for (t = 0; t < L; t++) hand[q] += nll[t] / log(2.0);
+                bytes += L;
+            }
+            while (nx < (q + 1) * 12) x[nx++] = DECAR_TOK_EOT;
+        }
+        /* H("hello world!"): l 3, o 2, eight letters once; H(abcdcdcdee): c 3, d 3, e 2, a 1, b 1 */
+        want_h[0] = -(3 / 12.0) * log2(3 / 12.0) - (2 / 12.0) * log2(2 / 12.0) - 7 * (1 / 12.0) * log2(1 / 12.0);
+        want_h[1] = -2 * (3 / 10.0) * log2(3 / 10.0) - (2 / 10.0) * log2(2 / 10.0) - 2 * (1 / 10.0) * log2(1 / 10.0);
+        CHECK(decar_score_samples(&g[0], ctx, NULL, x, 3, 12, &sq, sb, &e) == 0, "score_samples: %s", e.msg);
+        for (q = 0; q < 3; q++) hs += hand[q];
+        hh = (want_h[0] + want_h[1]) / 2;
+        CHECK(sq.n_scored == 2 && sq.n_empty == 1 && sq.bytes == bytes && sq.tokens == bytes,
+              "2 samples scored, 1 empty, %lld bytes (%d, %d, %lld)", (long long)bytes, sq.n_scored, sq.n_empty,
+              (long long)sq.bytes);
+        for (q = 0; q < 3; q++) CHECK(fabs(sb[q] - hand[q]) < 1e-4 * (1 + hand[q]), "sample %d: %.6f bits = hand %.6f", q,
+                                      sb[q], hand[q]);
+        CHECK(fabs(sq.bits_per_byte - hs / bytes) < 1e-6 && fabs(sq.gen_ppl - pow(2.0, hs / bytes)) < 1e-5 * sq.gen_ppl,
+              "bits per byte %.6f = hand %.6f, gen. perplexity %.4f", sq.bits_per_byte, hs / bytes, sq.gen_ppl);
+        CHECK(fabs(sq.entropy - hh) < 1e-12, "unigram entropy %.6f = hand %.6f bits", sq.entropy, hh);
+        printf("  score_samples: %.4f bits/byte, gen. perplexity %.3f, entropy %.4f bits (= hand)\n", sq.bits_per_byte,
+               sq.gen_ppl, sq.entropy);
+        for (t = 0; t < 12; t++) bad[t] = t == 5 ? 300 : 'a';
+        CHECK(decar_score_samples(&g[0], ctx, NULL, bad, 1, 12, &sq, NULL, &e) == DECAR_ERR_ARG && strstr(e.msg, "300"),
+              "a token outside the scorer's classes: %s", e.msg);
+        for (t = 0; t < 12; t++) bad[t] = DECAR_TOK_EOT;
+        CHECK(decar_score_samples(&g[0], ctx, NULL, bad, 1, 12, &sq, NULL, &e) == DECAR_ERR_ARG, "all empty: %s", e.msg);
+        {
+            decar_gpt m;
+            make_model(&m, 0, 16, 3);
+            CHECK(decar_score_samples(&m, ctx, NULL, x, 3, 12, &sq, NULL, &e) == DECAR_ERR_ARG && strstr(e.msg, "AR"),
+                  "a DFM scorer: %s", e.msg);
+            decar_gpt_free(&m);
+        }
     }
 
     free(one);
