@@ -1315,8 +1315,8 @@ typedef struct decar_sample_quality {
     int64_t bytes, tokens; /* scored, over the samples */
     int n_scored, n_empty;
 } decar_sample_quality;
-DECARDEF int decar_score_samples(decar_gpt *scorer, decar_ctx *ctx, const decar_tokenizer *tok, const int32_t *x, int n,
-                                 int T, decar_sample_quality *q, double *bits, decar_error *e);
+DECARDEF int decar_score_samples(decar_gpt *scorer, decar_ctx *ctx, const decar_tokenizer *tok, const int32_t *x,
+                                 int n, int T, decar_sample_quality *q, double *bits, decar_error *e);
 /* ---------------------------------------------------------------------------------------------------------------
    15. samplers: from a distribution, and masked DFM (Euler, first-hitting, left-to-right) over any experts'
    posteriors
@@ -1373,9 +1373,10 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
    same cluster gives back the router it started from, bit for bit (R5's fit is deterministic from zero).
    What this needs in the router file (kept by this version on): count (k), and R5's training rows (n_rows, d) with
    their clusters row_label (n_rows) and its fit settings (metadata n_rows, fit_steps, fit_lr_bits, fit_prefix,
-   fit_noise, fit_seed). The rows are features (a random projection of hashed tf-idf), not text, but derived from every party's
-   documents: share the file with the parties, do not publish it; a router without R5 (decar cluster --learned 0) keeps
-   none. PROVENANCE. Every checkpoint decar train writes records in its metadata (decar_provenance_meta): prov_shards
+   fit_noise, fit_seed). The rows are features (a random projection of hashed tf-idf), not text, but derived from
+   every party's documents: share the file with the parties, do not publish it; a router without R5 (decar cluster
+   --learned 0) keeps none.
+   PROVENANCE. Every checkpoint decar train writes records in its metadata (decar_provenance_meta): prov_shards
    SHA-256 of its documents' names, each followed by "\n", in the data's order (sorted by name) prov_docs      SHA-256
    of its documents' bytes: per document its length (8 bytes little-endian), then the bytes prov_tokenizer "bytes", or
    SHA-256 of the BPE tokenizer (decar_tokenizer_sha256) prov_base      SHA-256 of the checkpoint file training started
@@ -11382,8 +11383,8 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
     return rc;
 }
 
-DECARDEF int decar_score_samples(decar_gpt *scorer, decar_ctx *ctx, const decar_tokenizer *tok, const int32_t *x, int n,
-                                 int T, decar_sample_quality *q, double *bits, decar_error *e) {
+DECARDEF int decar_score_samples(decar_gpt *scorer, decar_ctx *ctx, const decar_tokenizer *tok, const int32_t *x,
+                                 int n, int T, decar_sample_quality *q, double *bits, decar_error *e) {
     int32_t eot = tok ? tok->eot : DECAR_TOK_EOT;
     int nc, s, i, j, nh = 0, rc = DECAR_OK;
     int *len = NULL, *cnt = NULL;

@@ -180,6 +180,9 @@ static const struct {
     { "generate", "sample from a routed ensemble",
       "decar generate --experts e0.safetensors,e1.safetensors --router runs/k2/router.safetensors --prompt 'def ' "
       "--n 200" },
+    { "gen-eval", "sample quality: generative perplexity under a scorer and unigram entropy, per sampler and steps",
+      "decar gen-eval --experts d0.safetensors,d1.safetensors --router runs/k2/router.safetensors "
+      "--scorer dense.safetensors --n 128 --sampler euler,first-hit --euler-steps 16,64 --temp 1 --data data/corpus" },
     { "infill", "fill holes with DFM experts",
       "decar infill --experts d0.safetensors,d1.safetensors --router runs/k2/router.safetensors "
       "--text 'The ____ of the ___'" },
@@ -2003,6 +2006,160 @@ static int cmd_infill(int argc, char **argv) {
     print_tokens(E.en.tok, x, T);
     printf("\n");
     free(x);
+    ens_close(&E);
+    decar_ctx_free(ctx);
+    return 0;
+}
+
+/* ---- gen-eval: sample quality of an ensemble, AR or DFM (decar_score_samples) ---------------------------------- */
+/* one row: its samples (n_s, T) scored by the scorer, printed and appended to the CSV */
+static void gen_eval_row(FILE *csv, const char *label, const char *sampler, int steps, decar_gpt *scorer,
+                         decar_ctx *ctx, const decar_tokenizer *tok, const int32_t *x, int n_s, int T, double t0) {
+    decar_sample_quality q;
+    decar_error e;
+    if (decar_score_samples(scorer, ctx, tok, x, n_s, T, &q, NULL, &e)) die("gen-eval", &e);
+    printf("%-12s %-9s %6d %7d %9.4f %9.3f %8.4f %8.1f\n", label, sampler, steps, q.n_scored, q.bits_per_byte,
+           q.gen_ppl, q.entropy, now_s() - t0);
+    if (csv)
+        fprintf(csv, "%s,%s,%d,%d,%d,%.6f,%.6f,%.6f,%lld,%.3f\n", label, sampler, steps, q.n_scored, T,
+                q.bits_per_byte, q.gen_ppl, q.entropy, (long long)q.bytes, now_s() - t0);
+    fflush(stdout);
+}
+/* the table's header, and the CSV (path: NULL for none) opened for appending rows */
+static FILE *gen_eval_open(const char *path) {
+    printf("%-12s %-9s %6s %7s %9s %9s %8s %8s\n", "label", "sampler", "steps", "samples", "bits/B", "gen.ppl",
+           "entropy", "seconds");
+    if (!path) return NULL;
+    return csv_append(path, "label,sampler,steps,samples,tokens,bits_per_byte,gen_ppl,entropy,bytes,seconds");
+}
+/* the reference row 'data': the held-out documents' first T tokens (EOT after a shorter one), scored the same way */
+static void gen_eval_data(FILE *csv, const char *path, int val_permille, decar_gpt *scorer, decar_ctx *ctx,
+                          const decar_tokenizer *tok, int T) {
+    decar_data d;
+    decar_docset ds;
+    decar_error e;
+    int q;
+    double t0 = now_s();
+    int32_t *xd;
+    load_data(&d, path, NULL, ".txt", val_permille);
+    if (decar_data_tokenize(&d, tok, &e) || decar_docset_build(&ds, &d, 1, tok, &e)) die("gen-eval", &e);
+    if (ds.n < 1) fail(1, "decar gen-eval: %s has no held-out documents\n", path);
+    xd = (int32_t *)malloc((size_t)ds.n * T * sizeof(int32_t));
+    for (q = 0; q < ds.n; q++) {
+        int64_t len = ds.off[q + 1] - ds.off[q], i;
+        for (i = 0; i < T; i++) xd[(int64_t)q * T + i] = i < len ? ds.tok[ds.off[q] + i] : ds.eot;
+    }
+    gen_eval_row(csv, "data", "-", 0, scorer, ctx, tok, xd, ds.n, T, t0);
+    free(xd);
+    decar_docset_free(&ds);
+    decar_data_free(&d);
+}
+/* n_s unconditional samples x (n_s, T), sample s from seed + s: DFM experts fill T masks (so's sampler), AR experts
+   generate T tokens after an EOT */
+static void gen_eval_samples(ens_t *E, decar_ctx *ctx, decar_sample_opts so, int dfm, int32_t *x, int n_s, int T,
+                             uint64_t seed) {
+    decar_error e;
+    int s, i, n_out = 0;
+    int32_t prompt = tok_eot(E->en.tok), *out = (int32_t *)malloc((size_t)(T + 1) * sizeof(int32_t));
+    double t0 = now_s();
+    for (s = 0; s < n_s; s++) {
+        int32_t *xs = x + (int64_t)s * T;
+        so.seed = seed + (uint64_t)s;
+        if (dfm) {
+            for (i = 0; i < T; i++) xs[i] = decar_gpt_mask(ens_cfg(E));
+            if (decar_ensemble_fill(&E->en, ctx, xs, T, &so, &e)) die("gen-eval", &e);
+        } else {
+            if (decar_ensemble_generate(&E->en, NULL, &prompt, 1, &so, out, &n_out, NULL, &e)) die("gen-eval", &e);
+            memcpy(xs, out + 1, (size_t)T * sizeof(int32_t));
+        }
+        if (isatty(2)) fprintf(stderr, "\r[sample %d of %d, %.1f s]", s + 1, n_s, now_s() - t0);
+    }
+    if (isatty(2)) fprintf(stderr, "\r%40s\r", "");
+    free(out);
+}
+/* 1 for DFM experts, 0 for AR ones; exits when they mix or T tokens + EOT exceed a DFM expert's context */
+static int gen_eval_kind(const ens_t *E, int T) {
+    int j, dfm = !ens_cfg(E)->causal;
+    for (j = 0; j < E->en.k; j++)
+        if (E->en.experts[j] && E->models[j].cfg.causal == dfm) fail(2, "decar gen-eval: the experts mix AR and DFM\n");
+    if (dfm && T + 1 > ens_cfg(E)->seq_len)
+        fail(2, "decar gen-eval: --n %d tokens + EOT exceed the DFM experts' context (%d): pass --n %d or less\n", T,
+             ens_cfg(E)->seq_len, ens_cfg(E)->seq_len - 1);
+    return dfm;
+}
+/* "euler" -> DECAR_DFM_EULER, ...; exits on another name */
+static int gen_eval_sampler(const char *name) {
+    if (!strcmp(name, "euler")) return DECAR_DFM_EULER;
+    if (!strcmp(name, "first-hit")) return DECAR_DFM_FIRST_HIT;
+    if (!strcmp(name, "l2r")) return DECAR_DFM_L2R;
+    fail(2, "decar gen-eval: --sampler takes euler, first-hit or l2r, not '%s'\n", name);
+}
+static int cmd_gen_eval(int argc, char **argv) {
+    /* clang-format off */
+    opt o[] = { { "experts", NULL, 0, 0 }, { "router", NULL, 0, 0 }, { "route", "cosine", 0, 0 },
+                { "route-k", "0", 0, 0 }, { "route-temp", "0.1", 0, 0 }, { "route-every", "128", 0, 0 },
+                { "scorer", NULL, "the AR model that scores the samples (the dense model: generative perplexity)", 0 },
+                { "samples", "16", "samples per row (seeds seed, seed + 1, ..)", 0 }, { "n", "256", 0, 0 },
+                { "sampler", "first-hit", "euler, first-hit or l2r", 0 },
+                { "euler-steps", "64", "steps of the Euler sampler", 0 },
+                { "temp", "0.8", 0, 0 }, { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "label", "ensemble", 0, 0 },
+                { "csv", NULL, 0, 0 }, { "data", NULL, 0, 0 }, { "val-permille", VAL_PERMILLE, 0, 0 },
+                { "tokenizer", NULL, 0, 0 }, { "router-lms", NULL, 0, 0 } };
+    /* clang-format on */
+    int n = NOPT(o), T, ns, dfm;
+    ens_t E;
+    decar_gpt scorer;
+    decar_ctx *ctx = decar_ctx_new(0);
+    decar_sample_opts so = decar_sample_opts_default();
+    FILE *csv;
+    int32_t *x;
+    char *list, *name, *save = NULL;
+    parse_opts(argc, argv, o, n, "gen-eval",
+               "--experts A,B,.. --scorer DENSE_AR [--router FILE] [options]\n"
+               "Unconditional samples of --n tokens. DFM experts: --sampler and --euler-steps take comma-separated "
+               "lists, a row each; AR experts sample left to right. --data adds a row 'data': the held-out documents' "
+               "first --n tokens, scored the same way. Columns: label, sampler, steps, samples scored, the scorer's "
+               "bits per byte and perplexity per token of the samples, their mean unigram entropy (bits), seconds. "
+               "Sample at --temp 1 for the papers' number.");
+    decar_set_threads((int)I(o, n, "threads", 0, 1024));
+    T = (int)I(o, n, "n", 1, 1 << 20);
+    ns = (int)I(o, n, "samples", 1, 1 << 20);
+    ens_open(&E, REQ(o, n, "experts"), S(o, n, "router"), S(o, n, "route"),
+             I(o, n, "route-k", 0, 1 << 30) ? (int)I(o, n, "route-k", 0, 1 << 30) : 1 << 30,
+             F(o, n, "route-temp", 1e-6, 1e6), (int)I(o, n, "route-every", 0, 1 << 30), 0, S(o, n, "tokenizer"));
+    ens_router_lms(&E, S(o, n, "router-lms"));
+    load_model(&scorer, REQ(o, n, "scorer"));
+    if (!scorer.cfg.causal) fail(2, "decar gen-eval: the scorer %s is a DFM model; it must be AR\n", S(o, n, "scorer"));
+    dfm = gen_eval_kind(&E, T);
+    x = (int32_t *)malloc((size_t)ns * T * sizeof(int32_t));
+    so.temp = F(o, n, "temp", 0.01, 100);
+    so.kappa_pow = dfm_schedule(ens_cfg(&E)).kappa_pow;
+    so.n_new = T;
+    so.top_p = 1.0; /* plain sampling, as the DFM samplers do */
+    csv = gen_eval_open(S(o, n, "csv"));
+    if (S(o, n, "data"))
+        gen_eval_data(csv, S(o, n, "data"), (int)I(o, n, "val-permille", 0, 1000), &scorer, ctx, E.en.tok, T);
+    list = strdup(dfm ? S(o, n, "sampler") : "l2r");
+    for (name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) { /* a row per sampler, steps */
+        char *steps = strdup(dfm && !strcmp(name, "euler") ? S(o, n, "euler-steps") : "0"), *st, *save2 = NULL;
+        so.sampler = dfm ? gen_eval_sampler(name) : DECAR_DFM_L2R;
+        for (st = strtok_r(steps, ",", &save2); st; st = strtok_r(NULL, ",", &save2)) {
+            double t0 = now_s();
+            char *end;
+            long v = strtol(st, &end, 10);
+            if (*end || v < 0 || v > (1 << 20) || (dfm && so.sampler == DECAR_DFM_EULER && v < 1))
+                fail(2, "decar gen-eval: --euler-steps takes step counts from 1 to 2^20, not '%s'\n", st);
+            so.n_steps = (int)v;
+            gen_eval_samples(&E, ctx, so, dfm, x, ns, T, (uint64_t)I(o, n, "seed", 0, 1L << 62));
+            gen_eval_row(csv, S(o, n, "label"), dfm ? name : "ar", so.sampler == DECAR_DFM_EULER ? so.n_steps : T,
+                         &scorer, ctx, E.en.tok, x, ns, T, t0);
+        }
+        free(steps);
+    }
+    free(list);
+    free(x);
+    if (csv) fclose(csv);
+    decar_gpt_free(&scorer);
     ens_close(&E);
     decar_ctx_free(ctx);
     return 0;
@@ -3865,7 +4022,8 @@ int main(int argc, char **argv) {
                  { "vcluster", cmd_vcluster }, { "vtrain", cmd_vtrain },     { "caption", cmd_caption },
                  { "export", cmd_export },     { "import", cmd_import },     { "tokenizer", cmd_tokenizer },
                  { "quantize", cmd_quantize }, { "clip", cmd_clip },           { "compare", cmd_compare },
-                 { "join", cmd_join },         { "leave", cmd_leave },       { "manifest", cmd_manifest } };
+                 { "join", cmd_join },         { "leave", cmd_leave },       { "manifest", cmd_manifest },
+                 { "gen-eval", cmd_gen_eval } };
     int i;
     if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
         printf("decar %s (simd %s)\n", DECAR_VERSION, decar_simd_name());

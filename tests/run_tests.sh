@@ -129,7 +129,7 @@ expect() {   # expect CODE WHAT cmd...
   out=$("$@" 2>&1); rc=$?
   if [ $rc -ne $want ]; then echo "FAILED ($what): exit $rc, wanted $want: $out" | head -3; fails=$((fails + 1)); else echo "ok  $what -> exit $rc: $(echo "$out" | tail -1 | cut -c1-110)"; fi
 }
-for c in train sample eval cluster ens-eval generate infill average plot clip; do expect 0 "$c --help" $B/decar $c --help; done
+for c in train sample eval cluster ens-eval generate infill gen-eval average plot clip; do expect 0 "$c --help" $B/decar $c --help; done
 expect 2 "no command" $B/decar
 expect 2 "unknown command" $B/decar frobnicate
 expect 2 "unknown option" $B/decar train --data x --frob 1
@@ -171,8 +171,8 @@ case "the experts train apart and generate as one. the experts train apart and g
   *) echo "FAILED: the README's program sampled '$got', not a piece of its string"; fails=$((fails + 1)) ;;
 esac
 
-step "every figure in the README is in a committed file the text links to; every link of README.md and docs/ resolves"
-run python3 tests/check_numbers.py README.md
+step "every figure in the README and docs/ is in a committed file the text links to; every link resolves"
+run python3 tests/check_numbers.py
 # the check can fail: one figure of the first results table changed by one in its last digit must be caught
 python3 -c 'import re, sys; t = open("README.md").read(); m = re.search(r"\| \d\.\d{3}(\d) \(", t); d = str((int(m.group(1)) + 5) % 10); sys.stdout.write(t[:m.start(1)] + d + t[m.end(1):])' > $B/readme_bad.md
 if python3 tests/check_numbers.py $B/readme_bad.md README.md > $B/readme_bad.log; then echo "FAILED: a changed README figure passed the number check"; fails=$((fails + 1)); else echo "ok  a changed figure is caught: $(grep -m1 FAILED $B/readme_bad.log)"; fi
@@ -226,6 +226,13 @@ run $B/decar eval --model $B/bpe_dfm.safetensors --data $B/tinycorpus --tokenize
 run $B/decar ens-eval --experts $B/bpe0.safetensors,$B/bpe1.safetensors --router $B/xf1/router.safetensors --data $B/tinycorpus --tokenizer $B/tok --domains 0 > /dev/null 2>&1
 run $B/decar generate --experts $B/bpe0.safetensors,$B/bpe1.safetensors --router $B/xf1/router.safetensors --tokenizer $B/tok --prompt "int " --n 8 > /dev/null 2>&1
 run $B/decar infill --experts $B/bpe_dfm.safetensors --tokenizer $B/tok --text "int __ main(_) {" --route uniform > /dev/null
+# sample quality (gen-eval): a row per sampler and Euler step count, and the held-out text's own row; BPE and bytes
+rm -f $B/gen_eval.csv
+run $B/decar gen-eval --experts $B/bpe_dfm.safetensors --route uniform --scorer $B/bpe0.safetensors --tokenizer $B/tok --n 24 --samples 2 --sampler first-hit --data $B/tinycorpus --csv $B/gen_eval.csv > /dev/null
+run $B/decar gen-eval --experts $B/det_dfm.safetensors,$B/det_dfm.safetensors --route uniform --scorer $B/det_a.safetensors --n 24 --samples 3 --sampler euler,first-hit,l2r --euler-steps 2,8 --temp 1 --csv $B/gen_eval.csv > /dev/null
+run $B/decar gen-eval --experts $B/det_a.safetensors --route uniform --scorer $B/det_a.safetensors --n 24 --samples 2 --csv $B/gen_eval.csv > /dev/null
+rows=$(awk -F, 'NR > 1 && $6 > 0 && $8 > 0 { n++ } END { print n + 0 }' $B/gen_eval.csv)
+if [ "$rows" = 7 ]; then echo "ok  gen-eval: 7 rows of sample quality (data, first-hit with BPE; euler x 2, first-hit, l2r; AR)"; else echo "FAILED: gen-eval wrote $rows good rows, wanted 7"; fails=$((fails + 1)); fi
 expect 2 "a BPE model without its tokenizer" $B/decar sample --model $B/bpe0.safetensors --n 4
 expect 2 "a byte model with a tokenizer" $B/decar sample --model $B/det_a.safetensors --tokenizer $B/tok --n 4
 TT="$(printf 'Hello world, it'"'"'s 2026: the cats'"'"' hats  are   flat.\n\tTabs and \303\274n\303\257c\303\266d\303\251 text. don'"'"'t we'"'"'ll I'"'"'m')"

@@ -414,18 +414,20 @@ int main(void) {
         CHECK(sq.n_scored == 2 && sq.n_empty == 1 && sq.bytes == bytes && sq.tokens == bytes,
               "2 samples scored, 1 empty, %lld bytes (%d, %d, %lld)", (long long)bytes, sq.n_scored, sq.n_empty,
               (long long)sq.bytes);
-        for (q = 0; q < 3; q++) CHECK(fabs(sb[q] - hand[q]) < 1e-4 * (1 + hand[q]), "sample %d: %.6f bits = hand %.6f", q,
-                                      sb[q], hand[q]);
+        for (q = 0; q < 3; q++)
+            CHECK(fabs(sb[q] - hand[q]) < 1e-4 * (1 + hand[q]), "sample %d: %.6f bits = hand %.6f", q, sb[q], hand[q]);
         CHECK(fabs(sq.bits_per_byte - hs / bytes) < 1e-6 && fabs(sq.gen_ppl - pow(2.0, hs / bytes)) < 1e-5 * sq.gen_ppl,
               "bits per byte %.6f = hand %.6f, gen. perplexity %.4f", sq.bits_per_byte, hs / bytes, sq.gen_ppl);
         CHECK(fabs(sq.entropy - hh) < 1e-12, "unigram entropy %.6f = hand %.6f bits", sq.entropy, hh);
         printf("  score_samples: %.4f bits/byte, gen. perplexity %.3f, entropy %.4f bits (= hand)\n", sq.bits_per_byte,
                sq.gen_ppl, sq.entropy);
         for (t = 0; t < 12; t++) bad[t] = t == 5 ? 300 : 'a';
-        CHECK(decar_score_samples(&g[0], ctx, NULL, bad, 1, 12, &sq, NULL, &e) == DECAR_ERR_ARG && strstr(e.msg, "300"),
+        CHECK(decar_score_samples(&g[0], ctx, NULL, bad, 1, 12, &sq, NULL, &e) == DECAR_ERR_ARG &&
+                  strstr(e.msg, "300"),
               "a token outside the scorer's classes: %s", e.msg);
         for (t = 0; t < 12; t++) bad[t] = DECAR_TOK_EOT;
-        CHECK(decar_score_samples(&g[0], ctx, NULL, bad, 1, 12, &sq, NULL, &e) == DECAR_ERR_ARG, "all empty: %s", e.msg);
+        CHECK(decar_score_samples(&g[0], ctx, NULL, bad, 1, 12, &sq, NULL, &e) == DECAR_ERR_ARG, "all empty: %s",
+              e.msg);
         {
             decar_gpt m;
             make_model(&m, 0, 16, 3);

@@ -203,7 +203,8 @@ int main(void) {
         CHECK(decar_cluster_docs(&d, &co, &fz, &r, &X, &dim, lab, &e) == 0 && dim == 32, "cluster: %s", e.msg);
         r.fit_noise = W;
         CHECK(decar_router_fit_docs(&r, &fz, &d, lab, np, 50, 7, NULL, &e) == 0, "fit: %s", e.msg);
-        CHECK(r.n_rows == 90 * (1 + np), "R5 rows: every document and %d windows of it (%lld)", np, (long long)r.n_rows);
+        CHECK(r.n_rows == 90 * (1 + np), "R5 rows: every document and %d windows of it (%lld)", np,
+              (long long)r.n_rows);
         /* by hand, in the documented order */
         decar_rng_seed(&rg, 7);
         for (i = 0; i < d.n_docs; i++) {
@@ -227,13 +228,15 @@ int main(void) {
         CHECK(bad == 0, "every R5 row is the features of the documented noised window (%d differ)", bad);
         printf("  R5 noised windows: %d rows as documented (%d with nothing revealed)\n", nrow, empty);
         /* a router file keeps W; join then leave */
-        CHECK(decar_router_save_mem(&r, &fz, &buf, &len, &e) == 0 && decar_router_load_mem(&r1, &f1, buf, len, &e) == 0,
+        CHECK(decar_router_save_mem(&r, &fz, &buf, &len, &e) == 0 &&
+                  decar_router_load_mem(&r1, &f1, buf, len, &e) == 0,
               "save and load: %s", e.msg);
         free(buf);
         CHECK(r1.fit_noise == W && router_equal(&r, &r1), "a router file keeps fit_noise = %d (%d)", W, r1.fit_noise);
         CHECK(decar_router_join(&r1, &f1, &nd, &e) == 0 && r1.k == 4 && r1.n_rows == (90 + 20) * (1 + np),
               "join with noised windows: %s", e.msg);
-        CHECK(decar_router_save_mem(&r1, &f1, &buf, &len, &e) == 0 && decar_router_load_mem(&r2, &f1, buf, len, &e) == 0,
+        CHECK(decar_router_save_mem(&r1, &f1, &buf, &len, &e) == 0 &&
+                  decar_router_load_mem(&r2, &f1, buf, len, &e) == 0,
               "save and load the joined router: %s", e.msg);
         free(buf);
         CHECK(decar_router_leave(&r2, 3, &e) == 0 && router_equal(&r2, &r), "join then leave restores it bit for bit");
