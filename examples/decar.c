@@ -1620,8 +1620,8 @@ static int cmd_cluster(int argc, char **argv) {
 
 /* ---- ens-eval: every router x top-k from one table of per-expert log-probs ------------------------------------- */
 /* --route and --route-k, checked before any work: kinds[nr] (DECAR_ROUTE_*), tks[nt] in [1, K] (0 in the list = K) */
-static void parse_grid(const char *routers, const char *topks, int K, int have_router, int dfm, int **kinds, int *nr,
-                       int **tks, int *nt) {
+static void parse_grid(const char *routers, const char *topks, int K, int have_router, int **kinds, int *nr, int **tks,
+                       int *nt) {
     char **it;
     int m, i;
     decar_error e;
@@ -1637,12 +1637,6 @@ static void parse_grid(const char *routers, const char *topks, int K, int have_r
             fprintf(stderr,
                     "decar ens-eval: unknown router '%s' (top1, cosine, cbtm, bayes, uniform, learned, smalltalk)\n",
                     it[i]);
-            exit(2);
-        }
-        if (dfm && kind == DECAR_ROUTE_BAYES) {
-            fprintf(
-                stderr,
-                "decar ens-eval: router 'bayes' is not available for the DFM bound (top1, cosine, cbtm, uniform)\n");
             exit(2);
         }
         /* have_router: 0 none, 1 a router file, 2 one with R5's classifier, 3 router LMs (--router-lms) */
@@ -1894,7 +1888,7 @@ static int cmd_ens_eval(int argc, char **argv) {
                E.lmr.k         ? 3
                : E.have_router ? 1 + (E.en.router.clf_w != NULL)
                                : 0,
-               !ens_cfg(&E)->causal, &kinds, &nr, &tks, &ntk);
+               &kinds, &nr, &tks, &ntk);
     for (j = 0; j < nr; j++) uses |= decar_route_uses_features(kinds[j]);
     ens_features(&E, S(o, n, "route-features"), d.n_docs, uses, "--route-features");
     nll = (float **)calloc((size_t)K, sizeof(float *)); /* each expert's scores, shared by every row */

@@ -31,4 +31,8 @@ REF=$([ "${BASE:-300}" -gt 0 ] && echo dense-ft || echo dense); rm -f $OUT/compa
 $D compare --doc-bits "$(for s in $SEEDS; do printf '%s,' "$OUT/seed$s/doc_bits.csv"; done | sed 's/,$//')" --ref $REF \
   --out $OUT/compare.md --csv $OUT/compare.csv.tmp
 mv $OUT/compare.csv.tmp $OUT/compare.csv
+if [ "${DFM:-0}" = 1 ]; then   # the DFM rows paired to the DFM dense model, over the same seeds
+  $D compare --doc-bits "$(for s in $SEEDS; do printf '%s,' "$OUT/seed$s/doc_bits_dfm.csv"; done | sed 's/,$//')" \
+    --ref dfm-$REF --out $OUT/compare_dfm.md
+fi
 cat $OUT/compare.md

@@ -26,6 +26,11 @@
 #   PARTITION=smalltalk: SmallTalk LM's partition instead of k-means (decar cluster --method smalltalk: K small router
 #   LMs, 1 layer d 32, make the clusters by balanced EM on the documents' prefix loss, ST_ROUNDS rounds (default 3) of
 #   ST_STEPS steps (default STEPS/K/4)); those LMs are also R6's router LMs, and their FLOPs go into results.md.
+#   DFM=1: masked-DFM rows at the first K: with BASE a DFM base model, a DFM dense model and clustered and random-split
+#   DFM experts fine-tuned from it (from scratch without BASE); R5 refitted on noised windows (cluster
+#   --learned-window SEQ); the bounds under R1, R2, R5, the document-level Bayes bound and uniform (MC draws of t per
+#   window, default 2); sample quality (gen-eval: GEN_SAMPLES samples per row, 16; 4 with SMALL) of the DFM ensembles
+#   per sampler and Euler steps beside the AR dense and clustered models, all scored by the AR dense model.
 #   BRANCH=f (0 < f < 1): Branch-Train-Merge. A seed model trains f*STEPS steps on all the data, then every expert
 #   (clustered and random split alike) starts from it and trains (1-f)*STEPS/K steps on its shard alone: the same
 #   total compute as the dense model, which trains STEPS steps from scratch. BRANCH=0 (default): from scratch.
@@ -54,6 +59,7 @@ env_int DOC_BYTES 0; env_word PARTITION kmeans smalltalk; env_int ST_ROUNDS 1 10
 env_default BASE_STEPS $((STEPS / 2))
 env_default MC "$([ -n "${SMALL:-}${TINY:-}" ] && echo 1 || echo 2)"   # DFM bound: Monte Carlo draws of t per window
 env_int MC 1 1000
+[ -z "${GEN_SAMPLES+x}" ] || env_int GEN_SAMPLES 1 100000
 if [ "$BASE" -gt 0 ]; then   # the base model and the fine-tuning both need steps
   [ "$STEPS" -ge 2 ] || env_fail "STEPS=$STEPS: with BASE=$BASE (a base model, then fine-tuning) STEPS must be 2 or more"
   env_int BASE_STEPS 1 $((STEPS - 1))
@@ -169,24 +175,68 @@ for K in $KS; do   # expert sets as manifests: one checkpoint per line, aligned 
      --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_r$K.txt
 done
 
-if [ "$DFM" = 1 ]; then   # masked DFM rows: the same pipeline with --objective dfm, at the first K
-  K=$(echo $KS | cut -d' ' -f1); ES=$(( STEPS / K > 0 ? STEPS / K : 1 ))
-  say "DFM: dense + $K clustered + $K random-split masked-DFM models"
-  { echo "dfm_dense $STEPS $SEED 1 --objective dfm"
+if [ "$DFM" = 1 ]; then   # masked DFM: the same rows with --objective dfm at the first K, in the paper's setting with BASE
+  K=$(echo $KS | cut -d' ' -f1); DS=$OUT/k$K; DR=$OUT/k$K/router.safetensors
+  if [ "${PARTITION:-kmeans}" = kmeans ]; then   # the same partition (same seed), with R5 fitted on noised windows
+    say "DFM: R5 for noised sequences (decar cluster --learned-window $SEQ, the same k-means partition)"
+    $D cluster --data $DATA --out $OUT/k$K/dfm --k $K --val-permille $VAL --seed $SEED --threads $JOBS \
+      --base-permille $BASE --learned-window $SEQ > $OUT/k$K/dfm.log
+    cmp -s $OUT/k$K/shard_0.txt $OUT/k$K/dfm/shard_0.txt || { echo "pipeline.sh: the DFM partition differs" >&2; exit 1; }
+    DR=$OUT/k$K/dfm/router.safetensors
+  fi
+  if [ "$BASE" -gt 0 ]; then   # a DFM base model, then the dense model and every expert fine-tuned from it
+    FT=$((STEPS - BASE_STEPS)); EF=$(( FT / K > 0 ? FT / K : 1 )); SUF="-ft"; B0=$BASE_STEPS
+    INITD="--init $OUT/models/dfm_base.safetensors"; DD="--docs $DS/finetune.txt"
+    say "DFM: base model $BASE_STEPS steps, dense fine-tuned $FT steps, $K clustered + $K random experts $EF steps each"
+    train dfm_base $BASE_STEPS $SEED $JOBS --objective dfm --docs $DS/base.txt
+    echo "dfm-base,$((BASE_STEPS * BATCH * SEQ))" >> $OUT/costs.csv
+  else
+    FT=$STEPS; EF=$(( STEPS / K > 0 ? STEPS / K : 1 )); SUF=""; B0=0; INITD=""; DD=""
+    say "DFM: dense $STEPS steps, $K clustered + $K random-split experts $EF steps each, from scratch"
+  fi
+  { echo "dfm_dense $FT $SEED 1 --objective dfm $DD $INITD"
     for k in $(seq 0 $((K - 1))); do
-      echo "dfmc${K}_$k $ES $((SEED + 100 + k)) 1 --objective dfm --docs $OUT/k$K/shard_$k.txt"
-      echo "dfmr${K}_$k $ES $((SEED + 100 + k)) 1 --objective dfm --docs $OUT/k$K/random_$k.txt"
-    done; } | xargs -P $JOBS --process-slot-var=SLOT -L 1 bash -c 'train "$@"' _
-  C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/dfmc${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
-  R=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/dfmr${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)
-  $D ens-eval $TOK $EV --experts $OUT/models/dfm_dense.safetensors --route uniform --route-k 1 --label dfm-dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_dense.txt
-  $D ens-eval $TOK $EV --experts $C --router $OUT/k$K/router.safetensors --route top1,uniform --route-k 1,0 --label dfm-clustered-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_c.txt
-  $D ens-eval $TOK $EV --experts $R --route uniform --route-k 0 --label dfm-random-$K --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC > $OUT/eval_dfm_r.txt
+      echo "dfmc${K}_$k $EF $((SEED + 100 + k)) 1 --objective dfm --docs $DS/shard_$k.txt $INITD"
+      echo "dfmr${K}_$k $EF $((SEED + 100 + k)) 1 --objective dfm --docs $DS/random_$k.txt $INITD"
+    done; } | sed 's/ *$//' | xargs -P $JOBS --process-slot-var=SLOT -L 1 bash -c 'train "$@"' _
+  echo "dfm-dense$SUF,$((STEPS * BATCH * SEQ))" >> $OUT/costs.csv
+  echo "dfm-clustered$SUF-$K,$(( (B0 + EF * K) * BATCH * SEQ ))" >> $OUT/costs.csv
+  echo "dfm-random$SUF-$K,$(( (B0 + EF * K) * BATCH * SEQ ))" >> $OUT/costs.csv
+  for k in $(seq 0 $((K - 1))); do echo $OUT/models/dfmc${K}_$k.safetensors; done > $DS/experts_dfm_clustered.txt
+  for k in $(seq 0 $((K - 1))); do echo $OUT/models/dfmr${K}_$k.safetensors; done > $DS/experts_dfm_random.txt
+  # the bounds: R1 (top-1), R2 (cosine top-2) and R5 (learned on noised windows) route each x_t by its revealed text;
+  # bayes is the document-level Bayes bound (every expert's ELBO mixed by the prior); uniform mixes every expert
+  DE="$TOK $EV --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC"
+  [ "$BASE" -gt 0 ] && $D ens-eval $DE --experts $OUT/models/dfm_base.safetensors --route uniform --route-k 1 --label dfm-base > $OUT/eval_dfm_base.txt
+  $D ens-eval $DE --experts $OUT/models/dfm_dense.safetensors --route uniform --route-k 1 --label dfm-dense$SUF > $OUT/eval_dfm_dense.txt
+  { $D ens-eval $DE --experts @$DS/experts_dfm_clustered.txt --router $DR --route top1,learned --route-k 1 --label dfm-clustered$SUF-$K
+    [ $K -gt 2 ] && $D ens-eval $DE --experts @$DS/experts_dfm_clustered.txt --router $DR --route cosine,learned --route-k 2 --label dfm-clustered$SUF-$K
+    $D ens-eval $DE --experts @$DS/experts_dfm_clustered.txt --router $DR --route bayes,uniform --route-k 0 --label dfm-clustered$SUF-$K; } > $OUT/eval_dfm_c.txt
+  $D ens-eval $DE --experts @$DS/experts_dfm_random.txt --route bayes,uniform --route-k 0 --label dfm-random$SUF-$K > $OUT/eval_dfm_r.txt
+  # sample quality: unconditional samples of a context (SEQ - 1 tokens) at temperature 1, scored by the AR dense model
+  say "DFM: sample quality (decar gen-eval), scored by the AR dense model"
+  GS=${GEN_SAMPLES:-$([ -n "${SMALL:-}${TINY:-}" ] && echo 4 || echo 16)}
+  SC=$OUT/models/$([ "$BASE" -gt 0 ] && echo dense_ft || echo dense).safetensors; P=$([ "$BASE" -gt 0 ] && echo f || echo "")
+  GE="$TOK --scorer $SC --n $((SEQ - 1)) --samples $GS --temp 1 --seed $SEED --threads $JOBS --csv $OUT/gen_eval.csv"
+  GD="--sampler euler,first-hit,l2r --euler-steps $(( SEQ / 16 > 0 ? SEQ / 16 : 1 )),$(( SEQ / 4 )),$((SEQ - 1))"
+  rm -f $OUT/gen_eval.csv
+  { $D gen-eval $GE $GD --experts $OUT/models/dfm_dense.safetensors --route uniform --label dfm-dense$SUF --data $DATA --val-permille $VAL
+    $D gen-eval $GE $GD --experts @$DS/experts_dfm_clustered.txt --router $DR --route bayes --label dfm-clustered$SUF-$K-bayes
+    $D gen-eval $GE $GD --experts @$DS/experts_dfm_clustered.txt --router $DR --route learned --label dfm-clustered$SUF-$K-learned
+    $D gen-eval $GE $GD --experts @$DS/experts_dfm_random.txt --route bayes --label dfm-random$SUF-$K-bayes
+    $D gen-eval $GE --experts $SC --route uniform --label dense$SUF
+    for k in $(seq 0 $((K - 1))); do echo $OUT/models/${P}c${K}_$k.safetensors; done > $DS/experts_gen.txt
+    $D gen-eval $GE --experts @$DS/experts_gen.txt --router $OUT/k$K/router.safetensors --route bayes --label clustered$SUF-$K-bayes
+  } > $OUT/gen_eval.txt
 fi
 
 say "results"
 REF=$([ "$BASE" -gt 0 ] && echo dense-ft || echo dense)   # the compute-matched dense model of the paper's setting
 $D compare --doc-bits $OUT/doc_bits.csv --ref $REF --out $OUT/compare.md
+if [ "$DFM" = 1 ]; then   # the DFM rows alone (doc_bits_dfm.csv), paired to the DFM dense model
+  awk -F, 'NR == 1 || $1 ~ /^dfm-/' $OUT/doc_bits.csv > $OUT/doc_bits_dfm.csv
+  $D compare --doc-bits $OUT/doc_bits_dfm.csv --ref dfm-$REF --out $OUT/compare_dfm.md
+fi
 RUNS=${RUNS:-$OUT/runs.csv}   # the rows with the run's configuration: a plain table to redraw and to add seeds to
 H="seed,data,ks,steps,layers,dim,heads,seq,batch,lr,val_permille,base_permille,base_steps,branch,bpe,dfm"
 H="$H,model,router,topk,domain,bits_per_byte,bytes"
@@ -204,6 +254,14 @@ RUNS=$RUNS CONF="$CONF" bash scripts/results.sh $OUT "$KS" $PARAMS $LMPARAMS > $
   cat $OUT/compare.md
   for K in $KS; do [ -s $OUT/k$K/partition.tsv ] && awk -F'\t' -v K=$K -v tok=$((STEPS * BATCH * SEQ)) -v N=$PARAMS \
     'NR == 2 { printf "\nPartition at K = %d: %s, %d rounds of %d steps per router LM (%d parameters each): %.3e FLOPs, %.1f%% of the dense model'"'"'s training\n", K, $1, $2, $3, $4, $5, 100 * $5 / (6 * N * tok) }' $OUT/k$K/partition.tsv; done
+  if [ -s $OUT/gen_eval.csv ]; then
+    echo; echo "## Sample quality: unconditional samples of $((SEQ - 1)) tokens at temperature 1 (decar gen-eval)"; echo
+    echo "Scored by the AR dense model (the row 'data' is held-out text cut to the same length; the AR dense row scores"
+    echo "its own samples). Lower bits per byte is more likely text to the scorer; the unigram entropy (bits) drops when"
+    echo "samples repeat themselves."; echo
+    echo "| model | sampler | steps | samples | bits/byte | gen. perplexity | unigram entropy |"; echo "|---|---|---|---|---|---|---|"
+    awk -F, 'NR > 1 { printf "| %s | %s | %s | %s | %.4f | %.2f | %.3f |\n", $1, $2, $3, $4, $6, $7, $8 }' $OUT/gen_eval.csv
+  fi
   } >> $OUT/results.md
 K=$(echo $KS | tr ' ' '\n' | tail -1); P=$([ "$BASE" -gt 0 ] && echo fc || echo c)   # samples: the fine-tuned experts in the paper setting
 C=$(for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/$P${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done)

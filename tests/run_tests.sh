@@ -281,6 +281,15 @@ awk -F'|' '/^\| [a-z-]+[0-9]* \| [a-z]+ \| [0-9]+ \| [0-9.]+ \(/ { n++
         exit !(n >= 20 && !bad && o == 4 && a >= 8) }' $B/pipe/compare.md || { echo "FAILED: compare.md"; fails=$((fails + 1)); }
 grep -q "^| clustered-ft-2 | all | [0-9]* | [0-9.]* | [0-9.]* (" $B/pipe/compare.md && echo "ok  the gap to dense-ft split at the oracle" ||
   { echo "FAILED: no decomposition in compare.md"; fails=$((fails + 1)); }
+# DFM in the paper's setting: the bounds of the fine-tuned DFM experts (R1, R5 on noised windows, the document-level
+# Bayes bound, uniform) paired to the DFM dense model; sample quality per sampler and step count for every ensemble
+awk -F'|' '/^\| dfm-[a-z-]+[0-9]* \| [a-z0-9]+ \| [0-9]+ \| [0-9.]+ \(/ { n++; r[$3]++ } END {
+    printf "compare_dfm.md: %d DFM rows with intervals (bayes %d, learned %d)\n", n, r[" bayes "], r[" learned "]
+    exit !(n >= 8 && r[" bayes "] == 2 && r[" learned "] == 1) }' $B/pipe/compare_dfm.md ||
+  { echo "FAILED: compare_dfm.md"; fails=$((fails + 1)); }
+awk -F, 'NR > 1 && $6 > 0 && $6 < 16 && $8 > 0 { n++; l[$1]++ } END { printf "gen_eval.csv: %d rows of sample quality\n", n
+    exit !(n == 23 && l["data"] == 1 && l["dfm-clustered-ft-2-bayes"] == 5 && l["dense-ft"] == 1) }' $B/pipe/gen_eval.csv ||
+  { echo "FAILED: gen_eval.csv"; fails=$((fails + 1)); }
 # SmallTalk's partition through the CLI: router LMs written and listed, every training document in a segment within
 # the capacity, its FLOPs recorded; an unknown method refused before any work
 rm -rf $B/stk
