@@ -618,6 +618,14 @@ DECARDEF int decar_images_load(decar_images *im, const char *image_file, const c
 DECARDEF void decar_images_free(decar_images *im);
 /* cut image i into (side/patch)^2 row-major patches of patch*patch pixels scaled to [-0.5, 0.5]: the prefix */
 DECARDEF void decar_image_patches(const uint8_t *img, int side, int patch, float *out);
+/* CLIP-style augmentation of a square 8-bit image (side x side) into out (not img): a scale s ~ U(1 - scale,
+   1 + scale) about the centre c = (side - 1) / 2 and a shift (dx, dy) ~ U{-shift .. shift}, sampled bilinearly,
+       out(x, y) = img(c + (x - dx - c) / s, c + (y - dy - c) / s)     (outside the image: the background b)
+   with b the mean of the border pixels; then, with probability stroke, the strokes made one pixel thicker or thinner
+   (even odds; a 3 x 3 max or min filter, the one that grows the ink when the background is dark: ink is the side
+   away from b). shift 0, scale 0, stroke 0 copy the image. Draws from r (the same draws whatever the image). */
+DECARDEF void decar_image_augment(uint8_t *out, const uint8_t *img, int side, int shift, double scale, double stroke,
+                                  decar_rng *r);
 /* Captions as rows of T byte tokens for a captioner (after its image prefix), as training and scoring frame them:
        ids_b     = [EOT, c_0, c_1, ..., c_{T-2}]    (EOT past the caption's end)
        targets_b = [c_0, c_1, ..., c_{L-1}, EOT]     (-1 past it: not scored), cut to T
@@ -6420,6 +6428,65 @@ DECARDEF void decar_image_patches(const uint8_t *img, int side, int patch, float
         for (px = 0; px < n; px++)
             for (y = 0; y < patch; y++)
                 for (x = 0; x < patch; x++) *o++ = (float)img[(py * patch + y) * side + px * patch + x] / 255.0f - 0.5f;
+}
+DECARDEF void decar_image_augment(uint8_t *out, const uint8_t *img, int side, int shift, double scale, double stroke,
+                                  decar_rng *r) {
+    double c = 0.5 * (side - 1), bg = 0.0, s, u_stroke, u_dir;
+    int dx, dy, x, y, i, n_border = 0, grow_max;
+    uint32_t ux, uy;
+    /* the draws, always five: s, dx, dy, whether to filter, which way */
+    s = 1.0 + scale * (2.0 * decar_rng_double(r) - 1.0);
+    ux = decar_rng_u32(r);
+    uy = decar_rng_u32(r);
+    dx = shift > 0 ? (int)(ux % (uint32_t)(2 * shift + 1)) - shift : 0;
+    dy = shift > 0 ? (int)(uy % (uint32_t)(2 * shift + 1)) - shift : 0;
+    u_stroke = decar_rng_double(r);
+    u_dir = decar_rng_double(r);
+    /* b = the mean of the border */
+    for (i = 0; i < side; i++) {
+        bg += img[i] + img[(side - 1) * side + i];
+        n_border += 2;
+        if (i > 0 && i < side - 1) {
+            bg += img[i * side] + img[i * side + side - 1];
+            n_border += 2;
+        }
+    }
+    bg /= n_border > 0 ? n_border : 1;
+    /* bilinear resampling at the source point of every output pixel */
+    for (y = 0; y < side; y++)
+        for (x = 0; x < side; x++) {
+            double sx = c + ((double)x - dx - c) / s, sy = c + ((double)y - dy - c) / s, v = 0.0;
+            int x0 = (int)floor(sx), y0 = (int)floor(sy), a, b;
+            double fx = sx - x0, fy = sy - y0;
+            for (b = 0; b < 2; b++)
+                for (a = 0; a < 2; a++) {
+                    int xx = x0 + a, yy = y0 + b;
+                    double wgt = (a ? fx : 1.0 - fx) * (b ? fy : 1.0 - fy);
+                    v += wgt * (xx >= 0 && xx < side && yy >= 0 && yy < side ? img[yy * side + xx] : bg);
+                }
+            out[y * side + x] = (uint8_t)(v < 0.0 ? 0.0 : v > 255.0 ? 255.0 : floor(v + 0.5));
+        }
+    if (!(u_stroke < stroke)) return;
+    /* one pixel thicker (or thinner): the 3 x 3 filter that moves each pixel towards (or away from) the ink */
+    grow_max = (bg < 128.0) == (u_dir < 0.5);
+    {
+        uint8_t *tmp = (uint8_t *)DECAR_MALLOC((size_t)side * side);
+        if (!tmp) return; /* no memory: the resampled image without the stroke change */
+        memcpy(tmp, out, (size_t)side * side);
+        for (y = 0; y < side; y++)
+            for (x = 0; x < side; x++) {
+                int m = tmp[y * side + x], a, b;
+                for (b = -1; b <= 1; b++)
+                    for (a = -1; a <= 1; a++) {
+                        int xx = x + a, yy = y + b, v;
+                        if (xx < 0 || xx >= side || yy < 0 || yy >= side) continue;
+                        v = tmp[yy * side + xx];
+                        m = grow_max ? (v > m ? v : m) : (v < m ? v : m);
+                    }
+                out[y * side + x] = (uint8_t)m;
+            }
+        DECAR_FREE(tmp);
+    }
 }
 DECARDEF void decar_caption_rows(const char *const *captions, const int *idx, int B, int T, int32_t *ids,
                                  int32_t *targets) {

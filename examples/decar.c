@@ -3324,45 +3324,152 @@ static void clip_inputs(const vdata *v, int T, float **pat, int32_t **ids) {
         decar_clip_text_ids(v->im.captions[i], T, *ids + (size_t)i * T);
     }
 }
-/* steps of B random training images with their captions; a progress line */
-static void clip_train(decar_clip *m, const vdata *v, const float *pat, const int32_t *ids, int T, int B, int steps,
-                       const decar_opt *op, uint64_t seed, int verbose) {
+/* held-out retrieval: image -> caption top-1 / top-5 among the held-out captions (a caption shared by several images
+   counts once), the retrieved caption's script, and the symmetric InfoNCE of the held-out pairs at the model's
+   scale exp(tau): L = (1/2n) sum_i [-log softmax_j(s q_i . k_j)_i - log softmax_j(s k_i . q_j)_i] */
+typedef struct {
+    double top1, top5, script, loss;
+    int n;
+} clip_stats;
+static void clip_stats_of(const vdata *v, const float *ie, const float *te, int C, double scale, clip_stats *st,
+                          int **ti_out, float **q_out) {
+    int i, j, nt = 0, *ti = (int *)malloc((size_t)v->im.n * sizeof(int) + 4), *grp, *rank, *top;
+    float *qi, *kt;
+    double *sim;
+    memset(st, 0, sizeof *st);
+    for (i = 0; i < v->im.n; i++)
+        if (v->test[i]) ti[nt++] = i;
+    grp = (int *)malloc((size_t)(nt + 1) * 3 * sizeof(int));
+    qi = (float *)malloc((size_t)(nt + 1) * C * 2 * sizeof(float));
+    if (!ti || !grp || !qi) fail(1, "decar clip: no memory\n");
+    rank = grp + nt + 1;
+    top = rank + nt + 1;
+    kt = qi + (size_t)(nt + 1) * C;
+    for (i = 0; i < nt; i++) {
+        memcpy(qi + (size_t)i * C, ie + (size_t)ti[i] * C, (size_t)C * sizeof(float));
+        memcpy(kt + (size_t)i * C, te + (size_t)ti[i] * C, (size_t)C * sizeof(float));
+        for (j = 0, grp[i] = i; j < i; j++) /* the first held-out image with this caption names the group */
+            if (!strcmp(v->im.captions[ti[j]], v->im.captions[ti[i]])) {
+                grp[i] = grp[j];
+                break;
+            }
+    }
+    decar_retrieval(qi, kt, grp, nt, C, rank, top);
+    sim = (double *)malloc((size_t)nt * nt * sizeof(double) + 8);
+    if (!sim) fail(1, "decar clip: no memory\n");
+    for (i = 0; i < nt; i++) /* sim[i][j] = s q_i . k_j */
+        for (j = 0; j < nt; j++) {
+            double d = 0;
+            int c;
+            for (c = 0; c < C; c++) d += (double)qi[(size_t)i * C + c] * kt[(size_t)j * C + c];
+            sim[(size_t)i * nt + j] = scale * d;
+        }
+    for (i = 0; i < nt; i++) {
+        double mq = -1e300, mk = -1e300, zq = 0, zk = 0;
+        st->top1 += rank[i] == 0;
+        st->top5 += rank[i] < 5;
+        st->script += v->label[ti[top[i]]] == v->label[ti[i]];
+        /* image i against every caption (row i), caption i against every image (column i), as log-sum-exp */
+        for (j = 0; j < nt; j++) {
+            mq = sim[(size_t)i * nt + j] > mq ? sim[(size_t)i * nt + j] : mq;
+            mk = sim[(size_t)j * nt + i] > mk ? sim[(size_t)j * nt + i] : mk;
+        }
+        for (j = 0; j < nt; j++) {
+            zq += exp(sim[(size_t)i * nt + j] - mq);
+            zk += exp(sim[(size_t)j * nt + i] - mk);
+        }
+        st->loss += 0.5 * (mq + log(zq) + mk + log(zk)) - sim[(size_t)i * nt + i];
+    }
+    free(sim);
+    st->n = nt;
+    nt = nt ? nt : 1;
+    st->top1 /= nt;
+    st->top5 /= nt;
+    st->script /= nt;
+    st->loss /= nt;
+    free(grp);
+    if (ti_out)
+        *ti_out = ti;
+    else
+        free(ti);
+    if (q_out)
+        *q_out = qi;
+    else
+        free(qi);
+}
+/* clip_train's settings (decar clip's options) */
+typedef struct {
+    int B, steps, val_every, augment, verbose;
+    uint64_t seed;
+    FILE *log; /* the retrieval curve: step,tokens,train_loss,val_loss,seconds,top1,top5,script (or NULL) */
+} clip_train_opts;
+/* the held-out pairs embedded and scored (clip_stats_of): one point of the retrieval curve */
+static void clip_val(decar_clip *m, decar_ctx *ctx, const vdata *v, const float *pat, const int32_t *ids, int T,
+                     clip_stats *st) {
+    int C = m->img.cfg.d_model;
+    float *ie = (float *)malloc((size_t)v->im.n * C * sizeof(float)), *te = (float *)malloc((size_t)v->im.n * C * 4);
+    decar_error e;
+    if (!ie || !te) fail(1, "decar clip: no memory for the embeddings\n");
+    if (decar_clip_embed(m, ctx, pat, ids, v->im.n, T, 64, ie, te, NULL, &e)) die("clip", &e);
+    clip_stats_of(v, ie, te, C, exp(m->tau), st, NULL, NULL);
+    free(ie);
+    free(te);
+}
+/* steps of B random training images with their captions (augmented: decar_image_augment, shift 2 px, scale 10%,
+   stroke change half the time), the held-out retrieval every val_every steps (and at the end); a progress line */
+static void clip_train(decar_clip *m, const vdata *v, const float *pat, const int32_t *ids, int T, const decar_opt *op,
+                       const clip_train_opts *co) {
     int P = m->img.cfg.n_prefix, Dp = m->img.cfg.d_prefix, *tr = (int *)malloc((size_t)v->im.n * sizeof(int));
-    int nt = 0, s, b, i;
+    int nt = 0, s, b, i, B = co->B;
     float *bp = (float *)malloc((size_t)B * P * Dp * sizeof(float));
     int32_t *bi = (int32_t *)malloc((size_t)B * T * sizeof(int32_t));
+    uint8_t *aug = (uint8_t *)malloc(VSIDE * VSIDE);
     decar_ctx *ctx = decar_ctx_new(0);
     double t0 = now_s(), last = 0, ema = -1;
-    decar_rng r;
-    decar_rng_seed(&r, seed ^ 0xc11b);
+    clip_stats st = { 0, 0, 0, 0, 0 };
+    decar_rng r, ra;
+    decar_rng_seed(&r, co->seed ^ 0xc11b);
+    decar_rng_seed(&ra, co->seed ^ 0xa06);
     for (i = 0; i < v->im.n; i++)
         if (!v->test[i]) tr[nt++] = i;
     if (nt < 2) fail(1, "decar clip: %d training images: a contrastive batch needs two or more\n", nt);
     B = B < nt ? B : nt; /* a batch of distinct images: at most the training set */
-    for (s = 0; s < steps; s++) {
+    for (s = 0; s < co->steps; s++) {
         float loss;
         for (b = 0; b < B; b++) { /* B distinct training images: a partial Fisher-Yates shuffle */
             int j = b + (int)(decar_rng_u32(&r) % (uint32_t)(nt - b)), k = tr[j];
             tr[j] = tr[b];
             tr[b] = k;
-            memcpy(bp + (size_t)b * P * Dp, pat + (size_t)k * P * Dp, (size_t)P * Dp * sizeof(float));
+            if (co->augment) {
+                decar_image_augment(aug, v->im.pixels + (size_t)k * VSIDE * VSIDE, VSIDE, 2, 0.1, 0.5, &ra);
+                decar_image_patches(aug, VSIDE, VPATCH, bp + (size_t)b * P * Dp);
+            } else {
+                memcpy(bp + (size_t)b * P * Dp, pat + (size_t)k * P * Dp, (size_t)P * Dp * sizeof(float));
+            }
             memcpy(bi + (size_t)b * T, ids + (size_t)k * T, (size_t)T * sizeof(int32_t));
         }
         loss = decar_clip_train_step(m, ctx, op, bp, bi, B, T);
         if (loss != loss) fail(1, "decar clip: %s\n", decar_ctx_error(ctx));
         ema = ema < 0 ? loss : 0.95 * ema + 0.05 * loss;
-        if (verbose && (now_s() - t0 - last > 1 || s + 1 == steps)) {
+        if (co->val_every > 0 && ((s + 1) % co->val_every == 0 || s + 1 == co->steps)) {
+            clip_val(m, ctx, v, pat, ids, T, &st);
+            if (co->log)
+                fprintf(co->log, "%d,%lld,%.6f,%.6f,%.3f,%.6f,%.6f,%.6f\n", s + 1, (long long)(s + 1) * B, ema,
+                        st.loss, now_s() - t0, st.top1, st.top5, st.script);
+        }
+        if (co->verbose && (now_s() - t0 - last > 1 || s + 1 == co->steps)) {
             char eta[32];
-            fmt_eta((now_s() - t0) / (s + 1) * (steps - s - 1), eta);
+            fmt_eta((now_s() - t0) / (s + 1) * (co->steps - s - 1), eta);
             last = now_s() - t0;
-            fprintf(stderr, "\rstep %5d/%d | InfoNCE %.4f | scale %.1f | %6.1f pairs/s | %s left  ", s + 1, steps, ema,
-                    exp(m->tau), (s + 1) * B / (now_s() - t0), eta);
+            fprintf(stderr, "\rstep %5d/%d | InfoNCE %.4f | held-out top-5 %.1f%% script %.1f%% | %6.1f pairs/s | %s "
+                    "left  ", s + 1, co->steps, ema, 100 * st.top5, 100 * st.script, (s + 1) * B / (now_s() - t0), eta);
         }
     }
-    if (verbose && steps) fprintf(stderr, "\n");
+    if (co->verbose && co->steps) fprintf(stderr, "\n");
     free(tr);
     free(bp);
     free(bi);
+    free(aug);
     decar_ctx_free(ctx);
 }
 /* the retrieval figure: the first held-out image of each script (at most 12), with its three nearest held-out
@@ -3416,41 +3523,18 @@ static void clip_figure(outset *os, const char *path, const vdata *v, const int 
 }
 /* zero-shot retrieval over the held-out images (decar_retrieval): each image against every held-out caption (top-1,
    top-5; the same caption rendered twice counts once), and the script of the caption it retrieves against its own */
-static void clip_retrieval(outset *os, const vdata *v, const float *ie, const float *te, int C, const char *figure) {
-    int i, j, nt = 0, top1 = 0, top5 = 0, script = 0, *ti = (int *)malloc((size_t)v->im.n * sizeof(int));
-    int *grp, *rank, *top;
-    float *qi, *kt;
-    for (i = 0; i < v->im.n; i++)
-        if (v->test[i]) ti[nt++] = i;
-    grp = (int *)malloc((size_t)(nt + 1) * 3 * sizeof(int));
-    qi = (float *)malloc((size_t)(nt + 1) * C * 2 * sizeof(float));
-    if (!grp || !qi) fail(1, "decar clip: no memory\n");
-    rank = grp + nt + 1;
-    top = rank + nt + 1;
-    kt = qi + (size_t)(nt + 1) * C;
-    for (i = 0; i < nt; i++) {
-        memcpy(qi + (size_t)i * C, ie + (size_t)ti[i] * C, (size_t)C * sizeof(float));
-        memcpy(kt + (size_t)i * C, te + (size_t)ti[i] * C, (size_t)C * sizeof(float));
-        for (j = 0, grp[i] = i; j < i; j++) /* the first held-out image with this caption names the group */
-            if (!strcmp(v->im.captions[ti[j]], v->im.captions[ti[i]])) {
-                grp[i] = grp[j];
-                break;
-            }
-    }
-    decar_retrieval(qi, kt, grp, nt, C, rank, top);
-    for (i = 0; i < nt; i++) {
-        top1 += rank[i] == 0;
-        top5 += rank[i] < 5;
-        script += v->label[ti[top[i]]] == v->label[ti[i]];
-    }
-    nt = nt ? nt : 1;
+static void clip_retrieval(outset *os, const vdata *v, const float *ie, const float *te, int C, double scale,
+                           const char *figure) {
+    clip_stats st;
+    int *ti;
+    float *qi;
+    clip_stats_of(v, ie, te, C, scale, &st, &ti, &qi);
     printf("clip retrieval over %d held-out images: image -> caption top-1 %.1f%%, top-5 %.1f%% (chance %.2f%%); "
-           "image -> script (the retrieved caption's) %.1f%%\n",
-           nt, 100.0 * top1 / nt, 100.0 * top5 / nt, 100.0 / nt, 100.0 * script / nt);
-    printf("RESULT clip_top1 %.4f\nRESULT clip_top5 %.4f\nRESULT clip_script %.4f\n", (double)top1 / nt,
-           (double)top5 / nt, (double)script / nt);
-    if (figure) clip_figure(os, figure, v, ti, nt, qi, kt, C);
-    free(ti), free(grp), free(qi);
+           "image -> script (the retrieved caption's) %.1f%%; held-out InfoNCE %.4f\n",
+           st.n, 100.0 * st.top1, 100.0 * st.top5, 100.0 / (st.n ? st.n : 1), 100.0 * st.script, st.loss);
+    printf("RESULT clip_top1 %.4f\nRESULT clip_top5 %.4f\nRESULT clip_script %.4f\n", st.top1, st.top5, st.script);
+    if (figure) clip_figure(os, figure, v, ti, st.n, qi, qi + (size_t)(st.n + 1) * C, C);
+    free(ti), free(qi);
 }
 /* an .npy output added to the command's set (written with the others, all or none) */
 static void out_npy(outset *os, const char *path, const float *x, int64_t rows, int64_t cols) {
@@ -3458,6 +3542,20 @@ static void out_npy(outset *os, const char *path, const float *x, int64_t rows, 
     size_t len;
     if (decar_npy_build(x, rows, cols, &buf, &len)) fail(1, "decar: no memory for %s\n", path);
     out_add(os, path, buf, len);
+}
+/* clip_train's settings from clip's options; the log (the retrieval curve) opened with its header */
+static const clip_train_opts *clip_opts(opt *o, int n, int steps) {
+    static clip_train_opts co;
+    co.B = (int)I(o, n, "batch", 2, 4096);
+    co.steps = steps;
+    co.val_every = (int)I(o, n, "val-every", 0, 1 << 30);
+    co.augment = (int)I(o, n, "augment", 0, 1);
+    co.verbose = !strcmp(S(o, n, "quiet"), "0");
+    co.seed = (uint64_t)I(o, n, "seed", 0, 1L << 62);
+    co.log = S(o, n, "log") ? fopen(S(o, n, "log"), "w") : NULL;
+    if (S(o, n, "log") && !co.log) fail(1, "decar clip: cannot write %s\n", S(o, n, "log"));
+    if (co.log) fprintf(co.log, "step,tokens,train_loss,val_loss,seconds,top1,top5,script\n");
+    return &co;
 }
 /* clip's outputs, every one checked before the images are read or anything trained (all are written together at the
    end: the encoder pair, the embeddings, the patch features, the figure) */
@@ -3484,7 +3582,10 @@ static int cmd_clip(int argc, char **argv) {
     opt o[] = { { "images", NULL, 0, 0 }, { "out", NULL, 0, 0 }, { "model", NULL, 0, 0 }, { "steps", "2000", 0, 0 },
                 { "batch", "64", 0, 0 }, { "layers", "2", 0, 0 }, { "heads", "4", 0, 0 }, { "dim", "128", 0, 0 },
                 { "lr", "1e-3", 0, 0 }, { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "precision", "fp32", 0, 0 },
-                { "quiet", "0", 0, 0 },
+                { "quiet", "0", 0, 0 }, { "val-every", "200", "validation loss every N steps (0: off)", 0 },
+                { "log", NULL, 0, 0 },
+                { "augment", "1", "1: each training image shifted by up to 2 pixels, scaled by up to 10% and its "
+                  "strokes made thicker or thinner half the time (decar_image_augment); 0: as it is", 0 },
                 { "embed", NULL, "write every image's embedding here (.npy, n x dim): clustering and routing", 0 },
                 { "patches", NULL, "write every image's patch features here (.npy, n x 16 dim): captioners' input "
                 "(decar vtrain --prefix-features F --prefix-len 16)", 0 },
@@ -3525,8 +3626,7 @@ static int cmd_clip(int argc, char **argv) {
         op.total_steps = steps;
         op.warmup_steps = steps / 20 > 0 ? steps / 20 : 1;
         op.min_lr = op.lr / 10;
-        clip_train(&m, &v, pat, ids, T, (int)I(o, n, "batch", 2, 4096), steps, &op,
-                   (uint64_t)I(o, n, "seed", 0, 1L << 62), !strcmp(S(o, n, "quiet"), "0"));
+        clip_train(&m, &v, pat, ids, T, &op, clip_opts(o, n, steps));
         out_clip(&os, &m, S(o, n, "out"));
     }
     C = m.img.cfg.d_model;
@@ -3535,7 +3635,7 @@ static int cmd_clip(int argc, char **argv) {
     if (S(o, n, "patches")) pe = (float *)malloc((size_t)v.im.n * 16 * C * sizeof(float));
     if (!ie || !te || (S(o, n, "patches") && !pe)) fail(1, "decar clip: no memory for the embeddings\n");
     if (decar_clip_embed(&m, ctx, pat, ids, v.im.n, T, 64, ie, te, pe, &e)) die("clip", &e);
-    clip_retrieval(&os, &v, ie, te, C, S(o, n, "figure"));
+    clip_retrieval(&os, &v, ie, te, C, exp(m.tau), S(o, n, "figure"));
     if (S(o, n, "embed")) out_npy(&os, S(o, n, "embed"), ie, v.im.n, C);
     if (pe) out_npy(&os, S(o, n, "patches"), pe, v.im.n, (int64_t)16 * C);
     out_commit(&os, S(o, n, "out"));

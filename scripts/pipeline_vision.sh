@@ -36,7 +36,15 @@ T0=$SECONDS; say() { echo "[vision $((SECONDS - T0))s] $*" >&2; }
 say "1. CLIP encoder pair ($CLIP_STEPS steps, d_model $CLIP_DIM, $CLIP_LAYERS layers)"
 OMP_NUM_THREADS=$JOBS $D clip --images $GLYPHS --out $OUT/clip --steps $CLIP_STEPS --dim $CLIP_DIM --layers $CLIP_LAYERS \
   --heads 4 --batch 64 --threads $JOBS --quiet 1 --embed $OUT/embed.npy --patches $OUT/patches.npy \
-  --figure $OUT/retrieval.svg | tee $OUT/clip.log
+  --figure $OUT/retrieval.svg --val-every $(( CLIP_STEPS / 10 > 0 ? CLIP_STEPS / 10 : 1 )) --log $OUT/clip_curve.csv \
+  | tee $OUT/clip.log
+# the retrieval curve: held-out image -> caption top-5 and the retrieved caption's script against steps
+$D plot --out $OUT/clip_curve.svg --x step --y top5 --labels "image -> caption top-5" --xlabel "encoder training step" \
+  --ylabel "share of held-out images" --title "CLIP encoder: held-out retrieval against training steps" \
+  $OUT/clip_curve.csv > /dev/null
+$D plot --out $OUT/clip_script.svg --x step --y script --labels "retrieved caption's script is right" \
+  --xlabel "encoder training step" --ylabel "share of held-out images" \
+  --title "CLIP encoder: the script of the retrieved caption against training steps" $OUT/clip_curve.csv > /dev/null
 
 say "2. clustering: raw pixels, then the encoder's image embeddings (K = $K)"
 $D vcluster --images $GLYPHS --out $OUT/pixels --k $K | tee $OUT/clusters_pixels.log

@@ -406,7 +406,11 @@ else echo "FAILED: unlabelled CRLF set: $(cat $U/err.txt $U/r.csv | head -5)"; f
 
 step "CLIP: a contrastive image-text encoder pair, its retrieval, its embeddings as routing and captioning features"
 V=$B/vis/clip; mkdir -p $V
-run env OMP_NUM_THREADS=2 $B/decar clip --images $B/tinyglyphs --out $V/enc --steps 30 --layers 1 --dim 32 --heads 2 --batch 16 --quiet 1 --embed $V/emb.npy --patches $V/pat.npy
+run env OMP_NUM_THREADS=2 $B/decar clip --images $B/tinyglyphs --out $V/enc --steps 30 --layers 1 --dim 32 --heads 2 --batch 16 --quiet 1 --embed $V/emb.npy --patches $V/pat.npy --val-every 10 --log $V/clip_curve.csv
+# the retrieval curve: a row every 10 steps, shares in [0, 1], the held-out loss a finite number
+awk -F, 'NR == 1 { ok = $6 == "top1" && $7 == "top5" && $8 == "script"; next } { n++; if (!($4 > 0 && $6 >= 0 && $6 <= $7 && $7 <= 1 && $8 >= 0 && $8 <= 1)) ok = 0 }
+  END { exit !(ok && n == 3) }' $V/clip_curve.csv && echo "ok  clip's retrieval curve: 3 rows of held-out top-1 <= top-5 and script shares" ||
+  { echo "FAILED: clip_curve.csv: $(cat $V/clip_curve.csv 2>/dev/null | head -3)"; fails=$((fails + 1)); }
 run $B/decar clip --images $B/tinyglyphs --model $V/enc --embed $V/emb2.npy
 cmp -s $V/emb.npy $V/emb2.npy && echo "ok  a saved encoder pair embeds the same bits" || { echo "FAILED: the reloaded encoder embeds differently"; fails=$((fails + 1)); }
 $B/decar vcluster --images $B/tinyglyphs --out $V --k 2 --features $V/emb.npy 2> $V/vcluster.log

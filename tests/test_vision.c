@@ -1,6 +1,7 @@
 /* The image path: patch projection (linear and MLP) forward/backward by central finite differences through the whole
    model; the prefix changes the output; the KV-cache path with a projected prefix equals the full forward; a
-   checkpoint with an image prefix round-trips; the image reader rejects bad sizes with a clear message. */
+   checkpoint with an image prefix round-trips; the image reader rejects bad sizes with a clear message; the image
+   augmentation of the encoder's training (decar_image_augment) does what its comment says. */
 #define DECAR_IMPLEMENTATION
 #include "../decar.h"
 #include "test_util.h"
@@ -316,6 +317,58 @@ int main(void) {
                   "features.npy");
             free(buf);
         }
+    }
+    /* decar_image_augment: no change copies; a shift alone moves the image by a (dx, dy) in range, background in;
+       a scale alone keeps the centre; a stroke change grows or shrinks the ink by the 3 x 3 filter; same seed, same
+       image; always five draws */
+    {
+        enum { S = 16 };
+        uint8_t im[S * S], out[S * S], out2[S * S];
+        int x, y, ok, found = 0, ink0 = 0, ink1, grew = 0, shrank = 0, k;
+        decar_rng ra, rb;
+        for (i = 0; i < S * S; i++) im[i] = 20; /* a dark background, a bright bar and dot */
+        for (y = 4; y < 12; y++) im[y * S + 7] = im[y * S + 8] = 230;
+        im[3 * S + 3] = 200;
+        for (i = 0; i < S * S; i++) ink0 += im[i] > 128;
+        decar_rng_seed(&ra, 1);
+        decar_image_augment(out, im, S, 0, 0.0, 0.0, &ra);
+        CHECK(!memcmp(out, im, sizeof im), "no augmentation copies the image");
+        for (k = 0; k < 20; k++) { /* a shift alone: out(x, y) = im(x - dx, y - dy) for some |dx|, |dy| <= 2 */
+            int dx, dy;
+            decar_image_augment(out, im, S, 2, 0.0, 0.0, &ra);
+            for (ok = 0, dy = -2; dy <= 2 && !ok; dy++)
+                for (dx = -2; dx <= 2 && !ok; dx++) {
+                    ok = 1;
+                    for (y = 0; y < S && ok; y++)
+                        for (x = 0; x < S && ok; x++) {
+                            int sx = x - dx, sy = y - dy;
+                            int want = sx >= 0 && sx < S && sy >= 0 && sy < S ? im[sy * S + sx] : 20;
+                            ok = out[y * S + x] == want;
+                        }
+                }
+            found += ok;
+        }
+        CHECK(found == 20, "a shift alone is a translation by at most 2 pixels, background in (%d of 20)", found);
+        decar_image_augment(out, im, S, 0, 0.3, 0.0, &ra);
+        CHECK(out[0] == 20 && out[7 * S + 7] > 128 && out[8 * S + 8] > 128, "a scale keeps the centre and background");
+        for (k = 0; k < 40; k++) { /* stroke 1: every time one of the two filters */
+            decar_image_augment(out, im, S, 0, 0.0, 1.0, &ra);
+            for (i = 0, ink1 = 0; i < S * S; i++) ink1 += out[i] > 128;
+            grew += ink1 > ink0;
+            shrank += ink1 < ink0;
+        }
+        CHECK(grew > 5 && shrank > 5 && grew + shrank == 40, "strokes thicker %d, thinner %d times of 40", grew,
+              shrank);
+        decar_rng_seed(&ra, 9);
+        decar_rng_seed(&rb, 9);
+        decar_image_augment(out, im, S, 2, 0.2, 0.5, &ra);
+        decar_image_augment(out2, im, S, 2, 0.2, 0.5, &rb);
+        CHECK(!memcmp(out, out2, sizeof out), "the same seed gives the same image");
+        decar_rng_seed(&rb, 9);
+        decar_image_augment(out2, im, S, 0, 0.0, 0.0, &rb);
+        CHECK(decar_rng_u32(&ra) == decar_rng_u32(&rb), "five draws whatever the settings");
+        printf("  image augmentation: copy, translations, scale, strokes (%d thicker, %d thinner), seeded\n", grew,
+               shrank);
     }
     decar_ctx_free(ctx);
     TEST_END("test_vision");
