@@ -4,6 +4,9 @@
 #   make scaling              the smallest model (1 layer, d 32) from the base model, budgets 800 to 24,000 steps of
 #                             1,024 tokens (1,065 training tokens per parameter of the dense model), K in {2, 4, 8},
 #                             3 seeds, both batch modes (not yet run in full: its time is not measured yet)
+#                             and the DFM line: masked-DFM models from a DFM base (INITS dfm-base), budgets
+#                             DFM_BUDGETS (800 to 6400), batch modes DFM_MODES (same), routers R1, R3 and the
+#                             document-level Bayes bound (no oracle for DFM), their bounds with MC draws per window
 #   make scaling SMALL=1      a few minutes; TINY=1 is the test suite's (seconds, on a tiny corpus)
 #   make scaling DATA=dir     any directory of text files
 # For every seed, model size, init (scratch | base), budget B (optimizer steps) and batch mode:
@@ -20,35 +23,38 @@
 # bits of every held-out document, from which scripts/scaling_report.sh (run at the end) computes the intervals and
 # draws OUT/scaling.svg and OUT/scaling.md. A model already trained (same name) is kept: a killed run continues.
 # Environment: DATA OUT SIZES ("LAYERS:DIM:HEADS ...") BUDGETS KS SEQ BATCH LR VAL DOC_BYTES BASE BASE_STEPS SEEDS
-#              INITS ("scratch base") MODES ("same split") JOBS
+#              INITS ("scratch base dfm-scratch dfm-base") MODES ("same split") DFM_BUDGETS DFM_MODES MC JOBS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCRIPT=scaling.sh; . scripts/env_check.sh
 # the settings: a variable set in the environment keeps its value, even an empty one (KS= is refused, not the
 # hours-long default), and every one is checked before any work (no folder, log or CSV for a refused run)
 env_default DATA data/corpus
-if [ -n "${TINY:-}" ]; then DEF="1:8:2|4 8 16 32|2|16|2|3e-3|300|8|a|scratch base|1 2"
-elif [ -n "${SMALL:-}" ]; then DEF="1:16:2|40 80 160 320|2 4|32|4|3e-3|100|80|b|base|1 2 3"
-else DEF="1:32:2|800 1600 3200 6400 12800 24000|2 4 8|64|16|3e-3|100|2000|c|base|1 2 3"; fi
-IFS='|' read -r dSIZES dBUDGETS dKS dSEQ dBATCH dLR dVAL dBASE_STEPS dOUT dINITS dSEEDS <<< "$DEF"
+if [ -n "${TINY:-}" ]; then DEF="1:8:2|4 8 16 32|2|16|2|3e-3|300|8|a|scratch base dfm-base|1 2|8 16"
+elif [ -n "${SMALL:-}" ]; then DEF="1:16:2|40 80 160 320|2 4|32|4|3e-3|100|80|b|base dfm-base|1 2 3|40 80 160"
+else DEF="1:32:2|800 1600 3200 6400 12800 24000|2 4 8|64|16|3e-3|100|2000|c|base dfm-base|1 2 3|800 1600 3200 6400"; fi
+IFS='|' read -r dSIZES dBUDGETS dKS dSEQ dBATCH dLR dVAL dBASE_STEPS dOUT dINITS dSEEDS dDFM_BUDGETS <<< "$DEF"
 env_default SIZES "$dSIZES"; env_default BUDGETS "$dBUDGETS"; env_default KS "$dKS"; env_default SEQ $dSEQ
 env_default BATCH $dBATCH; env_default LR $dLR; env_default VAL $dVAL; env_default BASE 300
 env_default BASE_STEPS $dBASE_STEPS; env_default SEEDS "$dSEEDS"; env_default JOBS 2; env_default INITS "$dINITS"
-env_default MODES "same split"; env_default DOC_BYTES 1024
+env_default MODES "same split"; env_default DOC_BYTES 1024; env_default DFM_BUDGETS "$dDFM_BUDGETS"
+env_default DFM_MODES same; env_default MC 2
 case $dOUT in a) env_default OUT runs/scaling-tiny ;; b) env_default OUT runs/scaling-small ;; *) env_default OUT runs/scaling ;; esac
 env_sizes SIZES; env_ints BUDGETS 1; env_ints KS 1 100000; env_int SEQ 2 65536; env_int BATCH 1 4096; env_num LR
 env_int VAL 1 1000; env_int BASE 0 999; env_int BASE_STEPS 1; env_ints SEEDS 0; env_int JOBS 1 1024
-env_int DOC_BYTES 0
-for i in $INITS; do [ "$i" = scratch ] || [ "$i" = base ] || env_fail "INITS='$INITS': '$i' is neither scratch nor base"; done
-[ -n "${INITS// /}" ] || env_fail "INITS= must list scratch and/or base"
+env_int DOC_BYTES 0; env_ints DFM_BUDGETS 1; env_int MC 1 1000
+for i in $INITS; do case $i in scratch|base|dfm-scratch|dfm-base) ;;
+  *) env_fail "INITS='$INITS': '$i' is none of scratch, base, dfm-scratch, dfm-base" ;; esac; done
+[ -n "${INITS// /}" ] || env_fail "INITS= must list scratch, base, dfm-scratch and/or dfm-base"
+for m in $DFM_MODES; do [ "$m" = same ] || [ "$m" = split ] || env_fail "DFM_MODES='$DFM_MODES': '$m' is neither same nor split"; done
 for m in $MODES; do
   [ "$m" = same ] || [ "$m" = split ] || env_fail "MODES='$MODES': '$m' is neither same nor split"
   if [ "$m" = split ]; then for K in $KS; do [ $((BATCH % K)) -eq 0 ] || env_fail "MODES=split needs BATCH=$BATCH divisible by every K (K=$K)"; done; fi
-  if [ "$m" = same ]; then for K in $KS; do for B in $BUDGETS; do   # B / K steps per expert: the same tokens as dense
-    [ $((B % K)) -eq 0 ] || env_fail "MODES=same needs every budget divisible by every K (BUDGETS: $B, KS: $K)"; done; done; fi
+  if [ "$m" = same ]; then for K in $KS; do for B in $BUDGETS $DFM_BUDGETS; do   # B / K steps per expert: the same tokens
+    [ $((B % K)) -eq 0 ] || env_fail "MODES=same needs every budget divisible by every K (budget $B, K $K)"; done; done; fi
 done
 [ -n "${MODES// /}" ] || env_fail "MODES= must list same and/or split"
-[[ " $INITS " == *" base "* ]] && [ "$BASE" -eq 0 ] && env_fail "INITS holds base but BASE=0 sets no documents aside for it"
+[[ " $INITS " == *"base "* ]] && [ "$BASE" -eq 0 ] && env_fail "INITS holds a base init but BASE=0 sets no documents aside for it"
 [ -n "$OUT" ] || env_fail "OUT= must name the output folder"
 [ -e "$DATA" ] || env_fail "DATA=$DATA does not exist"
 D=${DECAR:-build/decar}
@@ -83,13 +89,28 @@ train() {
 }
 export -f train; export D DATA OUT SEQ LR VAL
 
-# 1. the base models, one per seed and size
-if [[ " $INITS " == *" base "* ]]; then
-  rm -f $OUT/done.txt; echo $(( $(echo $SIZES | wc -w) * $(echo $SEEDS | wc -w) )) > $OUT/todo.txt
-  for SEED in $SEEDS; do
-    for s in $SIZES; do echo "base_s${SEED}_${s//:/x} $BASE_STEPS $SEED $s $BATCH --docs $OUT/s$SEED/k$K0/base.txt"; done
-  done | xargs -P $JOBS -L 1 bash -c 'train "$@"' _
-fi
+# an init's models: AR or masked DFM (dfm-*), from scratch or from the base model of their objective (*base), over
+# BUDGETS and MODES (DFM: DFM_BUDGETS and DFM_MODES)
+init_args() {   # INIT SEED SIZE: the training arguments every model of the init gets
+  local a=""
+  [[ $1 == dfm-* ]] && a=" --objective dfm"
+  [ $1 = base ] && a="$a --init $OUT/models/base_s${2}_${3//:/x}.safetensors"
+  [ $1 = dfm-base ] && a="$a --init $OUT/models/dbase_s${2}_${3//:/x}.safetensors"
+  echo "$a"
+}
+init_budgets() { [[ $1 == dfm-* ]] && echo $DFM_BUDGETS || echo $BUDGETS; }
+init_modes() { [[ $1 == dfm-* ]] && echo $DFM_MODES || echo $MODES; }
+
+# 1. the base models, one per seed, size and objective
+rm -f $OUT/done.txt
+for SEED in $SEEDS; do
+  for s in $SIZES; do
+    [[ " $INITS " == *" base "* ]] && echo "base_s${SEED}_${s//:/x} $BASE_STEPS $SEED $s $BATCH --docs $OUT/s$SEED/k$K0/base.txt"
+    [[ " $INITS " == *" dfm-base "* ]] && echo "dbase_s${SEED}_${s//:/x} $BASE_STEPS $SEED $s $BATCH --docs $OUT/s$SEED/k$K0/base.txt --objective dfm"
+  done
+done > $OUT/base_jobs.txt
+wc -l < $OUT/base_jobs.txt > $OUT/todo.txt
+xargs -P $JOBS -L 1 bash -c 'train "$@"' _ < $OUT/base_jobs.txt
 
 # the models of one seed: NAME STEPS SEED SIZE BATCH args, with the work (steps x batch) first for the scheduler;
 # group g = s<seed>_<size>_<init>_b<B>_<mode>; its dense model g_dense (mode split: g_dense_k<K>, one per K)
@@ -98,9 +119,9 @@ train_jobs() {
   for SEED in $SEEDS; do
     for s in $SIZES; do
       for init in $INITS; do
-        extra=""; [ $init = base ] && extra=" --init $OUT/models/base_s${SEED}_${s//:/x}.safetensors"
-        for B in $BUDGETS; do
-          for mode in $MODES; do
+        extra=$(init_args $init $SEED $s)
+        for B in $(init_budgets $init); do
+          for mode in $(init_modes $init); do
             g=s${SEED}_${s//:/x}_${init}_b${B}_$mode
             if [ $mode = same ]; then echo "$((B * BATCH)) ${g}_dense $B $SEED $s $BATCH --docs $OUT/s$SEED/k$K0/finetune.txt$extra"; fi
             for K in $KS; do
@@ -126,19 +147,23 @@ train_jobs | sort -s -k1,1 -rn | cut -d' ' -f2- | xargs -P $JOBS -L 1 bash -c 't
 # 3. held-out bits of every dense model and ensemble, per document too, one process each:
 #    NAME SEED SIZE INIT BUDGET MODE K BATCH LABEL ens-eval-args...
 eval_jobs() {
-  local SEED s init B K k g
+  local SEED s init B K k g rt dm
   for SEED in $SEEDS; do
     for s in $SIZES; do
       for init in $INITS; do
-        for B in $BUDGETS; do
-          for mode in $MODES; do
+        # the routers: R1, R3 (top-2) and R4' with the oracle; DFM's bounds (MC draws of t per window) have no oracle,
+        # and R4' is the document-level Bayes bound there
+        rt="--route top1,cbtm,bayes --route-k 1,2,0 --oracle 1"; dm=""
+        [[ $init == dfm-* ]] && rt="--route top1,cbtm,bayes --route-k 1,2,0 --mc $MC" && dm=" --mc $MC"
+        for B in $(init_budgets $init); do
+          for mode in $(init_modes $init); do
             g=s${SEED}_${s//:/x}_${init}_b${B}_$mode
-            [ $mode = same ] && echo "${g}_dense $SEED $s $init $B $mode 1 $BATCH dense --experts $OUT/models/${g}_dense.safetensors --route uniform"
+            [ $mode = same ] && echo "${g}_dense $SEED $s $init $B $mode 1 $BATCH dense --experts $OUT/models/${g}_dense.safetensors --route uniform$dm"
             for K in $KS; do
               local bt=$([ $mode = same ] && echo $BATCH || echo $((BATCH / K)))
-              [ $mode = split ] && echo "${g}_dense_k$K $SEED $s $init $B $mode 1 $bt dense --experts $OUT/models/${g}_dense_k$K.safetensors --route uniform"
+              [ $mode = split ] && echo "${g}_dense_k$K $SEED $s $init $B $mode 1 $bt dense --experts $OUT/models/${g}_dense_k$K.safetensors --route uniform$dm"
               for k in $(seq 0 $((K - 1))); do echo $OUT/models/${g}_k${K}_$k.safetensors; done > $OUT/eval/${g}_k$K.experts
-              echo "${g}_k$K $SEED $s $init $B $mode $K $bt K$K --experts @$OUT/eval/${g}_k$K.experts --router $OUT/s$SEED/k$K/router.safetensors --route top1,cbtm,bayes --route-k 1,2,0 --oracle 1"
+              echo "${g}_k$K $SEED $s $init $B $mode $K $bt K$K --experts @$OUT/eval/${g}_k$K.experts --router $OUT/s$SEED/k$K/router.safetensors $rt"
             done
           done
         done
@@ -151,6 +176,7 @@ evaluate() {
   local m=$1 sd=$2 s=$3 init=$4 B=$5 mode=$6 K=$7 bt=$8 label=$9 L C H N V=258 tok bt0=0 f; IFS=: read -r L C H <<< "$s"
   shift 9
   f=$OUT/eval/$m
+  [ -s $f.rows ] && [ $f.rows -nt $OUT/models/$m.safetensors ] && return 0   # evaluated already (a run that continues)
   rm -f $f.csv $f.docs
   OMP_NUM_THREADS=1 $D ens-eval --data $DATA --val-permille $VAL --doc-bytes $DOC_BYTES --label $label --domains 0 \
     --threads 1 --csv $f.csv --doc-bits $f.docs "$@" > $f.txt
