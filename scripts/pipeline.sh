@@ -215,7 +215,7 @@ if [ "$DFM" = 1 ]; then   # masked DFM: the same rows with --objective dfm at th
   $D ens-eval $DE --experts @$DS/experts_dfm_random.txt --route bayes,uniform --route-k 0 --label dfm-random$SUF-$K > $OUT/eval_dfm_r.txt
   # sample quality: unconditional samples of a context (SEQ - 1 tokens) at temperature 1, scored by the AR dense model
   say "DFM: sample quality (decar gen-eval), scored by the AR dense model"
-  GS=${GEN_SAMPLES:-$([ -n "${SMALL:-}${TINY:-}" ] && echo 4 || echo 16)}
+  GS=${GEN_SAMPLES:-$([ -n "${TINY:-}" ] && echo 2 || ([ -n "${SMALL:-}" ] && echo 4) || echo 16)}
   SC=$OUT/models/$([ "$BASE" -gt 0 ] && echo dense_ft || echo dense).safetensors; P=$([ "$BASE" -gt 0 ] && echo f || echo "")
   GE="$TOK --scorer $SC --n $((SEQ - 1)) --samples $GS --temp 1 --seed $SEED --threads $JOBS --csv $OUT/gen_eval.csv"
   GD="--sampler euler,first-hit,l2r --euler-steps $(( SEQ / 16 > 0 ? SEQ / 16 : 1 )),$(( SEQ / 4 )),$((SEQ - 1))"

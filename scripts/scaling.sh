@@ -38,7 +38,7 @@ env_default SIZES "$dSIZES"; env_default BUDGETS "$dBUDGETS"; env_default KS "$d
 env_default BATCH $dBATCH; env_default LR $dLR; env_default VAL $dVAL; env_default BASE 300
 env_default BASE_STEPS $dBASE_STEPS; env_default SEEDS "$dSEEDS"; env_default JOBS 2; env_default INITS "$dINITS"
 env_default MODES "same split"; env_default DOC_BYTES 1024; env_default DFM_BUDGETS "$dDFM_BUDGETS"
-env_default DFM_MODES same; env_default MC 2
+env_default DFM_MODES same; env_default MC "$([ -n "${TINY:-}" ] && echo 1 || echo 2)"
 case $dOUT in a) env_default OUT runs/scaling-tiny ;; b) env_default OUT runs/scaling-small ;; *) env_default OUT runs/scaling ;; esac
 env_sizes SIZES; env_ints BUDGETS 1; env_ints KS 1 100000; env_int SEQ 2 65536; env_int BATCH 1 4096; env_num LR
 env_int VAL 1 1000; env_int BASE 0 999; env_int BASE_STEPS 1; env_ints SEEDS 0; env_int JOBS 1 1024
