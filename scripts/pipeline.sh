@@ -19,6 +19,8 @@
 #   the fine-tuning set: every expert (clustered and random split) is fine-tuned from the base on its shard for
 #   (STEPS - BASE_STEPS)/K steps, and a dense model from the base on the whole fine-tuning set for STEPS - BASE_STEPS
 #   steps. Rows: base, dense-ft, clustered-ft-K, random-ft-K, each with its training and inference FLOPs.
+#   SCRATCH=0: only the paper's setting (BASE > 0): no from-scratch dense model or experts (their rows, about half the
+#   AR training, are left out).
 #   BPE=N: train a byte-level BPE tokenizer of N tokens on DATA first (decar tokenizer) and use it for every model;
 #   results stay in bits per byte. BPE=0 (default): bytes.
 #   DEVICE=cuda GPUS=N (with DECAR=build/decar-cuda from make cuda): every model trains on a GPU, one process per GPU
@@ -47,11 +49,11 @@ IFS='|' read -r dKS dSTEPS dL dC dH dT dB dLR dVAL dDFM <<< "$DEF"
 env_default KS "$dKS"; env_default STEPS $dSTEPS; env_default LAYERS $dL; env_default DIM $dC; env_default HEADS $dH
 env_default SEQ $dT; env_default BATCH $dB; env_default LR $dLR; env_default VAL $dVAL; env_default JOBS 2
 env_default SEED 1; env_default DFM $dDFM; env_default BASE 300; env_default BRANCH 0; env_default BPE 0
-env_default DOC_BYTES 1024; env_default PARTITION kmeans; env_default ST_ROUNDS 3
+env_default DOC_BYTES 1024; env_default PARTITION kmeans; env_default ST_ROUNDS 3; env_default SCRATCH 1
 env_ints KS 1 100000; env_int STEPS 1; env_int LAYERS 1 64; env_int DIM 1 65536; env_int HEADS 1 1024
 env_int SEQ 2 65536; env_int BATCH 1 4096; env_num LR; env_int VAL 1 1000; env_int JOBS 1 1024; env_int SEED 0
 env_word DFM 0 1; env_int BASE 0 999; env_frac BRANCH; env_word DEVICE cpu cpu-kernels cuda
-env_int DOC_BYTES 0; env_word PARTITION kmeans smalltalk; env_int ST_ROUNDS 1 1000
+env_int DOC_BYTES 0; env_word PARTITION kmeans smalltalk; env_int ST_ROUNDS 1 1000; env_word SCRATCH 0 1
 [ -z "${ST_STEPS+x}" ] || env_int ST_STEPS 1
 [ $((DIM % HEADS)) -eq 0 ] || env_fail "DIM=$DIM must be a multiple of HEADS=$HEADS"
 [ "$BPE" = 0 ] || env_int BPE 257 16777216
@@ -60,6 +62,7 @@ env_default BASE_STEPS $((STEPS / 2))
 env_default MC "$([ -n "${SMALL:-}${TINY:-}" ] && echo 1 || echo 2)"   # DFM bound: Monte Carlo draws of t per window
 env_int MC 1 1000
 [ -z "${GEN_SAMPLES+x}" ] || env_int GEN_SAMPLES 1 100000
+[ "$SCRATCH" = 1 ] || [ "$BASE" -gt 0 ] || env_fail "SCRATCH=0 leaves no rows without the paper's setting (BASE > 0)"
 if [ "$BASE" -gt 0 ]; then   # the base model and the fine-tuning both need steps
   [ "$STEPS" -ge 2 ] || env_fail "STEPS=$STEPS: with BASE=$BASE (a base model, then fine-tuning) STEPS must be 2 or more"
   env_int BASE_STEPS 1 $((STEPS - 1))
@@ -101,9 +104,11 @@ experts() {
   done | xargs -P $JOBS --process-slot-var=SLOT -L 1 bash -c 'train "$@"' _
 }
 
-say "dense baseline (AR)"
-train dense $STEPS $SEED $JOBS
-echo "dense,$((STEPS * BATCH * SEQ))" >> $OUT/costs.csv
+if [ "$SCRATCH" = 1 ]; then
+  say "dense baseline (AR)"
+  train dense $STEPS $SEED $JOBS
+  echo "dense,$((STEPS * BATCH * SEQ))" >> $OUT/costs.csv
+fi
 INIT=""; EXPERT_BUDGET=$STEPS
 if awk -v f=$BRANCH 'BEGIN { exit !(f > 0 && f < 1) }'; then
   SEEDSTEPS=$(awk -v f=$BRANCH -v s=$STEPS 'BEGIN { printf "%d", f * s }')
@@ -134,8 +139,10 @@ for K in $KS; do
     echo "clustered-ft-$K,$(( (BASE_STEPS + EF * K) * BATCH * SEQ ))" >> $OUT/costs.csv
     echo "random-ft-$K,$(( (BASE_STEPS + EF * K) * BATCH * SEQ ))" >> $OUT/costs.csv
   fi
-  say "K=$K: $K clustered + $K random-split experts, $ES steps each, $JOBS at a time"
-  experts "" $K $ES $INIT
+  if [ "$SCRATCH" = 1 ]; then
+    say "K=$K: $K clustered + $K random-split experts, $ES steps each, $JOBS at a time"
+    experts "" $K $ES $INIT
+  fi
   if [ "${PARTITION:-kmeans}" != smalltalk ]; then   # the smalltalk partition made its router LMs; k-means needs them
     LS=$(( ES / 4 + 1 ))   # SmallTalk's router LMs: tiny (1 layer, d 32), a quarter of an expert's steps, one cluster each
     say "K=$K: $K router LMs (R6), $LS steps each"
@@ -162,8 +169,8 @@ if [ "$BASE" -gt 0 ]; then
        --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_rf$K.txt
   done
 fi
-$D ens-eval $TOK $EV --experts $OUT/models/dense.safetensors --route uniform --route-k 1 --label dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_dense.txt
-for K in $KS; do   # expert sets as manifests: one checkpoint per line, aligned with the router's clusters
+[ "$SCRATCH" = 1 ] && $D ens-eval $TOK $EV --experts $OUT/models/dense.safetensors --route uniform --route-k 1 --label dense --data $DATA --val-permille $VAL --csv $OUT/results.csv --domains 0 --threads $JOBS > $OUT/eval_dense.txt
+for K in $([ "$SCRATCH" = 1 ] && echo $KS); do   # expert sets as manifests: one checkpoint per line, aligned with the router's clusters
   for k in $(seq 0 $((K - 1))); do echo $OUT/models/c${K}_$k.safetensors; done > $OUT/k$K/experts_clustered.txt
   for k in $(seq 0 $((K - 1))); do echo $OUT/models/r${K}_$k.safetensors; done > $OUT/k$K/experts_random.txt
   C=@$OUT/k$K/experts_clustered.txt; R=@$OUT/k$K/experts_random.txt
@@ -244,8 +251,9 @@ H="$H,model,router,topk,domain,bits_per_byte,bytes"
 head -1 $RUNS | grep -qx "$H" || { echo "pipeline.sh: $RUNS has another header" >&2; exit 1; }
 CONF="$SEED,$DATA,${KS// /+},$STEPS,$LAYERS,$DIM,$HEADS,$SEQ,$BATCH,$LR,$VAL,$BASE,$BASE_STEPS,$BRANCH,$BPE,$DFM"
 awk -v c="$CONF" 'NR > 1 { print c "," $0 }' $OUT/results.csv >> $RUNS
+CP=$([ "$SCRATCH" = 1 ] && echo dense || echo dense_ft); EP=$([ "$SCRATCH" = 1 ] && echo "" || echo f)   # the curves drawn
 $D plot --out $OUT/curves.svg --labels "dense model (all data)$(for K in $KS; do printf ',clustered expert 0 of %d,random-split expert 0 of %d' $K $K; done)" \
-  $OUT/logs/dense.csv $(for K in $KS; do echo $OUT/logs/c${K}_0.csv $OUT/logs/r${K}_0.csv; done)
+  $OUT/logs/$CP.csv $(for K in $KS; do echo $OUT/logs/${EP}c${K}_0.csv $OUT/logs/${EP}r${K}_0.csv; done)
 V=$([ "${BPE:-0}" -gt 0 ] && echo $((BPE + 1)) || echo 258)
 PARAMS=$(( V * DIM + SEQ * DIM + LAYERS * (12 * DIM * DIM + 13 * DIM) + 2 * DIM ))
 LMPARAMS=$(( V * 32 + SEQ * 32 + 12 * 32 * 32 + 13 * 32 + 2 * 32 ))   # a router LM of R6: 1 layer, d 32
