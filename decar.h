@@ -619,7 +619,8 @@ DECARDEF void decar_images_free(decar_images *im);
 /* cut image i into (side/patch)^2 row-major patches of patch*patch pixels scaled to [-0.5, 0.5]: the prefix */
 DECARDEF void decar_image_patches(const uint8_t *img, int side, int patch, float *out);
 /* CLIP-style augmentation of a square 8-bit image (side x side) into out (not img): a scale s ~ U(1 - scale,
-   1 + scale) about the centre c = (side - 1) / 2 and a shift (dx, dy) ~ U{-shift .. shift}, sampled bilinearly,
+   1 + scale) (scale in [0, 0.9]; outside it is clamped) about the centre c = (side - 1) / 2 and a shift (dx, dy) ~
+   U{-shift .. shift}, sampled bilinearly,
        out(x, y) = img(c + (x - dx - c) / s, c + (y - dy - c) / s)     (outside the image: the background b)
    with b the mean of the border pixels; then, with probability stroke, the strokes made one pixel thicker or thinner
    (even odds; a 3 x 3 max or min filter, the one that grows the ink when the background is dark: ink is the side
@@ -1294,10 +1295,13 @@ DECARDEF int decar_ensemble_caption(decar_ensemble *en, decar_ctx *ctx, const fl
    The router R4' (DECAR_ROUTE_BAYES) gives the document-level Bayes bound instead, what R4' is to AR: every expert's
    ELBO of the whole document x (its windows, the same draws for every expert), mixed by the prior,
        -log2 p(x) = -log2 sum_k pi_k p_k(x) <= -log2 sum_k pi_k 2^(-B_k(x)),   B_k(x) >= -log2 p_k(x) its ELBO bits,
-   valid as each B_k bounds its own expert. *se is then its Monte Carlo error (delta method over the n_mc draws of
-   every document: B_k is their mean, r_k the posterior pi_k 2^-B_k normalised, var = Var_m(sum_k r_k B_k^(m)) / n_mc;
-   -1 with n_mc = 1). The estimate averages B_k before the log-sum-exp, which is convex: it leans towards fewer bits
-   by about that error. */
+   valid as each B_k bounds its own expert; every expert that exists is mixed by its prior (the router's top_k is not
+   applied: the posterior over whole documents needs them all). *se is then its Monte Carlo error (delta method over
+   the n_mc draws of every document: B_k is their mean, r_k the posterior pi_k 2^-B_k normalised, var =
+   Var_m(sum_k r_k B_k^(m)) / n_mc; -1 with n_mc = 1). Bias: f(B) = -log2 sum_k pi_k 2^-B_k is concave in B, so f of
+   the mean draw is lower on average, by about (ln 2 / 2) sum_k r_k Var(B_k - sum_j r_j B_j) per document, a term of
+   order 1 / n_mc that adds up over documents (unlike the error): use several draws (n_mc) when the experts' ELBOs
+   are close. */
 typedef struct decar_dfm_bound_opts {
     const decar_dfm *dfm; /* the experts' schedule (kappa_pow); NULL: kappa_t = t (default) */
     int n_mc;             /* draws of t per window (at least 1; default 4) */
@@ -6435,6 +6439,7 @@ DECARDEF void decar_image_augment(uint8_t *out, const uint8_t *img, int side, in
     int dx, dy, x, y, i, n_border = 0, grow_max;
     uint32_t ux, uy;
     /* the draws, always five: s, dx, dy, whether to filter, which way */
+    scale = scale < 0.0 ? 0.0 : scale > 0.9 ? 0.9 : scale;
     s = 1.0 + scale * (2.0 * decar_rng_double(r) - 1.0);
     ux = decar_rng_u32(r);
     uy = decar_rng_u32(r);
@@ -11340,6 +11345,11 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
         rc = DECAR_ERR_NOMEM;
         decar__seterr(e, rc, "no memory for the DFM bound");
     }
+    if (!rc && bayes) { /* the prior over every expert that exists (no top-k): the same weights for every draw */
+        decar_router pr = en->router;
+        pr.top_k = 0;
+        rc = decar__dfm_weights(&pr, NULL, en->experts, NULL, 0, bo.min_evidence, w, e);
+    }
     decar_rng_seed(&r, bo.seed);
     for (q = 0; q < ds->n && !rc; q++) {
         const int32_t *tk = ds->tok + ds->off[q];
@@ -11373,7 +11383,8 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
                     if (xt[i + 1] != mask) nv += decar__ids_text(en->tok, x1 + i + 1, 1, vis + nv);
                 }
                 f = decar__route_features(en->feat, en->router.kind, vis, nv, feat, &rc, e);
-                if (!rc) rc = decar__dfm_weights(&en->router, NULL, en->experts, f, nv, bo.min_evidence, w, e);
+                if (!rc && !bayes) /* bayes: the prior, set once */
+                    rc = decar__dfm_weights(&en->router, NULL, en->experts, f, nv, bo.min_evidence, w, e);
                 if (rc) break;
                 /* p(x_i | x_t) = sum_k w_k p_k(x_i | x_t) at every masked position; only active experts run
                    (bayes: w = pi, and each expert's own bits of this draw, B_k^(m) += wt sum_i -log2 p_k(x_i | x_t)) */
@@ -11450,6 +11461,14 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
     return rc;
 }
 
+/* "SSSSSSSSS.PPPPPPPPP": sample s, piece p, zero-padded decimal (no stdio: the header builds without it) */
+static void decar__sample_name(char *out, int s, int p) {
+    int i;
+    for (i = 8; i >= 0; i--, s /= 10) out[i] = (char)('0' + s % 10);
+    out[9] = '.';
+    for (i = 18; i >= 10; i--, p /= 10) out[i] = (char)('0' + p % 10);
+    out[19] = 0;
+}
 DECARDEF int decar_score_samples(decar_gpt *scorer, decar_ctx *ctx, const decar_tokenizer *tok, const int32_t *x,
                                  int n, int T, decar_sample_quality *q, double *bits, decar_error *e) {
     int32_t eot = tok ? tok->eot : DECAR_TOK_EOT;
@@ -11498,7 +11517,7 @@ DECARDEF int decar_score_samples(decar_gpt *scorer, decar_ctx *ctx, const decar_
                               (long long)nb);
                 break;
             }
-            snprintf(name, sizeof name, "%09d.%06d", s, piece++);
+            decar__sample_name(name, s, piece++);
             rc = decar_data_add(&d, name, txt, nb, 1000, e); /* every document held out */
         }
         q->n_empty += !rc && piece == 0;

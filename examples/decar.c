@@ -1782,8 +1782,8 @@ static void same_base(const char *spec) {
     free(list);
 }
 /* one row of ens-eval (router kind, top-k): the library's score of the held-out documents, printed by ens_rows.
-   top1 is one expert by definition, uniform weights have no ranking to truncate, and each top-k runs once per router
-   (done_k: the top-k values already run for this router). */
+   top1 is one expert by definition, uniform weights (and DFM's document-level Bayes bound) have no ranking to
+   truncate, and each top-k runs once per router (done_k: the top-k values already run for this router). */
 static void ens_eval_one(ens_t *E, decar_ctx *ctx, const decar_data *d, const decar_docset *ds, opt *o, int n, int kind,
                          int tk, char *done_k, float **nll, FILE *csv, evidence_t *ev) {
     double t0 = now_s(), se = -1, mean;
@@ -1793,7 +1793,9 @@ static void ens_eval_one(ens_t *E, decar_ctx *ctx, const decar_data *d, const de
     decar_error e;
     int K = E->en.k, rc;
     bo.dfm = &dfm;
-    if ((kind == DECAR_ROUTE_TOP1 && tk > 1) || (kind == DECAR_ROUTE_UNIFORM && tk < K) || done_k[tk]) {
+    /* DFM's bayes row is the document-level Bayes bound over every expert (no top-k) */
+    if ((kind == DECAR_ROUTE_TOP1 && tk > 1) || (kind == DECAR_ROUTE_UNIFORM && tk < K) || done_k[tk] ||
+        (kind == DECAR_ROUTE_BAYES && !ens_cfg(E)->causal && tk < K)) {
         free(bits);
         return;
     }
@@ -2038,7 +2040,8 @@ static void gen_eval_data(FILE *csv, const char *path, int val_permille, decar_g
     load_data(&d, path, NULL, ".txt", val_permille);
     if (decar_data_tokenize(&d, tok, &e) || decar_docset_build(&ds, &d, 1, tok, &e)) die("gen-eval", &e);
     if (ds.n < 1) fail(1, "decar gen-eval: %s has no held-out documents\n", path);
-    xd = (int32_t *)malloc((size_t)ds.n * T * sizeof(int32_t));
+    if (!(xd = (int32_t *)malloc((size_t)ds.n * T * sizeof(int32_t))))
+        fail(1, "decar gen-eval: no memory for %d documents of %d tokens\n", ds.n, T);
     for (q = 0; q < ds.n; q++) {
         int64_t len = ds.off[q + 1] - ds.off[q], i;
         for (i = 0; i < T; i++) xd[(int64_t)q * T + i] = i < len ? ds.tok[ds.off[q] + i] : ds.eot;
@@ -2070,6 +2073,12 @@ static void gen_eval_samples(ens_t *E, decar_ctx *ctx, decar_sample_opts so, int
     }
     if (isatty(2)) fprintf(stderr, "\r%40s\r", "");
     free(out);
+}
+/* the scorer: an AR model of the experts' tokenizer */
+static void gen_eval_scorer(decar_gpt *g, const char *path, const decar_tokenizer *tok) {
+    load_model(g, path);
+    tok_check(g, tok, path);
+    if (!g->cfg.causal) fail(2, "decar gen-eval: the scorer %s is a DFM model; it must be AR\n", path);
 }
 /* 1 for DFM experts, 0 for AR ones; exits when they mix or T tokens + EOT exceed a DFM expert's context */
 static int gen_eval_kind(const ens_t *E, int T) {
@@ -2122,10 +2131,10 @@ static int cmd_gen_eval(int argc, char **argv) {
              I(o, n, "route-k", 0, 1 << 30) ? (int)I(o, n, "route-k", 0, 1 << 30) : 1 << 30,
              F(o, n, "route-temp", 1e-6, 1e6), (int)I(o, n, "route-every", 0, 1 << 30), 0, S(o, n, "tokenizer"));
     ens_router_lms(&E, S(o, n, "router-lms"));
-    load_model(&scorer, REQ(o, n, "scorer"));
-    if (!scorer.cfg.causal) fail(2, "decar gen-eval: the scorer %s is a DFM model; it must be AR\n", S(o, n, "scorer"));
+    gen_eval_scorer(&scorer, REQ(o, n, "scorer"), E.en.tok);
     dfm = gen_eval_kind(&E, T);
-    x = (int32_t *)malloc((size_t)ns * T * sizeof(int32_t));
+    if (!(x = (int32_t *)malloc((size_t)ns * T * sizeof(int32_t))))
+        fail(1, "decar gen-eval: no memory for %d samples of %d tokens\n", ns, T);
     so.temp = F(o, n, "temp", 0.01, 100);
     so.kappa_pow = dfm_schedule(ens_cfg(&E)).kappa_pow;
     so.n_new = T;
@@ -3337,6 +3346,7 @@ static void clip_stats_of(const vdata *v, const float *ie, const float *te, int 
     float *qi, *kt;
     double *sim;
     memset(st, 0, sizeof *st);
+    if (!ti) fail(1, "decar clip: no memory\n");
     for (i = 0; i < v->im.n; i++)
         if (v->test[i]) ti[nt++] = i;
     grp = (int *)malloc((size_t)(nt + 1) * 3 * sizeof(int));
@@ -3424,6 +3434,7 @@ static void clip_train(decar_clip *m, const vdata *v, const float *pat, const in
     float *bp = (float *)malloc((size_t)B * P * Dp * sizeof(float));
     int32_t *bi = (int32_t *)malloc((size_t)B * T * sizeof(int32_t));
     uint8_t *aug = (uint8_t *)malloc(VSIDE * VSIDE);
+    if (!tr || !bp || !bi || !aug) fail(1, "decar clip: no memory for a batch of %d\n", co->B);
     decar_ctx *ctx = decar_ctx_new(0);
     double t0 = now_s(), last = 0, ema = -1;
     clip_stats st = { 0, 0, 0, 0, 0 };
@@ -3453,9 +3464,11 @@ static void clip_train(decar_clip *m, const vdata *v, const float *pat, const in
         ema = ema < 0 ? loss : 0.95 * ema + 0.05 * loss;
         if (co->val_every > 0 && ((s + 1) % co->val_every == 0 || s + 1 == co->steps)) {
             clip_val(m, ctx, v, pat, ids, T, &st);
-            if (co->log)
+            if (co->log) {
                 fprintf(co->log, "%d,%lld,%.6f,%.6f,%.3f,%.6f,%.6f,%.6f\n", s + 1, (long long)(s + 1) * B, ema,
                         st.loss, now_s() - t0, st.top1, st.top5, st.script);
+                fflush(co->log);
+            }
         }
         if (co->verbose && (now_s() - t0 - last > 1 || s + 1 == co->steps)) {
             char eta[32];
@@ -3466,6 +3479,7 @@ static void clip_train(decar_clip *m, const vdata *v, const float *pat, const in
         }
     }
     if (co->verbose && co->steps) fprintf(stderr, "\n");
+    if (co->log) fclose(co->log);
     free(tr);
     free(bp);
     free(bi);

@@ -225,7 +225,7 @@ if [ "$DFM" = 1 ]; then   # masked DFM: the same rows with --objective dfm at th
   GS=${GEN_SAMPLES:-$([ -n "${TINY:-}" ] && echo 2 || ([ -n "${SMALL:-}" ] && echo 4) || echo 16)}
   SC=$OUT/models/$([ "$BASE" -gt 0 ] && echo dense_ft || echo dense).safetensors; P=$([ "$BASE" -gt 0 ] && echo f || echo "")
   GE="$TOK --scorer $SC --n $((SEQ - 1)) --samples $GS --temp 1 --seed $SEED --threads $JOBS --csv $OUT/gen_eval.csv"
-  GD="--sampler euler,first-hit,l2r --euler-steps $(( SEQ / 16 > 0 ? SEQ / 16 : 1 )),$(( SEQ / 4 )),$((SEQ - 1))"
+  GD="--sampler euler,first-hit,l2r --euler-steps $(( SEQ / 16 > 0 ? SEQ / 16 : 1 )),$(( SEQ / 4 > 0 ? SEQ / 4 : 1 )),$((SEQ - 1))"
   rm -f $OUT/gen_eval.csv
   { $D gen-eval $GE $GD --experts $OUT/models/dfm_dense.safetensors --route uniform --label dfm-dense$SUF --data $DATA --val-permille $VAL
     $D gen-eval $GE $GD --experts @$DS/experts_dfm_clustered.txt --router $DR --route bayes --label dfm-clustered$SUF-$K-bayes

@@ -46,12 +46,14 @@ env_int DOC_BYTES 0; env_ints DFM_BUDGETS 1; env_int MC 1 1000
 for i in $INITS; do case $i in scratch|base|dfm-scratch|dfm-base) ;;
   *) env_fail "INITS='$INITS': '$i' is none of scratch, base, dfm-scratch, dfm-base" ;; esac; done
 [ -n "${INITS// /}" ] || env_fail "INITS= must list scratch, base, dfm-scratch and/or dfm-base"
-for m in $DFM_MODES; do [ "$m" = same ] || [ "$m" = split ] || env_fail "DFM_MODES='$DFM_MODES': '$m' is neither same nor split"; done
-for m in $MODES; do
-  [ "$m" = same ] || [ "$m" = split ] || env_fail "MODES='$MODES': '$m' is neither same nor split"
-  if [ "$m" = split ]; then for K in $KS; do [ $((BATCH % K)) -eq 0 ] || env_fail "MODES=split needs BATCH=$BATCH divisible by every K (K=$K)"; done; fi
-  if [ "$m" = same ]; then for K in $KS; do for B in $BUDGETS $DFM_BUDGETS; do   # B / K steps per expert: the same tokens
-    [ $((B % K)) -eq 0 ] || env_fail "MODES=same needs every budget divisible by every K (budget $B, K $K)"; done; done; fi
+for mb in "MODES:$MODES:$BUDGETS" "DFM_MODES:$DFM_MODES:$DFM_BUDGETS"; do   # each objective's modes and budgets
+  IFS=: read -r mname mlist blist <<< "$mb"
+  for m in $mlist; do
+    [ "$m" = same ] || [ "$m" = split ] || env_fail "$mname='$mlist': '$m' is neither same nor split"
+    if [ "$m" = split ]; then for K in $KS; do [ $((BATCH % K)) -eq 0 ] || env_fail "$mname=split needs BATCH=$BATCH divisible by every K (K=$K)"; done; fi
+    if [ "$m" = same ]; then for K in $KS; do for B in $blist; do   # B / K steps per expert: the same tokens as dense
+      [ $((B % K)) -eq 0 ] || env_fail "$mname=same needs every budget divisible by every K (budget $B, K $K)"; done; done; fi
+  done
 done
 [ -n "${MODES// /}" ] || env_fail "MODES= must list same and/or split"
 [[ " $INITS " == *"base "* ]] && [ "$BASE" -eq 0 ] && env_fail "INITS holds a base init but BASE=0 sets no documents aside for it"
@@ -110,7 +112,7 @@ for SEED in $SEEDS; do
   done
 done > $OUT/base_jobs.txt
 wc -l < $OUT/base_jobs.txt > $OUT/todo.txt
-xargs -P $JOBS -L 1 bash -c 'train "$@"' _ < $OUT/base_jobs.txt
+xargs -r -P $JOBS -L 1 bash -c 'train "$@"' _ < $OUT/base_jobs.txt
 
 # the models of one seed: NAME STEPS SEED SIZE BATCH args, with the work (steps x batch) first for the scheduler;
 # group g = s<seed>_<size>_<init>_b<B>_<mode>; its dense model g_dense (mode split: g_dense_k<K>, one per K)
@@ -176,20 +178,24 @@ evaluate() {
   local m=$1 sd=$2 s=$3 init=$4 B=$5 mode=$6 K=$7 bt=$8 label=$9 L C H N V=258 tok bt0=0 f; IFS=: read -r L C H <<< "$s"
   shift 9
   f=$OUT/eval/$m
-  [ -s $f.rows ] && [ $f.rows -nt $OUT/models/$m.safetensors ] && return 0   # evaluated already (a run that continues)
-  rm -f $f.csv $f.docs
+  # evaluated already with the same settings (a run that continues): its rows are kept
+  local key="$DATA $VAL $DOC_BYTES $BASE_STEPS $* $(ls -l --time-style=+%s $OUT/models/$m.safetensors 2>/dev/null)"
+  [ -s $f.rows ] && [ "$(cat $f.key 2>/dev/null)" = "$key" ] && return 0
+  rm -f $f.csv $f.docs $f.rows $f.key
   OMP_NUM_THREADS=1 $D ens-eval --data $DATA --val-permille $VAL --doc-bytes $DOC_BYTES --label $label --domains 0 \
-    --threads 1 --csv $f.csv --doc-bits $f.docs "$@" > $f.txt
+    --threads 1 --csv $f.csv --doc-bits $f.docs "$@" > $f.txt || { echo "scaling.sh: ens-eval failed for $m" >&2; return 1; }
   N=$(( V * C + SEQ * C + L * (12 * C * C + 13 * C) + 2 * C ))
   tok=$(( (K == 1 ? B : K * (B / K > 0 ? B / K : 1)) * BATCH * SEQ ))   # the same in both modes
   [ $mode = split ] && tok=$(( B * BATCH * SEQ ))
-  [ $init = base ] && bt0=$(( BASE_STEPS * BATCH * SEQ ))
+  [[ $init == *base ]] && bt0=$(( BASE_STEPS * BATCH * SEQ ))
   # inference FLOPs per token: 2 N per expert that runs (top-1 and the oracle one, top-k k, Bayes and uniform all)
   awk -F, -v pre="$sd,$DATA,$init,$L,$C,$H,$SEQ,$bt,$mode,$LR,$VAL,$BASE,$BASE_STEPS,$K,$B,$N,$tok" \
     -v N=$N -v tok=$tok -v bt0=$bt0 -v K=$K 'NR > 1 && $4 == "all" {
       act = ($2 == "top1" || $2 == "oracle") ? 1 : ($2 == "bayes" || $2 == "uniform" || $3 == 0) ? K : $3
       printf "%s,%.4e,%.4e,%s,%s,%.4e,%.5f\n", pre, 6 * N * tok, 6 * N * bt0, $2, $3, 2 * N * act, $5 }' \
-    $f.csv > $f.rows
+    $f.csv > $f.rows.tmp
+  mv $f.rows.tmp $f.rows
+  echo "$key" > $f.key
 }
 export -f evaluate; export BATCH BASE BASE_STEPS DOC_BYTES
 say "evaluation: $(eval_jobs | wc -l) models and ensembles"

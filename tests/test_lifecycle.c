@@ -235,6 +235,26 @@ int main(void) {
         CHECK(r1.fit_noise == W && router_equal(&r, &r1), "a router file keeps fit_noise = %d (%d)", W, r1.fit_noise);
         CHECK(decar_router_join(&r1, &f1, &nd, &e) == 0 && r1.k == 4 && r1.n_rows == (90 + 20) * (1 + np),
               "join with noised windows: %s", e.msg);
+        /* the party's rows: its documents and noised windows, drawn from the router's seed and the new index 3 */
+        decar_rng_seed(&rg, 7 ^ (0x9e3779b97f4a7c15ULL * 4));
+        for (i = 0, bad = 0, nrow = 90 * (1 + np); i < nd.n_docs; i++) {
+            const decar_doc *doc = &nd.docs[i];
+            for (q = 0; q <= np; q++, nrow++) {
+                int64_t wl = doc->len < W ? doc->len : W, st = 0, k, nv = 0;
+                uint8_t vis[64];
+                if (q == 0) {
+                    decar_feat_apply(&f1, doc->bytes, doc->len, row, &e);
+                } else {
+                    double u = decar_rng_double(&rg);
+                    if (doc->len > wl) st = (int64_t)(decar_rng_double(&rg) * (double)(doc->len - wl + 1));
+                    for (k = 0; k < wl; k++)
+                        if (decar_rng_double(&rg) < u) vis[nv++] = doc->bytes[st + k];
+                    decar_feat_apply(&f1, vis, nv, row, &e);
+                }
+                bad += memcmp(row, r1.rows + (int64_t)nrow * dim, sizeof row) != 0 || r1.row_label[nrow] != 3;
+            }
+        }
+        CHECK(bad == 0, "the joining party's R5 rows are its documents' noised windows (%d differ)", bad);
         CHECK(decar_router_save_mem(&r1, &f1, &buf, &len, &e) == 0 &&
                   decar_router_load_mem(&r2, &f1, buf, len, &e) == 0,
               "save and load the joined router: %s", e.msg);

@@ -651,6 +651,19 @@ int main(void) {
                     dmax = fabs(v - bits[q]) / (1 + v) > dmax ? fabs(v - bits[q]) / (1 + v) : dmax;
                 }
                 CHECK(dmax < 1e-9, "R4' DFM bound = -log2 sum_k pi_k 2^(-B_k) of the experts' own bounds (%.2g)", dmax);
+                { /* the router's top-k does not apply (every expert, by its prior); one draw has no error */
+                    double m2, s2, *b2 = (double *)malloc((size_t)ds.n * sizeof(double));
+                    en.router.top_k = 1;
+                    CHECK(decar_ensemble_dfm_bound(&en, g_ctx, &ds, &bo, &m2, &s2, b2, &e) == 0 && m2 == mean &&
+                              !memcmp(b2, bits, (size_t)ds.n * sizeof(double)),
+                          "R4' DFM bound with top-k 1 = with every expert");
+                    bo.n_mc = 1;
+                    CHECK(decar_ensemble_dfm_bound(&en, g_ctx, &ds, &bo, &m2, &s2, NULL, &e) == 0 && s2 == -1.0,
+                          "one draw: no Monte Carlo error (-1), %g", s2);
+                    bo.n_mc = nmc;
+                    en.router.top_k = rt[cfg];
+                    free(b2);
+                }
                 free(b1[0]);
                 free(b1[1]);
             }
