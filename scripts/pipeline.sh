@@ -235,6 +235,7 @@ if [ "$DFM" = 1 ]; then   # masked DFM: the same rows with --objective dfm at th
     for k in $(seq 0 $((K - 1))); do echo $OUT/models/${P}c${K}_$k.safetensors; done > $DS/experts_gen.txt
     $D gen-eval $GE --experts @$DS/experts_gen.txt --router $OUT/k$K/router.safetensors --route bayes --label clustered$SUF-$K-bayes
   } > $OUT/gen_eval.txt
+  bash scripts/gen_eval_plot.sh $OUT/gen_eval.csv $OUT/gen_eval.svg
 fi
 
 say "results"

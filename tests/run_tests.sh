@@ -290,6 +290,8 @@ awk -F'|' '/^\| dfm-[a-z-]+[0-9]* \| [a-z0-9]+ \| [0-9]+ \| [0-9.]+ \(/ { n++; r
 awk -F, 'NR > 1 && $6 > 0 && $6 < 16 && $8 > 0 { n++; l[$1]++ } END { printf "gen_eval.csv: %d rows of sample quality\n", n
     exit !(n == 23 && l["data"] == 1 && l["dfm-clustered-ft-2-bayes"] == 5 && l["dense-ft"] == 1) }' $B/pipe/gen_eval.csv ||
   { echo "FAILED: gen_eval.csv"; fails=$((fails + 1)); }
+[ "$(grep -c "<polyline" $B/pipe/gen_eval.svg 2>/dev/null)" = 4 ] && echo "ok  gen_eval.svg: quality against Euler steps, 4 DFM models" ||
+  { echo "FAILED: gen_eval.svg has not 4 lines"; fails=$((fails + 1)); }
 # SmallTalk's partition through the CLI: router LMs written and listed, every training document in a segment within
 # the capacity, its FLOPs recorded; an unknown method refused before any work
 rm -rf $B/stk
