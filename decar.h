@@ -1300,8 +1300,9 @@ DECARDEF int decar_ensemble_caption(decar_ensemble *en, decar_ctx *ctx, const fl
    the n_mc draws of every document: B_k is their mean, r_k the posterior pi_k 2^-B_k normalised, var =
    Var_m(sum_k r_k B_k^(m)) / n_mc; -1 with n_mc = 1). Bias: f(B) = -log2 sum_k pi_k 2^-B_k is concave in B, so f of
    the mean draw is lower on average, by about (ln 2 / 2) sum_k r_k Var(B_k - sum_j r_j B_j) per document, a term of
-   order 1 / n_mc that adds up over documents (unlike the error): use several draws (n_mc) when the experts' ELBOs
-   are close. */
+   order 1 / n_mc that adds up over documents (unlike the error); with n_mc >= 2 each document's bound is the
+   jackknife n f(all draws) - (n - 1) mean_i f(all draws but i), whose bias is of order 1 / n_mc^2. With n_mc = 1 it
+   is f of the one draw, biased towards fewer bits: use n_mc >= 2. */
 typedef struct decar_dfm_bound_opts {
     const decar_dfm *dfm; /* the experts' schedule (kappa_pow); NULL: kappa_t = t (default) */
     int n_mc;             /* draws of t per window (at least 1; default 4) */
@@ -11295,6 +11296,23 @@ end:
     return rc ? -1 : !strcmp(gen, caption);
 }
 
+/* the document-level Bayes bound of one document, f = -log2 sum_k w_k 2^(-B_k), B_k (into bk) the mean of expert k's
+   draws ek[k n_mc + m] but draw `skip` (-1: none); log-sum-exp from the smallest B_k - log2 w_k (into *lo) */
+static double decar__bayes_doc_bits(const double *ek, int K, int n_mc, int skip, const double *w, double *bk,
+                                    double *lo) {
+    double z = 0.0;
+    int j, m, n = n_mc - (skip >= 0);
+    *lo = HUGE_VAL;
+    for (j = 0; j < K; j++) {
+        bk[j] = 0.0;
+        for (m = 0; m < n_mc; m++)
+            if (m != skip) bk[j] += ek[(size_t)j * n_mc + m] / n;
+        if (w[j] > 0.0 && bk[j] - log2(w[j]) < *lo) *lo = bk[j] - log2(w[j]);
+    }
+    for (j = 0; j < K; j++)
+        if (w[j] > 0.0) z += exp2(*lo - (bk[j] - log2(w[j])));
+    return *lo - log2(z);
+}
 DECARDEF decar_dfm_bound_opts decar_dfm_bound_opts_default(void) {
     decar_dfm_bound_opts o;
     o.dfm = NULL;
@@ -11421,26 +11439,26 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
             }
         }
         if (bayes && !rc) {
-            /* -log2 sum_k pi_k 2^(-B_k), B_k the mean over draws (log-sum-exp from the smallest) */
-            double *bk = ek + (size_t)K * n_mc, lo = HUGE_VAL, z = 0.0, doc_b, g1 = 0.0, g2 = 0.0;
+            /* f = -log2 sum_k pi_k 2^(-B_k) at the mean of the draws; with two or more draws the jackknife removes
+               f's order-1/n_mc bias: n f(all draws) - (n - 1) mean_i f(all but draw i) */
+            double *bk = ek + (size_t)K * n_mc, doc_b, g1 = 0.0, g2 = 0.0, lo, jack = 0.0;
             int m;
-            for (j = 0; j < K; j++) {
-                bk[j] = 0.0;
-                for (m = 0; m < n_mc; m++) bk[j] += ek[(size_t)j * n_mc + m] / n_mc;
-                if (w[j] > 0.0 && bk[j] - log2(w[j]) < lo) lo = bk[j] - log2(w[j]);
-            }
-            for (j = 0; j < K; j++)
-                if (w[j] > 0.0) z += exp2(lo - (bk[j] - log2(w[j])));
-            doc_b = lo - log2(z);
-            /* Monte Carlo variance (delta method): g_m = sum_k r_k B_k^(m), r_k = pi_k 2^(-B_k) / sum */
+            doc_b = decar__bayes_doc_bits(ek, K, n_mc, -1, w, bk, &lo);
+            /* Monte Carlo variance (delta method): g_m = sum_k r_k B_k^(m), r_k = pi_k 2^(-B_k) / sum = 2^(f - B_k +
+               log2 pi_k) */
             for (m = 0; m < n_mc; m++) {
                 double g = 0.0;
                 for (j = 0; j < K; j++)
-                    if (w[j] > 0.0) g += exp2(lo - (bk[j] - log2(w[j]))) / z * ek[(size_t)j * n_mc + m];
+                    if (w[j] > 0.0) g += exp2(doc_b - (bk[j] - log2(w[j]))) * ek[(size_t)j * n_mc + m];
                 g1 += g;
                 g2 += g * g;
             }
-            if (n_mc > 1) mc_var += (g2 - g1 * g1 / n_mc) / (n_mc - 1) / n_mc;
+            if (n_mc > 1) {
+                mc_var += (g2 - g1 * g1 / n_mc) / (n_mc - 1) / n_mc;
+                for (m = 0; m < n_mc; m++) jack += decar__bayes_doc_bits(ek, K, n_mc, m, w, bk, &lo) / n_mc;
+                doc_b = n_mc * doc_b - (n_mc - 1) * jack;
+                decar__bayes_doc_bits(ek, K, n_mc, -1, w, bk, &lo); /* bk back to the mean of every draw */
+            }
             sum += doc_b;
             nbytes += doc_bytes;
             if (bits) bits[q] = doc_b;

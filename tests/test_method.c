@@ -14,8 +14,9 @@
    7. decar_ensemble_dfm_bound: the ELBO estimate of a routed mixture of 2 different bidirectional experts, n = 1, 2, 3:
       per window and draw, kappa'(t) / (1 - kappa(t)) sum_{i masked} -log2 sum_k w_k(x_t) p_k(x_i | x_t); per
       document bits, the byte-weighted mean and its standard error. R4': the document-level Bayes bound
-      -log2 sum_k pi_k 2^(-B_k(x)), B_k each expert's ELBO bits of the document over the same draws, and its Monte
-      Carlo error by the delta method; and the same from the bounds of the two experts alone (the same draws).
+      f = -log2 sum_k pi_k 2^(-B_k(x)), B_k each expert's ELBO bits of the document over the same draws, as the
+      jackknife over 3 draws (3 f(all) - 2 mean_i f(all but i)), and its Monte Carlo error by the delta method; with
+      one draw, f of the bounds of the two experts alone (the same draws).
    8. decar_cluster_docs (external features): shards = argmax cosine to the centroids, -1 outside splits 0 and 1, the
       prior = the training shares, planted clusters found, capacity ceil(N / K); with tf-idf: the rows are the
       featurizer's. decar_retrieval: ranks and best keys by brute force. decar_clip_train_step: the symmetric InfoNCE
@@ -621,9 +622,16 @@ int main(void) {
                 if (bay) { /* -log2 sum_k pi_k 2^(-B_k), B_k the mean over the draws; the delta method's variance */
                     double B[2], z = 0, g1 = 0, g2 = 0;
                     int k;
+                    double jk = 0;
                     for (k = 0; k < 2; k++) B[k] = (ekh[k][0] + ekh[k][1] + ekh[k][2]) / 3;
                     for (k = 0; k < 2; k++) z += pri[k] * pow(2.0, -B[k]);
-                    hb[q] = -log2(z);
+                    /* the jackknife over the 3 draws: 3 f(all) - 2 mean_i f(all but i) */
+                    for (mc = 0; mc < nmc; mc++) {
+                        double zi = 0;
+                        for (k = 0; k < 2; k++) zi += pri[k] * pow(2.0, -(3 * B[k] - ekh[k][mc]) / 2);
+                        jk += -log2(zi) / 3;
+                    }
+                    hb[q] = 3 * -log2(z) - 2 * jk;
                     for (mc = 0; mc < nmc; mc++) {
                         double g = 0;
                         for (k = 0; k < 2; k++) g += pri[k] * pow(2.0, -B[k]) / z * ekh[k][mc];
@@ -637,9 +645,12 @@ int main(void) {
             }
             hm = sum / nb;
             hse = bay ? sqrt(mcvar) / nb : sqrt(sum2 / nb - hm * hm) / sqrt((double)ds.total * nmc / L0 + 1e-9);
-            if (bay) { /* each expert alone (the same seed: the same t and reveals) gives its B_k of every document */
+            if (bay) { /* each expert alone (the same seed: the same t and reveals) gives its B_k of every document;
+                          with one draw (no jackknife) the bound is -log2 sum_k pi_k 2^(-B_k) of them exactly */
                 double *b1[2], dmax = 0, m1, se1;
                 int k;
+                bo.n_mc = 1;
+                CHECK(decar_ensemble_dfm_bound(&en, g_ctx, &ds, &bo, &m1, &se1, bits, &e) == 0, "%s", e.msg);
                 for (k = 0; k < 2; k++) {
                     decar_ensemble e1 = decar_ensemble_of(&mx[k], 1);
                     b1[k] = (double *)malloc((size_t)ds.n * sizeof(double));
@@ -651,6 +662,8 @@ int main(void) {
                     dmax = fabs(v - bits[q]) / (1 + v) > dmax ? fabs(v - bits[q]) / (1 + v) : dmax;
                 }
                 CHECK(dmax < 1e-9, "R4' DFM bound = -log2 sum_k pi_k 2^(-B_k) of the experts' own bounds (%.2g)", dmax);
+                bo.n_mc = nmc;
+                CHECK(decar_ensemble_dfm_bound(&en, g_ctx, &ds, &bo, &m1, &se1, bits, &e) == 0, "%s", e.msg);
                 { /* the router's top-k does not apply (every expert, by its prior); one draw has no error */
                     double m2, s2, *b2 = (double *)malloc((size_t)ds.n * sizeof(double));
                     en.router.top_k = 1;
