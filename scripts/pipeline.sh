@@ -214,12 +214,13 @@ if [ "$DFM" = 1 ]; then   # masked DFM: the same rows with --objective dfm at th
   # the bounds: R1 (top-1), R2 (cosine top-2) and R5 (learned on noised windows) route each x_t by its revealed text;
   # bayes is the document-level Bayes bound (every expert's ELBO mixed by the prior); uniform mixes every expert
   DE="$TOK $EV --data $DATA --val-permille $VAL --csv $OUT/results.csv --threads $JOBS --mc $MC"
+  MCB="--mc $(( MC > 2 ? MC : 2 ))"   # the Bayes bound's jackknife needs two draws or more (the later --mc wins)
   [ "$BASE" -gt 0 ] && $D ens-eval $DE --experts $OUT/models/dfm_base.safetensors --route uniform --route-k 1 --label dfm-base > $OUT/eval_dfm_base.txt
   $D ens-eval $DE --experts $OUT/models/dfm_dense.safetensors --route uniform --route-k 1 --label dfm-dense$SUF > $OUT/eval_dfm_dense.txt
   { $D ens-eval $DE --experts @$DS/experts_dfm_clustered.txt --router $DR --route top1,learned --route-k 1 --label dfm-clustered$SUF-$K
     [ $K -gt 2 ] && $D ens-eval $DE --experts @$DS/experts_dfm_clustered.txt --router $DR --route cosine,learned --route-k 2 --label dfm-clustered$SUF-$K
-    $D ens-eval $DE --experts @$DS/experts_dfm_clustered.txt --router $DR --route bayes,uniform --route-k 0 --label dfm-clustered$SUF-$K; } > $OUT/eval_dfm_c.txt
-  $D ens-eval $DE --experts @$DS/experts_dfm_random.txt --route bayes,uniform --route-k 0 --label dfm-random$SUF-$K > $OUT/eval_dfm_r.txt
+    $D ens-eval $DE $MCB --experts @$DS/experts_dfm_clustered.txt --router $DR --route bayes,uniform --route-k 0 --label dfm-clustered$SUF-$K; } > $OUT/eval_dfm_c.txt
+  $D ens-eval $DE $MCB --experts @$DS/experts_dfm_random.txt --route bayes,uniform --route-k 0 --label dfm-random$SUF-$K > $OUT/eval_dfm_r.txt
   # sample quality: unconditional samples of a context (SEQ - 1 tokens) at temperature 1, scored by the AR dense model
   say "DFM: sample quality (decar gen-eval), scored by the AR dense model"
   GS=${GEN_SAMPLES:-$([ -n "${TINY:-}" ] && echo 2 || ([ -n "${SMALL:-}" ] && echo 4) || echo 16)}
