@@ -223,19 +223,8 @@ if [ "$DFM" = 1 ]; then   # masked DFM: the same rows with --objective dfm at th
   $D ens-eval $DE $MCB --experts @$DS/experts_dfm_random.txt --route bayes,uniform --route-k 0 --label dfm-random$SUF-$K > $OUT/eval_dfm_r.txt
   # sample quality: unconditional samples of a context (SEQ - 1 tokens) at temperature 1, scored by the AR dense model
   say "DFM: sample quality (decar gen-eval), scored by the AR dense model"
-  GS=${GEN_SAMPLES:-$([ -n "${TINY:-}" ] && echo 2 || ([ -n "${SMALL:-}" ] && echo 4) || echo 16)}
-  SC=$OUT/models/$([ "$BASE" -gt 0 ] && echo dense_ft || echo dense).safetensors; P=$([ "$BASE" -gt 0 ] && echo f || echo "")
-  GE="$TOK --scorer $SC --n $((SEQ - 1)) --samples $GS --temp 1 --seed $SEED --threads $JOBS --csv $OUT/gen_eval.csv"
-  GD="--sampler euler,first-hit,l2r --euler-steps $(( SEQ / 16 > 0 ? SEQ / 16 : 1 )),$(( SEQ / 4 > 0 ? SEQ / 4 : 1 )),$((SEQ - 1))"
-  rm -f $OUT/gen_eval.csv
-  { $D gen-eval $GE $GD --experts $OUT/models/dfm_dense.safetensors --route uniform --label dfm-dense$SUF --data $DATA --val-permille $VAL
-    $D gen-eval $GE $GD --experts @$DS/experts_dfm_clustered.txt --router $DR --route bayes --label dfm-clustered$SUF-$K-bayes
-    $D gen-eval $GE $GD --experts @$DS/experts_dfm_clustered.txt --router $DR --route learned --label dfm-clustered$SUF-$K-learned
-    $D gen-eval $GE $GD --experts @$DS/experts_dfm_random.txt --route bayes --label dfm-random$SUF-$K-bayes
-    $D gen-eval $GE --experts $SC --route uniform --label dense$SUF
-    for k in $(seq 0 $((K - 1))); do echo $OUT/models/${P}c${K}_$k.safetensors; done > $DS/experts_gen.txt
-    $D gen-eval $GE --experts @$DS/experts_gen.txt --router $OUT/k$K/router.safetensors --route bayes --label clustered$SUF-$K-bayes
-  } > $OUT/gen_eval.txt
+  GEN_SAMPLES=${GEN_SAMPLES:-$([ -n "${TINY:-}" ] && echo 2 || ([ -n "${SMALL:-}" ] && echo 4) || echo 16)} \
+    K=$K SEQ=$SEQ SEED=$SEED BASE=$BASE DATA=$DATA VAL=$VAL JOBS=$JOBS TOK="$TOK" D=$D bash scripts/gen_eval_run.sh $OUT
   bash scripts/gen_eval_plot.sh $OUT/gen_eval.csv $OUT/gen_eval.svg
 fi
 
