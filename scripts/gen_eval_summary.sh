@@ -2,7 +2,7 @@
 # gen_eval_summary.sh OUT A.csv [B.csv ...]: sample quality over seeds from decar gen-eval's CSVs (one per seed):
 # OUT.md, a table of every (model, sampler, steps) row's mean and seed-to-seed standard deviation of the scorer's bits
 # per byte and of the unigram entropy (and the mean perplexity per token), and OUT.csv, the means in gen-eval's
-# columns (for scripts/gen_eval_plot.sh).
+# columns (for scripts/gen_eval_plot.sh). E.g. gen_eval_summary.sh runs/demo/gen_eval_summary runs/demo/seed*/gen_eval.csv
 set -euo pipefail
 OUT=${1:?usage: gen_eval_summary.sh OUT A.csv [B.csv ...]}; shift
 [ $# -ge 1 ] || { echo "usage: gen_eval_summary.sh OUT A.csv [B.csv ...]" >&2; exit 2; }

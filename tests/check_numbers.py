@@ -36,6 +36,10 @@ GENERATED = {
     "docs/scaling/scaling.md": ("scripts/scaling_report.sh", "scaling.md"),
     "docs/vision/results.md": ("scripts/pipeline_vision.sh", "results.md"),
     "docs/lifecycle/table.md": ("scripts/lifecycle.sh", "table.md"),
+    "docs/demo/small_dfm/compare.md": ("scripts/demo.sh", "compare.md"),
+    "docs/demo/small_dfm/compare_dfm.md": ("scripts/demo.sh", "compare_dfm.md"),
+    "docs/demo/small_dfm/compare_dfm_mc4.md": ("scripts/dfm_bayes_draws.sh", "compare_dfm_mc"),
+    "docs/demo/small_dfm/gen_eval_summary.md": ("scripts/gen_eval_summary.sh", "gen_eval_summary"),
 }
 FILE_NUM = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
