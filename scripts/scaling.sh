@@ -7,6 +7,7 @@
 #                             and the DFM line: masked-DFM models from a DFM base (INITS dfm-base), budgets
 #                             DFM_BUDGETS (800 to 6400), batch modes DFM_MODES (same), routers R1, R3 and the
 #                             document-level Bayes bound (no oracle for DFM), their bounds with MC draws per window
+#                             on each held-out document's first DFM_DOC_BYTES bytes (256)
 #   make scaling SMALL=1      a few minutes; TINY=1 is the test suite's (seconds, on a tiny corpus)
 #   make scaling DATA=dir     any directory of text files
 # For every seed, model size, init (scratch | base), budget B (optimizer steps) and batch mode:
@@ -38,11 +39,11 @@ env_default SIZES "$dSIZES"; env_default BUDGETS "$dBUDGETS"; env_default KS "$d
 env_default BATCH $dBATCH; env_default LR $dLR; env_default VAL $dVAL; env_default BASE 300
 env_default BASE_STEPS $dBASE_STEPS; env_default SEEDS "$dSEEDS"; env_default JOBS 2; env_default INITS "$dINITS"
 env_default MODES "same split"; env_default DOC_BYTES 1024; env_default DFM_BUDGETS "$dDFM_BUDGETS"
-env_default DFM_MODES same; env_default MC "$([ -n "${TINY:-}" ] && echo 1 || echo 2)"
+env_default DFM_MODES same; env_default DFM_DOC_BYTES 256; env_default MC "$([ -n "${TINY:-}" ] && echo 1 || echo 2)"
 case $dOUT in a) env_default OUT runs/scaling-tiny ;; b) env_default OUT runs/scaling-small ;; *) env_default OUT runs/scaling ;; esac
 env_sizes SIZES; env_ints BUDGETS 1; env_ints KS 1 100000; env_int SEQ 2 65536; env_int BATCH 1 4096; env_num LR
 env_int VAL 1 1000; env_int BASE 0 999; env_int BASE_STEPS 1; env_ints SEEDS 0; env_int JOBS 1 1024
-env_int DOC_BYTES 0; env_ints DFM_BUDGETS 1; env_int MC 1 1000
+env_int DOC_BYTES 0; env_ints DFM_BUDGETS 1; env_int MC 1 1000; env_int DFM_DOC_BYTES 0
 for i in $INITS; do case $i in scratch|base|dfm-scratch|dfm-base) ;;
   *) env_fail "INITS='$INITS': '$i' is none of scratch, base, dfm-scratch, dfm-base" ;; esac; done
 [ -n "${INITS// /}" ] || env_fail "INITS= must list scratch, base, dfm-scratch and/or dfm-base"
@@ -153,10 +154,11 @@ eval_jobs() {
   for SEED in $SEEDS; do
     for s in $SIZES; do
       for init in $INITS; do
-        # the routers: R1, R3 (top-2) and R4' with the oracle; DFM's bounds (MC draws of t per window) have no oracle,
-        # and R4' is the document-level Bayes bound there
+        # the routers: R1, R3 (top-2) and R4' with the oracle; DFM's bounds (MC draws of t per window, each document's
+        # first DFM_DOC_BYTES bytes: a bound costs MC forward passes of every expert it mixes per window) have R1 and
+        # R4', the document-level Bayes bound, and no oracle
         rt="--route top1,cbtm,bayes --route-k 1,2,0 --oracle 1"; dm=""
-        [[ $init == dfm-* ]] && rt="--route top1,cbtm,bayes --route-k 1,2,0 --mc $MC" && dm=" --mc $MC"
+        [[ $init == dfm-* ]] && rt="--route top1,bayes --route-k 1,0 --mc $MC" && dm=" --mc $MC"
         for B in $(init_budgets $init); do
           for mode in $(init_modes $init); do
             g=s${SEED}_${s//:/x}_${init}_b${B}_$mode
@@ -178,6 +180,7 @@ evaluate() {
   local m=$1 sd=$2 s=$3 init=$4 B=$5 mode=$6 K=$7 bt=$8 label=$9 L C H N V=258 tok bt0=0 f; IFS=: read -r L C H <<< "$s"
   shift 9
   f=$OUT/eval/$m
+  local DOC_BYTES=$DOC_BYTES; [[ $init == dfm-* ]] && DOC_BYTES=$DFM_DOC_BYTES
   # evaluated already with the same settings (a run that continues): its rows are kept
   local key="$DATA $VAL $DOC_BYTES $BASE_STEPS $* $(ls -l --time-style=+%s $OUT/models/$m.safetensors 2>/dev/null)"
   [ -s $f.rows ] && [ "$(cat $f.key 2>/dev/null)" = "$key" ] && return 0
@@ -197,7 +200,7 @@ evaluate() {
   mv $f.rows.tmp $f.rows
   echo "$key" > $f.key
 }
-export -f evaluate; export BATCH BASE BASE_STEPS DOC_BYTES
+export -f evaluate; export BATCH BASE BASE_STEPS DOC_BYTES DFM_DOC_BYTES
 say "evaluation: $(eval_jobs | wc -l) models and ensembles"
 eval_jobs | xargs -P $JOBS -L 1 bash -c 'evaluate "$@"' _
 H="seed,data,init,layers,dim,heads,seq,batch,mode,lr,val_permille,base_permille,base_steps,K,budget_steps,params"

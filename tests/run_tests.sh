@@ -346,12 +346,12 @@ expect 2 "an unknown --precision" $B/decar train $BT --precision bf17 --out $B/p
 step "the scaling study on a tiny corpus (ensemble / dense ratio against training FLOPs, paired intervals, seeds)"
 run env TINY=1 BUDGETS="4 8 16" DATA=$B/tinycorpus OUT=$B/scal bash scripts/scaling.sh > $B/scal.log 2>&1 || tail -20 $B/scal.log
 # AR: 2 seeds x 2 inits x 3 budgets x 2 batch modes x (a dense row + 6 ensemble rows: oracle, top1, cbtm 1/2, bayes
-# 1/2) = 168; the DFM line (dfm-base): 2 seeds x 2 budgets x mode same x (a dense row + top1, cbtm 1/2 and the
-# document-level Bayes bound over both experts; no oracle) = 20
+# 1/2) = 168; the DFM line (dfm-base): 2 seeds x 2 budgets x mode same x (a dense row, top1 and the document-level
+# Bayes bound over both experts; no oracle) = 12
 n=$(($(grep -c . $B/scal/scaling.csv 2>/dev/null || echo 1) - 1))
 nd=$(awk -F, '$3 == "dfm-base" && $23 > 0 && $23 < 16 { n++ } END { print n + 0 }' $B/scal/scaling.csv 2>/dev/null)
-[ $n -eq 188 ] && [ "$nd" = 20 ] && echo "ok  scaling.csv: $n rows, $nd of the DFM line" ||
-  { echo "FAILED: scaling.csv has $n rows ($nd DFM), wanted 188 (20)"; fails=$((fails + 1)); }
+[ $n -eq 180 ] && [ "$nd" = 12 ] && echo "ok  scaling.csv: $n rows, $nd of the DFM line" ||
+  { echo "FAILED: scaling.csv has $n rows ($nd DFM), wanted 180 (12)"; fails=$((fails + 1)); }
 # best-tuned lines (AR: 2 inits x top1, bayes, oracle; DFM: top1, bayes), each with its band
 [ "$(grep -c "<polyline" $B/scal/scaling.svg 2>/dev/null)" = 8 ] && [ "$(grep -c "<polygon" $B/scal/scaling.svg)" = 8 ] &&
   echo "ok  scaling.svg: 8 lines with bands" || { echo "FAILED: scaling.svg has not 8 lines with bands"; fails=$((fails + 1)); }
