@@ -34,6 +34,8 @@ GENERATED = {
     "docs/demo/results.md": ("scripts/pipeline.sh", "results.md"),
     "docs/demo/paper_results.md": ("scripts/pipeline.sh", "results.md"),
     "docs/scaling/scaling.md": ("scripts/scaling_report.sh", "scaling.md"),
+    "docs/scaling/dfm/scaling.md": ("scripts/scaling_report.sh", "scaling.md"),
+    "docs/scaling/one_seed/scaling.md": ("scripts/scaling_report.sh", "scaling.md"),
     "docs/vision/results.md": ("scripts/pipeline_vision.sh", "results.md"),
     "docs/lifecycle/table.md": ("scripts/lifecycle.sh", "table.md"),
     "docs/demo/small_dfm/compare.md": ("scripts/demo.sh", "compare.md"),
