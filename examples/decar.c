@@ -3342,15 +3342,15 @@ typedef struct {
 } clip_stats;
 static void clip_stats_of(const vdata *v, const float *ie, const float *te, int C, double scale, clip_stats *st,
                           int **ti_out, float **q_out) {
-    int i, j, nt = 0, *ti = (int *)malloc((size_t)v->im.n * sizeof(int) + 4), *grp, *rank, *top;
-    float *qi, *kt;
+    int i, j, nt = 0, *ti = (int *)malloc((size_t)v->im.n * sizeof(int) + 4), *grp = NULL, *rank = NULL, *top = NULL;
+    float *qi = NULL, *kt = NULL;
     double *sim;
     memset(st, 0, sizeof *st);
     if (!ti) fail(1, "decar clip: no memory\n");
     for (i = 0; i < v->im.n; i++)
         if (v->test[i]) ti[nt++] = i;
-    grp = (int *)malloc((size_t)(nt + 1) * 3 * sizeof(int));
-    qi = (float *)malloc((size_t)(nt + 1) * C * 2 * sizeof(float));
+    grp = (int *)calloc((size_t)(nt + 1) * 3, sizeof(int));
+    qi = (float *)calloc((size_t)(nt + 1) * C * 2, sizeof(float));
     if (!ti || !grp || !qi) fail(1, "decar clip: no memory\n");
     rank = grp + nt + 1;
     top = rank + nt + 1;

@@ -28,7 +28,7 @@ for s in $SEEDS; do
   SEED=$s DATA=$DATA OUT=$OUT/seed$s RUNS=$OUT/runs.csv bash scripts/pipeline.sh
 done
 REF=$([ "${BASE:-300}" -gt 0 ] && echo dense-ft || echo dense); rm -f $OUT/compare.csv.tmp
-$D compare --doc-bits "$(for s in $SEEDS; do printf '%s,' "$OUT/seed$s/doc_bits.csv"; done | sed 's/,$//')" --ref $REF \
+$D compare --doc-bits "$(for s in $SEEDS; do printf '%s,' "$OUT/seed$s/doc_bits_ar.csv"; done | sed 's/,$//')" --ref $REF \
   --out $OUT/compare.md --csv $OUT/compare.csv.tmp
 mv $OUT/compare.csv.tmp $OUT/compare.csv
 if [ "${DFM:-0}" = 1 ]; then   # the DFM rows paired to the DFM dense model, over the same seeds

@@ -104,7 +104,7 @@ case_ "ens-eval unknown router" "unknown router" $X ens-eval --experts $A,$A --r
 case_ "ens-eval bad topk" "not a count" $X ens-eval --experts $A,$A --router $R --data $C --route-k 1,two
 case_ "ens-eval negative topk" "not a count" $X ens-eval --experts $A,$A --router $R --data $C --route-k -1
 case_ "ens-eval router needs file" "needs --router" $X ens-eval --experts $A,$A --data $C --route cosine
-case_ "ens-eval DFM bayes" "not available" $X ens-eval --experts $F,$F --router $R --data $C --route bayes
+case_ "ens-eval DFM oracle" "no oracle" $X ens-eval --experts $F,$F --router $R --data $C --oracle 1
 case_ "ens-eval csv under a file" "not a directory" $X ens-eval --experts $A,$A --router $R --data $C --csv "$D/afile/x.csv"
 # ---- routers
 case_ "router truncated" "router\|truncated\|does not fit" $X generate --experts $A,$A --router "$D/router_trunc.safetensors" --n 2

@@ -334,12 +334,15 @@ step "bf16 mixed precision (--precision bf16): held-out bits per byte within 0.5
 # the same model, data, seed and steps, trained and scored with float32 products and with bf16 operands (float32 sums,
 # weights and optimizer state); on a CPU with AMX this is the tile path, elsewhere the emulated one (both tested in
 # test_kernels)
-BT="--data $B/tinycorpus --steps 150 --layers 2 --dim 64 --heads 2 --seq 64 --batch 8 --lr 3e-3 --val-every 0 --quiet 1 --val-permille 300 --threads 2"
+# (lr 1e-3: at 3e-3 this tiny run is chaotic, any change of rounding moves its bits by ~1%, and the check would measure
+# the trajectory, not the products' precision)
+BT="--data $B/tinycorpus --steps 150 --layers 2 --dim 64 --heads 2 --seq 64 --batch 8 --lr 1e-3 --val-every 0 --quiet 1 --val-permille 300 --threads 2"
 for p in fp32 bf16; do run env OMP_NUM_THREADS=2 $B/decar train $BT --precision $p --out $B/prec_$p.safetensors; done
 a=$(bpb $B/decar eval --model $B/prec_fp32.safetensors --data $B/tinycorpus --val-permille 300)
 b=$(bpb $B/decar eval --model $B/prec_bf16.safetensors --data $B/tinycorpus --val-permille 300 --precision bf16)
-# within 0.5%, and not equal: equal bits would mean --precision changed nothing
-awk -v a="$a" -v b="$b" 'BEGIN { exit !(a > 0 && b > 0 && a != b && b / a < 1.005 && a / b < 1.005) }' &&
+# within 0.5%, and different weights: the same checkpoint would mean --precision changed nothing
+! cmp -s $B/prec_fp32.safetensors $B/prec_bf16.safetensors &&
+  awk -v a="$a" -v b="$b" 'BEGIN { exit !(a > 0 && b > 0 && b / a < 1.005 && a / b < 1.005) }' &&
   echo "ok  bf16 $b bits per byte, float32 $a" || { echo "FAILED: bf16 '$b' vs float32 '$a' bits per byte"; fails=$((fails + 1)); }
 expect 2 "an unknown --precision" $B/decar train $BT --precision bf17 --out $B/prec_bad.safetensors
 
@@ -361,7 +364,8 @@ want=$(for sd in 1 2; do g=$B/scal/eval/s${sd}_1x8x2_scratch_b8_same; awk -F, 'F
   FNR > 1 && FILENAME !~ /dense/ && $2 == "top1" { e += $7 } END { printf "%.9f\n", e / d }' ${g}_dense.docs ${g}_k2.docs; done |
   awk '{ s += $1 } END { printf "%.4f", s / NR }')
 grep "^| 1x8x2 | scratch | 2 | same | top1:1 |" $B/scal/scaling.md | awk -F'|' -v w="$want" '{ split($8, c, /[ ()-]+/)
-  exit !(c[2] == w && c[3] <= w && w <= c[4]) }' && echo "ok  scaling.md: top1 at B=8 $want, by hand from the documents' bits" ||
+  d = c[2] - w; exit !(d * d <= 1.01e-8 && c[3] <= w + 1e-4 && w <= c[4] + 1e-4) }' &&   # one unit of the last digit: the
+  echo "ok  scaling.md: top1 at B=8 $want, by hand from the documents' bits" ||                # table rounds a rounded mean
   { echo "FAILED: scaling.md's top1 cell at B=8 is not $want"; fails=$((fails + 1)); }
 # inference FLOPs per token: Bayes runs both experts, top-1 one
 awk -F, 'NR > 1 && $14 == 2 { f[$20 ":" $21] = $22 } END { exit !(f["bayes:2"] == 2 * f["top1:1"] && f["top1:1"] > 0) }' \
