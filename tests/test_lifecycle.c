@@ -29,6 +29,40 @@ static void hex_of(const char *msg, size_t n, char out[65]) {
     decar_sha256_hex(d, out);
 }
 
+/* R5's rows of the documents of d by hand, as decar__r5_row documents them (the whole document, then np windows of at
+   most W bytes at a uniform start, each byte kept with probability u ~ U(0, 1)), drawn from seed, against r's rows
+   from row `first` on with their labels (lab[i], or `label` when lab is NULL); returns the rows that differ and
+   counts the windows with nothing revealed in *empty (optional) */
+static int hand_noised_rows(const decar_router *r, int64_t first, const decar_featurizer *f, const decar_data *d,
+                            int np, int W, uint64_t seed, const int32_t *lab, int label, int *empty) {
+    decar_rng rg;
+    decar_error e;
+    float row[64];
+    int i, q, bad = 0;
+    int64_t nrow = first;
+    decar_rng_seed(&rg, seed);
+    for (i = 0; i < d->n_docs; i++) {
+        const decar_doc *doc = &d->docs[i];
+        for (q = 0; q <= np; q++, nrow++) {
+            int64_t wl = doc->len < W ? doc->len : W, st = 0, k, nv = 0;
+            uint8_t vis[64];
+            if (q == 0) {
+                decar_feat_apply(f, doc->bytes, doc->len, row, &e);
+            } else {
+                double u = decar_rng_double(&rg);
+                if (doc->len > wl) st = (int64_t)(decar_rng_double(&rg) * (double)(doc->len - wl + 1));
+                for (k = 0; k < wl; k++)
+                    if (decar_rng_double(&rg) < u) vis[nv++] = doc->bytes[st + k];
+                if (empty) *empty += nv == 0;
+                decar_feat_apply(f, vis, nv, row, &e);
+            }
+            bad += memcmp(row, r->rows + nrow * r->d, (size_t)r->d * sizeof(float)) != 0 ||
+                   r->row_label[nrow] != (lab ? lab[i] : label);
+        }
+    }
+    return bad;
+}
+
 int main(void) {
     decar_error e;
     int i;
@@ -177,10 +211,10 @@ int main(void) {
         decar_featurizer fz, f1;
         decar_router r, r1, r2;
         decar_cluster_opts co = decar_cluster_opts_default(3);
-        decar_rng rng, rg;
-        float *X = NULL, row[32];
+        decar_rng rng;
+        float *X = NULL;
         int32_t lab[90];
-        int dim = 0, W = 24, np = 3, q, bad = 0, nrow = 0, empty = 0;
+        int dim = 0, W = 24, np = 3, bad = 0, empty = 0;
         char name[32], text[256];
         const char *alpha[3] = { "abcdefgh ", "0123456789+", "XYZ!?;:-" };
         void *buf;
@@ -206,27 +240,9 @@ int main(void) {
         CHECK(r.n_rows == 90 * (1 + np), "R5 rows: every document and %d windows of it (%lld)", np,
               (long long)r.n_rows);
         /* by hand, in the documented order */
-        decar_rng_seed(&rg, 7);
-        for (i = 0; i < d.n_docs; i++) {
-            const decar_doc *doc = &d.docs[i];
-            for (q = 0; q <= np; q++, nrow++) {
-                int64_t wl = doc->len < W ? doc->len : W, st = 0, k, nv = 0;
-                uint8_t vis[64];
-                if (q == 0) {
-                    decar_feat_apply(&fz, doc->bytes, doc->len, row, &e);
-                } else {
-                    double u = decar_rng_double(&rg);
-                    if (doc->len > wl) st = (int64_t)(decar_rng_double(&rg) * (double)(doc->len - wl + 1));
-                    for (k = 0; k < wl; k++)
-                        if (decar_rng_double(&rg) < u) vis[nv++] = doc->bytes[st + k];
-                    empty += nv == 0;
-                    decar_feat_apply(&fz, vis, nv, row, &e);
-                }
-                bad += memcmp(row, r.rows + (int64_t)nrow * dim, sizeof row) != 0 || r.row_label[nrow] != lab[i];
-            }
-        }
+        bad = hand_noised_rows(&r, 0, &fz, &d, np, W, 7, lab, -1, &empty);
         CHECK(bad == 0, "every R5 row is the features of the documented noised window (%d differ)", bad);
-        printf("  R5 noised windows: %d rows as documented (%d with nothing revealed)\n", nrow, empty);
+        printf("  R5 noised windows: %lld rows as documented (%d with nothing revealed)\n", (long long)r.n_rows, empty);
         /* a router file keeps W; join then leave */
         CHECK(decar_router_save_mem(&r, &fz, &buf, &len, &e) == 0 &&
                   decar_router_load_mem(&r1, &f1, buf, len, &e) == 0,
@@ -236,24 +252,7 @@ int main(void) {
         CHECK(decar_router_join(&r1, &f1, &nd, &e) == 0 && r1.k == 4 && r1.n_rows == (90 + 20) * (1 + np),
               "join with noised windows: %s", e.msg);
         /* the party's rows: its documents and noised windows, drawn from the router's seed and the new index 3 */
-        decar_rng_seed(&rg, 7 ^ (0x9e3779b97f4a7c15ULL * 4));
-        for (i = 0, bad = 0, nrow = 90 * (1 + np); i < nd.n_docs; i++) {
-            const decar_doc *doc = &nd.docs[i];
-            for (q = 0; q <= np; q++, nrow++) {
-                int64_t wl = doc->len < W ? doc->len : W, st = 0, k, nv = 0;
-                uint8_t vis[64];
-                if (q == 0) {
-                    decar_feat_apply(&f1, doc->bytes, doc->len, row, &e);
-                } else {
-                    double u = decar_rng_double(&rg);
-                    if (doc->len > wl) st = (int64_t)(decar_rng_double(&rg) * (double)(doc->len - wl + 1));
-                    for (k = 0; k < wl; k++)
-                        if (decar_rng_double(&rg) < u) vis[nv++] = doc->bytes[st + k];
-                    decar_feat_apply(&f1, vis, nv, row, &e);
-                }
-                bad += memcmp(row, r1.rows + (int64_t)nrow * dim, sizeof row) != 0 || r1.row_label[nrow] != 3;
-            }
-        }
+        bad = hand_noised_rows(&r1, 90 * (1 + np), &f1, &nd, np, W, 7 ^ (0x9e3779b97f4a7c15ULL * 4), NULL, 3, NULL);
         CHECK(bad == 0, "the joining party's R5 rows are its documents' noised windows (%d differ)", bad);
         CHECK(decar_router_save_mem(&r1, &f1, &buf, &len, &e) == 0 &&
                   decar_router_load_mem(&r2, &f1, buf, len, &e) == 0,
