@@ -11457,7 +11457,6 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
                 mc_var += (g2 - g1 * g1 / n_mc) / (n_mc - 1) / n_mc;
                 for (m = 0; m < n_mc; m++) jack += decar__bayes_doc_bits(ek, K, n_mc, m, w, bk, &lo) / n_mc;
                 doc_b = n_mc * doc_b - (n_mc - 1) * jack;
-                decar__bayes_doc_bits(ek, K, n_mc, -1, w, bk, &lo); /* bk back to the mean of every draw */
             }
             sum += doc_b;
             nbytes += doc_bytes;
