@@ -198,6 +198,8 @@
           (decar_cluster_docs: k-means, tf-idf dimension and seed, or given feature rows); decar_smalltalk_opts;
           decar_bootstrap_opts and decar_interval (decar_bootstrap_ratio); decar_dfm_bound_opts
           (decar_ensemble_dfm_bound). Each has a _default() function.
+     0.6  (cont.) decar_ensemble_caption_experts: every expert's bits on one image's caption alone (the oracle router
+          of decar caption --oracle 1 and the vision line of the scaling study).
 */
 #ifndef DECAR_H
 #define DECAR_H
@@ -1286,6 +1288,13 @@ typedef struct decar_caption_result {
 } decar_caption_result;
 DECARDEF int decar_ensemble_caption(decar_ensemble *en, decar_ctx *ctx, const float *prefix, const char *caption,
                                     char *gen, int gen_cap, decar_caption_result *res, decar_error *e);
+/* The oracle's evidence for one image: each expert alone on the caption,
+       bits[k] = -sum_t log2 p_k(c_t | prefix, EOT c_<t)      over the first *scored bytes, the same for every k
+   (HUGE_VAL for a missing expert), *scored as decar_ensemble_caption cuts it, over every expert that exists. The
+   oracle router sends the image to argmin_k bits[k] in hindsight (decar caption --oracle 1): the best any router of
+   these experts can do with one expert per image. */
+DECARDEF int decar_ensemble_caption_experts(decar_ensemble *en, decar_ctx *ctx, const float *prefix,
+                                            const char *caption, double *bits, int *scored, decar_error *e);
 /* DFM experts: a Monte Carlo estimate of the ELBO of the routed mixture, in bits per byte, per window of seq_len - 1
    tokens and o->n_mc draws of t per window:
        -log2 p(x) <= E_t [ kappa'(t) / (1 - kappa(t)) * sum_{i masked in x_t} -log2 sum_k w_k(x_t) p_k(x_i | x_t) ]
@@ -11294,6 +11303,44 @@ DECARDEF int decar_ensemble_caption(decar_ensemble *en, decar_ctx *ctx, const fl
 end:
     decar__free_n(5, (void *)ids, (void *)tg, (void *)out, (void *)w, (void *)nll);
     return rc ? -1 : !strcmp(gen, caption);
+}
+
+DECARDEF int decar_ensemble_caption_experts(decar_ensemble *en, decar_ctx *ctx, const float *prefix,
+                                            const char *caption, double *bits, int *scored, decar_error *e) {
+    int K = en->k, L = (int)strlen(caption), T = L + 1, j, t, rc = DECAR_OK, any = 0;
+    int32_t *ids = (int32_t *)DECAR_MALLOC((size_t)T * sizeof(int32_t));
+    int32_t *tg = (int32_t *)DECAR_MALLOC((size_t)T * sizeof(int32_t));
+    double *w = (double *)DECAR_MALLOC((size_t)(K > 0 ? K : 1) * sizeof(double));
+    double *nll = (double *)DECAR_MALLOC((size_t)T * sizeof(double));
+    if (!ids || !tg || !w || !nll) {
+        rc = DECAR_ERR_NOMEM;
+        decar__seterr(e, rc, "no memory to caption");
+        goto end;
+    }
+    for (j = 0; j < K; j++) { /* T <= every expert's context after its prefix */
+        if (!en->experts[j]) continue;
+        any = 1;
+        if (T + en->experts[j]->cfg.n_prefix > en->experts[j]->cfg.seq_len)
+            T = en->experts[j]->cfg.seq_len - en->experts[j]->cfg.n_prefix;
+    }
+    if (!any || T < 1) {
+        rc = DECAR_ERR_ARG;
+        decar__seterr(e, rc, any ? "the experts' context holds no caption after their prefix" : "no experts");
+        goto end;
+    }
+    decar_caption_rows(&caption, NULL, 1, T, ids, tg); /* ids [EOT, caption], targets [caption, EOT], cut to T */
+    *scored = T < L ? T : L;
+    for (j = 0; j < K; j++) {
+        /* w = e_j: expert j alone, -ln p_j(c_t) per position */
+        bits[j] = HUGE_VAL;
+        if (!en->experts[j]) continue;
+        for (t = 0; t < K; t++) w[t] = t == j;
+        if ((rc = decar_ensemble_score_seq(en, ctx, prefix, ids, tg, T, w, nll, e))) goto end;
+        for (t = 0, bits[j] = 0.0; t < *scored; t++) bits[j] += nll[t] / log(2.0);
+    }
+end:
+    decar__free_n(4, (void *)ids, (void *)tg, (void *)w, (void *)nll);
+    return rc;
 }
 
 /* the document-level Bayes bound of one document, f = -log2 sum_k w_k 2^(-B_k), B_k (into bk) the mean of expert k's

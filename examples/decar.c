@@ -102,8 +102,8 @@ static const struct {
     { "dim", "model width (d_model); each model kind has its own default" },
     { "device", "where models run: cpu (the tape path), cpu-kernels (the GPU path's kernels as CPU loops), cuda (a "
                 "build with make cuda)" },
-    { "doc-bits", "per-document bits CSV: ens-eval appends every row's bits of each held-out document, compare reads "
-                  "one such file per seed (A,B,.. or @FILE)" },
+    { "doc-bits", "per-document bits CSV: ens-eval and caption append every row's bits of each held-out document "
+                  "(caption: image), compare reads one such file per seed (A,B,.. or @FILE)" },
     { "doc-bytes", "score at most the first N bytes of each held-out document (0 = all of it)" },
     { "docs", "file listing the documents to use, one per line (paths relative to --data)" },
     { "experts", "expert checkpoints, one per cluster: A,B,.. ('-' = missing) or @FILE with one per line" },
@@ -122,8 +122,8 @@ static const struct {
     { "mc", "DFM models: Monte Carlo samples of t per window" },
     { "model", "checkpoint (clip: an encoder pair, the directory decar clip wrote)" },
     { "n", "tokens to generate" },
-    { "oracle", "1: add the oracle router's row (each document to its best expert in hindsight) and each router's "
-                "agreement with it" },
+    { "oracle", "1: add the oracle router's row (each document, or image, to its best expert in hindsight) and "
+                "each router's agreement with it" },
     { "out",
       "where to write the result: the file or directory the usage line names (each command has its own default, if "
       "any)" },
@@ -3184,7 +3184,8 @@ static int cmd_vtrain(int argc, char **argv) {
     if (logf) fclose(logf);
     out_make_dirs();
     if (decar_gpt_save(&g, REQ(o, n, "out"), "\"task\":\"caption\"", &e)) die("save", &e);
-    if (!strcmp(S(o, n, "quiet"), "0")) fprintf(stderr, "\nsaved %s\n", S(o, n, "out"));
+    if (!strcmp(S(o, n, "quiet"), "0")) fprintf(stderr, "\n");
+    printf("saved %s: %lu params, %d steps of %d images\n", S(o, n, "out"), (unsigned long)g.n_params, steps, B);
     free(idx);
     decar_gpt_free(&g);
     decar_ctx_free(ctx);
@@ -3339,6 +3340,7 @@ static void clip_inputs(const vdata *v, int T, float **pat, int32_t **ids) {
 typedef struct {
     double top1, top5, script, loss;
     int n;
+    int lab_n[32], lab_ok[32]; /* per script of the held-out image: images, and those whose retrieved caption has it */
 } clip_stats;
 static void clip_stats_of(const vdata *v, const float *ie, const float *te, int C, double scale, clip_stats *st,
                           int **ti_out, float **q_out) {
@@ -3379,6 +3381,10 @@ static void clip_stats_of(const vdata *v, const float *ie, const float *te, int 
         st->top1 += rank[i] == 0;
         st->top5 += rank[i] < 5;
         st->script += v->label[ti[top[i]]] == v->label[ti[i]];
+        if (v->label[ti[i]] >= 0 && v->label[ti[i]] < 32) {
+            st->lab_n[v->label[ti[i]]]++;
+            st->lab_ok[v->label[ti[i]]] += v->label[ti[top[i]]] == v->label[ti[i]];
+        }
         /* image i against every caption (row i), caption i against every image (column i), as log-sum-exp */
         for (j = 0; j < nt; j++) {
             mq = sim[(size_t)i * nt + j] > mq ? sim[(size_t)i * nt + j] : mq;
@@ -3437,8 +3443,9 @@ static void clip_train(decar_clip *m, const vdata *v, const float *pat, const in
     if (!tr || !bp || !bi || !aug) fail(1, "decar clip: no memory for a batch of %d\n", co->B);
     decar_ctx *ctx = decar_ctx_new(0);
     double t0 = now_s(), last = 0, ema = -1;
-    clip_stats st = { 0, 0, 0, 0, 0 };
+    clip_stats st;
     decar_rng r, ra;
+    memset(&st, 0, sizeof st);
     decar_rng_seed(&r, co->seed ^ 0xc11b);
     decar_rng_seed(&ra, co->seed ^ 0xa06);
     for (i = 0; i < v->im.n; i++)
@@ -3546,6 +3553,13 @@ static void clip_retrieval(outset *os, const vdata *v, const float *ie, const fl
     printf("clip retrieval over %d held-out images: image -> caption top-1 %.1f%%, top-5 %.1f%% (chance %.2f%%); "
            "image -> script (the retrieved caption's) %.1f%%; held-out InfoNCE %.4f\n",
            st.n, 100.0 * st.top1, 100.0 * st.top5, 100.0 / (st.n ? st.n : 1), 100.0 * st.script, st.loss);
+    if (v->n_labels > 1) { /* the script of the retrieved caption, per script of the held-out image */
+        int j;
+        printf("the retrieved caption's script is right, per script:");
+        for (j = 0; j < v->n_labels && j < 32; j++)
+            if (st.lab_n[j]) printf(" %s %.1f%% (%d)", v->names[j], 100.0 * st.lab_ok[j] / st.lab_n[j], st.lab_n[j]);
+        printf("\n");
+    }
     printf("RESULT clip_top1 %.4f\nRESULT clip_top5 %.4f\nRESULT clip_script %.4f\n", st.top1, st.top5, st.script);
     if (figure) clip_figure(os, figure, v, ti, st.n, qi, qi + (size_t)(st.n + 1) * C, C);
     free(ti), free(qi);
@@ -3659,10 +3673,55 @@ static int cmd_clip(int argc, char **argv) {
     decar_images_free(&v.im);
     return 0;
 }
-/* the first nt held-out images captioned: totals in st[0], per script in st[1 + label], the sheet; returns how many
-   captions were cut to the context */
+/* per held-out image, for --doc-bits, the exact-match interval and the oracle: the routed row's bits, scored bytes,
+   top-1 expert and exact match, and (--oracle 1) the oracle's: each image to the expert with the fewest bits on its
+   caption (decar_ensemble_caption_experts), its greedy caption from that expert alone */
+typedef struct {
+    int n, oracle;
+    int *img, *bytes, *choice, *exact, *o_choice, *o_exact;
+    double *bits, *o_bits;
+} capdocs;
+static void capdocs_init(capdocs *cd, int nt, int oracle) {
+    memset(cd, 0, sizeof *cd);
+    cd->oracle = oracle;
+    cd->img = (int *)calloc((size_t)nt * 6 + 1, sizeof(int));
+    cd->bits = (double *)calloc((size_t)nt * 2 + 1, sizeof(double));
+    if (!cd->img || !cd->bits) fail(1, "decar caption: no memory for %d images\n", nt);
+    cd->bytes = cd->img + nt;
+    cd->choice = cd->bytes + nt;
+    cd->exact = cd->choice + nt;
+    cd->o_choice = cd->exact + nt;
+    cd->o_exact = cd->o_choice + nt;
+    cd->o_bits = cd->bits + nt;
+}
+/* the oracle on image i: every expert's bits, the argmin, and its greedy caption from that expert alone */
+static void caption_oracle(ens_t *E, decar_ctx *ctx, const vdata *v, int i, capdocs *cd, int q, capstat *ost) {
+    int K = E->en.k, j, best = -1, scored;
+    double *bk = (double *)malloc((size_t)K * sizeof(double));
+    float *pre = (float *)malloc((size_t)v->P * v->Dp * 4);
+    char gen[128];
+    decar_caption_result r;
+    decar_ensemble one;
+    decar_error e;
+    if (!bk || !pre) fail(1, "decar caption: no memory\n");
+    vprefix(v, i, pre);
+    if (decar_ensemble_caption_experts(&E->en, ctx, pre, v->im.captions[i], bk, &scored, &e)) die("caption", &e);
+    for (j = 0; j < K; j++)
+        if (E->en.experts[j] && (best < 0 || bk[j] < bk[best])) best = j;
+    one = decar_ensemble_of(&E->en.experts[best], 1); /* the oracle's expert alone, for its greedy caption */
+    cd->o_exact[q] = decar_ensemble_caption(&one, ctx, pre, v->im.captions[i], gen, 128, &r, &e);
+    if (cd->o_exact[q] < 0) die("caption", &e);
+    cd->o_bits[q] = bk[best];
+    cd->o_choice[q] = best;
+    capstat_add(&ost[0], bk[best], scored, cd->o_exact[q]);
+    capstat_add(&ost[v->label[i] + 1], bk[best], scored, cd->o_exact[q]);
+    free(bk);
+    free(pre);
+}
+/* the first nt held-out images captioned: totals in st[0], per script in st[1 + label] (the oracle's in ost), each
+   image's numbers in cd, the sheet; returns how many captions were cut to the context */
 static int caption_all(ens_t *E, decar_ctx *ctx, const vdata *v, int nt, decar_pixel_featurizer *pf, vrow_feat *rf,
-                       capstat *st, sheet_t *sh) {
+                       capstat *st, capstat *ost, capdocs *cd, sheet_t *sh) {
     int i, q, cut = 0;
     for (i = 0, q = 0; i < v->im.n && q < nt; i++) {
         char gen[128];
@@ -3675,9 +3734,78 @@ static int caption_all(ens_t *E, decar_ctx *ctx, const vdata *v, int nt, decar_p
         cut += L < (int)strlen(v->im.captions[i]);
         capstat_add(&st[0], bits, L, ex);
         capstat_add(&st[lb], bits, L, ex);
+        cd->img[q] = i;
+        cd->bytes[q] = L;
+        cd->bits[q] = bits;
+        cd->choice[q] = E->en.router.kind == DECAR_ROUTE_UNIFORM ? -1 : best;
+        cd->exact[q] = ex;
+        if (cd->oracle) caption_oracle(E, ctx, v, i, cd, q, ost);
         sheet_add(sh, q++, pf->image, VSIDE, gen, v->im.captions[i], ex, best, wb);
     }
+    cd->n = q;
     return cut;
+}
+/* the exact-match share of the n images with its 95% interval (bootstrap over the images, decar_bootstrap_ratio) */
+static decar_interval exact_ci(const int *exact, int n) {
+    double *a = (double *)malloc((size_t)n * 2 * sizeof(double) + 8), *b = a + n;
+    decar_bootstrap_opts bo = decar_bootstrap_opts_default();
+    decar_interval ci;
+    decar_error e;
+    int q;
+    if (!a) fail(1, "decar caption: no memory\n");
+    for (q = 0; q < n; q++) a[q] = exact[q], b[q] = 1.0;
+    if (decar_bootstrap_ratio(a, b, n, 1, &bo, &ci, &e)) die("caption", &e);
+    free(a);
+    return ci;
+}
+/* one row of decar caption's result: bits per byte, exact match with its interval */
+static void caption_print(const char *label, const char *route, int tk, const capstat *s, const int *exact, int n) {
+    decar_interval ci = exact_ci(exact, n);
+    printf("%-14s %-7s top-%d: caption %.4f bits/byte, exact match %.1f%% (95%% interval %.1f-%.1f%%; %d held-out "
+           "images)\n",
+           label, route, tk, s->bits / s->bytes, 100 * ci.est, 100 * ci.lo, 100 * ci.hi, n);
+}
+/* --doc-bits: every image of the row (and of the oracle's), as ens-eval writes documents (decar compare reads them):
+   model,router,topk,domain (the script),doc (the image's index),bytes,bits,choice,route (the top-1 expert, "-" for
+   uniform) and exact (1 when the greedy caption is the caption) */
+static void caption_doc_rows(FILE *f, const vdata *v, const char *label, const char *route, int tk, const capdocs *cd,
+                             int oracle) {
+    int q;
+    for (q = 0; q < cd->n; q++) {
+        int ch = oracle ? cd->o_choice[q] : cd->choice[q];
+        csv_row_head(f, label, route, tk, v->n_labels > 1 ? v->names[v->label[cd->img[q]]] : "all");
+        fprintf(f, ",%d,%d,%.17g,%d,", cd->img[q], cd->bytes[q], oracle ? cd->o_bits[q] : cd->bits[q], ch);
+        if (ch < 0)
+            fputc('-', f);
+        else
+            fprintf(f, "%d", ch);
+        fprintf(f, ",%d\n", oracle ? cd->o_exact[q] : cd->exact[q]);
+    }
+}
+/* decar caption's results: the row (and the oracle's) printed and appended to --csv, every image to --doc-bits;
+   a note on stderr when `cut` captions were longer than the experts' context */
+static void caption_report(opt *o, int n, const vdata *v, const ens_t *E, int tk, const capstat *st,
+                           const capstat *ost, const capdocs *cd, int cut) {
+    int i, agree = 0;
+    FILE *docs;
+    if (cut)
+        fprintf(stderr,
+                "decar caption: %d captions longer than the experts' context were scored on their first bytes\n", cut);
+    caption_print(S(o, n, "label"), S(o, n, "route"), tk, &st[0], cd->exact, cd->n);
+    if (cd->oracle) {
+        caption_print(S(o, n, "label"), "oracle", 1, &ost[0], cd->o_exact, cd->n);
+        for (i = 0; i < cd->n; i++) agree += cd->choice[i] == cd->o_choice[i];
+        if (E->en.router.kind != DECAR_ROUTE_UNIFORM)
+            printf("%-14s %-7s        the row's top-1 expert is the oracle's on %d of %d images (%.1f%%)\n", "", "",
+                   agree, cd->n, 100.0 * agree / cd->n);
+    }
+    if (S(o, n, "csv")) cap_csv(S(o, n, "csv"), S(o, n, "label"), S(o, n, "route"), tk, v, st);
+    if (S(o, n, "csv") && cd->oracle) cap_csv(S(o, n, "csv"), S(o, n, "label"), "oracle", 1, v, ost);
+    if (!S(o, n, "doc-bits")) return;
+    docs = csv_append(S(o, n, "doc-bits"), DOC_BITS_HEADER ",exact");
+    caption_doc_rows(docs, v, S(o, n, "label"), decar_route_label(E->en.router.kind), tk, cd, 0);
+    if (cd->oracle) caption_doc_rows(docs, v, S(o, n, "label"), "oracle", 1, cd, 1);
+    fclose(docs);
 }
 static int cmd_caption(int argc, char **argv) {
     /* clang-format off */
@@ -3686,16 +3814,18 @@ static int cmd_caption(int argc, char **argv) {
                 { "label", "ensemble", 0, 0 }, { "csv", NULL, 0, 0 },
                 { "sheet", NULL, "write an SVG contact sheet of test images here", 0 },
                 { "max", "0", "caption at most this many test images (0: all)", 0 }, { "threads", "0", 0, 0 },
-                { "prefix-features", NULL, 0, 0 }, { "prefix-len", "1", 0, 0 }, { "route-features", NULL, 0, 0 } };
+                { "prefix-features", NULL, 0, 0 }, { "prefix-len", "1", 0, 0 }, { "route-features", NULL, 0, 0 },
+                { "doc-bits", NULL, 0, 0 }, { "oracle", "0", 0, 0 } };
     /* clang-format on */
     int n = NOPT(o), i, nt = 0, tk, maxn, cut;
+    capdocs cd;
     vdata v;
     ens_t E;
     decar_pixel_featurizer pf;
     vrow_feat rf;
     float *mean = NULL;
     decar_ctx *ctx = decar_ctx_new(0);
-    capstat *st;
+    capstat *st, *ost;
     sheet_t sh;
     outset os;
     parse_opts(argc, argv, o, n, "caption",
@@ -3707,6 +3837,7 @@ static int cmd_caption(int argc, char **argv) {
     vdata_features(&v, S(o, n, "prefix-features"), (int)I(o, n, "prefix-len", 1, 4096));
     if (S(o, n, "sheet")) out_file_check("caption", S(o, n, "sheet"));
     if (S(o, n, "csv")) out_file_check("caption", S(o, n, "csv"));
+    if (S(o, n, "doc-bits")) out_file_check("caption", S(o, n, "doc-bits"));
     ens_open(&E, REQ(o, n, "experts"), NULL, "uniform", 1, 0.1, 0, 0, NULL);
     tk = (int)I(o, n, "route-k", 0, 1 << 20); /* 0 = all experts, as --help says */
     if (tk == 0) tk = E.en.k;
@@ -3715,21 +3846,21 @@ static int cmd_caption(int argc, char **argv) {
     maxn = (int)I(o, n, "max", 0, 1 << 30);
     for (i = 0; i < v.im.n; i++) nt += v.test[i] && (maxn == 0 || nt < maxn);
     if (nt == 0) fail(1, "decar caption: no held-out images to caption\n");
-    st = (capstat *)calloc((size_t)v.n_labels + 1, sizeof(capstat));
+    st = (capstat *)calloc(((size_t)v.n_labels + 1) * 2, sizeof(capstat));
+    if (!st) fail(1, "decar caption: no memory\n");
+    ost = st + v.n_labels + 1;
+    capdocs_init(&cd, nt, (int)I(o, n, "oracle", 0, 1));
     memset(&os, 0, sizeof os);
     sheet_open(&sh, S(o, n, "sheet") ? out_text(&os) : NULL, S(o, n, "label"));
-    cut = caption_all(&E, ctx, &v, nt, &pf, &rf, st, &sh);
+    cut = caption_all(&E, ctx, &v, nt, &pf, &rf, st, ost, &cd, &sh);
     sheet_close(&sh);
     if (sh.f) {
         out_close(&os, S(o, n, "sheet"));
         out_commit(&os, NULL);
     }
-    printf("%-14s %-7s top-%d: caption %.4f bits/byte, exact match %.1f%% (%d held-out images)\n", S(o, n, "label"),
-           S(o, n, "route"), tk, st[0].bits / st[0].bytes, 100 * st[0].exact / nt, nt);
-    if (cut)
-        fprintf(stderr,
-                "decar caption: %d captions longer than the experts' context were scored on their first bytes\n", cut);
-    if (S(o, n, "csv")) cap_csv(S(o, n, "csv"), S(o, n, "label"), S(o, n, "route"), tk, &v, st);
+    caption_report(o, n, &v, &E, tk, st, ost, &cd, cut);
+    free(cd.img);
+    free(cd.bits);
     free(mean);
     free((void *)pf.rt);
     free(st);

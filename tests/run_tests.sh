@@ -439,6 +439,41 @@ run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --subset $V/sha
 expect 2 "a captioner fine-tuned from a base of another image input" $B/decar vtrain --images $B/tinyglyphs --steps 1 --batch 8 --init $V/base.safetensors --out $V/ft1.safetensors
 expect 2 "clip with both --out and --model" $B/decar clip --images $B/tinyglyphs --out $V/x --model $V/enc
 
+step "the vision line of the scaling study on the tiny image set (per-image bits, the oracle, intervals, exact match)"
+VS=$B/vscal; rm -rf $VS $VS.enc; mkdir -p $VS.enc; cp $V/emb.npy $VS.enc/embed.npy; cp $V/pat.npy $VS.enc/patches.npy
+run env TINY=1 GLYPHS=$B/tinyglyphs OUT=$VS ENCODER=$VS.enc MAXTEST=0 bash scripts/vision_scaling.sh > $VS.log 2>&1 || tail -20 $VS.log
+# 2 budgets x (dense + encoder-clustered R1, R2, R5, oracle + random uniform, oracle) rows, 3 lines with bands
+n=$(($(grep -c . $VS/vision_scaling.csv 2>/dev/null || echo 1) - 1))
+[ $n -eq 14 ] && [ "$(grep -c "<polyline" $VS/vision_scaling.svg 2>/dev/null)" = 3 ] &&
+  echo "ok  vision_scaling.csv: $n rows; vision_scaling.svg: 3 lines" ||
+  { echo "FAILED: vision_scaling.csv has $n rows (wanted 14), or the plot lacks its 3 lines"; fails=$((fails + 1)); }
+# per image: the oracle's bits are the fewest of its experts', so never above R1's (one of them); the table's dense
+# bits per byte and exact match are the per-image files' sums, averaged over the seeds
+python3 - $VS <<'PY' || fails=$((fails + 1))
+import csv, glob, sys
+out = sys.argv[1]; bad = []
+per = {}   # (budget, model, router) -> [(bits, bytes, exact) per seed]
+for f in sorted(glob.glob(out + "/eval/s*_b*.docs")):
+    b = f.split("_b")[-1][:-5]
+    rows = list(csv.DictReader(open(f)))
+    by = {}
+    for r in rows: by.setdefault((r["model"], r["router"]), {})[r["doc"]] = r
+    for doc, r in by[("enc2", "oracle")].items():
+        if float(r["bits"]) > float(by[("enc2", "top1")][doc]["bits"]) + 1e-9: bad.append(("oracle above R1", f, doc))
+    for (m, rt), d in by.items():
+        s = [sum(float(r[c]) for r in d.values()) for c in ("bits", "bytes", "exact")]
+        per.setdefault((b, m, rt), []).append((s[0] / s[1], s[2] / len(d)))
+for r in csv.DictReader(open(out + "/vision_scaling.csv")):
+    v = per[(r["budget"], r["model"], r["router"])]
+    bpb = sum(x[0] for x in v) / len(v); ex = sum(x[1] for x in v) / len(v)
+    if abs(bpb - float(r["bits_per_byte"])) > 2e-5 or abs(ex - float(r["exact"])) > 2e-5: bad.append((r, bpb, ex))
+    if not float(r["bpb_lo"]) <= float(r["bits_per_byte"]) <= float(r["bpb_hi"]): bad.append(("interval", r))
+print("ok  the oracle never above R1, per image; the table's bits/byte and exact match are the per-image files'" if not bad
+      else "FAILED: vision scaling: %s" % bad[:3])
+sys.exit(1 if bad else 0)
+PY
+expect 2 "a budget that K does not divide" env TINY=1 BUDGETS=9 GLYPHS=$B/tinyglyphs OUT=$VS/x bash scripts/vision_scaling.sh
+
 step "the lifecycle: SHA-256 vectors, join / leave / provenance in the library and the CLI, examples/lifecycle.c"
 L=$B/lifecycle_cli; rm -rf $L; mkdir -p $L/rest $L/new
 par gcc -std=c99 $W -O2 -march=native -fopenmp -o $B/test_lifecycle tests/test_lifecycle.c -lm

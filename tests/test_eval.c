@@ -32,7 +32,7 @@ int main(void) {
     decar_error e;
     decar_ctx *ctx = decar_ctx_new(0);
     decar_gpt g[2];
-    decar_gpt *ex[2];
+    decar_gpt *ex[3];
     decar_ensemble en;
     float *one, *tab[2] = { NULL, NULL };
     double *bits, *bits2;
@@ -368,6 +368,28 @@ int main(void) {
             CHECK(r2 == r1 && fabs(c2.bits - c1.bits) < 1e-9 && !strcmp(gen2, gen) && c2.w_best == 0.5,
                   "caption: two copies of one captioner, uniform, caption as one (%d %d, %g %g, %s / %s, %g)", r2, r1,
                   c2.bits, c1.bits, gen2, gen, c2.w_best);
+            { /* decar_ensemble_caption_experts (the oracle's evidence): each expert alone, by hand; a missing one */
+                decar_gpt m2;
+                double bk[3], want2;
+                int sc3 = -1;
+                OK(decar_gpt_init(&m2, &c, 8, &e));
+                OK(decar_gpt_score_prefix(&m2, ctx, pre, cid, ctg, 1, 3, nl));
+                want2 = (nl[0] + nl[1]) / log(2.0);
+                ex[1] = NULL;
+                ex[2] = &m2;
+                en.k = 3;
+                en.router.k = 3;
+                OK(decar_ensemble_caption_experts(&en, ctx, pre, "ab", bk, &sc3, &e));
+                CHECK(sc3 == 2 && fabs(bk[0] - want_bits) < 1e-5 && bk[1] == HUGE_VAL && fabs(bk[2] - want2) < 1e-5 &&
+                          fabs(want2 - want_bits) > 1e-3,
+                      "caption experts: each alone (%g %g, want %g %g), a missing one HUGE_VAL, %d bytes", bk[0],
+                      bk[2], want_bits, want2, sc3);
+                ex[0] = ex[2] = NULL;
+                CHECK(decar_ensemble_caption_experts(&en, ctx, pre, "ab", bk, &sc3, &e) == DECAR_ERR_ARG,
+                      "caption experts: none present is refused (%s)", e.msg);
+                ex[0] = &m;
+                decar_gpt_free(&m2);
+            }
             en.k = 1;
             en.router.k = 1;
             en.router.top_k = 1;
