@@ -13,7 +13,7 @@
 #      R2 (softmax(cos / 0.05), top-2), R5 (learned, top-1) and the oracle; random K (uniform over all K) and its oracle
 #   5. scripts/vision_scaling_report.sh: decar compare per budget (OUT/cmp), OUT/vision_scaling.md, .csv and .svg
 # Environment: GLYPHS OUT ENCODER SEEDS KS BUDGETS BASE LAYERS DIM HEADS BATCH MAXTEST JOBS CLIP_STEPS CLIP_DIM
-#              CLIP_LAYERS CLIP_BATCH; SMALL=1 for a run of a few minutes, TINY=1 for the test suite (seconds).
+#              CLIP_LAYERS CLIP_BATCH CLIP_AUGMENT (decar clip --augment); SMALL=1 for a run of a few minutes, TINY=1 for the test suite (seconds).
 # Any image-caption directory in the documented format works as GLYPHS. A model already trained (same name) is kept:
 # a killed run continues.
 set -euo pipefail
@@ -22,15 +22,15 @@ SCRIPT=vision_scaling.sh; . scripts/env_check.sh
 #                   SEEDS  KS      BUDGETS                 BASE LAYERS DIM HEADS BATCH MAXTEST CLIP_STEPS CLIP_DIM CLIP_LAYERS CLIP_BATCH OUT
 if [ -n "${TINY:-}" ]; then DEF="1 2|2|8 16|8|1|16|2|8|24|20|16|1|16|runs/vision-scaling-tiny"
 elif [ -n "${SMALL:-}" ]; then DEF="1 2 3|2 4|100 200 400|100|2|64|4|32|300|300|64|1|64|runs/vision-scaling-small"
-else DEF="1 2 3|2 4 8|400 800 1600 3200 6400|300|2|64|4|32|0|6000|96|2|128|runs/vision-scaling"; fi
+else DEF="1 2 3|2 4|250 500 1000 2000 4000|200|2|64|4|32|0|3500|96|2|128|runs/vision-scaling"; fi
 IFS='|' read -r dSEEDS dKS dBUD dBASE dL dC dH dB dM dCS dCD dCL dCB dOUT <<< "$DEF"
 env_default SEEDS "$dSEEDS"; env_default KS "$dKS"; env_default BUDGETS "$dBUD"; env_default BASE $dBASE
 env_default LAYERS $dL; env_default DIM $dC; env_default HEADS $dH; env_default BATCH $dB; env_default MAXTEST $dM
 env_default JOBS 2; env_default CLIP_STEPS $dCS; env_default CLIP_DIM $dCD; env_default CLIP_LAYERS $dCL
-env_default CLIP_BATCH $dCB; env_default OUT "$dOUT"; env_default ENCODER ""
+env_default CLIP_BATCH $dCB; env_default OUT "$dOUT"; env_default ENCODER ""; env_default CLIP_AUGMENT 1
 env_ints SEEDS 0; env_ints KS 2 100000; env_ints BUDGETS 1; env_int BASE 1; env_int LAYERS 1 64; env_int DIM 1 65536
 env_int HEADS 1 1024; env_int BATCH 1 4096; env_int MAXTEST 0; env_int JOBS 1 1024; env_int CLIP_STEPS 1
-env_int CLIP_DIM 1 65536; env_int CLIP_LAYERS 1 64; env_int CLIP_BATCH 2 4096
+env_int CLIP_DIM 1 65536; env_int CLIP_LAYERS 1 64; env_int CLIP_BATCH 2 4096; env_int CLIP_AUGMENT 0 1
 [ $((DIM % HEADS)) -eq 0 ] || env_fail "DIM=$DIM must be a multiple of HEADS=$HEADS"
 for K in $KS; do for B in $BUDGETS; do [ $((B % K)) -eq 0 ] ||
   env_fail "every budget must be divisible by every K (budget $B, K $K): experts train B / K steps each"; done; done
@@ -56,11 +56,22 @@ if [ -z "$ENCODER" ] && [ ! -s $ENC/patches.npy ]; then
   say "1. CLIP encoder pair ($CLIP_STEPS steps of $CLIP_BATCH pairs, d_model $CLIP_DIM, $CLIP_LAYERS layers)"
   rm -rf $ENC
   OMP_NUM_THREADS=$JOBS $D clip --images $GLYPHS --out $ENC --steps $CLIP_STEPS --dim $CLIP_DIM --layers $CLIP_LAYERS \
-    --heads 4 --batch $CLIP_BATCH --threads $JOBS --quiet 1 --embed $ENC/embed.npy --patches $ENC/patches.npy \
+    --heads 4 --batch $CLIP_BATCH --augment $CLIP_AUGMENT --threads $JOBS --quiet 1 --embed $ENC/embed.npy \
+    --patches $ENC/patches.npy --figure $OUT/retrieval.svg \
     --val-every $(( CLIP_STEPS / 10 > 0 ? CLIP_STEPS / 10 : 1 )) --log $OUT/clip_curve.csv > $OUT/clip.log.tmp
   mv $OUT/clip.log.tmp $OUT/clip.log
 fi
-[ -s $OUT/clip.log ] || cp "$ENCODER/../clip.log" $OUT/clip.log 2>/dev/null || true
+
+# the encoder's clusters at K = the number of scripts (labels.txt), against raw pixels: purity and NMI
+NL=$( [ -s $GLYPHS/labels.txt ] && sort -u $GLYPHS/labels.txt | grep -c . || echo 0)
+if [ "$NL" -ge 2 ]; then
+  for fs in encoder pixels; do
+    [ -s $OUT/scripts_$fs.log ] && continue
+    $D vcluster --images $GLYPHS --out $OUT/scripts_$fs --k $NL --seed 1 \
+      $([ $fs = encoder ] && echo "--features $ENC/embed.npy") > $OUT/scripts_$fs.log.tmp
+    mv $OUT/scripts_$fs.log.tmp $OUT/scripts_$fs.log
+  done
+fi
 
 # 2. clusters per seed and K (the encoder's embeddings; vcluster also writes a random split and R5's classifier)
 K0=$(echo $KS | cut -d' ' -f1)
@@ -116,12 +127,17 @@ evaluate() {
   [ -s $f.docs ] && return 0
   rm -f $f.docs.tmp $f.csv.tmp
   E="$F --max $MAXTEST --threads 1 --doc-bits $f.docs.tmp --csv $f.csv.tmp"
-  $D caption --experts $OUT/models/s${SEED}_b${B}_dense.safetensors --route uniform --label dense $E > $f.txt
+  # contact sheets of the first seed at the largest budget: the dense captioner and the first K's experts under R1
+  local sd=() se=()
+  [ "$SEED" = "${SEEDS%% *}" ] && [ "$B" = "${BUDGETS##* }" ] && sd=(--sheet $OUT/sheet_dense.svg) &&
+    se=(--sheet $OUT/sheet_enc${KS%% *}_top1.svg)
+  $D caption --experts $OUT/models/s${SEED}_b${B}_dense.safetensors --route uniform --label dense $E "${sd[@]}" > $f.txt
   for K in $KS; do
     list() { for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/s${SEED}_b${B}_$1${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done; }
     R="--router $OUT/s$SEED/k$K/vrouter.safetensors --route-features $ENC/embed.npy"
     g="--experts $(list enc) $R --label enc$K"
-    $D caption $g --route top1 --route-k 1 --oracle 1 $E >> $f.txt
+    $D caption $g --route top1 --route-k 1 --oracle 1 $E "${se[@]}" >> $f.txt
+    se=()
     $D caption $g --route cosine --route-k 2 --route-temp 0.05 $E >> $f.txt
     $D caption $g --route learned --route-k 1 $E >> $f.txt
     $D caption --experts $(list rnd) --route uniform --route-k $K --label rnd$K --oracle 1 $E >> $f.txt
@@ -130,7 +146,7 @@ evaluate() {
   mv $f.docs.tmp $f.docs
   echo "[vision-scaling] evaluated seed $SEED budget $B" >&2
 }
-export -f evaluate; export KS MAXTEST ENC
+export -f evaluate; export KS MAXTEST ENC SEEDS BUDGETS
 say "3. held-out captions: $(echo $SEEDS | wc -w) seeds x $(echo $BUDGETS | wc -w) budgets"
 for SEED in $SEEDS; do for B in $BUDGETS; do echo "$SEED $B"; done; done |
   xargs -r -P $JOBS -L 1 bash -c 'evaluate "$@"' _

@@ -58,7 +58,17 @@ done
   done; } > $OUT/vision_scaling.csv.tmp
 mv $OUT/vision_scaling.csv.tmp $OUT/vision_scaling.csv
 # the tables
-awk -F, -v seeds="$SEEDS" -v base=$BASE -v batch=$BATCH -v N=$N '
+# the encoder's retrieval and its clusters at K = the number of scripts (when the run has them)
+ENC=""
+if [ -s $OUT/clip.log ]; then
+  ENC="Held-out retrieval (decar clip, $(grep -o "over [0-9]* held-out images" $OUT/clip.log | head -1)): $(grep -o \
+    "image -> caption top-1 .*" $OUT/clip.log | head -1). $(grep "per script" $OUT/clip.log | head -1)"
+fi
+for fs in encoder pixels; do
+  [ -s $OUT/scripts_$fs.log ] && ENC="$ENC${ENC:+ }Clusters of the $fs features: $(head -1 $OUT/scripts_$fs.log | \
+    sed 's/^vision clusters: //; s/;.*//')."
+done
+awk -F, -v seeds="$SEEDS" -v base=$BASE -v batch=$BATCH -v N=$N -v enc="$ENC" '
   NR == 1 { next }
   { B = $1; if (!(B in bs)) { bs[B] = 1; bl[++nb] = B; fl[B] = $2 }
     k = $3 "|" $4 "|" $5; if (!(k in ks)) { ks[k] = 1; kl[++nk] = k }
@@ -83,6 +93,7 @@ awk -F, -v seeds="$SEEDS" -v base=$BASE -v batch=$BATCH -v N=$N '
     printf "captioner (the column train_flops of vision_scaling.csv). Each cell: the mean over seeds, and its 95%%\n"
     printf "interval from a bootstrap over the held-out images (the same images for both sides of a ratio, every seed).\n"
     print ""
+    if (enc != "") { print "## The encoder"; print ""; print enc; print "" }
     print "## Held-out caption bits per byte"; print ""
     head("model | router")
     for (i = 1; i <= nk; i++) { printf "| %s |", name(kl[i]); for (b = 1; b <= nb; b++) printf " %s |", ((kl[i], bl[b]) in bpb) ? bpb[kl[i], bl[b]] : "-"; print "" }
@@ -118,3 +129,9 @@ $D plot --out $OUT/vision_scaling.svg --x train_flops --y ratio --band lo,hi --l
   $OUT/lines/[0-9]*.csv > /dev/null
 { echo; echo "Plot: vision_scaling.svg (one line per K and row; shaded: the paired 95% interval; dotted: 1.0)."; } \
   >> $OUT/vision_scaling.md
+for f in $OUT/sheet_*.svg; do
+  [ -s "$f" ] && echo "Contact sheet ($(basename $f)): the first held-out images with the greedy caption of $( \
+    case $f in *dense*) echo "the dense captioner" ;; *) echo "the encoder-clustered experts under R1" ;; esac), first" \
+    "seed, largest budget." >> $OUT/vision_scaling.md
+done
+exit 0
