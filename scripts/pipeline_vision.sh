@@ -72,7 +72,7 @@ E="$F --max $MAXTEST --csv $OUT/results.csv --threads $JOBS"
 RE="--router $OUT/encoder/vrouter.safetensors --route-features $OUT/embed.npy"
 $D caption --experts $OUT/models/base.safetensors --route uniform --label base $E
 $D caption --experts $OUT/models/dense.safetensors --route uniform --label dense $E
-$D caption --experts $(list e) $RE --route top1 --route-k 1 --label encoder-clustered $E --sheet $OUT/contact_sheet.svg
+$D caption --experts $(list e) $RE --route top1 --route-k 1 --oracle 1 --label encoder-clustered $E --sheet $OUT/contact_sheet.svg
 $D caption --experts $(list e) $RE --route cosine --route-k 2 --route-temp 0.05 --label encoder-clustered $E
 $D caption --experts $(list e) $RE --route learned --route-k 1 --label encoder-clustered $E
 $D caption --experts $(list p) --router $OUT/pixels/vrouter.safetensors --route top1 --route-k 1 --label pixel-clustered $E

@@ -12,7 +12,8 @@
 #   4. decar caption on the first MAXTEST held-out images (0: all): dense; encoder-clustered K under R1 (top-1 cosine),
 #      R2 (softmax(cos / 0.05), top-2), R5 (learned, top-1) and the oracle; random K (uniform over all K) and its oracle
 #   5. scripts/vision_scaling_report.sh: decar compare per budget (OUT/cmp), OUT/vision_scaling.md, .csv and .svg
-# Environment: GLYPHS OUT ENCODER SEEDS KS BUDGETS BASE LAYERS DIM HEADS BATCH MAXTEST JOBS CLIP_STEPS CLIP_DIM
+#   DENSE_BUDGETS: budgets beyond BUDGETS for the dense captioner alone (where its held-out bits stop improving)
+# Environment: GLYPHS OUT ENCODER SEEDS KS BUDGETS DENSE_BUDGETS BASE LAYERS DIM HEADS BATCH MAXTEST JOBS CLIP_STEPS CLIP_DIM
 #              CLIP_LAYERS CLIP_BATCH CLIP_AUGMENT (decar clip --augment); SMALL=1 for a run of a few minutes, TINY=1 for the test suite (seconds).
 # Any image-caption directory in the documented format works as GLYPHS. A model already trained (same name) is kept:
 # a killed run continues.
@@ -24,6 +25,9 @@ if [ -n "${TINY:-}" ]; then DEF="1 2|2|8 16|8|1|16|2|8|24|20|16|1|16|runs/vision
 elif [ -n "${SMALL:-}" ]; then DEF="1 2 3|2 4|100 200 400|100|2|64|4|32|300|300|64|1|64|runs/vision-scaling-small"
 else DEF="1 2 3|2 4|250 500 1000 2000 4000|200|2|64|4|32|0|3500|96|2|128|runs/vision-scaling"; fi
 IFS='|' read -r dSEEDS dKS dBUD dBASE dL dC dH dB dM dCS dCD dCL dCB dOUT <<< "$DEF"
+dDB=$([ -n "${TINY:-}${SMALL:-}" ] && echo "" || echo "8000")
+env_default DENSE_BUDGETS "$dDB"
+[ -z "${DENSE_BUDGETS// /}" ] || env_ints DENSE_BUDGETS 1
 env_default SEEDS "$dSEEDS"; env_default KS "$dKS"; env_default BUDGETS "$dBUD"; env_default BASE $dBASE
 env_default LAYERS $dL; env_default DIM $dC; env_default HEADS $dH; env_default BATCH $dB; env_default MAXTEST $dM
 env_default JOBS 2; env_default CLIP_STEPS $dCS; env_default CLIP_DIM $dCD; env_default CLIP_LAYERS $dCL
@@ -104,9 +108,10 @@ done | xargs -r -P $JOBS -L 1 bash -c 'vt "$@"' _
 jobs() {
   local SEED B K k
   for SEED in $SEEDS; do
-    for B in $BUDGETS; do
+    for B in $BUDGETS $DENSE_BUDGETS; do
       I="--init $OUT/models/base_s$SEED.safetensors"
       echo "$B s${SEED}_b${B}_dense $B $SEED $I"
+      [[ " $DENSE_BUDGETS " == *" $B "* ]] && continue   # the dense captioner alone
       for K in $KS; do
         for k in $(seq 0 $((K - 1))); do
           echo "$((B / K)) s${SEED}_b${B}_enc${K}_$k $((B / K)) $((SEED * 1000 + 101 + k)) $I --subset $OUT/s$SEED/k$K/shard_$k.txt"
@@ -132,7 +137,8 @@ evaluate() {
   [ "$SEED" = "${SEEDS%% *}" ] && [ "$B" = "${BUDGETS##* }" ] && sd=(--sheet $OUT/sheet_dense.svg) &&
     se=(--sheet $OUT/sheet_enc${KS%% *}_top1.svg)
   $D caption --experts $OUT/models/s${SEED}_b${B}_dense.safetensors --route uniform --label dense $E "${sd[@]}" > $f.txt
-  for K in $KS; do
+  [[ " $DENSE_BUDGETS " == *" $B "* ]] && K_EVAL="" || K_EVAL=$KS
+  for K in $K_EVAL; do
     list() { for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/s${SEED}_b${B}_$1${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done; }
     R="--router $OUT/s$SEED/k$K/vrouter.safetensors --route-features $ENC/embed.npy"
     g="--experts $(list enc) $R --label enc$K"
@@ -146,13 +152,13 @@ evaluate() {
   mv $f.docs.tmp $f.docs
   echo "[vision-scaling] evaluated seed $SEED budget $B" >&2
 }
-export -f evaluate; export KS MAXTEST ENC SEEDS BUDGETS
+export -f evaluate; export KS MAXTEST ENC SEEDS BUDGETS DENSE_BUDGETS
 say "3. held-out captions: $(echo $SEEDS | wc -w) seeds x $(echo $BUDGETS | wc -w) budgets"
-for SEED in $SEEDS; do for B in $BUDGETS; do echo "$SEED $B"; done; done |
+for SEED in $SEEDS; do for B in $BUDGETS $DENSE_BUDGETS; do echo "$SEED $B"; done; done |
   xargs -r -P $JOBS -L 1 bash -c 'evaluate "$@"' _
 
 say "4. report"
 N=$(grep -ho "[0-9]* params" $OUT/logs/s*_dense.txt | head -1 | cut -d' ' -f1)
-SEEDS="$SEEDS" BUDGETS="$BUDGETS" KS="$KS" BATCH=$BATCH BASE=$BASE N=$N GLYPHS=$GLYPHS \
+SEEDS="$SEEDS" BUDGETS="$BUDGETS" DENSE_BUDGETS="$DENSE_BUDGETS" KS="$KS" BATCH=$BATCH BASE=$BASE N=$N GLYPHS=$GLYPHS \
   bash scripts/vision_scaling_report.sh $OUT
 say "done: $OUT/vision_scaling.md, $OUT/vision_scaling.csv, $OUT/vision_scaling.svg"

@@ -6,7 +6,7 @@
 #   ratio to dense   = ensemble caption bits / dense caption bits (below 1.0: the experts win at equal compute)
 #   ratio to random  = encoder-clustered experts' bits / the random split's bits at the same K and budget
 #   exact match      = the share of images whose greedy caption is the caption (compare over 0/1 per image)
-# Environment (from vision_scaling.sh): SEEDS BUDGETS KS BATCH BASE N (the captioner's parameters) GLYPHS
+# Environment (from vision_scaling.sh): SEEDS BUDGETS DENSE_BUDGETS (the dense captioner alone) KS BATCH BASE N (the captioner's parameters) GLYPHS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: vision_scaling_report.sh OUT}
@@ -17,7 +17,8 @@ rm -rf $OUT/cmp; mkdir -p $OUT/cmp
 # training FLOPs of a budget: 6 N per token, tokens = steps x batch x (16 image positions + the mean caption + EOT);
 # the base's BASE steps come on top of every row alike
 TOKS=$(awk -v B=$BATCH '{ s += length($0) + 17; n++ } END { printf "%.1f", B * s / n }' $GLYPHS/captions.txt)
-for B in $BUDGETS; do
+DENSE_BUDGETS=${DENSE_BUDGETS:-}
+for B in $BUDGETS $DENSE_BUDGETS; do
   files=""; xfiles=""
   for sd in $SEEDS; do
     f=$OUT/eval/s${sd}_b$B.docs
@@ -33,6 +34,7 @@ for B in $BUDGETS; do
   $D compare --doc-bits ${files#,} --ref dense --domains 0 --draws $DRAWS --csv $OUT/cmp/b$B.csv \
     --out $OUT/cmp/b$B.md > /dev/null
   $D compare --doc-bits ${xfiles#,} --ref one --domains 0 --draws $DRAWS --csv $OUT/cmp/x_b$B.csv > /dev/null
+  [[ " $DENSE_BUDGETS " == *" $B "* ]] && continue
   for K in $KS; do   # clustered against random at the same K: the rows of encK and rndK only
     kf=""
     for sd in $SEEDS; do
@@ -45,7 +47,7 @@ for B in $BUDGETS; do
 done
 # one CSV: every row of every budget, its ratio to dense, to the random split of its K, and its exact match
 { echo "budget,train_flops,model,router,topk,seeds,images,bits_per_byte,bpb_lo,bpb_hi,ratio_dense,ratio_dense_lo,ratio_dense_hi,seed_ratio_min,seed_ratio_max,agree_oracle,exact,exact_lo,exact_hi,ratio_random,ratio_random_lo,ratio_random_hi"
-  for B in $BUDGETS; do
+  for B in $BUDGETS $DENSE_BUDGETS; do
     awk -F, -v B=$B -v fl=$(awk -v N=$N -v B=$B -v t=$TOKS 'BEGIN { printf "%.4e", 6 * N * B * t }') '
       FILENAME ~ /\/x_b/ && FNR > 1 { ex[$1 "|" $2 "|" $3] = $7 "," $8 "," $9; next }
       FILENAME ~ /\/k[0-9]+_b/ && FNR > 1 && $1 ~ /^enc/ { rr[$1 "|" $2 "|" $3] = $10 "," $11 "," $12; next }
@@ -54,7 +56,7 @@ done
               printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", B, fl, a[1], a[2], a[3], a[5], a[6],
                 a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15],
                 (key[i] in ex) ? ex[key[i]] : "-,-,-", (key[i] in rr) ? rr[key[i]] : "-,-,-" } }' \
-      $OUT/cmp/x_b$B.csv $(ls $OUT/cmp/k*_b$B.csv) $OUT/cmp/b$B.csv
+      $OUT/cmp/x_b$B.csv $(ls $OUT/cmp/k*_b$B.csv 2>/dev/null) $OUT/cmp/b$B.csv
   done; } > $OUT/vision_scaling.csv.tmp
 mv $OUT/vision_scaling.csv.tmp $OUT/vision_scaling.csv
 # the tables

@@ -441,12 +441,13 @@ expect 2 "clip with both --out and --model" $B/decar clip --images $B/tinyglyphs
 
 step "the vision line of the scaling study on the tiny image set (per-image bits, the oracle, intervals, exact match)"
 VS=$B/vscal; rm -rf $VS $VS.enc; mkdir -p $VS.enc; cp $V/emb.npy $VS.enc/embed.npy; cp $V/pat.npy $VS.enc/patches.npy
-run env TINY=1 GLYPHS=$B/tinyglyphs OUT=$VS ENCODER=$VS.enc MAXTEST=0 bash scripts/vision_scaling.sh > $VS.log 2>&1 || tail -20 $VS.log
-# 2 budgets x (dense + encoder-clustered R1, R2, R5, oracle + random uniform, oracle) rows, 3 lines with bands
+run env TINY=1 DENSE_BUDGETS=32 GLYPHS=$B/tinyglyphs OUT=$VS ENCODER=$VS.enc MAXTEST=0 bash scripts/vision_scaling.sh > $VS.log 2>&1 || tail -20 $VS.log
+# 2 budgets x (dense + encoder-clustered R1, R2, R5, oracle + random uniform, oracle) rows, a dense-only budget,
+# 3 lines with bands
 n=$(($(grep -c . $VS/vision_scaling.csv 2>/dev/null || echo 1) - 1))
-[ $n -eq 14 ] && [ "$(grep -c "<polyline" $VS/vision_scaling.svg 2>/dev/null)" = 3 ] &&
+[ $n -eq 15 ] && [ "$(grep -c "<polyline" $VS/vision_scaling.svg 2>/dev/null)" = 3 ] &&
   echo "ok  vision_scaling.csv: $n rows; vision_scaling.svg: 3 lines" ||
-  { echo "FAILED: vision_scaling.csv has $n rows (wanted 14), or the plot lacks its 3 lines"; fails=$((fails + 1)); }
+  { echo "FAILED: vision_scaling.csv has $n rows (wanted 15), or the plot lacks its 3 lines"; fails=$((fails + 1)); }
 # per image: the oracle's bits are the fewest of its experts', so never above R1's (one of them); the table's dense
 # bits per byte and exact match are the per-image files' sums, averaged over the seeds
 python3 - $VS <<'PY' || fails=$((fails + 1))
@@ -458,7 +459,7 @@ for f in sorted(glob.glob(out + "/eval/s*_b*.docs")):
     rows = list(csv.DictReader(open(f)))
     by = {}
     for r in rows: by.setdefault((r["model"], r["router"]), {})[r["doc"]] = r
-    for doc, r in by[("enc2", "oracle")].items():
+    for doc, r in by.get(("enc2", "oracle"), {}).items():
         if float(r["bits"]) > float(by[("enc2", "top1")][doc]["bits"]) + 1e-9: bad.append(("oracle above R1", f, doc))
     for (m, rt), d in by.items():
         s = [sum(float(r[c]) for r in d.values()) for c in ("bits", "bytes", "exact")]
