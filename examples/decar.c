@@ -3678,13 +3678,13 @@ static int cmd_clip(int argc, char **argv) {
    caption (decar_ensemble_caption_experts), its greedy caption from that expert alone */
 typedef struct {
     int n, oracle;
-    int *img, *bytes, *choice, *exact, *o_choice, *o_exact;
+    int *img, *bytes, *choice, *exact, *o_choice, *o_exact, *o_bytes;
     double *bits, *o_bits;
 } capdocs;
 static void capdocs_init(capdocs *cd, int nt, int oracle) {
     memset(cd, 0, sizeof *cd);
     cd->oracle = oracle;
-    cd->img = (int *)calloc((size_t)nt * 6 + 1, sizeof(int));
+    cd->img = (int *)calloc((size_t)nt * 7 + 1, sizeof(int));
     cd->bits = (double *)calloc((size_t)nt * 2 + 1, sizeof(double));
     if (!cd->img || !cd->bits) fail(1, "decar caption: no memory for %d images\n", nt);
     cd->bytes = cd->img + nt;
@@ -3692,6 +3692,7 @@ static void capdocs_init(capdocs *cd, int nt, int oracle) {
     cd->exact = cd->choice + nt;
     cd->o_choice = cd->exact + nt;
     cd->o_exact = cd->o_choice + nt;
+    cd->o_bytes = cd->o_exact + nt;
     cd->o_bits = cd->bits + nt;
 }
 /* the oracle on image i: every expert's bits, the argmin, and its greedy caption from that expert alone */
@@ -3713,6 +3714,7 @@ static void caption_oracle(ens_t *E, decar_ctx *ctx, const vdata *v, int i, capd
     if (cd->o_exact[q] < 0) die("caption", &e);
     cd->o_bits[q] = bk[best];
     cd->o_choice[q] = best;
+    cd->o_bytes[q] = scored;
     capstat_add(&ost[0], bk[best], scored, cd->o_exact[q]);
     capstat_add(&ost[v->label[i] + 1], bk[best], scored, cd->o_exact[q]);
     free(bk);
@@ -3774,7 +3776,8 @@ static void caption_doc_rows(FILE *f, const vdata *v, const char *label, const c
     for (q = 0; q < cd->n; q++) {
         int ch = oracle ? cd->o_choice[q] : cd->choice[q];
         csv_row_head(f, label, route, tk, v->n_labels > 1 ? v->names[v->label[cd->img[q]]] : "all");
-        fprintf(f, ",%d,%d,%.17g,%d,", cd->img[q], cd->bytes[q], oracle ? cd->o_bits[q] : cd->bits[q], ch);
+        fprintf(f, ",%d,%d,%.17g,%d,", cd->img[q], oracle ? cd->o_bytes[q] : cd->bytes[q],
+                oracle ? cd->o_bits[q] : cd->bits[q], ch);
         if (ch < 0)
             fputc('-', f);
         else

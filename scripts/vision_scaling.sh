@@ -92,7 +92,8 @@ F="--images $GLYPHS --prefix-features $ENC/patches.npy --prefix-len 16"
 vt() {
   local name=$1 steps=$2 seed=$3; shift 3
   [ -f $OUT/models/$name.safetensors ] || OMP_NUM_THREADS=1 $D vtrain $F --steps $steps --seed $seed --threads 1 \
-    --batch $BATCH --quiet 1 --out $OUT/models/$name.safetensors "$@" > $OUT/logs/$name.txt
+    --batch $BATCH --quiet 1 --out $OUT/models/$name.safetensors "$@" > $OUT/logs/$name.txt ||
+    { echo "vision_scaling.sh: vtrain failed for $name (see $OUT/logs/$name.txt)" >&2; return 1; }
   echo "$name" >> $OUT/done.txt
   echo "[vision-scaling] $(wc -l < $OUT/done.txt)/$(cat $OUT/todo.txt) captioners trained ($name)" >&2
 }
@@ -129,27 +130,35 @@ jobs | sort -s -k1,1 -rn | cut -d' ' -f2- | xargs -r -P $JOBS -L 1 bash -c 'vt "
 evaluate() {
   local SEED=$1 B=$2 K k f g
   f=$OUT/eval/s${SEED}_b$B
-  [ -s $f.docs ] && return 0
-  rm -f $f.docs.tmp $f.csv.tmp
+  # evaluated already with the same settings and models (a run that continues): kept
+  local key="$MAXTEST|$KS|$DENSE_BUDGETS|$ENC|$(ls -l --time-style=+%s $OUT/models/s${SEED}_b${B}_*.safetensors | \
+    awk '{ print $6, $7 }')"
+  [ -s $f.docs ] && [ "$(cat $f.key 2>/dev/null)" = "$key" ] && return 0
+  rm -f $f.docs $f.key $f.docs.tmp $f.csv.tmp
+  fails() { echo "vision_scaling.sh: decar caption failed for seed $SEED budget $B (see $f.txt)" >&2; return 1; }
   E="$F --max $MAXTEST --threads 1 --doc-bits $f.docs.tmp --csv $f.csv.tmp"
   # contact sheets of the first seed at the largest budget: the dense captioner and the first K's experts under R1
   local sd=() se=()
-  [ "$SEED" = "${SEEDS%% *}" ] && [ "$B" = "${BUDGETS##* }" ] && sd=(--sheet $OUT/sheet_dense.svg) &&
-    se=(--sheet $OUT/sheet_enc${KS%% *}_top1.svg)
-  $D caption --experts $OUT/models/s${SEED}_b${B}_dense.safetensors --route uniform --label dense $E "${sd[@]}" > $f.txt
+  [ "$SEED" = "$(echo $SEEDS | cut -d' ' -f1)" ] && [ "$B" = "$(printf '%s\n' $BUDGETS | sort -n | tail -1)" ] &&
+    sd=(--sheet $OUT/sheet_dense.svg) &&
+    se=(--sheet $OUT/sheet_enc$(echo $KS | cut -d' ' -f1)_top1.svg)
+  $D caption --experts $OUT/models/s${SEED}_b${B}_dense.safetensors --route uniform --label dense $E "${sd[@]}" \
+    > $f.txt || { fails; return 1; }
   [[ " $DENSE_BUDGETS " == *" $B "* ]] && K_EVAL="" || K_EVAL=$KS
   for K in $K_EVAL; do
     list() { for k in $(seq 0 $((K - 1))); do printf "%s$OUT/models/s${SEED}_b${B}_$1${K}_$k.safetensors" "$([ $k -gt 0 ] && echo ,)"; done; }
     R="--router $OUT/s$SEED/k$K/vrouter.safetensors --route-features $ENC/embed.npy"
     g="--experts $(list enc) $R --label enc$K"
-    $D caption $g --route top1 --route-k 1 --oracle 1 $E "${se[@]}" >> $f.txt
+    $D caption $g --route top1 --route-k 1 --oracle 1 $E "${se[@]}" >> $f.txt || { fails; return 1; }
     se=()
-    $D caption $g --route cosine --route-k 2 --route-temp 0.05 $E >> $f.txt
-    $D caption $g --route learned --route-k 1 $E >> $f.txt
-    $D caption --experts $(list rnd) --route uniform --route-k $K --label rnd$K --oracle 1 $E >> $f.txt
+    $D caption $g --route cosine --route-k 2 --route-temp 0.05 $E >> $f.txt || { fails; return 1; }
+    $D caption $g --route learned --route-k 1 $E >> $f.txt || { fails; return 1; }
+    $D caption --experts $(list rnd) --route uniform --route-k $K --label rnd$K --oracle 1 $E >> $f.txt ||
+      { fails; return 1; }
   done
   mv $f.csv.tmp $f.csv
   mv $f.docs.tmp $f.docs
+  echo "$key" > $f.key
   echo "[vision-scaling] evaluated seed $SEED budget $B" >&2
 }
 export -f evaluate; export KS MAXTEST ENC SEEDS BUDGETS DENSE_BUDGETS

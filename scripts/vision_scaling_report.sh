@@ -16,7 +16,8 @@ DRAWS=${DRAWS:-1000}
 rm -rf $OUT/cmp; mkdir -p $OUT/cmp
 # training FLOPs of a budget: 6 N per token, tokens = steps x batch x (16 image positions + the mean caption + EOT);
 # the base's BASE steps come on top of every row alike
-TOKS=$(awk -v B=$BATCH '{ s += length($0) + 17; n++ } END { printf "%.1f", B * s / n }' $GLYPHS/captions.txt)
+TOKS=$(LC_ALL=C awk -v B=$BATCH '{ sub(/\r$/, ""); s += length($0) + 17; n++ } END { printf "%.1f", B * s / n }' \
+  $GLYPHS/captions.txt)
 DENSE_BUDGETS=${DENSE_BUDGETS:-}
 for B in $BUDGETS $DENSE_BUDGETS; do
   files=""; xfiles=""
@@ -25,9 +26,11 @@ for B in $BUDGETS $DENSE_BUDGETS; do
     [ -s $f ] || { echo "vision_scaling_report.sh: no $f" >&2; exit 1; }
     files="$files,$f"
     # exact match as compare's statistic: bits = 1 when exact, bytes = 1, against a row "one" of ones
-    awk -F, 'NR == 1 { print; next } { n = split($0, a, ","); $0 = a[1]; for (i = 2; i <= n; i++) {
-        v = a[i]; if (i == n - 4) v = 1; if (i == n - 3) v = a[n]; $0 = $0 "," v }; print }
-      NR > 1 && !done[$5]++ { ones[++m] = $4 "," $5 }
+    # (the last five fields are bytes,bits,choice,route,exact: counted from the end, a quoted domain may hold commas)
+    awk -F, 'NR == 1 { print; next } { n = split($0, a, ","); line = a[1]; for (i = 2; i <= n; i++) {
+        v = a[i]; if (i == n - 4) v = 1; if (i == n - 3) v = a[n]; line = line "," v }; print line }
+      NR > 1 && $1 == "dense" { n = split($0, a, ","); d = a[4]; for (i = 5; i <= n - 5; i++) d = d "," a[i]
+        ones[++m] = d }
       END { for (i = 1; i <= m; i++) print "one,uniform,1," ones[i] ",1,1,-1,-,1" }' $f > $OUT/cmp/x_s${sd}_b$B.docs
     xfiles="$xfiles,$OUT/cmp/x_s${sd}_b$B.docs"
   done
@@ -49,8 +52,8 @@ done
 { echo "budget,train_flops,model,router,topk,seeds,images,bits_per_byte,bpb_lo,bpb_hi,ratio_dense,ratio_dense_lo,ratio_dense_hi,seed_ratio_min,seed_ratio_max,agree_oracle,exact,exact_lo,exact_hi,ratio_random,ratio_random_lo,ratio_random_hi"
   for B in $BUDGETS $DENSE_BUDGETS; do
     awk -F, -v B=$B -v fl=$(awk -v N=$N -v B=$B -v t=$TOKS 'BEGIN { printf "%.4e", 6 * N * B * t }') '
-      FILENAME ~ /\/x_b/ && FNR > 1 { ex[$1 "|" $2 "|" $3] = $7 "," $8 "," $9; next }
-      FILENAME ~ /\/k[0-9]+_b/ && FNR > 1 && $1 ~ /^enc/ { rr[$1 "|" $2 "|" $3] = $10 "," $11 "," $12; next }
+      FILENAME ~ /\/x_b[0-9]+\.csv$/ { if (FNR > 1) ex[$1 "|" $2 "|" $3] = $7 "," $8 "," $9; next }
+      FILENAME ~ /\/k[0-9]+_b[0-9]+\.csv$/ { if (FNR > 1 && $1 ~ /^enc/) rr[$1 "|" $2 "|" $3] = $10 "," $11 "," $12; next }
       FILENAME ~ /\/b[0-9]+\.csv$/ && FNR > 1 { row[++n] = $0; key[n] = $1 "|" $2 "|" $3 }
       END { for (i = 1; i <= n; i++) { split(row[i], a, ",")
               printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", B, fl, a[1], a[2], a[3], a[5], a[6],
@@ -63,8 +66,9 @@ mv $OUT/vision_scaling.csv.tmp $OUT/vision_scaling.csv
 # the encoder's retrieval and its clusters at K = the number of scripts (when the run has them)
 ENC=""
 if [ -s $OUT/clip.log ]; then
-  ENC="Held-out retrieval (decar clip, $(grep -o "over [0-9]* held-out images" $OUT/clip.log | head -1)): $(grep -o \
-    "image -> caption top-1 .*" $OUT/clip.log | head -1). $(grep "per script" $OUT/clip.log | head -1)"
+  ENC="Held-out retrieval (decar clip, $(grep -o "over [0-9]* held-out images" $OUT/clip.log | head -1 || true)): $( \
+    grep -o "image -> caption top-1 .*" $OUT/clip.log | head -1 || true). $(grep "per script" $OUT/clip.log | head -1 ||
+    true)"
 fi
 for fs in encoder pixels; do
   [ -s $OUT/scripts_$fs.log ] && ENC="$ENC${ENC:+ }Clusters of the $fs features: $(head -1 $OUT/scripts_$fs.log | \

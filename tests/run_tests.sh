@@ -474,6 +474,12 @@ print("ok  the oracle never above R1, per image; the table's bits/byte and exact
 sys.exit(1 if bad else 0)
 PY
 expect 2 "a budget that K does not divide" env TINY=1 BUDGETS=9 GLYPHS=$B/tinyglyphs OUT=$VS/x bash scripts/vision_scaling.sh
+# another image-caption set: no labels.txt (one script), the encoder trained by the script itself
+NL=$B/vscal_nolabels; rm -rf $NL $NL.out; mkdir -p $NL; cp $B/tinyglyphs/images_32x32_u8.bin $B/tinyglyphs/captions.txt $NL/
+run env TINY=1 GLYPHS=$NL OUT=$NL.out MAXTEST=0 bash scripts/vision_scaling.sh > $NL.log 2>&1 || tail -5 $NL.log
+[ -s $NL.out/vision_scaling.md ] && grep -q "Held-out retrieval" $NL.out/vision_scaling.md &&
+  echo "ok  vision scaling on a set without labels: $(grep -c '^| ' $NL.out/vision_scaling.md) table rows" ||
+  { echo "FAILED: vision scaling on a set without labels wrote no report"; fails=$((fails + 1)); }
 
 step "the lifecycle: SHA-256 vectors, join / leave / provenance in the library and the CLI, examples/lifecycle.c"
 L=$B/lifecycle_cli; rm -rf $L; mkdir -p $L/rest $L/new
