@@ -3612,8 +3612,9 @@ static int cmd_clip(int argc, char **argv) {
                 { "lr", "1e-3", 0, 0 }, { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "precision", "fp32", 0, 0 },
                 { "quiet", "0", 0, 0 }, { "val-every", "200", "validation loss every N steps (0: off)", 0 },
                 { "log", NULL, 0, 0 },
-                { "augment", "1", "1: each training image shifted by up to 2 pixels, scaled by up to 10% and its "
-                  "strokes made thicker or thinner half the time (decar_image_augment); 0: as it is", 0 },
+                { "augment", "0", "1: each training image shifted by up to 2 pixels, scaled by up to 10% and its "
+                  "strokes made thicker or thinner half the time (decar_image_augment); 0: as it is (measured better "
+                  "on the glyph set at 3,500 steps: docs/vision.md)", 0 },
                 { "embed", NULL, "write every image's embedding here (.npy, n x dim): clustering and routing", 0 },
                 { "patches", NULL, "write every image's patch features here (.npy, n x 16 dim): captioners' input "
                 "(decar vtrain --prefix-features F --prefix-len 16)", 0 },

@@ -23,15 +23,15 @@ SCRIPT=vision_scaling.sh; . scripts/env_check.sh
 #                   SEEDS  KS      BUDGETS                 BASE LAYERS DIM HEADS BATCH MAXTEST CLIP_STEPS CLIP_DIM CLIP_LAYERS CLIP_BATCH OUT
 if [ -n "${TINY:-}" ]; then DEF="1 2|2|8 16|8|1|16|2|8|24|20|16|1|16|runs/vision-scaling-tiny"
 elif [ -n "${SMALL:-}" ]; then DEF="1 2 3|2 4|100 200 400|100|2|64|4|32|300|300|64|1|64|runs/vision-scaling-small"
-else DEF="1 2 3|2 4|250 500 1000 2000 4000|200|2|64|4|32|0|3500|96|2|128|runs/vision-scaling"; fi
+else DEF="1 2 3|2 4|400 800 1600 3200|200|2|64|4|32|0|3500|96|2|128|runs/vision-scaling"; fi
 IFS='|' read -r dSEEDS dKS dBUD dBASE dL dC dH dB dM dCS dCD dCL dCB dOUT <<< "$DEF"
-dDB=$([ -n "${TINY:-}${SMALL:-}" ] && echo "" || echo "8000")
+dDB=$([ -n "${TINY:-}${SMALL:-}" ] && echo "" || echo "6400")
 env_default DENSE_BUDGETS "$dDB"
 [ -z "${DENSE_BUDGETS// /}" ] || env_ints DENSE_BUDGETS 1
 env_default SEEDS "$dSEEDS"; env_default KS "$dKS"; env_default BUDGETS "$dBUD"; env_default BASE $dBASE
 env_default LAYERS $dL; env_default DIM $dC; env_default HEADS $dH; env_default BATCH $dB; env_default MAXTEST $dM
 env_default JOBS 2; env_default CLIP_STEPS $dCS; env_default CLIP_DIM $dCD; env_default CLIP_LAYERS $dCL
-env_default CLIP_BATCH $dCB; env_default OUT "$dOUT"; env_default ENCODER ""; env_default CLIP_AUGMENT 1
+env_default CLIP_BATCH $dCB; env_default OUT "$dOUT"; env_default ENCODER ""; env_default CLIP_AUGMENT 0
 env_ints SEEDS 0; env_ints KS 2 100000; env_ints BUDGETS 1; env_int BASE 1; env_int LAYERS 1 64; env_int DIM 1 65536
 env_int HEADS 1 1024; env_int BATCH 1 4096; env_int MAXTEST 0; env_int JOBS 1 1024; env_int CLIP_STEPS 1
 env_int CLIP_DIM 1 65536; env_int CLIP_LAYERS 1 64; env_int CLIP_BATCH 2 4096; env_int CLIP_AUGMENT 0 1
