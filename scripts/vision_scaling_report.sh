@@ -115,7 +115,7 @@ awk -F, -v seeds="$SEEDS" -v base=$BASE -v batch=$BATCH -v N=$N -v enc="$ENC" '
     for (i = 1; i <= nk; i++) { printf "| %s |", name(kl[i]); for (b = 1; b <= nb; b++) printf " %s |", ((kl[i], bl[b]) in ex) ? ex[kl[i], bl[b]] : "-"; print "" }
     print ""; print "## The router'\''s top-1 expert is the oracle'\''s (share of images)"; print ""
     head("model | router")
-    for (i = 1; i <= nk; i++) { if (!((kl[i], bl[nb]) in ag)) continue; printf "| %s |", name(kl[i]); for (b = 1; b <= nb; b++) printf " %s |", ((kl[i], bl[b]) in ag) ? ag[kl[i], bl[b]] : "-"; print "" }
+    for (i = 1; i <= nk; i++) { for (b = 1; b <= nb && !((kl[i], bl[b]) in ag); b++) ; if (b > nb) continue; printf "| %s |", name(kl[i]); for (b = 1; b <= nb; b++) printf " %s |", ((kl[i], bl[b]) in ag) ? ag[kl[i], bl[b]] : "-"; print "" }
     print ""; print "Training FLOPs per budget:"; print ""
     for (b = 1; b <= nb; b++) printf("%sB=%d: %s", (b > 1 ? "; " : ""), bl[b], fl[bl[b]]); print ""
   }' $OUT/vision_scaling.csv > $OUT/vision_scaling.md
