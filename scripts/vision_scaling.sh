@@ -131,7 +131,8 @@ evaluate() {
   local SEED=$1 B=$2 K k f g
   f=$OUT/eval/s${SEED}_b$B
   # evaluated already with the same settings and models (a run that continues): kept
-  local key="$MAXTEST|$KS|$DENSE_BUDGETS|$ENC|$(ls -l --time-style=+%s $OUT/models/s${SEED}_b${B}_*.safetensors | \
+  local only=$([[ " $DENSE_BUDGETS " == *" $B "* ]] && echo dense || echo all)
+  local key="$MAXTEST|$KS|$only|$ENC|$(ls -l --time-style=+%s $OUT/models/s${SEED}_b${B}_*.safetensors | \
     awk '{ print $6, $7 }')"
   [ -s $f.docs ] && [ "$(cat $f.key 2>/dev/null)" = "$key" ] && return 0
   rm -f $f.docs $f.key $f.docs.tmp $f.csv.tmp
