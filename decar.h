@@ -11257,9 +11257,27 @@ DECARDEF int decar_ensemble_score_seq(decar_ensemble *en, decar_ctx *ctx, const 
     DECAR_FREE(one);
     return DECAR_OK;
 }
+/* the caption row's length T (ids [EOT c], targets [c EOT]) cut to fit every expert with w_k > 0 (w NULL: every
+   expert that exists) after its prefix: T <= seq_len - n_prefix */
+static int decar__caption_fit(const decar_ensemble *en, const double *w, int T) {
+    int j;
+    for (j = 0; j < en->k; j++) {
+        const decar_gpt *g = en->experts[j];
+        if (!g || (w && w[j] <= 0.0)) continue;
+        if (T + g->cfg.n_prefix > g->cfg.seq_len) T = g->cfg.seq_len - g->cfg.n_prefix;
+    }
+    return T;
+}
+/* bits = sum_{t < n} nll_t / ln 2 (nll in nats) */
+static double decar__bits_of(const double *nll, int n) {
+    double b = 0.0;
+    int t;
+    for (t = 0; t < n; t++) b += nll[t] / log(2.0);
+    return b;
+}
 DECARDEF int decar_ensemble_caption(decar_ensemble *en, decar_ctx *ctx, const float *prefix, const char *caption,
                                     char *gen, int gen_cap, decar_caption_result *res, decar_error *e) {
-    int K = en->k, L = (int)strlen(caption), T = L + 1, P = 0, t, j, len = 0, n_new, rc = DECAR_OK;
+    int K = en->k, L = (int)strlen(caption), T = L + 1, t, j, len = 0, n_new, rc = DECAR_OK;
     int *best = &res->best;
     decar_sample_opts greedy = decar_sample_opts_default();
     int32_t *ids = (int32_t *)DECAR_MALLOC((size_t)T * sizeof(int32_t));
@@ -11274,22 +11292,17 @@ DECARDEF int decar_ensemble_caption(decar_ensemble *en, decar_ctx *ctx, const fl
     }
     if ((rc = decar_ensemble_route(en, NULL, 0, w, e))) goto end;
     *best = 0;
-    for (j = 0; j < K; j++) { /* T <= every routed expert's context after its prefix */
-        if (w[j] <= 0.0) continue;
-        P = en->experts[j]->cfg.n_prefix;
-        if (T + P > en->experts[j]->cfg.seq_len) T = en->experts[j]->cfg.seq_len - P;
-        if (w[j] > w[*best]) *best = j;
-    }
+    for (j = 0; j < K; j++) *best = w[j] > w[*best] ? j : *best;
+    T = decar__caption_fit(en, w, T);
     if (T < 1) {
         rc = DECAR_ERR_ARG;
-        decar__seterr(e, rc, "the experts' context holds no caption after %d prefix positions", P);
+        decar__seterr(e, rc, "the experts' context holds no caption after their prefix");
         goto end;
     }
     decar_caption_rows(&caption, NULL, 1, T, ids, tg); /* ids [EOT, caption], targets [caption, EOT], cut to T */
     if ((rc = decar_ensemble_score_seq(en, ctx, prefix, ids, tg, T, w, nll, e))) goto end;
     res->scored = T < L ? T : L;
-    res->bits = 0.0;
-    for (t = 0; t < res->scored; t++) res->bits += nll[t] / log(2.0);
+    res->bits = decar__bits_of(nll, res->scored);
     res->w_best = w[*best];
     /* the greedy caption, through the one generation loop (it routes the same way), up to its end (EOT) */
     n_new = en->experts[*best]->cfg.seq_len - en->experts[*best]->cfg.n_prefix - 1;
@@ -11317,12 +11330,8 @@ DECARDEF int decar_ensemble_caption_experts(decar_ensemble *en, decar_ctx *ctx, 
         decar__seterr(e, rc, "no memory to caption");
         goto end;
     }
-    for (j = 0; j < K; j++) { /* T <= every expert's context after its prefix */
-        if (!en->experts[j]) continue;
-        any = 1;
-        if (T + en->experts[j]->cfg.n_prefix > en->experts[j]->cfg.seq_len)
-            T = en->experts[j]->cfg.seq_len - en->experts[j]->cfg.n_prefix;
-    }
+    for (j = 0; j < K; j++) any |= en->experts[j] != NULL;
+    T = decar__caption_fit(en, NULL, T); /* the same bytes for every expert */
     if (!any || T < 1) {
         rc = DECAR_ERR_ARG;
         decar__seterr(e, rc, any ? "the experts' context holds no caption after their prefix" : "no experts");
@@ -11336,7 +11345,7 @@ DECARDEF int decar_ensemble_caption_experts(decar_ensemble *en, decar_ctx *ctx, 
         if (!en->experts[j]) continue;
         for (t = 0; t < K; t++) w[t] = t == j;
         if ((rc = decar_ensemble_score_seq(en, ctx, prefix, ids, tg, T, w, nll, e))) goto end;
-        for (t = 0, bits[j] = 0.0; t < *scored; t++) bits[j] += nll[t] / log(2.0);
+        bits[j] = decar__bits_of(nll, *scored);
     }
 end:
     decar__free_n(4, (void *)ids, (void *)tg, (void *)w, (void *)nll);

@@ -3271,25 +3271,6 @@ static void cap_csv(const char *path, const char *label, const char *route, int 
     fclose(csv);
 }
 
-/* image i under the routed ensemble (decar_ensemble_caption; routing reads the image through en.feat): the caption's
-   bits over *scored bytes, the greedy caption gen (128 bytes), the expert of largest weight. 1 on an exact match. */
-static int caption_image(ens_t *E, decar_ctx *ctx, const vdata *v, int i, char *gen, double *bits, int *scored,
-                         int *best, double *wb) {
-    float *pre = (float *)malloc((size_t)v->P * v->Dp * 4);
-    decar_caption_result r;
-    decar_error e;
-    int ex;
-    vprefix(v, i, pre);
-    ex = decar_ensemble_caption(&E->en, ctx, pre, v->im.captions[i], gen, 128, &r, &e);
-    if (ex < 0) die("caption", &e);
-    *bits = r.bits;
-    *scored = r.scored;
-    *best = r.best;
-    *wb = r.w_best;
-    free(pre);
-    return ex;
-}
-
 /* captioners that take this data's prefix, routed once by the image (its pixel features), stopping at EOT */
 static void caption_setup(ens_t *E, const vdata *v, const char *router, const char *route, int tk,
                           decar_pixel_featurizer *pf, float **mean, vrow_feat *rf, const char *route_features) {
@@ -3674,78 +3655,84 @@ static int cmd_clip(int argc, char **argv) {
     decar_images_free(&v.im);
     return 0;
 }
-/* per held-out image, for --doc-bits, the exact-match interval and the oracle: the routed row's bits, scored bytes,
-   top-1 expert and exact match, and (--oracle 1) the oracle's: each image to the expert with the fewest bits on its
-   caption (decar_ensemble_caption_experts), its greedy caption from that expert alone */
+/* one row of decar caption per held-out image q (the routed ensemble, or the oracle: each image to the expert with the
+   fewest bits on its caption, decar_ensemble_caption_experts, and that expert's greedy caption): its caption bits,
+   scored bytes, top-1 expert (-1: none) and exact match, for --doc-bits and the exact-match interval; st the totals,
+   per script in st[1 + label] */
 typedef struct {
-    int n, oracle;
-    int *img, *bytes, *choice, *exact, *o_choice, *o_exact, *o_bytes;
-    double *bits, *o_bits;
+    int *bytes, *choice, *exact;
+    double *bits;
+    capstat *st;
+} caprow;
+typedef struct {
+    int n, oracle, *img; /* images captioned, --oracle, each one's index */
+    caprow row, orc;     /* the routed row and the oracle's */
 } capdocs;
-static void capdocs_init(capdocs *cd, int nt, int oracle) {
-    memset(cd, 0, sizeof *cd);
-    cd->oracle = oracle;
-    cd->img = (int *)calloc((size_t)nt * 7 + 1, sizeof(int));
-    cd->bits = (double *)calloc((size_t)nt * 2 + 1, sizeof(double));
-    if (!cd->img || !cd->bits) fail(1, "decar caption: no memory for %d images\n", nt);
-    cd->bytes = cd->img + nt;
-    cd->choice = cd->bytes + nt;
-    cd->exact = cd->choice + nt;
-    cd->o_choice = cd->exact + nt;
-    cd->o_exact = cd->o_choice + nt;
-    cd->o_bytes = cd->o_exact + nt;
-    cd->o_bits = cd->bits + nt;
+static void caprow_init(caprow *r, int nt, int n_labels) {
+    r->bytes = (int *)calloc((size_t)nt * 3 + 1, sizeof(int));
+    r->bits = (double *)calloc((size_t)nt + 1, sizeof(double));
+    r->st = (capstat *)calloc((size_t)n_labels + 1, sizeof(capstat));
+    if (!r->bytes || !r->bits || !r->st) fail(1, "decar caption: no memory for %d images\n", nt);
+    r->choice = r->bytes + nt;
+    r->exact = r->choice + nt;
 }
-/* the oracle on image i: every expert's bits, the argmin, and its greedy caption from that expert alone */
-static void caption_oracle(ens_t *E, decar_ctx *ctx, const vdata *v, int i, capdocs *cd, int q, capstat *ost) {
-    int K = E->en.k, j, best = -1, scored;
+static void caprow_free(caprow *r) {
+    free(r->bytes);
+    free(r->bits);
+    free(r->st);
+}
+static void caprow_add(caprow *r, int q, int label, double bits, int bytes, int choice, int exact) {
+    r->bits[q] = bits;
+    r->bytes[q] = bytes;
+    r->choice[q] = choice;
+    r->exact[q] = exact;
+    capstat_add(&r->st[0], bits, bytes, exact);
+    capstat_add(&r->st[label + 1], bits, bytes, exact);
+}
+/* the oracle on image i (prefix pre): every expert's bits, the argmin, its greedy caption from that expert alone */
+static void caption_oracle(ens_t *E, decar_ctx *ctx, const vdata *v, int i, const float *pre, caprow *r, int q) {
+    int K = E->en.k, j, best = -1, scored, ex;
     double *bk = (double *)malloc((size_t)K * sizeof(double));
-    float *pre = (float *)malloc((size_t)v->P * v->Dp * 4);
     char gen[128];
-    decar_caption_result r;
+    decar_caption_result cr;
     decar_ensemble one;
     decar_error e;
-    if (!bk || !pre) fail(1, "decar caption: no memory\n");
-    vprefix(v, i, pre);
+    if (!bk) fail(1, "decar caption: no memory\n");
     if (decar_ensemble_caption_experts(&E->en, ctx, pre, v->im.captions[i], bk, &scored, &e)) die("caption", &e);
     for (j = 0; j < K; j++)
         if (E->en.experts[j] && (best < 0 || bk[j] < bk[best])) best = j;
     one = decar_ensemble_of(&E->en.experts[best], 1); /* the oracle's expert alone, for its greedy caption */
-    cd->o_exact[q] = decar_ensemble_caption(&one, ctx, pre, v->im.captions[i], gen, 128, &r, &e);
-    if (cd->o_exact[q] < 0) die("caption", &e);
-    cd->o_bits[q] = bk[best];
-    cd->o_choice[q] = best;
-    cd->o_bytes[q] = scored;
-    capstat_add(&ost[0], bk[best], scored, cd->o_exact[q]);
-    capstat_add(&ost[v->label[i] + 1], bk[best], scored, cd->o_exact[q]);
+    if ((ex = decar_ensemble_caption(&one, ctx, pre, v->im.captions[i], gen, 128, &cr, &e)) < 0) die("caption", &e);
+    caprow_add(r, q, v->label[i], bk[best], scored, best, ex);
     free(bk);
-    free(pre);
 }
-/* the first nt held-out images captioned: totals in st[0], per script in st[1 + label] (the oracle's in ost), each
-   image's numbers in cd, the sheet; returns how many captions were cut to the context */
+/* the first nt held-out images captioned under the routed ensemble (decar_ensemble_caption; routing reads the image
+   through en.feat) into cd->row, the oracle's into cd->orc, the sheet; returns how many captions were cut to the
+   context */
 static int caption_all(ens_t *E, decar_ctx *ctx, const vdata *v, int nt, decar_pixel_featurizer *pf, vrow_feat *rf,
-                       capstat *st, capstat *ost, capdocs *cd, sheet_t *sh) {
-    int i, q, cut = 0;
+                       capdocs *cd, sheet_t *sh) {
+    int i, q, cut = 0, uniform = E->en.router.kind == DECAR_ROUTE_UNIFORM;
+    float *pre = (float *)malloc((size_t)v->P * v->Dp * sizeof(float));
+    if (!pre) fail(1, "decar caption: no memory\n");
     for (i = 0, q = 0; i < v->im.n && q < nt; i++) {
         char gen[128];
-        double bits, wb;
-        int best, ex, lb = v->label[i] + 1, L;
+        decar_caption_result r;
+        decar_error e;
+        int ex;
         if (!v->test[i]) continue;
         pf->image = v->im.pixels + (size_t)i * VSIDE * VSIDE;
         rf->row = i;
-        ex = caption_image(E, ctx, v, i, gen, &bits, &L, &best, &wb);
-        cut += L < (int)strlen(v->im.captions[i]);
-        capstat_add(&st[0], bits, L, ex);
-        capstat_add(&st[lb], bits, L, ex);
+        vprefix(v, i, pre);
+        if ((ex = decar_ensemble_caption(&E->en, ctx, pre, v->im.captions[i], gen, 128, &r, &e)) < 0)
+            die("caption", &e);
+        cut += r.scored < (int)strlen(v->im.captions[i]);
         cd->img[q] = i;
-        cd->bytes[q] = L;
-        cd->bits[q] = bits;
-        cd->choice[q] = E->en.router.kind == DECAR_ROUTE_UNIFORM ? -1 : best;
-        cd->exact[q] = ex;
-        if (cd->oracle) caption_oracle(E, ctx, v, i, cd, q, ost);
-        sheet_add(sh, q++, pf->image, VSIDE, gen, v->im.captions[i], ex, best, wb);
+        caprow_add(&cd->row, q, v->label[i], r.bits, r.scored, uniform ? -1 : r.best, ex);
+        if (cd->oracle) caption_oracle(E, ctx, v, i, pre, &cd->orc, q);
+        sheet_add(sh, q++, pf->image, VSIDE, gen, v->im.captions[i], ex, r.best, r.w_best);
     }
     cd->n = q;
+    free(pre);
     return cut;
 }
 /* the exact-match share of the n images with its 95% interval (bootstrap over the images, decar_bootstrap_ratio) */
@@ -3762,53 +3749,50 @@ static decar_interval exact_ci(const int *exact, int n) {
     return ci;
 }
 /* one row of decar caption's result: bits per byte, exact match with its interval */
-static void caption_print(const char *label, const char *route, int tk, const capstat *s, const int *exact, int n) {
-    decar_interval ci = exact_ci(exact, n);
+static void caption_print(const char *label, const char *route, int tk, const caprow *r, int n) {
+    decar_interval ci = exact_ci(r->exact, n);
     printf("%-14s %-7s top-%d: caption %.4f bits/byte, exact match %.1f%% (95%% interval %.1f-%.1f%%; %d held-out "
            "images)\n",
-           label, route, tk, s->bits / s->bytes, 100 * ci.est, 100 * ci.lo, 100 * ci.hi, n);
+           label, route, tk, r->st[0].bits / r->st[0].bytes, 100 * ci.est, 100 * ci.lo, 100 * ci.hi, n);
 }
 /* --doc-bits: every image of the row (and of the oracle's), as ens-eval writes documents (decar compare reads them):
    model,router,topk,domain (the script),doc (the image's index),bytes,bits,choice,route (the top-1 expert, "-" for
    uniform) and exact (1 when the greedy caption is the caption) */
 static void caption_doc_rows(FILE *f, const vdata *v, const char *label, const char *route, int tk, const capdocs *cd,
-                             int oracle) {
+                             const caprow *r) {
     int q;
     for (q = 0; q < cd->n; q++) {
-        int ch = oracle ? cd->o_choice[q] : cd->choice[q];
         csv_row_head(f, label, route, tk, v->n_labels > 1 ? v->names[v->label[cd->img[q]]] : "all");
-        fprintf(f, ",%d,%d,%.17g,%d,", cd->img[q], oracle ? cd->o_bytes[q] : cd->bytes[q],
-                oracle ? cd->o_bits[q] : cd->bits[q], ch);
-        if (ch < 0)
+        fprintf(f, ",%d,%d,%.17g,%d,", cd->img[q], r->bytes[q], r->bits[q], r->choice[q]);
+        if (r->choice[q] < 0)
             fputc('-', f);
         else
-            fprintf(f, "%d", ch);
-        fprintf(f, ",%d\n", oracle ? cd->o_exact[q] : cd->exact[q]);
+            fprintf(f, "%d", r->choice[q]);
+        fprintf(f, ",%d\n", r->exact[q]);
     }
 }
 /* decar caption's results: the row (and the oracle's) printed and appended to --csv, every image to --doc-bits;
    a note on stderr when `cut` captions were longer than the experts' context */
-static void caption_report(opt *o, int n, const vdata *v, const ens_t *E, int tk, const capstat *st,
-                           const capstat *ost, const capdocs *cd, int cut) {
+static void caption_report(opt *o, int n, const vdata *v, const ens_t *E, int tk, const capdocs *cd, int cut) {
     int i, agree = 0;
     FILE *docs;
     if (cut)
         fprintf(stderr,
                 "decar caption: %d captions longer than the experts' context were scored on their first bytes\n", cut);
-    caption_print(S(o, n, "label"), S(o, n, "route"), tk, &st[0], cd->exact, cd->n);
+    caption_print(S(o, n, "label"), S(o, n, "route"), tk, &cd->row, cd->n);
     if (cd->oracle) {
-        caption_print(S(o, n, "label"), "oracle", 1, &ost[0], cd->o_exact, cd->n);
-        for (i = 0; i < cd->n; i++) agree += cd->choice[i] == cd->o_choice[i];
+        caption_print(S(o, n, "label"), "oracle", 1, &cd->orc, cd->n);
+        for (i = 0; i < cd->n; i++) agree += cd->row.choice[i] == cd->orc.choice[i];
         if (E->en.router.kind != DECAR_ROUTE_UNIFORM)
             printf("%-14s %-7s        the row's top-1 expert is the oracle's on %d of %d images (%.1f%%)\n", "", "",
                    agree, cd->n, 100.0 * agree / cd->n);
     }
-    if (S(o, n, "csv")) cap_csv(S(o, n, "csv"), S(o, n, "label"), S(o, n, "route"), tk, v, st);
-    if (S(o, n, "csv") && cd->oracle) cap_csv(S(o, n, "csv"), S(o, n, "label"), "oracle", 1, v, ost);
+    if (S(o, n, "csv")) cap_csv(S(o, n, "csv"), S(o, n, "label"), S(o, n, "route"), tk, v, cd->row.st);
+    if (S(o, n, "csv") && cd->oracle) cap_csv(S(o, n, "csv"), S(o, n, "label"), "oracle", 1, v, cd->orc.st);
     if (!S(o, n, "doc-bits")) return;
     docs = csv_append(S(o, n, "doc-bits"), DOC_BITS_HEADER ",exact");
-    caption_doc_rows(docs, v, S(o, n, "label"), decar_route_label(E->en.router.kind), tk, cd, 0);
-    if (cd->oracle) caption_doc_rows(docs, v, S(o, n, "label"), "oracle", 1, cd, 1);
+    caption_doc_rows(docs, v, S(o, n, "label"), decar_route_label(E->en.router.kind), tk, cd, &cd->row);
+    if (cd->oracle) caption_doc_rows(docs, v, S(o, n, "label"), "oracle", 1, cd, &cd->orc);
     fclose(docs);
 }
 static int cmd_caption(int argc, char **argv) {
@@ -3829,7 +3813,6 @@ static int cmd_caption(int argc, char **argv) {
     vrow_feat rf;
     float *mean = NULL;
     decar_ctx *ctx = decar_ctx_new(0);
-    capstat *st, *ost;
     sheet_t sh;
     outset os;
     parse_opts(argc, argv, o, n, "caption",
@@ -3850,24 +3833,25 @@ static int cmd_caption(int argc, char **argv) {
     maxn = (int)I(o, n, "max", 0, 1 << 30);
     for (i = 0; i < v.im.n; i++) nt += v.test[i] && (maxn == 0 || nt < maxn);
     if (nt == 0) fail(1, "decar caption: no held-out images to caption\n");
-    st = (capstat *)calloc(((size_t)v.n_labels + 1) * 2, sizeof(capstat));
-    if (!st) fail(1, "decar caption: no memory\n");
-    ost = st + v.n_labels + 1;
-    capdocs_init(&cd, nt, (int)I(o, n, "oracle", 0, 1));
+    cd.oracle = (int)I(o, n, "oracle", 0, 1);
+    cd.img = (int *)calloc((size_t)nt, sizeof(int));
+    if (!cd.img) fail(1, "decar caption: no memory\n");
+    caprow_init(&cd.row, nt, v.n_labels);
+    caprow_init(&cd.orc, nt, v.n_labels);
     memset(&os, 0, sizeof os);
     sheet_open(&sh, S(o, n, "sheet") ? out_text(&os) : NULL, S(o, n, "label"));
-    cut = caption_all(&E, ctx, &v, nt, &pf, &rf, st, ost, &cd, &sh);
+    cut = caption_all(&E, ctx, &v, nt, &pf, &rf, &cd, &sh);
     sheet_close(&sh);
     if (sh.f) {
         out_close(&os, S(o, n, "sheet"));
         out_commit(&os, NULL);
     }
-    caption_report(o, n, &v, &E, tk, st, ost, &cd, cut);
+    caption_report(o, n, &v, &E, tk, &cd, cut);
     free(cd.img);
-    free(cd.bits);
+    caprow_free(&cd.row);
+    caprow_free(&cd.orc);
     free(mean);
     free((void *)pf.rt);
-    free(st);
     free(rf.X);
     E.have_router = 1; /* vrouter_load's centroids and prior go with the router */
     ens_close(&E);
