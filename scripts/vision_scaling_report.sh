@@ -79,16 +79,26 @@ awk -F, -v seeds="$SEEDS" -v base=$BASE -v batch=$BATCH -v N=$N -v enc="$ENC" '
   { B = $1; if (!(B in bs)) { bs[B] = 1; bl[++nb] = B; fl[B] = $2 }
     k = $3 "|" $4 "|" $5; if (!(k in ks)) { ks[k] = 1; kl[++nk] = k }
     bpb[k, B] = sprintf("%.4f (%.4f-%.4f)", $8, $9, $10); img = $7
-    rd[k, B] = sprintf("%.4f (%.4f-%.4f)", $11, $12, $13); rdhi[k, B] = $13; rdlo[k, B] = $12
+    if ($3 != "dense") rd[k, B] = sprintf("%.4f (%.4f-%.4f)", $11, $12, $13)
     ex[k, B] = $17 == "-" ? "-" : sprintf("%.1f%% (%.1f-%.1f)", 100 * $17, 100 * $18, 100 * $19)
-    if ($20 != "-") { rr[k, B] = sprintf("%.4f (%.4f-%.4f)", $20, $21, $22); rrhi[k, B] = $22; rrlo[k, B] = $21 }
+    if ($20 != "-") rr[k, B] = sprintf("%.4f (%.4f-%.4f)", $20, $21, $22)
     if ($16 != "" && $16 + 0 >= 0) ag[k, B] = sprintf("%.1f%%", 100 * $16) }
   function name(k,   p) { split(k, p, "|")
     m = p[1] ~ /^enc/ ? "encoder clusters, K = " substr(p[1], 4) : p[1] ~ /^rnd/ ? "random split, K = " substr(p[1], 4) : p[1]
     r = p[2] == "top1" ? "R1 top-1" : p[2] == "cosine" ? "R2 top-" p[3] : p[2] == "learned" ? "R5 top-" p[3] : p[2] == "oracle" ? "oracle" : p[2] == "uniform" ? (p[1] == "dense" ? "-" : "uniform, all " p[3]) : p[2] " top-" p[3]
     return m " | " r }
-  function head(t,   b) { printf "| %s |", t; for (b = 1; b <= nb; b++) printf " B=%d |", bl[b]; print "";
-    printf "|---|---|"; for (b = 1; b <= nb; b++) printf "---|"; print "" }
+  # a table of cells c[row, budget]: the rows that have a cell at some budget, "-" where one is missing
+  function table(title, c, note,   i, b, any) {
+    print "## " title; print ""; if (note != "") { print note; print "" }
+    printf "| model | router |"; for (b = 1; b <= nb; b++) printf " B=%d |", bl[b]; print ""
+    printf "|---|---|"; for (b = 1; b <= nb; b++) printf "---|"; print ""
+    for (i = 1; i <= nk; i++) {
+      any = 0; for (b = 1; b <= nb; b++) if ((kl[i], bl[b]) in c) any = 1
+      if (!any) continue
+      printf "| %s |", name(kl[i]); for (b = 1; b <= nb; b++) printf " %s |", ((kl[i], bl[b]) in c) ? c[kl[i], bl[b]] : "-"
+      print ""
+    }
+    print "" }
   END {
     print "# Vision line of the scaling study: image-conditioned experts against a dense captioner"
     print ""
@@ -100,23 +110,13 @@ awk -F, -v seeds="$SEEDS" -v base=$BASE -v batch=$BATCH -v N=$N -v enc="$ENC" '
     printf "interval from a bootstrap over the held-out images (the same images for both sides of a ratio, every seed).\n"
     print ""
     if (enc != "") { print "## The encoder"; print ""; print enc; print "" }
-    print "## Held-out caption bits per byte"; print ""
-    head("model | router")
-    for (i = 1; i <= nk; i++) { printf "| %s |", name(kl[i]); for (b = 1; b <= nb; b++) printf " %s |", ((kl[i], bl[b]) in bpb) ? bpb[kl[i], bl[b]] : "-"; print "" }
-    print ""; print "## Ensemble / dense (below 1.0: the experts win at equal training compute)"; print ""
-    head("model | router")
-    for (i = 1; i <= nk; i++) { if (kl[i] ~ /^dense/) continue; printf "| %s |", name(kl[i]); for (b = 1; b <= nb; b++) printf " %s |", ((kl[i], bl[b]) in rd) ? rd[kl[i], bl[b]] : "-"; print "" }
-    print ""; print "## Encoder clusters / random split at the same K (below 1.0: clustering helps)"; print ""
-    print "Each encoder-clustered row against the random split'\''s uniform mixture of all K experts."; print ""
-    head("model | router")
-    for (i = 1; i <= nk; i++) { if (!((kl[i], bl[1]) in rr)) continue; printf "| %s |", name(kl[i]); for (b = 1; b <= nb; b++) printf " %s |", ((kl[i], bl[b]) in rr) ? rr[kl[i], bl[b]] : "-"; print "" }
-    print ""; print "## Exact match: the greedy caption is the caption"; print ""
-    head("model | router")
-    for (i = 1; i <= nk; i++) { printf "| %s |", name(kl[i]); for (b = 1; b <= nb; b++) printf " %s |", ((kl[i], bl[b]) in ex) ? ex[kl[i], bl[b]] : "-"; print "" }
-    print ""; print "## The router'\''s top-1 expert is the oracle'\''s (share of images)"; print ""
-    head("model | router")
-    for (i = 1; i <= nk; i++) { for (b = 1; b <= nb && !((kl[i], bl[b]) in ag); b++) ; if (b > nb) continue; printf "| %s |", name(kl[i]); for (b = 1; b <= nb; b++) printf " %s |", ((kl[i], bl[b]) in ag) ? ag[kl[i], bl[b]] : "-"; print "" }
-    print ""; print "Training FLOPs per budget:"; print ""
+    table("Held-out caption bits per byte", bpb)
+    table("Ensemble / dense (below 1.0: the experts win at equal training compute)", rd)
+    table("Encoder clusters / random split at the same K (below 1.0: clustering helps)", rr,
+          "Each encoder-clustered row against the random split'\''s uniform mixture of all K experts.")
+    table("Exact match: the greedy caption is the caption", ex)
+    table("The router'\''s top-1 expert is the oracle'\''s (share of images)", ag)
+    print "Training FLOPs per budget:"; print ""
     for (b = 1; b <= nb; b++) printf("%sB=%d: %s", (b > 1 ? "; " : ""), bl[b], fl[bl[b]]); print ""
   }' $OUT/vision_scaling.csv > $OUT/vision_scaling.md
 # the plot: ensemble / dense against training FLOPs, per K: encoder clusters under R2 and the oracle, random uniform
