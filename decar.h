@@ -3343,8 +3343,9 @@ static int decar__amx_request(void) {
     __asm__ volatile("syscall" : "=a"(ret) : "a"(158L), "D"(0x1023L), "S"(18L) : "rcx", "r11", "memory");
     return ret == 0;
 }
-/* one 32 x 32 block of C: rows i0.., columns j0.. (panels j0/16 and j0/16 + 1) */
-static void decar__amx_block(float *tmp, const uint16_t *Ap, const uint16_t *Bp, int64_t i0, int64_t j0, int64_t Kp) {
+/* one 32 x 32 block of C: rows i0.., columns j0.. (panels j0/16 and j0/16 + 1), stored at out (row stride ld floats) */
+static void decar__amx_block(float *out, int64_t ld, const uint16_t *Ap, const uint16_t *Bp, int64_t i0, int64_t j0,
+                             int64_t Kp) {
     const uint16_t *a0 = Ap + i0 * Kp, *a1 = Ap + (i0 + 16) * Kp;
     const uint16_t *b0 = Bp + (j0 / 16) * Kp * 16, *b1 = Bp + (j0 / 16 + 1) * Kp * 16;
     int64_t k0;
@@ -3362,10 +3363,10 @@ static void decar__amx_block(float *tmp, const uint16_t *Ap, const uint16_t *Bp,
         _tile_dpbf16ps(2, 5, 6);
         _tile_dpbf16ps(3, 5, 7);
     }
-    _tile_stored(0, tmp, 128); /* tmp: 32 x 32 floats, row stride 128 bytes */
-    _tile_stored(1, tmp + 16, 128);
-    _tile_stored(2, tmp + 16 * 32, 128);
-    _tile_stored(3, tmp + 16 * 32 + 16, 128);
+    _tile_stored(0, out, ld * 4);
+    _tile_stored(1, out + 16, ld * 4);
+    _tile_stored(2, out + 16 * ld, ld * 4);
+    _tile_stored(3, out + 16 * ld + 16, ld * 4);
 }
 /* bf16(x[0..31]) in order: 32 floats -> 32 bf16 in one instruction (vcvtne2ps2bf16: nearest even, denormals as
    zero) */
@@ -3379,14 +3380,33 @@ static __m512i decar__bf16_pairs16(const float *lo, const float *hi) {
     __m512i v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(hi), _mm512_loadu_ps(lo));
     return _mm512_permutexvar_epi16(_mm512_loadu_si512(order), v);
 }
-/* dst row r (stride elements apart, 64 bytes each) = column r of tp, 16 x 16 32-bit pairs: a block transposed so
-   that every row leaves in one store */
-static void decar__store_pairs_t(uint16_t *dst, int64_t stride, uint32_t tp[16][16]) {
-    int q, r;
-    for (r = 0; r < 16; r++) {
-        uint32_t row[16];
-        for (q = 0; q < 16; q++) row[q] = tp[q][r];
-        memcpy(dst + r * stride, row, sizeof row);
+/* dst row r (stride elements apart, 64 bytes each) = column r of tp, 16 x 16 32-bit pairs: the block transposed in
+   registers (pairs of 32-bit lanes, then of 64-bit lanes, then of 128-bit quarters twice) so that every row leaves in
+   one store. Stage s pairs registers 2^s apart: after it, register r holds what the transpose will need from the 2^s
+   source rows of its group. The plain reference: dst[r * stride + 2 q .. 2 q + 1] = tp[q][r], q, r < 16. */
+static void decar__store_pairs_t(uint16_t *dst, int64_t stride, const __m512i tp[16]) {
+    __m512i a[16], b[16];
+    int i;
+    for (i = 0; i < 16; i += 2) { /* 32-bit lanes of rows i, i + 1 interleaved */
+        a[i] = _mm512_unpacklo_epi32(tp[i], tp[i + 1]);
+        a[i + 1] = _mm512_unpackhi_epi32(tp[i], tp[i + 1]);
+    }
+    for (i = 0; i < 16; i += 4) { /* 64-bit lanes of i, i + 2 and of i + 1, i + 3 */
+        b[i] = _mm512_unpacklo_epi64(a[i], a[i + 2]);
+        b[i + 1] = _mm512_unpackhi_epi64(a[i], a[i + 2]);
+        b[i + 2] = _mm512_unpacklo_epi64(a[i + 1], a[i + 3]);
+        b[i + 3] = _mm512_unpackhi_epi64(a[i + 1], a[i + 3]);
+    }
+    for (i = 0; i < 16; i += 8) { /* even and odd 128-bit quarters of registers 4 apart */
+        int j;
+        for (j = 0; j < 4; j++) {
+            a[i + j] = _mm512_shuffle_i32x4(b[i + j], b[i + j + 4], 0x88);
+            a[i + j + 4] = _mm512_shuffle_i32x4(b[i + j], b[i + j + 4], 0xdd);
+        }
+    }
+    for (i = 0; i < 8; i++) { /* the same across the two halves: row i and row i + 8 of the result */
+        _mm512_storeu_si512(dst + i * stride, _mm512_shuffle_i32x4(a[i], a[i + 8], 0x88));
+        _mm512_storeu_si512(dst + (i + 8) * stride, _mm512_shuffle_i32x4(a[i], a[i + 8], 0xdd));
     }
 }
 /* 16 rows of Ap from row i0: Ap[i][k] = bf16(A[i * sai + k * sak]), zero past M and K. Rows in place (sak = 1): 32 k
@@ -3396,12 +3416,12 @@ static void decar__amx_pack_a(uint16_t *Ap, const float *A, int64_t sai, int64_t
                               int64_t i0) {
     int64_t i, k;
     if (sai == 1 && i0 + 16 <= M) {
-        uint32_t tp[16][16]; /* tp[k / 2 within the block][row] */
+        __m512i tp[16]; /* tp[k / 2 within the block]: the pairs of 16 rows */
         for (k = 0; k + 32 <= K; k += 32) {
             int q;
             for (q = 0; q < 16; q++) {
                 const float *lo = A + (k + 2 * q) * sak + i0; /* A[i0.., k + 2q]; the next row is k + 2q + 1 */
-                _mm512_storeu_si512(tp[q], decar__bf16_pairs16(lo, lo + sak));
+                tp[q] = decar__bf16_pairs16(lo, lo + sak);
             }
             decar__store_pairs_t(Ap + i0 * Kp + k, Kp, tp);
         }
@@ -3433,10 +3453,10 @@ static void decar__amx_pack_b(uint16_t *Bp, const float *B, int64_t sbk, int64_t
     uint16_t *d = Bp + p * Kp * 16;
     int64_t k = 0, j, n0 = p * 16;
     if (n0 + 16 <= N && sbk == 1) {
-        uint32_t tp[16][16]; /* tp[column][k / 2 within the block] */
+        __m512i tp[16]; /* tp[column]: its 16 pairs of the block */
         for (k = 0; k + 32 <= K; k += 32) {
             int c;
-            for (c = 0; c < 16; c++) _mm512_storeu_si512(tp[c], decar__bf16x32(B + (n0 + c) * sbn + k));
+            for (c = 0; c < 16; c++) tp[c] = decar__bf16x32(B + (n0 + c) * sbn + k);
             decar__store_pairs_t(d + (k / 2) * 32, 32, tp);
         }
     } else if (n0 + 16 <= N && sbn == 1) {
@@ -3488,7 +3508,16 @@ static void decar__gemm_bf16_amx(decar_ws *ws, float *C, int64_t ldc, const floa
         for (t = 0; t < ntask; t++) {
             int64_t i0 = (t / njb) * 32, j0 = (t % njb) * 32, r, j;
             int64_t mr = M - i0 < 32 ? M - i0 : 32, nr = N - j0 < 32 ? N - j0 : 32;
-            decar__amx_block(tmp, Ap, Bp, i0, j0, Kp);
+            if (!accumulate && mr == 32 && nr == 32) { /* a whole block that overwrites C: the tiles go to C, then + bias */
+                decar__amx_block(C + i0 * ldc + j0, ldc, Ap, Bp, i0, j0, Kp);
+                for (r = 0; bias && r < 32; r++)
+                    for (j = 0; j < 32; j += 16) {
+                        float *cr = C + (i0 + r) * ldc + j0 + j;
+                        _mm512_storeu_ps(cr, _mm512_add_ps(_mm512_loadu_ps(cr), _mm512_loadu_ps(bias + j0 + j)));
+                    }
+                continue;
+            }
+            decar__amx_block(tmp, 32, Ap, Bp, i0, j0, Kp);
             for (r = 0; r < mr; r++) { /* the epilogue in the float32 kernel's order: C + sum + bias */
                 float *cr = C + (i0 + r) * ldc + j0;
                 for (j = 0; j + 16 <= nr; j += 16) {
@@ -4292,13 +4321,32 @@ DECARDEF decar_tensor *decar_layernorm(decar_ctx *c, decar_tensor *x, decar_tens
 }
 
 /* one row of n: o[j] = exp(x[j] - max x) / sum_j' exp(x[j'] - max x) (o may be x) */
-static void decar__softmax_row(float *o, const float *x, int64_t n) {
-    float mx = x[0], s = 0.0f;
-    int64_t i;
-    for (i = 1; i < n; i++)
-        if (x[i] > mx) mx = x[i];
-    s = decar__exp_span(o, x, mx, n);
-    for (i = 0; i < n; i++) o[i] /= s;
+/* o[0, n) = softmax(scale x[0, n)): o = scale x and its largest value m in vectors, then o = exp(o - m) (the vector
+   exp), then o /= sum o (the same division in every lane). o may be x; scale 1 leaves x exact. */
+static void decar__softmax_row(float *o, const float *x, float scale, int64_t n) {
+    decar__v vm = decar__vset1(-INFINITY), vsc = decar__vset1(scale), vs;
+    float mx = -INFINITY, s;
+    int64_t i = 0;
+    for (; i + DECAR__VW <= n; i += DECAR__VW) {
+        decar__v v = decar__vmul(decar__vload(x + i), vsc);
+        decar__vstore(o + i, v);
+        vm = decar__vmax(vm, v);
+    }
+    for (; i < n; i++) {
+        o[i] = x[i] * scale;
+        if (o[i] > mx) mx = o[i];
+    }
+    {
+        float lanes[DECAR__VW];
+        int j;
+        decar__vstore(lanes, vm);
+        for (j = 0; j < DECAR__VW; j++)
+            if (lanes[j] > mx || lanes[j] != lanes[j]) mx = lanes[j];
+    }
+    s = decar__exp_span(o, o, mx, n);
+    vs = decar__vset1(s);
+    for (i = 0; i + DECAR__VW <= n; i += DECAR__VW) decar__vstore(o + i, decar__vdiv(decar__vload(o + i), vs));
+    for (; i < n; i++) o[i] /= s;
 }
 DECARDEF decar_tensor *decar_softmax(decar_ctx *c, decar_tensor *a) {
     decar_tensor *o;
@@ -4685,7 +4733,7 @@ DECARDEF void decar_gelu_backward(float *dinp, const float *inp, const float *do
 DECARDEF void decar_softmax_forward(float *out, const float *inp, int64_t rows, int64_t C) {
     int64_t r;
     DECAR__PAR_FOR
-    for (r = 0; r < rows; r++) decar__softmax_row(out + r * C, inp + r * C, C);
+    for (r = 0; r < rows; r++) decar__softmax_row(out + r * C, inp + r * C, 1.0f, C);
 }
 /* dinp[r, j] += out[r, j] (dout[r, j] - sum_j' out[r, j'] dout[r, j']);  out, dout, dinp: (rows, C) */
 DECARDEF void decar_softmax_backward(float *dinp, const float *out, const float *dout, int64_t rows, int64_t C) {
@@ -4711,23 +4759,18 @@ DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, 
     decar__ws_reserve(ws, decar_get_threads()); /* a slot per thread of the loop below */
     DECAR__PAR_FOR_DYN
     for (bh = 0; bh < B * NH; bh++) {
-        int64_t b = bh / NH, h = bh % NH, t, t2, r0, r1;
+        int64_t b = bh / NH, h = bh % NH, t, r0, r1;
         const float *q = qkv + b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C; /* rows C3 apart */
         float *P = att + bh * T * T;                                            /* (T, T) */
         for (r0 = 0; r0 < T; r0 = r1) {
             r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
             /* S = Q K^T for this block of query rows */
             decar_gemm_ws(ws, P + r0 * T, T, q + r0 * C3, C3, 1, k, 1, C3, NULL, r1 - r0, causal ? r1 : T, hs, 0);
-            for (t = r0; t < r1; t++) {
-                float *p = P + t * T, mx = -INFINITY, s = 0.0f;
+            for (t = r0; t < r1; t++) { /* P[t, :end] = softmax(S[t, :end] / sqrt(hs)), zero past end */
+                float *p = P + t * T;
                 int64_t end = causal ? t + 1 : T;
-                for (t2 = 0; t2 < end; t2++) {
-                    p[t2] *= scale;
-                    if (p[t2] > mx) mx = p[t2];
-                }
-                s = decar__exp_span(p, p, mx, end); /* p = exp(scores - max), s their sum */
-                for (t2 = 0; t2 < end; t2++) p[t2] /= s;
-                for (t2 = end; t2 < T; t2++) p[t2] = 0.0f;
+                decar__softmax_row(p, p, scale, end);
+                if (end < T) memset(p + end, 0, (size_t)(T - end) * sizeof(float));
             }
             /* O = P V */
             decar_gemm_ws(ws, out + b * T * C + r0 * C + h * hs, C, P + r0 * T, T, 1, v, C3, 1, NULL, r1 - r0, hs,
@@ -4798,9 +4841,10 @@ DECARDEF void decar_embedding_backward(float *dtable, const float *dout, const i
             for (j = j0; j < j1; j++) dtable[(int64_t)ids[k] * C + j] += dout[k * C + j];
     }
 }
-/* lse[r] = mx_r + log sum_{j < nc} exp(logits[r, j] - mx_r) (mx_r the row's largest class logit; the sum in
-   double), nll[r] = lse[r] - logits[r, targets[r]] (0 where targets[r] < 0);  logits: (rows, V), the first nc
-   columns the classes; targets, lse, nll: (rows) */
+/* lse[r] = mx_r + log sum_{j < nc} exp(logits[r, j] - mx_r) (mx_r the row's largest class logit; the exps through
+   the vector exp, each chunk of 256 summed in its lanes, the chunks' sums in double), nll[r] = lse[r] -
+   logits[r, targets[r]] (0 where targets[r] < 0);  logits: (rows, V), the first nc columns the classes; targets,
+   lse, nll: (rows) */
 DECARDEF void decar_crossentropy_forward(float *lse, float *nll, const float *logits, const int32_t *targets,
                                          int64_t rows, int64_t V, int nc) {
     int64_t r;
@@ -4812,7 +4856,10 @@ DECARDEF void decar_crossentropy_forward(float *lse, float *nll, const float *lo
         int j;
         for (j = 1; j < nc; j++)
             if (l[j] > mx) mx = l[j];
-        for (j = 0; j < nc; j++) s += exp((double)(l[j] - mx));
+        for (j = 0; j < nc; j += 256) {
+            float e[256];
+            s += decar__exp_span(e, l + j, mx, nc - j < 256 ? nc - j : 256);
+        }
         lse[r] = mx + (float)log(s);
         nll[r] = targets[r] >= 0 ? lse[r] - l[targets[r]] : 0.0f;
     }
@@ -7350,7 +7397,7 @@ DECARDEF int decar_router_fit(decar_router *r, const float *X, const int32_t *la
         decar_gemm(P, K, X, d, 1, W, 1, d, bias, N, K, d, 0);
         for (i = 0; i < N; i++) {
             float *p = P + i * K;
-            decar__softmax_row(p, p, K);
+            decar__softmax_row(p, p, 1.0f, K);
             p[labels[i]] -= 1.0f;
             for (j = 0; j < K; j++) p[j] /= (float)N;
         }
@@ -8523,7 +8570,10 @@ DECAR__KERNEL decar__k_crossentropy(float *lse, float *nll, const float *logits,
         double s = 0.0;
         int j;
         for (j = 1; j < nc; j++) mx = l[j] > mx ? l[j] : mx;
-        for (j = 0; j < nc; j++) s += exp((double)(l[j] - mx));
+        for (j = 0; j < nc; j += 256) {
+            float e[256];
+            s += decar__exp_span(e, l + j, mx, nc - j < 256 ? nc - j : 256);
+        }
         lse[r] = mx + (float)log(s);
         nll[r] = tg[r] >= 0 ? lse[r] - l[tg[r]] : 0.0f;
     }

@@ -419,6 +419,10 @@ int main(int argc, char **argv) {
         bench_tiny("T1", 1, 2, 32, peak);
         bench_tiny("T2", 2, 2, 64, peak);
     }
+    if (only && !strcmp(only, "tiny")) { /* the study's models alone (run_bench.sh runs them at one thread too) */
+        bench_tiny("T1", 1, 2, 32, peak);
+        bench_tiny("T2", 2, 2, 64, peak);
+    }
     if (!only || !strcmp(only, "kmeans")) bench_kmeans();
     return 0;
 }

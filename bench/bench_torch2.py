@@ -7,7 +7,8 @@ Attention is F.scaled_dot_product_attention (causal). Three columns:
   fp32     float32 throughout
   bf16     torch.autocast("cpu", dtype=torch.bfloat16) around the forward (only where the CPU has BF16 or AMX)
   compile  torch.compile of the model, under the same autocast where bf16 runs (else fp32), where it works
-Prints `RESULT torch2_{train,score}_{mode}_{cfg} tok/s` lines (best of N steps). Usage: python bench_torch2.py [quick]"""
+Prints `RESULT torch2_{train,score}_{mode}_{cfg} tok/s` lines (best of N steps). Usage: python bench_torch2.py [quick];
+CONFIGS=T1,T2 in the environment runs only those configs (run_bench.sh's one-thread rows of the study's models)."""
 import os
 import sys
 import time
@@ -95,6 +96,9 @@ def bench(cfg, L, H, C, B, T, mode):
 
 
 configs = [("S", 4, 4, 256, 8, 256), ("M", 6, 6, 384, 8, 256), ("T1", 1, 2, 32, 16, 64), ("T2", 2, 2, 64, 16, 64)]
+only = os.environ.get("CONFIGS", "")
+if only:
+    configs = [c for c in configs if c[0] in only.split(",")]
 modes = ["fp32"] + (["bf16"] if has_bf16 else []) + ["compile"]
 print("PyTorch %s, %d threads, CPU BF16: %s; modes %s" % (torch.__version__, TH, "yes" if has_bf16 else "no",
                                                          ",".join(modes)), flush=True)

@@ -119,6 +119,28 @@ if [ -x "$T2PY" ] && "$T2PY" -c "import torch" 2>/dev/null; then
   done
   echo "(compile: under bf16 autocast where the CPU has BF16, else fp32; T1 / T2: the scaling study's 1 layer d 32 and"
   echo " 2 layers d 64 at batch 16 x 64, decar's share of the FMA peak: T1 $(best peakpct_T1 build/bench_decar.txt build/bench_decar_r*.txt)%, T2 $(best peakpct_T2 build/bench_decar.txt build/bench_decar_r*.txt)%)"
+  # the study's models as scripts/scaling.sh trains them: one thread per model (JOBS models at once), so one
+  # thread's rate against one thread's FMA peak, decar and PyTorch 2 alternating as above
+  echo
+  rm -f build/bench_tiny1_*.txt
+  for r in $(seq 1 "$ROUNDS"); do
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ./build/bench $Q tiny > build/bench_tiny1_decar_r$r.txt
+    OMP_WAIT_POLICY=PASSIVE THREADS=1 OMP_NUM_THREADS=1 CONFIGS=T1,T2 "$T2PY" bench/bench_torch2.py $Q \
+      > build/bench_tiny1_torch2_r$r.txt
+  done
+  cat build/bench_tiny1_decar_r1.txt build/bench_tiny1_torch2_r1.txt
+  echo
+  echo "| tok/s, 1 thread (best of $ROUNDS rounds) | decar fp32 | share of one thread's FMA peak | PyTorch $v fp32 SDPA | bf16 autocast | bf16 autocast + torch.compile | decar / PyTorch fp32 |"
+  echo "|---|---|---|---|---|---|---|"
+  for row in train_T1 score_T1 train_T2 score_T2; do
+    f=${row%_*}; c=${row#*_}
+    d=$(best $row build/bench_tiny1_decar_r*.txt); t32=$(best torch2_${f}_fp32_$c build/bench_tiny1_torch2_r*.txt)
+    tbf=$(best torch2_${f}_bf16_$c build/bench_tiny1_torch2_r*.txt); tco=$(best torch2_${f}_compile_$c build/bench_tiny1_torch2_r*.txt)
+    pk=$([ "$f" = train ] && best peakpct_$c build/bench_tiny1_decar_r*.txt || echo "")
+    awk -v r="$f $c" -v d="$d" -v p="$pk" -v a="$t32" -v b="$tbf" -v k="$tco" 'function v(q) { return q == "" ? "-" : sprintf("%.0f", q) }
+      BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s |\n", r, v(d), p == "" ? "-" : p "%", v(a), v(b), v(k),
+              (d != "" && a != "") ? sprintf("%.2fx", d / a) : "-" }'
+  done
 else
   echo "SKIP: PyTorch 2 columns (no $T2PY with torch; BENCH_INSTALL=1 installs it)"
 fi
