@@ -1497,11 +1497,41 @@ DECARDEF int decar_file_sha256(const char *path, char hex[65], decar_error *e);
 #else
 #define DECAR__PREFETCH(p) ((void)(p))
 #endif
-#define DECAR__PAR_FOR DECAR__PRAGMA(omp parallel for schedule(static))
-#define DECAR__PAR_FOR_IF(c) DECAR__PRAGMA(omp parallel for schedule(static) if(c))   /* small work: stay serial */
-/* coarse tasks (GEMM blocks, attention heads) are handed out as threads free up: on a shared machine one core is
-   often slower. Each task is computed whole by one thread, so the results do not depend on who took it */
-#define DECAR__PAR_FOR_DYN DECAR__PRAGMA(omp parallel for schedule(dynamic))
+/* Parallel loops. DECAR__PAR_FOR(c, for (...) body): the loop split over the threads in equal chunks when c holds (c:
+   enough work to pay for a team), more than one thread is set and no team is running already; otherwise the same loop
+   runs directly, with no parallel region at all. libgomp ends every region, even one of a single thread, in a futex
+   system call: at about 1,600 regions a step that was a fifth of the scaling study's smallest model's training on
+   one thread. DECAR__PAR_FOR_DYN: coarse tasks (GEMM blocks, attention heads) handed out as threads free up (on a
+   shared machine one core is often slower). Each iteration is computed whole by one thread either way, so the
+   results do not depend on who took it, nor on the thread count. */
+#if DECAR__OMP
+#define DECAR__PAR_OK(c) ((c) && omp_get_max_threads() > 1 && !omp_in_parallel())
+#define DECAR__PAR_FOR(c, ...)                                                                                         \
+    do {                                                                                                               \
+        if (DECAR__PAR_OK(c)) {                                                                                        \
+            DECAR__PRAGMA(omp parallel for schedule(static))                                                           \
+            __VA_ARGS__;                                                                                               \
+        } else {                                                                                                       \
+            __VA_ARGS__;                                                                                               \
+        }                                                                                                              \
+    } while (0)
+#define DECAR__PAR_FOR_DYN(c, ...)                                                                                     \
+    do {                                                                                                               \
+        if (DECAR__PAR_OK(c)) {                                                                                        \
+            DECAR__PRAGMA(omp parallel for schedule(dynamic))                                                          \
+            __VA_ARGS__;                                                                                               \
+        } else {                                                                                                       \
+            __VA_ARGS__;                                                                                               \
+        }                                                                                                              \
+    } while (0)
+#else
+#define DECAR__PAR_OK(c) 0
+#define DECAR__PAR_FOR(c, ...)                                                                                         \
+    do {                                                                                                               \
+        __VA_ARGS__;                                                                                                   \
+    } while (0)
+#define DECAR__PAR_FOR_DYN(c, ...) DECAR__PAR_FOR(c, __VA_ARGS__)
+#endif
 
 /* bf16: the top 16 bits of a float (widening is exact; narrowing rounds to nearest even, finite inputs) */
 static float decar__bf16_to_f32(uint16_t h) {
@@ -2970,8 +3000,7 @@ static void decar__transpose8(float *dst, int64_t ld, const float *src, int64_t 
    once. Panels are split over the threads. */
 static void decar__pack_b(float *Bp, const float *B, int64_t sbk, int64_t sbn, int64_t K, int64_t N) {
     int64_t np = (N + DECAR__NR - 1) / DECAR__NR, p;
-    DECAR__PAR_FOR_IF(K * N >= ((int64_t)1 << 15))
-    for (p = 0; p < np; p++) {
+    DECAR__PAR_FOR(K * N >= ((int64_t)1 << 15), for (p = 0; p < np; p++) {
         float *dst = Bp + p * K * DECAR__NR;
         int64_t j0 = p * DECAR__NR, k;
         int c;
@@ -2996,14 +3025,18 @@ static void decar__pack_b(float *Bp, const float *B, int64_t sbk, int64_t sbn, i
                         for (k = kb; k < ke; k++) dst[k * DECAR__NR + c] = 0.0f;
                 }
             }
-        } else if (sbn == 1 && j0 + DECAR__NR <= N) {
-            for (k = 0; k < K; k++) memcpy(dst + k * DECAR__NR, B + k * sbk + j0, DECAR__NR * sizeof(float));
+        } else if (sbn == 1) { /* rows in place: each k's columns of the panel, then zeros past N */
+            int nc = (int)(N - j0 < DECAR__NR ? N - j0 : DECAR__NR);
+            for (k = 0; k < K; k++) {
+                memcpy(dst + k * DECAR__NR, B + k * sbk + j0, (size_t)nc * sizeof(float));
+                if (nc < DECAR__NR) memset(dst + k * DECAR__NR + nc, 0, (size_t)(DECAR__NR - nc) * sizeof(float));
+            }
         } else {
             for (k = 0; k < K; k++)
                 for (c = 0; c < DECAR__NR; c++)
                     dst[k * DECAR__NR + c] = j0 + c < N ? B[k * sbk + (j0 + c) * sbn] : 0.0f;
         }
-    }
+    });
 }
 
 /* pack rows [i0, i0 + nb*MR) x columns [k0, k0 + kc) of A into nb slivers of [kc][MR] (rows past M repeat row M-1;
@@ -3258,32 +3291,29 @@ static void decar__gemm_f32(decar_ws *ws, float *C, int64_t ldc, const float *A,
             return;
         }
     }
-    DECAR__PRAGMA(omp parallel num_threads((int)nthr) if (ntask > 1 && M * N * K >= ((int64_t)1 << 18))) {
+    DECAR__PAR_FOR_DYN(nthr > 1 && ntask > 1 && M * N * K >= ((int64_t)1 << 18), for (t = 0; t < ntask; t++) {
         int tn = nthr == 1 ? me : decar__thread_num();
         float *Ap = sak == 1 ? NULL : own_a ? Aall + (size_t)(nthr == 1 ? 0 : tn) * nap : ws->slot[tn].a;
-        DECAR__PRAGMA(omp for schedule(dynamic))
-        for (t = 0; t < ntask; t++) {
-            int64_t ch = t / ngr, g = t % ngr, b0 = ch * mb, nb = nmb - b0 < mb ? nmb - b0 : mb;
-            int64_t p0 = g * npg, p1 = p0 + npg < np ? p0 + npg : np, k0 = 0, p, b;
-            do { /* at least once, so that K = 0 still writes C = (C) + bias */
-                int64_t kc = K - k0 < DECAR__KC ? K - k0 : DECAR__KC;
-                if (sak != 1) decar__pack_a(Ap, A, sai, sak, M, b0 * DECAR__MR, nb, k0, kc); /* rows: read in place */
-                for (p = p0; p < p1; p++) {
-                    int64_t j0 = p * DECAR__NR;
-                    int nr = (int)(N - j0 < DECAR__NR ? N - j0 : DECAR__NR);
-                    for (b = 0; b < nb; b++) {
-                        int64_t i0 = (b0 + b) * DECAR__MR;
-                        int mr = (int)(M - i0 < DECAR__MR ? M - i0 : DECAR__MR);
-                        const float *ap = sak == 1 ? A + i0 * sai + k0 : Ap + b * kc * DECAR__MR;
-                        decar__tile(kc, ap, sak == 1 ? sai : 1, sak == 1 ? 1 : DECAR__MR,
-                                    Bp + p * K * DECAR__NR + k0 * DECAR__NR, C + i0 * ldc + j0, ldc, mr, nr,
-                                    k0 == 0 && bias ? bias + j0 : NULL, k0 > 0 || accumulate);
-                    }
+        int64_t ch = t / ngr, g = t % ngr, b0 = ch * mb, nb = nmb - b0 < mb ? nmb - b0 : mb;
+        int64_t p0 = g * npg, p1 = p0 + npg < np ? p0 + npg : np, k0 = 0, p, b;
+        do { /* at least once, so that K = 0 still writes C = (C) + bias */
+            int64_t kc = K - k0 < DECAR__KC ? K - k0 : DECAR__KC;
+            if (sak != 1) decar__pack_a(Ap, A, sai, sak, M, b0 * DECAR__MR, nb, k0, kc); /* rows: read in place */
+            for (p = p0; p < p1; p++) {
+                int64_t j0 = p * DECAR__NR;
+                int nr = (int)(N - j0 < DECAR__NR ? N - j0 : DECAR__NR);
+                for (b = 0; b < nb; b++) {
+                    int64_t i0 = (b0 + b) * DECAR__MR;
+                    int mr = (int)(M - i0 < DECAR__MR ? M - i0 : DECAR__MR);
+                    const float *ap = sak == 1 ? A + i0 * sai + k0 : Ap + b * kc * DECAR__MR;
+                    decar__tile(kc, ap, sak == 1 ? sai : 1, sak == 1 ? 1 : DECAR__MR,
+                                Bp + p * K * DECAR__NR + k0 * DECAR__NR, C + i0 * ldc + j0, ldc, mr, nr,
+                                k0 == 0 && bias ? bias + j0 : NULL, k0 > 0 || accumulate);
                 }
-                k0 += kc;
-            } while (k0 < K);
-        }
-    }
+            }
+            k0 += kc;
+        } while (k0 < K);
+    });
     if (own_a) decar__free64(Aall);
     if (own_b) decar__free64(Bp);
 }
@@ -3409,15 +3439,16 @@ static void decar__store_pairs_t(uint16_t *dst, int64_t stride, const __m512i tp
         _mm512_storeu_si512(dst + (i + 8) * stride, _mm512_shuffle_i32x4(a[i], a[i + 8], 0xdd));
     }
 }
-/* 16 rows of Ap from row i0: Ap[i][k] = bf16(A[i * sai + k * sak]), zero past M and K. Rows in place (sak = 1): 32 k
-   per conversion; columns in place (sai = 1, A transposed as in weight gradients): per block of 32 k, the pairs
-   (A[i, k], A[i, k + 1]) of 16 rows at once, transposed into the rows; otherwise element-wise */
+/* 16 rows of Ap from row i0, columns k0 <= k < k1 (multiples of 32): Ap[i][k] = bf16(A[i * sai + k * sak]), zero past
+   M and K. Rows in place (sak = 1): 32 k per conversion; columns in place (sai = 1, A transposed as in weight
+   gradients): per block of 32 k, the pairs (A[i, k], A[i, k + 1]) of 16 rows at once, transposed into the rows;
+   otherwise element-wise */
 static void decar__amx_pack_a(uint16_t *Ap, const float *A, int64_t sai, int64_t sak, int64_t M, int64_t K, int64_t Kp,
-                              int64_t i0) {
-    int64_t i, k;
+                              int64_t i0, int64_t k0, int64_t k1) {
+    int64_t i, k, kend = K < k1 ? K : k1;
     if (sai == 1 && i0 + 16 <= M) {
         __m512i tp[16]; /* tp[k / 2 within the block]: the pairs of 16 rows */
-        for (k = 0; k + 32 <= K; k += 32) {
+        for (k = k0; k + 32 <= kend; k += 32) {
             int q;
             for (q = 0; q < 16; q++) {
                 const float *lo = A + (k + 2 * q) * sak + i0; /* A[i0.., k + 2q]; the next row is k + 2q + 1 */
@@ -3427,43 +3458,44 @@ static void decar__amx_pack_a(uint16_t *Ap, const float *A, int64_t sai, int64_t
         }
         for (i = i0; i < i0 + 16; i++) {
             int64_t kk;
-            for (kk = k; kk < Kp; kk++) Ap[i * Kp + kk] = kk < K ? decar__f32_to_bf16(A[kk * sak + i]) : 0;
+            for (kk = k; kk < k1; kk++) Ap[i * Kp + kk] = kk < K ? decar__f32_to_bf16(A[kk * sak + i]) : 0;
         }
         return;
     }
     for (i = i0; i < i0 + 16; i++) {
         uint16_t *d = Ap + i * Kp;
         const float *x = A + i * sai;
-        k = 0;
+        k = k0;
         if (i >= M) {
-            memset(d, 0, (size_t)Kp * 2);
+            memset(d + k0, 0, (size_t)(k1 - k0) * 2);
             continue;
         }
         if (sak == 1)
-            for (; k + 32 <= K; k += 32) _mm512_storeu_si512(d + k, decar__bf16x32(x + k));
-        for (; k < K; k++) d[k] = decar__f32_to_bf16(x[k * sak]);
-        for (; k < Kp; k++) d[k] = 0;
+            for (; k + 32 <= kend; k += 32) _mm512_storeu_si512(d + k, decar__bf16x32(x + k));
+        for (; k < kend; k++) d[k] = decar__f32_to_bf16(x[k * sak]);
+        for (; k < k1; k++) d[k] = 0;
     }
 }
-/* panel p of Bp: 16 columns n = 16 p + j in VNNI pairs, d32[k / 2][j] = (bf16(B[k, n]), bf16(B[k + 1, n])), zero past
-   N and K. Columns in place (sbk = 1, a Linear's weight rows): 32 k of each of the 16 columns converted, then the
-   16 x 16 block of pairs transposed; rows in place (sbn = 1): rows k and k + 1 converted together and interleaved */
+/* panel p of Bp, rows k0 <= k < k1 (multiples of 32): 16 columns n = 16 p + j in VNNI pairs, d32[k / 2][j] =
+   (bf16(B[k, n]), bf16(B[k + 1, n])), zero past N and K. Columns in place (sbk = 1, a Linear's weight rows): 32 k of
+   each of the 16 columns converted, then the 16 x 16 block of pairs transposed; rows in place (sbn = 1): rows k and
+   k + 1 converted together and interleaved */
 static void decar__amx_pack_b(uint16_t *Bp, const float *B, int64_t sbk, int64_t sbn, int64_t K, int64_t N, int64_t Kp,
-                              int64_t p) {
+                              int64_t p, int64_t k0, int64_t k1) {
     uint16_t *d = Bp + p * Kp * 16;
-    int64_t k = 0, j, n0 = p * 16;
+    int64_t k = k0, j, n0 = p * 16, kend = K < k1 ? K : k1;
     if (n0 + 16 <= N && sbk == 1) {
         __m512i tp[16]; /* tp[column]: its 16 pairs of the block */
-        for (k = 0; k + 32 <= K; k += 32) {
+        for (; k + 32 <= kend; k += 32) {
             int c;
             for (c = 0; c < 16; c++) tp[c] = decar__bf16x32(B + (n0 + c) * sbn + k);
             decar__store_pairs_t(d + (k / 2) * 32, 32, tp);
         }
     } else if (n0 + 16 <= N && sbn == 1) {
-        for (k = 0; k + 2 <= K; k += 2)
+        for (; k + 2 <= kend; k += 2)
             _mm512_storeu_si512(d + k * 16, decar__bf16_pairs16(B + k * sbk + n0, B + (k + 1) * sbk + n0));
     }
-    for (; k < Kp; k++) /* the rest (and every element of a partial panel or other strides) one by one */
+    for (; k < k1; k++) /* the rest (and every element of a partial panel or other strides) one by one */
         for (j = 0; j < 16; j++) {
             int64_t n = n0 + j;
             d[(k / 2) * 32 + j * 2 + (k & 1)] = k < K && n < N ? decar__f32_to_bf16(B[k * sbk + n * sbn]) : 0;
@@ -3473,7 +3505,9 @@ static void decar__gemm_bf16_amx(decar_ws *ws, float *C, int64_t ldc, const floa
                                  const float *B, int64_t sbk, int64_t sbn, const float *bias, int64_t M, int64_t N,
                                  int64_t K, int accumulate) {
     int64_t Mp = (M + 31) / 32 * 32, Np = (N + 31) / 32 * 32, Kp = (K + 31) / 32 * 32, nib = Mp / 32, njb = Np / 32;
-    int64_t t, ntask = nib * njb, nthr = decar_get_threads();
+    int64_t t, ntask = nib * njb, nthr = decar_get_threads(), nch, ch;
+    int a_by_k = sai == 1 && sak != 1, b_by_k = sbn == 1 && sbk != 1;
+    int64_t na = a_by_k ? Kp / 32 : Mp / 16, nb = b_by_k ? Kp / 32 : Np / 16;
     size_t nfl = (size_t)((Mp + Np) * Kp / 2); /* two bf16 per float */
     int me = decar__thread_num(), own = 0;
     uint16_t *Ap, *Bp;
@@ -3493,22 +3527,32 @@ static void decar__gemm_bf16_amx(decar_ws *ws, float *C, int64_t ldc, const floa
     }
     Ap = (uint16_t *)buf;
     Bp = Ap + Mp * Kp;
-    /* pack: Ap[i][k] = bf16(A[i, k]); Bp[p][k/2][j][k%2] = bf16(B[k, 16 p + j]); zeros outside M, N, K */
-    DECAR__PRAGMA(omp parallel for num_threads((int)nthr) if (nthr > 1 && (Mp + Np) * Kp >= ((int64_t)1 << 15)))
-    for (t = 0; t < Mp / 16 + Np / 16; t++) {
-        if (t < Mp / 16)
-            decar__amx_pack_a(Ap, A, sai, sak, M, K, Kp, t * 16);
+    /* pack: Ap[i][k] = bf16(A[i, k]); Bp[p][k/2][j][k%2] = bf16(B[k, 16 p + j]); zeros outside M, N, K. An operand
+       whose rows run along k (A's rows, a Linear's weight rows) is packed a task per 16 rows (A) or panel (B) over all
+       k; one read down its columns (A transposed, B's rows in place: the token rows of a weight gradient) a task per
+       32 k over all its row blocks or panels, so that each task reads whole rows in order (the prefetcher follows
+       rows; a strip of 16 columns down thousands of rows, one cache line per row, it does not) */
+    DECAR__PAR_FOR(nthr > 1 && (Mp + Np) * Kp >= ((int64_t)1 << 15), for (t = 0; t < na + nb; t++) {
+        int64_t u, k0 = (t - na) * 32;
+        if (t < na && a_by_k)
+            for (u = 0; u < Mp / 16; u++) decar__amx_pack_a(Ap, A, sai, sak, M, K, Kp, u * 16, t * 32, t * 32 + 32);
+        else if (t < na)
+            decar__amx_pack_a(Ap, A, sai, sak, M, K, Kp, t * 16, 0, Kp);
+        else if (b_by_k)
+            for (u = 0; u < Np / 16; u++) decar__amx_pack_b(Bp, B, sbk, sbn, K, N, Kp, u, k0, k0 + 32);
         else
-            decar__amx_pack_b(Bp, B, sbk, sbn, K, N, Kp, t - Mp / 16);
-    }
-    DECAR__PRAGMA(omp parallel num_threads((int)nthr) if (nthr > 1 && ntask > 1)) {
+            decar__amx_pack_b(Bp, B, sbk, sbn, K, N, Kp, t - na, 0, Kp);
+    });
+    /* the blocks in nch equal runs, one per thread: the tile configuration loaded once per run */
+    nch = nthr > 1 && ntask > 1 ? nthr : 1;
+    DECAR__PAR_FOR(nch > 1, for (ch = 0; ch < nch; ch++) {
         float tmp[32 * 32];
+        int64_t t1 = ntask * (ch + 1) / nch, tb;
         decar__amx_config();
-        DECAR__PRAGMA(omp for schedule(static))
-        for (t = 0; t < ntask; t++) {
-            int64_t i0 = (t / njb) * 32, j0 = (t % njb) * 32, r, j;
+        for (tb = ntask * ch / nch; tb < t1; tb++) {
+            int64_t i0 = (tb / njb) * 32, j0 = (tb % njb) * 32, r, j;
             int64_t mr = M - i0 < 32 ? M - i0 : 32, nr = N - j0 < 32 ? N - j0 : 32;
-            if (!accumulate && mr == 32 && nr == 32) { /* a whole block that overwrites C: the tiles go to C, then + bias */
+            if (!accumulate && mr == 32 && nr == 32) { /* a whole block overwriting C: the tiles go to C, then + bias */
                 decar__amx_block(C + i0 * ldc + j0, ldc, Ap, Bp, i0, j0, Kp);
                 for (r = 0; bias && r < 32; r++)
                     for (j = 0; j < 32; j += 16) {
@@ -3535,7 +3579,7 @@ static void decar__gemm_bf16_amx(decar_ws *ws, float *C, int64_t ldc, const floa
             }
         }
         _tile_release();
-    }
+    });
     if (own) decar__free64(buf);
 }
 #else
@@ -3586,8 +3630,7 @@ DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w,
                      32 rows this beats packing (measured: M = 16, 384 x 1536, 1.8x); threads only above 64K
                      multiply-adds, where they pay for OpenMP's fork/join */
         int64_t nblk = (N + 7) / 8, bk;
-        DECAR__PAR_FOR_IF(M * N * K >= ((int64_t)1 << 16))
-        for (bk = 0; bk < nblk; bk++) {
+        DECAR__PAR_FOR(M * N * K >= ((int64_t)1 << 16), for (bk = 0; bk < nblk; bk++) {
             int64_t n0 = bk * 8, m, k, n;
             int r;
             float sums[8];
@@ -3635,7 +3678,7 @@ DECARDEF void decar_linear_forward(float *out, const float *inp, const float *w,
                     for (n = n0; n < N; n++) o[n] = decar__row_dot(x, w + n * K, K) + (bias ? bias[n] : 0.0f);
                 }
             }
-        }
+        });
         return;
     }
     decar_gemm_ws(ws, out, N, inp, K, 1, w, 1, K, bias, M, N, K, 0);
@@ -3995,8 +4038,7 @@ DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qm
         return;
     }
     for (m = 0; m < M && q8; m++) decar__q8_row(xq + m * K, dx + m * nb, inp + m * K, K); /* xq, dx per input row */
-    DECAR__PAR_FOR_IF(M * N * K >= ((int64_t)1 << 16))
-    for (bk = 0; bk < nblk; bk++) {
+    DECAR__PAR_FOR(M * N * K >= ((int64_t)1 << 16), for (bk = 0; bk < nblk; bk++) {
         int64_t n0 = bk * 8, mm;
         int nr = N - n0 < 8 ? (int)(N - n0) : 8, r;
         float sums[8];
@@ -4004,7 +4046,7 @@ DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qm
             decar__qrows(sums, inp + mm * K, q8 ? xq + mm * K : NULL, q8 ? dx + mm * nb : NULL, w, n0, nr);
             for (r = 0; r < nr; r++) out[mm * N + n0 + r] = sums[r] + (bias ? bias[n0 + r] : 0.0f);
         }
-    }
+    });
     decar__free_n(2, (void *)xq, (void *)dx);
 }
 /* the same, one output at a time, summed in double: sum_k inp[m, k] bf16(w[n, k]), or for Q8_0, block by block,
@@ -4151,8 +4193,7 @@ static void decar__ew(float *o, const int64_t *so, const float *x, const int64_t
             }                                                                                                          \
     }
     if (par && (so[3] || shp[3] == 1)) {
-        DECAR__PAR_FOR
-        for (q = 0; q < outer; q++) DECAR__EW_BODY
+        DECAR__PAR_FOR(1, for (q = 0; q < outer; q++) DECAR__EW_BODY);
     } else {
         for (q = 0; q < outer; q++) DECAR__EW_BODY
     }
@@ -4253,10 +4294,9 @@ static void decar__gelu_span(float *dst, const float *x, const float *dout, int6
 /* decar__gelu_span over x[0, n), one span of DECAR__SPAN elements per task */
 static void decar__gelu_par(float *dst, const float *x, const float *dout, int64_t n) {
     int64_t ns = (n + DECAR__SPAN - 1) / DECAR__SPAN, k;
-    DECAR__PAR_FOR_IF(ns > 1)
-    for (k = 0; k < ns; k++)
+    DECAR__PAR_FOR(ns > 1, for (k = 0; k < ns; k++)
         decar__gelu_span(dst + k * DECAR__SPAN, x + k * DECAR__SPAN, dout ? dout + k * DECAR__SPAN : NULL,
-                         n - k * DECAR__SPAN < DECAR__SPAN ? n - k * DECAR__SPAN : DECAR__SPAN);
+                         n - k * DECAR__SPAN < DECAR__SPAN ? n - k * DECAR__SPAN : DECAR__SPAN));
 }
 DECARDEF decar_tensor *decar_gelu(decar_ctx *c, decar_tensor *a) {
     decar_tensor *o;
@@ -4321,29 +4361,30 @@ DECARDEF decar_tensor *decar_layernorm(decar_ctx *c, decar_tensor *x, decar_tens
 }
 
 /* one row of n: o[j] = exp(x[j] - max x) / sum_j' exp(x[j'] - max x) (o may be x) */
-/* o[0, n) = softmax(scale x[0, n)): o = scale x and its largest value m in vectors, then o = exp(o - m) (the vector
-   exp), then o /= sum o (the same division in every lane). o may be x; scale 1 leaves x exact. */
-static void decar__softmax_row(float *o, const float *x, float scale, int64_t n) {
-    decar__v vm = decar__vset1(-INFINITY), vsc = decar__vset1(scale), vs;
-    float mx = -INFINITY, s;
+/* the largest of x[0, n) (n >= 1) in vectors, then the lanes, then the tail (a NaN anywhere may or may not be it: every
+   caller's result is NaN then either way, through exp(x - max)) */
+static float decar__max_span(const float *x, int64_t n) {
+    decar__v vm = decar__vset1(-INFINITY);
+    float mx = -INFINITY, lanes[DECAR__VW];
     int64_t i = 0;
-    for (; i + DECAR__VW <= n; i += DECAR__VW) {
-        decar__v v = decar__vmul(decar__vload(x + i), vsc);
-        decar__vstore(o + i, v);
-        vm = decar__vmax(vm, v);
-    }
-    for (; i < n; i++) {
-        o[i] = x[i] * scale;
-        if (o[i] > mx) mx = o[i];
-    }
-    {
-        float lanes[DECAR__VW];
-        int j;
-        decar__vstore(lanes, vm);
-        for (j = 0; j < DECAR__VW; j++)
-            if (lanes[j] > mx || lanes[j] != lanes[j]) mx = lanes[j];
-    }
-    s = decar__exp_span(o, o, mx, n);
+    int j;
+    for (; i + DECAR__VW <= n; i += DECAR__VW) vm = decar__vmax(vm, decar__vload(x + i));
+    decar__vstore(lanes, vm);
+    for (j = 0; j < DECAR__VW; j++)
+        if (lanes[j] > mx) mx = lanes[j];
+    for (; i < n; i++)
+        if (x[i] > mx) mx = x[i];
+    return mx;
+}
+/* o[0, n) = softmax(scale x[0, n)): o = scale x (in vectors), m its largest value, o = exp(o - m) (the vector exp),
+   then o /= sum o (the same division in every lane). o may be x; scale 1 leaves x exact. */
+static void decar__softmax_row(float *o, const float *x, float scale, int64_t n) {
+    decar__v vsc = decar__vset1(scale), vs;
+    float s;
+    int64_t i = 0;
+    for (; i + DECAR__VW <= n; i += DECAR__VW) decar__vstore(o + i, decar__vmul(decar__vload(x + i), vsc));
+    for (; i < n; i++) o[i] = x[i] * scale;
+    s = decar__exp_span(o, o, decar__max_span(o, n), n);
     vs = decar__vset1(s);
     for (i = 0; i + DECAR__VW <= n; i += DECAR__VW) decar__vstore(o + i, decar__vdiv(decar__vload(o + i), vs));
     for (; i < n; i++) o[i] /= s;
@@ -4363,7 +4404,12 @@ DECARDEF decar_tensor *decar_softmax(decar_ctx *c, decar_tensor *a) {
 /* attention, per (batch, head) as small GEMMs: S = Q K^T / sqrt(hs), P = softmax(S) (causal: row t sees <= t),
    O = P V. P (B, H, T, T) is kept for the backward pass. The (b, h) tasks are split over threads; the GEMMs inside
    run on the calling thread (nested regions are off), so results do not depend on the thread count. */
-#define DECAR__ATT_RB 48 /* causal attention: rows per block (8 GEMM slivers); blocks skip the masked keys */
+/* causal attention: query rows per block; a block's GEMMs skip the keys masked for all its rows. float32 products: 48
+   (8 GEMM slivers); bf16 products: 128 (whole 32 x 32 AMX blocks, and each key block packed once for more rows: there
+   the packing costs more than the masked products, 8% of a training step of config S measured) */
+static int64_t decar__att_rows(void) {
+    return decar__precision == DECAR_BF16 ? 128 : 48;
+}
 DECARDEF decar_tensor *decar_attention(decar_ctx *c, decar_tensor *qkv, int n_head, int causal) {
     decar_tensor *o;
     int64_t B, T, C3, C, shape[3];
@@ -4570,9 +4616,8 @@ DECARDEF decar_tensor *decar_mean(decar_ctx *c, decar_tensor *a) {
 /* ---- 5a. gradient buffers ---------------------------------------------------------------------------------------- */
 static void decar__zero(float *p, int64_t n) { /* memset over the threads, in spans of 64K floats */
     int64_t ns = (n + 65535) / 65536, k;
-    DECAR__PAR_FOR_IF(ns > 1)
-    for (k = 0; k < ns; k++)
-        memset(p + k * 65536, 0, (size_t)(n - k * 65536 < 65536 ? n - k * 65536 : 65536) * sizeof(float));
+    DECAR__PAR_FOR(ns > 1, for (k = 0; k < ns; k++)
+        memset(p + k * 65536, 0, (size_t)(n - k * 65536 < 65536 ? n - k * 65536 : 65536) * sizeof(float)));
 }
 typedef struct decar__free_grad {
     struct decar__free_grad *next;
@@ -4626,8 +4671,7 @@ static float *decar__grad(decar_ctx *c, decar_tensor *t) {
 static void decar__col_sums(float *dd, float *dw, const float *dout, const float *x, const float *st, int64_t rows,
                             int64_t C) {
     int64_t j0;
-    DECAR__PAR_FOR
-    for (j0 = 0; j0 < C; j0 += 32) {
+    DECAR__PAR_FOR(1, for (j0 = 0; j0 < C; j0 += 32) {
         int64_t j, r, j1 = j0 + 32 < C ? j0 + 32 : C;
         if (j1 - j0 == 32) {
             decar__v ad[32 / DECAR__VW], aw[32 / DECAR__VW];
@@ -4665,7 +4709,7 @@ static void decar__col_sums(float *dd, float *dw, const float *dout, const float
                 if (dw) dw[j] += swj;
             }
         }
-    }
+    });
 }
 
 /* ---- 5b. the ops' kernels, forward and backward (declared with their equations in section 4) --------------------- */
@@ -4674,8 +4718,7 @@ static void decar__col_sums(float *dd, float *dw, const float *dout, const float
 DECARDEF void decar_layernorm_forward(float *out, float *stats, const float *inp, const float *w, const float *b,
                                       int64_t rows, int64_t C) {
     int64_t r;
-    DECAR__PAR_FOR
-    for (r = 0; r < rows; r++) decar__ln_row(out + r * C, inp + r * C, w, b, C, stats + 2 * r);
+    DECAR__PAR_FOR(1, for (r = 0; r < rows; r++) decar__ln_row(out + r * C, inp + r * C, w, b, C, stats + 2 * r));
 }
 /* with xh = (inp - mean) rstd and dn = dout w per row:
        dinp[r, :] += rstd_r (dn - mean_j(dn) - xh mean_j(dn xh)),   dw += sum_r dout[r, :] xh,   db += sum_r dout[r, :]
@@ -4685,8 +4728,7 @@ DECARDEF void decar_layernorm_backward(float *dinp, float *dw, float *db, const 
     int64_t r;
     if (dinp) {
         /* per row: s1 = mean(dn), s2 = mean(dn xh), then dx += rstd (dn - s1 - xh s2); vectors, then the tail */
-        DECAR__PAR_FOR
-        for (r = 0; r < rows; r++) {
+        DECAR__PAR_FOR(1, for (r = 0; r < rows; r++) {
             const float *xr = inp + r * C, *dy = dout + r * C;
             float m = stats[2 * r], rs = stats[2 * r + 1], *dx = dinp + r * C;
             decar__v v1 = decar__vzero(), v2 = decar__vzero(), vm = decar__vset1(m), vr = decar__vset1(rs);
@@ -4716,7 +4758,7 @@ DECARDEF void decar_layernorm_backward(float *dinp, float *dw, float *db, const 
                 decar__vstore(dx + j, decar__vfma(vr, g, decar__vload(dx + j)));
             }
             for (; j < C; j++) dx[j] += rs * ((dy[j] * w[j] - s1) - ((xr[j] - m) * rs) * s2);
-        }
+        });
     }
     if (dw || db) decar__col_sums(db, dw, dout, inp, stats, rows, C); /* column sums over the rows, in order */
 }
@@ -4732,38 +4774,35 @@ DECARDEF void decar_gelu_backward(float *dinp, const float *inp, const float *do
 /* out[r, j] = exp(inp[r, j] - max_r) / sum_j' exp(inp[r, j'] - max_r);  inp, out: (rows, C) */
 DECARDEF void decar_softmax_forward(float *out, const float *inp, int64_t rows, int64_t C) {
     int64_t r;
-    DECAR__PAR_FOR
-    for (r = 0; r < rows; r++) decar__softmax_row(out + r * C, inp + r * C, 1.0f, C);
+    DECAR__PAR_FOR(1, for (r = 0; r < rows; r++) decar__softmax_row(out + r * C, inp + r * C, 1.0f, C));
 }
 /* dinp[r, j] += out[r, j] (dout[r, j] - sum_j' out[r, j'] dout[r, j']);  out, dout, dinp: (rows, C) */
 DECARDEF void decar_softmax_backward(float *dinp, const float *out, const float *dout, int64_t rows, int64_t C) {
     int64_t r;
-    DECAR__PAR_FOR
-    for (r = 0; r < rows; r++) {
+    DECAR__PAR_FOR(1, for (r = 0; r < rows; r++) {
         const float *y = out + r * C, *dy = dout + r * C;
         float s = 0.0f;
         int64_t j;
         for (j = 0; j < C; j++) s += y[j] * dy[j]; /* s = y . dy */
         for (j = 0; j < C; j++) dinp[r * C + j] += y[j] * (dy[j] - s);
-    }
+    });
 }
 /* per (batch b, head h) as small GEMMs: S = Q K^T / sqrt(hs), P = softmax(S) (causal: row t over keys 0..t, zero
    past them), O = P V;  qkv: (B, T, 3C) = [q | k | v], head h the columns h hs .. h hs + hs - 1 of each, hs = C / NH;
    att: (B, NH, T, T) receives P; out: (B, T, C), head h in its columns h hs ... Causal attention takes the query
-   rows in blocks of DECAR__ATT_RB, each against the keys up to the block's end. The (b, h) tasks are split over
+   rows in blocks of decar__att_rows(), each against the keys up to the block's end. The (b, h) tasks are split over
    threads; the GEMMs inside run on the calling thread (nested regions are off): no dependence on the thread count. */
 DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, int64_t B, int64_t T, int64_t C, int NH,
                                       int causal, decar_ws *ws) {
-    int64_t C3 = 3 * C, hs = C / NH, bh;
+    int64_t C3 = 3 * C, hs = C / NH, bh, rb = decar__att_rows();
     float scale = 1.0f / sqrtf((float)hs);
     decar__ws_reserve(ws, decar_get_threads()); /* a slot per thread of the loop below */
-    DECAR__PAR_FOR_DYN
-    for (bh = 0; bh < B * NH; bh++) {
+    DECAR__PAR_FOR_DYN(1, for (bh = 0; bh < B * NH; bh++) {
         int64_t b = bh / NH, h = bh % NH, t, r0, r1;
         const float *q = qkv + b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C; /* rows C3 apart */
         float *P = att + bh * T * T;                                            /* (T, T) */
         for (r0 = 0; r0 < T; r0 = r1) {
-            r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
+            r1 = causal && r0 + rb < T ? r0 + rb : T;
             /* S = Q K^T for this block of query rows */
             decar_gemm_ws(ws, P + r0 * T, T, q + r0 * C3, C3, 1, k, 1, C3, NULL, r1 - r0, causal ? r1 : T, hs, 0);
             for (t = r0; t < r1; t++) { /* P[t, :end] = softmax(S[t, :end] / sqrt(hs)), zero past end */
@@ -4776,7 +4815,7 @@ DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, 
             decar_gemm_ws(ws, out + b * T * C + r0 * C + h * hs, C, P + r0 * T, T, 1, v, C3, 1, NULL, r1 - r0, hs,
                           causal ? r1 : T, 0);
         }
-    }
+    });
 }
 /* per (b, h), with P = att: dP = dO V^T, dS = P (dP - rowsum(P dP)) / sqrt(hs), dQ += dS K, dK += dS^T Q,
    dV += P^T dO;  dout: (B, T, C); qkv, dqkv: (B, T, 3C) as in the forward; att: (B, NH, T, T); scratch: (B, NH, T, T)
@@ -4784,11 +4823,10 @@ DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, 
 DECARDEF void decar_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
                                        const float *att, int64_t B, int64_t T, int64_t C, int NH, int causal,
                                        decar_ws *ws) {
-    int64_t C3 = 3 * C, hs = C / NH, bh;
+    int64_t C3 = 3 * C, hs = C / NH, bh, rb = decar__att_rows();
     float scale = 1.0f / sqrtf((float)hs);
     decar__ws_reserve(ws, decar_get_threads());
-    DECAR__PAR_FOR_DYN
-    for (bh = 0; bh < B * NH; bh++) {
+    DECAR__PAR_FOR_DYN(1, for (bh = 0; bh < B * NH; bh++) {
         int64_t bb = bh / NH, h = bh % NH, tt, t2, r0, r1;
         const float *P = att + bh * T * T, *q = qkv + bb * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
         const float *dO = dout + bb * T * C + h * hs;
@@ -4796,7 +4834,7 @@ DECARDEF void decar_attention_backward(float *dqkv, float *scratch, const float 
         /* query blocks as in the forward (causal: entries past a block's end are never read) */
         for (r0 = 0; r0 < T; r0 = r1) {
             int64_t nk;
-            r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
+            r1 = causal && r0 + rb < T ? r0 + rb : T;
             nk = causal ? r1 : T;
             /* dP = dO V^T */
             decar_gemm_ws(ws, G + r0 * T, T, dO + r0 * C, C, 1, v, 1, C3, NULL, r1 - r0, nk, hs, 0);
@@ -4817,29 +4855,29 @@ DECARDEF void decar_attention_backward(float *dqkv, float *scratch, const float 
         /* key blocks: only the queries at or after a key see it. dV += P^T dO, dK += dS^T Q */
         for (r0 = 0; r0 < T; r0 = r1) {
             int64_t q0 = causal ? r0 : 0;
-            r1 = causal && r0 + DECAR__ATT_RB < T ? r0 + DECAR__ATT_RB : T;
+            r1 = causal && r0 + rb < T ? r0 + rb : T;
             decar_gemm_ws(ws, dv + r0 * C3, C3, P + q0 * T + r0, 1, T, dO + q0 * C, C, 1, NULL, r1 - r0, hs, T - q0, 1);
             decar_gemm_ws(ws, dk + r0 * C3, C3, G + q0 * T + r0, 1, T, q + q0 * C3, C3, 1, NULL, r1 - r0, hs, T - q0,
                           1);
         }
-    }
+    });
 }
 /* out[i, :] = table[ids[i], :];  table: (V, C); ids: (n); out: (n, C) */
 DECARDEF void decar_embedding_forward(float *out, const float *table, const int32_t *ids, int64_t n, int64_t C) {
     int64_t i;
-    DECAR__PAR_FOR
-    for (i = 0; i < n; i++) memcpy(out + i * C, table + (int64_t)ids[i] * C, (size_t)C * sizeof(float));
+    DECAR__PAR_FOR(1, for (i = 0; i < n; i++) {
+        memcpy(out + i * C, table + (int64_t)ids[i] * C, (size_t)C * sizeof(float));
+    });
 }
 /* dtable[ids[i], :] += dout[i, :];  dout: (n, C); ids: (n); dtable: (V, C) */
 DECARDEF void decar_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t n, int64_t C) {
     int64_t j0;
     /* columns in strips of 64 over the threads: a repeated id is summed by one thread, in order */
-    DECAR__PAR_FOR
-    for (j0 = 0; j0 < C; j0 += 64) {
+    DECAR__PAR_FOR(1, for (j0 = 0; j0 < C; j0 += 64) {
         int64_t j, k, j1 = j0 + 64 < C ? j0 + 64 : C;
         for (k = 0; k < n; k++)
             for (j = j0; j < j1; j++) dtable[(int64_t)ids[k] * C + j] += dout[k * C + j];
-    }
+    });
 }
 /* lse[r] = mx_r + log sum_{j < nc} exp(logits[r, j] - mx_r) (mx_r the row's largest class logit; the exps through
    the vector exp, each chunk of 256 summed in its lanes, the chunks' sums in double), nll[r] = lse[r] -
@@ -4848,21 +4886,18 @@ DECARDEF void decar_embedding_backward(float *dtable, const float *dout, const i
 DECARDEF void decar_crossentropy_forward(float *lse, float *nll, const float *logits, const int32_t *targets,
                                          int64_t rows, int64_t V, int nc) {
     int64_t r;
-    DECAR__PAR_FOR
-    for (r = 0; r < rows; r++) {
+    DECAR__PAR_FOR(1, for (r = 0; r < rows; r++) {
         const float *l = logits + r * V;
-        float mx = l[0];
+        float mx = decar__max_span(l, nc);
         double s = 0.0;
         int j;
-        for (j = 1; j < nc; j++)
-            if (l[j] > mx) mx = l[j];
         for (j = 0; j < nc; j += 256) {
             float e[256];
             s += decar__exp_span(e, l + j, mx, nc - j < 256 ? nc - j : 256);
         }
         lse[r] = mx + (float)log(s);
         nll[r] = targets[r] >= 0 ? lse[r] - l[targets[r]] : 0.0f;
-    }
+    });
 }
 /* dlogits[r, j] += dloss w_r / norm (exp(logits[r, j] - lse[r]) - [j = targets[r]]) for j < nc, on rows with
    targets[r] >= 0 (weights NULL: w_r = 1);  logits, dlogits: (rows, V); lse, targets, weights: (rows) */
@@ -4870,8 +4905,7 @@ DECARDEF void decar_crossentropy_backward(float *dlogits, const float *logits, c
                                           const float *weights, float dloss, float norm, int64_t rows, int64_t V,
                                           int nc) {
     int64_t r;
-    DECAR__PAR_FOR
-    for (r = 0; r < rows; r++) {
+    DECAR__PAR_FOR(1, for (r = 0; r < rows; r++) {
         const float *l = logits + r * V;
         float *dl = dlogits + r * V;
         float coef;
@@ -4885,7 +4919,7 @@ DECARDEF void decar_crossentropy_backward(float *dlogits, const float *logits, c
             decar__exp_span(e, l + j, lse[r], m);
             for (q = 0; q < m; q++) dl[j + q] += coef * (e[q] - (j + q == targets[r] ? 1.0f : 0.0f));
         }
-    }
+    });
 }
 /* the Linear layer out = inp w^T + b backward:  dinp (+)= dout w,  dw += dout^T inp,  db += sum_rows dout;
    inp, dinp: (M, K); w, dw: (N, K); dout: (M, N); db: (N). accumulate = 0 overwrites dinp; any output may be NULL. */
@@ -6978,8 +7012,7 @@ static uint64_t decar__best_pair(const float *S, int64_t i, int K, const int32_t
 static void decar__balanced_assign(const float *S, int64_t N, int K, int64_t cap, int32_t *lab, int32_t *cnt,
                                    uint64_t *key, uint64_t *tmp, uint64_t *heap) {
     int64_t i, pos = 0, nh = 0, placed = 0;
-    DECAR__PAR_FOR_IF(N * K >= 65536)
-    for (i = 0; i < N; i++) key[i] = decar__best_pair(S, i, K, NULL, 0);
+    DECAR__PAR_FOR(N * K >= 65536, for (i = 0; i < N; i++) key[i] = decar__best_pair(S, i, K, NULL, 0));
     decar__radix_sort64(key, tmp, N, 4); /* made in index order: the similarity half orders ties by index */
     memset(cnt, 0, (size_t)K * sizeof(int32_t));
     for (i = 0; i < N; i++) lab[i] = -1;
@@ -7039,12 +7072,12 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
     for (j = 1; j < K; j++) {
         double tot = 0.0, u;
         int64_t pick = N - 1;
-        DECAR__PAR_FOR_IF(N * d >= 65536) /* each point's distance on its own: the same bits for any thread count */
-        for (i = 0; i < N; i++) {
+        /* each point's distance on its own: the same bits for any thread count */
+        DECAR__PAR_FOR(N * d >= 65536, for (i = 0; i < N; i++) {
             float dd = 1.0f - decar__dot(X + i * d, C + (int64_t)(j - 1) * d, d);
             if (dd < 0) dd = 0;
             if (dd < dist[i]) dist[i] = dd;
-        }
+        });
         for (i = 0; i < N; i++) tot += (double)dist[i] * dist[i];
         u = decar_rng_double(&r) * tot;
         if (tot > 0.0) {
@@ -7109,12 +7142,11 @@ static int decar__kmeans1(const float *X, int64_t N, int d, int K, int iters, in
            (X is read once in all); each sum runs over i in order, so the bits do not depend on the thread count */
         memset(C, 0, (size_t)K * d * sizeof(float));
         nb = decar_get_threads() < (d + 15) / 16 ? decar_get_threads() : (d + 15) / 16;
-        DECAR__PAR_FOR_IF(N * d >= 65536)
-        for (j = 0; j < nb; j++) {
+        DECAR__PAR_FOR(N * d >= 65536, for (j = 0; j < nb; j++) {
             int64_t q0 = (int64_t)d * j / nb, q1 = (int64_t)d * (j + 1) / nb, ii;
             for (ii = 0; ii < N; ii++) /* c += 1 x: fma(1, x, c) rounds as c + x does */
                 decar__axpy(C + (int64_t)lab[ii] * d + q0, 1.0f, X + ii * d + q0, q1 - q0);
-        }
+        });
         for (j = 0; j < K; j++) decar_l2_normalize(C + (int64_t)j * d, d);
     }
     DECAR_FREE(S);
@@ -8342,8 +8374,8 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
         int64_t i;
         decar__ln_rows(xn, x, P + L[DECAR__LN1_W].offset, P + L[DECAR__LN1_B].offset, n, C);
         decar__gpt_linear(g, b0 + DECAR__QKV_W, b0 + DECAR__QKV_B, qkv, xn, n);
-        DECAR__PAR_FOR_IF(n > 1)
-        for (j = 0; j < n; j++) { /* each sequence: append to its cache, attend over it (its own score row) */
+        /* each sequence: append to its cache, attend over it (its own score row) */
+        DECAR__PAR_FOR(n > 1, for (j = 0; j < n; j++) {
             float *kc = kv[j] + ((size_t)l * 2) * T * C, *vc = kc + T * C, *q = qkv + j * 3 * C, *sc = scores + j * T;
             int64_t h, t2, p = pos[j];
             memcpy(kc + p * C, q + C, (size_t)C * sizeof(float));
@@ -8358,7 +8390,7 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
                 memset(o, 0, (size_t)hs * sizeof(float));
                 for (t2 = 0; t2 <= p; t2++) decar__axpy(o, sc[t2] / s, vc + t2 * C + h * hs, hs);
             }
-        }
+        });
         decar__gpt_linear(g, b0 + DECAR__ATTPROJ_W, b0 + DECAR__ATTPROJ_B, xn, att, n);
         for (i = 0; i < n * C; i++) x[i] += xn[i];
         decar__ln_rows(xn, x, P + L[DECAR__LN2_W].offset, P + L[DECAR__LN2_B].offset, n, C);
@@ -8394,7 +8426,7 @@ static unsigned decar__grid(int64_t n) {
 #else
 #define DECAR__GPU 0
 #define DECAR__KERNEL static void
-#define DECAR__KFOR(i, n) DECAR__PAR_FOR for (i = 0; i < (n); i++)
+#define DECAR__KFOR(i, n) DECAR__PRAGMA(omp parallel for schedule(static)) for (i = 0; i < (n); i++)
 #define DECAR__LAUNCH(k, n, args) k args
 #endif
 
@@ -8560,7 +8592,8 @@ DECAR__KERNEL decar__k_attn_softmax_back(float *dP, const float *P, int64_t rows
     }
 }
 /* per row of V logits, over the first nc (the classes): lse = log sum_j exp l_j, nll = lse - l[target] (0 for an
-   ignored target < 0). The sum in double, as the host kernel.  logits: (N, V); tg, lse, nll: (N) */
+   ignored target < 0). Each exp and the sum in double (the host kernel sums its vector exps, chunk sums in double:
+   the same lse to about 1e-7).  logits: (N, V); tg, lse, nll: (N) */
 DECAR__KERNEL decar__k_crossentropy(float *lse, float *nll, const float *logits, const int32_t *tg, int64_t N,
                                     int64_t V, int nc) {
     int64_t r;
@@ -8570,10 +8603,7 @@ DECAR__KERNEL decar__k_crossentropy(float *lse, float *nll, const float *logits,
         double s = 0.0;
         int j;
         for (j = 1; j < nc; j++) mx = l[j] > mx ? l[j] : mx;
-        for (j = 0; j < nc; j += 256) {
-            float e[256];
-            s += decar__exp_span(e, l + j, mx, nc - j < 256 ? nc - j : 256);
-        }
+        for (j = 0; j < nc; j++) s += exp((double)(l[j] - mx));
         lse[r] = mx + (float)log(s);
         nll[r] = tg[r] >= 0 ? lse[r] - l[tg[r]] : 0.0f;
     }
@@ -9363,8 +9393,7 @@ DECARDEF int decar_clip_embed(decar_clip *m, decar_ctx *ctx, const float *patche
 }
 DECARDEF void decar_retrieval(const float *q, const float *k, const int *group, int n, int d, int *rank, int *top) {
     int i;
-    DECAR__PAR_FOR_IF((int64_t)n * n * d >= 65536)
-    for (i = 0; i < n; i++) {
+    DECAR__PAR_FOR((int64_t)n * n * d >= 65536, for (i = 0; i < n; i++) {
         const float *x = q + (int64_t)i * d;
         float own = decar__dot(x, k + (int64_t)i * d, d), best = 0.0f;
         int j, above = 0, arg = -1;
@@ -9378,7 +9407,7 @@ DECARDEF void decar_retrieval(const float *q, const float *k, const int *group, 
         }
         rank[i] = above;
         top[i] = arg;
-    }
+    });
 }
 #ifndef DECAR_NO_STDIO
 DECARDEF int decar_clip_save_mem(const decar_clip *m, void *bufs[2], size_t lens[2], decar_error *e) {
@@ -9498,18 +9527,20 @@ DECARDEF void decar_gpt_zero_grad(decar_gpt *g) {
 /* global-norm clipping: ||g|| = sqrt(sum g^2) over every parameter; g *= max_norm / (||g|| + 1e-6) when that is < 1 */
 DECARDEF float decar_gpt_clip_grad(decar_gpt *g, float max_norm) {
     double s = 0.0;
-    int64_t n = g->grads ? (int64_t)g->n_params : 0, nch = (n + 65535) / 65536, k; /* quantized: no gradients */
+    int64_t n = g->grads ? (int64_t)g->n_params : 0, nch = (n + 65535) / 65536, k, k0; /* quantized: no gradients */
     size_t i;
     float norm;
-    /* the squared norm in chunks of 64K, added in chunk order: the same bits for any number of threads */
-    DECAR__PRAGMA(omp parallel for ordered schedule(static, 1) if(nch > 1))
-    for (k = 0; k < nch; k++) {
-        double part = 0.0;
-        int64_t j, j1 = (k + 1) * 65536 < n ? (k + 1) * 65536 : n;
-        for (j = k * 65536; j < j1; j++) part += (double)g->grads[j] * g->grads[j];
-        DECAR__PRAGMA(omp ordered) {
-            s += part;
-        }
+    /* the squared norm in chunks of 64K, each chunk's sum made by one thread, the sums added in chunk order (64 chunks
+       at a time): the same bits for any number of threads */
+    for (k0 = 0; k0 < nch; k0 += 64) {
+        double part[64];
+        int64_t m = nch - k0 < 64 ? nch - k0 : 64;
+        DECAR__PAR_FOR(m > 1, for (k = 0; k < m; k++) {
+            int64_t j, j1 = (k0 + k + 1) * 65536 < n ? (k0 + k + 1) * 65536 : n;
+            part[k] = 0.0;
+            for (j = (k0 + k) * 65536; j < j1; j++) part[k] += (double)g->grads[j] * g->grads[j];
+        });
+        for (k = 0; k < m; k++) s += part[k];
     }
     norm = (float)sqrt(s);
     if (max_norm > 0.0f && norm > 0.0f) {
@@ -9537,8 +9568,8 @@ DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o) {
         const decar__v b1 = decar__vset1(o->beta1), c1 = decar__vset1(1.0f - o->beta1), b2 = decar__vset1(o->beta2);
         const decar__v c2 = decar__vset1(1.0f - o->beta2), vd = decar__vset1(decay), vs = decar__vset1(step_size);
         const decar__v vb = decar__vset1(sbc2), ve = decar__vset1(o->eps);
-        DECAR__PAR_FOR_IF(n >= 32768) /* in vectors: the same IEEE operations, in the same order, as the tail */
-        for (k = 0; k < nv; k++) {
+        /* in vectors: the same IEEE operations, in the same order, as the tail */
+        DECAR__PAR_FOR(n >= 32768, for (k = 0; k < nv; k++) {
             float *pk = p + k * DECAR__VW, *mk = m + k * DECAR__VW, *vk = v + k * DECAR__VW;
             decar__v gi = decar__vload(gr + k * DECAR__VW), mm, vv;
             mm = decar__vadd(decar__vmul(b1, decar__vload(mk)), decar__vmul(c1, gi));
@@ -9548,7 +9579,7 @@ DECARDEF void decar_gpt_adamw(decar_gpt *g, const decar_opt *o) {
             decar__vstore(
                 pk, decar__vsub(decar__vmul(decar__vload(pk), vd),
                                 decar__vdiv(decar__vmul(vs, mm), decar__vadd(decar__vdiv(decar__vsqrt(vv), vb), ve))));
-        }
+        });
         for (i = nv * DECAR__VW; i < n; i++) {
             float gi = gr[i];
             m[i] = o->beta1 * m[i] + (1.0f - o->beta1) * gi;
@@ -10852,9 +10883,8 @@ static int decar__generate(decar_ensemble *en, const float *prefix, const int32_
         /* bring them up to date in parallel, one expert per thread (their kernels then run serially). One expert
            runs outside any region: a serialized region makes libgomp build a nested team for every kernel. */
         if (nrun > 1) {
-            DECAR__PAR_FOR
-            for (q = 0; q < nrun; q++)
-                fail[q] = decar__expert_catch_up(en->experts[run[q]], &st[run[q]], prefix, out, len, nc);
+            DECAR__PAR_FOR(1, for (q = 0; q < nrun; q++)
+                fail[q] = decar__expert_catch_up(en->experts[run[q]], &st[run[q]], prefix, out, len, nc));
         } else if (nrun == 1) {
             fail[0] = decar__expert_catch_up(en->experts[run[0]], &st[run[0]], prefix, out, len, nc);
         }
