@@ -6690,21 +6690,15 @@ DECARDEF void decar_l2_normalize(float *x, int d) {
         for (i = 0; i < d; i++) x[i] *= r;
     }
 }
-typedef struct decar__sp {
-    uint32_t b;
-    float c;
-} decar__sp;
-typedef struct decar__sparse {
-    decar__sp *e;
+/* a text's bag of buckets as sort keys: bucket << 48 | count (buckets below DECAR_FEAT_BUCKETS = 2^16, counts below
+   2^32) */
+typedef struct decar__bag {
+    uint64_t *key;
     int64_t n, cap;
-} decar__sparse;
-static void decar__sparse_visit(void *u, uint32_t b) { /* unsorted bag of buckets; merged after a sort */
-    decar__sparse *s = (decar__sparse *)u;
-    if (s->n < s->cap) {
-        s->e[s->n].b = b;
-        s->e[s->n].c = 1.0f;
-        s->n++;
-    }
+} decar__bag;
+static void decar__bag_visit(void *u, uint32_t b) { /* one key per gram (count 0); runs merged after the sort */
+    decar__bag *s = (decar__bag *)u;
+    if (s->n < s->cap) s->key[s->n++] = (uint64_t)b << 48;
 }
 /* counts per bucket with the list of buckets touched (a long text's bag in fixed memory) */
 typedef struct decar__cnt {
@@ -6716,13 +6710,22 @@ static void decar__cnt_visit(void *u, uint32_t b) {
     if (t->cnt[b] == 0) t->touched[t->nt++] = b;
     if (t->cnt[b] < 0xffffffffu) t->cnt[b]++;
 }
-static int decar__sp_cmp(const void *a, const void *b) {
-    uint32_t x = ((const decar__sp *)a)->b, y = ((const decar__sp *)b)->b;
-    return x < y ? -1 : x > y;
-}
+static void decar__radix_sort64(uint64_t *key, uint64_t *tmp, int64_t n, int lo); /* section 8's k-means */
+/* the signs of the random projection, 8 dimensions per byte of a hash: decar__sign8[v][q] = +1 if bit q of v is set,
+   else -1 */
+#define DECAR__SG8(v)                                                                                                  \
+    { ((v) & 1) ? 1.0f : -1.0f,  ((v) & 2) ? 1.0f : -1.0f,  ((v) & 4) ? 1.0f : -1.0f,  ((v) & 8) ? 1.0f : -1.0f,     \
+      ((v) & 16) ? 1.0f : -1.0f, ((v) & 32) ? 1.0f : -1.0f, ((v) & 64) ? 1.0f : -1.0f, ((v) & 128) ? 1.0f : -1.0f }
+#define DECAR__SG32(v)                                                                                                 \
+    DECAR__SG8(v), DECAR__SG8((v) + 1), DECAR__SG8((v) + 2), DECAR__SG8((v) + 3), DECAR__SG8((v) + 4),                 \
+        DECAR__SG8((v) + 5), DECAR__SG8((v) + 6), DECAR__SG8((v) + 7)
+#define DECAR__SG64(v) DECAR__SG32(v), DECAR__SG32((v) + 8), DECAR__SG32((v) + 16), DECAR__SG32((v) + 24)
+static const float decar__sign8[256][8] = { DECAR__SG64(0), DECAR__SG64(32), DECAR__SG64(64), DECAR__SG64(96),
+                                            DECAR__SG64(128), DECAR__SG64(160), DECAR__SG64(192), DECAR__SG64(224) };
 DECARDEF int decar_feat_apply(const decar_featurizer *f, const uint8_t *text, int64_t len, float *out, decar_error *e) {
-    decar__sparse s;
-    int64_t i;
+    decar__bag s;
+    uint64_t *tmp;
+    int64_t i, m = 0;
     int j, rc;
     if (f->fn && (rc = f->fn(f->user, text, len, out)))
         DECAR__FAIL(e, rc, "the feature function failed (%s)", decar_status_name(rc));
@@ -6730,60 +6733,58 @@ DECARDEF int decar_feat_apply(const decar_featurizer *f, const uint8_t *text, in
     if (!f->idf)
         DECAR__FAIL(e, DECAR_ERR_ARG, "a router of external features needs their function (decar_featurizer.fn)");
     memset(out, 0, (size_t)f->dim * sizeof(float));
-    /* the bag of buckets: a text's grams (at most 3 per byte) listed and sorted while that list is smaller than a
-       count per bucket; a longer text counts into the buckets instead (fixed memory, DECAR_FEAT_BUCKETS x 16 bytes,
-       whatever its length: a 60 MB line no longer needs 24 bytes a byte). Both give the same (bucket, count) pairs
-       in bucket order, so the same features to the bit. */
+    /* the bag of buckets as keys (bucket << 48 | count), radix-sorted by bucket: a text's grams (at most 3 per byte)
+       listed while that list is smaller than a count per bucket, their runs merged after the sort; a longer text
+       counts into the buckets instead (fixed memory, DECAR_FEAT_BUCKETS x 24 bytes, whatever its length). Both give
+       the same (bucket, count) pairs in bucket order, so the same features to the bit. */
     s.cap = 3 * len + 8;
     s.n = 0;
     if (s.cap > 2 * (int64_t)DECAR_FEAT_BUCKETS) {
         decar__cnt ct;
-        int64_t m;
         ct.cnt = (uint32_t *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(uint32_t));
         ct.touched = (uint32_t *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(uint32_t));
-        s.e = (decar__sp *)DECAR_MALLOC(DECAR_FEAT_BUCKETS * sizeof(decar__sp));
-        if (!ct.cnt || !ct.touched || !s.e) {
-            decar__free_n(3, (void *)ct.cnt, (void *)ct.touched, (void *)s.e);
+        s.key = (uint64_t *)DECAR_MALLOC(2 * DECAR_FEAT_BUCKETS * sizeof(uint64_t));
+        if (!ct.cnt || !ct.touched || !s.key) {
+            decar__free_n(3, (void *)ct.cnt, (void *)ct.touched, (void *)s.key);
             DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to featurize %lld bytes", (long long)len);
         }
         memset(ct.cnt, 0, DECAR_FEAT_BUCKETS * sizeof(uint32_t));
         ct.nt = 0;
         decar__grams(text, len, decar__cnt_visit, &ct);
-        for (m = 0; m < ct.nt; m++) {
-            s.e[m].b = ct.touched[m];
-            s.e[m].c = (float)ct.cnt[ct.touched[m]];
-        }
+        for (i = 0; i < ct.nt; i++) s.key[i] = (uint64_t)ct.touched[i] << 48 | ct.cnt[ct.touched[i]];
         s.n = ct.nt;
+        tmp = s.key + DECAR_FEAT_BUCKETS;
         DECAR_FREE(ct.cnt);
         DECAR_FREE(ct.touched);
-        qsort(s.e, (size_t)s.n, sizeof *s.e, decar__sp_cmp);
     } else {
-        s.e = (decar__sp *)DECAR_MALLOC((size_t)s.cap * sizeof(decar__sp));
-        if (!s.e) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to featurize %lld bytes", (long long)len);
-        decar__grams(text, len, decar__sparse_visit, &s);
-        qsort(s.e, (size_t)s.n, sizeof *s.e, decar__sp_cmp);
-        { /* collapse the sorted list: one (bucket, count) pair per bucket */
-            int64_t m = 0, q;
-            for (i = 0; i < s.n; i = q) {
-                for (q = i; q < s.n && s.e[q].b == s.e[i].b; q++) continue;
-                s.e[m].b = s.e[i].b;
-                s.e[m].c = (float)(q - i);
-                m++;
-            }
-            s.n = m;
-        }
+        s.key = (uint64_t *)DECAR_MALLOC((size_t)(2 * s.cap) * sizeof(uint64_t));
+        if (!s.key) DECAR__FAIL(e, DECAR_ERR_NOMEM, "no memory to featurize %lld bytes", (long long)len);
+        decar__grams(text, len, decar__bag_visit, &s);
+        tmp = s.key + s.cap;
     }
-    for (i = 0; i < s.n; i++) {
-        float w;
-        uint32_t b = s.e[i].b;
-        w = (1.0f + logf(s.e[i].c)) * f->idf[b];
+    decar__radix_sort64(s.key, tmp, s.n, 6); /* by the bucket, bits 48-63 */
+    for (i = 0; i < s.n; m++) { /* one (bucket, count) key per bucket: a run of keys of count 0 counts its length */
+        int64_t q = i + 1;
+        while (q < s.n && s.key[q] >> 48 == s.key[i] >> 48) q++;
+        s.key[m] = (s.key[i] & 0xffffffffu) ? s.key[i] : (s.key[i] | (uint64_t)(q - i));
+        i = q;
+    }
+    /* out += w_b s_b per bucket b: w_b = (1 + ln count) idf_b, s_b[j] = +1 or -1 by bit j mod 64 of a hash of
+       (b, j / 64), the signs looked up 8 at a time, then added in vectors (w s is exact: out + w s is out +- w) */
+    for (i = 0; i < m; i++) {
+        uint32_t b = (uint32_t)(s.key[i] >> 48);
+        float w = (1.0f + logf((float)(s.key[i] & 0xffffffffu))) * f->idf[b], sg[64];
+        decar__v vw = decar__vset1(w);
         for (j = 0; j < f->dim; j += 64) {
             uint64_t bits = decar__mix64(((uint64_t)b << 20) ^ ((uint64_t)j << 4) ^ f->seed);
-            int q;
-            for (q = 0; q < 64 && j + q < f->dim; q++) out[j + q] += ((bits >> q) & 1) ? w : -w;
+            int q, nd = f->dim - j < 64 ? f->dim - j : 64;
+            for (q = 0; q < 8; q++) memcpy(sg + 8 * q, decar__sign8[(bits >> (8 * q)) & 255], 8 * sizeof(float));
+            for (q = 0; q + DECAR__VW <= nd; q += DECAR__VW)
+                decar__vstore(out + j + q, decar__vfma(vw, decar__vload(sg + q), decar__vload(out + j + q)));
+            for (; q < nd; q++) out[j + q] += w * sg[q];
         }
     }
-    DECAR_FREE(s.e);
+    DECAR_FREE(s.key);
     decar_l2_normalize(out, f->dim);
     return DECAR_OK;
 }
