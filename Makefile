@@ -77,7 +77,8 @@ vision-scaling: $(BUILD)/decar
 	bash scripts/vision_scaling.sh
 
 bench: $(BUILD)/decar
-	bash bench/run_bench.sh
+	bash -o pipefail -c 'bash bench/run_bench.sh | tee $(BUILD)/bench.txt'
+	python3 bench/targets.py $(BUILD)/bench.txt
 
 clean:
 	rm -rf $(BUILD)

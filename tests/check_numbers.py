@@ -36,6 +36,8 @@ GENERATED = {
     "docs/scaling/scaling.md": ("scripts/scaling_report.sh", "scaling.md"),
     "docs/scaling/dfm/scaling.md": ("scripts/scaling_report.sh", "scaling.md"),
     "docs/scaling/one_seed/scaling.md": ("scripts/scaling_report.sh", "scaling.md"),
+    "docs/bench/scaling_before_after/before/scaling.md": ("scripts/scaling_report.sh", "scaling.md"),
+    "docs/bench/scaling_before_after/after/scaling.md": ("scripts/scaling_report.sh", "scaling.md"),
     "docs/vision/results.md": ("scripts/pipeline_vision.sh", "results.md"),
     "docs/vision/scaling/vision_scaling.md": ("scripts/vision_scaling_report.sh", "vision_scaling.md"),
     "docs/lifecycle/table.md": ("scripts/lifecycle.sh", "table.md"),
