@@ -1684,11 +1684,13 @@ static void decar__vsum8(const decar__v *v, float *out) {
 #endif
 
 /* exp in vectors (Cephes' expf: 2^n times a degree-6 polynomial on [-ln2/2, ln2/2]); inputs clamped to
-   [-87.3, 88.7], where 2^n stays a normal float. Max relative error 8e-8 over that range (checked in test_ops). */
+   [-87.3, 88.7], where 2^n stays a normal float. Max relative error 8e-8 over that range (checked in test_ops). A NaN
+   input gives NaN (x86's min and max return their second operand when either is NaN, NEON's and the scalar
+   fallback's propagate it), so a NaN logit makes a softmax row or a cross-entropy NaN, as libm's exp does. */
 static decar__v decar__vexp(decar__v x) {
     const decar__v magic = decar__vset1(12582912.0f); /* 1.5 * 2^23: adding it rounds to a whole number */
     decar__v n, r, y;
-    x = decar__vmax(decar__vmin(x, decar__vset1(88.7f)), decar__vset1(-87.3f));
+    x = decar__vmax(decar__vset1(-87.3f), decar__vmin(decar__vset1(88.7f), x)); /* x second: a NaN passes through */
     n = decar__vsub(decar__vadd(decar__vmul(x, decar__vset1(1.44269504088896341f)), magic), magic);
     n = decar__vmax(decar__vmin(n, decar__vset1(127.0f)), decar__vset1(-126.0f));
     r = decar__vfma(n, decar__vset1(-0.693359375f), x);
@@ -3364,7 +3366,9 @@ static void decar__amx_config(void) {
         c.rows[t] = 16;
         c.colsb[t] = 64;
     }
-    _tile_loadconfig(&c);
+    /* ldtilecfg by hand: gcc 12's _tile_loadconfig names only 8 of the 64 bytes as its input, so the compiler may
+       drop or move the writes of the rest (seen at -O1: a return address in colsb[12..15], a fault in ldtilecfg) */
+    __asm__ volatile("ldtilecfg %0" : : "m"(c));
 }
 /* Linux hands out the tile state only on request: arch_prctl (system call 158) ARCH_REQ_XCOMP_PERM (0x1023),
    XFEATURE_XTILEDATA (18); made directly, as <unistd.h>'s syscall() needs feature macros a header cannot set */
@@ -4362,7 +4366,7 @@ DECARDEF decar_tensor *decar_layernorm(decar_ctx *c, decar_tensor *x, decar_tens
 
 /* one row of n: o[j] = exp(x[j] - max x) / sum_j' exp(x[j'] - max x) (o may be x) */
 /* the largest of x[0, n) (n >= 1) in vectors, then the lanes, then the tail (a NaN anywhere may or may not be it: every
-   caller's result is NaN then either way, through exp(x - max)) */
+   caller's result is NaN then either way, through the vector exp of x - max, which keeps NaN) */
 static float decar__max_span(const float *x, int64_t n) {
     decar__v vm = decar__vset1(-INFINITY);
     float mx = -INFINITY, lanes[DECAR__VW];

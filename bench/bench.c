@@ -6,8 +6,9 @@
      score     forward-only scoring tokens/s (what ensemble evaluation runs)
      generate  batch-1 KV-cache generation tokens/s; a top-2 ensemble step vs one expert
      kmeans    balanced k-means on 100,000 x 256 features, K = 16
-   Usage: bench [quick] [gemm|model|kmeans|corename]   (quick: fewer repetitions; a section name: only that section;
-   corename: print the core OpenBLAS picked for this CPU and exit)
+     tiny      the scaling study's models T1 and T2 alone (part of model; run_bench.sh runs it at one thread too)
+   Usage: bench [quick] [gemm|model|tiny|kmeans|corename]   (quick: fewer repetitions; a section name: only that
+   section; corename: print the core OpenBLAS picked for this CPU and exit)
    Built with -DBENCH_BLIS and linked with -lblis instead of -lopenblas, the cblas column is BLIS (a second anchor). */
 #define _POSIX_C_SOURCE 200809L
 #define DECAR_IMPLEMENTATION

@@ -103,6 +103,7 @@ if [ -x "$T2PY" ] && "$T2PY" -c "import torch" 2>/dev/null; then
     OMP_NUM_THREADS=$TH OPENBLAS_NUM_THREADS=$TH ./build/bench $Q model > build/bench_decar_r${r}b.txt
     torch2_run > build/bench_torch2_r$r.txt
   done
+  for f in build/bench_decar_r*b.txt; do [ -s "$f" ] && { echo "decar's model section, $f:"; cat "$f"; }; done
   v=$(grep -m1 '^PyTorch ' build/bench_torch2.txt | awk '{print $2}' | tr -d ,)
   cols=$(grep -m1 '^PyTorch ' build/bench_torch2.txt | sed 's/.*modes //')
   echo
@@ -128,7 +129,7 @@ if [ -x "$T2PY" ] && "$T2PY" -c "import torch" 2>/dev/null; then
     OMP_WAIT_POLICY=PASSIVE THREADS=1 OMP_NUM_THREADS=1 CONFIGS=T1,T2 "$T2PY" bench/bench_torch2.py $Q \
       > build/bench_tiny1_torch2_r$r.txt
   done
-  cat build/bench_tiny1_decar_r1.txt build/bench_tiny1_torch2_r1.txt
+  for r in $(seq 1 "$ROUNDS"); do echo "round $r of $ROUNDS at one thread:"; cat build/bench_tiny1_decar_r$r.txt build/bench_tiny1_torch2_r$r.txt; done
   echo
   echo "| tok/s, 1 thread (best of $ROUNDS rounds) | decar fp32 | share of one thread's FMA peak | PyTorch $v fp32 SDPA | bf16 autocast | bf16 autocast + torch.compile | decar / PyTorch fp32 |"
   echo "|---|---|---|---|---|---|---|"

@@ -1,7 +1,8 @@
 /* One configuration's training (or scoring) steps in a loop, for profilers:
      gcc -std=c99 -O2 -g -march=native -fopenmp -o build/step bench/step.c -lm
      OMP_NUM_THREADS=2 perf record -o build/perf.data ./build/step 4 4 256 20 && perf report -i build/perf.data
-   Arguments: layers heads d_model steps [score [B T]]; score 1 times scoring; B = 8, T = 256 unless given; vocab 256
+   Arguments: layers heads d_model steps [score [B [T]]]; score: anything but 0 times scoring (e.g. "score" or 1), 0
+   training; B = 8, T = 256 unless given; vocab 256
    (config S: 4 4 256, M: 6 6 384; the scaling study's T1: 1 2 32 steps 0 16 64, T2: 2 2 64 steps 0 16 64).
    DECAR_BF16=1 in the environment: bf16 matrix products (decar_set_precision). */
 #define _POSIX_C_SOURCE 200809L
@@ -9,16 +10,17 @@
 #include "../decar.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "clock.h"
 int main(int argc, char **argv) {
     int L = argc > 1 ? atoi(argv[1]) : 4, H = argc > 2 ? atoi(argv[2]) : 4, C = argc > 3 ? atoi(argv[3]) : 256,
-        steps = argc > 4 ? atoi(argv[4]) : 10, score = argc > 5 && atoi(argv[5]);
+        steps = argc > 4 ? atoi(argv[4]) : 10, score = argc > 5 && strcmp(argv[5], "0") != 0;
     decar_gpt_config c = decar_gpt_default_config();
     decar_gpt g;
     decar_error e;
     decar_ctx *ctx = decar_ctx_new(0);
     decar_opt o = decar_opt_default();
-    int B = argc > 7 ? atoi(argv[6]) : 8, T = argc > 7 ? atoi(argv[7]) : 256, i;
+    int B = argc > 6 ? atoi(argv[6]) : 8, T = argc > 7 ? atoi(argv[7]) : 256, i;
     int32_t *x = malloc(B * T * 4), *y = malloc(B * T * 4);
     float *nll = malloc(B * T * 4);
     decar_rng r;

@@ -379,6 +379,32 @@ static void run_case(const gcase *c, int n, spec *s) {
 #undef N
 #undef N2
 
+/* NaN in, NaN out: a NaN logit (or a +inf one) makes the cross-entropy's lse and nll NaN, and a softmax row NaN, at
+   every position of the vector paths (the vector exp clamps its input, and must keep NaN); -inf stays a probability 0 */
+static void test_nonfinite(void) {
+    float l[40], lse[1], nll[1], o[40];
+    int32_t tg[1] = { 3 };
+    int i, at, n;
+    for (n = 1; n <= 40; n += 13)
+        for (at = 0; at < n; at += 5) {
+            for (i = 0; i < n; i++) l[i] = 0.1f * (float)i - 1.0f;
+            tg[0] = at == 0 && n > 1 ? 1 : 0;
+            l[at] = NAN;
+            decar_crossentropy_forward(lse, nll, l, tg, 1, n, n);
+            CHECK(isnan(lse[0]) && isnan(nll[0]), "cross-entropy n=%d, NaN at %d: lse %g nll %g", n, at, lse[0], nll[0]);
+            decar_softmax_forward(o, l, 1, n);
+            for (i = 0; i < n; i++) CHECK(isnan(o[i]), "softmax n=%d, NaN at %d: p[%d] = %g", n, at, i, o[i]);
+            l[at] = INFINITY;
+            decar_crossentropy_forward(lse, nll, l, tg, 1, n, n);
+            CHECK(isnan(lse[0]), "cross-entropy n=%d, +inf at %d: lse %g", n, at, lse[0]);
+            if (n == 1) continue;
+            l[at] = -INFINITY;
+            decar_crossentropy_forward(lse, nll, l, tg, 1, n, n);
+            CHECK(isfinite(lse[0]) && isfinite(nll[0]), "cross-entropy n=%d, -inf at %d: lse %g", n, at, lse[0]);
+            decar_softmax_forward(o, l, 1, n);
+            CHECK(o[at] >= 0.0f && o[at] < 1e-30f, "softmax n=%d, -inf at %d: p = %g", n, at, o[at]);
+        }
+}
 int main(void) {
     spec s;
     int p[2];
@@ -389,6 +415,7 @@ int main(void) {
     printf("test_ops (simd: %s, threads: %d)\n", decar_simd_name(), decar_get_threads());
     test_gemm();
     test_attention_blocks();
+    test_nonfinite();
     for (si = 0; si < 4; si++) {
         int n = sizes[si];
         char nm[64];
