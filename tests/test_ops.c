@@ -380,7 +380,7 @@ static void run_case(const gcase *c, int n, spec *s) {
 #undef N2
 
 /* NaN in, NaN out: a NaN logit (or a +inf one) makes the cross-entropy's lse and nll NaN, and a softmax row NaN, at
-   every position of the vector paths (the vector exp clamps its input, and must keep NaN); -inf stays a probability 0 */
+   every position of the vector paths (the vector exp clamps its input, and must keep NaN); -inf stays probability 0 */
 static void test_nonfinite(void) {
     float l[40], lse[1], nll[1], o[40];
     int32_t tg[1] = { 3 };
@@ -391,7 +391,8 @@ static void test_nonfinite(void) {
             tg[0] = at == 0 && n > 1 ? 1 : 0;
             l[at] = NAN;
             decar_crossentropy_forward(lse, nll, l, tg, 1, n, n);
-            CHECK(isnan(lse[0]) && isnan(nll[0]), "cross-entropy n=%d, NaN at %d: lse %g nll %g", n, at, lse[0], nll[0]);
+            CHECK(isnan(lse[0]) && isnan(nll[0]), "cross-entropy n=%d, NaN at %d: lse %g nll %g", n, at, lse[0],
+                  nll[0]);
             decar_softmax_forward(o, l, 1, n);
             for (i = 0; i < n; i++) CHECK(isnan(o[i]), "softmax n=%d, NaN at %d: p[%d] = %g", n, at, i, o[i]);
             l[at] = INFINITY;
