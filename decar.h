@@ -50,7 +50,9 @@
    THREADS AND DETERMINISM
      Kernels are parallel with OpenMP when compiled with -fopenmp. Every output element is computed by exactly one
      thread in a fixed order, so results are bit-identical run to run and (on the built-in path) independent of the
-     thread count. decar_set_threads() sets the OpenMP thread count: that is process-global state.
+     thread count. decar_set_threads() sets the OpenMP thread count: that is process-global state. A kernel opens a
+     parallel region only when more than one thread is set and no region is running: with one thread, or called from
+     the caller's own parallel loop (one model per thread), it runs as a plain loop, at no OpenMP cost.
      A decar_ctx, decar_gpt or decar_ensemble must not be used from two threads at once; distinct objects may.
      The library never aborts on bad input and keeps no hidden global state besides the OpenMP thread count.
 
