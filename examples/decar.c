@@ -3396,7 +3396,8 @@ static void clip_stats_of(const vdata *v, const float *ie, const float *te, int 
 }
 /* clip_train's settings (decar clip's options) */
 typedef struct {
-    int B, steps, val_every, augment, verbose;
+    int B, steps, val_every, augment, shift, verbose;
+    double scale, stroke; /* decar_image_augment's strengths (with shift) */
     uint64_t seed;
     FILE *log; /* the retrieval curve: step,tokens,train_loss,val_loss,seconds,top1,top5,script (or NULL) */
 } clip_train_opts;
@@ -3412,8 +3413,8 @@ static void clip_val(decar_clip *m, decar_ctx *ctx, const vdata *v, const float 
     free(ie);
     free(te);
 }
-/* steps of B random training images with their captions (augmented: decar_image_augment, shift 2 px, scale 10%,
-   stroke change half the time), the held-out retrieval every val_every steps (and at the end); a progress line */
+/* steps of B random training images with their captions (augmented: decar_image_augment with co's shift, scale and
+   stroke), the held-out retrieval every val_every steps (and at the end); a progress line */
 static void clip_train(decar_clip *m, const vdata *v, const float *pat, const int32_t *ids, int T, const decar_opt *op,
                        const clip_train_opts *co) {
     int P = m->img.cfg.n_prefix, Dp = m->img.cfg.d_prefix, *tr = (int *)malloc((size_t)v->im.n * sizeof(int));
@@ -3440,7 +3441,8 @@ static void clip_train(decar_clip *m, const vdata *v, const float *pat, const in
             tr[j] = tr[b];
             tr[b] = k;
             if (co->augment) {
-                decar_image_augment(aug, v->im.pixels + (size_t)k * VSIDE * VSIDE, VSIDE, 2, 0.1, 0.5, &ra);
+                const uint8_t *im = v->im.pixels + (size_t)k * VSIDE * VSIDE;
+                decar_image_augment(aug, im, VSIDE, co->shift, co->scale, co->stroke, &ra);
                 decar_image_patches(aug, VSIDE, VPATCH, bp + (size_t)b * P * Dp);
             } else {
                 memcpy(bp + (size_t)b * P * Dp, pat + (size_t)k * P * Dp, (size_t)P * Dp * sizeof(float));
@@ -3523,6 +3525,31 @@ static void clip_figure(outset *os, const char *path, const vdata *v, const int 
     out_close(os, path); /* committed with the command's other outputs */
     free(seen);
 }
+/* what the image tower separates without the text tower: each held-out image's nearest training image by the cosine
+   of the embeddings (decar_nearest: they are unit rows), and whether it has the same caption and the same script */
+static void clip_nearest_train(const vdata *v, const float *ie, int C) {
+    int i, nq = 0, nk = 0, same_cap = 0, same_lab = 0;
+    int *qi = (int *)malloc((size_t)v->im.n * sizeof(int) + 4), *ki = (int *)malloc((size_t)v->im.n * sizeof(int) + 4);
+    float *q = (float *)malloc((size_t)v->im.n * C * sizeof(float) + 4);
+    float *k = (float *)malloc((size_t)v->im.n * C * sizeof(float) + 4);
+    if (!qi || !ki || !q || !k) fail(1, "decar clip: no memory\n");
+    for (i = 0; i < v->im.n; i++) {
+        int *n_ = v->test[i] ? &nq : &nk;
+        float *x = v->test[i] ? q : k;
+        memcpy(x + (size_t)*n_ * C, ie + (size_t)i * C, (size_t)C * sizeof(float));
+        (v->test[i] ? qi : ki)[(*n_)++] = i;
+    }
+    for (i = 0; i < nq && nk > 0; i++) {
+        int j = ki[decar_nearest(q + (size_t)i * C, k, nk, C)];
+        same_cap += !strcmp(v->im.captions[j], v->im.captions[qi[i]]);
+        same_lab += v->label[j] == v->label[qi[i]];
+    }
+    nq = nq ? nq : 1;
+    printf("image -> nearest training image (the image tower alone, no text): the same caption %.1f%%, the same script "
+           "%.1f%%\n", 100.0 * same_cap / nq, 100.0 * same_lab / nq);
+    printf("RESULT clip_nn_caption %.4f\nRESULT clip_nn_script %.4f\n", (double)same_cap / nq, (double)same_lab / nq);
+    free(qi), free(ki), free(q), free(k);
+}
 /* zero-shot retrieval over the held-out images (decar_retrieval): each image against every held-out caption (top-1,
    top-5; the same caption rendered twice counts once), and the script of the caption it retrieves against its own */
 static void clip_retrieval(outset *os, const vdata *v, const float *ie, const float *te, int C, double scale,
@@ -3542,6 +3569,7 @@ static void clip_retrieval(outset *os, const vdata *v, const float *ie, const fl
         printf("\n");
     }
     printf("RESULT clip_top1 %.4f\nRESULT clip_top5 %.4f\nRESULT clip_script %.4f\n", st.top1, st.top5, st.script);
+    clip_nearest_train(v, ie, C);
     if (figure) clip_figure(os, figure, v, ti, st.n, qi, qi + (size_t)(st.n + 1) * C, C);
     free(ti), free(qi);
 }
@@ -3559,6 +3587,9 @@ static const clip_train_opts *clip_opts(opt *o, int n, int steps) {
     co.steps = steps;
     co.val_every = (int)I(o, n, "val-every", 0, 1 << 30);
     co.augment = (int)I(o, n, "augment", 0, 1);
+    co.shift = (int)I(o, n, "augment-shift", 0, VSIDE / 2);
+    co.scale = F(o, n, "augment-scale", 0, 0.9);
+    co.stroke = F(o, n, "augment-stroke", 0, 1);
     co.verbose = !strcmp(S(o, n, "quiet"), "0");
     co.seed = (uint64_t)I(o, n, "seed", 0, 1L << 62);
     co.log = S(o, n, "log") ? fopen(S(o, n, "log"), "w") : NULL;
@@ -3593,9 +3624,11 @@ static int cmd_clip(int argc, char **argv) {
                 { "lr", "1e-3", 0, 0 }, { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "precision", "fp32", 0, 0 },
                 { "quiet", "0", 0, 0 }, { "val-every", "200", "validation loss every N steps (0: off)", 0 },
                 { "log", NULL, 0, 0 },
-                { "augment", "0", "1: each training image shifted by up to 2 pixels, scaled by up to 10% and its "
-                  "strokes made thicker or thinner half the time (decar_image_augment); 0: as it is (measured better "
-                  "on the glyph set at 3,500 steps: docs/vision.md)", 0 },
+                { "augment", "0", "1: each training image augmented (decar_image_augment: the three options "
+                  "below); 0: as it is", 0 },
+                { "augment-shift", "1", "augmentation: a shift of up to this many pixels each way", 0 },
+                { "augment-scale", "0.05", "augmentation: a scale of 1 +- up to this", 0 },
+                { "augment-stroke", "0.25", "augmentation: the chance of strokes one pixel thicker or thinner", 0 },
                 { "embed", NULL, "write every image's embedding here (.npy, n x dim): clustering and routing", 0 },
                 { "patches", NULL, "write every image's patch features here (.npy, n x 16 dim): captioners' input "
                 "(decar vtrain --prefix-features F --prefix-len 16)", 0 },

@@ -421,7 +421,16 @@ run env OMP_NUM_THREADS=2 $B/decar clip --images $B/tinyglyphs --out $V/enc --st
 awk -F, 'NR == 1 { ok = $6 == "top1" && $7 == "top5" && $8 == "script"; next } { n++; if (!($4 > 0 && $6 >= 0 && $6 <= $7 && $7 <= 1 && $8 >= 0 && $8 <= 1)) ok = 0 }
   END { exit !(ok && n == 3) }' $V/clip_curve.csv && echo "ok  clip's retrieval curve: 3 rows of held-out top-1 <= top-5 and script shares" ||
   { echo "FAILED: clip_curve.csv: $(cat $V/clip_curve.csv 2>/dev/null | head -3)"; fails=$((fails + 1)); }
-run $B/decar clip --images $B/tinyglyphs --model $V/enc --embed $V/emb2.npy
+run $B/decar clip --images $B/tinyglyphs --model $V/enc --embed $V/emb2.npy > $V/reload.txt
+# the image tower alone: the nearest training image's caption and script (a caption names one script: caption <= script)
+awk '/^RESULT clip_nn_caption/ { c = $3 } /^RESULT clip_nn_script/ { s = $3 } END { exit !(c != "" && s != "" &&
+  c >= 0 && c <= s && s <= 1) }' $V/reload.txt && echo "ok  $(grep 'nearest training image' $V/reload.txt)" ||
+  { echo "FAILED: clip's nearest-training-image shares: $(grep clip_nn $V/reload.txt)"; fails=$((fails + 1)); }
+# augmentation with its three strengths: a different encoder from the same seed; strengths out of range refused
+run env OMP_NUM_THREADS=2 $B/decar clip --images $B/tinyglyphs --out $V/enc_aug --steps 30 --layers 1 --dim 32 --heads 2 --batch 16 --quiet 1 --embed $V/emb_aug.npy --augment 1 --augment-shift 2 --augment-scale 0.1 --augment-stroke 0.5 --val-every 0
+cmp -s $V/emb.npy $V/emb_aug.npy && { echo "FAILED: --augment 1 trained the same encoder"; fails=$((fails + 1)); } ||
+  echo "ok  --augment 1 (shift 2, scale 0.1, stroke 0.5) trains another encoder from the same seed"
+expect 2 "an augmentation scale above 0.9" $B/decar clip --images $B/tinyglyphs --out $V/x --augment 1 --augment-scale 2
 cmp -s $V/emb.npy $V/emb2.npy && echo "ok  a saved encoder pair embeds the same bits" || { echo "FAILED: the reloaded encoder embeds differently"; fails=$((fails + 1)); }
 $B/decar vcluster --images $B/tinyglyphs --out $V --k 2 --features $V/emb.npy 2> $V/vcluster.log
 grep -q "R5 (learned router): training accuracy" $V/vcluster.log && echo "ok  $(grep R5 $V/vcluster.log)" || { echo "FAILED: vcluster fit no learned router"; fails=$((fails + 1)); }
