@@ -3626,6 +3626,8 @@ static int cmd_clip(int argc, char **argv) {
                 { "log", NULL, 0, 0 },
                 { "augment", "0", "1: each training image augmented (decar_image_augment: the three options "
                   "below); 0: as it is", 0 },
+                { "logit-scale", NULL, "the InfoNCE logit scale exp(tau) to start from, in [1, 100] (default: "
+                  "CLIP's 1 / 0.07); learned from there", 0 },
                 { "augment-shift", "1", "augmentation: a shift of up to this many pixels each way", 0 },
                 { "augment-scale", "0.05", "augmentation: a scale of 1 +- up to this", 0 },
                 { "augment-stroke", "0.25", "augmentation: the chance of strokes one pixel thicker or thinner", 0 },
@@ -3665,6 +3667,7 @@ static int cmd_clip(int argc, char **argv) {
                             (int)I(o, n, "dim", 1, 65536), 16, VPATCH * VPATCH, T - 1,
                             (uint64_t)I(o, n, "seed", 0, 1L << 62), &e))
             die("clip", &e);
+        if (S(o, n, "logit-scale")) m.tau = (float)log(F(o, n, "logit-scale", 1, 100)); /* learned from here */
         op.lr = (float)F(o, n, "lr", 0, 10);
         op.total_steps = steps;
         op.warmup_steps = steps / 20 > 0 ? steps / 20 : 1;

@@ -430,6 +430,11 @@ awk '/^RESULT clip_nn_caption/ { c = $3 } /^RESULT clip_nn_script/ { s = $3 } EN
 run env OMP_NUM_THREADS=2 $B/decar clip --images $B/tinyglyphs --out $V/enc_aug --steps 30 --layers 1 --dim 32 --heads 2 --batch 16 --quiet 1 --embed $V/emb_aug.npy --augment 1 --augment-shift 2 --augment-scale 0.1 --augment-stroke 0.5 --val-every 0
 cmp -s $V/emb.npy $V/emb_aug.npy && { echo "FAILED: --augment 1 trained the same encoder"; fails=$((fails + 1)); } ||
   echo "ok  --augment 1 (shift 2, scale 0.1, stroke 0.5) trains another encoder from the same seed"
+# --logit-scale: the temperature the encoder starts from (tau = log 50 in the text tower's metadata, 0 steps)
+run $B/decar clip --images $B/tinyglyphs --out $V/enc_s50 --steps 0 --layers 1 --dim 32 --heads 2 --quiet 1 --logit-scale 50
+head -c 2000 $V/enc_s50/text.safetensors | grep -q '"clip_tau":"3.91202' && echo "ok  --logit-scale 50 starts tau at log 50" ||
+  { echo "FAILED: --logit-scale 50 did not set tau"; fails=$((fails + 1)); }
+expect 2 "a logit scale above 100" $B/decar clip --images $B/tinyglyphs --out $V/x --logit-scale 101
 expect 2 "an augmentation scale above 0.9" $B/decar clip --images $B/tinyglyphs --out $V/x --augment 1 --augment-scale 2
 cmp -s $V/emb.npy $V/emb2.npy && echo "ok  a saved encoder pair embeds the same bits" || { echo "FAILED: the reloaded encoder embeds differently"; fails=$((fails + 1)); }
 $B/decar vcluster --images $B/tinyglyphs --out $V --k 2 --features $V/emb.npy 2> $V/vcluster.log
