@@ -4,7 +4,8 @@
 # compute, as the budget grows: held-out caption bits per byte, ensemble / dense with paired 95% intervals over the
 # held-out images and seeds, encoder clusters against a random split, the oracle router beside R1, R2 and R5.
 #   1. the encoder: decar clip once (the featurizer is given, as the paper's pretrained CLIP is); ENCODER=DIR reuses
-#      one (a directory with embed.npy and patches.npy, e.g. make demo-vision's output)
+#      one (a directory with embed.npy and patches.npy, e.g. make demo-vision's output; its clip.log and
+#      clip_curve.csv, decar clip's printout and --log, are copied to OUT when there)
 #   2. per seed and K: decar vcluster on the encoder's embeddings (spherical balanced k-means, its random split of the
 #      same sizes, R5's classifier), then a base captioner per seed (BASE steps on a random 1/K0 of the training images)
 #   3. per seed and budget B (optimizer steps of BATCH images): the dense captioner fine-tunes B steps on every training
@@ -65,6 +66,10 @@ if [ -z "$ENCODER" ] && [ ! -s $ENC/patches.npy ]; then
     --val-every $(( CLIP_STEPS / 10 > 0 ? CLIP_STEPS / 10 : 1 )) --log $OUT/clip_curve.csv > $OUT/clip.log.tmp
   mv $OUT/clip.log.tmp $OUT/clip.log
 fi
+
+for f in clip.log clip_curve.csv; do
+  if [ -n "$ENCODER" ] && [ -s $ENCODER/$f ]; then cp $ENCODER/$f $OUT/$f; fi
+done
 
 # the encoder's clusters at K = the number of scripts (labels.txt), against raw pixels: purity and NMI
 NL=$( [ -s $GLYPHS/labels.txt ] && sort -u $GLYPHS/labels.txt | grep -c . || echo 0)

@@ -1,0 +1,82 @@
+#!/bin/bash
+# clip_study.sh [OUT=runs/clip-study]: the CLIP encoder pair of the vision study (d_model 96, 2 layers, batch 128)
+# trained in several settings side by side on the glyph set, one thread each, JOBS at a time; each one's held-out retrieval
+# curve (decar clip --val-every, --log) and its final reading: image -> caption top-1 / top-5, the retrieved caption's
+# script, and the image tower alone (each held-out image's nearest training image: its caption, its script).
+#   none      no augmentation, 3,500 steps (the encoder of the vision study until 0.6)
+#   strong    augmentation of 2 px, 10%, strokes half the time (decar clip's strengths until 0.6), 3,500 steps
+#   mild      augmentation of 1 px, 5%, strokes a quarter of the time (decar clip's defaults), 3,500 steps
+#   mild_s50  mild, with the InfoNCE logit scale starting at 50 instead of CLIP's 1 / 0.07
+#   mild_10k  mild, 10,000 steps
+#   mild_s50_10k  mild_s50, 10,000 steps
+#   mild_s50_20k  mild_s50, 20,000 steps
+#   mild_s50_d128 mild_s50 with d_model 128 (both towers)
+# Writes OUT/<name>.csv (the curve), OUT/<name>.log (the final reading), OUT/<name>/ (the encoder, its embeddings and
+# patch features), OUT/curves_{top5,script}.svg and OUT/summary.md.
+# Environment: GLYPHS (data/glyphs) CONFIGS (all eight, by name) PRECISION (bf16) JOBS (2) STEPS (every setting's steps:
+# a quick check)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-runs/clip-study}; GLYPHS=${GLYPHS:-data/glyphs}; PRECISION=${PRECISION:-bf16}; JOBS=${JOBS:-2}; STEPS=${STEPS:-}
+CONFIGS=${CONFIGS:-none strong mild mild_s50 mild_10k mild_s50_10k mild_s50_20k mild_s50_d128}
+D=${DECAR:-build/decar}
+[ -x $D ] || make -s build/decar
+[ -f "$GLYPHS/captions.txt" ] || bash scripts/make_glyphs.sh "$GLYPHS"
+mkdir -p $OUT
+# name|label|steps|options
+settings() {
+  case $1 in
+    none) echo "no augmentation, 3,500 steps|3500|--augment 0" ;;
+    strong) echo "augmentation 2 px / 10% / strokes 0.5, 3,500 steps|3500|--augment 1 --augment-shift 2 --augment-scale 0.1 --augment-stroke 0.5" ;;
+    mild) echo "augmentation 1 px / 5% / strokes 0.25, 3,500 steps|3500|--augment 1" ;;
+    mild_s50) echo "the same, logit scale from 50|3500|--augment 1 --logit-scale 50" ;;
+    mild_10k) echo "augmentation 1 px / 5% / strokes 0.25, 10,000 steps|10000|--augment 1" ;;
+    mild_s50_10k) echo "the same, logit scale from 50|10000|--augment 1 --logit-scale 50" ;;
+    mild_s50_20k) echo "the same, 20,000 steps|20000|--augment 1 --logit-scale 50" ;;
+    mild_s50_d128) echo "augmentation, logit scale from 50, d_model 128, 3,500 steps|3500|--augment 1 --logit-scale 50 --dim 128" ;;
+    *) echo "clip_study.sh: unknown setting '$1' (none strong mild mild_s50 mild_10k mild_s50_10k mild_s50_20k mild_s50_d128)" >&2; exit 2 ;;
+  esac
+}
+for c in $CONFIGS; do settings $c > /dev/null; done
+one() {
+  local c=$1 steps opts
+  IFS='|' read -r _ steps opts <<< "$(settings $c)"
+  steps=${STEPS:-$steps}
+  [ -s $OUT/$c.log ] && return 0
+  local common="--heads 4 --batch 128"   # and d_model 96, 2 layers unless the setting says otherwise
+  [[ " $opts " == *" --dim "* ]] || common="$common --dim 96"
+  [[ " $opts " == *" --layers "* ]] || common="$common --layers 2"
+  # shellcheck disable=SC2086
+  OMP_NUM_THREADS=1 $D clip --images $GLYPHS --out $OUT/$c --steps $steps $common \
+    --threads 1 --precision $PRECISION --quiet 1 --val-every $((steps / 10)) --log $OUT/$c.csv $opts \
+    --embed $OUT/$c/embed.npy --patches $OUT/$c/patches.npy --figure $OUT/$c/retrieval.svg > $OUT/$c.log.tmp
+  mv $OUT/$c.log.tmp $OUT/$c.log
+}
+export -f one settings; export D OUT GLYPHS PRECISION STEPS
+printf '%s\n' $CONFIGS | xargs -r -P $JOBS -I{} bash -c 'one {}'
+labels=""; files=""
+for c in $CONFIGS; do labels="$labels,$(settings $c | cut -d'|' -f1 | tr ',' ' ')"; files="$files $OUT/$c.csv"; done
+for y in top5 script; do
+  # shellcheck disable=SC2086
+  $D plot --out $OUT/curves_$y.svg --x step --y $y --labels "${labels#,}" \
+    --xlabel "encoder training step (128 pairs)" --ylabel "share of the 1,521 held-out images" \
+    --title "CLIP encoder: held-out $([ $y = top5 ] && echo "image -> caption top-5" || echo "retrieved caption's script")" \
+    $files > /dev/null
+done
+{ echo "# The CLIP encoder in several settings (scripts/clip_study.sh, precision $PRECISION)"
+  echo
+  echo "| setting | steps | held-out InfoNCE (least on the curve) | top-1 | top-5 | script (retrieved caption) | nearest training image: caption | its script |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for c in $CONFIGS; do
+    IFS='|' read -r lab steps _ <<< "$(settings $c)"
+    steps=${STEPS:-$steps}
+    awk -v lab="$lab" -v st=$steps -v csv=$OUT/$c.csv '/^RESULT clip_top1/ { t1 = $3 } /^RESULT clip_top5/ { t5 = $3 }
+      /^RESULT clip_script/ { sc = $3 } /^RESULT clip_nn_caption/ { nc = $3 } /^RESULT clip_nn_script/ { ns = $3 }
+      END { best = ""; while ((getline line < csv) > 0) { split(line, a, ","); if (a[1] == "step") continue
+              if (best == "" || a[4] + 0 < best + 0) { best = a[4]; at = a[1] } }
+            printf "| %s | %d | %.4f (step %d) | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.1f%% |\n", lab, st, best, at,
+              100 * t1, 100 * t5, 100 * sc, 100 * nc, 100 * ns }' $OUT/$c.log
+  done
+  echo
+  for c in $CONFIGS; do echo "$c: $(grep "per script" $OUT/$c.log)"; done; } > $OUT/summary.md
+cat $OUT/summary.md
