@@ -7,15 +7,16 @@
 #   mild      augmentation of 1 px, 5%, strokes a quarter of the time (decar clip's defaults), 3,500 steps
 #   mild_s50  mild, with the InfoNCE logit scale starting at 50 instead of CLIP's 1 / 0.07
 #   mild_10k  mild, 10,000 steps
+#   mild_s50_10k  mild_s50, 10,000 steps
 #   mild_s50_20k  mild_s50, 20,000 steps
 # Writes OUT/<name>.csv (the curve), OUT/<name>.log (the final reading), OUT/<name>/ (the encoder, its embeddings and
 # patch features), OUT/curves_{top5,script}.svg and OUT/summary.md.
-# Environment: GLYPHS (data/glyphs) CONFIGS (all five, by name) PRECISION (bf16) JOBS (2) STEPS (every setting's steps:
+# Environment: GLYPHS (data/glyphs) CONFIGS (all six, by name) PRECISION (bf16) JOBS (2) STEPS (every setting's steps:
 # a quick check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/clip-study}; GLYPHS=${GLYPHS:-data/glyphs}; PRECISION=${PRECISION:-bf16}; JOBS=${JOBS:-2}; STEPS=${STEPS:-}
-CONFIGS=${CONFIGS:-none mild mild_s50 mild_10k mild_s50_20k}
+CONFIGS=${CONFIGS:-none mild mild_s50 mild_10k mild_s50_10k mild_s50_20k}
 D=${DECAR:-build/decar}
 [ -x $D ] || make -s build/decar
 [ -f "$GLYPHS/captions.txt" ] || bash scripts/make_glyphs.sh "$GLYPHS"
@@ -27,8 +28,9 @@ settings() {
     mild) echo "augmentation 1 px / 5% / strokes 0.25, 3,500 steps|3500|--augment 1" ;;
     mild_s50) echo "augmentation, logit scale from 50, 3,500 steps|3500|--augment 1 --logit-scale 50" ;;
     mild_10k) echo "augmentation, 10,000 steps|10000|--augment 1" ;;
+    mild_s50_10k) echo "augmentation, logit scale from 50, 10,000 steps|10000|--augment 1 --logit-scale 50" ;;
     mild_s50_20k) echo "augmentation, logit scale from 50, 20,000 steps|20000|--augment 1 --logit-scale 50" ;;
-    *) echo "clip_study.sh: unknown setting '$1' (none mild mild_s50 mild_10k mild_s50_20k)" >&2; exit 2 ;;
+    *) echo "clip_study.sh: unknown setting '$1' (none mild mild_s50 mild_10k mild_s50_10k mild_s50_20k)" >&2; exit 2 ;;
   esac
 }
 for c in $CONFIGS; do settings $c > /dev/null; done
@@ -48,6 +50,14 @@ one() {
 }
 export -f one settings; export D OUT GLYPHS PRECISION STEPS
 printf '%s\n' $CONFIGS | xargs -r -P $JOBS -I{} bash -c 'one {}'
+# each encoder's clusters at K = the number of scripts (labels.txt): spherical balanced k-means, purity and NMI
+NL=$( [ -s $GLYPHS/labels.txt ] && sort -u $GLYPHS/labels.txt | grep -c . || echo 0)
+for c in $CONFIGS; do
+  [ "$NL" -ge 2 ] && [ ! -s $OUT/scripts_$c.log ] || continue
+  $D vcluster --images $GLYPHS --out $OUT/scripts_$c --k $NL --seed 1 --features $OUT/$c/embed.npy \
+    > $OUT/scripts_$c.log.tmp 2> /dev/null
+  mv $OUT/scripts_$c.log.tmp $OUT/scripts_$c.log
+done
 labels=""; files=""
 for c in $CONFIGS; do labels="$labels,$(settings $c | cut -d'|' -f1 | tr ',' ' ')"; files="$files $OUT/$c.csv"; done
 for y in top5 script; do
@@ -59,17 +69,18 @@ for y in top5 script; do
 done
 { echo "# The CLIP encoder in several settings (scripts/clip_study.sh, precision $PRECISION)"
   echo
-  echo "| setting | steps | held-out InfoNCE (least on the curve) | top-1 | top-5 | script (retrieved caption) | nearest training image: caption | its script |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| setting | steps | held-out InfoNCE (least on the curve) | top-1 | top-5 | script (retrieved caption) | nearest training image: caption | its script | clusters at K = scripts: purity, NMI |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   for c in $CONFIGS; do
     IFS='|' read -r lab steps _ <<< "$(settings $c)"
     steps=${STEPS:-$steps}
-    awk -v lab="$lab" -v st=$steps -v csv=$OUT/$c.csv '/^RESULT clip_top1/ { t1 = $3 } /^RESULT clip_top5/ { t5 = $3 }
+    cl=$( [ -s $OUT/scripts_$c.log ] && sed -n 's/.*purity \([0-9.]*\) NMI \([0-9.]*\).*/\1, \2/p' $OUT/scripts_$c.log || echo -)
+    awk -v lab="$lab" -v st=$steps -v csv=$OUT/$c.csv -v cl="$cl" '/^RESULT clip_top1/ { t1 = $3 } /^RESULT clip_top5/ { t5 = $3 }
       /^RESULT clip_script/ { sc = $3 } /^RESULT clip_nn_caption/ { nc = $3 } /^RESULT clip_nn_script/ { ns = $3 }
       END { best = ""; while ((getline line < csv) > 0) { split(line, a, ","); if (a[1] == "step") continue
               if (best == "" || a[4] + 0 < best + 0) { best = a[4]; at = a[1] } }
-            printf "| %s | %d | %.4f (step %d) | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.1f%% |\n", lab, st, best, at,
-              100 * t1, 100 * t5, 100 * sc, 100 * nc, 100 * ns }' $OUT/$c.log
+            printf "| %s | %d | %.4f (step %d) | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %s |\n", lab, st, best, at,
+              100 * t1, 100 * t5, 100 * sc, 100 * nc, 100 * ns, cl }' $OUT/$c.log
   done
   echo
   for c in $CONFIGS; do echo "$c: $(grep "per script" $OUT/$c.log)"; done; } > $OUT/summary.md
