@@ -3626,11 +3626,11 @@ static int cmd_clip(int argc, char **argv) {
                 { "log", NULL, 0, 0 },
                 { "augment", "0", "1: each training image augmented (decar_image_augment: the three options "
                   "below); 0: as it is", 0 },
-                { "logit-scale", NULL, "the InfoNCE logit scale exp(tau) to start from, in [1, 100] (default: "
-                  "CLIP's 1 / 0.07); learned from there", 0 },
                 { "augment-shift", "1", "augmentation: a shift of up to this many pixels each way", 0 },
                 { "augment-scale", "0.05", "augmentation: a scale of 1 +- up to this", 0 },
                 { "augment-stroke", "0.25", "augmentation: the chance of strokes one pixel thicker or thinner", 0 },
+                { "logit-scale", NULL, "the InfoNCE logit scale exp(tau) to start from, in [1, 100] (default: "
+                  "CLIP's 1 / 0.07); learned from there", 0 },
                 { "embed", NULL, "write every image's embedding here (.npy, n x dim): clustering and routing", 0 },
                 { "patches", NULL, "write every image's patch features here (.npy, n x 16 dim): captioners' input "
                 "(decar vtrain --prefix-features F --prefix-len 16)", 0 },

@@ -3,7 +3,7 @@
 # trained in several settings side by side on the glyph set, one thread each, JOBS at a time; each one's held-out
 # retrieval curve (decar clip --val-every, --log) and its final reading: image -> caption top-1 / top-5, the retrieved
 # caption's script, and the image tower alone (each held-out image's nearest training image: its caption, its script).
-#   none      no augmentation, 3,500 steps (the encoder of the vision study until 0.6)
+#   none      no augmentation, 3,500 steps (the setting of the vision study's encoder until 0.6, which ran in fp32)
 #   mild      augmentation of 1 px, 5%, strokes a quarter of the time (decar clip's defaults), 3,500 steps
 #   mild_s50  mild, with the InfoNCE logit scale starting at 50 instead of CLIP's 1 / 0.07
 #   mild_10k  mild, 10,000 steps
@@ -16,12 +16,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/clip-study}; GLYPHS=${GLYPHS:-data/glyphs}; PRECISION=${PRECISION:-bf16}; JOBS=${JOBS:-2}; STEPS=${STEPS:-}
-CONFIGS=${CONFIGS:-none mild mild_s50 mild_10k mild_s50_10k mild_s50_d128}
+CONFIGS=${CONFIGS:-none mild mild_s50 mild_s50_d128 mild_10k mild_s50_10k}
 D=${DECAR:-build/decar}
 [ -x $D ] || make -s build/decar
 [ -f "$GLYPHS/captions.txt" ] || bash scripts/make_glyphs.sh "$GLYPHS"
 mkdir -p $OUT
-# name|label|steps|options
+# settings NAME: label|steps|options
 settings() {
   case $1 in
     none) echo "no augmentation, 3,500 steps|3500|--augment 0" ;;
@@ -44,22 +44,25 @@ one() {
   [[ " $opts " == *" --layers "* ]] || common="$common --layers 2"
   # shellcheck disable=SC2086
   OMP_NUM_THREADS=1 $D clip --images $GLYPHS --out $OUT/$c --steps $steps $common \
-    --threads 1 --precision $PRECISION --quiet 1 --val-every $((steps / 10)) --log $OUT/$c.csv $opts \
-    --embed $OUT/$c/embed.npy --patches $OUT/$c/patches.npy --figure $OUT/$c/retrieval.svg > $OUT/$c.log.tmp
+    --threads 1 --precision $PRECISION --quiet 1 --val-every $((steps / 10 > 0 ? steps / 10 : 1)) --log $OUT/$c.csv \
+    $opts --embed $OUT/$c/embed.npy --patches $OUT/$c/patches.npy --figure $OUT/$c/retrieval.svg > $OUT/$c.log.tmp
   mv $OUT/$c.log.tmp $OUT/$c.log
+  # the printout and the curve inside the encoder's folder too: vision_scaling.sh ENCODER=OUT/NAME copies them
+  cp $OUT/$c.log $OUT/$c/clip.log
+  cp $OUT/$c.csv $OUT/$c/clip_curve.csv
 }
 export -f one settings; export D OUT GLYPHS PRECISION STEPS
-printf '%s\n' $CONFIGS | xargs -r -P $JOBS -I{} bash -c 'one {}'
+printf '%s\n' $CONFIGS | xargs -r -P $JOBS -I{} bash -c 'set -euo pipefail; one {}'
 # each encoder's clusters at K = the number of scripts (labels.txt): spherical balanced k-means, purity and NMI
 NL=$( [ -s $GLYPHS/labels.txt ] && sort -u $GLYPHS/labels.txt | grep -c . || echo 0)
 for c in $CONFIGS; do
   [ "$NL" -ge 2 ] && [ ! -s $OUT/scripts_$c.log ] || continue
   $D vcluster --images $GLYPHS --out $OUT/scripts_$c --k $NL --seed 1 --features $OUT/$c/embed.npy \
-    > $OUT/scripts_$c.log.tmp 2> /dev/null
+    > $OUT/scripts_$c.log.tmp 2> $OUT/scripts_$c.err
   mv $OUT/scripts_$c.log.tmp $OUT/scripts_$c.log
 done
 labels=""; files=""
-for c in $CONFIGS; do labels="$labels,$(settings $c | cut -d'|' -f1 | tr ',' ' ')"; files="$files $OUT/$c.csv"; done
+for c in $CONFIGS; do labels="$labels,$c"; files="$files $OUT/$c.csv"; done   # the names: the summary says each
 for y in top5 script; do
   # shellcheck disable=SC2086
   $D plot --out $OUT/curves_$y.svg --x step --y $y --labels "${labels#,}" \
@@ -75,10 +78,11 @@ done
     IFS='|' read -r lab steps _ <<< "$(settings $c)"
     steps=${STEPS:-$steps}
     cl=$( [ -s $OUT/scripts_$c.log ] && sed -n 's/.*purity \([0-9.]*\) NMI \([0-9.]*\).*/\1, \2/p' $OUT/scripts_$c.log || echo -)
-    awk -v lab="$lab" -v st=$steps -v csv=$OUT/$c.csv -v cl="$cl" '/^RESULT clip_top1/ { t1 = $3 } /^RESULT clip_top5/ { t5 = $3 }
-      /^RESULT clip_script/ { sc = $3 } /^RESULT clip_nn_caption/ { nc = $3 } /^RESULT clip_nn_script/ { ns = $3 }
+    # top-1, top-5 and script from the curve's last row (the final reading, six digits), the rest from RESULT
+    awk -v lab="$c: $lab" -v st=$steps -v csv=$OUT/$c.csv -v cl="$cl" '
+      /^RESULT clip_nn_caption/ { nc = $3 } /^RESULT clip_nn_script/ { ns = $3 }
       END { best = ""; while ((getline line < csv) > 0) { split(line, a, ","); if (a[1] == "step") continue
-              if (best == "" || a[4] + 0 < best + 0) { best = a[4]; at = a[1] } }
+              if (best == "" || a[4] + 0 < best + 0) { best = a[4]; at = a[1] }; t1 = a[6]; t5 = a[7]; sc = a[8] }
             printf "| %s | %d | %.4f (step %d) | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %s |\n", lab, st, best, at,
               100 * t1, 100 * t5, 100 * sc, 100 * nc, 100 * ns, cl }' $OUT/$c.log
   done

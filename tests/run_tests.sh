@@ -426,16 +426,21 @@ run $B/decar clip --images $B/tinyglyphs --model $V/enc --embed $V/emb2.npy > $V
 awk '/^RESULT clip_nn_caption/ { c = $3 } /^RESULT clip_nn_script/ { s = $3 } END { exit !(c != "" && s != "" &&
   c >= 0 && c <= s && s <= 1) }' $V/reload.txt && echo "ok  $(grep 'nearest training image' $V/reload.txt)" ||
   { echo "FAILED: clip's nearest-training-image shares: $(grep clip_nn $V/reload.txt)"; fails=$((fails + 1)); }
-# augmentation with its three strengths: a different encoder from the same seed; strengths out of range refused
-run env OMP_NUM_THREADS=2 $B/decar clip --images $B/tinyglyphs --out $V/enc_aug --steps 30 --layers 1 --dim 32 --heads 2 --batch 16 --quiet 1 --embed $V/emb_aug.npy --augment 1 --augment-shift 2 --augment-scale 0.1 --augment-stroke 0.5 --val-every 0
-cmp -s $V/emb.npy $V/emb_aug.npy && { echo "FAILED: --augment 1 trained the same encoder"; fails=$((fails + 1)); } ||
-  echo "ok  --augment 1 (shift 2, scale 0.1, stroke 0.5) trains another encoder from the same seed"
+# augmentation's strengths: all three 0 copy the image (the same bits as no augmentation), others train another encoder
+A="--images $B/tinyglyphs --steps 30 --layers 1 --dim 32 --heads 2 --batch 16 --quiet 1 --val-every 0"
+for a in "none:--augment 0" "zero:--augment 1 --augment-shift 0 --augment-scale 0 --augment-stroke 0" \
+         "dflt:--augment 1" "strong:--augment 1 --augment-shift 2 --augment-scale 0.1 --augment-stroke 0.5"; do
+  run env OMP_NUM_THREADS=2 $B/decar clip $A --out $V/aug_${a%%:*} --embed $V/aug_${a%%:*}.npy ${a#*:} > /dev/null
+done
+if [ -s $V/aug_none.npy ] && cmp -s $V/aug_none.npy $V/aug_zero.npy && ! cmp -s $V/aug_none.npy $V/aug_dflt.npy &&
+  ! cmp -s $V/aug_dflt.npy $V/aug_strong.npy; then echo "ok  augmentation: strengths 0 = none to the bit; default and strong differ"
+else echo "FAILED: clip's augmentation strengths"; fails=$((fails + 1)); fi
 # --logit-scale: the temperature the encoder starts from (tau = log 50 in the text tower's metadata, 0 steps)
 run $B/decar clip --images $B/tinyglyphs --out $V/enc_s50 --steps 0 --layers 1 --dim 32 --heads 2 --quiet 1 --logit-scale 50
 head -c 2000 $V/enc_s50/text.safetensors | grep -q '"clip_tau":"3.91202' && echo "ok  --logit-scale 50 starts tau at log 50" ||
   { echo "FAILED: --logit-scale 50 did not set tau"; fails=$((fails + 1)); }
-expect 2 "a logit scale above 100" $B/decar clip --images $B/tinyglyphs --out $V/x --logit-scale 101
-expect 2 "an augmentation scale above 0.9" $B/decar clip --images $B/tinyglyphs --out $V/x --augment 1 --augment-scale 2
+expect 2 "a logit scale above 100" $B/decar clip --images $B/tinyglyphs --out $V/x --steps 0 --logit-scale 101
+expect 2 "an augmentation scale above 0.9" $B/decar clip --images $B/tinyglyphs --out $V/x --steps 0 --augment 1 --augment-scale 2
 cmp -s $V/emb.npy $V/emb2.npy && echo "ok  a saved encoder pair embeds the same bits" || { echo "FAILED: the reloaded encoder embeds differently"; fails=$((fails + 1)); }
 $B/decar vcluster --images $B/tinyglyphs --out $V --k 2 --features $V/emb.npy 2> $V/vcluster.log
 grep -q "R5 (learned router): training accuracy" $V/vcluster.log && echo "ok  $(grep R5 $V/vcluster.log)" || { echo "FAILED: vcluster fit no learned router"; fails=$((fails + 1)); }
