@@ -4359,7 +4359,6 @@ DECARDEF decar_tensor *decar_layernorm(decar_ctx *c, decar_tensor *x, decar_tens
     return o;
 }
 
-/* one row of n: o[j] = exp(x[j] - max x) / sum_j' exp(x[j'] - max x) (o may be x) */
 /* the largest of x[0, n) (n >= 1) in vectors, then the lanes, then the tail (a NaN anywhere may or may not be it: every
    caller's result is NaN then either way, through the vector exp of x - max, which keeps NaN) */
 static float decar__max_span(const float *x, int64_t n) {

@@ -2944,10 +2944,22 @@ static float *vprojection(int dim, uint64_t seed) {
     decar_pixel_projection(rt, VSIDE * VSIDE, dim, seed);
     return rt;
 }
+/* the images of one part of the split (held_out: test != 0; else the training images), in order: their indices into
+   idx and, when X is given, their rows of X (n, d) into rows (either may be NULL); returns how many there are */
+static int vpart(const vdata *v, int held_out, const float *X, int64_t d, float *rows, int *idx) {
+    int i, m = 0;
+    for (i = 0; i < v->im.n; i++) {
+        if ((v->test[i] != 0) != (held_out != 0)) continue;
+        if (idx) idx[m] = i;
+        if (X && rows) memcpy(rows + (size_t)m * d, X + (size_t)i * d, (size_t)d * sizeof(float));
+        m++;
+    }
+    return m;
+}
 /* raw-pixel features of every image (X) and of the training images (Xt), centred by the training images' mean;
    returns the number of training images */
 static int vfeatures(const vdata *v, int dim, uint64_t seed, float **mean_out, float **X_out, float **Xt_out) {
-    int i, j, nt = 0;
+    int i, nt = 0;
     float *mean, *X, *Xt, *rt;
     mean = (float *)calloc(VSIDE * VSIDE, 4);
     for (i = 0; i < v->im.n; i++)
@@ -2960,11 +2972,10 @@ static int vfeatures(const vdata *v, int dim, uint64_t seed, float **mean_out, f
     X = (float *)malloc((size_t)v->im.n * dim * 4);
     Xt = (float *)malloc((size_t)nt * dim * 4);
     rt = vprojection(dim, seed);
-    for (i = 0, j = 0; i < v->im.n; i++) {
+    for (i = 0; i < v->im.n; i++)
         decar_pixel_features(v->im.pixels + (size_t)i * VSIDE * VSIDE, VSIDE * VSIDE, mean, dim, rt,
                              X + (size_t)i * dim);
-        if (!v->test[i]) memcpy(Xt + (size_t)j++ * dim, X + (size_t)i * dim, (size_t)dim * 4);
-    }
+    vpart(v, 0, X, dim, Xt, NULL);
     free(rt);
     *mean_out = mean;
     *X_out = X;
@@ -2976,13 +2987,12 @@ static int vfeatures(const vdata *v, int dim, uint64_t seed, float **mean_out, f
    mean of the router file is zeros (unused) */
 static int vfeatures_ext(const vdata *v, const char *path, int *dim, float **mean_out, float **X_out, float **Xt_out) {
     vrow_feat f;
-    int i, nt = 0;
+    int nt;
     vrow_load(&f, path, v->im.n);
     *dim = (int)f.cols;
     *mean_out = (float *)calloc(VSIDE * VSIDE, 4);
     *Xt_out = (float *)malloc((size_t)v->im.n * f.cols * 4);
-    for (i = 0; i < v->im.n; i++)
-        if (!v->test[i]) memcpy(*Xt_out + (size_t)nt++ * f.cols, f.X + (size_t)i * f.cols, (size_t)f.cols * 4);
+    nt = vpart(v, 0, f.X, f.cols, *Xt_out, NULL);
     *X_out = f.X;
     return nt;
 }
@@ -3330,8 +3340,7 @@ static void clip_stats_of(const vdata *v, const float *ie, const float *te, int 
     double *sim;
     memset(st, 0, sizeof *st);
     if (!ti) fail(1, "decar clip: no memory\n");
-    for (i = 0; i < v->im.n; i++)
-        if (v->test[i]) ti[nt++] = i;
+    nt = vpart(v, 1, NULL, 0, NULL, ti);
     grp = (int *)calloc((size_t)(nt + 1) * 3, sizeof(int));
     qi = (float *)calloc((size_t)(nt + 1) * C * 2, sizeof(float));
     if (!ti || !grp || !qi) fail(1, "decar clip: no memory\n");
@@ -3418,7 +3427,7 @@ static void clip_val(decar_clip *m, decar_ctx *ctx, const vdata *v, const float 
 static void clip_train(decar_clip *m, const vdata *v, const float *pat, const int32_t *ids, int T, const decar_opt *op,
                        const clip_train_opts *co) {
     int P = m->img.cfg.n_prefix, Dp = m->img.cfg.d_prefix, *tr = (int *)malloc((size_t)v->im.n * sizeof(int));
-    int nt = 0, s, b, i, B = co->B;
+    int nt, s, b, B = co->B;
     float *bp = (float *)malloc((size_t)B * P * Dp * sizeof(float));
     int32_t *bi = (int32_t *)malloc((size_t)B * T * sizeof(int32_t));
     uint8_t *aug = (uint8_t *)malloc(VSIDE * VSIDE);
@@ -3430,8 +3439,7 @@ static void clip_train(decar_clip *m, const vdata *v, const float *pat, const in
     memset(&st, 0, sizeof st);
     decar_rng_seed(&r, co->seed ^ 0xc11b);
     decar_rng_seed(&ra, co->seed ^ 0xa06);
-    for (i = 0; i < v->im.n; i++)
-        if (!v->test[i]) tr[nt++] = i;
+    nt = vpart(v, 0, NULL, 0, NULL, tr);
     if (nt < 2) fail(1, "decar clip: %d training images: a contrastive batch needs two or more\n", nt);
     B = B < nt ? B : nt; /* a batch of distinct images: at most the training set */
     for (s = 0; s < co->steps; s++) {
@@ -3528,17 +3536,13 @@ static void clip_figure(outset *os, const char *path, const vdata *v, const int 
 /* what the image tower separates without the text tower: each held-out image's nearest training image by the cosine
    of the embeddings (decar_nearest: they are unit rows), and whether it has the same caption and the same script */
 static void clip_nearest_train(const vdata *v, const float *ie, int C) {
-    int i, nq = 0, nk = 0, same_cap = 0, same_lab = 0;
+    int i, nq, nk, same_cap = 0, same_lab = 0;
     int *qi = (int *)malloc((size_t)v->im.n * sizeof(int) + 4), *ki = (int *)malloc((size_t)v->im.n * sizeof(int) + 4);
     float *q = (float *)malloc((size_t)v->im.n * C * sizeof(float) + 4);
     float *k = (float *)malloc((size_t)v->im.n * C * sizeof(float) + 4);
     if (!qi || !ki || !q || !k) fail(1, "decar clip: no memory\n");
-    for (i = 0; i < v->im.n; i++) {
-        int *n_ = v->test[i] ? &nq : &nk;
-        float *x = v->test[i] ? q : k;
-        memcpy(x + (size_t)*n_ * C, ie + (size_t)i * C, (size_t)C * sizeof(float));
-        (v->test[i] ? qi : ki)[(*n_)++] = i;
-    }
+    nq = vpart(v, 1, ie, C, q, qi);
+    nk = vpart(v, 0, ie, C, k, ki);
     for (i = 0; i < nq && nk > 0; i++) {
         int j = ki[decar_nearest(q + (size_t)i * C, k, nk, C)];
         same_cap += !strcmp(v->im.captions[j], v->im.captions[qi[i]]);
