@@ -9,14 +9,15 @@
 #   mild_10k  mild, 10,000 steps
 #   mild_s50_10k  mild_s50, 10,000 steps
 #   mild_s50_d128 mild_s50 with d_model 128 (both towers), 3,500 steps
+#   mild_s50_20k  mild_s50, 20,000 steps
 # Writes OUT/<name>.csv (the curve), OUT/<name>.log (the final reading), OUT/<name>/ (the encoder, its embeddings and
 # patch features), OUT/curves_{top5,script}.svg and OUT/summary.md.
-# Environment: GLYPHS (data/glyphs) CONFIGS (all six, by name) PRECISION (bf16) JOBS (2) STEPS (every setting's steps:
+# Environment: GLYPHS (data/glyphs) CONFIGS (all seven, by name) PRECISION (bf16) JOBS (2) STEPS (every setting's steps:
 # a quick check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/clip-study}; GLYPHS=${GLYPHS:-data/glyphs}; PRECISION=${PRECISION:-bf16}; JOBS=${JOBS:-2}; STEPS=${STEPS:-}
-CONFIGS=${CONFIGS:-none mild mild_s50 mild_s50_d128 mild_10k mild_s50_10k}
+CONFIGS=${CONFIGS:-none mild mild_s50 mild_s50_d128 mild_10k mild_s50_10k mild_s50_20k}
 D=${DECAR:-build/decar}
 [ -x $D ] || make -s build/decar
 [ -f "$GLYPHS/captions.txt" ] || bash scripts/make_glyphs.sh "$GLYPHS"
@@ -29,8 +30,9 @@ settings() {
     mild_s50) echo "augmentation, logit scale from 50, 3,500 steps|3500|--augment 1 --logit-scale 50" ;;
     mild_10k) echo "augmentation, 10,000 steps|10000|--augment 1" ;;
     mild_s50_10k) echo "augmentation, logit scale from 50, 10,000 steps|10000|--augment 1 --logit-scale 50" ;;
+    mild_s50_20k) echo "augmentation, logit scale from 50, 20,000 steps|20000|--augment 1 --logit-scale 50" ;;
     mild_s50_d128) echo "augmentation, logit scale from 50, d_model 128, 3,500 steps|3500|--augment 1 --logit-scale 50 --dim 128" ;;
-    *) echo "clip_study.sh: unknown setting '$1' (none mild mild_s50 mild_10k mild_s50_10k mild_s50_d128)" >&2; exit 2 ;;
+    *) echo "clip_study.sh: unknown setting '$1' (none mild mild_s50 mild_10k mild_s50_10k mild_s50_20k mild_s50_d128)" >&2; exit 2 ;;
   esac
 }
 for c in $CONFIGS; do settings $c > /dev/null; done
