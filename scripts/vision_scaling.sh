@@ -3,7 +3,8 @@
 # captioners reading a frozen CLIP-style encoder's patch features) against a dense captioner of the same training
 # compute, as the budget grows: held-out caption bits per byte, ensemble / dense with paired 95% intervals over the
 # held-out images and seeds, encoder clusters against a random split, the oracle router beside R1, R2 and R5.
-#   1. the encoder: decar clip once (the featurizer is given, as the paper's pretrained CLIP is); ENCODER=DIR reuses
+#   1. the encoder: decar clip once, one thread (the featurizer is given, as the paper's pretrained CLIP is; the
+#      default is scripts/clip_study.sh's setting mild_s50_10k, the same bits); ENCODER=DIR reuses
 #      one (a directory with embed.npy and patches.npy, e.g. make demo-vision's output; its clip.log and
 #      clip_curve.csv, decar clip's printout and --log, are copied to OUT when there)
 #   2. per seed and K: decar vcluster on the encoder's embeddings (spherical balanced k-means, its random split of the
@@ -15,7 +16,9 @@
 #   5. scripts/vision_scaling_report.sh: decar compare per budget (OUT/cmp), OUT/vision_scaling.md, .csv and .svg
 #   DENSE_BUDGETS: budgets beyond BUDGETS for the dense captioner alone (where its held-out bits stop improving)
 # Environment: GLYPHS OUT ENCODER SEEDS KS BUDGETS DENSE_BUDGETS BASE LAYERS DIM HEADS BATCH MAXTEST JOBS CLIP_STEPS CLIP_DIM
-#              CLIP_LAYERS CLIP_BATCH CLIP_AUGMENT (decar clip --augment); SMALL=1 for a run of a few minutes, TINY=1 for the test suite (seconds).
+#              CLIP_LAYERS CLIP_BATCH CLIP_AUGMENT (decar clip --augment) CLIP_LOGIT_SCALE (--logit-scale) PRECISION (fp32 or
+#              bf16: the encoder's and captioners' training; held-out captions are scored in fp32); SMALL=1 for a run of a
+#              few minutes, TINY=1 for the test suite (seconds).
 # Any image-caption directory in the documented format works as GLYPHS. A model already trained (same name) is kept:
 # a killed run continues.
 set -euo pipefail
@@ -24,18 +27,20 @@ SCRIPT=vision_scaling.sh; . scripts/env_check.sh
 #                   SEEDS  KS      BUDGETS                 BASE LAYERS DIM HEADS BATCH MAXTEST CLIP_STEPS CLIP_DIM CLIP_LAYERS CLIP_BATCH OUT
 if [ -n "${TINY:-}" ]; then DEF="1 2|2|8 16|8|1|16|2|8|24|20|16|1|16|runs/vision-scaling-tiny"
 elif [ -n "${SMALL:-}" ]; then DEF="1 2 3|2 4|100 200 400|100|2|64|4|32|300|300|64|1|64|runs/vision-scaling-small"
-else DEF="1 2 3|2 4|400 800 1600 3200|200|2|64|4|32|0|3500|96|2|128|runs/vision-scaling"; fi
+else DEF="1 2 3|2 4 8|400 800 1600 3200|200|2|64|4|32|0|10000|96|2|128|runs/vision-scaling"; fi
 IFS='|' read -r dSEEDS dKS dBUD dBASE dL dC dH dB dM dCS dCD dCL dCB dOUT <<< "$DEF"
-dDB=$([ -n "${TINY:-}${SMALL:-}" ] && echo "" || echo "6400")
+dDB=$([ -n "${TINY:-}${SMALL:-}" ] && echo "" || echo "6400 12800")
 env_default DENSE_BUDGETS "$dDB"
 [ -z "${DENSE_BUDGETS// /}" ] || env_ints DENSE_BUDGETS 1
 env_default SEEDS "$dSEEDS"; env_default KS "$dKS"; env_default BUDGETS "$dBUD"; env_default BASE $dBASE
 env_default LAYERS $dL; env_default DIM $dC; env_default HEADS $dH; env_default BATCH $dB; env_default MAXTEST $dM
 env_default JOBS 2; env_default CLIP_STEPS $dCS; env_default CLIP_DIM $dCD; env_default CLIP_LAYERS $dCL
-env_default CLIP_BATCH $dCB; env_default OUT "$dOUT"; env_default ENCODER ""; env_default CLIP_AUGMENT 0
+env_default CLIP_BATCH $dCB; env_default OUT "$dOUT"; env_default ENCODER ""; env_default CLIP_AUGMENT 1
+env_default CLIP_LOGIT_SCALE 50; env_default PRECISION bf16
 env_ints SEEDS 0; env_ints KS 2 100000; env_ints BUDGETS 1; env_int BASE 1; env_int LAYERS 1 64; env_int DIM 1 65536
 env_int HEADS 1 1024; env_int BATCH 1 4096; env_int MAXTEST 0; env_int JOBS 1 1024; env_int CLIP_STEPS 1
 env_int CLIP_DIM 1 65536; env_int CLIP_LAYERS 1 64; env_int CLIP_BATCH 2 4096; env_int CLIP_AUGMENT 0 1
+env_num CLIP_LOGIT_SCALE; env_word PRECISION fp32 bf16
 [ $((DIM % HEADS)) -eq 0 ] || env_fail "DIM=$DIM must be a multiple of HEADS=$HEADS"
 for K in $KS; do for B in $BUDGETS; do [ $((B % K)) -eq 0 ] ||
   env_fail "every budget must be divisible by every K (budget $B, K $K): experts train B / K steps each"; done; done
@@ -60,8 +65,9 @@ ENC=${ENCODER:-$OUT/encoder}
 if [ -z "$ENCODER" ] && [ ! -s $ENC/patches.npy ]; then
   say "1. CLIP encoder pair ($CLIP_STEPS steps of $CLIP_BATCH pairs, d_model $CLIP_DIM, $CLIP_LAYERS layers)"
   rm -rf $ENC
-  OMP_NUM_THREADS=$JOBS $D clip --images $GLYPHS --out $ENC --steps $CLIP_STEPS --dim $CLIP_DIM --layers $CLIP_LAYERS \
-    --heads 4 --batch $CLIP_BATCH --augment $CLIP_AUGMENT --threads $JOBS --quiet 1 --embed $ENC/embed.npy \
+  OMP_NUM_THREADS=1 $D clip --images $GLYPHS --out $ENC --steps $CLIP_STEPS --dim $CLIP_DIM --layers $CLIP_LAYERS \
+    --heads 4 --batch $CLIP_BATCH --threads 1 --precision $PRECISION --quiet 1 --augment $CLIP_AUGMENT \
+    --logit-scale $CLIP_LOGIT_SCALE --embed $ENC/embed.npy \
     --patches $ENC/patches.npy --figure $OUT/retrieval.svg \
     --val-every $(( CLIP_STEPS / 10 > 0 ? CLIP_STEPS / 10 : 1 )) --log $OUT/clip_curve.csv > $OUT/clip.log.tmp
   mv $OUT/clip.log.tmp $OUT/clip.log
@@ -97,12 +103,12 @@ F="--images $GLYPHS --prefix-features $ENC/patches.npy --prefix-len 16"
 vt() {
   local name=$1 steps=$2 seed=$3; shift 3
   [ -f $OUT/models/$name.safetensors ] || OMP_NUM_THREADS=1 $D vtrain $F --steps $steps --seed $seed --threads 1 \
-    --batch $BATCH --quiet 1 --out $OUT/models/$name.safetensors "$@" > $OUT/logs/$name.txt ||
+    --batch $BATCH --precision $PRECISION --quiet 1 --out $OUT/models/$name.safetensors "$@" > $OUT/logs/$name.txt ||
     { echo "vision_scaling.sh: vtrain failed for $name (see $OUT/logs/$name.txt)" >&2; return 1; }
   echo "$name" >> $OUT/done.txt
   echo "[vision-scaling] $(wc -l < $OUT/done.txt)/$(cat $OUT/todo.txt) captioners trained ($name)" >&2
 }
-export -f vt; export D F OUT BATCH
+export -f vt; export D F OUT BATCH PRECISION
 
 # the base captioners, one per seed, on a random 1/K0 of the training images
 rm -f $OUT/done.txt; echo "$SEEDS" | wc -w > $OUT/todo.txt
