@@ -3325,6 +3325,20 @@ static void clip_inputs(const vdata *v, int T, float **pat, int32_t **ids) {
         decar_clip_text_ids(v->im.captions[i], T, *ids + (size_t)i * T);
     }
 }
+/* the share of n images with a hit (hit[i * stride] is 0 or 1) and its 95% interval: a bootstrap over the images
+   (decar_bootstrap_ratio of the hits to ones) */
+static decar_interval share_ci(const int *hit, int stride, int n) {
+    double *a = (double *)malloc((size_t)n * 2 * sizeof(double) + 8), *b = a + n;
+    decar_bootstrap_opts bo = decar_bootstrap_opts_default();
+    decar_interval ci;
+    decar_error e;
+    int q;
+    if (!a) fail(1, "decar: no memory\n");
+    for (q = 0; q < n; q++) a[q] = hit[(size_t)q * stride], b[q] = 1.0;
+    if (decar_bootstrap_ratio(a, b, n, 1, &bo, &ci, &e)) die("share interval", &e);
+    free(a);
+    return ci;
+}
 /* held-out retrieval: image -> caption top-1 / top-5 among the held-out captions (a caption shared by several images
    counts once), the retrieved caption's script, and the symmetric InfoNCE of the held-out pairs at the model's
    scale exp(tau): L = (1/2n) sum_i [-log softmax_j(s q_i . k_j)_i - log softmax_j(s k_i . q_j)_i] */
@@ -3332,13 +3346,16 @@ typedef struct {
     double top1, top5, script, loss;
     int n;
     int lab_n[32], lab_ok[32]; /* per script of the held-out image: images, and those whose retrieved caption has it */
+    int *hit;                  /* or NULL: per held-out image i, hit[3 i + 0/1/2] = top-1 / top-5 / script right */
 } clip_stats;
 static void clip_stats_of(const vdata *v, const float *ie, const float *te, int C, double scale, clip_stats *st,
                           int **ti_out, float **q_out) {
     int i, j, nt = 0, *ti = (int *)malloc((size_t)v->im.n * sizeof(int) + 4), *grp = NULL, *rank = NULL, *top = NULL;
     float *qi = NULL, *kt = NULL;
     double *sim;
+    int *hit = st->hit; /* kept: the caller's array, or NULL */
     memset(st, 0, sizeof *st);
+    st->hit = hit;
     if (!ti) fail(1, "decar clip: no memory\n");
     nt = vpart(v, 1, NULL, 0, NULL, ti);
     grp = (int *)calloc((size_t)(nt + 1) * 3, sizeof(int));
@@ -3371,6 +3388,11 @@ static void clip_stats_of(const vdata *v, const float *ie, const float *te, int 
         st->top1 += rank[i] == 0;
         st->top5 += rank[i] < 5;
         st->script += v->label[ti[top[i]]] == v->label[ti[i]];
+        if (hit) {
+            hit[3 * i + 0] = rank[i] == 0;
+            hit[3 * i + 1] = rank[i] < 5;
+            hit[3 * i + 2] = v->label[ti[top[i]]] == v->label[ti[i]];
+        }
         if (v->label[ti[i]] >= 0 && v->label[ti[i]] < 32) {
             st->lab_n[v->label[ti[i]]]++;
             st->lab_ok[v->label[ti[i]]] += v->label[ti[top[i]]] == v->label[ti[i]];
@@ -3561,10 +3583,20 @@ static void clip_retrieval(outset *os, const vdata *v, const float *ie, const fl
     clip_stats st;
     int *ti;
     float *qi;
+    decar_interval c1 = { 0, 0, 0 }, c5 = c1, cs = c1;
+    st.hit = (int *)malloc((size_t)v->im.n * 3 * sizeof(int) + 4);
+    if (!st.hit) fail(1, "decar clip: no memory\n");
     clip_stats_of(v, ie, te, C, scale, &st, &ti, &qi);
-    printf("clip retrieval over %d held-out images: image -> caption top-1 %.1f%%, top-5 %.1f%% (chance %.2f%%); "
-           "image -> script (the retrieved caption's) %.1f%%; held-out InfoNCE %.4f\n",
-           st.n, 100.0 * st.top1, 100.0 * st.top5, 100.0 / (st.n ? st.n : 1), 100.0 * st.script, st.loss);
+    if (st.n > 0) { /* each share with its 95% interval over the held-out images */
+        c1 = share_ci(st.hit + 0, 3, st.n);
+        c5 = share_ci(st.hit + 1, 3, st.n);
+        cs = share_ci(st.hit + 2, 3, st.n);
+    }
+    printf("clip retrieval over %d held-out images: image -> caption top-1 %.1f%% (95%% interval %.1f-%.1f%%), top-5 "
+           "%.1f%% (%.1f-%.1f%%; chance %.2f%%); image -> script (the retrieved caption's) %.1f%% (%.1f-%.1f%%); "
+           "held-out InfoNCE %.4f\n",
+           st.n, 100.0 * st.top1, 100 * c1.lo, 100 * c1.hi, 100.0 * st.top5, 100 * c5.lo, 100 * c5.hi,
+           100.0 / (st.n ? st.n : 1), 100.0 * st.script, 100 * cs.lo, 100 * cs.hi, st.loss);
     if (v->n_labels > 1) { /* the script of the retrieved caption, per script of the held-out image */
         int j;
         printf("the retrieved caption's script is right, per script:");
@@ -3575,7 +3607,7 @@ static void clip_retrieval(outset *os, const vdata *v, const float *ie, const fl
     printf("RESULT clip_top1 %.4f\nRESULT clip_top5 %.4f\nRESULT clip_script %.4f\n", st.top1, st.top5, st.script);
     clip_nearest_train(v, ie, C);
     if (figure) clip_figure(os, figure, v, ti, st.n, qi, qi + (size_t)(st.n + 1) * C, C);
-    free(ti), free(qi);
+    free(ti), free(qi), free(st.hit);
 }
 /* an .npy output added to the command's set (written with the others, all or none) */
 static void out_npy(outset *os, const char *path, const float *x, int64_t rows, int64_t cols) {
@@ -3775,22 +3807,9 @@ static int caption_all(ens_t *E, decar_ctx *ctx, const vdata *v, int nt, decar_p
     free(pre);
     return cut;
 }
-/* the exact-match share of the n images with its 95% interval (bootstrap over the images, decar_bootstrap_ratio) */
-static decar_interval exact_ci(const int *exact, int n) {
-    double *a = (double *)malloc((size_t)n * 2 * sizeof(double) + 8), *b = a + n;
-    decar_bootstrap_opts bo = decar_bootstrap_opts_default();
-    decar_interval ci;
-    decar_error e;
-    int q;
-    if (!a) fail(1, "decar caption: no memory\n");
-    for (q = 0; q < n; q++) a[q] = exact[q], b[q] = 1.0;
-    if (decar_bootstrap_ratio(a, b, n, 1, &bo, &ci, &e)) die("caption", &e);
-    free(a);
-    return ci;
-}
 /* one row of decar caption's result: bits per byte, exact match with its interval */
 static void caption_print(const char *label, const char *route, int tk, const caprow *r, int n) {
-    decar_interval ci = exact_ci(r->exact, n);
+    decar_interval ci = share_ci(r->exact, 1, n);
     printf("%-14s %-7s top-%d: caption %.4f bits/byte, exact match %.1f%% (95%% interval %.1f-%.1f%%; %d held-out "
            "images)\n",
            label, route, tk, r->st[0].bits / r->st[0].bytes, 100 * ci.est, 100 * ci.lo, 100 * ci.hi, n);

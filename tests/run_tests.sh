@@ -426,6 +426,25 @@ run $B/decar clip --images $B/tinyglyphs --model $V/enc --embed $V/emb2.npy > $V
 awk '/^RESULT clip_nn_caption/ { c = $3 } /^RESULT clip_nn_script/ { s = $3 } END { exit !(c != "" && s != "" &&
   c >= 0 && c <= s && s <= 1) }' $V/reload.txt && echo "ok  $(grep 'nearest training image' $V/reload.txt)" ||
   { echo "FAILED: clip's nearest-training-image shares: $(grep clip_nn $V/reload.txt)"; fails=$((fails + 1)); }
+# the three retrieval shares with their 95% intervals (a bootstrap over the held-out images): each interval holds its
+# share, the share is the RESULT line's, and a share strictly between 0 and 1 has an interval of some width
+python3 - $V/reload.txt <<'PY' || fails=$((fails + 1))
+import re, sys
+t = open(sys.argv[1]).read()
+line = [l for l in t.splitlines() if l.startswith("clip retrieval over")][0]
+res = dict(re.findall(r"^RESULT (clip_\w+) ([0-9.]+)$", t, re.M))
+got = [re.search(r"top-1 ([0-9.]+)% \(95% interval ([0-9.]+)-([0-9.]+)%\)", line),
+       re.search(r"top-5 ([0-9.]+)% \(([0-9.]+)-([0-9.]+)%;", line),
+       re.search(r"caption's\) ([0-9.]+)% \(([0-9.]+)-([0-9.]+)%\)", line)]
+bad = []
+for m, key in zip(got, ("clip_top1", "clip_top5", "clip_script")):
+    if not m: bad.append((key, "no interval")); continue
+    x, lo, hi = map(float, m.groups()); r = 100 * float(res[key])
+    if not (lo <= x <= hi) or abs(x - r) > 0.051 or (0 < r < 100 and hi - lo <= 0): bad.append((key, x, lo, hi, r))
+print("ok  clip's retrieval shares with their intervals: " + line.split(": ", 1)[1][:90] if not bad else
+      "FAILED: clip's retrieval intervals: %s" % bad)
+sys.exit(1 if bad else 0)
+PY
 # augmentation's strengths: all three 0 copy the image (the same bits as no augmentation), others train another encoder
 A="--images $B/tinyglyphs --steps 30 --layers 1 --dim 32 --heads 2 --batch 16 --quiet 1 --val-every 0"
 for a in "none:--augment 0" "zero:--augment 1 --augment-shift 0 --augment-scale 0 --augment-stroke 0" \
