@@ -40,6 +40,7 @@ GENERATED = {
     "docs/bench/scaling_before_after/after/scaling.md": ("scripts/scaling_report.sh", "scaling.md"),
     "docs/vision/results.md": ("scripts/pipeline_vision.sh", "results.md"),
     "docs/vision/scaling/vision_scaling.md": ("scripts/vision_scaling_report.sh", "vision_scaling.md"),
+    "docs/vision/scaling/vision_scaling_v06_encoder.md": ("scripts/vision_scaling_report.sh", "vision_scaling.md"),
     "docs/vision/encoder/summary.md": ("scripts/clip_study.sh", "summary.md"),
     "docs/lifecycle/table.md": ("scripts/lifecycle.sh", "table.md"),
     "docs/demo/small_dfm/compare.md": ("scripts/demo.sh", "compare.md"),
