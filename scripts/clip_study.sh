@@ -55,7 +55,7 @@ one() {
 }
 export -f one settings; export D OUT GLYPHS PRECISION STEPS
 printf '%s\n' $CONFIGS | xargs -r -P $JOBS -I{} bash -c 'set -euo pipefail; one {}'
-# a printout without the shares' 95% intervals (decar before 0.7): the saved encoder read again, in the same precision
+# a printout without the shares' 95% intervals (an earlier build): the saved encoder read again, in the same precision
 # and one thread (the same embeddings to the bit, so the same shares), and the printout replaced
 for c in $CONFIGS; do
   grep -q "95% interval" $OUT/$c.log && continue
