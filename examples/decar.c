@@ -3328,12 +3328,13 @@ static void clip_inputs(const vdata *v, int T, float **pat, int32_t **ids) {
 /* the share of n images with a hit (hit[i * stride] is 0 or 1) and its 95% interval: a bootstrap over the images
    (decar_bootstrap_ratio of the hits to ones) */
 static decar_interval share_ci(const int *hit, int stride, int n) {
-    double *a = (double *)malloc((size_t)n * 2 * sizeof(double) + 8), *b = a + n;
+    double *a = (double *)malloc((size_t)n * 2 * sizeof(double) + 8), *b;
     decar_bootstrap_opts bo = decar_bootstrap_opts_default();
     decar_interval ci;
     decar_error e;
     int q;
     if (!a) fail(1, "decar: no memory\n");
+    b = a + n;
     for (q = 0; q < n; q++) a[q] = hit[(size_t)q * stride], b[q] = 1.0;
     if (decar_bootstrap_ratio(a, b, n, 1, &bo, &ci, &e)) die("share interval", &e);
     free(a);
@@ -3587,7 +3588,7 @@ static void clip_retrieval(outset *os, const vdata *v, const float *ie, const fl
     st.hit = (int *)malloc((size_t)v->im.n * 3 * sizeof(int) + 4);
     if (!st.hit) fail(1, "decar clip: no memory\n");
     clip_stats_of(v, ie, te, C, scale, &st, &ti, &qi);
-    if (st.n > 0) { /* each share with its 95% interval over the held-out images */
+    if (st.n > 0) { /* each share from the per-image hits, with its 95% interval over the held-out images */
         c1 = share_ci(st.hit + 0, 3, st.n);
         c5 = share_ci(st.hit + 1, 3, st.n);
         cs = share_ci(st.hit + 2, 3, st.n);
@@ -3595,8 +3596,8 @@ static void clip_retrieval(outset *os, const vdata *v, const float *ie, const fl
     printf("clip retrieval over %d held-out images: image -> caption top-1 %.1f%% (95%% interval %.1f-%.1f%%), top-5 "
            "%.1f%% (%.1f-%.1f%%; chance %.2f%%); image -> script (the retrieved caption's) %.1f%% (%.1f-%.1f%%); "
            "held-out InfoNCE %.4f\n",
-           st.n, 100.0 * st.top1, 100 * c1.lo, 100 * c1.hi, 100.0 * st.top5, 100 * c5.lo, 100 * c5.hi,
-           100.0 / (st.n ? st.n : 1), 100.0 * st.script, 100 * cs.lo, 100 * cs.hi, st.loss);
+           st.n, 100 * c1.est, 100 * c1.lo, 100 * c1.hi, 100 * c5.est, 100 * c5.lo, 100 * c5.hi,
+           100.0 / (st.n ? st.n : 1), 100 * cs.est, 100 * cs.lo, 100 * cs.hi, st.loss);
     if (v->n_labels > 1) { /* the script of the retrieved caption, per script of the held-out image */
         int j;
         printf("the retrieved caption's script is right, per script:");

@@ -427,7 +427,8 @@ awk '/^RESULT clip_nn_caption/ { c = $3 } /^RESULT clip_nn_script/ { s = $3 } EN
   c >= 0 && c <= s && s <= 1) }' $V/reload.txt && echo "ok  $(grep 'nearest training image' $V/reload.txt)" ||
   { echo "FAILED: clip's nearest-training-image shares: $(grep clip_nn $V/reload.txt)"; fails=$((fails + 1)); }
 # the three retrieval shares with their 95% intervals (a bootstrap over the held-out images): each interval holds its
-# share, the share is the RESULT line's, and a share strictly between 0 and 1 has an interval of some width
+# share, the share (printed from the per-image hits) is the RESULT line's (the totals), and a share strictly between
+# 0 and 1 has an interval of some width
 python3 - $V/reload.txt <<'PY' || fails=$((fails + 1))
 import re, sys
 t = open(sys.argv[1]).read()
