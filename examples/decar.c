@@ -3386,17 +3386,18 @@ static void clip_stats_of(const vdata *v, const float *ie, const float *te, int 
         }
     for (i = 0; i < nt; i++) {
         double mq = -1e300, mk = -1e300, zq = 0, zk = 0;
-        st->top1 += rank[i] == 0;
-        st->top5 += rank[i] < 5;
-        st->script += v->label[ti[top[i]]] == v->label[ti[i]];
+        int h1 = rank[i] == 0, h5 = rank[i] < 5, hs = v->label[ti[top[i]]] == v->label[ti[i]];
+        st->top1 += h1;
+        st->top5 += h5;
+        st->script += hs;
         if (hit) {
-            hit[3 * i + 0] = rank[i] == 0;
-            hit[3 * i + 1] = rank[i] < 5;
-            hit[3 * i + 2] = v->label[ti[top[i]]] == v->label[ti[i]];
+            hit[3 * i + 0] = h1;
+            hit[3 * i + 1] = h5;
+            hit[3 * i + 2] = hs;
         }
         if (v->label[ti[i]] >= 0 && v->label[ti[i]] < 32) {
             st->lab_n[v->label[ti[i]]]++;
-            st->lab_ok[v->label[ti[i]]] += v->label[ti[top[i]]] == v->label[ti[i]];
+            st->lab_ok[v->label[ti[i]]] += hs;
         }
         /* image i against every caption (row i), caption i against every image (column i), as log-sum-exp */
         for (j = 0; j < nt; j++) {
