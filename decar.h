@@ -73,8 +73,9 @@
    LIMITS
      Training is float32. Inference can read int8 (Q8_0) or bf16 weight matrices (decar_gpt_quantize, section 10): a
      Q8_0 product rounds its input rows to int8 per block of 32 as well (W8A8, with VNNI's vpdpbusd where the CPU has
-     it, section 4), a bf16 product keeps them float32; KV caches and everything else stay float32. Element counts and
-     offsets are int64/size_t. Tensors have at most 4 dimensions. Tokens are int32. The default tokenizer is bytes: 256
+     it, section 4), a bf16 product keeps them float32; a quantized model's KV cache holds bf16 keys and values (as
+     llama.cpp's holds f16), a float model's float32; everything else stays float32. Element counts and offsets are
+     int64/size_t. Tensors have at most 4 dimensions. Tokens are int32. The default tokenizer is bytes: 256
      byte symbols plus DECAR_TOK_EOT (end of document) and DECAR_TOK_MASK (the DFM mask token): vocab 258. A byte-level
      BPE (decar_tokenizer) has its own EOT and puts the mask after its tokens; every vocabulary of 258 or more ends with
      its mask (decar_gpt_classes / _mask). The CUDA path (DECAR_USE_CUDA, section 10c) compiles, links and passes its
@@ -929,7 +930,7 @@ DECARDEF double decar_gpt_train_bytes(const decar_gpt_config *c, int B, int T);
 
 /* ---- 10b. KV-cache inference ------------------------------------------------------------------------------------- */
 /* KV-cache incremental forward of a causal model at batch 1: logits (vocab) of the token after `tok` at `pos`.
-   kv: n_layer * 2 * seq_len * d_model floats (decar_gpt_kv_size). */
+   kv: n_layer * 2 * seq_len * d_model floats (decar_gpt_kv_size; a quantized model stores bf16 in its first half). */
 DECARDEF size_t decar_gpt_kv_size(const decar_gpt_config *c);
 DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float *logits, float *scratch,
                             decar_error *e);
@@ -1737,6 +1738,41 @@ static float decar__dot(const float *a, const float *b, int64_t n) {
     return s;
 }
 
+/* out[r] = decar__dot(a, b + r n, n) for the rows r < nr of b (nr, n), bit for bit: each row's four partial vectors
+   are formed and combined as decar__dot forms them, and eight rows' sums are finished at once (decar__vsum8) */
+static void decar__dot_rows(float *out, const float *a, const float *b, int64_t nr, int64_t n) {
+#if DECAR__VW == 8 || DECAR__VW == 16
+    int64_t r0, r;
+    for (r0 = 0; r0 + 8 <= nr; r0 += 8) {
+        decar__v acc[8];
+        int64_t i0 = 0;
+        for (r = 0; r < 8; r++) {
+            const float *br = b + (r0 + r) * n;
+            decar__v s0 = decar__vzero(), s1 = decar__vzero(), s2 = decar__vzero(), s3 = decar__vzero();
+            int64_t i = 0;
+            for (; i + 4 * DECAR__VW <= n; i += 4 * DECAR__VW) {
+                s0 = decar__vfma(decar__vload(a + i), decar__vload(br + i), s0);
+                s1 = decar__vfma(decar__vload(a + i + DECAR__VW), decar__vload(br + i + DECAR__VW), s1);
+                s2 = decar__vfma(decar__vload(a + i + 2 * DECAR__VW), decar__vload(br + i + 2 * DECAR__VW), s2);
+                s3 = decar__vfma(decar__vload(a + i + 3 * DECAR__VW), decar__vload(br + i + 3 * DECAR__VW), s3);
+            }
+            for (; i + DECAR__VW <= n; i += DECAR__VW) s0 = decar__vfma(decar__vload(a + i), decar__vload(br + i), s0);
+            acc[r] = decar__vadd(decar__vadd(s0, s1), decar__vadd(s2, s3));
+            i0 = i;
+        }
+        decar__vsum8(acc, out + r0);
+        for (r = 0; r < 8; r++) {
+            int64_t i;
+            for (i = i0; i < n; i++) out[r0 + r] += a[i] * b[(r0 + r) * n + i];
+        }
+    }
+    for (r = r0; r < nr; r++) out[r] = decar__dot(a, b + r * n, n);
+#else
+    int64_t r;
+    for (r = 0; r < nr; r++) out[r] = decar__dot(a, b + r * n, n);
+#endif
+}
+
 /* y += a * x */
 static void decar__axpy(float *y, float a, const float *x, int64_t n) {
     decar__v va = decar__vset1(a);
@@ -1744,6 +1780,43 @@ static void decar__axpy(float *y, float a, const float *x, int64_t n) {
     for (; i + DECAR__VW <= n; i += DECAR__VW)
         decar__vstore(y + i, decar__vfma(va, decar__vload(x + i), decar__vload(y + i)));
     for (; i < n; i++) y[i] += a * x[i];
+}
+
+/* o[i] += sum_{t < n} a[t] v[t stride + i], i < hs: attention's mix of value rows for one query, onto o (zeroed by
+   the caller before the first rows). Each o[i] is formed by the same fmas in the same order of t as calling
+   decar__axpy per t (the same bits), with o held in up to four vectors across all t instead of loaded and stored for
+   each. */
+static void decar__attn_mix(float *o, const float *a, const float *v, int64_t n, int64_t hs, int64_t stride) {
+    int64_t i = 0, t;
+    for (; i + 4 * DECAR__VW <= hs; i += 4 * DECAR__VW) {
+        decar__v o0 = decar__vload(o + i), o1 = decar__vload(o + i + DECAR__VW);
+        decar__v o2 = decar__vload(o + i + 2 * DECAR__VW), o3 = decar__vload(o + i + 3 * DECAR__VW);
+        for (t = 0; t < n; t++) {
+            const float *vt = v + t * stride + i;
+            decar__v at = decar__vset1(a[t]);
+            o0 = decar__vfma(at, decar__vload(vt), o0);
+            o1 = decar__vfma(at, decar__vload(vt + DECAR__VW), o1);
+            o2 = decar__vfma(at, decar__vload(vt + 2 * DECAR__VW), o2);
+            o3 = decar__vfma(at, decar__vload(vt + 3 * DECAR__VW), o3);
+        }
+        decar__vstore(o + i, o0);
+        decar__vstore(o + i + DECAR__VW, o1);
+        decar__vstore(o + i + 2 * DECAR__VW, o2);
+        decar__vstore(o + i + 3 * DECAR__VW, o3);
+    }
+    for (; i + DECAR__VW <= hs; i += DECAR__VW) {
+        decar__v o0 = decar__vload(o + i);
+        for (t = 0; t < n; t++) o0 = decar__vfma(decar__vset1(a[t]), decar__vload(v + t * stride + i), o0);
+        decar__vstore(o + i, o0);
+    }
+    for (; i < hs; i++)
+        for (t = 0; t < n; t++) o[i] += a[t] * v[t * stride + i];
+}
+/* dst[i] = float(src[i]), i < n: bf16 widened (exact) */
+static void decar__bf16_widen(float *dst, const uint16_t *src, int64_t n) {
+    int64_t i = 0;
+    for (; i + DECAR__VW <= n; i += DECAR__VW) decar__vstore(dst + i, decar__vload_bf16(src + i));
+    for (; i < n; i++) dst[i] = decar__bf16_to_f32(src[i]);
 }
 
 /* ---- 1. errors, rng ---------------------------------------------------------------------------------------------- */
@@ -8297,11 +8370,12 @@ DECARDEF double decar_gpt_flops_per_token(const decar_gpt_config *c, int T) {
 DECARDEF size_t decar_gpt_kv_size(const decar_gpt_config *c) {
     return (size_t)c->n_layer * 2 * (size_t)c->seq_len * (size_t)c->d_model;
 }
+#define DECAR__KV_TILE 64 /* rows of a bf16 cache widened at a time (decar_gpt_step_batch) */
 DECARDEF size_t decar_gpt_step_scratch(const decar_gpt_config *c) {
     return decar_gpt_step_batch_scratch(c, 1);
 }
 DECARDEF size_t decar_gpt_step_batch_scratch(const decar_gpt_config *c, int n) {
-    return (size_t)n * ((size_t)c->d_model * 10 + (size_t)c->seq_len) + 64;
+    return (size_t)n * ((size_t)c->d_model * (10 + DECAR__KV_TILE) + (size_t)c->n_head * (size_t)c->seq_len) + 64;
 }
 DECARDEF int decar_gpt_step(decar_gpt *g, float *kv, int32_t tok, int pos, float *logits, float *scratch,
                             decar_error *e) {
@@ -8352,9 +8426,10 @@ static void decar__gpt_linear(decar_gpt *g, int t, int bt, float *y, const float
 DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *emb, const int *pos, int n,
                                   float *logits, float *scratch, decar_error *e) {
     const decar_gpt_config *c = &g->cfg;
-    int64_t C = c->d_model, T = c->seq_len, nh = c->n_head, hs = C / nh, l, j;
+    int64_t C = c->d_model, T = c->seq_len, nh = c->n_head, hs = C / nh, l, j, jh, work = 0;
     float *x = scratch, *xn = x + n * C, *qkv = xn + n * C, *att = qkv + 3 * n * C, *hid = att + n * C,
-          *scores = hid + 4 * n * C;
+          *scores = hid + 4 * n * C, *tiles = scores + n * nh * T;
+    int kvh = g->qtype != DECAR_QNONE; /* the cache in bf16 */
     float *P = g->params;
     const decar_param_info *PI = g->info;
     float scale = 1.0f / sqrtf((float)hs);
@@ -8362,6 +8437,8 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
     for (j = 0; j < n; j++)
         if (pos[j] < 0 || pos[j] >= T)
             DECAR__FAIL(e, DECAR_ERR_ARG, "position %d outside the context of %d", pos[j], (int)T);
+    for (j = 0; j < n; j++) work += ((int64_t)pos[j] + 1) * C; /* attention's multiply-adds per layer, over 2 */
+    (void)work; /* read by DECAR__PAR_FOR's condition only where OpenMP is on */
     if (g->dev) return decar__dev_step_batch(g, kv, emb, pos, n, logits, e);
     for (j = 0; j < n; j++) {
         int64_t i;
@@ -8373,21 +8450,44 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
         int64_t i;
         decar__ln_rows(xn, x, P + L[DECAR__LN1_W].offset, P + L[DECAR__LN1_B].offset, n, C);
         decar__gpt_linear(g, b0 + DECAR__QKV_W, b0 + DECAR__QKV_B, qkv, xn, n);
-        /* each sequence: append to its cache, attend over it (its own score row) */
-        DECAR__PAR_FOR(n > 1, for (j = 0; j < n; j++) {
-            float *kc = kv[j] + ((size_t)l * 2) * T * C, *vc = kc + T * C, *q = qkv + j * 3 * C, *sc = scores + j * T;
-            int64_t h, t2, p = pos[j];
-            memcpy(kc + p * C, q + C, (size_t)C * sizeof(float));
-            memcpy(vc + p * C, q + 2 * C, (size_t)C * sizeof(float));
-            for (h = 0; h < nh; h++) {
-                float mx = -INFINITY, s = 0.0f, *o = att + j * C + h * hs;
-                for (t2 = 0; t2 <= p; t2++) {
-                    sc[t2] = decar__dot(q + h * hs, kc + t2 * C + h * hs, hs) * scale;
-                    if (sc[t2] > mx) mx = sc[t2];
-                }
-                s = decar__exp_span(sc, sc, mx, p + 1);
-                memset(o, 0, (size_t)hs * sizeof(float));
-                for (t2 = 0; t2 <= p; t2++) decar__axpy(o, sc[t2] / s, vc + t2 * C + h * hs, hs);
+        /* each sequence appends its k and v to its cache, head by head (kv[j]: (n_layer, 2, n_head, T, hs): a head's
+           keys, and its values, are one contiguous block; a quantized model's cache holds them in bf16) */
+        for (jh = 0; jh < n * nh; jh++) {
+            int64_t jj = jh / nh, h = jh % nh, o = ((l * 2) * nh + h) * T * hs + (int64_t)pos[jj] * hs, i;
+            const float *k = qkv + jj * 3 * C + C + h * hs, *v = k + C;
+            for (i = 0; i < hs && kvh; i++) {
+                ((uint16_t *)(void *)kv[jj])[o + i] = decar__f32_to_bf16(k[i]);
+                ((uint16_t *)(void *)kv[jj])[o + nh * T * hs + i] = decar__f32_to_bf16(v[i]);
+            }
+            if (!kvh) memcpy(kv[jj] + o, k, (size_t)hs * sizeof(float));
+            if (!kvh) memcpy(kv[jj] + o + nh * T * hs, v, (size_t)hs * sizeof(float));
+        }
+        /* each (sequence j, head h) attends over j's cache with its own score row sc (T):
+               out_h = softmax(q_h K_h^T / sqrt(hs)) V_h     (K_h, V_h: (pos + 1, hs))
+           one pair whole per thread; bf16 rows are widened into the pair's float tile (DECAR__KV_TILE rows at a time),
+           which the float kernels read */
+        DECAR__PAR_FOR(n * nh > 1 && work >= ((int64_t)1 << 14), for (jh = 0; jh < n * nh; jh++) {
+            int64_t jj = jh / nh, h = jh % nh, t2, p = pos[jj], off = ((l * 2) * nh + h) * T * hs, t0, nt;
+            const float *kc = kv[jj] + off, *vc = kc + nh * T * hs, *q = qkv + jj * 3 * C + h * hs;
+            const uint16_t *kb = (const uint16_t *)(const void *)kv[jj] + off, *vb = kb + nh * T * hs;
+            float mx = -INFINITY, s, *o = att + jj * C + h * hs, *sc = scores + jh * T;
+            float *tile = tiles + jh * DECAR__KV_TILE * hs;
+            for (t0 = 0; t0 <= p; t0 += nt) { /* sc[t] = q . k_t */
+                nt = kvh ? (p + 1 - t0 < DECAR__KV_TILE ? p + 1 - t0 : DECAR__KV_TILE) : p + 1;
+                if (kvh) decar__bf16_widen(tile, kb + t0 * hs, nt * hs);
+                decar__dot_rows(sc + t0, q, kvh ? tile : kc, nt, hs);
+            }
+            for (t2 = 0; t2 <= p; t2++) {
+                sc[t2] *= scale;
+                if (sc[t2] > mx) mx = sc[t2];
+            }
+            s = decar__exp_span(sc, sc, mx, p + 1);
+            for (t2 = 0; t2 <= p; t2++) sc[t2] /= s; /* softmax: the weights of the value rows */
+            memset(o, 0, (size_t)hs * sizeof(float));
+            for (t0 = 0; t0 <= p; t0 += nt) { /* o = sum_t sc[t] v_t */
+                nt = kvh ? (p + 1 - t0 < DECAR__KV_TILE ? p + 1 - t0 : DECAR__KV_TILE) : p + 1;
+                if (kvh) decar__bf16_widen(tile, vb + t0 * hs, nt * hs);
+                decar__attn_mix(o, sc + t0, kvh ? tile : vc + t0 * hs, nt, hs, hs);
             }
         });
         decar__gpt_linear(g, b0 + DECAR__ATTPROJ_W, b0 + DECAR__ATTPROJ_B, xn, att, n);
