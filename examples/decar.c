@@ -270,6 +270,11 @@ static const char *S(opt *o, int n, const char *name) {
     fprintf(stderr, "decar: internal error: the command reads --%s, which its option table does not have\n", name);
     exit(3);
 }
+/* whether --name was on the command line (its value is not the table's default) */
+static int given(opt *o, int n, const char *name) {
+    const opt *f = opt_find(o, n, name);
+    return f && f->val != f->def;
+}
 /* option values: an integer in [lo, hi], a number in [lo, hi] (a missing default is a usage error) */
 static long I(opt *o, int n, const char *name, long lo, long hi) {
     const char *v = S(o, n, name);
@@ -3655,6 +3660,15 @@ static void out_clip(outset *os, const decar_clip *m, const char *dir) {
     snprintf(p, sizeof p, "%s/text.safetensors", dir);
     out_add(os, p, b[1], l[1]);
 }
+/* with --model a trained pair is only read: an option that shapes training would be silently ignored: refused */
+static void clip_model_opts(opt *o, int n) {
+    static const char *train_only[] = { "steps", "batch", "layers", "heads", "dim", "lr", "seed", "val-every", "log",
+                                        "augment", "augment-shift", "augment-scale", "augment-stroke", "logit-scale" };
+    size_t i;
+    for (i = 0; i < sizeof train_only / sizeof *train_only; i++)
+        if (given(o, n, train_only[i]))
+            fail(2, "decar clip: --%s trains an encoder; with --model it has no use\n", train_only[i]);
+}
 static int cmd_clip(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "images", NULL, 0, 0 }, { "out", NULL, 0, 0 }, { "model", NULL, 0, 0 }, { "steps", "2000", 0, 0 },
@@ -3686,6 +3700,7 @@ static int cmd_clip(int argc, char **argv) {
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     precision_opt(o, n);
     if (!S(o, n, "out") == !S(o, n, "model")) fail(2, "decar clip: give --out (train) or --model (use one)\n");
+    if (S(o, n, "model")) clip_model_opts(o, n);
     clip_out_check(o, n);
     memset(&os, 0, sizeof os);
     memset(&v, 0, sizeof v);

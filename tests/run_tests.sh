@@ -477,6 +477,8 @@ run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --prefix-featur
 run env OMP_NUM_THREADS=2 $B/decar vtrain --images $B/tinyglyphs --subset $V/shard_0.txt --prefix-features $V/pat.npy --prefix-len 16 --steps 8 --batch 8 --init $V/base.safetensors --out $V/ft0.safetensors --quiet 1
 expect 2 "a captioner fine-tuned from a base of another image input" $B/decar vtrain --images $B/tinyglyphs --steps 1 --batch 8 --init $V/base.safetensors --out $V/ft1.safetensors
 expect 2 "clip with both --out and --model" $B/decar clip --images $B/tinyglyphs --out $V/x --model $V/enc
+expect 2 "clip --model with a training option (--logit-scale)" $B/decar clip --images $B/tinyglyphs --model $V/enc \
+  --logit-scale 50 --embed $V/x.npy
 
 step "the vision line of the scaling study on the tiny image set (per-image bits, the oracle, intervals, exact match)"
 VS=$B/vscal; rm -rf $VS $VS.enc; mkdir -p $VS.enc; cp $V/emb.npy $VS.enc/embed.npy; cp $V/pat.npy $VS.enc/patches.npy
