@@ -143,7 +143,7 @@ evaluate() {
   f=$OUT/eval/s${SEED}_b$B
   # evaluated already with the same settings and models (a run that continues): kept
   local only=$([[ " $DENSE_BUDGETS " == *" $B "* ]] && echo dense || echo all)
-  local key="$MAXTEST|$KS|$only|$ENC|$(ls -l --time-style=+%s $OUT/models/s${SEED}_b${B}_*.safetensors | \
+  local key="$MAXTEST|$KS|$only|$ENC_SUM|$(ls -l --time-style=+%s $OUT/models/s${SEED}_b${B}_*.safetensors | \
     awk '{ print $6, $7 }')"
   [ -s $f.docs ] && [ "$(cat $f.key 2>/dev/null)" = "$key" ] && return 0
   rm -f $f.docs $f.key $f.docs.tmp $f.csv.tmp
@@ -173,7 +173,9 @@ evaluate() {
   echo "$key" > $f.key
   echo "[vision-scaling] evaluated seed $SEED budget $B" >&2
 }
-export -f evaluate; export KS MAXTEST ENC SEEDS BUDGETS DENSE_BUDGETS
+# the encoder in the key by its files' checksum (the same encoder under another path is the same evaluation)
+ENC_SUM=$(cat $ENC/embed.npy $ENC/patches.npy | cksum | cut -d' ' -f1)
+export -f evaluate; export KS MAXTEST ENC ENC_SUM SEEDS BUDGETS DENSE_BUDGETS
 say "3. held-out captions: $(echo $SEEDS | wc -w) seeds x $(echo $BUDGETS | wc -w) budgets"
 for SEED in $SEEDS; do for B in $BUDGETS $DENSE_BUDGETS; do echo "$SEED $B"; done; done |
   xargs -r -P $JOBS -L 1 bash -c 'evaluate "$@"' _
