@@ -263,6 +263,54 @@ static void test_gemm_bf16(int64_t M, int64_t N, int64_t K) {
     }
 }
 
+/* the KV-cache step's attention kernels against the calls they replace, bit for bit (decar__dot per key row; zeroing
+   the output and decar__axpy per value row), with tails past the vector width and past eight rows; then the whole
+   step of a float model against its full forward pass (head size 20, 70 positions: past one tile of 64) */
+static void test_kv_step(void) {
+    static const int64_t ns[] = { 1, 20, 37, 64, 100, 140 }; /* 140 = two blocks of four AVX-512 vectors + 12 */
+    int64_t i, n, nr, r, t;
+    for (i = 0; i < 6; i++)
+        for (nr = 1, n = ns[i]; nr <= 19; nr += 9) {
+            float *a = randn(n, 1), *b = randn(nr * n, 1), *o1 = randn(n, 1), *o2 = randn(n, 1), *w = randn(nr, 1);
+            float *s1 = randn(nr, 1), *s2 = randn(nr, 1);
+            decar__dot_rows(s1, a, b, nr, n);
+            for (r = 0; r < nr; r++) s2[r] = decar__dot(a, b + r * n, n);
+            memset(o1, 0, (size_t)n * sizeof(float));
+            decar__attn_mix(o1, w, b, nr, n, n);
+            memset(o2, 0, (size_t)n * sizeof(float));
+            for (t = 0; t < nr; t++) decar__axpy(o2, w[t], b + t * n, n);
+            CHECK(!memcmp(s1, s2, (size_t)nr * sizeof(float)), "dot_rows = dot per row, bitwise (n %lld, %lld rows)",
+                  (long long)n, (long long)nr);
+            CHECK(!memcmp(o1, o2, (size_t)n * sizeof(float)), "attn_mix = axpy per row, bitwise (n %lld, %lld rows)",
+                  (long long)n, (long long)nr);
+            free(a), free(b), free(o1), free(o2), free(w), free(s1), free(s2);
+        }
+    {
+        decar_gpt_config c = decar_gpt_config_of(2, 2, 40, 70);
+        decar_gpt g;
+        decar_error e;
+        decar_ctx *ctx = decar_ctx_new(0);
+        int32_t ids[70];
+        int p;
+        float *kv, *sc, *lg, *ls;
+        decar_tensor *full;
+        c.vocab_size = 50;
+        CHECK(decar_gpt_init(&g, &c, 3, &e) == 0, "init: %s", e.msg);
+        for (p = 0; p < 70; p++) ids[p] = (int32_t)((p * 13 + 5) % 50);
+        full = decar_gpt_forward(ctx, &g, ids, 1, 70);
+        kv = (float *)malloc(decar_gpt_kv_size(&c) * sizeof(float));
+        sc = (float *)malloc(decar_gpt_step_scratch(&c) * sizeof(float));
+        lg = (float *)malloc(70 * 50 * sizeof(float));
+        for (p = 0; p < 70; p++) decar_gpt_step(&g, kv, ids[p], p, lg + p * 50, sc, NULL);
+        ls = full ? full->data : lg;
+        CHECK(full && rel(lg, ls, 70 * 50) < 1e-5, "KV-cache steps = the full forward, 70 positions: %.2g",
+              rel(lg, ls, 70 * 50));
+        free(kv), free(sc), free(lg);
+        decar_ctx_free(ctx);
+        decar_gpt_free(&g);
+    }
+}
+
 int main(void) {
     decar_rng_seed(&g_rng, 42);
     decar_set_threads(2);
@@ -310,6 +358,7 @@ int main(void) {
     test_ce(4, 1000, 600);
     test_embedding(5, 40, 3);
     test_embedding(100, 33, 130);
+    test_kv_step();
     decar_ws_free(g_ws);
     printf("  %d kernels x sizes against their references (%s)\n", g_checks, decar_simd_name());
     TEST_END("test_kernels");
