@@ -273,7 +273,9 @@ static const char *S(opt *o, int n, const char *name) {
 /* whether --name was on the command line (its value is not the table's default) */
 static int given(opt *o, int n, const char *name) {
     const opt *f = opt_find(o, n, name);
-    return f && f->val != f->def;
+    if (f) return f->val != f->def;
+    fprintf(stderr, "decar: internal error: the command asks for --%s, which its option table does not have\n", name);
+    exit(3);
 }
 /* option values: an integer in [lo, hi], a number in [lo, hi] (a missing default is a usage error) */
 static long I(opt *o, int n, const char *name, long lo, long hi) {

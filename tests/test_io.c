@@ -565,8 +565,8 @@ static void test_quantized_long(void) {
     }
 }
 /* quantized models: a KV-cache step through the quantized kernels and the bf16 cache gives the logits of a float
-   model holding the dequantized weights (the same weights, another kernel; W8A8 within its inputs' rounding), over
-   more positions than one tile of widened cache rows; a save/load round trip
+   model holding the dequantized weights (the same weights, another kernel; W8A8 within its inputs' rounding); a
+   save/load round trip
    keeps every bit; training, a second quantization and a broken file are refused */
 static void test_quantized(void) {
     int ty;
@@ -606,7 +606,7 @@ static void test_quantized(void) {
             m = fabs(lf[t]) > m ? fabs(lf[t]) : m;
         }
         /* bf16: the same products (test_kernels), with the cache's keys and values rounded to bf16 (2^-9 relative:
-           0.015% here); Q8_0 is W8A8, whose inputs are rounded to 8 bits per block too (0.4% here) */
+           under 0.05% here); Q8_0 is W8A8, whose inputs are rounded to 8 bits per block too (about 0.5% here) */
         CHECK(d / m < (ty == DECAR_QBF16 ? 1e-3 : 3e-2), "%s step = the float step on the dequantized weights (%.2g)",
               decar_qtype_name(ty), d / m);
         if (getenv("DECAR_TEST_VERBOSE")) printf("%s step vs float: %.2g\n", decar_qtype_name(ty), d / m);
