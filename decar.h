@@ -8002,9 +8002,9 @@ DECARDEF int decar_router_load(decar_router *r, decar_featurizer *f, const char 
                    its reference in 5c, its case in decar__backward_op, and tests/test_kernels.c)
      KV cache      decar_gpt_step_batch, decar__ln_rows, decar__gpt_linear, decar_gpt_step_batch_scratch, and
                    decar_gpt_project_prefix for the image projector (10b); its attention kernels decar__dot_rows,
-                   decar__attn_mix, decar__bf16_widen (the SIMD layer before section 1); tests/test_method.c (generation),
-                   tests/test_vision.c (with a prefix) and tests/test_kernels.c (every SIMD path) hold the steps to the
-                   forward
+                   decar__attn_mix, decar__bf16_widen (the SIMD layer before section 1); tests/test_method.c
+                   (generation), tests/test_vision.c (with a prefix) and tests/test_kernels.c (every SIMD path) hold
+                   the steps to the forward
      device        the decar__k_* kernels, decar__dlayer with decar__dlayer_floats / _carve, decar__dev_reserve,
                    decar__dev_forward, decar__dev_backward, decar__dev_step_batch (10c); tests/test_device.c holds them
                    to the tape
