@@ -27,9 +27,9 @@ SCRIPT=vision_scaling.sh; . scripts/env_check.sh
 #                   SEEDS  KS      BUDGETS                 BASE LAYERS DIM HEADS BATCH MAXTEST CLIP_STEPS CLIP_DIM CLIP_LAYERS CLIP_BATCH OUT
 if [ -n "${TINY:-}" ]; then DEF="1 2|2|8 16|8|1|16|2|8|24|20|16|1|16|runs/vision-scaling-tiny"
 elif [ -n "${SMALL:-}" ]; then DEF="1 2 3|2 4|100 200 400|100|2|64|4|32|300|300|64|1|64|runs/vision-scaling-small"
-else DEF="1 2 3|2 4 8|400 800 1600 3200|200|2|64|4|32|0|10000|96|2|128|runs/vision-scaling"; fi
+else DEF="1 2 3|2 4 8|400 800 1600 3200 6400|200|2|64|4|32|0|10000|96|2|128|runs/vision-scaling"; fi
 IFS='|' read -r dSEEDS dKS dBUD dBASE dL dC dH dB dM dCS dCD dCL dCB dOUT <<< "$DEF"
-dDB=$([ -n "${TINY:-}${SMALL:-}" ] && echo "" || echo "6400 12800 25600")
+dDB=$([ -n "${TINY:-}${SMALL:-}" ] && echo "" || echo "12800 25600")
 env_default DENSE_BUDGETS "$dDB"
 [ -z "${DENSE_BUDGETS// /}" ] || env_ints DENSE_BUDGETS 1
 env_default SEEDS "$dSEEDS"; env_default KS "$dKS"; env_default BUDGETS "$dBUD"; env_default BASE $dBASE
