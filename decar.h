@@ -1721,11 +1721,11 @@ static float decar__exp_span(float *o, const float *x, float sub, int64_t n) {
     return s;
 }
 
-/* dot product with four vector accumulators, fixed order */
-static float decar__dot(const float *a, const float *b, int64_t n) {
+/* the lanes of a . b over its whole vectors (the first n / VW * VW elements): four vector accumulators in a fixed
+   order, then combined (s0 + s1) + (s2 + s3) */
+static decar__v decar__dot_lanes(const float *a, const float *b, int64_t n) {
     decar__v s0 = decar__vzero(), s1 = decar__vzero(), s2 = decar__vzero(), s3 = decar__vzero();
     int64_t i = 0;
-    float s;
     for (; i + 4 * DECAR__VW <= n; i += 4 * DECAR__VW) {
         s0 = decar__vfma(decar__vload(a + i), decar__vload(b + i), s0);
         s1 = decar__vfma(decar__vload(a + i + DECAR__VW), decar__vload(b + i + DECAR__VW), s1);
@@ -1733,44 +1733,31 @@ static float decar__dot(const float *a, const float *b, int64_t n) {
         s3 = decar__vfma(decar__vload(a + i + 3 * DECAR__VW), decar__vload(b + i + 3 * DECAR__VW), s3);
     }
     for (; i + DECAR__VW <= n; i += DECAR__VW) s0 = decar__vfma(decar__vload(a + i), decar__vload(b + i), s0);
-    s = decar__vsum(decar__vadd(decar__vadd(s0, s1), decar__vadd(s2, s3)));
-    for (; i < n; i++) s += a[i] * b[i];
+    return decar__vadd(decar__vadd(s0, s1), decar__vadd(s2, s3));
+}
+/* dot product: the lanes summed in a fixed order, then the elements past the last whole vector */
+static float decar__dot(const float *a, const float *b, int64_t n) {
+    float s = decar__vsum(decar__dot_lanes(a, b, n));
+    int64_t i;
+    for (i = n / DECAR__VW * DECAR__VW; i < n; i++) s += a[i] * b[i];
     return s;
 }
 
-/* out[r] = decar__dot(a, b + r n, n) for the rows r < nr of b (nr, n), bit for bit: each row's four partial vectors
-   are formed and combined as decar__dot forms them, and eight rows' sums are finished at once (decar__vsum8) */
+/* out[r] = decar__dot(a, b + r n, n) for the rows r < nr of b (nr, n), bit for bit: the same lanes per row
+   (decar__dot_lanes), eight rows' sums finished at once (decar__vsum8), then each row's elements past the vectors */
 static void decar__dot_rows(float *out, const float *a, const float *b, int64_t nr, int64_t n) {
+    int64_t r = 0;
 #if DECAR__VW == 8 || DECAR__VW == 16
-    int64_t r0, r;
-    for (r0 = 0; r0 + 8 <= nr; r0 += 8) {
+    for (; r + 8 <= nr; r += 8) {
         decar__v acc[8];
-        int64_t i0 = 0;
-        for (r = 0; r < 8; r++) {
-            const float *br = b + (r0 + r) * n;
-            decar__v s0 = decar__vzero(), s1 = decar__vzero(), s2 = decar__vzero(), s3 = decar__vzero();
-            int64_t i = 0;
-            for (; i + 4 * DECAR__VW <= n; i += 4 * DECAR__VW) {
-                s0 = decar__vfma(decar__vload(a + i), decar__vload(br + i), s0);
-                s1 = decar__vfma(decar__vload(a + i + DECAR__VW), decar__vload(br + i + DECAR__VW), s1);
-                s2 = decar__vfma(decar__vload(a + i + 2 * DECAR__VW), decar__vload(br + i + 2 * DECAR__VW), s2);
-                s3 = decar__vfma(decar__vload(a + i + 3 * DECAR__VW), decar__vload(br + i + 3 * DECAR__VW), s3);
-            }
-            for (; i + DECAR__VW <= n; i += DECAR__VW) s0 = decar__vfma(decar__vload(a + i), decar__vload(br + i), s0);
-            acc[r] = decar__vadd(decar__vadd(s0, s1), decar__vadd(s2, s3));
-            i0 = i;
-        }
-        decar__vsum8(acc, out + r0);
-        for (r = 0; r < 8; r++) {
-            int64_t i;
-            for (i = i0; i < n; i++) out[r0 + r] += a[i] * b[(r0 + r) * n + i];
-        }
+        int64_t j, i;
+        for (j = 0; j < 8; j++) acc[j] = decar__dot_lanes(a, b + (r + j) * n, n);
+        decar__vsum8(acc, out + r);
+        for (j = 0; j < 8; j++)
+            for (i = n / DECAR__VW * DECAR__VW; i < n; i++) out[r + j] += a[i] * b[(r + j) * n + i];
     }
-    for (r = r0; r < nr; r++) out[r] = decar__dot(a, b + r * n, n);
-#else
-    int64_t r;
-    for (r = 0; r < nr; r++) out[r] = decar__dot(a, b + r * n, n);
 #endif
+    for (; r < nr; r++) out[r] = decar__dot(a, b + r * n, n);
 }
 
 /* y += a * x */
@@ -4265,7 +4252,9 @@ static void decar__ew(float *o, const int64_t *so, const float *x, const int64_t
             }                                                                                                          \
     }
     if (par && (so[3] || shp[3] == 1)) {
-        DECAR__PAR_FOR(1, for (q = 0; q < outer; q++) DECAR__EW_BODY);
+        DECAR__PAR_FOR(1, for (q = 0; q < outer; q++) {
+            DECAR__EW_BODY
+        });
     } else {
         for (q = 0; q < outer; q++) DECAR__EW_BODY
     }
@@ -4789,7 +4778,9 @@ static void decar__col_sums(float *dd, float *dw, const float *dout, const float
 DECARDEF void decar_layernorm_forward(float *out, float *stats, const float *inp, const float *w, const float *b,
                                       int64_t rows, int64_t C) {
     int64_t r;
-    DECAR__PAR_FOR(1, for (r = 0; r < rows; r++) decar__ln_row(out + r * C, inp + r * C, w, b, C, stats + 2 * r));
+    DECAR__PAR_FOR(1, for (r = 0; r < rows; r++) {
+        decar__ln_row(out + r * C, inp + r * C, w, b, C, stats + 2 * r);
+    });
 }
 /* with xh = (inp - mean) rstd and dn = dout w per row:
        dinp[r, :] += rstd_r (dn - mean_j(dn) - xh mean_j(dn xh)),   dw += sum_r dout[r, :] xh,   db += sum_r dout[r, :]
@@ -4845,7 +4836,9 @@ DECARDEF void decar_gelu_backward(float *dinp, const float *inp, const float *do
 /* out[r, j] = exp(inp[r, j] - max_r) / sum_j' exp(inp[r, j'] - max_r);  inp, out: (rows, C) */
 DECARDEF void decar_softmax_forward(float *out, const float *inp, int64_t rows, int64_t C) {
     int64_t r;
-    DECAR__PAR_FOR(1, for (r = 0; r < rows; r++) decar__softmax_row(out + r * C, inp + r * C, 1.0f, C));
+    DECAR__PAR_FOR(1, for (r = 0; r < rows; r++) {
+        decar__softmax_row(out + r * C, inp + r * C, 1.0f, C);
+    });
 }
 /* dinp[r, j] += out[r, j] (dout[r, j] - sum_j' out[r, j'] dout[r, j']);  out, dout, dinp: (rows, C) */
 DECARDEF void decar_softmax_backward(float *dinp, const float *out, const float *dout, int64_t rows, int64_t C) {
@@ -7084,7 +7077,9 @@ static uint64_t decar__best_pair(const float *S, int64_t i, int K, const int32_t
 static void decar__balanced_assign(const float *S, int64_t N, int K, int64_t cap, int32_t *lab, int32_t *cnt,
                                    uint64_t *key, uint64_t *tmp, uint64_t *heap) {
     int64_t i, pos = 0, nh = 0, placed = 0;
-    DECAR__PAR_FOR(N * K >= 65536, for (i = 0; i < N; i++) key[i] = decar__best_pair(S, i, K, NULL, 0));
+    DECAR__PAR_FOR(N * K >= 65536, for (i = 0; i < N; i++) {
+        key[i] = decar__best_pair(S, i, K, NULL, 0);
+    });
     decar__radix_sort64(key, tmp, N, 4); /* made in index order: the similarity half orders ties by index */
     memset(cnt, 0, (size_t)K * sizeof(int32_t));
     for (i = 0; i < N; i++) lab[i] = -1;
@@ -8457,12 +8452,13 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
         for (jh = 0; jh < n * nh; jh++) {
             int64_t jj = jh / nh, h = jh % nh, o = ((l * 2) * nh + h) * T * hs + (int64_t)pos[jj] * hs, i;
             const float *k = qkv + jj * 3 * C + C + h * hs, *v = k + C;
-            for (i = 0; i < hs && kvh; i++) {
-                ((uint16_t *)(void *)kv[jj])[o + i] = decar__f32_to_bf16(k[i]);
-                ((uint16_t *)(void *)kv[jj])[o + nh * T * hs + i] = decar__f32_to_bf16(v[i]);
+            uint16_t *kb = (uint16_t *)(void *)kv[jj];
+            for (i = 0; i < hs; i++) {
+                if (kvh) kb[o + i] = decar__f32_to_bf16(k[i]);
+                if (kvh) kb[o + nh * T * hs + i] = decar__f32_to_bf16(v[i]);
+                if (!kvh) kv[jj][o + i] = k[i];
+                if (!kvh) kv[jj][o + nh * T * hs + i] = v[i];
             }
-            if (!kvh) memcpy(kv[jj] + o, k, (size_t)hs * sizeof(float));
-            if (!kvh) memcpy(kv[jj] + o + nh * T * hs, v, (size_t)hs * sizeof(float));
         }
         /* each (sequence j, head h) attends over j's cache with its own score row sc (T):
                out_h = softmax(q_h K_h^T / sqrt(hs)) V_h     (K_h, V_h: (pos + 1, hs))
@@ -8474,8 +8470,9 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
             const uint16_t *kb = (const uint16_t *)(const void *)kv[jj] + off, *vb = kb + nh * T * hs;
             float mx = -INFINITY, s, *o = att + jj * C + h * hs, *sc = scores + jh * T;
             float *tile = tiles + jh * DECAR__KV_TILE * hs;
+            int64_t rows = kvh ? DECAR__KV_TILE : p + 1; /* cache rows per pass: a tile's, or all of a float cache */
             for (t0 = 0; t0 <= p; t0 += nt) { /* sc[t] = q . k_t */
-                nt = kvh ? (p + 1 - t0 < DECAR__KV_TILE ? p + 1 - t0 : DECAR__KV_TILE) : p + 1;
+                nt = p + 1 - t0 < rows ? p + 1 - t0 : rows;
                 if (kvh) decar__bf16_widen(tile, kb + t0 * hs, nt * hs);
                 decar__dot_rows(sc + t0, q, kvh ? tile : kc, nt, hs);
             }
@@ -8487,7 +8484,7 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
             for (t2 = 0; t2 <= p; t2++) sc[t2] /= s; /* softmax: the weights of the value rows */
             memset(o, 0, (size_t)hs * sizeof(float));
             for (t0 = 0; t0 <= p; t0 += nt) { /* o = sum_t sc[t] v_t */
-                nt = kvh ? (p + 1 - t0 < DECAR__KV_TILE ? p + 1 - t0 : DECAR__KV_TILE) : p + 1;
+                nt = p + 1 - t0 < rows ? p + 1 - t0 : rows;
                 if (kvh) decar__bf16_widen(tile, vb + t0 * hs, nt * hs);
                 decar__attn_mix(o, sc + t0, kvh ? tile : vc + t0 * hs, nt, hs, hs);
             }
