@@ -3082,9 +3082,13 @@ static void decar__pack_b(float *Bp, const float *B, int64_t sbk, int64_t sbn, i
             }
         } else if (sbn == 1) { /* rows in place: each k's columns of the panel, then zeros past N */
             int nc = (int)(N - j0 < DECAR__NR ? N - j0 : DECAR__NR);
-            for (k = 0; k < K; k++) {
+            for (k = 0; k < K && nc == DECAR__NR; k++) { /* whole panels: two vectors (no memcpy call per k) */
+                decar__vstore(dst + k * DECAR__NR, decar__vload(B + k * sbk + j0));
+                decar__vstore(dst + k * DECAR__NR + DECAR__VW, decar__vload(B + k * sbk + j0 + DECAR__VW));
+            }
+            for (k = 0; k < K && nc < DECAR__NR; k++) {
                 memcpy(dst + k * DECAR__NR, B + k * sbk + j0, (size_t)nc * sizeof(float));
-                if (nc < DECAR__NR) memset(dst + k * DECAR__NR + nc, 0, (size_t)(DECAR__NR - nc) * sizeof(float));
+                memset(dst + k * DECAR__NR + nc, 0, (size_t)(DECAR__NR - nc) * sizeof(float));
             }
         } else {
             for (k = 0; k < K; k++)
@@ -3351,17 +3355,22 @@ static void decar__gemm_f32(decar_ws *ws, float *C, int64_t ldc, const float *A,
         float *Ap = sak == 1 ? NULL : own_a ? Aall + (size_t)(nthr == 1 ? 0 : tn) * nap : ws->slot[tn].a;
         int64_t ch = t / ngr, g = t % ngr, b0 = ch * mb, nb = nmb - b0 < mb ? nmb - b0 : mb;
         int64_t p0 = g * npg, p1 = p0 + npg < np ? p0 + npg : np, k0 = 0, p, b;
+        /* A read in place: its rows (sak 1), or A transposed with contiguous rows (sai 1) when at most two panels
+           would read each packed sliver (a weight gradient of a narrow layer): packing would copy all of A for
+           little reuse. Otherwise packed per block. */
+        int pack = sak != 1 && !(sai == 1 && p1 - p0 <= 2);
+        int64_t ars = sak == 1 ? sai : 1, aks = sak == 1 ? 1 : pack ? DECAR__MR : sak;
         do { /* at least once, so that K = 0 still writes C = (C) + bias */
             int64_t kc = K - k0 < DECAR__KC ? K - k0 : DECAR__KC;
-            if (sak != 1) decar__pack_a(Ap, A, sai, sak, M, b0 * DECAR__MR, nb, k0, kc); /* rows: read in place */
+            if (pack) decar__pack_a(Ap, A, sai, sak, M, b0 * DECAR__MR, nb, k0, kc);
             for (p = p0; p < p1; p++) {
                 int64_t j0 = p * DECAR__NR;
                 int nr = (int)(N - j0 < DECAR__NR ? N - j0 : DECAR__NR);
                 for (b = 0; b < nb; b++) {
                     int64_t i0 = (b0 + b) * DECAR__MR;
                     int mr = (int)(M - i0 < DECAR__MR ? M - i0 : DECAR__MR);
-                    const float *ap = sak == 1 ? A + i0 * sai + k0 : Ap + b * kc * DECAR__MR;
-                    decar__tile(kc, ap, sak == 1 ? sai : 1, sak == 1 ? 1 : DECAR__MR,
+                    const float *ap = pack ? Ap + b * kc * DECAR__MR : A + i0 * sai + k0 * sak;
+                    decar__tile(kc, ap, ars, aks,
                                 Bp + p * K * DECAR__NR + k0 * DECAR__NR, C + i0 * ldc + j0, ldc, mr, nr,
                                 k0 == 0 && bias ? bias + j0 : NULL, k0 > 0 || accumulate);
                 }
@@ -4315,7 +4324,7 @@ static decar__v decar__vtanh(decar__v u) {
 }
 /* GELU (tanh form) on x[0, n): dst = gelu(x); or, when dout is given, dst += dout * gelu'(x). Whole vectors, then
    the tail through a zero-padded vector, so every element takes the same arithmetic */
-static void decar__gelu_span(float *dst, const float *x, const float *dout, int64_t n) {
+static void decar__gelu_span(float *dst, const float *x, const float *dout, int64_t n, int acc) {
     const decar__v s = decar__vset1(DECAR__GELU_S), c = decar__vset1(0.044715f), c3 = decar__vset1(3.0f * 0.044715f);
     const decar__v half = decar__vset1(0.5f), one = decar__vset1(1.0f), neg = decar__vset1(-1.0f);
     float bx[DECAR__VW], bd[DECAR__VW], bo[DECAR__VW];
@@ -4345,7 +4354,7 @@ static void decar__gelu_span(float *dst, const float *x, const float *dout, int6
             decar__v du = decar__vmul(s, decar__vfma(c3, x2, one));
             decar__v g = decar__vfma(decar__vmul(decar__vmul(half, xv), decar__vfma(decar__vmul(th, th), neg, one)), du,
                                      decar__vmul(half, decar__vadd(one, th)));
-            decar__vstore(op, decar__vfma(decar__vload(dp), g, decar__vload(op)));
+            decar__vstore(op, decar__vfma(decar__vload(dp), g, acc ? decar__vload(op) : decar__vzero()));
         }
         if (m < DECAR__VW)
             for (j = 0; j < m; j++) dst[i + j] = bo[j];
@@ -4353,11 +4362,11 @@ static void decar__gelu_span(float *dst, const float *x, const float *dout, int6
 }
 #define DECAR__SPAN 4096 /* elementwise work is split over threads in spans of this many elements */
 /* decar__gelu_span over x[0, n), one span of DECAR__SPAN elements per task */
-static void decar__gelu_par(float *dst, const float *x, const float *dout, int64_t n) {
+static void decar__gelu_par(float *dst, const float *x, const float *dout, int64_t n, int acc) {
     int64_t ns = (n + DECAR__SPAN - 1) / DECAR__SPAN, k;
     DECAR__PAR_FOR(ns > 1, for (k = 0; k < ns; k++)
         decar__gelu_span(dst + k * DECAR__SPAN, x + k * DECAR__SPAN, dout ? dout + k * DECAR__SPAN : NULL,
-                         n - k * DECAR__SPAN < DECAR__SPAN ? n - k * DECAR__SPAN : DECAR__SPAN));
+                         n - k * DECAR__SPAN < DECAR__SPAN ? n - k * DECAR__SPAN : DECAR__SPAN, acc));
 }
 DECARDEF decar_tensor *decar_gelu(decar_ctx *c, decar_tensor *a) {
     decar_tensor *o;
@@ -4826,12 +4835,12 @@ DECARDEF void decar_layernorm_backward(float *dinp, float *dw, float *db, const 
 }
 /* out[i] = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), x = inp[i];  inp, out: (n) */
 DECARDEF void decar_gelu_forward(float *out, const float *inp, int64_t n) {
-    decar__gelu_par(out, inp, NULL, n);
+    decar__gelu_par(out, inp, NULL, n, 0);
 }
 /* dinp[i] += dout[i] gelu'(x),  gelu'(x) = (1 + th) / 2 + x (1 - th^2) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2, th the
    tanh of the forward, x = inp[i];  inp, dout, dinp: (n) */
 DECARDEF void decar_gelu_backward(float *dinp, const float *inp, const float *dout, int64_t n) {
-    decar__gelu_par(dinp, inp, dout, n);
+    decar__gelu_par(dinp, inp, dout, n, 1);
 }
 /* out[r, j] = exp(inp[r, j] - max_r) / sum_j' exp(inp[r, j'] - max_r);  inp, out: (rows, C) */
 DECARDEF void decar_softmax_forward(float *out, const float *inp, int64_t rows, int64_t C) {
@@ -4963,27 +4972,41 @@ DECARDEF void decar_crossentropy_forward(float *lse, float *nll, const float *lo
         nll[r] = targets[r] >= 0 ? lse[r] - l[targets[r]] : 0.0f;
     });
 }
-/* dlogits[r, j] += dloss w_r / norm (exp(logits[r, j] - lse[r]) - [j = targets[r]]) for j < nc, on rows with
-   targets[r] >= 0 (weights NULL: w_r = 1);  logits, dlogits: (rows, V); lse, targets, weights: (rows) */
-DECARDEF void decar_crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int32_t *targets,
-                                          const float *weights, float dloss, float norm, int64_t rows, int64_t V,
-                                          int nc) {
+/* dlogits[r, j] (acc: += ; else =) dloss w_r / norm (exp(logits[r, j] - lse[r]) - [j = targets[r]]) for j < nc, on
+   rows with targets[r] >= 0 (weights NULL: w_r = 1); without acc the rest of dlogits is set to zero (the autograd's
+   first write of a fresh gradient: no memset before it);  logits, dlogits: (rows, V); lse, targets, weights: (rows) */
+static void decar__ce_backward(float *dlogits, const float *logits, const float *lse, const int32_t *targets,
+                               const float *weights, float dloss, float norm, int64_t rows, int64_t V, int nc, int acc) {
     int64_t r;
     DECAR__PAR_FOR(1, for (r = 0; r < rows; r++) {
         const float *l = logits + r * V;
         float *dl = dlogits + r * V;
-        float coef;
-        int j;
-        if (targets[r] < 0) continue;
+        float coef, dt, et = 0.0f;
+        int t = targets[r], j;
+        if (!acc && t < 0) memset(dl, 0, (size_t)V * sizeof(float));
+        if (t < 0) continue;
+        if (!acc && nc < V) memset(dl + nc, 0, (size_t)(V - nc) * sizeof(float));
         coef = dloss * (weights ? weights[r] : 1.0f) / norm;
-        /* the softmax in chunks of 256, through the vector exp: exp(l - lse) */
+        dt = acc ? dl[t] : 0.0f;
+        /* the softmax in chunks of 256, through the vector exp: exp(l - lse); every class gains coef p_j, then the
+           target's is set from its old value as coef (p_t - 1) (the same bits as subtracting 1 inside each term) */
         for (j = 0; j < nc; j += 256) {
             float e[256];
             int m = nc - j < 256 ? nc - j : 256, q;
             decar__exp_span(e, l + j, lse[r], m);
-            for (q = 0; q < m; q++) dl[j + q] += coef * (e[q] - (j + q == targets[r] ? 1.0f : 0.0f));
+            if (acc)
+                for (q = 0; q < m; q++) dl[j + q] += coef * e[q];
+            else
+                for (q = 0; q < m; q++) dl[j + q] = 0.0f + coef * e[q];
+            if (t >= j && t < j + m) et = e[t - j];
         }
+        dl[t] = dt + coef * (et - 1.0f);
     });
+}
+DECARDEF void decar_crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int32_t *targets,
+                                          const float *weights, float dloss, float norm, int64_t rows, int64_t V,
+                                          int nc) {
+    decar__ce_backward(dlogits, logits, lse, targets, weights, dloss, norm, rows, V, nc, 1);
 }
 /* the Linear layer out = inp w^T + b backward:  dinp (+)= dout w,  dw += dout^T inp,  db += sum_rows dout;
    inp, dinp: (M, K); w, dw: (N, K); dout: (M, N); db: (N). accumulate = 0 overwrites dinp; any output may be NULL. */
@@ -5241,8 +5264,9 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
     float *dout = t->grad, *da = decar__grad(c, a), *db = decar__grad(c, b), *dd = decar__grad(c, d);
     int64_t last = a ? a->shape[a->ndim - 1] : 1; /* the row length of row-wise ops */
     if (c->status) return;
-    /* every op accumulates into its inputs' gradients, except the matmul's dx, written whole by its GEMM */
-    if (t->op != DECAR_OP_MATMUL) decar__settle(a);
+    /* every op accumulates into its inputs' gradients, except where the first input's is fresh and the op writes
+       it whole: the matmul's dx (a GEMM without accumulation), GELU's and the cross-entropy's (no memset first) */
+    if (t->op != DECAR_OP_MATMUL && t->op != DECAR_OP_GELU && t->op != DECAR_OP_CROSS_ENTROPY) decar__settle(a);
     decar__settle(b);
     decar__settle(d);
     switch (t->op) {
@@ -5262,7 +5286,8 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
             if (da) decar__scale_add(da, t->fp[0], dout, t->n);
             break;
         case DECAR_OP_GELU:
-            if (da) decar_gelu_backward(da, a->data, dout, t->n);
+            if (da) decar__gelu_par(da, a->data, dout, t->n, !a->gfresh);
+            if (da) a->gfresh = 0;
             break;
         case DECAR_OP_LAYERNORM: /* x (rows, C), w (C), b (C); aux: (mean, rstd) per row */
             decar_layernorm_backward(da, db, dd, dout, a->data, b->data, (const float *)t->aux, a->n / last, last);
@@ -5279,8 +5304,9 @@ static void decar__backward_op(decar_ctx *c, decar_tensor *t) {
         case DECAR_OP_CROSS_ENTROPY: {
             const decar__ce *ce = (const decar__ce *)t->aux;
             if (da)
-                decar_crossentropy_backward(da, a->data, ce->lse, ce->tg, ce->w, dout[0], ce->norm, a->n / last, last,
-                                            ce->nc);
+                decar__ce_backward(da, a->data, ce->lse, ce->tg, ce->w, dout[0], ce->norm, a->n / last, last, ce->nc,
+                                   !a->gfresh);
+            if (da) a->gfresh = 0;
             break;
         }
         case DECAR_OP_CONCAT:
@@ -8392,7 +8418,7 @@ DECARDEF int decar_gpt_project_prefix(decar_gpt *g, const float *prefix, float *
     decar_linear_forward(c->d_proj_hidden > 0 ? hid : out, prefix, g->params + V[0].offset, g->params + V[1].offset,
                          c->n_prefix, c->d_prefix, H, decar_ctx_ws(g->pctx));
     if (c->d_proj_hidden > 0) {
-        decar__gelu_span(hid, hid, NULL, c->n_prefix * H);
+        decar__gelu_span(hid, hid, NULL, c->n_prefix * H, 0);
         decar_linear_forward(out, hid, g->params + V[2].offset, g->params + V[3].offset, c->n_prefix, H, c->d_model,
                              decar_ctx_ws(g->pctx));
     }
@@ -8493,7 +8519,7 @@ DECARDEF int decar_gpt_step_batch(decar_gpt *g, float *const *kv, const float *e
         for (i = 0; i < n * C; i++) x[i] += xn[i];
         decar__ln_rows(xn, x, P + L[DECAR__LN2_W].offset, P + L[DECAR__LN2_B].offset, n, C);
         decar__gpt_linear(g, b0 + DECAR__FC_W, b0 + DECAR__FC_B, hid, xn, n);
-        decar__gelu_span(hid, hid, NULL, n * 4 * C);
+        decar__gelu_span(hid, hid, NULL, n * 4 * C, 0);
         decar__gpt_linear(g, b0 + DECAR__FCPROJ_W, b0 + DECAR__FCPROJ_B, xn, hid, n);
         for (i = 0; i < n * C; i++) x[i] += xn[i];
     }
