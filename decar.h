@@ -3006,7 +3006,8 @@ static int decar__write_two(const char *dir, const char *const name[2], const vo
    GEMM, the Goto/BLIS way in a page of C. B is packed once per call into column panels of NR = 2 vectors (zero
    padded, k-major). The rows of C are cut into chunks of MB slivers of MR rows; a task is (row chunk, group of
    panels). A task walks K in blocks of KC: its chunk's MB x KC block of A stays in L2 (rows of A are read in place;
-   A read transposed, as in weight gradients, is first packed into k-major slivers so that it streams contiguously),
+   A read transposed, as in weight gradients, is first packed into k-major slivers so that it streams contiguously,
+   unless at most two panels would reuse a sliver: then it too is read in place),
    and for each panel of its group it runs the MR x NR register tile over the KC slice of the panel (16 KB: stays in
    L1 across the chunk's slivers), adding into C after the first block. Each C element is summed by one task, in the
    same k order whatever the thread count or the task split, so results do not depend on the number of threads. */
@@ -3104,11 +3105,17 @@ static void decar__pack_a(float *dst, const float *A, int64_t sai, int64_t sak, 
                           int64_t k0, int64_t kc) {
     int64_t b, k;
     int r;
-    if (sai == 1 && i0 + nb * DECAR__MR <= M) { /* A read transposed (weight gradients): k outer, rows contiguous */
+    if (sai == 1) { /* A read transposed (weight gradients): k outer, rows contiguous; MR floats copied inline */
         for (k = 0; k < kc; k++) {
-            const float *src = A + i0 + (k0 + k) * sak;
-            for (b = 0; b < nb; b++)
-                memcpy(dst + b * kc * DECAR__MR + k * DECAR__MR, src + b * DECAR__MR, DECAR__MR * sizeof(float));
+            const float *src = A + (k0 + k) * sak;
+            for (b = 0; b < nb; b++) {
+                float *d = dst + b * kc * DECAR__MR + k * DECAR__MR;
+                int64_t i = i0 + b * DECAR__MR;
+                if (i + DECAR__MR <= M)
+                    for (r = 0; r < DECAR__MR; r++) d[r] = src[i + r];
+                else
+                    for (r = 0; r < DECAR__MR; r++) d[r] = src[i + r < M ? i + r : M - 1];
+            }
         }
         return;
     }
@@ -3124,7 +3131,8 @@ static void decar__pack_a(float *dst, const float *A, int64_t sai, int64_t sak, 
 }
 
 /* C[mr x nr] = (accumulate ? C : 0) + A * bp (+ bias); row r of A at ap + r * ars, its k-th element ars + k * aks
-   apart: packed slivers (ars 1, aks MR) or rows of A read in place (ars = row stride, aks 1); bp: B packed [k][NR].
+   apart: packed slivers (ars 1, aks MR), rows of A read in place (ars = row stride, aks 1) or A transposed read in
+   place (ars 1, aks = its stride along k); bp: B packed [k][NR].
    The MR x NR tile lives in 12 vector registers c_r0, c_r1 (r < 6): per k, row r adds a_r[k] * (b0, b1). */
 #define DECAR__TILE_ROW(r)                                                                                             \
     do {                                                                                                               \
@@ -4740,7 +4748,7 @@ static float *decar__grad(decar_ctx *c, decar_tensor *t) {
 static void decar__col_sums(float *dd, float *dw, const float *dout, const float *x, const float *st, int64_t rows,
                             int64_t C) {
     int64_t j0;
-    DECAR__PAR_FOR(1, for (j0 = 0; j0 < C; j0 += 32) {
+    DECAR__PAR_FOR(C > 32, for (j0 = 0; j0 < C; j0 += 32) { /* one strip: no team */
         int64_t j, r, j1 = j0 + 32 < C ? j0 + 32 : C;
         if (j1 - j0 == 32) {
             decar__v ad[32 / DECAR__VW], aw[32 / DECAR__VW];
@@ -4946,7 +4954,7 @@ DECARDEF void decar_embedding_forward(float *out, const float *table, const int3
 DECARDEF void decar_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t n, int64_t C) {
     int64_t j0;
     /* columns in strips of 64 over the threads: a repeated id is summed by one thread, in order */
-    DECAR__PAR_FOR(1, for (j0 = 0; j0 < C; j0 += 64) {
+    DECAR__PAR_FOR(C > 64, for (j0 = 0; j0 < C; j0 += 64) { /* one strip: no team */
         int64_t j, k, j1 = j0 + 64 < C ? j0 + 64 : C;
         for (k = 0; k < n; k++)
             for (j = j0; j < j1; j++) dtable[(int64_t)ids[k] * C + j] += dout[k * C + j];
