@@ -3132,7 +3132,8 @@ static void decar__pack_a(float *dst, const float *A, int64_t sai, int64_t sak, 
 
 /* C[mr x nr] = (accumulate ? C : 0) + A * bp (+ bias); row r of A at ap + r * ars, its k-th element ars + k * aks
    apart: packed slivers (ars 1, aks MR), rows of A read in place (ars = row stride, aks 1) or A transposed read in
-   place (ars 1, aks = its stride along k); bp: B packed [k][NR].
+   place (ars 1, aks = its stride along k); bp: NR columns of B, bks apart per k (a packed panel [k][NR]: bks NR; B's
+   rows read in place: bks = their stride).
    The MR x NR tile lives in 12 vector registers c_r0, c_r1 (r < 6): per k, row r adds a_r[k] * (b0, b1). */
 #define DECAR__TILE_ROW(r)                                                                                             \
     do {                                                                                                               \
@@ -3145,8 +3146,8 @@ static void decar__pack_a(float *dst, const float *A, int64_t sai, int64_t sak, 
         acc[r][0] = c##r##0;                                                                                           \
         acc[r][1] = c##r##1;                                                                                           \
     } while (0)
-static void decar__tile(int64_t K, const float *ap, int64_t ars, int64_t aks, const float *bp, float *C, int64_t ldc,
-                        int mr, int nr, const float *bias, int accumulate) {
+static void decar__tile(int64_t K, const float *ap, int64_t ars, int64_t aks, const float *bp, int64_t bks, float *C,
+                        int64_t ldc, int mr, int nr, const float *bias, int accumulate) {
     decar__v c00 = decar__vzero(), c01 = decar__vzero(), c10 = decar__vzero(), c11 = decar__vzero();
     decar__v c20 = decar__vzero(), c21 = decar__vzero(), c30 = decar__vzero(), c31 = decar__vzero();
     decar__v c40 = decar__vzero(), c41 = decar__vzero(), c50 = decar__vzero(), c51 = decar__vzero();
@@ -3155,7 +3156,7 @@ static void decar__tile(int64_t K, const float *ap, int64_t ars, int64_t aks, co
     int r, j;
     const float *a0 = ap, *a1 = ap + (mr > 1 ? ars : 0), *a2 = ap + (mr > 2 ? 2 * ars : 0); /* rows past mr */
     const float *a3 = ap + (mr > 3 ? 3 * ars : 0), *a4 = ap + (mr > 4 ? 4 * ars : 0), *a5 = ap + (mr > 5 ? 5 * ars : 0);
-    for (k = 0; k < K; k++, a0 += aks, a1 += aks, a2 += aks, a3 += aks, a4 += aks, a5 += aks, bp += DECAR__NR) {
+    for (k = 0; k < K; k++, a0 += aks, a1 += aks, a2 += aks, a3 += aks, a4 += aks, a5 += aks, bp += bks) {
         decar__v b0 = decar__vload(bp), b1 = decar__vload(bp + DECAR__VW), av; /* read row 0, never stored */
         DECAR__TILE_ROW(0);
         DECAR__TILE_ROW(1);
@@ -3311,7 +3312,7 @@ static void decar__gemm_f32(decar_ws *ws, float *C, int64_t ldc, const float *A,
                             const float *B, int64_t sbk, int64_t sbn, const float *bias, int64_t M, int64_t N,
                             int64_t K, int accumulate) {
     int64_t np, nmb, mb, nch, ngr, npg, ntask, t, nthr = decar_get_threads();
-    int me = decar__thread_num(), own_b = 0, own_a = 0; /* own: allocated for this call (no workspace slot) */
+    int me = decar__thread_num(), own_b = 0, own_a = 0, inb; /* own: allocated for this call (no workspace slot) */
     size_t nbp, nap = (size_t)(DECAR__MB * DECAR__MR * DECAR__KC);
     float *Bp, *Aall = NULL;
     if (M <= 0 || N <= 0) return;
@@ -3324,17 +3325,20 @@ static void decar__gemm_f32(decar_ws *ws, float *C, int64_t ldc, const float *A,
     if (omp_in_parallel()) nthr = 1; /* called from a parallel loop (attention heads, experts): runs serially */
 #endif
     if (me == 0) decar__ws_reserve(ws, (int)nthr);
-    Bp = decar__ws_get(ws, me, 0, nbp);
-    if (!Bp) {
+    nmb = (M + DECAR__MR - 1) / DECAR__MR;
+    /* B's rows read in place (no packing) when they are whole panels and few slivers read each: packing would copy
+       all of B for little reuse (a weight gradient with few output rows, attention's probabilities times V) */
+    inb = sbn == 1 && N % DECAR__NR == 0 && nmb <= 8;
+    Bp = inb ? NULL : decar__ws_get(ws, me, 0, nbp);
+    if (!Bp && !inb) {
         Bp = (float *)decar__alloc64(nbp * sizeof(float));
         own_b = 1;
     }
-    if (!Bp) {
+    if (!Bp && !inb) {
         decar__gemm_plain(C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
         return;
     }
-    decar__pack_b(Bp, B, sbk, sbn, K, N);
-    nmb = (M + DECAR__MR - 1) / DECAR__MR;
+    if (!inb) decar__pack_b(Bp, B, sbk, sbn, K, N);
     /* enough tasks to balance the threads: first smaller row chunks (down to 4 slivers), then the panels split into
        groups, which packs A once per group (the split changes who computes an element, never its summation order) */
     mb = DECAR__MB;
@@ -3378,8 +3382,8 @@ static void decar__gemm_f32(decar_ws *ws, float *C, int64_t ldc, const float *A,
                     int64_t i0 = (b0 + b) * DECAR__MR;
                     int mr = (int)(M - i0 < DECAR__MR ? M - i0 : DECAR__MR);
                     const float *ap = pack ? Ap + b * kc * DECAR__MR : A + i0 * sai + k0 * sak;
-                    decar__tile(kc, ap, ars, aks,
-                                Bp + p * K * DECAR__NR + k0 * DECAR__NR, C + i0 * ldc + j0, ldc, mr, nr,
+                    decar__tile(kc, ap, ars, aks, inb ? B + k0 * sbk + j0 : Bp + p * K * DECAR__NR + k0 * DECAR__NR,
+                                inb ? sbk : DECAR__NR, C + i0 * ldc + j0, ldc, mr, nr,
                                 k0 == 0 && bias ? bias + j0 : NULL, k0 > 0 || accumulate);
                 }
             }
