@@ -3243,8 +3243,8 @@ static void decar__gemm_plain(float *C, int64_t ldc, const float *A, int64_t sai
 }
 /* the workspace: slot t belongs to thread t of a team (slot 0 also packs B for a product called outside any team) */
 typedef struct decar__wslot {
-    float *b, *a;  /* packed panels of B, packed slivers of A */
-    size_t nb, na; /* their capacities in floats */
+    float *b, *a, *r;  /* packed panels of B, packed slivers of A, bf16-rounded operands (the emulated bf16 path) */
+    size_t nb, na, nr; /* their capacities in floats */
 } decar__wslot;
 struct decar_ws {
     int n; /* slots */
@@ -3261,6 +3261,7 @@ DECARDEF void decar_ws_free(decar_ws *ws) {
     for (i = 0; i < ws->n; i++) {
         decar__free64(ws->slot[i].b);
         decar__free64(ws->slot[i].a);
+        decar__free64(ws->slot[i].r);
     }
     decar__free(ws->slot);
     DECAR_FREE(ws);
@@ -3279,13 +3280,13 @@ static void decar__ws_reserve(decar_ws *ws, int n) {
     ws->slot = s;
     ws->n = n;
 }
-/* a buffer of n floats from slot t (grown when too small; its contents are not kept), or NULL */
-static float *decar__ws_get(decar_ws *ws, int t, int which_a, size_t n) {
+/* a buffer of n floats from slot t (which: 0 b, 1 a, 2 r; grown when too small; its contents are not kept), or NULL */
+static float *decar__ws_get(decar_ws *ws, int t, int which, size_t n) {
     float **p;
     size_t *cap;
     if (!ws || t >= ws->n) return NULL;
-    p = which_a ? &ws->slot[t].a : &ws->slot[t].b;
-    cap = which_a ? &ws->slot[t].na : &ws->slot[t].nb;
+    p = which == 2 ? &ws->slot[t].r : which ? &ws->slot[t].a : &ws->slot[t].b;
+    cap = which == 2 ? &ws->slot[t].nr : which ? &ws->slot[t].na : &ws->slot[t].nb;
     if (*cap < n) {
         decar__free64(*p);
         *p = (float *)decar__alloc64(n * sizeof(float));
@@ -3404,23 +3405,63 @@ static void decar__gemm_f32(decar_ws *ws, float *C, int64_t ldc, const float *A,
      k order: the thread count never changes the bits.
    - emulated: the rounded operands, as float32 matrices, through decar__gemm_f32. */
 static int decar__precision = DECAR_FP32, decar__amx_ok = 0;
-static void decar__round_bf16(float *dst, const float *src, int64_t rows, int64_t cols, int64_t sr, int64_t sc) {
+/* dst[i] = bf16(src[i]) as floats (decar__f32_to_bf16's rounding: to nearest even, a NaN stays a quiet NaN), i < n;
+   eight at a time in AVX2 integer lanes: q = b + 0x7FFF + bit 16 of b, the top half kept; NaN: b | 0x400000 */
+static void decar__round_bf16_span(float *dst, const float *src, int64_t n) {
+    int64_t i = 0;
+#if !defined(DECAR_NO_SIMD) && defined(__AVX2__)
+    const __m256i abs = _mm256_set1_epi32(0x7FFFFFFF), inf = _mm256_set1_epi32(0x7F800000);
+    const __m256i bias = _mm256_set1_epi32(0x7FFF), one = _mm256_set1_epi32(1);
+    const __m256i top = _mm256_set1_epi32((int)0xFFFF0000u), quiet = _mm256_set1_epi32(0x400000);
+    for (; i + 8 <= n; i += 8) {
+        __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(src + i));
+        __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(b, abs), inf);
+        __m256i q = _mm256_add_epi32(_mm256_add_epi32(b, bias), _mm256_and_si256(_mm256_srli_epi32(b, 16), one));
+        q = _mm256_blendv_epi8(q, _mm256_or_si256(b, quiet), nan);
+        _mm256_storeu_si256((__m256i *)(void *)(dst + i), _mm256_and_si256(q, top));
+    }
+#endif
+    for (; i < n; i++) dst[i] = decar__bf16_to_f32(decar__f32_to_bf16(src[i]));
+}
+/* dst = the bf16-rounded matrix X (rows x cols) read as X[r sr + c sc], packed densely in X's own order: rows of
+   contiguous elements (sc = 1) as row spans, contiguous columns (sr = 1) as column spans, anything else gathered
+   row-major. *dsr, *dsc: dst's strides (the products read it in the same k order either way: the same bits) */
+static void decar__round_bf16(float *dst, const float *src, int64_t rows, int64_t cols, int64_t sr, int64_t sc,
+                              int64_t *dsr, int64_t *dsc) {
     int64_t i, j;
-    for (i = 0; i < rows; i++)
-        for (j = 0; j < cols; j++) dst[i * cols + j] = decar__bf16_to_f32(decar__f32_to_bf16(src[i * sr + j * sc]));
+    *dsr = sc != 1 && sr == 1 ? 1 : cols;
+    *dsc = sc != 1 && sr == 1 ? rows : 1;
+    if (sc == 1)
+        for (i = 0; i < rows; i++) decar__round_bf16_span(dst + i * cols, src + i * sr, cols);
+    else if (sr == 1)
+        for (j = 0; j < cols; j++) decar__round_bf16_span(dst + j * rows, src + j * sc, rows);
+    else
+        for (i = 0; i < rows; i++)
+            for (j = 0; j < cols; j++) dst[i * cols + j] = decar__bf16_to_f32(decar__f32_to_bf16(src[i * sr + j * sc]));
 }
 static void decar__gemm_bf16_emulated(decar_ws *ws, float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak,
                                       const float *B, int64_t sbk, int64_t sbn, const float *bias, int64_t M,
                                       int64_t N, int64_t K, int accumulate) {
-    float *Ar = (float *)decar__alloc64((size_t)(M * K + K * N + 1) * sizeof(float)), *Br = Ar ? Ar + M * K : NULL;
+    /* the rounded copies in this thread's workspace slot (allocated here only without one) */
+    size_t n = (size_t)(M * K + K * N + 1);
+    int me = decar__thread_num(), own = 0;
+    float *Ar, *Br;
+    int64_t rai, rak, rbk, rbn;
+    if (me == 0) decar__ws_reserve(ws, 1);
+    Ar = decar__ws_get(ws, me, 2, n);
+    if (!Ar) {
+        Ar = (float *)decar__alloc64(n * sizeof(float));
+        own = 1;
+    }
     if (!Ar) { /* no memory for the rounded copies: float32 (decar__gemm_f32 has its own no-memory path) */
         decar__gemm_f32(ws, C, ldc, A, sai, sak, B, sbk, sbn, bias, M, N, K, accumulate);
         return;
     }
-    decar__round_bf16(Ar, A, M, K, sai, sak); /* Ar: M x K, row-major */
-    decar__round_bf16(Br, B, K, N, sbk, sbn); /* Br: K x N, row-major */
-    decar__gemm_f32(ws, C, ldc, Ar, K, 1, Br, N, 1, bias, M, N, K, accumulate);
-    decar__free64(Ar);
+    Br = Ar + M * K;
+    decar__round_bf16(Ar, A, M, K, sai, sak, &rai, &rak);
+    decar__round_bf16(Br, B, K, N, sbk, sbn, &rbk, &rbn);
+    decar__gemm_f32(ws, C, ldc, Ar, rai, rak, Br, rbk, rbn, bias, M, N, K, accumulate);
+    if (own) decar__free64(Ar);
 }
 #if !defined(DECAR_NO_SIMD) && !defined(DECAR_NO_AMX) && defined(__AMX_TILE__) && defined(__AMX_BF16__) &&            \
     defined(__AVX512BF16__) && defined(__linux__) && defined(__x86_64__)
@@ -4988,7 +5029,8 @@ DECARDEF void decar_crossentropy_forward(float *lse, float *nll, const float *lo
    rows with targets[r] >= 0 (weights NULL: w_r = 1); without acc the rest of dlogits is set to zero (the autograd's
    first write of a fresh gradient: no memset before it);  logits, dlogits: (rows, V); lse, targets, weights: (rows) */
 static void decar__ce_backward(float *dlogits, const float *logits, const float *lse, const int32_t *targets,
-                               const float *weights, float dloss, float norm, int64_t rows, int64_t V, int nc, int acc) {
+                               const float *weights, float dloss, float norm, int64_t rows, int64_t V, int nc,
+                               int acc) {
     int64_t r;
     DECAR__PAR_FOR(1, for (r = 0; r < rows; r++) {
         const float *l = logits + r * V;

@@ -263,6 +263,35 @@ static void test_gemm_bf16(int64_t M, int64_t N, int64_t K) {
     }
 }
 
+/* the emulated bf16 path's rounding in vectors (decar__round_bf16_span) against the scalar rule, bit for bit: ties to
+   even both ways, the largest finite values (rounding to infinity), infinities, zeros, subnormals, NaNs of either sign
+   and payload (quiet, the payload's top bits kept), then random bit patterns; lengths with a tail past the vector */
+static void test_round_bf16(void) {
+    static const uint32_t special[] = { 0x00000000u, 0x80000000u, 0x3F808000u, 0x3F818000u, 0x3F807FFFu, 0x3F808001u,
+                                        0x7F7FFFFFu, 0xFF7FFFFFu, 0x7F7F8000u, 0x7F800000u, 0xFF800000u, 0x7F800001u,
+                                        0xFF800001u, 0x7FC00000u, 0xFFFFFFFFu, 0x7FBFFFFFu, 0x00000001u, 0x807FFFFFu,
+                                        0x00008000u, 0x00018000u, 0x477FF000u };
+    int64_t n, i, bad;
+    for (n = 1; n <= 203; n += 101) {
+        uint32_t *in = (uint32_t *)malloc((size_t)n * 4), *out = (uint32_t *)malloc((size_t)n * 4);
+        for (i = 0; i < n; i++)
+            in[i] = i < (int64_t)(sizeof special / 4) ? special[i] : decar_rng_u32(&g_rng);
+        decar__round_bf16_span((float *)(void *)out, (const float *)(const void *)in, n);
+        for (i = 0, bad = 0; i < n; i++) {
+            float f, want;
+            uint32_t w;
+            memcpy(&f, &in[i], 4);
+            want = decar__bf16_to_f32(decar__f32_to_bf16(f));
+            memcpy(&w, &want, 4);
+            bad += out[i] != w;
+        }
+        CHECK(bad == 0, "bf16 rounding in vectors, n = %lld: %lld values differ from the scalar rule", (long long)n,
+              (long long)bad);
+        free(in);
+        free(out);
+    }
+}
+
 /* the KV-cache step's attention kernels against the calls they replace, bit for bit (decar__dot per key row; zeroing
    the output and decar__axpy per value row), with tails past the vector width and past eight rows; then the whole
    step of a float model against its full forward pass (head size 20, 70 positions: past one tile of 64) */
@@ -327,6 +356,7 @@ int main(void) {
         test_gemm_bf16(33, 17, 45);
         test_gemm_bf16(64, 96, 64);
         test_gemm_bf16(70, 130, 257);
+        test_round_bf16();
         decar_set_precision(DECAR_FP32);
         g_rng = keep;
     }
