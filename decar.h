@@ -3066,7 +3066,7 @@ static void decar__pack_b(float *Bp, const float *B, int64_t sbk, int64_t sbn, i
             for (kb = 0; kb < K; kb += 64) {
                 ke = K - kb < 64 ? K : kb + 64;
                 for (c = 0; c < DECAR__NR; c++) {
-                    if (c % 8 == 0 && j0 + c + 8 <= N) {
+                    if (c % 8 == 0 && c + 8 <= DECAR__NR && j0 + c + 8 <= N) { /* 8 columns inside the panel */
                         const float *src = B + (j0 + c) * sbn;
                         int i;
                         for (k = kb; k + 8 <= ke; k += 8)

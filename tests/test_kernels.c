@@ -348,6 +348,7 @@ int main(void) {
     test_matmul(7, 13, 5);
     test_matmul(37, 65, 51);
     test_matmul(130, 97, 259);
+    test_matmul(40, 300, 130); /* K N >= 32768: the weight's panels packed by 2 threads (NR = 2 without SIMD) */
     {
         decar_rng keep = g_rng; /* the bf16 checks draw their own numbers: the later tests keep their inputs */
         printf("  bf16 products: the %s path\n", decar_set_precision(DECAR_BF16));
