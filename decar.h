@@ -364,10 +364,12 @@ DECARDEF int decar_write_files_atomic(int n, const char *const *paths, const voi
    4. kernels (exposed for benchmarks and for users building their own models)
    --------------------------------------------------------------------------------------------------------------- */
 /* C (M,N) (+)= A (M,K) * B (K,N).  A is read as A[i*sai + k*sak], B as B[k*sbk + n*sbn] (any strides; B is packed
-   into panels first), C is row-major with leading dimension ldc. accumulate = 0 overwrites C. bias (N) or NULL is added
-   once. */
-/* Scratch for the GEMM's packed panels, a pair of buffers per thread. It grows to the largest product it has seen and
-   then stays: after their first step, training, scoring and batched generation allocate nothing per product. Every
+   into panels first unless few rows of C read it), C is row-major with leading dimension ldc and must not overlap A or
+   B. accumulate = 0 overwrites C. bias (N) or NULL is added once. */
+/* Scratch for the GEMM's packed panels, three buffers per thread (packed B, packed A, and the bf16-rounded operands of
+   the emulated bf16 path: M K + K N floats of the largest such product). It grows to the largest product it has seen
+   and then stays (decar_ws_free releases it): after their first step, training, scoring and batched generation
+   allocate nothing per product. Every
    decar_ctx owns one (decar_ctx_ws) and every model one for its KV-cache steps; wherever a kernel takes a decar_ws,
    NULL means "allocate per call" (decar_gemm is decar_gemm_ws with NULL). */
 typedef struct decar_ws decar_ws;
@@ -3004,13 +3006,14 @@ static int decar__write_two(const char *dir, const char *const name[2], const vo
 
 /* ---- 4. kernels: the SIMD GEMM and its workspace (the ops' own kernels follow the ops, 5b) --------------------------
    GEMM, the Goto/BLIS way in a page of C. B is packed once per call into column panels of NR = 2 vectors (zero
-   padded, k-major). The rows of C are cut into chunks of MB slivers of MR rows; a task is (row chunk, group of
-   panels). A task walks K in blocks of KC: its chunk's MB x KC block of A stays in L2 (rows of A are read in place;
-   A read transposed, as in weight gradients, is first packed into k-major slivers so that it streams contiguously,
-   unless at most two panels would reuse a sliver: then it too is read in place),
-   and for each panel of its group it runs the MR x NR register tile over the KC slice of the panel (16 KB: stays in
-   L1 across the chunk's slivers), adding into C after the first block. Each C element is summed by one task, in the
-   same k order whatever the thread count or the task split, so results do not depend on the number of threads. */
+   padded, k-major), or read in place when its rows are whole panels that at most 8 slivers read. The rows of C are
+   cut into chunks of MB slivers of MR rows; a task is (row chunk, group of panels). A task walks K in blocks of KC:
+   its chunk's MB x KC block of A stays in L2 (rows of A are read in place; A read transposed, as in weight
+   gradients, is first packed into k-major slivers so that it streams contiguously, unless at most two panels would
+   reuse a sliver: then it too is read in place), and for each panel of its group it runs the MR x NR register tile
+   over the KC slice of the panel (16 KB: stays in L1 across the chunk's slivers), adding into C after the first
+   block. Each C element is summed by one task, in the same k order whatever the thread count or the task split, so
+   results do not depend on the number of threads. */
 #define DECAR__MR 6
 #define DECAR__NR (2 * DECAR__VW)
 #define DECAR__MB 16
@@ -3308,7 +3311,8 @@ DECARDEF void decar_gemm(float *C, int64_t ldc, const float *A, int64_t sai, int
 }
 /* the float32 GEMM: C[i, n] = (accumulate ? C[i, n] : 0) + sum_k A[i, k] B[k, n] + bias[n];  A: (M, K) at
    A[i sai + k sak]; B: (K, N) at B[k sbk + n sbn]; C: (M, N) at C[i ldc + n]; bias: (N) or NULL. B is packed once
-   (decar__pack_b), then the tasks (row chunk, group of panels) of the banner run the tile over K in blocks of KC. */
+   (decar__pack_b) or read in place, then the tasks (row chunk, group of panels) of the banner run the tile over K in
+   blocks of KC. */
 static void decar__gemm_f32(decar_ws *ws, float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak,
                             const float *B, int64_t sbk, int64_t sbn, const float *bias, int64_t M, int64_t N,
                             int64_t K, int accumulate) {
@@ -4375,8 +4379,8 @@ static decar__v decar__vtanh(decar__v u) {
     q = decar__vfma(q, x2, decar__vset1(4.89352518554385e-03f));
     return decar__vdiv(decar__vmul(p, x), q);
 }
-/* GELU (tanh form) on x[0, n): dst = gelu(x); or, when dout is given, dst += dout * gelu'(x). Whole vectors, then
-   the tail through a zero-padded vector, so every element takes the same arithmetic */
+/* GELU (tanh form) on x[0, n): dst = gelu(x); or, when dout is given, dst (acc: += ; else =) dout * gelu'(x). Whole
+   vectors, then the tail through a zero-padded vector, so every element takes the same arithmetic */
 static void decar__gelu_span(float *dst, const float *x, const float *dout, int64_t n, int acc) {
     const decar__v s = decar__vset1(DECAR__GELU_S), c = decar__vset1(0.044715f), c3 = decar__vset1(3.0f * 0.044715f);
     const decar__v half = decar__vset1(0.5f), one = decar__vset1(1.0f), neg = decar__vset1(-1.0f);
@@ -4765,8 +4769,8 @@ static void decar__give(decar_ctx *c, float *p, int64_t n) {
     c->free_grads = f;
 }
 /* the gradient buffer of t, taken on first use and not zeroed: gfresh marks it "reads as zero". The first writer
-   either zeroes it (decar__settle) or overwrites it whole (the matmul's input gradient: a GEMM without
-   accumulation), which saves a memset of every activation gradient */
+   either zeroes it (decar__settle) or overwrites it whole (the input gradient of a matmul, a GEMM without
+   accumulation, of GELU and of the cross-entropy), which saves a memset of every activation gradient */
 static void decar__settle(decar_tensor *t) {
     if (t && t->gfresh) {
         decar__zero(t->grad, t->n);
@@ -5041,7 +5045,7 @@ static void decar__ce_backward(float *dlogits, const float *logits, const float 
         if (t < 0) continue;
         if (!acc && nc < V) memset(dl + nc, 0, (size_t)(V - nc) * sizeof(float));
         coef = dloss * (weights ? weights[r] : 1.0f) / norm;
-        dt = acc ? dl[t] : 0.0f;
+        dt = acc && t < nc ? dl[t] : 0.0f;
         /* the softmax in chunks of 256, through the vector exp: exp(l - lse); every class gains coef p_j, then the
            target's is set from its old value as coef (p_t - 1) (the same bits as subtracting 1 inside each term) */
         for (j = 0; j < nc; j += 256) {
@@ -5054,7 +5058,8 @@ static void decar__ce_backward(float *dlogits, const float *logits, const float 
                 for (q = 0; q < m; q++) dl[j + q] = 0.0f + coef * e[q];
             if (t >= j && t < j + m) et = e[t - j];
         }
-        dl[t] = dt + coef * (et - 1.0f);
+        if (t < nc) /* a target past the classes gets no term, as in the reference */
+            dl[t] = dt + coef * (et - 1.0f);
     });
 }
 DECARDEF void decar_crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int32_t *targets,
