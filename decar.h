@@ -3317,7 +3317,8 @@ static void decar__gemm_f32(decar_ws *ws, float *C, int64_t ldc, const float *A,
                             const float *B, int64_t sbk, int64_t sbn, const float *bias, int64_t M, int64_t N,
                             int64_t K, int accumulate) {
     int64_t np, nmb, mb, nch, ngr, npg, ntask, t, nthr = decar_get_threads();
-    int me = decar__thread_num(), own_b = 0, own_a = 0, inb; /* own: allocated for this call (no workspace slot) */
+    int me = decar__thread_num(), own_b = 0, own_a = 0, inb, pack; /* own: allocated here (no workspace slot) */
+    int64_t ars, aks;
     size_t nbp, nap = (size_t)(DECAR__MB * DECAR__MR * DECAR__KC);
     float *Bp, *Aall = NULL;
     if (M <= 0 || N <= 0) return;
@@ -3354,7 +3355,13 @@ static void decar__gemm_f32(decar_ws *ws, float *C, int64_t ldc, const float *A,
     npg = (np + ngr - 1) / ngr;
     ngr = (np + npg - 1) / npg;
     ntask = nch * ngr;
-    if (sak != 1) { /* transposed A is packed per block: one L2-sized slice per thread, allocated before any write */
+    /* A read in place: its rows (sak 1), or A transposed with contiguous rows (sai 1) when at most two panels would
+       read each packed sliver (a weight gradient of a narrow layer): packing would copy all of A for little reuse.
+       Otherwise A is packed per block (ars, aks: how the tile steps through A) */
+    pack = sak != 1 && !(sai == 1 && npg <= 2);
+    ars = sak == 1 ? sai : 1;
+    aks = sak == 1 ? 1 : pack ? DECAR__MR : sak;
+    if (pack) { /* one L2-sized slice of packed A per thread, allocated before any write */
         int ok = 1;
         for (t = 0; t < nthr; t++) ok &= decar__ws_get(ws, (int)(nthr == 1 ? me : t), 1, nap) != NULL;
         if (!ok) {
@@ -3369,14 +3376,9 @@ static void decar__gemm_f32(decar_ws *ws, float *C, int64_t ldc, const float *A,
     }
     DECAR__PAR_FOR_DYN(nthr > 1 && ntask > 1 && M * N * K >= ((int64_t)1 << 18), for (t = 0; t < ntask; t++) {
         int tn = nthr == 1 ? me : decar__thread_num();
-        float *Ap = sak == 1 ? NULL : own_a ? Aall + (size_t)(nthr == 1 ? 0 : tn) * nap : ws->slot[tn].a;
+        float *Ap = !pack ? NULL : own_a ? Aall + (size_t)(nthr == 1 ? 0 : tn) * nap : ws->slot[tn].a;
         int64_t ch = t / ngr, g = t % ngr, b0 = ch * mb, nb = nmb - b0 < mb ? nmb - b0 : mb;
         int64_t p0 = g * npg, p1 = p0 + npg < np ? p0 + npg : np, k0 = 0, p, b;
-        /* A read in place: its rows (sak 1), or A transposed with contiguous rows (sai 1) when at most two panels
-           would read each packed sliver (a weight gradient of a narrow layer): packing would copy all of A for
-           little reuse. Otherwise packed per block. */
-        int pack = sak != 1 && !(sai == 1 && p1 - p0 <= 2);
-        int64_t ars = sak == 1 ? sai : 1, aks = sak == 1 ? 1 : pack ? DECAR__MR : sak;
         do { /* at least once, so that K = 0 still writes C = (C) + bias */
             int64_t kc = K - k0 < DECAR__KC ? K - k0 : DECAR__KC;
             if (pack) decar__pack_a(Ap, A, sai, sak, M, b0 * DECAR__MR, nb, k0, kc);
