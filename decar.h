@@ -318,6 +318,10 @@ DECARDEF size_t decar_ctx_peak(const decar_ctx *ctx); /* the most bytes ever ask
 DECARDEF int decar_ctx_status(const decar_ctx *ctx);
 DECARDEF const char *decar_ctx_error(const decar_ctx *ctx);
 DECARDEF void *decar_ctx_alloc(decar_ctx *ctx, size_t bytes); /* 64-byte aligned scratch from the arena */
+/* on != 0: the ops record no graph (torch.no_grad): their outputs need no gradient, whatever their inputs, and keep
+   nothing for a backward (attention forms its probabilities in a per-thread block instead of storing B NH T^2 floats).
+   Scoring and embedding use it; returns the previous setting (0 when the context is new) */
+DECARDEF int decar_ctx_no_grad(decar_ctx *ctx, int on);
 
 DECARDEF decar_tensor *decar_new(decar_ctx *ctx, int ndim, const int64_t *shape); /* zero-filled */
 DECARDEF decar_tensor *decar_new1(decar_ctx *ctx, int64_t a);
@@ -1528,6 +1532,23 @@ DECARDEF int decar_file_sha256(const char *path, char hex[65], decar_error *e);
 #endif
 #define DECAR__PAR_FOR(c, ...) DECAR__PAR_SCHED(static, c, __VA_ARGS__)
 #define DECAR__PAR_FOR_DYN(c, ...) DECAR__PAR_SCHED(dynamic, c, __VA_ARGS__)
+/* the threads the loops of DECAR__PAR_FOR will run on: the OpenMP team's size, or 1 inside a parallel region (the
+   loop runs serially there) and without OpenMP; decar__loop_slot() numbers them 0 .. that - 1 */
+static int decar__loop_threads(void) {
+#if DECAR__OMP
+    return DECAR__PAR_OK(1) ? omp_get_max_threads() : 1;
+#else
+    return 1;
+#endif
+}
+static int decar__loop_slot(int nthr) {
+#if DECAR__OMP
+    return nthr > 1 ? omp_get_thread_num() : 0;
+#else
+    (void)nthr;
+    return 0;
+#endif
+}
 
 /* bf16: the top 16 bits of a float (widening is exact; narrowing rounds to nearest even, finite inputs) */
 static float decar__bf16_to_f32(uint16_t h) {
@@ -1948,6 +1969,7 @@ struct decar_ctx {
     struct decar__free_grad
         *free_grads; /* buffers backward has finished with, for reuse (a list threaded through them) */
     decar_ws *ws;    /* the GEMM's scratch, sized by the largest product */
+    int no_grad;     /* decar_ctx_no_grad */
 };
 
 static decar__block *decar__block_new(size_t size) {
@@ -2004,6 +2026,11 @@ DECARDEF void decar_ctx_reset(decar_ctx *c) {
 }
 DECARDEF size_t decar_ctx_used(const decar_ctx *c) {
     return c->used;
+}
+DECARDEF int decar_ctx_no_grad(decar_ctx *c, int on) {
+    int was = c->no_grad;
+    c->no_grad = on != 0;
+    return was;
 }
 DECARDEF size_t decar_ctx_peak(const decar_ctx *c) {
     return c->peak;
@@ -2159,7 +2186,7 @@ static decar_tensor *decar__out(decar_ctx *c, int op, int ndim, const int64_t *s
     t->src[0] = a;
     t->src[1] = b;
     t->src[2] = d;
-    t->requires_grad = (a && a->requires_grad) || (b && b->requires_grad) || (d && d->requires_grad);
+    t->requires_grad = !c->no_grad && ((a && a->requires_grad) || (b && b->requires_grad) || (d && d->requires_grad));
     return t;
 }
 
@@ -4546,10 +4573,13 @@ DECARDEF decar_tensor *decar_softmax(decar_ctx *c, decar_tensor *a) {
 static int64_t decar__att_rows(void) {
     return decar__precision == DECAR_BF16 ? 128 : 48;
 }
+static void decar__attention_fwd(float *out, float *att, int keep, const float *qkv, int64_t B, int64_t T, int64_t C,
+                                 int NH, int causal, decar_ws *ws); /* 5b */
 DECARDEF decar_tensor *decar_attention(decar_ctx *c, decar_tensor *qkv, int n_head, int causal) {
     decar_tensor *o;
     int64_t B, T, C3, C, shape[3];
     float *att;
+    int keep;
     if (!decar__ok(c, qkv)) return NULL;
     if (qkv->ndim != 3 || qkv->shape[2] % 3 || n_head < 1 || (qkv->shape[2] / 3) % n_head) {
         decar__ctx_fail(c, DECAR_ERR_ARG, "attention: qkv must be (B, T, 3C) with C divisible by n_head");
@@ -4563,12 +4593,15 @@ DECARDEF decar_tensor *decar_attention(decar_ctx *c, decar_tensor *qkv, int n_he
     shape[1] = T;
     shape[2] = C;
     o = decar__out(c, DECAR_OP_ATTENTION, 3, shape, qkv, NULL, NULL);
-    att = (float *)decar_ctx_alloc(c, (size_t)(B * n_head * T * T) * sizeof(float));
-    if (!o || !att) return NULL;
-    o->aux = att;
+    if (!o) return NULL;
+    /* the probabilities (B, NH, T, T) for the backward, or without a gradient (scoring) a (T, T) block per thread */
+    keep = o->requires_grad;
+    att = (float *)decar_ctx_alloc(c, (size_t)((keep ? B * n_head : decar__loop_threads()) * T * T) * sizeof(float));
+    if (!att) return NULL;
+    o->aux = keep ? att : NULL;
     o->ip[0] = n_head;
     o->ip[1] = causal;
-    decar_attention_forward(o->data, att, qkv->data, B, T, C, n_head, causal, decar_ctx_ws(c));
+    decar__attention_fwd(o->data, att, keep, qkv->data, B, T, C, n_head, causal, decar_ctx_ws(c));
     return o;
 }
 
@@ -4938,15 +4971,19 @@ DECARDEF void decar_softmax_backward(float *dinp, const float *out, const float 
    att: (B, NH, T, T) receives P; out: (B, T, C), head h in its columns h hs ... Causal attention takes the query
    rows in blocks of decar__att_rows(), each against the keys up to the block's end. The (b, h) tasks are split over
    threads; the GEMMs inside run on the calling thread (nested regions are off): no dependence on the thread count. */
-DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, int64_t B, int64_t T, int64_t C, int NH,
-                                      int causal, decar_ws *ws) {
+/* decar_attention_forward, with the probabilities kept (att: (B, NH, T, T)) or, when keep is 0, formed in att's
+   (T, T) slice of the thread that computes (b, h) (att: decar__loop_threads() (T, T) blocks): a scoring forward
+   then reads and writes P in its core's cache, instead of streaming B NH T^2 floats per layer through memory */
+static void decar__attention_fwd(float *out, float *att, int keep, const float *qkv, int64_t B, int64_t T, int64_t C,
+                                 int NH, int causal, decar_ws *ws) {
     int64_t C3 = 3 * C, hs = C / NH, bh, rb = decar__att_rows();
     float scale = 1.0f / sqrtf((float)hs);
+    int nthr = decar__loop_threads();
     decar__ws_reserve(ws, decar_get_threads()); /* a slot per thread of the loop below */
     DECAR__PAR_FOR_DYN(1, for (bh = 0; bh < B * NH; bh++) {
         int64_t b = bh / NH, h = bh % NH, t, r0, r1;
         const float *q = qkv + b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C; /* rows C3 apart */
-        float *P = att + bh * T * T;                                            /* (T, T) */
+        float *P = att + (keep ? bh : decar__loop_slot(nthr)) * T * T;      /* (T, T) */
         for (r0 = 0; r0 < T; r0 = r1) {
             r1 = causal && r0 + rb < T ? r0 + rb : T;
             /* S = Q K^T for this block of query rows */
@@ -4962,6 +4999,10 @@ DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, 
                           causal ? r1 : T, 0);
         }
     });
+}
+DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, int64_t B, int64_t T, int64_t C, int NH,
+                                      int causal, decar_ws *ws) {
+    decar__attention_fwd(out, att, 1, qkv, B, T, C, NH, causal, ws);
 }
 /* per (b, h), with P = att: dP = dO V^T, dS = P (dP - rowsum(P dP)) / sqrt(hs), dQ += dS K, dK += dS^T Q,
    dV += P^T dO;  dout: (B, T, C); qkv, dqkv: (B, T, 3C) as in the forward; att: (B, NH, T, T); scratch: (B, NH, T, T)
@@ -9569,26 +9610,28 @@ DECARDEF float decar_clip_train_step(decar_clip *m, decar_ctx *ctx, const decar_
 DECARDEF int decar_clip_embed(decar_clip *m, decar_ctx *ctx, const float *patches, const int32_t *ids, int n, int T,
                               int B, float *img_out, float *txt_out, float *patch_out, decar_error *e) {
     int64_t C = m->img.cfg.d_model, P = m->img.cfg.n_prefix, Dp = m->img.cfg.d_prefix;
-    int i0;
+    int i0, rc = DECAR_OK, ng = decar_ctx_no_grad(ctx, 1); /* forwards only: no graph */
     if (B < 1) B = 1;
-    for (i0 = 0; i0 < n; i0 += B) {
+    for (i0 = 0; i0 < n && !rc; i0 += B) {
         int nb = n - i0 < B ? n - i0 : B;
         decar_tensor *img = NULL, *txt = NULL;
         decar_ctx_reset(ctx);
-        if (decar_clip_forward(ctx, m, img_out || patch_out ? patches + (int64_t)i0 * P * Dp : NULL,
-                               txt_out ? ids + (int64_t)i0 * T : NULL, nb, T, &img, &txt,
-                               patch_out ? patch_out + (int64_t)i0 * P * C : NULL)) {
-            decar__seterr(e, decar_ctx_status(ctx), "clip: %s", decar_ctx_error(ctx));
-            return decar_ctx_status(ctx);
+        if (!decar_clip_forward(ctx, m, img_out || patch_out ? patches + (int64_t)i0 * P * Dp : NULL,
+                                txt_out ? ids + (int64_t)i0 * T : NULL, nb, T, &img, &txt,
+                                patch_out ? patch_out + (int64_t)i0 * P * C : NULL)) {
+            /* unit rows, as the loss sees them */
+            if (img_out) img = decar_l2norm(ctx, img);
+            if (txt_out) txt = decar_l2norm(ctx, txt);
         }
-        /* unit rows, as the loss sees them */
-        if (img_out) img = decar_l2norm(ctx, img);
-        if (txt_out) txt = decar_l2norm(ctx, txt);
-        if (decar_ctx_status(ctx)) DECAR__FAIL(e, decar_ctx_status(ctx), "clip: %s", decar_ctx_error(ctx));
+        if ((rc = decar_ctx_status(ctx))) {
+            decar__seterr(e, rc, "clip: %s", decar_ctx_error(ctx));
+            break;
+        }
         if (img_out) memcpy(img_out + (int64_t)i0 * C, img->data, (size_t)(nb * C) * sizeof(float));
         if (txt_out) memcpy(txt_out + (int64_t)i0 * C, txt->data, (size_t)(nb * C) * sizeof(float));
     }
-    return DECAR_OK;
+    decar_ctx_no_grad(ctx, ng);
+    return rc;
 }
 DECARDEF void decar_retrieval(const float *q, const float *k, const int *group, int n, int d, int *rank, int *top) {
     int i;
@@ -9862,8 +9905,8 @@ DECARDEF int decar_gpt_score(decar_gpt *g, decar_ctx *ctx, const int32_t *ids, c
 }
 DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *prefix, const int32_t *ids,
                                     const int32_t *targets, int B, int T, float *nll) {
-    decar_tensor *logits;
-    int nc = decar_gpt_classes(&g->cfg), b;
+    decar_tensor *logits, *ce;
+    int nc = decar_gpt_classes(&g->cfg), b, ng;
     int P = prefix ? g->cfg.n_prefix : 0;
     int32_t *tg2;
     float *w2, *nll2;
@@ -9876,8 +9919,11 @@ DECARDEF int decar_gpt_score_prefix(decar_gpt *g, decar_ctx *ctx, const float *p
     }
     if (!decar__widen(ctx, P, targets, NULL, B, T, &tg2, &w2)) return ctx->status;
     nll2 = P ? (float *)decar_ctx_alloc(ctx, (size_t)B * (P + T) * sizeof(float)) : nll;
+    ng = decar_ctx_no_grad(ctx, 1); /* a forward only: no graph */
     logits = decar_gpt_forward_prefix(ctx, g, prefix, ids, B, T);
-    if (!nll2 || !decar_cross_entropy(ctx, logits, tg2, NULL, 0.0f, nc, nll2)) return ctx->status;
+    ce = nll2 ? decar_cross_entropy(ctx, logits, tg2, NULL, 0.0f, nc, nll2) : NULL;
+    decar_ctx_no_grad(ctx, ng);
+    if (!ce) return ctx->status;
     if (P)
         for (b = 0; b < B; b++)
             memcpy(nll + (int64_t)b * T, nll2 + (int64_t)b * (P + T) + P, (size_t)T * sizeof(float));

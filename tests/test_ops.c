@@ -283,6 +283,32 @@ static void test_attention_blocks(void) {
         for (i = 0; i < w->n; i++) w->data[i] = frand();
         l = decar_sum(c, decar_mul(c, o, w));
         CHECK(l && decar_backward(c, l) == 0, "attention blocks: backward: %s", decar_ctx_error(c));
+        { /* no graph (decar_ctx_no_grad, as scoring runs): the same output bit for bit on 1 and 2 threads, the
+             probabilities not stored, no gradient, and a backward refused */
+            int th, was = decar_get_threads();
+            for (th = 1; th <= 2; th++) {
+                decar_ctx *c2 = decar_ctx_new(0);
+                decar_tensor *x2, *o2, *l2;
+                size_t before;
+                decar_set_threads(th);
+                shape[2] = C3;
+                x2 = decar_param(c2, 3, shape);
+                memcpy(x2->data, x->data, (size_t)n * sizeof(float));
+                CHECK(decar_ctx_no_grad(c2, 1) == 0, "no_grad: a new context records a graph");
+                before = decar_ctx_used(c2);
+                o2 = decar_attention(c2, x2, H, causal);
+                CHECK(o2 && !memcmp(o2->data, o->data, (size_t)o->n * sizeof(float)),
+                      "attention without a graph (T=%d causal=%d, %d threads): another output", T, causal, th);
+                CHECK(o2 && !o2->requires_grad, "attention without a graph: its output asks for a gradient");
+                CHECK(decar_ctx_used(c2) - before < (size_t)(B * H) * T * T * sizeof(float),
+                      "attention without a graph: %zu bytes, the probabilities' size", decar_ctx_used(c2) - before);
+                l2 = o2 ? decar_sum(c2, o2) : NULL;
+                CHECK(l2 && decar_backward(c2, l2) != 0, "a backward through a graph recorded without one ran");
+                CHECK(decar_ctx_no_grad(c2, 0) == 1, "no_grad: the setting did not stick");
+                decar_ctx_free(c2);
+            }
+            decar_set_threads(was);
+        }
         for (b = 0; b < B; b++)
             for (h = 0; h < H; h++) {
                 const float *q = x->data + (int64_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C,
