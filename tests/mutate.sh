@@ -49,6 +49,7 @@ clip-symmetric | test_method | return decar_scale(ctx, decar_add(ctx, l1, l2), 0
 bootstrap-unpaired | test_evidence | sb[s] += b[(int64_t)s * n + pick]; | sb[s] += b[(int64_t)s * n + (pick + 1) % n];
 oracle-argmin | test_evidence | if (b < lo) { | if (b < lo && lo == INFINITY) {
 smalltalk-estep | test_evidence | S[(int64_t)q * K + k] = (float)(n > 0 ? l / n : 0.0); | S[(int64_t)q * K + k] = 0.0f;
+no-grad-ignored | test_ops | t->requires_grad = !c->no_grad && ( | t->requires_grad = (c->no_grad || 1) && (
 EOF
 )
 

@@ -1,0 +1,38 @@
+#!/bin/bash
+# bench/before_after.sh BEFORE AFTER [ROUNDS]: a change's speed measured side by side on a shared machine.
+# bench/step.c is built against decar.h of two commits (git revisions; AFTER may be "work" for the working tree) and
+# the two binaries alternate, ROUNDS rounds (default 5) per configuration, so that both see the same machine (its speed
+# moves by tens of percent within minutes on a shared VM; two `make bench` printouts minutes apart are no before /
+# after). Configurations (layers heads d_model steps score B T, threads), overridable with CONFIGS="name:args:threads;..":
+#   S train / score and M train / score at 2 threads (the README's S and M, batch 8 x 256),
+#   T1 and T2 train at one thread (the scaling study's models, batch 16 x 64, one thread per model as it trains them).
+# Prints every round's line ("round R before|after: train: best X ms, N tok/s") under a "## NAME" header.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BEFORE=${1:?usage: bench/before_after.sh BEFORE AFTER [ROUNDS]}; AFTER=${2:?}; ROUNDS=${3:-5}
+CONFIGS=${CONFIGS:-"S train:4 4 256 4 0:2;S score:4 4 256 8 1:2;M train:6 6 384 3 0:2;M score:6 6 384 6 1:2;T1 train:1 2 32 1500 0 16 64:1;T2 train:2 2 64 400 0 16 64:1"}
+D=$(mktemp -d)
+trap 'rm -rf "$D"' EXIT
+for side in before after; do
+  rev=$([ $side = before ] && echo "$BEFORE" || echo "$AFTER")
+  mkdir -p "$D/$side"
+  if [ "$rev" = work ]; then cp decar.h "$D/$side/decar.h"; else git show "$rev:decar.h" > "$D/$side/decar.h"; fi
+  # step.c includes "../decar.h": a copy of it one level below the header's folder
+  mkdir -p "$D/$side/bench"
+  cp bench/step.c bench/clock.h "$D/$side/bench/"
+  gcc -std=c99 -O2 -march=native -fopenmp -o "$D/$side/step" "$D/$side/bench/step.c" -lm
+done
+echo "# bench/step.c built with gcc -std=c99 -O2 -march=native -fopenmp from decar.h at $BEFORE (before) and $AFTER"
+echo "# (after), alternating, $ROUNDS rounds; CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+  "$(nproc) cores, $(grep -qw avx512f /proc/cpuinfo && echo avx512 || (grep -qw avx2 /proc/cpuinfo && echo avx2+fma || echo other))"
+IFS=';' read -ra cfgs <<< "$CONFIGS"
+for c in "${cfgs[@]}"; do
+  IFS=':' read -r name args th <<< "$c"
+  echo "## $name: step $args (OMP_NUM_THREADS=$th)"
+  for r in $(seq 1 "$ROUNDS"); do
+    for side in before after; do
+      # shellcheck disable=SC2086
+      echo "round $r $side: $(OMP_NUM_THREADS=$th "$D/$side/step" $args)"
+    done
+  done
+done
