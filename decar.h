@@ -60,7 +60,7 @@
      Activations live in a context's arena (decar_ctx), freed at once by decar_ctx_reset. The GEMM's packing scratch
      is a workspace (decar_ws) owned by the context, and by the model for its KV-cache steps: it grows to the largest
      product once, so a training step or a generated token allocates nothing after the first. A forward that needs
-     no gradient (scoring) runs under decar_ctx_no_grad and keeps only what the next op reads.
+     no gradient (scoring) runs under decar_ctx_no_grad: no attention probabilities kept for a backward.
 
    ERRORS (one contract)
      Every fallible function returns DECAR_OK (0) or a positive DECAR_ERR_* and writes the reason into the
@@ -319,9 +319,10 @@ DECARDEF size_t decar_ctx_peak(const decar_ctx *ctx); /* the most bytes ever ask
 DECARDEF int decar_ctx_status(const decar_ctx *ctx);
 DECARDEF const char *decar_ctx_error(const decar_ctx *ctx);
 DECARDEF void *decar_ctx_alloc(decar_ctx *ctx, size_t bytes); /* 64-byte aligned scratch from the arena */
-/* on != 0: the ops record no graph (torch.no_grad): their outputs need no gradient, whatever their inputs, and keep
-   nothing for a backward (attention forms its probabilities in a per-thread block instead of storing B NH T^2 floats).
-   Scoring and embedding use it; returns the previous setting (0 when the context is new) */
+/* on != 0 (torch.no_grad): the ops' outputs need no gradient, whatever their inputs, so no backward can run through
+   them, and attention keeps no probabilities for one (one (T, T) block per thread instead of B NH T^2 floats); the
+   outputs themselves stay in the arena until decar_ctx_reset, as always. The setting survives decar_ctx_reset;
+   returns the previous one (0 for a new context). Scoring, embedding and the DFM bound and sampler use it */
 DECARDEF int decar_ctx_no_grad(decar_ctx *ctx, int on);
 
 DECARDEF decar_tensor *decar_new(decar_ctx *ctx, int ndim, const int64_t *shape); /* zero-filled */
@@ -2168,7 +2169,7 @@ DECARDEF decar_tensor *decar_view(decar_ctx *c, decar_tensor *src, int ndim, con
     t->ip[0] = 0;
     t->aux = NULL;
     t->data = src->data + offset;
-    t->requires_grad = src->requires_grad;
+    t->requires_grad = !c->no_grad && src->requires_grad;
     t->fp[0] = 0;
     t->ip[1] = (int)(offset & 0x7fffffff);
     t->ip[2] = (int)(offset >> 31);
@@ -3137,15 +3138,16 @@ static void decar__pack_a(float *dst, const float *A, int64_t sai, int64_t sak, 
                           int64_t k0, int64_t kc) {
     int64_t b, k;
     int r;
-    if (sai == 1) { /* A read transposed (weight gradients): k outer, rows contiguous; MR floats copied inline. The
-                       rows of A are sak apart (a page or more), which the hardware's stream prefetcher does not
-                       foresee: the row DECAR__PACK_AHEAD further on is prefetched (without it, packing took a quarter
-                       of a weight gradient's time on an AMD Zen 3) */
+    if (sai == 1) { /* A read transposed (weight gradients): k outer, rows contiguous; MR floats copied inline. Rows
+                       of A 512 bytes or more apart (a layer's width) defeat the hardware's stream prefetcher: the row
+                       DECAR__PACK_AHEAD further on is prefetched (without it, packing took a quarter of a weight
+                       gradient's time on an AMD Zen 3) */
         const int64_t n = (M - i0 < nb * DECAR__MR ? M - i0 : nb * DECAR__MR), line = 64 / (int64_t)sizeof(float);
+        const int far = sak >= 128;
         for (k = 0; k < kc; k++) {
             const float *src = A + (k0 + k) * sak;
             int64_t o;
-            for (o = 0; k + DECAR__PACK_AHEAD < kc && o < n; o += line)
+            for (o = 0; far && k + DECAR__PACK_AHEAD < kc && o < n; o += line)
                 DECAR__PREFETCH(src + DECAR__PACK_AHEAD * sak + i0 + o);
             for (b = 0; b < nb; b++) {
                 float *d = dst + b * kc * DECAR__MR + k * DECAR__MR;
@@ -4574,13 +4576,13 @@ DECARDEF decar_tensor *decar_softmax(decar_ctx *c, decar_tensor *a) {
 static int64_t decar__att_rows(void) {
     return decar__precision == DECAR_BF16 ? 128 : 48;
 }
-static void decar__attention_fwd(float *out, float *att, int keep, const float *qkv, int64_t B, int64_t T, int64_t C,
-                                 int NH, int causal, decar_ws *ws); /* 5b */
+static void decar__attention_fwd(float *out, float *att, int64_t nblk, const float *qkv, int64_t B, int64_t T,
+                                 int64_t C, int NH, int causal, decar_ws *ws); /* 5b */
 DECARDEF decar_tensor *decar_attention(decar_ctx *c, decar_tensor *qkv, int n_head, int causal) {
     decar_tensor *o;
     int64_t B, T, C3, C, shape[3];
     float *att;
-    int keep;
+    int64_t nblk;
     if (!decar__ok(c, qkv)) return NULL;
     if (qkv->ndim != 3 || qkv->shape[2] % 3 || n_head < 1 || (qkv->shape[2] / 3) % n_head) {
         decar__ctx_fail(c, DECAR_ERR_ARG, "attention: qkv must be (B, T, 3C) with C divisible by n_head");
@@ -4595,14 +4597,16 @@ DECARDEF decar_tensor *decar_attention(decar_ctx *c, decar_tensor *qkv, int n_he
     shape[2] = C;
     o = decar__out(c, DECAR_OP_ATTENTION, 3, shape, qkv, NULL, NULL);
     if (!o) return NULL;
-    /* the probabilities (B, NH, T, T) for the backward, or without a gradient (scoring) a (T, T) block per thread */
-    keep = o->requires_grad;
-    att = (float *)decar_ctx_alloc(c, (size_t)((keep ? B * n_head : decar__loop_threads()) * T * T) * sizeof(float));
+    /* the probabilities (B, NH, T, T) for the backward; without a gradient (scoring) one (T, T) block per thread
+       when there are more (b, h) pairs than threads */
+    nblk = B * n_head;
+    if (!o->requires_grad && decar__loop_threads() < nblk) nblk = decar__loop_threads();
+    att = (float *)decar_ctx_alloc(c, (size_t)(nblk * T * T) * sizeof(float));
     if (!att) return NULL;
-    o->aux = keep ? att : NULL;
+    o->aux = o->requires_grad ? att : NULL;
     o->ip[0] = n_head;
     o->ip[1] = causal;
-    decar__attention_fwd(o->data, att, keep, qkv->data, B, T, C, n_head, causal, decar_ctx_ws(c));
+    decar__attention_fwd(o->data, att, nblk, qkv->data, B, T, C, n_head, causal, decar_ctx_ws(c));
     return o;
 }
 
@@ -4972,19 +4976,18 @@ DECARDEF void decar_softmax_backward(float *dinp, const float *out, const float 
    att: (B, NH, T, T) receives P; out: (B, T, C), head h in its columns h hs ... Causal attention takes the query
    rows in blocks of decar__att_rows(), each against the keys up to the block's end. The (b, h) tasks are split over
    threads; the GEMMs inside run on the calling thread (nested regions are off): no dependence on the thread count. */
-/* decar_attention_forward, with the probabilities kept (att: (B, NH, T, T)) or, when keep is 0, formed in att's
-   (T, T) slice of the thread that computes (b, h) (att: decar__loop_threads() (T, T) blocks): a scoring forward
-   then reads and writes P in its core's cache, instead of streaming B NH T^2 floats per layer through memory */
-static void decar__attention_fwd(float *out, float *att, int keep, const float *qkv, int64_t B, int64_t T, int64_t C,
-                                 int NH, int causal, decar_ws *ws) {
+/* decar_attention_forward, att holding nblk (T, T) blocks: all B NH (the probabilities kept, for a backward), or
+   fewer, decar__loop_threads() of them, each the block of the thread that computes (b, h) (a scoring forward then
+   reads and writes P in its core's cache instead of streaming B NH T^2 floats per layer through memory) */
+static void decar__attention_fwd(float *out, float *att, int64_t nblk, const float *qkv, int64_t B, int64_t T,
+                                 int64_t C, int NH, int causal, decar_ws *ws) {
     int64_t C3 = 3 * C, hs = C / NH, bh, rb = decar__att_rows();
     float scale = 1.0f / sqrtf((float)hs);
-    int nthr = decar__loop_threads();
     decar__ws_reserve(ws, decar_get_threads()); /* a slot per thread of the loop below */
     DECAR__PAR_FOR_DYN(1, for (bh = 0; bh < B * NH; bh++) {
         int64_t b = bh / NH, h = bh % NH, t, r0, r1;
         const float *q = qkv + b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C; /* rows C3 apart */
-        float *P = att + (keep ? bh : decar__loop_slot(nthr)) * T * T;      /* (T, T) */
+        float *P = att + (nblk == B * NH ? bh : decar__loop_slot((int)nblk)) * T * T; /* (T, T) */
         for (r0 = 0; r0 < T; r0 = r1) {
             r1 = causal && r0 + rb < T ? r0 + rb : T;
             /* S = Q K^T for this block of query rows */
@@ -5003,7 +5006,7 @@ static void decar__attention_fwd(float *out, float *att, int keep, const float *
 }
 DECARDEF void decar_attention_forward(float *out, float *att, const float *qkv, int64_t B, int64_t T, int64_t C, int NH,
                                       int causal, decar_ws *ws) {
-    decar__attention_fwd(out, att, 1, qkv, B, T, C, NH, causal, ws);
+    decar__attention_fwd(out, att, B * NH, qkv, B, T, C, NH, causal, ws);
 }
 /* per (b, h), with P = att: dP = dO V^T, dS = P (dP - rowsum(P dP)) / sqrt(hs), dQ += dS K, dK += dS^T Q,
    dV += P^T dO;  dout: (B, T, C); qkv, dqkv: (B, T, 3C) as in the forward; att: (B, NH, T, T); scratch: (B, NH, T, T)
@@ -11721,6 +11724,7 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
     int bayes = en->router.kind == DECAR_ROUTE_BAYES;
     double *ek = NULL, mc_var = 0.0; /* bayes: ek[k n_mc + m], expert k's bits of the document at draw m */
     decar_rng r;
+    int ng;
     for (j = 0; j < K; j++)
         if (en->experts[j] && first < 0) first = j;
     if (first < 0) DECAR__FAIL(e, DECAR_ERR_ARG, "the ensemble has no loaded expert");
@@ -11750,6 +11754,7 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
         pr.top_k = 0;
         rc = decar__dfm_weights(&pr, NULL, en->experts, NULL, 0, bo.min_evidence, w, e);
     }
+    ng = decar_ctx_no_grad(ctx, 1); /* forwards only */
     decar_rng_seed(&r, bo.seed);
     for (q = 0; q < ds->n && !rc; q++) {
         const int32_t *tk = ds->tok + ds->off[q];
@@ -11857,6 +11862,7 @@ DECARDEF int decar_ensemble_dfm_bound(decar_ensemble *en, decar_ctx *ctx, const 
         *se = sqrt(var > 0 ? var : 0) / sqrt((double)ds->total * n_mc / T + 1e-9);
     }
     decar__free_n(8, (void *)w, (void *)pm, (void *)p, (void *)x1, (void *)xt, (void *)vis, (void *)feat, (void *)ek);
+    decar_ctx_no_grad(ctx, ng);
     return rc;
 }
 
@@ -12116,7 +12122,7 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
     decar_dfm_sampler s;
     decar__fillctx f;
     char *avail;
-    int j, rc, any = 0;
+    int j, rc, any = 0, ng;
     if (en->k < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "ensemble of %d experts", en->k);
     if (T < 1) DECAR__FAIL(e, DECAR_ERR_ARG, "fill: %d tokens", T);
     avail = (char *)DECAR_MALLOC((size_t)en->k);
@@ -12157,7 +12163,9 @@ DECARDEF int decar_ensemble_fill(decar_ensemble *en, decar_ctx *ctx, int32_t *x,
     s.router = &en->router;
     s.feat = en->feat;
     s.avail = avail;
+    ng = decar_ctx_no_grad(ctx, 1); /* the posteriors: forwards only */
     rc = decar_dfm_sample(&s, x, T, &so, e);
+    decar_ctx_no_grad(ctx, ng);
     DECAR_FREE(f.inp);
     DECAR_FREE(avail);
     return rc;

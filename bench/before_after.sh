@@ -3,14 +3,17 @@
 # bench/step.c is built against decar.h of two commits (git revisions; AFTER may be "work" for the working tree) and
 # the two binaries alternate, ROUNDS rounds (default 5) per configuration, so that both see the same machine (its speed
 # moves by tens of percent within minutes on a shared VM; two `make bench` printouts minutes apart are no before /
-# after). Configurations (layers heads d_model steps score B T, threads), overridable with CONFIGS="name:args:threads;..":
+# after). Configurations (layers heads d_model steps score B T, threads), overridable as
+# CONFIGS="name:args:threads;...":
 #   S train / score and M train / score at 2 threads (the README's S and M, batch 8 x 256),
 #   T1 and T2 train at one thread (the scaling study's models, batch 16 x 64, one thread per model as it trains them).
 # Prints every round's line ("round R before|after: train: best X ms, N tok/s") under a "## NAME" header.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BEFORE=${1:?usage: bench/before_after.sh BEFORE AFTER [ROUNDS]}; AFTER=${2:?}; ROUNDS=${3:-5}
-CONFIGS=${CONFIGS:-"S train:4 4 256 4 0:2;S score:4 4 256 8 1:2;M train:6 6 384 3 0:2;M score:6 6 384 6 1:2;T1 train:1 2 32 1500 0 16 64:1;T2 train:2 2 64 400 0 16 64:1"}
+DEFAULT="S train:4 4 256 4 0:2;S score:4 4 256 8 1:2;M train:6 6 384 3 0:2;M score:6 6 384 6 1:2"
+DEFAULT="$DEFAULT;T1 train:1 2 32 1500 0 16 64:1;T2 train:2 2 64 400 0 16 64:1"
+CONFIGS=${CONFIGS:-$DEFAULT}
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
 for side in before after; do
@@ -23,8 +26,10 @@ for side in before after; do
   gcc -std=c99 -O2 -march=native -fopenmp -o "$D/$side/step" "$D/$side/bench/step.c" -lm
 done
 echo "# bench/step.c built with gcc -std=c99 -O2 -march=native -fopenmp from decar.h at $BEFORE (before) and $AFTER"
+simd=other
+if grep -qw avx512f /proc/cpuinfo; then simd=avx512; elif grep -qw avx2 /proc/cpuinfo; then simd=avx2+fma; fi
 echo "# (after), alternating, $ROUNDS rounds; CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
-  "$(nproc) cores, $(grep -qw avx512f /proc/cpuinfo && echo avx512 || (grep -qw avx2 /proc/cpuinfo && echo avx2+fma || echo other))"
+  "$(nproc) cores, $simd"
 IFS=';' read -ra cfgs <<< "$CONFIGS"
 for c in "${cfgs[@]}"; do
   IFS=':' read -r name args th <<< "$c"
@@ -32,7 +37,8 @@ for c in "${cfgs[@]}"; do
   for r in $(seq 1 "$ROUNDS"); do
     for side in before after; do
       # shellcheck disable=SC2086
-      echo "round $r $side: $(OMP_NUM_THREADS=$th "$D/$side/step" $args)"
+      out=$(OMP_NUM_THREADS=$th "$D/$side/step" $args) # a failing step stops the script (set -e)
+      echo "round $r $side: $out"
     done
   done
 done
