@@ -474,7 +474,8 @@ DECARDEF void decar_embedding_forward(float *out, const float *table, const int3
 DECARDEF void decar_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t n, int64_t C);
 /* logits (rows, V), the first nc columns the classes: lse[r] = log sum_j<nc exp(logits[r, j]), nll[r] = lse[r] -
    logits[r, targets[r]] (0 where targets[r] < 0). Backward: dlogits[r, j] += dloss w_r / norm (softmax_j - [j =
-   target]) for j < nc at rows with a target (weights NULL: w = 1). */
+   target]) for j < nc at rows with a target (weights NULL: w = 1). Precondition: targets[r] < nc. These kernels do
+   not check it (a target past V reads past its row); decar_cross_entropy, the op, does and fails with a message. */
 DECARDEF void decar_crossentropy_forward(float *lse, float *nll, const float *logits, const int32_t *targets,
                                          int64_t rows, int64_t V, int nc);
 DECARDEF void decar_crossentropy_forward_ref(float *lse, float *nll, const float *logits, const int32_t *targets,
