@@ -3134,7 +3134,13 @@ static void decar__pack_b(float *Bp, const float *B, int64_t sbk, int64_t sbn, i
 
 /* pack rows [i0, i0 + nb*MR) x columns [k0, k0 + kc) of A into nb slivers of [kc][MR] (rows past M repeat row M-1;
    their results are never stored) */
-#define DECAR__PACK_AHEAD 8 /* rows of a transposed A prefetched ahead of its packing */
+#define DECAR__PACK_AHEAD 8 /* rows prefetched ahead where rows far apart are walked down (packing, column sums) */
+#define DECAR__FAR_ROWS 128 /* floats between rows from which the stream prefetcher no longer follows (512 bytes) */
+/* prefetch the n floats from p, one request per 64-byte line */
+static void decar__prefetch_span(const float *p, int64_t n) {
+    int64_t o;
+    for (o = 0; o < n; o += 64 / (int64_t)sizeof(float)) DECAR__PREFETCH(p + o);
+}
 static void decar__pack_a(float *dst, const float *A, int64_t sai, int64_t sak, int64_t M, int64_t i0, int64_t nb,
                           int64_t k0, int64_t kc) {
     int64_t b, k;
@@ -3143,13 +3149,11 @@ static void decar__pack_a(float *dst, const float *A, int64_t sai, int64_t sak, 
                        of A 512 bytes or more apart (a layer's width) defeat the hardware's stream prefetcher: the row
                        DECAR__PACK_AHEAD further on is prefetched (without it, packing took a quarter of a weight
                        gradient's time on an AMD Zen 3) */
-        const int64_t n = (M - i0 < nb * DECAR__MR ? M - i0 : nb * DECAR__MR), line = 64 / (int64_t)sizeof(float);
-        const int far = sak >= 128;
+        const int64_t n = (M - i0 < nb * DECAR__MR ? M - i0 : nb * DECAR__MR);
         for (k = 0; k < kc; k++) {
             const float *src = A + (k0 + k) * sak;
-            int64_t o;
-            for (o = 0; far && k + DECAR__PACK_AHEAD < kc && o < n; o += line)
-                DECAR__PREFETCH(src + DECAR__PACK_AHEAD * sak + i0 + o);
+            if (sak >= DECAR__FAR_ROWS && k + DECAR__PACK_AHEAD < kc)
+                decar__prefetch_span(src + DECAR__PACK_AHEAD * sak + i0, n);
             for (b = 0; b < nb; b++) {
                 float *d = dst + b * kc * DECAR__MR + k * DECAR__MR;
                 int64_t i = i0 + b * DECAR__MR;
@@ -4600,8 +4604,8 @@ DECARDEF decar_tensor *decar_attention(decar_ctx *c, decar_tensor *qkv, int n_he
     if (!o) return NULL;
     /* the probabilities (B, NH, T, T) for the backward; without a gradient (scoring) one (T, T) block per thread
        when there are more (b, h) pairs than threads */
-    nblk = B * n_head;
-    if (!o->requires_grad && decar__loop_threads() < nblk) nblk = decar__loop_threads();
+    nblk = o->requires_grad ? B * n_head : decar__loop_threads();
+    if (nblk > B * n_head) nblk = B * n_head;
     att = (float *)decar_ctx_alloc(c, (size_t)(nblk * T * T) * sizeof(float));
     if (!att) return NULL;
     o->aux = o->requires_grad ? att : NULL;
@@ -4851,15 +4855,13 @@ static void decar__col_sums(float *dd, float *dw, const float *dout, const float
         if (j1 - j0 == 32) {
             decar__v ad[32 / DECAR__VW], aw[32 / DECAR__VW];
             float sd[32], sw[32];
-            int v, far = C >= 128; /* 512 bytes or more between rows */
+            int v;
             for (v = 0; v < 32 / DECAR__VW; v++) ad[v] = aw[v] = decar__vzero();
             for (r = 0; r < rows; r++) {
                 const float *dy = dout + r * C + j0;
-                if (far && r + DECAR__PACK_AHEAD < rows) { /* rows far apart: prefetched ahead, as in decar__pack_a */
-                    DECAR__PREFETCH(dy + DECAR__PACK_AHEAD * C);
-                    DECAR__PREFETCH(dy + DECAR__PACK_AHEAD * C + 16);
-                    if (dw) DECAR__PREFETCH(x + (r + DECAR__PACK_AHEAD) * C + j0);
-                    if (dw) DECAR__PREFETCH(x + (r + DECAR__PACK_AHEAD) * C + j0 + 16);
+                if (C >= DECAR__FAR_ROWS && r + DECAR__PACK_AHEAD < rows) { /* as in decar__pack_a */
+                    decar__prefetch_span(dy + DECAR__PACK_AHEAD * C, 32);
+                    if (dw) decar__prefetch_span(x + (r + DECAR__PACK_AHEAD) * C + j0, 32);
                 }
                 for (v = 0; v < 32 / DECAR__VW; v++) ad[v] = decar__vadd(ad[v], decar__vload(dy + v * DECAR__VW));
                 if (dw) {
