@@ -1081,21 +1081,26 @@ DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_conf
 /* ---- 10d. CLIP-style contrastive encoders (here: its training step takes 12's decar_opt) ------------------------- */
 /* CLIP-style contrastive encoders (Radford et al. 2021), built from the model above. The image tower is a
    bidirectional decar_gpt over an image's P patches (their linear projection: ViT's patch embedding) and one [CLS]
-   token after them; the text tower is a causal byte decar_gpt over [EOT .. EOT text EOT], left-padded with EOT to T.
-   Each embedding is LayerNorm_f's output at the last position ([CLS]; the final EOT), L2-normalised. B matched
-   pairs train with the symmetric InfoNCE loss and a learned temperature:
+   token after them; the text tower is a causal byte decar_gpt over CLIP's [EOT text EOT], padded after the final EOT
+   to T (the causal mask hides the padding from it). Each embedding is LayerNorm_f's output at the last position
+   ([CLS]) and at the final EOT, L2-normalised. Texts are run in groups of similar length, each group cut to its
+   longest text: the same features as one batch of T positions, at the cost of the texts' own lengths (captions are
+   mostly much shorter than the longest). B matched pairs train with the symmetric InfoNCE loss and a learned
+   temperature:
        logits = exp(tau) I T^T  (B, B),   L = (CE(logits, diag) + CE(logits^T, diag)) / 2
    The image tower's outputs at the P patch positions are the patch features a captioner reads (LLaVA: the frozen
    encoder's patch features through a trainable projector). */
 typedef struct decar_clip {
     decar_gpt img, txt;
     float tau, tau_m, tau_v, tau_g; /* log of the logit scale (CLIP: log(1/0.07), at most log 100), AdamW moments */
+    int left_padded; /* 1: a pair saved by decar 0.6, whose text tower read [EOT .. EOT text EOT] (left-padded to T - 1);
+                        decar_clip_forward lays decar_clip_text_ids' rows out that way for it */
 } decar_clip;
 /* both towers: n_layer, n_head, d_model; P patches of d_patch floats; texts of up to max_text bytes */
 DECARDEF int decar_clip_init(decar_clip *m, int n_layer, int n_head, int d_model, int n_patch, int d_patch,
                              int max_text, uint64_t seed, decar_error *e);
 DECARDEF void decar_clip_free(decar_clip *m);
-/* ids (T) of a text for the text tower: [EOT .. EOT text EOT], the text cut to T - 1 bytes */
+/* ids (T) of a text for the text tower: [EOT text EOT EOT ..], the text cut to T - 2 bytes (T >= 2) */
 DECARDEF void decar_clip_text_ids(const char *text, int T, int32_t *ids);
 /* the embeddings before normalisation: img (B, C) of B images' patches (B, P, d_patch) and txt (B, C) of B texts
    (ids (B, T), decar_clip_text_ids); either input may be NULL (its output is then NULL). patch_out, if not NULL,
@@ -9500,7 +9505,7 @@ DECARDEF void decar_gpt_kv_free(decar_gpt *g, float *kv) {
 DECARDEF int decar_clip_init(decar_clip *m, int n_layer, int n_head, int d_model, int n_patch, int d_patch,
                              int max_text, uint64_t seed, decar_error *e) {
     decar_gpt_config ci = decar_gpt_config_of(n_layer, n_head, d_model, n_patch + 1);
-    decar_gpt_config ct = decar_gpt_config_of(n_layer, n_head, d_model, max_text + 1);
+    decar_gpt_config ct = decar_gpt_config_of(n_layer, n_head, d_model, max_text + 2); /* [EOT text EOT] */
     int rc;
     memset(m, 0, sizeof *m);
     ci.causal = 0; /* every patch sees every other, and [CLS] sees them all */
@@ -9524,9 +9529,102 @@ DECARDEF void decar_clip_free(decar_clip *m) {
 }
 DECARDEF void decar_clip_text_ids(const char *text, int T, int32_t *ids) {
     int L = (int)strlen(text), t;
-    if (L > T - 1) L = T - 1;
-    for (t = 0; t < T; t++) ids[t] = DECAR_TOK_EOT; /* the padding and the final EOT */
-    for (t = 0; t < L; t++) ids[T - 1 - L + t] = (uint8_t)text[t];
+    if (L > T - 2) L = T - 2 > 0 ? T - 2 : 0;
+    for (t = 0; t < T; t++) ids[t] = DECAR_TOK_EOT; /* the first EOT, the final EOT and the padding */
+    for (t = 0; t < L; t++) ids[1 + t] = (uint8_t)text[t];
+}
+/* the final EOT of a row of decar_clip_text_ids (the first EOT after position 0; T - 1 if none) */
+static int decar__clip_text_end(const int32_t *ids, int T) {
+    int t;
+    for (t = 1; t < T - 1; t++)
+        if (ids[t] == DECAR_TOK_EOT) return t;
+    return T - 1;
+}
+typedef struct {
+    int end, b;
+} decar__clip_len;
+static int decar__clip_len_cmp(const void *pa, const void *pb) {
+    const decar__clip_len *a = (const decar__clip_len *)pa, *b = (const decar__clip_len *)pb;
+    return a->end != b->end ? (a->end < b->end ? -1 : 1) : (a->b < b->b ? -1 : a->b > b->b);
+}
+/* the text tower's features txt (B, C) at each row's final EOT. Rows sorted by length are cut into groups, each run
+   as (n_g, L_g) with L_g its longest row's length: positions after a row's final EOT cannot reach it through the
+   causal mask, so the features are those of one (B, T) batch. The groups minimise sum_g (n_g L_g + T): the tokens
+   run, plus a group's overhead counted as one row of T. A 0.6 pair (left_padded) runs as one left-padded batch. */
+static decar_tensor *decar__clip_text(decar_ctx *ctx, decar_clip *m, const int32_t *ids, int B, int T) {
+    decar__clip_len *o = (decar__clip_len *)decar_ctx_alloc(ctx, (size_t)B * sizeof(decar__clip_len));
+    int64_t *cost = (int64_t *)decar_ctx_alloc(ctx, (size_t)(B + 1) * sizeof(int64_t));
+    int *cut = (int *)decar_ctx_alloc(ctx, (size_t)(B + 1) * 2 * sizeof(int)), *run = cut + B + 1;
+    int64_t *idx = (int64_t *)decar_ctx_alloc(ctx, (size_t)B * sizeof(int64_t)), sh[3];
+    int b, i, j, g1, U;
+    decar_tensor *acc = NULL;
+    if (B < 1) {
+        decar__ctx_fail(ctx, DECAR_ERR_ARG, "clip: a batch of %d texts", B);
+        return NULL;
+    }
+    if (!o || !cost || !cut || !idx) return NULL;
+    for (b = 0; b < B; b++) {
+        o[b].end = decar__clip_text_end(ids + (int64_t)b * T, T);
+        o[b].b = b;
+    }
+    if (m->left_padded) { /* [EOT .. EOT text EOT] of T - 1 positions, one batch */
+        int32_t *lp = (int32_t *)decar_ctx_alloc(ctx, (size_t)B * (T - 1) * sizeof(int32_t) + 1);
+        decar_tensor *h;
+        if (!lp || T < 2) {
+            if (lp) decar__ctx_fail(ctx, DECAR_ERR_ARG, "clip: texts of %d positions (at least 2)", T);
+            return NULL;
+        }
+        for (b = 0; b < B; b++)
+            for (i = 0; i < T - 1; i++) {
+                int src = i - (T - 1 - o[b].end) + 1; /* the row's text and final EOT, right-aligned */
+                lp[(int64_t)b * (T - 1) + i] = src >= 1 ? ids[(int64_t)b * T + src] : DECAR_TOK_EOT;
+            }
+        h = decar_gpt_hidden(ctx, &m->txt, NULL, lp, B, T - 1);
+        for (b = 0; b < B; b++) idx[b] = (int64_t)b * (T - 1) + T - 2;
+        return decar_rows(ctx, h, idx, B);
+    }
+    qsort(o, (size_t)B, sizeof *o, decar__clip_len_cmp);
+    /* run[0..U]: where each length starts in the sorted rows (run[U] = B); groups end where a length does */
+    for (b = 0, U = 0; b < B; b++)
+        if (b == 0 || o[b].end != o[b - 1].end) run[U++] = b;
+    run[U] = B;
+    /* cost[j]: the least cost of the rows of the first j lengths; cut[j]: the length its last group starts at */
+    cost[0] = 0;
+    for (j = 1; j <= U; j++)
+        for (i = 0, cost[j] = -1; i < j; i++) {
+            int64_t c = cost[i] + (int64_t)(run[j] - run[i]) * (o[run[j] - 1].end + 1) + T;
+            if (cost[j] < 0 || c < cost[j]) {
+                cost[j] = c;
+                cut[j] = i;
+            }
+        }
+    /* the groups, last first: each (n_g, L_g) run, its features gathered, and joined before acc */
+    for (g1 = U; g1 > 0; g1 = cut[g1]) {
+        int g0 = run[cut[g1]], n = run[g1] - g0, L = o[run[g1] - 1].end + 1;
+        int32_t *gi = (int32_t *)decar_ctx_alloc(ctx, (size_t)n * L * sizeof(int32_t));
+        decar_tensor *h, *f;
+        if (!gi) return NULL;
+        for (i = 0; i < n; i++) {
+            memcpy(gi + (int64_t)i * L, ids + (int64_t)o[g0 + i].b * T, (size_t)L * sizeof(int32_t));
+            idx[i] = (int64_t)i * L + o[g0 + i].end;
+        }
+        h = decar_gpt_hidden(ctx, &m->txt, NULL, gi, n, L);
+        f = decar_rows(ctx, h, idx, n);
+        /* f (n, C) seen as (1, n, C): groups join along the middle axis */
+        if (!f) return NULL;
+        sh[0] = 1;
+        sh[1] = n;
+        sh[2] = f->shape[1];
+        f = decar_view(ctx, f, 3, sh, 0);
+        acc = acc ? decar_concat(ctx, f, acc) : f;
+        if (!acc) return NULL;
+    }
+    /* txt (B, C): acc's rows in the sorted order, put back in the batch's */
+    sh[0] = B;
+    sh[1] = acc->shape[2];
+    acc = decar_view(ctx, acc, 2, sh, 0);
+    for (i = 0; i < B; i++) idx[o[i].b] = i;
+    return decar_rows(ctx, acc, idx, B);
 }
 DECARDEF int decar_clip_forward(decar_ctx *ctx, decar_clip *m, const float *patches, const int32_t *ids, int B, int T,
                                 decar_tensor **img, decar_tensor **txt, float *patch_out) {
@@ -9551,13 +9649,7 @@ DECARDEF int decar_clip_forward(decar_ctx *ctx, decar_clip *m, const float *patc
                 memcpy(patch_out + (int64_t)b * P * h->shape[2], h->data + (int64_t)b * (P + 1) * h->shape[2],
                        (size_t)(P * h->shape[2]) * sizeof(float));
     }
-    if (ids && txt) {
-        /* T (B, C) = h[b, T - 1]: the final EOT */
-        decar_tensor *h = decar_gpt_hidden(ctx, &m->txt, NULL, ids, B, T);
-        if (!h) return decar_ctx_status(ctx);
-        for (b = 0; b < B; b++) idx[b] = (int64_t)b * T + T - 1;
-        *txt = decar_rows(ctx, h, idx, B);
-    }
+    if (ids && txt) *txt = decar__clip_text(ctx, m, ids, B, T); /* T (B, C): h at the final EOT */
     return decar_ctx_status(ctx);
 }
 DECARDEF decar_tensor *decar_clip_loss(decar_ctx *ctx, decar_tensor *img, decar_tensor *txt, decar_tensor *tau,
@@ -9663,7 +9755,9 @@ DECARDEF int decar_clip_save_mem(const decar_clip *m, void *bufs[2], size_t lens
     char meta[128];
     int rc;
     bufs[0] = bufs[1] = NULL;
-    snprintf(meta, sizeof meta, "\"clip_tau\":\"%.9g\",\"clip_tower\":\"text\"", (double)m->tau);
+    /* clip_text: the text layout ("clip": [EOT text EOT], padded after; a 0.6 pair, without it, read left-padded) */
+    snprintf(meta, sizeof meta, "\"clip_tau\":\"%.9g\",\"clip_tower\":\"text\",\"clip_text\":\"%s\"",
+             (double)m->tau, m->left_padded ? "left" : "clip");
     if ((rc = decar_gpt_save_mem(&m->img, 1, "\"clip_tower\":\"image\"", &bufs[0], &lens[0], e)) ||
         (rc = decar_gpt_save_mem(&m->txt, 1, meta, &bufs[1], &lens[1], e))) {
         decar__free_n(2, bufs[0], bufs[1]);
@@ -9711,14 +9805,18 @@ DECARDEF int decar_clip_load(decar_clip *m, const char *dir, decar_error *e) {
                     "tower", dir, pi, pt);
     }
     m->tau = 2.659260036932778f;
+    m->left_padded = 1; /* no clip_text: a 0.6 pair */
     if (decar_read_file(pt, &buf, &len, NULL) == DECAR_OK) {
         if (decar_meta_get(buf, len, "clip_tau", tau, sizeof tau) == 0) m->tau = (float)atof(tau);
+        if (decar_meta_get(buf, len, "clip_text", tau, sizeof tau) == 0)
+            m->left_padded = !strcmp(tau, "clip") ? 0 : !strcmp(tau, "left") ? 1 : -1;
         DECAR_FREE(buf);
     }
     if (m->img.cfg.causal || !m->img.cfg.n_prefix || !m->txt.cfg.causal || m->img.cfg.d_model != m->txt.cfg.d_model ||
-        !(m->tau == m->tau) || m->tau > DECAR__CLIP_TAU_MAX) {
+        !(m->tau == m->tau) || m->tau > DECAR__CLIP_TAU_MAX || m->left_padded < 0) {
         decar_clip_free(m);
-        DECAR__FAIL(e, DECAR_ERR_FORMAT, "%s is not a CLIP encoder pair (image and text towers of one width)", dir);
+        DECAR__FAIL(e, DECAR_ERR_FORMAT, "%s is not a CLIP encoder pair (image and text towers of one width, a known "
+                    "text layout)", dir);
     }
     return DECAR_OK;
 }

@@ -3690,7 +3690,7 @@ static int cmd_clip(int argc, char **argv) {
                 "(decar vtrain --prefix-features F --prefix-len 16)", 0 },
                 { "figure", NULL, "write an SVG of held-out images and the captions they retrieve here", 0 } };
     /* clang-format on */
-    int n = NOPT(o), T = 2, i, C;
+    int n = NOPT(o), T = 3, i, C;
     vdata v;
     decar_clip m;
     decar_error e;
@@ -3707,19 +3707,21 @@ static int cmd_clip(int argc, char **argv) {
     memset(&os, 0, sizeof os);
     memset(&v, 0, sizeof v);
     vdata_load(&v, REQ(o, n, "images"));
-    for (i = 0; i < v.im.n; i++) T = (int)strlen(v.im.captions[i]) + 1 > T ? (int)strlen(v.im.captions[i]) + 1 : T;
+    /* T: [EOT caption EOT] of the longest caption (decar_clip_text_ids), at most 128 */
+    for (i = 0; i < v.im.n; i++) T = (int)strlen(v.im.captions[i]) + 2 > T ? (int)strlen(v.im.captions[i]) + 2 : T;
     T = T > 128 ? 128 : T;
     clip_inputs(&v, T, &pat, &ids);
     if (S(o, n, "model")) {
         if (decar_clip_load(&m, S(o, n, "model"), &e)) die("clip", &e);
-        T = T > m.txt.cfg.seq_len ? m.txt.cfg.seq_len : T;
+        /* the model's context: seq_len positions ([EOT text EOT]; a 0.6 pair's [.. text EOT] one fewer) */
+        T = T > m.txt.cfg.seq_len + m.left_padded ? m.txt.cfg.seq_len + m.left_padded : T;
         free(ids);
         clip_inputs(&v, T, &pat, &ids); /* the texts cut to the model's context */
     } else {
         decar_opt op = decar_opt_default();
         int steps = (int)I(o, n, "steps", 0, 100000000);
         if (decar_clip_init(&m, (int)I(o, n, "layers", 1, 64), (int)I(o, n, "heads", 1, 1024),
-                            (int)I(o, n, "dim", 1, 65536), 16, VPATCH * VPATCH, T - 1,
+                            (int)I(o, n, "dim", 1, 65536), 16, VPATCH * VPATCH, T - 2,
                             (uint64_t)I(o, n, "seed", 0, 1L << 62), &e))
             die("clip", &e);
         if (S(o, n, "logit-scale")) m.tau = (float)log(F(o, n, "logit-scale", 1, 100)); /* learned from here */

@@ -10,14 +10,17 @@
 #   mild_s50_10k  mild_s50, 10,000 steps
 #   mild_s50_d128 mild_s50 with d_model 128 (both towers), 3,500 steps
 #   mild_s50_20k  mild_s50, 20,000 steps
+#   clip_s50_36k  mild_s50, 36,000 steps, trained after the text tower took CLIP's layout ([EOT text EOT], padded
+#                 after; the settings above were trained with 0.6's left-padded texts: their printouts are kept)
 # Writes OUT/<name>.csv (the curve), OUT/<name>.log (the final reading), OUT/<name>/ (the encoder, its embeddings and
 # patch features), OUT/curves_{top5,script}.svg and OUT/summary.md.
-# Environment: GLYPHS (data/glyphs) CONFIGS (all seven, by name) PRECISION (bf16) JOBS (2) STEPS (every setting's steps:
-# a quick check)
+# Environment: GLYPHS (data/glyphs) CONFIGS (all eight, by name) PRECISION (bf16) JOBS (2) THREADS (1: each run's
+# threads) STEPS (every setting's steps: a quick check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/clip-study}; GLYPHS=${GLYPHS:-data/glyphs}; PRECISION=${PRECISION:-bf16}; JOBS=${JOBS:-2}; STEPS=${STEPS:-}
-CONFIGS=${CONFIGS:-none mild mild_s50 mild_s50_d128 mild_10k mild_s50_10k mild_s50_20k}
+THREADS=${THREADS:-1}
+CONFIGS=${CONFIGS:-none mild mild_s50 mild_s50_d128 mild_10k mild_s50_10k mild_s50_20k clip_s50_36k}
 D=${DECAR:-build/decar}
 [ -x $D ] || make -s build/decar
 [ -f "$GLYPHS/captions.txt" ] || bash scripts/make_glyphs.sh "$GLYPHS"
@@ -31,8 +34,9 @@ settings() {
     mild_10k) echo "augmentation, 10,000 steps|10000|--augment 1" ;;
     mild_s50_10k) echo "augmentation, logit scale from 50, 10,000 steps|10000|--augment 1 --logit-scale 50" ;;
     mild_s50_20k) echo "augmentation, logit scale from 50, 20,000 steps|20000|--augment 1 --logit-scale 50" ;;
+    clip_s50_36k) echo "CLIP's text layout, augmentation, logit scale from 50, 36,000 steps|36000|--augment 1 --logit-scale 50" ;;
     mild_s50_d128) echo "augmentation, logit scale from 50, d_model 128, 3,500 steps|3500|--augment 1 --logit-scale 50 --dim 128" ;;
-    *) echo "clip_study.sh: unknown setting '$1' (none mild mild_s50 mild_10k mild_s50_10k mild_s50_20k mild_s50_d128)" >&2; exit 2 ;;
+    *) echo "clip_study.sh: unknown setting '$1' (none mild mild_s50 mild_10k mild_s50_10k mild_s50_20k mild_s50_d128 clip_s50_36k)" >&2; exit 2 ;;
   esac
 }
 for c in $CONFIGS; do settings $c > /dev/null; done
@@ -45,15 +49,15 @@ one() {
   [[ " $opts " == *" --dim "* ]] || common="$common --dim 96"
   [[ " $opts " == *" --layers "* ]] || common="$common --layers 2"
   # shellcheck disable=SC2086
-  OMP_NUM_THREADS=1 $D clip --images $GLYPHS --out $OUT/$c --steps $steps $common \
-    --threads 1 --precision $PRECISION --quiet 1 --val-every $((steps / 10 > 0 ? steps / 10 : 1)) --log $OUT/$c.csv \
+  OMP_NUM_THREADS=$THREADS $D clip --images $GLYPHS --out $OUT/$c --steps $steps $common \
+    --threads $THREADS --precision $PRECISION --quiet 1 --val-every $((steps / 10 > 0 ? steps / 10 : 1)) --log $OUT/$c.csv \
     $opts --embed $OUT/$c/embed.npy --patches $OUT/$c/patches.npy --figure $OUT/$c/retrieval.svg > $OUT/$c.log.tmp
   mv $OUT/$c.log.tmp $OUT/$c.log
   # the printout and the curve inside the encoder's folder too: vision_scaling.sh ENCODER=OUT/NAME copies them
   cp $OUT/$c.log $OUT/$c/clip.log
   cp $OUT/$c.csv $OUT/$c/clip_curve.csv
 }
-export -f one settings; export D OUT GLYPHS PRECISION STEPS
+export -f one settings; export D OUT GLYPHS PRECISION STEPS THREADS
 printf '%s\n' $CONFIGS | xargs -r -P $JOBS -I{} bash -c 'set -euo pipefail; one {}'
 # a printout without the shares' 95% intervals (an earlier build): the saved encoder read again, in the same precision
 # and one thread (the same embeddings to the bit, so the same shares), and the printout replaced

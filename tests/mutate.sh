@@ -46,6 +46,7 @@ train-dfm-input | test_method | ev.loss = decar_gpt_train_step(g, ctx, o, t->dfm
 train-loss-ema | test_method | ema = ema < 0 ? ev.loss : 0.95 * ema + 0.05 * ev.loss; | ema = ema < 0 ? ev.loss : 0.9 * ema + 0.1 * ev.loss;
 lr-warmup | test_method | return o->lr * (float)(step + 1) / (float)o->warmup_steps; | return o->lr * (float)step / (float)o->warmup_steps;
 clip-symmetric | test_method | return decar_scale(ctx, decar_add(ctx, l1, l2), 0.5f); | return decar_scale(ctx, decar_add(ctx, l1, l1), 0.5f);
+clip-text-group-end | test_method | idx[i] = (int64_t)i * L + o[g0 + i].end; | idx[i] = (int64_t)i * L + L - 1;
 bootstrap-unpaired | test_evidence | sb[s] += b[(int64_t)s * n + pick]; | sb[s] += b[(int64_t)s * n + (pick + 1) % n];
 oracle-argmin | test_evidence | if (b < lo) { | if (b < lo && lo == INFINITY) {
 smalltalk-estep | test_evidence | S[(int64_t)q * K + k] = (float)(n > 0 ? l / n : 0.0); | S[(int64_t)q * K + k] = 0.0f;

@@ -29,6 +29,7 @@
 #include "test_util.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define K 3    /* experts */
 #define SEQ 16 /* their context */
@@ -206,7 +207,7 @@ int main(void) {
         ex[j] = &g[j];
     }
     /* the tf-idf featurizer and a router of K = 3 centroids from the training documents */
-    train = (decar_doc *)malloc((size_t)d.n_docs * sizeof(decar_doc));
+    train = (decar_doc *)calloc((size_t)d.n_docs, sizeof(decar_doc));
     for (i = 0; i < d.n_docs; i++)
         if (d.docs[i].split == 0) train[nt++] = d.docs[i];
     CHECK(decar_feat_fit(&fz, dim, 5, train, nt, &e) == 0, "feat_fit: %s", e.msg);
@@ -879,6 +880,107 @@ int main(void) {
         CHECK(l0 < l, "15 more steps on the same pairs lower the loss: %.4f -> %.4f", l, l0);
         printf("  decar_clip_train_step: loss %.6f = hand InfoNCE %.6f; after 15 steps %.4f\n", l, hand, l0);
         free(p0);
+        decar_clip_free(&cm);
+    }
+
+    /* 8d. decar_clip_forward's text tower in groups of similar length: the features and the towers' gradients of
+       one (B, T) batch read at each row's final EOT; a 0.6 pair (left_padded) reads [EOT .. EOT text EOT] of T - 1;
+       the layout in the saved metadata ("clip_text", absent in 0.6 files) */
+    {
+        enum { B = 13, T = 48, C = 16 };
+        static const char *caps[B] = { "a", "LATIN SMALL LETTER A", "x y", "HANGUL SYLLABLE WAELP", "",
+                                       "CJK UNIFIED IDEOGRAPH-4E00", "EIGHTH NOTE", "a much longer caption of many bytes",
+                                       "DEVANAGARI LETTER BHA", "ARABIC LETTER QAF WITH DOT ABOVE AND MORE WORDS",
+                                       "sea", "LATIN SMALL LETTER O WITH CARON", "a caption too long for T - 2 = 46 bytes" };
+        decar_clip cm;
+        int32_t ids[B * T], lp[B * (T - 1)];
+        int64_t ix[B];
+        float wt[B * C], f_grp[B * C], *g_grp, *g_one;
+        decar_tensor *tx, *h, *ref, *l;
+        int b, t, end[B], same = 1, ok = 1;
+        double gd = 0, gn = 0, fd = 0;
+        CHECK(decar_clip_init(&cm, 2, 2, C, 4, 6, T - 2, 7, &e) == 0, "clip_init: %s", e.msg);
+        for (b = 0; b < B; b++) decar_clip_text_ids(caps[b], T, ids + b * T);
+        for (i = 0; i < B * C; i++) wt[i] = (float)decar_rng_normal(&rng);
+        for (b = 0; b < B; b++) { /* the layout: [EOT text EOT EOT ..], the text cut to T - 2 bytes */
+            int L = (int)strlen(caps[b]) < T - 2 ? (int)strlen(caps[b]) : T - 2;
+            end[b] = L + 1;
+            ok &= ids[b * T] == DECAR_TOK_EOT && ids[b * T + end[b]] == DECAR_TOK_EOT;
+            for (t = 0; t < L; t++) ok &= ids[b * T + 1 + t] == (uint8_t)caps[b][t];
+            for (t = end[b]; t < T; t++) ok &= ids[b * T + t] == DECAR_TOK_EOT;
+        }
+        CHECK(ok, "decar_clip_text_ids: [EOT text EOT] padded with EOT, the text cut to T - 2 bytes");
+        /* the grouped features and the text tower's gradient of sum(wt * txt) */
+        g_grp = (float *)malloc(cm.txt.n_params * sizeof(float));
+        g_one = (float *)malloc(cm.txt.n_params * sizeof(float));
+        decar_ctx_reset(g_ctx);
+        decar_gpt_zero_grad(&cm.txt);
+        CHECK(decar_clip_forward(g_ctx, &cm, NULL, ids, B, T, NULL, &tx, NULL) == 0 && tx, "clip_forward (texts)");
+        l = decar_sum(g_ctx, decar_mul(g_ctx, tx, decar_wrap(g_ctx, wt, NULL, 2, tx->shape)));
+        CHECK(l && decar_backward(g_ctx, l) == 0, "grouped backward: %s", decar_ctx_error(g_ctx));
+        memcpy(g_grp, cm.txt.grads, cm.txt.n_params * sizeof(float));
+        memcpy(f_grp, tx->data, sizeof f_grp); /* the arena is reset below */
+        /* one batch of T positions, by the tower's forward, read at end[b] */
+        decar_ctx_reset(g_ctx);
+        decar_gpt_zero_grad(&cm.txt);
+        h = decar_gpt_hidden(g_ctx, &cm.txt, NULL, ids, B, T);
+        for (b = 0; b < B; b++) ix[b] = (int64_t)b * T + end[b];
+        ref = decar_rows(g_ctx, h, ix, B);
+        l = decar_sum(g_ctx, decar_mul(g_ctx, ref, decar_wrap(g_ctx, wt, NULL, 2, ref->shape)));
+        CHECK(l && decar_backward(g_ctx, l) == 0, "one-batch backward");
+        memcpy(g_one, cm.txt.grads, cm.txt.n_params * sizeof(float));
+        for (i = 0; i < B * C; i++) fd = fmax(fd, fabs((double)f_grp[i] - ref->data[i]) / (1 + fabs(ref->data[i])));
+        for (i = 0; i < (int)cm.txt.n_params; i++) {
+            gd += ((double)g_grp[i] - g_one[i]) * ((double)g_grp[i] - g_one[i]);
+            gn += (double)g_one[i] * g_one[i];
+        }
+        CHECK(fd < 1e-5, "grouped text features = one batch of T at each final EOT (difference %.2g)", fd);
+        CHECK(gn > 0 && sqrt(gd / gn) < 1e-6, "grouped gradients = one batch's (relative difference %.2g)",
+              sqrt(gd / gn));
+        /* a 0.6 pair: its text tower reads [EOT .. EOT text EOT] right-aligned in T - 1 */
+        for (b = 0; b < B; b++)
+            for (t = 0; t < T - 1; t++) {
+                int k = t - (T - 1 - end[b]) + 1;
+                lp[b * (T - 1) + t] = k >= 1 ? ids[b * T + k] : DECAR_TOK_EOT;
+            }
+        cm.left_padded = 1;
+        decar_ctx_reset(g_ctx);
+        CHECK(decar_clip_forward(g_ctx, &cm, NULL, ids, B, T, NULL, &tx, NULL) == 0 && tx, "clip_forward (0.6 pair)");
+        h = decar_gpt_hidden(g_ctx, &cm.txt, NULL, lp, B, T - 1);
+        for (b = 0; b < B; b++) ix[b] = (int64_t)b * (T - 1) + T - 2;
+        ref = decar_rows(g_ctx, h, ix, B);
+        for (i = 0, same = 1; i < B * C; i++) same &= tx->data[i] == ref->data[i];
+        CHECK(same && lp[(T - 1) - 2] == 'a' && lp[(T - 1) - 1] == DECAR_TOK_EOT,
+              "a 0.6 pair's texts: left-padded, read at the last position");
+        /* the layout saved: "clip" reads back 0, "left" 1, none (a 0.6 file) 1, anything else refused */
+        {
+            static const char *metas[4] = { NULL, "\"clip_tower\":\"text\",\"clip_text\":\"left\"",
+                                            "\"clip_tower\":\"text\"", "\"clip_tower\":\"text\",\"clip_text\":\"ltr\"" };
+            static const int want[4] = { 0, 1, 1, -1 };
+            decar_clip rd;
+            int k;
+            mkdir("build/test_clip_layout", 0755);
+            for (k = 0; k < 4; k++) {
+                int rc;
+                cm.left_padded = 0;
+                CHECK(decar_clip_save(&cm, "build/test_clip_layout", &e) == 0, "clip_save: %s", e.msg);
+                if (metas[k])
+                    CHECK(decar_gpt_save(&cm.txt, "build/test_clip_layout/text.safetensors", metas[k], &e) == 0,
+                          "text tower with its own metadata: %s", e.msg);
+                rc = decar_clip_load(&rd, "build/test_clip_layout", &e);
+                if (want[k] < 0) {
+                    CHECK(rc != 0 && strstr(e.msg, "text layout"), "an unknown clip_text refused: %s", e.msg);
+                } else {
+                    CHECK(rc == 0 && rd.left_padded == want[k], "clip_text %s: left_padded %d (want %d)",
+                          metas[k] ? metas[k] : "(saved)", rc ? -9 : rd.left_padded, want[k]);
+                    if (rc == 0) decar_clip_free(&rd);
+                }
+            }
+        }
+        printf("  decar_clip_forward: %d texts in length groups = one batch of %d (features %.1g, gradients %.1g); "
+               "0.6 pairs left-padded; clip_text read back\n", B, T, fd, sqrt(gd / gn));
+        free(g_grp);
+        free(g_one);
         decar_clip_free(&cm);
     }
 
