@@ -1093,8 +1093,9 @@ DECARDEF int decar_smalltalk_partition(const decar_data *d, const decar_gpt_conf
 typedef struct decar_clip {
     decar_gpt img, txt;
     float tau, tau_m, tau_v, tau_g; /* log of the logit scale (CLIP: log(1/0.07), at most log 100), AdamW moments */
-    int left_padded; /* 1: a pair saved by decar 0.6, whose text tower read [EOT .. EOT text EOT] (left-padded to T - 1);
-                        decar_clip_forward lays decar_clip_text_ids' rows out that way for it */
+    /* 1: a pair saved without "clip_text" (decar <= 0.6), whose text tower read [EOT .. EOT text EOT] left-padded
+       to T - 1 positions: decar_clip_forward lays decar_clip_text_ids' rows (T) out that way for it */
+    int left_padded;
 } decar_clip;
 /* both towers: n_layer, n_head, d_model; P patches of d_patch floats; texts of up to max_text bytes */
 DECARDEF int decar_clip_init(decar_clip *m, int n_layer, int n_head, int d_model, int n_patch, int d_patch,
@@ -1103,7 +1104,9 @@ DECARDEF void decar_clip_free(decar_clip *m);
 /* ids (T) of a text for the text tower: [EOT text EOT EOT ..], the text cut to T - 2 bytes (T >= 2) */
 DECARDEF void decar_clip_text_ids(const char *text, int T, int32_t *ids);
 /* the embeddings before normalisation: img (B, C) of B images' patches (B, P, d_patch) and txt (B, C) of B texts
-   (ids (B, T), decar_clip_text_ids); either input may be NULL (its output is then NULL). patch_out, if not NULL,
+   (ids (B, T), decar_clip_text_ids; a row's final EOT is its first EOT after position 0, or T - 1; T <= the text
+   tower's seq_len, or seq_len + 1 for a left_padded pair, whose features of 0.6's T come from T + 1 here); either
+   input may be NULL (its output is then NULL). patch_out, if not NULL,
    receives the image tower's outputs at the patch positions (B, P, C) (copied, no gradient). */
 DECARDEF int decar_clip_forward(decar_ctx *ctx, decar_clip *m, const float *patches, const int32_t *ids, int B, int T,
                                 decar_tensor **img, decar_tensor **txt, float *patch_out);
@@ -9552,28 +9555,30 @@ static int decar__clip_len_cmp(const void *pa, const void *pb) {
    causal mask, so the features are those of one (B, T) batch. The groups minimise sum_g (n_g L_g + T): the tokens
    run, plus a group's overhead counted as one row of T. A 0.6 pair (left_padded) runs as one left-padded batch. */
 static decar_tensor *decar__clip_text(decar_ctx *ctx, decar_clip *m, const int32_t *ids, int B, int T) {
-    decar__clip_len *o = (decar__clip_len *)decar_ctx_alloc(ctx, (size_t)B * sizeof(decar__clip_len));
-    int64_t *cost = (int64_t *)decar_ctx_alloc(ctx, (size_t)(B + 1) * sizeof(int64_t));
-    int *cut = (int *)decar_ctx_alloc(ctx, (size_t)(B + 1) * 2 * sizeof(int)), *run = cut + B + 1;
-    int64_t *idx = (int64_t *)decar_ctx_alloc(ctx, (size_t)B * sizeof(int64_t)), sh[3];
+    decar__clip_len *o;
+    int64_t *cost, *idx, sh[3];
+    int *cut, *run;
     int b, i, j, g1, U;
     decar_tensor *acc = NULL;
-    if (B < 1) {
-        decar__ctx_fail(ctx, DECAR_ERR_ARG, "clip: a batch of %d texts", B);
+    if (B < 1 || T < 1 + m->left_padded || T > m->txt.cfg.seq_len + m->left_padded) {
+        decar__ctx_fail(ctx, DECAR_ERR_ARG, "clip: %d texts of %d positions (the text tower takes 1 to %d%s)", B, T,
+                        m->txt.cfg.seq_len + m->left_padded, m->left_padded ? ", read left-padded in one fewer" : "");
         return NULL;
     }
+    o = (decar__clip_len *)decar_ctx_alloc(ctx, (size_t)B * sizeof(decar__clip_len));
+    cost = (int64_t *)decar_ctx_alloc(ctx, (size_t)(B + 1) * sizeof(int64_t));
+    cut = (int *)decar_ctx_alloc(ctx, (size_t)(B + 1) * 2 * sizeof(int));
+    idx = (int64_t *)decar_ctx_alloc(ctx, (size_t)B * sizeof(int64_t));
     if (!o || !cost || !cut || !idx) return NULL;
+    run = cut + B + 1;
     for (b = 0; b < B; b++) {
         o[b].end = decar__clip_text_end(ids + (int64_t)b * T, T);
         o[b].b = b;
     }
     if (m->left_padded) { /* [EOT .. EOT text EOT] of T - 1 positions, one batch */
-        int32_t *lp = (int32_t *)decar_ctx_alloc(ctx, (size_t)B * (T - 1) * sizeof(int32_t) + 1);
+        int32_t *lp = (int32_t *)decar_ctx_alloc(ctx, (size_t)B * (T - 1) * sizeof(int32_t));
         decar_tensor *h;
-        if (!lp || T < 2) {
-            if (lp) decar__ctx_fail(ctx, DECAR_ERR_ARG, "clip: texts of %d positions (at least 2)", T);
-            return NULL;
-        }
+        if (!lp) return NULL;
         for (b = 0; b < B; b++)
             for (i = 0; i < T - 1; i++) {
                 int src = i - (T - 1 - o[b].end) + 1; /* the row's text and final EOT, right-aligned */
@@ -9786,7 +9791,7 @@ DECARDEF int decar_clip_save(const decar_clip *m, const char *dir, decar_error *
     return rc;
 }
 DECARDEF int decar_clip_load(decar_clip *m, const char *dir, decar_error *e) {
-    char pi[4096], pt[4096], tau[64];
+    char pi[4096], pt[4096];
     void *buf;
     size_t len;
     int rc;
@@ -9805,11 +9810,15 @@ DECARDEF int decar_clip_load(decar_clip *m, const char *dir, decar_error *e) {
                     "tower", dir, pi, pt);
     }
     m->tau = 2.659260036932778f;
-    m->left_padded = 1; /* no clip_text: a 0.6 pair */
+    m->left_padded = 1; /* no clip_text: saved by decar 0.6 */
     if (decar_read_file(pt, &buf, &len, NULL) == DECAR_OK) {
-        if (decar_meta_get(buf, len, "clip_tau", tau, sizeof tau) == 0) m->tau = (float)atof(tau);
-        if (decar_meta_get(buf, len, "clip_text", tau, sizeof tau) == 0)
-            m->left_padded = !strcmp(tau, "clip") ? 0 : !strcmp(tau, "left") ? 1 : -1;
+        decar__st st;
+        if (decar__st_parse((const uint8_t *)buf, len, &st, NULL) == DECAR_OK) {
+            const char *v = decar__st_meta(&st, "clip_tau"), *lay = decar__st_meta(&st, "clip_text");
+            if (v) m->tau = (float)atof(v);
+            if (lay) m->left_padded = !strcmp(lay, "clip") ? 0 : !strcmp(lay, "left") ? 1 : -1;
+            decar__st_free(&st);
+        }
         DECAR_FREE(buf);
     }
     if (m->img.cfg.causal || !m->img.cfg.n_prefix || !m->txt.cfg.causal || m->img.cfg.d_model != m->txt.cfg.d_model ||

@@ -3707,17 +3707,17 @@ static int cmd_clip(int argc, char **argv) {
     memset(&os, 0, sizeof os);
     memset(&v, 0, sizeof v);
     vdata_load(&v, REQ(o, n, "images"));
-    /* T: [EOT caption EOT] of the longest caption (decar_clip_text_ids), at most 128 */
+    /* T: [EOT caption EOT] of the longest caption (decar_clip_text_ids); a new pair's context at most 128, a saved
+       pair's its own (seq_len positions; a 0.6 pair's [.. text EOT] one fewer) */
     for (i = 0; i < v.im.n; i++) T = (int)strlen(v.im.captions[i]) + 2 > T ? (int)strlen(v.im.captions[i]) + 2 : T;
-    T = T > 128 ? 128 : T;
-    clip_inputs(&v, T, &pat, &ids);
     if (S(o, n, "model")) {
         if (decar_clip_load(&m, S(o, n, "model"), &e)) die("clip", &e);
-        /* the model's context: seq_len positions ([EOT text EOT]; a 0.6 pair's [.. text EOT] one fewer) */
         T = T > m.txt.cfg.seq_len + m.left_padded ? m.txt.cfg.seq_len + m.left_padded : T;
-        free(ids);
-        clip_inputs(&v, T, &pat, &ids); /* the texts cut to the model's context */
     } else {
+        T = T > 128 ? 128 : T;
+    }
+    clip_inputs(&v, T, &pat, &ids);
+    if (!S(o, n, "model")) {
         decar_opt op = decar_opt_default();
         int steps = (int)I(o, n, "steps", 0, 100000000);
         if (decar_clip_init(&m, (int)I(o, n, "layers", 1, 64), (int)I(o, n, "heads", 1, 1024),

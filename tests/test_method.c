@@ -20,7 +20,9 @@
    8. decar_cluster_docs (external features): shards = argmax cosine to the centroids, -1 outside splits 0 and 1, the
       prior = the training shares, planted clusters found, capacity ceil(N / K); with tf-idf: the rows are the
       featurizer's. decar_retrieval: ranks and best keys by brute force. decar_clip_train_step: the symmetric InfoNCE
-      loss by hand, and the step moves both towers and tau.
+      loss by hand, and the step moves both towers and tau. decar_clip_forward's texts run in groups of similar
+      length: the features and gradients of one batch of T positions (rounding); a 0.6 pair (left_padded) reads 0.6's
+      layout; the layout saved as "clip_text" and read back (absent: 0.6; unknown: refused).
    9. decar_train: 4 steps (AR and DFM) against its documented loop written out by hand: the same events and bits.
    Tolerances: logits are float32 of magnitude below ~20, so a log-probability carries ~1e-6 absolute error; sums
    over n tokens get n * 1e-5 (bits or nats). Exact identities (weights) get 1e-9. Each is stated where it is used. */
@@ -30,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define K 3    /* experts */
 #define SEQ 16 /* their context */
@@ -823,11 +826,11 @@ int main(void) {
         decar_opt op = decar_opt_default();
         enum { B = 4, P = 3, DP = 6, MT = 10 };
         float patches[B * P * DP], before_tau, l0 = 0, l;
-        int32_t ids[B * (MT + 1)];
+        int32_t ids[B * (MT + 2)];
         static const char *caps[B] = { "a cat", "two dogs", "one red bird", "sea" };
         decar_tensor *im, *tx;
         double hand = 0, In[B][16], Tn[B][16];
-        int T = MT + 1, b, c, step;
+        int T = MT + 2, b, c, step;
         float *p0;
         CHECK(decar_clip_init(&cm, 1, 2, 16, P, DP, MT, 4, &e) == 0, "clip_init: %s", e.msg);
         for (i = 0; i < B * P * DP; i++) patches[i] = decar_rng_normal(&rng);
@@ -889,9 +892,11 @@ int main(void) {
     {
         enum { B = 13, T = 48, C = 16 };
         static const char *caps[B] = { "a", "LATIN SMALL LETTER A", "x y", "HANGUL SYLLABLE WAELP", "",
-                                       "CJK UNIFIED IDEOGRAPH-4E00", "EIGHTH NOTE", "a much longer caption of many bytes",
-                                       "DEVANAGARI LETTER BHA", "ARABIC LETTER QAF WITH DOT ABOVE AND MORE WORDS",
-                                       "sea", "LATIN SMALL LETTER O WITH CARON", "a caption too long for T - 2 = 46 bytes" };
+                                       "CJK UNIFIED IDEOGRAPH-4E00", "EIGHTH NOTE",
+                                       "a much longer caption of many bytes", "DEVANAGARI LETTER BHA",
+                                       "ARABIC LETTER QAF WITH DOT ABOVE AND MORE WORDS", "sea",
+                                       "LATIN SMALL LETTER O WITH CARON",
+                                       "a caption longer than T - 2 = 46 bytes, cut to them by decar_clip_text_ids" };
         decar_clip cm;
         int32_t ids[B * T], lp[B * (T - 1)];
         int64_t ix[B];
@@ -916,6 +921,7 @@ int main(void) {
         decar_ctx_reset(g_ctx);
         decar_gpt_zero_grad(&cm.txt);
         CHECK(decar_clip_forward(g_ctx, &cm, NULL, ids, B, T, NULL, &tx, NULL) == 0 && tx, "clip_forward (texts)");
+        if (!tx) return 1;
         l = decar_sum(g_ctx, decar_mul(g_ctx, tx, decar_wrap(g_ctx, wt, NULL, 2, tx->shape)));
         CHECK(l && decar_backward(g_ctx, l) == 0, "grouped backward: %s", decar_ctx_error(g_ctx));
         memcpy(g_grp, cm.txt.grads, cm.txt.n_params * sizeof(float));
@@ -926,6 +932,7 @@ int main(void) {
         h = decar_gpt_hidden(g_ctx, &cm.txt, NULL, ids, B, T);
         for (b = 0; b < B; b++) ix[b] = (int64_t)b * T + end[b];
         ref = decar_rows(g_ctx, h, ix, B);
+        if (!ref) return 1;
         l = decar_sum(g_ctx, decar_mul(g_ctx, ref, decar_wrap(g_ctx, wt, NULL, 2, ref->shape)));
         CHECK(l && decar_backward(g_ctx, l) == 0, "one-batch backward");
         memcpy(g_one, cm.txt.grads, cm.txt.n_params * sizeof(float));
@@ -937,37 +944,43 @@ int main(void) {
         CHECK(fd < 1e-5, "grouped text features = one batch of T at each final EOT (difference %.2g)", fd);
         CHECK(gn > 0 && sqrt(gd / gn) < 1e-6, "grouped gradients = one batch's (relative difference %.2g)",
               sqrt(gd / gn));
-        /* a 0.6 pair: its text tower reads [EOT .. EOT text EOT] right-aligned in T - 1 */
-        for (b = 0; b < B; b++)
-            for (t = 0; t < T - 1; t++) {
-                int k = t - (T - 1 - end[b]) + 1;
-                lp[b * (T - 1) + t] = k >= 1 ? ids[b * T + k] : DECAR_TOK_EOT;
-            }
+        /* a 0.6 pair: its text tower reads 0.6's decar_clip_text_ids of T - 1 positions, [EOT .. EOT text EOT] with
+           the text cut to T - 2 bytes */
+        for (b = 0; b < B; b++) {
+            int L = (int)strlen(caps[b]) < T - 2 ? (int)strlen(caps[b]) : T - 2;
+            for (t = 0; t < T - 1; t++) lp[b * (T - 1) + t] = DECAR_TOK_EOT;
+            for (t = 0; t < L; t++) lp[b * (T - 1) + T - 2 - L + t] = (uint8_t)caps[b][t];
+        }
         cm.left_padded = 1;
         decar_ctx_reset(g_ctx);
         CHECK(decar_clip_forward(g_ctx, &cm, NULL, ids, B, T, NULL, &tx, NULL) == 0 && tx, "clip_forward (0.6 pair)");
         h = decar_gpt_hidden(g_ctx, &cm.txt, NULL, lp, B, T - 1);
         for (b = 0; b < B; b++) ix[b] = (int64_t)b * (T - 1) + T - 2;
         ref = decar_rows(g_ctx, h, ix, B);
+        if (!tx || !ref) return 1;
         for (i = 0, same = 1; i < B * C; i++) same &= tx->data[i] == ref->data[i];
         CHECK(same && lp[(T - 1) - 2] == 'a' && lp[(T - 1) - 1] == DECAR_TOK_EOT,
               "a 0.6 pair's texts: left-padded, read at the last position");
         /* the layout saved: "clip" reads back 0, "left" 1, none (a 0.6 file) 1, anything else refused */
         {
             static const char *metas[4] = { NULL, "\"clip_tower\":\"text\",\"clip_text\":\"left\"",
-                                            "\"clip_tower\":\"text\"", "\"clip_tower\":\"text\",\"clip_text\":\"ltr\"" };
+                                            "\"clip_tower\":\"text\"",
+                                            "\"clip_tower\":\"text\",\"clip_text\":\"ltr\"" };
             static const int want[4] = { 0, 1, 1, -1 };
             decar_clip rd;
             int k;
-            mkdir("build/test_clip_layout", 0755);
+            char dir[64], path[96];
+            snprintf(dir, sizeof dir, "build/test_clip_layout.%d", (int)getpid()); /* mutate.sh runs several */
+            snprintf(path, sizeof path, "%s/text.safetensors", dir);
+            mkdir(dir, 0755);
             for (k = 0; k < 4; k++) {
                 int rc;
                 cm.left_padded = 0;
-                CHECK(decar_clip_save(&cm, "build/test_clip_layout", &e) == 0, "clip_save: %s", e.msg);
+                CHECK(decar_clip_save(&cm, dir, &e) == 0, "clip_save: %s", e.msg);
                 if (metas[k])
-                    CHECK(decar_gpt_save(&cm.txt, "build/test_clip_layout/text.safetensors", metas[k], &e) == 0,
-                          "text tower with its own metadata: %s", e.msg);
-                rc = decar_clip_load(&rd, "build/test_clip_layout", &e);
+                    CHECK(decar_gpt_save(&cm.txt, path, metas[k], &e) == 0, "text tower with its own metadata: %s",
+                          e.msg);
+                rc = decar_clip_load(&rd, dir, &e);
                 if (want[k] < 0) {
                     CHECK(rc != 0 && strstr(e.msg, "text layout"), "an unknown clip_text refused: %s", e.msg);
                 } else {
@@ -976,6 +989,10 @@ int main(void) {
                     if (rc == 0) decar_clip_free(&rd);
                 }
             }
+            remove(path);
+            snprintf(path, sizeof path, "%s/image.safetensors", dir);
+            remove(path);
+            rmdir(dir);
         }
         printf("  decar_clip_forward: %d texts in length groups = one batch of %d (features %.1g, gradients %.1g); "
                "0.6 pairs left-padded; clip_text read back\n", B, T, fd, sqrt(gd / gn));
