@@ -34,7 +34,8 @@ settings() {
     mild_10k) echo "augmentation, 10,000 steps|10000|--augment 1" ;;
     mild_s50_10k) echo "augmentation, logit scale from 50, 10,000 steps|10000|--augment 1 --logit-scale 50" ;;
     mild_s50_20k) echo "augmentation, logit scale from 50, 20,000 steps|20000|--augment 1 --logit-scale 50" ;;
-    clip_s50_36k) echo "CLIP's text layout, augmentation, logit scale from 50, 36,000 steps|36000|--augment 1 --logit-scale 50" ;;
+    clip_s50_36k) echo "CLIP's text layout, augmentation, logit scale from 50, 36,000 steps|36000|--augment 1 \
+--logit-scale 50" ;;
     mild_s50_d128) echo "augmentation, logit scale from 50, d_model 128, 3,500 steps|3500|--augment 1 --logit-scale 50 --dim 128" ;;
     *) echo "clip_study.sh: unknown setting '$1' (none mild mild_s50 mild_10k mild_s50_10k mild_s50_20k mild_s50_d128 clip_s50_36k)" >&2; exit 2 ;;
   esac
@@ -50,7 +51,8 @@ one() {
   [[ " $opts " == *" --layers "* ]] || common="$common --layers 2"
   # shellcheck disable=SC2086
   OMP_NUM_THREADS=$THREADS $D clip --images $GLYPHS --out $OUT/$c --steps $steps $common \
-    --threads $THREADS --precision $PRECISION --quiet 1 --val-every $((steps / 10 > 0 ? steps / 10 : 1)) --log $OUT/$c.csv \
+    --threads $THREADS --precision $PRECISION --quiet 1 --val-every $((steps / 10 > 0 ? steps / 10 : 1)) \
+    --log $OUT/$c.csv \
     $opts --embed $OUT/$c/embed.npy --patches $OUT/$c/patches.npy --figure $OUT/$c/retrieval.svg > $OUT/$c.log.tmp
   mv $OUT/$c.log.tmp $OUT/$c.log
   # the printout and the curve inside the encoder's folder too: vision_scaling.sh ENCODER=OUT/NAME copies them
@@ -88,7 +90,7 @@ for y in top5 script; do
     --title "CLIP encoder: held-out $([ $y = top5 ] && echo "image -> caption top-5" || echo "retrieved caption's script")" \
     $files > /dev/null
 done
-{ echo "# The CLIP encoder in several settings (scripts/clip_study.sh, precision $PRECISION)"
+{ echo "# The CLIP encoder in several settings (scripts/clip_study.sh, precision $PRECISION; clip_s50_36k: fp32)"
   echo
   echo "| setting | steps | held-out InfoNCE (least on the curve) | top-1 (95% interval) | top-5 | script (retrieved caption) | nearest training image: caption | its script | clusters at K = scripts: purity, NMI |"
   echo "|---|---|---|---|---|---|---|---|---|"
