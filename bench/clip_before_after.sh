@@ -35,6 +35,7 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 for side in before after; do
-  echo "median $side: $(sort -n "$D/$side.txt" | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] :
-    (a[NR / 2] + a[NR / 2 + 1]) / 2) }') pairs/s"
+  med=$(sort -n "$D/$side.txt" |
+    awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }')
+  echo "median $side: $med pairs/s"
 done
