@@ -9548,7 +9548,7 @@ typedef struct {
 } decar__clip_len;
 static int decar__clip_len_cmp(const void *pa, const void *pb) {
     const decar__clip_len *a = (const decar__clip_len *)pa, *b = (const decar__clip_len *)pb;
-    return a->end != b->end ? (a->end < b->end ? -1 : 1) : (a->b < b->b ? -1 : a->b > b->b);
+    return a->end != b->end ? (a->end > b->end) - (a->end < b->end) : (a->b > b->b) - (a->b < b->b);
 }
 /* the text tower's features txt (B, C) at each row's final EOT. Rows sorted by length are cut into groups, each run
    as (n_g, L_g) with L_g its longest row's length: positions after a row's final EOT cannot reach it through the

@@ -3320,6 +3320,15 @@ static void caption_setup(ens_t *E, const vdata *v, const char *router, const ch
 }
 
 /* ---- decar clip: a CLIP-style image-text encoder pair on an image set (decar_clip in the library) -------------- */
+/* the text positions of the longest caption, [EOT caption EOT] (decar_clip_text_ids): at least 3 */
+static int clip_text_len(const vdata *v) {
+    int i, T = 3;
+    for (i = 0; i < v->im.n; i++) {
+        int need = (int)strlen(v->im.captions[i]) + 2;
+        T = need > T ? need : T;
+    }
+    return T;
+}
 /* every image's patches (n, P, 64) and every caption's text ids (n, T) */
 static void clip_inputs(const vdata *v, int T, float **pat, int32_t **ids) {
     int i, P = (VSIDE / VPATCH) * (VSIDE / VPATCH);
@@ -3690,7 +3699,7 @@ static int cmd_clip(int argc, char **argv) {
                 "(decar vtrain --prefix-features F --prefix-len 16)", 0 },
                 { "figure", NULL, "write an SVG of held-out images and the captions they retrieve here", 0 } };
     /* clang-format on */
-    int n = NOPT(o), T = 3, i, C;
+    int n = NOPT(o), T, C;
     vdata v;
     decar_clip m;
     decar_error e;
@@ -3709,7 +3718,7 @@ static int cmd_clip(int argc, char **argv) {
     vdata_load(&v, REQ(o, n, "images"));
     /* T: [EOT caption EOT] of the longest caption (decar_clip_text_ids); a new pair's context at most 128, a saved
        pair's its own (seq_len positions; a 0.6 pair's [.. text EOT] one fewer) */
-    for (i = 0; i < v.im.n; i++) T = (int)strlen(v.im.captions[i]) + 2 > T ? (int)strlen(v.im.captions[i]) + 2 : T;
+    T = clip_text_len(&v);
     if (S(o, n, "model")) {
         if (decar_clip_load(&m, S(o, n, "model"), &e)) die("clip", &e);
         T = T > m.txt.cfg.seq_len + m.left_padded ? m.txt.cfg.seq_len + m.left_padded : T;
