@@ -3329,15 +3329,24 @@ static int clip_text_len(const vdata *v) {
     }
     return T;
 }
-/* every image's patches (n, P, 64) and every caption's text ids (n, T) */
-static void clip_inputs(const vdata *v, int T, float **pat, int32_t **ids) {
-    int i, P = (VSIDE / VPATCH) * (VSIDE / VPATCH);
-    *pat = (float *)malloc((size_t)v->im.n * P * VPATCH * VPATCH * sizeof(float));
+/* the side of the image tower's patches: P = (32 / side)^2 patches of side^2 pixels (a loaded pair's own; a pair
+   made for other images is refused) */
+static int clip_patch_side(const decar_clip *m) {
+    int P = m->img.cfg.n_prefix, Dp = m->img.cfg.d_prefix, side = 1;
+    while (side * side < Dp) side++;
+    if (side * side != Dp || VSIDE % side || (VSIDE / side) * (VSIDE / side) != P)
+        fail(1, "decar clip: the encoder reads %d patches of %d pixels: not a %dx%d image's square patches\n", P, Dp,
+             VSIDE, VSIDE);
+    return side;
+}
+/* every image's patches (n, P, ps * ps), P = (32 / ps)^2, and every caption's text ids (n, T) */
+static void clip_inputs(const vdata *v, int T, int ps, float **pat, int32_t **ids) {
+    int i, P = (VSIDE / ps) * (VSIDE / ps);
+    *pat = (float *)malloc((size_t)v->im.n * P * ps * ps * sizeof(float));
     *ids = (int32_t *)malloc((size_t)v->im.n * T * sizeof(int32_t));
     if (!*pat || !*ids) fail(1, "decar clip: no memory for %d images\n", v->im.n);
     for (i = 0; i < v->im.n; i++) {
-        decar_image_patches(v->im.pixels + (size_t)i * VSIDE * VSIDE, VSIDE, VPATCH,
-                            *pat + (size_t)i * P * VPATCH * VPATCH);
+        decar_image_patches(v->im.pixels + (size_t)i * VSIDE * VSIDE, VSIDE, ps, *pat + (size_t)i * P * ps * ps);
         decar_clip_text_ids(v->im.captions[i], T, *ids + (size_t)i * T);
     }
 }
@@ -3467,7 +3476,7 @@ static void clip_val(decar_clip *m, decar_ctx *ctx, const vdata *v, const float 
 static void clip_train(decar_clip *m, const vdata *v, const float *pat, const int32_t *ids, int T, const decar_opt *op,
                        const clip_train_opts *co) {
     int P = m->img.cfg.n_prefix, Dp = m->img.cfg.d_prefix, *tr = (int *)malloc((size_t)v->im.n * sizeof(int));
-    int nt, s, b, B = co->B;
+    int nt, s, b, B = co->B, ps = clip_patch_side(m);
     float *bp = (float *)malloc((size_t)B * P * Dp * sizeof(float));
     int32_t *bi = (int32_t *)malloc((size_t)B * T * sizeof(int32_t));
     uint8_t *aug = (uint8_t *)malloc(VSIDE * VSIDE);
@@ -3491,7 +3500,7 @@ static void clip_train(decar_clip *m, const vdata *v, const float *pat, const in
             if (co->augment) {
                 const uint8_t *im = v->im.pixels + (size_t)k * VSIDE * VSIDE;
                 decar_image_augment(aug, im, VSIDE, co->shift, co->scale, co->stroke, &ra);
-                decar_image_patches(aug, VSIDE, VPATCH, bp + (size_t)b * P * Dp);
+                decar_image_patches(aug, VSIDE, ps, bp + (size_t)b * P * Dp);
             } else {
                 memcpy(bp + (size_t)b * P * Dp, pat + (size_t)k * P * Dp, (size_t)P * Dp * sizeof(float));
             }
@@ -3674,11 +3683,28 @@ static void out_clip(outset *os, const decar_clip *m, const char *dir) {
 /* with --model a trained pair is only read: an option that shapes training would be silently ignored: refused */
 static void clip_model_opts(opt *o, int n) {
     static const char *train_only[] = { "steps", "batch", "layers", "heads", "dim", "lr", "seed", "val-every", "log",
-                                        "augment", "augment-shift", "augment-scale", "augment-stroke", "logit-scale" };
+                                        "augment", "augment-shift", "augment-scale", "augment-stroke", "logit-scale",
+                                        "patch" };
     size_t i;
     for (i = 0; i < sizeof train_only / sizeof *train_only; i++)
         if (given(o, n, train_only[i]))
             fail(2, "decar clip: --%s trains an encoder; with --model it has no use\n", train_only[i]);
+}
+/* a new encoder pair (the options' towers, P = (32 / ps)^2 patches, texts of T positions) trained on v */
+static void clip_fit(decar_clip *m, opt *o, int n, const vdata *v, const float *pat, const int32_t *ids, int T,
+                     int ps) {
+    decar_opt op = decar_opt_default();
+    decar_error e;
+    int steps = (int)I(o, n, "steps", 0, 100000000);
+    if (decar_clip_init(m, (int)I(o, n, "layers", 1, 64), (int)I(o, n, "heads", 1, 1024), (int)I(o, n, "dim", 1, 65536),
+                        (VSIDE / ps) * (VSIDE / ps), ps * ps, T - 2, (uint64_t)I(o, n, "seed", 0, 1L << 62), &e))
+        die("clip", &e);
+    if (S(o, n, "logit-scale")) m->tau = (float)log(F(o, n, "logit-scale", 1, 100)); /* learned from here */
+    op.lr = (float)F(o, n, "lr", 0, 10);
+    op.total_steps = steps;
+    op.warmup_steps = steps / 20 > 0 ? steps / 20 : 1;
+    op.min_lr = op.lr / 10;
+    clip_train(m, v, pat, ids, T, &op, clip_opts(o, n, steps));
 }
 static int cmd_clip(int argc, char **argv) {
     /* clang-format off */
@@ -3694,12 +3720,14 @@ static int cmd_clip(int argc, char **argv) {
                 { "augment-stroke", "0.25", "augmentation: the chance of strokes one pixel thicker or thinner", 0 },
                 { "logit-scale", NULL, "the InfoNCE logit scale exp(tau) to start from, in [1, 100] (default: "
                   "CLIP's 1 / 0.07); learned from there", 0 },
+                { "patch", "8", "the image tower's patch side in pixels (1, 2, 4, 8, 16 or 32): (32 / patch)^2 "
+                  "positions", 0 },
                 { "embed", NULL, "write every image's embedding here (.npy, n x dim): clustering and routing", 0 },
-                { "patches", NULL, "write every image's patch features here (.npy, n x 16 dim): captioners' input "
-                "(decar vtrain --prefix-features F --prefix-len 16)", 0 },
+                { "patches", NULL, "write every image's patch features here (.npy, n x P dim, P = (32 / patch)^2): "
+                "captioners' input (decar vtrain --prefix-features F --prefix-len P)", 0 },
                 { "figure", NULL, "write an SVG of held-out images and the captions they retrieve here", 0 } };
     /* clang-format on */
-    int n = NOPT(o), T, C;
+    int n = NOPT(o), T, C, ps, P;
     vdata v;
     decar_clip m;
     decar_error e;
@@ -3713,6 +3741,8 @@ static int cmd_clip(int argc, char **argv) {
     if (!S(o, n, "out") == !S(o, n, "model")) fail(2, "decar clip: give --out (train) or --model (use one)\n");
     if (S(o, n, "model")) clip_model_opts(o, n);
     clip_out_check(o, n);
+    ps = (int)I(o, n, "patch", 1, VSIDE); /* a new pair's; a saved pair reads its own */
+    if (VSIDE % ps) fail(2, "decar clip: --patch %d does not divide the %d-pixel side\n", ps, VSIDE);
     memset(&os, 0, sizeof os);
     memset(&v, 0, sizeof v);
     vdata_load(&v, REQ(o, n, "images"));
@@ -3722,34 +3752,25 @@ static int cmd_clip(int argc, char **argv) {
     if (S(o, n, "model")) {
         if (decar_clip_load(&m, S(o, n, "model"), &e)) die("clip", &e);
         T = T > m.txt.cfg.seq_len + m.left_padded ? m.txt.cfg.seq_len + m.left_padded : T;
+        ps = clip_patch_side(&m);
     } else {
         T = T > 128 ? 128 : T;
     }
-    clip_inputs(&v, T, &pat, &ids);
+    P = (VSIDE / ps) * (VSIDE / ps);
+    clip_inputs(&v, T, ps, &pat, &ids);
     if (!S(o, n, "model")) {
-        decar_opt op = decar_opt_default();
-        int steps = (int)I(o, n, "steps", 0, 100000000);
-        if (decar_clip_init(&m, (int)I(o, n, "layers", 1, 64), (int)I(o, n, "heads", 1, 1024),
-                            (int)I(o, n, "dim", 1, 65536), 16, VPATCH * VPATCH, T - 2,
-                            (uint64_t)I(o, n, "seed", 0, 1L << 62), &e))
-            die("clip", &e);
-        if (S(o, n, "logit-scale")) m.tau = (float)log(F(o, n, "logit-scale", 1, 100)); /* learned from here */
-        op.lr = (float)F(o, n, "lr", 0, 10);
-        op.total_steps = steps;
-        op.warmup_steps = steps / 20 > 0 ? steps / 20 : 1;
-        op.min_lr = op.lr / 10;
-        clip_train(&m, &v, pat, ids, T, &op, clip_opts(o, n, steps));
+        clip_fit(&m, o, n, &v, pat, ids, T, ps);
         out_clip(&os, &m, S(o, n, "out"));
     }
     C = m.img.cfg.d_model;
     ie = (float *)malloc((size_t)v.im.n * C * sizeof(float));
     te = (float *)malloc((size_t)v.im.n * C * sizeof(float));
-    if (S(o, n, "patches")) pe = (float *)malloc((size_t)v.im.n * 16 * C * sizeof(float));
+    if (S(o, n, "patches")) pe = (float *)malloc((size_t)v.im.n * P * C * sizeof(float));
     if (!ie || !te || (S(o, n, "patches") && !pe)) fail(1, "decar clip: no memory for the embeddings\n");
     if (decar_clip_embed(&m, ctx, pat, ids, v.im.n, T, 64, ie, te, pe, &e)) die("clip", &e);
     clip_retrieval(&os, &v, ie, te, C, exp(m.tau), S(o, n, "figure"));
     if (S(o, n, "embed")) out_npy(&os, S(o, n, "embed"), ie, v.im.n, C);
-    if (pe) out_npy(&os, S(o, n, "patches"), pe, v.im.n, (int64_t)16 * C);
+    if (pe) out_npy(&os, S(o, n, "patches"), pe, v.im.n, (int64_t)P * C);
     out_commit(&os, S(o, n, "out"));
     free(pat), free(ids), free(ie), free(te), free(pe);
     decar_clip_free(&m);

@@ -328,6 +328,8 @@ case_ "quantize a missing model, deep output" "cannot open" $X quantize --model 
 case_ "import without config, deep output" "cannot open" $X import --hf "$D/hf_nocfg" --out "$O/new/x.safetensors"
 case_ "clip --embed unwritable (before training)" "not a directory" $X clip --images "$D/img3" --out "$O/enc" --steps 1 --embed "$D/afile/e.npy"
 case_ "clip --patches unwritable (before training)" "not a directory" $X clip --images "$D/img3" --out "$O/enc" --steps 1 --patches "$D/afile/p.npy"
+case_ "clip --patch not dividing the image" "does not divide" $X clip --images "$D/img3" --out "$O/enc" --steps 1 --patch 5
+case_ "clip --patch with --model" "no use" $X clip --images "$D/img3" --model "$O/enc" --patch 4 --embed "$O/e.npy"
 case_ "clip --embed a directory" "directory" $X clip --images "$D/img3" --out "$O/enc" --steps 1 --embed "$O"
 # messages that said something else
 mkdir -p "$D/img0"; : > "$D/img0/images_32x32_u8.bin"; : > "$D/img0/captions.txt"

@@ -455,6 +455,18 @@ done
 if [ -s $V/aug_none.npy ] && cmp -s $V/aug_none.npy $V/aug_zero.npy && ! cmp -s $V/aug_none.npy $V/aug_dflt.npy &&
   ! cmp -s $V/aug_dflt.npy $V/aug_strong.npy; then echo "ok  augmentation: strengths 0 = none to the bit; default and strong differ"
 else echo "FAILED: clip's augmentation strengths"; fails=$((fails + 1)); fi
+# --patch 4: an image tower of 64 positions (4x4-pixel patches): its patch features are (n, 64 dim), and the saved pair
+# read again (--model) cuts the images the same way (the same embeddings to the bit)
+run env OMP_NUM_THREADS=2 $B/decar clip $A --out $V/p4 --patch 4 --embed $V/p4.npy --patches $V/p4_pat.npy > /dev/null
+run env OMP_NUM_THREADS=2 $B/decar clip --images $B/tinyglyphs --model $V/p4 --embed $V/p4b.npy > /dev/null
+python3 -c "
+import struct, sys
+h = open(sys.argv[1], 'rb').read(256).decode('latin1')
+n = int(h.split('(')[1].split(',')[0]); c = int(h.split('(')[1].split(',')[1].split(')')[0])
+sys.exit(0 if c == 64 * 32 and n == int(sys.argv[2]) else 1)" $V/p4_pat.npy $(wc -l < $B/tinyglyphs/captions.txt) &&
+  cmp -s $V/p4.npy $V/p4b.npy && ! cmp -s $V/p4.npy $V/aug_none.npy &&
+  echo "ok  --patch 4: 64 patch features a image, the same embeddings read again" ||
+  { echo "FAILED: clip --patch 4: $(head -c 120 $V/p4_pat.npy | tr -d '\0')"; fails=$((fails + 1)); }
 # --logit-scale: the temperature the encoder starts from (tau = log 50 in the text tower's metadata, 0 steps)
 run $B/decar clip --images $B/tinyglyphs --out $V/enc_s50 --steps 0 --layers 1 --dim 32 --heads 2 --quiet 1 --logit-scale 50
 head -c 2000 $V/enc_s50/text.safetensors | grep -q '"clip_tau":"3.91202' && echo "ok  --logit-scale 50 starts tau at log 50" ||
