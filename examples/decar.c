@@ -3680,24 +3680,29 @@ static void out_clip(outset *os, const decar_clip *m, const char *dir) {
     snprintf(p, sizeof p, "%s/text.safetensors", dir);
     out_add(os, p, b[1], l[1]);
 }
-/* with --model a trained pair is only read: an option that shapes training would be silently ignored: refused */
+/* with --model a trained pair is only read: an option that shapes training would be silently ignored: refused; with
+   --init the pair's own shape is trained on: an option that shapes the towers is refused */
 static void clip_model_opts(opt *o, int n) {
-    static const char *train_only[] = { "steps", "batch", "layers", "heads", "dim", "lr", "seed", "val-every", "log",
-                                        "augment", "augment-shift", "augment-scale", "augment-stroke", "logit-scale",
-                                        "patch" };
-    size_t i;
-    for (i = 0; i < sizeof train_only / sizeof *train_only; i++)
+    static const char *train_only[] = { "layers", "heads", "dim", "patch", "steps", "batch", "lr", "seed", "val-every",
+                                        "log", "augment", "augment-shift", "augment-scale", "augment-stroke",
+                                        "logit-scale" };
+    size_t i, shape = 4; /* the first four shape the towers */
+    if (S(o, n, "model") && S(o, n, "init")) fail(2, "decar clip: --model reads a pair, --init trains one: not both\n");
+    for (i = 0; i < (S(o, n, "model") ? sizeof train_only / sizeof *train_only : S(o, n, "init") ? shape : 0); i++)
         if (given(o, n, train_only[i]))
-            fail(2, "decar clip: --%s trains an encoder; with --model it has no use\n", train_only[i]);
+            fail(2, "decar clip: --%s %s; with --%s it has no use\n", train_only[i],
+                 i < shape ? "shapes a new encoder" : "trains an encoder", S(o, n, "model") ? "model" : "init");
 }
-/* a new encoder pair (the options' towers, P = (32 / ps)^2 patches, texts of T positions) trained on v */
-static void clip_fit(decar_clip *m, opt *o, int n, const vdata *v, const float *pat, const int32_t *ids, int T,
-                     int ps) {
+/* an encoder pair trained on v: a new one (fresh: the options' towers, P = (32 / ps)^2 patches, texts of T positions)
+   or m as loaded (--init: its towers, patches and logit scale), with the options' schedule */
+static void clip_fit(decar_clip *m, int fresh, opt *o, int n, const vdata *v, const float *pat, const int32_t *ids,
+                     int T, int ps) {
     decar_opt op = decar_opt_default();
     decar_error e;
     int steps = (int)I(o, n, "steps", 0, 100000000);
-    if (decar_clip_init(m, (int)I(o, n, "layers", 1, 64), (int)I(o, n, "heads", 1, 1024), (int)I(o, n, "dim", 1, 65536),
-                        (VSIDE / ps) * (VSIDE / ps), ps * ps, T - 2, (uint64_t)I(o, n, "seed", 0, 1L << 62), &e))
+    if (fresh && decar_clip_init(m, (int)I(o, n, "layers", 1, 64), (int)I(o, n, "heads", 1, 1024),
+                                 (int)I(o, n, "dim", 1, 65536), (VSIDE / ps) * (VSIDE / ps), ps * ps, T - 2,
+                                 (uint64_t)I(o, n, "seed", 0, 1L << 62), &e))
         die("clip", &e);
     if (S(o, n, "logit-scale")) m->tau = (float)log(F(o, n, "logit-scale", 1, 100)); /* learned from here */
     op.lr = (float)F(o, n, "lr", 0, 10);
@@ -3708,7 +3713,10 @@ static void clip_fit(decar_clip *m, opt *o, int n, const vdata *v, const float *
 }
 static int cmd_clip(int argc, char **argv) {
     /* clang-format off */
-    opt o[] = { { "images", NULL, 0, 0 }, { "out", NULL, 0, 0 }, { "model", NULL, 0, 0 }, { "steps", "2000", 0, 0 },
+    opt o[] = { { "images", NULL, 0, 0 }, { "out", NULL, 0, 0 }, { "model", NULL, 0, 0 },
+                { "init", NULL, "an encoder pair (a decar clip directory) to train on from: its towers, patches, "
+                  "text length and logit scale; the options' steps and schedule", 0 },
+                { "steps", "2000", 0, 0 },
                 { "batch", "64", 0, 0 }, { "layers", "2", 0, 0 }, { "heads", "4", 0, 0 }, { "dim", "128", 0, 0 },
                 { "lr", "1e-3", 0, 0 }, { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "precision", "fp32", 0, 0 },
                 { "quiet", "0", 0, 0 }, { "val-every", "200", "validation loss every N steps (0: off)", 0 },
@@ -3735,11 +3743,12 @@ static int cmd_clip(int argc, char **argv) {
     float *pat, *ie, *te, *pe = NULL;
     int32_t *ids;
     outset os;
-    parse_opts(argc, argv, o, n, "clip", "--images DIR --out DIR [options] | --images DIR --model DIR --embed F.npy");
+    parse_opts(argc, argv, o, n, "clip",
+               "--images DIR --out DIR [--init DIR] [options] | --images DIR --model DIR --embed F.npy");
     decar_set_threads((int)I(o, n, "threads", 0, 1024));
     precision_opt(o, n);
+    clip_model_opts(o, n);
     if (!S(o, n, "out") == !S(o, n, "model")) fail(2, "decar clip: give --out (train) or --model (use one)\n");
-    if (S(o, n, "model")) clip_model_opts(o, n);
     clip_out_check(o, n);
     ps = (int)I(o, n, "patch", 1, VSIDE); /* a new pair's; a saved pair reads its own */
     if (VSIDE % ps) fail(2, "decar clip: --patch %d does not divide the %d-pixel side\n", ps, VSIDE);
@@ -3749,8 +3758,8 @@ static int cmd_clip(int argc, char **argv) {
     /* T: [EOT caption EOT] of the longest caption (decar_clip_text_ids); a new pair's context at most 128, a saved
        pair's its own (seq_len positions; a 0.6 pair's [.. text EOT] one fewer) */
     T = clip_text_len(&v);
-    if (S(o, n, "model")) {
-        if (decar_clip_load(&m, S(o, n, "model"), &e)) die("clip", &e);
+    if (S(o, n, "model") || S(o, n, "init")) {
+        if (decar_clip_load(&m, S(o, n, "model") ? S(o, n, "model") : S(o, n, "init"), &e)) die("clip", &e);
         T = T > m.txt.cfg.seq_len + m.left_padded ? m.txt.cfg.seq_len + m.left_padded : T;
         ps = clip_patch_side(&m);
     } else {
@@ -3759,7 +3768,7 @@ static int cmd_clip(int argc, char **argv) {
     P = (VSIDE / ps) * (VSIDE / ps);
     clip_inputs(&v, T, ps, &pat, &ids);
     if (!S(o, n, "model")) {
-        clip_fit(&m, o, n, &v, pat, ids, T, ps);
+        clip_fit(&m, !S(o, n, "init"), o, n, &v, pat, ids, T, ps);
         out_clip(&os, &m, S(o, n, "out"));
     }
     C = m.img.cfg.d_model;

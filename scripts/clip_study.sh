@@ -12,6 +12,9 @@
 #   mild_s50_20k  mild_s50, 20,000 steps
 #   clip_s50_36k  mild_s50, 36,000 steps, trained after the text tower took CLIP's layout ([EOT text EOT], padded
 #                 after; the settings above were trained with 0.6's left-padded texts: their printouts are kept)
+#   clip_s50_36k_r10k  clip_s50_36k trained on (decar clip --init) 10,000 more steps: a warm restart of the cosine
+#                 schedule at a peak learning rate of 3e-4 (a third of the first run's; a tenth at the end), seed 2 (a
+#                 batch order of its own); trained after the settings above, whose encoder it starts from
 # Writes OUT/<name>.csv (the curve), OUT/<name>.log (the final reading), OUT/<name>/ (the encoder, its embeddings and
 # patch features), OUT/curves_{top5,script}.svg and OUT/summary.md.
 # Environment: GLYPHS (data/glyphs) CONFIGS (all eight, by name) PRECISION (bf16) JOBS (2) THREADS (1: each run's
@@ -20,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/clip-study}; GLYPHS=${GLYPHS:-data/glyphs}; PRECISION=${PRECISION:-bf16}; JOBS=${JOBS:-2}; STEPS=${STEPS:-}
 THREADS=${THREADS:-1}
-CONFIGS=${CONFIGS:-none mild mild_s50 mild_s50_d128 mild_10k mild_s50_10k mild_s50_20k clip_s50_36k}
+CONFIGS=${CONFIGS:-none mild mild_s50 mild_s50_d128 mild_10k mild_s50_10k mild_s50_20k clip_s50_36k clip_s50_36k_r10k}
 D=${DECAR:-build/decar}
 [ -x $D ] || make -s build/decar
 [ -f "$GLYPHS/captions.txt" ] || bash scripts/make_glyphs.sh "$GLYPHS"
@@ -36,8 +39,11 @@ settings() {
     mild_s50_20k) echo "augmentation, logit scale from 50, 20,000 steps|20000|--augment 1 --logit-scale 50" ;;
     clip_s50_36k) echo "CLIP's text layout, augmentation, logit scale from 50, 36,000 steps|36000|--augment 1 \
 --logit-scale 50" ;;
+    clip_s50_36k_r10k) echo "clip_s50_36k trained on 10,000 more steps (a warm restart at a peak learning rate of \
+3e-4)|10000|--init $OUT/clip_s50_36k --lr 3e-4 --seed 2 --augment 1" ;;
     mild_s50_d128) echo "augmentation, logit scale from 50, d_model 128, 3,500 steps|3500|--augment 1 --logit-scale 50 --dim 128" ;;
-    *) echo "clip_study.sh: unknown setting '$1' (none mild mild_s50 mild_10k mild_s50_10k mild_s50_20k mild_s50_d128 clip_s50_36k)" >&2; exit 2 ;;
+    *) echo "clip_study.sh: unknown setting '$1' (none mild mild_s50 mild_10k mild_s50_10k mild_s50_20k mild_s50_d128 clip_s50_36k
+clip_s50_36k_r10k)" >&2; exit 2 ;;
   esac
 }
 for c in $CONFIGS; do settings $c > /dev/null; done
@@ -49,6 +55,7 @@ one() {
   local common="--heads 4 --batch 128"   # and d_model 96, 2 layers unless the setting says otherwise
   [[ " $opts " == *" --dim "* ]] || common="$common --dim 96"
   [[ " $opts " == *" --layers "* ]] || common="$common --layers 2"
+  [[ " $opts " == *" --init "* ]] && common="--batch 128"   # the towers are the pair's own
   # shellcheck disable=SC2086
   OMP_NUM_THREADS=$THREADS $D clip --images $GLYPHS --out $OUT/$c --steps $steps $common \
     --threads $THREADS --precision $PRECISION --quiet 1 --val-every $((steps / 10 > 0 ? steps / 10 : 1)) \
@@ -60,7 +67,12 @@ one() {
   cp $OUT/$c.csv $OUT/$c/clip_curve.csv
 }
 export -f one settings; export D OUT GLYPHS PRECISION STEPS THREADS
-printf '%s\n' $CONFIGS | xargs -r -P $JOBS -I{} bash -c 'set -euo pipefail; one {}'
+# the settings that start from another one's encoder (--init) after all the others
+first=""; then=""
+for c in $CONFIGS; do if [[ "$(settings $c)" == *"--init "* ]]; then then="$then $c"; else first="$first $c"; fi; done
+for group in "$first" "$then"; do
+  printf '%s\n' $group | xargs -r -P $JOBS -I{} bash -c 'set -euo pipefail; one {}'
+done
 # a printout without the shares' 95% intervals (an earlier build): the saved encoder read again, in the same precision
 # and one thread (the same embeddings to the bit, so the same shares), and the printout replaced
 for c in $CONFIGS; do
@@ -90,7 +102,8 @@ for y in top5 script; do
     --title "CLIP encoder: held-out $([ $y = top5 ] && echo "image -> caption top-5" || echo "retrieved caption's script")" \
     $files > /dev/null
 done
-{ echo "# The CLIP encoder in several settings (scripts/clip_study.sh, precision $PRECISION; clip_s50_36k: fp32)"
+{ echo "# The CLIP encoder in several settings (scripts/clip_study.sh; up to mild_s50_20k in bf16 on an Intel Xeon," \
+    "from clip_s50_36k in fp32 on an AMD EPYC, Zen 3)"
   echo
   echo "| setting | steps | held-out InfoNCE (least on the curve) | top-1 (95% interval) | top-5 | script (retrieved caption) | nearest training image: caption | its script | clusters at K = scripts: purity, NMI |"
   echo "|---|---|---|---|---|---|---|---|---|"

@@ -467,6 +467,14 @@ sys.exit(0 if c == 64 * 32 and n == int(sys.argv[2]) else 1)" $V/p4_pat.npy $(wc
   cmp -s $V/p4.npy $V/p4b.npy && ! cmp -s $V/p4.npy $V/aug_none.npy &&
   echo "ok  --patch 4: 64 patch features a image, the same embeddings read again" ||
   { echo "FAILED: clip --patch 4: $(head -c 120 $V/p4_pat.npy | tr -d '\0')"; fails=$((fails + 1)); }
+# --init: training goes on from a saved pair (its own patches, text length and logit scale): 0 steps write the same
+# pair to the bit; 5 steps move it
+run env OMP_NUM_THREADS=2 $B/decar clip --images $B/tinyglyphs --init $V/p4 --out $V/p4i --steps 0 --quiet 1 --embed $V/p4i.npy > /dev/null
+run env OMP_NUM_THREADS=2 $B/decar clip --images $B/tinyglyphs --init $V/p4 --out $V/p4j --steps 5 --batch 16 --quiet 1 --val-every 0 --embed $V/p4j.npy > /dev/null
+if cmp -s $V/p4/image.safetensors $V/p4i/image.safetensors && cmp -s $V/p4/text.safetensors $V/p4i/text.safetensors &&
+  cmp -s $V/p4.npy $V/p4i.npy && [ -s $V/p4j.npy ] && ! cmp -s $V/p4.npy $V/p4j.npy; then
+  echo "ok  clip --init: 0 steps the same pair to the bit, 5 steps another"
+else echo "FAILED: clip --init"; fails=$((fails + 1)); fi
 # --logit-scale: the temperature the encoder starts from (tau = log 50 in the text tower's metadata, 0 steps)
 run $B/decar clip --images $B/tinyglyphs --out $V/enc_s50 --steps 0 --layers 1 --dim 32 --heads 2 --quiet 1 --logit-scale 50
 head -c 2000 $V/enc_s50/text.safetensors | grep -q '"clip_tau":"3.91202' && echo "ok  --logit-scale 50 starts tau at log 50" ||
