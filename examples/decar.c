@@ -3333,7 +3333,7 @@ static int clip_text_len(const vdata *v) {
    made for other images is refused) */
 static int clip_patch_side(const decar_clip *m) {
     int P = m->img.cfg.n_prefix, Dp = m->img.cfg.d_prefix, side = 1;
-    while (side * side < Dp) side++;
+    while (side < VSIDE && side * side < Dp) side++;
     if (side * side != Dp || VSIDE % side || (VSIDE / side) * (VSIDE / side) != P)
         fail(1, "decar clip: the encoder reads %d patches of %d pixels: not a %dx%d image's square patches\n", P, Dp,
              VSIDE, VSIDE);
