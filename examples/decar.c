@@ -3687,14 +3687,16 @@ static void clip_model_opts(opt *o, int n) {
                                         "log", "augment", "augment-shift", "augment-scale", "augment-stroke",
                                         "logit-scale" };
     size_t i, shape = 4; /* the first four shape the towers */
+    size_t refused = S(o, n, "model") ? sizeof train_only / sizeof *train_only : S(o, n, "init") ? shape : 0;
     if (S(o, n, "model") && S(o, n, "init")) fail(2, "decar clip: --model reads a pair, --init trains one: not both\n");
-    for (i = 0; i < (S(o, n, "model") ? sizeof train_only / sizeof *train_only : S(o, n, "init") ? shape : 0); i++)
+    for (i = 0; i < refused; i++)
         if (given(o, n, train_only[i]))
             fail(2, "decar clip: --%s %s; with --%s it has no use\n", train_only[i],
                  i < shape ? "shapes a new encoder" : "trains an encoder", S(o, n, "model") ? "model" : "init");
 }
 /* an encoder pair trained on v: a new one (fresh: the options' towers, P = (32 / ps)^2 patches, texts of T positions)
-   or m as loaded (--init: its towers, patches and logit scale), with the options' schedule */
+   or m as loaded (--init: its towers, patches and logit scale, unless --logit-scale; a fresh optimizer, its schedule
+   from step 0, as decar train --init), with the options' schedule */
 static void clip_fit(decar_clip *m, int fresh, opt *o, int n, const vdata *v, const float *pat, const int32_t *ids,
                      int T, int ps) {
     decar_opt op = decar_opt_default();
@@ -3704,6 +3706,19 @@ static void clip_fit(decar_clip *m, int fresh, opt *o, int n, const vdata *v, co
                                  (int)I(o, n, "dim", 1, 65536), (VSIDE / ps) * (VSIDE / ps), ps * ps, T - 2,
                                  (uint64_t)I(o, n, "seed", 0, 1L << 62), &e))
         die("clip", &e);
+    if (!fresh && (m->img.qtype || m->txt.qtype))
+        fail(2, "decar clip: --init %s is %s-quantized, for inference: start from the float pair\n", S(o, n, "init"),
+             decar_qtype_name(m->img.qtype ? m->img.qtype : m->txt.qtype));
+    if (!fresh) { /* the saved step and AdamW moments set aside: the schedule starts again */
+        m->img.step = 0;
+        m->txt.step = 0;
+        memset(m->img.m, 0, m->img.n_params * 4);
+        memset(m->img.v, 0, m->img.n_params * 4);
+        memset(m->txt.m, 0, m->txt.n_params * 4);
+        memset(m->txt.v, 0, m->txt.n_params * 4);
+        m->tau_m = 0.0f;
+        m->tau_v = 0.0f;
+    }
     if (S(o, n, "logit-scale")) m->tau = (float)log(F(o, n, "logit-scale", 1, 100)); /* learned from here */
     op.lr = (float)F(o, n, "lr", 0, 10);
     op.total_steps = steps;
@@ -3715,7 +3730,8 @@ static int cmd_clip(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "images", NULL, 0, 0 }, { "out", NULL, 0, 0 }, { "model", NULL, 0, 0 },
                 { "init", NULL, "an encoder pair (a decar clip directory) to train on from: its towers, patches, "
-                  "text length and logit scale; the options' steps and schedule", 0 },
+                  "text length and logit scale (unless --logit-scale); a fresh optimizer, the options' steps and "
+                  "schedule from step 0", 0 },
                 { "steps", "2000", 0, 0 },
                 { "batch", "64", 0, 0 }, { "layers", "2", 0, 0 }, { "heads", "4", 0, 0 }, { "dim", "128", 0, 0 },
                 { "lr", "1e-3", 0, 0 }, { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "precision", "fp32", 0, 0 },

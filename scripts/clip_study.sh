@@ -12,18 +12,25 @@
 #   mild_s50_20k  mild_s50, 20,000 steps
 #   clip_s50_36k  mild_s50, 36,000 steps, trained after the text tower took CLIP's layout ([EOT text EOT], padded
 #                 after; the settings above were trained with 0.6's left-padded texts: their printouts are kept)
-#   clip_s50_36k_r10k  clip_s50_36k trained on (decar clip --init) 10,000 more steps: a warm restart of the cosine
-#                 schedule at a peak learning rate of 3e-4 (a third of the first run's; a tenth at the end), seed 2 (a
-#                 batch order of its own); trained after the settings above, whose encoder it starts from
+#   clip_s50_3600  clip_s50_36k's recipe in a run of 3,600 steps (the reference for the two below)
+#   clip_strong_3600  the same with stronger augmentation (2 px, 10%, strokes half the time)
+#   clip_p4_3600  the same with an image tower of 4x4-pixel patches (64 positions instead of 16)
+#                 (clip_s50_3600 and clip_strong_3600 were made with THREADS=1, clip_p4_3600 with THREADS=2;
+#                 validation every 1,200 steps)
+#   clip_s50_36k_c10k  clip_s50_36k trained on (decar clip --init: a fresh optimizer) 10,000 more steps at a peak
+#                 learning rate of 3e-5 (its warm-up and cosine to a tenth of it), seed 2 (a batch order of its own);
+#                 run after the settings above, since it starts from clip_s50_36k's encoder (a setting is skipped when
+#                 its printout exists: remove clip_s50_36k_c10k's too when clip_s50_36k is trained again)
 # Writes OUT/<name>.csv (the curve), OUT/<name>.log (the final reading), OUT/<name>/ (the encoder, its embeddings and
 # patch features), OUT/curves_{top5,script}.svg and OUT/summary.md.
-# Environment: GLYPHS (data/glyphs) CONFIGS (all eight, by name) PRECISION (bf16) JOBS (2) THREADS (1: each run's
+# Environment: GLYPHS (data/glyphs) CONFIGS (all of them, by name) PRECISION (bf16; fp32 from clip_s50_36k) JOBS (2) THREADS (1: each run's
 # threads) STEPS (every setting's steps: a quick check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/clip-study}; GLYPHS=${GLYPHS:-data/glyphs}; PRECISION=${PRECISION:-bf16}; JOBS=${JOBS:-2}; STEPS=${STEPS:-}
 THREADS=${THREADS:-1}
-CONFIGS=${CONFIGS:-none mild mild_s50 mild_s50_d128 mild_10k mild_s50_10k mild_s50_20k clip_s50_36k clip_s50_36k_r10k}
+CONFIGS=${CONFIGS:-none mild mild_s50 mild_s50_d128 mild_10k mild_s50_10k mild_s50_20k clip_s50_36k clip_s50_3600
+clip_strong_3600 clip_p4_3600 clip_s50_36k_c10k}
 D=${DECAR:-build/decar}
 [ -x $D ] || make -s build/decar
 [ -f "$GLYPHS/captions.txt" ] || bash scripts/make_glyphs.sh "$GLYPHS"
@@ -39,11 +46,17 @@ settings() {
     mild_s50_20k) echo "augmentation, logit scale from 50, 20,000 steps|20000|--augment 1 --logit-scale 50" ;;
     clip_s50_36k) echo "CLIP's text layout, augmentation, logit scale from 50, 36,000 steps|36000|--augment 1 \
 --logit-scale 50" ;;
-    clip_s50_36k_r10k) echo "clip_s50_36k trained on 10,000 more steps (a warm restart at a peak learning rate of \
-3e-4)|10000|--init $OUT/clip_s50_36k --lr 3e-4 --seed 2 --augment 1" ;;
+    clip_s50_3600) echo "CLIP's text layout, augmentation, logit scale from 50, 3,600 steps|3600|--augment 1 \
+--logit-scale 50 --val-every 1200" ;;
+    clip_strong_3600) echo "the same, stronger augmentation (2 px, 10%, strokes 0.5)|3600|--augment 1 --augment-shift 2 \
+--augment-scale 0.1 --augment-stroke 0.5 --logit-scale 50 --val-every 1200" ;;
+    clip_p4_3600) echo "the same, patches of 4x4 pixels (64 image positions)|3600|--augment 1 --logit-scale 50 \
+--patch 4 --val-every 1200" ;;
+    clip_s50_36k_c10k) echo "clip_s50_36k trained on 10,000 more steps (--init, a peak learning rate of 3e-5)|10000|\
+--init $OUT/clip_s50_36k --lr 3e-5 --seed 2 --augment 1" ;;
     mild_s50_d128) echo "augmentation, logit scale from 50, d_model 128, 3,500 steps|3500|--augment 1 --logit-scale 50 --dim 128" ;;
     *) echo "clip_study.sh: unknown setting '$1' (none mild mild_s50 mild_10k mild_s50_10k mild_s50_20k mild_s50_d128 clip_s50_36k
-clip_s50_36k_r10k)" >&2; exit 2 ;;
+clip_s50_3600 clip_strong_3600 clip_p4_3600 clip_s50_36k_c10k)" >&2; exit 2 ;;
   esac
 }
 for c in $CONFIGS; do settings $c > /dev/null; done
@@ -56,10 +69,11 @@ one() {
   [[ " $opts " == *" --dim "* ]] || common="$common --dim 96"
   [[ " $opts " == *" --layers "* ]] || common="$common --layers 2"
   [[ " $opts " == *" --init "* ]] && common="--batch 128"   # the towers are the pair's own
+  # validation every tenth of the run unless the setting says
+  [[ " $opts " == *" --val-every "* ]] || common="$common --val-every $((steps / 10 > 0 ? steps / 10 : 1))"
   # shellcheck disable=SC2086
   OMP_NUM_THREADS=$THREADS $D clip --images $GLYPHS --out $OUT/$c --steps $steps $common \
-    --threads $THREADS --precision $PRECISION --quiet 1 --val-every $((steps / 10 > 0 ? steps / 10 : 1)) \
-    --log $OUT/$c.csv \
+    --threads $THREADS --precision $PRECISION --quiet 1 --log $OUT/$c.csv \
     $opts --embed $OUT/$c/embed.npy --patches $OUT/$c/patches.npy --figure $OUT/$c/retrieval.svg > $OUT/$c.log.tmp
   mv $OUT/$c.log.tmp $OUT/$c.log
   # the printout and the curve inside the encoder's folder too: vision_scaling.sh ENCODER=OUT/NAME copies them
@@ -68,9 +82,13 @@ one() {
 }
 export -f one settings; export D OUT GLYPHS PRECISION STEPS THREADS
 # the settings that start from another one's encoder (--init) after all the others
-first=""; then=""
-for c in $CONFIGS; do if [[ "$(settings $c)" == *"--init "* ]]; then then="$then $c"; else first="$first $c"; fi; done
-for group in "$first" "$then"; do
+first=""
+later=""
+for c in $CONFIGS; do
+  if [[ "$(settings $c)" == *"--init "* ]]; then later="$later $c"; else first="$first $c"; fi
+done
+for group in "$first" "$later"; do
+  [ -n "${group// }" ] || continue
   printf '%s\n' $group | xargs -r -P $JOBS -I{} bash -c 'set -euo pipefail; one {}'
 done
 # a printout without the shares' 95% intervals (an earlier build): the saved encoder read again, in the same precision
@@ -103,7 +121,7 @@ for y in top5 script; do
     $files > /dev/null
 done
 { echo "# The CLIP encoder in several settings (scripts/clip_study.sh; up to mild_s50_20k in bf16 on an Intel Xeon," \
-    "from clip_s50_36k in fp32 on an AMD EPYC, Zen 3)"
+    "from clip_s50_36k in fp32 on an AMD EPYC, Zen 3; this printout's precision $PRECISION)"
   echo
   echo "| setting | steps | held-out InfoNCE (least on the curve) | top-1 (95% interval) | top-5 | script (retrieved caption) | nearest training image: caption | its script | clusters at K = scripts: purity, NMI |"
   echo "|---|---|---|---|---|---|---|---|---|"

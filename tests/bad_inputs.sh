@@ -330,7 +330,10 @@ case_ "clip --embed unwritable (before training)" "not a directory" $X clip --im
 case_ "clip --patches unwritable (before training)" "not a directory" $X clip --images "$D/img3" --out "$O/enc" --steps 1 --patches "$D/afile/p.npy"
 case_ "clip --patch not dividing the image" "does not divide" $X clip --images "$D/img3" --out "$O/enc" --steps 1 --patch 5
 case_ "clip --patch with --model" "no use" $X clip --images "$D/img3" --model "$O/enc" --patch 4 --embed "$O/e.npy"
-case_ "clip --init with a shape option" "shapes a new encoder" $X clip --images "$D/img3" --init "$O/enc" --out "$O/enc2" --dim 64
+case_ "clip --init with a shape option" "shapes a new encoder" $X clip --images "$D/img3" --init "$O/enc" \
+  --out "$O/enc2" --dim 64
+case_ "clip --init with --patch" "shapes a new encoder" $X clip --images "$D/img3" --init "$O/enc" --out "$O/enc2" \
+  --patch 4
 case_ "clip --init and --model" "not both" $X clip --images "$D/img3" --init "$O/enc" --model "$O/enc" --embed "$O/e.npy"
 case_ "clip --init of two language models" "not a CLIP encoder pair" $X clip --images "$D/img3" --init "$D/clip_lms" --out "$O/enc2" --steps 1
 case_ "clip --embed a directory" "directory" $X clip --images "$D/img3" --out "$O/enc" --steps 1 --embed "$O"

@@ -464,16 +464,20 @@ import struct, sys
 h = open(sys.argv[1], 'rb').read(256).decode('latin1')
 n = int(h.split('(')[1].split(',')[0]); c = int(h.split('(')[1].split(',')[1].split(')')[0])
 sys.exit(0 if c == 64 * 32 and n == int(sys.argv[2]) else 1)" $V/p4_pat.npy $(wc -l < $B/tinyglyphs/captions.txt) &&
-  cmp -s $V/p4.npy $V/p4b.npy && ! cmp -s $V/p4.npy $V/aug_none.npy &&
-  echo "ok  --patch 4: 64 patch features a image, the same embeddings read again" ||
+  cmp -s $V/p4.npy $V/p4b.npy && [ -s $V/aug_none.npy ] && ! cmp -s $V/p4.npy $V/aug_none.npy &&
+  echo "ok  --patch 4: 64 patch features an image, the same embeddings read again" ||
   { echo "FAILED: clip --patch 4: $(head -c 120 $V/p4_pat.npy | tr -d '\0')"; fails=$((fails + 1)); }
-# --init: training goes on from a saved pair (its own patches, text length and logit scale): 0 steps write the same
-# pair to the bit; 5 steps move it
-run env OMP_NUM_THREADS=2 $B/decar clip --images $B/tinyglyphs --init $V/p4 --out $V/p4i --steps 0 --quiet 1 --embed $V/p4i.npy > /dev/null
-run env OMP_NUM_THREADS=2 $B/decar clip --images $B/tinyglyphs --init $V/p4 --out $V/p4j --steps 5 --batch 16 --quiet 1 --val-every 0 --embed $V/p4j.npy > /dev/null
-if cmp -s $V/p4/image.safetensors $V/p4i/image.safetensors && cmp -s $V/p4/text.safetensors $V/p4i/text.safetensors &&
-  cmp -s $V/p4.npy $V/p4i.npy && [ -s $V/p4j.npy ] && ! cmp -s $V/p4.npy $V/p4j.npy; then
-  echo "ok  clip --init: 0 steps the same pair to the bit, 5 steps another"
+# --init: training goes on from a saved pair (its own patches, text length and logit scale) with a fresh optimizer and
+# its schedule from step 0: 0 steps give the same embeddings to the bit, 5 steps other ones, saved at step 5 (not the
+# pair's 30 + 5: the saved step is what the learning-rate schedule reads)
+run env OMP_NUM_THREADS=2 $B/decar clip --images $B/tinyglyphs --init $V/p4 --out $V/p4i --steps 0 --quiet 1 \
+  --embed $V/p4i.npy > /dev/null
+run env OMP_NUM_THREADS=2 $B/decar clip --images $B/tinyglyphs --init $V/p4 --out $V/p4j --steps 5 --batch 16 --quiet 1 \
+  --val-every 0 --embed $V/p4j.npy > /dev/null
+if [ -s $V/p4.npy ] && cmp -s $V/p4.npy $V/p4i.npy && [ -s $V/p4j.npy ] && ! cmp -s $V/p4.npy $V/p4j.npy &&
+  head -c 3000 $V/p4/text.safetensors | grep -aq '"step":"30"' &&
+  head -c 3000 $V/p4j/text.safetensors | grep -aq '"step":"5"' && head -c 3000 $V/p4j/image.safetensors | grep -aq '"step":"5"'
+then echo "ok  clip --init: 0 steps the same embeddings to the bit, 5 steps others, the schedule from step 0"
 else echo "FAILED: clip --init"; fails=$((fails + 1)); fi
 # --logit-scale: the temperature the encoder starts from (tau = log 50 in the text tower's metadata, 0 steps)
 run $B/decar clip --images $B/tinyglyphs --out $V/enc_s50 --steps 0 --layers 1 --dim 32 --heads 2 --quiet 1 --logit-scale 50
