@@ -98,7 +98,12 @@ for SEED in $SEEDS; do
   done
 done
 
-F="--images $GLYPHS --prefix-features $ENC/patches.npy --prefix-len 16"
+# the captioners' prefix: the encoder's P patch features of C floats (patches.npy: n x P C; embed.npy: n x C)
+npy_cols() { head -c 512 "$1" | tr -d '\0' | grep -ao "'shape': ([0-9]*, [0-9]*" | sed 's/.*, //'; }
+PC=$(npy_cols $ENC/patches.npy); EC=$(npy_cols $ENC/embed.npy)
+[ -n "$PC" ] && [ -n "$EC" ] && [ "$EC" -gt 0 ] && [ $((PC % EC)) -eq 0 ] ||
+  env_fail "$ENC/patches.npy ($PC columns) is not whole patch features of $ENC/embed.npy's width ($EC)"
+F="--images $GLYPHS --prefix-features $ENC/patches.npy --prefix-len $((PC / EC))"
 # vt NAME STEPS SEED ARGS...: one captioner, one process, one thread; a finished one is kept
 vt() {
   local name=$1 steps=$2 seed=$3; shift 3
