@@ -112,7 +112,17 @@ for c in $CONFIGS; do
   mv $OUT/scripts_$c.log.tmp $OUT/scripts_$c.log
 done
 labels=""; files=""
-for c in $CONFIGS; do labels="$labels,$c"; files="$files $OUT/$c.csv"; done   # the names: the summary says each
+for c in $CONFIGS; do   # the names: the summary says each
+  labels="$labels,$c"
+  files="$files $OUT/$c.csv"
+  IFS='|' read -r _ _ opts <<< "$(settings $c)"
+  [[ " $opts " == *" --init "* ]] || continue
+  # a setting that trains on another's encoder: its curve plotted after that one's steps (step + its steps)
+  from=$(sed 's/.*--init [^ ]*\/\([^ /]*\) .*/\1/' <<< " $opts ")
+  IFS='|' read -r _ from_steps _ <<< "$(settings $from)"
+  awk -F, -v OFS=, -v off=${STEPS:-$from_steps} 'NR > 1 { $1 += off } { print }' $OUT/$c.csv > $OUT/$c.plot.csv
+  files="${files% *} $OUT/$c.plot.csv"
+done
 for y in top5 script; do
   # shellcheck disable=SC2086
   $D plot --out $OUT/curves_$y.svg --x step --y $y --labels "${labels#,}" \
