@@ -113,7 +113,8 @@ static const struct {
     { "heads", "attention heads" },
     { "images", "image-caption directory (images_32x32_u8.bin, captions.txt, labels.txt)" },
     { "iters", "k-means iterations" },
-    { "init", "start from this checkpoint's weights, a fresh optimizer (BTM branching from a base model)" },
+    { "init", "start from this checkpoint's weights, a fresh optimizer (BTM branching from a base model; clip: an "
+              "encoder pair's directory, its patches and text length kept)" },
     { "k", "clusters = experts" },
     { "label", "row label in the table and the CSV" },
     { "layers", "transformer blocks; each model kind has its own default" },
@@ -3729,9 +3730,7 @@ static void clip_fit(decar_clip *m, int fresh, opt *o, int n, const vdata *v, co
 static int cmd_clip(int argc, char **argv) {
     /* clang-format off */
     opt o[] = { { "images", NULL, 0, 0 }, { "out", NULL, 0, 0 }, { "model", NULL, 0, 0 },
-                { "init", NULL, "an encoder pair (a decar clip directory) to train on from: its towers, patches, "
-                  "text length and logit scale (unless --logit-scale); a fresh optimizer, the options' steps and "
-                  "schedule from step 0", 0 },
+                { "init", NULL, 0, 0 },
                 { "steps", "2000", 0, 0 },
                 { "batch", "64", 0, 0 }, { "layers", "2", 0, 0 }, { "heads", "4", 0, 0 }, { "dim", "128", 0, 0 },
                 { "lr", "1e-3", 0, 0 }, { "seed", "1", 0, 0 }, { "threads", "0", 0, 0 }, { "precision", "fp32", 0, 0 },
