@@ -23,8 +23,8 @@
 #                 its printout exists: remove clip_s50_36k_c10k's too when clip_s50_36k is trained again)
 # Writes OUT/<name>.csv (the curve), OUT/<name>.log (the final reading), OUT/<name>/ (the encoder, its embeddings and
 # patch features), OUT/curves_{top5,script}.svg and OUT/summary.md.
-# Environment: GLYPHS (data/glyphs) CONFIGS (all of them, by name) PRECISION (bf16; fp32 from clip_s50_36k) JOBS (2) THREADS (1: each run's
-# threads) STEPS (every setting's steps: a quick check)
+# Environment: GLYPHS (data/glyphs) CONFIGS (all of them, by name) PRECISION (bf16; fp32 from clip_s50_36k) JOBS (2)
+# THREADS (1: each run's threads) STEPS (every setting's steps: a quick check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/clip-study}; GLYPHS=${GLYPHS:-data/glyphs}; PRECISION=${PRECISION:-bf16}; JOBS=${JOBS:-2}; STEPS=${STEPS:-}
@@ -55,8 +55,8 @@ settings() {
     clip_s50_36k_c10k) echo "clip_s50_36k trained on 10,000 more steps (--init, a peak learning rate of 3e-5)|10000|\
 --init $OUT/clip_s50_36k --lr 3e-5 --seed 2 --augment 1" ;;
     mild_s50_d128) echo "augmentation, logit scale from 50, d_model 128, 3,500 steps|3500|--augment 1 --logit-scale 50 --dim 128" ;;
-    *) echo "clip_study.sh: unknown setting '$1' (none mild mild_s50 mild_10k mild_s50_10k mild_s50_20k mild_s50_d128 clip_s50_36k
-clip_s50_3600 clip_strong_3600 clip_p4_3600 clip_s50_36k_c10k)" >&2; exit 2 ;;
+    *) echo "clip_study.sh: unknown setting '$1' (none mild mild_s50 mild_10k mild_s50_10k mild_s50_20k mild_s50_d128" \
+         "clip_s50_36k clip_s50_3600 clip_strong_3600 clip_p4_3600 clip_s50_36k_c10k)" >&2; exit 2 ;;
   esac
 }
 for c in $CONFIGS; do settings $c > /dev/null; done
