@@ -342,6 +342,12 @@ static void load_model(decar_gpt *g, const char *path) {
     if (decar_gpt_load(g, path, &e)) die("loading model", &e);
     if (decar_gpt_check_kind(g, path, DECAR_NEED_LM, &e)) fail(2, "decar: %s\n", e.msg);
 }
+/* --init: the loaded model's saved step and AdamW moments set aside (its schedule starts again at step 0) */
+static void fresh_optimizer(decar_gpt *g) {
+    g->step = 0;
+    memset(g->m, 0, g->n_params * sizeof(float));
+    memset(g->v, 0, g->n_params * sizeof(float));
+}
 /* --device: move a model there (parameters, optimizer state, activations) */
 static void gpt_device(decar_gpt *g, const char *name) {
     decar_error e;
@@ -705,9 +711,7 @@ static void train_model(decar_gpt *g, opt *o, int n, int objective, const decar_
             exit(2);
         }
         memory_check("train", &g->cfg, B, T);
-        g->step = 0;
-        memset(g->m, 0, g->n_params * 4);
-        memset(g->v, 0, g->n_params * 4);
+        fresh_optimizer(g);
         {
             decar_rng r;
             decar_rng_seed(&r, (uint64_t)I(o, n, "seed", 0, 1L << 62));
@@ -3137,9 +3141,7 @@ static void vtrain_model(decar_gpt *g, const decar_gpt_config *c, const char *in
              "vtrain and the same --prefix-features and --prefix-len)\n",
              init, c->n_prefix, c->d_prefix);
     memory_check("vtrain", &g->cfg, B, c->seq_len);
-    g->step = 0;
-    memset(g->m, 0, g->n_params * 4);
-    memset(g->v, 0, g->n_params * 4);
+    fresh_optimizer(g);
     decar_rng_seed(&r, seed);
     g->rng_state = r.s;
 }
@@ -3695,9 +3697,9 @@ static void clip_model_opts(opt *o, int n) {
             fail(2, "decar clip: --%s %s; with --%s it has no use\n", train_only[i],
                  i < shape ? "shapes a new encoder" : "trains an encoder", S(o, n, "model") ? "model" : "init");
 }
-/* an encoder pair trained on v: a new one (fresh: the options' towers, P = (32 / ps)^2 patches, texts of T positions)
-   or m as loaded (--init: its towers, patches and logit scale, unless --logit-scale; a fresh optimizer, its schedule
-   from step 0, as decar train --init), with the options' schedule */
+/* an encoder pair trained on v with the options' schedule: a new one (fresh: the options' towers, P = (32 / ps)^2
+   patches, texts of T positions) or m as loaded (--init: its towers, patches and logit scale unless --logit-scale; a
+   fresh optimizer, as decar train --init) */
 static void clip_fit(decar_clip *m, int fresh, opt *o, int n, const vdata *v, const float *pat, const int32_t *ids,
                      int T, int ps) {
     decar_opt op = decar_opt_default();
@@ -3707,16 +3709,12 @@ static void clip_fit(decar_clip *m, int fresh, opt *o, int n, const vdata *v, co
                                  (int)I(o, n, "dim", 1, 65536), (VSIDE / ps) * (VSIDE / ps), ps * ps, T - 2,
                                  (uint64_t)I(o, n, "seed", 0, 1L << 62), &e))
         die("clip", &e);
-    if (!fresh && (m->img.qtype || m->txt.qtype))
-        fail(2, "decar clip: --init %s is %s-quantized, for inference: start from the float pair\n", S(o, n, "init"),
-             decar_qtype_name(m->img.qtype ? m->img.qtype : m->txt.qtype));
-    if (!fresh) { /* the saved step and AdamW moments set aside: the schedule starts again */
-        m->img.step = 0;
-        m->txt.step = 0;
-        memset(m->img.m, 0, m->img.n_params * 4);
-        memset(m->img.v, 0, m->img.n_params * 4);
-        memset(m->txt.m, 0, m->txt.n_params * 4);
-        memset(m->txt.v, 0, m->txt.n_params * 4);
+    if (!fresh) { /* a loaded pair: its saved steps and AdamW moments set aside, the schedule starts again */
+        if (m->img.qtype || m->txt.qtype)
+            fail(2, "decar clip: --init %s is %s-quantized, for inference: start from the float pair\n",
+                 S(o, n, "init"), decar_qtype_name(m->img.qtype ? m->img.qtype : m->txt.qtype));
+        fresh_optimizer(&m->img);
+        fresh_optimizer(&m->txt);
         m->tau_m = 0.0f;
         m->tau_v = 0.0f;
     }
