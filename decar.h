@@ -4169,23 +4169,27 @@ static void decar__bf16_rows8(decar__v *acc, const float *x, const decar_qmat *w
     acc[6] = a6;
     acc[7] = a7;
 }
-/* sums[r] = x . w[n0 + r] for the nr (<= 8) rows from n0: bf16 weights through the 8-row kernel above (each row's sum
-   in a fixed order: vsum8), or Q8_0 through W8A8 (xq, dx: x quantized) four rows at a time; the rows left over one
-   at a time */
-static void decar__qrows(float *sums, const float *x, const int8_t *xq, const float *dx, const decar_qmat *w,
-                         int64_t n0, int nr) {
+/* out[n] = bias[n] + sum_b (dx_b dw_nb) dot_nb, n0 <= n < n1, for one input row quantized (xq, dx): W8A8 four rows
+   at a time (decar__w8a8_rows4, from n0 a multiple of 4), the rows left over one at a time, then the last partial
+   block. A span of rows a call: one call per 8 rows cost about a sixth of the product on rows of 8 blocks
+   (bench/w8a8.c) */
+static void decar__w8a8_span(float *out, const int8_t *xq, const float *dx, const decar_qmat *w, const float *bias,
+                             int64_t n0, int64_t n1) {
     const int64_t K = w->cols, nbf = K / DECAR_Q8_BLOCK;
+    int64_t n;
+    for (n = n0; n + 4 <= n1; n += 4) decar__w8a8_rows4(out + n, xq, dx, w, n, nbf);
+    for (; n < n1; n++) out[n] = decar__w8a8_row(xq, dx, w, n, 0, nbf);
+    for (n = n0; n < n1 && nbf * DECAR_Q8_BLOCK < K; n++) out[n] += decar__w8a8_row(xq, dx, w, n, nbf, nbf + 1);
+    for (n = n0; n < n1; n++) out[n] += bias ? bias[n] : 0.0f;
+}
+/* sums[r] = x . w[n0 + r] for the nr (<= 8) rows from n0 of bf16 weights: the 8-row kernel above (each row's sum in
+   a fixed order: vsum8), the rows left over one at a time */
+static void decar__qrows(float *sums, const float *x, const decar_qmat *w, int64_t n0, int nr) {
+    const int64_t K = w->cols;
     const int64_t kv = K / DECAR__VW * DECAR__VW;
     decar__v acc[8];
     int r;
     int64_t k;
-    if (w->type == DECAR_Q8_0) {
-        for (r = 0; r + 4 <= nr; r += 4) decar__w8a8_rows4(sums + r, xq, dx, w, n0 + r, nbf);
-        for (; r < nr; r++) sums[r] = decar__w8a8_row(xq, dx, w, n0 + r, 0, nbf);
-        for (r = 0; r < nr && nbf * DECAR_Q8_BLOCK < K; r++)
-            sums[r] += decar__w8a8_row(xq, dx, w, n0 + r, nbf, nbf + 1);
-        return;
-    }
     if (nr == 8) decar__bf16_rows8(acc, x, w, n0, kv);
     if (nr == 8) decar__vsum8(acc, sums);
     for (r = 0; r < nr && nr < 8; r++) { /* one row: the same sums with one accumulator */
@@ -4203,11 +4207,12 @@ static void decar__qrows(float *sums, const float *x, const int8_t *xq, const fl
 /* out[m, n] = sum_k inp[m, k] w[n, k] + bias[n], w quantized;  inp: (M, K); w: (N, K) = (w->rows, w->cols); bias:
    (N) or NULL; out: (M, N).  Q8_0 (W8A8): each input row is quantized first, xq (M, K) with dx (M, ceil(K / 32)), and
        out[m, n] = sum_b dx[m, b] scale[n, b] sum_{k in block b} xq[m, k] q8[n, k]   (int32 within a block)
-   bf16: the floats against the widened weights. Blocks of 8 output rows go to the threads; each reads its rows once
-   for all M inputs (decar__qrows). */
+   bf16: the floats against the widened weights. Spans of output rows go to the threads (Q8_0: 32 rows, bf16: 8);
+   each reads its rows once for all M inputs (decar__w8a8_span, decar__qrows). */
 DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qmat *w, const float *bias, int64_t M) {
-    int64_t N = w->rows, K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, nblk = (N + 7) / 8, bk, m;
     int q8 = w->type == DECAR_Q8_0;
+    int64_t N = w->rows, K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, rows = q8 ? 32 : 8;
+    int64_t nblk = (N + rows - 1) / rows, bk, m;
     int8_t *xq = q8 ? (int8_t *)DECAR_MALLOC((size_t)(M * K) + 1) : NULL;
     float *dx = q8 ? (float *)DECAR_MALLOC((size_t)(M * nb) * sizeof(float) + 1) : NULL;
     if (q8 && (!xq || !dx)) { /* no memory for the quantized inputs: the reference needs none */
@@ -4217,12 +4222,13 @@ DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qm
     }
     for (m = 0; m < M && q8; m++) decar__q8_row(xq + m * K, dx + m * nb, inp + m * K, K); /* xq, dx per input row */
     DECAR__PAR_FOR(M * N * K >= ((int64_t)1 << 16), for (bk = 0; bk < nblk; bk++) {
-        int64_t n0 = bk * 8, mm;
-        int nr = N - n0 < 8 ? (int)(N - n0) : 8, r;
+        int64_t n0 = bk * rows, n1 = N - n0 < rows ? N : n0 + rows, mm;
+        int r;
         float sums[8];
-        for (mm = 0; mm < M; mm++) {
-            decar__qrows(sums, inp + mm * K, q8 ? xq + mm * K : NULL, q8 ? dx + mm * nb : NULL, w, n0, nr);
-            for (r = 0; r < nr; r++) out[mm * N + n0 + r] = sums[r] + (bias ? bias[n0 + r] : 0.0f);
+        for (mm = 0; mm < M && q8; mm++) decar__w8a8_span(out + mm * N, xq + mm * K, dx + mm * nb, w, bias, n0, n1);
+        for (mm = 0; mm < M && !q8; mm++) {
+            decar__qrows(sums, inp + mm * K, w, n0, (int)(n1 - n0));
+            for (r = 0; r < n1 - n0; r++) out[mm * N + n0 + r] = sums[r] + (bias ? bias[n0 + r] : 0.0f);
         }
     });
     decar__free_n(2, (void *)xq, (void *)dx);

@@ -96,6 +96,13 @@ static void test_qlinear(int type, int64_t M, int64_t K, int64_t N) {
             }
         CHECK(!over, "qlinear q8_0 %lldx%lldx%lld: %lld outputs beyond the inputs' rounding bound", (long long)M,
               (long long)K, (long long)N, (long long)over);
+        /* a stored weight of -128 (a checkpoint may hold one; decar_qmat_make never writes it): the kernels read it
+           as -128 as the reference does (|w| as an unsigned byte: x sign(w, x) would wrap it to -128 for x < 0) */
+        for (i = 0; i < N * K; i += 3) q.q8[i] = -128;
+        decar_qlinear_forward(o1, x, &q, b, M);
+        decar_qlinear_forward_ref(o2, x, &q, b, M);
+        CHECK(rel(o1, o2, M * N) < 1e-5, "qlinear q8_0 %lldx%lldx%lld with weights of -128: kernel %.2g",
+              (long long)M, (long long)K, (long long)N, rel(o1, o2, M * N));
     }
     decar_qmat_free(&q);
     free(x), free(w), free(b), free(w0), free(o1), free(o2), free(o3);
