@@ -4207,11 +4207,12 @@ static void decar__qrows(float *sums, const float *x, const decar_qmat *w, int64
 /* out[m, n] = sum_k inp[m, k] w[n, k] + bias[n], w quantized;  inp: (M, K); w: (N, K) = (w->rows, w->cols); bias:
    (N) or NULL; out: (M, N).  Q8_0 (W8A8): each input row is quantized first, xq (M, K) with dx (M, ceil(K / 32)), and
        out[m, n] = sum_b dx[m, b] scale[n, b] sum_{k in block b} xq[m, k] q8[n, k]   (int32 within a block)
-   bf16: the floats against the widened weights. Spans of output rows go to the threads (Q8_0: 32 rows, bf16: 8);
-   each reads its rows once for all M inputs (decar__w8a8_span, decar__qrows). */
+   bf16: the floats against the widened weights. Spans of output rows go to the threads (8 rows; Q8_0: 32 where each
+   thread still gets two spans); each reads its rows once for all M inputs (decar__w8a8_span, decar__qrows). */
 DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qmat *w, const float *bias, int64_t M) {
     int q8 = w->type == DECAR_Q8_0;
-    int64_t N = w->rows, K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK, rows = q8 ? 32 : 8;
+    int64_t N = w->rows, K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
+    int64_t rows = q8 && (N + 31) / 32 >= 2 * decar__loop_threads() ? 32 : 8;
     int64_t nblk = (N + rows - 1) / rows, bk, m;
     int8_t *xq = q8 ? (int8_t *)DECAR_MALLOC((size_t)(M * K) + 1) : NULL;
     float *dx = q8 ? (float *)DECAR_MALLOC((size_t)(M * nb) * sizeof(float) + 1) : NULL;

@@ -379,6 +379,7 @@ int main(void) {
             test_qlinear(ty, 1, 416, 11);  /* 13 whole blocks: pairs, then one */
             test_qlinear(ty, 2, 1000, 37); /* 31 whole blocks and a partial one */
             test_qlinear(ty, 1, 1536, 9);
+            test_qlinear(ty, 2, 300, 133); /* Q8_0 spans of 32 rows on 2 threads, 5 rows and a partial block left */
         }
     }
     test_q8_block();
