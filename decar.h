@@ -428,7 +428,8 @@ DECARDEF int decar_qtype_parse(const char *s, int *type); /* 0 and the type, or 
 /* out (M, N) = inp (M, K) w^T + bias with w quantized (K = w->cols, N = w->rows): matrix-vector kernels that read
    each quantized row once for all M inputs. Q8_0 rounds the inputs too, per block of 32 to int8 with a scale (W8A8,
    llama.cpp's q8_0 x q8_0: exact integer dots); bf16 keeps them in floats (weights widened to floats, exact
-   products). Meant for small M (generation), where the bytes of the weights are the limit. */
+   products). Meant for small M (generation), where the bytes of the weights are the limit. out must not overlap
+   bias (nor inp, for bf16). */
 DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qmat *w, const float *bias, int64_t M);
 DECARDEF void decar_qlinear_forward_ref(float *out, const float *inp, const decar_qmat *w, const float *bias,
                                         int64_t M);
@@ -4212,7 +4213,8 @@ static void decar__qrows(float *sums, const float *x, const decar_qmat *w, int64
 DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qmat *w, const float *bias, int64_t M) {
     int q8 = w->type == DECAR_Q8_0;
     int64_t N = w->rows, K = w->cols, nb = (K + DECAR_Q8_BLOCK - 1) / DECAR_Q8_BLOCK;
-    int64_t rows = q8 && (N + 31) / 32 >= 2 * decar__loop_threads() ? 32 : 8;
+    int par = M * N * K >= ((int64_t)1 << 16); /* enough multiply-adds for the threads */
+    int64_t rows = q8 && (N + 31) / 32 >= 2 * (par ? decar__loop_threads() : 1) ? 32 : 8;
     int64_t nblk = (N + rows - 1) / rows, bk, m;
     int8_t *xq = q8 ? (int8_t *)DECAR_MALLOC((size_t)(M * K) + 1) : NULL;
     float *dx = q8 ? (float *)DECAR_MALLOC((size_t)(M * nb) * sizeof(float) + 1) : NULL;
@@ -4222,7 +4224,7 @@ DECARDEF void decar_qlinear_forward(float *out, const float *inp, const decar_qm
         return;
     }
     for (m = 0; m < M && q8; m++) decar__q8_row(xq + m * K, dx + m * nb, inp + m * K, K); /* xq, dx per input row */
-    DECAR__PAR_FOR(M * N * K >= ((int64_t)1 << 16), for (bk = 0; bk < nblk; bk++) {
+    DECAR__PAR_FOR(par, for (bk = 0; bk < nblk; bk++) {
         int64_t n0 = bk * rows, n1 = N - n0 < rows ? N : n0 + rows, mm;
         int r;
         float sums[8];

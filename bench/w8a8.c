@@ -40,7 +40,8 @@ static void lib_f32(float *y, const float *x, const decar_qmat *w, const float *
 }
 
 #if DECAR__W8A8_X86 && !DECAR__W8A8_VNNI
-/* each form quantizes the input row as the library does (decar__q8_row: xq in [-127, 127], dx per block of 32) */
+/* each form quantizes the input row as the library does (decar__q8_row: xq in [-127, 127], dx per block of 32); they
+   take whole blocks, K % 32 == 0 and K <= 4096, and N % 8 == 0: main checks its shapes against that */
 /* absx: y_n = sum_b dx_b dw_nb sum_i |x_i| (w_ni sgn x_i), four rows at a time, lanes as the library's kernel */
 static void alt_absx(float *y, const float *x, const decar_qmat *w, const float *scale_t) {
     const int64_t N = w->rows, K = w->cols, nb = K / 32;
@@ -68,8 +69,8 @@ static void alt_absx(float *y, const float *x, const decar_qmat *w, const float 
         for (r = 0; r < 4; r++) y[n + r] = decar__hsum256(a[r]);
     }
 }
-/* rows4: the per-row form (the library's before the 8-row kernel, still its VNNI builds'): four rows at a time, each
-   row's block lanes converted, scaled by dx_b and accumulated in 8 float lanes (decar__w8a8_rows4) */
+/* rows4: the library's kernel called directly (decar__w8a8_rows4): four rows at a time, each row's block lanes
+   converted, scaled by dx_b and accumulated in 8 float lanes */
 static void alt_rows4(float *y, const float *x, const decar_qmat *w, const float *scale_t) {
     const int64_t N = w->rows, K = w->cols;
     int8_t xq[4096];
@@ -154,6 +155,11 @@ int main(void) {
            "hadd8t", "(the last four's largest difference from q8_0)");
     for (si = 0; si < 4; si++) {
         const int64_t N = shapes[si][0], K = shapes[si][1];
+        if (K % 32 || K > 4096 || N % 8) {
+            fprintf(stderr, "shape %lld x %lld: the alternative forms take K %% 32 == 0, K <= 4096, N %% 8 == 0\n",
+                    (long long)N, (long long)K);
+            return 1;
+        }
         decar_qmat w[NMAT];
         float *wf[NMAT], *st[NMAT], *x = (float *)malloc((size_t)K * sizeof(float));
         float *y0 = (float *)malloc((size_t)N * sizeof(float)), *y1 = (float *)malloc((size_t)N * sizeof(float));

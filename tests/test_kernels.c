@@ -96,6 +96,18 @@ static void test_qlinear(int type, int64_t M, int64_t K, int64_t N) {
             }
         CHECK(!over, "qlinear q8_0 %lldx%lldx%lld: %lld outputs beyond the inputs' rounding bound", (long long)M,
               (long long)K, (long long)N, (long long)over);
+        /* the same bits whatever the span of rows a call takes: 32 rows on one thread, 8 where 8 threads would get
+           fewer than two spans of 32 (above 64K multiply-adds, where threads run) */
+        {
+            int th = decar_get_threads();
+            decar_set_threads(1);
+            decar_qlinear_forward(o1, x, &q, b, M);
+            decar_set_threads(8);
+            decar_qlinear_forward(o3, x, &q, b, M);
+            decar_set_threads(th);
+            CHECK(!memcmp(o1, o3, (size_t)(M * N) * sizeof(float)),
+                  "qlinear q8_0 %lldx%lldx%lld: 1 and 8 threads differ", (long long)M, (long long)K, (long long)N);
+        }
         /* a stored weight of -128 (a checkpoint may hold one; decar_qmat_make never writes it): the kernels read it
            as -128 as the reference does (|w| as an unsigned byte: x sign(w, x) would wrap it to -128 for x < 0) */
         for (i = 0; i < N * K; i += 3) q.q8[i] = -128;
@@ -379,7 +391,7 @@ int main(void) {
             test_qlinear(ty, 1, 416, 11);  /* 13 whole blocks: pairs, then one */
             test_qlinear(ty, 2, 1000, 37); /* 31 whole blocks and a partial one */
             test_qlinear(ty, 1, 1536, 9);
-            test_qlinear(ty, 2, 300, 133); /* Q8_0 spans of 32 rows on 2 threads, 5 rows and a partial block left */
+            test_qlinear(ty, 2, 300, 133); /* Q8_0 spans of 32 or 8 rows, 5 rows and a partial block left */
         }
     }
     test_q8_block();
