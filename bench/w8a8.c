@@ -6,8 +6,9 @@
               block a load, two vpsignb, vpmaddubsw, vpmaddwd, a conversion, a multiply and an FMA)
      rows4    decar__w8a8_rows4 called directly: the kernel without the call around it
      absx     rows4 with |x| once per input block, shared by the rows: vpmaddubsw(|x|, sign(w, x)), one vpsignb fewer
-              per row and block. Not usable: wrong for a stored weight of -128 (sign(-128, x < 0) wraps to -128),
-              which a checkpoint may hold (tests/test_kernels.c checks the kernels on such weights)
+              per row and block. Not used: wrong for a stored weight of -128 (sign(-128, x < 0) wraps to -128),
+              which a decar_qmat a caller fills may hold (the checkpoint reader refuses it; tests/test_kernels.c
+              checks the kernels on such weights)
      hadd8g   eight rows at a time, each row's block dot summed exactly by a vphaddd tree, then one conversion,
               multiply and FMA for the eight rows; the eight scales gathered (vgatherdps)
      hadd8t   hadd8g with the scales loaded from a column-major copy (K / 32, N)
