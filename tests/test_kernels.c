@@ -109,8 +109,8 @@ static void test_qlinear(int type, int64_t M, int64_t K, int64_t N) {
                   "qlinear q8_0 %lldx%lldx%lld: 1 and 8 threads differ", (long long)M, (long long)K, (long long)N);
         }
         /* a stored weight of -128 (decar_qmat_make never writes one and the checkpoint reader refuses it, but a
-           decar_qmat a caller fills may hold one): the kernels read it
-           as -128 as the reference does (|w| as an unsigned byte: x sign(w, x) would wrap it to -128 for x < 0) */
+           decar_qmat a caller fills may hold one): the kernels read it as -128 as the reference does (|w| as an
+           unsigned byte: x sign(w, x) would wrap it to -128 for x < 0) */
         for (i = 0; i < N * K; i += 3) q.q8[i] = -128;
         decar_qlinear_forward(o1, x, &q, b, M);
         decar_qlinear_forward_ref(o2, x, &q, b, M);
